@@ -1,0 +1,319 @@
+//! The pool itself: building it, submitting to it, shutting it down.
+
+use std::fmt;
+use std::sync::Arc;
+use std::thread::{self, JoinHandle};
+
+use crate::args::Apply;
+use crate::error::BuildError;
+use crate::map::{Map, MapUnordered, TryMap};
+use crate::metrics::MetricsSnapshot;
+use crate::registry::{Registry, WorkerThread};
+use crate::scope::{self, Scope};
+use crate::spawn::Spawner;
+use crate::task::TaskHandle;
+
+type ThreadName = Box<dyn FnMut(usize) -> String>;
+
+/// Configures a [`ThreadPool`] before it starts.
+///
+/// ```
+/// let pool = pool::ThreadPool::builder()
+///     .num_workers(3)
+///     .thread_name(|i| format!("solver-{i}"))
+///     .metrics(true)
+///     .build()
+///     .unwrap();
+/// assert_eq!(pool.num_workers(), 3);
+/// let name = pool.submit(|| std::thread::current().name().unwrap().to_string()).wait().unwrap();
+/// assert!(name.starts_with("solver-"));
+/// ```
+#[must_use]
+pub struct Builder {
+    num_workers: Option<usize>,
+    thread_name: Option<ThreadName>,
+    stack_size: Option<usize>,
+    metrics: bool,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Builder {
+    /// Defaults: one worker per available CPU, threads named `pool-<i>`,
+    /// metrics off.
+    pub fn new() -> Self {
+        Builder { num_workers: None, thread_name: None, stack_size: None, metrics: false }
+    }
+
+    /// The number of worker threads; 0 makes [`build`](Builder::build) fail.
+    pub fn num_workers(mut self, n: usize) -> Self {
+        self.num_workers = Some(n);
+        self
+    }
+
+    /// Names worker `i` (0-based) `name(i)`.
+    pub fn thread_name(mut self, name: impl FnMut(usize) -> String + 'static) -> Self {
+        self.thread_name = Some(Box::new(name));
+        self
+    }
+
+    /// Stack size of each worker thread, in bytes.
+    pub fn stack_size(mut self, bytes: usize) -> Self {
+        self.stack_size = Some(bytes);
+        self
+    }
+
+    /// Records per-task queue wait and run time and per-worker busy time;
+    /// read them with [`ThreadPool::metrics`].
+    pub fn metrics(mut self, on: bool) -> Self {
+        self.metrics = on;
+        self
+    }
+
+    /// Starts the workers.
+    pub fn build(mut self) -> Result<ThreadPool, BuildError> {
+        let num_workers = match self.num_workers {
+            Some(0) => return Err(BuildError::ZeroWorkers),
+            Some(n) => n,
+            None => thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        let (registry, locals) = Registry::new(num_workers, self.metrics);
+        let mut pool = ThreadPool { registry: Arc::clone(&registry), threads: Vec::with_capacity(num_workers) };
+        for (index, local) in locals.into_iter().enumerate() {
+            let name = match &mut self.thread_name {
+                Some(name) => name(index),
+                None => format!("pool-{index}"),
+            };
+            let mut builder = thread::Builder::new().name(name);
+            if let Some(bytes) = self.stack_size {
+                builder = builder.stack_size(bytes);
+            }
+            let registry = Arc::clone(&registry);
+            // On failure, `pool` is dropped here, which stops the workers
+            // already started.
+            let thread = builder.spawn(move || registry.main_loop(index, local)).map_err(BuildError::Spawn)?;
+            pool.threads.push(thread);
+        }
+        Ok(pool)
+    }
+}
+
+/// A fixed-size pool of worker threads.
+///
+/// Dropping the pool finishes every queued task and joins the workers;
+/// [`shutdown_now`](ThreadPool::shutdown_now) cancels what has not started.
+///
+/// ```
+/// let pool = pool::ThreadPool::new(4).unwrap();
+/// // Like Python's `executor.map(f, xs)`: results in input order, lazily.
+/// let squares: Vec<u64> = pool.map(|x: u64| x * x, 0..10).collect();
+/// assert_eq!(squares, [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]);
+/// ```
+pub struct ThreadPool {
+    registry: Arc<Registry>,
+    threads: Vec<JoinHandle<()>>,
+}
+
+impl ThreadPool {
+    /// A pool of `num_workers` threads; 0 is an error.
+    ///
+    /// ```
+    /// assert!(pool::ThreadPool::new(0).is_err());
+    /// ```
+    pub fn new(num_workers: usize) -> Result<ThreadPool, BuildError> {
+        Builder::new().num_workers(num_workers).build()
+    }
+
+    /// A [`Builder`] for more options.
+    pub fn builder() -> Builder {
+        Builder::new()
+    }
+
+    /// The number of worker threads.
+    pub fn num_workers(&self) -> usize {
+        self.threads.len()
+    }
+
+    fn spawner(&self) -> Spawner<'_> {
+        // SAFETY: only used by the methods below, all of which require
+        // `'static` closures, inputs and outputs.
+        unsafe { Spawner::unscoped(&self.registry, self.threads.len()) }
+    }
+
+    /// Runs `f` on a worker and returns a handle to its result.
+    ///
+    /// A panic in `f` is caught: the handle reports it as
+    /// [`TaskError::Panicked`](crate::TaskError::Panicked) and the worker
+    /// goes on with other tasks.
+    pub fn submit<F, T>(&self, f: F) -> TaskHandle<T>
+    where
+        F: FnOnce() -> T + Send + 'static,
+        T: Send + 'static,
+    {
+        self.spawner().spawn(f)
+    }
+
+    /// Applies `f` to every input on the pool and yields the results in
+    /// input order, like Python's `Executor.map`, while later inputs are
+    /// still being computed.
+    ///
+    /// Lazy and bounded: inputs are pulled (on the caller's thread) only a
+    /// window of chunks ahead of the consumer, so mapping over a huge
+    /// generated input uses constant memory. Chunking is automatic unless
+    /// set with [`chunk_size`](Map::chunk_size). A panic in `f` is re-raised
+    /// when its item is reached; use [`try_map`](ThreadPool::try_map) to get
+    /// it as a value. Dropping the iterator early cancels chunks not yet
+    /// started.
+    ///
+    /// To map over borrowed data, use [`scope`](ThreadPool::scope).
+    pub fn map<I, F, T>(&self, f: F, inputs: I) -> Map<'_, I::IntoIter, F, T>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        Map::new(self.spawner(), f, inputs.into_iter())
+    }
+
+    /// Like [`map`](ThreadPool::map), but yields `Result`s: a panic in `f`
+    /// becomes `Err(TaskError::Panicked(message))` at its item.
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(2).unwrap();
+    /// let out: Vec<_> = pool.try_map(|x: i32| if x == 2 { panic!("two") } else { x }, 0..4).collect();
+    /// assert_eq!(out[1], Ok(1));
+    /// assert!(out[2].as_ref().unwrap_err().is_panic());
+    /// ```
+    pub fn try_map<I, F, T>(&self, f: F, inputs: I) -> TryMap<'_, I::IntoIter, F, T>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        TryMap::new(self.spawner(), f, inputs.into_iter())
+    }
+
+    /// Yields `(input index, result)` as chunks complete, in no particular
+    /// order (Python's `as_completed` / `imap_unordered`).
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(2).unwrap();
+    /// let mut out: Vec<(usize, u32)> =
+    ///     pool.map_unordered(|x: u32| x + 1, [10, 20, 30]).map(|(i, r)| (i, r.unwrap())).collect();
+    /// out.sort();
+    /// assert_eq!(out, [(0, 11), (1, 21), (2, 31)]);
+    /// ```
+    pub fn map_unordered<I, F, T>(&self, f: F, inputs: I) -> MapUnordered<'_, I::IntoIter, F, T>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        F: Fn(I::Item) -> T + Send + Sync + 'static,
+        T: Send + 'static,
+    {
+        MapUnordered::new(self.spawner(), f, inputs.into_iter())
+    }
+
+    /// Maps a function of several arguments over a stream of argument
+    /// tuples, in order (Python's `executor.map(f, xs, ys)` or
+    /// `itertools.starmap`). See [`args`](crate::args) for building the
+    /// stream and fixing arguments.
+    ///
+    /// ```
+    /// use std::iter::repeat;
+    /// let pool = pool::ThreadPool::new(2).unwrap();
+    /// let f = |a: f64, x: f64, y: f64| a * (x * x + y * y);
+    /// let z: Vec<f64> = pool.starmap(f, pool::args::zip((repeat(-1.0), [1.0, 2.0], [0.0, 1.0]))).collect();
+    /// assert_eq!(z, [-1.0, -5.0]);
+    /// ```
+    #[allow(clippy::type_complexity)]
+    pub fn starmap<I, F>(
+        &self,
+        f: F,
+        inputs: I,
+    ) -> Map<'_, I::IntoIter, impl Fn(I::Item) -> F::Output + Send + Sync + 'static, F::Output>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        F: Apply<I::Item> + Send + Sync + 'static,
+        F::Output: Send + 'static,
+    {
+        self.map(move |args| f.apply(args), inputs)
+    }
+
+    /// Runs `body` with a [`Scope`] whose tasks and maps may borrow from the
+    /// caller's stack; returns once all of them have finished.
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(2).unwrap();
+    /// let weights = vec![0.5, 2.0, 4.0]; // borrowed, not cloned
+    /// let total: f64 = pool.scope(|s| s.map(|i: usize| weights[i] * 10.0, 0..weights.len()).sum());
+    /// assert_eq!(total, 65.0);
+    /// ```
+    pub fn scope<'env, F, R>(&self, body: F) -> R
+    where
+        F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
+    {
+        scope::run(&self.registry, self.threads.len(), body)
+    }
+
+    /// The metrics recorded so far, or `None` unless the pool was built
+    /// with [`Builder::metrics(true)`](Builder::metrics).
+    pub fn metrics(&self) -> Option<MetricsSnapshot> {
+        self.registry.metrics.as_ref().map(|m| m.snapshot())
+    }
+
+    /// Clears the recorded metrics (to measure one phase on its own).
+    pub fn reset_metrics(&self) {
+        if let Some(metrics) = &self.registry.metrics {
+            metrics.reset();
+        }
+    }
+
+    /// Finishes every queued task, then joins the workers (what dropping
+    /// the pool does; this spelling makes the intent visible).
+    pub fn shutdown(self) {
+        drop(self);
+    }
+
+    /// Stops now: tasks already running finish, tasks not started are
+    /// cancelled (their handles report
+    /// [`TaskError::Cancelled`](crate::TaskError::Cancelled)), and the
+    /// workers are joined.
+    pub fn shutdown_now(mut self) {
+        self.registry.cancel_all();
+        self.join_workers();
+        self.registry.drain_cancelled();
+    }
+
+    fn join_workers(&mut self) {
+        let me = WorkerThread::current().map(|w| Arc::as_ptr(w.registry()));
+        for thread in self.threads.drain(..) {
+            // A task may own the last reference to its own pool; a worker
+            // cannot join itself, so it is left to finish on its own.
+            if me == Some(Arc::as_ptr(&self.registry)) && thread.thread().id() == thread::current().id() {
+                continue;
+            }
+            // Jobs catch their panics, so a worker cannot have panicked.
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for ThreadPool {
+    fn drop(&mut self) {
+        self.registry.terminate();
+        self.join_workers();
+    }
+}
+
+impl fmt::Debug for ThreadPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ThreadPool").field("num_workers", &self.threads.len()).finish()
+    }
+}

@@ -1,0 +1,260 @@
+//! The shared state of a pool (queues, sleep, shutdown flags, metrics) and
+//! the loop each worker thread runs.
+
+use std::cell::Cell;
+use std::ptr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_deque::{Injector, Steal, Stealer, Worker};
+use crossbeam_utils::Backoff;
+
+use crate::metrics::Metrics;
+use crate::sleep::Sleep;
+use crate::task::JobRef;
+
+/// How many empty polls an idle worker makes (spinning, then yielding)
+/// before it parks. Long enough to catch a producer that submits in a
+/// tight loop, short enough (tens of microseconds) that an idle pool burns
+/// no measurable CPU.
+const IDLE_ROUNDS: u32 = 64;
+
+pub(crate) struct Registry {
+    injector: Injector<JobRef>,
+    stealers: Vec<Stealer<JobRef>>,
+    sleep: Sleep,
+    /// Graceful shutdown: workers leave once every queue is empty.
+    terminating: AtomicBool,
+    /// Immediate shutdown: workers stop taking jobs and cancel their own.
+    cancelling: AtomicBool,
+    pub(crate) metrics: Option<Metrics>,
+}
+
+/// What a worker thread knows about itself, reachable from code it runs.
+pub(crate) struct WorkerThread {
+    registry: Arc<Registry>,
+    index: usize,
+    local: Worker<JobRef>,
+}
+
+thread_local! {
+    /// Points at the `WorkerThread` living in this thread's `main_loop`
+    /// frame, or is null on threads that are not pool workers.
+    static CURRENT: Cell<*const WorkerThread> = const { Cell::new(ptr::null()) };
+}
+
+impl WorkerThread {
+    /// The worker running on this thread, if it is one.
+    pub(crate) fn current() -> Option<&'static WorkerThread> {
+        let current = CURRENT.with(Cell::get);
+        // SAFETY: `CURRENT` is set at the top of `main_loop` to a value that
+        // lives on that frame and is reset to null before the frame ends, so
+        // a non-null pointer is valid for as long as this thread can observe
+        // it (code running on this thread runs inside that frame).
+        unsafe { current.as_ref() }
+    }
+
+    pub(crate) fn registry(&self) -> &Arc<Registry> {
+        &self.registry
+    }
+
+    fn find_work(&self) -> Option<JobRef> {
+        if let Some(job) = self.local.pop() {
+            return Some(job);
+        }
+        let registry = &self.registry;
+        loop {
+            match registry.injector.steal_batch_and_pop(&self.local) {
+                Steal::Success(job) => return Some(job),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
+        let n = registry.stealers.len();
+        // Start after our own index so thieves spread over their victims.
+        for offset in 1..n {
+            let victim = &registry.stealers[(self.index + offset) % n];
+            loop {
+                match victim.steal() {
+                    Steal::Success(job) => return Some(job),
+                    Steal::Retry => continue,
+                    Steal::Empty => break,
+                }
+            }
+        }
+        None
+    }
+
+    fn run(&self, job: JobRef) {
+        match &self.registry.metrics {
+            None => {
+                job.execute();
+            }
+            Some(metrics) => {
+                let start = Instant::now();
+                if job.execute() {
+                    let end = Instant::now();
+                    metrics.record(self.index, job.enqueued_at(), start, end);
+                }
+            }
+        }
+    }
+
+    /// Runs one queued job if there is one; used while waiting on a latch.
+    fn help_once(&self) -> bool {
+        match self.find_work() {
+            Some(job) => {
+                self.run(job);
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+impl Registry {
+    pub(crate) fn new(num_workers: usize, metrics: bool) -> (Arc<Registry>, Vec<Worker<JobRef>>) {
+        let locals: Vec<Worker<JobRef>> = (0..num_workers).map(|_| Worker::new_lifo()).collect();
+        let registry = Arc::new(Registry {
+            injector: Injector::new(),
+            stealers: locals.iter().map(Worker::stealer).collect(),
+            sleep: Sleep::new(),
+            terminating: AtomicBool::new(false),
+            cancelling: AtomicBool::new(false),
+            metrics: metrics.then(|| Metrics::new(num_workers)),
+        });
+        (registry, locals)
+    }
+
+    pub(crate) fn timed(&self) -> bool {
+        self.metrics.is_some()
+    }
+
+    /// Queues a job: onto the current worker's own deque when called from
+    /// one of this pool's workers (cheap, and keeps nested work local),
+    /// otherwise onto the shared injector.
+    pub(crate) fn push(self: &Arc<Self>, job: JobRef) {
+        match WorkerThread::current() {
+            Some(worker) if Arc::ptr_eq(&worker.registry, self) => worker.local.push(job),
+            _ => self.injector.push(job),
+        }
+        self.sleep.notify_one();
+    }
+
+    fn has_work(&self) -> bool {
+        !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
+    }
+
+    /// Asks workers to finish everything queued, then leave.
+    pub(crate) fn terminate(&self) {
+        self.terminating.store(true, Ordering::SeqCst);
+        self.sleep.notify_all();
+    }
+
+    /// Asks workers to stop taking jobs; what is queued gets cancelled.
+    pub(crate) fn cancel_all(&self) {
+        self.cancelling.store(true, Ordering::SeqCst);
+        self.terminating.store(true, Ordering::SeqCst);
+        self.sleep.notify_all();
+    }
+
+    /// Cancels whatever is left in the shared queue (after workers left).
+    pub(crate) fn drain_cancelled(&self) {
+        loop {
+            match self.injector.steal() {
+                Steal::Success(job) => job.cancel(),
+                Steal::Retry => continue,
+                Steal::Empty => break,
+            }
+        }
+    }
+
+    pub(crate) fn main_loop(self: Arc<Self>, index: usize, local: Worker<JobRef>) {
+        let worker = WorkerThread { registry: self, index, local };
+        CURRENT.with(|c| c.set(&worker));
+        // Reset the pointer even if a job's panic escaped (it cannot: jobs
+        // catch their own panics, but the invariant should not rest on it).
+        struct Reset;
+        impl Drop for Reset {
+            fn drop(&mut self) {
+                CURRENT.with(|c| c.set(ptr::null()));
+            }
+        }
+        let _reset = Reset;
+
+        let registry = &worker.registry;
+        loop {
+            if registry.cancelling.load(Ordering::Acquire) {
+                while let Some(job) = worker.local.pop() {
+                    job.cancel();
+                }
+                break;
+            }
+            if let Some(job) = worker.find_work() {
+                worker.run(job);
+                continue;
+            }
+            if registry.terminating.load(Ordering::Acquire) && !registry.has_work() {
+                break;
+            }
+            // Idle: poll a little, then park until a producer wakes us.
+            let mut found = None;
+            let backoff = Backoff::new();
+            for _ in 0..IDLE_ROUNDS {
+                if let Some(job) = worker.find_work() {
+                    found = Some(job);
+                    break;
+                }
+                if backoff.is_completed() {
+                    std::thread::yield_now();
+                } else {
+                    backoff.snooze();
+                }
+            }
+            match found {
+                Some(job) => worker.run(job),
+                None => registry.sleep.sleep(|| registry.has_work() || registry.terminating.load(Ordering::SeqCst)),
+            }
+        }
+    }
+}
+
+/// Waits until `done()` holds, or until `deadline`; says whether it holds.
+///
+/// On a pool worker this runs queued jobs while it waits (so a task that
+/// waits on work it queued cannot deadlock the pool), parking only briefly
+/// between looks; elsewhere it simply blocks in `block`.
+pub(crate) fn wait_until(done: &dyn Fn() -> bool, block: &dyn Fn(Option<Instant>), deadline: Option<Instant>) -> bool {
+    if done() {
+        return true;
+    }
+    let Some(worker) = WorkerThread::current() else {
+        block(deadline);
+        return done();
+    };
+    let backoff = Backoff::new();
+    loop {
+        if done() {
+            return true;
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return false;
+        }
+        if worker.help_once() {
+            backoff.reset();
+            continue;
+        }
+        if backoff.is_completed() {
+            // The latch wakes us when it is set; the short limit makes sure
+            // we come back to help with work queued meanwhile.
+            let mut limit = Instant::now() + Duration::from_micros(500);
+            if let Some(d) = deadline {
+                limit = limit.min(d);
+            }
+            block(Some(limit));
+        } else {
+            backoff.snooze();
+        }
+    }
+}
