@@ -35,6 +35,7 @@
 pub mod args;
 mod chunk;
 mod error;
+mod job;
 mod map;
 mod metrics;
 mod pool;

@@ -10,7 +10,6 @@
 use std::collections::VecDeque;
 use std::iter::Peekable;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use std::{fmt, vec};
@@ -41,15 +40,17 @@ pub struct Progress {
 type ProgressCallback<'a> = Box<dyn Fn(Progress) + Send + Sync + 'a>;
 
 struct ProgressHook<'a> {
-    done: AtomicUsize,
+    /// Locked across the callback so reports arrive in increasing order.
+    done: Mutex<usize>,
     total: Option<usize>,
     callback: ProgressCallback<'a>,
 }
 
 impl ProgressHook<'_> {
     fn advance(&self, items: usize) {
-        let done = self.done.fetch_add(items, Ordering::AcqRel) + items;
-        (self.callback)(Progress { done, total: self.total });
+        let mut done = self.done.lock();
+        *done += items;
+        (self.callback)(Progress { done: *done, total: self.total });
     }
 }
 
@@ -170,8 +171,8 @@ where
     }
 
     fn set_progress(&mut self, callback: ProgressCallback<'a>) {
-        let total = self.exact_len().map(|n| n + self.next_index);
-        self.progress = Some(Arc::new(ProgressHook { done: AtomicUsize::new(0), total, callback }));
+        let total = self.exact_len().and_then(|n| n.checked_add(self.next_index));
+        self.progress = Some(Arc::new(ProgressHook { done: Mutex::new(0), total, callback }));
     }
 
     fn observe(&mut self, len: usize, elapsed_ns: u64) {
@@ -248,7 +249,8 @@ macro_rules! settings {
 
         /// Calls `callback` on a worker each time a chunk finishes, with
         /// the number of inputs done and the total when known; enough to
-        /// drive a progress bar.
+        /// drive a progress bar. Calls never overlap and `done` only grows,
+        /// so keep the callback cheap.
         pub fn on_progress(mut self, callback: impl Fn(Progress) + Send + Sync + 'a) -> Self {
             self.feeder.set_progress(Box::new(callback));
             self
@@ -310,7 +312,7 @@ where
         let queued: usize = self.current.as_ref().map_or(0, Drain::remaining)
             + self.in_flight.iter().map(|(_, len, _)| len).sum::<usize>();
         let (low, high) = self.feeder.remaining_inputs();
-        (queued + low, high.map(|h| h + queued))
+        (queued.saturating_add(low), high.and_then(|h| h.checked_add(queued)))
     }
 }
 
@@ -529,7 +531,7 @@ where
     fn size_hint(&self) -> (usize, Option<usize>) {
         let queued = self.current.as_ref().map_or(0, Drain::remaining) + self.in_flight_items;
         let (low, high) = self.feeder.remaining_inputs();
-        (queued + low, high.map(|h| h + queued))
+        (queued.saturating_add(low), high.and_then(|h| h.checked_add(queued)))
     }
 }
 

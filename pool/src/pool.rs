@@ -249,6 +249,11 @@ impl ThreadPool {
     /// Runs `body` with a [`Scope`] whose tasks and maps may borrow from the
     /// caller's stack; returns once all of them have finished.
     ///
+    /// Like `rayon::scope`, the body itself runs on one of the pool's
+    /// workers (the caller blocks), which is why it must be `Send`: tasks it
+    /// spawns then start on that worker's own queue, the cheapest path.
+    /// A panic in the body is re-raised here after every task has finished.
+    ///
     /// ```
     /// let pool = pool::ThreadPool::new(2).unwrap();
     /// let weights = vec![0.5, 2.0, 4.0]; // borrowed, not cloned
@@ -257,7 +262,8 @@ impl ThreadPool {
     /// ```
     pub fn scope<'env, F, R>(&self, body: F) -> R
     where
-        F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
+        F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R + Send,
+        R: Send,
     {
         scope::run(&self.registry, self.threads.len(), body)
     }

@@ -10,9 +10,9 @@ use std::time::{Duration, Instant};
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use crossbeam_utils::Backoff;
 
+use crate::job::JobRef;
 use crate::metrics::Metrics;
 use crate::sleep::Sleep;
-use crate::task::JobRef;
 
 /// How many empty polls an idle worker makes (spinning, then yielding)
 /// before it parks. Long enough to catch a producer that submits in a
@@ -76,7 +76,9 @@ impl WorkerThread {
         for offset in 1..n {
             let victim = &registry.stealers[(self.index + offset) % n];
             loop {
-                match victim.steal() {
+                // Take a batch: one steal (and one epoch pin) moves many
+                // jobs when a producer is filling its deque quickly.
+                match victim.steal_batch_and_pop(&self.local) {
                     Steal::Success(job) => return Some(job),
                     Steal::Retry => continue,
                     Steal::Empty => break,
@@ -87,18 +89,7 @@ impl WorkerThread {
     }
 
     fn run(&self, job: JobRef) {
-        match &self.registry.metrics {
-            None => {
-                job.execute();
-            }
-            Some(metrics) => {
-                let start = Instant::now();
-                if job.execute() {
-                    let end = Instant::now();
-                    metrics.record(self.index, job.enqueued_at(), start, end);
-                }
-            }
-        }
+        job.execute(self.registry.metrics.as_ref().map(|m| (m, self.index)));
     }
 
     /// Runs one queued job if there is one; used while waiting on a latch.
@@ -184,6 +175,11 @@ impl Registry {
         let _reset = Reset;
 
         let registry = &worker.registry;
+        // Set when this worker comes back from idling: producers may have
+        // skipped waking others because it was searching, so when it finds
+        // work and more is waiting, it passes a wake-up on (a chain that
+        // reaches as many sleepers as there are jobs).
+        let mut was_idle = false;
         loop {
             if registry.cancelling.load(Ordering::Acquire) {
                 while let Some(job) = worker.local.pop() {
@@ -192,18 +188,26 @@ impl Registry {
                 break;
             }
             if let Some(job) = worker.find_work() {
+                if was_idle {
+                    was_idle = false;
+                    if registry.has_work() {
+                        registry.sleep.wake_one();
+                    }
+                }
                 worker.run(job);
                 continue;
             }
             if registry.terminating.load(Ordering::Acquire) && !registry.has_work() {
                 break;
             }
+            was_idle = true;
             // Idle: poll a little, then park until a producer wakes us.
-            let mut found = None;
             let backoff = Backoff::new();
+            registry.sleep.start_searching();
+            let mut found_work = false;
             for _ in 0..IDLE_ROUNDS {
-                if let Some(job) = worker.find_work() {
-                    found = Some(job);
+                if registry.has_work() || registry.terminating.load(Ordering::Acquire) {
+                    found_work = true;
                     break;
                 }
                 if backoff.is_completed() {
@@ -212,9 +216,9 @@ impl Registry {
                     backoff.snooze();
                 }
             }
-            match found {
-                Some(job) => worker.run(job),
-                None => registry.sleep.sleep(|| registry.has_work() || registry.terminating.load(Ordering::SeqCst)),
+            registry.sleep.stop_searching();
+            if !found_work {
+                registry.sleep.sleep(|| registry.has_work() || registry.terminating.load(Ordering::SeqCst));
             }
         }
     }

@@ -3,44 +3,56 @@
 
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::ptr::NonNull;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::thread::{self, Thread};
 use std::time::Instant;
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 
+use crate::error::TaskError;
 use crate::map::{Map, MapUnordered, TryMap};
-use crate::registry::{self, Registry};
+use crate::registry::{self, Registry, WorkerThread};
 use crate::spawn::Spawner;
 use crate::task::TaskHandle;
 
-/// Counts a scope's unfinished tasks; the scope's caller waits on it.
+/// Counts a scope's unfinished work (its tasks, plus one for the body) and
+/// wakes the scope's owner when the count reaches zero.
+///
+/// The last finisher's final touch of the latch is the `released` store;
+/// it wakes the owner through its own clone of the owner's `Thread`. So
+/// tasks may point at the latch without keeping it alive: the owner frees
+/// it only after seeing `released`, and nobody reads it afterwards.
 pub(crate) struct ScopeLatch {
     pending: AtomicUsize,
-    /// Panics of tasks whose handles were dropped unread.
+    released: AtomicBool,
+    owner: Thread,
+    /// Panics of tasks nobody waited on.
     panics: Mutex<Vec<String>>,
-    lock: Mutex<()>,
-    all_done: Condvar,
 }
 
 impl ScopeLatch {
     fn new() -> Self {
         ScopeLatch {
-            pending: AtomicUsize::new(0),
+            pending: AtomicUsize::new(1),
+            released: AtomicBool::new(false),
+            owner: thread::current(),
             panics: Mutex::new(Vec::new()),
-            lock: Mutex::new(()),
-            all_done: Condvar::new(),
         }
     }
 
     pub(crate) fn task_started(&self) {
-        self.pending.fetch_add(1, Ordering::AcqRel);
+        // Relaxed suffices, as for `Arc::clone`: the job that will call
+        // `task_finished` is published after this, through the queue.
+        self.pending.fetch_add(1, Ordering::Relaxed);
     }
 
     pub(crate) fn task_finished(&self) {
         if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let _guard = self.lock.lock();
-            self.all_done.notify_all();
+            let owner = self.owner.clone();
+            self.released.store(true, Ordering::Release);
+            owner.unpark();
         }
     }
 
@@ -49,25 +61,52 @@ impl ScopeLatch {
     }
 
     fn is_done(&self) -> bool {
-        self.pending.load(Ordering::Acquire) == 0
+        self.released.load(Ordering::Acquire)
     }
 
-    fn block(&self, deadline: Option<Instant>) {
-        let mut guard = self.lock.lock();
+    /// Parks the owner until released (or `deadline`); called only by it.
+    fn park(&self, deadline: Option<Instant>) {
         while !self.is_done() {
             match deadline {
-                None => self.all_done.wait(&mut guard),
+                None => thread::park(),
                 Some(deadline) => {
-                    if self.all_done.wait_until(&mut guard, deadline).timed_out() {
+                    let now = Instant::now();
+                    if now >= deadline {
                         return;
                     }
+                    thread::park_timeout(deadline - now);
                 }
             }
         }
     }
 
-    fn wait(&self) {
-        registry::wait_until(&|| self.is_done(), &|limit| self.block(limit), None);
+    /// Drops the body's own count and waits for every task.
+    fn finish_and_wait(&self) {
+        self.task_finished();
+        registry::wait_until(&|| self.is_done(), &|limit| self.park(limit), None);
+    }
+}
+
+/// A task's pointer to its scope's latch.
+#[derive(Clone, Copy)]
+pub(crate) struct LatchRef(NonNull<ScopeLatch>);
+
+// SAFETY: `ScopeLatch` is `Sync`; what keeps the pointer valid is the
+// contract on `get`.
+unsafe impl Send for LatchRef {}
+unsafe impl Sync for LatchRef {}
+
+impl LatchRef {
+    pub(crate) fn new(latch: &ScopeLatch) -> Self {
+        LatchRef(NonNull::from(latch))
+    }
+
+    /// # Safety
+    /// Only for a task counted by `task_started` that has not yet called
+    /// `task_finished`: until then the scope waits, keeping the latch alive.
+    pub(crate) unsafe fn get(&self) -> &ScopeLatch {
+        // SAFETY: see above.
+        unsafe { self.0.as_ref() }
     }
 }
 
@@ -90,12 +129,56 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         Spawner::scoped(self.registry, &self.latch, self.num_workers)
     }
 
-    /// Runs `f` on the pool; it may borrow from outside the scope.
+    /// Runs `f` on the pool, fire-and-forget (like `rayon::Scope::spawn`);
+    /// it may borrow from outside the scope. The cheapest way to queue a
+    /// task: no result cell is made.
+    ///
+    /// If `f` panics, the scope re-raises the panic once every task has
+    /// finished.
+    ///
+    /// ```
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// let pool = pool::ThreadPool::new(2).unwrap();
+    /// let mut parts = vec![0u64; 8];
+    /// let hits = AtomicUsize::new(0);
+    /// pool.scope(|s| {
+    ///     for (i, part) in parts.iter_mut().enumerate() {
+    ///         let hits = &hits;
+    ///         s.spawn(move || {
+    ///             *part = i as u64 * 10;
+    ///             hits.fetch_add(1, Ordering::Relaxed);
+    ///         });
+    ///     }
+    /// });
+    /// assert_eq!(parts[7], 70);
+    /// assert_eq!(hits.into_inner(), 8);
+    /// ```
+    pub fn spawn<F>(&'scope self, f: F)
+    where
+        F: FnOnce() + Send + 'scope,
+    {
+        self.spawner().spawn_detached(&self.latch, f)
+    }
+
+    /// Runs `f` on the pool and returns a handle to its result; `f` may
+    /// borrow from outside the scope.
     ///
     /// If the task panics and its handle is dropped without being waited
     /// on, the scope re-raises that panic when it ends (as
     /// `std::thread::scope` does), so failures are never silent.
-    pub fn spawn<F, T>(&'scope self, f: F) -> TaskHandle<T>
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(2).unwrap();
+    /// let data = vec![1, 2, 3, 4];
+    /// let sum = pool.scope(|s| {
+    ///     let (left, right) = data.split_at(2);
+    ///     let l = s.submit(|| left.iter().sum::<i32>());
+    ///     let r = s.submit(|| right.iter().sum::<i32>());
+    ///     l.wait().unwrap() + r.wait().unwrap()
+    /// });
+    /// assert_eq!(sum, 10);
+    /// ```
+    pub fn submit<F, T>(&'scope self, f: F) -> TaskHandle<T>
     where
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
@@ -138,16 +221,49 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     }
 }
 
-/// Runs `body` with a fresh scope and joins everything it spawned, even if
-/// `body` panics (the panic is re-raised after the join).
+/// Runs `body` with a fresh scope on one of the pool's workers and joins
+/// everything it spawned; the caller blocks meanwhile.
+///
+/// Running the body on a worker (as rayon does) makes spawning cheap: tasks
+/// go onto that worker's own deque, and most are run and freed by the
+/// thread that allocated them, instead of crossing threads one by one.
 pub(crate) fn run<'env, F, R>(registry: &Arc<Registry>, num_workers: usize, body: F) -> R
+where
+    F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R + Send,
+    R: Send,
+{
+    let on_worker = WorkerThread::current().is_some_and(|w| Arc::ptr_eq(w.registry(), registry));
+    if on_worker {
+        return run_here(registry, num_workers, body);
+    }
+    // SAFETY: the job borrows `'env` data, but this function waits for it
+    // unconditionally below (`wait` cannot panic or return early), so it has
+    // finished before any of those borrows can end.
+    let spawner = unsafe { Spawner::unscoped(registry, num_workers) };
+    let handle = spawner.spawn(move || {
+        let registry = WorkerThread::current().map(|w| Arc::clone(w.registry()));
+        match registry {
+            Some(registry) => run_here(&registry, num_workers, body),
+            None => unreachable!("pool jobs run on pool workers"),
+        }
+    });
+    match handle.wait() {
+        Ok(value) => value,
+        Err(TaskError::Panicked(message)) => panic::resume_unwind(Box::new(message)),
+        Err(TaskError::Cancelled) => unreachable!("a pool cannot be shut down while a scope borrows it"),
+    }
+}
+
+/// Runs `body` with a fresh scope on this thread and joins everything it
+/// spawned, even if `body` panics (the panic is re-raised after the join).
+fn run_here<'env, F, R>(registry: &Arc<Registry>, num_workers: usize, body: F) -> R
 where
     F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
 {
     let scope =
         Scope { registry, latch: Arc::new(ScopeLatch::new()), num_workers, _scope: PhantomData, _env: PhantomData };
     let result = panic::catch_unwind(AssertUnwindSafe(|| body(&scope)));
-    scope.latch.wait();
+    scope.latch.finish_and_wait();
     match result {
         Err(payload) => panic::resume_unwind(payload),
         Ok(value) => {

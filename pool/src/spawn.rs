@@ -1,11 +1,12 @@
 //! The one place tasks enter a pool, scoped or not.
 
-use std::mem;
 use std::sync::Arc;
+use std::time::Instant;
 
+use crate::job::JobRef;
 use crate::registry::Registry;
-use crate::scope::ScopeLatch;
-use crate::task::{self, Job, TaskHandle};
+use crate::scope::{LatchRef, ScopeLatch};
+use crate::task::{self, Detached, TaskHandle};
 
 /// Where a map or a scope sends its tasks.
 ///
@@ -41,16 +42,31 @@ impl<'a> Spawner<'a> {
         F: FnOnce() -> T + Send + 'a,
         T: Send + 'a,
     {
-        let latch = self.scope.cloned();
-        if let Some(latch) = &latch {
+        if let Some(latch) = self.scope {
             latch.task_started();
         }
-        let (job, handle) = task::new_task(f, latch, self.registry.timed());
+        let (task, handle) = task::new_task(f, self.scope, self.stamp());
         // SAFETY: see the type's invariant: either the data is `'static`,
         // or the scope joins this job (its latch counted it above and is
         // released only once the job ran or was cancelled).
-        let job: Arc<dyn Job> = unsafe { mem::transmute::<Arc<dyn Job + 'a>, Arc<dyn Job>>(job) };
+        let job = unsafe { JobRef::new(task) };
         self.registry.push(job);
         handle
+    }
+
+    /// Queues `f` with no handle; only scopes do this, since the scope is
+    /// where its panic is reported.
+    pub(crate) fn spawn_detached<F>(&self, latch: &ScopeLatch, f: F)
+    where
+        F: FnOnce() + Send + 'a,
+    {
+        latch.task_started();
+        // SAFETY: as in `spawn`: the scope owning `latch` joins the job.
+        let job = unsafe { JobRef::new(Detached::new(f, LatchRef::new(latch), self.stamp())) };
+        self.registry.push(job);
+    }
+
+    fn stamp(&self) -> Option<Instant> {
+        self.registry.timed().then(Instant::now)
     }
 }

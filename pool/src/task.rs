@@ -1,14 +1,17 @@
 //! A task, the cell its result travels back through, and the handle that
 //! waits on it.
 //!
-//! One allocation per task: the [`Task`] is at once the queue entry (as a
-//! [`JobRef`]) and the result cell the [`TaskHandle`] reads. Whoever takes
-//! the closure out of `func` first owns the right to complete the task,
-//! which is how running and cancelling race safely without `unsafe`.
+//! A task with a handle is one `Arc<Task>`, shared by the queue (as a
+//! [`JobRef`](crate::job::JobRef)) and the [`TaskHandle`] that reads its
+//! result. Whoever takes the closure out of its [`Claim`] first owns the
+//! right to complete the task, which is how running and cancelling race
+//! safely. A fire-and-forget scoped task is a [`Detached`]: one `Box`.
 
+use std::cell::UnsafeCell;
 use std::fmt;
 use std::mem;
 use std::panic::{self, AssertUnwindSafe};
+use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -16,20 +19,36 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use crate::error::TaskError;
+use crate::job::{Job, Recorder};
 use crate::registry;
-use crate::scope::ScopeLatch;
+use crate::scope::{LatchRef, ScopeLatch};
 
-/// What the queues hold: something to run, or to cancel if the pool stops.
-pub(crate) trait Job: Send + Sync {
-    /// Runs the task unless it was already run or cancelled; says whether it ran.
-    fn execute(&self) -> bool;
-    /// Completes the task with [`TaskError::Cancelled`] if it has not started.
-    fn cancel(&self);
-    /// When the task was queued, if the pool records metrics.
-    fn enqueued_at(&self) -> Option<Instant>;
+/// A closure that exactly one party (a worker running it, or someone
+/// cancelling it) may take.
+pub(crate) struct Claim<F> {
+    claimed: AtomicBool,
+    func: UnsafeCell<Option<F>>,
 }
 
-pub(crate) type JobRef = Arc<dyn Job>;
+// SAFETY: `func` is only reached through `take`, where the `swap` admits a
+// single caller for the whole life of the value; that caller may be on any
+// thread, hence `F: Send`.
+unsafe impl<F: Send> Sync for Claim<F> {}
+
+impl<F> Claim<F> {
+    pub(crate) fn new(func: F) -> Self {
+        Claim { claimed: AtomicBool::new(false), func: UnsafeCell::new(Some(func)) }
+    }
+
+    pub(crate) fn take(&self) -> Option<F> {
+        if self.claimed.swap(true, Ordering::AcqRel) {
+            return None;
+        }
+        // SAFETY: the swap above returned `false` to us alone, so no other
+        // reference to the cell's contents exists now or later.
+        unsafe { (*self.func.get()).take() }
+    }
+}
 
 enum Slot<T> {
     Pending,
@@ -49,16 +68,16 @@ struct ResultCell<T> {
 }
 
 pub(crate) struct Task<F, T> {
-    func: Mutex<Option<F>>,
+    func: Claim<F>,
     cell: ResultCell<T>,
-    scope: Option<Arc<ScopeLatch>>,
+    scope: Option<LatchRef>,
+    /// When it was queued, if the pool keeps metrics.
     enqueued_at: Option<Instant>,
 }
 
 /// The typed view of a task a handle needs, with the closure type erased.
 trait TaskState<T>: Send + Sync {
     fn cell(&self) -> &ResultCell<T>;
-    fn scope(&self) -> Option<&ScopeLatch>;
     fn cancel_task(&self);
 }
 
@@ -67,12 +86,30 @@ where
     F: FnOnce() -> T + Send,
     T: Send,
 {
-    pub(crate) fn new(func: F, scope: Option<Arc<ScopeLatch>>, timed: bool) -> Self {
+    fn new(func: F, scope: Option<LatchRef>, enqueued_at: Option<Instant>) -> Self {
         Task {
-            func: Mutex::new(Some(func)),
+            func: Claim::new(func),
             cell: ResultCell { slot: Mutex::new(Slot::Pending), ready: Condvar::new(), done: AtomicBool::new(false) },
             scope,
-            enqueued_at: if timed { Some(Instant::now()) } else { None },
+            enqueued_at,
+        }
+    }
+
+    fn run_once(&self, recorder: Option<&Recorder<'_>>) -> bool {
+        let Some(func) = self.func.take() else {
+            return false;
+        };
+        let start = Recorder::start(recorder);
+        let result = panic::catch_unwind(AssertUnwindSafe(func)).map_err(TaskError::from_panic);
+        Recorder::finish(recorder, self.enqueued_at, start);
+        self.complete(result);
+        true
+    }
+
+    fn cancel_once(&self) {
+        if let Some(func) = self.func.take() {
+            drop(func);
+            self.complete(Err(TaskError::Cancelled));
         }
     }
 
@@ -90,41 +127,41 @@ where
         // The orphaned value may borrow from a scope's caller: drop it (and
         // note an unobserved panic) before telling the scope we are done.
         if let Some(orphan) = orphan {
-            if let (Err(TaskError::Panicked(message)), Some(scope)) = (&orphan, &self.scope) {
-                scope.record_panic(message.clone());
+            if let (Err(TaskError::Panicked(message)), Some(scope)) = (&orphan, self.scope) {
+                // SAFETY: the scope outlives its tasks until `task_finished`.
+                unsafe { scope.get() }.record_panic(message.clone());
             }
             drop(orphan);
         }
-        if let Some(scope) = &self.scope {
-            scope.task_finished();
+        if let Some(scope) = self.scope {
+            // SAFETY: as above; this is the task's last use of the latch.
+            unsafe { scope.get() }.task_finished();
         }
     }
 }
 
-impl<F, T> Job for Task<F, T>
+impl<F, T> Job for Arc<Task<F, T>>
 where
     F: FnOnce() -> T + Send,
     T: Send,
 {
-    fn execute(&self) -> bool {
-        let Some(func) = self.func.lock().take() else {
-            return false;
-        };
-        let result = panic::catch_unwind(AssertUnwindSafe(func)).map_err(TaskError::from_panic);
-        self.complete(result);
-        true
+    fn execute(self, recorder: Option<&Recorder<'_>>) -> bool {
+        self.run_once(recorder)
     }
 
-    fn cancel(&self) {
-        let func = self.func.lock().take();
-        if let Some(func) = func {
-            drop(func);
-            self.complete(Err(TaskError::Cancelled));
-        }
+    fn cancel(self) {
+        self.cancel_once();
     }
 
-    fn enqueued_at(&self) -> Option<Instant> {
-        self.enqueued_at
+    fn into_raw(self) -> NonNull<()> {
+        let ptr = Arc::into_raw(self).cast_mut().cast::<()>();
+        // SAFETY: `Arc::into_raw` never returns null.
+        unsafe { NonNull::new_unchecked(ptr) }
+    }
+
+    unsafe fn from_raw(ptr: NonNull<()>) -> Self {
+        // SAFETY: the caller passes back what `into_raw` gave, once.
+        unsafe { Arc::from_raw(ptr.as_ptr().cast::<Task<F, T>>()) }
     }
 }
 
@@ -137,36 +174,80 @@ where
         &self.cell
     }
 
-    fn scope(&self) -> Option<&ScopeLatch> {
-        self.scope.as_deref()
+    fn cancel_task(&self) {
+        self.cancel_once();
+    }
+}
+
+/// A scoped task nobody waits on: no result cell, one small allocation.
+/// Its panic, if any, is handed to the scope, which re-raises it.
+pub(crate) struct Detached<F> {
+    func: F,
+    scope: LatchRef,
+    enqueued_at: Option<Instant>,
+}
+
+impl<F: FnOnce() + Send> Detached<F> {
+    pub(crate) fn new(func: F, scope: LatchRef, enqueued_at: Option<Instant>) -> Box<Self> {
+        Box::new(Detached { func, scope, enqueued_at })
+    }
+}
+
+impl<F: FnOnce() + Send> Job for Box<Detached<F>> {
+    fn execute(self, recorder: Option<&Recorder<'_>>) -> bool {
+        let Detached { func, scope, enqueued_at } = *self;
+        let start = Recorder::start(recorder);
+        let outcome = panic::catch_unwind(AssertUnwindSafe(func));
+        Recorder::finish(recorder, enqueued_at, start);
+        // SAFETY (both `get`s): the scope outlives its tasks until their
+        // `task_finished`, which comes last.
+        if let Err(payload) = outcome {
+            if let TaskError::Panicked(message) = TaskError::from_panic(payload) {
+                unsafe { scope.get() }.record_panic(message);
+            }
+        }
+        unsafe { scope.get() }.task_finished();
+        true
     }
 
-    fn cancel_task(&self) {
-        self.cancel();
+    fn cancel(self) {
+        let Detached { func, scope, .. } = *self;
+        drop(func);
+        // SAFETY: as in `execute`.
+        unsafe { scope.get() }.task_finished();
+    }
+
+    fn into_raw(self) -> NonNull<()> {
+        let ptr = Box::into_raw(self).cast::<()>();
+        // SAFETY: `Box::into_raw` never returns null.
+        unsafe { NonNull::new_unchecked(ptr) }
+    }
+
+    unsafe fn from_raw(ptr: NonNull<()>) -> Self {
+        // SAFETY: the caller passes back what `into_raw` gave, once.
+        unsafe { Box::from_raw(ptr.as_ptr().cast::<Detached<F>>()) }
     }
 }
 
 /// Creates a task and the handle to its result; the caller queues the job.
 pub(crate) fn new_task<'a, F, T>(
     func: F,
-    scope: Option<Arc<ScopeLatch>>,
-    timed: bool,
-) -> (Arc<dyn Job + 'a>, TaskHandle<T>)
+    scope: Option<&Arc<ScopeLatch>>,
+    enqueued_at: Option<Instant>,
+) -> (Arc<Task<F, T>>, TaskHandle<T>)
 where
     F: FnOnce() -> T + Send + 'a,
     T: Send + 'a,
 {
-    let task = Arc::new(Task::new(func, scope, timed));
+    let task = Arc::new(Task::new(func, scope.map(|latch| LatchRef::new(latch)), enqueued_at));
     let state: Arc<dyn TaskState<T> + 'a> = task.clone();
     // SAFETY: erasing `'a` only lengthens the lifetime the type system sees.
-    // Every caller either passes `'a = 'static` (plain submit/map) or is a
-    // scope, which does not return before this task has run or been
-    // cancelled (its latch counts the task until `complete` has dropped any
-    // orphaned value), so nothing borrowed is touched after it ends. What a
-    // handle can still reach afterwards is `T`, which the handle's own type
-    // keeps from outliving `'a`.
+    // Through this pointer a handle reaches the result cell (whose `T` the
+    // handle's own type keeps from outliving `'a`) and the closure only to
+    // cancel it, which a scope's tasks can no longer need once the scope
+    // has joined them: the closure is gone by then.
     let state: Arc<dyn TaskState<T>> = unsafe { mem::transmute(state) };
-    (task, TaskHandle { state })
+    (task, TaskHandle { state, scope: scope.cloned() })
 }
 
 /// A handle to a task's result: wait for it, wait with a timeout, or poll it.
@@ -184,6 +265,9 @@ where
 /// ```
 pub struct TaskHandle<T> {
     state: Arc<dyn TaskState<T>>,
+    /// Kept alive by the handle (not by the task) so that dropping a handle
+    /// that escaped its scope can still report an unread panic safely.
+    scope: Option<Arc<ScopeLatch>>,
 }
 
 impl<T> TaskHandle<T> {
@@ -261,7 +345,7 @@ impl<T> Drop for TaskHandle<T> {
         match mem::replace(&mut *slot, Slot::Abandoned) {
             Slot::Ready(result) => {
                 drop(slot);
-                if let (Err(TaskError::Panicked(message)), Some(scope)) = (&result, self.state.scope()) {
+                if let (Err(TaskError::Panicked(message)), Some(scope)) = (&result, &self.scope) {
                     scope.record_panic(message.clone());
                 }
             }

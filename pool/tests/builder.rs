@@ -1,0 +1,87 @@
+//! Building pools: worker count, the zero-worker error, thread names.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+
+use common::rendezvous;
+use pool::{BuildError, ThreadPool};
+
+/// Runs one task per worker, all at the same time, and returns the names of
+/// the threads they ran on.
+fn worker_names(pool: &ThreadPool) -> BTreeSet<String> {
+    let n = pool.num_workers();
+    let arrived = Arc::new(AtomicUsize::new(0));
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let arrived = Arc::clone(&arrived);
+            pool.submit(move || {
+                assert!(rendezvous(&arrived, n), "not every worker picked up a task");
+                std::thread::current().name().map(str::to_owned)
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.wait().unwrap().expect("worker threads are named")).collect()
+}
+
+#[test]
+fn zero_workers_is_an_error_that_says_so() {
+    let err = ThreadPool::new(0).unwrap_err();
+    assert!(matches!(err, BuildError::ZeroWorkers), "{err:?}");
+    assert!(err.to_string().contains("0 workers"), "message: {err}");
+
+    let err = ThreadPool::builder().num_workers(0).build().unwrap_err();
+    assert!(err.to_string().contains("0 workers"), "message: {err}");
+}
+
+#[test]
+fn builds_the_requested_number_of_workers() {
+    for n in [1, 2, 3, 5] {
+        let pool = ThreadPool::new(n).unwrap();
+        assert_eq!(pool.num_workers(), n);
+        assert_eq!(worker_names(&pool).len(), n, "{n} distinct worker threads");
+    }
+}
+
+#[test]
+fn default_worker_count_is_the_available_parallelism() {
+    let expected = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(ThreadPool::builder().build().unwrap().num_workers(), expected);
+}
+
+#[test]
+fn thread_names_are_applied_to_every_worker() {
+    let pool = ThreadPool::builder().num_workers(3).thread_name(|i| format!("solver-{i}")).build().unwrap();
+    let expected: BTreeSet<String> = (0..3).map(|i| format!("solver-{i}")).collect();
+    assert_eq!(worker_names(&pool), expected);
+}
+
+#[test]
+fn default_thread_names_are_numbered() {
+    let pool = ThreadPool::new(2).unwrap();
+    let expected: BTreeSet<String> = (0..2).map(|i| format!("pool-{i}")).collect();
+    assert_eq!(worker_names(&pool), expected);
+}
+
+#[test]
+fn stack_size_is_accepted_and_the_pool_runs() {
+    let pool = ThreadPool::builder().num_workers(2).stack_size(512 * 1024).build().unwrap();
+    // A 256 KiB local array needs the requested stack to be honoured at
+    // least roughly (the platform may round it up).
+    let sum = pool
+        .submit(|| {
+            let buf = std::hint::black_box([1u8; 256 * 1024]);
+            buf.iter().map(|&b| u64::from(b)).sum::<u64>()
+        })
+        .wait()
+        .unwrap();
+    assert_eq!(sum, 256 * 1024);
+}
+
+#[test]
+fn debug_output_names_the_worker_count() {
+    let pool = ThreadPool::new(2).unwrap();
+    assert!(format!("{pool:?}").contains("num_workers: 2"), "{pool:?}");
+}

@@ -1,0 +1,56 @@
+//! Fixed and automatic chunking give the right results, and automatic
+//! chunking really batches cheap items.
+
+use pool::{Chunking, ThreadPool};
+
+#[test]
+fn fixed_chunk_sizes_give_correct_results() {
+    let pool = ThreadPool::new(2).unwrap();
+    let n = 250u64;
+    let expected: Vec<u64> = (0..n).map(|x| x * 3 + 1).collect();
+    // Including 1, sizes that do not divide n, exactly n, and bigger than n.
+    for size in [1, 2, 3, 7, 64, 250, 1000] {
+        let ordered: Vec<u64> = pool.map(|x| x * 3 + 1, 0..n).chunk_size(size).collect();
+        assert_eq!(ordered, expected, "chunk size {size}");
+        let tried: Vec<u64> = pool.try_map(|x| x * 3 + 1, 0..n).chunk_size(size).map(Result::unwrap).collect();
+        assert_eq!(tried, expected, "try_map, chunk size {size}");
+        let mut unordered: Vec<(usize, u64)> = pool
+            .map_unordered(|x| x * 3 + 1, 0..n)
+            .chunking(Chunking::Fixed(size))
+            .map(|(i, r)| (i, r.unwrap()))
+            .collect();
+        unordered.sort_unstable();
+        assert_eq!(unordered, expected.iter().copied().enumerate().collect::<Vec<_>>(), "unordered, chunk size {size}");
+    }
+}
+
+#[test]
+fn auto_chunking_on_a_million_items_is_correct() {
+    let pool = ThreadPool::new(2).unwrap();
+    let n = 1_000_000u64;
+    let out: Vec<u64> = pool.map(|x| x * x, 0..n).collect();
+    assert_eq!(out.len(), n as usize);
+    assert!(out.iter().enumerate().all(|(i, &v)| v == (i as u64) * (i as u64)));
+}
+
+#[test]
+fn auto_chunking_batches_cheap_items() {
+    let pool = ThreadPool::builder().num_workers(2).metrics(true).build().unwrap();
+    let n = 100_000u64;
+    let sum: u64 = pool.map(|x| x * x, 0..n).sum();
+    assert_eq!(sum, (0..n).map(|x| x * x).sum::<u64>());
+    let tasks = pool.metrics().unwrap().total_tasks();
+    assert!(tasks >= 1, "the map ran no tasks?");
+    assert!(tasks * 100 < n, "{tasks} tasks for {n} cheap items: auto chunking did not batch");
+}
+
+#[test]
+fn fixed_chunking_runs_one_task_per_chunk() {
+    let pool = ThreadPool::builder().num_workers(2).metrics(true).build().unwrap();
+    for (n, size) in [(100u64, 1usize), (100, 7), (100, 100), (10, 64)] {
+        pool.reset_metrics();
+        assert_eq!(pool.map(|x| x + 1, 0..n).chunk_size(size).count(), n as usize);
+        let expected = (n as usize).div_ceil(size) as u64;
+        assert_eq!(pool.metrics().unwrap().total_tasks(), expected, "n {n}, chunk {size}");
+    }
+}

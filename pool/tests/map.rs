@@ -1,0 +1,283 @@
+//! The ordered lazy map: order under random durations, how far ahead it
+//! reads, huge inputs, panics at their item, `try_map`, dropping early.
+
+mod common;
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use common::{durations, pause_us, quiet_intentional_panics, within, Counted, INTENTIONAL};
+use pool::{Chunking, TaskError, ThreadPool, MAX_AUTO_CHUNK};
+
+const CHUNKINGS: [Chunking; 5] =
+    [Chunking::Fixed(1), Chunking::Fixed(3), Chunking::Fixed(16), Chunking::Fixed(1000), Chunking::Auto];
+
+fn f(x: u64) -> u64 {
+    x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 7
+}
+
+#[test]
+fn results_come_in_input_order_under_random_durations() {
+    for workers in [1, 2, 4] {
+        let pool = ThreadPool::new(workers).unwrap();
+        for (seed, chunking) in CHUNKINGS.into_iter().enumerate() {
+            let n = 240;
+            let pauses = durations(seed as u64 + 1, n, 200);
+            let out: Vec<u64> = pool
+                .map(
+                    move |i: usize| {
+                        pause_us(pauses[i]);
+                        f(i as u64)
+                    },
+                    0..n,
+                )
+                .chunking(chunking)
+                .collect();
+            let expected: Vec<u64> = (0..n as u64).map(f).collect();
+            assert_eq!(out, expected, "{workers} workers, {chunking:?}");
+        }
+    }
+}
+
+#[test]
+fn an_empty_input_gives_an_empty_output() {
+    let pool = ThreadPool::new(2).unwrap();
+    assert_eq!(pool.map(f, Vec::new()).count(), 0);
+    assert_eq!(pool.map(f, Vec::new()).chunk_size(4).count(), 0);
+}
+
+/// Consumes `map` slowly, checking after every item that no more than
+/// `window` chunks plus the chunk being drained were read ahead.
+fn check_read_ahead(pulled: &AtomicUsize, results: impl Iterator<Item = u64>, window: usize, chunk: usize) -> usize {
+    let ahead = (window + 1) * chunk;
+    assert!(
+        pulled.load(Ordering::SeqCst) <= ahead,
+        "read {} before any result was consumed",
+        pulled.load(Ordering::SeqCst)
+    );
+    let mut consumed = 0;
+    for (i, value) in results.enumerate() {
+        assert_eq!(value, f(i as u64));
+        consumed += 1;
+        if i % 16 == 0 {
+            // Consume slowly, giving the pool every chance to read ahead.
+            thread::sleep(Duration::from_millis(1));
+        }
+        let read = pulled.load(Ordering::SeqCst);
+        assert!(
+            read <= consumed + ahead,
+            "read {read} inputs with {consumed} consumed (window {window}, chunk {chunk})"
+        );
+    }
+    consumed
+}
+
+#[test]
+fn map_reads_at_most_a_window_of_chunks_ahead() {
+    let pool = ThreadPool::new(4).unwrap();
+    for (window, chunk) in [(1, 1), (2, 5), (3, 8), (8, 2)] {
+        let (inputs, pulled) = Counted::new(0..400u64);
+        let results = pool.map(f, inputs).window(window).chunk_size(chunk);
+        thread::sleep(Duration::from_millis(5));
+        assert_eq!(check_read_ahead(&pulled, results, window, chunk), 400);
+    }
+}
+
+#[test]
+fn try_map_and_unordered_read_at_most_a_window_of_chunks_ahead() {
+    let pool = ThreadPool::new(4).unwrap();
+    let (window, chunk) = (2, 4);
+    let (inputs, pulled) = Counted::new(0..200u64);
+    let results = pool.try_map(f, inputs).window(window).chunk_size(chunk).map(Result::unwrap);
+    assert_eq!(check_read_ahead(&pulled, results, window, chunk), 200);
+
+    let (inputs, pulled) = Counted::new(0..200u64);
+    let ahead = (window + 1) * chunk;
+    let mut consumed = 0;
+    for (i, result) in pool.map_unordered(f, inputs).window(window).chunk_size(chunk) {
+        assert_eq!(result, Ok(f(i as u64)));
+        consumed += 1;
+        assert!(pulled.load(Ordering::SeqCst) <= consumed + ahead);
+    }
+    assert_eq!(consumed, 200);
+}
+
+#[test]
+fn mapping_a_huge_generated_input_is_lazy() {
+    let out = within(Duration::from_secs(20), "taking 1000 results of a map over 0..u64::MAX", || {
+        let pool = ThreadPool::new(2).unwrap();
+        let (inputs, pulled) = Counted::new(0..u64::MAX);
+        let out: Vec<u64> = pool.map(|x| x * 3, inputs).window(4).take(1000).collect();
+        (out, pulled.load(Ordering::SeqCst))
+    });
+    let (values, pulled) = out;
+    assert_eq!(values, (0..1000u64).map(|x| x * 3).collect::<Vec<_>>());
+    // Automatic chunks never exceed MAX_AUTO_CHUNK, so at most the window
+    // plus the chunk being drained can have been read.
+    assert!(pulled <= 1000 + 5 * MAX_AUTO_CHUNK, "pulled {pulled} inputs for 1000 results");
+}
+
+#[test]
+fn mapping_an_unbounded_input_is_lazy() {
+    // `0..` has no upper bound at all (its size hint saturates), unlike
+    // `0..u64::MAX`; `collect` asks for size hints while items are in flight.
+    let (ordered, unordered, pulled) = within(Duration::from_secs(20), "taking 1000 results of a map over 0..", || {
+        let pool = ThreadPool::new(2).unwrap();
+        let (inputs, pulled) = Counted::new(0u64..);
+        let ordered: Vec<u64> = pool.map(|x| x + 1, inputs).window(4).take(1000).collect();
+        let unordered: Vec<(usize, Result<u64, TaskError>)> =
+            pool.map_unordered(|x| x + 1, 0u64..).take(1000).collect();
+        (ordered, unordered, pulled.load(Ordering::SeqCst))
+    });
+    assert_eq!(ordered, (1..=1000u64).collect::<Vec<_>>());
+    assert!(pulled <= 1000 + 5 * MAX_AUTO_CHUNK, "pulled {pulled} inputs for 1000 results");
+    assert_eq!(unordered.len(), 1000);
+    assert!(unordered.iter().all(|(i, r)| *r == Ok(*i as u64 + 1)));
+}
+
+#[test]
+fn size_hint_of_an_unbounded_map_saturates() {
+    let pool = ThreadPool::new(2).unwrap();
+    let mut ordered = pool.try_map(|x: u64| x, 0u64..).chunk_size(4);
+    assert_eq!(ordered.next(), Some(Ok(0)));
+    assert_eq!(ordered.size_hint(), (usize::MAX, None));
+    let mut unordered = pool.map_unordered(|x: u64| x, 0u64..).chunk_size(4);
+    assert!(unordered.next().is_some());
+    assert_eq!(unordered.size_hint(), (usize::MAX, None));
+}
+
+#[test]
+fn a_panic_in_f_surfaces_at_its_item() {
+    quiet_intentional_panics();
+    let pool = ThreadPool::new(3).unwrap();
+    for chunking in CHUNKINGS {
+        let mut seen = Vec::new();
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+            let results = pool
+                .map(
+                    |x: u64| {
+                        if x == 37 {
+                            panic!("{INTENTIONAL}: bad input {x}");
+                        }
+                        f(x)
+                    },
+                    0..100u64,
+                )
+                .chunking(chunking);
+            for value in results {
+                seen.push(value);
+            }
+        }));
+        let payload = outcome.expect_err("the panic in f must reach the consumer");
+        let message = common::panic_message(&*payload).expect("a string message");
+        assert!(message.contains("bad input 37"), "{chunking:?}: {message}");
+        assert_eq!(seen, (0..37u64).map(f).collect::<Vec<_>>(), "{chunking:?}: the items before it");
+    }
+    // The pool survived.
+    assert_eq!(pool.map(f, 0..10u64).count(), 10);
+}
+
+#[test]
+fn try_map_errs_exactly_at_the_panicking_indices() {
+    quiet_intentional_panics();
+    let pool = ThreadPool::new(3).unwrap();
+    let bad = |x: u64| x % 7 == 3 || x == 0 || x == 199;
+    for chunking in CHUNKINGS {
+        let out: Vec<Result<u64, TaskError>> = pool
+            .try_map(
+                move |x: u64| {
+                    if bad(x) {
+                        panic!("{INTENTIONAL} at {x}");
+                    }
+                    f(x)
+                },
+                0..200u64,
+            )
+            .chunking(chunking)
+            .collect();
+        assert_eq!(out.len(), 200);
+        for (x, result) in (0..200u64).zip(out) {
+            if bad(x) {
+                assert_eq!(result, Err(TaskError::Panicked(format!("{INTENTIONAL} at {x}"))), "{chunking:?}");
+            } else {
+                assert_eq!(result, Ok(f(x)), "{chunking:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn dropping_a_map_early_cancels_the_rest_and_does_not_hang() {
+    let (ran, pulled) = within(Duration::from_secs(20), "dropping a half-consumed map", || {
+        let pool = ThreadPool::new(2).unwrap();
+        let ran = Arc::new(AtomicUsize::new(0));
+        let (inputs, pulled) = Counted::new(0..10_000u64);
+        let counter = Arc::clone(&ran);
+        let mut results = pool
+            .map(
+                move |x| {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    thread::sleep(Duration::from_millis(1));
+                    x
+                },
+                inputs,
+            )
+            .chunk_size(1)
+            .window(4);
+        assert_eq!(results.by_ref().take(3).collect::<Vec<_>>(), [0, 1, 2]);
+        drop(results);
+        // Anything still queued was cancelled; give the workers time to
+        // (wrongly) run it before counting.
+        thread::sleep(Duration::from_millis(20));
+        drop(pool);
+        (ran.load(Ordering::SeqCst), pulled.load(Ordering::SeqCst))
+    });
+    // Read ahead: the window (4) plus the chunk being drained.
+    assert!(pulled <= 3 + 5, "pulled {pulled}");
+    assert!(ran <= pulled, "ran {ran} of {pulled} pulled");
+}
+
+#[test]
+fn a_map_dropped_before_use_reads_and_runs_nothing() {
+    let pool = ThreadPool::new(2).unwrap();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let (inputs, pulled) = Counted::new(0..100u64);
+    let counter = Arc::clone(&ran);
+    drop(pool.map(
+        move |x| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            x
+        },
+        inputs,
+    ));
+    drop(pool);
+    assert_eq!(pulled.load(Ordering::SeqCst), 0);
+    assert_eq!(ran.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn size_hint_counts_what_is_left() {
+    let pool = ThreadPool::new(2).unwrap();
+    let mut results = pool.map(f, 0..50u64).chunk_size(4);
+    assert_eq!(results.size_hint(), (50, Some(50)));
+    results.by_ref().take(10).for_each(drop);
+    assert_eq!(results.size_hint(), (40, Some(40)));
+    assert_eq!(results.count(), 40);
+}
+
+#[test]
+#[should_panic(expected = "chunk size must be at least 1")]
+fn chunk_size_zero_is_refused() {
+    let pool = ThreadPool::new(1).unwrap();
+    let _ = pool.map(f, 0..4u64).chunk_size(0);
+}
+
+#[test]
+#[should_panic(expected = "window must hold at least 1 chunk")]
+fn window_zero_is_refused() {
+    let pool = ThreadPool::new(1).unwrap();
+    let _ = pool.map(f, 0..4u64).window(0);
+}

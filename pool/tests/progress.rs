@@ -1,0 +1,107 @@
+//! `on_progress`: increasing `done`, ending at the total, which is known
+//! exactly when the input knows its length.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use pool::{Progress, ThreadPool};
+
+/// The progress reports of one map, in the order the callback saw them.
+type Log = Arc<Mutex<Vec<Progress>>>;
+
+fn recorder() -> (Log, impl Fn(Progress) + Send + Sync + 'static) {
+    let log: Log = Arc::default();
+    let sink = Arc::clone(&log);
+    (log, move |p| sink.lock().unwrap().push(p))
+}
+
+fn check(log: &[Progress], n: usize, total: Option<usize>) {
+    assert!(!log.is_empty(), "the callback was never called");
+    assert!(log.iter().all(|p| p.total == total), "totals: {log:?}");
+    let done: Vec<usize> = log.iter().map(|p| p.done).collect();
+    if let Some(at) = done.windows(2).position(|w| w[0] >= w[1]) {
+        panic!("done must increase at every call, but report {} said {} after {}", at + 1, done[at + 1], done[at]);
+    }
+    assert_eq!(*done.last().unwrap(), n, "the last report must say everything is done");
+}
+
+#[test]
+fn exact_size_input_reports_its_total() {
+    let pool = ThreadPool::new(2).unwrap();
+    for size in [1, 3, 40, 500] {
+        let (log, callback) = recorder();
+        let out: Vec<u32> = pool.map(|x: u32| x + 1, 0..200u32).chunk_size(size).on_progress(callback).collect();
+        assert_eq!(out.len(), 200);
+        check(&log.lock().unwrap(), 200, Some(200));
+    }
+}
+
+#[test]
+fn unknown_length_input_reports_no_total() {
+    let pool = ThreadPool::new(2).unwrap();
+    let (log, callback) = recorder();
+    let inputs = (0..300u32).filter(|x| x % 3 == 0);
+    let out: Vec<u32> = pool.map(|x| x * 2, inputs).chunk_size(4).on_progress(callback).collect();
+    assert_eq!(out.len(), 100);
+    check(&log.lock().unwrap(), 100, None);
+}
+
+#[test]
+fn try_map_and_unordered_report_progress_too() {
+    let pool = ThreadPool::new(2).unwrap();
+    let (log, callback) = recorder();
+    assert_eq!(pool.try_map(|x: u8| x, 0..50u8).chunk_size(2).on_progress(callback).count(), 50);
+    check(&log.lock().unwrap(), 50, Some(50));
+
+    let (log, callback) = recorder();
+    assert_eq!(pool.map_unordered(|x: u8| x, 0..50u8).chunk_size(3).on_progress(callback).count(), 50);
+    check(&log.lock().unwrap(), 50, Some(50));
+}
+
+#[test]
+fn auto_chunking_reports_every_item() {
+    let pool = ThreadPool::new(2).unwrap();
+    let (log, callback) = recorder();
+    assert_eq!(pool.map(|x: u64| x, 0..5000u64).on_progress(callback).count(), 5000);
+    check(&log.lock().unwrap(), 5000, Some(5000));
+}
+
+#[test]
+fn done_increases_strictly_and_ends_at_total() {
+    // Many one-item chunks finishing on two workers at once, and a callback
+    // that takes a moment (as drawing a progress bar does): the reports
+    // must still arrive in increasing order (a bar never goes backwards)
+    // and the last one must be the total.
+    let pool = ThreadPool::new(2).unwrap();
+    for _ in 0..20 {
+        let log: Log = Arc::default();
+        let sink = Arc::clone(&log);
+        let callback = move |p: Progress| {
+            // Odd reports take a few microseconds longer to "draw".
+            let start = std::time::Instant::now();
+            while start.elapsed() < std::time::Duration::from_micros(2 + 5 * (p.done as u64 % 2)) {
+                std::hint::spin_loop();
+            }
+            sink.lock().unwrap().push(p);
+        };
+        assert_eq!(pool.map(|x: u32| x, 0..500u32).chunk_size(1).on_progress(callback).count(), 500);
+        check(&log.lock().unwrap(), 500, Some(500));
+    }
+}
+
+#[test]
+fn a_scoped_map_may_report_into_a_borrowed_counter() {
+    let pool = ThreadPool::new(2).unwrap();
+    let calls = AtomicUsize::new(0);
+    let items: Vec<u32> = (0..64).collect();
+    let sum: u32 = pool.scope(|s| {
+        s.map(|x: &u32| *x, &items)
+            .chunk_size(8)
+            .on_progress(|_| {
+                calls.fetch_add(1, Ordering::SeqCst);
+            })
+            .sum()
+    });
+    assert_eq!(sum, (0..64).sum());
+    assert_eq!(calls.load(Ordering::SeqCst), 8, "one report per chunk");
+}

@@ -1,0 +1,144 @@
+//! Dropping a pool finishes queued work and joins the workers;
+//! `shutdown_now` cancels what has not started.
+
+mod common;
+
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::Duration;
+
+use common::{rendezvous, within};
+use pool::{TaskError, ThreadPool};
+
+const LONG: Duration = Duration::from_secs(10);
+
+#[test]
+fn dropping_the_pool_finishes_every_queued_task() {
+    let pool = ThreadPool::new(2).unwrap();
+    let counter = Arc::new(AtomicUsize::new(0));
+    for _ in 0..100 {
+        let counter = Arc::clone(&counter);
+        // Handles dropped: only the pool's drop can wait for these.
+        pool.submit(move || {
+            thread::sleep(Duration::from_micros(50));
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+    }
+    drop(pool);
+    assert_eq!(counter.load(Ordering::SeqCst), 100);
+}
+
+#[test]
+fn shutdown_is_the_same_as_dropping() {
+    let pool = ThreadPool::new(3).unwrap();
+    let counter = Arc::new(AtomicUsize::new(0));
+    for _ in 0..60 {
+        let counter = Arc::clone(&counter);
+        pool.submit(move || counter.fetch_add(1, Ordering::SeqCst));
+    }
+    pool.shutdown();
+    assert_eq!(counter.load(Ordering::SeqCst), 60);
+}
+
+/// Counts, through a clone of an `Arc`, the worker threads that have
+/// exited: its destructor runs when the thread that owns it ends.
+struct ExitWitness(Arc<AtomicUsize>);
+
+impl Drop for ExitWitness {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+thread_local! {
+    static WITNESS: RefCell<Option<ExitWitness>> = const { RefCell::new(None) };
+}
+
+#[test]
+fn dropping_the_pool_joins_its_workers() {
+    let n = 3;
+    let pool = ThreadPool::new(n).unwrap();
+    let exited = Arc::new(AtomicUsize::new(0));
+    let arrived = Arc::new(AtomicUsize::new(0));
+    // One task per worker leaves a witness in that worker's thread-locals.
+    let handles: Vec<_> = (0..n)
+        .map(|_| {
+            let exited = Arc::clone(&exited);
+            let arrived = Arc::clone(&arrived);
+            pool.submit(move || {
+                WITNESS.with(|w| *w.borrow_mut() = Some(ExitWitness(exited)));
+                rendezvous(&arrived, n)
+            })
+        })
+        .collect();
+    for handle in handles {
+        assert_eq!(handle.wait(), Ok(true));
+    }
+    assert_eq!(exited.load(Ordering::SeqCst), 0);
+    assert_eq!(Arc::strong_count(&exited), 1 + n);
+
+    drop(pool);
+    // Joined means the threads have ended, thread-locals included.
+    assert_eq!(exited.load(Ordering::SeqCst), n, "drop returned before every worker exited");
+    assert_eq!(Arc::strong_count(&exited), 1);
+}
+
+#[test]
+fn shutdown_now_cancels_queued_tasks_and_lets_the_running_one_finish() {
+    let pool = ThreadPool::new(1).unwrap();
+    let (started_tx, started) = mpsc::channel::<()>();
+    let (release, gate) = mpsc::channel::<()>();
+    let running = pool.submit(move || {
+        started_tx.send(()).unwrap();
+        gate.recv().unwrap();
+        "finished"
+    });
+    let ran = Arc::new(AtomicBool::new(false));
+    let queued: Vec<_> = (0..10)
+        .map(|i| {
+            let ran = Arc::clone(&ran);
+            pool.submit(move || {
+                ran.store(true, Ordering::SeqCst);
+                i
+            })
+        })
+        .collect();
+    started.recv_timeout(LONG).unwrap();
+
+    // shutdown_now blocks until the running task ends, so it runs on its
+    // own thread; the running task is released once it has had ample time
+    // to raise the cancel flag.
+    let stopper = thread::spawn(move || pool.shutdown_now());
+    thread::sleep(Duration::from_millis(100));
+    release.send(()).unwrap();
+    within(LONG, "shutdown_now", move || stopper.join().unwrap());
+
+    assert_eq!(running.wait(), Ok("finished"));
+    for handle in queued {
+        assert_eq!(handle.wait(), Err(TaskError::Cancelled));
+    }
+    assert!(!ran.load(Ordering::SeqCst), "a queued task ran after shutdown_now");
+}
+
+#[test]
+fn shutdown_now_on_an_idle_pool_returns_promptly() {
+    within(LONG, "shutdown_now on an idle pool", || {
+        let pool = ThreadPool::new(4).unwrap();
+        assert_eq!(pool.submit(|| 1).wait(), Ok(1));
+        thread::sleep(Duration::from_millis(5));
+        pool.shutdown_now();
+    });
+}
+
+#[test]
+fn results_stay_readable_after_the_pool_is_gone() {
+    let pool = ThreadPool::new(2).unwrap();
+    let handles: Vec<_> = (0..20u32).map(|i| pool.submit(move || i * 2)).collect();
+    drop(pool);
+    for (i, handle) in (0..20u32).zip(handles) {
+        assert!(handle.is_finished());
+        assert_eq!(handle.wait(), Ok(i * 2));
+    }
+}
