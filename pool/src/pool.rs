@@ -249,10 +249,10 @@ impl ThreadPool {
     /// Runs `body` with a [`Scope`] whose tasks and maps may borrow from the
     /// caller's stack; returns once all of them have finished.
     ///
-    /// Like `rayon::scope`, the body itself runs on one of the pool's
-    /// workers (the caller blocks), which is why it must be `Send`: tasks it
-    /// spawns then start on that worker's own queue, the cheapest path.
-    /// A panic in the body is re-raised here after every task has finished.
+    /// As with `std::thread::scope`, the body runs on the calling thread, so
+    /// it may block on what its tasks send (a channel, say) even on a
+    /// one-worker pool. A panic in the body, or in a task nobody waited on,
+    /// is re-raised here after every task has finished.
     ///
     /// ```
     /// let pool = pool::ThreadPool::new(2).unwrap();
@@ -262,8 +262,7 @@ impl ThreadPool {
     /// ```
     pub fn scope<'env, F, R>(&self, body: F) -> R
     where
-        F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R + Send,
-        R: Send,
+        F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
     {
         scope::run(&self.registry, self.threads.len(), body)
     }

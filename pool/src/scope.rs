@@ -11,9 +11,8 @@ use std::time::Instant;
 
 use parking_lot::Mutex;
 
-use crate::error::TaskError;
 use crate::map::{Map, MapUnordered, TryMap};
-use crate::registry::{self, Registry, WorkerThread};
+use crate::registry::{self, Registry};
 use crate::spawn::Spawner;
 use crate::task::TaskHandle;
 
@@ -221,42 +220,9 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     }
 }
 
-/// Runs `body` with a fresh scope on one of the pool's workers and joins
-/// everything it spawned; the caller blocks meanwhile.
-///
-/// Running the body on a worker (as rayon does) makes spawning cheap: tasks
-/// go onto that worker's own deque, and most are run and freed by the
-/// thread that allocated them, instead of crossing threads one by one.
-pub(crate) fn run<'env, F, R>(registry: &Arc<Registry>, num_workers: usize, body: F) -> R
-where
-    F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R + Send,
-    R: Send,
-{
-    let on_worker = WorkerThread::current().is_some_and(|w| Arc::ptr_eq(w.registry(), registry));
-    if on_worker {
-        return run_here(registry, num_workers, body);
-    }
-    // SAFETY: the job borrows `'env` data, but this function waits for it
-    // unconditionally below (`wait` cannot panic or return early), so it has
-    // finished before any of those borrows can end.
-    let spawner = unsafe { Spawner::unscoped(registry, num_workers) };
-    let handle = spawner.spawn(move || {
-        let registry = WorkerThread::current().map(|w| Arc::clone(w.registry()));
-        match registry {
-            Some(registry) => run_here(&registry, num_workers, body),
-            None => unreachable!("pool jobs run on pool workers"),
-        }
-    });
-    match handle.wait() {
-        Ok(value) => value,
-        Err(TaskError::Panicked(message)) => panic::resume_unwind(Box::new(message)),
-        Err(TaskError::Cancelled) => unreachable!("a pool cannot be shut down while a scope borrows it"),
-    }
-}
-
 /// Runs `body` with a fresh scope on this thread and joins everything it
 /// spawned, even if `body` panics (the panic is re-raised after the join).
-fn run_here<'env, F, R>(registry: &Arc<Registry>, num_workers: usize, body: F) -> R
+pub(crate) fn run<'env, F, R>(registry: &Arc<Registry>, num_workers: usize, body: F) -> R
 where
     F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
 {
