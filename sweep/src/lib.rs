@@ -1,1 +1,42 @@
-//! Parameter-space studies (under construction).
+//! Parameter-space studies on the parsweep pool.
+//!
+//! Describe the points ([`Space`]: linspace, logspace, lists, integer
+//! ranges, grids, zips), evaluate a Rust closure or an external command at
+//! each of them on a [`pool::ThreadPool`], and keep the results in an
+//! append-only JSON Lines file that a rerun resumes ([`store`]). Plot them
+//! with [`plot`].
+//! Split a sweep into shards and run them as a Slurm array job with
+//! [`slurm`].
+//!
+//! ```no_run
+//! use sweep::{Header, RunOptions, Space, Task};
+//!
+//! let space = Space::linspace("x", -1.0, 1.0, 20);
+//! let header = Header::new(space, Task::Closure("x squared".into()));
+//! let evaluate = |p: &sweep::Point| {
+//!     let x = p.f64("x").ok_or("no x")?;
+//!     Ok(serde_json::json!(x * x))
+//! };
+//! let (summary, _warnings) =
+//!     sweep::run_to_file("square.jsonl".as_ref(), &header, evaluate, &RunOptions::default())?;
+//! println!("{} points computed, {} skipped", summary.computed, summary.skipped);
+//! # Ok::<(), anyhow::Error>(())
+//! ```
+
+pub mod command;
+pub mod fingerprint;
+pub mod plot;
+pub mod point;
+pub mod runner;
+pub mod slurm;
+pub mod space;
+pub mod spec;
+pub mod store;
+
+pub use command::{run_command, CommandTemplate};
+pub use plot::Labels;
+pub use point::{Point, PointId, Value};
+pub use runner::{run, run_collect, run_to_file, RunOptions, RunSummary, Selection};
+pub use space::{Space, SpaceError};
+pub use spec::{Spec, SpecError};
+pub use store::{Header, Record, Results, ResultsWriter, Status, Task};

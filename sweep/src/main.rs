@@ -1,1 +1,391 @@
-fn main() {}
+//! The `sweep` command line: run a spec's command over its space, resume it,
+//! report on it, plot it, export it; shard it over a Slurm cluster and
+//! collect the shards. Parsing only; the work is in the library.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Parser, Subcommand};
+use sweep::slurm::{self, ArrayJob, ArraySpec, Shard};
+use sweep::{plot, run_command, Header, Results, RunOptions, Selection, Spec, Task};
+
+/// Parameter-space studies on a thread pool, with resumable results.
+#[derive(Debug, Parser)]
+#[command(name = "sweep", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run (or resume) the sweep described by a RON spec.
+    Run(RunArgs),
+    /// Plot a results file: one varying axis gives a scatter plot, two a
+    /// heatmap and a 3D surface.
+    Plot {
+        /// Results file (JSON Lines) written by `sweep run`.
+        results: PathBuf,
+        /// PNG to write (default: the results path with `.png`); with two
+        /// varying axes, `-heatmap` and `-surface` are added to its name.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Field to plot when values are JSON objects.
+        #[arg(long)]
+        value_key: Option<String>,
+    },
+    /// Count the points of a results file that are done, failed and missing.
+    Status {
+        /// Results file (JSON Lines) written by `sweep run`.
+        results: PathBuf,
+    },
+    /// Write the latest record of each point as CSV.
+    Export {
+        /// Results file (JSON Lines) written by `sweep run`.
+        results: PathBuf,
+        /// CSV file to write (default: standard output).
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+    /// Write (and optionally submit) a Slurm array job: one task per shard,
+    /// each running `sweep run SPEC --shard K/N`.
+    Slurm(SlurmArgs),
+    /// Merge the shard files of a sweep into its results file and list the
+    /// points still missing or failed, with their shard (fails if any).
+    Collect(CollectArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Sweep spec (RON): space, command template and settings.
+    spec: PathBuf,
+    /// Worker threads (default: the spec's, else one per CPU).
+    #[arg(long)]
+    workers: Option<usize>,
+    /// Points per task handed to a worker (default: the spec's, else 1).
+    #[arg(long)]
+    chunk_size: Option<usize>,
+    /// Per-point time limit in seconds; the command is killed past it.
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<f64>,
+    /// Results file (default: the spec's `output`, else `<spec name>.jsonl`).
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Recompute points whose latest result is a failure.
+    #[arg(long)]
+    retry_failed: bool,
+    /// Do not draw the progress bar.
+    #[arg(long)]
+    no_progress: bool,
+    /// Compute only shard K of N (the points whose index is K modulo N),
+    /// into `<output stem>.shard-K-of-N.jsonl`.
+    #[arg(long, value_name = "K/N")]
+    shard: Option<Shard>,
+}
+
+#[derive(Debug, clap::Args)]
+struct SlurmArgs {
+    /// Sweep spec (RON): space, command template and settings.
+    spec: PathBuf,
+    /// Number of shards N, one array task each.
+    #[arg(long, value_name = "N")]
+    tasks: usize,
+    /// Run at most M tasks at once (`--array=...%M`).
+    #[arg(long, value_name = "M")]
+    throttle: Option<usize>,
+    /// Slurm partition (default: the cluster's default).
+    #[arg(long)]
+    partition: Option<String>,
+    /// Time limit per task, in any sbatch format, e.g. 2:00:00.
+    #[arg(long)]
+    time: Option<String>,
+    /// CPUs per task; each shard runs this many workers.
+    #[arg(long, value_name = "C", default_value_t = 1)]
+    cpus_per_task: usize,
+    /// Results file (default: the spec's `output`, else `<spec name>.jsonl`);
+    /// shard files are written beside it.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Where to write the sbatch script (default: `<spec name>.sbatch`).
+    #[arg(long)]
+    script: Option<PathBuf>,
+    /// Directory for the tasks' logs, `<job name>-<job id>_<task>.out`.
+    #[arg(long, default_value = "slurm-logs")]
+    log_dir: PathBuf,
+    /// Submit the script with sbatch and print the job id on stdout.
+    #[arg(long)]
+    submit: bool,
+    /// Submit only the shards with missing or failed points (failed ones
+    /// are computed again); implies --submit.
+    #[arg(long)]
+    resubmit: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct CollectArgs {
+    /// Sweep spec (RON) the shards were run from.
+    spec: PathBuf,
+    /// Number of shards N (default: found from the shard files' names).
+    #[arg(long, value_name = "N")]
+    tasks: Option<usize>,
+    /// Results file to write (default: the spec's `output`, else
+    /// `<spec name>.jsonl`); the shard files are read from beside it.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    match dispatch(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("sweep: error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Run(args) => run(args),
+        Command::Plot { results, output, value_key } => {
+            let loaded = load(&results)?;
+            let output = output.unwrap_or_else(|| results.with_extension("png"));
+            for path in plot::plot_results(&loaded, value_key.as_deref(), &output)? {
+                println!("{}", path.display());
+            }
+            Ok(())
+        }
+        Command::Status { results } => status(&results),
+        Command::Slurm(args) => slurm_job(args),
+        Command::Collect(args) => collect(args),
+        Command::Export { results, output } => {
+            let loaded = load(&results)?;
+            match output {
+                Some(path) => {
+                    let file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+                    loaded.write_csv(file)?;
+                }
+                None => loaded.write_csv(std::io::stdout().lock())?,
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Loads a results file, printing any tolerated problems.
+fn load(path: &Path) -> anyhow::Result<Results> {
+    let results = Results::load(path)?;
+    for warning in &results.warnings {
+        eprintln!("sweep: warning: {warning}");
+    }
+    Ok(results)
+}
+
+fn run(args: RunArgs) -> anyhow::Result<()> {
+    let spec = Spec::load(&args.spec)?;
+    let workers = match args.workers.or(spec.workers) {
+        Some(0) => bail!("--workers must be at least 1"),
+        Some(n) => n,
+        None => RunOptions::default().workers,
+    };
+    let chunk_size = match args.chunk_size.or(spec.chunk_size) {
+        Some(0) => bail!("--chunk-size must be at least 1"),
+        other => other.unwrap_or(1),
+    };
+    let timeout = match args.timeout.or(spec.timeout_secs) {
+        Some(t) if !(t.is_finite() && t > 0.0) => bail!("--timeout must be a positive number of seconds, not {t}"),
+        other => other.map(Duration::from_secs_f64),
+    };
+    let mut output = args.output.clone().unwrap_or_else(|| spec.default_output(&args.spec));
+    let template = spec.template()?;
+    let header = sweep_header(&spec, &args.spec);
+    let mut selection = Selection::All;
+    let mut scope = String::new();
+    if let Some(shard) = args.shard {
+        output = shard.results_path(&output);
+        selection = Selection::Filter(Arc::new(move |index| shard.contains(index)));
+        scope = format!(" (shard {shard})");
+    }
+    let options = RunOptions {
+        workers,
+        chunk_size: Some(chunk_size),
+        progress: !args.no_progress,
+        retry_failed: args.retry_failed,
+        selection,
+    };
+    eprintln!("sweep: {}{scope} on {workers} workers → {}", spec.space, output.display());
+    let evaluate = move |point: &sweep::Point| run_command(&template.render(point), timeout);
+    let (summary, warnings) = sweep::run_to_file(&output, &header, evaluate, &options)?;
+    for warning in warnings {
+        eprintln!("sweep: warning: {warning}");
+    }
+    eprintln!(
+        "sweep: {} computed ({} failed), {} already done, in {:.2} s",
+        summary.computed,
+        summary.failed,
+        summary.skipped,
+        summary.elapsed.as_secs_f64()
+    );
+    if summary.failed > 0 {
+        eprintln!(
+            "sweep: see the failures with `sweep status {}`; rerun with --retry-failed to recompute them",
+            output.display()
+        );
+    }
+    Ok(())
+}
+
+fn status(path: &Path) -> anyhow::Result<()> {
+    let results = load(path)?;
+    let header = &results.header;
+    let counts = results.status();
+    println!("results:     {}", path.display());
+    if let Some(spec) = &header.spec_path {
+        println!("spec:        {}", spec.display());
+    }
+    println!("fingerprint: {}", header.fingerprint);
+    println!("space:       {}", header.space);
+    println!("done:        {}", counts.done);
+    println!("failed:      {}", counts.failed);
+    println!("missing:     {}", counts.missing);
+    const SHOWN: usize = 5;
+    let failures: Vec<_> = results.latest().into_iter().filter(|r| !r.is_ok()).collect();
+    for record in failures.iter().take(SHOWN) {
+        if let Err(message) = &record.outcome {
+            println!("  failed {}: {message}", record.point);
+        }
+    }
+    if failures.len() > SHOWN {
+        println!("  … and {} more", failures.len() - SHOWN);
+    }
+    Ok(())
+}
+
+/// The header of a spec's results files (whole sweep and shards alike).
+fn sweep_header(spec: &Spec, spec_path: &Path) -> Header {
+    let mut header = Header::new(spec.space.clone(), Task::Command(spec.command.clone()));
+    header.spec_path = Some(spec_path.to_owned());
+    header.labels = spec.labels.clone();
+    header
+}
+
+/// `sweep slurm`: writes the array script, submitting it if asked.
+fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
+    let spec = Spec::load(&args.spec)?;
+    if args.tasks == 0 {
+        bail!("--tasks must be at least 1");
+    }
+    if args.cpus_per_task == 0 {
+        bail!("--cpus-per-task must be at least 1");
+    }
+    let output = args.output.clone().unwrap_or_else(|| spec.default_output(&args.spec));
+    let array = if args.resubmit {
+        let collection = slurm::collect(&output, args.tasks, &sweep_header(&spec, &args.spec))?;
+        let incomplete = collection.incomplete_shards();
+        if incomplete.is_empty() {
+            eprintln!("sweep: all {} shards are complete; nothing to resubmit", args.tasks);
+            return Ok(());
+        }
+        ArraySpec::only(incomplete, args.tasks, args.throttle)?
+    } else {
+        ArraySpec::all(args.tasks, args.throttle)?
+    };
+
+    // Tasks start in another process, maybe on another machine: every path
+    // in the script is absolute, and the log directory must exist up front
+    // (sbatch does not create it, and a task cannot start without it).
+    let cwd = std::env::current_dir().context("finding the current directory")?;
+    let log_dir = cwd.join(&args.log_dir);
+    std::fs::create_dir_all(&log_dir).with_context(|| format!("creating {}", log_dir.display()))?;
+    let stem = args.spec.file_stem().map_or("sweep".into(), |stem| stem.to_string_lossy());
+    let job = ArrayJob {
+        job_name: format!("sweep-{stem}"),
+        array,
+        shard_count: args.tasks,
+        cpus_per_task: args.cpus_per_task,
+        partition: args.partition,
+        time_limit: args.time,
+        log_dir,
+        working_dir: cwd.clone(),
+        sweep_program: std::env::current_exe().context("finding the sweep executable")?,
+        spec_path: cwd.join(&args.spec),
+        output: args.output,
+        retry_failed: args.resubmit,
+    };
+    let script_path = args.script.unwrap_or_else(|| PathBuf::from(format!("{stem}.sbatch")));
+    std::fs::write(&script_path, job.render()?).with_context(|| format!("writing {}", script_path.display()))?;
+    eprintln!("sweep: wrote {} (array {} of {} shards)", script_path.display(), job.array, args.tasks);
+    if args.submit || args.resubmit {
+        let id = slurm::Cluster::from_env().submit(&script_path)?;
+        eprintln!(
+            "sweep: submitted job {id}; logs in {}; when it is done: sweep collect {}",
+            job.log_dir.display(),
+            args.spec.display()
+        );
+        println!("{id}");
+    } else {
+        eprintln!("sweep: submit it with: sbatch {}", script_path.display());
+    }
+    Ok(())
+}
+
+/// `sweep collect`: merges the shard files and reports the gaps.
+fn collect(args: CollectArgs) -> anyhow::Result<()> {
+    let spec = Spec::load(&args.spec)?;
+    let output = args.output.unwrap_or_else(|| spec.default_output(&args.spec));
+    let count = match args.tasks {
+        Some(0) => bail!("--tasks must be at least 1"),
+        Some(count) => count,
+        None => match slurm::shard_counts_on_disk(&output)
+            .with_context(|| format!("looking for shard files of {}", output.display()))?[..]
+        {
+            [] => bail!(
+                "no shard files of {} (`*.shard-K-of-N.jsonl` beside it) found; run the shards first, \
+                 e.g. with `sweep slurm {} --tasks N --submit`",
+                output.display(),
+                args.spec.display()
+            ),
+            [count] => count,
+            ref counts => bail!(
+                "shard files for several shard counts {counts:?} lie beside {}; pick one with --tasks",
+                output.display()
+            ),
+        },
+    };
+    let header = sweep_header(&spec, &args.spec);
+    let collection = slurm::collect(&output, count, &header)?;
+    for warning in &collection.warnings {
+        eprintln!("sweep: warning: {warning}");
+    }
+    for shard in &collection.absent_files {
+        eprintln!(
+            "sweep: warning: shard {shard} has no results file ({}); did its task run?",
+            shard.results_path(&output).display()
+        );
+    }
+    slurm::write_merged(&output, &header, &collection.records)?;
+    for gap in &collection.gaps {
+        println!("{gap}");
+    }
+    let failed = collection.gaps.iter().filter(|gap| gap.reason != slurm::GapReason::Missing).count();
+    let total = header.space.len();
+    eprintln!(
+        "sweep: merged {count} shards into {}: {} done, {failed} failed, {} missing of {total} points",
+        output.display(),
+        collection.records.len() - failed,
+        collection.gaps.len() - failed,
+    );
+    if !collection.is_complete() {
+        let shards: Vec<String> = collection.incomplete_shards().iter().map(ToString::to_string).collect();
+        bail!(
+            "{} of {total} points have no value (shards {}); rerun them with `sweep slurm {} --tasks {count} --resubmit`",
+            collection.gaps.len(),
+            shards.join(", "),
+            args.spec.display()
+        );
+    }
+    Ok(())
+}

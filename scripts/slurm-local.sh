@@ -1,0 +1,173 @@
+#!/usr/bin/env bash
+# slurm-local.sh - a real one-node Slurm cluster on 127.0.0.1, for testing
+# `sweep slurm` / `sweep collect` end to end (CI and developer machines).
+#
+# Usage (as root; Debian/Ubuntu packages, no systemd needed):
+#   scripts/slurm-local.sh install            # apt-get the daemons if missing
+#   eval "$(scripts/slurm-local.sh start DIR)" # start; exports SLURM_CONF
+#   scripts/slurm-local.sh status [DIR]       # sinfo + squeue
+#   scripts/slurm-local.sh stop DIR           # shut the daemons down
+#
+# `start` prints exactly one line on stdout, `export SLURM_CONF=DIR/slurm.conf`;
+# progress and diagnostics go to stderr. Everything the cluster writes (state,
+# logs, spool, pid files) lives under DIR, so several clusters can coexist as
+# long as they use different ports. Environment knobs for `start`:
+#   CTLD_PORT (6817)  SLURMD_PORT (6818)  NODE (localnode)  CPUS (nproc)
+#
+# Authentication is auth/none: acceptable only because both daemons listen on
+# a throw-away single-user machine. Never use this configuration elsewhere.
+set -euo pipefail
+
+NODE=${NODE:-localnode}
+CTLD_PORT=${CTLD_PORT:-6817}
+SLURMD_PORT=${SLURMD_PORT:-6818}
+
+log() { printf 'slurm-local: %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+usage() {
+  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
+
+cmd_install() {
+  if command -v slurmctld >/dev/null 2>&1; then
+    log "slurm already installed ($(slurmctld -V))"
+    return
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  # Without systemd the packages' postinst scripts would try (and fail) to
+  # start the services; policy-rc.d exit 101 tells invoke-rc.d not to.
+  local made_policy=
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+    chmod +x /usr/sbin/policy-rc.d
+    made_policy=1
+  fi
+  local aptlog
+  aptlog=$(mktemp)
+  if ! { apt-get update -qq && apt-get install -y -qq --no-install-recommends \
+           slurmctld slurmd slurm-client; } > "$aptlog" 2>&1; then
+    [ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d
+    tail -n 30 "$aptlog" >&2
+    die "apt-get install failed (full log: $aptlog)"
+  fi
+  [ -n "$made_policy" ] && rm -f /usr/sbin/policy-rc.d
+  rm -f "$aptlog"
+  log "installed $(slurmctld -V)"
+}
+
+write_conf() {
+  local base=$1
+  cat > "$base/slurm.conf" <<EOF
+ClusterName=local
+SlurmctldHost=localhost(127.0.0.1)
+SlurmctldPort=$CTLD_PORT
+SlurmdPort=$SLURMD_PORT
+AuthType=auth/none
+CredType=cred/none
+SlurmUser=root
+SlurmdUser=root
+StateSaveLocation=$base/state
+SlurmdSpoolDir=$base/spool/%n
+SlurmctldPidFile=$base/slurmctld.pid
+SlurmdPidFile=$base/slurmd.pid
+SlurmctldLogFile=$base/log/slurmctld.log
+SlurmdLogFile=$base/log/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+JobAcctGatherType=jobacct_gather/none
+AccountingStorageType=accounting_storage/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+MpiDefault=none
+MailProg=/bin/true
+ReturnToService=2
+# Schedule new jobs at once instead of waiting for the periodic pass; this
+# is what makes a tiny array job finish in about a second.
+SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
+# Forget finished jobs quickly so squeue polling sees them gone promptly.
+MinJobAge=2
+NodeName=$NODE NodeAddr=127.0.0.1 NodeHostname=localhost CPUs=${CPUS:-$(nproc)} State=UNKNOWN
+PartitionName=debug Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
+EOF
+}
+
+cmd_start() {
+  local base=${1:-}
+  [ -n "$base" ] || usage
+  command -v slurmctld >/dev/null 2>&1 || die "slurmctld not found; run '$0 install' first"
+  mkdir -p "$base"
+  base=$(cd "$base" && pwd)
+  if [ -f "$base/slurmctld.pid" ] && kill -0 "$(cat "$base/slurmctld.pid")" 2>/dev/null; then
+    die "a cluster is already running in $base; '$0 stop $base' first"
+  fi
+  rm -rf "$base"/state "$base"/log "$base"/spool
+  mkdir -p "$base"/state "$base"/log "$base/spool/$NODE"
+  write_conf "$base"
+  export SLURM_CONF=$base/slurm.conf
+
+  # Both daemons detach themselves (fork, setsid) and the launching process
+  # returns at once, so they outlive the calling shell (a test harness, a CI
+  # step) and leave no zombie behind. -i: ignore state of an earlier cluster.
+  slurmctld -i > "$base/log/slurmctld.stderr" 2>&1 < /dev/null \
+    || die "slurmctld failed to start (see $base/log)"
+  slurmd -N "$NODE" > "$base/log/slurmd.stderr" 2>&1 < /dev/null \
+    || die "slurmd failed to start (see $base/log)"
+
+  local state=
+  for _ in $(seq 150); do # up to 30 s for the node to register as idle
+    state=$(sinfo -h -n "$NODE" -o %T 2>/dev/null || true)
+    [ "$state" = idle ] && break
+    sleep 0.2
+  done
+  if [ "$state" != idle ]; then
+    tail -n 20 "$base"/log/* >&2 || true
+    die "node $NODE did not become idle within 30 s (state: '${state:-none}'; logs in $base/log)"
+  fi
+  log "cluster up: node $NODE, $(sinfo -h -n "$NODE" -o %c) CPUs, conf $SLURM_CONF"
+  echo "export SLURM_CONF=$SLURM_CONF"
+}
+
+# Waits up to 5 s for the process in pid file $1 to exit, then kills it.
+stop_pidfile() {
+  local pidfile=$1 pid
+  [ -f "$pidfile" ] || return 0
+  pid=$(cat "$pidfile")
+  for _ in $(seq 50); do
+    kill -0 "$pid" 2>/dev/null || { rm -f "$pidfile"; return 0; }
+    sleep 0.1
+  done
+  log "pid $pid ($pidfile) still alive after scontrol shutdown; killing it"
+  kill "$pid" 2>/dev/null || true
+  rm -f "$pidfile"
+}
+
+cmd_stop() {
+  local base=${1:-}
+  [ -n "$base" ] || usage
+  [ -f "$base/slurm.conf" ] || die "no slurm.conf in $base"
+  export SLURM_CONF=$base/slurm.conf
+  # Asks slurmctld and every slurmd to exit; running jobs are left alone by
+  # Slurm, so cancel them first to leave no stray processes behind.
+  scancel --full --quiet --user="$(id -un)" 2>/dev/null || true
+  scontrol shutdown >/dev/null 2>&1 || true
+  stop_pidfile "$base/slurmctld.pid"
+  stop_pidfile "$base/slurmd.pid"
+  log "cluster in $base stopped"
+}
+
+cmd_status() {
+  local base=${1:-}
+  if [ -n "$base" ]; then export SLURM_CONF=$base/slurm.conf; fi
+  [ -n "${SLURM_CONF:-}" ] || die "give the cluster's DIR or set SLURM_CONF"
+  sinfo && squeue
+}
+
+case "${1:-}" in
+  install) cmd_install ;;
+  start) cmd_start "${2:-}" ;;
+  stop) cmd_stop "${2:-}" ;;
+  status) cmd_status "${2:-}" ;;
+  *) usage ;;
+esac

@@ -1,0 +1,576 @@
+//! Charts of sweep results: a scatter-and-line plot for one varying axis, a
+//! heatmap and a 3D surface for two. PNG files drawn with plotters and the
+//! embedded DejaVu font (no system fonts needed).
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::types::RangedCoordf64;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+use serde::{Deserialize, Serialize};
+
+use crate::point::Value;
+use crate::store::Results;
+
+const SIZE: (u32, u32) = (1200, 900);
+const FONT: &str = "sans-serif";
+
+/// Title and axis labels (with units, ideally) for charts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Labels {
+    /// Chart title; default "`value` over `axes`".
+    pub title: Option<String>,
+    /// Label of the value axis, e.g. `"energy (J)"`.
+    pub value: Option<String>,
+    /// Label per coordinate name, e.g. `{"x": "position x (m)"}`.
+    pub axes: BTreeMap<String, String>,
+}
+
+impl Labels {
+    fn axis(&self, name: &str) -> String {
+        self.axes.get(name).cloned().unwrap_or_else(|| name.to_owned())
+    }
+}
+
+/// Values of `f` along one axis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curve {
+    /// Coordinate name of the axis.
+    pub axis: String,
+    /// Name of the plotted value.
+    pub value: String,
+    /// `(coordinate, value)` pairs; drawn in increasing coordinate order.
+    pub points: Vec<(f64, f64)>,
+    /// Put the coordinate on a logarithmic axis (all coordinates must be
+    /// positive), e.g. for a `Logspace`.
+    pub log_axis: bool,
+}
+
+/// Values of `f` on a rectangular grid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grid2 {
+    /// Name of the horizontal axis.
+    pub x_axis: String,
+    /// Name of the other axis.
+    pub y_axis: String,
+    /// Name of the plotted value.
+    pub value: String,
+    /// Coordinates along `x_axis`, increasing.
+    pub xs: Vec<f64>,
+    /// Coordinates along `y_axis`, increasing.
+    pub ys: Vec<f64>,
+    /// `values[i * ys.len() + j]` is `f(xs[i], ys[j])`; `None` where the
+    /// point is missing or failed.
+    pub values: Vec<Option<f64>>,
+}
+
+impl Grid2 {
+    fn at(&self, i: usize, j: usize) -> Option<f64> {
+        self.values.get(i * self.ys.len() + j).copied().flatten()
+    }
+
+    fn value_range(&self) -> Option<(f64, f64)> {
+        bounds(self.values.iter().flatten().copied())
+    }
+}
+
+/// Why a chart cannot be drawn.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    /// Nothing to draw.
+    #[error("no successful points to plot")]
+    NoData,
+    /// The chart shape does not fit the data.
+    #[error("{0}")]
+    Unsupported(String),
+    /// plotters failed (font, file, encoding).
+    #[error("drawing {path}: {message}")]
+    Drawing {
+        /// The PNG being written.
+        path: PathBuf,
+        /// plotters' message.
+        message: String,
+    },
+}
+
+fn drawing_error(path: &Path) -> impl Fn(&dyn std::fmt::Display) -> PlotError + '_ {
+    move |e| PlotError::Drawing { path: path.to_owned(), message: e.to_string() }
+}
+
+/// Registers the embedded DejaVu fonts once per process: the bitmap backend
+/// has no system fonts to fall back on.
+fn register_fonts() -> Result<(), PlotError> {
+    static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
+    REGISTERED
+        .get_or_init(|| {
+            plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular())
+                .and_then(|()| plotters::style::register_font(FONT, FontStyle::Bold, dejavu::sans::bold()))
+                .map_err(|_| "cannot load the embedded DejaVu font".to_owned())
+        })
+        .clone()
+        .map_err(|message| PlotError::Drawing { path: PathBuf::new(), message })
+}
+
+fn bounds(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    values.fold(None, |acc, v| match acc {
+        None => Some((v, v)),
+        Some((lo, hi)) => Some((lo.min(v), hi.max(v))),
+    })
+}
+
+/// Widens `[lo, hi]` by `fraction` of its span (or by 1 when flat) so
+/// markers do not sit on the frame.
+fn padded((lo, hi): (f64, f64), fraction: f64) -> std::ops::Range<f64> {
+    let span = hi - lo;
+    let pad = if span > 0.0 { span * fraction } else { lo.abs().max(1.0) * 0.5 };
+    (lo - pad)..(hi + pad)
+}
+
+/// Perceptually uniform colour for `t` in `[0, 1]` (matplotlib's viridis,
+/// sampled at nine stops and interpolated linearly).
+pub fn viridis(t: f64) -> RGBColor {
+    const STOPS: [(u8, u8, u8); 9] = [
+        (68, 1, 84),
+        (71, 44, 122),
+        (59, 81, 139),
+        (44, 113, 142),
+        (33, 144, 141),
+        (39, 173, 129),
+        (92, 200, 99),
+        (170, 220, 50),
+        (253, 231, 37),
+    ];
+    let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+    let scaled = t * (STOPS.len() - 1) as f64;
+    let i = (scaled.floor() as usize).min(STOPS.len() - 2);
+    let f = scaled - i as f64;
+    let mix = |a: u8, b: u8| (f64::from(a) + (f64::from(b) - f64::from(a)) * f).round() as u8;
+    let (a, b) = (STOPS[i], STOPS[i + 1]);
+    RGBColor(mix(a.0, b.0), mix(a.1, b.1), mix(a.2, b.2))
+}
+
+/// Tick label text: few significant digits, no float noise.
+fn tick(v: &f64) -> String {
+    let v = if v.abs() < 1e-12 { 0.0 } else { *v };
+    let magnitude = v.abs();
+    if magnitude != 0.0 && !(1e-3..1e5).contains(&magnitude) {
+        format!("{v:.1e}")
+    } else {
+        let text = format!("{v:.4}");
+        let text = text.trim_end_matches('0').trim_end_matches('.');
+        if text == "-0" {
+            "0".to_owned()
+        } else {
+            text.to_owned()
+        }
+    }
+}
+
+/// Scatter plot of `curve` joined by a line, written to `path` as PNG.
+pub fn line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<(), PlotError> {
+    register_fonts()?;
+    let err = drawing_error(path);
+    let mut points = curve.points.clone();
+    points.retain(|(x, y)| x.is_finite() && y.is_finite());
+    points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let x_range = bounds(points.iter().map(|p| p.0)).ok_or(PlotError::NoData)?;
+    let y_range = bounds(points.iter().map(|p| p.1)).ok_or(PlotError::NoData)?;
+    let value_label = labels.value.clone().unwrap_or_else(|| curve.value.clone());
+    let axis_label = labels.axis(&curve.axis);
+    let title = labels.title.clone().unwrap_or_else(|| format!("{value_label} as a function of {axis_label}"));
+
+    if curve.log_axis && x_range.0 <= 0.0 {
+        return Err(PlotError::Unsupported(format!(
+            "axis {:?} has values ≤ 0 and cannot be drawn on a logarithmic scale",
+            curve.axis
+        )));
+    }
+    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let y_range = padded(y_range, 0.06);
+    let builder = || {
+        let mut builder = ChartBuilder::on(&root);
+        builder
+            .caption(&title, (FONT, 36).into_font().style(FontStyle::Bold))
+            .margin(30)
+            .x_label_area_size(80)
+            .y_label_area_size(110);
+        builder
+    };
+    // The two scales are different coordinate types, hence two calls.
+    if curve.log_axis {
+        // Pad by a ratio, not a difference, on a log axis.
+        let x_range = (x_range.0 / 1.25)..(x_range.1 * 1.25);
+        let chart = builder().build_cartesian_2d(x_range.log_scale(), y_range).map_err(|e| err(&e))?;
+        draw_curve(chart, &points, &format!("{axis_label} (log scale)"), &value_label).map_err(|e| err(&e))?;
+    } else {
+        let chart = builder().build_cartesian_2d(padded(x_range, 0.04), y_range).map_err(|e| err(&e))?;
+        draw_curve(chart, &points, &axis_label, &value_label).map_err(|e| err(&e))?;
+    }
+    root.present().map_err(|e| err(&e))
+}
+
+/// Draws the mesh, the line, the markers and the legend on a prepared chart.
+fn draw_curve<'a, X>(
+    mut chart: ChartContext<'a, BitMapBackend<'a>, Cartesian2d<X, RangedCoordf64>>,
+    points: &[(f64, f64)],
+    axis_label: &str,
+    value_label: &str,
+) -> Result<(), DrawingAreaErrorKind<<BitMapBackend<'a> as DrawingBackend>::ErrorType>>
+where
+    X: Ranged<ValueType = f64> + ValueFormatter<f64>,
+{
+    chart
+        .configure_mesh()
+        .x_desc(axis_label)
+        .y_desc(value_label)
+        .axis_desc_style((FONT, 28))
+        .label_style((FONT, 22))
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
+        .light_line_style(BLACK.mix(0.05))
+        .bold_line_style(BLACK.mix(0.15))
+        .draw()?;
+    let line_colour = RGBColor(31, 119, 180);
+    chart
+        .draw_series(LineSeries::new(points.iter().copied(), line_colour.mix(0.5).stroke_width(2)))?
+        .label("linear interpolation")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], line_colour.mix(0.5).stroke_width(2)));
+    chart
+        .draw_series(points.iter().map(|&(x, y)| Circle::new((x, y), 7, line_colour.filled())))?
+        .label(format!("evaluated points (n = {})", points.len()))
+        .legend(move |(x, y)| Circle::new((x + 15, y), 7, line_colour.filled()));
+    chart
+        .configure_series_labels()
+        .label_font((FONT, 22))
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK.mix(0.3))
+        .position(SeriesLabelPosition::UpperMiddle)
+        .draw()
+}
+
+/// Cell edges for centres `cs`: midpoints between neighbours, extended by
+/// half a step at both ends.
+fn cell_edges(cs: &[f64]) -> Vec<f64> {
+    match cs {
+        [] => Vec::new(),
+        [only] => vec![only - 0.5, only + 0.5],
+        _ => {
+            let mut edges = Vec::with_capacity(cs.len() + 1);
+            edges.push(cs[0] - (cs[1] - cs[0]) / 2.0);
+            edges.extend(cs.windows(2).map(|w| (w[0] + w[1]) / 2.0));
+            let n = cs.len();
+            edges.push(cs[n - 1] + (cs[n - 1] - cs[n - 2]) / 2.0);
+            edges
+        }
+    }
+}
+
+/// Heatmap of `grid` with a colour bar; missing points are grey.
+pub fn heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotError> {
+    register_fonts()?;
+    let err = drawing_error(path);
+    let (lo, hi) = grid.value_range().ok_or(PlotError::NoData)?;
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let colour = |v: f64| viridis((v - lo) / span);
+    let x_edges = cell_edges(&grid.xs);
+    let y_edges = cell_edges(&grid.ys);
+    let (x_first, x_last) = (x_edges[0], x_edges[x_edges.len() - 1]);
+    let (y_first, y_last) = (y_edges[0], y_edges[y_edges.len() - 1]);
+    let value_label = labels.value.clone().unwrap_or_else(|| grid.value.clone());
+    let (x_label, y_label) = (labels.axis(&grid.x_axis), labels.axis(&grid.y_axis));
+    let title = labels.title.clone().unwrap_or_else(|| format!("{value_label} over ({x_label}, {y_label})"));
+
+    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let root =
+        root.margin(15, 0, 0, 15).titled(&title, (FONT, 36).into_font().style(FontStyle::Bold)).map_err(|e| err(&e))?;
+    let (main, bar) = root.split_horizontally(SIZE.0 - 230);
+    let mut chart = ChartBuilder::on(&main)
+        .margin(20)
+        .x_label_area_size(80)
+        .y_label_area_size(110)
+        .build_cartesian_2d(x_first..x_last, y_first..y_last)
+        .map_err(|e| err(&e))?;
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc(&x_label)
+        .y_desc(&y_label)
+        .axis_desc_style((FONT, 28))
+        .label_style((FONT, 22))
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
+        .draw()
+        .map_err(|e| err(&e))?;
+    let missing = RGBColor(200, 200, 200);
+    chart
+        .draw_series((0..grid.xs.len()).flat_map(|i| {
+            let (x_edges, y_edges) = (&x_edges, &y_edges);
+            (0..grid.ys.len()).map(move |j| {
+                let fill = grid.at(i, j).map_or(missing, colour);
+                Rectangle::new([(x_edges[i], y_edges[j]), (x_edges[i + 1], y_edges[j + 1])], fill.filled())
+            })
+        }))
+        .map_err(|e| err(&e))?;
+
+    // Colour bar: a thin chart whose y axis is the value scale.
+    let mut bar_chart = ChartBuilder::on(&bar)
+        .margin_top(20)
+        .margin_bottom(100)
+        .margin_right(10)
+        .y_label_area_size(0)
+        .right_y_label_area_size(120)
+        .build_cartesian_2d(0.0..1.0, lo..(lo + span))
+        .map_err(|e| err(&e))?;
+    bar_chart
+        .configure_mesh()
+        .disable_mesh()
+        .disable_x_axis()
+        .y_desc(&value_label)
+        .axis_desc_style((FONT, 26))
+        .label_style((FONT, 20))
+        .y_label_formatter(&tick)
+        .draw()
+        .map_err(|e| err(&e))?;
+    const STEPS: usize = 256;
+    bar_chart
+        .draw_series((0..STEPS).map(|k| {
+            let v0 = lo + span * k as f64 / STEPS as f64;
+            let v1 = lo + span * (k + 1) as f64 / STEPS as f64;
+            Rectangle::new([(0.0, v0), (1.0, v1)], colour((v0 + v1) / 2.0).filled())
+        }))
+        .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))
+}
+
+/// 3D surface of `grid` (value vertical), coloured by value. Needs every
+/// grid point: a surface with holes would be misleading.
+pub fn surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotError> {
+    register_fonts()?;
+    let err = drawing_error(path);
+    let holes = grid.values.iter().filter(|v| v.is_none()).count();
+    if holes > 0 {
+        return Err(PlotError::Unsupported(format!(
+            "a surface needs the complete grid, but {holes} of {} points are missing or failed",
+            grid.values.len()
+        )));
+    }
+    if grid.xs.len() < 2 || grid.ys.len() < 2 {
+        return Err(PlotError::Unsupported("a surface needs at least 2 values on each axis".into()));
+    }
+    let (lo, hi) = grid.value_range().ok_or(PlotError::NoData)?;
+    let span = if hi > lo { hi - lo } else { 1.0 };
+    let lookup: HashMap<(u64, u64), f64> = grid
+        .xs
+        .iter()
+        .enumerate()
+        .flat_map(|(i, x)| grid.ys.iter().enumerate().map(move |(j, y)| ((i, x), (j, y))))
+        .filter_map(|((i, x), (j, y))| Some(((x.to_bits(), y.to_bits()), grid.at(i, j)?)))
+        .collect();
+    let value_label = labels.value.clone().unwrap_or_else(|| grid.value.clone());
+    let (x_label, y_label) = (labels.axis(&grid.x_axis), labels.axis(&grid.y_axis));
+    let title = labels.title.clone().unwrap_or_else(|| format!("{value_label} over ({x_label}, {y_label})"));
+    let x_range = (grid.xs[0], grid.xs[grid.xs.len() - 1]);
+    let y_range = (grid.ys[0], grid.ys[grid.ys.len() - 1]);
+
+    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    // plotters' 3D charts are y-up: the grid's y axis goes along plotters' z.
+    let mut chart = ChartBuilder::on(&root)
+        .caption(&title, (FONT, 36).into_font().style(FontStyle::Bold))
+        .margin(40)
+        .build_cartesian_3d(x_range.0..x_range.1, lo..(lo + span), y_range.0..y_range.1)
+        .map_err(|e| err(&e))?;
+    chart.with_projection(|mut p| {
+        p.pitch = 0.45;
+        p.yaw = 0.6;
+        p.scale = 0.75;
+        p.into_matrix()
+    });
+    chart
+        .configure_axes()
+        .label_style((FONT, 18))
+        .x_formatter(&tick)
+        .y_formatter(&tick)
+        .z_formatter(&tick)
+        .light_grid_style(BLACK.mix(0.08))
+        .max_light_lines(4)
+        .draw()
+        .map_err(|e| err(&e))?;
+    let style = |v: &f64| viridis((v - lo) / span).mix(0.95).filled();
+    chart
+        .draw_series(
+            SurfaceSeries::xoz(grid.xs.iter().copied(), grid.ys.iter().copied(), |x: f64, y: f64| {
+                lookup.get(&(x.to_bits(), y.to_bits())).copied().unwrap_or(lo)
+            })
+            .style_func(&style),
+        )
+        .map_err(|e| err(&e))?;
+    // Wire frame on top so the shape reads in print.
+    chart
+        .draw_series(grid.xs.iter().enumerate().map(|(i, x)| {
+            PathElement::new(
+                grid.ys.iter().enumerate().map(|(j, y)| (*x, grid.at(i, j).unwrap_or(lo), *y)).collect::<Vec<_>>(),
+                BLACK.mix(0.35),
+            )
+        }))
+        .map_err(|e| err(&e))?;
+    chart
+        .draw_series(grid.ys.iter().enumerate().map(|(j, y)| {
+            PathElement::new(
+                grid.xs.iter().enumerate().map(|(i, x)| (*x, grid.at(i, j).unwrap_or(lo), *y)).collect::<Vec<_>>(),
+                BLACK.mix(0.35),
+            )
+        }))
+        .map_err(|e| err(&e))?;
+    // Axis names at the far end of each axis (3D axes have no descriptions).
+    let text = (FONT, 26).into_font().color(&BLACK);
+    let x_mid = (x_range.0 + x_range.1) / 2.0;
+    let y_mid = (y_range.0 + y_range.1) / 2.0;
+    let x_pad = (x_range.1 - x_range.0) * 0.25;
+    let y_pad = (y_range.1 - y_range.0) * 0.45;
+    chart
+        .draw_series([
+            Text::new(x_label.clone(), (x_mid, lo, y_range.1 + y_pad), text.clone()),
+            Text::new(y_label.clone(), (x_range.1 + x_pad, lo, y_mid), text.clone()),
+            Text::new(value_label.clone(), (x_range.0, lo + span * 1.12, y_range.1), text.clone()),
+        ])
+        .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))
+}
+
+/// Reads the plotted number out of a record value: the value itself, or its
+/// field `key` when values are JSON objects.
+fn numeric(value: &serde_json::Value, key: Option<&str>) -> Result<Option<f64>, PlotError> {
+    match (value, key) {
+        (serde_json::Value::Object(object), Some(key)) => Ok(object.get(key).and_then(serde_json::Value::as_f64)),
+        (serde_json::Value::Object(object), None) => Err(PlotError::Unsupported(format!(
+            "values are JSON objects; choose one field with --value-key (one of: {})",
+            object.keys().cloned().collect::<Vec<_>>().join(", ")
+        ))),
+        (other, None) => Ok(other.as_f64()),
+        (_, Some(key)) => {
+            Err(PlotError::Unsupported(format!("--value-key {key} was given, but values are not JSON objects")))
+        }
+    }
+}
+
+/// Plots a results file: one varying axis → `<output>` (scatter + line);
+/// two → `<stem>-heatmap.png` and `<stem>-surface.png`. Returns the files
+/// written. Axes with a single value are fixed and named in the title.
+pub fn plot_results(results: &Results, value_key: Option<&str>, output: &Path) -> Result<Vec<PathBuf>, PlotError> {
+    let mut samples = Vec::new();
+    for record in results.latest() {
+        if let Ok(value) = &record.outcome {
+            if let Some(v) = numeric(value, value_key)?.filter(|v| v.is_finite()) {
+                samples.push((&record.point, v));
+            }
+        }
+    }
+    if samples.is_empty() {
+        return Err(PlotError::NoData);
+    }
+    let names = results.header.space.names();
+    let mut varying = Vec::new();
+    let mut fixed = Vec::new();
+    for name in &names {
+        let mut seen = HashSet::new();
+        let distinct: Vec<&Value> =
+            samples.iter().filter_map(|(p, _)| p.get(name)).filter(|v| seen.insert(v.to_string())).take(2).collect();
+        if let [only] = distinct.as_slice() {
+            fixed.push(format!("{} = {only}", results.header.labels.axis(name)));
+        } else {
+            if samples.iter().any(|(p, _)| p.f64(name).is_none()) {
+                return Err(PlotError::Unsupported(format!("axis {name:?} has non-numeric values")));
+            }
+            varying.push(name.clone());
+        }
+    }
+    let value_name = value_key.unwrap_or("value").to_owned();
+    let mut labels = results.header.labels.clone();
+    if labels.title.is_none() && !fixed.is_empty() {
+        let base = match varying.as_slice() {
+            [x] => {
+                format!("{} as a function of {}", labels.value.clone().unwrap_or(value_name.clone()), labels.axis(x))
+            }
+            _ => format!("{} over {}", labels.value.clone().unwrap_or(value_name.clone()), varying.join(", ")),
+        };
+        labels.title = Some(format!("{base} ({})", fixed.join(", ")));
+    }
+    match varying.as_slice() {
+        [] | [_] => {
+            let axis = varying.first().cloned().unwrap_or_else(|| names[0].clone());
+            let points = samples.iter().filter_map(|(p, v)| Some((p.f64(&axis)?, *v))).collect();
+            let log_axis = results.header.space.is_logarithmic(&axis);
+            let curve = Curve { axis, value: value_name, points, log_axis };
+            line_plot(&curve, &labels, output)?;
+            Ok(vec![output.to_owned()])
+        }
+        [x_axis, y_axis] => {
+            let axis_values = |name: &str| {
+                let mut vs: Vec<f64> = samples.iter().filter_map(|(p, _)| p.f64(name)).collect();
+                vs.sort_by(f64::total_cmp);
+                vs.dedup();
+                vs
+            };
+            let (xs, ys) = (axis_values(x_axis), axis_values(y_axis));
+            let mut values = vec![None; xs.len() * ys.len()];
+            for (p, v) in &samples {
+                let (Some(x), Some(y)) = (p.f64(x_axis), p.f64(y_axis)) else { continue };
+                if let (Ok(i), Ok(j)) =
+                    (xs.binary_search_by(|a| a.total_cmp(&x)), ys.binary_search_by(|a| a.total_cmp(&y)))
+                {
+                    values[i * ys.len() + j] = Some(*v);
+                }
+            }
+            let grid = Grid2 { x_axis: x_axis.clone(), y_axis: y_axis.clone(), value: value_name, xs, ys, values };
+            let heatmap_path = sibling(output, "heatmap");
+            let surface_path = sibling(output, "surface");
+            heatmap(&grid, &labels, &heatmap_path)?;
+            surface(&grid, &labels, &surface_path)?;
+            Ok(vec![heatmap_path, surface_path])
+        }
+        more => Err(PlotError::Unsupported(format!(
+            "can plot 1 or 2 varying axes, but {} vary ({}); fix the others in a sub-sweep",
+            more.len(),
+            more.join(", ")
+        ))),
+    }
+}
+
+/// `dir/stem.png` → `dir/stem-<suffix>.png`.
+fn sibling(output: &Path, suffix: &str) -> PathBuf {
+    let stem = output.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "plot".into());
+    output.with_file_name(format!("{stem}-{suffix}.png"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn viridis_runs_dark_to_bright() {
+        assert_eq!(viridis(0.0), RGBColor(68, 1, 84));
+        assert_eq!(viridis(1.0), RGBColor(253, 231, 37));
+        assert_eq!(viridis(f64::NAN), viridis(0.0));
+    }
+
+    #[test]
+    fn ticks_are_short() {
+        assert_eq!(tick(&0.30000000000000004), "0.3");
+        assert_eq!(tick(&-0.0), "0");
+        assert_eq!(tick(&2.0), "2");
+        assert_eq!(tick(&123456.0), "1.2e5");
+    }
+
+    #[test]
+    fn cell_edges_surround_centres() {
+        assert_eq!(cell_edges(&[0.0, 1.0, 3.0]), vec![-0.5, 0.5, 2.0, 4.0]);
+        assert_eq!(sibling(Path::new("out/r.png"), "heatmap"), PathBuf::from("out/r-heatmap.png"));
+    }
+}

@@ -1,0 +1,196 @@
+//! Sweep specs: the RON file that names a space, the command to run at each
+//! point, and how to run it.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::command::{CommandTemplate, TemplateError};
+use crate::plot::Labels;
+use crate::space::{Space, SpaceError};
+
+/// A sweep as written in a spec file, e.g.
+///
+/// ```ron
+/// (
+///     space: Grid([
+///         Linspace(name: "x", start: -1.0, stop: 1.0, num: 20),
+///         Linspace(name: "y", start: -1.0, stop: 1.0, num: 20),
+///     ]),
+///     command: ["awk", "BEGIN { print -1 * ({x}^2 + {y}^2) }"],
+///     workers: 4,
+/// )
+/// ```
+///
+/// Optional fields may be written bare (`workers: 4`) or as `Some(4)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// The points to evaluate.
+    pub space: Space,
+    /// argv template (no shell) with `{name}` placeholders; its stdout is
+    /// the value of the point.
+    pub command: Vec<String>,
+    /// Worker threads (default: available parallelism).
+    #[serde(default)]
+    pub workers: Option<usize>,
+    /// Points handed to a worker at a time (default 1: points are assumed
+    /// expensive, and a crash loses at most the points in flight).
+    #[serde(default)]
+    pub chunk_size: Option<usize>,
+    /// Per-point limit in seconds; the command is killed past it.
+    #[serde(default)]
+    pub timeout_secs: Option<f64>,
+    /// Results file (JSON Lines; default `<spec name>.jsonl` in the
+    /// current directory).
+    #[serde(default)]
+    pub output: Option<PathBuf>,
+    /// Title and axis labels for `sweep plot`.
+    #[serde(default)]
+    pub labels: Labels,
+}
+
+/// Why a spec cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SpecError {
+    /// The file cannot be read.
+    #[error("cannot read spec {path}: {source}")]
+    Read {
+        /// The spec file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid RON for a spec.
+    #[error("{path}:{line}:{column}: {message}")]
+    Syntax {
+        /// The spec file.
+        path: PathBuf,
+        /// 1-based line of the problem.
+        line: usize,
+        /// 1-based column of the problem.
+        column: usize,
+        /// What the parser expected.
+        message: String,
+    },
+    /// The space cannot be enumerated.
+    #[error("{path}: {source}")]
+    Space {
+        /// The spec file.
+        path: PathBuf,
+        /// The problem with the space.
+        source: SpaceError,
+    },
+    /// The command template is unusable.
+    #[error("{path}: command: {source}")]
+    Command {
+        /// The spec file.
+        path: PathBuf,
+        /// The problem with the template.
+        source: TemplateError,
+    },
+    /// A numeric setting is out of range.
+    #[error("{path}: {message}")]
+    Setting {
+        /// The spec file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Spec {
+    /// Reads and validates a spec file.
+    pub fn load(path: &Path) -> Result<Spec, SpecError> {
+        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read { path: path.to_owned(), source })?;
+        Spec::parse(&text, path)
+    }
+
+    /// Parses and validates spec text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Spec, SpecError> {
+        let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+        let spec: Spec = options.from_str(text).map_err(|e| SpecError::Syntax {
+            path: path.to_owned(),
+            line: e.position.line,
+            column: e.position.col,
+            message: e.code.to_string(),
+        })?;
+        spec.validate(path)?;
+        Ok(spec)
+    }
+
+    /// Checks the space, the command template and the settings.
+    pub fn validate(&self, path: &Path) -> Result<(), SpecError> {
+        self.space.validate().map_err(|source| SpecError::Space { path: path.to_owned(), source })?;
+        self.template().map_err(|source| SpecError::Command { path: path.to_owned(), source })?;
+        let setting = |message: &str| SpecError::Setting { path: path.to_owned(), message: message.to_owned() };
+        if self.workers == Some(0) {
+            return Err(setting("workers must be at least 1"));
+        }
+        if self.chunk_size == Some(0) {
+            return Err(setting("chunk_size must be at least 1"));
+        }
+        if let Some(t) = self.timeout_secs {
+            if !(t.is_finite() && t > 0.0) {
+                return Err(setting("timeout_secs must be a positive number of seconds"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The command template, checked against the space's coordinate names.
+    pub fn template(&self) -> Result<CommandTemplate, TemplateError> {
+        CommandTemplate::new(&self.command, &self.space.names())
+    }
+
+    /// The results file: `output` from the spec, else `<spec stem>.jsonl`.
+    pub fn default_output(&self, spec_path: &Path) -> PathBuf {
+        self.output.clone().unwrap_or_else(|| {
+            let stem = spec_path.file_stem().unwrap_or_else(|| "sweep".as_ref());
+            PathBuf::from(stem).with_extension("jsonl")
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Spec, SpecError> {
+        Spec::parse(text, Path::new("s.ron"))
+    }
+
+    #[test]
+    fn minimal_spec_with_bare_optionals() {
+        let spec = parse(
+            r#"(space: Linspace(name: "x", start: 0.0, stop: 1.0, num: 3),
+                command: ["echo", "{x}"], workers: 2, timeout_secs: 1.5)"#,
+        );
+        let spec = spec.unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(spec.workers, Some(2));
+        assert_eq!(spec.timeout_secs, Some(1.5));
+        assert_eq!(spec.default_output(Path::new("configs/s.ron")), PathBuf::from("s.jsonl"));
+    }
+
+    #[test]
+    fn syntax_errors_carry_line_and_column() {
+        let error =
+            parse("(\n  space: Linspace(name: \"x\", start: 0.0, stop: 1.0, num: 3),\n  comand: [\"echo\"],\n)");
+        let message = error.err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.starts_with("s.ron:3:"), "{message}");
+        assert!(message.contains("comand"), "{message}");
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        let base = r#"space: List(name: "k", values: [1, 2]), command: ["echo", "{k}"]"#;
+        for (extra, needle) in
+            [("workers: 0", "workers"), ("chunk_size: 0", "chunk_size"), ("timeout_secs: -1.0", "timeout_secs")]
+        {
+            let message = parse(&format!("({base}, {extra})")).err().map(|e| e.to_string());
+            assert!(message.as_deref().unwrap_or("").contains(needle), "{message:?}");
+        }
+        let typo = parse(r#"(space: List(name: "k", values: [1]), command: ["echo", "{j}"])"#);
+        assert!(matches!(typo, Err(SpecError::Command { .. })));
+    }
+}

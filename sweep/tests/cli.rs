@@ -1,0 +1,283 @@
+//! The `sweep` binary as a user drives it: runs, crashes, resumes, failures,
+//! mistakes in specs, and plots.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use sweep::Results;
+
+struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn new() -> Self {
+        Sandbox { dir: tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}")) }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Writes a spec file and returns its path.
+    fn spec(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("writing {name}: {e}"));
+        path
+    }
+
+    fn sweep(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_sweep"))
+            .args(args)
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap_or_else(|e| panic!("running sweep: {e}"))
+    }
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn ok(output: Output) -> Output {
+    assert!(output.status.success(), "sweep failed: {}", stderr(&output));
+    output
+}
+
+fn load(path: &Path) -> Results {
+    Results::load(path).unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn a_sweep_killed_midway_resumes_without_losing_or_repeating_points() {
+    let sandbox = Sandbox::new();
+    let spec = sandbox.spec(
+        "slow.ron",
+        r#"(
+            space: Range(name: "k", start: 0, end: 16),
+            command: ["sh", "-c", "sleep 0.15; echo {k}"],
+            workers: 2,
+            output: "slow.jsonl",
+        )"#,
+    );
+    let results = sandbox.path("slow.jsonl");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .args(["run", "--no-progress"])
+        .arg(&spec)
+        .current_dir(sandbox.dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning sweep: {e}"));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let lines = std::fs::read_to_string(&results).map_or(0, |t| t.lines().count());
+        // The header plus at least four records.
+        if lines > 4 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no progress on disk after 30 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap_or_else(|e| panic!("kill: {e}")); // SIGKILL: no chance to clean up
+    let status = child.wait().unwrap_or_else(|e| panic!("wait: {e}"));
+    assert!(!status.success(), "the sweep should have been killed, not finished");
+
+    let before = std::fs::read(&results).unwrap_or_default();
+    let complete = &before[..before.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1)];
+    let records_before = load(&results).records.len();
+    assert!((4..16).contains(&records_before), "{records_before} records before the kill");
+
+    let rerun = ok(sandbox.sweep(&["run", "--no-progress", "slow.ron"]));
+    assert!(stderr(&rerun).contains(&format!("{records_before} already done")), "{}", stderr(&rerun));
+
+    let after = std::fs::read(&results).unwrap_or_default();
+    assert!(after.starts_with(complete), "records written before the kill must stay unchanged");
+    let results = load(&results);
+    let latest = results.latest();
+    let indices: Vec<usize> = latest.iter().map(|r| r.index).collect();
+    assert_eq!(indices, (0..16).collect::<Vec<_>>());
+    let ids: HashSet<_> = results.records.iter().map(|r| r.id).collect();
+    assert_eq!(ids.len(), results.records.len(), "a point was computed twice");
+    for record in latest {
+        assert_eq!(record.outcome, Ok(serde_json::json!(record.index)));
+    }
+}
+
+#[test]
+fn failures_are_recorded_with_their_cause() {
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "modes.ron",
+        r#"(
+            space: List(name: "mode", values: ["ok", "garbage", "slow", "fail"]),
+            command: ["sh", "-c", "case {mode} in ok) echo 1.5;; garbage) echo hello;; slow) sleep 5;; fail) echo disk on fire >&2; exit 7;; esac"],
+            timeout_secs: 0.3,
+            workers: 4,
+        )"#,
+    );
+    let started = Instant::now();
+    let run = ok(sandbox.sweep(&["run", "modes.ron"]));
+    assert!(started.elapsed() < Duration::from_secs(4), "the slow point was not killed");
+    assert!(stderr(&run).contains("4 computed (3 failed)"), "{}", stderr(&run));
+
+    let results = load(&sandbox.path("modes.jsonl"));
+    let outcome = |mode: &str| {
+        let found = results
+            .latest()
+            .into_iter()
+            .find(|r| r.point.get("mode").map(ToString::to_string).as_deref() == Some(mode));
+        found.map(|r| r.outcome.clone()).unwrap_or_else(|| panic!("no record for {mode}"))
+    };
+    assert_eq!(outcome("ok"), Ok(serde_json::json!(1.5)));
+    let garbage = outcome("garbage").err().unwrap_or_default();
+    assert!(garbage.contains("not a number") && garbage.contains("hello"), "{garbage}");
+    assert!(outcome("slow").err().unwrap_or_default().contains("timed out"));
+    let fail = outcome("fail").err().unwrap_or_default();
+    assert!(fail.contains("exit status: 7") && fail.contains("disk on fire"), "{fail}");
+
+    let status = stdout(&ok(sandbox.sweep(&["status", "modes.jsonl"])));
+    assert!(status.contains("done:        1"), "{status}");
+    assert!(status.contains("failed:      3"), "{status}");
+    assert!(status.contains("missing:     0"), "{status}");
+}
+
+#[test]
+fn failed_points_are_recomputed_with_retry_failed() {
+    let sandbox = Sandbox::new();
+    let marker = sandbox.path("ready");
+    sandbox.spec(
+        "flaky.ron",
+        &format!(
+            r#"(
+                space: Range(name: "k", start: 0, end: 4),
+                command: ["sh", "-c", "[ {{k}} -lt 2 ] || [ -e '{}' ] || {{ echo not ready >&2; exit 3; }}; echo {{k}}"],
+                workers: 2,
+            )"#,
+            marker.display()
+        ),
+    );
+    let first = ok(sandbox.sweep(&["run", "flaky.ron"]));
+    assert!(stderr(&first).contains("4 computed (2 failed)"), "{}", stderr(&first));
+
+    std::fs::write(&marker, "").unwrap_or_else(|e| panic!("{e}"));
+    let plain = ok(sandbox.sweep(&["run", "flaky.ron"]));
+    assert!(stderr(&plain).contains("0 computed (0 failed), 4 already done"), "{}", stderr(&plain));
+    let retry = ok(sandbox.sweep(&["run", "--retry-failed", "flaky.ron"]));
+    assert!(stderr(&retry).contains("2 computed (0 failed), 2 already done"), "{}", stderr(&retry));
+
+    let status = load(&sandbox.path("flaky.jsonl")).status();
+    assert_eq!((status.done, status.failed, status.missing), (4, 0, 0));
+}
+
+#[test]
+fn a_results_file_of_another_sweep_is_refused() {
+    let sandbox = Sandbox::new();
+    let spec = |end: u32| {
+        format!(
+            r#"(space: Range(name: "k", start: 0, end: {end}), command: ["echo", "{{k}}"], output: "shared.jsonl")"#
+        )
+    };
+    sandbox.spec("three.ron", &spec(3));
+    sandbox.spec("four.ron", &spec(4));
+    ok(sandbox.sweep(&["run", "three.ron"]));
+    let before = std::fs::read(sandbox.path("shared.jsonl")).unwrap_or_default();
+    let refused = sandbox.sweep(&["run", "four.ron"]);
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("different sweep"), "{}", stderr(&refused));
+    let after = std::fs::read(sandbox.path("shared.jsonl")).unwrap_or_default();
+    assert_eq!(before, after, "a refused run must not touch the file");
+}
+
+#[test]
+fn spec_mistakes_are_reported_before_running() {
+    let sandbox = Sandbox::new();
+    let cases = [
+        (
+            "typo.ron",
+            "(\n    space: Range(name: \"k\", start: 0, end: 3),\n    comand: [\"echo\", \"{k}\"],\n)",
+            "typo.ron:3:",
+        ),
+        (
+            "zero_workers.ron",
+            r#"(space: Range(name: "k", start: 0, end: 3), command: ["echo", "{k}"], workers: 0)"#,
+            "workers must be at least 1",
+        ),
+        (
+            "empty_linspace.ron",
+            r#"(space: Grid([Linspace(name: "x", start: 0.0, stop: 1.0, num: 0), Range(name: "k", start: 0, end: 3)]), command: ["echo", "{x}"])"#,
+            "empty: axis \"x\" has num = 0",
+        ),
+        ("empty_list.ron", r#"(space: List(name: "m", values: []), command: ["echo", "{m}"])"#, "empty list"),
+    ];
+    for (name, text, expected) in cases {
+        sandbox.spec(name, text);
+        let output = sandbox.sweep(&["run", name]);
+        assert!(!output.status.success(), "{name} should be refused");
+        assert!(stderr(&output).contains(expected), "{name}: {}", stderr(&output));
+        let results = sandbox.path(name).with_extension("jsonl");
+        assert!(!results.exists(), "{name}: nothing may run or be written");
+    }
+    sandbox.spec("fine.ron", r#"(space: Range(name: "k", start: 0, end: 3), command: ["echo", "{k}"])"#);
+    let flag = sandbox.sweep(&["run", "--workers", "0", "fine.ron"]);
+    assert!(stderr(&flag).contains("--workers must be at least 1"), "{}", stderr(&flag));
+}
+
+/// Decodes a PNG and returns (width, height, distinct colours, share of
+/// non-white pixels).
+fn inspect_png(path: &Path) -> (u32, u32, usize, f64) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "PNG signature");
+    assert_eq!(&bytes[12..16], b"IHDR", "first chunk");
+    let decoder = png::Decoder::new(bytes.as_slice());
+    let mut reader = decoder.read_info().unwrap_or_else(|e| panic!("{e}"));
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut pixels).unwrap_or_else(|e| panic!("{e}"));
+    let channels = info.color_type.samples();
+    let pixels = &pixels[..info.buffer_size()];
+    let colours: HashSet<&[u8]> = pixels.chunks(channels).collect();
+    let coloured = pixels.chunks(channels).filter(|p| p[..3] != [255, 255, 255]).count();
+    let total = (info.width * info.height) as f64;
+    (info.width, info.height, colours.len(), coloured as f64 / total)
+}
+
+#[test]
+fn plots_are_drawn_for_one_and_two_varying_axes() {
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "line.ron",
+        r#"(space: Linspace(name: "x", start: -1.0, stop: 1.0, num: 9),
+            command: ["awk", "BEGIN { x = {x}; print x * x }"])"#,
+    );
+    sandbox.spec(
+        "grid.ron",
+        r#"(space: Grid([List(name: "a", values: [-1.0]), Linspace(name: "x", start: -1.0, stop: 1.0, num: 6), Range(name: "n", start: 0, end: 5)]),
+            command: ["awk", "BEGIN { print {a} * ({x} * {x} + {n}) }"],
+            labels: (value: "f (a.u.)", axes: {"n": "order n"}))"#,
+    );
+    ok(sandbox.sweep(&["run", "line.ron"]));
+    ok(sandbox.sweep(&["run", "grid.ron"]));
+
+    let line = stdout(&ok(sandbox.sweep(&["plot", "line.jsonl", "--output", "line.png"])));
+    assert_eq!(line.trim(), "line.png");
+    let (width, height, colours, coloured) = inspect_png(&sandbox.path("line.png"));
+    assert_eq!((width, height), (1200, 900));
+    assert!(colours > 10 && coloured > 0.01, "{colours} colours, {coloured} coloured");
+
+    let grid = stdout(&ok(sandbox.sweep(&["plot", "grid.jsonl"])));
+    assert_eq!(grid.lines().collect::<Vec<_>>(), ["grid-heatmap.png", "grid-surface.png"]);
+    for name in ["grid-heatmap.png", "grid-surface.png"] {
+        let (_, _, colours, coloured) = inspect_png(&sandbox.path(name));
+        assert!(colours > 50 && coloured > 0.2, "{name}: {colours} colours, {coloured} coloured");
+    }
+
+    let csv = stdout(&ok(sandbox.sweep(&["export", "grid.jsonl"])));
+    assert_eq!(csv.lines().count(), 1 + 30);
+    assert!(csv.starts_with("index,id,a,x,n,value,error,duration_ms"), "{csv}");
+}
