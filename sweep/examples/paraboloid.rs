@@ -4,7 +4,7 @@
 //! drawn as a 3D surface (and a heatmap).
 //!
 //! ```text
-//! cargo run -p sweep --example paraboloid [-- OUTPUT_DIR]
+//! cargo run -p sweep --example paraboloid [-- OUTPUT_DIR]   # default: target/sweep
 //! ```
 
 use std::path::PathBuf;
@@ -23,7 +23,7 @@ fn linspace(start: f64, stop: f64, n: usize) -> Vec<f64> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let output_dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| ".".to_owned()));
+    let output_dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "target/sweep".to_owned()));
     let xs = linspace(-1.0, 1.0, 20);
     let ys = linspace(-1.0, 1.0, 20);
 

@@ -6,7 +6,7 @@
 //! prints both times, and draws the scatter plot.
 //!
 //! ```text
-//! cargo run -p sweep --example seed_square [-- OUTPUT.png]
+//! cargo run -p sweep --example seed_square [-- OUTPUT.png]  # default: target/sweep/seed_square.png
 //! ```
 
 use std::thread::sleep;
@@ -26,7 +26,10 @@ fn f(x: f64) -> f64 {
 }
 
 fn main() -> anyhow::Result<()> {
-    let output = std::env::args().nth(1).unwrap_or_else(|| "seed_square.png".to_owned());
+    let output = std::env::args().nth(1).unwrap_or_else(|| "target/sweep/seed_square.png".to_owned());
+    if let Some(dir) = std::path::Path::new(&output).parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    }
     let space = Space::linspace("x", -1.0, 1.0, 20);
     let xs: Vec<f64> = space.iter().filter_map(|p| p.f64("x")).collect();
 
