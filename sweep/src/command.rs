@@ -156,7 +156,11 @@ pub fn run_command(argv: &[String], timeout: Option<Duration>) -> Result<serde_j
         let tail_start = trimmed.len().saturating_sub(STDERR_TAIL_BYTES);
         let tail_start = (tail_start..=trimmed.len()).find(|i| trimmed.is_char_boundary(*i)).unwrap_or(trimmed.len());
         let ellipsis = if tail_start > 0 { "…" } else { "" };
-        return Err(format!("command failed ({status}); stderr: {ellipsis}{}", &trimmed[tail_start..]));
+        return Err(if trimmed.is_empty() {
+            format!("command `{program}` failed ({status}) with no output on stderr")
+        } else {
+            format!("command `{program}` failed ({status}); stderr: {ellipsis}{}", &trimmed[tail_start..])
+        });
     }
     parse_value(&String::from_utf8_lossy(&stdout))
 }
