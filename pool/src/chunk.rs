@@ -28,6 +28,12 @@ pub const TARGET_CHUNK_NS: f64 = 100_000.0;
 /// `window * MAX_AUTO_CHUNK` items whatever the input size.
 pub const MAX_AUTO_CHUNK: usize = 1 << 16;
 
+/// Largest automatic chunk buffer, in bytes. Below glibc's default mmap
+/// threshold (128 KiB), so chunk buffers are recycled by the allocator
+/// instead of being mapped, page-faulted and unmapped every time — which
+/// costs more than the work itself for a tiny function.
+pub(crate) const MAX_CHUNK_BYTES: usize = 96 * 1024;
+
 /// Chunks per worker an automatic chunk size leaves for load balance when
 /// the input length is known.
 const CHUNKS_PER_WORKER: usize = 4;
@@ -46,8 +52,9 @@ pub(crate) struct Chunker {
 }
 
 impl Chunker {
-    /// `total` is the input length when the iterator knows it exactly.
-    pub(crate) fn new(chunking: Chunking, total: Option<usize>, num_workers: usize) -> Self {
+    /// `total` is the input length when the iterator knows it exactly;
+    /// `item_bytes` the larger of an input's and a result's size.
+    pub(crate) fn new(chunking: Chunking, total: Option<usize>, num_workers: usize, item_bytes: usize) -> Self {
         match chunking {
             Chunking::Fixed(size) => {
                 assert!(size >= 1, "chunk size must be at least 1, got {size}");
@@ -56,7 +63,13 @@ impl Chunker {
             Chunking::Auto => {
                 let balance_cap =
                     total.map(|n| (n / (num_workers.max(1) * CHUNKS_PER_WORKER)).max(1)).unwrap_or(MAX_AUTO_CHUNK);
-                Chunker { fixed: false, size: 1, max: balance_cap.min(MAX_AUTO_CHUNK), per_item_ns: None }
+                let memory_cap = (MAX_CHUNK_BYTES / item_bytes.max(1)).max(1);
+                Chunker {
+                    fixed: false,
+                    size: 1,
+                    max: balance_cap.min(memory_cap).min(MAX_AUTO_CHUNK),
+                    per_item_ns: None,
+                }
             }
         }
     }
@@ -89,7 +102,7 @@ mod tests {
 
     #[test]
     fn fixed_never_changes() {
-        let mut c = Chunker::new(Chunking::Fixed(7), Some(1000), 2);
+        let mut c = Chunker::new(Chunking::Fixed(7), Some(1000), 2, 8);
         c.observe(7, 1);
         c.observe(7, 10_000_000);
         assert_eq!(c.size(), 7);
@@ -98,12 +111,12 @@ mod tests {
     #[test]
     #[should_panic(expected = "chunk size must be at least 1")]
     fn zero_chunk_is_refused() {
-        let _ = Chunker::new(Chunking::Fixed(0), None, 2);
+        let _ = Chunker::new(Chunking::Fixed(0), None, 2, 8);
     }
 
     #[test]
     fn auto_grows_for_cheap_items_up_to_the_balance_cap() {
-        let mut c = Chunker::new(Chunking::Auto, Some(1_000_000), 2);
+        let mut c = Chunker::new(Chunking::Auto, Some(1_000_000), 2, 1);
         assert_eq!(c.size(), 1);
         let mut sizes = vec![];
         for _ in 0..10 {
@@ -119,7 +132,7 @@ mod tests {
 
     #[test]
     fn auto_targets_the_chunk_duration_for_slow_items() {
-        let mut c = Chunker::new(Chunking::Auto, None, 4);
+        let mut c = Chunker::new(Chunking::Auto, None, 4, 8);
         for _ in 0..20 {
             let n = c.size();
             c.observe(n, n as u64 * 30_000); // 30 us per item
@@ -129,7 +142,7 @@ mod tests {
 
     #[test]
     fn auto_caps_for_load_balance() {
-        let mut c = Chunker::new(Chunking::Auto, Some(80), 2);
+        let mut c = Chunker::new(Chunking::Auto, Some(80), 2, 8);
         for _ in 0..10 {
             let n = c.size();
             c.observe(n, n as u64);
@@ -138,8 +151,18 @@ mod tests {
     }
 
     #[test]
+    fn auto_keeps_chunk_buffers_small() {
+        let mut c = Chunker::new(Chunking::Auto, None, 2, 8);
+        for _ in 0..20 {
+            let n = c.size();
+            c.observe(n, n as u64);
+        }
+        assert_eq!(c.size(), MAX_CHUNK_BYTES / 8);
+    }
+
+    #[test]
     fn auto_shrinks_when_items_get_slower() {
-        let mut c = Chunker::new(Chunking::Auto, None, 1);
+        let mut c = Chunker::new(Chunking::Auto, None, 1, 8);
         for _ in 0..10 {
             let n = c.size();
             c.observe(n, n as u64 * 10);

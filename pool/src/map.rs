@@ -8,7 +8,6 @@
 //! — only the items are.
 
 use std::collections::VecDeque;
-use std::iter::Peekable;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Instant;
@@ -83,36 +82,50 @@ struct Drain<T> {
     start: usize,
     len: usize,
     position: usize,
+    /// Offset of the next failure, `usize::MAX` when there is none: the
+    /// fast path compares against it instead of looking at `failures`.
+    next_failure: usize,
     values: vec::IntoIter<T>,
-    failures: Peekable<vec::IntoIter<(usize, TaskError)>>,
+    failures: vec::IntoIter<(usize, TaskError)>,
 }
 
 impl<T> Drain<T> {
     fn new(start: usize, len: usize, outcome: Result<ChunkOutput<T>, TaskError>) -> Self {
         let (values, failures) = match outcome {
             Ok(out) => (out.values, out.failures),
-            // The chunk task itself failed (only cancellation can do that):
+            // The chunk task itself failed (cancelled, or its progress
+            // callback panicked):
             // every item in it carries the error.
             Err(e) => (Vec::new(), (0..len).map(|i| (i, e.clone())).collect()),
         };
-        Drain { start, len, position: 0, values: values.into_iter(), failures: failures.into_iter().peekable() }
+        let next_failure = failures.first().map_or(usize::MAX, |(at, _)| *at);
+        Drain { start, len, position: 0, next_failure, values: values.into_iter(), failures: failures.into_iter() }
     }
 
     fn remaining(&self) -> usize {
         self.len - self.position
     }
 
-    #[inline]
-    fn next(&mut self) -> Option<(usize, Result<T, TaskError>)> {
-        if self.position == self.len {
+    /// The next item if it is a success; `None` at a failure or the end.
+    #[inline(always)]
+    fn next_value(&mut self) -> Option<T> {
+        if self.position == self.next_failure {
             return None;
         }
-        let offset = self.position;
+        let value = self.values.next()?;
         self.position += 1;
-        if let Some((_, error)) = self.failures.next_if(|(at, _)| *at == offset) {
+        Some(value)
+    }
+
+    fn next(&mut self) -> Option<(usize, Result<T, TaskError>)> {
+        let offset = self.position;
+        if offset == self.next_failure {
+            let (_, error) = self.failures.next()?;
+            self.next_failure = self.failures.as_slice().first().map_or(usize::MAX, |(at, _)| *at);
+            self.position += 1;
             return Some((self.start + offset, Err(error)));
         }
-        self.values.next().map(|value| (self.start + offset, Ok(value)))
+        self.next_value().map(|value| (self.start + offset, Ok(value)))
     }
 }
 
@@ -188,7 +201,8 @@ where
         }
         if self.chunker.is_none() {
             let total = self.exact_len();
-            self.chunker = Some(Chunker::new(self.chunking, total, self.spawner.num_workers()));
+            let item_bytes = std::mem::size_of::<I::Item>().max(std::mem::size_of::<T>());
+            self.chunker = Some(Chunker::new(self.chunking, total, self.spawner.num_workers(), item_bytes));
         }
         let size = self.chunker.as_ref().map_or(1, Chunker::size);
         let chunk: Vec<I::Item> = self.inputs.by_ref().take(size).collect();
@@ -290,7 +304,8 @@ where
         }
     }
 
-    #[inline]
+    /// The slow path: a failure, or the next chunk to wait for.
+    #[inline(never)]
     fn next_indexed(&mut self) -> Option<(usize, Result<T, TaskError>)> {
         loop {
             if let Some(item) = self.current.as_mut().and_then(Drain::next) {
@@ -327,6 +342,9 @@ where
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
+        if let Some(value) = self.current.as_mut().and_then(Drain::next_value) {
+            return Some(Ok(value));
+        }
         self.next_indexed().map(|(_, result)| result)
     }
 
@@ -399,9 +417,12 @@ where
 
     #[inline]
     fn next(&mut self) -> Option<T> {
-        match self.inner.next()? {
-            Ok(value) => Some(value),
-            Err(error) => error.resume(),
+        if let Some(value) = self.inner.current.as_mut().and_then(Drain::next_value) {
+            return Some(value);
+        }
+        match self.inner.next_indexed()? {
+            (_, Ok(value)) => Some(value),
+            (_, Err(error)) => error.resume(),
         }
     }
 
@@ -416,14 +437,17 @@ impl<I: Iterator, F, T> fmt::Debug for Map<'_, I, F, T> {
     }
 }
 
+/// A finished unordered chunk: first input index, length, outcome.
+type Completed<T> = (usize, usize, Result<ChunkOutput<T>, TaskError>);
+
 /// Where unordered chunk tasks drop their results for the consumer.
 struct Completions<T> {
-    done: Mutex<VecDeque<(usize, usize, ChunkOutput<T>)>>,
+    done: Mutex<VecDeque<Completed<T>>>,
     ready: Condvar,
 }
 
 impl<T> Completions<T> {
-    fn push(&self, item: (usize, usize, ChunkOutput<T>)) {
+    fn push(&self, item: Completed<T>) {
         self.done.lock().push_back(item);
         self.ready.notify_one();
     }
@@ -484,7 +508,12 @@ where
             let len = inputs.len();
             let job = self.feeder.chunk_job(inputs);
             let completions = Arc::clone(&self.completions);
-            let handle = self.feeder.spawner.spawn(move || completions.push((start, len, job())));
+            let handle = self.feeder.spawner.spawn(move || {
+                // `job` catches `f`'s panics itself; this catches the
+                // progress callback's, so the consumer is always told.
+                let outcome = panic::catch_unwind(AssertUnwindSafe(job)).map_err(TaskError::from_panic);
+                completions.push((start, len, outcome));
+            });
             self.handles.push(handle);
             self.in_flight += 1;
             self.in_flight_items += len;
@@ -522,8 +551,10 @@ where
             };
             self.in_flight -= 1;
             self.in_flight_items -= len;
-            self.feeder.observe(len, out.elapsed_ns);
-            self.current = Some(Drain::new(start, len, Ok(out)));
+            if let Ok(out) = &out {
+                self.feeder.observe(len, out.elapsed_ns);
+            }
+            self.current = Some(Drain::new(start, len, out));
             self.refill();
         }
     }

@@ -226,9 +226,9 @@ impl Registry {
 
 /// Waits until `done()` holds, or until `deadline`; says whether it holds.
 ///
-/// On a pool worker this runs queued jobs while it waits (so a task that
-/// waits on work it queued cannot deadlock the pool), parking only briefly
-/// between looks; elsewhere it simply blocks in `block`.
+/// On a pool worker an untimed wait runs queued jobs meanwhile (so a task
+/// that waits on work it queued cannot deadlock the pool), parking only
+/// briefly between looks; otherwise it simply blocks in `block`.
 pub(crate) fn wait_until(done: &dyn Fn() -> bool, block: &dyn Fn(Option<Instant>), deadline: Option<Instant>) -> bool {
     if done() {
         return true;
@@ -237,13 +237,17 @@ pub(crate) fn wait_until(done: &dyn Fn() -> bool, block: &dyn Fn(Option<Instant>
         block(deadline);
         return done();
     };
+    if deadline.is_some() {
+        // Helping could start a job that outlasts the deadline (even the very
+        // task being waited on, if it then waits for us): a timed wait only
+        // waits.
+        block(deadline);
+        return done();
+    }
     let backoff = Backoff::new();
     loop {
         if done() {
             return true;
-        }
-        if deadline.is_some_and(|d| Instant::now() >= d) {
-            return false;
         }
         if worker.help_once() {
             backoff.reset();
@@ -252,11 +256,7 @@ pub(crate) fn wait_until(done: &dyn Fn() -> bool, block: &dyn Fn(Option<Instant>
         if backoff.is_completed() {
             // The latch wakes us when it is set; the short limit makes sure
             // we come back to help with work queued meanwhile.
-            let mut limit = Instant::now() + Duration::from_micros(500);
-            if let Some(d) = deadline {
-                limit = limit.min(d);
-            }
-            block(Some(limit));
+            block(Some(Instant::now() + Duration::from_micros(500)));
         } else {
             backoff.snooze();
         }

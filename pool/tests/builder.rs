@@ -85,3 +85,14 @@ fn debug_output_names_the_worker_count() {
     let pool = ThreadPool::new(2).unwrap();
     assert!(format!("{pool:?}").contains("num_workers: 2"), "{pool:?}");
 }
+
+#[cfg(all(target_os = "linux", target_pointer_width = "64"))]
+#[test]
+fn a_thread_the_os_refuses_is_a_spawn_error() {
+    use std::error::Error;
+    // 1 PiB of stack is more address space than the machine has.
+    let err = ThreadPool::builder().num_workers(2).stack_size(1 << 50).build().unwrap_err();
+    assert!(matches!(err, BuildError::Spawn(_)), "{err:?}");
+    assert!(err.to_string().contains("could not start a worker thread"), "message: {err}");
+    assert!(err.source().is_some(), "the OS error is kept as the source");
+}

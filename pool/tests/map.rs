@@ -281,3 +281,26 @@ fn window_zero_is_refused() {
     let pool = ThreadPool::new(1).unwrap();
     let _ = pool.map(f, 0..4u64).window(0);
 }
+
+#[test]
+fn inputs_need_not_be_send_only_their_items() {
+    // The input iterator stays on the consumer's thread: one that holds an
+    // `Rc` (not `Send`) is fine as long as the items it yields are `Send`.
+    let pool = ThreadPool::new(2).unwrap();
+    let table = std::rc::Rc::new(vec![5u64, 6, 7, 8]);
+    let inputs = (0..4).map(move |i| table[i]);
+    let out: Vec<u64> = pool.map(f, inputs).chunk_size(1).collect();
+    assert_eq!(out, [5u64, 6, 7, 8].map(f));
+}
+
+#[test]
+fn a_finished_map_keeps_returning_none() {
+    let pool = ThreadPool::new(2).unwrap();
+    let mut ordered = pool.map(f, 0..3u64);
+    assert_eq!(ordered.by_ref().count(), 3);
+    assert_eq!(ordered.next(), None);
+    assert_eq!(ordered.next(), None);
+    let mut unordered = pool.map_unordered(f, 0..3u64);
+    assert_eq!(unordered.by_ref().count(), 3);
+    assert!(unordered.next().is_none());
+}

@@ -69,8 +69,14 @@ fn counts_are_exact_as_soon_as_tasks_are_waited() {
 fn run_time_covers_the_work_and_wait_time_the_queueing() {
     let pool = metered(1);
     let (release, gate) = mpsc::channel::<()>();
-    let blocker = pool.submit(move || gate.recv().unwrap());
+    let (started_tx, started) = mpsc::channel::<()>();
+    let blocker = pool.submit(move || {
+        started_tx.send(()).unwrap();
+        gate.recv().unwrap();
+    });
     let queued = pool.submit(|| thread::sleep(Duration::from_millis(5)));
+    // The 20 ms count from when the blocker is known to be running.
+    started.recv_timeout(Duration::from_secs(10)).unwrap();
     thread::sleep(Duration::from_millis(20));
     release.send(()).unwrap();
     blocker.wait().unwrap();

@@ -144,3 +144,29 @@ fn a_task_on_one_pool_opens_a_scope_on_another() {
     });
     assert_eq!(out, Ok((1..=30).sum::<u64>()));
 }
+
+#[test]
+fn wait_timeout_inside_a_task_honours_its_deadline() {
+    // A task waits, with a timeout, on a subtask that is blocked until the
+    // task itself releases it after the timeout. Waiting may help run other
+    // work, but must not run the blocked subtask inline past the deadline.
+    for workers in [1, 2] {
+        let out = within(Duration::from_secs(5), "wait_timeout on a blocked subtask from a worker", move || {
+            let pool = Arc::new(ThreadPool::new(workers).unwrap());
+            let inner = Arc::clone(&pool);
+            pool.submit(move || {
+                let (release, gate) = mpsc::channel::<()>();
+                let sub = inner.submit(move || gate.recv().is_ok());
+                match sub.wait_timeout(Duration::from_millis(20)) {
+                    Ok(early) => Err(format!("finished before it was released: {early:?}")),
+                    Err(sub) => {
+                        release.send(()).unwrap();
+                        Ok(sub.wait())
+                    }
+                }
+            })
+            .wait()
+        });
+        assert_eq!(out, Ok(Ok(Ok(true))), "{workers} workers");
+    }
+}

@@ -1,10 +1,14 @@
 //! `on_progress`: increasing `done`, ending at the total, which is known
 //! exactly when the input knows its length.
 
+mod common;
+
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use pool::{Progress, ThreadPool};
+use common::{quiet_intentional_panics, within, INTENTIONAL};
+use pool::{Progress, TaskError, ThreadPool};
 
 /// The progress reports of one map, in the order the callback saw them.
 type Log = Arc<Mutex<Vec<Progress>>>;
@@ -104,4 +108,37 @@ fn a_scoped_map_may_report_into_a_borrowed_counter() {
     });
     assert_eq!(sum, (0..64).sum());
     assert_eq!(calls.load(Ordering::SeqCst), 8, "one report per chunk");
+}
+
+/// Checks that a failing progress callback is reported at the items of
+/// its chunk, and that every other item still arrives with its value.
+fn check_callback_failure(results: &[(usize, Result<u32, TaskError>)]) {
+    assert_eq!(results.len(), 10, "{results:?}");
+    let failed: Vec<usize> = results.iter().filter(|(_, r)| r.is_err()).map(|(i, _)| *i).collect();
+    assert!(!failed.is_empty(), "the callback's panic was lost: {results:?}");
+    for (i, result) in results {
+        match result {
+            Ok(value) => assert_eq!(*value, *i as u32),
+            Err(error) => assert_eq!(*error, TaskError::Panicked(format!("{INTENTIONAL} progress"))),
+        }
+    }
+}
+
+#[test]
+fn a_panicking_callback_fails_its_chunk_without_hanging() {
+    quiet_intentional_panics();
+    let (ordered, unordered) = within(Duration::from_secs(5), "maps whose progress callback panics", || {
+        let pool = ThreadPool::new(2).unwrap();
+        let callback = |p: Progress| {
+            if p.done == 4 {
+                panic!("{INTENTIONAL} progress");
+            }
+        };
+        let ordered: Vec<_> =
+            pool.try_map(|x: u32| x, 0..10u32).chunk_size(2).on_progress(callback).enumerate().collect();
+        let unordered: Vec<_> = pool.map_unordered(|x: u32| x, 0..10u32).chunk_size(2).on_progress(callback).collect();
+        (ordered, unordered)
+    });
+    check_callback_failure(&ordered);
+    check_callback_failure(&unordered);
 }

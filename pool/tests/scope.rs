@@ -214,3 +214,25 @@ fn the_scope_body_may_consume_what_its_tasks_send() {
         assert_eq!(total, (0..20).sum::<u64>(), "{workers} workers");
     }
 }
+
+#[test]
+fn scoped_tasks_may_spawn_more_scoped_tasks() {
+    // A fan-out tree three levels deep, every leaf bumping a borrowed
+    // counter; the scope must wait for tasks spawned by its tasks too.
+    fn fan_out<'scope>(s: &'scope pool::Scope<'scope, '_>, leaves: &'scope AtomicUsize, depth: u32) {
+        if depth == 0 {
+            thread::sleep(Duration::from_micros(200));
+            leaves.fetch_add(1, Ordering::SeqCst);
+            return;
+        }
+        for _ in 0..4 {
+            s.spawn(move || fan_out(s, leaves, depth - 1));
+        }
+    }
+    for workers in [1, 3] {
+        let pool = ThreadPool::new(workers).unwrap();
+        let leaves = AtomicUsize::new(0);
+        pool.scope(|s| fan_out(s, &leaves, 3));
+        assert_eq!(leaves.load(Ordering::SeqCst), 64, "{workers} workers");
+    }
+}

@@ -111,7 +111,7 @@ fn shutdown_now_cancels_queued_tasks_and_lets_the_running_one_finish() {
     // own thread; the running task is released once it has had ample time
     // to raise the cancel flag.
     let stopper = thread::spawn(move || pool.shutdown_now());
-    thread::sleep(Duration::from_millis(100));
+    thread::sleep(Duration::from_millis(200));
     release.send(()).unwrap();
     within(LONG, "shutdown_now", move || stopper.join().unwrap());
 

@@ -121,8 +121,9 @@ fn random_op(pool: &Arc<ThreadPool>, rng: &mut XorShift) {
     }
 }
 
-/// Ends `pool` at a random point: by drop (queued work must finish) or by
-/// `shutdown_now` (queued work may be cancelled, nothing may be lost).
+/// Ends `pool` with work still queued: by drop (queued work must finish),
+/// from inside one of its own tasks, or by `shutdown_now` (queued work may
+/// be cancelled, but every handle must say which).
 fn random_end(pool: Arc<ThreadPool>, rng: &mut XorShift) {
     let counter = Arc::new(AtomicUsize::new(0));
     let queued = rng.below(30) as usize;
@@ -136,6 +137,23 @@ fn random_end(pool: Arc<ThreadPool>, rng: &mut XorShift) {
             })
         })
         .collect();
+    if rng.below(4) == 0 {
+        // The last handle to the pool goes to one of its own tasks, which
+        // drops it on a worker after a nested map.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let inner = Arc::clone(&pool);
+        drop(pool.submit(move || {
+            let sum: u64 = inner.map(|x: u64| x, 0..20u64).sum();
+            drop(inner);
+            tx.send(sum).unwrap();
+        }));
+        drop(pool);
+        assert_eq!(rx.recv_timeout(Duration::from_secs(10)), Ok(190));
+        for (i, handle) in handles.into_iter().enumerate() {
+            assert_eq!(handle.wait(), Ok(i));
+        }
+        return;
+    }
     let pool = Arc::into_inner(pool).expect("no task keeps the pool alive after its op");
     if rng.below(2) == 0 {
         drop(pool);
