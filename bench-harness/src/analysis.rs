@@ -1,0 +1,450 @@
+//! From raw samples to the numbers a report shows: per-cell summaries,
+//! speedup against the sequential baseline, efficiency, overhead, Karp–Flatt
+//! and scaling-model fits, plus the warnings a reader should see.
+//!
+//! This module decides *what* to compute for an experiment; the formulas
+//! themselves live in [`crate::stats`].
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{BackendKind, ChunkSize, Experiment};
+use crate::measure::{cells, Cell, Sample};
+use crate::stats::{self, Estimate, Model, Outliers, Summary};
+
+/// Bootstrap resamples per interval: enough for stable 95 % bounds while
+/// keeping the analysis of a whole report well under a second.
+pub const BOOTSTRAP_RESAMPLES: usize = 2_000;
+
+/// Fewer worker counts than this get no model fits: with two points every
+/// model fits exactly and its parameters mean nothing.
+const MIN_FIT_POINTS: usize = 3;
+
+/// Fewer repetitions than this make bootstrap intervals rough; the summary says so.
+const FEW_REPETITIONS: u32 = 5;
+
+/// Statistics of one measurement cell.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CellStats {
+    /// The cell.
+    pub cell: Cell,
+    /// Wall time summary, in seconds (median with bootstrap CI).
+    pub seconds: Summary,
+    /// Samples outside Tukey's fences (kept in every statistic).
+    pub outliers: Outliers,
+    /// `T1 / Tp` against the `Sequential` cell, with CI.
+    pub speedup: Option<Estimate>,
+    /// Speedup divided by workers.
+    pub efficiency: Option<f64>,
+    /// Karp–Flatt serial fraction (defined for more than one worker).
+    pub karp_flatt: Option<f64>,
+    /// Time beyond a perfect split of `T1`, per input, in nanoseconds; the
+    /// interval combines the extreme ends of both medians' intervals.
+    pub overhead_per_task_ns: Option<Estimate>,
+    /// More workers than the machine's logical cores.
+    pub oversubscribed: bool,
+}
+
+/// One fitted parameter (an owned copy of [`stats::Parameter`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FittedParameter {
+    /// Name as in the model's formula (`s`, `a`, `b`).
+    pub name: String,
+    /// Least-squares estimate.
+    pub value: f64,
+    /// Asymptotic standard error; `None` when it cannot be estimated
+    /// (no residual degrees of freedom). `None` rather than NaN so the
+    /// value survives a JSON round trip.
+    pub std_error: Option<f64>,
+}
+
+/// A scaling model fitted to one speedup series.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelFit {
+    /// Amdahl or USL.
+    pub model: Model,
+    /// Parameters in the model's order.
+    pub params: Vec<FittedParameter>,
+    /// Coefficient of determination; `None` when all speedups are equal.
+    pub r_squared: Option<f64>,
+    /// Root-mean-square residual, in speedup units.
+    pub rmse: f64,
+    /// `(workers, speedup)` at the USL's predicted maximum, if it has one.
+    pub peak: Option<(f64, f64)>,
+    /// The fit's own caveats.
+    pub warnings: Vec<String>,
+}
+
+impl ModelFit {
+    fn from_fit(fit: stats::Fit) -> Self {
+        ModelFit {
+            model: fit.model,
+            params: fit
+                .params
+                .iter()
+                .map(|p| FittedParameter { name: p.name.to_owned(), value: p.value, std_error: finite(p.std_error) })
+                .collect(),
+            r_squared: finite(fit.r_squared),
+            rmse: fit.rmse,
+            peak: fit.peak,
+            warnings: fit.warnings,
+        }
+    }
+
+    /// Predicted speedup at `workers`.
+    pub fn predict(&self, workers: f64) -> f64 {
+        let values: Vec<f64> = self.params.iter().map(|p| p.value).collect();
+        self.model.speedup(&values, workers)
+    }
+
+    /// Parameters as `s = 0.100 ± 0.002`, comma-separated.
+    pub fn parameters_text(&self) -> String {
+        self.params
+            .iter()
+            .map(|p| match p.std_error {
+                Some(error) => format!("{} = {:.4} ± {:.4}", p.name, without_negative_zero(p.value), error),
+                None => format!("{} = {:.4}", p.name, without_negative_zero(p.value)),
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// `x`, or 0 when it would print as `-0.0000` (a fit at its bound of 0 can
+/// land on negative zero or a hair below it).
+fn without_negative_zero(x: f64) -> f64 {
+    if x.abs() < 0.5e-4 {
+        0.0
+    } else {
+        x
+    }
+}
+
+fn finite(x: f64) -> Option<f64> {
+    x.is_finite().then_some(x)
+}
+
+/// The speedup series of one backend at one chunk size, over worker counts,
+/// and the models fitted to it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Series {
+    /// The backend.
+    pub backend: BackendKind,
+    /// The chunk size, for backends that take one.
+    pub chunk: Option<ChunkSize>,
+    /// Amdahl and USL fits that succeeded.
+    pub fits: Vec<ModelFit>,
+    /// Why a model could not be fitted, if one could not.
+    pub fit_errors: Vec<String>,
+}
+
+impl Series {
+    /// Legend label: the backend, with the chunk size when the experiment sweeps several.
+    pub fn label(&self, sweeps_chunks: bool) -> String {
+        match self.chunk {
+            Some(chunk) if sweeps_chunks => format!("{} (chunk {chunk})", self.backend),
+            _ => self.backend.to_string(),
+        }
+    }
+}
+
+/// Everything computed from one experiment's samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Analysis {
+    /// Number of inputs (tasks) per run.
+    pub tasks: usize,
+    /// Logical cores of the machine the samples were taken on.
+    pub logical_cores: usize,
+    /// Per-cell statistics, in measurement order (sequential first).
+    pub cells: Vec<CellStats>,
+    /// For each parallel backend, its representative speedup series (see
+    /// [`representative_chunk`]) with model fits, when there are at least
+    /// two worker counts.
+    pub series: Vec<Series>,
+    /// Things a reader of the numbers should know. Outliers are not repeated
+    /// here: see [`Analysis::outlier_cells`].
+    pub warnings: Vec<String>,
+}
+
+impl Analysis {
+    /// The statistics of `cell`, if it was measured.
+    pub fn cell(&self, cell: &Cell) -> Option<&CellStats> {
+        self.cells.iter().find(|c| &c.cell == cell)
+    }
+
+    /// The cells with samples outside Tukey's fences.
+    pub fn outlier_cells(&self) -> impl Iterator<Item = &CellStats> {
+        self.cells.iter().filter(|c| c.outliers.total() > 0)
+    }
+
+    /// The sequential baseline's statistics.
+    pub fn baseline(&self) -> Option<&CellStats> {
+        self.cells.iter().find(|c| c.cell.backend == BackendKind::Sequential)
+    }
+}
+
+/// Computes every statistic of `experiment` from its `samples`.
+pub fn analyze(experiment: &Experiment, samples: &[Sample], logical_cores: usize) -> Analysis {
+    let tasks = experiment.inputs.len();
+    let mut by_cell: BTreeMap<Cell, Vec<f64>> = BTreeMap::new();
+    for sample in samples {
+        by_cell.entry(sample.cell).or_default().push(sample.seconds);
+    }
+    let baseline_cell = Cell { backend: BackendKind::Sequential, workers: 1, chunk: None };
+    let baseline = by_cell.get(&baseline_cell).cloned().unwrap_or_default();
+    let baseline_summary = stats::summarize(&baseline, BOOTSTRAP_RESAMPLES, 0);
+
+    let mut warnings = Vec::new();
+    let mut cell_stats = Vec::new();
+    for (index, cell) in cells(experiment).into_iter().enumerate() {
+        let times = by_cell.get(&cell).map_or(&[][..], Vec::as_slice);
+        let seed = index as u64 + 1;
+        let Some(summary) = stats::summarize(times, BOOTSTRAP_RESAMPLES, seed) else {
+            warnings.push(format!("{cell}: no usable samples, left out of every table"));
+            continue;
+        };
+        let outliers = stats::classify_outliers(times);
+        let speedup = stats::speedup(&baseline, times, BOOTSTRAP_RESAMPLES, seed);
+        let overhead = baseline_summary.and_then(|t1| {
+            let at = |t1_s, tp_s| stats::overhead_per_task_ns(t1_s, tp_s, cell.workers, tasks);
+            Some(Estimate {
+                value: at(t1.median, summary.median)?,
+                ci_low: at(t1.ci_high, summary.ci_low)?,
+                ci_high: at(t1.ci_low, summary.ci_high)?,
+            })
+        });
+        cell_stats.push(CellStats {
+            cell,
+            seconds: summary,
+            outliers,
+            speedup,
+            efficiency: speedup.and_then(|s| stats::efficiency(s.value, cell.workers)),
+            karp_flatt: speedup.and_then(|s| stats::karp_flatt(s.value, cell.workers)),
+            overhead_per_task_ns: overhead.filter(|_| cell.backend.is_parallel()),
+            oversubscribed: cell.workers > logical_cores,
+        });
+    }
+
+    let worker_counts = experiment.workers.as_slice();
+    let series = if worker_counts.len() >= MIN_FIT_POINTS {
+        fitted_series(experiment, &cell_stats)
+    } else {
+        if worker_counts.len() > 1 {
+            warnings.push(format!(
+                "no Amdahl/USL fits: they need at least {MIN_FIT_POINTS} worker counts, the experiment has {}",
+                worker_counts.len()
+            ));
+        }
+        Vec::new()
+    };
+    if !series.is_empty() && worker_counts.iter().any(|&w| w > logical_cores) {
+        warnings.push(format!(
+            "the fits include oversubscribed points (more than {logical_cores} workers): for CPU-bound work \
+             they then describe the core limit rather than the program's serial fraction"
+        ));
+    }
+    for series in &series {
+        let label = series.label(experiment.chunk_sizes.len() > 1);
+        for fit in &series.fits {
+            warnings.extend(fit.warnings.iter().map(|w| format!("{label}, {} fit: {w}", fit.model)));
+        }
+        warnings.extend(series.fit_errors.iter().map(|e| format!("{label}: {e}")));
+    }
+    warnings.extend(general_warnings(experiment, logical_cores));
+    Analysis { tasks, logical_cores, cells: cell_stats, series, warnings }
+}
+
+/// The chunk size that stands for a backend in speedup and comparison
+/// charts: `Auto` when the experiment lists it (what a user gets without
+/// tuning), otherwise the first listed size. `None` for backends without one.
+pub fn representative_chunk(experiment: &Experiment, backend: BackendKind) -> Option<ChunkSize> {
+    if !backend.uses_chunk_size() {
+        return None;
+    }
+    let chunks = &experiment.chunk_sizes;
+    Some(if chunks.contains(&ChunkSize::Auto) { ChunkSize::Auto } else { chunks[0] })
+}
+
+/// The speedup points `(workers, S)` of a backend at a chunk size.
+pub fn speedup_points(cells: &[CellStats], backend: BackendKind, chunk: Option<ChunkSize>) -> Vec<(f64, Estimate)> {
+    cells
+        .iter()
+        .filter(|c| c.cell.backend == backend && c.cell.chunk == chunk)
+        .filter_map(|c| Some((c.cell.workers as f64, c.speedup?)))
+        .collect()
+}
+
+fn fitted_series(experiment: &Experiment, cells: &[CellStats]) -> Vec<Series> {
+    experiment
+        .backends
+        .as_slice()
+        .iter()
+        .filter(|backend| backend.is_parallel())
+        .map(|&backend| {
+            let chunk = representative_chunk(experiment, backend);
+            let points: Vec<(f64, f64)> = speedup_points(cells, backend, chunk)
+                .into_iter()
+                .map(|(workers, speedup)| (workers, speedup.value))
+                .collect();
+            let mut series = Series { backend, chunk, fits: Vec::new(), fit_errors: Vec::new() };
+            for model in [Model::Amdahl, Model::Usl] {
+                match stats::fit(model, &points) {
+                    Ok(fit) => series.fits.push(ModelFit::from_fit(fit)),
+                    Err(error) => series.fit_errors.push(error.to_string()),
+                }
+            }
+            series
+        })
+        .collect()
+}
+
+fn general_warnings(experiment: &Experiment, logical_cores: usize) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let over: Vec<String> =
+        experiment.workers.as_slice().iter().filter(|&&w| w > logical_cores).map(ToString::to_string).collect();
+    if !over.is_empty() {
+        warnings.push(format!(
+            "oversubscribed: {} worker(s) exceed the machine's {logical_cores} logical cores; \
+             those threads share cores (hollow markers on charts)",
+            over.join(", ")
+        ));
+    }
+    // Few inputs per worker: the last round of tasks is partial, which caps
+    // speedup below p whatever the pool does (the seed's 20 inputs on 16 workers).
+    let tasks = experiment.inputs.len();
+    let uneven: Vec<String> = experiment
+        .workers
+        .as_slice()
+        .iter()
+        .filter(|&&w| w > 1 && tasks % w != 0 && tasks < 8 * w)
+        .map(|&w| format!("{w} workers: S ≤ {:.2}", tasks as f64 / tasks.div_ceil(w) as f64))
+        .collect();
+    if !uneven.is_empty() {
+        warnings.push(format!(
+            "{tasks} equal inputs do not divide evenly into rounds, which caps speedup ({})",
+            uneven.join("; ")
+        ));
+    }
+    if experiment.repetitions.get() < FEW_REPETITIONS {
+        warnings.push(format!(
+            "only {} repetitions per cell: bootstrap intervals are rough (use at least {FEW_REPETITIONS})",
+            experiment.repetitions.get()
+        ));
+    }
+    if cfg!(debug_assertions) {
+        warnings.push("measured with a debug build: timings are not representative (use --release)".to_owned());
+    }
+    warnings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Plan;
+    use std::path::Path;
+
+    fn experiment() -> Experiment {
+        let text = "(experiments: [(name: \"t\", workload: Square, inputs: Count(1000), \
+                    workers: [1, 2, 4], chunk_sizes: [Fixed(10), Auto], repetitions: 3, \
+                    backends: [Sequential, Pool, StdScope])])";
+        Plan::parse(text, Path::new("t.ron")).unwrap().experiments.remove(0)
+    }
+
+    /// Samples where a cell at `p` workers takes `1 / speedup(p)` seconds
+    /// (times a little noise that keeps the repetitions distinct).
+    fn samples(experiment: &Experiment, speedup: impl Fn(f64) -> f64) -> Vec<Sample> {
+        cells(experiment)
+            .into_iter()
+            .flat_map(|cell| {
+                let seconds = 1.0 / speedup(cell.workers as f64);
+                (0..3).map(move |repetition| Sample {
+                    experiment: "t".into(),
+                    cell,
+                    repetition,
+                    seconds: seconds * (1.0 + 0.001 * f64::from(repetition)),
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn speedup_efficiency_and_overhead_follow_the_samples() {
+        let experiment = experiment();
+        // Amdahl with serial fraction 0.2.
+        let amdahl = |p: f64| 1.0 / (0.2 + 0.8 / p);
+        let analysis = analyze(&experiment, &samples(&experiment, amdahl), 2);
+        assert_eq!(analysis.cells.len(), 1 + 3 * 2 + 3);
+        let pool4 =
+            analysis.cell(&Cell { backend: BackendKind::Pool, workers: 4, chunk: Some(ChunkSize::Auto) }).unwrap();
+        let speedup = pool4.speedup.unwrap();
+        assert!((speedup.value - amdahl(4.0)).abs() < 1e-9);
+        assert!(speedup.ci_low <= speedup.value && speedup.value <= speedup.ci_high);
+        assert!((pool4.efficiency.unwrap() - amdahl(4.0) / 4.0).abs() < 1e-9);
+        assert!((pool4.karp_flatt.unwrap() - 0.2).abs() < 1e-6);
+        // Medians carry the 1.001 noise factor of repetition 1:
+        // Tp - T1/p per input = (0.4 - 0.25) s × 1.001 / 1000 inputs = 150.15 µs.
+        let overhead = pool4.overhead_per_task_ns.unwrap();
+        assert!((overhead.value - 150_150.0).abs() < 1e-3, "{overhead:?}");
+        assert!(overhead.ci_low <= overhead.value && overhead.value <= overhead.ci_high);
+        assert!(pool4.oversubscribed, "4 workers on 2 cores");
+        assert!(analysis.baseline().unwrap().overhead_per_task_ns.is_none());
+    }
+
+    #[test]
+    fn fits_recover_the_serial_fraction_of_each_representative_series() {
+        let experiment = experiment();
+        let analysis = analyze(&experiment, &samples(&experiment, |p| 1.0 / (0.1 + 0.9 / p)), 8);
+        let backends: Vec<_> = analysis.series.iter().map(|s| (s.backend, s.chunk)).collect();
+        assert_eq!(backends, [(BackendKind::Pool, Some(ChunkSize::Auto)), (BackendKind::StdScope, None)]);
+        for series in &analysis.series {
+            let amdahl = series.fits.iter().find(|f| f.model == Model::Amdahl).unwrap();
+            assert!((amdahl.params[0].value - 0.1).abs() < 1e-3, "{amdahl:?}");
+            assert!((amdahl.predict(4.0) - 1.0 / (0.1 + 0.9 / 4.0)).abs() < 1e-3);
+        }
+        assert!(analysis.warnings.iter().any(|w| w.contains("only 3 repetitions")), "{:?}", analysis.warnings);
+        assert!(!analysis.warnings.iter().any(|w| w.contains("oversubscribed")));
+
+        assert!(!analysis.warnings.iter().any(|w| w.contains("divide evenly")), "1000 inputs: many rounds");
+
+        let on_two_cores = analyze(&experiment, &samples(&experiment, |p| p), 2);
+        assert!(on_two_cores.warnings.iter().any(|w| w.contains("fits include oversubscribed")));
+    }
+
+    #[test]
+    fn few_inputs_per_worker_warn_about_the_partial_last_round() {
+        let text = "(experiments: [(name: \"t\", workload: Square, inputs: Count(20), \
+                    workers: [1, 4, 16], repetitions: 5, backends: [Sequential, Pool])])";
+        let experiment = Plan::parse(text, Path::new("t.ron")).unwrap().experiments.remove(0);
+        let warnings = general_warnings(&experiment, 64);
+        let expected = "20 equal inputs do not divide evenly into rounds, which caps speedup (16 workers: S ≤ 10.00)";
+        assert!(warnings.iter().any(|w| w == expected), "{warnings:?}");
+    }
+
+    #[test]
+    fn a_single_worker_count_gets_no_fits_and_outliers_are_warned_about() {
+        let text = "(experiments: [(name: \"t\", workload: Square, inputs: Count(10), \
+                    workers: [2], repetitions: 8, backends: [Sequential, Pool])])";
+        let experiment = Plan::parse(text, Path::new("t.ron")).unwrap().experiments.remove(0);
+        let mut samples: Vec<Sample> = cells(&experiment)
+            .into_iter()
+            .flat_map(|cell| {
+                (0..8).map(move |repetition| Sample {
+                    experiment: "t".into(),
+                    cell,
+                    repetition,
+                    seconds: 1.0 + 0.01 * f64::from(repetition % 3),
+                })
+            })
+            .collect();
+        samples[3].seconds = 50.0;
+        let analysis = analyze(&experiment, &samples, 4);
+        assert!(analysis.series.is_empty());
+        assert!(!analysis.warnings.iter().any(|w| w.contains("fits")), "{:?}", analysis.warnings);
+        let baseline = analysis.baseline().unwrap();
+        assert_eq!(baseline.outliers.total(), 1);
+        assert_eq!(baseline.seconds.n, 8, "the outlier is kept");
+        let flagged: Vec<Cell> = analysis.outlier_cells().map(|c| c.cell).collect();
+        assert_eq!(flagged, [baseline.cell]);
+    }
+}

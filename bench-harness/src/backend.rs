@@ -1,0 +1,189 @@
+//! The implementations a workload's map runs on.
+//!
+//! A [`Backend`] is built once per measurement cell, outside the timed region,
+//! so thread-pool start-up is not charged to the map. `StdScope` is the
+//! exception by nature: `std::thread::scope` spawns its threads on every run,
+//! and that cost is part of what it is compared for.
+
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::config::{BackendKind, ChunkSize};
+use crate::workload::{Workload, WorkloadError};
+
+/// Why a backend could not be started.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The project's pool refused to start.
+    #[error("cannot start the pool with {workers} workers: {message}")]
+    Pool {
+        /// Requested worker count.
+        workers: usize,
+        /// The pool's reason.
+        message: String,
+    },
+    /// Rayon refused to start its pool.
+    #[error("cannot start a rayon pool with {workers} threads: {source}")]
+    Rayon {
+        /// Requested thread count.
+        workers: usize,
+        /// Rayon's reason.
+        source: rayon::ThreadPoolBuildError,
+    },
+}
+
+/// A started backend, ready to map a workload over inputs repeatedly.
+pub enum Backend {
+    /// A loop on the calling thread.
+    Sequential,
+    /// This project's pool.
+    Pool(pool::ThreadPool),
+    /// `std::thread::scope`, one contiguous block of inputs per thread.
+    StdScope {
+        /// Number of threads spawned per run.
+        workers: usize,
+    },
+    /// A dedicated rayon pool with exactly `workers` threads.
+    Rayon(rayon::ThreadPool),
+}
+
+impl Backend {
+    /// Starts a backend of the given kind with `workers` threads
+    /// (ignored by `Sequential`).
+    pub fn start(kind: BackendKind, workers: usize) -> Result<Backend, BackendError> {
+        Ok(match kind {
+            BackendKind::Sequential => Backend::Sequential,
+            BackendKind::Pool => {
+                let pool = pool::ThreadPool::builder()
+                    .num_workers(workers)
+                    .thread_name(|i| format!("bench-pool-{i}"))
+                    .build()
+                    .map_err(|error| BackendError::Pool { workers, message: error.to_string() })?;
+                Backend::Pool(pool)
+            }
+            BackendKind::StdScope => Backend::StdScope { workers },
+            BackendKind::Rayon => {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(workers)
+                    .thread_name(|i| format!("bench-rayon-{i}"))
+                    .build()
+                    .map_err(|source| BackendError::Rayon { workers, source })?;
+                Backend::Rayon(pool)
+            }
+        })
+    }
+
+    /// Maps `workload` over `inputs` and returns the results in input order.
+    ///
+    /// `chunk` is `None` for backends that take no chunk size. The first
+    /// failing task's error is returned.
+    pub fn run(
+        &self,
+        workload: &Arc<Workload>,
+        inputs: &Arc<[f64]>,
+        chunk: Option<ChunkSize>,
+    ) -> Result<Vec<f64>, WorkloadError> {
+        match self {
+            Backend::Sequential => inputs.iter().enumerate().map(|(index, &x)| workload.run(index, x)).collect(),
+            Backend::Pool(pool) => run_on_pool(pool, workload, inputs, chunk),
+            Backend::StdScope { workers } => run_on_scope(*workers, workload, inputs),
+            Backend::Rayon(pool) => pool.install(|| {
+                let tasks = inputs.par_iter().enumerate();
+                let task = |(index, &x): (usize, &f64)| workload.run(index, x);
+                match chunk {
+                    Some(ChunkSize::Fixed(size)) => tasks.with_min_len(size).map(task).collect(),
+                    Some(ChunkSize::Auto) | None => tasks.map(task).collect(),
+                }
+            }),
+        }
+    }
+}
+
+/// `pool.map` over `(index, x)` pairs; the pool needs `'static` tasks, so the
+/// closure and the input iterator share the workload and inputs by `Arc`
+/// rather than copying them.
+fn run_on_pool(
+    pool: &pool::ThreadPool,
+    workload: &Arc<Workload>,
+    inputs: &Arc<[f64]>,
+    chunk: Option<ChunkSize>,
+) -> Result<Vec<f64>, WorkloadError> {
+    let workload = Arc::clone(workload);
+    let task = move |(index, x): (usize, f64)| workload.run(index, x);
+    let shared = Arc::clone(inputs);
+    let pairs = (0..inputs.len()).map(move |index| (index, shared[index]));
+    let map = pool.map(task, pairs);
+    match chunk {
+        Some(ChunkSize::Fixed(size)) => map.chunk_size(size).collect(),
+        Some(ChunkSize::Auto) | None => map.chunking(pool::Chunking::Auto).collect(),
+    }
+}
+
+/// Static partition: `workers` scoped threads, each mapping one contiguous
+/// block of `ceil(n / workers)` inputs (fewer threads when there are fewer
+/// inputs than workers).
+fn run_on_scope(workers: usize, workload: &Workload, inputs: &[f64]) -> Result<Vec<f64>, WorkloadError> {
+    let block = inputs.len().div_ceil(workers.max(1)).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = inputs
+            .chunks(block)
+            .enumerate()
+            .map(|(block_index, xs)| {
+                scope.spawn(move || {
+                    let first = block_index * block;
+                    xs.iter()
+                        .enumerate()
+                        .map(|(offset, &x)| workload.run(first + offset, x))
+                        .collect::<Result<Vec<f64>, _>>()
+                })
+            })
+            .collect();
+        let mut results = Vec::with_capacity(inputs.len());
+        for handle in handles {
+            // A panic in a workload is a bug in the harness; let it propagate.
+            let block_results = handle.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
+            results.extend(block_results?);
+        }
+        Ok(results)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn squares(n: usize) -> (Arc<[f64]>, Vec<f64>) {
+        let inputs: Arc<[f64]> = (0..n).map(|i| i as f64 - 3.5).collect();
+        let expected = inputs.iter().map(|x| x * x).collect();
+        (inputs, expected)
+    }
+
+    #[test]
+    fn every_backend_returns_results_in_input_order() {
+        let workload = Arc::new(Workload::Square);
+        let (inputs, expected) = squares(37);
+        let kinds = [BackendKind::Sequential, BackendKind::Pool, BackendKind::StdScope, BackendKind::Rayon];
+        for kind in kinds {
+            for workers in [1, 3, 64] {
+                let backend = Backend::start(kind, workers).unwrap();
+                for chunk in [None, Some(ChunkSize::Fixed(1)), Some(ChunkSize::Fixed(10)), Some(ChunkSize::Auto)] {
+                    let results = backend.run(&workload, &inputs, chunk).unwrap();
+                    assert_eq!(results, expected, "{kind} with {workers} workers, chunk {chunk:?}");
+                }
+            }
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_failing_task_fails_the_run_on_every_backend() {
+        let workload = Arc::new(Workload::Command { program: "sh".into(), args: vec!["-c".into(), "exit 7".into()] });
+        let (inputs, _) = squares(3);
+        for kind in [BackendKind::Sequential, BackendKind::Pool, BackendKind::StdScope, BackendKind::Rayon] {
+            let backend = Backend::start(kind, 2).unwrap();
+            let error = backend.run(&workload, &inputs, Some(ChunkSize::Fixed(1))).unwrap_err();
+            assert!(error.to_string().contains("exit status: 7"), "{kind}: {error}");
+        }
+    }
+}

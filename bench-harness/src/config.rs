@@ -1,0 +1,501 @@
+//! The RON experiment file: its schema, parsing and validation.
+//!
+//! A file holds a list of experiments:
+//!
+//! ```ron
+//! (
+//!     experiments: [
+//!         (
+//!             name: "spin-speedup",
+//!             workload: Spin(duration_us: 200),
+//!             inputs: Count(400),
+//!             workers: [1, 2, 4],
+//!             chunk_sizes: [Fixed(1), Auto],
+//!             repetitions: 5,
+//!             warmup: 1,
+//!             backends: [Sequential, Pool, StdScope, Rayon],
+//!         ),
+//!     ],
+//! )
+//! ```
+//!
+//! Every check that concerns a single value (a zero worker count, an empty
+//! input set, zero repetitions, ...) runs *while* the file is deserialized, so
+//! the error carries the line and column of the offending value. Checks that
+//! relate several experiments (duplicate names) run afterwards and name the
+//! experiment instead.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::workload::Workload;
+
+/// A parsed and validated experiment file: the plan the harness runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    /// Experiments in file order.
+    pub experiments: Vec<Experiment>,
+}
+
+/// One experiment: a workload swept over worker counts, chunk sizes and backends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Experiment {
+    /// Short identifier, also the name of the report directory.
+    pub name: ExperimentName,
+    /// One sentence for the summary; optional.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The function applied to every input.
+    pub workload: Workload,
+    /// The inputs the workload is mapped over.
+    pub inputs: Inputs,
+    /// Worker (thread) counts to sweep; more than the machine's cores is allowed.
+    pub workers: WorkerCounts,
+    /// Chunk sizes to sweep for the backends that take one (`Pool`, `Rayon`).
+    #[serde(default = "default_chunk_sizes")]
+    pub chunk_sizes: Vec<ChunkSize>,
+    /// Timed repetitions per measurement cell.
+    pub repetitions: Repetitions,
+    /// Untimed runs before the timed ones, per cell.
+    #[serde(default = "default_warmup")]
+    pub warmup: u32,
+    /// Backends to compare; must include `Sequential`, the T1 baseline.
+    pub backends: Backends,
+}
+
+fn default_chunk_sizes() -> Vec<ChunkSize> {
+    vec![ChunkSize::Auto]
+}
+
+fn default_warmup() -> u32 {
+    1
+}
+
+/// An experiment name: non-empty, made of letters, digits, `-`, `_` and `.`,
+/// so it is safe as a directory name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct ExperimentName(String);
+
+impl ExperimentName {
+    /// The name as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for ExperimentName {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+        if name.is_empty() {
+            Err("`name` must not be empty".to_owned())
+        } else if name.starts_with('.') || !name.chars().all(allowed) {
+            Err(format!(
+                "`name` {name:?} must use only letters, digits, `-`, `_` and `.` \
+                 (it names the report directory)"
+            ))
+        } else {
+            Ok(Self(name))
+        }
+    }
+}
+
+impl From<ExperimentName> for String {
+    fn from(name: ExperimentName) -> Self {
+        name.0
+    }
+}
+
+impl fmt::Display for ExperimentName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// The inputs an experiment maps its workload over.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "InputsSpec", into = "InputsSpec")]
+pub struct Inputs(InputsSpec);
+
+/// How inputs are written in the file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum InputsSpec {
+    /// `Count(n)`: the values `0, 1, ..., n-1`.
+    Count(usize),
+    /// `Linspace(start: -1.0, end: 1.0, count: 20)`: `count` evenly spaced
+    /// values including both ends, like NumPy's `linspace`.
+    Linspace {
+        /// First value.
+        start: f64,
+        /// Last value.
+        end: f64,
+        /// Number of values.
+        count: usize,
+    },
+    /// `Values([0.5, 2.0])`: an explicit list.
+    Values(Vec<f64>),
+}
+
+impl Inputs {
+    /// Number of inputs (always at least one).
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            InputsSpec::Count(n) => *n,
+            InputsSpec::Linspace { count, .. } => *count,
+            InputsSpec::Values(values) => values.len(),
+        }
+    }
+
+    /// Always false: validation refuses empty input sets. Present for API symmetry.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The input values, in order.
+    pub fn values(&self) -> Vec<f64> {
+        match &self.0 {
+            InputsSpec::Count(n) => (0..*n).map(|i| i as f64).collect(),
+            InputsSpec::Linspace { start, end, count } => linspace(*start, *end, *count),
+            InputsSpec::Values(values) => values.clone(),
+        }
+    }
+
+    /// The specification as written in the file.
+    pub fn spec(&self) -> &InputsSpec {
+        &self.0
+    }
+}
+
+impl fmt::Display for Inputs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            InputsSpec::Count(n) => write!(f, "{n} inputs (0..{n})"),
+            InputsSpec::Linspace { start, end, count } => {
+                write!(f, "{count} points of linspace({start}, {end})")
+            }
+            InputsSpec::Values(values) => write!(f, "{} listed values", values.len()),
+        }
+    }
+}
+
+/// `count` evenly spaced values from `start` to `end` inclusive.
+pub fn linspace(start: f64, end: f64, count: usize) -> Vec<f64> {
+    match count {
+        0 => Vec::new(),
+        1 => vec![start],
+        _ => {
+            let step = (end - start) / (count - 1) as f64;
+            // The last point is set exactly so rounding never overshoots `end`.
+            (0..count).map(|i| if i + 1 == count { end } else { start + step * i as f64 }).collect()
+        }
+    }
+}
+
+impl TryFrom<InputsSpec> for Inputs {
+    type Error = String;
+
+    fn try_from(spec: InputsSpec) -> Result<Self, Self::Error> {
+        let inputs = Inputs(spec);
+        if inputs.is_empty() {
+            return Err("`inputs` must not be empty: give at least one input".to_owned());
+        }
+        if inputs.values().iter().any(|x| !x.is_finite()) {
+            return Err("`inputs` must be finite numbers (no NaN or inf)".to_owned());
+        }
+        Ok(inputs)
+    }
+}
+
+impl From<Inputs> for InputsSpec {
+    fn from(inputs: Inputs) -> Self {
+        inputs.0
+    }
+}
+
+/// The worker counts an experiment sweeps: non-empty, each at least 1,
+/// kept sorted and without duplicates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<usize>", into = "Vec<usize>")]
+pub struct WorkerCounts(Vec<usize>);
+
+impl WorkerCounts {
+    /// The counts in increasing order.
+    pub fn as_slice(&self) -> &[usize] {
+        &self.0
+    }
+}
+
+impl TryFrom<Vec<usize>> for WorkerCounts {
+    type Error = String;
+
+    fn try_from(mut counts: Vec<usize>) -> Result<Self, Self::Error> {
+        if counts.is_empty() {
+            return Err("`workers` must list at least one worker count".to_owned());
+        }
+        if counts.contains(&0) {
+            return Err("`workers`: a worker count must be at least 1, got 0".to_owned());
+        }
+        counts.sort_unstable();
+        counts.dedup();
+        Ok(Self(counts))
+    }
+}
+
+impl From<WorkerCounts> for Vec<usize> {
+    fn from(counts: WorkerCounts) -> Self {
+        counts.0
+    }
+}
+
+/// How many timed repetitions each cell gets (at least 1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "u32", into = "u32")]
+pub struct Repetitions(u32);
+
+impl Repetitions {
+    /// The count.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+impl TryFrom<u32> for Repetitions {
+    type Error = String;
+
+    fn try_from(count: u32) -> Result<Self, Self::Error> {
+        if count == 0 {
+            Err("`repetitions` must be at least 1, got 0".to_owned())
+        } else {
+            Ok(Self(count))
+        }
+    }
+}
+
+impl From<Repetitions> for u32 {
+    fn from(count: Repetitions) -> Self {
+        count.0
+    }
+}
+
+/// How inputs are grouped into tasks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "ChunkSizeSpec", into = "ChunkSizeSpec")]
+pub enum ChunkSize {
+    /// `Fixed(n)`: `n` inputs per task (`n >= 1`).
+    Fixed(usize),
+    /// `Auto`: the backend chooses (the pool's automatic chunking, rayon's default splitting).
+    Auto,
+}
+
+impl fmt::Display for ChunkSize {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ChunkSize::Fixed(n) => write!(f, "{n}"),
+            ChunkSize::Auto => f.write_str("auto"),
+        }
+    }
+}
+
+/// [`ChunkSize`] as written in the file, before the zero check.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum ChunkSizeSpec {
+    /// See [`ChunkSize::Fixed`].
+    Fixed(usize),
+    /// See [`ChunkSize::Auto`].
+    Auto,
+}
+
+impl TryFrom<ChunkSizeSpec> for ChunkSize {
+    type Error = String;
+
+    fn try_from(spec: ChunkSizeSpec) -> Result<Self, Self::Error> {
+        match spec {
+            ChunkSizeSpec::Fixed(0) => Err("`chunk_sizes`: a chunk size must be at least 1, got Fixed(0)".to_owned()),
+            ChunkSizeSpec::Fixed(n) => Ok(ChunkSize::Fixed(n)),
+            ChunkSizeSpec::Auto => Ok(ChunkSize::Auto),
+        }
+    }
+}
+
+impl From<ChunkSize> for ChunkSizeSpec {
+    fn from(chunk: ChunkSize) -> Self {
+        match chunk {
+            ChunkSize::Fixed(n) => ChunkSizeSpec::Fixed(n),
+            ChunkSize::Auto => ChunkSizeSpec::Auto,
+        }
+    }
+}
+
+/// Which implementation runs the map.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum BackendKind {
+    /// A plain loop on the calling thread: the T1 baseline for speedup.
+    Sequential,
+    /// This project's `pool::ThreadPool::map`, with the experiment's chunk sizes.
+    Pool,
+    /// `std::thread::scope` with one contiguous block of inputs per thread.
+    StdScope,
+    /// Rayon `par_iter` on a dedicated pool, `with_min_len(chunk)` for a fixed chunk size.
+    Rayon,
+}
+
+impl BackendKind {
+    /// The name used in files and charts.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Sequential => "sequential",
+            BackendKind::Pool => "pool",
+            BackendKind::StdScope => "std-scope",
+            BackendKind::Rayon => "rayon",
+        }
+    }
+
+    /// Whether this backend's behaviour depends on the chunk size.
+    pub fn uses_chunk_size(self) -> bool {
+        matches!(self, BackendKind::Pool | BackendKind::Rayon)
+    }
+
+    /// Whether this backend runs on several worker threads.
+    pub fn is_parallel(self) -> bool {
+        self != BackendKind::Sequential
+    }
+}
+
+impl fmt::Display for BackendKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The backends of an experiment: non-empty, without duplicates, and
+/// including `Sequential` (speedups are relative to it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<BackendKind>", into = "Vec<BackendKind>")]
+pub struct Backends(Vec<BackendKind>);
+
+impl Backends {
+    /// The backends in file order.
+    pub fn as_slice(&self) -> &[BackendKind] {
+        &self.0
+    }
+}
+
+impl TryFrom<Vec<BackendKind>> for Backends {
+    type Error = String;
+
+    fn try_from(backends: Vec<BackendKind>) -> Result<Self, Self::Error> {
+        if !backends.contains(&BackendKind::Sequential) {
+            return Err(
+                "`backends` must include `Sequential`: it is the T1 baseline every speedup is measured against"
+                    .to_owned(),
+            );
+        }
+        let mut seen = HashSet::new();
+        if let Some(duplicate) = backends.iter().find(|b| !seen.insert(**b)) {
+            return Err(format!("`backends` lists {duplicate:?} twice"));
+        }
+        Ok(Self(backends))
+    }
+}
+
+impl From<Backends> for Vec<BackendKind> {
+    fn from(backends: Backends) -> Self {
+        backends.0
+    }
+}
+
+/// Why a configuration file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not valid RON for the schema, or a value is out of range.
+    #[error("{path}:{line}:{column}: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the error.
+        line: usize,
+        /// 1-based column of the error.
+        column: usize,
+        /// What is wrong.
+        message: String,
+    },
+    /// The file parsed but is inconsistent as a whole.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Plan {
+    /// Reads, parses and validates the experiment file at `path`.
+    pub fn load(path: &Path) -> Result<Plan, ConfigError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Plan::parse(&text, path)
+    }
+
+    /// Parses and validates `text`; `path` only labels error messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Plan, ConfigError> {
+        let plan: Plan = ron::from_str(text).map_err(|error| ConfigError::Syntax {
+            path: path.to_owned(),
+            line: error.position.line,
+            column: error.position.col,
+            // ron 0.8 glues the name to the next word ("`speed`in `Experiment`").
+            message: error.code.to_string().replace("`in ", "` in "),
+        })?;
+        plan.check_consistency().map_err(|message| ConfigError::Invalid { path: path.to_owned(), message })?;
+        Ok(plan)
+    }
+
+    /// Checks that relate several values; single values were checked while parsing.
+    fn check_consistency(&self) -> Result<(), String> {
+        if self.experiments.is_empty() {
+            return Err("`experiments` is empty: the file defines nothing to run".to_owned());
+        }
+        let mut names = HashSet::new();
+        for experiment in &self.experiments {
+            if !names.insert(experiment.name.as_str()) {
+                return Err(format!(
+                    "two experiments are named {:?}; names must be unique (they name report directories)",
+                    experiment.name.as_str()
+                ));
+            }
+            if experiment.chunk_sizes.is_empty() {
+                return Err(format!(
+                    "experiment {:?}: `chunk_sizes` is empty; omit it to use [Auto]",
+                    experiment.name.as_str()
+                ));
+            }
+            experiment
+                .workload
+                .validate()
+                .map_err(|message| format!("experiment {:?}: {message}", experiment.name.as_str()))?;
+        }
+        Ok(())
+    }
+
+    /// The experiment called `name`, if any.
+    pub fn experiment(&self, name: &str) -> Option<&Experiment> {
+        self.experiments.iter().find(|e| e.name.as_str() == name)
+    }
+}

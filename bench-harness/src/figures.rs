@@ -1,0 +1,305 @@
+//! Which charts an experiment gets, and their data, built from an
+//! [`ExperimentReport`] as the plain structs of [`crate::report::charts`].
+//!
+//! - `speedup.png`, `efficiency.png` and `backends.png` need at least two
+//!   worker counts;
+//! - `overhead.png` needs at least two fixed chunk sizes on a backend that
+//!   takes one (automatic chunking has no position on a chunk-size axis, so
+//!   its overhead is stated in the caption instead).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::analysis::{representative_chunk, speedup_points, Analysis, ModelFit};
+use crate::config::{BackendKind, ChunkSize, Experiment};
+use crate::export::ExperimentReport;
+use crate::report::charts::{self, BackendChart, Curve, MeasuredPoint, MeasuredSeries, OverheadChart, SpeedupChart};
+
+/// Points per fitted curve: smooth at chart resolution.
+const CURVE_POINTS: usize = 64;
+
+/// A chart ready to draw.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Figure {
+    /// Speedup against workers.
+    Speedup(SpeedupChart),
+    /// Efficiency against workers (same data as speedup).
+    Efficiency(SpeedupChart),
+    /// Overhead per task against chunk size.
+    Overhead(OverheadChart),
+    /// Wall time against workers, per backend.
+    Backends(BackendChart),
+}
+
+impl Figure {
+    /// The PNG file name of this figure in the experiment's report directory.
+    pub fn file_name(&self) -> &'static str {
+        match self {
+            Figure::Speedup(_) => "speedup.png",
+            Figure::Efficiency(_) => "efficiency.png",
+            Figure::Overhead(_) => "overhead.png",
+            Figure::Backends(_) => "backends.png",
+        }
+    }
+
+    /// Draws the figure into `dir` and returns the file written.
+    pub fn draw(&self, dir: &Path) -> anyhow::Result<PathBuf> {
+        let path = dir.join(self.file_name());
+        match self {
+            Figure::Speedup(chart) => charts::draw_speedup(&path, chart),
+            Figure::Efficiency(chart) => charts::draw_efficiency(&path, chart),
+            Figure::Overhead(chart) => charts::draw_overhead(&path, chart),
+            Figure::Backends(chart) => charts::draw_backends(&path, chart),
+        }
+        .with_context(|| format!("drawing {}", path.display()))?;
+        Ok(path)
+    }
+}
+
+/// The figures of one experiment, in the order the summary shows them.
+pub fn figures(report: &ExperimentReport) -> Vec<Figure> {
+    let experiment = &report.experiment;
+    let analysis = &report.analysis;
+    let caption = format!(
+        "{} — {}, {}, median of {} repetitions per point. {}",
+        experiment.name,
+        experiment.workload,
+        experiment.inputs,
+        experiment.repetitions.get(),
+        report.machine.caption()
+    );
+    let mut figures = Vec::new();
+    if experiment.workers.as_slice().len() >= 2 {
+        let speedup = speedup_chart(experiment, analysis, &caption);
+        figures.push(Figure::Speedup(speedup.clone()));
+        figures.push(Figure::Efficiency(SpeedupChart {
+            title: format!("Parallel efficiency — {}", experiment.name),
+            ..speedup
+        }));
+        figures.push(Figure::Backends(backend_chart(experiment, analysis, &caption)));
+    }
+    if let Some(chart) = overhead_chart(experiment, analysis, &caption) {
+        figures.push(Figure::Overhead(chart));
+    }
+    figures
+}
+
+/// The legend label of a backend's representative series.
+fn series_label(experiment: &Experiment, backend: BackendKind) -> String {
+    match representative_chunk(experiment, backend) {
+        Some(chunk) if experiment.chunk_sizes.len() > 1 => format!("{backend} (chunk {chunk})"),
+        _ => backend.to_string(),
+    }
+}
+
+fn speedup_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) -> SpeedupChart {
+    let series = parallel_backends(experiment)
+        .map(|backend| MeasuredSeries {
+            label: series_label(experiment, backend),
+            points: speedup_points(&analysis.cells, backend, representative_chunk(experiment, backend))
+                .into_iter()
+                .map(|(workers, s)| MeasuredPoint { x: workers, y: s.value, ci_low: s.ci_low, ci_high: s.ci_high })
+                .collect(),
+        })
+        .collect();
+    // Fits of one series only, to keep the chart readable: the project's
+    // pool when measured, else the first parallel backend. All fits are in
+    // the summary and results.json.
+    let fitted = analysis.series.iter().find(|s| s.backend == BackendKind::Pool).or_else(|| analysis.series.first());
+    let workers = experiment.workers.as_slice();
+    let (first, last) = (workers[0] as f64, workers[workers.len() - 1] as f64);
+    let fits = fitted
+        .map(|series| series.fits.iter().map(|fit| fit_curve(fit, &series.backend.to_string(), first, last)).collect())
+        .unwrap_or_default();
+    SpeedupChart {
+        title: format!("Speedup T1/Tp — {}", experiment.name),
+        caption: caption.to_owned(),
+        series,
+        fits,
+        max_cores: Some(analysis.logical_cores),
+    }
+}
+
+fn fit_curve(fit: &ModelFit, backend: &str, from: f64, to: f64) -> Curve {
+    let steps = (CURVE_POINTS - 1) as f64;
+    let points = (0..CURVE_POINTS)
+        .map(|i| from * (to / from).powf(i as f64 / steps))
+        .map(|p| (p, fit.predict(p)))
+        .filter(|(_, s)| s.is_finite())
+        .collect();
+    Curve { label: format!("{} fit ({backend}): {}", fit.model, fit.parameters_text()), points }
+}
+
+fn backend_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) -> BackendChart {
+    let mut series: Vec<MeasuredSeries> = parallel_backends(experiment)
+        .map(|backend| {
+            let chunk = representative_chunk(experiment, backend);
+            MeasuredSeries {
+                label: series_label(experiment, backend),
+                points: analysis
+                    .cells
+                    .iter()
+                    .filter(|c| c.cell.backend == backend && c.cell.chunk == chunk)
+                    .map(|c| MeasuredPoint {
+                        x: c.cell.workers as f64,
+                        y: c.seconds.median,
+                        ci_low: c.seconds.ci_low,
+                        ci_high: c.seconds.ci_high,
+                    })
+                    .collect(),
+            }
+        })
+        .collect();
+    if let Some(baseline) = analysis.baseline() {
+        series.insert(
+            0,
+            MeasuredSeries {
+                label: "sequential (T1)".to_owned(),
+                points: vec![MeasuredPoint {
+                    x: 1.0,
+                    y: baseline.seconds.median,
+                    ci_low: baseline.seconds.ci_low,
+                    ci_high: baseline.seconds.ci_high,
+                }],
+            },
+        );
+    }
+    BackendChart {
+        title: format!("Wall time per backend — {}", experiment.name),
+        caption: caption.to_owned(),
+        series,
+        max_cores: Some(analysis.logical_cores),
+    }
+}
+
+fn overhead_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) -> Option<OverheadChart> {
+    let fixed: Vec<usize> = experiment
+        .chunk_sizes
+        .iter()
+        .filter_map(|c| match c {
+            ChunkSize::Fixed(n) => Some(*n),
+            ChunkSize::Auto => None,
+        })
+        .collect();
+    let chunking: Vec<BackendKind> = parallel_backends(experiment).filter(|b| b.uses_chunk_size()).collect();
+    if fixed.len() < 2 || chunking.is_empty() {
+        return None;
+    }
+    let mut series = Vec::new();
+    let mut automatic = Vec::new();
+    for &backend in &chunking {
+        for &workers in experiment.workers.as_slice() {
+            let cells = analysis.cells.iter().filter(|c| c.cell.backend == backend && c.cell.workers == workers);
+            let mut points = Vec::new();
+            for stats in cells {
+                let Some(overhead) = stats.overhead_per_task_ns else {
+                    continue;
+                };
+                match stats.cell.chunk {
+                    Some(ChunkSize::Fixed(size)) => points.push(MeasuredPoint {
+                        x: size as f64,
+                        y: overhead.value,
+                        ci_low: overhead.ci_low,
+                        ci_high: overhead.ci_high,
+                    }),
+                    Some(ChunkSize::Auto) => {
+                        automatic.push(format!("{backend} ×{workers}: {}", format_nanoseconds(overhead.value)))
+                    }
+                    None => {}
+                }
+            }
+            series.push(MeasuredSeries {
+                label: format!("{backend}, {workers} worker{}", if workers == 1 { "" } else { "s" }),
+                points,
+            });
+        }
+    }
+    let caption = if automatic.is_empty() {
+        caption.to_owned()
+    } else {
+        format!(
+            "Automatic chunking (not on the chunk axis): {}. Overhead = (Tp − T1/p) per input. {caption}",
+            automatic.join("; ")
+        )
+    };
+    Some(OverheadChart {
+        title: format!("Scheduling overhead per task vs chunk size — {}", experiment.name),
+        caption,
+        series,
+    })
+}
+
+fn parallel_backends(experiment: &Experiment) -> impl Iterator<Item = BackendKind> + '_ {
+    experiment.backends.as_slice().iter().copied().filter(|b| b.is_parallel())
+}
+
+/// Formats a duration in nanoseconds with a readable unit (`850 ns`, `12.3 µs`).
+pub fn format_nanoseconds(ns: f64) -> String {
+    crate::export::format_seconds(ns * 1e-9)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::Cell;
+    use crate::testing::{experiment, report};
+
+    const SWEEP: &str = "(experiments: [(name: \"t\", workload: Square, inputs: Count(100), workers: [1, 2, 4], \
+                         chunk_sizes: [Fixed(1), Fixed(8), Auto], repetitions: 5, \
+                         backends: [Sequential, Pool, StdScope])])";
+
+    fn names(figures: &[Figure]) -> Vec<&'static str> {
+        figures.iter().map(Figure::file_name).collect()
+    }
+
+    #[test]
+    fn a_worker_and_chunk_sweep_gets_every_chart() {
+        let report = report(experiment(SWEEP), 2, |cell| 1.0 / cell.workers as f64);
+        let figures = figures(&report);
+        assert_eq!(names(&figures), ["speedup.png", "efficiency.png", "backends.png", "overhead.png"]);
+
+        let Figure::Speedup(speedup) = &figures[0] else { panic!("speedup first") };
+        let labels: Vec<&str> = speedup.series.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels, ["pool (chunk auto)", "std-scope"]);
+        let xs: Vec<f64> = speedup.series[0].points.iter().map(|p| p.x).collect();
+        assert_eq!(xs, [1.0, 2.0, 4.0]);
+        assert!((speedup.series[0].points[2].y - 4.0).abs() < 1e-9, "T1/T4 with T = 1/p");
+        assert_eq!(speedup.max_cores, Some(2));
+        // Only the pool's fits are drawn, one curve per model, from 1 to 4 workers.
+        assert_eq!(speedup.fits.len(), 2);
+        assert!(speedup.fits.iter().all(|c| c.label.contains("(pool)")));
+        assert!(speedup.fits.iter().all(|c| c.points.first().unwrap().0 == 1.0 && c.points.last().unwrap().0 == 4.0));
+
+        let Figure::Backends(backends) = &figures[2] else { panic!("backends third") };
+        assert_eq!(backends.series[0].label, "sequential (T1)");
+        assert_eq!(backends.series[0].points.len(), 1);
+    }
+
+    #[test]
+    fn overhead_has_one_series_per_backend_and_workers_with_auto_in_the_caption() {
+        // The sequential loop takes 1 s; a parallel map 1/p s plus 1 ms.
+        let seconds = |cell: &Cell| match cell.backend {
+            BackendKind::Sequential => 1.0,
+            _ => 1.0 / cell.workers as f64 + 0.001,
+        };
+        let report = report(experiment(SWEEP), 8, seconds);
+        let Some(Figure::Overhead(overhead)) = figures(&report).pop() else { panic!("overhead last") };
+        let labels: Vec<&str> = overhead.series.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels, ["pool, 1 worker", "pool, 2 workers", "pool, 4 workers"]);
+        for series in &overhead.series {
+            let chunks: Vec<f64> = series.points.iter().map(|p| p.x).collect();
+            assert_eq!(chunks, [1.0, 8.0], "Auto has no place on the chunk axis");
+            // (Tp − T1/p) per input = 1 ms × 1.002 / 100 inputs ≈ 10 µs.
+            assert!(series.points.iter().all(|p| (p.y - 10_000.0).abs() < 50.0), "{series:?}");
+        }
+        assert!(overhead.caption.starts_with("Automatic chunking (not on the chunk axis): pool ×1: 10.0 µs"));
+    }
+
+    #[test]
+    fn a_single_worker_count_and_chunk_size_gets_no_chart() {
+        let text = "(experiments: [(name: \"t\", workload: Square, inputs: Count(10), workers: [2], \
+                    repetitions: 5, backends: [Sequential, Pool])])";
+        assert!(figures(&report(experiment(text), 2, |_| 1.0)).is_empty());
+    }
+}

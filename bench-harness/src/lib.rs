@@ -1,0 +1,32 @@
+//! The parsweep experiment harness: RON-configured speedup and overhead
+//! experiments on this project's pool and its peers, with PNG charts, raw
+//! samples and a Markdown summary.
+//!
+//! Data flows one way, like hyperfine's; each stage's output is a plain
+//! value a test can build by hand:
+//!
+//! 1. [`config`]: the RON file → a validated [`config::Plan`];
+//! 2. [`measure`] (on [`backend`]s running [`workload`]s): each experiment →
+//!    raw [`measure::Sample`]s, all kept;
+//! 3. [`analysis`] (formulas in [`stats`]): samples → per-cell summaries,
+//!    speedups, overheads and model fits;
+//! 4. [`figures`] (drawn by [`report::charts`]), [`export`] and [`summary`]:
+//!    PNG charts, `samples.csv`, `results.json` and `summary.md`.
+//!
+//! [`run`] strings the stages together for the `bench-harness` binary;
+//! [`machine`] records where the samples were taken.
+
+pub mod analysis;
+pub mod backend;
+pub mod config;
+pub mod export;
+pub mod figures;
+pub mod machine;
+pub mod measure;
+pub mod report;
+pub mod run;
+pub mod stats;
+pub mod summary;
+#[cfg(test)]
+mod testing;
+pub mod workload;

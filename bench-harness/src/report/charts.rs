@@ -1,0 +1,573 @@
+//! PNG charts of experiment results, sized and styled to be read at paper
+//! size: speedup, parallel efficiency, per-task overhead and wall time per
+//! backend.
+//!
+//! Inputs are plain data, already reduced by [`crate::stats`]: every point
+//! carries its value and the bounds of its 95 % confidence interval, which
+//! are drawn as error bars. Axes that span orders of magnitude (workers,
+//! chunk sizes, times) are logarithmic with tick labels in the data's own
+//! units, so `1, 2, 4, 8, 16` workers are evenly spaced and read as such.
+
+mod axis;
+mod canvas;
+
+use anyhow::{bail, Result};
+use axis::Axis;
+use canvas::{Figure, Layer, LineKind, SeriesStyle, IDEAL_GRAY, PALETTE};
+use std::path::Path;
+
+/// Width of every chart in pixels (1600 × 1000 ≈ 5.3 × 3.3 in at 300 dpi).
+pub const WIDTH: u32 = 1600;
+/// Height of every chart in pixels.
+pub const HEIGHT: u32 = 1000;
+
+/// One measured value with the bounds of its 95 % confidence interval.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MeasuredPoint {
+    /// Position on the horizontal axis: workers, or chunk size.
+    pub x: f64,
+    /// The measured value (speedup, ns per task, seconds, ...).
+    pub y: f64,
+    /// Lower end of the confidence interval of `y`.
+    pub ci_low: f64,
+    /// Upper end of the confidence interval of `y`.
+    pub ci_high: f64,
+}
+
+/// A labelled sequence of measurements, drawn as markers with error bars
+/// joined by a line; points are drawn in increasing `x`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MeasuredSeries {
+    /// Legend text, e.g. the backend name.
+    pub label: String,
+    /// The measurements.
+    pub points: Vec<MeasuredPoint>,
+}
+
+/// A labelled model curve, drawn dashed (e.g. from
+/// [`crate::stats::Fit::curve`] and [`crate::stats::Fit::label`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Curve {
+    /// Legend text, e.g. `"Amdahl fit: s = 0.100 ± 0.002"`.
+    pub label: String,
+    /// `(workers, speedup)` points; dense enough to look smooth.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// Speedup `T1/Tp` against workers; also the input of [`draw_efficiency`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct SpeedupChart {
+    /// Title above the plot.
+    pub title: String,
+    /// Small print under the plot: machine, workload, date.
+    pub caption: String,
+    /// Measured speedups; `x` is the worker count.
+    pub series: Vec<MeasuredSeries>,
+    /// Fitted model curves (speedup against workers).
+    pub fits: Vec<Curve>,
+    /// Physical cores of the machine, if known: draws a "cores" marker and
+    /// shows points with more workers than cores as open (hollow) markers.
+    pub max_cores: Option<usize>,
+}
+
+/// Parallel overhead per task against chunk size, log-log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OverheadChart {
+    /// Title above the plot.
+    pub title: String,
+    /// Small print under the plot.
+    pub caption: String,
+    /// `x` is the chunk size (tasks per chunk), `y` the overhead per task in
+    /// nanoseconds. Points with `y <= 0` (superlinear runs) cannot sit on a
+    /// log axis: they are left out and counted in a note on the chart.
+    pub series: Vec<MeasuredSeries>,
+}
+
+/// Median wall time against workers, one line per backend.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BackendChart {
+    /// Title above the plot.
+    pub title: String,
+    /// Small print under the plot.
+    pub caption: String,
+    /// One series per backend; `x` is the worker count, `y` the median wall
+    /// time in **seconds** (the axis picks s, ms or µs to suit).
+    pub series: Vec<MeasuredSeries>,
+    /// Physical cores of the machine, if known (see [`SpeedupChart`]).
+    pub max_cores: Option<usize>,
+}
+
+/// Draws speedup against workers: log₂ worker axis, the ideal `S = p`
+/// line, measured speedups with confidence bars, fitted curves dashed.
+///
+/// Errors name the chart and the offending value when a point is not
+/// finite or has `x <= 0`, when there is nothing to draw, or when the file
+/// cannot be written.
+pub fn draw_speedup(path: &Path, chart: &SpeedupChart) -> Result<()> {
+    check_series(&chart.title, &chart.series)?;
+    check_curves(&chart.title, &chart.fits)?;
+    draw_scaling(path, chart, Scaling::Speedup, &chart.series, &chart.fits)
+}
+
+/// Draws parallel efficiency `S/p` against workers from the same data as
+/// [`draw_speedup`]: the ideal efficiency 1 as a line, fits divided by `p`.
+pub fn draw_efficiency(path: &Path, chart: &SpeedupChart) -> Result<()> {
+    check_series(&chart.title, &chart.series)?;
+    check_curves(&chart.title, &chart.fits)?;
+    let per_worker = |workers: f64, speedup: f64| speedup / workers;
+    let series = map_series(&chart.series, |point| MeasuredPoint {
+        x: point.x,
+        y: per_worker(point.x, point.y),
+        ci_low: per_worker(point.x, point.ci_low),
+        ci_high: per_worker(point.x, point.ci_high),
+    });
+    let fits: Vec<Curve> = chart
+        .fits
+        .iter()
+        .map(|curve| Curve {
+            label: curve.label.clone(),
+            points: curve.points.iter().map(|&(p, s)| (p, per_worker(p, s))).collect(),
+        })
+        .collect();
+    draw_scaling(path, chart, Scaling::Efficiency, &series, &fits)
+}
+
+/// Draws overhead per task against chunk size on log-log axes.
+pub fn draw_overhead(path: &Path, chart: &OverheadChart) -> Result<()> {
+    check_series(&chart.title, &chart.series)?;
+    let mut hidden = 0;
+    let series: Vec<MeasuredSeries> = chart
+        .series
+        .iter()
+        .map(|series| {
+            let (shown, left_out): (Vec<_>, Vec<_>) = series.points.iter().partition(|point| point.y > 0.0);
+            hidden += left_out.len();
+            MeasuredSeries { label: series.label.clone(), points: shown }
+        })
+        .collect();
+    let Some((x_range, y_range)) = data_bounds(&series, &[], true) else {
+        bail!("overhead chart '{}': no point has a positive overhead to draw on a log axis", chart.title);
+    };
+    let mut notes = vec![CI_NOTE.to_string()];
+    if hidden > 0 {
+        notes.push(format!(
+            "{hidden} point(s) with overhead ≤ 0 ns (as fast as a perfect split of T1) are not shown on the log axis."
+        ));
+    }
+    let layers = series
+        .iter()
+        .enumerate()
+        .map(|(index, series)| Layer::Measured { series, style: SeriesStyle::nth(index), max_cores: None })
+        .collect();
+    canvas::render(
+        path,
+        &Figure {
+            title: &chart.title,
+            caption: &chart.caption,
+            notes,
+            x: Axis::log2("chunk size (tasks per chunk)", x_range),
+            y: Axis::log10("overhead per task (ns)", y_range),
+            layers,
+        },
+    )
+}
+
+/// Draws median wall time against workers, one line per backend, on log₂
+/// (workers) × log₁₀ (time) axes, with an ideal-scaling guide `T/p` from the
+/// fastest time at the fewest workers.
+pub fn draw_backends(path: &Path, chart: &BackendChart) -> Result<()> {
+    check_series(&chart.title, &chart.series)?;
+    if let Some(point) = chart.series.iter().flat_map(|series| &series.points).find(|point| point.y <= 0.0) {
+        bail!("backend chart '{}': wall times must be positive, got {point:?}", chart.title);
+    }
+    let Some((x_range, seconds_range)) = data_bounds(&chart.series, &[], true) else {
+        bail!("backend chart '{}': no points to draw", chart.title);
+    };
+    let (unit, per_second) = time_unit(seconds_range.1);
+    let series = map_series(&chart.series, |point| MeasuredPoint {
+        x: point.x,
+        y: point.y * per_second,
+        ci_low: point.ci_low * per_second,
+        ci_high: point.ci_high * per_second,
+    });
+
+    let (x_low, x_high) = with_cores(x_range, chart.max_cores);
+    let fastest_at_fewest = series
+        .iter()
+        .flat_map(|series| &series.points)
+        .filter(|point| point.x == x_range.0)
+        .map(|point| point.y)
+        .fold(f64::INFINITY, f64::min);
+    let ideal: Vec<(f64, f64)> = geometric(x_low, x_high, 64).map(|p| (p, fastest_at_fewest * x_range.0 / p)).collect();
+    let y_range = data_bounds(&series, &ideal, true).map_or(seconds_range, |(_, y)| y);
+
+    let mut layers = Vec::new();
+    layers.extend(chart.max_cores.map(Layer::Cores));
+    layers.push(Layer::Line {
+        label: "ideal scaling".to_string(),
+        points: ideal,
+        kind: LineKind::Ideal,
+        color: IDEAL_GRAY,
+    });
+    push_measured(&mut layers, &series, chart.max_cores);
+    canvas::render(
+        path,
+        &Figure {
+            title: &chart.title,
+            caption: &chart.caption,
+            notes: vec![CI_NOTE.to_string()],
+            x: Axis::log2("workers (threads)", (x_low, x_high)),
+            y: Axis::log10(&format!("median wall time ({unit})"), y_range),
+            layers,
+        },
+    )
+}
+
+/// How error bars are to be read; printed under every chart.
+const CI_NOTE: &str = "Error bars: 95% confidence intervals.";
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Scaling {
+    Speedup,
+    Efficiency,
+}
+
+/// Speedup and efficiency share a layout; `series` and `fits` are already
+/// in the chart's units.
+fn draw_scaling(
+    path: &Path,
+    chart: &SpeedupChart,
+    scaling: Scaling,
+    series: &[MeasuredSeries],
+    fits: &[Curve],
+) -> Result<()> {
+    let Some((x_range, y_range)) = data_bounds(series, &[], false) else {
+        bail!("chart '{}': no points to draw", chart.title);
+    };
+    let (x_low, x_high) = with_cores(x_range, chart.max_cores);
+    // Fits are cut to the plotted worker range, so a model never claims
+    // more than the data supports.
+    let fits: Vec<Curve> = fits
+        .iter()
+        .map(|curve| Curve {
+            label: curve.label.clone(),
+            points: curve.points.iter().copied().filter(|&(p, _)| p >= x_low && p <= x_high).collect(),
+        })
+        .collect();
+    let fit_top = fits.iter().flat_map(|curve| &curve.points).map(|point| point.1).fold(f64::NEG_INFINITY, f64::max);
+    let data_top = y_range.1.max(fit_top);
+
+    let (y, ideal_label, ideal) = match scaling {
+        Scaling::Speedup => {
+            let top = (data_top * 1.1).max(2.0);
+            // The ideal line stops where it leaves the plot (or is absent
+            // when every worker count is beyond the top).
+            let end = x_high.min(top);
+            let ideal = if end > x_low { geometric(x_low, end, 64).map(|p| (p, p)).collect() } else { Vec::new() };
+            let y = Axis::linear("speedup T1/Tp", (0.0, top));
+            (y, "ideal S = p", ideal)
+        }
+        Scaling::Efficiency => {
+            let top = (data_top * 1.05).max(1.1);
+            let y = Axis::linear("parallel efficiency S/p", (0.0, top));
+            (y, "ideal S/p = 1", vec![(x_low, 1.0), (x_high, 1.0)])
+        }
+    };
+
+    let mut layers = Vec::new();
+    layers.extend(chart.max_cores.map(Layer::Cores));
+    if !ideal.is_empty() {
+        layers.push(Layer::Line {
+            label: ideal_label.to_string(),
+            points: ideal,
+            kind: LineKind::Ideal,
+            color: IDEAL_GRAY,
+        });
+    }
+    // Fit colours continue the palette after the measured series'. A fit
+    // with no point in the plotted range gets no (empty) legend entry.
+    let fit_colors = PALETTE.iter().cycle().skip(series.len());
+    for (curve, &color) in fits.into_iter().filter(|curve| !curve.points.is_empty()).zip(fit_colors) {
+        layers.push(Layer::Line { label: curve.label, points: curve.points, kind: LineKind::Fit, color });
+    }
+    push_measured(&mut layers, series, chart.max_cores);
+    canvas::render(
+        path,
+        &Figure {
+            title: &chart.title,
+            caption: &chart.caption,
+            notes: vec![CI_NOTE.to_string()],
+            x: Axis::log2("workers (threads)", (x_low, x_high)),
+            y,
+            layers,
+        },
+    )
+}
+
+/// Adds one layer per series, plus the open-marker legend entry when some
+/// point has more workers than cores.
+fn push_measured<'a>(layers: &mut Vec<Layer<'a>>, series: &'a [MeasuredSeries], max_cores: Option<usize>) {
+    for (index, series) in series.iter().enumerate() {
+        layers.push(Layer::Measured { series, style: SeriesStyle::nth(index), max_cores });
+    }
+    let oversubscribed = max_cores
+        .is_some_and(|cores| series.iter().flat_map(|series| &series.points).any(|point| point.x > cores as f64));
+    if oversubscribed {
+        layers.push(Layer::OversubscribedKey);
+    }
+}
+
+fn map_series(series: &[MeasuredSeries], convert: impl Fn(&MeasuredPoint) -> MeasuredPoint) -> Vec<MeasuredSeries> {
+    series
+        .iter()
+        .map(|series| MeasuredSeries {
+            label: series.label.clone(),
+            points: series.points.iter().map(&convert).collect(),
+        })
+        .collect()
+}
+
+/// Every chart has a logarithmic x axis: points need finite values and a
+/// positive `x`, and there must be at least one.
+fn check_series(title: &str, series: &[MeasuredSeries]) -> Result<()> {
+    if series.iter().all(|series| series.points.is_empty()) {
+        bail!("chart '{title}': no points to draw");
+    }
+    for series in series {
+        for point in &series.points {
+            let values = [point.x, point.y, point.ci_low, point.ci_high];
+            if values.iter().any(|value| !value.is_finite()) {
+                bail!("chart '{title}': series '{}' has a non-finite value in {point:?}", series.label);
+            }
+            if point.x <= 0.0 {
+                bail!("chart '{title}': series '{}' has x = {}, but the x axis is logarithmic", series.label, point.x);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_curves(title: &str, curves: &[Curve]) -> Result<()> {
+    for curve in curves {
+        if let Some(point) = curve.points.iter().find(|(x, y)| !x.is_finite() || !y.is_finite() || *x <= 0.0) {
+            bail!("chart '{title}': curve '{}' has an unplottable point {point:?}", curve.label);
+        }
+    }
+    Ok(())
+}
+
+/// `((x_min, x_max), (y_min, y_max))` over all points, their interval ends
+/// and the `extra` points; `None` when there is nothing at all. With
+/// `log_y` only positive y values count: a confidence bound at or below
+/// zero has no place on a log axis (it is drawn to the axis floor).
+fn data_bounds(series: &[MeasuredSeries], extra: &[(f64, f64)], log_y: bool) -> Option<((f64, f64), (f64, f64))> {
+    let points = series.iter().flat_map(|series| &series.points);
+    let xs = points.clone().map(|point| point.x).chain(extra.iter().map(|point| point.0));
+    let ys = points
+        .flat_map(|point| [point.y, point.ci_low, point.ci_high])
+        .chain(extra.iter().map(|point| point.1))
+        .filter(|&y| !log_y || y > 0.0);
+    Some((min_max(xs)?, min_max(ys)?))
+}
+
+fn min_max(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    values.fold(None, |range, value| {
+        Some(range.map_or((value, value), |(low, high): (f64, f64)| (low.min(value), high.max(value))))
+    })
+}
+
+/// Widens a worker range to include the core count, so its marker shows.
+fn with_cores(range: (f64, f64), cores: Option<usize>) -> (f64, f64) {
+    match cores {
+        Some(cores) if cores > 0 => (range.0.min(cores as f64), range.1.max(cores as f64)),
+        _ => range,
+    }
+}
+
+/// `count` values spaced evenly on a log axis from `from` to `to`.
+fn geometric(from: f64, to: f64, count: usize) -> impl Iterator<Item = f64> {
+    let steps = count.saturating_sub(1).max(1) as f64;
+    (0..count).map(move |i| from * (to / from).powf(i as f64 / steps))
+}
+
+/// A readable unit for times whose largest value is `largest_s` seconds,
+/// and the factor converting seconds into it.
+fn time_unit(largest_s: f64) -> (&'static str, f64) {
+    if largest_s >= 1.0 {
+        ("s", 1.0)
+    } else if largest_s >= 1e-3 {
+        ("ms", 1e3)
+    } else {
+        ("µs", 1e6)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::{fit, Model};
+    use std::path::PathBuf;
+
+    /// Where rendered test charts go: a fresh temporary directory, or the
+    /// directory in `PARSWEEP_CHART_PREVIEW` to keep them for a look.
+    fn output_dir() -> (Option<tempfile::TempDir>, PathBuf) {
+        match std::env::var_os("PARSWEEP_CHART_PREVIEW") {
+            Some(dir) => {
+                let dir = PathBuf::from(dir);
+                std::fs::create_dir_all(&dir).expect("preview directory");
+                (None, dir)
+            }
+            None => {
+                let temp = tempfile::tempdir().expect("temporary directory");
+                let path = temp.path().to_path_buf();
+                (Some(temp), path)
+            }
+        }
+    }
+
+    /// Checks the PNG signature, reads the size from the IHDR chunk and
+    /// requires a file big enough to hold more than an empty frame.
+    fn assert_png(path: &Path) {
+        let bytes = std::fs::read(path).expect("chart file");
+        assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{} is not a PNG", path.display());
+        assert_eq!(&bytes[12..16], b"IHDR");
+        let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
+        let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+        assert_eq!((width, height), (WIDTH, HEIGHT));
+        assert!(bytes.len() > 10_000, "{} has only {} bytes", path.display(), bytes.len());
+    }
+
+    /// Amdahl-like speedups (serial fraction 8 %) with ±4 % intervals and a
+    /// mild slowdown once workers exceed the 8 cores.
+    fn speedup_chart() -> SpeedupChart {
+        let measured = |s: f64, oversubscribed_penalty: f64| -> Vec<MeasuredPoint> {
+            [1.0, 2.0, 4.0, 8.0, 16.0]
+                .iter()
+                .map(|&p: &f64| {
+                    let ideal = Model::Amdahl.speedup(&[s], p);
+                    let y = if p > 8.0 { ideal * oversubscribed_penalty } else { ideal };
+                    MeasuredPoint { x: p, y, ci_low: y * 0.96, ci_high: y * 1.04 }
+                })
+                .collect()
+        };
+        let pool = measured(0.08, 0.85);
+        let rayon = measured(0.05, 0.9);
+        let points: Vec<(f64, f64)> = pool.iter().map(|point| (point.x, point.y)).collect();
+        let fits = [Model::Amdahl, Model::Usl]
+            .iter()
+            .map(|&model| {
+                let fitted = fit(model, &points).expect("synthetic data fits");
+                Curve { label: format!("pool, {}", fitted.label()), points: fitted.curve(1.0, 16.0, 100) }
+            })
+            .collect();
+        SpeedupChart {
+            title: "Speedup of x·x over 10⁶ points".to_string(),
+            caption: "Synthetic data: 8 physical cores, 10 repetitions per point, median with bootstrap CI."
+                .to_string(),
+            series: vec![
+                MeasuredSeries { label: "pool".to_string(), points: pool },
+                MeasuredSeries { label: "rayon".to_string(), points: rayon },
+            ],
+            fits,
+            max_cores: Some(8),
+        }
+    }
+
+    #[test]
+    fn renders_speedup_and_efficiency_charts() {
+        let (_guard, dir) = output_dir();
+        let chart = speedup_chart();
+        let speedup = dir.join("speedup.png");
+        draw_speedup(&speedup, &chart).unwrap();
+        assert_png(&speedup);
+        let efficiency = dir.join("efficiency.png");
+        draw_efficiency(&efficiency, &chart).unwrap();
+        assert_png(&efficiency);
+    }
+
+    #[test]
+    fn renders_overhead_chart_and_notes_hidden_points() {
+        let (_guard, dir) = output_dir();
+        let series = |label: &str, per_chunk_ns: f64| MeasuredSeries {
+            label: label.to_string(),
+            points: (0..=12)
+                .map(|k| {
+                    let chunk = f64::from(1 << k);
+                    // Fixed cost per chunk spread over its tasks, plus a floor.
+                    let y = per_chunk_ns / chunk + 3.0;
+                    MeasuredPoint { x: chunk, y, ci_low: y * 0.8, ci_high: y * 1.25 }
+                })
+                .collect(),
+        };
+        let mut fast = series("4 workers", 900.0);
+        // A superlinear run: negative overhead, left out of the log plot.
+        fast.points.push(MeasuredPoint { x: 8192.0, y: -1.0, ci_low: -2.0, ci_high: 0.5 });
+        let chart = OverheadChart {
+            title: "Scheduling overhead per task".to_string(),
+            caption: "Synthetic data: empty tasks, 2¹⁶ tasks per run.".to_string(),
+            series: vec![series("2 workers", 400.0), fast],
+        };
+        let path = dir.join("overhead.png");
+        draw_overhead(&path, &chart).unwrap();
+        assert_png(&path);
+    }
+
+    #[test]
+    fn renders_backend_chart() {
+        let (_guard, dir) = output_dir();
+        let backend = |label: &str, serial_s: f64, efficiency: f64| MeasuredSeries {
+            label: label.to_string(),
+            points: [1.0, 2.0, 4.0, 8.0]
+                .iter()
+                .map(|&p: &f64| {
+                    let y = serial_s / p / efficiency.powf(p.log2());
+                    MeasuredPoint { x: p, y, ci_low: y * 0.97, ci_high: y * 1.05 }
+                })
+                .collect(),
+        };
+        let chart = BackendChart {
+            title: "Wall time by backend".to_string(),
+            caption: "Synthetic data: sleep(2 ms) × 400 tasks.".to_string(),
+            series: vec![
+                backend("pool", 0.8, 0.97),
+                backend("rayon", 0.8, 0.95),
+                backend("std::thread::scope", 0.82, 0.9),
+                backend("sequential", 0.8, 0.5),
+            ],
+            max_cores: Some(4),
+        };
+        let path = dir.join("backends.png");
+        draw_backends(&path, &chart).unwrap();
+        assert_png(&path);
+    }
+
+    #[test]
+    fn log_bounds_ignore_nonpositive_interval_ends() {
+        let series = [MeasuredSeries {
+            label: "noisy".to_string(),
+            points: vec![
+                MeasuredPoint { x: 1.0, y: 50.0, ci_low: -20.0, ci_high: 90.0 },
+                MeasuredPoint { x: 64.0, y: 2.0, ci_low: 0.5, ci_high: 4.0 },
+            ],
+        }];
+        assert_eq!(data_bounds(&series, &[], true), Some(((1.0, 64.0), (0.5, 90.0))));
+        assert_eq!(data_bounds(&series, &[], false), Some(((1.0, 64.0), (-20.0, 90.0))));
+        assert_eq!(data_bounds(&[], &[], false), None);
+    }
+
+    #[test]
+    fn rejects_unplottable_input_with_a_named_problem() {
+        let (_guard, dir) = output_dir();
+        let mut chart = speedup_chart();
+        chart.series[1].points[2].y = f64::NAN;
+        let error = draw_speedup(&dir.join("bad.png"), &chart).unwrap_err();
+        assert!(error.to_string().contains("series 'rayon'"), "{error}");
+
+        let empty = SpeedupChart { series: Vec::new(), ..speedup_chart() };
+        let error = draw_efficiency(&dir.join("empty.png"), &empty).unwrap_err();
+        assert!(error.to_string().contains("no points"), "{error}");
+
+        let missing_dir = dir.join("no/such/dir/chart.png");
+        assert!(draw_speedup(&missing_dir, &speedup_chart()).is_err());
+    }
+}

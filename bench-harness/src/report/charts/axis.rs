@@ -1,0 +1,242 @@
+//! Chart axes: linear, log₂ and log₁₀ scales with hand-picked ticks.
+//!
+//! A logarithmic axis is drawn as a linear axis of `log(value)` ("plot
+//! space"), so tick positions and labels are fully ours: plotters' own log
+//! axis labels only decades, which reads badly for 1, 2, 4, 8, 16 workers.
+
+use plotters::coord::ranged1d::{KeyPointHint, NoDefaultFormatting, Ranged, ValueFormatter};
+
+/// How data values map onto an axis.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Scale {
+    Linear,
+    Log2,
+    Log10,
+}
+
+/// One axis, with everything needed to draw it.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Axis {
+    pub(super) scale: Scale,
+    /// Axis title, with units.
+    pub(super) label: String,
+    /// Visible range, in plot space.
+    pub(super) visible: (f64, f64),
+    /// Labelled ticks, in plot space.
+    pub(super) ticks: Vec<f64>,
+    /// Unlabelled minor grid lines, in plot space.
+    pub(super) minor: Vec<f64>,
+}
+
+impl Axis {
+    /// Linear axis over `range` with "nice" ticks (1, 2, 2.5, 5 × 10^k).
+    pub(super) fn linear(label: &str, range: (f64, f64)) -> Self {
+        let (low, high) = if range.1 > range.0 { range } else { (range.0 - 0.5, range.0 + 0.5) };
+        let step = nice_step((high - low) / 8.0);
+        let first = (low / step).ceil() as i64;
+        let last = (high / step + 1e-9).floor() as i64;
+        Self {
+            scale: Scale::Linear,
+            label: label.to_string(),
+            visible: (low, high),
+            ticks: (first..=last).map(|i| i as f64 * step).collect(),
+            minor: Vec::new(),
+        }
+    }
+
+    /// Base-2 log axis (workers, chunk sizes) over positive `range`, with
+    /// power-of-two ticks thinned to at most 13 labels and a little
+    /// padding so markers at the ends are not cut.
+    pub(super) fn log2(label: &str, range: (f64, f64)) -> Self {
+        let (low, high) = (range.0.log2(), range.1.log2());
+        let padding = ((high - low) * 0.04).max(0.25);
+        let (low, high) = (low - padding, high + padding);
+        let exponents = (low.ceil() as i64)..=(high.floor() as i64);
+        let stride = (exponents.clone().count() / 14 + 1) as i64;
+        Self {
+            scale: Scale::Log2,
+            label: label.to_string(),
+            visible: (low, high),
+            ticks: exponents.clone().filter(|e| e.rem_euclid(stride) == 0).map(|e| e as f64).collect(),
+            minor: exponents.map(|e| e as f64).collect(),
+        }
+    }
+
+    /// Base-10 log axis over positive `range`: decade ticks when it spans
+    /// many decades, 1-2-5, 1-2-3-5 or every integer multiple when it spans
+    /// few, so
+    /// there are always at least a few labels; minor lines at every
+    /// multiple while they stay distinguishable.
+    pub(super) fn log10(label: &str, range: (f64, f64)) -> Self {
+        let low_value = range.0.max(f64::MIN_POSITIVE);
+        let (mut low, mut high) = (low_value.log10(), range.1.max(low_value).log10());
+        // At least a factor of two, so some multiples of a power of ten show.
+        let missing = (2f64.log10() - (high - low)).max(0.0);
+        let padding = ((high - low) * 0.05).max(0.02) + missing / 2.0;
+        low -= padding;
+        high += padding;
+        let multiples = |factors: &[f64]| -> Vec<f64> {
+            ((low.floor() as i32)..=(high.ceil() as i32))
+                .flat_map(|decade| factors.iter().map(move |f| (f * 10f64.powi(decade)).log10()))
+                .filter(|position| *position >= low && *position <= high)
+                .collect()
+        };
+        let every: Vec<f64> = (1..=9).map(f64::from).collect();
+        // About five labels read best; on a tie the sparser set wins.
+        let ticks = [&[1.0][..], &[1.0, 2.0, 5.0], &[1.0, 2.0, 3.0, 5.0], &every]
+            .iter()
+            .map(|factors| multiples(factors))
+            .filter(|ticks| ticks.len() >= 2)
+            .min_by_key(|ticks| ticks.len().abs_diff(5))
+            .unwrap_or_else(|| multiples(&every));
+        let minor = if high - low <= 6.0 { multiples(&every) } else { Vec::new() };
+        Self { scale: Scale::Log10, label: label.to_string(), visible: (low, high), ticks, minor }
+    }
+
+    /// Data value → plot-space coordinate. Non-positive values on a log
+    /// axis (a confidence bound reaching below zero) go to the axis floor.
+    pub(super) fn at(&self, value: f64) -> f64 {
+        match self.scale {
+            Scale::Linear => value,
+            Scale::Log2 if value > 0.0 => value.log2(),
+            Scale::Log10 if value > 0.0 => value.log10(),
+            Scale::Log2 | Scale::Log10 => self.visible.0,
+        }
+    }
+
+    /// Where `value` (data units) sits in the visible range, 0 to 1.
+    pub(super) fn fraction(&self, value: f64) -> f64 {
+        (self.at(value) - self.visible.0) / (self.visible.1 - self.visible.0)
+    }
+
+    /// Tick label for a plot-space coordinate, in data units.
+    pub(super) fn tick_label(&self, position: f64) -> String {
+        match self.scale {
+            Scale::Linear => format_number(position),
+            Scale::Log2 => format_number(position.exp2()),
+            Scale::Log10 => format_number(10f64.powf(position)),
+        }
+    }
+}
+
+/// Plotters draws an [`Axis`] directly: plot-space values map linearly to
+/// pixels, and our ticks are its grid and label positions.
+impl Ranged for Axis {
+    type FormatOption = NoDefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        let (low, high) = self.visible;
+        let fraction = (value - low) / (high - low);
+        limit.0 + (fraction * f64::from(limit.1 - limit.0)).round() as i32
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            self.minor.clone()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.visible.0..self.visible.1
+    }
+}
+
+impl ValueFormatter<f64> for Axis {
+    fn format_ext(&self, value: &f64) -> String {
+        self.tick_label(*value)
+    }
+}
+
+/// The smallest of 1, 2, 2.5, 5 × 10^k that is at least `rough`.
+fn nice_step(rough: f64) -> f64 {
+    let magnitude = 10f64.powf(rough.log10().floor());
+    [1.0, 2.0, 2.5, 5.0, 10.0]
+        .iter()
+        .map(|factor| factor * magnitude)
+        .find(|step| *step >= rough * (1.0 - 1e-9))
+        .unwrap_or(10.0 * magnitude)
+}
+
+/// At most three significant digits and no trailing zeros; scientific
+/// notation only outside 0.001–999 999, where plain digits get hard to count.
+fn format_number(value: f64) -> String {
+    let magnitude = value.abs();
+    if magnitude < 1e-12 {
+        return "0".to_string();
+    }
+    if !(1e-3..1e6).contains(&magnitude) {
+        return format!("{value:.0e}");
+    }
+    let decimals = (2 - magnitude.log10().floor() as i32).max(0) as usize;
+    let text = format!("{value:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(axis: &Axis) -> Vec<String> {
+        axis.ticks.iter().map(|&tick| axis.tick_label(tick)).collect()
+    }
+
+    #[test]
+    fn worker_axis_labels_powers_of_two_as_integers() {
+        let axis = Axis::log2("workers", (1.0, 16.0));
+        assert_eq!(labels(&axis), ["1", "2", "4", "8", "16"]);
+        assert!(axis.visible.0 < 0.0 && axis.visible.1 > 4.0, "ends are padded");
+        assert_eq!(axis.at(8.0), 3.0);
+    }
+
+    #[test]
+    fn wide_log2_axis_thins_its_labels() {
+        let axis = Axis::log2("chunk size", (1.0, 65536.0));
+        assert!(axis.ticks.len() <= 13, "{:?}", labels(&axis));
+        assert_eq!(axis.minor.len(), 17);
+        assert!(labels(&axis).contains(&"1".to_string()));
+    }
+
+    #[test]
+    fn log10_axis_picks_enough_readable_ticks() {
+        let wide = Axis::log10("ns", (3.0, 40_000.0));
+        assert_eq!(labels(&wide), ["10", "100", "1000", "10000"]);
+        let narrow = Axis::log10("s", (0.6, 4.0));
+        assert_eq!(labels(&narrow), ["1", "2", "3"]);
+        let milliseconds = Axis::log10("ms", (100.0, 800.0));
+        assert_eq!(labels(&milliseconds), ["100", "200", "300", "500"]);
+        let tiny = Axis::log10("s", (1.0, 1.05));
+        assert!(tiny.ticks.len() >= 2, "{:?}", labels(&tiny));
+    }
+
+    #[test]
+    fn linear_axis_uses_nice_steps() {
+        let axis = Axis::linear("speedup", (0.0, 17.5));
+        assert_eq!(labels(&axis), ["0", "2.5", "5", "7.5", "10", "12.5", "15", "17.5"]);
+        assert_eq!(Axis::linear("e", (0.0, 1.15)).tick_label(0.2), "0.2");
+    }
+
+    #[test]
+    fn numbers_are_short_and_exact_enough() {
+        assert_eq!(format_number(0.0), "0");
+        assert_eq!(format_number(1.0), "1");
+        assert_eq!(format_number(0.25), "0.25");
+        assert_eq!(format_number(1536.0), "1536");
+        assert_eq!(format_number(12.345), "12.3");
+        assert_eq!(format_number(1e7), "1e7");
+        assert_eq!(format_number(2e-5), "2e-5");
+    }
+
+    #[test]
+    fn log_axis_puts_nonpositive_values_on_the_floor() {
+        let axis = Axis::log10("ns", (10.0, 1000.0));
+        assert_eq!(axis.at(-3.0), axis.visible.0);
+        assert_eq!(axis.fraction(-3.0), 0.0);
+    }
+}

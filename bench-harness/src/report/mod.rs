@@ -1,0 +1,3 @@
+//! Report rendering: charts (PNG) for experiment results.
+
+pub mod charts;

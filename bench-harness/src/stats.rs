@@ -1,0 +1,22 @@
+//! Statistics on raw timing samples: robust summaries, bootstrap confidence
+//! intervals, outlier classification, parallel-scaling metrics and
+//! Amdahl / Universal Scalability Law fits.
+//!
+//! Everything here is a pure function of plain data. Randomised procedures
+//! (the bootstrap) take an explicit seed and use a small built-in generator,
+//! so a report regenerated from the same samples is bit-for-bit identical.
+//!
+//! Submodules, re-exported here: [`summary`] (quantiles, [`Summary`]),
+//! [`outliers`] (Tukey fences), [`scaling`] (speedup, efficiency,
+//! Karp–Flatt, overhead) and [`models`] (Amdahl / USL fits).
+
+mod bootstrap;
+pub mod models;
+pub mod outliers;
+pub mod scaling;
+pub mod summary;
+
+pub use models::{fit, Fit, FitError, Model, Parameter};
+pub use outliers::{classify_outliers, Outliers};
+pub use scaling::{efficiency, karp_flatt, overhead_per_task_ns, speedup, Estimate};
+pub use summary::{median, quantile, quantile_sorted, summarize, Summary};

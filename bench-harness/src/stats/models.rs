@@ -1,0 +1,522 @@
+//! Amdahl and Universal Scalability Law models, fitted to measured
+//! speedups by bounded nonlinear least squares (projected
+//! Levenberg–Marquardt) with asymptotic standard errors.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A model of speedup `S` as a function of the number of workers `p`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Model {
+    /// Amdahl's law `S(p) = 1 / (s + (1 − s)/p)`, serial fraction `s ∈ [0, 1]`.
+    Amdahl,
+    /// Gunther's Universal Scalability Law
+    /// `S(p) = p / (1 + a(p − 1) + b·p(p − 1))`, contention `a ≥ 0`,
+    /// coherency `b ≥ 0`.
+    Usl,
+}
+
+impl Model {
+    /// Parameter names, in the order of [`Fit::params`].
+    pub fn param_names(self) -> &'static [&'static str] {
+        match self {
+            Model::Amdahl => &["s"],
+            Model::Usl => &["a", "b"],
+        }
+    }
+
+    /// Speedup predicted at `workers` for the given parameter values
+    /// (in [`Model::param_names`] order); NaN when values are missing.
+    pub fn speedup(self, params: &[f64], workers: f64) -> f64 {
+        let p = workers;
+        match (self, params) {
+            (Model::Amdahl, [s, ..]) => 1.0 / (s + (1.0 - s) / p),
+            (Model::Usl, [a, b, ..]) => p / (1.0 + a * (p - 1.0) + b * p * (p - 1.0)),
+            _ => f64::NAN,
+        }
+    }
+
+    /// Partial derivatives of the speedup with respect to each parameter.
+    fn gradient(self, params: &[f64], p: f64) -> Vec<f64> {
+        match (self, params) {
+            (Model::Amdahl, [s, ..]) => {
+                let denominator = s + (1.0 - s) / p;
+                vec![-(1.0 - 1.0 / p) / denominator.powi(2)]
+            }
+            (Model::Usl, [a, b, ..]) => {
+                let denominator = 1.0 + a * (p - 1.0) + b * p * (p - 1.0);
+                let squared = denominator.powi(2);
+                vec![-p * (p - 1.0) / squared, -p * p * (p - 1.0) / squared]
+            }
+            _ => vec![f64::NAN; self.param_names().len()],
+        }
+    }
+
+    /// Keeps parameters inside the model's domain (projected LM step).
+    fn project(self, params: &mut [f64]) {
+        match self {
+            Model::Amdahl => params[0] = params[0].clamp(0.0, 1.0),
+            Model::Usl => params.iter_mut().for_each(|x| *x = x.max(0.0)),
+        }
+    }
+
+    /// Lower and upper bound of each parameter, for at-bound warnings.
+    fn bounds(self) -> &'static [(f64, f64)] {
+        match self {
+            Model::Amdahl => &[(0.0, 1.0)],
+            Model::Usl => &[(0.0, f64::INFINITY), (0.0, f64::INFINITY)],
+        }
+    }
+
+    /// Starting points for the optimiser. The first comes from the model's
+    /// linearisation (a closed-form least-squares fit of a transformed
+    /// equation), which is already close; the others guard against it
+    /// being thrown off by noise.
+    fn starting_points(self, points: &[(f64, f64)]) -> Vec<Vec<f64>> {
+        let mut starts = match self {
+            // 1/S − 1/p = s·(1 − 1/p): least squares through the origin.
+            Model::Amdahl => {
+                let (xy, xx) = points.iter().fold((0.0, 0.0), |(xy, xx), &(p, s)| {
+                    let x = 1.0 - 1.0 / p;
+                    (xy + x * (1.0 / s - 1.0 / p), xx + x * x)
+                });
+                let linear = if xx > 0.0 { xy / xx } else { 0.5 };
+                vec![vec![linear], vec![0.01], vec![0.5]]
+            }
+            // p/S − 1 = a·(p − 1) + b·p(p − 1): two-variable least squares.
+            Model::Usl => {
+                let rows: Vec<([f64; 2], f64)> =
+                    points.iter().map(|&(p, s)| ([p - 1.0, p * (p - 1.0)], p / s - 1.0)).collect();
+                let mut normal = [[0.0; 2]; 2];
+                let mut rhs = [0.0; 2];
+                for (x, y) in &rows {
+                    for i in 0..2 {
+                        rhs[i] += x[i] * y;
+                        for j in 0..2 {
+                            normal[i][j] += x[i] * x[j];
+                        }
+                    }
+                }
+                let matrix = vec![normal[0].to_vec(), normal[1].to_vec()];
+                let linear = solve(&matrix, &rhs).unwrap_or_else(|| vec![0.01, 0.0001]);
+                vec![linear, vec![0.01, 0.0001], vec![0.1, 0.0]]
+            }
+        };
+        for start in &mut starts {
+            start.iter_mut().for_each(|x| {
+                if !x.is_finite() {
+                    *x = 0.0;
+                }
+            });
+            self.project(start);
+        }
+        starts
+    }
+}
+
+impl fmt::Display for Model {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Model::Amdahl => "Amdahl",
+            Model::Usl => "USL",
+        })
+    }
+}
+
+/// One fitted parameter.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Parameter {
+    /// Name as in the model's formula (`"s"`, `"a"`, `"b"`).
+    pub name: &'static str,
+    /// Least-squares estimate.
+    pub value: f64,
+    /// Asymptotic standard error from `σ²(JᵀJ)⁻¹`; NaN when it cannot be
+    /// estimated (no residual degrees of freedom, or a singular Jacobian).
+    pub std_error: f64,
+}
+
+/// A scaling model fitted to `(workers, speedup)` points.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Fit {
+    /// Which model was fitted.
+    pub model: Model,
+    /// Parameters in [`Model::param_names`] order.
+    pub params: Vec<Parameter>,
+    /// Coefficient of determination; NaN when all speedups are equal.
+    pub r_squared: f64,
+    /// Root-mean-square residual, in speedup units.
+    pub rmse: f64,
+    /// `(p*, S(p*))`, the USL's predicted maximum, when it has one
+    /// (`b > 0` and `a < 1`). Always `None` for Amdahl, which only saturates.
+    pub peak: Option<(f64, f64)>,
+    /// Caveats a reader of the fit should see (too few points, parameter at
+    /// a bound, no convergence); the fit is still usable.
+    pub warnings: Vec<String>,
+}
+
+impl Fit {
+    /// Predicted speedup at `workers`.
+    pub fn predict(&self, workers: f64) -> f64 {
+        let values: Vec<f64> = self.params.iter().map(|param| param.value).collect();
+        self.model.speedup(&values, workers)
+    }
+
+    /// `count` points of the fitted curve, geometrically spaced over
+    /// `[from, to]` workers (both positive) so they are even on a log axis,
+    /// as [`crate::report::charts::Curve`] wants them.
+    pub fn curve(&self, from: f64, to: f64, count: usize) -> Vec<(f64, f64)> {
+        let steps = count.saturating_sub(1).max(1) as f64;
+        (0..count).map(|i| from * (to / from).powf(i as f64 / steps)).map(|p| (p, self.predict(p))).collect()
+    }
+
+    /// A compact legend label such as `"Amdahl fit: s = 0.1003 ± 0.0061"`.
+    pub fn label(&self) -> String {
+        let params: Vec<String> = self.params.iter().map(Parameter::to_string).collect();
+        format!("{} fit: {}", self.model, params.join(", "))
+    }
+}
+
+impl fmt::Display for Parameter {
+    /// `name = value ± error`, the value rounded to the error's second
+    /// significant digit; the error is left out when it is unknown or
+    /// negligible (below 0.01 % of the value, e.g. on exact data).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (name, value, error) = (self.name, self.value, self.std_error);
+        let magnitude = value.abs().max(f64::MIN_POSITIVE);
+        if error.is_finite() && error > magnitude * 1e-4 {
+            let decimals = (1 - error.log10().floor() as i32).clamp(0, 12) as usize;
+            write!(f, "{name} = {value:.decimals$} ± {error:.decimals$}")
+        } else {
+            // Four significant digits.
+            let decimals = (3 - magnitude.log10().floor() as i32).clamp(0, 12) as usize;
+            write!(f, "{name} = {value:.decimals$}")
+        }
+    }
+}
+
+/// Why a model could not be fitted.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FitError {
+    /// Fewer points than the model has parameters.
+    #[error("fitting {model} needs at least {needed} points, got {got}")]
+    TooFewPoints {
+        /// The model being fitted.
+        model: Model,
+        /// Minimum number of points (its parameter count).
+        needed: usize,
+        /// Number of points given.
+        got: usize,
+    },
+    /// A point has a NaN or infinite coordinate.
+    #[error("point {index} (workers = {workers}, speedup = {speedup}) is not finite")]
+    NonFinite {
+        /// Position of the point in the input.
+        index: usize,
+        /// Its worker count.
+        workers: f64,
+        /// Its speedup.
+        speedup: f64,
+    },
+    /// A worker count or speedup is zero or negative, outside both models.
+    #[error("point {index} (workers = {workers}, speedup = {speedup}) must have positive workers and speedup")]
+    NotPositive {
+        /// Position of the point in the input.
+        index: usize,
+        /// Its worker count.
+        workers: f64,
+        /// Its speedup.
+        speedup: f64,
+    },
+}
+
+/// Fits `model` to `(workers, speedup)` points by bounded nonlinear least
+/// squares (projected Levenberg–Marquardt, several starting points).
+///
+/// Errors when there are fewer points than parameters or a point is not
+/// finite or not positive; fewer than `parameters + 2` points only warns,
+/// since the fit is exact-ish and its errors are barely estimable.
+pub fn fit(model: Model, points: &[(f64, f64)]) -> Result<Fit, FitError> {
+    let names = model.param_names();
+    if points.len() < names.len() {
+        return Err(FitError::TooFewPoints { model, needed: names.len(), got: points.len() });
+    }
+    for (index, &(workers, speedup)) in points.iter().enumerate() {
+        if !workers.is_finite() || !speedup.is_finite() {
+            return Err(FitError::NonFinite { index, workers, speedup });
+        }
+        if workers <= 0.0 || speedup <= 0.0 {
+            return Err(FitError::NotPositive { index, workers, speedup });
+        }
+    }
+
+    let mut warnings = Vec::new();
+    if points.len() < names.len() + 2 {
+        warnings.push(format!(
+            "only {} points for {} parameter(s) of {model}: the fit is barely constrained",
+            points.len(),
+            names.len()
+        ));
+    }
+
+    let (values, converged) = model
+        .starting_points(points)
+        .into_iter()
+        .map(|start| levenberg_marquardt(model, points, start))
+        .min_by(|x, y| sum_of_squares(model, points, &x.0).total_cmp(&sum_of_squares(model, points, &y.0)))
+        .unwrap_or_else(|| (vec![f64::NAN; names.len()], false));
+    if !converged {
+        warnings.push(format!("{model} fit did not converge; parameters may be inaccurate"));
+    }
+
+    let residual_sum = sum_of_squares(model, points, &values);
+    let n = points.len() as f64;
+    let mean = points.iter().map(|point| point.1).sum::<f64>() / n;
+    let total_sum: f64 = points.iter().map(|point| (point.1 - mean).powi(2)).sum();
+    let r_squared = if total_sum > 0.0 { 1.0 - residual_sum / total_sum } else { f64::NAN };
+
+    let std_errors = standard_errors(model, points, &values, residual_sum);
+    if std_errors.iter().any(|e| e.is_nan()) && points.len() > names.len() {
+        warnings
+            .push(format!("{model} parameters are not identifiable from these worker counts; standard errors unknown"));
+    }
+    for ((name, value), (low, high)) in names.iter().zip(&values).zip(model.bounds()) {
+        if value == low || value == high {
+            warnings.push(format!("{model} parameter {name} sits at its bound {value}"));
+        }
+    }
+
+    let params = names
+        .iter()
+        .zip(&values)
+        .zip(&std_errors)
+        .map(|((&name, &value), &std_error)| Parameter { name, value, std_error })
+        .collect();
+    let peak = match (model, values.as_slice()) {
+        (Model::Usl, &[a, b]) if b > 0.0 && a < 1.0 => {
+            let p = ((1.0 - a) / b).sqrt();
+            Some((p, model.speedup(&values, p)))
+        }
+        _ => None,
+    };
+    Ok(Fit { model, params, r_squared, rmse: (residual_sum / n).sqrt(), peak, warnings })
+}
+
+fn sum_of_squares(model: Model, points: &[(f64, f64)], params: &[f64]) -> f64 {
+    let sum: f64 = points.iter().map(|&(p, s)| (s - model.speedup(params, p)).powi(2)).sum();
+    // NaN would win no comparison; treat it as the worst possible fit.
+    if sum.is_nan() {
+        f64::INFINITY
+    } else {
+        sum
+    }
+}
+
+/// `JᵀJ` and `Jᵀr` of the residuals `r = S − model(p)` at `params`.
+fn normal_equations(model: Model, points: &[(f64, f64)], params: &[f64]) -> (Vec<Vec<f64>>, Vec<f64>) {
+    let k = params.len();
+    let mut jtj = vec![vec![0.0; k]; k];
+    let mut jtr = vec![0.0; k];
+    for &(p, s) in points {
+        let gradient = model.gradient(params, p);
+        let residual = s - model.speedup(params, p);
+        for i in 0..k {
+            jtr[i] += gradient[i] * residual;
+            for j in 0..k {
+                jtj[i][j] += gradient[i] * gradient[j];
+            }
+        }
+    }
+    (jtj, jtr)
+}
+
+/// Projected Levenberg–Marquardt from `start`. Returns the parameters and
+/// whether the iteration converged (rather than hit its iteration cap).
+fn levenberg_marquardt(model: Model, points: &[(f64, f64)], start: Vec<f64>) -> (Vec<f64>, bool) {
+    const MAX_ITERATIONS: usize = 500;
+    const MAX_DAMPING: f64 = 1e12;
+    let mut params = start;
+    let mut cost = sum_of_squares(model, points, &params);
+    let mut damping = 1e-3;
+    for _ in 0..MAX_ITERATIONS {
+        if cost == 0.0 {
+            return (params, true);
+        }
+        let (jtj, jtr) = normal_equations(model, points, &params);
+        // Marquardt's scaling by diag(JᵀJ) makes the step invariant to the
+        // very different scales of a and b; the floor keeps a flat direction
+        // from making the system singular.
+        let mut improved = false;
+        while damping <= MAX_DAMPING {
+            let mut damped = jtj.clone();
+            for (i, row) in damped.iter_mut().enumerate() {
+                row[i] += damping * jtj[i][i].max(1e-12);
+            }
+            let Some(step) = solve(&damped, &jtr) else {
+                damping *= 10.0;
+                continue;
+            };
+            let mut candidate: Vec<f64> = params.iter().zip(&step).map(|(x, dx)| x + dx).collect();
+            model.project(&mut candidate);
+            let candidate_cost = sum_of_squares(model, points, &candidate);
+            if candidate_cost < cost {
+                let relative_gain = (cost - candidate_cost) / cost;
+                params = candidate;
+                cost = candidate_cost;
+                damping = (damping / 10.0).max(1e-12);
+                improved = true;
+                if relative_gain < 1e-14 {
+                    return (params, true);
+                }
+                break;
+            }
+            damping *= 10.0;
+        }
+        if !improved {
+            // No step, however short, lowers the cost: a (bounded) minimum.
+            return (params, true);
+        }
+    }
+    (params, false)
+}
+
+/// Standard errors `sqrt(diag(σ²(JᵀJ)⁻¹))` with `σ² = SSR / (n − k)`.
+fn standard_errors(model: Model, points: &[(f64, f64)], params: &[f64], residual_sum: f64) -> Vec<f64> {
+    let k = params.len();
+    let Some(dof) = points.len().checked_sub(k).filter(|&dof| dof > 0) else {
+        return vec![f64::NAN; k];
+    };
+    let variance = residual_sum / dof as f64;
+    let (jtj, _) = normal_equations(model, points, params);
+    (0..k)
+        .map(|i| {
+            let mut unit = vec![0.0; k];
+            unit[i] = 1.0;
+            solve(&jtj, &unit).map(|column| (variance * column[i]).max(0.0).sqrt()).unwrap_or(f64::NAN)
+        })
+        .collect()
+}
+
+/// Solves the small dense system `matrix · x = rhs` by Gaussian elimination
+/// with partial pivoting; `None` when the matrix is (numerically) singular.
+fn solve(matrix: &[Vec<f64>], rhs: &[f64]) -> Option<Vec<f64>> {
+    let n = rhs.len();
+    let scale = matrix.iter().flatten().fold(0.0f64, |largest, x| largest.max(x.abs()));
+    if !(scale > 0.0 && scale.is_finite()) {
+        return None;
+    }
+    let mut a: Vec<Vec<f64>> = matrix.to_vec();
+    let mut b = rhs.to_vec();
+    for column in 0..n {
+        let pivot = (column..n).max_by(|&i, &j| a[i][column].abs().total_cmp(&a[j][column].abs()))?;
+        if a[pivot][column].abs() <= scale * 1e-14 {
+            return None;
+        }
+        a.swap(column, pivot);
+        b.swap(column, pivot);
+        let (done, remaining) = a.split_at_mut(column + 1);
+        let pivot_row = &done[column];
+        for (offset, row) in remaining.iter_mut().enumerate() {
+            let factor = row[column] / pivot_row[column];
+            for (target, source) in row[column..].iter_mut().zip(&pivot_row[column..]) {
+                *target -= factor * source;
+            }
+            b[column + 1 + offset] -= factor * b[column];
+        }
+    }
+    let mut x = vec![0.0; n];
+    for row in (0..n).rev() {
+        let tail: f64 = (row + 1..n).map(|k| a[row][k] * x[k]).sum();
+        x[row] = (b[row] - tail) / a[row][row];
+    }
+    x.iter().all(|v| v.is_finite()).then_some(x)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stats::bootstrap::{noise, SplitMix64};
+
+    fn close(actual: f64, expected: f64, tolerance: f64) -> bool {
+        (actual - expected).abs() <= tolerance
+    }
+
+    fn amdahl_points(s: f64, noise_scale: f64) -> Vec<(f64, f64)> {
+        let mut rng = SplitMix64::new(11);
+        [1.0, 2.0, 4.0, 8.0, 16.0, 32.0]
+            .iter()
+            .map(|&p| (p, Model::Amdahl.speedup(&[s], p) * (1.0 + noise(&mut rng, noise_scale))))
+            .collect()
+    }
+
+    #[test]
+    fn amdahl_fit_recovers_serial_fraction() {
+        let exact = fit(Model::Amdahl, &amdahl_points(0.1, 0.0)).unwrap();
+        assert!(close(exact.params[0].value, 0.1, 1e-8), "{exact:?}");
+        assert!(exact.r_squared > 0.999_999 && exact.rmse < 1e-8);
+        assert!(exact.warnings.is_empty(), "{:?}", exact.warnings);
+        assert!(exact.peak.is_none());
+        assert!(close(exact.predict(8.0), Model::Amdahl.speedup(&[0.1], 8.0), 1e-8));
+
+        let noisy = fit(Model::Amdahl, &amdahl_points(0.1, 0.01)).unwrap();
+        let s = noisy.params[0];
+        assert!(close(s.value, 0.1, 0.01), "{noisy:?}");
+        assert!(s.std_error > 0.0 && s.std_error < 0.01);
+        assert!(noisy.r_squared > 0.99);
+    }
+
+    #[test]
+    fn usl_fit_recovers_contention_coherency_and_peak() {
+        let truth = [0.05, 0.002];
+        let points: Vec<(f64, f64)> =
+            (1..=32).map(|p| (f64::from(p), Model::Usl.speedup(&truth, f64::from(p)))).collect();
+        let usl = fit(Model::Usl, &points).unwrap();
+        assert!(close(usl.params[0].value, 0.05, 1e-6), "{usl:?}");
+        assert!(close(usl.params[1].value, 0.002, 1e-7), "{usl:?}");
+        let (peak_p, peak_s) = usl.peak.unwrap();
+        let expected_p = (0.95f64 / 0.002).sqrt();
+        assert!(close(peak_p, expected_p, 1e-3));
+        assert!(close(peak_s, Model::Usl.speedup(&truth, expected_p), 1e-4));
+        // The peak really is the curve's maximum.
+        assert!(usl.predict(peak_p) > usl.predict(peak_p - 1.0));
+        assert!(usl.predict(peak_p) > usl.predict(peak_p + 1.0));
+    }
+
+    #[test]
+    fn parameters_print_to_the_precision_of_their_error() {
+        let param = |value, std_error| Parameter { name: "s", value, std_error };
+        assert_eq!(param(0.100_34, 0.006_12).to_string(), "s = 0.1003 ± 0.0061");
+        assert_eq!(param(0.003_12, 0.000_41).to_string(), "s = 0.00312 ± 0.00041");
+        assert_eq!(param(12.345, 1.5).to_string(), "s = 12.3 ± 1.5");
+        assert_eq!(param(0.1, 1e-15).to_string(), "s = 0.1000");
+        assert_eq!(param(0.1, f64::NAN).to_string(), "s = 0.1000");
+    }
+
+    #[test]
+    fn usl_fit_respects_bounds_on_linear_data() {
+        let points: Vec<(f64, f64)> = (1..=8).map(|p| (f64::from(p), f64::from(p))).collect();
+        let usl = fit(Model::Usl, &points).unwrap();
+        assert!(usl.params.iter().all(|param| param.value >= 0.0 && param.value < 1e-9));
+        assert!(usl.peak.is_none());
+    }
+
+    #[test]
+    fn fit_with_two_points_warns_and_too_few_errors() {
+        let two = [(1.0, 1.0), (4.0, 3.0)];
+        let amdahl = fit(Model::Amdahl, &two).unwrap();
+        assert!(!amdahl.warnings.is_empty());
+        assert!(amdahl.warnings[0].contains("only 2 points"));
+        let usl = fit(Model::Usl, &two).unwrap();
+        assert!(usl.warnings.iter().any(|w| w.contains("only 2 points")));
+        assert!(usl.params.iter().all(|param| param.std_error.is_nan()));
+
+        assert_eq!(
+            fit(Model::Usl, &[(2.0, 1.8)]),
+            Err(FitError::TooFewPoints { model: Model::Usl, needed: 2, got: 1 })
+        );
+        assert!(matches!(
+            fit(Model::Amdahl, &[(1.0, 1.0), (2.0, f64::NAN)]),
+            Err(FitError::NonFinite { index: 1, .. })
+        ));
+        assert!(matches!(fit(Model::Amdahl, &[(0.0, 1.0), (2.0, 1.5)]), Err(FitError::NotPositive { index: 0, .. })));
+    }
+}

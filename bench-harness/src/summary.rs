@@ -1,0 +1,212 @@
+//! `summary.md`: the tables, fits, warnings and machine description of one
+//! experiment, in Markdown a paper's author can paste.
+
+use std::fmt::Write as _;
+
+use crate::analysis::CellStats;
+use crate::export::{format_seconds, ExperimentReport};
+
+/// Renders the Markdown summary of `report`; `figures` are the PNG file
+/// names written next to it.
+pub fn render(report: &ExperimentReport, figures: &[&str]) -> String {
+    let mut out = String::new();
+    // Writing to a String cannot fail; the results are ignored on purpose.
+    let _ = write_report(&mut out, report, figures);
+    out
+}
+
+fn write_report(out: &mut String, report: &ExperimentReport, figures: &[&str]) -> std::fmt::Result {
+    let experiment = &report.experiment;
+    let analysis = &report.analysis;
+    let machine = &report.machine;
+    writeln!(out, "# Experiment `{}`\n", experiment.name)?;
+    if let Some(description) = &experiment.description {
+        writeln!(out, "{description}\n")?;
+    }
+    let workers: Vec<String> = experiment
+        .workers
+        .as_slice()
+        .iter()
+        .map(|w| if *w > machine.logical_cores { format!("{w}†") } else { w.to_string() })
+        .collect();
+    let chunks: Vec<String> = experiment.chunk_sizes.iter().map(ToString::to_string).collect();
+    let backends: Vec<&str> = experiment.backends.as_slice().iter().map(|b| b.name()).collect();
+    writeln!(out, "- **Workload:** {}", experiment.workload)?;
+    writeln!(out, "- **Inputs:** {}", experiment.inputs)?;
+    writeln!(out, "- **Workers:** {}", workers.join(", "))?;
+    writeln!(out, "- **Chunk sizes** (pool, rayon): {}", chunks.join(", "))?;
+    writeln!(out, "- **Backends:** {}", backends.join(", "))?;
+    writeln!(
+        out,
+        "- **Repetitions:** {} timed after {} warm-up run(s), per cell; all samples kept",
+        experiment.repetitions.get(),
+        experiment.warmup
+    )?;
+    writeln!(
+        out,
+        "- **Machine:** {}, {} logical cores, {}; {} build, git {}, measured {}",
+        machine.cpu_model,
+        machine.logical_cores,
+        machine.os,
+        machine.build_profile,
+        machine.git_revision,
+        machine.date_utc
+    )?;
+    if experiment.workers.as_slice().iter().any(|w| *w > machine.logical_cores) {
+        writeln!(out, "\n† more workers than the machine's {} logical cores (oversubscribed).", machine.logical_cores)?;
+    }
+
+    writeln!(out, "\n## Wall time, speedup and overhead\n")?;
+    writeln!(
+        out,
+        "Median wall time of the whole map with its 95% bootstrap confidence interval; speedup S = T1/Tp \
+         against the sequential loop; efficiency S/p; overhead = (Tp − T1/p) per input; \
+         Karp–Flatt serial fraction e = (1/S − 1/p)/(1 − 1/p).\n"
+    )?;
+    writeln!(
+        out,
+        "| backend | workers | chunk | median time [95% CI] | speedup [95% CI] | efficiency | overhead / task | Karp–Flatt | outliers |"
+    )?;
+    writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|")?;
+    for stats in &analysis.cells {
+        writeln!(out, "{}", cell_row(stats))?;
+    }
+
+    if !analysis.series.is_empty() {
+        writeln!(out, "\n## Scaling-model fits\n")?;
+        writeln!(
+            out,
+            "Least-squares fits to the median speedups (± asymptotic standard error). \
+             Amdahl: S(p) = 1/(s + (1 − s)/p). USL: S(p) = p/(1 + a(p − 1) + b·p(p − 1)).\n"
+        )?;
+        writeln!(out, "| series | model | parameters | R² | RMSE | predicted peak |")?;
+        writeln!(out, "|---|---|---|--:|--:|---|")?;
+        for series in &analysis.series {
+            let label = series.label(experiment.chunk_sizes.len() > 1);
+            for fit in &series.fits {
+                let peak = fit.peak.map_or_else(|| "—".to_owned(), |(p, s)| format!("S = {s:.2} at p = {p:.1}"));
+                writeln!(
+                    out,
+                    "| {label} | {} | {} | {} | {:.3} | {peak} |",
+                    fit.model,
+                    fit.parameters_text(),
+                    optional(fit.r_squared, |r| format!("{r:.3}")),
+                    fit.rmse,
+                )?;
+            }
+            for error in &series.fit_errors {
+                writeln!(out, "| {label} | — | not fitted: {error} | | | |")?;
+            }
+        }
+    }
+
+    let outliers: Vec<String> =
+        analysis.outlier_cells().map(|c| format!("- {}: {}", c.cell, c.outliers.describe())).collect();
+    if !outliers.is_empty() {
+        writeln!(
+            out,
+            "\n## Outliers\n\nSamples outside Tukey's fences (mild: 1.5 IQR, severe: 3 IQR); \
+             they are kept in every statistic, which the median largely discounts.\n"
+        )?;
+        writeln!(out, "{}", outliers.join("\n"))?;
+    }
+
+    writeln!(out, "\n## Warnings\n")?;
+    if analysis.warnings.is_empty() {
+        writeln!(out, "None.")?;
+    }
+    for warning in &analysis.warnings {
+        writeln!(out, "- {warning}")?;
+    }
+
+    if !figures.is_empty() {
+        writeln!(out, "\n## Charts")?;
+        for figure in figures {
+            let name = figure.trim_end_matches(".png");
+            writeln!(out, "\n![{name}]({figure})")?;
+        }
+    }
+    writeln!(
+        out,
+        "\n## Files\n\n- `samples.csv`: every timed repetition (experiment, backend, workers, chunk, repetition, seconds)\n\
+         - `results.json`: machine, configuration, samples and all statistics"
+    )?;
+    Ok(())
+}
+
+fn cell_row(stats: &CellStats) -> String {
+    let cell = &stats.cell;
+    let workers = if stats.oversubscribed { format!("{}†", cell.workers) } else { cell.workers.to_string() };
+    let seconds = &stats.seconds;
+    if !cell.backend.is_parallel() {
+        return format!(
+            "| {} | 1 | — | {} [{}, {}] | 1 (baseline T1) | — | — | — | {} |",
+            cell.backend,
+            format_seconds(seconds.median),
+            format_seconds(seconds.ci_low),
+            format_seconds(seconds.ci_high),
+            stats.outliers.total(),
+        );
+    }
+    format!(
+        "| {} | {workers} | {} | {} [{}, {}] | {} | {} | {} | {} | {} |",
+        cell.backend,
+        cell.chunk.map_or_else(|| "—".to_owned(), |c| c.to_string()),
+        format_seconds(seconds.median),
+        format_seconds(seconds.ci_low),
+        format_seconds(seconds.ci_high),
+        optional(stats.speedup, |s| format!("{:.2} [{:.2}, {:.2}]", s.value, s.ci_low, s.ci_high)),
+        optional(stats.efficiency, |e| format!("{:.0}%", e * 100.0)),
+        optional(stats.overhead_per_task_ns, |o| format_seconds(o.value * 1e-9)),
+        optional(stats.karp_flatt, |e| format!("{e:.3}")),
+        stats.outliers.total(),
+    )
+}
+
+fn optional<T>(value: Option<T>, format: impl FnOnce(T) -> String) -> String {
+    value.map_or_else(|| "—".to_owned(), format)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{experiment, report};
+
+    const TEXT: &str = "(experiments: [(name: \"scan\", description: Some(\"A scan.\"), workload: Square, \
+                        inputs: Count(100), workers: [1, 2, 4], repetitions: 5, \
+                        backends: [Sequential, Pool])])";
+
+    #[test]
+    fn the_summary_has_tables_fits_warnings_and_charts() {
+        let mut report = report(experiment(TEXT), 2, |cell| 1.0 / cell.workers as f64);
+        report.samples.clear(); // the summary is rendered from the analysis alone
+        let markdown = render(&report, &["speedup.png"]);
+        assert!(markdown.starts_with("# Experiment `scan`\n\nA scan.\n"), "{markdown}");
+        for line in [
+            "- **Workers:** 1, 2, 4†",
+            "- **Machine:** Test CPU, 2 logical cores, linux x86_64; release build, git abc1234, measured 2026-01-01T00:00:00Z",
+            "| sequential | 1 | — | 1.00 s [1.00 s, 1.00 s] | 1 (baseline T1) | — | — | — | 0 |",
+            "| pool | 4† | auto | 250 ms [250 ms, 251 ms] | 4.00 [3.99, 4.01] | 100% | 0.00 ns | 0.000 | 0 |",
+            "| pool | Amdahl | s = 0.0000 ± 0.0000 | 1.000 | 0.000 | — |",
+            "| pool | USL | a = 0.0000 ± 0.0000, b = 0.0000 ± 0.0000 | 1.000 | 0.000 | — |",
+            "- oversubscribed: 4 worker(s) exceed the machine's 2 logical cores; those threads share cores (hollow markers on charts)",
+            "![speedup](speedup.png)",
+        ] {
+            assert!(markdown.lines().any(|l| l == line), "missing line {line:?} in:\n{markdown}");
+        }
+        assert!(!markdown.contains("## Outliers"), "no cell has outliers");
+    }
+
+    #[test]
+    fn outliers_are_listed_per_cell() {
+        let mut report = report(experiment(TEXT), 8, |cell| 1.0 / cell.workers as f64);
+        report.analysis.cells[1].outliers = crate::stats::classify_outliers(&[1.0, 1.0, 1.01, 1.0, 9.0]);
+        let markdown = render(&report, &[]);
+        assert!(markdown.contains("## Outliers"), "{markdown}");
+        assert!(
+            markdown.contains("- pool ×1 chunk auto: 1 of 5 samples (20.0%) is an outlier: 1 high severe"),
+            "{markdown}"
+        );
+        assert!(!markdown.contains("## Charts"));
+    }
+}

@@ -1,0 +1,45 @@
+//! Hand-built stage outputs for unit tests of the later stages.
+
+use std::path::Path;
+
+use crate::analysis::analyze;
+use crate::config::{Experiment, Plan};
+use crate::export::ExperimentReport;
+use crate::machine::Machine;
+use crate::measure::{cells, Cell, Sample};
+
+/// The single experiment of a one-experiment RON `text`.
+pub fn experiment(text: &str) -> Experiment {
+    Plan::parse(text, Path::new("test.ron")).unwrap().experiments.remove(0)
+}
+
+/// A fixed machine, so rendered text does not depend on where tests run.
+pub fn machine(logical_cores: usize) -> Machine {
+    Machine {
+        logical_cores,
+        os: "linux x86_64".to_owned(),
+        cpu_model: "Test CPU".to_owned(),
+        build_profile: "release".to_owned(),
+        git_revision: "abc1234".to_owned(),
+        date_utc: "2026-01-01T00:00:00Z".to_owned(),
+    }
+}
+
+/// A report whose every cell takes `seconds(cell)` seconds, times 1.000 to
+/// 1.004 over five repetitions (so the median carries a factor 1.002).
+pub fn report(experiment: Experiment, logical_cores: usize, seconds: impl Fn(&Cell) -> f64) -> ExperimentReport {
+    let samples: Vec<Sample> = cells(&experiment)
+        .into_iter()
+        .flat_map(|cell| {
+            let base = seconds(&cell);
+            (0..5u32).map(move |repetition| Sample {
+                experiment: "t".to_owned(),
+                cell,
+                repetition,
+                seconds: base * (1.0 + 0.001 * f64::from(repetition)),
+            })
+        })
+        .collect();
+    let analysis = analyze(&experiment, &samples, logical_cores);
+    ExperimentReport { machine: machine(logical_cores), experiment, samples, analysis }
+}

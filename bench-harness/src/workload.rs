@@ -1,0 +1,314 @@
+//! The functions an experiment maps over its inputs.
+//!
+//! Every workload computes the seed tutorial's `f(x) = x²` (so all backends can
+//! be checked against each other) and differs in what it costs: sleeping,
+//! spinning the CPU, touching memory, or running an external program.
+
+use std::fmt;
+use std::hint::black_box;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde::{Deserialize, Serialize};
+
+/// Skewed task durations are capped at this multiple of their mean, so a
+/// single draw from the heavy tail cannot make a run arbitrarily long.
+const SKEW_CAP_FACTOR: f64 = 50.0;
+
+/// What one task does for one input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub enum Workload {
+    /// `Sleep(duration_us: 2000)`: sleep, then return x² — the seed's
+    /// `time.sleep(2)`, scaled down. Idle, so it scales past the core count.
+    Sleep {
+        /// Sleep length per input, in microseconds.
+        duration_us: u64,
+    },
+    /// `Spin(duration_us: 200)`: keep one core busy for the given time.
+    Spin {
+        /// Busy time per input, in microseconds.
+        duration_us: u64,
+    },
+    /// `SpinIters(iterations: 100000)`: a fixed amount of arithmetic, whose
+    /// time depends on the CPU rather than on a clock.
+    SpinIters {
+        /// Loop iterations per input.
+        iterations: u64,
+    },
+    /// `Square`: just x², so nearly all measured time is scheduling overhead.
+    Square,
+    /// `Skewed(mean_us: 200, shape: 1.5)`: spin for a Pareto-distributed time
+    /// with the given mean; the time is a fixed function of the input's index,
+    /// so every backend sees the same imbalance. Smaller `shape` = heavier tail.
+    Skewed {
+        /// Mean busy time per input, in microseconds.
+        mean_us: u64,
+        /// Pareto shape (tail index), greater than 1 so the mean exists.
+        shape: f64,
+    },
+    /// `MemoryBound(bytes: 1048576)`: fill and sum a fresh buffer of this
+    /// size per input, so the memory bus rather than the cores limits speedup.
+    MemoryBound {
+        /// Buffer size per input, in bytes.
+        bytes: usize,
+    },
+    /// `Command(program: "sh", args: ["-c", "echo {x}"])`: run an external
+    /// program once per input, `{x}` in the arguments replaced by the input.
+    /// Its standard output, if it is a number, is the result.
+    Command {
+        /// Program to run (looked up on `PATH`).
+        program: String,
+        /// Arguments; every `{x}` is replaced by the input value.
+        args: Vec<String>,
+    },
+}
+
+/// A task that could not compute its result.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum WorkloadError {
+    /// The external program could not be started.
+    #[error("cannot run command `{command}`: {reason}")]
+    Spawn {
+        /// The command line.
+        command: String,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// The external program ran and failed.
+    #[error("command `{command}` failed with {status}{stderr}")]
+    Failed {
+        /// The command line.
+        command: String,
+        /// Its exit status, as the OS describes it.
+        status: String,
+        /// Its standard error, prefixed with `: `, or empty.
+        stderr: String,
+    },
+}
+
+impl Workload {
+    /// Checks values that serde cannot: a skew shape that has a mean, a
+    /// non-empty program name, a buffer of at least one word.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            Workload::Skewed { mean_us, shape } => {
+                if !(shape.is_finite() && *shape > 1.0) {
+                    return Err(format!(
+                        "Skewed `shape` must be greater than 1 (the mean is infinite otherwise), got {shape}"
+                    ));
+                }
+                if *mean_us == 0 {
+                    return Err("Skewed `mean_us` must be at least 1".to_owned());
+                }
+            }
+            Workload::MemoryBound { bytes } if *bytes < 8 => {
+                return Err(format!("MemoryBound `bytes` must be at least 8, got {bytes}"));
+            }
+            Workload::Command { program, .. } if program.trim().is_empty() => {
+                return Err("Command `program` must not be empty".to_owned());
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Whether the result depends only on the input, so backends can be
+    /// checked against the sequential reference (external commands may not be).
+    pub fn is_deterministic(&self) -> bool {
+        !matches!(self, Workload::Command { .. })
+    }
+
+    /// Computes the result for the input `x` at position `index`.
+    pub fn run(&self, index: usize, x: f64) -> Result<f64, WorkloadError> {
+        match self {
+            Workload::Sleep { duration_us } => {
+                std::thread::sleep(Duration::from_micros(*duration_us));
+            }
+            Workload::Spin { duration_us } => spin_for(Duration::from_micros(*duration_us)),
+            Workload::SpinIters { iterations } => {
+                black_box(spin_iterations(*iterations));
+            }
+            Workload::Square => {}
+            Workload::Skewed { mean_us, shape } => {
+                let micros = skewed_duration_us(index, *mean_us as f64, *shape);
+                spin_for(Duration::from_secs_f64(micros / 1e6));
+            }
+            Workload::MemoryBound { bytes } => {
+                black_box(stream_buffer(*bytes, index));
+            }
+            Workload::Command { program, args } => return run_command(program, args, x),
+        }
+        Ok(black_box(x) * x)
+    }
+}
+
+impl fmt::Display for Workload {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Workload::Sleep { duration_us } => write!(f, "sleep {duration_us} µs per input"),
+            Workload::Spin { duration_us } => write!(f, "busy-spin {duration_us} µs per input"),
+            Workload::SpinIters { iterations } => {
+                write!(f, "{iterations} arithmetic iterations per input")
+            }
+            Workload::Square => f.write_str("x² only (no work: pure scheduling overhead)"),
+            Workload::Skewed { mean_us, shape } => {
+                write!(f, "busy-spin for a Pareto time (mean {mean_us} µs, shape {shape}) per input")
+            }
+            Workload::MemoryBound { bytes } => {
+                write!(f, "fill and sum a {bytes}-byte buffer per input")
+            }
+            Workload::Command { program, args } => {
+                write!(f, "run `{}` per input", command_line(program, args))
+            }
+        }
+    }
+}
+
+/// Busy-waits on the calling thread for `duration`.
+fn spin_for(duration: Duration) {
+    let start = Instant::now();
+    let mut counter = 0u64;
+    while start.elapsed() < duration {
+        // Some work between clock reads so the loop is not all syscalls.
+        counter = black_box(spin_iterations(64).wrapping_add(counter));
+    }
+    black_box(counter);
+}
+
+/// A dependent chain of integer arithmetic the optimizer cannot remove.
+fn spin_iterations(iterations: u64) -> u64 {
+    let mut state = 0x9E37_79B9_7F4A_7C15u64;
+    for i in 0..iterations {
+        state = black_box(state.rotate_left(5) ^ i).wrapping_mul(0x2545_F491_4F6C_DD1D);
+    }
+    state
+}
+
+/// Writes then sums a buffer of about `bytes` bytes; `seed` varies its content.
+fn stream_buffer(bytes: usize, seed: usize) -> u64 {
+    let words = (bytes / 8).max(1);
+    let buffer: Vec<u64> = (0..words as u64).map(|i| i ^ seed as u64).collect();
+    buffer.iter().fold(0u64, |sum, &w| sum.wrapping_add(w))
+}
+
+/// The busy time of the `index`-th input of a `Skewed` workload, in
+/// microseconds: a Pareto draw with the given mean and shape, computed from a
+/// hash of the index (so it is the same on every run and every backend).
+pub fn skewed_duration_us(index: usize, mean_us: f64, shape: f64) -> f64 {
+    // Uniform in (0, 1]: the top 53 bits of a SplitMix64 hash, never zero.
+    let uniform = ((splitmix64(index as u64) >> 11) + 1) as f64 / (1u64 << 53) as f64;
+    // Pareto with minimum x_m has mean x_m * shape / (shape - 1).
+    let minimum = mean_us * (shape - 1.0) / shape;
+    (minimum * uniform.powf(-1.0 / shape)).min(mean_us * SKEW_CAP_FACTOR)
+}
+
+/// SplitMix64: a well-mixed 64-bit hash of `x`.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+fn command_line(program: &str, args: &[String]) -> String {
+    std::iter::once(program).chain(args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
+}
+
+/// Runs `program` with `{x}` substituted; the result is its standard output
+/// parsed as a number, or NaN when the output is not a number.
+fn run_command(program: &str, args: &[String], x: f64) -> Result<f64, WorkloadError> {
+    let value = x.to_string();
+    let args: Vec<String> = args.iter().map(|a| a.replace("{x}", &value)).collect();
+    let command = command_line(program, &args);
+    let output = Command::new(program)
+        .args(&args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(|error| WorkloadError::Spawn { command: command.clone(), reason: error.to_string() })?;
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+        return Err(WorkloadError::Failed {
+            command,
+            status: output.status.to_string(),
+            stderr: if stderr.is_empty() { String::new() } else { format!(": {stderr}") },
+        });
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    Ok(stdout.trim().parse().unwrap_or(f64::NAN))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_cheap_workload_computes_the_square() {
+        let workloads = [
+            Workload::Square,
+            Workload::Sleep { duration_us: 1 },
+            Workload::Spin { duration_us: 1 },
+            Workload::SpinIters { iterations: 10 },
+            Workload::Skewed { mean_us: 1, shape: 2.0 },
+            Workload::MemoryBound { bytes: 64 },
+        ];
+        for workload in &workloads {
+            assert_eq!(workload.run(3, -1.5), Ok(2.25), "{workload:?}");
+        }
+    }
+
+    #[test]
+    fn spin_takes_at_least_its_duration() {
+        let start = Instant::now();
+        Workload::Spin { duration_us: 2_000 }.run(0, 1.0).unwrap();
+        assert!(start.elapsed() >= Duration::from_micros(2_000));
+    }
+
+    #[test]
+    fn skewed_durations_are_deterministic_heavy_tailed_and_capped() {
+        let draws: Vec<f64> = (0..20_000).map(|i| skewed_duration_us(i, 100.0, 1.5)).collect();
+        let again: Vec<f64> = (0..20_000).map(|i| skewed_duration_us(i, 100.0, 1.5)).collect();
+        assert_eq!(draws, again);
+        let minimum = 100.0 * 0.5 / 1.5;
+        assert!(draws.iter().all(|&d| d >= minimum - 1e-9 && d <= 100.0 * SKEW_CAP_FACTOR));
+        let mean = draws.iter().sum::<f64>() / draws.len() as f64;
+        // The cap trims a little of the mean; the tail keeps it near 100.
+        assert!((80.0..110.0).contains(&mean), "mean {mean}");
+        let mut sorted = draws.clone();
+        sorted.sort_by(f64::total_cmp);
+        let median = sorted[sorted.len() / 2];
+        assert!(median < mean, "heavy tail: median {median} < mean {mean}");
+    }
+
+    #[test]
+    fn validate_refuses_shapes_without_a_mean_and_empty_programs() {
+        assert!(Workload::Skewed { mean_us: 10, shape: 1.0 }.validate().is_err());
+        assert!(Workload::Skewed { mean_us: 10, shape: 1.2 }.validate().is_ok());
+        let empty = Workload::Command { program: " ".into(), args: vec![] };
+        assert!(empty.validate().is_err());
+        assert!(Workload::MemoryBound { bytes: 4 }.validate().is_err());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn command_substitutes_x_and_parses_its_output() {
+        let echo = Workload::Command { program: "sh".into(), args: vec!["-c".into(), "echo {x}".into()] };
+        assert_eq!(echo.run(0, -0.5), Ok(-0.5));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn failing_command_names_the_command_and_status() {
+        let failing = Workload::Command { program: "sh".into(), args: vec!["-c".into(), "exit 3".into()] };
+        let message = failing.run(0, 1.0).unwrap_err().to_string();
+        assert!(message.contains("sh -c exit 3"), "{message}");
+        assert!(message.contains("exit status: 3"), "{message}");
+    }
+
+    #[test]
+    fn missing_program_is_a_spawn_error() {
+        let missing = Workload::Command { program: "parsweep-no-such-program".into(), args: vec![] };
+        let error = missing.run(0, 1.0).unwrap_err();
+        assert!(matches!(error, WorkloadError::Spawn { .. }), "{error}");
+    }
+}

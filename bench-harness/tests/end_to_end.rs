@@ -1,0 +1,108 @@
+//! A tiny experiment from file to report: every output is written, the charts
+//! decode as real images, and the files agree with each other.
+
+use std::collections::HashSet;
+use std::fs::File;
+use std::path::Path;
+
+use bench_harness::config::Plan;
+use bench_harness::export::read_results_json;
+use bench_harness::machine::Machine;
+use bench_harness::report::charts::{HEIGHT, WIDTH};
+use bench_harness::run::{run_experiment, write_report};
+use indicatif::ProgressBar;
+
+const TINY: &str = r#"(
+    experiments: [
+        (
+            name: "tiny",
+            description: Some("End-to-end test."),
+            workload: Spin(duration_us: 20),
+            inputs: Count(24),
+            workers: [1, 2, 3],
+            chunk_sizes: [Fixed(1), Fixed(4), Auto],
+            repetitions: 2,
+            warmup: 0,
+            backends: [Sequential, Pool, StdScope, Rayon],
+        ),
+    ],
+)"#;
+
+/// Decodes a PNG and returns (width, height, number of distinct RGB colours).
+fn decode(path: &Path) -> (u32, u32, usize) {
+    let bytes = std::fs::read(path).unwrap();
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{}: PNG signature", path.display());
+    assert_eq!(&bytes[12..16], b"IHDR", "{}: first chunk is IHDR", path.display());
+    let mut reader = png::Decoder::new(File::open(path).unwrap()).read_info().unwrap();
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let frame = reader.next_frame(&mut pixels).unwrap();
+    let channels = frame.color_type.samples();
+    let colours: HashSet<&[u8]> =
+        pixels[..frame.buffer_size()].chunks(channels).map(|pixel| &pixel[..3.min(channels)]).collect();
+    (frame.width, frame.height, colours.len())
+}
+
+#[test]
+fn a_tiny_experiment_writes_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tiny.ron");
+    std::fs::write(&config, TINY).unwrap();
+    let plan = Plan::load(&config).unwrap();
+    let machine = Machine::detect();
+
+    let report = run_experiment(&plan.experiments[0], &machine, &ProgressBar::hidden()).unwrap();
+    let out = dir.path().join("reports/tiny");
+    let written = write_report(&report, &out).unwrap();
+    let names: Vec<String> = written.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(
+        names,
+        ["speedup.png", "efficiency.png", "backends.png", "overhead.png", "samples.csv", "results.json", "summary.md"]
+    );
+
+    for png in written.iter().filter(|p| p.extension().is_some_and(|e| e == "png")) {
+        let (width, height, colours) = decode(png);
+        assert_eq!((width, height), (WIDTH, HEIGHT), "{}", png.display());
+        // Text, axes, several series and anti-aliasing: far more than a blank canvas.
+        assert!(colours > 20, "{}: only {colours} colours", png.display());
+    }
+
+    // Cells: sequential + pool 3×3 + std-scope 3 + rayon 3×3 = 22, two samples each.
+    let csv = std::fs::read_to_string(out.join("samples.csv")).unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("experiment,backend,workers,chunk,repetition,seconds"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 22 * 2);
+    assert_eq!(rows.len(), report.samples.len());
+    let cells: HashSet<String> = rows.iter().map(|r| r[1..4].join(" ")).collect();
+    let mut expected: HashSet<String> = ["sequential 1 ".to_owned()].into();
+    for workers in 1..=3 {
+        expected.insert(format!("std-scope {workers} "));
+        for chunk in ["1", "4", "auto"] {
+            expected.insert(format!("pool {workers} {chunk}"));
+            expected.insert(format!("rayon {workers} {chunk}"));
+        }
+    }
+    assert_eq!(cells, expected);
+    for row in &rows {
+        assert_eq!(row[0], "tiny");
+        assert!(row[4] == "0" || row[4] == "1", "{row:?}");
+        let seconds: f64 = row[5].parse().unwrap();
+        assert!(seconds > 0.0 && seconds < 10.0, "{row:?}");
+    }
+
+    let round_trip = read_results_json(&out.join("results.json")).unwrap();
+    // Compared whole, but not printed whole on failure: it holds every sample.
+    assert!(round_trip == report, "results.json does not read back to the same report");
+
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.starts_with("# Experiment `tiny`"));
+    for expected in [
+        "End-to-end test.",
+        "| rayon | 2 | 4 |",
+        "## Scaling-model fits",
+        "![speedup](speedup.png)",
+        &machine.cpu_model,
+    ] {
+        assert!(summary.contains(expected), "summary lacks {expected:?}:\n{summary}");
+    }
+}
