@@ -209,8 +209,12 @@ fn overhead_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) -
                     None => {}
                 }
             }
+            // Rayon splits adaptively; `with_min_len` only sets a floor on
+            // its chunks, so its x value is not a chunk size in the pool's
+            // sense. Say so rather than suggest a like-for-like curve.
+            let note = if backend == BackendKind::Rayon { " (minimum chunk; rayon splits adaptively)" } else { "" };
             series.push(MeasuredSeries {
-                label: format!("{backend}, {workers} worker{}", if workers == 1 { "" } else { "s" }),
+                label: format!("{backend}, {workers} worker{}{note}", if workers == 1 { "" } else { "s" }),
                 points,
             });
         }

@@ -462,8 +462,7 @@ mod tests {
             .collect();
         SpeedupChart {
             title: "Speedup of x·x over 10⁶ points".to_string(),
-            caption: "Synthetic data: 8 physical cores, 10 repetitions per point, median with bootstrap CI."
-                .to_string(),
+            caption: "Synthetic data: 8 cores, 10 repetitions per point, median with bootstrap CI.".to_string(),
             series: vec![
                 MeasuredSeries { label: "pool".to_string(), points: pool },
                 MeasuredSeries { label: "rayon".to_string(), points: rayon },

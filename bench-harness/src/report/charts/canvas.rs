@@ -100,7 +100,7 @@ pub(super) enum LineKind {
     Fit,
     /// An ideal-scaling reference: thinner.
     Ideal,
-    /// The physical-core marker: thin and dashed.
+    /// The core-count marker: thin and dashed.
     Cores,
 }
 
@@ -115,7 +115,7 @@ impl LineKind {
 
 /// One thing drawn on the plot, bottom to top in [`Figure::layers`] order.
 pub(super) enum Layer<'a> {
-    /// Shades the oversubscribed region beyond this many physical cores and
+    /// Shades the oversubscribed region beyond this many cores and
     /// draws a dashed line at its edge, explained in the legend.
     Cores(usize),
     /// A reference or model line, with a legend entry.
@@ -365,10 +365,10 @@ fn draw_cores<'a, 'b: 'a>(plot: &mut Plot<'a, 'b>, x: &Axis, y: &Axis, cores: us
     }
     let shaded = edge < x.visible.1;
     let label = match (cores, shaded) {
-        (1, false) => "1 physical core".to_string(),
-        (1, true) => "1 physical core; shaded: more workers".to_string(),
-        (_, false) => format!("{cores} physical cores"),
-        (_, true) => format!("{cores} physical cores; shaded: more workers"),
+        (1, false) => "1 core".to_string(),
+        (1, true) => "1 core; shaded: more workers than cores".to_string(),
+        (_, false) => format!("{cores} cores"),
+        (_, true) => format!("{cores} cores; shaded: more workers than cores"),
     };
     let sample = Glyph { marker: None, filled: true, color: CORES_GRAY, line: Some(LineKind::Cores) };
     plot.draw_series(DashedLineSeries::new([(edge, bottom), (edge, top)], 10, 8, LineKind::Cores.style(CORES_GRAY)))
