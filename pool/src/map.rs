@@ -170,17 +170,7 @@ impl Batch {
     }
 
     fn block(&self, target: usize, deadline: Option<Instant>) {
-        let mut guard = self.lock.lock();
-        while !self.reached(target) {
-            match deadline {
-                None => self.ready.wait(&mut guard),
-                Some(deadline) => {
-                    if self.ready.wait_until(&mut guard, deadline).timed_out() {
-                        return;
-                    }
-                }
-            }
-        }
+        registry::block_on(&self.ready, &mut self.lock.lock(), deadline, |_| !self.reached(target));
     }
 
     /// Waits until `target` chunks in all have finished.
@@ -554,17 +544,7 @@ impl<T> Completions<T> {
     }
 
     fn block(&self, deadline: Option<Instant>) {
-        let mut done = self.done.lock();
-        while done.is_empty() {
-            match deadline {
-                None => self.ready.wait(&mut done),
-                Some(deadline) => {
-                    if self.ready.wait_until(&mut done, deadline).timed_out() {
-                        return;
-                    }
-                }
-            }
-        }
+        registry::block_on(&self.ready, &mut self.done.lock(), deadline, |done| done.is_empty());
     }
 }
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use crossbeam_utils::Backoff;
+use parking_lot::{Condvar, MutexGuard};
 
 use crate::job::JobRef;
 use crate::metrics::Metrics;
@@ -259,6 +260,22 @@ pub(crate) fn wait_until(done: &dyn Fn() -> bool, block: &dyn Fn(Option<Instant>
             block(Some(Instant::now() + Duration::from_micros(500)));
         } else {
             backoff.snooze();
+        }
+    }
+}
+
+/// Sleeps on `ready` while `waiting` holds, at most until `deadline`: the
+/// `block` half of [`wait_until`] for latches built on a condition variable.
+pub(crate) fn block_on<T>(
+    ready: &Condvar,
+    guard: &mut MutexGuard<'_, T>,
+    deadline: Option<Instant>,
+    waiting: impl FnMut(&mut T) -> bool,
+) {
+    match deadline {
+        None => ready.wait_while(guard, waiting),
+        Some(deadline) => {
+            ready.wait_while_until(guard, waiting, deadline);
         }
     }
 }

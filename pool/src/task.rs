@@ -324,17 +324,7 @@ impl<T> ResultCell<T> {
 
     /// Sleeps until the task is done, or at most until `deadline`.
     fn block(&self, deadline: Option<Instant>) {
-        let mut slot = self.slot.lock();
-        while !self.is_done() {
-            match deadline {
-                None => self.ready.wait(&mut slot),
-                Some(deadline) => {
-                    if self.ready.wait_until(&mut slot, deadline).timed_out() {
-                        return;
-                    }
-                }
-            }
-        }
+        registry::block_on(&self.ready, &mut self.slot.lock(), deadline, |_| !self.is_done());
     }
 }
 
