@@ -118,6 +118,12 @@ fn squares(c: &mut Criterion) {
             black_box(v)
         })
     });
+    group.bench_function("parsweep map_collect", |b| {
+        b.iter(|| {
+            let v: Vec<u64> = ours.map_collect(|x: u64| x * x, 0..SQUARES);
+            black_box(v)
+        })
+    });
     for chunk in [1_000usize, 100_000] {
         group.bench_with_input(BenchmarkId::new("parsweep map chunk", chunk), &chunk, |b, &chunk| {
             b.iter(|| {

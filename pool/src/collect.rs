@@ -1,0 +1,135 @@
+//! Mapping an indexable input straight into a `Vec`, each worker writing its
+//! share of the results in place.
+//!
+//! [`ThreadPool::map`](crate::ThreadPool::map) is a lazy iterator: one
+//! consumer thread pulls every input and hands out every result, about a
+//! nanosecond per item, which dominates when `f` itself is that cheap.
+//! When the inputs can be indexed (a slice, a `Vec`, an integer range) and
+//! the results are wanted as a `Vec` anyway, no thread needs to touch items
+//! one by one: workers take chunks of indices and write `f(x)` directly into
+//! their part of the output, like rayon's indexed `collect`.
+
+use std::any::Any;
+use std::mem::{ManuallyDrop, MaybeUninit};
+use std::ops::Range;
+use std::panic::{self, AssertUnwindSafe};
+
+use parking_lot::Mutex;
+
+use crate::pool::ThreadPool;
+
+/// Inputs that can be read by index from several threads at once.
+///
+/// Implemented for slices, `&Vec<T>` and integer ranges.
+pub trait Indexed: Sync {
+    /// What `f` receives.
+    type Item;
+    /// The number of inputs.
+    fn len(&self) -> usize;
+    /// True when there are no inputs.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Input `index`, for `index < len()`.
+    fn get(&self, index: usize) -> Self::Item;
+}
+
+impl<'a, T: Sync> Indexed for &'a [T] {
+    type Item = &'a T;
+    fn len(&self) -> usize {
+        <[T]>::len(self)
+    }
+    fn get(&self, index: usize) -> &'a T {
+        &self[index]
+    }
+}
+
+impl<'a, T: Sync> Indexed for &'a Vec<T> {
+    type Item = &'a T;
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn get(&self, index: usize) -> &'a T {
+        &self[index]
+    }
+}
+
+macro_rules! indexed_range {
+    ($($int:ty),+) => {$(
+        impl Indexed for Range<$int> {
+            type Item = $int;
+            fn len(&self) -> usize {
+                // `ExactSizeIterator` is not implemented for every integer
+                // range, so count through `size_hint`.
+                Iterator::size_hint(self).0
+            }
+            fn get(&self, index: usize) -> $int {
+                // `index < len()`, so the true value lies inside the range:
+                // two's-complement wrapping arithmetic gets it exactly, even
+                // where `index as $int` alone wraps (`-128i8..127`, index 254).
+                self.start.wrapping_add(index as $int)
+            }
+        }
+    )+};
+}
+indexed_range!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);
+
+/// Chunks per worker: enough to balance uneven items, few enough that
+/// taking one (a lock) costs nothing next to running it.
+const CHUNKS_PER_WORKER: usize = 8;
+
+pub(crate) fn map_collect<I, F, T>(pool: &ThreadPool, f: F, inputs: I) -> Vec<T>
+where
+    I: Indexed,
+    F: Fn(I::Item) -> T + Sync,
+    T: Send,
+{
+    let len = inputs.len();
+    if len == 0 {
+        return Vec::new();
+    }
+    let workers = pool.num_workers();
+    let chunk = len.div_ceil(workers * CHUNKS_PER_WORKER).max(1);
+    let mut out: Vec<MaybeUninit<T>> = Vec::with_capacity(len);
+    out.resize_with(len, MaybeUninit::uninit);
+    // The first panic of `f`, re-raised as it was once every task is done;
+    // its presence also stops the others from taking more chunks.
+    let panicked: Mutex<Option<Box<dyn Any + Send>>> = Mutex::new(None);
+    {
+        // Disjoint `&mut` chunks of the output, handed out one at a time.
+        let chunks = Mutex::new(out.chunks_mut(chunk).enumerate());
+        let (f, inputs, chunks, panicked) = (&f, &inputs, &chunks, &panicked);
+        pool.scope(|s| {
+            for _ in 0..workers.min(len.div_ceil(chunk)) {
+                s.spawn(move || {
+                    let fill = || loop {
+                        if panicked.lock().is_some() {
+                            break;
+                        }
+                        let Some((k, slots)) = chunks.lock().next() else {
+                            break;
+                        };
+                        let first = k * chunk;
+                        for (offset, slot) in slots.iter_mut().enumerate() {
+                            slot.write(f(inputs.get(first + offset)));
+                        }
+                    };
+                    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(fill)) {
+                        panicked.lock().get_or_insert(payload);
+                    }
+                });
+            }
+        });
+    }
+    if let Some(payload) = panicked.into_inner() {
+        // What was written is leaked, never dropped: `out` holds
+        // `MaybeUninit`s.
+        panic::resume_unwind(payload);
+    }
+    let mut out = ManuallyDrop::new(out);
+    let (ptr, capacity) = (out.as_mut_ptr(), out.capacity());
+    // SAFETY: `MaybeUninit<T>` has the layout of `T`; all `len` elements are
+    // initialised (above); pointer and capacity come from a live `Vec` we no
+    // longer use.
+    unsafe { Vec::from_raw_parts(ptr.cast::<T>(), len, capacity) }
+}
