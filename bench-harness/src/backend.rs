@@ -5,7 +5,7 @@
 //! exception by nature: `std::thread::scope` spawns its threads on every run,
 //! and that cost is part of what it is compared for.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
@@ -37,8 +37,10 @@ pub enum BackendError {
 pub enum Backend {
     /// A loop on the calling thread.
     Sequential,
-    /// This project's pool.
+    /// This project's pool, through its lazy ordered `map`.
     Pool(pool::ThreadPool),
+    /// This project's pool, through `map_collect`.
+    PoolCollect(pool::ThreadPool),
     /// `std::thread::scope`, one contiguous block of inputs per thread.
     StdScope {
         /// Number of threads spawned per run.
@@ -54,13 +56,17 @@ impl Backend {
     pub fn start(kind: BackendKind, workers: usize) -> Result<Backend, BackendError> {
         Ok(match kind {
             BackendKind::Sequential => Backend::Sequential,
-            BackendKind::Pool => {
+            BackendKind::Pool | BackendKind::PoolCollect => {
                 let pool = pool::ThreadPool::builder()
                     .num_workers(workers)
                     .thread_name(|i| format!("bench-pool-{i}"))
                     .build()
                     .map_err(|error| BackendError::Pool { workers, message: error.to_string() })?;
-                Backend::Pool(pool)
+                if kind == BackendKind::Pool {
+                    Backend::Pool(pool)
+                } else {
+                    Backend::PoolCollect(pool)
+                }
             }
             BackendKind::StdScope => Backend::StdScope { workers },
             BackendKind::Rayon => {
@@ -87,6 +93,7 @@ impl Backend {
         match self {
             Backend::Sequential => inputs.iter().enumerate().map(|(index, &x)| workload.run(index, x)).collect(),
             Backend::Pool(pool) => run_on_pool(pool, workload, inputs, chunk),
+            Backend::PoolCollect(pool) => run_on_pool_collect(pool, workload, inputs),
             Backend::StdScope { workers } => run_on_scope(*workers, workload, inputs),
             Backend::Rayon(pool) => pool.install(|| {
                 let tasks = inputs.par_iter().enumerate();
@@ -97,6 +104,46 @@ impl Backend {
                 }
             }),
         }
+    }
+}
+
+/// Inputs with their indices, for `map_collect`.
+struct Enumerated<'a>(&'a [f64]);
+
+impl<'a> pool::Indexed for Enumerated<'a> {
+    type Item = (usize, &'a f64);
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn get(&self, index: usize) -> (usize, &'a f64) {
+        (index, &self.0[index])
+    }
+}
+
+/// `pool.map_collect` writing plain `f64`s in place, as rayon's collect into
+/// `Result<Vec<_>, _>` does; a `Vec<Result<..>>` would be several times
+/// wider and need a second, serial pass. A failure leaves NaN in its slot
+/// and is reported instead of the values.
+fn run_on_pool_collect(
+    pool: &pool::ThreadPool,
+    workload: &Workload,
+    inputs: &[f64],
+) -> Result<Vec<f64>, WorkloadError> {
+    let first_error = Mutex::new(None);
+    let values = pool.map_collect(
+        |(index, x): (usize, &f64)| {
+            workload.run(index, *x).unwrap_or_else(|error| {
+                if let Ok(mut slot) = first_error.lock() {
+                    slot.get_or_insert(error);
+                }
+                f64::NAN
+            })
+        },
+        Enumerated(inputs),
+    );
+    match first_error.into_inner() {
+        Ok(Some(error)) => Err(error),
+        _ => Ok(values),
     }
 }
 
@@ -163,7 +210,13 @@ mod tests {
     fn every_backend_returns_results_in_input_order() {
         let workload = Arc::new(Workload::Square);
         let (inputs, expected) = squares(37);
-        let kinds = [BackendKind::Sequential, BackendKind::Pool, BackendKind::StdScope, BackendKind::Rayon];
+        let kinds = [
+            BackendKind::Sequential,
+            BackendKind::Pool,
+            BackendKind::PoolCollect,
+            BackendKind::StdScope,
+            BackendKind::Rayon,
+        ];
         for kind in kinds {
             for workers in [1, 3, 64] {
                 let backend = Backend::start(kind, workers).unwrap();
@@ -180,7 +233,13 @@ mod tests {
     fn a_failing_task_fails_the_run_on_every_backend() {
         let workload = Arc::new(Workload::Command { program: "sh".into(), args: vec!["-c".into(), "exit 7".into()] });
         let (inputs, _) = squares(3);
-        for kind in [BackendKind::Sequential, BackendKind::Pool, BackendKind::StdScope, BackendKind::Rayon] {
+        for kind in [
+            BackendKind::Sequential,
+            BackendKind::Pool,
+            BackendKind::PoolCollect,
+            BackendKind::StdScope,
+            BackendKind::Rayon,
+        ] {
             let backend = Backend::start(kind, 2).unwrap();
             let error = backend.run(&workload, &inputs, Some(ChunkSize::Fixed(1))).unwrap_err();
             assert!(error.to_string().contains("exit status: 7"), "{kind}: {error}");

@@ -342,6 +342,9 @@ pub enum BackendKind {
     Sequential,
     /// This project's `pool::ThreadPool::map`, with the experiment's chunk sizes.
     Pool,
+    /// This project's `pool::ThreadPool::map_collect`: results written in
+    /// place, its own chunking.
+    PoolCollect,
     /// `std::thread::scope` with one contiguous block of inputs per thread.
     StdScope,
     /// Rayon `par_iter` on a dedicated pool, `with_min_len(chunk)` for a fixed chunk size.
@@ -354,6 +357,7 @@ impl BackendKind {
         match self {
             BackendKind::Sequential => "sequential",
             BackendKind::Pool => "pool",
+            BackendKind::PoolCollect => "pool-collect",
             BackendKind::StdScope => "std-scope",
             BackendKind::Rayon => "rayon",
         }

@@ -219,11 +219,20 @@ fn overhead_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) -
             });
         }
     }
+    // Backends without a chunk size have no place on the chunk axis; their
+    // overhead goes in the caption, next to the automatic chunk sizes.
+    for backend in parallel_backends(experiment).filter(|b| !b.uses_chunk_size()) {
+        for stats in analysis.cells.iter().filter(|c| c.cell.backend == backend) {
+            if let Some(overhead) = stats.overhead_per_task_ns {
+                automatic.push(format!("{backend} ×{}: {}", stats.cell.workers, format_nanoseconds(overhead.value)));
+            }
+        }
+    }
     let caption = if automatic.is_empty() {
         caption.to_owned()
     } else {
         format!(
-            "Automatic chunking (not on the chunk axis): {}. Overhead = (Tp − T1/p) per input. {caption}",
+            "Automatic chunking, and backends without a chunk size (not on the chunk axis): {}. Overhead = (Tp − T1/p) per input. {caption}",
             automatic.join("; ")
         )
     };
@@ -297,7 +306,9 @@ mod tests {
             // (Tp − T1/p) per input = 1 ms × 1.002 / 100 inputs ≈ 10 µs.
             assert!(series.points.iter().all(|p| (p.y - 10_000.0).abs() < 50.0), "{series:?}");
         }
-        assert!(overhead.caption.starts_with("Automatic chunking (not on the chunk axis): pool ×1: 10.0 µs"));
+        assert!(overhead.caption.starts_with(
+            "Automatic chunking, and backends without a chunk size (not on the chunk axis): pool ×1: 10.0 µs"
+        ));
     }
 
     #[test]

@@ -15,7 +15,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 /// Measure speedup, efficiency and scheduling overhead of parallel maps.
 ///
 /// Each experiment in the RON file maps a workload over its inputs on every
-/// listed backend (Sequential, this project's Pool, StdScope, Rayon), for
+/// listed backend (Sequential, this project's Pool and PoolCollect, StdScope, Rayon), for
 /// each worker count and chunk size, with warm-up runs and timed
 /// repetitions, and writes to DIR/<experiment>/ (see --out):
 ///
@@ -41,7 +41,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 ///       chunk_sizes: [Fixed(1), Auto],       // Pool and Rayon; default [Auto]
 ///       repetitions: 10,                     // timed runs per cell
 ///       warmup: 1,                           // untimed runs per cell; default 1
-///       backends: [Sequential, Pool, StdScope, Rayon],  // Sequential required
+///       backends: [Sequential, Pool, PoolCollect, StdScope, Rayon],  // Sequential required
 ///   )])
 ///
 /// Build with --release: timings from a debug build are not representative.
