@@ -24,12 +24,12 @@ pub enum BackendError {
         message: String,
     },
     /// Rayon refused to start its pool.
-    #[error("cannot start a rayon pool with {workers} threads: {source}")]
+    #[error("cannot start a rayon pool with {workers} threads: {reason}")]
     Rayon {
         /// Requested thread count.
         workers: usize,
         /// Rayon's reason.
-        source: rayon::ThreadPoolBuildError,
+        reason: rayon::ThreadPoolBuildError,
     },
 }
 
@@ -74,7 +74,7 @@ impl Backend {
                     .num_threads(workers)
                     .thread_name(|i| format!("bench-rayon-{i}"))
                     .build()
-                    .map_err(|source| BackendError::Rayon { workers, source })?;
+                    .map_err(|reason| BackendError::Rayon { workers, reason })?;
                 Backend::Rayon(pool)
             }
         })

@@ -421,12 +421,12 @@ impl From<Backends> for Vec<BackendKind> {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {reason}")]
     Read {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     /// The file is not valid RON for the schema, or a value is out of range.
     #[error("{path}:{line}:{column}: {message}")]
@@ -454,7 +454,7 @@ impl Plan {
     /// Reads, parses and validates the experiment file at `path`.
     pub fn load(path: &Path) -> Result<Plan, ConfigError> {
         let text =
-            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+            std::fs::read_to_string(path).map_err(|reason| ConfigError::Read { path: path.to_owned(), reason })?;
         Plan::parse(&text, path)
     }
 

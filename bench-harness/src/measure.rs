@@ -58,12 +58,12 @@ pub enum MeasureError {
     #[error(transparent)]
     Backend(#[from] BackendError),
     /// A task failed (for example an external command exited with an error).
-    #[error("{cell}: {source}")]
+    #[error("{cell}: {reason}")]
     Workload {
         /// The cell being run.
         cell: Cell,
         /// The task's error.
-        source: WorkloadError,
+        reason: WorkloadError,
     },
     /// A backend returned results that differ from the sequential ones: a bug
     /// in that backend, and a reason to distrust its timings.
@@ -133,7 +133,7 @@ pub fn measure(experiment: &Experiment, on_run: &mut dyn FnMut(&Cell)) -> Result
             let start = Instant::now();
             let results = backend
                 .run(&workload, &inputs, cell.chunk)
-                .map_err(|source| MeasureError::Workload { cell, source })?;
+                .map_err(|reason| MeasureError::Workload { cell, reason })?;
             let seconds = start.elapsed().as_secs_f64();
             match &reference {
                 // The very first run is the sequential cell's: it defines the expected results.

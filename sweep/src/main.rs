@@ -141,26 +141,10 @@ fn main() -> ExitCode {
     match dispatch(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            eprintln!("sweep: error: {}", describe(&error));
+            eprintln!("sweep: error: {error:#}");
             ExitCode::FAILURE
         }
     }
-}
-
-/// The error and its causes on one line, like `{:#}`, but without repeating
-/// a cause whose text its parent already includes.
-fn describe(error: &anyhow::Error) -> String {
-    let mut line = String::new();
-    for cause in error.chain() {
-        let text = cause.to_string();
-        if !line.contains(&text) {
-            if !line.is_empty() {
-                line.push_str(": ");
-            }
-            line.push_str(&text);
-        }
-    }
-    line
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<()> {

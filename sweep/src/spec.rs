@@ -51,15 +51,19 @@ pub struct Spec {
 }
 
 /// Why a spec cannot be used.
+///
+/// Each variant prints its underlying reason in its own message and so does
+/// not also return it from `source()`: printed as an error chain (`{:#}`),
+/// a cause must appear once.
 #[derive(Debug, thiserror::Error)]
 pub enum SpecError {
     /// The file cannot be read.
-    #[error("cannot read spec {path}: {source}")]
+    #[error("cannot read spec {path}: {reason}")]
     Read {
         /// The spec file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     /// The file is not valid RON for a spec.
     #[error("{path}:{line}:{column}: {message}")]
@@ -74,20 +78,20 @@ pub enum SpecError {
         message: String,
     },
     /// The space cannot be enumerated.
-    #[error("{path}: {source}")]
+    #[error("{path}: {reason}")]
     Space {
         /// The spec file.
         path: PathBuf,
         /// The problem with the space.
-        source: SpaceError,
+        reason: SpaceError,
     },
     /// The command template is unusable.
-    #[error("{path}: command: {source}")]
+    #[error("{path}: command: {reason}")]
     Command {
         /// The spec file.
         path: PathBuf,
         /// The problem with the template.
-        source: TemplateError,
+        reason: TemplateError,
     },
     /// A numeric setting is out of range.
     #[error("{path}: {message}")]
@@ -102,7 +106,7 @@ pub enum SpecError {
 impl Spec {
     /// Reads and validates a spec file.
     pub fn load(path: &Path) -> Result<Spec, SpecError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SpecError::Read { path: path.to_owned(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|reason| SpecError::Read { path: path.to_owned(), reason })?;
         Spec::parse(&text, path)
     }
 
@@ -121,8 +125,8 @@ impl Spec {
 
     /// Checks the space, the command template and the settings.
     pub fn validate(&self, path: &Path) -> Result<(), SpecError> {
-        self.space.validate().map_err(|source| SpecError::Space { path: path.to_owned(), source })?;
-        self.template().map_err(|source| SpecError::Command { path: path.to_owned(), source })?;
+        self.space.validate().map_err(|reason| SpecError::Space { path: path.to_owned(), reason })?;
+        self.template().map_err(|reason| SpecError::Command { path: path.to_owned(), reason })?;
         let setting = |message: &str| SpecError::Setting { path: path.to_owned(), message: message.to_owned() };
         if self.workers == Some(0) {
             return Err(setting("workers must be at least 1"));

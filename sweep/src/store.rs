@@ -162,12 +162,12 @@ struct HeaderLine {
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Reading or writing failed.
-    #[error("{path}: {source}")]
+    #[error("{path}: {reason}")]
     Io {
         /// The results file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        reason: std::io::Error,
     },
     /// The file has no header line.
     #[error("{path}: not a sweep results file (no header line)")]
@@ -237,7 +237,7 @@ struct Parsed {
 impl Results {
     /// Reads a results file; a torn last line is ignored with a warning.
     pub fn load(path: &Path) -> Result<Results, StoreError> {
-        let bytes = std::fs::read(path).map_err(|source| StoreError::Io { path: path.to_owned(), source })?;
+        let bytes = std::fs::read(path).map_err(|reason| StoreError::Io { path: path.to_owned(), reason })?;
         parse(path, &bytes)?.results.ok_or_else(|| StoreError::MissingHeader { path: path.to_owned() })
     }
 
@@ -387,7 +387,7 @@ impl ResultsWriter {
     /// returned so the caller can skip finished points, and a torn last line
     /// is cut off so new records start on a line of their own.
     pub fn open(path: &Path, header: &Header) -> Result<(ResultsWriter, Results), StoreError> {
-        let io = |source| StoreError::Io { path: path.to_owned(), source };
+        let io = |reason| StoreError::Io { path: path.to_owned(), reason };
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(io)?;
         }
@@ -430,7 +430,7 @@ impl ResultsWriter {
     /// Appends one record and hands it to the OS before returning, so it
     /// survives the process being killed (not a power cut: no fsync).
     pub fn append(&mut self, record: &Record) -> Result<(), StoreError> {
-        let io = |source| StoreError::Io { path: self.path.clone(), source };
+        let io = |reason| StoreError::Io { path: self.path.clone(), reason };
         let mut line = serde_json::to_string(record).map_err(|e| io(e.into()))?;
         line.push('\n');
         // One write of the whole line keeps records whole in the common case;

@@ -179,7 +179,7 @@ pub fn write_merged(path: &Path, header: &Header, records: &[Record]) -> Result<
     let mut partial = path.as_os_str().to_owned();
     partial.push(".collecting");
     let partial = PathBuf::from(partial);
-    let io = |source| StoreError::Io { path: partial.clone(), source };
+    let io = |reason| StoreError::Io { path: partial.clone(), reason };
     match std::fs::remove_file(&partial) {
         Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(io(err)),
         _ => {}
