@@ -15,6 +15,7 @@ use crate::spawn::Spawner;
 use crate::task::TaskHandle;
 
 type ThreadName = Box<dyn FnMut(usize) -> String>;
+type WorkerHook = Arc<dyn Fn(usize) + Send + Sync>;
 
 /// Configures a [`ThreadPool`] before it starts.
 ///
@@ -35,6 +36,8 @@ pub struct Builder {
     thread_name: Option<ThreadName>,
     stack_size: Option<usize>,
     metrics: bool,
+    start_handler: Option<WorkerHook>,
+    exit_handler: Option<WorkerHook>,
 }
 
 impl Default for Builder {
@@ -47,7 +50,14 @@ impl Builder {
     /// Defaults: one worker per available CPU, threads named `pool-<i>`,
     /// metrics off.
     pub fn new() -> Self {
-        Builder { num_workers: None, thread_name: None, stack_size: None, metrics: false }
+        Builder {
+            num_workers: None,
+            thread_name: None,
+            stack_size: None,
+            metrics: false,
+            start_handler: None,
+            exit_handler: None,
+        }
     }
 
     /// The number of worker threads; 0 makes [`build`](Builder::build) fail.
@@ -75,6 +85,49 @@ impl Builder {
         self
     }
 
+    /// Runs `hook(i)` on worker `i` (0-based) when it starts, before it
+    /// takes any task: the place to pin a worker to a core or set up
+    /// thread-local state (rayon's `start_handler`).
+    ///
+    /// A panic in the hook is caught and ignored; the worker runs anyway.
+    ///
+    /// ```
+    /// use std::sync::{Arc, atomic::{AtomicUsize, Ordering}};
+    /// let started = Arc::new(AtomicUsize::new(0));
+    /// let seen = Arc::clone(&started);
+    /// let pool = pool::ThreadPool::builder()
+    ///     .num_workers(2)
+    ///     .start_handler(move |_worker| { seen.fetch_add(1, Ordering::SeqCst); })
+    ///     .build()
+    ///     .unwrap();
+    /// drop(pool); // joins the workers
+    /// assert_eq!(started.load(Ordering::SeqCst), 2);
+    /// ```
+    pub fn start_handler(mut self, hook: impl Fn(usize) + Send + Sync + 'static) -> Self {
+        self.start_handler = Some(Arc::new(hook));
+        self
+    }
+
+    /// Runs `hook(i)` on worker `i` as it exits, after its last task, when
+    /// the pool shuts down. A panic in the hook is caught and ignored.
+    ///
+    /// ```
+    /// use std::sync::{Arc, atomic::{AtomicUsize, Ordering}};
+    /// let exited = Arc::new(AtomicUsize::new(0));
+    /// let seen = Arc::clone(&exited);
+    /// let pool = pool::ThreadPool::builder()
+    ///     .num_workers(3)
+    ///     .exit_handler(move |_worker| { seen.fetch_add(1, Ordering::SeqCst); })
+    ///     .build()
+    ///     .unwrap();
+    /// drop(pool);
+    /// assert_eq!(exited.load(Ordering::SeqCst), 3);
+    /// ```
+    pub fn exit_handler(mut self, hook: impl Fn(usize) + Send + Sync + 'static) -> Self {
+        self.exit_handler = Some(Arc::new(hook));
+        self
+    }
+
     /// Starts the workers.
     pub fn build(mut self) -> Result<ThreadPool, BuildError> {
         let num_workers = match self.num_workers {
@@ -94,12 +147,27 @@ impl Builder {
                 builder = builder.stack_size(bytes);
             }
             let registry = Arc::clone(&registry);
+            let (start, exit) = (self.start_handler.clone(), self.exit_handler.clone());
             // On failure, `pool` is dropped here, which stops the workers
             // already started.
-            let thread = builder.spawn(move || registry.main_loop(index, local)).map_err(BuildError::Spawn)?;
+            let thread = builder
+                .spawn(move || {
+                    run_hook(start.as_deref(), index);
+                    registry.main_loop(index, local);
+                    run_hook(exit.as_deref(), index);
+                })
+                .map_err(BuildError::Spawn)?;
             pool.threads.push(thread);
         }
         Ok(pool)
+    }
+}
+
+/// Runs a start or exit hook; a panic in it must not take the worker down
+/// (a worker that never enters its loop would leave its deque unserved).
+fn run_hook(hook: Option<&(dyn Fn(usize) + Send + Sync)>, index: usize) {
+    if let Some(hook) = hook {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| hook(index)));
     }
 }
 
