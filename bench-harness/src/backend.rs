@@ -163,7 +163,7 @@ fn run_on_pool(
     let map = pool.map(task, pairs);
     match chunk {
         Some(ChunkSize::Fixed(size)) => map.chunk_size(size).collect(),
-        Some(ChunkSize::Auto) | None => map.chunking(pool::Chunking::Auto).collect(),
+        Some(ChunkSize::Auto) | None => map.chunk_size(pool::Chunking::Auto).collect(),
     }
 }
 

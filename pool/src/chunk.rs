@@ -20,6 +20,18 @@ pub enum Chunking {
     Fixed(usize),
 }
 
+/// `n` means [`Chunking::Fixed(n)`](Chunking::Fixed), so `chunk_size(100)`
+/// reads as in Python.
+///
+/// ```
+/// assert_eq!(pool::Chunking::from(8), pool::Chunking::Fixed(8));
+/// ```
+impl From<usize> for Chunking {
+    fn from(size: usize) -> Self {
+        Chunking::Fixed(size)
+    }
+}
+
 /// Aim for chunks that run this long. Dispatching a chunk costs about a
 /// microsecond, but each one the consumer has to wake for costs context
 /// switches too (~10 µs, often on a worker's core); at 0.5 ms both stay

@@ -33,13 +33,84 @@ impl std::error::Error for BuildError {
     }
 }
 
+/// A caught panic: the original payload, as `std::thread::JoinHandle::join`
+/// returns it, plus its message for display.
+///
+/// ```
+/// let pool = pool::ThreadPool::new(1).unwrap();
+/// let error = pool.submit(|| std::panic::panic_any(7i32)).wait().unwrap_err();
+/// let panic = error.into_panic().unwrap();
+/// assert_eq!(panic.downcast_ref::<i32>(), Some(&7));
+/// assert_eq!(panic.message(), "non-string panic payload");
+/// ```
+pub struct Panic {
+    message: String,
+    payload: Box<dyn Any + Send>,
+}
+
+impl Panic {
+    pub(crate) fn new(payload: Box<dyn Any + Send>) -> Panic {
+        let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
+            (*s).to_string()
+        } else if let Some(s) = payload.downcast_ref::<String>() {
+            s.clone()
+        } else {
+            "non-string panic payload".to_string()
+        };
+        Panic { message, payload }
+    }
+
+    /// The panic's message: the `&str` or `String` it was raised with, or
+    /// `"non-string panic payload"` for any other payload.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The payload, if it is a `P` (as with `Box<dyn Any>::downcast_ref`).
+    pub fn downcast_ref<P: Any>(&self) -> Option<&P> {
+        self.payload.downcast_ref()
+    }
+
+    /// The original payload, to inspect or to re-raise with
+    /// [`std::panic::resume_unwind`].
+    pub fn into_payload(self) -> Box<dyn Any + Send> {
+        self.payload
+    }
+
+    /// Re-raises the panic on this thread with its original payload.
+    pub fn resume(self) -> ! {
+        std::panic::resume_unwind(self.payload)
+    }
+
+    /// A copy for the other items of a chunk that failed as a whole: the
+    /// same message, its payload a `String` (the original is not `Clone`).
+    pub(crate) fn copy_message(&self) -> Panic {
+        Panic { message: self.message.clone(), payload: Box::new(self.message.clone()) }
+    }
+}
+
+impl fmt::Debug for Panic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Panic").field(&self.message).finish()
+    }
+}
+
+impl fmt::Display for Panic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// Why a task produced no value.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Two errors compare equal when they are of the same kind and, for
+/// panics, carry the same message (payloads cannot be compared).
+#[derive(Debug)]
 #[non_exhaustive]
 pub enum TaskError {
-    /// The task panicked; the panic's message (or a placeholder when the
-    /// payload was not a string). The worker that ran it survived.
-    Panicked(String),
+    /// The task panicked; the worker that ran it survived. The [`Panic`]
+    /// keeps the original payload for `downcast_ref` or `resume_unwind`.
+    Panicked(Panic),
     /// The task never started because the pool was shut down with
     /// [`ThreadPool::shutdown_now`](crate::ThreadPool::shutdown_now) or the
     /// map that owned it was dropped.
@@ -48,35 +119,82 @@ pub enum TaskError {
 
 impl TaskError {
     pub(crate) fn from_panic(payload: Box<dyn Any + Send>) -> TaskError {
-        let message = if let Some(s) = payload.downcast_ref::<&'static str>() {
-            (*s).to_string()
-        } else if let Some(s) = payload.downcast_ref::<String>() {
-            s.clone()
-        } else {
-            "<non-string panic payload>".to_string()
-        };
-        TaskError::Panicked(message)
+        TaskError::Panicked(Panic::new(payload))
     }
 
     /// True when the task panicked.
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(1).unwrap();
+    /// assert!(pool.submit(|| panic!("boom")).wait().unwrap_err().is_panic());
+    /// ```
     pub fn is_panic(&self) -> bool {
         matches!(self, TaskError::Panicked(_))
     }
 
-    /// Re-raises this error as a panic on the current thread, keeping the
-    /// original message, so `map` behaves like a sequential loop would.
+    /// The panic's message, when the task panicked.
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(1).unwrap();
+    /// let error = pool.submit(|| panic!("boom {}", 1)).wait().unwrap_err();
+    /// assert_eq!(error.panic_message(), Some("boom 1"));
+    /// ```
+    pub fn panic_message(&self) -> Option<&str> {
+        match self {
+            TaskError::Panicked(panic) => Some(panic.message()),
+            TaskError::Cancelled => None,
+        }
+    }
+
+    /// The [`Panic`], with its original payload, when the task panicked.
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(1).unwrap();
+    /// let error = pool.submit(|| std::panic::panic_any(3u8)).wait().unwrap_err();
+    /// assert_eq!(error.into_panic().unwrap().downcast_ref::<u8>(), Some(&3));
+    /// ```
+    pub fn into_panic(self) -> Option<Panic> {
+        match self {
+            TaskError::Panicked(panic) => Some(panic),
+            TaskError::Cancelled => None,
+        }
+    }
+
+    /// Re-raises this error as a panic on the current thread: a task's
+    /// panic with its original payload (so `map` behaves as a sequential
+    /// loop would), a cancellation as a new panic.
     pub(crate) fn resume(self) -> ! {
         match self {
-            TaskError::Panicked(message) => std::panic::resume_unwind(Box::new(message)),
+            TaskError::Panicked(panic) => panic.resume(),
             TaskError::Cancelled => panic!("task was cancelled before it ran"),
+        }
+    }
+
+    /// A copy for the other items of a chunk that failed as a whole.
+    pub(crate) fn copy(&self) -> TaskError {
+        match self {
+            TaskError::Panicked(panic) => TaskError::Panicked(panic.copy_message()),
+            TaskError::Cancelled => TaskError::Cancelled,
         }
     }
 }
 
+impl PartialEq for TaskError {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (TaskError::Panicked(a), TaskError::Panicked(b)) => a.message == b.message,
+            (TaskError::Cancelled, TaskError::Cancelled) => true,
+            _ => false,
+        }
+    }
+}
+
+impl Eq for TaskError {}
+
 impl fmt::Display for TaskError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            TaskError::Panicked(message) => write!(f, "task panicked: {message}"),
+            TaskError::Panicked(panic) => write!(f, "task panicked: {}", panic.message),
             TaskError::Cancelled => write!(f, "task was cancelled before it ran"),
         }
     }

@@ -57,6 +57,10 @@ pub(crate) struct JobRef {
 unsafe impl Send for JobRef {}
 
 /// Runs the job (`Some(recorder)`) or cancels it (`None`).
+///
+/// # Safety
+/// `data` must come from `J::into_raw` (as `JobRef::new::<J>` makes it),
+/// and this must be the only call for that `data`: it takes ownership.
 unsafe fn run_raw<J: Job>(data: NonNull<()>, run: Option<Option<&Recorder<'_>>>) -> bool {
     // SAFETY: `data` came from `J::into_raw` in `JobRef::new`, and a
     // `JobRef` calls `run` at most once (it is consumed or dropped).

@@ -14,7 +14,7 @@
 //! | `map(f, repeat(a), xs, ys)`, `partial` | [`ThreadPool::starmap`] with [`args::zip`], [`args::partial`] |
 //! | meshgrid / `itertools.product` | [`args::grid`] |
 //! | `tqdm(executor.map(...))` | [`Map::on_progress`] |
-//! | `with executor:` | dropping the pool; [`ThreadPool::shutdown_now`] to cancel |
+//! | `with executor:` | dropping the pool (the last handle); [`ThreadPool::shutdown_now`] to cancel |
 //!
 //! ```
 //! use pool::ThreadPool;
@@ -38,6 +38,9 @@ mod chunk;
 mod collect;
 mod error;
 mod job;
+mod latch;
+#[cfg(all(test, loom))]
+mod loom_tests;
 mod map;
 mod metrics;
 mod pool;
@@ -45,13 +48,14 @@ mod registry;
 mod scope;
 mod sleep;
 mod spawn;
+mod sync;
 mod task;
 
 pub use chunk::{Chunking, MAX_AUTO_CHUNK, TARGET_CHUNK_NS};
 pub use collect::Indexed;
-pub use error::{BuildError, TaskError};
+pub use error::{BuildError, Panic, TaskError};
 pub use map::{Map, MapUnordered, Progress, TryMap};
 pub use metrics::{MetricsSnapshot, TaskTiming, WorkerStats};
 pub use pool::{Builder, ThreadPool};
 pub use scope::Scope;
-pub use task::TaskHandle;
+pub use task::{ScopedTaskHandle, TaskHandle};

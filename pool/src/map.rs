@@ -9,18 +9,18 @@
 
 use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 use std::{fmt, vec};
 
-use parking_lot::{Condvar, Mutex};
+use parking_lot::Mutex;
 
 use crate::chunk::{Chunker, Chunking};
 use crate::error::TaskError;
+use crate::latch::Completions;
 use crate::registry;
 use crate::spawn::Spawner;
-use crate::task::TaskHandle;
+use crate::task::Handle;
 
 /// Chunks kept in flight per worker by default: enough that a worker never
 /// waits for the consumer to queue more, and that one slow chunk at the
@@ -39,18 +39,32 @@ pub struct Progress {
 
 type ProgressCallback<'a> = Box<dyn Fn(Progress) + Send + Sync + 'a>;
 
+/// Counts every finished input from the map's first chunk on, whether or
+/// not a callback is attached yet, so a callback attached late still sees
+/// `done` reach the total.
 struct ProgressHook<'a> {
     /// Locked across the callback so reports arrive in increasing order.
-    done: Mutex<usize>,
+    state: Mutex<(usize, Option<ProgressCallback<'a>>)>,
     total: Option<usize>,
-    callback: ProgressCallback<'a>,
 }
 
-impl ProgressHook<'_> {
+impl<'a> ProgressHook<'a> {
     fn advance(&self, items: usize) {
-        let mut done = self.done.lock();
-        *done += items;
-        (self.callback)(Progress { done: *done, total: self.total });
+        let mut state = self.state.lock();
+        state.0 += items;
+        if let (done, Some(callback)) = &*state {
+            callback(Progress { done: *done, total: self.total });
+        }
+    }
+
+    /// Attaches `callback`; if some inputs are already done, reports them
+    /// at once (on the calling thread).
+    fn attach(&self, callback: ProgressCallback<'a>) {
+        let mut state = self.state.lock();
+        if state.0 > 0 {
+            callback(Progress { done: state.0, total: self.total });
+        }
+        state.1 = Some(callback);
     }
 }
 
@@ -95,9 +109,13 @@ impl<T> Drain<T> {
         let (values, failures) = match outcome {
             Ok(out) => (out.values, out.failures),
             // The chunk task itself failed (cancelled, or its progress
-            // callback panicked):
-            // every item in it carries the error.
-            Err(e) => (Vec::new(), (0..len).map(|i| (i, e.clone())).collect()),
+            // callback panicked): every item in it carries the error, the
+            // first with the original payload.
+            Err(e) => {
+                let mut failures: Vec<_> = (1..len).map(|i| (i, e.copy())).collect();
+                failures.insert(0, (0, e));
+                (Vec::new(), failures)
+            }
         };
         let next_failure = failures.first().map_or(usize::MAX, |(at, _)| *at);
         Drain { start, len, position: 0, next_failure, values: values.into_iter(), failures: failures.into_iter() }
@@ -130,60 +148,6 @@ impl<T> Drain<T> {
     }
 }
 
-/// Lets an ordered map's consumer sleep until several chunks have finished
-/// instead of waking for each one.
-///
-/// Every wake-up of the consumer costs context switches, often on a core a
-/// worker is using (the scheduler likes to wake a thread next to its
-/// waker). Waking once per half window of chunks instead of once per chunk
-/// removes most of that, while the other half of the window keeps the
-/// workers fed. The usual Dekker pattern keeps it free of lost wake-ups:
-/// the consumer publishes `wanted` before its last look at `finished`, a
-/// worker bumps `finished` before it looks at `wanted`.
-struct Batch {
-    finished: AtomicUsize,
-    wanted: AtomicUsize,
-    lock: Mutex<()>,
-    ready: Condvar,
-}
-
-impl Batch {
-    fn new() -> Self {
-        Batch {
-            finished: AtomicUsize::new(0),
-            wanted: AtomicUsize::new(usize::MAX),
-            lock: Mutex::new(()),
-            ready: Condvar::new(),
-        }
-    }
-
-    fn chunk_finished(&self) {
-        let finished = self.finished.fetch_add(1, Ordering::SeqCst) + 1;
-        if finished >= self.wanted.load(Ordering::SeqCst) {
-            let _guard = self.lock.lock();
-            self.ready.notify_one();
-        }
-    }
-
-    fn reached(&self, target: usize) -> bool {
-        self.finished.load(Ordering::SeqCst) >= target
-    }
-
-    fn block(&self, target: usize, deadline: Option<Instant>) {
-        registry::block_on(&self.ready, &mut self.lock.lock(), deadline, |_| !self.reached(target));
-    }
-
-    /// Waits until `target` chunks in all have finished.
-    fn wait_for(&self, target: usize) {
-        if self.reached(target) {
-            return;
-        }
-        self.wanted.store(target, Ordering::SeqCst);
-        registry::wait_until(&|| self.reached(target), &|limit| self.block(target, limit), None);
-        self.wanted.store(usize::MAX, Ordering::SeqCst);
-    }
-}
-
 /// Pulls inputs in chunks and queues them; shared by all map flavours.
 struct Feeder<'a, I: Iterator, F> {
     spawner: Spawner<'a>,
@@ -194,7 +158,7 @@ struct Feeder<'a, I: Iterator, F> {
     chunker: Option<Chunker>,
     window: usize,
     next_index: usize,
-    progress: Option<Arc<ProgressHook<'a>>>,
+    progress: Arc<ProgressHook<'a>>,
 }
 
 impl<'a, I, F, T> Feeder<'a, I, F>
@@ -205,6 +169,10 @@ where
     T: Send + 'a,
 {
     fn new(spawner: Spawner<'a>, f: F, inputs: I) -> Self {
+        let total = match inputs.size_hint() {
+            (low, Some(high)) if low == high => Some(low),
+            _ => None,
+        };
         Feeder {
             window: WINDOW_PER_WORKER * spawner.num_workers(),
             spawner,
@@ -214,7 +182,7 @@ where
             chunking: Chunking::Auto,
             chunker: None,
             next_index: 0,
-            progress: None,
+            progress: Arc::new(ProgressHook { state: Mutex::new((0, None)), total }),
         }
     }
 
@@ -239,8 +207,7 @@ where
     }
 
     fn set_progress(&mut self, callback: ProgressCallback<'a>) {
-        let total = self.exact_len().and_then(|n| n.checked_add(self.next_index));
-        self.progress = Some(Arc::new(ProgressHook { done: Mutex::new(0), total, callback }));
+        self.progress.attach(callback);
     }
 
     fn observe(&mut self, len: usize, elapsed_ns: u64) {
@@ -274,35 +241,12 @@ where
 
     fn chunk_job(&self, inputs: Vec<I::Item>) -> impl FnOnce() -> ChunkOutput<T> + Send + 'a {
         let f = Arc::clone(&self.f);
-        let progress = self.progress.clone();
+        let progress = Arc::clone(&self.progress);
         move || {
             let len = inputs.len();
             let out = run_chunk(&*f, inputs);
-            if let Some(progress) = progress {
-                progress.advance(len);
-            }
+            progress.advance(len);
             out
-        }
-    }
-
-    /// `chunk_job`, also counting the chunk in `batch` once it is done,
-    /// whether or not it panicked.
-    fn counted_chunk_job(
-        &self,
-        inputs: Vec<I::Item>,
-        batch: &Arc<Batch>,
-    ) -> impl FnOnce() -> ChunkOutput<T> + Send + 'a {
-        struct Count(Arc<Batch>);
-        impl Drop for Count {
-            fn drop(&mut self) {
-                self.0.chunk_finished();
-            }
-        }
-        let job = self.chunk_job(inputs);
-        let count = Count(Arc::clone(batch));
-        move || {
-            let _count = count;
-            job()
         }
     }
 
@@ -316,31 +260,62 @@ where
 }
 
 macro_rules! settings {
-    () => {
-        /// Uses chunks of exactly `size` inputs (the last may be shorter),
-        /// like Python's `chunksize`. Panics if `size` is 0.
-        pub fn chunk_size(mut self, size: usize) -> Self {
-            self.feeder.set_chunking(Chunking::Fixed(size));
-            self
-        }
-
-        /// Chooses fixed or automatic chunking ([`Chunking::Auto`] is the default).
-        pub fn chunking(mut self, chunking: Chunking) -> Self {
-            self.feeder.set_chunking(chunking);
+    ($example:literal) => {
+        /// Sets the chunking: a number for chunks of exactly that many
+        /// inputs (the last may be shorter), like Python's `chunksize`, or
+        /// [`Chunking::Auto`] (the default). Panics if the size is 0.
+        ///
+        /// Meant to be called before iterating; called later, it applies
+        /// to the chunks queued from then on.
+        ///
+        /// ```
+        /// let pool = pool::ThreadPool::new(2).unwrap();
+        #[doc = concat!("let n = pool.", $example, ".chunk_size(100).count();")]
+        /// assert_eq!(n, 1000);
+        #[doc = concat!("let n = pool.", $example, ".chunk_size(pool::Chunking::Auto).count();")]
+        /// assert_eq!(n, 1000);
+        /// ```
+        pub fn chunk_size(mut self, chunking: impl Into<Chunking>) -> Self {
+            self.feeder.set_chunking(chunking.into());
             self
         }
 
         /// Keeps at most `chunks` chunks queued or running ahead of the
         /// consumer (default: 4 per worker). Panics if `chunks` is 0.
+        ///
+        /// Meant to be called before iterating; called later, it applies
+        /// from then on.
+        ///
+        /// ```
+        /// let pool = pool::ThreadPool::new(2).unwrap();
+        #[doc = concat!("let n = pool.", $example, ".window(2).count();")]
+        /// assert_eq!(n, 1000);
+        /// ```
         pub fn window(mut self, chunks: usize) -> Self {
             self.feeder.set_window(chunks);
             self
         }
 
-        /// Calls `callback` on a worker each time a chunk finishes, with
-        /// the number of inputs done and the total when known; enough to
-        /// drive a progress bar. Calls never overlap and `done` only grows,
-        /// so keep the callback cheap.
+        /// Calls `callback` each time a chunk finishes (on the worker that
+        /// ran it), with the number of inputs done and the total when
+        /// known; enough to drive a progress bar. Calls never overlap and
+        /// `done` only grows, so keep the callback cheap.
+        ///
+        /// `done` counts from the map's start: attached after iteration has
+        /// begun, the callback is first called at once (on this thread)
+        /// with what is already done, and `done` still reaches the total.
+        /// On a pool-level map the callback must be `'static`; in a
+        /// [`Scope`](crate::Scope) it may borrow.
+        ///
+        /// ```
+        /// use std::sync::atomic::{AtomicUsize, Ordering};
+        /// use std::sync::Arc;
+        /// let pool = pool::ThreadPool::new(2).unwrap();
+        /// let seen = Arc::new(AtomicUsize::new(0));
+        /// let last = Arc::clone(&seen);
+        #[doc = concat!("let n = pool.", $example, ".on_progress(move |p| last.store(p.done, Ordering::SeqCst)).count();")]
+        /// assert_eq!((n, seen.load(Ordering::SeqCst)), (1000, 1000));
+        /// ```
         pub fn on_progress(mut self, callback: impl Fn(Progress) + Send + Sync + 'a) -> Self {
             self.feeder.set_progress(Box::new(callback));
             self
@@ -352,11 +327,8 @@ macro_rules! settings {
 /// `Ok(f(x))` or the task's error, in input order.
 pub struct TryMap<'a, I: Iterator, F, T> {
     feeder: Feeder<'a, I, F>,
-    in_flight: VecDeque<(usize, usize, TaskHandle<ChunkOutput<T>>)>,
+    in_flight: VecDeque<(usize, usize, Handle<'a, ChunkOutput<T>>)>,
     current: Option<Drain<T>>,
-    batch: Arc<Batch>,
-    /// Chunks handed out so far (all of them finished).
-    consumed: usize,
 }
 
 impl<'a, I, F, T> TryMap<'a, I, F, T>
@@ -367,16 +339,10 @@ where
     T: Send + 'a,
 {
     pub(crate) fn new(spawner: Spawner<'a>, f: F, inputs: I) -> Self {
-        TryMap {
-            feeder: Feeder::new(spawner, f, inputs),
-            in_flight: VecDeque::new(),
-            current: None,
-            batch: Arc::new(Batch::new()),
-            consumed: 0,
-        }
+        TryMap { feeder: Feeder::new(spawner, f, inputs), in_flight: VecDeque::new(), current: None }
     }
 
-    settings!();
+    settings!("try_map(|x: u32| x, 0..1000u32)");
 
     fn refill(&mut self) {
         while self.in_flight.len() < self.feeder.window {
@@ -384,7 +350,7 @@ where
                 break;
             };
             let len = inputs.len();
-            let handle = self.feeder.spawner.spawn(self.feeder.counted_chunk_job(inputs, &self.batch));
+            let handle = self.feeder.spawner.spawn(self.feeder.chunk_job(inputs));
             self.in_flight.push_back((start, len, handle));
         }
     }
@@ -397,14 +363,10 @@ where
                 return Some(item);
             }
             self.refill();
+            // Wait for the head chunk only: item i is handed out as soon as
+            // items 0..=i are done, never later.
             let (start, len, handle) = self.in_flight.pop_front()?;
-            if !handle.is_finished() {
-                // Sleep until half the window (or all that is left) is done.
-                let batch = (self.feeder.window / 2).clamp(1, self.in_flight.len() + 1);
-                self.batch.wait_for(self.consumed + batch);
-            }
             let outcome = handle.wait();
-            self.consumed += 1;
             if let Ok(out) = &outcome {
                 self.feeder.observe(len, out.elapsed_ns);
             }
@@ -444,6 +406,16 @@ where
     }
 }
 
+/// Exact when the inputs are.
+impl<'a, I, F, T> ExactSizeIterator for TryMap<'a, I, F, T>
+where
+    I: ExactSizeIterator,
+    I::Item: Send + 'a,
+    F: Fn(I::Item) -> T + Send + Sync + 'a,
+    T: Send + 'a,
+{
+}
+
 impl<I: Iterator, F, T> Drop for TryMap<'_, I, F, T> {
     fn drop(&mut self) {
         // Nobody will read these results: skip the chunks not yet started.
@@ -477,21 +449,32 @@ where
     }
 
     /// See [`TryMap::chunk_size`].
-    pub fn chunk_size(self, size: usize) -> Self {
-        Map { inner: self.inner.chunk_size(size) }
-    }
-
-    /// See [`TryMap::chunking`].
-    pub fn chunking(self, chunking: Chunking) -> Self {
-        Map { inner: self.inner.chunking(chunking) }
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(2).unwrap();
+    /// assert_eq!(pool.map(|x: u8| x, 0..10u8).chunk_size(3).count(), 10);
+    /// ```
+    pub fn chunk_size(self, chunking: impl Into<Chunking>) -> Self {
+        Map { inner: self.inner.chunk_size(chunking) }
     }
 
     /// See [`TryMap::window`].
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(2).unwrap();
+    /// assert_eq!(pool.map(|x: u8| x, 0..10u8).window(1).count(), 10);
+    /// ```
     pub fn window(self, chunks: usize) -> Self {
         Map { inner: self.inner.window(chunks) }
     }
 
     /// See [`TryMap::on_progress`].
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(2).unwrap();
+    /// let bar = |p: pool::Progress| assert!(p.done <= p.total.unwrap());
+    /// assert_eq!(pool.map(|x: u8| x, 0..10u8).on_progress(bar).count(), 10);
+    /// ```
     pub fn on_progress(self, callback: impl Fn(Progress) + Send + Sync + 'a) -> Self {
         Map { inner: self.inner.on_progress(callback) }
     }
@@ -522,6 +505,24 @@ where
     }
 }
 
+/// Exact when the inputs are.
+///
+/// ```
+/// let pool = pool::ThreadPool::new(2).unwrap();
+/// let mut squares = pool.map(|x: u32| x * x, vec![1, 2, 3]);
+/// assert_eq!(squares.len(), 3);
+/// squares.next();
+/// assert_eq!(squares.len(), 2);
+/// ```
+impl<'a, I, F, T> ExactSizeIterator for Map<'a, I, F, T>
+where
+    I: ExactSizeIterator,
+    I::Item: Send + 'a,
+    F: Fn(I::Item) -> T + Send + Sync + 'a,
+    T: Send + 'a,
+{
+}
+
 impl<I: Iterator, F, T> fmt::Debug for Map<'_, I, F, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Map").field("chunks_in_flight", &self.inner.in_flight.len()).finish()
@@ -531,30 +532,13 @@ impl<I: Iterator, F, T> fmt::Debug for Map<'_, I, F, T> {
 /// A finished unordered chunk: first input index, length, outcome.
 type Completed<T> = (usize, usize, Result<ChunkOutput<T>, TaskError>);
 
-/// Where unordered chunk tasks drop their results for the consumer.
-struct Completions<T> {
-    done: Mutex<VecDeque<Completed<T>>>,
-    ready: Condvar,
-}
-
-impl<T> Completions<T> {
-    fn push(&self, item: Completed<T>) {
-        self.done.lock().push_back(item);
-        self.ready.notify_one();
-    }
-
-    fn block(&self, deadline: Option<Instant>) {
-        registry::block_on(&self.ready, &mut self.done.lock(), deadline, |done| done.is_empty());
-    }
-}
-
 /// The iterator returned by
 /// [`ThreadPool::map_unordered`](crate::ThreadPool::map_unordered):
 /// `(input index, result)` pairs as chunks complete.
 pub struct MapUnordered<'a, I: Iterator, F, T> {
     feeder: Feeder<'a, I, F>,
-    completions: Arc<Completions<T>>,
-    handles: Vec<TaskHandle<()>>,
+    completions: Arc<Completions<Completed<T>>>,
+    handles: Vec<Handle<'a, ()>>,
     /// Chunks queued or running, and the inputs in them.
     in_flight: usize,
     in_flight_items: usize,
@@ -571,7 +555,7 @@ where
     pub(crate) fn new(spawner: Spawner<'a>, f: F, inputs: I) -> Self {
         MapUnordered {
             feeder: Feeder::new(spawner, f, inputs),
-            completions: Arc::new(Completions { done: Mutex::new(VecDeque::new()), ready: Condvar::new() }),
+            completions: Arc::new(Completions::new()),
             handles: Vec::new(),
             in_flight: 0,
             in_flight_items: 0,
@@ -579,7 +563,7 @@ where
         }
     }
 
-    settings!();
+    settings!("map_unordered(|x: u32| x, 0..1000u32)");
 
     fn refill(&mut self) {
         while self.in_flight < self.feeder.window {
@@ -626,8 +610,8 @@ where
                 return None;
             }
             let completions = &*self.completions;
-            registry::wait_until(&|| !completions.done.lock().is_empty(), &|limit| completions.block(limit), None);
-            let Some((start, len, out)) = completions.done.lock().pop_front() else {
+            registry::wait_until(&|| !completions.is_empty(), &|limit| completions.block(limit), None);
+            let Some((start, len, out)) = completions.pop() else {
                 continue;
             };
             self.in_flight -= 1;
@@ -645,6 +629,16 @@ where
         let (low, high) = self.feeder.remaining_inputs();
         (queued.saturating_add(low), high.and_then(|h| h.checked_add(queued)))
     }
+}
+
+/// Exact when the inputs are.
+impl<'a, I, F, T> ExactSizeIterator for MapUnordered<'a, I, F, T>
+where
+    I: ExactSizeIterator,
+    I::Item: Send + 'a,
+    F: Fn(I::Item) -> T + Send + Sync + 'a,
+    T: Send + 'a,
+{
 }
 
 impl<I: Iterator, F, T> Drop for MapUnordered<'_, I, F, T> {

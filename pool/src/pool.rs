@@ -4,14 +4,16 @@ use std::fmt;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
+use parking_lot::Mutex;
+
 use crate::args::Apply;
 use crate::collect::{self, Indexed};
 use crate::error::BuildError;
 use crate::map::{Map, MapUnordered, TryMap};
 use crate::metrics::MetricsSnapshot;
-use crate::registry::{Registry, WorkerThread};
+use crate::registry::Registry;
 use crate::scope::{self, Scope};
-use crate::spawn::Spawner;
+use crate::spawn::{self, Spawner};
 use crate::task::TaskHandle;
 
 type ThreadName = Box<dyn FnMut(usize) -> String>;
@@ -136,7 +138,13 @@ impl Builder {
             None => thread::available_parallelism().map_or(1, |n| n.get()),
         };
         let (registry, locals) = Registry::new(num_workers, self.metrics);
-        let mut pool = ThreadPool { registry: Arc::clone(&registry), threads: Vec::with_capacity(num_workers) };
+        let pool = ThreadPool {
+            inner: Arc::new(Inner {
+                registry: Arc::clone(&registry),
+                threads: Mutex::new(Vec::with_capacity(num_workers)),
+                num_workers,
+            }),
+        };
         for (index, local) in locals.into_iter().enumerate() {
             let name = match &mut self.thread_name {
                 Some(name) => name(index),
@@ -157,7 +165,7 @@ impl Builder {
                     run_hook(exit.as_deref(), index);
                 })
                 .map_err(BuildError::Spawn)?;
-            pool.threads.push(thread);
+            pool.inner.threads.lock().push(thread);
         }
         Ok(pool)
     }
@@ -173,18 +181,58 @@ fn run_hook(hook: Option<&(dyn Fn(usize) + Send + Sync)>, index: usize) {
 
 /// A fixed-size pool of worker threads.
 ///
-/// Dropping the pool finishes every queued task and joins the workers;
-/// [`shutdown_now`](ThreadPool::shutdown_now) cancels what has not started.
+/// `ThreadPool` is a cheap handle (one `Arc`): clone it to share the pool,
+/// for instance with tasks that map on it themselves. The workers finish
+/// every queued task and stop when the last handle is dropped (maps in
+/// progress hold one); [`shutdown_now`](ThreadPool::shutdown_now), through
+/// any handle, cancels what has not started.
 ///
 /// ```
 /// let pool = pool::ThreadPool::new(4).unwrap();
 /// // Like Python's `executor.map(f, xs)`: results in input order, lazily.
 /// let squares: Vec<u64> = pool.map(|x: u64| x * x, 0..10).collect();
 /// assert_eq!(squares, [0, 1, 4, 9, 16, 25, 36, 49, 64, 81]);
+///
+/// // Nested: a task maps on the pool it runs on (the waiting task helps).
+/// let inner = pool.clone();
+/// let sums: Vec<u64> = pool.map(move |n: u64| inner.map(|x: u64| x, 0..n).sum(), 0..4).collect();
+/// assert_eq!(sums, [0, 0, 1, 3]);
 /// ```
+#[derive(Clone)]
 pub struct ThreadPool {
+    inner: Arc<Inner>,
+}
+
+/// What the handles share; dropping it stops the workers.
+struct Inner {
     registry: Arc<Registry>,
-    threads: Vec<JoinHandle<()>>,
+    /// Taken (and joined) by the first shutdown.
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    num_workers: usize,
+}
+
+impl Inner {
+    fn join_workers(&self) {
+        let threads = std::mem::take(&mut *self.threads.lock());
+        let me = thread::current().id();
+        for thread in threads {
+            // A task may hold the last handle to its own pool, or shut it
+            // down; a worker cannot join itself, so it is left to leave its
+            // loop on its own.
+            if thread.thread().id() == me {
+                continue;
+            }
+            // Jobs catch their panics, so a worker cannot have panicked.
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.registry.terminate();
+        self.join_workers();
+    }
 }
 
 impl ThreadPool {
@@ -203,14 +251,20 @@ impl ThreadPool {
     }
 
     /// The number of worker threads.
+    ///
+    /// ```
+    /// assert_eq!(pool::ThreadPool::new(3).unwrap().num_workers(), 3);
+    /// ```
     pub fn num_workers(&self) -> usize {
-        self.threads.len()
+        self.inner.num_workers
     }
 
-    fn spawner(&self) -> Spawner<'_> {
-        // SAFETY: only used by the methods below, all of which require
-        // `'static` closures, inputs and outputs.
-        unsafe { Spawner::unscoped(&self.registry, self.threads.len()) }
+    pub(crate) fn registry(&self) -> &Arc<Registry> {
+        &self.inner.registry
+    }
+
+    fn spawner(&self) -> Spawner<'static> {
+        Spawner::unscoped(self)
     }
 
     /// Runs `f` on a worker and returns a handle to its result.
@@ -223,7 +277,8 @@ impl ThreadPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.spawner().spawn(f)
+        // SAFETY: `f` and `T` are `'static`.
+        TaskHandle::new(unsafe { spawn::spawn(self.registry(), None, f) })
     }
 
     /// Applies `f` to every input on the pool and yields the results in
@@ -239,7 +294,7 @@ impl ThreadPool {
     /// started.
     ///
     /// To map over borrowed data, use [`scope`](ThreadPool::scope).
-    pub fn map<I, F, T>(&self, f: F, inputs: I) -> Map<'_, I::IntoIter, F, T>
+    pub fn map<I, F, T>(&self, f: F, inputs: I) -> Map<'static, I::IntoIter, F, T>
     where
         I: IntoIterator,
         I::Item: Send + 'static,
@@ -287,7 +342,7 @@ impl ThreadPool {
     /// assert_eq!(out[1], Ok(1));
     /// assert!(out[2].as_ref().unwrap_err().is_panic());
     /// ```
-    pub fn try_map<I, F, T>(&self, f: F, inputs: I) -> TryMap<'_, I::IntoIter, F, T>
+    pub fn try_map<I, F, T>(&self, f: F, inputs: I) -> TryMap<'static, I::IntoIter, F, T>
     where
         I: IntoIterator,
         I::Item: Send + 'static,
@@ -307,7 +362,7 @@ impl ThreadPool {
     /// out.sort();
     /// assert_eq!(out, [(0, 11), (1, 21), (2, 31)]);
     /// ```
-    pub fn map_unordered<I, F, T>(&self, f: F, inputs: I) -> MapUnordered<'_, I::IntoIter, F, T>
+    pub fn map_unordered<I, F, T>(&self, f: F, inputs: I) -> MapUnordered<'static, I::IntoIter, F, T>
     where
         I: IntoIterator,
         I::Item: Send + 'static,
@@ -334,7 +389,7 @@ impl ThreadPool {
         &self,
         f: F,
         inputs: I,
-    ) -> Map<'_, I::IntoIter, impl Fn(I::Item) -> F::Output + Send + Sync + 'static, F::Output>
+    ) -> Map<'static, I::IntoIter, impl Fn(I::Item) -> F::Output + Send + Sync + 'static, F::Output>
     where
         I: IntoIterator,
         I::Item: Send + 'static,
@@ -362,61 +417,48 @@ impl ThreadPool {
     where
         F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
     {
-        scope::run(&self.registry, self.threads.len(), body)
+        scope::run(self, body)
     }
 
     /// The metrics recorded so far, or `None` unless the pool was built
     /// with [`Builder::metrics(true)`](Builder::metrics).
     pub fn metrics(&self) -> Option<MetricsSnapshot> {
-        self.registry.metrics.as_ref().map(|m| m.snapshot())
+        self.inner.registry.metrics.as_ref().map(|m| m.snapshot())
     }
 
     /// Clears the recorded metrics (to measure one phase on its own).
     pub fn reset_metrics(&self) {
-        if let Some(metrics) = &self.registry.metrics {
+        if let Some(metrics) = &self.inner.registry.metrics {
             metrics.reset();
         }
     }
 
-    /// Finishes every queued task, then joins the workers (what dropping
-    /// the pool does; this spelling makes the intent visible).
-    pub fn shutdown(self) {
-        drop(self);
-    }
-
-    /// Stops now: tasks already running finish, tasks not started are
-    /// cancelled (their handles report
-    /// [`TaskError::Cancelled`](crate::TaskError::Cancelled)), and the
-    /// workers are joined.
-    pub fn shutdown_now(mut self) {
-        self.registry.cancel_all();
-        self.join_workers();
-        self.registry.drain_cancelled();
-    }
-
-    fn join_workers(&mut self) {
-        let me = WorkerThread::current().map(|w| Arc::as_ptr(w.registry()));
-        for thread in self.threads.drain(..) {
-            // A task may own the last reference to its own pool; a worker
-            // cannot join itself, so it is left to finish on its own.
-            if me == Some(Arc::as_ptr(&self.registry)) && thread.thread().id() == thread::current().id() {
-                continue;
-            }
-            // Jobs catch their panics, so a worker cannot have panicked.
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for ThreadPool {
-    fn drop(&mut self) {
-        self.registry.terminate();
-        self.join_workers();
+    /// Stops now, for every handle: tasks already running finish, tasks
+    /// not started are cancelled (their handles report
+    /// [`TaskError::Cancelled`](crate::TaskError::Cancelled), maps yield
+    /// it), and the workers are joined. Whatever is submitted afterwards is
+    /// cancelled at once.
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(1).unwrap();
+    /// let (release, gate) = std::sync::mpsc::channel::<()>();
+    /// let shared = pool.clone(); // any handle will do, even a task's
+    /// let running = pool.submit(move || { gate.recv().unwrap(); shared.shutdown_now(); "finished" });
+    /// let queued = pool.submit(|| 1);
+    /// release.send(()).unwrap();
+    /// assert_eq!(running.wait(), Ok("finished"));
+    /// assert_eq!(queued.wait(), Err(pool::TaskError::Cancelled));
+    /// assert_eq!(pool.submit(|| 2).wait(), Err(pool::TaskError::Cancelled));
+    /// ```
+    pub fn shutdown_now(&self) {
+        self.inner.registry.cancel_all();
+        self.inner.join_workers();
+        self.inner.registry.drain_cancelled();
     }
 }
 
 impl fmt::Debug for ThreadPool {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ThreadPool").field("num_workers", &self.threads.len()).finish()
+        f.debug_struct("ThreadPool").field("num_workers", &self.num_workers()).finish()
     }
 }

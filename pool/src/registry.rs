@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use crossbeam_utils::Backoff;
-use parking_lot::{Condvar, MutexGuard};
 
 use crate::job::JobRef;
 use crate::metrics::Metrics;
@@ -46,18 +45,18 @@ thread_local! {
 }
 
 impl WorkerThread {
-    /// The worker running on this thread, if it is one.
-    pub(crate) fn current() -> Option<&'static WorkerThread> {
+    /// Calls `f` with the worker running on this thread, if it is one.
+    ///
+    /// The reference is only lent for the call: it points into the
+    /// `main_loop` frame, which no `'static` borrow may outlive.
+    pub(crate) fn with_current<R>(f: impl FnOnce(Option<&WorkerThread>) -> R) -> R {
         let current = CURRENT.with(Cell::get);
         // SAFETY: `CURRENT` is set at the top of `main_loop` to a value that
-        // lives on that frame and is reset to null before the frame ends, so
-        // a non-null pointer is valid for as long as this thread can observe
-        // it (code running on this thread runs inside that frame).
-        unsafe { current.as_ref() }
-    }
-
-    pub(crate) fn registry(&self) -> &Arc<Registry> {
-        &self.registry
+        // lives on that frame and is reset to null before the frame ends
+        // (also when unwinding). Any code running on this thread with a
+        // non-null `CURRENT` runs inside that frame, so the value outlives
+        // this call, and `f`'s borrow cannot escape it.
+        f(unsafe { current.as_ref() })
     }
 
     fn find_work(&self) -> Option<JobRef> {
@@ -126,10 +125,25 @@ impl Registry {
     /// Queues a job: onto the current worker's own deque when called from
     /// one of this pool's workers (cheap, and keeps nested work local),
     /// otherwise onto the shared injector.
+    ///
+    /// After [`cancel_all`](Registry::cancel_all) the job is cancelled
+    /// instead: the check after the push pairs with the store in
+    /// `cancel_all` (both `SeqCst`), so either the final drain sees the job
+    /// or this push sees the flag and drains it itself.
     pub(crate) fn push(self: &Arc<Self>, job: JobRef) {
-        match WorkerThread::current() {
-            Some(worker) if Arc::ptr_eq(&worker.registry, self) => worker.local.push(job),
-            _ => self.injector.push(job),
+        let job = WorkerThread::with_current(|worker| match worker {
+            Some(worker) if Arc::ptr_eq(&worker.registry, self) => {
+                worker.local.push(job);
+                None
+            }
+            _ => Some(job),
+        });
+        if let Some(job) = job {
+            self.injector.push(job);
+            if self.cancelling.load(Ordering::SeqCst) {
+                self.drain_cancelled();
+                return;
+            }
         }
         self.sleep.notify_one();
     }
@@ -234,7 +248,16 @@ pub(crate) fn wait_until(done: &dyn Fn() -> bool, block: &dyn Fn(Option<Instant>
     if done() {
         return true;
     }
-    let Some(worker) = WorkerThread::current() else {
+    WorkerThread::with_current(|worker| wait_with(worker, done, block, deadline))
+}
+
+fn wait_with(
+    worker: Option<&WorkerThread>,
+    done: &dyn Fn() -> bool,
+    block: &dyn Fn(Option<Instant>),
+    deadline: Option<Instant>,
+) -> bool {
+    let Some(worker) = worker else {
         block(deadline);
         return done();
     };
@@ -260,22 +283,6 @@ pub(crate) fn wait_until(done: &dyn Fn() -> bool, block: &dyn Fn(Option<Instant>
             block(Some(Instant::now() + Duration::from_micros(500)));
         } else {
             backoff.snooze();
-        }
-    }
-}
-
-/// Sleeps on `ready` while `waiting` holds, at most until `deadline`: the
-/// `block` half of [`wait_until`] for latches built on a condition variable.
-pub(crate) fn block_on<T>(
-    ready: &Condvar,
-    guard: &mut MutexGuard<'_, T>,
-    deadline: Option<Instant>,
-    waiting: impl FnMut(&mut T) -> bool,
-) {
-    match deadline {
-        None => ready.wait_while(guard, waiting),
-        Some(deadline) => {
-            ready.wait_while_until(guard, waiting, deadline);
         }
     }
 }

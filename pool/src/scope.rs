@@ -3,120 +3,23 @@
 
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
-use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::Arc;
-use std::thread::{self, Thread};
-use std::time::Instant;
 
-use parking_lot::Mutex;
-
+use crate::args::Apply;
+use crate::collect::{self, Indexed};
+use crate::latch::ScopeLatch;
 use crate::map::{Map, MapUnordered, TryMap};
-use crate::registry::{self, Registry};
-use crate::spawn::Spawner;
-use crate::task::TaskHandle;
-
-/// Counts a scope's unfinished work (its tasks, plus one for the body) and
-/// wakes the scope's owner when the count reaches zero.
-///
-/// The last finisher's final touch of the latch is the `released` store;
-/// it wakes the owner through its own clone of the owner's `Thread`. So
-/// tasks may point at the latch without keeping it alive: the owner frees
-/// it only after seeing `released`, and nobody reads it afterwards.
-pub(crate) struct ScopeLatch {
-    pending: AtomicUsize,
-    released: AtomicBool,
-    owner: Thread,
-    /// Panics of tasks nobody waited on.
-    panics: Mutex<Vec<String>>,
-}
-
-impl ScopeLatch {
-    fn new() -> Self {
-        ScopeLatch {
-            pending: AtomicUsize::new(1),
-            released: AtomicBool::new(false),
-            owner: thread::current(),
-            panics: Mutex::new(Vec::new()),
-        }
-    }
-
-    pub(crate) fn task_started(&self) {
-        // Relaxed suffices, as for `Arc::clone`: the job that will call
-        // `task_finished` is published after this, through the queue.
-        self.pending.fetch_add(1, Ordering::Relaxed);
-    }
-
-    pub(crate) fn task_finished(&self) {
-        if self.pending.fetch_sub(1, Ordering::AcqRel) == 1 {
-            let owner = self.owner.clone();
-            self.released.store(true, Ordering::Release);
-            owner.unpark();
-        }
-    }
-
-    pub(crate) fn record_panic(&self, message: String) {
-        self.panics.lock().push(message);
-    }
-
-    fn is_done(&self) -> bool {
-        self.released.load(Ordering::Acquire)
-    }
-
-    /// Parks the owner until released (or `deadline`); called only by it.
-    fn park(&self, deadline: Option<Instant>) {
-        while !self.is_done() {
-            match deadline {
-                None => thread::park(),
-                Some(deadline) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        return;
-                    }
-                    thread::park_timeout(deadline - now);
-                }
-            }
-        }
-    }
-
-    /// Drops the body's own count and waits for every task.
-    fn finish_and_wait(&self) {
-        self.task_finished();
-        registry::wait_until(&|| self.is_done(), &|limit| self.park(limit), None);
-    }
-}
-
-/// A task's pointer to its scope's latch.
-#[derive(Clone, Copy)]
-pub(crate) struct LatchRef(NonNull<ScopeLatch>);
-
-// SAFETY: `ScopeLatch` is `Sync`; what keeps the pointer valid is the
-// contract on `get`.
-unsafe impl Send for LatchRef {}
-unsafe impl Sync for LatchRef {}
-
-impl LatchRef {
-    pub(crate) fn new(latch: &ScopeLatch) -> Self {
-        LatchRef(NonNull::from(latch))
-    }
-
-    /// # Safety
-    /// Only for a task counted by `task_started` that has not yet called
-    /// `task_finished`: until then the scope waits, keeping the latch alive.
-    pub(crate) unsafe fn get(&self) -> &ScopeLatch {
-        // SAFETY: see above.
-        unsafe { self.0.as_ref() }
-    }
-}
+use crate::pool::ThreadPool;
+use crate::registry;
+use crate::spawn::{self, Spawner};
+use crate::task::ScopedTaskHandle;
 
 /// A scope in which tasks may borrow anything that outlives it (`'env`).
 ///
 /// Made by [`ThreadPool::scope`](crate::ThreadPool::scope). Every task
 /// spawned or map started in it has finished when the scope returns.
 pub struct Scope<'scope, 'env: 'scope> {
-    registry: &'scope Arc<Registry>,
-    latch: Arc<ScopeLatch>,
-    num_workers: usize,
+    pool: &'scope ThreadPool,
+    latch: ScopeLatch,
     // Invariant in both lifetimes, as `std::thread::Scope` is, so the
     // borrow checker cannot shrink them to let a borrow escape.
     _scope: PhantomData<&'scope mut &'scope ()>,
@@ -125,7 +28,7 @@ pub struct Scope<'scope, 'env: 'scope> {
 
 impl<'scope, 'env> Scope<'scope, 'env> {
     fn spawner(&'scope self) -> Spawner<'scope> {
-        Spawner::scoped(self.registry, &self.latch, self.num_workers)
+        Spawner::scoped(self.pool, &self.latch)
     }
 
     /// Runs `f` on the pool, fire-and-forget (like `rayon::Scope::spawn`);
@@ -156,7 +59,9 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     where
         F: FnOnce() + Send + 'scope,
     {
-        self.spawner().spawn_detached(&self.latch, f)
+        // SAFETY: counted in this scope's latch, which `run` waits on
+        // before `'scope` ends.
+        unsafe { spawn::spawn_detached(self.pool.registry(), &self.latch, f) }
     }
 
     /// Runs `f` on the pool and returns a handle to its result; `f` may
@@ -177,15 +82,24 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// });
     /// assert_eq!(sum, 10);
     /// ```
-    pub fn submit<F, T>(&'scope self, f: F) -> TaskHandle<T>
+    pub fn submit<F, T>(&'scope self, f: F) -> ScopedTaskHandle<'scope, T>
     where
         F: FnOnce() -> T + Send + 'scope,
         T: Send + 'scope,
     {
-        self.spawner().spawn(f)
+        // SAFETY: as in `spawn`.
+        let handle = unsafe { spawn::spawn(self.pool.registry(), Some(&self.latch), f) };
+        ScopedTaskHandle::new(handle, &self.latch)
     }
 
     /// [`ThreadPool::map`](crate::ThreadPool::map) over borrowed data.
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(2).unwrap();
+    /// let offset = 10; // borrowed
+    /// let out: Vec<i32> = pool.scope(|s| s.map(|x: i32| x + offset, 0..3).collect());
+    /// assert_eq!(out, [10, 11, 12]);
+    /// ```
     pub fn map<I, F, T>(&'scope self, f: F, inputs: I) -> Map<'scope, I::IntoIter, F, T>
     where
         I: IntoIterator,
@@ -197,6 +111,13 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     }
 
     /// [`ThreadPool::try_map`](crate::ThreadPool::try_map) over borrowed data.
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(2).unwrap();
+    /// let limit = 1;
+    /// let out: Vec<_> = pool.scope(|s| s.try_map(|x: i32| if x > limit { panic!("big") } else { x }, 0..3).collect());
+    /// assert!(out[2].is_err());
+    /// ```
     pub fn try_map<I, F, T>(&'scope self, f: F, inputs: I) -> TryMap<'scope, I::IntoIter, F, T>
     where
         I: IntoIterator,
@@ -209,6 +130,13 @@ impl<'scope, 'env> Scope<'scope, 'env> {
 
     /// [`ThreadPool::map_unordered`](crate::ThreadPool::map_unordered) over
     /// borrowed data.
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(2).unwrap();
+    /// let names = ["a", "b"];
+    /// let n = pool.scope(|s| s.map_unordered(|i: usize| names[i].len(), 0..2).count());
+    /// assert_eq!(n, 2);
+    /// ```
     pub fn map_unordered<I, F, T>(&'scope self, f: F, inputs: I) -> MapUnordered<'scope, I::IntoIter, F, T>
     where
         I: IntoIterator,
@@ -218,24 +146,72 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     {
         MapUnordered::new(self.spawner(), f, inputs.into_iter())
     }
+
+    /// [`ThreadPool::starmap`](crate::ThreadPool::starmap) over borrowed data.
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(2).unwrap();
+    /// let scale = 2.0;
+    /// let f = |x: f64, y: f64| scale * (x + y);
+    /// let z: Vec<f64> = pool.scope(|s| s.starmap(f, pool::args::zip(([1.0, 2.0], [3.0, 4.0]))).collect());
+    /// assert_eq!(z, [8.0, 12.0]);
+    /// ```
+    #[allow(clippy::type_complexity)]
+    pub fn starmap<I, F>(
+        &'scope self,
+        f: F,
+        inputs: I,
+    ) -> Map<'scope, I::IntoIter, impl Fn(I::Item) -> F::Output + Send + Sync + 'scope, F::Output>
+    where
+        I: IntoIterator,
+        I::Item: Send + 'scope,
+        F: Apply<I::Item> + Send + Sync + 'scope,
+        F::Output: Send + 'scope,
+    {
+        self.map(move |args| f.apply(args), inputs)
+    }
+
+    /// [`ThreadPool::map_collect`](crate::ThreadPool::map_collect) from
+    /// inside a scope (which it joins before returning, like any call).
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(2).unwrap();
+    /// let xs = vec![1, 2, 3];
+    /// let (doubled, tripled) = pool.scope(|s| {
+    ///     let t = s.submit(|| xs.iter().map(|x| x * 3).collect::<Vec<_>>());
+    ///     (s.map_collect(|x: &i32| x * 2, &xs), t.wait().unwrap())
+    /// });
+    /// assert_eq!(doubled, [2, 4, 6]);
+    /// assert_eq!(tripled, [3, 6, 9]);
+    /// ```
+    pub fn map_collect<I, F, T>(&self, f: F, inputs: I) -> Vec<T>
+    where
+        I: Indexed,
+        F: Fn(I::Item) -> T + Sync,
+        T: Send,
+    {
+        collect::map_collect(self.pool, f, inputs)
+    }
 }
 
 /// Runs `body` with a fresh scope on this thread and joins everything it
-/// spawned, even if `body` panics (the panic is re-raised after the join).
-pub(crate) fn run<'env, F, R>(registry: &Arc<Registry>, num_workers: usize, body: F) -> R
+/// spawned, even if `body` panics. Then re-raises, with its original
+/// payload, the body's panic or else the first panic of a task nobody
+/// waited on.
+pub(crate) fn run<'env, F, R>(pool: &ThreadPool, body: F) -> R
 where
     F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
 {
-    let scope =
-        Scope { registry, latch: Arc::new(ScopeLatch::new()), num_workers, _scope: PhantomData, _env: PhantomData };
+    let scope = Scope { pool, latch: ScopeLatch::new(), _scope: PhantomData, _env: PhantomData };
     let result = panic::catch_unwind(AssertUnwindSafe(|| body(&scope)));
-    scope.latch.finish_and_wait();
+    // SAFETY: the body's own count, set once; `scope` outlives the wait.
+    unsafe { ScopeLatch::set(&scope.latch) };
+    registry::wait_until(&|| scope.latch.is_released(), &|limit| scope.latch.park(limit), None);
     match result {
         Err(payload) => panic::resume_unwind(payload),
         Ok(value) => {
-            let panics = std::mem::take(&mut *scope.latch.panics.lock());
-            if let Some(first) = panics.first() {
-                panic!("{} scoped task(s) panicked and were not waited on; first: {first}", panics.len());
+            if let Some(payload) = scope.latch.take_panic() {
+                panic::resume_unwind(payload);
             }
             value
         }

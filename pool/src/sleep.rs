@@ -12,9 +12,7 @@
 //! will find the job. It leaves the `searching` count before its final look
 //! at the queues, so the job cannot slip past both of them.
 
-use std::sync::atomic::{fence, AtomicUsize, Ordering};
-
-use parking_lot::{Condvar, Mutex};
+use crate::sync::{fence, AtomicUsize, Condvar, Mutex, Ordering};
 
 pub(crate) struct Sleep {
     sleepers: AtomicUsize,

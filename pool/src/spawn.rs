@@ -1,72 +1,94 @@
-//! The one place tasks enter a pool, scoped or not.
+//! The one place tasks enter a pool, scoped or not, and the one place the
+//! type system's view of their lifetime is erased.
 
+use std::marker::PhantomData;
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::job::JobRef;
+use crate::latch::ScopeLatch;
+use crate::pool::ThreadPool;
 use crate::registry::Registry;
-use crate::scope::{LatchRef, ScopeLatch};
-use crate::task::{self, Detached, TaskHandle};
+use crate::task::{self, Detached, Handle, LatchPtr};
 
-/// Where a map or a scope sends its tasks.
+fn stamp(registry: &Registry) -> Option<Instant> {
+    registry.timed().then(Instant::now)
+}
+
+/// Queues `f` and returns its handle, counting it in `scope` if given.
 ///
-/// Invariant: a `Spawner<'a>` without a scope latch is only made for `'a =
-/// 'static` data (see [`Spawner::unscoped`]); with a latch, the scope that
-/// owns the latch outlives `'a`'s borrows by joining every task it counted.
-#[derive(Clone, Copy)]
+/// # Safety
+/// Whatever `f` and its result borrow (`'a`) must stay alive until the job
+/// has run or been cancelled: either `'a` is `'static`, or `scope` is the
+/// latch of a scope that outlives `'a`'s borrows and waits for every task
+/// it counted before it ends.
+pub(crate) unsafe fn spawn<'a, F, T>(registry: &Arc<Registry>, scope: Option<&ScopeLatch>, f: F) -> Handle<'a, T>
+where
+    F: FnOnce() -> T + Send + 'a,
+    T: Send + 'a,
+{
+    if let Some(latch) = scope {
+        latch.task_started();
+    }
+    let (task, handle) = task::new_task(f, scope, stamp(registry));
+    // SAFETY: the caller's contract: the job cannot outlive what it borrows.
+    let job = unsafe { JobRef::new(task) };
+    registry.push(job);
+    handle
+}
+
+/// Queues `f` with no handle, counted in `scope`, which re-raises its panic.
+///
+/// # Safety
+/// As for [`spawn`], with a scope.
+pub(crate) unsafe fn spawn_detached<'a, F>(registry: &Arc<Registry>, scope: &ScopeLatch, f: F)
+where
+    F: FnOnce() + Send + 'a,
+{
+    scope.task_started();
+    // SAFETY: the caller's contract: the scope joins the job.
+    let job = unsafe { JobRef::new(Detached::new(f, LatchPtr::new(scope), stamp(registry))) };
+    registry.push(job);
+}
+
+/// Where a map sends its tasks: a pool handle, plus the scope when the
+/// map's data is borrowed.
+///
+/// Invariant, kept by the two constructors: a `Spawner<'a>` without a
+/// scope has `'a = 'static`; with one, the scope joins every task it
+/// counted before `'a`'s borrows end. So `spawn`'s `'a` bounds are enough.
 pub(crate) struct Spawner<'a> {
-    registry: &'a Arc<Registry>,
-    scope: Option<&'a Arc<ScopeLatch>>,
-    num_workers: usize,
+    pool: ThreadPool,
+    scope: Option<&'a ScopeLatch>,
+    /// Invariant in `'a`, so a map cannot be coerced to a longer lifetime.
+    _data: PhantomData<&'a mut &'a ()>,
+}
+
+impl Spawner<'static> {
+    /// For a pool-level map: everything it spawns is `'static`.
+    pub(crate) fn unscoped(pool: &ThreadPool) -> Self {
+        Spawner { pool: pool.clone(), scope: None, _data: PhantomData }
+    }
 }
 
 impl<'a> Spawner<'a> {
-    /// # Safety
-    /// Everything spawned through the result must be `'static`, even though
-    /// the signature only asks for `'a`. `ThreadPool`'s methods ensure it
-    /// with `'static` bounds.
-    pub(crate) unsafe fn unscoped(registry: &'a Arc<Registry>, num_workers: usize) -> Self {
-        Spawner { registry, scope: None, num_workers }
-    }
-
-    pub(crate) fn scoped(registry: &'a Arc<Registry>, latch: &'a Arc<ScopeLatch>, num_workers: usize) -> Self {
-        Spawner { registry, scope: Some(latch), num_workers }
+    /// For a map in a scope, whose tasks may borrow for `'a`: `latch`'s
+    /// scope waits for them before `'a` ends.
+    pub(crate) fn scoped(pool: &ThreadPool, latch: &'a ScopeLatch) -> Self {
+        Spawner { pool: pool.clone(), scope: Some(latch), _data: PhantomData }
     }
 
     pub(crate) fn num_workers(&self) -> usize {
-        self.num_workers
+        self.pool.num_workers()
     }
 
-    pub(crate) fn spawn<F, T>(&self, f: F) -> TaskHandle<T>
+    pub(crate) fn spawn<F, T>(&self, f: F) -> Handle<'a, T>
     where
         F: FnOnce() -> T + Send + 'a,
         T: Send + 'a,
     {
-        if let Some(latch) = self.scope {
-            latch.task_started();
-        }
-        let (task, handle) = task::new_task(f, self.scope, self.stamp());
-        // SAFETY: see the type's invariant: either the data is `'static`,
-        // or the scope joins this job (its latch counted it above and is
-        // released only once the job ran or was cancelled).
-        let job = unsafe { JobRef::new(task) };
-        self.registry.push(job);
-        handle
-    }
-
-    /// Queues `f` with no handle; only scopes do this, since the scope is
-    /// where its panic is reported.
-    pub(crate) fn spawn_detached<F>(&self, latch: &ScopeLatch, f: F)
-    where
-        F: FnOnce() + Send + 'a,
-    {
-        latch.task_started();
-        // SAFETY: as in `spawn`: the scope owning `latch` joins the job.
-        let job = unsafe { JobRef::new(Detached::new(f, LatchRef::new(latch), self.stamp())) };
-        self.registry.push(job);
-    }
-
-    fn stamp(&self) -> Option<Instant> {
-        self.registry.timed().then(Instant::now)
+        // SAFETY: the type's invariant: `'a` is `'static`, or the scope
+        // joins the task before `'a` ends.
+        unsafe { spawn(self.pool.registry(), self.scope, f) }
     }
 }

@@ -1,27 +1,30 @@
-//! A task, the cell its result travels back through, and the handle that
-//! waits on it.
+//! A task, and the handles that wait on its result.
 //!
 //! A task with a handle is one `Arc<Task>`, shared by the queue (as a
-//! [`JobRef`](crate::job::JobRef)) and the [`TaskHandle`] that reads its
-//! result. Whoever takes the closure out of its [`Claim`] first owns the
-//! right to complete the task, which is how running and cancelling race
-//! safely. A fire-and-forget scoped task is a [`Detached`]: one `Box`.
+//! [`JobRef`](crate::job::JobRef)) and the handle, which reads the result
+//! through the task's [`ResultCell`]. Whoever takes the closure out of its
+//! [`Claim`] first owns the right to complete the task, which is how
+//! running and cancelling race safely. A fire-and-forget scoped task is a
+//! [`Detached`]: one `Box`.
+//!
+//! Every piece of user code a task touches runs under a panic guard: the
+//! closure (whose captures are dropped inside the call), the captures of a
+//! cancelled closure, and a result nobody will read. A worker never
+//! unwinds.
 
 use std::cell::UnsafeCell;
 use std::fmt;
-use std::mem;
+use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
-
 use crate::error::TaskError;
 use crate::job::{Job, Recorder};
+use crate::latch::{drop_quietly, ResultCell, ScopeLatch};
 use crate::registry;
-use crate::scope::{LatchRef, ScopeLatch};
 
 /// A closure that exactly one party (a worker running it, or someone
 /// cancelling it) may take.
@@ -50,27 +53,68 @@ impl<F> Claim<F> {
     }
 }
 
-enum Slot<T> {
-    Pending,
-    Ready(Result<T, TaskError>),
-    /// The handle took the value.
-    Taken,
-    /// The handle was dropped before the task finished; the value is dropped
-    /// as soon as it is produced.
-    Abandoned,
+/// A task's pointer to its scope's latch (no reference count: the scope
+/// outlives its tasks by waiting for them).
+#[derive(Clone, Copy)]
+pub(crate) struct LatchPtr(NonNull<ScopeLatch>);
+
+// SAFETY: `ScopeLatch` is `Sync`; what keeps the pointer valid is the
+// contract on `get` and `set`.
+unsafe impl Send for LatchPtr {}
+unsafe impl Sync for LatchPtr {}
+
+impl LatchPtr {
+    pub(crate) fn new(latch: &ScopeLatch) -> Self {
+        LatchPtr(NonNull::from(latch))
+    }
+
+    /// # Safety
+    /// Only for a task counted by `task_started` that has not yet called
+    /// [`set`](LatchPtr::set): until then the scope waits, keeping the
+    /// latch alive.
+    pub(crate) unsafe fn get(&self) -> &ScopeLatch {
+        // SAFETY: see above.
+        unsafe { self.0.as_ref() }
+    }
+
+    /// The task's last touch of the latch.
+    ///
+    /// # Safety
+    /// As for `get`; the pointer is not used again afterwards.
+    pub(crate) unsafe fn set(self) {
+        // SAFETY: forwarded: our count keeps the latch alive until `set`
+        // releases it, and `set` never holds a reference across that point.
+        unsafe { ScopeLatch::set(self.0.as_ptr()) }
+    }
 }
 
-/// The completion latch and the value it guards.
-struct ResultCell<T> {
-    slot: Mutex<Slot<T>>,
-    ready: Condvar,
-    done: AtomicBool,
+/// Reports a panic of a task nobody will ask about: to its scope if it has
+/// one (the scope re-raises it), otherwise nowhere.
+fn report_unobserved(scope: Option<LatchPtr>, payload: Box<dyn std::any::Any + Send>) {
+    match scope {
+        // SAFETY: called before the task's `set`.
+        Some(scope) => unsafe { scope.get() }.record_panic(payload),
+        None => drop_quietly(payload),
+    }
+}
+
+/// Drops an outcome nobody will read, under a panic guard (its `Drop` is
+/// user code); a panic in `f` or in that `Drop` goes to the scope.
+fn drop_orphan<T>(scope: Option<LatchPtr>, orphan: Result<T, TaskError>) {
+    let unobserved = match orphan {
+        Err(TaskError::Panicked(panic)) => Some(panic.into_payload()),
+        Err(TaskError::Cancelled) => None,
+        Ok(value) => panic::catch_unwind(AssertUnwindSafe(move || drop(value))).err(),
+    };
+    if let Some(payload) = unobserved {
+        report_unobserved(scope, payload);
+    }
 }
 
 pub(crate) struct Task<F, T> {
     func: Claim<F>,
     cell: ResultCell<T>,
-    scope: Option<LatchRef>,
+    scope: Option<LatchPtr>,
     /// When it was queued, if the pool keeps metrics.
     enqueued_at: Option<Instant>,
 }
@@ -86,20 +130,13 @@ where
     F: FnOnce() -> T + Send,
     T: Send,
 {
-    fn new(func: F, scope: Option<LatchRef>, enqueued_at: Option<Instant>) -> Self {
-        Task {
-            func: Claim::new(func),
-            cell: ResultCell { slot: Mutex::new(Slot::Pending), ready: Condvar::new(), done: AtomicBool::new(false) },
-            scope,
-            enqueued_at,
-        }
-    }
-
     fn run_once(&self, recorder: Option<&Recorder<'_>>) -> bool {
         let Some(func) = self.func.take() else {
             return false;
         };
         let start = Recorder::start(recorder);
+        // The closure's captures are dropped inside the call, so a panic in
+        // their `Drop` is caught here too.
         let result = panic::catch_unwind(AssertUnwindSafe(func)).map_err(TaskError::from_panic);
         Recorder::finish(recorder, self.enqueued_at, start);
         self.complete(result);
@@ -108,34 +145,25 @@ where
 
     fn cancel_once(&self) {
         if let Some(func) = self.func.take() {
-            drop(func);
-            self.complete(Err(TaskError::Cancelled));
+            let result = match panic::catch_unwind(AssertUnwindSafe(move || drop(func))) {
+                Ok(()) => Err(TaskError::Cancelled),
+                Err(payload) => Err(TaskError::from_panic(payload)),
+            };
+            self.complete(result);
         }
     }
 
     fn complete(&self, result: Result<T, TaskError>) {
-        let mut slot = self.cell.slot.lock();
-        let orphan = if matches!(*slot, Slot::Abandoned) {
-            Some(result)
-        } else {
-            *slot = Slot::Ready(result);
-            None
-        };
-        self.cell.done.store(true, Ordering::Release);
-        drop(slot);
-        self.cell.ready.notify_all();
-        // The orphaned value may borrow from a scope's caller: drop it (and
-        // note an unobserved panic) before telling the scope we are done.
-        if let Some(orphan) = orphan {
-            if let (Err(TaskError::Panicked(message)), Some(scope)) = (&orphan, self.scope) {
-                // SAFETY: the scope outlives its tasks until `task_finished`.
-                unsafe { scope.get() }.record_panic(message.clone());
-            }
-            drop(orphan);
+        if let Some(orphan) = self.cell.complete(result) {
+            // The orphan may borrow from a scope's caller: drop it before
+            // telling the scope we are done.
+            drop_orphan(self.scope, orphan);
         }
         if let Some(scope) = self.scope {
-            // SAFETY: as above; this is the task's last use of the latch.
-            unsafe { scope.get() }.task_finished();
+            // SAFETY: counted by `task_started` in `spawn`; this is the
+            // task's last use of the latch (`complete` runs once, guarded
+            // by the claim).
+            unsafe { scope.set() };
         }
     }
 }
@@ -183,12 +211,12 @@ where
 /// Its panic, if any, is handed to the scope, which re-raises it.
 pub(crate) struct Detached<F> {
     func: F,
-    scope: LatchRef,
+    scope: LatchPtr,
     enqueued_at: Option<Instant>,
 }
 
 impl<F: FnOnce() + Send> Detached<F> {
-    pub(crate) fn new(func: F, scope: LatchRef, enqueued_at: Option<Instant>) -> Box<Self> {
+    pub(crate) fn new(func: F, scope: LatchPtr, enqueued_at: Option<Instant>) -> Box<Self> {
         Box::new(Detached { func, scope, enqueued_at })
     }
 }
@@ -199,22 +227,21 @@ impl<F: FnOnce() + Send> Job for Box<Detached<F>> {
         let start = Recorder::start(recorder);
         let outcome = panic::catch_unwind(AssertUnwindSafe(func));
         Recorder::finish(recorder, enqueued_at, start);
-        // SAFETY (both `get`s): the scope outlives its tasks until their
-        // `task_finished`, which comes last.
         if let Err(payload) = outcome {
-            if let TaskError::Panicked(message) = TaskError::from_panic(payload) {
-                unsafe { scope.get() }.record_panic(message);
-            }
+            report_unobserved(Some(scope), payload);
         }
-        unsafe { scope.get() }.task_finished();
+        // SAFETY: counted by `task_started`; the job's last use of the latch.
+        unsafe { scope.set() };
         true
     }
 
     fn cancel(self) {
         let Detached { func, scope, .. } = *self;
-        drop(func);
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(func))) {
+            report_unobserved(Some(scope), payload);
+        }
         // SAFETY: as in `execute`.
-        unsafe { scope.get() }.task_finished();
+        unsafe { scope.set() };
     }
 
     fn into_raw(self) -> NonNull<()> {
@@ -229,31 +256,75 @@ impl<F: FnOnce() + Send> Job for Box<Detached<F>> {
     }
 }
 
-/// Creates a task and the handle to its result; the caller queues the job.
+/// Creates a task and the handle to its result; the caller counts it in
+/// `scope` (if any) and queues the job.
 pub(crate) fn new_task<'a, F, T>(
     func: F,
-    scope: Option<&Arc<ScopeLatch>>,
+    scope: Option<&ScopeLatch>,
     enqueued_at: Option<Instant>,
-) -> (Arc<Task<F, T>>, TaskHandle<T>)
+) -> (Arc<Task<F, T>>, Handle<'a, T>)
 where
     F: FnOnce() -> T + Send + 'a,
     T: Send + 'a,
 {
-    let task = Arc::new(Task::new(func, scope.map(|latch| LatchRef::new(latch)), enqueued_at));
+    let task = Arc::new(Task {
+        func: Claim::new(func),
+        cell: ResultCell::new(),
+        scope: scope.map(LatchPtr::new),
+        enqueued_at,
+    });
     let state: Arc<dyn TaskState<T> + 'a> = task.clone();
-    // SAFETY: erasing `'a` only lengthens the lifetime the type system sees.
-    // Through this pointer a handle reaches the result cell (whose `T` the
-    // handle's own type keeps from outliving `'a`) and the closure only to
-    // cancel it, which a scope's tasks can no longer need once the scope
-    // has joined them: the closure is gone by then.
-    let state: Arc<dyn TaskState<T>> = unsafe { mem::transmute(state) };
-    (task, TaskHandle { state, scope: scope.cloned() })
+    (task, Handle { state })
 }
 
-/// A handle to a task's result: wait for it, wait with a timeout, or poll it.
+/// The handle logic shared by [`TaskHandle`], [`ScopedTaskHandle`] and the
+/// maps. `'a` is what the task may borrow; the handle cannot outlive it.
+pub(crate) struct Handle<'a, T> {
+    state: Arc<dyn TaskState<T> + 'a>,
+}
+
+impl<T> Handle<'_, T> {
+    pub(crate) fn is_finished(&self) -> bool {
+        self.state.cell().is_done()
+    }
+
+    pub(crate) fn wait(&self) -> Result<T, TaskError> {
+        let cell = self.state.cell();
+        registry::wait_until(&|| cell.is_done(), &|limit| cell.block(limit), None);
+        cell.take()
+    }
+
+    /// `None` when the deadline passed first.
+    fn wait_timeout(&self, timeout: Duration) -> Option<Result<T, TaskError>> {
+        let deadline = Instant::now().checked_add(timeout);
+        let cell = self.state.cell();
+        registry::wait_until(&|| cell.is_done(), &|limit| cell.block(limit), deadline).then(|| cell.take())
+    }
+
+    pub(crate) fn cancel(&self) {
+        self.state.cancel_task();
+    }
+
+    /// The unread outcome, if the task has finished; afterwards the task
+    /// drops whatever it produces.
+    fn abandon(&self) -> Option<Result<T, TaskError>> {
+        self.state.cell().abandon()
+    }
+}
+
+impl<T> Drop for Handle<'_, T> {
+    fn drop(&mut self) {
+        // An unread value is dropped here, on the handle's thread: a panic
+        // in its `Drop` is the dropper's, as for any other value.
+        drop(self.abandon());
+    }
+}
+
+/// A handle to a task's result: wait for it, wait with a timeout, or poll
+/// it, as with `std::thread::JoinHandle`.
 ///
 /// Dropping the handle does not cancel the task; it runs and its value is
-/// dropped.
+/// dropped on the worker (a panic in that `Drop` is caught there).
 ///
 /// ```
 /// let pool = pool::ThreadPool::new(2).unwrap();
@@ -264,89 +335,135 @@ where
 /// assert!(handle.wait().unwrap_err().is_panic());
 /// ```
 pub struct TaskHandle<T> {
-    state: Arc<dyn TaskState<T>>,
-    /// Kept alive by the handle (not by the task) so that dropping a handle
-    /// that escaped its scope can still report an unread panic safely.
-    scope: Option<Arc<ScopeLatch>>,
+    inner: Handle<'static, T>,
 }
 
 impl<T> TaskHandle<T> {
+    pub(crate) fn new(inner: Handle<'static, T>) -> Self {
+        TaskHandle { inner }
+    }
+
     /// True once the task has finished (with a value, a panic or cancelled).
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(1).unwrap();
+    /// let handle = pool.submit(|| 1);
+    /// while !handle.is_finished() { std::thread::yield_now(); }
+    /// assert_eq!(handle.wait(), Ok(1));
+    /// ```
     pub fn is_finished(&self) -> bool {
-        self.state.cell().done.load(Ordering::Acquire)
+        self.inner.is_finished()
     }
 
     /// Blocks until the task finishes and returns its value, or the panic
-    /// it raised, or [`TaskError::Cancelled`].
+    /// it raised (with its payload), or [`TaskError::Cancelled`].
     ///
     /// Called from a worker of a pool, this runs other queued tasks while it
     /// waits, so a task may wait on tasks it submitted without deadlock.
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(1).unwrap();
+    /// assert_eq!(pool.submit(|| "done").wait(), Ok("done"));
+    /// ```
     pub fn wait(self) -> Result<T, TaskError> {
-        let cell = self.state.cell();
-        registry::wait_until(&|| cell.is_done(), &|limit| cell.block(limit), None);
-        self.take()
+        self.inner.wait()
     }
 
     /// Waits at most `timeout`. Returns the outcome when the task finished
     /// in time, or gives the handle back (`Err`) so the caller can wait again.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let pool = pool::ThreadPool::new(1).unwrap();
+    /// let handle = pool.submit(|| std::thread::sleep(Duration::from_millis(50)));
+    /// let handle = handle.wait_timeout(Duration::ZERO).unwrap_err(); // not yet
+    /// assert_eq!(handle.wait_timeout(Duration::from_secs(10)).unwrap(), Ok(()));
+    /// ```
     pub fn wait_timeout(self, timeout: Duration) -> Result<Result<T, TaskError>, TaskHandle<T>> {
-        let deadline = Instant::now() + timeout;
-        let cell = self.state.cell();
-        if registry::wait_until(&|| cell.is_done(), &|limit| cell.block(limit), Some(deadline)) {
-            Ok(self.take())
-        } else {
-            Err(self)
-        }
+        self.inner.wait_timeout(timeout).ok_or(self)
     }
 
     /// Cancels the task if it has not started yet; its outcome becomes
     /// [`TaskError::Cancelled`]. A task already running is not interrupted.
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(1).unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let blocker = pool.submit(move || rx.recv().ok());
+    /// let queued = pool.submit(|| 1);
+    /// queued.cancel();
+    /// tx.send(()).unwrap();
+    /// assert_eq!(queued.wait(), Err(pool::TaskError::Cancelled));
+    /// # blocker.wait().unwrap();
+    /// ```
     pub fn cancel(&self) {
-        self.state.cancel_task();
-    }
-
-    fn take(&self) -> Result<T, TaskError> {
-        let mut slot = self.state.cell().slot.lock();
-        match mem::replace(&mut *slot, Slot::Taken) {
-            Slot::Ready(result) => result,
-            // `take` is only reached after `done` was observed, and only once.
-            Slot::Pending | Slot::Taken | Slot::Abandoned => {
-                unreachable!("task result taken before it was ready")
-            }
-        }
-    }
-}
-
-impl<T> ResultCell<T> {
-    fn is_done(&self) -> bool {
-        self.done.load(Ordering::Acquire)
-    }
-
-    /// Sleeps until the task is done, or at most until `deadline`.
-    fn block(&self, deadline: Option<Instant>) {
-        registry::block_on(&self.ready, &mut self.slot.lock(), deadline, |_| !self.is_done());
-    }
-}
-
-impl<T> Drop for TaskHandle<T> {
-    fn drop(&mut self) {
-        let cell = self.state.cell();
-        let mut slot = cell.slot.lock();
-        match mem::replace(&mut *slot, Slot::Abandoned) {
-            Slot::Ready(result) => {
-                drop(slot);
-                if let (Err(TaskError::Panicked(message)), Some(scope)) = (&result, &self.scope) {
-                    scope.record_panic(message.clone());
-                }
-            }
-            Slot::Taken => *slot = Slot::Taken,
-            Slot::Pending | Slot::Abandoned => {}
-        }
+        self.inner.cancel();
     }
 }
 
 impl<T> fmt::Debug for TaskHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskHandle").field("finished", &self.is_finished()).finish()
+    }
+}
+
+/// A handle to a scoped task's result, from
+/// [`Scope::submit`](crate::Scope::submit); like [`TaskHandle`], but it
+/// cannot leave its scope (as `std::thread::ScopedJoinHandle`).
+///
+/// If the task panicked and the handle is dropped unread, the scope
+/// re-raises that panic when it ends, so failures are never silent.
+pub struct ScopedTaskHandle<'scope, T> {
+    inner: Handle<'scope, T>,
+    scope: &'scope ScopeLatch,
+    /// Invariant, so the handle cannot be made to outlive `'scope`.
+    _scope: PhantomData<&'scope mut &'scope ()>,
+}
+
+impl<'scope, T> ScopedTaskHandle<'scope, T> {
+    pub(crate) fn new(inner: Handle<'scope, T>, scope: &'scope ScopeLatch) -> Self {
+        ScopedTaskHandle { inner, scope, _scope: PhantomData }
+    }
+
+    /// See [`TaskHandle::is_finished`].
+    pub fn is_finished(&self) -> bool {
+        self.inner.is_finished()
+    }
+
+    /// See [`TaskHandle::wait`].
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(2).unwrap();
+    /// let data = [1, 2, 3];
+    /// let sum = pool.scope(|s| s.submit(|| data.iter().sum::<i32>()).wait());
+    /// assert_eq!(sum, Ok(6));
+    /// ```
+    pub fn wait(self) -> Result<T, TaskError> {
+        self.inner.wait()
+    }
+
+    /// See [`TaskHandle::wait_timeout`].
+    pub fn wait_timeout(self, timeout: Duration) -> Result<Result<T, TaskError>, Self> {
+        self.inner.wait_timeout(timeout).ok_or(self)
+    }
+
+    /// See [`TaskHandle::cancel`].
+    pub fn cancel(&self) {
+        self.inner.cancel();
+    }
+}
+
+impl<T> Drop for ScopedTaskHandle<'_, T> {
+    fn drop(&mut self) {
+        match self.inner.abandon() {
+            Some(Err(TaskError::Panicked(panic))) => self.scope.record_panic(panic.into_payload()),
+            other => drop(other),
+        }
+    }
+}
+
+impl<T> fmt::Debug for ScopedTaskHandle<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ScopedTaskHandle").field("finished", &self.is_finished()).finish()
     }
 }

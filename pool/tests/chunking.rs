@@ -16,7 +16,7 @@ fn fixed_chunk_sizes_give_correct_results() {
         assert_eq!(tried, expected, "try_map, chunk size {size}");
         let mut unordered: Vec<(usize, u64)> = pool
             .map_unordered(|x| x * 3 + 1, 0..n)
-            .chunking(Chunking::Fixed(size))
+            .chunk_size(Chunking::Fixed(size))
             .map(|(i, r)| (i, r.unwrap()))
             .collect();
         unordered.sort_unstable();

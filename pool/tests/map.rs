@@ -34,7 +34,7 @@ fn results_come_in_input_order_under_random_durations() {
                     },
                     0..n,
                 )
-                .chunking(chunking)
+                .chunk_size(chunking)
                 .collect();
             let expected: Vec<u64> = (0..n as u64).map(f).collect();
             assert_eq!(out, expected, "{workers} workers, {chunking:?}");
@@ -166,7 +166,7 @@ fn a_panic_in_f_surfaces_at_its_item() {
                     },
                     0..100u64,
                 )
-                .chunking(chunking);
+                .chunk_size(chunking);
             for value in results {
                 seen.push(value);
             }
@@ -196,12 +196,12 @@ fn try_map_errs_exactly_at_the_panicking_indices() {
                 },
                 0..200u64,
             )
-            .chunking(chunking)
+            .chunk_size(chunking)
             .collect();
         assert_eq!(out.len(), 200);
         for (x, result) in (0..200u64).zip(out) {
             if bad(x) {
-                assert_eq!(result, Err(TaskError::Panicked(format!("{INTENTIONAL} at {x}"))), "{chunking:?}");
+                assert_eq!(common::by_message(result), Err(Some(format!("{INTENTIONAL} at {x}"))), "{chunking:?}");
             } else {
                 assert_eq!(result, Ok(f(x)), "{chunking:?}");
             }

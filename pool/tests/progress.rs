@@ -119,7 +119,7 @@ fn check_callback_failure(results: &[(usize, Result<u32, TaskError>)]) {
     for (i, result) in results {
         match result {
             Ok(value) => assert_eq!(*value, *i as u32),
-            Err(error) => assert_eq!(*error, TaskError::Panicked(format!("{INTENTIONAL} progress"))),
+            Err(error) => assert_eq!(error.panic_message(), Some(format!("{INTENTIONAL} progress").as_str())),
         }
     }
 }

@@ -7,7 +7,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::OnceLock;
 
 use common::{quiet_intentional_panics, INTENTIONAL};
-use pool::{TaskError, ThreadPool};
+use pool::ThreadPool;
 use proptest::prelude::*;
 
 /// One pool for all cases: building a pool per case would test thread
@@ -41,10 +41,10 @@ proptest! {
     #[test]
     fn try_map_equals_the_sequential_map(xs in prop::collection::vec(-1000i32..1000, 0..300), chunk in 1usize..50, window in 1usize..8) {
         quiet_intentional_panics();
-        let got: Vec<Result<i64, TaskError>> = pool().try_map(partial_f, xs.clone()).chunk_size(chunk).window(window).collect();
-        let expected: Vec<Result<i64, TaskError>> = xs
+        let got: Vec<Result<i64, Option<String>>> = pool().try_map(partial_f, xs.clone()).chunk_size(chunk).window(window).map(common::by_message).collect();
+        let expected: Vec<Result<i64, Option<String>>> = xs
             .iter()
-            .map(|&x| panic::catch_unwind(AssertUnwindSafe(|| partial_f(x))).map_err(|_| TaskError::Panicked(format!("{INTENTIONAL} {x}"))))
+            .map(|&x| panic::catch_unwind(AssertUnwindSafe(|| partial_f(x))).map_err(|_| Some(format!("{INTENTIONAL} {x}"))))
             .collect();
         prop_assert_eq!(got, expected);
     }

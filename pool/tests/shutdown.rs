@@ -31,14 +31,14 @@ fn dropping_the_pool_finishes_every_queued_task() {
 }
 
 #[test]
-fn shutdown_is_the_same_as_dropping() {
+fn dropping_the_last_handle_finishes_queued_tasks() {
     let pool = ThreadPool::new(3).unwrap();
     let counter = Arc::new(AtomicUsize::new(0));
     for _ in 0..60 {
         let counter = Arc::clone(&counter);
         pool.submit(move || counter.fetch_add(1, Ordering::SeqCst));
     }
-    pool.shutdown();
+    drop(pool);
     assert_eq!(counter.load(Ordering::SeqCst), 60);
 }
 

@@ -41,13 +41,13 @@ fn random_op(pool: &Arc<ThreadPool>, rng: &mut XorShift) {
             assert_eq!(got, expected);
         }
         1 => {
-            let got: Vec<u64> = pool.map(work, inputs).chunking(chunking).window(window).collect();
+            let got: Vec<u64> = pool.map(work, inputs).chunk_size(chunking).window(window).collect();
             assert_eq!(got, expected);
         }
         2 => {
             let mut got: Vec<(usize, u64)> = pool
                 .map_unordered(work, inputs)
-                .chunking(chunking)
+                .chunk_size(chunking)
                 .window(window)
                 .map(|(i, r)| (i, r.unwrap()))
                 .collect();
@@ -66,12 +66,12 @@ fn random_op(pool: &Arc<ThreadPool>, rng: &mut XorShift) {
                     },
                     inputs.clone(),
                 )
-                .chunking(chunking)
+                .chunk_size(chunking)
                 .window(window)
                 .collect();
             for ((x, result), value) in inputs.zip(got).zip(expected) {
                 if x % bad == 0 {
-                    assert_eq!(result, Err(TaskError::Panicked(format!("{INTENTIONAL} {x}"))));
+                    assert_eq!(common::by_message(result), Err(Some(format!("{INTENTIONAL} {x}"))));
                 } else {
                     assert_eq!(result, Ok(value));
                 }
@@ -90,7 +90,7 @@ fn random_op(pool: &Arc<ThreadPool>, rng: &mut XorShift) {
                     });
                 }
                 let handle = s.submit(|| expected.iter().sum::<u64>());
-                let mapped: u64 = s.map(|x: &u64| *x, &expected).chunking(chunking).sum();
+                let mapped: u64 = s.map(|x: &u64| *x, &expected).chunk_size(chunking).sum();
                 assert_eq!(handle.wait(), Ok(mapped));
                 mapped
             });
@@ -100,13 +100,13 @@ fn random_op(pool: &Arc<ThreadPool>, rng: &mut XorShift) {
         5 => {
             // Nested: a task mapping on its own pool.
             let inner = Arc::clone(pool);
-            let got = pool.submit(move || inner.map(work, inputs).chunking(chunking).collect::<Vec<_>>()).wait();
+            let got = pool.submit(move || inner.map(work, inputs).chunk_size(chunking).collect::<Vec<_>>()).wait();
             assert_eq!(got, Ok(expected));
         }
         6 => {
             // Dropped early, part-way through.
             let take = rng.below(n + 1) as usize;
-            let got: Vec<u64> = pool.map(work, inputs).chunking(chunking).window(window).take(take).collect();
+            let got: Vec<u64> = pool.map(work, inputs).chunk_size(chunking).window(window).take(take).collect();
             assert_eq!(got, expected[..take]);
         }
         _ => {

@@ -67,11 +67,11 @@ fn a_panicking_task_reports_its_message() {
     let pool = ThreadPool::new(2).unwrap();
 
     let literal = pool.submit(|| -> u32 { panic!("intentional literal") }).wait();
-    assert_eq!(literal, Err(TaskError::Panicked("intentional literal".into())));
+    assert_eq!(common::by_message(literal), Err(Some("intentional literal".into())));
 
     let formatted = pool.submit(|| -> u32 { panic!("{INTENTIONAL} formatted {}", 7) }).wait();
-    assert_eq!(formatted, Err(TaskError::Panicked(format!("{INTENTIONAL} formatted 7"))));
     let err = formatted.unwrap_err();
+    assert_eq!(err.panic_message(), Some(format!("{INTENTIONAL} formatted 7").as_str()));
     assert!(err.is_panic());
     assert!(err.to_string().contains("intentional formatted 7"), "display: {err}");
 
@@ -86,7 +86,7 @@ fn the_pool_keeps_working_after_panics() {
     let pool = ThreadPool::new(2).unwrap();
     let failed: Vec<_> = (0..50).map(|i| pool.submit(move || -> i32 { panic!("intentional {i}") })).collect();
     for (i, handle) in failed.into_iter().enumerate() {
-        assert_eq!(handle.wait(), Err(TaskError::Panicked(format!("intentional {i}"))));
+        assert_eq!(common::by_message(handle.wait()), Err(Some(format!("intentional {i}"))));
     }
     let ok: Vec<_> = (0..500).map(|i| pool.submit(move || i + 1)).collect();
     for (i, handle) in ok.into_iter().enumerate() {

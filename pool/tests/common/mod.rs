@@ -151,3 +151,10 @@ pub fn quiet_intentional_panics() {
 pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
     payload.downcast_ref::<&str>().copied().or_else(|| payload.downcast_ref::<String>().map(String::as_str))
 }
+
+/// A task outcome with the panic reduced to its message, for comparing
+/// against an expected value (`TaskError` compares panics by message too,
+/// but cannot be built outside the crate).
+pub fn by_message<T>(result: Result<T, pool::TaskError>) -> Result<T, Option<String>> {
+    result.map_err(|e| e.panic_message().map(str::to_owned))
+}
