@@ -62,7 +62,9 @@ fn a_capture_that_panics_in_drop_is_reported_and_the_worker_survives() {
     let (release, gate) = mpsc::channel::<()>();
     let blocker = pool.submit(move || gate.recv().ok());
     let bomb = Bomb;
-    let queued = pool.submit(move || drop(&bomb));
+    let queued = pool.submit(move || {
+        let _keep = &bomb;
+    });
     queued.cancel();
     release.send(()).unwrap();
     assert_eq!(wait_within(queued).unwrap_err().panic_message(), Some(format!("{INTENTIONAL} bomb").as_str()));
