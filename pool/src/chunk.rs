@@ -93,6 +93,13 @@ impl Chunker {
         self.size
     }
 
+    /// Automatic chunking has grown to its largest chunks and items are
+    /// cheap: the case where running chunks on the consumer may beat
+    /// handing them out (see [`Placement`]).
+    pub(crate) fn may_inline(&self) -> bool {
+        !self.fixed && self.size == self.max && self.per_item_ns.is_some_and(|ns| ns < MAX_INLINE_ITEM_NS)
+    }
+
     /// Feeds back how long a finished chunk of `items` inputs ran.
     pub(crate) fn observe(&mut self, items: usize, elapsed_ns: u64) {
         if self.fixed || items == 0 {
@@ -111,9 +118,99 @@ impl Chunker {
     }
 }
 
+/// Items slower than this always go to workers.
+const MAX_INLINE_ITEM_NS: f64 = 1_000.0;
+
+/// How many chunks a placement decision holds before the other placement
+/// is measured again (so a change in `f`'s cost is noticed).
+const REPROBE_EVERY: usize = 64;
+
+/// Where an ordered map with automatic chunking runs its chunks: on the
+/// workers, or on the consumer itself when items are so cheap that the
+/// consumer's own per-item work (pulling inputs, handing out results) is
+/// the bottleneck and a hand-off only adds to it.
+///
+/// It decides by measurement, not by a threshold: the consumer's wall
+/// time per item handed out, in each placement, including whatever the
+/// caller does with the items. Once chunks are at their largest it tries
+/// both, keeps the faster, and re-measures the other every
+/// [`REPROBE_EVERY`] chunks.
+#[derive(Debug, Default)]
+pub(crate) struct Placement {
+    /// Smoothed wall ns per item: `[on workers, inline]`.
+    wall_ns: [Option<f64>; 2],
+    inline: bool,
+    /// The next sample spans a change of placement: skip it.
+    skip: bool,
+    since_probe: usize,
+}
+
+impl Placement {
+    pub(crate) fn inline(&self) -> bool {
+        self.inline
+    }
+
+    /// A chunk of `items` was handed out `elapsed_ns` after the previous
+    /// one (`None`: no previous one, or the sample spans a transition);
+    /// `eligible` is [`Chunker::may_inline`].
+    pub(crate) fn handed_out(&mut self, items: usize, elapsed_ns: Option<u64>, eligible: bool) {
+        if !eligible {
+            *self = Placement::default();
+            return;
+        }
+        match elapsed_ns {
+            Some(ns) if !self.skip && items > 0 => {
+                let sample = ns as f64 / items as f64;
+                let slot = &mut self.wall_ns[usize::from(self.inline)];
+                *slot = Some(slot.map_or(sample, |previous| 0.5 * previous + 0.5 * sample));
+            }
+            _ => {}
+        }
+        self.skip = false;
+        self.since_probe += 1;
+        if self.since_probe >= REPROBE_EVERY {
+            self.since_probe = 0;
+            self.wall_ns[usize::from(!self.inline)] = None;
+        }
+        let want_inline = match self.wall_ns {
+            [None, _] => false,
+            [Some(_), None] => true,
+            [Some(workers), Some(inline)] => inline < workers,
+        };
+        if want_inline != self.inline {
+            self.inline = want_inline;
+            self.skip = true;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn placement_measures_both_and_keeps_the_faster() {
+        let mut p = Placement::default();
+        p.handed_out(100, Some(300), true); // workers: 3 ns/item
+        assert!(p.inline(), "should probe inline next");
+        p.handed_out(100, Some(999_999), true); // transition: skipped
+        p.handed_out(100, Some(100), true); // inline: 1 ns/item
+        assert!(p.inline());
+        // Inline holds until the re-probe measures the workers again.
+        let mut held = 0;
+        while p.inline() {
+            p.handed_out(100, Some(100), true);
+            held += 1;
+        }
+        assert!(held < REPROBE_EVERY, "held {held}");
+        p.handed_out(100, Some(999_999), true); // transition: skipped
+        p.handed_out(100, Some(20), true); // the workers are now faster
+        assert!(!p.inline());
+        // Not eligible (e.g. items got slow): back to workers, forgetting all.
+        p.handed_out(100, Some(20), false);
+        assert!(!p.inline());
+        assert_eq!(p.wall_ns, [None, None]);
+    }
 
     #[test]
     fn fixed_never_changes() {

@@ -15,7 +15,7 @@ use std::{fmt, vec};
 
 use parking_lot::Mutex;
 
-use crate::chunk::{Chunker, Chunking};
+use crate::chunk::{Chunker, Chunking, Placement};
 use crate::error::TaskError;
 use crate::latch::Completions;
 use crate::registry;
@@ -77,15 +77,31 @@ struct ChunkOutput<T> {
     elapsed_ns: u64,
 }
 
-fn run_chunk<X, T, F: Fn(X) -> T>(f: &F, inputs: Vec<X>) -> ChunkOutput<T> {
+/// Applies `f` to each input, catching its panics item by item so one
+/// panicking input does not take its chunk-mates down.
+///
+/// One panic guard covers a run of items rather than each item (a guard
+/// per call would keep `f` from being inlined into the loop, which costs
+/// more than a 1 ns `f`); after a panic the run resumes at the next item. A
+/// panic in the input iterator itself (only possible when the consumer runs
+/// a chunk inline) is not an item's failure: it is re-raised.
+fn run_chunk<X, T, F: Fn(X) -> T>(f: &F, mut inputs: impl Iterator<Item = X>) -> ChunkOutput<T> {
     let start = Instant::now();
-    let mut values = Vec::with_capacity(inputs.len());
+    let mut values = Vec::with_capacity(inputs.size_hint().0);
     let mut failures = Vec::new();
-    for (offset, x) in inputs.into_iter().enumerate() {
-        // Per item, so one panicking input does not take its chunk-mates down.
-        match panic::catch_unwind(AssertUnwindSafe(|| f(x))) {
-            Ok(value) => values.push(value),
-            Err(payload) => failures.push((offset, TaskError::from_panic(payload))),
+    loop {
+        let mut in_f = false;
+        let run = panic::catch_unwind(AssertUnwindSafe(|| {
+            for x in &mut inputs {
+                in_f = true;
+                values.push(f(x));
+                in_f = false;
+            }
+        }));
+        match run {
+            Ok(()) => break,
+            Err(payload) if in_f => failures.push((values.len() + failures.len(), TaskError::from_panic(payload))),
+            Err(payload) => panic::resume_unwind(payload),
         }
     }
     let elapsed_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
@@ -216,17 +232,48 @@ where
         }
     }
 
-    /// Takes the next chunk of inputs, or `None` when they are used up.
-    fn next_inputs(&mut self) -> Option<(usize, Vec<I::Item>)> {
-        if self.exhausted {
-            return None;
-        }
+    fn chunk_len(&mut self) -> usize {
         if self.chunker.is_none() {
             let total = self.exact_len();
             let item_bytes = std::mem::size_of::<I::Item>().max(std::mem::size_of::<T>());
             self.chunker = Some(Chunker::new(self.chunking, total, self.spawner.num_workers(), item_bytes));
         }
-        let size = self.chunker.as_ref().map_or(1, Chunker::size);
+        self.chunker.as_ref().map_or(1, Chunker::size)
+    }
+
+    fn may_inline(&self) -> bool {
+        self.chunker.as_ref().is_some_and(Chunker::may_inline)
+    }
+
+    /// Runs the next chunk on this thread (see [`Placement`]), reporting
+    /// progress as a worker would; `None` when inputs are used up.
+    fn run_inline(&mut self) -> Option<(usize, usize, Result<ChunkOutput<T>, TaskError>)> {
+        let size = self.chunk_len();
+        let out = run_chunk(&*self.f, self.inputs.by_ref().take(size));
+        let len = out.values.len() + out.failures.len();
+        if len < size {
+            self.exhausted = true;
+        }
+        if len == 0 {
+            return None;
+        }
+        let start = self.next_index;
+        self.next_index += len;
+        self.observe(len, out.elapsed_ns);
+        let progress = &self.progress;
+        let outcome = match panic::catch_unwind(AssertUnwindSafe(|| progress.advance(len))) {
+            Ok(()) => Ok(out),
+            Err(payload) => Err(TaskError::from_panic(payload)),
+        };
+        Some((start, len, outcome))
+    }
+
+    /// Takes the next chunk of inputs, or `None` when they are used up.
+    fn next_inputs(&mut self) -> Option<(usize, Vec<I::Item>)> {
+        if self.exhausted {
+            return None;
+        }
+        let size = self.chunk_len();
         let chunk: Vec<I::Item> = self.inputs.by_ref().take(size).collect();
         if chunk.len() < size {
             self.exhausted = true;
@@ -244,7 +291,7 @@ where
         let progress = Arc::clone(&self.progress);
         move || {
             let len = inputs.len();
-            let out = run_chunk(&*f, inputs);
+            let out = run_chunk(&*f, inputs.into_iter());
             progress.advance(len);
             out
         }
@@ -329,6 +376,9 @@ pub struct TryMap<'a, I: Iterator, F, T> {
     feeder: Feeder<'a, I, F>,
     in_flight: VecDeque<(usize, usize, Handle<'a, ChunkOutput<T>>)>,
     current: Option<Drain<T>>,
+    placement: Placement,
+    /// When the previous chunk was handed out, for `placement`.
+    last_handout: Option<Instant>,
 }
 
 impl<'a, I, F, T> TryMap<'a, I, F, T>
@@ -339,13 +389,19 @@ where
     T: Send + 'a,
 {
     pub(crate) fn new(spawner: Spawner<'a>, f: F, inputs: I) -> Self {
-        TryMap { feeder: Feeder::new(spawner, f, inputs), in_flight: VecDeque::new(), current: None }
+        TryMap {
+            feeder: Feeder::new(spawner, f, inputs),
+            in_flight: VecDeque::new(),
+            current: None,
+            placement: Placement::default(),
+            last_handout: None,
+        }
     }
 
     settings!("try_map(|x: u32| x, 0..1000u32)");
 
     fn refill(&mut self) {
-        while self.in_flight.len() < self.feeder.window {
+        while self.in_flight.len() < self.feeder.window && !self.placement.inline() {
             let Some((start, inputs)) = self.feeder.next_inputs() else {
                 break;
             };
@@ -362,6 +418,12 @@ where
             if let Some(item) = self.current.as_mut().and_then(Drain::next) {
                 return Some(item);
             }
+            if self.in_flight.is_empty() && self.placement.inline() {
+                let (start, len, outcome) = self.feeder.run_inline()?;
+                self.hand_out(len, true);
+                self.current = Some(Drain::new(start, len, outcome));
+                continue;
+            }
             self.refill();
             // Wait for the head chunk only: item i is handed out as soon as
             // items 0..=i are done, never later.
@@ -370,10 +432,27 @@ where
             if let Ok(out) = &outcome {
                 self.feeder.observe(len, out.elapsed_ns);
             }
+            // A chunk from the workers handed out while switching to
+            // inline measures the switch, not a placement.
+            let settled = !self.placement.inline();
+            self.hand_out(len, settled);
             self.current = Some(Drain::new(start, len, outcome));
             // Top the window up before handing out this chunk's items.
             self.refill();
         }
+    }
+
+    /// Feeds the consumer's wall time per item to the placement.
+    fn hand_out(&mut self, len: usize, settled: bool) {
+        let now = Instant::now();
+        let elapsed = self
+            .last_handout
+            .replace(now)
+            .filter(|_| settled)
+            .map(|previous| u64::try_from(now.duration_since(previous).as_nanos()).unwrap_or(u64::MAX));
+        // Only chunks of the current (largest) size are comparable samples.
+        let full = self.feeder.chunker.as_ref().is_some_and(|c| c.size() == len);
+        self.placement.handed_out(len, elapsed.filter(|_| full), self.feeder.may_inline());
     }
 
     fn remaining(&self) -> (usize, Option<usize>) {

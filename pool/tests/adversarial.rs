@@ -296,3 +296,39 @@ fn nested_maps_share_the_pool_through_cheap_handles() {
     let expected: Vec<u64> = (0..6u64).map(|n| (0..n).map(|k| (0..k).sum::<u64>()).sum()).collect();
     assert_eq!(sums, expected);
 }
+
+#[test]
+fn cheap_items_keep_their_order_failures_and_progress_whoever_runs_them() {
+    // Tiny items under automatic chunking: the consumer may run chunks
+    // itself; nothing observable may change.
+    quiet_intentional_panics();
+    let pool = ThreadPool::new(2).unwrap();
+    let n = 600_000u64;
+    let bad = |x: u64| x % 100_003 == 7;
+    let last = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&last);
+    let mut count = 0u64;
+    for (i, r) in pool
+        .try_map(move |x: u64| if bad(x) { panic::panic_any(x) } else { x ^ 1 }, 0..n)
+        .on_progress(move |p| {
+            seen.fetch_max(p.done, Ordering::SeqCst);
+        })
+        .enumerate()
+    {
+        let x = i as u64;
+        if bad(x) {
+            assert_eq!(r.unwrap_err().into_panic().unwrap().downcast_ref::<u64>(), Some(&x));
+        } else {
+            assert_eq!(r.unwrap(), x ^ 1);
+        }
+        count += 1;
+    }
+    assert_eq!(count, n);
+    assert_eq!(last.load(Ordering::SeqCst), n as usize);
+
+    // A panic in the caller's input iterator is the caller's, not an item's.
+    let inputs = (0..n).map(|x| if x == 400_000 { panic!("{INTENTIONAL} input") } else { x });
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| pool.try_map(|x: u64| x, inputs).count()));
+    let payload = outcome.expect_err("the input iterator's panic was swallowed");
+    assert_eq!(payload.downcast_ref::<String>().map(String::as_str), Some(format!("{INTENTIONAL} input").as_str()));
+}
