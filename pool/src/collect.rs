@@ -11,7 +11,7 @@
 
 use std::any::Any;
 use std::mem::{ManuallyDrop, MaybeUninit};
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
 use std::panic::{self, AssertUnwindSafe};
 
 use parking_lot::Mutex;
@@ -56,6 +56,21 @@ impl<'a, T: Sync> Indexed for &'a Vec<T> {
 
 macro_rules! indexed_range {
     ($($int:ty),+) => {$(
+        impl Indexed for RangeInclusive<$int> {
+            type Item = $int;
+            fn len(&self) -> usize {
+                if self.is_empty() {
+                    0
+                } else {
+                    Iterator::size_hint(self).0
+                }
+            }
+            fn get(&self, index: usize) -> $int {
+                // As for `Range`: `index < len()` keeps the value in range.
+                self.start().wrapping_add(index as $int)
+            }
+        }
+
         impl Indexed for Range<$int> {
             type Item = $int;
             fn len(&self) -> usize {
@@ -74,16 +89,112 @@ macro_rules! indexed_range {
 }
 indexed_range!(u8, u16, u32, u64, usize, i8, i16, i32, i64, isize);
 
+/// What [`ThreadPool::map_collect`](crate::ThreadPool::map_collect) maps
+/// over: anything [`Indexed`] (slices, `&Vec`, ranges, your own types), or
+/// a `Vec` by value, whose elements are moved into `f` one by one.
+///
+/// ```
+/// let pool = pool::ThreadPool::new(2).unwrap();
+/// let words = vec![String::from("a"), String::from("bb")];
+/// let owned: Vec<String> = pool.map_collect(|mut w: String| { w.push('!'); w }, words);
+/// assert_eq!(owned, ["a!", "bb!"]);
+/// assert_eq!(pool.map_collect(|x: u8| x, 1..=3u8), [1, 2, 3]);
+/// ```
+pub trait IntoIndexed {
+    /// What `f` receives.
+    type Item;
+    #[doc(hidden)]
+    type Source: sealed::Source<Item = Self::Item>;
+    #[doc(hidden)]
+    fn into_source(self) -> Self::Source;
+}
+
+impl<I: Indexed> IntoIndexed for I {
+    type Item = I::Item;
+    type Source = Borrowed<I>;
+    fn into_source(self) -> Borrowed<I> {
+        Borrowed(self)
+    }
+}
+
+impl<T: Send> IntoIndexed for Vec<T> {
+    type Item = T;
+    type Source = Owned<T>;
+    fn into_source(self) -> Owned<T> {
+        Owned(ManuallyDrop::new(self))
+    }
+}
+
+pub(crate) mod sealed {
+    /// Inputs taken by index from several threads, each index once.
+    pub trait Source: Sync {
+        type Item;
+        fn len(&self) -> usize;
+        /// # Safety
+        /// `index < len()`, and each index is taken at most once.
+        unsafe fn take(&self, index: usize) -> Self::Item;
+    }
+}
+
+#[doc(hidden)]
+pub struct Borrowed<I>(I);
+
+impl<I: Indexed> sealed::Source for Borrowed<I> {
+    type Item = I::Item;
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    unsafe fn take(&self, index: usize) -> I::Item {
+        self.0.get(index)
+    }
+}
+
+/// A `Vec` whose elements are moved out by index. Elements never taken
+/// (when `f` panicked and the other workers stopped early) are leaked,
+/// never dropped twice.
+#[doc(hidden)]
+pub struct Owned<T>(ManuallyDrop<Vec<T>>);
+
+// SAFETY: `take` moves each element out once, to whichever thread takes
+// it; that needs `T: Send` and nothing else is shared.
+unsafe impl<T: Send> Sync for Owned<T> {}
+
+impl<T: Send> sealed::Source for Owned<T> {
+    type Item = T;
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    unsafe fn take(&self, index: usize) -> T {
+        // SAFETY: `index < len` and this index is read once (the caller's
+        // contract), so the value is moved out exactly once; `Drop` below
+        // never drops elements.
+        unsafe { self.0.as_ptr().add(index).read() }
+    }
+}
+
+impl<T> Drop for Owned<T> {
+    fn drop(&mut self) {
+        // SAFETY: frees the buffer only; elements were moved out (or are
+        // leaked), and the `Vec` is not used again.
+        unsafe {
+            self.0.set_len(0);
+            ManuallyDrop::drop(&mut self.0);
+        }
+    }
+}
+
 /// Chunks per worker: enough to balance uneven items, few enough that
 /// taking one (a lock) costs nothing next to running it.
 const CHUNKS_PER_WORKER: usize = 8;
 
 pub(crate) fn map_collect<I, F, T>(pool: &ThreadPool, f: F, inputs: I) -> Vec<T>
 where
-    I: Indexed,
+    I: IntoIndexed,
     F: Fn(I::Item) -> T + Sync,
     T: Send,
 {
+    use sealed::Source;
+    let inputs = inputs.into_source();
     let len = inputs.len();
     if len == 0 {
         return Vec::new();
@@ -111,7 +222,9 @@ where
                         };
                         let first = k * chunk;
                         for (offset, slot) in slots.iter_mut().enumerate() {
-                            slot.write(f(inputs.get(first + offset)));
+                            // SAFETY: chunks are disjoint and each is handed
+                            // out once, so each index is taken once.
+                            slot.write(f(unsafe { inputs.take(first + offset) }));
                         }
                     };
                     if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(fill)) {

@@ -52,7 +52,7 @@ mod sync;
 mod task;
 
 pub use chunk::{Chunking, MAX_AUTO_CHUNK, TARGET_CHUNK_NS};
-pub use collect::Indexed;
+pub use collect::{Indexed, IntoIndexed};
 pub use error::{BuildError, Panic, TaskError};
 pub use map::{Map, MapUnordered, Progress, TryMap};
 pub use metrics::{MetricsSnapshot, TaskTiming, WorkerStats};

@@ -7,7 +7,7 @@ use std::thread::{self, JoinHandle};
 use parking_lot::Mutex;
 
 use crate::args::Apply;
-use crate::collect::{self, Indexed};
+use crate::collect::{self, IntoIndexed};
 use crate::error::BuildError;
 use crate::map::{Map, MapUnordered, TryMap};
 use crate::metrics::MetricsSnapshot;
@@ -304,10 +304,10 @@ impl ThreadPool {
         Map::new(self.spawner(), f, inputs.into_iter())
     }
 
-    /// Maps `f` over indexable inputs (a slice, a `&Vec`, an integer range)
-    /// and returns the results in input order, like
-    /// `list(executor.map(f, xs))`, with each worker writing its share of
-    /// the output in place.
+    /// Maps `f` over indexable inputs (a slice, a `&Vec`, an integer range
+    /// `a..b` or `a..=b`, a `Vec` by value: see [`IntoIndexed`]) and
+    /// returns the results in input order, like `list(executor.map(f, xs))`,
+    /// with each worker writing its share of the output in place.
     ///
     /// Unlike [`map`](ThreadPool::map), no thread touches the items one by
     /// one, which makes this the fastest way to map a very cheap function.
@@ -323,10 +323,14 @@ impl ThreadPool {
     /// let weights = vec![1.5, 2.0, 4.0];
     /// let scaled = pool.map_collect(|w: &f64| w * 10.0, &weights);
     /// assert_eq!(scaled, [15.0, 20.0, 40.0]);
+    ///
+    /// let owned = pool.map_collect(|w: f64| w as u32, weights); // moved in
+    /// assert_eq!(owned, [1, 2, 4]);
+    /// assert_eq!(pool.map_collect(|x: u32| x, 1..=3u32), [1, 2, 3]);
     /// ```
     pub fn map_collect<I, F, T>(&self, f: F, inputs: I) -> Vec<T>
     where
-        I: Indexed,
+        I: IntoIndexed,
         F: Fn(I::Item) -> T + Sync,
         T: Send,
     {

@@ -5,7 +5,7 @@ use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
 
 use crate::args::Apply;
-use crate::collect::{self, Indexed};
+use crate::collect::{self, IntoIndexed};
 use crate::latch::ScopeLatch;
 use crate::map::{Map, MapUnordered, TryMap};
 use crate::pool::ThreadPool;
@@ -186,7 +186,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// ```
     pub fn map_collect<I, F, T>(&self, f: F, inputs: I) -> Vec<T>
     where
-        I: Indexed,
+        I: IntoIndexed,
         F: Fn(I::Item) -> T + Sync,
         T: Send,
     {

@@ -4,6 +4,7 @@ mod common;
 
 use std::panic;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use pool::ThreadPool;
 
@@ -60,4 +61,66 @@ fn a_panic_is_re_raised_and_the_pool_keeps_working() {
     // The original panic, not a wrapper around it.
     assert_eq!(message, format!("{} at 500", common::INTENTIONAL));
     assert_eq!(pool.map_collect(|x: u32| x + 1, 0..3u32), [1, 2, 3]);
+}
+
+#[test]
+fn inclusive_ranges_cover_both_ends() {
+    let pool = ThreadPool::new(2).unwrap();
+    assert_eq!(pool.map_collect(|x: u8| x, 0..=u8::MAX), (0..=u8::MAX).collect::<Vec<_>>());
+    assert_eq!(pool.map_collect(|x: i8| x, i8::MIN..=i8::MAX), (i8::MIN..=i8::MAX).collect::<Vec<_>>());
+    #[allow(clippy::reversed_empty_ranges)]
+    let empty = pool.map_collect(|x: u32| x, 5..=4u32);
+    assert!(empty.is_empty());
+    assert_eq!(pool.map_collect(|x: u64| x * 2, 7..=7u64), [14]);
+}
+
+/// Counts its drops per element, to prove none is dropped twice.
+struct Tracked(u64, Arc<Vec<AtomicUsize>>);
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.1[self.0 as usize].fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+fn tracked(n: u64) -> (Vec<Tracked>, Arc<Vec<AtomicUsize>>) {
+    let drops: Arc<Vec<AtomicUsize>> = Arc::new((0..n).map(|_| AtomicUsize::new(0)).collect());
+    ((0..n).map(|i| Tracked(i, Arc::clone(&drops))).collect(), drops)
+}
+
+#[test]
+fn a_vec_by_value_moves_each_element_into_f_once() {
+    let pool = ThreadPool::new(3).unwrap();
+    let (inputs, drops) = tracked(10_000);
+    let out: Vec<u64> = pool.map_collect(|t: Tracked| t.0 * 3, inputs);
+    assert_eq!(out, (0..10_000).map(|i| i * 3).collect::<Vec<_>>());
+    assert!(drops.iter().all(|d| d.load(Ordering::SeqCst) == 1), "an element was dropped twice or never");
+
+    // Strings, moved and returned.
+    let words: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+    let out = pool.map_collect(|w: String| w + "!", words);
+    assert_eq!(out[42], "42!");
+}
+
+#[test]
+fn a_panic_mapping_a_vec_by_value_never_drops_an_element_twice() {
+    common::quiet_intentional_panics();
+    let pool = ThreadPool::new(2).unwrap();
+    let (inputs, drops) = tracked(10_000);
+    let outcome = panic::catch_unwind(panic::AssertUnwindSafe(|| {
+        pool.map_collect(
+            |t: Tracked| {
+                if t.0 == 5_000 {
+                    panic!("{} at 5000", common::INTENTIONAL);
+                }
+                t.0
+            },
+            inputs,
+        )
+    }));
+    assert!(outcome.is_err());
+    // Elements passed to `f` were dropped once (the panicking one while
+    // unwinding); those never reached are leaked, not dropped.
+    assert_eq!(drops[5_000].load(Ordering::SeqCst), 1);
+    assert!(drops.iter().all(|d| d.load(Ordering::SeqCst) <= 1), "an element was dropped twice");
 }
