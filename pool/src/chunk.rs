@@ -121,9 +121,12 @@ impl Chunker {
 /// Items slower than this always go to workers.
 const MAX_INLINE_ITEM_NS: f64 = 1_000.0;
 
-/// How many chunks a placement decision holds before the other placement
-/// is measured again (so a change in `f`'s cost is noticed).
-const REPROBE_EVERY: usize = 64;
+/// How many chunks a placement decision first holds before the other
+/// placement is measured again (so a change in `f`'s cost is noticed).
+/// Each re-measurement that confirms the decision doubles the interval, up
+/// to [`MAX_REPROBE_EVERY`], so a stable map spends little time probing.
+const REPROBE_EVERY: usize = 32;
+const MAX_REPROBE_EVERY: usize = 1024;
 
 /// Where an ordered map with automatic chunking runs its chunks: on the
 /// workers, or on the consumer itself when items are so cheap that the
@@ -143,6 +146,10 @@ pub(crate) struct Placement {
     /// The next sample spans a change of placement: skip it.
     skip: bool,
     since_probe: usize,
+    /// Chunks between re-measurements (0 until the first decision).
+    probe_every: usize,
+    /// The placement before the current re-measurement began.
+    probing_from: Option<bool>,
 }
 
 impl Placement {
@@ -168,8 +175,12 @@ impl Placement {
         }
         self.skip = false;
         self.since_probe += 1;
-        if self.since_probe >= REPROBE_EVERY {
+        if self.probe_every == 0 {
+            self.probe_every = REPROBE_EVERY;
+        }
+        if self.since_probe >= self.probe_every {
             self.since_probe = 0;
+            self.probing_from = Some(self.inline);
             self.wall_ns[usize::from(!self.inline)] = None;
         }
         let want_inline = match self.wall_ns {
@@ -177,6 +188,12 @@ impl Placement {
             [Some(_), None] => true,
             [Some(workers), Some(inline)] => inline < workers,
         };
+        if let (Some(from), [Some(_), Some(_)]) = (self.probing_from, self.wall_ns) {
+            // A re-measurement is complete: back off if it confirmed.
+            self.probing_from = None;
+            self.probe_every =
+                if from == want_inline { (self.probe_every * 2).min(MAX_REPROBE_EVERY) } else { REPROBE_EVERY };
+        }
         if want_inline != self.inline {
             self.inline = want_inline;
             self.skip = true;

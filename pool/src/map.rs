@@ -248,6 +248,9 @@ where
     /// Runs the next chunk on this thread (see [`Placement`]), reporting
     /// progress as a worker would; `None` when inputs are used up.
     fn run_inline(&mut self) -> Option<(usize, usize, Result<ChunkOutput<T>, TaskError>)> {
+        if self.exhausted {
+            return None;
+        }
         let size = self.chunk_len();
         let out = run_chunk(&*self.f, self.inputs.by_ref().take(size));
         let len = out.values.len() + out.failures.len();
@@ -379,6 +382,12 @@ pub struct TryMap<'a, I: Iterator, F, T> {
     placement: Placement,
     /// When the previous chunk was handed out, for `placement`.
     last_handout: Option<Instant>,
+    /// A [`Map`] running inline computes items straight from the inputs,
+    /// with no chunk buffer: items it may still take this way, and items
+    /// taken so far, accounted as one chunk by `finish_direct`.
+    direct_left: usize,
+    direct_done: usize,
+    direct_started: Option<Instant>,
 }
 
 impl<'a, I, F, T> TryMap<'a, I, F, T>
@@ -395,6 +404,9 @@ where
             current: None,
             placement: Placement::default(),
             last_handout: None,
+            direct_left: 0,
+            direct_done: 0,
+            direct_started: None,
         }
     }
 
@@ -411,12 +423,62 @@ where
         }
     }
 
-    /// The slow path: a failure, or the next chunk to wait for.
+    /// The next item computed straight from the inputs, while a direct
+    /// run lasts (only [`Map`], which has no failures to record: a panic in
+    /// `f` simply propagates, as it would from the chunk).
+    #[inline(always)]
+    fn next_direct(&mut self) -> Option<T> {
+        if self.direct_left == 0 {
+            return None;
+        }
+        let Some(x) = self.feeder.inputs.next() else {
+            self.feeder.exhausted = true;
+            self.direct_left = 0;
+            return None;
+        };
+        self.direct_left -= 1;
+        self.direct_done += 1;
+        Some((self.feeder.f)(x))
+    }
+
+    /// Accounts a finished direct run as one chunk: index, chunk timing,
+    /// progress, placement.
+    fn finish_direct(&mut self, started: Instant) {
+        let len = std::mem::take(&mut self.direct_done);
+        self.direct_left = 0;
+        if len == 0 {
+            return;
+        }
+        self.feeder.next_index += len;
+        let elapsed_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.feeder.observe(len, elapsed_ns);
+        self.feeder.progress.advance(len);
+        self.hand_out(len, true);
+    }
+
+    /// The slow path: a failure, or the next chunk to wait for; `direct`
+    /// allows starting a direct run (for [`Map`]).
     #[inline(never)]
-    fn next_indexed(&mut self) -> Option<(usize, Result<T, TaskError>)> {
+    fn next_indexed(&mut self, direct: bool) -> Option<(usize, Result<T, TaskError>)> {
+        if self.direct_done > 0 {
+            let started = self.direct_started.take().unwrap_or_else(Instant::now);
+            self.finish_direct(started);
+        }
         loop {
             if let Some(item) = self.current.as_mut().and_then(Drain::next) {
                 return Some(item);
+            }
+            if self.in_flight.is_empty() && self.placement.inline() && direct && !self.feeder.exhausted {
+                self.direct_left = self.feeder.chunk_len();
+                self.direct_started = Some(Instant::now());
+                let index = self.feeder.next_index;
+                match self.next_direct() {
+                    Some(value) => return Some((index, Ok(value))),
+                    None => {
+                        self.direct_started = None;
+                        return None;
+                    }
+                }
             }
             if self.in_flight.is_empty() && self.placement.inline() {
                 let (start, len, outcome) = self.feeder.run_inline()?;
@@ -477,7 +539,7 @@ where
         if let Some(value) = self.current.as_mut().and_then(Drain::next_value) {
             return Some(Ok(value));
         }
-        self.next_indexed().map(|(_, result)| result)
+        self.next_indexed(false).map(|(_, result)| result)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -573,7 +635,10 @@ where
         if let Some(value) = self.inner.current.as_mut().and_then(Drain::next_value) {
             return Some(value);
         }
-        match self.inner.next_indexed()? {
+        if let Some(value) = self.inner.next_direct() {
+            return Some(value);
+        }
+        match self.inner.next_indexed(true)? {
             (_, Ok(value)) => Some(value),
             (_, Err(error)) => error.resume(),
         }
