@@ -332,3 +332,31 @@ fn cheap_items_keep_their_order_failures_and_progress_whoever_runs_them() {
     let payload = outcome.expect_err("the input iterator's panic was swallowed");
     assert_eq!(payload.downcast_ref::<String>().map(String::as_str), Some(format!("{INTENTIONAL} input").as_str()));
 }
+
+#[test]
+fn a_cheap_ordered_map_yields_everything_in_order_and_raises_at_the_right_item() {
+    quiet_intentional_panics();
+    let pool = ThreadPool::new(2).unwrap();
+    let n = 700_000u64;
+    let last = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&last);
+    let mut expected = 0u64;
+    for y in pool.map(|x: u64| x.wrapping_mul(3), 0..n).on_progress(move |p| {
+        seen.fetch_max(p.done, Ordering::SeqCst);
+    }) {
+        assert_eq!(y, expected * 3);
+        expected += 1;
+    }
+    assert_eq!(expected, n);
+    assert_eq!(last.load(Ordering::SeqCst), n as usize);
+
+    let mut yielded = 0u64;
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+        for y in pool.map(|x: u64| if x == 600_000 { panic::panic_any(x) } else { x }, 0..n) {
+            assert_eq!(y, yielded);
+            yielded += 1;
+        }
+    }));
+    assert_eq!(outcome.unwrap_err().downcast_ref::<u64>(), Some(&600_000));
+    assert_eq!(yielded, 600_000);
+}
