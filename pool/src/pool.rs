@@ -42,16 +42,10 @@ pub struct Builder {
     exit_handler: Option<WorkerHook>,
 }
 
-impl Default for Builder {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
 impl Builder {
     /// Defaults: one worker per available CPU, threads named `pool-<i>`,
-    /// metrics off.
-    pub fn new() -> Self {
+    /// metrics off. Reached through [`ThreadPool::builder`], the one way in.
+    fn new() -> Self {
         Builder {
             num_workers: None,
             thread_name: None,
@@ -63,6 +57,10 @@ impl Builder {
     }
 
     /// The number of worker threads; 0 makes [`build`](Builder::build) fail.
+    ///
+    /// ```
+    /// assert!(pool::ThreadPool::builder().num_workers(0).build().is_err());
+    /// ```
     pub fn num_workers(mut self, n: usize) -> Self {
         self.num_workers = Some(n);
         self
@@ -75,6 +73,12 @@ impl Builder {
     }
 
     /// Stack size of each worker thread, in bytes.
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::builder().num_workers(1).stack_size(8 << 20).build().unwrap();
+    /// let deep = pool.submit(|| { let big = [1u8; 1 << 20]; big.iter().map(|&b| b as u32).sum::<u32>() });
+    /// assert_eq!(deep.wait(), Ok(1 << 20));
+    /// ```
     pub fn stack_size(mut self, bytes: usize) -> Self {
         self.stack_size = Some(bytes);
         self
@@ -82,6 +86,12 @@ impl Builder {
 
     /// Records per-task queue wait and run time and per-worker busy time;
     /// read them with [`ThreadPool::metrics`].
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::builder().num_workers(2).metrics(true).build().unwrap();
+    /// pool.submit(|| ()).wait().unwrap();
+    /// assert_eq!(pool.metrics().unwrap().total_tasks(), 1);
+    /// ```
     pub fn metrics(mut self, on: bool) -> Self {
         self.metrics = on;
         self
@@ -131,6 +141,12 @@ impl Builder {
     }
 
     /// Starts the workers.
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::builder().num_workers(2).build()?;
+    /// assert_eq!(pool.num_workers(), 2);
+    /// # Ok::<(), pool::BuildError>(())
+    /// ```
     pub fn build(mut self) -> Result<ThreadPool, BuildError> {
         let num_workers = match self.num_workers {
             Some(0) => return Err(BuildError::ZeroWorkers),
@@ -245,7 +261,12 @@ impl ThreadPool {
         Builder::new().num_workers(num_workers).build()
     }
 
-    /// A [`Builder`] for more options.
+    /// A [`Builder`] for more options than [`new`](ThreadPool::new) takes.
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::builder().num_workers(2).stack_size(1 << 20).build().unwrap();
+    /// assert_eq!(pool.num_workers(), 2);
+    /// ```
     pub fn builder() -> Builder {
         Builder::new()
     }
@@ -272,6 +293,12 @@ impl ThreadPool {
     /// A panic in `f` is caught: the handle reports it as
     /// [`TaskError::Panicked`](crate::TaskError::Panicked) and the worker
     /// goes on with other tasks.
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(2).unwrap();
+    /// let handle = pool.submit(|| (1..=10).product::<u64>());
+    /// assert_eq!(handle.wait(), Ok(3_628_800));
+    /// ```
     pub fn submit<F, T>(&self, f: F) -> TaskHandle<T>
     where
         F: FnOnce() -> T + Send + 'static,
@@ -294,6 +321,12 @@ impl ThreadPool {
     /// started.
     ///
     /// To map over borrowed data, use [`scope`](ThreadPool::scope).
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(2).unwrap();
+    /// let mut squares = pool.map(|x: u64| x * x, 0..); // an endless input is fine
+    /// assert_eq!(squares.nth(1000), Some(1_000_000));
+    /// ```
     pub fn map<I, F, T>(&self, f: F, inputs: I) -> Map<'static, I::IntoIter, F, T>
     where
         I: IntoIterator,
@@ -426,11 +459,26 @@ impl ThreadPool {
 
     /// The metrics recorded so far, or `None` unless the pool was built
     /// with [`Builder::metrics(true)`](Builder::metrics).
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::builder().num_workers(2).metrics(true).build().unwrap();
+    /// let _: Vec<u8> = pool.map(|x: u8| x, 0..100u8).chunk_size(10).collect();
+    /// let m = pool.metrics().unwrap();
+    /// assert_eq!(m.total_tasks(), 10); // one task per chunk
+    /// assert!(pool::ThreadPool::new(1).unwrap().metrics().is_none());
+    /// ```
     pub fn metrics(&self) -> Option<MetricsSnapshot> {
         self.inner.registry.metrics.as_ref().map(|m| m.snapshot())
     }
 
     /// Clears the recorded metrics (to measure one phase on its own).
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::builder().num_workers(1).metrics(true).build().unwrap();
+    /// pool.submit(|| ()).wait().unwrap();
+    /// pool.reset_metrics();
+    /// assert_eq!(pool.metrics().unwrap().total_tasks(), 0);
+    /// ```
     pub fn reset_metrics(&self) {
         if let Some(metrics) = &self.inner.registry.metrics {
             metrics.reset();
