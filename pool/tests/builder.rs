@@ -97,3 +97,44 @@ fn a_thread_the_os_refuses_is_a_spawn_error() {
     assert!(err.to_string().contains("could not start a worker thread"), "message: {err}");
     assert!(err.source().is_some(), "the OS error is kept as the source");
 }
+
+#[test]
+fn start_and_exit_handlers_run_once_on_each_worker_itself() {
+    use std::sync::Mutex;
+    let log: Arc<Mutex<Vec<(String, usize, Option<String>)>>> = Arc::default();
+    let (on_start, on_exit) = (Arc::clone(&log), Arc::clone(&log));
+    let pool = ThreadPool::builder()
+        .num_workers(3)
+        .thread_name(|i| format!("hooked-{i}"))
+        .start_handler(move |i| {
+            on_start.lock().unwrap().push(("start".into(), i, std::thread::current().name().map(str::to_owned)))
+        })
+        .exit_handler(move |i| {
+            on_exit.lock().unwrap().push(("exit".into(), i, std::thread::current().name().map(str::to_owned)))
+        })
+        .build()
+        .unwrap();
+    // Every worker started before it took a task.
+    let _: Vec<u32> = pool.map(|x: u32| x, 0..100u32).chunk_size(1).collect();
+    drop(pool);
+    let mut log = log.lock().unwrap().clone();
+    log.sort();
+    let expected: Vec<(String, usize, Option<String>)> = ["exit", "start"]
+        .iter()
+        .flat_map(|kind| (0..3).map(move |i| (kind.to_string(), i, Some(format!("hooked-{i}")))))
+        .collect();
+    assert_eq!(log, expected);
+}
+
+#[test]
+fn a_panicking_start_handler_does_not_cost_a_worker() {
+    common::quiet_intentional_panics();
+    let pool = ThreadPool::builder()
+        .num_workers(1)
+        .start_handler(|_| panic!("{} start hook", common::INTENTIONAL))
+        .exit_handler(|_| panic!("{} exit hook", common::INTENTIONAL))
+        .build()
+        .unwrap();
+    assert_eq!(pool.submit(|| 5).wait(), Ok(5));
+    drop(pool); // the exit hook's panic is caught too: the join succeeds
+}
