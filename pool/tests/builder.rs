@@ -101,7 +101,8 @@ fn a_thread_the_os_refuses_is_a_spawn_error() {
 #[test]
 fn start_and_exit_handlers_run_once_on_each_worker_itself() {
     use std::sync::Mutex;
-    let log: Arc<Mutex<Vec<(String, usize, Option<String>)>>> = Arc::default();
+    type Entry = (String, usize, Option<String>);
+    let log: Arc<Mutex<Vec<Entry>>> = Arc::default();
     let (on_start, on_exit) = (Arc::clone(&log), Arc::clone(&log));
     let pool = ThreadPool::builder()
         .num_workers(3)
@@ -119,7 +120,7 @@ fn start_and_exit_handlers_run_once_on_each_worker_itself() {
     drop(pool);
     let mut log = log.lock().unwrap().clone();
     log.sort();
-    let expected: Vec<(String, usize, Option<String>)> = ["exit", "start"]
+    let expected: Vec<Entry> = ["exit", "start"]
         .iter()
         .flat_map(|kind| (0..3).map(move |i| (kind.to_string(), i, Some(format!("hooked-{i}")))))
         .collect();
