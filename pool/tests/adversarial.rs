@@ -243,12 +243,22 @@ fn shutdown_now_through_a_shared_handle_cancels_for_everyone() {
     let queued: Vec<_> = (0..10).map(|i| pool.submit(move || i)).collect();
     started.recv().unwrap();
     let other = pool.clone();
-    let releaser = thread::spawn(move || {
-        thread::sleep(Duration::from_millis(50));
-        release.send(()).unwrap();
-    });
-    other.shutdown_now();
-    releaser.join().unwrap();
+    let stopper = thread::spawn(move || other.shutdown_now());
+    // Once the shutdown has begun, a new submission is cancelled before
+    // `submit` returns: wait for that before releasing the running task, so
+    // the queued ones cannot start first.
+    let deadline = Instant::now() + LONG;
+    loop {
+        let probe = pool.submit(|| 0);
+        if probe.is_finished() {
+            assert_eq!(probe.wait(), Err(TaskError::Cancelled));
+            break;
+        }
+        assert!(Instant::now() < deadline, "shutdown_now never took effect");
+        thread::sleep(Duration::from_millis(1));
+    }
+    release.send(()).unwrap();
+    stopper.join().unwrap();
     assert_eq!(wait_within(running), Ok(Some(())));
     for handle in queued {
         assert_eq!(wait_within(handle), Err(TaskError::Cancelled));
