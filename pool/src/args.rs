@@ -25,6 +25,12 @@
 /// A function that can be called with its arguments packed in a tuple.
 ///
 /// Implemented for every `Fn` of one to six arguments and for [`Partial`].
+///
+/// ```
+/// use pool::args::Apply;
+/// let add = |a: i32, b: i32| a + b;
+/// assert_eq!(add.apply((2, 3)), 5);
+/// ```
 pub trait Apply<Args> {
     /// The function's result.
     type Output;
@@ -55,6 +61,12 @@ apply_fn!(A, B, C, D, E);
 apply_fn!(A, B, C, D, E, G);
 
 /// `f` with its first argument fixed; see [`partial`].
+///
+/// ```
+/// use pool::args::{partial, Apply};
+/// let p: pool::args::Partial<_, i32> = partial(|a: i32, b: i32| a * b, 6);
+/// assert_eq!(p.apply((7,)), 42);
+/// ```
 #[derive(Debug, Clone, Copy)]
 pub struct Partial<F, A> {
     f: F,
@@ -97,6 +109,11 @@ apply_partial!(B, C, D);
 apply_partial!(B, C, D, E);
 
 /// Several argument streams walked side by side; see [`zip`].
+///
+/// ```
+/// let z: pool::args::Zip<_> = pool::args::zip(([1, 2], ['a', 'b']));
+/// assert_eq!(z.size_hint(), (2, Some(2)));
+/// ```
 #[derive(Debug, Clone)]
 pub struct Zip<T> {
     streams: T,
@@ -117,6 +134,12 @@ pub fn zip<T: IntoZip>(streams: T) -> Zip<T::Iters> {
 }
 
 /// Tuples of `IntoIterator`s that [`zip`] accepts.
+///
+/// ```
+/// use pool::args::IntoZip;
+/// let (mut a, mut b) = ([1], [2]).into_zip();
+/// assert_eq!((a.next(), b.next()), (Some(1), Some(2)));
+/// ```
 pub trait IntoZip {
     /// The tuple of iterators.
     type Iters;
@@ -170,6 +193,11 @@ zip_impl!(A, B, C, D, E);
 zip_impl!(A, B, C, D, E, G);
 
 /// Every combination of two to six axes; see [`grid`].
+///
+/// ```
+/// let g = pool::args::grid((0..3, 0..4));
+/// assert_eq!(g.len(), 12);
+/// ```
 #[derive(Debug, Clone)]
 pub struct Grid<T> {
     axes: T,
@@ -191,6 +219,12 @@ pub fn grid<T: IntoGrid>(axes: T) -> Grid<T::Axes> {
 }
 
 /// Tuples of `IntoIterator`s that [`grid`] accepts.
+///
+/// ```
+/// use pool::args::IntoGrid;
+/// let (axes, len) = (0..2, ['x', 'y', 'z']).into_grid();
+/// assert_eq!((axes.0.len(), axes.1.len(), len), (2, 3, 6));
+/// ```
 pub trait IntoGrid {
     /// The tuple of collected axes.
     type Axes;

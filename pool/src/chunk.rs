@@ -9,6 +9,14 @@
 //! input never has more than a bounded number of items in flight (memory).
 
 /// How a map groups its inputs into tasks.
+///
+/// ```
+/// use pool::Chunking;
+/// let pool = pool::ThreadPool::new(2).unwrap();
+/// for chunking in [Chunking::Auto, Chunking::Fixed(16)] {
+///     assert_eq!(pool.map(|x: u32| x, 0..100u32).chunk_size(chunking).count(), 100);
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Chunking {
     /// Sized from measured run times (the default): long enough that
@@ -37,10 +45,18 @@ impl From<usize> for Chunking {
 /// switches too (~10 µs, often on a worker's core); at 0.5 ms both stay
 /// near 1%, while chunks stay short enough that workers finish close
 /// together (and the balance cap applies on top).
+///
+/// ```
+/// assert_eq!(pool::TARGET_CHUNK_NS, 500_000.0); // 0.5 ms
+/// ```
 pub const TARGET_CHUNK_NS: f64 = 500_000.0;
 
 /// Largest automatic chunk, which bounds a map's memory to
 /// `window * MAX_AUTO_CHUNK` items whatever the input size.
+///
+/// ```
+/// assert!(pool::MAX_AUTO_CHUNK >= 1024);
+/// ```
 pub const MAX_AUTO_CHUNK: usize = 1 << 16;
 
 /// Largest automatic chunk buffer, in bytes. Below glibc's default mmap

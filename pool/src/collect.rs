@@ -21,6 +21,18 @@ use crate::pool::ThreadPool;
 /// Inputs that can be read by index from several threads at once.
 ///
 /// Implemented for slices, `&Vec<T>` and integer ranges.
+///
+/// ```
+/// /// Every other element of a slice.
+/// struct Evens<'a>(&'a [u32]);
+/// impl<'a> pool::Indexed for Evens<'a> {
+///     type Item = u32;
+///     fn len(&self) -> usize { self.0.len().div_ceil(2) }
+///     fn get(&self, i: usize) -> u32 { self.0[2 * i] }
+/// }
+/// let pool = pool::ThreadPool::new(2).unwrap();
+/// assert_eq!(pool.map_collect(|x: u32| x * 10, Evens(&[1, 2, 3, 4, 5])), [10, 30, 50]);
+/// ```
 pub trait Indexed: Sync {
     /// What `f` receives.
     type Item;

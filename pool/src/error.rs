@@ -4,6 +4,12 @@ use std::any::Any;
 use std::fmt;
 
 /// Why a [`ThreadPool`](crate::ThreadPool) could not be built.
+///
+/// ```
+/// let error = pool::ThreadPool::new(0).unwrap_err();
+/// assert!(matches!(error, pool::BuildError::ZeroWorkers));
+/// assert!(error.to_string().contains("at least one worker"));
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum BuildError {
@@ -62,22 +68,47 @@ impl Panic {
 
     /// The panic's message: the `&str` or `String` it was raised with, or
     /// `"non-string panic payload"` for any other payload.
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(1).unwrap();
+    /// let panic = pool.submit(|| panic!("at {}", 3)).wait().unwrap_err().into_panic().unwrap();
+    /// assert_eq!(panic.message(), "at 3");
+    /// ```
     pub fn message(&self) -> &str {
         &self.message
     }
 
     /// The payload, if it is a `P` (as with `Box<dyn Any>::downcast_ref`).
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(1).unwrap();
+    /// let panic = pool.submit(|| std::panic::panic_any(1.5f64)).wait().unwrap_err().into_panic().unwrap();
+    /// assert_eq!(panic.downcast_ref::<f64>(), Some(&1.5));
+    /// ```
     pub fn downcast_ref<P: Any>(&self) -> Option<&P> {
         self.payload.downcast_ref()
     }
 
     /// The original payload, to inspect or to re-raise with
     /// [`std::panic::resume_unwind`].
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(1).unwrap();
+    /// let panic = pool.submit(|| std::panic::panic_any('x')).wait().unwrap_err().into_panic().unwrap();
+    /// assert_eq!(*panic.into_payload().downcast::<char>().unwrap(), 'x');
+    /// ```
     pub fn into_payload(self) -> Box<dyn Any + Send> {
         self.payload
     }
 
     /// Re-raises the panic on this thread with its original payload.
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(1).unwrap();
+    /// let panic = pool.submit(|| std::panic::panic_any(9u8)).wait().unwrap_err().into_panic().unwrap();
+    /// let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || panic.resume())).unwrap_err();
+    /// assert_eq!(again.downcast_ref::<u8>(), Some(&9));
+    /// ```
     pub fn resume(self) -> ! {
         std::panic::resume_unwind(self.payload)
     }
@@ -105,6 +136,15 @@ impl fmt::Display for Panic {
 ///
 /// Two errors compare equal when they are of the same kind and, for
 /// panics, carry the same message (payloads cannot be compared).
+///
+/// ```
+/// use pool::TaskError;
+/// let pool = pool::ThreadPool::new(1).unwrap();
+/// match pool.submit(|| -> u8 { panic!("no") }).wait() {
+///     Err(TaskError::Panicked(panic)) => assert_eq!(panic.message(), "no"),
+///     other => unreachable!("{other:?}"),
+/// }
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum TaskError {

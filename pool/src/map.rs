@@ -29,6 +29,17 @@ const WINDOW_PER_WORKER: usize = 4;
 
 /// How far a map has got, passed to an [`on_progress`](Map::on_progress)
 /// callback each time a chunk finishes.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// let pool = pool::ThreadPool::new(2).unwrap();
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let log = Arc::clone(&seen);
+/// let n = pool.map(|x: u8| x, 0..8u8).chunk_size(4).on_progress(move |p| log.lock().unwrap().push(p)).count();
+/// assert_eq!(n, 8);
+/// let last = *seen.lock().unwrap().last().unwrap();
+/// assert_eq!(last, pool::Progress { done: 8, total: Some(8) });
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
     /// Inputs processed so far.
@@ -375,6 +386,12 @@ macro_rules! settings {
 
 /// The iterator returned by [`ThreadPool::try_map`](crate::ThreadPool::try_map):
 /// `Ok(f(x))` or the task's error, in input order.
+///
+/// ```
+/// let pool = pool::ThreadPool::new(2).unwrap();
+/// let results: pool::TryMap<'static, _, _, u8> = pool.try_map(|x: u8| x, 0..3u8);
+/// assert_eq!(results.collect::<Vec<_>>(), [Ok(0), Ok(1), Ok(2)]);
+/// ```
 pub struct TryMap<'a, I: Iterator, F, T> {
     feeder: Feeder<'a, I, F>,
     in_flight: VecDeque<(usize, usize, Handle<'a, ChunkOutput<T>>)>,
@@ -574,6 +591,12 @@ impl<I: Iterator, F, T> fmt::Debug for TryMap<'_, I, F, T> {
 
 /// The iterator returned by [`ThreadPool::map`](crate::ThreadPool::map):
 /// `f(x)` in input order. A panic in `f` is re-raised here, at that item.
+///
+/// ```
+/// let pool = pool::ThreadPool::new(2).unwrap();
+/// let squares: pool::Map<'static, _, _, u64> = pool.map(|x: u64| x * x, 1..4u64);
+/// assert_eq!(squares.sum::<u64>(), 14);
+/// ```
 pub struct Map<'a, I: Iterator, F, T> {
     inner: TryMap<'a, I, F, T>,
 }
@@ -679,6 +702,13 @@ type Completed<T> = (usize, usize, Result<ChunkOutput<T>, TaskError>);
 /// The iterator returned by
 /// [`ThreadPool::map_unordered`](crate::ThreadPool::map_unordered):
 /// `(input index, result)` pairs as chunks complete.
+///
+/// ```
+/// let pool = pool::ThreadPool::new(2).unwrap();
+/// let mut got: Vec<usize> = pool.map_unordered(|x: u8| x, 0..5u8).map(|(i, _)| i).collect();
+/// got.sort();
+/// assert_eq!(got, [0, 1, 2, 3, 4]);
+/// ```
 pub struct MapUnordered<'a, I: Iterator, F, T> {
     feeder: Feeder<'a, I, F>,
     completions: Arc<Completions<Completed<T>>>,

@@ -10,6 +10,13 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 
 /// How long one task waited in a queue and how long it ran.
+///
+/// ```
+/// let pool = pool::ThreadPool::builder().num_workers(1).metrics(true).build().unwrap();
+/// pool.submit(|| std::thread::sleep(std::time::Duration::from_millis(2))).wait().unwrap();
+/// let timing: pool::TaskTiming = pool.metrics().unwrap().tasks[0];
+/// assert!(timing.run_ns >= 2_000_000);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TaskTiming {
     /// The worker that ran it.
@@ -21,6 +28,12 @@ pub struct TaskTiming {
 }
 
 /// What one worker did.
+///
+/// ```
+/// let pool = pool::ThreadPool::builder().num_workers(2).metrics(true).build().unwrap();
+/// let stats: Vec<pool::WorkerStats> = pool.metrics().unwrap().workers;
+/// assert_eq!(stats.len(), 2);
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WorkerStats {
     /// The worker's index, `0..num_workers`.
@@ -34,6 +47,14 @@ pub struct WorkerStats {
 /// A copy of the pool's metrics at one moment.
 ///
 /// A map runs one task per chunk, so its task timings are per chunk.
+///
+/// ```
+/// let pool = pool::ThreadPool::builder().num_workers(2).metrics(true).build().unwrap();
+/// for _ in 0..4 { pool.submit(|| ()).wait().unwrap(); }
+/// let m: pool::MetricsSnapshot = pool.metrics().unwrap();
+/// assert_eq!((m.total_tasks(), m.tasks.len()), (4, 4));
+/// assert!(m.mean_run_ns() >= 0.0 && m.mean_wait_ns() >= 0.0 && m.total_busy_ns() > 0);
+/// ```
 #[derive(Debug, Clone, Default)]
 pub struct MetricsSnapshot {
     /// One entry per worker.

@@ -67,6 +67,12 @@ impl Builder {
     }
 
     /// Names worker `i` (0-based) `name(i)`.
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::builder().num_workers(1).thread_name(|i| format!("io-{i}")).build().unwrap();
+    /// let name = pool.submit(|| std::thread::current().name().map(str::to_owned)).wait().unwrap();
+    /// assert_eq!(name.as_deref(), Some("io-0"));
+    /// ```
     pub fn thread_name(mut self, name: impl FnMut(usize) -> String + 'static) -> Self {
         self.thread_name = Some(Box::new(name));
         self

@@ -17,6 +17,16 @@ use crate::task::ScopedTaskHandle;
 ///
 /// Made by [`ThreadPool::scope`](crate::ThreadPool::scope). Every task
 /// spawned or map started in it has finished when the scope returns.
+///
+/// ```
+/// let pool = pool::ThreadPool::new(2).unwrap();
+/// let mut total = 0;
+/// pool.scope(|s: &pool::Scope<'_, '_>| {
+///     let handle = s.submit(|| 20);
+///     total = handle.wait().unwrap() + 1;
+/// });
+/// assert_eq!(total, 21);
+/// ```
 pub struct Scope<'scope, 'env: 'scope> {
     pool: &'scope ThreadPool,
     latch: ScopeLatch,

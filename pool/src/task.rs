@@ -413,6 +413,16 @@ impl<T> fmt::Debug for TaskHandle<T> {
 ///
 /// If the task panicked and the handle is dropped unread, the scope
 /// re-raises that panic when it ends, so failures are never silent.
+///
+/// ```
+/// let pool = pool::ThreadPool::new(2).unwrap();
+/// let v = vec![1, 2, 3];
+/// let sum = pool.scope(|s| {
+///     let h: pool::ScopedTaskHandle<'_, i32> = s.submit(|| v.iter().sum());
+///     h.wait().unwrap()
+/// });
+/// assert_eq!(sum, 6);
+/// ```
 pub struct ScopedTaskHandle<'scope, T> {
     inner: Handle<'scope, T>,
     scope: &'scope ScopeLatch,
