@@ -436,6 +436,15 @@ impl<'scope, T> ScopedTaskHandle<'scope, T> {
     }
 
     /// See [`TaskHandle::is_finished`].
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(1).unwrap();
+    /// pool.scope(|s| {
+    ///     let h = s.submit(|| 1);
+    ///     while !h.is_finished() { std::thread::yield_now(); }
+    ///     assert_eq!(h.wait(), Ok(1));
+    /// });
+    /// ```
     pub fn is_finished(&self) -> bool {
         self.inner.is_finished()
     }
@@ -453,11 +462,31 @@ impl<'scope, T> ScopedTaskHandle<'scope, T> {
     }
 
     /// See [`TaskHandle::wait_timeout`].
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// let pool = pool::ThreadPool::new(1).unwrap();
+    /// let out = pool.scope(|s| s.submit(|| 5).wait_timeout(Duration::from_secs(10)).ok());
+    /// assert_eq!(out, Some(Ok(5)));
+    /// ```
     pub fn wait_timeout(self, timeout: Duration) -> Result<Result<T, TaskError>, Self> {
         self.inner.wait_timeout(timeout).ok_or(self)
     }
 
     /// See [`TaskHandle::cancel`].
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(1).unwrap();
+    /// let (tx, rx) = std::sync::mpsc::channel::<()>();
+    /// let outcome = pool.scope(|s| {
+    ///     s.spawn(move || { rx.recv().ok(); }); // keeps the only worker busy
+    ///     let queued = s.submit(|| 1);
+    ///     queued.cancel();
+    ///     tx.send(()).unwrap();
+    ///     queued.wait()
+    /// });
+    /// assert_eq!(outcome, Err(pool::TaskError::Cancelled));
+    /// ```
     pub fn cancel(&self) {
         self.inner.cancel();
     }
