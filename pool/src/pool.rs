@@ -207,7 +207,10 @@ fn run_hook(hook: Option<&(dyn Fn(usize) + Send + Sync)>, index: usize) {
 /// for instance with tasks that map on it themselves. The workers finish
 /// every queued task and stop when the last handle is dropped (maps in
 /// progress hold one); [`shutdown_now`](ThreadPool::shutdown_now), through
-/// any handle, cancels what has not started.
+/// any handle, cancels what has not started. Dropping the last handle
+/// waits for the workers to leave, except on one of the pool's own workers
+/// (a task holding the last handle), which cannot wait for the others
+/// without risking a deadlock: there the workers leave on their own.
 ///
 /// ```
 /// let pool = pool::ThreadPool::new(4).unwrap();
@@ -235,6 +238,14 @@ struct Inner {
 
 impl Inner {
     fn join_workers(&self) {
+        // Called from one of this pool's workers (a task dropping the last
+        // handle, or calling `shutdown_now`), waiting would deadlock as soon
+        // as another worker waits for the task running here. The workers
+        // leave on their own once told to; their handles stay in the list
+        // for a later call from outside the pool (or are detached with it).
+        if self.registry.is_current_worker() {
+            return;
+        }
         let threads = std::mem::take(&mut *self.threads.lock());
         let me = thread::current().id();
         for thread in threads {
@@ -494,8 +505,9 @@ impl ThreadPool {
     /// Stops now, for every handle: tasks already running finish, tasks
     /// not started are cancelled (their handles report
     /// [`TaskError::Cancelled`](crate::TaskError::Cancelled), maps yield
-    /// it), and the workers are joined. Whatever is submitted afterwards is
-    /// cancelled at once.
+    /// it), and the workers are joined (unless this is called from one of
+    /// them: then they are told to stop but not waited for). Whatever is
+    /// submitted afterwards is cancelled at once.
     ///
     /// ```
     /// let pool = pool::ThreadPool::new(1).unwrap();

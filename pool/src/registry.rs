@@ -118,6 +118,11 @@ impl Registry {
         (registry, locals)
     }
 
+    /// True on a worker thread of this registry, while it runs its loop.
+    pub(crate) fn is_current_worker(self: &Arc<Self>) -> bool {
+        WorkerThread::with_current(|worker| worker.is_some_and(|worker| Arc::ptr_eq(&worker.registry, self)))
+    }
+
     pub(crate) fn timed(&self) -> bool {
         self.metrics.is_some()
     }

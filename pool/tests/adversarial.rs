@@ -370,3 +370,34 @@ fn a_cheap_ordered_map_yields_everything_in_order_and_raises_at_the_right_item()
     assert_eq!(outcome.unwrap_err().downcast_ref::<u64>(), Some(&600_000));
     assert_eq!(yielded, 600_000);
 }
+
+#[test]
+fn a_task_dropping_the_last_handle_does_not_wait_for_a_worker_waiting_on_it() {
+    // Worker 1 waits for task `a`; `a`, on worker 0, drops the last handle.
+    // Joining worker 1 from there would never return.
+    let pool = ThreadPool::new(2).unwrap();
+    let last = pool.clone();
+    let a = pool.submit(move || {
+        thread::sleep(Duration::from_millis(30));
+        drop(last);
+        5
+    });
+    let b = pool.submit(move || a.wait());
+    drop(pool);
+    assert_eq!(wait_within(b), Ok(Ok(5)));
+}
+
+#[test]
+fn shutdown_now_from_a_task_does_not_wait_for_a_worker_waiting_on_it() {
+    let pool = ThreadPool::new(2).unwrap();
+    let shared = pool.clone();
+    let a = pool.submit(move || {
+        thread::sleep(Duration::from_millis(30));
+        shared.shutdown_now();
+        5
+    });
+    let b = pool.submit(move || a.wait());
+    assert_eq!(wait_within(b), Ok(Ok(5)));
+    // A later shutdown from outside still joins the workers.
+    pool.shutdown_now();
+}
