@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use std::{fmt, vec};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::chunk::{Chunker, Chunking, Placement};
 use crate::error::TaskError;
@@ -53,29 +53,121 @@ type ProgressCallback<'a> = Box<dyn Fn(Progress) + Send + Sync + 'a>;
 /// Counts every finished input from the map's first chunk on, whether or
 /// not a callback is attached yet, so a callback attached late still sees
 /// `done` reach the total.
+///
+/// Protocol: the lock is never held while the callback runs (it is user
+/// code, which may wait on the pool and, while waiting on a worker, run
+/// chunks of this very map, whose `advance` would then deadlock on a held
+/// lock). Instead one caller at a time is the *reporter* (`busy`): it
+/// takes the callback out, reports the latest count without the lock, puts
+/// the callback back and repeats until nothing new is left. Any `advance`
+/// meanwhile (on another thread, or nested in the callback on this one)
+/// only adds to `done`, which the reporter then reports. So calls never
+/// overlap, `done` only grows, and the last report is the final count.
 struct ProgressHook<'a> {
-    /// Locked across the callback so reports arrive in increasing order.
-    state: Mutex<(usize, Option<ProgressCallback<'a>>)>,
+    state: Mutex<ProgressState<'a>>,
     total: Option<usize>,
 }
 
+struct ProgressState<'a> {
+    done: usize,
+    /// The highest `done` the callback has been given.
+    reported: usize,
+    /// Taken out by the reporter while it calls it.
+    callback: Option<ProgressCallback<'a>>,
+    busy: bool,
+}
+
 impl<'a> ProgressHook<'a> {
+    fn new(total: Option<usize>) -> Self {
+        ProgressHook { state: Mutex::new(ProgressState { done: 0, reported: 0, callback: None, busy: false }), total }
+    }
+
     fn advance(&self, items: usize) {
         let mut state = self.state.lock();
-        state.0 += items;
-        if let (done, Some(callback)) = &*state {
-            callback(Progress { done: *done, total: self.total });
-        }
+        state.done += items;
+        self.report(state);
     }
 
     /// Attaches `callback`; if some inputs are already done, reports them
-    /// at once (on the calling thread).
+    /// at once (on the calling thread, unless a report is under way).
     fn attach(&self, callback: ProgressCallback<'a>) {
         let mut state = self.state.lock();
-        if state.0 > 0 {
-            callback(Progress { done: state.0, total: self.total });
+        let previous = state.callback.replace(callback);
+        // A new callback has been told nothing yet.
+        state.reported = 0;
+        self.report(state);
+        // A replaced callback is user code: dropped without the lock.
+        drop(previous);
+    }
+
+    /// Becomes the reporter unless there is one, and reports until the
+    /// count stops moving (see the type's protocol).
+    fn report<'h>(&'h self, mut state: MutexGuard<'h, ProgressState<'a>>) {
+        loop {
+            if state.busy || state.done == state.reported {
+                return;
+            }
+            let Some(callback) = state.callback.take() else {
+                return;
+            };
+            let done = state.done;
+            state.reported = done;
+            state.busy = true;
+            drop(state);
+            // Puts the callback back and ends the report even if it panics
+            // (the panic goes on to the caller: a chunk task, or the
+            // consumer).
+            let lent = Lent { hook: self, callback: Some(callback) };
+            (lent.callback.as_ref().expect("lent callback"))(Progress { done, total: self.total });
+            state = lent.give_back();
         }
-        state.1 = Some(callback);
+    }
+}
+
+/// The reporter's loan of the callback, returned on drop (also while
+/// unwinding).
+struct Lent<'h, 'a> {
+    hook: &'h ProgressHook<'a>,
+    callback: Option<ProgressCallback<'a>>,
+}
+
+impl<'h, 'a> Lent<'h, 'a> {
+    /// Returns the callback, keeping the lock and the reporter's role.
+    fn give_back(mut self) -> MutexGuard<'h, ProgressState<'a>> {
+        let mut state = self.hook.state.lock();
+        let replaced = Self::restore(&mut state, self.callback.take());
+        state.busy = false;
+        if replaced.is_some() {
+            drop(state);
+            drop(replaced);
+            state = self.hook.state.lock();
+        }
+        state
+    }
+
+    /// Puts `callback` back unless another was attached meanwhile, in
+    /// which case it is returned for dropping outside the lock.
+    fn restore(state: &mut ProgressState<'a>, callback: Option<ProgressCallback<'a>>) -> Option<ProgressCallback<'a>> {
+        if state.callback.is_none() {
+            state.callback = callback;
+            None
+        } else {
+            callback
+        }
+    }
+}
+
+impl Drop for Lent<'_, '_> {
+    fn drop(&mut self) {
+        if self.callback.is_none() {
+            return;
+        }
+        let replaced = {
+            let mut state = self.hook.state.lock();
+            state.busy = false;
+            Self::restore(&mut state, self.callback.take())
+        };
+        drop(replaced);
     }
 }
 
@@ -209,7 +301,7 @@ where
             chunking: Chunking::Auto,
             chunker: None,
             next_index: 0,
-            progress: Arc::new(ProgressHook { state: Mutex::new((0, None)), total }),
+            progress: Arc::new(ProgressHook::new(total)),
         }
     }
 
@@ -360,7 +452,10 @@ macro_rules! settings {
         /// Calls `callback` each time a chunk finishes (on the worker that
         /// ran it), with the number of inputs done and the total when
         /// known; enough to drive a progress bar. Calls never overlap and
-        /// `done` only grows, so keep the callback cheap.
+        /// `done` only grows (chunks that finish while a call is running
+        /// are reported together by the next one), so keep the callback
+        /// cheap. It may use the pool itself: waiting inside it does not
+        /// block this map's other chunks.
         ///
         /// `done` counts from the map's start: attached after iteration has
         /// begun, the callback is first called at once (on this thread)

@@ -142,3 +142,29 @@ fn a_panicking_callback_fails_its_chunk_without_hanging() {
     check_callback_failure(&ordered);
     check_callback_failure(&unordered);
 }
+
+#[test]
+fn a_callback_that_waits_on_the_pool_does_not_deadlock_against_its_own_map() {
+    // The first report waits for a task queued before the map. Waiting on a
+    // worker runs queued jobs meanwhile, which include this map's chunks:
+    // their reports must not wait for the one in progress.
+    within(Duration::from_secs(20), "a waiting progress callback", || {
+        let pool = ThreadPool::new(2).unwrap();
+        let gate = pool.submit(|| std::thread::sleep(Duration::from_millis(100)));
+        let gate = Mutex::new(Some(gate));
+        let (log, record) = recorder();
+        let n = pool
+            .map(|x: u64| x, 0..200u64)
+            .chunk_size(1)
+            .on_progress(move |p| {
+                let first = gate.lock().unwrap().take();
+                if let Some(gate) = first {
+                    gate.wait().unwrap();
+                }
+                record(p);
+            })
+            .count();
+        assert_eq!(n, 200);
+        check(&log.lock().unwrap(), 200, Some(200));
+    });
+}
