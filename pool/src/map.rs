@@ -190,7 +190,7 @@ struct ChunkOutput<T> {
 /// a chunk inline) is not an item's failure: it is re-raised.
 fn run_chunk<X, T, F: Fn(X) -> T>(f: &F, mut inputs: impl Iterator<Item = X>) -> ChunkOutput<T> {
     let start = Instant::now();
-    let mut values = Vec::with_capacity(inputs.size_hint().0);
+    let mut values = Vec::with_capacity(prealloc(&inputs));
     let mut failures = Vec::new();
     loop {
         let mut in_f = false;
@@ -209,6 +209,13 @@ fn run_chunk<X, T, F: Fn(X) -> T>(f: &F, mut inputs: impl Iterator<Item = X>) ->
     }
     let elapsed_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
     ChunkOutput { values, failures, elapsed_ns }
+}
+
+/// Room to reserve for a chunk of `inputs`: their lower size bound, but no
+/// more than an automatic chunk holds, since a user's iterator may claim
+/// any size (a lie is no reason to fail, or to reserve gigabytes).
+fn prealloc(inputs: &impl Iterator) -> usize {
+    inputs.size_hint().0.min(crate::chunk::MAX_AUTO_CHUNK)
 }
 
 /// A finished chunk being handed out item by item.
@@ -380,7 +387,13 @@ where
             return None;
         }
         let size = self.chunk_len();
-        let chunk: Vec<I::Item> = self.inputs.by_ref().take(size).collect();
+        // Pushed one by one: `collect` would reserve what `size_hint`
+        // claims, and an input iterator may claim anything.
+        let mut inputs = self.inputs.by_ref().take(size);
+        let mut chunk = Vec::with_capacity(prealloc(&inputs));
+        for x in &mut inputs {
+            chunk.push(x);
+        }
         if chunk.len() < size {
             self.exhausted = true;
         }
@@ -854,7 +867,7 @@ where
         }
         // Handles are kept only to cancel unstarted chunks on drop; forget
         // the finished ones now and then so the list stays window-sized.
-        if self.handles.len() > 2 * self.feeder.window {
+        if self.handles.len() > self.feeder.window.saturating_mul(2) {
             self.handles.retain(|h| !h.is_finished());
         }
     }

@@ -304,3 +304,33 @@ fn a_finished_map_keeps_returning_none() {
     assert_eq!(unordered.by_ref().count(), 3);
     assert!(unordered.next().is_none());
 }
+
+/// Claims far more items than it yields.
+struct Boastful(u64);
+
+impl Iterator for Boastful {
+    type Item = u64;
+    fn next(&mut self) -> Option<u64> {
+        (self.0 < 100).then(|| {
+            self.0 += 1;
+            self.0
+        })
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (usize::MAX / 4, None)
+    }
+}
+
+#[test]
+fn extreme_settings_and_lying_size_hints_are_harmless() {
+    let pool = ThreadPool::new(2).unwrap();
+    assert_eq!(pool.map(|x: u32| x, 0..1000u32).chunk_size(usize::MAX).count(), 1000);
+    assert_eq!(pool.map(|x: u32| x, 0..1000u32).window(usize::MAX).count(), 1000);
+    let unordered = pool.map_unordered(|x: u32| x, 0..1000u32).window(usize::MAX).chunk_size(1);
+    assert_eq!(unordered.count(), 1000);
+    // A size_hint is not to be trusted: no capacity overflow, no huge reservation.
+    assert_eq!(pool.map(|x| x, Boastful(0)).sum::<u64>(), 5050);
+    assert_eq!(pool.map(|x| x, Boastful(0)).chunk_size(usize::MAX).sum::<u64>(), 5050);
+    assert_eq!(pool.try_map(|x| x, Boastful(0)).chunk_size(1000).count(), 100);
+    assert_eq!(pool.map_unordered(|x| x, Boastful(0)).count(), 100);
+}
