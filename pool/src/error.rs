@@ -15,6 +15,11 @@ use std::fmt;
 pub enum BuildError {
     /// A pool needs at least one worker; zero was asked for.
     ZeroWorkers,
+    /// More workers were asked for than [`MAX_WORKERS`](crate::MAX_WORKERS).
+    TooManyWorkers {
+        /// The number asked for.
+        requested: usize,
+    },
     /// The operating system refused to start a worker thread.
     Spawn(std::io::Error),
 }
@@ -25,6 +30,9 @@ impl fmt::Display for BuildError {
             BuildError::ZeroWorkers => {
                 write!(f, "a thread pool needs at least one worker, but 0 workers were requested")
             }
+            BuildError::TooManyWorkers { requested } => {
+                write!(f, "a thread pool has at most {} workers, but {requested} were requested", crate::MAX_WORKERS)
+            }
             BuildError::Spawn(e) => write!(f, "could not start a worker thread: {e}"),
         }
     }
@@ -34,7 +42,7 @@ impl std::error::Error for BuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             BuildError::Spawn(e) => Some(e),
-            BuildError::ZeroWorkers => None,
+            BuildError::ZeroWorkers | BuildError::TooManyWorkers { .. } => None,
         }
     }
 }

@@ -56,6 +56,6 @@ pub use collect::{Indexed, IntoIndexed};
 pub use error::{BuildError, Panic, TaskError};
 pub use map::{Map, MapUnordered, Progress, TryMap};
 pub use metrics::{MetricsSnapshot, TaskTiming, WorkerStats};
-pub use pool::{Builder, ThreadPool};
+pub use pool::{Builder, ThreadPool, MAX_WORKERS};
 pub use scope::Scope;
 pub use task::{ScopedTaskHandle, TaskHandle};

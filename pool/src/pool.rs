@@ -16,6 +16,19 @@ use crate::scope::{self, Scope};
 use crate::spawn::{self, Spawner};
 use crate::task::TaskHandle;
 
+/// The most workers a pool may have (as many as rayon allows): beyond
+/// this, [`Builder::build`] returns [`BuildError::TooManyWorkers`] rather
+/// than trying to reserve queues and threads the machine cannot have.
+/// Below it the operating system may still refuse threads
+/// ([`BuildError::Spawn`]).
+///
+/// ```
+/// let error = pool::ThreadPool::new(pool::MAX_WORKERS + 1).unwrap_err();
+/// assert!(matches!(error, pool::BuildError::TooManyWorkers { .. }));
+/// assert!(error.to_string().contains("at most 65535 workers"));
+/// ```
+pub const MAX_WORKERS: usize = 0xFFFF;
+
 type ThreadName = Box<dyn FnMut(usize) -> String>;
 type WorkerHook = Arc<dyn Fn(usize) + Send + Sync>;
 
@@ -56,7 +69,8 @@ impl Builder {
         }
     }
 
-    /// The number of worker threads; 0 makes [`build`](Builder::build) fail.
+    /// The number of worker threads; 0 or more than [`MAX_WORKERS`] makes
+    /// [`build`](Builder::build) fail.
     ///
     /// ```
     /// assert!(pool::ThreadPool::builder().num_workers(0).build().is_err());
@@ -156,6 +170,7 @@ impl Builder {
     pub fn build(mut self) -> Result<ThreadPool, BuildError> {
         let num_workers = match self.num_workers {
             Some(0) => return Err(BuildError::ZeroWorkers),
+            Some(n) if n > MAX_WORKERS => return Err(BuildError::TooManyWorkers { requested: n }),
             Some(n) => n,
             None => thread::available_parallelism().map_or(1, |n| n.get()),
         };

@@ -139,3 +139,14 @@ fn a_panicking_start_handler_does_not_cost_a_worker() {
     assert_eq!(pool.submit(|| 5).wait(), Ok(5));
     drop(pool); // the exit hook's panic is caught too: the join succeeds
 }
+
+#[test]
+fn absurd_worker_counts_are_a_clear_error_not_an_abort() {
+    // Reserving queues for 2^40 workers used to abort the process (an
+    // allocation failure); usize::MAX panicked with "capacity overflow".
+    for requested in [100_000, 1 << 40, usize::MAX] {
+        let err = ThreadPool::new(requested).unwrap_err();
+        assert!(matches!(err, BuildError::TooManyWorkers { requested: r } if r == requested), "{err:?}");
+        assert!(err.to_string().contains(&format!("{requested} were requested")), "message: {err}");
+    }
+}
