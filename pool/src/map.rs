@@ -11,13 +11,13 @@ use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Instant;
-use std::{fmt, vec};
+use std::{fmt, mem, vec};
 
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::chunk::{Chunker, Chunking, Placement};
 use crate::error::TaskError;
-use crate::latch::Completions;
+use crate::latch::{drop_quietly, Completions};
 use crate::registry;
 use crate::spawn::Spawner;
 use crate::task::Handle;
@@ -174,7 +174,7 @@ impl Drop for Lent<'_, '_> {
 /// What one chunk task sends back. Successes and failures are stored apart
 /// so the common all-success case costs no more memory than the values.
 struct ChunkOutput<T> {
-    values: Vec<T>,
+    values: Values<T>,
     /// (offset in chunk, error), ascending.
     failures: Vec<(usize, TaskError)>,
     elapsed_ns: u64,
@@ -208,7 +208,7 @@ fn run_chunk<X, T, F: Fn(X) -> T>(f: &F, mut inputs: impl Iterator<Item = X>) ->
         }
     }
     let elapsed_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-    ChunkOutput { values, failures, elapsed_ns }
+    ChunkOutput { values: Values(values.into_iter()), failures, elapsed_ns }
 }
 
 /// Room to reserve for a chunk of `inputs`: their lower size bound, but no
@@ -216,6 +216,49 @@ fn run_chunk<X, T, F: Fn(X) -> T>(f: &F, mut inputs: impl Iterator<Item = X>) ->
 /// any size (a lie is no reason to fail, or to reserve gigabytes).
 fn prealloc(inputs: &impl Iterator) -> usize {
     inputs.size_hint().0.min(crate::chunk::MAX_AUTO_CHUNK)
+}
+
+/// A run of user values (a chunk's inputs or results) that may be dropped
+/// unread: each is dropped under its own panic guard, and the first panic
+/// is raised once all are gone. A plain `Vec` would abort the process at
+/// a second panicking `Drop` (a panic while unwinding), and would leave the
+/// rest undropped after the first.
+struct Values<V>(vec::IntoIter<V>);
+
+impl<V> Iterator for Values<V> {
+    type Item = V;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<V> {
+        self.0.next()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.0.size_hint()
+    }
+}
+
+impl<V> Drop for Values<V> {
+    fn drop(&mut self) {
+        if !mem::needs_drop::<V>() {
+            return;
+        }
+        let mut first = None;
+        for value in &mut self.0 {
+            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
+                match first {
+                    None => first = Some(payload),
+                    Some(_) => drop_quietly(payload),
+                }
+            }
+        }
+        match first {
+            // Already unwinding, a second panic would abort: keep quiet.
+            Some(payload) if std::thread::panicking() => drop_quietly(payload),
+            Some(payload) => panic::resume_unwind(payload),
+            None => {}
+        }
+    }
 }
 
 /// A finished chunk being handed out item by item.
@@ -226,7 +269,7 @@ struct Drain<T> {
     /// Offset of the next failure, `usize::MAX` when there is none: the
     /// fast path compares against it instead of looking at `failures`.
     next_failure: usize,
-    values: vec::IntoIter<T>,
+    values: Values<T>,
     failures: vec::IntoIter<(usize, TaskError)>,
 }
 
@@ -240,11 +283,11 @@ impl<T> Drain<T> {
             Err(e) => {
                 let mut failures: Vec<_> = (1..len).map(|i| (i, e.copy())).collect();
                 failures.insert(0, (0, e));
-                (Vec::new(), failures)
+                (Values(Vec::new().into_iter()), failures)
             }
         };
         let next_failure = failures.first().map_or(usize::MAX, |(at, _)| *at);
-        Drain { start, len, position: 0, next_failure, values: values.into_iter(), failures: failures.into_iter() }
+        Drain { start, len, position: 0, next_failure, values, failures: failures.into_iter() }
     }
 
     fn remaining(&self) -> usize {
@@ -363,7 +406,7 @@ where
         }
         let size = self.chunk_len();
         let out = run_chunk(&*self.f, self.inputs.by_ref().take(size));
-        let len = out.values.len() + out.failures.len();
+        let len = out.values.0.len() + out.failures.len();
         if len < size {
             self.exhausted = true;
         }
@@ -408,9 +451,12 @@ where
     fn chunk_job(&self, inputs: Vec<I::Item>) -> impl FnOnce() -> ChunkOutput<T> + Send + 'a {
         let f = Arc::clone(&self.f);
         let progress = Arc::clone(&self.progress);
+        // Wrapped so that inputs dropped unused (the chunk is cancelled)
+        // are dropped under panic guards too.
+        let inputs = Values(inputs.into_iter());
         move || {
-            let len = inputs.len();
-            let out = run_chunk(&*f, inputs.into_iter());
+            let len = inputs.0.len();
+            let out = run_chunk(&*f, inputs);
             progress.advance(len);
             out
         }

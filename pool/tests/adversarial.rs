@@ -401,3 +401,33 @@ fn shutdown_now_from_a_task_does_not_wait_for_a_worker_waiting_on_it() {
     // A later shutdown from outside still joins the workers.
     pool.shutdown_now();
 }
+
+#[test]
+fn unread_results_and_inputs_that_panic_in_drop_cost_one_panic_not_the_process() {
+    // A chunk holds many values; a `Vec` of them would abort at the second
+    // panicking `Drop`. Whoever drops them gets one panic (or none, when it
+    // is a worker dropping results nobody will read).
+    quiet_intentional_panics();
+    let pool = ThreadPool::new(2).unwrap();
+    for chunk in [1, 10, 100] {
+        let mut results = pool.map(|_: u32| Bomb, 0..400u32).chunk_size(chunk);
+        let first = results.next();
+        assert!(panic::catch_unwind(AssertUnwindSafe(move || drop(first))).is_err());
+        // The rest of this chunk, and finished chunks, are dropped here.
+        let dropped = panic::catch_unwind(AssertUnwindSafe(move || drop(results)));
+        if chunk > 1 {
+            assert!(dropped.is_err(), "the rest of the first chunk panics when dropped");
+        }
+
+        let mut unordered = pool.map_unordered(|_: u32| Bomb, 0..400u32).chunk_size(chunk);
+        let first = unordered.next();
+        assert!(panic::catch_unwind(AssertUnwindSafe(move || drop(first))).is_err());
+        let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(unordered)));
+
+        // Inputs that panic in drop, in chunks cancelled unread.
+        let mut inputs = pool.map(|b: Bomb| std::mem::forget(b), (0..400).map(|_| Bomb)).chunk_size(chunk);
+        inputs.next();
+        let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(inputs)));
+    }
+    assert_eq!(wait_within(pool.submit(|| 9)), Ok(9));
+}
