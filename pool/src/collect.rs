@@ -16,6 +16,7 @@ use std::panic::{self, AssertUnwindSafe};
 
 use parking_lot::Mutex;
 
+use crate::latch::drop_quietly;
 use crate::pool::ThreadPool;
 
 /// Inputs that can be read by index from several threads at once.
@@ -141,6 +142,8 @@ pub(crate) mod sealed {
     /// Inputs taken by index from several threads, each index once.
     pub trait Source: Sync {
         type Item;
+        /// True when the items are owned (must be dropped if never taken).
+        const OWNS: bool;
         fn len(&self) -> usize;
         /// # Safety
         /// `index < len()`, and each index is taken at most once.
@@ -153,6 +156,7 @@ pub struct Borrowed<I>(I);
 
 impl<I: Indexed> sealed::Source for Borrowed<I> {
     type Item = I::Item;
+    const OWNS: bool = false;
     fn len(&self) -> usize {
         self.0.len()
     }
@@ -161,9 +165,9 @@ impl<I: Indexed> sealed::Source for Borrowed<I> {
     }
 }
 
-/// A `Vec` whose elements are moved out by index. Elements never taken
-/// (when `f` panicked and the other workers stopped early) are leaked,
-/// never dropped twice.
+/// A `Vec` whose elements are moved out by index, each once. When `f`
+/// panicked and the workers stopped early, `map_collect` drops the
+/// elements never taken; this type itself never drops elements.
 #[doc(hidden)]
 pub struct Owned<T>(ManuallyDrop<Vec<T>>);
 
@@ -173,6 +177,7 @@ unsafe impl<T: Send> Sync for Owned<T> {}
 
 impl<T: Send> sealed::Source for Owned<T> {
     type Item = T;
+    const OWNS: bool = true;
     fn len(&self) -> usize {
         self.0.len()
     }
@@ -186,8 +191,8 @@ impl<T: Send> sealed::Source for Owned<T> {
 
 impl<T> Drop for Owned<T> {
     fn drop(&mut self) {
-        // SAFETY: frees the buffer only; elements were moved out (or are
-        // leaked), and the `Vec` is not used again.
+        // SAFETY: frees the buffer only; elements were moved out (or
+        // dropped by `clean_up`), and the `Vec` is not used again.
         unsafe {
             self.0.set_len(0);
             ManuallyDrop::drop(&mut self.0);
@@ -198,6 +203,14 @@ impl<T> Drop for Owned<T> {
 /// Chunks per worker: enough to balance uneven items, few enough that
 /// taking one (a lock) costs nothing next to running it.
 const CHUNKS_PER_WORKER: usize = 8;
+
+/// What one worker did before it stopped: the output ranges it filled,
+/// and (if `f` panicked) the index whose input `f` consumed while failing.
+#[derive(Default)]
+struct Done {
+    filled: Vec<Range<usize>>,
+    consumed: Option<usize>,
+}
 
 pub(crate) fn map_collect<I, F, T>(pool: &ThreadPool, f: F, inputs: I) -> Vec<T>
 where
@@ -213,19 +226,25 @@ where
     }
     let workers = pool.num_workers();
     let chunk = len.div_ceil(workers * CHUNKS_PER_WORKER).max(1);
-    let mut out: Vec<MaybeUninit<T>> = Vec::with_capacity(len);
+    let mut out: Vec<MaybeUninit<T>> = Vec::new();
+    if let Err(e) = out.try_reserve_exact(len) {
+        panic!("map_collect: no room for {len} results of {} bytes each ({e})", std::mem::size_of::<T>());
+    }
     out.resize_with(len, MaybeUninit::uninit);
     // The first panic of `f`, re-raised as it was once every task is done;
     // its presence also stops the others from taking more chunks.
     let panicked: Mutex<Option<Box<dyn Any + Send>>> = Mutex::new(None);
+    // What every worker did, for cleaning up after a panic.
+    let done: Mutex<Vec<Done>> = Mutex::new(Vec::new());
     {
         // Disjoint `&mut` chunks of the output, handed out one at a time.
         let chunks = Mutex::new(out.chunks_mut(chunk).enumerate());
-        let (f, inputs, chunks, panicked) = (&f, &inputs, &chunks, &panicked);
+        let (f, inputs, chunks, panicked, done) = (&f, &inputs, &chunks, &panicked, &done);
         pool.scope(|s| {
             for _ in 0..workers.min(len.div_ceil(chunk)) {
                 s.spawn(move || {
-                    let fill = || loop {
+                    let mut mine = Done::default();
+                    loop {
                         if panicked.lock().is_some() {
                             break;
                         }
@@ -233,28 +252,72 @@ where
                             break;
                         };
                         let first = k * chunk;
-                        for (offset, slot) in slots.iter_mut().enumerate() {
-                            // SAFETY: chunks are disjoint and each is handed
-                            // out once, so each index is taken once.
-                            slot.write(f(unsafe { inputs.take(first + offset) }));
+                        let mut filled = 0;
+                        let fill = AssertUnwindSafe(|| {
+                            for slot in slots.iter_mut() {
+                                // SAFETY: chunks are disjoint and each is
+                                // handed out once, so each index is taken once.
+                                slot.write(f(unsafe { inputs.take(first + filled) }));
+                                filled += 1;
+                            }
+                        });
+                        let outcome = panic::catch_unwind(fill);
+                        mine.filled.push(first..first + filled);
+                        if let Err(payload) = outcome {
+                            mine.consumed = Some(first + filled);
+                            panicked.lock().get_or_insert(payload);
+                            break;
                         }
-                    };
-                    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(fill)) {
-                        panicked.lock().get_or_insert(payload);
                     }
+                    done.lock().push(mine);
                 });
             }
         });
     }
+    let done = done.into_inner();
+    // Tasks cancelled by `shutdown_now` (before, or while, this ran) never
+    // ran and recorded nothing: only the count says every slot is written.
+    let filled: usize = done.iter().flat_map(|worker| &worker.filled).map(ExactSizeIterator::len).sum();
     if let Some(payload) = panicked.into_inner() {
-        // What was written is leaked, never dropped: `out` holds
-        // `MaybeUninit`s.
+        clean_up(&mut out, &inputs, done);
         panic::resume_unwind(payload);
+    }
+    if filled < len {
+        clean_up(&mut out, &inputs, done);
+        panic!("map_collect: the pool was shut down before every item ran ({filled} of {len} did)");
     }
     let mut out = ManuallyDrop::new(out);
     let (ptr, capacity) = (out.as_mut_ptr(), out.capacity());
     // SAFETY: `MaybeUninit<T>` has the layout of `T`; all `len` elements are
-    // initialised (above); pointer and capacity come from a live `Vec` we no
-    // longer use.
+    // initialised (the filled ranges are disjoint and add up to `len`);
+    // pointer and capacity come from a live `Vec` we no longer use.
     unsafe { Vec::from_raw_parts(ptr.cast::<T>(), len, capacity) }
+}
+
+/// After `f` panicked or the pool was shut down: drops the results
+/// already written and, for inputs owned by value, the inputs never taken
+/// (as rayon does), each under a panic guard, since a panic is about to be
+/// raised.
+fn clean_up<S: sealed::Source, T>(out: &mut [MaybeUninit<T>], inputs: &S, done: Vec<Done>) {
+    let mut taken = vec![false; if S::OWNS { out.len() } else { 0 }];
+    for worker in done {
+        for range in worker.filled {
+            for slot in &mut out[range.clone()] {
+                // SAFETY: `range` was written by the worker that recorded
+                // it, and each slot belongs to one chunk only.
+                drop_quietly(unsafe { slot.assume_init_read() });
+            }
+            if S::OWNS {
+                taken[range].fill(true);
+            }
+        }
+        if let (Some(index), true) = (worker.consumed, S::OWNS) {
+            taken[index] = true;
+        }
+    }
+    for (index, _) in taken.iter().enumerate().filter(|(_, taken)| !**taken) {
+        // SAFETY: `index < len`, and no worker took it (they have all
+        // stopped: the scope joined them).
+        drop_quietly(unsafe { inputs.take(index) });
+    }
 }

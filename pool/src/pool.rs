@@ -378,7 +378,11 @@ impl ThreadPool {
     /// one, which makes this the fastest way to map a very cheap function.
     /// It is not lazy: it returns when every result is in. `f` and the
     /// inputs may borrow from the caller. A panic in `f` is re-raised here
-    /// once the other workers have finished.
+    /// once the other workers have finished; the results already made, and
+    /// the elements of a `Vec` by value not yet taken, are dropped first (as
+    /// rayon does). On a pool shut down by
+    /// [`shutdown_now`](ThreadPool::shutdown_now) it panics, since the items
+    /// were cancelled rather than mapped.
     ///
     /// ```
     /// let pool = pool::ThreadPool::new(2).unwrap();

@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::panic;
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -123,4 +123,52 @@ fn a_panic_mapping_a_vec_by_value_never_drops_an_element_twice() {
     // unwinding); those never reached are leaked, not dropped.
     assert_eq!(drops[5_000].load(Ordering::SeqCst), 1);
     assert!(drops.iter().all(|d| d.load(Ordering::SeqCst) <= 1), "an element was dropped twice");
+}
+
+/// Counts its drops in the shared counter.
+struct Tally(Arc<AtomicUsize>);
+
+impl Drop for Tally {
+    fn drop(&mut self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[test]
+fn a_panic_drops_the_results_written_and_the_inputs_not_taken() {
+    common::quiet_intentional_panics();
+    let pool = ThreadPool::new(2).unwrap();
+    for failing in [0, 1, 500, 999] {
+        let inputs_dropped = Arc::new(AtomicUsize::new(0));
+        let outputs_made = Arc::new(AtomicUsize::new(0));
+        let outputs_dropped = Arc::new(AtomicUsize::new(0));
+        let inputs: Vec<(usize, Tally)> = (0..1000).map(|i| (i, Tally(Arc::clone(&inputs_dropped)))).collect();
+        let (made, dropped) = (Arc::clone(&outputs_made), Arc::clone(&outputs_dropped));
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+            pool.map_collect(
+                move |(i, _input): (usize, Tally)| {
+                    assert_ne!(i, failing, "{} at {i}", common::INTENTIONAL);
+                    made.fetch_add(1, Ordering::SeqCst);
+                    Tally(Arc::clone(&dropped))
+                },
+                inputs,
+            )
+        }));
+        assert!(outcome.is_err());
+        assert_eq!(inputs_dropped.load(Ordering::SeqCst), 1000, "every input dropped once (failing at {failing})");
+        assert_eq!(outputs_dropped.load(Ordering::SeqCst), outputs_made.load(Ordering::SeqCst), "results dropped");
+    }
+}
+
+#[test]
+fn map_collect_on_a_shut_down_pool_panics_instead_of_returning_unwritten_results() {
+    common::quiet_intentional_panics();
+    let pool = ThreadPool::new(2).unwrap();
+    pool.shutdown_now();
+    // Every task is cancelled before it runs: no result exists. This used
+    // to return 1000 uninitialised `String`s.
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| pool.map_collect(|x: u64| x.to_string(), 0..1000u64)));
+    let payload = outcome.unwrap_err();
+    let message = common::panic_message(&*payload).unwrap_or_default();
+    assert!(message.contains("shut down before every item ran"), "{message}");
 }
