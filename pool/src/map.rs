@@ -171,6 +171,8 @@ impl Drop for Lent<'_, '_> {
     }
 }
 
+type Payload = Box<dyn std::any::Any + Send>;
+
 /// What one chunk task sends back. Successes and failures are stored apart
 /// so the common all-success case costs no more memory than the values.
 struct ChunkOutput<T> {
@@ -187,11 +189,13 @@ struct ChunkOutput<T> {
 /// per call would keep `f` from being inlined into the loop, which costs
 /// more than a 1 ns `f`); after a panic the run resumes at the next item. A
 /// panic in the input iterator itself (only possible when the consumer runs
-/// a chunk inline) is not an item's failure: it is re-raised.
-fn run_chunk<X, T, F: Fn(X) -> T>(f: &F, mut inputs: impl Iterator<Item = X>) -> ChunkOutput<T> {
+/// a chunk inline) is not an item's failure: the run stops there and the
+/// panic is returned, for the consumer to raise after the items before it.
+fn run_chunk<X, T, F: Fn(X) -> T>(f: &F, mut inputs: impl Iterator<Item = X>) -> (ChunkOutput<T>, Option<Payload>) {
     let start = Instant::now();
     let mut values = Vec::with_capacity(prealloc(&inputs));
     let mut failures = Vec::new();
+    let mut input_panic = None;
     loop {
         let mut in_f = false;
         let run = panic::catch_unwind(AssertUnwindSafe(|| {
@@ -204,11 +208,14 @@ fn run_chunk<X, T, F: Fn(X) -> T>(f: &F, mut inputs: impl Iterator<Item = X>) ->
         match run {
             Ok(()) => break,
             Err(payload) if in_f => failures.push((values.len() + failures.len(), TaskError::from_panic(payload))),
-            Err(payload) => panic::resume_unwind(payload),
+            Err(payload) => {
+                input_panic = Some(payload);
+                break;
+            }
         }
     }
     let elapsed_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-    ChunkOutput { values: Values(values.into_iter()), failures, elapsed_ns }
+    (ChunkOutput { values: Values(values.into_iter()), failures, elapsed_ns }, input_panic)
 }
 
 /// Room to reserve for a chunk of `inputs`: their lower size bound, but no
@@ -322,6 +329,12 @@ struct Feeder<'a, I: Iterator, F> {
     spawner: Spawner<'a>,
     inputs: I,
     exhausted: bool,
+    /// Inputs taken for the next chunk when the input iterator panicked,
+    /// kept for that chunk (a map may be used on after the panic).
+    partial: Vec<I::Item>,
+    /// The input iterator's panic in an inline chunk, raised when the
+    /// consumer asks for the items after the ones it produced.
+    input_panic: Option<Payload>,
     f: Arc<F>,
     chunking: Chunking,
     chunker: Option<Chunker>,
@@ -347,6 +360,8 @@ where
             spawner,
             inputs,
             exhausted: false,
+            partial: Vec::new(),
+            input_panic: None,
             f: Arc::new(f),
             chunking: Chunking::Auto,
             chunker: None,
@@ -401,13 +416,22 @@ where
     /// Runs the next chunk on this thread (see [`Placement`]), reporting
     /// progress as a worker would; `None` when inputs are used up.
     fn run_inline(&mut self) -> Option<(usize, usize, Result<ChunkOutput<T>, TaskError>)> {
+        if let Some(payload) = self.input_panic.take() {
+            panic::resume_unwind(payload);
+        }
         if self.exhausted {
             return None;
         }
         let size = self.chunk_len();
-        let out = run_chunk(&*self.f, self.inputs.by_ref().take(size));
+        let inputs = mem::take(&mut self.partial).into_iter().chain(self.inputs.by_ref()).take(size);
+        let (out, input_panic) = run_chunk(&*self.f, inputs);
         let len = out.values.0.len() + out.failures.len();
-        if len < size {
+        if let Some(payload) = input_panic {
+            if len == 0 {
+                panic::resume_unwind(payload);
+            }
+            self.input_panic = Some(payload);
+        } else if len < size {
             self.exhausted = true;
         }
         if len == 0 {
@@ -426,17 +450,22 @@ where
 
     /// Takes the next chunk of inputs, or `None` when they are used up.
     fn next_inputs(&mut self) -> Option<(usize, Vec<I::Item>)> {
+        if let Some(payload) = self.input_panic.take() {
+            panic::resume_unwind(payload);
+        }
         if self.exhausted {
             return None;
         }
         let size = self.chunk_len();
         // Pushed one by one: `collect` would reserve what `size_hint`
-        // claims, and an input iterator may claim anything.
-        let mut inputs = self.inputs.by_ref().take(size);
-        let mut chunk = Vec::with_capacity(prealloc(&inputs));
+        // claims, and an input iterator may claim anything. Pushed into
+        // `partial`, so that if the iterator panics they are not lost.
+        let mut inputs = self.inputs.by_ref().take(size.saturating_sub(self.partial.len()));
+        self.partial.reserve(prealloc(&inputs));
         for x in &mut inputs {
-            chunk.push(x);
+            self.partial.push(x);
         }
+        let chunk = mem::take(&mut self.partial);
         if chunk.len() < size {
             self.exhausted = true;
         }
@@ -456,7 +485,8 @@ where
         let inputs = Values(inputs.into_iter());
         move || {
             let len = inputs.0.len();
-            let out = run_chunk(&*f, inputs);
+            // `Values` cannot panic: no input panic to pass on.
+            let (out, _) = run_chunk(&*f, inputs);
             progress.advance(len);
             out
         }
@@ -639,7 +669,13 @@ where
             if let Some(item) = self.current.as_mut().and_then(Drain::next) {
                 return Some(item);
             }
-            if self.in_flight.is_empty() && self.placement.inline() && direct && !self.feeder.exhausted {
+            if self.in_flight.is_empty()
+                && self.placement.inline()
+                && direct
+                && !self.feeder.exhausted
+                && self.feeder.partial.is_empty()
+                && self.feeder.input_panic.is_none()
+            {
                 self.direct_left = self.feeder.chunk_len();
                 self.direct_started = Some(Instant::now());
                 let index = self.feeder.next_index;

@@ -334,3 +334,57 @@ fn extreme_settings_and_lying_size_hints_are_harmless() {
     assert_eq!(pool.try_map(|x| x, Boastful(0)).chunk_size(1000).count(), 100);
     assert_eq!(pool.map_unordered(|x| x, Boastful(0)).count(), 100);
 }
+
+/// Yields `1..n`, but panics instead of yielding `at` (once).
+struct PanicsAt {
+    next: u64,
+    n: u64,
+    at: u64,
+}
+
+impl Iterator for PanicsAt {
+    type Item = u64;
+    fn next(&mut self) -> Option<u64> {
+        self.next += 1;
+        if self.next == self.at {
+            panic!("{INTENTIONAL}: input iterator");
+        }
+        (self.next < self.n).then_some(self.next)
+    }
+}
+
+/// Drives `next` to the end, catching panics; returns the items and the
+/// number of panics.
+fn drain_catching<T>(mut next: impl FnMut() -> Option<T>) -> (Vec<T>, usize) {
+    let (mut items, mut panics) = (Vec::new(), 0);
+    loop {
+        match panic::catch_unwind(AssertUnwindSafe(&mut next)) {
+            Ok(Some(item)) => items.push(item),
+            Ok(None) => return (items, panics),
+            Err(_) => panics += 1,
+        }
+    }
+}
+
+#[test]
+fn a_panicking_input_iterator_raises_once_and_loses_no_item() {
+    quiet_intentional_panics();
+    let pool = ThreadPool::new(2).unwrap();
+    // Small inputs go to the workers; 100k cheap ones end up run inline.
+    for (n, at) in [(1000, 500), (1000, 1), (100_000, 90_000)] {
+        let expected: Vec<u64> = (1..n).filter(|&x| x != at).collect();
+        let chunkings: &[Chunking] = if n > 1000 { &[Chunking::Auto] } else { &CHUNKINGS };
+        for &chunking in chunkings {
+            let mut map = pool.map(|x| x, PanicsAt { next: 0, n, at }).chunk_size(chunking);
+            assert_eq!(drain_catching(|| map.next()), (expected.clone(), 1), "map, {chunking:?}, n {n}");
+            let mut map = pool.try_map(|x| x, PanicsAt { next: 0, n, at }).chunk_size(chunking);
+            let (items, panics) = drain_catching(|| map.next());
+            assert_eq!((items.into_iter().map(Result::unwrap).collect::<Vec<_>>(), panics), (expected.clone(), 1));
+            let mut map = pool.map_unordered(|x| x, PanicsAt { next: 0, n, at }).chunk_size(chunking);
+            let (items, panics) = drain_catching(|| map.next());
+            let mut items: Vec<u64> = items.into_iter().map(|(_, r)| r.unwrap()).collect();
+            items.sort_unstable();
+            assert_eq!((items, panics), (expected.clone(), 1), "unordered, {chunking:?}");
+        }
+    }
+}
