@@ -14,7 +14,9 @@ use anyhow::Context;
 use crate::analysis::{representative_chunk, speedup_points, Analysis, ModelFit};
 use crate::config::{BackendKind, ChunkSize, Experiment};
 use crate::export::ExperimentReport;
-use crate::report::charts::{self, BackendChart, Curve, MeasuredPoint, MeasuredSeries, OverheadChart, SpeedupChart};
+use crate::report::charts::{
+    self, BackendChart, Curve, Format, MeasuredPoint, MeasuredSeries, OverheadChart, SpeedupChart,
+};
 
 /// Points per fitted curve: smooth at chart resolution.
 const CURVE_POINTS: usize = 64;
@@ -43,17 +45,23 @@ impl Figure {
         }
     }
 
-    /// Draws the figure into `dir` and returns the file written.
-    pub fn draw(&self, dir: &Path) -> anyhow::Result<PathBuf> {
-        let path = dir.join(self.file_name());
-        match self {
-            Figure::Speedup(chart) => charts::draw_speedup(&path, chart),
-            Figure::Efficiency(chart) => charts::draw_efficiency(&path, chart),
-            Figure::Overhead(chart) => charts::draw_overhead(&path, chart),
-            Figure::Backends(chart) => charts::draw_backends(&path, chart),
+    /// Draws the figure into `dir` in every format of `formats` (the PNG
+    /// as [`Figure::file_name`], the others beside it with their own
+    /// extension) and returns the files written.
+    pub fn draw(&self, dir: &Path, formats: &[Format]) -> anyhow::Result<Vec<PathBuf>> {
+        let mut written = Vec::new();
+        for format in formats {
+            let path = dir.join(self.file_name()).with_extension(format.extension());
+            match self {
+                Figure::Speedup(chart) => charts::draw_speedup(&path, chart),
+                Figure::Efficiency(chart) => charts::draw_efficiency(&path, chart),
+                Figure::Overhead(chart) => charts::draw_overhead(&path, chart),
+                Figure::Backends(chart) => charts::draw_backends(&path, chart),
+            }
+            .with_context(|| format!("drawing {}", path.display()))?;
+            written.push(path);
         }
-        .with_context(|| format!("drawing {}", path.display()))?;
-        Ok(path)
+        Ok(written)
     }
 }
 

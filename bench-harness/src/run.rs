@@ -11,6 +11,7 @@ use crate::export::{write_results_json, write_samples_csv, ExperimentReport};
 use crate::figures::figures;
 use crate::machine::Machine;
 use crate::measure::{measure, run_count};
+use crate::report::charts::Format;
 use crate::summary;
 
 /// The experiments of `plan` named in `only`, in file order, or all of them
@@ -44,14 +45,14 @@ pub fn run_experiment(
 }
 
 /// Writes every output of `report` into `dir` (created if needed): the
-/// charts, `samples.csv`, `results.json` and `summary.md`. Returns the files
+/// charts (PNG, SVG and PDF), `samples.csv`, `results.json` and `summary.md`. Returns the files
 /// written, charts first.
 pub fn write_report(report: &ExperimentReport, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut written = Vec::new();
     let figures = figures(report);
     for figure in &figures {
-        written.push(figure.draw(dir)?);
+        written.extend(figure.draw(dir, &Format::ALL)?);
     }
     let csv = dir.join("samples.csv");
     write_samples_csv(&csv, &report.samples)?;

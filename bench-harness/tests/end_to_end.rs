@@ -56,8 +56,32 @@ fn a_tiny_experiment_writes_every_output() {
     let names: Vec<String> = written.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
     assert_eq!(
         names,
-        ["speedup.png", "efficiency.png", "backends.png", "overhead.png", "samples.csv", "results.json", "summary.md"]
+        [
+            "speedup.png",
+            "speedup.svg",
+            "speedup.pdf",
+            "efficiency.png",
+            "efficiency.svg",
+            "efficiency.pdf",
+            "backends.png",
+            "backends.svg",
+            "backends.pdf",
+            "overhead.png",
+            "overhead.svg",
+            "overhead.pdf",
+            "samples.csv",
+            "results.json",
+            "summary.md"
+        ]
     );
+    for svg in written.iter().filter(|p| p.extension().is_some_and(|e| e == "svg")) {
+        let text = std::fs::read_to_string(svg).unwrap();
+        assert!(text.starts_with("<svg") && !text.contains("<text"), "{}: text must be outlines", svg.display());
+    }
+    for pdf in written.iter().filter(|p| p.extension().is_some_and(|e| e == "pdf")) {
+        let bytes = std::fs::read(pdf).unwrap();
+        assert!(bytes.starts_with(b"%PDF-") && bytes.ends_with(b"%%EOF\n"), "{}", pdf.display());
+    }
 
     for png in written.iter().filter(|p| p.extension().is_some_and(|e| e == "png")) {
         let (width, height, colours) = decode(png);

@@ -2,6 +2,7 @@
 //! a stack of [`Layer`]s) rendered to a PNG with a consistent style.
 
 use super::axis::Axis;
+use super::vector::{Recorder, Recording};
 use super::{MeasuredSeries, HEIGHT, WIDTH};
 use anyhow::{Context, Result};
 use plotters::coord::Shift;
@@ -139,29 +140,58 @@ pub(super) struct Figure<'a> {
     pub(super) layers: Vec<Layer<'a>>,
 }
 
-type Plot<'a, 'b> = ChartContext<'a, BitMapBackend<'b>, Cartesian2d<Axis, Axis>>;
+type Plot<'a, DB> = ChartContext<'a, DB, Cartesian2d<Axis, Axis>>;
 
-/// Renders `figure` to a PNG at `path`.
+/// Renders `figure` to `path`, as PNG, SVG or PDF by the file's extension.
+/// The vector formats draw exactly what the PNG shows (see [`super::vector`]).
 pub(super) fn render(path: &Path, figure: &Figure<'_>) -> Result<()> {
     ensure_fonts()?;
     let context = || format!("drawing chart '{}' to {}", figure.title, path.display());
-    let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
-    root.fill(&WHITE).with_context(context)?;
+    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
+    match extension.as_str() {
+        "png" => {
+            let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
+            draw_figure(&root, figure).with_context(context)?;
+            root.present().with_context(context)?;
+        }
+        "svg" | "pdf" => {
+            let mut recording = Recording::new((WIDTH, HEIGHT));
+            draw_figure(&Recorder::new(&mut recording).into_drawing_area(), figure).with_context(context)?;
+            let bytes = if extension == "svg" {
+                recording.to_svg(figure.title).into_bytes()
+            } else {
+                recording.to_pdf(figure.title, PDF_POINTS_PER_PIXEL)
+            };
+            std::fs::write(path, bytes).with_context(context)?;
+        }
+        _ => anyhow::bail!("cannot draw chart '{}' to {}: use .png, .svg or .pdf", figure.title, path.display()),
+    }
+    Ok(())
+}
+
+/// PDF page scale: 1600 pixels become 5.33 in (384 pt), so the text sizes
+/// above print at 6–10 pt when the page is included at its natural size.
+const PDF_POINTS_PER_PIXEL: f64 = 0.24;
+
+/// Draws `figure` on `root`, any plotters backend.
+fn draw_figure<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, figure: &Figure<'_>) -> Result<()> {
+    root.fill(&WHITE).map_err(plot_error)?;
 
     // Small print first: its height decides how much room the plot gets.
     let caption_font = ("sans-serif", CAPTION_SIZE).into_font().color(&CAPTION_COLOR);
     let mut lines = Vec::new();
     for text in std::iter::once(figure.caption).chain(figure.notes.iter().map(String::as_str)) {
-        lines.extend(wrap(&root, text, &caption_font, WIDTH - 80)?);
+        lines.extend(wrap(root, text, &caption_font, WIDTH - 80)?);
     }
     let line_height = CAPTION_SIZE as i32 + 9;
     let caption_height = line_height * lines.len() as i32 + 20;
     let (plot_area, caption_area) = root.split_vertically(HEIGHT as i32 - caption_height);
     for (index, line) in lines.iter().enumerate() {
-        caption_area.draw_text(line, &caption_font, (40, 4 + line_height * index as i32)).with_context(context)?;
+        caption_area.draw_text(line, &caption_font, (40, 4 + line_height * index as i32)).map_err(plot_error)?;
     }
 
-    let title_font = ("sans-serif", TITLE_SIZE).into_font().style(FontStyle::Bold);
+    // The style goes in the constructor: `FontDesc::style` keeps the regular face.
+    let title_font = ("sans-serif", TITLE_SIZE, FontStyle::Bold).into_font();
     let mut plot = ChartBuilder::on(&plot_area)
         .caption(figure.title, title_font)
         .margin_top(16)
@@ -170,7 +200,7 @@ pub(super) fn render(path: &Path, figure: &Figure<'_>) -> Result<()> {
         .x_label_area_size(100)
         .y_label_area_size(130)
         .build_cartesian_2d(figure.x.clone(), figure.y.clone())
-        .with_context(context)?;
+        .map_err(plot_error)?;
     plot.configure_mesh()
         .x_desc(figure.x.label.as_str())
         .y_desc(figure.y.label.as_str())
@@ -180,11 +210,11 @@ pub(super) fn render(path: &Path, figure: &Figure<'_>) -> Result<()> {
         .light_line_style(RGBColor(238, 238, 238).stroke_width(1))
         .axis_style(BLACK.stroke_width(2))
         .draw()
-        .with_context(context)?;
+        .map_err(plot_error)?;
 
     let mut legend = Legend::default();
     for layer in &figure.layers {
-        draw_layer(&mut plot, &mut legend, &figure.x, &figure.y, layer).with_context(context)?;
+        draw_layer(&mut plot, &mut legend, &figure.x, &figure.y, layer).map_err(plot_error)?;
     }
     if legend.entries > 0 {
         plot.configure_series_labels()
@@ -195,15 +225,14 @@ pub(super) fn render(path: &Path, figure: &Figure<'_>) -> Result<()> {
             .margin(16)
             .legend_area_size(LEGEND_COLUMN_WIDTH)
             .draw()
-            .with_context(context)?;
+            .map_err(plot_error)?;
     }
-    root.present().with_context(context)?;
     Ok(())
 }
 
 /// Registers the embedded DejaVu fonts with plotters, once per process:
 /// the build has no fontconfig, so without this no text renders at all.
-fn ensure_fonts() -> Result<()> {
+pub(super) fn ensure_fonts() -> Result<()> {
     static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
     REGISTERED
         .get_or_init(|| {
@@ -220,8 +249,8 @@ fn ensure_fonts() -> Result<()> {
 }
 
 /// Greedy word wrap of `text` into lines at most `width` pixels wide.
-fn wrap(
-    area: &DrawingArea<BitMapBackend<'_>, Shift>,
+fn wrap<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
     text: &str,
     font: &TextStyle<'_>,
     width: u32,
@@ -245,8 +274,8 @@ fn wrap(
     Ok(lines)
 }
 
-fn draw_layer<'a, 'b: 'a>(
-    plot: &mut Plot<'a, 'b>,
+fn draw_layer<'a, DB: DrawingBackend + 'a>(
+    plot: &mut Plot<'a, DB>,
     legend: &mut Legend,
     x: &Axis,
     y: &Axis,
@@ -282,7 +311,7 @@ fn draw_layer<'a, 'b: 'a>(
         Layer::OversubscribedKey => {
             let sample = Glyph { marker: Some(Marker::Circle), filled: false, color: CORES_GRAY, line: None };
             // An empty series that exists only for its legend entry.
-            plot.draw_series(std::iter::empty::<EmptyElement<(f64, f64), BitMapBackend<'b>>>())
+            plot.draw_series(std::iter::empty::<EmptyElement<(f64, f64), DB>>())
                 .map_err(plot_error)?
                 .label("open marker: more workers than cores")
                 .legend(move |at| sample.in_legend(at));
@@ -292,8 +321,8 @@ fn draw_layer<'a, 'b: 'a>(
     }
 }
 
-fn draw_line<'a, 'b: 'a>(
-    plot: &mut Plot<'a, 'b>,
+fn draw_line<'a, DB: DrawingBackend + 'a>(
+    plot: &mut Plot<'a, DB>,
     x: &Axis,
     y: &Axis,
     label: &str,
@@ -313,8 +342,8 @@ fn draw_line<'a, 'b: 'a>(
     Ok(())
 }
 
-fn draw_measured<'a, 'b: 'a>(
-    plot: &mut Plot<'a, 'b>,
+fn draw_measured<'a, DB: DrawingBackend + 'a>(
+    plot: &mut Plot<'a, DB>,
     x: &Axis,
     y: &Axis,
     series: &MeasuredSeries,
@@ -353,7 +382,7 @@ fn draw_measured<'a, 'b: 'a>(
     Ok(())
 }
 
-fn draw_cores<'a, 'b: 'a>(plot: &mut Plot<'a, 'b>, x: &Axis, y: &Axis, cores: usize) -> Result<()> {
+fn draw_cores<'a, DB: DrawingBackend + 'a>(plot: &mut Plot<'a, DB>, x: &Axis, y: &Axis, cores: usize) -> Result<()> {
     let edge = x.at(cores as f64);
     let (bottom, top) = y.visible;
     if edge < x.visible.1 {
