@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{BackendKind, ChunkSize, Experiment};
 use crate::measure::{cells, Cell, Sample};
-use crate::stats::{self, Estimate, Model, Outliers, Summary};
+use crate::stats::{self, Estimate, Fit, Model, Outliers, Summary};
 
 /// Bootstrap resamples per interval: enough for stable 95 % bounds while
 /// keeping the analysis of a whole report well under a second.
@@ -46,85 +46,6 @@ pub struct CellStats {
     pub oversubscribed: bool,
 }
 
-/// One fitted parameter (an owned copy of [`stats::Parameter`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FittedParameter {
-    /// Name as in the model's formula (`s`, `a`, `b`).
-    pub name: String,
-    /// Least-squares estimate.
-    pub value: f64,
-    /// Asymptotic standard error; `None` when it cannot be estimated
-    /// (no residual degrees of freedom). `None` rather than NaN so the
-    /// value survives a JSON round trip.
-    pub std_error: Option<f64>,
-}
-
-/// A scaling model fitted to one speedup series.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelFit {
-    /// Amdahl or USL.
-    pub model: Model,
-    /// Parameters in the model's order.
-    pub params: Vec<FittedParameter>,
-    /// Coefficient of determination; `None` when all speedups are equal.
-    pub r_squared: Option<f64>,
-    /// Root-mean-square residual, in speedup units.
-    pub rmse: f64,
-    /// `(workers, speedup)` at the USL's predicted maximum, if it has one.
-    pub peak: Option<(f64, f64)>,
-    /// The fit's own caveats.
-    pub warnings: Vec<String>,
-}
-
-impl ModelFit {
-    fn from_fit(fit: stats::Fit) -> Self {
-        ModelFit {
-            model: fit.model,
-            params: fit
-                .params
-                .iter()
-                .map(|p| FittedParameter { name: p.name.to_owned(), value: p.value, std_error: finite(p.std_error) })
-                .collect(),
-            r_squared: finite(fit.r_squared),
-            rmse: fit.rmse,
-            peak: fit.peak,
-            warnings: fit.warnings,
-        }
-    }
-
-    /// Predicted speedup at `workers`.
-    pub fn predict(&self, workers: f64) -> f64 {
-        let values: Vec<f64> = self.params.iter().map(|p| p.value).collect();
-        self.model.speedup(&values, workers)
-    }
-
-    /// Parameters as `s = 0.100 ± 0.002`, comma-separated.
-    pub fn parameters_text(&self) -> String {
-        self.params
-            .iter()
-            .map(|p| match p.std_error {
-                Some(error) => format!("{} = {:.4} ± {:.4}", p.name, without_negative_zero(p.value), error),
-                None => format!("{} = {:.4}", p.name, without_negative_zero(p.value)),
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
-/// `x`, or 0 when it would print as `-0.0000` (a fit at its bound of 0 can
-/// land on negative zero or a hair below it).
-fn without_negative_zero(x: f64) -> f64 {
-    if x.abs() < 0.5e-4 {
-        0.0
-    } else {
-        x
-    }
-}
-
-fn finite(x: f64) -> Option<f64> {
-    x.is_finite().then_some(x)
-}
-
 /// The speedup series of one backend at one chunk size, over worker counts,
 /// and the models fitted to it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -134,7 +55,7 @@ pub struct Series {
     /// The chunk size, for backends that take one.
     pub chunk: Option<ChunkSize>,
     /// Amdahl and USL fits that succeeded.
-    pub fits: Vec<ModelFit>,
+    pub fits: Vec<Fit>,
     /// Why a model could not be fitted, if one could not.
     pub fit_errors: Vec<String>,
 }
@@ -290,7 +211,7 @@ fn fitted_series(experiment: &Experiment, cells: &[CellStats]) -> Vec<Series> {
             let mut series = Series { backend, chunk, fits: Vec::new(), fit_errors: Vec::new() };
             for model in [Model::Amdahl, Model::Usl] {
                 match stats::fit(model, &points) {
-                    Ok(fit) => series.fits.push(ModelFit::from_fit(fit)),
+                    Ok(fit) => series.fits.push(fit),
                     Err(error) => series.fit_errors.push(error.to_string()),
                 }
             }

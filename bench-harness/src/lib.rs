@@ -10,8 +10,9 @@
 //!    raw [`measure::Sample`]s, all kept;
 //! 3. [`analysis`] (formulas in [`stats`]): samples → per-cell summaries,
 //!    speedups, overheads and model fits;
-//! 4. [`figures`] (drawn by [`report::charts`]), [`export`] and [`summary`]:
-//!    PNG charts, `samples.csv`, `results.json` and `summary.md`.
+//! 4. [`report`]: the [`report::ExperimentReport`] and its outputs, one
+//!    [`report::Exporter`] per format: PNG charts, `samples.csv`,
+//!    `results.json` and `summary.md`.
 //!
 //! [`run`] strings the stages together for the `bench-harness` binary;
 //! [`machine`] records where the samples were taken.
@@ -19,14 +20,11 @@
 pub mod analysis;
 pub mod backend;
 pub mod config;
-pub mod export;
-pub mod figures;
 pub mod machine;
 pub mod measure;
 pub mod report;
 pub mod run;
 pub mod stats;
-pub mod summary;
 #[cfg(test)]
 mod testing;
 pub mod workload;

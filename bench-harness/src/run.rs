@@ -7,12 +7,9 @@ use indicatif::ProgressBar;
 
 use crate::analysis::analyze;
 use crate::config::{Experiment, Plan};
-use crate::export::{write_results_json, write_samples_csv, ExperimentReport};
-use crate::figures::figures;
 use crate::machine::Machine;
 use crate::measure::{measure, run_count};
-use crate::report::charts::Format;
-use crate::summary;
+use crate::report::{write_report, ExperimentReport};
 
 /// The experiments of `plan` named in `only`, in file order, or all of them
 /// when `only` is empty. An unknown name is an error that lists the known ones.
@@ -42,28 +39,6 @@ pub fn run_experiment(
     .with_context(|| format!("experiment {:?}", experiment.name.as_str()))?;
     let analysis = analyze(experiment, &samples, machine.logical_cores);
     Ok(ExperimentReport { machine: machine.clone(), experiment: experiment.clone(), samples, analysis })
-}
-
-/// Writes every output of `report` into `dir` (created if needed): the
-/// charts (PNG, SVG and PDF), `samples.csv`, `results.json` and `summary.md`. Returns the files
-/// written, charts first.
-pub fn write_report(report: &ExperimentReport, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut written = Vec::new();
-    let figures = figures(report);
-    for figure in &figures {
-        written.extend(figure.draw(dir, &Format::ALL)?);
-    }
-    let csv = dir.join("samples.csv");
-    write_samples_csv(&csv, &report.samples)?;
-    let json = dir.join("results.json");
-    write_results_json(&json, report)?;
-    let names: Vec<&str> = figures.iter().map(|f| f.file_name()).collect();
-    let markdown = dir.join("summary.md");
-    std::fs::write(&markdown, summary::render(report, &names))
-        .with_context(|| format!("writing {}", markdown.display()))?;
-    written.extend([csv, json, markdown]);
-    Ok(written)
 }
 
 /// Runs `experiments` one after the other, writing each report to

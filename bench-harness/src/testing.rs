@@ -4,9 +4,9 @@ use std::path::Path;
 
 use crate::analysis::analyze;
 use crate::config::{Experiment, Plan};
-use crate::export::ExperimentReport;
 use crate::machine::Machine;
 use crate::measure::{cells, Cell, Sample};
+use crate::report::ExperimentReport;
 
 /// The single experiment of a one-experiment RON `text`.
 pub fn experiment(text: &str) -> Experiment {

@@ -6,10 +6,11 @@ use std::fs::File;
 use std::path::Path;
 
 use bench_harness::config::Plan;
-use bench_harness::export::read_results_json;
 use bench_harness::machine::Machine;
 use bench_harness::report::charts::{HEIGHT, WIDTH};
-use bench_harness::run::{run_experiment, write_report};
+use bench_harness::report::json::read_results_json;
+use bench_harness::report::write_report;
+use bench_harness::run::run_experiment;
 use indicatif::ProgressBar;
 
 const TINY: &str = r#"(

@@ -1,3 +1,103 @@
-//! Report rendering: charts (PNG) for experiment results.
+//! The pipeline's product and its outputs.
+//!
+//! [`ExperimentReport`] is everything known about one experiment run; every
+//! output format is one [`Exporter`] in a file of its own, as hyperfine
+//! keeps its formats behind one trait:
+//!
+//! - [`figures`]: the charts as PNG, SVG and PDF (drawn by [`charts`]);
+//! - [`csv`]: `samples.csv`, one row per timed repetition;
+//! - [`json`]: `results.json`, the whole report, read back by [`json::read_results_json`];
+//! - [`markdown`]: `summary.md`, tables, fits, warnings and the machine.
 
 pub mod charts;
+pub mod csv;
+pub mod figures;
+pub mod json;
+pub mod markdown;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::Analysis;
+use crate::config::Experiment;
+use crate::machine::Machine;
+use crate::measure::Sample;
+
+/// Everything known about one experiment run: the content of `results.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentReport {
+    /// Where and with what build it ran.
+    pub machine: Machine,
+    /// The experiment as configured.
+    pub experiment: Experiment,
+    /// Every timed repetition.
+    pub samples: Vec<Sample>,
+    /// Statistics computed from `samples`.
+    pub analysis: Analysis,
+}
+
+/// One output format of a report.
+pub trait Exporter {
+    /// Writes this format's file(s) for `report` into the existing
+    /// directory `dir` and returns the paths written.
+    fn export(&self, report: &ExperimentReport, dir: &Path) -> anyhow::Result<Vec<PathBuf>>;
+}
+
+/// Every format a run writes, in the order their files are listed: charts,
+/// `samples.csv`, `results.json`, `summary.md`.
+pub fn exporters() -> Vec<Box<dyn Exporter>> {
+    vec![
+        Box::new(figures::Figures),
+        Box::new(csv::SamplesCsv),
+        Box::new(json::ResultsJson),
+        Box::new(markdown::Summary),
+    ]
+}
+
+/// Writes every output of `report` into `dir` (created if needed). Returns
+/// the files written, charts first.
+pub fn write_report(report: &ExperimentReport, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut written = Vec::new();
+    for exporter in exporters() {
+        written.extend(exporter.export(report, dir)?);
+    }
+    Ok(written)
+}
+
+/// Formats seconds with a unit that keeps three significant digits readable
+/// (`1.23 s`, `45.6 ms`, `789 µs`, `12.0 ns`).
+pub fn format_seconds(seconds: f64) -> String {
+    let magnitude = seconds.abs();
+    let (value, unit) = if magnitude >= 1.0 {
+        (seconds, "s")
+    } else if magnitude >= 1e-3 {
+        (seconds * 1e3, "ms")
+    } else if magnitude >= 1e-6 {
+        (seconds * 1e6, "µs")
+    } else {
+        (seconds * 1e9, "ns")
+    };
+    let digits = match value.abs() {
+        v if v >= 100.0 => 0,
+        v if v >= 10.0 => 1,
+        _ => 2,
+    };
+    format!("{value:.digits$} {unit}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seconds_get_a_readable_unit() {
+        assert_eq!(format_seconds(1.234), "1.23 s");
+        assert_eq!(format_seconds(0.0456), "45.6 ms");
+        assert_eq!(format_seconds(0.000_789), "789 µs");
+        assert_eq!(format_seconds(12e-9), "12.0 ns");
+        assert_eq!(format_seconds(-2.5e-6), "-2.50 µs");
+    }
+}

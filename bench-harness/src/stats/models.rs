@@ -124,33 +124,33 @@ impl fmt::Display for Model {
 }
 
 /// One fitted parameter.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Parameter {
     /// Name as in the model's formula (`"s"`, `"a"`, `"b"`).
-    pub name: &'static str,
+    pub name: String,
     /// Least-squares estimate.
     pub value: f64,
-    /// Asymptotic standard error from `σ²(JᵀJ)⁻¹`; NaN when it cannot be
+    /// Asymptotic standard error from `σ²(JᵀJ)⁻¹`; `None` when it cannot be
     /// estimated (no residual degrees of freedom, or a singular Jacobian).
-    pub std_error: f64,
+    /// `None` rather than NaN so the value survives a JSON round trip.
+    pub std_error: Option<f64>,
 }
 
-/// A scaling model fitted to `(workers, speedup)` points.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A scaling model fitted to `(workers, speedup)` points: what the analysis
+/// stores, the reports print and the charts draw.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fit {
-    /// Which model was fitted.
+    /// The fitted model.
     pub model: Model,
     /// Parameters in [`Model::param_names`] order.
     pub params: Vec<Parameter>,
-    /// Coefficient of determination; NaN when all speedups are equal.
-    pub r_squared: f64,
+    /// Coefficient of determination; `None` when all speedups are equal.
+    pub r_squared: Option<f64>,
     /// Root-mean-square residual, in speedup units.
     pub rmse: f64,
-    /// `(p*, S(p*))`, the USL's predicted maximum, when it has one
-    /// (`b > 0` and `a < 1`). Always `None` for Amdahl, which only saturates.
+    /// `(workers, speedup)` at the USL's predicted maximum, if it has one.
     pub peak: Option<(f64, f64)>,
-    /// Caveats a reader of the fit should see (too few points, parameter at
-    /// a bound, no convergence); the fit is still usable.
+    /// Caveats: few points, parameters at a bound, no convergence, ...
     pub warnings: Vec<String>,
 }
 
@@ -169,27 +169,38 @@ impl Fit {
         (0..count).map(|i| from * (to / from).powf(i as f64 / steps)).map(|p| (p, self.predict(p))).collect()
     }
 
+    /// The parameters as `s = 0.100 ± 0.002`, comma-separated.
+    pub fn parameters_text(&self) -> String {
+        self.params.iter().map(Parameter::to_string).collect::<Vec<_>>().join(", ")
+    }
+
     /// A compact legend label such as `"Amdahl fit: s = 0.1003 ± 0.0061"`.
     pub fn label(&self) -> String {
-        let params: Vec<String> = self.params.iter().map(Parameter::to_string).collect();
-        format!("{} fit: {}", self.model, params.join(", "))
+        format!("{} fit: {}", self.model, self.parameters_text())
     }
 }
 
 impl fmt::Display for Parameter {
     /// `name = value ± error`, the value rounded to the error's second
     /// significant digit; the error is left out when it is unknown or
-    /// negligible (below 0.01 % of the value, e.g. on exact data).
+    /// negligible (below 0.01 % of the value, e.g. on exact data). A value
+    /// that rounds to zero prints as `0`, never `-0`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (name, value, error) = (self.name, self.value, self.std_error);
+        let (name, value) = (&self.name, self.value);
         let magnitude = value.abs().max(f64::MIN_POSITIVE);
-        if error.is_finite() && error > magnitude * 1e-4 {
-            let decimals = (1 - error.log10().floor() as i32).clamp(0, 12) as usize;
-            write!(f, "{name} = {value:.decimals$} ± {error:.decimals$}")
-        } else {
+        let (decimals, error) = match self.std_error {
+            Some(error) if error.is_finite() && error > magnitude * 1e-4 => {
+                ((1 - error.log10().floor() as i32).clamp(0, 12) as usize, Some(error))
+            }
+            // Exactly zero (a parameter at its bound on exact data).
+            _ if value == 0.0 => (0, None),
             // Four significant digits.
-            let decimals = (3 - magnitude.log10().floor() as i32).clamp(0, 12) as usize;
-            write!(f, "{name} = {value:.decimals$}")
+            _ => ((3 - magnitude.log10().floor() as i32).clamp(0, 12) as usize, None),
+        };
+        let value = if value.abs() < 0.5 * 10f64.powi(-(decimals as i32)) { 0.0 } else { value };
+        match error {
+            Some(error) => write!(f, "{name} = {value:.decimals$} ± {error:.decimals$}"),
+            None => write!(f, "{name} = {value:.decimals$}"),
         }
     }
 }
@@ -272,7 +283,7 @@ pub fn fit(model: Model, points: &[(f64, f64)]) -> Result<Fit, FitError> {
     let n = points.len() as f64;
     let mean = points.iter().map(|point| point.1).sum::<f64>() / n;
     let total_sum: f64 = points.iter().map(|point| (point.1 - mean).powi(2)).sum();
-    let r_squared = if total_sum > 0.0 { 1.0 - residual_sum / total_sum } else { f64::NAN };
+    let r_squared = (total_sum > 0.0).then(|| 1.0 - residual_sum / total_sum).filter(|r| r.is_finite());
 
     let std_errors = standard_errors(model, points, &values, residual_sum);
     if std_errors.iter().any(|e| e.is_nan()) && points.len() > names.len() {
@@ -289,7 +300,11 @@ pub fn fit(model: Model, points: &[(f64, f64)]) -> Result<Fit, FitError> {
         .iter()
         .zip(&values)
         .zip(&std_errors)
-        .map(|((&name, &value), &std_error)| Parameter { name, value, std_error })
+        .map(|((&name, &value), &std_error)| Parameter {
+            name: name.to_owned(),
+            value,
+            std_error: std_error.is_finite().then_some(std_error),
+        })
         .collect();
     let peak = match (model, values.as_slice()) {
         (Model::Usl, &[a, b]) if b > 0.0 && a < 1.0 => {
@@ -452,16 +467,16 @@ mod tests {
     fn amdahl_fit_recovers_serial_fraction() {
         let exact = fit(Model::Amdahl, &amdahl_points(0.1, 0.0)).unwrap();
         assert!(close(exact.params[0].value, 0.1, 1e-8), "{exact:?}");
-        assert!(exact.r_squared > 0.999_999 && exact.rmse < 1e-8);
+        assert!(exact.r_squared.unwrap() > 0.999_999 && exact.rmse < 1e-8);
         assert!(exact.warnings.is_empty(), "{:?}", exact.warnings);
         assert!(exact.peak.is_none());
         assert!(close(exact.predict(8.0), Model::Amdahl.speedup(&[0.1], 8.0), 1e-8));
 
         let noisy = fit(Model::Amdahl, &amdahl_points(0.1, 0.01)).unwrap();
-        let s = noisy.params[0];
+        let s = &noisy.params[0];
         assert!(close(s.value, 0.1, 0.01), "{noisy:?}");
-        assert!(s.std_error > 0.0 && s.std_error < 0.01);
-        assert!(noisy.r_squared > 0.99);
+        assert!(s.std_error.is_some_and(|e| e > 0.0 && e < 0.01));
+        assert!(noisy.r_squared.unwrap() > 0.99);
     }
 
     #[test]
@@ -483,12 +498,15 @@ mod tests {
 
     #[test]
     fn parameters_print_to_the_precision_of_their_error() {
-        let param = |value, std_error| Parameter { name: "s", value, std_error };
-        assert_eq!(param(0.100_34, 0.006_12).to_string(), "s = 0.1003 ± 0.0061");
-        assert_eq!(param(0.003_12, 0.000_41).to_string(), "s = 0.00312 ± 0.00041");
-        assert_eq!(param(12.345, 1.5).to_string(), "s = 12.3 ± 1.5");
-        assert_eq!(param(0.1, 1e-15).to_string(), "s = 0.1000");
-        assert_eq!(param(0.1, f64::NAN).to_string(), "s = 0.1000");
+        let param = |value, std_error| Parameter { name: "s".to_owned(), value, std_error };
+        assert_eq!(param(0.100_34, Some(0.006_12)).to_string(), "s = 0.1003 ± 0.0061");
+        assert_eq!(param(0.003_12, Some(0.000_41)).to_string(), "s = 0.00312 ± 0.00041");
+        assert_eq!(param(12.345, Some(1.5)).to_string(), "s = 12.3 ± 1.5");
+        assert_eq!(param(0.1, Some(1e-15)).to_string(), "s = 0.1000");
+        assert_eq!(param(0.1, None).to_string(), "s = 0.1000");
+        assert_eq!(param(0.0, Some(0.0)).to_string(), "s = 0");
+        // A value at its bound of 0, a hair below it, is not "-0.00".
+        assert_eq!(param(-1e-17, Some(0.4251)).to_string(), "s = 0.00 ± 0.43");
     }
 
     #[test]
@@ -507,7 +525,7 @@ mod tests {
         assert!(amdahl.warnings[0].contains("only 2 points"));
         let usl = fit(Model::Usl, &two).unwrap();
         assert!(usl.warnings.iter().any(|w| w.contains("only 2 points")));
-        assert!(usl.params.iter().all(|param| param.std_error.is_nan()));
+        assert!(usl.params.iter().all(|param| param.std_error.is_none()));
 
         assert_eq!(
             fit(Model::Usl, &[(2.0, 1.8)]),

@@ -11,12 +11,11 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::analysis::{representative_chunk, speedup_points, Analysis, ModelFit};
+use super::charts::{self, BackendChart, Curve, Format, MeasuredPoint, MeasuredSeries, OverheadChart, SpeedupChart};
+use super::{ExperimentReport, Exporter};
+use crate::analysis::{representative_chunk, speedup_points, Analysis};
 use crate::config::{BackendKind, ChunkSize, Experiment};
-use crate::export::ExperimentReport;
-use crate::report::charts::{
-    self, BackendChart, Curve, Format, MeasuredPoint, MeasuredSeries, OverheadChart, SpeedupChart,
-};
+use crate::stats::Fit;
 
 /// Points per fitted curve: smooth at chart resolution.
 const CURVE_POINTS: usize = 64;
@@ -60,6 +59,20 @@ impl Figure {
             }
             .with_context(|| format!("drawing {}", path.display()))?;
             written.push(path);
+        }
+        Ok(written)
+    }
+}
+
+/// Draws every figure of a report.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Figures;
+
+impl Exporter for Figures {
+    fn export(&self, report: &ExperimentReport, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+        let mut written = Vec::new();
+        for figure in figures(report) {
+            written.extend(figure.draw(dir, &Format::ALL)?);
         }
         Ok(written)
     }
@@ -129,13 +142,8 @@ fn speedup_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) ->
     }
 }
 
-fn fit_curve(fit: &ModelFit, backend: &str, from: f64, to: f64) -> Curve {
-    let steps = (CURVE_POINTS - 1) as f64;
-    let points = (0..CURVE_POINTS)
-        .map(|i| from * (to / from).powf(i as f64 / steps))
-        .map(|p| (p, fit.predict(p)))
-        .filter(|(_, s)| s.is_finite())
-        .collect();
+fn fit_curve(fit: &Fit, backend: &str, from: f64, to: f64) -> Curve {
+    let points = fit.curve(from, to, CURVE_POINTS).into_iter().filter(|(_, s)| s.is_finite()).collect();
     Curve { label: format!("{} fit ({backend}): {}", fit.model, fit.parameters_text()), points }
 }
 
@@ -257,7 +265,7 @@ fn parallel_backends(experiment: &Experiment) -> impl Iterator<Item = BackendKin
 
 /// Formats a duration in nanoseconds with a readable unit (`850 ns`, `12.3 µs`).
 pub fn format_nanoseconds(ns: f64) -> String {
-    crate::export::format_seconds(ns * 1e-9)
+    super::format_seconds(ns * 1e-9)
 }
 
 #[cfg(test)]

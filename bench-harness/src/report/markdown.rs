@@ -2,9 +2,29 @@
 //! experiment, in Markdown a paper's author can paste.
 
 use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
 
+use anyhow::Context;
+
+use super::{figures, format_seconds, ExperimentReport, Exporter};
 use crate::analysis::CellStats;
-use crate::export::{format_seconds, ExperimentReport};
+
+/// The file name in a report directory.
+pub const FILE_NAME: &str = "summary.md";
+
+/// Writes `summary.md`, linking the charts [`figures::figures`] gives the report.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Summary;
+
+impl Exporter for Summary {
+    fn export(&self, report: &ExperimentReport, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+        let figures = figures::figures(report);
+        let names: Vec<&str> = figures.iter().map(figures::Figure::file_name).collect();
+        let path = dir.join(FILE_NAME);
+        std::fs::write(&path, render(report, &names)).with_context(|| format!("writing {}", path.display()))?;
+        Ok(vec![path])
+    }
+}
 
 /// Renders the Markdown summary of `report`; `figures` are the PNG file
 /// names written next to it.
@@ -187,8 +207,8 @@ mod tests {
             "- **Machine:** Test CPU, 2 logical cores, linux x86_64; release build, git abc1234, measured 2026-01-01T00:00:00Z",
             "| sequential | 1 | — | 1.00 s [1.00 s, 1.00 s] | 1 (baseline T1) | — | — | — | 0 |",
             "| pool | 4† | auto | 250 ms [250 ms, 251 ms] | 4.00 [3.99, 4.01] | 100% | 0.00 ns | 0.000 | 0 |",
-            "| pool | Amdahl | s = 0.0000 ± 0.0000 | 1.000 | 0.000 | — |",
-            "| pool | USL | a = 0.0000 ± 0.0000, b = 0.0000 ± 0.0000 | 1.000 | 0.000 | — |",
+            "| pool | Amdahl | s = 0 | 1.000 | 0.000 | — |",
+            "| pool | USL | a = 0, b = 0 | 1.000 | 0.000 | — |",
             "- oversubscribed: 4 worker(s) exceed the machine's 2 logical cores; those threads share cores (hollow markers on charts)",
             "![speedup](speedup.png)",
         ] {
