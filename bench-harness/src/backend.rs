@@ -10,7 +10,8 @@ use std::sync::{Arc, Mutex};
 use rayon::prelude::*;
 
 use crate::config::{BackendKind, ChunkSize};
-use crate::workload::{Workload, WorkloadError};
+use crate::custom::{Job, Registry, RunFn};
+use crate::workload::{Task, WorkloadError};
 
 /// Why a backend could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -22,6 +23,12 @@ pub enum BackendError {
         workers: usize,
         /// The pool's reason.
         message: String,
+    },
+    /// A `Named` backend is not in the registry.
+    #[error("backend {name:?} is not registered here; it is defined by a bench of your own")]
+    Unregistered {
+        /// The name in the configuration.
+        name: String,
     },
     /// Rayon refused to start its pool.
     #[error("cannot start a rayon pool with {workers} threads: {reason}")]
@@ -48,13 +55,20 @@ pub enum Backend {
     },
     /// A dedicated rayon pool with exactly `workers` threads.
     Rayon(rayon::ThreadPool),
+    /// A backend of yours, from [`Registry::backend`].
+    Named(Box<RunFn>),
 }
 
 impl Backend {
     /// Starts a backend of the given kind with `workers` threads
-    /// (ignored by `Sequential`).
-    pub fn start(kind: BackendKind, workers: usize) -> Result<Backend, BackendError> {
+    /// (ignored by `Sequential`); `Named` backends come from `registry`.
+    pub fn start(kind: BackendKind, workers: usize, registry: &Registry) -> Result<Backend, BackendError> {
         Ok(match kind {
+            BackendKind::Named(name) => Backend::Named(
+                registry
+                    .start_backend(name, workers)
+                    .ok_or_else(|| BackendError::Unregistered { name: name.as_str().to_owned() })?,
+            ),
             BackendKind::Sequential => Backend::Sequential,
             BackendKind::Pool | BackendKind::PoolCollect => {
                 let pool = pool::ThreadPool::builder()
@@ -80,29 +94,29 @@ impl Backend {
         })
     }
 
-    /// Maps `workload` over `inputs` and returns the results in input order.
+    /// Maps `task` over `inputs` and returns the results in input order.
     ///
     /// `chunk` is `None` for backends that take no chunk size. The first
     /// failing task's error is returned.
-    pub fn run(
-        &self,
-        workload: &Arc<Workload>,
-        inputs: &Arc<[f64]>,
-        chunk: Option<ChunkSize>,
-    ) -> Result<Vec<f64>, WorkloadError> {
+    pub fn run(&self, task: &Task, inputs: &Arc<[f64]>, chunk: Option<ChunkSize>) -> Result<Vec<f64>, WorkloadError> {
         match self {
-            Backend::Sequential => inputs.iter().enumerate().map(|(index, &x)| workload.run(index, x)).collect(),
-            Backend::Pool(pool) => run_on_pool(pool, workload, inputs, chunk),
-            Backend::PoolCollect(pool) => run_on_pool_collect(pool, workload, inputs),
-            Backend::StdScope { workers } => run_on_scope(*workers, workload, inputs),
+            Backend::Sequential => inputs.iter().enumerate().map(|(index, &x)| task(index, x)).collect(),
+            Backend::Pool(pool) => run_on_pool(pool, task, inputs, chunk),
+            Backend::PoolCollect(pool) => run_on_pool_collect(pool, task, inputs),
+            Backend::StdScope { workers } => run_on_scope(*workers, task, inputs),
             Backend::Rayon(pool) => pool.install(|| {
                 let tasks = inputs.par_iter().enumerate();
-                let task = |(index, &x): (usize, &f64)| workload.run(index, x);
+                let task = |(index, &x): (usize, &f64)| task(index, x);
                 match chunk {
                     Some(ChunkSize::Fixed(size)) => tasks.with_min_len(size).map(task).collect(),
                     Some(ChunkSize::Auto) | None => tasks.map(task).collect(),
                 }
             }),
+            Backend::Named(run) => {
+                let job = Job::new(inputs, task);
+                let results = run(&job);
+                job.finish(results)
+            }
         }
     }
 }
@@ -124,15 +138,11 @@ impl<'a> pool::Indexed for Enumerated<'a> {
 /// `Result<Vec<_>, _>` does; a `Vec<Result<..>>` would be several times
 /// wider and need a second, serial pass. A failure leaves NaN in its slot
 /// and is reported instead of the values.
-fn run_on_pool_collect(
-    pool: &pool::ThreadPool,
-    workload: &Workload,
-    inputs: &[f64],
-) -> Result<Vec<f64>, WorkloadError> {
+fn run_on_pool_collect(pool: &pool::ThreadPool, task: &Task, inputs: &[f64]) -> Result<Vec<f64>, WorkloadError> {
     let first_error = Mutex::new(None);
     let values = pool.map_collect(
         |(index, x): (usize, &f64)| {
-            workload.run(index, *x).unwrap_or_else(|error| {
+            task(index, *x).unwrap_or_else(|error| {
                 if let Ok(mut slot) = first_error.lock() {
                     slot.get_or_insert(error);
                 }
@@ -148,16 +158,16 @@ fn run_on_pool_collect(
 }
 
 /// `pool.map` over `(index, x)` pairs; the pool needs `'static` tasks, so the
-/// closure and the input iterator share the workload and inputs by `Arc`
+/// closure and the input iterator share the task and inputs by `Arc`
 /// rather than copying them.
 fn run_on_pool(
     pool: &pool::ThreadPool,
-    workload: &Arc<Workload>,
+    task: &Task,
     inputs: &Arc<[f64]>,
     chunk: Option<ChunkSize>,
 ) -> Result<Vec<f64>, WorkloadError> {
-    let workload = Arc::clone(workload);
-    let task = move |(index, x): (usize, f64)| workload.run(index, x);
+    let shared_task = Arc::clone(task);
+    let task = move |(index, x): (usize, f64)| shared_task(index, x);
     let shared = Arc::clone(inputs);
     let pairs = (0..inputs.len()).map(move |index| (index, shared[index]));
     let map = pool.map(task, pairs);
@@ -170,7 +180,7 @@ fn run_on_pool(
 /// Static partition: `workers` scoped threads, each mapping one contiguous
 /// block of `ceil(n / workers)` inputs (fewer threads when there are fewer
 /// inputs than workers).
-fn run_on_scope(workers: usize, workload: &Workload, inputs: &[f64]) -> Result<Vec<f64>, WorkloadError> {
+fn run_on_scope(workers: usize, task: &Task, inputs: &[f64]) -> Result<Vec<f64>, WorkloadError> {
     let block = inputs.len().div_ceil(workers.max(1)).max(1);
     std::thread::scope(|scope| {
         let handles: Vec<_> = inputs
@@ -179,10 +189,7 @@ fn run_on_scope(workers: usize, workload: &Workload, inputs: &[f64]) -> Result<V
             .map(|(block_index, xs)| {
                 scope.spawn(move || {
                     let first = block_index * block;
-                    xs.iter()
-                        .enumerate()
-                        .map(|(offset, &x)| workload.run(first + offset, x))
-                        .collect::<Result<Vec<f64>, _>>()
+                    xs.iter().enumerate().map(|(offset, &x)| task(first + offset, x)).collect::<Result<Vec<f64>, _>>()
                 })
             })
             .collect();
@@ -199,6 +206,7 @@ fn run_on_scope(workers: usize, workload: &Workload, inputs: &[f64]) -> Result<V
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workload::Workload;
 
     fn squares(n: usize) -> (Arc<[f64]>, Vec<f64>) {
         let inputs: Arc<[f64]> = (0..n).map(|i| i as f64 - 3.5).collect();
@@ -208,7 +216,7 @@ mod tests {
 
     #[test]
     fn every_backend_returns_results_in_input_order() {
-        let workload = Arc::new(Workload::Square);
+        let task = Workload::Square.task();
         let (inputs, expected) = squares(37);
         let kinds = [
             BackendKind::Sequential,
@@ -219,9 +227,9 @@ mod tests {
         ];
         for kind in kinds {
             for workers in [1, 3, 64] {
-                let backend = Backend::start(kind, workers).unwrap();
+                let backend = Backend::start(kind, workers, &Registry::new()).unwrap();
                 for chunk in [None, Some(ChunkSize::Fixed(1)), Some(ChunkSize::Fixed(10)), Some(ChunkSize::Auto)] {
-                    let results = backend.run(&workload, &inputs, chunk).unwrap();
+                    let results = backend.run(&task, &inputs, chunk).unwrap();
                     assert_eq!(results, expected, "{kind} with {workers} workers, chunk {chunk:?}");
                 }
             }
@@ -231,7 +239,7 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn a_failing_task_fails_the_run_on_every_backend() {
-        let workload = Arc::new(Workload::Command { program: "sh".into(), args: vec!["-c".into(), "exit 7".into()] });
+        let task = Workload::Command { program: "sh".into(), args: vec!["-c".into(), "exit 7".into()] }.task();
         let (inputs, _) = squares(3);
         for kind in [
             BackendKind::Sequential,
@@ -240,8 +248,8 @@ mod tests {
             BackendKind::StdScope,
             BackendKind::Rayon,
         ] {
-            let backend = Backend::start(kind, 2).unwrap();
-            let error = backend.run(&workload, &inputs, Some(ChunkSize::Fixed(1))).unwrap_err();
+            let backend = Backend::start(kind, 2, &Registry::new()).unwrap();
+            let error = backend.run(&task, &inputs, Some(ChunkSize::Fixed(1))).unwrap_err();
             assert!(error.to_string().contains("exit status: 7"), "{kind}: {error}");
         }
     }

@@ -349,7 +349,89 @@ pub enum BackendKind {
     StdScope,
     /// Rayon `par_iter` on a dedicated pool, `with_min_len(chunk)` for a fixed chunk size.
     Rayon,
+    /// `Named("mine-rayon")`: a backend of your own, registered under this
+    /// name with [`crate::custom::Registry::backend`] in a bench of yours.
+    Named(BackendName),
 }
+
+/// The name of a registered backend: non-empty, letters, digits, `-`, `_`
+/// and `.`, and not one of the built-in names.
+///
+/// Names are interned (each distinct name is stored once for the life of
+/// the process) so that [`BackendKind`] stays `Copy` like the built-ins;
+/// a process sees a handful of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BackendName(&'static str);
+
+impl Serialize for BackendName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.0)
+    }
+}
+
+// By hand: derived with `try_from`, serde would still borrow the
+// `&'static str` field and demand `'de: 'static`.
+impl<'de> Deserialize<'de> for BackendName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        BackendName::try_from(name).map_err(serde::de::Error::custom)
+    }
+}
+
+impl BackendName {
+    /// The name as a string slice.
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+}
+
+impl TryFrom<String> for BackendName {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+        if name.is_empty() || !name.chars().all(allowed) {
+            return Err(format!(
+                "backend name {name:?} must be non-empty and use only letters, digits, `-`, `_` and `.`"
+            ));
+        }
+        if BUILT_IN_BACKENDS.iter().any(|b| b.name() == name) {
+            return Err(format!("backend name {name:?} is a built-in backend's; choose another name"));
+        }
+        Ok(Self(intern(name)))
+    }
+}
+
+impl TryFrom<&str> for BackendName {
+    type Error = String;
+
+    fn try_from(name: &str) -> Result<Self, Self::Error> {
+        Self::try_from(name.to_owned())
+    }
+}
+
+impl From<BackendName> for String {
+    fn from(name: BackendName) -> Self {
+        name.0.to_owned()
+    }
+}
+
+/// Stores `name` once per process and returns it for good.
+fn intern(name: String) -> &'static str {
+    static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    // A poisoned lock still holds a valid list: names are only ever added.
+    let mut names = NAMES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(existing) = names.iter().find(|n| **n == name) {
+        return existing;
+    }
+    let leaked: &'static str = Box::leak(name.into_boxed_str());
+    names.push(leaked);
+    leaked
+}
+
+/// The backends built into the harness, in documentation order.
+pub const BUILT_IN_BACKENDS: [BackendKind; 5] =
+    [BackendKind::Sequential, BackendKind::Pool, BackendKind::PoolCollect, BackendKind::StdScope, BackendKind::Rayon];
 
 impl BackendKind {
     /// The name used in files and charts.
@@ -360,6 +442,7 @@ impl BackendKind {
             BackendKind::PoolCollect => "pool-collect",
             BackendKind::StdScope => "std-scope",
             BackendKind::Rayon => "rayon",
+            BackendKind::Named(name) => name.as_str(),
         }
     }
 
@@ -405,7 +488,7 @@ impl TryFrom<Vec<BackendKind>> for Backends {
         }
         let mut seen = HashSet::new();
         if let Some(duplicate) = backends.iter().find(|b| !seen.insert(**b)) {
-            return Err(format!("`backends` lists {duplicate:?} twice"));
+            return Err(format!("`backends` lists {duplicate} twice"));
         }
         Ok(Self(backends))
     }

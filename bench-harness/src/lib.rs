@@ -19,7 +19,9 @@
 
 pub mod analysis;
 pub mod backend;
+pub mod cli;
 pub mod config;
+pub mod custom;
 pub mod machine;
 pub mod measure;
 pub mod report;

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::{Backend, BackendError};
 use crate::config::{BackendKind, ChunkSize, Experiment};
-use crate::workload::{Workload, WorkloadError};
+use crate::custom::Registry;
+use crate::workload::WorkloadError;
 
 /// One measurement cell: a backend at one worker count and chunk size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -65,6 +66,14 @@ pub enum MeasureError {
         /// The task's error.
         reason: WorkloadError,
     },
+    /// The workload's own check refused a run's results.
+    #[error("{cell}: the workload's check failed: {message}")]
+    Check {
+        /// The cell being run.
+        cell: Cell,
+        /// The check's explanation.
+        message: String,
+    },
     /// A backend returned results that differ from the sequential ones: a bug
     /// in that backend, and a reason to distrust its timings.
     #[error("{cell} returned a wrong result for input #{index}: expected {expected}, got {got}")]
@@ -106,8 +115,10 @@ pub fn run_count(experiment: &Experiment) -> u64 {
 }
 
 /// Measures every cell of `experiment`, calling `on_run` after each run
-/// (warm-up or timed). Results of every run are checked against the
-/// sequential ones when the workload is deterministic.
+/// (warm-up or timed). `Named` workloads and backends come from `registry`.
+/// Results of every run are checked against the sequential ones when the
+/// workload is deterministic, and by the workload's own check if it has one;
+/// a workload's per-run setup runs before each run, outside the timing.
 ///
 /// Cells are measured round-robin (every cell once per round, warm-up rounds
 /// first) rather than one after the other, so slow drifts of the machine —
@@ -115,14 +126,19 @@ pub fn run_count(experiment: &Experiment) -> u64 {
 /// biasing whichever cell ran at the wrong moment. Each backend is started
 /// once per worker count, before the first round, and shared by its cells.
 /// Samples are returned grouped by cell, in [`cells`] order.
-pub fn measure(experiment: &Experiment, on_run: &mut dyn FnMut(&Cell)) -> Result<Vec<Sample>, MeasureError> {
-    let workload = Arc::new(experiment.workload.clone());
+pub fn measure(
+    experiment: &Experiment,
+    registry: &Registry,
+    on_run: &mut dyn FnMut(&Cell),
+) -> Result<Vec<Sample>, MeasureError> {
+    let workload = &experiment.workload;
+    let deterministic = registry.is_deterministic(workload);
     let inputs: Arc<[f64]> = experiment.inputs.values().into();
     let cells = cells(experiment);
     let mut backends = BTreeMap::new();
     for cell in &cells {
         if let Entry::Vacant(slot) = backends.entry((cell.backend, cell.workers)) {
-            slot.insert(Backend::start(cell.backend, cell.workers)?);
+            slot.insert(Backend::start(cell.backend, cell.workers, registry)?);
         }
     }
     let mut reference: Option<Vec<f64>> = None;
@@ -130,15 +146,19 @@ pub fn measure(experiment: &Experiment, on_run: &mut dyn FnMut(&Cell)) -> Result
     for round in 0..experiment.warmup + experiment.repetitions.get() {
         for &cell in &cells {
             let backend = &backends[&(cell.backend, cell.workers)];
+            let task = registry.task(workload, &inputs).map_err(|reason| MeasureError::Workload { cell, reason })?;
             let start = Instant::now();
-            let results = backend
-                .run(&workload, &inputs, cell.chunk)
-                .map_err(|reason| MeasureError::Workload { cell, reason })?;
+            let results =
+                backend.run(&task, &inputs, cell.chunk).map_err(|reason| MeasureError::Workload { cell, reason })?;
             let seconds = start.elapsed().as_secs_f64();
+            drop(task);
+            registry
+                .check_results(workload, &inputs, &results)
+                .map_err(|message| MeasureError::Check { cell, message })?;
             match &reference {
                 // The very first run is the sequential cell's: it defines the expected results.
                 None => reference = Some(results),
-                Some(expected) => check_results(&workload, cell, expected, &results)?,
+                Some(expected) => check_results(deterministic, cell, expected, &results)?,
             }
             if let Some(repetition) = round.checked_sub(experiment.warmup) {
                 samples.push(Sample { experiment: experiment.name.to_string(), cell, repetition, seconds });
@@ -151,7 +171,7 @@ pub fn measure(experiment: &Experiment, on_run: &mut dyn FnMut(&Cell)) -> Result
     Ok(samples)
 }
 
-fn check_results(workload: &Workload, cell: Cell, expected: &[f64], got: &[f64]) -> Result<(), MeasureError> {
+fn check_results(deterministic: bool, cell: Cell, expected: &[f64], got: &[f64]) -> Result<(), MeasureError> {
     if got.len() != expected.len() {
         return Err(MeasureError::WrongResult {
             cell,
@@ -160,7 +180,7 @@ fn check_results(workload: &Workload, cell: Cell, expected: &[f64], got: &[f64])
             got: got.len() as f64,
         });
     }
-    if !workload.is_deterministic() {
+    if !deterministic {
         return Ok(());
     }
     match expected.iter().zip(got).position(|(e, g)| e.to_bits() != g.to_bits()) {
@@ -207,7 +227,7 @@ mod tests {
     fn measure_keeps_every_timed_repetition_and_reports_every_run() {
         let experiment = experiment("[Sequential, Pool, Rayon]", "[1, 2]", "[Fixed(7)]");
         let mut runs = Vec::new();
-        let samples = measure(&experiment, &mut |cell| runs.push(*cell)).unwrap();
+        let samples = measure(&experiment, &Registry::new(), &mut |cell| runs.push(*cell)).unwrap();
         assert_eq!(runs.len() as u64, run_count(&experiment));
         // Round-robin: every round visits every cell once, in the same order.
         let cells = cells(&experiment);
@@ -225,8 +245,8 @@ mod tests {
     #[test]
     fn wrong_results_are_reported_with_the_cell_and_index() {
         let cell = Cell { backend: BackendKind::Pool, workers: 2, chunk: Some(ChunkSize::Auto) };
-        let error = check_results(&Workload::Square, cell, &[1.0, 4.0], &[1.0, 5.0]).unwrap_err();
+        let error = check_results(true, cell, &[1.0, 4.0], &[1.0, 5.0]).unwrap_err();
         assert_eq!(error.to_string(), "pool ×2 chunk auto returned a wrong result for input #1: expected 4, got 5");
-        assert!(check_results(&Workload::Square, cell, &[1.0], &[1.0, 2.0]).is_err());
+        assert!(check_results(true, cell, &[1.0], &[1.0, 2.0]).is_err());
     }
 }

@@ -7,6 +7,7 @@ use indicatif::ProgressBar;
 
 use crate::analysis::analyze;
 use crate::config::{Experiment, Plan};
+use crate::custom::Registry;
 use crate::machine::Machine;
 use crate::measure::{measure, run_count};
 use crate::report::{write_report, ExperimentReport};
@@ -26,13 +27,15 @@ pub fn total_runs(experiments: &[&Experiment]) -> u64 {
     experiments.iter().map(|e| run_count(e)).sum()
 }
 
-/// Measures and analyzes one experiment, advancing `progress` by one per run.
+/// Measures and analyzes one experiment, advancing `progress` by one per
+/// run; `Named` workloads and backends come from `registry`.
 pub fn run_experiment(
     experiment: &Experiment,
+    registry: &Registry,
     machine: &Machine,
     progress: &ProgressBar,
 ) -> anyhow::Result<ExperimentReport> {
-    let samples = measure(experiment, &mut |cell| {
+    let samples = measure(experiment, registry, &mut |cell| {
         progress.set_message(format!("{}: {cell}", experiment.name));
         progress.inc(1);
     })
@@ -45,13 +48,14 @@ pub fn run_experiment(
 /// `out_dir/<name>/` as soon as it is measured. Returns the report directories.
 pub fn run_all(
     experiments: &[&Experiment],
+    registry: &Registry,
     machine: &Machine,
     out_dir: &Path,
     progress: &ProgressBar,
 ) -> anyhow::Result<Vec<PathBuf>> {
     let mut dirs = Vec::new();
     for experiment in experiments {
-        let report = run_experiment(experiment, machine, progress)?;
+        let report = run_experiment(experiment, registry, machine, progress)?;
         progress.set_message(format!("{}: drawing charts", experiment.name));
         let dir = out_dir.join(experiment.name.as_str());
         let written = write_report(&report, &dir)?;

@@ -7,6 +7,7 @@
 use std::fmt;
 use std::hint::black_box;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -62,7 +63,14 @@ pub enum Workload {
         /// Arguments; every `{x}` is replaced by the input value.
         args: Vec<String>,
     },
+    /// `Named("mandelbrot-rows")`: a function of your own, registered under
+    /// this name with [`crate::custom::Registry::workload`] in a bench of yours.
+    Named(String),
 }
+
+/// One run's function of an input's index and value: what a backend maps.
+/// Shared (`Arc`) and `'static`, so pools that need owned tasks can hold it.
+pub type Task = Arc<dyn Fn(usize, f64) -> Result<f64, WorkloadError> + Send + Sync>;
 
 /// A task that could not compute its result.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -74,6 +82,12 @@ pub enum WorkloadError {
         command: String,
         /// The operating system's reason.
         reason: String,
+    },
+    /// A `Named` workload was run without the registry that defines it.
+    #[error("workload {name:?} is not registered here; it is defined by a bench of your own")]
+    Unregistered {
+        /// The name in the configuration.
+        name: String,
     },
     /// The external program ran and failed.
     #[error("command `{command}` failed with {status}{stderr}")]
@@ -108,6 +122,9 @@ impl Workload {
             Workload::Command { program, .. } if program.trim().is_empty() => {
                 return Err("Command `program` must not be empty".to_owned());
             }
+            Workload::Named(name) if name.trim().is_empty() => {
+                return Err("a `Named` workload needs a name".to_owned());
+            }
             _ => {}
         }
         Ok(())
@@ -117,6 +134,12 @@ impl Workload {
     /// checked against the sequential reference (external commands may not be).
     pub fn is_deterministic(&self) -> bool {
         !matches!(self, Workload::Command { .. })
+    }
+
+    /// This workload as a [`Task`].
+    pub fn task(&self) -> Task {
+        let workload = self.clone();
+        Arc::new(move |index, x| workload.run(index, x))
     }
 
     /// Computes the result for the input `x` at position `index`.
@@ -138,6 +161,7 @@ impl Workload {
                 black_box(stream_buffer(*bytes, index));
             }
             Workload::Command { program, args } => return run_command(program, args, x),
+            Workload::Named(name) => return Err(WorkloadError::Unregistered { name: name.clone() }),
         }
         Ok(black_box(x) * x)
     }
@@ -161,6 +185,7 @@ impl fmt::Display for Workload {
             Workload::Command { program, args } => {
                 write!(f, "run `{}` per input", command_line(program, args))
             }
+            Workload::Named(name) => write!(f, "{name}"),
         }
     }
 }

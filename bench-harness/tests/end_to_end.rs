@@ -6,6 +6,7 @@ use std::fs::File;
 use std::path::Path;
 
 use bench_harness::config::Plan;
+use bench_harness::custom::Registry;
 use bench_harness::machine::Machine;
 use bench_harness::report::charts::{HEIGHT, WIDTH};
 use bench_harness::report::json::read_results_json;
@@ -51,7 +52,7 @@ fn a_tiny_experiment_writes_every_output() {
     let plan = Plan::load(&config).unwrap();
     let machine = Machine::detect();
 
-    let report = run_experiment(&plan.experiments[0], &machine, &ProgressBar::hidden()).unwrap();
+    let report = run_experiment(&plan.experiments[0], &Registry::new(), &machine, &ProgressBar::hidden()).unwrap();
     let out = dir.path().join("reports/tiny");
     let written = write_report(&report, &out).unwrap();
     let names: Vec<String> = written.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
