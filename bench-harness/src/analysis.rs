@@ -17,9 +17,10 @@ use crate::stats::{self, Estimate, Fit, Model, Outliers, Summary};
 /// keeping the analysis of a whole report well under a second.
 pub const BOOTSTRAP_RESAMPLES: usize = 2_000;
 
-/// Fewer worker counts than this get no model fits: with two points every
-/// model fits exactly and its parameters mean nothing.
-const MIN_FIT_POINTS: usize = 3;
+/// A model is fitted only to at least this many points more than it has
+/// parameters: with fewer, every model fits (nearly) exactly and its
+/// parameters and R² mean nothing.
+pub const SPARE_FIT_POINTS: usize = 2;
 
 /// Fewer repetitions than this make bootstrap intervals rough; the summary says so.
 const FEW_REPETITIONS: u32 = 5;
@@ -37,10 +38,12 @@ pub struct CellStats {
     pub speedup: Option<Estimate>,
     /// Speedup divided by workers.
     pub efficiency: Option<f64>,
-    /// Karp–Flatt serial fraction (defined for more than one worker).
+    /// Karp–Flatt serial fraction; only where defined, 1 < p ≤ cores.
     pub karp_flatt: Option<f64>,
-    /// Time beyond a perfect split of `T1`, per input, in nanoseconds; the
-    /// interval combines the extreme ends of both medians' intervals.
+    /// Time beyond a perfect split of `T1`, per input, in nanoseconds, only
+    /// where defined, 1 < p ≤ cores (beyond the cores the excess is the core
+    /// limit, not overhead); the interval combines the extreme ends of both
+    /// medians' intervals.
     pub overhead_per_task_ns: Option<Estimate>,
     /// More workers than the machine's logical cores.
     pub oversubscribed: bool,
@@ -54,10 +57,12 @@ pub struct Series {
     pub backend: BackendKind,
     /// The chunk size, for backends that take one.
     pub chunk: Option<ChunkSize>,
-    /// Amdahl and USL fits that succeeded.
+    /// Largest worker count whose point entered the fits.
+    pub fit_max_workers: usize,
+    /// Amdahl and USL fits that were made.
     pub fits: Vec<Fit>,
-    /// Why a model could not be fitted, if one could not.
-    pub fit_errors: Vec<String>,
+    /// Why a model was not fitted, one sentence per model left out.
+    pub not_fitted: Vec<String>,
 }
 
 impl Series {
@@ -80,8 +85,8 @@ pub struct Analysis {
     /// Per-cell statistics, in measurement order (sequential first).
     pub cells: Vec<CellStats>,
     /// For each parallel backend, its representative speedup series (see
-    /// [`representative_chunk`]) with model fits, when there are at least
-    /// two worker counts.
+    /// [`representative_chunk`]) with the model fits that mean something,
+    /// when there are at least two worker counts.
     pub series: Vec<Series>,
     /// Things a reader of the numbers should know. Outliers are not repeated
     /// here: see [`Analysis::outlier_cells`].
@@ -135,34 +140,27 @@ pub fn analyze(experiment: &Experiment, samples: &[Sample], logical_cores: usize
                 ci_high: at(t1.ci_low, summary.ci_high)?,
             })
         });
+        let defined = cell.backend.is_parallel() && cell.workers > 1 && cell.workers <= logical_cores;
         cell_stats.push(CellStats {
             cell,
             seconds: summary,
             outliers,
             speedup,
             efficiency: speedup.and_then(|s| stats::efficiency(s.value, cell.workers)),
-            karp_flatt: speedup.and_then(|s| stats::karp_flatt(s.value, cell.workers)),
-            overhead_per_task_ns: overhead.filter(|_| cell.backend.is_parallel()),
+            karp_flatt: speedup.and_then(|s| stats::karp_flatt(s.value, cell.workers)).filter(|_| defined),
+            overhead_per_task_ns: overhead.filter(|_| defined),
             oversubscribed: cell.workers > logical_cores,
         });
     }
 
     let worker_counts = experiment.workers.as_slice();
-    let series = if worker_counts.len() >= MIN_FIT_POINTS {
-        fitted_series(experiment, &cell_stats)
-    } else {
-        if worker_counts.len() > 1 {
-            warnings.push(format!(
-                "no Amdahl/USL fits: they need at least {MIN_FIT_POINTS} worker counts, the experiment has {}",
-                worker_counts.len()
-            ));
-        }
-        Vec::new()
-    };
-    if !series.is_empty() && worker_counts.iter().any(|&w| w > logical_cores) {
+    let fit_max_workers = experiment.fit_max_workers.unwrap_or(logical_cores);
+    let series =
+        if worker_counts.len() >= 2 { fitted_series(experiment, &cell_stats, fit_max_workers) } else { Vec::new() };
+    if series.iter().any(|s| !s.fits.is_empty()) && fit_max_workers > logical_cores {
         warnings.push(format!(
-            "the fits include oversubscribed points (more than {logical_cores} workers): for CPU-bound work \
-             they then describe the core limit rather than the program's serial fraction"
+            "the fits include oversubscribed points (fit_max_workers {fit_max_workers} > {logical_cores} cores): \
+             for CPU-bound work they then describe the core limit rather than the program's serial fraction"
         ));
     }
     for series in &series {
@@ -170,7 +168,6 @@ pub fn analyze(experiment: &Experiment, samples: &[Sample], logical_cores: usize
         for fit in &series.fits {
             warnings.extend(fit.warnings.iter().map(|w| format!("{label}, {} fit: {w}", fit.model)));
         }
-        warnings.extend(series.fit_errors.iter().map(|e| format!("{label}: {e}")));
     }
     warnings.extend(general_warnings(experiment, logical_cores));
     Analysis { tasks, logical_cores, cells: cell_stats, series, warnings }
@@ -196,7 +193,7 @@ pub fn speedup_points(cells: &[CellStats], backend: BackendKind, chunk: Option<C
         .collect()
 }
 
-fn fitted_series(experiment: &Experiment, cells: &[CellStats]) -> Vec<Series> {
+fn fitted_series(experiment: &Experiment, cells: &[CellStats], fit_max_workers: usize) -> Vec<Series> {
     experiment
         .backends
         .as_slice()
@@ -206,13 +203,26 @@ fn fitted_series(experiment: &Experiment, cells: &[CellStats]) -> Vec<Series> {
             let chunk = representative_chunk(experiment, backend);
             let points: Vec<(f64, f64)> = speedup_points(cells, backend, chunk)
                 .into_iter()
+                .filter(|(workers, _)| *workers <= fit_max_workers as f64)
                 .map(|(workers, speedup)| (workers, speedup.value))
                 .collect();
-            let mut series = Series { backend, chunk, fits: Vec::new(), fit_errors: Vec::new() };
+            let mut series = Series { backend, chunk, fit_max_workers, fits: Vec::new(), not_fitted: Vec::new() };
             for model in [Model::Amdahl, Model::Usl] {
+                let needed = model.param_names().len() + SPARE_FIT_POINTS;
+                if points.len() < needed {
+                    let workers: Vec<String> = points.iter().map(|(p, _)| p.to_string()).collect();
+                    series.not_fitted.push(format!(
+                        "{model} not fitted: it needs speedups at {needed} or more worker counts ≤ {fit_max_workers} \
+                         ({} parameter(s) + {SPARE_FIT_POINTS}), this series has {} ({})",
+                        model.param_names().len(),
+                        points.len(),
+                        if workers.is_empty() { "none".to_owned() } else { workers.join(", ") }
+                    ));
+                    continue;
+                }
                 match stats::fit(model, &points) {
                     Ok(fit) => series.fits.push(fit),
-                    Err(error) => series.fit_errors.push(error.to_string()),
+                    Err(error) => series.not_fitted.push(format!("{model} not fitted: {error}")),
                 }
             }
             series
@@ -294,7 +304,7 @@ mod tests {
         let experiment = experiment();
         // Amdahl with serial fraction 0.2.
         let amdahl = |p: f64| 1.0 / (0.2 + 0.8 / p);
-        let analysis = analyze(&experiment, &samples(&experiment, amdahl), 2);
+        let analysis = analyze(&experiment, &samples(&experiment, amdahl), 8);
         assert_eq!(analysis.cells.len(), 1 + 3 * 2 + 3);
         let pool4 =
             analysis.cell(&Cell { backend: BackendKind::Pool, workers: 4, chunk: Some(ChunkSize::Auto) }).unwrap();
@@ -308,8 +318,19 @@ mod tests {
         let overhead = pool4.overhead_per_task_ns.unwrap();
         assert!((overhead.value - 150_150.0).abs() < 1e-3, "{overhead:?}");
         assert!(overhead.ci_low <= overhead.value && overhead.value <= overhead.ci_high);
-        assert!(pool4.oversubscribed, "4 workers on 2 cores");
+        assert!(!pool4.oversubscribed, "4 workers on 8 cores");
         assert!(analysis.baseline().unwrap().overhead_per_task_ns.is_none());
+
+        // Karp–Flatt and overhead exist only for 1 < p ≤ cores.
+        let on_two_cores = analyze(&experiment, &samples(&experiment, amdahl), 2);
+        let at = |workers| {
+            on_two_cores.cell(&Cell { backend: BackendKind::Pool, workers, chunk: Some(ChunkSize::Auto) }).unwrap()
+        };
+        assert!(at(4).oversubscribed && at(4).speedup.is_some() && at(4).efficiency.is_some());
+        for workers in [1, 4] {
+            assert_eq!((at(workers).karp_flatt, at(workers).overhead_per_task_ns), (None, None), "p = {workers}");
+        }
+        assert!(at(2).karp_flatt.is_some() && at(2).overhead_per_task_ns.is_some());
     }
 
     #[test]
@@ -322,14 +343,29 @@ mod tests {
             let amdahl = series.fits.iter().find(|f| f.model == Model::Amdahl).unwrap();
             assert!((amdahl.params[0].value - 0.1).abs() < 1e-3, "{amdahl:?}");
             assert!((amdahl.predict(4.0) - 1.0 / (0.1 + 0.9 / 4.0)).abs() < 1e-3);
+            // Three points: enough for Amdahl's one parameter + 2, not for USL's two.
+            assert_eq!(series.fits.len(), 1);
+            assert_eq!(
+                series.not_fitted,
+                ["USL not fitted: it needs speedups at 4 or more worker counts ≤ 8 (2 parameter(s) + 2), \
+                  this series has 3 (1, 2, 4)"]
+            );
         }
         assert!(analysis.warnings.iter().any(|w| w.contains("only 3 repetitions")), "{:?}", analysis.warnings);
         assert!(!analysis.warnings.iter().any(|w| w.contains("oversubscribed")));
 
         assert!(!analysis.warnings.iter().any(|w| w.contains("divide evenly")), "1000 inputs: many rounds");
 
+        // On 2 cores only p = 1, 2 count by default: no model is fitted.
         let on_two_cores = analyze(&experiment, &samples(&experiment, |p| p), 2);
-        assert!(on_two_cores.warnings.iter().any(|w| w.contains("fits include oversubscribed")));
+        assert!(on_two_cores.series.iter().all(|s| s.fits.is_empty() && s.not_fitted.len() == 2));
+        assert!(on_two_cores.series[0].not_fitted[0].contains("≤ 2 (1 parameter(s) + 2), this series has 2 (1, 2)"));
+        assert!(!on_two_cores.warnings.iter().any(|w| w.contains("fits include oversubscribed")));
+        // Asked for explicitly, oversubscribed points are fitted, with a warning.
+        let explicit = Experiment { fit_max_workers: Some(4), ..experiment.clone() };
+        let oversubscribed = analyze(&explicit, &samples(&explicit, |p| p), 2);
+        assert_eq!(oversubscribed.series[0].fits.len(), 1);
+        assert!(oversubscribed.warnings.iter().any(|w| w.contains("fits include oversubscribed")));
     }
 
     #[test]

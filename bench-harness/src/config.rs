@@ -66,6 +66,46 @@ pub struct Experiment {
     pub warmup: u32,
     /// Backends to compare; must include `Sequential`, the T1 baseline.
     pub backends: Backends,
+    /// Largest worker count whose speedup enters the Amdahl/USL fits;
+    /// default: the machine's logical cores (beyond them threads time-share
+    /// cores, and a fit would describe the core limit, not the program).
+    #[serde(default)]
+    pub fit_max_workers: Option<usize>,
+    /// Whether and how worker threads are pinned to cores; default `None`.
+    #[serde(default)]
+    pub pinning: Pinning,
+}
+
+/// Thread placement of the parallel backends' workers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Pinning {
+    /// The OS scheduler places and migrates threads freely.
+    #[default]
+    None,
+    /// Worker `i` is pinned to the `i`-th core the process may run on
+    /// (wrapping around): neighbours share caches, and with SMT siblings.
+    Cores,
+    /// Workers are spread over the allowed cores as far apart as possible
+    /// (worker `i` on core `i · n / p`), one per physical core first where
+    /// the numbering puts SMT siblings in the second half.
+    Spread,
+}
+
+impl Pinning {
+    /// The name used in files and charts.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pinning::None => "none",
+            Pinning::Cores => "cores",
+            Pinning::Spread => "spread",
+        }
+    }
+}
+
+impl fmt::Display for Pinning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 fn default_chunk_sizes() -> Vec<ChunkSize> {

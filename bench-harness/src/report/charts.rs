@@ -14,13 +14,15 @@ mod vector;
 
 use anyhow::{bail, Result};
 use axis::Axis;
-use canvas::{Figure, Layer, LineKind, SeriesStyle, IDEAL_GRAY, PALETTE};
+use canvas::{Figure, Layer, LineKind, SeriesStyle, IDEAL_GRAY};
+pub use canvas::{Layout, PixelBox};
 use std::path::Path;
 
-/// Width of every chart in pixels (1600 × 1000 ≈ 5.3 × 3.3 in at 300 dpi).
+/// Width of every chart in pixels (1600 × 1150 ≈ 5.3 × 3.8 in at 300 dpi).
 pub const WIDTH: u32 = 1600;
-/// Height of every chart in pixels.
-pub const HEIGHT: u32 = 1000;
+/// Height of every chart in pixels: the plot, the legend below it and the
+/// small print (workload, machine, build) below that.
+pub const HEIGHT: u32 = 1150;
 
 /// A file format every chart can be drawn in; [`canvas`] picks the
 /// backend from the file's extension.
@@ -72,6 +74,24 @@ pub struct MeasuredPoint {
     pub ci_high: f64,
 }
 
+/// How a series looks: indices into the chart palette (Okabe–Ito colours)
+/// and marker shapes, both wrapping around. The same style gives the same
+/// colour and marker on every chart, so callers give each backend one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Style {
+    /// Palette index of the colour.
+    pub color: usize,
+    /// Index of the marker shape.
+    pub marker: usize,
+}
+
+impl Style {
+    /// The `index`-th colour with the `index`-th marker.
+    pub fn nth(index: usize) -> Self {
+        Style { color: index, marker: index }
+    }
+}
+
 /// A labelled sequence of measurements, drawn as markers with error bars
 /// joined by a line; points are drawn in increasing `x`.
 #[derive(Debug, Clone, PartialEq)]
@@ -80,6 +100,8 @@ pub struct MeasuredSeries {
     pub label: String,
     /// The measurements.
     pub points: Vec<MeasuredPoint>,
+    /// Colour and marker.
+    pub style: Style,
 }
 
 /// A labelled model curve, drawn dashed (e.g. from
@@ -90,6 +112,8 @@ pub struct Curve {
     pub label: String,
     /// `(workers, speedup)` points; dense enough to look smooth.
     pub points: Vec<(f64, f64)>,
+    /// Palette index of the line's colour.
+    pub color: usize,
 }
 
 /// Speedup `T1/Tp` against workers; also the input of [`draw_efficiency`].
@@ -99,6 +123,8 @@ pub struct SpeedupChart {
     pub title: String,
     /// Small print under the plot: machine, workload, date.
     pub caption: String,
+    /// Further small print, one paragraph each (e.g. why no model is drawn).
+    pub notes: Vec<String>,
     /// Measured speedups; `x` is the worker count.
     pub series: Vec<MeasuredSeries>,
     /// Fitted model curves (speedup against workers).
@@ -115,6 +141,8 @@ pub struct OverheadChart {
     pub title: String,
     /// Small print under the plot.
     pub caption: String,
+    /// Further small print, one paragraph each.
+    pub notes: Vec<String>,
     /// `x` is the chunk size (tasks per chunk), `y` the overhead per task in
     /// nanoseconds. Points with `y <= 0` (superlinear runs) cannot sit on a
     /// log axis: they are left out and counted in a note on the chart.
@@ -128,6 +156,8 @@ pub struct BackendChart {
     pub title: String,
     /// Small print under the plot.
     pub caption: String,
+    /// Further small print, one paragraph each.
+    pub notes: Vec<String>,
     /// One series per backend; `x` is the worker count, `y` the median wall
     /// time in **seconds** (the axis picks s, ms or µs to suit).
     pub series: Vec<MeasuredSeries>,
@@ -141,7 +171,7 @@ pub struct BackendChart {
 /// Errors name the chart and the offending value when a point is not
 /// finite or has `x <= 0`, when there is nothing to draw, or when the file
 /// cannot be written.
-pub fn draw_speedup(path: &Path, chart: &SpeedupChart) -> Result<()> {
+pub fn draw_speedup(path: &Path, chart: &SpeedupChart) -> Result<Layout> {
     check_series(&chart.title, &chart.series)?;
     check_curves(&chart.title, &chart.fits)?;
     draw_scaling(path, chart, Scaling::Speedup, &chart.series, &chart.fits)
@@ -149,7 +179,7 @@ pub fn draw_speedup(path: &Path, chart: &SpeedupChart) -> Result<()> {
 
 /// Draws parallel efficiency `S/p` against workers from the same data as
 /// [`draw_speedup`]: the ideal efficiency 1 as a line, fits divided by `p`.
-pub fn draw_efficiency(path: &Path, chart: &SpeedupChart) -> Result<()> {
+pub fn draw_efficiency(path: &Path, chart: &SpeedupChart) -> Result<Layout> {
     check_series(&chart.title, &chart.series)?;
     check_curves(&chart.title, &chart.fits)?;
     let per_worker = |workers: f64, speedup: f64| speedup / workers;
@@ -165,13 +195,14 @@ pub fn draw_efficiency(path: &Path, chart: &SpeedupChart) -> Result<()> {
         .map(|curve| Curve {
             label: curve.label.clone(),
             points: curve.points.iter().map(|&(p, s)| (p, per_worker(p, s))).collect(),
+            color: curve.color,
         })
         .collect();
     draw_scaling(path, chart, Scaling::Efficiency, &series, &fits)
 }
 
 /// Draws overhead per task against chunk size on log-log axes.
-pub fn draw_overhead(path: &Path, chart: &OverheadChart) -> Result<()> {
+pub fn draw_overhead(path: &Path, chart: &OverheadChart) -> Result<Layout> {
     check_series(&chart.title, &chart.series)?;
     let mut hidden = 0;
     let series: Vec<MeasuredSeries> = chart
@@ -180,13 +211,14 @@ pub fn draw_overhead(path: &Path, chart: &OverheadChart) -> Result<()> {
         .map(|series| {
             let (shown, left_out): (Vec<_>, Vec<_>) = series.points.iter().partition(|point| point.y > 0.0);
             hidden += left_out.len();
-            MeasuredSeries { label: series.label.clone(), points: shown }
+            MeasuredSeries { label: series.label.clone(), points: shown, style: series.style }
         })
         .collect();
     let Some((x_range, y_range)) = data_bounds(&series, &[], true) else {
         bail!("overhead chart '{}': no point has a positive overhead to draw on a log axis", chart.title);
     };
     let mut notes = vec![CI_NOTE.to_string()];
+    notes.extend(chart.notes.iter().cloned());
     if hidden > 0 {
         notes.push(format!(
             "{hidden} point(s) with overhead ≤ 0 ns (as fast as a perfect split of T1) are not shown on the log axis."
@@ -194,8 +226,7 @@ pub fn draw_overhead(path: &Path, chart: &OverheadChart) -> Result<()> {
     }
     let layers = series
         .iter()
-        .enumerate()
-        .map(|(index, series)| Layer::Measured { series, style: SeriesStyle::nth(index), max_cores: None })
+        .map(|series| Layer::Measured { series, style: series_style(series.style), max_cores: None })
         .collect();
     canvas::render(
         path,
@@ -213,7 +244,7 @@ pub fn draw_overhead(path: &Path, chart: &OverheadChart) -> Result<()> {
 /// Draws median wall time against workers, one line per backend, on log₂
 /// (workers) × log₁₀ (time) axes, with an ideal-scaling guide `T/p` from the
 /// fastest time at the fewest workers.
-pub fn draw_backends(path: &Path, chart: &BackendChart) -> Result<()> {
+pub fn draw_backends(path: &Path, chart: &BackendChart) -> Result<Layout> {
     check_series(&chart.title, &chart.series)?;
     if let Some(point) = chart.series.iter().flat_map(|series| &series.points).find(|point| point.y <= 0.0) {
         bail!("backend chart '{}': wall times must be positive, got {point:?}", chart.title);
@@ -240,7 +271,7 @@ pub fn draw_backends(path: &Path, chart: &BackendChart) -> Result<()> {
     let y_range = data_bounds(&series, &ideal, true).map_or(seconds_range, |(_, y)| y);
 
     let mut layers = Vec::new();
-    layers.extend(chart.max_cores.map(Layer::Cores));
+    layers.extend(cores_layer(chart.max_cores, x_high));
     layers.push(Layer::Line {
         label: "ideal scaling".to_string(),
         points: ideal,
@@ -253,7 +284,7 @@ pub fn draw_backends(path: &Path, chart: &BackendChart) -> Result<()> {
         &Figure {
             title: &chart.title,
             caption: &chart.caption,
-            notes: vec![CI_NOTE.to_string()],
+            notes: notes(&chart.notes),
             x: Axis::log2("workers (threads)", (x_low, x_high)),
             y: Axis::log10(&format!("median wall time ({unit})"), y_range),
             layers,
@@ -278,7 +309,7 @@ fn draw_scaling(
     scaling: Scaling,
     series: &[MeasuredSeries],
     fits: &[Curve],
-) -> Result<()> {
+) -> Result<Layout> {
     let Some((x_range, y_range)) = data_bounds(series, &[], false) else {
         bail!("chart '{}': no points to draw", chart.title);
     };
@@ -290,6 +321,7 @@ fn draw_scaling(
         .map(|curve| Curve {
             label: curve.label.clone(),
             points: curve.points.iter().copied().filter(|&(p, _)| p >= x_low && p <= x_high).collect(),
+            color: curve.color,
         })
         .collect();
     let fit_top = fits.iter().flat_map(|curve| &curve.points).map(|point| point.1).fold(f64::NEG_INFINITY, f64::max);
@@ -313,7 +345,7 @@ fn draw_scaling(
     };
 
     let mut layers = Vec::new();
-    layers.extend(chart.max_cores.map(Layer::Cores));
+    layers.extend(cores_layer(chart.max_cores, x_high));
     if !ideal.is_empty() {
         layers.push(Layer::Line {
             label: ideal_label.to_string(),
@@ -322,10 +354,9 @@ fn draw_scaling(
             color: IDEAL_GRAY,
         });
     }
-    // Fit colours continue the palette after the measured series'. A fit
-    // with no point in the plotted range gets no (empty) legend entry.
-    let fit_colors = PALETTE.iter().cycle().skip(series.len());
-    for (curve, &color) in fits.into_iter().filter(|curve| !curve.points.is_empty()).zip(fit_colors) {
+    // A fit with no point in the plotted range gets no (empty) legend entry.
+    for curve in fits.into_iter().filter(|curve| !curve.points.is_empty()) {
+        let color = series_style(Style { color: curve.color, marker: 0 }).color;
         layers.push(Layer::Line { label: curve.label, points: curve.points, kind: LineKind::Fit, color });
     }
     push_measured(&mut layers, series, chart.max_cores);
@@ -334,7 +365,7 @@ fn draw_scaling(
         &Figure {
             title: &chart.title,
             caption: &chart.caption,
-            notes: vec![CI_NOTE.to_string()],
+            notes: notes(&chart.notes),
             x: Axis::log2("workers (threads)", (x_low, x_high)),
             y,
             layers,
@@ -345,8 +376,8 @@ fn draw_scaling(
 /// Adds one layer per series, plus the open-marker legend entry when some
 /// point has more workers than cores.
 fn push_measured<'a>(layers: &mut Vec<Layer<'a>>, series: &'a [MeasuredSeries], max_cores: Option<usize>) {
-    for (index, series) in series.iter().enumerate() {
-        layers.push(Layer::Measured { series, style: SeriesStyle::nth(index), max_cores });
+    for series in series {
+        layers.push(Layer::Measured { series, style: series_style(series.style), max_cores });
     }
     let oversubscribed = max_cores
         .is_some_and(|cores| series.iter().flat_map(|series| &series.points).any(|point| point.x > cores as f64));
@@ -361,8 +392,23 @@ fn map_series(series: &[MeasuredSeries], convert: impl Fn(&MeasuredPoint) -> Mea
         .map(|series| MeasuredSeries {
             label: series.label.clone(),
             points: series.points.iter().map(&convert).collect(),
+            style: series.style,
         })
         .collect()
+}
+
+fn series_style(style: Style) -> SeriesStyle {
+    SeriesStyle::new(style.color, style.marker)
+}
+
+/// The error-bar note, then the chart's own notes.
+fn notes(own: &[String]) -> Vec<String> {
+    std::iter::once(CI_NOTE.to_string()).chain(own.iter().cloned()).collect()
+}
+
+/// The core-count marker, shaded beyond it when the axis reaches past the cores.
+fn cores_layer(cores: Option<usize>, x_high: f64) -> Option<Layer<'static>> {
+    cores.map(|cores| Layer::Cores { cores, label: canvas::cores_label(cores, (cores as f64) < x_high) })
 }
 
 /// Every chart has a logarithmic x axis: points need finite values and a
@@ -495,15 +541,17 @@ mod tests {
             .iter()
             .map(|&model| {
                 let fitted = fit(model, &points).expect("synthetic data fits");
-                Curve { label: format!("pool, {}", fitted.label()), points: fitted.curve(1.0, 16.0, 100) }
+                let color = if model == Model::Amdahl { 6 } else { 5 };
+                Curve { label: format!("pool, {}", fitted.label()), points: fitted.curve(1.0, 16.0, 100), color }
             })
             .collect();
         SpeedupChart {
             title: "Speedup of x·x over 10⁶ points".to_string(),
             caption: "Synthetic data: 8 cores, 10 repetitions per point, median with bootstrap CI.".to_string(),
+            notes: Vec::new(),
             series: vec![
-                MeasuredSeries { label: "pool".to_string(), points: pool },
-                MeasuredSeries { label: "rayon".to_string(), points: rayon },
+                MeasuredSeries { label: "pool".to_string(), points: pool, style: Style::nth(1) },
+                MeasuredSeries { label: "rayon".to_string(), points: rayon, style: Style::nth(4) },
             ],
             fits,
             max_cores: Some(8),
@@ -527,6 +575,7 @@ mod tests {
         let (_guard, dir) = output_dir();
         let series = |label: &str, per_chunk_ns: f64| MeasuredSeries {
             label: label.to_string(),
+            style: Style::nth(label.len()),
             points: (0..=12)
                 .map(|k| {
                     let chunk = f64::from(1 << k);
@@ -542,6 +591,7 @@ mod tests {
         let chart = OverheadChart {
             title: "Scheduling overhead per task".to_string(),
             caption: "Synthetic data: empty tasks, 2¹⁶ tasks per run.".to_string(),
+            notes: Vec::new(),
             series: vec![series("2 workers", 400.0), fast],
         };
         let path = dir.join("overhead.png");
@@ -554,6 +604,7 @@ mod tests {
         let (_guard, dir) = output_dir();
         let backend = |label: &str, serial_s: f64, efficiency: f64| MeasuredSeries {
             label: label.to_string(),
+            style: Style::nth(label.len()),
             points: [1.0, 2.0, 4.0, 8.0]
                 .iter()
                 .map(|&p: &f64| {
@@ -565,6 +616,7 @@ mod tests {
         let chart = BackendChart {
             title: "Wall time by backend".to_string(),
             caption: "Synthetic data: sleep(2 ms) × 400 tasks.".to_string(),
+            notes: Vec::new(),
             series: vec![
                 backend("pool", 0.8, 0.97),
                 backend("rayon", 0.8, 0.95),
@@ -578,10 +630,57 @@ mod tests {
         assert_png(&path);
     }
 
+    /// The RGB colour of pixel `(x, y)` of a decoded PNG.
+    fn pixel(path: &Path, (x, y): (i32, i32)) -> [u8; 3] {
+        let decoder = png::Decoder::new(std::fs::File::open(path).expect("chart file"));
+        let mut reader = decoder.read_info().expect("PNG header");
+        let mut buffer = vec![0; reader.output_buffer_size()];
+        let frame = reader.next_frame(&mut buffer).expect("PNG frame");
+        let channels = frame.color_type.samples();
+        let at = (y as usize * frame.width as usize + x as usize) * channels;
+        [buffer[at], buffer[at + 1], buffer[at + 2]]
+    }
+
+    #[test]
+    fn legends_never_cover_data_on_any_chart() {
+        let (_guard, dir) = output_dir();
+        // Data in every corner of the plot, and many legend entries: a
+        // legend inside the plot would have to cover something.
+        let mut chart = speedup_chart();
+        chart.series.push(MeasuredSeries {
+            label: "corners".to_string(),
+            points: vec![
+                MeasuredPoint { x: 1.0, y: 0.1, ci_low: 0.05, ci_high: 0.2 },
+                MeasuredPoint { x: 16.0, y: 14.0, ci_low: 13.0, ci_high: 15.0 },
+            ],
+            style: Style::nth(2),
+        });
+        for (name, layout) in [
+            ("speedup.png", draw_speedup(&dir.join("speedup.png"), &chart).unwrap()),
+            ("efficiency.png", draw_efficiency(&dir.join("efficiency.png"), &chart).unwrap()),
+        ] {
+            let path = dir.join(name);
+            let legend = layout.legend.expect("a legend");
+            assert!(layout.data.len() >= 3 * 12, "{name}: every point and bar end is reported");
+            for &point in &layout.data {
+                assert!(layout.plot.contains(point), "{name}: {point:?} lies in the plot {:?}", layout.plot);
+                assert!(!legend.contains(point), "{name}: the legend {legend:?} covers data at {point:?}");
+            }
+            // The reported box is where the frame was drawn, and data
+            // markers are drawn where reported: check the image itself.
+            let frame = [150, 150, 150];
+            assert_eq!(pixel(&path, (legend.left, legend.top)), frame, "{name}: legend frame corner");
+            assert_eq!(pixel(&path, (legend.right, legend.bottom)), frame, "{name}: legend frame corner");
+            let white_data = layout.data.iter().filter(|&&point| pixel(&path, point) == [255, 255, 255]).count();
+            assert!(white_data < layout.data.len() / 4, "{name}: {white_data} data positions are blank");
+        }
+    }
+
     #[test]
     fn log_bounds_ignore_nonpositive_interval_ends() {
         let series = [MeasuredSeries {
             label: "noisy".to_string(),
+            style: Style::default(),
             points: vec![
                 MeasuredPoint { x: 1.0, y: 50.0, ci_low: -20.0, ci_high: 90.0 },
                 MeasuredPoint { x: 64.0, y: 2.0, ci_low: 0.5, ci_high: 4.0 },

@@ -11,11 +11,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::charts::{self, BackendChart, Curve, Format, MeasuredPoint, MeasuredSeries, OverheadChart, SpeedupChart};
+use super::charts::{
+    self, BackendChart, Curve, Format, MeasuredPoint, MeasuredSeries, OverheadChart, SpeedupChart, Style,
+};
 use super::{ExperimentReport, Exporter};
 use crate::analysis::{representative_chunk, speedup_points, Analysis};
 use crate::config::{BackendKind, ChunkSize, Experiment};
-use crate::stats::Fit;
+use crate::stats::{Fit, Model};
 
 /// Points per fitted curve: smooth at chart resolution.
 const CURVE_POINTS: usize = 64;
@@ -106,6 +108,37 @@ pub fn figures(report: &ExperimentReport) -> Vec<Figure> {
     figures
 }
 
+/// The colour and marker of a backend, the same on every chart.
+pub fn backend_style(backend: BackendKind) -> Style {
+    Style::nth(match backend {
+        BackendKind::Sequential => 0,
+        BackendKind::Pool => 1,
+        BackendKind::PoolCollect => 2,
+        BackendKind::StdScope => 3,
+        BackendKind::Rayon => 4,
+        BackendKind::Named(name) => return named_backend_style(name.as_str()),
+    })
+}
+
+/// A backend of your own gets a colour and marker from a hash of its name
+/// (FNV-1a), so it looks the same on every chart and in every run, and
+/// never exactly like a built-in backend.
+fn named_backend_style(name: &str) -> Style {
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let color = (hash % 7) as usize;
+    let marker = ((hash / 7) % 6) as usize;
+    // Built-ins use colour i with marker i for i < 5.
+    Style { color, marker: if color == marker && color < 5 { 5 } else { marker } }
+}
+
+/// The colour of a model's fitted curve: palette entries no backend uses.
+fn model_color(model: Model) -> usize {
+    match model {
+        Model::Amdahl => 6,
+        Model::Usl => 5,
+    }
+}
+
 /// The legend label of a backend's representative series.
 fn series_label(experiment: &Experiment, backend: BackendKind) -> String {
     match representative_chunk(experiment, backend) {
@@ -122,20 +155,38 @@ fn speedup_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) ->
                 .into_iter()
                 .map(|(workers, s)| MeasuredPoint { x: workers, y: s.value, ci_low: s.ci_low, ci_high: s.ci_high })
                 .collect(),
+            style: backend_style(backend),
         })
         .collect();
     // Fits of one series only, to keep the chart readable: the project's
     // pool when measured, else the first parallel backend. All fits are in
     // the summary and results.json.
     let fitted = analysis.series.iter().find(|s| s.backend == BackendKind::Pool).or_else(|| analysis.series.first());
-    let workers = experiment.workers.as_slice();
-    let (first, last) = (workers[0] as f64, workers[workers.len() - 1] as f64);
-    let fits = fitted
-        .map(|series| series.fits.iter().map(|fit| fit_curve(fit, &series.backend.to_string(), first, last)).collect())
-        .unwrap_or_default();
+    let mut fits = Vec::new();
+    let mut notes = Vec::new();
+    if let Some(series) = fitted {
+        // Drawn over the worker counts they were fitted to: no extrapolation.
+        let fitted_workers: Vec<f64> = speedup_points(&analysis.cells, series.backend, series.chunk)
+            .into_iter()
+            .map(|(workers, _)| workers)
+            .filter(|&workers| workers <= series.fit_max_workers as f64)
+            .collect();
+        let (first, last) = (fitted_workers.first().copied(), fitted_workers.last().copied());
+        if let (Some(first), Some(last)) = (first, last) {
+            fits.extend(series.fits.iter().map(|fit| fit_curve(fit, &series.backend.to_string(), first, last)));
+        }
+        notes.extend(series.not_fitted.iter().map(|reason| format!("{} series: {reason}.", series.backend)));
+        if !series.fits.is_empty() {
+            notes.push(format!(
+                "Fits (dashed) use the {} series' speedups at p ≤ {} and are drawn over that range only.",
+                series.backend, series.fit_max_workers
+            ));
+        }
+    }
     SpeedupChart {
         title: format!("Speedup T1/Tp — {}", experiment.name),
         caption: caption.to_owned(),
+        notes,
         series,
         fits,
         max_cores: Some(analysis.logical_cores),
@@ -144,7 +195,12 @@ fn speedup_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) ->
 
 fn fit_curve(fit: &Fit, backend: &str, from: f64, to: f64) -> Curve {
     let points = fit.curve(from, to, CURVE_POINTS).into_iter().filter(|(_, s)| s.is_finite()).collect();
-    Curve { label: format!("{} fit ({backend}): {}", fit.model, fit.parameters_text()), points }
+    let r_squared = fit.r_squared.map_or_else(|| "R² undefined".to_owned(), |r| format!("R² = {r:.3}"));
+    Curve {
+        label: format!("{} fit ({backend}): {}; {r_squared}", fit.model, fit.parameters_text()),
+        points,
+        color: model_color(fit.model),
+    }
 }
 
 fn backend_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) -> BackendChart {
@@ -164,6 +220,7 @@ fn backend_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) ->
                         ci_high: c.seconds.ci_high,
                     })
                     .collect(),
+                style: backend_style(backend),
             }
         })
         .collect();
@@ -178,12 +235,14 @@ fn backend_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) ->
                     ci_low: baseline.seconds.ci_low,
                     ci_high: baseline.seconds.ci_high,
                 }],
+                style: backend_style(BackendKind::Sequential),
             },
         );
     }
     BackendChart {
         title: format!("Wall time per backend — {}", experiment.name),
         caption: caption.to_owned(),
+        notes: Vec::new(),
         series,
         max_cores: Some(analysis.logical_cores),
     }
@@ -205,7 +264,7 @@ fn overhead_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) -
     let mut series = Vec::new();
     let mut automatic = Vec::new();
     for &backend in &chunking {
-        for &workers in experiment.workers.as_slice() {
+        for (worker_index, &workers) in experiment.workers.as_slice().iter().enumerate() {
             let cells = analysis.cells.iter().filter(|c| c.cell.backend == backend && c.cell.workers == workers);
             let mut points = Vec::new();
             for stats in cells {
@@ -229,9 +288,15 @@ fn overhead_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) -
             // its chunks, so its x value is not a chunk size in the pool's
             // sense. Say so rather than suggest a like-for-like curve.
             let note = if backend == BackendKind::Rayon { " (minimum chunk; rayon splits adaptively)" } else { "" };
+            if points.is_empty() {
+                continue;
+            }
+            // The backend's colour; the marker tells worker counts apart.
+            let style = Style { color: backend_style(backend).color, marker: worker_index };
             series.push(MeasuredSeries {
                 label: format!("{backend}, {workers} worker{}{note}", if workers == 1 { "" } else { "s" }),
                 points,
+                style,
             });
         }
     }
@@ -252,9 +317,16 @@ fn overhead_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) -
             automatic.join("; ")
         )
     };
+    if series.is_empty() {
+        return None;
+    }
     Some(OverheadChart {
         title: format!("Scheduling overhead per task vs chunk size — {}", experiment.name),
         caption,
+        notes: vec![format!(
+            "Overhead is defined only for 1 < p ≤ {} (the logical cores); other worker counts are not shown.",
+            analysis.logical_cores
+        )],
         series,
     })
 }
@@ -284,7 +356,7 @@ mod tests {
 
     #[test]
     fn a_worker_and_chunk_sweep_gets_every_chart() {
-        let report = report(experiment(SWEEP), 2, |cell| 1.0 / cell.workers as f64);
+        let report = report(experiment(SWEEP), 8, |cell| 1.0 / cell.workers as f64);
         let figures = figures(&report);
         assert_eq!(names(&figures), ["speedup.png", "efficiency.png", "backends.png", "overhead.png"]);
 
@@ -294,15 +366,46 @@ mod tests {
         let xs: Vec<f64> = speedup.series[0].points.iter().map(|p| p.x).collect();
         assert_eq!(xs, [1.0, 2.0, 4.0]);
         assert!((speedup.series[0].points[2].y - 4.0).abs() < 1e-9, "T1/T4 with T = 1/p");
-        assert_eq!(speedup.max_cores, Some(2));
-        // Only the pool's fits are drawn, one curve per model, from 1 to 4 workers.
-        assert_eq!(speedup.fits.len(), 2);
-        assert!(speedup.fits.iter().all(|c| c.label.contains("(pool)")));
+        assert_eq!(speedup.max_cores, Some(8));
+        // Only the pool's fits are drawn, from 1 to 4 workers, R² in the
+        // legend; three points are too few for USL, and a note says so.
+        assert_eq!(speedup.fits.len(), 1);
+        assert!(
+            speedup.fits[0].label.starts_with("Amdahl fit (pool): s = 0")
+                && speedup.fits[0].label.ends_with("; R² = 1.000")
+        );
         assert!(speedup.fits.iter().all(|c| c.points.first().unwrap().0 == 1.0 && c.points.last().unwrap().0 == 4.0));
+        assert!(
+            speedup.notes.iter().any(|n| n.starts_with("pool series: USL not fitted: it needs")),
+            "{:?}",
+            speedup.notes
+        );
 
         let Figure::Backends(backends) = &figures[2] else { panic!("backends third") };
         assert_eq!(backends.series[0].label, "sequential (T1)");
         assert_eq!(backends.series[0].points.len(), 1);
+
+        // One colour and marker per backend, whichever chart shows it.
+        let Figure::Efficiency(efficiency) = &figures[1] else { panic!("efficiency second") };
+        let Figure::Overhead(overhead) = &figures[3] else { panic!("overhead last") };
+        for chart_series in [&speedup.series, &efficiency.series, &backends.series] {
+            for series in chart_series {
+                let backend = [BackendKind::Sequential, BackendKind::Pool, BackendKind::StdScope]
+                    .into_iter()
+                    .find(|b| series.label.starts_with(b.name()))
+                    .unwrap();
+                assert_eq!(series.style, backend_style(backend), "{}", series.label);
+            }
+        }
+        assert!(overhead.series.iter().all(|s| s.style.color == backend_style(BackendKind::Pool).color));
+        let styles: std::collections::HashSet<_> = overhead.series.iter().map(|s| s.style).collect();
+        assert_eq!(styles.len(), overhead.series.len(), "worker counts differ by marker");
+
+        // On 2 cores, p ≤ 2 leaves two points: no fit, and the chart says why.
+        let two_cores = super::figures(&crate::testing::report(experiment(SWEEP), 2, |cell| 1.0 / cell.workers as f64));
+        let Figure::Speedup(speedup) = &two_cores[0] else { panic!("speedup first") };
+        assert!(speedup.fits.is_empty());
+        assert!(speedup.notes.iter().any(|n| n.starts_with("pool series: Amdahl not fitted")), "{:?}", speedup.notes);
     }
 
     #[test]
@@ -315,7 +418,8 @@ mod tests {
         let report = report(experiment(SWEEP), 8, seconds);
         let Some(Figure::Overhead(overhead)) = figures(&report).pop() else { panic!("overhead last") };
         let labels: Vec<&str> = overhead.series.iter().map(|s| s.label.as_str()).collect();
-        assert_eq!(labels, ["pool, 1 worker", "pool, 2 workers", "pool, 4 workers"]);
+        // Overhead is defined for 1 < p ≤ cores only.
+        assert_eq!(labels, ["pool, 2 workers", "pool, 4 workers"]);
         for series in &overhead.series {
             let chunks: Vec<f64> = series.points.iter().map(|p| p.x).collect();
             assert_eq!(chunks, [1.0, 8.0], "Auto has no place on the chunk axis");
@@ -323,7 +427,7 @@ mod tests {
             assert!(series.points.iter().all(|p| (p.y - 10_000.0).abs() < 50.0), "{series:?}");
         }
         assert!(overhead.caption.starts_with(
-            "Automatic chunking, and backends without a chunk size (not on the chunk axis): pool ×1: 10.0 µs"
+            "Automatic chunking, and backends without a chunk size (not on the chunk axis): pool ×2: 10.0 µs"
         ));
     }
 

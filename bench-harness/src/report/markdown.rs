@@ -83,6 +83,7 @@ fn write_report(out: &mut String, report: &ExperimentReport, figures: &[&str]) -
          against the sequential loop; efficiency S/p; overhead = (Tp − T1/p) per input; \
          Karp–Flatt serial fraction e = (1/S − 1/p)/(1 − 1/p).\n"
     )?;
+    let cores = analysis.logical_cores;
     writeln!(
         out,
         "| backend | workers | chunk | median time [95% CI] | speedup [95% CI] | efficiency | overhead / task | Karp–Flatt | outliers |"
@@ -91,13 +92,23 @@ fn write_report(out: &mut String, report: &ExperimentReport, figures: &[&str]) -
     for stats in &analysis.cells {
         writeln!(out, "{}", cell_row(stats))?;
     }
+    writeln!(
+        out,
+        "\n— Overhead and Karp–Flatt are defined only for 1 < p ≤ {cores} (the logical cores): at p = 1 \
+         nothing is split, and beyond the cores the threads time-share, so the excess time measures \
+         the core limit rather than scheduling overhead or serial work."
+    )?;
 
     if !analysis.series.is_empty() {
         writeln!(out, "\n## Scaling-model fits\n")?;
         writeln!(
             out,
-            "Least-squares fits to the median speedups (± asymptotic standard error). \
-             Amdahl: S(p) = 1/(s + (1 − s)/p). USL: S(p) = p/(1 + a(p − 1) + b·p(p − 1)).\n"
+            "Least-squares fits to the median speedups (± asymptotic standard error), over the worker \
+             counts p ≤ {} (configurable per experiment with `fit_max_workers`), and only with at least \
+             {} points more than the model has parameters. \
+             Amdahl: S(p) = 1/(s + (1 − s)/p). USL: S(p) = p/(1 + a(p − 1) + b·p(p − 1)).\n",
+            analysis.series[0].fit_max_workers,
+            crate::analysis::SPARE_FIT_POINTS,
         )?;
         writeln!(out, "| series | model | parameters | R² | RMSE | predicted peak |")?;
         writeln!(out, "|---|---|---|--:|--:|---|")?;
@@ -114,8 +125,8 @@ fn write_report(out: &mut String, report: &ExperimentReport, figures: &[&str]) -
                     fit.rmse,
                 )?;
             }
-            for error in &series.fit_errors {
-                writeln!(out, "| {label} | — | not fitted: {error} | | | |")?;
+            for reason in &series.not_fitted {
+                writeln!(out, "| {label} | — | {reason} | | | |")?;
             }
         }
     }
@@ -206,9 +217,9 @@ mod tests {
             "- **Workers:** 1, 2, 4†",
             "- **Machine:** Test CPU, 2 logical cores, linux x86_64; release build, git abc1234, measured 2026-01-01T00:00:00Z",
             "| sequential | 1 | — | 1.00 s [1.00 s, 1.00 s] | 1 (baseline T1) | — | — | — | 0 |",
-            "| pool | 4† | auto | 250 ms [250 ms, 251 ms] | 4.00 [3.99, 4.01] | 100% | 0.00 ns | 0.000 | 0 |",
-            "| pool | Amdahl | s = 0 | 1.000 | 0.000 | — |",
-            "| pool | USL | a = 0, b = 0 | 1.000 | 0.000 | — |",
+            "| pool | 2 | auto | 501 ms [500 ms, 502 ms] | 2.00 [1.99, 2.01] | 100% | 0.00 ns | 0.000 | 0 |",
+            "| pool | 4† | auto | 250 ms [250 ms, 251 ms] | 4.00 [3.99, 4.01] | 100% | — | — | 0 |",
+            "| pool | — | Amdahl not fitted: it needs speedups at 3 or more worker counts ≤ 2 (1 parameter(s) + 2), this series has 2 (1, 2) | | | |",
             "- oversubscribed: 4 worker(s) exceed the machine's 2 logical cores; those threads share cores (hollow markers on charts)",
             "![speedup](speedup.png)",
         ] {

@@ -104,11 +104,6 @@ impl Axis {
         }
     }
 
-    /// Where `value` (data units) sits in the visible range, 0 to 1.
-    pub(super) fn fraction(&self, value: f64) -> f64 {
-        (self.at(value) - self.visible.0) / (self.visible.1 - self.visible.0)
-    }
-
     /// Tick label for a plot-space coordinate, in data units.
     pub(super) fn tick_label(&self, position: f64) -> String {
         match self.scale {
@@ -237,6 +232,5 @@ mod tests {
     fn log_axis_puts_nonpositive_values_on_the_floor() {
         let axis = Axis::log10("ns", (10.0, 1000.0));
         assert_eq!(axis.at(-3.0), axis.visible.0);
-        assert_eq!(axis.fraction(-3.0), 0.0);
     }
 }
