@@ -34,9 +34,13 @@ pub struct CellStats {
     pub seconds: Summary,
     /// Samples outside Tukey's fences (kept in every statistic).
     pub outliers: Outliers,
-    /// `T1 / Tp` against the `Sequential` cell, with CI.
+    /// `T1 / Tp` against the `Sequential` cell, with CI. For weak scaling
+    /// (`PerWorker` inputs) the scaled speedup `p · T1 / Tp`, where `T1` is
+    /// the sequential time for one worker's share and `Tp` the time for
+    /// `p` shares on `p` workers.
     pub speedup: Option<Estimate>,
-    /// Speedup divided by workers.
+    /// Speedup divided by workers; for weak scaling `T1 / Tp`, the
+    /// weak-scaling efficiency.
     pub efficiency: Option<f64>,
     /// Karp–Flatt serial fraction; only where defined, 1 < p ≤ cores.
     pub karp_flatt: Option<f64>,
@@ -131,7 +135,12 @@ pub fn analyze(experiment: &Experiment, samples: &[Sample], logical_cores: usize
             continue;
         };
         let outliers = stats::classify_outliers(times);
-        let speedup = stats::speedup(&baseline, times, BOOTSTRAP_RESAMPLES, seed);
+        let weak = experiment.inputs.is_weak();
+        let speedup = stats::speedup(&baseline, times, BOOTSTRAP_RESAMPLES, seed).map(|s| {
+            // Scaled speedup: p shares of work in Tp against one share in T1.
+            let scale = if weak { cell.workers as f64 } else { 1.0 };
+            Estimate { value: s.value * scale, ci_low: s.ci_low * scale, ci_high: s.ci_high * scale }
+        });
         let overhead = baseline_summary.and_then(|t1| {
             let at = |t1_s, tp_s| stats::overhead_per_task_ns(t1_s, tp_s, cell.workers, tasks);
             Some(Estimate {
@@ -140,7 +149,8 @@ pub fn analyze(experiment: &Experiment, samples: &[Sample], logical_cores: usize
                 ci_high: at(t1.ci_low, summary.ci_high)?,
             })
         });
-        let defined = cell.backend.is_parallel() && cell.workers > 1 && cell.workers <= logical_cores;
+        // Karp–Flatt and overhead assume a fixed problem: not for weak scaling.
+        let defined = !weak && cell.backend.is_parallel() && cell.workers > 1 && cell.workers <= logical_cores;
         cell_stats.push(CellStats {
             cell,
             seconds: summary,
@@ -207,7 +217,11 @@ fn fitted_series(experiment: &Experiment, cells: &[CellStats], fit_max_workers: 
                 .map(|(workers, speedup)| (workers, speedup.value))
                 .collect();
             let mut series = Series { backend, chunk, fit_max_workers, fits: Vec::new(), not_fitted: Vec::new() };
-            for model in [Model::Amdahl, Model::Usl] {
+            // Amdahl's law is about a fixed problem, Gustafson's about one
+            // that grows with p; the USL describes either.
+            let models =
+                if experiment.inputs.is_weak() { [Model::Gustafson, Model::Usl] } else { [Model::Amdahl, Model::Usl] };
+            for model in models {
                 let needed = model.param_names().len() + SPARE_FIT_POINTS;
                 if points.len() < needed {
                     let workers: Vec<String> = points.iter().map(|(p, _)| p.to_string()).collect();

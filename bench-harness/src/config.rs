@@ -182,15 +182,42 @@ pub enum InputsSpec {
     },
     /// `Values([0.5, 2.0])`: an explicit list.
     Values(Vec<f64>),
+    /// `PerWorker(100)`: weak scaling. With `p` workers the map runs over
+    /// `0, 1, ..., 100·p − 1`, so each worker keeps the same share of work;
+    /// the sequential baseline runs the one-worker size, `0..100`.
+    PerWorker(usize),
 }
 
 impl Inputs {
-    /// Number of inputs (always at least one).
+    /// Number of inputs (always at least one); for `PerWorker`, the number
+    /// per worker (the one-worker size).
     pub fn len(&self) -> usize {
         match &self.0 {
-            InputsSpec::Count(n) => *n,
+            InputsSpec::Count(n) | InputsSpec::PerWorker(n) => *n,
             InputsSpec::Linspace { count, .. } => *count,
             InputsSpec::Values(values) => values.len(),
+        }
+    }
+
+    /// Whether the inputs grow with the worker count (`PerWorker`: weak scaling).
+    pub fn is_weak(&self) -> bool {
+        matches!(self.0, InputsSpec::PerWorker(_))
+    }
+
+    /// Number of inputs of a run on `workers` workers.
+    pub fn len_for(&self, workers: usize) -> usize {
+        if self.is_weak() {
+            self.len().saturating_mul(workers.max(1))
+        } else {
+            self.len()
+        }
+    }
+
+    /// The input values of a run on `workers` workers, in order.
+    pub fn values_for(&self, workers: usize) -> Vec<f64> {
+        match &self.0 {
+            InputsSpec::PerWorker(_) => (0..self.len_for(workers)).map(|i| i as f64).collect(),
+            _ => self.values(),
         }
     }
 
@@ -202,7 +229,7 @@ impl Inputs {
     /// The input values, in order.
     pub fn values(&self) -> Vec<f64> {
         match &self.0 {
-            InputsSpec::Count(n) => (0..*n).map(|i| i as f64).collect(),
+            InputsSpec::Count(n) | InputsSpec::PerWorker(n) => (0..*n).map(|i| i as f64).collect(),
             InputsSpec::Linspace { start, end, count } => linspace(*start, *end, *count),
             InputsSpec::Values(values) => values.clone(),
         }
@@ -222,6 +249,7 @@ impl fmt::Display for Inputs {
                 write!(f, "{count} points of linspace({start}, {end})")
             }
             InputsSpec::Values(values) => write!(f, "{} listed values", values.len()),
+            InputsSpec::PerWorker(n) => write!(f, "{n} inputs per worker (0..{n}·p; weak scaling)"),
         }
     }
 }

@@ -133,31 +133,45 @@ pub fn measure(
 ) -> Result<Vec<Sample>, MeasureError> {
     let workload = &experiment.workload;
     let deterministic = registry.is_deterministic(workload);
-    let inputs: Arc<[f64]> = experiment.inputs.values().into();
     let cells = cells(experiment);
+    // One input set per worker count: all the same, except for weak scaling.
+    let inputs: BTreeMap<usize, Arc<[f64]>> =
+        cells.iter().map(|cell| (cell.workers, experiment.inputs.values_for(cell.workers).into())).collect();
     let mut backends = BTreeMap::new();
     for cell in &cells {
         if let Entry::Vacant(slot) = backends.entry((cell.backend, cell.workers)) {
             slot.insert(Backend::start(cell.backend, cell.workers, registry)?);
         }
     }
-    let mut reference: Option<Vec<f64>> = None;
+    // Expected results per input count. The very first run is the
+    // sequential cell's and defines them for the one-worker size; the larger
+    // sizes of weak scaling get an untimed sequential run of their own.
+    let mut references: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    for (&workers, inputs) in inputs.iter().filter(|(_, inputs)| inputs.len() != experiment.inputs.len()) {
+        let cell = Cell { backend: BackendKind::Sequential, workers, chunk: None };
+        let task = registry.task(workload, inputs).map_err(|reason| MeasureError::Workload { cell, reason })?;
+        let results =
+            Backend::Sequential.run(&task, inputs, None).map_err(|reason| MeasureError::Workload { cell, reason })?;
+        references.insert(inputs.len(), results);
+    }
     let mut samples = Vec::new();
     for round in 0..experiment.warmup + experiment.repetitions.get() {
         for &cell in &cells {
             let backend = &backends[&(cell.backend, cell.workers)];
-            let task = registry.task(workload, &inputs).map_err(|reason| MeasureError::Workload { cell, reason })?;
+            let inputs = &inputs[&cell.workers];
+            let task = registry.task(workload, inputs).map_err(|reason| MeasureError::Workload { cell, reason })?;
             let start = Instant::now();
             let results =
-                backend.run(&task, &inputs, cell.chunk).map_err(|reason| MeasureError::Workload { cell, reason })?;
+                backend.run(&task, inputs, cell.chunk).map_err(|reason| MeasureError::Workload { cell, reason })?;
             let seconds = start.elapsed().as_secs_f64();
             drop(task);
             registry
-                .check_results(workload, &inputs, &results)
+                .check_results(workload, inputs, &results)
                 .map_err(|message| MeasureError::Check { cell, message })?;
-            match &reference {
-                // The very first run is the sequential cell's: it defines the expected results.
-                None => reference = Some(results),
+            match references.get(&inputs.len()) {
+                None => {
+                    references.insert(inputs.len(), results);
+                }
                 Some(expected) => check_results(deterministic, cell, expected, &results)?,
             }
             if let Some(repetition) = round.checked_sub(experiment.warmup) {

@@ -118,3 +118,36 @@ fn the_plain_binary_names_what_is_missing() {
     let error = measure(&plan.experiments[0], &Registry::new(), &mut |_| {}).unwrap_err();
     assert!(error.to_string().contains("workload \"cube\" is not registered here"), "{error}");
 }
+
+#[test]
+fn weak_scaling_grows_the_inputs_with_the_workers_and_checks_every_size() {
+    let lengths = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = Arc::clone(&lengths);
+    // Results depend on the run's size (as Mandelbrot rows of a taller image do).
+    let workload = CustomWorkload::with_setup(
+        "sized",
+        move |inputs: &[f64]| {
+            seen.lock().unwrap().push(inputs.len());
+            inputs.len() as f64
+        },
+        |n: &f64, index, _| n * 1000.0 + index as f64,
+    );
+    let registry = Registry::new().workload(workload).backend("scoped", scoped);
+    let text = "(experiments: [(name: \"weak\", workload: Named(\"sized\"), inputs: PerWorker(10), \
+                workers: [1, 2, 4], repetitions: 2, warmup: 0, backends: [Sequential, Named(\"scoped\"), Rayon])])";
+    let plan = Plan::parse(text, Path::new("weak.ron")).unwrap();
+    let report = run_experiment(&plan.experiments[0], &registry, &Machine::detect(), &ProgressBar::hidden()).unwrap();
+    let mut lengths = lengths.lock().unwrap().clone();
+    // Untimed references for 20 and 40 inputs, then 2 rounds of
+    // sequential (10) and two backends at 10, 20 and 40 inputs.
+    assert_eq!(lengths[..2], [20, 40]);
+    lengths.sort_unstable();
+    lengths.dedup();
+    assert_eq!(lengths, [10, 20, 40]);
+    // Scaled speedup = p × efficiency; no overhead or Karp–Flatt.
+    for cell in report.analysis.cells.iter().filter(|c| c.cell.backend.is_parallel()) {
+        let (speedup, efficiency) = (cell.speedup.unwrap().value, cell.efficiency.unwrap());
+        assert!((speedup - efficiency * cell.cell.workers as f64).abs() < 1e-9 * speedup, "{}", cell.cell);
+        assert!(cell.karp_flatt.is_none() && cell.overhead_per_task_ns.is_none());
+    }
+}

@@ -132,6 +132,9 @@ pub struct SpeedupChart {
     /// Physical cores of the machine, if known: draws a "cores" marker and
     /// shows points with more workers than cores as open (hollow) markers.
     pub max_cores: Option<usize>,
+    /// Weak scaling: the series are scaled speedups `p·T1/Tp` (the problem
+    /// grows with `p`), labelled as such on the axes.
+    pub weak: bool,
 }
 
 /// Parallel overhead per task against chunk size, log-log.
@@ -163,6 +166,8 @@ pub struct BackendChart {
     pub series: Vec<MeasuredSeries>,
     /// Physical cores of the machine, if known (see [`SpeedupChart`]).
     pub max_cores: Option<usize>,
+    /// Weak scaling: ideal is a constant time, not `T/p`.
+    pub weak: bool,
 }
 
 /// Draws speedup against workers: log₂ worker axis, the ideal `S = p`
@@ -267,13 +272,17 @@ pub fn draw_backends(path: &Path, chart: &BackendChart) -> Result<Layout> {
         .filter(|point| point.x == x_range.0)
         .map(|point| point.y)
         .fold(f64::INFINITY, f64::min);
-    let ideal: Vec<(f64, f64)> = geometric(x_low, x_high, 64).map(|p| (p, fastest_at_fewest * x_range.0 / p)).collect();
+    let ideal: Vec<(f64, f64)> = if chart.weak {
+        vec![(x_low, fastest_at_fewest), (x_high, fastest_at_fewest)]
+    } else {
+        geometric(x_low, x_high, 64).map(|p| (p, fastest_at_fewest * x_range.0 / p)).collect()
+    };
     let y_range = data_bounds(&series, &ideal, true).map_or(seconds_range, |(_, y)| y);
 
     let mut layers = Vec::new();
     layers.extend(cores_layer(chart.max_cores, x_high));
     layers.push(Layer::Line {
-        label: "ideal scaling".to_string(),
+        label: if chart.weak { "ideal weak scaling (constant time)" } else { "ideal scaling" }.to_string(),
         points: ideal,
         kind: LineKind::Ideal,
         color: IDEAL_GRAY,
@@ -334,13 +343,15 @@ fn draw_scaling(
             // when every worker count is beyond the top).
             let end = x_high.min(top);
             let ideal = if end > x_low { geometric(x_low, end, 64).map(|p| (p, p)).collect() } else { Vec::new() };
-            let y = Axis::linear("speedup T1/Tp", (0.0, top));
+            let label = if chart.weak { "scaled speedup p·T1/Tp (weak scaling)" } else { "speedup T1/Tp" };
+            let y = Axis::linear(label, (0.0, top));
             (y, "ideal S = p", ideal)
         }
         Scaling::Efficiency => {
             let top = (data_top * 1.05).max(1.1);
-            let y = Axis::linear("parallel efficiency S/p", (0.0, top));
-            (y, "ideal S/p = 1", vec![(x_low, 1.0), (x_high, 1.0)])
+            let label = if chart.weak { "weak-scaling efficiency T1/Tp" } else { "parallel efficiency S/p" };
+            let y = Axis::linear(label, (0.0, top));
+            (y, if chart.weak { "ideal T1/Tp = 1" } else { "ideal S/p = 1" }, vec![(x_low, 1.0), (x_high, 1.0)])
         }
     };
 
@@ -555,6 +566,7 @@ mod tests {
             ],
             fits,
             max_cores: Some(8),
+            weak: false,
         }
     }
 
@@ -624,6 +636,7 @@ mod tests {
                 backend("sequential", 0.8, 0.5),
             ],
             max_cores: Some(4),
+            weak: false,
         };
         let path = dir.join("backends.png");
         draw_backends(&path, &chart).unwrap();

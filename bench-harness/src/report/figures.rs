@@ -97,7 +97,11 @@ pub fn figures(report: &ExperimentReport) -> Vec<Figure> {
         let speedup = speedup_chart(experiment, analysis, &caption);
         figures.push(Figure::Speedup(speedup.clone()));
         figures.push(Figure::Efficiency(SpeedupChart {
-            title: format!("Parallel efficiency — {}", experiment.name),
+            title: if experiment.inputs.is_weak() {
+                format!("Weak-scaling efficiency — {}", experiment.name)
+            } else {
+                format!("Parallel efficiency — {}", experiment.name)
+            },
             ..speedup
         }));
         figures.push(Figure::Backends(backend_chart(experiment, analysis, &caption)));
@@ -121,20 +125,19 @@ pub fn backend_style(backend: BackendKind) -> Style {
 }
 
 /// A backend of your own gets a colour and marker from a hash of its name
-/// (FNV-1a), so it looks the same on every chart and in every run, and
-/// never exactly like a built-in backend.
+/// (FNV-1a), so it looks the same on every chart and in every run: one of
+/// the palette's four colours that no built-in backend or model uses, and
+/// any marker.
 fn named_backend_style(name: &str) -> Style {
     let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-    let color = (hash % 7) as usize;
-    let marker = ((hash / 7) % 6) as usize;
-    // Built-ins use colour i with marker i for i < 5.
-    Style { color, marker: if color == marker && color < 5 { 5 } else { marker } }
+    Style { color: 7 + (hash % 4) as usize, marker: ((hash / 4) % 6) as usize }
 }
 
 /// The colour of a model's fitted curve: palette entries no backend uses.
 fn model_color(model: Model) -> usize {
     match model {
-        Model::Amdahl => 6,
+        // Never drawn together: Amdahl for strong scaling, Gustafson for weak.
+        Model::Amdahl | Model::Gustafson => 6,
         Model::Usl => 5,
     }
 }
@@ -183,13 +186,26 @@ fn speedup_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) ->
             ));
         }
     }
+    let weak = experiment.inputs.is_weak();
+    if weak {
+        notes.push(format!(
+            "Weak scaling: p workers map {} inputs each (p·{} in all); T1 is the sequential time for one worker's share.",
+            experiment.inputs.len(),
+            experiment.inputs.len()
+        ));
+    }
     SpeedupChart {
-        title: format!("Speedup T1/Tp — {}", experiment.name),
+        title: if weak {
+            format!("Scaled speedup (weak scaling) — {}", experiment.name)
+        } else {
+            format!("Speedup T1/Tp — {}", experiment.name)
+        },
         caption: caption.to_owned(),
         notes,
         series,
         fits,
         max_cores: Some(analysis.logical_cores),
+        weak,
     }
 }
 
@@ -245,6 +261,7 @@ fn backend_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) ->
         notes: Vec::new(),
         series,
         max_cores: Some(analysis.logical_cores),
+        weak: experiment.inputs.is_weak(),
     }
 }
 

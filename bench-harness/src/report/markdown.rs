@@ -83,6 +83,15 @@ fn write_report(out: &mut String, report: &ExperimentReport, figures: &[&str]) -
          against the sequential loop; efficiency S/p; overhead = (Tp − T1/p) per input; \
          Karp–Flatt serial fraction e = (1/S − 1/p)/(1 − 1/p).\n"
     )?;
+    if experiment.inputs.is_weak() {
+        writeln!(
+            out,
+            "**Weak scaling:** p workers map p × {n} inputs; T1 is the sequential time for {n} inputs, so \
+             \"speedup\" is the scaled speedup p·T1/Tp, efficiency is the weak-scaling efficiency T1/Tp (ideal 1), \
+             and overhead and Karp–Flatt (fixed-problem measures) are not computed.\n",
+            n = experiment.inputs.len()
+        )?;
+    }
     let cores = analysis.logical_cores;
     writeln!(
         out,
@@ -106,7 +115,8 @@ fn write_report(out: &mut String, report: &ExperimentReport, figures: &[&str]) -
             "Least-squares fits to the median speedups (± asymptotic standard error), over the worker \
              counts p ≤ {} (configurable per experiment with `fit_max_workers`), and only with at least \
              {} points more than the model has parameters. \
-             Amdahl: S(p) = 1/(s + (1 − s)/p). USL: S(p) = p/(1 + a(p − 1) + b·p(p − 1)).\n",
+             Amdahl (fixed problem): S(p) = 1/(s + (1 − s)/p). Gustafson (weak scaling, scaled speedup): \
+             S(p) = p − s·(p − 1). USL: S(p) = p/(1 + a(p − 1) + b·p(p − 1)).\n",
             analysis.series[0].fit_max_workers,
             crate::analysis::SPARE_FIT_POINTS,
         )?;

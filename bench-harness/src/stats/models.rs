@@ -1,4 +1,4 @@
-//! Amdahl and Universal Scalability Law models, fitted to measured
+//! Amdahl, Gustafson and Universal Scalability Law models, fitted to measured
 //! speedups by bounded nonlinear least squares (projected
 //! Levenberg–Marquardt) with asymptotic standard errors.
 
@@ -10,6 +10,9 @@ use std::fmt;
 pub enum Model {
     /// Amdahl's law `S(p) = 1 / (s + (1 − s)/p)`, serial fraction `s ∈ [0, 1]`.
     Amdahl,
+    /// Gustafson's law for scaled (weak-scaling) speedup
+    /// `S(p) = p − s·(p − 1)`, serial fraction `s ∈ [0, 1]` of the parallel run.
+    Gustafson,
     /// Gunther's Universal Scalability Law
     /// `S(p) = p / (1 + a(p − 1) + b·p(p − 1))`, contention `a ≥ 0`,
     /// coherency `b ≥ 0`.
@@ -20,7 +23,7 @@ impl Model {
     /// Parameter names, in the order of [`Fit::params`].
     pub fn param_names(self) -> &'static [&'static str] {
         match self {
-            Model::Amdahl => &["s"],
+            Model::Amdahl | Model::Gustafson => &["s"],
             Model::Usl => &["a", "b"],
         }
     }
@@ -31,6 +34,7 @@ impl Model {
         let p = workers;
         match (self, params) {
             (Model::Amdahl, [s, ..]) => 1.0 / (s + (1.0 - s) / p),
+            (Model::Gustafson, [s, ..]) => p - s * (p - 1.0),
             (Model::Usl, [a, b, ..]) => p / (1.0 + a * (p - 1.0) + b * p * (p - 1.0)),
             _ => f64::NAN,
         }
@@ -43,6 +47,7 @@ impl Model {
                 let denominator = s + (1.0 - s) / p;
                 vec![-(1.0 - 1.0 / p) / denominator.powi(2)]
             }
+            (Model::Gustafson, _) => vec![-(p - 1.0)],
             (Model::Usl, [a, b, ..]) => {
                 let denominator = 1.0 + a * (p - 1.0) + b * p * (p - 1.0);
                 let squared = denominator.powi(2);
@@ -55,7 +60,7 @@ impl Model {
     /// Keeps parameters inside the model's domain (projected LM step).
     fn project(self, params: &mut [f64]) {
         match self {
-            Model::Amdahl => params[0] = params[0].clamp(0.0, 1.0),
+            Model::Amdahl | Model::Gustafson => params[0] = params[0].clamp(0.0, 1.0),
             Model::Usl => params.iter_mut().for_each(|x| *x = x.max(0.0)),
         }
     }
@@ -63,7 +68,7 @@ impl Model {
     /// Lower and upper bound of each parameter, for at-bound warnings.
     fn bounds(self) -> &'static [(f64, f64)] {
         match self {
-            Model::Amdahl => &[(0.0, 1.0)],
+            Model::Amdahl | Model::Gustafson => &[(0.0, 1.0)],
             Model::Usl => &[(0.0, f64::INFINITY), (0.0, f64::INFINITY)],
         }
     }
@@ -82,6 +87,13 @@ impl Model {
                 });
                 let linear = if xx > 0.0 { xy / xx } else { 0.5 };
                 vec![vec![linear], vec![0.01], vec![0.5]]
+            }
+            // p − S = s·(p − 1): least squares through the origin (exact: the model is linear).
+            Model::Gustafson => {
+                let (xy, xx) = points
+                    .iter()
+                    .fold((0.0, 0.0), |(xy, xx), &(p, s)| (xy + (p - 1.0) * (p - s), xx + (p - 1.0).powi(2)));
+                vec![vec![if xx > 0.0 { xy / xx } else { 0.5 }], vec![0.5]]
             }
             // p/S − 1 = a·(p − 1) + b·p(p − 1): two-variable least squares.
             Model::Usl => {
@@ -118,6 +130,7 @@ impl fmt::Display for Model {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Model::Amdahl => "Amdahl",
+            Model::Gustafson => "Gustafson",
             Model::Usl => "USL",
         })
     }
@@ -477,6 +490,19 @@ mod tests {
         assert!(close(s.value, 0.1, 0.01), "{noisy:?}");
         assert!(s.std_error.is_some_and(|e| e > 0.0 && e < 0.01));
         assert!(noisy.r_squared.unwrap() > 0.99);
+    }
+
+    #[test]
+    fn gustafson_fit_recovers_the_serial_fraction_of_scaled_speedups() {
+        let points: Vec<(f64, f64)> = [1.0, 2.0, 4.0, 8.0, 16.0].iter().map(|&p| (p, p - 0.2 * (p - 1.0))).collect();
+        let exact = fit(Model::Gustafson, &points).unwrap();
+        assert!(close(exact.params[0].value, 0.2, 1e-9), "{exact:?}");
+        assert!(close(exact.predict(32.0), 32.0 - 0.2 * 31.0, 1e-6));
+        let mut rng = SplitMix64::new(9);
+        let noisy: Vec<(f64, f64)> = points.iter().map(|&(p, s)| (p, s * (1.0 + noise(&mut rng, 0.01)))).collect();
+        let noisy = fit(Model::Gustafson, &noisy).unwrap();
+        assert!(close(noisy.params[0].value, 0.2, 0.05), "{noisy:?}");
+        assert!(noisy.r_squared.is_some_and(|r| r > 0.99));
     }
 
     #[test]

@@ -13,8 +13,10 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 /// Okabe–Ito colours: distinguishable with colour-vision deficiencies, and
-/// together with the marker shapes still apart in greyscale print.
-pub(super) const PALETTE: [RGBColor; 7] = [
+/// together with the marker shapes still apart in greyscale print; then
+/// four darker ones from Paul Tol's palettes (indigo, wine, olive, teal)
+/// for backends of users' own beyond the built-in ones.
+pub(super) const PALETTE: [RGBColor; 11] = [
     RGBColor(0, 114, 178),
     RGBColor(213, 94, 0),
     RGBColor(0, 158, 115),
@@ -22,6 +24,10 @@ pub(super) const PALETTE: [RGBColor; 7] = [
     RGBColor(230, 159, 0),
     RGBColor(86, 180, 233),
     RGBColor(0, 0, 0),
+    RGBColor(51, 34, 136),
+    RGBColor(136, 34, 85),
+    RGBColor(153, 153, 51),
+    RGBColor(68, 170, 153),
 ];
 /// Colour of ideal-scaling reference lines.
 pub(super) const IDEAL_GRAY: RGBColor = RGBColor(120, 120, 120);
