@@ -14,14 +14,17 @@
 //!    [`report::Exporter`] per format: PNG charts, `samples.csv`,
 //!    `results.json` and `summary.md`.
 //!
-//! [`run`] strings the stages together for the `bench-harness` binary;
-//! [`machine`] records where the samples were taken.
+//! [`run`] strings the stages together for the `bench-harness` binary,
+//! after [`preflight`] checked everything it can before measuring;
+//! [`machine`] records where the samples were taken and how loaded the
+//! machine was.
 
 pub mod analysis;
 pub mod backend;
 pub mod config;
 pub mod machine;
 pub mod measure;
+pub mod preflight;
 pub mod report;
 pub mod run;
 pub mod stats;
