@@ -148,7 +148,7 @@ fn list(experiments: &[&bench_harness::config::Experiment]) {
     } else {
         format!(" plus the Command experiment(s) {}", unknown.join(", "))
     };
-    println!("estimated total: about {}{more} (nominal task costs; a run measures them first)", format_duration(total));
+    println!("estimated total: about {}{more} (nominal task costs; a run measures the real ones before it starts)", format_duration(total));
 }
 
 fn run(cli: Cli) -> anyhow::Result<Finished> {

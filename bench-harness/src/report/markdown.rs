@@ -92,14 +92,15 @@ fn write_report(out: &mut String, report: &ExperimentReport, figures: &[&str]) -
         out,
         "Median wall time of the whole map with its 95% bootstrap confidence interval; speedup S = T1/Tp \
          against the sequential loop; efficiency S/p; overhead = (Tp − T1/p) per input; \
-         Karp–Flatt serial fraction e = (1/S − 1/p)/(1 − 1/p).\n"
+         Karp–Flatt serial fraction e = (1/S − 1/p)/(1 − 1/p); S spread = interquartile range of the \
+         per-repetition speedups T1(r)/Tp(r) over their median (how much the curve moves from run to run).\n"
     )?;
     let cores = analysis.logical_cores;
     writeln!(
         out,
-        "| backend | workers | chunk | median time [95% CI] | speedup [95% CI] | efficiency | overhead / task | Karp–Flatt | outliers |"
+        "| backend | workers | chunk | median time [95% CI] | speedup [95% CI] | S spread | efficiency | overhead / task | Karp–Flatt | outliers |"
     )?;
-    writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|")?;
+    writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")?;
     for stats in &analysis.cells {
         writeln!(out, "{}", cell_row(stats))?;
     }
@@ -217,7 +218,7 @@ fn cell_row(stats: &CellStats) -> String {
     let seconds = &stats.seconds;
     if !cell.backend.is_parallel() {
         return format!(
-            "| {} | 1 | — | {} [{}, {}] | 1 (baseline T1) | — | — | — | {} |",
+            "| {} | 1 | — | {} [{}, {}] | 1 (baseline T1) | — | — | — | — | {} |",
             cell.backend,
             format_seconds(seconds.median),
             format_seconds(seconds.ci_low),
@@ -226,13 +227,14 @@ fn cell_row(stats: &CellStats) -> String {
         );
     }
     format!(
-        "| {} | {workers} | {} | {} [{}, {}] | {} | {} | {} | {} | {} |",
+        "| {} | {workers} | {} | {} [{}, {}] | {} | {} | {} | {} | {} | {} |",
         cell.backend,
         cell.chunk.map_or_else(|| "—".to_owned(), |c| c.to_string()),
         format_seconds(seconds.median),
         format_seconds(seconds.ci_low),
         format_seconds(seconds.ci_high),
         optional(stats.speedup, |s| format!("{:.2} [{:.2}, {:.2}]", s.value, s.ci_low, s.ci_high)),
+        optional(stats.speedup_spread, |s| format!("{:.1}%", s * 100.0)),
         optional(stats.efficiency, |e| format!("{:.0}%", e * 100.0)),
         optional(stats.overhead_per_task_ns, |o| format_seconds(o.value * 1e-9)),
         optional(stats.karp_flatt, |e| format!("{e:.3}")),
@@ -267,9 +269,9 @@ mod tests {
             "| frequency scaling | governor performance, boost unknown |",
             "| host | testhost |",
             "| load average (1, 5, 15 min) before | not readable |",
-            "| sequential | 1 | — | 1.00 s [1.00 s, 1.00 s] | 1 (baseline T1) | — | — | — | 0 |",
-            "| pool | 2 | auto | 501 ms [500 ms, 502 ms] | 2.00 [1.99, 2.01] | 100% | 0.00 ns | 0.000 | 0 |",
-            "| pool | 4† | auto | 250 ms [250 ms, 251 ms] | 4.00 [3.99, 4.01] | 100% | — | — | 0 |",
+            "| sequential | 1 | — | 1.00 s [1.00 s, 1.00 s] | 1 (baseline T1) | — | — | — | — | 0 |",
+            "| pool | 2 | auto | 501 ms [500 ms, 502 ms] | 2.00 [1.99, 2.01] | 0.0% | 100% | 0.00 ns | 0.000 | 0 |",
+            "| pool | 4† | auto | 250 ms [250 ms, 251 ms] | 4.00 [3.99, 4.01] | 0.0% | 100% | — | — | 0 |",
             "| pool | — | Amdahl not fitted: it needs speedups at 3 or more worker counts ≤ 2 (1 parameter(s) + 2), this series has 2 (1, 2) | | | |",
             "- oversubscribed: 4 worker(s) exceed the machine's 2 logical cores; those threads share cores (hollow markers on charts)",
             "![speedup](speedup.png)",
