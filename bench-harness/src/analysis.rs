@@ -51,6 +51,12 @@ pub struct CellStats {
     pub overhead_per_task_ns: Option<Estimate>,
     /// More workers than the machine's logical cores.
     pub oversubscribed: bool,
+    /// How much the speedup moves from repetition to repetition: the
+    /// interquartile range of the per-repetition speedups `T1(r) / Tp(r)`
+    /// (same-round samples paired; cells are measured round-robin), relative
+    /// to their median. `None` for the baseline or with fewer than 4 pairs.
+    #[serde(default)]
+    pub speedup_spread: Option<f64>,
 }
 
 /// The speedup series of one backend at one chunk size, over worker counts,
@@ -118,8 +124,10 @@ impl Analysis {
 pub fn analyze(experiment: &Experiment, samples: &[Sample], logical_cores: usize) -> Analysis {
     let tasks = experiment.inputs.len();
     let mut by_cell: BTreeMap<Cell, Vec<f64>> = BTreeMap::new();
+    let mut by_round: BTreeMap<(Cell, u32), f64> = BTreeMap::new();
     for sample in samples {
         by_cell.entry(sample.cell).or_default().push(sample.seconds);
+        by_round.insert((sample.cell, sample.repetition), sample.seconds);
     }
     let baseline_cell = Cell { backend: BackendKind::Sequential, workers: 1, chunk: None };
     let baseline = by_cell.get(&baseline_cell).cloned().unwrap_or_default();
@@ -151,6 +159,19 @@ pub fn analyze(experiment: &Experiment, samples: &[Sample], logical_cores: usize
         });
         // Karp–Flatt and overhead assume a fixed problem: not for weak scaling.
         let defined = !weak && cell.backend.is_parallel() && cell.workers > 1 && cell.workers <= logical_cores;
+        let paired: Vec<f64> = by_round
+            .iter()
+            .filter(|((c, _), _)| *c == cell)
+            .filter_map(|((_, round), tp)| Some(by_round.get(&(baseline_cell, *round))? / tp))
+            .filter(|s| s.is_finite())
+            .collect();
+        let speedup_spread = (cell.backend.is_parallel() && paired.len() >= 4)
+            .then(|| {
+                let (q1, median, q3) =
+                    (stats::quantile(&paired, 0.25)?, stats::median(&paired)?, stats::quantile(&paired, 0.75)?);
+                (median > 0.0).then(|| (q3 - q1) / median)
+            })
+            .flatten();
         cell_stats.push(CellStats {
             cell,
             seconds: summary,
@@ -160,6 +181,7 @@ pub fn analyze(experiment: &Experiment, samples: &[Sample], logical_cores: usize
             karp_flatt: speedup.and_then(|s| stats::karp_flatt(s.value, cell.workers)).filter(|_| defined),
             overhead_per_task_ns: overhead.filter(|_| defined),
             oversubscribed: cell.workers > logical_cores,
+            speedup_spread,
         });
     }
 
@@ -380,6 +402,41 @@ mod tests {
         let oversubscribed = analyze(&explicit, &samples(&explicit, |p| p), 2);
         assert_eq!(oversubscribed.series[0].fits.len(), 1);
         assert!(oversubscribed.warnings.iter().any(|w| w.contains("fits include oversubscribed")));
+    }
+
+    #[test]
+    fn speedup_spread_pairs_samples_of_the_same_round() {
+        let text = "(experiments: [(name: \"t\", workload: Square, inputs: Count(10), \
+                    workers: [2], repetitions: 8, backends: [Sequential, Pool])])";
+        let experiment = Plan::parse(text, Path::new("t.ron")).unwrap().experiments.remove(0);
+        // T1 drifts with the round exactly as T2 does: every pair has S = 2,
+        // although both cells' times spread by 70%.
+        let drift = |r: u32| 1.0 + 0.1 * f64::from(r);
+        let samples: Vec<Sample> = cells(&experiment)
+            .into_iter()
+            .flat_map(|cell| {
+                (0..8).map(move |repetition| Sample {
+                    experiment: "t".into(),
+                    cell,
+                    repetition,
+                    seconds: drift(repetition) / cell.workers as f64,
+                })
+            })
+            .collect();
+        let analysis = analyze(&experiment, &samples, 2);
+        let pool = &analysis.cells[1];
+        assert_eq!(pool.speedup_spread, Some(0.0));
+        assert_eq!(analysis.cells[0].speedup_spread, None, "the baseline has no speedup");
+        // Unpaired noise in T2 shows up: S(r) = 2 / drift(r).
+        let noisy: Vec<Sample> = samples
+            .iter()
+            .map(|s| Sample { seconds: if s.cell.workers == 2 { s.seconds } else { 1.0 }, ..s.clone() })
+            .collect();
+        let per_round: Vec<f64> = (0..8).map(|r| 2.0 / drift(r)).collect();
+        let expected = (stats::quantile(&per_round, 0.75).unwrap() - stats::quantile(&per_round, 0.25).unwrap())
+            / stats::median(&per_round).unwrap();
+        let spread = analyze(&experiment, &noisy, 2).cells[1].speedup_spread.unwrap();
+        assert!((spread - expected).abs() < 1e-12 && spread > 0.2, "{spread} vs {expected}");
     }
 
     #[test]

@@ -3,15 +3,21 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::Plan;
 use crate::custom::Registry;
 use crate::machine::Machine;
-use crate::measure::cells;
-use crate::run::{run_all, select, total_runs};
+use crate::measure::{cells, Sample};
+use crate::preflight::{self, format_duration, CONFIRM_ABOVE};
+use crate::run::{preflight, previous, run_all, select, total_runs, Previous, RunOptions};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
+
+/// Exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
+const EXIT_INTERRUPTED: u8 = 130;
 
 /// Measure speedup, efficiency and scheduling overhead of parallel maps.
 ///
@@ -43,10 +49,21 @@ use indicatif::{ProgressBar, ProgressStyle};
 ///       repetitions: 10,                     // timed runs per cell
 ///       warmup: 1,                           // untimed runs per cell; default 1
 ///       backends: [Sequential, Pool, PoolCollect, StdScope, Rayon],  // Sequential required
+///       pinning: None,                       // or Cores, Spread: pin worker threads
+///       fit_max_workers: Some(2),            // fit Amdahl/USL over p <= this; default: the cores
 ///   )])
 ///
 /// Workloads and backends of your own (`Named("…")`) run from a bench of
 /// yours: see bench_harness::custom and the README.
+///
+/// Before measuring anything, the harness checks that --out is writable,
+/// that the inputs fit in memory, and that every workload runs on its first
+/// inputs (a Command must print a number), and prints an estimated duration;
+/// runs estimated above 10 minutes need --yes.
+///
+/// Samples are appended to samples.csv as they are taken. Ctrl-C finishes
+/// the current run, writes a report marked interrupted, and exits with
+/// status 130; --resume DIR measures only what is missing.
 ///
 /// Build with --release: timings from a debug build are not representative.
 #[derive(Debug, Parser)]
@@ -64,9 +81,20 @@ struct Cli {
     #[arg(long, value_name = "NAME")]
     only: Vec<String>,
 
-    /// Directory the reports are written to, one subdirectory per experiment.
-    #[arg(long, value_name = "DIR", default_value = "reports")]
+    /// Directory the reports are written to, one subdirectory per experiment
+    /// (reports/latest is ignored by git; the committed example is reports/example).
+    #[arg(long, value_name = "DIR", default_value = "reports/latest")]
     out: PathBuf,
+
+    /// Continue the interrupted run in DIR: complete experiments are kept,
+    /// an interrupted one keeps its samples and measures only the missing
+    /// repetitions.
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    resume: Option<PathBuf>,
+
+    /// Start even when the run is estimated to take more than 10 minutes.
+    #[arg(long, short = 'y')]
+    yes: bool,
 
     /// Passed by `cargo bench` to benches with `harness = false`; ignored.
     #[arg(long, hide = true)]
@@ -77,7 +105,8 @@ struct Cli {
 /// workloads and backends; the exit code to return from `main`.
 pub fn main_with(registry: Registry) -> ExitCode {
     match run(Cli::parse(), &registry) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Finished::Complete) => ExitCode::SUCCESS,
+        Ok(Finished::Interrupted) => ExitCode::from(EXIT_INTERRUPTED),
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
@@ -85,7 +114,57 @@ pub fn main_with(registry: Registry) -> ExitCode {
     }
 }
 
-fn run(cli: Cli, registry: &Registry) -> anyhow::Result<()> {
+enum Finished {
+    Complete,
+    Interrupted,
+}
+
+fn list(experiments: &[&crate::config::Experiment]) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let available = preflight::memory_available();
+    let mut total = std::time::Duration::ZERO;
+    let mut unknown = Vec::new();
+    for experiment in experiments {
+        let estimate = match preflight::nominal_seconds_per_input(&experiment.workload) {
+            Some(per_input) => {
+                let estimate = preflight::estimate(experiment, per_input, cores);
+                total = total.saturating_add(estimate);
+                format!("about {}", format_duration(estimate))
+            }
+            None => {
+                unknown.push(experiment.name.as_str());
+                "duration known once its command has run".to_owned()
+            }
+        };
+        println!(
+            "{}\t{}; {}; workers {:?}; pinning {}; {} cells × {} runs; {estimate}",
+            experiment.name,
+            experiment.workload,
+            experiment.inputs,
+            experiment.workers.as_slice(),
+            experiment.pinning,
+            cells(experiment).len(),
+            experiment.warmup + experiment.repetitions.get(),
+        );
+        if let Some(description) = &experiment.description {
+            println!("\t{description}");
+        }
+        if let Err(refusal) = preflight::check_memory(experiment, available) {
+            println!("\tcannot run: {refusal}");
+        }
+    }
+    let more = if unknown.is_empty() {
+        String::new()
+    } else {
+        format!(" plus the Command experiment(s) {}", unknown.join(", "))
+    };
+    println!(
+        "estimated total: about {}{more} (nominal task costs; a run measures the real ones before it starts)",
+        format_duration(total)
+    );
+}
+
+fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
     if cli.config.is_relative() && !cli.config.exists() {
         if let Ok(dir) = std::env::current_dir() {
             // `cargo bench` runs a bench in its package's directory, not the
@@ -101,41 +180,89 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<()> {
     registry.check_plan(&plan).map_err(|message| anyhow::anyhow!("{}: {message}", cli.config.display()))?;
     let experiments = select(&plan, &cli.only)?;
     if cli.list {
-        for experiment in &experiments {
-            println!(
-                "{}\t{}; {}; workers {:?}; {} cells × {} runs",
-                experiment.name,
-                experiment.workload,
-                experiment.inputs,
-                experiment.workers.as_slice(),
-                cells(experiment).len(),
-                experiment.warmup + experiment.repetitions.get(),
-            );
-            if let Some(description) = &experiment.description {
-                println!("\t{description}");
-            }
-        }
-        return Ok(());
+        list(&experiments);
+        return Ok(Finished::Complete);
     }
 
+    let options = match &cli.resume {
+        Some(dir) => {
+            anyhow::ensure!(dir.is_dir(), "--resume {}: no such directory", dir.display());
+            RunOptions { out_dir: dir.clone(), resume: true }
+        }
+        None => RunOptions { out_dir: cli.out.clone(), resume: false },
+    };
     let machine = Machine::detect();
     if machine.build_profile == "debug" {
         eprintln!("warning: this is a debug build; timings are not representative (use --release)");
     }
     eprintln!("{}", machine.caption());
+
+    // What an earlier run left, for --resume; complete experiments are kept as they are.
+    let mut work: Vec<(&crate::config::Experiment, Vec<Sample>)> = Vec::new();
+    for &experiment in &experiments {
+        if !options.resume {
+            work.push((experiment, Vec::new()));
+            continue;
+        }
+        match previous(experiment, &options.out_dir.join(experiment.name.as_str()))? {
+            Previous::Complete(_) => eprintln!("{}: complete in {}, kept", experiment.name, options.out_dir.display()),
+            Previous::Partial(samples) => {
+                eprintln!("{}: resuming with {} sample(s) already measured", experiment.name, samples.len());
+                work.push((experiment, samples));
+            }
+            Previous::Nothing => work.push((experiment, Vec::new())),
+        }
+    }
+    let pending: Vec<(&crate::config::Experiment, &[Sample])> =
+        work.iter().map(|(e, done)| (*e, done.as_slice())).collect();
+    let estimate = preflight(&pending, registry, &machine, &options.out_dir)?;
+    eprintln!(
+        "checked: {} writable, inputs fit in memory, workloads run; estimated duration about {}",
+        options.out_dir.display(),
+        format_duration(estimate)
+    );
+    if estimate > CONFIRM_ABOVE && !cli.yes {
+        anyhow::bail!(
+            "the run is estimated to take about {} (more than {}); pass --yes to start it, \
+             or use fewer inputs, worker counts or repetitions",
+            format_duration(estimate),
+            format_duration(CONFIRM_ABOVE)
+        );
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            // A second Ctrl-C: leave now; every sample is already on disk.
+            eprintln!("\ninterrupted again: exiting without writing a report (samples.csv has every sample)");
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+        eprintln!("\ninterrupted: finishing the current run, then writing a partial report (Ctrl-C again to quit now)");
+    })?;
+
     let started = Instant::now();
-    let progress = ProgressBar::new(total_runs(&experiments)).with_style(
+    let progress = ProgressBar::new(total_runs(&pending)).with_style(
         ProgressStyle::with_template("{elapsed:>4} [{wide_bar}] {pos}/{len} runs, eta {eta}  {msg}")?
             .progress_chars("=> "),
     );
-    let dirs = run_all(&experiments, registry, &machine, &cli.out, &progress);
+    let summary = run_all(work, registry, &machine, &options, &stop, &progress);
     progress.finish_and_clear();
-    let dirs = dirs?;
+    let summary = summary?;
+    if summary.interrupted {
+        eprintln!(
+            "interrupted after {:.1} s; the reports cover what was measured. To finish: bench-harness {} --resume {}",
+            started.elapsed().as_secs_f64(),
+            cli.config.display(),
+            options.out_dir.display()
+        );
+        return Ok(Finished::Interrupted);
+    }
     eprintln!(
         "{} experiment(s) in {:.1} s; reports in {}",
-        dirs.len(),
+        summary.dirs.len(),
         started.elapsed().as_secs_f64(),
-        cli.out.display()
+        options.out_dir.display()
     );
-    Ok(())
+    Ok(Finished::Complete)
 }

@@ -226,7 +226,22 @@ impl Inputs {
         self.len() == 0
     }
 
-    /// The input values, in order.
+    /// The `index`-th input value of a one-worker run, without
+    /// materializing the others.
+    pub fn get(&self, index: usize) -> Option<f64> {
+        match &self.0 {
+            InputsSpec::Count(n) | InputsSpec::PerWorker(n) => (index < *n).then_some(index as f64),
+            InputsSpec::Linspace { start, end, count } => (index < *count).then(|| match *count {
+                1 => *start,
+                _ if index + 1 == *count => *end,
+                _ => start + (end - start) / (count - 1) as f64 * index as f64,
+            }),
+            InputsSpec::Values(values) => values.get(index).copied(),
+        }
+    }
+
+    /// The input values, in order. Allocates `8 × len()` bytes: check the
+    /// size first (the harness's pre-flight does) for huge counts.
     pub fn values(&self) -> Vec<f64> {
         match &self.0 {
             InputsSpec::Count(n) | InputsSpec::PerWorker(n) => (0..*n).map(|i| i as f64).collect(),
@@ -275,7 +290,16 @@ impl TryFrom<InputsSpec> for Inputs {
         if inputs.is_empty() {
             return Err("`inputs` must not be empty: give at least one input".to_owned());
         }
-        if inputs.values().iter().any(|x| !x.is_finite()) {
+        // Checked without materializing the inputs: `Count(10^12)` must
+        // parse (and be refused later, for its size) rather than abort.
+        let finite = match &inputs.0 {
+            InputsSpec::Count(_) | InputsSpec::PerWorker(_) => true,
+            InputsSpec::Linspace { start, end, .. } => {
+                start.is_finite() && end.is_finite() && (end - start).is_finite()
+            }
+            InputsSpec::Values(values) => values.iter().all(|x| x.is_finite()),
+        };
+        if !finite {
             return Err("`inputs` must be finite numbers (no NaN or inf)".to_owned());
         }
         Ok(inputs)
@@ -502,6 +526,20 @@ pub const BUILT_IN_BACKENDS: [BackendKind; 5] =
     [BackendKind::Sequential, BackendKind::Pool, BackendKind::PoolCollect, BackendKind::StdScope, BackendKind::Rayon];
 
 impl BackendKind {
+    /// Every backend, in the order charts list them.
+    pub const ALL: [BackendKind; 5] = [
+        BackendKind::Sequential,
+        BackendKind::Pool,
+        BackendKind::PoolCollect,
+        BackendKind::StdScope,
+        BackendKind::Rayon,
+    ];
+
+    /// The backend called `name` (as [`BackendKind::name`] writes it).
+    pub fn from_name(name: &str) -> Option<BackendKind> {
+        BackendKind::ALL.into_iter().find(|b| b.name() == name)
+    }
+
     /// The name used in files and charts.
     pub fn name(self) -> &'static str {
         match self {

@@ -14,8 +14,10 @@
 //!    [`report::Exporter`] per format: PNG charts, `samples.csv`,
 //!    `results.json` and `summary.md`.
 //!
-//! [`run`] strings the stages together for the `bench-harness` binary;
-//! [`machine`] records where the samples were taken.
+//! [`run`] strings the stages together for the `bench-harness` binary,
+//! after [`preflight`] checked everything it can before measuring;
+//! [`machine`] records where the samples were taken and how loaded the
+//! machine was.
 
 pub mod analysis;
 pub mod backend;
@@ -24,6 +26,7 @@ pub mod config;
 pub mod custom;
 pub mod machine;
 pub mod measure;
+pub mod preflight;
 pub mod report;
 pub mod run;
 pub mod stats;

@@ -1,6 +1,9 @@
-//! The pipeline for whole experiments: choose, measure, analyze, write.
+//! The pipeline for whole experiments: choose, check, measure, analyze,
+//! write — keeping every sample on disk as it is taken.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::ProgressBar;
@@ -8,9 +11,11 @@ use indicatif::ProgressBar;
 use crate::analysis::analyze;
 use crate::config::{Experiment, Plan};
 use crate::custom::Registry;
-use crate::machine::Machine;
-use crate::measure::{measure, run_count};
-use crate::report::{write_report, ExperimentReport};
+use crate::machine::{Machine, Monitor};
+use crate::measure::{measure, run_count, Cell, Observer, Sample};
+use crate::preflight;
+use crate::report::csv::{read_samples_csv, SampleLog};
+use crate::report::{json, write_report, ExperimentReport, RunStatus};
 
 /// The experiments of `plan` named in `only`, in file order, or all of them
 /// when `only` is empty. An unknown name is an error that lists the known ones.
@@ -22,49 +27,191 @@ pub fn select<'a>(plan: &'a Plan, only: &[String]) -> anyhow::Result<Vec<&'a Exp
     Ok(plan.experiments.iter().filter(|e| only.is_empty() || only.iter().any(|name| name == e.name.as_str())).collect())
 }
 
-/// Total runs (warm-up and timed) of `experiments`, the length of a progress bar.
-pub fn total_runs(experiments: &[&Experiment]) -> u64 {
-    experiments.iter().map(|e| run_count(e)).sum()
+/// Where a run writes, and whether it continues an earlier one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Reports go to `out_dir/<experiment>/`.
+    pub out_dir: PathBuf,
+    /// Continue the run in `out_dir`: skip complete experiments, keep the
+    /// samples of an interrupted one and measure only what is missing.
+    pub resume: bool,
 }
 
-/// Measures and analyzes one experiment, advancing `progress` by one per
-/// run; `Named` workloads and backends come from `registry`.
+/// What an earlier run left in an experiment's report directory.
+#[derive(Debug)]
+pub enum Previous {
+    /// Nothing usable: measure from scratch.
+    Nothing,
+    /// A complete report of this very experiment.
+    Complete(Box<ExperimentReport>),
+    /// The samples of an interrupted (or killed) run.
+    Partial(Vec<Sample>),
+}
+
+/// Reads what an earlier run of `experiment` left in `dir`, for `--resume`.
+/// Errors when that run measured a differently defined experiment, or its
+/// samples do not fit this one.
+pub fn previous(experiment: &Experiment, dir: &Path) -> anyhow::Result<Previous> {
+    let results = dir.join(json::FILE_NAME);
+    if results.exists() {
+        let report = json::read_results_json(&results)?;
+        anyhow::ensure!(
+            report.experiment == *experiment,
+            "{} holds a run of a differently defined experiment {:?}; --resume needs the same experiment file \
+             (or use a fresh --out directory)",
+            dir.display(),
+            experiment.name.as_str()
+        );
+        if report.status == RunStatus::Complete {
+            return Ok(Previous::Complete(Box::new(report)));
+        }
+    }
+    let samples = dir.join(crate::report::csv::FILE_NAME);
+    if samples.exists() {
+        return Ok(Previous::Partial(read_samples_csv(&samples, experiment)?));
+    }
+    Ok(Previous::Nothing)
+}
+
+/// Total runs (warm-up and timed) still to make, the length of a progress bar.
+pub fn total_runs(experiments: &[(&Experiment, &[Sample])]) -> u64 {
+    experiments.iter().map(|(e, done)| run_count(e, done)).sum()
+}
+
+/// Everything checkable before the first measurement, for every experiment:
+/// the report directories are writable, the data fits in memory, the
+/// workload runs on its first inputs (an external command prints a
+/// number). Returns the estimated duration of what remains to measure.
+pub fn preflight(
+    experiments: &[(&Experiment, &[Sample])],
+    registry: &Registry,
+    machine: &Machine,
+    out_dir: &Path,
+) -> anyhow::Result<Duration> {
+    preflight::check_writable(out_dir)?;
+    let available = preflight::memory_available();
+    for (experiment, _) in experiments {
+        preflight::check_memory(experiment, available).map_err(anyhow::Error::msg)?;
+    }
+    let mut total = Duration::ZERO;
+    for &(experiment, done) in experiments {
+        let remaining = run_count(experiment, done);
+        if remaining == 0 {
+            continue;
+        }
+        preflight::check_writable(&out_dir.join(experiment.name.as_str()))?;
+        let per_input = preflight::probe(experiment, registry)?;
+        let full = preflight::estimate(experiment, per_input, machine.logical_cores);
+        let share = remaining as f64 / run_count(experiment, &[]).max(1) as f64;
+        total = total.saturating_add(full.mul_f64(share));
+    }
+    Ok(total)
+}
+
+/// Advances the progress bar, appends every sample to `samples.csv` as it
+/// is taken, and stops when asked to (Ctrl-C).
+struct Recorder<'a> {
+    name: &'a str,
+    progress: &'a ProgressBar,
+    log: Option<&'a mut SampleLog>,
+    stop: &'a AtomicBool,
+}
+
+impl Observer for Recorder<'_> {
+    fn run_done(&mut self, cell: &Cell) {
+        self.progress.set_message(format!("{}: {cell}", self.name));
+        self.progress.inc(1);
+    }
+
+    fn sample_taken(&mut self, sample: &Sample) -> std::io::Result<()> {
+        self.log.as_mut().map_or(Ok(()), |log| log.push(sample))
+    }
+
+    fn should_stop(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
+/// Measures and analyzes one experiment, given the samples already measured
+/// (`done`), appending new samples to `log` as they are taken and stopping
+/// between runs once `stop` is set; advances `progress` by one per run.
+/// `Named` workloads and backends come from `registry`.
 pub fn run_experiment(
     experiment: &Experiment,
     registry: &Registry,
     machine: &Machine,
+    done: Vec<Sample>,
+    log: Option<&mut SampleLog>,
+    stop: &AtomicBool,
     progress: &ProgressBar,
 ) -> anyhow::Result<ExperimentReport> {
-    let samples = measure(experiment, registry, &mut |cell| {
-        progress.set_message(format!("{}: {cell}", experiment.name));
-        progress.inc(1);
+    let monitor = Monitor::start();
+    let start = crate::machine::Conditions { load_before: monitor.load_before(), ..Default::default() };
+    for warning in start.warnings(machine.logical_cores) {
+        progress.suspend(|| eprintln!("  warning: {}: {warning}", experiment.name));
+    }
+    let mut recorder = Recorder { name: experiment.name.as_str(), progress, log, stop };
+    let measurement = measure(experiment, registry, done, &mut recorder)
+        .with_context(|| format!("experiment {:?}", experiment.name.as_str()))?;
+    let conditions = monitor.finish();
+    let mut analysis = analyze(experiment, &measurement.samples, machine.logical_cores);
+    let mut warnings = conditions.warnings(machine.logical_cores);
+    warnings.append(&mut analysis.warnings);
+    analysis.warnings = warnings;
+    Ok(ExperimentReport {
+        status: if measurement.complete { RunStatus::Complete } else { RunStatus::Interrupted },
+        machine: machine.clone(),
+        conditions,
+        experiment: experiment.clone(),
+        samples: measurement.samples,
+        analysis,
     })
-    .with_context(|| format!("experiment {:?}", experiment.name.as_str()))?;
-    let analysis = analyze(experiment, &samples, machine.logical_cores);
-    Ok(ExperimentReport { machine: machine.clone(), experiment: experiment.clone(), samples, analysis })
 }
 
-/// Runs `experiments` one after the other, writing each report to
-/// `out_dir/<name>/` as soon as it is measured. Returns the report directories.
+/// The report directories of a run, and whether it was interrupted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunSummary {
+    /// One per experiment reached, in order.
+    pub dirs: Vec<PathBuf>,
+    /// Whether the run stopped before measuring everything.
+    pub interrupted: bool,
+}
+
+/// Runs `experiments` one after the other, each with the samples `done`
+/// before (for `--resume`), writing each report to `out_dir/<name>/` as
+/// soon as it is measured. Once `stop` is set, the current run finishes,
+/// the experiment's report is written marked interrupted, and the rest
+/// are skipped.
 pub fn run_all(
-    experiments: &[&Experiment],
+    experiments: Vec<(&Experiment, Vec<Sample>)>,
     registry: &Registry,
     machine: &Machine,
-    out_dir: &Path,
+    options: &RunOptions,
+    stop: &AtomicBool,
     progress: &ProgressBar,
-) -> anyhow::Result<Vec<PathBuf>> {
+) -> anyhow::Result<RunSummary> {
     let mut dirs = Vec::new();
-    for experiment in experiments {
-        let report = run_experiment(experiment, registry, machine, progress)?;
+    for (experiment, done) in experiments {
+        let dir = options.out_dir.join(experiment.name.as_str());
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let csv = dir.join(crate::report::csv::FILE_NAME);
+        let mut log = if options.resume { SampleLog::append(&csv) } else { SampleLog::create(&csv) }
+            .with_context(|| format!("opening {}", csv.display()))?;
+        // A fresh run replaces an older report, which no longer matches the
+        // samples being logged.
+        if !options.resume {
+            let _ = std::fs::remove_file(dir.join(json::FILE_NAME));
+        }
+        let report = run_experiment(experiment, registry, machine, done, Some(&mut log), stop, progress)?;
         progress.set_message(format!("{}: drawing charts", experiment.name));
-        let dir = out_dir.join(experiment.name.as_str());
         let written = write_report(&report, &dir)?;
         let names: Vec<String> =
             written.iter().filter_map(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).collect();
         // `suspend` rather than `println`: it also prints when the bar is
         // hidden (stderr is not a terminal).
         progress.suspend(|| {
-            eprintln!("wrote {}/ ({})", dir.display(), names.join(", "));
+            let status = if report.status == RunStatus::Interrupted { " — INTERRUPTED, partial" } else { "" };
+            eprintln!("wrote {}/ ({}){status}", dir.display(), names.join(", "));
             for warning in &report.analysis.warnings {
                 eprintln!("  warning: {warning}");
             }
@@ -77,8 +224,11 @@ pub fn run_all(
             }
         });
         dirs.push(dir);
+        if report.status == RunStatus::Interrupted {
+            return Ok(RunSummary { dirs, interrupted: true });
+        }
     }
-    Ok(dirs)
+    Ok(RunSummary { dirs, interrupted: false })
 }
 
 #[cfg(test)]

@@ -89,6 +89,16 @@ pub enum WorkloadError {
         /// The name in the configuration.
         name: String,
     },
+    /// The external program's standard output is not a number.
+    #[error("command `{command}` (input x = {input}) printed {output:?}, which is not a number")]
+    NotANumber {
+        /// The command line, `{x}` substituted.
+        command: String,
+        /// The input value.
+        input: f64,
+        /// Its standard output, trimmed (at most 200 characters).
+        output: String,
+    },
     /// The external program ran and failed.
     #[error("command `{command}` failed with {status}{stderr}")]
     Failed {
@@ -124,6 +134,16 @@ impl Workload {
             }
             Workload::Named(name) if name.trim().is_empty() => {
                 return Err("a `Named` workload needs a name".to_owned());
+            }
+            Workload::Command { args, .. } => {
+                for arg in args {
+                    if let Some(placeholder) = unknown_placeholder(arg) {
+                        return Err(format!(
+                            "Command argument {arg:?} contains the placeholder {placeholder}; only {{x}} (the input) \
+                             is replaced"
+                        ));
+                    }
+                }
             }
             _ => {}
         }
@@ -236,12 +256,28 @@ fn splitmix64(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The first `{name}` in `arg` other than `{x}`, if any.
+fn unknown_placeholder(arg: &str) -> Option<&str> {
+    let mut rest = arg;
+    while let Some(start) = rest.find('{') {
+        let tail = &rest[start..];
+        let end = tail.find('}')?;
+        let placeholder = &tail[..=end];
+        let name = &placeholder[1..placeholder.len() - 1];
+        if placeholder != "{x}" && !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Some(placeholder);
+        }
+        rest = &tail[1..];
+    }
+    None
+}
+
 fn command_line(program: &str, args: &[String]) -> String {
     std::iter::once(program).chain(args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
 }
 
 /// Runs `program` with `{x}` substituted; the result is its standard output
-/// parsed as a number, or NaN when the output is not a number.
+/// parsed as a number (anything else is an error naming input and output).
 fn run_command(program: &str, args: &[String], x: f64) -> Result<f64, WorkloadError> {
     let value = x.to_string();
     let args: Vec<String> = args.iter().map(|a| a.replace("{x}", &value)).collect();
@@ -260,7 +296,11 @@ fn run_command(program: &str, args: &[String], x: f64) -> Result<f64, WorkloadEr
         });
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
-    Ok(stdout.trim().parse().unwrap_or(f64::NAN))
+    let text = stdout.trim();
+    match text.parse::<f64>() {
+        Ok(value) if !value.is_nan() => Ok(value),
+        _ => Err(WorkloadError::NotANumber { command, input: x, output: text.chars().take(200).collect() }),
+    }
 }
 
 #[cfg(test)]
@@ -328,6 +368,20 @@ mod tests {
         let message = failing.run(0, 1.0).unwrap_err().to_string();
         assert!(message.contains("sh -c exit 3"), "{message}");
         assert!(message.contains("exit status: 3"), "{message}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn non_numeric_output_is_an_error_naming_input_and_output() {
+        let typo = Workload::Command { program: "echo".into(), args: vec!["{y}".into()] };
+        let error = typo.run(0, 2.5).unwrap_err().to_string();
+        assert_eq!(error, "command `echo {y}` (input x = 2.5) printed \"{y}\", which is not a number");
+        assert!(typo.validate().unwrap_err().contains("placeholder {y}; only {x}"));
+        let nan = Workload::Command { program: "echo".into(), args: vec!["NaN".into()] };
+        assert!(matches!(nan.run(0, 1.0), Err(WorkloadError::NotANumber { .. })));
+        // Braces that are not placeholders (shell, awk) are fine.
+        let awk = Workload::Command { program: "sh".into(), args: vec!["-c".into(), "awk '{ print {x} }'".into()] };
+        assert!(awk.validate().is_ok());
     }
 
     #[test]

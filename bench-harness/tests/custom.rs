@@ -1,7 +1,7 @@
 //! Your own workloads and backends, run through the harness's pipeline.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use bench_harness::config::{BackendKind, BackendName, Plan};
@@ -44,7 +44,16 @@ fn a_registered_workload_and_backend_are_measured_and_reported() {
         });
     let plan = plan("Named(\"cube\")", "[Sequential, Named(\"scoped\"), Pool]");
     registry.check_plan(&plan).unwrap();
-    let report = run_experiment(&plan.experiments[0], &registry, &Machine::detect(), &ProgressBar::hidden()).unwrap();
+    let report = run_experiment(
+        &plan.experiments[0],
+        &registry,
+        &Machine::detect(),
+        Vec::new(),
+        None,
+        &AtomicBool::new(false),
+        &ProgressBar::hidden(),
+    )
+    .unwrap();
     // Started once per worker count, not per run.
     assert_eq!(starts.load(Ordering::SeqCst), 2);
     let named = BackendKind::Named(BackendName::try_from("scoped").unwrap());
@@ -63,12 +72,13 @@ fn a_backend_with_wrong_results_stops_the_experiment() {
         .workload(CustomWorkload::new("cube", |x| x * x * x))
         .backend("reversed", |_| |job: &Job<'_>| (0..job.len()).rev().map(|i| job.call(i)).collect());
     let reversed = plan("Named(\"cube\")", "[Sequential, Named(\"reversed\")]");
-    let error = measure(&reversed.experiments[0], &registry, &mut |_| {}).unwrap_err();
+    let error = measure(&reversed.experiments[0], &registry, Vec::new(), &mut ()).unwrap_err();
     assert!(matches!(error, MeasureError::WrongResult { index: 0, .. }), "{error}");
     assert!(error.to_string().starts_with("reversed ×1 returned a wrong result for input #0"), "{error}");
     // Too few results too.
     let registry = Registry::new().backend("short", |_| |job: &Job<'_>| vec![0.0; job.len() - 1]);
-    let error = measure(&plan("Square", "[Sequential, Named(\"short\")]").experiments[0], &registry, &mut |_| {});
+    let error =
+        measure(&plan("Square", "[Sequential, Named(\"short\")]").experiments[0], &registry, Vec::new(), &mut ());
     assert!(matches!(error, Err(MeasureError::WrongResult { .. })));
 }
 
@@ -93,13 +103,14 @@ fn the_workloads_check_and_setup_run_on_every_run() {
     });
     let registry = Registry::new().workload(workload).backend("scoped", scoped);
     let shifted = plan("Named(\"shifted\")", "[Sequential, Named(\"scoped\")]");
-    measure(&shifted.experiments[0], &registry, &mut |_| {}).unwrap();
+    measure(&shifted.experiments[0], &registry, Vec::new(), &mut ()).unwrap();
     // 3 cells (sequential, scoped ×1, ×3) × (1 warm-up + 2 timed runs).
     assert_eq!(setups.load(Ordering::SeqCst), 9);
 
     let failing = CustomWorkload::new("off", |x| x).check(|_, _| Err("nope, row 3 is wrong".into()));
     let registry = Registry::new().workload(failing);
-    let error = measure(&plan("Named(\"off\")", "[Sequential]").experiments[0], &registry, &mut |_| {}).unwrap_err();
+    let error =
+        measure(&plan("Named(\"off\")", "[Sequential]").experiments[0], &registry, Vec::new(), &mut ()).unwrap_err();
     assert_eq!(error.to_string(), "sequential: the workload's check failed: nope, row 3 is wrong");
 }
 
@@ -108,14 +119,14 @@ fn the_workloads_check_and_setup_run_on_every_run() {
 fn a_failing_task_inside_a_users_backend_fails_the_run() {
     let registry = Registry::new().backend("scoped", scoped);
     let plan = plan(r#"Command(program: "sh", args: ["-c", "exit 4"])"#, "[Sequential, Named(\"scoped\")]");
-    let error = measure(&plan.experiments[0], &registry, &mut |_| {}).unwrap_err();
+    let error = measure(&plan.experiments[0], &registry, Vec::new(), &mut ()).unwrap_err();
     assert!(error.to_string().contains("exit status: 4"), "{error}");
 }
 
 #[test]
 fn the_plain_binary_names_what_is_missing() {
     let plan = plan("Named(\"cube\")", "[Sequential]");
-    let error = measure(&plan.experiments[0], &Registry::new(), &mut |_| {}).unwrap_err();
+    let error = measure(&plan.experiments[0], &Registry::new(), Vec::new(), &mut ()).unwrap_err();
     assert!(error.to_string().contains("workload \"cube\" is not registered here"), "{error}");
 }
 
@@ -136,7 +147,16 @@ fn weak_scaling_grows_the_inputs_with_the_workers_and_checks_every_size() {
     let text = "(experiments: [(name: \"weak\", workload: Named(\"sized\"), inputs: PerWorker(10), \
                 workers: [1, 2, 4], repetitions: 2, warmup: 0, backends: [Sequential, Named(\"scoped\"), Rayon])])";
     let plan = Plan::parse(text, Path::new("weak.ron")).unwrap();
-    let report = run_experiment(&plan.experiments[0], &registry, &Machine::detect(), &ProgressBar::hidden()).unwrap();
+    let report = run_experiment(
+        &plan.experiments[0],
+        &registry,
+        &Machine::detect(),
+        Vec::new(),
+        None,
+        &AtomicBool::new(false),
+        &ProgressBar::hidden(),
+    )
+    .unwrap();
     let mut lengths = lengths.lock().unwrap().clone();
     // Untimed references for 20 and 40 inputs, then 2 rounds of
     // sequential (10) and two backends at 10, 20 and 40 inputs.

@@ -52,7 +52,11 @@ fn a_tiny_experiment_writes_every_output() {
     let plan = Plan::load(&config).unwrap();
     let machine = Machine::detect();
 
-    let report = run_experiment(&plan.experiments[0], &Registry::new(), &machine, &ProgressBar::hidden()).unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let registry = Registry::new();
+    let report =
+        run_experiment(&plan.experiments[0], &registry, &machine, Vec::new(), None, &stop, &ProgressBar::hidden())
+            .unwrap();
     let out = dir.path().join("reports/tiny");
     let written = write_report(&report, &out).unwrap();
     let names: Vec<String> = written.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();

@@ -84,14 +84,7 @@ impl Exporter for Figures {
 pub fn figures(report: &ExperimentReport) -> Vec<Figure> {
     let experiment = &report.experiment;
     let analysis = &report.analysis;
-    let caption = format!(
-        "{} — {}, {}, median of {} repetitions per point. {}",
-        experiment.name,
-        experiment.workload,
-        experiment.inputs,
-        experiment.repetitions.get(),
-        report.machine.caption()
-    );
+    let caption = report.caption();
     let mut figures = Vec::new();
     if experiment.workers.as_slice().len() >= 2 {
         let speedup = speedup_chart(experiment, analysis, &caption);

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use super::{figures, format_seconds, ExperimentReport, Exporter};
+use super::{figures, format_seconds, ExperimentReport, Exporter, RunStatus};
 use crate::analysis::CellStats;
 
 /// The file name in a report directory.
@@ -40,6 +40,16 @@ fn write_report(out: &mut String, report: &ExperimentReport, figures: &[&str]) -
     let analysis = &report.analysis;
     let machine = &report.machine;
     writeln!(out, "# Experiment `{}`\n", experiment.name)?;
+    if report.status == RunStatus::Interrupted {
+        let measured = report.samples.len();
+        let planned = crate::measure::cells(experiment).len() * experiment.repetitions.get() as usize;
+        writeln!(
+            out,
+            "> **Interrupted:** {measured} of {planned} planned repetitions were measured before the run was \
+             stopped. Every number below comes from those alone; `--resume` with the same report directory \
+             measures the rest.\n"
+        )?;
+    }
     if let Some(description) = &experiment.description {
         writeln!(out, "{description}\n")?;
     }
@@ -62,11 +72,12 @@ fn write_report(out: &mut String, report: &ExperimentReport, figures: &[&str]) -
         experiment.repetitions.get(),
         experiment.warmup
     )?;
+    writeln!(out, "- **Pinning:** {}", experiment.pinning)?;
     writeln!(
         out,
-        "- **Machine:** {}, {} logical cores, {}; {} build, git {}, measured {}",
+        "- **Machine:** {}, {}, {}; {} build, git {}, measured {}",
         machine.cpu_model,
-        machine.logical_cores,
+        machine.cores_text(),
         machine.os,
         machine.build_profile,
         machine.git_revision,
@@ -81,7 +92,8 @@ fn write_report(out: &mut String, report: &ExperimentReport, figures: &[&str]) -
         out,
         "Median wall time of the whole map with its 95% bootstrap confidence interval; speedup S = T1/Tp \
          against the sequential loop; efficiency S/p; overhead = (Tp − T1/p) per input; \
-         Karp–Flatt serial fraction e = (1/S − 1/p)/(1 − 1/p).\n"
+         Karp–Flatt serial fraction e = (1/S − 1/p)/(1 − 1/p); S spread = interquartile range of the \
+         per-repetition speedups T1(r)/Tp(r) over their median (how much the curve moves from run to run).\n"
     )?;
     if experiment.inputs.is_weak() {
         writeln!(
@@ -95,9 +107,9 @@ fn write_report(out: &mut String, report: &ExperimentReport, figures: &[&str]) -
     let cores = analysis.logical_cores;
     writeln!(
         out,
-        "| backend | workers | chunk | median time [95% CI] | speedup [95% CI] | efficiency | overhead / task | Karp–Flatt | outliers |"
+        "| backend | workers | chunk | median time [95% CI] | speedup [95% CI] | S spread | efficiency | overhead / task | Karp–Flatt | outliers |"
     )?;
-    writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|")?;
+    writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")?;
     for stats in &analysis.cells {
         writeln!(out, "{}", cell_row(stats))?;
     }
@@ -167,11 +179,46 @@ fn write_report(out: &mut String, report: &ExperimentReport, figures: &[&str]) -
             writeln!(out, "\n![{name}]({figure})")?;
         }
     }
+    write_reproducibility(out, report)?;
     writeln!(
         out,
         "\n## Files\n\n- `samples.csv`: every timed repetition (experiment, backend, workers, chunk, repetition, seconds)\n\
          - `results.json`: machine, configuration, samples and all statistics"
     )?;
+    Ok(())
+}
+
+fn write_reproducibility(out: &mut String, report: &ExperimentReport) -> std::fmt::Result {
+    let machine = &report.machine;
+    let conditions = &report.conditions;
+    let load =
+        |load: Option<crate::machine::LoadAverage>| load.map_or_else(|| "not readable".to_owned(), |l| l.to_string());
+    writeln!(out, "\n## Reproducibility\n")?;
+    writeln!(out, "| | |\n|---|---|")?;
+    let rows = [
+        ("parsweep revision (at build)", machine.git_revision.clone()),
+        ("build", format!("{} profile, {}", machine.build_profile, machine.rustc)),
+        ("target", format!("{}, target-cpu {}", machine.target, machine.target_cpu)),
+        ("CPU", machine.cpu_model.clone()),
+        ("cores", machine.cores_text()),
+        ("frequency scaling", machine.frequency_text()),
+        ("OS", format!("{}, kernel {}", machine.os, machine.kernel)),
+        ("host", machine.hostname.clone()),
+        ("workers pinned", report.experiment.pinning.to_string()),
+        ("load average (1, 5, 15 min) before", load(conditions.load_before)),
+        ("load average (1, 5, 15 min) after", load(conditions.load_after)),
+        (
+            "other processes' CPU use during the run",
+            conditions
+                .foreign_cpu
+                .map_or_else(|| "not readable".to_owned(), |s| format!("{:.1}% of all cores", s * 100.0)),
+        ),
+        ("experiment wall time", format_seconds(conditions.seconds)),
+        ("started", machine.date_utc.clone()),
+    ];
+    for (name, value) in rows {
+        writeln!(out, "| {name} | {value} |")?;
+    }
     Ok(())
 }
 
@@ -181,7 +228,7 @@ fn cell_row(stats: &CellStats) -> String {
     let seconds = &stats.seconds;
     if !cell.backend.is_parallel() {
         return format!(
-            "| {} | 1 | — | {} [{}, {}] | 1 (baseline T1) | — | — | — | {} |",
+            "| {} | 1 | — | {} [{}, {}] | 1 (baseline T1) | — | — | — | — | {} |",
             cell.backend,
             format_seconds(seconds.median),
             format_seconds(seconds.ci_low),
@@ -190,13 +237,14 @@ fn cell_row(stats: &CellStats) -> String {
         );
     }
     format!(
-        "| {} | {workers} | {} | {} [{}, {}] | {} | {} | {} | {} | {} |",
+        "| {} | {workers} | {} | {} [{}, {}] | {} | {} | {} | {} | {} | {} |",
         cell.backend,
         cell.chunk.map_or_else(|| "—".to_owned(), |c| c.to_string()),
         format_seconds(seconds.median),
         format_seconds(seconds.ci_low),
         format_seconds(seconds.ci_high),
         optional(stats.speedup, |s| format!("{:.2} [{:.2}, {:.2}]", s.value, s.ci_low, s.ci_high)),
+        optional(stats.speedup_spread, |s| format!("{:.1}%", s * 100.0)),
         optional(stats.efficiency, |e| format!("{:.0}%", e * 100.0)),
         optional(stats.overhead_per_task_ns, |o| format_seconds(o.value * 1e-9)),
         optional(stats.karp_flatt, |e| format!("{e:.3}")),
@@ -225,10 +273,15 @@ mod tests {
         assert!(markdown.starts_with("# Experiment `scan`\n\nA scan.\n"), "{markdown}");
         for line in [
             "- **Workers:** 1, 2, 4†",
-            "- **Machine:** Test CPU, 2 logical cores, linux x86_64; release build, git abc1234, measured 2026-01-01T00:00:00Z",
-            "| sequential | 1 | — | 1.00 s [1.00 s, 1.00 s] | 1 (baseline T1) | — | — | — | 0 |",
-            "| pool | 2 | auto | 501 ms [500 ms, 502 ms] | 2.00 [1.99, 2.01] | 100% | 0.00 ns | 0.000 | 0 |",
-            "| pool | 4† | auto | 250 ms [250 ms, 251 ms] | 4.00 [3.99, 4.01] | 100% | — | — | 0 |",
+            "- **Machine:** Test CPU, 2 logical / 2 physical cores, SMT off, linux x86_64; release build, git abc1234, measured 2026-01-01T00:00:00Z",
+            "- **Pinning:** none",
+            "| build | release profile, rustc 1.80.0 |",
+            "| frequency scaling | governor performance, boost unknown |",
+            "| host | testhost |",
+            "| load average (1, 5, 15 min) before | not readable |",
+            "| sequential | 1 | — | 1.00 s [1.00 s, 1.00 s] | 1 (baseline T1) | — | — | — | — | 0 |",
+            "| pool | 2 | auto | 501 ms [500 ms, 502 ms] | 2.00 [1.99, 2.01] | 0.0% | 100% | 0.00 ns | 0.000 | 0 |",
+            "| pool | 4† | auto | 250 ms [250 ms, 251 ms] | 4.00 [3.99, 4.01] | 0.0% | 100% | — | — | 0 |",
             "| pool | — | Amdahl not fitted: it needs speedups at 3 or more worker counts ≤ 2 (1 parameter(s) + 2), this series has 2 (1, 2) | | | |",
             "- oversubscribed: 4 worker(s) exceed the machine's 2 logical cores; those threads share cores (hollow markers on charts)",
             "![speedup](speedup.png)",
@@ -236,6 +289,11 @@ mod tests {
             assert!(markdown.lines().any(|l| l == line), "missing line {line:?} in:\n{markdown}");
         }
         assert!(!markdown.contains("## Outliers"), "no cell has outliers");
+        assert!(!markdown.contains("Interrupted"));
+
+        report.status = RunStatus::Interrupted;
+        let markdown = render(&report, &[]);
+        assert!(markdown.contains("> **Interrupted:** 0 of 20 planned repetitions were measured"), "{markdown}");
     }
 
     #[test]

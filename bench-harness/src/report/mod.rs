@@ -22,14 +22,31 @@ use serde::{Deserialize, Serialize};
 
 use crate::analysis::Analysis;
 use crate::config::Experiment;
-use crate::machine::Machine;
+use crate::machine::{Conditions, Machine};
 use crate::measure::Sample;
+
+/// Whether every planned repetition was measured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RunStatus {
+    /// Every cell has all its repetitions.
+    #[default]
+    Complete,
+    /// The run was stopped (Ctrl-C) before every repetition was measured;
+    /// the report covers what exists, and `--resume` can finish it.
+    Interrupted,
+}
 
 /// Everything known about one experiment run: the content of `results.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentReport {
+    /// Complete, or interrupted with some repetitions missing.
+    #[serde(default)]
+    pub status: RunStatus,
     /// Where and with what build it ran.
     pub machine: Machine,
+    /// Load on the machine around the measurements.
+    #[serde(default)]
+    pub conditions: Conditions,
     /// The experiment as configured.
     pub experiment: Experiment,
     /// Every timed repetition.
@@ -65,6 +82,31 @@ pub fn write_report(report: &ExperimentReport, dir: &Path) -> anyhow::Result<Vec
         written.extend(exporter.export(report, dir)?);
     }
     Ok(written)
+}
+
+impl ExperimentReport {
+    /// The small print every chart carries: the experiment, the machine,
+    /// the build and the load while it ran.
+    pub fn caption(&self) -> String {
+        let experiment = &self.experiment;
+        let interrupted = match self.status {
+            RunStatus::Complete => "",
+            RunStatus::Interrupted => "INTERRUPTED: partial data. ",
+        };
+        let pinning = match experiment.pinning {
+            crate::config::Pinning::None => String::new(),
+            pinning => format!(", workers pinned ({pinning})"),
+        };
+        format!(
+            "{interrupted}{} — {}, {}, median of {} repetitions per point{pinning}. {} · {}",
+            experiment.name,
+            experiment.workload,
+            experiment.inputs,
+            experiment.repetitions.get(),
+            self.machine.caption(),
+            self.conditions.text()
+        )
+    }
 }
 
 /// Formats seconds with a unit that keeps three significant digits readable
