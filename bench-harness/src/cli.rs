@@ -7,11 +7,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::comparison::compare_dirs;
 use crate::config::Plan;
 use crate::custom::Registry;
 use crate::machine::Machine;
 use crate::measure::{cells, Sample};
 use crate::preflight::{self, format_duration, CONFIRM_ABOVE};
+use crate::redraw::{redraw, RedrawOptions};
+use crate::report::charts::{self, Canvas, Format};
 use crate::run::{preflight, previous, run_all, select, total_runs, Previous, RunOptions};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -67,8 +70,11 @@ const EXIT_INTERRUPTED: u8 = 130;
 ///
 /// Build with --release: timings from a debug build are not representative.
 #[derive(Debug, Parser)]
-#[command(name = "bench-harness", version, verbatim_doc_comment)]
+#[command(name = "bench-harness", version, verbatim_doc_comment, args_conflicts_with_subcommands = true)]
 struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
     /// The experiment file (RON); see configs/*.ron for examples.
     #[arg(default_value = "configs/quick.ron")]
     config: PathBuf,
@@ -99,6 +105,81 @@ struct Cli {
     /// Passed by `cargo bench` to benches with `harness = false`; ignored.
     #[arg(long, hide = true)]
     bench: bool,
+}
+
+/// Commands that work on saved results instead of measuring.
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Redraw every chart and table from saved results.json, without
+    /// measuring: restyle a figure for a paper, or draw runs of one
+    /// experiment on several machines together (machines-speedup.*).
+    Report {
+        /// Report directories (with a results.json), or directories of them
+        /// (a run's --out); several runs of one experiment are drawn together.
+        #[arg(required = true, value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+        /// Write here, one subdirectory per experiment, instead of over
+        /// each report (needed to draw several machines together).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Figure formats, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "png,svg,pdf")]
+        format: Vec<Format>,
+        /// Chart width in pixels.
+        #[arg(long, default_value_t = charts::WIDTH)]
+        width: u32,
+        /// Chart height in pixels.
+        #[arg(long, default_value_t = charts::HEIGHT)]
+        height: u32,
+        /// Multiplies every text size (e.g. 1.4 for a figure printed small).
+        #[arg(long, default_value_t = 1.0)]
+        font_scale: f64,
+        /// Leave out the small print under the plot (workload, machine,
+        /// notes): for a figure whose LaTeX caption says it.
+        #[arg(long)]
+        no_small_print: bool,
+    },
+    /// Compare two saved runs (two revisions, two machines, pinned or not)
+    /// cell by cell: ratio of medians B/A with a bootstrap interval,
+    /// Mann–Whitney p-value, overlaid speedup charts, a Markdown table.
+    Compare {
+        /// The baseline: a report directory or a run's --out.
+        a: PathBuf,
+        /// The candidate, compared against A.
+        b: PathBuf,
+        /// Where comparison.md and the charts go.
+        #[arg(long, value_name = "DIR", default_value = "reports/latest/compare")]
+        out: PathBuf,
+        /// Names of A and B in tables and legends, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "A,B", value_name = "A,B")]
+        names: Vec<String>,
+        /// Figure formats, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "png,svg,pdf")]
+        format: Vec<Format>,
+    },
+}
+
+/// Runs a command on saved results.
+fn saved(command: Command) -> anyhow::Result<Finished> {
+    match command {
+        Command::Report { dirs, out, format, width, height, font_scale, no_small_print } => {
+            let canvas = Canvas { width, height, font_scale, small_print: !no_small_print };
+            let options = RedrawOptions { out, formats: format, canvas };
+            let written = redraw(&dirs, &options)?;
+            eprintln!("redrew {} file(s) from saved results", written.len());
+        }
+        Command::Compare { a, b, out, names, format } => {
+            let [name_a, name_b] = names.as_slice() else {
+                anyhow::bail!("--names takes two names, A's and B's, separated by a comma; got {}", names.len());
+            };
+            anyhow::ensure!(name_a != name_b, "--names: A and B need different names, got {name_a:?} twice");
+            let names = (name_a.as_str(), name_b.as_str());
+            let (markdown, _) = compare_dirs(&a, &b, names, &out, &format)?;
+            println!("{markdown}");
+            eprintln!("wrote {}", out.join("comparison.md").display());
+        }
+    }
+    Ok(Finished::Complete)
 }
 
 /// Parses the process's arguments and runs them with `registry`'s
@@ -165,6 +246,9 @@ fn list(experiments: &[&crate::config::Experiment]) {
 }
 
 fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
+    if let Some(command) = cli.command {
+        return saved(command);
+    }
     if cli.config.is_relative() && !cli.config.exists() {
         if let Ok(dir) = std::env::current_dir() {
             // `cargo bench` runs a bench in its package's directory, not the

@@ -22,11 +22,13 @@
 pub mod analysis;
 pub mod backend;
 pub mod cli;
+pub mod comparison;
 pub mod config;
 pub mod custom;
 pub mod machine;
 pub mod measure;
 pub mod preflight;
+pub mod redraw;
 pub mod report;
 pub mod run;
 pub mod stats;

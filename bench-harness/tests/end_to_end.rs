@@ -77,7 +77,12 @@ fn a_tiny_experiment_writes_every_output() {
             "overhead.pdf",
             "samples.csv",
             "results.json",
-            "summary.md"
+            "summary.md",
+            "summary.tex",
+            "speedup.dat",
+            "efficiency.dat",
+            "backends.dat",
+            "overhead.dat"
         ]
     );
     for svg in written.iter().filter(|p| p.extension().is_some_and(|e| e == "svg")) {

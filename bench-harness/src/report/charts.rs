@@ -18,6 +18,49 @@ use canvas::{Figure, Layer, LineKind, SeriesStyle, IDEAL_GRAY};
 pub use canvas::{Layout, PixelBox};
 use std::path::Path;
 
+/// The size of a chart and the scale of its text: the defaults suit a
+/// one-column figure; `report --width/--height/--font-scale` restyles one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Canvas {
+    /// Width in pixels (PNG), or in the vector formats' units.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Multiplies every text size (1 = the default sizes).
+    pub font_scale: f64,
+    /// The small print under the plot (workload, machine, notes); a figure
+    /// for a paper may leave it to the LaTeX caption.
+    pub small_print: bool,
+}
+
+impl Default for Canvas {
+    fn default() -> Self {
+        Self { width: WIDTH, height: HEIGHT, font_scale: 1.0, small_print: true }
+    }
+}
+
+impl Canvas {
+    /// Refuses sizes no chart fits in and scales that make text vanish.
+    pub fn checked(self) -> Result<Self> {
+        if !(400..=10_000).contains(&self.width) || !(300..=10_000).contains(&self.height) {
+            bail!(
+                "chart size {}×{} is out of range: width 400–10000, height 300–10000 pixels",
+                self.width,
+                self.height
+            );
+        }
+        if !(self.font_scale.is_finite() && (0.25..=4.0).contains(&self.font_scale)) {
+            bail!("font scale {} is out of range 0.25–4", self.font_scale);
+        }
+        Ok(self)
+    }
+
+    /// A text size of the default style, scaled.
+    fn text(&self, size: u32) -> u32 {
+        ((f64::from(size) * self.font_scale).round() as u32).max(4)
+    }
+}
+
 /// Width of every chart in pixels (1600 × 1150 ≈ 5.3 × 3.8 in at 300 dpi).
 pub const WIDTH: u32 = 1600;
 /// Height of every chart in pixels: the plot, the legend below it and the
@@ -176,15 +219,15 @@ pub struct BackendChart {
 /// Errors name the chart and the offending value when a point is not
 /// finite or has `x <= 0`, when there is nothing to draw, or when the file
 /// cannot be written.
-pub fn draw_speedup(path: &Path, chart: &SpeedupChart) -> Result<Layout> {
+pub fn draw_speedup(path: &Path, chart: &SpeedupChart, canvas: &Canvas) -> Result<Layout> {
     check_series(&chart.title, &chart.series)?;
     check_curves(&chart.title, &chart.fits)?;
-    draw_scaling(path, chart, Scaling::Speedup, &chart.series, &chart.fits)
+    draw_scaling(path, chart, Scaling::Speedup, &chart.series, &chart.fits, canvas)
 }
 
 /// Draws parallel efficiency `S/p` against workers from the same data as
 /// [`draw_speedup`]: the ideal efficiency 1 as a line, fits divided by `p`.
-pub fn draw_efficiency(path: &Path, chart: &SpeedupChart) -> Result<Layout> {
+pub fn draw_efficiency(path: &Path, chart: &SpeedupChart, canvas: &Canvas) -> Result<Layout> {
     check_series(&chart.title, &chart.series)?;
     check_curves(&chart.title, &chart.fits)?;
     let per_worker = |workers: f64, speedup: f64| speedup / workers;
@@ -203,11 +246,11 @@ pub fn draw_efficiency(path: &Path, chart: &SpeedupChart) -> Result<Layout> {
             color: curve.color,
         })
         .collect();
-    draw_scaling(path, chart, Scaling::Efficiency, &series, &fits)
+    draw_scaling(path, chart, Scaling::Efficiency, &series, &fits, canvas)
 }
 
 /// Draws overhead per task against chunk size on log-log axes.
-pub fn draw_overhead(path: &Path, chart: &OverheadChart) -> Result<Layout> {
+pub fn draw_overhead(path: &Path, chart: &OverheadChart, canvas: &Canvas) -> Result<Layout> {
     check_series(&chart.title, &chart.series)?;
     let mut hidden = 0;
     let series: Vec<MeasuredSeries> = chart
@@ -242,6 +285,7 @@ pub fn draw_overhead(path: &Path, chart: &OverheadChart) -> Result<Layout> {
             x: Axis::log2("chunk size (tasks per chunk)", x_range),
             y: Axis::log10("overhead per task (ns)", y_range),
             layers,
+            canvas: *canvas,
         },
     )
 }
@@ -249,7 +293,7 @@ pub fn draw_overhead(path: &Path, chart: &OverheadChart) -> Result<Layout> {
 /// Draws median wall time against workers, one line per backend, on log₂
 /// (workers) × log₁₀ (time) axes, with an ideal-scaling guide `T/p` from the
 /// fastest time at the fewest workers.
-pub fn draw_backends(path: &Path, chart: &BackendChart) -> Result<Layout> {
+pub fn draw_backends(path: &Path, chart: &BackendChart, canvas: &Canvas) -> Result<Layout> {
     check_series(&chart.title, &chart.series)?;
     if let Some(point) = chart.series.iter().flat_map(|series| &series.points).find(|point| point.y <= 0.0) {
         bail!("backend chart '{}': wall times must be positive, got {point:?}", chart.title);
@@ -297,6 +341,7 @@ pub fn draw_backends(path: &Path, chart: &BackendChart) -> Result<Layout> {
             x: Axis::log2("workers (threads)", (x_low, x_high)),
             y: Axis::log10(&format!("median wall time ({unit})"), y_range),
             layers,
+            canvas: *canvas,
         },
     )
 }
@@ -318,6 +363,7 @@ fn draw_scaling(
     scaling: Scaling,
     series: &[MeasuredSeries],
     fits: &[Curve],
+    canvas: &Canvas,
 ) -> Result<Layout> {
     let Some((x_range, y_range)) = data_bounds(series, &[], false) else {
         bail!("chart '{}': no points to draw", chart.title);
@@ -380,6 +426,7 @@ fn draw_scaling(
             x: Axis::log2("workers (threads)", (x_low, x_high)),
             y,
             layers,
+            canvas: *canvas,
         },
     )
 }
@@ -575,10 +622,10 @@ mod tests {
         let (_guard, dir) = output_dir();
         let chart = speedup_chart();
         let speedup = dir.join("speedup.png");
-        draw_speedup(&speedup, &chart).unwrap();
+        draw_speedup(&speedup, &chart, &Canvas::default()).unwrap();
         assert_png(&speedup);
         let efficiency = dir.join("efficiency.png");
-        draw_efficiency(&efficiency, &chart).unwrap();
+        draw_efficiency(&efficiency, &chart, &Canvas::default()).unwrap();
         assert_png(&efficiency);
     }
 
@@ -607,7 +654,7 @@ mod tests {
             series: vec![series("2 workers", 400.0), fast],
         };
         let path = dir.join("overhead.png");
-        draw_overhead(&path, &chart).unwrap();
+        draw_overhead(&path, &chart, &Canvas::default()).unwrap();
         assert_png(&path);
     }
 
@@ -639,7 +686,7 @@ mod tests {
             weak: false,
         };
         let path = dir.join("backends.png");
-        draw_backends(&path, &chart).unwrap();
+        draw_backends(&path, &chart, &Canvas::default()).unwrap();
         assert_png(&path);
     }
 
@@ -669,8 +716,8 @@ mod tests {
             style: Style::nth(2),
         });
         for (name, layout) in [
-            ("speedup.png", draw_speedup(&dir.join("speedup.png"), &chart).unwrap()),
-            ("efficiency.png", draw_efficiency(&dir.join("efficiency.png"), &chart).unwrap()),
+            ("speedup.png", draw_speedup(&dir.join("speedup.png"), &chart, &Canvas::default()).unwrap()),
+            ("efficiency.png", draw_efficiency(&dir.join("efficiency.png"), &chart, &Canvas::default()).unwrap()),
         ] {
             let path = dir.join(name);
             let legend = layout.legend.expect("a legend");
@@ -709,14 +756,14 @@ mod tests {
         let (_guard, dir) = output_dir();
         let mut chart = speedup_chart();
         chart.series[1].points[2].y = f64::NAN;
-        let error = draw_speedup(&dir.join("bad.png"), &chart).unwrap_err();
+        let error = draw_speedup(&dir.join("bad.png"), &chart, &Canvas::default()).unwrap_err();
         assert!(error.to_string().contains("series 'rayon'"), "{error}");
 
         let empty = SpeedupChart { series: Vec::new(), ..speedup_chart() };
-        let error = draw_efficiency(&dir.join("empty.png"), &empty).unwrap_err();
+        let error = draw_efficiency(&dir.join("empty.png"), &empty, &Canvas::default()).unwrap_err();
         assert!(error.to_string().contains("no points"), "{error}");
 
         let missing_dir = dir.join("no/such/dir/chart.png");
-        assert!(draw_speedup(&missing_dir, &speedup_chart()).is_err());
+        assert!(draw_speedup(&missing_dir, &speedup_chart(), &Canvas::default()).is_err());
     }
 }

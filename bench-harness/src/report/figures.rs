@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::charts::{
-    self, BackendChart, Curve, Format, MeasuredPoint, MeasuredSeries, OverheadChart, SpeedupChart, Style,
+    self, BackendChart, Canvas, Curve, Format, MeasuredPoint, MeasuredSeries, OverheadChart, SpeedupChart, Style,
 };
 use super::{ExperimentReport, Exporter};
 use crate::analysis::{representative_chunk, speedup_points, Analysis};
@@ -49,15 +49,15 @@ impl Figure {
     /// Draws the figure into `dir` in every format of `formats` (the PNG
     /// as [`Figure::file_name`], the others beside it with their own
     /// extension) and returns the files written.
-    pub fn draw(&self, dir: &Path, formats: &[Format]) -> anyhow::Result<Vec<PathBuf>> {
+    pub fn draw(&self, dir: &Path, formats: &[Format], canvas: &Canvas) -> anyhow::Result<Vec<PathBuf>> {
         let mut written = Vec::new();
         for format in formats {
             let path = dir.join(self.file_name()).with_extension(format.extension());
             match self {
-                Figure::Speedup(chart) => charts::draw_speedup(&path, chart),
-                Figure::Efficiency(chart) => charts::draw_efficiency(&path, chart),
-                Figure::Overhead(chart) => charts::draw_overhead(&path, chart),
-                Figure::Backends(chart) => charts::draw_backends(&path, chart),
+                Figure::Speedup(chart) => charts::draw_speedup(&path, chart, canvas),
+                Figure::Efficiency(chart) => charts::draw_efficiency(&path, chart, canvas),
+                Figure::Overhead(chart) => charts::draw_overhead(&path, chart, canvas),
+                Figure::Backends(chart) => charts::draw_backends(&path, chart, canvas),
             }
             .with_context(|| format!("drawing {}", path.display()))?;
             written.push(path);
@@ -66,15 +66,27 @@ impl Figure {
     }
 }
 
-/// Draws every figure of a report.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Figures;
+/// Draws every figure of a report, in each of `formats` (by default PNG,
+/// SVG and PDF at the default size).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figures {
+    /// The file formats to write.
+    pub formats: Vec<Format>,
+    /// Size and text scale.
+    pub canvas: Canvas,
+}
+
+impl Default for Figures {
+    fn default() -> Self {
+        Self { formats: Format::ALL.to_vec(), canvas: Canvas::default() }
+    }
+}
 
 impl Exporter for Figures {
     fn export(&self, report: &ExperimentReport, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         let mut written = Vec::new();
         for figure in figures(report) {
-            written.extend(figure.draw(dir, &Format::ALL)?);
+            written.extend(figure.draw(dir, &self.formats, &self.canvas)?);
         }
         Ok(written)
     }

@@ -7,12 +7,14 @@
 //! - [`figures`]: the charts as PNG, SVG and PDF (drawn by [`charts`]);
 //! - [`csv`]: `samples.csv`, one row per timed repetition;
 //! - [`json`]: `results.json`, the whole report, read back by [`json::read_results_json`];
-//! - [`markdown`]: `summary.md`, tables, fits, warnings and the machine.
+//! - [`markdown`]: `summary.md`, tables, fits, warnings and the machine;
+//! - [`latex`]: `summary.tex` (booktabs table, `\newcommand` macros) and a pgfplots `.dat` per figure.
 
 pub mod charts;
 pub mod csv;
 pub mod figures;
 pub mod json;
+pub mod latex;
 pub mod markdown;
 
 use std::path::{Path, PathBuf};
@@ -63,13 +65,15 @@ pub trait Exporter {
 }
 
 /// Every format a run writes, in the order their files are listed: charts,
-/// `samples.csv`, `results.json`, `summary.md`.
+/// `samples.csv`, `results.json`, `summary.md`, `summary.tex` and the
+/// figures' pgfplots data.
 pub fn exporters() -> Vec<Box<dyn Exporter>> {
     vec![
-        Box::new(figures::Figures),
+        Box::new(figures::Figures::default()),
         Box::new(csv::SamplesCsv),
         Box::new(json::ResultsJson),
         Box::new(markdown::Summary),
+        Box::new(latex::Latex),
     ]
 }
 

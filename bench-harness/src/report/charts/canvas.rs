@@ -3,7 +3,7 @@
 
 use super::axis::Axis;
 use super::vector::{Recorder, Recording};
-use super::{MeasuredSeries, HEIGHT, WIDTH};
+use super::{Canvas, MeasuredSeries};
 use anyhow::{Context, Result};
 use plotters::coord::Shift;
 use plotters::element::ComposedElement;
@@ -158,6 +158,8 @@ pub(super) struct Figure<'a> {
     pub(super) x: Axis,
     pub(super) y: Axis,
     pub(super) layers: Vec<Layer<'a>>,
+    /// Size in pixels and text scale.
+    pub(super) canvas: Canvas,
 }
 
 type Plot<'a, DB> = ChartContext<'a, DB, Cartesian2d<Axis, Axis>>;
@@ -199,7 +201,6 @@ struct LegendEntry {
     glyph: Glyph,
 }
 
-const LEGEND_ROW_HEIGHT: i32 = LEGEND_SIZE as i32 + 12;
 const LEGEND_PADDING: i32 = 12;
 /// Gap between the legend's columns, in pixels.
 const LEGEND_COLUMN_GAP: i32 = 28;
@@ -232,13 +233,13 @@ pub(super) fn render(path: &Path, figure: &Figure<'_>) -> Result<Layout> {
     let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
     match extension.as_str() {
         "png" => {
-            let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
+            let root = BitMapBackend::new(path, (figure.canvas.width, figure.canvas.height)).into_drawing_area();
             let layout = draw_figure(&root, figure).with_context(context)?;
             root.present().with_context(context)?;
             Ok(layout)
         }
         "svg" | "pdf" => {
-            let mut recording = Recording::new((WIDTH, HEIGHT));
+            let mut recording = Recording::new((figure.canvas.width, figure.canvas.height));
             let layout =
                 draw_figure(&Recorder::new(&mut recording).into_drawing_area(), figure).with_context(context)?;
             let bytes = if extension == "svg" {
@@ -260,50 +261,63 @@ const PDF_POINTS_PER_PIXEL: f64 = 0.24;
 /// Draws `figure` on `root`, any plotters backend.
 fn draw_figure<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, figure: &Figure<'_>) -> Result<Layout> {
     root.fill(&WHITE).map_err(plot_error)?;
+    let (width, height) = (figure.canvas.width, figure.canvas.height);
+    let text = |size: u32| figure.canvas.text(size);
+    let legend_size = text(LEGEND_SIZE);
+    let legend_row_height = legend_size as i32 + 12;
 
     // Small print first: its height decides how much room the plot gets.
-    let caption_font = ("sans-serif", CAPTION_SIZE).into_font().color(&CAPTION_COLOR);
+    let caption_font = ("sans-serif", text(CAPTION_SIZE)).into_font().color(&CAPTION_COLOR);
     let mut lines = Vec::new();
-    for text in std::iter::once(figure.caption).chain(figure.notes.iter().map(String::as_str)) {
-        lines.extend(wrap(root, text, &caption_font, WIDTH - 80)?);
+    let small_print = std::iter::once(figure.caption).chain(figure.notes.iter().map(String::as_str));
+    for text in small_print.filter(|_| figure.canvas.small_print) {
+        lines.extend(wrap(root, text, &caption_font, width.saturating_sub(80))?);
     }
-    let line_height = CAPTION_SIZE as i32 + 9;
+    let line_height = text(CAPTION_SIZE) as i32 + 9;
     let caption_height = line_height * lines.len() as i32 + 20;
 
     let entries: Vec<LegendEntry> = figure.layers.iter().filter_map(legend_entry).collect();
-    let legend_font: TextStyle<'_> = ("sans-serif", LEGEND_SIZE).into_font().color(&BLACK);
+    let legend_font: TextStyle<'_> = ("sans-serif", legend_size).into_font().color(&BLACK);
     let widths = entries
         .iter()
         .map(|entry| root.estimate_text_size(&entry.label, &legend_font).map(|(w, _)| w))
         .collect::<Result<Vec<u32>, _>>()
         .map_err(|error| anyhow::anyhow!("measuring legend text: {error}"))?;
-    let column_widths = legend_columns(&widths, WIDTH as i32 - 80);
+    let column_widths = legend_columns(&widths, width as i32 - 80);
     let columns = column_widths.len();
     let rows = entries.len().div_ceil(columns) as i32;
-    let legend_height = if entries.is_empty() { 0 } else { rows * LEGEND_ROW_HEIGHT + 2 * LEGEND_PADDING + 20 };
+    let legend_height = if entries.is_empty() { 0 } else { rows * legend_row_height + 2 * LEGEND_PADDING + 20 };
 
-    let (plot_area, below) = root.split_vertically(HEIGHT as i32 - caption_height - legend_height);
+    let plot_height = height as i32 - caption_height - legend_height;
+    if plot_height < height as i32 * 2 / 5 {
+        anyhow::bail!(
+            "the chart's text leaves only {} of its {height} pixels for the plot: make it taller, the text \
+             smaller (font scale), or leave out the small print",
+            plot_height.max(0)
+        );
+    }
+    let (plot_area, below) = root.split_vertically(plot_height);
     let (legend_area, caption_area) = below.split_vertically(legend_height);
     for (index, line) in lines.iter().enumerate() {
         caption_area.draw_text(line, &caption_font, (40, 4 + line_height * index as i32)).map_err(plot_error)?;
     }
 
     // The style goes in the constructor: `FontDesc::style` keeps the regular face.
-    let title_font = ("sans-serif", TITLE_SIZE, FontStyle::Bold).into_font();
+    let title_font = ("sans-serif", text(TITLE_SIZE), FontStyle::Bold).into_font();
     let mut plot = ChartBuilder::on(&plot_area)
         .caption(figure.title, title_font)
         .margin_top(16)
         .margin_right(56)
         .margin_left(24)
-        .x_label_area_size(100)
-        .y_label_area_size(130)
+        .x_label_area_size(text(100))
+        .y_label_area_size(text(130))
         .build_cartesian_2d(figure.x.clone(), figure.y.clone())
         .map_err(plot_error)?;
     plot.configure_mesh()
         .x_desc(figure.x.label.as_str())
         .y_desc(figure.y.label.as_str())
-        .axis_desc_style(("sans-serif", AXIS_LABEL_SIZE))
-        .label_style(("sans-serif", TICK_SIZE))
+        .axis_desc_style(("sans-serif", text(AXIS_LABEL_SIZE)))
+        .label_style(("sans-serif", text(TICK_SIZE)))
         .bold_line_style(RGBColor(212, 212, 212).stroke_width(1))
         .light_line_style(RGBColor(238, 238, 238).stroke_width(1))
         .axis_style(BLACK.stroke_width(2))
@@ -333,14 +347,14 @@ fn draw_figure<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, figure: &Figur
         // Centred under the plot.
         let left = ((plot_box.left + plot_box.right) / 2 - width / 2).max(8);
         let top = 8;
-        let frame = [(left, top), (left + width, top + rows * LEGEND_ROW_HEIGHT + 2 * LEGEND_PADDING)];
+        let frame = [(left, top), (left + width, top + rows * legend_row_height + 2 * LEGEND_PADDING)];
         legend_area.draw(&Rectangle::new(frame, LEGEND_BORDER.stroke_width(1))).map_err(plot_error)?;
         for (index, entry) in entries.iter().enumerate() {
             let (row, column) = ((index / columns) as i32, (index % columns) as i32);
             let x = left + LEGEND_PADDING + column_widths[..column as usize].iter().sum::<i32>();
-            let y = top + LEGEND_PADDING + row * LEGEND_ROW_HEIGHT + LEGEND_ROW_HEIGHT / 2;
+            let y = top + LEGEND_PADDING + row * legend_row_height + legend_row_height / 2;
             legend_area.draw(&entry.glyph.in_legend::<DB>((x, y))).map_err(plot_error)?;
-            let text_at = (x + LEGEND_COLUMN_WIDTH as i32, y - LEGEND_SIZE as i32 / 2 - 2);
+            let text_at = (x + LEGEND_COLUMN_WIDTH as i32, y - legend_size as i32 / 2 - 2);
             legend_area.draw_text(&entry.label, &legend_font, text_at).map_err(plot_error)?;
         }
         Some(PixelBox {
