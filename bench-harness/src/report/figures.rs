@@ -86,6 +86,21 @@ pub fn figures(report: &ExperimentReport) -> Vec<Figure> {
     if let Some(chart) = overhead_chart(experiment, analysis, &caption) {
         figures.push(Figure::Overhead(chart));
     }
+    // A busy machine is flagged on the chart itself, not only in the summary.
+    let busy: Vec<String> = report
+        .conditions
+        .warnings(report.machine.logical_cores)
+        .into_iter()
+        .map(|warning| format!("WARNING: {warning}."))
+        .collect();
+    for figure in &mut figures {
+        let notes = match figure {
+            Figure::Speedup(chart) | Figure::Efficiency(chart) => &mut chart.notes,
+            Figure::Overhead(chart) => &mut chart.notes,
+            Figure::Backends(chart) => &mut chart.notes,
+        };
+        notes.splice(0..0, busy.iter().cloned());
+    }
     figures
 }
 
@@ -369,6 +384,18 @@ mod tests {
         assert!(overhead.series.iter().all(|s| s.style.color == backend_style(BackendKind::Pool).color));
         let styles: std::collections::HashSet<_> = overhead.series.iter().map(|s| s.style).collect();
         assert_eq!(styles.len(), overhead.series.len(), "worker counts differ by marker");
+
+        assert!(figures.iter().all(|f| !format!("{f:?}").contains("WARNING")), "a quiet machine gets no warning");
+        let mut busy = report.clone();
+        busy.conditions.foreign_cpu = Some(0.5);
+        for figure in super::figures(&busy) {
+            let notes = match &figure {
+                Figure::Speedup(c) | Figure::Efficiency(c) => &c.notes,
+                Figure::Overhead(c) => &c.notes,
+                Figure::Backends(c) => &c.notes,
+            };
+            assert!(notes[0].starts_with("WARNING: the machine's load changed"), "{notes:?}");
+        }
 
         // On 2 cores, p ≤ 2 leaves two points: no fit, and the chart says why.
         let two_cores = super::figures(&crate::testing::report(experiment(SWEEP), 2, |cell| 1.0 / cell.workers as f64));
