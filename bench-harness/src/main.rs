@@ -11,7 +11,7 @@ use bench_harness::config::Plan;
 use bench_harness::machine::Machine;
 use bench_harness::measure::{cells, Sample};
 use bench_harness::preflight::{self, format_duration, CONFIRM_ABOVE};
-use bench_harness::run::{preflight, previous, run_all, select, total_runs, Previous, RunOptions};
+use bench_harness::run::{preflight, previous, run_all, select, total_runs, OutputLock, Previous, RunOptions};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -148,7 +148,10 @@ fn list(experiments: &[&bench_harness::config::Experiment]) {
     } else {
         format!(" plus the Command experiment(s) {}", unknown.join(", "))
     };
-    println!("estimated total: about {}{more} (nominal task costs; a run measures the real ones before it starts)", format_duration(total));
+    println!(
+        "estimated total: about {}{more} (nominal task costs; a run measures the real ones before it starts)",
+        format_duration(total)
+    );
 }
 
 fn run(cli: Cli) -> anyhow::Result<Finished> {
@@ -191,6 +194,7 @@ fn run(cli: Cli) -> anyhow::Result<Finished> {
     let pending: Vec<(&bench_harness::config::Experiment, &[Sample])> =
         work.iter().map(|(e, done)| (*e, done.as_slice())).collect();
     let estimate = preflight(&pending, &machine, &options.out_dir)?;
+    let _lock = OutputLock::acquire(&options.out_dir)?;
     eprintln!(
         "checked: {} writable, inputs fit in memory, workloads run; estimated duration about {}",
         options.out_dir.display(),
