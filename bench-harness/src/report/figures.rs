@@ -275,8 +275,13 @@ fn overhead_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) -
             if points.is_empty() {
                 continue;
             }
-            // The backend's colour; the marker tells worker counts apart.
-            let style = Style { color: backend_style(backend).color, marker: worker_index };
+            // The backend's colour and marker, as on every chart; with
+            // several worker counts the marker tells them apart instead.
+            let style = if experiment.workers.as_slice().len() == 1 {
+                backend_style(backend)
+            } else {
+                Style { color: backend_style(backend).color, marker: worker_index }
+            };
             series.push(MeasuredSeries {
                 label: format!("{backend}, {workers} worker{}{note}", if workers == 1 { "" } else { "s" }),
                 points,
@@ -425,6 +430,16 @@ mod tests {
         assert!(overhead.caption.starts_with(
             "Automatic chunking, and backends without a chunk size (not on the chunk axis): pool ×2: 10.0 µs"
         ));
+    }
+
+    #[test]
+    fn with_one_worker_count_the_overhead_chart_keeps_each_backend_s_own_marker() {
+        let text = "(experiments: [(name: \"t\", workload: Square, inputs: Count(100), workers: [2], \
+                    chunk_sizes: [Fixed(1), Fixed(8)], repetitions: 5, backends: [Sequential, Pool, Rayon])])";
+        let report = report(experiment(text), 2, |cell| 1.0 / cell.workers as f64 + 0.001);
+        let Some(Figure::Overhead(overhead)) = figures(&report).pop() else { panic!("an overhead chart") };
+        let styles: Vec<Style> = overhead.series.iter().map(|s| s.style).collect();
+        assert_eq!(styles, [backend_style(BackendKind::Pool), backend_style(BackendKind::Rayon)]);
     }
 
     #[test]
