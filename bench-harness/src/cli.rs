@@ -15,7 +15,7 @@ use crate::measure::{cells, Sample};
 use crate::preflight::{self, format_duration, CONFIRM_ABOVE};
 use crate::redraw::{redraw, RedrawOptions};
 use crate::report::charts::{self, Canvas, Format};
-use crate::run::{preflight, previous, run_all, select, total_runs, Previous, RunOptions};
+use crate::run::{preflight, previous, run_all, select, total_runs, OutputLock, Previous, RunOptions};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -300,6 +300,7 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
     let pending: Vec<(&crate::config::Experiment, &[Sample])> =
         work.iter().map(|(e, done)| (*e, done.as_slice())).collect();
     let estimate = preflight(&pending, registry, &machine, &options.out_dir)?;
+    let _lock = OutputLock::acquire(&options.out_dir)?;
     eprintln!(
         "checked: {} writable, inputs fit in memory, workloads run; estimated duration about {}",
         options.out_dir.display(),

@@ -168,6 +168,57 @@ pub fn run_experiment(
     })
 }
 
+/// Exclusive use of an output directory for one run: two runs writing the
+/// same `samples.csv` would interleave their rows. The lock file holds the
+/// owner's process id; a lock left by a process that no longer runs (a
+/// killed run) is taken over. Removed when dropped.
+#[derive(Debug)]
+pub struct OutputLock {
+    path: PathBuf,
+}
+
+impl OutputLock {
+    /// The lock file's name inside the output directory.
+    pub const FILE_NAME: &'static str = ".bench-harness.lock";
+
+    /// Takes the lock on `dir` (which must exist), or says who holds it.
+    pub fn acquire(dir: &Path) -> anyhow::Result<OutputLock> {
+        let path = dir.join(Self::FILE_NAME);
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(mut file) => {
+                    std::io::Write::write_all(&mut file, std::process::id().to_string().as_bytes())
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    return Ok(OutputLock { path });
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let owner = std::fs::read_to_string(&path).unwrap_or_default();
+                    let owner = owner.trim();
+                    let alive = owner.parse::<u32>().is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+                    if alive || !Path::new("/proc/self").exists() {
+                        anyhow::bail!(
+                            "another bench-harness run (process {owner}) is writing to {}; wait for it, or use \
+                             another --out directory (if no such run exists, delete {})",
+                            dir.display(),
+                            path.display()
+                        );
+                    }
+                    // Left by a run that was killed: take it over.
+                    std::fs::remove_file(&path).with_context(|| format!("removing the stale {}", path.display()))?;
+                }
+                Err(error) => return Err(error).with_context(|| format!("creating {}", path.display())),
+            }
+        }
+        anyhow::bail!("cannot take the lock {}", path.display())
+    }
+}
+
+impl Drop for OutputLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
 /// The report directories of a run, and whether it was interrupted.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RunSummary {
@@ -234,6 +285,19 @@ pub fn run_all(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn one_run_per_output_directory_and_stale_locks_are_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = OutputLock::acquire(dir.path()).unwrap();
+        let error = OutputLock::acquire(dir.path()).unwrap_err().to_string();
+        assert!(error.starts_with(&format!("another bench-harness run (process {})", std::process::id())), "{error}");
+        drop(lock);
+        assert!(!dir.path().join(OutputLock::FILE_NAME).exists(), "released on drop");
+        // A lock whose process is gone (pid beyond pid_max) is stale.
+        std::fs::write(dir.path().join(OutputLock::FILE_NAME), "4294967295").unwrap();
+        let _taken = OutputLock::acquire(dir.path()).unwrap();
+    }
 
     #[test]
     fn select_keeps_file_order_and_refuses_unknown_names() {

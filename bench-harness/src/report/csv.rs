@@ -41,15 +41,20 @@ pub fn record(sample: &Sample) -> [String; 6] {
     ]
 }
 
-/// Writes `samples` to `path`, header first.
+/// Writes `samples` to `path`, header first. The file is replaced whole
+/// (written beside it, then renamed), so a crash or a second Ctrl-C while
+/// writing leaves the previous `samples.csv` — every sample logged so far —
+/// rather than half a file.
 pub fn write_samples_csv(path: &Path, samples: &[Sample]) -> anyhow::Result<()> {
-    let mut writer = ::csv::Writer::from_path(path).with_context(|| format!("creating {}", path.display()))?;
-    writer.write_record(HEADER)?;
-    for sample in samples {
-        writer.write_record(record(sample))?;
-    }
-    writer.flush().with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    super::replace_file(path, |file| {
+        let mut writer = ::csv::Writer::from_writer(file);
+        writer.write_record(HEADER)?;
+        for sample in samples {
+            writer.write_record(record(sample))?;
+        }
+        writer.flush()?;
+        Ok(())
+    })
 }
 
 /// `samples.csv` written as the samples are taken: every row is flushed to

@@ -114,6 +114,21 @@ pub fn figures(report: &ExperimentReport) -> Vec<Figure> {
     if let Some(chart) = overhead_chart(experiment, analysis, &caption) {
         figures.push(Figure::Overhead(chart));
     }
+    // A busy machine is flagged on the chart itself, not only in the summary.
+    let busy: Vec<String> = report
+        .conditions
+        .warnings(report.machine.logical_cores)
+        .into_iter()
+        .map(|warning| format!("WARNING: {warning}."))
+        .collect();
+    for figure in &mut figures {
+        let notes = match figure {
+            Figure::Speedup(chart) | Figure::Efficiency(chart) => &mut chart.notes,
+            Figure::Overhead(chart) => &mut chart.notes,
+            Figure::Backends(chart) => &mut chart.notes,
+        };
+        notes.splice(0..0, busy.iter().cloned());
+    }
     figures
 }
 
@@ -313,8 +328,13 @@ fn overhead_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) -
             if points.is_empty() {
                 continue;
             }
-            // The backend's colour; the marker tells worker counts apart.
-            let style = Style { color: backend_style(backend).color, marker: worker_index };
+            // The backend's colour and marker, as on every chart; with
+            // several worker counts the marker tells them apart instead.
+            let style = if experiment.workers.as_slice().len() == 1 {
+                backend_style(backend)
+            } else {
+                Style { color: backend_style(backend).color, marker: worker_index }
+            };
             series.push(MeasuredSeries {
                 label: format!("{backend}, {workers} worker{}{note}", if workers == 1 { "" } else { "s" }),
                 points,
@@ -423,6 +443,18 @@ mod tests {
         let styles: std::collections::HashSet<_> = overhead.series.iter().map(|s| s.style).collect();
         assert_eq!(styles.len(), overhead.series.len(), "worker counts differ by marker");
 
+        assert!(figures.iter().all(|f| !format!("{f:?}").contains("WARNING")), "a quiet machine gets no warning");
+        let mut busy = report.clone();
+        busy.conditions.foreign_cpu = Some(0.5);
+        for figure in super::figures(&busy) {
+            let notes = match &figure {
+                Figure::Speedup(c) | Figure::Efficiency(c) => &c.notes,
+                Figure::Overhead(c) => &c.notes,
+                Figure::Backends(c) => &c.notes,
+            };
+            assert!(notes[0].starts_with("WARNING: the machine's load changed"), "{notes:?}");
+        }
+
         // On 2 cores, p ≤ 2 leaves two points: no fit, and the chart says why.
         let two_cores = super::figures(&crate::testing::report(experiment(SWEEP), 2, |cell| 1.0 / cell.workers as f64));
         let Figure::Speedup(speedup) = &two_cores[0] else { panic!("speedup first") };
@@ -451,6 +483,16 @@ mod tests {
         assert!(overhead.caption.starts_with(
             "Automatic chunking, and backends without a chunk size (not on the chunk axis): pool ×2: 10.0 µs"
         ));
+    }
+
+    #[test]
+    fn with_one_worker_count_the_overhead_chart_keeps_each_backend_s_own_marker() {
+        let text = "(experiments: [(name: \"t\", workload: Square, inputs: Count(100), workers: [2], \
+                    chunk_sizes: [Fixed(1), Fixed(8)], repetitions: 5, backends: [Sequential, Pool, Rayon])])";
+        let report = report(experiment(text), 2, |cell| 1.0 / cell.workers as f64 + 0.001);
+        let Some(Figure::Overhead(overhead)) = figures(&report).pop() else { panic!("an overhead chart") };
+        let styles: Vec<Style> = overhead.series.iter().map(|s| s.style).collect();
+        assert_eq!(styles, [backend_style(BackendKind::Pool), backend_style(BackendKind::Rayon)]);
     }
 
     #[test]

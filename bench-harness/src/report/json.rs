@@ -1,7 +1,6 @@
 //! `results.json`: the whole [`ExperimentReport`] (machine, plan, samples
 //! and statistics), exact enough to read back to the same values.
 
-use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -25,12 +24,13 @@ impl Exporter for ResultsJson {
 
 /// Writes `report` as pretty-printed JSON.
 pub fn write_results_json(path: &Path, report: &ExperimentReport) -> anyhow::Result<()> {
-    let file = File::create(path).with_context(|| format!("creating {}", path.display()))?;
-    let mut writer = BufWriter::new(file);
-    serde_json::to_writer_pretty(&mut writer, report).with_context(|| format!("writing {}", path.display()))?;
-    writer.write_all(b"\n")?;
-    writer.flush().with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    super::replace_file(path, |file| {
+        let mut writer = BufWriter::new(file);
+        serde_json::to_writer_pretty(&mut writer, report)?;
+        writer.write_all(b"\n")?;
+        writer.flush()?;
+        Ok(())
+    })
 }
 
 /// Reads a `results.json` written by [`write_results_json`].

@@ -113,6 +113,25 @@ impl ExperimentReport {
     }
 }
 
+/// Replaces the file at `path` whole: `write` fills a temporary file in the
+/// same directory, which is then renamed over `path`, so readers (and a
+/// crash) see the old file or the new one, never half of one.
+pub fn replace_file(path: &Path, write: impl FnOnce(&mut std::fs::File) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut temporary =
+        tempfile::NamedTempFile::new_in(dir).with_context(|| format!("creating a file in {}", dir.display()))?;
+    write(temporary.as_file_mut()).with_context(|| format!("writing {}", path.display()))?;
+    // Temporary files are private (0600); a report is an ordinary file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(temporary.path(), std::fs::Permissions::from_mode(0o644))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    temporary.persist(path).with_context(|| format!("replacing {}", path.display()))?;
+    Ok(())
+}
+
 /// Formats seconds with a unit that keeps three significant digits readable
 /// (`1.23 s`, `45.6 ms`, `789 µs`, `12.0 ns`).
 pub fn format_seconds(seconds: f64) -> String {
@@ -137,6 +156,27 @@ pub fn format_seconds(seconds: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn files_are_replaced_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("samples.csv");
+        std::fs::write(&path, "old").unwrap();
+        let failed = replace_file(&path, |file| {
+            std::io::Write::write_all(file, b"half")?;
+            anyhow::bail!("interrupted")
+        });
+        assert!(failed.is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old", "a failed write leaves the old file");
+        replace_file(&path, |file| Ok(std::io::Write::write_all(file, b"new")?)).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left behind");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o644);
+        }
+    }
 
     #[test]
     fn seconds_get_a_readable_unit() {
