@@ -66,6 +66,14 @@ pub enum MeasureError {
         /// The task's error.
         reason: WorkloadError,
     },
+    /// The workload or the backend panicked.
+    #[error("{cell} panicked: {message}")]
+    Panicked {
+        /// The cell being run.
+        cell: Cell,
+        /// The panic's message.
+        message: String,
+    },
     /// The workload's own check refused a run's results.
     #[error("{cell}: the workload's check failed: {message}")]
     Check {
@@ -217,8 +225,11 @@ pub fn measure(
     let run = |cell: Cell, backend: &Backend, inputs: &Arc<[f64]>| -> Result<(Vec<f64>, f64), MeasureError> {
         let task = registry.task(workload, inputs).map_err(|reason| MeasureError::Workload { cell, reason })?;
         let start = Instant::now();
-        let results =
-            backend.run(&task, inputs, cell.chunk).map_err(|reason| MeasureError::Workload { cell, reason })?;
+        // Workloads and backends of users' own may panic: report it as this
+        // cell's failure instead of tearing the process down.
+        let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| backend.run(&task, inputs, cell.chunk)))
+            .map_err(|payload| MeasureError::Panicked { cell, message: panic_message(payload.as_ref()) })?
+            .map_err(|reason| MeasureError::Workload { cell, reason })?;
         let seconds = start.elapsed().as_secs_f64();
         drop(task);
         backend.check_pinning().map_err(MeasureError::Backend)?;
@@ -269,6 +280,16 @@ pub fn measure(
     let position = |cell: &Cell| cells.iter().position(|c| c == cell);
     samples.sort_by_key(|s| (position(&s.cell), s.repetition));
     Ok(Measurement { samples, complete })
+}
+
+/// The text of a panic's payload (`panic!` with a message gives a `&str`
+/// or a `String`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned())
 }
 
 fn check_results(deterministic: bool, cell: Cell, expected: &[f64], got: &[f64]) -> Result<(), MeasureError> {

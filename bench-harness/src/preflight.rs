@@ -66,14 +66,16 @@ pub fn check_memory(experiment: &Experiment, available: Option<u64>) -> Result<(
     if needed <= limit {
         return Ok(());
     }
+    // Weak scaling: the largest run has the most inputs.
+    let most_workers = experiment.workers.as_slice().iter().copied().max().unwrap_or(1);
+    let inputs = experiment.inputs.len_for(most_workers);
     let what = match experiment.workload {
         Workload::MemoryBound { bytes } => format!(
-            "{} inputs and {} buffers of {}",
-            experiment.inputs.len(),
+            "{inputs} inputs and {} buffers of {}",
             experiment.workers.as_slice().iter().max().unwrap_or(&1),
             format_bytes(bytes as u64)
         ),
-        _ => format!("{} inputs", experiment.inputs.len()),
+        _ => format!("{inputs} inputs"),
     };
     let have = available
         .map_or_else(|| "the address space allows".to_owned(), |a| format!("{} is available", format_bytes(a)));

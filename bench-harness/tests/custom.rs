@@ -171,3 +171,16 @@ fn weak_scaling_grows_the_inputs_with_the_workers_and_checks_every_size() {
         assert!(cell.karp_flatt.is_none() && cell.overhead_per_task_ns.is_none());
     }
 }
+
+#[test]
+fn a_panicking_backend_or_workload_fails_its_cell_with_the_message() {
+    let registry = Registry::new()
+        .workload(CustomWorkload::new("fragile", |x| if x > 30.0 { panic!("input {x} is too big") } else { x }))
+        .backend("broken", |_| |_: &Job<'_>| -> Vec<f64> { panic!("not implemented yet") });
+    let broken = plan("Square", "[Sequential, Named(\"broken\")]");
+    let error = measure(&broken.experiments[0], &registry, Vec::new(), &mut ()).unwrap_err();
+    assert_eq!(error.to_string(), "broken ×1 panicked: not implemented yet");
+    let fragile = plan("Named(\"fragile\")", "[Sequential, Rayon]");
+    let error = measure(&fragile.experiments[0], &registry, Vec::new(), &mut ()).unwrap_err();
+    assert_eq!(error.to_string(), "sequential panicked: input 31 is too big");
+}
