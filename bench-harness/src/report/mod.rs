@@ -62,19 +62,20 @@ pub trait Exporter {
     fn export(&self, report: &ExperimentReport, dir: &Path) -> anyhow::Result<Vec<PathBuf>>;
 }
 
-/// Every format a run writes, in the order their files are listed: charts,
-/// `samples.csv`, `results.json`, `summary.md`.
+/// Every format a run writes, in the order they are written: the data
+/// first (`samples.csv`, `results.json`), so that nothing measured depends
+/// on drawing, then `summary.md` and the charts.
 pub fn exporters() -> Vec<Box<dyn Exporter>> {
     vec![
-        Box::new(figures::Figures),
         Box::new(csv::SamplesCsv),
         Box::new(json::ResultsJson),
         Box::new(markdown::Summary),
+        Box::new(figures::Figures),
     ]
 }
 
 /// Writes every output of `report` into `dir` (created if needed). Returns
-/// the files written, charts first.
+/// the files written, in [`exporters`] order.
 pub fn write_report(report: &ExperimentReport, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut written = Vec::new();
