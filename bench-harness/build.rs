@@ -57,6 +57,14 @@ fn run(command: &mut Command) -> Option<String> {
 /// `git add`), and when any source of the workspace changes (an edit makes
 /// the tree dirty).
 fn git_revision(manifest_dir: &Path) -> Option<String> {
+    // Only this project's own repository counts: a copy of the crate inside
+    // some other repository (vendored, unpacked from a tarball) is `unknown`.
+    let top = PathBuf::from(git(manifest_dir, &["rev-parse", "--show-toplevel"])?);
+    let ours = top.join("bench-harness").canonicalize().ok()? == manifest_dir.canonicalize().ok()?
+        && top.join("pool").join("Cargo.toml").is_file();
+    if !ours {
+        return None;
+    }
     let revision = git(manifest_dir, &["rev-parse", "--short", "HEAD"]).filter(|r| !r.is_empty())?;
     let absolute = |path: String| {
         let path = PathBuf::from(path);
@@ -84,12 +92,10 @@ fn git_revision(manifest_dir: &Path) -> Option<String> {
             println!("cargo:rerun-if-changed={}", watched.display());
         }
     }
-    if let Some(top) = git(manifest_dir, &["rev-parse", "--show-toplevel"]) {
-        for member in ["bench-harness", "pool", "sweep", "Cargo.toml", "Cargo.lock"] {
-            let path = Path::new(&top).join(member);
-            if path.exists() {
-                println!("cargo:rerun-if-changed={}", path.display());
-            }
+    for member in ["bench-harness", "pool", "sweep", "Cargo.toml", "Cargo.lock"] {
+        let path = top.join(member);
+        if path.exists() {
+            println!("cargo:rerun-if-changed={}", path.display());
         }
     }
     let dirty = git(manifest_dir, &["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());

@@ -218,11 +218,11 @@ fn list(experiments: &[&crate::config::Experiment]) {
             }
         };
         println!(
-            "{}\t{}; {}; workers {:?}; pinning {}; {} cells × {} runs; {estimate}",
+            "{}\t{}; {}; workers {}; pinning {}; {} cells × {} runs; {estimate}",
             experiment.name,
             experiment.workload,
             experiment.inputs,
-            experiment.workers.as_slice(),
+            experiment.workers.as_slice().iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
             experiment.pinning,
             cells(experiment).len(),
             experiment.warmup + experiment.repetitions.get(),
@@ -320,6 +320,11 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
     ctrlc::set_handler(move || {
         if flag.swap(true, Ordering::SeqCst) {
             // A second Ctrl-C: leave now; every sample is already on disk.
+            // The progress bar is left mid-line: end the line and make sure
+            // the cursor shows.
+            if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                eprint!("\x1b[?25h");
+            }
             eprintln!("\ninterrupted again: exiting without writing a report (samples.csv has every sample)");
             std::process::exit(i32::from(EXIT_INTERRUPTED));
         }

@@ -243,6 +243,10 @@ pub fn run_all(
 ) -> anyhow::Result<RunSummary> {
     let mut dirs = Vec::new();
     for (experiment, done) in experiments {
+        if stop.load(Ordering::SeqCst) {
+            // Stopped between experiments: the next one is not started.
+            return Ok(RunSummary { dirs, interrupted: true });
+        }
         let dir = options.out_dir.join(experiment.name.as_str());
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let csv = dir.join(crate::report::csv::FILE_NAME);

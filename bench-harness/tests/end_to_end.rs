@@ -63,6 +63,14 @@ fn a_tiny_experiment_writes_every_output() {
     assert_eq!(
         names,
         [
+            "samples.csv",
+            "results.json",
+            "summary.md",
+            "summary.tex",
+            "speedup.dat",
+            "efficiency.dat",
+            "backends.dat",
+            "overhead.dat",
             "speedup.png",
             "speedup.svg",
             "speedup.pdf",
@@ -74,15 +82,7 @@ fn a_tiny_experiment_writes_every_output() {
             "backends.pdf",
             "overhead.png",
             "overhead.svg",
-            "overhead.pdf",
-            "samples.csv",
-            "results.json",
-            "summary.md",
-            "summary.tex",
-            "speedup.dat",
-            "efficiency.dat",
-            "backends.dat",
-            "overhead.dat"
+            "overhead.pdf"
         ]
     );
     for svg in written.iter().filter(|p| p.extension().is_some_and(|e| e == "svg")) {
@@ -140,4 +140,32 @@ fn a_tiny_experiment_writes_every_output() {
     ] {
         assert!(summary.contains(expected), "summary lacks {expected:?}:\n{summary}");
     }
+}
+
+#[test]
+fn an_experiment_stopped_before_its_first_run_still_gets_its_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tiny.ron");
+    std::fs::write(&config, TINY).unwrap();
+    let plan = Plan::load(&config).unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(true);
+    let report = run_experiment(
+        &plan.experiments[0],
+        &Registry::new(),
+        &Machine::detect(),
+        Vec::new(),
+        None,
+        &stop,
+        &ProgressBar::hidden(),
+    )
+    .unwrap();
+    assert_eq!(report.status, bench_harness::report::RunStatus::Interrupted);
+    assert!(report.samples.is_empty());
+    let out = dir.path().join("reports/tiny");
+    let written = write_report(&report, &out).unwrap();
+    let names: Vec<String> = written.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, ["samples.csv", "results.json", "summary.md", "summary.tex"]);
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.contains("> **Interrupted:** 0 of 44 planned repetitions"), "{summary}");
+    assert_eq!(read_results_json(&out.join("results.json")).unwrap(), report);
 }

@@ -690,15 +690,27 @@ mod tests {
         assert_png(&path);
     }
 
-    /// The RGB colour of pixel `(x, y)` of a decoded PNG.
-    fn pixel(path: &Path, (x, y): (i32, i32)) -> [u8; 3] {
-        let decoder = png::Decoder::new(std::fs::File::open(path).expect("chart file"));
-        let mut reader = decoder.read_info().expect("PNG header");
-        let mut buffer = vec![0; reader.output_buffer_size()];
-        let frame = reader.next_frame(&mut buffer).expect("PNG frame");
-        let channels = frame.color_type.samples();
-        let at = (y as usize * frame.width as usize + x as usize) * channels;
-        [buffer[at], buffer[at + 1], buffer[at + 2]]
+    /// A decoded PNG, to read pixels from.
+    struct Image {
+        width: usize,
+        channels: usize,
+        buffer: Vec<u8>,
+    }
+
+    impl Image {
+        fn read(path: &Path) -> Image {
+            let decoder = png::Decoder::new(std::fs::File::open(path).expect("chart file"));
+            let mut reader = decoder.read_info().expect("PNG header");
+            let mut buffer = vec![0; reader.output_buffer_size()];
+            let frame = reader.next_frame(&mut buffer).expect("PNG frame");
+            Image { width: frame.width as usize, channels: frame.color_type.samples(), buffer }
+        }
+
+        /// The RGB colour of pixel `(x, y)`.
+        fn pixel(&self, (x, y): (i32, i32)) -> [u8; 3] {
+            let at = (y as usize * self.width + x as usize) * self.channels;
+            [self.buffer[at], self.buffer[at + 1], self.buffer[at + 2]]
+        }
     }
 
     #[test]
@@ -706,33 +718,53 @@ mod tests {
         let (_guard, dir) = output_dir();
         // Data in every corner of the plot, and many legend entries: a
         // legend inside the plot would have to cover something.
-        let mut chart = speedup_chart();
-        chart.series.push(MeasuredSeries {
-            label: "corners".to_string(),
-            points: vec![
-                MeasuredPoint { x: 1.0, y: 0.1, ci_low: 0.05, ci_high: 0.2 },
-                MeasuredPoint { x: 16.0, y: 14.0, ci_low: 13.0, ci_high: 15.0 },
-            ],
-            style: Style::nth(2),
-        });
-        for (name, layout) in [
-            ("speedup.png", draw_speedup(&dir.join("speedup.png"), &chart, &Canvas::default()).unwrap()),
-            ("efficiency.png", draw_efficiency(&dir.join("efficiency.png"), &chart, &Canvas::default()).unwrap()),
-        ] {
-            let path = dir.join(name);
-            let legend = layout.legend.expect("a legend");
-            assert!(layout.data.len() >= 3 * 12, "{name}: every point and bar end is reported");
-            for &point in &layout.data {
-                assert!(layout.plot.contains(point), "{name}: {point:?} lies in the plot {:?}", layout.plot);
-                assert!(!legend.contains(point), "{name}: the legend {legend:?} covers data at {point:?}");
+        // Labels of every length, up to wider than the chart itself.
+        for repeats in [0, 5, 9] {
+            let mut chart = speedup_chart();
+            chart.series[0].label.push_str(" with a long label that fills its column");
+            chart.series[1].label = format!("{} {}", chart.series[1].label, "and a very long label ".repeat(repeats));
+            chart.series.push(MeasuredSeries {
+                label: "corners".to_string(),
+                points: vec![
+                    MeasuredPoint { x: 1.0, y: 0.1, ci_low: 0.05, ci_high: 0.2 },
+                    MeasuredPoint { x: 16.0, y: 14.0, ci_low: 13.0, ci_high: 15.0 },
+                ],
+                style: Style::nth(2),
+            });
+            for (name, layout) in [
+                ("speedup.png", draw_speedup(&dir.join("speedup.png"), &chart, &Canvas::default()).unwrap()),
+                ("efficiency.png", draw_efficiency(&dir.join("efficiency.png"), &chart, &Canvas::default()).unwrap()),
+            ] {
+                let image = Image::read(&dir.join(name));
+                let pixel = |at| image.pixel(at);
+                let legend = layout.legend.expect("a legend");
+                assert!(
+                    legend.left >= 0 && legend.right < WIDTH as i32 && legend.bottom < HEIGHT as i32,
+                    "{name}: {legend:?}"
+                );
+                assert!(layout.data.len() >= 3 * 12, "{name}: every point and bar end is reported");
+                for &point in &layout.data {
+                    assert!(layout.plot.contains(point), "{name}: {point:?} lies in the plot {:?}", layout.plot);
+                    assert!(!legend.contains(point), "{name}: the legend {legend:?} covers data at {point:?}");
+                }
+                // The reported box is where the frame was drawn, and data
+                // markers are drawn where reported: check the image itself.
+                let frame = [150, 150, 150];
+                assert_eq!(pixel((legend.left, legend.top)), frame, "{name}: legend frame corner");
+                assert_eq!(pixel((legend.right, legend.bottom)), frame, "{name}: legend frame corner");
+                // Nothing spills out of the frame: the columns just outside it are blank.
+                for y in legend.top..=legend.bottom {
+                    for x in [legend.left - 3, legend.right + 3] {
+                        assert_eq!(
+                            pixel((x, y)),
+                            [255, 255, 255],
+                            "{name}: legend text outside its frame at ({x}, {y})"
+                        );
+                    }
+                }
+                let white_data = layout.data.iter().filter(|&&point| pixel(point) == [255, 255, 255]).count();
+                assert!(white_data < layout.data.len() / 4, "{name}: {white_data} data positions are blank");
             }
-            // The reported box is where the frame was drawn, and data
-            // markers are drawn where reported: check the image itself.
-            let frame = [150, 150, 150];
-            assert_eq!(pixel(&path, (legend.left, legend.top)), frame, "{name}: legend frame corner");
-            assert_eq!(pixel(&path, (legend.right, legend.bottom)), frame, "{name}: legend frame corner");
-            let white_data = layout.data.iter().filter(|&&point| pixel(&path, point) == [255, 255, 255]).count();
-            assert!(white_data < layout.data.len() / 4, "{name}: {white_data} data positions are blank");
         }
     }
 

@@ -98,18 +98,25 @@ pub fn figures(report: &ExperimentReport) -> Vec<Figure> {
     let analysis = &report.analysis;
     let caption = report.caption();
     let mut figures = Vec::new();
+    // A chart needs points: an interrupted run may have none yet.
+    let has_points = |series: &[MeasuredSeries]| series.iter().any(|s| !s.points.is_empty());
     if experiment.workers.as_slice().len() >= 2 {
         let speedup = speedup_chart(experiment, analysis, &caption);
-        figures.push(Figure::Speedup(speedup.clone()));
-        figures.push(Figure::Efficiency(SpeedupChart {
-            title: if experiment.inputs.is_weak() {
-                format!("Weak-scaling efficiency — {}", experiment.name)
-            } else {
-                format!("Parallel efficiency — {}", experiment.name)
-            },
-            ..speedup
-        }));
-        figures.push(Figure::Backends(backend_chart(experiment, analysis, &caption)));
+        if has_points(&speedup.series) {
+            figures.push(Figure::Speedup(speedup.clone()));
+            figures.push(Figure::Efficiency(SpeedupChart {
+                title: if experiment.inputs.is_weak() {
+                    format!("Weak-scaling efficiency — {}", experiment.name)
+                } else {
+                    format!("Parallel efficiency — {}", experiment.name)
+                },
+                ..speedup
+            }));
+        }
+        let backends = backend_chart(experiment, analysis, &caption);
+        if has_points(&backends.series) {
+            figures.push(Figure::Backends(backends));
+        }
     }
     if let Some(chart) = overhead_chart(experiment, analysis, &caption) {
         figures.push(Figure::Overhead(chart));
@@ -493,6 +500,22 @@ mod tests {
         let Some(Figure::Overhead(overhead)) = figures(&report).pop() else { panic!("an overhead chart") };
         let styles: Vec<Style> = overhead.series.iter().map(|s| s.style).collect();
         assert_eq!(styles, [backend_style(BackendKind::Pool), backend_style(BackendKind::Rayon)]);
+    }
+
+    #[test]
+    fn a_report_without_samples_gets_no_chart() {
+        let mut empty = report(experiment(SWEEP), 2, |_| 1.0);
+        empty.samples.clear();
+        empty.analysis = crate::analysis::analyze(&empty.experiment, &[], 2);
+        assert!(figures(&empty).is_empty());
+        // Only the baseline measured: its wall time, no speedup yet.
+        let baseline: Vec<_> = report(experiment(SWEEP), 2, |_| 1.0)
+            .samples
+            .into_iter()
+            .filter(|s| s.cell.backend == BackendKind::Sequential)
+            .collect();
+        empty.analysis = crate::analysis::analyze(&empty.experiment, &baseline, 2);
+        assert_eq!(names(&figures(&empty)), ["backends.png"]);
     }
 
     #[test]

@@ -64,21 +64,22 @@ pub trait Exporter {
     fn export(&self, report: &ExperimentReport, dir: &Path) -> anyhow::Result<Vec<PathBuf>>;
 }
 
-/// Every format a run writes, in the order their files are listed: charts,
-/// `samples.csv`, `results.json`, `summary.md`, `summary.tex` and the
-/// figures' pgfplots data.
+/// Every format a run writes, in the order they are written: the data
+/// first (`samples.csv`, `results.json`), so that nothing measured depends
+/// on drawing, then `summary.md`, `summary.tex` and the figures' pgfplots
+/// data, and the charts (PNG, SVG, PDF) last.
 pub fn exporters() -> Vec<Box<dyn Exporter>> {
     vec![
-        Box::new(figures::Figures::default()),
         Box::new(csv::SamplesCsv),
         Box::new(json::ResultsJson),
         Box::new(markdown::Summary),
         Box::new(latex::Latex),
+        Box::new(figures::Figures::default()),
     ]
 }
 
 /// Writes every output of `report` into `dir` (created if needed). Returns
-/// the files written, charts first.
+/// the files written, in [`exporters`] order.
 pub fn write_report(report: &ExperimentReport, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let mut written = Vec::new();

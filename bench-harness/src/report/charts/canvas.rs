@@ -276,14 +276,28 @@ fn draw_figure<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, figure: &Figur
     let line_height = text(CAPTION_SIZE) as i32 + 9;
     let caption_height = line_height * lines.len() as i32 + 20;
 
-    let entries: Vec<LegendEntry> = figure.layers.iter().filter_map(legend_entry).collect();
+    let mut entries: Vec<LegendEntry> = figure.layers.iter().filter_map(legend_entry).collect();
     let legend_font: TextStyle<'_> = ("sans-serif", legend_size).into_font().color(&BLACK);
-    let widths = entries
-        .iter()
-        .map(|entry| root.estimate_text_size(&entry.label, &legend_font).map(|(w, _)| w))
-        .collect::<Result<Vec<u32>, _>>()
-        .map_err(|error| anyhow::anyhow!("measuring legend text: {error}"))?;
-    let column_widths = legend_columns(&widths, width as i32 - 80);
+    let available = width as i32 - 40 - 2 * LEGEND_PADDING;
+    let measure = |text: &str| {
+        root.estimate_text_size(text, &legend_font)
+            .map(|(width, _)| width)
+            .map_err(|error| anyhow::anyhow!("measuring legend text: {error}"))
+    };
+    // A label wider than the chart is cut short with an ellipsis (the
+    // summary has it whole).
+    let widest_label = (available - LEGEND_COLUMN_WIDTH as i32 - LEGEND_COLUMN_GAP).max(0) as u32;
+    for entry in &mut entries {
+        if measure(&entry.label)? > widest_label {
+            let mut label = entry.label.clone();
+            while !label.is_empty() && measure(&format!("{label}…"))? > widest_label {
+                label.pop();
+            }
+            entry.label = format!("{}…", label.trim_end());
+        }
+    }
+    let widths = entries.iter().map(|entry| measure(&entry.label)).collect::<Result<Vec<u32>>>()?;
+    let column_widths = legend_columns(&widths, available);
     let columns = column_widths.len();
     let rows = entries.len().div_ceil(columns) as i32;
     let legend_height = if entries.is_empty() { 0 } else { rows * legend_row_height + 2 * LEGEND_PADDING + 20 };
@@ -344,8 +358,9 @@ fn draw_figure<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, figure: &Figur
     } else {
         let (offset_x, offset_y) = legend_area.get_base_pixel();
         let width = column_widths.iter().sum::<i32>() - LEGEND_COLUMN_GAP + 2 * LEGEND_PADDING;
-        // Centred under the plot.
-        let left = ((plot_box.left + plot_box.right) / 2 - width / 2).max(8);
+        // Centred under the plot, as far as the image's width allows.
+        let centred = (plot_box.left + plot_box.right) / 2 - width / 2;
+        let left = centred.min(figure.canvas.width as i32 - 12 - width).max(8);
         let top = 8;
         let frame = [(left, top), (left + width, top + rows * legend_row_height + 2 * LEGEND_PADDING)];
         legend_area.draw(&Rectangle::new(frame, LEGEND_BORDER.stroke_width(1))).map_err(plot_error)?;
