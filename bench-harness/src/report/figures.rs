@@ -157,7 +157,7 @@ pub fn backend_style(backend: BackendKind) -> Style {
 /// any marker.
 fn named_backend_style(name: &str) -> Style {
     let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-    Style { color: 7 + (hash % 4) as usize, marker: ((hash / 4) % 6) as usize }
+    Style { color: 7 + (hash % 4) as usize, marker: ((hash >> 32) % 6) as usize }
 }
 
 /// The colour of a model's fitted curve: palette entries no backend uses.
