@@ -62,12 +62,15 @@ pub struct ExperimentComparison {
     pub refused: Vec<String>,
     /// Differences between the two machine records.
     pub machine_differences: Vec<String>,
+    /// The project revisions that measured A and B.
+    pub revisions: (String, String),
 }
 
-/// The fields of two machine records that differ (the date aside), as
-/// `field: A → B`.
+/// The fields of two machine records that differ (the date and the
+/// revision aside: a different revision is what a comparison of code is
+/// for), as `field: A → B`.
 pub fn machine_differences(a: &Machine, b: &Machine) -> Vec<String> {
-    let fields: [(&str, String, String); 10] = [
+    let fields: [(&str, String, String); 9] = [
         ("host", a.hostname.clone(), b.hostname.clone()),
         ("CPU", a.cpu_model.clone(), b.cpu_model.clone()),
         ("logical cores", a.logical_cores.to_string(), b.logical_cores.to_string()),
@@ -77,7 +80,6 @@ pub fn machine_differences(a: &Machine, b: &Machine) -> Vec<String> {
         ("target CPU", a.target_cpu.clone(), b.target_cpu.clone()),
         ("governor", a.governor.clone().unwrap_or_default(), b.governor.clone().unwrap_or_default()),
         ("boost", a.boost.clone().unwrap_or_default(), b.boost.clone().unwrap_or_default()),
-        ("revision", a.git_revision.clone(), b.git_revision.clone()),
     ];
     fields.into_iter().filter(|(_, x, y)| x != y).map(|(name, x, y)| format!("{name}: {x} → {y}")).collect()
 }
@@ -86,6 +88,7 @@ pub fn machine_differences(a: &Machine, b: &Machine) -> Vec<String> {
 pub fn compare_reports(a: &ExperimentReport, b: &ExperimentReport) -> ExperimentComparison {
     let name = a.experiment.name.to_string();
     let machine_differences = machine_differences(&a.machine, &b.machine);
+    let revisions = (a.machine.git_revision.clone(), b.machine.git_revision.clone());
     let mut refused = Vec::new();
     let mut cells = Vec::new();
     if a.experiment.workload != b.experiment.workload || a.experiment.inputs != b.experiment.inputs {
@@ -93,7 +96,7 @@ pub fn compare_reports(a: &ExperimentReport, b: &ExperimentReport) -> Experiment
             "every cell: the runs measured different problems (A: {}, {}; B: {}, {})",
             a.experiment.workload, a.experiment.inputs, b.experiment.workload, b.experiment.inputs
         ));
-        return ExperimentComparison { name, cells, refused, machine_differences };
+        return ExperimentComparison { name, cells, refused, machine_differences, revisions };
     }
     let samples = |report: &ExperimentReport| {
         let mut by_cell: BTreeMap<Cell, Vec<f64>> = BTreeMap::new();
@@ -123,13 +126,15 @@ pub fn compare_reports(a: &ExperimentReport, b: &ExperimentReport) -> Experiment
     // Cells in measurement order, as the reports list them.
     let order = |cell: &Cell| crate::measure::cells(&a.experiment).iter().position(|c| c == cell);
     cells.sort_by_key(|c| order(&c.cell));
-    ExperimentComparison { name, cells, refused, machine_differences }
+    ExperimentComparison { name, cells, refused, machine_differences, revisions }
 }
 
 /// The Markdown table of one experiment's comparison.
 pub fn markdown(comparison: &ExperimentComparison, names: (&str, &str)) -> String {
     let (a, b) = names;
     let mut out = format!("## Experiment `{}`\n\n", comparison.name);
+    let (revision_a, revision_b) = &comparison.revisions;
+    let _ = writeln!(out, "Measured by parsweep revision {revision_a} ({a}) and {revision_b} ({b}).\n");
     if !comparison.machine_differences.is_empty() {
         let _ = writeln!(
             out,

@@ -6,14 +6,18 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use serde::Deserialize;
 
-use crate::analysis::{representative_chunk, speedup_points};
+use crate::analysis::{analyze, representative_chunk, speedup_points};
+use crate::config::Experiment;
+use crate::machine::{Conditions, Machine};
+use crate::measure::Sample;
 use crate::report::charts::{self, Canvas, Format, MeasuredPoint, MeasuredSeries, SpeedupChart, Style};
 use crate::report::figures::{backend_style, Figures};
-use crate::report::json::{read_results_json, FILE_NAME as RESULTS};
+use crate::report::json::FILE_NAME as RESULTS;
 use crate::report::latex::Latex;
 use crate::report::markdown::Summary;
-use crate::report::{ExperimentReport, Exporter};
+use crate::report::{ExperimentReport, Exporter, RunStatus};
 
 /// How `report` redraws.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +37,40 @@ pub struct Saved {
     pub dir: PathBuf,
     /// Its content.
     pub report: ExperimentReport,
+}
+
+/// What `results.json` holds besides the statistics.
+#[derive(Deserialize)]
+struct Measured {
+    #[serde(default)]
+    status: RunStatus,
+    machine: Machine,
+    #[serde(default)]
+    conditions: Conditions,
+    experiment: Experiment,
+    samples: Vec<Sample>,
+}
+
+/// Reads a `results.json` and recomputes its statistics from the samples,
+/// with the harness's current analysis: a file written years ago by an
+/// older harness, whose statistics had another shape, still redraws.
+pub fn read_saved(path: &Path) -> anyhow::Result<ExperimentReport> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let measured: Measured = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let cores = measured.machine.logical_cores;
+    let mut analysis = analyze(&measured.experiment, &measured.samples, cores);
+    // As a run reports them: the machine's conditions first.
+    let mut warnings = measured.conditions.warnings(cores);
+    warnings.append(&mut analysis.warnings);
+    analysis.warnings = warnings;
+    Ok(ExperimentReport {
+        status: measured.status,
+        machine: measured.machine,
+        conditions: measured.conditions,
+        experiment: measured.experiment,
+        samples: measured.samples,
+        analysis,
+    })
 }
 
 /// Reads every report under `dirs`: each is a report directory (with a
@@ -59,7 +97,7 @@ pub fn load(dirs: &[PathBuf]) -> anyhow::Result<Vec<Saved>> {
     found
         .into_iter()
         .map(|dir| {
-            let report = read_results_json(&dir.join(RESULTS))?;
+            let report = read_saved(&dir.join(RESULTS))?;
             Ok(Saved { dir, report })
         })
         .collect()

@@ -141,3 +141,29 @@ fn report_redraws_from_results_json_in_any_size_and_draws_machines_together() {
     assert!(combined.starts_with("<svg"));
     assert!(out.join("e/laptop_2_cores/summary.tex").is_file() && out.join("e/server_16_cores/speedup.svg").is_file());
 }
+
+#[test]
+fn results_written_by_an_older_harness_still_redraw() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("old");
+    saved(&dir, &report("e", "[1, 2]", 1e-3, "host-a"));
+    // An early results.json: no status, conditions or provenance beyond
+    // the first fields, and statistics of another shape.
+    let path = dir.join("e/results.json");
+    let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let object = json.as_object_mut().unwrap();
+    object.remove("status");
+    object.remove("conditions");
+    object.insert("analysis".into(), serde_json::json!({"cells": "an older shape"}));
+    let machine = object["machine"].as_object_mut().unwrap();
+    machine.retain(|key, _| {
+        ["logical_cores", "os", "cpu_model", "build_profile", "git_revision", "date_utc"].contains(&key.as_str())
+    });
+    std::fs::write(&path, serde_json::to_string(&json).unwrap()).unwrap();
+
+    let options = RedrawOptions { out: None, formats: vec![Format::Svg], canvas: Canvas::default() };
+    let written = redraw(&[dir.clone()], &options).unwrap();
+    assert!(written.iter().any(|p| p.ends_with("speedup.svg")), "{written:?}");
+    let summary = std::fs::read_to_string(dir.join("e/summary.md")).unwrap();
+    assert!(summary.contains("| pool | 2 |"), "{summary}");
+}
