@@ -162,7 +162,7 @@ fn results_written_by_an_older_harness_still_redraw() {
     std::fs::write(&path, serde_json::to_string(&json).unwrap()).unwrap();
 
     let options = RedrawOptions { out: None, formats: vec![Format::Svg], canvas: Canvas::default() };
-    let written = redraw(&[dir.clone()], &options).unwrap();
+    let written = redraw(std::slice::from_ref(&dir), &options).unwrap();
     assert!(written.iter().any(|p| p.ends_with("speedup.svg")), "{written:?}");
     let summary = std::fs::read_to_string(dir.join("e/summary.md")).unwrap();
     assert!(summary.contains("| pool | 2 |"), "{summary}");
