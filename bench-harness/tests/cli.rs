@@ -300,4 +300,14 @@ fn ctrl_c_keeps_every_sample_writes_an_interrupted_report_and_resume_finishes() 
     let output = harness(&["experiments.ron", "--resume", "out"], dir.path());
     assert!(stderr(&output).contains("slow: complete in out, kept"), "{}", stderr(&output));
     assert_eq!(rows(&csv), resumed);
+    // Resuming with a changed experiment is refused rather than mixed.
+    std::fs::write(dir.path().join("experiments.ron"), config.replace("repetitions: 40", "repetitions: 41")).unwrap();
+    let output = harness(&["experiments.ron", "--resume", "out"], dir.path());
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("holds a run of a differently defined experiment \"slow\""),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(rows(&csv), resumed);
 }
