@@ -212,22 +212,23 @@ fn draw_machines(
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let name = reports[0].experiment.name.as_str();
     let weak = reports.iter().all(|r| r.experiment.inputs.is_weak());
-    let notes = reports
-        .iter()
-        .zip(labels)
-        .map(|(r, label)| format!("{label}: {} · {}.", r.machine.cpu_model, r.machine.caption()))
-        .collect();
+    let notes = reports.iter().zip(labels).map(|(r, label)| format!("{label}: {}.", r.machine.caption())).collect();
+    let hosts: std::collections::BTreeSet<&str> = reports.iter().map(|r| r.machine.hostname.as_str()).collect();
+    let what = if hosts.len() == reports.len() { "machines" } else { "runs" };
+    let cores: std::collections::BTreeSet<usize> = reports.iter().map(|r| r.machine.logical_cores).collect();
     let chart = SpeedupChart {
-        title: format!("Speedup on {} machines — {name}", reports.len()),
+        title: format!("Speedup on {} {what} — {name}", reports.len()),
         caption: format!(
-            "{name} — {}, {}; marker shape: machine, colour: backend.",
-            reports[0].experiment.workload, reports[0].experiment.inputs
+            "{name} — {}, {}; marker shape: {}, colour: backend.",
+            reports[0].experiment.workload,
+            reports[0].experiment.inputs,
+            what.trim_end_matches('s')
         ),
         notes,
         series: overlay_series(reports, labels),
         fits: Vec::new(),
-        // Each machine has its own core count: no single shaded region.
-        max_cores: None,
+        // Machines with different core counts share no shaded region.
+        max_cores: if cores.len() == 1 { cores.into_iter().next() } else { None },
         weak,
     };
     let mut written = Vec::new();
@@ -236,7 +237,7 @@ fn draw_machines(
         charts::draw_speedup(&speedup, &chart, canvas).with_context(|| format!("drawing {}", speedup.display()))?;
         let efficiency = dir.join("machines-efficiency").with_extension(format.extension());
         let efficiency_chart =
-            SpeedupChart { title: format!("Efficiency on {} machines — {name}", reports.len()), ..chart.clone() };
+            SpeedupChart { title: format!("Efficiency on {} {what} — {name}", reports.len()), ..chart.clone() };
         charts::draw_efficiency(&efficiency, &efficiency_chart, canvas)
             .with_context(|| format!("drawing {}", efficiency.display()))?;
         written.extend([speedup, efficiency]);
