@@ -30,8 +30,21 @@ type Point = (f64, f64);
 enum Segment {
     Move(Point),
     Line(Point),
+    Quad(Point, Point),
     Cubic(Point, Point, Point),
     Close,
+}
+
+/// `path` with every point mapped by `m`.
+fn transformed<'a>(path: &'a [Segment], m: &Matrix) -> impl Iterator<Item = Segment> + 'a {
+    let m = *m;
+    path.iter().map(move |segment| match *segment {
+        Segment::Move(p) => Segment::Move(apply(&m, p)),
+        Segment::Line(p) => Segment::Line(apply(&m, p)),
+        Segment::Quad(a, b) => Segment::Quad(apply(&m, a), apply(&m, b)),
+        Segment::Cubic(a, b, c) => Segment::Cubic(apply(&m, a), apply(&m, b), apply(&m, c)),
+        Segment::Close => Segment::Close,
+    })
 }
 
 /// An sRGB colour with its opacity.
@@ -47,6 +60,17 @@ impl From<BackendColor> for Paint {
     }
 }
 
+/// A glyph of one of the embedded faces: (bold, glyph id).
+type GlyphKey = (bool, u16);
+
+/// An affine map `[a, b, c, d, e, f]`: `x' = a·x + c·y + e`,
+/// `y' = b·x + d·y + f` (SVG's `matrix()` order).
+type Matrix = [f64; 6];
+
+fn apply(m: &Matrix, (x, y): Point) -> Point {
+    (m[0] * x + m[2] * y + m[4], m[1] * x + m[3] * y + m[5])
+}
+
 /// One drawn shape.
 #[derive(Debug, Clone, PartialEq)]
 enum Item {
@@ -54,6 +78,9 @@ enum Item {
     Fill { path: Vec<Segment>, color: Paint },
     /// A stroked line.
     Stroke { path: Vec<Segment>, color: Paint, width: f64 },
+    /// A line of text: glyph outlines (in [`Recording::glyphs`], font units)
+    /// placed by a matrix each, filled.
+    Text { glyphs: Vec<(GlyphKey, Matrix)>, color: Paint },
 }
 
 /// Everything a chart drew, in order, in pixels; written out by
@@ -61,6 +88,9 @@ enum Item {
 pub(super) struct Recording {
     size: (u32, u32),
     items: Vec<Item>,
+    /// Each glyph used, once, in font units (y up): an SVG defines it once
+    /// and places it by reference, which keeps the file small.
+    glyphs: std::collections::BTreeMap<GlyphKey, Vec<Segment>>,
 }
 
 /// The plotters backend that fills a [`Recording`].
@@ -98,7 +128,7 @@ fn visible(color: &BackendColor) -> bool {
 
 impl Recording {
     pub(super) fn new(size: (u32, u32)) -> Self {
-        Self { size, items: Vec::new() }
+        Self { size, items: Vec::new(), glyphs: std::collections::BTreeMap::new() }
     }
 }
 
@@ -252,20 +282,18 @@ impl DrawingBackend for Recorder<'_> {
             VPos::Center => -height / 2,
             VPos::Bottom => -height,
         };
-        let transform = style.transform();
-        let origin = pt(pos);
-        let place = |(x, y): Point| -> Point {
-            let (x, y) = (x + f64::from(dx - min_x), y + f64::from(dy - min_y));
-            let (x, y) = match transform {
-                FontTransform::None => (x, y),
-                FontTransform::Rotate90 => (-y, x),
-                FontTransform::Rotate180 => (-x, -y),
-                FontTransform::Rotate270 => (y, -x),
-            };
-            (origin.0 + x, origin.1 + y)
+        // Text space (x right, y down, from the layout box's corner) to
+        // pixels: plotters' rotation, then the anchor point.
+        let (r11, r12, r21, r22) = match style.transform() {
+            FontTransform::None => (1.0, 0.0, 0.0, 1.0),
+            FontTransform::Rotate90 => (0.0, -1.0, 1.0, 0.0),
+            FontTransform::Rotate180 => (-1.0, 0.0, 0.0, -1.0),
+            FontTransform::Rotate270 => (0.0, 1.0, -1.0, 0.0),
         };
+        let origin = pt(pos);
 
         let size = style.size();
+        let bold = matches!(style.style(), FontStyle::Bold);
         let font = font_for(style.style());
         let scaled = font.as_scaled(size as f32);
         let (h_scale, v_scale) = (f64::from(scaled.h_scale_factor()), f64::from(scaled.v_scale_factor()));
@@ -273,52 +301,69 @@ impl DrawingBackend for Recorder<'_> {
         let baseline = size / 2.0;
         let mut pen = 0.0f64;
         let mut previous = None;
-        let mut path = Vec::new();
+        let mut glyphs = Vec::new();
         for c in text.chars() {
             let id = scaled.glyph_id(c);
             if let Some(previous) = previous {
                 pen += f64::from(scaled.kern(previous, id));
             }
             previous = Some(id);
-            if let Some(outline) = font.outline(id) {
-                let map =
-                    |p: ab_glyph::Point| place((pen + f64::from(p.x) * h_scale, baseline - f64::from(p.y) * v_scale));
-                let mut current: Option<ab_glyph::Point> = None;
-                for curve in &outline.curves {
-                    let (start, end) = match *curve {
-                        OutlineCurve::Line(a, b) => (a, b),
-                        OutlineCurve::Quad(a, _, c) => (a, c),
-                        OutlineCurve::Cubic(a, _, _, d) => (a, d),
-                    };
-                    if current != Some(start) {
-                        if current.is_some() {
-                            path.push(Segment::Close);
-                        }
-                        path.push(Segment::Move(map(start)));
-                    }
-                    path.push(match *curve {
-                        OutlineCurve::Line(_, b) => Segment::Line(map(b)),
-                        OutlineCurve::Quad(a, b, c) => {
-                            // The cubic with the same shape as the quadratic.
-                            let control = |from: ab_glyph::Point| ab_glyph::Point {
-                                x: from.x + 2.0 / 3.0 * (b.x - from.x),
-                                y: from.y + 2.0 / 3.0 * (b.y - from.y),
-                            };
-                            Segment::Cubic(map(control(a)), map(control(c)), map(c))
-                        }
-                        OutlineCurve::Cubic(_, b, c, d) => Segment::Cubic(map(b), map(c), map(d)),
-                    });
-                    current = Some(end);
+            let key = (bold, id.0);
+            if !self.recording.glyphs.contains_key(&key) {
+                if let Some(outline) = font.outline(id) {
+                    self.recording.glyphs.insert(key, outline_path(&outline));
                 }
-                if current.is_some() {
-                    path.push(Segment::Close);
-                }
+            }
+            if self.recording.glyphs.get(&key).is_some_and(|path| !path.is_empty()) {
+                // Font units (y up) → text space: scale, flip, move to the pen.
+                let (tu, tv) = (pen + f64::from(dx - min_x), baseline + f64::from(dy - min_y));
+                let matrix = [
+                    r11 * h_scale,
+                    r21 * h_scale,
+                    -r12 * v_scale,
+                    -r22 * v_scale,
+                    r11 * tu + r12 * tv + origin.0,
+                    r21 * tu + r22 * tv + origin.1,
+                ];
+                glyphs.push((key, matrix));
             }
             pen += f64::from(scaled.h_advance(id));
         }
-        self.fill(path, color);
+        if !glyphs.is_empty() {
+            self.recording.items.push(Item::Text { glyphs, color: color.into() });
+        }
         Ok(())
     }
+}
+
+/// A glyph's outline as a closed path per contour, in font units.
+fn outline_path(outline: &ab_glyph::Outline) -> Vec<Segment> {
+    let point = |p: ab_glyph::Point| (f64::from(p.x), f64::from(p.y));
+    let mut path = Vec::new();
+    let mut current: Option<ab_glyph::Point> = None;
+    for curve in &outline.curves {
+        let (start, end) = match *curve {
+            OutlineCurve::Line(a, b) => (a, b),
+            OutlineCurve::Quad(a, _, c) => (a, c),
+            OutlineCurve::Cubic(a, _, _, d) => (a, d),
+        };
+        if current != Some(start) {
+            if current.is_some() {
+                path.push(Segment::Close);
+            }
+            path.push(Segment::Move(point(start)));
+        }
+        path.push(match *curve {
+            OutlineCurve::Line(_, b) => Segment::Line(point(b)),
+            OutlineCurve::Quad(_, b, c) => Segment::Quad(point(b), point(c)),
+            OutlineCurve::Cubic(_, b, c, d) => Segment::Cubic(point(b), point(c), point(d)),
+        });
+        current = Some(end);
+    }
+    if current.is_some() {
+        path.push(Segment::Close);
+    }
+    path
 }
 
 /// A coordinate with at most two decimals and no trailing zeros.
@@ -348,12 +393,43 @@ impl Recording {
         let mut svg = String::new();
         let _ = writeln!(
             svg,
-            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{height}\" \
-             viewBox=\"0 0 {width} {height}\">\n<title>{}</title>",
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" xmlns:xlink=\"http://www.w3.org/1999/xlink\" \
+             width=\"{width}\" height=\"{height}\" viewBox=\"0 0 {width} {height}\">\n<title>{}</title>",
             escape_xml(title)
         );
+        // Every glyph once, in font units; text places them by reference.
+        if !self.glyphs.is_empty() {
+            svg.push_str("<defs>\n");
+            for (&(bold, id), path) in &self.glyphs {
+                let _ = writeln!(svg, "<path id=\"{}\" d=\"{}\"/>", glyph_id(bold, id), svg_path(path));
+            }
+            svg.push_str("</defs>\n");
+        }
         for item in &self.items {
             let (path, paint) = match item {
+                Item::Text { glyphs, color } => {
+                    let opacity = if color.alpha < 1.0 {
+                        format!(" fill-opacity=\"{}\"", num(color.alpha))
+                    } else {
+                        String::new()
+                    };
+                    let _ = writeln!(svg, "<g fill=\"{}\"{opacity}>", hex(color));
+                    for ((bold, id), m) in glyphs {
+                        let _ = writeln!(
+                            svg,
+                            "<use xlink:href=\"#{}\" transform=\"matrix({} {} {} {} {} {})\"/>",
+                            glyph_id(*bold, *id),
+                            fine(m[0]),
+                            fine(m[1]),
+                            fine(m[2]),
+                            fine(m[3]),
+                            num(m[4]),
+                            num(m[5])
+                        );
+                    }
+                    svg.push_str("</g>\n");
+                    continue;
+                }
                 Item::Fill { path, color } => {
                     let opacity = if color.alpha < 1.0 {
                         format!(" fill-opacity=\"{}\"", num(color.alpha))
@@ -400,8 +476,13 @@ impl Recording {
         );
         let mut state_alpha = 1000;
         for item in &self.items {
+            let text_path;
             let (path, color) = match item {
                 Item::Fill { path, color } | Item::Stroke { path, color, .. } => (path, color),
+                Item::Text { glyphs, color } => {
+                    text_path = self.text_path(glyphs);
+                    (&text_path, color)
+                }
             };
             let alpha = (color.alpha * 1000.0).round() as u32;
             if alpha != state_alpha {
@@ -415,7 +496,7 @@ impl Recording {
             let rgb =
                 format!("{} {} {}", num(f64::from(r) / 255.0), num(f64::from(g) / 255.0), num(f64::from(b) / 255.0));
             match item {
-                Item::Fill { .. } => {
+                Item::Fill { .. } | Item::Text { .. } => {
                     let _ = writeln!(content, "{rgb} rg {} f", pdf_path(path));
                 }
                 Item::Stroke { width, .. } => {
@@ -473,12 +554,36 @@ impl Recording {
     }
 }
 
+impl Recording {
+    /// The outlines of a line of text, in pixels.
+    fn text_path(&self, glyphs: &[(GlyphKey, Matrix)]) -> Vec<Segment> {
+        glyphs.iter().filter_map(|(key, m)| Some(transformed(self.glyphs.get(key)?, m))).flatten().collect()
+    }
+}
+
+/// The SVG id of a glyph.
+fn glyph_id(bold: bool, id: u16) -> String {
+    format!("{}{id}", if bold { "gb" } else { "g" })
+}
+
+/// A matrix coefficient: glyph scales are small numbers, kept to six decimals.
+fn fine(value: f64) -> String {
+    let text = format!("{value:.6}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".to_owned()
+    } else {
+        text.to_owned()
+    }
+}
+
 fn svg_path(path: &[Segment]) -> String {
     let mut d = String::new();
     for segment in path {
         let _ = match *segment {
             Segment::Move((x, y)) => write!(d, "M{} {}", num(x), num(y)),
             Segment::Line((x, y)) => write!(d, "L{} {}", num(x), num(y)),
+            Segment::Quad(a, b) => write!(d, "Q{} {} {} {}", num(a.0), num(a.1), num(b.0), num(b.1)),
             Segment::Cubic(a, b, c) => {
                 write!(d, "C{} {} {} {} {} {}", num(a.0), num(a.1), num(b.0), num(b.1), num(c.0), num(c.1))
             }
@@ -490,14 +595,34 @@ fn svg_path(path: &[Segment]) -> String {
 
 fn pdf_path(path: &[Segment]) -> String {
     let mut ops = String::new();
+    // PDF has no quadratic curves: each becomes the cubic of the same
+    // shape, which needs the point it starts from.
+    let mut current = (0.0, 0.0);
+    let mut start = (0.0, 0.0);
     for segment in path {
         let _ = match *segment {
-            Segment::Move((x, y)) => write!(ops, "{} {} m ", num(x), num(y)),
-            Segment::Line((x, y)) => write!(ops, "{} {} l ", num(x), num(y)),
+            Segment::Move((x, y)) => {
+                (current, start) = ((x, y), (x, y));
+                write!(ops, "{} {} m ", num(x), num(y))
+            }
+            Segment::Line((x, y)) => {
+                current = (x, y);
+                write!(ops, "{} {} l ", num(x), num(y))
+            }
+            Segment::Quad(b, c) => {
+                let control = |from: Point| (from.0 + 2.0 / 3.0 * (b.0 - from.0), from.1 + 2.0 / 3.0 * (b.1 - from.1));
+                let (c1, c2) = (control(current), control(c));
+                current = c;
+                write!(ops, "{} {} {} {} {} {} c ", num(c1.0), num(c1.1), num(c2.0), num(c2.1), num(c.0), num(c.1))
+            }
             Segment::Cubic(a, b, c) => {
+                current = c;
                 write!(ops, "{} {} {} {} {} {} c ", num(a.0), num(a.1), num(b.0), num(b.1), num(c.0), num(c.1))
             }
-            Segment::Close => write!(ops, "h "),
+            Segment::Close => {
+                current = start;
+                write!(ops, "h ")
+            }
         };
     }
     ops.trim_end().to_owned()
@@ -532,7 +657,9 @@ mod tests {
         });
         let svg = backend.to_svg("t");
         assert!(!svg.contains("<text"), "text must be paths: {svg}");
-        let [Item::Fill { path, .. }] = backend.items.as_slice() else { panic!("one filled path per text") };
+        let [Item::Text { glyphs, .. }] = backend.items.as_slice() else { panic!("one text item per text") };
+        assert_eq!(backend.glyphs.len(), 2, "H and g, each defined once");
+        let path = backend.text_path(glyphs);
         // Two glyphs: H has one contour, g two; every contour closed.
         let moves = path.iter().filter(|s| matches!(s, Segment::Move(_))).count();
         assert_eq!(moves, 3);
