@@ -309,9 +309,9 @@ impl DrawingBackend for Recorder<'_> {
             }
             previous = Some(id);
             let key = (bold, id.0);
-            if !self.recording.glyphs.contains_key(&key) {
+            if let std::collections::btree_map::Entry::Vacant(slot) = self.recording.glyphs.entry(key) {
                 if let Some(outline) = font.outline(id) {
-                    self.recording.glyphs.insert(key, outline_path(&outline));
+                    slot.insert(outline_path(&outline));
                 }
             }
             if self.recording.glyphs.get(&key).is_some_and(|path| !path.is_empty()) {
