@@ -42,7 +42,8 @@ pub struct CellStats {
     /// Speedup divided by workers; for weak scaling `T1 / Tp`, the
     /// weak-scaling efficiency.
     pub efficiency: Option<f64>,
-    /// Karp–Flatt serial fraction; only where defined, 1 < p ≤ cores.
+    /// Karp–Flatt serial fraction; only where it means something: 1 < p ≤
+    /// cores and 1 ≤ S ≤ p (so that it lies in [0, 1]).
     pub karp_flatt: Option<f64>,
     /// Time beyond a perfect split of `T1`, per input, in nanoseconds, only
     /// where defined, 1 < p ≤ cores (beyond the cores the excess is the core
@@ -178,7 +179,11 @@ pub fn analyze(experiment: &Experiment, samples: &[Sample], logical_cores: usize
             outliers,
             speedup,
             efficiency: speedup.and_then(|s| stats::efficiency(s.value, cell.workers)),
-            karp_flatt: speedup.and_then(|s| stats::karp_flatt(s.value, cell.workers)).filter(|_| defined),
+            // A serial fraction outside [0, 1] (a map slower than the loop,
+            // S < 1, or superlinear, S > p) describes nothing: left out.
+            karp_flatt: speedup
+                .and_then(|s| stats::karp_flatt(s.value, cell.workers))
+                .filter(|e| defined && (0.0..=1.0).contains(e)),
             overhead_per_task_ns: overhead.filter(|_| defined),
             oversubscribed: cell.workers > logical_cores,
             speedup_spread,
@@ -367,6 +372,12 @@ mod tests {
             assert_eq!((at(workers).karp_flatt, at(workers).overhead_per_task_ns), (None, None), "p = {workers}");
         }
         assert!(at(2).karp_flatt.is_some() && at(2).overhead_per_task_ns.is_some());
+
+        // A map slower than the loop (S < 1) has overhead but no serial fraction.
+        let slow = analyze(&experiment, &samples(&experiment, |p| if p > 1.0 { 0.01 } else { 1.0 }), 8);
+        let pool2 = slow.cell(&Cell { backend: BackendKind::Pool, workers: 2, chunk: Some(ChunkSize::Auto) }).unwrap();
+        assert!(pool2.speedup.unwrap().value < 0.02);
+        assert!(pool2.karp_flatt.is_none() && pool2.overhead_per_task_ns.is_some());
     }
 
     #[test]

@@ -348,6 +348,9 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
         );
         return Ok(Finished::Interrupted);
     }
+    for comparison in &summary.pinning {
+        eprintln!("{comparison}");
+    }
     eprintln!(
         "{} experiment(s) in {:.1} s; reports in {}",
         summary.dirs.len(),

@@ -220,12 +220,77 @@ impl Drop for OutputLock {
 }
 
 /// The report directories of a run, and whether it was interrupted.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct RunSummary {
     /// One per experiment reached, in order.
     pub dirs: Vec<PathBuf>,
     /// Whether the run stopped before measuring everything.
     pub interrupted: bool,
+    /// Experiments that differ only in their pinning, compared (see [`compare_pinning`]).
+    pub pinning: Vec<PinningComparison>,
+}
+
+/// The speedup spread of experiments that differ only in `pinning`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PinningComparison {
+    /// `(experiment name, its pinning, median speedup spread over its parallel cells)`.
+    pub rows: Vec<(String, crate::config::Pinning, Option<f64>)>,
+}
+
+impl std::fmt::Display for PinningComparison {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rows: Vec<String> = self
+            .rows
+            .iter()
+            .map(|(name, pinning, spread)| {
+                let spread = spread.map_or_else(|| "—".to_owned(), |s| format!("{:.1}%", s * 100.0));
+                format!("{name} (pinning {pinning}): {spread}")
+            })
+            .collect();
+        write!(f, "speedup spread (median over parallel cells of the IQR of T1(r)/Tp(r)): {}", rows.join("; "))
+    }
+}
+
+/// Groups reports of experiments identical but for name, description and
+/// pinning, and gives each its median speedup spread — how much pinning
+/// steadies the speedup curve, measured in one run.
+pub fn compare_pinning(reports: &[&ExperimentReport]) -> Vec<PinningComparison> {
+    // The experiment as data, without the fields the comparison ignores.
+    let key = |report: &ExperimentReport| {
+        let mut value = serde_json::to_value(&report.experiment).unwrap_or_default();
+        if let Some(fields) = value.as_object_mut() {
+            for ignored in ["name", "description", "pinning"] {
+                fields.remove(ignored);
+            }
+        }
+        value
+    };
+    let mut groups: Vec<(serde_json::Value, Vec<&ExperimentReport>)> = Vec::new();
+    for &report in reports {
+        let k = key(report);
+        match groups.iter_mut().find(|(existing, _)| *existing == k) {
+            Some((_, members)) => members.push(report),
+            None => groups.push((k, vec![report])),
+        }
+    }
+    groups
+        .into_iter()
+        .filter(|(_, members)| {
+            let mut pinnings: Vec<_> = members.iter().map(|r| r.experiment.pinning).collect();
+            pinnings.dedup();
+            members.len() >= 2 && pinnings.len() >= 2
+        })
+        .map(|(_, members)| PinningComparison {
+            rows: members
+                .iter()
+                .map(|report| {
+                    let spreads: Vec<f64> =
+                        report.analysis.cells.iter().filter_map(|cell| cell.speedup_spread).collect();
+                    (report.experiment.name.to_string(), report.experiment.pinning, crate::stats::median(&spreads))
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 /// Runs `experiments` one after the other, each with the samples `done`
@@ -242,10 +307,11 @@ pub fn run_all(
     progress: &ProgressBar,
 ) -> anyhow::Result<RunSummary> {
     let mut dirs = Vec::new();
+    let mut reports = Vec::new();
     for (experiment, done) in experiments {
         if stop.load(Ordering::SeqCst) {
             // Stopped between experiments: the next one is not started.
-            return Ok(RunSummary { dirs, interrupted: true });
+            return Ok(RunSummary { dirs, interrupted: true, pinning: Vec::new() });
         }
         let dir = options.out_dir.join(experiment.name.as_str());
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -280,15 +346,42 @@ pub fn run_all(
         });
         dirs.push(dir);
         if report.status == RunStatus::Interrupted {
-            return Ok(RunSummary { dirs, interrupted: true });
+            return Ok(RunSummary { dirs, interrupted: true, pinning: Vec::new() });
         }
+        // Kept for the pinning comparison only: the samples are on disk.
+        reports.push(ExperimentReport { samples: Vec::new(), ..report });
     }
-    Ok(RunSummary { dirs, interrupted: false })
+    let pinning = compare_pinning(&reports.iter().collect::<Vec<_>>());
+    Ok(RunSummary { dirs, interrupted: false, pinning })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn experiments_differing_only_in_pinning_are_compared() {
+        let text = |name: &str, pinning: &str, reps: u32| {
+            format!(
+                "(experiments: [(name: \"{name}\", workload: Square, inputs: Count(10), workers: [1, 2], \
+                 repetitions: {reps}, backends: [Sequential, Pool], pinning: {pinning})])"
+            )
+        };
+        let report = |name, pinning, reps| {
+            let experiment = crate::testing::experiment(&text(name, pinning, reps));
+            crate::testing::report(experiment, 2, |cell| 1.0 / cell.workers as f64)
+        };
+        let none = report("a", "None", 5);
+        let cores = report("b", "Cores", 5);
+        let other = report("c", "Spread", 6);
+        let comparisons = compare_pinning(&[&none, &cores, &other]);
+        assert_eq!(comparisons.len(), 1, "c has other repetitions: not comparable");
+        let names: Vec<&str> = comparisons[0].rows.iter().map(|(name, _, _)| name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert!(comparisons[0].rows.iter().all(|(_, _, spread)| spread.is_some()));
+        assert!(comparisons[0].to_string().starts_with("speedup spread (median over parallel cells"));
+        assert!(compare_pinning(&[&none, &none]).is_empty(), "same pinning: nothing to compare");
+    }
 
     #[test]
     fn one_run_per_output_directory_and_stale_locks_are_taken_over() {

@@ -461,6 +461,10 @@ mod tests {
             };
             assert!(notes[0].starts_with("WARNING: the machine's load changed"), "{notes:?}");
         }
+        busy.status = crate::report::RunStatus::Interrupted;
+        let Figure::Speedup(speedup) = &super::figures(&busy)[0] else { panic!("speedup first") };
+        assert!(speedup.caption.starts_with("INTERRUPTED: partial data. t — "), "{}", speedup.caption);
+        assert!(speedup.caption.contains("rev abc1234") && speedup.caption.contains("rustc 1.80.0"));
 
         // On 2 cores, p ≤ 2 leaves two points: no fit, and the chart says why.
         let two_cores = super::figures(&crate::testing::report(experiment(SWEEP), 2, |cell| 1.0 / cell.workers as f64));

@@ -117,7 +117,9 @@ fn write_report(out: &mut String, report: &ExperimentReport, figures: &[&str]) -
         out,
         "\n— Overhead and Karp–Flatt are defined only for 1 < p ≤ {cores} (the logical cores): at p = 1 \
          nothing is split, and beyond the cores the threads time-share, so the excess time measures \
-         the core limit rather than scheduling overhead or serial work."
+         the core limit rather than scheduling overhead or serial work. Karp–Flatt is also left out where \
+         S < 1 (slower than the sequential loop) or S > p (superlinear): a serial fraction outside [0, 1] \
+         describes nothing."
     )?;
 
     if !analysis.series.is_empty() {
@@ -243,13 +245,26 @@ fn cell_row(stats: &CellStats) -> String {
         format_seconds(seconds.median),
         format_seconds(seconds.ci_low),
         format_seconds(seconds.ci_high),
-        optional(stats.speedup, |s| format!("{:.2} [{:.2}, {:.2}]", s.value, s.ci_low, s.ci_high)),
+        optional(stats.speedup, |s| {
+            format!("{} [{}, {}]", format_ratio(s.value), format_ratio(s.ci_low), format_ratio(s.ci_high))
+        }),
         optional(stats.speedup_spread, |s| format!("{:.1}%", s * 100.0)),
         optional(stats.efficiency, |e| format!("{:.0}%", e * 100.0)),
         optional(stats.overhead_per_task_ns, |o| format_seconds(o.value * 1e-9)),
         optional(stats.karp_flatt, |e| format!("{e:.3}")),
         stats.outliers.total(),
     )
+}
+
+/// A speedup with two decimals, or two significant digits below 0.1 (so a
+/// map 100 times slower than the loop reads 0.010, not 0.00).
+fn format_ratio(x: f64) -> String {
+    if x.abs() >= 0.1 || x == 0.0 || !x.is_finite() {
+        format!("{x:.2}")
+    } else {
+        let decimals = (1 - x.abs().log10().floor() as i32).clamp(2, 12) as usize;
+        format!("{x:.decimals$}")
+    }
 }
 
 fn optional<T>(value: Option<T>, format: impl FnOnce(T) -> String) -> String {
@@ -294,6 +309,14 @@ mod tests {
         report.status = RunStatus::Interrupted;
         let markdown = render(&report, &[]);
         assert!(markdown.contains("> **Interrupted:** 0 of 20 planned repetitions were measured"), "{markdown}");
+    }
+
+    #[test]
+    fn small_speedups_keep_two_significant_digits() {
+        assert_eq!(format_ratio(1.234), "1.23");
+        assert_eq!(format_ratio(0.0092), "0.0092");
+        assert_eq!(format_ratio(0.05), "0.050");
+        assert_eq!(format_ratio(0.0), "0.00");
     }
 
     #[test]
