@@ -389,7 +389,7 @@ fn draw_scaling(
             // when every worker count is beyond the top).
             let end = x_high.min(top);
             let ideal = if end > x_low { geometric(x_low, end, 64).map(|p| (p, p)).collect() } else { Vec::new() };
-            let label = if chart.weak { "scaled speedup p·T1/Tp (weak scaling)" } else { "speedup T1/Tp" };
+            let label = if chart.weak { "scaled speedup p·T1/Tp" } else { "speedup T1/Tp" };
             let y = Axis::linear(label, (0.0, top));
             (y, "ideal S = p", ideal)
         }
