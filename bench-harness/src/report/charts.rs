@@ -67,7 +67,7 @@ pub const WIDTH: u32 = 1600;
 /// small print (workload, machine, build) below that.
 pub const HEIGHT: u32 = 1150;
 
-/// A file format every chart can be drawn in; [`canvas`] picks the
+/// A file format every chart can be drawn in; the drawing code picks the
 /// backend from the file's extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Format {
