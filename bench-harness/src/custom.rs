@@ -150,6 +150,23 @@ impl CustomWorkload {
 ///
 /// [`Job::call`] is `Sync`: call it from as many threads as you like, in
 /// any order; return the results in input order.
+///
+/// A job lives for one run: nothing of it (its inputs, itself) can be kept
+/// for later, so a backend cannot read a run's data after the harness has
+/// moved on:
+///
+/// ```compile_fail
+/// use bench_harness::custom::{Job, Registry};
+/// use std::sync::Mutex;
+///
+/// static KEPT: Mutex<Vec<&'static [f64]>> = Mutex::new(Vec::new());
+/// let _ = Registry::new().backend("leaky", |_| {
+///     |job: &Job<'_>| {
+///         KEPT.lock().unwrap().push(job.inputs()); // error: borrowed data escapes
+///         Vec::new()
+///     }
+/// });
+/// ```
 pub struct Job<'a> {
     inputs: &'a [f64],
     task: &'a Task,
