@@ -214,7 +214,7 @@ fn list(experiments: &[&crate::config::Experiment]) {
             }
             None => {
                 unknown.push(experiment.name.as_str());
-                "duration known once its command has run".to_owned()
+                "duration known once its workload has run (an external command or your own code)".to_owned()
             }
         };
         println!(
@@ -237,7 +237,7 @@ fn list(experiments: &[&crate::config::Experiment]) {
     let more = if unknown.is_empty() {
         String::new()
     } else {
-        format!(" plus the Command experiment(s) {}", unknown.join(", "))
+        format!(" plus {} (their cost only a run tells)", unknown.join(", "))
     };
     println!(
         "estimated total: about {}{more} (nominal task costs; a run measures the real ones before it starts)",
