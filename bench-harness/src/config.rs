@@ -475,6 +475,13 @@ impl BackendName {
     pub fn as_str(self) -> &'static str {
         self.0
     }
+
+    /// The order in which this process first met the name (0 for the first
+    /// backend of your own named in a file, 1 for the next, ...): distinct
+    /// names get distinct indices, which charts turn into distinct styles.
+    pub fn index(self) -> usize {
+        names().iter().position(|n| std::ptr::eq(*n, self.0)).unwrap_or(0)
+    }
 }
 
 impl TryFrom<String> for BackendName {
@@ -508,11 +515,16 @@ impl From<BackendName> for String {
     }
 }
 
-/// Stores `name` once per process and returns it for good.
-fn intern(name: String) -> &'static str {
+/// Every name interned so far, in order.
+fn names() -> std::sync::MutexGuard<'static, Vec<&'static str>> {
     static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
     // A poisoned lock still holds a valid list: names are only ever added.
-    let mut names = NAMES.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    NAMES.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Stores `name` once per process and returns it for good.
+fn intern(name: String) -> &'static str {
+    let mut names = names();
     if let Some(existing) = names.iter().find(|n| **n == name) {
         return existing;
     }

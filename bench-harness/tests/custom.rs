@@ -184,3 +184,19 @@ fn a_panicking_backend_or_workload_fails_its_cell_with_the_message() {
     let error = measure(&fragile.experiments[0], &registry, Vec::new(), &mut ()).unwrap_err();
     assert_eq!(error.to_string(), "sequential panicked: input 31 is too big");
 }
+
+#[test]
+fn backends_of_your_own_look_different_from_each_other_and_from_the_built_ins() {
+    use bench_harness::config::BUILT_IN_BACKENDS;
+    use bench_harness::report::figures::backend_style;
+    let named: Vec<BackendKind> =
+        (0..12).map(|i| BackendKind::Named(BackendName::try_from(format!("style-{i}")).unwrap())).collect();
+    let styles: Vec<_> = named.iter().chain(&BUILT_IN_BACKENDS).map(|&b| backend_style(b)).collect();
+    for (i, a) in styles.iter().enumerate() {
+        for b in &styles[i + 1..] {
+            assert_ne!(a, b, "two backends drawn alike");
+        }
+    }
+    // The same backend keeps its style.
+    assert_eq!(backend_style(named[3]), backend_style(BackendKind::Named(BackendName::try_from("style-3").unwrap())));
+}

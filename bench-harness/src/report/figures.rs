@@ -16,7 +16,7 @@ use super::charts::{
 };
 use super::{ExperimentReport, Exporter};
 use crate::analysis::{representative_chunk, speedup_points, Analysis};
-use crate::config::{BackendKind, ChunkSize, Experiment};
+use crate::config::{BackendKind, BackendName, ChunkSize, Experiment};
 use crate::stats::{Fit, Model};
 
 /// Points per fitted curve: smooth at chart resolution.
@@ -147,17 +147,19 @@ pub fn backend_style(backend: BackendKind) -> Style {
         BackendKind::PoolCollect => 2,
         BackendKind::StdScope => 3,
         BackendKind::Rayon => 4,
-        BackendKind::Named(name) => return named_backend_style(name.as_str()),
+        BackendKind::Named(name) => return named_backend_style(name),
     })
 }
 
-/// A backend of your own gets a colour and marker from a hash of its name
-/// (FNV-1a), so it looks the same on every chart and in every run: one of
-/// the palette's four colours that no built-in backend or model uses, and
-/// any marker.
-fn named_backend_style(name: &str) -> Style {
-    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
-    Style { color: 7 + (hash % 4) as usize, marker: ((hash >> 32) % 6) as usize }
+/// A backend of your own gets one of the palette's four colours that no
+/// built-in backend or model uses, and a marker, from the order its name
+/// was first met (the order of the configuration): the first 24 such
+/// backends all look different, and each looks the same on every chart.
+fn named_backend_style(name: BackendName) -> Style {
+    let index = name.index();
+    // Colour `c` with markers `c + 5k (mod 6)`: 5 and 6 are coprime, so the
+    // 24 (colour, marker) pairs for indices 0..24 are all distinct.
+    Style { color: 7 + index % 4, marker: (index % 4 + 5 * (index / 4)) % 6 }
 }
 
 /// The colour of a model's fitted curve: palette entries no backend uses.
