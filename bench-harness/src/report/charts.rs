@@ -292,7 +292,8 @@ pub fn draw_overhead(path: &Path, chart: &OverheadChart, canvas: &Canvas) -> Res
 
 /// Draws median wall time against workers, one line per backend, on log₂
 /// (workers) × log₁₀ (time) axes, with an ideal-scaling guide `T/p` from the
-/// fastest time at the fewest workers.
+/// fastest time at the fewest workers. A series with a single point (the
+/// sequential baseline) also gets a thin horizontal level in its colour.
 pub fn draw_backends(path: &Path, chart: &BackendChart, canvas: &Canvas) -> Result<Layout> {
     check_series(&chart.title, &chart.series)?;
     if let Some(point) = chart.series.iter().flat_map(|series| &series.points).find(|point| point.y <= 0.0) {
@@ -331,6 +332,18 @@ pub fn draw_backends(path: &Path, chart: &BackendChart, canvas: &Canvas) -> Resu
         kind: LineKind::Ideal,
         color: IDEAL_GRAY,
     });
+    // A series of one point (the sequential baseline) is also drawn as a
+    // thin level across the chart, in its colour: every backend's time can
+    // be read against it, and it stays visible where markers overlap it.
+    for single in series.iter().filter(|series| series.points.len() == 1) {
+        let level = single.points[0].y;
+        layers.push(Layer::Line {
+            label: String::new(),
+            points: vec![(x_low, level), (x_high, level)],
+            kind: LineKind::Ideal,
+            color: series_style(single.style).color,
+        });
+    }
     push_measured(&mut layers, &series, chart.max_cores);
     canvas::render(
         path,
@@ -634,7 +647,7 @@ mod tests {
         let (_guard, dir) = output_dir();
         let series = |label: &str, per_chunk_ns: f64| MeasuredSeries {
             label: label.to_string(),
-            style: Style::nth(label.len()),
+            style: Style { color: 1, marker: usize::from(label.as_bytes()[0]) },
             points: (0..=12)
                 .map(|k| {
                     let chunk = f64::from(1 << k);
@@ -663,7 +676,12 @@ mod tests {
         let (_guard, dir) = output_dir();
         let backend = |label: &str, serial_s: f64, efficiency: f64| MeasuredSeries {
             label: label.to_string(),
-            style: Style::nth(label.len()),
+            style: Style::nth(
+                ["sequential", "pool", "pool-collect", "std::thread::scope", "rayon"]
+                    .iter()
+                    .position(|&l| l == label)
+                    .unwrap_or(6),
+            ),
             points: [1.0, 2.0, 4.0, 8.0]
                 .iter()
                 .map(|&p: &f64| {
@@ -732,8 +750,14 @@ mod tests {
                 style: Style::nth(2),
             });
             for (name, layout) in [
-                ("speedup.png", draw_speedup(&dir.join("speedup.png"), &chart, &Canvas::default()).unwrap()),
-                ("efficiency.png", draw_efficiency(&dir.join("efficiency.png"), &chart, &Canvas::default()).unwrap()),
+                (
+                    "legend-speedup.png",
+                    draw_speedup(&dir.join("legend-speedup.png"), &chart, &Canvas::default()).unwrap(),
+                ),
+                (
+                    "legend-efficiency.png",
+                    draw_efficiency(&dir.join("legend-efficiency.png"), &chart, &Canvas::default()).unwrap(),
+                ),
             ] {
                 let image = Image::read(&dir.join(name));
                 let pixel = |at| image.pixel(at);

@@ -389,7 +389,8 @@ fn legend_entry(layer: &Layer<'_>) -> Option<LegendEntry> {
             label: label.clone(),
             glyph: Glyph { marker: None, filled: true, color: CORES_GRAY, line: Some(LineKind::Cores) },
         }),
-        Layer::Line { label, points, kind, color } => (!points.is_empty()).then(|| LegendEntry {
+        // A line without a label is a guide to another layer's entry.
+        Layer::Line { label, points, kind, color } => (!points.is_empty() && !label.is_empty()).then(|| LegendEntry {
             label: label.clone(),
             glyph: Glyph { marker: None, filled: true, color: *color, line: Some(*kind) },
         }),
