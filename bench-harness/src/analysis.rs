@@ -11,15 +11,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{BackendKind, ChunkSize, Experiment};
 use crate::measure::{cells, Cell, Sample};
-use crate::stats::{self, Estimate, Model, Outliers, Summary};
+use crate::stats::{self, Estimate, Fit, Model, Outliers, Summary};
 
 /// Bootstrap resamples per interval: enough for stable 95 % bounds while
 /// keeping the analysis of a whole report well under a second.
 pub const BOOTSTRAP_RESAMPLES: usize = 2_000;
 
-/// Fewer worker counts than this get no model fits: with two points every
-/// model fits exactly and its parameters mean nothing.
-const MIN_FIT_POINTS: usize = 3;
+/// A model is fitted only to at least this many points more than it has
+/// parameters: with fewer, every model fits (nearly) exactly and its
+/// parameters and R² mean nothing.
+pub const SPARE_FIT_POINTS: usize = 2;
 
 /// Fewer repetitions than this make bootstrap intervals rough; the summary says so.
 const FEW_REPETITIONS: u32 = 5;
@@ -33,96 +34,30 @@ pub struct CellStats {
     pub seconds: Summary,
     /// Samples outside Tukey's fences (kept in every statistic).
     pub outliers: Outliers,
-    /// `T1 / Tp` against the `Sequential` cell, with CI.
+    /// `T1 / Tp` against the `Sequential` cell, with CI. For weak scaling
+    /// (`PerWorker` inputs) the scaled speedup `p · T1 / Tp`, where `T1` is
+    /// the sequential time for one worker's share and `Tp` the time for
+    /// `p` shares on `p` workers.
     pub speedup: Option<Estimate>,
-    /// Speedup divided by workers.
+    /// Speedup divided by workers; for weak scaling `T1 / Tp`, the
+    /// weak-scaling efficiency.
     pub efficiency: Option<f64>,
-    /// Karp–Flatt serial fraction (defined for more than one worker).
+    /// Karp–Flatt serial fraction; only where it means something: 1 < p ≤
+    /// cores and 1 ≤ S ≤ p (so that it lies in [0, 1]).
     pub karp_flatt: Option<f64>,
-    /// Time beyond a perfect split of `T1`, per input, in nanoseconds; the
-    /// interval combines the extreme ends of both medians' intervals.
+    /// Time beyond a perfect split of `T1`, per input, in nanoseconds, only
+    /// where defined, 1 < p ≤ cores (beyond the cores the excess is the core
+    /// limit, not overhead); the interval combines the extreme ends of both
+    /// medians' intervals.
     pub overhead_per_task_ns: Option<Estimate>,
     /// More workers than the machine's logical cores.
     pub oversubscribed: bool,
-}
-
-/// One fitted parameter (an owned copy of [`stats::Parameter`]).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct FittedParameter {
-    /// Name as in the model's formula (`s`, `a`, `b`).
-    pub name: String,
-    /// Least-squares estimate.
-    pub value: f64,
-    /// Asymptotic standard error; `None` when it cannot be estimated
-    /// (no residual degrees of freedom). `None` rather than NaN so the
-    /// value survives a JSON round trip.
-    pub std_error: Option<f64>,
-}
-
-/// A scaling model fitted to one speedup series.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelFit {
-    /// Amdahl or USL.
-    pub model: Model,
-    /// Parameters in the model's order.
-    pub params: Vec<FittedParameter>,
-    /// Coefficient of determination; `None` when all speedups are equal.
-    pub r_squared: Option<f64>,
-    /// Root-mean-square residual, in speedup units.
-    pub rmse: f64,
-    /// `(workers, speedup)` at the USL's predicted maximum, if it has one.
-    pub peak: Option<(f64, f64)>,
-    /// The fit's own caveats.
-    pub warnings: Vec<String>,
-}
-
-impl ModelFit {
-    fn from_fit(fit: stats::Fit) -> Self {
-        ModelFit {
-            model: fit.model,
-            params: fit
-                .params
-                .iter()
-                .map(|p| FittedParameter { name: p.name.to_owned(), value: p.value, std_error: finite(p.std_error) })
-                .collect(),
-            r_squared: finite(fit.r_squared),
-            rmse: fit.rmse,
-            peak: fit.peak,
-            warnings: fit.warnings,
-        }
-    }
-
-    /// Predicted speedup at `workers`.
-    pub fn predict(&self, workers: f64) -> f64 {
-        let values: Vec<f64> = self.params.iter().map(|p| p.value).collect();
-        self.model.speedup(&values, workers)
-    }
-
-    /// Parameters as `s = 0.100 ± 0.002`, comma-separated.
-    pub fn parameters_text(&self) -> String {
-        self.params
-            .iter()
-            .map(|p| match p.std_error {
-                Some(error) => format!("{} = {:.4} ± {:.4}", p.name, without_negative_zero(p.value), error),
-                None => format!("{} = {:.4}", p.name, without_negative_zero(p.value)),
-            })
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-}
-
-/// `x`, or 0 when it would print as `-0.0000` (a fit at its bound of 0 can
-/// land on negative zero or a hair below it).
-fn without_negative_zero(x: f64) -> f64 {
-    if x.abs() < 0.5e-4 {
-        0.0
-    } else {
-        x
-    }
-}
-
-fn finite(x: f64) -> Option<f64> {
-    x.is_finite().then_some(x)
+    /// How much the speedup moves from repetition to repetition: the
+    /// interquartile range of the per-repetition speedups `T1(r) / Tp(r)`
+    /// (same-round samples paired; cells are measured round-robin), relative
+    /// to their median. `None` for the baseline or with fewer than 4 pairs.
+    #[serde(default)]
+    pub speedup_spread: Option<f64>,
 }
 
 /// The speedup series of one backend at one chunk size, over worker counts,
@@ -133,10 +68,12 @@ pub struct Series {
     pub backend: BackendKind,
     /// The chunk size, for backends that take one.
     pub chunk: Option<ChunkSize>,
-    /// Amdahl and USL fits that succeeded.
-    pub fits: Vec<ModelFit>,
-    /// Why a model could not be fitted, if one could not.
-    pub fit_errors: Vec<String>,
+    /// Largest worker count whose point entered the fits.
+    pub fit_max_workers: usize,
+    /// Amdahl and USL fits that were made.
+    pub fits: Vec<Fit>,
+    /// Why a model was not fitted, one sentence per model left out.
+    pub not_fitted: Vec<String>,
 }
 
 impl Series {
@@ -159,8 +96,8 @@ pub struct Analysis {
     /// Per-cell statistics, in measurement order (sequential first).
     pub cells: Vec<CellStats>,
     /// For each parallel backend, its representative speedup series (see
-    /// [`representative_chunk`]) with model fits, when there are at least
-    /// two worker counts.
+    /// [`representative_chunk`]) with the model fits that mean something,
+    /// when there are at least two worker counts.
     pub series: Vec<Series>,
     /// Things a reader of the numbers should know. Outliers are not repeated
     /// here: see [`Analysis::outlier_cells`].
@@ -188,8 +125,10 @@ impl Analysis {
 pub fn analyze(experiment: &Experiment, samples: &[Sample], logical_cores: usize) -> Analysis {
     let tasks = experiment.inputs.len();
     let mut by_cell: BTreeMap<Cell, Vec<f64>> = BTreeMap::new();
+    let mut by_round: BTreeMap<(Cell, u32), f64> = BTreeMap::new();
     for sample in samples {
         by_cell.entry(sample.cell).or_default().push(sample.seconds);
+        by_round.insert((sample.cell, sample.repetition), sample.seconds);
     }
     let baseline_cell = Cell { backend: BackendKind::Sequential, workers: 1, chunk: None };
     let baseline = by_cell.get(&baseline_cell).cloned().unwrap_or_default();
@@ -205,7 +144,12 @@ pub fn analyze(experiment: &Experiment, samples: &[Sample], logical_cores: usize
             continue;
         };
         let outliers = stats::classify_outliers(times);
-        let speedup = stats::speedup(&baseline, times, BOOTSTRAP_RESAMPLES, seed);
+        let weak = experiment.inputs.is_weak();
+        let speedup = stats::speedup(&baseline, times, BOOTSTRAP_RESAMPLES, seed).map(|s| {
+            // Scaled speedup: p shares of work in Tp against one share in T1.
+            let scale = if weak { cell.workers as f64 } else { 1.0 };
+            Estimate { value: s.value * scale, ci_low: s.ci_low * scale, ci_high: s.ci_high * scale }
+        });
         let overhead = baseline_summary.and_then(|t1| {
             let at = |t1_s, tp_s| stats::overhead_per_task_ns(t1_s, tp_s, cell.workers, tasks);
             Some(Estimate {
@@ -214,34 +158,46 @@ pub fn analyze(experiment: &Experiment, samples: &[Sample], logical_cores: usize
                 ci_high: at(t1.ci_low, summary.ci_high)?,
             })
         });
+        // Karp–Flatt and overhead assume a fixed problem: not for weak scaling.
+        let defined = !weak && cell.backend.is_parallel() && cell.workers > 1 && cell.workers <= logical_cores;
+        let paired: Vec<f64> = by_round
+            .iter()
+            .filter(|((c, _), _)| *c == cell)
+            .filter_map(|((_, round), tp)| Some(by_round.get(&(baseline_cell, *round))? / tp))
+            .filter(|s| s.is_finite())
+            .collect();
+        let speedup_spread = (cell.backend.is_parallel() && paired.len() >= 4)
+            .then(|| {
+                let (q1, median, q3) =
+                    (stats::quantile(&paired, 0.25)?, stats::median(&paired)?, stats::quantile(&paired, 0.75)?);
+                (median > 0.0).then(|| (q3 - q1) / median)
+            })
+            .flatten();
         cell_stats.push(CellStats {
             cell,
             seconds: summary,
             outliers,
             speedup,
             efficiency: speedup.and_then(|s| stats::efficiency(s.value, cell.workers)),
-            karp_flatt: speedup.and_then(|s| stats::karp_flatt(s.value, cell.workers)),
-            overhead_per_task_ns: overhead.filter(|_| cell.backend.is_parallel()),
+            // A serial fraction outside [0, 1] (a map slower than the loop,
+            // S < 1, or superlinear, S > p) describes nothing: left out.
+            karp_flatt: speedup
+                .and_then(|s| stats::karp_flatt(s.value, cell.workers))
+                .filter(|e| defined && (0.0..=1.0).contains(e)),
+            overhead_per_task_ns: overhead.filter(|_| defined),
             oversubscribed: cell.workers > logical_cores,
+            speedup_spread,
         });
     }
 
     let worker_counts = experiment.workers.as_slice();
-    let series = if worker_counts.len() >= MIN_FIT_POINTS {
-        fitted_series(experiment, &cell_stats)
-    } else {
-        if worker_counts.len() > 1 {
-            warnings.push(format!(
-                "no Amdahl/USL fits: they need at least {MIN_FIT_POINTS} worker counts, the experiment has {}",
-                worker_counts.len()
-            ));
-        }
-        Vec::new()
-    };
-    if !series.is_empty() && worker_counts.iter().any(|&w| w > logical_cores) {
+    let fit_max_workers = experiment.fit_max_workers.unwrap_or(logical_cores);
+    let series =
+        if worker_counts.len() >= 2 { fitted_series(experiment, &cell_stats, fit_max_workers) } else { Vec::new() };
+    if series.iter().any(|s| !s.fits.is_empty()) && fit_max_workers > logical_cores {
         warnings.push(format!(
-            "the fits include oversubscribed points (more than {logical_cores} workers): for CPU-bound work \
-             they then describe the core limit rather than the program's serial fraction"
+            "the fits include oversubscribed points (fit_max_workers {fit_max_workers} > {logical_cores} cores): \
+             for CPU-bound work they then describe the core limit rather than the program's serial fraction"
         ));
     }
     for series in &series {
@@ -249,7 +205,6 @@ pub fn analyze(experiment: &Experiment, samples: &[Sample], logical_cores: usize
         for fit in &series.fits {
             warnings.extend(fit.warnings.iter().map(|w| format!("{label}, {} fit: {w}", fit.model)));
         }
-        warnings.extend(series.fit_errors.iter().map(|e| format!("{label}: {e}")));
     }
     warnings.extend(general_warnings(experiment, logical_cores));
     Analysis { tasks, logical_cores, cells: cell_stats, series, warnings }
@@ -275,7 +230,7 @@ pub fn speedup_points(cells: &[CellStats], backend: BackendKind, chunk: Option<C
         .collect()
 }
 
-fn fitted_series(experiment: &Experiment, cells: &[CellStats]) -> Vec<Series> {
+fn fitted_series(experiment: &Experiment, cells: &[CellStats], fit_max_workers: usize) -> Vec<Series> {
     experiment
         .backends
         .as_slice()
@@ -285,13 +240,30 @@ fn fitted_series(experiment: &Experiment, cells: &[CellStats]) -> Vec<Series> {
             let chunk = representative_chunk(experiment, backend);
             let points: Vec<(f64, f64)> = speedup_points(cells, backend, chunk)
                 .into_iter()
+                .filter(|(workers, _)| *workers <= fit_max_workers as f64)
                 .map(|(workers, speedup)| (workers, speedup.value))
                 .collect();
-            let mut series = Series { backend, chunk, fits: Vec::new(), fit_errors: Vec::new() };
-            for model in [Model::Amdahl, Model::Usl] {
+            let mut series = Series { backend, chunk, fit_max_workers, fits: Vec::new(), not_fitted: Vec::new() };
+            // Amdahl's law is about a fixed problem, Gustafson's about one
+            // that grows with p; the USL describes either.
+            let models =
+                if experiment.inputs.is_weak() { [Model::Gustafson, Model::Usl] } else { [Model::Amdahl, Model::Usl] };
+            for model in models {
+                let needed = model.param_names().len() + SPARE_FIT_POINTS;
+                if points.len() < needed {
+                    let workers: Vec<String> = points.iter().map(|(p, _)| p.to_string()).collect();
+                    series.not_fitted.push(format!(
+                        "{model} not fitted: it needs speedups at {needed} or more worker counts ≤ {fit_max_workers} \
+                         ({} parameter(s) + {SPARE_FIT_POINTS}), this series has {} ({})",
+                        model.param_names().len(),
+                        points.len(),
+                        if workers.is_empty() { "none".to_owned() } else { workers.join(", ") }
+                    ));
+                    continue;
+                }
                 match stats::fit(model, &points) {
-                    Ok(fit) => series.fits.push(ModelFit::from_fit(fit)),
-                    Err(error) => series.fit_errors.push(error.to_string()),
+                    Ok(fit) => series.fits.push(fit),
+                    Err(error) => series.not_fitted.push(format!("{model} not fitted: {error}")),
                 }
             }
             series
@@ -373,7 +345,7 @@ mod tests {
         let experiment = experiment();
         // Amdahl with serial fraction 0.2.
         let amdahl = |p: f64| 1.0 / (0.2 + 0.8 / p);
-        let analysis = analyze(&experiment, &samples(&experiment, amdahl), 2);
+        let analysis = analyze(&experiment, &samples(&experiment, amdahl), 8);
         assert_eq!(analysis.cells.len(), 1 + 3 * 2 + 3);
         let pool4 =
             analysis.cell(&Cell { backend: BackendKind::Pool, workers: 4, chunk: Some(ChunkSize::Auto) }).unwrap();
@@ -387,8 +359,25 @@ mod tests {
         let overhead = pool4.overhead_per_task_ns.unwrap();
         assert!((overhead.value - 150_150.0).abs() < 1e-3, "{overhead:?}");
         assert!(overhead.ci_low <= overhead.value && overhead.value <= overhead.ci_high);
-        assert!(pool4.oversubscribed, "4 workers on 2 cores");
+        assert!(!pool4.oversubscribed, "4 workers on 8 cores");
         assert!(analysis.baseline().unwrap().overhead_per_task_ns.is_none());
+
+        // Karp–Flatt and overhead exist only for 1 < p ≤ cores.
+        let on_two_cores = analyze(&experiment, &samples(&experiment, amdahl), 2);
+        let at = |workers| {
+            on_two_cores.cell(&Cell { backend: BackendKind::Pool, workers, chunk: Some(ChunkSize::Auto) }).unwrap()
+        };
+        assert!(at(4).oversubscribed && at(4).speedup.is_some() && at(4).efficiency.is_some());
+        for workers in [1, 4] {
+            assert_eq!((at(workers).karp_flatt, at(workers).overhead_per_task_ns), (None, None), "p = {workers}");
+        }
+        assert!(at(2).karp_flatt.is_some() && at(2).overhead_per_task_ns.is_some());
+
+        // A map slower than the loop (S < 1) has overhead but no serial fraction.
+        let slow = analyze(&experiment, &samples(&experiment, |p| if p > 1.0 { 0.01 } else { 1.0 }), 8);
+        let pool2 = slow.cell(&Cell { backend: BackendKind::Pool, workers: 2, chunk: Some(ChunkSize::Auto) }).unwrap();
+        assert!(pool2.speedup.unwrap().value < 0.02);
+        assert!(pool2.karp_flatt.is_none() && pool2.overhead_per_task_ns.is_some());
     }
 
     #[test]
@@ -401,14 +390,64 @@ mod tests {
             let amdahl = series.fits.iter().find(|f| f.model == Model::Amdahl).unwrap();
             assert!((amdahl.params[0].value - 0.1).abs() < 1e-3, "{amdahl:?}");
             assert!((amdahl.predict(4.0) - 1.0 / (0.1 + 0.9 / 4.0)).abs() < 1e-3);
+            // Three points: enough for Amdahl's one parameter + 2, not for USL's two.
+            assert_eq!(series.fits.len(), 1);
+            assert_eq!(
+                series.not_fitted,
+                ["USL not fitted: it needs speedups at 4 or more worker counts ≤ 8 (2 parameter(s) + 2), \
+                  this series has 3 (1, 2, 4)"]
+            );
         }
         assert!(analysis.warnings.iter().any(|w| w.contains("only 3 repetitions")), "{:?}", analysis.warnings);
         assert!(!analysis.warnings.iter().any(|w| w.contains("oversubscribed")));
 
         assert!(!analysis.warnings.iter().any(|w| w.contains("divide evenly")), "1000 inputs: many rounds");
 
+        // On 2 cores only p = 1, 2 count by default: no model is fitted.
         let on_two_cores = analyze(&experiment, &samples(&experiment, |p| p), 2);
-        assert!(on_two_cores.warnings.iter().any(|w| w.contains("fits include oversubscribed")));
+        assert!(on_two_cores.series.iter().all(|s| s.fits.is_empty() && s.not_fitted.len() == 2));
+        assert!(on_two_cores.series[0].not_fitted[0].contains("≤ 2 (1 parameter(s) + 2), this series has 2 (1, 2)"));
+        assert!(!on_two_cores.warnings.iter().any(|w| w.contains("fits include oversubscribed")));
+        // Asked for explicitly, oversubscribed points are fitted, with a warning.
+        let explicit = Experiment { fit_max_workers: Some(4), ..experiment.clone() };
+        let oversubscribed = analyze(&explicit, &samples(&explicit, |p| p), 2);
+        assert_eq!(oversubscribed.series[0].fits.len(), 1);
+        assert!(oversubscribed.warnings.iter().any(|w| w.contains("fits include oversubscribed")));
+    }
+
+    #[test]
+    fn speedup_spread_pairs_samples_of_the_same_round() {
+        let text = "(experiments: [(name: \"t\", workload: Square, inputs: Count(10), \
+                    workers: [2], repetitions: 8, backends: [Sequential, Pool])])";
+        let experiment = Plan::parse(text, Path::new("t.ron")).unwrap().experiments.remove(0);
+        // T1 drifts with the round exactly as T2 does: every pair has S = 2,
+        // although both cells' times spread by 70%.
+        let drift = |r: u32| 1.0 + 0.1 * f64::from(r);
+        let samples: Vec<Sample> = cells(&experiment)
+            .into_iter()
+            .flat_map(|cell| {
+                (0..8).map(move |repetition| Sample {
+                    experiment: "t".into(),
+                    cell,
+                    repetition,
+                    seconds: drift(repetition) / cell.workers as f64,
+                })
+            })
+            .collect();
+        let analysis = analyze(&experiment, &samples, 2);
+        let pool = &analysis.cells[1];
+        assert_eq!(pool.speedup_spread, Some(0.0));
+        assert_eq!(analysis.cells[0].speedup_spread, None, "the baseline has no speedup");
+        // Unpaired noise in T2 shows up: S(r) = 2 / drift(r).
+        let noisy: Vec<Sample> = samples
+            .iter()
+            .map(|s| Sample { seconds: if s.cell.workers == 2 { s.seconds } else { 1.0 }, ..s.clone() })
+            .collect();
+        let per_round: Vec<f64> = (0..8).map(|r| 2.0 / drift(r)).collect();
+        let expected = (stats::quantile(&per_round, 0.75).unwrap() - stats::quantile(&per_round, 0.25).unwrap())
+            / stats::median(&per_round).unwrap();
+        let spread = analyze(&experiment, &noisy, 2).cells[1].speedup_spread.unwrap();
+        assert!((spread - expected).abs() < 1e-12 && spread > 0.2, "{spread} vs {expected}");
     }
 
     #[test]

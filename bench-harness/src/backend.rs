@@ -5,12 +5,70 @@
 //! exception by nature: `std::thread::scope` spawns its threads on every run,
 //! and that cost is part of what it is compared for.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
-use crate::config::{BackendKind, ChunkSize};
-use crate::workload::{Workload, WorkloadError};
+use crate::config::{BackendKind, ChunkSize, Pinning};
+use crate::custom::{Job, Registry, RunFn};
+use crate::workload::{Task, WorkloadError};
+
+/// Where the workers of one backend go: worker `i` of `workers` onto one of
+/// the cores this process may run on, per [`Pinning`].
+#[derive(Debug, Clone)]
+pub struct Placement {
+    cores: Vec<core_affinity::CoreId>,
+    workers: usize,
+    pinning: Pinning,
+    /// Workers whose pinning the OS refused.
+    failures: Arc<AtomicUsize>,
+}
+
+impl Placement {
+    /// The placement of `workers` threads; `None` for [`Pinning::None`].
+    /// Errors when pinning is asked for but the OS does not say which
+    /// cores the process may use.
+    pub fn new(pinning: Pinning, workers: usize) -> Result<Option<Placement>, BackendError> {
+        if pinning == Pinning::None {
+            return Ok(None);
+        }
+        let cores = core_affinity::get_core_ids().filter(|cores| !cores.is_empty()).ok_or(BackendError::Pinning {
+            pinning,
+            message: "the OS does not report which cores this process may run on".to_owned(),
+        })?;
+        Ok(Some(Placement { cores, workers, pinning, failures: Arc::new(AtomicUsize::new(0)) }))
+    }
+
+    /// The index (among the allowed cores) worker `worker` goes to.
+    pub fn core_index(&self, worker: usize) -> usize {
+        let n = self.cores.len();
+        match self.pinning {
+            Pinning::None | Pinning::Cores => worker % n,
+            // Evenly spaced over the allowed cores: 2 workers on 8 cores go
+            // to cores 0 and 4, away from each other's caches and SMT sibling.
+            Pinning::Spread => (worker * n / self.workers.max(1)) % n,
+        }
+    }
+
+    /// Pins the calling thread as worker `worker`; a refusal is counted.
+    pub fn pin(&self, worker: usize) {
+        if !core_affinity::set_for_current(self.cores[self.core_index(worker)]) {
+            self.failures.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Errors when the OS refused to pin any worker so far.
+    pub fn check(&self) -> Result<(), BackendError> {
+        match self.failures.load(Ordering::Relaxed) {
+            0 => Ok(()),
+            failed => Err(BackendError::Pinning {
+                pinning: self.pinning,
+                message: format!("the OS refused to pin {failed} worker thread(s)"),
+            }),
+        }
+    }
+}
 
 /// Why a backend could not be started.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +81,12 @@ pub enum BackendError {
         /// The pool's reason.
         message: String,
     },
+    /// A `Named` backend is not in the registry.
+    #[error("backend {name:?} is not registered here; it is defined by a bench of your own")]
+    Unregistered {
+        /// The name in the configuration.
+        name: String,
+    },
     /// Rayon refused to start its pool.
     #[error("cannot start a rayon pool with {workers} threads: {reason}")]
     Rayon {
@@ -31,10 +95,23 @@ pub enum BackendError {
         /// Rayon's reason.
         reason: rayon::ThreadPoolBuildError,
     },
+    /// Workers could not be pinned as the experiment asks.
+    #[error("cannot pin workers ({pinning}): {message}")]
+    Pinning {
+        /// The pinning asked for.
+        pinning: Pinning,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 /// A started backend, ready to map a workload over inputs repeatedly.
-pub enum Backend {
+pub struct Backend {
+    kind: Kind,
+    placement: Option<Placement>,
+}
+
+enum Kind {
     /// A loop on the calling thread.
     Sequential,
     /// This project's pool, through its lazy ordered `map`.
@@ -48,61 +125,89 @@ pub enum Backend {
     },
     /// A dedicated rayon pool with exactly `workers` threads.
     Rayon(rayon::ThreadPool),
+    /// A backend of yours, from [`Registry::backend`]; its threads are its
+    /// own, so the harness does not pin them.
+    Named(Box<RunFn>),
 }
 
 impl Backend {
-    /// Starts a backend of the given kind with `workers` threads
-    /// (ignored by `Sequential`).
-    pub fn start(kind: BackendKind, workers: usize) -> Result<Backend, BackendError> {
-        Ok(match kind {
-            BackendKind::Sequential => Backend::Sequential,
+    /// Starts a backend of the given kind with `workers` threads (ignored
+    /// by `Sequential`), its workers pinned per `pinning`: the pool and
+    /// rayon pin each worker as it starts (their start handlers),
+    /// `StdScope` pins each thread it spawns. The sequential loop runs on
+    /// the caller's thread and is never pinned, nor are the threads of a
+    /// `Named` backend (from `registry`), which are its own.
+    pub fn start(
+        kind: BackendKind,
+        workers: usize,
+        pinning: Pinning,
+        registry: &Registry,
+    ) -> Result<Backend, BackendError> {
+        let pinned = kind.is_parallel() && !matches!(kind, BackendKind::Named(_));
+        let placement = if pinned { Placement::new(pinning, workers)? } else { None };
+        let kind = match kind {
+            BackendKind::Named(name) => Kind::Named(
+                registry
+                    .start_backend(name, workers)
+                    .ok_or_else(|| BackendError::Unregistered { name: name.as_str().to_owned() })?,
+            ),
+            BackendKind::Sequential => Kind::Sequential,
             BackendKind::Pool | BackendKind::PoolCollect => {
-                let pool = pool::ThreadPool::builder()
-                    .num_workers(workers)
-                    .thread_name(|i| format!("bench-pool-{i}"))
-                    .build()
-                    .map_err(|error| BackendError::Pool { workers, message: error.to_string() })?;
+                let mut builder =
+                    pool::ThreadPool::builder().num_workers(workers).thread_name(|i| format!("bench-pool-{i}"));
+                if let Some(placement) = placement.clone() {
+                    builder = builder.start_handler(move |worker| placement.pin(worker));
+                }
+                let pool =
+                    builder.build().map_err(|error| BackendError::Pool { workers, message: error.to_string() })?;
                 if kind == BackendKind::Pool {
-                    Backend::Pool(pool)
+                    Kind::Pool(pool)
                 } else {
-                    Backend::PoolCollect(pool)
+                    Kind::PoolCollect(pool)
                 }
             }
-            BackendKind::StdScope => Backend::StdScope { workers },
+            BackendKind::StdScope => Kind::StdScope { workers },
             BackendKind::Rayon => {
-                let pool = rayon::ThreadPoolBuilder::new()
-                    .num_threads(workers)
-                    .thread_name(|i| format!("bench-rayon-{i}"))
-                    .build()
-                    .map_err(|reason| BackendError::Rayon { workers, reason })?;
-                Backend::Rayon(pool)
+                let mut builder =
+                    rayon::ThreadPoolBuilder::new().num_threads(workers).thread_name(|i| format!("bench-rayon-{i}"));
+                if let Some(placement) = placement.clone() {
+                    builder = builder.start_handler(move |worker| placement.pin(worker));
+                }
+                Kind::Rayon(builder.build().map_err(|reason| BackendError::Rayon { workers, reason })?)
             }
-        })
+        };
+        Ok(Backend { kind, placement })
     }
 
-    /// Maps `workload` over `inputs` and returns the results in input order.
+    /// Errors when the OS refused to pin a worker so far (always `Ok`
+    /// without pinning).
+    pub fn check_pinning(&self) -> Result<(), BackendError> {
+        self.placement.as_ref().map_or(Ok(()), Placement::check)
+    }
+
+    /// Maps `task` over `inputs` and returns the results in input order.
     ///
     /// `chunk` is `None` for backends that take no chunk size. The first
     /// failing task's error is returned.
-    pub fn run(
-        &self,
-        workload: &Arc<Workload>,
-        inputs: &Arc<[f64]>,
-        chunk: Option<ChunkSize>,
-    ) -> Result<Vec<f64>, WorkloadError> {
-        match self {
-            Backend::Sequential => inputs.iter().enumerate().map(|(index, &x)| workload.run(index, x)).collect(),
-            Backend::Pool(pool) => run_on_pool(pool, workload, inputs, chunk),
-            Backend::PoolCollect(pool) => run_on_pool_collect(pool, workload, inputs),
-            Backend::StdScope { workers } => run_on_scope(*workers, workload, inputs),
-            Backend::Rayon(pool) => pool.install(|| {
+    pub fn run(&self, task: &Task, inputs: &Arc<[f64]>, chunk: Option<ChunkSize>) -> Result<Vec<f64>, WorkloadError> {
+        match &self.kind {
+            Kind::Sequential => inputs.iter().enumerate().map(|(index, &x)| task(index, x)).collect(),
+            Kind::Pool(pool) => run_on_pool(pool, task, inputs, chunk),
+            Kind::PoolCollect(pool) => run_on_pool_collect(pool, task, inputs),
+            Kind::StdScope { workers } => run_on_scope(*workers, task, inputs, self.placement.as_ref()),
+            Kind::Rayon(pool) => pool.install(|| {
                 let tasks = inputs.par_iter().enumerate();
-                let task = |(index, &x): (usize, &f64)| workload.run(index, x);
+                let task = |(index, &x): (usize, &f64)| task(index, x);
                 match chunk {
                     Some(ChunkSize::Fixed(size)) => tasks.with_min_len(size).map(task).collect(),
                     Some(ChunkSize::Auto) | None => tasks.map(task).collect(),
                 }
             }),
+            Kind::Named(run) => {
+                let job = Job::new(inputs, task);
+                let results = run(&job);
+                job.finish(results)
+            }
         }
     }
 }
@@ -124,15 +229,11 @@ impl<'a> pool::Indexed for Enumerated<'a> {
 /// `Result<Vec<_>, _>` does; a `Vec<Result<..>>` would be several times
 /// wider and need a second, serial pass. A failure leaves NaN in its slot
 /// and is reported instead of the values.
-fn run_on_pool_collect(
-    pool: &pool::ThreadPool,
-    workload: &Workload,
-    inputs: &[f64],
-) -> Result<Vec<f64>, WorkloadError> {
+fn run_on_pool_collect(pool: &pool::ThreadPool, task: &Task, inputs: &[f64]) -> Result<Vec<f64>, WorkloadError> {
     let first_error = Mutex::new(None);
     let values = pool.map_collect(
         |(index, x): (usize, &f64)| {
-            workload.run(index, *x).unwrap_or_else(|error| {
+            task(index, *x).unwrap_or_else(|error| {
                 if let Ok(mut slot) = first_error.lock() {
                     slot.get_or_insert(error);
                 }
@@ -148,16 +249,16 @@ fn run_on_pool_collect(
 }
 
 /// `pool.map` over `(index, x)` pairs; the pool needs `'static` tasks, so the
-/// closure and the input iterator share the workload and inputs by `Arc`
+/// closure and the input iterator share the task and inputs by `Arc`
 /// rather than copying them.
 fn run_on_pool(
     pool: &pool::ThreadPool,
-    workload: &Arc<Workload>,
+    task: &Task,
     inputs: &Arc<[f64]>,
     chunk: Option<ChunkSize>,
 ) -> Result<Vec<f64>, WorkloadError> {
-    let workload = Arc::clone(workload);
-    let task = move |(index, x): (usize, f64)| workload.run(index, x);
+    let shared_task = Arc::clone(task);
+    let task = move |(index, x): (usize, f64)| shared_task(index, x);
     let shared = Arc::clone(inputs);
     let pairs = (0..inputs.len()).map(move |index| (index, shared[index]));
     let map = pool.map(task, pairs);
@@ -170,7 +271,12 @@ fn run_on_pool(
 /// Static partition: `workers` scoped threads, each mapping one contiguous
 /// block of `ceil(n / workers)` inputs (fewer threads when there are fewer
 /// inputs than workers).
-fn run_on_scope(workers: usize, workload: &Workload, inputs: &[f64]) -> Result<Vec<f64>, WorkloadError> {
+fn run_on_scope(
+    workers: usize,
+    task: &Task,
+    inputs: &[f64],
+    placement: Option<&Placement>,
+) -> Result<Vec<f64>, WorkloadError> {
     let block = inputs.len().div_ceil(workers.max(1)).max(1);
     std::thread::scope(|scope| {
         let handles: Vec<_> = inputs
@@ -178,11 +284,11 @@ fn run_on_scope(workers: usize, workload: &Workload, inputs: &[f64]) -> Result<V
             .enumerate()
             .map(|(block_index, xs)| {
                 scope.spawn(move || {
+                    if let Some(placement) = placement {
+                        placement.pin(block_index);
+                    }
                     let first = block_index * block;
-                    xs.iter()
-                        .enumerate()
-                        .map(|(offset, &x)| workload.run(first + offset, x))
-                        .collect::<Result<Vec<f64>, _>>()
+                    xs.iter().enumerate().map(|(offset, &x)| task(first + offset, x)).collect::<Result<Vec<f64>, _>>()
                 })
             })
             .collect();
@@ -199,6 +305,7 @@ fn run_on_scope(workers: usize, workload: &Workload, inputs: &[f64]) -> Result<V
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::workload::Workload;
 
     fn squares(n: usize) -> (Arc<[f64]>, Vec<f64>) {
         let inputs: Arc<[f64]> = (0..n).map(|i| i as f64 - 3.5).collect();
@@ -208,7 +315,7 @@ mod tests {
 
     #[test]
     fn every_backend_returns_results_in_input_order() {
-        let workload = Arc::new(Workload::Square);
+        let workload = Workload::Square.task();
         let (inputs, expected) = squares(37);
         let kinds = [
             BackendKind::Sequential,
@@ -219,7 +326,7 @@ mod tests {
         ];
         for kind in kinds {
             for workers in [1, 3, 64] {
-                let backend = Backend::start(kind, workers).unwrap();
+                let backend = Backend::start(kind, workers, Pinning::None, &Registry::new()).unwrap();
                 for chunk in [None, Some(ChunkSize::Fixed(1)), Some(ChunkSize::Fixed(10)), Some(ChunkSize::Auto)] {
                     let results = backend.run(&workload, &inputs, chunk).unwrap();
                     assert_eq!(results, expected, "{kind} with {workers} workers, chunk {chunk:?}");
@@ -228,10 +335,56 @@ mod tests {
         }
     }
 
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn pinned_workers_run_on_their_core_on_every_backend() {
+        // Each task runs a child process, which inherits the affinity of the
+        // worker thread that spawned it, and prints the one core it may run
+        // on (-1 when it may run on several).
+        let script = "awk '/^Cpus_allowed_list/ { print ($2 ~ /^[0-9]+$/) ? $2 : -1 }' /proc/self/status";
+        let workload = Workload::Command { program: "sh".into(), args: vec!["-c".into(), script.into()] }.task();
+        let inputs: Arc<[f64]> = (0..12).map(f64::from).collect();
+        let allowed: Vec<usize> = core_affinity::get_core_ids().unwrap().into_iter().map(|c| c.id).collect();
+        for kind in [BackendKind::Pool, BackendKind::PoolCollect, BackendKind::StdScope, BackendKind::Rayon] {
+            let unpinned = Backend::start(kind, 2, Pinning::None, &Registry::new()).unwrap();
+            let cores = unpinned.run(&workload, &inputs, Some(ChunkSize::Fixed(1))).unwrap();
+            if allowed.len() > 1 {
+                assert!(cores.iter().all(|&c| c == -1.0), "{kind} unpinned: {cores:?}");
+            }
+            for pinning in [Pinning::Cores, Pinning::Spread] {
+                let backend = Backend::start(kind, 2, pinning, &Registry::new()).unwrap();
+                let placement = Placement::new(pinning, 2).unwrap().unwrap();
+                let expected: Vec<f64> = (0..2).map(|w| allowed[placement.core_index(w)] as f64).collect();
+                let cores = backend.run(&workload, &inputs, Some(ChunkSize::Fixed(1))).unwrap();
+                assert!(
+                    cores.iter().all(|c| expected.contains(c)),
+                    "{kind} {pinning}: {cores:?}, expected {expected:?}"
+                );
+                backend.check_pinning().unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn spread_spaces_workers_evenly_and_cores_packs_them() {
+        let placement = |pinning, workers| Placement {
+            cores: (0..8).map(|id| core_affinity::CoreId { id }).collect(),
+            workers,
+            pinning,
+            failures: Arc::default(),
+        };
+        let indices = |p: &Placement| (0..p.workers).map(|w| p.core_index(w)).collect::<Vec<_>>();
+        assert_eq!(indices(&placement(Pinning::Spread, 2)), [0, 4]);
+        assert_eq!(indices(&placement(Pinning::Spread, 4)), [0, 2, 4, 6]);
+        assert_eq!(indices(&placement(Pinning::Cores, 4)), [0, 1, 2, 3]);
+        assert_eq!(indices(&placement(Pinning::Cores, 10))[8..], [0, 1], "wraps around");
+        assert_eq!(indices(&placement(Pinning::Spread, 16)).iter().filter(|&&i| i == 0).count(), 2);
+    }
+
     #[cfg(unix)]
     #[test]
     fn a_failing_task_fails_the_run_on_every_backend() {
-        let workload = Arc::new(Workload::Command { program: "sh".into(), args: vec!["-c".into(), "exit 7".into()] });
+        let workload = Workload::Command { program: "sh".into(), args: vec!["-c".into(), "exit 7".into()] }.task();
         let (inputs, _) = squares(3);
         for kind in [
             BackendKind::Sequential,
@@ -240,7 +393,7 @@ mod tests {
             BackendKind::StdScope,
             BackendKind::Rayon,
         ] {
-            let backend = Backend::start(kind, 2).unwrap();
+            let backend = Backend::start(kind, 2, Pinning::None, &Registry::new()).unwrap();
             let error = backend.run(&workload, &inputs, Some(ChunkSize::Fixed(1))).unwrap_err();
             assert!(error.to_string().contains("exit status: 7"), "{kind}: {error}");
         }

@@ -66,6 +66,46 @@ pub struct Experiment {
     pub warmup: u32,
     /// Backends to compare; must include `Sequential`, the T1 baseline.
     pub backends: Backends,
+    /// Largest worker count whose speedup enters the Amdahl/USL fits;
+    /// default: the machine's logical cores (beyond them threads time-share
+    /// cores, and a fit would describe the core limit, not the program).
+    #[serde(default)]
+    pub fit_max_workers: Option<usize>,
+    /// Whether and how worker threads are pinned to cores; default `None`.
+    #[serde(default)]
+    pub pinning: Pinning,
+}
+
+/// Thread placement of the parallel backends' workers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Pinning {
+    /// The OS scheduler places and migrates threads freely.
+    #[default]
+    None,
+    /// Worker `i` is pinned to the `i`-th core the process may run on
+    /// (wrapping around): neighbours share caches, and with SMT siblings.
+    Cores,
+    /// Workers are spread over the allowed cores as far apart as possible
+    /// (worker `i` on core `i · n / p`), one per physical core first where
+    /// the numbering puts SMT siblings in the second half.
+    Spread,
+}
+
+impl Pinning {
+    /// The name used in files and charts.
+    pub fn name(self) -> &'static str {
+        match self {
+            Pinning::None => "none",
+            Pinning::Cores => "cores",
+            Pinning::Spread => "spread",
+        }
+    }
+}
+
+impl fmt::Display for Pinning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 fn default_chunk_sizes() -> Vec<ChunkSize> {
@@ -142,15 +182,42 @@ pub enum InputsSpec {
     },
     /// `Values([0.5, 2.0])`: an explicit list.
     Values(Vec<f64>),
+    /// `PerWorker(100)`: weak scaling. With `p` workers the map runs over
+    /// `0, 1, ..., 100·p − 1`, so each worker keeps the same share of work;
+    /// the sequential baseline runs the one-worker size, `0..100`.
+    PerWorker(usize),
 }
 
 impl Inputs {
-    /// Number of inputs (always at least one).
+    /// Number of inputs (always at least one); for `PerWorker`, the number
+    /// per worker (the one-worker size).
     pub fn len(&self) -> usize {
         match &self.0 {
-            InputsSpec::Count(n) => *n,
+            InputsSpec::Count(n) | InputsSpec::PerWorker(n) => *n,
             InputsSpec::Linspace { count, .. } => *count,
             InputsSpec::Values(values) => values.len(),
+        }
+    }
+
+    /// Whether the inputs grow with the worker count (`PerWorker`: weak scaling).
+    pub fn is_weak(&self) -> bool {
+        matches!(self.0, InputsSpec::PerWorker(_))
+    }
+
+    /// Number of inputs of a run on `workers` workers.
+    pub fn len_for(&self, workers: usize) -> usize {
+        if self.is_weak() {
+            self.len().saturating_mul(workers.max(1))
+        } else {
+            self.len()
+        }
+    }
+
+    /// The input values of a run on `workers` workers, in order.
+    pub fn values_for(&self, workers: usize) -> Vec<f64> {
+        match &self.0 {
+            InputsSpec::PerWorker(_) => (0..self.len_for(workers)).map(|i| i as f64).collect(),
+            _ => self.values(),
         }
     }
 
@@ -159,10 +226,25 @@ impl Inputs {
         self.len() == 0
     }
 
-    /// The input values, in order.
+    /// The `index`-th input value of a one-worker run, without
+    /// materializing the others.
+    pub fn get(&self, index: usize) -> Option<f64> {
+        match &self.0 {
+            InputsSpec::Count(n) | InputsSpec::PerWorker(n) => (index < *n).then_some(index as f64),
+            InputsSpec::Linspace { start, end, count } => (index < *count).then(|| match *count {
+                1 => *start,
+                _ if index + 1 == *count => *end,
+                _ => start + (end - start) / (count - 1) as f64 * index as f64,
+            }),
+            InputsSpec::Values(values) => values.get(index).copied(),
+        }
+    }
+
+    /// The input values, in order. Allocates `8 × len()` bytes: check the
+    /// size first (the harness's pre-flight does) for huge counts.
     pub fn values(&self) -> Vec<f64> {
         match &self.0 {
-            InputsSpec::Count(n) => (0..*n).map(|i| i as f64).collect(),
+            InputsSpec::Count(n) | InputsSpec::PerWorker(n) => (0..*n).map(|i| i as f64).collect(),
             InputsSpec::Linspace { start, end, count } => linspace(*start, *end, *count),
             InputsSpec::Values(values) => values.clone(),
         }
@@ -182,6 +264,7 @@ impl fmt::Display for Inputs {
                 write!(f, "{count} points of linspace({start}, {end})")
             }
             InputsSpec::Values(values) => write!(f, "{} listed values", values.len()),
+            InputsSpec::PerWorker(n) => write!(f, "{n} inputs per worker (0..{n}·p; weak scaling)"),
         }
     }
 }
@@ -207,7 +290,16 @@ impl TryFrom<InputsSpec> for Inputs {
         if inputs.is_empty() {
             return Err("`inputs` must not be empty: give at least one input".to_owned());
         }
-        if inputs.values().iter().any(|x| !x.is_finite()) {
+        // Checked without materializing the inputs: `Count(10^12)` must
+        // parse (and be refused later, for its size) rather than abort.
+        let finite = match &inputs.0 {
+            InputsSpec::Count(_) | InputsSpec::PerWorker(_) => true,
+            InputsSpec::Linspace { start, end, .. } => {
+                start.is_finite() && end.is_finite() && (end - start).is_finite()
+            }
+            InputsSpec::Values(values) => values.iter().all(|x| x.is_finite()),
+        };
+        if !finite {
             return Err("`inputs` must be finite numbers (no NaN or inf)".to_owned());
         }
         Ok(inputs)
@@ -349,9 +441,117 @@ pub enum BackendKind {
     StdScope,
     /// Rayon `par_iter` on a dedicated pool, `with_min_len(chunk)` for a fixed chunk size.
     Rayon,
+    /// `Named("mine-rayon")`: a backend of your own, registered under this
+    /// name with [`crate::custom::Registry::backend`] in a bench of yours.
+    Named(BackendName),
 }
 
+/// The name of a registered backend: non-empty, letters, digits, `-`, `_`
+/// and `.`, and not one of the built-in names.
+///
+/// Names are interned (each distinct name is stored once for the life of
+/// the process) so that [`BackendKind`] stays `Copy` like the built-ins;
+/// a process sees a handful of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct BackendName(&'static str);
+
+impl Serialize for BackendName {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.0)
+    }
+}
+
+// By hand: derived with `try_from`, serde would still borrow the
+// `&'static str` field and demand `'de: 'static`.
+impl<'de> Deserialize<'de> for BackendName {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let name = String::deserialize(deserializer)?;
+        BackendName::try_from(name).map_err(serde::de::Error::custom)
+    }
+}
+
+impl BackendName {
+    /// The name as a string slice.
+    pub fn as_str(self) -> &'static str {
+        self.0
+    }
+
+    /// The order in which this process first met the name (0 for the first
+    /// backend of your own named in a file, 1 for the next, ...): distinct
+    /// names get distinct indices, which charts turn into distinct styles.
+    pub fn index(self) -> usize {
+        names().iter().position(|n| std::ptr::eq(*n, self.0)).unwrap_or(0)
+    }
+}
+
+impl TryFrom<String> for BackendName {
+    type Error = String;
+
+    fn try_from(name: String) -> Result<Self, Self::Error> {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
+        if name.is_empty() || !name.chars().all(allowed) {
+            return Err(format!(
+                "backend name {name:?} must be non-empty and use only letters, digits, `-`, `_` and `.`"
+            ));
+        }
+        if BUILT_IN_BACKENDS.iter().any(|b| b.name() == name) {
+            return Err(format!("backend name {name:?} is a built-in backend's; choose another name"));
+        }
+        Ok(Self(intern(name)))
+    }
+}
+
+impl TryFrom<&str> for BackendName {
+    type Error = String;
+
+    fn try_from(name: &str) -> Result<Self, Self::Error> {
+        Self::try_from(name.to_owned())
+    }
+}
+
+impl From<BackendName> for String {
+    fn from(name: BackendName) -> Self {
+        name.0.to_owned()
+    }
+}
+
+/// Every name interned so far, in order.
+fn names() -> std::sync::MutexGuard<'static, Vec<&'static str>> {
+    static NAMES: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    // A poisoned lock still holds a valid list: names are only ever added.
+    NAMES.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Stores `name` once per process and returns it for good.
+fn intern(name: String) -> &'static str {
+    let mut names = names();
+    if let Some(existing) = names.iter().find(|n| **n == name) {
+        return existing;
+    }
+    let leaked: &'static str = Box::leak(name.into_boxed_str());
+    names.push(leaked);
+    leaked
+}
+
+/// The backends built into the harness, in documentation order.
+pub const BUILT_IN_BACKENDS: [BackendKind; 5] =
+    [BackendKind::Sequential, BackendKind::Pool, BackendKind::PoolCollect, BackendKind::StdScope, BackendKind::Rayon];
+
 impl BackendKind {
+    /// Every backend, in the order charts list them.
+    pub const ALL: [BackendKind; 5] = [
+        BackendKind::Sequential,
+        BackendKind::Pool,
+        BackendKind::PoolCollect,
+        BackendKind::StdScope,
+        BackendKind::Rayon,
+    ];
+
+    /// The backend called `name` (as [`BackendKind::name`] writes it).
+    pub fn from_name(name: &str) -> Option<BackendKind> {
+        BackendKind::ALL.into_iter().find(|b| b.name() == name)
+    }
+
     /// The name used in files and charts.
     pub fn name(self) -> &'static str {
         match self {
@@ -360,6 +560,7 @@ impl BackendKind {
             BackendKind::PoolCollect => "pool-collect",
             BackendKind::StdScope => "std-scope",
             BackendKind::Rayon => "rayon",
+            BackendKind::Named(name) => name.as_str(),
         }
     }
 
@@ -405,7 +606,7 @@ impl TryFrom<Vec<BackendKind>> for Backends {
         }
         let mut seen = HashSet::new();
         if let Some(duplicate) = backends.iter().find(|b| !seen.insert(**b)) {
-            return Err(format!("`backends` lists {duplicate:?} twice"));
+            return Err(format!("`backends` lists {duplicate} twice"));
         }
         Ok(Self(backends))
     }

@@ -1,6 +1,7 @@
 //! The parsweep experiment harness: RON-configured speedup and overhead
-//! experiments on this project's pool and its peers, with PNG charts, raw
-//! samples and a Markdown summary.
+//! experiments on this project's pool and its peers, or on your own code
+//! ([`custom`]), with charts (PNG, SVG, PDF), raw samples, a Markdown
+//! summary and LaTeX/pgfplots output.
 //!
 //! Data flows one way, like hyperfine's; each stage's output is a plain
 //! value a test can build by hand:
@@ -10,23 +11,33 @@
 //!    raw [`measure::Sample`]s, all kept;
 //! 3. [`analysis`] (formulas in [`stats`]): samples → per-cell summaries,
 //!    speedups, overheads and model fits;
-//! 4. [`figures`] (drawn by [`report::charts`]), [`export`] and [`summary`]:
-//!    PNG charts, `samples.csv`, `results.json` and `summary.md`.
+//! 4. [`report`]: the [`report::ExperimentReport`] and its outputs, one
+//!    [`report::Exporter`] per format: charts (PNG, SVG, PDF), `samples.csv`,
+//!    `results.json`, `summary.md`, `summary.tex` and pgfplots `.dat`.
 //!
-//! [`run`] strings the stages together for the `bench-harness` binary;
-//! [`machine`] records where the samples were taken.
+//! Saved results are used again by [`redraw`] (`report DIR…`: restyled
+//! figures, several machines in one figure) and [`comparison`] (`compare A
+//! B`, with the statistics of [`stats::compare`]).
+//!
+//! [`run`] strings the stages together for the command line ([`cli`],
+//! shared by the `bench-harness` binary and benches of your own),
+//! after [`preflight`] checked everything it can before measuring;
+//! [`machine`] records where the samples were taken and how loaded the
+//! machine was.
 
 pub mod analysis;
 pub mod backend;
+pub mod cli;
+pub mod comparison;
 pub mod config;
-pub mod export;
-pub mod figures;
+pub mod custom;
 pub mod machine;
 pub mod measure;
+pub mod preflight;
+pub mod redraw;
 pub mod report;
 pub mod run;
 pub mod stats;
-pub mod summary;
 #[cfg(test)]
 mod testing;
 pub mod workload;

@@ -14,7 +14,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::backend::{Backend, BackendError};
 use crate::config::{BackendKind, ChunkSize, Experiment};
-use crate::workload::{Workload, WorkloadError};
+use crate::custom::Registry;
+use crate::workload::WorkloadError;
 
 /// One measurement cell: a backend at one worker count and chunk size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -65,6 +66,22 @@ pub enum MeasureError {
         /// The task's error.
         reason: WorkloadError,
     },
+    /// The workload or the backend panicked.
+    #[error("{cell} panicked: {message}")]
+    Panicked {
+        /// The cell being run.
+        cell: Cell,
+        /// The panic's message.
+        message: String,
+    },
+    /// The workload's own check refused a run's results.
+    #[error("{cell}: the workload's check failed: {message}")]
+    Check {
+        /// The cell being run.
+        cell: Cell,
+        /// The check's explanation.
+        message: String,
+    },
     /// A backend returned results that differ from the sequential ones: a bug
     /// in that backend, and a reason to distrust its timings.
     #[error("{cell} returned a wrong result for input #{index}: expected {expected}, got {got}")]
@@ -78,6 +95,43 @@ pub enum MeasureError {
         /// The backend's result.
         got: f64,
     },
+    /// A sample could not be recorded (e.g. `samples.csv` is not writable).
+    #[error("recording a sample of {cell}: {reason}")]
+    Record {
+        /// The cell of the sample.
+        cell: Cell,
+        /// Why it could not be recorded.
+        reason: std::io::Error,
+    },
+}
+
+/// What the caller sees while an experiment is measured, and how it stops it.
+pub trait Observer {
+    /// Called after every run, warm-up or timed (for progress bars).
+    fn run_done(&mut self, _cell: &Cell) {}
+    /// Called with every timed sample as soon as it is taken, before the
+    /// next run starts (to persist it).
+    fn sample_taken(&mut self, _sample: &Sample) -> std::io::Result<()> {
+        Ok(())
+    }
+    /// Asked before every run: `true` ends the measurement after the run
+    /// that just finished, with the samples taken so far.
+    fn should_stop(&self) -> bool {
+        false
+    }
+}
+
+/// An observer that ignores everything and never stops.
+impl Observer for () {}
+
+/// The samples of an experiment: all of them, or those taken before a stop.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Measurement {
+    /// Every timed sample (those given as already measured included),
+    /// grouped by cell in [`cells`] order, then by repetition.
+    pub samples: Vec<Sample>,
+    /// Whether every cell has all its repetitions.
+    pub complete: bool,
 }
 
 /// The cells of an experiment, `Sequential` first, then each other backend
@@ -99,59 +153,146 @@ pub fn cells(experiment: &Experiment) -> Vec<Cell> {
     cells
 }
 
-/// How many runs (warm-up and timed) [`measure`] will make, for progress bars.
-pub fn run_count(experiment: &Experiment) -> u64 {
-    let per_cell = u64::from(experiment.warmup) + u64::from(experiment.repetitions.get());
-    cells(experiment).len() as u64 * per_cell
+/// Timed repetitions already measured per cell, from `done`.
+fn done_counts(done: &[Sample]) -> BTreeMap<Cell, u32> {
+    let mut counts = BTreeMap::new();
+    for sample in done {
+        *counts.entry(sample.cell).or_insert(0) += 1;
+    }
+    counts
 }
 
-/// Measures every cell of `experiment`, calling `on_run` after each run
-/// (warm-up or timed). Results of every run are checked against the
-/// sequential ones when the workload is deterministic.
+/// How many runs (warm-up and timed) [`measure`] will make when the samples
+/// in `done` are already measured, for progress bars.
+pub fn run_count(experiment: &Experiment, done: &[Sample]) -> u64 {
+    let counts = done_counts(done);
+    let repetitions = experiment.repetitions.get();
+    cells(experiment)
+        .iter()
+        .map(|cell| repetitions.saturating_sub(counts.get(cell).copied().unwrap_or(0)))
+        .filter(|&missing| missing > 0)
+        .map(|missing| u64::from(experiment.warmup) + u64::from(missing))
+        .sum()
+}
+
+/// Measures every cell of `experiment` that still lacks repetitions, given
+/// the samples already measured in `done` (empty for a fresh run; the
+/// samples of an interrupted run to resume it; their repetitions must be
+/// `0..k` per cell). `Named` workloads and backends come from `registry`.
+/// Results of every run are checked against the sequential ones (of the
+/// same input count) when the workload is deterministic, and by the
+/// workload's own check if it has one; a workload's per-run setup runs
+/// before each run, outside the timing.
 ///
 /// Cells are measured round-robin (every cell once per round, warm-up rounds
 /// first) rather than one after the other, so slow drifts of the machine —
 /// frequency scaling, other processes — spread over all cells instead of
 /// biasing whichever cell ran at the wrong moment. Each backend is started
 /// once per worker count, before the first round, and shared by its cells.
-/// Samples are returned grouped by cell, in [`cells`] order.
-pub fn measure(experiment: &Experiment, on_run: &mut dyn FnMut(&Cell)) -> Result<Vec<Sample>, MeasureError> {
-    let workload = Arc::new(experiment.workload.clone());
-    let inputs: Arc<[f64]> = experiment.inputs.values().into();
+///
+/// Every timed sample goes to [`Observer::sample_taken`] as soon as it is
+/// taken; [`Observer::should_stop`] ends the measurement between runs.
+pub fn measure(
+    experiment: &Experiment,
+    registry: &Registry,
+    done: Vec<Sample>,
+    observer: &mut dyn Observer,
+) -> Result<Measurement, MeasureError> {
     let cells = cells(experiment);
+    let counts = done_counts(&done);
+    let repetitions = experiment.repetitions.get();
+    let have = |cell: &Cell| counts.get(cell).copied().unwrap_or(0);
+    let active: Vec<Cell> = cells.iter().copied().filter(|cell| have(cell) < repetitions).collect();
+    let mut samples = done;
+    if active.is_empty() {
+        return Ok(Measurement { samples, complete: true });
+    }
+
+    let workload = &experiment.workload;
+    let deterministic = registry.is_deterministic(workload);
+    // One input set per worker count: all the same, except for weak scaling.
+    let inputs: BTreeMap<usize, Arc<[f64]>> =
+        cells.iter().map(|cell| (cell.workers, experiment.inputs.values_for(cell.workers).into())).collect();
+    let sequential = Cell { backend: BackendKind::Sequential, workers: 1, chunk: None };
     let mut backends = BTreeMap::new();
-    for cell in &cells {
+    for cell in active.iter().chain([&sequential]) {
         if let Entry::Vacant(slot) = backends.entry((cell.backend, cell.workers)) {
-            slot.insert(Backend::start(cell.backend, cell.workers)?);
+            slot.insert(Backend::start(cell.backend, cell.workers, experiment.pinning, registry)?);
         }
     }
-    let mut reference: Option<Vec<f64>> = None;
-    let mut samples = Vec::new();
-    for round in 0..experiment.warmup + experiment.repetitions.get() {
-        for &cell in &cells {
-            let backend = &backends[&(cell.backend, cell.workers)];
-            let start = Instant::now();
-            let results = backend
-                .run(&workload, &inputs, cell.chunk)
-                .map_err(|reason| MeasureError::Workload { cell, reason })?;
-            let seconds = start.elapsed().as_secs_f64();
-            match &reference {
-                // The very first run is the sequential cell's: it defines the expected results.
-                None => reference = Some(results),
-                Some(expected) => check_results(&workload, cell, expected, &results)?,
+    // Each run gets a fresh task (the workload's per-run setup, untimed),
+    // and its results pass the workload's own check, if it has one.
+    let run = |cell: Cell, backend: &Backend, inputs: &Arc<[f64]>| -> Result<(Vec<f64>, f64), MeasureError> {
+        let task = registry.task(workload, inputs).map_err(|reason| MeasureError::Workload { cell, reason })?;
+        let start = Instant::now();
+        // Workloads and backends of users' own may panic: report it as this
+        // cell's failure instead of tearing the process down.
+        let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| backend.run(&task, inputs, cell.chunk)))
+            .map_err(|payload| MeasureError::Panicked { cell, message: panic_message(payload.as_ref()) })?
+            .map_err(|reason| MeasureError::Workload { cell, reason })?;
+        let seconds = start.elapsed().as_secs_f64();
+        drop(task);
+        backend.check_pinning().map_err(MeasureError::Backend)?;
+        registry.check_results(workload, inputs, &results).map_err(|message| MeasureError::Check { cell, message })?;
+        Ok((results, seconds))
+    };
+    // The sequential results of each input count are the reference every
+    // backend must match. The very first run is usually the sequential
+    // cell's and defines them for the one-worker size; the larger sizes of
+    // weak scaling, and every size when the sequential cell is done already
+    // (a resumed run), get an untimed sequential run of their own.
+    let mut references: BTreeMap<usize, Vec<f64>> = BTreeMap::new();
+    for inputs in inputs.values() {
+        let first_run_defines_it = active[0] == sequential && inputs.len() == experiment.inputs.len();
+        if !first_run_defines_it && !references.contains_key(&inputs.len()) {
+            let backend = &backends[&(sequential.backend, sequential.workers)];
+            references.insert(inputs.len(), run(sequential, backend, inputs)?.0);
+        }
+    }
+
+    let mut complete = true;
+    'rounds: for round in 0..experiment.warmup + repetitions {
+        let repetition = round.checked_sub(experiment.warmup);
+        for &cell in &active {
+            if repetition.is_some_and(|r| r < have(&cell)) {
+                continue;
             }
-            if let Some(repetition) = round.checked_sub(experiment.warmup) {
-                samples.push(Sample { experiment: experiment.name.to_string(), cell, repetition, seconds });
+            if observer.should_stop() {
+                complete = false;
+                break 'rounds;
             }
-            on_run(&cell);
+            let cell_inputs = &inputs[&cell.workers];
+            let (results, seconds) = run(cell, &backends[&(cell.backend, cell.workers)], cell_inputs)?;
+            match references.get(&cell_inputs.len()) {
+                None => {
+                    references.insert(cell_inputs.len(), results);
+                }
+                Some(expected) => check_results(deterministic, cell, expected, &results)?,
+            }
+            if let Some(repetition) = repetition {
+                let sample = Sample { experiment: experiment.name.to_string(), cell, repetition, seconds };
+                observer.sample_taken(&sample).map_err(|reason| MeasureError::Record { cell, reason })?;
+                samples.push(sample);
+            }
+            observer.run_done(&cell);
         }
     }
     let position = |cell: &Cell| cells.iter().position(|c| c == cell);
     samples.sort_by_key(|s| (position(&s.cell), s.repetition));
-    Ok(samples)
+    Ok(Measurement { samples, complete })
 }
 
-fn check_results(workload: &Workload, cell: Cell, expected: &[f64], got: &[f64]) -> Result<(), MeasureError> {
+/// The text of a panic's payload (`panic!` with a message gives a `&str`
+/// or a `String`).
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "(no message)".to_owned())
+}
+
+fn check_results(deterministic: bool, cell: Cell, expected: &[f64], got: &[f64]) -> Result<(), MeasureError> {
     if got.len() != expected.len() {
         return Err(MeasureError::WrongResult {
             cell,
@@ -160,7 +301,7 @@ fn check_results(workload: &Workload, cell: Cell, expected: &[f64], got: &[f64])
             got: got.len() as f64,
         });
     }
-    if !workload.is_deterministic() {
+    if !deterministic {
         return Ok(());
     }
     match expected.iter().zip(got).position(|(e, g)| e.to_bits() != g.to_bits()) {
@@ -200,15 +341,39 @@ mod tests {
                 "std-scope ×2",
             ]
         );
-        assert_eq!(run_count(&experiment), 7 * 5);
+        assert_eq!(run_count(&experiment, &[]), 7 * 5);
+    }
+
+    /// Records runs and samples; stops after `stop_after` runs.
+    #[derive(Default)]
+    struct Recorder {
+        runs: Vec<Cell>,
+        taken: Vec<Sample>,
+        stop_after: Option<usize>,
+    }
+
+    impl Observer for Recorder {
+        fn run_done(&mut self, cell: &Cell) {
+            self.runs.push(*cell);
+        }
+        fn sample_taken(&mut self, sample: &Sample) -> std::io::Result<()> {
+            self.taken.push(sample.clone());
+            Ok(())
+        }
+        fn should_stop(&self) -> bool {
+            self.stop_after.is_some_and(|n| self.runs.len() >= n)
+        }
     }
 
     #[test]
     fn measure_keeps_every_timed_repetition_and_reports_every_run() {
         let experiment = experiment("[Sequential, Pool, Rayon]", "[1, 2]", "[Fixed(7)]");
-        let mut runs = Vec::new();
-        let samples = measure(&experiment, &mut |cell| runs.push(*cell)).unwrap();
-        assert_eq!(runs.len() as u64, run_count(&experiment));
+        let mut recorder = Recorder::default();
+        let measurement = measure(&experiment, &Registry::new(), Vec::new(), &mut recorder).unwrap();
+        assert!(measurement.complete);
+        let (runs, samples) = (recorder.runs, measurement.samples);
+        assert_eq!(runs.len() as u64, run_count(&experiment, &[]));
+        assert_eq!(recorder.taken.len(), samples.len(), "every sample is handed over as it is taken");
         // Round-robin: every round visits every cell once, in the same order.
         let cells = cells(&experiment);
         for round in runs.chunks(cells.len()) {
@@ -223,10 +388,42 @@ mod tests {
     }
 
     #[test]
+    fn a_stopped_measurement_keeps_its_samples_and_resumes_without_remeasuring() {
+        let experiment = experiment("[Sequential, Pool]", "[1, 2]", "[Auto]");
+        // 3 cells, 2 warm-up rounds + 3 timed: stop after 2 + 1.5 rounds.
+        let mut first = Recorder { stop_after: Some(3 * 2 + 4), ..Recorder::default() };
+        let partial = measure(&experiment, &Registry::new(), Vec::new(), &mut first).unwrap();
+        assert!(!partial.complete);
+        assert_eq!(partial.samples.len(), 4, "one full timed round and one run of the next");
+        let position = |s: &Sample| (cells(&experiment).iter().position(|c| *c == s.cell), s.repetition);
+        let mut taken = first.taken.clone();
+        taken.sort_by_key(position);
+        assert_eq!(taken, partial.samples, "the observer saw exactly the samples returned");
+        assert_eq!(run_count(&experiment, &partial.samples), 3 * 2 + 9 - 4);
+
+        let mut second = Recorder::default();
+        let resumed = measure(&experiment, &Registry::new(), partial.samples.clone(), &mut second).unwrap();
+        assert!(resumed.complete);
+        assert_eq!(resumed.samples.len(), 9);
+        assert_eq!(second.taken.len(), 5, "only the missing repetitions are measured");
+        for sample in &partial.samples {
+            assert!(resumed.samples.contains(sample), "kept: {sample:?}");
+        }
+        for cell in cells(&experiment) {
+            let repetitions: Vec<u32> =
+                resumed.samples.iter().filter(|s| s.cell == cell).map(|s| s.repetition).collect();
+            assert_eq!(repetitions, [0, 1, 2], "{cell}");
+        }
+        let mut third = Recorder::default();
+        let done = measure(&experiment, &Registry::new(), resumed.samples.clone(), &mut third).unwrap();
+        assert!(done.complete && third.runs.is_empty() && done.samples == resumed.samples);
+    }
+
+    #[test]
     fn wrong_results_are_reported_with_the_cell_and_index() {
         let cell = Cell { backend: BackendKind::Pool, workers: 2, chunk: Some(ChunkSize::Auto) };
-        let error = check_results(&Workload::Square, cell, &[1.0, 4.0], &[1.0, 5.0]).unwrap_err();
+        let error = check_results(true, cell, &[1.0, 4.0], &[1.0, 5.0]).unwrap_err();
         assert_eq!(error.to_string(), "pool ×2 chunk auto returned a wrong result for input #1: expected 4, got 5");
-        assert!(check_results(&Workload::Square, cell, &[1.0], &[1.0, 2.0]).is_err());
+        assert!(check_results(true, cell, &[1.0], &[1.0, 2.0]).is_err());
     }
 }

@@ -1,17 +1,21 @@
-//! The pipeline for whole experiments: choose, measure, analyze, write.
+//! The pipeline for whole experiments: choose, check, measure, analyze,
+//! write — keeping every sample on disk as it is taken.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::ProgressBar;
 
 use crate::analysis::analyze;
 use crate::config::{Experiment, Plan};
-use crate::export::{write_results_json, write_samples_csv, ExperimentReport};
-use crate::figures::figures;
-use crate::machine::Machine;
-use crate::measure::{measure, run_count};
-use crate::summary;
+use crate::custom::Registry;
+use crate::machine::{Machine, Monitor};
+use crate::measure::{measure, run_count, Cell, Observer, Sample};
+use crate::preflight;
+use crate::report::csv::{read_samples_csv, SampleLog};
+use crate::report::{json, write_report, ExperimentReport, RunStatus};
 
 /// The experiments of `plan` named in `only`, in file order, or all of them
 /// when `only` is empty. An unknown name is an error that lists the known ones.
@@ -23,68 +27,312 @@ pub fn select<'a>(plan: &'a Plan, only: &[String]) -> anyhow::Result<Vec<&'a Exp
     Ok(plan.experiments.iter().filter(|e| only.is_empty() || only.iter().any(|name| name == e.name.as_str())).collect())
 }
 
-/// Total runs (warm-up and timed) of `experiments`, the length of a progress bar.
-pub fn total_runs(experiments: &[&Experiment]) -> u64 {
-    experiments.iter().map(|e| run_count(e)).sum()
+/// Where a run writes, and whether it continues an earlier one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOptions {
+    /// Reports go to `out_dir/<experiment>/`.
+    pub out_dir: PathBuf,
+    /// Continue the run in `out_dir`: skip complete experiments, keep the
+    /// samples of an interrupted one and measure only what is missing.
+    pub resume: bool,
 }
 
-/// Measures and analyzes one experiment, advancing `progress` by one per run.
-pub fn run_experiment(
-    experiment: &Experiment,
-    machine: &Machine,
-    progress: &ProgressBar,
-) -> anyhow::Result<ExperimentReport> {
-    let samples = measure(experiment, &mut |cell| {
-        progress.set_message(format!("{}: {cell}", experiment.name));
-        progress.inc(1);
-    })
-    .with_context(|| format!("experiment {:?}", experiment.name.as_str()))?;
-    let analysis = analyze(experiment, &samples, machine.logical_cores);
-    Ok(ExperimentReport { machine: machine.clone(), experiment: experiment.clone(), samples, analysis })
+/// What an earlier run left in an experiment's report directory.
+#[derive(Debug)]
+pub enum Previous {
+    /// Nothing usable: measure from scratch.
+    Nothing,
+    /// A complete report of this very experiment.
+    Complete(Box<ExperimentReport>),
+    /// The samples of an interrupted (or killed) run.
+    Partial(Vec<Sample>),
 }
 
-/// Writes every output of `report` into `dir` (created if needed): the
-/// charts, `samples.csv`, `results.json` and `summary.md`. Returns the files
-/// written, charts first.
-pub fn write_report(report: &ExperimentReport, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut written = Vec::new();
-    let figures = figures(report);
-    for figure in &figures {
-        written.push(figure.draw(dir)?);
+/// Reads what an earlier run of `experiment` left in `dir`, for `--resume`.
+/// Errors when that run measured a differently defined experiment, or its
+/// samples do not fit this one.
+pub fn previous(experiment: &Experiment, dir: &Path) -> anyhow::Result<Previous> {
+    let results = dir.join(json::FILE_NAME);
+    if results.exists() {
+        let report = json::read_results_json(&results)?;
+        anyhow::ensure!(
+            report.experiment == *experiment,
+            "{} holds a run of a differently defined experiment {:?}; --resume needs the same experiment file \
+             (or use a fresh --out directory)",
+            dir.display(),
+            experiment.name.as_str()
+        );
+        if report.status == RunStatus::Complete {
+            return Ok(Previous::Complete(Box::new(report)));
+        }
     }
-    let csv = dir.join("samples.csv");
-    write_samples_csv(&csv, &report.samples)?;
-    let json = dir.join("results.json");
-    write_results_json(&json, report)?;
-    let names: Vec<&str> = figures.iter().map(|f| f.file_name()).collect();
-    let markdown = dir.join("summary.md");
-    std::fs::write(&markdown, summary::render(report, &names))
-        .with_context(|| format!("writing {}", markdown.display()))?;
-    written.extend([csv, json, markdown]);
-    Ok(written)
+    let samples = dir.join(crate::report::csv::FILE_NAME);
+    if samples.exists() {
+        return Ok(Previous::Partial(read_samples_csv(&samples, experiment)?));
+    }
+    Ok(Previous::Nothing)
 }
 
-/// Runs `experiments` one after the other, writing each report to
-/// `out_dir/<name>/` as soon as it is measured. Returns the report directories.
-pub fn run_all(
-    experiments: &[&Experiment],
+/// Total runs (warm-up and timed) still to make, the length of a progress bar.
+pub fn total_runs(experiments: &[(&Experiment, &[Sample])]) -> u64 {
+    experiments.iter().map(|(e, done)| run_count(e, done)).sum()
+}
+
+/// Everything checkable before the first measurement, for every experiment:
+/// the report directories are writable, the data fits in memory, the
+/// workload runs on its first inputs (an external command prints a
+/// number). Returns the estimated duration of what remains to measure.
+pub fn preflight(
+    experiments: &[(&Experiment, &[Sample])],
+    registry: &Registry,
     machine: &Machine,
     out_dir: &Path,
+) -> anyhow::Result<Duration> {
+    preflight::check_writable(out_dir)?;
+    let available = preflight::memory_available();
+    for (experiment, _) in experiments {
+        preflight::check_memory(experiment, available).map_err(anyhow::Error::msg)?;
+    }
+    let mut total = Duration::ZERO;
+    for &(experiment, done) in experiments {
+        let remaining = run_count(experiment, done);
+        if remaining == 0 {
+            continue;
+        }
+        preflight::check_writable(&out_dir.join(experiment.name.as_str()))?;
+        let per_input = preflight::probe(experiment, registry)?;
+        let full = preflight::estimate(experiment, per_input, machine.logical_cores);
+        let share = remaining as f64 / run_count(experiment, &[]).max(1) as f64;
+        total = total.saturating_add(full.mul_f64(share));
+    }
+    Ok(total)
+}
+
+/// Advances the progress bar, appends every sample to `samples.csv` as it
+/// is taken, and stops when asked to (Ctrl-C).
+struct Recorder<'a> {
+    name: &'a str,
+    progress: &'a ProgressBar,
+    log: Option<&'a mut SampleLog>,
+    stop: &'a AtomicBool,
+}
+
+impl Observer for Recorder<'_> {
+    fn run_done(&mut self, cell: &Cell) {
+        self.progress.set_message(format!("{}: {cell}", self.name));
+        self.progress.inc(1);
+    }
+
+    fn sample_taken(&mut self, sample: &Sample) -> std::io::Result<()> {
+        self.log.as_mut().map_or(Ok(()), |log| log.push(sample))
+    }
+
+    fn should_stop(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+}
+
+/// Measures and analyzes one experiment, given the samples already measured
+/// (`done`), appending new samples to `log` as they are taken and stopping
+/// between runs once `stop` is set; advances `progress` by one per run.
+/// `Named` workloads and backends come from `registry`.
+pub fn run_experiment(
+    experiment: &Experiment,
+    registry: &Registry,
+    machine: &Machine,
+    done: Vec<Sample>,
+    log: Option<&mut SampleLog>,
+    stop: &AtomicBool,
     progress: &ProgressBar,
-) -> anyhow::Result<Vec<PathBuf>> {
+) -> anyhow::Result<ExperimentReport> {
+    let monitor = Monitor::start();
+    let start = crate::machine::Conditions { load_before: monitor.load_before(), ..Default::default() };
+    for warning in start.warnings(machine.logical_cores) {
+        progress.suspend(|| eprintln!("  warning: {}: {warning}", experiment.name));
+    }
+    let mut recorder = Recorder { name: experiment.name.as_str(), progress, log, stop };
+    let measurement = measure(experiment, registry, done, &mut recorder)
+        .with_context(|| format!("experiment {:?}", experiment.name.as_str()))?;
+    let conditions = monitor.finish();
+    let mut analysis = analyze(experiment, &measurement.samples, machine.logical_cores);
+    let mut warnings = conditions.warnings(machine.logical_cores);
+    warnings.append(&mut analysis.warnings);
+    analysis.warnings = warnings;
+    Ok(ExperimentReport {
+        status: if measurement.complete { RunStatus::Complete } else { RunStatus::Interrupted },
+        machine: machine.clone(),
+        conditions,
+        experiment: experiment.clone(),
+        samples: measurement.samples,
+        analysis,
+    })
+}
+
+/// Exclusive use of an output directory for one run: two runs writing the
+/// same `samples.csv` would interleave their rows. The lock file holds the
+/// owner's process id; a lock left by a process that no longer runs (a
+/// killed run) is taken over. Removed when dropped.
+#[derive(Debug)]
+pub struct OutputLock {
+    path: PathBuf,
+}
+
+impl OutputLock {
+    /// The lock file's name inside the output directory.
+    pub const FILE_NAME: &'static str = ".bench-harness.lock";
+
+    /// Takes the lock on `dir` (which must exist), or says who holds it.
+    pub fn acquire(dir: &Path) -> anyhow::Result<OutputLock> {
+        let path = dir.join(Self::FILE_NAME);
+        for _ in 0..2 {
+            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
+                Ok(mut file) => {
+                    std::io::Write::write_all(&mut file, std::process::id().to_string().as_bytes())
+                        .with_context(|| format!("writing {}", path.display()))?;
+                    return Ok(OutputLock { path });
+                }
+                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+                    let owner = std::fs::read_to_string(&path).unwrap_or_default();
+                    let owner = owner.trim();
+                    let alive = owner.parse::<u32>().is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
+                    if alive || !Path::new("/proc/self").exists() {
+                        anyhow::bail!(
+                            "another bench-harness run (process {owner}) is writing to {}; wait for it, or use \
+                             another --out directory (if no such run exists, delete {})",
+                            dir.display(),
+                            path.display()
+                        );
+                    }
+                    // Left by a run that was killed: take it over.
+                    std::fs::remove_file(&path).with_context(|| format!("removing the stale {}", path.display()))?;
+                }
+                Err(error) => return Err(error).with_context(|| format!("creating {}", path.display())),
+            }
+        }
+        anyhow::bail!("cannot take the lock {}", path.display())
+    }
+}
+
+impl Drop for OutputLock {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The report directories of a run, and whether it was interrupted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSummary {
+    /// One per experiment reached, in order.
+    pub dirs: Vec<PathBuf>,
+    /// Whether the run stopped before measuring everything.
+    pub interrupted: bool,
+    /// Experiments that differ only in their pinning, compared (see [`compare_pinning`]).
+    pub pinning: Vec<PinningComparison>,
+}
+
+/// The speedup spread of experiments that differ only in `pinning`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PinningComparison {
+    /// `(experiment name, its pinning, median speedup spread over its parallel cells)`.
+    pub rows: Vec<(String, crate::config::Pinning, Option<f64>)>,
+}
+
+impl std::fmt::Display for PinningComparison {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rows: Vec<String> = self
+            .rows
+            .iter()
+            .map(|(name, pinning, spread)| {
+                let spread = spread.map_or_else(|| "—".to_owned(), |s| format!("{:.1}%", s * 100.0));
+                format!("{name} (pinning {pinning}): {spread}")
+            })
+            .collect();
+        write!(f, "speedup spread (median over parallel cells of the IQR of T1(r)/Tp(r)): {}", rows.join("; "))
+    }
+}
+
+/// Groups reports of experiments identical but for name, description and
+/// pinning, and gives each its median speedup spread — how much pinning
+/// steadies the speedup curve, measured in one run.
+pub fn compare_pinning(reports: &[&ExperimentReport]) -> Vec<PinningComparison> {
+    // The experiment as data, without the fields the comparison ignores.
+    let key = |report: &ExperimentReport| {
+        let mut value = serde_json::to_value(&report.experiment).unwrap_or_default();
+        if let Some(fields) = value.as_object_mut() {
+            for ignored in ["name", "description", "pinning"] {
+                fields.remove(ignored);
+            }
+        }
+        value
+    };
+    let mut groups: Vec<(serde_json::Value, Vec<&ExperimentReport>)> = Vec::new();
+    for &report in reports {
+        let k = key(report);
+        match groups.iter_mut().find(|(existing, _)| *existing == k) {
+            Some((_, members)) => members.push(report),
+            None => groups.push((k, vec![report])),
+        }
+    }
+    groups
+        .into_iter()
+        .filter(|(_, members)| {
+            let mut pinnings: Vec<_> = members.iter().map(|r| r.experiment.pinning).collect();
+            pinnings.dedup();
+            members.len() >= 2 && pinnings.len() >= 2
+        })
+        .map(|(_, members)| PinningComparison {
+            rows: members
+                .iter()
+                .map(|report| {
+                    let spreads: Vec<f64> =
+                        report.analysis.cells.iter().filter_map(|cell| cell.speedup_spread).collect();
+                    (report.experiment.name.to_string(), report.experiment.pinning, crate::stats::median(&spreads))
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Runs `experiments` one after the other, each with the samples `done`
+/// before (for `--resume`), writing each report to `out_dir/<name>/` as
+/// soon as it is measured. Once `stop` is set, the current run finishes,
+/// the experiment's report is written marked interrupted, and the rest
+/// are skipped.
+pub fn run_all(
+    experiments: Vec<(&Experiment, Vec<Sample>)>,
+    registry: &Registry,
+    machine: &Machine,
+    options: &RunOptions,
+    stop: &AtomicBool,
+    progress: &ProgressBar,
+) -> anyhow::Result<RunSummary> {
     let mut dirs = Vec::new();
-    for experiment in experiments {
-        let report = run_experiment(experiment, machine, progress)?;
+    let mut reports = Vec::new();
+    for (experiment, done) in experiments {
+        if stop.load(Ordering::SeqCst) {
+            // Stopped between experiments: the next one is not started.
+            return Ok(RunSummary { dirs, interrupted: true, pinning: Vec::new() });
+        }
+        let dir = options.out_dir.join(experiment.name.as_str());
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let csv = dir.join(crate::report::csv::FILE_NAME);
+        let mut log = if options.resume { SampleLog::append(&csv) } else { SampleLog::create(&csv) }
+            .with_context(|| format!("opening {}", csv.display()))?;
+        // A fresh run replaces an older report, which no longer matches the
+        // samples being logged.
+        if !options.resume {
+            let _ = std::fs::remove_file(dir.join(json::FILE_NAME));
+        }
+        let report = run_experiment(experiment, registry, machine, done, Some(&mut log), stop, progress)?;
         progress.set_message(format!("{}: drawing charts", experiment.name));
-        let dir = out_dir.join(experiment.name.as_str());
         let written = write_report(&report, &dir)?;
         let names: Vec<String> =
             written.iter().filter_map(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).collect();
         // `suspend` rather than `println`: it also prints when the bar is
         // hidden (stderr is not a terminal).
         progress.suspend(|| {
-            eprintln!("wrote {}/ ({})", dir.display(), names.join(", "));
+            let status = if report.status == RunStatus::Interrupted { " — INTERRUPTED, partial" } else { "" };
+            eprintln!("wrote {}/ ({}){status}", dir.display(), names.join(", "));
             for warning in &report.analysis.warnings {
                 eprintln!("  warning: {warning}");
             }
@@ -97,13 +345,56 @@ pub fn run_all(
             }
         });
         dirs.push(dir);
+        if report.status == RunStatus::Interrupted {
+            return Ok(RunSummary { dirs, interrupted: true, pinning: Vec::new() });
+        }
+        // Kept for the pinning comparison only: the samples are on disk.
+        reports.push(ExperimentReport { samples: Vec::new(), ..report });
     }
-    Ok(dirs)
+    let pinning = compare_pinning(&reports.iter().collect::<Vec<_>>());
+    Ok(RunSummary { dirs, interrupted: false, pinning })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn experiments_differing_only_in_pinning_are_compared() {
+        let text = |name: &str, pinning: &str, reps: u32| {
+            format!(
+                "(experiments: [(name: \"{name}\", workload: Square, inputs: Count(10), workers: [1, 2], \
+                 repetitions: {reps}, backends: [Sequential, Pool], pinning: {pinning})])"
+            )
+        };
+        let report = |name, pinning, reps| {
+            let experiment = crate::testing::experiment(&text(name, pinning, reps));
+            crate::testing::report(experiment, 2, |cell| 1.0 / cell.workers as f64)
+        };
+        let none = report("a", "None", 5);
+        let cores = report("b", "Cores", 5);
+        let other = report("c", "Spread", 6);
+        let comparisons = compare_pinning(&[&none, &cores, &other]);
+        assert_eq!(comparisons.len(), 1, "c has other repetitions: not comparable");
+        let names: Vec<&str> = comparisons[0].rows.iter().map(|(name, _, _)| name.as_str()).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert!(comparisons[0].rows.iter().all(|(_, _, spread)| spread.is_some()));
+        assert!(comparisons[0].to_string().starts_with("speedup spread (median over parallel cells"));
+        assert!(compare_pinning(&[&none, &none]).is_empty(), "same pinning: nothing to compare");
+    }
+
+    #[test]
+    fn one_run_per_output_directory_and_stale_locks_are_taken_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let lock = OutputLock::acquire(dir.path()).unwrap();
+        let error = OutputLock::acquire(dir.path()).unwrap_err().to_string();
+        assert!(error.starts_with(&format!("another bench-harness run (process {})", std::process::id())), "{error}");
+        drop(lock);
+        assert!(!dir.path().join(OutputLock::FILE_NAME).exists(), "released on drop");
+        // A lock whose process is gone (pid beyond pid_max) is stale.
+        std::fs::write(dir.path().join(OutputLock::FILE_NAME), "4294967295").unwrap();
+        let _taken = OutputLock::acquire(dir.path()).unwrap();
+    }
 
     #[test]
     fn select_keeps_file_order_and_refuses_unknown_names() {

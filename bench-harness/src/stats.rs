@@ -8,9 +8,11 @@
 //!
 //! Submodules, re-exported here: [`summary`] (quantiles, [`Summary`]),
 //! [`outliers`] (Tukey fences), [`scaling`] (speedup, efficiency,
-//! Karp–Flatt, overhead) and [`models`] (Amdahl / USL fits).
+//! Karp–Flatt, overhead), [`models`] (Amdahl / USL fits) and [`compare`]
+//! (two runs of one cell: ratio of medians, Mann–Whitney U).
 
 mod bootstrap;
+pub mod compare;
 pub mod models;
 pub mod outliers;
 pub mod scaling;

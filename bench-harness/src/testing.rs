@@ -4,9 +4,9 @@ use std::path::Path;
 
 use crate::analysis::analyze;
 use crate::config::{Experiment, Plan};
-use crate::export::ExperimentReport;
 use crate::machine::Machine;
 use crate::measure::{cells, Cell, Sample};
+use crate::report::ExperimentReport;
 
 /// The single experiment of a one-experiment RON `text`.
 pub fn experiment(text: &str) -> Experiment {
@@ -17,9 +17,18 @@ pub fn experiment(text: &str) -> Experiment {
 pub fn machine(logical_cores: usize) -> Machine {
     Machine {
         logical_cores,
+        physical_cores: Some(logical_cores),
+        smt: Some(false),
         os: "linux x86_64".to_owned(),
+        kernel: "6.1.0".to_owned(),
         cpu_model: "Test CPU".to_owned(),
+        governor: Some("performance".to_owned()),
+        boost: None,
+        hostname: "testhost".to_owned(),
         build_profile: "release".to_owned(),
+        rustc: "rustc 1.80.0".to_owned(),
+        target: "x86_64-unknown-linux-gnu".to_owned(),
+        target_cpu: "generic".to_owned(),
         git_revision: "abc1234".to_owned(),
         date_utc: "2026-01-01T00:00:00Z".to_owned(),
     }
@@ -41,5 +50,12 @@ pub fn report(experiment: Experiment, logical_cores: usize, seconds: impl Fn(&Ce
         })
         .collect();
     let analysis = analyze(&experiment, &samples, logical_cores);
-    ExperimentReport { machine: machine(logical_cores), experiment, samples, analysis }
+    ExperimentReport {
+        status: crate::report::RunStatus::Complete,
+        machine: machine(logical_cores),
+        conditions: crate::machine::Conditions::default(),
+        experiment,
+        samples,
+        analysis,
+    }
 }

@@ -7,6 +7,7 @@
 use std::fmt;
 use std::hint::black_box;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -62,7 +63,14 @@ pub enum Workload {
         /// Arguments; every `{x}` is replaced by the input value.
         args: Vec<String>,
     },
+    /// `Named("mandelbrot-rows")`: a function of your own, registered under
+    /// this name with [`crate::custom::Registry::workload`] in a bench of yours.
+    Named(String),
 }
+
+/// One run's function of an input's index and value: what a backend maps.
+/// Shared (`Arc`) and `'static`, so pools that need owned tasks can hold it.
+pub type Task = Arc<dyn Fn(usize, f64) -> Result<f64, WorkloadError> + Send + Sync>;
 
 /// A task that could not compute its result.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -74,6 +82,22 @@ pub enum WorkloadError {
         command: String,
         /// The operating system's reason.
         reason: String,
+    },
+    /// A `Named` workload was run without the registry that defines it.
+    #[error("workload {name:?} is not registered here; it is defined by a bench of your own")]
+    Unregistered {
+        /// The name in the configuration.
+        name: String,
+    },
+    /// The external program's standard output is not a number.
+    #[error("command `{command}` (input x = {input}) printed {output:?}, which is not a number")]
+    NotANumber {
+        /// The command line, `{x}` substituted.
+        command: String,
+        /// The input value.
+        input: f64,
+        /// Its standard output, trimmed (at most 200 characters).
+        output: String,
     },
     /// The external program ran and failed.
     #[error("command `{command}` failed with {status}{stderr}")]
@@ -108,6 +132,19 @@ impl Workload {
             Workload::Command { program, .. } if program.trim().is_empty() => {
                 return Err("Command `program` must not be empty".to_owned());
             }
+            Workload::Named(name) if name.trim().is_empty() => {
+                return Err("a `Named` workload needs a name".to_owned());
+            }
+            Workload::Command { args, .. } => {
+                for arg in args {
+                    if let Some(placeholder) = unknown_placeholder(arg) {
+                        return Err(format!(
+                            "Command argument {arg:?} contains the placeholder {placeholder}; only {{x}} (the input) \
+                             is replaced"
+                        ));
+                    }
+                }
+            }
             _ => {}
         }
         Ok(())
@@ -117,6 +154,12 @@ impl Workload {
     /// checked against the sequential reference (external commands may not be).
     pub fn is_deterministic(&self) -> bool {
         !matches!(self, Workload::Command { .. })
+    }
+
+    /// This workload as a [`Task`].
+    pub fn task(&self) -> Task {
+        let workload = self.clone();
+        Arc::new(move |index, x| workload.run(index, x))
     }
 
     /// Computes the result for the input `x` at position `index`.
@@ -138,6 +181,7 @@ impl Workload {
                 black_box(stream_buffer(*bytes, index));
             }
             Workload::Command { program, args } => return run_command(program, args, x),
+            Workload::Named(name) => return Err(WorkloadError::Unregistered { name: name.clone() }),
         }
         Ok(black_box(x) * x)
     }
@@ -161,6 +205,7 @@ impl fmt::Display for Workload {
             Workload::Command { program, args } => {
                 write!(f, "run `{}` per input", command_line(program, args))
             }
+            Workload::Named(name) => write!(f, "{name}"),
         }
     }
 }
@@ -211,12 +256,28 @@ fn splitmix64(x: u64) -> u64 {
     z ^ (z >> 31)
 }
 
+/// The first `{name}` in `arg` other than `{x}`, if any.
+fn unknown_placeholder(arg: &str) -> Option<&str> {
+    let mut rest = arg;
+    while let Some(start) = rest.find('{') {
+        let tail = &rest[start..];
+        let end = tail.find('}')?;
+        let placeholder = &tail[..=end];
+        let name = &placeholder[1..placeholder.len() - 1];
+        if placeholder != "{x}" && !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Some(placeholder);
+        }
+        rest = &tail[1..];
+    }
+    None
+}
+
 fn command_line(program: &str, args: &[String]) -> String {
     std::iter::once(program).chain(args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
 }
 
 /// Runs `program` with `{x}` substituted; the result is its standard output
-/// parsed as a number, or NaN when the output is not a number.
+/// parsed as a number (anything else is an error naming input and output).
 fn run_command(program: &str, args: &[String], x: f64) -> Result<f64, WorkloadError> {
     let value = x.to_string();
     let args: Vec<String> = args.iter().map(|a| a.replace("{x}", &value)).collect();
@@ -235,7 +296,11 @@ fn run_command(program: &str, args: &[String], x: f64) -> Result<f64, WorkloadEr
         });
     }
     let stdout = String::from_utf8_lossy(&output.stdout);
-    Ok(stdout.trim().parse().unwrap_or(f64::NAN))
+    let text = stdout.trim();
+    match text.parse::<f64>() {
+        Ok(value) if !value.is_nan() => Ok(value),
+        _ => Err(WorkloadError::NotANumber { command, input: x, output: text.chars().take(200).collect() }),
+    }
 }
 
 #[cfg(test)]
@@ -303,6 +368,20 @@ mod tests {
         let message = failing.run(0, 1.0).unwrap_err().to_string();
         assert!(message.contains("sh -c exit 3"), "{message}");
         assert!(message.contains("exit status: 3"), "{message}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn non_numeric_output_is_an_error_naming_input_and_output() {
+        let typo = Workload::Command { program: "echo".into(), args: vec!["{y}".into()] };
+        let error = typo.run(0, 2.5).unwrap_err().to_string();
+        assert_eq!(error, "command `echo {y}` (input x = 2.5) printed \"{y}\", which is not a number");
+        assert!(typo.validate().unwrap_err().contains("placeholder {y}; only {x}"));
+        let nan = Workload::Command { program: "echo".into(), args: vec!["NaN".into()] };
+        assert!(matches!(nan.run(0, 1.0), Err(WorkloadError::NotANumber { .. })));
+        // Braces that are not placeholders (shell, awk) are fine.
+        let awk = Workload::Command { program: "sh".into(), args: vec!["-c".into(), "awk '{ print {x} }'".into()] };
+        assert!(awk.validate().is_ok());
     }
 
     #[test]

@@ -47,7 +47,8 @@ fn help_explains_the_outputs() {
     let output = harness(&["--help"], dir.path());
     assert!(output.status.success());
     let help = String::from_utf8_lossy(&output.stdout);
-    for expected in ["--list", "--only", "--out", "configs/quick.ron", "summary.md", "samples.csv"] {
+    for expected in ["--list", "--only", "--out", "--resume", "--yes", "configs/quick.ron", "summary.md", "samples.csv"]
+    {
         assert!(help.contains(expected), "help lacks {expected:?}:\n{help}");
     }
 }
@@ -96,9 +97,13 @@ fn list_shows_every_experiment_and_only_filters() {
     let output = harness(&["experiments.ron", "--list"], dir.path());
     assert!(output.status.success(), "{}", stderr(&output));
     let listing = String::from_utf8_lossy(&output.stdout);
-    let names: Vec<&str> =
-        listing.lines().filter(|l| !l.starts_with('\t')).map(|l| l.split('\t').next().unwrap_or("")).collect();
+    let names: Vec<&str> = listing
+        .lines()
+        .filter(|l| l.contains('\t') && !l.starts_with('\t'))
+        .map(|l| l.split('\t').next().unwrap_or(""))
+        .collect();
     assert_eq!(names, ["first", "second"]);
+    assert!(listing.lines().last().is_some_and(|l| l.starts_with("estimated total: about ")), "{listing}");
     assert!(listing.contains("\tThe first one."), "{listing}");
 
     let output = harness(&["experiments.ron", "--list", "--only", "second"], dir.path());
@@ -138,4 +143,171 @@ fn a_failing_command_stops_the_run_naming_command_and_status() {
     let message = stderr(&output);
     assert!(message.contains("command `sh -c exit 4` failed with exit status: 4"), "{message}");
     assert!(message.contains("experiment \"cmd\""), "{message}");
+}
+
+/// The data rows of a samples.csv.
+fn rows(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path).unwrap().lines().skip(1).map(str::to_owned).collect()
+}
+
+#[test]
+fn an_unwritable_out_is_refused_before_anything_is_measured() {
+    let dir = with_config(TWO_EXPERIMENTS);
+    std::fs::write(dir.path().join("a-file"), "").unwrap();
+    let output = harness(&["experiments.ron", "--out", "a-file/reports"], dir.path());
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains("error: cannot create the output directory a-file/reports"), "{message}");
+    assert!(!message.contains("wrote "), "{message}");
+}
+
+#[test]
+fn a_broken_command_in_a_later_experiment_stops_the_run_before_the_first() {
+    let config = TWO_EXPERIMENTS
+        .replace("workload: Sleep(duration_us: 10),", "workload: Command(program: \"echo\", args: [\"{y}\"]),");
+    let dir = with_config(&config);
+    // `{y}` is refused when the file is read...
+    let output = harness(&["experiments.ron"], dir.path());
+    assert!(stderr(&output).contains("placeholder {y}; only {x}"), "{}", stderr(&output));
+    // ...a missing program or words instead of a number before the first measurement.
+    for (program, args, expected) in [
+        (
+            "parsweep-no-such-program",
+            "[]",
+            "the workload fails on input #0: cannot run command `parsweep-no-such-program`",
+        ),
+        ("echo", "[\"x={x}\"]", "command `echo x=0` (input x = 0) printed \"x=0\", which is not a number"),
+    ] {
+        let config = TWO_EXPERIMENTS.replace(
+            "workload: Sleep(duration_us: 10),",
+            &format!("workload: Command(program: {program:?}, args: {args}),"),
+        );
+        let dir = with_config(&config);
+        let output = harness(&["experiments.ron", "--out", "out"], dir.path());
+        assert!(!output.status.success());
+        let message = stderr(&output);
+        assert!(message.contains(expected), "{message}");
+        assert!(!dir.path().join("out/first/samples.csv").exists(), "nothing was measured: {message}");
+    }
+}
+
+#[test]
+fn a_trillion_inputs_are_refused_not_aborted_even_with_list() {
+    let config = TWO_EXPERIMENTS.replace("inputs: Count(8),", "inputs: Count(1000000000000),");
+    let dir = with_config(&config);
+    let output = harness(&["experiments.ron", "--list"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let listing = String::from_utf8_lossy(&output.stdout);
+    assert!(listing.contains("cannot run: experiment \"first\": 1000000000000 inputs need about 32.0 TB"), "{listing}");
+    let output = harness(&["experiments.ron", "--out", "out"], dir.path());
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("1000000000000 inputs need about 32.0 TB of memory"), "{}", stderr(&output));
+}
+
+#[test]
+fn a_long_run_needs_yes_and_list_shows_the_estimate() {
+    let config = TWO_EXPERIMENTS.replace("workload: Square,", "workload: Sleep(duration_us: 1000000),");
+    let dir = with_config(&config);
+    let listing = String::from_utf8(harness(&["experiments.ron", "--list"], dir.path()).stdout).unwrap();
+    // 8 inputs × 1 s: sequential 8 s, pool at 1 and 2 workers 8 s and 4 s; 2 runs each.
+    assert!(listing.contains("; about 40.0 s\n"), "{listing}");
+    let config =
+        config.replace("inputs: Count(8),", "inputs: Count(100),").replace("repetitions: 2,", "repetitions: 20,");
+    let dir = with_config(&config);
+    let output = harness(&["experiments.ron", "--out", "out"], dir.path());
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains("(more than 10 min 00 s); pass --yes to start it"), "{message}");
+    assert!(!dir.path().join("out/first/samples.csv").exists());
+}
+
+#[cfg(unix)]
+#[test]
+fn the_revision_is_the_harness_s_own_even_when_run_from_another_repository() {
+    let dir = with_config(TWO_EXPERIMENTS);
+    let git = |args: &[&str]| Command::new("git").args(args).current_dir(dir.path()).output();
+    if !git(&["init", "-q"]).is_ok_and(|o| o.status.success()) {
+        return; // no git: nothing to confuse the harness with
+    }
+    let output = harness(&["experiments.ron", "--only", "second", "--out", "out"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let json = std::fs::read_to_string(dir.path().join("out/second/results.json")).unwrap();
+    let report: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let revision = report["machine"]["git_revision"].as_str().unwrap();
+    let own = Command::new("git").args(["-C", env!("CARGO_MANIFEST_DIR"), "rev-parse", "--short", "HEAD"]).output();
+    if let Some(own) = own.ok().filter(|o| o.status.success()) {
+        let own = String::from_utf8_lossy(&own.stdout).trim().to_owned();
+        assert!(revision.starts_with(&own), "recorded {revision}, the harness is at {own}");
+    }
+    for field in ["rustc", "kernel", "hostname", "target"] {
+        assert!(report["machine"][field].as_str().is_some_and(|v| !v.is_empty()), "machine.{field}");
+    }
+    assert!(report["conditions"]["load_before"].is_object() || !Path::new("/proc/loadavg").exists());
+    let summary = std::fs::read_to_string(dir.path().join("out/second/summary.md")).unwrap();
+    assert!(summary.contains("## Reproducibility") && summary.contains(revision), "{summary}");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_keeps_every_sample_writes_an_interrupted_report_and_resume_finishes() {
+    // 3 cells × 40 runs of 20 ms: long enough to interrupt in the middle.
+    let config = r#"(experiments: [(name: "slow", workload: Sleep(duration_us: 5000), inputs: Count(4),
+        workers: [1, 2], repetitions: 40, warmup: 0, backends: [Sequential, Pool])])"#;
+    let dir = with_config(config);
+    let child = Command::new(env!("CARGO_BIN_EXE_bench-harness"))
+        .args(["experiments.ron", "--out", "out"])
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let csv = dir.path().join("out/slow/samples.csv");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !(csv.exists() && rows(&csv).len() >= 5) {
+        assert!(std::time::Instant::now() < deadline, "no samples appeared in samples.csv");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let seen_before = rows(&csv);
+    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let output = child.wait_with_output().unwrap();
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(130), "{message}");
+    assert!(message.contains("--resume out"), "{message}");
+
+    let after = rows(&csv);
+    assert!(after.len() >= seen_before.len() && after.len() < 120, "{} rows", after.len());
+    for row in &seen_before {
+        assert!(after.contains(row), "a sample seen before Ctrl-C was lost: {row}");
+    }
+    let summary = std::fs::read_to_string(dir.path().join("out/slow/summary.md")).unwrap();
+    assert!(summary.contains(&format!("> **Interrupted:** {} of 120 planned repetitions", after.len())), "{summary}");
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/slow/results.json")).unwrap()).unwrap();
+    assert_eq!(json["status"], "Interrupted");
+
+    let output = harness(&["experiments.ron", "--resume", "out"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains(&format!("resuming with {} sample(s) already measured", after.len())));
+    let resumed = rows(&csv);
+    assert_eq!(resumed.len(), 120);
+    for row in &after {
+        assert!(resumed.contains(row), "resume re-measured or dropped {row}");
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("out/slow/results.json")).unwrap()).unwrap();
+    assert_eq!(json["status"], "Complete");
+    // Resuming a complete run measures nothing.
+    let output = harness(&["experiments.ron", "--resume", "out"], dir.path());
+    assert!(stderr(&output).contains("slow: complete in out, kept"), "{}", stderr(&output));
+    assert_eq!(rows(&csv), resumed);
+    // Resuming with a changed experiment is refused rather than mixed.
+    std::fs::write(dir.path().join("experiments.ron"), config.replace("repetitions: 40", "repetitions: 41")).unwrap();
+    let output = harness(&["experiments.ron", "--resume", "out"], dir.path());
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("holds a run of a differently defined experiment \"slow\""),
+        "{}",
+        stderr(&output)
+    );
+    assert_eq!(rows(&csv), resumed);
 }

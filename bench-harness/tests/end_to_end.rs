@@ -6,10 +6,12 @@ use std::fs::File;
 use std::path::Path;
 
 use bench_harness::config::Plan;
-use bench_harness::export::read_results_json;
+use bench_harness::custom::Registry;
 use bench_harness::machine::Machine;
 use bench_harness::report::charts::{HEIGHT, WIDTH};
-use bench_harness::run::{run_experiment, write_report};
+use bench_harness::report::json::read_results_json;
+use bench_harness::report::write_report;
+use bench_harness::run::run_experiment;
 use indicatif::ProgressBar;
 
 const TINY: &str = r#"(
@@ -50,14 +52,47 @@ fn a_tiny_experiment_writes_every_output() {
     let plan = Plan::load(&config).unwrap();
     let machine = Machine::detect();
 
-    let report = run_experiment(&plan.experiments[0], &machine, &ProgressBar::hidden()).unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let registry = Registry::new();
+    let report =
+        run_experiment(&plan.experiments[0], &registry, &machine, Vec::new(), None, &stop, &ProgressBar::hidden())
+            .unwrap();
     let out = dir.path().join("reports/tiny");
     let written = write_report(&report, &out).unwrap();
     let names: Vec<String> = written.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
     assert_eq!(
         names,
-        ["speedup.png", "efficiency.png", "backends.png", "overhead.png", "samples.csv", "results.json", "summary.md"]
+        [
+            "samples.csv",
+            "results.json",
+            "summary.md",
+            "summary.tex",
+            "speedup.dat",
+            "efficiency.dat",
+            "backends.dat",
+            "overhead.dat",
+            "speedup.png",
+            "speedup.svg",
+            "speedup.pdf",
+            "efficiency.png",
+            "efficiency.svg",
+            "efficiency.pdf",
+            "backends.png",
+            "backends.svg",
+            "backends.pdf",
+            "overhead.png",
+            "overhead.svg",
+            "overhead.pdf"
+        ]
     );
+    for svg in written.iter().filter(|p| p.extension().is_some_and(|e| e == "svg")) {
+        let text = std::fs::read_to_string(svg).unwrap();
+        assert!(text.starts_with("<svg") && !text.contains("<text"), "{}: text must be outlines", svg.display());
+    }
+    for pdf in written.iter().filter(|p| p.extension().is_some_and(|e| e == "pdf")) {
+        let bytes = std::fs::read(pdf).unwrap();
+        assert!(bytes.starts_with(b"%PDF-") && bytes.ends_with(b"%%EOF\n"), "{}", pdf.display());
+    }
 
     for png in written.iter().filter(|p| p.extension().is_some_and(|e| e == "png")) {
         let (width, height, colours) = decode(png);
@@ -105,4 +140,32 @@ fn a_tiny_experiment_writes_every_output() {
     ] {
         assert!(summary.contains(expected), "summary lacks {expected:?}:\n{summary}");
     }
+}
+
+#[test]
+fn an_experiment_stopped_before_its_first_run_still_gets_its_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("tiny.ron");
+    std::fs::write(&config, TINY).unwrap();
+    let plan = Plan::load(&config).unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(true);
+    let report = run_experiment(
+        &plan.experiments[0],
+        &Registry::new(),
+        &Machine::detect(),
+        Vec::new(),
+        None,
+        &stop,
+        &ProgressBar::hidden(),
+    )
+    .unwrap();
+    assert_eq!(report.status, bench_harness::report::RunStatus::Interrupted);
+    assert!(report.samples.is_empty());
+    let out = dir.path().join("reports/tiny");
+    let written = write_report(&report, &out).unwrap();
+    let names: Vec<String> = written.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, ["samples.csv", "results.json", "summary.md", "summary.tex"]);
+    let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+    assert!(summary.contains("> **Interrupted:** 0 of 44 planned repetitions"), "{summary}");
+    assert_eq!(read_results_json(&out.join("results.json")).unwrap(), report);
 }

@@ -10,16 +10,99 @@
 
 mod axis;
 mod canvas;
+mod vector;
 
 use anyhow::{bail, Result};
 use axis::Axis;
-use canvas::{Figure, Layer, LineKind, SeriesStyle, IDEAL_GRAY, PALETTE};
+use canvas::{Figure, Layer, LineKind, SeriesStyle, IDEAL_GRAY};
+pub use canvas::{Layout, PixelBox};
 use std::path::Path;
 
-/// Width of every chart in pixels (1600 × 1000 ≈ 5.3 × 3.3 in at 300 dpi).
+/// The size of a chart and the scale of its text: the defaults suit a
+/// one-column figure; `report --width/--height/--font-scale` restyles one.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Canvas {
+    /// Width in pixels (PNG), or in the vector formats' units.
+    pub width: u32,
+    /// Height in pixels.
+    pub height: u32,
+    /// Multiplies every text size (1 = the default sizes).
+    pub font_scale: f64,
+    /// The small print under the plot (workload, machine, notes); a figure
+    /// for a paper may leave it to the LaTeX caption.
+    pub small_print: bool,
+}
+
+impl Default for Canvas {
+    fn default() -> Self {
+        Self { width: WIDTH, height: HEIGHT, font_scale: 1.0, small_print: true }
+    }
+}
+
+impl Canvas {
+    /// Refuses sizes no chart fits in and scales that make text vanish.
+    pub fn checked(self) -> Result<Self> {
+        if !(400..=10_000).contains(&self.width) || !(300..=10_000).contains(&self.height) {
+            bail!(
+                "chart size {}×{} is out of range: width 400–10000, height 300–10000 pixels",
+                self.width,
+                self.height
+            );
+        }
+        if !(self.font_scale.is_finite() && (0.25..=4.0).contains(&self.font_scale)) {
+            bail!("font scale {} is out of range 0.25–4", self.font_scale);
+        }
+        Ok(self)
+    }
+
+    /// A text size of the default style, scaled.
+    fn text(&self, size: u32) -> u32 {
+        ((f64::from(size) * self.font_scale).round() as u32).max(4)
+    }
+}
+
+/// Width of every chart in pixels (1600 × 1150 ≈ 5.3 × 3.8 in at 300 dpi).
 pub const WIDTH: u32 = 1600;
-/// Height of every chart in pixels.
-pub const HEIGHT: u32 = 1000;
+/// Height of every chart in pixels: the plot, the legend below it and the
+/// small print (workload, machine, build) below that.
+pub const HEIGHT: u32 = 1150;
+
+/// A file format every chart can be drawn in; the drawing code picks the
+/// backend from the file's extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// A 1600 × 1000 bitmap, for screens and Markdown.
+    Png,
+    /// Scalable, text as outlines: opens the same everywhere.
+    Svg,
+    /// One page, text as outlines, for LaTeX's `\includegraphics`.
+    Pdf,
+}
+
+impl Format {
+    /// Every format, PNG first.
+    pub const ALL: [Format; 3] = [Format::Png, Format::Svg, Format::Pdf];
+
+    /// The file extension, without the dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Png => "png",
+            Format::Svg => "svg",
+            Format::Pdf => "pdf",
+        }
+    }
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Format::ALL
+            .into_iter()
+            .find(|format| format.extension().eq_ignore_ascii_case(text))
+            .ok_or_else(|| format!("unknown figure format {text:?}: use png, svg or pdf"))
+    }
+}
 
 /// One measured value with the bounds of its 95 % confidence interval.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -34,6 +117,24 @@ pub struct MeasuredPoint {
     pub ci_high: f64,
 }
 
+/// How a series looks: indices into the chart palette (Okabe–Ito colours)
+/// and marker shapes, both wrapping around. The same style gives the same
+/// colour and marker on every chart, so callers give each backend one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Style {
+    /// Palette index of the colour.
+    pub color: usize,
+    /// Index of the marker shape.
+    pub marker: usize,
+}
+
+impl Style {
+    /// The `index`-th colour with the `index`-th marker.
+    pub fn nth(index: usize) -> Self {
+        Style { color: index, marker: index }
+    }
+}
+
 /// A labelled sequence of measurements, drawn as markers with error bars
 /// joined by a line; points are drawn in increasing `x`.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,6 +143,8 @@ pub struct MeasuredSeries {
     pub label: String,
     /// The measurements.
     pub points: Vec<MeasuredPoint>,
+    /// Colour and marker.
+    pub style: Style,
 }
 
 /// A labelled model curve, drawn dashed (e.g. from
@@ -52,6 +155,8 @@ pub struct Curve {
     pub label: String,
     /// `(workers, speedup)` points; dense enough to look smooth.
     pub points: Vec<(f64, f64)>,
+    /// Palette index of the line's colour.
+    pub color: usize,
 }
 
 /// Speedup `T1/Tp` against workers; also the input of [`draw_efficiency`].
@@ -61,6 +166,8 @@ pub struct SpeedupChart {
     pub title: String,
     /// Small print under the plot: machine, workload, date.
     pub caption: String,
+    /// Further small print, one paragraph each (e.g. why no model is drawn).
+    pub notes: Vec<String>,
     /// Measured speedups; `x` is the worker count.
     pub series: Vec<MeasuredSeries>,
     /// Fitted model curves (speedup against workers).
@@ -68,6 +175,9 @@ pub struct SpeedupChart {
     /// Physical cores of the machine, if known: draws a "cores" marker and
     /// shows points with more workers than cores as open (hollow) markers.
     pub max_cores: Option<usize>,
+    /// Weak scaling: the series are scaled speedups `p·T1/Tp` (the problem
+    /// grows with `p`), labelled as such on the axes.
+    pub weak: bool,
 }
 
 /// Parallel overhead per task against chunk size, log-log.
@@ -77,6 +187,8 @@ pub struct OverheadChart {
     pub title: String,
     /// Small print under the plot.
     pub caption: String,
+    /// Further small print, one paragraph each.
+    pub notes: Vec<String>,
     /// `x` is the chunk size (tasks per chunk), `y` the overhead per task in
     /// nanoseconds. Points with `y <= 0` (superlinear runs) cannot sit on a
     /// log axis: they are left out and counted in a note on the chart.
@@ -90,11 +202,15 @@ pub struct BackendChart {
     pub title: String,
     /// Small print under the plot.
     pub caption: String,
+    /// Further small print, one paragraph each.
+    pub notes: Vec<String>,
     /// One series per backend; `x` is the worker count, `y` the median wall
     /// time in **seconds** (the axis picks s, ms or µs to suit).
     pub series: Vec<MeasuredSeries>,
     /// Physical cores of the machine, if known (see [`SpeedupChart`]).
     pub max_cores: Option<usize>,
+    /// Weak scaling: ideal is a constant time, not `T/p`.
+    pub weak: bool,
 }
 
 /// Draws speedup against workers: log₂ worker axis, the ideal `S = p`
@@ -103,15 +219,15 @@ pub struct BackendChart {
 /// Errors name the chart and the offending value when a point is not
 /// finite or has `x <= 0`, when there is nothing to draw, or when the file
 /// cannot be written.
-pub fn draw_speedup(path: &Path, chart: &SpeedupChart) -> Result<()> {
+pub fn draw_speedup(path: &Path, chart: &SpeedupChart, canvas: &Canvas) -> Result<Layout> {
     check_series(&chart.title, &chart.series)?;
     check_curves(&chart.title, &chart.fits)?;
-    draw_scaling(path, chart, Scaling::Speedup, &chart.series, &chart.fits)
+    draw_scaling(path, chart, Scaling::Speedup, &chart.series, &chart.fits, canvas)
 }
 
 /// Draws parallel efficiency `S/p` against workers from the same data as
 /// [`draw_speedup`]: the ideal efficiency 1 as a line, fits divided by `p`.
-pub fn draw_efficiency(path: &Path, chart: &SpeedupChart) -> Result<()> {
+pub fn draw_efficiency(path: &Path, chart: &SpeedupChart, canvas: &Canvas) -> Result<Layout> {
     check_series(&chart.title, &chart.series)?;
     check_curves(&chart.title, &chart.fits)?;
     let per_worker = |workers: f64, speedup: f64| speedup / workers;
@@ -127,13 +243,14 @@ pub fn draw_efficiency(path: &Path, chart: &SpeedupChart) -> Result<()> {
         .map(|curve| Curve {
             label: curve.label.clone(),
             points: curve.points.iter().map(|&(p, s)| (p, per_worker(p, s))).collect(),
+            color: curve.color,
         })
         .collect();
-    draw_scaling(path, chart, Scaling::Efficiency, &series, &fits)
+    draw_scaling(path, chart, Scaling::Efficiency, &series, &fits, canvas)
 }
 
 /// Draws overhead per task against chunk size on log-log axes.
-pub fn draw_overhead(path: &Path, chart: &OverheadChart) -> Result<()> {
+pub fn draw_overhead(path: &Path, chart: &OverheadChart, canvas: &Canvas) -> Result<Layout> {
     check_series(&chart.title, &chart.series)?;
     let mut hidden = 0;
     let series: Vec<MeasuredSeries> = chart
@@ -142,13 +259,14 @@ pub fn draw_overhead(path: &Path, chart: &OverheadChart) -> Result<()> {
         .map(|series| {
             let (shown, left_out): (Vec<_>, Vec<_>) = series.points.iter().partition(|point| point.y > 0.0);
             hidden += left_out.len();
-            MeasuredSeries { label: series.label.clone(), points: shown }
+            MeasuredSeries { label: series.label.clone(), points: shown, style: series.style }
         })
         .collect();
     let Some((x_range, y_range)) = data_bounds(&series, &[], true) else {
         bail!("overhead chart '{}': no point has a positive overhead to draw on a log axis", chart.title);
     };
     let mut notes = vec![CI_NOTE.to_string()];
+    notes.extend(chart.notes.iter().cloned());
     if hidden > 0 {
         notes.push(format!(
             "{hidden} point(s) with overhead ≤ 0 ns (as fast as a perfect split of T1) are not shown on the log axis."
@@ -156,8 +274,7 @@ pub fn draw_overhead(path: &Path, chart: &OverheadChart) -> Result<()> {
     }
     let layers = series
         .iter()
-        .enumerate()
-        .map(|(index, series)| Layer::Measured { series, style: SeriesStyle::nth(index), max_cores: None })
+        .map(|series| Layer::Measured { series, style: series_style(series.style), max_cores: None })
         .collect();
     canvas::render(
         path,
@@ -168,14 +285,16 @@ pub fn draw_overhead(path: &Path, chart: &OverheadChart) -> Result<()> {
             x: Axis::log2("chunk size (tasks per chunk)", x_range),
             y: Axis::log10("overhead per task (ns)", y_range),
             layers,
+            canvas: *canvas,
         },
     )
 }
 
 /// Draws median wall time against workers, one line per backend, on log₂
 /// (workers) × log₁₀ (time) axes, with an ideal-scaling guide `T/p` from the
-/// fastest time at the fewest workers.
-pub fn draw_backends(path: &Path, chart: &BackendChart) -> Result<()> {
+/// fastest time at the fewest workers. A series with a single point (the
+/// sequential baseline) also gets a thin horizontal level in its colour.
+pub fn draw_backends(path: &Path, chart: &BackendChart, canvas: &Canvas) -> Result<Layout> {
     check_series(&chart.title, &chart.series)?;
     if let Some(point) = chart.series.iter().flat_map(|series| &series.points).find(|point| point.y <= 0.0) {
         bail!("backend chart '{}': wall times must be positive, got {point:?}", chart.title);
@@ -198,27 +317,44 @@ pub fn draw_backends(path: &Path, chart: &BackendChart) -> Result<()> {
         .filter(|point| point.x == x_range.0)
         .map(|point| point.y)
         .fold(f64::INFINITY, f64::min);
-    let ideal: Vec<(f64, f64)> = geometric(x_low, x_high, 64).map(|p| (p, fastest_at_fewest * x_range.0 / p)).collect();
+    let ideal: Vec<(f64, f64)> = if chart.weak {
+        vec![(x_low, fastest_at_fewest), (x_high, fastest_at_fewest)]
+    } else {
+        geometric(x_low, x_high, 64).map(|p| (p, fastest_at_fewest * x_range.0 / p)).collect()
+    };
     let y_range = data_bounds(&series, &ideal, true).map_or(seconds_range, |(_, y)| y);
 
     let mut layers = Vec::new();
-    layers.extend(chart.max_cores.map(Layer::Cores));
+    layers.extend(cores_layer(chart.max_cores, x_high));
     layers.push(Layer::Line {
-        label: "ideal scaling".to_string(),
+        label: if chart.weak { "ideal weak scaling (constant time)" } else { "ideal scaling" }.to_string(),
         points: ideal,
         kind: LineKind::Ideal,
         color: IDEAL_GRAY,
     });
+    // A series of one point (the sequential baseline) is also drawn as a
+    // thin level across the chart, in its colour: every backend's time can
+    // be read against it, and it stays visible where markers overlap it.
+    for single in series.iter().filter(|series| series.points.len() == 1) {
+        let level = single.points[0].y;
+        layers.push(Layer::Line {
+            label: String::new(),
+            points: vec![(x_low, level), (x_high, level)],
+            kind: LineKind::Ideal,
+            color: series_style(single.style).color,
+        });
+    }
     push_measured(&mut layers, &series, chart.max_cores);
     canvas::render(
         path,
         &Figure {
             title: &chart.title,
             caption: &chart.caption,
-            notes: vec![CI_NOTE.to_string()],
+            notes: notes(&chart.notes),
             x: Axis::log2("workers (threads)", (x_low, x_high)),
             y: Axis::log10(&format!("median wall time ({unit})"), y_range),
             layers,
+            canvas: *canvas,
         },
     )
 }
@@ -240,7 +376,8 @@ fn draw_scaling(
     scaling: Scaling,
     series: &[MeasuredSeries],
     fits: &[Curve],
-) -> Result<()> {
+    canvas: &Canvas,
+) -> Result<Layout> {
     let Some((x_range, y_range)) = data_bounds(series, &[], false) else {
         bail!("chart '{}': no points to draw", chart.title);
     };
@@ -252,6 +389,7 @@ fn draw_scaling(
         .map(|curve| Curve {
             label: curve.label.clone(),
             points: curve.points.iter().copied().filter(|&(p, _)| p >= x_low && p <= x_high).collect(),
+            color: curve.color,
         })
         .collect();
     let fit_top = fits.iter().flat_map(|curve| &curve.points).map(|point| point.1).fold(f64::NEG_INFINITY, f64::max);
@@ -264,18 +402,20 @@ fn draw_scaling(
             // when every worker count is beyond the top).
             let end = x_high.min(top);
             let ideal = if end > x_low { geometric(x_low, end, 64).map(|p| (p, p)).collect() } else { Vec::new() };
-            let y = Axis::linear("speedup T1/Tp", (0.0, top));
+            let label = if chart.weak { "scaled speedup p·T1/Tp" } else { "speedup T1/Tp" };
+            let y = Axis::linear(label, (0.0, top));
             (y, "ideal S = p", ideal)
         }
         Scaling::Efficiency => {
             let top = (data_top * 1.05).max(1.1);
-            let y = Axis::linear("parallel efficiency S/p", (0.0, top));
-            (y, "ideal S/p = 1", vec![(x_low, 1.0), (x_high, 1.0)])
+            let label = if chart.weak { "weak-scaling efficiency T1/Tp" } else { "parallel efficiency S/p" };
+            let y = Axis::linear(label, (0.0, top));
+            (y, if chart.weak { "ideal T1/Tp = 1" } else { "ideal S/p = 1" }, vec![(x_low, 1.0), (x_high, 1.0)])
         }
     };
 
     let mut layers = Vec::new();
-    layers.extend(chart.max_cores.map(Layer::Cores));
+    layers.extend(cores_layer(chart.max_cores, x_high));
     if !ideal.is_empty() {
         layers.push(Layer::Line {
             label: ideal_label.to_string(),
@@ -284,10 +424,9 @@ fn draw_scaling(
             color: IDEAL_GRAY,
         });
     }
-    // Fit colours continue the palette after the measured series'. A fit
-    // with no point in the plotted range gets no (empty) legend entry.
-    let fit_colors = PALETTE.iter().cycle().skip(series.len());
-    for (curve, &color) in fits.into_iter().filter(|curve| !curve.points.is_empty()).zip(fit_colors) {
+    // A fit with no point in the plotted range gets no (empty) legend entry.
+    for curve in fits.into_iter().filter(|curve| !curve.points.is_empty()) {
+        let color = series_style(Style { color: curve.color, marker: 0 }).color;
         layers.push(Layer::Line { label: curve.label, points: curve.points, kind: LineKind::Fit, color });
     }
     push_measured(&mut layers, series, chart.max_cores);
@@ -296,10 +435,11 @@ fn draw_scaling(
         &Figure {
             title: &chart.title,
             caption: &chart.caption,
-            notes: vec![CI_NOTE.to_string()],
+            notes: notes(&chart.notes),
             x: Axis::log2("workers (threads)", (x_low, x_high)),
             y,
             layers,
+            canvas: *canvas,
         },
     )
 }
@@ -307,8 +447,8 @@ fn draw_scaling(
 /// Adds one layer per series, plus the open-marker legend entry when some
 /// point has more workers than cores.
 fn push_measured<'a>(layers: &mut Vec<Layer<'a>>, series: &'a [MeasuredSeries], max_cores: Option<usize>) {
-    for (index, series) in series.iter().enumerate() {
-        layers.push(Layer::Measured { series, style: SeriesStyle::nth(index), max_cores });
+    for series in series {
+        layers.push(Layer::Measured { series, style: series_style(series.style), max_cores });
     }
     let oversubscribed = max_cores
         .is_some_and(|cores| series.iter().flat_map(|series| &series.points).any(|point| point.x > cores as f64));
@@ -323,8 +463,23 @@ fn map_series(series: &[MeasuredSeries], convert: impl Fn(&MeasuredPoint) -> Mea
         .map(|series| MeasuredSeries {
             label: series.label.clone(),
             points: series.points.iter().map(&convert).collect(),
+            style: series.style,
         })
         .collect()
+}
+
+fn series_style(style: Style) -> SeriesStyle {
+    SeriesStyle::new(style.color, style.marker)
+}
+
+/// The error-bar note, then the chart's own notes.
+fn notes(own: &[String]) -> Vec<String> {
+    std::iter::once(CI_NOTE.to_string()).chain(own.iter().cloned()).collect()
+}
+
+/// The core-count marker, shaded beyond it when the axis reaches past the cores.
+fn cores_layer(cores: Option<usize>, x_high: f64) -> Option<Layer<'static>> {
+    cores.map(|cores| Layer::Cores { cores, label: canvas::cores_label(cores, (cores as f64) < x_high) })
 }
 
 /// Every chart has a logarithmic x axis: points need finite values and a
@@ -457,18 +612,21 @@ mod tests {
             .iter()
             .map(|&model| {
                 let fitted = fit(model, &points).expect("synthetic data fits");
-                Curve { label: format!("pool, {}", fitted.label()), points: fitted.curve(1.0, 16.0, 100) }
+                let color = if model == Model::Amdahl { 6 } else { 5 };
+                Curve { label: format!("pool, {}", fitted.label()), points: fitted.curve(1.0, 16.0, 100), color }
             })
             .collect();
         SpeedupChart {
             title: "Speedup of x·x over 10⁶ points".to_string(),
             caption: "Synthetic data: 8 cores, 10 repetitions per point, median with bootstrap CI.".to_string(),
+            notes: Vec::new(),
             series: vec![
-                MeasuredSeries { label: "pool".to_string(), points: pool },
-                MeasuredSeries { label: "rayon".to_string(), points: rayon },
+                MeasuredSeries { label: "pool".to_string(), points: pool, style: Style::nth(1) },
+                MeasuredSeries { label: "rayon".to_string(), points: rayon, style: Style::nth(4) },
             ],
             fits,
             max_cores: Some(8),
+            weak: false,
         }
     }
 
@@ -477,10 +635,10 @@ mod tests {
         let (_guard, dir) = output_dir();
         let chart = speedup_chart();
         let speedup = dir.join("speedup.png");
-        draw_speedup(&speedup, &chart).unwrap();
+        draw_speedup(&speedup, &chart, &Canvas::default()).unwrap();
         assert_png(&speedup);
         let efficiency = dir.join("efficiency.png");
-        draw_efficiency(&efficiency, &chart).unwrap();
+        draw_efficiency(&efficiency, &chart, &Canvas::default()).unwrap();
         assert_png(&efficiency);
     }
 
@@ -489,6 +647,7 @@ mod tests {
         let (_guard, dir) = output_dir();
         let series = |label: &str, per_chunk_ns: f64| MeasuredSeries {
             label: label.to_string(),
+            style: Style { color: 1, marker: usize::from(label.as_bytes()[0]) },
             points: (0..=12)
                 .map(|k| {
                     let chunk = f64::from(1 << k);
@@ -504,10 +663,11 @@ mod tests {
         let chart = OverheadChart {
             title: "Scheduling overhead per task".to_string(),
             caption: "Synthetic data: empty tasks, 2¹⁶ tasks per run.".to_string(),
+            notes: Vec::new(),
             series: vec![series("2 workers", 400.0), fast],
         };
         let path = dir.join("overhead.png");
-        draw_overhead(&path, &chart).unwrap();
+        draw_overhead(&path, &chart, &Canvas::default()).unwrap();
         assert_png(&path);
     }
 
@@ -516,6 +676,12 @@ mod tests {
         let (_guard, dir) = output_dir();
         let backend = |label: &str, serial_s: f64, efficiency: f64| MeasuredSeries {
             label: label.to_string(),
+            style: Style::nth(
+                ["sequential", "pool", "pool-collect", "std::thread::scope", "rayon"]
+                    .iter()
+                    .position(|&l| l == label)
+                    .unwrap_or(6),
+            ),
             points: [1.0, 2.0, 4.0, 8.0]
                 .iter()
                 .map(|&p: &f64| {
@@ -527,6 +693,7 @@ mod tests {
         let chart = BackendChart {
             title: "Wall time by backend".to_string(),
             caption: "Synthetic data: sleep(2 ms) × 400 tasks.".to_string(),
+            notes: Vec::new(),
             series: vec![
                 backend("pool", 0.8, 0.97),
                 backend("rayon", 0.8, 0.95),
@@ -534,16 +701,102 @@ mod tests {
                 backend("sequential", 0.8, 0.5),
             ],
             max_cores: Some(4),
+            weak: false,
         };
         let path = dir.join("backends.png");
-        draw_backends(&path, &chart).unwrap();
+        draw_backends(&path, &chart, &Canvas::default()).unwrap();
         assert_png(&path);
+    }
+
+    /// A decoded PNG, to read pixels from.
+    struct Image {
+        width: usize,
+        channels: usize,
+        buffer: Vec<u8>,
+    }
+
+    impl Image {
+        fn read(path: &Path) -> Image {
+            let decoder = png::Decoder::new(std::fs::File::open(path).expect("chart file"));
+            let mut reader = decoder.read_info().expect("PNG header");
+            let mut buffer = vec![0; reader.output_buffer_size()];
+            let frame = reader.next_frame(&mut buffer).expect("PNG frame");
+            Image { width: frame.width as usize, channels: frame.color_type.samples(), buffer }
+        }
+
+        /// The RGB colour of pixel `(x, y)`.
+        fn pixel(&self, (x, y): (i32, i32)) -> [u8; 3] {
+            let at = (y as usize * self.width + x as usize) * self.channels;
+            [self.buffer[at], self.buffer[at + 1], self.buffer[at + 2]]
+        }
+    }
+
+    #[test]
+    fn legends_never_cover_data_on_any_chart() {
+        let (_guard, dir) = output_dir();
+        // Data in every corner of the plot, and many legend entries: a
+        // legend inside the plot would have to cover something.
+        // Labels of every length, up to wider than the chart itself.
+        for repeats in [0, 5, 9] {
+            let mut chart = speedup_chart();
+            chart.series[0].label.push_str(" with a long label that fills its column");
+            chart.series[1].label = format!("{} {}", chart.series[1].label, "and a very long label ".repeat(repeats));
+            chart.series.push(MeasuredSeries {
+                label: "corners".to_string(),
+                points: vec![
+                    MeasuredPoint { x: 1.0, y: 0.1, ci_low: 0.05, ci_high: 0.2 },
+                    MeasuredPoint { x: 16.0, y: 14.0, ci_low: 13.0, ci_high: 15.0 },
+                ],
+                style: Style::nth(2),
+            });
+            for (name, layout) in [
+                (
+                    "legend-speedup.png",
+                    draw_speedup(&dir.join("legend-speedup.png"), &chart, &Canvas::default()).unwrap(),
+                ),
+                (
+                    "legend-efficiency.png",
+                    draw_efficiency(&dir.join("legend-efficiency.png"), &chart, &Canvas::default()).unwrap(),
+                ),
+            ] {
+                let image = Image::read(&dir.join(name));
+                let pixel = |at| image.pixel(at);
+                let legend = layout.legend.expect("a legend");
+                assert!(
+                    legend.left >= 0 && legend.right < WIDTH as i32 && legend.bottom < HEIGHT as i32,
+                    "{name}: {legend:?}"
+                );
+                assert!(layout.data.len() >= 3 * 12, "{name}: every point and bar end is reported");
+                for &point in &layout.data {
+                    assert!(layout.plot.contains(point), "{name}: {point:?} lies in the plot {:?}", layout.plot);
+                    assert!(!legend.contains(point), "{name}: the legend {legend:?} covers data at {point:?}");
+                }
+                // The reported box is where the frame was drawn, and data
+                // markers are drawn where reported: check the image itself.
+                let frame = [150, 150, 150];
+                assert_eq!(pixel((legend.left, legend.top)), frame, "{name}: legend frame corner");
+                assert_eq!(pixel((legend.right, legend.bottom)), frame, "{name}: legend frame corner");
+                // Nothing spills out of the frame: the columns just outside it are blank.
+                for y in legend.top..=legend.bottom {
+                    for x in [legend.left - 3, legend.right + 3] {
+                        assert_eq!(
+                            pixel((x, y)),
+                            [255, 255, 255],
+                            "{name}: legend text outside its frame at ({x}, {y})"
+                        );
+                    }
+                }
+                let white_data = layout.data.iter().filter(|&&point| pixel(point) == [255, 255, 255]).count();
+                assert!(white_data < layout.data.len() / 4, "{name}: {white_data} data positions are blank");
+            }
+        }
     }
 
     #[test]
     fn log_bounds_ignore_nonpositive_interval_ends() {
         let series = [MeasuredSeries {
             label: "noisy".to_string(),
+            style: Style::default(),
             points: vec![
                 MeasuredPoint { x: 1.0, y: 50.0, ci_low: -20.0, ci_high: 90.0 },
                 MeasuredPoint { x: 64.0, y: 2.0, ci_low: 0.5, ci_high: 4.0 },
@@ -559,14 +812,14 @@ mod tests {
         let (_guard, dir) = output_dir();
         let mut chart = speedup_chart();
         chart.series[1].points[2].y = f64::NAN;
-        let error = draw_speedup(&dir.join("bad.png"), &chart).unwrap_err();
+        let error = draw_speedup(&dir.join("bad.png"), &chart, &Canvas::default()).unwrap_err();
         assert!(error.to_string().contains("series 'rayon'"), "{error}");
 
         let empty = SpeedupChart { series: Vec::new(), ..speedup_chart() };
-        let error = draw_efficiency(&dir.join("empty.png"), &empty).unwrap_err();
+        let error = draw_efficiency(&dir.join("empty.png"), &empty, &Canvas::default()).unwrap_err();
         assert!(error.to_string().contains("no points"), "{error}");
 
         let missing_dir = dir.join("no/such/dir/chart.png");
-        assert!(draw_speedup(&missing_dir, &speedup_chart()).is_err());
+        assert!(draw_speedup(&missing_dir, &speedup_chart(), &Canvas::default()).is_err());
     }
 }

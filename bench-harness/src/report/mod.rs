@@ -1,3 +1,190 @@
-//! Report rendering: charts (PNG) for experiment results.
+//! The pipeline's product and its outputs.
+//!
+//! [`ExperimentReport`] is everything known about one experiment run; every
+//! output format is one [`Exporter`] in a file of its own, as hyperfine
+//! keeps its formats behind one trait:
+//!
+//! - [`figures`]: the charts as PNG, SVG and PDF (drawn by [`charts`]);
+//! - [`csv`]: `samples.csv`, one row per timed repetition;
+//! - [`json`]: `results.json`, the whole report, read back by [`json::read_results_json`];
+//! - [`markdown`]: `summary.md`, tables, fits, warnings and the machine;
+//! - [`latex`]: `summary.tex` (booktabs table, `\newcommand` macros) and a pgfplots `.dat` per figure.
 
 pub mod charts;
+pub mod csv;
+pub mod figures;
+pub mod json;
+pub mod latex;
+pub mod markdown;
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::Analysis;
+use crate::config::Experiment;
+use crate::machine::{Conditions, Machine};
+use crate::measure::Sample;
+
+/// Whether every planned repetition was measured.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RunStatus {
+    /// Every cell has all its repetitions.
+    #[default]
+    Complete,
+    /// The run was stopped (Ctrl-C) before every repetition was measured;
+    /// the report covers what exists, and `--resume` can finish it.
+    Interrupted,
+}
+
+/// Everything known about one experiment run: the content of `results.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentReport {
+    /// Complete, or interrupted with some repetitions missing.
+    #[serde(default)]
+    pub status: RunStatus,
+    /// Where and with what build it ran.
+    pub machine: Machine,
+    /// Load on the machine around the measurements.
+    #[serde(default)]
+    pub conditions: Conditions,
+    /// The experiment as configured.
+    pub experiment: Experiment,
+    /// Every timed repetition.
+    pub samples: Vec<Sample>,
+    /// Statistics computed from `samples`.
+    pub analysis: Analysis,
+}
+
+/// One output format of a report.
+pub trait Exporter {
+    /// Writes this format's file(s) for `report` into the existing
+    /// directory `dir` and returns the paths written.
+    fn export(&self, report: &ExperimentReport, dir: &Path) -> anyhow::Result<Vec<PathBuf>>;
+}
+
+/// Every format a run writes, in the order they are written: the data
+/// first (`samples.csv`, `results.json`), so that nothing measured depends
+/// on drawing, then `summary.md`, `summary.tex` and the figures' pgfplots
+/// data, and the charts (PNG, SVG, PDF) last.
+pub fn exporters() -> Vec<Box<dyn Exporter>> {
+    vec![
+        Box::new(csv::SamplesCsv),
+        Box::new(json::ResultsJson),
+        Box::new(markdown::Summary),
+        Box::new(latex::Latex),
+        Box::new(figures::Figures::default()),
+    ]
+}
+
+/// Writes every output of `report` into `dir` (created if needed). Returns
+/// the files written, in [`exporters`] order.
+pub fn write_report(report: &ExperimentReport, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let mut written = Vec::new();
+    for exporter in exporters() {
+        written.extend(exporter.export(report, dir)?);
+    }
+    Ok(written)
+}
+
+impl ExperimentReport {
+    /// The small print every chart carries: the experiment, the machine,
+    /// the build and the load while it ran.
+    pub fn caption(&self) -> String {
+        let experiment = &self.experiment;
+        let interrupted = match self.status {
+            RunStatus::Complete => "",
+            RunStatus::Interrupted => "INTERRUPTED: partial data. ",
+        };
+        let pinning = match experiment.pinning {
+            crate::config::Pinning::None => String::new(),
+            pinning => format!(", workers pinned ({pinning})"),
+        };
+        format!(
+            "{interrupted}{} — {}, {}, median of {} repetitions per point{pinning}. {} · {}",
+            experiment.name,
+            experiment.workload,
+            experiment.inputs,
+            experiment.repetitions.get(),
+            self.machine.caption(),
+            self.conditions.text()
+        )
+    }
+}
+
+/// Replaces the file at `path` whole: `write` fills a temporary file in the
+/// same directory, which is then renamed over `path`, so readers (and a
+/// crash) see the old file or the new one, never half of one.
+pub fn replace_file(path: &Path, write: impl FnOnce(&mut std::fs::File) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut temporary =
+        tempfile::NamedTempFile::new_in(dir).with_context(|| format!("creating a file in {}", dir.display()))?;
+    write(temporary.as_file_mut()).with_context(|| format!("writing {}", path.display()))?;
+    // Temporary files are private (0600); a report is an ordinary file.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(temporary.path(), std::fs::Permissions::from_mode(0o644))
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    temporary.persist(path).with_context(|| format!("replacing {}", path.display()))?;
+    Ok(())
+}
+
+/// Formats seconds with a unit that keeps three significant digits readable
+/// (`1.23 s`, `45.6 ms`, `789 µs`, `12.0 ns`).
+pub fn format_seconds(seconds: f64) -> String {
+    let magnitude = seconds.abs();
+    let (value, unit) = if magnitude >= 1.0 {
+        (seconds, "s")
+    } else if magnitude >= 1e-3 {
+        (seconds * 1e3, "ms")
+    } else if magnitude >= 1e-6 {
+        (seconds * 1e6, "µs")
+    } else {
+        (seconds * 1e9, "ns")
+    };
+    let digits = match value.abs() {
+        v if v >= 100.0 => 0,
+        v if v >= 10.0 => 1,
+        _ => 2,
+    };
+    format!("{value:.digits$} {unit}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn files_are_replaced_whole_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("samples.csv");
+        std::fs::write(&path, "old").unwrap();
+        let failed = replace_file(&path, |file| {
+            std::io::Write::write_all(file, b"half")?;
+            anyhow::bail!("interrupted")
+        });
+        assert!(failed.is_err());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old", "a failed write leaves the old file");
+        replace_file(&path, |file| Ok(std::io::Write::write_all(file, b"new")?)).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left behind");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o644);
+        }
+    }
+
+    #[test]
+    fn seconds_get_a_readable_unit() {
+        assert_eq!(format_seconds(1.234), "1.23 s");
+        assert_eq!(format_seconds(0.0456), "45.6 ms");
+        assert_eq!(format_seconds(0.000_789), "789 µs");
+        assert_eq!(format_seconds(12e-9), "12.0 ns");
+        assert_eq!(format_seconds(-2.5e-6), "-2.50 µs");
+    }
+}

@@ -1,4 +1,4 @@
-//! Amdahl and Universal Scalability Law models, fitted to measured
+//! Amdahl, Gustafson and Universal Scalability Law models, fitted to measured
 //! speedups by bounded nonlinear least squares (projected
 //! Levenberg–Marquardt) with asymptotic standard errors.
 
@@ -10,6 +10,9 @@ use std::fmt;
 pub enum Model {
     /// Amdahl's law `S(p) = 1 / (s + (1 − s)/p)`, serial fraction `s ∈ [0, 1]`.
     Amdahl,
+    /// Gustafson's law for scaled (weak-scaling) speedup
+    /// `S(p) = p − s·(p − 1)`, serial fraction `s ∈ [0, 1]` of the parallel run.
+    Gustafson,
     /// Gunther's Universal Scalability Law
     /// `S(p) = p / (1 + a(p − 1) + b·p(p − 1))`, contention `a ≥ 0`,
     /// coherency `b ≥ 0`.
@@ -20,7 +23,7 @@ impl Model {
     /// Parameter names, in the order of [`Fit::params`].
     pub fn param_names(self) -> &'static [&'static str] {
         match self {
-            Model::Amdahl => &["s"],
+            Model::Amdahl | Model::Gustafson => &["s"],
             Model::Usl => &["a", "b"],
         }
     }
@@ -31,6 +34,7 @@ impl Model {
         let p = workers;
         match (self, params) {
             (Model::Amdahl, [s, ..]) => 1.0 / (s + (1.0 - s) / p),
+            (Model::Gustafson, [s, ..]) => p - s * (p - 1.0),
             (Model::Usl, [a, b, ..]) => p / (1.0 + a * (p - 1.0) + b * p * (p - 1.0)),
             _ => f64::NAN,
         }
@@ -43,6 +47,7 @@ impl Model {
                 let denominator = s + (1.0 - s) / p;
                 vec![-(1.0 - 1.0 / p) / denominator.powi(2)]
             }
+            (Model::Gustafson, _) => vec![-(p - 1.0)],
             (Model::Usl, [a, b, ..]) => {
                 let denominator = 1.0 + a * (p - 1.0) + b * p * (p - 1.0);
                 let squared = denominator.powi(2);
@@ -55,7 +60,7 @@ impl Model {
     /// Keeps parameters inside the model's domain (projected LM step).
     fn project(self, params: &mut [f64]) {
         match self {
-            Model::Amdahl => params[0] = params[0].clamp(0.0, 1.0),
+            Model::Amdahl | Model::Gustafson => params[0] = params[0].clamp(0.0, 1.0),
             Model::Usl => params.iter_mut().for_each(|x| *x = x.max(0.0)),
         }
     }
@@ -63,7 +68,7 @@ impl Model {
     /// Lower and upper bound of each parameter, for at-bound warnings.
     fn bounds(self) -> &'static [(f64, f64)] {
         match self {
-            Model::Amdahl => &[(0.0, 1.0)],
+            Model::Amdahl | Model::Gustafson => &[(0.0, 1.0)],
             Model::Usl => &[(0.0, f64::INFINITY), (0.0, f64::INFINITY)],
         }
     }
@@ -82,6 +87,13 @@ impl Model {
                 });
                 let linear = if xx > 0.0 { xy / xx } else { 0.5 };
                 vec![vec![linear], vec![0.01], vec![0.5]]
+            }
+            // p − S = s·(p − 1): least squares through the origin (exact: the model is linear).
+            Model::Gustafson => {
+                let (xy, xx) = points
+                    .iter()
+                    .fold((0.0, 0.0), |(xy, xx), &(p, s)| (xy + (p - 1.0) * (p - s), xx + (p - 1.0).powi(2)));
+                vec![vec![if xx > 0.0 { xy / xx } else { 0.5 }], vec![0.5]]
             }
             // p/S − 1 = a·(p − 1) + b·p(p − 1): two-variable least squares.
             Model::Usl => {
@@ -118,39 +130,40 @@ impl fmt::Display for Model {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Model::Amdahl => "Amdahl",
+            Model::Gustafson => "Gustafson",
             Model::Usl => "USL",
         })
     }
 }
 
 /// One fitted parameter.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Parameter {
     /// Name as in the model's formula (`"s"`, `"a"`, `"b"`).
-    pub name: &'static str,
+    pub name: String,
     /// Least-squares estimate.
     pub value: f64,
-    /// Asymptotic standard error from `σ²(JᵀJ)⁻¹`; NaN when it cannot be
+    /// Asymptotic standard error from `σ²(JᵀJ)⁻¹`; `None` when it cannot be
     /// estimated (no residual degrees of freedom, or a singular Jacobian).
-    pub std_error: f64,
+    /// `None` rather than NaN so the value survives a JSON round trip.
+    pub std_error: Option<f64>,
 }
 
-/// A scaling model fitted to `(workers, speedup)` points.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// A scaling model fitted to `(workers, speedup)` points: what the analysis
+/// stores, the reports print and the charts draw.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Fit {
-    /// Which model was fitted.
+    /// The fitted model.
     pub model: Model,
     /// Parameters in [`Model::param_names`] order.
     pub params: Vec<Parameter>,
-    /// Coefficient of determination; NaN when all speedups are equal.
-    pub r_squared: f64,
+    /// Coefficient of determination; `None` when all speedups are equal.
+    pub r_squared: Option<f64>,
     /// Root-mean-square residual, in speedup units.
     pub rmse: f64,
-    /// `(p*, S(p*))`, the USL's predicted maximum, when it has one
-    /// (`b > 0` and `a < 1`). Always `None` for Amdahl, which only saturates.
+    /// `(workers, speedup)` at the USL's predicted maximum, if it has one.
     pub peak: Option<(f64, f64)>,
-    /// Caveats a reader of the fit should see (too few points, parameter at
-    /// a bound, no convergence); the fit is still usable.
+    /// Caveats: few points, parameters at a bound, no convergence, ...
     pub warnings: Vec<String>,
 }
 
@@ -169,27 +182,38 @@ impl Fit {
         (0..count).map(|i| from * (to / from).powf(i as f64 / steps)).map(|p| (p, self.predict(p))).collect()
     }
 
+    /// The parameters as `s = 0.100 ± 0.002`, comma-separated.
+    pub fn parameters_text(&self) -> String {
+        self.params.iter().map(Parameter::to_string).collect::<Vec<_>>().join(", ")
+    }
+
     /// A compact legend label such as `"Amdahl fit: s = 0.1003 ± 0.0061"`.
     pub fn label(&self) -> String {
-        let params: Vec<String> = self.params.iter().map(Parameter::to_string).collect();
-        format!("{} fit: {}", self.model, params.join(", "))
+        format!("{} fit: {}", self.model, self.parameters_text())
     }
 }
 
 impl fmt::Display for Parameter {
     /// `name = value ± error`, the value rounded to the error's second
     /// significant digit; the error is left out when it is unknown or
-    /// negligible (below 0.01 % of the value, e.g. on exact data).
+    /// negligible (below 0.01 % of the value, e.g. on exact data). A value
+    /// that rounds to zero prints as `0`, never `-0`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (name, value, error) = (self.name, self.value, self.std_error);
+        let (name, value) = (&self.name, self.value);
         let magnitude = value.abs().max(f64::MIN_POSITIVE);
-        if error.is_finite() && error > magnitude * 1e-4 {
-            let decimals = (1 - error.log10().floor() as i32).clamp(0, 12) as usize;
-            write!(f, "{name} = {value:.decimals$} ± {error:.decimals$}")
-        } else {
+        let (decimals, error) = match self.std_error {
+            Some(error) if error.is_finite() && error > magnitude * 1e-4 => {
+                ((1 - error.log10().floor() as i32).clamp(0, 12) as usize, Some(error))
+            }
+            // Exactly zero (a parameter at its bound on exact data).
+            _ if value == 0.0 => (0, None),
             // Four significant digits.
-            let decimals = (3 - magnitude.log10().floor() as i32).clamp(0, 12) as usize;
-            write!(f, "{name} = {value:.decimals$}")
+            _ => ((3 - magnitude.log10().floor() as i32).clamp(0, 12) as usize, None),
+        };
+        let value = if value.abs() < 0.5 * 10f64.powi(-(decimals as i32)) { 0.0 } else { value };
+        match error {
+            Some(error) => write!(f, "{name} = {value:.decimals$} ± {error:.decimals$}"),
+            None => write!(f, "{name} = {value:.decimals$}"),
         }
     }
 }
@@ -272,7 +296,7 @@ pub fn fit(model: Model, points: &[(f64, f64)]) -> Result<Fit, FitError> {
     let n = points.len() as f64;
     let mean = points.iter().map(|point| point.1).sum::<f64>() / n;
     let total_sum: f64 = points.iter().map(|point| (point.1 - mean).powi(2)).sum();
-    let r_squared = if total_sum > 0.0 { 1.0 - residual_sum / total_sum } else { f64::NAN };
+    let r_squared = (total_sum > 0.0).then(|| 1.0 - residual_sum / total_sum).filter(|r| r.is_finite());
 
     let std_errors = standard_errors(model, points, &values, residual_sum);
     if std_errors.iter().any(|e| e.is_nan()) && points.len() > names.len() {
@@ -289,7 +313,11 @@ pub fn fit(model: Model, points: &[(f64, f64)]) -> Result<Fit, FitError> {
         .iter()
         .zip(&values)
         .zip(&std_errors)
-        .map(|((&name, &value), &std_error)| Parameter { name, value, std_error })
+        .map(|((&name, &value), &std_error)| Parameter {
+            name: name.to_owned(),
+            value,
+            std_error: std_error.is_finite().then_some(std_error),
+        })
         .collect();
     let peak = match (model, values.as_slice()) {
         (Model::Usl, &[a, b]) if b > 0.0 && a < 1.0 => {
@@ -452,16 +480,29 @@ mod tests {
     fn amdahl_fit_recovers_serial_fraction() {
         let exact = fit(Model::Amdahl, &amdahl_points(0.1, 0.0)).unwrap();
         assert!(close(exact.params[0].value, 0.1, 1e-8), "{exact:?}");
-        assert!(exact.r_squared > 0.999_999 && exact.rmse < 1e-8);
+        assert!(exact.r_squared.unwrap() > 0.999_999 && exact.rmse < 1e-8);
         assert!(exact.warnings.is_empty(), "{:?}", exact.warnings);
         assert!(exact.peak.is_none());
         assert!(close(exact.predict(8.0), Model::Amdahl.speedup(&[0.1], 8.0), 1e-8));
 
         let noisy = fit(Model::Amdahl, &amdahl_points(0.1, 0.01)).unwrap();
-        let s = noisy.params[0];
+        let s = &noisy.params[0];
         assert!(close(s.value, 0.1, 0.01), "{noisy:?}");
-        assert!(s.std_error > 0.0 && s.std_error < 0.01);
-        assert!(noisy.r_squared > 0.99);
+        assert!(s.std_error.is_some_and(|e| e > 0.0 && e < 0.01));
+        assert!(noisy.r_squared.unwrap() > 0.99);
+    }
+
+    #[test]
+    fn gustafson_fit_recovers_the_serial_fraction_of_scaled_speedups() {
+        let points: Vec<(f64, f64)> = [1.0, 2.0, 4.0, 8.0, 16.0].iter().map(|&p| (p, p - 0.2 * (p - 1.0))).collect();
+        let exact = fit(Model::Gustafson, &points).unwrap();
+        assert!(close(exact.params[0].value, 0.2, 1e-9), "{exact:?}");
+        assert!(close(exact.predict(32.0), 32.0 - 0.2 * 31.0, 1e-6));
+        let mut rng = SplitMix64::new(9);
+        let noisy: Vec<(f64, f64)> = points.iter().map(|&(p, s)| (p, s * (1.0 + noise(&mut rng, 0.01)))).collect();
+        let noisy = fit(Model::Gustafson, &noisy).unwrap();
+        assert!(close(noisy.params[0].value, 0.2, 0.05), "{noisy:?}");
+        assert!(noisy.r_squared.is_some_and(|r| r > 0.99));
     }
 
     #[test]
@@ -483,12 +524,15 @@ mod tests {
 
     #[test]
     fn parameters_print_to_the_precision_of_their_error() {
-        let param = |value, std_error| Parameter { name: "s", value, std_error };
-        assert_eq!(param(0.100_34, 0.006_12).to_string(), "s = 0.1003 ± 0.0061");
-        assert_eq!(param(0.003_12, 0.000_41).to_string(), "s = 0.00312 ± 0.00041");
-        assert_eq!(param(12.345, 1.5).to_string(), "s = 12.3 ± 1.5");
-        assert_eq!(param(0.1, 1e-15).to_string(), "s = 0.1000");
-        assert_eq!(param(0.1, f64::NAN).to_string(), "s = 0.1000");
+        let param = |value, std_error| Parameter { name: "s".to_owned(), value, std_error };
+        assert_eq!(param(0.100_34, Some(0.006_12)).to_string(), "s = 0.1003 ± 0.0061");
+        assert_eq!(param(0.003_12, Some(0.000_41)).to_string(), "s = 0.00312 ± 0.00041");
+        assert_eq!(param(12.345, Some(1.5)).to_string(), "s = 12.3 ± 1.5");
+        assert_eq!(param(0.1, Some(1e-15)).to_string(), "s = 0.1000");
+        assert_eq!(param(0.1, None).to_string(), "s = 0.1000");
+        assert_eq!(param(0.0, Some(0.0)).to_string(), "s = 0");
+        // A value at its bound of 0, a hair below it, is not "-0.00".
+        assert_eq!(param(-1e-17, Some(0.4251)).to_string(), "s = 0.00 ± 0.43");
     }
 
     #[test]
@@ -507,7 +551,7 @@ mod tests {
         assert!(amdahl.warnings[0].contains("only 2 points"));
         let usl = fit(Model::Usl, &two).unwrap();
         assert!(usl.warnings.iter().any(|w| w.contains("only 2 points")));
-        assert!(usl.params.iter().all(|param| param.std_error.is_nan()));
+        assert!(usl.params.iter().all(|param| param.std_error.is_none()));
 
         assert_eq!(
             fit(Model::Usl, &[(2.0, 1.8)]),

@@ -82,13 +82,21 @@ impl Axis {
                 .collect()
         };
         let every: Vec<f64> = (1..=9).map(f64::from).collect();
-        // About five labels read best; on a tie the sparser set wins.
-        let ticks = [&[1.0][..], &[1.0, 2.0, 5.0], &[1.0, 2.0, 3.0, 5.0], &every]
+        // About five labels read best, and never fewer than three when a
+        // denser set has them (two decade labels leave a reader guessing the
+        // rest of the axis); on a tie the sparser set wins.
+        let candidates: Vec<Vec<f64>> = [&[1.0][..], &[1.0, 2.0, 5.0], &[1.0, 2.0, 3.0, 5.0], &every]
             .iter()
             .map(|factors| multiples(factors))
-            .filter(|ticks| ticks.len() >= 2)
-            .min_by_key(|ticks| ticks.len().abs_diff(5))
-            .unwrap_or_else(|| multiples(&every));
+            .collect();
+        let enough = |minimum: usize| {
+            candidates
+                .iter()
+                .filter(|ticks| ticks.len() >= minimum)
+                .min_by_key(|ticks| ticks.len().abs_diff(5))
+                .cloned()
+        };
+        let ticks = enough(3).or_else(|| enough(2)).unwrap_or_else(|| multiples(&every));
         let minor = if high - low <= 6.0 { multiples(&every) } else { Vec::new() };
         Self { scale: Scale::Log10, label: label.to_string(), visible: (low, high), ticks, minor }
     }
@@ -102,11 +110,6 @@ impl Axis {
             Scale::Log10 if value > 0.0 => value.log10(),
             Scale::Log2 | Scale::Log10 => self.visible.0,
         }
-    }
-
-    /// Where `value` (data units) sits in the visible range, 0 to 1.
-    pub(super) fn fraction(&self, value: f64) -> f64 {
-        (self.at(value) - self.visible.0) / (self.visible.1 - self.visible.0)
     }
 
     /// Tick label for a plot-space coordinate, in data units.
@@ -234,9 +237,19 @@ mod tests {
     }
 
     #[test]
+    fn a_log_axis_over_a_few_decades_gets_at_least_three_labels() {
+        // 20 ns to 5 µs: decades alone would label only 100 and 1000.
+        let axis = Axis::log10("ns", (20.0, 5000.0));
+        let labels: Vec<String> = axis.ticks.iter().map(|&t| axis.tick_label(t)).collect();
+        assert!(labels.len() >= 3, "{labels:?}");
+        assert!(labels.contains(&"20".to_owned()) && labels.contains(&"5000".to_owned()), "{labels:?}");
+        // Many decades keep decade labels only.
+        assert_eq!(Axis::log10("ns", (1.0, 1e8)).ticks.len(), 9);
+    }
+
+    #[test]
     fn log_axis_puts_nonpositive_values_on_the_floor() {
         let axis = Axis::log10("ns", (10.0, 1000.0));
         assert_eq!(axis.at(-3.0), axis.visible.0);
-        assert_eq!(axis.fraction(-3.0), 0.0);
     }
 }

@@ -2,7 +2,8 @@
 //! a stack of [`Layer`]s) rendered to a PNG with a consistent style.
 
 use super::axis::Axis;
-use super::{MeasuredSeries, HEIGHT, WIDTH};
+use super::vector::{Recorder, Recording};
+use super::{Canvas, MeasuredSeries};
 use anyhow::{Context, Result};
 use plotters::coord::Shift;
 use plotters::element::ComposedElement;
@@ -12,8 +13,10 @@ use std::path::Path;
 use std::sync::OnceLock;
 
 /// Okabe–Ito colours: distinguishable with colour-vision deficiencies, and
-/// together with the marker shapes still apart in greyscale print.
-pub(super) const PALETTE: [RGBColor; 7] = [
+/// together with the marker shapes still apart in greyscale print; then
+/// four darker ones from Paul Tol's palettes (indigo, wine, olive, teal)
+/// for backends of users' own beyond the built-in ones.
+pub(super) const PALETTE: [RGBColor; 11] = [
     RGBColor(0, 114, 178),
     RGBColor(213, 94, 0),
     RGBColor(0, 158, 115),
@@ -21,12 +24,18 @@ pub(super) const PALETTE: [RGBColor; 7] = [
     RGBColor(230, 159, 0),
     RGBColor(86, 180, 233),
     RGBColor(0, 0, 0),
+    RGBColor(51, 34, 136),
+    RGBColor(136, 34, 85),
+    RGBColor(153, 153, 51),
+    RGBColor(68, 170, 153),
 ];
 /// Colour of ideal-scaling reference lines.
 pub(super) const IDEAL_GRAY: RGBColor = RGBColor(120, 120, 120);
 const CORES_GRAY: RGBColor = RGBColor(90, 90, 90);
 const CAPTION_COLOR: RGBColor = RGBColor(60, 60, 60);
 const OVERSUBSCRIBED_SHADE: RGBColor = RGBColor(242, 242, 242);
+/// Colour of the legend's frame (tests look for it in the image).
+pub(super) const LEGEND_BORDER: RGBColor = RGBColor(150, 150, 150);
 
 // Sizes in pixels, chosen so that the 1600-pixel-wide image printed one
 // column wide (about 3.3 in) keeps text near 8 pt.
@@ -50,6 +59,8 @@ pub(super) enum Marker {
     Square,
     Triangle,
     Diamond,
+    TriangleDown,
+    Pentagon,
 }
 
 impl Marker {
@@ -73,11 +84,19 @@ impl Marker {
             }
             Marker::Triangle => vec![(0, -r - 2), (r + 1, r - 1), (-r - 1, r - 1)],
             Marker::Diamond => vec![(0, -r - 2), (r + 1, 0), (0, r + 2), (-r - 1, 0)],
+            Marker::TriangleDown => vec![(0, r + 2), (r + 1, -r + 1), (-r - 1, -r + 1)],
+            Marker::Pentagon => (0..5)
+                .map(|i| {
+                    let angle = f64::from(i) * std::f64::consts::TAU / 5.0 - std::f64::consts::FRAC_PI_2;
+                    let radius = f64::from(r + 1);
+                    ((radius * angle.cos()).round() as i32, (radius * angle.sin()).round() as i32)
+                })
+                .collect(),
         }
     }
 }
 
-/// Colour and marker of the `index`-th measured series.
+/// Colour and marker of a measured series.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) struct SeriesStyle {
     pub(super) color: RGBColor,
@@ -85,9 +104,11 @@ pub(super) struct SeriesStyle {
 }
 
 impl SeriesStyle {
-    pub(super) fn nth(index: usize) -> Self {
-        const MARKERS: [Marker; 4] = [Marker::Circle, Marker::Square, Marker::Triangle, Marker::Diamond];
-        Self { color: PALETTE[index % PALETTE.len()], marker: MARKERS[index % MARKERS.len()] }
+    /// The palette's `color`-th colour and the `marker`-th marker shape (both wrap around).
+    pub(super) fn new(color: usize, marker: usize) -> Self {
+        const MARKERS: [Marker; 6] =
+            [Marker::Circle, Marker::Square, Marker::Triangle, Marker::Diamond, Marker::TriangleDown, Marker::Pentagon];
+        Self { color: PALETTE[color % PALETTE.len()], marker: MARKERS[marker % MARKERS.len()] }
     }
 }
 
@@ -115,9 +136,9 @@ impl LineKind {
 
 /// One thing drawn on the plot, bottom to top in [`Figure::layers`] order.
 pub(super) enum Layer<'a> {
-    /// Shades the oversubscribed region beyond this many cores and
-    /// draws a dashed line at its edge, explained in the legend.
-    Cores(usize),
+    /// Shades the oversubscribed region beyond `cores` and draws a dashed
+    /// line at its edge, explained in the legend by `label`.
+    Cores { cores: usize, label: String },
     /// A reference or model line, with a legend entry.
     Line { label: String, points: Vec<(f64, f64)>, kind: LineKind, color: RGBColor },
     /// Measured points with confidence bars, joined by a line; points beyond
@@ -137,73 +158,256 @@ pub(super) struct Figure<'a> {
     pub(super) x: Axis,
     pub(super) y: Axis,
     pub(super) layers: Vec<Layer<'a>>,
+    /// Size in pixels and text scale.
+    pub(super) canvas: Canvas,
 }
 
-type Plot<'a, 'b> = ChartContext<'a, BitMapBackend<'b>, Cartesian2d<Axis, Axis>>;
+type Plot<'a, DB> = ChartContext<'a, DB, Cartesian2d<Axis, Axis>>;
 
-/// Renders `figure` to a PNG at `path`.
-pub(super) fn render(path: &Path, figure: &Figure<'_>) -> Result<()> {
+/// A pixel rectangle of a rendered chart: left, top, right, bottom (inclusive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PixelBox {
+    /// Leftmost column.
+    pub left: i32,
+    /// Topmost row.
+    pub top: i32,
+    /// Rightmost column.
+    pub right: i32,
+    /// Bottom row.
+    pub bottom: i32,
+}
+
+impl PixelBox {
+    /// Whether the pixel `(x, y)` lies inside (or on the edge of) the box.
+    pub fn contains(&self, (x, y): (i32, i32)) -> bool {
+        x >= self.left && x <= self.right && y >= self.top && y <= self.bottom
+    }
+}
+
+/// Where things landed on a rendered chart, for tests that check the image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    /// The plotting area (inside the axes).
+    pub plot: PixelBox,
+    /// The legend's frame, if the chart has a legend.
+    pub legend: Option<PixelBox>,
+    /// Pixel centres of every measured point and both ends of its error bar.
+    pub data: Vec<(i32, i32)>,
+}
+
+/// One legend entry: its sample glyph and text.
+struct LegendEntry {
+    label: String,
+    glyph: Glyph,
+}
+
+const LEGEND_PADDING: i32 = 12;
+/// Gap between the legend's columns, in pixels.
+const LEGEND_COLUMN_GAP: i32 = 28;
+
+/// The widths of the legend's columns: as many columns as fit `available`
+/// pixels, entries filled row by row, each column as wide as its widest entry.
+fn legend_columns(widths: &[u32], available: i32) -> Vec<i32> {
+    let entry = |width: u32| width as i32 + LEGEND_COLUMN_WIDTH as i32 + LEGEND_COLUMN_GAP;
+    for columns in (1..=widths.len().max(1)).rev() {
+        let mut column_widths = vec![0; columns];
+        for (index, &width) in widths.iter().enumerate() {
+            let column = index % columns;
+            column_widths[column] = column_widths[column].max(entry(width));
+        }
+        if column_widths.iter().sum::<i32>() - LEGEND_COLUMN_GAP <= available || columns == 1 {
+            return column_widths;
+        }
+    }
+    vec![0]
+}
+
+/// Renders `figure` to a PNG at `path`. The legend sits in its own band
+/// between the plot and the small print, so it can never hide data.
+///
+/// The file's extension picks the format: PNG, or SVG and PDF, which draw
+/// exactly what the PNG shows (see [`super::vector`]); the layout is the same.
+pub(super) fn render(path: &Path, figure: &Figure<'_>) -> Result<Layout> {
     ensure_fonts()?;
     let context = || format!("drawing chart '{}' to {}", figure.title, path.display());
-    let root = BitMapBackend::new(path, (WIDTH, HEIGHT)).into_drawing_area();
-    root.fill(&WHITE).with_context(context)?;
+    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
+    match extension.as_str() {
+        "png" => {
+            let root = BitMapBackend::new(path, (figure.canvas.width, figure.canvas.height)).into_drawing_area();
+            let layout = draw_figure(&root, figure).with_context(context)?;
+            root.present().with_context(context)?;
+            Ok(layout)
+        }
+        "svg" | "pdf" => {
+            let mut recording = Recording::new((figure.canvas.width, figure.canvas.height));
+            let layout =
+                draw_figure(&Recorder::new(&mut recording).into_drawing_area(), figure).with_context(context)?;
+            let bytes = if extension == "svg" {
+                recording.to_svg(figure.title).into_bytes()
+            } else {
+                recording.to_pdf(figure.title, PDF_POINTS_PER_PIXEL)
+            };
+            std::fs::write(path, bytes).with_context(context)?;
+            Ok(layout)
+        }
+        _ => anyhow::bail!("cannot draw chart '{}' to {}: use .png, .svg or .pdf", figure.title, path.display()),
+    }
+}
+
+/// PDF page scale: 1600 pixels become 5.33 in (384 pt), so the text sizes
+/// above print at 6–10 pt when the page is included at its natural size.
+const PDF_POINTS_PER_PIXEL: f64 = 0.24;
+
+/// Draws `figure` on `root`, any plotters backend.
+fn draw_figure<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, figure: &Figure<'_>) -> Result<Layout> {
+    root.fill(&WHITE).map_err(plot_error)?;
+    let (width, height) = (figure.canvas.width, figure.canvas.height);
+    let text = |size: u32| figure.canvas.text(size);
+    let legend_size = text(LEGEND_SIZE);
+    let legend_row_height = legend_size as i32 + 12;
 
     // Small print first: its height decides how much room the plot gets.
-    let caption_font = ("sans-serif", CAPTION_SIZE).into_font().color(&CAPTION_COLOR);
+    let caption_font = ("sans-serif", text(CAPTION_SIZE)).into_font().color(&CAPTION_COLOR);
     let mut lines = Vec::new();
-    for text in std::iter::once(figure.caption).chain(figure.notes.iter().map(String::as_str)) {
-        lines.extend(wrap(&root, text, &caption_font, WIDTH - 80)?);
+    let small_print = std::iter::once(figure.caption).chain(figure.notes.iter().map(String::as_str));
+    for text in small_print.filter(|_| figure.canvas.small_print) {
+        lines.extend(wrap(root, text, &caption_font, width.saturating_sub(80))?);
     }
-    let line_height = CAPTION_SIZE as i32 + 9;
+    let line_height = text(CAPTION_SIZE) as i32 + 9;
     let caption_height = line_height * lines.len() as i32 + 20;
-    let (plot_area, caption_area) = root.split_vertically(HEIGHT as i32 - caption_height);
+
+    let mut entries: Vec<LegendEntry> = figure.layers.iter().filter_map(legend_entry).collect();
+    let legend_font: TextStyle<'_> = ("sans-serif", legend_size).into_font().color(&BLACK);
+    let available = width as i32 - 40 - 2 * LEGEND_PADDING;
+    let measure = |text: &str| {
+        root.estimate_text_size(text, &legend_font)
+            .map(|(width, _)| width)
+            .map_err(|error| anyhow::anyhow!("measuring legend text: {error}"))
+    };
+    // A label wider than the chart is cut short with an ellipsis (the
+    // summary has it whole).
+    let widest_label = (available - LEGEND_COLUMN_WIDTH as i32 - LEGEND_COLUMN_GAP).max(0) as u32;
+    for entry in &mut entries {
+        if measure(&entry.label)? > widest_label {
+            let mut label = entry.label.clone();
+            while !label.is_empty() && measure(&format!("{label}…"))? > widest_label {
+                label.pop();
+            }
+            entry.label = format!("{}…", label.trim_end());
+        }
+    }
+    let widths = entries.iter().map(|entry| measure(&entry.label)).collect::<Result<Vec<u32>>>()?;
+    let column_widths = legend_columns(&widths, available);
+    let columns = column_widths.len();
+    let rows = entries.len().div_ceil(columns) as i32;
+    let legend_height = if entries.is_empty() { 0 } else { rows * legend_row_height + 2 * LEGEND_PADDING + 20 };
+
+    let plot_height = height as i32 - caption_height - legend_height;
+    if plot_height < height as i32 * 2 / 5 {
+        anyhow::bail!(
+            "the chart's text leaves only {} of its {height} pixels for the plot: make it taller, the text \
+             smaller (font scale), or leave out the small print",
+            plot_height.max(0)
+        );
+    }
+    let (plot_area, below) = root.split_vertically(plot_height);
+    let (legend_area, caption_area) = below.split_vertically(legend_height);
     for (index, line) in lines.iter().enumerate() {
-        caption_area.draw_text(line, &caption_font, (40, 4 + line_height * index as i32)).with_context(context)?;
+        caption_area.draw_text(line, &caption_font, (40, 4 + line_height * index as i32)).map_err(plot_error)?;
     }
 
-    let title_font = ("sans-serif", TITLE_SIZE).into_font().style(FontStyle::Bold);
+    // The style goes in the constructor: `FontDesc::style` keeps the regular face.
+    let title_font = ("sans-serif", text(TITLE_SIZE), FontStyle::Bold).into_font();
     let mut plot = ChartBuilder::on(&plot_area)
         .caption(figure.title, title_font)
         .margin_top(16)
         .margin_right(56)
         .margin_left(24)
-        .x_label_area_size(100)
-        .y_label_area_size(130)
+        .x_label_area_size(text(100))
+        .y_label_area_size(text(130))
         .build_cartesian_2d(figure.x.clone(), figure.y.clone())
-        .with_context(context)?;
+        .map_err(plot_error)?;
     plot.configure_mesh()
         .x_desc(figure.x.label.as_str())
         .y_desc(figure.y.label.as_str())
-        .axis_desc_style(("sans-serif", AXIS_LABEL_SIZE))
-        .label_style(("sans-serif", TICK_SIZE))
+        .axis_desc_style(("sans-serif", text(AXIS_LABEL_SIZE)))
+        .label_style(("sans-serif", text(TICK_SIZE)))
         .bold_line_style(RGBColor(212, 212, 212).stroke_width(1))
         .light_line_style(RGBColor(238, 238, 238).stroke_width(1))
         .axis_style(BLACK.stroke_width(2))
         .draw()
-        .with_context(context)?;
+        .map_err(plot_error)?;
 
-    let mut legend = Legend::default();
+    let mut data = Vec::new();
     for layer in &figure.layers {
-        draw_layer(&mut plot, &mut legend, &figure.x, &figure.y, layer).with_context(context)?;
+        draw_layer(&mut plot, &figure.x, &figure.y, layer).map_err(plot_error)?;
+        if let Layer::Measured { series, .. } = layer {
+            for point in &series.points {
+                for value in [point.y, point.ci_low, point.ci_high] {
+                    data.push(plot.backend_coord(&(figure.x.at(point.x), figure.y.at(value))));
+                }
+            }
+        }
     }
-    if legend.entries > 0 {
-        plot.configure_series_labels()
-            .position(legend.emptiest_corner())
-            .label_font(("sans-serif", LEGEND_SIZE))
-            .background_style(WHITE.mix(0.92))
-            .border_style(RGBColor(160, 160, 160))
-            .margin(16)
-            .legend_area_size(LEGEND_COLUMN_WIDTH)
-            .draw()
-            .with_context(context)?;
+    let (x_pixels, y_pixels) = plot.plotting_area().get_pixel_range();
+    let plot_box =
+        PixelBox { left: x_pixels.start, top: y_pixels.start, right: x_pixels.end - 1, bottom: y_pixels.end - 1 };
+
+    let legend = if entries.is_empty() {
+        None
+    } else {
+        let (offset_x, offset_y) = legend_area.get_base_pixel();
+        let width = column_widths.iter().sum::<i32>() - LEGEND_COLUMN_GAP + 2 * LEGEND_PADDING;
+        // Centred under the plot, as far as the image's width allows.
+        let centred = (plot_box.left + plot_box.right) / 2 - width / 2;
+        let left = centred.min(figure.canvas.width as i32 - 12 - width).max(8);
+        let top = 8;
+        let frame = [(left, top), (left + width, top + rows * legend_row_height + 2 * LEGEND_PADDING)];
+        legend_area.draw(&Rectangle::new(frame, LEGEND_BORDER.stroke_width(1))).map_err(plot_error)?;
+        for (index, entry) in entries.iter().enumerate() {
+            let (row, column) = ((index / columns) as i32, (index % columns) as i32);
+            let x = left + LEGEND_PADDING + column_widths[..column as usize].iter().sum::<i32>();
+            let y = top + LEGEND_PADDING + row * legend_row_height + legend_row_height / 2;
+            legend_area.draw(&entry.glyph.in_legend::<DB>((x, y))).map_err(plot_error)?;
+            let text_at = (x + LEGEND_COLUMN_WIDTH as i32, y - legend_size as i32 / 2 - 2);
+            legend_area.draw_text(&entry.label, &legend_font, text_at).map_err(plot_error)?;
+        }
+        Some(PixelBox {
+            left: offset_x + frame[0].0,
+            top: offset_y + frame[0].1,
+            right: offset_x + frame[1].0,
+            bottom: offset_y + frame[1].1,
+        })
+    };
+    Ok(Layout { plot: plot_box, legend, data })
+}
+
+/// The legend entry of a layer, if it has one.
+fn legend_entry(layer: &Layer<'_>) -> Option<LegendEntry> {
+    match layer {
+        Layer::Cores { label, .. } => Some(LegendEntry {
+            label: label.clone(),
+            glyph: Glyph { marker: None, filled: true, color: CORES_GRAY, line: Some(LineKind::Cores) },
+        }),
+        // A line without a label is a guide to another layer's entry.
+        Layer::Line { label, points, kind, color } => (!points.is_empty() && !label.is_empty()).then(|| LegendEntry {
+            label: label.clone(),
+            glyph: Glyph { marker: None, filled: true, color: *color, line: Some(*kind) },
+        }),
+        Layer::Measured { series, style, .. } => Some(LegendEntry {
+            label: series.label.clone(),
+            glyph: Glyph { marker: Some(style.marker), filled: true, color: style.color, line: Some(LineKind::Data) },
+        }),
+        Layer::OversubscribedKey => Some(LegendEntry {
+            label: "open marker: more workers than cores".to_owned(),
+            glyph: Glyph { marker: Some(Marker::Circle), filled: false, color: CORES_GRAY, line: None },
+        }),
     }
-    root.present().with_context(context)?;
-    Ok(())
 }
 
 /// Registers the embedded DejaVu fonts with plotters, once per process:
 /// the build has no fontconfig, so without this no text renders at all.
-fn ensure_fonts() -> Result<()> {
+pub(super) fn ensure_fonts() -> Result<()> {
     static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
     REGISTERED
         .get_or_init(|| {
@@ -220,8 +424,8 @@ fn ensure_fonts() -> Result<()> {
 }
 
 /// Greedy word wrap of `text` into lines at most `width` pixels wide.
-fn wrap(
-    area: &DrawingArea<BitMapBackend<'_>, Shift>,
+fn wrap<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
     text: &str,
     font: &TextStyle<'_>,
     width: u32,
@@ -245,76 +449,41 @@ fn wrap(
     Ok(lines)
 }
 
-fn draw_layer<'a, 'b: 'a>(
-    plot: &mut Plot<'a, 'b>,
-    legend: &mut Legend,
+fn draw_layer<'a, DB: DrawingBackend + 'a>(
+    plot: &mut Plot<'a, DB>,
     x: &Axis,
     y: &Axis,
     layer: &Layer<'_>,
 ) -> Result<()> {
     match layer {
-        Layer::Cores(cores) => {
-            draw_cores(plot, x, y, *cores)?;
-            legend.entries += 1;
-            // The line counts as data, lightly: a legend rather covers
-            // nothing, but the line is better than a measurement.
-            let line = x.fraction(*cores as f64);
-            legend.occupied.extend((0..=4).map(|step| (line, f64::from(step) / 4.0)));
-            Ok(())
-        }
-        Layer::Line { label, points, kind, color } => {
-            let line = Glyph { marker: None, filled: true, color: *color, line: Some(*kind) };
-            draw_line(plot, x, y, label, points, line)?;
-            legend.entries += 1;
-            points.iter().for_each(|&point| legend.occupy(x, y, point));
-            Ok(())
-        }
-        Layer::Measured { series, style, max_cores } => {
-            draw_measured(plot, x, y, series, *style, *max_cores)?;
-            legend.entries += 1;
-            for point in &series.points {
-                for value in [point.y, point.ci_low, point.ci_high] {
-                    legend.occupy(x, y, (point.x, value));
-                }
-            }
-            Ok(())
-        }
-        Layer::OversubscribedKey => {
-            let sample = Glyph { marker: Some(Marker::Circle), filled: false, color: CORES_GRAY, line: None };
-            // An empty series that exists only for its legend entry.
-            plot.draw_series(std::iter::empty::<EmptyElement<(f64, f64), BitMapBackend<'b>>>())
-                .map_err(plot_error)?
-                .label("open marker: more workers than cores")
-                .legend(move |at| sample.in_legend(at));
-            legend.entries += 1;
-            Ok(())
-        }
+        Layer::Cores { cores, .. } => draw_cores(plot, x, y, *cores),
+        Layer::Line { points, kind, color, .. } => draw_line(plot, x, y, points, *kind, *color),
+        Layer::Measured { series, style, max_cores } => draw_measured(plot, x, y, series, *style, *max_cores),
+        Layer::OversubscribedKey => Ok(()),
     }
 }
 
-fn draw_line<'a, 'b: 'a>(
-    plot: &mut Plot<'a, 'b>,
+fn draw_line<'a, DB: DrawingBackend + 'a>(
+    plot: &mut Plot<'a, DB>,
     x: &Axis,
     y: &Axis,
-    label: &str,
     points: &[(f64, f64)],
-    sample: Glyph,
+    kind: LineKind,
+    color: RGBColor,
 ) -> Result<()> {
-    let kind = sample.line.unwrap_or(LineKind::Data);
-    let style = kind.style(sample.color);
+    let style = kind.style(color);
     let plotted = points.iter().map(|&(px, py)| (x.at(px), y.at(py)));
-    let annotation = if kind == LineKind::Fit {
+    if kind == LineKind::Fit {
         plot.draw_series(DashedLineSeries::new(plotted, 16, 10, style))
     } else {
         plot.draw_series(LineSeries::new(plotted, style))
     }
     .map_err(plot_error)?;
-    annotation.label(label).legend(move |at| sample.in_legend(at));
     Ok(())
 }
 
-fn draw_measured<'a, 'b: 'a>(
-    plot: &mut Plot<'a, 'b>,
+fn draw_measured<'a, DB: DrawingBackend + 'a>(
+    plot: &mut Plot<'a, DB>,
     x: &Axis,
     y: &Axis,
     series: &MeasuredSeries,
@@ -347,13 +516,11 @@ fn draw_measured<'a, 'b: 'a>(
 
     let glyph = move |filled| Glyph { marker: Some(style.marker), filled, color, line: None };
     plot.draw_series(points.iter().map(|point| glyph(!oversubscribed(point.x)).at((x.at(point.x), y.at(point.y)))))
-        .map_err(plot_error)?
-        .label(series.label.as_str())
-        .legend(move |at| Glyph { line: Some(LineKind::Data), ..glyph(true) }.in_legend(at));
+        .map_err(plot_error)?;
     Ok(())
 }
 
-fn draw_cores<'a, 'b: 'a>(plot: &mut Plot<'a, 'b>, x: &Axis, y: &Axis, cores: usize) -> Result<()> {
+fn draw_cores<'a, DB: DrawingBackend + 'a>(plot: &mut Plot<'a, DB>, x: &Axis, y: &Axis, cores: usize) -> Result<()> {
     let edge = x.at(cores as f64);
     let (bottom, top) = y.visible;
     if edge < x.visible.1 {
@@ -363,58 +530,24 @@ fn draw_cores<'a, 'b: 'a>(plot: &mut Plot<'a, 'b>, x: &Axis, y: &Axis, cores: us
         )))
         .map_err(plot_error)?;
     }
-    let shaded = edge < x.visible.1;
-    let label = match (cores, shaded) {
-        (1, false) => "1 core".to_string(),
-        (1, true) => "1 core; shaded: more workers than cores".to_string(),
-        (_, false) => format!("{cores} cores"),
-        (_, true) => format!("{cores} cores; shaded: more workers than cores"),
-    };
-    let sample = Glyph { marker: None, filled: true, color: CORES_GRAY, line: Some(LineKind::Cores) };
     plot.draw_series(DashedLineSeries::new([(edge, bottom), (edge, top)], 10, 8, LineKind::Cores.style(CORES_GRAY)))
-        .map_err(plot_error)?
-        .label(label)
-        .legend(move |at| sample.in_legend(at));
+        .map_err(plot_error)?;
     Ok(())
+}
+
+/// The legend text of the core-count marker.
+pub(super) fn cores_label(cores: usize, shaded: bool) -> String {
+    let noun = if cores == 1 { "core" } else { "cores" };
+    if shaded {
+        format!("{cores} {noun}; shaded: more workers than cores")
+    } else {
+        format!("{cores} {noun}")
+    }
 }
 
 /// Plotters' errors are generic over the backend; keep their text only.
 fn plot_error(error: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!("plotting failed: {error}")
-}
-
-/// Where the data lies, so the legend can go where it hides the least.
-#[derive(Debug, Default)]
-struct Legend {
-    entries: usize,
-    /// Drawn positions as 0–1 fractions of the plot, y upwards.
-    occupied: Vec<(f64, f64)>,
-}
-
-impl Legend {
-    fn occupy(&mut self, x: &Axis, y: &Axis, value: (f64, f64)) {
-        self.occupied.push((x.fraction(value.0), y.fraction(value.1)));
-    }
-
-    /// The plot corner whose legend-sized box covers the fewest data.
-    fn emptiest_corner(&self) -> SeriesLabelPosition {
-        let width = 0.5;
-        let height = (0.065 * self.entries as f64 + 0.05).min(0.9);
-        let corners = [
-            (SeriesLabelPosition::UpperLeft, (0.0, 1.0 - height), (width, 1.0)),
-            (SeriesLabelPosition::UpperRight, (1.0 - width, 1.0 - height), (1.0, 1.0)),
-            (SeriesLabelPosition::LowerRight, (1.0 - width, 0.0), (1.0, height)),
-            (SeriesLabelPosition::LowerLeft, (0.0, 0.0), (width, height)),
-        ];
-        let covered = |low: (f64, f64), high: (f64, f64)| {
-            self.occupied.iter().filter(|(x, y)| *x >= low.0 && *x <= high.0 && *y >= low.1 && *y <= high.1).count()
-        };
-        // `min_by_key` keeps the first of equals, so upper left wins ties.
-        corners
-            .into_iter()
-            .min_by_key(|(_, low, high)| covered(*low, *high))
-            .map_or(SeriesLabelPosition::UpperLeft, |(corner, _, _)| corner)
-    }
 }
 
 /// Pixel offsets from an element's anchor.
@@ -472,24 +605,5 @@ impl Glyph {
             + PathElement::new(vec![right_start, (half, 0)], line_style)
             + Polygon::new(corners, fill)
             + PathElement::new(closed, outline)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn legend_avoids_the_corner_with_data() {
-        let x = Axis::linear("x", (0.0, 10.0));
-        let y = Axis::linear("y", (0.0, 10.0));
-        let mut legend = Legend { entries: 2, ..Legend::default() };
-        // Data along the top edge only.
-        (0..=10).for_each(|i| legend.occupy(&x, &y, (f64::from(i), 9.5)));
-        assert!(matches!(legend.emptiest_corner(), SeriesLabelPosition::LowerRight));
-        // A diagonal from lower left to upper right leaves upper left free.
-        let mut diagonal = Legend { entries: 2, ..Legend::default() };
-        (0..=10).for_each(|i| diagonal.occupy(&x, &y, (f64::from(i), f64::from(i))));
-        assert!(matches!(diagonal.emptiest_corner(), SeriesLabelPosition::UpperLeft));
     }
 }

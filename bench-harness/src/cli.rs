@@ -1,0 +1,361 @@
+//! The command line of `bench-harness`, shared by the binary and by
+//! benches of your own ([`crate::custom::Registry::main`]).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crate::comparison::compare_dirs;
+use crate::config::Plan;
+use crate::custom::Registry;
+use crate::machine::Machine;
+use crate::measure::{cells, Sample};
+use crate::preflight::{self, format_duration, CONFIRM_ABOVE};
+use crate::redraw::{redraw, RedrawOptions};
+use crate::report::charts::{self, Canvas, Format};
+use crate::run::{preflight, previous, run_all, select, total_runs, OutputLock, Previous, RunOptions};
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// Measure speedup, efficiency and scheduling overhead of parallel maps.
+///
+/// Each experiment in the RON file maps a workload over its inputs on every
+/// listed backend (Sequential, this project's Pool and PoolCollect, StdScope, Rayon), for
+/// each worker count and chunk size, with warm-up runs and timed
+/// repetitions, and writes to DIR/<experiment>/ (see --out):
+///
+///   speedup.png, efficiency.png, backends.png  (with two or more worker counts)
+///   overhead.png                               (with two or more fixed chunk sizes)
+///   samples.csv    one row per timed repetition
+///   results.json   machine, configuration, samples and statistics
+///   summary.md     tables (median [95% CI], speedup, efficiency, overhead),
+///                  Amdahl/USL fits, warnings, machine
+///
+/// The experiment file (RON) lists experiments; every field is checked and
+/// an error names the file, line and column:
+///
+///   (experiments: [(
+///       name: "spin",                        // also the report directory
+///       description: Some("One sentence."),  // optional
+///       workload: Spin(duration_us: 500),    // or Sleep(duration_us: ..),
+///           // SpinIters(iterations: ..), Square, Skewed(mean_us: .., shape: ..),
+///           // MemoryBound(bytes: ..), Command(program: "..", args: ["{x}"])
+///       inputs: Count(200),                  // or Linspace(start: -1.0, end: 1.0,
+///                                            //    count: 20), Values([0.5, 2.0])
+///       workers: [1, 2, 4],                  // more than the cores is allowed
+///       chunk_sizes: [Fixed(1), Auto],       // Pool and Rayon; default [Auto]
+///       repetitions: 10,                     // timed runs per cell
+///       warmup: 1,                           // untimed runs per cell; default 1
+///       backends: [Sequential, Pool, PoolCollect, StdScope, Rayon],  // Sequential required
+///       pinning: None,                       // or Cores, Spread: pin worker threads
+///       fit_max_workers: Some(2),            // fit Amdahl/USL over p <= this; default: the cores
+///   )])
+///
+/// Workloads and backends of your own (`Named("…")`) run from a bench of
+/// yours: see bench_harness::custom and the README.
+///
+/// Before measuring anything, the harness checks that --out is writable,
+/// that the inputs fit in memory, and that every workload runs on its first
+/// inputs (a Command must print a number), and prints an estimated duration;
+/// runs estimated above 10 minutes need --yes.
+///
+/// Samples are appended to samples.csv as they are taken. Ctrl-C finishes
+/// the current run, writes a report marked interrupted, and exits with
+/// status 130; --resume DIR measures only what is missing.
+///
+/// Build with --release: timings from a debug build are not representative.
+#[derive(Debug, Parser)]
+#[command(name = "bench-harness", version, verbatim_doc_comment, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    /// The experiment file (RON); see configs/*.ron for examples.
+    #[arg(default_value = "configs/quick.ron")]
+    config: PathBuf,
+
+    /// List the experiments in the file, with their size, and exit.
+    #[arg(long)]
+    list: bool,
+
+    /// Run only the experiment with this name (repeat to run several).
+    #[arg(long, value_name = "NAME")]
+    only: Vec<String>,
+
+    /// Directory the reports are written to, one subdirectory per experiment
+    /// (reports/latest is ignored by git; the committed example is reports/example).
+    #[arg(long, value_name = "DIR", default_value = "reports/latest")]
+    out: PathBuf,
+
+    /// Continue the interrupted run in DIR: complete experiments are kept,
+    /// an interrupted one keeps its samples and measures only the missing
+    /// repetitions.
+    #[arg(long, value_name = "DIR", conflicts_with = "out")]
+    resume: Option<PathBuf>,
+
+    /// Start even when the run is estimated to take more than 10 minutes.
+    #[arg(long, short = 'y')]
+    yes: bool,
+
+    /// Passed by `cargo bench` to benches with `harness = false`; ignored.
+    #[arg(long, hide = true)]
+    bench: bool,
+}
+
+/// Commands that work on saved results instead of measuring.
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Redraw every chart and table from saved results.json, without
+    /// measuring: restyle a figure for a paper, or draw runs of one
+    /// experiment on several machines together (machines-speedup.*).
+    Report {
+        /// Report directories (with a results.json), or directories of them
+        /// (a run's --out); several runs of one experiment are drawn together.
+        #[arg(required = true, value_name = "DIR")]
+        dirs: Vec<PathBuf>,
+        /// Write here, one subdirectory per experiment, instead of over
+        /// each report (needed to draw several machines together).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Figure formats, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "png,svg,pdf")]
+        format: Vec<Format>,
+        /// Chart width in pixels.
+        #[arg(long, default_value_t = charts::WIDTH)]
+        width: u32,
+        /// Chart height in pixels.
+        #[arg(long, default_value_t = charts::HEIGHT)]
+        height: u32,
+        /// Multiplies every text size (e.g. 1.4 for a figure printed small).
+        #[arg(long, default_value_t = 1.0)]
+        font_scale: f64,
+        /// Leave out the small print under the plot (workload, machine,
+        /// notes): for a figure whose LaTeX caption says it.
+        #[arg(long)]
+        no_small_print: bool,
+    },
+    /// Compare two saved runs (two revisions, two machines, pinned or not)
+    /// cell by cell: ratio of medians B/A with a bootstrap interval,
+    /// Mann–Whitney p-value, overlaid speedup charts, a Markdown table.
+    Compare {
+        /// The baseline: a report directory or a run's --out.
+        a: PathBuf,
+        /// The candidate, compared against A.
+        b: PathBuf,
+        /// Where comparison.md and the charts go.
+        #[arg(long, value_name = "DIR", default_value = "reports/latest/compare")]
+        out: PathBuf,
+        /// Names of A and B in tables and legends, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "A,B", value_name = "A,B")]
+        names: Vec<String>,
+        /// Figure formats, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "png,svg,pdf")]
+        format: Vec<Format>,
+    },
+}
+
+/// Runs a command on saved results.
+fn saved(command: Command) -> anyhow::Result<Finished> {
+    match command {
+        Command::Report { dirs, out, format, width, height, font_scale, no_small_print } => {
+            let canvas = Canvas { width, height, font_scale, small_print: !no_small_print };
+            let options = RedrawOptions { out, formats: format, canvas };
+            let written = redraw(&dirs, &options)?;
+            eprintln!("redrew {} file(s) from saved results", written.len());
+        }
+        Command::Compare { a, b, out, names, format } => {
+            let [name_a, name_b] = names.as_slice() else {
+                anyhow::bail!("--names takes two names, A's and B's, separated by a comma; got {}", names.len());
+            };
+            anyhow::ensure!(name_a != name_b, "--names: A and B need different names, got {name_a:?} twice");
+            let names = (name_a.as_str(), name_b.as_str());
+            let (markdown, _) = compare_dirs(&a, &b, names, &out, &format)?;
+            println!("{markdown}");
+            eprintln!("wrote {}", out.join("comparison.md").display());
+        }
+    }
+    Ok(Finished::Complete)
+}
+
+/// Parses the process's arguments and runs them with `registry`'s
+/// workloads and backends; the exit code to return from `main`.
+pub fn main_with(registry: Registry) -> ExitCode {
+    match run(Cli::parse(), &registry) {
+        Ok(Finished::Complete) => ExitCode::SUCCESS,
+        Ok(Finished::Interrupted) => ExitCode::from(EXIT_INTERRUPTED),
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+enum Finished {
+    Complete,
+    Interrupted,
+}
+
+fn list(experiments: &[&crate::config::Experiment]) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let available = preflight::memory_available();
+    let mut total = std::time::Duration::ZERO;
+    let mut unknown = Vec::new();
+    for experiment in experiments {
+        let estimate = match preflight::nominal_seconds_per_input(&experiment.workload) {
+            Some(per_input) => {
+                let estimate = preflight::estimate(experiment, per_input, cores);
+                total = total.saturating_add(estimate);
+                format!("about {}", format_duration(estimate))
+            }
+            None => {
+                unknown.push(experiment.name.as_str());
+                "duration known once its workload has run (an external command or your own code)".to_owned()
+            }
+        };
+        println!(
+            "{}\t{}; {}; workers {}; pinning {}; {} cells × {} runs; {estimate}",
+            experiment.name,
+            experiment.workload,
+            experiment.inputs,
+            experiment.workers.as_slice().iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
+            experiment.pinning,
+            cells(experiment).len(),
+            experiment.warmup + experiment.repetitions.get(),
+        );
+        if let Some(description) = &experiment.description {
+            println!("\t{description}");
+        }
+        if let Err(refusal) = preflight::check_memory(experiment, available) {
+            println!("\tcannot run: {refusal}");
+        }
+    }
+    let more = if unknown.is_empty() {
+        String::new()
+    } else {
+        format!(" plus {} (their cost only a run tells)", unknown.join(", "))
+    };
+    println!(
+        "estimated total: about {}{more} (nominal task costs; a run measures the real ones before it starts)",
+        format_duration(total)
+    );
+}
+
+fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
+    if let Some(command) = cli.command {
+        return saved(command);
+    }
+    if cli.config.is_relative() && !cli.config.exists() {
+        if let Ok(dir) = std::env::current_dir() {
+            // `cargo bench` runs a bench in its package's directory, not the
+            // one it was called from.
+            anyhow::bail!(
+                "cannot read {}: no such file in {} (relative paths start there)",
+                cli.config.display(),
+                dir.display()
+            );
+        }
+    }
+    let plan = Plan::load(&cli.config)?;
+    registry.check_plan(&plan).map_err(|message| anyhow::anyhow!("{}: {message}", cli.config.display()))?;
+    let experiments = select(&plan, &cli.only)?;
+    if cli.list {
+        list(&experiments);
+        return Ok(Finished::Complete);
+    }
+
+    let options = match &cli.resume {
+        Some(dir) => {
+            anyhow::ensure!(dir.is_dir(), "--resume {}: no such directory", dir.display());
+            RunOptions { out_dir: dir.clone(), resume: true }
+        }
+        None => RunOptions { out_dir: cli.out.clone(), resume: false },
+    };
+    let machine = Machine::detect();
+    if machine.build_profile == "debug" {
+        eprintln!("warning: this is a debug build; timings are not representative (use --release)");
+    }
+    eprintln!("{}", machine.caption());
+
+    // What an earlier run left, for --resume; complete experiments are kept as they are.
+    let mut work: Vec<(&crate::config::Experiment, Vec<Sample>)> = Vec::new();
+    for &experiment in &experiments {
+        if !options.resume {
+            work.push((experiment, Vec::new()));
+            continue;
+        }
+        match previous(experiment, &options.out_dir.join(experiment.name.as_str()))? {
+            Previous::Complete(_) => eprintln!("{}: complete in {}, kept", experiment.name, options.out_dir.display()),
+            Previous::Partial(samples) => {
+                eprintln!("{}: resuming with {} sample(s) already measured", experiment.name, samples.len());
+                work.push((experiment, samples));
+            }
+            Previous::Nothing => work.push((experiment, Vec::new())),
+        }
+    }
+    let pending: Vec<(&crate::config::Experiment, &[Sample])> =
+        work.iter().map(|(e, done)| (*e, done.as_slice())).collect();
+    let estimate = preflight(&pending, registry, &machine, &options.out_dir)?;
+    let _lock = OutputLock::acquire(&options.out_dir)?;
+    eprintln!(
+        "checked: {} writable, inputs fit in memory, workloads run; estimated duration about {}",
+        options.out_dir.display(),
+        format_duration(estimate)
+    );
+    if estimate > CONFIRM_ABOVE && !cli.yes {
+        anyhow::bail!(
+            "the run is estimated to take about {} (more than {}); pass --yes to start it, \
+             or use fewer inputs, worker counts or repetitions",
+            format_duration(estimate),
+            format_duration(CONFIRM_ABOVE)
+        );
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = Arc::clone(&stop);
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            // A second Ctrl-C: leave now; every sample is already on disk.
+            // The progress bar is left mid-line: end the line and make sure
+            // the cursor shows.
+            if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                eprint!("\x1b[?25h");
+            }
+            eprintln!("\ninterrupted again: exiting without writing a report (samples.csv has every sample)");
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+        eprintln!("\ninterrupted: finishing the current run, then writing a partial report (Ctrl-C again to quit now)");
+    })?;
+
+    let started = Instant::now();
+    let progress = ProgressBar::new(total_runs(&pending)).with_style(
+        ProgressStyle::with_template("{elapsed:>4} [{wide_bar}] {pos}/{len} runs, eta {eta}  {msg}")?
+            .progress_chars("=> "),
+    );
+    let summary = run_all(work, registry, &machine, &options, &stop, &progress);
+    progress.finish_and_clear();
+    let summary = summary?;
+    if summary.interrupted {
+        eprintln!(
+            "interrupted after {:.1} s; the reports cover what was measured. To finish: bench-harness {} --resume {}",
+            started.elapsed().as_secs_f64(),
+            cli.config.display(),
+            options.out_dir.display()
+        );
+        return Ok(Finished::Interrupted);
+    }
+    for comparison in &summary.pinning {
+        eprintln!("{comparison}");
+    }
+    eprintln!(
+        "{} experiment(s) in {:.1} s; reports in {}",
+        summary.dirs.len(),
+        started.elapsed().as_secs_f64(),
+        options.out_dir.display()
+    );
+    Ok(Finished::Complete)
+}

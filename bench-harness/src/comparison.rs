@@ -1,0 +1,264 @@
+//! `bench-harness compare A B`: two saved runs of the same experiments
+//! (two revisions, two machines, pinned against not), cell by cell.
+//!
+//! For every cell measured in both, the ratio of median wall times B/A
+//! with a 95 % bootstrap interval and the Mann–Whitney U test of the two
+//! sets of samples ([`crate::stats::compare`]); a chart overlaying both
+//! speedup curves; a Markdown table. Cells measured in only one run, and
+//! experiments whose workload or inputs differ, are refused by name rather
+//! than compared; differing machine records are warned about.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use crate::analysis::BOOTSTRAP_RESAMPLES;
+use crate::machine::Machine;
+use crate::measure::Cell;
+use crate::redraw::{load, overlay_series};
+use crate::report::charts::{self, Canvas, Format, SpeedupChart};
+use crate::report::{format_seconds, ExperimentReport};
+use crate::stats::compare::{compare, Comparison, PValueMethod};
+
+/// Significance level of the verdicts.
+pub const ALPHA: f64 = 0.05;
+
+/// One cell measured in both runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CellComparison {
+    /// The cell.
+    pub cell: Cell,
+    /// Median wall time in A and in B, seconds.
+    pub median_a: f64,
+    /// Median wall time in B, seconds.
+    pub median_b: f64,
+    /// The statistics, B against A.
+    pub comparison: Comparison,
+}
+
+impl CellComparison {
+    /// `faster`, `slower` or `no significant difference`, for B against A.
+    pub fn verdict(&self) -> &'static str {
+        if !self.comparison.is_significant(ALPHA) {
+            "no significant difference"
+        } else if self.comparison.ratio.value < 1.0 {
+            "faster"
+        } else {
+            "slower"
+        }
+    }
+}
+
+/// One experiment found in both runs.
+#[derive(Debug, Clone)]
+pub struct ExperimentComparison {
+    /// Its name.
+    pub name: String,
+    /// The cells measured in both.
+    pub cells: Vec<CellComparison>,
+    /// Cells left out, and why.
+    pub refused: Vec<String>,
+    /// Differences between the two machine records.
+    pub machine_differences: Vec<String>,
+    /// The project revisions that measured A and B.
+    pub revisions: (String, String),
+}
+
+/// The fields of two machine records that differ (the date and the
+/// revision aside: a different revision is what a comparison of code is
+/// for), as `field: A → B`.
+pub fn machine_differences(a: &Machine, b: &Machine) -> Vec<String> {
+    let fields: [(&str, String, String); 9] = [
+        ("host", a.hostname.clone(), b.hostname.clone()),
+        ("CPU", a.cpu_model.clone(), b.cpu_model.clone()),
+        ("logical cores", a.logical_cores.to_string(), b.logical_cores.to_string()),
+        ("kernel", a.kernel.clone(), b.kernel.clone()),
+        ("rustc", a.rustc.clone(), b.rustc.clone()),
+        ("build profile", a.build_profile.clone(), b.build_profile.clone()),
+        ("target CPU", a.target_cpu.clone(), b.target_cpu.clone()),
+        ("governor", a.governor.clone().unwrap_or_default(), b.governor.clone().unwrap_or_default()),
+        ("boost", a.boost.clone().unwrap_or_default(), b.boost.clone().unwrap_or_default()),
+    ];
+    fields.into_iter().filter(|(_, x, y)| x != y).map(|(name, x, y)| format!("{name}: {x} → {y}")).collect()
+}
+
+/// Compares the runs of one experiment, B against A.
+pub fn compare_reports(a: &ExperimentReport, b: &ExperimentReport) -> ExperimentComparison {
+    let name = a.experiment.name.to_string();
+    let machine_differences = machine_differences(&a.machine, &b.machine);
+    let revisions = (a.machine.git_revision.clone(), b.machine.git_revision.clone());
+    let mut refused = Vec::new();
+    let mut cells = Vec::new();
+    if a.experiment.workload != b.experiment.workload || a.experiment.inputs != b.experiment.inputs {
+        refused.push(format!(
+            "every cell: the runs measured different problems (A: {}, {}; B: {}, {})",
+            a.experiment.workload, a.experiment.inputs, b.experiment.workload, b.experiment.inputs
+        ));
+        return ExperimentComparison { name, cells, refused, machine_differences, revisions };
+    }
+    let samples = |report: &ExperimentReport| {
+        let mut by_cell: BTreeMap<Cell, Vec<f64>> = BTreeMap::new();
+        for sample in &report.samples {
+            by_cell.entry(sample.cell).or_default().push(sample.seconds);
+        }
+        by_cell
+    };
+    let (in_a, in_b) = (samples(a), samples(b));
+    for (index, (cell, times_a)) in in_a.iter().enumerate() {
+        let Some(times_b) = in_b.get(cell) else {
+            refused.push(format!("{cell}: measured in A only"));
+            continue;
+        };
+        match compare(times_a, times_b, BOOTSTRAP_RESAMPLES, index as u64 + 1) {
+            Some(comparison) => cells.push(CellComparison {
+                cell: *cell,
+                median_a: crate::stats::median(times_a).unwrap_or(f64::NAN),
+                median_b: crate::stats::median(times_b).unwrap_or(f64::NAN),
+                comparison,
+            }),
+            None => refused.push(format!("{cell}: no usable samples in one of the runs")),
+        }
+    }
+    refused
+        .extend(in_b.keys().filter(|cell| !in_a.contains_key(cell)).map(|cell| format!("{cell}: measured in B only")));
+    // Cells in measurement order, as the reports list them.
+    let order = |cell: &Cell| crate::measure::cells(&a.experiment).iter().position(|c| c == cell);
+    cells.sort_by_key(|c| order(&c.cell));
+    ExperimentComparison { name, cells, refused, machine_differences, revisions }
+}
+
+/// The Markdown table of one experiment's comparison.
+pub fn markdown(comparison: &ExperimentComparison, names: (&str, &str)) -> String {
+    let (a, b) = names;
+    let mut out = format!("## Experiment `{}`\n\n", comparison.name);
+    let (revision_a, revision_b) = &comparison.revisions;
+    let _ = writeln!(out, "Measured by parsweep revision {revision_a} ({a}) and {revision_b} ({b}).\n");
+    if !comparison.machine_differences.is_empty() {
+        let _ = writeln!(
+            out,
+            "**Warning: the machine records differ** ({a} → {b}): {}. Differences below may come from the \
+             machine rather than the code.\n",
+            comparison.machine_differences.join("; ")
+        );
+    }
+    if !comparison.cells.is_empty() {
+        let _ = writeln!(
+            out,
+            "Ratio = median({b}) / median({a}) with its 95% bootstrap interval (below 1: {b} is faster); \
+             p: two-sided Mann–Whitney U (exact for small samples without ties, else normal approximation \
+             with tie correction); a difference is called only when p < {ALPHA} and the interval excludes 1.\n"
+        );
+        let _ = writeln!(out, "| cell | median {a} | median {b} | ratio {b}/{a} [95% CI] | p | verdict |");
+        let _ = writeln!(out, "|---|--:|--:|--:|--:|---|");
+        for cell in &comparison.cells {
+            let c = &cell.comparison;
+            let exact = if c.test.method == PValueMethod::Exact { " (exact)" } else { "" };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {:.3} [{:.3}, {:.3}] | {}{exact} | {} |",
+                cell.cell,
+                format_seconds(cell.median_a),
+                format_seconds(cell.median_b),
+                c.ratio.value,
+                c.ratio.ci_low,
+                c.ratio.ci_high,
+                p_value(c.test.p_value),
+                cell.verdict()
+            );
+        }
+    }
+    if !comparison.refused.is_empty() {
+        let _ = writeln!(out, "\nNot compared:\n");
+        for reason in &comparison.refused {
+            let _ = writeln!(out, "- {reason}");
+        }
+    }
+    out
+}
+
+/// A p-value to three significant digits, or `< 1e-6`.
+fn p_value(p: f64) -> String {
+    if p < 1e-6 {
+        "< 1e-6".to_owned()
+    } else if p < 0.001 {
+        format!("{p:.1e}")
+    } else {
+        format!("{p:.3}")
+    }
+}
+
+/// Compares the runs in `a` and `b` (report directories or directories of
+/// them), writes `comparison.md` and one overlay chart per experiment into
+/// `out`, and returns the Markdown.
+pub fn compare_dirs(
+    a: &Path,
+    b: &Path,
+    names: (&str, &str),
+    out: &Path,
+    formats: &[Format],
+) -> anyhow::Result<(String, Vec<PathBuf>)> {
+    let runs_a = load(&[a.to_owned()])?;
+    let runs_b = load(&[b.to_owned()])?;
+    let mut text = format!("# Comparison: {} ({}) against {} ({})\n\n", names.1, b.display(), names.0, a.display());
+    let mut written = Vec::new();
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let mut compared = 0;
+    for run_a in &runs_a {
+        let name = run_a.report.experiment.name.as_str();
+        let Some(run_b) = runs_b.iter().find(|r| r.report.experiment.name.as_str() == name) else {
+            let _ = writeln!(text, "## Experiment `{name}`\n\nNot compared: it is in {} only.\n", names.0);
+            continue;
+        };
+        compared += 1;
+        let comparison = compare_reports(&run_a.report, &run_b.report);
+        text.push_str(&markdown(&comparison, names));
+        text.push('\n');
+        if !comparison.cells.is_empty() && run_a.report.experiment.workers.as_slice().len() >= 2 {
+            let labels = [names.0.to_owned(), names.1.to_owned()];
+            let reports = [&run_a.report, &run_b.report];
+            let chart = SpeedupChart {
+                title: format!("Speedup, {} against {} — {name}", names.1, names.0),
+                caption: format!(
+                    "{name} — {}, {}; marker shape: run, colour: backend.",
+                    run_a.report.experiment.workload, run_a.report.experiment.inputs
+                ),
+                notes: vec![
+                    format!("{}: {}", names.0, run_a.report.machine.caption()),
+                    format!("{}: {}", names.1, run_b.report.machine.caption()),
+                ],
+                series: overlay_series(&reports, &labels),
+                fits: Vec::new(),
+                max_cores: (run_a.report.machine.logical_cores == run_b.report.machine.logical_cores)
+                    .then_some(run_a.report.machine.logical_cores),
+                weak: run_a.report.experiment.inputs.is_weak(),
+            };
+            for format in formats {
+                let path = out.join(format!("{name}-speedup")).with_extension(format.extension());
+                charts::draw_speedup(&path, &chart, &Canvas::default())
+                    .with_context(|| format!("drawing {}", path.display()))?;
+                written.push(path);
+            }
+            let _ = writeln!(text, "![speedup, {} against {}]({name}-speedup.png)\n", names.1, names.0);
+        }
+    }
+    for run_b in runs_b.iter().filter(|r| !runs_a.iter().any(|a| a.report.experiment.name == r.report.experiment.name))
+    {
+        let _ = writeln!(
+            text,
+            "## Experiment `{}`\n\nNot compared: it is in {} only.\n",
+            run_b.report.experiment.name, names.1
+        );
+    }
+    anyhow::ensure!(
+        compared > 0,
+        "{} and {} have no experiment in common: nothing to compare",
+        a.display(),
+        b.display()
+    );
+    let markdown_path = out.join("comparison.md");
+    std::fs::write(&markdown_path, &text).with_context(|| format!("writing {}", markdown_path.display()))?;
+    written.push(markdown_path);
+    Ok((text, written))
+}

@@ -1,0 +1,246 @@
+//! `bench-harness report DIR…`: every chart and table rebuilt from saved
+//! `results.json` files, without measuring, in any size, text scale and
+//! format; and runs of one experiment on several machines drawn together.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+
+use crate::analysis::{analyze, representative_chunk, speedup_points};
+use crate::config::Experiment;
+use crate::machine::{Conditions, Machine};
+use crate::measure::Sample;
+use crate::report::charts::{self, Canvas, Format, MeasuredPoint, MeasuredSeries, SpeedupChart, Style};
+use crate::report::figures::{backend_style, Figures};
+use crate::report::json::FILE_NAME as RESULTS;
+use crate::report::latex::Latex;
+use crate::report::markdown::Summary;
+use crate::report::{ExperimentReport, Exporter, RunStatus};
+
+/// How `report` redraws.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedrawOptions {
+    /// Where to write; `None` rewrites each report's own directory.
+    pub out: Option<PathBuf>,
+    /// Chart formats.
+    pub formats: Vec<Format>,
+    /// Chart size and text scale.
+    pub canvas: Canvas,
+}
+
+/// A saved report and the directory it was read from.
+#[derive(Debug, Clone)]
+pub struct Saved {
+    /// The directory holding `results.json`.
+    pub dir: PathBuf,
+    /// Its content.
+    pub report: ExperimentReport,
+}
+
+/// What `results.json` holds besides the statistics.
+#[derive(Deserialize)]
+struct Measured {
+    #[serde(default)]
+    status: RunStatus,
+    machine: Machine,
+    #[serde(default)]
+    conditions: Conditions,
+    experiment: Experiment,
+    samples: Vec<Sample>,
+}
+
+/// Reads a `results.json` and recomputes its statistics from the samples,
+/// with the harness's current analysis: a file written years ago by an
+/// older harness, whose statistics had another shape, still redraws.
+pub fn read_saved(path: &Path) -> anyhow::Result<ExperimentReport> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let measured: Measured = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let cores = measured.machine.logical_cores;
+    let mut analysis = analyze(&measured.experiment, &measured.samples, cores);
+    // As a run reports them: the machine's conditions first.
+    let mut warnings = measured.conditions.warnings(cores);
+    warnings.append(&mut analysis.warnings);
+    analysis.warnings = warnings;
+    Ok(ExperimentReport {
+        status: measured.status,
+        machine: measured.machine,
+        conditions: measured.conditions,
+        experiment: measured.experiment,
+        samples: measured.samples,
+        analysis,
+    })
+}
+
+/// Reads every report under `dirs`: each is a report directory (with a
+/// `results.json`) or a directory of them (a whole run's `--out`).
+pub fn load(dirs: &[PathBuf]) -> anyhow::Result<Vec<Saved>> {
+    let mut found = Vec::new();
+    for dir in dirs {
+        if dir.join(RESULTS).is_file() {
+            found.push(dir.clone());
+            continue;
+        }
+        let entries = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
+        let mut inside: Vec<PathBuf> =
+            entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join(RESULTS).is_file()).collect();
+        anyhow::ensure!(
+            !inside.is_empty(),
+            "{} holds no {RESULTS}, neither directly nor in a subdirectory: give a report directory \
+             (bench-harness's --out, or one experiment's directory in it)",
+            dir.display()
+        );
+        inside.sort();
+        found.extend(inside);
+    }
+    found
+        .into_iter()
+        .map(|dir| {
+            let report = read_saved(&dir.join(RESULTS))?;
+            Ok(Saved { dir, report })
+        })
+        .collect()
+}
+
+/// What identifies a machine in a legend: host and cores, plus the date
+/// when the same machine appears twice.
+pub fn machine_labels(reports: &[&ExperimentReport]) -> Vec<String> {
+    let short = |r: &ExperimentReport| format!("{}, {} cores", r.machine.hostname, r.machine.logical_cores);
+    reports
+        .iter()
+        .map(|r| {
+            let label = short(r);
+            if reports.iter().filter(|o| short(o) == label).count() > 1 {
+                format!("{label}, {}", r.machine.date_utc)
+            } else {
+                label
+            }
+        })
+        .collect()
+}
+
+/// Redraws every report under `dirs`; returns the files written.
+pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<PathBuf>> {
+    let canvas = options.canvas.checked()?;
+    anyhow::ensure!(!options.formats.is_empty(), "no figure format chosen: give --format png, svg and/or pdf");
+    let saved = load(dirs)?;
+    let mut by_name: BTreeMap<&str, Vec<&Saved>> = BTreeMap::new();
+    for s in &saved {
+        by_name.entry(s.report.experiment.name.as_str()).or_default().push(s);
+    }
+    let figures = Figures { formats: options.formats.clone(), canvas };
+    let exporters: [&dyn Exporter; 3] = [&figures, &Summary, &Latex];
+    let mut written = Vec::new();
+    for (name, runs) in &by_name {
+        let several = runs.len() > 1;
+        if several && options.out.is_none() {
+            anyhow::bail!(
+                "experiment {name:?} was found {} times ({}): give --out DIR for the figure that draws them together",
+                runs.len(),
+                runs.iter().map(|s| s.dir.display().to_string()).collect::<Vec<_>>().join(", ")
+            );
+        }
+        let labels = machine_labels(&runs.iter().map(|s| &s.report).collect::<Vec<_>>());
+        for (saved, label) in runs.iter().zip(&labels) {
+            let dir = match &options.out {
+                None => saved.dir.clone(),
+                Some(out) if several => out.join(name).join(directory_name(label)),
+                Some(out) => out.join(name),
+            };
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            for exporter in exporters {
+                written.extend(exporter.export(&saved.report, &dir)?);
+            }
+        }
+        if let (true, Some(out)) = (several, &options.out) {
+            let reports: Vec<&ExperimentReport> = runs.iter().map(|s| &s.report).collect();
+            let dir = out.join(name);
+            written.extend(draw_machines(&reports, &labels, &dir, &options.formats, &canvas)?);
+        }
+    }
+    Ok(written)
+}
+
+/// A label as a directory name: letters, digits, `-`, `_` and `.`.
+fn directory_name(label: &str) -> String {
+    let mut name = String::new();
+    for c in label.chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '-' | '.') {
+            name.push(c);
+        } else if !name.ends_with('_') {
+            name.push('_');
+        }
+    }
+    name.trim_matches('_').to_owned()
+}
+
+/// The speedup series of every parallel backend of every run, labelled
+/// `backend — label`: colour by backend, marker by run.
+pub fn overlay_series(reports: &[&ExperimentReport], labels: &[String]) -> Vec<MeasuredSeries> {
+    let mut series = Vec::new();
+    for (index, (report, label)) in reports.iter().zip(labels).enumerate() {
+        let experiment = &report.experiment;
+        for &backend in experiment.backends.as_slice().iter().filter(|b| b.is_parallel()) {
+            let points: Vec<MeasuredPoint> =
+                speedup_points(&report.analysis.cells, backend, representative_chunk(experiment, backend))
+                    .into_iter()
+                    .map(|(x, s)| MeasuredPoint { x, y: s.value, ci_low: s.ci_low, ci_high: s.ci_high })
+                    .collect();
+            if points.is_empty() {
+                continue;
+            }
+            series.push(MeasuredSeries {
+                label: format!("{backend} — {label}"),
+                points,
+                style: Style { color: backend_style(backend).color, marker: index },
+            });
+        }
+    }
+    series
+}
+
+/// Speedup and efficiency of the same experiment from several machines in
+/// one chart each: `machines-speedup.*` and `machines-efficiency.*`.
+fn draw_machines(
+    reports: &[&ExperimentReport],
+    labels: &[String],
+    dir: &Path,
+    formats: &[Format],
+    canvas: &Canvas,
+) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let name = reports[0].experiment.name.as_str();
+    let weak = reports.iter().all(|r| r.experiment.inputs.is_weak());
+    let notes = reports.iter().zip(labels).map(|(r, label)| format!("{label}: {}.", r.machine.caption())).collect();
+    let hosts: std::collections::BTreeSet<&str> = reports.iter().map(|r| r.machine.hostname.as_str()).collect();
+    let what = if hosts.len() == reports.len() { "machines" } else { "runs" };
+    let cores: std::collections::BTreeSet<usize> = reports.iter().map(|r| r.machine.logical_cores).collect();
+    let chart = SpeedupChart {
+        title: format!("Speedup on {} {what} — {name}", reports.len()),
+        caption: format!(
+            "{name} — {}, {}; marker shape: {}, colour: backend.",
+            reports[0].experiment.workload,
+            reports[0].experiment.inputs,
+            what.trim_end_matches('s')
+        ),
+        notes,
+        series: overlay_series(reports, labels),
+        fits: Vec::new(),
+        // Machines with different core counts share no shaded region.
+        max_cores: if cores.len() == 1 { cores.into_iter().next() } else { None },
+        weak,
+    };
+    let mut written = Vec::new();
+    for format in formats {
+        let speedup = dir.join("machines-speedup").with_extension(format.extension());
+        charts::draw_speedup(&speedup, &chart, canvas).with_context(|| format!("drawing {}", speedup.display()))?;
+        let efficiency = dir.join("machines-efficiency").with_extension(format.extension());
+        let efficiency_chart =
+            SpeedupChart { title: format!("Efficiency on {} {what} — {name}", reports.len()), ..chart.clone() };
+        charts::draw_efficiency(&efficiency, &efficiency_chart, canvas)
+            .with_context(|| format!("drawing {}", efficiency.display()))?;
+        written.extend([speedup, efficiency]);
+    }
+    Ok(written)
+}

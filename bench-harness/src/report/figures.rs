@@ -1,0 +1,533 @@
+//! Which charts an experiment gets, and their data, built from an
+//! [`ExperimentReport`] as the plain structs of [`crate::report::charts`].
+//!
+//! - `speedup.png`, `efficiency.png` and `backends.png` need at least two
+//!   worker counts;
+//! - `overhead.png` needs at least two fixed chunk sizes on a backend that
+//!   takes one (automatic chunking has no position on a chunk-size axis, so
+//!   its overhead is stated in the caption instead).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use super::charts::{
+    self, BackendChart, Canvas, Curve, Format, MeasuredPoint, MeasuredSeries, OverheadChart, SpeedupChart, Style,
+};
+use super::{ExperimentReport, Exporter};
+use crate::analysis::{representative_chunk, speedup_points, Analysis};
+use crate::config::{BackendKind, BackendName, ChunkSize, Experiment};
+use crate::stats::{Fit, Model};
+
+/// Points per fitted curve: smooth at chart resolution.
+const CURVE_POINTS: usize = 64;
+
+/// A chart ready to draw.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Figure {
+    /// Speedup against workers.
+    Speedup(SpeedupChart),
+    /// Efficiency against workers (same data as speedup).
+    Efficiency(SpeedupChart),
+    /// Overhead per task against chunk size.
+    Overhead(OverheadChart),
+    /// Wall time against workers, per backend.
+    Backends(BackendChart),
+}
+
+impl Figure {
+    /// The PNG file name of this figure in the experiment's report directory.
+    pub fn file_name(&self) -> &'static str {
+        match self {
+            Figure::Speedup(_) => "speedup.png",
+            Figure::Efficiency(_) => "efficiency.png",
+            Figure::Overhead(_) => "overhead.png",
+            Figure::Backends(_) => "backends.png",
+        }
+    }
+
+    /// Draws the figure into `dir` in every format of `formats` (the PNG
+    /// as [`Figure::file_name`], the others beside it with their own
+    /// extension) and returns the files written.
+    pub fn draw(&self, dir: &Path, formats: &[Format], canvas: &Canvas) -> anyhow::Result<Vec<PathBuf>> {
+        let mut written = Vec::new();
+        for format in formats {
+            let path = dir.join(self.file_name()).with_extension(format.extension());
+            match self {
+                Figure::Speedup(chart) => charts::draw_speedup(&path, chart, canvas),
+                Figure::Efficiency(chart) => charts::draw_efficiency(&path, chart, canvas),
+                Figure::Overhead(chart) => charts::draw_overhead(&path, chart, canvas),
+                Figure::Backends(chart) => charts::draw_backends(&path, chart, canvas),
+            }
+            .with_context(|| format!("drawing {}", path.display()))?;
+            written.push(path);
+        }
+        Ok(written)
+    }
+}
+
+/// Draws every figure of a report, in each of `formats` (by default PNG,
+/// SVG and PDF at the default size).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Figures {
+    /// The file formats to write.
+    pub formats: Vec<Format>,
+    /// Size and text scale.
+    pub canvas: Canvas,
+}
+
+impl Default for Figures {
+    fn default() -> Self {
+        Self { formats: Format::ALL.to_vec(), canvas: Canvas::default() }
+    }
+}
+
+impl Exporter for Figures {
+    fn export(&self, report: &ExperimentReport, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+        let mut written = Vec::new();
+        for figure in figures(report) {
+            written.extend(figure.draw(dir, &self.formats, &self.canvas)?);
+        }
+        Ok(written)
+    }
+}
+
+/// The figures of one experiment, in the order the summary shows them.
+pub fn figures(report: &ExperimentReport) -> Vec<Figure> {
+    let experiment = &report.experiment;
+    let analysis = &report.analysis;
+    let caption = report.caption();
+    let mut figures = Vec::new();
+    // A chart needs points: an interrupted run may have none yet.
+    let has_points = |series: &[MeasuredSeries]| series.iter().any(|s| !s.points.is_empty());
+    if experiment.workers.as_slice().len() >= 2 {
+        let speedup = speedup_chart(experiment, analysis, &caption);
+        if has_points(&speedup.series) {
+            figures.push(Figure::Speedup(speedup.clone()));
+            figures.push(Figure::Efficiency(SpeedupChart {
+                title: if experiment.inputs.is_weak() {
+                    format!("Weak-scaling efficiency — {}", experiment.name)
+                } else {
+                    format!("Parallel efficiency — {}", experiment.name)
+                },
+                ..speedup
+            }));
+        }
+        let backends = backend_chart(experiment, analysis, &caption);
+        if has_points(&backends.series) {
+            figures.push(Figure::Backends(backends));
+        }
+    }
+    if let Some(chart) = overhead_chart(experiment, analysis, &caption) {
+        figures.push(Figure::Overhead(chart));
+    }
+    // A busy machine is flagged on the chart itself, not only in the summary.
+    let busy: Vec<String> = report
+        .conditions
+        .warnings(report.machine.logical_cores)
+        .into_iter()
+        .map(|warning| format!("WARNING: {warning}."))
+        .collect();
+    for figure in &mut figures {
+        let notes = match figure {
+            Figure::Speedup(chart) | Figure::Efficiency(chart) => &mut chart.notes,
+            Figure::Overhead(chart) => &mut chart.notes,
+            Figure::Backends(chart) => &mut chart.notes,
+        };
+        notes.splice(0..0, busy.iter().cloned());
+    }
+    figures
+}
+
+/// The colour and marker of a backend, the same on every chart.
+pub fn backend_style(backend: BackendKind) -> Style {
+    Style::nth(match backend {
+        BackendKind::Sequential => 0,
+        BackendKind::Pool => 1,
+        BackendKind::PoolCollect => 2,
+        BackendKind::StdScope => 3,
+        BackendKind::Rayon => 4,
+        BackendKind::Named(name) => return named_backend_style(name),
+    })
+}
+
+/// A backend of your own gets one of the palette's four colours that no
+/// built-in backend or model uses, and a marker, from the order its name
+/// was first met (the order of the configuration): the first 24 such
+/// backends all look different, and each looks the same on every chart.
+fn named_backend_style(name: BackendName) -> Style {
+    let index = name.index();
+    // Colour `c` with markers `c + 5k (mod 6)`: 5 and 6 are coprime, so the
+    // 24 (colour, marker) pairs for indices 0..24 are all distinct.
+    Style { color: 7 + index % 4, marker: (index % 4 + 5 * (index / 4)) % 6 }
+}
+
+/// The colour of a model's fitted curve: palette entries no backend uses.
+fn model_color(model: Model) -> usize {
+    match model {
+        // Never drawn together: Amdahl for strong scaling, Gustafson for weak.
+        Model::Amdahl | Model::Gustafson => 6,
+        Model::Usl => 5,
+    }
+}
+
+/// The legend label of a backend's representative series.
+fn series_label(experiment: &Experiment, backend: BackendKind) -> String {
+    match representative_chunk(experiment, backend) {
+        Some(chunk) if experiment.chunk_sizes.len() > 1 => format!("{backend} (chunk {chunk})"),
+        _ => backend.to_string(),
+    }
+}
+
+fn speedup_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) -> SpeedupChart {
+    let series = parallel_backends(experiment)
+        .map(|backend| MeasuredSeries {
+            label: series_label(experiment, backend),
+            points: speedup_points(&analysis.cells, backend, representative_chunk(experiment, backend))
+                .into_iter()
+                .map(|(workers, s)| MeasuredPoint { x: workers, y: s.value, ci_low: s.ci_low, ci_high: s.ci_high })
+                .collect(),
+            style: backend_style(backend),
+        })
+        .collect();
+    // Fits of one series only, to keep the chart readable: the project's
+    // pool when measured, else the first parallel backend. All fits are in
+    // the summary and results.json.
+    let fitted = analysis.series.iter().find(|s| s.backend == BackendKind::Pool).or_else(|| analysis.series.first());
+    let mut fits = Vec::new();
+    let mut notes = Vec::new();
+    if let Some(series) = fitted {
+        // Drawn over the worker counts they were fitted to: no extrapolation.
+        let fitted_workers: Vec<f64> = speedup_points(&analysis.cells, series.backend, series.chunk)
+            .into_iter()
+            .map(|(workers, _)| workers)
+            .filter(|&workers| workers <= series.fit_max_workers as f64)
+            .collect();
+        let (first, last) = (fitted_workers.first().copied(), fitted_workers.last().copied());
+        if let (Some(first), Some(last)) = (first, last) {
+            fits.extend(series.fits.iter().map(|fit| fit_curve(fit, &series.backend.to_string(), first, last)));
+        }
+        notes.extend(series.not_fitted.iter().map(|reason| format!("{} series: {reason}.", series.backend)));
+        if !series.fits.is_empty() {
+            notes.push(format!(
+                "Fits (dashed) use the {} series' speedups at p ≤ {} and are drawn over that range only.",
+                series.backend, series.fit_max_workers
+            ));
+        }
+    }
+    let weak = experiment.inputs.is_weak();
+    if weak {
+        notes.push(format!(
+            "Weak scaling: p workers map {} inputs each (p·{} in all); T1 is the sequential time for one worker's share.",
+            experiment.inputs.len(),
+            experiment.inputs.len()
+        ));
+    }
+    SpeedupChart {
+        title: if weak {
+            format!("Scaled speedup (weak scaling) — {}", experiment.name)
+        } else {
+            format!("Speedup T1/Tp — {}", experiment.name)
+        },
+        caption: caption.to_owned(),
+        notes,
+        series,
+        fits,
+        max_cores: Some(analysis.logical_cores),
+        weak,
+    }
+}
+
+fn fit_curve(fit: &Fit, backend: &str, from: f64, to: f64) -> Curve {
+    let points = fit.curve(from, to, CURVE_POINTS).into_iter().filter(|(_, s)| s.is_finite()).collect();
+    let r_squared = fit.r_squared.map_or_else(|| "R² undefined".to_owned(), |r| format!("R² = {r:.3}"));
+    Curve {
+        label: format!("{} fit ({backend}): {}; {r_squared}", fit.model, fit.parameters_text()),
+        points,
+        color: model_color(fit.model),
+    }
+}
+
+fn backend_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) -> BackendChart {
+    let mut series: Vec<MeasuredSeries> = parallel_backends(experiment)
+        .map(|backend| {
+            let chunk = representative_chunk(experiment, backend);
+            MeasuredSeries {
+                label: series_label(experiment, backend),
+                points: analysis
+                    .cells
+                    .iter()
+                    .filter(|c| c.cell.backend == backend && c.cell.chunk == chunk)
+                    .map(|c| MeasuredPoint {
+                        x: c.cell.workers as f64,
+                        y: c.seconds.median,
+                        ci_low: c.seconds.ci_low,
+                        ci_high: c.seconds.ci_high,
+                    })
+                    .collect(),
+                style: backend_style(backend),
+            }
+        })
+        .collect();
+    if let Some(baseline) = analysis.baseline() {
+        series.insert(
+            0,
+            MeasuredSeries {
+                label: "sequential (T1)".to_owned(),
+                points: vec![MeasuredPoint {
+                    x: 1.0,
+                    y: baseline.seconds.median,
+                    ci_low: baseline.seconds.ci_low,
+                    ci_high: baseline.seconds.ci_high,
+                }],
+                style: backend_style(BackendKind::Sequential),
+            },
+        );
+    }
+    BackendChart {
+        title: format!("Wall time per backend — {}", experiment.name),
+        caption: caption.to_owned(),
+        notes: Vec::new(),
+        series,
+        max_cores: Some(analysis.logical_cores),
+        weak: experiment.inputs.is_weak(),
+    }
+}
+
+fn overhead_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) -> Option<OverheadChart> {
+    let fixed: Vec<usize> = experiment
+        .chunk_sizes
+        .iter()
+        .filter_map(|c| match c {
+            ChunkSize::Fixed(n) => Some(*n),
+            ChunkSize::Auto => None,
+        })
+        .collect();
+    let chunking: Vec<BackendKind> = parallel_backends(experiment).filter(|b| b.uses_chunk_size()).collect();
+    if fixed.len() < 2 || chunking.is_empty() {
+        return None;
+    }
+    let mut series = Vec::new();
+    let mut automatic = Vec::new();
+    for &backend in &chunking {
+        for (worker_index, &workers) in experiment.workers.as_slice().iter().enumerate() {
+            let cells = analysis.cells.iter().filter(|c| c.cell.backend == backend && c.cell.workers == workers);
+            let mut points = Vec::new();
+            for stats in cells {
+                let Some(overhead) = stats.overhead_per_task_ns else {
+                    continue;
+                };
+                match stats.cell.chunk {
+                    Some(ChunkSize::Fixed(size)) => points.push(MeasuredPoint {
+                        x: size as f64,
+                        y: overhead.value,
+                        ci_low: overhead.ci_low,
+                        ci_high: overhead.ci_high,
+                    }),
+                    Some(ChunkSize::Auto) => {
+                        automatic.push(format!("{backend} ×{workers}: {}", format_nanoseconds(overhead.value)))
+                    }
+                    None => {}
+                }
+            }
+            // Rayon splits adaptively; `with_min_len` only sets a floor on
+            // its chunks, so its x value is not a chunk size in the pool's
+            // sense. Say so rather than suggest a like-for-like curve.
+            let note = if backend == BackendKind::Rayon { " (minimum chunk; rayon splits adaptively)" } else { "" };
+            if points.is_empty() {
+                continue;
+            }
+            // The backend's colour and marker, as on every chart; with
+            // several worker counts the marker tells them apart instead.
+            let style = if experiment.workers.as_slice().len() == 1 {
+                backend_style(backend)
+            } else {
+                Style { color: backend_style(backend).color, marker: worker_index }
+            };
+            series.push(MeasuredSeries {
+                label: format!("{backend}, {workers} worker{}{note}", if workers == 1 { "" } else { "s" }),
+                points,
+                style,
+            });
+        }
+    }
+    // Backends without a chunk size have no place on the chunk axis; their
+    // overhead goes in the caption, next to the automatic chunk sizes.
+    for backend in parallel_backends(experiment).filter(|b| !b.uses_chunk_size()) {
+        for stats in analysis.cells.iter().filter(|c| c.cell.backend == backend) {
+            if let Some(overhead) = stats.overhead_per_task_ns {
+                automatic.push(format!("{backend} ×{}: {}", stats.cell.workers, format_nanoseconds(overhead.value)));
+            }
+        }
+    }
+    let caption = if automatic.is_empty() {
+        caption.to_owned()
+    } else {
+        format!(
+            "Automatic chunking, and backends without a chunk size (not on the chunk axis): {}. Overhead = (Tp − T1/p) per input. {caption}",
+            automatic.join("; ")
+        )
+    };
+    if series.is_empty() {
+        return None;
+    }
+    Some(OverheadChart {
+        title: format!("Scheduling overhead per task vs chunk size — {}", experiment.name),
+        caption,
+        notes: vec![format!(
+            "Overhead is defined only for 1 < p ≤ {} (the logical cores); other worker counts are not shown.",
+            analysis.logical_cores
+        )],
+        series,
+    })
+}
+
+fn parallel_backends(experiment: &Experiment) -> impl Iterator<Item = BackendKind> + '_ {
+    experiment.backends.as_slice().iter().copied().filter(|b| b.is_parallel())
+}
+
+/// Formats a duration in nanoseconds with a readable unit (`850 ns`, `12.3 µs`).
+pub fn format_nanoseconds(ns: f64) -> String {
+    super::format_seconds(ns * 1e-9)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::Cell;
+    use crate::testing::{experiment, report};
+
+    const SWEEP: &str = "(experiments: [(name: \"t\", workload: Square, inputs: Count(100), workers: [1, 2, 4], \
+                         chunk_sizes: [Fixed(1), Fixed(8), Auto], repetitions: 5, \
+                         backends: [Sequential, Pool, StdScope])])";
+
+    fn names(figures: &[Figure]) -> Vec<&'static str> {
+        figures.iter().map(Figure::file_name).collect()
+    }
+
+    #[test]
+    fn a_worker_and_chunk_sweep_gets_every_chart() {
+        let report = report(experiment(SWEEP), 8, |cell| 1.0 / cell.workers as f64);
+        let figures = figures(&report);
+        assert_eq!(names(&figures), ["speedup.png", "efficiency.png", "backends.png", "overhead.png"]);
+
+        let Figure::Speedup(speedup) = &figures[0] else { panic!("speedup first") };
+        let labels: Vec<&str> = speedup.series.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels, ["pool (chunk auto)", "std-scope"]);
+        let xs: Vec<f64> = speedup.series[0].points.iter().map(|p| p.x).collect();
+        assert_eq!(xs, [1.0, 2.0, 4.0]);
+        assert!((speedup.series[0].points[2].y - 4.0).abs() < 1e-9, "T1/T4 with T = 1/p");
+        assert_eq!(speedup.max_cores, Some(8));
+        // Only the pool's fits are drawn, from 1 to 4 workers, R² in the
+        // legend; three points are too few for USL, and a note says so.
+        assert_eq!(speedup.fits.len(), 1);
+        assert!(
+            speedup.fits[0].label.starts_with("Amdahl fit (pool): s = 0")
+                && speedup.fits[0].label.ends_with("; R² = 1.000")
+        );
+        assert!(speedup.fits.iter().all(|c| c.points.first().unwrap().0 == 1.0 && c.points.last().unwrap().0 == 4.0));
+        assert!(
+            speedup.notes.iter().any(|n| n.starts_with("pool series: USL not fitted: it needs")),
+            "{:?}",
+            speedup.notes
+        );
+
+        let Figure::Backends(backends) = &figures[2] else { panic!("backends third") };
+        assert_eq!(backends.series[0].label, "sequential (T1)");
+        assert_eq!(backends.series[0].points.len(), 1);
+
+        // One colour and marker per backend, whichever chart shows it.
+        let Figure::Efficiency(efficiency) = &figures[1] else { panic!("efficiency second") };
+        let Figure::Overhead(overhead) = &figures[3] else { panic!("overhead last") };
+        for chart_series in [&speedup.series, &efficiency.series, &backends.series] {
+            for series in chart_series {
+                let backend = [BackendKind::Sequential, BackendKind::Pool, BackendKind::StdScope]
+                    .into_iter()
+                    .find(|b| series.label.starts_with(b.name()))
+                    .unwrap();
+                assert_eq!(series.style, backend_style(backend), "{}", series.label);
+            }
+        }
+        assert!(overhead.series.iter().all(|s| s.style.color == backend_style(BackendKind::Pool).color));
+        let styles: std::collections::HashSet<_> = overhead.series.iter().map(|s| s.style).collect();
+        assert_eq!(styles.len(), overhead.series.len(), "worker counts differ by marker");
+
+        assert!(figures.iter().all(|f| !format!("{f:?}").contains("WARNING")), "a quiet machine gets no warning");
+        let mut busy = report.clone();
+        busy.conditions.foreign_cpu = Some(0.5);
+        for figure in super::figures(&busy) {
+            let notes = match &figure {
+                Figure::Speedup(c) | Figure::Efficiency(c) => &c.notes,
+                Figure::Overhead(c) => &c.notes,
+                Figure::Backends(c) => &c.notes,
+            };
+            assert!(notes[0].starts_with("WARNING: the machine's load changed"), "{notes:?}");
+        }
+        busy.status = crate::report::RunStatus::Interrupted;
+        let Figure::Speedup(speedup) = &super::figures(&busy)[0] else { panic!("speedup first") };
+        assert!(speedup.caption.starts_with("INTERRUPTED: partial data. t — "), "{}", speedup.caption);
+        assert!(speedup.caption.contains("rev abc1234") && speedup.caption.contains("rustc 1.80.0"));
+
+        // On 2 cores, p ≤ 2 leaves two points: no fit, and the chart says why.
+        let two_cores = super::figures(&crate::testing::report(experiment(SWEEP), 2, |cell| 1.0 / cell.workers as f64));
+        let Figure::Speedup(speedup) = &two_cores[0] else { panic!("speedup first") };
+        assert!(speedup.fits.is_empty());
+        assert!(speedup.notes.iter().any(|n| n.starts_with("pool series: Amdahl not fitted")), "{:?}", speedup.notes);
+    }
+
+    #[test]
+    fn overhead_has_one_series_per_backend_and_workers_with_auto_in_the_caption() {
+        // The sequential loop takes 1 s; a parallel map 1/p s plus 1 ms.
+        let seconds = |cell: &Cell| match cell.backend {
+            BackendKind::Sequential => 1.0,
+            _ => 1.0 / cell.workers as f64 + 0.001,
+        };
+        let report = report(experiment(SWEEP), 8, seconds);
+        let Some(Figure::Overhead(overhead)) = figures(&report).pop() else { panic!("overhead last") };
+        let labels: Vec<&str> = overhead.series.iter().map(|s| s.label.as_str()).collect();
+        // Overhead is defined for 1 < p ≤ cores only.
+        assert_eq!(labels, ["pool, 2 workers", "pool, 4 workers"]);
+        for series in &overhead.series {
+            let chunks: Vec<f64> = series.points.iter().map(|p| p.x).collect();
+            assert_eq!(chunks, [1.0, 8.0], "Auto has no place on the chunk axis");
+            // (Tp − T1/p) per input = 1 ms × 1.002 / 100 inputs ≈ 10 µs.
+            assert!(series.points.iter().all(|p| (p.y - 10_000.0).abs() < 50.0), "{series:?}");
+        }
+        assert!(overhead.caption.starts_with(
+            "Automatic chunking, and backends without a chunk size (not on the chunk axis): pool ×2: 10.0 µs"
+        ));
+    }
+
+    #[test]
+    fn with_one_worker_count_the_overhead_chart_keeps_each_backend_s_own_marker() {
+        let text = "(experiments: [(name: \"t\", workload: Square, inputs: Count(100), workers: [2], \
+                    chunk_sizes: [Fixed(1), Fixed(8)], repetitions: 5, backends: [Sequential, Pool, Rayon])])";
+        let report = report(experiment(text), 2, |cell| 1.0 / cell.workers as f64 + 0.001);
+        let Some(Figure::Overhead(overhead)) = figures(&report).pop() else { panic!("an overhead chart") };
+        let styles: Vec<Style> = overhead.series.iter().map(|s| s.style).collect();
+        assert_eq!(styles, [backend_style(BackendKind::Pool), backend_style(BackendKind::Rayon)]);
+    }
+
+    #[test]
+    fn a_report_without_samples_gets_no_chart() {
+        let mut empty = report(experiment(SWEEP), 2, |_| 1.0);
+        empty.samples.clear();
+        empty.analysis = crate::analysis::analyze(&empty.experiment, &[], 2);
+        assert!(figures(&empty).is_empty());
+        // Only the baseline measured: its wall time, no speedup yet.
+        let baseline: Vec<_> = report(experiment(SWEEP), 2, |_| 1.0)
+            .samples
+            .into_iter()
+            .filter(|s| s.cell.backend == BackendKind::Sequential)
+            .collect();
+        empty.analysis = crate::analysis::analyze(&empty.experiment, &baseline, 2);
+        assert_eq!(names(&figures(&empty)), ["backends.png"]);
+    }
+
+    #[test]
+    fn a_single_worker_count_and_chunk_size_gets_no_chart() {
+        let text = "(experiments: [(name: \"t\", workload: Square, inputs: Count(10), workers: [2], \
+                    repetitions: 5, backends: [Sequential, Pool])])";
+        assert!(figures(&report(experiment(text), 2, |_| 1.0)).is_empty());
+    }
+}

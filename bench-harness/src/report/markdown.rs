@@ -1,0 +1,334 @@
+//! `summary.md`: the tables, fits, warnings and machine description of one
+//! experiment, in Markdown a paper's author can paste.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+
+use super::{figures, format_seconds, ExperimentReport, Exporter, RunStatus};
+use crate::analysis::CellStats;
+
+/// The file name in a report directory.
+pub const FILE_NAME: &str = "summary.md";
+
+/// Writes `summary.md`, linking the charts [`figures::figures`] gives the report.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Summary;
+
+impl Exporter for Summary {
+    fn export(&self, report: &ExperimentReport, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+        let figures = figures::figures(report);
+        let names: Vec<&str> = figures.iter().map(figures::Figure::file_name).collect();
+        let path = dir.join(FILE_NAME);
+        std::fs::write(&path, render(report, &names)).with_context(|| format!("writing {}", path.display()))?;
+        Ok(vec![path])
+    }
+}
+
+/// Renders the Markdown summary of `report`; `figures` are the PNG file
+/// names written next to it.
+pub fn render(report: &ExperimentReport, figures: &[&str]) -> String {
+    let mut out = String::new();
+    // Writing to a String cannot fail; the results are ignored on purpose.
+    let _ = write_report(&mut out, report, figures);
+    out
+}
+
+fn write_report(out: &mut String, report: &ExperimentReport, figures: &[&str]) -> std::fmt::Result {
+    let experiment = &report.experiment;
+    let analysis = &report.analysis;
+    let machine = &report.machine;
+    writeln!(out, "# Experiment `{}`\n", experiment.name)?;
+    if report.status == RunStatus::Interrupted {
+        let measured = report.samples.len();
+        let planned = crate::measure::cells(experiment).len() * experiment.repetitions.get() as usize;
+        writeln!(
+            out,
+            "> **Interrupted:** {measured} of {planned} planned repetitions were measured before the run was \
+             stopped. Every number below comes from those alone; `--resume` with the same report directory \
+             measures the rest.\n"
+        )?;
+    }
+    if let Some(description) = &experiment.description {
+        writeln!(out, "{description}\n")?;
+    }
+    let workers: Vec<String> = experiment
+        .workers
+        .as_slice()
+        .iter()
+        .map(|w| if *w > machine.logical_cores { format!("{w}†") } else { w.to_string() })
+        .collect();
+    let chunks: Vec<String> = experiment.chunk_sizes.iter().map(ToString::to_string).collect();
+    let backends: Vec<&str> = experiment.backends.as_slice().iter().map(|b| b.name()).collect();
+    writeln!(out, "- **Workload:** {}", experiment.workload)?;
+    writeln!(out, "- **Inputs:** {}", experiment.inputs)?;
+    writeln!(out, "- **Workers:** {}", workers.join(", "))?;
+    writeln!(out, "- **Chunk sizes** (pool, rayon): {}", chunks.join(", "))?;
+    writeln!(out, "- **Backends:** {}", backends.join(", "))?;
+    writeln!(
+        out,
+        "- **Repetitions:** {} timed after {} warm-up run(s), per cell; all samples kept",
+        experiment.repetitions.get(),
+        experiment.warmup
+    )?;
+    writeln!(out, "- **Pinning:** {}", experiment.pinning)?;
+    writeln!(
+        out,
+        "- **Machine:** {}, {}, {}; {} build, git {}, measured {}",
+        machine.cpu_model,
+        machine.cores_text(),
+        machine.os,
+        machine.build_profile,
+        machine.git_revision,
+        machine.date_utc
+    )?;
+    if experiment.workers.as_slice().iter().any(|w| *w > machine.logical_cores) {
+        writeln!(out, "\n† more workers than the machine's {} logical cores (oversubscribed).", machine.logical_cores)?;
+    }
+
+    writeln!(out, "\n## Wall time, speedup and overhead\n")?;
+    writeln!(
+        out,
+        "Median wall time of the whole map with its 95% bootstrap confidence interval; speedup S = T1/Tp \
+         against the sequential loop; efficiency S/p; overhead = (Tp − T1/p) per input; \
+         Karp–Flatt serial fraction e = (1/S − 1/p)/(1 − 1/p); S spread = interquartile range of the \
+         per-repetition speedups T1(r)/Tp(r) over their median (how much the curve moves from run to run).\n"
+    )?;
+    if experiment.inputs.is_weak() {
+        writeln!(
+            out,
+            "**Weak scaling:** p workers map p × {n} inputs; T1 is the sequential time for {n} inputs, so \
+             \"speedup\" is the scaled speedup p·T1/Tp, efficiency is the weak-scaling efficiency T1/Tp (ideal 1), \
+             and overhead and Karp–Flatt (fixed-problem measures) are not computed.\n",
+            n = experiment.inputs.len()
+        )?;
+    }
+    let cores = analysis.logical_cores;
+    writeln!(
+        out,
+        "| backend | workers | chunk | median time [95% CI] | speedup [95% CI] | S spread | efficiency | overhead / task | Karp–Flatt | outliers |"
+    )?;
+    writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")?;
+    for stats in &analysis.cells {
+        writeln!(out, "{}", cell_row(stats))?;
+    }
+    writeln!(
+        out,
+        "\n— Overhead and Karp–Flatt are defined only for 1 < p ≤ {cores} (the logical cores): at p = 1 \
+         nothing is split, and beyond the cores the threads time-share, so the excess time measures \
+         the core limit rather than scheduling overhead or serial work. Karp–Flatt is also left out where \
+         S < 1 (slower than the sequential loop) or S > p (superlinear): a serial fraction outside [0, 1] \
+         describes nothing."
+    )?;
+
+    if !analysis.series.is_empty() {
+        writeln!(out, "\n## Scaling-model fits\n")?;
+        writeln!(
+            out,
+            "Least-squares fits to the median speedups (± asymptotic standard error), over the worker \
+             counts p ≤ {} (configurable per experiment with `fit_max_workers`), and only with at least \
+             {} points more than the model has parameters. \
+             Amdahl (fixed problem): S(p) = 1/(s + (1 − s)/p). Gustafson (weak scaling, scaled speedup): \
+             S(p) = p − s·(p − 1). USL: S(p) = p/(1 + a(p − 1) + b·p(p − 1)).\n",
+            analysis.series[0].fit_max_workers,
+            crate::analysis::SPARE_FIT_POINTS,
+        )?;
+        writeln!(out, "| series | model | parameters | R² | RMSE | predicted peak |")?;
+        writeln!(out, "|---|---|---|--:|--:|---|")?;
+        for series in &analysis.series {
+            let label = series.label(experiment.chunk_sizes.len() > 1);
+            for fit in &series.fits {
+                let peak = fit.peak.map_or_else(|| "—".to_owned(), |(p, s)| format!("S = {s:.2} at p = {p:.1}"));
+                writeln!(
+                    out,
+                    "| {label} | {} | {} | {} | {:.3} | {peak} |",
+                    fit.model,
+                    fit.parameters_text(),
+                    optional(fit.r_squared, |r| format!("{r:.3}")),
+                    fit.rmse,
+                )?;
+            }
+            for reason in &series.not_fitted {
+                writeln!(out, "| {label} | — | {reason} | | | |")?;
+            }
+        }
+    }
+
+    let outliers: Vec<String> =
+        analysis.outlier_cells().map(|c| format!("- {}: {}", c.cell, c.outliers.describe())).collect();
+    if !outliers.is_empty() {
+        writeln!(
+            out,
+            "\n## Outliers\n\nSamples outside Tukey's fences (mild: 1.5 IQR, severe: 3 IQR); \
+             they are kept in every statistic, which the median largely discounts.\n"
+        )?;
+        writeln!(out, "{}", outliers.join("\n"))?;
+    }
+
+    writeln!(out, "\n## Warnings\n")?;
+    if analysis.warnings.is_empty() {
+        writeln!(out, "None.")?;
+    }
+    for warning in &analysis.warnings {
+        writeln!(out, "- {warning}")?;
+    }
+
+    if !figures.is_empty() {
+        writeln!(out, "\n## Charts")?;
+        for figure in figures {
+            let name = figure.trim_end_matches(".png");
+            writeln!(out, "\n![{name}]({figure})")?;
+        }
+    }
+    write_reproducibility(out, report)?;
+    writeln!(
+        out,
+        "\n## Files\n\n- `samples.csv`: every timed repetition (experiment, backend, workers, chunk, repetition, seconds)\n\
+         - `results.json`: machine, configuration, samples and all statistics"
+    )?;
+    Ok(())
+}
+
+fn write_reproducibility(out: &mut String, report: &ExperimentReport) -> std::fmt::Result {
+    let machine = &report.machine;
+    let conditions = &report.conditions;
+    let load =
+        |load: Option<crate::machine::LoadAverage>| load.map_or_else(|| "not readable".to_owned(), |l| l.to_string());
+    writeln!(out, "\n## Reproducibility\n")?;
+    writeln!(out, "| | |\n|---|---|")?;
+    let rows = [
+        ("parsweep revision (at build)", machine.git_revision.clone()),
+        ("build", format!("{} profile, {}", machine.build_profile, machine.rustc)),
+        ("target", format!("{}, target-cpu {}", machine.target, machine.target_cpu)),
+        ("CPU", machine.cpu_model.clone()),
+        ("cores", machine.cores_text()),
+        ("frequency scaling", machine.frequency_text()),
+        ("OS", format!("{}, kernel {}", machine.os, machine.kernel)),
+        ("host", machine.hostname.clone()),
+        ("workers pinned", report.experiment.pinning.to_string()),
+        ("load average (1, 5, 15 min) before", load(conditions.load_before)),
+        ("load average (1, 5, 15 min) after", load(conditions.load_after)),
+        (
+            "other processes' CPU use during the run",
+            conditions
+                .foreign_cpu
+                .map_or_else(|| "not readable".to_owned(), |s| format!("{:.1}% of all cores", s * 100.0)),
+        ),
+        ("experiment wall time", format_seconds(conditions.seconds)),
+        ("started", machine.date_utc.clone()),
+    ];
+    for (name, value) in rows {
+        writeln!(out, "| {name} | {value} |")?;
+    }
+    Ok(())
+}
+
+fn cell_row(stats: &CellStats) -> String {
+    let cell = &stats.cell;
+    let workers = if stats.oversubscribed { format!("{}†", cell.workers) } else { cell.workers.to_string() };
+    let seconds = &stats.seconds;
+    if !cell.backend.is_parallel() {
+        return format!(
+            "| {} | 1 | — | {} [{}, {}] | 1 (baseline T1) | — | — | — | — | {} |",
+            cell.backend,
+            format_seconds(seconds.median),
+            format_seconds(seconds.ci_low),
+            format_seconds(seconds.ci_high),
+            stats.outliers.total(),
+        );
+    }
+    format!(
+        "| {} | {workers} | {} | {} [{}, {}] | {} | {} | {} | {} | {} | {} |",
+        cell.backend,
+        cell.chunk.map_or_else(|| "—".to_owned(), |c| c.to_string()),
+        format_seconds(seconds.median),
+        format_seconds(seconds.ci_low),
+        format_seconds(seconds.ci_high),
+        optional(stats.speedup, |s| {
+            format!("{} [{}, {}]", format_ratio(s.value), format_ratio(s.ci_low), format_ratio(s.ci_high))
+        }),
+        optional(stats.speedup_spread, |s| format!("{:.1}%", s * 100.0)),
+        optional(stats.efficiency, |e| format!("{:.0}%", e * 100.0)),
+        optional(stats.overhead_per_task_ns, |o| format_seconds(o.value * 1e-9)),
+        optional(stats.karp_flatt, |e| format!("{e:.3}")),
+        stats.outliers.total(),
+    )
+}
+
+/// A speedup with two decimals, or two significant digits below 0.1 (so a
+/// map 100 times slower than the loop reads 0.010, not 0.00).
+fn format_ratio(x: f64) -> String {
+    if x.abs() >= 0.1 || x == 0.0 || !x.is_finite() {
+        format!("{x:.2}")
+    } else {
+        let decimals = (1 - x.abs().log10().floor() as i32).clamp(2, 12) as usize;
+        format!("{x:.decimals$}")
+    }
+}
+
+fn optional<T>(value: Option<T>, format: impl FnOnce(T) -> String) -> String {
+    value.map_or_else(|| "—".to_owned(), format)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{experiment, report};
+
+    const TEXT: &str = "(experiments: [(name: \"scan\", description: Some(\"A scan.\"), workload: Square, \
+                        inputs: Count(100), workers: [1, 2, 4], repetitions: 5, \
+                        backends: [Sequential, Pool])])";
+
+    #[test]
+    fn the_summary_has_tables_fits_warnings_and_charts() {
+        let mut report = report(experiment(TEXT), 2, |cell| 1.0 / cell.workers as f64);
+        report.samples.clear(); // the summary is rendered from the analysis alone
+        let markdown = render(&report, &["speedup.png"]);
+        assert!(markdown.starts_with("# Experiment `scan`\n\nA scan.\n"), "{markdown}");
+        for line in [
+            "- **Workers:** 1, 2, 4†",
+            "- **Machine:** Test CPU, 2 logical / 2 physical cores, SMT off, linux x86_64; release build, git abc1234, measured 2026-01-01T00:00:00Z",
+            "- **Pinning:** none",
+            "| build | release profile, rustc 1.80.0 |",
+            "| frequency scaling | governor performance, boost unknown |",
+            "| host | testhost |",
+            "| load average (1, 5, 15 min) before | not readable |",
+            "| sequential | 1 | — | 1.00 s [1.00 s, 1.00 s] | 1 (baseline T1) | — | — | — | — | 0 |",
+            "| pool | 2 | auto | 501 ms [500 ms, 502 ms] | 2.00 [1.99, 2.01] | 0.0% | 100% | 0.00 ns | 0.000 | 0 |",
+            "| pool | 4† | auto | 250 ms [250 ms, 251 ms] | 4.00 [3.99, 4.01] | 0.0% | 100% | — | — | 0 |",
+            "| pool | — | Amdahl not fitted: it needs speedups at 3 or more worker counts ≤ 2 (1 parameter(s) + 2), this series has 2 (1, 2) | | | |",
+            "- oversubscribed: 4 worker(s) exceed the machine's 2 logical cores; those threads share cores (hollow markers on charts)",
+            "![speedup](speedup.png)",
+        ] {
+            assert!(markdown.lines().any(|l| l == line), "missing line {line:?} in:\n{markdown}");
+        }
+        assert!(!markdown.contains("## Outliers"), "no cell has outliers");
+        assert!(!markdown.contains("Interrupted"));
+
+        report.status = RunStatus::Interrupted;
+        let markdown = render(&report, &[]);
+        assert!(markdown.contains("> **Interrupted:** 0 of 20 planned repetitions were measured"), "{markdown}");
+    }
+
+    #[test]
+    fn small_speedups_keep_two_significant_digits() {
+        assert_eq!(format_ratio(1.234), "1.23");
+        assert_eq!(format_ratio(0.0092), "0.0092");
+        assert_eq!(format_ratio(0.05), "0.050");
+        assert_eq!(format_ratio(0.0), "0.00");
+    }
+
+    #[test]
+    fn outliers_are_listed_per_cell() {
+        let mut report = report(experiment(TEXT), 8, |cell| 1.0 / cell.workers as f64);
+        report.analysis.cells[1].outliers = crate::stats::classify_outliers(&[1.0, 1.0, 1.01, 1.0, 9.0]);
+        let markdown = render(&report, &[]);
+        assert!(markdown.contains("## Outliers"), "{markdown}");
+        assert!(
+            markdown.contains("- pool ×1 chunk auto: 1 of 5 samples (20.0%) is an outlier: 1 high severe"),
+            "{markdown}"
+        );
+        assert!(!markdown.contains("## Charts"));
+    }
+}

@@ -1,0 +1,174 @@
+//! Outputs rebuilt from saved results: `report` (redraw, several machines,
+//! LaTeX and pgfplots) and `compare`, on reports built by hand.
+
+use std::path::Path;
+
+use bench_harness::analysis::analyze;
+use bench_harness::comparison::{compare_dirs, compare_reports};
+use bench_harness::config::Plan;
+use bench_harness::machine::{Conditions, Machine};
+use bench_harness::measure::{cells, Sample};
+use bench_harness::redraw::{redraw, RedrawOptions};
+use bench_harness::report::charts::{Canvas, Format};
+use bench_harness::report::json::write_results_json;
+use bench_harness::report::{ExperimentReport, RunStatus};
+
+/// An experiment whose samples are made up: every cell at `p` workers
+/// takes `base / min(p, 2)` seconds, times a little deterministic jitter.
+fn report(name: &str, workers: &str, base: f64, host: &str) -> ExperimentReport {
+    let text = format!(
+        "(experiments: [(name: \"{name}\", workload: Square, inputs: Count(1000), workers: {workers}, \
+         repetitions: 12, warmup: 0, backends: [Sequential, Pool, StdScope])])"
+    );
+    let experiment = Plan::parse(&text, Path::new("t.ron")).unwrap().experiments.remove(0);
+    let mut samples = Vec::new();
+    for cell in cells(&experiment) {
+        for repetition in 0..12u32 {
+            let jitter = 1.0 + 0.01 * f64::from((repetition * 7 + cell.workers as u32) % 5);
+            let seconds = base / (cell.workers.min(2) as f64) * jitter;
+            samples.push(Sample { experiment: name.to_owned(), cell, repetition, seconds });
+        }
+    }
+    let mut machine = Machine::detect();
+    machine.hostname = host.to_owned();
+    machine.logical_cores = 2;
+    let analysis = analyze(&experiment, &samples, 2);
+    ExperimentReport {
+        status: RunStatus::Complete,
+        machine,
+        conditions: Conditions::default(),
+        experiment,
+        samples,
+        analysis,
+    }
+}
+
+/// Saves `report` as a run does, but only its `results.json` (all that
+/// `report` and `compare` read; drawing every chart would only slow the test).
+fn saved(dir: &Path, report: &ExperimentReport) {
+    let dir = dir.join(report.experiment.name.as_str());
+    std::fs::create_dir_all(&dir).unwrap();
+    write_results_json(&dir.join("results.json"), report).unwrap();
+}
+
+#[test]
+fn compare_detects_a_slowdown_and_not_an_identical_run() {
+    let a = report("e", "[1, 2, 4]", 1e-3, "host-a");
+    let slower = report("e", "[1, 2, 4]", 1.5e-3, "host-a");
+    let comparison = compare_reports(&a, &slower);
+    assert!(comparison.refused.is_empty() && comparison.machine_differences.is_empty());
+    assert_eq!(comparison.cells.len(), cells(&a.experiment).len());
+    for cell in &comparison.cells {
+        assert_eq!(cell.verdict(), "slower", "{}", cell.cell);
+        assert!((cell.comparison.ratio.value - 1.5).abs() < 1e-9, "{}", cell.cell);
+        assert!(cell.comparison.test.p_value < 1e-4, "{}", cell.cell);
+    }
+    let same = compare_reports(&a, &a.clone());
+    assert!(same.cells.iter().all(|c| c.verdict() == "no significant difference" && c.comparison.ratio.value == 1.0));
+}
+
+#[test]
+fn compare_refuses_cells_that_do_not_match_and_warns_about_machines() {
+    let a = report("e", "[1, 2]", 1e-3, "host-a");
+    let b = report("e", "[2, 4]", 1e-3, "host-b");
+    let comparison = compare_reports(&a, &b);
+    assert_eq!(comparison.machine_differences, ["host: host-a → host-b"]);
+    let refused = comparison.refused.join("\n");
+    assert!(refused.contains("pool ×1 chunk auto: measured in A only"), "{refused}");
+    assert!(refused.contains("std-scope ×4: measured in B only"), "{refused}");
+    assert!(comparison
+        .cells
+        .iter()
+        .all(|c| c.cell.workers != 4 && c.cell.workers != 1 || !c.cell.backend.is_parallel()));
+    // A different problem: nothing is compared.
+    let mut other = report("e", "[1, 2]", 1e-3, "host-a");
+    other.experiment.workload = bench_harness::workload::Workload::Spin { duration_us: 5 };
+    let comparison = compare_reports(&a, &other);
+    assert!(comparison.cells.is_empty());
+    assert!(comparison.refused[0].contains("different problems"), "{:?}", comparison.refused);
+}
+
+#[test]
+fn compare_dirs_writes_the_table_and_the_overlay_chart() {
+    let root = tempfile::tempdir().unwrap();
+    let (a, b, out) = (root.path().join("a"), root.path().join("b"), root.path().join("out"));
+    saved(&a, &report("e", "[1, 2, 4]", 1e-3, "host-a"));
+    saved(&b, &report("e", "[1, 2, 4]", 0.5e-3, "host-b"));
+    saved(&b, &report("only-b", "[1, 2]", 1e-3, "host-b"));
+    let (markdown, written) = compare_dirs(&a, &b, ("old", "new"), &out, &[Format::Svg]).unwrap();
+    assert!(markdown.contains("| pool ×2 chunk auto | 510 µs | 255 µs | 0.500 [0.490, 0.510]"), "{markdown}");
+    assert!(markdown.contains("**Warning: the machine records differ** (old → new): host: host-a → host-b"));
+    assert!(
+        markdown.contains(
+            "## Experiment `only-b`
+
+Not compared: it is in new only."
+        ),
+        "{markdown}"
+    );
+    assert!(out.join("e-speedup.svg").is_file() && out.join("comparison.md").is_file(), "{written:?}");
+    // Nothing in common: an error, not an empty report.
+    let empty = root.path().join("empty");
+    saved(&empty, &report("x", "[1, 2]", 1e-3, "host-a"));
+    assert!(compare_dirs(&a, &empty, ("a", "b"), &out, &[Format::Svg]).is_err());
+}
+
+#[test]
+fn report_redraws_from_results_json_in_any_size_and_draws_machines_together() {
+    let root = tempfile::tempdir().unwrap();
+    let (laptop, server) = (root.path().join("laptop"), root.path().join("server"));
+    saved(&laptop, &report("e", "[1, 2, 4]", 1e-3, "laptop"));
+    let mut big = report("e", "[1, 2, 4, 8]", 1e-3, "server");
+    big.machine.logical_cores = 16;
+    saved(&server, &big);
+
+    let options = RedrawOptions {
+        out: None,
+        formats: vec![Format::Svg],
+        canvas: Canvas { width: 1200, height: 900, font_scale: 1.2, small_print: false },
+    };
+    let written = redraw(&[laptop.join("e")], &options).unwrap();
+    let svg = std::fs::read_to_string(laptop.join("e/speedup.svg")).unwrap();
+    assert!(svg.contains("width=\"1200\" height=\"900\""), "{}", &svg[..200]);
+    assert!(written.iter().any(|p| p.ends_with("summary.tex")) && written.iter().any(|p| p.ends_with("speedup.dat")));
+    let tex = std::fs::read_to_string(laptop.join("e/summary.tex")).unwrap();
+    assert!(tex.contains("\\toprule") && tex.contains("\\renewcommand{\\bhEPoolPTwoSpeedup}{2.00}"), "{tex}");
+    let dat = std::fs::read_to_string(laptop.join("e/speedup.dat")).unwrap();
+    assert!(dat.starts_with("workers pool pool_minus pool_plus std_scope"), "{dat}");
+
+    // Two machines: one figure, labelled by machine; --out is required.
+    let error = redraw(&[laptop.clone(), server.clone()], &options).unwrap_err().to_string();
+    assert!(error.contains("give --out DIR"), "{error}");
+    let out = root.path().join("both");
+    let both = RedrawOptions { out: Some(out.clone()), ..options };
+    redraw(&[laptop, server], &both).unwrap();
+    let combined = std::fs::read_to_string(out.join("e/machines-speedup.svg")).unwrap();
+    assert!(combined.starts_with("<svg"));
+    assert!(out.join("e/laptop_2_cores/summary.tex").is_file() && out.join("e/server_16_cores/speedup.svg").is_file());
+}
+
+#[test]
+fn results_written_by_an_older_harness_still_redraw() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("old");
+    saved(&dir, &report("e", "[1, 2]", 1e-3, "host-a"));
+    // An early results.json: no status, conditions or provenance beyond
+    // the first fields, and statistics of another shape.
+    let path = dir.join("e/results.json");
+    let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let object = json.as_object_mut().unwrap();
+    object.remove("status");
+    object.remove("conditions");
+    object.insert("analysis".into(), serde_json::json!({"cells": "an older shape"}));
+    let machine = object["machine"].as_object_mut().unwrap();
+    machine.retain(|key, _| {
+        ["logical_cores", "os", "cpu_model", "build_profile", "git_revision", "date_utc"].contains(&key.as_str())
+    });
+    std::fs::write(&path, serde_json::to_string(&json).unwrap()).unwrap();
+
+    let options = RedrawOptions { out: None, formats: vec![Format::Svg], canvas: Canvas::default() };
+    let written = redraw(std::slice::from_ref(&dir), &options).unwrap();
+    assert!(written.iter().any(|p| p.ends_with("speedup.svg")), "{written:?}");
+    let summary = std::fs::read_to_string(dir.join("e/summary.md")).unwrap();
+    assert!(summary.contains("| pool | 2 |"), "{summary}");
+}
