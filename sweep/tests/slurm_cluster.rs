@@ -69,6 +69,8 @@ impl TestCluster {
             .arg(dir.path())
             .env("CTLD_PORT", free_port().to_string())
             .env("SLURMD_PORT", free_port().to_string())
+            .env("DBD_PORT", free_port().to_string())
+            .env("DB_PORT", free_port().to_string())
             .output()
             .unwrap_or_else(|e| panic!("running slurm-local.sh: {e}"));
         assert!(
