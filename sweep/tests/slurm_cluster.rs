@@ -165,7 +165,7 @@ fn sharded_sweep_on_slurm_matches_a_local_run() {
     let job = job_id(&succeeded(&submitted, "sweep slurm --submit"));
     cluster.wait(job);
 
-    let script = std::fs::read_to_string(work.path().join("squares.sbatch")).unwrap_or_default();
+    let script = std::fs::read_to_string(work.path().join("squares.1.sbatch")).unwrap_or_default();
     assert!(script.contains("\n#SBATCH --array=0-3%4\n"), "{script}");
     for shard in 0..4 {
         let shard_file = work.path().join(format!("squares.shard-{shard}-of-4.jsonl"));
@@ -231,7 +231,7 @@ fn cancelled_shard_is_reported_then_resubmitted() {
 
     let resubmitted = cluster.sweep(work.path(), &["slurm", "squares.ron", "--tasks", "4", "--resubmit"]);
     let again = job_id(&succeeded(&resubmitted, "sweep slurm --resubmit"));
-    let script = std::fs::read_to_string(work.path().join("squares.sbatch")).unwrap_or_default();
+    let script = std::fs::read_to_string(work.path().join("squares.2.sbatch")).unwrap_or_default();
     assert!(script.contains("\n#SBATCH --array=1\n"), "{script}");
     cluster.wait(again);
 

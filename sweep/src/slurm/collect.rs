@@ -1,12 +1,12 @@
 //! Merging the results files of a sharded sweep, and finding what is
 //! missing: `sweep collect`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::point::Point;
-use crate::slurm::{Shard, SlurmError};
+use crate::point::{Point, PointId};
+use crate::slurm::{shard_counts_on_disk, Shard, SlurmError};
 use crate::store::{Header, Record, Results, ResultsWriter, StoreError};
 
 /// Why the shard files cannot be merged at all (as opposed to merely
@@ -35,11 +35,10 @@ pub enum CollectError {
         /// The shard that owns the point.
         owner: Shard,
     },
-    /// Not one of the `count` shard files exists: most likely a wrong
-    /// shard count or output path. Refused rather than reported as all
-    /// points missing, so that an existing results file is not replaced by
-    /// an empty merge.
-    #[error("none of the {count} shard files of {output} exists (e.g. {example}); wrong --tasks or --output?")]
+    /// Neither the results file nor any shard file exists: most likely a
+    /// wrong output path. Refused rather than reported as all points
+    /// missing.
+    #[error("neither {output} nor any shard file beside it (e.g. {example}) exists; wrong --output?")]
     NoShardFiles {
         /// The merged results file.
         output: PathBuf,
@@ -47,6 +46,19 @@ pub enum CollectError {
         count: usize,
         /// The first shard file's path.
         example: PathBuf,
+    },
+    /// The merge would hold fewer computed points than the file it
+    /// replaces; refused, the file is left as it is.
+    #[error(
+        "merging would leave {after} computed points in {path}, which holds {before}; refused, {path} is unchanged"
+    )]
+    WouldLoseDone {
+        /// The results file.
+        path: PathBuf,
+        /// Points with a value in it now.
+        before: usize,
+        /// Points with a value after the merge.
+        after: usize,
     },
 }
 
@@ -96,6 +108,8 @@ pub struct Collection {
     pub absent_files: Vec<Shard>,
     /// Tolerated problems in the shard files, e.g. a torn last line.
     pub warnings: Vec<String>,
+    /// Points with a value in the results file before the merge.
+    pub done_in_output: usize,
 }
 
 impl Collection {
@@ -112,49 +126,105 @@ impl Collection {
     }
 }
 
-/// Reads the `count` shard files of the sweep whose merged results go to
-/// `output` (see [`Shard::results_path`]) and checks them against `header`:
-/// every file must belong to the same sweep and hold only its own shard's
-/// points. A shard file that does not exist counts as all its points
-/// missing, but at least one must exist.
+/// Everything known about a sweep's points: its results file and every
+/// shard file beside it, of any shard count, folded by point id.
+#[derive(Debug, Clone, Default)]
+pub struct Gathered {
+    /// The best record of each point: the latest with a value, else the
+    /// latest failure. A failure never hides a value found elsewhere.
+    pub best: HashMap<PointId, Record>,
+    /// Points with a value in the results file itself, before merging.
+    pub done_in_output: usize,
+    /// Shard files read, with their shard.
+    pub shard_files: Vec<(Shard, PathBuf)>,
+    /// Tolerated problems, e.g. a torn last line.
+    pub warnings: Vec<String>,
+}
+
+impl Gathered {
+    /// How many points have a value.
+    pub fn done(&self) -> usize {
+        self.best.values().filter(|record| record.is_ok()).count()
+    }
+
+    fn fold(&mut self, record: Record) {
+        match self.best.get(&record.id) {
+            // A value is never replaced by a failure (a shard that did not
+            // know the point was done elsewhere); otherwise latest wins.
+            Some(known) if known.is_ok() && !record.is_ok() => {}
+            _ => {
+                self.best.insert(record.id, record);
+            }
+        }
+    }
+}
+
+/// Reads the sweep's results file `output` (if any) and every shard file
+/// beside it (`<stem>.shard-K-of-N.jsonl`, every `N` found), checking each
+/// against `header`: all must belong to the same sweep, and a shard file
+/// must hold only its own shard's points.
+pub fn gather(output: &Path, header: &Header) -> Result<Gathered, CollectError> {
+    let mut gathered = Gathered::default();
+    if output.exists() {
+        let results = load_checked(output, header)?;
+        gathered.warnings.extend(results.warnings.iter().cloned());
+        for record in results.records {
+            gathered.fold(record);
+        }
+        gathered.done_in_output = gathered.done();
+    }
+    let counts = shard_counts_on_disk(output).map_err(|reason| StoreError::Io { path: output.to_owned(), reason })?;
+    for count in counts {
+        for shard in Shard::all(count) {
+            let path = shard.results_path(output);
+            if !path.exists() {
+                continue;
+            }
+            let results = load_checked(&path, header)?;
+            gathered.warnings.extend(results.warnings.iter().cloned());
+            for record in results.records {
+                if !shard.contains(record.index) {
+                    let owner = Shard::of_point(record.index, count);
+                    return Err(CollectError::WrongShard { path, index: record.index, shard, owner });
+                }
+                gathered.fold(record);
+            }
+            gathered.shard_files.push((shard, path));
+        }
+    }
+    Ok(gathered)
+}
+
+fn load_checked(path: &Path, header: &Header) -> Result<Results, StoreError> {
+    let results = Results::load(path)?;
+    if results.header.fingerprint != header.fingerprint {
+        return Err(StoreError::DifferentSweep {
+            path: path.to_owned(),
+            found: results.header.fingerprint,
+            expected: header.fingerprint,
+        });
+    }
+    Ok(results)
+}
+
+/// Gathers the sweep whose merged results go to `output` (see [`gather`])
+/// and finds its gaps, each attributed to its shard among `count`.
+/// Refused when there is nothing at all to merge: no results file and no
+/// shard file.
 pub fn collect(output: &Path, count: usize, header: &Header) -> Result<Collection, CollectError> {
     // Validates the count, so that `Shard::of_point` below cannot panic.
     Shard::new(0, count)?;
-    let total = header.space.len();
-    let mut latest: HashMap<usize, Record> = HashMap::new();
-    let mut absent_files = Vec::new();
-    let mut warnings = Vec::new();
-    for shard in Shard::all(count) {
-        let path = shard.results_path(output);
-        if !path.exists() {
-            absent_files.push(shard);
-            continue;
-        }
-        let results = Results::load(&path)?;
-        if results.header.fingerprint != header.fingerprint {
-            return Err(StoreError::DifferentSweep {
-                path,
-                found: results.header.fingerprint,
-                expected: header.fingerprint,
-            }
-            .into());
-        }
-        warnings.extend(results.warnings);
-        for record in results.records {
-            if !shard.contains(record.index) {
-                let owner = Shard::of_point(record.index, count);
-                return Err(CollectError::WrongShard { path, index: record.index, shard, owner });
-            }
-            // Later lines supersede earlier ones (a resumed or retried point).
-            latest.insert(record.index, record);
-        }
+    let mut gathered = gather(output, header)?;
+    if gathered.shard_files.is_empty() && !output.exists() {
+        let example = Shard::of_point(0, count).results_path(output);
+        return Err(CollectError::NoShardFiles { output: output.to_owned(), count, example });
     }
-
-    let mut records = Vec::with_capacity(latest.len());
+    let absent_files = Shard::all(count).filter(|shard| !shard.results_path(output).exists()).collect();
+    let mut records = Vec::with_capacity(gathered.best.len());
     let mut gaps = Vec::new();
-    for (index, point) in header.space.iter().enumerate().take(total) {
+    for (index, point) in header.space.iter().enumerate() {
         let shard = Shard::of_point(index, count);
-        match latest.remove(&index) {
+        match gathered.best.remove(&point.id()) {
             Some(record) => {
                 if let Err(error) = &record.outcome {
                     gaps.push(Gap { index, shard, point, reason: GapReason::Failed(error.clone()) });
@@ -164,24 +234,57 @@ pub fn collect(output: &Path, count: usize, header: &Header) -> Result<Collectio
             None => gaps.push(Gap { index, shard, point, reason: GapReason::Missing }),
         }
     }
-    if absent_files.len() == count {
-        let example = Shard::of_point(0, count).results_path(output);
-        return Err(CollectError::NoShardFiles { output: output.to_owned(), count, example });
-    }
-    Ok(Collection { records, gaps, absent_files, warnings })
+    Ok(Collection { records, gaps, absent_files, warnings: gathered.warnings, done_in_output: gathered.done_in_output })
 }
 
-/// Writes `records` as a fresh results file at `path` for the sweep
-/// `header`, replacing any file there only once the new one is complete
-/// (written beside it, then renamed), so an interrupted collect never
-/// leaves a half-merged file behind.
-pub fn write_merged(path: &Path, header: &Header, records: &[Record]) -> Result<(), StoreError> {
+/// Copies every point that has a value somewhere in the sweep (the results
+/// file, or a shard file of any count) into the shard file of `count` that
+/// owns it, unless that file already has it: run before submitting with a
+/// new shard count, so that no task computes a point already done. Returns
+/// how many records were copied.
+pub fn seed_shards(output: &Path, count: usize, header: &Header) -> Result<usize, CollectError> {
+    Shard::new(0, count)?;
+    let gathered = gather(output, header)?;
+    let mut by_shard: Vec<Vec<&Record>> = vec![Vec::new(); count];
+    for record in gathered.best.values().filter(|record| record.is_ok()) {
+        by_shard[record.index % count].push(record);
+    }
+    let mut copied = 0;
+    for (shard, mut records) in Shard::all(count).zip(by_shard) {
+        if records.is_empty() {
+            continue;
+        }
+        records.sort_by_key(|record| record.index);
+        let path = shard.results_path(output);
+        let (mut writer, existing) = ResultsWriter::open(&path, header)?;
+        let done: HashSet<PointId> = existing.latest().into_iter().filter(|r| r.is_ok()).map(|r| r.id).collect();
+        for record in records.into_iter().filter(|record| !done.contains(&record.id)) {
+            writer.append(record)?;
+            copied += 1;
+        }
+    }
+    Ok(copied)
+}
+
+/// Writes `records` as the results file at `path` for the sweep `header`,
+/// replacing the file there only once the new one is complete: written to a
+/// temporary file beside it, fsynced, renamed over it, and the directory
+/// fsynced. An interrupted collect leaves the old file or the new one.
+///
+/// Refused ([`CollectError::WouldLoseDone`]) if the new file would hold
+/// fewer points with a value than `done_before`, the count in the file it
+/// replaces: a merge never loses computed points.
+pub fn write_merged(path: &Path, header: &Header, records: &[Record], done_before: usize) -> Result<(), CollectError> {
+    let done_after = records.iter().filter(|record| record.is_ok()).count();
+    if done_after < done_before {
+        return Err(CollectError::WouldLoseDone { path: path.to_owned(), before: done_before, after: done_after });
+    }
     let mut partial = path.as_os_str().to_owned();
     partial.push(".collecting");
     let partial = PathBuf::from(partial);
     let io = |reason| StoreError::Io { path: partial.clone(), reason };
     match std::fs::remove_file(&partial) {
-        Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(io(err)),
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(io(err).into()),
         _ => {}
     }
     let (mut writer, _) = ResultsWriter::open(&partial, header)?;
@@ -189,7 +292,16 @@ pub fn write_merged(path: &Path, header: &Header, records: &[Record]) -> Result<
         writer.append(record)?;
     }
     drop(writer);
-    std::fs::rename(&partial, path).map_err(io)
+    std::fs::File::open(&partial).and_then(|file| file.sync_all()).map_err(io)?;
+    std::fs::rename(&partial, path).map_err(io)?;
+    let directory = match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    std::fs::File::open(directory)
+        .and_then(|dir| dir.sync_all())
+        .map_err(|reason| StoreError::Io { path: directory.to_owned(), reason })?;
+    Ok(())
 }
 
 #[cfg(test)]
@@ -240,7 +352,7 @@ mod tests {
         assert_eq!(indices, (0..10).collect::<Vec<_>>());
         assert!(collection.records.iter().all(|r| r.outcome == Ok(serde_json::json!(r.index * r.index))));
 
-        write_merged(&output, &header, &collection.records).unwrap_or_else(|e| panic!("{e}"));
+        write_merged(&output, &header, &collection.records, 0).unwrap_or_else(|e| panic!("{e}"));
         let merged = Results::load(&output).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(merged.header.fingerprint, header.fingerprint);
         assert_eq!(merged.records, collection.records);
@@ -283,13 +395,98 @@ mod tests {
         let err = collect(&output, 3, &header).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("point #4, which belongs to shard 1/3, not 0/3"), "{err}");
 
-        let err = collect(&output, 4, &header).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(err.contains("none of the 4 shard files"), "{err}");
+        let err = collect(&dir.path().join("elsewhere.jsonl"), 4, &header).err().map(|e| e.to_string());
+        assert!(err.unwrap_or_default().contains("nor any shard file"));
         let err = collect(&output, 0, &header).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("N must be at least 1"), "{err}");
 
         let other = Header::new(Space::range("k", 0, 11), Task::Command(vec!["echo".into(), "{k}".into()]));
         let err = collect(&output, 3, &other).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("different sweep"), "{err}");
+    }
+
+    /// Writes shard `shard` of `count`.
+    fn write_shard_of(
+        output: &Path,
+        header: &Header,
+        shard: usize,
+        count: usize,
+        records: &[(usize, Result<serde_json::Value, String>)],
+    ) {
+        let path = Shard::new(shard, count).unwrap_or_else(|e| panic!("{e}")).results_path(output);
+        let (mut writer, _) = ResultsWriter::open(&path, header).unwrap_or_else(|e| panic!("{e}"));
+        for (index, outcome) in records {
+            writer.append(&record(header, *index, outcome.clone())).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+
+    fn done_indices(path: &Path) -> Vec<usize> {
+        let results = Results::load(path).unwrap_or_else(|e| panic!("{e}"));
+        results.latest().into_iter().filter(|r| r.is_ok()).map(|r| r.index).collect()
+    }
+
+    #[test]
+    fn collect_merges_into_what_is_there_and_never_shrinks_it() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let output = dir.path().join("r.jsonl");
+        let header = header();
+        // A complete merge of 3 shards ...
+        write_shard(&output, &header, 0, &[ok(0), ok(3), ok(6), ok(9)]);
+        write_shard(&output, &header, 1, &[ok(1), ok(4), ok(7)]);
+        write_shard(&output, &header, 2, &[ok(2), ok(5), ok(8)]);
+        let full = collect(&output, 3, &header).unwrap_or_else(|e| panic!("{e}"));
+        write_merged(&output, &header, &full.records, full.done_in_output).unwrap_or_else(|e| panic!("{e}"));
+        // ... then the shard files are gone and a partial run with 4 shards
+        // has a failure for a point done before: nothing done is lost.
+        for k in 0..3 {
+            std::fs::remove_file(Shard::new(k, 3).unwrap_or_else(|e| panic!("{e}")).results_path(&output))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        write_shard_of(&output, &header, 1, 4, &[ok(1), (5, Err("boom".into()))]);
+        let partial = collect(&output, 4, &header).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(partial.done_in_output, 10);
+        assert!(partial.is_complete(), "{:?}", partial.gaps);
+        write_merged(&output, &header, &partial.records, partial.done_in_output).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(done_indices(&output), (0..10).collect::<Vec<_>>());
+
+        // A merge that would lose points is refused and leaves the file alone.
+        let before = std::fs::read(&output).unwrap_or_default();
+        let err = write_merged(&output, &header, &partial.records[..4], 10).err().map(|e| e.to_string());
+        assert!(err.unwrap_or_default().contains("refused"));
+        assert_eq!(std::fs::read(&output).unwrap_or_default(), before);
+        assert!(!dir.path().join("r.jsonl.collecting").exists());
+    }
+
+    #[test]
+    fn a_results_file_of_another_sweep_is_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let output = dir.path().join("r.jsonl");
+        let other = Header::new(Space::range("k", 0, 11), Task::Command(vec!["echo".into(), "{k}".into()]));
+        ResultsWriter::open(&output, &other).unwrap_or_else(|e| panic!("{e}"));
+        write_shard(&output, &header(), 0, &[ok(0)]);
+        let err = collect(&output, 3, &header()).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("different sweep"), "{err}");
+    }
+
+    #[test]
+    fn seeding_a_new_shard_count_copies_every_done_point_once() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let output = dir.path().join("r.jsonl");
+        let header = header();
+        // 4 shards, cancelled part-way: 0..=5 done, 6 failed, rest missing.
+        write_shard_of(&output, &header, 0, 4, &[ok(0), ok(4)]);
+        write_shard_of(&output, &header, 1, 4, &[ok(1), ok(5)]);
+        write_shard_of(&output, &header, 2, 4, &[ok(2), (6, Err("x".into()))]);
+        write_shard_of(&output, &header, 3, 4, &[ok(3)]);
+        assert_eq!(seed_shards(&output, 3, &header).unwrap_or_else(|e| panic!("{e}")), 6);
+        // Seeding again copies nothing.
+        assert_eq!(seed_shards(&output, 3, &header).unwrap_or_else(|e| panic!("{e}")), 0);
+        let in_shard = |k| done_indices(&Shard::new(k, 3).unwrap_or_else(|e| panic!("{e}")).results_path(&output));
+        assert_eq!(in_shard(0), [0, 3]);
+        assert_eq!(in_shard(1), [1, 4]);
+        assert_eq!(in_shard(2), [2, 5]);
+        let collection = collect(&output, 3, &header).unwrap_or_else(|e| panic!("{e}"));
+        let gaps: Vec<(usize, usize)> = collection.gaps.iter().map(|g| (g.index, g.shard.index())).collect();
+        assert_eq!(gaps, [(6, 0), (7, 1), (8, 2), (9, 0)]);
     }
 }
