@@ -25,6 +25,7 @@
 
 pub mod command;
 pub mod fingerprint;
+mod hash;
 pub mod plot;
 pub mod point;
 pub mod runner;
@@ -34,9 +35,9 @@ pub mod spec;
 pub mod store;
 
 pub use command::{run_command, CommandTemplate};
-pub use plot::Labels;
+pub use fingerprint::Fingerprint;
 pub use point::{Point, PointId, Value};
 pub use runner::{run, run_collect, run_to_file, RunOptions, RunSummary, Selection};
 pub use space::{Space, SpaceError};
-pub use spec::{Spec, SpecError};
-pub use store::{Header, Record, Results, ResultsWriter, Status, Task};
+pub use spec::{Labels, Spec, SpecError, Task};
+pub use store::{Header, Record, Results, ResultsWriter, Status};

@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use sweep::slurm::{self, ArrayJob, ArraySpec, Shard};
-use sweep::{plot, run_command, Header, Results, RunOptions, Selection, Spec, Task};
+use sweep::{plot, run_command, Header, Results, RunOptions, Selection, Spec};
 
 /// Parameter-space studies on a thread pool, with resumable results.
 #[derive(Debug, Parser)]
@@ -201,7 +201,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let mut output = args.output.clone().unwrap_or_else(|| spec.default_output(&args.spec));
     let template = spec.template()?;
-    let header = sweep_header(&spec, &args.spec);
+    let header = Header::for_spec(&spec, &args.spec);
     let mut selection = Selection::All;
     let mut scope = String::new();
     if let Some(shard) = args.shard {
@@ -264,14 +264,6 @@ fn status(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The header of a spec's results files (whole sweep and shards alike).
-fn sweep_header(spec: &Spec, spec_path: &Path) -> Header {
-    let mut header = Header::new(spec.space.clone(), Task::Command(spec.command.clone()));
-    header.spec_path = Some(spec_path.to_owned());
-    header.labels = spec.labels.clone();
-    header
-}
-
 /// `sweep slurm`: writes the array script, submitting it if asked.
 fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
     let spec = Spec::load(&args.spec)?;
@@ -283,7 +275,7 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
     }
     let output = args.output.clone().unwrap_or_else(|| spec.default_output(&args.spec));
     let array = if args.resubmit {
-        let collection = slurm::collect(&output, args.tasks, &sweep_header(&spec, &args.spec))?;
+        let collection = slurm::collect(&output, args.tasks, &Header::for_spec(&spec, &args.spec))?;
         let incomplete = collection.incomplete_shards();
         if incomplete.is_empty() {
             eprintln!("sweep: all {} shards are complete; nothing to resubmit", args.tasks);
@@ -355,7 +347,7 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
             ),
         },
     };
-    let header = sweep_header(&spec, &args.spec);
+    let header = Header::for_spec(&spec, &args.spec);
     let collection = slurm::collect(&output, count, &header)?;
     for warning in &collection.warnings {
         eprintln!("sweep: warning: {warning}");

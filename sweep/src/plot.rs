@@ -2,39 +2,20 @@
 //! heatmap and a 3D surface for two. PNG files drawn with plotters and the
 //! embedded DejaVu font (no system fonts needed).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use crate::point::Value;
+pub use crate::spec::Labels;
+use crate::store::Results;
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
-use serde::{Deserialize, Serialize};
-
-use crate::point::Value;
-use crate::store::Results;
 
 const SIZE: (u32, u32) = (1200, 900);
 const FONT: &str = "sans-serif";
-
-/// Title and axis labels (with units, ideally) for charts.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Labels {
-    /// Chart title; default "`value` over `axes`".
-    pub title: Option<String>,
-    /// Label of the value axis, e.g. `"energy (J)"`.
-    pub value: Option<String>,
-    /// Label per coordinate name, e.g. `{"x": "position x (m)"}`.
-    pub axes: BTreeMap<String, String>,
-}
-
-impl Labels {
-    fn axis(&self, name: &str) -> String {
-        self.axes.get(name).cloned().unwrap_or_else(|| name.to_owned())
-    }
-}
 
 /// Values of `f` along one axis.
 #[derive(Debug, Clone, PartialEq)]

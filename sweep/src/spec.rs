@@ -1,13 +1,41 @@
 //! Sweep specs: the RON file that names a space, the command to run at each
 //! point, and how to run it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::command::{CommandTemplate, TemplateError};
-use crate::plot::Labels;
 use crate::space::{Space, SpaceError};
+
+/// What is evaluated at each point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Task {
+    /// An external command (argv template).
+    Command(Vec<String>),
+    /// A Rust closure, identified by a label chosen by the caller.
+    Closure(String),
+}
+
+/// Title and axis labels (with units, ideally) for charts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Labels {
+    /// Chart title; default "`value` over `axes`".
+    pub title: Option<String>,
+    /// Label of the value axis, e.g. `"energy (J)"`.
+    pub value: Option<String>,
+    /// Label per coordinate name, e.g. `{"x": "position x (m)"}`.
+    pub axes: BTreeMap<String, String>,
+}
+
+impl Labels {
+    /// The label of coordinate `name`: its entry in `axes`, else the name.
+    pub fn axis(&self, name: &str) -> String {
+        self.axes.get(name).cloned().unwrap_or_else(|| name.to_owned())
+    }
+}
 
 /// A sweep as written in a spec file, e.g.
 ///
@@ -145,6 +173,11 @@ impl Spec {
     /// The command template, checked against the space's coordinate names.
     pub fn template(&self) -> Result<CommandTemplate, TemplateError> {
         CommandTemplate::new(&self.command, &self.space.names())
+    }
+
+    /// What the spec evaluates: its command template.
+    pub fn task(&self) -> Task {
+        Task::Command(self.command.clone())
     }
 
     /// The results file: `output` from the spec, else `<spec stem>.jsonl`.

@@ -196,7 +196,7 @@ pub fn write_merged(path: &Path, header: &Header, records: &[Record]) -> Result<
 mod tests {
     use super::*;
     use crate::space::Space;
-    use crate::store::Task;
+    use crate::spec::Task;
 
     fn header() -> Header {
         Header::new(Space::range("k", 0, 10), Task::Command(vec!["echo".into(), "{k}".into()]))
