@@ -10,6 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use sweep::slurm::{self, ArrayJob, ArraySpec, Shard};
+use sweep::store::SyncPolicy;
 use sweep::{plot, run_command, Header, Results, RunOptions, Selection, Spec};
 
 /// Parameter-space studies on a thread pool, with resumable results.
@@ -80,6 +81,12 @@ struct RunArgs {
     /// Do not draw the progress bar.
     #[arg(long)]
     no_progress: bool,
+    /// When records are flushed to the disk: `record` (after each one),
+    /// `exit` (at the end only), or every SECS seconds. Records always reach
+    /// the OS at once and survive the process being killed; this bounds
+    /// what a power cut can lose.
+    #[arg(long, value_name = "record|exit|SECS", default_value = "1")]
+    sync: SyncPolicy,
     /// Compute only shard K of N (the points whose index is K modulo N),
     /// into `<output stem>.shard-K-of-N.jsonl`.
     #[arg(long, value_name = "K/N")]
@@ -215,6 +222,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         progress: !args.no_progress,
         retry_failed: args.retry_failed,
         selection,
+        sync: args.sync,
     };
     eprintln!("sweep: {}{scope} on {workers} workers → {}", spec.space, output.display());
     let evaluate = move |point: &sweep::Point| run_command(&template.render(point), timeout);

@@ -14,7 +14,7 @@ use pool::ThreadPool;
 
 use crate::point::{Point, PointId};
 use crate::space::Space;
-use crate::store::{Header, Record, ResultsWriter};
+use crate::store::{Header, Record, ResultsWriter, SyncPolicy};
 
 /// Which point indices of a space a run covers.
 #[derive(Clone, Default)]
@@ -66,6 +66,8 @@ pub struct RunOptions {
     pub retry_failed: bool,
     /// The points this run is responsible for.
     pub selection: Selection,
+    /// When [`run_to_file`] flushes records to the disk.
+    pub sync: SyncPolicy,
 }
 
 impl Default for RunOptions {
@@ -76,6 +78,7 @@ impl Default for RunOptions {
             progress: true,
             retry_failed: false,
             selection: Selection::All,
+            sync: SyncPolicy::default(),
         }
     }
 }
@@ -193,9 +196,10 @@ pub fn run_to_file<F>(
 where
     F: Fn(&Point) -> Result<serde_json::Value, String> + Send + Sync + 'static,
 {
-    let (mut writer, existing) = ResultsWriter::open(path, header)?;
+    let (mut writer, existing) = ResultsWriter::open_with(path, header, options.sync)?;
     let skip = existing.finished_ids(options.retry_failed);
     let summary = run(&header.space, evaluate, &skip, options, |record| writer.append(&record).map_err(Into::into))?;
+    writer.close()?;
     Ok((summary, existing.warnings))
 }
 

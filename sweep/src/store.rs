@@ -10,26 +10,43 @@ use std::path::PathBuf;
 
 use crate::fingerprint::Fingerprint;
 
+mod atomic;
 mod header;
+mod lock;
 mod record;
 mod results;
 mod writer;
 
+pub use atomic::{write_atomically, write_results_atomically};
 pub use header::{Header, FORMAT_VERSION};
+pub use lock::ResultsLock;
 pub use record::Record;
 pub use results::{Results, Status};
-pub use writer::ResultsWriter;
+pub use writer::{ResultsWriter, SyncPolicy};
 
 /// Why a results file cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Reading or writing failed.
-    #[error("{path}: {reason}")]
+    #[error("cannot {doing} {path}: {reason}")]
     Io {
-        /// The results file.
+        /// The file.
         path: PathBuf,
+        /// What was being done, e.g. "read" or "append to".
+        doing: &'static str,
         /// The I/O error.
         reason: std::io::Error,
+    },
+    /// Another process is writing the file.
+    #[error(
+        "{path} is being written by another sweep ({holder}); only one process may write a results file \
+         at a time. Wait for it to finish or stop it, or choose another --output"
+    )]
+    Locked {
+        /// The results file.
+        path: PathBuf,
+        /// Who holds the lock, e.g. "pid 1234 on node7".
+        holder: String,
     },
     /// The file has no header line.
     #[error("{path}: not a sweep results file (no header line)")]

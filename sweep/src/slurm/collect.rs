@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::point::Point;
 use crate::slurm::{Shard, SlurmError};
-use crate::store::{Header, Record, Results, ResultsWriter, StoreError};
+use crate::store::{write_results_atomically, Header, Record, Results, ResultsLock, StoreError};
 
 /// Why the shard files cannot be merged at all (as opposed to merely
 /// being incomplete, which [`Collection::gaps`] reports).
@@ -172,24 +172,12 @@ pub fn collect(output: &Path, count: usize, header: &Header) -> Result<Collectio
 }
 
 /// Writes `records` as a fresh results file at `path` for the sweep
-/// `header`, replacing any file there only once the new one is complete
-/// (written beside it, then renamed), so an interrupted collect never
-/// leaves a half-merged file behind.
+/// `header`, holding the file's lock and replacing any file there only once
+/// the new one is complete and on disk (written beside it, fsynced, then
+/// renamed), so an interrupted collect never leaves a half-merged file.
 pub fn write_merged(path: &Path, header: &Header, records: &[Record]) -> Result<(), StoreError> {
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".collecting");
-    let partial = PathBuf::from(partial);
-    let io = |reason| StoreError::Io { path: partial.clone(), reason };
-    match std::fs::remove_file(&partial) {
-        Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(io(err)),
-        _ => {}
-    }
-    let (mut writer, _) = ResultsWriter::open(&partial, header)?;
-    for record in records {
-        writer.append(record)?;
-    }
-    drop(writer);
-    std::fs::rename(&partial, path).map_err(io)
+    let _lock = ResultsLock::acquire(path)?;
+    write_results_atomically(path, header, records)
 }
 
 #[cfg(test)]
@@ -197,6 +185,7 @@ mod tests {
     use super::*;
     use crate::space::Space;
     use crate::spec::Task;
+    use crate::store::ResultsWriter;
 
     fn header() -> Header {
         Header::new(Space::range("k", 0, 10), Task::Command(vec!["echo".into(), "{k}".into()]))

@@ -46,7 +46,8 @@ pub(super) struct Parsed {
 impl Results {
     /// Reads a results file; a torn last line is ignored with a warning.
     pub fn load(path: &Path) -> Result<Results, StoreError> {
-        let bytes = std::fs::read(path).map_err(|reason| StoreError::Io { path: path.to_owned(), reason })?;
+        let bytes =
+            std::fs::read(path).map_err(|reason| StoreError::Io { path: path.to_owned(), doing: "read", reason })?;
         parse(path, &bytes)?.results.ok_or_else(|| StoreError::MissingHeader { path: path.to_owned() })
     }
 
