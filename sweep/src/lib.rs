@@ -38,6 +38,6 @@ pub use command::{run_command, CommandTemplate};
 pub use fingerprint::Fingerprint;
 pub use point::{Point, PointId, Value};
 pub use runner::{run, run_collect, run_to_file, RunOptions, RunSummary, Selection};
-pub use space::{Space, SpaceError};
+pub use space::{Space, SpaceError, SpaceIndex};
 pub use spec::{Labels, Spec, SpecError, Task};
 pub use store::{Header, Record, Results, ResultsWriter, Status};
