@@ -29,15 +29,18 @@ mod hash;
 pub mod plot;
 pub mod point;
 pub mod runner;
+pub mod signals;
 pub mod slurm;
 pub mod space;
 pub mod spec;
 pub mod store;
 
-pub use command::{run_command, CommandTemplate};
+pub use command::{execute, run_command, CommandOptions, CommandTemplate, Evaluation, Exit};
 pub use fingerprint::Fingerprint;
 pub use point::{Point, PointId, Value};
-pub use runner::{run, run_collect, run_to_file, RunOptions, RunSummary, Selection};
+pub use runner::{
+    run, run_collect, run_evaluations, run_evaluations_to_file, run_to_file, RunOptions, RunSummary, Selection, Stop,
+};
 pub use space::{Space, SpaceError, SpaceIndex};
 pub use spec::{Labels, Spec, SpecError, Task};
 pub use store::{Header, Record, Results, ResultsWriter, Status};

@@ -4,14 +4,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use sweep::slurm::{self, ArrayJob, ArraySpec, Shard};
 use sweep::store::SyncPolicy;
-use sweep::{plot, run_command, Header, Results, RunOptions, Selection, Spec};
+use sweep::{execute, plot, CommandOptions, Header, Results, RunOptions, Selection, Spec, Stop};
 
 /// Parameter-space studies on a thread pool, with resumable results.
 #[derive(Debug, Parser)]
@@ -42,6 +41,20 @@ enum Command {
     Status {
         /// Results file (JSON Lines) written by `sweep run`.
         results: PathBuf,
+        /// Attempts after which a failed point counts as given up.
+        #[arg(long, value_name = "N", default_value_t = sweep::store::DEFAULT_MAX_ATTEMPTS)]
+        max_attempts: u32,
+    },
+    /// Make a damaged results file usable again: lines that do not parse and
+    /// records of points outside the sweep's space move to
+    /// `<results>.rejected.jsonl`; every valid record stays, in order.
+    Repair {
+        /// Results file (JSON Lines) written by `sweep run`.
+        results: PathBuf,
+        /// The spec the file was written from, used only when the header
+        /// line itself is damaged.
+        #[arg(long)]
+        spec: Option<PathBuf>,
     },
     /// Write the latest record of each point as CSV.
     Export {
@@ -75,9 +88,31 @@ struct RunArgs {
     /// Results file (default: the spec's `output`, else `<spec name>.jsonl`).
     #[arg(long, short)]
     output: Option<PathBuf>,
-    /// Recompute points whose latest result is a failure.
+    /// Recompute points whose latest result is a failure (those that have
+    /// not used up their attempts).
     #[arg(long)]
     retry_failed: bool,
+    /// Attempts a point gets across all runs of the results file; after
+    /// that it is given up (default: the spec's, else 3).
+    #[arg(long, value_name = "N")]
+    max_attempts: Option<u32>,
+    /// Retry a failed point up to N times within this run, after a back-off
+    /// of 1 s, 2 s, 4 s... (default: the spec's, else 0); capped by
+    /// --max-attempts.
+    #[arg(long, value_name = "N")]
+    retries: Option<u32>,
+    /// Most bytes a black box may print on stdout (default 1 MiB); past it
+    /// the command is killed and its point fails. Only the last this many
+    /// bytes of stderr are kept.
+    #[arg(long, value_name = "BYTES")]
+    max_output: Option<usize>,
+    /// After SIGINT, SIGTERM or SIGUSR1, how long the points in flight may
+    /// finish before their commands are killed.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    grace: f64,
+    /// Seconds between progress lines when stderr is not a terminal.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    progress_every: f64,
     /// Do not draw the progress bar.
     #[arg(long)]
     no_progress: bool,
@@ -147,16 +182,39 @@ struct CollectArgs {
 fn main() -> ExitCode {
     match dispatch(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("sweep: error: {error:#}");
-            ExitCode::FAILURE
-        }
+        Err(error) => match error.downcast_ref::<Stopped>() {
+            Some(stopped) => {
+                eprintln!("sweep: {stopped}");
+                ExitCode::from(stopped.status)
+            }
+            None => {
+                eprintln!("sweep: error: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
     }
 }
+
+/// A run that stopped on request: not an error, but not a success either
+/// (the exit status is 128 + the signal, as if it had killed the process).
+#[derive(Debug)]
+struct Stopped {
+    message: String,
+    status: u8,
+}
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Stopped {}
 
 fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => run(args),
+        Command::Repair { results, spec } => repair(&results, spec.as_deref()),
         Command::Plot { results, output, value_key } => {
             let loaded = load(&results)?;
             let output = output.unwrap_or_else(|| results.with_extension("png"));
@@ -165,17 +223,20 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Status { results } => status(&results),
+        Command::Status { results, max_attempts } => status(&results, max_attempts),
         Command::Slurm(args) => slurm_job(args),
         Command::Collect(args) => collect(args),
         Command::Export { results, output } => {
             let loaded = load(&results)?;
             match output {
-                Some(path) => {
-                    let file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-                    loaded.write_csv(file)?;
-                }
-                None => loaded.write_csv(std::io::stdout().lock())?,
+                // Written beside and renamed: a full disk never leaves a
+                // truncated or empty CSV where a good one was.
+                Some(path) => sweep::store::write_atomically(&path, |out| {
+                    loaded.write_csv(out).map_err(|e| std::io::Error::other(e.to_string()))
+                })?,
+                None => loaded
+                    .write_csv(std::io::stdout().lock())
+                    .map_err(|e| anyhow::anyhow!("cannot write the CSV to standard output: {e}"))?,
             }
             Ok(())
         }
@@ -198,6 +259,19 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         Some(n) => n,
         None => RunOptions::default().workers,
     };
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    if workers > sweep::runner::max_workers() {
+        bail!(
+            "{workers} workers is more than this machine can use: the limit is {} (64 per core, {cores} cores); \
+             black boxes that wait on I/O rarely gain from more than a few per core",
+            sweep::runner::max_workers()
+        );
+    }
+    if workers > cores {
+        eprintln!(
+            "sweep: warning: {workers} workers on {cores} cores; CPU-bound commands will only slow each other down"
+        );
+    }
     let chunk_size = match args.chunk_size.or(spec.chunk_size) {
         Some(0) => bail!("--chunk-size must be at least 1"),
         other => other.unwrap_or(1),
@@ -206,6 +280,20 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         Some(t) if !(t.is_finite() && t > 0.0) => bail!("--timeout must be a positive number of seconds, not {t}"),
         other => other.map(Duration::from_secs_f64),
     };
+    let seconds = |value: f64, flag: &str| -> anyhow::Result<Duration> {
+        Duration::try_from_secs_f64(value)
+            .map_err(|_| anyhow::anyhow!("{flag} must be a non-negative number of seconds, not {value}"))
+    };
+    let grace = seconds(args.grace, "--grace")?;
+    let progress_every = seconds(args.progress_every, "--progress-every")?.max(Duration::from_millis(100));
+    let max_attempts = match args.max_attempts.or(spec.max_attempts) {
+        Some(0) => bail!("--max-attempts must be at least 1"),
+        other => other.unwrap_or(sweep::store::DEFAULT_MAX_ATTEMPTS),
+    };
+    let capture_limit = match args.max_output.or(spec.max_output) {
+        Some(0) => bail!("--max-output must be at least 1 byte"),
+        other => other.unwrap_or(sweep::command::DEFAULT_CAPTURE_LIMIT),
+    };
     let mut output = args.output.clone().unwrap_or_else(|| spec.default_output(&args.spec));
     let template = spec.template()?;
     let header = Header::for_spec(&spec, &args.spec);
@@ -213,31 +301,65 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut scope = String::new();
     if let Some(shard) = args.shard {
         output = shard.results_path(&output);
-        selection = Selection::Filter(Arc::new(move |index| shard.contains(index)));
+        selection = Selection::Stride { offset: shard.index(), step: shard.count() };
         scope = format!(" (shard {shard})");
     }
+    let stop = Stop::on_signals().context("installing the SIGINT/SIGTERM/SIGUSR1 handlers")?;
     let options = RunOptions {
         workers,
         chunk_size: Some(chunk_size),
         progress: !args.no_progress,
+        progress_every,
         retry_failed: args.retry_failed,
+        max_attempts,
+        retries: args.retries.or(spec.retries).unwrap_or(0),
+        retry_delay: Duration::from_secs(1),
         selection,
         sync: args.sync,
+        stop: stop.clone(),
+        grace,
     };
     eprintln!("sweep: {}{scope} on {workers} workers → {}", spec.space, output.display());
-    let evaluate = move |point: &sweep::Point| run_command(&template.render(point), timeout);
-    let (summary, warnings) = sweep::run_to_file(&output, &header, evaluate, &options)?;
+    let command_options = CommandOptions { timeout, capture_limit, cancel: Some(stop.cancelled()) };
+    let evaluate = move |point: &sweep::Point| execute(&template.render(point), &command_options);
+    let (summary, warnings) = sweep::run_evaluations_to_file(&output, &header, evaluate, &options)?;
     for warning in warnings {
         eprintln!("sweep: warning: {warning}");
     }
     eprintln!(
-        "sweep: {} computed ({} failed), {} already done, in {:.2} s",
+        "sweep: {} computed ({} failed{}), {} already done, in {:.2} s",
         summary.computed,
         summary.failed,
+        if summary.attempts > summary.computed {
+            format!(", {} attempts in all", summary.attempts)
+        } else {
+            String::new()
+        },
         summary.skipped,
         summary.elapsed.as_secs_f64()
     );
-    if summary.failed > 0 {
+    if summary.stopped {
+        return Err(Stopped {
+            message: format!(
+                "stopped by {}: {} points done in this run, {} abandoned in flight; every record is flushed to \
+                 {}. Run the same command again to resume",
+                stop.reason(),
+                summary.computed,
+                summary.interrupted,
+                output.display()
+            ),
+            status: sweep::signals::exit_status(),
+        }
+        .into());
+    }
+    let counts = sweep::Results::load(&output).map(|r| r.status_with(max_attempts))?;
+    if counts.given_up > 0 {
+        eprintln!(
+            "sweep: {} points failed {max_attempts} times and are given up; raise --max-attempts to try them again",
+            counts.given_up
+        );
+    }
+    if counts.failed > counts.given_up {
         eprintln!(
             "sweep: see the failures with `sweep status {}`; rerun with --retry-failed to recompute them",
             output.display()
@@ -246,10 +368,10 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn status(path: &Path) -> anyhow::Result<()> {
+fn status(path: &Path, max_attempts: u32) -> anyhow::Result<()> {
     let results = load(path)?;
     let header = &results.header;
-    let counts = results.status();
+    let counts = results.status_with(max_attempts);
     println!("results:     {}", path.display());
     if let Some(spec) = &header.spec_path {
         println!("spec:        {}", spec.display());
@@ -257,18 +379,72 @@ fn status(path: &Path) -> anyhow::Result<()> {
     println!("fingerprint: {}", header.fingerprint);
     println!("space:       {}", header.space);
     println!("done:        {}", counts.done);
-    println!("failed:      {}", counts.failed);
+    println!("failed:      {} ({} given up after {max_attempts} attempts)", counts.failed, counts.given_up);
     println!("missing:     {}", counts.missing);
+    if counts.outside > 0 {
+        println!(
+            "outside:     {} records of points not in this space (not counted above; `sweep repair {}` moves \
+             them aside)",
+            counts.outside,
+            path.display()
+        );
+    }
     const SHOWN: usize = 5;
     let failures: Vec<_> = results.latest().into_iter().filter(|r| !r.is_ok()).collect();
     for record in failures.iter().take(SHOWN) {
         if let Err(message) = &record.outcome {
-            println!("  failed {}: {message}", record.point);
+            println!("  failed {} (attempt {}{}): {message}", record.point, record.attempt, provenance(record));
         }
     }
     if failures.len() > SHOWN {
         println!("  … and {} more", failures.len() - SHOWN);
     }
+    Ok(())
+}
+
+/// `, on node7 at 2026-11-25T13:50:01.123Z, exit 3, Slurm 1234_5` for status lines.
+fn provenance(record: &sweep::Record) -> String {
+    let Some(p) = &record.provenance else { return String::new() };
+    let mut text = format!(", on {} at {}", p.host, p.started);
+    if let Some(exit) = p.exit {
+        match (exit.code, exit.signal) {
+            (Some(code), _) => text.push_str(&format!(", exit {code}")),
+            (None, Some(signal)) => text.push_str(&format!(", killed by signal {signal}")),
+            _ => {}
+        }
+    }
+    if let Some(job) = &p.slurm_job {
+        text.push_str(&format!(", Slurm job {job}"));
+        if let Some(task) = &p.slurm_task {
+            text.push_str(&format!("_{task}"));
+        }
+    }
+    text
+}
+
+/// `sweep repair`: moves bad lines and foreign records aside.
+fn repair(path: &Path, spec: Option<&Path>) -> anyhow::Result<()> {
+    let header = match spec {
+        Some(spec_path) => Some(Header::for_spec(&Spec::load(spec_path)?, spec_path)),
+        None => None,
+    };
+    let report = sweep::store::repair(path, header.as_ref())?;
+    if report.was_clean() {
+        eprintln!("sweep: {} needs no repair: all {} records are valid", path.display(), report.kept);
+        return Ok(());
+    }
+    for problem in report.problems.iter().take(10) {
+        eprintln!("sweep: {}:{problem}", path.display());
+    }
+    eprintln!(
+        "sweep: repaired {}: kept {} records; moved {} unparsable lines and {} records of points outside the space \
+         to {}",
+        path.display(),
+        report.kept,
+        report.unparsable,
+        report.outside,
+        report.side_file.display()
+    );
     Ok(())
 }
 

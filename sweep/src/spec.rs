@@ -76,6 +76,16 @@ pub struct Spec {
     /// Title and axis labels for `sweep plot`.
     #[serde(default)]
     pub labels: Labels,
+    /// Attempts a point gets across all runs before it is given up
+    /// (default 3).
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
+    /// Immediate retries of a failed point within a run (default 0).
+    #[serde(default)]
+    pub retries: Option<u32>,
+    /// Most bytes a command may print on stdout (default 1 MiB).
+    #[serde(default)]
+    pub max_output: Option<usize>,
 }
 
 /// Why a spec cannot be used.
@@ -161,6 +171,12 @@ impl Spec {
         }
         if self.chunk_size == Some(0) {
             return Err(setting("chunk_size must be at least 1"));
+        }
+        if self.max_attempts == Some(0) {
+            return Err(setting("max_attempts must be at least 1"));
+        }
+        if self.max_output == Some(0) {
+            return Err(setting("max_output must be at least 1 byte"));
         }
         if let Some(t) = self.timeout_secs {
             if !(t.is_finite() && t > 0.0) {

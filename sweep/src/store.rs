@@ -14,14 +14,17 @@ mod atomic;
 mod header;
 mod lock;
 mod record;
+mod repair;
 mod results;
 mod writer;
 
 pub use atomic::{write_atomically, write_results_atomically};
 pub use header::{Header, FORMAT_VERSION};
+pub(crate) use lock::hostname;
 pub use lock::ResultsLock;
-pub use record::Record;
-pub use results::{Results, Status};
+pub use record::{utc_rfc3339, Provenance, Record};
+pub use repair::{rejected_path, repair, Repair};
+pub use results::{Results, Resume, Status, DEFAULT_MAX_ATTEMPTS};
 pub use writer::{ResultsWriter, SyncPolicy};
 
 /// Why a results file cannot be used.
@@ -55,7 +58,10 @@ pub enum StoreError {
         path: PathBuf,
     },
     /// A complete line does not parse.
-    #[error("{path}:{line}: corrupt line: {message}")]
+    #[error(
+        "{path}:{line}: this line is not a sweep record ({message}); `sweep repair {path}` moves such lines \
+         to a side file and keeps every valid record"
+    )]
     Corrupt {
         /// The results file.
         path: PathBuf,
@@ -63,6 +69,20 @@ pub enum StoreError {
         line: usize,
         /// The parser's complaint.
         message: String,
+    },
+    /// The file was written by a newer `sweep` with a layout this one does
+    /// not know.
+    #[error(
+        "{path} was written by a newer version of sweep (file format {found}; this one reads up to {known}); \
+         update sweep to use it"
+    )]
+    NewerFormat {
+        /// The results file.
+        path: PathBuf,
+        /// Format version in the file.
+        found: u32,
+        /// Newest format this build reads.
+        known: u32,
     },
     /// The file belongs to another sweep.
     #[error(
@@ -92,7 +112,7 @@ mod tests {
 
     fn record(k: i64, outcome: Result<serde_json::Value, String>) -> Record {
         let point = Point::new(vec![("k".into(), Value::Int(k))]);
-        Record { index: k as usize, id: point.id(), point, outcome, duration_ms: 1.5 }
+        Record::new(k as usize, point, outcome, 1.5)
     }
 
     #[test]
@@ -108,7 +128,7 @@ mod tests {
         assert_eq!(results.records.len(), 3);
         let latest: Vec<_> = results.latest().into_iter().map(|r| (r.index, r.outcome.clone())).collect();
         assert_eq!(latest, vec![(0, Ok(0.into())), (2, Ok(4.into()))]);
-        assert_eq!(results.status(), Status { total: 4, done: 2, failed: 0, missing: 2 });
+        assert_eq!(results.status(), Status { total: 4, done: 2, failed: 0, given_up: 0, missing: 2, outside: 0 });
     }
 
     #[test]

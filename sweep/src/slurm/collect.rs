@@ -193,7 +193,7 @@ mod tests {
 
     fn record(header: &Header, index: usize, outcome: Result<serde_json::Value, String>) -> Record {
         let point = header.space.point(index).unwrap_or_else(|| panic!("no point {index}"));
-        Record { index, id: point.id(), point, outcome, duration_ms: 1.0 }
+        Record::new(index, point, outcome, 1.0)
     }
 
     /// Writes shard `shard` of 3 with the given (index, outcome) records.

@@ -8,8 +8,9 @@ use crate::fingerprint::Fingerprint;
 use crate::space::Space;
 use crate::spec::{Labels, Spec, Task};
 
-/// Version of the file layout, written in every header.
-pub const FORMAT_VERSION: u32 = 1;
+/// Version of the file layout, written in every header. Version 2 added a
+/// record's `attempt` and `provenance`; files of version 1 read as is.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// First line of a results file: which sweep the records belong to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

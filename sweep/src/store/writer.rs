@@ -94,12 +94,12 @@ impl ResultsWriter {
         let lock = ResultsLock::acquire(path)?;
         let io = |doing, reason| StoreError::Io { path: path.to_owned(), doing, reason };
         let existing = match std::fs::read(path) {
-            Ok(bytes) => Some(parse(path, &bytes)?),
+            Ok(bytes) => Some(parse(path, &bytes, false)?),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(io("read", e)),
         };
         let results = match existing {
-            Some(Parsed { results: Some(results), keep_bytes, needs_newline }) => {
+            Some(Parsed { results: Some(results), keep_bytes, needs_newline, .. }) => {
                 if results.header.fingerprint != header.fingerprint {
                     return Err(StoreError::DifferentSweep {
                         path: path.to_owned(),
@@ -242,7 +242,7 @@ mod tests {
             let path = dir.path().join(format!("r{n}.jsonl"));
             let (mut writer, _) = ResultsWriter::open_with(&path, &header, policy).unwrap_or_else(|e| panic!("{e}"));
             let point = crate::point::Point::new(vec![("k".into(), crate::point::Value::Int(1))]);
-            let record = Record { index: 1, id: point.id(), point, outcome: Ok(1.into()), duration_ms: 0.0 };
+            let record = Record::new(1, point, Ok(1.into()), 0.0);
             writer.append(&record).unwrap_or_else(|e| panic!("{e}"));
             let started = std::time::Instant::now();
             writer.close().unwrap_or_else(|e| panic!("{e}"));
