@@ -101,6 +101,9 @@ struct RunArgs {
     /// --max-attempts.
     #[arg(long, value_name = "N")]
     retries: Option<u32>,
+    /// Back-off before the first retry within a run; doubled for each next.
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    retry_delay: f64,
     /// Most bytes a black box may print on stdout (default 1 MiB); past it
     /// the command is killed and its point fails. Only the last this many
     /// bytes of stderr are kept.
@@ -313,7 +316,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         retry_failed: args.retry_failed,
         max_attempts,
         retries: args.retries.or(spec.retries).unwrap_or(0),
-        retry_delay: Duration::from_secs(1),
+        retry_delay: seconds(args.retry_delay, "--retry-delay")?,
         selection,
         sync: args.sync,
         stop: stop.clone(),
