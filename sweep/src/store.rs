@@ -84,10 +84,10 @@ pub enum StoreError {
         /// Newest format this build reads.
         known: u32,
     },
-    /// The file belongs to another sweep.
+    /// The file belongs to a sweep with another command.
     #[error(
-        "{path} holds results of a different sweep (fingerprint {found}, this sweep is {expected}); \
-         the space or the command changed. Choose another --output, or delete the file to start over"
+        "{path} holds results of a different sweep (fingerprint {found}, this sweep is {expected}): the command \
+         changed, so none of its records can be reused. Choose another --output, or move the file away to start over"
     )]
     DifferentSweep {
         /// The results file.
@@ -163,7 +163,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("r.jsonl");
         drop(ResultsWriter::open(&path, &header()).unwrap_or_else(|e| panic!("{e}")));
-        let other = Header::new(Space::range("k", 0, 5), Task::Closure("k squared".into()));
+        let other = Header::new(Space::range("k", 0, 4), Task::Closure("k cubed".into()));
         let refused = ResultsWriter::open(&path, &other).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(refused.contains("different sweep"), "{refused}");
 

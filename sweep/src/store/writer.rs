@@ -15,6 +15,8 @@ use super::lock::ResultsLock;
 use super::record::Record;
 use super::results::{existing_bytes_look_like_ours, parse, Parsed, Results};
 use super::StoreError;
+use crate::fingerprint::Fingerprint;
+use crate::space::SpaceIndex;
 
 /// When appended records are flushed from the OS's cache to the disk
 /// (`fsync`).
@@ -101,11 +103,16 @@ impl ResultsWriter {
         let results = match existing {
             Some(Parsed { results: Some(results), keep_bytes, needs_newline, .. }) => {
                 if results.header.fingerprint != header.fingerprint {
-                    return Err(StoreError::DifferentSweep {
-                        path: path.to_owned(),
-                        found: results.header.fingerprint,
-                        expected: header.fingerprint,
-                    });
+                    if Fingerprint::of_task(&results.header.task) != Fingerprint::of_task(&header.task) {
+                        return Err(StoreError::DifferentSweep {
+                            path: path.to_owned(),
+                            found: results.header.fingerprint,
+                            expected: header.fingerprint,
+                        });
+                    }
+                    let results = reuse_for_new_space(path, results, header)?;
+                    let file = OpenOptions::new().append(true).open(path).map_err(|e| io("open for appending", e))?;
+                    return Ok((Self::start(file, path, sync, lock), results));
                 }
                 let file = OpenOptions::new().append(true).open(path).map_err(|e| io("open for appending", e))?;
                 file.set_len(keep_bytes).map_err(|e| io("cut the torn last line of", e))?;
@@ -208,6 +215,39 @@ impl ResultsWriter {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// The same command over a changed space (a refined grid, a new axis
+/// value): keeps every record, gives the header the new space, and
+/// re-indexes the records whose points are in it so they count as done.
+/// Records of points no longer in the space stay in the file, unused. The
+/// file is replaced atomically; the caller holds its lock.
+fn reuse_for_new_space(path: &Path, old: Results, header: &Header) -> Result<Results, StoreError> {
+    let index = SpaceIndex::new(&header.space);
+    let total = old.records.len();
+    let mut reused = 0;
+    let records: Vec<Record> = old
+        .records
+        .into_iter()
+        .map(|mut record| {
+            if let Some(i) = index.index_of(&record.point).filter(|_| record.point.id() == record.id) {
+                record.index = i;
+                reused += 1;
+            }
+            record
+        })
+        .collect();
+    write_results_atomically(path, header, &records)?;
+    let mut warnings = old.warnings;
+    warnings.push(format!(
+        "the space changed since {} was written (was {}, now {}); the command did not, so {reused} of its {total} \
+         records, whose points are in the new space, are reused{}",
+        path.display(),
+        old.header.space,
+        header.space,
+        if reused < total { "; the others stay in the file, unused" } else { "" }
+    ));
+    Ok(Results { header: header.clone(), records, warnings })
 }
 
 impl Drop for ResultsWriter {
