@@ -214,7 +214,23 @@ impl std::fmt::Display for Stopped {
 
 impl std::error::Error for Stopped {}
 
+/// Lets `sweep status … | head` end quietly: with SIGPIPE at its default,
+/// a closed pipe ends the process instead of making `println!` panic.
+/// Only for the commands that print results; `run` keeps ignoring it so a
+/// closed log pipe never takes a running sweep down.
+fn die_quietly_on_closed_pipes() {
+    #[cfg(unix)]
+    // SAFETY: signal(2) with SIG_DFL installs no handler; it is called
+    // before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    if matches!(cli.command, Command::Status { .. } | Command::Export { .. } | Command::Plot { .. }) {
+        die_quietly_on_closed_pipes();
+    }
     match cli.command {
         Command::Run(args) => run(args),
         Command::Repair { results, spec } => repair(&results, spec.as_deref()),

@@ -313,3 +313,43 @@ fn plots_are_drawn_for_one_and_two_varying_axes() {
     assert_eq!(csv.lines().count(), 1 + 30);
     assert!(csv.starts_with("index,id,a,x,n,value,error,duration_ms"), "{csv}");
 }
+
+/// Counts pixels of exactly `rgb` in a PNG.
+fn pixels_of(path: &Path, rgb: [u8; 3]) -> usize {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let decoder = png::Decoder::new(bytes.as_slice());
+    let mut reader = decoder.read_info().unwrap_or_else(|e| panic!("{e}"));
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut pixels).unwrap_or_else(|e| panic!("{e}"));
+    let channels = info.color_type.samples();
+    pixels[..info.buffer_size()].chunks(channels).filter(|p| p[..3] == rgb).count()
+}
+
+#[test]
+fn partial_sweeps_are_plotted_with_their_holes() {
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "holes.ron",
+        r#"(space: Grid([Range(name: "x", start: 0, end: 6), Range(name: "y", start: 0, end: 5)]),
+            command: ["sh", "-c", "[ {x} -ne {y} ] || exit 1; echo $(( {x} * {y} ))"], workers: 2)"#,
+    );
+    ok(sandbox.sweep(&["run", "--no-progress", "holes.ron"]));
+    // Drop three records: those points are missing, not failed.
+    let path = sandbox.path("holes.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let kept: Vec<&str> = text.lines().filter(|l| !l.contains("\"point\":{\"x\":5,")).collect();
+    std::fs::write(&path, kept.join("\n") + "\n").unwrap_or_else(|e| panic!("{e}"));
+
+    let written = stdout(&ok(sandbox.sweep(&["plot", "holes.jsonl"])));
+    assert_eq!(written.lines().collect::<Vec<_>>(), ["holes-heatmap.png", "holes-surface.png"]);
+    let heatmap = sandbox.path("holes-heatmap.png");
+    assert!(pixels_of(&heatmap, [214, 39, 40]) > 1000, "failed cells are red");
+    let (_, _, colours, coloured) = inspect_png(&sandbox.path("holes-surface.png"));
+    assert!(colours > 50 && coloured > 0.1, "a surface with holes is drawn: {colours} colours, {coloured} coloured");
+
+    let refused = sandbox.sweep(&["plot", "holes.jsonl", "--output", "no/such/dir/chart.png"]);
+    assert!(!refused.status.success());
+    let message = stderr(&refused);
+    assert!(message.contains("cannot write the chart no/such/dir/chart-heatmap.png"), "{message}");
+    assert!(!message.contains("Os {") && !message.contains("Error("), "no debug text: {message}");
+}
