@@ -182,17 +182,20 @@ impl Space {
                 if *num >= 2 && !linspace_step(*start, *stop, *num).is_finite() {
                     return Err(invalid(
                         name,
-                        format!("the span of its {what} {start}..{stop} overflows a 64-bit float"),
+                        format!("the span of its {what} {}..{} overflows a 64-bit float", short(*start), short(*stop)),
                     ));
                 }
                 if let Space::Logspace { base, .. } = self {
                     for exponent in [*start, *stop] {
                         let value = base.powf(exponent);
                         if !value.is_finite() {
-                            return Err(invalid(name, format!("{base}^{exponent} overflows a 64-bit float")));
+                            return Err(invalid(
+                                name,
+                                format!("{}^{} overflows a 64-bit float", short(*base), short(exponent)),
+                            ));
                         }
                         if value == 0.0 {
-                            return Err(invalid(name, format!("{base}^{exponent} underflows to 0")));
+                            return Err(invalid(name, format!("{}^{} underflows to 0", short(*base), short(exponent))));
                         }
                     }
                 }
@@ -212,8 +215,10 @@ impl Space {
                 let step = linspace_step(*start, *stop, *num);
                 (*num >= 2 && !distinguishable(step, start.abs().max(stop.abs()))).then(|| {
                     format!(
-                        "axis {name:?}: {num} values between {start} and {stop} are closer than 64-bit floats \
-                         can tell apart (step {step:e})"
+                        "axis {name:?}: {num} values between {} and {} are closer than 64-bit floats can tell \
+                         apart (step {step:e})",
+                        short(*start),
+                        short(*stop)
                     )
                 })
             }
@@ -233,8 +238,10 @@ impl Space {
                     && smallest * ratio_minus_one > 4.0 * f64::from_bits(1);
                 (!apart).then(|| {
                     format!(
-                        "axis {name:?}: {num} values {base}^{start} .. {base}^{stop} are closer than 64-bit floats \
-                         can tell apart"
+                        "axis {name:?}: {num} values {b}^{} .. {b}^{} are closer than 64-bit floats can tell apart",
+                        short(*start),
+                        short(*stop),
+                        b = short(*base)
                     )
                 })
             }
@@ -549,6 +556,17 @@ fn range_len(start: i64, end: i64, step: i64) -> usize {
         return 0;
     }
     usize::try_from((span + step - 1) / step).unwrap_or(usize::MAX)
+}
+
+/// A float for messages: plain when short (`0.5`, `400`), with an
+/// exponent when plain would be long (`-1.7e308`, `1e-300`).
+fn short(x: f64) -> String {
+    let plain = format!("{x}");
+    if plain.len() > 12 {
+        format!("{x:e}")
+    } else {
+        plain
+    }
 }
 
 /// The step of `linspace(start, stop, num)` (infinite when the span

@@ -33,23 +33,40 @@ pub fn write_atomically(
     path: &Path,
     fill: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
 ) -> Result<(), StoreError> {
+    // A symbolic link is followed: the file it names is replaced, the link
+    // stays. Something that is not a regular file (`/dev/stdout`, a FIFO)
+    // cannot be replaced by a rename and is written in place.
+    let resolved;
+    let path = match std::fs::metadata(path) {
+        Ok(metadata) if !metadata.is_file() => return write_in_place(path, fill),
+        Ok(_) if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) => {
+            resolved = std::fs::canonicalize(path).map_err(|reason| StoreError::Io {
+                path: path.to_owned(),
+                doing: "resolve the link",
+                reason,
+            })?;
+            resolved.as_path()
+        }
+        _ => path,
+    };
     let temporary = temporary_path(path);
-    let io = |doing, reason| StoreError::Io { path: temporary.clone(), doing, reason };
+    // Errors name the file the user asked for, not the temporary one.
+    let io = |doing, reason| StoreError::Io { path: path.to_owned(), doing, reason };
     let file = OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .open(&temporary)
-        .map_err(|e| io("create the temporary file", e))?;
+        .map_err(|e| io("create a temporary file beside", e))?;
     let result = (|| {
         let mut out = BufWriter::new(file);
-        fill(&mut out).map_err(|e| io("write the temporary file", e))?;
-        let file = out.into_inner().map_err(|e| io("write the temporary file", e.into_error()))?;
+        fill(&mut out).map_err(|e| io("write", e))?;
+        let file = out.into_inner().map_err(|e| io("write", e.into_error()))?;
         if let Ok(metadata) = std::fs::metadata(path) {
             // Best effort: a replaced file keeps its mode.
             let _ = file.set_permissions(metadata.permissions());
         }
-        file.sync_all().map_err(|e| io("flush to disk the temporary file", e))?;
+        file.sync_all().map_err(|e| io("flush to disk", e))?;
         std::fs::rename(&temporary, path).map_err(|reason| StoreError::Io {
             path: path.to_owned(),
             doing: "replace",
@@ -62,6 +79,18 @@ pub fn write_atomically(
         let _ = std::fs::remove_file(&temporary);
     }
     result
+}
+
+/// Writes into a special file (a device, a FIFO) directly.
+fn write_in_place(
+    path: &Path,
+    fill: impl FnOnce(&mut BufWriter<File>) -> std::io::Result<()>,
+) -> Result<(), StoreError> {
+    let io = |reason| StoreError::Io { path: path.to_owned(), doing: "write", reason };
+    let file = OpenOptions::new().write(true).open(path).map_err(io)?;
+    let mut out = BufWriter::new(file);
+    fill(&mut out).map_err(io)?;
+    out.flush().map_err(io)
 }
 
 /// Writes a complete results file — header, then `records` in order — over
@@ -117,5 +146,20 @@ mod tests {
             .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).collect())
             .unwrap_or_default();
         assert_eq!(names, ["r.jsonl"], "the temporary file must be removed");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_are_followed_and_special_files_written_in_place() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let target = dir.path().join("target.csv");
+        let link = dir.path().join("link.csv");
+        std::fs::write(&target, "old").unwrap_or_else(|e| panic!("{e}"));
+        std::os::unix::fs::symlink(&target, &link).unwrap_or_else(|e| panic!("{e}"));
+        write_atomically(&link, |out| out.write_all(b"new")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(std::fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink()), "the link stays");
+        assert_eq!(std::fs::read_to_string(&target).unwrap_or_default(), "new");
+        write_atomically(Path::new("/dev/null"), |out| out.write_all(b"discarded")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(std::fs::metadata("/dev/null").is_ok_and(|m| !m.is_file()), "/dev/null is still a device");
     }
 }
