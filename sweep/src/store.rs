@@ -5,6 +5,12 @@
 //! Line 1 is `{"sweep": <Header>}`; every following line is a [`Record`].
 //! A point may appear several times (a retried failure, merged shards): the
 //! latest line for a point identity wins.
+//!
+//! One process writes a file at a time ([`ResultsLock`]). Each record
+//! reaches the kernel in one `write` as soon as it is complete, so killing
+//! the writer loses only the points in flight; what a power cut can lose is
+//! bounded by the [`SyncPolicy`]. Whole-file rewrites (headers, merges,
+//! repairs) go through [`write_atomically`]: old file or new, never a mix.
 
 use std::path::PathBuf;
 
@@ -52,7 +58,7 @@ pub enum StoreError {
         holder: String,
     },
     /// The file has no header line.
-    #[error("{path}: not a sweep results file (no header line)")]
+    #[error("{path} is not a sweep results file: it has no header line (a mistyped path?)")]
     MissingHeader {
         /// The results file.
         path: PathBuf,
@@ -69,6 +75,15 @@ pub enum StoreError {
         line: usize,
         /// The parser's complaint.
         message: String,
+    },
+    /// The header line itself does not parse, so repair needs the spec.
+    #[error(
+        "the header line of {path} is damaged, so the sweep it belongs to is unknown; give the spec it was \
+         written from: `sweep repair {path} --spec SPEC.ron`"
+    )]
+    DamagedHeader {
+        /// The results file.
+        path: PathBuf,
     },
     /// The file was written by a newer `sweep` with a layout this one does
     /// not know.

@@ -22,7 +22,7 @@ pub struct Repair {
     pub unparsable: usize,
     /// Records of points outside the space, moved aside.
     pub outside: usize,
-    /// Why each unparsable line was moved: `line 7: expected value`.
+    /// Why each unparsable line was moved: `7: expected value` (line number first).
     pub problems: Vec<String>,
     /// Where they went: `<results>.rejected.jsonl` (appended to, so earlier
     /// repairs' lines stay).
@@ -58,12 +58,13 @@ pub fn repair(path: &Path, header: Option<&Header>) -> Result<Repair, StoreError
         {
             parse_with(path, &bytes, true, header.cloned())?
         }
+        Err(StoreError::Corrupt { line: 1, .. }) => return Err(StoreError::DamagedHeader { path: path.to_owned() }),
         other => other?,
     };
     let results = parsed.results.ok_or_else(|| StoreError::MissingHeader { path: path.to_owned() })?;
     let (header, kept, outside) = results.into_partition();
     let side_file = rejected_path(path);
-    let problems = parsed.bad_lines.iter().map(|bad| format!("line {}: {}", bad.number, bad.message)).collect();
+    let problems = parsed.bad_lines.iter().map(|bad| format!("{}: {}", bad.number, bad.message)).collect();
     let report =
         Repair { kept: kept.len(), unparsable: parsed.bad_lines.len(), outside: outside.len(), problems, side_file };
     if report.was_clean() {
