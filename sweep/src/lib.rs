@@ -5,6 +5,13 @@
 //! each of them on a [`pool::ThreadPool`], and keep the results in an
 //! append-only JSON Lines file that a rerun resumes ([`store`]). Plot them
 //! with [`plot`].
+//!
+//! Modules form layers, and data flows one way: [`spec`] → [`space`] →
+//! [`runner`] → [`store`] → [`plot`]. A results file has one writer at a
+//! time (an `flock`), holds values bit for bit, and survives its writer
+//! being killed at any moment; [`store::repair`] recovers a damaged one.
+//! A run retries failures up to a cap ([`RunOptions::max_attempts`]) and
+//! stops gracefully on request ([`Stop`], SIGINT/SIGTERM/SIGUSR1).
 //! Split a sweep into shards and run them as a Slurm array job with
 //! [`slurm`].
 //!
