@@ -44,6 +44,10 @@ enum Command {
         /// Attempts after which a failed point counts as given up.
         #[arg(long, value_name = "N", default_value_t = sweep::store::DEFAULT_MAX_ATTEMPTS)]
         max_attempts: u32,
+        /// Also list every record in file order with its provenance, one
+        /// tab-separated line each (like GNU parallel's joblog).
+        #[arg(long)]
+        records: bool,
     },
     /// Make a damaged results file usable again: lines that do not parse and
     /// records of points outside the sweep's space move to
@@ -242,7 +246,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Status { results, max_attempts } => status(&results, max_attempts),
+        Command::Status { results, max_attempts, records } => status(&results, max_attempts, records),
         Command::Slurm(args) => slurm_job(args),
         Command::Collect(args) => collect(args),
         Command::Export { results, output } => {
@@ -387,7 +391,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn status(path: &Path, max_attempts: u32) -> anyhow::Result<()> {
+fn status(path: &Path, max_attempts: u32, all_records: bool) -> anyhow::Result<()> {
     let results = load(path)?;
     let header = &results.header;
     let counts = results.status_with(max_attempts);
@@ -417,6 +421,33 @@ fn status(path: &Path, max_attempts: u32) -> anyhow::Result<()> {
     }
     if failures.len() > SHOWN {
         println!("  … and {} more", failures.len() - SHOWN);
+    }
+    if all_records {
+        println!("index\tattempt\thost\tstarted\tseconds\texit\tslurm\tpoint\toutcome");
+        for record in &results.records {
+            let p = record.provenance.as_ref();
+            let exit = p.and_then(|p| p.exit).map_or(String::new(), |e| match (e.code, e.signal) {
+                (Some(code), _) => code.to_string(),
+                (None, Some(signal)) => format!("signal {signal}"),
+                _ => String::new(),
+            });
+            let slurm = p.and_then(|p| p.slurm_job.clone()).map_or(String::new(), |job| {
+                p.and_then(|p| p.slurm_task.as_ref()).map_or(job.clone(), |task| format!("{job}_{task}"))
+            });
+            let outcome = match &record.outcome {
+                Ok(value) => value.to_string(),
+                Err(error) => format!("failed: {}", error.replace(['\t', '\n'], " ")),
+            };
+            println!(
+                "{}\t{}\t{}\t{}\t{:.3}\t{exit}\t{slurm}\t{}\t{outcome}",
+                record.index,
+                record.attempt,
+                p.map_or("", |p| p.host.as_str()),
+                p.map_or("", |p| p.started.as_str()),
+                record.duration_ms / 1e3,
+                record.point
+            );
+        }
     }
     Ok(())
 }

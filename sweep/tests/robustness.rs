@@ -246,6 +246,10 @@ fn a_point_that_keeps_failing_is_given_up_after_max_attempts() {
     let status = String::from_utf8_lossy(&sandbox.sweep(&["status", "flaky.jsonl"]).stdout).into_owned();
     assert!(status.contains("failed:      1 (1 given up after 3 attempts)"), "{status}");
     assert!(status.contains("attempt 3") && status.contains("exit 4"), "{status}");
+    let log = String::from_utf8_lossy(&sandbox.sweep(&["status", "--records", "flaky.jsonl"]).stdout).into_owned();
+    let rows: Vec<&str> = log.lines().skip_while(|l| !l.starts_with("index\t")).skip(1).collect();
+    assert_eq!(rows.len(), 5, "one row per record: {log}");
+    assert!(rows.iter().any(|r| r.starts_with("1\t3\t") && r.contains("\t4\t") && r.contains("failed: ")), "{log}");
 }
 
 #[test]
