@@ -345,10 +345,20 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     eprintln!("sweep: {}{scope} on {workers} workers → {}", spec.space, output.display());
     let command_options = CommandOptions { timeout, capture_limit, cancel: Some(stop.cancelled()) };
     let evaluate = move |point: &sweep::Point| execute(&template.render(point), &command_options);
-    let (summary, warnings) = sweep::run_evaluations_to_file(&output, &header, evaluate, &options)?;
-    for warning in warnings {
+    // Opened here rather than through `run_evaluations_to_file` so that what
+    // reading the file found (a torn line, a reused space) is said up front.
+    let (mut writer, existing) = sweep::ResultsWriter::open_with(&output, &header, options.sync)?;
+    for warning in &existing.warnings {
         eprintln!("sweep: warning: {warning}");
     }
+    let resume = existing.resume(options.retry_failed, max_attempts);
+    let summary = sweep::run_evaluations(&header.space, evaluate, &resume, &options, |record| {
+        writer.append(&record).map_err(Into::into)
+    });
+    // Flush what was written even when the run failed part-way.
+    let closed = writer.close();
+    let summary = summary?;
+    closed?;
     eprintln!(
         "sweep: {} computed ({} failed{}), {} already done, in {:.2} s",
         summary.computed,

@@ -347,6 +347,7 @@ fn progress_line(done: usize, failed: usize, total: usize, elapsed: Duration) ->
 /// and turns a stop request into a cancel once the grace period is over.
 fn monitor(
     options: &RunOptions,
+    bar: ProgressBar,
     counters: Arc<Counters>,
     total: usize,
     in_flight: Arc<AtomicUsize>,
@@ -366,13 +367,16 @@ fn monitor(
             if requests > 0 && stop_seen.is_none() {
                 stop_seen = Some((Instant::now(), requests));
                 if talk {
-                    eprintln!(
-                        "sweep: {} received: starting no new points; waiting up to {} for the {} in flight \
-                         (send it again to kill them now)",
-                        stop.reason(),
-                        duration_text(grace),
-                        in_flight.load(Ordering::SeqCst)
-                    );
+                    // Above the progress bar, not through it.
+                    bar.suspend(|| {
+                        eprintln!(
+                            "sweep: {} received: starting no new points; waiting up to {} for the {} in flight \
+                             (send it again to kill them now)",
+                            stop.reason(),
+                            duration_text(grace),
+                            in_flight.load(Ordering::SeqCst)
+                        )
+                    });
                 }
             }
             if let Some((since, first)) = stop_seen {
@@ -380,7 +384,9 @@ fn monitor(
                 if !cancel.load(Ordering::SeqCst) && (since.elapsed() >= grace || requests > first) {
                     cancel.store(true, Ordering::SeqCst);
                     if talk {
-                        eprintln!("sweep: abandoning the points still running (their commands are killed)");
+                        bar.suspend(|| {
+                            eprintln!("sweep: abandoning the points still running (their commands are killed)")
+                        });
                     }
                 }
             }
@@ -448,8 +454,9 @@ where
     let bar = if interactive { progress_bar(pending) } else { ProgressBar::hidden() };
     let counters = Arc::new(Counters::default());
     let in_flight = Arc::new(AtomicUsize::new(0));
+    let log_lines = options.progress && !interactive;
     let (finished, watcher) =
-        monitor(options, Arc::clone(&counters), pending, Arc::clone(&in_flight), options.progress && !interactive);
+        monitor(options, bar.clone(), Arc::clone(&counters), pending, Arc::clone(&in_flight), log_lines);
 
     let attempts = Arc::new(Attempts {
         prior: resume.attempts.clone(),
