@@ -4,13 +4,13 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use sweep::slurm::{self, ArrayJob, Cluster, JobOptions, Shard, SubmissionLog, SubmittedArray};
-use sweep::{plot, run_command, Header, Results, RunOptions, Selection, Spec, Task};
+use sweep::store::SyncPolicy;
+use sweep::{execute, plot, CommandOptions, Header, Results, RunOptions, Selection, Spec, Stop};
 
 /// Parameter-space studies on a thread pool, with resumable results.
 #[derive(Debug, Parser)]
@@ -41,6 +41,24 @@ enum Command {
     Status {
         /// Results file (JSON Lines) written by `sweep run`.
         results: PathBuf,
+        /// Attempts after which a failed point counts as given up.
+        #[arg(long, value_name = "N", default_value_t = sweep::store::DEFAULT_MAX_ATTEMPTS)]
+        max_attempts: u32,
+        /// Also list every record in file order with its provenance, one
+        /// tab-separated line each (like GNU parallel's joblog).
+        #[arg(long)]
+        records: bool,
+    },
+    /// Make a damaged results file usable again: lines that do not parse and
+    /// records of points outside the sweep's space move to
+    /// `<results>.rejected.jsonl`; every valid record stays, in order.
+    Repair {
+        /// Results file (JSON Lines) written by `sweep run`.
+        results: PathBuf,
+        /// The spec the file was written from, used only when the header
+        /// line itself is damaged.
+        #[arg(long)]
+        spec: Option<PathBuf>,
     },
     /// Write the latest record of each point as CSV.
     Export {
@@ -52,7 +70,7 @@ enum Command {
     },
     /// Write (and optionally submit) a Slurm array job: one task per shard,
     /// each running `sweep run SPEC --shard K/N`.
-    Slurm(SlurmArgs),
+    Slurm(Box<SlurmArgs>),
     /// Merge the shard files of a sweep into its results file and list the
     /// points still missing or failed, with their shard (fails if any).
     Collect(CollectArgs),
@@ -74,12 +92,43 @@ struct RunArgs {
     /// Results file (default: the spec's `output`, else `<spec name>.jsonl`).
     #[arg(long, short)]
     output: Option<PathBuf>,
-    /// Recompute points whose latest result is a failure.
+    /// Recompute points whose latest result is a failure (those that have
+    /// not used up their attempts).
     #[arg(long)]
     retry_failed: bool,
+    /// Attempts a point gets across all runs of the results file; after
+    /// that it is given up (default: the spec's, else 3).
+    #[arg(long, value_name = "N")]
+    max_attempts: Option<u32>,
+    /// Retry a failed point up to N times within this run, after a back-off
+    /// of 1 s, 2 s, 4 s... (default: the spec's, else 0); capped by
+    /// --max-attempts.
+    #[arg(long, value_name = "N")]
+    retries: Option<u32>,
+    /// Back-off before the first retry within a run; doubled for each next.
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    retry_delay: f64,
+    /// Most bytes a black box may print on stdout (default 1 MiB); past it
+    /// the command is killed and its point fails. Only the last this many
+    /// bytes of stderr are kept.
+    #[arg(long, value_name = "BYTES")]
+    max_output: Option<usize>,
+    /// After SIGINT, SIGTERM or SIGUSR1, how long the points in flight may
+    /// finish before their commands are killed.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    grace: f64,
+    /// Seconds between progress lines when stderr is not a terminal.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    progress_every: f64,
     /// Do not draw the progress bar.
     #[arg(long)]
     no_progress: bool,
+    /// When records are flushed to the disk: `record` (after each one),
+    /// `exit` (at the end only), or every SECS seconds. Records always reach
+    /// the OS at once and survive the process being killed; this bounds
+    /// what a power cut can lose.
+    #[arg(long, value_name = "record|exit|SECS", default_value = "1")]
+    sync: SyncPolicy,
     /// Compute only shard K of N (the points whose index is K modulo N),
     /// into `<output stem>.shard-K-of-N.jsonl`.
     #[arg(long, value_name = "K/N")]
@@ -115,6 +164,10 @@ struct SlurmArgs {
     /// (their shards may then be computed twice).
     #[arg(long)]
     force: bool,
+    /// Attempts a point gets across all runs before it is given up and no
+    /// longer resubmitted (default: recorded, else the spec's, else 3).
+    #[arg(long, value_name = "N")]
+    max_attempts: Option<u32>,
     #[command(flatten)]
     job: JobArgs,
 }
@@ -206,21 +259,64 @@ struct CollectArgs {
     /// `<spec name>.jsonl`); the shard files are read from beside it.
     #[arg(long, short)]
     output: Option<PathBuf>,
+    /// Attempts after which a failed point counts as given up (default:
+    /// the recorded submission's, else the spec's, else 3).
+    #[arg(long, value_name = "N")]
+    max_attempts: Option<u32>,
 }
 
 fn main() -> ExitCode {
     match dispatch(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("sweep: error: {error:#}");
-            ExitCode::FAILURE
-        }
+        Err(error) => match error.downcast_ref::<Stopped>() {
+            Some(stopped) => {
+                eprintln!("sweep: {stopped}");
+                ExitCode::from(stopped.status)
+            }
+            None => {
+                eprintln!("sweep: error: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+/// A run that stopped on request: not an error, but not a success either
+/// (the exit status is 128 + the signal, as if it had killed the process).
+#[derive(Debug)]
+struct Stopped {
+    message: String,
+    status: u8,
+}
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Stopped {}
+
+/// Lets `sweep status … | head` end quietly: with SIGPIPE at its default,
+/// a closed pipe ends the process instead of making `println!` panic.
+/// Only for the commands that print results; `run` keeps ignoring it so a
+/// closed log pipe never takes a running sweep down.
+fn die_quietly_on_closed_pipes() {
+    #[cfg(unix)]
+    // SAFETY: signal(2) with SIG_DFL installs no handler; it is called
+    // before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    if matches!(cli.command, Command::Status { .. } | Command::Export { .. } | Command::Plot { .. }) {
+        die_quietly_on_closed_pipes();
+    }
     match cli.command {
         Command::Run(args) => run(args),
+        Command::Repair { results, spec } => repair(&results, spec.as_deref()),
         Command::Plot { results, output, value_key } => {
             let loaded = load(&results)?;
             let output = output.unwrap_or_else(|| results.with_extension("png"));
@@ -229,17 +325,20 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Status { results } => status(&results),
-        Command::Slurm(args) => slurm_job(args),
+        Command::Status { results, max_attempts, records } => status(&results, max_attempts, records),
+        Command::Slurm(args) => slurm_job(*args),
         Command::Collect(args) => collect(args),
         Command::Export { results, output } => {
             let loaded = load(&results)?;
             match output {
-                Some(path) => {
-                    let file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-                    loaded.write_csv(file)?;
-                }
-                None => loaded.write_csv(std::io::stdout().lock())?,
+                // Written beside and renamed: a full disk never leaves a
+                // truncated or empty CSV where a good one was.
+                Some(path) => sweep::store::write_atomically(&path, |out| {
+                    loaded.write_csv(out).map_err(|e| std::io::Error::other(e.to_string()))
+                })?,
+                None => loaded
+                    .write_csv(std::io::stdout().lock())
+                    .map_err(|e| anyhow::anyhow!("cannot write the CSV to standard output: {e}"))?,
             }
             Ok(())
         }
@@ -262,6 +361,19 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         Some(n) => n,
         None => RunOptions::default().workers,
     };
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    if workers > sweep::runner::max_workers() {
+        bail!(
+            "{workers} workers is more than this machine can use: the limit is {} (64 per core, {cores} cores); \
+             black boxes that wait on I/O rarely gain from more than a few per core",
+            sweep::runner::max_workers()
+        );
+    }
+    if workers > cores {
+        eprintln!(
+            "sweep: warning: {workers} workers on {cores} cores; CPU-bound commands will only slow each other down"
+        );
+    }
     let chunk_size = match args.chunk_size.or(spec.chunk_size) {
         Some(0) => bail!("--chunk-size must be at least 1"),
         other => other.unwrap_or(1),
@@ -270,37 +382,96 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         Some(t) if !(t.is_finite() && t > 0.0) => bail!("--timeout must be a positive number of seconds, not {t}"),
         other => other.map(Duration::from_secs_f64),
     };
+    let seconds = |value: f64, flag: &str| -> anyhow::Result<Duration> {
+        Duration::try_from_secs_f64(value)
+            .map_err(|_| anyhow::anyhow!("{flag} must be a non-negative number of seconds, not {value}"))
+    };
+    let grace = seconds(args.grace, "--grace")?;
+    let progress_every = seconds(args.progress_every, "--progress-every")?.max(Duration::from_millis(100));
+    let max_attempts = match args.max_attempts.or(spec.max_attempts) {
+        Some(0) => bail!("--max-attempts must be at least 1"),
+        other => other.unwrap_or(sweep::store::DEFAULT_MAX_ATTEMPTS),
+    };
+    let capture_limit = match args.max_output.or(spec.max_output) {
+        Some(0) => bail!("--max-output must be at least 1 byte"),
+        other => other.unwrap_or(sweep::command::DEFAULT_CAPTURE_LIMIT),
+    };
     let mut output = args.output.clone().unwrap_or_else(|| spec.default_output(&args.spec));
     let template = spec.template()?;
-    let header = sweep_header(&spec, &args.spec);
+    let header = Header::for_spec(&spec, &args.spec);
     let mut selection = Selection::All;
     let mut scope = String::new();
     if let Some(shard) = args.shard {
         output = shard.results_path(&output);
-        selection = Selection::Filter(Arc::new(move |index| shard.contains(index)));
+        selection = Selection::Stride { offset: shard.index(), step: shard.count() };
         scope = format!(" (shard {shard})");
     }
+    let stop = Stop::on_signals().context("installing the SIGINT/SIGTERM/SIGUSR1 handlers")?;
     let options = RunOptions {
         workers,
         chunk_size: Some(chunk_size),
         progress: !args.no_progress,
+        progress_every,
         retry_failed: args.retry_failed,
+        max_attempts,
+        retries: args.retries.or(spec.retries).unwrap_or(0),
+        retry_delay: seconds(args.retry_delay, "--retry-delay")?,
         selection,
+        sync: args.sync,
+        stop: stop.clone(),
+        grace,
     };
     eprintln!("sweep: {}{scope} on {workers} workers → {}", spec.space, output.display());
-    let evaluate = move |point: &sweep::Point| run_command(&template.render(point), timeout);
-    let (summary, warnings) = sweep::run_to_file(&output, &header, evaluate, &options)?;
-    for warning in warnings {
+    let command_options = CommandOptions { timeout, capture_limit, cancel: Some(stop.cancelled()) };
+    let evaluate = move |point: &sweep::Point| execute(&template.render(point), &command_options);
+    // Opened here rather than through `run_evaluations_to_file` so that what
+    // reading the file found (a torn line, a reused space) is said up front.
+    let (mut writer, existing) = sweep::ResultsWriter::open_with(&output, &header, options.sync)?;
+    for warning in &existing.warnings {
         eprintln!("sweep: warning: {warning}");
     }
+    let resume = existing.resume(options.retry_failed, max_attempts);
+    let summary = sweep::run_evaluations(&header.space, evaluate, &resume, &options, |record| {
+        writer.append(&record).map_err(Into::into)
+    });
+    // Flush what was written even when the run failed part-way.
+    let closed = writer.close();
+    let summary = summary?;
+    closed?;
     eprintln!(
-        "sweep: {} computed ({} failed), {} already done, in {:.2} s",
+        "sweep: {} computed ({} failed{}), {} already done, in {:.2} s",
         summary.computed,
         summary.failed,
+        if summary.attempts > summary.computed {
+            format!(", {} attempts in all", summary.attempts)
+        } else {
+            String::new()
+        },
         summary.skipped,
         summary.elapsed.as_secs_f64()
     );
-    if summary.failed > 0 {
+    if summary.stopped {
+        return Err(Stopped {
+            message: format!(
+                "stopped by {}: {} points done in this run, {} abandoned in flight; every record is flushed to \
+                 {}. Run the same command again to resume",
+                stop.reason(),
+                summary.computed,
+                summary.interrupted,
+                output.display()
+            ),
+            status: sweep::signals::exit_status(),
+        }
+        .into());
+    }
+    let counts = sweep::Results::load(&output).map(|r| r.status_with(max_attempts))?;
+    if counts.given_up > 0 {
+        eprintln!(
+            "sweep: {} points failed {max_attempts} times and are given up; raise --max-attempts to try them again",
+            counts.given_up
+        );
+    }
+    if counts.failed > counts.given_up {
         eprintln!(
             "sweep: see the failures with `sweep status {}`; rerun with --retry-failed to recompute them",
             output.display()
@@ -309,10 +480,10 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn status(path: &Path) -> anyhow::Result<()> {
+fn status(path: &Path, max_attempts: u32, all_records: bool) -> anyhow::Result<()> {
     let results = load(path)?;
     let header = &results.header;
-    let counts = results.status();
+    let counts = results.status_with(max_attempts);
     println!("results:     {}", path.display());
     if let Some(spec) = &header.spec_path {
         println!("spec:        {}", spec.display());
@@ -320,34 +491,107 @@ fn status(path: &Path) -> anyhow::Result<()> {
     println!("fingerprint: {}", header.fingerprint);
     println!("space:       {}", header.space);
     println!("done:        {}", counts.done);
-    println!("failed:      {}", counts.failed);
+    println!("failed:      {} ({} given up after {max_attempts} attempts)", counts.failed, counts.given_up);
     println!("missing:     {}", counts.missing);
+    if counts.outside > 0 {
+        println!(
+            "outside:     {} records of points not in this space (not counted above; `sweep repair {}` moves \
+             them aside)",
+            counts.outside,
+            path.display()
+        );
+    }
     const SHOWN: usize = 5;
     let failures: Vec<_> = results.latest().into_iter().filter(|r| !r.is_ok()).collect();
     for record in failures.iter().take(SHOWN) {
         if let Err(message) = &record.outcome {
-            println!("  failed {}: {message}", record.point);
+            println!("  failed {} (attempt {}{}): {message}", record.point, record.attempt, provenance(record));
         }
     }
     if failures.len() > SHOWN {
         println!("  … and {} more", failures.len() - SHOWN);
     }
+    if all_records {
+        println!("index\tattempt\thost\tstarted\tseconds\texit\tslurm\tpoint\toutcome");
+        for record in &results.records {
+            let p = record.provenance.as_ref();
+            let exit = p.and_then(|p| p.exit).map_or(String::new(), |e| match (e.code, e.signal) {
+                (Some(code), _) => code.to_string(),
+                (None, Some(signal)) => format!("signal {signal}"),
+                _ => String::new(),
+            });
+            let slurm = p.and_then(|p| p.slurm_job.clone()).map_or(String::new(), |job| {
+                p.and_then(|p| p.slurm_task.as_ref()).map_or(job.clone(), |task| format!("{job}_{task}"))
+            });
+            let outcome = match &record.outcome {
+                Ok(value) => value.to_string(),
+                Err(error) => format!("failed: {}", error.replace(['\t', '\n'], " ")),
+            };
+            println!(
+                "{}\t{}\t{}\t{}\t{:.3}\t{exit}\t{slurm}\t{}\t{outcome}",
+                record.index,
+                record.attempt,
+                p.map_or("", |p| p.host.as_str()),
+                p.map_or("", |p| p.started.as_str()),
+                record.duration_ms / 1e3,
+                record.point
+            );
+        }
+    }
     Ok(())
 }
 
-/// The header of a spec's results files (whole sweep and shards alike).
-fn sweep_header(spec: &Spec, spec_path: &Path) -> Header {
-    let mut header = Header::new(spec.space.clone(), Task::Command(spec.command.clone()));
-    header.spec_path = Some(spec_path.to_owned());
-    header.labels = spec.labels.clone();
-    header
+/// `, on node7 at 2026-11-25T13:50:01.123Z, exit 3, Slurm 1234_5` for status lines.
+fn provenance(record: &sweep::Record) -> String {
+    let Some(p) = &record.provenance else { return String::new() };
+    let mut text = format!(", on {} at {}", p.host, p.started);
+    if let Some(exit) = p.exit {
+        match (exit.code, exit.signal) {
+            (Some(code), _) => text.push_str(&format!(", exit {code}")),
+            (None, Some(signal)) => text.push_str(&format!(", killed by signal {signal}")),
+            _ => {}
+        }
+    }
+    if let Some(job) = &p.slurm_job {
+        text.push_str(&format!(", Slurm job {job}"));
+        if let Some(task) = &p.slurm_task {
+            text.push_str(&format!("_{task}"));
+        }
+    }
+    text
+}
+
+/// `sweep repair`: moves bad lines and foreign records aside.
+fn repair(path: &Path, spec: Option<&Path>) -> anyhow::Result<()> {
+    let header = match spec {
+        Some(spec_path) => Some(Header::for_spec(&Spec::load(spec_path)?, spec_path)),
+        None => None,
+    };
+    let report = sweep::store::repair(path, header.as_ref())?;
+    if report.was_clean() {
+        eprintln!("sweep: {} needs no repair: all {} records are valid", path.display(), report.kept);
+        return Ok(());
+    }
+    for problem in report.problems.iter().take(10) {
+        eprintln!("sweep: {}:{problem}", path.display());
+    }
+    eprintln!(
+        "sweep: repaired {}: kept {} records; moved {} unparsable lines and {} records of points outside the space \
+         to {}",
+        path.display(),
+        report.kept,
+        report.unparsable,
+        report.outside,
+        report.side_file.display()
+    );
+    Ok(())
 }
 
 /// `sweep slurm`: writes the array script(s), submitting them if asked, and
 /// records each submission in the sweep's state file.
 fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
     let spec = Spec::load(&args.spec)?;
-    let header = sweep_header(&spec, &args.spec);
+    let header = Header::for_spec(&spec, &args.spec);
     let output = args.output.clone().unwrap_or_else(|| spec.default_output(&args.spec));
     let state_path = SubmissionLog::path_for(&output);
     let mut log =
@@ -391,6 +635,11 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
     if options.throttle == Some(0) {
         bail!("--throttle must be at least 1");
     }
+    let max_attempts = match args.max_attempts.or(recorded.as_ref().and_then(|s| s.max_attempts)).or(spec.max_attempts)
+    {
+        Some(0) => bail!("--max-attempts must be at least 1"),
+        other => other.unwrap_or(sweep::store::DEFAULT_MAX_ATTEMPTS),
+    };
     let mut count = match (args.tasks, &recorded) {
         (Some(0), _) => bail!("--tasks must be at least 1"),
         (Some(count), _) => count,
@@ -414,12 +663,20 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
     }
     let shards: Vec<usize> = if args.resubmit {
         let collection = slurm::collect(&output, count, &header)?;
-        let incomplete = collection.incomplete_shards();
-        if incomplete.is_empty() {
-            eprintln!("sweep: all {count} shards are complete; nothing to resubmit");
+        let given_up = collection.gaps.iter().filter(|gap| gap.is_given_up(max_attempts)).count();
+        if given_up > 0 {
+            eprintln!(
+                "sweep: {given_up} points failed {max_attempts} times and are given up, not resubmitted \
+                 (see them with `sweep collect {}`; raise --max-attempts to try them again)",
+                args.spec.display()
+            );
+        }
+        let to_retry = collection.shards_to_retry(max_attempts);
+        if to_retry.is_empty() {
+            eprintln!("sweep: no shard of {count} has points left to compute; nothing to resubmit");
             return Ok(());
         }
-        incomplete
+        to_retry
     } else {
         (0..count).collect()
     };
@@ -454,7 +711,7 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
     while submitting && script_path(&base_script, Some(number), 1).exists() {
         number += 1;
     }
-    let mut run_args = Vec::new();
+    let mut run_args = vec!["--max-attempts".to_string(), max_attempts.to_string()];
     if args.resubmit {
         run_args.push("--retry-failed".to_string());
     }
@@ -464,7 +721,7 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
         shard_count: count,
         resubmit: args.resubmit,
         options: options.clone(),
-        max_attempts: None,
+        max_attempts: Some(max_attempts),
         jobs: Vec::new(),
     };
     let mut previous = None;
@@ -549,7 +806,7 @@ fn script_path(base: &Path, number: Option<usize>, part: usize) -> PathBuf {
 fn collect(args: CollectArgs) -> anyhow::Result<()> {
     let spec = Spec::load(&args.spec)?;
     let output = args.output.unwrap_or_else(|| spec.default_output(&args.spec));
-    let header = sweep_header(&spec, &args.spec);
+    let header = Header::for_spec(&spec, &args.spec);
     let state_path = SubmissionLog::path_for(&output);
     let log = SubmissionLog::load(&state_path, header.fingerprint)?;
     let count = match (args.tasks, log.as_ref().and_then(SubmissionLog::latest)) {
@@ -573,6 +830,8 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
             ),
         },
     };
+    // No run may append to the results file while it is merged and replaced.
+    let _lock = sweep::store::ResultsLock::acquire(&output)?;
     let collection = slurm::collect(&output, count, &header)?;
     for warning in &collection.warnings {
         eprintln!("sweep: warning: {warning}");
@@ -584,9 +843,18 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
         );
     }
     slurm::write_merged(&output, &header, &collection.records, collection.done_in_output)?;
+    let max_attempts = match args.max_attempts.or(log.as_ref().and_then(|l| l.latest()?.max_attempts)) {
+        Some(0) => bail!("--max-attempts must be at least 1"),
+        other => other.or(spec.max_attempts).unwrap_or(sweep::store::DEFAULT_MAX_ATTEMPTS),
+    };
     for gap in &collection.gaps {
-        println!("{gap}");
+        if gap.is_given_up(max_attempts) {
+            println!("{gap} (given up after {} attempts)", gap.attempts);
+        } else {
+            println!("{gap}");
+        }
     }
+    let given_up = collection.gaps.iter().filter(|gap| gap.is_given_up(max_attempts)).count();
     let failed = collection.gaps.iter().filter(|gap| gap.reason != slurm::GapReason::Missing).count();
     let total = header.space.len();
     eprintln!(
@@ -601,11 +869,17 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
     let incomplete = collection.incomplete_shards();
     report_task_states(&log, &state_path, count, &incomplete);
     let shards: Vec<String> = incomplete.iter().map(ToString::to_string).collect();
+    let to_retry = collection.shards_to_retry(max_attempts);
+    let advice = if to_retry.is_empty() {
+        format!("all {given_up} failed {max_attempts} times and are given up; raise --max-attempts to try them again")
+    } else {
+        format!("rerun them with `sweep slurm {} --resubmit`", args.spec.display())
+    };
+    let given_up_note = if given_up > 0 { format!(", {given_up} given up") } else { String::new() };
     bail!(
-        "{} of {total} points have no value (shards {}); rerun them with `sweep slurm {} --resubmit`",
+        "{} of {total} points have no value (shards {}{given_up_note}); {advice}",
         collection.gaps.len(),
         shards.join(", "),
-        args.spec.display()
     )
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::point::{Point, PointId};
 use crate::slurm::{shard_counts_on_disk, Shard, SlurmError};
-use crate::store::{Header, Record, Results, ResultsWriter, StoreError};
+use crate::store::{write_results_atomically, Header, Record, Results, ResultsWriter, StoreError};
 
 /// Why the shard files cannot be merged at all (as opposed to merely
 /// being incomplete, which [`Collection::gaps`] reports).
@@ -82,6 +82,16 @@ pub struct Gap {
     pub point: Point,
     /// Missing or failed.
     pub reason: GapReason,
+    /// Attempts made at the point so far (0 when missing).
+    pub attempts: u32,
+}
+
+impl Gap {
+    /// Whether the point failed `max_attempts` times or more: given up,
+    /// not to be computed again.
+    pub fn is_given_up(&self, max_attempts: u32) -> bool {
+        matches!(self.reason, GapReason::Failed(_)) && self.attempts >= max_attempts
+    }
 }
 
 impl fmt::Display for Gap {
@@ -118,10 +128,18 @@ impl Collection {
         self.gaps.is_empty()
     }
 
-    /// Indices of the shards with at least one gap, ascending: the array
-    /// tasks to resubmit.
+    /// Indices of the shards with at least one gap, ascending.
     pub fn incomplete_shards(&self) -> Vec<usize> {
         let shards: BTreeSet<usize> = self.gaps.iter().map(|gap| gap.shard.index()).collect();
+        shards.into_iter().collect()
+    }
+
+    /// Indices of the shards with a gap that is worth another try: a point
+    /// missing, or failed fewer than `max_attempts` times. The array tasks
+    /// to resubmit; shards whose only gaps are given-up points are not.
+    pub fn shards_to_retry(&self, max_attempts: u32) -> Vec<usize> {
+        let shards: BTreeSet<usize> =
+            self.gaps.iter().filter(|gap| !gap.is_given_up(max_attempts)).map(|gap| gap.shard.index()).collect();
         shards.into_iter().collect()
     }
 }
@@ -150,8 +168,10 @@ impl Gathered {
     fn fold(&mut self, record: Record) {
         match self.best.get(&record.id) {
             // A value is never replaced by a failure (a shard that did not
-            // know the point was done elsewhere); otherwise latest wins.
+            // know the point was done elsewhere), nor a failure by one of
+            // an earlier attempt; otherwise latest wins.
             Some(known) if known.is_ok() && !record.is_ok() => {}
+            Some(known) if !known.is_ok() && !record.is_ok() && known.attempt > record.attempt => {}
             _ => {
                 self.best.insert(record.id, record);
             }
@@ -173,7 +193,11 @@ pub fn gather(output: &Path, header: &Header) -> Result<Gathered, CollectError> 
         }
         gathered.done_in_output = gathered.done();
     }
-    let counts = shard_counts_on_disk(output).map_err(|reason| StoreError::Io { path: output.to_owned(), reason })?;
+    let counts = shard_counts_on_disk(output).map_err(|reason| StoreError::Io {
+        path: output.to_owned(),
+        doing: "list the directory of",
+        reason,
+    })?;
     for count in counts {
         for shard in Shard::all(count) {
             let path = shard.results_path(output);
@@ -227,11 +251,12 @@ pub fn collect(output: &Path, count: usize, header: &Header) -> Result<Collectio
         match gathered.best.remove(&point.id()) {
             Some(record) => {
                 if let Err(error) = &record.outcome {
-                    gaps.push(Gap { index, shard, point, reason: GapReason::Failed(error.clone()) });
+                    let reason = GapReason::Failed(error.clone());
+                    gaps.push(Gap { index, shard, point, reason, attempts: record.attempt });
                 }
                 records.push(record);
             }
-            None => gaps.push(Gap { index, shard, point, reason: GapReason::Missing }),
+            None => gaps.push(Gap { index, shard, point, reason: GapReason::Missing, attempts: 0 }),
         }
     }
     Ok(Collection { records, gaps, absent_files, warnings: gathered.warnings, done_in_output: gathered.done_in_output })
@@ -240,13 +265,14 @@ pub fn collect(output: &Path, count: usize, header: &Header) -> Result<Collectio
 /// Copies every point that has a value somewhere in the sweep (the results
 /// file, or a shard file of any count) into the shard file of `count` that
 /// owns it, unless that file already has it: run before submitting with a
-/// new shard count, so that no task computes a point already done. Returns
-/// how many records were copied.
+/// new shard count, so that no task computes a point already done. Failed
+/// points are carried over with their attempt count, so that a point given
+/// up stays given up. Returns how many records were copied.
 pub fn seed_shards(output: &Path, count: usize, header: &Header) -> Result<usize, CollectError> {
     Shard::new(0, count)?;
     let gathered = gather(output, header)?;
     let mut by_shard: Vec<Vec<&Record>> = vec![Vec::new(); count];
-    for record in gathered.best.values().filter(|record| record.is_ok()) {
+    for record in gathered.best.values() {
         by_shard[record.index % count].push(record);
     }
     let mut copied = 0;
@@ -258,7 +284,13 @@ pub fn seed_shards(output: &Path, count: usize, header: &Header) -> Result<usize
         let path = shard.results_path(output);
         let (mut writer, existing) = ResultsWriter::open(&path, header)?;
         let done: HashSet<PointId> = existing.latest().into_iter().filter(|r| r.is_ok()).map(|r| r.id).collect();
+        let attempts = existing.attempts();
         for record in records.into_iter().filter(|record| !done.contains(&record.id)) {
+            // A failure is carried over with its attempt count, so that
+            // `--max-attempts` holds across shard counts.
+            if !record.is_ok() && attempts.get(&record.index).copied().unwrap_or(0) >= record.attempt {
+                continue;
+            }
             writer.append(record)?;
             copied += 1;
         }
@@ -269,7 +301,10 @@ pub fn seed_shards(output: &Path, count: usize, header: &Header) -> Result<usize
 /// Writes `records` as the results file at `path` for the sweep `header`,
 /// replacing the file there only once the new one is complete: written to a
 /// temporary file beside it, fsynced, renamed over it, and the directory
-/// fsynced. An interrupted collect leaves the old file or the new one.
+/// fsynced (see [`write_results_atomically`]). An interrupted collect leaves
+/// the old file or the new one. The caller holds the file's
+/// [`ResultsLock`](crate::store::ResultsLock) from reading to writing, so
+/// that no writer appends to the file being replaced.
 ///
 /// Refused ([`CollectError::WouldLoseDone`]) if the new file would hold
 /// fewer points with a value than `done_before`, the count in the file it
@@ -279,36 +314,14 @@ pub fn write_merged(path: &Path, header: &Header, records: &[Record], done_befor
     if done_after < done_before {
         return Err(CollectError::WouldLoseDone { path: path.to_owned(), before: done_before, after: done_after });
     }
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".collecting");
-    let partial = PathBuf::from(partial);
-    let io = |reason| StoreError::Io { path: partial.clone(), reason };
-    match std::fs::remove_file(&partial) {
-        Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(io(err).into()),
-        _ => {}
-    }
-    let (mut writer, _) = ResultsWriter::open(&partial, header)?;
-    for record in records {
-        writer.append(record)?;
-    }
-    drop(writer);
-    std::fs::File::open(&partial).and_then(|file| file.sync_all()).map_err(io)?;
-    std::fs::rename(&partial, path).map_err(io)?;
-    let directory = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
-    std::fs::File::open(directory)
-        .and_then(|dir| dir.sync_all())
-        .map_err(|reason| StoreError::Io { path: directory.to_owned(), reason })?;
-    Ok(())
+    Ok(write_results_atomically(path, header, records)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::space::Space;
-    use crate::store::Task;
+    use crate::spec::Task;
 
     fn header() -> Header {
         Header::new(Space::range("k", 0, 10), Task::Command(vec!["echo".into(), "{k}".into()]))
@@ -316,7 +329,7 @@ mod tests {
 
     fn record(header: &Header, index: usize, outcome: Result<serde_json::Value, String>) -> Record {
         let point = header.space.point(index).unwrap_or_else(|| panic!("no point {index}"));
-        Record { index, id: point.id(), point, outcome, duration_ms: 1.0 }
+        Record::new(index, point, outcome, 1.0)
     }
 
     /// Writes shard `shard` of 3 with the given (index, outcome) records.
@@ -478,7 +491,8 @@ mod tests {
         write_shard_of(&output, &header, 1, 4, &[ok(1), ok(5)]);
         write_shard_of(&output, &header, 2, 4, &[ok(2), (6, Err("x".into()))]);
         write_shard_of(&output, &header, 3, 4, &[ok(3)]);
-        assert_eq!(seed_shards(&output, 3, &header).unwrap_or_else(|e| panic!("{e}")), 6);
+        // Six values, and the failure of point 6 with its attempt count.
+        assert_eq!(seed_shards(&output, 3, &header).unwrap_or_else(|e| panic!("{e}")), 7);
         // Seeding again copies nothing.
         assert_eq!(seed_shards(&output, 3, &header).unwrap_or_else(|e| panic!("{e}")), 0);
         let in_shard = |k| done_indices(&Shard::new(k, 3).unwrap_or_else(|e| panic!("{e}")).results_path(&output));
@@ -488,5 +502,33 @@ mod tests {
         let collection = collect(&output, 3, &header).unwrap_or_else(|e| panic!("{e}"));
         let gaps: Vec<(usize, usize)> = collection.gaps.iter().map(|g| (g.index, g.shard.index())).collect();
         assert_eq!(gaps, [(6, 0), (7, 1), (8, 2), (9, 0)]);
+        assert_eq!(collection.gaps[0].attempts, 1);
+    }
+
+    #[test]
+    fn given_up_points_are_not_retried_but_missing_ones_are() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let output = dir.path().join("r.jsonl");
+        let header = header();
+        let failure = |index: usize, attempt: u32| {
+            let mut record = record(&header, index, Err("always".into()));
+            record.attempt = attempt;
+            record
+        };
+        let path = Shard::new(1, 3).unwrap_or_else(|e| panic!("{e}")).results_path(&output);
+        let (mut writer, _) = ResultsWriter::open(&path, &header).unwrap_or_else(|e| panic!("{e}"));
+        for record in [failure(1, 1), failure(1, 2), failure(1, 3), record(&header, 4, Ok(4.into())), failure(7, 1)] {
+            writer.append(&record).unwrap_or_else(|e| panic!("{e}"));
+        }
+        drop(writer);
+        write_shard(&output, &header, 0, &[ok(0), ok(3), ok(6), ok(9)]);
+        write_shard(&output, &header, 2, &[ok(2), ok(5)]);
+        let collection = collect(&output, 3, &header).unwrap_or_else(|e| panic!("{e}"));
+        let given_up: Vec<usize> = collection.gaps.iter().filter(|g| g.is_given_up(3)).map(|g| g.index).collect();
+        assert_eq!(given_up, [1]);
+        // Shard 1 still has point 7 (1 attempt of 3) and shard 2 point 8.
+        assert_eq!(collection.shards_to_retry(3), [1, 2]);
+        assert_eq!(collection.shards_to_retry(1), [2]);
+        assert_eq!(collection.incomplete_shards(), [1, 2]);
     }
 }

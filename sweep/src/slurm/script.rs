@@ -182,8 +182,6 @@ impl ArrayJob {
             shard,
             "--workers".to_string(),
             self.options.cpus().to_string(),
-            // Logs are files, not terminals; a progress bar would only add noise.
-            "--no-progress".to_string(),
         ];
         if let Some(output) = &self.output {
             command.push("--output".to_string());
@@ -270,7 +268,7 @@ mod tests {
 #SBATCH --open-mode=append
 #SBATCH --chdir=/home/me/study
 set -euo pipefail
-exec /opt/bin/sweep run /home/me/study/demo.ron --shard \"$SLURM_ARRAY_TASK_ID/4\" --workers 3 --no-progress
+exec /opt/bin/sweep run /home/me/study/demo.ron --shard \"$SLURM_ARRAY_TASK_ID/4\" --workers 3
 ";
         assert_eq!(script, expected);
     }
@@ -309,10 +307,7 @@ exec /opt/bin/sweep run /home/me/study/demo.ron --shard \"$SLURM_ARRAY_TASK_ID/4
         job.run_args = vec!["--retry-failed".into(), "--max-attempts".into(), "3".into()];
         let script = job.render().unwrap();
         let last = script.lines().last().unwrap_or_default();
-        assert!(
-            last.ends_with("--workers 3 --no-progress --output out/sq.jsonl --retry-failed --max-attempts 3"),
-            "{last}"
-        );
+        assert!(last.ends_with("--workers 3 --output out/sq.jsonl --retry-failed --max-attempts 3"), "{last}");
     }
 
     #[test]

@@ -4,7 +4,6 @@
 //! and find the sweep's jobs in the queue, and `collect` can ask Slurm's
 //! accounting what became of them.
 
-use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -13,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::options::JobOptions;
 use super::{JobId, Shard};
-use crate::store::Fingerprint;
+use crate::fingerprint::Fingerprint;
 
 /// Version of the state file's layout.
 pub const STATE_FORMAT: u32 = 1;
@@ -84,6 +83,14 @@ pub enum StateError {
         path: PathBuf,
         /// The I/O error.
         reason: std::io::Error,
+    },
+    /// Writing failed (the old state, if any, is intact).
+    #[error("cannot record the submission in {path}: {reason}")]
+    Write {
+        /// The state file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
     },
     /// The file is not a state file this version understands.
     #[error("{path} is not a readable submission state file ({reason}); move it aside to start afresh")]
@@ -158,8 +165,8 @@ impl SubmissionLog {
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
         let text = serde_json::to_string_pretty(self)
             .map_err(|err| StateError::Corrupt { path: path.to_owned(), reason: err.to_string() })?;
-        write_atomically(path, format!("{text}\n").as_bytes())
-            .map_err(|reason| StateError::Io { path: path.to_owned(), reason })
+        crate::store::write_atomically(path, |out| writeln!(out, "{text}"))
+            .map_err(|err| StateError::Write { path: path.to_owned(), reason: err.to_string() })
     }
 
     /// The latest submission, if any.
@@ -182,29 +189,6 @@ impl SubmissionLog {
             .flat_map(|s| s.jobs.iter())
             .find_map(|job| Some((job.job, job.task_of(shard.index())?)))
     }
-}
-
-/// Replaces `path` with `bytes` through a fsynced temporary file and a
-/// rename; the directory is fsynced too, so the rename itself is durable.
-pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let directory = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(".tmp-{}", std::process::id()));
-    let temporary = directory.join(name);
-    let written = (|| {
-        let mut file = File::options().write(true).create(true).truncate(true).open(&temporary)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
-        std::fs::rename(&temporary, path)
-    })();
-    if written.is_err() {
-        let _ = std::fs::remove_file(&temporary);
-    }
-    written?;
-    File::open(&directory)?.sync_all()
 }
 
 /// Now, as UTC `YYYY-MM-DDTHH:MM:SSZ`.
