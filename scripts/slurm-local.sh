@@ -15,6 +15,7 @@
 # can coexist as long as they use different ports. Environment knobs for `start`:
 #   CTLD_PORT (6817)  SLURMD_PORT (6818)  DBD_PORT (6819)  DB_PORT (3306)
 #   NODE (localnode)  CPUS (nproc)  ACCOUNTING (1; 0 runs without slurmdbd)
+#   MAX_ARRAY_SIZE (1001, Slurm's default; small values test array splitting)
 #
 # Authentication is auth/none and the database password is fixed: acceptable
 # only because every daemon listens on 127.0.0.1 of a throw-away single-user
@@ -27,6 +28,7 @@ SLURMD_PORT=${SLURMD_PORT:-6818}
 DBD_PORT=${DBD_PORT:-6819}
 DB_PORT=${DB_PORT:-3306}
 ACCOUNTING=${ACCOUNTING:-1}
+MAX_ARRAY_SIZE=${MAX_ARRAY_SIZE:-1001}
 
 log() { printf 'slurm-local: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -105,6 +107,7 @@ SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
 # (sacct still has them). Signal, then kill, 2 s after a time limit.
 MinJobAge=2
 KillWait=2
+MaxArraySize=$MAX_ARRAY_SIZE
 NodeName=$NODE NodeAddr=127.0.0.1 NodeHostname=localhost CPUs=${CPUS:-$(nproc)} State=UNKNOWN
 PartitionName=debug Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
 EOF
@@ -225,7 +228,7 @@ cmd_start() {
 stop_pidfile() {
   local pidfile=$1 pid
   [ -f "$pidfile" ] || return 0
-  pid=$(cat "$pidfile")
+  pid=$(cat "$pidfile" 2>/dev/null) || return 0
   for _ in $(seq $((${2:-5} * 10))); do
     kill -0 "$pid" 2>/dev/null || { rm -f "$pidfile"; return 0; }
     sleep 0.1
@@ -249,7 +252,9 @@ cmd_stop() {
   # Then the accounting daemon and its database (SIGTERM: clean shutdown).
   local pidfile
   for pidfile in "$base/slurmdbd.pid" "$base/mariadbd.pid"; do
-    [ -f "$pidfile" ] && kill "$(cat "$pidfile")" 2>/dev/null
+    if [ -f "$pidfile" ]; then
+      kill "$(cat "$pidfile" 2>/dev/null)" 2>/dev/null || true
+    fi
     stop_pidfile "$pidfile" 15
   done
   log "cluster in $base stopped"

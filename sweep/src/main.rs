@@ -216,6 +216,10 @@ struct JobArgs {
     /// (SIGUSR1; default 120, 0 for never), so that what it computed is saved.
     #[arg(long, value_name = "SECS")]
     grace: Option<u64>,
+    /// Seconds between the progress lines (done/total, rate, ETA) each
+    /// task writes to its log (default 30).
+    #[arg(long, value_name = "SECS")]
+    progress_every: Option<u64>,
     /// Any other sbatch option, one word each, e.g. --sbatch=--exclusive
     /// --sbatch=--nice=10 (repeatable; replaces the recorded list).
     #[arg(long = "sbatch", value_name = "OPTION", allow_hyphen_values = true)]
@@ -242,6 +246,7 @@ impl JobArgs {
             mail_type: self.mail_type,
             mail_user: self.mail_user,
             grace_secs: self.grace,
+            progress_every_secs: self.progress_every,
             sbatch_args: self.sbatch,
             log_dir: self.log_dir,
         }
@@ -657,9 +662,12 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
 
     // Points done in shard files of any count (or in the merged results) are
     // copied into this count's shard files: no task computes them again.
-    let reused = slurm::seed_shards(&output, count, &header)?;
-    if reused > 0 {
-        eprintln!("sweep: {reused} points already computed are reused in the {count} shard files");
+    let seeded = slurm::seed_shards(&output, count, &header)?;
+    if seeded.values > 0 {
+        eprintln!("sweep: {} points already computed are reused in the {count} shard files", seeded.values);
+    }
+    if seeded.failures > 0 {
+        eprintln!("sweep: {} failed points are carried over with their attempt counts", seeded.failures);
     }
     let shards: Vec<usize> = if args.resubmit {
         let collection = slurm::collect(&output, count, &header)?;
@@ -711,10 +719,9 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
     while submitting && script_path(&base_script, Some(number), 1).exists() {
         number += 1;
     }
-    let mut run_args = vec!["--max-attempts".to_string(), max_attempts.to_string()];
-    if args.resubmit {
-        run_args.push("--retry-failed".to_string());
-    }
+    // Failed points are tried again, up to --max-attempts in all: a task
+    // killed by Slurm fails the points it had in flight.
+    let run_args = vec!["--retry-failed".to_string(), "--max-attempts".to_string(), max_attempts.to_string()];
     let program = std::env::current_exe().context("finding the sweep executable")?;
     let mut submission = slurm::Submission {
         submitted_at: slurm::utc_now(),

@@ -30,7 +30,9 @@ pub use client::{
     parse_config_value, parse_sacct, parse_squeue, parse_submission, poll_until_empty, Cluster, JobId, QueuedTask,
     TaskAccount,
 };
-pub use collect::{collect, gather, seed_shards, write_merged, CollectError, Collection, Gap, GapReason, Gathered};
+pub use collect::{
+    collect, gather, seed_shards, write_merged, CollectError, Collection, Gap, GapReason, Gathered, Seeded,
+};
 pub use options::{JobOptions, DEFAULT_GRACE_SECS};
 pub use script::{split_arrays, ArrayJob, ArraySpec};
 pub use shard::{shard_counts_on_disk, Shard};

@@ -267,15 +267,15 @@ pub fn collect(output: &Path, count: usize, header: &Header) -> Result<Collectio
 /// owns it, unless that file already has it: run before submitting with a
 /// new shard count, so that no task computes a point already done. Failed
 /// points are carried over with their attempt count, so that a point given
-/// up stays given up. Returns how many records were copied.
-pub fn seed_shards(output: &Path, count: usize, header: &Header) -> Result<usize, CollectError> {
+/// up stays given up.
+pub fn seed_shards(output: &Path, count: usize, header: &Header) -> Result<Seeded, CollectError> {
     Shard::new(0, count)?;
     let gathered = gather(output, header)?;
     let mut by_shard: Vec<Vec<&Record>> = vec![Vec::new(); count];
     for record in gathered.best.values() {
         by_shard[record.index % count].push(record);
     }
-    let mut copied = 0;
+    let mut seeded = Seeded::default();
     for (shard, mut records) in Shard::all(count).zip(by_shard) {
         if records.is_empty() {
             continue;
@@ -292,10 +292,23 @@ pub fn seed_shards(output: &Path, count: usize, header: &Header) -> Result<usize
                 continue;
             }
             writer.append(record)?;
-            copied += 1;
+            if record.is_ok() {
+                seeded.values += 1;
+            } else {
+                seeded.failures += 1;
+            }
         }
     }
-    Ok(copied)
+    Ok(seeded)
+}
+
+/// What [`seed_shards`] copied into the shard files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Seeded {
+    /// Points with a value.
+    pub values: usize,
+    /// Failed points, carried over with their attempt count.
+    pub failures: usize,
 }
 
 /// Writes `records` as the results file at `path` for the sweep `header`,
@@ -492,9 +505,11 @@ mod tests {
         write_shard_of(&output, &header, 2, 4, &[ok(2), (6, Err("x".into()))]);
         write_shard_of(&output, &header, 3, 4, &[ok(3)]);
         // Six values, and the failure of point 6 with its attempt count.
-        assert_eq!(seed_shards(&output, 3, &header).unwrap_or_else(|e| panic!("{e}")), 7);
+        let seeded = seed_shards(&output, 3, &header).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(seeded, Seeded { values: 6, failures: 1 });
         // Seeding again copies nothing.
-        assert_eq!(seed_shards(&output, 3, &header).unwrap_or_else(|e| panic!("{e}")), 0);
+        let again = seed_shards(&output, 3, &header).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(again, Seeded::default());
         let in_shard = |k| done_indices(&Shard::new(k, 3).unwrap_or_else(|e| panic!("{e}")).results_path(&output));
         assert_eq!(in_shard(0), [0, 3]);
         assert_eq!(in_shard(1), [1, 4]);

@@ -50,6 +50,9 @@ pub struct JobOptions {
     /// Seconds before the time limit at which `sweep run` is asked (SIGUSR1)
     /// to stop cleanly (default [`DEFAULT_GRACE_SECS`]; 0 asks for nothing).
     pub grace_secs: Option<u64>,
+    /// Seconds between the progress lines each task writes to its log
+    /// (default: `sweep run`'s, 30).
+    pub progress_every_secs: Option<u64>,
     /// Any other sbatch options, each one word such as `--exclusive` or
     /// `--nice=10`, written as `#SBATCH` lines in this order.
     pub sbatch_args: Vec<String>,
@@ -84,6 +87,7 @@ impl JobOptions {
         take(&mut merged.mail_type, &newer.mail_type);
         take(&mut merged.mail_user, &newer.mail_user);
         take(&mut merged.grace_secs, &newer.grace_secs);
+        take(&mut merged.progress_every_secs, &newer.progress_every_secs);
         take(&mut merged.log_dir, &newer.log_dir);
         if !newer.sbatch_args.is_empty() {
             merged.sbatch_args.clone_from(&newer.sbatch_args);
@@ -112,6 +116,12 @@ impl JobOptions {
     /// line, and pass-through options that are not options or that the
     /// script manages itself.
     pub fn validate(&self) -> Result<(), SlurmError> {
+        if self.progress_every_secs == Some(0) {
+            return Err(SlurmError::InvalidOption {
+                option: "--progress-every".into(),
+                reason: "must be at least 1 second".into(),
+            });
+        }
         if self.cpus_per_task == Some(0) {
             return Err(SlurmError::InvalidOption {
                 option: "--cpus-per-task".into(),

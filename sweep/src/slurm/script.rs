@@ -183,6 +183,10 @@ impl ArrayJob {
             "--workers".to_string(),
             self.options.cpus().to_string(),
         ];
+        if let Some(every) = self.options.progress_every_secs {
+            command.push("--progress-every".to_string());
+            command.push(every.to_string());
+        }
         if let Some(output) = &self.output {
             command.push("--output".to_string());
             command.push(shell_quote(&output.display().to_string()));
