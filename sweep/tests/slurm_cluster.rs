@@ -178,14 +178,28 @@ fn sharded_sweep_on_slurm_matches_a_local_run() {
     }
 
     succeeded(&cluster.sweep(work.path(), &["collect", "squares.ron"]), "sweep collect");
+    // The same spec on a laptop (one worker) and on one big node (many
+    // workers) gives the same results file: same header, same values.
     succeeded(
-        &cluster.sweep(work.path(), &["run", "squares.ron", "--output", "local.jsonl", "--no-progress"]),
-        "local sweep run",
+        &cluster
+            .sweep(work.path(), &["run", "squares.ron", "--output", "local.jsonl", "--workers", "1", "--no-progress"]),
+        "laptop sweep run",
+    );
+    succeeded(
+        &cluster
+            .sweep(work.path(), &["run", "squares.ron", "--output", "node.jsonl", "--workers", "8", "--no-progress"]),
+        "big-node sweep run",
     );
     let merged = values(&work.path().join("squares.jsonl"));
     let local = values(&work.path().join("local.jsonl"));
     assert_eq!(merged.len(), 200);
     assert_eq!(merged, local);
+    assert_eq!(values(&work.path().join("node.jsonl")), local);
+    let header = |name: &str| {
+        Results::load(&work.path().join(name)).unwrap_or_else(|e| panic!("{name}: {e}")).header.fingerprint
+    };
+    assert_eq!(header("squares.jsonl"), header("local.jsonl"));
+    assert_eq!(header("node.jsonl"), header("local.jsonl"));
     assert!(merged.iter().all(|(x, value)| *value == Ok(serde_json::json!(x * x))));
 }
 
@@ -613,4 +627,38 @@ fn arrays_beyond_max_array_size_are_split_and_extra_tasks_reduced() {
     succeeded(&cluster.sweep(work.path(), &["collect", "squares.ron"]), "collect");
     let expected: Vec<_> = (0..points).map(|x| (x, Ok(serde_json::json!(x * x)))).collect();
     assert_eq!(values(&work.path().join("squares.jsonl")), expected);
+}
+
+#[test]
+fn a_point_that_always_fails_is_given_up_not_resubmitted_forever() {
+    let Some(cluster) = TestCluster::connect("a_point_that_always_fails_is_given_up_not_resubmitted_forever") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write_shell_spec(work.path(), "flaky", 6, "echo {x} >> evals; if [ {x} -eq 3 ]; then exit 1; fi; echo {x}");
+    let submit = ["slurm", "flaky.ron", "--tasks", "2", "--max-attempts", "2", "--submit"];
+    let job = job_id(&succeeded(&cluster.sweep(work.path(), &submit), "sweep slurm"));
+    cluster.wait(job);
+    let again = job_id(&succeeded(&cluster.sweep(work.path(), &["slurm", "flaky.ron", "--resubmit"]), "resubmit"));
+    cluster.wait(again);
+
+    // Two attempts made: the point is given up, and nothing is resubmitted.
+    let third = cluster.sweep(work.path(), &["slurm", "flaky.ron", "--resubmit"]);
+    let stdout = succeeded(&third, "second resubmit");
+    let stderr = String::from_utf8_lossy(&third.stderr);
+    assert!(stdout.trim().is_empty(), "a job was submitted: {stdout}");
+    assert!(stderr.contains("1 points failed 2 times and are given up"), "{stderr}");
+    assert!(stderr.contains("nothing to resubmit"), "{stderr}");
+    let collected = cluster.sweep(work.path(), &["collect", "flaky.ron"]);
+    assert!(!collected.status.success());
+    let report = String::from_utf8_lossy(&collected.stdout);
+    assert!(report.contains("#3 x=3") && report.contains("given up after 2 attempts"), "{report}");
+    let stderr = String::from_utf8_lossy(&collected.stderr);
+    assert!(stderr.contains("given up; raise --max-attempts"), "{stderr}");
+
+    let evals = std::fs::read_to_string(work.path().join("evals")).unwrap_or_default();
+    assert_eq!(evals.lines().filter(|line| line.trim() == "3").count(), 2, "{evals}");
+    for x in [0, 1, 2, 4, 5] {
+        assert_eq!(evals.lines().filter(|line| line.trim() == x.to_string()).count(), 1, "{evals}");
+    }
 }
