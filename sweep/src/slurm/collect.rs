@@ -504,19 +504,23 @@ mod tests {
         write_shard_of(&output, &header, 1, 4, &[ok(1), ok(5)]);
         write_shard_of(&output, &header, 2, 4, &[ok(2), (6, Err("x".into()))]);
         write_shard_of(&output, &header, 3, 4, &[ok(3)]);
-        // Six values, and the failure of point 6 with its attempt count.
+        // Point 7 was computed by a plain run into the results file itself.
+        let (mut main, _) = ResultsWriter::open(&output, &header).unwrap_or_else(|e| panic!("{e}"));
+        main.append(&record(&header, 7, Ok(serde_json::json!(49)))).unwrap_or_else(|e| panic!("{e}"));
+        drop(main);
+        // Seven values, and the failure of point 6 with its attempt count.
         let seeded = seed_shards(&output, 3, &header).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(seeded, Seeded { values: 6, failures: 1 });
+        assert_eq!(seeded, Seeded { values: 7, failures: 1 });
         // Seeding again copies nothing.
         let again = seed_shards(&output, 3, &header).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(again, Seeded::default());
         let in_shard = |k| done_indices(&Shard::new(k, 3).unwrap_or_else(|e| panic!("{e}")).results_path(&output));
         assert_eq!(in_shard(0), [0, 3]);
-        assert_eq!(in_shard(1), [1, 4]);
+        assert_eq!(in_shard(1), [1, 4, 7]);
         assert_eq!(in_shard(2), [2, 5]);
         let collection = collect(&output, 3, &header).unwrap_or_else(|e| panic!("{e}"));
         let gaps: Vec<(usize, usize)> = collection.gaps.iter().map(|g| (g.index, g.shard.index())).collect();
-        assert_eq!(gaps, [(6, 0), (7, 1), (8, 2), (9, 0)]);
+        assert_eq!(gaps, [(6, 0), (8, 2), (9, 0)]);
         assert_eq!(collection.gaps[0].attempts, 1);
     }
 
