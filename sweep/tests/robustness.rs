@@ -317,3 +317,29 @@ fn records_of_other_points_are_not_counted_as_done() {
     assert!(status.contains("missing:     30"), "{status}");
     assert!(status.contains("outside:     60 records"), "{status}");
 }
+
+#[test]
+fn a_sweep_killed_between_attempts_keeps_them_and_the_resume_goes_on_counting() {
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "broken.ron",
+        r#"(space: Range(name: "k", start: 0, end: 1), command: ["sh", "-c", "exit 4"], workers: 1)"#,
+    );
+    let results = sandbox.path("broken.jsonl");
+    // A long back-off: the kill lands between attempts 1 and 2.
+    let mut child = sandbox.start(&["run", "--no-progress", "--retries", "2", "--retry-delay", "60", "broken.ron"]);
+    wait_until("the first attempt's record", || records_on_disk(&results) >= 1);
+    child.kill().unwrap_or_else(|e| panic!("{e}"));
+    let _ = child.wait();
+    let killed = sandbox.load("broken.jsonl");
+    assert_eq!(killed.records.iter().map(|r| (r.attempt, r.retrying)).collect::<Vec<_>>(), [(1, true)]);
+
+    // The same command resumes the retries (no --retry-failed needed), from attempt 2.
+    let resumed = sandbox.sweep(&["run", "--no-progress", "--retries", "2", "--retry-delay", "0.01", "broken.ron"]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    let all = sandbox.load("broken.jsonl");
+    assert_eq!(all.records.iter().map(|r| r.attempt).collect::<Vec<_>>(), [1, 2, 3], "capped at 3 attempts");
+    assert_eq!(all.status_with(3).given_up, 1);
+    let again = sandbox.sweep(&["run", "--no-progress", "--retries", "2", "broken.ron"]);
+    assert!(stderr(&again).contains("0 computed"), "{}", stderr(&again));
+}

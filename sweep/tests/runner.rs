@@ -167,3 +167,27 @@ fn retries_within_a_run_record_every_attempt_up_to_the_cap() {
     let (rerun, _) = run_to_file(&path, &header, square, &again).unwrap_or_else(|e| panic!("{e:#}"));
     assert_eq!(rerun.computed, 0);
 }
+
+#[test]
+fn each_attempt_reaches_the_sink_as_it_ends_not_after_the_retries() {
+    use std::sync::atomic::AtomicU32;
+    use std::time::Duration;
+    let calls = Arc::new(AtomicU32::new(0));
+    let broken = {
+        let calls = Arc::clone(&calls);
+        move |_: &Point| -> Result<serde_json::Value, String> {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err("broken".to_owned())
+        }
+    };
+    let retrying = RunOptions { retries: 2, retry_delay: Duration::from_millis(150), ..options() };
+    let mut seen = Vec::new();
+    let summary = sweep::run(&Space::range("k", 0, 1), broken, &sweep::store::Resume::default(), &retrying, |record| {
+        // Had the record waited for the retries, more calls would be made.
+        seen.push((record.attempt, calls.load(Ordering::SeqCst), record.retrying));
+        Ok(())
+    })
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(seen, [(1, 1, true), (2, 2, true), (3, 3, false)], "the last attempt is not marked as retrying");
+    assert_eq!((summary.computed, summary.failed, summary.attempts), (1, 1, 3));
+}

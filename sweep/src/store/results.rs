@@ -119,14 +119,17 @@ impl Results {
 
     /// Which points a resumed run skips: those with a value, those that
     /// failed `max_attempts` times (given up), and the other failed ones
-    /// unless `retry_failed`.
+    /// unless `retry_failed` or their run was interrupted while retrying
+    /// them ([`Record::retrying`]).
     pub fn resume(&self, retry_failed: bool, max_attempts: u32) -> Resume {
         let inside = self.partition().0;
         let attempts = attempts_of(&inside);
         let mut resume = Resume::default();
         for record in latest_of(&inside) {
             let made = attempts.get(&record.index).copied().unwrap_or(1);
-            if record.is_ok() || !retry_failed || made >= max_attempts {
+            // A failed attempt whose run meant to retry it (and was
+            // interrupted first) is retried like with `retry_failed`.
+            if record.is_ok() || !(retry_failed || record.retrying) || made >= max_attempts {
                 resume.skip.insert(record.index);
                 if !record.is_ok() && made >= max_attempts {
                     resume.given_up += 1;
