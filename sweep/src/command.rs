@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::point::Point;
 
+#[cfg(target_os = "linux")]
+mod guardian;
+
 /// How many bytes of a failing command's stderr go into the error message.
 const STDERR_TAIL_BYTES: usize = 600;
 
@@ -203,9 +206,11 @@ pub fn run_command(argv: &[String], timeout: Option<Duration>) -> Result<serde_j
 ///
 /// The command runs in a process group of its own, so that a timeout, a
 /// cancel or an oversized output kills everything it started. On Linux it
-/// is also killed (SIGKILL) if the thread that started it dies, e.g. when
-/// `sweep` itself is killed; grandchildren it forked are not covered by
-/// that and may outlive a `sweep` killed with SIGKILL.
+/// is also killed (SIGKILL) if the thread that started it dies, and a
+/// guardian process kills its whole group if this process dies, e.g. when
+/// `sweep` itself is killed with SIGKILL, so nothing it forked outlives
+/// the sweep either (a descendant that leaves the group, e.g. with
+/// `setsid`, is out of reach).
 pub fn execute(argv: &[String], options: &CommandOptions) -> Option<Evaluation> {
     let failed = |message: String| Some(Evaluation { outcome: Err(message), exit: None });
     let Some((program, arguments)) = argv.split_first() else { return failed("empty command".to_owned()) };
@@ -221,10 +226,17 @@ pub fn execute(argv: &[String], options: &CommandOptions) -> Option<Evaluation> 
         Ok(child) => child,
         Err(e) => return failed(format!("cannot start {program:?}: {e}")),
     };
+    // The child leads a group of its own, named by its pid.
+    #[cfg(target_os = "linux")]
+    let group = libc::pid_t::try_from(child.id()).unwrap_or(0);
+    #[cfg(target_os = "linux")]
+    guardian::watch(group);
     let overflow = Arc::new(AtomicBool::new(false));
     let stdout = drain(child.stdout.take(), options.capture_limit, Some(Arc::clone(&overflow)));
     let stderr = drain(child.stderr.take(), options.capture_limit, None);
     let ending = wait(&mut child, options, &overflow);
+    #[cfg(target_os = "linux")]
+    guardian::release(group);
     let stdout = stdout.join().unwrap_or_default();
     let stderr = stderr.join().unwrap_or_default();
     let status = match ending {

@@ -211,6 +211,40 @@ fn black_boxes_die_with_a_sigkilled_sweep() {
     }
 }
 
+/// Like `SLEEPER`, but the sleep is a grandchild: `sh` forks it and waits.
+const FORKING_SLEEPER: &str = r#"(space: Range(name: "k", start: 0, end: 6),
+    command: ["sh", "-c", "sleep 30 & echo $! > pids/{k}; wait"], workers: 2)"#;
+
+#[cfg(target_os = "linux")]
+#[test]
+fn grandchildren_of_black_boxes_die_with_a_sigkilled_sweep() {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir(sandbox.path("pids")).unwrap_or_else(|e| panic!("{e}"));
+    sandbox.spec("forking.ron", FORKING_SLEEPER);
+    let mut child = sandbox.start(&["run", "forking.ron"]);
+    wait_until("two forked sleepers", || sleeper_pids(&sandbox).len() >= 2);
+    child.kill().unwrap_or_else(|e| panic!("{e}")); // SIGKILL: no handler runs
+    let _ = child.wait();
+    for pid in sleeper_pids(&sandbox) {
+        wait_until("the black box's own child to die", || !alive(pid));
+    }
+}
+
+#[test]
+fn grandchildren_of_black_boxes_die_on_a_graceful_stop() {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir(sandbox.path("pids")).unwrap_or_else(|e| panic!("{e}"));
+    sandbox.spec("forking.ron", FORKING_SLEEPER);
+    let child = sandbox.start(&["run", "forking.ron", "--grace", "0.2"]);
+    wait_until("two forked sleepers", || sleeper_pids(&sandbox).len() >= 2);
+    signal(&child, libc::SIGTERM);
+    let output = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(output.status.code(), Some(128 + libc::SIGTERM), "{}", stderr(&output));
+    for pid in sleeper_pids(&sandbox) {
+        wait_until("the black box's own child to die", || !alive(pid));
+    }
+}
+
 #[test]
 fn a_point_that_keeps_failing_is_given_up_after_max_attempts() {
     let sandbox = Sandbox::new();
