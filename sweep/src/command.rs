@@ -209,8 +209,11 @@ pub fn run_command(argv: &[String], timeout: Option<Duration>) -> Result<serde_j
 /// is also killed (SIGKILL) if the thread that started it dies, and a
 /// guardian process kills its whole group if this process dies, e.g. when
 /// `sweep` itself is killed with SIGKILL, so nothing it forked outlives
-/// the sweep either (a descendant that leaves the group, e.g. with
-/// `setsid`, is out of reach).
+/// the sweep either. On Linux, when the command exits, whatever it left
+/// running in its group is killed too (it would hold the pipes open, and
+/// this call would wait for it past any time limit). A descendant that
+/// leaves the group (`setsid`) is out of reach of all this, and one that
+/// keeps stdout or stderr open delays the point until it closes them.
 pub fn execute(argv: &[String], options: &CommandOptions) -> Option<Evaluation> {
     let failed = |message: String| Some(Evaluation { outcome: Err(message), exit: None });
     let Some((program, arguments)) = argv.split_first() else { return failed("empty command".to_owned()) };
@@ -372,6 +375,12 @@ fn wait(child: &mut Child, options: &CommandOptions, overflow: &AtomicBool) -> E
     let started = Instant::now();
     let mut pause = Duration::from_millis(1);
     loop {
+        // Whatever the black box left running in its group (`sim &` that
+        // it did not wait for) ends with it: it would hold the pipes open,
+        // and this call would wait for it past any time limit.
+        if has_exited(child) {
+            kill_group(child);
+        }
         match child.try_wait() {
             Ok(Some(status)) => {
                 // A command that printed too much and then exited still failed.
@@ -403,6 +412,15 @@ fn wait(child: &mut Child, options: &CommandOptions, overflow: &AtomicBool) -> E
 
 /// Kills the child and, on Unix, its whole process group; then reaps it.
 fn kill_tree(child: &mut Child) {
+    kill_group(child);
+    // Errors mean the child is already gone, which is what we want.
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// SIGKILLs the child's process group. Only before the child is reaped:
+/// until then its pid, which names the group, cannot be reused.
+fn kill_group(child: &Child) {
     #[cfg(unix)]
     if let Ok(pid) = libc::pid_t::try_from(child.id()) {
         // SAFETY: kill(2) has no memory-safety preconditions; a negative pid
@@ -411,9 +429,26 @@ fn kill_tree(child: &mut Child) {
             libc::kill(-pid, libc::SIGKILL);
         }
     }
-    // Errors mean the child is already gone, which is what we want.
-    let _ = child.kill();
-    let _ = child.wait();
+}
+
+/// Whether the child has exited, without reaping it (so its group can
+/// still be addressed safely).
+#[cfg(target_os = "linux")]
+fn has_exited(child: &Child) -> bool {
+    let Ok(pid) = libc::id_t::try_from(child.id()) else { return false };
+    // SAFETY: `info` is a valid siginfo_t for waitid to fill; WNOWAIT leaves
+    // the child waitable, so `Child::try_wait` still reaps it.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT) == 0
+            && info.si_pid() != 0
+    }
+}
+
+/// Without `waitid(WNOWAIT)`, leftovers in the group are not hunted down.
+#[cfg(not(target_os = "linux"))]
+fn has_exited(_child: &Child) -> bool {
+    false
 }
 
 #[cfg(test)]

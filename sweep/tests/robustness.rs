@@ -246,6 +246,28 @@ fn grandchildren_of_black_boxes_die_on_a_graceful_stop() {
 }
 
 #[test]
+fn a_black_box_that_exits_leaving_a_background_child_is_done_at_once() {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir(sandbox.path("pids")).unwrap_or_else(|e| panic!("{e}"));
+    // The background sleep inherits stdout: waiting for the pipe to close
+    // would wait for it, past any --timeout.
+    sandbox.spec(
+        "leaky.ron",
+        r#"(space: Range(name: "k", start: 0, end: 2),
+            command: ["sh", "-c", "sleep 30 & echo $! > pids/{k}; echo {k}.5"], workers: 2, timeout_secs: 20.0)"#,
+    );
+    let started = Instant::now();
+    let output = sandbox.sweep(&["run", "--no-progress", "leaky.ron"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(started.elapsed() < Duration::from_secs(10), "waited {:?} for a leftover child", started.elapsed());
+    let values: Vec<_> = sandbox.load("leaky.jsonl").latest().iter().map(|r| r.outcome.clone()).collect();
+    assert_eq!(values, [Ok(serde_json::json!(0.5)), Ok(serde_json::json!(1.5))]);
+    for pid in sleeper_pids(&sandbox) {
+        wait_until("the leftover child to die", || !alive(pid));
+    }
+}
+
+#[test]
 fn a_point_that_keeps_failing_is_given_up_after_max_attempts() {
     let sandbox = Sandbox::new();
     sandbox.spec(
