@@ -435,7 +435,7 @@ fn kill_group(child: &Child) {
 /// still be addressed safely).
 #[cfg(target_os = "linux")]
 fn has_exited(child: &Child) -> bool {
-    let Ok(pid) = libc::id_t::try_from(child.id()) else { return false };
+    let pid: libc::id_t = child.id();
     // SAFETY: `info` is a valid siginfo_t for waitid to fill; WNOWAIT leaves
     // the child waitable, so `Child::try_wait` still reaps it.
     unsafe {
