@@ -12,6 +12,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::point::Point;
 
+#[cfg(target_os = "linux")]
+mod guardian;
+
 /// How many bytes of a failing command's stderr go into the error message.
 const STDERR_TAIL_BYTES: usize = 600;
 
@@ -203,9 +206,14 @@ pub fn run_command(argv: &[String], timeout: Option<Duration>) -> Result<serde_j
 ///
 /// The command runs in a process group of its own, so that a timeout, a
 /// cancel or an oversized output kills everything it started. On Linux it
-/// is also killed (SIGKILL) if the thread that started it dies, e.g. when
-/// `sweep` itself is killed; grandchildren it forked are not covered by
-/// that and may outlive a `sweep` killed with SIGKILL.
+/// is also killed (SIGKILL) if the thread that started it dies, and a
+/// guardian process kills its whole group if this process dies, e.g. when
+/// `sweep` itself is killed with SIGKILL, so nothing it forked outlives
+/// the sweep either. On Linux, when the command exits, whatever it left
+/// running in its group is killed too (it would hold the pipes open, and
+/// this call would wait for it past any time limit). A descendant that
+/// leaves the group (`setsid`) is out of reach of all this, and one that
+/// keeps stdout or stderr open delays the point until it closes them.
 pub fn execute(argv: &[String], options: &CommandOptions) -> Option<Evaluation> {
     let failed = |message: String| Some(Evaluation { outcome: Err(message), exit: None });
     let Some((program, arguments)) = argv.split_first() else { return failed("empty command".to_owned()) };
@@ -221,10 +229,17 @@ pub fn execute(argv: &[String], options: &CommandOptions) -> Option<Evaluation> 
         Ok(child) => child,
         Err(e) => return failed(format!("cannot start {program:?}: {e}")),
     };
+    // The child leads a group of its own, named by its pid.
+    #[cfg(target_os = "linux")]
+    let group = libc::pid_t::try_from(child.id()).unwrap_or(0);
+    #[cfg(target_os = "linux")]
+    guardian::watch(group);
     let overflow = Arc::new(AtomicBool::new(false));
     let stdout = drain(child.stdout.take(), options.capture_limit, Some(Arc::clone(&overflow)));
     let stderr = drain(child.stderr.take(), options.capture_limit, None);
     let ending = wait(&mut child, options, &overflow);
+    #[cfg(target_os = "linux")]
+    guardian::release(group);
     let stdout = stdout.join().unwrap_or_default();
     let stderr = stderr.join().unwrap_or_default();
     let status = match ending {
@@ -360,6 +375,12 @@ fn wait(child: &mut Child, options: &CommandOptions, overflow: &AtomicBool) -> E
     let started = Instant::now();
     let mut pause = Duration::from_millis(1);
     loop {
+        // Whatever the black box left running in its group (`sim &` that
+        // it did not wait for) ends with it: it would hold the pipes open,
+        // and this call would wait for it past any time limit.
+        if has_exited(child) {
+            kill_group(child);
+        }
         match child.try_wait() {
             Ok(Some(status)) => {
                 // A command that printed too much and then exited still failed.
@@ -391,6 +412,15 @@ fn wait(child: &mut Child, options: &CommandOptions, overflow: &AtomicBool) -> E
 
 /// Kills the child and, on Unix, its whole process group; then reaps it.
 fn kill_tree(child: &mut Child) {
+    kill_group(child);
+    // Errors mean the child is already gone, which is what we want.
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// SIGKILLs the child's process group. Only before the child is reaped:
+/// until then its pid, which names the group, cannot be reused.
+fn kill_group(child: &Child) {
     #[cfg(unix)]
     if let Ok(pid) = libc::pid_t::try_from(child.id()) {
         // SAFETY: kill(2) has no memory-safety preconditions; a negative pid
@@ -399,9 +429,26 @@ fn kill_tree(child: &mut Child) {
             libc::kill(-pid, libc::SIGKILL);
         }
     }
-    // Errors mean the child is already gone, which is what we want.
-    let _ = child.kill();
-    let _ = child.wait();
+}
+
+/// Whether the child has exited, without reaping it (so its group can
+/// still be addressed safely).
+#[cfg(target_os = "linux")]
+fn has_exited(child: &Child) -> bool {
+    let pid: libc::id_t = child.id();
+    // SAFETY: `info` is a valid siginfo_t for waitid to fill; WNOWAIT leaves
+    // the child waitable, so `Child::try_wait` still reaps it.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT) == 0
+            && info.si_pid() != 0
+    }
+}
+
+/// Without `waitid(WNOWAIT)`, leftovers in the group are not hunted down.
+#[cfg(not(target_os = "linux"))]
+fn has_exited(_child: &Child) -> bool {
+    false
 }
 
 #[cfg(test)]

@@ -325,7 +325,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Plot { results, output, value_key } => {
             let loaded = load(&results)?;
             let output = output.unwrap_or_else(|| results.with_extension("png"));
-            for path in plot::plot_results(&loaded, value_key.as_deref(), &output)? {
+            for path in plot::plot_results(&loaded, value_key.as_deref(), &output)
+                .with_context(|| format!("cannot plot {}", results.display()))?
+            {
                 println!("{}", path.display());
             }
             Ok(())

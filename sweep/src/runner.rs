@@ -228,10 +228,14 @@ pub fn max_workers() -> usize {
     64 * std::thread::available_parallelism().map_or(1, usize::from)
 }
 
-/// What one point's task produced: a record per attempt, and whether it
-/// was abandoned.
+/// What one point's task did; its records went out through the emitter
+/// as each attempt ended.
 struct PointRun {
-    records: Vec<Record>,
+    /// Attempts made (records emitted).
+    attempts: usize,
+    /// Whether the last attempt succeeded, and its number.
+    last: Option<(bool, u32)>,
+    /// Abandoned in flight (its last attempt has no record).
     interrupted: bool,
 }
 
@@ -246,17 +250,25 @@ struct Attempts {
 }
 
 /// Evaluates one point, retrying failures as allowed, timing each attempt
-/// and turning a panic into a failure so the sweep goes on.
-fn evaluate_point<F>(space: &Space, evaluate: &F, attempts: &Attempts, index: usize) -> Option<PointRun>
+/// and turning a panic into a failure so the sweep goes on. Each attempt's
+/// record is handed to `emit` as soon as the attempt ends, before any
+/// back-off, so a crash between attempts loses none of them.
+fn evaluate_point<F>(
+    space: &Space,
+    evaluate: &F,
+    attempts: &Attempts,
+    index: usize,
+    emit: &dyn Fn(Record),
+) -> Option<PointRun>
 where
     F: Fn(&Point) -> Option<Evaluation>,
 {
+    let mut run = PointRun { attempts: 0, last: None, interrupted: false };
     // Queued before a stop request: not started, not recorded.
     if attempts.stop.requests() > 0 {
-        return Some(PointRun { records: Vec::new(), interrupted: false });
+        return Some(run);
     }
     let point = space.point(index)?;
-    let mut records = Vec::new();
     let first = attempts.prior.get(&index).copied().unwrap_or(0) + 1;
     let mut delay = attempts.delay;
     for (retry, attempt) in (0..=attempts.retries).zip(first..) {
@@ -271,10 +283,12 @@ where
             Some(Evaluation { outcome: Err(format!("panicked: {message}")), exit: None })
         });
         let Some(Evaluation { outcome, exit }) = evaluation else {
-            return Some(PointRun { records, interrupted: true });
+            run.interrupted = true;
+            return Some(run);
         };
         let failed = outcome.is_err();
-        records.push(Record {
+        let retrying = failed && attempt < attempts.max && retry < attempts.retries;
+        emit(Record {
             index,
             id: point.id(),
             point: point.clone(),
@@ -282,21 +296,32 @@ where
             duration_ms: started.elapsed().as_secs_f64() * 1e3,
             attempt,
             provenance: Some(Provenance::here(&attempts.host, started_at, exit)),
+            retrying,
         });
-        if !failed || attempt >= attempts.max || retry == attempts.retries {
+        run.attempts += 1;
+        run.last = Some((!failed, attempt));
+        if !retrying {
             break;
         }
         // Back off, but wake up for a stop request.
         let until = Instant::now() + delay;
         while Instant::now() < until {
             if attempts.stop.requests() > 0 {
-                return Some(PointRun { records, interrupted: false });
+                return Some(run);
             }
             thread::sleep(Duration::from_millis(20).min(until - Instant::now()));
         }
         delay = (delay * 2).min(Duration::from_secs(60));
     }
-    Some(PointRun { records, interrupted: false })
+    Some(run)
+}
+
+/// What the workers tell the thread that owns the sink.
+enum Event {
+    /// An attempt ended: write its record.
+    Record(Record),
+    /// A point's task ended (after all of its records).
+    Point(anyhow::Result<PointRun>),
 }
 
 fn progress_bar(total: usize) -> ProgressBar {
@@ -467,23 +492,22 @@ where
         stop: options.stop.clone(),
     });
     let shared_space = Arc::new(space.clone());
+    let (events, received) = mpsc::channel::<Event>();
     let task = {
         let in_flight = Arc::clone(&in_flight);
+        let events = events.clone();
         move |index: usize| {
             in_flight.fetch_add(1, Ordering::SeqCst);
-            let run = evaluate_point(&shared_space, &evaluate, &attempts, index);
+            // A send fails only once the sink gave up; the record has
+            // nowhere to go then.
+            let emit = |record: Record| drop(events.send(Event::Record(record)));
+            let run = evaluate_point(&shared_space, &evaluate, &attempts, index, &emit);
             in_flight.fetch_sub(1, Ordering::SeqCst);
             run
         }
     };
     let stop = options.stop.clone();
     let skip = &resume.skip;
-    let inputs =
-        options.selection.indices(len).filter(move |i| !skip.contains(i)).take_while(move |_| stop.requests() == 0);
-    let mut map = pool.map_unordered(task, inputs);
-    if let Some(size) = options.chunk_size {
-        map = map.chunk_size(size);
-    }
     let started = Instant::now();
     let mut summary = RunSummary {
         selected,
@@ -497,40 +521,66 @@ where
         elapsed: Duration::ZERO,
     };
     let mut outcome = Ok(());
-    for (_, result) in map {
-        let run = match result
-            .map_err(|e| anyhow::anyhow!("a worker was lost: {e}"))
-            .and_then(|run| run.context("a selected index has no point"))
-        {
-            Ok(run) => run,
-            Err(e) => {
-                outcome = Err(e);
-                break;
+    thread::scope(|scope| {
+        // The pool's results are collected on a thread of their own, so
+        // that this one can hand every record to the sink the moment its
+        // attempt ends (a task sends its records before it returns, so they
+        // arrive before the task's `Point` event).
+        let pool = &pool;
+        scope.spawn(move || {
+            let inputs = options
+                .selection
+                .indices(len)
+                .filter(move |i| !skip.contains(i))
+                .take_while(move |_| stop.requests() == 0);
+            let mut map = pool.map_unordered(task, inputs);
+            if let Some(size) = options.chunk_size {
+                map = map.chunk_size(size);
             }
-        };
-        summary.interrupted += usize::from(run.interrupted);
-        summary.attempts += run.records.len();
-        if let Some(last) = run.records.last().filter(|_| !run.interrupted) {
-            summary.computed += 1;
-            if !last.is_ok() {
-                summary.failed += 1;
-                summary.given_up += usize::from(last.attempt >= options.max_attempts.max(1));
-                counters.failed.fetch_add(1, Ordering::SeqCst);
-                bar.set_message(format!("{} failed", summary.failed));
+            for (_, result) in map {
+                let run = result
+                    .map_err(|e| anyhow::anyhow!("a worker was lost: {e}"))
+                    .and_then(|run| run.context("a selected index has no point"));
+                let lost = run.is_err();
+                // Stop feeding points once the sink gave up or a worker was lost.
+                if events.send(Event::Point(run)).is_err() || lost {
+                    break;
+                }
             }
-            counters.done.fetch_add(1, Ordering::SeqCst);
-            bar.inc(1);
-        }
-        for record in run.records {
-            if let Err(e) = sink(record) {
-                outcome = Err(e);
-                break;
+        });
+        for event in &received {
+            match event {
+                Event::Record(record) => {
+                    summary.attempts += 1;
+                    if let Err(e) = sink(record) {
+                        outcome = Err(e);
+                        break;
+                    }
+                }
+                Event::Point(Err(e)) => {
+                    outcome = Err(e);
+                    break;
+                }
+                Event::Point(Ok(run)) => {
+                    summary.interrupted += usize::from(run.interrupted);
+                    if let Some((ok, attempt)) = run.last.filter(|_| !run.interrupted) {
+                        summary.computed += 1;
+                        if !ok {
+                            summary.failed += 1;
+                            summary.given_up += usize::from(attempt >= options.max_attempts.max(1));
+                            counters.failed.fetch_add(1, Ordering::SeqCst);
+                            bar.set_message(format!("{} failed", summary.failed));
+                        }
+                        counters.done.fetch_add(1, Ordering::SeqCst);
+                        bar.inc(1);
+                    }
+                }
             }
         }
-        if outcome.is_err() {
-            break;
-        }
-    }
+        // Dropping the receiver makes the collecting thread stop at its
+        // next send; the scope then waits for it.
+        drop(received);
+    });
     drop(finished);
     let _ = watcher.join();
     bar.finish_and_clear();

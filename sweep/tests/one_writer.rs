@@ -95,3 +95,40 @@ fn runs_started_together_write_one_header() {
         assert_eq!((results.status().done, results.records.len()), (12, 12));
     }
 }
+
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn no_lock_or_temporary_file_outlives_its_writer() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    spec(dir.path());
+    // What a SIGKILLed run (or collect/repair killed mid-rename) leaves.
+    std::fs::write(dir.path().join("slow.jsonl.lock"), "999999 gone-host\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join(".slow.jsonl.999999.tmp"), "{\"sweep\":").unwrap_or_else(|e| panic!("{e}"));
+    // Not ours: another file's temporary, and a file that merely looks alike.
+    std::fs::write(dir.path().join(".other.jsonl.999999.tmp"), "x").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join(".slow.jsonl.notes.tmp"), "x").unwrap_or_else(|e| panic!("{e}"));
+    let output = run(dir.path());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        names_in(dir.path()),
+        [".other.jsonl.999999.tmp", ".slow.jsonl.notes.tmp", "slow.jsonl", "slow.ron"],
+        "the stale lock and temporary file are cleaned, nothing else"
+    );
+    for command in [&["repair", "slow.jsonl"][..], &["status", "slow.jsonl"], &["export", "slow.jsonl", "-o", "x.csv"]]
+    {
+        let output = Command::new(env!("CARGO_BIN_EXE_sweep"))
+            .args(command)
+            .current_dir(dir.path())
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(output.status.success(), "{command:?}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    assert!(!dir.path().join("slow.jsonl.lock").exists(), "repair removes its lock when done");
+}

@@ -211,6 +211,62 @@ fn black_boxes_die_with_a_sigkilled_sweep() {
     }
 }
 
+/// Like `SLEEPER`, but the sleep is a grandchild: `sh` forks it and waits.
+const FORKING_SLEEPER: &str = r#"(space: Range(name: "k", start: 0, end: 6),
+    command: ["sh", "-c", "sleep 30 & echo $! > pids/{k}; wait"], workers: 2)"#;
+
+#[cfg(target_os = "linux")]
+#[test]
+fn grandchildren_of_black_boxes_die_with_a_sigkilled_sweep() {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir(sandbox.path("pids")).unwrap_or_else(|e| panic!("{e}"));
+    sandbox.spec("forking.ron", FORKING_SLEEPER);
+    let mut child = sandbox.start(&["run", "forking.ron"]);
+    wait_until("two forked sleepers", || sleeper_pids(&sandbox).len() >= 2);
+    child.kill().unwrap_or_else(|e| panic!("{e}")); // SIGKILL: no handler runs
+    let _ = child.wait();
+    for pid in sleeper_pids(&sandbox) {
+        wait_until("the black box's own child to die", || !alive(pid));
+    }
+}
+
+#[test]
+fn grandchildren_of_black_boxes_die_on_a_graceful_stop() {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir(sandbox.path("pids")).unwrap_or_else(|e| panic!("{e}"));
+    sandbox.spec("forking.ron", FORKING_SLEEPER);
+    let child = sandbox.start(&["run", "forking.ron", "--grace", "0.2"]);
+    wait_until("two forked sleepers", || sleeper_pids(&sandbox).len() >= 2);
+    signal(&child, libc::SIGTERM);
+    let output = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(output.status.code(), Some(128 + libc::SIGTERM), "{}", stderr(&output));
+    for pid in sleeper_pids(&sandbox) {
+        wait_until("the black box's own child to die", || !alive(pid));
+    }
+}
+
+#[test]
+fn a_black_box_that_exits_leaving_a_background_child_is_done_at_once() {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir(sandbox.path("pids")).unwrap_or_else(|e| panic!("{e}"));
+    // The background sleep inherits stdout: waiting for the pipe to close
+    // would wait for it, past any --timeout.
+    sandbox.spec(
+        "leaky.ron",
+        r#"(space: Range(name: "k", start: 0, end: 2),
+            command: ["sh", "-c", "sleep 30 & echo $! > pids/{k}; echo {k}.5"], workers: 2, timeout_secs: 20.0)"#,
+    );
+    let started = Instant::now();
+    let output = sandbox.sweep(&["run", "--no-progress", "leaky.ron"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(started.elapsed() < Duration::from_secs(10), "waited {:?} for a leftover child", started.elapsed());
+    let values: Vec<_> = sandbox.load("leaky.jsonl").latest().iter().map(|r| r.outcome.clone()).collect();
+    assert_eq!(values, [Ok(serde_json::json!(0.5)), Ok(serde_json::json!(1.5))]);
+    for pid in sleeper_pids(&sandbox) {
+        wait_until("the leftover child to die", || !alive(pid));
+    }
+}
+
 #[test]
 fn a_point_that_keeps_failing_is_given_up_after_max_attempts() {
     let sandbox = Sandbox::new();
@@ -316,4 +372,30 @@ fn records_of_other_points_are_not_counted_as_done() {
     assert!(status.contains("done:        0"), "{status}");
     assert!(status.contains("missing:     30"), "{status}");
     assert!(status.contains("outside:     60 records"), "{status}");
+}
+
+#[test]
+fn a_sweep_killed_between_attempts_keeps_them_and_the_resume_goes_on_counting() {
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "broken.ron",
+        r#"(space: Range(name: "k", start: 0, end: 1), command: ["sh", "-c", "exit 4"], workers: 1)"#,
+    );
+    let results = sandbox.path("broken.jsonl");
+    // A long back-off: the kill lands between attempts 1 and 2.
+    let mut child = sandbox.start(&["run", "--no-progress", "--retries", "2", "--retry-delay", "60", "broken.ron"]);
+    wait_until("the first attempt's record", || records_on_disk(&results) >= 1);
+    child.kill().unwrap_or_else(|e| panic!("{e}"));
+    let _ = child.wait();
+    let killed = sandbox.load("broken.jsonl");
+    assert_eq!(killed.records.iter().map(|r| (r.attempt, r.retrying)).collect::<Vec<_>>(), [(1, true)]);
+
+    // The same command resumes the retries (no --retry-failed needed), from attempt 2.
+    let resumed = sandbox.sweep(&["run", "--no-progress", "--retries", "2", "--retry-delay", "0.01", "broken.ron"]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    let all = sandbox.load("broken.jsonl");
+    assert_eq!(all.records.iter().map(|r| r.attempt).collect::<Vec<_>>(), [1, 2, 3], "capped at 3 attempts");
+    assert_eq!(all.status_with(3).given_up, 1);
+    let again = sandbox.sweep(&["run", "--no-progress", "--retries", "2", "broken.ron"]);
+    assert!(stderr(&again).contains("0 computed"), "{}", stderr(&again));
 }

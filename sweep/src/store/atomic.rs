@@ -114,6 +114,39 @@ fn temporary_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
 }
 
+/// Removes `.<name>.<pid>.tmp` files beside `results` (and beside the file
+/// it links to): temporaries of replacements killed before their rename.
+/// Only for holders of the results file's lock, the only writers of such
+/// files. Failures are ignored: a leftover costs disk space, nothing else.
+pub(crate) fn remove_leftover_temporaries(results: &Path) {
+    let mut places = vec![results.to_owned()];
+    if let Ok(target) = std::fs::canonicalize(results) {
+        if target != results {
+            places.push(target);
+        }
+    }
+    for place in places {
+        let Some(name) = place.file_name().map(|n| n.to_string_lossy().into_owned()) else { continue };
+        let prefix = format!(".{name}.");
+        let directory = match place.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let Ok(entries) = std::fs::read_dir(&directory) else { continue };
+        for entry in entries.flatten() {
+            let file_name = entry.file_name();
+            let Some(middle) =
+                file_name.to_str().and_then(|n| n.strip_prefix(&prefix)).and_then(|n| n.strip_suffix(".tmp"))
+            else {
+                continue;
+            };
+            if !middle.is_empty() && middle.bytes().all(|b| b.is_ascii_digit()) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+}
+
 /// Flushes the directory holding `path`, so a rename into it is durable.
 /// Not every platform can open a directory; errors are ignored.
 pub(crate) fn sync_directory(path: &Path) {

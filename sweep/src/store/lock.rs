@@ -9,8 +9,18 @@
 //!
 //! The kernel drops an `flock` when the holder's last descriptor closes,
 //! which includes the process being killed with SIGKILL: a crash never
-//! leaves a stale lock (a leftover sidecar file with an old pid in it is
-//! harmless, the next writer locks it and writes its own pid).
+//! leaves a stale lock. A holder that ends normally deletes the sidecar
+//! while it still holds the lock; a SIGKILLed one leaves the file (with an
+//! old pid in it, unlocked), and the next holder deletes it in turn.
+//! Deleting a lock file is only safe because every taker checks, once it
+//! holds the lock, that the file it locked is still the one at the path,
+//! and starts over if not (it locked a file a releasing holder had just
+//! unlinked).
+//!
+//! While it holds the lock, a taker also removes temporary files left by
+//! an atomic replacement of the results file that was killed before its
+//! rename (`.<name>.<pid>.tmp`, see [`super::write_atomically`]): only lock
+//! holders write them, so any found then is a leftover.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
@@ -24,7 +34,18 @@ use super::StoreError;
 pub struct ResultsLock {
     /// Keeps the lock: closing the descriptor releases it.
     _file: File,
+    /// The sidecar, deleted on drop.
+    path: PathBuf,
     results: PathBuf,
+}
+
+impl Drop for ResultsLock {
+    /// Deletes the sidecar while still holding the lock (the descriptor
+    /// closes after this), so a waiting taker notices and starts over.
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        let _ = std::fs::remove_file(&self.path);
+    }
 }
 
 impl ResultsLock {
@@ -44,28 +65,38 @@ impl ResultsLock {
         if let Some(parent) = lock_path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| io("create the directory of", e))?;
         }
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&lock_path)
-            .map_err(|e| io("open the lock file", e))?;
-        match try_lock_exclusive(&file) {
-            Ok(true) => {}
-            Ok(false) => {
-                let mut holder = String::new();
-                let _ = file.read_to_string(&mut holder);
-                return Err(StoreError::Locked { path: results.to_owned(), holder: describe_holder(&holder) });
+        // Each round either returns or lost a race with a releasing holder
+        // deleting the file; a few rounds are plenty.
+        let mut rounds = 0;
+        let mut file = loop {
+            let mut file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&lock_path)
+                .map_err(|e| io("open the lock file", e))?;
+            match try_lock_exclusive(&file) {
+                Ok(true) => {}
+                Ok(false) => {
+                    let mut holder = String::new();
+                    let _ = file.read_to_string(&mut holder);
+                    return Err(StoreError::Locked { path: results.to_owned(), holder: describe_holder(&holder) });
+                }
+                Err(reason) => return Err(io("lock", reason)),
             }
-            Err(reason) => return Err(io("lock", reason)),
-        }
+            rounds += 1;
+            if is_at(&file, &lock_path) || rounds >= 100 {
+                break file;
+            }
+        };
         // Ours now: record who holds it. Failing to write this is not fatal
         // (the lock is what matters), so errors are ignored.
         let _ = file.set_len(0).and_then(|()| file.rewind());
         let _ = writeln!(file, "{} {}", std::process::id(), hostname());
         let _ = file.flush();
-        Ok(ResultsLock { _file: file, results: results.to_owned() })
+        super::atomic::remove_leftover_temporaries(results);
+        Ok(ResultsLock { _file: file, path: lock_path, results: results.to_owned() })
     }
 
     /// The results file this lock guards.
@@ -99,6 +130,23 @@ pub(crate) fn hostname() -> String {
         }
     }
     std::env::var("HOSTNAME").unwrap_or_else(|_| "unknown-host".to_owned())
+}
+
+/// Whether `file` is the file now at `path` (not one unlinked since it was
+/// opened).
+#[cfg(unix)]
+fn is_at(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(open), Ok(named)) => open.dev() == named.dev() && open.ino() == named.ino(),
+        _ => false,
+    }
+}
+
+/// Lock files are not deleted off Unix, so the one opened is the one there.
+#[cfg(not(unix))]
+fn is_at(_file: &File, _path: &Path) -> bool {
+    true
 }
 
 /// `Ok(false)` when another open file description holds the lock.
@@ -147,5 +195,22 @@ mod tests {
         drop(first);
         let again = ResultsLock::acquire(&results);
         assert!(again.is_ok(), "the lock must be free once dropped");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_taker_that_locked_a_released_holders_deleted_file_notices() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let results = dir.path().join("r.jsonl");
+        let first = ResultsLock::acquire(&results).unwrap_or_else(|e| panic!("{e}"));
+        // A taker that opened the lock file just before the holder released it.
+        let late = File::open(ResultsLock::lock_path(&results)).unwrap_or_else(|e| panic!("{e}"));
+        drop(first);
+        assert!(!ResultsLock::lock_path(&results).exists(), "a released lock deletes its file");
+        let second = ResultsLock::acquire(&results).unwrap_or_else(|e| panic!("{e}"));
+        // The late taker can lock the deleted file, but must see it is stale.
+        assert_eq!(try_lock_exclusive(&late).ok(), Some(true));
+        assert!(!is_at(&late, &ResultsLock::lock_path(&results)));
+        assert!(is_at(&second._file, &ResultsLock::lock_path(&results)));
     }
 }

@@ -26,13 +26,19 @@ pub struct Record {
     pub attempt: u32,
     /// Where, when and how the point was evaluated, when known.
     pub provenance: Option<Provenance>,
+    /// Set on a failed attempt that its run was about to retry: written as
+    /// soon as the attempt ended, before the back-off. Found as a point's
+    /// latest record, it means that run was interrupted between attempts,
+    /// and a resume retries the point (attempts permitting) even without
+    /// `--retry-failed`.
+    pub retrying: bool,
 }
 
 impl Record {
     /// A first attempt's record without provenance; the identity is the
     /// point's.
     pub fn new(index: usize, point: Point, outcome: Result<serde_json::Value, String>, duration_ms: f64) -> Self {
-        Record { index, id: point.id(), point, outcome, duration_ms, attempt: 1, provenance: None }
+        Record { index, id: point.id(), point, outcome, duration_ms, attempt: 1, provenance: None, retrying: false }
     }
 
     /// Whether the point was evaluated successfully.
@@ -123,6 +129,12 @@ struct RecordLine {
     attempt: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     provenance: Option<Provenance>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    retrying: bool,
+}
+
+fn is_false(flag: &bool) -> bool {
+    !*flag
 }
 
 impl From<Record> for RecordLine {
@@ -140,6 +152,7 @@ impl From<Record> for RecordLine {
             duration_ms: r.duration_ms,
             attempt: r.attempt,
             provenance: r.provenance,
+            retrying: r.retrying,
         }
     }
 }
@@ -159,6 +172,7 @@ impl From<RecordLine> for Record {
             duration_ms: line.duration_ms,
             attempt: line.attempt,
             provenance: line.provenance,
+            retrying: line.retrying,
         }
     }
 }

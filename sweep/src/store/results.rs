@@ -95,13 +95,7 @@ impl Results {
     /// The latest record of each point of the space, ordered by point index.
     /// Records of points outside the space are left out.
     pub fn latest(&self) -> Vec<&Record> {
-        let mut latest: HashMap<usize, &Record> = HashMap::new();
-        for record in self.partition().0 {
-            latest.insert(record.index, record);
-        }
-        let mut records: Vec<&Record> = latest.into_values().collect();
-        records.sort_by_key(|r| r.index);
-        records
+        latest_of(&self.partition().0)
     }
 
     /// The header, the records of the space's points and the others, each
@@ -120,23 +114,22 @@ impl Results {
 
     /// Attempts made at each point of the space, counted across runs.
     pub fn attempts(&self) -> HashMap<usize, u32> {
-        let mut attempts: HashMap<usize, u32> = HashMap::new();
-        for record in self.partition().0 {
-            let seen = attempts.entry(record.index).or_default();
-            *seen = (*seen).max(record.attempt);
-        }
-        attempts
+        attempts_of(&self.partition().0)
     }
 
     /// Which points a resumed run skips: those with a value, those that
     /// failed `max_attempts` times (given up), and the other failed ones
-    /// unless `retry_failed`.
+    /// unless `retry_failed` or their run was interrupted while retrying
+    /// them ([`Record::retrying`]).
     pub fn resume(&self, retry_failed: bool, max_attempts: u32) -> Resume {
-        let attempts = self.attempts();
+        let inside = self.partition().0;
+        let attempts = attempts_of(&inside);
         let mut resume = Resume::default();
-        for record in self.latest() {
+        for record in latest_of(&inside) {
             let made = attempts.get(&record.index).copied().unwrap_or(1);
-            if record.is_ok() || !retry_failed || made >= max_attempts {
+            // A failed attempt whose run meant to retry it (and was
+            // interrupted first) is retried like with `retry_failed`.
+            if record.is_ok() || !(retry_failed || record.retrying) || made >= max_attempts {
                 resume.skip.insert(record.index);
                 if !record.is_ok() && made >= max_attempts {
                     resume.given_up += 1;
@@ -162,8 +155,9 @@ impl Results {
     /// [`Results::status`] with a point given up after `max_attempts`.
     pub fn status_with(&self, max_attempts: u32) -> Status {
         let total = self.header.space.len();
-        let latest = self.latest();
-        let attempts = self.attempts();
+        let (inside, outside) = self.partition();
+        let latest = latest_of(&inside);
+        let attempts = attempts_of(&inside);
         let done = latest.iter().filter(|r| r.is_ok()).count();
         let given_up = latest
             .iter()
@@ -175,7 +169,7 @@ impl Results {
             failed: latest.len() - done,
             given_up,
             missing: total.saturating_sub(latest.len()),
-            outside: self.outside().len(),
+            outside: outside.len(),
         }
     }
 
@@ -221,6 +215,27 @@ impl Results {
         writer.flush()?;
         Ok(())
     }
+}
+
+/// The last of `records` for each index, ordered by index.
+fn latest_of<'a>(records: &[&'a Record]) -> Vec<&'a Record> {
+    let mut latest: HashMap<usize, &Record> = HashMap::new();
+    for record in records {
+        latest.insert(record.index, record);
+    }
+    let mut records: Vec<&Record> = latest.into_values().collect();
+    records.sort_by_key(|r| r.index);
+    records
+}
+
+/// The highest attempt number of `records` for each index.
+fn attempts_of(records: &[&Record]) -> HashMap<usize, u32> {
+    let mut attempts: HashMap<usize, u32> = HashMap::new();
+    for record in records {
+        let seen = attempts.entry(record.index).or_default();
+        *seen = (*seen).max(record.attempt);
+    }
+    attempts
 }
 
 /// A CSV cell for a coordinate: floats in the shortest form that reads back

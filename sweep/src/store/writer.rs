@@ -292,4 +292,23 @@ mod tests {
             assert!(ResultsLock::acquire(&path).is_ok(), "close releases the lock");
         }
     }
+
+    #[test]
+    fn the_interval_syncer_flushes_appended_records_in_the_background() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let header = Header::new(Space::range("k", 0, 3), Task::Closure("k".into()));
+        let path = dir.path().join("r.jsonl");
+        let policy = SyncPolicy::Interval(Duration::from_millis(10));
+        let (mut writer, _) = ResultsWriter::open_with(&path, &header, policy).unwrap_or_else(|e| panic!("{e}"));
+        let point = crate::point::Point::new(vec![("k".into(), crate::point::Value::Int(2))]);
+        writer.append(&Record::new(2, point, Ok(4.into()), 0.0)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(writer.dirty.load(Ordering::Acquire), "an append leaves unsynced data");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        // The syncer, not `close`, clears the flag: it called fsync.
+        while writer.dirty.load(Ordering::Acquire) {
+            assert!(std::time::Instant::now() < deadline, "the background syncer never ran");
+            thread::sleep(Duration::from_millis(5));
+        }
+        writer.close().unwrap_or_else(|e| panic!("{e}"));
+    }
 }
