@@ -817,7 +817,12 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
     let output = args.output.unwrap_or_else(|| spec.default_output(&args.spec));
     let header = Header::for_spec(&spec, &args.spec);
     let state_path = SubmissionLog::path_for(&output);
-    let log = SubmissionLog::load(&state_path, header.fingerprint)?;
+    // Merging needs no record of the submissions; only the report on the
+    // tasks does, so a damaged state file is a warning here.
+    let log = SubmissionLog::load(&state_path, header.fingerprint).unwrap_or_else(|err| {
+        eprintln!("sweep: warning: {err}");
+        None
+    });
     let count = match (args.tasks, log.as_ref().and_then(SubmissionLog::latest)) {
         (Some(0), _) => bail!("--tasks must be at least 1"),
         (Some(count), _) => count,
@@ -898,8 +903,8 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
 fn report_task_states(log: &Option<SubmissionLog>, state_path: &Path, count: usize, incomplete: &[usize]) {
     let Some(log) = log else {
         eprintln!(
-            "sweep: no submission of this sweep is recorded ({} does not exist), so the states of its Slurm \
-             tasks are unknown",
+            "sweep: no readable record of this sweep's submissions ({}), so the states of its Slurm tasks are \
+             unknown",
             state_path.display()
         );
         return;
