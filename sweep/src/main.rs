@@ -601,9 +601,22 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
     let header = Header::for_spec(&spec, &args.spec);
     let output = args.output.clone().unwrap_or_else(|| spec.default_output(&args.spec));
     let state_path = SubmissionLog::path_for(&output);
+    let submitting = args.submit || args.resubmit;
+    // One submitter at a time: two could both find the queue empty and
+    // both submit.
+    let _submitting = if submitting {
+        match sweep::store::ResultsLock::acquire(&state_path) {
+            Ok(lock) => Some(lock),
+            Err(sweep::store::StoreError::Locked { holder, .. }) => {
+                bail!("another `sweep slurm` ({holder}) is submitting this sweep right now; wait for it to finish")
+            }
+            Err(err) => return Err(err.into()),
+        }
+    } else {
+        None
+    };
     let mut log =
         SubmissionLog::load(&state_path, header.fingerprint)?.unwrap_or_else(|| SubmissionLog::new(header.fingerprint));
-    let submitting = args.submit || args.resubmit;
     let cluster = Cluster::from_env();
 
     // One sweep, one set of jobs: two jobs on one shard compute its points

@@ -662,3 +662,36 @@ fn a_point_that_always_fails_is_given_up_not_resubmitted_forever() {
         assert_eq!(evals.lines().filter(|line| line.trim() == x.to_string()).count(), 1, "{evals}");
     }
 }
+
+#[test]
+fn two_submissions_at_once_submit_one_job() {
+    let Some(cluster) = TestCluster::connect("two_submissions_at_once_submit_one_job") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write_spec(work.path(), 8, 2.0);
+    std::fs::write(work.path().join("slow"), "").unwrap_or_else(|e| panic!("{e}"));
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_sweep"))
+            .env("SLURM_CONF", &cluster.conf)
+            .args(["slurm", "squares.ron", "--tasks", "4", "--submit"])
+            .current_dir(work.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (first, second) = (spawn(), spawn());
+    let outputs = [first, second].map(|child| child.wait_with_output().unwrap_or_else(|e| panic!("{e}")));
+    let submitted: Vec<&Output> = outputs.iter().filter(|output| output.status.success()).collect();
+    assert_eq!(submitted.len(), 1, "both submitted or neither did");
+    let job = job_id(&String::from_utf8_lossy(&submitted[0].stdout));
+    let refused = outputs.iter().find(|output| !output.status.success()).map(|o| o.stderr.clone()).unwrap_or_default();
+    let refused = String::from_utf8_lossy(&refused);
+    assert!(
+        refused.contains("is submitting this sweep right now") || refused.contains("still in the queue"),
+        "{refused}"
+    );
+    cluster.client.cancel(&job.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    cluster.wait(job);
+}
