@@ -652,6 +652,14 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
         None => given,
     };
     options.validate()?;
+    if let (None, Some(time)) = (options.grace_secs, &options.time) {
+        if options.grace() != slurm::DEFAULT_GRACE_SECS {
+            eprintln!(
+                "sweep: with --time {time}, tasks are asked to stop {} s before their limit (--grace to choose)",
+                options.grace()
+            );
+        }
+    }
     if options.throttle == Some(0) {
         bail!("--throttle must be at least 1");
     }

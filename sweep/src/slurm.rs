@@ -33,7 +33,7 @@ pub use client::{
 pub use collect::{
     collect, gather, seed_shards, write_merged, CollectError, Collection, Gap, GapReason, Gathered, Seeded,
 };
-pub use options::{JobOptions, DEFAULT_GRACE_SECS};
+pub use options::{time_limit_secs, JobOptions, DEFAULT_GRACE_SECS};
 pub use script::{split_arrays, ArrayJob, ArraySpec};
 pub use shard::{shard_counts_on_disk, Shard};
 pub use submission::{utc_now, utc_timestamp, StateError, Submission, SubmissionLog, SubmittedArray};

@@ -396,7 +396,13 @@ fn resubmit_while_running_is_refused_and_options_survive_it() {
 
     // Slurm itself ran the resubmission with the recorded options.
     if has_accounting(&cluster) {
-        let accounted = sacct(&cluster, again, "Account,QOS,Timelimit");
+        // slurmdbd learns of the job's details a moment after it ran.
+        let started = Instant::now();
+        let mut accounted = sacct(&cluster, again, "Account,QOS,Timelimit");
+        while !accounted.lines().any(|line| line == "tests|normal|00:05:00") && started.elapsed() < JOB_TIMEOUT {
+            std::thread::sleep(Duration::from_millis(500));
+            accounted = sacct(&cluster, again, "Account,QOS,Timelimit");
+        }
         assert!(accounted.lines().all(|line| line.starts_with("tests|")), "{accounted}");
         assert!(accounted.lines().any(|line| line == "tests|normal|00:05:00"), "{accounted}");
     }

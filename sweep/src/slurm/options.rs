@@ -100,10 +100,15 @@ impl JobOptions {
         self.cpus_per_task.unwrap_or(1)
     }
 
-    /// Seconds of warning before the time limit, [`DEFAULT_GRACE_SECS`]
-    /// unless given.
+    /// Seconds of warning before the time limit: as given, else
+    /// [`DEFAULT_GRACE_SECS`], or a quarter of a `--time` shorter than twice
+    /// that (a 1-minute task is warned 15 s before its end, not at once).
     pub fn grace(&self) -> u64 {
-        self.grace_secs.unwrap_or(DEFAULT_GRACE_SECS)
+        match (self.grace_secs, self.time.as_deref().and_then(time_limit_secs)) {
+            (Some(grace), _) => grace,
+            (None, Some(limit)) if limit < 2 * DEFAULT_GRACE_SECS => (limit / 4).max(1),
+            (None, _) => DEFAULT_GRACE_SECS,
+        }
     }
 
     /// The log directory, `slurm-logs` unless given.
@@ -121,6 +126,17 @@ impl JobOptions {
                 option: "--progress-every".into(),
                 reason: "must be at least 1 second".into(),
             });
+        }
+        if let (Some(grace), Some(time)) = (self.grace_secs, self.time.as_deref()) {
+            if let Some(limit) = time_limit_secs(time).filter(|&limit| grace > 0 && grace >= limit) {
+                return Err(SlurmError::InvalidOption {
+                    option: "--grace".into(),
+                    reason: format!(
+                        "{grace} s is not less than the time limit --time {time} ({limit} s): every task would be \
+                         asked to stop as soon as it starts"
+                    ),
+                });
+            }
         }
         if self.cpus_per_task == Some(0) {
             return Err(SlurmError::InvalidOption {
@@ -187,6 +203,27 @@ impl JobOptions {
     }
 }
 
+/// A `--time` value in seconds, in any of sbatch's formats: `M`, `M:S`,
+/// `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`. `None` for anything else
+/// (`UNLIMITED`, typos: sbatch will judge those).
+pub fn time_limit_secs(time: &str) -> Option<u64> {
+    let number = |text: &str| text.parse::<u64>().ok();
+    let (days, clock) = match time.split_once('-') {
+        Some((days, clock)) => (Some(number(days)?), clock),
+        None => (None, time),
+    };
+    let parts: Vec<u64> = clock.split(':').map(number).collect::<Option<_>>()?;
+    let secs = match (days, parts.as_slice()) {
+        (None, [m]) => m * 60,
+        (None, [m, s]) => m * 60 + s,
+        (None, [h, m, s]) | (Some(_), [h, m, s]) => h * 3600 + m * 60 + s,
+        (Some(_), [h]) => h * 3600,
+        (Some(_), [h, m]) => h * 3600 + m * 60,
+        _ => return None,
+    };
+    Some(days.unwrap_or(0) * 86_400 + secs)
+}
+
 /// Rejects values that would split or corrupt an `#SBATCH` line: sbatch
 /// does not unquote directive values reliably.
 pub(crate) fn check_word(option: &str, value: &str) -> Result<(), SlurmError> {
@@ -240,6 +277,39 @@ mod tests {
         let quiet = JobOptions { grace_secs: Some(0), ..JobOptions::default() };
         assert!(quiet.directives().is_empty());
         assert_eq!(JobOptions::default().directives(), [format!("--signal=B:USR1@{DEFAULT_GRACE_SECS}")]);
+    }
+
+    #[test]
+    fn time_limits_parse_in_every_sbatch_format() {
+        for (text, secs) in [
+            ("30", 1800),
+            ("1", 60),
+            ("5:30", 330),
+            ("1:00:00", 3600),
+            ("2-0", 172_800),
+            ("1-2:03", 93_780),
+            ("1-02:03:04", 93_784),
+        ] {
+            assert_eq!(time_limit_secs(text), Some(secs), "{text}");
+        }
+        for text in ["", "UNLIMITED", "1:2:3:4", "x", "-1", "1-"] {
+            assert_eq!(time_limit_secs(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn short_time_limits_get_a_proportionate_warning() {
+        let short = JobOptions { time: some("1"), ..JobOptions::default() };
+        assert_eq!(short.grace(), 15);
+        assert!(short.directives().contains(&"--signal=B:USR1@15".to_string()));
+        let long = JobOptions { time: some("2:00:00"), ..JobOptions::default() };
+        assert_eq!(long.grace(), DEFAULT_GRACE_SECS);
+        let explicit = JobOptions { time: some("1"), grace_secs: Some(50), ..JobOptions::default() };
+        assert_eq!(explicit.grace(), 50);
+        explicit.validate().unwrap();
+        let too_long = JobOptions { time: some("1"), grace_secs: Some(60), ..JobOptions::default() };
+        assert!(too_long.validate().unwrap_err().to_string().contains("not less than the time limit"));
+        JobOptions { time: some("1"), grace_secs: Some(0), ..JobOptions::default() }.validate().unwrap();
     }
 
     #[test]
