@@ -701,3 +701,48 @@ fn two_submissions_at_once_submit_one_job() {
     cluster.client.cancel(&job.to_string()).unwrap_or_else(|e| panic!("{e}"));
     cluster.wait(job);
 }
+
+#[test]
+fn a_requeued_task_appends_to_its_log_and_resumes() {
+    let Some(cluster) = TestCluster::connect("a_requeued_task_appends_to_its_log_and_resumes") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write_shell_spec(work.path(), "requeued", 12, "sleep 0.4; echo {x}");
+    let job = job_id(&succeeded(
+        &cluster.sweep(work.path(), &["slurm", "requeued.ron", "--tasks", "1", "--submit"]),
+        "sweep slurm",
+    ));
+    wait_for_lines(&work.path().join("requeued.shard-0-of-1.jsonl"), 4);
+    let scontrol = |args: &[&str]| {
+        let output = Command::new("scontrol")
+            .env("SLURM_CONF", &cluster.conf)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("scontrol: {e}"));
+        assert!(output.status.success(), "scontrol {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    };
+    let task = job.task(0);
+    scontrol(&["requeue", &task]);
+    // A requeued job waits two minutes before it may start again; now.
+    let started = Instant::now();
+    loop {
+        let queued = cluster.client.queued_tasks(job).unwrap_or_else(|e| panic!("{e}"));
+        if queued.iter().any(|t| t.state == "PENDING") {
+            break;
+        }
+        assert!(started.elapsed() < JOB_TIMEOUT, "task never went back to pending: {queued:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    scontrol(&["update", &format!("jobid={task}"), "StartTime=now"]);
+    cluster.wait(job);
+
+    let log = std::fs::read_to_string(work.path().join(format!("slurm-logs/sweep-requeued-{job}_0.out")))
+        .unwrap_or_else(|e| panic!("log: {e}"));
+    assert_eq!(log.matches("sweep: x[12] = 12 points").count(), 2, "the first run's log was not kept:\n{log}");
+    assert!(log.contains("stopped by SIGTERM"), "{log}");
+    assert!(log.contains("already done"), "{log}");
+    succeeded(&cluster.sweep(work.path(), &["collect", "requeued.ron"]), "collect");
+    let expected: Vec<_> = (0..12).map(|x| (x, Ok(serde_json::json!(x)))).collect();
+    assert_eq!(values(&work.path().join("requeued.jsonl")), expected);
+}
