@@ -63,6 +63,19 @@ pub enum StoreError {
         /// The results file.
         path: PathBuf,
     },
+    /// The first line is not a sweep header, nor anything like one: the
+    /// file is someone else's (a mistyped path).
+    #[error(
+        "{path} is not a sweep results file: its first line is not a sweep header ({message}). A mistyped \
+         path? (If it is a results file whose header line was destroyed, `sweep repair {path} --spec SPEC.ron` \
+         rebuilds it)"
+    )]
+    NotResults {
+        /// The file.
+        path: PathBuf,
+        /// The parser's complaint about the first line.
+        message: String,
+    },
     /// A complete line does not parse.
     #[error(
         "{path}:{line}: this line is not a sweep record ({message}); `sweep repair {path}` moves such lines \

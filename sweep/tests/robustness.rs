@@ -399,3 +399,24 @@ fn a_sweep_killed_between_attempts_keeps_them_and_the_resume_goes_on_counting() 
     let again = sandbox.sweep(&["run", "--no-progress", "--retries", "2", "broken.ron"]);
     assert!(stderr(&again).contains("0 computed"), "{}", stderr(&again));
 }
+
+#[test]
+fn a_file_that_is_not_a_results_file_is_named_as_such_and_left_alone() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("ten.ron", r#"(space: Range(name: "k", start: 0, end: 10), command: ["echo", "{k}"])"#);
+    let foreign = "{\"name\": \"my notes\"}\n{\"a\": 1}\n";
+    std::fs::write(sandbox.path("notes.json"), foreign).unwrap_or_else(|e| panic!("{e}"));
+    for args in [
+        &["run", "--no-progress", "-o", "notes.json", "ten.ron"][..],
+        &["status", "notes.json"],
+        &["export", "notes.json"],
+        &["repair", "notes.json"],
+    ] {
+        let output = sandbox.sweep(args);
+        assert!(!output.status.success(), "{args:?}");
+        let text = stderr(&output);
+        assert!(text.contains("notes.json is not a sweep results file"), "{args:?}: {text}");
+        assert!(!text.contains("moves such lines"), "{args:?} must not offer to repair someone else's file: {text}");
+    }
+    assert_eq!(std::fs::read_to_string(sandbox.path("notes.json")).unwrap_or_default(), foreign);
+}
