@@ -303,11 +303,13 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let timeout = match args.timeout.or(spec.timeout_secs) {
         Some(t) if !(t.is_finite() && t > 0.0) => bail!("--timeout must be a positive number of seconds, not {t}"),
-        other => other.map(Duration::from_secs_f64),
+        other => other.map(sweep::store::practically_never_past),
     };
     let seconds = |value: f64, flag: &str| -> anyhow::Result<Duration> {
-        Duration::try_from_secs_f64(value)
-            .map_err(|_| anyhow::anyhow!("{flag} must be a non-negative number of seconds, not {value}"))
+        if value.is_nan() || value < 0.0 {
+            bail!("{flag} must be a non-negative number of seconds, not {value}");
+        }
+        Ok(sweep::store::practically_never_past(value))
     };
     let grace = seconds(args.grace, "--grace")?;
     let progress_every = seconds(args.progress_every, "--progress-every")?.max(Duration::from_millis(100));

@@ -360,10 +360,13 @@ struct Counters {
 fn progress_line(done: usize, failed: usize, total: usize, elapsed: Duration) -> String {
     let rate = done as f64 / elapsed.as_secs_f64().max(1e-9);
     let share = if total == 0 { 100.0 } else { done as f64 * 100.0 / total as f64 };
+    let left = total.saturating_sub(done) as f64 / rate;
     let eta = if done == 0 || rate <= 0.0 {
         "unknown".to_owned()
+    } else if left >= 100.0 * 365.25 * 86_400.0 {
+        "centuries".to_owned()
     } else {
-        duration_text(Duration::from_secs_f64((total.saturating_sub(done)) as f64 / rate))
+        duration_text(Duration::from_secs_f64(left))
     };
     format!("sweep: {done}/{total} points ({share:.1}%), {failed} failed, {rate:.2} points/s, ETA {eta}")
 }
@@ -667,5 +670,8 @@ mod tests {
         let line = progress_line(120, 2, 400, Duration::from_secs(60));
         assert_eq!(line, "sweep: 120/400 points (30.0%), 2 failed, 2.00 points/s, ETA 2m20s");
         assert!(progress_line(0, 0, 10, Duration::from_secs(5)).ends_with("ETA unknown"));
+        // 1.8e19 points at one per 10 s: the ETA overflows a Duration.
+        let slow = progress_line(1, 0, usize::MAX, Duration::from_secs(10));
+        assert!(slow.ends_with("ETA centuries"), "{slow}");
     }
 }

@@ -420,3 +420,29 @@ fn a_file_that_is_not_a_results_file_is_named_as_such_and_left_alone() {
     }
     assert_eq!(std::fs::read_to_string(sandbox.path("notes.json")).unwrap_or_default(), foreign);
 }
+
+#[test]
+fn huge_durations_mean_practically_never_and_do_not_crash() {
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "two.ron",
+        r#"(space: Range(name: "k", start: 0, end: 2), command: ["echo", "{k}"], timeout_secs: 1e300)"#,
+    );
+    let output = sandbox.sweep(&[
+        "run",
+        "--no-progress",
+        "--sync",
+        "1e300",
+        "--grace",
+        "1e300",
+        "--retry-delay",
+        "1e300",
+        "--progress-every",
+        "1e300",
+        "two.ron",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = sandbox.sweep(&["run", "--no-progress", "--timeout", "1e300", "two.ron"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(sandbox.load("two.jsonl").status().done, 2);
+}
