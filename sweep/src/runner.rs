@@ -27,7 +27,8 @@ pub enum Selection {
     /// Every point.
     #[default]
     All,
-    /// These indices (out-of-range ones are ignored).
+    /// These indices (out-of-range ones are ignored, a repeated one counts
+    /// once).
     Indices(Vec<usize>),
     /// Every `step`-th index from `offset`: `offset, offset + step, ...`
     /// (shard `offset` of `step`). Counted by arithmetic.
@@ -54,12 +55,17 @@ impl std::fmt::Debug for Selection {
 }
 
 impl Selection {
-    /// The selected indices of a space of `len` points, in increasing order
-    /// except for `Indices`, which come as given.
+    /// The selected indices of a space of `len` points, each once, in
+    /// increasing order except for `Indices`, which come as first given.
     pub fn indices(&self, len: usize) -> Box<dyn Iterator<Item = usize> + '_> {
         match self {
             Selection::All => Box::new(0..len),
-            Selection::Indices(indices) => Box::new(indices.iter().copied().filter(move |i| *i < len)),
+            Selection::Indices(indices) => {
+                // A repeated index is one point: computing it twice would
+                // write two records for one point.
+                let mut seen = HashSet::new();
+                Box::new(indices.iter().copied().filter(move |i| *i < len && seen.insert(*i)))
+            }
             Selection::Stride { offset, step } => Box::new((*offset..len).step_by((*step).max(1))),
             Selection::Filter(keep) => Box::new((0..len).filter(move |i| keep(*i))),
         }
