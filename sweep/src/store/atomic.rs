@@ -86,7 +86,7 @@ pub fn write_atomically(
 
 /// Where the symbolic link `path` finally points, following chains of
 /// links, whether or not the final target exists.
-fn link_target(path: &Path) -> std::io::Result<PathBuf> {
+pub(super) fn link_target(path: &Path) -> std::io::Result<PathBuf> {
     let mut current = path.to_owned();
     // As many hops as the kernel follows before ELOOP.
     for _ in 0..40 {
