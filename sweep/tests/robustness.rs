@@ -446,3 +446,37 @@ fn huge_durations_mean_practically_never_and_do_not_crash() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(sandbox.load("two.jsonl").status().done, 2);
 }
+
+#[test]
+fn a_read_only_results_file_is_never_rewritten() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = Sandbox::new();
+    sandbox.spec("three.ron", r#"(space: Range(name: "k", start: 0, end: 3), command: ["echo", "{k}"])"#);
+    sandbox.spec(
+        "five.ron",
+        r#"(space: Range(name: "k", start: 0, end: 5), command: ["echo", "{k}"], output: "three.jsonl")"#,
+    );
+    assert!(sandbox.sweep(&["run", "--no-progress", "three.ron"]).status.success());
+    let path = sandbox.path("three.jsonl");
+    let before = std::fs::read(&path).unwrap_or_default();
+    // The user protects the finished file (even root is refused: the mode says so).
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap_or_else(|e| panic!("{e}"));
+    for args in [&["run", "--no-progress", "five.ron"][..], &["run", "--no-progress", "--retry-failed", "three.ron"]] {
+        let output = sandbox.sweep(args);
+        assert!(!output.status.success(), "{args:?}");
+        assert!(
+            stderr(&output).contains("three.jsonl") && stderr(&output).contains("read-only"),
+            "{}",
+            stderr(&output)
+        );
+    }
+    std::fs::write(sandbox.path("junk.txt"), "junk\n").unwrap_or_else(|e| panic!("{e}"));
+    let mut text = before.clone();
+    text.extend_from_slice(b"junk\n");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap_or_else(|e| panic!("{e}"));
+    let repaired = sandbox.sweep(&["repair", "three.jsonl"]);
+    assert!(!repaired.status.success() && stderr(&repaired).contains("read-only"), "{}", stderr(&repaired));
+    assert_eq!(std::fs::read(&path).unwrap_or_default(), text, "the protected file is untouched");
+}

@@ -116,9 +116,28 @@ fn write_in_place(
     out.flush().map_err(io)
 }
 
+/// Refuses to change a results file whose mode allows no writing: the
+/// user protected it (`chmod a-w`). A rename would replace it regardless,
+/// and root may write to it regardless, so the mode is checked here.
+pub(super) fn refuse_read_only(path: &Path) -> Result<(), StoreError> {
+    match std::fs::metadata(path) {
+        Ok(metadata) if metadata.is_file() && metadata.permissions().readonly() => Err(StoreError::Io {
+            path: path.to_owned(),
+            doing: "change",
+            reason: std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                "the file is read-only; make it writable (chmod u+w) to let sweep add to it",
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Writes a complete results file — header, then `records` in order — over
-/// whatever is at `path`, atomically (see [`write_atomically`]).
+/// whatever is at `path`, atomically (see [`write_atomically`]). A
+/// read-only file is refused, not replaced.
 pub fn write_results_atomically(path: &Path, header: &Header, records: &[Record]) -> Result<(), StoreError> {
+    refuse_read_only(path)?;
     write_atomically(path, |out| {
         serde_json::to_writer(&mut *out, &HeaderLine { sweep: header.clone() })?;
         out.write_all(b"\n")?;

@@ -115,6 +115,9 @@ impl ResultsWriter {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(io("read", e)),
         };
+        if existing.is_some() {
+            super::atomic::refuse_read_only(path)?;
+        }
         let results = match existing {
             Some(Parsed { results: Some(results), keep_bytes, needs_newline, .. }) => {
                 if results.header.fingerprint != header.fingerprint {
