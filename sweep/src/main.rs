@@ -12,6 +12,18 @@ use sweep::slurm::{self, ArrayJob, ArraySpec, Shard};
 use sweep::store::SyncPolicy;
 use sweep::{execute, plot, CommandOptions, Header, Results, RunOptions, Selection, Spec, Stop};
 
+/// `eprintln!` that never panics: messages to a closed stderr (`sweep run …
+/// 2>&1 | head`, a log collector that died) are dropped. std's panics on a
+/// failed write, which would kill a run mid-way (or, in the monitor thread,
+/// silently end progress lines and the grace period of a stop). Defined
+/// under std's name so every message in this file goes through it.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// Parameter-space studies on a thread pool, with resumable results.
 #[derive(Debug, Parser)]
 #[command(name = "sweep", version, about)]

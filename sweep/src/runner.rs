@@ -21,6 +21,18 @@ use crate::signals;
 use crate::space::Space;
 use crate::store::{hostname, Header, Provenance, Record, ResultsWriter, Resume, SyncPolicy, DEFAULT_MAX_ATTEMPTS};
 
+/// `eprintln!` that never panics: messages to a closed stderr (`sweep run …
+/// 2>&1 | head`, a log collector that died) are dropped. std's panics on a
+/// failed write, which would kill a run mid-way (or, in the monitor thread,
+/// silently end progress lines and the grace period of a stop). Defined
+/// under std's name so every message in this file goes through it.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// Which point indices of a space a run covers.
 #[derive(Clone, Default)]
 pub enum Selection {

@@ -480,3 +480,20 @@ fn a_read_only_results_file_is_never_rewritten() {
     assert!(!repaired.status.success() && stderr(&repaired).contains("read-only"), "{}", stderr(&repaired));
     assert_eq!(std::fs::read(&path).unwrap_or_default(), text, "the protected file is untouched");
 }
+
+#[test]
+fn a_broken_stderr_pipe_neither_crashes_a_run_nor_stops_it_from_stopping() {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir(sandbox.path("pids")).unwrap_or_else(|e| panic!("{e}"));
+    sandbox.spec("sleepy.ron", SLEEPER);
+    // `sweep run … 2>&1 | head -1`: the reader is gone before sweep writes.
+    let mut child = sandbox.start(&["run", "sleepy.ron", "--grace", "0.3", "--progress-every", "0.1"]);
+    drop(child.stderr.take());
+    wait_until("two sleepers", || sleeper_pids(&sandbox).len() >= 2);
+    std::thread::sleep(Duration::from_millis(300)); // a few progress lines
+    let started = Instant::now();
+    signal(&child, libc::SIGTERM);
+    let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM));
+    assert!(started.elapsed() < Duration::from_secs(10), "the grace period was not enforced");
+}
