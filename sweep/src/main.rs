@@ -12,6 +12,18 @@ use sweep::slurm::{self, ArrayJob, Cluster, JobOptions, Shard, SubmissionLog, Su
 use sweep::store::SyncPolicy;
 use sweep::{execute, plot, CommandOptions, Header, Results, RunOptions, Selection, Spec, Stop};
 
+/// `eprintln!` that never panics: messages to a closed stderr (`sweep run …
+/// 2>&1 | head`, a log collector that died) are dropped. std's panics on a
+/// failed write, which would kill a run mid-way (or, in the monitor thread,
+/// silently end progress lines and the grace period of a stop). Defined
+/// under std's name so every message in this file goes through it.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// Parameter-space studies on a thread pool, with resumable results.
 #[derive(Debug, Parser)]
 #[command(name = "sweep", version, about)]
@@ -387,11 +399,13 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let timeout = match args.timeout.or(spec.timeout_secs) {
         Some(t) if !(t.is_finite() && t > 0.0) => bail!("--timeout must be a positive number of seconds, not {t}"),
-        other => other.map(Duration::from_secs_f64),
+        other => other.map(sweep::store::practically_never_past),
     };
     let seconds = |value: f64, flag: &str| -> anyhow::Result<Duration> {
-        Duration::try_from_secs_f64(value)
-            .map_err(|_| anyhow::anyhow!("{flag} must be a non-negative number of seconds, not {value}"))
+        if value.is_nan() || value < 0.0 {
+            bail!("{flag} must be a non-negative number of seconds, not {value}");
+        }
+        Ok(sweep::store::practically_never_past(value))
     };
     let grace = seconds(args.grace, "--grace")?;
     let progress_every = seconds(args.progress_every, "--progress-every")?.max(Duration::from_millis(100));

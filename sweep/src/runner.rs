@@ -21,13 +21,26 @@ use crate::signals;
 use crate::space::Space;
 use crate::store::{hostname, Header, Provenance, Record, ResultsWriter, Resume, SyncPolicy, DEFAULT_MAX_ATTEMPTS};
 
+/// `eprintln!` that never panics: messages to a closed stderr (`sweep run …
+/// 2>&1 | head`, a log collector that died) are dropped. std's panics on a
+/// failed write, which would kill a run mid-way (or, in the monitor thread,
+/// silently end progress lines and the grace period of a stop). Defined
+/// under std's name so every message in this file goes through it.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
 /// Which point indices of a space a run covers.
 #[derive(Clone, Default)]
 pub enum Selection {
     /// Every point.
     #[default]
     All,
-    /// These indices (out-of-range ones are ignored).
+    /// These indices (out-of-range ones are ignored, a repeated one counts
+    /// once).
     Indices(Vec<usize>),
     /// Every `step`-th index from `offset`: `offset, offset + step, ...`
     /// (shard `offset` of `step`). Counted by arithmetic.
@@ -54,12 +67,17 @@ impl std::fmt::Debug for Selection {
 }
 
 impl Selection {
-    /// The selected indices of a space of `len` points, in increasing order
-    /// except for `Indices`, which come as given.
+    /// The selected indices of a space of `len` points, each once, in
+    /// increasing order except for `Indices`, which come as first given.
     pub fn indices(&self, len: usize) -> Box<dyn Iterator<Item = usize> + '_> {
         match self {
             Selection::All => Box::new(0..len),
-            Selection::Indices(indices) => Box::new(indices.iter().copied().filter(move |i| *i < len)),
+            Selection::Indices(indices) => {
+                // A repeated index is one point: computing it twice would
+                // write two records for one point.
+                let mut seen = HashSet::new();
+                Box::new(indices.iter().copied().filter(move |i| *i < len && seen.insert(*i)))
+            }
             Selection::Stride { offset, step } => Box::new((*offset..len).step_by((*step).max(1))),
             Selection::Filter(keep) => Box::new((0..len).filter(move |i| keep(*i))),
         }
@@ -360,10 +378,13 @@ struct Counters {
 fn progress_line(done: usize, failed: usize, total: usize, elapsed: Duration) -> String {
     let rate = done as f64 / elapsed.as_secs_f64().max(1e-9);
     let share = if total == 0 { 100.0 } else { done as f64 * 100.0 / total as f64 };
+    let left = total.saturating_sub(done) as f64 / rate;
     let eta = if done == 0 || rate <= 0.0 {
         "unknown".to_owned()
+    } else if left >= 100.0 * 365.25 * 86_400.0 {
+        "centuries".to_owned()
     } else {
-        duration_text(Duration::from_secs_f64((total.saturating_sub(done)) as f64 / rate))
+        duration_text(Duration::from_secs_f64(left))
     };
     format!("sweep: {done}/{total} points ({share:.1}%), {failed} failed, {rate:.2} points/s, ETA {eta}")
 }
@@ -667,5 +688,8 @@ mod tests {
         let line = progress_line(120, 2, 400, Duration::from_secs(60));
         assert_eq!(line, "sweep: 120/400 points (30.0%), 2 failed, 2.00 points/s, ETA 2m20s");
         assert!(progress_line(0, 0, 10, Duration::from_secs(5)).ends_with("ETA unknown"));
+        // 1.8e19 points at one per 10 s: the ETA overflows a Duration.
+        let slow = progress_line(1, 0, usize::MAX, Duration::from_secs(10));
+        assert!(slow.ends_with("ETA centuries"), "{slow}");
     }
 }

@@ -247,7 +247,13 @@ impl Space {
             }
             Space::List { name, values } => {
                 let mut seen = std::collections::HashSet::new();
-                values.iter().find(|v| !seen.insert(ValueKey::of(v))).map(|v| format!("axis {name:?} lists {v} twice"))
+                values.iter().find(|v| !seen.insert(ValueKey::of(v))).map(|v| {
+                    let shown = match v {
+                        Value::Float(x) => short(*x),
+                        other => other.to_string(),
+                    };
+                    format!("axis {name:?} lists {shown} twice")
+                })
             }
             Space::Range { .. } => None,
             Space::Grid(spaces) => spaces.iter().find_map(Space::repeats),
@@ -732,6 +738,9 @@ mod tests {
         assert_eq!(distinct.len(), 1000);
         let subnormal = Space::linspace("x", 0.0, 1e-320, 50);
         assert_eq!(subnormal.validate(), Ok(50));
+        // The repeated value is named the short way, not with 300 zeros.
+        let tiny = Space::list("x", [1e-300, 1e-300]).validate().err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(tiny.ends_with("axis \"x\" lists 1e-300 twice"), "{tiny}");
         assert_eq!(subnormal.iter().map(|p| p.id()).collect::<std::collections::HashSet<_>>().len(), 50);
     }
 

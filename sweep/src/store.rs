@@ -31,7 +31,7 @@ pub use lock::ResultsLock;
 pub use record::{utc_rfc3339, Provenance, Record};
 pub use repair::{rejected_path, repair, Repair};
 pub use results::{Results, Resume, Status, DEFAULT_MAX_ATTEMPTS};
-pub use writer::{ResultsWriter, SyncPolicy};
+pub use writer::{practically_never_past, ResultsWriter, SyncPolicy, PRACTICALLY_NEVER};
 
 /// Why a results file cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +62,19 @@ pub enum StoreError {
     MissingHeader {
         /// The results file.
         path: PathBuf,
+    },
+    /// The first line is not a sweep header, nor anything like one: the
+    /// file is someone else's (a mistyped path).
+    #[error(
+        "{path} is not a sweep results file: its first line is not a sweep header ({message}). A mistyped \
+         path? (If it is a results file whose header line was destroyed, `sweep repair {path} --spec SPEC.ron` \
+         rebuilds it)"
+    )]
+    NotResults {
+        /// The file.
+        path: PathBuf,
+        /// The parser's complaint about the first line.
+        message: String,
     },
     /// A complete line does not parse.
     #[error(

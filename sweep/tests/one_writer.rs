@@ -132,3 +132,23 @@ fn no_lock_or_temporary_file_outlives_its_writer() {
     }
     assert!(!dir.path().join("slow.jsonl.lock").exists(), "repair removes its lock when done");
 }
+
+#[test]
+fn a_results_file_reached_through_a_link_has_the_same_lock() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    spec(dir.path());
+    std::fs::create_dir(dir.path().join("scratch")).unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink("scratch/slow.jsonl", dir.path().join("slow.jsonl")).unwrap_or_else(|e| panic!("{e}"));
+    let mut first = start(dir.path()); // writes slow.jsonl, the link
+    wait_for_records(&dir.path().join("scratch/slow.jsonl"), 1);
+    let second = Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .args(["run", "--no-progress", "-o", "scratch/slow.jsonl", "slow.ron"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    first.kill().unwrap_or_else(|e| panic!("{e}"));
+    let _ = first.wait();
+    let message = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "a second writer through another name must be refused: {message}");
+    assert!(message.contains("is being written by another sweep"), "{message}");
+}

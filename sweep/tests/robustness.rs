@@ -399,3 +399,101 @@ fn a_sweep_killed_between_attempts_keeps_them_and_the_resume_goes_on_counting() 
     let again = sandbox.sweep(&["run", "--no-progress", "--retries", "2", "broken.ron"]);
     assert!(stderr(&again).contains("0 computed"), "{}", stderr(&again));
 }
+
+#[test]
+fn a_file_that_is_not_a_results_file_is_named_as_such_and_left_alone() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("ten.ron", r#"(space: Range(name: "k", start: 0, end: 10), command: ["echo", "{k}"])"#);
+    let foreign = "{\"name\": \"my notes\"}\n{\"a\": 1}\n";
+    std::fs::write(sandbox.path("notes.json"), foreign).unwrap_or_else(|e| panic!("{e}"));
+    for args in [
+        &["run", "--no-progress", "-o", "notes.json", "ten.ron"][..],
+        &["status", "notes.json"],
+        &["export", "notes.json"],
+        &["repair", "notes.json"],
+    ] {
+        let output = sandbox.sweep(args);
+        assert!(!output.status.success(), "{args:?}");
+        let text = stderr(&output);
+        assert!(text.contains("notes.json is not a sweep results file"), "{args:?}: {text}");
+        assert!(!text.contains("moves such lines"), "{args:?} must not offer to repair someone else's file: {text}");
+    }
+    assert_eq!(std::fs::read_to_string(sandbox.path("notes.json")).unwrap_or_default(), foreign);
+}
+
+#[test]
+fn huge_durations_mean_practically_never_and_do_not_crash() {
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "two.ron",
+        r#"(space: Range(name: "k", start: 0, end: 2), command: ["echo", "{k}"], timeout_secs: 1e300)"#,
+    );
+    let output = sandbox.sweep(&[
+        "run",
+        "--no-progress",
+        "--sync",
+        "1e300",
+        "--grace",
+        "1e300",
+        "--retry-delay",
+        "1e300",
+        "--progress-every",
+        "1e300",
+        "two.ron",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = sandbox.sweep(&["run", "--no-progress", "--timeout", "1e300", "two.ron"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(sandbox.load("two.jsonl").status().done, 2);
+}
+
+#[test]
+fn a_read_only_results_file_is_never_rewritten() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = Sandbox::new();
+    sandbox.spec("three.ron", r#"(space: Range(name: "k", start: 0, end: 3), command: ["echo", "{k}"])"#);
+    sandbox.spec(
+        "five.ron",
+        r#"(space: Range(name: "k", start: 0, end: 5), command: ["echo", "{k}"], output: "three.jsonl")"#,
+    );
+    assert!(sandbox.sweep(&["run", "--no-progress", "three.ron"]).status.success());
+    let path = sandbox.path("three.jsonl");
+    let before = std::fs::read(&path).unwrap_or_default();
+    // The user protects the finished file (even root is refused: the mode says so).
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap_or_else(|e| panic!("{e}"));
+    for args in [&["run", "--no-progress", "five.ron"][..], &["run", "--no-progress", "--retry-failed", "three.ron"]] {
+        let output = sandbox.sweep(args);
+        assert!(!output.status.success(), "{args:?}");
+        assert!(
+            stderr(&output).contains("three.jsonl") && stderr(&output).contains("read-only"),
+            "{}",
+            stderr(&output)
+        );
+    }
+    std::fs::write(sandbox.path("junk.txt"), "junk\n").unwrap_or_else(|e| panic!("{e}"));
+    let mut text = before.clone();
+    text.extend_from_slice(b"junk\n");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap_or_else(|e| panic!("{e}"));
+    let repaired = sandbox.sweep(&["repair", "three.jsonl"]);
+    assert!(!repaired.status.success() && stderr(&repaired).contains("read-only"), "{}", stderr(&repaired));
+    assert_eq!(std::fs::read(&path).unwrap_or_default(), text, "the protected file is untouched");
+}
+
+#[test]
+fn a_broken_stderr_pipe_neither_crashes_a_run_nor_stops_it_from_stopping() {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir(sandbox.path("pids")).unwrap_or_else(|e| panic!("{e}"));
+    sandbox.spec("sleepy.ron", SLEEPER);
+    // `sweep run … 2>&1 | head -1`: the reader is gone before sweep writes.
+    let mut child = sandbox.start(&["run", "sleepy.ron", "--grace", "0.3", "--progress-every", "0.1"]);
+    drop(child.stderr.take());
+    wait_until("two sleepers", || sleeper_pids(&sandbox).len() >= 2);
+    std::thread::sleep(Duration::from_millis(300)); // a few progress lines
+    let started = Instant::now();
+    signal(&child, libc::SIGTERM);
+    let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM));
+    assert!(started.elapsed() < Duration::from_secs(10), "the grace period was not enforced");
+}

@@ -191,3 +191,23 @@ fn each_attempt_reaches_the_sink_as_it_ends_not_after_the_retries() {
     assert_eq!(seen, [(1, 1, true), (2, 2, true), (3, 3, false)], "the last attempt is not marked as retrying");
     assert_eq!((summary.computed, summary.failed, summary.attempts), (1, 1, 3));
 }
+
+#[test]
+fn an_index_listed_twice_is_computed_once() {
+    use std::sync::atomic::AtomicUsize;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("r.jsonl");
+    let header = Header::new(Space::range("k", 0, 10), Task::Closure("k squared".into()));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = {
+        let calls = Arc::clone(&calls);
+        move |p: &Point| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            square(p)
+        }
+    };
+    let listed = RunOptions { selection: Selection::Indices(vec![3, 3, 7, 3, 7]), ..options() };
+    let (summary, _) = run_to_file(&path, &header, counted, &listed).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!((summary.selected, summary.computed, calls.load(Ordering::SeqCst)), (2, 2, 2));
+    assert_eq!(Results::load(&path).map(|r| r.records.len()).unwrap_or_default(), 2);
+}

@@ -89,8 +89,10 @@ fn start() -> Option<File> {
 unsafe fn guard(read_end: libc::c_int, open_max: libc::c_int) -> ! {
     // Ctrl-C and `kill` of the process group are for sweep, which stops
     // gracefully; the guardian stays until sweep is gone.
+    let mut ignore: libc::sigaction = std::mem::zeroed();
+    ignore.sa_sigaction = libc::SIG_IGN;
     for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGPIPE] {
-        libc::signal(signal, libc::SIG_IGN);
+        libc::sigaction(signal, &ignore, std::ptr::null_mut());
     }
     // Keep only the pipe's read end (as stdin): the results file, its lock,
     // black boxes' pipes and the write end itself must not be held open

@@ -39,8 +39,11 @@ pub fn write_atomically(
     let resolved;
     let path = match std::fs::metadata(path) {
         Ok(metadata) if !metadata.is_file() => return write_in_place(path, fill),
-        Ok(_) if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) => {
-            resolved = std::fs::canonicalize(path).map_err(|reason| StoreError::Io {
+        _ if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) => {
+            // Also for a dangling link (a results file to be created on
+            // scratch space through a link in the home directory): the
+            // file goes where the link points, never over the link.
+            resolved = link_target(path).map_err(|reason| StoreError::Io {
                 path: path.to_owned(),
                 doing: "resolve the link",
                 reason,
@@ -81,6 +84,26 @@ pub fn write_atomically(
     result
 }
 
+/// Where the symbolic link `path` finally points, following chains of
+/// links, whether or not the final target exists.
+pub(super) fn link_target(path: &Path) -> std::io::Result<PathBuf> {
+    let mut current = path.to_owned();
+    // As many hops as the kernel follows before ELOOP.
+    for _ in 0..40 {
+        match std::fs::symlink_metadata(&current) {
+            Ok(m) if m.file_type().is_symlink() => {
+                let target = std::fs::read_link(&current)?;
+                current = match current.parent() {
+                    Some(parent) if target.is_relative() => parent.join(target),
+                    _ => target,
+                };
+            }
+            _ => return Ok(current),
+        }
+    }
+    Err(std::io::Error::other("too many levels of symbolic links"))
+}
+
 /// Writes into a special file (a device, a FIFO) directly.
 fn write_in_place(
     path: &Path,
@@ -93,9 +116,28 @@ fn write_in_place(
     out.flush().map_err(io)
 }
 
+/// Refuses to change a results file whose mode allows no writing: the
+/// user protected it (`chmod a-w`). A rename would replace it regardless,
+/// and root may write to it regardless, so the mode is checked here.
+pub(super) fn refuse_read_only(path: &Path) -> Result<(), StoreError> {
+    match std::fs::metadata(path) {
+        Ok(metadata) if metadata.is_file() && metadata.permissions().readonly() => Err(StoreError::Io {
+            path: path.to_owned(),
+            doing: "change",
+            reason: std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                "the file is read-only; make it writable (chmod u+w) to let sweep add to it",
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// Writes a complete results file — header, then `records` in order — over
-/// whatever is at `path`, atomically (see [`write_atomically`]).
+/// whatever is at `path`, atomically (see [`write_atomically`]). A
+/// read-only file is refused, not replaced.
 pub fn write_results_atomically(path: &Path, header: &Header, records: &[Record]) -> Result<(), StoreError> {
+    refuse_read_only(path)?;
     write_atomically(path, |out| {
         serde_json::to_writer(&mut *out, &HeaderLine { sweep: header.clone() })?;
         out.write_all(b"\n")?;
@@ -193,6 +235,13 @@ mod tests {
         assert!(std::fs::symlink_metadata(&link).is_ok_and(|m| m.file_type().is_symlink()), "the link stays");
         assert_eq!(std::fs::read_to_string(&target).unwrap_or_default(), "new");
         write_atomically(Path::new("/dev/null"), |out| out.write_all(b"discarded")).unwrap_or_else(|e| panic!("{e}"));
+        // A dangling link, relative: the file is created where it points.
+        std::fs::create_dir(dir.path().join("scratch")).unwrap_or_else(|e| panic!("{e}"));
+        let dangling = dir.path().join("dangling.jsonl");
+        std::os::unix::fs::symlink("scratch/r.jsonl", &dangling).unwrap_or_else(|e| panic!("{e}"));
+        write_atomically(&dangling, |out| out.write_all(b"first")).unwrap_or_else(|e| panic!("{e}"));
+        assert!(std::fs::symlink_metadata(&dangling).is_ok_and(|m| m.file_type().is_symlink()), "the link stays");
+        assert_eq!(std::fs::read_to_string(dir.path().join("scratch/r.jsonl")).unwrap_or_default(), "first");
         assert!(std::fs::metadata("/dev/null").is_ok_and(|m| !m.is_file()), "/dev/null is still a device");
     }
 }

@@ -49,7 +49,9 @@ impl Drop for ResultsLock {
 }
 
 impl ResultsLock {
-    /// The sidecar file locked for `results`: `<results>.lock`.
+    /// The sidecar file locked for `results`: `<results>.lock`. (When
+    /// `results` is a symbolic link, [`ResultsLock::acquire`] locks the
+    /// sidecar of the file it points to.)
     pub fn lock_path(results: &Path) -> PathBuf {
         let mut name = results.as_os_str().to_owned();
         name.push(".lock");
@@ -60,7 +62,14 @@ impl ResultsLock {
     /// [`StoreError::Locked`] (naming the holder's pid and host) when
     /// another process holds it.
     pub fn acquire(results: &Path) -> Result<ResultsLock, StoreError> {
-        let lock_path = Self::lock_path(results);
+        // A results file reached through a symbolic link is locked beside
+        // the file itself, so every name for it shares one lock.
+        let target = match std::fs::symlink_metadata(results) {
+            Ok(m) if m.file_type().is_symlink() => super::atomic::link_target(results)
+                .map_err(|reason| StoreError::Io { path: results.to_owned(), doing: "resolve the link", reason })?,
+            _ => results.to_owned(),
+        };
+        let lock_path = Self::lock_path(&target);
         let io = |doing, reason| StoreError::Io { path: lock_path.clone(), doing, reason };
         if let Some(parent) = lock_path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| io("create the directory of", e))?;

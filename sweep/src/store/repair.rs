@@ -53,7 +53,8 @@ pub fn repair(path: &Path, header: Option<&Header>) -> Result<Repair, StoreError
     let bytes =
         std::fs::read(path).map_err(|reason| StoreError::Io { path: path.to_owned(), doing: "read", reason })?;
     let parsed = match parse_with(path, &bytes, true, None) {
-        Err(StoreError::Corrupt { line: 1, .. }) | Ok(super::results::Parsed { results: None, .. })
+        Err(StoreError::Corrupt { line: 1, .. } | StoreError::NotResults { .. })
+        | Ok(super::results::Parsed { results: None, .. })
             if header.is_some() =>
         {
             parse_with(path, &bytes, true, header.cloned())?

@@ -308,6 +308,10 @@ pub(super) fn parse_with(
                 path.display(),
                 raw.len()
             )),
+            // A first line that does not even start like a header: not ours.
+            Err(e) if header.is_none() && !text.starts_with("{\"sweep\"") => {
+                return Err(StoreError::NotResults { path: path.to_owned(), message: e.to_string() })
+            }
             // A damaged header is never skipped: what follows may not be ours.
             Err(e) if lenient && header.is_some() => {
                 bad_lines.push(BadLine { number: line_number, text: raw.to_vec(), message: e.to_string() })

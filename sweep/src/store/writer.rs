@@ -53,13 +53,28 @@ impl std::str::FromStr for SyncPolicy {
             "record" => Ok(SyncPolicy::EveryRecord),
             "exit" => Ok(SyncPolicy::OnClose),
             seconds => match seconds.parse::<f64>() {
-                Ok(s) if s.is_finite() && s > 0.0 => Ok(SyncPolicy::Interval(Duration::from_secs_f64(s))),
+                Ok(s) if s > 0.0 => Ok(SyncPolicy::Interval(practically_never_past(s))),
                 _ => Err(format!(
                     "{text:?} is not a sync policy; use `record` (fsync after every record), `exit` (only at \
                      the end) or a positive number of seconds between flushes"
                 )),
             },
         }
+    }
+}
+
+/// The longest wait any setting means: about 31 years. Longer ones
+/// (`--timeout 1e300`, `--sync inf`) mean "practically never" and are cut
+/// to this, which a clock can still add to the current time.
+pub const PRACTICALLY_NEVER: Duration = Duration::from_secs(1_000_000_000);
+
+/// `seconds` as a duration, at most [`PRACTICALLY_NEVER`]; negative or NaN
+/// gives zero (callers refuse those first).
+pub fn practically_never_past(seconds: f64) -> Duration {
+    if seconds >= PRACTICALLY_NEVER.as_secs_f64() {
+        PRACTICALLY_NEVER
+    } else {
+        Duration::try_from_secs_f64(seconds).unwrap_or(Duration::ZERO)
     }
 }
 
@@ -100,6 +115,9 @@ impl ResultsWriter {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(io("read", e)),
         };
+        if existing.is_some() {
+            super::atomic::refuse_read_only(path)?;
+        }
         let results = match existing {
             Some(Parsed { results: Some(results), keep_bytes, needs_newline, .. }) => {
                 if results.header.fingerprint != header.fingerprint {
