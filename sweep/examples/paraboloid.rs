@@ -39,6 +39,7 @@ fn main() -> anyhow::Result<()> {
         xs,
         ys,
         values: zs.into_iter().map(Some).collect(),
+        failed: Vec::new(),
     };
     let labels = Labels { title: Some("Paraboloid f(x, y) = a (x² + y²), a = −1".into()), ..Labels::default() };
     std::fs::create_dir_all(&output_dir)?;

@@ -3,10 +3,17 @@
 
 use std::io::Read;
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use serde::{Deserialize, Serialize};
+
 use crate::point::Point;
+
+#[cfg(target_os = "linux")]
+mod guardian;
 
 /// How many bytes of a failing command's stderr go into the error message.
 const STDERR_TAIL_BYTES: usize = 600;
@@ -118,51 +125,186 @@ fn parse_argument(argument: &str, names: &[String]) -> Result<Vec<Piece>, Templa
     Ok(pieces)
 }
 
+/// Default cap on a black box's captured stdout, and on the stderr tail
+/// kept for error messages: 1 MiB each.
+pub const DEFAULT_CAPTURE_LIMIT: usize = 1 << 20;
+
+/// How to run black boxes.
+#[derive(Debug, Clone)]
+pub struct CommandOptions {
+    /// Per-point time limit; the command's process group is killed past it.
+    pub timeout: Option<Duration>,
+    /// Most bytes of stdout kept; a command printing more is killed and its
+    /// point fails saying so. Of stderr only the last this many bytes are
+    /// kept (it is read to the end, so a chatty command never blocks).
+    pub capture_limit: usize,
+    /// Set to kill running commands (their whole process groups) at once,
+    /// e.g. when a stopped sweep's grace period ends.
+    pub cancel: Option<Arc<AtomicBool>>,
+}
+
+impl Default for CommandOptions {
+    fn default() -> Self {
+        CommandOptions { timeout: None, capture_limit: DEFAULT_CAPTURE_LIMIT, cancel: None }
+    }
+}
+
+/// How a black box's process ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Exit {
+    /// Its exit code, when it exited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code: Option<i32>,
+    /// The signal that ended it, when one did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signal: Option<i32>,
+}
+
+impl Exit {
+    fn of(status: ExitStatus) -> Exit {
+        #[cfg(unix)]
+        let signal = std::os::unix::process::ExitStatusExt::signal(&status);
+        #[cfg(not(unix))]
+        let signal = None;
+        Exit { code: status.code(), signal }
+    }
+}
+
+/// The outcome of evaluating one point, and how its process ended when it
+/// was an external command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Evaluation {
+    /// The value, or why there is none.
+    pub outcome: Result<serde_json::Value, String>,
+    /// How the black box's process ended (`None` for closures, or when it
+    /// could not start).
+    pub exit: Option<Exit>,
+}
+
+impl From<Result<serde_json::Value, String>> for Evaluation {
+    fn from(outcome: Result<serde_json::Value, String>) -> Self {
+        Evaluation { outcome, exit: None }
+    }
+}
+
 /// Runs `argv` (no shell) and parses its stdout as the value: a number or
 /// any JSON value (surrounding whitespace ignored).
 ///
 /// Fails, with a message meant for the results file, when the program cannot
 /// start, exits unsuccessfully (status and the tail of stderr), prints
-/// something unparsable, or runs past `timeout` — in which case it is killed
-/// together with anything it started.
+/// something unparsable or more than [`DEFAULT_CAPTURE_LIMIT`], or runs past
+/// `timeout` — in which case it is killed together with anything it
+/// started.
 pub fn run_command(argv: &[String], timeout: Option<Duration>) -> Result<serde_json::Value, String> {
-    let (program, arguments) = argv.split_first().ok_or("empty command")?;
+    let options = CommandOptions { timeout, ..CommandOptions::default() };
+    execute(argv, &options).map_or_else(|| Err("the command was cancelled".to_owned()), |e| e.outcome)
+}
+
+/// Runs `argv` like [`run_command`], with explicit limits, reporting how
+/// the process ended. Returns `None` when `options.cancel` was set while it
+/// ran: the command was killed and its point is not evaluated.
+///
+/// The command runs in a process group of its own, so that a timeout, a
+/// cancel or an oversized output kills everything it started. On Linux it
+/// is also killed (SIGKILL) if the thread that started it dies, and a
+/// guardian process kills its whole group if this process dies, e.g. when
+/// `sweep` itself is killed with SIGKILL, so nothing it forked outlives
+/// the sweep either. On Linux, when the command exits, whatever it left
+/// running in its group is killed too (it would hold the pipes open, and
+/// this call would wait for it past any time limit). A descendant that
+/// leaves the group (`setsid`) is out of reach of all this, and one that
+/// keeps stdout or stderr open delays the point until it closes them.
+pub fn execute(argv: &[String], options: &CommandOptions) -> Option<Evaluation> {
+    let failed = |message: String| Some(Evaluation { outcome: Err(message), exit: None });
+    let Some((program, arguments)) = argv.split_first() else { return failed("empty command".to_owned()) };
     let mut command = Command::new(program);
     command.args(arguments).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     #[cfg(unix)]
-    if timeout.is_some() {
-        // A group of its own lets a timeout kill grandchildren too (`sh -c`
-        // forks); otherwise they would keep the pipes open after the kill.
-        std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    }
-    let mut child = command.spawn().map_err(|e| format!("cannot start {program:?}: {e}"))?;
-    let stdout = drain(child.stdout.take());
-    let stderr = drain(child.stderr.take());
-    let status = match timeout {
-        None => child.wait().map_err(|e| format!("waiting for {program:?}: {e}"))?,
-        Some(limit) => match wait_with_deadline(&mut child, limit)? {
-            Some(status) => status,
-            None => {
-                kill_tree(&mut child);
-                return Err(format!("timed out after {:.3} s; the command was killed", limit.as_secs_f64()));
-            }
-        },
+    // A group of its own lets a kill reach grandchildren too (`sh -c`
+    // forks); otherwise they would keep the pipes open after the kill.
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    #[cfg(target_os = "linux")]
+    die_with_parent(&mut command);
+    let mut child = match command.spawn() {
+        Ok(child) => child,
+        Err(e) => return failed(format!("cannot start {program:?}: {e}")),
     };
+    // The child leads a group of its own, named by its pid.
+    #[cfg(target_os = "linux")]
+    let group = libc::pid_t::try_from(child.id()).unwrap_or(0);
+    #[cfg(target_os = "linux")]
+    guardian::watch(group);
+    let overflow = Arc::new(AtomicBool::new(false));
+    let stdout = drain(child.stdout.take(), options.capture_limit, Some(Arc::clone(&overflow)));
+    let stderr = drain(child.stderr.take(), options.capture_limit, None);
+    let ending = wait(&mut child, options, &overflow);
+    #[cfg(target_os = "linux")]
+    guardian::release(group);
     let stdout = stdout.join().unwrap_or_default();
     let stderr = stderr.join().unwrap_or_default();
+    let status = match ending {
+        Ending::Exited(status) => status,
+        Ending::Cancelled => return None,
+        Ending::WaitFailed(e) => return failed(format!("waiting for {program:?}: {e}")),
+        Ending::TimedOut(limit) => {
+            return failed(format!("timed out after {:.3} s; the command was killed", limit.as_secs_f64()))
+        }
+        Ending::Overflowed => {
+            return failed(format!(
+                "the command printed more than {} on stdout, the capture limit; it was killed (raise the \
+                 limit with --max-output if the value really is that large)",
+                bytes(options.capture_limit)
+            ))
+        }
+    };
+    let exit = Some(Exit::of(status));
     if !status.success() {
         let text = String::from_utf8_lossy(&stderr);
         let trimmed = text.trim_end();
         let tail_start = trimmed.len().saturating_sub(STDERR_TAIL_BYTES);
         let tail_start = (tail_start..=trimmed.len()).find(|i| trimmed.is_char_boundary(*i)).unwrap_or(trimmed.len());
         let ellipsis = if tail_start > 0 { "…" } else { "" };
-        return Err(if trimmed.is_empty() {
+        let message = if trimmed.is_empty() {
             format!("command `{program}` failed ({status}) with no output on stderr")
         } else {
             format!("command `{program}` failed ({status}); stderr: {ellipsis}{}", &trimmed[tail_start..])
+        };
+        return Some(Evaluation { outcome: Err(message), exit });
+    }
+    Some(Evaluation { outcome: parse_value(&String::from_utf8_lossy(&stdout)), exit })
+}
+
+/// `1 MiB`, `640 KiB`, `12 bytes`.
+fn bytes(n: usize) -> String {
+    match n {
+        n if n >= 1 << 20 && n % (1 << 20) == 0 => format!("{} MiB", n >> 20),
+        n if n >= 1 << 10 && n % (1 << 10) == 0 => format!("{} KiB", n >> 10),
+        n => format!("{n} bytes"),
+    }
+}
+
+/// Asks the kernel to SIGKILL the child when the thread that spawned it
+/// dies (`sweep` killed, even by SIGKILL), so black boxes are not orphaned.
+#[cfg(target_os = "linux")]
+fn die_with_parent(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
+    // SAFETY: the closure runs in the forked child before exec and only
+    // calls async-signal-safe functions (prctl, getppid, kill); it
+    // allocates nothing and touches no lock.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // The parent may have died between fork and prctl.
+            if libc::getppid() != parent {
+                libc::kill(libc::getpid(), libc::SIGKILL);
+            }
+            Ok(())
         });
     }
-    parse_value(&String::from_utf8_lossy(&stdout))
 }
 
 /// Parses a command's stdout: one number or JSON value.
@@ -179,37 +321,106 @@ pub fn parse_value(stdout: &str) -> Result<serde_json::Value, String> {
 
 /// Reads a pipe to its end on a helper thread, so neither pipe can fill up
 /// and block the child while we wait on the other.
-fn drain(pipe: Option<impl Read + Send + 'static>) -> thread::JoinHandle<Vec<u8>> {
+///
+/// Keeps at most `limit` bytes. With `overflow` (stdout), reading stops
+/// past the limit and the flag is raised, so the waiter kills the command;
+/// without it (stderr), reading goes on and only the last `limit` bytes are
+/// kept.
+fn drain(
+    pipe: Option<impl Read + Send + 'static>,
+    limit: usize,
+    overflow: Option<Arc<AtomicBool>>,
+) -> thread::JoinHandle<Vec<u8>> {
     thread::spawn(move || {
-        let mut bytes = Vec::new();
-        if let Some(mut pipe) = pipe {
-            // A read error just truncates the output; the exit status still counts.
-            let _ = pipe.read_to_end(&mut bytes);
+        let mut kept = Vec::new();
+        let Some(mut pipe) = pipe else { return kept };
+        let mut buffer = vec![0u8; 64 * 1024];
+        loop {
+            // A read error just ends the output; the exit status still counts.
+            let n = match pipe.read(&mut buffer) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => n,
+            };
+            kept.extend_from_slice(&buffer[..n]);
+            if kept.len() > limit {
+                match &overflow {
+                    Some(flag) => {
+                        flag.store(true, Ordering::Release);
+                        kept.truncate(limit);
+                        break;
+                    }
+                    None => {
+                        let excess = kept.len() - limit;
+                        kept.drain(..excess);
+                    }
+                }
+            }
         }
-        bytes
+        kept
     })
 }
 
-/// Polls the child until it exits (`Some`) or `limit` passes (`None`).
-fn wait_with_deadline(child: &mut Child, limit: Duration) -> Result<Option<ExitStatus>, String> {
-    let deadline = Instant::now() + limit;
+/// How waiting for a command ended.
+enum Ending {
+    Exited(ExitStatus),
+    TimedOut(Duration),
+    Overflowed,
+    Cancelled,
+    WaitFailed(std::io::Error),
+}
+
+/// Polls the child until it exits, killing its group when the time limit
+/// passes, stdout overflows or the run is cancelled.
+fn wait(child: &mut Child, options: &CommandOptions, overflow: &AtomicBool) -> Ending {
+    let started = Instant::now();
     let mut pause = Duration::from_millis(1);
     loop {
-        if let Some(status) = child.try_wait().map_err(|e| format!("waiting for the command: {e}"))? {
-            return Ok(Some(status));
+        // Whatever the black box left running in its group (`sim &` that
+        // it did not wait for) ends with it: it would hold the pipes open,
+        // and this call would wait for it past any time limit.
+        if has_exited(child) {
+            kill_group(child);
         }
-        let now = Instant::now();
-        if now >= deadline {
-            return Ok(None);
+        match child.try_wait() {
+            Ok(Some(status)) => {
+                // A command that printed too much and then exited still failed.
+                return if overflow.load(Ordering::Acquire) { Ending::Overflowed } else { Ending::Exited(status) };
+            }
+            Ok(None) => {}
+            Err(e) => {
+                kill_tree(child);
+                return Ending::WaitFailed(e);
+            }
+        }
+        let ending = if overflow.load(Ordering::Acquire) {
+            Some(Ending::Overflowed)
+        } else if options.cancel.as_ref().is_some_and(|c| c.load(Ordering::Acquire)) {
+            Some(Ending::Cancelled)
+        } else {
+            options.timeout.filter(|limit| started.elapsed() >= *limit).map(Ending::TimedOut)
+        };
+        if let Some(ending) = ending {
+            kill_tree(child);
+            return ending;
         }
         // Short pauses first so quick commands are noticed quickly.
-        thread::sleep(pause.min(deadline - now));
+        let left = options.timeout.map_or(Duration::MAX, |limit| limit.saturating_sub(started.elapsed()));
+        thread::sleep(pause.min(left));
         pause = (pause * 2).min(Duration::from_millis(25));
     }
 }
 
 /// Kills the child and, on Unix, its whole process group; then reaps it.
 fn kill_tree(child: &mut Child) {
+    kill_group(child);
+    // Errors mean the child is already gone, which is what we want.
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// SIGKILLs the child's process group. Only before the child is reaped:
+/// until then its pid, which names the group, cannot be reused.
+fn kill_group(child: &Child) {
     #[cfg(unix)]
     if let Ok(pid) = libc::pid_t::try_from(child.id()) {
         // SAFETY: kill(2) has no memory-safety preconditions; a negative pid
@@ -218,9 +429,26 @@ fn kill_tree(child: &mut Child) {
             libc::kill(-pid, libc::SIGKILL);
         }
     }
-    // Errors mean the child is already gone, which is what we want.
-    let _ = child.kill();
-    let _ = child.wait();
+}
+
+/// Whether the child has exited, without reaping it (so its group can
+/// still be addressed safely).
+#[cfg(target_os = "linux")]
+fn has_exited(child: &Child) -> bool {
+    let pid: libc::id_t = child.id();
+    // SAFETY: `info` is a valid siginfo_t for waitid to fill; WNOWAIT leaves
+    // the child waitable, so `Child::try_wait` still reaps it.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        libc::waitid(libc::P_PID, pid, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT) == 0
+            && info.si_pid() != 0
+    }
+}
+
+/// Without `waitid(WNOWAIT)`, leftovers in the group are not hunted down.
+#[cfg(not(target_os = "linux"))]
+fn has_exited(_child: &Child) -> bool {
+    false
 }
 
 #[cfg(test)]

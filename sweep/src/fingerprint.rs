@@ -1,43 +1,63 @@
-//! FNV-1a 64-bit hashing: a tiny, fully specified hash whose output never
-//! changes between Rust releases or processes (unlike `DefaultHasher`).
+//! Fingerprints: what a results file was computed from.
+//!
+//! A *sweep* fingerprint covers the space and the task (a results file
+//! belongs to exactly one); a *task* fingerprint covers only what is
+//! evaluated, so records computed for one space can be reused by another
+//! space with the same command (a refined grid, a new axis value): a record
+//! is keyed by (task fingerprint, point identity).
 
-/// Incremental FNV-1a 64 hasher.
-#[derive(Debug, Clone)]
-pub struct Fnv1a64(u64);
+use std::fmt;
 
-const OFFSET_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
-const PRIME: u64 = 0x0000_0100_0000_01b3;
+use serde::{Deserialize, Serialize};
 
-impl Fnv1a64 {
-    /// A hasher in its initial state.
-    pub fn new() -> Self {
-        Fnv1a64(OFFSET_BASIS)
+use crate::hash::Fnv1a64;
+use crate::space::Space;
+use crate::spec::Task;
+
+/// A 64-bit FNV-1a hash, written as 16 lowercase hex digits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint(pub u64);
+
+impl Fingerprint {
+    /// The fingerprint of a sweep: what is computed where, not how (worker
+    /// count, chunking and timeouts may change between runs).
+    pub fn of_sweep(space: &Space, task: &Task) -> Fingerprint {
+        let mut hash = Fnv1a64::new();
+        // serde_json's output for these types is deterministic: struct
+        // fields in declaration order, floats in shortest round-trip form.
+        hash.write_str(&serde_json::to_string(space).unwrap_or_default());
+        hash.write_str(&serde_json::to_string(task).unwrap_or_default());
+        Fingerprint(hash.finish())
     }
 
-    /// Mixes raw bytes in.
-    pub fn write(&mut self, bytes: &[u8]) {
-        for byte in bytes {
-            self.0 ^= u64::from(*byte);
-            self.0 = self.0.wrapping_mul(PRIME);
-        }
-    }
-
-    /// Mixes a string in, prefixed by its length so that concatenations of
-    /// different strings cannot collide by construction.
-    pub fn write_str(&mut self, text: &str) {
-        self.write(&(text.len() as u64).to_le_bytes());
-        self.write(text.as_bytes());
-    }
-
-    /// The hash of everything written so far.
-    pub fn finish(&self) -> u64 {
-        self.0
+    /// The fingerprint of what is evaluated at each point, whatever the
+    /// space: records with the same task fingerprint and point identity are
+    /// interchangeable.
+    pub fn of_task(task: &Task) -> Fingerprint {
+        let mut hash = Fnv1a64::new();
+        hash.write_str(&serde_json::to_string(task).unwrap_or_default());
+        Fingerprint(hash.finish())
     }
 }
 
-impl Default for Fnv1a64 {
-    fn default() -> Self {
-        Self::new()
+impl fmt::Display for Fingerprint {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
+}
+
+impl Serialize for Fingerprint {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Fingerprint {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        u64::from_str_radix(&text, 16)
+            .map(Fingerprint)
+            .map_err(|e| serde::de::Error::custom(format!("fingerprint {text:?}: {e}")))
     }
 }
 
@@ -46,15 +66,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn matches_published_test_vectors() {
-        // Vectors from the FNV reference (http://www.isthe.com/chongo/tech/comp/fnv/).
-        let hash = |s: &str| {
-            let mut h = Fnv1a64::new();
-            h.write(s.as_bytes());
-            h.finish()
-        };
-        assert_eq!(hash(""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(hash("a"), 0xaf63_dc4c_8601_ec8c);
-        assert_eq!(hash("foobar"), 0x8594_4171_f739_67e8);
+    fn sweep_fingerprints_change_with_space_and_command() {
+        let echo = |arg: &str| Task::Command(vec!["echo".into(), arg.into()]);
+        let a = Fingerprint::of_sweep(&Space::range("k", 0, 4), &echo("{k}"));
+        let b = Fingerprint::of_sweep(&Space::range("k", 0, 4), &echo("{k}!"));
+        let c = Fingerprint::of_sweep(&Space::range("k", 0, 5), &echo("{k}"));
+        assert_ne!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a, Fingerprint::of_sweep(&Space::range("k", 0, 4), &echo("{k}")));
+        assert_eq!(Fingerprint::of_task(&echo("{k}")), Fingerprint::of_task(&echo("{k}")));
+        assert_ne!(Fingerprint::of_task(&echo("{k}")), Fingerprint::of_task(&echo("{k}!")));
+    }
+
+    #[test]
+    fn text_form_round_trips() {
+        let f = Fingerprint(0x0123_4567_89ab_cdef);
+        let json = serde_json::to_string(&f).unwrap_or_default();
+        assert_eq!(json, "\"0123456789abcdef\"");
+        assert_eq!(serde_json::from_str::<Fingerprint>(&json).ok(), Some(f));
     }
 }

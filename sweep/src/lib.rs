@@ -5,6 +5,13 @@
 //! each of them on a [`pool::ThreadPool`], and keep the results in an
 //! append-only JSON Lines file that a rerun resumes ([`store`]). Plot them
 //! with [`plot`].
+//!
+//! Modules form layers, and data flows one way: [`spec`] → [`space`] →
+//! [`runner`] → [`store`] → [`plot`]. A results file has one writer at a
+//! time (an `flock`), holds values bit for bit, and survives its writer
+//! being killed at any moment; [`store::repair`] recovers a damaged one.
+//! A run retries failures up to a cap ([`RunOptions::max_attempts`]) and
+//! stops gracefully on request ([`Stop`], SIGINT/SIGTERM/SIGUSR1).
 //! Split a sweep into shards and run them as a Slurm array job with
 //! [`slurm`].
 //!
@@ -25,18 +32,22 @@
 
 pub mod command;
 pub mod fingerprint;
+mod hash;
 pub mod plot;
 pub mod point;
 pub mod runner;
+pub mod signals;
 pub mod slurm;
 pub mod space;
 pub mod spec;
 pub mod store;
 
-pub use command::{run_command, CommandTemplate};
-pub use plot::Labels;
+pub use command::{execute, run_command, CommandOptions, CommandTemplate, Evaluation, Exit};
+pub use fingerprint::Fingerprint;
 pub use point::{Point, PointId, Value};
-pub use runner::{run, run_collect, run_to_file, RunOptions, RunSummary, Selection};
-pub use space::{Space, SpaceError};
-pub use spec::{Spec, SpecError};
-pub use store::{Header, Record, Results, ResultsWriter, Status, Task};
+pub use runner::{
+    run, run_collect, run_evaluations, run_evaluations_to_file, run_to_file, RunOptions, RunSummary, Selection, Stop,
+};
+pub use space::{Space, SpaceError, SpaceIndex};
+pub use spec::{Labels, Spec, SpecError, Task};
+pub use store::{Header, Record, Results, ResultsWriter, Status};

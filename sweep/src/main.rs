@@ -4,13 +4,25 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
-use sweep::slurm::{self, ArrayJob, ArraySpec, Shard};
-use sweep::{plot, run_command, Header, Results, RunOptions, Selection, Spec, Task};
+use sweep::slurm::{self, ArrayJob, Cluster, JobOptions, Shard, SubmissionLog, SubmittedArray};
+use sweep::store::SyncPolicy;
+use sweep::{execute, plot, CommandOptions, Header, Results, RunOptions, Selection, Spec, Stop};
+
+/// `eprintln!` that never panics: messages to a closed stderr (`sweep run …
+/// 2>&1 | head`, a log collector that died) are dropped. std's panics on a
+/// failed write, which would kill a run mid-way (or, in the monitor thread,
+/// silently end progress lines and the grace period of a stop). Defined
+/// under std's name so every message in this file goes through it.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
 
 /// Parameter-space studies on a thread pool, with resumable results.
 #[derive(Debug, Parser)]
@@ -41,6 +53,24 @@ enum Command {
     Status {
         /// Results file (JSON Lines) written by `sweep run`.
         results: PathBuf,
+        /// Attempts after which a failed point counts as given up.
+        #[arg(long, value_name = "N", default_value_t = sweep::store::DEFAULT_MAX_ATTEMPTS)]
+        max_attempts: u32,
+        /// Also list every record in file order with its provenance, one
+        /// tab-separated line each (like GNU parallel's joblog).
+        #[arg(long)]
+        records: bool,
+    },
+    /// Make a damaged results file usable again: lines that do not parse and
+    /// records of points outside the sweep's space move to
+    /// `<results>.rejected.jsonl`; every valid record stays, in order.
+    Repair {
+        /// Results file (JSON Lines) written by `sweep run`.
+        results: PathBuf,
+        /// The spec the file was written from, used only when the header
+        /// line itself is damaged.
+        #[arg(long)]
+        spec: Option<PathBuf>,
     },
     /// Write the latest record of each point as CSV.
     Export {
@@ -52,7 +82,7 @@ enum Command {
     },
     /// Write (and optionally submit) a Slurm array job: one task per shard,
     /// each running `sweep run SPEC --shard K/N`.
-    Slurm(SlurmArgs),
+    Slurm(Box<SlurmArgs>),
     /// Merge the shard files of a sweep into its results file and list the
     /// points still missing or failed, with their shard (fails if any).
     Collect(CollectArgs),
@@ -74,12 +104,43 @@ struct RunArgs {
     /// Results file (default: the spec's `output`, else `<spec name>.jsonl`).
     #[arg(long, short)]
     output: Option<PathBuf>,
-    /// Recompute points whose latest result is a failure.
+    /// Recompute points whose latest result is a failure (those that have
+    /// not used up their attempts).
     #[arg(long)]
     retry_failed: bool,
+    /// Attempts a point gets across all runs of the results file; after
+    /// that it is given up (default: the spec's, else 3).
+    #[arg(long, value_name = "N")]
+    max_attempts: Option<u32>,
+    /// Retry a failed point up to N times within this run, after a back-off
+    /// of 1 s, 2 s, 4 s... (default: the spec's, else 0); capped by
+    /// --max-attempts.
+    #[arg(long, value_name = "N")]
+    retries: Option<u32>,
+    /// Back-off before the first retry within a run; doubled for each next.
+    #[arg(long, value_name = "SECS", default_value_t = 1.0)]
+    retry_delay: f64,
+    /// Most bytes a black box may print on stdout (default 1 MiB); past it
+    /// the command is killed and its point fails. Only the last this many
+    /// bytes of stderr are kept.
+    #[arg(long, value_name = "BYTES")]
+    max_output: Option<usize>,
+    /// After SIGINT, SIGTERM or SIGUSR1, how long the points in flight may
+    /// finish before their commands are killed.
+    #[arg(long, value_name = "SECS", default_value_t = 10.0)]
+    grace: f64,
+    /// Seconds between progress lines when stderr is not a terminal.
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    progress_every: f64,
     /// Do not draw the progress bar.
     #[arg(long)]
     no_progress: bool,
+    /// When records are flushed to the disk: `record` (after each one),
+    /// `exit` (at the end only), or every SECS seconds. Records always reach
+    /// the OS at once and survive the process being killed; this bounds
+    /// what a power cut can lose.
+    #[arg(long, value_name = "record|exit|SECS", default_value = "1")]
+    sync: SyncPolicy,
     /// Compute only shard K of N (the points whose index is K modulo N),
     /// into `<output stem>.shard-K-of-N.jsonl`.
     #[arg(long, value_name = "K/N")]
@@ -90,38 +151,118 @@ struct RunArgs {
 struct SlurmArgs {
     /// Sweep spec (RON): space, command template and settings.
     spec: PathBuf,
-    /// Number of shards N, one array task each.
+    /// Number of shards N, one array task each (default when resubmitting:
+    /// the recorded count). Points already done in shard files of another
+    /// count are reused, not recomputed.
     #[arg(long, value_name = "N")]
-    tasks: usize,
+    tasks: Option<usize>,
+    /// Results file (default: the spec's `output`, else `<spec name>.jsonl`);
+    /// shard files and the submission state file are written beside it.
+    #[arg(long, short)]
+    output: Option<PathBuf>,
+    /// Where to write the sbatch script (default: `<spec name>.sbatch`); a
+    /// submission numbers its script, `<name>.<n>.sbatch`, and keeps it.
+    #[arg(long)]
+    script: Option<PathBuf>,
+    /// Submit the script with sbatch and print the job id on stdout.
+    #[arg(long)]
+    submit: bool,
+    /// Submit only the shards with missing or failed points (failed ones
+    /// are computed again), with the options recorded at the last
+    /// submission unless given again; implies --submit.
+    #[arg(long)]
+    resubmit: bool,
+    /// Submit even though jobs of this sweep are still pending or running
+    /// (their shards may then be computed twice).
+    #[arg(long)]
+    force: bool,
+    /// Attempts a point gets across all runs before it is given up and no
+    /// longer resubmitted (default: recorded, else the spec's, else 3).
+    #[arg(long, value_name = "N")]
+    max_attempts: Option<u32>,
+    #[command(flatten)]
+    job: JobArgs,
+}
+
+/// sbatch options of `sweep slurm`; all are recorded in the submission state
+/// file and reused by `--resubmit` unless given again.
+#[derive(Debug, clap::Args)]
+struct JobArgs {
     /// Run at most M tasks at once (`--array=...%M`).
     #[arg(long, value_name = "M")]
     throttle: Option<usize>,
+    /// CPUs per task (default 1); each shard runs this many workers.
+    #[arg(long, value_name = "C")]
+    cpus_per_task: Option<usize>,
     /// Slurm partition (default: the cluster's default).
     #[arg(long)]
     partition: Option<String>,
     /// Time limit per task, in any sbatch format, e.g. 2:00:00.
     #[arg(long)]
     time: Option<String>,
-    /// CPUs per task; each shard runs this many workers.
-    #[arg(long, value_name = "C", default_value_t = 1)]
-    cpus_per_task: usize,
-    /// Results file (default: the spec's `output`, else `<spec name>.jsonl`);
-    /// shard files are written beside it.
-    #[arg(long, short)]
-    output: Option<PathBuf>,
-    /// Where to write the sbatch script (default: `<spec name>.sbatch`).
+    /// Account to charge (`sbatch --account`).
     #[arg(long)]
-    script: Option<PathBuf>,
-    /// Directory for the tasks' logs, `<job name>-<job id>_<task>.out`.
-    #[arg(long, default_value = "slurm-logs")]
-    log_dir: PathBuf,
-    /// Submit the script with sbatch and print the job id on stdout.
+    account: Option<String>,
+    /// Memory per node, e.g. 4G (`sbatch --mem`).
+    #[arg(long, conflicts_with = "mem_per_cpu")]
+    mem: Option<String>,
+    /// Memory per CPU, e.g. 1G (`sbatch --mem-per-cpu`).
     #[arg(long)]
-    submit: bool,
-    /// Submit only the shards with missing or failed points (failed ones
-    /// are computed again); implies --submit.
+    mem_per_cpu: Option<String>,
+    /// Quality of service (`sbatch --qos`).
     #[arg(long)]
-    resubmit: bool,
+    qos: Option<String>,
+    /// Required node features (`sbatch --constraint`).
+    #[arg(long)]
+    constraint: Option<String>,
+    /// Generic resources per task, e.g. gpu:1 (`sbatch --gres`).
+    #[arg(long)]
+    gres: Option<String>,
+    /// Mail events, e.g. END,FAIL (`sbatch --mail-type`).
+    #[arg(long)]
+    mail_type: Option<String>,
+    /// Mail recipient (`sbatch --mail-user`).
+    #[arg(long)]
+    mail_user: Option<String>,
+    /// Ask each task to stop cleanly this many seconds before its time limit
+    /// (SIGUSR1; default 120, 0 for never), so that what it computed is saved.
+    #[arg(long, value_name = "SECS")]
+    grace: Option<u64>,
+    /// Seconds between the progress lines (done/total, rate, ETA) each
+    /// task writes to its log (default 30).
+    #[arg(long, value_name = "SECS")]
+    progress_every: Option<u64>,
+    /// Any other sbatch option, one word each, e.g. --sbatch=--exclusive
+    /// --sbatch=--nice=10 (repeatable; replaces the recorded list).
+    #[arg(long = "sbatch", value_name = "OPTION", allow_hyphen_values = true)]
+    sbatch: Vec<String>,
+    /// Directory for the tasks' logs, `<job name>-<job id>_<task>.out`
+    /// (default: slurm-logs); requeued tasks append to theirs.
+    #[arg(long)]
+    log_dir: Option<PathBuf>,
+}
+
+impl JobArgs {
+    fn options(self) -> JobOptions {
+        JobOptions {
+            throttle: self.throttle,
+            cpus_per_task: self.cpus_per_task,
+            partition: self.partition,
+            time: self.time,
+            account: self.account,
+            mem: self.mem,
+            mem_per_cpu: self.mem_per_cpu,
+            qos: self.qos,
+            constraint: self.constraint,
+            gres: self.gres,
+            mail_type: self.mail_type,
+            mail_user: self.mail_user,
+            grace_secs: self.grace,
+            progress_every_secs: self.progress_every,
+            sbatch_args: self.sbatch,
+            log_dir: self.log_dir,
+        }
+    }
 }
 
 #[derive(Debug, clap::Args)]
@@ -135,40 +276,88 @@ struct CollectArgs {
     /// `<spec name>.jsonl`); the shard files are read from beside it.
     #[arg(long, short)]
     output: Option<PathBuf>,
+    /// Attempts after which a failed point counts as given up (default:
+    /// the recorded submission's, else the spec's, else 3).
+    #[arg(long, value_name = "N")]
+    max_attempts: Option<u32>,
 }
 
 fn main() -> ExitCode {
     match dispatch(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("sweep: error: {error:#}");
-            ExitCode::FAILURE
-        }
+        Err(error) => match error.downcast_ref::<Stopped>() {
+            Some(stopped) => {
+                eprintln!("sweep: {stopped}");
+                ExitCode::from(stopped.status)
+            }
+            None => {
+                eprintln!("sweep: error: {error:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+/// A run that stopped on request: not an error, but not a success either
+/// (the exit status is 128 + the signal, as if it had killed the process).
+#[derive(Debug)]
+struct Stopped {
+    message: String,
+    status: u8,
+}
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Stopped {}
+
+/// Lets `sweep status … | head` end quietly: with SIGPIPE at its default,
+/// a closed pipe ends the process instead of making `println!` panic.
+/// Only for the commands that print results; `run` keeps ignoring it so a
+/// closed log pipe never takes a running sweep down.
+fn die_quietly_on_closed_pipes() {
+    #[cfg(unix)]
+    // SAFETY: signal(2) with SIG_DFL installs no handler; it is called
+    // before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    if matches!(cli.command, Command::Status { .. } | Command::Export { .. } | Command::Plot { .. }) {
+        die_quietly_on_closed_pipes();
+    }
     match cli.command {
         Command::Run(args) => run(args),
+        Command::Repair { results, spec } => repair(&results, spec.as_deref()),
         Command::Plot { results, output, value_key } => {
             let loaded = load(&results)?;
             let output = output.unwrap_or_else(|| results.with_extension("png"));
-            for path in plot::plot_results(&loaded, value_key.as_deref(), &output)? {
+            for path in plot::plot_results(&loaded, value_key.as_deref(), &output)
+                .with_context(|| format!("cannot plot {}", results.display()))?
+            {
                 println!("{}", path.display());
             }
             Ok(())
         }
-        Command::Status { results } => status(&results),
-        Command::Slurm(args) => slurm_job(args),
+        Command::Status { results, max_attempts, records } => status(&results, max_attempts, records),
+        Command::Slurm(args) => slurm_job(*args),
         Command::Collect(args) => collect(args),
         Command::Export { results, output } => {
             let loaded = load(&results)?;
             match output {
-                Some(path) => {
-                    let file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-                    loaded.write_csv(file)?;
-                }
-                None => loaded.write_csv(std::io::stdout().lock())?,
+                // Written beside and renamed: a full disk never leaves a
+                // truncated or empty CSV where a good one was.
+                Some(path) => sweep::store::write_atomically(&path, |out| {
+                    loaded.write_csv(out).map_err(|e| std::io::Error::other(e.to_string()))
+                })?,
+                None => loaded
+                    .write_csv(std::io::stdout().lock())
+                    .map_err(|e| anyhow::anyhow!("cannot write the CSV to standard output: {e}"))?,
             }
             Ok(())
         }
@@ -191,45 +380,119 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         Some(n) => n,
         None => RunOptions::default().workers,
     };
+    let cores = std::thread::available_parallelism().map_or(1, usize::from);
+    if workers > sweep::runner::max_workers() {
+        bail!(
+            "{workers} workers is more than this machine can use: the limit is {} (64 per core, {cores} cores); \
+             black boxes that wait on I/O rarely gain from more than a few per core",
+            sweep::runner::max_workers()
+        );
+    }
+    if workers > cores {
+        eprintln!(
+            "sweep: warning: {workers} workers on {cores} cores; CPU-bound commands will only slow each other down"
+        );
+    }
     let chunk_size = match args.chunk_size.or(spec.chunk_size) {
         Some(0) => bail!("--chunk-size must be at least 1"),
         other => other.unwrap_or(1),
     };
     let timeout = match args.timeout.or(spec.timeout_secs) {
         Some(t) if !(t.is_finite() && t > 0.0) => bail!("--timeout must be a positive number of seconds, not {t}"),
-        other => other.map(Duration::from_secs_f64),
+        other => other.map(sweep::store::practically_never_past),
+    };
+    let seconds = |value: f64, flag: &str| -> anyhow::Result<Duration> {
+        if value.is_nan() || value < 0.0 {
+            bail!("{flag} must be a non-negative number of seconds, not {value}");
+        }
+        Ok(sweep::store::practically_never_past(value))
+    };
+    let grace = seconds(args.grace, "--grace")?;
+    let progress_every = seconds(args.progress_every, "--progress-every")?.max(Duration::from_millis(100));
+    let max_attempts = match args.max_attempts.or(spec.max_attempts) {
+        Some(0) => bail!("--max-attempts must be at least 1"),
+        other => other.unwrap_or(sweep::store::DEFAULT_MAX_ATTEMPTS),
+    };
+    let capture_limit = match args.max_output.or(spec.max_output) {
+        Some(0) => bail!("--max-output must be at least 1 byte"),
+        other => other.unwrap_or(sweep::command::DEFAULT_CAPTURE_LIMIT),
     };
     let mut output = args.output.clone().unwrap_or_else(|| spec.default_output(&args.spec));
     let template = spec.template()?;
-    let header = sweep_header(&spec, &args.spec);
+    let header = Header::for_spec(&spec, &args.spec);
     let mut selection = Selection::All;
     let mut scope = String::new();
     if let Some(shard) = args.shard {
         output = shard.results_path(&output);
-        selection = Selection::Filter(Arc::new(move |index| shard.contains(index)));
+        selection = Selection::Stride { offset: shard.index(), step: shard.count() };
         scope = format!(" (shard {shard})");
     }
+    let stop = Stop::on_signals().context("installing the SIGINT/SIGTERM/SIGUSR1 handlers")?;
     let options = RunOptions {
         workers,
         chunk_size: Some(chunk_size),
         progress: !args.no_progress,
+        progress_every,
         retry_failed: args.retry_failed,
+        max_attempts,
+        retries: args.retries.or(spec.retries).unwrap_or(0),
+        retry_delay: seconds(args.retry_delay, "--retry-delay")?,
         selection,
+        sync: args.sync,
+        stop: stop.clone(),
+        grace,
     };
     eprintln!("sweep: {}{scope} on {workers} workers → {}", spec.space, output.display());
-    let evaluate = move |point: &sweep::Point| run_command(&template.render(point), timeout);
-    let (summary, warnings) = sweep::run_to_file(&output, &header, evaluate, &options)?;
-    for warning in warnings {
+    let command_options = CommandOptions { timeout, capture_limit, cancel: Some(stop.cancelled()) };
+    let evaluate = move |point: &sweep::Point| execute(&template.render(point), &command_options);
+    // Opened here rather than through `run_evaluations_to_file` so that what
+    // reading the file found (a torn line, a reused space) is said up front.
+    let (mut writer, existing) = sweep::ResultsWriter::open_with(&output, &header, options.sync)?;
+    for warning in &existing.warnings {
         eprintln!("sweep: warning: {warning}");
     }
+    let resume = existing.resume(options.retry_failed, max_attempts);
+    let summary = sweep::run_evaluations(&header.space, evaluate, &resume, &options, |record| {
+        writer.append(&record).map_err(Into::into)
+    });
+    // Flush what was written even when the run failed part-way.
+    let closed = writer.close();
+    let summary = summary?;
+    closed?;
     eprintln!(
-        "sweep: {} computed ({} failed), {} already done, in {:.2} s",
+        "sweep: {} computed ({} failed{}), {} already done, in {:.2} s",
         summary.computed,
         summary.failed,
+        if summary.attempts > summary.computed {
+            format!(", {} attempts in all", summary.attempts)
+        } else {
+            String::new()
+        },
         summary.skipped,
         summary.elapsed.as_secs_f64()
     );
-    if summary.failed > 0 {
+    if summary.stopped {
+        return Err(Stopped {
+            message: format!(
+                "stopped by {}: {} points done in this run, {} abandoned in flight; every record is flushed to \
+                 {}. Run the same command again to resume",
+                stop.reason(),
+                summary.computed,
+                summary.interrupted,
+                output.display()
+            ),
+            status: sweep::signals::exit_status(),
+        }
+        .into());
+    }
+    let counts = sweep::Results::load(&output).map(|r| r.status_with(max_attempts))?;
+    if counts.given_up > 0 {
+        eprintln!(
+            "sweep: {} points failed {max_attempts} times and are given up; raise --max-attempts to try them again",
+            counts.given_up
+        );
+    }
+    if counts.failed > counts.given_up {
         eprintln!(
             "sweep: see the failures with `sweep status {}`; rerun with --retry-failed to recompute them",
             output.display()
@@ -238,10 +501,10 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn status(path: &Path) -> anyhow::Result<()> {
+fn status(path: &Path, max_attempts: u32, all_records: bool) -> anyhow::Result<()> {
     let results = load(path)?;
     let header = &results.header;
-    let counts = results.status();
+    let counts = results.status_with(max_attempts);
     println!("results:     {}", path.display());
     if let Some(spec) = &header.spec_path {
         println!("spec:        {}", spec.display());
@@ -249,97 +512,357 @@ fn status(path: &Path) -> anyhow::Result<()> {
     println!("fingerprint: {}", header.fingerprint);
     println!("space:       {}", header.space);
     println!("done:        {}", counts.done);
-    println!("failed:      {}", counts.failed);
+    println!("failed:      {} ({} given up after {max_attempts} attempts)", counts.failed, counts.given_up);
     println!("missing:     {}", counts.missing);
+    if counts.outside > 0 {
+        println!(
+            "outside:     {} records of points not in this space (not counted above; `sweep repair {}` moves \
+             them aside)",
+            counts.outside,
+            path.display()
+        );
+    }
     const SHOWN: usize = 5;
     let failures: Vec<_> = results.latest().into_iter().filter(|r| !r.is_ok()).collect();
     for record in failures.iter().take(SHOWN) {
         if let Err(message) = &record.outcome {
-            println!("  failed {}: {message}", record.point);
+            println!("  failed {} (attempt {}{}): {message}", record.point, record.attempt, provenance(record));
         }
     }
     if failures.len() > SHOWN {
         println!("  … and {} more", failures.len() - SHOWN);
     }
+    if all_records {
+        println!("index\tattempt\thost\tstarted\tseconds\texit\tslurm\tpoint\toutcome");
+        for record in &results.records {
+            let p = record.provenance.as_ref();
+            let exit = p.and_then(|p| p.exit).map_or(String::new(), |e| match (e.code, e.signal) {
+                (Some(code), _) => code.to_string(),
+                (None, Some(signal)) => format!("signal {signal}"),
+                _ => String::new(),
+            });
+            let slurm = p.and_then(|p| p.slurm_job.clone()).map_or(String::new(), |job| {
+                p.and_then(|p| p.slurm_task.as_ref()).map_or(job.clone(), |task| format!("{job}_{task}"))
+            });
+            let outcome = match &record.outcome {
+                Ok(value) => value.to_string(),
+                Err(error) => format!("failed: {}", error.replace(['\t', '\n'], " ")),
+            };
+            println!(
+                "{}\t{}\t{}\t{}\t{:.3}\t{exit}\t{slurm}\t{}\t{outcome}",
+                record.index,
+                record.attempt,
+                p.map_or("", |p| p.host.as_str()),
+                p.map_or("", |p| p.started.as_str()),
+                record.duration_ms / 1e3,
+                record.point
+            );
+        }
+    }
     Ok(())
 }
 
-/// The header of a spec's results files (whole sweep and shards alike).
-fn sweep_header(spec: &Spec, spec_path: &Path) -> Header {
-    let mut header = Header::new(spec.space.clone(), Task::Command(spec.command.clone()));
-    header.spec_path = Some(spec_path.to_owned());
-    header.labels = spec.labels.clone();
-    header
+/// `, on node7 at 2026-11-25T13:50:01.123Z, exit 3, Slurm 1234_5` for status lines.
+fn provenance(record: &sweep::Record) -> String {
+    let Some(p) = &record.provenance else { return String::new() };
+    let mut text = format!(", on {} at {}", p.host, p.started);
+    if let Some(exit) = p.exit {
+        match (exit.code, exit.signal) {
+            (Some(code), _) => text.push_str(&format!(", exit {code}")),
+            (None, Some(signal)) => text.push_str(&format!(", killed by signal {signal}")),
+            _ => {}
+        }
+    }
+    if let Some(job) = &p.slurm_job {
+        text.push_str(&format!(", Slurm job {job}"));
+        if let Some(task) = &p.slurm_task {
+            text.push_str(&format!("_{task}"));
+        }
+    }
+    text
 }
 
-/// `sweep slurm`: writes the array script, submitting it if asked.
+/// `sweep repair`: moves bad lines and foreign records aside.
+fn repair(path: &Path, spec: Option<&Path>) -> anyhow::Result<()> {
+    let header = match spec {
+        Some(spec_path) => Some(Header::for_spec(&Spec::load(spec_path)?, spec_path)),
+        None => None,
+    };
+    let report = sweep::store::repair(path, header.as_ref())?;
+    if report.was_clean() {
+        eprintln!("sweep: {} needs no repair: all {} records are valid", path.display(), report.kept);
+        return Ok(());
+    }
+    for problem in report.problems.iter().take(10) {
+        eprintln!("sweep: {}:{problem}", path.display());
+    }
+    eprintln!(
+        "sweep: repaired {}: kept {} records; moved {} unparsable lines and {} records of points outside the space \
+         to {}",
+        path.display(),
+        report.kept,
+        report.unparsable,
+        report.outside,
+        report.side_file.display()
+    );
+    Ok(())
+}
+
+/// `sweep slurm`: writes the array script(s), submitting them if asked, and
+/// records each submission in the sweep's state file.
 fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
     let spec = Spec::load(&args.spec)?;
-    if args.tasks == 0 {
-        bail!("--tasks must be at least 1");
-    }
-    if args.cpus_per_task == 0 {
-        bail!("--cpus-per-task must be at least 1");
-    }
+    let header = Header::for_spec(&spec, &args.spec);
     let output = args.output.clone().unwrap_or_else(|| spec.default_output(&args.spec));
-    let array = if args.resubmit {
-        let collection = slurm::collect(&output, args.tasks, &sweep_header(&spec, &args.spec))?;
-        let incomplete = collection.incomplete_shards();
-        if incomplete.is_empty() {
-            eprintln!("sweep: all {} shards are complete; nothing to resubmit", args.tasks);
+    let state_path = SubmissionLog::path_for(&output);
+    let submitting = args.submit || args.resubmit;
+    // One submitter at a time: two could both find the queue empty and
+    // both submit.
+    let _submitting = if submitting {
+        match sweep::store::ResultsLock::acquire(&state_path) {
+            Ok(lock) => Some(lock),
+            Err(sweep::store::StoreError::Locked { holder, .. }) => {
+                bail!("another `sweep slurm` ({holder}) is submitting this sweep right now; wait for it to finish")
+            }
+            Err(err) => return Err(err.into()),
+        }
+    } else {
+        None
+    };
+    let mut log =
+        SubmissionLog::load(&state_path, header.fingerprint)?.unwrap_or_else(|| SubmissionLog::new(header.fingerprint));
+    let cluster = Cluster::from_env();
+
+    // One sweep, one set of jobs: two jobs on one shard compute its points
+    // twice (and fight over its file).
+    if submitting {
+        let active = cluster.active_tasks(&log.job_ids())?;
+        if !active.is_empty() {
+            let listed: Vec<String> = active.iter().take(6).map(|t| format!("{} {}", t.id, t.state)).collect();
+            let more = if active.len() > 6 { format!(" and {} more", active.len() - 6) } else { String::new() };
+            if !args.force {
+                bail!(
+                    "jobs of this sweep are still in the queue ({}{more}, recorded in {}); wait for them to end, \
+                     cancel them with scancel, or pass --force to submit anyway",
+                    listed.join(", "),
+                    state_path.display()
+                );
+            }
+            eprintln!("sweep: warning: --force: submitting while {}{more} still queued", listed.join(", "));
+        }
+    }
+
+    // Options: what was recorded, overridden by what is given now.
+    let given = args.job.options();
+    let recorded = if args.resubmit { log.latest().cloned() } else { None };
+    if args.resubmit && recorded.is_none() {
+        eprintln!(
+            "sweep: warning: no submission recorded in {}; resubmitting with the options given here only",
+            state_path.display()
+        );
+    }
+    let options = match &recorded {
+        Some(submission) => submission.options.overridden_by(&given),
+        None => given,
+    };
+    options.validate()?;
+    if let (None, Some(time)) = (options.grace_secs, &options.time) {
+        if options.grace() != slurm::DEFAULT_GRACE_SECS {
+            eprintln!(
+                "sweep: with --time {time}, tasks are asked to stop {} s before their limit (--grace to choose)",
+                options.grace()
+            );
+        }
+    }
+    if options.throttle == Some(0) {
+        bail!("--throttle must be at least 1");
+    }
+    let max_attempts = match args.max_attempts.or(recorded.as_ref().and_then(|s| s.max_attempts)).or(spec.max_attempts)
+    {
+        Some(0) => bail!("--max-attempts must be at least 1"),
+        other => other.unwrap_or(sweep::store::DEFAULT_MAX_ATTEMPTS),
+    };
+    let mut count = match (args.tasks, &recorded) {
+        (Some(0), _) => bail!("--tasks must be at least 1"),
+        (Some(count), _) => count,
+        (None, Some(submission)) => submission.shard_count,
+        (None, None) => bail!("--tasks N is required (no submission of this sweep is recorded)"),
+    };
+    let total = header.space.len();
+    if count > total {
+        eprintln!(
+            "sweep: the sweep has {total} points: --tasks {count} reduced to {total} (more tasks would have \
+             nothing to compute)"
+        );
+        count = total.max(1);
+    }
+
+    // Points done in shard files of any count (or in the merged results) are
+    // copied into this count's shard files: no task computes them again.
+    let seeded = slurm::seed_shards(&output, count, &header)?;
+    if seeded.values > 0 {
+        eprintln!("sweep: {} points already computed are reused in the {count} shard files", seeded.values);
+    }
+    if seeded.failures > 0 {
+        eprintln!("sweep: {} failed points are carried over with their attempt counts", seeded.failures);
+    }
+    let shards: Vec<usize> = if args.resubmit {
+        let collection = slurm::collect(&output, count, &header)?;
+        let given_up = collection.gaps.iter().filter(|gap| gap.is_given_up(max_attempts)).count();
+        if given_up > 0 {
+            eprintln!(
+                "sweep: {given_up} points failed {max_attempts} times and are given up, not resubmitted \
+                 (see them with `sweep collect {}`; raise --max-attempts to try them again)",
+                args.spec.display()
+            );
+        }
+        let to_retry = collection.shards_to_retry(max_attempts);
+        if to_retry.is_empty() {
+            eprintln!("sweep: no shard of {count} has points left to compute; nothing to resubmit");
             return Ok(());
         }
-        ArraySpec::only(incomplete, args.tasks, args.throttle)?
+        to_retry
     } else {
-        ArraySpec::all(args.tasks, args.throttle)?
+        (0..count).collect()
     };
+
+    let max_array_size = match cluster.max_array_size() {
+        Ok(size) => size,
+        Err(err) if !submitting => {
+            eprintln!("sweep: warning: assuming MaxArraySize 1001, Slurm's default ({err})");
+            1001
+        }
+        Err(err) => return Err(err.into()),
+    };
+    let arrays = slurm::split_arrays(&shards, max_array_size, options.throttle)?;
+    if arrays.len() > 1 {
+        eprintln!(
+            "sweep: {count} shards exceed the cluster's MaxArraySize {max_array_size}: {} array jobs{}",
+            arrays.len(),
+            if options.throttle.is_some() { ", each starting after the previous one ends" } else { "" }
+        );
+    }
 
     // Tasks start in another process, maybe on another machine: every path
     // in the script is absolute, and the log directory must exist up front
     // (sbatch does not create it, and a task cannot start without it).
     let cwd = std::env::current_dir().context("finding the current directory")?;
-    let log_dir = cwd.join(&args.log_dir);
+    let log_dir = cwd.join(options.log_dir());
     std::fs::create_dir_all(&log_dir).with_context(|| format!("creating {}", log_dir.display()))?;
     let stem = args.spec.file_stem().map_or("sweep".into(), |stem| stem.to_string_lossy());
-    let job = ArrayJob {
-        job_name: format!("sweep-{stem}"),
-        array,
-        shard_count: args.tasks,
-        cpus_per_task: args.cpus_per_task,
-        partition: args.partition,
-        time_limit: args.time,
-        log_dir,
-        working_dir: cwd.clone(),
-        sweep_program: std::env::current_exe().context("finding the sweep executable")?,
-        spec_path: cwd.join(&args.spec),
-        output: args.output,
-        retry_failed: args.resubmit,
+    let base_script = args.script.clone().unwrap_or_else(|| PathBuf::from(format!("{stem}.sbatch")));
+    // A submission's scripts are kept: number them, never overwriting one.
+    let mut number = log.submissions.len() + 1;
+    while submitting && script_path(&base_script, Some(number), 1).exists() {
+        number += 1;
+    }
+    // Failed points are tried again, up to --max-attempts in all: a task
+    // killed by Slurm fails the points it had in flight.
+    let run_args = vec!["--retry-failed".to_string(), "--max-attempts".to_string(), max_attempts.to_string()];
+    let program = std::env::current_exe().context("finding the sweep executable")?;
+    let mut submission = slurm::Submission {
+        submitted_at: slurm::utc_now(),
+        shard_count: count,
+        resubmit: args.resubmit,
+        options: options.clone(),
+        max_attempts: Some(max_attempts),
+        jobs: Vec::new(),
     };
-    let script_path = args.script.unwrap_or_else(|| PathBuf::from(format!("{stem}.sbatch")));
-    std::fs::write(&script_path, job.render()?).with_context(|| format!("writing {}", script_path.display()))?;
-    eprintln!("sweep: wrote {} (array {} of {} shards)", script_path.display(), job.array, args.tasks);
-    if args.submit || args.resubmit {
-        let id = slurm::Cluster::from_env().submit(&script_path)?;
+    let mut previous = None;
+    for (part, (first_shard, array)) in arrays.into_iter().enumerate() {
+        let job = ArrayJob {
+            job_name: format!("sweep-{stem}"),
+            array,
+            first_shard,
+            shard_count: count,
+            options: options.clone(),
+            log_dir: log_dir.clone(),
+            working_dir: cwd.clone(),
+            sweep_program: program.clone(),
+            spec_path: cwd.join(&args.spec),
+            output: args.output.clone(),
+            run_args: run_args.clone(),
+        };
+        let path = script_path(&base_script, submitting.then_some(number), part + 1);
+        std::fs::write(&path, job.render()?).with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("sweep: wrote {} (array {} of {count} shards)", path.display(), job.array);
+        if !submitting {
+            eprintln!("sweep: submit it with: sbatch {}", path.display());
+            continue;
+        }
+        let after = if options.throttle.is_some() { previous } else { None };
+        let id = match cluster.submit(&path, after) {
+            Ok(id) => id,
+            Err(err) => {
+                // Record what did go in, so a resubmit knows of those jobs.
+                if !submission.jobs.is_empty() {
+                    log.submissions.push(submission);
+                    log.save(&state_path)?;
+                }
+                return Err(err.into());
+            }
+        };
+        previous = Some(id);
+        let shards = job.array.tasks().iter().map(|task| task + first_shard).collect();
+        submission.jobs.push(SubmittedArray {
+            job: id,
+            array: job.array.to_string(),
+            first_shard,
+            shards,
+            script: path,
+        });
+        println!("{id}");
+    }
+    if submitting {
+        let ids: Vec<String> = submission.jobs.iter().map(|job| job.job.to_string()).collect();
+        log.submissions.push(submission);
+        log.save(&state_path)?;
         eprintln!(
-            "sweep: submitted job {id}; logs in {}; when it is done: sweep collect {}",
-            job.log_dir.display(),
+            "sweep: submitted job {}; logs in {}; recorded in {}; when it is done: sweep collect {}",
+            ids.join(", "),
+            log_dir.display(),
+            state_path.display(),
             args.spec.display()
         );
-        println!("{id}");
-    } else {
-        eprintln!("sweep: submit it with: sbatch {}", script_path.display());
     }
     Ok(())
 }
 
-/// `sweep collect`: merges the shard files and reports the gaps.
+/// The script of submission `number` (none: not submitted), array `part`
+/// (from 1): `s.sbatch`, `s.3.sbatch`, `s.3.part2.sbatch`.
+fn script_path(base: &Path, number: Option<usize>, part: usize) -> PathBuf {
+    let extension = base.extension().map(|ext| ext.to_string_lossy().into_owned());
+    let mut name = base.with_extension("").into_os_string();
+    if let Some(number) = number {
+        name.push(format!(".{number}"));
+    }
+    if part > 1 {
+        name.push(format!(".part{part}"));
+    }
+    if let Some(extension) = extension {
+        name.push(format!(".{extension}"));
+    }
+    PathBuf::from(name)
+}
+
+/// `sweep collect`: merges the shard files into the results file and
+/// reports the gaps, with what Slurm says of their tasks.
 fn collect(args: CollectArgs) -> anyhow::Result<()> {
     let spec = Spec::load(&args.spec)?;
     let output = args.output.unwrap_or_else(|| spec.default_output(&args.spec));
-    let count = match args.tasks {
-        Some(0) => bail!("--tasks must be at least 1"),
-        Some(count) => count,
-        None => match slurm::shard_counts_on_disk(&output)
+    let header = Header::for_spec(&spec, &args.spec);
+    let state_path = SubmissionLog::path_for(&output);
+    // Merging needs no record of the submissions; only the report on the
+    // tasks does, so a damaged state file is a warning here.
+    let log = SubmissionLog::load(&state_path, header.fingerprint).unwrap_or_else(|err| {
+        eprintln!("sweep: warning: {err}");
+        None
+    });
+    let count = match (args.tasks, log.as_ref().and_then(SubmissionLog::latest)) {
+        (Some(0), _) => bail!("--tasks must be at least 1"),
+        (Some(count), _) => count,
+        (None, Some(submission)) => submission.shard_count,
+        (None, None) => match slurm::shard_counts_on_disk(&output)
             .with_context(|| format!("looking for shard files of {}", output.display()))?[..]
         {
             [] => bail!(
@@ -350,12 +873,14 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
             ),
             [count] => count,
             ref counts => bail!(
-                "shard files for several shard counts {counts:?} lie beside {}; pick one with --tasks",
+                "shard files for several shard counts ({}) lie beside {}; pick one with --tasks",
+                counts.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
                 output.display()
             ),
         },
     };
-    let header = sweep_header(&spec, &args.spec);
+    // No run may append to the results file while it is merged and replaced.
+    let _lock = sweep::store::ResultsLock::acquire(&output)?;
     let collection = slurm::collect(&output, count, &header)?;
     for warning in &collection.warnings {
         eprintln!("sweep: warning: {warning}");
@@ -366,10 +891,19 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
             shard.results_path(&output).display()
         );
     }
-    slurm::write_merged(&output, &header, &collection.records)?;
+    slurm::write_merged(&output, &header, &collection.records, collection.done_in_output)?;
+    let max_attempts = match args.max_attempts.or(log.as_ref().and_then(|l| l.latest()?.max_attempts)) {
+        Some(0) => bail!("--max-attempts must be at least 1"),
+        other => other.or(spec.max_attempts).unwrap_or(sweep::store::DEFAULT_MAX_ATTEMPTS),
+    };
     for gap in &collection.gaps {
-        println!("{gap}");
+        if gap.is_given_up(max_attempts) {
+            println!("{gap} (given up after {} attempts)", gap.attempts);
+        } else {
+            println!("{gap}");
+        }
     }
+    let given_up = collection.gaps.iter().filter(|gap| gap.is_given_up(max_attempts)).count();
     let failed = collection.gaps.iter().filter(|gap| gap.reason != slurm::GapReason::Missing).count();
     let total = header.space.len();
     eprintln!(
@@ -378,14 +912,69 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
         collection.records.len() - failed,
         collection.gaps.len() - failed,
     );
-    if !collection.is_complete() {
-        let shards: Vec<String> = collection.incomplete_shards().iter().map(ToString::to_string).collect();
-        bail!(
-            "{} of {total} points have no value (shards {}); rerun them with `sweep slurm {} --tasks {count} --resubmit`",
-            collection.gaps.len(),
-            shards.join(", "),
-            args.spec.display()
-        );
+    if collection.is_complete() {
+        return Ok(());
     }
-    Ok(())
+    let incomplete = collection.incomplete_shards();
+    report_task_states(&log, &state_path, count, &incomplete);
+    let shards: Vec<String> = incomplete.iter().map(ToString::to_string).collect();
+    let to_retry = collection.shards_to_retry(max_attempts);
+    let advice = if to_retry.is_empty() {
+        format!("all {given_up} failed {max_attempts} times and are given up; raise --max-attempts to try them again")
+    } else {
+        format!("rerun them with `sweep slurm {} --resubmit`", args.spec.display())
+    };
+    let given_up_note = if given_up > 0 { format!(", {given_up} given up") } else { String::new() };
+    bail!(
+        "{} of {total} points have no value (shards {}{given_up_note}); {advice}",
+        collection.gaps.len(),
+        shards.join(", "),
+    )
+}
+
+/// Says, for each incomplete shard, what Slurm's accounting knows of the
+/// latest task that was to compute it (state and exit code), or plainly why
+/// that cannot be said.
+fn report_task_states(log: &Option<SubmissionLog>, state_path: &Path, count: usize, incomplete: &[usize]) {
+    let Some(log) = log else {
+        eprintln!(
+            "sweep: no readable record of this sweep's submissions ({}), so the states of its Slurm tasks are \
+             unknown",
+            state_path.display()
+        );
+        return;
+    };
+    let tasks: Vec<(usize, Option<(slurm::JobId, usize)>)> = incomplete
+        .iter()
+        .map(|&index| (index, Shard::new(index, count).ok().and_then(|shard| log.latest_task_of(shard))))
+        .collect();
+    let mut jobs: Vec<slurm::JobId> = tasks.iter().filter_map(|(_, task)| task.map(|(job, _)| job)).collect();
+    jobs.sort_unstable();
+    jobs.dedup();
+    let accounts = match Cluster::from_env().accounting(&jobs) {
+        Ok(accounts) => accounts,
+        Err(reason) => {
+            eprintln!(
+                "sweep: Slurm accounting is not available here, so why shards {} are incomplete is unknown \
+                 (sacct: {reason})",
+                incomplete.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            );
+            return;
+        }
+    };
+    for (index, task) in tasks {
+        let line = match task {
+            None => format!("shard {index}/{count}: no recorded submission of {count} shards ran it"),
+            Some((job, task)) => match accounts.iter().find(|a| a.job == job && a.task == task) {
+                Some(account) => format!(
+                    "shard {index}/{count}: task {} {}, exit code {}",
+                    job.task(task),
+                    account.state,
+                    account.exit_code
+                ),
+                None => format!("shard {index}/{count}: task {} unknown to Slurm's accounting", job.task(task)),
+            },
+        };
+        eprintln!("sweep: {line}");
+    }
 }

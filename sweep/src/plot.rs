@@ -2,39 +2,20 @@
 //! heatmap and a 3D surface for two. PNG files drawn with plotters and the
 //! embedded DejaVu font (no system fonts needed).
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use crate::point::Value;
+pub use crate::spec::Labels;
+use crate::store::{write_atomically, Results, StoreError};
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
-use serde::{Deserialize, Serialize};
-
-use crate::point::Value;
-use crate::store::Results;
 
 const SIZE: (u32, u32) = (1200, 900);
 const FONT: &str = "sans-serif";
-
-/// Title and axis labels (with units, ideally) for charts.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Labels {
-    /// Chart title; default "`value` over `axes`".
-    pub title: Option<String>,
-    /// Label of the value axis, e.g. `"energy (J)"`.
-    pub value: Option<String>,
-    /// Label per coordinate name, e.g. `{"x": "position x (m)"}`.
-    pub axes: BTreeMap<String, String>,
-}
-
-impl Labels {
-    fn axis(&self, name: &str) -> String {
-        self.axes.get(name).cloned().unwrap_or_else(|| name.to_owned())
-    }
-}
 
 /// Values of `f` along one axis.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,6 +29,8 @@ pub struct Curve {
     /// Put the coordinate on a logarithmic axis (all coordinates must be
     /// positive), e.g. for a `Logspace`.
     pub log_axis: bool,
+    /// Coordinates of points that failed: marked on the axis, in the legend.
+    pub failed: Vec<f64>,
 }
 
 /// Values of `f` on a rectangular grid.
@@ -66,11 +49,18 @@ pub struct Grid2 {
     /// `values[i * ys.len() + j]` is `f(xs[i], ys[j])`; `None` where the
     /// point is missing or failed.
     pub values: Vec<Option<f64>>,
+    /// Same layout as `values`: `true` where the point failed (drawn apart
+    /// from points not computed); may be empty when none failed.
+    pub failed: Vec<bool>,
 }
 
 impl Grid2 {
     fn at(&self, i: usize, j: usize) -> Option<f64> {
         self.values.get(i * self.ys.len() + j).copied().flatten()
+    }
+
+    fn failed_at(&self, i: usize, j: usize) -> bool {
+        self.failed.get(i * self.ys.len() + j).copied().unwrap_or(false)
     }
 
     fn value_range(&self) -> Option<(f64, f64)> {
@@ -87,6 +77,14 @@ pub enum PlotError {
     /// The chart shape does not fit the data.
     #[error("{0}")]
     Unsupported(String),
+    /// The PNG could not be written.
+    #[error("cannot write the chart {path}: {reason}")]
+    Write {
+        /// The PNG being written.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
     /// plotters failed (font, file, encoding).
     #[error("drawing {path}: {message}")]
     Drawing {
@@ -95,6 +93,35 @@ pub enum PlotError {
         /// plotters' message.
         message: String,
     },
+}
+
+/// A white-initialised RGB buffer for one chart.
+fn canvas() -> Vec<u8> {
+    vec![255; SIZE.0 as usize * SIZE.1 as usize * 3]
+}
+
+/// Encodes `pixels` (RGB, [`SIZE`]) as PNG and writes it to `path`
+/// atomically: a chart is complete or absent, never truncated.
+fn save_png(path: &Path, pixels: &[u8]) -> Result<(), PlotError> {
+    write_atomically(path, |out| {
+        let mut encoder = png::Encoder::new(out, SIZE.0, SIZE.1);
+        encoder.set_color(png::ColorType::Rgb);
+        encoder.set_depth(png::BitDepth::Eight);
+        let to_io = |e: png::EncodingError| std::io::Error::other(e.to_string());
+        let mut writer = encoder.write_header().map_err(to_io)?;
+        writer.write_image_data(pixels).map_err(to_io)?;
+        writer.finish().map_err(to_io)
+    })
+    .map_err(|e| PlotError::Write { path: path.to_owned(), reason: io_reason(e) })
+}
+
+/// The innermost reason of a store error, for a message that names the
+/// chart rather than its temporary file.
+fn io_reason(error: StoreError) -> String {
+    match error {
+        StoreError::Io { reason, .. } => reason.to_string(),
+        other => other.to_string(),
+    }
 }
 
 fn drawing_error(path: &Path) -> impl Fn(&dyn std::fmt::Display) -> PlotError + '_ {
@@ -189,35 +216,41 @@ pub fn line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<(), Plot
             curve.axis
         )));
     }
-    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(&e))?;
-    let y_range = padded(y_range, 0.06);
-    let builder = || {
-        let mut builder = ChartBuilder::on(&root);
-        builder
-            .caption(&title, (FONT, 36).into_font().style(FontStyle::Bold))
-            .margin(30)
-            .x_label_area_size(80)
-            .y_label_area_size(110);
-        builder
-    };
-    // The two scales are different coordinate types, hence two calls.
-    if curve.log_axis {
-        // Pad by a ratio, not a difference, on a log axis.
-        let x_range = (x_range.0 / 1.25)..(x_range.1 * 1.25);
-        let chart = builder().build_cartesian_2d(x_range.log_scale(), y_range).map_err(|e| err(&e))?;
-        draw_curve(chart, &points, &format!("{axis_label} (log scale)"), &value_label).map_err(|e| err(&e))?;
-    } else {
-        let chart = builder().build_cartesian_2d(padded(x_range, 0.04), y_range).map_err(|e| err(&e))?;
-        draw_curve(chart, &points, &axis_label, &value_label).map_err(|e| err(&e))?;
+    let mut pixels = canvas();
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        let y_range = padded(y_range, 0.06);
+        let builder = || {
+            let mut builder = ChartBuilder::on(&root);
+            builder
+                .caption(&title, (FONT, 36).into_font().style(FontStyle::Bold))
+                .margin(30)
+                .x_label_area_size(80)
+                .y_label_area_size(110);
+            builder
+        };
+        // The two scales are different coordinate types, hence two calls.
+        if curve.log_axis {
+            // Pad by a ratio, not a difference, on a log axis.
+            let x_range = (x_range.0 / 1.25)..(x_range.1 * 1.25);
+            let chart = builder().build_cartesian_2d(x_range.log_scale(), y_range).map_err(|e| err(&e))?;
+            draw_curve(chart, &points, &curve.failed, &format!("{axis_label} (log scale)"), &value_label)
+                .map_err(|e| err(&e))?;
+        } else {
+            let chart = builder().build_cartesian_2d(padded(x_range, 0.04), y_range).map_err(|e| err(&e))?;
+            draw_curve(chart, &points, &curve.failed, &axis_label, &value_label).map_err(|e| err(&e))?;
+        }
+        root.present().map_err(|e| err(&e))?;
     }
-    root.present().map_err(|e| err(&e))
+    save_png(path, &pixels)
 }
 
 /// Draws the mesh, the line, the markers and the legend on a prepared chart.
 fn draw_curve<'a, X>(
     mut chart: ChartContext<'a, BitMapBackend<'a>, Cartesian2d<X, RangedCoordf64>>,
     points: &[(f64, f64)],
+    failed: &[f64],
     axis_label: &str,
     value_label: &str,
 ) -> Result<(), DrawingAreaErrorKind<<BitMapBackend<'a> as DrawingBackend>::ErrorType>>
@@ -244,6 +277,15 @@ where
         .draw_series(points.iter().map(|&(x, y)| Circle::new((x, y), 7, line_colour.filled())))?
         .label(format!("evaluated points (n = {})", points.len()))
         .legend(move |(x, y)| Circle::new((x + 15, y), 7, line_colour.filled()));
+    if !failed.is_empty() {
+        // Failed points have no value: crosses on the bottom edge mark where.
+        let red = RGBColor(214, 39, 40);
+        let bottom = chart.y_range().start;
+        chart
+            .draw_series(failed.iter().map(|&x| Cross::new((x, bottom), 9, red.stroke_width(3))))?
+            .label(format!("failed points (n = {})", failed.len()))
+            .legend(move |(x, y)| Cross::new((x + 15, y), 7, red.stroke_width(3)));
+    }
     chart
         .configure_series_labels()
         .label_font((FONT, 22))
@@ -285,163 +327,178 @@ pub fn heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
     let (x_label, y_label) = (labels.axis(&grid.x_axis), labels.axis(&grid.y_axis));
     let title = labels.title.clone().unwrap_or_else(|| format!("{value_label} over ({x_label}, {y_label})"));
 
-    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(&e))?;
-    let root =
-        root.margin(15, 0, 0, 15).titled(&title, (FONT, 36).into_font().style(FontStyle::Bold)).map_err(|e| err(&e))?;
-    let (main, bar) = root.split_horizontally(SIZE.0 - 230);
-    let mut chart = ChartBuilder::on(&main)
-        .margin(20)
-        .x_label_area_size(80)
-        .y_label_area_size(110)
-        .build_cartesian_2d(x_first..x_last, y_first..y_last)
-        .map_err(|e| err(&e))?;
-    chart
-        .configure_mesh()
-        .disable_mesh()
-        .x_desc(&x_label)
-        .y_desc(&y_label)
-        .axis_desc_style((FONT, 28))
-        .label_style((FONT, 22))
-        .x_label_formatter(&tick)
-        .y_label_formatter(&tick)
-        .draw()
-        .map_err(|e| err(&e))?;
-    let missing = RGBColor(200, 200, 200);
-    chart
-        .draw_series((0..grid.xs.len()).flat_map(|i| {
-            let (x_edges, y_edges) = (&x_edges, &y_edges);
-            (0..grid.ys.len()).map(move |j| {
-                let fill = grid.at(i, j).map_or(missing, colour);
-                Rectangle::new([(x_edges[i], y_edges[j]), (x_edges[i + 1], y_edges[j + 1])], fill.filled())
-            })
-        }))
-        .map_err(|e| err(&e))?;
+    let mut pixels = canvas();
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        let root = root
+            .margin(15, 0, 0, 15)
+            .titled(&title, (FONT, 36).into_font().style(FontStyle::Bold))
+            .map_err(|e| err(&e))?;
+        let (main, bar) = root.split_horizontally(SIZE.0 - 230);
+        let mut chart = ChartBuilder::on(&main)
+            .margin(20)
+            .x_label_area_size(80)
+            .y_label_area_size(110)
+            .build_cartesian_2d(x_first..x_last, y_first..y_last)
+            .map_err(|e| err(&e))?;
+        chart
+            .configure_mesh()
+            .disable_mesh()
+            .x_desc(&x_label)
+            .y_desc(&y_label)
+            .axis_desc_style((FONT, 28))
+            .label_style((FONT, 22))
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick)
+            .draw()
+            .map_err(|e| err(&e))?;
+        let (missing, failed) = (RGBColor(200, 200, 200), RGBColor(214, 39, 40));
+        let cell = |i: usize, j: usize, fill: RGBColor| {
+            Rectangle::new([(x_edges[i], y_edges[j]), (x_edges[i + 1], y_edges[j + 1])], fill.filled())
+        };
+        let cells = || (0..grid.xs.len()).flat_map(|i| (0..grid.ys.len()).map(move |j| (i, j)));
+        chart
+            .draw_series(cells().filter_map(|(i, j)| Some(cell(i, j, colour(grid.at(i, j)?)))))
+            .map_err(|e| err(&e))?;
+        // Holes, told apart in the legend: failed points red, the rest grey.
+        let failed_cells: Vec<_> = cells().filter(|&(i, j)| grid.failed_at(i, j)).collect();
+        let missing_cells: Vec<_> =
+            cells().filter(|&(i, j)| grid.at(i, j).is_none() && !grid.failed_at(i, j)).collect();
+        for (holes, fill, what) in [(&failed_cells, failed, "failed"), (&missing_cells, missing, "not computed")] {
+            if holes.is_empty() {
+                continue;
+            }
+            chart
+                .draw_series(holes.iter().map(|&(i, j)| cell(i, j, fill)))
+                .map_err(|e| err(&e))?
+                .label(format!("{what} ({})", holes.len()))
+                .legend(move |(x, y)| Rectangle::new([(x, y - 8), (x + 16, y + 8)], fill.filled()));
+        }
+        if !failed_cells.is_empty() || !missing_cells.is_empty() {
+            chart
+                .configure_series_labels()
+                .label_font((FONT, 20))
+                .background_style(WHITE.mix(0.9))
+                .border_style(BLACK.mix(0.3))
+                .position(SeriesLabelPosition::UpperRight)
+                .draw()
+                .map_err(|e| err(&e))?;
+        }
 
-    // Colour bar: a thin chart whose y axis is the value scale.
-    let mut bar_chart = ChartBuilder::on(&bar)
-        .margin_top(20)
-        .margin_bottom(100)
-        .margin_right(10)
-        .y_label_area_size(0)
-        .right_y_label_area_size(120)
-        .build_cartesian_2d(0.0..1.0, lo..(lo + span))
-        .map_err(|e| err(&e))?;
-    bar_chart
-        .configure_mesh()
-        .disable_mesh()
-        .disable_x_axis()
-        .y_desc(&value_label)
-        .axis_desc_style((FONT, 26))
-        .label_style((FONT, 20))
-        .y_label_formatter(&tick)
-        .draw()
-        .map_err(|e| err(&e))?;
-    const STEPS: usize = 256;
-    bar_chart
-        .draw_series((0..STEPS).map(|k| {
-            let v0 = lo + span * k as f64 / STEPS as f64;
-            let v1 = lo + span * (k + 1) as f64 / STEPS as f64;
-            Rectangle::new([(0.0, v0), (1.0, v1)], colour((v0 + v1) / 2.0).filled())
-        }))
-        .map_err(|e| err(&e))?;
-    root.present().map_err(|e| err(&e))
+        // Colour bar: a thin chart whose y axis is the value scale.
+        let mut bar_chart = ChartBuilder::on(&bar)
+            .margin_top(20)
+            .margin_bottom(100)
+            .margin_right(10)
+            .y_label_area_size(0)
+            .right_y_label_area_size(120)
+            .build_cartesian_2d(0.0..1.0, lo..(lo + span))
+            .map_err(|e| err(&e))?;
+        bar_chart
+            .configure_mesh()
+            .disable_mesh()
+            .disable_x_axis()
+            .y_desc(&value_label)
+            .axis_desc_style((FONT, 26))
+            .label_style((FONT, 20))
+            .y_label_formatter(&tick)
+            .draw()
+            .map_err(|e| err(&e))?;
+        const STEPS: usize = 256;
+        bar_chart
+            .draw_series((0..STEPS).map(|k| {
+                let v0 = lo + span * k as f64 / STEPS as f64;
+                let v1 = lo + span * (k + 1) as f64 / STEPS as f64;
+                Rectangle::new([(0.0, v0), (1.0, v1)], colour((v0 + v1) / 2.0).filled())
+            }))
+            .map_err(|e| err(&e))?;
+        root.present().map_err(|e| err(&e))?;
+    }
+    save_png(path, &pixels)
 }
 
-/// 3D surface of `grid` (value vertical), coloured by value. Needs every
-/// grid point: a surface with holes would be misleading.
+/// 3D surface of `grid` (value vertical), coloured by value. Cells with a
+/// missing or failed corner are left out: the surface shows its holes
+/// rather than inventing values.
 pub fn surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotError> {
     register_fonts()?;
     let err = drawing_error(path);
-    let holes = grid.values.iter().filter(|v| v.is_none()).count();
-    if holes > 0 {
-        return Err(PlotError::Unsupported(format!(
-            "a surface needs the complete grid, but {holes} of {} points are missing or failed",
-            grid.values.len()
-        )));
-    }
     if grid.xs.len() < 2 || grid.ys.len() < 2 {
         return Err(PlotError::Unsupported("a surface needs at least 2 values on each axis".into()));
     }
     let (lo, hi) = grid.value_range().ok_or(PlotError::NoData)?;
     let span = if hi > lo { hi - lo } else { 1.0 };
-    let lookup: HashMap<(u64, u64), f64> = grid
-        .xs
-        .iter()
-        .enumerate()
-        .flat_map(|(i, x)| grid.ys.iter().enumerate().map(move |(j, y)| ((i, x), (j, y))))
-        .filter_map(|((i, x), (j, y))| Some(((x.to_bits(), y.to_bits()), grid.at(i, j)?)))
-        .collect();
     let value_label = labels.value.clone().unwrap_or_else(|| grid.value.clone());
     let (x_label, y_label) = (labels.axis(&grid.x_axis), labels.axis(&grid.y_axis));
     let title = labels.title.clone().unwrap_or_else(|| format!("{value_label} over ({x_label}, {y_label})"));
     let x_range = (grid.xs[0], grid.xs[grid.xs.len() - 1]);
     let y_range = (grid.ys[0], grid.ys[grid.ys.len() - 1]);
 
-    let root = BitMapBackend::new(path, SIZE).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| err(&e))?;
-    // plotters' 3D charts are y-up: the grid's y axis goes along plotters' z.
-    let mut chart = ChartBuilder::on(&root)
-        .caption(&title, (FONT, 36).into_font().style(FontStyle::Bold))
-        .margin(40)
-        .build_cartesian_3d(x_range.0..x_range.1, lo..(lo + span), y_range.0..y_range.1)
-        .map_err(|e| err(&e))?;
-    chart.with_projection(|mut p| {
-        p.pitch = 0.45;
-        p.yaw = 0.6;
-        p.scale = 0.75;
-        p.into_matrix()
-    });
-    chart
-        .configure_axes()
-        .label_style((FONT, 18))
-        .x_formatter(&tick)
-        .y_formatter(&tick)
-        .z_formatter(&tick)
-        .light_grid_style(BLACK.mix(0.08))
-        .max_light_lines(4)
-        .draw()
-        .map_err(|e| err(&e))?;
-    let style = |v: &f64| viridis((v - lo) / span).mix(0.95).filled();
-    chart
-        .draw_series(
-            SurfaceSeries::xoz(grid.xs.iter().copied(), grid.ys.iter().copied(), |x: f64, y: f64| {
-                lookup.get(&(x.to_bits(), y.to_bits())).copied().unwrap_or(lo)
-            })
-            .style_func(&style),
-        )
-        .map_err(|e| err(&e))?;
-    // Wire frame on top so the shape reads in print.
-    chart
-        .draw_series(grid.xs.iter().enumerate().map(|(i, x)| {
-            PathElement::new(
-                grid.ys.iter().enumerate().map(|(j, y)| (*x, grid.at(i, j).unwrap_or(lo), *y)).collect::<Vec<_>>(),
-                BLACK.mix(0.35),
-            )
-        }))
-        .map_err(|e| err(&e))?;
-    chart
-        .draw_series(grid.ys.iter().enumerate().map(|(j, y)| {
-            PathElement::new(
-                grid.xs.iter().enumerate().map(|(i, x)| (*x, grid.at(i, j).unwrap_or(lo), *y)).collect::<Vec<_>>(),
-                BLACK.mix(0.35),
-            )
-        }))
-        .map_err(|e| err(&e))?;
-    // Axis names at the far end of each axis (3D axes have no descriptions).
-    let text = (FONT, 26).into_font().color(&BLACK);
-    let x_mid = (x_range.0 + x_range.1) / 2.0;
-    let y_mid = (y_range.0 + y_range.1) / 2.0;
-    let x_pad = (x_range.1 - x_range.0) * 0.25;
-    let y_pad = (y_range.1 - y_range.0) * 0.45;
-    chart
-        .draw_series([
-            Text::new(x_label.clone(), (x_mid, lo, y_range.1 + y_pad), text.clone()),
-            Text::new(y_label.clone(), (x_range.1 + x_pad, lo, y_mid), text.clone()),
-            Text::new(value_label.clone(), (x_range.0, lo + span * 1.12, y_range.1), text.clone()),
-        ])
-        .map_err(|e| err(&e))?;
-    root.present().map_err(|e| err(&e))
+    let mut pixels = canvas();
+    {
+        let root = BitMapBackend::with_buffer(&mut pixels, SIZE).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| err(&e))?;
+        // plotters' 3D charts are y-up: the grid's y axis goes along plotters' z.
+        let mut chart = ChartBuilder::on(&root)
+            .caption(&title, (FONT, 36).into_font().style(FontStyle::Bold))
+            .margin(40)
+            .build_cartesian_3d(x_range.0..x_range.1, lo..(lo + span), y_range.0..y_range.1)
+            .map_err(|e| err(&e))?;
+        chart.with_projection(|mut p| {
+            p.pitch = 0.45;
+            p.yaw = 0.6;
+            p.scale = 0.75;
+            p.into_matrix()
+        });
+        chart
+            .configure_axes()
+            .label_style((FONT, 18))
+            .x_formatter(&tick)
+            .y_formatter(&tick)
+            .z_formatter(&tick)
+            .light_grid_style(BLACK.mix(0.08))
+            .max_light_lines(4)
+            .draw()
+            .map_err(|e| err(&e))?;
+        let style = |v: &f64| viridis((v - lo) / span).mix(0.95).filled();
+        let (xs, ys) = (&grid.xs, &grid.ys);
+        // One quad per cell whose four corners have values, drawn far to
+        // near so nearer cells cover farther ones.
+        let quads = (0..xs.len() - 1).flat_map(|i| (0..ys.len() - 1).map(move |j| (i, j))).filter_map(|(i, j)| {
+            let corners = [(i, j), (i + 1, j), (i + 1, j + 1), (i, j + 1)];
+            let values: Vec<f64> = corners.iter().map(|&(a, b)| grid.at(a, b)).collect::<Option<_>>()?;
+            let mean = values.iter().sum::<f64>() / 4.0;
+            let points = corners.iter().zip(&values).map(|(&(a, b), v)| (xs[a], *v, ys[b])).collect::<Vec<_>>();
+            Some(Polygon::new(points, style(&mean)))
+        });
+        chart.draw_series(quads).map_err(|e| err(&e))?;
+        // Wire frame on top so the shape reads in print; broken at holes.
+        let segments = (0..xs.len())
+            .flat_map(|i| (0..ys.len()).map(move |j| (i, j)))
+            .flat_map(|(i, j)| [((i, j), (i + 1, j)), ((i, j), (i, j + 1))])
+            .filter(|&(_, (c, d))| c < xs.len() && d < ys.len())
+            .filter_map(|((a, b), (c, d))| {
+                let (from, to) = (grid.at(a, b)?, grid.at(c, d)?);
+                Some(PathElement::new(vec![(xs[a], from, ys[b]), (xs[c], to, ys[d])], BLACK.mix(0.35)))
+            });
+        chart.draw_series(segments).map_err(|e| err(&e))?;
+        // Axis names at the far end of each axis (3D axes have no descriptions).
+        let text = (FONT, 26).into_font().color(&BLACK);
+        let x_mid = (x_range.0 + x_range.1) / 2.0;
+        let y_mid = (y_range.0 + y_range.1) / 2.0;
+        let x_pad = (x_range.1 - x_range.0) * 0.25;
+        let y_pad = (y_range.1 - y_range.0) * 0.45;
+        chart
+            .draw_series([
+                Text::new(x_label.clone(), (x_mid, lo, y_range.1 + y_pad), text.clone()),
+                Text::new(y_label.clone(), (x_range.1 + x_pad, lo, y_mid), text.clone()),
+                Text::new(value_label.clone(), (x_range.0, lo + span * 1.12, y_range.1), text.clone()),
+            ])
+            .map_err(|e| err(&e))?;
+        root.present().map_err(|e| err(&e))?;
+    }
+    save_png(path, &pixels)
 }
 
 /// Reads the plotted number out of a record value: the value itself, or its
@@ -493,42 +550,78 @@ pub fn plot_results(results: &Results, value_key: Option<&str>, output: &Path) -
     }
     let value_name = value_key.unwrap_or("value").to_owned();
     let mut labels = results.header.labels.clone();
-    if labels.title.is_none() && !fixed.is_empty() {
+    let failed: Vec<&crate::point::Point> =
+        results.latest().into_iter().filter(|r| !r.is_ok()).map(|r| &r.point).collect();
+    let value_label = labels.value.clone().unwrap_or(value_name.clone());
+    let mut title = labels.title.clone().unwrap_or_else(|| {
         let base = match varying.as_slice() {
-            [x] => {
-                format!("{} as a function of {}", labels.value.clone().unwrap_or(value_name.clone()), labels.axis(x))
+            [] | [_] => {
+                let axis = varying.first().unwrap_or(&names[0]);
+                format!("{value_label} as a function of {}", labels.axis(axis))
             }
-            _ => format!("{} over {}", labels.value.clone().unwrap_or(value_name.clone()), varying.join(", ")),
+            [x, y] => format!("{value_label} over ({}, {})", labels.axis(x), labels.axis(y)),
+            more => format!("{value_label} over {}", more.join(", ")),
         };
-        labels.title = Some(format!("{base} ({})", fixed.join(", ")));
+        if fixed.is_empty() {
+            base
+        } else {
+            format!("{base} ({})", fixed.join(", "))
+        }
+    });
+    // A partial sweep says so: the chart is not the whole picture.
+    let total = results.header.space.len();
+    if samples.len() < total {
+        let failures = if failed.is_empty() { String::new() } else { format!(", {} failed", failed.len()) };
+        title.push_str(&format!(" — {} of {total} points{failures}", samples.len()));
     }
+    labels.title = Some(title);
     match varying.as_slice() {
         [] | [_] => {
             let axis = varying.first().cloned().unwrap_or_else(|| names[0].clone());
             let points = samples.iter().filter_map(|(p, v)| Some((p.f64(&axis)?, *v))).collect();
+            let failed = failed.iter().filter_map(|p| p.f64(&axis)).collect();
             let log_axis = results.header.space.is_logarithmic(&axis);
-            let curve = Curve { axis, value: value_name, points, log_axis };
+            let curve = Curve { axis, value: value_name, points, log_axis, failed };
             line_plot(&curve, &labels, output)?;
             Ok(vec![output.to_owned()])
         }
         [x_axis, y_axis] => {
+            // Axis values from failed points too, so their cells show.
             let axis_values = |name: &str| {
-                let mut vs: Vec<f64> = samples.iter().filter_map(|(p, _)| p.f64(name)).collect();
+                let mut vs: Vec<f64> =
+                    samples.iter().map(|(p, _)| *p).chain(failed.iter().copied()).filter_map(|p| p.f64(name)).collect();
                 vs.sort_by(f64::total_cmp);
                 vs.dedup();
                 vs
             };
             let (xs, ys) = (axis_values(x_axis), axis_values(y_axis));
+            let cell = |p: &crate::point::Point| {
+                let (x, y) = (p.f64(x_axis)?, p.f64(y_axis)?);
+                let i = xs.binary_search_by(|a| a.total_cmp(&x)).ok()?;
+                let j = ys.binary_search_by(|a| a.total_cmp(&y)).ok()?;
+                Some(i * ys.len() + j)
+            };
             let mut values = vec![None; xs.len() * ys.len()];
             for (p, v) in &samples {
-                let (Some(x), Some(y)) = (p.f64(x_axis), p.f64(y_axis)) else { continue };
-                if let (Ok(i), Ok(j)) =
-                    (xs.binary_search_by(|a| a.total_cmp(&x)), ys.binary_search_by(|a| a.total_cmp(&y)))
-                {
-                    values[i * ys.len() + j] = Some(*v);
+                if let Some(k) = cell(p) {
+                    values[k] = Some(*v);
                 }
             }
-            let grid = Grid2 { x_axis: x_axis.clone(), y_axis: y_axis.clone(), value: value_name, xs, ys, values };
+            let mut failed_cells = vec![false; xs.len() * ys.len()];
+            for p in &failed {
+                if let Some(k) = cell(p) {
+                    failed_cells[k] = true;
+                }
+            }
+            let grid = Grid2 {
+                x_axis: x_axis.clone(),
+                y_axis: y_axis.clone(),
+                value: value_name,
+                xs,
+                ys,
+                values,
+                failed: failed_cells,
+            };
             let heatmap_path = sibling(output, "heatmap");
             let surface_path = sibling(output, "surface");
             heatmap(&grid, &labels, &heatmap_path)?;

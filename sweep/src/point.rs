@@ -6,7 +6,7 @@ use serde::de::{MapAccess, Visitor};
 use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::fingerprint::Fnv1a64;
+use crate::hash::Fnv1a64;
 
 /// One coordinate value.
 ///

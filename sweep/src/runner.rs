@@ -1,20 +1,37 @@
 //! Evaluating a space on the pool: skip what is already on disk, run the
-//! rest (in any order), append each record as it arrives, show progress.
+//! rest (in any order), append each record as it arrives, report progress,
+//! retry failures, and stop gracefully when asked.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::IsTerminal;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use pool::ThreadPool;
 
-use crate::point::{Point, PointId};
+use crate::command::Evaluation;
+use crate::point::Point;
+use crate::signals;
 use crate::space::Space;
-use crate::store::{Header, Record, ResultsWriter};
+use crate::store::{hostname, Header, Provenance, Record, ResultsWriter, Resume, SyncPolicy, DEFAULT_MAX_ATTEMPTS};
+
+/// `eprintln!` that never panics: messages to a closed stderr (`sweep run …
+/// 2>&1 | head`, a log collector that died) are dropped. std's panics on a
+/// failed write, which would kill a run mid-way (or, in the monitor thread,
+/// silently end progress lines and the grace period of a stop). Defined
+/// under std's name so every message in this file goes through it.
+macro_rules! eprintln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
 
 /// Which point indices of a space a run covers.
 #[derive(Clone, Default)]
@@ -22,10 +39,19 @@ pub enum Selection {
     /// Every point.
     #[default]
     All,
-    /// These indices (out-of-range ones are ignored).
+    /// These indices (out-of-range ones are ignored, a repeated one counts
+    /// once).
     Indices(Vec<usize>),
-    /// Indices for which the predicate holds, e.g. `|i| i % n == k` for a
-    /// shard; checked lazily, so nothing is materialised.
+    /// Every `step`-th index from `offset`: `offset, offset + step, ...`
+    /// (shard `offset` of `step`). Counted by arithmetic.
+    Stride {
+        /// First index.
+        offset: usize,
+        /// Distance between indices (at least 1).
+        step: usize,
+    },
+    /// Indices for which the predicate holds; checked lazily, so nothing is
+    /// materialised (but counting them takes a pass over the indices).
     Filter(Arc<dyn Fn(usize) -> bool + Send + Sync>),
 }
 
@@ -34,19 +60,101 @@ impl std::fmt::Debug for Selection {
         match self {
             Selection::All => f.write_str("All"),
             Selection::Indices(indices) => write!(f, "Indices({} points)", indices.len()),
+            Selection::Stride { offset, step } => write!(f, "Stride({offset} + k·{step})"),
             Selection::Filter(_) => f.write_str("Filter(..)"),
         }
     }
 }
 
 impl Selection {
-    /// The selected indices of a space of `len` points, in increasing order
-    /// for `All` and `Filter`, as given for `Indices`.
+    /// The selected indices of a space of `len` points, each once, in
+    /// increasing order except for `Indices`, which come as first given.
     pub fn indices(&self, len: usize) -> Box<dyn Iterator<Item = usize> + '_> {
         match self {
             Selection::All => Box::new(0..len),
-            Selection::Indices(indices) => Box::new(indices.iter().copied().filter(move |i| *i < len)),
+            Selection::Indices(indices) => {
+                // A repeated index is one point: computing it twice would
+                // write two records for one point.
+                let mut seen = HashSet::new();
+                Box::new(indices.iter().copied().filter(move |i| *i < len && seen.insert(*i)))
+            }
+            Selection::Stride { offset, step } => Box::new((*offset..len).step_by((*step).max(1))),
             Selection::Filter(keep) => Box::new((0..len).filter(move |i| keep(*i))),
+        }
+    }
+
+    /// How many indices of a space of `len` points are selected.
+    pub fn count(&self, len: usize) -> usize {
+        match self {
+            Selection::All => len,
+            Selection::Stride { offset, step } => len.saturating_sub(*offset).div_ceil((*step).max(1)),
+            other => other.indices(len).count(),
+        }
+    }
+
+    /// Whether index `i` of a space of `len` points is selected.
+    fn contains(&self, i: usize, len: usize, listed: &HashSet<usize>) -> bool {
+        i < len
+            && match self {
+                Selection::All => true,
+                Selection::Indices(_) => listed.contains(&i),
+                Selection::Stride { offset, step } => i >= *offset && (i - offset) % (*step).max(1) == 0,
+                Selection::Filter(keep) => keep(i),
+            }
+    }
+}
+
+/// Asks a run to stop gracefully: no new points are started, the points in
+/// flight finish (or, once [`Stop::cancelled`] is set, are abandoned), the
+/// results are flushed, and the run returns with [`RunSummary::stopped`].
+///
+/// Clones share one request. [`Stop::on_signals`] also counts SIGINT,
+/// SIGTERM and SIGUSR1 as requests.
+#[derive(Debug, Clone, Default)]
+pub struct Stop {
+    requests: Arc<AtomicUsize>,
+    signals: bool,
+    cancel: Arc<AtomicBool>,
+}
+
+impl Stop {
+    /// A handle nobody has asked to stop yet.
+    pub fn new() -> Self {
+        Stop::default()
+    }
+
+    /// A handle that also counts SIGINT, SIGTERM and SIGUSR1 (installing
+    /// handlers for them: they no longer kill the process).
+    pub fn on_signals() -> std::io::Result<Self> {
+        signals::install()?;
+        Ok(Stop { signals: true, ..Stop::default() })
+    }
+
+    /// Asks the run to stop; asking twice also abandons the points in
+    /// flight at once.
+    pub fn request(&self) {
+        self.requests.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// How many times a stop was asked for.
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst) + if self.signals { signals::requests() } else { 0 }
+    }
+
+    /// Set once points in flight are to be abandoned (the grace period ran
+    /// out, or a second stop request came): long evaluations should check
+    /// it and give up. [`crate::command::CommandOptions::cancel`] takes it.
+    pub fn cancelled(&self) -> Arc<AtomicBool> {
+        Arc::clone(&self.cancel)
+    }
+
+    /// What asked for the stop, for messages: a signal's name or "a stop
+    /// request".
+    pub fn reason(&self) -> &'static str {
+        if self.signals && signals::requests() > 0 {
+            signals::last().unwrap_or("a signal")
+        } else {
+            "a stop request"
         }
     }
 }
@@ -60,12 +168,32 @@ pub struct RunOptions {
     /// overhead for cheap points but put more points in flight (lost on a
     /// crash, and reported later).
     pub chunk_size: Option<usize>,
-    /// Draw a progress bar on stderr (only when it is a terminal).
+    /// Report on stderr: a progress bar on a terminal, else a progress
+    /// line every `progress_every`; and notices when stopping.
     pub progress: bool,
-    /// Recompute points whose latest record is a failure.
+    /// Interval between progress lines when stderr is not a terminal.
+    pub progress_every: Duration,
+    /// Recompute points whose latest record is a failure (up to
+    /// `max_attempts` attempts in all).
     pub retry_failed: bool,
+    /// Attempts a point gets across all runs of the file; a point that
+    /// failed this many times is given up and never retried.
+    pub max_attempts: u32,
+    /// Immediate retries of a failed point within this run (each after a
+    /// back-off), still capped by `max_attempts`.
+    pub retries: u32,
+    /// Back-off before the first immediate retry; doubled for each next one
+    /// (at most a minute).
+    pub retry_delay: Duration,
     /// The points this run is responsible for.
     pub selection: Selection,
+    /// When [`run_to_file`] flushes records to the disk.
+    pub sync: SyncPolicy,
+    /// Stop requests (see [`Stop`]).
+    pub stop: Stop,
+    /// After a stop request, how long points in flight may finish before
+    /// they are abandoned (commands are killed).
+    pub grace: Duration,
 }
 
 impl Default for RunOptions {
@@ -74,8 +202,15 @@ impl Default for RunOptions {
             workers: std::thread::available_parallelism().map_or(1, usize::from),
             chunk_size: Some(1),
             progress: true,
+            progress_every: Duration::from_secs(30),
             retry_failed: false,
+            max_attempts: DEFAULT_MAX_ATTEMPTS,
+            retries: 0,
+            retry_delay: Duration::from_secs(1),
             selection: Selection::All,
+            sync: SyncPolicy::default(),
+            stop: Stop::default(),
+            grace: Duration::from_secs(10),
         }
     }
 }
@@ -85,39 +220,129 @@ impl Default for RunOptions {
 pub struct RunSummary {
     /// Selected points.
     pub selected: usize,
-    /// Selected points skipped because a result was already on disk.
+    /// Selected points skipped because their result was already on disk
+    /// (done, given up, or failed and not retried).
     pub skipped: usize,
-    /// Points evaluated in this run.
+    /// Points evaluated to a final record in this run.
     pub computed: usize,
-    /// Of those, how many failed.
+    /// Of those, how many failed (after any retries).
     pub failed: usize,
+    /// Of the failed ones, how many used up their attempts.
+    pub given_up: usize,
+    /// Attempts made in this run (more than `computed` when retrying).
+    pub attempts: usize,
+    /// Points started but abandoned when the run was stopped; they have no
+    /// record and a resume computes them.
+    pub interrupted: usize,
+    /// Whether the run was stopped before all selected points were done.
+    pub stopped: bool,
     /// Wall-clock time of the evaluation.
     pub elapsed: Duration,
 }
 
-/// Evaluates `evaluate` at one point, timing it and turning a panic into a
-/// failure so the sweep goes on.
-fn evaluate_point<F>(space: &Space, evaluate: &F, index: usize) -> Option<Record>
-where
-    F: Fn(&Point) -> Result<serde_json::Value, String>,
-{
-    let point = space.point(index)?;
-    let started = Instant::now();
-    let outcome = catch_unwind(AssertUnwindSafe(|| evaluate(&point))).unwrap_or_else(|payload| {
-        let message = payload
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| payload.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "non-string panic payload".to_owned());
-        Err(format!("panicked: {message}"))
-    });
-    Some(Record { index, id: point.id(), point, outcome, duration_ms: started.elapsed().as_secs_f64() * 1e3 })
+/// The most workers a run accepts: 64 per core. Beyond it threads cost
+/// more than they can gain, and 10^5 of them exhaust the machine.
+pub fn max_workers() -> usize {
+    64 * std::thread::available_parallelism().map_or(1, usize::from)
 }
 
-fn progress_bar(total: usize, enabled: bool) -> ProgressBar {
-    if !enabled || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
+/// What one point's task did; its records went out through the emitter
+/// as each attempt ended.
+struct PointRun {
+    /// Attempts made (records emitted).
+    attempts: usize,
+    /// Whether the last attempt succeeded, and its number.
+    last: Option<(bool, u32)>,
+    /// Abandoned in flight (its last attempt has no record).
+    interrupted: bool,
+}
+
+/// Settings a worker needs for one point.
+struct Attempts {
+    prior: HashMap<usize, u32>,
+    max: u32,
+    retries: u32,
+    delay: Duration,
+    host: String,
+    stop: Stop,
+}
+
+/// Evaluates one point, retrying failures as allowed, timing each attempt
+/// and turning a panic into a failure so the sweep goes on. Each attempt's
+/// record is handed to `emit` as soon as the attempt ends, before any
+/// back-off, so a crash between attempts loses none of them.
+fn evaluate_point<F>(
+    space: &Space,
+    evaluate: &F,
+    attempts: &Attempts,
+    index: usize,
+    emit: &dyn Fn(Record),
+) -> Option<PointRun>
+where
+    F: Fn(&Point) -> Option<Evaluation>,
+{
+    let mut run = PointRun { attempts: 0, last: None, interrupted: false };
+    // Queued before a stop request: not started, not recorded.
+    if attempts.stop.requests() > 0 {
+        return Some(run);
     }
+    let point = space.point(index)?;
+    let first = attempts.prior.get(&index).copied().unwrap_or(0) + 1;
+    let mut delay = attempts.delay;
+    for (retry, attempt) in (0..=attempts.retries).zip(first..) {
+        let started_at = SystemTime::now();
+        let started = Instant::now();
+        let evaluation = catch_unwind(AssertUnwindSafe(|| evaluate(&point))).unwrap_or_else(|payload| {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-string panic payload".to_owned());
+            Some(Evaluation { outcome: Err(format!("panicked: {message}")), exit: None })
+        });
+        let Some(Evaluation { outcome, exit }) = evaluation else {
+            run.interrupted = true;
+            return Some(run);
+        };
+        let failed = outcome.is_err();
+        let retrying = failed && attempt < attempts.max && retry < attempts.retries;
+        emit(Record {
+            index,
+            id: point.id(),
+            point: point.clone(),
+            outcome,
+            duration_ms: started.elapsed().as_secs_f64() * 1e3,
+            attempt,
+            provenance: Some(Provenance::here(&attempts.host, started_at, exit)),
+            retrying,
+        });
+        run.attempts += 1;
+        run.last = Some((!failed, attempt));
+        if !retrying {
+            break;
+        }
+        // Back off, but wake up for a stop request.
+        let until = Instant::now() + delay;
+        while Instant::now() < until {
+            if attempts.stop.requests() > 0 {
+                return Some(run);
+            }
+            thread::sleep(Duration::from_millis(20).min(until - Instant::now()));
+        }
+        delay = (delay * 2).min(Duration::from_secs(60));
+    }
+    Some(run)
+}
+
+/// What the workers tell the thread that owns the sink.
+enum Event {
+    /// An attempt ended: write its record.
+    Record(Record),
+    /// A point's task ended (after all of its records).
+    Point(anyhow::Result<PointRun>),
+}
+
+fn progress_bar(total: usize) -> ProgressBar {
     let bar = ProgressBar::new(total as u64);
     let style = ProgressStyle::with_template(
         "{spinner} [{elapsed_precise}] {wide_bar} {pos}/{len} points ({rate}, ETA {eta}) {msg}",
@@ -131,57 +356,265 @@ fn progress_bar(total: usize, enabled: bool) -> ProgressBar {
     bar
 }
 
-/// Runs `evaluate` on the pool at every selected point whose identity is not
-/// in `skip`, handing each record to `sink` as soon as it is complete
+/// `1h02m`, `3m07s`, `12s`.
+fn duration_text(d: Duration) -> String {
+    let s = d.as_secs();
+    match s {
+        s if s >= 3600 => format!("{}h{:02}m", s / 3600, s / 60 % 60),
+        s if s >= 60 => format!("{}m{:02}s", s / 60, s % 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// Counters shared with the monitor thread.
+#[derive(Default)]
+struct Counters {
+    done: AtomicUsize,
+    failed: AtomicUsize,
+}
+
+/// The line printed at intervals when stderr is not a terminal (logs):
+/// `sweep: 120/400 points (30.0%), 2 failed, 3.1 points/s, ETA 1m30s`.
+fn progress_line(done: usize, failed: usize, total: usize, elapsed: Duration) -> String {
+    let rate = done as f64 / elapsed.as_secs_f64().max(1e-9);
+    let share = if total == 0 { 100.0 } else { done as f64 * 100.0 / total as f64 };
+    let left = total.saturating_sub(done) as f64 / rate;
+    let eta = if done == 0 || rate <= 0.0 {
+        "unknown".to_owned()
+    } else if left >= 100.0 * 365.25 * 86_400.0 {
+        "centuries".to_owned()
+    } else {
+        duration_text(Duration::from_secs_f64(left))
+    };
+    format!("sweep: {done}/{total} points ({share:.1}%), {failed} failed, {rate:.2} points/s, ETA {eta}")
+}
+
+/// Watches a run from a thread of its own: prints progress lines for logs
+/// and turns a stop request into a cancel once the grace period is over.
+fn monitor(
+    options: &RunOptions,
+    bar: ProgressBar,
+    counters: Arc<Counters>,
+    total: usize,
+    in_flight: Arc<AtomicUsize>,
+    log_lines: bool,
+) -> (mpsc::Sender<()>, thread::JoinHandle<()>) {
+    let (finished, wait) = mpsc::channel::<()>();
+    let stop = options.stop.clone();
+    let grace = options.grace;
+    let every = options.progress_every;
+    let talk = options.progress;
+    let handle = thread::spawn(move || {
+        let started = Instant::now();
+        let mut next_line = started + every;
+        let mut stop_seen: Option<(Instant, usize)> = None;
+        while let Err(mpsc::RecvTimeoutError::Timeout) = wait.recv_timeout(Duration::from_millis(50)) {
+            let requests = stop.requests();
+            if requests > 0 && stop_seen.is_none() {
+                stop_seen = Some((Instant::now(), requests));
+                if talk {
+                    // Above the progress bar, not through it.
+                    bar.suspend(|| {
+                        eprintln!(
+                            "sweep: {} received: starting no new points; waiting up to {} for the {} in flight \
+                             (send it again to kill them now)",
+                            stop.reason(),
+                            duration_text(grace),
+                            in_flight.load(Ordering::SeqCst)
+                        )
+                    });
+                }
+            }
+            if let Some((since, first)) = stop_seen {
+                let cancel = stop.cancelled();
+                if !cancel.load(Ordering::SeqCst) && (since.elapsed() >= grace || requests > first) {
+                    cancel.store(true, Ordering::SeqCst);
+                    if talk {
+                        bar.suspend(|| {
+                            eprintln!("sweep: abandoning the points still running (their commands are killed)")
+                        });
+                    }
+                }
+            }
+            if log_lines && Instant::now() >= next_line {
+                let (done, failed) = (counters.done.load(Ordering::SeqCst), counters.failed.load(Ordering::SeqCst));
+                eprintln!("{}", progress_line(done, failed, total, started.elapsed()));
+                next_line += every;
+            }
+        }
+    });
+    (finished, handle)
+}
+
+/// Runs `evaluate` on the pool at every selected point not in
+/// `resume.skip`, handing each record to `sink` as soon as it is complete
 /// (completion order, not index order).
 ///
 /// `evaluate` returns the value or an error message; a panic in it is
-/// recorded as a failure.
+/// recorded as a failure. Attempt numbers continue from `resume.attempts`.
 pub fn run<F>(
     space: &Space,
     evaluate: F,
-    skip: &HashSet<PointId>,
+    resume: &Resume,
     options: &RunOptions,
-    mut sink: impl FnMut(Record) -> anyhow::Result<()>,
+    sink: impl FnMut(Record) -> anyhow::Result<()>,
 ) -> anyhow::Result<RunSummary>
 where
     F: Fn(&Point) -> Result<serde_json::Value, String> + Send + Sync + 'static,
 {
-    let len = space.validate()?;
-    let pool = ThreadPool::new(options.workers).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let selected = options.selection.indices(len).count();
-    let is_pending = |i: &usize| space.point(*i).is_some_and(|p| !skip.contains(&p.id()));
-    // One cheap pass to size the progress bar; points are generated, not stored.
-    let pending = options.selection.indices(len).filter(is_pending).count();
-    let bar = progress_bar(pending, options.progress);
+    run_evaluations(space, move |point: &Point| Some(Evaluation::from(evaluate(point))), resume, options, sink)
+}
 
+/// [`run`] for evaluations that report how their process ended and may be
+/// abandoned (`None`: the point is not recorded), e.g. through
+/// [`crate::command::execute`].
+pub fn run_evaluations<F>(
+    space: &Space,
+    evaluate: F,
+    resume: &Resume,
+    options: &RunOptions,
+    mut sink: impl FnMut(Record) -> anyhow::Result<()>,
+) -> anyhow::Result<RunSummary>
+where
+    F: Fn(&Point) -> Option<Evaluation> + Send + Sync + 'static,
+{
+    let len = space.validate()?;
+    if options.workers > max_workers() {
+        anyhow::bail!(
+            "{} workers is more than this machine can use (at most {}, 64 per core)",
+            options.workers,
+            max_workers()
+        );
+    }
+    let pool = ThreadPool::new(options.workers).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // Sizes by arithmetic: nothing is enumerated before the first point starts.
+    let selected = options.selection.count(len);
+    let listed: HashSet<usize> = match &options.selection {
+        Selection::Indices(indices) => indices.iter().copied().collect(),
+        _ => HashSet::new(),
+    };
+    let skipped = resume.skip.iter().filter(|i| options.selection.contains(**i, len, &listed)).count();
+    let pending = selected.saturating_sub(skipped);
+
+    let interactive = options.progress && std::io::stderr().is_terminal();
+    let bar = if interactive { progress_bar(pending) } else { ProgressBar::hidden() };
+    let counters = Arc::new(Counters::default());
+    let in_flight = Arc::new(AtomicUsize::new(0));
+    let log_lines = options.progress && !interactive;
+    let (finished, watcher) =
+        monitor(options, bar.clone(), Arc::clone(&counters), pending, Arc::clone(&in_flight), log_lines);
+
+    let attempts = Arc::new(Attempts {
+        prior: resume.attempts.clone(),
+        max: options.max_attempts.max(1),
+        retries: options.retries,
+        delay: options.retry_delay,
+        host: hostname(),
+        stop: options.stop.clone(),
+    });
     let shared_space = Arc::new(space.clone());
-    let task = move |index: usize| evaluate_point(&shared_space, &evaluate, index);
-    let inputs = options.selection.indices(len).filter(is_pending);
-    let mut map = pool.map_unordered(task, inputs);
-    if let Some(size) = options.chunk_size {
-        map = map.chunk_size(size);
-    }
-    let started = Instant::now();
-    let (mut computed, mut failed) = (0, 0);
-    for (_, result) in map {
-        let record =
-            result.map_err(|e| anyhow::anyhow!("a worker was lost: {e}"))?.context("a selected index has no point")?;
-        computed += 1;
-        if !record.is_ok() {
-            failed += 1;
-            bar.set_message(format!("{failed} failed"));
+    let (events, received) = mpsc::channel::<Event>();
+    let task = {
+        let in_flight = Arc::clone(&in_flight);
+        let events = events.clone();
+        move |index: usize| {
+            in_flight.fetch_add(1, Ordering::SeqCst);
+            // A send fails only once the sink gave up; the record has
+            // nowhere to go then.
+            let emit = |record: Record| drop(events.send(Event::Record(record)));
+            let run = evaluate_point(&shared_space, &evaluate, &attempts, index, &emit);
+            in_flight.fetch_sub(1, Ordering::SeqCst);
+            run
         }
-        sink(record)?;
-        bar.inc(1);
-    }
+    };
+    let stop = options.stop.clone();
+    let skip = &resume.skip;
+    let started = Instant::now();
+    let mut summary = RunSummary {
+        selected,
+        skipped,
+        computed: 0,
+        failed: 0,
+        given_up: 0,
+        attempts: 0,
+        interrupted: 0,
+        stopped: false,
+        elapsed: Duration::ZERO,
+    };
+    let mut outcome = Ok(());
+    thread::scope(|scope| {
+        // The pool's results are collected on a thread of their own, so
+        // that this one can hand every record to the sink the moment its
+        // attempt ends (a task sends its records before it returns, so they
+        // arrive before the task's `Point` event).
+        let pool = &pool;
+        scope.spawn(move || {
+            let inputs = options
+                .selection
+                .indices(len)
+                .filter(move |i| !skip.contains(i))
+                .take_while(move |_| stop.requests() == 0);
+            let mut map = pool.map_unordered(task, inputs);
+            if let Some(size) = options.chunk_size {
+                map = map.chunk_size(size);
+            }
+            for (_, result) in map {
+                let run = result
+                    .map_err(|e| anyhow::anyhow!("a worker was lost: {e}"))
+                    .and_then(|run| run.context("a selected index has no point"));
+                let lost = run.is_err();
+                // Stop feeding points once the sink gave up or a worker was lost.
+                if events.send(Event::Point(run)).is_err() || lost {
+                    break;
+                }
+            }
+        });
+        for event in &received {
+            match event {
+                Event::Record(record) => {
+                    summary.attempts += 1;
+                    if let Err(e) = sink(record) {
+                        outcome = Err(e);
+                        break;
+                    }
+                }
+                Event::Point(Err(e)) => {
+                    outcome = Err(e);
+                    break;
+                }
+                Event::Point(Ok(run)) => {
+                    summary.interrupted += usize::from(run.interrupted);
+                    if let Some((ok, attempt)) = run.last.filter(|_| !run.interrupted) {
+                        summary.computed += 1;
+                        if !ok {
+                            summary.failed += 1;
+                            summary.given_up += usize::from(attempt >= options.max_attempts.max(1));
+                            counters.failed.fetch_add(1, Ordering::SeqCst);
+                            bar.set_message(format!("{} failed", summary.failed));
+                        }
+                        counters.done.fetch_add(1, Ordering::SeqCst);
+                        bar.inc(1);
+                    }
+                }
+            }
+        }
+        // Dropping the receiver makes the collecting thread stop at its
+        // next send; the scope then waits for it.
+        drop(received);
+    });
+    drop(finished);
+    let _ = watcher.join();
     bar.finish_and_clear();
-    Ok(RunSummary { selected, skipped: selected - pending, computed, failed, elapsed: started.elapsed() })
+    outcome?;
+    summary.stopped = options.stop.requests() > 0 && summary.computed < pending;
+    summary.elapsed = started.elapsed();
+    Ok(summary)
 }
 
 /// Runs a sweep into the results file at `path`, resuming it: points with a
 /// result already in the file are skipped (failed ones too, unless
-/// `options.retry_failed`). Refuses a file that belongs to another sweep.
+/// `options.retry_failed`, and given-up ones always). Holds the file's lock
+/// throughout; refuses a file that belongs to another sweep.
 ///
 /// Returns the summary and any warnings from reading the existing file.
 pub fn run_to_file<F>(
@@ -193,23 +626,70 @@ pub fn run_to_file<F>(
 where
     F: Fn(&Point) -> Result<serde_json::Value, String> + Send + Sync + 'static,
 {
-    let (mut writer, existing) = ResultsWriter::open(path, header)?;
-    let skip = existing.finished_ids(options.retry_failed);
-    let summary = run(&header.space, evaluate, &skip, options, |record| writer.append(&record).map_err(Into::into))?;
+    run_evaluations_to_file(path, header, move |point: &Point| Some(Evaluation::from(evaluate(point))), options)
+}
+
+/// [`run_to_file`] for evaluations as in [`run_evaluations`].
+pub fn run_evaluations_to_file<F>(
+    path: &Path,
+    header: &Header,
+    evaluate: F,
+    options: &RunOptions,
+) -> anyhow::Result<(RunSummary, Vec<String>)>
+where
+    F: Fn(&Point) -> Option<Evaluation> + Send + Sync + 'static,
+{
+    let (mut writer, existing) = ResultsWriter::open_with(path, header, options.sync)?;
+    let resume = existing.resume(options.retry_failed, options.max_attempts);
+    let summary =
+        run_evaluations(&header.space, evaluate, &resume, options, |record| writer.append(&record).map_err(Into::into));
+    // Flush what was written even when the run failed part-way.
+    let closed = writer.close();
+    let summary = summary?;
+    closed?;
     Ok((summary, existing.warnings))
 }
 
 /// Runs a sweep in memory and returns one record per selected point, in
-/// index order.
+/// index order (the last attempt's, when retrying).
 pub fn run_collect<F>(space: &Space, evaluate: F, options: &RunOptions) -> anyhow::Result<Vec<Record>>
 where
     F: Fn(&Point) -> Result<serde_json::Value, String> + Send + Sync + 'static,
 {
-    let mut records = Vec::new();
-    run(space, evaluate, &HashSet::new(), options, |record| {
-        records.push(record);
+    let mut latest: HashMap<usize, Record> = HashMap::new();
+    run(space, evaluate, &Resume::default(), options, |record| {
+        latest.insert(record.index, record);
         Ok(())
     })?;
+    let mut records: Vec<Record> = latest.into_values().collect();
     records.sort_by_key(|r| r.index);
     Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selections_count_without_enumerating() {
+        assert_eq!(Selection::Stride { offset: 1, step: 3 }.count(10), 3);
+        assert_eq!(Selection::Stride { offset: 0, step: 3 }.count(10), 4);
+        assert_eq!(Selection::Stride { offset: 12, step: 3 }.count(10), 0);
+        let huge = Selection::Stride { offset: 2, step: 4 };
+        assert_eq!(huge.count(1_000_000_000_000), 250_000_000_000);
+        let listed: Vec<usize> = Selection::Stride { offset: 1, step: 3 }.indices(10).collect();
+        assert_eq!(listed, [1, 4, 7]);
+        assert!(Selection::Stride { offset: 1, step: 3 }.contains(7, 10, &HashSet::new()));
+        assert!(!Selection::Stride { offset: 1, step: 3 }.contains(8, 10, &HashSet::new()));
+    }
+
+    #[test]
+    fn progress_lines_give_rate_and_eta() {
+        let line = progress_line(120, 2, 400, Duration::from_secs(60));
+        assert_eq!(line, "sweep: 120/400 points (30.0%), 2 failed, 2.00 points/s, ETA 2m20s");
+        assert!(progress_line(0, 0, 10, Duration::from_secs(5)).ends_with("ETA unknown"));
+        // 1.8e19 points at one per 10 s: the ETA overflows a Duration.
+        let slow = progress_line(1, 0, usize::MAX, Duration::from_secs(10));
+        assert!(slow.ends_with("ETA centuries"), "{slow}");
+    }
 }

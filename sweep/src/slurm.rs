@@ -21,13 +21,22 @@
 
 mod client;
 mod collect;
+mod options;
 mod script;
 mod shard;
+mod submission;
 
-pub use client::{parse_squeue, parse_submission, poll_until_empty, Cluster, JobId, QueuedTask};
-pub use collect::{collect, write_merged, CollectError, Collection, Gap, GapReason};
-pub use script::{ArrayJob, ArraySpec};
+pub use client::{
+    parse_config_value, parse_sacct, parse_squeue, parse_submission, poll_until_empty, Cluster, JobId, QueuedTask,
+    TaskAccount,
+};
+pub use collect::{
+    collect, gather, seed_shards, write_merged, CollectError, Collection, Gap, GapReason, Gathered, Seeded,
+};
+pub use options::{time_limit_secs, JobOptions, DEFAULT_GRACE_SECS};
+pub use script::{split_arrays, ArrayJob, ArraySpec};
 pub use shard::{shard_counts_on_disk, Shard};
+pub use submission::{utc_now, utc_timestamp, StateError, Submission, SubmissionLog, SubmittedArray};
 
 use std::time::Duration;
 
@@ -60,12 +69,22 @@ pub enum SlurmError {
         count: usize,
     },
     /// A value that would break an `#SBATCH` line (whitespace, quotes).
-    #[error("{option} value {value:?} cannot go in an #SBATCH line: it must not contain whitespace or quotes")]
+    #[error(
+        "{option} value {value:?} cannot go in an #SBATCH line: it must not be empty nor contain whitespace or quotes"
+    )]
     UnsafeDirective {
         /// The sbatch option, e.g. `--partition`.
-        option: &'static str,
+        option: String,
         /// The rejected value.
         value: String,
+    },
+    /// An option value sbatch would refuse, or that would break the script.
+    #[error("{option}: {reason}")]
+    InvalidOption {
+        /// The option, e.g. `--mem`.
+        option: String,
+        /// What is wrong with it.
+        reason: String,
     },
     /// sbatch printed something other than a job id.
     #[error("could not find a job id in sbatch's output {0:?}")]

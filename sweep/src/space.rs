@@ -6,6 +6,7 @@
 //! [`Space::point`] builds the `i`-th point on demand, so a grid with 10^8
 //! points costs no more memory than one with 10.
 
+use std::collections::HashMap;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
@@ -99,7 +100,8 @@ pub enum SpaceError {
     /// The number of points does not fit in `usize`.
     #[error("the parameter space has more than {} points", usize::MAX)]
     TooLarge,
-    /// A bound or value is NaN or infinite, or a step is zero.
+    /// A bound or value is NaN or infinite (or would be computed so), or a
+    /// step is zero.
     #[error("axis {name:?}: {problem}")]
     InvalidAxis {
         /// Coordinate name of the axis.
@@ -107,6 +109,9 @@ pub enum SpaceError {
         /// What is wrong.
         problem: String,
     },
+    /// Two points of the space would be equal, and so share one identity.
+    #[error("two points of the space would be equal (and share one id): {0}")]
+    Repeats(String),
 }
 
 impl Space {
@@ -159,7 +164,104 @@ impl Space {
         if len == 0 {
             return Err(SpaceError::Empty(self.describe_emptiness()));
         }
+        self.check_values()?;
+        if let Some(why) = self.repeats() {
+            return Err(SpaceError::Repeats(why));
+        }
         Ok(len)
+    }
+
+    /// Checks that every value of every axis is finite, by arithmetic on the
+    /// axis parameters (no point is generated): a linspace's step, a
+    /// logspace's largest and smallest values.
+    fn check_values(&self) -> Result<(), SpaceError> {
+        let invalid = |name: &str, problem: String| SpaceError::InvalidAxis { name: name.to_owned(), problem };
+        match self {
+            Space::Linspace { name, start, stop, num } | Space::Logspace { name, start, stop, num, .. } => {
+                let what = if matches!(self, Space::Logspace { .. }) { "exponents" } else { "values" };
+                if *num >= 2 && !linspace_step(*start, *stop, *num).is_finite() {
+                    return Err(invalid(
+                        name,
+                        format!("the span of its {what} {}..{} overflows a 64-bit float", short(*start), short(*stop)),
+                    ));
+                }
+                if let Space::Logspace { base, .. } = self {
+                    for exponent in [*start, *stop] {
+                        let value = base.powf(exponent);
+                        if !value.is_finite() {
+                            return Err(invalid(
+                                name,
+                                format!("{}^{} overflows a 64-bit float", short(*base), short(exponent)),
+                            ));
+                        }
+                        if value == 0.0 {
+                            return Err(invalid(name, format!("{}^{} underflows to 0", short(*base), short(exponent))));
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Space::Grid(spaces) | Space::Zip(spaces) => spaces.iter().try_for_each(Space::check_values),
+            Space::List { .. } | Space::Range { .. } => Ok(()),
+        }
+    }
+
+    /// Why two points of the space would be equal, or `None` when all are
+    /// distinct. Decided per axis: a grid repeats points when any axis
+    /// repeats values; a zip only when every one of its parts repeats.
+    fn repeats(&self) -> Option<String> {
+        match self {
+            Space::Linspace { name, start, stop, num } => {
+                let step = linspace_step(*start, *stop, *num);
+                (*num >= 2 && !distinguishable(step, start.abs().max(stop.abs()))).then(|| {
+                    format!(
+                        "axis {name:?}: {num} values between {} and {} are closer than 64-bit floats can tell \
+                         apart (step {step:e})",
+                        short(*start),
+                        short(*stop)
+                    )
+                })
+            }
+            Space::Logspace { name, start, stop, num, base } => {
+                let step = linspace_step(*start, *stop, *num);
+                if *num < 2 {
+                    return None;
+                }
+                let ln_base = base.ln().abs();
+                let magnitude = start.abs().max(stop.abs());
+                // Consecutive values differ by the factor base^|step|; each is
+                // computed with a few ulps of error, more with large exponents.
+                let ratio_minus_one = (step.abs() * ln_base).exp_m1();
+                let smallest = base.powf(*start).min(base.powf(*stop));
+                let apart = distinguishable(step, magnitude)
+                    && ratio_minus_one > 16.0 * f64::EPSILON * (1.0 + magnitude * ln_base)
+                    && smallest * ratio_minus_one > 4.0 * f64::from_bits(1);
+                (!apart).then(|| {
+                    format!(
+                        "axis {name:?}: {num} values {b}^{} .. {b}^{} are closer than 64-bit floats can tell apart",
+                        short(*start),
+                        short(*stop),
+                        b = short(*base)
+                    )
+                })
+            }
+            Space::List { name, values } => {
+                let mut seen = std::collections::HashSet::new();
+                values.iter().find(|v| !seen.insert(ValueKey::of(v))).map(|v| {
+                    let shown = match v {
+                        Value::Float(x) => short(*x),
+                        other => other.to_string(),
+                    };
+                    format!("axis {name:?} lists {shown} twice")
+                })
+            }
+            Space::Range { .. } => None,
+            Space::Grid(spaces) => spaces.iter().find_map(Space::repeats),
+            Space::Zip(spaces) => {
+                let all: Option<Vec<String>> = spaces.iter().map(Space::repeats).collect();
+                all.map(|reasons| format!("every part of a zip repeats values ({})", reasons.join("; ")))
+            }
+        }
     }
 
     fn checked_len(&self) -> Result<usize, SpaceError> {
@@ -188,6 +290,7 @@ impl Space {
                 }
                 Ok(range_len(*start, *end, *step))
             }
+            Space::Grid(spaces) if spaces.is_empty() => Ok(0),
             Space::Grid(spaces) => {
                 spaces.iter().try_fold(1usize, |acc, s| acc.checked_mul(s.checked_len()?).ok_or(SpaceError::TooLarge))
             }
@@ -227,6 +330,7 @@ impl Space {
             Space::List { values, .. } => values.len(),
             Space::Range { start, end, step, .. } if *step != 0 => range_len(*start, *end, *step),
             Space::Range { .. } => 0,
+            Space::Grid(spaces) if spaces.is_empty() => 0,
             Space::Grid(spaces) => spaces.iter().fold(1usize, |acc, s| acc.saturating_mul(s.len())),
             Space::Zip(spaces) => spaces.iter().map(Space::len).min().unwrap_or(0),
         }
@@ -316,6 +420,120 @@ impl Space {
     }
 }
 
+/// Finds the index of a point in a space by arithmetic on the axes
+/// (explicit lists are hashed once), without enumerating the space: the
+/// inverse of [`Space::point`]. Used to tell a space's own records from
+/// records of points that are not in it.
+///
+/// ```
+/// use sweep::{Space, SpaceIndex};
+/// let space = Space::grid([Space::linspace("x", 0.0, 1.0, 11), Space::list("m", ["a", "b"])]);
+/// let index = SpaceIndex::new(&space);
+/// let point = space.point(7).unwrap();
+/// assert_eq!(index.index_of(&point), Some(7));
+/// let outside = Space::list("x", [0.55]).point(0).unwrap();
+/// assert_eq!(index.index_of(&outside), None);
+/// ```
+#[derive(Debug)]
+pub struct SpaceIndex<'a> {
+    root: Node<'a>,
+}
+
+#[derive(Debug)]
+enum Node<'a> {
+    Axis(&'a Space),
+    List(&'a str, HashMap<ValueKey<'a>, usize>),
+    Grid(Vec<(Node<'a>, usize)>),
+    Zip(Vec<Node<'a>>),
+}
+
+impl<'a> SpaceIndex<'a> {
+    /// Prepares lookups in `space`.
+    pub fn new(space: &'a Space) -> Self {
+        fn node(space: &Space) -> Node<'_> {
+            match space {
+                Space::List { name, values } => {
+                    let mut positions = HashMap::with_capacity(values.len());
+                    for (i, value) in values.iter().enumerate() {
+                        positions.entry(ValueKey::of(value)).or_insert(i);
+                    }
+                    Node::List(name, positions)
+                }
+                Space::Grid(spaces) => Node::Grid(spaces.iter().map(|s| (node(s), s.len())).collect()),
+                Space::Zip(spaces) => Node::Zip(spaces.iter().map(node).collect()),
+                axis => Node::Axis(axis),
+            }
+        }
+        SpaceIndex { root: node(space) }
+    }
+
+    /// The index `i` with `space.point(i) == point` (same names in the same
+    /// order, same values bit for bit), or `None`.
+    pub fn index_of(&self, point: &Point) -> Option<usize> {
+        let mut coordinates = point.coordinates().iter();
+        let index = self.root.index(&mut coordinates)?;
+        coordinates.next().is_none().then_some(index)
+    }
+}
+
+impl Node<'_> {
+    fn index(&self, coordinates: &mut std::slice::Iter<'_, (String, Value)>) -> Option<usize> {
+        match self {
+            Node::List(name, positions) => {
+                let (n, value) = coordinates.next()?;
+                (n == name).then(|| positions.get(&ValueKey::of(value)).copied()).flatten()
+            }
+            Node::Grid(parts) => parts.iter().try_fold(0usize, |acc, (node, len)| {
+                let digit = node.index(coordinates)?;
+                acc.checked_mul(*len)?.checked_add(digit)
+            }),
+            Node::Zip(parts) => {
+                let mut indices = parts.iter().map(|node| node.index(coordinates));
+                let first = indices.next()??;
+                indices.try_fold(first, |first, i| (i? == first).then_some(first))
+            }
+            Node::Axis(space) => {
+                let (n, value) = coordinates.next()?;
+                axis_index(space, n, value)
+            }
+        }
+    }
+}
+
+/// Index of `value` on a linspace, logspace or range axis named `name`.
+fn axis_index(space: &Space, name: &str, value: &Value) -> Option<usize> {
+    let matches = |i: i128, wanted: &Value| -> Option<usize> {
+        let i = usize::try_from(i).ok().filter(|i| *i < space.len())?;
+        let mut out = Vec::with_capacity(1);
+        space.push_coordinates(i, &mut out);
+        (ValueKey::of(&out[0].1) == ValueKey::of(wanted)).then_some(i)
+    };
+    match (space, value) {
+        (Space::Linspace { name: n, start, stop, num }, Value::Float(x)) if n == name => {
+            let guess = if *num < 2 { 0.0 } else { ((x - start) / linspace_step(*start, *stop, *num)).round() };
+            nearby(guess).find_map(|i| matches(i, value))
+        }
+        (Space::Logspace { name: n, start, stop, num, base }, Value::Float(x)) if n == name => {
+            let exponent = x.ln() / base.ln();
+            let guess = if *num < 2 { 0.0 } else { ((exponent - start) / linspace_step(*start, *stop, *num)).round() };
+            nearby(guess).find_map(|i| matches(i, value))
+        }
+        (Space::Range { name: n, start, step, .. }, Value::Int(v)) if n == name && *step != 0 => {
+            let offset = i128::from(*v) - i128::from(*start);
+            let step = i128::from(*step);
+            (offset % step == 0).then(|| matches(offset / step, value)).flatten()
+        }
+        _ => None,
+    }
+}
+
+/// Candidate indices around a computed guess (rounding can move it by one
+/// or two); none when the guess is not a finite number.
+fn nearby(guess: f64) -> impl Iterator<Item = i128> {
+    let centre = if guess.is_finite() && guess.abs() < 1e30 { Some(guess as i128) } else { None };
+    centre.into_iter().flat_map(|c| [c, c - 1, c + 1, c - 2, c + 2])
+}
+
 impl fmt::Display for Space {
     /// A one-line summary such as `grid(x[20] × y[20]) = 400 points`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -346,6 +564,49 @@ fn range_len(start: i64, end: i64, step: i64) -> usize {
     usize::try_from((span + step - 1) / step).unwrap_or(usize::MAX)
 }
 
+/// A float for messages: plain when short (`0.5`, `400`), with an
+/// exponent when plain would be long (`-1.7e308`, `1e-300`).
+fn short(x: f64) -> String {
+    let plain = format!("{x}");
+    if plain.len() > 12 {
+        format!("{x:e}")
+    } else {
+        plain
+    }
+}
+
+/// The step of `linspace(start, stop, num)` (infinite when the span
+/// overflows; meaningless when `num < 2`).
+fn linspace_step(start: f64, stop: f64, num: usize) -> f64 {
+    (stop - start) / (num.max(2) - 1) as f64
+}
+
+/// Whether values `start + i * step`, each computed with rounding errors of
+/// a few ulps of `magnitude` (the largest bound), are all distinct: the
+/// step must exceed those errors (4 ε·magnitude covers the product, the sum
+/// and the pinned last value), plus a few subnormal ulps near zero.
+fn distinguishable(step: f64, magnitude: f64) -> bool {
+    step.abs() > 4.0 * f64::EPSILON * magnitude + 4.0 * f64::from_bits(1)
+}
+
+/// A coordinate value as point identities see it: floats by their bits.
+#[derive(Debug, PartialEq, Eq, Hash)]
+enum ValueKey<'a> {
+    Int(i64),
+    Float(u64),
+    Str(&'a str),
+}
+
+impl<'a> ValueKey<'a> {
+    fn of(value: &'a Value) -> Self {
+        match value {
+            Value::Int(i) => ValueKey::Int(*i),
+            Value::Float(x) => ValueKey::Float(x.to_bits()),
+            Value::Str(s) => ValueKey::Str(s),
+        }
+    }
+}
+
 /// Value `index` of `linspace(start, stop, num)`, computed the way NumPy does
 /// (`start + index * step`) with the last value pinned to `stop` exactly.
 fn linspace_value(start: f64, stop: f64, num: usize, index: usize) -> f64 {
@@ -355,8 +616,7 @@ fn linspace_value(start: f64, stop: f64, num: usize, index: usize) -> f64 {
     if index == num - 1 {
         return stop;
     }
-    let step = (stop - start) / (num - 1) as f64;
-    start + index as f64 * step
+    start + index as f64 * linspace_step(start, stop, num)
 }
 
 #[cfg(test)]
@@ -435,5 +695,139 @@ mod tests {
         assert!(matches!(zero_step.validate(), Err(SpaceError::InvalidAxis { .. })));
         let infinite = Space::linspace("x", 0.0, f64::INFINITY, 3);
         assert!(matches!(infinite.validate(), Err(SpaceError::InvalidAxis { .. })));
+    }
+
+    #[test]
+    fn overflowing_axes_are_refused_before_anything_runs() {
+        let cases = [
+            (Space::logspace("x", 300.0, 400.0, 5), "10^400 overflows"),
+            (Space::logspace("x", -400.0, -300.0, 5), "10^-400 underflows to 0"),
+            (Space::linspace("x", -1.7e308, 1.7e308, 5), "overflows a 64-bit float"),
+        ];
+        for (space, needle) in cases {
+            let message = space.validate().map_err(|e| e.to_string()).err().unwrap_or_default();
+            assert!(message.contains(needle), "{space}: {message}");
+        }
+        // The largest spans that still fit are fine, and every point is finite.
+        let wide = Space::linspace("x", -8e307, 8e307, 5);
+        assert_eq!(wide.validate(), Ok(5));
+        assert!(wide.iter().all(|p| p.f64("x").is_some_and(f64::is_finite)));
+        assert_eq!(Space::logspace("x", 300.0, 308.0, 9).validate(), Ok(9));
+    }
+
+    #[test]
+    fn spaces_whose_points_would_repeat_are_refused() {
+        let repeating = [
+            Space::linspace("x", 1.0, 1.0, 3),
+            Space::linspace("x", 1.0, 1.0 + 4.0 * f64::EPSILON, 100),
+            Space::Logspace { name: "x".into(), start: 0.0, stop: 2.0, num: 3, base: 1.0 },
+            Space::list("m", ["a", "b", "a"]),
+            Space::grid([Space::range("k", 0, 3), Space::list("x", [0.5, 0.5])]),
+            Space::zip([Space::list("a", [1i64, 1]), Space::list("b", [2i64, 2])]),
+        ];
+        for space in repeating {
+            assert!(matches!(space.validate(), Err(SpaceError::Repeats(_))), "{space}: {:?}", space.validate());
+        }
+        // A zip is fine when one part tells its points apart.
+        let zip = Space::zip([Space::list("a", [1i64, 1]), Space::list("b", [2i64, 3])]);
+        assert_eq!(zip.validate(), Ok(2));
+        // Tiny but distinguishable steps pass, and then really are distinct.
+        let fine = Space::linspace("x", 1.0, 1.0 + 1e-12, 1000);
+        assert_eq!(fine.validate(), Ok(1000));
+        let distinct: std::collections::HashSet<_> = fine.iter().map(|p| p.id()).collect();
+        assert_eq!(distinct.len(), 1000);
+        let subnormal = Space::linspace("x", 0.0, 1e-320, 50);
+        assert_eq!(subnormal.validate(), Ok(50));
+        // The repeated value is named the short way, not with 300 zeros.
+        let tiny = Space::list("x", [1e-300, 1e-300]).validate().err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(tiny.ends_with("axis \"x\" lists 1e-300 twice"), "{tiny}");
+        assert_eq!(subnormal.iter().map(|p| p.id()).collect::<std::collections::HashSet<_>>().len(), 50);
+    }
+
+    #[test]
+    fn empty_grids_and_zips_are_refused() {
+        for space in
+            [Space::Grid(vec![]), Space::Zip(vec![]), Space::grid([Space::range("k", 0, 2), Space::Grid(vec![])])]
+        {
+            let message = space.validate().map_err(|e| e.to_string()).err().unwrap_or_default();
+            assert!(message.contains("empty"), "{message}");
+            assert_eq!(space.len(), 0);
+        }
+    }
+
+    #[test]
+    fn a_trillion_point_grid_is_checked_by_arithmetic() {
+        let axis = |n: &str| Space::linspace(n, 0.0, 1.0, 10_000);
+        let space = Space::grid([axis("a"), axis("b"), Space::range("c", 0, 10_000)]);
+        let started = std::time::Instant::now();
+        assert_eq!(space.validate(), Ok(1_000_000_000_000));
+        // Generous bound: a counting pass would take minutes.
+        assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+    }
+
+    #[test]
+    fn index_of_inverts_point() {
+        let spaces = [
+            Space::grid([Space::linspace("x", -1.0, 1.0, 7), Space::list("m", ["a", "b"]), Space::range("k", 5, -5)]),
+            Space::grid([
+                Space::Range { name: "k".into(), start: 10, end: -3, step: -4 },
+                Space::logspace("h", -3.0, 2.0, 9),
+            ]),
+            Space::zip([Space::range("i", 0, 4), Space::list("x", [0.25, 1.0 / 3.0, 1e-300, 5e-324])]),
+            Space::Logspace { name: "h".into(), start: 1.0, stop: 40.0, num: 40, base: 2.0 },
+            Space::linspace("x", 0.1, 0.7, 1),
+        ];
+        for space in &spaces {
+            let index = SpaceIndex::new(space);
+            for (i, point) in space.iter().enumerate() {
+                assert_eq!(index.index_of(&point), Some(i), "{space} at {point}");
+            }
+        }
+        let index = SpaceIndex::new(&spaces[0]);
+        let off_grid = Point::new(vec![
+            ("x".into(), Value::Float(0.1)),
+            ("m".into(), Value::Str("a".into())),
+            ("k".into(), Value::Int(0)),
+        ]);
+        assert_eq!(index.index_of(&off_grid), None);
+        let reordered = Point::new(vec![("m".into(), Value::Str("a".into())), ("x".into(), Value::Float(-1.0))]);
+        assert_eq!(index.index_of(&reordered), None);
+        let zip = SpaceIndex::new(&spaces[2]);
+        let mismatched = Point::new(vec![("i".into(), Value::Int(0)), ("x".into(), Value::Float(1e-300))]);
+        assert_eq!(zip.index_of(&mismatched), None, "zip parts must agree on the index");
+    }
+
+    #[test]
+    fn whatever_passes_validation_has_distinct_finite_points() {
+        // Linspaces and logspaces near the limit of what floats can tell
+        // apart; whenever validation accepts one, its points must be
+        // distinct and finite (the converse may be conservative).
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut accepted = 0;
+        for _ in 0..3000 {
+            let magnitude = f64::powi(10.0, (next() % 600) as i32 - 300);
+            let start = magnitude * if next() % 2 == 0 { 1.0 } else { -1.0 };
+            let span = start.abs().max(f64::MIN_POSITIVE) * f64::EPSILON * (next() % 4000) as f64;
+            let num = 2 + (next() % 60) as usize;
+            let space = if next() % 2 == 0 {
+                Space::linspace("x", start, start + span, num)
+            } else {
+                let exponent = (next() % 600) as f64 - 300.0;
+                Space::logspace("x", exponent, exponent + span.min(1.0) * 1e6 / magnitude.max(1.0), num)
+            };
+            if space.validate().is_ok() {
+                accepted += 1;
+                let ids: std::collections::HashSet<_> = space.iter().map(|p| p.id()).collect();
+                assert_eq!(ids.len(), num, "{space:?} passed validation but repeats points");
+                assert!(space.iter().all(|p| p.f64("x").is_some_and(f64::is_finite)), "{space:?}");
+            }
+        }
+        assert!(accepted > 300, "only {accepted} accepted: the test no longer probes the boundary");
     }
 }

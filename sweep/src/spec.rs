@@ -1,13 +1,41 @@
 //! Sweep specs: the RON file that names a space, the command to run at each
 //! point, and how to run it.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::command::{CommandTemplate, TemplateError};
-use crate::plot::Labels;
 use crate::space::{Space, SpaceError};
+
+/// What is evaluated at each point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Task {
+    /// An external command (argv template).
+    Command(Vec<String>),
+    /// A Rust closure, identified by a label chosen by the caller.
+    Closure(String),
+}
+
+/// Title and axis labels (with units, ideally) for charts.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Labels {
+    /// Chart title; default "`value` over `axes`".
+    pub title: Option<String>,
+    /// Label of the value axis, e.g. `"energy (J)"`.
+    pub value: Option<String>,
+    /// Label per coordinate name, e.g. `{"x": "position x (m)"}`.
+    pub axes: BTreeMap<String, String>,
+}
+
+impl Labels {
+    /// The label of coordinate `name`: its entry in `axes`, else the name.
+    pub fn axis(&self, name: &str) -> String {
+        self.axes.get(name).cloned().unwrap_or_else(|| name.to_owned())
+    }
+}
 
 /// A sweep as written in a spec file, e.g.
 ///
@@ -48,6 +76,16 @@ pub struct Spec {
     /// Title and axis labels for `sweep plot`.
     #[serde(default)]
     pub labels: Labels,
+    /// Attempts a point gets across all runs before it is given up
+    /// (default 3).
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
+    /// Immediate retries of a failed point within a run (default 0).
+    #[serde(default)]
+    pub retries: Option<u32>,
+    /// Most bytes a command may print on stdout (default 1 MiB).
+    #[serde(default)]
+    pub max_output: Option<usize>,
 }
 
 /// Why a spec cannot be used.
@@ -134,6 +172,12 @@ impl Spec {
         if self.chunk_size == Some(0) {
             return Err(setting("chunk_size must be at least 1"));
         }
+        if self.max_attempts == Some(0) {
+            return Err(setting("max_attempts must be at least 1"));
+        }
+        if self.max_output == Some(0) {
+            return Err(setting("max_output must be at least 1 byte"));
+        }
         if let Some(t) = self.timeout_secs {
             if !(t.is_finite() && t > 0.0) {
                 return Err(setting("timeout_secs must be a positive number of seconds"));
@@ -145,6 +189,11 @@ impl Spec {
     /// The command template, checked against the space's coordinate names.
     pub fn template(&self) -> Result<CommandTemplate, TemplateError> {
         CommandTemplate::new(&self.command, &self.space.names())
+    }
+
+    /// What the spec evaluates: its command template.
+    pub fn task(&self) -> Task {
+        Task::Command(self.command.clone())
     }
 
     /// The results file: `output` from the spec, else `<spec stem>.jsonl`.

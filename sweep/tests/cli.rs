@@ -177,22 +177,54 @@ fn failed_points_are_recomputed_with_retry_failed() {
 }
 
 #[test]
-fn a_results_file_of_another_sweep_is_refused() {
+fn a_results_file_of_another_command_is_refused() {
     let sandbox = Sandbox::new();
-    let spec = |end: u32| {
-        format!(
-            r#"(space: Range(name: "k", start: 0, end: {end}), command: ["echo", "{{k}}"], output: "shared.jsonl")"#
-        )
+    let spec = |word: &str| {
+        format!(r#"(space: Range(name: "k", start: 0, end: 3), command: ["{word}", "{{k}}"], output: "shared.jsonl")"#)
     };
-    sandbox.spec("three.ron", &spec(3));
-    sandbox.spec("four.ron", &spec(4));
-    ok(sandbox.sweep(&["run", "three.ron"]));
+    sandbox.spec("echo.ron", &spec("echo"));
+    sandbox.spec("printf.ron", &spec("printf"));
+    ok(sandbox.sweep(&["run", "echo.ron"]));
     let before = std::fs::read(sandbox.path("shared.jsonl")).unwrap_or_default();
-    let refused = sandbox.sweep(&["run", "four.ron"]);
+    let refused = sandbox.sweep(&["run", "printf.ron"]);
     assert!(!refused.status.success());
-    assert!(stderr(&refused).contains("different sweep"), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("different sweep") && stderr(&refused).contains("the command changed"));
     let after = std::fs::read(sandbox.path("shared.jsonl")).unwrap_or_default();
     assert_eq!(before, after, "a refused run must not touch the file");
+}
+
+#[test]
+fn a_refined_space_reuses_every_point_already_computed() {
+    let sandbox = Sandbox::new();
+    let spec = |num: u32, extra: &str| {
+        format!(
+            r#"(space: Grid([Linspace(name: "x", start: 0.0, stop: 1.0, num: {num}), List(name: "m", values: ["a"{extra}])]),
+                command: ["sh", "-c", "echo {{x}} {{m}} >> calls; echo {{x}}"], output: "refined.jsonl", workers: 2)"#
+        )
+    };
+    sandbox.spec("coarse.ron", &spec(5, ""));
+    sandbox.spec("fine.ron", &spec(9, ""));
+    sandbox.spec("wider.ron", &spec(9, r#", "b""#));
+    let calls = || std::fs::read_to_string(sandbox.path("calls")).map_or(0, |t| t.lines().count());
+    ok(sandbox.sweep(&["run", "coarse.ron"]));
+    assert_eq!(calls(), 5);
+    let fine = ok(sandbox.sweep(&["run", "fine.ron"]));
+    assert!(
+        stderr(&fine).contains("5 of its 5 records, whose points are in the new space, are reused"),
+        "{}",
+        stderr(&fine)
+    );
+    assert!(stderr(&fine).contains("4 computed (0 failed), 5 already done"), "{}", stderr(&fine));
+    assert_eq!(calls(), 9, "only the new points were computed");
+    let wider = ok(sandbox.sweep(&["run", "wider.ron"]));
+    assert!(stderr(&wider).contains("9 computed (0 failed), 9 already done"), "{}", stderr(&wider));
+    // Back to the coarse grid: everything is there already.
+    let back = ok(sandbox.sweep(&["run", "coarse.ron"]));
+    assert!(stderr(&back).contains("0 computed (0 failed), 5 already done"), "{}", stderr(&back));
+    assert!(stderr(&back).contains("the others stay in the file, unused"), "{}", stderr(&back));
+    assert_eq!(calls(), 18);
+    let results = load(&sandbox.path("refined.jsonl"));
+    assert_eq!((results.records.len(), results.status().done, results.status().outside), (18, 5, 13));
 }
 
 #[test]
@@ -280,4 +312,44 @@ fn plots_are_drawn_for_one_and_two_varying_axes() {
     let csv = stdout(&ok(sandbox.sweep(&["export", "grid.jsonl"])));
     assert_eq!(csv.lines().count(), 1 + 30);
     assert!(csv.starts_with("index,id,a,x,n,value,error,duration_ms"), "{csv}");
+}
+
+/// Counts pixels of exactly `rgb` in a PNG.
+fn pixels_of(path: &Path, rgb: [u8; 3]) -> usize {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let decoder = png::Decoder::new(bytes.as_slice());
+    let mut reader = decoder.read_info().unwrap_or_else(|e| panic!("{e}"));
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut pixels).unwrap_or_else(|e| panic!("{e}"));
+    let channels = info.color_type.samples();
+    pixels[..info.buffer_size()].chunks(channels).filter(|p| p[..3] == rgb).count()
+}
+
+#[test]
+fn partial_sweeps_are_plotted_with_their_holes() {
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "holes.ron",
+        r#"(space: Grid([Range(name: "x", start: 0, end: 6), Range(name: "y", start: 0, end: 5)]),
+            command: ["sh", "-c", "[ {x} -ne {y} ] || exit 1; echo $(( {x} * {y} ))"], workers: 2)"#,
+    );
+    ok(sandbox.sweep(&["run", "--no-progress", "holes.ron"]));
+    // Drop three records: those points are missing, not failed.
+    let path = sandbox.path("holes.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let kept: Vec<&str> = text.lines().filter(|l| !l.contains("\"point\":{\"x\":5,")).collect();
+    std::fs::write(&path, kept.join("\n") + "\n").unwrap_or_else(|e| panic!("{e}"));
+
+    let written = stdout(&ok(sandbox.sweep(&["plot", "holes.jsonl"])));
+    assert_eq!(written.lines().collect::<Vec<_>>(), ["holes-heatmap.png", "holes-surface.png"]);
+    let heatmap = sandbox.path("holes-heatmap.png");
+    assert!(pixels_of(&heatmap, [214, 39, 40]) > 1000, "failed cells are red");
+    let (_, _, colours, coloured) = inspect_png(&sandbox.path("holes-surface.png"));
+    assert!(colours > 50 && coloured > 0.1, "a surface with holes is drawn: {colours} colours, {coloured} coloured");
+
+    let refused = sandbox.sweep(&["plot", "holes.jsonl", "--output", "no/such/dir/chart.png"]);
+    assert!(!refused.status.success());
+    let message = stderr(&refused);
+    assert!(message.contains("cannot write the chart no/such/dir/chart-heatmap.png"), "{message}");
+    assert!(!message.contains("Os {") && !message.contains("Error("), "no debug text: {message}");
 }

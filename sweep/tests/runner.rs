@@ -94,3 +94,120 @@ fn failed_points_are_retried_only_when_asked() {
     assert_eq!((status.done, status.failed, status.missing), (6, 0, 0));
     assert_eq!(results.records.len(), 8, "the old failures stay in the file, superseded");
 }
+
+#[test]
+fn a_stop_request_ends_the_run_cleanly_and_a_resume_finishes_it() {
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("r.jsonl");
+    let header = Header::new(Space::range("k", 0, 40), Task::Closure("slow square".into()));
+    let slow = |p: &Point| {
+        std::thread::sleep(Duration::from_millis(20));
+        square(p)
+    };
+    let stop = sweep::Stop::new();
+    let stoppable = RunOptions { stop: stop.clone(), ..options() };
+    let (mut writer, existing) = sweep::ResultsWriter::open(&path, &header).unwrap_or_else(|e| panic!("{e}"));
+    let resume = existing.resume(false, 3);
+    let mut seen = 0;
+    let summary = sweep::run(&header.space, slow, &resume, &stoppable, |record| {
+        seen += 1;
+        if seen == 3 {
+            stop.request();
+        }
+        writer.append(&record).map_err(Into::into)
+    })
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    writer.close().unwrap_or_else(|e| panic!("{e}"));
+    assert!(summary.stopped, "{summary:?}");
+    assert!((3..40).contains(&summary.computed), "{summary:?}");
+    assert_eq!(summary.interrupted, 0, "closures in flight finish");
+    let on_disk = Results::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(on_disk.records.len(), summary.computed);
+
+    let (rest, _) = run_to_file(&path, &header, square, &options()).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(rest.computed + summary.computed, 40);
+    assert!(!rest.stopped);
+}
+
+#[test]
+fn retries_within_a_run_record_every_attempt_up_to_the_cap() {
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use std::time::Duration;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("r.jsonl");
+    let header = Header::new(Space::range("k", 0, 4), Task::Closure("third time lucky".into()));
+    let tries: Arc<Mutex<HashMap<i64, u32>>> = Arc::default();
+    let flaky = {
+        let tries = Arc::clone(&tries);
+        move |p: &Point| {
+            let k = p.f64("k").unwrap_or(0.0) as i64;
+            let mut tries = tries.lock().unwrap_or_else(|e| e.into_inner());
+            let n = tries.entry(k).or_default();
+            *n += 1;
+            // Point k succeeds on attempt k + 1.
+            if i64::from(*n) <= k {
+                return Err(format!("attempt {n} of k = {k} failed"));
+            }
+            square(p)
+        }
+    };
+    let retrying = RunOptions { retries: 5, max_attempts: 3, retry_delay: Duration::from_millis(1), ..options() };
+    let (summary, _) = run_to_file(&path, &header, flaky, &retrying).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!((summary.computed, summary.failed, summary.given_up), (4, 1, 1));
+    assert_eq!(summary.attempts, 1 + 2 + 3 + 3, "k = 3 stops at the cap of 3");
+    let results = Results::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let attempts = |k: usize| results.records.iter().filter(|r| r.index == k).map(|r| r.attempt).collect::<Vec<_>>();
+    assert_eq!((attempts(0), attempts(2), attempts(3)), (vec![1], vec![1, 2, 3], vec![1, 2, 3]));
+    let status = results.status_with(3);
+    assert_eq!((status.done, status.failed, status.given_up), (3, 1, 1));
+    // Given up: even --retry-failed leaves it alone.
+    let again = RunOptions { retry_failed: true, ..retrying };
+    let (rerun, _) = run_to_file(&path, &header, square, &again).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(rerun.computed, 0);
+}
+
+#[test]
+fn each_attempt_reaches_the_sink_as_it_ends_not_after_the_retries() {
+    use std::sync::atomic::AtomicU32;
+    use std::time::Duration;
+    let calls = Arc::new(AtomicU32::new(0));
+    let broken = {
+        let calls = Arc::clone(&calls);
+        move |_: &Point| -> Result<serde_json::Value, String> {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err("broken".to_owned())
+        }
+    };
+    let retrying = RunOptions { retries: 2, retry_delay: Duration::from_millis(150), ..options() };
+    let mut seen = Vec::new();
+    let summary = sweep::run(&Space::range("k", 0, 1), broken, &sweep::store::Resume::default(), &retrying, |record| {
+        // Had the record waited for the retries, more calls would be made.
+        seen.push((record.attempt, calls.load(Ordering::SeqCst), record.retrying));
+        Ok(())
+    })
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(seen, [(1, 1, true), (2, 2, true), (3, 3, false)], "the last attempt is not marked as retrying");
+    assert_eq!((summary.computed, summary.failed, summary.attempts), (1, 1, 3));
+}
+
+#[test]
+fn an_index_listed_twice_is_computed_once() {
+    use std::sync::atomic::AtomicUsize;
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("r.jsonl");
+    let header = Header::new(Space::range("k", 0, 10), Task::Closure("k squared".into()));
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = {
+        let calls = Arc::clone(&calls);
+        move |p: &Point| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            square(p)
+        }
+    };
+    let listed = RunOptions { selection: Selection::Indices(vec![3, 3, 7, 3, 7]), ..options() };
+    let (summary, _) = run_to_file(&path, &header, counted, &listed).unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!((summary.selected, summary.computed, calls.load(Ordering::SeqCst)), (2, 2, 2));
+    assert_eq!(Results::load(&path).map(|r| r.records.len()).unwrap_or_default(), 2);
+}

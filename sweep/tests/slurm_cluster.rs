@@ -69,6 +69,9 @@ impl TestCluster {
             .arg(dir.path())
             .env("CTLD_PORT", free_port().to_string())
             .env("SLURMD_PORT", free_port().to_string())
+            .env("DBD_PORT", free_port().to_string())
+            .env("DB_PORT", free_port().to_string())
+            .env("MAX_ARRAY_SIZE", "4")
             .output()
             .unwrap_or_else(|e| panic!("running slurm-local.sh: {e}"));
         assert!(
@@ -163,7 +166,7 @@ fn sharded_sweep_on_slurm_matches_a_local_run() {
     let job = job_id(&succeeded(&submitted, "sweep slurm --submit"));
     cluster.wait(job);
 
-    let script = std::fs::read_to_string(work.path().join("squares.sbatch")).unwrap_or_default();
+    let script = std::fs::read_to_string(work.path().join("squares.1.sbatch")).unwrap_or_default();
     assert!(script.contains("\n#SBATCH --array=0-3%4\n"), "{script}");
     for shard in 0..4 {
         let shard_file = work.path().join(format!("squares.shard-{shard}-of-4.jsonl"));
@@ -175,14 +178,28 @@ fn sharded_sweep_on_slurm_matches_a_local_run() {
     }
 
     succeeded(&cluster.sweep(work.path(), &["collect", "squares.ron"]), "sweep collect");
+    // The same spec on a laptop (one worker) and on one big node (many
+    // workers) gives the same results file: same header, same values.
     succeeded(
-        &cluster.sweep(work.path(), &["run", "squares.ron", "--output", "local.jsonl", "--no-progress"]),
-        "local sweep run",
+        &cluster
+            .sweep(work.path(), &["run", "squares.ron", "--output", "local.jsonl", "--workers", "1", "--no-progress"]),
+        "laptop sweep run",
+    );
+    succeeded(
+        &cluster
+            .sweep(work.path(), &["run", "squares.ron", "--output", "node.jsonl", "--workers", "8", "--no-progress"]),
+        "big-node sweep run",
     );
     let merged = values(&work.path().join("squares.jsonl"));
     let local = values(&work.path().join("local.jsonl"));
     assert_eq!(merged.len(), 200);
     assert_eq!(merged, local);
+    assert_eq!(values(&work.path().join("node.jsonl")), local);
+    let header = |name: &str| {
+        Results::load(&work.path().join(name)).unwrap_or_else(|e| panic!("{name}: {e}")).header.fingerprint
+    };
+    assert_eq!(header("squares.jsonl"), header("local.jsonl"));
+    assert_eq!(header("node.jsonl"), header("local.jsonl"));
     assert!(merged.iter().all(|(x, value)| *value == Ok(serde_json::json!(x * x))));
 }
 
@@ -229,7 +246,7 @@ fn cancelled_shard_is_reported_then_resubmitted() {
 
     let resubmitted = cluster.sweep(work.path(), &["slurm", "squares.ron", "--tasks", "4", "--resubmit"]);
     let again = job_id(&succeeded(&resubmitted, "sweep slurm --resubmit"));
-    let script = std::fs::read_to_string(work.path().join("squares.sbatch")).unwrap_or_default();
+    let script = std::fs::read_to_string(work.path().join("squares.2.sbatch")).unwrap_or_default();
     assert!(script.contains("\n#SBATCH --array=1\n"), "{script}");
     cluster.wait(again);
 
@@ -237,4 +254,495 @@ fn cancelled_shard_is_reported_then_resubmitted() {
     let merged = values(&work.path().join("squares.jsonl"));
     let expected: Vec<_> = (0..40).map(|x| (x, Ok(serde_json::json!(x * x)))).collect();
     assert_eq!(merged, expected);
+}
+
+/// Writes `name.ron`, a spec of `points` integer points `x` whose command is
+/// `sh -c SCRIPT` (`{x}` substituted), with results in `name.jsonl`.
+fn write_shell_spec(dir: &Path, name: &str, points: usize, script: &str) -> PathBuf {
+    let spec = format!(
+        "(\n    space: Range(name: \"x\", start: 0, end: {points}),\n    command: [\"sh\", \"-c\", {script:?}],\n    \
+         output: \"{name}.jsonl\",\n)\n"
+    );
+    let path = dir.join(format!("{name}.ron"));
+    std::fs::write(&path, spec).unwrap_or_else(|e| panic!("writing the spec: {e}"));
+    path
+}
+
+/// Indices with a value in a results file (none if it does not exist).
+fn done_indices(path: &Path) -> Vec<usize> {
+    if !path.exists() {
+        return Vec::new();
+    }
+    values(path).into_iter().filter(|(_, value)| value.is_ok()).map(|(index, _)| index).collect()
+}
+
+/// Job ids `sweep slurm --submit` printed, one a line.
+fn job_ids(stdout: &str) -> Vec<JobId> {
+    stdout.lines().map(job_id).collect()
+}
+
+/// Waits until a file under `dir` has at least `lines` lines.
+fn wait_for_lines(path: &Path, lines: usize) {
+    let started = Instant::now();
+    while std::fs::read_to_string(path).map(|text| text.lines().count()).unwrap_or(0) < lines {
+        assert!(started.elapsed() < JOB_TIMEOUT, "{} never reached {lines} lines", path.display());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Whether a process with this pid exists (and is not a zombie).
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| !stat.rsplit(')').next().unwrap_or("").trim_start().starts_with('Z'))
+        .unwrap_or(false)
+}
+
+/// The pids the black boxes wrote into `dir/pids/<x>`.
+fn recorded_pids(dir: &Path) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir(dir.join("pids")) else { return Vec::new() };
+    entries.filter_map(|entry| std::fs::read_to_string(entry.ok()?.path()).ok()?.trim().parse().ok()).collect()
+}
+
+/// `sacct` fields of one job's allocation lines.
+fn sacct(cluster: &TestCluster, job: JobId, fields: &str) -> String {
+    let output = Command::new("sacct")
+        .env("SLURM_CONF", &cluster.conf)
+        .args(["--noheader", "--parsable2", "--allocations", "--jobs", &job.to_string(), "--format", fields])
+        .output()
+        .unwrap_or_else(|e| panic!("sacct: {e}"));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Whether this cluster keeps accounting (slurmdbd): `sacct` answers.
+fn has_accounting(cluster: &TestCluster) -> bool {
+    Command::new("sacct")
+        .env("SLURM_CONF", &cluster.conf)
+        .args(["--noheader", "--jobs", "1"])
+        .output()
+        .is_ok_and(|output| output.status.success())
+}
+
+#[test]
+fn resubmit_while_running_is_refused_and_options_survive_it() {
+    let Some(cluster) = TestCluster::connect("resubmit_while_running_is_refused_and_options_survive_it") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write_spec(work.path(), 12, 1.0);
+    std::fs::write(work.path().join("slow"), "").unwrap_or_else(|e| panic!("{e}"));
+    let options = [
+        "--time=5",
+        "--account=tests",
+        "--qos=normal",
+        "--mem=1M",
+        "--mail-type=FAIL",
+        "--mail-user=root",
+        "--sbatch=--nice=10",
+        "--sbatch=--comment=parsweep-test",
+        "--grace=45",
+        "--throttle=4",
+    ];
+    let mut args = vec!["slurm", "squares.ron", "--tasks", "4", "--submit"];
+    args.extend(options);
+    let job = job_id(&succeeded(&cluster.sweep(work.path(), &args), "sweep slurm --submit"));
+    wait_for_lines(&work.path().join("squares.shard-1-of-4.jsonl"), 2);
+
+    // While the job runs, neither a resubmit nor a fresh submit goes in.
+    for again in [vec!["slurm", "squares.ron", "--resubmit"], vec!["slurm", "squares.ron", "--tasks", "4", "--submit"]]
+    {
+        let refused = cluster.sweep(work.path(), &again);
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success(), "{again:?} accepted while job {job} runs:\n{stderr}");
+        assert!(stderr.contains("still in the queue") && stderr.contains(&job.task(1)), "{stderr}");
+        assert!(stderr.contains("--force"), "{stderr}");
+    }
+    cluster.client.cancel(&job.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    cluster.wait(job);
+    std::fs::remove_file(work.path().join("slow")).unwrap_or_else(|e| panic!("{e}"));
+
+    // Resubmitted with no options given: the recorded ones are reused.
+    let again = job_id(&succeeded(&cluster.sweep(work.path(), &["slurm", "squares.ron", "--resubmit"]), "resubmit"));
+    cluster.wait(again);
+    let first = std::fs::read_to_string(work.path().join("squares.1.sbatch")).unwrap_or_default();
+    let second = std::fs::read_to_string(work.path().join("squares.2.sbatch")).unwrap_or_default();
+    for directive in [
+        "--time=5",
+        "--account=tests",
+        "--qos=normal",
+        "--mem=1M",
+        "--mail-type=FAIL",
+        "--mail-user=root",
+        "--signal=B:USR1@45",
+        "--nice=10",
+        "--comment=parsweep-test",
+        "--open-mode=append",
+    ] {
+        let line = format!("\n#SBATCH {directive}\n");
+        assert!(first.contains(&line), "first script lacks {directive}:\n{first}");
+        assert!(second.contains(&line), "resubmitted script lacks {directive}:\n{second}");
+    }
+    assert!(first.contains("\n#SBATCH --array=0-3%4\n"), "{first}");
+    assert!(second.contains("%4\n") && second.contains("--retry-failed"), "{second}");
+
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(work.path().join("squares.slurm.json")).unwrap_or_default())
+            .unwrap_or_else(|e| panic!("state file: {e}"));
+    let submissions = state["submissions"].as_array().cloned().unwrap_or_default();
+    assert_eq!(submissions.len(), 2, "{state}");
+    assert_eq!(submissions[0]["options"], submissions[1]["options"], "{state}");
+    assert_eq!(submissions[1]["shard_count"], 4);
+    assert_eq!(submissions[1]["resubmit"], true);
+    assert_eq!(submissions[1]["jobs"][0]["job"], again.0);
+
+    // Slurm itself ran the resubmission with the recorded options.
+    if has_accounting(&cluster) {
+        // slurmdbd learns of the job's details a moment after it ran.
+        let started = Instant::now();
+        let mut accounted = sacct(&cluster, again, "Account,QOS,Timelimit");
+        while !accounted.lines().any(|line| line == "tests|normal|00:05:00") && started.elapsed() < JOB_TIMEOUT {
+            std::thread::sleep(Duration::from_millis(500));
+            accounted = sacct(&cluster, again, "Account,QOS,Timelimit");
+        }
+        assert!(accounted.lines().all(|line| line.starts_with("tests|")), "{accounted}");
+        assert!(accounted.lines().any(|line| line == "tests|normal|00:05:00"), "{accounted}");
+    }
+    succeeded(&cluster.sweep(work.path(), &["collect", "squares.ron"]), "collect");
+    let expected: Vec<_> = (0..12).map(|x| (x, Ok(serde_json::json!(x * x)))).collect();
+    assert_eq!(values(&work.path().join("squares.jsonl")), expected);
+}
+
+#[test]
+fn shard_count_change_recomputes_nothing_done() {
+    let Some(cluster) = TestCluster::connect("shard_count_change_recomputes_nothing_done") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    // Odd points are slow while `slow` exists; every evaluation that
+    // completes is logged in `evals`.
+    write_shell_spec(
+        work.path(),
+        "count",
+        40,
+        "if [ -e slow ] && [ $(({x} % 2)) -eq 1 ]; then sleep 0.4; fi; echo {x} >> evals; echo $(({x} * 3))",
+    );
+    std::fs::write(work.path().join("slow"), "").unwrap_or_else(|e| panic!("{e}"));
+    let job = job_id(&succeeded(
+        &cluster.sweep(work.path(), &["slurm", "count.ron", "--tasks", "4", "--submit"]),
+        "sweep slurm --tasks 4",
+    ));
+    // Shards 0 and 2 (even points) finish at once; 1 and 3 get a few done.
+    for shard in [1, 3] {
+        wait_for_lines(&work.path().join(format!("count.shard-{shard}-of-4.jsonl")), 4);
+    }
+    for shard in [0, 2] {
+        wait_for_lines(&work.path().join(format!("count.shard-{shard}-of-4.jsonl")), 11);
+    }
+    cluster.client.cancel(&job.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    cluster.wait(job);
+    std::fs::remove_file(work.path().join("slow")).unwrap_or_else(|e| panic!("{e}"));
+    let done_before: usize =
+        (0..4).map(|k| done_indices(&work.path().join(format!("count.shard-{k}-of-4.jsonl"))).len()).sum();
+    assert!((23..40).contains(&done_before), "{done_before} points done before the change");
+
+    let submitted = cluster.sweep(work.path(), &["slurm", "count.ron", "--tasks", "3", "--submit"]);
+    let again = job_id(&succeeded(&submitted, "sweep slurm --tasks 3"));
+    let stderr = String::from_utf8_lossy(&submitted.stderr);
+    assert!(stderr.contains(&format!("{done_before} points already computed are reused")), "{stderr}");
+    cluster.wait(again);
+    succeeded(&cluster.sweep(work.path(), &["collect", "count.ron"]), "collect");
+    let expected: Vec<_> = (0..40).map(|x| (x, Ok(serde_json::json!(x * 3)))).collect();
+    assert_eq!(values(&work.path().join("count.jsonl")), expected);
+
+    // Every point was evaluated exactly once across both shard counts.
+    let evals = std::fs::read_to_string(work.path().join("evals")).unwrap_or_default();
+    let mut evaluated: Vec<usize> = evals.lines().filter_map(|line| line.trim().parse().ok()).collect();
+    evaluated.sort_unstable();
+    assert_eq!(evaluated, (0..40).collect::<Vec<_>>(), "points evaluated more than once");
+}
+
+#[test]
+fn time_limit_stops_cleanly_loses_nothing_and_leaves_no_orphan() {
+    let Some(cluster) = TestCluster::connect("time_limit_stops_cleanly_loses_nothing_and_leaves_no_orphan") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(work.path().join("pids")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(work.path().join("done")).unwrap_or_else(|e| panic!("{e}"));
+    // 40 points of 3 s on one worker cannot finish in the 1-minute limit.
+    write_shell_spec(work.path(), "long", 40, "echo $$ > pids/{x}; sleep 3; touch done/{x}; echo {x}");
+    let submitted = cluster.sweep(
+        work.path(),
+        &["slurm", "long.ron", "--tasks", "1", "--time", "1", "--grace", "20", "--progress-every", "2", "--submit"],
+    );
+    let job = job_id(&succeeded(&submitted, "sweep slurm --time 1"));
+    cluster.wait(job);
+
+    // Every point whose black box finished is in the results.
+    let results = work.path().join("long.shard-0-of-1.jsonl");
+    let done = done_indices(&results);
+    let finished: Vec<usize> = std::fs::read_dir(work.path().join("done"))
+        .map(|entries| entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
+        .unwrap_or_default();
+    assert!(done.len() >= 2 && done.len() < 40, "{} points done", done.len());
+    for point in &finished {
+        assert!(done.contains(point), "point {point} finished but is not in the results");
+    }
+    // No black box outlived the job.
+    for pid in recorded_pids(work.path()) {
+        assert!(!alive(pid), "black box {pid} still runs after job {job} ended");
+    }
+    // The log shows progress and a clean stop, and was appended to.
+    let log = std::fs::read_to_string(work.path().join(format!("slurm-logs/sweep-long-{job}_0.out")))
+        .unwrap_or_else(|e| panic!("log: {e}"));
+    assert!(log.contains("points/s"), "no progress line in the log:\n{log}");
+    assert!(log.contains("stopped by SIGUSR1"), "no clean stop in the log:\n{log}");
+
+    // collect says what Slurm says: the task ended before its points did.
+    if has_accounting(&cluster) {
+        let collected = cluster.sweep(work.path(), &["collect", "long.ron"]);
+        let stderr = String::from_utf8_lossy(&collected.stderr);
+        assert!(!collected.status.success());
+        assert!(stderr.contains(&format!("shard 0/1: task {}", job.task(0))), "{stderr}");
+    }
+}
+
+#[test]
+fn killed_sweep_run_takes_its_black_boxes_along() {
+    let Some(cluster) = TestCluster::connect("killed_sweep_run_takes_its_black_boxes_along") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    std::fs::create_dir_all(work.path().join("pids")).unwrap_or_else(|e| panic!("{e}"));
+    write_shell_spec(work.path(), "stuck", 4, "echo $$ > pids/{x}; sleep 300; echo {x}");
+    let job = job_id(&succeeded(
+        &cluster.sweep(work.path(), &["slurm", "stuck.ron", "--tasks", "1", "--cpus-per-task", "1", "--submit"]),
+        "sweep slurm",
+    ));
+    let started = Instant::now();
+    while recorded_pids(work.path()).is_empty() {
+        assert!(started.elapsed() < JOB_TIMEOUT, "the black box never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // SIGKILL to the batch shell only, which is `sweep run` (exec).
+    let killed = Command::new("scancel")
+        .env("SLURM_CONF", &cluster.conf)
+        .args(["--batch", "--signal=KILL", &job.to_string()])
+        .output()
+        .unwrap_or_else(|e| panic!("scancel: {e}"));
+    assert!(killed.status.success(), "{}", String::from_utf8_lossy(&killed.stderr));
+    cluster.wait(job);
+    let pids = recorded_pids(work.path());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pids.iter().any(|&pid| alive(pid)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for pid in pids {
+        assert!(!alive(pid), "black box {pid} outlived its SIGKILLed sweep run (job {job})");
+    }
+}
+
+#[test]
+fn collect_reports_what_slurm_accounting_says() {
+    let Some(cluster) = TestCluster::connect("collect_reports_what_slurm_accounting_says") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write_spec(work.path(), 12, 0.5);
+    std::fs::write(work.path().join("slow"), "").unwrap_or_else(|e| panic!("{e}"));
+    let job = job_id(&succeeded(
+        &cluster.sweep(work.path(), &["slurm", "squares.ron", "--tasks", "4", "--submit"]),
+        "sweep slurm",
+    ));
+    wait_for_lines(&work.path().join("squares.shard-1-of-4.jsonl"), 2);
+    cluster.client.cancel(&job.task(1)).unwrap_or_else(|e| panic!("{e}"));
+    cluster.wait(job);
+
+    if has_accounting(&cluster) {
+        // The accounting record reaches slurmdbd shortly after the job ends.
+        let started = Instant::now();
+        loop {
+            let collected = cluster.sweep(work.path(), &["collect", "squares.ron"]);
+            assert!(!collected.status.success());
+            let stderr = String::from_utf8_lossy(&collected.stderr).into_owned();
+            if stderr.contains(&format!("shard 1/4: task {} CANCELLED", job.task(1))) {
+                assert!(stderr.contains("exit code 0:"), "{stderr}");
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(20), "collect did not report the cancel:\n{stderr}");
+            std::thread::sleep(Duration::from_millis(500));
+        }
+    }
+
+    // Where sacct cannot answer, collect says so plainly.
+    let fake_bin = work.path().join("fake-bin");
+    std::fs::create_dir_all(&fake_bin).unwrap_or_else(|e| panic!("{e}"));
+    let fake_sacct = fake_bin.join("sacct");
+    std::fs::write(&fake_sacct, "#!/bin/sh\necho 'sacct: error: Slurm accounting storage is disabled' >&2\nexit 1\n")
+        .unwrap_or_else(|e| panic!("{e}"));
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake_sacct, std::fs::Permissions::from_mode(0o755)).unwrap_or_else(|e| panic!("{e}"));
+    let path = format!("{}:{}", fake_bin.display(), std::env::var("PATH").unwrap_or_default());
+    let collected = Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .env("SLURM_CONF", &cluster.conf)
+        .env("PATH", path)
+        .args(["collect", "squares.ron"])
+        .current_dir(work.path())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let stderr = String::from_utf8_lossy(&collected.stderr);
+    assert!(stderr.contains("Slurm accounting is not available here"), "{stderr}");
+    assert!(stderr.contains("accounting storage is disabled"), "{stderr}");
+}
+
+#[test]
+fn arrays_beyond_max_array_size_are_split_and_extra_tasks_reduced() {
+    let Some(cluster) = TestCluster::connect("arrays_beyond_max_array_size_are_split_and_extra_tasks_reduced") else {
+        return;
+    };
+    let config = Command::new("scontrol")
+        .env("SLURM_CONF", &cluster.conf)
+        .args(["show", "config"])
+        .output()
+        .unwrap_or_else(|e| panic!("scontrol: {e}"));
+    let config = String::from_utf8_lossy(&config.stdout);
+    let max: usize =
+        sweep::slurm::parse_config_value(&config, "MaxArraySize").and_then(|v| v.parse().ok()).unwrap_or(0);
+    if max == 0 || max > 8 {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: this cluster's MaxArraySize is {max}; splitting is tested with MAX_ARRAY_SIZE=4 \
+             (scripts/slurm-local.sh, as CI starts it)"
+        );
+        return;
+    }
+    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let points = 2 * max + 2;
+    write_spec(work.path(), points, 0.0);
+    let tasks = (10 * points).to_string();
+    let submitted = cluster.sweep(work.path(), &["slurm", "squares.ron", "--tasks", &tasks, "--submit"]);
+    let ids = job_ids(&succeeded(&submitted, "sweep slurm"));
+    let stderr = String::from_utf8_lossy(&submitted.stderr);
+    assert!(stderr.contains(&format!("--tasks {tasks} reduced to {points}")), "{stderr}");
+    assert!(stderr.contains("exceed the cluster's MaxArraySize"), "{stderr}");
+    assert_eq!(ids.len(), 3, "{stderr}");
+    for id in &ids {
+        cluster.wait(*id);
+    }
+    let third = std::fs::read_to_string(work.path().join("squares.1.part3.sbatch")).unwrap_or_default();
+    assert!(third.contains(&format!("$((SLURM_ARRAY_TASK_ID + {}))/{points}", 2 * max)), "{third}");
+    succeeded(&cluster.sweep(work.path(), &["collect", "squares.ron"]), "collect");
+    let expected: Vec<_> = (0..points).map(|x| (x, Ok(serde_json::json!(x * x)))).collect();
+    assert_eq!(values(&work.path().join("squares.jsonl")), expected);
+}
+
+#[test]
+fn a_point_that_always_fails_is_given_up_not_resubmitted_forever() {
+    let Some(cluster) = TestCluster::connect("a_point_that_always_fails_is_given_up_not_resubmitted_forever") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write_shell_spec(work.path(), "flaky", 6, "echo {x} >> evals; if [ {x} -eq 3 ]; then exit 1; fi; echo {x}");
+    let submit = ["slurm", "flaky.ron", "--tasks", "2", "--max-attempts", "2", "--submit"];
+    let job = job_id(&succeeded(&cluster.sweep(work.path(), &submit), "sweep slurm"));
+    cluster.wait(job);
+    let again = job_id(&succeeded(&cluster.sweep(work.path(), &["slurm", "flaky.ron", "--resubmit"]), "resubmit"));
+    cluster.wait(again);
+
+    // Two attempts made: the point is given up, and nothing is resubmitted.
+    let third = cluster.sweep(work.path(), &["slurm", "flaky.ron", "--resubmit"]);
+    let stdout = succeeded(&third, "second resubmit");
+    let stderr = String::from_utf8_lossy(&third.stderr);
+    assert!(stdout.trim().is_empty(), "a job was submitted: {stdout}");
+    assert!(stderr.contains("1 points failed 2 times and are given up"), "{stderr}");
+    assert!(stderr.contains("nothing to resubmit"), "{stderr}");
+    let collected = cluster.sweep(work.path(), &["collect", "flaky.ron"]);
+    assert!(!collected.status.success());
+    let report = String::from_utf8_lossy(&collected.stdout);
+    assert!(report.contains("#3 x=3") && report.contains("given up after 2 attempts"), "{report}");
+    let stderr = String::from_utf8_lossy(&collected.stderr);
+    assert!(stderr.contains("given up; raise --max-attempts"), "{stderr}");
+
+    let evals = std::fs::read_to_string(work.path().join("evals")).unwrap_or_default();
+    assert_eq!(evals.lines().filter(|line| line.trim() == "3").count(), 2, "{evals}");
+    for x in [0, 1, 2, 4, 5] {
+        assert_eq!(evals.lines().filter(|line| line.trim() == x.to_string()).count(), 1, "{evals}");
+    }
+}
+
+#[test]
+fn two_submissions_at_once_submit_one_job() {
+    let Some(cluster) = TestCluster::connect("two_submissions_at_once_submit_one_job") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write_spec(work.path(), 8, 2.0);
+    std::fs::write(work.path().join("slow"), "").unwrap_or_else(|e| panic!("{e}"));
+    let spawn = || {
+        Command::new(env!("CARGO_BIN_EXE_sweep"))
+            .env("SLURM_CONF", &cluster.conf)
+            .args(["slurm", "squares.ron", "--tasks", "4", "--submit"])
+            .current_dir(work.path())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let (first, second) = (spawn(), spawn());
+    let outputs = [first, second].map(|child| child.wait_with_output().unwrap_or_else(|e| panic!("{e}")));
+    let submitted: Vec<&Output> = outputs.iter().filter(|output| output.status.success()).collect();
+    assert_eq!(submitted.len(), 1, "both submitted or neither did");
+    let job = job_id(&String::from_utf8_lossy(&submitted[0].stdout));
+    let refused = outputs.iter().find(|output| !output.status.success()).map(|o| o.stderr.clone()).unwrap_or_default();
+    let refused = String::from_utf8_lossy(&refused);
+    assert!(
+        refused.contains("is submitting this sweep right now") || refused.contains("still in the queue"),
+        "{refused}"
+    );
+    cluster.client.cancel(&job.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    cluster.wait(job);
+}
+
+#[test]
+fn a_requeued_task_appends_to_its_log_and_resumes() {
+    let Some(cluster) = TestCluster::connect("a_requeued_task_appends_to_its_log_and_resumes") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write_shell_spec(work.path(), "requeued", 12, "sleep 0.4; echo {x}");
+    let job = job_id(&succeeded(
+        &cluster.sweep(work.path(), &["slurm", "requeued.ron", "--tasks", "1", "--submit"]),
+        "sweep slurm",
+    ));
+    wait_for_lines(&work.path().join("requeued.shard-0-of-1.jsonl"), 4);
+    let scontrol = |args: &[&str]| {
+        let output = Command::new("scontrol")
+            .env("SLURM_CONF", &cluster.conf)
+            .args(args)
+            .output()
+            .unwrap_or_else(|e| panic!("scontrol: {e}"));
+        assert!(output.status.success(), "scontrol {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    };
+    let task = job.task(0);
+    scontrol(&["requeue", &task]);
+    // A requeued job waits two minutes before it may start again; now.
+    let started = Instant::now();
+    loop {
+        let queued = cluster.client.queued_tasks(job).unwrap_or_else(|e| panic!("{e}"));
+        if queued.iter().any(|t| t.state == "PENDING") {
+            break;
+        }
+        assert!(started.elapsed() < JOB_TIMEOUT, "task never went back to pending: {queued:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    scontrol(&["update", &format!("jobid={task}"), "StartTime=now"]);
+    cluster.wait(job);
+
+    let log = std::fs::read_to_string(work.path().join(format!("slurm-logs/sweep-requeued-{job}_0.out")))
+        .unwrap_or_else(|e| panic!("log: {e}"));
+    assert_eq!(log.matches("sweep: x[12] = 12 points").count(), 2, "the first run's log was not kept:\n{log}");
+    assert!(log.contains("stopped by SIGTERM"), "{log}");
+    assert!(log.contains("already done"), "{log}");
+    succeeded(&cluster.sweep(work.path(), &["collect", "requeued.ron"]), "collect");
+    let expected: Vec<_> = (0..12).map(|x| (x, Ok(serde_json::json!(x)))).collect();
+    assert_eq!(values(&work.path().join("requeued.jsonl")), expected);
 }

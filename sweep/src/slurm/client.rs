@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 use super::SlurmError;
 
 /// A Slurm job id, as sbatch prints it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct JobId(pub u64);
 
 impl JobId {
@@ -59,6 +60,64 @@ pub fn parse_squeue(stdout: &str) -> Vec<QueuedTask> {
             Some(QueuedTask { id: id.to_string(), state: state.to_string() })
         })
         .collect()
+}
+
+/// The value of `key` in `scontrol show config` output (`Key = Value`
+/// lines), if present.
+pub fn parse_config_value<'a>(config: &'a str, key: &str) -> Option<&'a str> {
+    config.lines().find_map(|line| {
+        let (name, value) = line.split_once('=')?;
+        (name.trim() == key).then(|| value.trim())
+    })
+}
+
+/// What Slurm's accounting says about one array task: a line of
+/// `sacct --noheader --parsable2 --allocations --format=JobID,State,ExitCode`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaskAccount {
+    /// The array job.
+    pub job: JobId,
+    /// The array task id.
+    pub task: usize,
+    /// The state, e.g. `COMPLETED`, `TIMEOUT`, `CANCELLED by 0`,
+    /// `OUT_OF_MEMORY`, `NODE_FAIL`, `PENDING`.
+    pub state: String,
+    /// `exit code:signal`, as sacct prints it, e.g. `0:15`.
+    pub exit_code: String,
+}
+
+/// Parses `sacct --noheader --parsable2 --allocations
+/// --format=JobID,State,ExitCode` output. Pending ranges such as
+/// `12_[4-6,9%2]` become one entry per task; lines of jobs that are not
+/// array tasks are skipped.
+pub fn parse_sacct(stdout: &str) -> Vec<TaskAccount> {
+    let mut accounts = Vec::new();
+    for line in stdout.lines() {
+        let mut fields = line.split('|');
+        let (Some(id), Some(state), Some(exit_code)) = (fields.next(), fields.next(), fields.next()) else {
+            continue;
+        };
+        let Some((job, tasks)) = id.trim().split_once('_') else { continue };
+        let Ok(job) = job.parse().map(JobId) else { continue };
+        let tasks = tasks.trim_start_matches('[').trim_end_matches(']');
+        let tasks = tasks.split('%').next().unwrap_or_default();
+        for part in tasks.split(',') {
+            let range = match part.split_once('-') {
+                Some((start, end)) => start.parse::<usize>().ok().zip(end.parse::<usize>().ok()),
+                None => part.parse::<usize>().ok().map(|task| (task, task)),
+            };
+            let Some((start, end)) = range else { continue };
+            for task in start..=end {
+                accounts.push(TaskAccount {
+                    job,
+                    task,
+                    state: state.trim().to_string(),
+                    exit_code: exit_code.trim().to_string(),
+                });
+            }
+        }
+    }
+    accounts
 }
 
 /// Calls `poll` every `interval` until it reports no queued tasks, or fails
@@ -118,9 +177,71 @@ impl Cluster {
         command
     }
 
-    /// Submits `script` with sbatch and returns the new job's id.
-    pub fn submit(&self, script: &Path) -> Result<JobId, SlurmError> {
-        parse_submission(&run_tool(self.command("sbatch").arg(script))?)
+    /// Submits `script` with sbatch and returns the new job's id; with
+    /// `after`, the job starts only once that one has ended
+    /// (`--dependency=afterany:JOB`).
+    pub fn submit(&self, script: &Path, after: Option<JobId>) -> Result<JobId, SlurmError> {
+        let mut sbatch = self.command("sbatch");
+        if let Some(job) = after {
+            sbatch.arg(format!("--dependency=afterany:{job}"));
+        }
+        parse_submission(&run_tool(sbatch.arg(script))?)
+    }
+
+    /// The cluster's MaxArraySize: array task ids must be below it.
+    pub fn max_array_size(&self) -> Result<usize, SlurmError> {
+        let config = run_tool(self.command("scontrol").args(["show", "config"]))?;
+        let value = parse_config_value(&config, "MaxArraySize").ok_or_else(|| SlurmError::Command {
+            command: "scontrol show config".into(),
+            detail: "no MaxArraySize in its output".into(),
+        })?;
+        value.parse().map_err(|_| SlurmError::Command {
+            command: "scontrol show config".into(),
+            detail: format!("MaxArraySize {value:?} is not a number"),
+        })
+    }
+
+    /// The tasks of any of `jobs` that squeue still lists (pending, running,
+    /// completing...). Ids squeue has forgotten count as finished.
+    pub fn active_tasks(&self, jobs: &[JobId]) -> Result<Vec<QueuedTask>, SlurmError> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list: Vec<String> = jobs.iter().map(ToString::to_string).collect();
+        let mut squeue = self.command("squeue");
+        squeue.args(["--noheader", "--array", "--format=%i %T", "--jobs"]).arg(list.join(","));
+        match run_tool(&mut squeue) {
+            Ok(stdout) => Ok(parse_squeue(&stdout)),
+            // One forgotten id makes squeue reject the whole list: ask
+            // about each job alone.
+            Err(SlurmError::Command { detail, .. }) if detail.contains("Invalid job id") && jobs.len() > 1 => {
+                let mut tasks = Vec::new();
+                for &job in jobs {
+                    tasks.extend(self.queued_tasks(job)?);
+                }
+                Ok(tasks)
+            }
+            Err(SlurmError::Command { detail, .. }) if detail.contains("Invalid job id") => Ok(Vec::new()),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// What Slurm's accounting (sacct) knows of the array tasks of `jobs`,
+    /// or why it cannot be asked: not installed, or accounting disabled.
+    pub fn accounting(&self, jobs: &[JobId]) -> Result<Vec<TaskAccount>, String> {
+        if jobs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list: Vec<String> = jobs.iter().map(ToString::to_string).collect();
+        let mut sacct = self.command("sacct");
+        sacct
+            .args(["--noheader", "--parsable2", "--allocations", "--format=JobID,State,ExitCode", "--jobs"])
+            .arg(list.join(","));
+        match run_tool(&mut sacct) {
+            Ok(stdout) => Ok(parse_sacct(&stdout)),
+            Err(SlurmError::Command { detail, .. }) => Err(detail),
+            Err(other) => Err(other.to_string()),
+        }
     }
 
     /// The tasks of `job` that squeue still lists (pending, running or
@@ -186,6 +307,34 @@ mod tests {
         assert_eq!(ids, ["12_[2-3%1]", "12_0", "12_1"]);
         assert_eq!(states, ["PENDING", "RUNNING", "COMPLETING"]);
         assert!(parse_squeue("").is_empty());
+    }
+
+    #[test]
+    fn config_values_are_found_by_key() {
+        let config =
+            "Configuration data as of 2026-11-25T13:41:29\nMaxArraySize            = 1001\nMaxJobCount = 10000\n";
+        assert_eq!(parse_config_value(config, "MaxArraySize"), Some("1001"));
+        assert_eq!(parse_config_value(config, "MaxJobCount"), Some("10000"));
+        assert_eq!(parse_config_value(config, "MaxArray"), None);
+    }
+
+    #[test]
+    fn sacct_lines_become_task_states() {
+        let out = "12_0|COMPLETED|0:0\n12_1|CANCELLED by 0|0:15\n12_3|TIMEOUT|0:0\n12_[4-5,7%2]|PENDING|0:0\n13|FAILED|1:0\nbad\n";
+        let accounts = parse_sacct(out);
+        let seen: Vec<(u64, usize, &str, &str)> =
+            accounts.iter().map(|a| (a.job.0, a.task, a.state.as_str(), a.exit_code.as_str())).collect();
+        assert_eq!(
+            seen,
+            [
+                (12, 0, "COMPLETED", "0:0"),
+                (12, 1, "CANCELLED by 0", "0:15"),
+                (12, 3, "TIMEOUT", "0:0"),
+                (12, 4, "PENDING", "0:0"),
+                (12, 5, "PENDING", "0:0"),
+                (12, 7, "PENDING", "0:0"),
+            ]
+        );
     }
 
     #[test]

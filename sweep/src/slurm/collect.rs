@@ -1,13 +1,13 @@
 //! Merging the results files of a sharded sweep, and finding what is
 //! missing: `sweep collect`.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::point::Point;
-use crate::slurm::{Shard, SlurmError};
-use crate::store::{Header, Record, Results, ResultsWriter, StoreError};
+use crate::point::{Point, PointId};
+use crate::slurm::{shard_counts_on_disk, Shard, SlurmError};
+use crate::store::{write_results_atomically, Header, Record, Results, ResultsWriter, StoreError};
 
 /// Why the shard files cannot be merged at all (as opposed to merely
 /// being incomplete, which [`Collection::gaps`] reports).
@@ -35,11 +35,10 @@ pub enum CollectError {
         /// The shard that owns the point.
         owner: Shard,
     },
-    /// Not one of the `count` shard files exists: most likely a wrong
-    /// shard count or output path. Refused rather than reported as all
-    /// points missing, so that an existing results file is not replaced by
-    /// an empty merge.
-    #[error("none of the {count} shard files of {output} exists (e.g. {example}); wrong --tasks or --output?")]
+    /// Neither the results file nor any shard file exists: most likely a
+    /// wrong output path. Refused rather than reported as all points
+    /// missing.
+    #[error("neither {output} nor any shard file beside it (e.g. {example}) exists; wrong --output?")]
     NoShardFiles {
         /// The merged results file.
         output: PathBuf,
@@ -47,6 +46,19 @@ pub enum CollectError {
         count: usize,
         /// The first shard file's path.
         example: PathBuf,
+    },
+    /// The merge would hold fewer computed points than the file it
+    /// replaces; refused, the file is left as it is.
+    #[error(
+        "merging would leave {after} computed points in {path}, which holds {before}; refused, {path} is unchanged"
+    )]
+    WouldLoseDone {
+        /// The results file.
+        path: PathBuf,
+        /// Points with a value in it now.
+        before: usize,
+        /// Points with a value after the merge.
+        after: usize,
     },
 }
 
@@ -70,6 +82,16 @@ pub struct Gap {
     pub point: Point,
     /// Missing or failed.
     pub reason: GapReason,
+    /// Attempts made at the point so far (0 when missing).
+    pub attempts: u32,
+}
+
+impl Gap {
+    /// Whether the point failed `max_attempts` times or more: given up,
+    /// not to be computed again.
+    pub fn is_given_up(&self, max_attempts: u32) -> bool {
+        matches!(self.reason, GapReason::Failed(_)) && self.attempts >= max_attempts
+    }
 }
 
 impl fmt::Display for Gap {
@@ -96,6 +118,8 @@ pub struct Collection {
     pub absent_files: Vec<Shard>,
     /// Tolerated problems in the shard files, e.g. a torn last line.
     pub warnings: Vec<String>,
+    /// Points with a value in the results file before the merge.
+    pub done_in_output: usize,
 }
 
 impl Collection {
@@ -104,99 +128,213 @@ impl Collection {
         self.gaps.is_empty()
     }
 
-    /// Indices of the shards with at least one gap, ascending: the array
-    /// tasks to resubmit.
+    /// Indices of the shards with at least one gap, ascending.
     pub fn incomplete_shards(&self) -> Vec<usize> {
         let shards: BTreeSet<usize> = self.gaps.iter().map(|gap| gap.shard.index()).collect();
         shards.into_iter().collect()
     }
+
+    /// Indices of the shards with a gap that is worth another try: a point
+    /// missing, or failed fewer than `max_attempts` times. The array tasks
+    /// to resubmit; shards whose only gaps are given-up points are not.
+    pub fn shards_to_retry(&self, max_attempts: u32) -> Vec<usize> {
+        let shards: BTreeSet<usize> =
+            self.gaps.iter().filter(|gap| !gap.is_given_up(max_attempts)).map(|gap| gap.shard.index()).collect();
+        shards.into_iter().collect()
+    }
 }
 
-/// Reads the `count` shard files of the sweep whose merged results go to
-/// `output` (see [`Shard::results_path`]) and checks them against `header`:
-/// every file must belong to the same sweep and hold only its own shard's
-/// points. A shard file that does not exist counts as all its points
-/// missing, but at least one must exist.
+/// Everything known about a sweep's points: its results file and every
+/// shard file beside it, of any shard count, folded by point id.
+#[derive(Debug, Clone, Default)]
+pub struct Gathered {
+    /// The best record of each point: the latest with a value, else the
+    /// latest failure. A failure never hides a value found elsewhere.
+    pub best: HashMap<PointId, Record>,
+    /// Points with a value in the results file itself, before merging.
+    pub done_in_output: usize,
+    /// Shard files read, with their shard.
+    pub shard_files: Vec<(Shard, PathBuf)>,
+    /// Tolerated problems, e.g. a torn last line.
+    pub warnings: Vec<String>,
+}
+
+impl Gathered {
+    /// How many points have a value.
+    pub fn done(&self) -> usize {
+        self.best.values().filter(|record| record.is_ok()).count()
+    }
+
+    fn fold(&mut self, record: Record) {
+        match self.best.get(&record.id) {
+            // A value is never replaced by a failure (a shard that did not
+            // know the point was done elsewhere), nor a failure by one of
+            // an earlier attempt; otherwise latest wins.
+            Some(known) if known.is_ok() && !record.is_ok() => {}
+            Some(known) if !known.is_ok() && !record.is_ok() && known.attempt > record.attempt => {}
+            _ => {
+                self.best.insert(record.id, record);
+            }
+        }
+    }
+}
+
+/// Reads the sweep's results file `output` (if any) and every shard file
+/// beside it (`<stem>.shard-K-of-N.jsonl`, every `N` found), checking each
+/// against `header`: all must belong to the same sweep, and a shard file
+/// must hold only its own shard's points.
+pub fn gather(output: &Path, header: &Header) -> Result<Gathered, CollectError> {
+    let mut gathered = Gathered::default();
+    if output.exists() {
+        let results = load_checked(output, header)?;
+        gathered.warnings.extend(results.warnings.iter().cloned());
+        for record in results.records {
+            gathered.fold(record);
+        }
+        gathered.done_in_output = gathered.done();
+    }
+    let counts = shard_counts_on_disk(output).map_err(|reason| StoreError::Io {
+        path: output.to_owned(),
+        doing: "list the directory of",
+        reason,
+    })?;
+    for count in counts {
+        for shard in Shard::all(count) {
+            let path = shard.results_path(output);
+            if !path.exists() {
+                continue;
+            }
+            let results = load_checked(&path, header)?;
+            gathered.warnings.extend(results.warnings.iter().cloned());
+            for record in results.records {
+                if !shard.contains(record.index) {
+                    let owner = Shard::of_point(record.index, count);
+                    return Err(CollectError::WrongShard { path, index: record.index, shard, owner });
+                }
+                gathered.fold(record);
+            }
+            gathered.shard_files.push((shard, path));
+        }
+    }
+    Ok(gathered)
+}
+
+fn load_checked(path: &Path, header: &Header) -> Result<Results, StoreError> {
+    let results = Results::load(path)?;
+    if results.header.fingerprint != header.fingerprint {
+        return Err(StoreError::DifferentSweep {
+            path: path.to_owned(),
+            found: results.header.fingerprint,
+            expected: header.fingerprint,
+        });
+    }
+    Ok(results)
+}
+
+/// Gathers the sweep whose merged results go to `output` (see [`gather`])
+/// and finds its gaps, each attributed to its shard among `count`.
+/// Refused when there is nothing at all to merge: no results file and no
+/// shard file.
 pub fn collect(output: &Path, count: usize, header: &Header) -> Result<Collection, CollectError> {
     // Validates the count, so that `Shard::of_point` below cannot panic.
     Shard::new(0, count)?;
-    let total = header.space.len();
-    let mut latest: HashMap<usize, Record> = HashMap::new();
-    let mut absent_files = Vec::new();
-    let mut warnings = Vec::new();
-    for shard in Shard::all(count) {
-        let path = shard.results_path(output);
-        if !path.exists() {
-            absent_files.push(shard);
-            continue;
-        }
-        let results = Results::load(&path)?;
-        if results.header.fingerprint != header.fingerprint {
-            return Err(StoreError::DifferentSweep {
-                path,
-                found: results.header.fingerprint,
-                expected: header.fingerprint,
-            }
-            .into());
-        }
-        warnings.extend(results.warnings);
-        for record in results.records {
-            if !shard.contains(record.index) {
-                let owner = Shard::of_point(record.index, count);
-                return Err(CollectError::WrongShard { path, index: record.index, shard, owner });
-            }
-            // Later lines supersede earlier ones (a resumed or retried point).
-            latest.insert(record.index, record);
-        }
-    }
-
-    let mut records = Vec::with_capacity(latest.len());
-    let mut gaps = Vec::new();
-    for (index, point) in header.space.iter().enumerate().take(total) {
-        let shard = Shard::of_point(index, count);
-        match latest.remove(&index) {
-            Some(record) => {
-                if let Err(error) = &record.outcome {
-                    gaps.push(Gap { index, shard, point, reason: GapReason::Failed(error.clone()) });
-                }
-                records.push(record);
-            }
-            None => gaps.push(Gap { index, shard, point, reason: GapReason::Missing }),
-        }
-    }
-    if absent_files.len() == count {
+    let mut gathered = gather(output, header)?;
+    if gathered.shard_files.is_empty() && !output.exists() {
         let example = Shard::of_point(0, count).results_path(output);
         return Err(CollectError::NoShardFiles { output: output.to_owned(), count, example });
     }
-    Ok(Collection { records, gaps, absent_files, warnings })
+    let absent_files = Shard::all(count).filter(|shard| !shard.results_path(output).exists()).collect();
+    let mut records = Vec::with_capacity(gathered.best.len());
+    let mut gaps = Vec::new();
+    for (index, point) in header.space.iter().enumerate() {
+        let shard = Shard::of_point(index, count);
+        match gathered.best.remove(&point.id()) {
+            Some(record) => {
+                if let Err(error) = &record.outcome {
+                    let reason = GapReason::Failed(error.clone());
+                    gaps.push(Gap { index, shard, point, reason, attempts: record.attempt });
+                }
+                records.push(record);
+            }
+            None => gaps.push(Gap { index, shard, point, reason: GapReason::Missing, attempts: 0 }),
+        }
+    }
+    Ok(Collection { records, gaps, absent_files, warnings: gathered.warnings, done_in_output: gathered.done_in_output })
 }
 
-/// Writes `records` as a fresh results file at `path` for the sweep
-/// `header`, replacing any file there only once the new one is complete
-/// (written beside it, then renamed), so an interrupted collect never
-/// leaves a half-merged file behind.
-pub fn write_merged(path: &Path, header: &Header, records: &[Record]) -> Result<(), StoreError> {
-    let mut partial = path.as_os_str().to_owned();
-    partial.push(".collecting");
-    let partial = PathBuf::from(partial);
-    let io = |reason| StoreError::Io { path: partial.clone(), reason };
-    match std::fs::remove_file(&partial) {
-        Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(io(err)),
-        _ => {}
+/// Copies every point that has a value somewhere in the sweep (the results
+/// file, or a shard file of any count) into the shard file of `count` that
+/// owns it, unless that file already has it: run before submitting with a
+/// new shard count, so that no task computes a point already done. Failed
+/// points are carried over with their attempt count, so that a point given
+/// up stays given up.
+pub fn seed_shards(output: &Path, count: usize, header: &Header) -> Result<Seeded, CollectError> {
+    Shard::new(0, count)?;
+    let gathered = gather(output, header)?;
+    let mut by_shard: Vec<Vec<&Record>> = vec![Vec::new(); count];
+    for record in gathered.best.values() {
+        by_shard[record.index % count].push(record);
     }
-    let (mut writer, _) = ResultsWriter::open(&partial, header)?;
-    for record in records {
-        writer.append(record)?;
+    let mut seeded = Seeded::default();
+    for (shard, mut records) in Shard::all(count).zip(by_shard) {
+        if records.is_empty() {
+            continue;
+        }
+        records.sort_by_key(|record| record.index);
+        let path = shard.results_path(output);
+        let (mut writer, existing) = ResultsWriter::open(&path, header)?;
+        let done: HashSet<PointId> = existing.latest().into_iter().filter(|r| r.is_ok()).map(|r| r.id).collect();
+        let attempts = existing.attempts();
+        for record in records.into_iter().filter(|record| !done.contains(&record.id)) {
+            // A failure is carried over with its attempt count, so that
+            // `--max-attempts` holds across shard counts.
+            if !record.is_ok() && attempts.get(&record.index).copied().unwrap_or(0) >= record.attempt {
+                continue;
+            }
+            writer.append(record)?;
+            if record.is_ok() {
+                seeded.values += 1;
+            } else {
+                seeded.failures += 1;
+            }
+        }
     }
-    drop(writer);
-    std::fs::rename(&partial, path).map_err(io)
+    Ok(seeded)
+}
+
+/// What [`seed_shards`] copied into the shard files.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Seeded {
+    /// Points with a value.
+    pub values: usize,
+    /// Failed points, carried over with their attempt count.
+    pub failures: usize,
+}
+
+/// Writes `records` as the results file at `path` for the sweep `header`,
+/// replacing the file there only once the new one is complete: written to a
+/// temporary file beside it, fsynced, renamed over it, and the directory
+/// fsynced (see [`write_results_atomically`]). An interrupted collect leaves
+/// the old file or the new one. The caller holds the file's
+/// [`ResultsLock`](crate::store::ResultsLock) from reading to writing, so
+/// that no writer appends to the file being replaced.
+///
+/// Refused ([`CollectError::WouldLoseDone`]) if the new file would hold
+/// fewer points with a value than `done_before`, the count in the file it
+/// replaces: a merge never loses computed points.
+pub fn write_merged(path: &Path, header: &Header, records: &[Record], done_before: usize) -> Result<(), CollectError> {
+    let done_after = records.iter().filter(|record| record.is_ok()).count();
+    if done_after < done_before {
+        return Err(CollectError::WouldLoseDone { path: path.to_owned(), before: done_before, after: done_after });
+    }
+    Ok(write_results_atomically(path, header, records)?)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::space::Space;
-    use crate::store::Task;
+    use crate::spec::Task;
 
     fn header() -> Header {
         Header::new(Space::range("k", 0, 10), Task::Command(vec!["echo".into(), "{k}".into()]))
@@ -204,7 +342,7 @@ mod tests {
 
     fn record(header: &Header, index: usize, outcome: Result<serde_json::Value, String>) -> Record {
         let point = header.space.point(index).unwrap_or_else(|| panic!("no point {index}"));
-        Record { index, id: point.id(), point, outcome, duration_ms: 1.0 }
+        Record::new(index, point, outcome, 1.0)
     }
 
     /// Writes shard `shard` of 3 with the given (index, outcome) records.
@@ -240,7 +378,7 @@ mod tests {
         assert_eq!(indices, (0..10).collect::<Vec<_>>());
         assert!(collection.records.iter().all(|r| r.outcome == Ok(serde_json::json!(r.index * r.index))));
 
-        write_merged(&output, &header, &collection.records).unwrap_or_else(|e| panic!("{e}"));
+        write_merged(&output, &header, &collection.records, 0).unwrap_or_else(|e| panic!("{e}"));
         let merged = Results::load(&output).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(merged.header.fingerprint, header.fingerprint);
         assert_eq!(merged.records, collection.records);
@@ -283,13 +421,133 @@ mod tests {
         let err = collect(&output, 3, &header).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("point #4, which belongs to shard 1/3, not 0/3"), "{err}");
 
-        let err = collect(&output, 4, &header).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(err.contains("none of the 4 shard files"), "{err}");
+        let err = collect(&dir.path().join("elsewhere.jsonl"), 4, &header).err().map(|e| e.to_string());
+        assert!(err.unwrap_or_default().contains("nor any shard file"));
         let err = collect(&output, 0, &header).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("N must be at least 1"), "{err}");
 
         let other = Header::new(Space::range("k", 0, 11), Task::Command(vec!["echo".into(), "{k}".into()]));
         let err = collect(&output, 3, &other).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("different sweep"), "{err}");
+    }
+
+    /// Writes shard `shard` of `count`.
+    fn write_shard_of(
+        output: &Path,
+        header: &Header,
+        shard: usize,
+        count: usize,
+        records: &[(usize, Result<serde_json::Value, String>)],
+    ) {
+        let path = Shard::new(shard, count).unwrap_or_else(|e| panic!("{e}")).results_path(output);
+        let (mut writer, _) = ResultsWriter::open(&path, header).unwrap_or_else(|e| panic!("{e}"));
+        for (index, outcome) in records {
+            writer.append(&record(header, *index, outcome.clone())).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+
+    fn done_indices(path: &Path) -> Vec<usize> {
+        let results = Results::load(path).unwrap_or_else(|e| panic!("{e}"));
+        results.latest().into_iter().filter(|r| r.is_ok()).map(|r| r.index).collect()
+    }
+
+    #[test]
+    fn collect_merges_into_what_is_there_and_never_shrinks_it() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let output = dir.path().join("r.jsonl");
+        let header = header();
+        // A complete merge of 3 shards ...
+        write_shard(&output, &header, 0, &[ok(0), ok(3), ok(6), ok(9)]);
+        write_shard(&output, &header, 1, &[ok(1), ok(4), ok(7)]);
+        write_shard(&output, &header, 2, &[ok(2), ok(5), ok(8)]);
+        let full = collect(&output, 3, &header).unwrap_or_else(|e| panic!("{e}"));
+        write_merged(&output, &header, &full.records, full.done_in_output).unwrap_or_else(|e| panic!("{e}"));
+        // ... then the shard files are gone and a partial run with 4 shards
+        // has a failure for a point done before: nothing done is lost.
+        for k in 0..3 {
+            std::fs::remove_file(Shard::new(k, 3).unwrap_or_else(|e| panic!("{e}")).results_path(&output))
+                .unwrap_or_else(|e| panic!("{e}"));
+        }
+        write_shard_of(&output, &header, 1, 4, &[ok(1), (5, Err("boom".into()))]);
+        let partial = collect(&output, 4, &header).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(partial.done_in_output, 10);
+        assert!(partial.is_complete(), "{:?}", partial.gaps);
+        write_merged(&output, &header, &partial.records, partial.done_in_output).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(done_indices(&output), (0..10).collect::<Vec<_>>());
+
+        // A merge that would lose points is refused and leaves the file alone.
+        let before = std::fs::read(&output).unwrap_or_default();
+        let err = write_merged(&output, &header, &partial.records[..4], 10).err().map(|e| e.to_string());
+        assert!(err.unwrap_or_default().contains("refused"));
+        assert_eq!(std::fs::read(&output).unwrap_or_default(), before);
+        assert!(!dir.path().join("r.jsonl.collecting").exists());
+    }
+
+    #[test]
+    fn a_results_file_of_another_sweep_is_never_overwritten() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let output = dir.path().join("r.jsonl");
+        let other = Header::new(Space::range("k", 0, 11), Task::Command(vec!["echo".into(), "{k}".into()]));
+        ResultsWriter::open(&output, &other).unwrap_or_else(|e| panic!("{e}"));
+        write_shard(&output, &header(), 0, &[ok(0)]);
+        let err = collect(&output, 3, &header()).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(err.contains("different sweep"), "{err}");
+    }
+
+    #[test]
+    fn seeding_a_new_shard_count_copies_every_done_point_once() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let output = dir.path().join("r.jsonl");
+        let header = header();
+        // 4 shards, cancelled part-way: 0..=5 done, 6 failed, rest missing.
+        write_shard_of(&output, &header, 0, 4, &[ok(0), ok(4)]);
+        write_shard_of(&output, &header, 1, 4, &[ok(1), ok(5)]);
+        write_shard_of(&output, &header, 2, 4, &[ok(2), (6, Err("x".into()))]);
+        write_shard_of(&output, &header, 3, 4, &[ok(3)]);
+        // Point 7 was computed by a plain run into the results file itself.
+        let (mut main, _) = ResultsWriter::open(&output, &header).unwrap_or_else(|e| panic!("{e}"));
+        main.append(&record(&header, 7, Ok(serde_json::json!(49)))).unwrap_or_else(|e| panic!("{e}"));
+        drop(main);
+        // Seven values, and the failure of point 6 with its attempt count.
+        let seeded = seed_shards(&output, 3, &header).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(seeded, Seeded { values: 7, failures: 1 });
+        // Seeding again copies nothing.
+        let again = seed_shards(&output, 3, &header).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(again, Seeded::default());
+        let in_shard = |k| done_indices(&Shard::new(k, 3).unwrap_or_else(|e| panic!("{e}")).results_path(&output));
+        assert_eq!(in_shard(0), [0, 3]);
+        assert_eq!(in_shard(1), [1, 4, 7]);
+        assert_eq!(in_shard(2), [2, 5]);
+        let collection = collect(&output, 3, &header).unwrap_or_else(|e| panic!("{e}"));
+        let gaps: Vec<(usize, usize)> = collection.gaps.iter().map(|g| (g.index, g.shard.index())).collect();
+        assert_eq!(gaps, [(6, 0), (8, 2), (9, 0)]);
+        assert_eq!(collection.gaps[0].attempts, 1);
+    }
+
+    #[test]
+    fn given_up_points_are_not_retried_but_missing_ones_are() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let output = dir.path().join("r.jsonl");
+        let header = header();
+        let failure = |index: usize, attempt: u32| {
+            let mut record = record(&header, index, Err("always".into()));
+            record.attempt = attempt;
+            record
+        };
+        let path = Shard::new(1, 3).unwrap_or_else(|e| panic!("{e}")).results_path(&output);
+        let (mut writer, _) = ResultsWriter::open(&path, &header).unwrap_or_else(|e| panic!("{e}"));
+        for record in [failure(1, 1), failure(1, 2), failure(1, 3), record(&header, 4, Ok(4.into())), failure(7, 1)] {
+            writer.append(&record).unwrap_or_else(|e| panic!("{e}"));
+        }
+        drop(writer);
+        write_shard(&output, &header, 0, &[ok(0), ok(3), ok(6), ok(9)]);
+        write_shard(&output, &header, 2, &[ok(2), ok(5)]);
+        let collection = collect(&output, 3, &header).unwrap_or_else(|e| panic!("{e}"));
+        let given_up: Vec<usize> = collection.gaps.iter().filter(|g| g.is_given_up(3)).map(|g| g.index).collect();
+        assert_eq!(given_up, [1]);
+        // Shard 1 still has point 7 (1 attempt of 3) and shard 2 point 8.
+        assert_eq!(collection.shards_to_retry(3), [1, 2]);
+        assert_eq!(collection.shards_to_retry(1), [2]);
+        assert_eq!(collection.incomplete_shards(), [1, 2]);
     }
 }

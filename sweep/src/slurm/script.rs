@@ -3,6 +3,7 @@
 use std::fmt;
 use std::path::PathBuf;
 
+use super::options::{check_word, JobOptions};
 use super::SlurmError;
 
 /// The `--array` value of an sbatch job: which task ids run, and how many
@@ -75,23 +76,49 @@ impl fmt::Display for ArraySpec {
     }
 }
 
+/// Cuts the shards to run into array jobs whose task ids stay below the
+/// cluster's `max_array_size` (Slurm's MaxArraySize: the largest task id is
+/// one less). Returns `(first_shard, array)` pairs, ascending: task `T` of
+/// an array computes shard `first_shard + T`. `shards` must not be empty.
+pub fn split_arrays(
+    shards: &[usize],
+    max_array_size: usize,
+    throttle: Option<usize>,
+) -> Result<Vec<(usize, ArraySpec)>, SlurmError> {
+    let window = max_array_size.max(1);
+    let mut windows: Vec<(usize, Vec<usize>)> = Vec::new();
+    let mut sorted = shards.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    for shard in sorted {
+        let first = shard / window * window;
+        match windows.last_mut() {
+            Some((start, tasks)) if *start == first => tasks.push(shard - first),
+            _ => windows.push((first, vec![shard - first])),
+        }
+    }
+    if windows.is_empty() {
+        return Err(SlurmError::EmptyArray);
+    }
+    windows.into_iter().map(|(first, tasks)| Ok((first, ArraySpec::only(tasks, window, throttle)?))).collect()
+}
+
 /// Everything needed to write an sbatch array script for a sharded sweep.
 #[derive(Debug, Clone)]
 pub struct ArrayJob {
     /// The Slurm job name (`%x` in log file names).
     pub job_name: String,
-    /// The array tasks in the script's `--array` line; each task id is a
-    /// shard index.
+    /// The array tasks in the script's `--array` line; task `T` computes
+    /// shard `first_shard + T`.
     pub array: ArraySpec,
+    /// Shard index of array task 0: arrays longer than the cluster's
+    /// MaxArraySize are split into several jobs, each starting at 0.
+    pub first_shard: usize,
     /// The number of shards `N` every task passes to `--shard`.
     pub shard_count: usize,
-    /// CPUs per array task; also the `--workers` of each shard's run.
-    pub cpus_per_task: usize,
-    /// `--partition`, if not the cluster's default.
-    pub partition: Option<String>,
-    /// `--time` limit per task, in any format sbatch accepts.
-    pub time_limit: Option<String>,
-    /// Directory for the tasks' logs, `%x-%A_%a.out`.
+    /// The sbatch options (CPUs, time, account, ...) and log directory.
+    pub options: JobOptions,
+    /// Directory for the tasks' logs, `%x-%A_%a.out`, absolute.
     pub log_dir: PathBuf,
     /// Directory the tasks run in (relative paths in the spec resolve here).
     pub working_dir: PathBuf,
@@ -102,74 +129,73 @@ pub struct ArrayJob {
     /// Results file passed to `sweep run --output` (each task writes its
     /// shard's file beside it); `None` keeps the spec's own.
     pub output: Option<PathBuf>,
-    /// Pass `--retry-failed`, so that points whose latest record is a
-    /// failure are computed again (used when resubmitting).
-    pub retry_failed: bool,
+    /// Further arguments for every task's `sweep run`, e.g.
+    /// `--retry-failed` when resubmitting.
+    pub run_args: Vec<String>,
 }
 
 impl ArrayJob {
     /// The sbatch script text. Fails if a value would break a `#SBATCH`
     /// line (sbatch does not unquote directive values reliably).
     pub fn render(&self) -> Result<String, SlurmError> {
+        self.options.validate()?;
         let log = self.log_dir.join("%x-%A_%a.out");
         let mut directives = vec![
-            ("--job-name", self.job_name.clone()),
-            ("--array", self.array.to_string()),
-            ("--ntasks", "1".to_string()),
-            ("--cpus-per-task", self.cpus_per_task.to_string()),
-            ("--output", log.display().to_string()),
-            ("--chdir", self.working_dir.display().to_string()),
+            format!("--job-name={}", self.job_name),
+            format!("--array={}", self.array),
+            "--ntasks=1".to_string(),
+            format!("--cpus-per-task={}", self.options.cpus()),
+            format!("--output={}", log.display()),
+            // A requeued task appends to its log instead of truncating it.
+            "--open-mode=append".to_string(),
+            format!("--chdir={}", self.working_dir.display()),
         ];
-        if let Some(partition) = &self.partition {
-            directives.push(("--partition", partition.clone()));
-        }
-        if let Some(time) = &self.time_limit {
-            directives.push(("--time", time.clone()));
-        }
+        check_word("--job-name", &self.job_name)?;
+        check_word("--output", &log.display().to_string())?;
+        check_word("--chdir", &self.working_dir.display().to_string())?;
+        directives.extend(self.options.directives());
 
         let mut script = String::from("#!/bin/bash\n");
         script.push_str(&format!(
-            "# Written by `sweep slurm`: array task K computes shard K of {} of {}.\n",
+            "# Written by `sweep slurm`: array task T computes shard {}T of {} of {}.\n",
+            if self.first_shard == 0 { String::new() } else { format!("{} + ", self.first_shard) },
             self.shard_count,
             self.spec_path.display()
         ));
-        for (option, value) in directives {
-            check_directive(option, &value)?;
-            script.push_str(&format!("#SBATCH {option}={value}\n"));
+        for directive in directives {
+            script.push_str(&format!("#SBATCH {directive}\n"));
         }
         script.push_str("set -euo pipefail\n");
+        let shard = if self.first_shard == 0 {
+            format!("\"$SLURM_ARRAY_TASK_ID/{}\"", self.shard_count)
+        } else {
+            format!("\"$((SLURM_ARRAY_TASK_ID + {}))/{}\"", self.first_shard, self.shard_count)
+        };
+        // `exec`: the batch shell becomes `sweep run`, so the warning signal
+        // (`--signal=B:...`) and Slurm's SIGTERM at the limit reach it.
         let mut command = vec![
             "exec".to_string(),
             shell_quote(&self.sweep_program.display().to_string()),
             "run".to_string(),
             shell_quote(&self.spec_path.display().to_string()),
             "--shard".to_string(),
-            format!("\"$SLURM_ARRAY_TASK_ID/{}\"", self.shard_count),
+            shard,
             "--workers".to_string(),
-            self.cpus_per_task.to_string(),
-            // Logs are files, not terminals; a progress bar would only add noise.
-            "--no-progress".to_string(),
+            self.options.cpus().to_string(),
         ];
+        if let Some(every) = self.options.progress_every_secs {
+            command.push("--progress-every".to_string());
+            command.push(every.to_string());
+        }
         if let Some(output) = &self.output {
             command.push("--output".to_string());
             command.push(shell_quote(&output.display().to_string()));
         }
-        if self.retry_failed {
-            command.push("--retry-failed".to_string());
-        }
+        command.extend(self.run_args.iter().map(|arg| shell_quote(arg)));
         script.push_str(&command.join(" "));
         script.push('\n');
         Ok(script)
     }
-}
-
-/// Rejects values that would split or corrupt an `#SBATCH` line.
-fn check_directive(option: &'static str, value: &str) -> Result<(), SlurmError> {
-    let unsafe_char = |c: char| c.is_whitespace() || c == '"' || c == '\'' || c.is_control();
-    if value.is_empty() || value.contains(unsafe_char) {
-        return Err(SlurmError::UnsafeDirective { option, value: value.to_string() });
-    }
-    Ok(())
 }
 
 /// Quotes `word` for a POSIX shell, leaving plain words readable.
@@ -198,6 +224,19 @@ mod tests {
     }
 
     #[test]
+    fn arrays_beyond_max_array_size_are_split() {
+        let shards: Vec<usize> = (0..2500).collect();
+        let arrays = split_arrays(&shards, 1001, Some(5)).unwrap();
+        let rendered: Vec<(usize, String)> = arrays.iter().map(|(first, a)| (*first, a.to_string())).collect();
+        assert_eq!(rendered, [(0, "0-1000%5".into()), (1001, "0-1000%5".into()), (2002, "0-497%5".into())]);
+        let some = split_arrays(&[3, 1500, 1001, 7], 1001, None).unwrap();
+        let rendered: Vec<(usize, String)> = some.iter().map(|(first, a)| (*first, a.to_string())).collect();
+        assert_eq!(rendered, [(0, "3,7".into()), (1001, "0,499".into())]);
+        assert_eq!(split_arrays(&[0, 1, 2], 1001, None).unwrap().len(), 1);
+        assert!(matches!(split_arrays(&[], 1001, None), Err(SlurmError::EmptyArray)));
+    }
+
+    #[test]
     fn array_spec_rejects_empty_and_unknown_tasks() {
         assert!(matches!(ArraySpec::all(0, None), Err(SlurmError::EmptyArray)));
         assert!(matches!(ArraySpec::only(vec![1, 4], 4, None), Err(SlurmError::TaskOutOfRange { task: 4, count: 4 })));
@@ -207,16 +246,15 @@ mod tests {
         ArrayJob {
             job_name: "sweep-demo".into(),
             array: ArraySpec::all(4, Some(2)).unwrap(),
+            first_shard: 0,
             shard_count: 4,
-            cpus_per_task: 3,
-            partition: None,
-            time_limit: None,
+            options: JobOptions { cpus_per_task: Some(3), grace_secs: Some(0), ..JobOptions::default() },
             log_dir: "/scratch/logs".into(),
             working_dir: "/home/me/study".into(),
             sweep_program: "/opt/bin/sweep".into(),
             spec_path: "/home/me/study/demo.ron".into(),
             output: None,
-            retry_failed: false,
+            run_args: Vec::new(),
         }
     }
 
@@ -225,47 +263,63 @@ mod tests {
         let script = job().render().unwrap();
         let expected = "\
 #!/bin/bash
-# Written by `sweep slurm`: array task K computes shard K of 4 of /home/me/study/demo.ron.
+# Written by `sweep slurm`: array task T computes shard T of 4 of /home/me/study/demo.ron.
 #SBATCH --job-name=sweep-demo
 #SBATCH --array=0-3%2
 #SBATCH --ntasks=1
 #SBATCH --cpus-per-task=3
 #SBATCH --output=/scratch/logs/%x-%A_%a.out
+#SBATCH --open-mode=append
 #SBATCH --chdir=/home/me/study
 set -euo pipefail
-exec /opt/bin/sweep run /home/me/study/demo.ron --shard \"$SLURM_ARRAY_TASK_ID/4\" --workers 3 --no-progress
+exec /opt/bin/sweep run /home/me/study/demo.ron --shard \"$SLURM_ARRAY_TASK_ID/4\" --workers 3
 ";
         assert_eq!(script, expected);
     }
 
     #[test]
-    fn script_adds_partition_and_time_and_quotes_odd_paths() {
+    fn script_adds_options_and_quotes_odd_paths() {
         let mut job = job();
-        job.partition = Some("short".into());
-        job.time_limit = Some("01:30:00".into());
+        job.options.partition = Some("short".into());
+        job.options.time = Some("01:30:00".into());
+        job.options.account = Some("proj".into());
+        job.options.grace_secs = Some(90);
+        job.options.sbatch_args = vec!["--exclusive".into()];
         job.spec_path = "/home/me/my study/it's.ron".into();
         let script = job.render().unwrap();
-        assert!(script.contains("\n#SBATCH --partition=short\n"), "{script}");
-        assert!(script.contains("\n#SBATCH --time=01:30:00\n"), "{script}");
+        let tail = "#SBATCH --partition=short\n#SBATCH --time=01:30:00\n#SBATCH --account=proj\n\
+                    #SBATCH --signal=B:USR1@90\n#SBATCH --exclusive\nset -euo pipefail\n";
+        assert!(script.contains(tail), "{script}");
         assert!(script.contains("run '/home/me/my study/it'\\''s.ron' --shard"), "{script}");
     }
 
     #[test]
-    fn script_passes_output_and_retry_to_every_task() {
+    fn split_arrays_offset_their_shards() {
+        let mut job = job();
+        job.first_shard = 1001;
+        job.shard_count = 1500;
+        job.array = ArraySpec::all(499, None).unwrap();
+        let script = job.render().unwrap();
+        assert!(script.contains("--shard \"$((SLURM_ARRAY_TASK_ID + 1001))/1500\""), "{script}");
+        assert!(script.contains("array task T computes shard 1001 + T of 1500"), "{script}");
+    }
+
+    #[test]
+    fn script_passes_output_and_run_arguments_to_every_task() {
         let mut job = job();
         job.output = Some("out/sq.jsonl".into());
-        job.retry_failed = true;
+        job.run_args = vec!["--retry-failed".into(), "--max-attempts".into(), "3".into()];
         let script = job.render().unwrap();
         let last = script.lines().last().unwrap_or_default();
-        assert!(last.ends_with("--workers 3 --no-progress --output out/sq.jsonl --retry-failed"), "{last}");
+        assert!(last.ends_with("--workers 3 --output out/sq.jsonl --retry-failed --max-attempts 3"), "{last}");
     }
 
     #[test]
     fn script_refuses_values_that_break_directives() {
         let mut job = job();
-        job.partition = Some("short\n#SBATCH --mem=1T".into());
+        job.options.partition = Some("short\n#SBATCH --mem=1T".into());
         let err = job.render().unwrap_err();
-        assert!(matches!(err, SlurmError::UnsafeDirective { option: "--partition", .. }), "{err}");
+        assert!(matches!(&err, SlurmError::UnsafeDirective { option, .. } if option == "--partition"), "{err}");
         let mut job = self::job();
         job.log_dir = "/my logs".into();
         assert!(job.render().is_err());

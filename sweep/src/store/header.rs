@@ -1,0 +1,58 @@
+//! The first line of a results file: which sweep its records belong to.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::fingerprint::Fingerprint;
+use crate::space::Space;
+use crate::spec::{Labels, Spec, Task};
+
+/// Version of the file layout, written in every header. Version 2 added a
+/// record's `attempt` and `provenance`; files of version 1 read as is.
+pub const FORMAT_VERSION: u32 = 2;
+
+/// First line of a results file: which sweep the records belong to.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Header {
+    /// [`FORMAT_VERSION`] of the writer.
+    pub format: u32,
+    /// Hash of `space` and `task`; a rerun must match it.
+    pub fingerprint: Fingerprint,
+    /// The whole space, so `status` can count missing points.
+    pub space: Space,
+    /// What is evaluated.
+    pub task: Task,
+    /// The spec file the sweep came from, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_path: Option<PathBuf>,
+    /// Plot title and axis labels.
+    #[serde(default)]
+    pub labels: Labels,
+}
+
+impl Header {
+    /// A header for `task` over `space`, fingerprint included.
+    pub fn new(space: Space, task: Task) -> Self {
+        let fingerprint = Fingerprint::of_sweep(&space, &task);
+        Header { format: FORMAT_VERSION, fingerprint, space, task, spec_path: None, labels: Labels::default() }
+    }
+}
+
+impl Header {
+    /// The header of a spec's results files (whole sweep and shards alike).
+    pub fn for_spec(spec: &Spec, spec_path: &Path) -> Header {
+        let mut header = Header::new(spec.space.clone(), spec.task());
+        header.spec_path = Some(spec_path.to_owned());
+        header.labels = spec.labels.clone();
+        header
+    }
+}
+
+/// On-disk shape of the header: `{"sweep": {...}}`.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HeaderLine {
+    pub(crate) sweep: Header,
+}

@@ -1,0 +1,225 @@
+//! One writer per results file: an exclusive advisory lock (`flock(2)`).
+//!
+//! The lock is taken on a small sidecar file, `<results>.lock`, not on the
+//! results file itself: `collect` and `repair` replace the results file by
+//! renaming a new one over it, and a lock on the old inode would then guard
+//! nothing. The sidecar is never renamed or deleted, so every process locks
+//! the same inode. It holds the holder's pid and host, for the message a
+//! second writer gets.
+//!
+//! The kernel drops an `flock` when the holder's last descriptor closes,
+//! which includes the process being killed with SIGKILL: a crash never
+//! leaves a stale lock. A holder that ends normally deletes the sidecar
+//! while it still holds the lock; a SIGKILLed one leaves the file (with an
+//! old pid in it, unlocked), and the next holder deletes it in turn.
+//! Deleting a lock file is only safe because every taker checks, once it
+//! holds the lock, that the file it locked is still the one at the path,
+//! and starts over if not (it locked a file a releasing holder had just
+//! unlinked).
+//!
+//! While it holds the lock, a taker also removes temporary files left by
+//! an atomic replacement of the results file that was killed before its
+//! rename (`.<name>.<pid>.tmp`, see [`super::write_atomically`]): only lock
+//! holders write them, so any found then is a leftover.
+
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+use super::StoreError;
+
+/// Held while a process writes a results file; released on drop (or when
+/// the process dies, however it dies).
+#[derive(Debug)]
+pub struct ResultsLock {
+    /// Keeps the lock: closing the descriptor releases it.
+    _file: File,
+    /// The sidecar, deleted on drop.
+    path: PathBuf,
+    results: PathBuf,
+}
+
+impl Drop for ResultsLock {
+    /// Deletes the sidecar while still holding the lock (the descriptor
+    /// closes after this), so a waiting taker notices and starts over.
+    fn drop(&mut self) {
+        #[cfg(unix)]
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+impl ResultsLock {
+    /// The sidecar file locked for `results`: `<results>.lock`. (When
+    /// `results` is a symbolic link, [`ResultsLock::acquire`] locks the
+    /// sidecar of the file it points to.)
+    pub fn lock_path(results: &Path) -> PathBuf {
+        let mut name = results.as_os_str().to_owned();
+        name.push(".lock");
+        PathBuf::from(name)
+    }
+
+    /// Takes the lock of `results` without waiting: fails at once with
+    /// [`StoreError::Locked`] (naming the holder's pid and host) when
+    /// another process holds it.
+    pub fn acquire(results: &Path) -> Result<ResultsLock, StoreError> {
+        // A results file reached through a symbolic link is locked beside
+        // the file itself, so every name for it shares one lock.
+        let target = match std::fs::symlink_metadata(results) {
+            Ok(m) if m.file_type().is_symlink() => super::atomic::link_target(results)
+                .map_err(|reason| StoreError::Io { path: results.to_owned(), doing: "resolve the link", reason })?,
+            _ => results.to_owned(),
+        };
+        let lock_path = Self::lock_path(&target);
+        let io = |doing, reason| StoreError::Io { path: lock_path.clone(), doing, reason };
+        if let Some(parent) = lock_path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| io("create the directory of", e))?;
+        }
+        // Each round either returns or lost a race with a releasing holder
+        // deleting the file; a few rounds are plenty.
+        let mut rounds = 0;
+        let mut file = loop {
+            let mut file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&lock_path)
+                .map_err(|e| io("open the lock file", e))?;
+            match try_lock_exclusive(&file) {
+                Ok(true) => {}
+                Ok(false) => {
+                    let mut holder = String::new();
+                    let _ = file.read_to_string(&mut holder);
+                    return Err(StoreError::Locked { path: results.to_owned(), holder: describe_holder(&holder) });
+                }
+                Err(reason) => return Err(io("lock", reason)),
+            }
+            rounds += 1;
+            if is_at(&file, &lock_path) || rounds >= 100 {
+                break file;
+            }
+        };
+        // Ours now: record who holds it. Failing to write this is not fatal
+        // (the lock is what matters), so errors are ignored.
+        let _ = file.set_len(0).and_then(|()| file.rewind());
+        let _ = writeln!(file, "{} {}", std::process::id(), hostname());
+        let _ = file.flush();
+        super::atomic::remove_leftover_temporaries(results);
+        Ok(ResultsLock { _file: file, path: lock_path, results: results.to_owned() })
+    }
+
+    /// The results file this lock guards.
+    pub fn results_path(&self) -> &Path {
+        &self.results
+    }
+}
+
+/// "pid 1234 on node7" from the sidecar's `1234 node7`.
+fn describe_holder(text: &str) -> String {
+    let mut words = text.split_whitespace();
+    match (words.next(), words.next()) {
+        (Some(pid), Some(host)) => format!("pid {pid} on {host}"),
+        (Some(pid), None) => format!("pid {pid}"),
+        _ => "a process that has not written its pid yet".to_owned(),
+    }
+}
+
+/// This machine's name, for lock messages (a pid means little on a shared
+/// file system without it).
+pub(crate) fn hostname() -> String {
+    #[cfg(unix)]
+    {
+        let mut buffer = [0u8; 256];
+        // SAFETY: the pointer and length describe `buffer`, which outlives
+        // the call; gethostname writes at most `len` bytes into it.
+        let rc = unsafe { libc::gethostname(buffer.as_mut_ptr().cast(), buffer.len()) };
+        if rc == 0 {
+            let end = buffer.iter().position(|b| *b == 0).unwrap_or(buffer.len());
+            return String::from_utf8_lossy(&buffer[..end]).into_owned();
+        }
+    }
+    std::env::var("HOSTNAME").unwrap_or_else(|_| "unknown-host".to_owned())
+}
+
+/// Whether `file` is the file now at `path` (not one unlinked since it was
+/// opened).
+#[cfg(unix)]
+fn is_at(file: &File, path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (file.metadata(), std::fs::metadata(path)) {
+        (Ok(open), Ok(named)) => open.dev() == named.dev() && open.ino() == named.ino(),
+        _ => false,
+    }
+}
+
+/// Lock files are not deleted off Unix, so the one opened is the one there.
+#[cfg(not(unix))]
+fn is_at(_file: &File, _path: &Path) -> bool {
+    true
+}
+
+/// `Ok(false)` when another open file description holds the lock.
+#[cfg(unix)]
+fn try_lock_exclusive(file: &File) -> std::io::Result<bool> {
+    use std::os::unix::io::AsRawFd;
+    loop {
+        // SAFETY: flock(2) only reads the descriptor number, which `file`
+        // keeps open for the duration of the call.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc == 0 {
+            return Ok(true);
+        }
+        let error = std::io::Error::last_os_error();
+        match error.raw_os_error() {
+            Some(libc::EINTR) => continue,
+            Some(code) if code == libc::EWOULDBLOCK || code == libc::EAGAIN => return Ok(false),
+            _ => return Err(error),
+        }
+    }
+}
+
+/// Without `flock`, `File::try_lock` (same semantics on Windows).
+#[cfg(not(unix))]
+fn try_lock_exclusive(file: &File) -> std::io::Result<bool> {
+    match file.try_lock() {
+        Ok(()) => Ok(true),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+        Err(std::fs::TryLockError::Error(e)) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_lock_is_refused_with_the_holders_pid_until_the_first_is_dropped() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let results = dir.path().join("r.jsonl");
+        let first = ResultsLock::acquire(&results).unwrap_or_else(|e| panic!("{e}"));
+        // A second open file description conflicts even within one process.
+        let message = ResultsLock::acquire(&results).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains(&format!("pid {}", std::process::id())), "{message}");
+        assert!(message.contains("r.jsonl"), "{message}");
+        drop(first);
+        let again = ResultsLock::acquire(&results);
+        assert!(again.is_ok(), "the lock must be free once dropped");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_taker_that_locked_a_released_holders_deleted_file_notices() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let results = dir.path().join("r.jsonl");
+        let first = ResultsLock::acquire(&results).unwrap_or_else(|e| panic!("{e}"));
+        // A taker that opened the lock file just before the holder released it.
+        let late = File::open(ResultsLock::lock_path(&results)).unwrap_or_else(|e| panic!("{e}"));
+        drop(first);
+        assert!(!ResultsLock::lock_path(&results).exists(), "a released lock deletes its file");
+        let second = ResultsLock::acquire(&results).unwrap_or_else(|e| panic!("{e}"));
+        // The late taker can lock the deleted file, but must see it is stale.
+        assert_eq!(try_lock_exclusive(&late).ok(), Some(true));
+        assert!(!is_at(&late, &ResultsLock::lock_path(&results)));
+        assert!(is_at(&second._file, &ResultsLock::lock_path(&results)));
+    }
+}

@@ -1,0 +1,353 @@
+//! Reading a results file: header, records, tolerated problems.
+
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::path::Path;
+
+use super::header::{Header, HeaderLine, FORMAT_VERSION};
+use super::record::Record;
+use super::StoreError;
+use crate::point::{PointId, Value};
+use crate::space::SpaceIndex;
+
+/// How many attempts a point gets, across runs, before it is given up.
+pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+
+/// Everything read from a results file.
+#[derive(Debug, Clone)]
+pub struct Results {
+    /// The sweep the records belong to.
+    pub header: Header,
+    /// Every record in file order (repeats included, and records of points
+    /// outside the header's space: see [`Results::outside`]).
+    pub records: Vec<Record>,
+    /// Problems that were tolerated, e.g. a torn last line.
+    pub warnings: Vec<String>,
+}
+
+/// Counts of a sweep's points by state, from the latest record of each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Status {
+    /// Points in the space.
+    pub total: usize,
+    /// Points whose latest record holds a value.
+    pub done: usize,
+    /// Points whose latest record holds an error (given up ones included).
+    pub failed: usize,
+    /// Failed points that used up their attempts: no run retries them.
+    pub given_up: usize,
+    /// Points with no record.
+    pub missing: usize,
+    /// Records whose point is not in the space (another sweep's, pasted in,
+    /// or left from before the space changed); counted in nothing above.
+    pub outside: usize,
+}
+
+/// What a resumed run must do, from the records on disk.
+#[derive(Debug, Clone, Default)]
+pub struct Resume {
+    /// Indices of points not to evaluate: done, given up, or failed and not
+    /// retried.
+    pub skip: HashSet<usize>,
+    /// Attempts already made at each point with a record.
+    pub attempts: HashMap<usize, u32>,
+    /// Of the skipped points, how many failed `max_attempts` times.
+    pub given_up: usize,
+}
+
+/// A parsed file plus where its last complete line ends.
+pub(super) struct Parsed {
+    pub(super) results: Option<Results>,
+    /// Bytes worth keeping: everything up to the last good line's newline.
+    pub(super) keep_bytes: u64,
+    /// Whether the kept part ends without a newline (a complete record that
+    /// lost only its `\n`), so the writer must add one first.
+    pub(super) needs_newline: bool,
+    /// Complete lines that do not parse (only when parsed leniently).
+    pub(super) bad_lines: Vec<BadLine>,
+}
+
+/// A complete line that is neither the header nor a record.
+#[derive(Debug, Clone)]
+pub(super) struct BadLine {
+    pub(super) number: usize,
+    pub(super) text: Vec<u8>,
+    pub(super) message: String,
+}
+
+impl Results {
+    /// Reads a results file; a torn last line is ignored with a warning.
+    /// A line that does not parse elsewhere is an error that points to
+    /// `sweep repair`.
+    pub fn load(path: &Path) -> Result<Results, StoreError> {
+        let bytes =
+            std::fs::read(path).map_err(|reason| StoreError::Io { path: path.to_owned(), doing: "read", reason })?;
+        parse(path, &bytes, false)?.results.ok_or_else(|| StoreError::MissingHeader { path: path.to_owned() })
+    }
+
+    /// Whether `record` is one of the header's points: its coordinates are
+    /// a point of the space at its index, and its id is theirs.
+    fn partition(&self) -> (Vec<&Record>, Vec<&Record>) {
+        let index = SpaceIndex::new(&self.header.space);
+        self.records.iter().partition(|r| index.index_of(&r.point) == Some(r.index) && r.point.id() == r.id)
+    }
+
+    /// The latest record of each point of the space, ordered by point index.
+    /// Records of points outside the space are left out.
+    pub fn latest(&self) -> Vec<&Record> {
+        latest_of(&self.partition().0)
+    }
+
+    /// The header, the records of the space's points and the others, each
+    /// in file order.
+    pub(super) fn into_partition(self) -> (Header, Vec<Record>, Vec<Record>) {
+        let index = SpaceIndex::new(&self.header.space);
+        let (inside, outside) =
+            self.records.into_iter().partition(|r| index.index_of(&r.point) == Some(r.index) && r.point.id() == r.id);
+        (self.header, inside, outside)
+    }
+
+    /// Records whose point is not in the header's space, in file order.
+    pub fn outside(&self) -> Vec<&Record> {
+        self.partition().1
+    }
+
+    /// Attempts made at each point of the space, counted across runs.
+    pub fn attempts(&self) -> HashMap<usize, u32> {
+        attempts_of(&self.partition().0)
+    }
+
+    /// Which points a resumed run skips: those with a value, those that
+    /// failed `max_attempts` times (given up), and the other failed ones
+    /// unless `retry_failed` or their run was interrupted while retrying
+    /// them ([`Record::retrying`]).
+    pub fn resume(&self, retry_failed: bool, max_attempts: u32) -> Resume {
+        let inside = self.partition().0;
+        let attempts = attempts_of(&inside);
+        let mut resume = Resume::default();
+        for record in latest_of(&inside) {
+            let made = attempts.get(&record.index).copied().unwrap_or(1);
+            // A failed attempt whose run meant to retry it (and was
+            // interrupted first) is retried like with `retry_failed`.
+            if record.is_ok() || !(retry_failed || record.retrying) || made >= max_attempts {
+                resume.skip.insert(record.index);
+                if !record.is_ok() && made >= max_attempts {
+                    resume.given_up += 1;
+                }
+            }
+        }
+        resume.attempts = attempts;
+        resume
+    }
+
+    /// Identities of points to skip on resume: those with a value, plus
+    /// failed ones unless `retry_failed`.
+    pub fn finished_ids(&self, retry_failed: bool) -> HashSet<PointId> {
+        self.latest().into_iter().filter(|r| r.is_ok() || !retry_failed).map(|r| r.id).collect()
+    }
+
+    /// How many points of the header's space are done, failed (and given
+    /// up, with [`DEFAULT_MAX_ATTEMPTS`]) and missing.
+    pub fn status(&self) -> Status {
+        self.status_with(DEFAULT_MAX_ATTEMPTS)
+    }
+
+    /// [`Results::status`] with a point given up after `max_attempts`.
+    pub fn status_with(&self, max_attempts: u32) -> Status {
+        let total = self.header.space.len();
+        let (inside, outside) = self.partition();
+        let latest = latest_of(&inside);
+        let attempts = attempts_of(&inside);
+        let done = latest.iter().filter(|r| r.is_ok()).count();
+        let given_up = latest
+            .iter()
+            .filter(|r| !r.is_ok() && attempts.get(&r.index).copied().unwrap_or(1) >= max_attempts)
+            .count();
+        Status {
+            total,
+            done,
+            failed: latest.len() - done,
+            given_up,
+            missing: total.saturating_sub(latest.len()),
+            outside: outside.len(),
+        }
+    }
+
+    /// Writes the latest records as CSV: `index`, `id`, one column per
+    /// coordinate, the value (one column per key when values are JSON
+    /// objects), `error` and `duration_ms`.
+    pub fn write_csv(&self, out: impl Write) -> Result<(), csv::Error> {
+        let latest = self.latest();
+        let names = self.header.space.names();
+        let mut keys: Vec<String> = latest
+            .iter()
+            .filter_map(|r| r.outcome.as_ref().ok()?.as_object())
+            .flat_map(|object| object.keys().cloned())
+            .collect();
+        keys.sort();
+        keys.dedup();
+        let value_columns = if keys.is_empty() { vec!["value".to_owned()] } else { keys.clone() };
+        let mut writer = csv::Writer::from_writer(out);
+        let mut heading = vec!["index".to_owned(), "id".to_owned()];
+        heading.extend(names.iter().cloned());
+        heading.extend(value_columns);
+        heading.extend(["error".to_owned(), "duration_ms".to_owned()]);
+        writer.write_record(&heading)?;
+        for record in latest {
+            let mut row = vec![record.index.to_string(), record.id.to_string()];
+            row.extend(names.iter().map(|n| record.point.get(n).map(coordinate_cell).unwrap_or_default()));
+            match &record.outcome {
+                Ok(serde_json::Value::Object(object)) => {
+                    row.extend(keys.iter().map(|k| object.get(k).map(cell).unwrap_or_default()))
+                }
+                Ok(value) if keys.is_empty() => row.push(cell(value)),
+                Ok(value) => {
+                    // Mixed scalar and object values: the scalar goes in the first column.
+                    row.push(cell(value));
+                    row.extend(std::iter::repeat(String::new()).take(keys.len() - 1));
+                }
+                Err(_) => row.extend(std::iter::repeat(String::new()).take(keys.len().max(1))),
+            }
+            row.push(record.outcome.as_ref().err().cloned().unwrap_or_default());
+            row.push(format!("{:.3}", record.duration_ms));
+            writer.write_record(&row)?;
+        }
+        writer.flush()?;
+        Ok(())
+    }
+}
+
+/// The last of `records` for each index, ordered by index.
+fn latest_of<'a>(records: &[&'a Record]) -> Vec<&'a Record> {
+    let mut latest: HashMap<usize, &Record> = HashMap::new();
+    for record in records {
+        latest.insert(record.index, record);
+    }
+    let mut records: Vec<&Record> = latest.into_values().collect();
+    records.sort_by_key(|r| r.index);
+    records
+}
+
+/// The highest attempt number of `records` for each index.
+fn attempts_of(records: &[&Record]) -> HashMap<usize, u32> {
+    let mut attempts: HashMap<usize, u32> = HashMap::new();
+    for record in records {
+        let seen = attempts.entry(record.index).or_default();
+        *seen = (*seen).max(record.attempt);
+    }
+    attempts
+}
+
+/// A CSV cell for a coordinate: floats in the shortest form that reads back
+/// bit for bit (`1e-300`, not three hundred zeros), the rest as is.
+fn coordinate_cell(value: &Value) -> String {
+    match value {
+        Value::Float(x) => format!("{x:?}"),
+        other => other.to_string(),
+    }
+}
+
+/// A CSV cell for a JSON value: strings bare, everything else as JSON.
+fn cell(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+pub(super) fn parse(path: &Path, bytes: &[u8], lenient: bool) -> Result<Parsed, StoreError> {
+    parse_with(path, bytes, lenient, None)
+}
+
+/// [`parse`], optionally with the header given instead of read (every line
+/// is then taken for a record; a damaged header line becomes a bad line).
+pub(super) fn parse_with(
+    path: &Path,
+    bytes: &[u8],
+    lenient: bool,
+    given: Option<Header>,
+) -> Result<Parsed, StoreError> {
+    let mut header: Option<Header> = given;
+    let mut records = Vec::new();
+    let mut warnings = Vec::new();
+    let mut bad_lines = Vec::new();
+    let mut keep_bytes = 0u64;
+    let mut needs_newline = false;
+    let mut offset = 0usize;
+    for (number, raw) in bytes.split_inclusive(|b| *b == b'\n').enumerate() {
+        let line_number = number + 1;
+        let complete = raw.ends_with(b"\n");
+        offset += raw.len();
+        let text = String::from_utf8_lossy(raw);
+        let text = text.trim();
+        if text.is_empty() {
+            if complete {
+                keep_bytes = offset as u64;
+            }
+            continue;
+        }
+        let parsed = if header.is_none() {
+            check_format(path, text)?;
+            serde_json::from_str::<HeaderLine>(text).map(|h| {
+                header = Some(h.sweep);
+            })
+        } else {
+            serde_json::from_str::<Record>(text).map(|r| records.push(r))
+        };
+        match parsed {
+            Ok(()) => {
+                keep_bytes = offset as u64;
+                needs_newline = !complete;
+            }
+            // Only the very last line can be torn by a crash mid-write.
+            Err(e) if !complete && lenient && header.is_some() => {
+                bad_lines.push(BadLine { number: line_number, text: raw.to_vec(), message: format!("torn: {e}") })
+            }
+            Err(e) if !complete => warnings.push(format!(
+                "{}:{line_number}: ignoring a torn last line ({} bytes, {e}); its point will be recomputed",
+                path.display(),
+                raw.len()
+            )),
+            // A first line that does not even start like a header: not ours.
+            Err(e) if header.is_none() && !text.starts_with("{\"sweep\"") => {
+                return Err(StoreError::NotResults { path: path.to_owned(), message: e.to_string() })
+            }
+            // A damaged header is never skipped: what follows may not be ours.
+            Err(e) if lenient && header.is_some() => {
+                bad_lines.push(BadLine { number: line_number, text: raw.to_vec(), message: e.to_string() })
+            }
+            Err(e) if lenient && complete => {
+                return Err(StoreError::Corrupt { path: path.to_owned(), line: line_number, message: e.to_string() })
+            }
+            Err(e) => {
+                return Err(StoreError::Corrupt { path: path.to_owned(), line: line_number, message: e.to_string() })
+            }
+        }
+    }
+    let results = header.map(|header| Results { header, records, warnings });
+    Ok(Parsed { results, keep_bytes, needs_newline, bad_lines })
+}
+
+/// Refuses a header line written by a newer `sweep` (it may hold fields
+/// this one would drop).
+fn check_format(path: &Path, text: &str) -> Result<(), StoreError> {
+    let found = serde_json::from_str::<serde_json::Value>(text)
+        .ok()
+        .and_then(|v| v.get("sweep")?.get("format")?.as_u64())
+        .and_then(|f| u32::try_from(f).ok());
+    match found {
+        Some(found) if found > FORMAT_VERSION => {
+            Err(StoreError::NewerFormat { path: path.to_owned(), found, known: FORMAT_VERSION })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Whether a file without a complete header is empty or starts like a
+/// header cut short by a crash, i.e. may be overwritten.
+pub(super) fn existing_bytes_look_like_ours(path: &Path) -> std::io::Result<bool> {
+    let bytes = std::fs::read(path)?;
+    let text = String::from_utf8_lossy(&bytes);
+    let text = text.trim_start();
+    Ok(text.is_empty() || "{\"sweep\"".starts_with(text) || text.starts_with("{\"sweep\""))
+}

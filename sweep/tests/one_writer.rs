@@ -1,0 +1,154 @@
+//! One writer per results file: a second `sweep run` on the same file is
+//! refused at once, naming the holder; a SIGKILLed holder leaves no stale
+//! lock; runs started together never write two headers.
+
+#![cfg(unix)]
+
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use sweep::Results;
+
+fn spec(dir: &Path) {
+    std::fs::write(
+        dir.join("slow.ron"),
+        r#"(
+            space: Range(name: "k", start: 0, end: 12),
+            command: ["sh", "-c", "sleep 0.2; echo {k}"],
+            workers: 2,
+            output: "slow.jsonl",
+        )"#,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn start(dir: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .args(["run", "--no-progress", "slow.ron"])
+        .current_dir(dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning sweep: {e}"))
+}
+
+fn run(dir: &Path) -> Output {
+    start(dir).wait_with_output().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn wait_for_records(path: &Path, at_least: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while std::fs::read_to_string(path).map_or(0, |t| t.lines().count()) < at_least + 1 {
+        assert!(Instant::now() < deadline, "no progress on disk after 30 s");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_second_writer_is_refused_and_a_killed_one_leaves_no_stale_lock() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    spec(dir.path());
+    let results = dir.path().join("slow.jsonl");
+    let mut first = start(dir.path());
+    wait_for_records(&results, 2);
+
+    let started = Instant::now();
+    let second = run(dir.path());
+    assert!(!second.status.success(), "a second writer must be refused");
+    assert!(started.elapsed() < Duration::from_secs(5), "refused at once, not after waiting");
+    let message = String::from_utf8_lossy(&second.stderr);
+    assert!(message.contains(&format!("pid {}", first.id())), "{message}");
+    assert!(message.contains("slow.jsonl"), "{message}");
+
+    first.kill().unwrap_or_else(|e| panic!("{e}")); // SIGKILL
+    let _ = first.wait();
+    let before = Results::load(&results).unwrap_or_else(|e| panic!("{e}")).records.len();
+    assert!(before < 12, "the first run should have been killed mid-way ({before} records)");
+
+    let third = run(dir.path());
+    assert!(third.status.success(), "{}", String::from_utf8_lossy(&third.stderr));
+    let after = Results::load(&results).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(after.status().done, 12);
+    assert_eq!(after.records.len(), 12, "no point computed twice");
+}
+
+#[test]
+fn runs_started_together_write_one_header() {
+    for _ in 0..3 {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        spec(dir.path());
+        let children: Vec<Child> = (0..3).map(|_| start(dir.path())).collect();
+        let outputs: Vec<Output> =
+            children.into_iter().map(|c| c.wait_with_output().unwrap_or_else(|e| panic!("{e}"))).collect();
+        // Usually one runs and two are refused; a run that starts after
+        // the first finished finds everything done. Either way no point is
+        // computed twice and the file has one header.
+        assert!(outputs.iter().any(|o| o.status.success()), "one writer must run");
+        for loser in outputs.iter().filter(|o| !o.status.success()) {
+            let message = String::from_utf8_lossy(&loser.stderr);
+            assert!(message.contains("is being written by another sweep"), "{message}");
+        }
+        let text = std::fs::read_to_string(dir.path().join("slow.jsonl")).unwrap_or_default();
+        assert_eq!(text.matches("{\"sweep\"").count(), 1, "{text}");
+        let results = Results::load(&dir.path().join("slow.jsonl")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((results.status().done, results.records.len()), (12, 12));
+    }
+}
+
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+#[test]
+fn no_lock_or_temporary_file_outlives_its_writer() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    spec(dir.path());
+    // What a SIGKILLed run (or collect/repair killed mid-rename) leaves.
+    std::fs::write(dir.path().join("slow.jsonl.lock"), "999999 gone-host\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join(".slow.jsonl.999999.tmp"), "{\"sweep\":").unwrap_or_else(|e| panic!("{e}"));
+    // Not ours: another file's temporary, and a file that merely looks alike.
+    std::fs::write(dir.path().join(".other.jsonl.999999.tmp"), "x").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.path().join(".slow.jsonl.notes.tmp"), "x").unwrap_or_else(|e| panic!("{e}"));
+    let output = run(dir.path());
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        names_in(dir.path()),
+        [".other.jsonl.999999.tmp", ".slow.jsonl.notes.tmp", "slow.jsonl", "slow.ron"],
+        "the stale lock and temporary file are cleaned, nothing else"
+    );
+    for command in [&["repair", "slow.jsonl"][..], &["status", "slow.jsonl"], &["export", "slow.jsonl", "-o", "x.csv"]]
+    {
+        let output = Command::new(env!("CARGO_BIN_EXE_sweep"))
+            .args(command)
+            .current_dir(dir.path())
+            .output()
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert!(output.status.success(), "{command:?}: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    assert!(!dir.path().join("slow.jsonl.lock").exists(), "repair removes its lock when done");
+}
+
+#[test]
+fn a_results_file_reached_through_a_link_has_the_same_lock() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    spec(dir.path());
+    std::fs::create_dir(dir.path().join("scratch")).unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink("scratch/slow.jsonl", dir.path().join("slow.jsonl")).unwrap_or_else(|e| panic!("{e}"));
+    let mut first = start(dir.path()); // writes slow.jsonl, the link
+    wait_for_records(&dir.path().join("scratch/slow.jsonl"), 1);
+    let second = Command::new(env!("CARGO_BIN_EXE_sweep"))
+        .args(["run", "--no-progress", "-o", "scratch/slow.jsonl", "slow.ron"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    first.kill().unwrap_or_else(|e| panic!("{e}"));
+    let _ = first.wait();
+    let message = String::from_utf8_lossy(&second.stderr);
+    assert!(!second.status.success(), "a second writer through another name must be refused: {message}");
+    assert!(message.contains("is being written by another sweep"), "{message}");
+}

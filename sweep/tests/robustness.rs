@@ -1,0 +1,499 @@
+//! The binary against hostile black boxes, signals and damaged files:
+//! bounded capture, graceful stops, no orphans, retries and given-up
+//! points, repair, and refusals of impossible requests.
+
+#![cfg(unix)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use sweep::Results;
+
+struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn new() -> Self {
+        Sandbox { dir: tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}")) }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn spec(&self, name: &str, text: &str) {
+        std::fs::write(self.path(name), text).unwrap_or_else(|e| panic!("writing {name}: {e}"));
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sweep"));
+        command.args(args).current_dir(self.dir.path());
+        command
+    }
+
+    fn sweep(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap_or_else(|e| panic!("running sweep: {e}"))
+    }
+
+    fn start(&self, args: &[&str]) -> Child {
+        self.command(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning sweep: {e}"))
+    }
+
+    fn load(&self, name: &str) -> Results {
+        Results::load(&self.path(name)).unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn records_on_disk(path: &Path) -> usize {
+    std::fs::read_to_string(path).map_or(0, |t| t.lines().count().saturating_sub(1))
+}
+
+fn wait_until(what: &str, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn signal(child: &Child, signal: libc::c_int) {
+    let pid = libc::pid_t::try_from(child.id()).unwrap_or_else(|e| panic!("{e}"));
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
+}
+
+fn alive(pid: libc::pid_t) -> bool {
+    // SAFETY: signal 0 only checks that the process exists.
+    unsafe { libc::kill(pid, 0) == 0 }
+}
+
+#[test]
+fn a_black_box_printing_without_end_fails_its_point_without_eating_memory() {
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "loud.ron",
+        r#"(space: List(name: "m", values: ["yes", "chatty"]),
+            command: ["sh", "-c", "case {m} in yes) exec yes;; chatty) head -c 5000000 /dev/zero | tr '\\0' x >&2; echo 2.5;; esac"],
+            max_output: 65536, workers: 2)"#,
+    );
+    let started = Instant::now();
+    let output = sandbox.sweep(&["run", "--no-progress", "loud.ron"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
+    let results = sandbox.load("loud.jsonl");
+    let latest = results.latest();
+    let yes = latest.iter().find(|r| r.index == 0).and_then(|r| r.outcome.clone().err()).unwrap_or_default();
+    assert!(yes.contains("more than 64 KiB on stdout") && yes.contains("killed"), "{yes}");
+    // Megabytes on stderr are drained and trimmed, not a failure.
+    let chatty = latest.iter().find(|r| r.index == 1).map(|r| r.outcome.clone());
+    assert_eq!(chatty, Some(Ok(serde_json::json!(2.5))));
+}
+
+#[test]
+fn impossible_requests_are_refused_before_anything_runs() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("fine.ron", r#"(space: Range(name: "k", start: 0, end: 3), command: ["echo", "{k}"])"#);
+    let output = sandbox.sweep(&["run", "--workers", "100000", "fine.ron"]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("100000 workers is more than this machine can use"), "{}", stderr(&output));
+    let cases = [
+        ("grid.ron", r#"(space: Grid([]), command: ["echo", "1"])"#, "empty"),
+        (
+            "log.ron",
+            r#"(space: Logspace(name: "x", start: 300.0, stop: 400.0, num: 5), command: ["echo", "{x}"])"#,
+            "10^400 overflows",
+        ),
+        (
+            "lin.ron",
+            r#"(space: Linspace(name: "x", start: -1.7e308, stop: 1.7e308, num: 5), command: ["echo", "{x}"])"#,
+            "overflows a 64-bit float",
+        ),
+        (
+            "same.ron",
+            r#"(space: List(name: "x", values: [0.5, 0.25, 0.5]), command: ["echo", "{x}"])"#,
+            "lists 0.5 twice",
+        ),
+    ];
+    for (name, text, needle) in cases {
+        sandbox.spec(name, text);
+        let output = sandbox.sweep(&["run", name]);
+        assert!(!output.status.success(), "{name} must be refused");
+        assert!(stderr(&output).contains(needle), "{name}: {}", stderr(&output));
+        assert!(!sandbox.path(name).with_extension("jsonl").exists(), "{name}: nothing may be written");
+    }
+}
+
+#[test]
+fn sigterm_stops_gracefully_and_a_resume_finishes_the_rest() {
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "slow.ron",
+        r#"(space: Range(name: "k", start: 0, end: 24), command: ["sh", "-c", "sleep 0.3; echo {k}"], workers: 2)"#,
+    );
+    let results = sandbox.path("slow.jsonl");
+    let child = sandbox.start(&["run", "slow.ron", "--progress-every", "0.2"]);
+    wait_until("two records", || records_on_disk(&results) >= 2);
+    signal(&child, libc::SIGTERM);
+    let output = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    let text = stderr(&output);
+    assert_eq!(output.status.code(), Some(128 + libc::SIGTERM), "{text}");
+    assert!(text.contains("SIGTERM received: starting no new points"), "{text}");
+    assert!(text.contains("stopped by SIGTERM") && text.contains("Run the same command again to resume"), "{text}");
+    assert!(text.contains("points/s, ETA"), "a progress line is printed for logs: {text}");
+    let stopped = sandbox.load("slow.jsonl");
+    let done = stopped.status().done;
+    assert!((2..24).contains(&done), "{done} points done when stopped");
+    assert_eq!(stopped.records.len(), done, "points in flight finished and were recorded once");
+
+    let resumed = sandbox.sweep(&["run", "--no-progress", "slow.ron"]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    let all = sandbox.load("slow.jsonl");
+    assert_eq!((all.status().done, all.records.len()), (24, 24), "no point lost or computed twice");
+}
+
+/// Writes `pids/<k>` with the pid of a long sleep, then sleeps.
+const SLEEPER: &str = r#"(space: Range(name: "k", start: 0, end: 6),
+    command: ["sh", "-c", "echo $$ > pids/{k}; exec sleep 30"], workers: 2)"#;
+
+fn sleeper_pids(sandbox: &Sandbox) -> Vec<libc::pid_t> {
+    let dir = sandbox.path("pids");
+    let mut pids = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if let Some(pid) = std::fs::read_to_string(entry.path()).ok().and_then(|t| t.trim().parse().ok()) {
+            pids.push(pid);
+        }
+    }
+    pids
+}
+
+#[test]
+fn a_second_signal_or_the_grace_period_kills_the_black_boxes() {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir(sandbox.path("pids")).unwrap_or_else(|e| panic!("{e}"));
+    sandbox.spec("sleepy.ron", SLEEPER);
+    let child = sandbox.start(&["run", "sleepy.ron", "--grace", "0.5"]);
+    wait_until("two sleepers", || sleeper_pids(&sandbox).len() >= 2);
+    let started = Instant::now();
+    signal(&child, libc::SIGINT);
+    let output = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert!(started.elapsed() < Duration::from_secs(10), "the grace period was not enforced");
+    assert_eq!(output.status.code(), Some(128 + libc::SIGINT), "{}", stderr(&output));
+    assert!(stderr(&output).contains("2 abandoned in flight"), "{}", stderr(&output));
+    for pid in sleeper_pids(&sandbox) {
+        wait_until("the black box to die", || !alive(pid));
+    }
+    // Abandoned points have no record: a resume computes them.
+    assert_eq!(sandbox.load("sleepy.jsonl").records.len(), 0);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn black_boxes_die_with_a_sigkilled_sweep() {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir(sandbox.path("pids")).unwrap_or_else(|e| panic!("{e}"));
+    sandbox.spec("sleepy.ron", SLEEPER);
+    let mut child = sandbox.start(&["run", "sleepy.ron"]);
+    wait_until("two sleepers", || sleeper_pids(&sandbox).len() >= 2);
+    child.kill().unwrap_or_else(|e| panic!("{e}")); // SIGKILL: no handler runs
+    let _ = child.wait();
+    for pid in sleeper_pids(&sandbox) {
+        wait_until("the orphaned black box to die", || !alive(pid));
+    }
+}
+
+/// Like `SLEEPER`, but the sleep is a grandchild: `sh` forks it and waits.
+const FORKING_SLEEPER: &str = r#"(space: Range(name: "k", start: 0, end: 6),
+    command: ["sh", "-c", "sleep 30 & echo $! > pids/{k}; wait"], workers: 2)"#;
+
+#[cfg(target_os = "linux")]
+#[test]
+fn grandchildren_of_black_boxes_die_with_a_sigkilled_sweep() {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir(sandbox.path("pids")).unwrap_or_else(|e| panic!("{e}"));
+    sandbox.spec("forking.ron", FORKING_SLEEPER);
+    let mut child = sandbox.start(&["run", "forking.ron"]);
+    wait_until("two forked sleepers", || sleeper_pids(&sandbox).len() >= 2);
+    child.kill().unwrap_or_else(|e| panic!("{e}")); // SIGKILL: no handler runs
+    let _ = child.wait();
+    for pid in sleeper_pids(&sandbox) {
+        wait_until("the black box's own child to die", || !alive(pid));
+    }
+}
+
+#[test]
+fn grandchildren_of_black_boxes_die_on_a_graceful_stop() {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir(sandbox.path("pids")).unwrap_or_else(|e| panic!("{e}"));
+    sandbox.spec("forking.ron", FORKING_SLEEPER);
+    let child = sandbox.start(&["run", "forking.ron", "--grace", "0.2"]);
+    wait_until("two forked sleepers", || sleeper_pids(&sandbox).len() >= 2);
+    signal(&child, libc::SIGTERM);
+    let output = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(output.status.code(), Some(128 + libc::SIGTERM), "{}", stderr(&output));
+    for pid in sleeper_pids(&sandbox) {
+        wait_until("the black box's own child to die", || !alive(pid));
+    }
+}
+
+#[test]
+fn a_black_box_that_exits_leaving_a_background_child_is_done_at_once() {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir(sandbox.path("pids")).unwrap_or_else(|e| panic!("{e}"));
+    // The background sleep inherits stdout: waiting for the pipe to close
+    // would wait for it, past any --timeout.
+    sandbox.spec(
+        "leaky.ron",
+        r#"(space: Range(name: "k", start: 0, end: 2),
+            command: ["sh", "-c", "sleep 30 & echo $! > pids/{k}; echo {k}.5"], workers: 2, timeout_secs: 20.0)"#,
+    );
+    let started = Instant::now();
+    let output = sandbox.sweep(&["run", "--no-progress", "leaky.ron"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(started.elapsed() < Duration::from_secs(10), "waited {:?} for a leftover child", started.elapsed());
+    let values: Vec<_> = sandbox.load("leaky.jsonl").latest().iter().map(|r| r.outcome.clone()).collect();
+    assert_eq!(values, [Ok(serde_json::json!(0.5)), Ok(serde_json::json!(1.5))]);
+    for pid in sleeper_pids(&sandbox) {
+        wait_until("the leftover child to die", || !alive(pid));
+    }
+}
+
+#[test]
+fn a_point_that_keeps_failing_is_given_up_after_max_attempts() {
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "flaky.ron",
+        r#"(space: Range(name: "k", start: 0, end: 3),
+            command: ["sh", "-c", "[ {k} -ne 1 ] || { echo broken >&2; exit 4; }; echo {k}"], workers: 1)"#,
+    );
+    let first = sandbox.sweep(&["run", "--no-progress", "--retries", "1", "--retry-delay", "0.05", "flaky.ron"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    assert!(stderr(&first).contains("3 computed (1 failed, 4 attempts in all)"), "{}", stderr(&first));
+    let again = sandbox.sweep(&[
+        "run",
+        "--no-progress",
+        "--retry-failed",
+        "--retries",
+        "5",
+        "--retry-delay",
+        "0.05",
+        "flaky.ron",
+    ]);
+    assert!(stderr(&again).contains("1 points failed 3 times and are given up"), "{}", stderr(&again));
+    let results = sandbox.load("flaky.jsonl");
+    let attempts: Vec<u32> = results.records.iter().filter(|r| r.index == 1).map(|r| r.attempt).collect();
+    assert_eq!(attempts, [1, 2, 3], "every failed attempt is recorded, none past the cap");
+    let last = results.latest().into_iter().find(|r| r.index == 1).and_then(|r| r.provenance.clone());
+    let last = last.unwrap_or_else(|| panic!("no provenance"));
+    assert_eq!(last.exit.and_then(|e| e.code), Some(4));
+    assert!(last.started.ends_with('Z') && !last.host.is_empty(), "{last:?}");
+
+    let given_up = sandbox.sweep(&["run", "--no-progress", "--retry-failed", "flaky.ron"]);
+    assert!(stderr(&given_up).contains("0 computed"), "a given-up point is not retried: {}", stderr(&given_up));
+    let status = String::from_utf8_lossy(&sandbox.sweep(&["status", "flaky.jsonl"]).stdout).into_owned();
+    assert!(status.contains("failed:      1 (1 given up after 3 attempts)"), "{status}");
+    assert!(status.contains("attempt 3") && status.contains("exit 4"), "{status}");
+    let log = String::from_utf8_lossy(&sandbox.sweep(&["status", "--records", "flaky.jsonl"]).stdout).into_owned();
+    let rows: Vec<&str> = log.lines().skip_while(|l| !l.starts_with("index\t")).skip(1).collect();
+    assert_eq!(rows.len(), 5, "one row per record: {log}");
+    assert!(rows.iter().any(|r| r.starts_with("1\t3\t") && r.contains("\t4\t") && r.contains("failed: ")), "{log}");
+}
+
+#[test]
+fn a_damaged_file_is_repaired_without_losing_a_record() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("ten.ron", r#"(space: Range(name: "k", start: 0, end: 10), command: ["echo", "{k}"], workers: 2)"#);
+    sandbox.spec(
+        "other.ron",
+        r#"(space: Range(name: "k", start: 100, end: 130), command: ["echo", "{k}"], output: "other.jsonl")"#,
+    );
+    assert!(sandbox.sweep(&["run", "--no-progress", "ten.ron"]).status.success());
+    assert!(sandbox.sweep(&["run", "--no-progress", "other.ron"]).status.success());
+    let path = sandbox.path("ten.jsonl");
+    let mut text = std::fs::read_to_string(&path).unwrap_or_default();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    lines.insert(4, "garbage from an editor".to_owned());
+    // Another sweep's records pasted under this header.
+    let other = std::fs::read_to_string(sandbox.path("other.jsonl")).unwrap_or_default();
+    lines.extend(other.lines().skip(1).map(str::to_owned));
+    text = lines.join("\n") + "\n";
+    std::fs::write(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+
+    let refused = sandbox.sweep(&["run", "--no-progress", "ten.ron"]);
+    assert!(!refused.status.success());
+    assert!(
+        stderr(&refused).contains("ten.jsonl:5:") && stderr(&refused).contains("sweep repair"),
+        "{}",
+        stderr(&refused)
+    );
+
+    let repaired = sandbox.sweep(&["repair", "ten.jsonl"]);
+    assert!(repaired.status.success(), "{}", stderr(&repaired));
+    assert!(
+        stderr(&repaired).contains("kept 10 records; moved 1 unparsable lines and 30 records"),
+        "{}",
+        stderr(&repaired)
+    );
+    let rejected = std::fs::read_to_string(sandbox.path("ten.jsonl.rejected.jsonl")).unwrap_or_default();
+    assert_eq!(rejected.lines().count(), 31);
+    assert!(rejected.starts_with("garbage from an editor\n"));
+    let status = sandbox.load("ten.jsonl").status();
+    assert_eq!((status.done, status.outside, status.missing), (10, 0, 0));
+    let rerun = sandbox.sweep(&["run", "--no-progress", "ten.ron"]);
+    assert!(stderr(&rerun).contains("0 computed (0 failed), 10 already done"), "{}", stderr(&rerun));
+}
+
+#[test]
+fn records_of_other_points_are_not_counted_as_done() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("small.ron", r#"(space: Range(name: "k", start: 0, end: 30), command: ["echo", "{k}"], workers: 2)"#);
+    sandbox.spec(
+        "big.ron",
+        r#"(space: Range(name: "k", start: 30, end: 90), command: ["echo", "{k}"], output: "big.jsonl")"#,
+    );
+    assert!(sandbox.sweep(&["run", "--no-progress", "big.ron"]).status.success());
+    // A header of `small` above 60 records of `big`'s points.
+    assert!(sandbox.sweep(&["run", "--no-progress", "small.ron"]).status.success());
+    let small = std::fs::read_to_string(sandbox.path("small.jsonl")).unwrap_or_default();
+    let big = std::fs::read_to_string(sandbox.path("big.jsonl")).unwrap_or_default();
+    let header = small.lines().next().unwrap_or_default();
+    let pasted: Vec<&str> = std::iter::once(header).chain(big.lines().skip(1)).collect();
+    std::fs::write(sandbox.path("pasted.jsonl"), pasted.join("\n") + "\n").unwrap_or_else(|e| panic!("{e}"));
+    let status = String::from_utf8_lossy(&sandbox.sweep(&["status", "pasted.jsonl"]).stdout).into_owned();
+    assert!(status.contains("done:        0"), "{status}");
+    assert!(status.contains("missing:     30"), "{status}");
+    assert!(status.contains("outside:     60 records"), "{status}");
+}
+
+#[test]
+fn a_sweep_killed_between_attempts_keeps_them_and_the_resume_goes_on_counting() {
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "broken.ron",
+        r#"(space: Range(name: "k", start: 0, end: 1), command: ["sh", "-c", "exit 4"], workers: 1)"#,
+    );
+    let results = sandbox.path("broken.jsonl");
+    // A long back-off: the kill lands between attempts 1 and 2.
+    let mut child = sandbox.start(&["run", "--no-progress", "--retries", "2", "--retry-delay", "60", "broken.ron"]);
+    wait_until("the first attempt's record", || records_on_disk(&results) >= 1);
+    child.kill().unwrap_or_else(|e| panic!("{e}"));
+    let _ = child.wait();
+    let killed = sandbox.load("broken.jsonl");
+    assert_eq!(killed.records.iter().map(|r| (r.attempt, r.retrying)).collect::<Vec<_>>(), [(1, true)]);
+
+    // The same command resumes the retries (no --retry-failed needed), from attempt 2.
+    let resumed = sandbox.sweep(&["run", "--no-progress", "--retries", "2", "--retry-delay", "0.01", "broken.ron"]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    let all = sandbox.load("broken.jsonl");
+    assert_eq!(all.records.iter().map(|r| r.attempt).collect::<Vec<_>>(), [1, 2, 3], "capped at 3 attempts");
+    assert_eq!(all.status_with(3).given_up, 1);
+    let again = sandbox.sweep(&["run", "--no-progress", "--retries", "2", "broken.ron"]);
+    assert!(stderr(&again).contains("0 computed"), "{}", stderr(&again));
+}
+
+#[test]
+fn a_file_that_is_not_a_results_file_is_named_as_such_and_left_alone() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("ten.ron", r#"(space: Range(name: "k", start: 0, end: 10), command: ["echo", "{k}"])"#);
+    let foreign = "{\"name\": \"my notes\"}\n{\"a\": 1}\n";
+    std::fs::write(sandbox.path("notes.json"), foreign).unwrap_or_else(|e| panic!("{e}"));
+    for args in [
+        &["run", "--no-progress", "-o", "notes.json", "ten.ron"][..],
+        &["status", "notes.json"],
+        &["export", "notes.json"],
+        &["repair", "notes.json"],
+    ] {
+        let output = sandbox.sweep(args);
+        assert!(!output.status.success(), "{args:?}");
+        let text = stderr(&output);
+        assert!(text.contains("notes.json is not a sweep results file"), "{args:?}: {text}");
+        assert!(!text.contains("moves such lines"), "{args:?} must not offer to repair someone else's file: {text}");
+    }
+    assert_eq!(std::fs::read_to_string(sandbox.path("notes.json")).unwrap_or_default(), foreign);
+}
+
+#[test]
+fn huge_durations_mean_practically_never_and_do_not_crash() {
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "two.ron",
+        r#"(space: Range(name: "k", start: 0, end: 2), command: ["echo", "{k}"], timeout_secs: 1e300)"#,
+    );
+    let output = sandbox.sweep(&[
+        "run",
+        "--no-progress",
+        "--sync",
+        "1e300",
+        "--grace",
+        "1e300",
+        "--retry-delay",
+        "1e300",
+        "--progress-every",
+        "1e300",
+        "two.ron",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = sandbox.sweep(&["run", "--no-progress", "--timeout", "1e300", "two.ron"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(sandbox.load("two.jsonl").status().done, 2);
+}
+
+#[test]
+fn a_read_only_results_file_is_never_rewritten() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = Sandbox::new();
+    sandbox.spec("three.ron", r#"(space: Range(name: "k", start: 0, end: 3), command: ["echo", "{k}"])"#);
+    sandbox.spec(
+        "five.ron",
+        r#"(space: Range(name: "k", start: 0, end: 5), command: ["echo", "{k}"], output: "three.jsonl")"#,
+    );
+    assert!(sandbox.sweep(&["run", "--no-progress", "three.ron"]).status.success());
+    let path = sandbox.path("three.jsonl");
+    let before = std::fs::read(&path).unwrap_or_default();
+    // The user protects the finished file (even root is refused: the mode says so).
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap_or_else(|e| panic!("{e}"));
+    for args in [&["run", "--no-progress", "five.ron"][..], &["run", "--no-progress", "--retry-failed", "three.ron"]] {
+        let output = sandbox.sweep(args);
+        assert!(!output.status.success(), "{args:?}");
+        assert!(
+            stderr(&output).contains("three.jsonl") && stderr(&output).contains("read-only"),
+            "{}",
+            stderr(&output)
+        );
+    }
+    std::fs::write(sandbox.path("junk.txt"), "junk\n").unwrap_or_else(|e| panic!("{e}"));
+    let mut text = before.clone();
+    text.extend_from_slice(b"junk\n");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&path, &text).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap_or_else(|e| panic!("{e}"));
+    let repaired = sandbox.sweep(&["repair", "three.jsonl"]);
+    assert!(!repaired.status.success() && stderr(&repaired).contains("read-only"), "{}", stderr(&repaired));
+    assert_eq!(std::fs::read(&path).unwrap_or_default(), text, "the protected file is untouched");
+}
+
+#[test]
+fn a_broken_stderr_pipe_neither_crashes_a_run_nor_stops_it_from_stopping() {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir(sandbox.path("pids")).unwrap_or_else(|e| panic!("{e}"));
+    sandbox.spec("sleepy.ron", SLEEPER);
+    // `sweep run … 2>&1 | head -1`: the reader is gone before sweep writes.
+    let mut child = sandbox.start(&["run", "sleepy.ron", "--grace", "0.3", "--progress-every", "0.1"]);
+    drop(child.stderr.take());
+    wait_until("two sleepers", || sleeper_pids(&sandbox).len() >= 2);
+    std::thread::sleep(Duration::from_millis(300)); // a few progress lines
+    let started = Instant::now();
+    signal(&child, libc::SIGTERM);
+    let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(status.code(), Some(128 + libc::SIGTERM));
+    assert!(started.elapsed() < Duration::from_secs(10), "the grace period was not enforced");
+}
