@@ -242,39 +242,46 @@ where
         // Disjoint `&mut` chunks of the output, handed out one at a time.
         let chunks = Mutex::new(out.chunks_mut(chunk).enumerate());
         let (f, inputs, chunks, panicked, done) = (&f, &inputs, &chunks, &panicked, &done);
-        pool.scope(|s| {
-            for _ in 0..workers.min(len.div_ceil(chunk)) {
-                s.spawn(move || {
-                    let mut mine = Done::default();
-                    loop {
-                        if panicked.lock().is_some() {
-                            break;
-                        }
-                        let Some((k, slots)) = chunks.lock().next() else {
-                            break;
-                        };
-                        let first = k * chunk;
-                        let mut filled = 0;
-                        let fill = AssertUnwindSafe(|| {
-                            for slot in slots.iter_mut() {
-                                // SAFETY: chunks are disjoint and each is
-                                // handed out once, so each index is taken once.
-                                slot.write(f(unsafe { inputs.take(first + filled) }));
-                                filled += 1;
+        // The scope panics only if `shutdown_now` cancelled tasks, which
+        // the count of filled slots below reports with the clean-up.
+        let joined = panic::catch_unwind(AssertUnwindSafe(|| {
+            pool.scope(|s| {
+                for _ in 0..workers.min(len.div_ceil(chunk)) {
+                    s.spawn(move || {
+                        let mut mine = Done::default();
+                        loop {
+                            if panicked.lock().is_some() {
+                                break;
                             }
-                        });
-                        let outcome = panic::catch_unwind(fill);
-                        mine.filled.push(first..first + filled);
-                        if let Err(payload) = outcome {
-                            mine.consumed = Some(first + filled);
-                            panicked.lock().get_or_insert(payload);
-                            break;
+                            let Some((k, slots)) = chunks.lock().next() else {
+                                break;
+                            };
+                            let first = k * chunk;
+                            let mut filled = 0;
+                            let fill = AssertUnwindSafe(|| {
+                                for slot in slots.iter_mut() {
+                                    // SAFETY: chunks are disjoint and each is
+                                    // handed out once, so each index is taken once.
+                                    slot.write(f(unsafe { inputs.take(first + filled) }));
+                                    filled += 1;
+                                }
+                            });
+                            let outcome = panic::catch_unwind(fill);
+                            mine.filled.push(first..first + filled);
+                            if let Err(payload) = outcome {
+                                mine.consumed = Some(first + filled);
+                                panicked.lock().get_or_insert(payload);
+                                break;
+                            }
                         }
-                    }
-                    done.lock().push(mine);
-                });
-            }
-        });
+                        done.lock().push(mine);
+                    });
+                }
+            })
+        }));
+        if let Err(payload) = joined {
+            drop_quietly(payload);
+        }
     }
     let done = done.into_inner();
     // Tasks cancelled by `shutdown_now` (before, or while, this ran) never

@@ -142,3 +142,23 @@ fn results_stay_readable_after_the_pool_is_gone() {
         assert_eq!(handle.wait(), Ok(i * 2));
     }
 }
+
+#[test]
+fn a_scope_whose_spawned_tasks_were_cancelled_says_so() {
+    common::quiet_intentional_panics();
+    let pool = ThreadPool::new(2).unwrap();
+    pool.shutdown_now();
+    let mut parts = [0u32; 4];
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.scope(|s| {
+            for part in parts.iter_mut() {
+                s.spawn(move || *part = 1);
+            }
+        })
+    }));
+    // Returning normally would pass the untouched parts off as done.
+    let payload = outcome.unwrap_err();
+    let message = common::panic_message(&*payload).unwrap_or_default();
+    assert!(message.contains("4 task(s) spawned in this scope were cancelled by shutdown_now"), "{message}");
+    assert_eq!(parts, [0; 4]);
+}
