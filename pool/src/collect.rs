@@ -228,6 +228,8 @@ where
     let chunk = len.div_ceil(workers * CHUNKS_PER_WORKER).max(1);
     let mut out: Vec<MaybeUninit<T>> = Vec::new();
     if let Err(e) = out.try_reserve_exact(len) {
+        // Owned inputs are dropped, not leaked.
+        clean_up::<_, T>(&mut [], len, &inputs, Vec::new());
         panic!("map_collect: no room for {len} results of {} bytes each ({e})", std::mem::size_of::<T>());
     }
     out.resize_with(len, MaybeUninit::uninit);
@@ -240,50 +242,57 @@ where
         // Disjoint `&mut` chunks of the output, handed out one at a time.
         let chunks = Mutex::new(out.chunks_mut(chunk).enumerate());
         let (f, inputs, chunks, panicked, done) = (&f, &inputs, &chunks, &panicked, &done);
-        pool.scope(|s| {
-            for _ in 0..workers.min(len.div_ceil(chunk)) {
-                s.spawn(move || {
-                    let mut mine = Done::default();
-                    loop {
-                        if panicked.lock().is_some() {
-                            break;
-                        }
-                        let Some((k, slots)) = chunks.lock().next() else {
-                            break;
-                        };
-                        let first = k * chunk;
-                        let mut filled = 0;
-                        let fill = AssertUnwindSafe(|| {
-                            for slot in slots.iter_mut() {
-                                // SAFETY: chunks are disjoint and each is
-                                // handed out once, so each index is taken once.
-                                slot.write(f(unsafe { inputs.take(first + filled) }));
-                                filled += 1;
+        // The scope panics only if `shutdown_now` cancelled tasks, which
+        // the count of filled slots below reports with the clean-up.
+        let joined = panic::catch_unwind(AssertUnwindSafe(|| {
+            pool.scope(|s| {
+                for _ in 0..workers.min(len.div_ceil(chunk)) {
+                    s.spawn(move || {
+                        let mut mine = Done::default();
+                        loop {
+                            if panicked.lock().is_some() {
+                                break;
                             }
-                        });
-                        let outcome = panic::catch_unwind(fill);
-                        mine.filled.push(first..first + filled);
-                        if let Err(payload) = outcome {
-                            mine.consumed = Some(first + filled);
-                            panicked.lock().get_or_insert(payload);
-                            break;
+                            let Some((k, slots)) = chunks.lock().next() else {
+                                break;
+                            };
+                            let first = k * chunk;
+                            let mut filled = 0;
+                            let fill = AssertUnwindSafe(|| {
+                                for slot in slots.iter_mut() {
+                                    // SAFETY: chunks are disjoint and each is
+                                    // handed out once, so each index is taken once.
+                                    slot.write(f(unsafe { inputs.take(first + filled) }));
+                                    filled += 1;
+                                }
+                            });
+                            let outcome = panic::catch_unwind(fill);
+                            mine.filled.push(first..first + filled);
+                            if let Err(payload) = outcome {
+                                mine.consumed = Some(first + filled);
+                                panicked.lock().get_or_insert(payload);
+                                break;
+                            }
                         }
-                    }
-                    done.lock().push(mine);
-                });
-            }
-        });
+                        done.lock().push(mine);
+                    });
+                }
+            })
+        }));
+        if let Err(payload) = joined {
+            drop_quietly(payload);
+        }
     }
     let done = done.into_inner();
     // Tasks cancelled by `shutdown_now` (before, or while, this ran) never
     // ran and recorded nothing: only the count says every slot is written.
     let filled: usize = done.iter().flat_map(|worker| &worker.filled).map(ExactSizeIterator::len).sum();
     if let Some(payload) = panicked.into_inner() {
-        clean_up(&mut out, &inputs, done);
+        clean_up(&mut out, len, &inputs, done);
         panic::resume_unwind(payload);
     }
     if filled < len {
-        clean_up(&mut out, &inputs, done);
+        clean_up(&mut out, len, &inputs, done);
         panic!("map_collect: the pool was shut down before every item ran ({filled} of {len} did)");
     }
     let mut out = ManuallyDrop::new(out);
@@ -298,8 +307,9 @@ where
 /// already written and, for inputs owned by value, the inputs never taken
 /// (as rayon does), each under a panic guard, since a panic is about to be
 /// raised.
-fn clean_up<S: sealed::Source, T>(out: &mut [MaybeUninit<T>], inputs: &S, done: Vec<Done>) {
-    let mut taken = vec![false; if S::OWNS { out.len() } else { 0 }];
+fn clean_up<S: sealed::Source, T>(out: &mut [MaybeUninit<T>], len: usize, inputs: &S, done: Vec<Done>) {
+    // Disjoint ranges of inputs taken, from which the gaps follow.
+    let mut taken: Vec<Range<usize>> = Vec::new();
     for worker in done {
         for range in worker.filled {
             for slot in &mut out[range.clone()] {
@@ -307,17 +317,21 @@ fn clean_up<S: sealed::Source, T>(out: &mut [MaybeUninit<T>], inputs: &S, done: 
                 // it, and each slot belongs to one chunk only.
                 drop_quietly(unsafe { slot.assume_init_read() });
             }
-            if S::OWNS {
-                taken[range].fill(true);
-            }
+            taken.push(range);
         }
-        if let (Some(index), true) = (worker.consumed, S::OWNS) {
-            taken[index] = true;
-        }
+        taken.extend(worker.consumed.map(|index| index..index + 1));
     }
-    for (index, _) in taken.iter().enumerate().filter(|(_, taken)| !**taken) {
-        // SAFETY: `index < len`, and no worker took it (they have all
-        // stopped: the scope joined them).
-        drop_quietly(unsafe { inputs.take(index) });
+    if !S::OWNS {
+        return;
+    }
+    taken.sort_unstable_by_key(|range| range.start);
+    let mut next = 0;
+    for range in taken.into_iter().chain(std::iter::once(len..len)) {
+        for index in next..range.start {
+            // SAFETY: `index < len`, and no worker took it (they have all
+            // stopped: the scope joined them).
+            drop_quietly(unsafe { inputs.take(index) });
+        }
+        next = next.max(range.end);
     }
 }

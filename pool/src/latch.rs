@@ -164,6 +164,8 @@ pub(crate) struct ScopeLatch {
     pending: AtomicUsize,
     released: AtomicBool,
     owner: Thread,
+    /// Fire-and-forget tasks cancelled (by `shutdown_now`) before they ran.
+    cancelled: AtomicUsize,
     /// The first panic of a task nobody waited on, and how many there were.
     panic: Mutex<(Option<Box<dyn Any + Send>>, usize)>,
 }
@@ -174,6 +176,7 @@ impl ScopeLatch {
             pending: AtomicUsize::new(1),
             released: AtomicBool::new(false),
             owner: thread::current(),
+            cancelled: AtomicUsize::new(0),
             panic: Mutex::new((None, 0)),
         }
     }
@@ -219,6 +222,18 @@ impl ScopeLatch {
         if let Some(extra) = extra {
             forget_payload(extra);
         }
+    }
+
+    /// A fire-and-forget task was cancelled instead of run; called before
+    /// its `set`.
+    pub(crate) fn record_cancelled(&self) {
+        self.cancelled.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How many fire-and-forget tasks were cancelled, once released (the
+    /// `released` acquire orders their counts before this read).
+    pub(crate) fn cancelled(&self) -> usize {
+        self.cancelled.load(Ordering::Relaxed)
     }
 
     pub(crate) fn is_released(&self) -> bool {

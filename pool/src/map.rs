@@ -63,6 +63,9 @@ type ProgressCallback<'a> = Box<dyn Fn(Progress) + Send + Sync + 'a>;
 /// meanwhile (on another thread, or nested in the callback on this one)
 /// only adds to `done`, which the reporter then reports. So calls never
 /// overlap, `done` only grows, and the last report is the final count.
+/// That report comes before the map ends: every reporter is a chunk of
+/// this map (or its consumer), which the map waits for, and a reporter
+/// only stops once no count is left unreported.
 struct ProgressHook<'a> {
     state: Mutex<ProgressState<'a>>,
     total: Option<usize>,
@@ -542,7 +545,8 @@ macro_rules! settings {
         /// ran it), with the number of inputs done and the total when
         /// known; enough to drive a progress bar. Calls never overlap and
         /// `done` only grows (chunks that finish while a call is running
-        /// are reported together by the next one), so keep the callback
+        /// are reported together by the next one, always before the map
+        /// ends), so keep the callback
         /// cheap. It may use the pool itself: waiting inside it does not
         /// block this map's other chunks.
         ///

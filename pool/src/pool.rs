@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
+use std::thread::{self, JoinHandle, ThreadId};
 
 use parking_lot::Mutex;
 
@@ -179,6 +179,8 @@ impl Builder {
             inner: Arc::new(Inner {
                 registry: Arc::clone(&registry),
                 threads: Mutex::new(Vec::with_capacity(num_workers)),
+                worker_ids: Mutex::new(Vec::with_capacity(num_workers)),
+                joining: Mutex::new(()),
                 num_workers,
             }),
         };
@@ -202,6 +204,7 @@ impl Builder {
                     run_hook(exit.as_deref(), index);
                 })
                 .map_err(BuildError::Spawn)?;
+            pool.inner.worker_ids.lock().push(thread.thread().id());
             pool.inner.threads.lock().push(thread);
         }
         Ok(pool)
@@ -246,30 +249,33 @@ pub struct ThreadPool {
 /// What the handles share; dropping it stops the workers.
 struct Inner {
     registry: Arc<Registry>,
-    /// Taken (and joined) by the first shutdown.
+    /// Taken (and joined) by the first shutdown from outside the pool.
     threads: Mutex<Vec<JoinHandle<()>>>,
+    /// The workers' ids, kept after they are joined: tells a worker thread
+    /// (also outside its loop: in an exit handler, or a thread-local's
+    /// destructor) from any other.
+    worker_ids: Mutex<Vec<ThreadId>>,
+    /// Held while joining, so that a second `shutdown_now` racing the first
+    /// also returns only once the workers are gone.
+    joining: Mutex<()>,
     num_workers: usize,
 }
 
 impl Inner {
     fn join_workers(&self) {
         // Called from one of this pool's workers (a task dropping the last
-        // handle, or calling `shutdown_now`), waiting would deadlock as soon
-        // as another worker waits for the task running here. The workers
-        // leave on their own once told to; their handles stay in the list
-        // for a later call from outside the pool (or are detached with it).
-        if self.registry.is_current_worker() {
+        // handle, or calling `shutdown_now`; an exit handler), waiting would
+        // deadlock as soon as another worker waits for the task running
+        // here, and a worker cannot join itself. The workers leave on their
+        // own once told to; their handles stay in the list for a later call
+        // from outside the pool (or are detached with it).
+        let me = thread::current().id();
+        if self.registry.is_current_worker() || self.worker_ids.lock().contains(&me) {
             return;
         }
+        let _joining = self.joining.lock();
         let threads = std::mem::take(&mut *self.threads.lock());
-        let me = thread::current().id();
         for thread in threads {
-            // A task may hold the last handle to its own pool, or shut it
-            // down; a worker cannot join itself, so it is left to leave its
-            // loop on its own.
-            if thread.thread().id() == me {
-                continue;
-            }
             // Jobs catch their panics, so a worker cannot have panicked.
             let _ = thread.join();
         }

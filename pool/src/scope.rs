@@ -46,7 +46,9 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// task: no result cell is made.
     ///
     /// If `f` panics, the scope re-raises the panic once every task has
-    /// finished.
+    /// finished. If [`shutdown_now`](crate::ThreadPool::shutdown_now)
+    /// cancels `f` before it runs, the scope panics when it ends, so that
+    /// skipped work is never mistaken for done.
     ///
     /// ```
     /// use std::sync::atomic::{AtomicUsize, Ordering};
@@ -207,7 +209,8 @@ impl<'scope, 'env> Scope<'scope, 'env> {
 /// Runs `body` with a fresh scope on this thread and joins everything it
 /// spawned, even if `body` panics. Then re-raises, with its original
 /// payload, the body's panic or else the first panic of a task nobody
-/// waited on.
+/// waited on; or else panics if `shutdown_now` cancelled a task spawned
+/// with `spawn` (which has no handle to tell).
 pub(crate) fn run<'env, F, R>(pool: &ThreadPool, body: F) -> R
 where
     F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
@@ -222,6 +225,11 @@ where
         Ok(value) => {
             if let Some(payload) = scope.latch.take_panic() {
                 panic::resume_unwind(payload);
+            }
+            let cancelled = scope.latch.cancelled();
+            if cancelled > 0 {
+                // Work the caller counts on was skipped: say so, loudly.
+                panic!("{cancelled} task(s) spawned in this scope were cancelled by shutdown_now before they ran");
             }
             value
         }

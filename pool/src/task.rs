@@ -240,6 +240,8 @@ impl<F: FnOnce() + Send> Job for Box<Detached<F>> {
         if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(func))) {
             report_unobserved(Some(scope), payload);
         }
+        // SAFETY: before our `set`, so the scope is still waiting.
+        unsafe { scope.get() }.record_cancelled();
         // SAFETY: as in `execute`.
         unsafe { scope.set() };
     }

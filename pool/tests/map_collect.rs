@@ -172,3 +172,16 @@ fn map_collect_on_a_shut_down_pool_panics_instead_of_returning_unwritten_results
     let message = common::panic_message(&*payload).unwrap_or_default();
     assert!(message.contains("shut down before every item ran"), "{message}");
 }
+
+#[cfg(target_pointer_width = "64")]
+#[test]
+fn results_too_big_to_hold_are_a_clear_panic() {
+    common::quiet_intentional_panics();
+    let pool = ThreadPool::new(2).unwrap();
+    // 2^64 - 1 results cannot be allocated: refused before any runs (it
+    // panicked with a bare "capacity overflow", and shorter ones aborted).
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| pool.map_collect(|x: u64| x as u8, 0..u64::MAX).len()));
+    let payload = outcome.unwrap_err();
+    let message = common::panic_message(&*payload).unwrap_or_default();
+    assert!(message.contains("map_collect: no room for 18446744073709551615 results of 1 bytes each"), "{message}");
+}

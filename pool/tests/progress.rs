@@ -168,3 +168,28 @@ fn a_callback_that_waits_on_the_pool_does_not_deadlock_against_its_own_map() {
         check(&log.lock().unwrap(), 200, Some(200));
     });
 }
+
+#[test]
+fn the_final_count_is_reported_before_the_map_ends_even_when_reports_coalesce() {
+    // A slow callback: chunks finishing meanwhile only add to the count,
+    // which the reporter (or the consumer, at the end) reports afterwards.
+    for _ in 0..3 {
+        let pool = ThreadPool::new(4).unwrap();
+        let (log, record) = recorder();
+        let slow = move |p: Progress| {
+            std::thread::sleep(Duration::from_millis(2));
+            record(p);
+        };
+        let n = pool.map(|x: u32| x, 0..64u32).chunk_size(1).on_progress(slow).count();
+        assert_eq!(n, 64);
+        check(&log.lock().unwrap(), 64, Some(64));
+        let mut unordered = pool.map_unordered(|x: u32| x, 0..64u32).chunk_size(1);
+        let (log, record) = recorder();
+        unordered = unordered.on_progress(move |p| {
+            std::thread::sleep(Duration::from_millis(2));
+            record(p);
+        });
+        assert_eq!(unordered.count(), 64);
+        check(&log.lock().unwrap(), 64, Some(64));
+    }
+}

@@ -142,3 +142,53 @@ fn results_stay_readable_after_the_pool_is_gone() {
         assert_eq!(handle.wait(), Ok(i * 2));
     }
 }
+
+#[test]
+fn a_scope_whose_spawned_tasks_were_cancelled_says_so() {
+    common::quiet_intentional_panics();
+    let pool = ThreadPool::new(2).unwrap();
+    pool.shutdown_now();
+    let mut parts = [0u32; 4];
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        pool.scope(|s| {
+            for part in parts.iter_mut() {
+                s.spawn(move || *part = 1);
+            }
+        })
+    }));
+    // Returning normally would pass the untouched parts off as done.
+    let payload = outcome.unwrap_err();
+    let message = common::panic_message(&*payload).unwrap_or_default();
+    assert!(message.contains("4 task(s) spawned in this scope were cancelled by shutdown_now"), "{message}");
+    assert_eq!(parts, [0; 4]);
+}
+
+#[test]
+fn every_racing_shutdown_now_returns_only_once_the_workers_are_gone() {
+    for _ in 0..5 {
+        let pool = ThreadPool::new(2).unwrap();
+        let finished = Arc::new(AtomicBool::new(false));
+        let (started, running) = mpsc::channel();
+        let flag = Arc::clone(&finished);
+        let _task = pool.submit(move || {
+            started.send(()).unwrap();
+            thread::sleep(Duration::from_millis(50));
+            flag.store(true, Ordering::SeqCst);
+        });
+        running.recv().unwrap();
+        let callers: Vec<_> = (0..3)
+            .map(|_| {
+                let (pool, finished) = (pool.clone(), Arc::clone(&finished));
+                // The second and third used to return at once, the first
+                // having taken the thread handles to join.
+                thread::spawn(move || {
+                    pool.shutdown_now();
+                    finished.load(Ordering::SeqCst)
+                })
+            })
+            .collect();
+        for caller in callers {
+            assert!(caller.join().unwrap(), "shutdown_now returned while a task was still running");
+        }
+    }
+}
