@@ -287,9 +287,10 @@ where
         return Some(run);
     }
     let point = space.point(index)?;
-    let first = attempts.prior.get(&index).copied().unwrap_or(0) + 1;
+    // Counts come from the file, which a hand edit may have pushed to the end.
+    let first = attempts.prior.get(&index).copied().unwrap_or(0).saturating_add(1);
     let mut delay = attempts.delay;
-    for (retry, attempt) in (0..=attempts.retries).zip(first..) {
+    for (retry, attempt) in (0..=attempts.retries).zip(first..=u32::MAX) {
         let started_at = SystemTime::now();
         let started = Instant::now();
         let evaluation = catch_unwind(AssertUnwindSafe(|| evaluate(&point))).unwrap_or_else(|payload| {

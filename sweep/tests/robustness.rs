@@ -497,3 +497,24 @@ fn a_broken_stderr_pipe_neither_crashes_a_run_nor_stops_it_from_stopping() {
     assert_eq!(status.code(), Some(128 + libc::SIGTERM));
     assert!(started.elapsed() < Duration::from_secs(10), "the grace period was not enforced");
 }
+
+#[test]
+fn a_results_path_that_is_a_fifo_or_directory_is_refused_at_once() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("three.ron", r#"(space: Range(name: "k", start: 0, end: 3), command: ["echo", "{k}"])"#);
+    let fifo = std::ffi::CString::new(sandbox.path("fifo.jsonl").into_os_string().into_encoded_bytes())
+        .unwrap_or_else(|e| panic!("{e}"));
+    // SAFETY: `fifo` is a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    std::fs::create_dir(sandbox.path("dir.jsonl")).unwrap_or_else(|e| panic!("{e}"));
+    for (name, kind) in [("fifo.jsonl", "a FIFO"), ("dir.jsonl", "a directory")] {
+        for args in [&["run", "--no-progress", "-o", name, "three.ron"][..], &["repair", name]] {
+            // Opening a FIFO blocks until a writer comes: a hang, not an error.
+            let mut child = sandbox.start(args);
+            wait_until("sweep to give up", || child.try_wait().ok().flatten().is_some());
+            let output = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+            assert!(!output.status.success(), "{args:?}");
+            assert!(stderr(&output).contains(name) && stderr(&output).contains(kind), "{}", stderr(&output));
+        }
+    }
+}

@@ -211,3 +211,18 @@ fn an_index_listed_twice_is_computed_once() {
     assert_eq!((summary.selected, summary.computed, calls.load(Ordering::SeqCst)), (2, 2, 2));
     assert_eq!(Results::load(&path).map(|r| r.records.len()).unwrap_or_default(), 2);
 }
+
+#[test]
+fn attempt_counts_read_from_a_file_cannot_overflow() {
+    // A hand-edited file may claim any attempt count.
+    let mut resume = sweep::store::Resume::default();
+    resume.attempts.insert(0, u32::MAX);
+    let endless = RunOptions { max_attempts: u32::MAX, retries: 2, ..options() };
+    let mut attempts = Vec::new();
+    let summary = sweep::run(&Space::range("k", 0, 1), square, &resume, &endless, |record| {
+        attempts.push(record.attempt);
+        Ok(())
+    })
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!((summary.computed, attempts), (1, vec![u32::MAX]));
+}

@@ -116,6 +116,38 @@ fn write_in_place(
     out.flush().map_err(io)
 }
 
+/// Refuses a results path that exists but is not a regular file: reading
+/// a FIFO would block until someone writes to it (a hang that no signal
+/// ends), and a directory or device cannot hold results.
+pub(super) fn require_regular_file(path: &Path) -> Result<(), StoreError> {
+    let Ok(metadata) = std::fs::metadata(path) else { return Ok(()) };
+    let kind = metadata.file_type();
+    #[cfg(unix)]
+    let special = {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            Some("a FIFO")
+        } else if kind.is_socket() {
+            Some("a socket")
+        } else if kind.is_block_device() || kind.is_char_device() {
+            Some("a device")
+        } else {
+            None
+        }
+    };
+    #[cfg(not(unix))]
+    let special = None;
+    let what = if kind.is_dir() { Some("a directory") } else { special.filter(|_| !kind.is_file()) };
+    match what {
+        Some(what) => Err(StoreError::Io {
+            path: path.to_owned(),
+            doing: "use as a results file",
+            reason: std::io::Error::other(format!("it is {what}, not a regular file")),
+        }),
+        None => Ok(()),
+    }
+}
+
 /// Refuses to change a results file whose mode allows no writing: the
 /// user protected it (`chmod a-w`). A rename would replace it regardless,
 /// and root may write to it regardless, so the mode is checked here.
@@ -137,6 +169,7 @@ pub(super) fn refuse_read_only(path: &Path) -> Result<(), StoreError> {
 /// whatever is at `path`, atomically (see [`write_atomically`]). A
 /// read-only file is refused, not replaced.
 pub fn write_results_atomically(path: &Path, header: &Header, records: &[Record]) -> Result<(), StoreError> {
+    require_regular_file(path)?;
     refuse_read_only(path)?;
     write_atomically(path, |out| {
         serde_json::to_writer(&mut *out, &HeaderLine { sweep: header.clone() })?;

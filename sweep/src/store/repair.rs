@@ -49,6 +49,7 @@ pub fn rejected_path(results: &Path) -> PathBuf {
 /// before the results file is replaced, so a crash at any moment loses
 /// nothing.
 pub fn repair(path: &Path, header: Option<&Header>) -> Result<Repair, StoreError> {
+    super::atomic::require_regular_file(path)?;
     let _lock = ResultsLock::acquire(path)?;
     let bytes =
         std::fs::read(path).map_err(|reason| StoreError::Io { path: path.to_owned(), doing: "read", reason })?;

@@ -108,6 +108,7 @@ impl ResultsWriter {
     /// returned so the caller can skip finished points, and a torn last line
     /// is cut off so new records start on a line of their own.
     pub fn open_with(path: &Path, header: &Header, sync: SyncPolicy) -> Result<(ResultsWriter, Results), StoreError> {
+        super::atomic::require_regular_file(path)?;
         let lock = ResultsLock::acquire(path)?;
         let io = |doing, reason| StoreError::Io { path: path.to_owned(), doing, reason };
         let existing = match std::fs::read(path) {
