@@ -16,6 +16,8 @@
 #   CTLD_PORT (6817)  SLURMD_PORT (6818)  DBD_PORT (6819)  DB_PORT (3306)
 #   NODE (localnode)  CPUS (nproc)  ACCOUNTING (1; 0 runs without slurmdbd)
 #   MAX_ARRAY_SIZE (1001, Slurm's default; small values test array splitting)
+# The node has the feature `local` (for `--constraint=local`); root has the
+# account `tests` (for `--account=tests`).
 #
 # Authentication is auth/none and the database password is fixed: acceptable
 # only because every daemon listens on 127.0.0.1 of a throw-away single-user
@@ -34,7 +36,7 @@ log() { printf 'slurm-local: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
 usage() {
-  sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2
+  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2
   exit 2
 }
 
@@ -108,7 +110,7 @@ SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
 MinJobAge=2
 KillWait=2
 MaxArraySize=$MAX_ARRAY_SIZE
-NodeName=$NODE NodeAddr=127.0.0.1 NodeHostname=localhost CPUs=${CPUS:-$(nproc)} State=UNKNOWN
+NodeName=$NODE NodeAddr=127.0.0.1 NodeHostname=localhost CPUs=${CPUS:-$(nproc)} Features=local State=UNKNOWN
 PartitionName=debug Nodes=$NODE Default=YES MaxTime=INFINITE State=UP
 EOF
 }
