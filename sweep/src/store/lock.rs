@@ -25,6 +25,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use super::StoreError;
 
@@ -77,6 +78,7 @@ impl ResultsLock {
         // Each round either returns or lost a race with a releasing holder
         // deleting the file; a few rounds are plenty.
         let mut rounds = 0;
+        let dying_deadline = Instant::now() + Duration::from_secs(2);
         let mut file = loop {
             let mut file = OpenOptions::new()
                 .read(true)
@@ -90,6 +92,15 @@ impl ResultsLock {
                 Ok(false) => {
                     let mut holder = String::new();
                     let _ = file.read_to_string(&mut holder);
+                    // A holder that was just SIGKILLed may still hold the
+                    // lock for a moment through a child it forked and that
+                    // has not reached exec yet (exec closes our descriptors,
+                    // which are close-on-exec). Wait that moment out, but only
+                    // when the recorded holder is known to be gone.
+                    if holder_is_gone(&holder) && Instant::now() < dying_deadline {
+                        std::thread::sleep(Duration::from_millis(10));
+                        continue;
+                    }
                     return Err(StoreError::Locked { path: results.to_owned(), holder: describe_holder(&holder) });
                 }
                 Err(reason) => return Err(io("lock", reason)),
@@ -121,6 +132,28 @@ fn describe_holder(text: &str) -> String {
         (Some(pid), Some(host)) => format!("pid {pid} on {host}"),
         (Some(pid), None) => format!("pid {pid}"),
         _ => "a process that has not written its pid yet".to_owned(),
+    }
+}
+
+/// Whether the sidecar's `pid host` names a process of this machine that no
+/// longer exists. Unknown or foreign holders count as alive: refusing is the
+/// safe answer.
+fn holder_is_gone(text: &str) -> bool {
+    let mut words = text.split_whitespace();
+    let (Some(pid), Some(host)) = (words.next(), words.next()) else { return false };
+    let Ok(pid) = pid.parse::<i32>() else { return false };
+    if host != hostname() || pid <= 0 {
+        return false;
+    }
+    #[cfg(unix)]
+    {
+        // SAFETY: kill with signal 0 only checks that the process exists.
+        let rc = unsafe { libc::kill(pid, 0) };
+        rc != 0 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH)
+    }
+    #[cfg(not(unix))]
+    {
+        false
     }
 }
 
@@ -191,6 +224,20 @@ fn try_lock_exclusive(file: &File) -> std::io::Result<bool> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn only_a_holder_of_this_host_that_has_exited_counts_as_gone() {
+        let mut child = std::process::Command::new("true").spawn().unwrap_or_else(|e| panic!("{e}"));
+        let dead = child.id();
+        let _ = child.wait();
+        let host = hostname();
+        assert!(holder_is_gone(&format!("{dead} {host}")));
+        assert!(!holder_is_gone(&format!("{} {host}", std::process::id())), "we are alive");
+        assert!(!holder_is_gone(&format!("{dead} some-other-node")), "a pid of another host says nothing");
+        assert!(!holder_is_gone(""), "no pid written yet");
+        assert!(!holder_is_gone("garbage"));
+    }
 
     #[test]
     fn a_second_lock_is_refused_with_the_holders_pid_until_the_first_is_dropped() {
