@@ -15,7 +15,7 @@ use anyhow::Context;
 use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use pool::ThreadPool;
 
-use crate::command::Evaluation;
+use crate::command::{Evaluation, Exit};
 use crate::point::Point;
 use crate::signals;
 use crate::space::Space;
@@ -306,6 +306,13 @@ where
             return Some(run);
         };
         let failed = outcome.is_err();
+        if failed && killed_alongside_us(exit.as_ref(), &attempts.stop) {
+            // Not the point's failure: whoever stopped the run (scancel,
+            // a requeue, kill of the job) signalled the black box too. No
+            // attempt is spent; the point stays pending for the next run.
+            run.interrupted = true;
+            return Some(run);
+        }
         let retrying = failed && attempt < attempts.max && retry < attempts.retries;
         emit(Record {
             index,
@@ -333,6 +340,33 @@ where
         delay = (delay * 2).min(Duration::from_secs(60));
     }
     Some(run)
+}
+
+/// Whether a black box that died of a stopping signal (TERM, INT, HUP,
+/// USR1, KILL) went down with this run: Slurm's scancel and requeue signal
+/// every process of a job, so the run's own stop request may arrive a
+/// moment after the black box's death is seen. That moment is waited for.
+fn killed_alongside_us(exit: Option<&Exit>, stop: &Stop) -> bool {
+    #[cfg(unix)]
+    {
+        const STOPPING: [i32; 5] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGUSR1, libc::SIGKILL];
+        if !exit.and_then(|e| e.signal).is_some_and(|signal| STOPPING.contains(&signal)) {
+            return false;
+        }
+        let deadline = Instant::now() + Duration::from_millis(250);
+        while stop.requests() == 0 {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        true
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (exit, stop);
+        false
+    }
 }
 
 /// What the workers tell the thread that owns the sink.

@@ -174,6 +174,27 @@ fn sigterm_stops_gracefully_and_a_resume_finishes_the_rest() {
 const SLEEPER: &str = r#"(space: Range(name: "k", start: 0, end: 6),
     command: ["sh", "-c", "echo $$ > pids/{k}; exec sleep 30"], workers: 2)"#;
 
+/// Slurm's scancel and requeue signal every process of the job: the black
+/// boxes die of the same SIGTERM as sweep. That is no failure of the
+/// points: nothing is recorded and no attempt is spent.
+#[test]
+fn black_boxes_signalled_with_the_run_spend_no_attempt() {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir(sandbox.path("pids")).unwrap_or_else(|e| panic!("{e}"));
+    sandbox.spec("sleepers.ron", SLEEPER);
+    let child = sandbox.start(&["run", "sleepers.ron", "--no-progress"]);
+    wait_until("two sleepers", || sleeper_pids(&sandbox).len() >= 2);
+    signal(&child, libc::SIGTERM);
+    for pid in sleeper_pids(&sandbox) {
+        // SAFETY: kill(2) has no memory-safety preconditions.
+        unsafe { libc::kill(pid, libc::SIGTERM) };
+    }
+    let output = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(output.status.code(), Some(128 + libc::SIGTERM), "{}", stderr(&output));
+    let results = sandbox.load("sleepers.jsonl");
+    assert_eq!(results.records.len(), 0, "killed with the run, not failed: {:?}", results.records);
+}
+
 fn sleeper_pids(sandbox: &Sandbox) -> Vec<libc::pid_t> {
     let dir = sandbox.path("pids");
     let mut pids = Vec::new();
