@@ -16,7 +16,7 @@
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bench_harness::custom::{CustomWorkload, Job, Registry};
+use bench_harness::custom::{git_revision, CustomWorkload, Job, Registry};
 
 /// Image width in pixels; the height is the number of inputs (rows).
 const WIDTH: usize = 480;
@@ -118,6 +118,8 @@ fn main() -> ExitCode {
     )
     .check(symmetric);
     Registry::new()
+        // Recorded in every report, so `compare` can tell revisions apart.
+        .code_revision(git_revision(env!("CARGO_MANIFEST_DIR")))
         .workload(rows)
         .backend("rows-static", rows_static)
         .backend("rows-dynamic", rows_dynamic)

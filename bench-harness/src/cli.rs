@@ -278,7 +278,8 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
         }
         None => RunOptions { out_dir: cli.out.clone(), resume: false },
     };
-    let machine = Machine::detect();
+    let mut machine = Machine::detect();
+    machine.code_revision = registry.revision().map(str::to_owned);
     if machine.build_profile == "debug" {
         eprintln!("warning: this is a debug build; timings are not representative (use --release)");
     }
