@@ -11,7 +11,9 @@
 //! - `rows-dynamic`: the same threads taking rows one at a time from an atomic counter;
 //! - `rows-on-pool`: this project's pool (`map_collect`), built once per worker count.
 //!
-//! Run: `cargo bench -p bench-harness --bench mandelbrot -- configs/mandelbrot.ron`
+//! Run from the workspace root (cargo runs a bench in its package directory,
+//! so paths start at `bench-harness/`):
+//! `cargo bench -p bench-harness --bench mandelbrot -- ../configs/mandelbrot.ron --out ../reports/latest`
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
