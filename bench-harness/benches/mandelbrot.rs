@@ -11,12 +11,14 @@
 //! - `rows-dynamic`: the same threads taking rows one at a time from an atomic counter;
 //! - `rows-on-pool`: this project's pool (`map_collect`), built once per worker count.
 //!
-//! Run: `cargo bench -p bench-harness --bench mandelbrot -- configs/mandelbrot.ron`
+//! Run from the workspace root (cargo runs a bench in its package directory,
+//! so paths start at `bench-harness/`):
+//! `cargo bench -p bench-harness --bench mandelbrot -- ../configs/mandelbrot.ron --out ../reports/latest`
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bench_harness::custom::{CustomWorkload, Job, Registry};
+use bench_harness::custom::{git_revision, CustomWorkload, Job, Registry};
 
 /// Image width in pixels; the height is the number of inputs (rows).
 const WIDTH: usize = 480;
@@ -118,6 +120,8 @@ fn main() -> ExitCode {
     )
     .check(symmetric);
     Registry::new()
+        // Recorded in every report, so `compare` can tell revisions apart.
+        .code_revision(git_revision(env!("CARGO_MANIFEST_DIR")))
         .workload(rows)
         .backend("rows-static", rows_static)
         .backend("rows-dynamic", rows_dynamic)

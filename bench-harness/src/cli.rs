@@ -29,12 +29,14 @@ const EXIT_INTERRUPTED: u8 = 130;
 /// each worker count and chunk size, with warm-up runs and timed
 /// repetitions, and writes to DIR/<experiment>/ (see --out):
 ///
-///   speedup.png, efficiency.png, backends.png  (with two or more worker counts)
-///   overhead.png                               (with two or more fixed chunk sizes)
+///   speedup, efficiency, backends  (.png .svg .pdf; two or more worker counts)
+///   overhead                       (.png .svg .pdf; two or more fixed chunk sizes)
 ///   samples.csv    one row per timed repetition
 ///   results.json   machine, configuration, samples and statistics
 ///   summary.md     tables (median [95% CI], speedup, efficiency, overhead),
-///                  Amdahl/USL fits, warnings, machine
+///                  Amdahl/USL (or Gustafson) fits, warnings, machine
+///   summary.tex    booktabs table and \newcommand macros for LaTeX
+///   *.dat          each chart's data for pgfplots
 ///
 /// The experiment file (RON) lists experiments; every field is checked and
 /// an error names the file, line and column:
@@ -46,7 +48,8 @@ const EXIT_INTERRUPTED: u8 = 130;
 ///           // SpinIters(iterations: ..), Square, Skewed(mean_us: .., shape: ..),
 ///           // MemoryBound(bytes: ..), Command(program: "..", args: ["{x}"])
 ///       inputs: Count(200),                  // or Linspace(start: -1.0, end: 1.0,
-///                                            //    count: 20), Values([0.5, 2.0])
+///                                            //    count: 20), Values([0.5, 2.0]),
+///                                            //    PerWorker(100) (weak scaling)
 ///       workers: [1, 2, 4],                  // more than the cores is allowed
 ///       chunk_sizes: [Fixed(1), Auto],       // Pool and Rayon; default [Auto]
 ///       repetitions: 10,                     // timed runs per cell
@@ -275,7 +278,8 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
         }
         None => RunOptions { out_dir: cli.out.clone(), resume: false },
     };
-    let machine = Machine::detect();
+    let mut machine = Machine::detect();
+    machine.code_revision = registry.revision().map(str::to_owned);
     if machine.build_profile == "debug" {
         eprintln!("warning: this is a debug build; timings are not representative (use --release)");
     }

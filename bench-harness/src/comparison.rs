@@ -88,7 +88,9 @@ pub fn machine_differences(a: &Machine, b: &Machine) -> Vec<String> {
 pub fn compare_reports(a: &ExperimentReport, b: &ExperimentReport) -> ExperimentComparison {
     let name = a.experiment.name.to_string();
     let machine_differences = machine_differences(&a.machine, &b.machine);
-    let revisions = (a.machine.git_revision.clone(), b.machine.git_revision.clone());
+    // The measured code's revision when a bench gave it, else the harness's.
+    let revision = |m: &Machine| m.code_revision.clone().unwrap_or_else(|| format!("parsweep {}", m.git_revision));
+    let revisions = (revision(&a.machine), revision(&b.machine));
     let mut refused = Vec::new();
     let mut cells = Vec::new();
     if a.experiment.workload != b.experiment.workload || a.experiment.inputs != b.experiment.inputs {
@@ -134,7 +136,7 @@ pub fn markdown(comparison: &ExperimentComparison, names: (&str, &str)) -> Strin
     let (a, b) = names;
     let mut out = format!("## Experiment `{}`\n\n", comparison.name);
     let (revision_a, revision_b) = &comparison.revisions;
-    let _ = writeln!(out, "Measured by parsweep revision {revision_a} ({a}) and {revision_b} ({b}).\n");
+    let _ = writeln!(out, "Revisions measured: {revision_a} ({a}) and {revision_b} ({b}).\n");
     if !comparison.machine_differences.is_empty() {
         let _ = writeln!(
             out,

@@ -219,12 +219,42 @@ impl<'a> Job<'a> {
     }
 }
 
+/// The git revision of the repository holding `dir`, with `-dirty` when it
+/// has uncommitted changes; `unknown` when git or the repository is
+/// missing. Pass your package's directory, `env!("CARGO_MANIFEST_DIR")`, to
+/// [`Registry::code_revision`].
+pub fn git_revision(dir: &str) -> String {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+    };
+    match git(&["rev-parse", "--short", "HEAD"]) {
+        Some(revision) if !revision.is_empty() => {
+            let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+            if dirty {
+                format!("{revision}-dirty")
+            } else {
+                revision
+            }
+        }
+        _ => "unknown".to_owned(),
+    }
+}
+
 /// Your named workloads and backends, and the entry point of a bench that
 /// runs configurations naming them: see the [module documentation](self).
 #[derive(Default, Clone)]
 pub struct Registry {
     workloads: BTreeMap<String, CustomWorkload>,
     backends: BTreeMap<BackendName, Arc<StartFn>>,
+    code_revision: Option<String>,
 }
 
 impl fmt::Debug for Registry {
@@ -273,6 +303,20 @@ impl Registry {
         let start: Arc<StartFn> = Arc::new(move |workers| Box::new(start(workers)));
         self.backends.insert(name, start);
         self
+    }
+
+    /// Records the revision of the code being measured in every report
+    /// (results, summary, chart footers), so `compare` can tell two
+    /// revisions apart: for example `git_revision(env!("CARGO_MANIFEST_DIR"))`,
+    /// or a version string.
+    pub fn code_revision(mut self, revision: impl Into<String>) -> Self {
+        self.code_revision = Some(revision.into());
+        self
+    }
+
+    /// The revision given to [`Registry::code_revision`], if any.
+    pub fn revision(&self) -> Option<&str> {
+        self.code_revision.as_deref()
     }
 
     /// Parses the command line as the `bench-harness` binary does (a
@@ -421,6 +465,19 @@ mod tests {
         assert!(job.call(1).is_nan());
         assert_eq!(job.call(0), 1.0);
         assert!(matches!(job.finish(vec![1.0, f64::NAN]), Err(WorkloadError::Unregistered { .. })));
+    }
+
+    #[test]
+    fn git_revision_names_this_repository_and_unknown_elsewhere() {
+        let here = git_revision(env!("CARGO_MANIFEST_DIR"));
+        // A short hash, perhaps dirty; "unknown" only where git is missing.
+        if here != "unknown" {
+            assert!(here.trim_end_matches("-dirty").chars().all(|c| c.is_ascii_hexdigit()), "{here}");
+        }
+        let outside = tempfile::tempdir().unwrap();
+        assert_eq!(git_revision(&outside.path().to_string_lossy()), "unknown");
+        let registry = Registry::new().code_revision("v1.2");
+        assert_eq!(registry.revision(), Some("v1.2"));
     }
 
     #[test]

@@ -62,6 +62,10 @@ pub struct Machine {
     pub target_cpu: String,
     /// This project's revision at build time ([`GIT_REVISION`]).
     pub git_revision: String,
+    /// The revision of the code a bench of yours measures, when it says
+    /// ([`crate::custom::Registry::code_revision`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_revision: Option<String>,
     /// When the run started, UTC, ISO 8601 (`2026-01-31T12:00:00Z`).
     pub date_utc: String,
 }
@@ -88,6 +92,7 @@ impl Machine {
             target: env!("PARSWEEP_TARGET").to_owned(),
             target_cpu: env!("PARSWEEP_TARGET_CPU").to_owned(),
             git_revision: GIT_REVISION.to_owned(),
+            code_revision: None,
             date_utc: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or_else(|_| "unknown".to_owned(), |d| iso8601_utc(d.as_secs())),
@@ -120,8 +125,13 @@ impl Machine {
     /// The build as `release build, rustc 1.80.0 (...), x86_64-unknown-linux-gnu, target-cpu generic`.
     pub fn build_text(&self) -> String {
         format!(
-            "{} build, {}, {}, target-cpu {}, parsweep rev {}",
-            self.build_profile, self.rustc, self.target, self.target_cpu, self.git_revision
+            "{} build, {}, {}, target-cpu {}, parsweep rev {}{}",
+            self.build_profile,
+            self.rustc,
+            self.target,
+            self.target_cpu,
+            self.git_revision,
+            self.code_revision.as_ref().map_or_else(String::new, |r| format!(", measured code rev {r}"))
         )
     }
 

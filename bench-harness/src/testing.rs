@@ -30,6 +30,7 @@ pub fn machine(logical_cores: usize) -> Machine {
         target: "x86_64-unknown-linux-gnu".to_owned(),
         target_cpu: "generic".to_owned(),
         git_revision: "abc1234".to_owned(),
+        code_revision: None,
         date_utc: "2026-01-01T00:00:00Z".to_owned(),
     }
 }

@@ -73,6 +73,7 @@ fn compare_refuses_cells_that_do_not_match_and_warns_about_machines() {
     let b = report("e", "[2, 4]", 1e-3, "host-b");
     let comparison = compare_reports(&a, &b);
     assert_eq!(comparison.machine_differences, ["host: host-a → host-b"]);
+    assert!(comparison.revisions.0.starts_with("parsweep "), "{:?}", comparison.revisions);
     let refused = comparison.refused.join("\n");
     assert!(refused.contains("pool ×1 chunk auto: measured in A only"), "{refused}");
     assert!(refused.contains("std-scope ×4: measured in B only"), "{refused}");
@@ -93,11 +94,14 @@ fn compare_dirs_writes_the_table_and_the_overlay_chart() {
     let root = tempfile::tempdir().unwrap();
     let (a, b, out) = (root.path().join("a"), root.path().join("b"), root.path().join("out"));
     saved(&a, &report("e", "[1, 2, 4]", 1e-3, "host-a"));
-    saved(&b, &report("e", "[1, 2, 4]", 0.5e-3, "host-b"));
+    let mut faster = report("e", "[1, 2, 4]", 0.5e-3, "host-b");
+    faster.machine.code_revision = Some("v2".to_owned());
+    saved(&b, &faster);
     saved(&b, &report("only-b", "[1, 2]", 1e-3, "host-b"));
     let (markdown, written) = compare_dirs(&a, &b, ("old", "new"), &out, &[Format::Svg]).unwrap();
     assert!(markdown.contains("| pool ×2 chunk auto | 510 µs | 255 µs | 0.500 [0.490, 0.510]"), "{markdown}");
     assert!(markdown.contains("**Warning: the machine records differ** (old → new): host: host-a → host-b"));
+    assert!(markdown.contains("(old) and v2 (new)"), "{markdown}");
     assert!(
         markdown.contains(
             "## Experiment `only-b`

@@ -221,6 +221,9 @@ fn write_reproducibility(out: &mut String, report: &ExperimentReport) -> std::fm
     for (name, value) in rows {
         writeln!(out, "| {name} | {value} |")?;
     }
+    if let Some(revision) = &machine.code_revision {
+        writeln!(out, "| measured code revision | {revision} |")?;
+    }
     Ok(())
 }
 

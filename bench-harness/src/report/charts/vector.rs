@@ -12,6 +12,7 @@
 //! outlines) and `flate2` (the PDF's compressed content stream), which the
 //! PNG path already builds.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 
@@ -36,6 +37,7 @@ enum Segment {
 }
 
 /// `path` with every point mapped by `m`.
+#[cfg(test)]
 fn transformed<'a>(path: &'a [Segment], m: &Matrix) -> impl Iterator<Item = Segment> + 'a {
     let m = *m;
     path.iter().map(move |segment| match *segment {
@@ -67,6 +69,7 @@ type GlyphKey = (bool, u16);
 /// `y' = b·x + d·y + f` (SVG's `matrix()` order).
 type Matrix = [f64; 6];
 
+#[cfg(test)]
 fn apply(m: &Matrix, (x, y): Point) -> Point {
     (m[0] * x + m[2] * y + m[4], m[1] * x + m[3] * y + m[5])
 }
@@ -475,14 +478,14 @@ impl Recording {
             num(height * points_per_pixel)
         );
         let mut state_alpha = 1000;
+        // Each glyph is a form XObject drawn wherever the text uses it (its
+        // outline once per file, like the SVG's <defs>).
+        let glyph_names: BTreeMap<GlyphKey, usize> = self.glyphs.keys().enumerate().map(|(i, k)| (*k, i)).collect();
+        let no_path = Vec::new();
         for item in &self.items {
-            let text_path;
             let (path, color) = match item {
                 Item::Fill { path, color } | Item::Stroke { path, color, .. } => (path, color),
-                Item::Text { glyphs, color } => {
-                    text_path = self.text_path(glyphs);
-                    (&text_path, color)
-                }
+                Item::Text { color, .. } => (&no_path, color),
             };
             let alpha = (color.alpha * 1000.0).round() as u32;
             if alpha != state_alpha {
@@ -496,39 +499,72 @@ impl Recording {
             let rgb =
                 format!("{} {} {}", num(f64::from(r) / 255.0), num(f64::from(g) / 255.0), num(f64::from(b) / 255.0));
             match item {
-                Item::Fill { .. } | Item::Text { .. } => {
+                Item::Fill { .. } => {
                     let _ = writeln!(content, "{rgb} rg {} f", pdf_path(path));
+                }
+                Item::Text { glyphs, .. } => {
+                    let _ = writeln!(content, "{rgb} rg");
+                    for (key, m) in glyphs {
+                        let _ = writeln!(
+                            content,
+                            "q {} {} {} {} {} {} cm /G{} Do Q",
+                            fine(m[0]),
+                            fine(m[1]),
+                            fine(m[2]),
+                            fine(m[3]),
+                            num(m[4]),
+                            num(m[5]),
+                            glyph_names[key]
+                        );
+                    }
                 }
                 Item::Stroke { width, .. } => {
                     let _ = writeln!(content, "{rgb} RG {} w {} S", num(*width), pdf_path(path));
                 }
             }
         }
-        let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
-        // Writing to a Vec cannot fail.
-        let _ = encoder.write_all(content.as_bytes());
-        let stream = encoder.finish().unwrap_or_default();
+        let stream = compress(content.as_bytes());
 
         let states: String = alphas
             .iter()
             .map(|a| format!("/A{a} << /Type /ExtGState /ca {0} /CA {0} >> ", num(f64::from(*a) / 1000.0)))
             .collect();
+        // Objects 1–5 (catalog, pages, page, content, info), then the glyphs.
+        let first_glyph = 6;
+        let forms: String = (0..self.glyphs.len()).map(|i| format!("/G{i} {} 0 R ", first_glyph + i)).collect();
         let mut objects: Vec<Vec<u8>> = vec![
             b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
             b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
             format!(
                 "<< /Type /Page /Parent 2 0 R /MediaBox [0 0 {} {}] /Contents 4 0 R \
-                 /Resources << /ExtGState << {states}>> >> >>",
+                 /Resources << /ExtGState << {states}>> /XObject << {forms}>> >> >>",
                 num(width * points_per_pixel),
                 num(height * points_per_pixel)
             )
             .into_bytes(),
+            flate_stream("", &stream),
+            format!("<< /Title {} /Producer (parsweep bench-harness) >>", pdf_string(title)).into_bytes(),
         ];
-        let mut stream_object = format!("<< /Length {} /Filter /FlateDecode >>\nstream\n", stream.len()).into_bytes();
-        stream_object.extend_from_slice(&stream);
-        stream_object.extend_from_slice(b"\nendstream");
-        objects.push(stream_object);
-        objects.push(format!("<< /Title {} /Producer (parsweep bench-harness) >>", pdf_string(title)).into_bytes());
+        for path in self.glyphs.values() {
+            let points = path.iter().flat_map(|segment| match *segment {
+                Segment::Move(p) | Segment::Line(p) => vec![p],
+                Segment::Quad(a, b) => vec![a, b],
+                Segment::Cubic(a, b, c) => vec![a, b, c],
+                Segment::Close => vec![],
+            });
+            let (x0, y0, x1, y1) = points.fold((f64::MAX, f64::MAX, f64::MIN, f64::MIN), |(x0, y0, x1, y1), (x, y)| {
+                (x0.min(x), y0.min(y), x1.max(x), y1.max(y))
+            });
+            let outline = compress(format!("{} f", pdf_path(path)).as_bytes());
+            let bbox = format!(
+                "/Type /XObject /Subtype /Form /BBox [{} {} {} {}] ",
+                num(x0.floor()),
+                num(y0.floor()),
+                num(x1.ceil()),
+                num(y1.ceil())
+            );
+            objects.push(flate_stream(&bbox, &outline));
+        }
 
         let mut pdf = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n".to_vec();
         let mut offsets = Vec::new();
@@ -545,17 +581,34 @@ impl Recording {
         }
         let _ = write!(
             table,
-            "trailer\n<< /Size {} /Root 1 0 R /Info {} 0 R >>\nstartxref\n{xref}\n%%EOF\n",
-            objects.len() + 1,
-            objects.len()
+            "trailer\n<< /Size {} /Root 1 0 R /Info 5 0 R >>\nstartxref\n{xref}\n%%EOF\n",
+            objects.len() + 1
         );
         pdf.extend_from_slice(table.as_bytes());
         pdf
     }
 }
 
+/// `data` deflated (zlib), for a `/FlateDecode` stream.
+fn compress(data: &[u8]) -> Vec<u8> {
+    let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    // Writing to a Vec cannot fail.
+    let _ = encoder.write_all(data);
+    encoder.finish().unwrap_or_default()
+}
+
+/// A stream object: `<< {entries}/Length n /Filter /FlateDecode >>` and the bytes.
+fn flate_stream(entries: &str, compressed: &[u8]) -> Vec<u8> {
+    let mut object = format!("<< {entries}/Length {} /Filter /FlateDecode >>\nstream\n", compressed.len()).into_bytes();
+    object.extend_from_slice(compressed);
+    object.extend_from_slice(b"\nendstream");
+    object
+}
+
+#[cfg(test)]
 impl Recording {
-    /// The outlines of a line of text, in pixels.
+    /// The outlines of a line of text, in pixels (what the glyph
+    /// references draw).
     fn text_path(&self, glyphs: &[(GlyphKey, Matrix)]) -> Vec<Segment> {
         glyphs.iter().filter_map(|(key, m)| Some(transformed(self.glyphs.get(key)?, m))).flatten().collect()
     }
