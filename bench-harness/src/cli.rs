@@ -292,7 +292,7 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
             work.push((experiment, Vec::new()));
             continue;
         }
-        match previous(experiment, &options.out_dir.join(experiment.name.as_str()))? {
+        match previous(experiment, &machine, &options.out_dir.join(experiment.name.as_str()))? {
             Previous::Complete(_) => eprintln!("{}: complete in {}, kept", experiment.name, options.out_dir.display()),
             Previous::Partial(samples) => {
                 eprintln!("{}: resuming with {} sample(s) already measured", experiment.name, samples.len());
