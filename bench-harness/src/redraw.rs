@@ -65,12 +65,25 @@ pub fn read_saved(path: &Path) -> anyhow::Result<ExperimentReport> {
     analysis.warnings = warnings;
     Ok(ExperimentReport {
         status: measured.status,
-        machine: measured.machine,
+        machine: mark_unrecorded(measured.machine),
         conditions: measured.conditions,
         experiment: measured.experiment,
         samples: measured.samples,
         analysis,
     })
+}
+
+/// A `results.json` from an older harness lacks fields of the machine
+/// record; they say so rather than leave gaps ("release profile, , ").
+fn mark_unrecorded(mut machine: Machine) -> Machine {
+    for field in
+        [&mut machine.kernel, &mut machine.hostname, &mut machine.rustc, &mut machine.target, &mut machine.target_cpu]
+    {
+        if field.trim().is_empty() {
+            *field = "not recorded".to_owned();
+        }
+    }
+    machine
 }
 
 /// Reads every report under `dirs`: each is a report directory (with a
@@ -243,4 +256,30 @@ fn draw_machines(
         written.extend([speedup, efficiency]);
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_older_results_json_says_what_it_did_not_record() {
+        let experiment = crate::testing::experiment(
+            "(experiments: [(name: \"t\", workload: Square, inputs: Count(10), workers: [1, 2], \
+             repetitions: 5, backends: [Sequential, Pool])])",
+        );
+        let mut json = serde_json::to_value(crate::testing::report(experiment, 2, |_| 1.0)).unwrap();
+        let machine = json["machine"].as_object_mut().unwrap();
+        for field in ["kernel", "hostname", "rustc", "target", "target_cpu"] {
+            machine.remove(field);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(RESULTS);
+        std::fs::write(&path, json.to_string()).unwrap();
+        let report = read_saved(&path).unwrap();
+        assert_eq!(report.machine.rustc, "not recorded");
+        assert_eq!(report.machine.hostname, "not recorded");
+        let caption = report.machine.caption();
+        assert!(!caption.contains(", ,") && caption.contains("target-cpu not recorded"), "{caption}");
+    }
 }
