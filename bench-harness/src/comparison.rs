@@ -36,12 +36,17 @@ pub struct CellComparison {
     pub median_b: f64,
     /// The statistics, B against A.
     pub comparison: Comparison,
+    /// The Mann–Whitney p-value adjusted by Holm's method over all cells of
+    /// the experiment: with dozens of cells, some raw p-values fall below
+    /// 0.05 by chance alone; this one keeps that chance at 5 % for the whole
+    /// table.
+    pub p_holm: f64,
 }
 
 impl CellComparison {
     /// `faster`, `slower` or `no significant difference`, for B against A.
     pub fn verdict(&self) -> &'static str {
-        if !self.comparison.is_significant(ALPHA) {
+        if !(self.p_holm < ALPHA && self.comparison.is_significant(ALPHA)) {
             "no significant difference"
         } else if self.comparison.ratio.value < 1.0 {
             "faster"
@@ -64,6 +69,23 @@ pub struct ExperimentComparison {
     pub machine_differences: Vec<String>,
     /// The project revisions that measured A and B.
     pub revisions: (String, String),
+    /// Warnings about a busy machine while A, and while B, was measured.
+    pub busy: (Vec<String>, Vec<String>),
+}
+
+/// Holm's step-down adjustment of `p_values` (as R's `p.adjust(p, "holm")`),
+/// in the given order.
+pub fn holm(p_values: &[f64]) -> Vec<f64> {
+    let m = p_values.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&i, &j| p_values[i].total_cmp(&p_values[j]));
+    let mut adjusted = vec![1.0; m];
+    let mut running: f64 = 0.0;
+    for (rank, &index) in order.iter().enumerate() {
+        running = running.max(((m - rank) as f64 * p_values[index]).min(1.0));
+        adjusted[index] = running;
+    }
+    adjusted
 }
 
 /// The fields of two machine records that differ (the date and the
@@ -91,6 +113,8 @@ pub fn compare_reports(a: &ExperimentReport, b: &ExperimentReport) -> Experiment
     // The measured code's revision when a bench gave it, else the harness's.
     let revision = |m: &Machine| m.code_revision.clone().unwrap_or_else(|| format!("parsweep {}", m.git_revision));
     let revisions = (revision(&a.machine), revision(&b.machine));
+    let busy = |r: &ExperimentReport| r.conditions.warnings(r.machine.logical_cores);
+    let busy = (busy(a), busy(b));
     let mut refused = Vec::new();
     let mut cells = Vec::new();
     if a.experiment.workload != b.experiment.workload || a.experiment.inputs != b.experiment.inputs {
@@ -98,7 +122,7 @@ pub fn compare_reports(a: &ExperimentReport, b: &ExperimentReport) -> Experiment
             "every cell: the runs measured different problems (A: {}, {}; B: {}, {})",
             a.experiment.workload, a.experiment.inputs, b.experiment.workload, b.experiment.inputs
         ));
-        return ExperimentComparison { name, cells, refused, machine_differences, revisions };
+        return ExperimentComparison { name, cells, refused, machine_differences, revisions, busy };
     }
     let samples = |report: &ExperimentReport| {
         let mut by_cell: BTreeMap<Cell, Vec<f64>> = BTreeMap::new();
@@ -119,6 +143,7 @@ pub fn compare_reports(a: &ExperimentReport, b: &ExperimentReport) -> Experiment
                 median_a: crate::stats::median(times_a).unwrap_or(f64::NAN),
                 median_b: crate::stats::median(times_b).unwrap_or(f64::NAN),
                 comparison,
+                p_holm: f64::NAN,
             }),
             None => refused.push(format!("{cell}: no usable samples in one of the runs")),
         }
@@ -128,7 +153,11 @@ pub fn compare_reports(a: &ExperimentReport, b: &ExperimentReport) -> Experiment
     // Cells in measurement order, as the reports list them.
     let order = |cell: &Cell| crate::measure::cells(&a.experiment).iter().position(|c| c == cell);
     cells.sort_by_key(|c| order(&c.cell));
-    ExperimentComparison { name, cells, refused, machine_differences, revisions }
+    let adjusted = holm(&cells.iter().map(|c| c.comparison.test.p_value).collect::<Vec<_>>());
+    for (cell, p_holm) in cells.iter_mut().zip(adjusted) {
+        cell.p_holm = p_holm;
+    }
+    ExperimentComparison { name, cells, refused, machine_differences, revisions, busy }
 }
 
 /// The Markdown table of one experiment's comparison.
@@ -145,21 +174,33 @@ pub fn markdown(comparison: &ExperimentComparison, names: (&str, &str)) -> Strin
             comparison.machine_differences.join("; ")
         );
     }
+    for (run, warnings) in [(a, &comparison.busy.0), (b, &comparison.busy.1)] {
+        if !warnings.is_empty() {
+            let _ = writeln!(
+                out,
+                "**Warning: {run} was measured on a busy machine**: {}. Differences below may come from the load \
+                 rather than the code.\n",
+                warnings.join("; ")
+            );
+        }
+    }
     if !comparison.cells.is_empty() {
         let _ = writeln!(
             out,
             "Ratio = median({b}) / median({a}) with its 95% bootstrap interval (below 1: {b} is faster); \
              p: two-sided Mann–Whitney U (exact for small samples without ties, else normal approximation \
-             with tie correction); a difference is called only when p < {ALPHA} and the interval excludes 1.\n"
+             with tie correction); p (Holm): adjusted for testing {} cells at once. A difference is called only \
+             when the adjusted p < {ALPHA} and the interval excludes 1.\n",
+            comparison.cells.len()
         );
-        let _ = writeln!(out, "| cell | median {a} | median {b} | ratio {b}/{a} [95% CI] | p | verdict |");
-        let _ = writeln!(out, "|---|--:|--:|--:|--:|---|");
+        let _ = writeln!(out, "| cell | median {a} | median {b} | ratio {b}/{a} [95% CI] | p | p (Holm) | verdict |");
+        let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|---|");
         for cell in &comparison.cells {
             let c = &cell.comparison;
             let exact = if c.test.method == PValueMethod::Exact { " (exact)" } else { "" };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {:.3} [{:.3}, {:.3}] | {}{exact} | {} |",
+                "| {} | {} | {} | {:.3} [{:.3}, {:.3}] | {}{exact} | {} | {} |",
                 cell.cell,
                 format_seconds(cell.median_a),
                 format_seconds(cell.median_b),
@@ -167,6 +208,7 @@ pub fn markdown(comparison: &ExperimentComparison, names: (&str, &str)) -> Strin
                 c.ratio.ci_low,
                 c.ratio.ci_high,
                 p_value(c.test.p_value),
+                p_value(cell.p_holm),
                 cell.verdict()
             );
         }
@@ -263,4 +305,48 @@ pub fn compare_dirs(
     std::fs::write(&markdown_path, &text).with_context(|| format!("writing {}", markdown_path.display()))?;
     written.push(markdown_path);
     Ok((text, written))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holm_matches_r_p_adjust() {
+        // R: p.adjust(c(0.01, 0.04, 0.03, 0.005), "holm") = 0.03 0.06 0.06 0.02
+        let adjusted = holm(&[0.01, 0.04, 0.03, 0.005]);
+        for (got, want) in adjusted.iter().zip([0.03, 0.06, 0.06, 0.02]) {
+            assert!((got - want).abs() < 1e-12, "{adjusted:?}");
+        }
+        assert_eq!(holm(&[0.9, 0.8]), [1.0, 1.0], "capped at 1, never below a smaller p's");
+        assert!(holm(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_chance_p_value_among_many_cells_is_not_a_verdict_and_load_is_warned() {
+        let experiment = crate::testing::experiment(
+            "(experiments: [(name: \"t\", workload: Square, inputs: Count(10), workers: [1, 2, 3, 4, 5, 6, 7, 8], \
+             repetitions: 5, backends: [Sequential, Pool, StdScope])])",
+        );
+        let a = crate::testing::report(experiment, 8, |_| 1.0);
+        let mut b = a.clone();
+        // One cell of seventeen "differs" with p = 0.008 (5 against 5, fully separated) and a ratio
+        // interval excluding 1: uncorrected, that is a verdict; Holm's 0.13 is not.
+        let shifted = b.samples.iter_mut().filter(|s| s.cell.workers == 5 && s.cell.backend.name() == "pool");
+        shifted.for_each(|s| s.seconds *= 1.01);
+        b.conditions.load_before = Some(crate::machine::LoadAverage { one: 6.0, five: 6.0, fifteen: 6.0 });
+        let comparison = compare_reports(&a, &b);
+        assert_eq!(comparison.cells.len(), 17);
+        let cell = comparison.cells.iter().find(|c| c.cell.workers == 5 && c.cell.backend.name() == "pool").unwrap();
+        assert!(
+            cell.comparison.is_significant(ALPHA) && cell.p_holm > ALPHA,
+            "{} {}",
+            cell.comparison.test.p_value,
+            cell.p_holm
+        );
+        assert!(comparison.cells.iter().all(|c| c.verdict() == "no significant difference"));
+        let text = markdown(&comparison, ("A", "B"));
+        assert!(text.contains("**Warning: B was measured on a busy machine**"), "{text}");
+        assert!(!text.contains("A was measured on a busy"), "{text}");
+    }
 }
