@@ -69,7 +69,7 @@ pub struct ExperimentComparison {
     pub machine_differences: Vec<String>,
     /// The project revisions that measured A and B.
     pub revisions: (String, String),
-    /// Warnings about a busy machine while A, and while B, was measured.
+    /// Warnings about how A, and B, were measured: interrupted, or on a busy machine.
     pub busy: (Vec<String>, Vec<String>),
 }
 
@@ -113,7 +113,13 @@ pub fn compare_reports(a: &ExperimentReport, b: &ExperimentReport) -> Experiment
     // The measured code's revision when a bench gave it, else the harness's.
     let revision = |m: &Machine| m.code_revision.clone().unwrap_or_else(|| format!("parsweep {}", m.git_revision));
     let revisions = (revision(&a.machine), revision(&b.machine));
-    let busy = |r: &ExperimentReport| r.conditions.warnings(r.machine.logical_cores);
+    let busy = |r: &ExperimentReport| {
+        let mut warnings = r.conditions.warnings(r.machine.logical_cores);
+        if r.status == crate::report::RunStatus::Interrupted {
+            warnings.insert(0, "the run was interrupted: partial data (finish it with --resume)".to_owned());
+        }
+        warnings
+    };
     let busy = (busy(a), busy(b));
     let mut refused = Vec::new();
     let mut cells = Vec::new();
@@ -178,8 +184,8 @@ pub fn markdown(comparison: &ExperimentComparison, names: (&str, &str)) -> Strin
         if !warnings.is_empty() {
             let _ = writeln!(
                 out,
-                "**Warning: {run} was measured on a busy machine**: {}. Differences below may come from the load \
-                 rather than the code.\n",
+                "**Warning about {run}**: {}. Differences below may come from how it was measured rather than \
+                 from the code.\n",
                 warnings.join("; ")
             );
         }
@@ -346,7 +352,10 @@ mod tests {
         );
         assert!(comparison.cells.iter().all(|c| c.verdict() == "no significant difference"));
         let text = markdown(&comparison, ("A", "B"));
-        assert!(text.contains("**Warning: B was measured on a busy machine**"), "{text}");
-        assert!(!text.contains("A was measured on a busy"), "{text}");
+        assert!(text.contains("**Warning about B**: busy machine: load average 6.00"), "{text}");
+        assert!(!text.contains("Warning about A"), "{text}");
+        b.status = crate::report::RunStatus::Interrupted;
+        let text = markdown(&compare_reports(&b, &a), ("A", "B"));
+        assert!(text.contains("**Warning about A**: the run was interrupted: partial data"), "{text}");
     }
 }
