@@ -75,6 +75,10 @@ pub fn check_memory(experiment: &Experiment, available: Option<u64>) -> Result<(
             experiment.workers.as_slice().iter().max().unwrap_or(&1),
             format_bytes(bytes as u64)
         ),
+        // `len_for` saturates: say what was asked for, not u64::MAX.
+        _ if experiment.inputs.is_weak() => {
+            format!("{} inputs per worker × {most_workers} workers", experiment.inputs.len())
+        }
         _ => format!("{inputs} inputs"),
     };
     let have = available
@@ -209,6 +213,16 @@ mod tests {
         );
         let error = check_memory(&small, Some(16_000_000_000)).unwrap_err();
         assert!(error.contains("10 inputs and 64 buffers of 1.0 GB need about 64.0 GB"), "{error}");
+        // PerWorker sizes that overflow are refused with the sizes as written.
+        let weak = experiment(
+            "(experiments: [(name: \"w\", workload: Square, inputs: PerWorker(4611686018427387904), \
+             workers: [1, 4], repetitions: 1, backends: [Sequential, Pool])])",
+        );
+        let error = check_memory(&weak, None).unwrap_err();
+        assert!(
+            error.starts_with("experiment \"w\": 4611686018427387904 inputs per worker × 4 workers need"),
+            "{error}"
+        );
     }
 
     #[test]
