@@ -106,9 +106,12 @@ pub fn probe(experiment: &Experiment, registry: &Registry) -> anyhow::Result<f64
     let mut runs = 0;
     for index in 0..experiment.inputs.len().min(PROBE_INPUTS) {
         let Some(x) = experiment.inputs.get(index) else { break };
-        task(index, x).with_context(|| {
-            format!("experiment {:?}: the workload fails on input #{index}", experiment.name.as_str())
-        })?;
+        let fails = || format!("experiment {:?}: the workload fails on input #{index}", experiment.name.as_str());
+        // A workload of your own may panic: an error naming the input, not an abort.
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| task(index, x)))
+            .map_err(|_| anyhow::anyhow!("it panicked (the message is above)"))
+            .with_context(fails)?
+            .with_context(fails)?;
         runs += 1;
         if started.elapsed() >= PROBE_BUDGET {
             break;

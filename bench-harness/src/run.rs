@@ -294,8 +294,22 @@ pub struct RunSummary {
 /// The speedup spread of experiments that differ only in `pinning`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PinningComparison {
-    /// `(experiment name, its pinning, median speedup spread over its parallel cells)`.
-    pub rows: Vec<(String, crate::config::Pinning, Option<f64>)>,
+    /// One per experiment, in run order.
+    pub rows: Vec<PinningRow>,
+}
+
+/// One experiment of a [`PinningComparison`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct PinningRow {
+    /// The experiment's name.
+    pub name: String,
+    /// Its pinning.
+    pub pinning: crate::config::Pinning,
+    /// Median speedup spread over its parallel cells.
+    pub spread: Option<f64>,
+    /// Share of the CPU other processes used meanwhile: the confounder a
+    /// reader must see next to the spread.
+    pub foreign_cpu: Option<f64>,
 }
 
 impl std::fmt::Display for PinningComparison {
@@ -303,9 +317,12 @@ impl std::fmt::Display for PinningComparison {
         let rows: Vec<String> = self
             .rows
             .iter()
-            .map(|(name, pinning, spread)| {
-                let spread = spread.map_or_else(|| "—".to_owned(), |s| format!("{:.1}%", s * 100.0));
-                format!("{name} (pinning {pinning}): {spread}")
+            .map(|row| {
+                let spread = row.spread.map_or_else(|| "—".to_owned(), |s| format!("{:.1}%", s * 100.0));
+                let foreign = row
+                    .foreign_cpu
+                    .map_or_else(String::new, |s| format!(" (other processes: {:.0}% of CPU)", s * 100.0));
+                format!("{} (pinning {}): {spread}{foreign}", row.name, row.pinning)
             })
             .collect();
         write!(f, "speedup spread (median over parallel cells of the IQR of T1(r)/Tp(r)): {}", rows.join("; "))
@@ -347,7 +364,12 @@ pub fn compare_pinning(reports: &[&ExperimentReport]) -> Vec<PinningComparison> 
                 .map(|report| {
                     let spreads: Vec<f64> =
                         report.analysis.cells.iter().filter_map(|cell| cell.speedup_spread).collect();
-                    (report.experiment.name.to_string(), report.experiment.pinning, crate::stats::median(&spreads))
+                    PinningRow {
+                        name: report.experiment.name.to_string(),
+                        pinning: report.experiment.pinning,
+                        spread: crate::stats::median(&spreads),
+                        foreign_cpu: report.conditions.foreign_cpu,
+                    }
                 })
                 .collect(),
         })
@@ -440,9 +462,9 @@ mod tests {
         let other = report("c", "Spread", 6);
         let comparisons = compare_pinning(&[&none, &cores, &other]);
         assert_eq!(comparisons.len(), 1, "c has other repetitions: not comparable");
-        let names: Vec<&str> = comparisons[0].rows.iter().map(|(name, _, _)| name.as_str()).collect();
+        let names: Vec<&str> = comparisons[0].rows.iter().map(|row| row.name.as_str()).collect();
         assert_eq!(names, ["a", "b"]);
-        assert!(comparisons[0].rows.iter().all(|(_, _, spread)| spread.is_some()));
+        assert!(comparisons[0].rows.iter().all(|row| row.spread.is_some()));
         assert!(comparisons[0].to_string().starts_with("speedup spread (median over parallel cells"));
         assert!(compare_pinning(&[&none, &none]).is_empty(), "same pinning: nothing to compare");
     }

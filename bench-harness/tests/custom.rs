@@ -200,3 +200,12 @@ fn backends_of_your_own_look_different_from_each_other_and_from_the_built_ins() 
     // The same backend keeps its style.
     assert_eq!(backend_style(named[3]), backend_style(BackendKind::Named(BackendName::try_from("style-3").unwrap())));
 }
+
+#[test]
+fn a_workload_that_panics_on_its_first_inputs_is_refused_before_measuring() {
+    let registry = Registry::new().workload(CustomWorkload::new("boom", |x| if x >= 1.0 { panic!("no") } else { x }));
+    let plan = plan("Named(\"boom\")", "[Sequential]");
+    let error = bench_harness::preflight::probe(&plan.experiments[0], &registry).unwrap_err();
+    let message = format!("{error:#}");
+    assert!(message.contains("fails on input #1") && message.contains("panicked"), "{message}");
+}
