@@ -274,6 +274,15 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
     let options = match &cli.resume {
         Some(dir) => {
             anyhow::ensure!(dir.is_dir(), "--resume {}: no such directory", dir.display());
+            let foreign = crate::run::foreign_experiments(&plan, dir);
+            anyhow::ensure!(
+                foreign.is_empty(),
+                "--resume {}: it holds experiment(s) {} that {} does not define; give the experiment file that \
+                 started the run (bench-harness CONFIG --resume DIR)",
+                dir.display(),
+                foreign.join(", "),
+                cli.config.display()
+            );
             RunOptions { out_dir: dir.clone(), resume: true }
         }
         None => RunOptions { out_dir: cli.out.clone(), resume: false },

@@ -134,6 +134,24 @@ pub fn previous(experiment: &Experiment, machine: &Machine, dir: &Path) -> anyho
     Ok(Previous::Nothing)
 }
 
+/// The experiments an earlier run left in `out_dir` (subdirectories with
+/// samples or a report) that `plan` does not define: a sign that `--resume`
+/// was given another experiment file than the one that started the run.
+pub fn foreign_experiments(plan: &Plan, out_dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(out_dir) else { return Vec::new() };
+    let mut foreign: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            let dir = entry.path();
+            [crate::report::csv::FILE_NAME, json::FILE_NAME, STARTED_FILE].iter().any(|f| dir.join(f).is_file())
+        })
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| plan.experiment(name).is_none())
+        .collect();
+    foreign.sort();
+    foreign
+}
+
 /// Total runs (warm-up and timed) still to make, the length of a progress bar.
 pub fn total_runs(experiments: &[(&Experiment, &[Sample])]) -> u64 {
     experiments.iter().map(|(e, done)| run_count(e, done)).sum()

@@ -311,3 +311,20 @@ fn ctrl_c_keeps_every_sample_writes_an_interrupted_report_and_resume_finishes() 
     );
     assert_eq!(rows(&csv), resumed);
 }
+
+#[test]
+fn resume_with_another_experiment_file_is_refused_before_measuring() {
+    let dir = with_config(TWO_EXPERIMENTS);
+    // What a run of another file left: an experiment this file does not define.
+    std::fs::create_dir_all(dir.path().join("out/from-another-file")).unwrap();
+    std::fs::write(dir.path().join("out/from-another-file/samples.csv"), "").unwrap();
+    let output = harness(&["experiments.ron", "--resume", "out"], dir.path());
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("holds experiment(s) from-another-file that experiments.ron does not define"),
+        "{message}"
+    );
+    let measured = std::fs::read_dir(dir.path().join("out")).unwrap().count();
+    assert_eq!(measured, 1, "nothing of experiments.ron was measured");
+}
