@@ -135,21 +135,25 @@ pub fn previous(experiment: &Experiment, machine: &Machine, dir: &Path) -> anyho
 }
 
 /// The experiments an earlier run left in `out_dir` (subdirectories with
-/// samples or a report) that `plan` does not define: a sign that `--resume`
-/// was given another experiment file than the one that started the run.
+/// samples or a report), when none of them is defined by `plan`: a sign
+/// that `--resume` was given another experiment file than the one that
+/// started the run. Empty when `out_dir` holds any experiment of `plan`
+/// (runs of several files may share one `--out`).
 pub fn foreign_experiments(plan: &Plan, out_dir: &Path) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(out_dir) else { return Vec::new() };
-    let mut foreign: Vec<String> = entries
+    let mut found: Vec<String> = entries
         .filter_map(Result::ok)
         .filter(|entry| {
             let dir = entry.path();
             [crate::report::csv::FILE_NAME, json::FILE_NAME, STARTED_FILE].iter().any(|f| dir.join(f).is_file())
         })
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .filter(|name| plan.experiment(name).is_none())
         .collect();
-    foreign.sort();
-    foreign
+    if found.iter().any(|name| plan.experiment(name).is_some()) {
+        return Vec::new();
+    }
+    found.sort();
+    found
 }
 
 /// Total runs (warm-up and timed) still to make, the length of a progress bar.
@@ -541,5 +545,27 @@ mod tests {
         let rebuilt = Machine { git_revision: "0000000".into(), ..machine.clone() };
         let error = previous(&experiment, &rebuilt, dir.path()).unwrap_err().to_string();
         assert!(error.contains(&format!("harness revision: {} → 0000000", machine.git_revision)), "{error}");
+    }
+
+    #[test]
+    fn a_resume_directory_of_another_file_is_told_apart_from_a_shared_one() {
+        let plan = Plan::parse(
+            "(experiments: [(name: \"mine\", workload: Square, inputs: Count(1), workers: [1], repetitions: 1, \
+             backends: [Sequential])])",
+            Path::new("t.ron"),
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let leave = |name: &str| {
+            std::fs::create_dir_all(dir.path().join(name)).unwrap();
+            std::fs::write(dir.path().join(name).join(crate::report::csv::FILE_NAME), "").unwrap();
+        };
+        std::fs::create_dir_all(dir.path().join("empty")).unwrap();
+        assert!(foreign_experiments(&plan, dir.path()).is_empty(), "nothing measured yet");
+        leave("other");
+        leave("another");
+        assert_eq!(foreign_experiments(&plan, dir.path()), ["another", "other"]);
+        leave("mine");
+        assert!(foreign_experiments(&plan, dir.path()).is_empty(), "one --out shared by two files");
     }
 }
