@@ -300,13 +300,14 @@ fn run_command(program: &str, args: &[String], x: f64) -> Result<f64, WorkloadEr
     let command = command_line(program, &args);
     let spawn_error =
         |error: std::io::Error| WorkloadError::Spawn { command: command.clone(), reason: error.to_string() };
-    let mut child = Command::new(program)
-        .args(&args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(spawn_error)?;
+    let mut command_to_run = Command::new(program);
+    command_to_run.args(&args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    // Its own process group: Ctrl-C in a terminal signals the whole
+    // foreground group, and a program killed by it would fail the run the
+    // harness means to finish before writing its interrupted report.
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut command_to_run, 0);
+    let mut child = command_to_run.spawn().map_err(spawn_error)?;
     // Both pipes are read at once, so a program that fills one while we
     // wait on the other cannot deadlock.
     let stderr = child.stderr.take().map(|pipe| std::thread::spawn(move || read_bounded(pipe, MAX_COMMAND_OUTPUT)));
