@@ -343,6 +343,7 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
         }
         eprintln!("\ninterrupted: finishing the current run, then writing a partial report (Ctrl-C again to quit now)");
     })?;
+    crate::workload::shield_commands_from_ctrl_c();
 
     let started = Instant::now();
     let progress = ProgressBar::new(total_runs(&pending)).with_style(

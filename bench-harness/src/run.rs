@@ -183,6 +183,11 @@ pub fn preflight(
             continue;
         }
         preflight::check_writable(&out_dir.join(experiment.name.as_str()))?;
+        if preflight::nominal_seconds_per_input(&experiment.workload).is_none() {
+            // An external command or code of yours may take long, or hang:
+            // say what is running rather than sit silent.
+            eprintln!("checking {}: running its workload on its first inputs…", experiment.name);
+        }
         let per_input = preflight::probe(experiment, registry)?;
         let full = preflight::estimate(experiment, per_input, machine.logical_cores);
         let share = remaining as f64 / run_count(experiment, &[]).max(1) as f64;

@@ -276,6 +276,18 @@ fn command_line(program: &str, args: &[String]) -> String {
     std::iter::once(program).chain(args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
 }
 
+/// Whether external commands start in a process group of their own.
+static SHIELDED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Starts external commands in a process group of their own from now on.
+/// Call it once the harness handles Ctrl-C itself (finishing the current
+/// run, then writing an interrupted report): a terminal's Ctrl-C signals the
+/// whole foreground group, and commands killed by it would fail that run.
+/// Before (pre-flight checks), Ctrl-C ends the harness and its command alike.
+pub fn shield_commands_from_ctrl_c() {
+    SHIELDED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// A number never needs more characters than this; an external command
 /// that prints more is refused without its output being kept in memory.
 const MAX_COMMAND_OUTPUT: usize = 4096;
@@ -302,11 +314,10 @@ fn run_command(program: &str, args: &[String], x: f64) -> Result<f64, WorkloadEr
         |error: std::io::Error| WorkloadError::Spawn { command: command.clone(), reason: error.to_string() };
     let mut command_to_run = Command::new(program);
     command_to_run.args(&args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    // Its own process group: Ctrl-C in a terminal signals the whole
-    // foreground group, and a program killed by it would fail the run the
-    // harness means to finish before writing its interrupted report.
     #[cfg(unix)]
-    std::os::unix::process::CommandExt::process_group(&mut command_to_run, 0);
+    if SHIELDED.load(std::sync::atomic::Ordering::Relaxed) {
+        std::os::unix::process::CommandExt::process_group(&mut command_to_run, 0);
+    }
     let mut child = command_to_run.spawn().map_err(spawn_error)?;
     // Both pipes are read at once, so a program that fills one while we
     // wait on the other cannot deadlock.
