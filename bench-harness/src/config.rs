@@ -696,6 +696,13 @@ impl Plan {
                     experiment.name.as_str()
                 ));
             }
+            if experiment.fit_max_workers.is_some_and(|most| most < 2) {
+                return Err(format!(
+                    "experiment {:?}: `fit_max_workers` must be at least 2: a fit over one worker count or none \
+                     describes nothing (leave it out to fit up to the machine's cores)",
+                    experiment.name.as_str()
+                ));
+            }
             if experiment.chunk_sizes.is_empty() {
                 return Err(format!(
                     "experiment {:?}: `chunk_sizes` is empty; omit it to use [Auto]",

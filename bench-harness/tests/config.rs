@@ -125,6 +125,13 @@ fn a_worker_count_no_machine_can_start_is_refused_at_its_line() {
 }
 
 #[test]
+fn a_fit_range_of_fewer_than_two_workers_is_refused() {
+    let error = parse(&with_line("repetitions: 3,", "repetitions: 3, fit_max_workers: Some(0),")).unwrap_err();
+    assert!(error.to_string().contains("`fit_max_workers` must be at least 2"), "{error}");
+    assert!(parse(&with_line("repetitions: 3,", "repetitions: 3, fit_max_workers: Some(2),")).is_ok());
+}
+
+#[test]
 fn an_empty_worker_list_is_refused() {
     let (line, _, message) = syntax_error(&with_line("workers: [4, 1, 2, 2],", "workers: [],"));
     assert_eq!(line, 7);
