@@ -354,8 +354,11 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
     progress.finish_and_clear();
     let summary = summary?;
     if summary.interrupted {
+        // The same selection: without it, --resume would also run the experiments left out.
+        let only: String = cli.only.iter().map(|name| format!(" --only {name}")).collect();
         eprintln!(
-            "interrupted after {:.1} s; the reports cover what was measured. To finish: bench-harness {} --resume {}",
+            "interrupted after {:.1} s; the reports cover what was measured. To finish: bench-harness {}{only} \
+             --resume {}",
             started.elapsed().as_secs_f64(),
             cli.config.display(),
             options.out_dir.display()

@@ -339,7 +339,7 @@ fn ctrl_c_in_a_terminal_does_not_fail_a_command_workload() {
     let dir = with_config(config);
     let child = std::os::unix::process::CommandExt::process_group(
         Command::new(env!("CARGO_BIN_EXE_bench-harness"))
-            .args(["experiments.ron", "--out", "out"])
+            .args(["experiments.ron", "--only", "c", "--out", "out"])
             .current_dir(dir.path())
             .stderr(std::process::Stdio::piped()),
         0,
@@ -356,6 +356,8 @@ fn ctrl_c_in_a_terminal_does_not_fail_a_command_workload() {
     assert!(Command::new("kill").args(["-INT", "--", &group]).status().unwrap().success());
     let output = child.wait_with_output().unwrap();
     assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    // The hint to finish keeps the selection.
+    assert!(stderr(&output).contains("bench-harness experiments.ron --only c --resume out"), "{}", stderr(&output));
     let json = std::fs::read_to_string(dir.path().join("out/c/results.json")).unwrap();
     assert!(json.contains("\"Interrupted\""), "{json}");
 }
