@@ -290,7 +290,11 @@ pub fn compare_dirs(
                     .with_context(|| format!("drawing {}", path.display()))?;
                 written.push(path);
             }
-            let _ = writeln!(text, "![speedup, {} against {}]({name}-speedup.png)\n", names.1, names.0);
+            // Link a format Markdown viewers show, among those written.
+            if let Some(format) = formats.iter().find(|f| **f != Format::Pdf).or(formats.first()) {
+                let file = format!("{name}-speedup.{}", format.extension());
+                let _ = writeln!(text, "![speedup, {} against {}]({file})\n", names.1, names.0);
+            }
         }
     }
     for run_b in runs_b.iter().filter(|r| !runs_a.iter().any(|a| a.report.experiment.name == r.report.experiment.name))

@@ -102,6 +102,8 @@ fn compare_dirs_writes_the_table_and_the_overlay_chart() {
     assert!(markdown.contains("| pool ×2 chunk auto | 510 µs | 255 µs | 0.500 [0.490, 0.510]"), "{markdown}");
     assert!(markdown.contains("**Warning: the machine records differ** (old → new): host: host-a → host-b"));
     assert!(markdown.contains("(old) and v2 (new)"), "{markdown}");
+    // The chart linked is one that was written.
+    assert!(markdown.contains("](e-speedup.svg)") && !markdown.contains("speedup.png"), "{markdown}");
     assert!(
         markdown.contains(
             "## Experiment `only-b`
