@@ -219,6 +219,9 @@ pub fn markdown(comparison: &ExperimentComparison, names: (&str, &str)) -> Strin
             );
         }
     }
+    if comparison.cells.is_empty() && comparison.refused.is_empty() {
+        let _ = writeln!(out, "Not compared: neither run has a sample of any cell (interrupted before measuring).");
+    }
     if !comparison.refused.is_empty() {
         let _ = writeln!(out, "\nNot compared:\n");
         for reason in &comparison.refused {
@@ -358,6 +361,9 @@ mod tests {
         let text = markdown(&comparison, ("A", "B"));
         assert!(text.contains("**Warning about B**: busy machine: load average 6.00"), "{text}");
         assert!(!text.contains("Warning about A"), "{text}");
+        let nothing = ExperimentReport { samples: Vec::new(), ..a.clone() };
+        let text = markdown(&compare_reports(&nothing, &nothing), ("A", "B"));
+        assert!(text.contains("Not compared: neither run has a sample"), "{text}");
         b.status = crate::report::RunStatus::Interrupted;
         let text = markdown(&compare_reports(&b, &a), ("A", "B"));
         assert!(text.contains("**Warning about A**: the run was interrupted: partial data"), "{text}");
