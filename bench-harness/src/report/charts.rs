@@ -822,4 +822,21 @@ mod tests {
         let missing_dir = dir.join("no/such/dir/chart.png");
         assert!(draw_speedup(&missing_dir, &speedup_chart(), &Canvas::default()).is_err());
     }
+
+    #[test]
+    fn much_small_print_makes_a_default_chart_taller_instead_of_failing() {
+        let (_guard, dir) = output_dir();
+        // Warnings, fits not drawn, several machines' records: 40 lines.
+        let chart =
+            SpeedupChart { notes: vec!["WARNING: a long note of small print.".to_owned(); 40], ..speedup_chart() };
+        let path = dir.join("tall.png");
+        draw_speedup(&path, &chart, &Canvas::default()).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+        assert!(height > HEIGHT, "{height}");
+        // A size asked for is kept: the error says what to change.
+        let asked = Canvas { height: 1000, ..Canvas::default() };
+        let error = draw_speedup(&dir.join("asked.png"), &chart, &asked).unwrap_err();
+        assert!(format!("{error:#}").contains("pixels for the plot: make it taller"), "{error:#}");
+    }
 }
