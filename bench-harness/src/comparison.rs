@@ -258,15 +258,29 @@ pub fn compare_dirs(
     let mut written = Vec::new();
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let mut compared = 0;
+    // Two report directories given as such are compared whatever their
+    // experiments are called (say `spin` and `spin-pinned` of one run);
+    // within whole runs, experiments are matched by name.
+    let one_each = |dir: &Path, runs: &[crate::redraw::Saved]| {
+        runs.len() == 1 && dir.join(crate::report::json::FILE_NAME).is_file()
+    };
+    let paired = one_each(a, &runs_a) && one_each(b, &runs_b);
     for run_a in &runs_a {
         let name = run_a.report.experiment.name.as_str();
-        let Some(run_b) = runs_b.iter().find(|r| r.report.experiment.name.as_str() == name) else {
+        let same_name = runs_b.iter().find(|r| r.report.experiment.name.as_str() == name);
+        let Some(run_b) = same_name.or(runs_b.first().filter(|_| paired)) else {
             let _ = writeln!(text, "## Experiment `{name}`\n\nNot compared: it is in {} only.\n", names.0);
             continue;
         };
         compared += 1;
         let comparison = compare_reports(&run_a.report, &run_b.report);
-        text.push_str(&markdown(&comparison, names));
+        let mut section = markdown(&comparison, names);
+        if run_b.report.experiment.name != run_a.report.experiment.name {
+            let heading_end = section.find("\n\n").map_or(section.len(), |end| end + 2);
+            let other = format!("Against {}'s experiment `{}`.\n\n", names.1, run_b.report.experiment.name);
+            section.insert_str(heading_end, &other);
+        }
+        text.push_str(&section);
         text.push('\n');
         if !comparison.cells.is_empty() && run_a.report.experiment.workers.as_slice().len() >= 2 {
             let labels = [names.0.to_owned(), names.1.to_owned()];
@@ -300,7 +314,10 @@ pub fn compare_dirs(
             }
         }
     }
-    for run_b in runs_b.iter().filter(|r| !runs_a.iter().any(|a| a.report.experiment.name == r.report.experiment.name))
+    for run_b in runs_b
+        .iter()
+        .filter(|_| !paired)
+        .filter(|r| !runs_a.iter().any(|a| a.report.experiment.name == r.report.experiment.name))
     {
         let _ = writeln!(
             text,

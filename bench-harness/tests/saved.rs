@@ -178,3 +178,20 @@ fn results_written_by_an_older_harness_still_redraw() {
     let summary = std::fs::read_to_string(dir.join("e/summary.md")).unwrap();
     assert!(summary.contains("| pool | 2 |"), "{summary}");
 }
+
+#[test]
+fn compare_takes_two_report_directories_whatever_their_experiments_are_called() {
+    // Pinned and unpinned in one run: two experiments, two names.
+    let root = tempfile::tempdir().unwrap();
+    let run = root.path().join("run");
+    saved(&run, &report("spin", "[1, 2]", 1e-3, "host-a"));
+    saved(&run, &report("spin-pinned", "[1, 2]", 0.5e-3, "host-a"));
+    let out = root.path().join("out");
+    let (markdown, _) =
+        compare_dirs(&run.join("spin"), &run.join("spin-pinned"), ("free", "pinned"), &out, &[Format::Svg]).unwrap();
+    assert!(markdown.contains("## Experiment `spin`\n\nAgainst pinned's experiment `spin-pinned`."), "{markdown}");
+    assert!(markdown.contains("| pool ×2 chunk auto |") && !markdown.contains("Not compared"), "{markdown}");
+    // Whole runs are still matched by name.
+    let error = compare_dirs(&run.join("spin"), &run, ("a", "b"), &out, &[Format::Svg]);
+    assert!(error.is_ok(), "spin is in both");
+}
