@@ -297,7 +297,7 @@ pub fn draw_overhead(path: &Path, chart: &OverheadChart, canvas: &Canvas) -> Res
 pub fn draw_backends(path: &Path, chart: &BackendChart, canvas: &Canvas) -> Result<Layout> {
     check_series(&chart.title, &chart.series)?;
     if let Some(point) = chart.series.iter().flat_map(|series| &series.points).find(|point| point.y <= 0.0) {
-        bail!("backend chart '{}': wall times must be positive, got {point:?}", chart.title);
+        bail!("backend chart '{}': wall times must be positive, got {} s at x = {}", chart.title, point.y, point.x);
     }
     let Some((x_range, seconds_range)) = data_bounds(&chart.series, &[], true) else {
         bail!("backend chart '{}': no points to draw", chart.title);
@@ -492,7 +492,14 @@ fn check_series(title: &str, series: &[MeasuredSeries]) -> Result<()> {
         for point in &series.points {
             let values = [point.x, point.y, point.ci_low, point.ci_high];
             if values.iter().any(|value| !value.is_finite()) {
-                bail!("chart '{title}': series '{}' has a non-finite value in {point:?}", series.label);
+                bail!(
+                    "chart '{title}': series '{}' has a non-finite value at x = {} (y = {}, interval {} to {})",
+                    series.label,
+                    point.x,
+                    point.y,
+                    point.ci_low,
+                    point.ci_high
+                );
             }
             if point.x <= 0.0 {
                 bail!("chart '{title}': series '{}' has x = {}, but the x axis is logarithmic", series.label, point.x);
@@ -505,7 +512,7 @@ fn check_series(title: &str, series: &[MeasuredSeries]) -> Result<()> {
 fn check_curves(title: &str, curves: &[Curve]) -> Result<()> {
     for curve in curves {
         if let Some(point) = curve.points.iter().find(|(x, y)| !x.is_finite() || !y.is_finite() || *x <= 0.0) {
-            bail!("chart '{title}': curve '{}' has an unplottable point {point:?}", curve.label);
+            bail!("chart '{title}': curve '{}' has an unplottable point ({}, {})", curve.label, point.0, point.1);
         }
     }
     Ok(())
