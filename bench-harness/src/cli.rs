@@ -274,6 +274,15 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
     let options = match &cli.resume {
         Some(dir) => {
             anyhow::ensure!(dir.is_dir(), "--resume {}: no such directory", dir.display());
+            let foreign = crate::run::foreign_experiments(&plan, dir);
+            anyhow::ensure!(
+                foreign.is_empty(),
+                "--resume {}: it holds experiment(s) {} that {} does not define; give the experiment file that \
+                 started the run (bench-harness CONFIG --resume DIR)",
+                dir.display(),
+                foreign.join(", "),
+                cli.config.display()
+            );
             RunOptions { out_dir: dir.clone(), resume: true }
         }
         None => RunOptions { out_dir: cli.out.clone(), resume: false },
@@ -292,7 +301,7 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
             work.push((experiment, Vec::new()));
             continue;
         }
-        match previous(experiment, &options.out_dir.join(experiment.name.as_str()))? {
+        match previous(experiment, &machine, &options.out_dir.join(experiment.name.as_str()))? {
             Previous::Complete(_) => eprintln!("{}: complete in {}, kept", experiment.name, options.out_dir.display()),
             Previous::Partial(samples) => {
                 eprintln!("{}: resuming with {} sample(s) already measured", experiment.name, samples.len());
@@ -334,6 +343,7 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
         }
         eprintln!("\ninterrupted: finishing the current run, then writing a partial report (Ctrl-C again to quit now)");
     })?;
+    crate::workload::shield_commands_from_ctrl_c();
 
     let started = Instant::now();
     let progress = ProgressBar::new(total_runs(&pending)).with_style(
@@ -344,8 +354,11 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
     progress.finish_and_clear();
     let summary = summary?;
     if summary.interrupted {
+        // The same selection: without it, --resume would also run the experiments left out.
+        let only: String = cli.only.iter().map(|name| format!(" --only {name}")).collect();
         eprintln!(
-            "interrupted after {:.1} s; the reports cover what was measured. To finish: bench-harness {} --resume {}",
+            "interrupted after {:.1} s; the reports cover what was measured. To finish: bench-harness {}{only} \
+             --resume {}",
             started.elapsed().as_secs_f64(),
             cli.config.display(),
             options.out_dir.display()

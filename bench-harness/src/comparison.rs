@@ -36,12 +36,17 @@ pub struct CellComparison {
     pub median_b: f64,
     /// The statistics, B against A.
     pub comparison: Comparison,
+    /// The Mann–Whitney p-value adjusted by Holm's method over all cells of
+    /// the experiment: with dozens of cells, some raw p-values fall below
+    /// 0.05 by chance alone; this one keeps that chance at 5 % for the whole
+    /// table.
+    pub p_holm: f64,
 }
 
 impl CellComparison {
     /// `faster`, `slower` or `no significant difference`, for B against A.
     pub fn verdict(&self) -> &'static str {
-        if !self.comparison.is_significant(ALPHA) {
+        if !(self.p_holm < ALPHA && self.comparison.is_significant(ALPHA)) {
             "no significant difference"
         } else if self.comparison.ratio.value < 1.0 {
             "faster"
@@ -64,6 +69,23 @@ pub struct ExperimentComparison {
     pub machine_differences: Vec<String>,
     /// The project revisions that measured A and B.
     pub revisions: (String, String),
+    /// Warnings about how A, and B, were measured: interrupted, or on a busy machine.
+    pub busy: (Vec<String>, Vec<String>),
+}
+
+/// Holm's step-down adjustment of `p_values` (as R's `p.adjust(p, "holm")`),
+/// in the given order.
+pub fn holm(p_values: &[f64]) -> Vec<f64> {
+    let m = p_values.len();
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by(|&i, &j| p_values[i].total_cmp(&p_values[j]));
+    let mut adjusted = vec![1.0; m];
+    let mut running: f64 = 0.0;
+    for (rank, &index) in order.iter().enumerate() {
+        running = running.max(((m - rank) as f64 * p_values[index]).min(1.0));
+        adjusted[index] = running;
+    }
+    adjusted
 }
 
 /// The fields of two machine records that differ (the date and the
@@ -91,6 +113,14 @@ pub fn compare_reports(a: &ExperimentReport, b: &ExperimentReport) -> Experiment
     // The measured code's revision when a bench gave it, else the harness's.
     let revision = |m: &Machine| m.code_revision.clone().unwrap_or_else(|| format!("parsweep {}", m.git_revision));
     let revisions = (revision(&a.machine), revision(&b.machine));
+    let busy = |r: &ExperimentReport| {
+        let mut warnings = r.conditions.warnings(r.machine.logical_cores);
+        if r.status == crate::report::RunStatus::Interrupted {
+            warnings.insert(0, "the run was interrupted: partial data (finish it with --resume)".to_owned());
+        }
+        warnings
+    };
+    let busy = (busy(a), busy(b));
     let mut refused = Vec::new();
     let mut cells = Vec::new();
     if a.experiment.workload != b.experiment.workload || a.experiment.inputs != b.experiment.inputs {
@@ -98,7 +128,7 @@ pub fn compare_reports(a: &ExperimentReport, b: &ExperimentReport) -> Experiment
             "every cell: the runs measured different problems (A: {}, {}; B: {}, {})",
             a.experiment.workload, a.experiment.inputs, b.experiment.workload, b.experiment.inputs
         ));
-        return ExperimentComparison { name, cells, refused, machine_differences, revisions };
+        return ExperimentComparison { name, cells, refused, machine_differences, revisions, busy };
     }
     let samples = |report: &ExperimentReport| {
         let mut by_cell: BTreeMap<Cell, Vec<f64>> = BTreeMap::new();
@@ -119,6 +149,7 @@ pub fn compare_reports(a: &ExperimentReport, b: &ExperimentReport) -> Experiment
                 median_a: crate::stats::median(times_a).unwrap_or(f64::NAN),
                 median_b: crate::stats::median(times_b).unwrap_or(f64::NAN),
                 comparison,
+                p_holm: f64::NAN,
             }),
             None => refused.push(format!("{cell}: no usable samples in one of the runs")),
         }
@@ -128,7 +159,11 @@ pub fn compare_reports(a: &ExperimentReport, b: &ExperimentReport) -> Experiment
     // Cells in measurement order, as the reports list them.
     let order = |cell: &Cell| crate::measure::cells(&a.experiment).iter().position(|c| c == cell);
     cells.sort_by_key(|c| order(&c.cell));
-    ExperimentComparison { name, cells, refused, machine_differences, revisions }
+    let adjusted = holm(&cells.iter().map(|c| c.comparison.test.p_value).collect::<Vec<_>>());
+    for (cell, p_holm) in cells.iter_mut().zip(adjusted) {
+        cell.p_holm = p_holm;
+    }
+    ExperimentComparison { name, cells, refused, machine_differences, revisions, busy }
 }
 
 /// The Markdown table of one experiment's comparison.
@@ -145,21 +180,33 @@ pub fn markdown(comparison: &ExperimentComparison, names: (&str, &str)) -> Strin
             comparison.machine_differences.join("; ")
         );
     }
+    for (run, warnings) in [(a, &comparison.busy.0), (b, &comparison.busy.1)] {
+        if !warnings.is_empty() {
+            let _ = writeln!(
+                out,
+                "**Warning about {run}**: {}. Differences below may come from how it was measured rather than \
+                 from the code.\n",
+                warnings.join("; ")
+            );
+        }
+    }
     if !comparison.cells.is_empty() {
         let _ = writeln!(
             out,
             "Ratio = median({b}) / median({a}) with its 95% bootstrap interval (below 1: {b} is faster); \
              p: two-sided Mann–Whitney U (exact for small samples without ties, else normal approximation \
-             with tie correction); a difference is called only when p < {ALPHA} and the interval excludes 1.\n"
+             with tie correction); p (Holm): adjusted for testing {} cells at once. A difference is called only \
+             when the adjusted p < {ALPHA} and the interval excludes 1.\n",
+            comparison.cells.len()
         );
-        let _ = writeln!(out, "| cell | median {a} | median {b} | ratio {b}/{a} [95% CI] | p | verdict |");
-        let _ = writeln!(out, "|---|--:|--:|--:|--:|---|");
+        let _ = writeln!(out, "| cell | median {a} | median {b} | ratio {b}/{a} [95% CI] | p | p (Holm) | verdict |");
+        let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|---|");
         for cell in &comparison.cells {
             let c = &cell.comparison;
             let exact = if c.test.method == PValueMethod::Exact { " (exact)" } else { "" };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {:.3} [{:.3}, {:.3}] | {}{exact} | {} |",
+                "| {} | {} | {} | {:.3} [{:.3}, {:.3}] | {}{exact} | {} | {} |",
                 cell.cell,
                 format_seconds(cell.median_a),
                 format_seconds(cell.median_b),
@@ -167,9 +214,13 @@ pub fn markdown(comparison: &ExperimentComparison, names: (&str, &str)) -> Strin
                 c.ratio.ci_low,
                 c.ratio.ci_high,
                 p_value(c.test.p_value),
+                p_value(cell.p_holm),
                 cell.verdict()
             );
         }
+    }
+    if comparison.cells.is_empty() && comparison.refused.is_empty() {
+        let _ = writeln!(out, "Not compared: neither run has a sample of any cell (interrupted before measuring).");
     }
     if !comparison.refused.is_empty() {
         let _ = writeln!(out, "\nNot compared:\n");
@@ -207,15 +258,29 @@ pub fn compare_dirs(
     let mut written = Vec::new();
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     let mut compared = 0;
+    // Two report directories given as such are compared whatever their
+    // experiments are called (say `spin` and `spin-pinned` of one run);
+    // within whole runs, experiments are matched by name.
+    let one_each = |dir: &Path, runs: &[crate::redraw::Saved]| {
+        runs.len() == 1 && dir.join(crate::report::json::FILE_NAME).is_file()
+    };
+    let paired = one_each(a, &runs_a) && one_each(b, &runs_b);
     for run_a in &runs_a {
         let name = run_a.report.experiment.name.as_str();
-        let Some(run_b) = runs_b.iter().find(|r| r.report.experiment.name.as_str() == name) else {
+        let same_name = runs_b.iter().find(|r| r.report.experiment.name.as_str() == name);
+        let Some(run_b) = same_name.or(runs_b.first().filter(|_| paired)) else {
             let _ = writeln!(text, "## Experiment `{name}`\n\nNot compared: it is in {} only.\n", names.0);
             continue;
         };
         compared += 1;
         let comparison = compare_reports(&run_a.report, &run_b.report);
-        text.push_str(&markdown(&comparison, names));
+        let mut section = markdown(&comparison, names);
+        if run_b.report.experiment.name != run_a.report.experiment.name {
+            let heading_end = section.find("\n\n").map_or(section.len(), |end| end + 2);
+            let other = format!("Against {}'s experiment `{}`.\n\n", names.1, run_b.report.experiment.name);
+            section.insert_str(heading_end, &other);
+        }
+        text.push_str(&section);
         text.push('\n');
         if !comparison.cells.is_empty() && run_a.report.experiment.workers.as_slice().len() >= 2 {
             let labels = [names.0.to_owned(), names.1.to_owned()];
@@ -242,10 +307,17 @@ pub fn compare_dirs(
                     .with_context(|| format!("drawing {}", path.display()))?;
                 written.push(path);
             }
-            let _ = writeln!(text, "![speedup, {} against {}]({name}-speedup.png)\n", names.1, names.0);
+            // Link a format Markdown viewers show, among those written.
+            if let Some(format) = formats.iter().find(|f| **f != Format::Pdf).or(formats.first()) {
+                let file = format!("{name}-speedup.{}", format.extension());
+                let _ = writeln!(text, "![speedup, {} against {}]({file})\n", names.1, names.0);
+            }
         }
     }
-    for run_b in runs_b.iter().filter(|r| !runs_a.iter().any(|a| a.report.experiment.name == r.report.experiment.name))
+    for run_b in runs_b
+        .iter()
+        .filter(|_| !paired)
+        .filter(|r| !runs_a.iter().any(|a| a.report.experiment.name == r.report.experiment.name))
     {
         let _ = writeln!(
             text,
@@ -263,4 +335,54 @@ pub fn compare_dirs(
     std::fs::write(&markdown_path, &text).with_context(|| format!("writing {}", markdown_path.display()))?;
     written.push(markdown_path);
     Ok((text, written))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn holm_matches_r_p_adjust() {
+        // R: p.adjust(c(0.01, 0.04, 0.03, 0.005), "holm") = 0.03 0.06 0.06 0.02
+        let adjusted = holm(&[0.01, 0.04, 0.03, 0.005]);
+        for (got, want) in adjusted.iter().zip([0.03, 0.06, 0.06, 0.02]) {
+            assert!((got - want).abs() < 1e-12, "{adjusted:?}");
+        }
+        assert_eq!(holm(&[0.9, 0.8]), [1.0, 1.0], "capped at 1, never below a smaller p's");
+        assert!(holm(&[]).is_empty());
+    }
+
+    #[test]
+    fn a_chance_p_value_among_many_cells_is_not_a_verdict_and_load_is_warned() {
+        let experiment = crate::testing::experiment(
+            "(experiments: [(name: \"t\", workload: Square, inputs: Count(10), workers: [1, 2, 3, 4, 5, 6, 7, 8], \
+             repetitions: 5, backends: [Sequential, Pool, StdScope])])",
+        );
+        let a = crate::testing::report(experiment, 8, |_| 1.0);
+        let mut b = a.clone();
+        // One cell of seventeen "differs" with p = 0.008 (5 against 5, fully separated) and a ratio
+        // interval excluding 1: uncorrected, that is a verdict; Holm's 0.13 is not.
+        let shifted = b.samples.iter_mut().filter(|s| s.cell.workers == 5 && s.cell.backend.name() == "pool");
+        shifted.for_each(|s| s.seconds *= 1.01);
+        b.conditions.load_before = Some(crate::machine::LoadAverage { one: 6.0, five: 6.0, fifteen: 6.0 });
+        let comparison = compare_reports(&a, &b);
+        assert_eq!(comparison.cells.len(), 17);
+        let cell = comparison.cells.iter().find(|c| c.cell.workers == 5 && c.cell.backend.name() == "pool").unwrap();
+        assert!(
+            cell.comparison.is_significant(ALPHA) && cell.p_holm > ALPHA,
+            "{} {}",
+            cell.comparison.test.p_value,
+            cell.p_holm
+        );
+        assert!(comparison.cells.iter().all(|c| c.verdict() == "no significant difference"));
+        let text = markdown(&comparison, ("A", "B"));
+        assert!(text.contains("**Warning about B**: busy machine: load average 6.00"), "{text}");
+        assert!(!text.contains("Warning about A"), "{text}");
+        let nothing = ExperimentReport { samples: Vec::new(), ..a.clone() };
+        let text = markdown(&compare_reports(&nothing, &nothing), ("A", "B"));
+        assert!(text.contains("Not compared: neither run has a sample"), "{text}");
+        b.status = crate::report::RunStatus::Interrupted;
+        let text = markdown(&compare_reports(&b, &a), ("A", "B"));
+        assert!(text.contains("**Warning about A**: the run was interrupted: partial data"), "{text}");
+    }
 }

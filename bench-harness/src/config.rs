@@ -312,8 +312,13 @@ impl From<Inputs> for InputsSpec {
     }
 }
 
-/// The worker counts an experiment sweeps: non-empty, each at least 1,
-/// kept sorted and without duplicates.
+/// The largest worker count an experiment may ask for. Far above any
+/// machine's cores; a count beyond it is a typo, and a pool of 10 000
+/// threads per backend aborts the process (out of memory maps).
+pub const MAX_WORKERS: usize = 1024;
+
+/// The worker counts an experiment sweeps: non-empty, each from 1 to
+/// [`MAX_WORKERS`], kept sorted and without duplicates.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "Vec<usize>", into = "Vec<usize>")]
 pub struct WorkerCounts(Vec<usize>);
@@ -334,6 +339,12 @@ impl TryFrom<Vec<usize>> for WorkerCounts {
         }
         if counts.contains(&0) {
             return Err("`workers`: a worker count must be at least 1, got 0".to_owned());
+        }
+        if let Some(&huge) = counts.iter().find(|&&count| count > MAX_WORKERS) {
+            return Err(format!(
+                "`workers`: at most {MAX_WORKERS} worker threads, got {huge} (that many threads exhaust the \
+                 process's thread and memory-map limits and abort the run)"
+            ));
         }
         counts.sort_unstable();
         counts.dedup();
@@ -682,6 +693,13 @@ impl Plan {
             if !names.insert(experiment.name.as_str()) {
                 return Err(format!(
                     "two experiments are named {:?}; names must be unique (they name report directories)",
+                    experiment.name.as_str()
+                ));
+            }
+            if experiment.fit_max_workers.is_some_and(|most| most < 2) {
+                return Err(format!(
+                    "experiment {:?}: `fit_max_workers` must be at least 2: a fit over one worker count or none \
+                     describes nothing (leave it out to fit up to the machine's cores)",
                     experiment.name.as_str()
                 ));
             }

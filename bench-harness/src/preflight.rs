@@ -75,6 +75,10 @@ pub fn check_memory(experiment: &Experiment, available: Option<u64>) -> Result<(
             experiment.workers.as_slice().iter().max().unwrap_or(&1),
             format_bytes(bytes as u64)
         ),
+        // `len_for` saturates: say what was asked for, not u64::MAX.
+        _ if experiment.inputs.is_weak() => {
+            format!("{} inputs per worker × {most_workers} workers", experiment.inputs.len())
+        }
         _ => format!("{inputs} inputs"),
     };
     let have = available
@@ -91,6 +95,14 @@ pub fn check_memory(experiment: &Experiment, available: Option<u64>) -> Result<(
 /// first input; a failure, or output that is not a number, is an error
 /// naming the input and output.
 pub fn probe(experiment: &Experiment, registry: &Registry) -> anyhow::Result<f64> {
+    // A built-in task that takes longer than the whole probe (Sleep or
+    // Spin of minutes) cannot fail: its nominal cost is the estimate, so
+    // `--yes` is asked for before, not after, a first input of hours.
+    if let Some(nominal) = nominal_seconds_per_input(&experiment.workload) {
+        if nominal > PROBE_BUDGET.as_secs_f64() {
+            return Ok(nominal);
+        }
+    }
     let failed = || format!("experiment {:?}: the workload fails on its first inputs", experiment.name.as_str());
     // A workload of your own may have a setup that needs every input;
     // the built-in ones run on an input at a time.
@@ -212,6 +224,16 @@ mod tests {
         );
         let error = check_memory(&small, Some(16_000_000_000)).unwrap_err();
         assert!(error.contains("10 inputs and 64 buffers of 1.0 GB need about 64.0 GB"), "{error}");
+        // PerWorker sizes that overflow are refused with the sizes as written.
+        let weak = experiment(
+            "(experiments: [(name: \"w\", workload: Square, inputs: PerWorker(4611686018427387904), \
+             workers: [1, 4], repetitions: 1, backends: [Sequential, Pool])])",
+        );
+        let error = check_memory(&weak, None).unwrap_err();
+        assert!(
+            error.starts_with("experiment \"w\": 4611686018427387904 inputs per worker × 4 workers need"),
+            "{error}"
+        );
     }
 
     #[test]
@@ -242,6 +264,17 @@ mod tests {
         assert!(missing.contains("on input #0") && missing.contains("cannot run command"), "{missing}");
         let words = format!("{:#}", probe(&config("echo", r#"["done"]"#), &Registry::new()).unwrap_err());
         assert!(words.contains("(input x = 1.5) printed \"done\", which is not a number"), "{words}");
+    }
+
+    #[test]
+    fn a_built_in_task_longer_than_the_probe_is_estimated_without_running_it() {
+        let hours = experiment(
+            "(experiments: [(name: \"h\", workload: Spin(duration_us: 3000000), inputs: Count(2), \
+             workers: [1], repetitions: 1, backends: [Sequential])])",
+        );
+        let started = Instant::now();
+        assert_eq!(probe(&hours, &Registry::new()).unwrap(), 3.0, "nominal: 3 s per input");
+        assert!(started.elapsed() < Duration::from_secs(1));
     }
 
     #[test]

@@ -65,12 +65,25 @@ pub fn read_saved(path: &Path) -> anyhow::Result<ExperimentReport> {
     analysis.warnings = warnings;
     Ok(ExperimentReport {
         status: measured.status,
-        machine: measured.machine,
+        machine: mark_unrecorded(measured.machine),
         conditions: measured.conditions,
         experiment: measured.experiment,
         samples: measured.samples,
         analysis,
     })
+}
+
+/// A `results.json` from an older harness lacks fields of the machine
+/// record; they say so rather than leave gaps ("release profile, , ").
+fn mark_unrecorded(mut machine: Machine) -> Machine {
+    for field in
+        [&mut machine.kernel, &mut machine.hostname, &mut machine.rustc, &mut machine.target, &mut machine.target_cpu]
+    {
+        if field.trim().is_empty() {
+            *field = "not recorded".to_owned();
+        }
+    }
+    machine
 }
 
 /// Reads every report under `dirs`: each is a report directory (with a
@@ -200,6 +213,24 @@ pub fn overlay_series(reports: &[&ExperimentReport], labels: &[String]) -> Vec<M
     series
 }
 
+/// Where each machine runs more workers than it has cores, when the
+/// machines differ in cores: one shaded region and hollow markers cannot
+/// show that for all of them, so a note says it.
+fn oversubscription_note(reports: &[&ExperimentReport], labels: &[String]) -> Option<String> {
+    let cores: std::collections::BTreeSet<usize> = reports.iter().map(|r| r.machine.logical_cores).collect();
+    if cores.len() < 2 {
+        return None;
+    }
+    let beyond: Vec<String> = reports
+        .iter()
+        .zip(labels)
+        .filter(|(r, _)| r.experiment.workers.as_slice().iter().any(|&p| p > r.machine.logical_cores))
+        .map(|(r, label)| format!("{label} beyond p = {}", r.machine.logical_cores))
+        .collect();
+    (!beyond.is_empty())
+        .then(|| format!("More workers than cores (threads share cores, not hollow here): {}.", beyond.join("; ")))
+}
+
 /// Speedup and efficiency of the same experiment from several machines in
 /// one chart each: `machines-speedup.*` and `machines-efficiency.*`.
 fn draw_machines(
@@ -212,10 +243,15 @@ fn draw_machines(
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let name = reports[0].experiment.name.as_str();
     let weak = reports.iter().all(|r| r.experiment.inputs.is_weak());
-    let notes = reports.iter().zip(labels).map(|(r, label)| format!("{label}: {}.", r.machine.caption())).collect();
+    let notes: Vec<String> =
+        reports.iter().zip(labels).map(|(r, label)| format!("{label}: {}.", r.machine.caption())).collect();
     let hosts: std::collections::BTreeSet<&str> = reports.iter().map(|r| r.machine.hostname.as_str()).collect();
     let what = if hosts.len() == reports.len() { "machines" } else { "runs" };
     let cores: std::collections::BTreeSet<usize> = reports.iter().map(|r| r.machine.logical_cores).collect();
+    let mut notes = notes;
+    if let Some(note) = oversubscription_note(reports, labels) {
+        notes.insert(0, note);
+    }
     let chart = SpeedupChart {
         title: format!("Speedup on {} {what} — {name}", reports.len()),
         caption: format!(
@@ -243,4 +279,44 @@ fn draw_machines(
         written.extend([speedup, efficiency]);
     }
     Ok(written)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn machines_with_different_cores_say_where_each_is_oversubscribed() {
+        let experiment = crate::testing::experiment(
+            "(experiments: [(name: \"t\", workload: Square, inputs: Count(10), workers: [1, 2, 4], \
+             repetitions: 5, backends: [Sequential, Pool])])",
+        );
+        let laptop = crate::testing::report(experiment.clone(), 2, |_| 1.0);
+        let server = crate::testing::report(experiment, 16, |_| 1.0);
+        let labels = ["laptop".to_owned(), "server".to_owned()];
+        let note = oversubscription_note(&[&laptop, &server], &labels).unwrap();
+        assert!(note.ends_with(": laptop beyond p = 2."), "{note}");
+        assert_eq!(oversubscription_note(&[&laptop, &laptop], &labels), None, "one core count: the shading shows it");
+    }
+
+    #[test]
+    fn an_older_results_json_says_what_it_did_not_record() {
+        let experiment = crate::testing::experiment(
+            "(experiments: [(name: \"t\", workload: Square, inputs: Count(10), workers: [1, 2], \
+             repetitions: 5, backends: [Sequential, Pool])])",
+        );
+        let mut json = serde_json::to_value(crate::testing::report(experiment, 2, |_| 1.0)).unwrap();
+        let machine = json["machine"].as_object_mut().unwrap();
+        for field in ["kernel", "hostname", "rustc", "target", "target_cpu"] {
+            machine.remove(field);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(RESULTS);
+        std::fs::write(&path, json.to_string()).unwrap();
+        let report = read_saved(&path).unwrap();
+        assert_eq!(report.machine.rustc, "not recorded");
+        assert_eq!(report.machine.hostname, "not recorded");
+        let caption = report.machine.caption();
+        assert!(!caption.contains(", ,") && caption.contains("target-cpu not recorded"), "{caption}");
+    }
 }

@@ -48,29 +48,112 @@ pub enum Previous {
     Partial(Vec<Sample>),
 }
 
-/// Reads what an earlier run of `experiment` left in `dir`, for `--resume`.
-/// Errors when that run measured a differently defined experiment, or its
-/// samples do not fit this one.
-pub fn previous(experiment: &Experiment, dir: &Path) -> anyhow::Result<Previous> {
-    let results = dir.join(json::FILE_NAME);
-    if results.exists() {
-        let report = json::read_results_json(&results)?;
-        anyhow::ensure!(
-            report.experiment == *experiment,
+/// Written into an experiment's directory before its first measurement:
+/// what is measured, by which build, on which machine. A killed run leaves
+/// no `results.json`, so this is how `--resume` tells whether the samples
+/// in `samples.csv` belong to the experiment and build it is asked to finish.
+pub const STARTED_FILE: &str = "started.json";
+
+/// The contents of [`STARTED_FILE`].
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Started {
+    experiment: Experiment,
+    machine: Machine,
+}
+
+/// Records in `dir` that `experiment` is being measured by `machine`'s
+/// build (see [`STARTED_FILE`]).
+pub fn record_start(experiment: &Experiment, machine: &Machine, dir: &Path) -> anyhow::Result<()> {
+    let started = Started { experiment: experiment.clone(), machine: machine.clone() };
+    crate::report::replace_file(&dir.join(STARTED_FILE), |file| {
+        serde_json::to_writer_pretty(file, &started)?;
+        Ok(())
+    })
+}
+
+/// Why samples measured by `then` must not be mixed with ones measured by
+/// `now`: the differences between the machine records, revisions included.
+fn build_or_machine_changed(then: &Machine, now: &Machine) -> Vec<String> {
+    let mut differences = crate::comparison::machine_differences(then, now);
+    if then.git_revision != now.git_revision {
+        differences.push(format!("harness revision: {} → {}", then.git_revision, now.git_revision));
+    }
+    if then.code_revision != now.code_revision {
+        let revision = |r: &Option<String>| r.clone().unwrap_or_else(|| "none".to_owned());
+        differences.push(format!(
+            "code revision: {} → {}",
+            revision(&then.code_revision),
+            revision(&now.code_revision)
+        ));
+    }
+    differences
+}
+
+/// Reads what an earlier run of `experiment` left in `dir`, for `--resume`
+/// by `machine`'s build. Errors when that run measured a differently
+/// defined experiment, on another machine or with another build (their
+/// samples would be mixed), or its samples do not fit this one.
+pub fn previous(experiment: &Experiment, machine: &Machine, dir: &Path) -> anyhow::Result<Previous> {
+    let differently_defined = || {
+        format!(
             "{} holds a run of a differently defined experiment {:?}; --resume needs the same experiment file \
              (or use a fresh --out directory)",
             dir.display(),
             experiment.name.as_str()
-        );
+        )
+    };
+    let other_build = |differences: Vec<String>| {
+        format!(
+            "{} was measured by another build or on another machine ({}); resuming would mix their samples: \
+             use a fresh --out directory",
+            dir.display(),
+            differences.join("; ")
+        )
+    };
+    let results = dir.join(json::FILE_NAME);
+    if results.exists() {
+        let report = json::read_results_json(&results)?;
+        anyhow::ensure!(report.experiment == *experiment, differently_defined());
         if report.status == RunStatus::Complete {
             return Ok(Previous::Complete(Box::new(report)));
         }
+        let differences = build_or_machine_changed(&report.machine, machine);
+        anyhow::ensure!(differences.is_empty(), other_build(differences));
+    } else if let Ok(text) = std::fs::read_to_string(dir.join(STARTED_FILE)) {
+        // A killed run: only its start record tells what it measured.
+        let started: Started =
+            serde_json::from_str(&text).with_context(|| format!("reading {}", dir.join(STARTED_FILE).display()))?;
+        anyhow::ensure!(started.experiment == *experiment, differently_defined());
+        let differences = build_or_machine_changed(&started.machine, machine);
+        anyhow::ensure!(differences.is_empty(), other_build(differences));
     }
     let samples = dir.join(crate::report::csv::FILE_NAME);
     if samples.exists() {
         return Ok(Previous::Partial(read_samples_csv(&samples, experiment)?));
     }
     Ok(Previous::Nothing)
+}
+
+/// The experiments an earlier run left in `out_dir` (subdirectories with
+/// samples or a report), when none of them is defined by `plan`: a sign
+/// that `--resume` was given another experiment file than the one that
+/// started the run. Empty when `out_dir` holds any experiment of `plan`
+/// (runs of several files may share one `--out`).
+pub fn foreign_experiments(plan: &Plan, out_dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(out_dir) else { return Vec::new() };
+    let mut found: Vec<String> = entries
+        .filter_map(Result::ok)
+        .filter(|entry| {
+            let dir = entry.path();
+            [crate::report::csv::FILE_NAME, json::FILE_NAME, STARTED_FILE].iter().any(|f| dir.join(f).is_file())
+        })
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .collect();
+    if found.iter().any(|name| plan.experiment(name).is_some()) {
+        return Vec::new();
+    }
+    found.sort();
+    found
 }
 
 /// Total runs (warm-up and timed) still to make, the length of a progress bar.
@@ -100,6 +183,11 @@ pub fn preflight(
             continue;
         }
         preflight::check_writable(&out_dir.join(experiment.name.as_str()))?;
+        if preflight::nominal_seconds_per_input(&experiment.workload).is_none() {
+            // An external command or code of yours may take long, or hang:
+            // say what is running rather than sit silent.
+            eprintln!("checking {}: running its workload on its first inputs…", experiment.name);
+        }
         let per_input = preflight::probe(experiment, registry)?;
         let full = preflight::estimate(experiment, per_input, machine.logical_cores);
         let share = remaining as f64 / run_count(experiment, &[]).max(1) as f64;
@@ -345,6 +433,9 @@ pub fn run_all(
         if !options.resume {
             let _ = std::fs::remove_file(dir.join(json::FILE_NAME));
         }
+        if !options.resume || !dir.join(STARTED_FILE).exists() {
+            record_start(experiment, machine, &dir)?;
+        }
         let report = run_experiment(experiment, registry, machine, done, Some(&mut log), stop, progress)?;
         progress.set_message(format!("{}: drawing charts", experiment.name));
         let written = write_report(&report, &dir)?;
@@ -433,5 +524,53 @@ mod tests {
         assert_eq!(names(&["b"]), ["b"]);
         let error = select(&plan, &["c".to_owned()]).unwrap_err().to_string();
         assert_eq!(error, "no experiment named \"c\" in this file; it defines: a, b");
+    }
+
+    #[test]
+    fn resuming_a_killed_run_refuses_another_experiment_or_build() {
+        let text = |workload: &str| {
+            format!(
+                "(experiments: [(name: \"k\", workload: {workload}, inputs: Count(10), workers: [1, 2], \
+                 repetitions: 3, backends: [Sequential, Pool])])"
+            )
+        };
+        let experiment = crate::testing::experiment(&text("Spin(duration_us: 300)"));
+        let machine = Machine::detect();
+        let dir = tempfile::tempdir().unwrap();
+        // What a run killed after its first sample leaves: the start record and one row.
+        record_start(&experiment, &machine, dir.path()).unwrap();
+        let mut log = SampleLog::create(&dir.path().join(crate::report::csv::FILE_NAME)).unwrap();
+        let cell = crate::measure::cells(&experiment)[0];
+        log.push(&Sample { experiment: "k".into(), cell, repetition: 0, seconds: 0.003 }).unwrap();
+        assert!(matches!(previous(&experiment, &machine, dir.path()), Ok(Previous::Partial(s)) if s.len() == 1));
+
+        let changed = crate::testing::experiment(&text("Spin(duration_us: 3000)"));
+        let error = previous(&changed, &machine, dir.path()).unwrap_err().to_string();
+        assert!(error.contains("differently defined experiment \"k\""), "{error}");
+        let rebuilt = Machine { git_revision: "0000000".into(), ..machine.clone() };
+        let error = previous(&experiment, &rebuilt, dir.path()).unwrap_err().to_string();
+        assert!(error.contains(&format!("harness revision: {} → 0000000", machine.git_revision)), "{error}");
+    }
+
+    #[test]
+    fn a_resume_directory_of_another_file_is_told_apart_from_a_shared_one() {
+        let plan = Plan::parse(
+            "(experiments: [(name: \"mine\", workload: Square, inputs: Count(1), workers: [1], repetitions: 1, \
+             backends: [Sequential])])",
+            Path::new("t.ron"),
+        )
+        .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let leave = |name: &str| {
+            std::fs::create_dir_all(dir.path().join(name)).unwrap();
+            std::fs::write(dir.path().join(name).join(crate::report::csv::FILE_NAME), "").unwrap();
+        };
+        std::fs::create_dir_all(dir.path().join("empty")).unwrap();
+        assert!(foreign_experiments(&plan, dir.path()).is_empty(), "nothing measured yet");
+        leave("other");
+        leave("another");
+        assert_eq!(foreign_experiments(&plan, dir.path()), ["another", "other"]);
+        leave("mine");
+        assert!(foreign_experiments(&plan, dir.path()).is_empty(), "one --out shared by two files");
     }
 }

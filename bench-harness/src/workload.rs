@@ -276,30 +276,79 @@ fn command_line(program: &str, args: &[String]) -> String {
     std::iter::once(program).chain(args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
 }
 
+/// Whether external commands start in a process group of their own.
+static SHIELDED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Starts external commands in a process group of their own from now on.
+/// Call it once the harness handles Ctrl-C itself (finishing the current
+/// run, then writing an interrupted report): a terminal's Ctrl-C signals the
+/// whole foreground group, and commands killed by it would fail that run.
+/// Before (pre-flight checks), Ctrl-C ends the harness and its command alike.
+pub fn shield_commands_from_ctrl_c() {
+    SHIELDED.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// A number never needs more characters than this; an external command
+/// that prints more is refused without its output being kept in memory.
+const MAX_COMMAND_OUTPUT: usize = 4096;
+
+/// Reads at most `limit` bytes from `pipe`, then discards the rest so the
+/// writer never blocks on a full pipe; the bytes kept and whether any were
+/// discarded.
+fn read_bounded(mut pipe: impl std::io::Read, limit: usize) -> (Vec<u8>, bool) {
+    let mut kept = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut std::io::Read::take(&mut pipe, limit as u64), &mut kept);
+    let discarded = std::io::copy(&mut pipe, &mut std::io::sink()).unwrap_or(0);
+    (kept, discarded > 0)
+}
+
 /// Runs `program` with `{x}` substituted; the result is its standard output
-/// parsed as a number (anything else is an error naming input and output).
+/// parsed as a finite number (anything else is an error naming input and
+/// output). At most [`MAX_COMMAND_OUTPUT`] bytes of each stream are kept.
 fn run_command(program: &str, args: &[String], x: f64) -> Result<f64, WorkloadError> {
+    use std::process::Stdio;
     let value = x.to_string();
     let args: Vec<String> = args.iter().map(|a| a.replace("{x}", &value)).collect();
     let command = command_line(program, &args);
-    let output = Command::new(program)
-        .args(&args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(|error| WorkloadError::Spawn { command: command.clone(), reason: error.to_string() })?;
-    if !output.status.success() {
-        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+    let spawn_error =
+        |error: std::io::Error| WorkloadError::Spawn { command: command.clone(), reason: error.to_string() };
+    let mut command_to_run = Command::new(program);
+    command_to_run.args(&args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    #[cfg(unix)]
+    if SHIELDED.load(std::sync::atomic::Ordering::Relaxed) {
+        std::os::unix::process::CommandExt::process_group(&mut command_to_run, 0);
+    }
+    let mut child = command_to_run.spawn().map_err(spawn_error)?;
+    // Both pipes are read at once, so a program that fills one while we
+    // wait on the other cannot deadlock.
+    let stderr = child.stderr.take().map(|pipe| std::thread::spawn(move || read_bounded(pipe, MAX_COMMAND_OUTPUT)));
+    let (stdout, too_long) =
+        child.stdout.take().map_or_else(Default::default, |pipe| read_bounded(pipe, MAX_COMMAND_OUTPUT));
+    let status = child.wait().map_err(spawn_error)?;
+    let (stderr, _) = stderr.and_then(|reader| reader.join().ok()).unwrap_or_default();
+    if !status.success() {
+        let stderr = String::from_utf8_lossy(&stderr).trim().to_owned();
         return Err(WorkloadError::Failed {
             command,
-            status: output.status.to_string(),
+            status: status.to_string(),
             stderr: if stderr.is_empty() { String::new() } else { format!(": {stderr}") },
         });
     }
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stdout = String::from_utf8_lossy(&stdout);
     let text = stdout.trim();
+    let shown = || {
+        let mut shown: String = text.chars().take(200).collect();
+        if too_long || shown.len() < text.len() {
+            shown.push('…');
+        }
+        if too_long {
+            shown.push_str(&format!(" (more than {MAX_COMMAND_OUTPUT} bytes)"));
+        }
+        shown
+    };
     match text.parse::<f64>() {
-        Ok(value) if !value.is_nan() => Ok(value),
-        _ => Err(WorkloadError::NotANumber { command, input: x, output: text.chars().take(200).collect() }),
+        Ok(value) if value.is_finite() && !too_long => Ok(value),
+        _ => Err(WorkloadError::NotANumber { command, input: x, output: shown() }),
     }
 }
 
@@ -379,6 +428,8 @@ mod tests {
         assert!(typo.validate().unwrap_err().contains("placeholder {y}; only {x}"));
         let nan = Workload::Command { program: "echo".into(), args: vec!["NaN".into()] };
         assert!(matches!(nan.run(0, 1.0), Err(WorkloadError::NotANumber { .. })));
+        let inf = Workload::Command { program: "echo".into(), args: vec!["-inf".into()] };
+        assert!(matches!(inf.run(0, 1.0), Err(WorkloadError::NotANumber { .. })), "not a finite number");
         // Braces that are not placeholders (shell, awk) are fine.
         let awk = Workload::Command { program: "sh".into(), args: vec!["-c".into(), "awk '{ print {x} }'".into()] };
         assert!(awk.validate().is_ok());
@@ -389,5 +440,24 @@ mod tests {
         let missing = Workload::Command { program: "parsweep-no-such-program".into(), args: vec![] };
         let error = missing.run(0, 1.0).unwrap_err();
         assert!(matches!(error, WorkloadError::Spawn { .. }), "{error}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn endless_output_is_refused_without_being_kept() {
+        // A megabyte of digits: it would parse (as inf), and a gigabyte would fill memory.
+        let flood = Workload::Command {
+            program: "sh".into(),
+            args: vec!["-c".into(), "head -c 1000000 /dev/zero | tr '\\0' 1; echo 'to stderr' >&2".into()],
+        };
+        let error = flood.run(0, 1.0).unwrap_err().to_string();
+        assert!(error.ends_with("… (more than 4096 bytes)\", which is not a number"), "{error}");
+        assert!(error.len() < 600, "only the start of the output is shown: {error}");
+        // Stderr is drained too: a program that floods it still finishes.
+        let noisy = Workload::Command {
+            program: "sh".into(),
+            args: vec!["-c".into(), "head -c 1000000 /dev/zero >&2; echo 7".into()],
+        };
+        assert_eq!(noisy.run(0, 1.0), Ok(7.0));
     }
 }

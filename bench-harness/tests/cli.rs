@@ -311,3 +311,53 @@ fn ctrl_c_keeps_every_sample_writes_an_interrupted_report_and_resume_finishes() 
     );
     assert_eq!(rows(&csv), resumed);
 }
+
+#[test]
+fn resume_with_another_experiment_file_is_refused_before_measuring() {
+    let dir = with_config(TWO_EXPERIMENTS);
+    // What a run of another file left: an experiment this file does not define.
+    std::fs::create_dir_all(dir.path().join("out/from-another-file")).unwrap();
+    std::fs::write(dir.path().join("out/from-another-file/samples.csv"), "").unwrap();
+    let output = harness(&["experiments.ron", "--resume", "out"], dir.path());
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("holds experiment(s) from-another-file that experiments.ron does not define"),
+        "{message}"
+    );
+    let measured = std::fs::read_dir(dir.path().join("out")).unwrap().count();
+    assert_eq!(measured, 1, "nothing of experiments.ron was measured");
+}
+
+#[cfg(unix)]
+#[test]
+fn ctrl_c_in_a_terminal_does_not_fail_a_command_workload() {
+    // A terminal's Ctrl-C signals the whole foreground process group,
+    // the external commands included: the run must still end as interrupted.
+    let config = r#"(experiments: [(name: "c", workload: Command(program: "sh", args: ["-c", "sleep 0.02; echo {x}"]),
+        inputs: Count(4), workers: [1, 2], repetitions: 30, warmup: 0, backends: [Sequential, Pool])])"#;
+    let dir = with_config(config);
+    let child = std::os::unix::process::CommandExt::process_group(
+        Command::new(env!("CARGO_BIN_EXE_bench-harness"))
+            .args(["experiments.ron", "--only", "c", "--out", "out"])
+            .current_dir(dir.path())
+            .stderr(std::process::Stdio::piped()),
+        0,
+    )
+    .spawn()
+    .unwrap();
+    let csv = dir.path().join("out/c/samples.csv");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !(csv.exists() && rows(&csv).len() >= 3) {
+        assert!(std::time::Instant::now() < deadline, "no samples appeared in samples.csv");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let group = format!("-{}", child.id());
+    assert!(Command::new("kill").args(["-INT", "--", &group]).status().unwrap().success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    // The hint to finish keeps the selection.
+    assert!(stderr(&output).contains("bench-harness experiments.ron --only c --resume out"), "{}", stderr(&output));
+    let json = std::fs::read_to_string(dir.path().join("out/c/results.json")).unwrap();
+    assert!(json.contains("\"Interrupted\""), "{json}");
+}

@@ -117,6 +117,21 @@ fn zero_workers_are_refused_at_their_line() {
 }
 
 #[test]
+fn a_worker_count_no_machine_can_start_is_refused_at_its_line() {
+    let (line, _, message) = syntax_error(&with_line("workers: [4, 1, 2, 2],", "workers: [1, 100000],"));
+    assert_eq!(line, 7);
+    assert!(message.contains("at most 1024 worker threads, got 100000"), "{message}");
+    assert!(parse(&with_line("workers: [4, 1, 2, 2],", "workers: [1, 1024],")).is_ok());
+}
+
+#[test]
+fn a_fit_range_of_fewer_than_two_workers_is_refused() {
+    let error = parse(&with_line("repetitions: 3,", "repetitions: 3, fit_max_workers: Some(0),")).unwrap_err();
+    assert!(error.to_string().contains("`fit_max_workers` must be at least 2"), "{error}");
+    assert!(parse(&with_line("repetitions: 3,", "repetitions: 3, fit_max_workers: Some(2),")).is_ok());
+}
+
+#[test]
 fn an_empty_worker_list_is_refused() {
     let (line, _, message) = syntax_error(&with_line("workers: [4, 1, 2, 2],", "workers: [],"));
     assert_eq!(line, 7);

@@ -102,6 +102,8 @@ fn compare_dirs_writes_the_table_and_the_overlay_chart() {
     assert!(markdown.contains("| pool ×2 chunk auto | 510 µs | 255 µs | 0.500 [0.490, 0.510]"), "{markdown}");
     assert!(markdown.contains("**Warning: the machine records differ** (old → new): host: host-a → host-b"));
     assert!(markdown.contains("(old) and v2 (new)"), "{markdown}");
+    // The chart linked is one that was written.
+    assert!(markdown.contains("](e-speedup.svg)") && !markdown.contains("speedup.png"), "{markdown}");
     assert!(
         markdown.contains(
             "## Experiment `only-b`
@@ -175,4 +177,21 @@ fn results_written_by_an_older_harness_still_redraw() {
     assert!(written.iter().any(|p| p.ends_with("speedup.svg")), "{written:?}");
     let summary = std::fs::read_to_string(dir.join("e/summary.md")).unwrap();
     assert!(summary.contains("| pool | 2 |"), "{summary}");
+}
+
+#[test]
+fn compare_takes_two_report_directories_whatever_their_experiments_are_called() {
+    // Pinned and unpinned in one run: two experiments, two names.
+    let root = tempfile::tempdir().unwrap();
+    let run = root.path().join("run");
+    saved(&run, &report("spin", "[1, 2]", 1e-3, "host-a"));
+    saved(&run, &report("spin-pinned", "[1, 2]", 0.5e-3, "host-a"));
+    let out = root.path().join("out");
+    let (markdown, _) =
+        compare_dirs(&run.join("spin"), &run.join("spin-pinned"), ("free", "pinned"), &out, &[Format::Svg]).unwrap();
+    assert!(markdown.contains("## Experiment `spin`\n\nAgainst pinned's experiment `spin-pinned`."), "{markdown}");
+    assert!(markdown.contains("| pool ×2 chunk auto |") && !markdown.contains("Not compared"), "{markdown}");
+    // Whole runs are still matched by name.
+    let error = compare_dirs(&run.join("spin"), &run, ("a", "b"), &out, &[Format::Svg]);
+    assert!(error.is_ok(), "spin is in both");
 }

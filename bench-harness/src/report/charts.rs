@@ -297,7 +297,7 @@ pub fn draw_overhead(path: &Path, chart: &OverheadChart, canvas: &Canvas) -> Res
 pub fn draw_backends(path: &Path, chart: &BackendChart, canvas: &Canvas) -> Result<Layout> {
     check_series(&chart.title, &chart.series)?;
     if let Some(point) = chart.series.iter().flat_map(|series| &series.points).find(|point| point.y <= 0.0) {
-        bail!("backend chart '{}': wall times must be positive, got {point:?}", chart.title);
+        bail!("backend chart '{}': wall times must be positive, got {} s at x = {}", chart.title, point.y, point.x);
     }
     let Some((x_range, seconds_range)) = data_bounds(&chart.series, &[], true) else {
         bail!("backend chart '{}': no points to draw", chart.title);
@@ -492,7 +492,14 @@ fn check_series(title: &str, series: &[MeasuredSeries]) -> Result<()> {
         for point in &series.points {
             let values = [point.x, point.y, point.ci_low, point.ci_high];
             if values.iter().any(|value| !value.is_finite()) {
-                bail!("chart '{title}': series '{}' has a non-finite value in {point:?}", series.label);
+                bail!(
+                    "chart '{title}': series '{}' has a non-finite value at x = {} (y = {}, interval {} to {})",
+                    series.label,
+                    point.x,
+                    point.y,
+                    point.ci_low,
+                    point.ci_high
+                );
             }
             if point.x <= 0.0 {
                 bail!("chart '{title}': series '{}' has x = {}, but the x axis is logarithmic", series.label, point.x);
@@ -505,7 +512,7 @@ fn check_series(title: &str, series: &[MeasuredSeries]) -> Result<()> {
 fn check_curves(title: &str, curves: &[Curve]) -> Result<()> {
     for curve in curves {
         if let Some(point) = curve.points.iter().find(|(x, y)| !x.is_finite() || !y.is_finite() || *x <= 0.0) {
-            bail!("chart '{title}': curve '{}' has an unplottable point {point:?}", curve.label);
+            bail!("chart '{title}': curve '{}' has an unplottable point ({}, {})", curve.label, point.0, point.1);
         }
     }
     Ok(())
@@ -821,5 +828,22 @@ mod tests {
 
         let missing_dir = dir.join("no/such/dir/chart.png");
         assert!(draw_speedup(&missing_dir, &speedup_chart(), &Canvas::default()).is_err());
+    }
+
+    #[test]
+    fn much_small_print_makes_a_default_chart_taller_instead_of_failing() {
+        let (_guard, dir) = output_dir();
+        // Warnings, fits not drawn, several machines' records: 40 lines.
+        let chart =
+            SpeedupChart { notes: vec!["WARNING: a long note of small print.".to_owned(); 40], ..speedup_chart() };
+        let path = dir.join("tall.png");
+        draw_speedup(&path, &chart, &Canvas::default()).unwrap();
+        let bytes = std::fs::read(&path).unwrap();
+        let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+        assert!(height > HEIGHT, "{height}");
+        // A size asked for is kept: the error says what to change.
+        let asked = Canvas { height: 1000, ..Canvas::default() };
+        let error = draw_speedup(&dir.join("asked.png"), &chart, &asked).unwrap_err();
+        assert!(format!("{error:#}").contains("pixels for the plot: make it taller"), "{error:#}");
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::{ExperimentReport, Exporter};
-use crate::config::{BackendKind, ChunkSize, Experiment};
+use crate::config::{BackendKind, BackendName, ChunkSize, Experiment};
 use crate::measure::{Cell, Sample};
 
 /// The file name in a report directory.
@@ -145,8 +145,10 @@ pub fn read_samples_csv(path: &Path, experiment: &Experiment) -> anyhow::Result<
             at(),
             experiment.name.as_str()
         );
-        let backend =
-            BackendKind::from_name(backend).with_context(|| format!("{}: unknown backend {backend:?}", at()))?;
+        // A backend of your own (`Named`) is written under its bare name.
+        let backend = BackendKind::from_name(backend)
+            .or_else(|| BackendName::try_from(backend).ok().map(BackendKind::Named))
+            .with_context(|| format!("{}: unknown backend {backend:?}", at()))?;
         let workers: usize = workers.parse().with_context(|| format!("{}: workers {workers:?}", at()))?;
         let chunk = match chunk {
             "" => None,
@@ -224,10 +226,30 @@ mod tests {
             ("t,rayon,1,,0,0.5", "rayon ×1 is not a cell"),
             ("t,sequential,1,,1,0.5", "repetition 1 of sequential out of order (expected 0)"),
             ("t,sequential,1,,0,fast", "seconds \"fast\""),
+            ("t,mine,2,,0,0.5", "mine ×2 is not a cell"),
         ] {
             std::fs::write(&path, format!("{header}\n{row}\n")).unwrap();
             let error = format!("{:#}", read_samples_csv(&path, &experiment).unwrap_err());
             assert!(error.contains(":2: ") && error.contains(expected), "{error}");
         }
+    }
+
+    #[test]
+    fn samples_of_a_backend_of_your_own_read_back_for_resume() {
+        let experiment = experiment(
+            "(experiments: [(name: \"t\", workload: Square, inputs: Count(4), workers: [1, 2], \
+             repetitions: 2, backends: [Sequential, Named(\"mine\")])])",
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(FILE_NAME);
+        let samples: Vec<Sample> = crate::measure::cells(&experiment)
+            .into_iter()
+            .map(|cell| Sample { experiment: "t".into(), cell, repetition: 0, seconds: 0.25 })
+            .collect();
+        assert!(samples.iter().any(|s| s.cell.backend.name() == "mine"));
+        let mut log = SampleLog::create(&path).unwrap();
+        samples.iter().for_each(|sample| log.push(sample).unwrap());
+        drop(log);
+        assert_eq!(read_samples_csv(&path, &experiment).unwrap(), samples);
     }
 }

@@ -368,7 +368,10 @@ fn overhead_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) -
             automatic.join("; ")
         )
     };
-    if series.is_empty() {
+    // A log axis cannot show overheads ≤ 0 (faster than T1/p: superlinear,
+    // or noise); with none above zero there is nothing to draw, and trying
+    // would fail the whole report. The summary still tabulates them.
+    if series.iter().all(|s| s.points.iter().all(|point| point.y <= 0.0)) {
         return None;
     }
     Some(OverheadChart {
@@ -407,7 +410,10 @@ mod tests {
 
     #[test]
     fn a_worker_and_chunk_sweep_gets_every_chart() {
-        let report = report(experiment(SWEEP), 8, |cell| 1.0 / cell.workers as f64);
+        // Perfect speedup with automatic chunks; fixed chunks cost 1 % more,
+        // an overhead the log-scale overhead chart can show.
+        let fixed = |cell: &Cell| if matches!(cell.chunk, Some(ChunkSize::Fixed(_))) { 1.01 } else { 1.0 };
+        let report = report(experiment(SWEEP), 8, |cell| fixed(cell) / cell.workers as f64);
         let figures = figures(&report);
         assert_eq!(names(&figures), ["speedup.png", "efficiency.png", "backends.png", "overhead.png"]);
 
@@ -529,5 +535,28 @@ mod tests {
         let text = "(experiments: [(name: \"t\", workload: Square, inputs: Count(10), workers: [2], \
                     repetitions: 5, backends: [Sequential, Pool])])";
         assert!(figures(&report(experiment(text), 2, |_| 1.0)).is_empty());
+    }
+
+    #[test]
+    fn superlinear_cells_leave_out_the_overhead_chart_instead_of_failing_the_report() {
+        // Every parallel run beats T1/p (caches): all overheads are negative.
+        let report =
+            report(
+                experiment(SWEEP),
+                4,
+                |cell: &Cell| {
+                    if cell.backend.is_parallel() {
+                        0.5 / cell.workers as f64
+                    } else {
+                        1.0
+                    }
+                },
+            );
+        assert!(report.analysis.cells.iter().any(|c| c.overhead_per_task_ns.is_some_and(|o| o.value < 0.0)));
+        assert_eq!(names(&figures(&report)), ["speedup.png", "efficiency.png", "backends.png"]);
+        let dir = tempfile::tempdir().unwrap();
+        Figures { formats: vec![crate::report::charts::Format::Png], ..Figures::default() }
+            .export(&report, dir.path())
+            .unwrap();
     }
 }

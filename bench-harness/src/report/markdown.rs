@@ -19,7 +19,19 @@ pub struct Summary;
 impl Exporter for Summary {
     fn export(&self, report: &ExperimentReport, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         let figures = figures::figures(report);
-        let names: Vec<&str> = figures.iter().map(figures::Figure::file_name).collect();
+        // A PNG unless only another format was drawn (`report --format svg`).
+        let names: Vec<String> = figures
+            .iter()
+            .map(|figure| {
+                let png = figure.file_name();
+                let others = ["svg", "pdf"].map(|extension| Path::new(png).with_extension(extension));
+                match others.iter().find(|other| dir.join(other).is_file()) {
+                    Some(other) if !dir.join(png).is_file() => other.to_string_lossy().into_owned(),
+                    _ => png.to_owned(),
+                }
+            })
+            .collect();
+        let names: Vec<&str> = names.iter().map(String::as_str).collect();
         let path = dir.join(FILE_NAME);
         std::fs::write(&path, render(report, &names)).with_context(|| format!("writing {}", path.display()))?;
         Ok(vec![path])
@@ -177,7 +189,7 @@ fn write_report(out: &mut String, report: &ExperimentReport, figures: &[&str]) -
     if !figures.is_empty() {
         writeln!(out, "\n## Charts")?;
         for figure in figures {
-            let name = figure.trim_end_matches(".png");
+            let name = figure.rsplit_once('.').map_or(*figure, |(name, _)| name);
             writeln!(out, "\n![{name}]({figure})")?;
         }
     }
@@ -333,5 +345,16 @@ mod tests {
             "{markdown}"
         );
         assert!(!markdown.contains("## Charts"));
+    }
+
+    #[test]
+    fn charts_drawn_only_as_svg_are_linked_as_svg() {
+        let report = report(experiment(TEXT), 2, |cell| 1.0 / cell.workers as f64);
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("speedup.svg"), "<svg/>").unwrap();
+        Summary.export(&report, dir.path()).unwrap();
+        let summary = std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap();
+        assert!(summary.contains("![speedup](speedup.svg)"), "{summary}");
+        assert!(summary.contains("![efficiency](efficiency.png)"), "none drawn yet: the run draws PNGs next");
     }
 }

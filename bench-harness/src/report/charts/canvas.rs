@@ -228,20 +228,51 @@ fn legend_columns(widths: &[u32], available: i32) -> Vec<i32> {
 /// The file's extension picks the format: PNG, or SVG and PDF, which draw
 /// exactly what the PNG shows (see [`super::vector`]); the layout is the same.
 pub(super) fn render(path: &Path, figure: &Figure<'_>) -> Result<Layout> {
+    let error = match render_sized(path, figure, figure.canvas) {
+        Ok(layout) => return Ok(layout),
+        Err(error) => error,
+    };
+    // At the default size, small print that leaves the plot too little room
+    // (many warnings, several machines' records) makes the chart taller
+    // rather than fail the whole report; any other size stands (`report
+    // --height` asks for exactly that size).
+    match error.downcast_ref::<TooMuchText>() {
+        Some(text) if figure.canvas == Canvas::default() && text.needed <= 10_000 => {
+            render_sized(path, figure, Canvas { height: text.needed, ..figure.canvas })
+        }
+        _ => Err(error),
+    }
+}
+
+/// The small print and legend leave the plot less than 2/5 of the height.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "the chart's text leaves only {plot} of its {height} pixels for the plot: make it taller, the text smaller \
+     (font scale), or leave out the small print"
+)]
+struct TooMuchText {
+    plot: i32,
+    height: u32,
+    /// A height at which the plot gets its room.
+    needed: u32,
+}
+
+/// [`render`] at the size and text scale of `canvas`.
+fn render_sized(path: &Path, figure: &Figure<'_>, canvas: Canvas) -> Result<Layout> {
     ensure_fonts()?;
     let context = || format!("drawing chart '{}' to {}", figure.title, path.display());
     let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
     match extension.as_str() {
         "png" => {
-            let root = BitMapBackend::new(path, (figure.canvas.width, figure.canvas.height)).into_drawing_area();
-            let layout = draw_figure(&root, figure).with_context(context)?;
+            let root = BitMapBackend::new(path, (canvas.width, canvas.height)).into_drawing_area();
+            let layout = draw_figure(&root, figure, canvas).with_context(context)?;
             root.present().with_context(context)?;
             Ok(layout)
         }
         "svg" | "pdf" => {
-            let mut recording = Recording::new((figure.canvas.width, figure.canvas.height));
-            let layout =
-                draw_figure(&Recorder::new(&mut recording).into_drawing_area(), figure).with_context(context)?;
+            let mut recording = Recording::new((canvas.width, canvas.height));
+            let layout = draw_figure(&Recorder::new(&mut recording).into_drawing_area(), figure, canvas)
+                .with_context(context)?;
             let bytes = if extension == "svg" {
                 recording.to_svg(figure.title).into_bytes()
             } else {
@@ -259,10 +290,14 @@ pub(super) fn render(path: &Path, figure: &Figure<'_>) -> Result<Layout> {
 const PDF_POINTS_PER_PIXEL: f64 = 0.24;
 
 /// Draws `figure` on `root`, any plotters backend.
-fn draw_figure<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, figure: &Figure<'_>) -> Result<Layout> {
+fn draw_figure<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    figure: &Figure<'_>,
+    canvas: Canvas,
+) -> Result<Layout> {
     root.fill(&WHITE).map_err(plot_error)?;
-    let (width, height) = (figure.canvas.width, figure.canvas.height);
-    let text = |size: u32| figure.canvas.text(size);
+    let (width, height) = (canvas.width, canvas.height);
+    let text = |size: u32| canvas.text(size);
     let legend_size = text(LEGEND_SIZE);
     let legend_row_height = legend_size as i32 + 12;
 
@@ -270,7 +305,7 @@ fn draw_figure<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, figure: &Figur
     let caption_font = ("sans-serif", text(CAPTION_SIZE)).into_font().color(&CAPTION_COLOR);
     let mut lines = Vec::new();
     let small_print = std::iter::once(figure.caption).chain(figure.notes.iter().map(String::as_str));
-    for text in small_print.filter(|_| figure.canvas.small_print) {
+    for text in small_print.filter(|_| canvas.small_print) {
         lines.extend(wrap(root, text, &caption_font, width.saturating_sub(80))?);
     }
     let line_height = text(CAPTION_SIZE) as i32 + 9;
@@ -304,11 +339,10 @@ fn draw_figure<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, figure: &Figur
 
     let plot_height = height as i32 - caption_height - legend_height;
     if plot_height < height as i32 * 2 / 5 {
-        anyhow::bail!(
-            "the chart's text leaves only {} of its {height} pixels for the plot: make it taller, the text \
-             smaller (font scale), or leave out the small print",
-            plot_height.max(0)
-        );
+        let text_height = (caption_height + legend_height).max(0) as u32;
+        // Room for a plot of the default proportions, and at least its 2/5.
+        let needed = (text_height + super::HEIGHT * 11 / 20).max((text_height * 5).div_ceil(3) + 1);
+        return Err(TooMuchText { plot: plot_height.max(0), height, needed }.into());
     }
     let (plot_area, below) = root.split_vertically(plot_height);
     let (legend_area, caption_area) = below.split_vertically(legend_height);
@@ -360,7 +394,7 @@ fn draw_figure<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, figure: &Figur
         let width = column_widths.iter().sum::<i32>() - LEGEND_COLUMN_GAP + 2 * LEGEND_PADDING;
         // Centred under the plot, as far as the image's width allows.
         let centred = (plot_box.left + plot_box.right) / 2 - width / 2;
-        let left = centred.min(figure.canvas.width as i32 - 12 - width).max(8);
+        let left = centred.min(canvas.width as i32 - 12 - width).max(8);
         let top = 8;
         let frame = [(left, top), (left + width, top + rows * legend_row_height + 2 * LEGEND_PADDING)];
         legend_area.draw(&Rectangle::new(frame, LEGEND_BORDER.stroke_width(1))).map_err(plot_error)?;
