@@ -206,6 +206,12 @@ impl CpuTimes {
         Some(CpuTimes { busy, total, own })
     }
 
+    /// CPU time this process (and its waited-for children) has used so far,
+    /// in seconds. `/proc` counts in USER_HZ ticks, 100 per second on Linux.
+    pub fn own_seconds(&self) -> f64 {
+        self.own as f64 / 100.0
+    }
+
     /// The share of all cores' time that *other* processes kept busy
     /// between `self` and `later`, 0 to 1.
     pub fn foreign_share(&self, later: &CpuTimes) -> Option<f64> {
@@ -253,9 +259,14 @@ impl Conditions {
     /// Warnings about a busy machine: load at the start above
     /// [`LOAD_WARNING_PER_CORE`] per core, or other processes taking more than
     /// [`FOREIGN_CPU_WARNING`] of the cores during the experiment.
+    ///
+    /// Once other processes' share has been measured it decides alone: the
+    /// load average is a one-minute mean that still counts this harness's
+    /// own threads from the experiment before, so on a quiet machine it
+    /// would flag every experiment after the first.
     pub fn warnings(&self, logical_cores: usize) -> Vec<String> {
         let mut warnings = Vec::new();
-        if let Some(load) = self.load_before {
+        if let Some(load) = self.load_before.filter(|_| self.foreign_cpu.is_none()) {
             let limit = LOAD_WARNING_PER_CORE * logical_cores as f64;
             if load.one > limit {
                 warnings.push(format!(
@@ -471,9 +482,17 @@ mod tests {
             seconds: 10.0,
         };
         assert!(quiet.warnings(2).is_empty(), "our own threads raise the load; that is not a warning");
-        let loaded =
-            Conditions { load_before: Some(LoadAverage { one: 3.5, five: 3.0, fifteen: 2.0 }), ..quiet.clone() };
+        // Before measuring, only the load average is known: it is warned about.
+        let loaded = Conditions {
+            load_before: Some(LoadAverage { one: 3.5, five: 3.0, fifteen: 2.0 }),
+            foreign_cpu: None,
+            ..quiet.clone()
+        };
         assert!(loaded.warnings(2)[0].starts_with("busy machine: load average 3.50 at the start"));
+        // A high load left by our own previous experiment, with others idle
+        // while measuring, is not a busy machine.
+        let own_load = Conditions { foreign_cpu: Some(0.01), ..loaded.clone() };
+        assert!(own_load.warnings(2).is_empty(), "{:?}", own_load.warnings(2));
         let changed = Conditions { foreign_cpu: Some(0.4), ..quiet };
         let warnings = changed.warnings(2);
         assert_eq!(warnings.len(), 1);

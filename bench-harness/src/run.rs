@@ -11,7 +11,7 @@ use indicatif::ProgressBar;
 use crate::analysis::analyze;
 use crate::config::{Experiment, Plan};
 use crate::custom::Registry;
-use crate::machine::{Machine, Monitor};
+use crate::machine::{CpuTimes, Machine, Monitor};
 use crate::measure::{measure, run_count, Cell, Observer, Sample};
 use crate::preflight;
 use crate::report::csv::{read_samples_csv, SampleLog};
@@ -235,7 +235,12 @@ pub fn run_experiment(
 ) -> anyhow::Result<ExperimentReport> {
     let monitor = Monitor::start();
     let start = crate::machine::Conditions { load_before: monitor.load_before(), ..Default::default() };
-    for warning in start.warnings(machine.logical_cores) {
+    // The load average counts this process's own work of the last minute:
+    // before measuring, it speaks of other processes only while this one
+    // has done little yet (the first experiment of a run). Later ones are
+    // judged by other processes' measured share, after the fact.
+    let fresh = CpuTimes::now().map_or(true, |cpu| cpu.own_seconds() < 1.0);
+    for warning in start.warnings(machine.logical_cores).into_iter().filter(|_| fresh) {
         progress.suspend(|| eprintln!("  warning: {}: {warning}", experiment.name));
     }
     let mut recorder = Recorder { name: experiment.name.as_str(), progress, log, stop };
