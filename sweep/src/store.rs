@@ -28,6 +28,7 @@ pub use atomic::{write_atomically, write_results_atomically};
 pub use header::{Header, FORMAT_VERSION};
 pub(crate) use lock::hostname;
 pub use lock::ResultsLock;
+pub(crate) use record::civil_from_days;
 pub use record::{utc_rfc3339, Provenance, Record};
 pub use repair::{rejected_path, repair, Repair};
 pub use results::{Results, Resume, Status, DEFAULT_MAX_ATTEMPTS};
