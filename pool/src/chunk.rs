@@ -73,11 +73,19 @@ const CHUNKS_PER_WORKER: usize = 4;
 /// timing cannot make the next chunk absurdly large.
 const MAX_GROWTH: usize = 8;
 
+/// Largest run an ordered map computes straight from its inputs on the
+/// consumer (see [`Placement`]). Such a run has no buffer, so only the
+/// granularity of progress reports and timing samples bounds it.
+const MAX_DIRECT_RUN: usize = 1 << 20;
+
 #[derive(Debug, Clone)]
 pub(crate) struct Chunker {
     fixed: bool,
     size: usize,
     max: usize,
+    /// Items per run computed on the consumer with no chunk buffer: sized
+    /// for [`TARGET_CHUNK_NS`] like `size`, but free of the buffer caps.
+    direct: usize,
     /// Smoothed nanoseconds per item.
     per_item_ns: Option<f64>,
 }
@@ -89,7 +97,7 @@ impl Chunker {
         match chunking {
             Chunking::Fixed(size) => {
                 assert!(size >= 1, "chunk size must be at least 1, got {size}");
-                Chunker { fixed: true, size, max: size, per_item_ns: None }
+                Chunker { fixed: true, size, max: size, direct: size, per_item_ns: None }
             }
             Chunking::Auto => {
                 let balance_cap =
@@ -99,6 +107,7 @@ impl Chunker {
                     fixed: false,
                     size: 1,
                     max: balance_cap.min(memory_cap).min(MAX_AUTO_CHUNK),
+                    direct: 1,
                     per_item_ns: None,
                 }
             }
@@ -109,11 +118,17 @@ impl Chunker {
         self.size
     }
 
-    /// Automatic chunking has grown to its largest chunks and items are
-    /// cheap: the case where running chunks on the consumer may beat
-    /// handing them out (see [`Placement`]).
+    /// Items in the next run computed straight from the inputs on the
+    /// consumer.
+    pub(crate) fn direct_size(&self) -> usize {
+        self.direct
+    }
+
+    /// Automatic chunking, and items measured as cheap: the case where
+    /// running them on the consumer may beat handing them out (see
+    /// [`Placement`]).
     pub(crate) fn may_inline(&self) -> bool {
-        !self.fixed && self.size == self.max && self.per_item_ns.is_some_and(|ns| ns < MAX_INLINE_ITEM_NS)
+        !self.fixed && self.per_item_ns.is_some_and(|ns| ns < MAX_INLINE_ITEM_NS)
     }
 
     /// Feeds back how long a finished chunk of `items` inputs ran.
@@ -131,16 +146,18 @@ impl Chunker {
         self.per_item_ns = Some(estimate);
         let wanted = (TARGET_CHUNK_NS / estimate) as usize;
         self.size = wanted.clamp(1, (self.size * MAX_GROWTH).min(self.max));
+        self.direct = wanted.clamp(1, self.direct.saturating_mul(MAX_GROWTH).min(MAX_DIRECT_RUN));
     }
 }
 
 /// Items slower than this always go to workers.
 const MAX_INLINE_ITEM_NS: f64 = 1_000.0;
 
-/// How many chunks a placement decision first holds before the other
-/// placement is measured again (so a change in `f`'s cost is noticed).
-/// Each re-measurement that confirms the decision doubles the interval, up
-/// to [`MAX_REPROBE_EVERY`], so a stable map spends little time probing.
+/// How many full-size chunks a placement decision first holds before the
+/// other placement is measured again (so a change in `f`'s cost is
+/// noticed). Each re-measurement that confirms the decision doubles the
+/// interval, up to [`MAX_REPROBE_EVERY`], so a stable map spends little
+/// time probing.
 const REPROBE_EVERY: usize = 32;
 const MAX_REPROBE_EVERY: usize = 1024;
 
@@ -151,9 +168,13 @@ const MAX_REPROBE_EVERY: usize = 1024;
 ///
 /// It decides by measurement, not by a threshold: the consumer's wall
 /// time per item handed out, in each placement, including whatever the
-/// caller does with the items. Once chunks are at their largest it tries
-/// both, keeps the faster, and re-measures the other every
-/// [`REPROBE_EVERY`] chunks.
+/// caller does with the items. A map starts on the workers and measures
+/// them, then tries inline ([`handed_out`](Self::handed_out)); or, when
+/// its very first chunk shows items far cheaper than a hand-off, starts
+/// inline at once ([`start_inline`](Self::start_inline)), which spares
+/// cheap maps the cost of measuring the workers first. Either way it keeps
+/// the faster and measures the other again every [`REPROBE_EVERY`]
+/// full-size chunks.
 #[derive(Debug, Default)]
 pub(crate) struct Placement {
     /// Smoothed wall ns per item: `[on workers, inline]`.
@@ -162,9 +183,10 @@ pub(crate) struct Placement {
     /// The next sample spans a change of placement: skip it.
     skip: bool,
     since_probe: usize,
-    /// Chunks between re-measurements (0 until the first decision).
+    /// Full-size chunks between re-measurements; 0 (the initial state)
+    /// measures the other placement as soon as this one has a sample.
     probe_every: usize,
-    /// The placement before the current re-measurement began.
+    /// While the other placement is being measured: the placement before.
     probing_from: Option<bool>,
 }
 
@@ -173,45 +195,59 @@ impl Placement {
         self.inline
     }
 
+    /// Runs inline from now on, until the workers are next measured.
+    pub(crate) fn start_inline(&mut self) {
+        *self = Placement { inline: true, skip: true, probe_every: REPROBE_EVERY, ..Placement::default() };
+    }
+
     /// A chunk of `items` was handed out `elapsed_ns` after the previous
-    /// one (`None`: no previous one, or the sample spans a transition);
-    /// `eligible` is [`Chunker::may_inline`].
+    /// one (`None`: no previous one, not a full-size chunk, or the sample
+    /// spans a transition); `eligible` is [`Chunker::may_inline`].
     pub(crate) fn handed_out(&mut self, items: usize, elapsed_ns: Option<u64>, eligible: bool) {
         if !eligible {
             *self = Placement::default();
             return;
         }
-        match elapsed_ns {
+        let sampled = match elapsed_ns {
             Some(ns) if !self.skip && items > 0 => {
                 let sample = ns as f64 / items as f64;
                 let slot = &mut self.wall_ns[usize::from(self.inline)];
                 *slot = Some(slot.map_or(sample, |previous| 0.5 * previous + 0.5 * sample));
+                true
             }
-            _ => {}
-        }
-        self.skip = false;
-        self.since_probe += 1;
-        if self.probe_every == 0 {
-            self.probe_every = REPROBE_EVERY;
-        }
-        if self.since_probe >= self.probe_every {
-            self.since_probe = 0;
-            self.probing_from = Some(self.inline);
-            self.wall_ns[usize::from(!self.inline)] = None;
-        }
-        let want_inline = match self.wall_ns {
-            [None, _] => false,
-            [Some(_), None] => true,
-            [Some(workers), Some(inline)] => inline < workers,
+            _ => false,
         };
-        if let (Some(from), [Some(_), Some(_)]) = (self.probing_from, self.wall_ns) {
-            // A re-measurement is complete: back off if it confirmed.
-            self.probing_from = None;
-            self.probe_every =
-                if from == want_inline { (self.probe_every * 2).min(MAX_REPROBE_EVERY) } else { REPROBE_EVERY };
+        self.skip = false;
+        if !sampled {
+            return;
         }
-        if want_inline != self.inline {
-            self.inline = want_inline;
+        match (self.probing_from, self.wall_ns) {
+            (Some(from), [Some(workers), Some(inline)]) => {
+                // A measurement of both is complete: keep the faster, and
+                // back off if it confirmed the previous decision.
+                self.probing_from = None;
+                self.since_probe = 0;
+                let want_inline = inline < workers;
+                self.probe_every =
+                    if from == want_inline { (self.probe_every * 2).min(MAX_REPROBE_EVERY) } else { REPROBE_EVERY };
+                self.switch_to(want_inline);
+            }
+            (Some(_), _) => {}
+            (None, _) => {
+                self.since_probe += 1;
+                if self.since_probe >= self.probe_every {
+                    self.probe_every = self.probe_every.max(REPROBE_EVERY);
+                    self.probing_from = Some(self.inline);
+                    self.wall_ns[usize::from(!self.inline)] = None;
+                    self.switch_to(!self.inline);
+                }
+            }
+        }
+    }
+
+    fn switch_to(&mut self, inline: bool) {
+        if inline != self.inline {
+            self.inline = inline;
             self.skip = true;
         }
     }
@@ -235,7 +271,7 @@ mod tests {
             p.handed_out(100, Some(100), true);
             held += 1;
         }
-        assert!(held < REPROBE_EVERY, "held {held}");
+        assert!(held <= REPROBE_EVERY, "held {held}");
         p.handed_out(100, Some(999_999), true); // transition: skipped
         p.handed_out(100, Some(20), true); // the workers are now faster
         assert!(!p.inline());
@@ -243,6 +279,38 @@ mod tests {
         p.handed_out(100, Some(20), false);
         assert!(!p.inline());
         assert_eq!(p.wall_ns, [None, None]);
+    }
+
+    #[test]
+    fn a_placement_started_inline_holds_until_it_measures_the_workers() {
+        let mut p = Placement::default();
+        p.start_inline();
+        assert!(p.inline());
+        p.handed_out(100, Some(999_999), true); // spans the switch: skipped
+        let mut held = 0;
+        while p.inline() {
+            p.handed_out(100, Some(100), true); // inline: 1 ns/item
+            held += 1;
+            assert!(held <= REPROBE_EVERY, "never measured the workers");
+        }
+        assert_eq!(held, REPROBE_EVERY);
+        p.handed_out(100, Some(999_999), true); // transition: skipped
+        p.handed_out(100, Some(500), true); // workers: 5 ns/item, slower
+        assert!(p.inline(), "kept the workers although inline was faster");
+        // Confirmed: the next measurement waits twice as long.
+        assert_eq!(p.probe_every, 2 * REPROBE_EVERY);
+    }
+
+    #[test]
+    fn direct_runs_grow_past_the_buffer_caps_for_cheap_items() {
+        let mut c = Chunker::new(Chunking::Auto, Some(10_000_000), 2, 8);
+        for _ in 0..12 {
+            let n = c.direct_size();
+            c.observe(n, n as u64); // 1 ns per item
+        }
+        assert_eq!(c.size(), MAX_CHUNK_BYTES / 8, "buffered chunks keep their cap");
+        assert_eq!(c.direct_size(), (TARGET_CHUNK_NS as usize).min(MAX_DIRECT_RUN));
+        assert!(c.may_inline());
     }
 
     #[test]

@@ -20,7 +20,7 @@ use crate::error::TaskError;
 use crate::latch::{drop_quietly, Completions};
 use crate::registry;
 use crate::spawn::Spawner;
-use crate::task::Handle;
+use crate::task::{Claim, Handle};
 
 /// Chunks kept in flight per worker by default: enough that a worker never
 /// waits for the consumer to queue more, and that one slow chunk at the
@@ -327,6 +327,10 @@ impl<T> Drain<T> {
     }
 }
 
+/// A queued chunk's inputs, which the consumer may take back (to re-chunk
+/// them or run them itself) as long as no worker has started the chunk.
+type Inputs<X> = Arc<Claim<Values<X>>>;
+
 /// Pulls inputs in chunks and queues them; shared by all map flavours.
 struct Feeder<'a, I: Iterator, F> {
     spawner: Spawner<'a>,
@@ -335,6 +339,11 @@ struct Feeder<'a, I: Iterator, F> {
     /// Inputs taken for the next chunk when the input iterator panicked,
     /// kept for that chunk (a map may be used on after the panic).
     partial: Vec<I::Item>,
+    /// Inputs of queued chunks taken back before any worker started them
+    /// (see `TryMap::take_back_unstarted`), in input order; they go out
+    /// before anything in `partial` or the iterator. Never both this and
+    /// `partial` non-empty.
+    returned: VecDeque<I::Item>,
     /// The input iterator's panic in an inline chunk, raised when the
     /// consumer asks for the items after the ones it produced.
     input_panic: Option<Payload>,
@@ -364,6 +373,7 @@ where
             inputs,
             exhausted: false,
             partial: Vec::new(),
+            returned: VecDeque::new(),
             input_panic: None,
             f: Arc::new(f),
             chunking: Chunking::Auto,
@@ -373,11 +383,35 @@ where
         }
     }
 
+    /// Inputs not yet in a chunk, when known exactly.
     fn exact_len(&self) -> Option<usize> {
         match self.inputs.size_hint() {
-            (low, Some(high)) if low == high => Some(low),
+            (low, Some(high)) if low == high => low.checked_add(self.returned.len() + self.partial.len()),
             _ => None,
         }
+    }
+
+    /// Nothing is held back from the iterator: a direct run may take
+    /// inputs straight from it.
+    fn at_iterator(&self) -> bool {
+        !self.exhausted && self.partial.is_empty() && self.returned.is_empty() && self.input_panic.is_none()
+    }
+
+    /// Puts back the inputs of queued chunks that no worker started
+    /// (`chunks`: start index and inputs, from the last queued back to
+    /// the first), which restarts numbering at the first of them.
+    fn take_back(&mut self, chunks: Vec<(usize, Values<I::Item>)>) {
+        let Some(&(first, _)) = chunks.last() else {
+            return;
+        };
+        // `partial` was taken after every queued chunk: it goes last.
+        self.returned.extend(self.partial.drain(..));
+        for (_, mut values) in chunks {
+            while let Some(x) = values.0.next_back() {
+                self.returned.push_front(x);
+            }
+        }
+        self.next_index = first;
     }
 
     fn set_chunking(&mut self, chunking: Chunking) {
@@ -422,11 +456,17 @@ where
         if let Some(payload) = self.input_panic.take() {
             panic::resume_unwind(payload);
         }
-        if self.exhausted {
+        if self.exhausted && self.returned.is_empty() {
             return None;
         }
         let size = self.chunk_len();
-        let inputs = mem::take(&mut self.partial).into_iter().chain(self.inputs.by_ref()).take(size);
+        let from_returned = size.min(self.returned.len());
+        let inputs = self
+            .returned
+            .drain(..from_returned)
+            .chain(mem::take(&mut self.partial))
+            .chain(self.inputs.by_ref())
+            .take(size);
         let (out, input_panic) = run_chunk(&*self.f, inputs);
         let len = out.values.0.len() + out.failures.len();
         if let Some(payload) = input_panic {
@@ -456,22 +496,26 @@ where
         if let Some(payload) = self.input_panic.take() {
             panic::resume_unwind(payload);
         }
-        if self.exhausted {
+        if self.exhausted && self.returned.is_empty() {
             return None;
         }
         let size = self.chunk_len();
-        // Pushed one by one: `collect` would reserve what `size_hint`
-        // claims, and an input iterator may claim anything. Pushed into
-        // `partial`, so that if the iterator panics they are not lost.
-        let mut inputs = self.inputs.by_ref().take(size.saturating_sub(self.partial.len()));
-        self.partial.reserve(prealloc(&inputs));
-        for x in &mut inputs {
-            self.partial.push(x);
+        let from_returned = size.min(self.returned.len());
+        self.partial.extend(self.returned.drain(..from_returned));
+        if self.returned.is_empty() && !self.exhausted {
+            // Pushed one by one: `collect` would reserve what `size_hint`
+            // claims, and an input iterator may claim anything. Pushed into
+            // `partial`, so that if the iterator panics they are not lost.
+            let mut inputs = self.inputs.by_ref().take(size.saturating_sub(self.partial.len()));
+            self.partial.reserve(prealloc(&inputs));
+            for x in &mut inputs {
+                self.partial.push(x);
+            }
+            if self.partial.len() < size {
+                self.exhausted = true;
+            }
         }
         let chunk = mem::take(&mut self.partial);
-        if chunk.len() < size {
-            self.exhausted = true;
-        }
         if chunk.is_empty() {
             return None;
         }
@@ -480,27 +524,33 @@ where
         Some((start, chunk))
     }
 
-    fn chunk_job(&self, inputs: Vec<I::Item>) -> impl FnOnce() -> ChunkOutput<T> + Send + 'a {
+    /// A chunk's task, and its claim on the inputs: the task finds them
+    /// gone (and returns `None`) if the consumer took them back first.
+    fn chunk_job(
+        &self,
+        inputs: Vec<I::Item>,
+    ) -> (impl FnOnce() -> Option<ChunkOutput<T>> + Send + 'a, Inputs<I::Item>) {
         let f = Arc::clone(&self.f);
         let progress = Arc::clone(&self.progress);
         // Wrapped so that inputs dropped unused (the chunk is cancelled)
         // are dropped under panic guards too.
-        let inputs = Values(inputs.into_iter());
-        move || {
+        let claim = Arc::new(Claim::new(Values(inputs.into_iter())));
+        let ours = Arc::clone(&claim);
+        let job = move || {
+            let inputs = ours.take()?;
             let len = inputs.0.len();
             // `Values` cannot panic: no input panic to pass on.
             let (out, _) = run_chunk(&*f, inputs);
             progress.advance(len);
-            out
-        }
+            Some(out)
+        };
+        (job, claim)
     }
 
     fn remaining_inputs(&self) -> (usize, Option<usize>) {
-        if self.exhausted {
-            (0, Some(0))
-        } else {
-            self.inputs.size_hint()
-        }
+        let held = self.returned.len() + self.partial.len();
+        let (low, high) = if self.exhausted { (0, Some(0)) } else { self.inputs.size_hint() };
+        (low.saturating_add(held), high.and_then(|h| h.checked_add(held)))
     }
 }
 
@@ -510,8 +560,9 @@ macro_rules! settings {
         /// inputs (the last may be shorter), like Python's `chunksize`, or
         /// [`Chunking::Auto`] (the default). Panics if the size is 0.
         ///
-        /// Meant to be called before iterating; called later, it applies
-        /// to the chunks queued from then on.
+        /// Called after iteration has begun, it applies to every input no
+        /// worker has started yet: queued chunks not yet started are taken
+        /// back and cut again (those already running finish as they are).
         ///
         /// ```
         /// let pool = pool::ThreadPool::new(2).unwrap();
@@ -521,15 +572,21 @@ macro_rules! settings {
         /// assert_eq!(n, 1000);
         /// ```
         pub fn chunk_size(mut self, chunking: impl Into<Chunking>) -> Self {
-            self.feeder.set_chunking(chunking.into());
+            let chunking = chunking.into();
+            if let Chunking::Fixed(size) = chunking {
+                assert!(size >= 1, "chunk size must be at least 1, got {size}");
+            }
+            self.reconfigure();
+            self.feeder.set_chunking(chunking);
             self
         }
 
         /// Keeps at most `chunks` chunks queued or running ahead of the
         /// consumer (default: 4 per worker). Panics if `chunks` is 0.
         ///
-        /// Meant to be called before iterating; called later, it applies
-        /// from then on.
+        /// Called after iteration has begun, it applies to every chunk no
+        /// worker has started yet: those are taken back and queued again
+        /// within the new window.
         ///
         /// ```
         /// let pool = pool::ThreadPool::new(2).unwrap();
@@ -537,6 +594,8 @@ macro_rules! settings {
         /// assert_eq!(n, 1000);
         /// ```
         pub fn window(mut self, chunks: usize) -> Self {
+            assert!(chunks >= 1, "a map's window must hold at least 1 chunk, got {chunks}");
+            self.reconfigure();
             self.feeder.set_window(chunks);
             self
         }
@@ -582,17 +641,51 @@ macro_rules! settings {
 /// ```
 pub struct TryMap<'a, I: Iterator, F, T> {
     feeder: Feeder<'a, I, F>,
-    in_flight: VecDeque<(usize, usize, Handle<'a, ChunkOutput<T>>)>,
+    in_flight: VecDeque<Queued<'a, I::Item, Option<ChunkOutput<T>>>>,
     current: Option<Drain<T>>,
     placement: Placement,
+    /// The first chunk back from the workers has been looked at (it may
+    /// start the placement inline at once).
+    first_seen: bool,
     /// When the previous chunk was handed out, for `placement`.
     last_handout: Option<Instant>,
     /// A [`Map`] running inline computes items straight from the inputs,
-    /// with no chunk buffer: items it may still take this way, and items
-    /// taken so far, accounted as one chunk by `finish_direct`.
+    /// with no chunk buffer: items it may still take this way (the only
+    /// state the per-item path writes besides the input iterator), and
+    /// the run's start and planned length, accounted as one chunk by
+    /// `finish_direct`.
     direct_left: usize,
-    direct_done: usize,
-    direct_started: Option<Instant>,
+    direct_run: Option<(Instant, usize)>,
+}
+
+/// A chunk queued on the workers: its first input's index, its length,
+/// the handle to its task (whose output is `R`) and its inputs.
+struct Queued<'a, X, R> {
+    start: usize,
+    len: usize,
+    handle: Handle<'a, R>,
+    inputs: Inputs<X>,
+}
+
+/// Takes back, from the end of `queue`, the chunks no worker has started,
+/// while they are the last ones cut (`end`: the index after the last input
+/// cut), so that the inputs after them keep their numbers. Returns their
+/// starts and inputs, last chunk first, for [`Feeder::take_back`].
+fn take_back_unstarted<X, R>(queue: &mut VecDeque<Queued<'_, X, R>>, mut end: usize) -> Vec<(usize, Values<X>)> {
+    let mut chunks = Vec::new();
+    while let Some(queued) = queue.back() {
+        if queued.start + queued.len != end {
+            break;
+        }
+        let Some(inputs) = queued.inputs.take() else {
+            break;
+        };
+        queued.handle.cancel();
+        end = queued.start;
+        chunks.push((queued.start, inputs));
+        queue.pop_back();
+    }
+    chunks
 }
 
 impl<'a, I, F, T> TryMap<'a, I, F, T>
@@ -608,14 +701,25 @@ where
             in_flight: VecDeque::new(),
             current: None,
             placement: Placement::default(),
+            first_seen: false,
             last_handout: None,
             direct_left: 0,
-            direct_done: 0,
-            direct_started: None,
+            direct_run: None,
         }
     }
 
     settings!("try_map(|x: u32| x, 0..1000u32)");
+
+    /// Ends a direct run and takes back every queued chunk no worker has
+    /// started, so that settings changed now apply to all their inputs.
+    fn reconfigure(&mut self) {
+        self.finish_direct();
+        let chunks = take_back_unstarted(&mut self.in_flight, self.feeder.next_index);
+        self.feeder.take_back(chunks);
+        // Measure afresh under the new settings.
+        self.placement = Placement::default();
+        self.first_seen = false;
+    }
 
     fn refill(&mut self) {
         while self.in_flight.len() < self.feeder.window && !self.placement.inline() {
@@ -623,8 +727,9 @@ where
                 break;
             };
             let len = inputs.len();
-            let handle = self.feeder.spawner.spawn(self.feeder.chunk_job(inputs));
-            self.in_flight.push_back((start, len, handle));
+            let (job, inputs) = self.feeder.chunk_job(inputs);
+            let handle = self.feeder.spawner.spawn(job);
+            self.in_flight.push_back(Queued { start, len, handle, inputs });
         }
     }
 
@@ -637,20 +742,30 @@ where
             return None;
         }
         let Some(x) = self.feeder.inputs.next() else {
-            self.feeder.exhausted = true;
-            self.direct_left = 0;
+            self.end_of_inputs();
             return None;
         };
         self.direct_left -= 1;
-        self.direct_done += 1;
         Some((self.feeder.f)(x))
     }
 
-    /// Accounts a finished direct run as one chunk: index, chunk timing,
-    /// progress, placement.
-    fn finish_direct(&mut self, started: Instant) {
-        let len = std::mem::take(&mut self.direct_done);
+    /// The inputs ran out during a direct run.
+    #[cold]
+    fn end_of_inputs(&mut self) {
+        self.feeder.exhausted = true;
+        if let Some((_, planned)) = &mut self.direct_run {
+            *planned -= self.direct_left;
+        }
         self.direct_left = 0;
+    }
+
+    /// Accounts a direct run, if one is under way, as one finished chunk:
+    /// index, chunk timing, progress, placement.
+    fn finish_direct(&mut self) {
+        let Some((started, planned)) = self.direct_run.take() else {
+            return;
+        };
+        let len = planned - mem::take(&mut self.direct_left);
         if len == 0 {
             return;
         }
@@ -658,79 +773,92 @@ where
         let elapsed_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
         self.feeder.observe(len, elapsed_ns);
         self.feeder.progress.advance(len);
-        self.hand_out(len, true);
+        let full = self.feeder.chunker.as_ref().map_or(0, Chunker::direct_size);
+        self.hand_out(len, true, full);
     }
 
     /// The slow path: a failure, or the next chunk to wait for; `direct`
     /// allows starting a direct run (for [`Map`]).
     #[inline(never)]
     fn next_indexed(&mut self, direct: bool) -> Option<(usize, Result<T, TaskError>)> {
-        if self.direct_done > 0 {
-            let started = self.direct_started.take().unwrap_or_else(Instant::now);
-            self.finish_direct(started);
-        }
+        self.finish_direct();
         loop {
             if let Some(item) = self.current.as_mut().and_then(Drain::next) {
                 return Some(item);
             }
-            if self.in_flight.is_empty()
-                && self.placement.inline()
-                && direct
-                && !self.feeder.exhausted
-                && self.feeder.partial.is_empty()
-                && self.feeder.input_panic.is_none()
-            {
-                self.direct_left = self.feeder.chunk_len();
-                self.direct_started = Some(Instant::now());
+            // Keeps the per-item path to one check while nothing is buffered.
+            self.current = None;
+            if self.placement.inline() && !self.in_flight.is_empty() {
+                // Inline from now on: what no worker has started yet is
+                // cheaper to run here than to wait for.
+                let chunks = take_back_unstarted(&mut self.in_flight, self.feeder.next_index);
+                self.feeder.take_back(chunks);
+            }
+            if self.in_flight.is_empty() && self.placement.inline() && direct && self.feeder.at_iterator() {
+                self.feeder.chunk_len();
+                let planned = self.feeder.chunker.as_ref().map_or(1, Chunker::direct_size);
+                self.direct_left = planned;
+                self.direct_run = Some((Instant::now(), planned));
                 let index = self.feeder.next_index;
                 match self.next_direct() {
                     Some(value) => return Some((index, Ok(value))),
                     None => {
-                        self.direct_started = None;
+                        self.direct_run = None;
                         return None;
                     }
                 }
             }
             if self.in_flight.is_empty() && self.placement.inline() {
                 let (start, len, outcome) = self.feeder.run_inline()?;
-                self.hand_out(len, true);
+                let full = self.feeder.chunk_len();
+                self.hand_out(len, true, full);
                 self.current = Some(Drain::new(start, len, outcome));
                 continue;
             }
             self.refill();
             // Wait for the head chunk only: item i is handed out as soon as
             // items 0..=i are done, never later.
-            let (start, len, handle) = self.in_flight.pop_front()?;
-            let outcome = handle.wait();
+            let Queued { start, len, handle, .. } = self.in_flight.pop_front()?;
+            // `None` only for inputs taken back, which are no longer queued.
+            let outcome = handle.wait().and_then(|out| out.ok_or(TaskError::Cancelled));
             if let Ok(out) = &outcome {
                 self.feeder.observe(len, out.elapsed_ns);
+            }
+            let full = self.feeder.chunk_len();
+            if !mem::replace(&mut self.first_seen, true) && self.feeder.may_inline() {
+                // The first chunk shows items cheaper than handing them
+                // out: run inline at once rather than first measuring the
+                // workers on ever larger chunks.
+                self.placement.start_inline();
             }
             // A chunk from the workers handed out while switching to
             // inline measures the switch, not a placement.
             let settled = !self.placement.inline();
-            self.hand_out(len, settled);
+            self.hand_out(len, settled, full);
             self.current = Some(Drain::new(start, len, outcome));
             // Top the window up before handing out this chunk's items.
             self.refill();
         }
     }
 
-    /// Feeds the consumer's wall time per item to the placement.
-    fn hand_out(&mut self, len: usize, settled: bool) {
+    /// Feeds the consumer's wall time per item to the placement; `full`
+    /// is the size the chunker now wants for such a chunk.
+    fn hand_out(&mut self, len: usize, settled: bool, full: usize) {
         let now = Instant::now();
         let elapsed = self
             .last_handout
             .replace(now)
             .filter(|_| settled)
             .map(|previous| u64::try_from(now.duration_since(previous).as_nanos()).unwrap_or(u64::MAX));
-        // Only chunks of the current (largest) size are comparable samples.
-        let full = self.feeder.chunker.as_ref().is_some_and(|c| c.size() == len);
-        self.placement.handed_out(len, elapsed.filter(|_| full), self.feeder.may_inline());
+        // Per-item wall time of a chunk well below the size in force is
+        // mostly per-chunk cost (the ramp-up, the tail): not comparable.
+        let comparable = len.saturating_mul(2) >= full;
+        self.placement.handed_out(len, elapsed.filter(|_| comparable), self.feeder.may_inline());
     }
 
     fn remaining(&self) -> (usize, Option<usize>) {
         let queued: usize = self.current.as_ref().map_or(0, Drain::remaining)
-            + self.in_flight.iter().map(|(_, len, _)| len).sum::<usize>();
+            + self.in_flight.iter().map(|queued| queued.len).sum::<usize>();
         let (low, high) = self.feeder.remaining_inputs();
         (queued.saturating_add(low), high.and_then(|h| h.checked_add(queued)))
     }
@@ -771,8 +899,8 @@ where
 impl<I: Iterator, F, T> Drop for TryMap<'_, I, F, T> {
     fn drop(&mut self) {
         // Nobody will read these results: skip the chunks not yet started.
-        for (_, _, handle) in &self.in_flight {
-            handle.cancel();
+        for queued in &self.in_flight {
+            queued.handle.cancel();
         }
     }
 }
@@ -847,7 +975,9 @@ where
 {
     type Item = T;
 
-    #[inline]
+    // Always: the per-item path must sit in the caller's loop, where the
+    // compiler can keep what it can in registers.
+    #[inline(always)]
     fn next(&mut self) -> Option<T> {
         if let Some(value) = self.inner.current.as_mut().and_then(Drain::next_value) {
             return Some(value);
@@ -858,6 +988,45 @@ where
         match self.inner.next_indexed(true)? {
             (_, Ok(value)) => Some(value),
             (_, Err(error)) => error.resume(),
+        }
+    }
+
+    /// `sum`, `count`, `for_each` and the like come here: a direct run
+    /// becomes a loop of its own, with its state in locals.
+    fn fold<B, G>(mut self, init: B, mut g: G) -> B
+    where
+        G: FnMut(B, T) -> B,
+    {
+        let mut acc = init;
+        loop {
+            if let Some(drain) = &mut self.inner.current {
+                while let Some(value) = drain.next_value() {
+                    acc = g(acc, value);
+                }
+            }
+            let mut left = self.inner.direct_left;
+            if left > 0 {
+                // If `f` or `g` panics, the map is dropped unread: the
+                // count written back below no longer matters.
+                let f = &*self.inner.feeder.f;
+                let inputs = &mut self.inner.feeder.inputs;
+                while left > 0 {
+                    let Some(x) = inputs.next() else {
+                        break;
+                    };
+                    left -= 1;
+                    acc = g(acc, f(x));
+                }
+                self.inner.direct_left = left;
+                if left > 0 {
+                    self.inner.end_of_inputs();
+                }
+            }
+            match self.inner.next_indexed(true) {
+                None => return acc,
+                Some((_, Ok(value))) => acc = g(acc, value),
+                Some((_, Err(error))) => error.resume(),
+            }
         }
     }
 
@@ -906,7 +1075,9 @@ type Completed<T> = (usize, usize, Result<ChunkOutput<T>, TaskError>);
 pub struct MapUnordered<'a, I: Iterator, F, T> {
     feeder: Feeder<'a, I, F>,
     completions: Arc<Completions<Completed<T>>>,
-    handles: Vec<Handle<'a, ()>>,
+    /// Chunks queued, in queueing order (finished ones are forgotten now
+    /// and then): to cancel them on drop, or take them back.
+    handles: VecDeque<Queued<'a, I::Item, ()>>,
     /// Chunks queued or running, and the inputs in them.
     in_flight: usize,
     in_flight_items: usize,
@@ -924,7 +1095,7 @@ where
         MapUnordered {
             feeder: Feeder::new(spawner, f, inputs),
             completions: Arc::new(Completions::new()),
-            handles: Vec::new(),
+            handles: VecDeque::new(),
             in_flight: 0,
             in_flight_items: 0,
             current: None,
@@ -933,28 +1104,43 @@ where
 
     settings!("map_unordered(|x: u32| x, 0..1000u32)");
 
+    /// Takes back every queued chunk no worker has started (from the last
+    /// queued back), so that settings changed now apply to their inputs.
+    fn reconfigure(&mut self) {
+        let chunks = take_back_unstarted(&mut self.handles, self.feeder.next_index);
+        self.in_flight -= chunks.len();
+        self.in_flight_items -= chunks.iter().map(|(_, values)| values.0.len()).sum::<usize>();
+        self.feeder.take_back(chunks);
+    }
+
     fn refill(&mut self) {
         while self.in_flight < self.feeder.window {
             let Some((start, inputs)) = self.feeder.next_inputs() else {
                 break;
             };
             let len = inputs.len();
-            let job = self.feeder.chunk_job(inputs);
+            let (job, claim) = self.feeder.chunk_job(inputs);
             let completions = Arc::clone(&self.completions);
             let handle = self.feeder.spawner.spawn(move || {
                 // `job` catches `f`'s panics itself; this catches the
                 // progress callback's, so the consumer is always told.
-                let outcome = panic::catch_unwind(AssertUnwindSafe(job)).map_err(TaskError::from_panic);
+                let outcome = match panic::catch_unwind(AssertUnwindSafe(job)) {
+                    Ok(Some(out)) => Ok(out),
+                    // Taken back by the consumer, which no longer counts it.
+                    Ok(None) => return,
+                    Err(payload) => Err(TaskError::from_panic(payload)),
+                };
                 completions.push((start, len, outcome));
             });
-            self.handles.push(handle);
+            self.handles.push_back(Queued { start, len, handle, inputs: claim });
             self.in_flight += 1;
             self.in_flight_items += len;
         }
-        // Handles are kept only to cancel unstarted chunks on drop; forget
-        // the finished ones now and then so the list stays window-sized.
+        // Handles are kept to cancel unstarted chunks on drop or take them
+        // back; forget the finished ones now and then so the list stays
+        // window-sized (order is kept: taking back goes from the end).
         if self.handles.len() > self.feeder.window.saturating_mul(2) {
-            self.handles.retain(|h| !h.is_finished());
+            self.handles.retain(|queued| !queued.handle.is_finished());
         }
     }
 }
@@ -1011,8 +1197,8 @@ where
 
 impl<I: Iterator, F, T> Drop for MapUnordered<'_, I, F, T> {
     fn drop(&mut self) {
-        for handle in &self.handles {
-            handle.cancel();
+        for queued in &self.handles {
+            queued.handle.cancel();
         }
     }
 }

@@ -64,8 +64,16 @@ impl WorkerThread {
             return Some(job);
         }
         let registry = &self.registry;
+        // Jobs are taken one at a time, in queue order, unless the backlog
+        // is long: then a batch (one steal for many jobs) saves more than
+        // the order is worth. One at a time keeps an ordered map's chunks
+        // running in the order it will hand them out, and lets it take
+        // back exactly the ones not yet started.
+        let batch = registry.injector.len() > BATCH_BACKLOG_PER_WORKER * registry.stealers.len();
         loop {
-            match registry.injector.steal_batch_and_pop(&self.local) {
+            let stolen =
+                if batch { registry.injector.steal_batch_and_pop(&self.local) } else { registry.injector.steal() };
+            match stolen {
                 Steal::Success(job) => return Some(job),
                 Steal::Retry => continue,
                 Steal::Empty => break,
@@ -104,9 +112,17 @@ impl WorkerThread {
     }
 }
 
+/// Injector backlog per worker above which workers take jobs in batches.
+/// Maps keep at most 4 chunks per worker queued, so they stay below it.
+const BATCH_BACKLOG_PER_WORKER: usize = 8;
+
 impl Registry {
     pub(crate) fn new(num_workers: usize, metrics: bool) -> (Arc<Registry>, Vec<Worker<JobRef>>) {
-        let locals: Vec<Worker<JobRef>> = (0..num_workers).map(|_| Worker::new_lifo()).collect();
+        // FIFO: jobs run in the order they were queued, also when taken in
+        // batches from the injector or stolen, so an ordered map's chunks
+        // finish roughly in the order it hands them out (a LIFO deque has
+        // thieves take the newest of a stolen batch first).
+        let locals: Vec<Worker<JobRef>> = (0..num_workers).map(|_| Worker::new_fifo()).collect();
         let registry = Arc::new(Registry {
             injector: Injector::new(),
             stealers: locals.iter().map(Worker::stealer).collect(),

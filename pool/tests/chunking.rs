@@ -54,3 +54,36 @@ fn fixed_chunking_runs_one_task_per_chunk() {
         assert_eq!(pool.metrics().unwrap().total_tasks(), expected, "n {n}, chunk {size}");
     }
 }
+
+/// Which thread computed each item: the consumer's, or a worker's.
+fn on_consumer(pool: &ThreadPool, n: u64, pause: std::time::Duration, chunking: Chunking) -> usize {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let consumer = std::thread::current().id();
+    let here = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&here);
+    let f = move |x: u64| {
+        if !pause.is_zero() {
+            std::thread::sleep(pause);
+        }
+        if std::thread::current().id() == consumer {
+            seen.fetch_add(1, Ordering::Relaxed);
+        }
+        x
+    };
+    assert_eq!(pool.map(f, 0..n).chunk_size(chunking).count(), n as usize);
+    here.load(Ordering::Relaxed)
+}
+
+#[test]
+fn cheap_items_run_on_the_consumer_and_slow_ones_never_do() {
+    let pool = ThreadPool::new(2).unwrap();
+    // Cheaper than any hand-off: after the first chunk, the consumer runs
+    // items itself (a generous bound: the machine may be busy).
+    let here = on_consumer(&pool, 200_000, std::time::Duration::ZERO, Chunking::Auto);
+    assert!(here > 100_000, "only {here} of 200000 cheap items ran on the consumer");
+    // Slow items always go to the workers, so at most 2 run at once.
+    assert_eq!(on_consumer(&pool, 40, std::time::Duration::from_millis(2), Chunking::Auto), 0);
+    // A fixed chunk size always hands out, however cheap the items.
+    assert_eq!(on_consumer(&pool, 20_000, std::time::Duration::ZERO, Chunking::Fixed(100)), 0);
+}
