@@ -641,7 +641,7 @@ macro_rules! settings {
 /// ```
 pub struct TryMap<'a, I: Iterator, F, T> {
     feeder: Feeder<'a, I, F>,
-    in_flight: VecDeque<Queued<'a, I::Item, Option<ChunkOutput<T>>>>,
+    in_flight: Queue<'a, I::Item, Option<ChunkOutput<T>>>,
     current: Option<Drain<T>>,
     placement: Placement,
     /// The first chunk back from the workers has been looked at (it may
@@ -667,25 +667,59 @@ struct Queued<'a, X, R> {
     inputs: Inputs<X>,
 }
 
-/// Takes back, from the end of `queue`, the chunks no worker has started,
-/// while they are the last ones cut (`end`: the index after the last input
-/// cut), so that the inputs after them keep their numbers. Returns their
-/// starts and inputs, last chunk first, for [`Feeder::take_back`].
-fn take_back_unstarted<X, R>(queue: &mut VecDeque<Queued<'_, X, R>>, mut end: usize) -> Vec<(usize, Values<X>)> {
-    let mut chunks = Vec::new();
-    while let Some(queued) = queue.back() {
-        if queued.start + queued.len != end {
-            break;
-        }
-        let Some(inputs) = queued.inputs.take() else {
-            break;
-        };
-        queued.handle.cancel();
-        end = queued.start;
-        chunks.push((queued.start, inputs));
-        queue.pop_back();
+/// The chunks a map has queued on the workers, in the order they were cut.
+/// Dropping it (with its map) cancels those not yet started: nobody will
+/// read their results.
+struct Queue<'a, X, R>(VecDeque<Queued<'a, X, R>>);
+
+impl<'a, X, R> Queue<'a, X, R> {
+    fn new() -> Self {
+        Queue(VecDeque::new())
     }
-    chunks
+
+    /// Takes back, from the end, the chunks no worker has started, while
+    /// they are the last ones cut (`end`: the index after the last input
+    /// cut), so that the inputs after them keep their numbers. Returns
+    /// their starts and inputs, last chunk first, for
+    /// [`Feeder::take_back`].
+    fn take_back_unstarted(&mut self, mut end: usize) -> Vec<(usize, Values<X>)> {
+        let mut chunks = Vec::new();
+        while let Some(queued) = self.0.back() {
+            if queued.start + queued.len != end {
+                break;
+            }
+            let Some(inputs) = queued.inputs.take() else {
+                break;
+            };
+            queued.handle.cancel();
+            end = queued.start;
+            chunks.push((queued.start, inputs));
+            self.0.pop_back();
+        }
+        chunks
+    }
+}
+
+impl<'a, X, R> std::ops::Deref for Queue<'a, X, R> {
+    type Target = VecDeque<Queued<'a, X, R>>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<X, R> std::ops::DerefMut for Queue<'_, X, R> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl<X, R> Drop for Queue<'_, X, R> {
+    fn drop(&mut self) {
+        for queued in &self.0 {
+            queued.handle.cancel();
+        }
+    }
 }
 
 impl<'a, I, F, T> TryMap<'a, I, F, T>
@@ -698,7 +732,7 @@ where
     pub(crate) fn new(spawner: Spawner<'a>, f: F, inputs: I) -> Self {
         TryMap {
             feeder: Feeder::new(spawner, f, inputs),
-            in_flight: VecDeque::new(),
+            in_flight: Queue::new(),
             current: None,
             placement: Placement::default(),
             first_seen: false,
@@ -714,7 +748,7 @@ where
     /// started, so that settings changed now apply to all their inputs.
     fn reconfigure(&mut self) {
         self.finish_direct();
-        let chunks = take_back_unstarted(&mut self.in_flight, self.feeder.next_index);
+        let chunks = self.in_flight.take_back_unstarted(self.feeder.next_index);
         self.feeder.take_back(chunks);
         // Measure afresh under the new settings.
         self.placement = Placement::default();
@@ -791,7 +825,7 @@ where
             if self.placement.inline() && !self.in_flight.is_empty() {
                 // Inline from now on: what no worker has started yet is
                 // cheaper to run here than to wait for.
-                let chunks = take_back_unstarted(&mut self.in_flight, self.feeder.next_index);
+                let chunks = self.in_flight.take_back_unstarted(self.feeder.next_index);
                 self.feeder.take_back(chunks);
             }
             if self.in_flight.is_empty() && self.placement.inline() && direct && self.feeder.at_iterator() {
@@ -894,15 +928,6 @@ where
     F: Fn(I::Item) -> T + Send + Sync + 'a,
     T: Send + 'a,
 {
-}
-
-impl<I: Iterator, F, T> Drop for TryMap<'_, I, F, T> {
-    fn drop(&mut self) {
-        // Nobody will read these results: skip the chunks not yet started.
-        for queued in &self.in_flight {
-            queued.handle.cancel();
-        }
-    }
 }
 
 impl<I: Iterator, F, T> fmt::Debug for TryMap<'_, I, F, T> {
@@ -1077,7 +1102,7 @@ pub struct MapUnordered<'a, I: Iterator, F, T> {
     completions: Arc<Completions<Completed<T>>>,
     /// Chunks queued, in queueing order (finished ones are forgotten now
     /// and then): to cancel them on drop, or take them back.
-    handles: VecDeque<Queued<'a, I::Item, ()>>,
+    handles: Queue<'a, I::Item, ()>,
     /// Chunks queued or running, and the inputs in them.
     in_flight: usize,
     in_flight_items: usize,
@@ -1095,7 +1120,7 @@ where
         MapUnordered {
             feeder: Feeder::new(spawner, f, inputs),
             completions: Arc::new(Completions::new()),
-            handles: VecDeque::new(),
+            handles: Queue::new(),
             in_flight: 0,
             in_flight_items: 0,
             current: None,
@@ -1107,7 +1132,7 @@ where
     /// Takes back every queued chunk no worker has started (from the last
     /// queued back), so that settings changed now apply to their inputs.
     fn reconfigure(&mut self) {
-        let chunks = take_back_unstarted(&mut self.handles, self.feeder.next_index);
+        let chunks = self.handles.take_back_unstarted(self.feeder.next_index);
         self.in_flight -= chunks.len();
         self.in_flight_items -= chunks.iter().map(|(_, values)| values.0.len()).sum::<usize>();
         self.feeder.take_back(chunks);
@@ -1193,14 +1218,6 @@ where
     F: Fn(I::Item) -> T + Send + Sync + 'a,
     T: Send + 'a,
 {
-}
-
-impl<I: Iterator, F, T> Drop for MapUnordered<'_, I, F, T> {
-    fn drop(&mut self) {
-        for queued in &self.handles {
-            queued.handle.cancel();
-        }
-    }
 }
 
 impl<I: Iterator, F, T> fmt::Debug for MapUnordered<'_, I, F, T> {
