@@ -456,15 +456,18 @@ where
         if let Some(payload) = self.input_panic.take() {
             panic::resume_unwind(payload);
         }
-        if self.exhausted && self.returned.is_empty() {
+        if self.exhausted && self.returned.is_empty() && self.partial.is_empty() {
             return None;
         }
         let size = self.chunk_len();
+        // Bounded takes: what is held back may be more than a chunk (the
+        // size can shrink after inputs were taken), and must not be lost.
         let from_returned = size.min(self.returned.len());
+        let from_partial = (size - from_returned).min(self.partial.len());
         let inputs = self
             .returned
             .drain(..from_returned)
-            .chain(mem::take(&mut self.partial))
+            .chain(self.partial.drain(..from_partial))
             .chain(self.inputs.by_ref())
             .take(size);
         let (out, input_panic) = run_chunk(&*self.f, inputs);
@@ -496,13 +499,13 @@ where
         if let Some(payload) = self.input_panic.take() {
             panic::resume_unwind(payload);
         }
-        if self.exhausted && self.returned.is_empty() {
+        if self.exhausted && self.returned.is_empty() && self.partial.is_empty() {
             return None;
         }
         let size = self.chunk_len();
-        let from_returned = size.min(self.returned.len());
+        let from_returned = size.saturating_sub(self.partial.len()).min(self.returned.len());
         self.partial.extend(self.returned.drain(..from_returned));
-        if self.returned.is_empty() && !self.exhausted {
+        if self.returned.is_empty() && !self.exhausted && self.partial.len() < size {
             // Pushed one by one: `collect` would reserve what `size_hint`
             // claims, and an input iterator may claim anything. Pushed into
             // `partial`, so that if the iterator panics they are not lost.
@@ -515,7 +518,9 @@ where
                 self.exhausted = true;
             }
         }
-        let chunk = mem::take(&mut self.partial);
+        // More than a chunk held back (the size shrank): the rest waits.
+        let chunk =
+            if self.partial.len() > size { self.partial.drain(..size).collect() } else { mem::take(&mut self.partial) };
         if chunk.is_empty() {
             return None;
         }

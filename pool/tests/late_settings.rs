@@ -167,3 +167,54 @@ fn unordered_settings_changed_between_every_item_lose_and_repeat_nothing() {
     }
     assert!(seen.iter().all(|&n| n == 1), "an index came twice or never");
 }
+
+/// Yields `1..n`, but panics instead of yielding `at` (once).
+struct PanicsAt {
+    next: u64,
+    n: u64,
+    at: u64,
+}
+
+impl Iterator for PanicsAt {
+    type Item = u64;
+    fn next(&mut self) -> Option<u64> {
+        self.next += 1;
+        if self.next == self.at {
+            panic!("{}: input iterator", common::INTENTIONAL);
+        }
+        (self.next < self.n).then_some(self.next)
+    }
+}
+
+#[test]
+fn a_smaller_chunk_size_after_an_input_panic_keeps_every_item_taken() {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    common::quiet_intentional_panics();
+    let pool = ThreadPool::new(2).unwrap();
+    let expected: Vec<u64> = (1..200).filter(|&x| x != 57).collect();
+    // The panic comes while the inputs of a chunk of 20 are being taken:
+    // 16 of them are held when the size drops to 3.
+    for chunking in [pool::Chunking::Fixed(20), pool::Chunking::Auto] {
+        let mut map = pool.map(|x| x, PanicsAt { next: 0, n: 200, at: 57 }).chunk_size(chunking);
+        let mut got = Vec::new();
+        loop {
+            match catch_unwind(AssertUnwindSafe(|| map.next())) {
+                Ok(Some(x)) => got.push(x),
+                Ok(None) => break,
+                Err(_) => map = map.chunk_size(3),
+            }
+        }
+        assert_eq!(got, expected, "{chunking:?}");
+        let mut map = pool.map_unordered(|x| x, PanicsAt { next: 0, n: 200, at: 57 }).chunk_size(chunking);
+        let mut got = Vec::new();
+        loop {
+            match catch_unwind(AssertUnwindSafe(|| map.next())) {
+                Ok(Some((_, x))) => got.push(x.unwrap()),
+                Ok(None) => break,
+                Err(_) => map = map.chunk_size(3),
+            }
+        }
+        got.sort_unstable();
+        assert_eq!(got, expected, "unordered, {chunking:?}");
+    }
+}
