@@ -342,7 +342,8 @@ mod tests {
         // worker thread that spawned it, and prints the one core it may run
         // on (-1 when it may run on several).
         let script = "awk '/^Cpus_allowed_list/ { print ($2 ~ /^[0-9]+$/) ? $2 : -1 }' /proc/self/status";
-        let workload = Workload::Command { program: "sh".into(), args: vec!["-c".into(), script.into()] }.task();
+        let workload =
+            Workload::Command { program: "sh".into(), args: vec!["-c".into(), script.into()], timeout_s: None }.task();
         let inputs: Arc<[f64]> = (0..12).map(f64::from).collect();
         let allowed: Vec<usize> = core_affinity::get_core_ids().unwrap().into_iter().map(|c| c.id).collect();
         for kind in [BackendKind::Pool, BackendKind::PoolCollect, BackendKind::StdScope, BackendKind::Rayon] {
@@ -384,7 +385,9 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn a_failing_task_fails_the_run_on_every_backend() {
-        let workload = Workload::Command { program: "sh".into(), args: vec!["-c".into(), "exit 7".into()] }.task();
+        let workload =
+            Workload::Command { program: "sh".into(), args: vec!["-c".into(), "exit 7".into()], timeout_s: None }
+                .task();
         let (inputs, _) = squares(3);
         for kind in [
             BackendKind::Sequential,

@@ -46,7 +46,8 @@ const EXIT_INTERRUPTED: u8 = 130;
 ///       description: Some("One sentence."),  // optional
 ///       workload: Spin(duration_us: 500),    // or Sleep(duration_us: ..),
 ///           // SpinIters(iterations: ..), Square, Skewed(mean_us: .., shape: ..),
-///           // MemoryBound(bytes: ..), Command(program: "..", args: ["{x}"])
+///           // MemoryBound(bytes: ..), Command(program: "..", args: ["{x}"],
+///           //    timeout_s: Some(30.0)) (timeout optional)
 ///       inputs: Count(200),                  // or Linspace(start: -1.0, end: 1.0,
 ///                                            //    count: 20), Values([0.5, 2.0]),
 ///                                            //    PerWorker(100) (weak scaling)
@@ -312,6 +313,32 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
     }
     let pending: Vec<(&crate::config::Experiment, &[Sample])> =
         work.iter().map(|(e, done)| (*e, done.as_slice())).collect();
+    // Ctrl-C (or SIGTERM, SIGHUP) during the checks ends their commands and
+    // the harness; once measuring, it finishes the current run and writes a
+    // partial report (commands lead their own process groups, so the
+    // terminal's signal does not reach them: the harness decides).
+    let stop = Arc::new(AtomicBool::new(false));
+    let measuring = Arc::new(AtomicBool::new(false));
+    let (flag, phase) = (Arc::clone(&stop), Arc::clone(&measuring));
+    ctrlc::set_handler(move || {
+        if !phase.load(Ordering::SeqCst) {
+            crate::workload::kill_running_commands();
+            eprintln!("\ninterrupted during the checks, before any measurement");
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+        if flag.swap(true, Ordering::SeqCst) {
+            // A second Ctrl-C: leave now; every sample is already on disk.
+            crate::workload::kill_running_commands();
+            // The progress bar is left mid-line: end the line and make sure
+            // the cursor shows.
+            if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+                eprint!("\x1b[?25h");
+            }
+            eprintln!("\ninterrupted again: exiting without writing a report (samples.csv has every sample)");
+            std::process::exit(i32::from(EXIT_INTERRUPTED));
+        }
+        eprintln!("\ninterrupted: finishing the current run, then writing a partial report (Ctrl-C again to quit now)");
+    })?;
     let estimate = preflight(&pending, registry, &machine, &options.out_dir)?;
     let _lock = OutputLock::acquire(&options.out_dir)?;
     eprintln!(
@@ -328,22 +355,7 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
         );
     }
 
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = Arc::clone(&stop);
-    ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            // A second Ctrl-C: leave now; every sample is already on disk.
-            // The progress bar is left mid-line: end the line and make sure
-            // the cursor shows.
-            if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-                eprint!("\x1b[?25h");
-            }
-            eprintln!("\ninterrupted again: exiting without writing a report (samples.csv has every sample)");
-            std::process::exit(i32::from(EXIT_INTERRUPTED));
-        }
-        eprintln!("\ninterrupted: finishing the current run, then writing a partial report (Ctrl-C again to quit now)");
-    })?;
-    crate::workload::shield_commands_from_ctrl_c();
+    measuring.store(true, Ordering::SeqCst);
 
     let started = Instant::now();
     let progress = ProgressBar::new(total_runs(&pending)).with_style(

@@ -6,7 +6,7 @@
 
 use std::fmt;
 use std::hint::black_box;
-use std::process::Command;
+use std::process::{Child, Command, ExitStatus};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -57,11 +57,16 @@ pub enum Workload {
     /// `Command(program: "sh", args: ["-c", "echo {x}"])`: run an external
     /// program once per input, `{x}` in the arguments replaced by the input.
     /// Its standard output, if it is a number, is the result.
+    /// `timeout_s: Some(30.0)` kills a run that takes longer (its whole
+    /// process group, once the harness handles Ctrl-C) and fails it.
     Command {
         /// Program to run (looked up on `PATH`).
         program: String,
         /// Arguments; every `{x}` is replaced by the input value.
         args: Vec<String>,
+        /// Longest one run may take, in seconds; none by default.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        timeout_s: Option<f64>,
     },
     /// `Named("mandelbrot-rows")`: a function of your own, registered under
     /// this name with [`crate::custom::Registry::workload`] in a bench of yours.
@@ -99,6 +104,16 @@ pub enum WorkloadError {
         /// Its standard output, trimmed (at most 200 characters).
         output: String,
     },
+    /// The external program ran longer than its `timeout_s` and was killed.
+    #[error("command `{command}` (input x = {input}) took longer than its timeout of {seconds} s and was killed")]
+    TimedOut {
+        /// The command line, `{x}` substituted.
+        command: String,
+        /// The input value.
+        input: f64,
+        /// The configured timeout.
+        seconds: f64,
+    },
     /// The external program ran and failed.
     #[error("command `{command}` failed with {status}{stderr}")]
     Failed {
@@ -134,6 +149,11 @@ impl Workload {
             }
             Workload::Named(name) if name.trim().is_empty() => {
                 return Err("a `Named` workload needs a name".to_owned());
+            }
+            Workload::Command { timeout_s: Some(seconds), .. } if timeout_limit(*seconds).is_none() => {
+                return Err(format!(
+                    "Command `timeout_s` must be a positive number of seconds (at most {MAX_TIMEOUT_S:e}), got {seconds}"
+                ));
             }
             Workload::Command { args, .. } => {
                 for arg in args {
@@ -180,7 +200,9 @@ impl Workload {
             Workload::MemoryBound { bytes } => {
                 black_box(stream_buffer(*bytes, index));
             }
-            Workload::Command { program, args } => return run_command(program, args, x),
+            Workload::Command { program, args, timeout_s } => {
+                return run_command(program, args, timeout_s.and_then(timeout_limit), x)
+            }
             Workload::Named(name) => return Err(WorkloadError::Unregistered { name: name.clone() }),
         }
         Ok(black_box(x) * x)
@@ -202,8 +224,12 @@ impl fmt::Display for Workload {
             Workload::MemoryBound { bytes } => {
                 write!(f, "fill and sum a {bytes}-byte buffer per input")
             }
-            Workload::Command { program, args } => {
-                write!(f, "run `{}` per input", command_line(program, args))
+            Workload::Command { program, args, timeout_s } => {
+                write!(f, "run `{}` per input", command_line(program, args))?;
+                match timeout_s {
+                    Some(seconds) => write!(f, " (timeout {seconds} s)"),
+                    None => Ok(()),
+                }
             }
             Workload::Named(name) => write!(f, "{name}"),
         }
@@ -276,16 +302,79 @@ fn command_line(program: &str, args: &[String]) -> String {
     std::iter::once(program).chain(args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
 }
 
-/// Whether external commands start in a process group of their own.
-static SHIELDED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+/// The process groups of the external commands running now.
+///
+/// Every command leads a process group of its own: a terminal's Ctrl-C
+/// (which signals the whole foreground group) does not reach it, so the
+/// harness decides. While measuring it lets the current run finish; before
+/// that, and at a second Ctrl-C, it ends them with
+/// [`kill_running_commands`] and exits. A timeout kills the whole group, so
+/// nothing a command started in the background outlives it. (A harness
+/// killed by SIGKILL leaves them running: nothing can act then.)
+static RUNNING: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
 
-/// Starts external commands in a process group of their own from now on.
-/// Call it once the harness handles Ctrl-C itself (finishing the current
-/// run, then writing an interrupted report): a terminal's Ctrl-C signals the
-/// whole foreground group, and commands killed by it would fail that run.
-/// Before (pre-flight checks), Ctrl-C ends the harness and its command alike.
-pub fn shield_commands_from_ctrl_c() {
-    SHIELDED.store(true, std::sync::atomic::Ordering::Relaxed);
+/// Set for good by [`kill_running_commands`]: commands spawned after it
+/// read the list kill themselves at once.
+static KILLING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Kills every external command running now, with what each started, and
+/// any started from now on (the harness is about to exit).
+pub fn kill_running_commands() {
+    KILLING.store(true, std::sync::atomic::Ordering::SeqCst);
+    let groups = RUNNING.lock().map(|running| running.clone()).unwrap_or_default();
+    for group in groups {
+        kill_group(group);
+    }
+}
+
+fn kill_group(group: u32) {
+    #[cfg(unix)]
+    if let Ok(group) = i32::try_from(group) {
+        // SAFETY: kill(2) has no memory effects; `-group` names a process
+        // group led by a command of ours (`process_group(0)` at its
+        // spawn, and it stays listed in `RUNNING` only until reaped, so
+        // the id cannot have been reused), never the harness's own group.
+        unsafe {
+            libc::kill(-group, libc::SIGKILL);
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = group;
+}
+
+/// A spawned command, listed in [`RUNNING`] until it is reaped.
+struct Running(Child);
+
+impl Running {
+    fn spawn(command: &mut Command) -> std::io::Result<Running> {
+        // Spawned outside the lock, so commands on several workers start
+        // in parallel. A `kill_running_commands` that read the list before
+        // this push set `KILLING` first, which the check below then sees.
+        let child = command.spawn()?;
+        RUNNING.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(child.id());
+        let running = Running(child);
+        if KILLING.load(std::sync::atomic::Ordering::SeqCst) {
+            kill_group(running.0.id());
+        }
+        Ok(running)
+    }
+
+    /// Kills it, with whatever it started, and reaps it.
+    fn kill(mut self) {
+        kill_group(self.0.id());
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        // Reaped by now (`wait`, `try_wait` or `kill`): the id may be reused.
+        let id = self.0.id();
+        if let Ok(mut running) = RUNNING.lock() {
+            running.retain(|&group| group != id);
+        }
+    }
 }
 
 /// A number never needs more characters than this; an external command
@@ -302,10 +391,46 @@ fn read_bounded(mut pipe: impl std::io::Read, limit: usize) -> (Vec<u8>, bool) {
     (kept, discarded > 0)
 }
 
+/// A thread reading one of a command's output pipes with [`read_bounded`].
+type Reader = std::thread::JoinHandle<(Vec<u8>, bool)>;
+
+fn spawn_reader(pipe: impl std::io::Read + Send + 'static) -> Reader {
+    std::thread::spawn(move || read_bounded(pipe, MAX_COMMAND_OUTPUT))
+}
+
+/// The largest `timeout_s` accepted: about 31 years, far below where a
+/// `Duration` overflows.
+const MAX_TIMEOUT_S: f64 = 1e9;
+
+/// `seconds` as a timeout, if it is one (finite, positive, not absurd).
+fn timeout_limit(seconds: f64) -> Option<Duration> {
+    (seconds > 0.0 && seconds <= MAX_TIMEOUT_S).then(|| Duration::from_secs_f64(seconds))
+}
+
+/// Waits for `child` to exit, at most `limit`; `None` if it is still
+/// running then. Polls, backing off from 1 ms to 50 ms: a command is a
+/// process, so a few milliseconds late is nothing.
+fn wait_at_most(child: &mut Child, limit: Duration) -> std::io::Result<Option<ExitStatus>> {
+    let deadline = Instant::now() + limit;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            return Ok(None);
+        }
+        std::thread::sleep(pause.min(deadline - now));
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+}
+
 /// Runs `program` with `{x}` substituted; the result is its standard output
 /// parsed as a finite number (anything else is an error naming input and
 /// output). At most [`MAX_COMMAND_OUTPUT`] bytes of each stream are kept.
-fn run_command(program: &str, args: &[String], x: f64) -> Result<f64, WorkloadError> {
+/// With a `timeout`, a run still going then is killed and fails.
+fn run_command(program: &str, args: &[String], timeout: Option<Duration>, x: f64) -> Result<f64, WorkloadError> {
     use std::process::Stdio;
     let value = x.to_string();
     let args: Vec<String> = args.iter().map(|a| a.replace("{x}", &value)).collect();
@@ -315,17 +440,29 @@ fn run_command(program: &str, args: &[String], x: f64) -> Result<f64, WorkloadEr
     let mut command_to_run = Command::new(program);
     command_to_run.args(&args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     #[cfg(unix)]
-    if SHIELDED.load(std::sync::atomic::Ordering::Relaxed) {
-        std::os::unix::process::CommandExt::process_group(&mut command_to_run, 0);
-    }
-    let mut child = command_to_run.spawn().map_err(spawn_error)?;
+    std::os::unix::process::CommandExt::process_group(&mut command_to_run, 0);
+    let mut running = Running::spawn(&mut command_to_run).map_err(spawn_error)?;
+    let child = &mut running.0;
     // Both pipes are read at once, so a program that fills one while we
     // wait on the other cannot deadlock.
-    let stderr = child.stderr.take().map(|pipe| std::thread::spawn(move || read_bounded(pipe, MAX_COMMAND_OUTPUT)));
-    let (stdout, too_long) =
-        child.stdout.take().map_or_else(Default::default, |pipe| read_bounded(pipe, MAX_COMMAND_OUTPUT));
-    let status = child.wait().map_err(spawn_error)?;
-    let (stderr, _) = stderr.and_then(|reader| reader.join().ok()).unwrap_or_default();
+    let stderr = child.stderr.take().map(spawn_reader);
+    let stdout = child.stdout.take().map(spawn_reader);
+    let status = match timeout {
+        None => child.wait().map_err(spawn_error)?,
+        Some(limit) => match wait_at_most(child, limit).map_err(spawn_error)? {
+            Some(status) => status,
+            None => {
+                running.kill();
+                // The readers end when the last writer is gone; a
+                // descendant that escaped the kill may hold a pipe, so
+                // they are not waited for.
+                return Err(WorkloadError::TimedOut { command, input: x, seconds: limit.as_secs_f64() });
+            }
+        },
+    };
+    let joined = |reader: Option<Reader>| reader.and_then(|reader| reader.join().ok()).unwrap_or_default();
+    let (stdout, too_long) = joined(stdout);
+    let (stderr, _) = joined(stderr);
     if !status.success() {
         let stderr = String::from_utf8_lossy(&stderr).trim().to_owned();
         return Err(WorkloadError::Failed {
@@ -398,7 +535,7 @@ mod tests {
     fn validate_refuses_shapes_without_a_mean_and_empty_programs() {
         assert!(Workload::Skewed { mean_us: 10, shape: 1.0 }.validate().is_err());
         assert!(Workload::Skewed { mean_us: 10, shape: 1.2 }.validate().is_ok());
-        let empty = Workload::Command { program: " ".into(), args: vec![] };
+        let empty = Workload::Command { program: " ".into(), args: vec![], timeout_s: None };
         assert!(empty.validate().is_err());
         assert!(Workload::MemoryBound { bytes: 4 }.validate().is_err());
     }
@@ -406,14 +543,16 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn command_substitutes_x_and_parses_its_output() {
-        let echo = Workload::Command { program: "sh".into(), args: vec!["-c".into(), "echo {x}".into()] };
+        let echo =
+            Workload::Command { program: "sh".into(), args: vec!["-c".into(), "echo {x}".into()], timeout_s: None };
         assert_eq!(echo.run(0, -0.5), Ok(-0.5));
     }
 
     #[cfg(unix)]
     #[test]
     fn failing_command_names_the_command_and_status() {
-        let failing = Workload::Command { program: "sh".into(), args: vec!["-c".into(), "exit 3".into()] };
+        let failing =
+            Workload::Command { program: "sh".into(), args: vec!["-c".into(), "exit 3".into()], timeout_s: None };
         let message = failing.run(0, 1.0).unwrap_err().to_string();
         assert!(message.contains("sh -c exit 3"), "{message}");
         assert!(message.contains("exit status: 3"), "{message}");
@@ -422,22 +561,68 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn non_numeric_output_is_an_error_naming_input_and_output() {
-        let typo = Workload::Command { program: "echo".into(), args: vec!["{y}".into()] };
+        let typo = Workload::Command { program: "echo".into(), args: vec!["{y}".into()], timeout_s: None };
         let error = typo.run(0, 2.5).unwrap_err().to_string();
         assert_eq!(error, "command `echo {y}` (input x = 2.5) printed \"{y}\", which is not a number");
         assert!(typo.validate().unwrap_err().contains("placeholder {y}; only {x}"));
-        let nan = Workload::Command { program: "echo".into(), args: vec!["NaN".into()] };
+        let nan = Workload::Command { program: "echo".into(), args: vec!["NaN".into()], timeout_s: None };
         assert!(matches!(nan.run(0, 1.0), Err(WorkloadError::NotANumber { .. })));
-        let inf = Workload::Command { program: "echo".into(), args: vec!["-inf".into()] };
+        let inf = Workload::Command { program: "echo".into(), args: vec!["-inf".into()], timeout_s: None };
         assert!(matches!(inf.run(0, 1.0), Err(WorkloadError::NotANumber { .. })), "not a finite number");
         // Braces that are not placeholders (shell, awk) are fine.
-        let awk = Workload::Command { program: "sh".into(), args: vec!["-c".into(), "awk '{ print {x} }'".into()] };
+        let awk = Workload::Command {
+            program: "sh".into(),
+            args: vec!["-c".into(), "awk '{ print {x} }'".into()],
+            timeout_s: None,
+        };
         assert!(awk.validate().is_ok());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_command_past_its_timeout_is_killed_with_what_it_started() {
+        let slow = Workload::Command {
+            program: "sh".into(),
+            args: vec!["-c".into(), "sleep 29.8765 & sleep 29.8765; echo {x}".into()],
+            timeout_s: Some(0.2),
+        };
+        assert!(slow.validate().is_ok());
+        let start = Instant::now();
+        let error = slow.run(0, 1.5).unwrap_err();
+        assert!(start.elapsed() < Duration::from_secs(10), "waited for the command: {:?}", start.elapsed());
+        assert_eq!(
+            error.to_string(),
+            "command `sh -c sleep 29.8765 & sleep 29.8765; echo 1.5` (input x = 1.5) took longer than its timeout \
+             of 0.2 s and was killed"
+        );
+        // Neither sleep outlives the kill.
+        let mut left = String::new();
+        for _ in 0..100 {
+            let found = Command::new("pgrep").args(["-f", "sleep 29.8765"]).output();
+            left = found.map(|out| String::from_utf8_lossy(&out.stdout).into_owned()).unwrap_or_default();
+            if left.trim().is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(left.trim().is_empty(), "still running: {left}");
+        let quick = Workload::Command { program: "echo".into(), args: vec!["{x}".into()], timeout_s: Some(5.0) };
+        assert_eq!(quick.run(0, 2.0), Ok(2.0));
+        assert_eq!(quick.to_string(), "run `echo {x}` per input (timeout 5 s)");
+    }
+
+    #[test]
+    fn a_timeout_that_is_not_a_positive_number_of_seconds_is_refused() {
+        for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1e300] {
+            let command = Workload::Command { program: "true".into(), args: vec![], timeout_s: Some(bad) };
+            let message = command.validate().unwrap_err();
+            assert!(message.contains("`timeout_s` must be a positive number of seconds"), "{bad}: {message}");
+        }
     }
 
     #[test]
     fn missing_program_is_a_spawn_error() {
-        let missing = Workload::Command { program: "parsweep-no-such-program".into(), args: vec![] };
+        let missing = Workload::Command { program: "parsweep-no-such-program".into(), args: vec![], timeout_s: None };
         let error = missing.run(0, 1.0).unwrap_err();
         assert!(matches!(error, WorkloadError::Spawn { .. }), "{error}");
     }
@@ -449,6 +634,7 @@ mod tests {
         let flood = Workload::Command {
             program: "sh".into(),
             args: vec!["-c".into(), "head -c 1000000 /dev/zero | tr '\\0' 1; echo 'to stderr' >&2".into()],
+            timeout_s: None,
         };
         let error = flood.run(0, 1.0).unwrap_err().to_string();
         assert!(error.ends_with("… (more than 4096 bytes)\", which is not a number"), "{error}");
@@ -457,6 +643,7 @@ mod tests {
         let noisy = Workload::Command {
             program: "sh".into(),
             args: vec!["-c".into(), "head -c 1000000 /dev/zero >&2; echo 7".into()],
+            timeout_s: None,
         };
         assert_eq!(noisy.run(0, 1.0), Ok(7.0));
     }

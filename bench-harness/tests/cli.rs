@@ -361,3 +361,45 @@ fn ctrl_c_in_a_terminal_does_not_fail_a_command_workload() {
     let json = std::fs::read_to_string(dir.path().join("out/c/results.json")).unwrap();
     assert!(json.contains("\"Interrupted\""), "{json}");
 }
+
+#[cfg(unix)]
+#[test]
+fn sigterm_during_the_checks_ends_a_hanging_command_and_what_it_started() {
+    // The check runs the command on its first input; this one never ends
+    // by itself, and leaves a background child too.
+    let marker = "sleep 28.7654";
+    let config = format!(
+        r#"(experiments: [(name: "h", workload: Command(program: "sh", args: ["-c", "{marker} & {marker}; echo {{x}}"]),
+        inputs: Count(2), workers: [1], repetitions: 1, warmup: 0, backends: [Sequential])])"#
+    );
+    let dir = with_config(&config);
+    let running = || {
+        let out = Command::new("pgrep").args(["-f", marker]).output().map(|o| o.stdout).unwrap_or_default();
+        String::from_utf8_lossy(&out).split_whitespace().count()
+    };
+    let child = std::os::unix::process::CommandExt::process_group(
+        Command::new(env!("CARGO_BIN_EXE_bench-harness"))
+            .args(["experiments.ron", "--out", "out"])
+            .current_dir(dir.path())
+            .stderr(std::process::Stdio::piped()),
+        0,
+    )
+    .spawn()
+    .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while running() < 2 {
+        assert!(std::time::Instant::now() < deadline, "the command never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // SIGTERM to the harness alone, as a batch system sends it: the
+    // command must not be left running on its own.
+    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    assert!(stderr(&output).contains("interrupted during the checks"), "{}", stderr(&output));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while running() > 0 {
+        assert!(std::time::Instant::now() < deadline, "the command or its child outlived the harness");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
