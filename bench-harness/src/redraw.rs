@@ -18,6 +18,7 @@ use crate::report::json::FILE_NAME as RESULTS;
 use crate::report::latex::Latex;
 use crate::report::markdown::Summary;
 use crate::report::{ExperimentReport, Exporter, RunStatus};
+use crate::run::OutputLock;
 
 /// How `report` redraws.
 #[derive(Debug, Clone, PartialEq)]
@@ -142,6 +143,19 @@ pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<P
     for s in &saved {
         by_name.entry(s.report.experiment.name.as_str()).or_default().push(s);
     }
+    // Nothing else may write where this does meanwhile: neither a run still
+    // measuring into these reports nor another `report` (the lock a run
+    // takes on its output directory).
+    let mut targets: Vec<PathBuf> = match &options.out {
+        Some(out) => {
+            std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+            vec![out.clone()]
+        }
+        None => saved.iter().map(|s| run_directory(&s.dir)).collect(),
+    };
+    targets.sort();
+    targets.dedup();
+    let _locks = targets.iter().map(|dir| OutputLock::acquire(dir)).collect::<anyhow::Result<Vec<_>>>()?;
     let figures = Figures { formats: options.formats.clone(), canvas };
     let exporters: [&dyn Exporter; 3] = [&figures, &Summary, &Latex];
     let mut written = Vec::new();
@@ -173,6 +187,14 @@ pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<P
         }
     }
     Ok(written)
+}
+
+/// The run's output directory that holds an experiment's report directory.
+fn run_directory(report_dir: &Path) -> PathBuf {
+    match report_dir.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+        _ => PathBuf::from("."),
+    }
 }
 
 /// A label as a directory name: letters, digits, `-`, `_` and `.`.

@@ -154,6 +154,37 @@ fn report_redraws_from_results_json_in_any_size_and_draws_machines_together() {
 }
 
 #[test]
+fn report_waits_for_no_run_and_refuses_to_write_beside_one() {
+    let root = tempfile::tempdir().unwrap();
+    let run = root.path().join("run");
+    saved(&run, &report("e", "[1, 2]", 1e-3, "host-a"));
+    let options = RedrawOptions {
+        out: None,
+        formats: vec![Format::Svg],
+        canvas: Canvas { width: 1200, height: 900, font_scale: 1.0, small_print: false },
+    };
+    // A run (this process, alive) still writes to the directory.
+    let lock = bench_harness::run::OutputLock::acquire(&run).unwrap();
+    let error = redraw(&[run.join("e")], &options).unwrap_err().to_string();
+    assert!(error.contains("another bench-harness run") && error.contains("is writing to"), "{error}");
+    assert!(!run.join("e/speedup.svg").exists(), "nothing drawn beside a running harness");
+    // The same for --out.
+    let out = root.path().join("out");
+    let elsewhere = bench_harness::run::OutputLock::acquire(&{
+        std::fs::create_dir_all(&out).unwrap();
+        out.clone()
+    })
+    .unwrap();
+    let error = redraw(&[run.join("e")], &RedrawOptions { out: Some(out.clone()), ..options.clone() }).unwrap_err();
+    assert!(error.to_string().contains("is writing to"), "{error}");
+    drop((lock, elsewhere));
+    // Once the run is over, in place works, and leaves no lock behind.
+    redraw(&[run.join("e")], &options).unwrap();
+    assert!(run.join("e/speedup.svg").is_file());
+    assert!(!run.join(bench_harness::run::OutputLock::FILE_NAME).exists());
+}
+
+#[test]
 fn results_written_by_an_older_harness_still_redraw() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("old");
