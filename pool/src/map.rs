@@ -327,6 +327,15 @@ impl<T> Drain<T> {
     }
 }
 
+impl<I: Iterator, F> Drop for Feeder<'_, I, F> {
+    fn drop(&mut self) {
+        // Inputs held back are user values: each dropped under its own
+        // panic guard, as a chunk's are (see `Values`).
+        let held: Vec<I::Item> = self.returned.drain(..).chain(self.partial.drain(..)).collect();
+        drop(Values(held.into_iter()));
+    }
+}
+
 /// A queued chunk's inputs, which the consumer may take back (to re-chunk
 /// them or run them itself) as long as no worker has started the chunk.
 type Inputs<X> = Arc<Claim<Values<X>>>;
@@ -447,7 +456,14 @@ where
     }
 
     fn may_inline(&self) -> bool {
-        self.chunker.as_ref().is_some_and(Chunker::may_inline)
+        self.spawner.may_run_inline() && self.chunker.as_ref().is_some_and(Chunker::may_inline)
+    }
+
+    /// Items in the next chunk run inline: a chunk, but no more than a
+    /// leg (see [`DirectRun`]), so items that turn slow cost little here.
+    fn inline_len(&mut self) -> usize {
+        let size = self.chunk_len();
+        self.chunker.as_ref().map_or(size, |chunker| size.min(chunker.leg_size()))
     }
 
     /// Runs the next chunk on this thread (see [`Placement`]), reporting
@@ -459,16 +475,18 @@ where
         if self.exhausted && self.returned.is_empty() && self.partial.is_empty() {
             return None;
         }
-        let size = self.chunk_len();
+        let size = self.inline_len();
         // Bounded takes: what is held back may be more than a chunk (the
-        // size can shrink after inputs were taken), and must not be lost.
+        // size can shrink after inputs were taken), and must not be lost;
+        // and an iterator that has said `None` is not asked again.
         let from_returned = size.min(self.returned.len());
         let from_partial = (size - from_returned).min(self.partial.len());
+        let from_iterator = if self.exhausted { 0 } else { size };
         let inputs = self
             .returned
             .drain(..from_returned)
             .chain(self.partial.drain(..from_partial))
-            .chain(self.inputs.by_ref())
+            .chain(self.inputs.by_ref().take(from_iterator))
             .take(size);
         let (out, input_panic) = run_chunk(&*self.f, inputs);
         let len = out.values.0.len() + out.failures.len();
@@ -655,12 +673,29 @@ pub struct TryMap<'a, I: Iterator, F, T> {
     /// When the previous chunk was handed out, for `placement`.
     last_handout: Option<Instant>,
     /// A [`Map`] running inline computes items straight from the inputs,
-    /// with no chunk buffer: items it may still take this way (the only
-    /// state the per-item path writes besides the input iterator), and
-    /// the run's start and planned length, accounted as one chunk by
-    /// `finish_direct`.
+    /// with no chunk buffer, in runs (see [`DirectRun`]): items it may still
+    /// take in the current leg (the only state the per-item path writes
+    /// besides the input iterator), and the run.
     direct_left: usize,
-    direct_run: Option<(Instant, usize)>,
+    direct_run: Option<DirectRun>,
+}
+
+/// A run of items computed straight from the inputs on the consumer,
+/// planned for about [`TARGET_CHUNK_NS`](crate::TARGET_CHUNK_NS) of work
+/// and accounted as one chunk for the placement. It goes in legs of about
+/// 10 µs (`Chunker::leg_size`): at the end of each the consumer reads the
+/// clock, counts the leg's items as done (progress, chunk timing) and ends
+/// the run early if it has overrun, or if the items are no longer cheap.
+/// So an item that turns slow costs at most one leg of such items on the
+/// consumer before the map hands the rest to the workers.
+struct DirectRun {
+    started: Instant,
+    leg_started: Instant,
+    planned: usize,
+    /// Items of the run's earlier legs.
+    taken: usize,
+    /// The current leg's length (less what the inputs lacked).
+    leg: usize,
 }
 
 /// A chunk queued on the workers: its first input's index, its length,
@@ -752,7 +787,7 @@ where
     /// Ends a direct run and takes back every queued chunk no worker has
     /// started, so that settings changed now apply to all their inputs.
     fn reconfigure(&mut self) {
-        self.finish_direct();
+        self.end_leg(false);
         let chunks = self.in_flight.take_back_unstarted(self.feeder.next_index);
         self.feeder.take_back(chunks);
         // Measure afresh under the new settings.
@@ -792,35 +827,70 @@ where
     #[cold]
     fn end_of_inputs(&mut self) {
         self.feeder.exhausted = true;
-        if let Some((_, planned)) = &mut self.direct_run {
-            *planned -= self.direct_left;
+        if let Some(run) = &mut self.direct_run {
+            run.leg -= self.direct_left;
         }
         self.direct_left = 0;
     }
 
-    /// Accounts a direct run, if one is under way, as one finished chunk:
-    /// index, chunk timing, progress, placement.
-    fn finish_direct(&mut self) {
-        let Some((started, planned)) = self.direct_run.take() else {
-            return;
+    /// Starts a direct run of its first leg.
+    fn start_direct(&mut self) {
+        let planned = self.feeder.chunker.as_ref().map_or(1, Chunker::direct_size);
+        let leg = self.feeder.chunker.as_ref().map_or(1, Chunker::leg_size).min(planned);
+        let now = Instant::now();
+        self.direct_left = leg;
+        self.direct_run = Some(DirectRun { started: now, leg_started: now, planned, taken: 0, leg });
+    }
+
+    /// Ends the current leg of a direct run, if one is under way: counts
+    /// its items as done (index, chunk timing, progress), then starts the
+    /// next leg and returns `true` if `go_on` and the run should go on
+    /// (see [`DirectRun`]); otherwise ends the run, accounting it as one
+    /// chunk for the placement.
+    fn end_leg(&mut self, go_on: bool) -> bool {
+        let Some(run) = &mut self.direct_run else {
+            return false;
         };
-        let len = planned - mem::take(&mut self.direct_left);
-        if len == 0 {
-            return;
+        let items = run.leg - mem::take(&mut self.direct_left);
+        let full_leg = items == run.leg;
+        let now = Instant::now();
+        let leg_ns = u64::try_from(now.duration_since(run.leg_started).as_nanos()).unwrap_or(u64::MAX);
+        run.taken += items;
+        run.leg_started = now;
+        let (taken, left) = (run.taken, run.planned - run.taken);
+        let overrun = now.duration_since(run.started).as_nanos() as f64 > 2.0 * crate::chunk::TARGET_CHUNK_NS;
+        if items > 0 {
+            self.feeder.next_index += items;
+            self.feeder.observe(items, leg_ns);
+            self.feeder.progress.advance(items);
         }
-        self.feeder.next_index += len;
-        let elapsed_ns = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
-        self.feeder.observe(len, elapsed_ns);
-        self.feeder.progress.advance(len);
-        let full = self.feeder.chunker.as_ref().map_or(0, Chunker::direct_size);
-        self.hand_out(len, true, full);
+        if go_on && full_leg && left > 0 && !overrun && !self.feeder.exhausted && self.feeder.may_inline() {
+            let leg = self.feeder.chunker.as_ref().map_or(1, Chunker::leg_size).min(left);
+            if let Some(run) = &mut self.direct_run {
+                run.leg = leg;
+            }
+            self.direct_left = leg;
+            return true;
+        }
+        self.direct_run = None;
+        if taken > 0 {
+            let full = self.feeder.chunker.as_ref().map_or(0, Chunker::direct_size);
+            self.hand_out(taken, true, full);
+        }
+        false
     }
 
     /// The slow path: a failure, or the next chunk to wait for; `direct`
     /// allows starting a direct run (for [`Map`]).
     #[inline(never)]
     fn next_indexed(&mut self, direct: bool) -> Option<(usize, Result<T, TaskError>)> {
-        self.finish_direct();
+        if self.end_leg(true) {
+            let index = self.feeder.next_index;
+            if let Some(value) = self.next_direct() {
+                return Some((index, Ok(value)));
+            }
+            self.end_leg(false);
+        }
         loop {
             if let Some(item) = self.current.as_mut().and_then(Drain::next) {
                 return Some(item);
@@ -835,21 +905,19 @@ where
             }
             if self.in_flight.is_empty() && self.placement.inline() && direct && self.feeder.at_iterator() {
                 self.feeder.chunk_len();
-                let planned = self.feeder.chunker.as_ref().map_or(1, Chunker::direct_size);
-                self.direct_left = planned;
-                self.direct_run = Some((Instant::now(), planned));
+                self.start_direct();
                 let index = self.feeder.next_index;
                 match self.next_direct() {
                     Some(value) => return Some((index, Ok(value))),
                     None => {
-                        self.direct_run = None;
+                        self.end_leg(false);
                         return None;
                     }
                 }
             }
             if self.in_flight.is_empty() && self.placement.inline() {
                 let (start, len, outcome) = self.feeder.run_inline()?;
-                let full = self.feeder.chunk_len();
+                let full = self.feeder.inline_len();
                 self.hand_out(len, true, full);
                 self.current = Some(Drain::new(start, len, outcome));
                 continue;
@@ -933,6 +1001,20 @@ where
     F: Fn(I::Item) -> T + Send + Sync + 'a,
     T: Send + 'a,
 {
+}
+
+impl<I: Iterator, F, T> Drop for TryMap<'_, I, F, T> {
+    fn drop(&mut self) {
+        // Items a direct run handed out are done: report them, also when
+        // the consumer never asked past the last one (`zip`, `take`). Not
+        // while unwinding, where the progress callback must not run.
+        if self.direct_run.is_some() && !std::thread::panicking() {
+            let progress = &self.feeder.progress;
+            if let Some(run) = &self.direct_run {
+                progress.advance(run.leg - self.direct_left);
+            }
+        }
+    }
 }
 
 impl<I: Iterator, F, T> fmt::Debug for TryMap<'_, I, F, T> {
@@ -1151,7 +1233,9 @@ where
             let len = inputs.len();
             let (job, claim) = self.feeder.chunk_job(inputs);
             let completions = Arc::clone(&self.completions);
+            let unrun = Unrun { completions: Arc::clone(&completions), start, len, inputs: Arc::clone(&claim) };
             let handle = self.feeder.spawner.spawn(move || {
+                let _unrun = unrun;
                 // `job` catches `f`'s panics itself; this catches the
                 // progress callback's, so the consumer is always told.
                 let outcome = match panic::catch_unwind(AssertUnwindSafe(job)) {
@@ -1171,6 +1255,27 @@ where
         // window-sized (order is kept: taking back goes from the end).
         if self.handles.len() > self.feeder.window.saturating_mul(2) {
             self.handles.retain(|queued| !queued.handle.is_finished());
+        }
+    }
+}
+
+/// Tells an unordered map's consumer about a chunk that will never run
+/// (its task was cancelled, say by `shutdown_now`), which it would
+/// otherwise wait for forever: dropped with the task's closure, it reports
+/// the chunk as cancelled unless its inputs were taken, by the chunk when
+/// it ran (which reports itself) or by the consumer (which took it back).
+struct Unrun<X, T> {
+    completions: Arc<Completions<Completed<T>>>,
+    start: usize,
+    len: usize,
+    inputs: Inputs<X>,
+}
+
+impl<X, T> Drop for Unrun<X, T> {
+    fn drop(&mut self) {
+        if let Some(inputs) = self.inputs.take() {
+            self.completions.push((self.start, self.len, Err(TaskError::Cancelled)));
+            drop(inputs);
         }
     }
 }

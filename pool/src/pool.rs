@@ -121,6 +121,11 @@ impl Builder {
     /// takes any task: the place to pin a worker to a core or set up
     /// thread-local state (rayon's `start_handler`).
     ///
+    /// A pool with a start handler runs maps' `f` on its workers only:
+    /// without one, an ordered map with automatic chunking may compute
+    /// items that are cheaper than a hand-off on the consuming thread
+    /// itself, which the hook never prepared.
+    ///
     /// A panic in the hook is caught and ignored; the worker runs anyway.
     ///
     /// ```
@@ -182,6 +187,7 @@ impl Builder {
                 worker_ids: Mutex::new(Vec::with_capacity(num_workers)),
                 joining: Mutex::new(()),
                 num_workers,
+                workers_only: self.start_handler.is_some(),
             }),
         };
         for (index, local) in locals.into_iter().enumerate() {
@@ -259,6 +265,9 @@ struct Inner {
     /// also returns only once the workers are gone.
     joining: Mutex<()>,
     num_workers: usize,
+    /// A start handler prepares each worker (pinning, thread-local state):
+    /// maps then run `f` only on the workers, never inline on a consumer.
+    workers_only: bool,
 }
 
 impl Inner {
@@ -316,6 +325,12 @@ impl ThreadPool {
     /// ```
     pub fn num_workers(&self) -> usize {
         self.inner.num_workers
+    }
+
+    /// Whether maps must run `f` on the workers only (see
+    /// [`Builder::start_handler`]).
+    pub(crate) fn workers_only(&self) -> bool {
+        self.inner.workers_only
     }
 
     pub(crate) fn registry(&self) -> &Arc<Registry> {

@@ -118,11 +118,11 @@ const BATCH_BACKLOG_PER_WORKER: usize = 8;
 
 impl Registry {
     pub(crate) fn new(num_workers: usize, metrics: bool) -> (Arc<Registry>, Vec<Worker<JobRef>>) {
-        // FIFO: jobs run in the order they were queued, also when taken in
-        // batches from the injector or stolen, so an ordered map's chunks
-        // finish roughly in the order it hands them out (a LIFO deque has
-        // thieves take the newest of a stolen batch first).
-        let locals: Vec<Worker<JobRef>> = (0..num_workers).map(|_| Worker::new_fifo()).collect();
+        // LIFO: a worker that waits for nested work it queued (a scope or
+        // map inside a task) runs the newest job first, usually the one it
+        // waits for, which keeps recursion as deep as the program's (a FIFO
+        // deque would start the oldest, which may recurse in turn).
+        let locals: Vec<Worker<JobRef>> = (0..num_workers).map(|_| Worker::new_lifo()).collect();
         let registry = Arc::new(Registry {
             injector: Injector::new(),
             stealers: locals.iter().map(Worker::stealer).collect(),

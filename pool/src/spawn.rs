@@ -82,6 +82,11 @@ impl<'a> Spawner<'a> {
         self.pool.num_workers()
     }
 
+    /// Whether a map may run items on its consumer (see [`Placement`](crate::chunk)).
+    pub(crate) fn may_run_inline(&self) -> bool {
+        !self.pool.workers_only()
+    }
+
     pub(crate) fn spawn<F, T>(&self, f: F) -> Handle<'a, T>
     where
         F: FnOnce() -> T + Send + 'a,
