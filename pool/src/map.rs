@@ -1091,10 +1091,12 @@ where
     // compiler can keep what it can in registers.
     #[inline(always)]
     fn next(&mut self) -> Option<T> {
-        if let Some(value) = self.inner.current.as_mut().and_then(Drain::next_value) {
+        // A direct run first: it is the cheap-item case, where every
+        // instruction on this path counts (nothing is buffered meanwhile).
+        if let Some(value) = self.inner.next_direct() {
             return Some(value);
         }
-        if let Some(value) = self.inner.next_direct() {
+        if let Some(value) = self.inner.current.as_mut().and_then(Drain::next_value) {
             return Some(value);
         }
         match self.inner.next_indexed(true)? {
@@ -1116,21 +1118,20 @@ where
                     acc = g(acc, value);
                 }
             }
-            let mut left = self.inner.direct_left;
+            let left = self.inner.direct_left;
             if left > 0 {
-                // If `f` or `g` panics, the map is dropped unread: the
-                // count written back below no longer matters.
+                // The input's own `fold` (through `Take`), which for a range
+                // or a slice is a counted loop. If `f` or `g` panics, the
+                // map is dropped unread: the count written back below no
+                // longer matters.
                 let f = &*self.inner.feeder.f;
-                let inputs = &mut self.inner.feeder.inputs;
-                while left > 0 {
-                    let Some(x) = inputs.next() else {
-                        break;
-                    };
-                    left -= 1;
-                    acc = g(acc, f(x));
-                }
-                self.inner.direct_left = left;
-                if left > 0 {
+                let mut taken = 0;
+                acc = self.inner.feeder.inputs.by_ref().take(left).fold(acc, |acc, x| {
+                    taken += 1;
+                    g(acc, f(x))
+                });
+                self.inner.direct_left = left - taken;
+                if taken < left {
                     self.inner.end_of_inputs();
                 }
             }
