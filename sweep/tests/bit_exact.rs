@@ -3,8 +3,9 @@
 //! serde_json gets exactly the features sweep asks for (a workspace build
 //! could borrow `float_roundtrip` from another package and hide a loss).
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::json;
 use sweep::slurm::{self, Shard};
@@ -121,28 +122,23 @@ fn csv_export_keeps_every_bit() {
 #[cfg(unix)]
 #[test]
 fn the_binary_stores_what_the_black_box_printed() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let spec = dir.path().join("thirds.ron");
-    std::fs::write(
-        &spec,
+    use common::{stderr, stdout, Sandbox};
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "thirds.ron",
         r#"(
             space: Grid([Linspace(name: "x", start: -1.0, stop: 1.0, num: 11), Linspace(name: "y", start: -1.0, stop: 1.0, num: 13)]),
             command: ["awk", "BEGIN { printf \"%.17g\\n\", {x} * {x} / 3 + {y} / 7 }"],
             workers: 2,
         )"#,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    );
     let sweep = |args: &[&str]| {
-        let output = Command::new(env!("CARGO_BIN_EXE_sweep"))
-            .args(args)
-            .current_dir(dir.path())
-            .output()
-            .unwrap_or_else(|e| panic!("running sweep: {e}"));
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        let output = sandbox.sweep(args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output)
     };
     sweep(&["run", "--no-progress", "thirds.ron"]);
-    let results = Results::load(&dir.path().join("thirds.jsonl")).unwrap_or_else(|e| panic!("{e}"));
+    let results = sandbox.load("thirds.jsonl");
     let expected = |p: &Point| {
         let (x, y) = (p.f64("x").unwrap_or(f64::NAN), p.f64("y").unwrap_or(f64::NAN));
         x * x / 3.0 + y / 7.0
@@ -158,7 +154,7 @@ fn the_binary_stores_what_the_black_box_printed() {
         let value: f64 = line.split(',').nth(4).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
         assert_eq!(value.to_bits(), expected(&record.point).to_bits(), "{line}");
     }
-    assert_bit_exact_text(&dir.path().join("thirds.jsonl"));
+    assert_bit_exact_text(&sandbox.path("thirds.jsonl"));
 }
 
 /// Every float written in the file is the shortest text that reads back

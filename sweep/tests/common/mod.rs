@@ -1,12 +1,12 @@
 //! Helpers shared by the tests that drive the `sweep` binary as a user does
-//! (`cli.rs`, `robustness.rs`): a scratch directory to run it in, and the
-//! text of what it printed.
+//! (`cli.rs`, `robustness.rs`, `one_writer.rs`, `bit_exact.rs`): a scratch
+//! directory to run it in, and the text of what it printed.
 //!
 //! Each test file is its own crate and uses its own subset of these, so the
 //! rest would be dead code there.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
 use sweep::Results;
@@ -22,9 +22,14 @@ impl Sandbox {
         Sandbox { dir: tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}")) }
     }
 
+    /// The sandbox directory itself.
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
     /// `name` inside the sandbox.
     pub fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
+        self.root().join(name)
     }
 
     /// Writes a spec file and returns its path.
@@ -37,7 +42,7 @@ impl Sandbox {
     /// `sweep ARGS` in the sandbox, not yet started.
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_sweep"));
-        command.args(args).current_dir(self.dir.path());
+        command.args(args).current_dir(self.root());
         command
     }
 
