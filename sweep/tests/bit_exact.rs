@@ -9,7 +9,7 @@ use std::path::Path;
 
 use serde_json::json;
 use sweep::slurm::{self, Shard};
-use sweep::{run_to_file, Header, Point, Results, RunOptions, Selection, Space, Task};
+use sweep::{run_to_file, Header, Point, Results, RunOptions, RunSummary, Selection, Space, Task};
 
 /// Coordinates whose shortest decimal forms are long, tiny or subnormal.
 fn awkward_floats() -> Vec<f64> {
@@ -42,6 +42,20 @@ fn options() -> RunOptions {
     RunOptions { workers: 2, progress: false, ..RunOptions::default() }
 }
 
+/// The sweep of `value_of` over `space()`.
+fn header() -> Header {
+    Header::new(space(), Task::Closure("awkward".into()))
+}
+
+/// Runs (or resumes) the sweep of `header` into the results file `path`.
+fn run(path: &Path, header: &Header, options: &RunOptions) -> RunSummary {
+    run_to_file(path, header, value_of, options).unwrap_or_else(|e| panic!("{e:#}")).0
+}
+
+fn load(path: &Path) -> Results {
+    Results::load(path).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// Asserts every latest record holds exactly `value_of` its point, and the
 /// point exactly one of the space's points.
 fn assert_bit_exact(results: &Results, space: &Space) {
@@ -66,14 +80,14 @@ fn assert_bit_exact(results: &Results, space: &Space) {
 #[test]
 fn run_resume_and_collect_keep_every_bit() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let header = Header::new(space(), Task::Closure("awkward".into()));
+    let header = header();
 
     // Run, reload, resume: the resume must recognise every point (ids are
     // hashes of the exact bits) and compute nothing.
     let path = dir.path().join("r.jsonl");
-    run_to_file(&path, &header, value_of, &options()).unwrap_or_else(|e| panic!("{e:#}"));
-    assert_bit_exact(&Results::load(&path).unwrap_or_else(|e| panic!("{e}")), &header.space);
-    let (again, _) = run_to_file(&path, &header, value_of, &options()).unwrap_or_else(|e| panic!("{e:#}"));
+    run(&path, &header, &options());
+    assert_bit_exact(&load(&path), &header.space);
+    let again = run(&path, &header, &options());
     assert_eq!(again.computed, 0, "a resume recomputed points it should have recognised");
 
     // Three shards, merged.
@@ -82,21 +96,21 @@ fn run_resume_and_collect_keep_every_bit() {
         let shard = Shard::new(k, 3).unwrap_or_else(|e| panic!("{e}"));
         let selection = Selection::Filter(std::sync::Arc::new(move |i| shard.contains(i)));
         let options = RunOptions { selection, ..options() };
-        run_to_file(&shard.results_path(&merged), &header, value_of, &options).unwrap_or_else(|e| panic!("{e:#}"));
+        run(&shard.results_path(&merged), &header, &options);
     }
     let collection = slurm::collect(&merged, 3, &header).unwrap_or_else(|e| panic!("{e}"));
     slurm::write_merged(&merged, &header, &collection.records, collection.done_in_output)
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_bit_exact(&Results::load(&merged).unwrap_or_else(|e| panic!("{e}")), &header.space);
+    assert_bit_exact(&load(&merged), &header.space);
 }
 
 #[test]
 fn csv_export_keeps_every_bit() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let header = Header::new(space(), Task::Closure("awkward".into()));
+    let header = header();
     let path = dir.path().join("r.jsonl");
-    run_to_file(&path, &header, value_of, &options()).unwrap_or_else(|e| panic!("{e:#}"));
-    let results = Results::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    run(&path, &header, &options());
+    let results = load(&path);
     let mut csv = Vec::new();
     results.write_csv(&mut csv).unwrap_or_else(|e| panic!("{e}"));
     let text = String::from_utf8(csv).unwrap_or_else(|e| panic!("{e}"));
