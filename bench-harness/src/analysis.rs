@@ -313,31 +313,30 @@ fn general_warnings(experiment: &Experiment, logical_cores: usize) -> Vec<String
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Plan;
-    use std::path::Path;
+    use crate::testing;
 
     fn experiment() -> Experiment {
-        let text = "(experiments: [(name: \"t\", workload: Square, inputs: Count(1000), \
-                    workers: [1, 2, 4], chunk_sizes: [Fixed(10), Auto], repetitions: 3, \
-                    backends: [Sequential, Pool, StdScope])])";
-        Plan::parse(text, Path::new("t.ron")).unwrap().experiments.remove(0)
+        testing::experiment(
+            "(experiments: [(name: \"t\", workload: Square, inputs: Count(1000), \
+             workers: [1, 2, 4], chunk_sizes: [Fixed(10), Auto], repetitions: 3, \
+             backends: [Sequential, Pool, StdScope])])",
+        )
     }
 
     /// Samples where a cell at `p` workers takes `1 / speedup(p)` seconds
     /// (times a little noise that keeps the repetitions distinct).
     fn samples(experiment: &Experiment, speedup: impl Fn(f64) -> f64) -> Vec<Sample> {
-        cells(experiment)
-            .into_iter()
-            .flat_map(|cell| {
-                let seconds = 1.0 / speedup(cell.workers as f64);
-                (0..3).map(move |repetition| Sample {
-                    experiment: "t".into(),
-                    cell,
-                    repetition,
-                    seconds: seconds * (1.0 + 0.001 * f64::from(repetition)),
-                })
-            })
-            .collect()
+        testing::samples(experiment, 3, |cell, repetition| {
+            1.0 / speedup(cell.workers as f64) * (1.0 + 0.001 * f64::from(repetition))
+        })
+    }
+
+    /// The sequential baseline and the pool at 2 workers, 8 repetitions each.
+    fn eight_rounds_at_two_workers() -> Experiment {
+        testing::experiment(
+            "(experiments: [(name: \"t\", workload: Square, inputs: Count(10), \
+             workers: [2], repetitions: 8, backends: [Sequential, Pool])])",
+        )
     }
 
     #[test]
@@ -417,23 +416,11 @@ mod tests {
 
     #[test]
     fn speedup_spread_pairs_samples_of_the_same_round() {
-        let text = "(experiments: [(name: \"t\", workload: Square, inputs: Count(10), \
-                    workers: [2], repetitions: 8, backends: [Sequential, Pool])])";
-        let experiment = Plan::parse(text, Path::new("t.ron")).unwrap().experiments.remove(0);
+        let experiment = eight_rounds_at_two_workers();
         // T1 drifts with the round exactly as T2 does: every pair has S = 2,
         // although both cells' times spread by 70%.
         let drift = |r: u32| 1.0 + 0.1 * f64::from(r);
-        let samples: Vec<Sample> = cells(&experiment)
-            .into_iter()
-            .flat_map(|cell| {
-                (0..8).map(move |repetition| Sample {
-                    experiment: "t".into(),
-                    cell,
-                    repetition,
-                    seconds: drift(repetition) / cell.workers as f64,
-                })
-            })
-            .collect();
+        let samples = testing::samples(&experiment, 8, |cell, repetition| drift(repetition) / cell.workers as f64);
         let analysis = analyze(&experiment, &samples, 2);
         let pool = &analysis.cells[1];
         assert_eq!(pool.speedup_spread, Some(0.0));
@@ -452,9 +439,10 @@ mod tests {
 
     #[test]
     fn few_inputs_per_worker_warn_about_the_partial_last_round() {
-        let text = "(experiments: [(name: \"t\", workload: Square, inputs: Count(20), \
-                    workers: [1, 4, 16], repetitions: 5, backends: [Sequential, Pool])])";
-        let experiment = Plan::parse(text, Path::new("t.ron")).unwrap().experiments.remove(0);
+        let experiment = testing::experiment(
+            "(experiments: [(name: \"t\", workload: Square, inputs: Count(20), \
+             workers: [1, 4, 16], repetitions: 5, backends: [Sequential, Pool])])",
+        );
         let warnings = general_warnings(&experiment, 64);
         let expected = "20 equal inputs do not divide evenly into rounds, which caps speedup (16 workers: S ≤ 10.00)";
         assert!(warnings.iter().any(|w| w == expected), "{warnings:?}");
@@ -462,20 +450,8 @@ mod tests {
 
     #[test]
     fn a_single_worker_count_gets_no_fits_and_outliers_are_warned_about() {
-        let text = "(experiments: [(name: \"t\", workload: Square, inputs: Count(10), \
-                    workers: [2], repetitions: 8, backends: [Sequential, Pool])])";
-        let experiment = Plan::parse(text, Path::new("t.ron")).unwrap().experiments.remove(0);
-        let mut samples: Vec<Sample> = cells(&experiment)
-            .into_iter()
-            .flat_map(|cell| {
-                (0..8).map(move |repetition| Sample {
-                    experiment: "t".into(),
-                    cell,
-                    repetition,
-                    seconds: 1.0 + 0.01 * f64::from(repetition % 3),
-                })
-            })
-            .collect();
+        let experiment = eight_rounds_at_two_workers();
+        let mut samples = testing::samples(&experiment, 8, |_, repetition| 1.0 + 0.01 * f64::from(repetition % 3));
         samples[3].seconds = 50.0;
         let analysis = analyze(&experiment, &samples, 4);
         assert!(analysis.series.is_empty());

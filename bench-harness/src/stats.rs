@@ -22,3 +22,10 @@ pub use models::{fit, Fit, FitError, Model, Parameter};
 pub use outliers::{classify_outliers, Outliers};
 pub use scaling::{efficiency, karp_flatt, overhead_per_task_ns, speedup, Estimate};
 pub use summary::{median, quantile, quantile_sorted, summarize, Summary};
+
+/// Whether `actual` lies within `tolerance` of `expected`: how the tests of
+/// every statistics module compare a computed number with a known one.
+#[cfg(test)]
+fn close(actual: f64, expected: f64, tolerance: f64) -> bool {
+    (actual - expected).abs() <= tolerance
+}

@@ -35,21 +35,28 @@ pub fn machine(logical_cores: usize) -> Machine {
     }
 }
 
-/// A report whose every cell takes `seconds(cell)` seconds, times 1.000 to
-/// 1.004 over five repetitions (so the median carries a factor 1.002).
-pub fn report(experiment: Experiment, logical_cores: usize, seconds: impl Fn(&Cell) -> f64) -> ExperimentReport {
-    let samples: Vec<Sample> = cells(&experiment)
+/// `repetitions` samples of every cell of `experiment`, in cell order, of
+/// an experiment named "t": repetition `r` of `cell` took `seconds(cell, r)`
+/// seconds. The stages after measuring see nothing else of a run.
+pub fn samples(experiment: &Experiment, repetitions: u32, seconds: impl Fn(&Cell, u32) -> f64) -> Vec<Sample> {
+    cells(experiment)
         .into_iter()
         .flat_map(|cell| {
-            let base = seconds(&cell);
-            (0..5u32).map(move |repetition| Sample {
+            let seconds = &seconds;
+            (0..repetitions).map(move |repetition| Sample {
                 experiment: "t".to_owned(),
                 cell,
                 repetition,
-                seconds: base * (1.0 + 0.001 * f64::from(repetition)),
+                seconds: seconds(&cell, repetition),
             })
         })
-        .collect();
+        .collect()
+}
+
+/// A report whose every cell takes `seconds(cell)` seconds, times 1.000 to
+/// 1.004 over five repetitions (so the median carries a factor 1.002).
+pub fn report(experiment: Experiment, logical_cores: usize, seconds: impl Fn(&Cell) -> f64) -> ExperimentReport {
+    let samples = samples(&experiment, 5, |cell, repetition| seconds(cell) * (1.0 + 0.001 * f64::from(repetition)));
     let analysis = analyze(&experiment, &samples, logical_cores);
     ExperimentReport {
         status: crate::report::RunStatus::Complete,

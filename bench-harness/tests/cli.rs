@@ -27,8 +27,15 @@ const TWO_EXPERIMENTS: &str = r#"(
     ],
 )"#;
 
+/// `bench-harness ARGS` in `dir`, not yet started.
+fn harness_command(args: &[&str], dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_bench-harness"));
+    command.args(args).current_dir(dir);
+    command
+}
+
 fn harness(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bench-harness")).args(args).current_dir(dir).output().unwrap()
+    harness_command(args, dir).output().unwrap()
 }
 
 fn stderr(output: &Output) -> String {
@@ -150,6 +157,17 @@ fn rows(path: &Path) -> Vec<String> {
     std::fs::read_to_string(path).unwrap().lines().skip(1).map(str::to_owned).collect()
 }
 
+/// Waits (30 s at most) until the samples file `csv` exists and holds at
+/// least `at_least` rows: a run being measured, far enough to interrupt.
+#[cfg(unix)]
+fn wait_for_rows(csv: &Path, at_least: usize) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !(csv.exists() && rows(csv).len() >= at_least) {
+        assert!(std::time::Instant::now() < deadline, "no samples appeared in samples.csv");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn an_unwritable_out_is_refused_before_anything_is_measured() {
     let dir = with_config(TWO_EXPERIMENTS);
@@ -254,18 +272,12 @@ fn ctrl_c_keeps_every_sample_writes_an_interrupted_report_and_resume_finishes() 
     let config = r#"(experiments: [(name: "slow", workload: Sleep(duration_us: 5000), inputs: Count(4),
         workers: [1, 2], repetitions: 40, warmup: 0, backends: [Sequential, Pool])])"#;
     let dir = with_config(config);
-    let child = Command::new(env!("CARGO_BIN_EXE_bench-harness"))
-        .args(["experiments.ron", "--out", "out"])
-        .current_dir(dir.path())
+    let child = harness_command(&["experiments.ron", "--out", "out"], dir.path())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     let csv = dir.path().join("out/slow/samples.csv");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !(csv.exists() && rows(&csv).len() >= 5) {
-        assert!(std::time::Instant::now() < deadline, "no samples appeared in samples.csv");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_for_rows(&csv, 5);
     let seen_before = rows(&csv);
     let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(kill.success());
@@ -338,20 +350,14 @@ fn ctrl_c_in_a_terminal_does_not_fail_a_command_workload() {
         inputs: Count(4), workers: [1, 2], repetitions: 30, warmup: 0, backends: [Sequential, Pool])])"#;
     let dir = with_config(config);
     let child = std::os::unix::process::CommandExt::process_group(
-        Command::new(env!("CARGO_BIN_EXE_bench-harness"))
-            .args(["experiments.ron", "--only", "c", "--out", "out"])
-            .current_dir(dir.path())
+        harness_command(&["experiments.ron", "--only", "c", "--out", "out"], dir.path())
             .stderr(std::process::Stdio::piped()),
         0,
     )
     .spawn()
     .unwrap();
     let csv = dir.path().join("out/c/samples.csv");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
-    while !(csv.exists() && rows(&csv).len() >= 3) {
-        assert!(std::time::Instant::now() < deadline, "no samples appeared in samples.csv");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    wait_for_rows(&csv, 3);
     let group = format!("-{}", child.id());
     assert!(Command::new("kill").args(["-INT", "--", &group]).status().unwrap().success());
     let output = child.wait_with_output().unwrap();

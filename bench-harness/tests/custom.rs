@@ -8,6 +8,7 @@ use bench_harness::config::{BackendKind, BackendName, Plan};
 use bench_harness::custom::{CustomWorkload, Job, Registry};
 use bench_harness::machine::Machine;
 use bench_harness::measure::{measure, MeasureError};
+use bench_harness::report::ExperimentReport;
 use bench_harness::run::run_experiment;
 use indicatif::ProgressBar;
 
@@ -17,6 +18,22 @@ fn plan(workload: &str, backends: &str) -> Plan {
          repetitions: 2, warmup: 1, backends: {backends})])"
     );
     Plan::parse(&text, Path::new("mine.ron")).unwrap()
+}
+
+/// The plan's first experiment run to the end on this machine, no progress
+/// shown, no earlier samples.
+fn run(plan: &Plan, registry: &Registry) -> ExperimentReport {
+    let experiment = &plan.experiments[0];
+    run_experiment(
+        experiment,
+        registry,
+        &Machine::detect(),
+        Vec::new(),
+        None,
+        &AtomicBool::new(false),
+        &ProgressBar::hidden(),
+    )
+    .unwrap()
 }
 
 /// A correct map on scoped threads, the shape of a user's backend.
@@ -44,16 +61,7 @@ fn a_registered_workload_and_backend_are_measured_and_reported() {
         });
     let plan = plan("Named(\"cube\")", "[Sequential, Named(\"scoped\"), Pool]");
     registry.check_plan(&plan).unwrap();
-    let report = run_experiment(
-        &plan.experiments[0],
-        &registry,
-        &Machine::detect(),
-        Vec::new(),
-        None,
-        &AtomicBool::new(false),
-        &ProgressBar::hidden(),
-    )
-    .unwrap();
+    let report = run(&plan, &registry);
     // Started once per worker count, not per run.
     assert_eq!(starts.load(Ordering::SeqCst), 2);
     let named = BackendKind::Named(BackendName::try_from("scoped").unwrap());
@@ -147,16 +155,7 @@ fn weak_scaling_grows_the_inputs_with_the_workers_and_checks_every_size() {
     let text = "(experiments: [(name: \"weak\", workload: Named(\"sized\"), inputs: PerWorker(10), \
                 workers: [1, 2, 4], repetitions: 2, warmup: 0, backends: [Sequential, Named(\"scoped\"), Rayon])])";
     let plan = Plan::parse(text, Path::new("weak.ron")).unwrap();
-    let report = run_experiment(
-        &plan.experiments[0],
-        &registry,
-        &Machine::detect(),
-        Vec::new(),
-        None,
-        &AtomicBool::new(false),
-        &ProgressBar::hidden(),
-    )
-    .unwrap();
+    let report = run(&plan, &registry);
     let mut lengths = lengths.lock().unwrap().clone();
     // Untimed references for 20 and 40 inputs, then 2 rounds of
     // sequential (10) and two backends at 10, 20 and 40 inputs.

@@ -10,7 +10,7 @@ use bench_harness::custom::Registry;
 use bench_harness::machine::Machine;
 use bench_harness::report::charts::{HEIGHT, WIDTH};
 use bench_harness::report::json::read_results_json;
-use bench_harness::report::write_report;
+use bench_harness::report::{write_report, ExperimentReport};
 use bench_harness::run::run_experiment;
 use indicatif::ProgressBar;
 
@@ -44,19 +44,22 @@ fn decode(path: &Path) -> (u32, u32, usize) {
     (frame.width, frame.height, colours.len())
 }
 
+/// Writes `TINY` to `dir/tiny.ron`, loads it as the binary does and runs
+/// its experiment on `machine`, with the stop flag already `stopped` or not.
+fn run_tiny(dir: &Path, machine: &Machine, stopped: bool) -> ExperimentReport {
+    let config = dir.join("tiny.ron");
+    std::fs::write(&config, TINY).unwrap();
+    let plan = Plan::load(&config).unwrap();
+    let stop = std::sync::atomic::AtomicBool::new(stopped);
+    run_experiment(&plan.experiments[0], &Registry::new(), machine, Vec::new(), None, &stop, &ProgressBar::hidden())
+        .unwrap()
+}
+
 #[test]
 fn a_tiny_experiment_writes_every_output() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("tiny.ron");
-    std::fs::write(&config, TINY).unwrap();
-    let plan = Plan::load(&config).unwrap();
     let machine = Machine::detect();
-
-    let stop = std::sync::atomic::AtomicBool::new(false);
-    let registry = Registry::new();
-    let report =
-        run_experiment(&plan.experiments[0], &registry, &machine, Vec::new(), None, &stop, &ProgressBar::hidden())
-            .unwrap();
+    let report = run_tiny(dir.path(), &machine, false);
     let out = dir.path().join("reports/tiny");
     let written = write_report(&report, &out).unwrap();
     let names: Vec<String> = written.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
@@ -145,20 +148,7 @@ fn a_tiny_experiment_writes_every_output() {
 #[test]
 fn an_experiment_stopped_before_its_first_run_still_gets_its_report() {
     let dir = tempfile::tempdir().unwrap();
-    let config = dir.path().join("tiny.ron");
-    std::fs::write(&config, TINY).unwrap();
-    let plan = Plan::load(&config).unwrap();
-    let stop = std::sync::atomic::AtomicBool::new(true);
-    let report = run_experiment(
-        &plan.experiments[0],
-        &Registry::new(),
-        &Machine::detect(),
-        Vec::new(),
-        None,
-        &stop,
-        &ProgressBar::hidden(),
-    )
-    .unwrap();
+    let report = run_tiny(dir.path(), &Machine::detect(), true);
     assert_eq!(report.status, bench_harness::report::RunStatus::Interrupted);
     assert!(report.samples.is_empty());
     let out = dir.path().join("reports/tiny");

@@ -3,12 +3,13 @@
 //! serde_json gets exactly the features sweep asks for (a workspace build
 //! could borrow `float_roundtrip` from another package and hide a loss).
 
+mod common;
+
 use std::path::Path;
-use std::process::Command;
 
 use serde_json::json;
 use sweep::slurm::{self, Shard};
-use sweep::{run_to_file, Header, Point, Results, RunOptions, Selection, Space, Task};
+use sweep::{run_to_file, Header, Point, Results, RunOptions, RunSummary, Selection, Space, Task};
 
 /// Coordinates whose shortest decimal forms are long, tiny or subnormal.
 fn awkward_floats() -> Vec<f64> {
@@ -41,6 +42,20 @@ fn options() -> RunOptions {
     RunOptions { workers: 2, progress: false, ..RunOptions::default() }
 }
 
+/// The sweep of `value_of` over `space()`.
+fn header() -> Header {
+    Header::new(space(), Task::Closure("awkward".into()))
+}
+
+/// Runs (or resumes) the sweep of `header` into the results file `path`.
+fn run(path: &Path, header: &Header, options: &RunOptions) -> RunSummary {
+    run_to_file(path, header, value_of, options).unwrap_or_else(|e| panic!("{e:#}")).0
+}
+
+fn load(path: &Path) -> Results {
+    Results::load(path).unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// Asserts every latest record holds exactly `value_of` its point, and the
 /// point exactly one of the space's points.
 fn assert_bit_exact(results: &Results, space: &Space) {
@@ -65,14 +80,14 @@ fn assert_bit_exact(results: &Results, space: &Space) {
 #[test]
 fn run_resume_and_collect_keep_every_bit() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let header = Header::new(space(), Task::Closure("awkward".into()));
+    let header = header();
 
     // Run, reload, resume: the resume must recognise every point (ids are
     // hashes of the exact bits) and compute nothing.
     let path = dir.path().join("r.jsonl");
-    run_to_file(&path, &header, value_of, &options()).unwrap_or_else(|e| panic!("{e:#}"));
-    assert_bit_exact(&Results::load(&path).unwrap_or_else(|e| panic!("{e}")), &header.space);
-    let (again, _) = run_to_file(&path, &header, value_of, &options()).unwrap_or_else(|e| panic!("{e:#}"));
+    run(&path, &header, &options());
+    assert_bit_exact(&load(&path), &header.space);
+    let again = run(&path, &header, &options());
     assert_eq!(again.computed, 0, "a resume recomputed points it should have recognised");
 
     // Three shards, merged.
@@ -81,21 +96,21 @@ fn run_resume_and_collect_keep_every_bit() {
         let shard = Shard::new(k, 3).unwrap_or_else(|e| panic!("{e}"));
         let selection = Selection::Filter(std::sync::Arc::new(move |i| shard.contains(i)));
         let options = RunOptions { selection, ..options() };
-        run_to_file(&shard.results_path(&merged), &header, value_of, &options).unwrap_or_else(|e| panic!("{e:#}"));
+        run(&shard.results_path(&merged), &header, &options);
     }
     let collection = slurm::collect(&merged, 3, &header).unwrap_or_else(|e| panic!("{e}"));
     slurm::write_merged(&merged, &header, &collection.records, collection.done_in_output)
         .unwrap_or_else(|e| panic!("{e}"));
-    assert_bit_exact(&Results::load(&merged).unwrap_or_else(|e| panic!("{e}")), &header.space);
+    assert_bit_exact(&load(&merged), &header.space);
 }
 
 #[test]
 fn csv_export_keeps_every_bit() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let header = Header::new(space(), Task::Closure("awkward".into()));
+    let header = header();
     let path = dir.path().join("r.jsonl");
-    run_to_file(&path, &header, value_of, &options()).unwrap_or_else(|e| panic!("{e:#}"));
-    let results = Results::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    run(&path, &header, &options());
+    let results = load(&path);
     let mut csv = Vec::new();
     results.write_csv(&mut csv).unwrap_or_else(|e| panic!("{e}"));
     let text = String::from_utf8(csv).unwrap_or_else(|e| panic!("{e}"));
@@ -121,28 +136,23 @@ fn csv_export_keeps_every_bit() {
 #[cfg(unix)]
 #[test]
 fn the_binary_stores_what_the_black_box_printed() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    let spec = dir.path().join("thirds.ron");
-    std::fs::write(
-        &spec,
+    use common::{stderr, stdout, Sandbox};
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "thirds.ron",
         r#"(
             space: Grid([Linspace(name: "x", start: -1.0, stop: 1.0, num: 11), Linspace(name: "y", start: -1.0, stop: 1.0, num: 13)]),
             command: ["awk", "BEGIN { printf \"%.17g\\n\", {x} * {x} / 3 + {y} / 7 }"],
             workers: 2,
         )"#,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    );
     let sweep = |args: &[&str]| {
-        let output = Command::new(env!("CARGO_BIN_EXE_sweep"))
-            .args(args)
-            .current_dir(dir.path())
-            .output()
-            .unwrap_or_else(|e| panic!("running sweep: {e}"));
-        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        let output = sandbox.sweep(args);
+        assert!(output.status.success(), "{}", stderr(&output));
+        stdout(&output)
     };
     sweep(&["run", "--no-progress", "thirds.ron"]);
-    let results = Results::load(&dir.path().join("thirds.jsonl")).unwrap_or_else(|e| panic!("{e}"));
+    let results = sandbox.load("thirds.jsonl");
     let expected = |p: &Point| {
         let (x, y) = (p.f64("x").unwrap_or(f64::NAN), p.f64("y").unwrap_or(f64::NAN));
         x * x / 3.0 + y / 7.0
@@ -158,7 +168,7 @@ fn the_binary_stores_what_the_black_box_printed() {
         let value: f64 = line.split(',').nth(4).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN);
         assert_eq!(value.to_bits(), expected(&record.point).to_bits(), "{line}");
     }
-    assert_bit_exact_text(&dir.path().join("thirds.jsonl"));
+    assert_bit_exact_text(&sandbox.path("thirds.jsonl"));
 }
 
 /// Every float written in the file is the shortest text that reads back

@@ -1,57 +1,18 @@
 //! The `sweep` binary as a user drives it: runs, crashes, resumes, failures,
 //! mistakes in specs, and plots.
 
+mod common;
+
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use sweep::Results;
-
-struct Sandbox {
-    dir: tempfile::TempDir,
-}
-
-impl Sandbox {
-    fn new() -> Self {
-        Sandbox { dir: tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}")) }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    /// Writes a spec file and returns its path.
-    fn spec(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.path(name);
-        std::fs::write(&path, text).unwrap_or_else(|e| panic!("writing {name}: {e}"));
-        path
-    }
-
-    fn sweep(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_sweep"))
-            .args(args)
-            .current_dir(self.dir.path())
-            .output()
-            .unwrap_or_else(|e| panic!("running sweep: {e}"))
-    }
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
+use common::{stderr, stdout, Sandbox};
 
 fn ok(output: Output) -> Output {
     assert!(output.status.success(), "sweep failed: {}", stderr(&output));
     output
-}
-
-fn load(path: &Path) -> Results {
-    Results::load(path).unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]
@@ -67,10 +28,9 @@ fn a_sweep_killed_midway_resumes_without_losing_or_repeating_points() {
         )"#,
     );
     let results = sandbox.path("slow.jsonl");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_sweep"))
-        .args(["run", "--no-progress"])
+    let mut child = sandbox
+        .command(&["run", "--no-progress"])
         .arg(&spec)
-        .current_dir(sandbox.dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
@@ -91,7 +51,7 @@ fn a_sweep_killed_midway_resumes_without_losing_or_repeating_points() {
 
     let before = std::fs::read(&results).unwrap_or_default();
     let complete = &before[..before.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1)];
-    let records_before = load(&results).records.len();
+    let records_before = sandbox.load("slow.jsonl").records.len();
     assert!((4..16).contains(&records_before), "{records_before} records before the kill");
 
     let rerun = ok(sandbox.sweep(&["run", "--no-progress", "slow.ron"]));
@@ -99,7 +59,7 @@ fn a_sweep_killed_midway_resumes_without_losing_or_repeating_points() {
 
     let after = std::fs::read(&results).unwrap_or_default();
     assert!(after.starts_with(complete), "records written before the kill must stay unchanged");
-    let results = load(&results);
+    let results = sandbox.load("slow.jsonl");
     let latest = results.latest();
     let indices: Vec<usize> = latest.iter().map(|r| r.index).collect();
     assert_eq!(indices, (0..16).collect::<Vec<_>>());
@@ -127,7 +87,7 @@ fn failures_are_recorded_with_their_cause() {
     assert!(started.elapsed() < Duration::from_secs(4), "the slow point was not killed");
     assert!(stderr(&run).contains("4 computed (3 failed)"), "{}", stderr(&run));
 
-    let results = load(&sandbox.path("modes.jsonl"));
+    let results = sandbox.load("modes.jsonl");
     let outcome = |mode: &str| {
         let found = results
             .latest()
@@ -172,7 +132,7 @@ fn failed_points_are_recomputed_with_retry_failed() {
     let retry = ok(sandbox.sweep(&["run", "--retry-failed", "flaky.ron"]));
     assert!(stderr(&retry).contains("2 computed (0 failed), 2 already done"), "{}", stderr(&retry));
 
-    let status = load(&sandbox.path("flaky.jsonl")).status();
+    let status = sandbox.load("flaky.jsonl").status();
     assert_eq!((status.done, status.failed, status.missing), (4, 0, 0));
 }
 
@@ -223,7 +183,7 @@ fn a_refined_space_reuses_every_point_already_computed() {
     assert!(stderr(&back).contains("0 computed (0 failed), 5 already done"), "{}", stderr(&back));
     assert!(stderr(&back).contains("the others stay in the file, unused"), "{}", stderr(&back));
     assert_eq!(calls(), 18);
-    let results = load(&sandbox.path("refined.jsonl"));
+    let results = sandbox.load("refined.jsonl");
     assert_eq!((results.records.len(), results.status().done, results.status().outside), (18, 5, 13));
 }
 

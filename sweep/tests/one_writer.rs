@@ -4,37 +4,36 @@
 
 #![cfg(unix)]
 
+mod common;
+
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output};
 use std::time::{Duration, Instant};
 
+use common::{stderr, Sandbox};
 use sweep::Results;
 
-fn spec(dir: &Path) {
-    std::fs::write(
-        dir.join("slow.ron"),
+/// A sandbox holding `slow.ron`: 12 points of 0.2 s on 2 workers.
+fn with_slow_spec() -> Sandbox {
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "slow.ron",
         r#"(
             space: Range(name: "k", start: 0, end: 12),
             command: ["sh", "-c", "sleep 0.2; echo {k}"],
             workers: 2,
             output: "slow.jsonl",
         )"#,
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    );
+    sandbox
 }
 
-fn start(dir: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_sweep"))
-        .args(["run", "--no-progress", "slow.ron"])
-        .current_dir(dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("spawning sweep: {e}"))
+fn start(sandbox: &Sandbox) -> Child {
+    sandbox.start(&["run", "--no-progress", "slow.ron"])
 }
 
-fn run(dir: &Path) -> Output {
-    start(dir).wait_with_output().unwrap_or_else(|e| panic!("{e}"))
+fn run(sandbox: &Sandbox) -> Output {
+    start(sandbox).wait_with_output().unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn wait_for_records(path: &Path, at_least: usize) {
@@ -47,14 +46,13 @@ fn wait_for_records(path: &Path, at_least: usize) {
 
 #[test]
 fn a_second_writer_is_refused_and_a_killed_one_leaves_no_stale_lock() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    spec(dir.path());
-    let results = dir.path().join("slow.jsonl");
-    let mut first = start(dir.path());
+    let sandbox = with_slow_spec();
+    let results = sandbox.path("slow.jsonl");
+    let mut first = start(&sandbox);
     wait_for_records(&results, 2);
 
     let started = Instant::now();
-    let second = run(dir.path());
+    let second = run(&sandbox);
     assert!(!second.status.success(), "a second writer must be refused");
     assert!(started.elapsed() < Duration::from_secs(5), "refused at once, not after waiting");
     let message = String::from_utf8_lossy(&second.stderr);
@@ -66,8 +64,8 @@ fn a_second_writer_is_refused_and_a_killed_one_leaves_no_stale_lock() {
     let before = Results::load(&results).unwrap_or_else(|e| panic!("{e}")).records.len();
     assert!(before < 12, "the first run should have been killed mid-way ({before} records)");
 
-    let third = run(dir.path());
-    assert!(third.status.success(), "{}", String::from_utf8_lossy(&third.stderr));
+    let third = run(&sandbox);
+    assert!(third.status.success(), "{}", stderr(&third));
     let after = Results::load(&results).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(after.status().done, 12);
     assert_eq!(after.records.len(), 12, "no point computed twice");
@@ -76,9 +74,8 @@ fn a_second_writer_is_refused_and_a_killed_one_leaves_no_stale_lock() {
 #[test]
 fn runs_started_together_write_one_header() {
     for _ in 0..3 {
-        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-        spec(dir.path());
-        let children: Vec<Child> = (0..3).map(|_| start(dir.path())).collect();
+        let sandbox = with_slow_spec();
+        let children: Vec<Child> = (0..3).map(|_| start(&sandbox)).collect();
         let outputs: Vec<Output> =
             children.into_iter().map(|c| c.wait_with_output().unwrap_or_else(|e| panic!("{e}"))).collect();
         // Usually one runs and two are refused; a run that starts after
@@ -89,9 +86,9 @@ fn runs_started_together_write_one_header() {
             let message = String::from_utf8_lossy(&loser.stderr);
             assert!(message.contains("is being written by another sweep"), "{message}");
         }
-        let text = std::fs::read_to_string(dir.path().join("slow.jsonl")).unwrap_or_default();
+        let text = std::fs::read_to_string(sandbox.path("slow.jsonl")).unwrap_or_default();
         assert_eq!(text.matches("{\"sweep\"").count(), 1, "{text}");
-        let results = Results::load(&dir.path().join("slow.jsonl")).unwrap_or_else(|e| panic!("{e}"));
+        let results = Results::load(&sandbox.path("slow.jsonl")).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!((results.status().done, results.records.len()), (12, 12));
     }
 }
@@ -106,46 +103,36 @@ fn names_in(dir: &Path) -> Vec<String> {
 
 #[test]
 fn no_lock_or_temporary_file_outlives_its_writer() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    spec(dir.path());
+    let sandbox = with_slow_spec();
     // What a SIGKILLed run (or collect/repair killed mid-rename) leaves.
-    std::fs::write(dir.path().join("slow.jsonl.lock"), "999999 gone-host\n").unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(dir.path().join(".slow.jsonl.999999.tmp"), "{\"sweep\":").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(sandbox.path("slow.jsonl.lock"), "999999 gone-host\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(sandbox.path(".slow.jsonl.999999.tmp"), "{\"sweep\":").unwrap_or_else(|e| panic!("{e}"));
     // Not ours: another file's temporary, and a file that merely looks alike.
-    std::fs::write(dir.path().join(".other.jsonl.999999.tmp"), "x").unwrap_or_else(|e| panic!("{e}"));
-    std::fs::write(dir.path().join(".slow.jsonl.notes.tmp"), "x").unwrap_or_else(|e| panic!("{e}"));
-    let output = run(dir.path());
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    std::fs::write(sandbox.path(".other.jsonl.999999.tmp"), "x").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(sandbox.path(".slow.jsonl.notes.tmp"), "x").unwrap_or_else(|e| panic!("{e}"));
+    let output = run(&sandbox);
+    assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(
-        names_in(dir.path()),
+        names_in(sandbox.root()),
         [".other.jsonl.999999.tmp", ".slow.jsonl.notes.tmp", "slow.jsonl", "slow.ron"],
         "the stale lock and temporary file are cleaned, nothing else"
     );
     for command in [&["repair", "slow.jsonl"][..], &["status", "slow.jsonl"], &["export", "slow.jsonl", "-o", "x.csv"]]
     {
-        let output = Command::new(env!("CARGO_BIN_EXE_sweep"))
-            .args(command)
-            .current_dir(dir.path())
-            .output()
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert!(output.status.success(), "{command:?}: {}", String::from_utf8_lossy(&output.stderr));
+        let output = sandbox.sweep(command);
+        assert!(output.status.success(), "{command:?}: {}", stderr(&output));
     }
-    assert!(!dir.path().join("slow.jsonl.lock").exists(), "repair removes its lock when done");
+    assert!(!sandbox.path("slow.jsonl.lock").exists(), "repair removes its lock when done");
 }
 
 #[test]
 fn a_results_file_reached_through_a_link_has_the_same_lock() {
-    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    spec(dir.path());
-    std::fs::create_dir(dir.path().join("scratch")).unwrap_or_else(|e| panic!("{e}"));
-    std::os::unix::fs::symlink("scratch/slow.jsonl", dir.path().join("slow.jsonl")).unwrap_or_else(|e| panic!("{e}"));
-    let mut first = start(dir.path()); // writes slow.jsonl, the link
-    wait_for_records(&dir.path().join("scratch/slow.jsonl"), 1);
-    let second = Command::new(env!("CARGO_BIN_EXE_sweep"))
-        .args(["run", "--no-progress", "-o", "scratch/slow.jsonl", "slow.ron"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap_or_else(|e| panic!("{e}"));
+    let sandbox = with_slow_spec();
+    std::fs::create_dir(sandbox.path("scratch")).unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink("scratch/slow.jsonl", sandbox.path("slow.jsonl")).unwrap_or_else(|e| panic!("{e}"));
+    let mut first = start(&sandbox); // writes slow.jsonl, the link
+    wait_for_records(&sandbox.path("scratch/slow.jsonl"), 1);
+    let second = sandbox.sweep(&["run", "--no-progress", "-o", "scratch/slow.jsonl", "slow.ron"]);
     first.kill().unwrap_or_else(|e| panic!("{e}"));
     let _ = first.wait();
     let message = String::from_utf8_lossy(&second.stderr);

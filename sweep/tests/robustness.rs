@@ -4,55 +4,13 @@
 
 #![cfg(unix)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+mod common;
+
+use std::path::Path;
+use std::process::Child;
 use std::time::{Duration, Instant};
 
-use sweep::Results;
-
-struct Sandbox {
-    dir: tempfile::TempDir,
-}
-
-impl Sandbox {
-    fn new() -> Self {
-        Sandbox { dir: tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}")) }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.path().join(name)
-    }
-
-    fn spec(&self, name: &str, text: &str) {
-        std::fs::write(self.path(name), text).unwrap_or_else(|e| panic!("writing {name}: {e}"));
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_sweep"));
-        command.args(args).current_dir(self.dir.path());
-        command
-    }
-
-    fn sweep(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap_or_else(|e| panic!("running sweep: {e}"))
-    }
-
-    fn start(&self, args: &[&str]) -> Child {
-        self.command(args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawning sweep: {e}"))
-    }
-
-    fn load(&self, name: &str) -> Results {
-        Results::load(&self.path(name)).unwrap_or_else(|e| panic!("{e}"))
-    }
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use common::{stderr, stdout, Sandbox};
 
 fn records_on_disk(path: &Path) -> usize {
     std::fs::read_to_string(path).map_or(0, |t| t.lines().count().saturating_sub(1))
@@ -179,9 +137,7 @@ const SLEEPER: &str = r#"(space: Range(name: "k", start: 0, end: 6),
 /// points: nothing is recorded and no attempt is spent.
 #[test]
 fn black_boxes_signalled_with_the_run_spend_no_attempt() {
-    let sandbox = Sandbox::new();
-    std::fs::create_dir(sandbox.path("pids")).unwrap_or_else(|e| panic!("{e}"));
-    sandbox.spec("sleepers.ron", SLEEPER);
+    let sandbox = with_sleepers("sleepers.ron", SLEEPER);
     let child = sandbox.start(&["run", "sleepers.ron", "--no-progress"]);
     wait_until("two sleepers", || sleeper_pids(&sandbox).len() >= 2);
     signal(&child, libc::SIGTERM);
@@ -193,6 +149,36 @@ fn black_boxes_signalled_with_the_run_spend_no_attempt() {
     assert_eq!(output.status.code(), Some(128 + libc::SIGTERM), "{}", stderr(&output));
     let results = sandbox.load("sleepers.jsonl");
     assert_eq!(results.records.len(), 0, "killed with the run, not failed: {:?}", results.records);
+}
+
+/// A sandbox holding the spec `name` and an empty `pids/` directory, where
+/// its black boxes (like those of `SLEEPER`) write their pids.
+fn with_sleepers(name: &str, spec: &str) -> Sandbox {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir(sandbox.path("pids")).unwrap_or_else(|e| panic!("{e}"));
+    sandbox.spec(name, spec);
+    sandbox
+}
+
+/// Waits until every process whose pid is in `pids/` has died; `what`
+/// names that process in the timeout message.
+fn wait_until_sleepers_die(sandbox: &Sandbox, what: &str) {
+    for pid in sleeper_pids(sandbox) {
+        wait_until(what, || !alive(pid));
+    }
+}
+
+/// Runs `sweep run NAME` on black boxes that record their pids, SIGKILLs it
+/// once two have (no handler runs), and waits until every recorded process
+/// has died. `started` and `dying` name the processes in timeout messages.
+#[cfg(target_os = "linux")]
+fn sigkill_once_two_run(name: &str, spec: &str, started: &str, dying: &str) {
+    let sandbox = with_sleepers(name, spec);
+    let mut child = sandbox.start(&["run", name]);
+    wait_until(started, || sleeper_pids(&sandbox).len() >= 2);
+    child.kill().unwrap_or_else(|e| panic!("{e}")); // SIGKILL: no handler runs
+    let _ = child.wait();
+    wait_until_sleepers_die(&sandbox, dying);
 }
 
 fn sleeper_pids(sandbox: &Sandbox) -> Vec<libc::pid_t> {
@@ -208,9 +194,7 @@ fn sleeper_pids(sandbox: &Sandbox) -> Vec<libc::pid_t> {
 
 #[test]
 fn a_second_signal_or_the_grace_period_kills_the_black_boxes() {
-    let sandbox = Sandbox::new();
-    std::fs::create_dir(sandbox.path("pids")).unwrap_or_else(|e| panic!("{e}"));
-    sandbox.spec("sleepy.ron", SLEEPER);
+    let sandbox = with_sleepers("sleepy.ron", SLEEPER);
     let child = sandbox.start(&["run", "sleepy.ron", "--grace", "0.5"]);
     wait_until("two sleepers", || sleeper_pids(&sandbox).len() >= 2);
     let started = Instant::now();
@@ -219,9 +203,7 @@ fn a_second_signal_or_the_grace_period_kills_the_black_boxes() {
     assert!(started.elapsed() < Duration::from_secs(10), "the grace period was not enforced");
     assert_eq!(output.status.code(), Some(128 + libc::SIGINT), "{}", stderr(&output));
     assert!(stderr(&output).contains("2 abandoned in flight"), "{}", stderr(&output));
-    for pid in sleeper_pids(&sandbox) {
-        wait_until("the black box to die", || !alive(pid));
-    }
+    wait_until_sleepers_die(&sandbox, "the black box to die");
     // Abandoned points have no record: a resume computes them.
     assert_eq!(sandbox.load("sleepy.jsonl").records.len(), 0);
 }
@@ -229,16 +211,7 @@ fn a_second_signal_or_the_grace_period_kills_the_black_boxes() {
 #[cfg(target_os = "linux")]
 #[test]
 fn black_boxes_die_with_a_sigkilled_sweep() {
-    let sandbox = Sandbox::new();
-    std::fs::create_dir(sandbox.path("pids")).unwrap_or_else(|e| panic!("{e}"));
-    sandbox.spec("sleepy.ron", SLEEPER);
-    let mut child = sandbox.start(&["run", "sleepy.ron"]);
-    wait_until("two sleepers", || sleeper_pids(&sandbox).len() >= 2);
-    child.kill().unwrap_or_else(|e| panic!("{e}")); // SIGKILL: no handler runs
-    let _ = child.wait();
-    for pid in sleeper_pids(&sandbox) {
-        wait_until("the orphaned black box to die", || !alive(pid));
-    }
+    sigkill_once_two_run("sleepy.ron", SLEEPER, "two sleepers", "the orphaned black box to die");
 }
 
 /// Like `SLEEPER`, but the sleep is a grandchild: `sh` forks it and waits.
@@ -248,40 +221,25 @@ const FORKING_SLEEPER: &str = r#"(space: Range(name: "k", start: 0, end: 6),
 #[cfg(target_os = "linux")]
 #[test]
 fn grandchildren_of_black_boxes_die_with_a_sigkilled_sweep() {
-    let sandbox = Sandbox::new();
-    std::fs::create_dir(sandbox.path("pids")).unwrap_or_else(|e| panic!("{e}"));
-    sandbox.spec("forking.ron", FORKING_SLEEPER);
-    let mut child = sandbox.start(&["run", "forking.ron"]);
-    wait_until("two forked sleepers", || sleeper_pids(&sandbox).len() >= 2);
-    child.kill().unwrap_or_else(|e| panic!("{e}")); // SIGKILL: no handler runs
-    let _ = child.wait();
-    for pid in sleeper_pids(&sandbox) {
-        wait_until("the black box's own child to die", || !alive(pid));
-    }
+    sigkill_once_two_run("forking.ron", FORKING_SLEEPER, "two forked sleepers", "the black box's own child to die");
 }
 
 #[test]
 fn grandchildren_of_black_boxes_die_on_a_graceful_stop() {
-    let sandbox = Sandbox::new();
-    std::fs::create_dir(sandbox.path("pids")).unwrap_or_else(|e| panic!("{e}"));
-    sandbox.spec("forking.ron", FORKING_SLEEPER);
+    let sandbox = with_sleepers("forking.ron", FORKING_SLEEPER);
     let child = sandbox.start(&["run", "forking.ron", "--grace", "0.2"]);
     wait_until("two forked sleepers", || sleeper_pids(&sandbox).len() >= 2);
     signal(&child, libc::SIGTERM);
     let output = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(output.status.code(), Some(128 + libc::SIGTERM), "{}", stderr(&output));
-    for pid in sleeper_pids(&sandbox) {
-        wait_until("the black box's own child to die", || !alive(pid));
-    }
+    wait_until_sleepers_die(&sandbox, "the black box's own child to die");
 }
 
 #[test]
 fn a_black_box_that_exits_leaving_a_background_child_is_done_at_once() {
-    let sandbox = Sandbox::new();
-    std::fs::create_dir(sandbox.path("pids")).unwrap_or_else(|e| panic!("{e}"));
     // The background sleep inherits stdout: waiting for the pipe to close
     // would wait for it, past any --timeout.
-    sandbox.spec(
+    let sandbox = with_sleepers(
         "leaky.ron",
         r#"(space: Range(name: "k", start: 0, end: 2),
             command: ["sh", "-c", "sleep 30 & echo $! > pids/{k}; echo {k}.5"], workers: 2, timeout_secs: 20.0)"#,
@@ -292,9 +250,7 @@ fn a_black_box_that_exits_leaving_a_background_child_is_done_at_once() {
     assert!(started.elapsed() < Duration::from_secs(10), "waited {:?} for a leftover child", started.elapsed());
     let values: Vec<_> = sandbox.load("leaky.jsonl").latest().iter().map(|r| r.outcome.clone()).collect();
     assert_eq!(values, [Ok(serde_json::json!(0.5)), Ok(serde_json::json!(1.5))]);
-    for pid in sleeper_pids(&sandbox) {
-        wait_until("the leftover child to die", || !alive(pid));
-    }
+    wait_until_sleepers_die(&sandbox, "the leftover child to die");
 }
 
 #[test]
@@ -329,10 +285,10 @@ fn a_point_that_keeps_failing_is_given_up_after_max_attempts() {
 
     let given_up = sandbox.sweep(&["run", "--no-progress", "--retry-failed", "flaky.ron"]);
     assert!(stderr(&given_up).contains("0 computed"), "a given-up point is not retried: {}", stderr(&given_up));
-    let status = String::from_utf8_lossy(&sandbox.sweep(&["status", "flaky.jsonl"]).stdout).into_owned();
+    let status = stdout(&sandbox.sweep(&["status", "flaky.jsonl"]));
     assert!(status.contains("failed:      1 (1 given up after 3 attempts)"), "{status}");
     assert!(status.contains("attempt 3") && status.contains("exit 4"), "{status}");
-    let log = String::from_utf8_lossy(&sandbox.sweep(&["status", "--records", "flaky.jsonl"]).stdout).into_owned();
+    let log = stdout(&sandbox.sweep(&["status", "--records", "flaky.jsonl"]));
     let rows: Vec<&str> = log.lines().skip_while(|l| !l.starts_with("index\t")).skip(1).collect();
     assert_eq!(rows.len(), 5, "one row per record: {log}");
     assert!(rows.iter().any(|r| r.starts_with("1\t3\t") && r.contains("\t4\t") && r.contains("failed: ")), "{log}");
@@ -398,7 +354,7 @@ fn records_of_other_points_are_not_counted_as_done() {
     let header = small.lines().next().unwrap_or_default();
     let pasted: Vec<&str> = std::iter::once(header).chain(big.lines().skip(1)).collect();
     std::fs::write(sandbox.path("pasted.jsonl"), pasted.join("\n") + "\n").unwrap_or_else(|e| panic!("{e}"));
-    let status = String::from_utf8_lossy(&sandbox.sweep(&["status", "pasted.jsonl"]).stdout).into_owned();
+    let status = stdout(&sandbox.sweep(&["status", "pasted.jsonl"]));
     assert!(status.contains("done:        0"), "{status}");
     assert!(status.contains("missing:     30"), "{status}");
     assert!(status.contains("outside:     60 records"), "{status}");
@@ -513,9 +469,7 @@ fn a_read_only_results_file_is_never_rewritten() {
 
 #[test]
 fn a_broken_stderr_pipe_neither_crashes_a_run_nor_stops_it_from_stopping() {
-    let sandbox = Sandbox::new();
-    std::fs::create_dir(sandbox.path("pids")).unwrap_or_else(|e| panic!("{e}"));
-    sandbox.spec("sleepy.ron", SLEEPER);
+    let sandbox = with_sleepers("sleepy.ron", SLEEPER);
     // `sweep run … 2>&1 | head -1`: the reader is gone before sweep writes.
     let mut child = sandbox.start(&["run", "sleepy.ron", "--grace", "0.3", "--progress-every", "0.1"]);
     drop(child.stderr.take());

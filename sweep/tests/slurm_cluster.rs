@@ -85,14 +85,23 @@ impl TestCluster {
         Some(TestCluster { client: Cluster::with_conf(&conf), conf, private: Some(dir) })
     }
 
+    /// `program` (a Slurm client, or sweep) set up to talk to this cluster.
+    fn command(&self, program: &str) -> Command {
+        let mut command = Command::new(program);
+        command.env("SLURM_CONF", &self.conf);
+        command
+    }
+
+    /// `sweep ARGS` in `dir`, against this cluster, not yet started.
+    fn sweep_command(&self, dir: &Path, args: &[&str]) -> Command {
+        let mut command = self.command(env!("CARGO_BIN_EXE_sweep"));
+        command.args(args).current_dir(dir);
+        command
+    }
+
     /// `sweep ARGS` run in `dir`, against this cluster.
     fn sweep(&self, dir: &Path, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_sweep"))
-            .env("SLURM_CONF", &self.conf)
-            .args(args)
-            .current_dir(dir)
-            .output()
-            .unwrap_or_else(|e| panic!("running sweep {args:?}: {e}"))
+        self.sweep_command(dir, args).output().unwrap_or_else(|e| panic!("running sweep {args:?}: {e}"))
     }
 
     /// Waits until `job` has left the queue.
@@ -151,6 +160,22 @@ fn write_spec(dir: &Path, points: usize, sleep: f64) -> PathBuf {
 fn values(path: &Path) -> Vec<(usize, Result<serde_json::Value, String>)> {
     let results = Results::load(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     results.latest().into_iter().map(|r: &Record| (r.index, r.outcome.clone())).collect()
+}
+
+/// Runs `sweep collect NAME.ron` in `dir` (`what` names it if it fails) and
+/// checks that the merged `NAME.jsonl` holds point `x`'s value `value(x)`
+/// for each of the `points` points, in index order.
+fn assert_collected(
+    cluster: &TestCluster,
+    dir: &Path,
+    name: &str,
+    what: &str,
+    points: usize,
+    value: impl Fn(usize) -> usize,
+) {
+    succeeded(&cluster.sweep(dir, &["collect", &format!("{name}.ron")]), what);
+    let expected: Vec<_> = (0..points).map(|x| (x, Ok(serde_json::json!(value(x))))).collect();
+    assert_eq!(values(&dir.join(format!("{name}.jsonl"))), expected);
 }
 
 #[test]
@@ -252,10 +277,7 @@ fn cancelled_shard_is_reported_then_resubmitted() {
     assert!(script.contains("\n#SBATCH --array=1\n"), "{script}");
     cluster.wait(again);
 
-    succeeded(&cluster.sweep(work.path(), &["collect", "squares.ron"]), "sweep collect after resubmitting");
-    let merged = values(&work.path().join("squares.jsonl"));
-    let expected: Vec<_> = (0..40).map(|x| (x, Ok(serde_json::json!(x * x)))).collect();
-    assert_eq!(merged, expected);
+    assert_collected(&cluster, work.path(), "squares", "sweep collect after resubmitting", 40, |x| x * x);
 }
 
 /// Writes `name.ron`, a spec of `points` integer points `x` whose command is
@@ -307,8 +329,8 @@ fn recorded_pids(dir: &Path) -> Vec<u32> {
 
 /// `sacct` fields of one job's allocation lines.
 fn sacct(cluster: &TestCluster, job: JobId, fields: &str) -> String {
-    let output = Command::new("sacct")
-        .env("SLURM_CONF", &cluster.conf)
+    let output = cluster
+        .command("sacct")
         .args(["--noheader", "--parsable2", "--allocations", "--jobs", &job.to_string(), "--format", fields])
         .output()
         .unwrap_or_else(|e| panic!("sacct: {e}"));
@@ -317,11 +339,7 @@ fn sacct(cluster: &TestCluster, job: JobId, fields: &str) -> String {
 
 /// Whether this cluster keeps accounting (slurmdbd): `sacct` answers.
 fn has_accounting(cluster: &TestCluster) -> bool {
-    Command::new("sacct")
-        .env("SLURM_CONF", &cluster.conf)
-        .args(["--noheader", "--jobs", "1"])
-        .output()
-        .is_ok_and(|output| output.status.success())
+    cluster.command("sacct").args(["--noheader", "--jobs", "1"]).output().is_ok_and(|output| output.status.success())
 }
 
 #[test]
@@ -332,7 +350,8 @@ fn resubmit_while_running_is_refused_and_options_survive_it() {
     let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     write_spec(work.path(), 12, 1.0);
     std::fs::write(work.path().join("slow"), "").unwrap_or_else(|e| panic!("{e}"));
-    let options = [
+    // Options that reach the script exactly as given (the rest are translated).
+    let verbatim = [
         "--time=5",
         "--account=tests",
         "--qos=normal",
@@ -340,13 +359,10 @@ fn resubmit_while_running_is_refused_and_options_survive_it() {
         "--constraint=local",
         "--mail-type=FAIL",
         "--mail-user=root",
-        "--sbatch=--nice=10",
-        "--sbatch=--comment=parsweep-test",
-        "--grace=45",
-        "--throttle=4",
     ];
     let mut args = vec!["slurm", "squares.ron", "--tasks", "4", "--submit"];
-    args.extend(options);
+    args.extend(verbatim);
+    args.extend(["--sbatch=--nice=10", "--sbatch=--comment=parsweep-test", "--grace=45", "--throttle=4"]);
     let job = job_id(&succeeded(&cluster.sweep(work.path(), &args), "sweep slurm --submit"));
     wait_for_lines(&work.path().join("squares.shard-1-of-4.jsonl"), 2);
 
@@ -368,19 +384,9 @@ fn resubmit_while_running_is_refused_and_options_survive_it() {
     cluster.wait(again);
     let first = std::fs::read_to_string(work.path().join("squares.1.sbatch")).unwrap_or_default();
     let second = std::fs::read_to_string(work.path().join("squares.2.sbatch")).unwrap_or_default();
-    for directive in [
-        "--time=5",
-        "--account=tests",
-        "--qos=normal",
-        "--mem=1M",
-        "--constraint=local",
-        "--mail-type=FAIL",
-        "--mail-user=root",
-        "--signal=B:USR1@45",
-        "--nice=10",
-        "--comment=parsweep-test",
-        "--open-mode=append",
-    ] {
+    for directive in
+        verbatim.into_iter().chain(["--signal=B:USR1@45", "--nice=10", "--comment=parsweep-test", "--open-mode=append"])
+    {
         let line = format!("\n#SBATCH {directive}\n");
         assert!(first.contains(&line), "first script lacks {directive}:\n{first}");
         assert!(second.contains(&line), "resubmitted script lacks {directive}:\n{second}");
@@ -410,9 +416,7 @@ fn resubmit_while_running_is_refused_and_options_survive_it() {
         assert!(accounted.lines().all(|line| line.starts_with("tests|")), "{accounted}");
         assert!(accounted.lines().any(|line| line == "tests|normal|00:05:00"), "{accounted}");
     }
-    succeeded(&cluster.sweep(work.path(), &["collect", "squares.ron"]), "collect");
-    let expected: Vec<_> = (0..12).map(|x| (x, Ok(serde_json::json!(x * x)))).collect();
-    assert_eq!(values(&work.path().join("squares.jsonl")), expected);
+    assert_collected(&cluster, work.path(), "squares", "collect", 12, |x| x * x);
 }
 
 #[test]
@@ -453,9 +457,7 @@ fn shard_count_change_recomputes_nothing_done() {
     let stderr = String::from_utf8_lossy(&submitted.stderr);
     assert!(stderr.contains(&format!("{done_before} points already computed are reused")), "{stderr}");
     cluster.wait(again);
-    succeeded(&cluster.sweep(work.path(), &["collect", "count.ron"]), "collect");
-    let expected: Vec<_> = (0..40).map(|x| (x, Ok(serde_json::json!(x * 3)))).collect();
-    assert_eq!(values(&work.path().join("count.jsonl")), expected);
+    assert_collected(&cluster, work.path(), "count", "collect", 40, |x| x * 3);
 
     // Every point was evaluated exactly once across both shard counts.
     let evals = std::fs::read_to_string(work.path().join("evals")).unwrap_or_default();
@@ -528,8 +530,8 @@ fn killed_sweep_run_takes_its_black_boxes_along() {
         std::thread::sleep(Duration::from_millis(50));
     }
     // SIGKILL to the batch shell only, which is `sweep run` (exec).
-    let killed = Command::new("scancel")
-        .env("SLURM_CONF", &cluster.conf)
+    let killed = cluster
+        .command("scancel")
         .args(["--batch", "--signal=KILL", &job.to_string()])
         .output()
         .unwrap_or_else(|e| panic!("scancel: {e}"));
@@ -586,11 +588,9 @@ fn collect_reports_what_slurm_accounting_says() {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&fake_sacct, std::fs::Permissions::from_mode(0o755)).unwrap_or_else(|e| panic!("{e}"));
     let path = format!("{}:{}", fake_bin.display(), std::env::var("PATH").unwrap_or_default());
-    let collected = Command::new(env!("CARGO_BIN_EXE_sweep"))
-        .env("SLURM_CONF", &cluster.conf)
+    let collected = cluster
+        .sweep_command(work.path(), &["collect", "squares.ron"])
         .env("PATH", path)
-        .args(["collect", "squares.ron"])
-        .current_dir(work.path())
         .output()
         .unwrap_or_else(|e| panic!("{e}"));
     let stderr = String::from_utf8_lossy(&collected.stderr);
@@ -603,11 +603,8 @@ fn arrays_beyond_max_array_size_are_split_and_extra_tasks_reduced() {
     let Some(cluster) = TestCluster::connect("arrays_beyond_max_array_size_are_split_and_extra_tasks_reduced") else {
         return;
     };
-    let config = Command::new("scontrol")
-        .env("SLURM_CONF", &cluster.conf)
-        .args(["show", "config"])
-        .output()
-        .unwrap_or_else(|e| panic!("scontrol: {e}"));
+    let config =
+        cluster.command("scontrol").args(["show", "config"]).output().unwrap_or_else(|e| panic!("scontrol: {e}"));
     let config = String::from_utf8_lossy(&config.stdout);
     let max: usize =
         sweep::slurm::parse_config_value(&config, "MaxArraySize").and_then(|v| v.parse().ok()).unwrap_or(0);
@@ -634,9 +631,7 @@ fn arrays_beyond_max_array_size_are_split_and_extra_tasks_reduced() {
     }
     let third = std::fs::read_to_string(work.path().join("squares.1.part3.sbatch")).unwrap_or_default();
     assert!(third.contains(&format!("$((SLURM_ARRAY_TASK_ID + {}))/{points}", 2 * max)), "{third}");
-    succeeded(&cluster.sweep(work.path(), &["collect", "squares.ron"]), "collect");
-    let expected: Vec<_> = (0..points).map(|x| (x, Ok(serde_json::json!(x * x)))).collect();
-    assert_eq!(values(&work.path().join("squares.jsonl")), expected);
+    assert_collected(&cluster, work.path(), "squares", "collect", points, |x| x * x);
 }
 
 #[test]
@@ -682,10 +677,8 @@ fn two_submissions_at_once_submit_one_job() {
     write_spec(work.path(), 8, 2.0);
     std::fs::write(work.path().join("slow"), "").unwrap_or_else(|e| panic!("{e}"));
     let spawn = || {
-        Command::new(env!("CARGO_BIN_EXE_sweep"))
-            .env("SLURM_CONF", &cluster.conf)
-            .args(["slurm", "squares.ron", "--tasks", "4", "--submit"])
-            .current_dir(work.path())
+        cluster
+            .sweep_command(work.path(), &["slurm", "squares.ron", "--tasks", "4", "--submit"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -719,11 +712,8 @@ fn a_requeued_task_appends_to_its_log_and_resumes() {
     ));
     wait_for_lines(&work.path().join("requeued.shard-0-of-1.jsonl"), 4);
     let task = job.task(0);
-    let requeued = Command::new("scontrol")
-        .env("SLURM_CONF", &cluster.conf)
-        .args(["requeue", &task])
-        .output()
-        .unwrap_or_else(|e| panic!("scontrol: {e}"));
+    let requeued =
+        cluster.command("scontrol").args(["requeue", &task]).output().unwrap_or_else(|e| panic!("scontrol: {e}"));
     assert!(requeued.status.success(), "scontrol requeue: {}", String::from_utf8_lossy(&requeued.stderr));
     // Slurm holds a requeued job back for about two minutes (its slurmd
     // refuses to relaunch a job id it has just killed), so this test takes
@@ -743,7 +733,5 @@ fn a_requeued_task_appends_to_its_log_and_resumes() {
     assert_eq!(log.matches("sweep: x[12] = 12 points").count(), 2, "the first run's log was not kept:\n{log}");
     assert!(log.contains("stopped by SIGTERM"), "{log}");
     assert!(log.contains("already done"), "{log}");
-    succeeded(&cluster.sweep(work.path(), &["collect", "requeued.ron"]), "collect");
-    let expected: Vec<_> = (0..12).map(|x| (x, Ok(serde_json::json!(x)))).collect();
-    assert_eq!(values(&work.path().join("requeued.jsonl")), expected);
+    assert_collected(&cluster, work.path(), "requeued", "collect", 12, |x| x);
 }

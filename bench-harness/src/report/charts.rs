@@ -265,10 +265,9 @@ pub fn draw_overhead(path: &Path, chart: &OverheadChart, canvas: &Canvas) -> Res
     let Some((x_range, y_range)) = data_bounds(&series, &[], true) else {
         bail!("overhead chart '{}': no point has a positive overhead to draw on a log axis", chart.title);
     };
-    let mut notes = vec![CI_NOTE.to_string()];
-    notes.extend(chart.notes.iter().cloned());
+    let mut all_notes = notes(&chart.notes);
     if hidden > 0 {
-        notes.push(format!(
+        all_notes.push(format!(
             "{hidden} point(s) with overhead ≤ 0 ns (as fast as a perfect split of T1) are not shown on the log axis."
         ));
     }
@@ -281,7 +280,7 @@ pub fn draw_overhead(path: &Path, chart: &OverheadChart, canvas: &Canvas) -> Res
         &Figure {
             title: &chart.title,
             caption: &chart.caption,
-            notes,
+            notes: all_notes,
             x: Axis::log2("chunk size (tasks per chunk)", x_range),
             y: Axis::log10("overhead per task (ns)", y_range),
             layers,

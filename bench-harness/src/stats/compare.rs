@@ -203,10 +203,7 @@ pub fn compare(baseline: &[f64], candidate: &[f64], resamples: usize, seed: u64)
 mod tests {
     use super::*;
     use crate::stats::bootstrap::{noise, SplitMix64};
-
-    fn close(actual: f64, expected: f64, tolerance: f64) -> bool {
-        (actual - expected).abs() <= tolerance
-    }
+    use crate::stats::close;
 
     /// SciPy's documented example (`scipy.stats.mannwhitneyu`): U = 17,
     /// exact p = 1/9, asymptotic p = 0.11134688653314041.

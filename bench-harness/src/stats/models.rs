@@ -463,10 +463,7 @@ fn solve(matrix: &[Vec<f64>], rhs: &[f64]) -> Option<Vec<f64>> {
 mod tests {
     use super::*;
     use crate::stats::bootstrap::{noise, SplitMix64};
-
-    fn close(actual: f64, expected: f64, tolerance: f64) -> bool {
-        (actual - expected).abs() <= tolerance
-    }
+    use crate::stats::close;
 
     fn amdahl_points(s: f64, noise_scale: f64) -> Vec<(f64, f64)> {
         let mut rng = SplitMix64::new(11);

@@ -81,11 +81,8 @@ pub fn overhead_per_task_ns(t1_s: f64, tp_s: f64, workers: usize, tasks: usize) 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::stats::close;
     use crate::stats::Model;
-
-    fn close(actual: f64, expected: f64, tolerance: f64) -> bool {
-        (actual - expected).abs() <= tolerance
-    }
 
     #[test]
     fn speedup_ratio_of_medians_with_bracketing_interval() {

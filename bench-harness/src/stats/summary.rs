@@ -94,10 +94,7 @@ pub fn summarize(samples: &[f64], resamples: usize, seed: u64) -> Option<Summary
 mod tests {
     use super::*;
     use crate::stats::bootstrap::{noise, SplitMix64};
-
-    fn close(actual: f64, expected: f64, tolerance: f64) -> bool {
-        (actual - expected).abs() <= tolerance
-    }
+    use crate::stats::close;
 
     #[test]
     fn median_and_quantiles_match_hand_computation() {

@@ -336,8 +336,14 @@ mod tests {
     use crate::space::Space;
     use crate::spec::Task;
 
+    /// The sweep the shard files belong to: `echo {k}` for k in 0..10.
     fn header() -> Header {
-        Header::new(Space::range("k", 0, 10), Task::Command(vec!["echo".into(), "{k}".into()]))
+        echo_header(10)
+    }
+
+    /// `echo {k}` for k in `0..end`; any `end` but 10 is another sweep.
+    fn echo_header(end: i64) -> Header {
+        Header::new(Space::range("k", 0, end), Task::Command(vec!["echo".into(), "{k}".into()]))
     }
 
     fn record(header: &Header, index: usize, outcome: Result<serde_json::Value, String>) -> Record {
@@ -352,11 +358,7 @@ mod tests {
         shard: usize,
         records: &[(usize, Result<serde_json::Value, String>)],
     ) {
-        let path = Shard::new(shard, 3).unwrap_or_else(|e| panic!("{e}")).results_path(output);
-        let (mut writer, _) = ResultsWriter::open(&path, header).unwrap_or_else(|e| panic!("{e}"));
-        for (index, outcome) in records {
-            writer.append(&record(header, *index, outcome.clone())).unwrap_or_else(|e| panic!("{e}"));
-        }
+        write_shard_of(output, header, shard, 3, records);
     }
 
     fn ok(index: usize) -> (usize, Result<serde_json::Value, String>) {
@@ -426,7 +428,7 @@ mod tests {
         let err = collect(&output, 0, &header).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("N must be at least 1"), "{err}");
 
-        let other = Header::new(Space::range("k", 0, 11), Task::Command(vec!["echo".into(), "{k}".into()]));
+        let other = echo_header(11);
         let err = collect(&output, 3, &other).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("different sweep"), "{err}");
     }
@@ -487,7 +489,7 @@ mod tests {
     fn a_results_file_of_another_sweep_is_never_overwritten() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let output = dir.path().join("r.jsonl");
-        let other = Header::new(Space::range("k", 0, 11), Task::Command(vec!["echo".into(), "{k}".into()]));
+        let other = echo_header(11);
         ResultsWriter::open(&output, &other).unwrap_or_else(|e| panic!("{e}"));
         write_shard(&output, &header(), 0, &[ok(0)]);
         let err = collect(&output, 3, &header()).err().map(|e| e.to_string()).unwrap_or_default();

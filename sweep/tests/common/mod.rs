@@ -1,0 +1,75 @@
+//! Helpers shared by the tests that drive the `sweep` binary as a user does
+//! (`cli.rs`, `robustness.rs`, `one_writer.rs`, `bit_exact.rs`): a scratch
+//! directory to run it in, and the text of what it printed.
+//!
+//! Each test file is its own crate and uses its own subset of these, so the
+//! rest would be dead code there.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+
+use sweep::Results;
+
+/// A temporary directory that `sweep` runs in, with the specs and results
+/// files of one test; removed when dropped.
+pub struct Sandbox {
+    dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        Sandbox { dir: tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}")) }
+    }
+
+    /// The sandbox directory itself.
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// `name` inside the sandbox.
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.root().join(name)
+    }
+
+    /// Writes a spec file and returns its path.
+    pub fn spec(&self, name: &str, text: &str) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("writing {name}: {e}"));
+        path
+    }
+
+    /// `sweep ARGS` in the sandbox, not yet started.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_sweep"));
+        command.args(args).current_dir(self.root());
+        command
+    }
+
+    /// Runs `sweep ARGS` to the end.
+    pub fn sweep(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap_or_else(|e| panic!("running sweep: {e}"))
+    }
+
+    /// Starts `sweep ARGS` with stdout discarded and stderr piped.
+    pub fn start(&self, args: &[&str]) -> Child {
+        self.command(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawning sweep: {e}"))
+    }
+
+    /// The results file `name` in the sandbox.
+    pub fn load(&self, name: &str) -> Results {
+        Results::load(&self.path(name)).unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
