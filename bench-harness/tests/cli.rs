@@ -383,15 +383,11 @@ fn sigterm_during_the_checks_ends_a_hanging_command_and_what_it_started() {
         let out = Command::new("pgrep").args(["-f", marker]).output().map(|o| o.stdout).unwrap_or_default();
         String::from_utf8_lossy(&out).split_whitespace().count()
     };
-    let child = std::os::unix::process::CommandExt::process_group(
-        Command::new(env!("CARGO_BIN_EXE_bench-harness"))
-            .args(["experiments.ron", "--out", "out"])
-            .current_dir(dir.path())
-            .stderr(std::process::Stdio::piped()),
-        0,
-    )
-    .spawn()
-    .unwrap();
+    // The harness alone is signalled below: it does not need a group.
+    let child = harness_command(&["experiments.ron", "--out", "out"], dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
     while running() < 2 {
         assert!(std::time::Instant::now() < deadline, "the command never started");
