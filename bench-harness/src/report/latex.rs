@@ -166,7 +166,7 @@ pub fn summary_tex(report: &ExperimentReport) -> String {
     let weak = experiment.inputs.is_weak();
     let _ = writeln!(
         out,
-        "\n\\begin{{table}}[htbp]\n\\centering\n\\caption{{{}: median wall time and {} against the sequential \
+        "\n\\begin{{table}}[htbp]\n\\centering\n\\small\\setlength{{\\tabcolsep}}{{4pt}}\n\\caption{{{}: median wall time and {} against the sequential \
          loop, with 95\\,\\% bootstrap confidence intervals.}}\n\\label{{tab:{}}}\n\\begin{{tabular}}{{lrlrrr}}\n\
          \\toprule\nbackend & $p$ & chunk & median time & {} & efficiency \\\\\n\\midrule",
         escape(experiment.name.as_str()),
