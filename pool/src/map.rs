@@ -8,9 +8,11 @@
 //! — only the items are.
 
 use std::collections::VecDeque;
+use std::ops::ControlFlow;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use std::{fmt, mem, vec};
 
 use parking_lot::{Mutex, MutexGuard};
@@ -194,7 +196,14 @@ struct ChunkOutput<T> {
 /// panic in the input iterator itself (only possible when the consumer runs
 /// a chunk inline) is not an item's failure: the run stops there and the
 /// panic is returned, for the consumer to raise after the items before it.
-fn run_chunk<X, T, F: Fn(X) -> T>(f: &F, mut inputs: impl Iterator<Item = X>) -> (ChunkOutput<T>, Option<Payload>) {
+///
+/// `stop` is asked before each item; once it says so, the run ends there
+/// (see [`Watch`]: an inline chunk whose items turned slow).
+fn run_chunk<X, T, F: Fn(X) -> T>(
+    f: &F,
+    mut inputs: impl Iterator<Item = X>,
+    stop: impl Fn() -> bool,
+) -> (ChunkOutput<T>, Option<Payload>) {
     let start = Instant::now();
     let mut values = Vec::with_capacity(prealloc(&inputs));
     let mut failures = Vec::new();
@@ -202,7 +211,10 @@ fn run_chunk<X, T, F: Fn(X) -> T>(f: &F, mut inputs: impl Iterator<Item = X>) ->
     loop {
         let mut in_f = false;
         let run = panic::catch_unwind(AssertUnwindSafe(|| {
-            for x in &mut inputs {
+            while !stop() {
+                let Some(x) = inputs.next() else {
+                    break;
+                };
                 in_f = true;
                 values.push(f(x));
                 in_f = false;
@@ -333,6 +345,75 @@ impl<I: Iterator, F> Drop for Feeder<'_, I, F> {
         // panic guard, as a chunk's are (see `Values`).
         let held: Vec<I::Item> = self.returned.drain(..).chain(self.partial.drain(..)).collect();
         drop(Values(held.into_iter()));
+    }
+}
+
+/// How often a map's watchdog looks whether the consumer, computing items
+/// itself, still finishes legs (of about 10 µs each).
+const WATCH_PERIOD: Duration = Duration::from_millis(1);
+
+/// A consumer's watchdog, for items that turn slow in the middle of a leg
+/// it computes itself (a direct run, or an inline chunk), where the
+/// consumer does not look at the clock. While the map runs inline, one
+/// worker, otherwise idle, wakes every [`WATCH_PERIOD`]; a period in which
+/// no leg ended (the consumer is stuck on slow items, or has stopped
+/// asking) sets `overrun` and ends the watchdog. The consumer reads the
+/// flag before each item and ends its leg there, so slow items cost about
+/// a period on the consumer before the rest go to the workers. The next
+/// leg clears the flag and arms a new watchdog.
+#[derive(Default)]
+struct Watch {
+    /// Legs ended by the consumer.
+    legs: AtomicUsize,
+    overrun: AtomicBool,
+    /// A watchdog is queued or running.
+    armed: AtomicBool,
+}
+
+impl Watch {
+    #[inline(always)]
+    fn overrun(&self) -> bool {
+        // Relaxed: a hint about time, publishing no data.
+        self.overrun.load(Ordering::Relaxed)
+    }
+
+    fn start_leg(&self) {
+        self.overrun.store(false, Ordering::Relaxed);
+    }
+
+    fn end_leg(&self) {
+        self.legs.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Queues a watchdog on the pool unless one is queued or running.
+    fn arm(self: &Arc<Self>, spawner: &Spawner<'_>) {
+        if self.armed.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        // Disarmed however the job ends: run, or cancelled unrun.
+        let disarm = Disarm(Arc::clone(self));
+        // Not waited for: it ends a period after the legs stop.
+        drop(spawner.spawn(move || {
+            let watch = &disarm.0;
+            let mut seen = watch.legs.load(Ordering::Relaxed);
+            loop {
+                std::thread::sleep(WATCH_PERIOD);
+                let legs = watch.legs.load(Ordering::Relaxed);
+                if legs == seen {
+                    watch.overrun.store(true, Ordering::Relaxed);
+                    return;
+                }
+                seen = legs;
+            }
+        }));
+    }
+}
+
+struct Disarm(Arc<Watch>);
+
+impl Drop for Disarm {
+    fn drop(&mut self) {
+        self.0.armed.store(false, Ordering::Release);
     }
 }
 
@@ -468,7 +549,7 @@ where
 
     /// Runs the next chunk on this thread (see [`Placement`]), reporting
     /// progress as a worker would; `None` when inputs are used up.
-    fn run_inline(&mut self) -> Option<(usize, usize, Result<ChunkOutput<T>, TaskError>)> {
+    fn run_inline(&mut self, watch: &Watch) -> Option<(usize, usize, Result<ChunkOutput<T>, TaskError>)> {
         if let Some(payload) = self.input_panic.take() {
             panic::resume_unwind(payload);
         }
@@ -482,20 +563,31 @@ where
         let from_returned = size.min(self.returned.len());
         let from_partial = (size - from_returned).min(self.partial.len());
         let from_iterator = if self.exhausted { 0 } else { size };
+        // Only inputs still in the iterator can be left there when the run
+        // stops early; those held back here would be dropped with the chain.
+        let may_stop = from_returned == 0 && from_partial == 0;
+        let stopped = std::cell::Cell::new(false);
+        let stop = || {
+            let overrun = may_stop && watch.overrun();
+            stopped.set(overrun);
+            overrun
+        };
+        watch.start_leg();
         let inputs = self
             .returned
             .drain(..from_returned)
             .chain(self.partial.drain(..from_partial))
             .chain(self.inputs.by_ref().take(from_iterator))
             .take(size);
-        let (out, input_panic) = run_chunk(&*self.f, inputs);
+        let (out, input_panic) = run_chunk(&*self.f, inputs, stop);
+        watch.end_leg();
         let len = out.values.0.len() + out.failures.len();
         if let Some(payload) = input_panic {
             if len == 0 {
                 panic::resume_unwind(payload);
             }
             self.input_panic = Some(payload);
-        } else if len < size {
+        } else if len < size && !stopped.get() {
             self.exhausted = true;
         }
         if len == 0 {
@@ -563,7 +655,7 @@ where
             let inputs = ours.take()?;
             let len = inputs.0.len();
             // `Values` cannot panic: no input panic to pass on.
-            let (out, _) = run_chunk(&*f, inputs);
+            let (out, _) = run_chunk(&*f, inputs, || false);
             progress.advance(len);
             Some(out)
         };
@@ -678,6 +770,7 @@ pub struct TryMap<'a, I: Iterator, F, T> {
     /// besides the input iterator), and the run.
     direct_left: usize,
     direct_run: Option<DirectRun>,
+    watch: Arc<Watch>,
 }
 
 /// A run of items computed straight from the inputs on the consumer,
@@ -779,6 +872,7 @@ where
             last_handout: None,
             direct_left: 0,
             direct_run: None,
+            watch: Arc::new(Watch::default()),
         }
     }
 
@@ -812,7 +906,7 @@ where
     /// `f` simply propagates, as it would from the chunk).
     #[inline(always)]
     fn next_direct(&mut self) -> Option<T> {
-        if self.direct_left == 0 {
+        if self.direct_left == 0 || self.watch.overrun() {
             return None;
         }
         let Some(x) = self.feeder.inputs.next() else {
@@ -840,6 +934,8 @@ where
         let now = Instant::now();
         self.direct_left = leg;
         self.direct_run = Some(DirectRun { started: now, leg_started: now, planned, taken: 0, leg });
+        self.watch.start_leg();
+        self.watch.arm(&self.feeder.spawner);
     }
 
     /// Ends the current leg of a direct run, if one is under way: counts
@@ -852,7 +948,9 @@ where
             return false;
         };
         let items = run.leg - mem::take(&mut self.direct_left);
-        let full_leg = items == run.leg;
+        // Cut short by the watchdog: the items got slow.
+        let full_leg = items == run.leg && !self.watch.overrun();
+        self.watch.end_leg();
         let now = Instant::now();
         let leg_ns = u64::try_from(now.duration_since(run.leg_started).as_nanos()).unwrap_or(u64::MAX);
         run.taken += items;
@@ -870,6 +968,7 @@ where
                 run.leg = leg;
             }
             self.direct_left = leg;
+            self.watch.start_leg();
             return true;
         }
         self.direct_run = None;
@@ -916,7 +1015,8 @@ where
                 }
             }
             if self.in_flight.is_empty() && self.placement.inline() {
-                let (start, len, outcome) = self.feeder.run_inline()?;
+                self.watch.arm(&self.feeder.spawner);
+                let (start, len, outcome) = self.feeder.run_inline(&self.watch)?;
                 let full = self.feeder.inline_len();
                 self.hand_out(len, true, full);
                 self.current = Some(Drain::new(start, len, outcome));
@@ -1125,13 +1225,23 @@ where
                 // map is dropped unread: the count written back below no
                 // longer matters.
                 let f = &*self.inner.feeder.f;
+                let watch = &*self.inner.watch;
                 let mut taken = 0;
-                acc = self.inner.feeder.inputs.by_ref().take(left).fold(acc, |acc, x| {
+                let mut cut = false;
+                let folded = self.inner.feeder.inputs.by_ref().take(left).try_fold(acc, |acc, x| {
                     taken += 1;
-                    g(acc, f(x))
+                    let acc = g(acc, f(x));
+                    if watch.overrun() {
+                        cut = true;
+                        return ControlFlow::Break(acc);
+                    }
+                    ControlFlow::Continue(acc)
                 });
+                acc = match folded {
+                    ControlFlow::Continue(acc) | ControlFlow::Break(acc) => acc,
+                };
                 self.inner.direct_left = left - taken;
-                if taken < left {
+                if taken < left && !cut {
                     self.inner.end_of_inputs();
                 }
             }
