@@ -66,7 +66,7 @@ fn ordered_maps_end_at_the_first_none_of_an_input_that_is_not_fused() {
                 if let Some(c) = late {
                     try_map = try_map.chunk_size(c);
                 }
-                n += try_map.by_ref().map(|r| r.unwrap()).count() as u64;
+                n += try_map.by_ref().inspect(|r| assert!(r.is_ok())).count() as u64;
                 assert!(n == first && try_map.next().is_none(), "try_map: {n} items from {first} before the None");
             }
         }
