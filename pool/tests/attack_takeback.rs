@@ -666,3 +666,68 @@ fn recursive_fork_join_does_not_overflow_a_workers_stack() {
         });
     });
 }
+
+// ---------------------------------------------------------------------------
+// shutdown_now while a map runs inline.
+// ---------------------------------------------------------------------------
+
+/// `shutdown_now` "stops now, for every handle: ... maps yield
+/// `Cancelled`". A map computing cheap items on its consumer must stop
+/// too, not run its whole input there after the pool was shut down. (It
+/// notices when it next measures the workers, whose chunk is cancelled:
+/// measured here at 50k-560k items after the shutdown, in a debug build.)
+#[test]
+fn shutdown_now_stops_a_map_running_inline() {
+    quiet_intentional_panics();
+    within(LIMIT, "shutdown_now vs inline map", || {
+        const N: u64 = 20_000_000;
+        const SLACK: u64 = N / 2;
+        with_an_inline_map(10, || {
+            let pool = ThreadPool::new(2).unwrap();
+            let inline = OnConsumer::new();
+            let i = inline.clone();
+            let f = move |x: u64| {
+                i.note();
+                x
+            };
+            // `Map` (direct runs, re-raises `Cancelled` as a panic), then
+            // `TryMap` (inline chunks, yields it).
+            let mut map = pool.map(f.clone(), 0..N);
+            for x in 0..100_000 {
+                assert_eq!(map.next(), Some(x));
+            }
+            let went_inline = inline.get() > 0;
+            pool.shutdown_now();
+            let mut after = 0u64;
+            let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+                for _ in map {
+                    after += 1;
+                }
+            }));
+            assert!(outcome.is_err(), "the map ran all {N} inputs after shutdown_now ({after} items)");
+            assert!(after < SLACK, "{after} items computed after shutdown_now returned");
+
+            let pool = ThreadPool::new(2).unwrap();
+            let mut map = pool.try_map(f, 0..N);
+            for x in 0..100_000 {
+                assert_eq!(map.next(), Some(Ok(x)));
+            }
+            pool.shutdown_now();
+            let mut after = 0u64;
+            let mut cancelled = false;
+            for result in map {
+                match result {
+                    Ok(_) => after += 1,
+                    Err(e) => {
+                        assert_eq!(e, pool::TaskError::Cancelled);
+                        cancelled = true;
+                        break;
+                    }
+                }
+            }
+            assert!(cancelled, "the map ran all {N} inputs after shutdown_now");
+            assert!(after < SLACK, "{after} items computed after shutdown_now returned");
+            went_inline
+        });
+    });
+}
