@@ -731,3 +731,40 @@ fn shutdown_now_stops_a_map_running_inline() {
         });
     });
 }
+
+/// A panic in `f` keeps its payload's type whoever computed the item: a
+/// worker, an inline chunk, or a direct run on the consumer (`next` and
+/// the `fold` loop alike).
+#[test]
+fn payload_types_survive_direct_runs_and_fold() {
+    quiet_intentional_panics();
+    within(LIMIT, "payload types inline", || {
+        let pool = ThreadPool::new(2).unwrap();
+        for at in [0u64, 3, 5000, 150_000] {
+            let f = move |x: u64| {
+                if x == at {
+                    panic::panic_any(at as u16);
+                }
+                x
+            };
+            let mut map = pool.map(f, 0..200_000u64);
+            for x in 0..at {
+                assert_eq!(map.next(), Some(x));
+            }
+            let payload = panic::catch_unwind(AssertUnwindSafe(|| map.next())).expect_err("the item panics");
+            assert_eq!(payload.downcast_ref::<u16>(), Some(&(at as u16)), "next() at {at}");
+            // The map goes on after the panicking item.
+            assert_eq!(map.next(), Some(at + 1));
+            drop(map);
+            let payload = panic::catch_unwind(AssertUnwindSafe(|| pool.map(f, 0..200_000u64).count()))
+                .expect_err("the fold loop re-raises");
+            assert_eq!(payload.downcast_ref::<u16>(), Some(&(at as u16)), "fold at {at}");
+            let failed: Vec<_> = pool.try_map(f, 0..200_000u64).enumerate().filter(|(_, r)| r.is_err()).collect();
+            assert_eq!(failed.len(), 1);
+            let (i, error) = failed.into_iter().next().unwrap();
+            assert_eq!(i as u64, at);
+            let panic = error.unwrap_err().into_panic().expect("a panic");
+            assert_eq!(panic.downcast_ref::<u16>(), Some(&(at as u16)), "try_map at {at}");
+        }
+    });
+}
