@@ -832,6 +832,32 @@ fn shutdown_now_stops_a_map_running_inline() {
     });
 }
 
+/// `shutdown_now` with chunks of a `MapUnordered` still queued: they are
+/// cancelled, and the map must say so (`Cancelled` at their indices) or
+/// end, not wait for completions that will never come. (Also so before
+/// the take-back change, at c729fbc.)
+#[test]
+#[ignore = "defect: a MapUnordered chunk cancelled by shutdown_now never reports, so next() waits forever"]
+fn unordered_map_after_shutdown_now_reports_cancelled_chunks() {
+    within(Duration::from_secs(20), "unordered after shutdown_now", || {
+        let pool = ThreadPool::new(1).unwrap();
+        let slow = |x: u64| {
+            thread::sleep(Duration::from_millis(5));
+            x
+        };
+        let mut map = pool.map_unordered(slow, 0..100u64).chunk_size(1);
+        assert_eq!(map.next().map(|(i, r)| (i, r.is_ok())), Some((0, true)));
+        pool.shutdown_now();
+        let mut seen = [false; 100];
+        seen[0] = true;
+        for (i, result) in map {
+            assert!(!std::mem::replace(&mut seen[i], true), "index {i} twice");
+            assert!(result.is_ok() || result == Err(pool::TaskError::Cancelled));
+        }
+        assert!(seen.iter().all(|&s| s), "indices lost");
+    });
+}
+
 /// A panic in `f` keeps its payload's type whoever computed the item: a
 /// worker, an inline chunk, or a direct run on the consumer (`next` and
 /// the `fold` loop alike).
