@@ -665,6 +665,74 @@ fn scoped_maps_with_borrowed_data_and_late_settings() {
     });
 }
 
+/// A late, smaller window and chunk size also bound how far ahead of the
+/// consumer the inputs are read, once the inputs taken back are used up.
+#[test]
+fn a_late_smaller_window_bounds_the_read_ahead() {
+    within(LIMIT, "late window bounds read-ahead", || {
+        for kind in 0..3 {
+            let pool = ThreadPool::new(2).unwrap();
+            let (inputs, pulled) = common::Counted::new(0..100_000u64);
+            let slow = |x: u64| {
+                common::pause_us(20);
+                x
+            };
+            let mut handed_out = 0usize;
+            let mut worst = 0usize;
+            let mut check = |handed_out: usize| {
+                worst = worst.max(pulled.load(Ordering::SeqCst).saturating_sub(handed_out));
+            };
+            match kind {
+                0 => {
+                    let mut map = pool.map(slow, inputs).chunk_size(50).window(64);
+                    map.next();
+                    let mut map = map.window(1).chunk_size(5);
+                    for _ in 0..1500 {
+                        map.next();
+                        handed_out += 1;
+                    }
+                    for _ in 0..300 {
+                        map.next();
+                        handed_out += 1;
+                        check(handed_out + 1);
+                    }
+                }
+                1 => {
+                    let mut map = pool.try_map(slow, inputs).chunk_size(50).window(64);
+                    map.next();
+                    let mut map = map.window(1).chunk_size(5);
+                    for _ in 0..1500 {
+                        map.next();
+                        handed_out += 1;
+                    }
+                    for _ in 0..300 {
+                        map.next();
+                        handed_out += 1;
+                        check(handed_out + 1);
+                    }
+                }
+                _ => {
+                    let mut map = pool.map_unordered(slow, inputs).chunk_size(50).window(64);
+                    map.next();
+                    let mut map = map.window(1).chunk_size(5);
+                    for _ in 0..1500 {
+                        map.next();
+                        handed_out += 1;
+                    }
+                    for _ in 0..300 {
+                        map.next();
+                        handed_out += 1;
+                        check(handed_out + 1);
+                    }
+                }
+            }
+            // One chunk of 5 queued or running, plus the one being handed
+            // out, plus a chunk cut before the change still draining.
+            assert!(worst <= 5 + 5 + 50, "kind {kind}: read {worst} inputs ahead with window(1).chunk_size(5)");
+        }
+    });
+}
+
 /// `window(usize::MAX)` and `chunk_size(usize::MAX)` set mid-iteration on
 /// a finite input: everything once, in order, `len()` exact throughout.
 #[test]
