@@ -666,7 +666,8 @@ fn scoped_maps_with_borrowed_data_and_late_settings() {
 }
 
 /// A late, smaller window and chunk size also bound how far ahead of the
-/// consumer the inputs are read, once the inputs taken back are used up.
+/// consumer the inputs are read, once the inputs taken back are used up
+/// (16 chunks of 50 were read before the change: gone after 1000 items).
 #[test]
 fn a_late_smaller_window_bounds_the_read_ahead() {
     within(LIMIT, "late window bounds read-ahead", || {
@@ -684,10 +685,10 @@ fn a_late_smaller_window_bounds_the_read_ahead() {
             };
             match kind {
                 0 => {
-                    let mut map = pool.map(slow, inputs).chunk_size(50).window(64);
+                    let mut map = pool.map(slow, inputs).chunk_size(50).window(16);
                     map.next();
                     let mut map = map.window(1).chunk_size(5);
-                    for _ in 0..1500 {
+                    for _ in 0..1000 {
                         map.next();
                         handed_out += 1;
                     }
@@ -698,10 +699,10 @@ fn a_late_smaller_window_bounds_the_read_ahead() {
                     }
                 }
                 1 => {
-                    let mut map = pool.try_map(slow, inputs).chunk_size(50).window(64);
+                    let mut map = pool.try_map(slow, inputs).chunk_size(50).window(16);
                     map.next();
                     let mut map = map.window(1).chunk_size(5);
-                    for _ in 0..1500 {
+                    for _ in 0..1000 {
                         map.next();
                         handed_out += 1;
                     }
@@ -712,10 +713,10 @@ fn a_late_smaller_window_bounds_the_read_ahead() {
                     }
                 }
                 _ => {
-                    let mut map = pool.map_unordered(slow, inputs).chunk_size(50).window(64);
+                    let mut map = pool.map_unordered(slow, inputs).chunk_size(50).window(16);
                     map.next();
                     let mut map = map.window(1).chunk_size(5);
-                    for _ in 0..1500 {
+                    for _ in 0..1000 {
                         map.next();
                         handed_out += 1;
                     }
