@@ -963,3 +963,28 @@ fn payload_types_survive_direct_runs_and_fold() {
         }
     });
 }
+
+/// The same through nested maps, the documented way to nest ("Nested
+/// use" in the README): each item of a two-item map runs a two-item map
+/// of its own, 12 levels deep (4096 leaves), fixed chunks of 1.
+fn nested(pool: ThreadPool, depth: u32) -> u64 {
+    if depth == 0 {
+        return 1;
+    }
+    let inner = pool.clone();
+    pool.map(move |_| nested(inner.clone(), depth - 1), 0..2u32).chunk_size(1).sum()
+}
+
+#[test]
+#[ignore = "defect: FIFO worker-local deques make a waiting worker run the oldest job first; nested maps overflow the stack"]
+fn recursive_nested_maps_do_not_overflow_a_workers_stack() {
+    in_child("recursive_nested_maps_do_not_overflow_a_workers_stack", || {
+        within(LIMIT, "recursive nested maps", || {
+            for workers in [1, 2] {
+                let pool = ThreadPool::new(workers).unwrap();
+                let p = pool.clone();
+                assert_eq!(pool.submit(move || nested(p, 12)).wait(), Ok(1 << 12), "{workers} workers");
+            }
+        });
+    });
+}
