@@ -40,7 +40,6 @@ const NONE_AT: [u64; 5] = [0, 1, 5, 777, 20_000];
 const LATE: [Option<Chunking>; 3] = [None, Some(Chunking::Fixed(3)), Some(Chunking::Auto)];
 
 #[test]
-#[ignore = "defect: run_inline pulls from the input iterator after its None while taken-back inputs are pending"]
 fn ordered_maps_end_at_the_first_none_of_an_input_that_is_not_fused() {
     within(LIMIT, "not fused, ordered", || {
         let pool = ThreadPool::new(2).unwrap();

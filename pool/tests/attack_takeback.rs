@@ -145,7 +145,6 @@ impl OnConsumer {
 /// move the slow items back to the workers instead of computing them one
 /// after the other on the consumer thread.
 #[test]
-#[ignore = "defect: a direct run is sized by count, so items that turn slow mid-run all run on the consumer"]
 fn cheap_then_slow_items_move_back_to_the_workers() {
     within(LIMIT, "cheap then slow", || {
         let pool = ThreadPool::new(2).unwrap();
@@ -179,7 +178,6 @@ fn cheap_then_slow_items_move_back_to_the_workers() {
 
 /// The same through `next()` one item at a time.
 #[test]
-#[ignore = "defect: a direct run is sized by count, so items that turn slow mid-run all run on the consumer"]
 fn cheap_then_slow_items_move_back_to_the_workers_item_by_item() {
     within(LIMIT, "cheap then slow, next()", || {
         let pool = ThreadPool::new(2).unwrap();
@@ -216,7 +214,6 @@ fn cheap_then_slow_items_move_back_to_the_workers_item_by_item() {
 /// runs): a chunk sized for cheap items must not be run whole on the
 /// consumer once its items turn slow.
 #[test]
-#[ignore = "defect: an inline chunk is sized by count, so items that turn slow mid-chunk all run on the consumer"]
 fn cheap_then_slow_items_move_back_to_the_workers_try_map() {
     within(LIMIT, "cheap then slow, try_map", || {
         let pool = ThreadPool::new(2).unwrap();
@@ -250,7 +247,6 @@ fn cheap_then_slow_items_move_back_to_the_workers_try_map() {
 /// also when the consumer never asks past the last item (`zip` with an
 /// input of the same length, as the crate's own front-page example does).
 #[test]
-#[ignore = "defect: a direct run reports progress only when the consumer asks past it, so done stops short"]
 fn progress_reaches_the_total_when_exactly_every_item_is_taken() {
     within(LIMIT, "progress after zip", || {
         let pool = ThreadPool::new(2).unwrap();
@@ -302,7 +298,6 @@ fn pool_with_worker_state(workers: usize) -> ThreadPool {
 /// (Either `map` should say that `f` may run on the caller's thread, and
 /// how to prevent it, or it should not.)
 #[test]
-#[ignore = "defect (or doc gap): with automatic chunking f may run on the consumer, where start_handler's thread-local state is absent"]
 fn f_sees_the_state_start_handler_set_up() {
     within(LIMIT, "start_handler state", || {
         let pool = pool_with_worker_state(2);
@@ -502,7 +497,6 @@ fn never_more_items_at_once_than_workers_across_placement_switches() {
 /// must not abort the process (inputs still in queued chunks are dropped
 /// under panic guards; taken back, they must be too).
 #[test]
-#[ignore = "defect: inputs taken back sit in a plain VecDeque; dropping the map aborts on the second panicking Drop"]
 fn inputs_taken_back_then_dropped_unread_cost_a_panic_not_the_process() {
     in_child("inputs_taken_back_then_dropped_unread_cost_a_panic_not_the_process", || {
         quiet_intentional_panics();
@@ -823,7 +817,6 @@ fn tree(pool: ThreadPool, depth: u32) -> u64 {
 }
 
 #[test]
-#[ignore = "defect: FIFO worker-local deques make a waiting worker run the oldest job first; recursive fork-join overflows the stack"]
 fn recursive_fork_join_does_not_overflow_a_workers_stack() {
     in_child("recursive_fork_join_does_not_overflow_a_workers_stack", || {
         within(LIMIT, "recursive fork-join", || {
@@ -906,7 +899,6 @@ fn shutdown_now_stops_a_map_running_inline() {
 /// end, not wait for completions that will never come. (Also so before
 /// the take-back change, at c729fbc.)
 #[test]
-#[ignore = "defect: a MapUnordered chunk cancelled by shutdown_now never reports, so next() waits forever"]
 fn unordered_map_after_shutdown_now_reports_cancelled_chunks() {
     within(Duration::from_secs(20), "unordered after shutdown_now", || {
         let pool = ThreadPool::new(1).unwrap();
@@ -990,7 +982,6 @@ fn nested(pool: ThreadPool, depth: u32) -> u64 {
 }
 
 #[test]
-#[ignore = "defect: FIFO worker-local deques make a waiting worker run the oldest job first; nested maps overflow the stack"]
 fn recursive_nested_maps_do_not_overflow_a_workers_stack() {
     in_child("recursive_nested_maps_do_not_overflow_a_workers_stack", || {
         within(LIMIT, "recursive nested maps", || {
