@@ -139,6 +139,11 @@ impl Registry {
         WorkerThread::with_current(|worker| worker.is_some_and(|worker| Arc::ptr_eq(&worker.registry, self)))
     }
 
+    /// `shutdown_now` was called: queued work is being cancelled.
+    pub(crate) fn is_cancelling(&self) -> bool {
+        self.cancelling.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn timed(&self) -> bool {
         self.metrics.is_some()
     }

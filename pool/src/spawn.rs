@@ -82,9 +82,12 @@ impl<'a> Spawner<'a> {
         self.pool.num_workers()
     }
 
-    /// Whether a map may run items on its consumer (see [`Placement`](crate::chunk)).
+    /// Whether a map may run items on its consumer (see [`Placement`](crate::chunk)):
+    /// not on a pool whose workers are set up for them, and not once the
+    /// pool is shut down (the map's remaining items are cancelled, as they
+    /// would be on the workers).
     pub(crate) fn may_run_inline(&self) -> bool {
-        !self.pool.workers_only()
+        !self.pool.workers_only() && !self.pool.registry().is_cancelling()
     }
 
     pub(crate) fn spawn<F, T>(&self, f: F) -> Handle<'a, T>
