@@ -368,6 +368,11 @@ struct Watch {
     overrun: AtomicBool,
     /// A watchdog is queued or running.
     armed: AtomicBool,
+    /// Tells the watchdog to leave at once: the map went back to the
+    /// workers, which need every worker, or it ended.
+    stand_down: AtomicBool,
+    /// The watchdog's thread while it waits, to wake it for `stand_down`.
+    dog: parking_lot::Mutex<Option<std::thread::Thread>>,
 }
 
 impl Watch {
@@ -390,22 +395,49 @@ impl Watch {
         if self.armed.swap(true, Ordering::AcqRel) {
             return;
         }
+        self.stand_down.store(false, Ordering::SeqCst);
         // Disarmed however the job ends: run, or cancelled unrun.
         let disarm = Disarm(Arc::clone(self));
-        // Not waited for: it ends a period after the legs stop.
-        drop(spawner.spawn(move || {
-            let watch = &disarm.0;
-            let mut seen = watch.legs.load(Ordering::Relaxed);
+        // Not waited for: it ends a period after the legs stop, or at once
+        // when told to stand down.
+        drop(spawner.spawn(move || disarm.0.watch()));
+    }
+
+    fn watch(&self) {
+        *self.dog.lock() = Some(std::thread::current());
+        let mut seen = self.legs.load(Ordering::Relaxed);
+        'periods: loop {
+            let deadline = Instant::now() + WATCH_PERIOD;
             loop {
-                std::thread::sleep(WATCH_PERIOD);
-                let legs = watch.legs.load(Ordering::Relaxed);
-                if legs == seen {
-                    watch.overrun.store(true, Ordering::Relaxed);
-                    return;
+                // SeqCst with the store in `stop`: either this load sees
+                // it, or `stop` finds this thread registered and unparks it.
+                if self.stand_down.load(Ordering::SeqCst) {
+                    break 'periods;
                 }
-                seen = legs;
+                let now = Instant::now();
+                if now >= deadline {
+                    break;
+                }
+                std::thread::park_timeout(deadline - now);
             }
-        }));
+            let legs = self.legs.load(Ordering::Relaxed);
+            if legs == seen {
+                self.overrun.store(true, Ordering::Relaxed);
+                break;
+            }
+            seen = legs;
+        }
+        self.dog.lock().take();
+    }
+
+    /// Sends the watchdog, if any, away at once.
+    fn stop(&self) {
+        if self.armed.load(Ordering::Acquire) {
+            self.stand_down.store(true, Ordering::SeqCst);
+            if let Some(dog) = self.dog.lock().as_ref() {
+                dog.unpark();
+            }
+        }
     }
 }
 
@@ -1022,6 +1054,8 @@ where
                 self.current = Some(Drain::new(start, len, outcome));
                 continue;
             }
+            // The workers are needed now, the watchdog among them.
+            self.watch.stop();
             self.refill();
             // Wait for the head chunk only: item i is handed out as soon as
             // items 0..=i are done, never later.
@@ -1105,6 +1139,7 @@ where
 
 impl<I: Iterator, F, T> Drop for TryMap<'_, I, F, T> {
     fn drop(&mut self) {
+        self.watch.stop();
         // Items a direct run handed out are done: report them, also when
         // the consumer never asked past the last one (`zip`, `take`). Not
         // while unwinding, where the progress callback must not run.
