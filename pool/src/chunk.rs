@@ -210,6 +210,12 @@ impl Placement {
         self.inline
     }
 
+    /// Nothing measured or decided yet (a new map, or items that were
+    /// not cheap until now).
+    pub(crate) fn is_unmeasured(&self) -> bool {
+        !self.inline && self.wall_ns == [None, None]
+    }
+
     /// Runs inline from now on, until the workers are next measured.
     pub(crate) fn start_inline(&mut self) {
         *self = Placement { inline: true, skip: true, probe_every: REPROBE_EVERY, ..Placement::default() };
