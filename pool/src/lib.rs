@@ -50,6 +50,7 @@ mod sleep;
 mod spawn;
 mod sync;
 mod task;
+mod watchdog;
 
 pub use chunk::{Chunking, MAX_AUTO_CHUNK, TARGET_CHUNK_NS};
 pub use collect::{Indexed, IntoIndexed};

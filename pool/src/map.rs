@@ -9,9 +9,8 @@
 
 use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 use std::{fmt, mem, vec};
 
 use parking_lot::{Mutex, MutexGuard};
@@ -22,6 +21,7 @@ use crate::latch::{drop_quietly, Completions};
 use crate::registry;
 use crate::spawn::Spawner;
 use crate::task::{Claim, Handle};
+use crate::watchdog::Watch;
 
 /// Chunks kept in flight per worker by default: enough that a worker never
 /// waits for the consumer to queue more, and that one slow chunk at the
@@ -201,7 +201,7 @@ struct ChunkOutput<T> {
 fn run_chunk<X, T, F: Fn(X) -> T>(
     f: &F,
     mut inputs: impl Iterator<Item = X>,
-    stop: impl Fn() -> bool,
+    mut stop: impl FnMut() -> bool,
 ) -> (ChunkOutput<T>, Option<Payload>) {
     let start = Instant::now();
     let mut values = Vec::with_capacity(prealloc(&inputs));
@@ -350,107 +350,6 @@ impl<I: Iterator, F> Drop for Feeder<'_, I, F> {
 /// Items a consumer computes between two reads of its watchdog's flag.
 const WATCH_EVERY: usize = 16;
 
-/// How often a map's watchdog looks whether the consumer, computing items
-/// itself, still finishes legs (of about 10 µs each).
-const WATCH_PERIOD: Duration = Duration::from_millis(1);
-
-/// A consumer's watchdog, for items that turn slow in the middle of a leg
-/// it computes itself (a direct run, or an inline chunk), where the
-/// consumer does not look at the clock. While the map runs inline, one
-/// worker, otherwise idle, wakes every [`WATCH_PERIOD`]; a period in which
-/// no leg ended (the consumer is stuck on slow items, or has stopped
-/// asking) sets `overrun` and ends the watchdog. The consumer reads the
-/// flag before each item and ends its leg there, so slow items cost about
-/// a period on the consumer before the rest go to the workers. The next
-/// leg clears the flag and arms a new watchdog.
-#[derive(Default)]
-struct Watch {
-    /// Legs ended by the consumer.
-    legs: AtomicUsize,
-    overrun: AtomicBool,
-    /// A watchdog is queued or running.
-    armed: AtomicBool,
-    /// Tells the watchdog to leave at once: the map went back to the
-    /// workers, which need every worker, or it ended.
-    stand_down: AtomicBool,
-    /// The watchdog's thread while it waits, to wake it for `stand_down`.
-    dog: parking_lot::Mutex<Option<std::thread::Thread>>,
-}
-
-impl Watch {
-    #[inline(always)]
-    fn overrun(&self) -> bool {
-        // Relaxed: a hint about time, publishing no data.
-        self.overrun.load(Ordering::Relaxed)
-    }
-
-    fn start_leg(&self) {
-        self.overrun.store(false, Ordering::Relaxed);
-    }
-
-    fn end_leg(&self) {
-        self.legs.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Queues a watchdog on the pool unless one is queued or running.
-    fn arm(self: &Arc<Self>, spawner: &Spawner<'_>) {
-        if self.armed.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        self.stand_down.store(false, Ordering::SeqCst);
-        // Disarmed however the job ends: run, or cancelled unrun.
-        let disarm = Disarm(Arc::clone(self));
-        // Not waited for: it ends a period after the legs stop, or at once
-        // when told to stand down.
-        drop(spawner.spawn(move || disarm.0.watch()));
-    }
-
-    fn watch(&self) {
-        *self.dog.lock() = Some(std::thread::current());
-        let mut seen = self.legs.load(Ordering::Relaxed);
-        'periods: loop {
-            let deadline = Instant::now() + WATCH_PERIOD;
-            loop {
-                // SeqCst with the store in `stop`: either this load sees
-                // it, or `stop` finds this thread registered and unparks it.
-                if self.stand_down.load(Ordering::SeqCst) {
-                    break 'periods;
-                }
-                let now = Instant::now();
-                if now >= deadline {
-                    break;
-                }
-                std::thread::park_timeout(deadline - now);
-            }
-            let legs = self.legs.load(Ordering::Relaxed);
-            if legs == seen {
-                self.overrun.store(true, Ordering::Relaxed);
-                break;
-            }
-            seen = legs;
-        }
-        self.dog.lock().take();
-    }
-
-    /// Sends the watchdog, if any, away at once.
-    fn stop(&self) {
-        if self.armed.load(Ordering::Acquire) {
-            self.stand_down.store(true, Ordering::SeqCst);
-            if let Some(dog) = self.dog.lock().as_ref() {
-                dog.unpark();
-            }
-        }
-    }
-}
-
-struct Disarm(Arc<Watch>);
-
-impl Drop for Disarm {
-    fn drop(&mut self) {
-        self.0.armed.store(false, Ordering::Release);
-    }
-}
-
 /// A queued chunk's inputs, which the consumer may take back (to re-chunk
 /// them or run them itself) as long as no worker has started the chunk.
 type Inputs<X> = Arc<Claim<Values<X>>>;
@@ -574,13 +473,6 @@ where
         self.spawner.may_run_inline() && self.chunker.as_ref().is_some_and(Chunker::may_inline)
     }
 
-    /// Items in the next chunk run inline: a chunk, but no more than a
-    /// leg (see [`DirectRun`]), so items that turn slow cost little here.
-    fn inline_len(&mut self) -> usize {
-        let size = self.chunk_len();
-        self.chunker.as_ref().map_or(size, |chunker| size.min(chunker.leg_size()))
-    }
-
     /// Runs the next chunk on this thread (see [`Placement`]), reporting
     /// progress as a worker would; `None` when inputs are used up.
     fn run_inline(&mut self, watch: &Watch) -> Option<(usize, usize, Result<ChunkOutput<T>, TaskError>)> {
@@ -590,7 +482,7 @@ where
         if self.exhausted && self.returned.is_empty() && self.partial.is_empty() {
             return None;
         }
-        let size = self.inline_len();
+        let size = self.chunk_len();
         // Bounded takes: what is held back may be more than a chunk (the
         // size can shrink after inputs were taken), and must not be lost;
         // and an iterator that has said `None` is not asked again.
@@ -601,7 +493,17 @@ where
         // stops early; those held back here would be dropped with the chain.
         let may_stop = from_returned == 0 && from_partial == 0;
         let stopped = std::cell::Cell::new(false);
+        let mut items = 0usize;
+        // Every `WATCH_EVERY` items: the watchdog's flag; every 16 times
+        // that, a leg ends (so the watchdog sees the consumer is alive).
         let stop = || {
+            items += 1;
+            if items % WATCH_EVERY != 0 {
+                return false;
+            }
+            if items % (16 * WATCH_EVERY) == 0 {
+                watch.end_leg();
+            }
             let overrun = may_stop && watch.overrun();
             stopped.set(overrun);
             overrun
@@ -967,7 +869,7 @@ where
         self.direct_left = leg;
         self.direct_run = Some(DirectRun { started: now, leg_started: now, planned, taken: 0, leg });
         self.watch.start_leg();
-        self.watch.arm(&self.feeder.spawner);
+        self.watch.arm();
     }
 
     /// Ends the current leg of a direct run, if one is under way: counts
@@ -1047,9 +949,9 @@ where
                 }
             }
             if self.in_flight.is_empty() && self.placement.inline() {
-                self.watch.arm(&self.feeder.spawner);
+                self.watch.arm();
                 let (start, len, outcome) = self.feeder.run_inline(&self.watch)?;
-                let full = self.feeder.inline_len();
+                let full = self.feeder.chunk_len();
                 self.hand_out(len, true, full);
                 self.current = Some(Drain::new(start, len, outcome));
                 continue;
