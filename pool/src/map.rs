@@ -942,9 +942,16 @@ where
                 let index = self.feeder.next_index;
                 match self.next_direct() {
                     Some(value) => return Some((index, Ok(value))),
+                    // The inputs are used up, or the watchdog's flag came
+                    // before the first item (it does not come twice in a
+                    // row: a flagged map is judged again only a period
+                    // after it registers anew).
                     None => {
                         self.end_leg(false);
-                        return None;
+                        if self.feeder.exhausted {
+                            return None;
+                        }
+                        continue;
                     }
                 }
             }
