@@ -347,8 +347,9 @@ impl<I: Iterator, F> Drop for Feeder<'_, I, F> {
     }
 }
 
-/// Items a consumer computes between two reads of its watchdog's flag.
-const WATCH_EVERY: usize = 16;
+/// Items a consumer computes between two reads of its watchdog's flag:
+/// slow items cost at most this many more on the consumer once flagged.
+const WATCH_EVERY: usize = 4;
 
 /// A queued chunk's inputs, which the consumer may take back (to re-chunk
 /// them or run them itself) as long as no worker has started the chunk.
@@ -483,15 +484,15 @@ where
             return None;
         }
         let size = self.chunk_len();
-        // Bounded takes: what is held back may be more than a chunk (the
-        // size can shrink after inputs were taken), and must not be lost;
+        // Inputs held back come first, taken one at a time so that those
+        // a run stopped early does not reach stay held back (`partial`
+        // only holds inputs when `returned` is empty, and they come after
+        // anything in it). The takes are bounded: what is held back may be
+        // more than a chunk (the size can shrink after inputs were taken);
         // and an iterator that has said `None` is not asked again.
+        self.returned.extend(self.partial.drain(..));
         let from_returned = size.min(self.returned.len());
-        let from_partial = (size - from_returned).min(self.partial.len());
         let from_iterator = if self.exhausted { 0 } else { size };
-        // Only inputs still in the iterator can be left there when the run
-        // stops early; those held back here would be dropped with the chain.
-        let may_stop = from_returned == 0 && from_partial == 0;
         let stopped = std::cell::Cell::new(false);
         let mut items = 0usize;
         // Every `WATCH_EVERY` items: the watchdog's flag; every 16 times
@@ -504,15 +505,14 @@ where
             if items % (16 * WATCH_EVERY) == 0 {
                 watch.end_leg();
             }
-            let overrun = may_stop && watch.overrun();
+            let overrun = watch.overrun();
             stopped.set(overrun);
             overrun
         };
         watch.start_leg();
-        let inputs = self
-            .returned
-            .drain(..from_returned)
-            .chain(self.partial.drain(..from_partial))
+        let returned = &mut self.returned;
+        let inputs = std::iter::from_fn(|| returned.pop_front())
+            .take(from_returned)
             .chain(self.inputs.by_ref().take(from_iterator))
             .take(size);
         let (out, input_panic) = run_chunk(&*self.f, inputs, stop);
@@ -903,6 +903,9 @@ where
             }
             self.direct_left = leg;
             self.watch.start_leg();
+            // Again: a long progress callback may have had the map dropped
+            // from the watchdog's list.
+            self.watch.arm();
             return true;
         }
         self.direct_run = None;
