@@ -351,6 +351,9 @@ impl<I: Iterator, F> Drop for Feeder<'_, I, F> {
 /// slow items cost at most this many more on the consumer once flagged.
 const WATCH_EVERY: usize = 4;
 
+/// Items of an inline chunk between two signs of life to the watchdog.
+const ALIVE_EVERY: usize = 16 * WATCH_EVERY;
+
 /// A queued chunk's inputs, which the consumer may take back (to re-chunk
 /// them or run them itself) as long as no worker has started the chunk.
 type Inputs<X> = Arc<Claim<Values<X>>>;
@@ -495,14 +498,15 @@ where
         let from_iterator = if self.exhausted { 0 } else { size };
         let stopped = std::cell::Cell::new(false);
         let mut items = 0usize;
-        // Every `WATCH_EVERY` items: the watchdog's flag; every 16 times
-        // that, a leg ends (so the watchdog sees the consumer is alive).
+        // Every `WATCH_EVERY` items: the watchdog's flag; every
+        // `ALIVE_EVERY`, a leg ends (so the watchdog sees the consumer is
+        // alive).
         let stop = || {
             items += 1;
             if items % WATCH_EVERY != 0 {
                 return false;
             }
-            if items % (16 * WATCH_EVERY) == 0 {
+            if items % ALIVE_EVERY == 0 {
                 watch.end_leg();
             }
             let overrun = watch.overrun();
@@ -532,6 +536,13 @@ where
         let start = self.next_index;
         self.next_index += len;
         self.observe(len, out.elapsed_ns);
+        if stopped.get() {
+            // The watchdog saw a whole period pass without `ALIVE_EVERY`
+            // items: that is what they cost now, whatever the cheap ones
+            // earlier in the chunk averaged.
+            let period_ns = u64::try_from(crate::watchdog::PERIOD.as_nanos()).unwrap_or(u64::MAX);
+            self.observe(ALIVE_EVERY, period_ns);
+        }
         let progress = &self.progress;
         let outcome = match panic::catch_unwind(AssertUnwindSafe(|| progress.advance(len))) {
             Ok(()) => Ok(out),

@@ -28,7 +28,7 @@ use std::thread::{self, Thread};
 use std::time::{Duration, Instant};
 
 /// How often the watchdog looks, while it watches anything.
-const PERIOD: Duration = Duration::from_millis(1);
+pub(crate) const PERIOD: Duration = Duration::from_millis(1);
 
 /// One map's side of the watch.
 #[derive(Debug, Default)]
