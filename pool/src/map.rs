@@ -723,8 +723,10 @@ pub struct TryMap<'a, I: Iterator, F, T> {
 /// 10 µs (`Chunker::leg_size`): at the end of each the consumer reads the
 /// clock, counts the leg's items as done (progress, chunk timing) and ends
 /// the run early if it has overrun, or if the items are no longer cheap.
-/// So an item that turns slow costs at most one leg of such items on the
-/// consumer before the map hands the rest to the workers.
+/// Within a leg, the [watchdog](crate::watchdog) ends it early once a
+/// period passes without a leg ending (its flag is read every
+/// [`WATCH_EVERY`] items). So items that turn slow cost about a period on
+/// the consumer before the map hands the rest to the workers.
 struct DirectRun {
     started: Instant,
     leg_started: Instant,
