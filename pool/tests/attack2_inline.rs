@@ -1009,3 +1009,31 @@ fn concurrent_maps_start_their_head_chunk_first() {
         assert!(late_heads.is_empty(), "maps whose item 0 started after 3 of their later items: {late_heads:#?}");
     });
 }
+
+/// After `shutdown_now`, a `TryMap` or `MapUnordered` does not end: it
+/// goes on reading its input and yields one `Cancelled` per remaining
+/// input, each spawned as a task that is cancelled at once (chunks stay
+/// 1 item: failed chunks are never timed). Measured (debug): 5 000 000
+/// inputs take 7.3 s for a new `try_map` on a shut pool, 7.9 s for
+/// `map_unordered`; an input of 2^40 never ends. A consumer that collects
+/// every result (`collect::<Vec<Result<..>>>`, `filter_map(Result::ok)`)
+/// hangs. Expected: once the pool is shut, the map ends after the
+/// `Cancelled` of what it had queued (or yields a single `Cancelled` for
+/// the rest), like Python's `Executor.map` refusing new work after
+/// `shutdown`.
+#[test]
+#[ignore = "defect: try_map/map_unordered on a shut pool yield Cancelled for every remaining input, forever on a huge input"]
+fn maps_on_a_shut_pool_end() {
+    within(Duration::from_secs(10), "maps after shutdown_now", || {
+        let pool = ThreadPool::new(2).unwrap();
+        let mut map = pool.try_map(|x: u64| x, 0..1u64 << 40);
+        for x in 0..100_000 {
+            assert_eq!(map.next(), Some(Ok(x)));
+        }
+        pool.shutdown_now();
+        let after = map.filter(Result::is_err).take(2_000_000).count();
+        assert!(after < 1_000_000, "{after} Cancelled results after shutdown_now");
+        let fresh = pool.map_unordered(|x: u64| x, 0..1u64 << 40).take(2_000_000).count();
+        assert!(fresh < 1_000_000, "{fresh} results from a map_unordered on a shut pool");
+    });
+}
