@@ -1077,3 +1077,73 @@ fn try_map_computes_nothing_new_after_shutdown_now() {
         );
     });
 }
+
+/// Every input is computed exactly once — not twice (a chunk taken back
+/// after a worker started it) nor never — through pauses, slow bursts
+/// that cut legs, and late `window` / `chunk_size` changes that take
+/// queued chunks back, on `Map`, its `fold` and `TryMap`.
+#[test]
+fn every_input_is_computed_exactly_once_through_takebacks_and_cut_legs() {
+    within(LIMIT, "exactly once", || {
+        let pool = ThreadPool::new(2).unwrap();
+        const N: usize = 150_000;
+        for kind in 0..3 {
+            let calls: Arc<Vec<std::sync::atomic::AtomicU8>> = Arc::new((0..N).map(|_| Default::default()).collect());
+            let c = Arc::clone(&calls);
+            let f = move |x: usize| {
+                c[x].fetch_add(1, Ordering::Relaxed);
+                if x % 25_000 >= 24_990 {
+                    thread::sleep(Duration::from_micros(200));
+                }
+                x
+            };
+            match kind {
+                0 => {
+                    let mut map = pool.map(f, 0..N);
+                    let mut expected = 0;
+                    for round in 0..6 {
+                        for _ in 0..20_000 {
+                            assert_eq!(map.next(), Some(expected));
+                            expected += 1;
+                        }
+                        thread::sleep(Duration::from_millis(2));
+                        map = match round % 3 {
+                            0 => map.window(1 + round),
+                            1 => map.chunk_size(pool::Chunking::Auto),
+                            _ => map.chunk_size(500 + round),
+                        };
+                    }
+                    for y in map {
+                        assert_eq!(y, expected);
+                        expected += 1;
+                    }
+                    assert_eq!(expected, N);
+                }
+                1 => {
+                    let mut map = pool.map(f, 0..N);
+                    for x in 0..30_000 {
+                        assert_eq!(map.next(), Some(x));
+                    }
+                    let sum: usize = map.window(3).sum();
+                    assert_eq!(sum, (30_000..N).sum::<usize>());
+                }
+                _ => {
+                    let mut map = pool.try_map(f, 0..N);
+                    for x in 0..40_000 {
+                        assert_eq!(map.next(), Some(Ok(x)));
+                    }
+                    let map = map.window(2).chunk_size(pool::Chunking::Auto);
+                    assert!(map.enumerate().all(|(i, r)| r == Ok(i + 40_000)));
+                }
+            }
+            let wrong: Vec<(usize, u8)> = calls
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (i, n.load(Ordering::Relaxed)))
+                .filter(|&(_, n)| n != 1)
+                .take(10)
+                .collect();
+            assert!(wrong.is_empty(), "kind {kind}: inputs computed other than once (index, times): {wrong:?}");
+        }
+    });
+}
