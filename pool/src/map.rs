@@ -418,6 +418,27 @@ where
         }
     }
 
+    /// After `shutdown_now` a map takes one more input, whose chunk comes
+    /// back cancelled (so the consumer is told: `Err(Cancelled)`, or the
+    /// cancelled panic from `Map`), and then no more: it ends once what it
+    /// queued has come back, rather than reading on and reporting every
+    /// remaining input as cancelled, which for an endless input never
+    /// ends. Inputs held back are dropped.
+    fn last_input_after_shutdown(&mut self) -> Option<(usize, Vec<I::Item>)> {
+        self.exhausted = true;
+        let one = match self.returned.pop_front() {
+            Some(x) => Some(x),
+            None if !self.partial.is_empty() => Some(self.partial.remove(0)),
+            None => self.inputs.next(),
+        };
+        let held: Vec<I::Item> = self.returned.drain(..).chain(self.partial.drain(..)).collect();
+        drop(Values(held.into_iter()));
+        let one = one?;
+        let start = self.next_index;
+        self.next_index += 1;
+        Some((start, vec![one]))
+    }
+
     /// Nothing is held back from the iterator: a direct run may take
     /// inputs straight from it.
     fn at_iterator(&self) -> bool {
@@ -555,6 +576,9 @@ where
     fn next_inputs(&mut self) -> Option<(usize, Vec<I::Item>)> {
         if let Some(payload) = self.input_panic.take() {
             panic::resume_unwind(payload);
+        }
+        if !self.exhausted && self.spawner.is_shut_down() {
+            return self.last_input_after_shutdown();
         }
         if self.exhausted && self.returned.is_empty() && self.partial.is_empty() {
             return None;
@@ -952,7 +976,14 @@ where
                 let chunks = self.in_flight.take_back_unstarted(self.feeder.next_index);
                 self.feeder.take_back(chunks);
             }
-            if self.in_flight.is_empty() && self.placement.inline() && direct && self.feeder.at_iterator() {
+            let shut_down = self.feeder.spawner.is_shut_down();
+            if shut_down && self.placement.inline() {
+                // Back to the workers' path, where the next input comes
+                // back cancelled and the map then ends.
+                self.placement = Placement::default();
+            }
+            if self.in_flight.is_empty() && self.placement.inline() && direct && self.feeder.at_iterator() && !shut_down
+            {
                 self.feeder.chunk_len();
                 self.start_direct();
                 let index = self.feeder.next_index;
@@ -971,7 +1002,7 @@ where
                     }
                 }
             }
-            if self.in_flight.is_empty() && self.placement.inline() {
+            if self.in_flight.is_empty() && self.placement.inline() && !shut_down {
                 self.watch.arm();
                 let (start, len, outcome) = self.feeder.run_inline(&self.watch)?;
                 let full = self.feeder.chunk_len();

@@ -549,6 +549,11 @@ impl ThreadPool {
     /// them: then they are told to stop but not waited for). Whatever is
     /// submitted afterwards is cancelled at once.
     ///
+    /// A map reads no input after this: it hands out what it had already
+    /// queued or computed, then one more input reported cancelled (`Map`
+    /// raises the cancelled panic there), and ends, rather than reading on
+    /// through a possibly endless input to report each one cancelled.
+    ///
     /// ```
     /// let pool = pool::ThreadPool::new(1).unwrap();
     /// let (release, gate) = std::sync::mpsc::channel::<()>();

@@ -113,8 +113,10 @@ impl WorkerThread {
 }
 
 /// Injector backlog per worker above which workers take jobs in batches.
-/// Maps keep at most 4 chunks per worker queued, so they stay below it.
-const BATCH_BACKLOG_PER_WORKER: usize = 8;
+/// A map keeps at most 4 chunks per worker queued, so up to 16 maps at
+/// once stay below it (a batch would put several of a map's chunks in one
+/// worker's deque, out of order).
+const BATCH_BACKLOG_PER_WORKER: usize = 64;
 
 impl Registry {
     pub(crate) fn new(num_workers: usize, metrics: bool) -> (Arc<Registry>, Vec<Worker<JobRef>>) {

@@ -87,7 +87,12 @@ impl<'a> Spawner<'a> {
     /// pool is shut down (the map's remaining items are cancelled, as they
     /// would be on the workers).
     pub(crate) fn may_run_inline(&self) -> bool {
-        !self.pool.workers_only() && !self.pool.registry().is_cancelling()
+        !self.pool.workers_only() && !self.is_shut_down()
+    }
+
+    /// `shutdown_now` was called on the pool.
+    pub(crate) fn is_shut_down(&self) -> bool {
+        self.pool.registry().is_cancelling()
     }
 
     pub(crate) fn spawn<F, T>(&self, f: F) -> Handle<'a, T>

@@ -128,13 +128,19 @@ fn look(entry: &mut Entry, now: Instant) -> bool {
     let Some(watch) = entry.watch.upgrade() else {
         return false;
     };
-    if watch.active.load(Ordering::Relaxed) && now.duration_since(entry.since) < PERIOD {
+    // Read once: an `arm` racing this look then either finds the entry
+    // still listed (and this look keeps it), or finds `registered` cleared
+    // below and lists it anew. (An `arm` between the swap it sees and the
+    // clearing below leaves the map unwatched until its next leg, which
+    // arms again.)
+    let active = watch.active.load(Ordering::Relaxed);
+    if active && now.duration_since(entry.since) < PERIOD {
         return true;
     }
     entry.since = now;
     let legs = watch.legs.load(Ordering::Relaxed);
-    let keep = watch.active.load(Ordering::Relaxed) && legs != entry.seen;
-    if watch.active.load(Ordering::Relaxed) && legs == entry.seen {
+    let keep = active && legs != entry.seen;
+    if active && legs == entry.seen {
         watch.overrun.store(true, Ordering::Relaxed);
     }
     entry.seen = legs;

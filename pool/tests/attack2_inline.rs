@@ -905,7 +905,6 @@ fn a_slow_progress_callback_does_not_unwatch_the_next_leg() {
 /// busy processes beside it. The map then goes on (the next `next()` yields
 /// the item), so it is a spurious `None`, not a lost item.
 #[test]
-#[ignore = "defect: Map::next/fold end early (spurious None) when the watchdog flags a direct run before its first item"]
 fn a_map_never_yields_a_spurious_none() {
     within(LIMIT, "spurious None", || {
         let stop = Arc::new(AtomicBool::new(false));
@@ -974,7 +973,6 @@ fn a_map_never_yields_a_spurious_none() {
 /// more than it must"). Expected: each map's items start roughly in order
 /// (item 0 among the first 3 of its items to start).
 #[test]
-#[ignore = "defect: with a backlog (several maps), batches stolen into one worker's deque run after later injector jobs: a map's head chunk after its later chunks"]
 fn concurrent_maps_start_their_head_chunk_first() {
     within(LIMIT, "queue order across maps", || {
         let pool = ThreadPool::new(2).unwrap();
@@ -1023,7 +1021,6 @@ fn concurrent_maps_start_their_head_chunk_first() {
 /// the rest), like Python's `Executor.map` refusing new work after
 /// `shutdown`.
 #[test]
-#[ignore = "defect: try_map/map_unordered on a shut pool yield Cancelled for every remaining input, forever on a huge input"]
 fn maps_on_a_shut_pool_end() {
     within(Duration::from_secs(10), "maps after shutdown_now", || {
         let pool = ThreadPool::new(2).unwrap();
@@ -1048,7 +1045,6 @@ fn maps_on_a_shut_pool_end() {
 /// within its current leg (17-322 items measured). Expected: no new chunk
 /// after `shutdown_now` returned.
 #[test]
-#[ignore = "defect: a TryMap running inline computes one more whole inline chunk after shutdown_now returned"]
 fn try_map_computes_nothing_new_after_shutdown_now() {
     within(LIMIT, "try_map after shutdown_now", || {
         let mut computed_after = Vec::new();

@@ -402,10 +402,14 @@ fn shutdown_now_racing_take_backs_ordered() {
             let stopper = shut_down_soon(&pool, &mut rng);
             let mut map = pool.try_map(sometimes_slow, 0..20_000usize);
             let mut expected = 0;
+            let mut cancelled = false;
             while let Some(result) = map.next() {
                 match result {
                     Ok(y) => assert_eq!(y, expected * 2, "seed {seed}"),
-                    Err(e) => assert_eq!(e, pool::TaskError::Cancelled, "seed {seed}"),
+                    Err(e) => {
+                        assert_eq!(e, pool::TaskError::Cancelled, "seed {seed}");
+                        cancelled = true;
+                    }
                 }
                 expected += 1;
                 if rng.below(16) == 0 {
@@ -414,7 +418,9 @@ fn shutdown_now_racing_take_backs_ordered() {
                     map = map.chunk_size(Chunking::Auto);
                 }
             }
-            assert_eq!(expected, 20_000, "seed {seed}: items lost");
+            // After `shutdown_now` a map reads no more inputs: it may end
+            // early, but only after telling the consumer (a `Cancelled`).
+            assert!(expected == 20_000 || cancelled, "seed {seed}: ended at {expected} without a Cancelled");
             stopper.join().unwrap();
         }
     });
@@ -430,17 +436,23 @@ fn shutdown_now_racing_take_backs_unordered() {
             let stopper = shut_down_soon(&pool, &mut rng);
             let mut map = pool.map_unordered(sometimes_slow, 0..20_000usize);
             let mut seen = vec![false; 20_000];
+            let mut cancelled = false;
             while let Some((i, result)) = map.next() {
                 assert!(!std::mem::replace(&mut seen[i], true), "seed {seed}: index {i} twice");
                 match result {
                     Ok(y) => assert_eq!(y, i * 2, "seed {seed}"),
-                    Err(e) => assert_eq!(e, pool::TaskError::Cancelled, "seed {seed}"),
+                    Err(e) => {
+                        assert_eq!(e, pool::TaskError::Cancelled, "seed {seed}");
+                        cancelled = true;
+                    }
                 }
                 if rng.below(16) == 0 {
                     map = map.chunk_size(1 + rng.below(40) as usize).window(1 + rng.below(6) as usize);
                 }
             }
-            assert!(seen.iter().all(|&s| s), "seed {seed}: indices lost");
+            // Indices past the shutdown are never read, but the consumer
+            // was told.
+            assert!(seen.iter().all(|&s| s) || cancelled, "seed {seed}: indices lost without a Cancelled");
             stopper.join().unwrap();
         }
     });

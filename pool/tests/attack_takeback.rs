@@ -911,11 +911,16 @@ fn unordered_map_after_shutdown_now_reports_cancelled_chunks() {
         pool.shutdown_now();
         let mut seen = [false; 100];
         seen[0] = true;
+        let mut cancelled = 0;
         for (i, result) in map {
             assert!(!std::mem::replace(&mut seen[i], true), "index {i} twice");
             assert!(result.is_ok() || result == Err(pool::TaskError::Cancelled));
+            cancelled += usize::from(result.is_err());
         }
-        assert!(seen.iter().all(|&s| s), "indices lost");
+        // The queued chunks come back cancelled; inputs not yet read are
+        // not read (`shutdown_now`'s contract), so some indices never come.
+        assert!(cancelled > 0, "no chunk reported cancelled");
+        assert!(seen.iter().filter(|&&s| s).count() < 100, "inputs read after shutdown_now");
     });
 }
 
