@@ -8,6 +8,7 @@
 //! — only the items are.
 
 use std::collections::VecDeque;
+use std::ops::ControlFlow;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 use std::time::Instant;
@@ -1218,26 +1219,29 @@ where
                 let f = &*self.inner.feeder.f;
                 let watch = &*self.inner.watch;
                 let inputs = &mut self.inner.feeder.inputs;
-                // Steps of `WATCH_EVERY` items, each the input's own loop,
-                // with the watchdog's flag read between them.
-                let mut remaining = left;
-                let mut ran_out = false;
-                while remaining > 0 {
-                    let step = remaining.min(WATCH_EVERY);
-                    let mut taken = 0;
-                    acc = inputs.by_ref().take(step).fold(acc, |acc, x| {
-                        taken += 1;
-                        g(acc, f(x))
-                    });
-                    remaining -= taken;
-                    if taken < step {
-                        ran_out = true;
-                        break;
+                // The input's own loop (`try_fold`, through `Take`), with
+                // the watchdog's flag read every `WATCH_EVERY` items.
+                let mut taken = 0;
+                let mut countdown = WATCH_EVERY;
+                let mut cut = false;
+                let folded = inputs.by_ref().take(left).try_fold(acc, |acc, x| {
+                    taken += 1;
+                    let acc = g(acc, f(x));
+                    countdown -= 1;
+                    if countdown == 0 {
+                        countdown = WATCH_EVERY;
+                        if watch.overrun() {
+                            cut = true;
+                            return ControlFlow::Break(acc);
+                        }
                     }
-                    if watch.overrun() {
-                        break;
-                    }
-                }
+                    ControlFlow::Continue(acc)
+                });
+                acc = match folded {
+                    ControlFlow::Continue(acc) | ControlFlow::Break(acc) => acc,
+                };
+                let remaining = left - taken;
+                let ran_out = remaining > 0 && !cut;
                 self.inner.direct_left = remaining;
                 if ran_out {
                     self.inner.end_of_inputs();
