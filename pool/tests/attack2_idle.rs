@@ -16,18 +16,8 @@ fn the_watchdog_sleeps_once_inline_maps_are_paused_forgotten_or_dropped() {
     use std::thread;
     use std::time::{Duration, Instant};
 
-    use common::within;
+    use common::{process_cpu, within};
     use pool::ThreadPool;
-
-    /// User plus system CPU time of this process, from /proc/self/stat
-    /// (fields 14 and 15, in clock ticks; USER_HZ is 100 on Linux).
-    fn process_cpu() -> Duration {
-        let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat is readable on Linux");
-        let after_name = &stat[stat.rfind(')').expect("stat has a command name") + 2..];
-        let fields: Vec<&str> = after_name.split_whitespace().collect();
-        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-        Duration::from_millis(ticks * 10)
-    }
 
     /// CPU used by the process over `wall` of doing nothing.
     fn idle_cpu(wall: Duration) -> (Duration, Duration) {

@@ -2,23 +2,15 @@
 //! binary because it measures the CPU time of the whole process, which
 //! other tests running alongside would add to.
 
+mod common;
+
 #[cfg(target_os = "linux")]
 #[test]
 fn an_idle_pool_burns_no_cpu() {
     use std::thread;
     use std::time::{Duration, Instant};
 
-    /// User plus system CPU time of this process, from /proc/self/stat
-    /// (fields 14 and 15, in clock ticks; USER_HZ is 100 on Linux).
-    fn process_cpu() -> Duration {
-        let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat is readable on Linux");
-        // The command name (field 2) may contain spaces; fields after it are
-        // counted from the closing parenthesis.
-        let after_name = &stat[stat.rfind(')').expect("stat has a command name") + 2..];
-        let fields: Vec<&str> = after_name.split_whitespace().collect();
-        let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-        Duration::from_millis(ticks * 10)
-    }
+    use common::process_cpu;
 
     let pool = pool::ThreadPool::new(4).unwrap();
     // Warm up, then let the workers finish polling and park.

@@ -9,7 +9,7 @@ use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::within;
+use common::{within, PanicsAt};
 use pool::{Progress, ThreadPool};
 
 /// Item 1 signals that it started, then blocks until released: with one
@@ -166,24 +166,6 @@ fn unordered_settings_changed_between_every_item_lose_and_repeat_nothing() {
         };
     }
     assert!(seen.iter().all(|&n| n == 1), "an index came twice or never");
-}
-
-/// Yields `1..n`, but panics instead of yielding `at` (once).
-struct PanicsAt {
-    next: u64,
-    n: u64,
-    at: u64,
-}
-
-impl Iterator for PanicsAt {
-    type Item = u64;
-    fn next(&mut self) -> Option<u64> {
-        self.next += 1;
-        if self.next == self.at {
-            panic!("{}: input iterator", common::INTENTIONAL);
-        }
-        (self.next < self.n).then_some(self.next)
-    }
 }
 
 #[test]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use common::{durations, pause_us, quiet_intentional_panics, within, Counted, INTENTIONAL};
+use common::{durations, pause_us, quiet_intentional_panics, within, Counted, PanicsAt, INTENTIONAL};
 use pool::{Chunking, TaskError, ThreadPool, MAX_AUTO_CHUNK};
 
 const CHUNKINGS: [Chunking; 5] =
@@ -333,24 +333,6 @@ fn extreme_settings_and_lying_size_hints_are_harmless() {
     assert_eq!(pool.map(|x| x, Boastful(0)).chunk_size(usize::MAX).sum::<u64>(), 5050);
     assert_eq!(pool.try_map(|x| x, Boastful(0)).chunk_size(1000).count(), 100);
     assert_eq!(pool.map_unordered(|x| x, Boastful(0)).count(), 100);
-}
-
-/// Yields `1..n`, but panics instead of yielding `at` (once).
-struct PanicsAt {
-    next: u64,
-    n: u64,
-    at: u64,
-}
-
-impl Iterator for PanicsAt {
-    type Item = u64;
-    fn next(&mut self) -> Option<u64> {
-        self.next += 1;
-        if self.next == self.at {
-            panic!("{INTENTIONAL}: input iterator");
-        }
-        (self.next < self.n).then_some(self.next)
-    }
 }
 
 /// Drives `next` to the end, catching panics; returns the items and the

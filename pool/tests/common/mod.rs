@@ -1,6 +1,7 @@
-//! Helpers shared by the integration tests: a tiny seeded PRNG, an input
-//! iterator that counts what was pulled from it, a deadlock guard, and a
-//! rendezvous that proves several workers run at once.
+//! Helpers shared by the integration tests: a tiny seeded PRNG, input
+//! iterators that count what was pulled from them or panic on purpose, a
+//! deadlock guard, a rendezvous that proves several workers run at once,
+//! and the process's CPU time.
 //!
 //! Each test binary uses a different subset of these.
 #![allow(dead_code)]
@@ -157,4 +158,35 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> Option<&str> {
 /// but cannot be built outside the crate).
 pub fn by_message<T>(result: Result<T, pool::TaskError>) -> Result<T, Option<String>> {
     result.map_err(|e| e.panic_message().map(str::to_owned))
+}
+
+/// Yields `1..n`, but panics instead of yielding `at` (once).
+pub struct PanicsAt {
+    pub next: u64,
+    pub n: u64,
+    pub at: u64,
+}
+
+impl Iterator for PanicsAt {
+    type Item = u64;
+    fn next(&mut self) -> Option<u64> {
+        self.next += 1;
+        if self.next == self.at {
+            panic!("{INTENTIONAL}: input iterator");
+        }
+        (self.next < self.n).then_some(self.next)
+    }
+}
+
+/// User plus system CPU time of this process, from /proc/self/stat
+/// (fields 14 and 15, in clock ticks; USER_HZ is 100 on Linux).
+#[cfg(target_os = "linux")]
+pub fn process_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat is readable on Linux");
+    // The command name (field 2) may contain spaces; fields after it are
+    // counted from the closing parenthesis.
+    let after_name = &stat[stat.rfind(')').expect("stat has a command name") + 2..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10)
 }
