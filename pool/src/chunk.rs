@@ -157,9 +157,9 @@ impl Chunker {
 }
 
 /// How long the consumer computes items itself before it reads the clock
-/// again: an item that turns slow costs at most this much expected work's
-/// worth of such items on the consumer. A clock read every 10 µs costs
-/// well under 1%.
+/// again, to report progress, time the items, and end the run if they got
+/// slow (within a leg, the watchdog does that). A clock read every 10 µs
+/// costs well under 1%.
 const LEG_NS: f64 = 10_000.0;
 
 /// The most items in one leg, whatever their measured cost.
@@ -185,9 +185,11 @@ const MAX_REPROBE_EVERY: usize = 1024;
 /// time per item handed out, in each placement, including whatever the
 /// caller does with the items. A map starts on the workers and measures
 /// them, then tries inline ([`handed_out`](Self::handed_out)); or, when
-/// its very first chunk shows items far cheaper than a hand-off, starts
-/// inline at once ([`start_inline`](Self::start_inline)), which spares
-/// cheap maps the cost of measuring the workers first. Either way it keeps
+/// a chunk back from the workers shows cheap items before anything was
+/// measured, starts inline at once ([`start_inline`](Self::start_inline)),
+/// which spares cheap maps the cost of measuring the workers first (the
+/// workers' per-item time alone does not say which is faster: that also
+/// depends on what the caller does per item). Either way it keeps
 /// the faster and measures the other again every [`REPROBE_EVERY`]
 /// full-size chunks.
 #[derive(Debug, Default)]
