@@ -141,6 +141,33 @@ impl OnConsumer {
     }
 }
 
+/// What a cheap-then-slow `f` saw: the slow calls made on the consumer,
+/// and whether the map still computed on the consumer in the last tenth
+/// of the cheap part (only such a map tests the switch back).
+struct CheapThenSlow {
+    slow: OnConsumer,
+    last_cheap_inline: Arc<AtomicBool>,
+}
+
+/// `f(x) = x`, cheap for `x < cheap`, then after sleeping `pause`.
+fn cheap_then_slow(cheap: u64, pause: Duration) -> (impl Fn(u64) -> u64 + Send + Sync + 'static, CheapThenSlow) {
+    let probe = CheapThenSlow { slow: OnConsumer::new(), last_cheap_inline: Arc::new(AtomicBool::new(false)) };
+    let on_consumer = OnConsumer::new();
+    let (s, l) = (probe.slow.clone(), Arc::clone(&probe.last_cheap_inline));
+    let f = move |x: u64| {
+        if x < cheap {
+            if on_consumer.note() && x >= cheap - cheap / 10 {
+                l.store(true, Ordering::SeqCst);
+            }
+        } else {
+            thread::sleep(pause);
+            s.note();
+        }
+        x
+    };
+    (f, probe)
+}
+
 /// A map whose `f` is cheap for its first 1000 items and then slow must
 /// move the slow items back to the workers instead of computing them one
 /// after the other on the consumer thread.
@@ -151,27 +178,12 @@ fn cheap_then_slow_items_move_back_to_the_workers() {
         const CHEAP: u64 = 1000;
         const SLOW: u64 = 400;
         with_an_inline_map(20, || {
-            // Only a map inline shortly before the items turn slow tests the case.
-            let last_cheap_inline = Arc::new(AtomicBool::new(false));
-            let cheap = OnConsumer::new();
-            let slow = OnConsumer::new();
-            let (c, s, l) = (cheap, slow.clone(), Arc::clone(&last_cheap_inline));
-            let f = move |x: u64| {
-                if x < CHEAP {
-                    if c.note() && x >= CHEAP - CHEAP / 10 {
-                        l.store(true, Ordering::SeqCst);
-                    }
-                } else {
-                    thread::sleep(Duration::from_micros(200));
-                    s.note();
-                }
-                x
-            };
+            let (f, probe) = cheap_then_slow(CHEAP, Duration::from_micros(200));
             let got: Vec<u64> = pool.map(f, 0..CHEAP + SLOW).collect();
             assert_eq!(got, (0..CHEAP + SLOW).collect::<Vec<_>>());
-            let n = slow.get();
+            let n = probe.slow.get();
             assert!(n < SLOW as usize / 2, "{n} of {SLOW} slow (200 µs) items ran on the consumer thread");
-            last_cheap_inline.load(Ordering::SeqCst)
+            probe.last_cheap_inline.load(Ordering::SeqCst)
         });
     });
 }
@@ -182,30 +194,15 @@ fn cheap_then_slow_items_move_back_to_the_workers_item_by_item() {
     within(LIMIT, "cheap then slow, next()", || {
         let pool = ThreadPool::new(2).unwrap();
         with_an_inline_map(40, || {
-            // Only a map inline shortly before the items turn slow tests the case.
-            let last_cheap_inline = Arc::new(AtomicBool::new(false));
-            let cheap = OnConsumer::new();
-            let slow = OnConsumer::new();
-            let (c, s, l) = (cheap, slow.clone(), Arc::clone(&last_cheap_inline));
-            let f = move |x: u64| {
-                if x < 20_000 {
-                    if c.note() && x >= 18_000 {
-                        l.store(true, Ordering::SeqCst);
-                    }
-                } else {
-                    thread::sleep(Duration::from_micros(100));
-                    s.note();
-                }
-                x
-            };
+            let (f, probe) = cheap_then_slow(20_000, Duration::from_micros(100));
             let mut map = pool.map(f, 0..20_600u64);
             for x in 0..20_600 {
                 assert_eq!(map.next(), Some(x));
             }
             assert_eq!(map.next(), None);
-            let n = slow.get();
+            let n = probe.slow.get();
             assert!(n < 150, "{n} of 600 slow (100 µs) items ran on the consumer thread");
-            last_cheap_inline.load(Ordering::SeqCst)
+            probe.last_cheap_inline.load(Ordering::SeqCst)
         });
     });
 }
@@ -218,27 +215,12 @@ fn cheap_then_slow_items_move_back_to_the_workers_try_map() {
     within(LIMIT, "cheap then slow, try_map", || {
         let pool = ThreadPool::new(2).unwrap();
         with_an_inline_map(40, || {
-            // Only a map inline shortly before the items turn slow tests the case.
-            let last_cheap_inline = Arc::new(AtomicBool::new(false));
-            let cheap = OnConsumer::new();
-            let slow = OnConsumer::new();
-            let (c, s, l) = (cheap, slow.clone(), Arc::clone(&last_cheap_inline));
-            let f = move |x: u64| {
-                if x < 20_000 {
-                    if c.note() && x >= 18_000 {
-                        l.store(true, Ordering::SeqCst);
-                    }
-                } else {
-                    thread::sleep(Duration::from_micros(100));
-                    s.note();
-                }
-                x
-            };
+            let (f, probe) = cheap_then_slow(20_000, Duration::from_micros(100));
             let n = pool.try_map(f, 0..20_600u64).enumerate().inspect(|(i, r)| assert_eq!(r, &Ok(*i as u64))).count();
             assert_eq!(n, 20_600);
-            let n = slow.get();
+            let n = probe.slow.get();
             assert!(n < 150, "{n} of 600 slow (100 µs) items ran on the consumer thread");
-            last_cheap_inline.load(Ordering::SeqCst)
+            probe.last_cheap_inline.load(Ordering::SeqCst)
         });
     });
 }
