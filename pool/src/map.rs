@@ -339,12 +339,18 @@ impl<T> Drain<T> {
     }
 }
 
+impl<I: Iterator, F> Feeder<'_, I, F> {
+    /// Drops the inputs held back: user values, each under its own panic
+    /// guard, as a chunk's are (see `Values`).
+    fn drop_held(&mut self) {
+        self.returned.extend(self.partial.drain(..));
+        drop(Values(Vec::from(mem::take(&mut self.returned)).into_iter()));
+    }
+}
+
 impl<I: Iterator, F> Drop for Feeder<'_, I, F> {
     fn drop(&mut self) {
-        // Inputs held back are user values: each dropped under its own
-        // panic guard, as a chunk's are (see `Values`).
-        let held: Vec<I::Item> = self.returned.drain(..).chain(self.partial.drain(..)).collect();
-        drop(Values(held.into_iter()));
+        self.drop_held();
     }
 }
 
@@ -427,13 +433,10 @@ where
     /// ends. Inputs held back are dropped.
     fn last_input_after_shutdown(&mut self) -> Option<(usize, Vec<I::Item>)> {
         self.exhausted = true;
-        let one = match self.returned.pop_front() {
-            Some(x) => Some(x),
-            None if !self.partial.is_empty() => Some(self.partial.remove(0)),
-            None => self.inputs.next(),
-        };
-        let held: Vec<I::Item> = self.returned.drain(..).chain(self.partial.drain(..)).collect();
-        drop(Values(held.into_iter()));
+        // `partial` only holds inputs when `returned` is empty.
+        self.returned.extend(self.partial.drain(..));
+        let one = self.returned.pop_front().or_else(|| self.inputs.next());
+        self.drop_held();
         let one = one?;
         let start = self.next_index;
         self.next_index += 1;
@@ -463,16 +466,14 @@ where
         self.next_index = first;
     }
 
+    /// Checked by the public setter, before it takes anything back.
     fn set_chunking(&mut self, chunking: Chunking) {
-        if let Chunking::Fixed(size) = chunking {
-            assert!(size >= 1, "chunk size must be at least 1, got {size}");
-        }
         self.chunking = chunking;
         self.chunker = None;
     }
 
+    /// Checked by the public setter, before it takes anything back.
     fn set_window(&mut self, window: usize) {
-        assert!(window >= 1, "a map's window must hold at least 1 chunk, got {window}");
         self.window = window;
     }
 
