@@ -98,7 +98,7 @@ impl Selection {
             && match self {
                 Selection::All => true,
                 Selection::Indices(_) => listed.contains(&i),
-                Selection::Stride { offset, step } => i >= *offset && (i - offset) % (*step).max(1) == 0,
+                Selection::Stride { offset, step } => i >= *offset && (i - offset).is_multiple_of((*step).max(1)),
                 Selection::Filter(keep) => keep(i),
             }
     }

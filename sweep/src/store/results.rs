@@ -204,9 +204,9 @@ impl Results {
                 Ok(value) => {
                     // Mixed scalar and object values: the scalar goes in the first column.
                     row.push(cell(value));
-                    row.extend(std::iter::repeat(String::new()).take(keys.len() - 1));
+                    row.extend(std::iter::repeat_n(String::new(), keys.len() - 1));
                 }
-                Err(_) => row.extend(std::iter::repeat(String::new()).take(keys.len().max(1))),
+                Err(_) => row.extend(std::iter::repeat_n(String::new(), keys.len().max(1))),
             }
             row.push(record.outcome.as_ref().err().cloned().unwrap_or_default());
             row.push(format!("{:.3}", record.duration_ms));
