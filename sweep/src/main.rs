@@ -61,14 +61,15 @@ enum Command {
         #[arg(long)]
         records: bool,
     },
-    /// Make a damaged results file usable again: lines that do not parse and
-    /// records of points outside the sweep's space move to
-    /// `<results>.rejected.jsonl`; every valid record stays, in order.
+    /// Make a damaged results file usable again: lines that do not parse,
+    /// records of another sweep and records of points outside the sweep's
+    /// space move to `<results>.rejected.jsonl`; every valid record stays,
+    /// in order.
     Repair {
         /// Results file (JSON Lines) written by `sweep run`.
         results: PathBuf,
         /// The spec the file was written from, used only when the header
-        /// line itself is damaged.
+        /// line itself is damaged; refused if it is another sweep's.
         #[arg(long)]
         spec: Option<PathBuf>,
     },
@@ -588,7 +589,7 @@ fn repair(path: &Path, spec: Option<&Path>) -> anyhow::Result<()> {
         Some(spec_path) => Some(Header::for_spec(&Spec::load(spec_path)?, spec_path)),
         None => None,
     };
-    let report = sweep::store::repair(path, header.as_ref())?;
+    let report = sweep::store::repair(path, header.as_ref().zip(spec))?;
     if report.was_clean() {
         eprintln!("sweep: {} needs no repair: all {} records are valid", path.display(), report.kept);
         return Ok(());
@@ -596,12 +597,16 @@ fn repair(path: &Path, spec: Option<&Path>) -> anyhow::Result<()> {
     for problem in report.problems.iter().take(10) {
         eprintln!("sweep: {}:{problem}", path.display());
     }
+    if report.problems.len() > 10 {
+        eprintln!("sweep: … and {} more", report.problems.len() - 10);
+    }
     eprintln!(
-        "sweep: repaired {}: kept {} records; moved {} unparsable lines and {} records of points outside the space \
-         to {}",
+        "sweep: repaired {}: kept {} records; moved {} unparsable lines, {} records of another sweep and {} records \
+         of points outside the space to {}",
         path.display(),
         report.kept,
         report.unparsable,
+        report.foreign,
         report.outside,
         report.side_file.display()
     );

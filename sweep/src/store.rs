@@ -90,6 +90,41 @@ pub enum StoreError {
         /// The parser's complaint.
         message: String,
     },
+    /// A record of another sweep (another command) in a results file, or a
+    /// record without an identity in a file whose format requires one.
+    #[error(
+        "{path}:{line}: this record is not this sweep's: {}; {path} holds the sweep with command fingerprint \
+         {expected}. The file is refused as it is; `sweep repair {path}` moves such records to {} and keeps \
+         every record of this sweep",
+        match found {
+            Some(found) => format!("it was computed by another sweep (command fingerprint {found})"),
+            None => "it carries no sweep identity (every record of a file of format 3 or later does)".to_owned(),
+        },
+        repair::rejected_path(path).display()
+    )]
+    ForeignRecord {
+        /// The results file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// The identity the record carries, if any.
+        found: Option<Fingerprint>,
+        /// The identity of the file's sweep ([`Header::record_identity`]).
+        expected: Fingerprint,
+    },
+    /// `sweep repair --spec` with the spec of another sweep than the file's.
+    #[error(
+        "{path} belongs to another sweep than {spec} ({why}); repair never relabels records. Give the spec the \
+         file was written from, or none (--spec is only needed when the header line is damaged)"
+    )]
+    NotThisSpec {
+        /// The results file.
+        path: PathBuf,
+        /// The spec given.
+        spec: PathBuf,
+        /// How that is known.
+        why: String,
+    },
     /// The header line itself does not parse, so repair needs the spec.
     #[error(
         "the header line of {path} is damaged, so the sweep it belongs to is unknown; give the spec it was \
@@ -226,6 +261,7 @@ mod tests {
                 record(0, Err("bad, \"quoted\"".into())),
             ],
             warnings: Vec::new(),
+            untagged: 0,
         };
         let mut out = Vec::new();
         results.write_csv(&mut out).unwrap_or_else(|e| panic!("{e}"));

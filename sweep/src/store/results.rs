@@ -5,8 +5,9 @@ use std::io::Write;
 use std::path::Path;
 
 use super::header::{Header, HeaderLine, FORMAT_VERSION};
-use super::record::Record;
+use super::record::{self, Record};
 use super::StoreError;
+use crate::fingerprint::Fingerprint;
 use crate::point::{PointId, Value};
 use crate::space::SpaceIndex;
 
@@ -23,6 +24,10 @@ pub struct Results {
     pub records: Vec<Record>,
     /// Problems that were tolerated, e.g. a torn last line.
     pub warnings: Vec<String>,
+    /// Records without a sweep identity, from a file written before records
+    /// carried one (format 2 and older): taken as the header's sweep's,
+    /// since nothing tells otherwise. Counted in `records`.
+    pub untagged: usize,
 }
 
 /// Counts of a sweep's points by state, from the latest record of each.
@@ -65,6 +70,10 @@ pub(super) struct Parsed {
     pub(super) needs_newline: bool,
     /// Complete lines that do not parse (only when parsed leniently).
     pub(super) bad_lines: Vec<BadLine>,
+    /// Records of another sweep, or without an identity where one is
+    /// required, each with the identity it carries (only when parsed
+    /// leniently; otherwise they are an error).
+    pub(super) foreign: Vec<(BadLine, Option<Fingerprint>)>,
 }
 
 /// A complete line that is neither the header nor a record.
@@ -268,9 +277,13 @@ pub(super) fn parse_with(
     given: Option<Header>,
 ) -> Result<Parsed, StoreError> {
     let mut header: Option<Header> = given;
+    // The identity every record must carry, and whether none will do.
+    let mut identity = header.as_ref().map(|h| (h.record_identity(), h.accepts_untagged()));
     let mut records = Vec::new();
+    let mut untagged = 0;
     let mut warnings = Vec::new();
     let mut bad_lines = Vec::new();
+    let mut foreign = Vec::new();
     let mut keep_bytes = 0u64;
     let mut needs_newline = false;
     let mut offset = 0usize;
@@ -286,13 +299,22 @@ pub(super) fn parse_with(
             }
             continue;
         }
-        let parsed = if header.is_none() {
-            check_format(path, text)?;
-            serde_json::from_str::<HeaderLine>(text).map(|h| {
-                header = Some(h.sweep);
-            })
-        } else {
-            serde_json::from_str::<Record>(text).map(|r| records.push(r))
+        let parsed = match identity {
+            None => {
+                check_format(path, text)?;
+                serde_json::from_str::<HeaderLine>(text).map(|h| {
+                    identity = Some((h.sweep.record_identity(), h.sweep.accepts_untagged()));
+                    header = Some(h.sweep);
+                })
+            }
+            Some((expected, accepts_untagged)) => record::decode(text).map(|(record, found)| match found {
+                Some(found) if found == expected => records.push(record),
+                None if accepts_untagged => {
+                    untagged += 1;
+                    records.push(record);
+                }
+                found => foreign.push((line_number, raw.to_vec(), found)),
+            }),
         };
         match parsed {
             Ok(()) => {
@@ -324,8 +346,23 @@ pub(super) fn parse_with(
             }
         }
     }
-    let results = header.map(|header| Results { header, records, warnings });
-    Ok(Parsed { results, keep_bytes, needs_newline, bad_lines })
+    // A foreign record is refused where it is, unless it is to be moved
+    // aside (repair): nothing of the file is then used.
+    if let (Some((number, _, found)), false, Some((expected, _))) = (foreign.first(), lenient, identity) {
+        return Err(StoreError::ForeignRecord { path: path.to_owned(), line: *number, found: *found, expected });
+    }
+    let foreign = foreign
+        .into_iter()
+        .map(|(number, text, found)| {
+            let message = match found {
+                Some(found) => format!("a record of another sweep (command fingerprint {found})"),
+                None => "a record without a sweep identity".to_owned(),
+            };
+            (BadLine { number, text, message }, found)
+        })
+        .collect();
+    let results = header.map(|header| Results { header, records, warnings, untagged });
+    Ok(Parsed { results, keep_bytes, needs_newline, bad_lines, foreign })
 }
 
 /// Refuses a header line written by a newer `sweep` (it may hold fields
