@@ -14,6 +14,32 @@ use crate::space::SpaceIndex;
 /// How many attempts a point gets, across runs, before it is given up.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 
+/// Whether a point whose latest attempt failed is given up: it has been
+/// attempted `max_attempts` times or more, counted across runs (a cap of 0
+/// counts as 1). No run retries it, `--retry-failed` included, until the
+/// cap is raised. The one definition every command uses.
+///
+/// ```
+/// use sweep::store::is_given_up;
+/// assert!(!is_given_up(2, 3));
+/// assert!(is_given_up(3, 3));
+/// assert!(is_given_up(4, 2), "a point that failed 4 times is given up under a cap of 2");
+/// ```
+pub fn is_given_up(attempts: u32, max_attempts: u32) -> bool {
+    attempts >= max_attempts.max(1)
+}
+
+/// A point of the space whose latest record is a failure.
+#[derive(Debug, Clone, Copy)]
+pub struct Failure<'a> {
+    /// Its latest record (the error, and where and when it happened).
+    pub record: &'a Record,
+    /// Attempts made at the point, across runs.
+    pub attempts: u32,
+    /// Whether no run retries it ([`is_given_up`]).
+    pub given_up: bool,
+}
+
 /// Everything read from a results file.
 #[derive(Debug, Clone)]
 pub struct Results {
@@ -135,18 +161,33 @@ impl Results {
         let attempts = attempts_of(&inside);
         let mut resume = Resume::default();
         for record in latest_of(&inside) {
-            let made = attempts.get(&record.index).copied().unwrap_or(1);
+            let given_up =
+                !record.is_ok() && is_given_up(attempts.get(&record.index).copied().unwrap_or(1), max_attempts);
             // A failed attempt whose run meant to retry it (and was
             // interrupted first) is retried like with `retry_failed`.
-            if record.is_ok() || !(retry_failed || record.retrying) || made >= max_attempts {
+            if record.is_ok() || !(retry_failed || record.retrying) || given_up {
                 resume.skip.insert(record.index);
-                if !record.is_ok() && made >= max_attempts {
-                    resume.given_up += 1;
-                }
+                resume.given_up += usize::from(given_up);
             }
         }
         resume.attempts = attempts;
         resume
+    }
+
+    /// The points of the space whose latest record is a failure, in index
+    /// order, each with its attempts and whether it is given up after
+    /// `max_attempts`.
+    pub fn failures(&self, max_attempts: u32) -> Vec<Failure<'_>> {
+        let inside = self.partition().0;
+        let attempts = attempts_of(&inside);
+        latest_of(&inside)
+            .into_iter()
+            .filter(|record| !record.is_ok())
+            .map(|record| {
+                let made = attempts.get(&record.index).copied().unwrap_or(1);
+                Failure { record, attempts: made, given_up: is_given_up(made, max_attempts) }
+            })
+            .collect()
     }
 
     /// Identities of points to skip on resume: those with a value, plus
@@ -161,17 +202,14 @@ impl Results {
         self.status_with(DEFAULT_MAX_ATTEMPTS)
     }
 
-    /// [`Results::status`] with a point given up after `max_attempts`.
+    /// [`Results::status`] with a point given up after `max_attempts`
+    /// ([`is_given_up`]).
     pub fn status_with(&self, max_attempts: u32) -> Status {
         let total = self.header.space.len();
         let (inside, outside) = self.partition();
         let latest = latest_of(&inside);
-        let attempts = attempts_of(&inside);
         let done = latest.iter().filter(|r| r.is_ok()).count();
-        let given_up = latest
-            .iter()
-            .filter(|r| !r.is_ok() && attempts.get(&r.index).copied().unwrap_or(1) >= max_attempts)
-            .count();
+        let given_up = self.failures(max_attempts).iter().filter(|f| f.given_up).count();
         Status {
             total,
             done,
