@@ -604,9 +604,10 @@ fn status(path: &Path, max_attempts: Option<u32>, all_records: bool, json: bool)
         if let Err(message) = &record.outcome {
             let state = if failure.given_up { ", given up" } else { "" };
             println!(
-                "  failed {} ({} attempts{state}{}): {message}",
+                "  failed {} ({} attempt{}{state}{}): {message}",
                 record.point,
                 failure.attempts,
+                if failure.attempts == 1 { "" } else { "s" },
                 provenance(record)
             );
         }

@@ -365,6 +365,25 @@ impl Space {
         }
     }
 
+    /// The values axis `name` takes, in its order (each once, except in a
+    /// zip part that repeats them), or `None` when no axis has that name.
+    /// Costs the axis's length, not the space's.
+    pub fn axis_values(&self, name: &str) -> Option<Vec<Value>> {
+        match self {
+            Space::Grid(spaces) | Space::Zip(spaces) => spaces.iter().find_map(|s| s.axis_values(name)),
+            axis if axis.names().first().is_some_and(|n| n == name) => Some(
+                (0..axis.len())
+                    .map(|i| {
+                        let mut out = Vec::with_capacity(1);
+                        axis.push_coordinates(i, &mut out);
+                        out.swap_remove(0).1
+                    })
+                    .collect(),
+            ),
+            _ => None,
+        }
+    }
+
     /// Whether coordinate `name` comes from a [`Space::Logspace`], so charts
     /// should put it on a logarithmic axis.
     pub fn is_logarithmic(&self, name: &str) -> bool {
