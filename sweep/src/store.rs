@@ -253,6 +253,30 @@ mod tests {
     }
 
     #[test]
+    fn csv_of_mixed_values_has_a_value_column_and_the_object_keys() {
+        let results = Results {
+            header: header(),
+            records: vec![
+                record(0, Ok(serde_json::json!({"f": 1.0, "value": "v"}))),
+                record(1, Ok(serde_json::json!(7))),
+                record(2, Err("boom".into())),
+                record(3, Ok(serde_json::json!({"g": [1, 2]}))),
+            ],
+            warnings: Vec::new(),
+            untagged: 0,
+        };
+        let mut out = Vec::new();
+        results.write_csv(&mut out).unwrap_or_else(|e| panic!("{e}"));
+        let text = String::from_utf8(out).unwrap_or_default();
+        let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(',').collect()).collect();
+        assert_eq!(rows[0], ["index", "id", "k", "value", "f", "g", "value.value", "error", "duration_ms"]);
+        assert_eq!(rows[1][3..8], ["", "1.0", "", "v", ""], "an object fills its keys' columns");
+        assert_eq!(rows[2][3..8], ["7", "", "", "", ""], "a plain value stays under `value`");
+        assert_eq!(rows[3][3..8], ["", "", "", "", "boom"]);
+        assert_eq!(rows[4][5], "\"[1", "{text}");
+    }
+
+    #[test]
     fn csv_has_one_row_per_point_and_object_keys_as_columns() {
         let results = Results {
             header: header(),

@@ -221,40 +221,49 @@ impl Results {
     }
 
     /// Writes the latest records as CSV: `index`, `id`, one column per
-    /// coordinate, the value (one column per key when values are JSON
-    /// objects), `error` and `duration_ms`.
+    /// coordinate, the value, `error` and `duration_ms`. A plain value
+    /// (number, string, array, `null`) goes in a `value` column; a JSON
+    /// object is spread over one column per key (sorted). Values of both
+    /// kinds get both: `value` filled for plain ones, the key columns for
+    /// objects. A key named `value` beside plain values becomes
+    /// `value.value`, so no two columns share a name.
     pub fn write_csv(&self, out: impl Write) -> Result<(), csv::Error> {
         let latest = self.latest();
         let names = self.header.space.names();
-        let mut keys: Vec<String> = latest
-            .iter()
-            .filter_map(|r| r.outcome.as_ref().ok()?.as_object())
-            .flat_map(|object| object.keys().cloned())
-            .collect();
+        let values: Vec<&serde_json::Value> = latest.iter().filter_map(|r| r.outcome.as_ref().ok()).collect();
+        let mut keys: Vec<String> =
+            values.iter().filter_map(|v| v.as_object()).flat_map(|object| object.keys().cloned()).collect();
         keys.sort();
         keys.dedup();
-        let value_columns = if keys.is_empty() { vec!["value".to_owned()] } else { keys.clone() };
+        // A sweep with no value at all (every point failed) still has the column.
+        let plain_column = keys.is_empty() || values.iter().any(|v| !v.is_object());
         let mut writer = csv::Writer::from_writer(out);
         let mut heading = vec!["index".to_owned(), "id".to_owned()];
         heading.extend(names.iter().cloned());
-        heading.extend(value_columns);
+        if plain_column {
+            heading.push("value".to_owned());
+        }
+        heading.extend(keys.iter().map(|k| {
+            if plain_column && k == "value" {
+                "value.value".to_owned()
+            } else {
+                k.clone()
+            }
+        }));
         heading.extend(["error".to_owned(), "duration_ms".to_owned()]);
         writer.write_record(&heading)?;
         for record in latest {
             let mut row = vec![record.index.to_string(), record.id.to_string()];
             row.extend(names.iter().map(|n| record.point.get(n).map(coordinate_cell).unwrap_or_default()));
-            match &record.outcome {
-                Ok(serde_json::Value::Object(object)) => {
-                    row.extend(keys.iter().map(|k| object.get(k).map(cell).unwrap_or_default()))
-                }
-                Ok(value) if keys.is_empty() => row.push(cell(value)),
-                Ok(value) => {
-                    // Mixed scalar and object values: the scalar goes in the first column.
-                    row.push(cell(value));
-                    row.extend(std::iter::repeat(String::new()).take(keys.len() - 1));
-                }
-                Err(_) => row.extend(std::iter::repeat(String::new()).take(keys.len().max(1))),
+            let (plain, object) = match &record.outcome {
+                Ok(serde_json::Value::Object(object)) => (None, Some(object)),
+                Ok(value) => (Some(value), None),
+                Err(_) => (None, None),
+            };
+            if plain_column {
+                row.push(plain.map(cell).unwrap_or_default());
             }
+            row.extend(keys.iter().map(|k| object.and_then(|o| o.get(k)).map(cell).unwrap_or_default()));
             row.push(record.outcome.as_ref().err().cloned().unwrap_or_default());
             row.push(format!("{:.3}", record.duration_ms));
             writer.write_record(&row)?;
