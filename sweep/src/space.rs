@@ -257,7 +257,15 @@ impl Space {
                             format!("axis {name:?} lists {} twice", shown(v))
                         } else {
                             // `1` and `1.0`: one number, one point.
-                            format!("axis {name:?} lists {earlier:?} and {v:?}, which are equal numbers")
+                            let spelled = |v: &Value| match v {
+                                Value::Float(x) => format!("{x:?}"),
+                                other => other.to_string(),
+                            };
+                            format!(
+                                "axis {name:?} lists {} and {}, which are equal numbers",
+                                spelled(earlier),
+                                spelled(v)
+                            )
                         }
                     },
                 )
