@@ -604,10 +604,9 @@ fn status(path: &Path, max_attempts: Option<u32>, all_records: bool, json: bool)
         if let Err(message) = &record.outcome {
             let state = if failure.given_up { ", given up" } else { "" };
             println!(
-                "  failed {} ({} attempt{}{state}{}): {message}",
+                "  failed {} (attempt {}{state}{}): {message}",
                 record.point,
                 failure.attempts,
-                if failure.attempts == 1 { "" } else { "s" },
                 provenance(record)
             );
         }
@@ -682,13 +681,16 @@ fn repair(path: &Path, spec: Option<&Path>) -> anyhow::Result<()> {
     if report.problems.len() > 10 {
         eprintln!("sweep: … and {} more", report.problems.len() - 10);
     }
+    let foreign = match report.foreign {
+        0 => String::new(),
+        n => format!(", {n} records of another sweep"),
+    };
     eprintln!(
-        "sweep: repaired {}: kept {} records; moved {} unparsable lines, {} records of another sweep and {} records \
-         of points outside the space to {}",
+        "sweep: repaired {}: kept {} records; moved {} unparsable lines{foreign} and {} records of points outside \
+         the space to {}",
         path.display(),
         report.kept,
         report.unparsable,
-        report.foreign,
         report.outside,
         report.side_file.display()
     );

@@ -743,11 +743,14 @@ mod tests {
     fn partial_grid() -> Results {
         use crate::point::Point;
         use crate::store::{Header, Record};
-        let space = crate::Space::grid([crate::Space::linspace("x", 0.0, 7.0, 8), crate::Space::range("y", 0, 7)]);
-        let header = Header::new(space.clone(), crate::Task::Closure("x + y".into()));
+        let space = crate::space::Space::grid([
+            crate::space::Space::linspace("x", 0.0, 7.0, 8),
+            crate::space::Space::range("y", 0, 7),
+        ]);
+        let header = Header::new(space.clone(), crate::spec::Task::Closure("x + y".into()));
         let at = |x: f64, y: i64| {
             let point = Point::new(vec![("x".into(), Value::Float(x)), ("y".into(), Value::Int(y))]);
-            let index = crate::SpaceIndex::new(&space).index_of(&point).unwrap_or(usize::MAX);
+            let index = crate::space::SpaceIndex::new(&space).index_of(&point).unwrap_or(usize::MAX);
             (index, point)
         };
         let mut records = Vec::new();
@@ -781,7 +784,10 @@ mod tests {
 
     #[test]
     fn a_zips_heatmap_leaves_cells_that_are_no_points_blank() {
-        let space = crate::Space::zip([crate::Space::range("i", 0, 4), crate::Space::list("x", [0.5, 1.5, 2.5, 3.5])]);
+        let space = crate::space::Space::zip([
+            crate::space::Space::range("i", 0, 4),
+            crate::space::Space::list("x", [0.5, 1.5, 2.5, 3.5]),
+        ]);
         let grid = grid_of(&space, "i", "x", &[], &[], "v".into());
         let (failed, missing) = grid.holes();
         assert_eq!((failed.len(), missing.len()), (0, 4), "only the diagonal is the sweep's");

@@ -56,7 +56,7 @@ fn a_lower_cap_gives_points_up_and_says_how_often_they_failed() {
     let report = status_json(&sandbox, &["--max-attempts", "2"]);
     assert_eq!(report["given_up"], 2, "{report}");
     let text = stdout(&sandbox.sweep(&["status", "--max-attempts", "2", "flaky.jsonl"]));
-    assert!(text.contains("failed k=2 (4 attempts, given up, on "), "{text}");
+    assert!(text.contains("failed k=2 (attempt 4, given up, on "), "{text}");
     assert!(!text.contains("failed 2 times"), "{text}");
 }
 
