@@ -58,6 +58,9 @@ pub struct Grid2 {
     pub outside: Vec<bool>,
 }
 
+/// A cell of a [`Grid2`]: `(i, j)` for `(xs[i], ys[j])`.
+type Cell = (usize, usize);
+
 impl Grid2 {
     fn at(&self, i: usize, j: usize) -> Option<f64> {
         self.values.get(i * self.ys.len() + j).copied().flatten()
@@ -73,7 +76,7 @@ impl Grid2 {
 
     /// The cells of failed points, and those of points without a value
     /// that did not fail (not computed), as `(i, j)`.
-    fn holes(&self) -> (Vec<(usize, usize)>, Vec<(usize, usize)>) {
+    fn holes(&self) -> (Vec<Cell>, Vec<Cell>) {
         let cells = (0..self.xs.len()).flat_map(|i| (0..self.ys.len()).map(move |j| (i, j)));
         let failed = cells.clone().filter(|&(i, j)| self.failed_at(i, j)).collect();
         let missing = cells
