@@ -238,6 +238,37 @@ mod tests {
     }
 
     #[test]
+    fn records_carry_their_sweep_and_old_files_keep_reading() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (ours, theirs) = (dir.path().join("ours.jsonl"), dir.path().join("theirs.jsonl"));
+        let cubes = Header::new(Space::range("k", 0, 4), Task::Closure("k cubed".into()));
+        for (path, header) in [(&ours, header()), (&theirs, cubes)] {
+            let (mut writer, _) = ResultsWriter::open(path, &header).unwrap_or_else(|e| panic!("{e}"));
+            writer.append(&record(2, Ok(8.into()))).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let pasted = std::fs::read_to_string(&theirs).unwrap_or_default().lines().nth(1).unwrap_or_default().to_owned();
+        let mut text = std::fs::read_to_string(&ours).unwrap_or_default();
+        text.push_str(&pasted);
+        text.push('\n');
+        std::fs::write(&ours, &text).unwrap_or_else(|e| panic!("{e}"));
+        let refused = Results::load(&ours);
+        assert!(matches!(refused, Err(StoreError::ForeignRecord { line: 3, found: Some(_), .. })), "{refused:?}");
+        assert!(ResultsWriter::open(&ours, &header()).is_err(), "a resume refuses it too");
+
+        // Rewritten atomically, a format-2 file's records get the identity
+        // its header gave them, and the file today's format.
+        let old_header = Header { format: 2, ..header() };
+        let untagged = serde_json::to_string(&record(1, Ok(1.into()))).unwrap_or_default();
+        let legacy = format!("{{\"sweep\":{}}}\n{untagged}\n", serde_json::to_string(&old_header).unwrap_or_default());
+        std::fs::write(&ours, legacy).unwrap_or_else(|e| panic!("{e}"));
+        let loaded = Results::load(&ours).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((loaded.records.len(), loaded.untagged), (1, 1));
+        write_results_atomically(&ours, &loaded.header, &loaded.records).unwrap_or_else(|e| panic!("{e}"));
+        let upgraded = Results::load(&ours).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((upgraded.header.format, upgraded.records.len(), upgraded.untagged), (FORMAT_VERSION, 1, 0));
+    }
+
+    #[test]
     fn foreign_files_are_never_overwritten() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("notes.txt");

@@ -112,8 +112,9 @@ pub(super) struct BadLine {
 
 impl Results {
     /// Reads a results file; a torn last line is ignored with a warning.
-    /// A line that does not parse elsewhere is an error that points to
-    /// `sweep repair`.
+    /// A line that does not parse elsewhere, and a record of another sweep
+    /// ([`StoreError::ForeignRecord`]), are errors that name the line and
+    /// point to `sweep repair`.
     pub fn load(path: &Path) -> Result<Results, StoreError> {
         let bytes =
             std::fs::read(path).map_err(|reason| StoreError::Io { path: path.to_owned(), doing: "read", reason })?;
