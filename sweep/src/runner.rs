@@ -623,7 +623,7 @@ where
                         summary.computed += 1;
                         if !ok {
                             summary.failed += 1;
-                            summary.given_up += usize::from(attempt >= options.max_attempts.max(1));
+                            summary.given_up += usize::from(crate::store::is_given_up(attempt, options.max_attempts));
                             counters.failed.fetch_add(1, Ordering::SeqCst);
                             bar.set_message(format!("{} failed", summary.failed));
                         }
