@@ -128,7 +128,10 @@ mod tests {
                 continue;
             }
             let message = error.unwrap_err().to_string();
-            assert_eq!(message, format!("cannot tell the chart format of {bad}: its extension must be .png, .svg or .pdf"));
+            assert_eq!(
+                message,
+                format!("cannot tell the chart format of {bad}: its extension must be .png, .svg or .pdf")
+            );
         }
     }
 }

@@ -131,7 +131,8 @@ pub fn render<T, E: From<Error>>(
         Format::Png => {
             let mut pixels = vec![255; size.0 as usize * size.1 as usize * 3];
             let value = {
-                let root = Backend(backend::Inner::Bitmap(BitMapBackend::with_buffer(&mut pixels, size))).into_drawing_area();
+                let root =
+                    Backend(backend::Inner::Bitmap(BitMapBackend::with_buffer(&mut pixels, size))).into_drawing_area();
                 let value = draw(&root)?;
                 root.present().map_err(drawing_failed)?;
                 value

@@ -10,7 +10,6 @@
 
 mod axis;
 mod canvas;
-mod vector;
 
 use anyhow::{bail, Result};
 use axis::Axis;
