@@ -217,8 +217,10 @@ pub fn line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<(), Plot
         let y_range = padded(y_range, 0.06);
         let builder = || {
             let mut builder = ChartBuilder::on(&root);
+            // The style goes in the constructor: `FontDesc::style` keeps the
+            // regular face in the PNG (and only the vector formats went bold).
             builder
-                .caption(&title, (FONT, 36).into_font().style(FontStyle::Bold))
+                .caption(&title, (FONT, 36, FontStyle::Bold).into_font())
                 .margin(30)
                 .x_label_area_size(80)
                 .y_label_area_size(110);
@@ -321,10 +323,8 @@ pub fn heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
 
     save(path, &title, |root| {
         root.fill(&WHITE).map_err(|e| err(&e))?;
-        let root = root
-            .margin(15, 0, 0, 15)
-            .titled(&title, (FONT, 36).into_font().style(FontStyle::Bold))
-            .map_err(|e| err(&e))?;
+        let root =
+            root.margin(15, 0, 0, 15).titled(&title, (FONT, 36, FontStyle::Bold).into_font()).map_err(|e| err(&e))?;
         let (main, bar) = root.split_horizontally(SIZE.0 - 230);
         let mut chart = ChartBuilder::on(&main)
             .margin(20)
@@ -427,7 +427,7 @@ pub fn surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
         root.fill(&WHITE).map_err(|e| err(&e))?;
         // plotters' 3D charts are y-up: the grid's y axis goes along plotters' z.
         let mut chart = ChartBuilder::on(&root)
-            .caption(&title, (FONT, 36).into_font().style(FontStyle::Bold))
+            .caption(&title, (FONT, 36, FontStyle::Bold).into_font())
             .margin(40)
             .build_cartesian_3d(x_range.0..x_range.1, lo..(lo + span), y_range.0..y_range.1)
             .map_err(|e| err(&e))?;
