@@ -216,7 +216,7 @@ pub fn line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<(), Plot
         root.fill(&WHITE).map_err(|e| err(&e))?;
         let y_range = padded(y_range, 0.06);
         let builder = || {
-            let mut builder = ChartBuilder::on(&root);
+            let mut builder = ChartBuilder::on(root);
             // The style goes in the constructor: `FontDesc::style` keeps the
             // regular face in the PNG (and only the vector formats went bold).
             builder
@@ -426,7 +426,7 @@ pub fn surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
     save(path, &title, |root| {
         root.fill(&WHITE).map_err(|e| err(&e))?;
         // plotters' 3D charts are y-up: the grid's y axis goes along plotters' z.
-        let mut chart = ChartBuilder::on(&root)
+        let mut chart = ChartBuilder::on(root)
             .caption(&title, (FONT, 36, FontStyle::Bold).into_font())
             .margin(40)
             .build_cartesian_3d(x_range.0..x_range.1, lo..(lo + span), y_range.0..y_range.1)
