@@ -557,8 +557,9 @@ fn with_a_start_handler_f_never_runs_on_the_consumer() {
         assert_eq!(pool.map_collect(f.clone(), 0..N).len(), N as usize);
         let inner = pool.clone();
         let g = f.clone();
-        let nested: u64 =
-            pool.map(move |x: u64| if x.is_multiple_of(1000) { inner.map(g.clone(), 0..100).sum() } else { x }, 0..N / 10).sum();
+        let nested: u64 = pool
+            .map(move |x: u64| if x.is_multiple_of(1000) { inner.map(g.clone(), 0..100).sum() } else { x }, 0..N / 10)
+            .sum();
         assert!(nested > 0);
         let scoped: u64 = pool.scope(|s| s.map(f.clone(), 0..N).sum());
         assert_eq!(scoped, N * (N - 1) / 2);

@@ -32,6 +32,10 @@ struct Cli {
     command: Command,
 }
 
+/// `--format`'s list, parsed whole by [`charts::Format::list`]: clap reads
+/// a field spelled `Vec<_>` as repeated values, which this alias avoids.
+type Formats = Vec<charts::Format>;
+
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run (or resume) the sweep described by a RON spec.
@@ -41,13 +45,19 @@ enum Command {
     Plot {
         /// Results file (JSON Lines) written by `sweep run`.
         results: PathBuf,
-        /// PNG to write (default: the results path with `.png`); with two
+        /// Chart to write (default: the results path with `.png`); its
+        /// extension picks the format unless --format is given. With two
         /// varying axes, `-heatmap` and `-surface` are added to its name.
         #[arg(long, short)]
         output: Option<PathBuf>,
         /// Field to plot when values are JSON objects.
         #[arg(long)]
         value_key: Option<String>,
+        /// Formats to write, comma-separated: png, svg, pdf (default: the
+        /// one --output's extension names, PNG without --output). Each is
+        /// written beside --output with its own extension.
+        #[arg(long, value_name = "png,svg,pdf", value_parser = charts::Format::list)]
+        format: Option<Formats>,
     },
     /// Count the points of a results file that are done, failed and missing.
     Status {
@@ -340,13 +350,20 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Run(args) => run(args),
         Command::Repair { results, spec } => repair(&results, spec.as_deref()),
-        Command::Plot { results, output, value_key } => {
+        Command::Plot { results, output, value_key, format } => {
             let loaded = load(&results)?;
             let output = output.unwrap_or_else(|| results.with_extension("png"));
-            for path in plot::plot_results(&loaded, value_key.as_deref(), &output)
-                .with_context(|| format!("cannot plot {}", results.display()))?
-            {
-                println!("{}", path.display());
+            let formats = match format {
+                Some(formats) => formats,
+                None => vec![charts::Format::from_path(&output).context("use --format to name the format")?],
+            };
+            for format in formats {
+                let output = output.with_extension(format.extension());
+                for path in plot::plot_results(&loaded, value_key.as_deref(), &output)
+                    .with_context(|| format!("cannot plot {}", results.display()))?
+                {
+                    println!("{}", path.display());
+                }
             }
             Ok(())
         }

@@ -1,21 +1,23 @@
 //! Charts of sweep results: a scatter-and-line plot for one varying axis, a
-//! heatmap and a 3D surface for two. PNG files drawn with plotters and the
-//! embedded DejaVu font (no system fonts needed).
+//! heatmap and a 3D surface for two. Each is written as PNG, SVG or PDF, as
+//! its file's extension says, in the style the bench harness draws in: the
+//! shared `charts` crate's font (the embedded DejaVu, no system fonts
+//! needed), palette and renderer.
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 
 use crate::point::Value;
 pub use crate::spec::Labels;
 use crate::store::{write_atomically, Results, StoreError};
+use charts::{Backend, Format, FONT};
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
 const SIZE: (u32, u32) = (1200, 900);
-const FONT: &str = "sans-serif";
 
 /// Values of `f` along one axis.
 #[derive(Debug, Clone, PartialEq)]
@@ -99,10 +101,10 @@ pub enum PlotError {
     /// The chart shape does not fit the data.
     #[error("{0}")]
     Unsupported(String),
-    /// The PNG could not be written.
+    /// The chart could not be written.
     #[error("cannot write the chart {path}: {reason}")]
     Write {
-        /// The PNG being written.
+        /// The chart being written.
         path: PathBuf,
         /// Why.
         reason: String,
@@ -110,31 +112,39 @@ pub enum PlotError {
     /// plotters failed (font, file, encoding).
     #[error("drawing {path}: {message}")]
     Drawing {
-        /// The PNG being written.
+        /// The chart being written.
         path: PathBuf,
         /// plotters' message.
         message: String,
     },
 }
 
-/// A white-initialised RGB buffer for one chart.
-fn canvas() -> Vec<u8> {
-    vec![255; SIZE.0 as usize * SIZE.1 as usize * 3]
-}
-
-/// Encodes `pixels` (RGB, [`SIZE`]) as PNG and writes it to `path`
-/// atomically: a chart is complete or absent, never truncated.
-fn save_png(path: &Path, pixels: &[u8]) -> Result<(), PlotError> {
-    write_atomically(path, |out| {
-        let mut encoder = png::Encoder::new(out, SIZE.0, SIZE.1);
-        encoder.set_color(png::ColorType::Rgb);
-        encoder.set_depth(png::BitDepth::Eight);
-        let to_io = |e: png::EncodingError| std::io::Error::other(e.to_string());
-        let mut writer = encoder.write_header().map_err(to_io)?;
-        writer.write_image_data(pixels).map_err(to_io)?;
-        writer.finish().map_err(to_io)
-    })
-    .map_err(|e| PlotError::Write { path: path.to_owned(), reason: io_reason(e) })
+/// Draws a chart with `draw` and writes it to `path` atomically (complete
+/// or absent, never truncated), in the format `path`'s extension names.
+fn save(
+    path: &Path,
+    title: &str,
+    draw: impl FnOnce(&DrawingArea<Backend<'_>, Shift>) -> Result<(), PlotError>,
+) -> Result<(), PlotError> {
+    /// The drawing's own error, or the renderer's, which gets the path here.
+    enum Failure {
+        Plot(PlotError),
+        Chart(charts::Error),
+    }
+    impl From<charts::Error> for Failure {
+        fn from(error: charts::Error) -> Self {
+            Failure::Chart(error)
+        }
+    }
+    let format = Format::from_path(path).map_err(|error| PlotError::Unsupported(error.to_string()))?;
+    let ((), bytes) = charts::render(format, SIZE, title, |root| draw(root).map_err(Failure::Plot)).map_err(
+        |failure| match failure {
+            Failure::Plot(error) => error,
+            Failure::Chart(error) => PlotError::Drawing { path: path.to_owned(), message: error.to_string() },
+        },
+    )?;
+    write_atomically(path, |out| std::io::Write::write_all(out, &bytes))
+        .map_err(|e| PlotError::Write { path: path.to_owned(), reason: io_reason(e) })
 }
 
 /// The innermost reason of a store error, for a message that names the
@@ -148,20 +158,6 @@ fn io_reason(error: StoreError) -> String {
 
 fn drawing_error(path: &Path) -> impl Fn(&dyn std::fmt::Display) -> PlotError + '_ {
     move |e| PlotError::Drawing { path: path.to_owned(), message: e.to_string() }
-}
-
-/// Registers the embedded DejaVu fonts once per process: the bitmap backend
-/// has no system fonts to fall back on.
-fn register_fonts() -> Result<(), PlotError> {
-    static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
-    REGISTERED
-        .get_or_init(|| {
-            plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular())
-                .and_then(|()| plotters::style::register_font(FONT, FontStyle::Bold, dejavu::sans::bold()))
-                .map_err(|_| "cannot load the embedded DejaVu font".to_owned())
-        })
-        .clone()
-        .map_err(|message| PlotError::Drawing { path: PathBuf::new(), message })
 }
 
 fn bounds(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
@@ -219,9 +215,9 @@ fn tick(v: &f64) -> String {
     }
 }
 
-/// Scatter plot of `curve` joined by a line, written to `path` as PNG.
+/// Scatter plot of `curve` joined by a line, written to `path` (PNG, SVG
+/// or PDF, by its extension).
 pub fn line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<(), PlotError> {
-    register_fonts()?;
     let err = drawing_error(path);
     let mut points = curve.points.clone();
     points.retain(|(x, y)| x.is_finite() && y.is_finite());
@@ -238,15 +234,15 @@ pub fn line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<(), Plot
             curve.axis
         )));
     }
-    let mut pixels = canvas();
-    {
-        let root = BitMapBackend::with_buffer(&mut pixels, SIZE).into_drawing_area();
+    save(path, &title, |root| {
         root.fill(&WHITE).map_err(|e| err(&e))?;
         let y_range = padded(y_range, 0.06);
         let builder = || {
-            let mut builder = ChartBuilder::on(&root);
+            let mut builder = ChartBuilder::on(root);
+            // The style goes in the constructor: `FontDesc::style` keeps the
+            // regular face in the PNG (and only the vector formats went bold).
             builder
-                .caption(&title, (FONT, 36).into_font().style(FontStyle::Bold))
+                .caption(&title, (FONT, 36, FontStyle::Bold).into_font())
                 .margin(30)
                 .x_label_area_size(80)
                 .y_label_area_size(110);
@@ -263,19 +259,18 @@ pub fn line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<(), Plot
             let chart = builder().build_cartesian_2d(padded(x_range, 0.04), y_range).map_err(|e| err(&e))?;
             draw_curve(chart, &points, &curve.failed, &axis_label, &value_label).map_err(|e| err(&e))?;
         }
-        root.present().map_err(|e| err(&e))?;
-    }
-    save_png(path, &pixels)
+        Ok(())
+    })
 }
 
 /// Draws the mesh, the line, the markers and the legend on a prepared chart.
-fn draw_curve<'a, X>(
-    mut chart: ChartContext<'a, BitMapBackend<'a>, Cartesian2d<X, RangedCoordf64>>,
+fn draw_curve<'a, DB: DrawingBackend + 'a, X>(
+    mut chart: ChartContext<'a, DB, Cartesian2d<X, RangedCoordf64>>,
     points: &[(f64, f64)],
     failed: &[f64],
     axis_label: &str,
     value_label: &str,
-) -> Result<(), DrawingAreaErrorKind<<BitMapBackend<'a> as DrawingBackend>::ErrorType>>
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>
 where
     X: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
@@ -290,7 +285,7 @@ where
         .light_line_style(BLACK.mix(0.05))
         .bold_line_style(BLACK.mix(0.15))
         .draw()?;
-    let line_colour = RGBColor(31, 119, 180);
+    let line_colour = charts::PALETTE[0];
     chart
         .draw_series(LineSeries::new(points.iter().copied(), line_colour.mix(0.5).stroke_width(2)))?
         .label("linear interpolation")
@@ -336,7 +331,6 @@ fn cell_edges(cs: &[f64]) -> Vec<f64> {
 
 /// Heatmap of `grid` with a colour bar; missing points are grey.
 pub fn heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotError> {
-    register_fonts()?;
     let err = drawing_error(path);
     let (lo, hi) = grid.value_range().ok_or(PlotError::NoData)?;
     let span = if hi > lo { hi - lo } else { 1.0 };
@@ -349,14 +343,10 @@ pub fn heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
     let (x_label, y_label) = (labels.axis(&grid.x_axis), labels.axis(&grid.y_axis));
     let title = labels.title.clone().unwrap_or_else(|| format!("{value_label} over ({x_label}, {y_label})"));
 
-    let mut pixels = canvas();
-    {
-        let root = BitMapBackend::with_buffer(&mut pixels, SIZE).into_drawing_area();
+    save(path, &title, |root| {
         root.fill(&WHITE).map_err(|e| err(&e))?;
-        let root = root
-            .margin(15, 0, 0, 15)
-            .titled(&title, (FONT, 36).into_font().style(FontStyle::Bold))
-            .map_err(|e| err(&e))?;
+        let root =
+            root.margin(15, 0, 0, 15).titled(&title, (FONT, 36, FontStyle::Bold).into_font()).map_err(|e| err(&e))?;
         let (main, bar) = root.split_horizontally(SIZE.0 - 230);
         let mut chart = ChartBuilder::on(&main)
             .margin(20)
@@ -433,16 +423,14 @@ pub fn heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
                 Rectangle::new([(0.0, v0), (1.0, v1)], colour((v0 + v1) / 2.0).filled())
             }))
             .map_err(|e| err(&e))?;
-        root.present().map_err(|e| err(&e))?;
-    }
-    save_png(path, &pixels)
+        Ok(())
+    })
 }
 
 /// 3D surface of `grid` (value vertical), coloured by value. Cells with a
 /// missing or failed corner are left out: the surface shows its holes
 /// rather than inventing values.
 pub fn surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotError> {
-    register_fonts()?;
     let err = drawing_error(path);
     if grid.xs.len() < 2 || grid.ys.len() < 2 {
         return Err(PlotError::Unsupported("a surface needs at least 2 values on each axis".into()));
@@ -455,13 +443,11 @@ pub fn surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
     let x_range = (grid.xs[0], grid.xs[grid.xs.len() - 1]);
     let y_range = (grid.ys[0], grid.ys[grid.ys.len() - 1]);
 
-    let mut pixels = canvas();
-    {
-        let root = BitMapBackend::with_buffer(&mut pixels, SIZE).into_drawing_area();
+    save(path, &title, |root| {
         root.fill(&WHITE).map_err(|e| err(&e))?;
         // plotters' 3D charts are y-up: the grid's y axis goes along plotters' z.
-        let mut chart = ChartBuilder::on(&root)
-            .caption(&title, (FONT, 36).into_font().style(FontStyle::Bold))
+        let mut chart = ChartBuilder::on(root)
+            .caption(&title, (FONT, 36, FontStyle::Bold).into_font())
             .margin(40)
             .build_cartesian_3d(x_range.0..x_range.1, lo..(lo + span), y_range.0..y_range.1)
             .map_err(|e| err(&e))?;
@@ -516,9 +502,8 @@ pub fn surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
                 Text::new(value_label.clone(), (x_range.0, lo + span * 1.12, y_range.1), text.clone()),
             ])
             .map_err(|e| err(&e))?;
-        root.present().map_err(|e| err(&e))?;
-    }
-    save_png(path, &pixels)
+        Ok(())
+    })
 }
 
 /// Reads the plotted number out of a record value: the value itself, or its
@@ -572,7 +557,8 @@ fn check_value_key(results: &Results, key: Option<&str>) -> Result<(), PlotError
 }
 
 /// Plots a results file: one varying axis → `<output>` (scatter + line);
-/// two → `<stem>-heatmap.png` and `<stem>-surface.png`. Returns the files
+/// two → `<stem>-heatmap.<ext>` and `<stem>-surface.<ext>`, in the format
+/// `output`'s extension names (see [`line_plot`]). Returns the files
 /// written. The axes come from the sweep's space, not from the records, so
 /// a partial sweep is drawn over its whole domain with its holes; axes with
 /// a single value are fixed and named in the title.
@@ -717,10 +703,12 @@ fn grid_of(
     }
 }
 
-/// `dir/stem.png` → `dir/stem-<suffix>.png`.
+/// `dir/stem.svg` → `dir/stem-<suffix>.svg`: the format stays (PNG when
+/// `output` has no extension).
 fn sibling(output: &Path, suffix: &str) -> PathBuf {
     let stem = output.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "plot".into());
-    output.with_file_name(format!("{stem}-{suffix}.png"))
+    let extension = output.extension().map_or_else(|| "png".into(), |e| e.to_string_lossy().into_owned());
+    output.with_file_name(format!("{stem}-{suffix}.{extension}"))
 }
 
 #[cfg(test)]
@@ -816,5 +804,7 @@ mod tests {
     fn cell_edges_surround_centres() {
         assert_eq!(cell_edges(&[0.0, 1.0, 3.0]), vec![-0.5, 0.5, 2.0, 4.0]);
         assert_eq!(sibling(Path::new("out/r.png"), "heatmap"), PathBuf::from("out/r-heatmap.png"));
+        assert_eq!(sibling(Path::new("out/r.pdf"), "surface"), PathBuf::from("out/r-surface.pdf"));
+        assert_eq!(sibling(Path::new("r"), "heatmap"), PathBuf::from("r-heatmap.png"));
     }
 }

@@ -313,3 +313,46 @@ fn partial_sweeps_are_plotted_with_their_holes() {
     assert!(message.contains("cannot write the chart no/such/dir/chart-heatmap.png"), "{message}");
     assert!(!message.contains("Os {") && !message.contains("Error("), "no debug text: {message}");
 }
+
+#[test]
+fn plots_are_written_in_every_format_asked_for() {
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "grid.ron",
+        r#"(space: Grid([Linspace(name: "x", start: -1.0, stop: 1.0, num: 4), Range(name: "n", start: 0, end: 3)]),
+            command: ["awk", "BEGIN { print {x} * {x} + {n} }"])"#,
+    );
+    ok(sandbox.sweep(&["run", "--no-progress", "grid.ron"]));
+
+    // --output's extension gives way to each format's; repeats are drawn once.
+    let written = stdout(&ok(sandbox.sweep(&["plot", "grid.jsonl", "-o", "g.png", "--format", "svg,pdf,svg"])));
+    assert_eq!(
+        written.lines().collect::<Vec<_>>(),
+        ["g-heatmap.svg", "g-surface.svg", "g-heatmap.pdf", "g-surface.pdf"]
+    );
+    for name in ["g-heatmap.svg", "g-surface.svg"] {
+        let svg = std::fs::read_to_string(sandbox.path(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(svg.starts_with("<svg") && svg.contains("width=\"1200\" height=\"900\""), "{name}");
+        assert!(svg.contains("<path d=") && !svg.contains("<text"), "{name}: shapes and text as paths");
+    }
+    for name in ["g-heatmap.pdf", "g-surface.pdf"] {
+        let pdf = std::fs::read(sandbox.path(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(pdf.starts_with(b"%PDF-1.4") && pdf.ends_with(b"%%EOF\n"), "{name}");
+    }
+    assert!(!sandbox.path("g-heatmap.png").exists(), "only the formats asked for");
+
+    // Without --format, --output's extension names the format.
+    assert_eq!(stdout(&ok(sandbox.sweep(&["plot", "grid.jsonl", "-o", "h.svg"]))).lines().count(), 2);
+    assert!(std::fs::read_to_string(sandbox.path("h-heatmap.svg")).is_ok_and(|svg| svg.starts_with("<svg")));
+
+    for (args, expected) in [
+        (&["--format", "png,gif"][..], "unknown chart format \"gif\": use png, svg or pdf"),
+        (&["--format", "png,"][..], "empty chart format in \"png,\""),
+        (&["-o", "chart.jpg"][..], "cannot tell the chart format of chart.jpg"),
+    ] {
+        let refused = sandbox.sweep(&[&["plot", "grid.jsonl"][..], args].concat());
+        assert!(!refused.status.success(), "{args:?}");
+        assert!(stderr(&refused).contains(expected), "{args:?}: {}", stderr(&refused));
+    }
+    assert!(!sandbox.path("chart.png").exists() && !sandbox.path("grid-heatmap.png").exists());
+}

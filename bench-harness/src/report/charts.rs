@@ -10,7 +10,6 @@
 
 mod axis;
 mod canvas;
-mod vector;
 
 use anyhow::{bail, Result};
 use axis::Axis;
@@ -67,42 +66,9 @@ pub const WIDTH: u32 = 1600;
 /// small print (workload, machine, build) below that.
 pub const HEIGHT: u32 = 1150;
 
-/// A file format every chart can be drawn in; the drawing code picks the
-/// backend from the file's extension.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Format {
-    /// A 1600 × 1000 bitmap, for screens and Markdown.
-    Png,
-    /// Scalable, text as outlines: opens the same everywhere.
-    Svg,
-    /// One page, text as outlines, for LaTeX's `\includegraphics`.
-    Pdf,
-}
-
-impl Format {
-    /// Every format, PNG first.
-    pub const ALL: [Format; 3] = [Format::Png, Format::Svg, Format::Pdf];
-
-    /// The file extension, without the dot.
-    pub fn extension(self) -> &'static str {
-        match self {
-            Format::Png => "png",
-            Format::Svg => "svg",
-            Format::Pdf => "pdf",
-        }
-    }
-}
-
-impl std::str::FromStr for Format {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Format::ALL
-            .into_iter()
-            .find(|format| format.extension().eq_ignore_ascii_case(text))
-            .ok_or_else(|| format!("unknown figure format {text:?}: use png, svg or pdf"))
-    }
-}
+/// A file format every chart can be drawn in (shared with `sweep plot`);
+/// the drawing code picks the backend from the file's extension.
+pub use ::charts::Format;
 
 /// One measured value with the bounds of its 95 % confidence interval.
 #[derive(Debug, Clone, Copy, PartialEq)]

@@ -2,7 +2,6 @@
 //! a stack of [`Layer`]s) rendered to a PNG with a consistent style.
 
 use super::axis::Axis;
-use super::vector::{Recorder, Recording};
 use super::{Canvas, MeasuredSeries};
 use anyhow::{Context, Result};
 use plotters::coord::Shift;
@@ -10,25 +9,10 @@ use plotters::element::ComposedElement;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 use std::path::Path;
-use std::sync::OnceLock;
 
-/// Okabe–Ito colours: distinguishable with colour-vision deficiencies, and
-/// together with the marker shapes still apart in greyscale print; then
-/// four darker ones from Paul Tol's palettes (indigo, wine, olive, teal)
-/// for backends of users' own beyond the built-in ones.
-pub(super) const PALETTE: [RGBColor; 11] = [
-    RGBColor(0, 114, 178),
-    RGBColor(213, 94, 0),
-    RGBColor(0, 158, 115),
-    RGBColor(204, 121, 167),
-    RGBColor(230, 159, 0),
-    RGBColor(86, 180, 233),
-    RGBColor(0, 0, 0),
-    RGBColor(51, 34, 136),
-    RGBColor(136, 34, 85),
-    RGBColor(153, 153, 51),
-    RGBColor(68, 170, 153),
-];
+// The palette, the font and the renderer are shared with `sweep plot`.
+use ::charts::{Format, PALETTE};
+
 /// Colour of ideal-scaling reference lines.
 pub(super) const IDEAL_GRAY: RGBColor = RGBColor(120, 120, 120);
 const CORES_GRAY: RGBColor = RGBColor(90, 90, 90);
@@ -226,7 +210,7 @@ fn legend_columns(widths: &[u32], available: i32) -> Vec<i32> {
 /// between the plot and the small print, so it can never hide data.
 ///
 /// The file's extension picks the format: PNG, or SVG and PDF, which draw
-/// exactly what the PNG shows (see [`super::vector`]); the layout is the same.
+/// exactly what the PNG shows (see [`::charts::render`]); the layout is the same.
 pub(super) fn render(path: &Path, figure: &Figure<'_>) -> Result<Layout> {
     let error = match render_sized(path, figure, figure.canvas) {
         Ok(layout) => return Ok(layout),
@@ -259,35 +243,14 @@ struct TooMuchText {
 
 /// [`render`] at the size and text scale of `canvas`.
 fn render_sized(path: &Path, figure: &Figure<'_>, canvas: Canvas) -> Result<Layout> {
-    ensure_fonts()?;
     let context = || format!("drawing chart '{}' to {}", figure.title, path.display());
-    let extension = path.extension().and_then(|e| e.to_str()).unwrap_or_default().to_ascii_lowercase();
-    match extension.as_str() {
-        "png" => {
-            let root = BitMapBackend::new(path, (canvas.width, canvas.height)).into_drawing_area();
-            let layout = draw_figure(&root, figure, canvas).with_context(context)?;
-            root.present().with_context(context)?;
-            Ok(layout)
-        }
-        "svg" | "pdf" => {
-            let mut recording = Recording::new((canvas.width, canvas.height));
-            let layout = draw_figure(&Recorder::new(&mut recording).into_drawing_area(), figure, canvas)
-                .with_context(context)?;
-            let bytes = if extension == "svg" {
-                recording.to_svg(figure.title).into_bytes()
-            } else {
-                recording.to_pdf(figure.title, PDF_POINTS_PER_PIXEL)
-            };
-            std::fs::write(path, bytes).with_context(context)?;
-            Ok(layout)
-        }
-        _ => anyhow::bail!("cannot draw chart '{}' to {}: use .png, .svg or .pdf", figure.title, path.display()),
-    }
+    let format = Format::from_path(path).with_context(|| format!("cannot draw chart '{}'", figure.title))?;
+    let (layout, bytes) =
+        ::charts::render(format, (canvas.width, canvas.height), figure.title, |root| draw_figure(root, figure, canvas))
+            .with_context(context)?;
+    std::fs::write(path, bytes).with_context(context)?;
+    Ok(layout)
 }
-
-/// PDF page scale: 1600 pixels become 5.33 in (384 pt), so the text sizes
-/// above print at 6–10 pt when the page is included at its natural size.
-const PDF_POINTS_PER_PIXEL: f64 = 0.24;
 
 /// Draws `figure` on `root`, any plotters backend.
 fn draw_figure<DB: DrawingBackend>(
@@ -437,24 +400,6 @@ fn legend_entry(layer: &Layer<'_>) -> Option<LegendEntry> {
             glyph: Glyph { marker: Some(Marker::Circle), filled: false, color: CORES_GRAY, line: None },
         }),
     }
-}
-
-/// Registers the embedded DejaVu fonts with plotters, once per process:
-/// the build has no fontconfig, so without this no text renders at all.
-pub(super) fn ensure_fonts() -> Result<()> {
-    static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
-    REGISTERED
-        .get_or_init(|| {
-            for (style, bytes) in
-                [(FontStyle::Normal, dejavu::sans::regular()), (FontStyle::Bold, dejavu::sans::bold())]
-            {
-                plotters::style::register_font("sans-serif", style, bytes)
-                    .map_err(|_| "the embedded DejaVu Sans font could not be parsed".to_string())?;
-            }
-            Ok(())
-        })
-        .clone()
-        .map_err(anyhow::Error::msg)
 }
 
 /// Greedy word wrap of `text` into lines at most `width` pixels wide.

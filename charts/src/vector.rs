@@ -88,7 +88,7 @@ enum Item {
 
 /// Everything a chart drew, in order, in pixels; written out by
 /// [`Recording::to_svg`] and [`Recording::to_pdf`].
-pub(super) struct Recording {
+pub(crate) struct Recording {
     size: (u32, u32),
     items: Vec<Item>,
     /// Each glyph used, once, in font units (y up): an SVG defines it once
@@ -97,19 +97,19 @@ pub(super) struct Recording {
 }
 
 /// The plotters backend that fills a [`Recording`].
-pub(super) struct Recorder<'a> {
+pub(crate) struct Recorder<'a> {
     recording: &'a mut Recording,
 }
 
 impl<'a> Recorder<'a> {
-    pub(super) fn new(recording: &'a mut Recording) -> Self {
+    pub(crate) fn new(recording: &'a mut Recording) -> Self {
         Self { recording }
     }
 }
 
 /// Never produced: recording cannot fail. Plotters needs an error type.
 #[derive(Debug)]
-pub(super) struct NoError;
+pub(crate) struct NoError;
 
 impl std::fmt::Display for NoError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -130,7 +130,7 @@ fn visible(color: &BackendColor) -> bool {
 }
 
 impl Recording {
-    pub(super) fn new(size: (u32, u32)) -> Self {
+    pub(crate) fn new(size: (u32, u32)) -> Self {
         Self { size, items: Vec::new(), glyphs: std::collections::BTreeMap::new() }
     }
 }
@@ -391,7 +391,7 @@ fn escape_xml(text: &str) -> String {
 
 impl Recording {
     /// The drawing as a standalone SVG document titled `title`.
-    pub(super) fn to_svg(&self, title: &str) -> String {
+    pub(crate) fn to_svg(&self, title: &str) -> String {
         let (width, height) = self.size;
         let mut svg = String::new();
         let _ = writeln!(
@@ -465,7 +465,7 @@ impl Recording {
 
     /// The drawing as a one-page PDF titled `title`, `points_per_pixel`
     /// points (1/72 in) to a pixel.
-    pub(super) fn to_pdf(&self, title: &str, points_per_pixel: f64) -> Vec<u8> {
+    pub(crate) fn to_pdf(&self, title: &str, points_per_pixel: f64) -> Vec<u8> {
         let (width, height) = (f64::from(self.size.0), f64::from(self.size.1));
         let mut alphas: Vec<u32> = Vec::new();
         let mut content = String::new();
@@ -543,7 +543,7 @@ impl Recording {
             )
             .into_bytes(),
             flate_stream("", &stream),
-            format!("<< /Title {} /Producer (parsweep bench-harness) >>", pdf_string(title)).into_bytes(),
+            format!("<< /Title {} /Producer (parsweep) >>", pdf_string(title)).into_bytes(),
         ];
         for path in self.glyphs.values() {
             let points = path.iter().flat_map(|segment| match *segment {
@@ -697,7 +697,7 @@ mod tests {
     use super::*;
 
     fn drawn(draw: impl FnOnce(&DrawingArea<Recorder<'_>, plotters::coord::Shift>)) -> Recording {
-        super::super::canvas::ensure_fonts().unwrap();
+        crate::ensure_fonts().unwrap();
         let mut recording = Recording::new((200, 100));
         draw(&Recorder::new(&mut recording).into_drawing_area());
         recording
