@@ -31,6 +31,7 @@
 //! ```
 
 pub mod command;
+pub mod exit;
 pub mod fingerprint;
 mod hash;
 pub mod plot;
@@ -43,6 +44,7 @@ pub mod spec;
 pub mod store;
 
 pub use command::{execute, run_command, CommandOptions, CommandTemplate, Evaluation, Exit};
+pub use exit::ExitCode;
 pub use fingerprint::Fingerprint;
 pub use point::{Point, PointId, Value};
 pub use runner::{

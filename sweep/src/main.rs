@@ -283,36 +283,35 @@ struct CollectArgs {
 }
 
 fn main() -> ExitCode {
-    match dispatch(Cli::parse()) {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // --help and --version are answers, not errors.
+            let _ = error.print();
+            return if error.use_stderr() { sweep::ExitCode::BadInput.into() } else { ExitCode::SUCCESS };
+        }
+    };
+    match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => match error.downcast_ref::<Stopped>() {
-            Some(stopped) => {
-                eprintln!("sweep: {stopped}");
-                ExitCode::from(stopped.status)
+        Err(error) => {
+            let code = sweep::ExitCode::of(&error);
+            match code {
+                // Outcomes, not errors: their message says what happened.
+                sweep::ExitCode::Stopped(_) | sweep::ExitCode::Incomplete => eprintln!("sweep: {error:#}"),
+                _ => eprintln!("sweep: error: {error:#}"),
             }
-            None => {
-                eprintln!("sweep: error: {error:#}");
-                ExitCode::FAILURE
-            }
-        },
+            code.into()
+        }
     }
 }
 
-/// A run that stopped on request: not an error, but not a success either
-/// (the exit status is 128 + the signal, as if it had killed the process).
-#[derive(Debug)]
-struct Stopped {
-    message: String,
-    status: u8,
+/// Returns a [`sweep::exit::Usage`] error (exit status 2): the command
+/// line or the spec asks for something impossible.
+macro_rules! usage {
+    ($($arg:tt)*) => {
+        return Err(sweep::exit::Usage(format!($($arg)*)).into())
+    };
 }
-
-impl std::fmt::Display for Stopped {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Stopped {}
 
 /// Lets `sweep status … | head` end quietly: with SIGPIPE at its default,
 /// a closed pipe ends the process instead of making `println!` panic.
@@ -376,13 +375,13 @@ fn load(path: &Path) -> anyhow::Result<Results> {
 fn run(args: RunArgs) -> anyhow::Result<()> {
     let spec = Spec::load(&args.spec)?;
     let workers = match args.workers.or(spec.workers) {
-        Some(0) => bail!("--workers must be at least 1"),
+        Some(0) => usage!("--workers must be at least 1"),
         Some(n) => n,
         None => RunOptions::default().workers,
     };
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     if workers > sweep::runner::max_workers() {
-        bail!(
+        usage!(
             "{workers} workers is more than this machine can use: the limit is {} (64 per core, {cores} cores); \
              black boxes that wait on I/O rarely gain from more than a few per core",
             sweep::runner::max_workers()
@@ -394,27 +393,27 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         );
     }
     let chunk_size = match args.chunk_size.or(spec.chunk_size) {
-        Some(0) => bail!("--chunk-size must be at least 1"),
+        Some(0) => usage!("--chunk-size must be at least 1"),
         other => other.unwrap_or(1),
     };
     let timeout = match args.timeout.or(spec.timeout_secs) {
-        Some(t) if !(t.is_finite() && t > 0.0) => bail!("--timeout must be a positive number of seconds, not {t}"),
+        Some(t) if !(t.is_finite() && t > 0.0) => usage!("--timeout must be a positive number of seconds, not {t}"),
         other => other.map(sweep::store::practically_never_past),
     };
     let seconds = |value: f64, flag: &str| -> anyhow::Result<Duration> {
         if value.is_nan() || value < 0.0 {
-            bail!("{flag} must be a non-negative number of seconds, not {value}");
+            usage!("{flag} must be a non-negative number of seconds, not {value}");
         }
         Ok(sweep::store::practically_never_past(value))
     };
     let grace = seconds(args.grace, "--grace")?;
     let progress_every = seconds(args.progress_every, "--progress-every")?.max(Duration::from_millis(100));
     let max_attempts = match args.max_attempts.or(spec.max_attempts) {
-        Some(0) => bail!("--max-attempts must be at least 1"),
+        Some(0) => usage!("--max-attempts must be at least 1"),
         other => other.unwrap_or(sweep::store::DEFAULT_MAX_ATTEMPTS),
     };
     let capture_limit = match args.max_output.or(spec.max_output) {
-        Some(0) => bail!("--max-output must be at least 1 byte"),
+        Some(0) => usage!("--max-output must be at least 1 byte"),
         other => other.unwrap_or(sweep::command::DEFAULT_CAPTURE_LIMIT),
     };
     let mut output = args.output.clone().unwrap_or_else(|| spec.default_output(&args.spec));
@@ -472,7 +471,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         summary.elapsed.as_secs_f64()
     );
     if summary.stopped {
-        return Err(Stopped {
+        return Err(sweep::exit::Stopped {
             message: format!(
                 "stopped by {}: {} points done in this run, {} abandoned in flight; every record is flushed to \
                  {}. Run the same command again to resume",
@@ -481,11 +480,14 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
                 summary.interrupted,
                 output.display()
             ),
-            status: sweep::signals::exit_status(),
+            signal: sweep::signals::last_number().unwrap_or(0),
         }
         .into());
     }
-    let counts = sweep::Results::load(&output).map(|r| r.status_with(max_attempts))?;
+    let results = sweep::Results::load(&output)?;
+    let counts = results.status_with(max_attempts);
+    let selected = options.selection.membership(header.space.len());
+    let failed_here = results.latest().iter().filter(|r| !r.is_ok() && selected(r.index)).count();
     if counts.given_up > 0 {
         eprintln!(
             "sweep: {} points failed {max_attempts} times and are given up; raise --max-attempts to try them again",
@@ -497,6 +499,14 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             "sweep: see the failures with `sweep status {}`; rerun with --retry-failed to recompute them",
             output.display()
         );
+    }
+    if failed_here > 0 {
+        return Err(sweep::exit::Incomplete(format!(
+            "{failed_here} of the {} points of this run have no value (they failed); exit status {}",
+            summary.selected,
+            sweep::ExitCode::Incomplete.status()
+        ))
+        .into());
     }
     Ok(())
 }
@@ -675,18 +685,18 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
         }
     }
     if options.throttle == Some(0) {
-        bail!("--throttle must be at least 1");
+        usage!("--throttle must be at least 1");
     }
     let max_attempts = match args.max_attempts.or(recorded.as_ref().and_then(|s| s.max_attempts)).or(spec.max_attempts)
     {
-        Some(0) => bail!("--max-attempts must be at least 1"),
+        Some(0) => usage!("--max-attempts must be at least 1"),
         other => other.unwrap_or(sweep::store::DEFAULT_MAX_ATTEMPTS),
     };
     let mut count = match (args.tasks, &recorded) {
-        (Some(0), _) => bail!("--tasks must be at least 1"),
+        (Some(0), _) => usage!("--tasks must be at least 1"),
         (Some(count), _) => count,
         (None, Some(submission)) => submission.shard_count,
-        (None, None) => bail!("--tasks N is required (no submission of this sweep is recorded)"),
+        (None, None) => usage!("--tasks N is required (no submission of this sweep is recorded)"),
     };
     let total = header.space.len();
     if count > total {
@@ -859,20 +869,20 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
         None
     });
     let count = match (args.tasks, log.as_ref().and_then(SubmissionLog::latest)) {
-        (Some(0), _) => bail!("--tasks must be at least 1"),
+        (Some(0), _) => usage!("--tasks must be at least 1"),
         (Some(count), _) => count,
         (None, Some(submission)) => submission.shard_count,
         (None, None) => match slurm::shard_counts_on_disk(&output)
             .with_context(|| format!("looking for shard files of {}", output.display()))?[..]
         {
-            [] => bail!(
+            [] => usage!(
                 "no shard files of {} (`*.shard-K-of-N.jsonl` beside it) found; run the shards first, \
                  e.g. with `sweep slurm {} --tasks N --submit`",
                 output.display(),
                 args.spec.display()
             ),
             [count] => count,
-            ref counts => bail!(
+            ref counts => usage!(
                 "shard files for several shard counts ({}) lie beside {}; pick one with --tasks",
                 counts.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
                 output.display()
@@ -893,7 +903,7 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
     }
     slurm::write_merged(&output, &header, &collection.records, collection.done_in_output)?;
     let max_attempts = match args.max_attempts.or(log.as_ref().and_then(|l| l.latest()?.max_attempts)) {
-        Some(0) => bail!("--max-attempts must be at least 1"),
+        Some(0) => usage!("--max-attempts must be at least 1"),
         other => other.or(spec.max_attempts).unwrap_or(sweep::store::DEFAULT_MAX_ATTEMPTS),
     };
     for gap in &collection.gaps {
@@ -916,7 +926,7 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let incomplete = collection.incomplete_shards();
-    report_task_states(&log, &state_path, count, &incomplete);
+    report_task_states(&log, &state_path, count, &incomplete, &collection.records);
     let shards: Vec<String> = incomplete.iter().map(ToString::to_string).collect();
     let to_retry = collection.shards_to_retry(max_attempts);
     let advice = if to_retry.is_empty() {
@@ -925,17 +935,24 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
         format!("rerun them with `sweep slurm {} --resubmit`", args.spec.display())
     };
     let given_up_note = if given_up > 0 { format!(", {given_up} given up") } else { String::new() };
-    bail!(
+    Err(sweep::exit::Incomplete(format!(
         "{} of {total} points have no value (shards {}{given_up_note}); {advice}",
         collection.gaps.len(),
         shards.join(", "),
-    )
+    ))
+    .into())
 }
 
 /// Says, for each incomplete shard, what Slurm's accounting knows of the
 /// latest task that was to compute it (state and exit code), or plainly why
 /// that cannot be said.
-fn report_task_states(log: &Option<SubmissionLog>, state_path: &Path, count: usize, incomplete: &[usize]) {
+fn report_task_states(
+    log: &Option<SubmissionLog>,
+    state_path: &Path,
+    count: usize,
+    incomplete: &[usize],
+    records: &[sweep::Record],
+) {
     let Some(log) = log else {
         eprintln!(
             "sweep: no readable record of this sweep's submissions ({}), so the states of its Slurm tasks are \
@@ -951,7 +968,12 @@ fn report_task_states(log: &Option<SubmissionLog>, state_path: &Path, count: usi
     let mut jobs: Vec<slurm::JobId> = tasks.iter().filter_map(|(_, task)| task.map(|(job, _)| job)).collect();
     jobs.sort_unstable();
     jobs.dedup();
-    let accounts = match Cluster::from_env().accounting(&jobs) {
+    let wanted: Vec<(slurm::JobId, usize)> = tasks.iter().filter_map(|(_, task)| *task).collect();
+    let cluster = Cluster::from_env();
+    // Accounting lags the queue by a few seconds: ask again, briefly, for
+    // tasks it does not know the end of yet.
+    let accounts = match slurm::settled_accounting(&wanted, 6, Duration::from_millis(500), || cluster.accounting(&jobs))
+    {
         Ok(accounts) => accounts,
         Err(reason) => {
             eprintln!(
@@ -966,13 +988,20 @@ fn report_task_states(log: &Option<SubmissionLog>, state_path: &Path, count: usi
         let line = match task {
             None => format!("shard {index}/{count}: no recorded submission of {count} shards ran it"),
             Some((job, task)) => match accounts.iter().find(|a| a.job == job && a.task == task) {
-                Some(account) => format!(
-                    "shard {index}/{count}: task {} {}, exit code {}",
-                    job.task(task),
-                    account.state,
-                    account.exit_code
+                Some(account) => {
+                    let (job, task) = (job.to_string(), task.to_string());
+                    let points = records
+                        .iter()
+                        .filter_map(|r| r.provenance.as_ref())
+                        .filter(|p| p.slurm_job.as_ref() == Some(&job) && p.slurm_task.as_ref() == Some(&task))
+                        .count();
+                    format!("shard {index}/{count}: {}", account.describe(points))
+                }
+                None => format!(
+                    "shard {index}/{count}: task {} unknown to Slurm's accounting (it can lag a few seconds behind \
+                     the queue: run `sweep collect` again in a moment)",
+                    job.task(task)
                 ),
-                None => format!("shard {index}/{count}: task {} unknown to Slurm's accounting", job.task(task)),
             },
         };
         eprintln!("sweep: {line}");

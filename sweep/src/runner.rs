@@ -92,6 +92,16 @@ impl Selection {
         }
     }
 
+    /// A test of whether an index of a space of `len` points is selected
+    /// (`Indices` are put in a set once, not searched each time).
+    pub fn membership(&self, len: usize) -> impl Fn(usize) -> bool + '_ {
+        let listed: HashSet<usize> = match self {
+            Selection::Indices(indices) => indices.iter().copied().collect(),
+            _ => HashSet::new(),
+        };
+        move |i| self.contains(i, len, &listed)
+    }
+
     /// Whether index `i` of a space of `len` points is selected.
     fn contains(&self, i: usize, len: usize, listed: &HashSet<usize>) -> bool {
         i < len
@@ -255,6 +265,8 @@ struct PointRun {
     last: Option<(bool, u32)>,
     /// Abandoned in flight (its last attempt has no record).
     interrupted: bool,
+    /// A stop request cut the back-off before a retry it was owed.
+    retry_cut: bool,
 }
 
 /// Settings a worker needs for one point.
@@ -281,7 +293,7 @@ fn evaluate_point<F>(
 where
     F: Fn(&Point) -> Option<Evaluation>,
 {
-    let mut run = PointRun { attempts: 0, last: None, interrupted: false };
+    let mut run = PointRun { attempts: 0, last: None, interrupted: false, retry_cut: false };
     // Queued before a stop request: not started, not recorded.
     if attempts.stop.requests() > 0 {
         return Some(run);
@@ -333,6 +345,7 @@ where
         let until = Instant::now() + delay;
         while Instant::now() < until {
             if attempts.stop.requests() > 0 {
+                run.retry_cut = true;
                 return Some(run);
             }
             thread::sleep(Duration::from_millis(20).min(until - Instant::now()));
@@ -577,6 +590,7 @@ where
         elapsed: Duration::ZERO,
     };
     let mut outcome = Ok(());
+    let mut retries_cut = 0;
     thread::scope(|scope| {
         // The pool's results are collected on a thread of their own, so
         // that this one can hand every record to the sink the moment its
@@ -619,6 +633,7 @@ where
                 }
                 Event::Point(Ok(run)) => {
                     summary.interrupted += usize::from(run.interrupted);
+                    retries_cut += usize::from(run.retry_cut);
                     if let Some((ok, attempt)) = run.last.filter(|_| !run.interrupted) {
                         summary.computed += 1;
                         if !ok {
@@ -641,7 +656,9 @@ where
     let _ = watcher.join();
     bar.finish_and_clear();
     outcome?;
-    summary.stopped = options.stop.requests() > 0 && summary.computed < pending;
+    // A point whose retry the stop cut short is recorded as failed, yet
+    // the run did not do all it was asked: it was stopped.
+    summary.stopped = options.stop.requests() > 0 && (summary.computed < pending || retries_cut > 0);
     summary.elapsed = started.elapsed();
     Ok(summary)
 }
