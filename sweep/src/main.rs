@@ -3,6 +3,7 @@
 //! collect the shards. Parsing only; the work is in the library.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -10,6 +11,7 @@ use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use sweep::slurm::{self, ArrayJob, Cluster, JobOptions, Shard, SubmissionLog, SubmittedArray};
 use sweep::store::SyncPolicy;
+use sweep::command::Persistent;
 use sweep::{execute, plot, CommandOptions, Header, Results, RunOptions, Selection, Spec, Stop};
 
 /// `eprintln!` that never panics: messages to a closed stderr (`sweep run …
@@ -132,15 +134,33 @@ struct RunArgs {
     /// Seconds between progress lines when stderr is not a terminal.
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     progress_every: f64,
-    /// Do not draw the progress bar.
+    /// Do not draw the progress bar on a terminal: print the progress lines
+    /// that logs get (every --progress-every) instead.
     #[arg(long)]
     no_progress: bool,
+    /// Compute only the first N points of the space (of the shard, with
+    /// --shard), e.g. to try a huge sweep; rerun with a larger N to go on.
+    #[arg(long, value_name = "N", conflicts_with = "sample")]
+    limit: Option<usize>,
+    /// Compute only N points of the space (of the shard, with --shard)
+    /// drawn at random, without listing the space; the same --seed draws
+    /// the same points, and a larger N draws them first, then more.
+    #[arg(long, value_name = "N")]
+    sample: Option<usize>,
+    /// Seed of --sample.
+    #[arg(long, value_name = "S", default_value_t = 0, requires = "sample")]
+    seed: u64,
     /// When records are flushed to the disk: `record` (after each one),
     /// `exit` (at the end only), or every SECS seconds. Records always reach
     /// the OS at once and survive the process being killed; this bounds
     /// what a power cut can lose.
     #[arg(long, value_name = "record|exit|SECS", default_value = "1")]
     sync: SyncPolicy,
+    /// Start the command once per worker and exchange one line per point:
+    /// the point as a JSON object on its stdin, its value as one line on its
+    /// stdout (also the spec's `persistent: true`).
+    #[arg(long)]
+    persistent: bool,
     /// Compute only shard K of N (the points whose index is K modulo N),
     /// into `<output stem>.shard-K-of-N.jsonl`.
     #[arg(long, value_name = "K/N")]
@@ -426,11 +446,27 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         selection = Selection::Stride { offset: shard.index(), step: shard.count() };
         scope = format!(" (shard {shard})");
     }
+    let (offset, step) = match selection {
+        Selection::Stride { offset, step } => (offset, step),
+        _ => (0, 1),
+    };
+    if let Some(count) = args.limit {
+        scope.push_str(&format!(" (the first {count} points)"));
+        selection = Selection::Prefix { offset, step, count };
+    } else if let Some(count) = args.sample {
+        scope.push_str(&format!(" ({count} points drawn with seed {})", args.seed));
+        selection = Selection::Indices(selection.sample(header.space.len(), count, args.seed));
+    }
     let stop = Stop::on_signals().context("installing the SIGINT/SIGTERM/SIGUSR1 handlers")?;
+    // Descendants of black boxes that left their process group (setsid,
+    // daemons) are adopted, and killed when this function returns.
+    #[cfg(target_os = "linux")]
+    let _orphans = sweep::command::Orphans::adopt();
     let options = RunOptions {
         workers,
         chunk_size: Some(chunk_size),
-        progress: !args.no_progress,
+        progress: true,
+        bar: !args.no_progress,
         progress_every,
         retry_failed: args.retry_failed,
         max_attempts,
@@ -443,7 +479,19 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     eprintln!("sweep: {}{scope} on {workers} workers → {}", spec.space, output.display());
     let command_options = CommandOptions { timeout, capture_limit, cancel: Some(stop.cancelled()) };
-    let evaluate = move |point: &sweep::Point| execute(&template.render(point), &command_options);
+    let persistent = args.persistent || spec.persistent;
+    if persistent && template.has_placeholders() {
+        usage!("{}: {}", args.spec.display(), sweep::spec::PERSISTENT_PLACEHOLDERS);
+    }
+    // Ended below, after the run, whatever its outcome: no black box
+    // outlives it.
+    let black_boxes = Arc::new(Persistent::new(spec.command.clone(), command_options.clone()));
+    let evaluate: Box<dyn Fn(&sweep::Point) -> Option<sweep::Evaluation> + Send + Sync> = if persistent {
+        let black_boxes = Arc::clone(&black_boxes);
+        Box::new(move |point: &sweep::Point| black_boxes.evaluate(point))
+    } else {
+        Box::new(move |point: &sweep::Point| execute(&template.render(point), &command_options))
+    };
     // Opened here rather than through `run_evaluations_to_file` so that what
     // reading the file found (a torn line, a reused space) is said up front.
     let (mut writer, existing) = sweep::ResultsWriter::open_with(&output, &header, options.sync)?;
@@ -454,6 +502,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let summary = sweep::run_evaluations(&header.space, evaluate, &resume, &options, |record| {
         writer.append(&record).map_err(Into::into)
     });
+    black_boxes.shutdown();
     // Flush what was written even when the run failed part-way.
     let closed = writer.close();
     let summary = summary?;
