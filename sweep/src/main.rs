@@ -3,15 +3,15 @@
 //! collect the shards. Parsing only; the work is in the library.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
+use sweep::command::Persistent;
 use sweep::slurm::{self, ArrayJob, Cluster, JobOptions, Shard, SubmissionLog, SubmittedArray};
 use sweep::store::SyncPolicy;
-use sweep::command::Persistent;
 use sweep::{execute, plot, CommandOptions, Header, Results, RunOptions, Selection, Spec, Stop};
 
 /// `eprintln!` that never panics: messages to a closed stderr (`sweep run …
@@ -392,6 +392,9 @@ fn load(path: &Path) -> anyhow::Result<Results> {
     Ok(results)
 }
 
+/// How `run` evaluates a point: through a persistent black box or a fresh one.
+type Evaluate = dyn Fn(&sweep::Point) -> Option<sweep::Evaluation> + Send + Sync;
+
 fn run(args: RunArgs) -> anyhow::Result<()> {
     let spec = Spec::load(&args.spec)?;
     let workers = match args.workers.or(spec.workers) {
@@ -486,7 +489,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     // Ended below, after the run, whatever its outcome: no black box
     // outlives it.
     let black_boxes = Arc::new(Persistent::new(spec.command.clone(), command_options.clone()));
-    let evaluate: Box<dyn Fn(&sweep::Point) -> Option<sweep::Evaluation> + Send + Sync> = if persistent {
+    let evaluate: Box<Evaluate> = if persistent {
         let black_boxes = Arc::clone(&black_boxes);
         Box::new(move |point: &sweep::Point| black_boxes.evaluate(point))
     } else {

@@ -91,9 +91,7 @@ impl Selection {
             }
             Selection::Stride { offset, step } => Box::new((*offset..len).step_by((*step).max(1))),
             Selection::Filter(keep) => Box::new((0..len).filter(move |i| keep(*i))),
-            Selection::Prefix { offset, step, count } => {
-                Box::new((*offset..len).step_by((*step).max(1)).take(*count))
-            }
+            Selection::Prefix { offset, step, count } => Box::new((*offset..len).step_by((*step).max(1)).take(*count)),
         }
     }
 

@@ -75,7 +75,8 @@ fn each_worker_starts_the_black_box_once_and_values_match_one_shot() {
 
 #[test]
 fn crashes_timeouts_and_bad_replies_fail_their_point_and_restart_the_process() {
-    let misbehave = "1) echo hello;; 2) echo dying >&2; exit 3;; 3) sleep 5;; 4) head -c 3000 /dev/zero | tr '\\\\0' 7; echo;;";
+    let misbehave =
+        "1) echo hello;; 2) echo dying >&2; exit 3;; 3) sleep 5;; 4) head -c 3000 /dev/zero | tr '\\\\0' 7; echo;;";
     let sandbox = sandbox("bad.ron", &spec(misbehave, "timeout_secs: 0.5, max_output: 1000"));
     let output = sandbox.sweep(&["run", "--no-progress", "bad.ron"]);
     assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
