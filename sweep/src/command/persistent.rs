@@ -7,7 +7,7 @@
 //! point and is replaced by a fresh one for the next point, so one bad
 //! point never poisons the next.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -99,8 +99,8 @@ impl Drop for Persistent {
 
 /// What the stdout reader hands over.
 enum Reply {
-    /// One line, newline stripped.
-    Line(Vec<u8>),
+    /// The lines one read completed (at least one), newlines stripped.
+    Lines(Vec<Vec<u8>>),
     /// A line longer than the capture limit (reading stopped).
     TooLong,
     /// stdout reached its end (or failed): the process is gone.
@@ -164,12 +164,12 @@ impl Process {
         // A line waiting before any point was sent belongs to no point: the
         // black box printed more than one line for an earlier one.
         match self.replies.try_recv() {
-            Ok(Reply::Line(line)) => {
+            Ok(Reply::Lines(lines)) => {
                 self.kill();
                 return failed(format!(
-                    "the persistent command printed a line no point asked for ({:?}); it must print exactly one \
+                    "the persistent command printed a line no point asked for ({}); it must print exactly one \
                      line per point on stdout (logs go to stderr); it was restarted",
-                    String::from_utf8_lossy(&line[..line.len().min(200)])
+                    quoted(&lines[0])
                 ));
             }
             Ok(Reply::Closed | Reply::TooLong) => return self.crashed(program, "before this point was sent"),
@@ -189,8 +189,18 @@ impl Process {
         loop {
             let left = options.timeout.map_or(Duration::MAX, |limit| limit.saturating_sub(started.elapsed()));
             match self.replies.recv_timeout(CANCEL_POLL.min(left)) {
-                Ok(Reply::Line(reply)) => {
-                    return match parse_value(&String::from_utf8_lossy(&reply)) {
+                Ok(Reply::Lines(lines)) if lines.len() > 1 => {
+                    self.kill();
+                    return failed(format!(
+                        "the persistent command printed {} lines for one point ({}, then {}); it must print \
+                         exactly one line per point on stdout (logs go to stderr); it was restarted",
+                        lines.len(),
+                        quoted(&lines[0]),
+                        quoted(&lines[1])
+                    ));
+                }
+                Ok(Reply::Lines(lines)) => {
+                    return match parse_value(&String::from_utf8_lossy(&lines[0])) {
                         Ok(value) => (Some(Evaluation { outcome: Ok(value), exit: None }), true),
                         Err(message) => {
                             self.kill();
@@ -307,40 +317,44 @@ impl Drop for Process {
     }
 }
 
-/// Hands each line of `pipe` to `send`, then [`Reply::Closed`]. A line
-/// longer than `limit` is reported as [`Reply::TooLong`] and ends reading
-/// (the process is killed for it): a black box cannot fill the memory.
+/// Hands the lines of `pipe` to `send`, all those that one read completed
+/// in one message, then [`Reply::Closed`]. A line longer than `limit` is
+/// reported as [`Reply::TooLong`] and ends reading (the process is killed
+/// for it): a black box cannot fill the memory.
 fn read_lines(pipe: Option<impl Read>, limit: usize, send: &mpsc::Sender<Reply>) {
-    let Some(pipe) = pipe else {
+    let Some(mut pipe) = pipe else {
         let _ = send.send(Reply::Closed);
         return;
     };
-    let mut reader = BufReader::with_capacity(64 * 1024, pipe);
-    let mut line = Vec::new();
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut partial = Vec::new();
     loop {
-        let (consumed, complete) = match reader.fill_buf() {
-            Ok([]) | Err(_) => break,
-            Ok(buffer) => match buffer.iter().position(|b| *b == b'\n') {
-                Some(end) => {
-                    line.extend_from_slice(&buffer[..end]);
-                    (end + 1, true)
-                }
-                None => {
-                    line.extend_from_slice(buffer);
-                    (buffer.len(), false)
-                }
-            },
+        let n = match pipe.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
         };
-        reader.consume(consumed);
-        if line.len() > limit {
-            let _ = send.send(Reply::TooLong);
-            return;
+        let mut lines = Vec::new();
+        for piece in buffer[..n].split_inclusive(|b| *b == b'\n') {
+            partial.extend_from_slice(piece);
+            if partial.len() > limit.saturating_add(1) {
+                let _ = send.send(Reply::TooLong);
+                return;
+            }
+            if partial.ends_with(b"\n") {
+                partial.pop();
+                lines.push(std::mem::take(&mut partial));
+            }
         }
-        if complete && send.send(Reply::Line(std::mem::take(&mut line))).is_err() {
+        if !lines.is_empty() && send.send(Reply::Lines(lines)).is_err() {
             return;
         }
     }
     let _ = send.send(Reply::Closed);
+}
+
+/// A line for a message: quoted, and cut at 200 bytes.
+fn quoted(line: &[u8]) -> String {
+    format!("{:?}", String::from_utf8_lossy(&line[..line.len().min(200)]))
 }
 
 /// Keeps the last bytes of `pipe` in `tail` (enough for error messages)
