@@ -141,7 +141,13 @@ impl TaskAccount {
     pub fn describe(&self, points: usize) -> String {
         let task = self.job.task(self.task);
         if !self.ran_out_of_time() {
-            return format!("task {task} {}, exit code {}", self.state, self.exit_code);
+            // `sweep run`'s own exit statuses (see `crate::exit`, above this module).
+            let meaning = match self.exit_code.split(':').next() {
+                Some("2") if self.state.starts_with("FAILED") => " (bad input: see the task's log)",
+                Some("3") if self.state.starts_with("FAILED") => " (some of its points failed)",
+                _ => "",
+            };
+            return format!("task {task} {}, exit code {}{meaning}", self.state, self.exit_code);
         }
         if self.state.starts_with("TIMEOUT") {
             format!(
@@ -421,7 +427,11 @@ mod tests {
             assert!(text.contains("resubmit with a longer --time"), "{text}");
         }
         assert!(account("TIMEOUT", "0:0").describe(1).contains("killed"));
-        for (state, code) in [("FAILED", "1:0"), ("FAILED", "3:0"), ("CANCELLED by 0", "0:15"), ("COMPLETED", "0:0")] {
+        assert_eq!(
+            account("FAILED", "3:0").describe(5),
+            "task 236_0 FAILED, exit code 3:0 (some of its points failed)"
+        );
+        for (state, code) in [("FAILED", "1:0"), ("CANCELLED by 0", "0:15"), ("COMPLETED", "0:0")] {
             let text = account(state, code).describe(2);
             assert_eq!(text, format!("task 236_0 {state}, exit code {code}"));
         }
