@@ -289,7 +289,7 @@ fn general_warnings(experiment: &Experiment, logical_cores: usize) -> Vec<String
         .workers
         .as_slice()
         .iter()
-        .filter(|&&w| w > 1 && tasks % w != 0 && tasks < 8 * w)
+        .filter(|&&w| w > 1 && !tasks.is_multiple_of(w) && tasks < 8 * w)
         .map(|&w| format!("{w} workers: S ≤ {:.2}", tasks as f64 / tasks.div_ceil(w) as f64))
         .collect();
     if !uneven.is_empty() {

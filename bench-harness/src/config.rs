@@ -674,10 +674,9 @@ impl Plan {
     pub fn parse(text: &str, path: &Path) -> Result<Plan, ConfigError> {
         let plan: Plan = ron::from_str(text).map_err(|error| ConfigError::Syntax {
             path: path.to_owned(),
-            line: error.position.line,
-            column: error.position.col,
-            // ron 0.8 glues the name to the next word ("`speed`in `Experiment`").
-            message: error.code.to_string().replace("`in ", "` in "),
+            line: error.span.end.line,
+            column: error.span.end.col,
+            message: error.code.to_string(),
         })?;
         plan.check_consistency().map_err(|message| ConfigError::Invalid { path: path.to_owned(), message })?;
         Ok(plan)

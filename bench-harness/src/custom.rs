@@ -382,7 +382,7 @@ impl Registry {
     /// Whether `workload`'s results must match the sequential ones exactly.
     pub(crate) fn is_deterministic(&self, workload: &Workload) -> bool {
         match workload {
-            Workload::Named(name) => self.workloads.get(name).map_or(true, |w| w.deterministic),
+            Workload::Named(name) => self.workloads.get(name).is_none_or(|w| w.deterministic),
             builtin => builtin.is_deterministic(),
         }
     }

@@ -239,7 +239,7 @@ pub fn run_experiment(
     // before measuring, it speaks of other processes only while this one
     // has done little yet (the first experiment of a run). Later ones are
     // judged by other processes' measured share, after the fact.
-    let fresh = CpuTimes::now().map_or(true, |cpu| cpu.own_seconds() < 1.0);
+    let fresh = CpuTimes::now().is_none_or(|cpu| cpu.own_seconds() < 1.0);
     for warning in start.warnings(machine.logical_cores).into_iter().filter(|_| fresh) {
         progress.suspend(|| eprintln!("  warning: {}: {warning}", experiment.name));
     }

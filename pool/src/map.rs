@@ -526,10 +526,10 @@ where
         // alive).
         let stop = || {
             items += 1;
-            if items % WATCH_EVERY != 0 {
+            if !items.is_multiple_of(WATCH_EVERY) {
                 return false;
             }
-            if items % ALIVE_EVERY == 0 {
+            if items.is_multiple_of(ALIVE_EVERY) {
                 watch.end_leg();
             }
             let overrun = watch.overrun();
@@ -879,7 +879,7 @@ where
         let left = self.direct_left;
         // The watchdog's flag is read every `WATCH_EVERY` items: a load
         // per item would cost a cheap map a third of its speed.
-        if left == 0 || (left % WATCH_EVERY == 0 && self.watch.overrun()) {
+        if left == 0 || (left.is_multiple_of(WATCH_EVERY) && self.watch.overrun()) {
             return None;
         }
         let Some(x) = self.feeder.inputs.next() else {

@@ -408,7 +408,7 @@ fn nested_maps_inline_inside_inline() {
             let pool = ThreadPool::new(workers).unwrap();
             let inner_pool = pool.clone();
             let f = move |x: u64| {
-                if x % 500 == 0 {
+                if x.is_multiple_of(500) {
                     let inner: u64 = inner_pool.map(move |y: u64| y + x, 0..2_000u64).sum();
                     let again: u64 = inner_pool.try_map(|y: u64| y, 0..300u64).map(Result::unwrap).sum();
                     inner + again
@@ -417,7 +417,7 @@ fn nested_maps_inline_inside_inline() {
                 }
             };
             let expected =
-                |x: u64| if x % 500 == 0 { (0..2_000).map(|y| y + x).sum::<u64>() + 299 * 300 / 2 } else { x };
+                |x: u64| if x.is_multiple_of(500) { (0..2_000).map(|y| y + x).sum::<u64>() + 299 * 300 / 2 } else { x };
             const N: u64 = 50_000;
             let mut next = 0;
             for y in pool.map(f.clone(), 0..N) {
@@ -558,7 +558,7 @@ fn with_a_start_handler_f_never_runs_on_the_consumer() {
         let inner = pool.clone();
         let g = f.clone();
         let nested: u64 =
-            pool.map(move |x: u64| if x % 1000 == 0 { inner.map(g.clone(), 0..100).sum() } else { x }, 0..N / 10).sum();
+            pool.map(move |x: u64| if x.is_multiple_of(1000) { inner.map(g.clone(), 0..100).sum() } else { x }, 0..N / 10).sum();
         assert!(nested > 0);
         let scoped: u64 = pool.scope(|s| s.map(f.clone(), 0..N).sum());
         assert_eq!(scoped, N * (N - 1) / 2);

@@ -44,7 +44,7 @@ impl Case {
                 _ => 2,
             };
             let run = 1 + rng.below(400) as usize;
-            cost.extend(std::iter::repeat(kind).take(run.min(n - cost.len())));
+            cost.extend(std::iter::repeat_n(kind, run.min(n - cost.len())));
         }
         let rate = rng.below(4); // 0: no panics
         let panics = (0..n).map(|_| rate > 0 && rng.below(200 / rate) == 0).collect();
@@ -383,7 +383,7 @@ fn shut_down_soon(pool: &ThreadPool, rng: &mut XorShift) -> thread::JoinHandle<(
 }
 
 fn sometimes_slow(x: usize) -> usize {
-    if x % 3 == 0 {
+    if x.is_multiple_of(3) {
         thread::sleep(Duration::from_micros(20));
     }
     x * 2

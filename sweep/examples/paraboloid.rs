@@ -4,8 +4,11 @@
 //! drawn as a 3D surface (and a heatmap).
 //!
 //! ```text
-//! cargo run -p sweep --example paraboloid [-- OUTPUT_DIR]   # default: target/sweep
+//! cargo run -p sweep --example paraboloid [-- OUTPUT_DIR]   # default: target/sweep/examples
 //! ```
+//!
+//! The default directory keeps these charts apart from the ones `sweep plot`
+//! draws for `configs/paraboloid.ron` (`target/sweep/paraboloid-*.png`).
 
 use std::path::PathBuf;
 
@@ -23,7 +26,7 @@ fn linspace(start: f64, stop: f64, n: usize) -> Vec<f64> {
 }
 
 fn main() -> anyhow::Result<()> {
-    let output_dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "target/sweep".to_owned()));
+    let output_dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "target/sweep/examples".to_owned()));
     let xs = linspace(-1.0, 1.0, 20);
     let ys = linspace(-1.0, 1.0, 20);
 
@@ -40,6 +43,7 @@ fn main() -> anyhow::Result<()> {
         ys,
         values: zs.into_iter().map(Some).collect(),
         failed: Vec::new(),
+        outside: Vec::new(),
     };
     let labels = Labels { title: Some("Paraboloid f(x, y) = a (x² + y²), a = −1".into()), ..Labels::default() };
     std::fs::create_dir_all(&output_dir)?;

@@ -6,8 +6,11 @@
 //! prints both times, and draws the scatter plot.
 //!
 //! ```text
-//! cargo run -p sweep --example seed_square [-- OUTPUT.png]  # default: target/sweep/seed_square.png
+//! cargo run -p sweep --example seed_square [-- OUTPUT.png]  # default: target/sweep/examples/seed_square.png
 //! ```
+//!
+//! The default lies in `target/sweep/examples/`, apart from what `sweep plot`
+//! draws for `configs/seed_square.ron` (`target/sweep/seed_square.png`).
 
 use std::thread::sleep;
 use std::time::{Duration, Instant};
@@ -26,7 +29,7 @@ fn f(x: f64) -> f64 {
 }
 
 fn main() -> anyhow::Result<()> {
-    let output = std::env::args().nth(1).unwrap_or_else(|| "target/sweep/seed_square.png".to_owned());
+    let output = std::env::args().nth(1).unwrap_or_else(|| "target/sweep/examples/seed_square.png".to_owned());
     if let Some(dir) = std::path::Path::new(&output).parent() {
         std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
     }

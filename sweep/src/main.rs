@@ -55,22 +55,28 @@ enum Command {
     Status {
         /// Results file (JSON Lines) written by `sweep run`.
         results: PathBuf,
-        /// Attempts after which a failed point counts as given up.
-        #[arg(long, value_name = "N", default_value_t = sweep::store::DEFAULT_MAX_ATTEMPTS)]
-        max_attempts: u32,
+        /// Attempts after which a failed point counts as given up (default:
+        /// the spec's `max_attempts`, as `run` uses it, else 3).
+        #[arg(long, value_name = "N")]
+        max_attempts: Option<u32>,
         /// Also list every record in file order with its provenance, one
         /// tab-separated line each (like GNU parallel's joblog).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "json")]
         records: bool,
+        /// Print one JSON object for scripts: counts, and every failed
+        /// point with its provenance and whether it is given up.
+        #[arg(long)]
+        json: bool,
     },
-    /// Make a damaged results file usable again: lines that do not parse and
-    /// records of points outside the sweep's space move to
-    /// `<results>.rejected.jsonl`; every valid record stays, in order.
+    /// Make a damaged results file usable again: lines that do not parse,
+    /// records of another sweep and records of points outside the sweep's
+    /// space move to `<results>.rejected.jsonl`; every valid record stays,
+    /// in order.
     Repair {
         /// Results file (JSON Lines) written by `sweep run`.
         results: PathBuf,
         /// The spec the file was written from, used only when the header
-        /// line itself is damaged.
+        /// line itself is damaged; refused if it is another sweep's.
         #[arg(long)]
         spec: Option<PathBuf>,
     },
@@ -363,7 +369,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Status { results, max_attempts, records } => status(&results, max_attempts, records),
+        Command::Status { results, max_attempts, records, json } => status(&results, max_attempts, records, json),
         Command::Slurm(args) => slurm_job(*args),
         Command::Collect(args) => collect(args),
         Command::Export { results, output } => {
@@ -563,10 +569,70 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn status(path: &Path, max_attempts: u32, all_records: bool) -> anyhow::Result<()> {
-    let results = load(path)?;
+/// The attempts a point gets before it is given up, as `run` decides it:
+/// `given`, else the `max_attempts` of the spec the file was written from
+/// (when it is still there and still has the file's command), else the
+/// default; with where it came from, for messages.
+fn max_attempts_of(results: &Results, given: Option<u32>) -> anyhow::Result<(u32, String)> {
+    if let Some(given) = given {
+        if given == 0 {
+            bail!("--max-attempts must be at least 1");
+        }
+        return Ok((given, "--max-attempts".to_owned()));
+    }
     let header = &results.header;
+    let from_spec = header.spec_path.as_deref().and_then(|spec_path| {
+        let spec = Spec::load(spec_path).ok()?;
+        let same_command = Header::for_spec(&spec, spec_path).record_identity() == header.record_identity();
+        Some((spec.max_attempts?, spec_path)).filter(|_| same_command)
+    });
+    Ok(match from_spec {
+        Some((cap, spec_path)) => (cap, format!("max_attempts of {}", spec_path.display())),
+        None => (sweep::store::DEFAULT_MAX_ATTEMPTS, "the default".to_owned()),
+    })
+}
+
+fn status(path: &Path, max_attempts: Option<u32>, all_records: bool, json: bool) -> anyhow::Result<()> {
+    let results = if json { Results::load(path)? } else { load(path)? };
+    let header = &results.header;
+    let (max_attempts, cap_source) = max_attempts_of(&results, max_attempts)?;
     let counts = results.status_with(max_attempts);
+    let failures = results.failures(max_attempts);
+    if json {
+        let failures: Vec<serde_json::Value> = failures
+            .iter()
+            .map(|failure| {
+                let record = failure.record;
+                serde_json::json!({
+                    "index": record.index,
+                    "id": record.id,
+                    "point": record.point,
+                    "error": record.outcome.as_ref().err(),
+                    "attempts": failure.attempts,
+                    "given_up": failure.given_up,
+                    "provenance": record.provenance,
+                })
+            })
+            .collect();
+        let report = serde_json::json!({
+            "results": path,
+            "spec": header.spec_path,
+            "fingerprint": header.fingerprint,
+            "space": header.space.to_string(),
+            "max_attempts": max_attempts,
+            "total": counts.total,
+            "done": counts.done,
+            "failed": counts.failed,
+            "given_up": counts.given_up,
+            "missing": counts.missing,
+            "outside": counts.outside,
+            "untagged": results.untagged,
+            "warnings": results.warnings,
+            "failures": failures,
+        });
+        println!("{report}");
+        return Ok(());
+    }
     println!("results:     {}", path.display());
     if let Some(spec) = &header.spec_path {
         println!("spec:        {}", spec.display());
@@ -574,7 +640,10 @@ fn status(path: &Path, max_attempts: u32, all_records: bool) -> anyhow::Result<(
     println!("fingerprint: {}", header.fingerprint);
     println!("space:       {}", header.space);
     println!("done:        {}", counts.done);
-    println!("failed:      {} ({} given up after {max_attempts} attempts)", counts.failed, counts.given_up);
+    println!(
+        "failed:      {} ({} given up: failed at least {max_attempts} times, {cap_source})",
+        counts.failed, counts.given_up
+    );
     println!("missing:     {}", counts.missing);
     if counts.outside > 0 {
         println!(
@@ -584,11 +653,24 @@ fn status(path: &Path, max_attempts: u32, all_records: bool) -> anyhow::Result<(
             path.display()
         );
     }
+    if results.untagged > 0 {
+        println!(
+            "untagged:    {} records written before records carried their sweep's identity (file format {}); \
+             taken as this sweep's, as the file's header says",
+            results.untagged, header.format
+        );
+    }
     const SHOWN: usize = 5;
-    let failures: Vec<_> = results.latest().into_iter().filter(|r| !r.is_ok()).collect();
-    for record in failures.iter().take(SHOWN) {
+    for failure in failures.iter().take(SHOWN) {
+        let record = failure.record;
         if let Err(message) = &record.outcome {
-            println!("  failed {} (attempt {}{}): {message}", record.point, record.attempt, provenance(record));
+            let state = if failure.given_up { ", given up" } else { "" };
+            println!(
+                "  failed {} (attempt {}{state}{}): {message}",
+                record.point,
+                failure.attempts,
+                provenance(record)
+            );
         }
     }
     if failures.len() > SHOWN {
@@ -650,7 +732,7 @@ fn repair(path: &Path, spec: Option<&Path>) -> anyhow::Result<()> {
         Some(spec_path) => Some(Header::for_spec(&Spec::load(spec_path)?, spec_path)),
         None => None,
     };
-    let report = sweep::store::repair(path, header.as_ref())?;
+    let report = sweep::store::repair(path, header.as_ref().zip(spec))?;
     if report.was_clean() {
         eprintln!("sweep: {} needs no repair: all {} records are valid", path.display(), report.kept);
         return Ok(());
@@ -658,9 +740,16 @@ fn repair(path: &Path, spec: Option<&Path>) -> anyhow::Result<()> {
     for problem in report.problems.iter().take(10) {
         eprintln!("sweep: {}:{problem}", path.display());
     }
+    if report.problems.len() > 10 {
+        eprintln!("sweep: … and {} more", report.problems.len() - 10);
+    }
+    let foreign = match report.foreign {
+        0 => String::new(),
+        n => format!(", {n} records of another sweep"),
+    };
     eprintln!(
-        "sweep: repaired {}: kept {} records; moved {} unparsable lines and {} records of points outside the space \
-         to {}",
+        "sweep: repaired {}: kept {} records; moved {} unparsable lines{foreign} and {} records of points outside \
+         the space to {}",
         path.display(),
         report.kept,
         report.unparsable,

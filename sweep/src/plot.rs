@@ -52,7 +52,14 @@ pub struct Grid2 {
     /// Same layout as `values`: `true` where the point failed (drawn apart
     /// from points not computed); may be empty when none failed.
     pub failed: Vec<bool>,
+    /// Same layout as `values`: `true` where the cell is no point of the
+    /// sweep (off the diagonal of a zip), left blank rather than counted as
+    /// not computed; may be empty when every cell is a point.
+    pub outside: Vec<bool>,
 }
+
+/// A cell of a [`Grid2`]: `(i, j)` for `(xs[i], ys[j])`.
+type Cell = (usize, usize);
 
 impl Grid2 {
     fn at(&self, i: usize, j: usize) -> Option<f64> {
@@ -61,6 +68,21 @@ impl Grid2 {
 
     fn failed_at(&self, i: usize, j: usize) -> bool {
         self.failed.get(i * self.ys.len() + j).copied().unwrap_or(false)
+    }
+
+    fn outside_at(&self, i: usize, j: usize) -> bool {
+        self.outside.get(i * self.ys.len() + j).copied().unwrap_or(false)
+    }
+
+    /// The cells of failed points, and those of points without a value
+    /// that did not fail (not computed), as `(i, j)`.
+    fn holes(&self) -> (Vec<Cell>, Vec<Cell>) {
+        let cells = (0..self.xs.len()).flat_map(|i| (0..self.ys.len()).map(move |j| (i, j)));
+        let failed = cells.clone().filter(|&(i, j)| self.failed_at(i, j)).collect();
+        let missing = cells
+            .filter(|&(i, j)| self.at(i, j).is_none() && !self.failed_at(i, j) && !self.outside_at(i, j))
+            .collect();
+        (failed, missing)
     }
 
     fn value_range(&self) -> Option<(f64, f64)> {
@@ -362,9 +384,7 @@ pub fn heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
             .draw_series(cells().filter_map(|(i, j)| Some(cell(i, j, colour(grid.at(i, j)?)))))
             .map_err(|e| err(&e))?;
         // Holes, told apart in the legend: failed points red, the rest grey.
-        let failed_cells: Vec<_> = cells().filter(|&(i, j)| grid.failed_at(i, j)).collect();
-        let missing_cells: Vec<_> =
-            cells().filter(|&(i, j)| grid.at(i, j).is_none() && !grid.failed_at(i, j)).collect();
+        let (failed_cells, missing_cells) = grid.holes();
         for (holes, fill, what) in [(&failed_cells, failed, "failed"), (&missing_cells, missing, "not computed")] {
             if holes.is_empty() {
                 continue;
@@ -502,29 +522,66 @@ pub fn surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
 }
 
 /// Reads the plotted number out of a record value: the value itself, or its
-/// field `key` when values are JSON objects.
-fn numeric(value: &serde_json::Value, key: Option<&str>) -> Result<Option<f64>, PlotError> {
+/// field `key` (`None` when the value is no object or lacks it).
+fn numeric(value: &serde_json::Value, key: Option<&str>) -> Option<f64> {
     match (value, key) {
-        (serde_json::Value::Object(object), Some(key)) => Ok(object.get(key).and_then(serde_json::Value::as_f64)),
-        (serde_json::Value::Object(object), None) => Err(PlotError::Unsupported(format!(
-            "values are JSON objects; choose one field with --value-key (one of: {})",
-            object.keys().cloned().collect::<Vec<_>>().join(", ")
+        (serde_json::Value::Object(object), Some(key)) => object.get(key).and_then(serde_json::Value::as_f64),
+        (serde_json::Value::Object(_), None) | (_, Some(_)) => None,
+        (other, None) => other.as_f64(),
+    }
+}
+
+/// Refuses a `--value-key` that does not fit the values, with one message
+/// for every mix: objects need a key, plain values refuse one, and a mix of
+/// both is named as such.
+fn check_value_key(results: &Results, key: Option<&str>) -> Result<(), PlotError> {
+    let values: Vec<&serde_json::Value> =
+        results.latest().into_iter().filter_map(|r| r.outcome.as_ref().ok()).collect();
+    let objects: Vec<&serde_json::Map<String, serde_json::Value>> =
+        values.iter().filter_map(|v| v.as_object()).collect();
+    let mut fields: Vec<&str> = objects.iter().flat_map(|o| o.keys().map(String::as_str)).collect();
+    fields.sort_unstable();
+    fields.dedup();
+    let plain = values.len() - objects.len();
+    let mix = || {
+        format!(
+            "values are JSON objects at {} points (fields: {}) and plain values at {plain}",
+            objects.len(),
+            fields.join(", ")
+        )
+    };
+    match key {
+        None if objects.is_empty() => Ok(()),
+        None if plain == 0 => Err(PlotError::Unsupported(format!(
+            "values are JSON objects; choose the field to plot with --value-key (one of: {})",
+            fields.join(", ")
         ))),
-        (other, None) => Ok(other.as_f64()),
-        (_, Some(key)) => {
-            Err(PlotError::Unsupported(format!("--value-key {key} was given, but values are not JSON objects")))
+        None => Err(PlotError::Unsupported(format!(
+            "{}; choose an object field to plot with --value-key (the points with plain values are then left out)",
+            mix()
+        ))),
+        Some(key) if objects.is_empty() => {
+            Err(PlotError::Unsupported(format!("--value-key {key} was given, but no value is a JSON object")))
         }
+        Some(key) if !fields.contains(&key) => Err(PlotError::Unsupported(format!(
+            "--value-key {key}: no value has that field (fields: {})",
+            fields.join(", ")
+        ))),
+        Some(_) => Ok(()),
     }
 }
 
 /// Plots a results file: one varying axis → `<output>` (scatter + line);
 /// two → `<stem>-heatmap.png` and `<stem>-surface.png`. Returns the files
-/// written. Axes with a single value are fixed and named in the title.
+/// written. The axes come from the sweep's space, not from the records, so
+/// a partial sweep is drawn over its whole domain with its holes; axes with
+/// a single value are fixed and named in the title.
 pub fn plot_results(results: &Results, value_key: Option<&str>, output: &Path) -> Result<Vec<PathBuf>, PlotError> {
+    check_value_key(results, value_key)?;
     let mut samples = Vec::new();
     for record in results.latest() {
         if let Ok(value) = &record.outcome {
-            if let Some(v) = numeric(value, value_key)?.filter(|v| v.is_finite()) {
+            if let Some(v) = numeric(value, value_key).filter(|v| v.is_finite()) {
                 samples.push((&record.point, v));
             }
         }
@@ -532,17 +589,18 @@ pub fn plot_results(results: &Results, value_key: Option<&str>, output: &Path) -
     if samples.is_empty() {
         return Err(PlotError::NoData);
     }
-    let names = results.header.space.names();
+    let space = &results.header.space;
+    let names = space.names();
     let mut varying = Vec::new();
     let mut fixed = Vec::new();
     for name in &names {
+        let values = space.axis_values(name).unwrap_or_default();
         let mut seen = HashSet::new();
-        let distinct: Vec<&Value> =
-            samples.iter().filter_map(|(p, _)| p.get(name)).filter(|v| seen.insert(v.to_string())).take(2).collect();
+        let distinct: Vec<&Value> = values.iter().filter(|v| seen.insert(v.to_string())).take(2).collect();
         if let [only] = distinct.as_slice() {
             fixed.push(format!("{} = {only}", results.header.labels.axis(name)));
         } else {
-            if samples.iter().any(|(p, _)| p.f64(name).is_none()) {
+            if values.iter().any(|v| v.as_f64().is_none()) {
                 return Err(PlotError::Unsupported(format!("axis {name:?} has non-numeric values")));
             }
             varying.push(name.clone());
@@ -586,42 +644,7 @@ pub fn plot_results(results: &Results, value_key: Option<&str>, output: &Path) -
             Ok(vec![output.to_owned()])
         }
         [x_axis, y_axis] => {
-            // Axis values from failed points too, so their cells show.
-            let axis_values = |name: &str| {
-                let mut vs: Vec<f64> =
-                    samples.iter().map(|(p, _)| *p).chain(failed.iter().copied()).filter_map(|p| p.f64(name)).collect();
-                vs.sort_by(f64::total_cmp);
-                vs.dedup();
-                vs
-            };
-            let (xs, ys) = (axis_values(x_axis), axis_values(y_axis));
-            let cell = |p: &crate::point::Point| {
-                let (x, y) = (p.f64(x_axis)?, p.f64(y_axis)?);
-                let i = xs.binary_search_by(|a| a.total_cmp(&x)).ok()?;
-                let j = ys.binary_search_by(|a| a.total_cmp(&y)).ok()?;
-                Some(i * ys.len() + j)
-            };
-            let mut values = vec![None; xs.len() * ys.len()];
-            for (p, v) in &samples {
-                if let Some(k) = cell(p) {
-                    values[k] = Some(*v);
-                }
-            }
-            let mut failed_cells = vec![false; xs.len() * ys.len()];
-            for p in &failed {
-                if let Some(k) = cell(p) {
-                    failed_cells[k] = true;
-                }
-            }
-            let grid = Grid2 {
-                x_axis: x_axis.clone(),
-                y_axis: y_axis.clone(),
-                value: value_name,
-                xs,
-                ys,
-                values,
-                failed: failed_cells,
-            };
+            let grid = grid_of(space, x_axis, y_axis, &samples, &failed, value_name);
             let heatmap_path = sibling(output, "heatmap");
             let surface_path = sibling(output, "surface");
             heatmap(&grid, &labels, &heatmap_path)?;
@@ -633,6 +656,64 @@ pub fn plot_results(results: &Results, value_key: Option<&str>, output: &Path) -
             more.len(),
             more.join(", ")
         ))),
+    }
+}
+
+/// The grid of a sweep with two varying axes: every value of the space's
+/// axes, computed or not, so a partial sweep shows its whole domain; cells
+/// hold the plotted values, failures are marked, and cells that are no
+/// point of the space (off a zip's diagonal) are marked outside.
+fn grid_of(
+    space: &crate::space::Space,
+    x_axis: &str,
+    y_axis: &str,
+    samples: &[(&crate::point::Point, f64)],
+    failed: &[&crate::point::Point],
+    value_name: String,
+) -> Grid2 {
+    // Every value of the space's axes, computed or not.
+    let axis_values = |name: &str| {
+        let mut vs: Vec<f64> = space.axis_values(name).unwrap_or_default().iter().filter_map(Value::as_f64).collect();
+        vs.sort_by(f64::total_cmp);
+        vs.dedup();
+        vs
+    };
+    let (xs, ys) = (axis_values(x_axis), axis_values(y_axis));
+    let cell = |p: &crate::point::Point| {
+        let (x, y) = (p.f64(x_axis)?, p.f64(y_axis)?);
+        let i = xs.binary_search_by(|a| a.total_cmp(&x)).ok()?;
+        let j = ys.binary_search_by(|a| a.total_cmp(&y)).ok()?;
+        Some(i * ys.len() + j)
+    };
+    let mut values = vec![None; xs.len() * ys.len()];
+    for (p, v) in samples {
+        if let Some(k) = cell(p) {
+            values[k] = Some(*v);
+        }
+    }
+    // Cells that are points of the space: all of a grid's, only the
+    // diagonal of a zip's.
+    let mut outside = vec![true; xs.len() * ys.len()];
+    for point in space.iter() {
+        if let Some(k) = cell(&point) {
+            outside[k] = false;
+        }
+    }
+    let mut failed_cells = vec![false; xs.len() * ys.len()];
+    for p in failed {
+        if let Some(k) = cell(p) {
+            failed_cells[k] = true;
+        }
+    }
+    Grid2 {
+        x_axis: x_axis.to_owned(),
+        y_axis: y_axis.to_owned(),
+        value: value_name,
+        xs,
+        ys,
+        values,
+        failed: failed_cells,
+        outside,
     }
 }
 
@@ -659,6 +740,76 @@ mod tests {
         assert_eq!(tick(&-0.0), "0");
         assert_eq!(tick(&2.0), "2");
         assert_eq!(tick(&123456.0), "1.2e5");
+    }
+
+    /// A 8 × 7 grid with 8 values in one corner and 2 failures.
+    fn partial_grid() -> Results {
+        use crate::point::Point;
+        use crate::store::{Header, Record};
+        let space = crate::space::Space::grid([
+            crate::space::Space::linspace("x", 0.0, 7.0, 8),
+            crate::space::Space::range("y", 0, 7),
+        ]);
+        let header = Header::new(space.clone(), crate::spec::Task::Closure("x + y".into()));
+        let at = |x: f64, y: i64| {
+            let point = Point::new(vec![("x".into(), Value::Float(x)), ("y".into(), Value::Int(y))]);
+            let index = crate::space::SpaceIndex::new(&space).index_of(&point).unwrap_or(usize::MAX);
+            (index, point)
+        };
+        let mut records = Vec::new();
+        for (x, y) in [(0.0, 0), (0.0, 1), (1.0, 0), (1.0, 1), (2.0, 0), (2.0, 1), (3.0, 0), (3.0, 1)] {
+            let (index, point) = at(x, y);
+            records.push(Record::new(index, point, Ok(serde_json::json!(x + y as f64)), 1.0));
+        }
+        for (x, y) in [(0.0, 2), (1.0, 2)] {
+            let (index, point) = at(x, y);
+            records.push(Record::new(index, point, Err("boom".into()), 1.0));
+        }
+        Results { header, records, warnings: Vec::new(), untagged: 0 }
+    }
+
+    #[test]
+    fn a_partial_heatmap_covers_the_whole_space() {
+        let results = partial_grid();
+        let latest = results.latest();
+        let samples: Vec<_> =
+            latest.iter().filter_map(|r| Some((&r.point, r.outcome.as_ref().ok()?.as_f64()?))).collect();
+        let failed: Vec<_> = latest.iter().filter(|r| !r.is_ok()).map(|r| &r.point).collect();
+        let grid = grid_of(&results.header.space, "x", "y", &samples, &failed, "v".into());
+        assert_eq!((grid.xs.len(), grid.ys.len()), (8, 7), "the axes come from the space");
+        let (failed, missing) = grid.holes();
+        assert_eq!((failed.len(), missing.len()), (2, 56 - 8 - 2));
+
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let written = plot_results(&results, None, &dir.path().join("p.png")).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(written.len(), 2);
+    }
+
+    #[test]
+    fn a_zips_heatmap_leaves_cells_that_are_no_points_blank() {
+        let space = crate::space::Space::zip([
+            crate::space::Space::range("i", 0, 4),
+            crate::space::Space::list("x", [0.5, 1.5, 2.5, 3.5]),
+        ]);
+        let grid = grid_of(&space, "i", "x", &[], &[], "v".into());
+        let (failed, missing) = grid.holes();
+        assert_eq!((failed.len(), missing.len()), (0, 4), "only the diagonal is the sweep's");
+    }
+
+    #[test]
+    fn mixed_values_get_one_message() {
+        let mut results = partial_grid();
+        results.records[0].outcome = Ok(serde_json::json!({"f": 1.0, "g": 2.0}));
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let output = dir.path().join("p.png");
+        let message = plot_results(&results, None, &output).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("JSON objects at 1 points (fields: f, g) and plain values at 7"), "{message}");
+        assert!(message.contains("--value-key"), "{message}");
+        // With a key, the objects' field is plotted, whatever the order of the records.
+        results.records.swap(0, 5);
+        assert!(plot_results(&results, Some("f"), &output).is_ok());
+        let message = plot_results(&results, Some("h"), &output).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(message.contains("no value has that field (fields: f, g)"), "{message}");
     }
 
     #[test]

@@ -133,27 +133,70 @@ impl Point {
     /// Canonical encoding, per coordinate in order: name length (u64 LE),
     /// name bytes, a type tag (`i`, `f`, `s`), then the value (i64 LE,
     /// f64 bits LE, or string length u64 LE + bytes). Length prefixes keep
-    /// `("ab", "c")` and `("a", "bc")` apart.
+    /// `("ab", "c")` and `("a", "bc")` apart. Numbers are identified by
+    /// their value, not their spelling: a float equal to an integer (`1.0`,
+    /// `-0.0`) is encoded as that integer, so `x = 1` and `x = 1.0` are one
+    /// point (they also render the same in a command, `1`).
     pub fn id(&self) -> PointId {
+        self.hash(ValueKey::of)
+    }
+
+    /// The identity older releases gave this point, which told `1` and
+    /// `1.0` apart (floats always by their bits). It differs from
+    /// [`Point::id`] only for points with an integral float coordinate;
+    /// readers of results files accept it for the point and use
+    /// [`Point::id`] from then on.
+    pub fn legacy_id(&self) -> PointId {
+        self.hash(|value| match value {
+            Value::Int(i) => ValueKey::Int(*i),
+            Value::Float(x) => ValueKey::Float(x.to_bits()),
+            Value::Str(s) => ValueKey::Str(s),
+        })
+    }
+
+    fn hash<'a>(&'a self, key: impl Fn(&'a Value) -> ValueKey<'a>) -> PointId {
         let mut hash = Fnv1a64::new();
         for (name, value) in &self.coordinates {
             hash.write_str(name);
-            match value {
-                Value::Int(i) => {
+            match key(value) {
+                ValueKey::Int(i) => {
                     hash.write(b"i");
                     hash.write(&i.to_le_bytes());
                 }
-                Value::Float(x) => {
+                ValueKey::Float(bits) => {
                     hash.write(b"f");
-                    hash.write(&x.to_bits().to_le_bytes());
+                    hash.write(&bits.to_le_bytes());
                 }
-                Value::Str(s) => {
+                ValueKey::Str(s) => {
                     hash.write(b"s");
                     hash.write_str(s);
                 }
             }
         }
         PointId(hash.finish())
+    }
+}
+
+/// A coordinate value as point identities see it: numbers by their value
+/// (an integral float as its integer, other floats by their bits), strings
+/// as they are. Equal keys, same point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) enum ValueKey<'a> {
+    Int(i64),
+    Float(u64),
+    Str(&'a str),
+}
+
+impl<'a> ValueKey<'a> {
+    pub(crate) fn of(value: &'a Value) -> Self {
+        // 2^63: the first float past i64::MAX (which itself is no float).
+        const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+        match value {
+            Value::Int(i) => ValueKey::Int(*i),
+            Value::Float(x) if x.fract() == 0.0 && (-LIMIT..LIMIT).contains(x) => ValueKey::Int(*x as i64),
+            Value::Float(x) => ValueKey::Float(x.to_bits()),
+            Value::Str(s) => ValueKey::Str(s),
+        }
     }
 }
 
@@ -216,8 +259,27 @@ mod tests {
         let int = point(&[("x", Value::Int(1))]).id();
         let float = point(&[("x", Value::Float(1.0))]).id();
         assert_ne!(a, b);
-        assert_ne!(int, float);
-        assert_eq!(point(&[("x", Value::Float(1.0))]).id(), float);
+        assert_eq!(int, float, "1 and 1.0 are one point");
+        assert_eq!(point(&[("x", Value::Float(-0.0))]).id(), point(&[("x", Value::Int(0))]).id());
+        assert_ne!(point(&[("x", Value::Float(1.5))]).id(), int);
+        assert_ne!(point(&[("x", "1".into())]).id(), int, "a label is not a number");
+        // Past 2^63 a float has no integer twin, and is hashed by its bits.
+        let huge = point(&[("x", Value::Float(9.3e18))]);
+        assert_eq!(huge.id(), huge.legacy_id());
+        assert_ne!(point(&[("x", Value::Int(i64::MAX))]).id(), point(&[("x", Value::Float(i64::MAX as f64))]).id());
+    }
+
+    #[test]
+    fn legacy_identities_are_kept_for_ints_and_non_integral_floats() {
+        // Files written before numbers were identified by value hold these
+        // ids; only integral floats changed.
+        for unchanged in [Value::Int(3), Value::Float(0.5), Value::Float(1e300), "rk4".into()] {
+            let p = point(&[("x", unchanged.clone())]);
+            assert_eq!(p.id(), p.legacy_id(), "{unchanged:?}");
+        }
+        let p = point(&[("x", Value::Float(2.0))]);
+        assert_ne!(p.id(), p.legacy_id());
+        assert_eq!(p.legacy_id(), PointId(0x77e9_25e7_d144_8276), "the old encoding, pinned");
     }
 
     #[test]

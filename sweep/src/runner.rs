@@ -155,7 +155,7 @@ impl Selection {
             && match self {
                 Selection::All => true,
                 Selection::Indices(_) => listed.contains(&i),
-                Selection::Stride { offset, step } => i >= *offset && (i - offset) % (*step).max(1) == 0,
+                Selection::Stride { offset, step } => i >= *offset && (i - offset).is_multiple_of((*step).max(1)),
                 Selection::Filter(keep) => keep(i),
                 Selection::Prefix { offset, step, count } => {
                     i >= *offset && (i - offset) % (*step).max(1) == 0 && (i - offset) / (*step).max(1) < *count
@@ -738,7 +738,7 @@ where
                         summary.computed += 1;
                         if !ok {
                             summary.failed += 1;
-                            summary.given_up += usize::from(attempt >= options.max_attempts.max(1));
+                            summary.given_up += usize::from(crate::store::is_given_up(attempt, options.max_attempts));
                             counters.failed.fetch_add(1, Ordering::SeqCst);
                             bar.set_message(format!("{} failed", summary.failed));
                         }

@@ -11,7 +11,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::point::{Point, Value};
+use crate::point::{Point, Value, ValueKey};
 
 /// A set of named points, described by how to generate them.
 ///
@@ -246,14 +246,29 @@ impl Space {
                 })
             }
             Space::List { name, values } => {
-                let mut seen = std::collections::HashSet::new();
-                values.iter().find(|v| !seen.insert(ValueKey::of(v))).map(|v| {
-                    let shown = match v {
-                        Value::Float(x) => short(*x),
-                        other => other.to_string(),
-                    };
-                    format!("axis {name:?} lists {shown} twice")
-                })
+                let mut seen = HashMap::new();
+                values.iter().find_map(|v| seen.insert(ValueKey::of(v), v).map(|earlier| (earlier, v))).map(
+                    |(earlier, v)| {
+                        let shown = |v: &Value| match v {
+                            Value::Float(x) => short(*x),
+                            other => other.to_string(),
+                        };
+                        if earlier == v {
+                            format!("axis {name:?} lists {} twice", shown(v))
+                        } else {
+                            // `1` and `1.0`: one number, one point.
+                            let spelled = |v: &Value| match v {
+                                Value::Float(x) => format!("{x:?}"),
+                                other => other.to_string(),
+                            };
+                            format!(
+                                "axis {name:?} lists {} and {}, which are equal numbers",
+                                spelled(earlier),
+                                spelled(v)
+                            )
+                        }
+                    },
+                )
             }
             Space::Range { .. } => None,
             Space::Grid(spaces) => spaces.iter().find_map(Space::repeats),
@@ -355,6 +370,25 @@ impl Space {
             | Space::List { name, .. }
             | Space::Range { name, .. } => out.push(name.clone()),
             Space::Grid(spaces) | Space::Zip(spaces) => spaces.iter().for_each(|s| s.collect_names(out)),
+        }
+    }
+
+    /// The values axis `name` takes, in its order (each once, except in a
+    /// zip part that repeats them), or `None` when no axis has that name.
+    /// Costs the axis's length, not the space's.
+    pub fn axis_values(&self, name: &str) -> Option<Vec<Value>> {
+        match self {
+            Space::Grid(spaces) | Space::Zip(spaces) => spaces.iter().find_map(|s| s.axis_values(name)),
+            axis if axis.names().first().is_some_and(|n| n == name) => Some(
+                (0..axis.len())
+                    .map(|i| {
+                        let mut out = Vec::with_capacity(1);
+                        axis.push_coordinates(i, &mut out);
+                        out.swap_remove(0).1
+                    })
+                    .collect(),
+            ),
+            _ => None,
         }
     }
 
@@ -468,7 +502,7 @@ impl<'a> SpaceIndex<'a> {
     }
 
     /// The index `i` with `space.point(i) == point` (same names in the same
-    /// order, same values bit for bit), or `None`.
+    /// order, values equal as numbers, floats otherwise bit for bit), or `None`.
     pub fn index_of(&self, point: &Point) -> Option<usize> {
         let mut coordinates = point.coordinates().iter();
         let index = self.root.index(&mut coordinates)?;
@@ -508,18 +542,25 @@ fn axis_index(space: &Space, name: &str, value: &Value) -> Option<usize> {
         space.push_coordinates(i, &mut out);
         (ValueKey::of(&out[0].1) == ValueKey::of(wanted)).then_some(i)
     };
-    match (space, value) {
-        (Space::Linspace { name: n, start, stop, num }, Value::Float(x)) if n == name => {
+    // A number is looked up by its value, whichever way it is spelled:
+    // an integer on a linspace, an integral float on a range.
+    let int = match ValueKey::of(value) {
+        ValueKey::Int(i) => Some(i),
+        _ => None,
+    };
+    let float = value.as_f64();
+    match (space, float, int) {
+        (Space::Linspace { name: n, start, stop, num }, Some(x), _) if n == name => {
             let guess = if *num < 2 { 0.0 } else { ((x - start) / linspace_step(*start, *stop, *num)).round() };
             nearby(guess).find_map(|i| matches(i, value))
         }
-        (Space::Logspace { name: n, start, stop, num, base }, Value::Float(x)) if n == name => {
+        (Space::Logspace { name: n, start, stop, num, base }, Some(x), _) if n == name => {
             let exponent = x.ln() / base.ln();
             let guess = if *num < 2 { 0.0 } else { ((exponent - start) / linspace_step(*start, *stop, *num)).round() };
             nearby(guess).find_map(|i| matches(i, value))
         }
-        (Space::Range { name: n, start, step, .. }, Value::Int(v)) if n == name && *step != 0 => {
-            let offset = i128::from(*v) - i128::from(*start);
+        (Space::Range { name: n, start, step, .. }, _, Some(v)) if n == name && *step != 0 => {
+            let offset = i128::from(v) - i128::from(*start);
             let step = i128::from(*step);
             (offset % step == 0).then(|| matches(offset / step, value)).flatten()
         }
@@ -587,24 +628,6 @@ fn linspace_step(start: f64, stop: f64, num: usize) -> f64 {
 /// and the pinned last value), plus a few subnormal ulps near zero.
 fn distinguishable(step: f64, magnitude: f64) -> bool {
     step.abs() > 4.0 * f64::EPSILON * magnitude + 4.0 * f64::from_bits(1)
-}
-
-/// A coordinate value as point identities see it: floats by their bits.
-#[derive(Debug, PartialEq, Eq, Hash)]
-enum ValueKey<'a> {
-    Int(i64),
-    Float(u64),
-    Str(&'a str),
-}
-
-impl<'a> ValueKey<'a> {
-    fn of(value: &'a Value) -> Self {
-        match value {
-            Value::Int(i) => ValueKey::Int(*i),
-            Value::Float(x) => ValueKey::Float(x.to_bits()),
-            Value::Str(s) => ValueKey::Str(s),
-        }
-    }
 }
 
 /// Value `index` of `linspace(start, stop, num)`, computed the way NumPy does

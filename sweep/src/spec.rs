@@ -162,8 +162,8 @@ impl Spec {
         let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
         let spec: Spec = options.from_str(text).map_err(|e| SpecError::Syntax {
             path: path.to_owned(),
-            line: e.position.line,
-            column: e.position.col,
+            line: e.span.end.line,
+            column: e.span.end.col,
             message: e.code.to_string(),
         })?;
         spec.validate(path)?;

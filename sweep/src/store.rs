@@ -31,7 +31,7 @@ pub use lock::ResultsLock;
 pub(crate) use record::civil_from_days;
 pub use record::{utc_rfc3339, Provenance, Record};
 pub use repair::{rejected_path, repair, Repair};
-pub use results::{Results, Resume, Status, DEFAULT_MAX_ATTEMPTS};
+pub use results::{is_given_up, Failure, Results, Resume, Status, DEFAULT_MAX_ATTEMPTS};
 pub use writer::{practically_never_past, ResultsWriter, SyncPolicy, PRACTICALLY_NEVER};
 
 /// Why a results file cannot be used.
@@ -89,6 +89,41 @@ pub enum StoreError {
         line: usize,
         /// The parser's complaint.
         message: String,
+    },
+    /// A record of another sweep (another command) in a results file, or a
+    /// record without an identity in a file whose format requires one.
+    #[error(
+        "{path}:{line}: this record is not this sweep's: {}; {path} holds the sweep with command fingerprint \
+         {expected}. The file is refused as it is; `sweep repair {path}` moves such records to {} and keeps \
+         every record of this sweep",
+        match found {
+            Some(found) => format!("it was computed by another sweep (command fingerprint {found})"),
+            None => "it carries no sweep identity (every record of a file of format 3 or later does)".to_owned(),
+        },
+        repair::rejected_path(path).display()
+    )]
+    ForeignRecord {
+        /// The results file.
+        path: PathBuf,
+        /// 1-based line number.
+        line: usize,
+        /// The identity the record carries, if any.
+        found: Option<Fingerprint>,
+        /// The identity of the file's sweep ([`Header::record_identity`]).
+        expected: Fingerprint,
+    },
+    /// `sweep repair --spec` with the spec of another sweep than the file's.
+    #[error(
+        "{path} belongs to another sweep than {spec} ({why}); repair never relabels records. Give the spec the \
+         file was written from, or none (--spec is only needed when the header line is damaged)"
+    )]
+    NotThisSpec {
+        /// The results file.
+        path: PathBuf,
+        /// The spec given.
+        spec: PathBuf,
+        /// How that is known.
+        why: String,
     },
     /// The header line itself does not parse, so repair needs the spec.
     #[error(
@@ -203,6 +238,37 @@ mod tests {
     }
 
     #[test]
+    fn records_carry_their_sweep_and_old_files_keep_reading() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let (ours, theirs) = (dir.path().join("ours.jsonl"), dir.path().join("theirs.jsonl"));
+        let cubes = Header::new(Space::range("k", 0, 4), Task::Closure("k cubed".into()));
+        for (path, header) in [(&ours, header()), (&theirs, cubes)] {
+            let (mut writer, _) = ResultsWriter::open(path, &header).unwrap_or_else(|e| panic!("{e}"));
+            writer.append(&record(2, Ok(8.into()))).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let pasted = std::fs::read_to_string(&theirs).unwrap_or_default().lines().nth(1).unwrap_or_default().to_owned();
+        let mut text = std::fs::read_to_string(&ours).unwrap_or_default();
+        text.push_str(&pasted);
+        text.push('\n');
+        std::fs::write(&ours, &text).unwrap_or_else(|e| panic!("{e}"));
+        let refused = Results::load(&ours);
+        assert!(matches!(refused, Err(StoreError::ForeignRecord { line: 3, found: Some(_), .. })), "{refused:?}");
+        assert!(ResultsWriter::open(&ours, &header()).is_err(), "a resume refuses it too");
+
+        // Rewritten atomically, a format-2 file's records get the identity
+        // its header gave them, and the file today's format.
+        let old_header = Header { format: 2, ..header() };
+        let untagged = serde_json::to_string(&record(1, Ok(1.into()))).unwrap_or_default();
+        let legacy = format!("{{\"sweep\":{}}}\n{untagged}\n", serde_json::to_string(&old_header).unwrap_or_default());
+        std::fs::write(&ours, legacy).unwrap_or_else(|e| panic!("{e}"));
+        let loaded = Results::load(&ours).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((loaded.records.len(), loaded.untagged), (1, 1));
+        write_results_atomically(&ours, &loaded.header, &loaded.records).unwrap_or_else(|e| panic!("{e}"));
+        let upgraded = Results::load(&ours).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((upgraded.header.format, upgraded.records.len(), upgraded.untagged), (FORMAT_VERSION, 1, 0));
+    }
+
+    #[test]
     fn foreign_files_are_never_overwritten() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("notes.txt");
@@ -218,6 +284,30 @@ mod tests {
     }
 
     #[test]
+    fn csv_of_mixed_values_has_a_value_column_and_the_object_keys() {
+        let results = Results {
+            header: header(),
+            records: vec![
+                record(0, Ok(serde_json::json!({"f": 1.0, "value": "v"}))),
+                record(1, Ok(serde_json::json!(7))),
+                record(2, Err("boom".into())),
+                record(3, Ok(serde_json::json!({"g": [1, 2]}))),
+            ],
+            warnings: Vec::new(),
+            untagged: 0,
+        };
+        let mut out = Vec::new();
+        results.write_csv(&mut out).unwrap_or_else(|e| panic!("{e}"));
+        let text = String::from_utf8(out).unwrap_or_default();
+        let rows: Vec<Vec<&str>> = text.lines().map(|l| l.split(',').collect()).collect();
+        assert_eq!(rows[0], ["index", "id", "k", "value", "f", "g", "value.value", "error", "duration_ms"]);
+        assert_eq!(rows[1][3..8], ["", "1.0", "", "v", ""], "an object fills its keys' columns");
+        assert_eq!(rows[2][3..8], ["7", "", "", "", ""], "a plain value stays under `value`");
+        assert_eq!(rows[3][3..8], ["", "", "", "", "boom"]);
+        assert_eq!(rows[4][5], "\"[1", "{text}");
+    }
+
+    #[test]
     fn csv_has_one_row_per_point_and_object_keys_as_columns() {
         let results = Results {
             header: header(),
@@ -226,6 +316,7 @@ mod tests {
                 record(0, Err("bad, \"quoted\"".into())),
             ],
             warnings: Vec::new(),
+            untagged: 0,
         };
         let mut out = Vec::new();
         results.write_csv(&mut out).unwrap_or_else(|e| panic!("{e}"));

@@ -39,7 +39,7 @@ fn alive(pid: libc::pid_t) -> bool {
     }
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         // The state follows the parenthesised command name.
-        Ok(stat) => stat.rsplit_once(')').map_or(true, |(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
+        Ok(stat) => stat.rsplit_once(')').is_none_or(|(_, rest)| !rest.trim_start().starts_with(['Z', 'X'])),
         Err(_) => false,
     }
 }
@@ -286,7 +286,7 @@ fn a_point_that_keeps_failing_is_given_up_after_max_attempts() {
     let given_up = sandbox.sweep(&["run", "--no-progress", "--retry-failed", "flaky.ron"]);
     assert!(stderr(&given_up).contains("0 computed"), "a given-up point is not retried: {}", stderr(&given_up));
     let status = stdout(&sandbox.sweep(&["status", "flaky.jsonl"]));
-    assert!(status.contains("failed:      1 (1 given up after 3 attempts)"), "{status}");
+    assert!(status.contains("failed:      1 (1 given up: failed at least 3 times, the default)"), "{status}");
     assert!(status.contains("attempt 3") && status.contains("exit 4"), "{status}");
     let log = stdout(&sandbox.sweep(&["status", "--records", "flaky.jsonl"]));
     let rows: Vec<&str> = log.lines().skip_while(|l| !l.starts_with("index\t")).skip(1).collect();

@@ -56,7 +56,7 @@ pub fn pause_us(us: u64) {
         return;
     }
     let d = Duration::from_micros(us);
-    if us % 2 == 0 {
+    if us.is_multiple_of(2) {
         thread::sleep(d);
     } else {
         let start = Instant::now();

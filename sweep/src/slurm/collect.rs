@@ -90,7 +90,7 @@ impl Gap {
     /// Whether the point failed `max_attempts` times or more: given up,
     /// not to be computed again.
     pub fn is_given_up(&self, max_attempts: u32) -> bool {
-        matches!(self.reason, GapReason::Failed(_)) && self.attempts >= max_attempts
+        matches!(self.reason, GapReason::Failed(_)) && crate::store::is_given_up(self.attempts, max_attempts)
     }
 }
 

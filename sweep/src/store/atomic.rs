@@ -6,8 +6,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::header::{Header, HeaderLine};
-use super::record::Record;
+use super::header::{Header, HeaderLine, FORMAT_VERSION};
+use super::record::{encode, Record};
 use super::StoreError;
 
 /// Writes `path` through `fill`, atomically: the content goes to a
@@ -166,16 +166,21 @@ pub(super) fn refuse_read_only(path: &Path) -> Result<(), StoreError> {
 }
 
 /// Writes a complete results file — header, then `records` in order — over
-/// whatever is at `path`, atomically (see [`write_atomically`]). A
-/// read-only file is refused, not replaced.
+/// whatever is at `path`, atomically (see [`write_atomically`]), in
+/// today's format: every record is marked as `header`'s sweep's, so pass
+/// only records a reader accepted as that sweep's. A read-only file is
+/// refused, not replaced.
 pub fn write_results_atomically(path: &Path, header: &Header, records: &[Record]) -> Result<(), StoreError> {
     require_regular_file(path)?;
     refuse_read_only(path)?;
+    let identity = header.record_identity();
+    let mut header = header.clone();
+    header.format = FORMAT_VERSION;
     write_atomically(path, |out| {
-        serde_json::to_writer(&mut *out, &HeaderLine { sweep: header.clone() })?;
+        serde_json::to_writer(&mut *out, &HeaderLine { sweep: header })?;
         out.write_all(b"\n")?;
         for record in records {
-            serde_json::to_writer(&mut *out, record)?;
+            out.write_all(&encode(record, identity)?)?;
             out.write_all(b"\n")?;
         }
         Ok(())

@@ -9,8 +9,10 @@ use crate::space::Space;
 use crate::spec::{Labels, Spec, Task};
 
 /// Version of the file layout, written in every header. Version 2 added a
-/// record's `attempt` and `provenance`; files of version 1 read as is.
-pub const FORMAT_VERSION: u32 = 2;
+/// record's `attempt` and `provenance`; version 3 its `task`, the identity
+/// of the sweep that computed it. Files of versions 1 and 2 read as is,
+/// their records (which carry no `task`) taken as the header's sweep's.
+pub const FORMAT_VERSION: u32 = 3;
 
 /// First line of a results file: which sweep the records belong to.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -41,6 +43,20 @@ impl Header {
 }
 
 impl Header {
+    /// The identity every record of this sweep carries: the fingerprint of
+    /// its task. Not of the space too: a record stays valid when the space
+    /// is refined around its point (see [`crate::fingerprint`]).
+    pub fn record_identity(&self) -> Fingerprint {
+        Fingerprint::of_task(&self.task)
+    }
+
+    /// Whether this file's records may lack an identity: those of files
+    /// written before records carried one (format 2 and older), which are
+    /// taken as the header's sweep's, as they always were.
+    pub fn accepts_untagged(&self) -> bool {
+        self.format < 3
+    }
+
     /// The header of a spec's results files (whole sweep and shards alike).
     pub fn for_spec(spec: &Spec, spec_path: &Path) -> Header {
         let mut header = Header::new(spec.space.clone(), spec.task());

@@ -5,6 +5,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use crate::command::Exit;
+use crate::fingerprint::Fingerprint;
 use crate::point::{Point, PointId};
 
 /// The result of evaluating one point.
@@ -122,6 +123,12 @@ fn is_first_attempt(attempt: &u32) -> bool {
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RecordLine {
+    /// The task fingerprint of the sweep that wrote the line: what makes a
+    /// record this sweep's, whatever file it is found in. Written by every
+    /// writer of results files (see [`encode`]); absent only in files of
+    /// format 2 and older.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    task: Option<Fingerprint>,
     index: usize,
     id: PointId,
     point: Point,
@@ -149,6 +156,7 @@ impl From<Record> for RecordLine {
             Err(e) => (None, Some(e)),
         };
         RecordLine {
+            task: None,
             index: r.index,
             id: r.id,
             point: r.point,
@@ -180,6 +188,29 @@ impl From<RecordLine> for Record {
             retrying: line.retrying,
         }
     }
+}
+
+/// One line of a results file (without its newline): `record`, marked as
+/// computed by the task with fingerprint `task`.
+pub(crate) fn encode(record: &Record, task: Fingerprint) -> serde_json::Result<Vec<u8>> {
+    let mut line = RecordLine::from(record.clone());
+    line.task = Some(task);
+    serde_json::to_vec(&line)
+}
+
+/// A record read from a line, with the task fingerprint the line carries
+/// (`None` in files older than format 3). An identity written by an older
+/// `sweep` for a point with an integral float coordinate is brought to
+/// today's ([`Point::legacy_id`]), so old files still match their points.
+pub(crate) fn decode(text: &str) -> serde_json::Result<(Record, Option<Fingerprint>)> {
+    let line: RecordLine = serde_json::from_str(text)?;
+    let task = line.task;
+    let mut record = Record::from(line);
+    let current = record.point.id();
+    if record.id != current && record.id == record.point.legacy_id() {
+        record.id = current;
+    }
+    Ok((record, task))
 }
 
 #[cfg(test)]

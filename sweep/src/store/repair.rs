@@ -1,7 +1,9 @@
 //! `sweep repair`: make a damaged results file usable again without losing
-//! a byte of it. Lines that do not parse, and records of points that are
-//! not in the sweep's space, move to a side file; the results file is
-//! rewritten atomically with every valid record, in order.
+//! a byte of it. Lines that do not parse, records of another sweep, and
+//! records of points that are not in the sweep's space, move to a side
+//! file; the results file is rewritten atomically with every valid record,
+//! in order. Records are never relabelled: a spec given for a damaged
+//! header must be the file's own.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -10,6 +12,7 @@ use std::path::{Path, PathBuf};
 use super::atomic::{sync_directory, write_results_atomically};
 use super::header::Header;
 use super::lock::ResultsLock;
+use super::record::encode;
 use super::results::parse_with;
 use super::StoreError;
 
@@ -22,6 +25,9 @@ pub struct Repair {
     pub unparsable: usize,
     /// Records of points outside the space, moved aside.
     pub outside: usize,
+    /// Records of another sweep (another command), or without the sweep
+    /// identity the file's format requires, moved aside as they were.
+    pub foreign: usize,
     /// Why each unparsable line was moved: `7: expected value` (line number first).
     pub problems: Vec<String>,
     /// Where they went: `<results>.rejected.jsonl` (appended to, so earlier
@@ -32,7 +38,7 @@ pub struct Repair {
 impl Repair {
     /// Whether the file needed no change.
     pub fn was_clean(&self) -> bool {
-        self.unparsable == 0 && self.outside == 0
+        self.unparsable == 0 && self.outside == 0 && self.foreign == 0
     }
 }
 
@@ -43,45 +49,102 @@ pub fn rejected_path(results: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Repairs the results file at `path` (holding its lock). `header` stands
-/// in for a header line that is itself damaged; without it such a file is
-/// refused. Lines moved aside are written and flushed to the side file
-/// before the results file is replaced, so a crash at any moment loses
-/// nothing.
-pub fn repair(path: &Path, header: Option<&Header>) -> Result<Repair, StoreError> {
+/// Repairs the results file at `path` (holding its lock). `spec` (the
+/// header of the sweep the user says the file belongs to, and the spec
+/// file it came from) stands in for a header line that is itself damaged;
+/// without it such a file is refused. It never overrides an intact header:
+/// a spec of another sweep than the header's is refused
+/// ([`StoreError::NotThisSpec`]), and so is one for a damaged header when
+/// the file's records carry the identity of another sweep and none of the
+/// spec's. Records without an identity under a damaged header are taken as
+/// the spec's (the file may predate identities), checked against its space.
+///
+/// Lines moved aside are written and flushed to the side file before the
+/// results file is replaced, so a crash at any moment loses nothing.
+pub fn repair(path: &Path, spec: Option<(&Header, &Path)>) -> Result<Repair, StoreError> {
     super::atomic::require_regular_file(path)?;
     let _lock = ResultsLock::acquire(path)?;
     let bytes =
         std::fs::read(path).map_err(|reason| StoreError::Io { path: path.to_owned(), doing: "read", reason })?;
-    let parsed = match parse_with(path, &bytes, true, None) {
-        Err(StoreError::Corrupt { line: 1, .. } | StoreError::NotResults { .. })
-        | Ok(super::results::Parsed { results: None, .. })
-            if header.is_some() =>
-        {
-            parse_with(path, &bytes, true, header.cloned())?
+    let not_this_spec = |spec_path: &Path, why: String| StoreError::NotThisSpec {
+        path: path.to_owned(),
+        spec: spec_path.to_owned(),
+        why,
+    };
+    let parsed = match (parse_with(path, &bytes, true, None), spec) {
+        (
+            Err(StoreError::Corrupt { line: 1, .. } | StoreError::NotResults { .. })
+            | Ok(super::results::Parsed { results: None, .. }),
+            Some((header, spec_path)),
+        ) => {
+            // The file's format is unknown: take records without an
+            // identity as the spec's, as a file of format 2 would.
+            let mut legacy = header.clone();
+            legacy.format = legacy.format.min(2);
+            let parsed = parse_with(path, &bytes, true, Some(legacy))?;
+            let kept = parsed.results.as_ref().map_or(0, |r| r.records.len() - r.untagged);
+            if let Some(found) = parsed.foreign.iter().find_map(|(_, found)| *found).filter(|_| kept == 0) {
+                return Err(not_this_spec(
+                    spec_path,
+                    format!(
+                        "its records were computed by the command with fingerprint {found}, the spec's is {}",
+                        header.record_identity()
+                    ),
+                ));
+            }
+            parsed
         }
-        Err(StoreError::Corrupt { line: 1, .. }) => return Err(StoreError::DamagedHeader { path: path.to_owned() }),
-        other => other?,
+        (Err(StoreError::Corrupt { line: 1, .. }), None) => {
+            return Err(StoreError::DamagedHeader { path: path.to_owned() })
+        }
+        (Ok(parsed), Some((header, spec_path))) => match &parsed.results {
+            Some(results) if results.header.fingerprint != header.fingerprint => {
+                return Err(not_this_spec(
+                    spec_path,
+                    format!(
+                        "its header has sweep fingerprint {}, the spec's is {}",
+                        results.header.fingerprint, header.fingerprint
+                    ),
+                ))
+            }
+            _ => parsed,
+        },
+        (other, _) => other?,
     };
     let results = parsed.results.ok_or_else(|| StoreError::MissingHeader { path: path.to_owned() })?;
     let (header, kept, outside) = results.into_partition();
     let side_file = rejected_path(path);
-    let problems = parsed.bad_lines.iter().map(|bad| format!("{}: {}", bad.number, bad.message)).collect();
-    let report =
-        Repair { kept: kept.len(), unparsable: parsed.bad_lines.len(), outside: outside.len(), problems, side_file };
+    let problems = parsed
+        .bad_lines
+        .iter()
+        .chain(parsed.foreign.iter().map(|(line, _)| line))
+        .map(|bad| format!("{}: {}", bad.number, bad.message))
+        .collect();
+    let report = Repair {
+        kept: kept.len(),
+        unparsable: parsed.bad_lines.len(),
+        outside: outside.len(),
+        foreign: parsed.foreign.len(),
+        problems,
+        side_file,
+    };
     if report.was_clean() {
         return Ok(report);
     }
     let io = |doing, reason| StoreError::Io { path: report.side_file.clone(), doing, reason };
     let mut text = Vec::new();
-    for bad in &parsed.bad_lines {
+    // Foreign records go aside byte for byte, with the identity they carry.
+    for bad in parsed.bad_lines.iter().chain(parsed.foreign.iter().map(|(line, _)| line)) {
         text.extend_from_slice(&bad.text);
         if !bad.text.ends_with(b"\n") {
             text.push(b'\n');
         }
     }
+    // Records outside the space passed the identity check: they are this
+    // sweep's, and say so in the side file.
+    let identity = header.record_identity();
     for record in &outside {
-        serde_json::to_writer(&mut text, record).map_err(|e| io("encode a record for", e.into()))?;
+        text.extend(encode(record, identity).map_err(|e| io("encode a record for", e.into()))?);
         text.push(b'\n');
     }
     let mut side = OpenOptions::new().create(true).append(true).open(&report.side_file).map_err(|e| io("open", e))?;

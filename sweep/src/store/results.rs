@@ -5,13 +5,40 @@ use std::io::Write;
 use std::path::Path;
 
 use super::header::{Header, HeaderLine, FORMAT_VERSION};
-use super::record::Record;
+use super::record::{self, Record};
 use super::StoreError;
+use crate::fingerprint::Fingerprint;
 use crate::point::{PointId, Value};
 use crate::space::SpaceIndex;
 
 /// How many attempts a point gets, across runs, before it is given up.
 pub const DEFAULT_MAX_ATTEMPTS: u32 = 3;
+
+/// Whether a point whose latest attempt failed is given up: it has been
+/// attempted `max_attempts` times or more, counted across runs (a cap of 0
+/// counts as 1). No run retries it, `--retry-failed` included, until the
+/// cap is raised. The one definition every command uses.
+///
+/// ```
+/// use sweep::store::is_given_up;
+/// assert!(!is_given_up(2, 3));
+/// assert!(is_given_up(3, 3));
+/// assert!(is_given_up(4, 2), "a point that failed 4 times is given up under a cap of 2");
+/// ```
+pub fn is_given_up(attempts: u32, max_attempts: u32) -> bool {
+    attempts >= max_attempts.max(1)
+}
+
+/// A point of the space whose latest record is a failure.
+#[derive(Debug, Clone, Copy)]
+pub struct Failure<'a> {
+    /// Its latest record (the error, and where and when it happened).
+    pub record: &'a Record,
+    /// Attempts made at the point, across runs.
+    pub attempts: u32,
+    /// Whether no run retries it ([`is_given_up`]).
+    pub given_up: bool,
+}
 
 /// Everything read from a results file.
 #[derive(Debug, Clone)]
@@ -23,6 +50,10 @@ pub struct Results {
     pub records: Vec<Record>,
     /// Problems that were tolerated, e.g. a torn last line.
     pub warnings: Vec<String>,
+    /// Records without a sweep identity, from a file written before records
+    /// carried one (format 2 and older): taken as the header's sweep's,
+    /// since nothing tells otherwise. Counted in `records`.
+    pub untagged: usize,
 }
 
 /// Counts of a sweep's points by state, from the latest record of each.
@@ -65,6 +96,10 @@ pub(super) struct Parsed {
     pub(super) needs_newline: bool,
     /// Complete lines that do not parse (only when parsed leniently).
     pub(super) bad_lines: Vec<BadLine>,
+    /// Records of another sweep, or without an identity where one is
+    /// required, each with the identity it carries (only when parsed
+    /// leniently; otherwise they are an error).
+    pub(super) foreign: Vec<(BadLine, Option<Fingerprint>)>,
 }
 
 /// A complete line that is neither the header nor a record.
@@ -77,8 +112,9 @@ pub(super) struct BadLine {
 
 impl Results {
     /// Reads a results file; a torn last line is ignored with a warning.
-    /// A line that does not parse elsewhere is an error that points to
-    /// `sweep repair`.
+    /// A line that does not parse elsewhere, and a record of another sweep
+    /// ([`StoreError::ForeignRecord`]), are errors that name the line and
+    /// point to `sweep repair`.
     pub fn load(path: &Path) -> Result<Results, StoreError> {
         let bytes =
             std::fs::read(path).map_err(|reason| StoreError::Io { path: path.to_owned(), doing: "read", reason })?;
@@ -126,18 +162,33 @@ impl Results {
         let attempts = attempts_of(&inside);
         let mut resume = Resume::default();
         for record in latest_of(&inside) {
-            let made = attempts.get(&record.index).copied().unwrap_or(1);
+            let given_up =
+                !record.is_ok() && is_given_up(attempts.get(&record.index).copied().unwrap_or(1), max_attempts);
             // A failed attempt whose run meant to retry it (and was
             // interrupted first) is retried like with `retry_failed`.
-            if record.is_ok() || !(retry_failed || record.retrying) || made >= max_attempts {
+            if record.is_ok() || !(retry_failed || record.retrying) || given_up {
                 resume.skip.insert(record.index);
-                if !record.is_ok() && made >= max_attempts {
-                    resume.given_up += 1;
-                }
+                resume.given_up += usize::from(given_up);
             }
         }
         resume.attempts = attempts;
         resume
+    }
+
+    /// The points of the space whose latest record is a failure, in index
+    /// order, each with its attempts and whether it is given up after
+    /// `max_attempts`.
+    pub fn failures(&self, max_attempts: u32) -> Vec<Failure<'_>> {
+        let inside = self.partition().0;
+        let attempts = attempts_of(&inside);
+        latest_of(&inside)
+            .into_iter()
+            .filter(|record| !record.is_ok())
+            .map(|record| {
+                let made = attempts.get(&record.index).copied().unwrap_or(1);
+                Failure { record, attempts: made, given_up: is_given_up(made, max_attempts) }
+            })
+            .collect()
     }
 
     /// Identities of points to skip on resume: those with a value, plus
@@ -152,17 +203,14 @@ impl Results {
         self.status_with(DEFAULT_MAX_ATTEMPTS)
     }
 
-    /// [`Results::status`] with a point given up after `max_attempts`.
+    /// [`Results::status`] with a point given up after `max_attempts`
+    /// ([`is_given_up`]).
     pub fn status_with(&self, max_attempts: u32) -> Status {
         let total = self.header.space.len();
         let (inside, outside) = self.partition();
         let latest = latest_of(&inside);
-        let attempts = attempts_of(&inside);
         let done = latest.iter().filter(|r| r.is_ok()).count();
-        let given_up = latest
-            .iter()
-            .filter(|r| !r.is_ok() && attempts.get(&r.index).copied().unwrap_or(1) >= max_attempts)
-            .count();
+        let given_up = self.failures(max_attempts).iter().filter(|f| f.given_up).count();
         Status {
             total,
             done,
@@ -174,40 +222,49 @@ impl Results {
     }
 
     /// Writes the latest records as CSV: `index`, `id`, one column per
-    /// coordinate, the value (one column per key when values are JSON
-    /// objects), `error` and `duration_ms`.
+    /// coordinate, the value, `error` and `duration_ms`. A plain value
+    /// (number, string, array, `null`) goes in a `value` column; a JSON
+    /// object is spread over one column per key (sorted). Values of both
+    /// kinds get both: `value` filled for plain ones, the key columns for
+    /// objects. A key named `value` beside plain values becomes
+    /// `value.value`, so no two columns share a name.
     pub fn write_csv(&self, out: impl Write) -> Result<(), csv::Error> {
         let latest = self.latest();
         let names = self.header.space.names();
-        let mut keys: Vec<String> = latest
-            .iter()
-            .filter_map(|r| r.outcome.as_ref().ok()?.as_object())
-            .flat_map(|object| object.keys().cloned())
-            .collect();
+        let values: Vec<&serde_json::Value> = latest.iter().filter_map(|r| r.outcome.as_ref().ok()).collect();
+        let mut keys: Vec<String> =
+            values.iter().filter_map(|v| v.as_object()).flat_map(|object| object.keys().cloned()).collect();
         keys.sort();
         keys.dedup();
-        let value_columns = if keys.is_empty() { vec!["value".to_owned()] } else { keys.clone() };
+        // A sweep with no value at all (every point failed) still has the column.
+        let plain_column = keys.is_empty() || values.iter().any(|v| !v.is_object());
         let mut writer = csv::Writer::from_writer(out);
         let mut heading = vec!["index".to_owned(), "id".to_owned()];
         heading.extend(names.iter().cloned());
-        heading.extend(value_columns);
+        if plain_column {
+            heading.push("value".to_owned());
+        }
+        heading.extend(keys.iter().map(|k| {
+            if plain_column && k == "value" {
+                "value.value".to_owned()
+            } else {
+                k.clone()
+            }
+        }));
         heading.extend(["error".to_owned(), "duration_ms".to_owned()]);
         writer.write_record(&heading)?;
         for record in latest {
             let mut row = vec![record.index.to_string(), record.id.to_string()];
             row.extend(names.iter().map(|n| record.point.get(n).map(coordinate_cell).unwrap_or_default()));
-            match &record.outcome {
-                Ok(serde_json::Value::Object(object)) => {
-                    row.extend(keys.iter().map(|k| object.get(k).map(cell).unwrap_or_default()))
-                }
-                Ok(value) if keys.is_empty() => row.push(cell(value)),
-                Ok(value) => {
-                    // Mixed scalar and object values: the scalar goes in the first column.
-                    row.push(cell(value));
-                    row.extend(std::iter::repeat(String::new()).take(keys.len() - 1));
-                }
-                Err(_) => row.extend(std::iter::repeat(String::new()).take(keys.len().max(1))),
+            let (plain, object) = match &record.outcome {
+                Ok(serde_json::Value::Object(object)) => (None, Some(object)),
+                Ok(value) => (Some(value), None),
+                Err(_) => (None, None),
+            };
+            if plain_column {
+                row.push(plain.map(cell).unwrap_or_default());
             }
+            row.extend(keys.iter().map(|k| object.and_then(|o| o.get(k)).map(cell).unwrap_or_default()));
             row.push(record.outcome.as_ref().err().cloned().unwrap_or_default());
             row.push(format!("{:.3}", record.duration_ms));
             writer.write_record(&row)?;
@@ -268,9 +325,13 @@ pub(super) fn parse_with(
     given: Option<Header>,
 ) -> Result<Parsed, StoreError> {
     let mut header: Option<Header> = given;
+    // The identity every record must carry, and whether none will do.
+    let mut identity = header.as_ref().map(|h| (h.record_identity(), h.accepts_untagged()));
     let mut records = Vec::new();
+    let mut untagged = 0;
     let mut warnings = Vec::new();
     let mut bad_lines = Vec::new();
+    let mut foreign = Vec::new();
     let mut keep_bytes = 0u64;
     let mut needs_newline = false;
     let mut offset = 0usize;
@@ -286,13 +347,22 @@ pub(super) fn parse_with(
             }
             continue;
         }
-        let parsed = if header.is_none() {
-            check_format(path, text)?;
-            serde_json::from_str::<HeaderLine>(text).map(|h| {
-                header = Some(h.sweep);
-            })
-        } else {
-            serde_json::from_str::<Record>(text).map(|r| records.push(r))
+        let parsed = match identity {
+            None => {
+                check_format(path, text)?;
+                serde_json::from_str::<HeaderLine>(text).map(|h| {
+                    identity = Some((h.sweep.record_identity(), h.sweep.accepts_untagged()));
+                    header = Some(h.sweep);
+                })
+            }
+            Some((expected, accepts_untagged)) => record::decode(text).map(|(record, found)| match found {
+                Some(found) if found == expected => records.push(record),
+                None if accepts_untagged => {
+                    untagged += 1;
+                    records.push(record);
+                }
+                found => foreign.push((line_number, raw.to_vec(), found)),
+            }),
         };
         match parsed {
             Ok(()) => {
@@ -324,8 +394,23 @@ pub(super) fn parse_with(
             }
         }
     }
-    let results = header.map(|header| Results { header, records, warnings });
-    Ok(Parsed { results, keep_bytes, needs_newline, bad_lines })
+    // A foreign record is refused where it is, unless it is to be moved
+    // aside (repair): nothing of the file is then used.
+    if let (Some((number, _, found)), false, Some((expected, _))) = (foreign.first(), lenient, identity) {
+        return Err(StoreError::ForeignRecord { path: path.to_owned(), line: *number, found: *found, expected });
+    }
+    let foreign = foreign
+        .into_iter()
+        .map(|(number, text, found)| {
+            let message = match found {
+                Some(found) => format!("a record of another sweep (command fingerprint {found})"),
+                None => "a record without a sweep identity".to_owned(),
+            };
+            (BadLine { number, text, message }, found)
+        })
+        .collect();
+    let results = header.map(|header| Results { header, records, warnings, untagged });
+    Ok(Parsed { results, keep_bytes, needs_newline, bad_lines, foreign })
 }
 
 /// Refuses a header line written by a newer `sweep` (it may hold fields

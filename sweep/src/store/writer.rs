@@ -89,6 +89,8 @@ pub struct ResultsWriter {
     dirty: Arc<AtomicBool>,
     /// Stops the interval syncer (dropping the sender wakes it).
     syncer: Option<(mpsc::Sender<()>, thread::JoinHandle<()>)>,
+    /// The identity stamped on every record ([`Header::record_identity`]).
+    identity: Fingerprint,
     _lock: ResultsLock,
 }
 
@@ -122,7 +124,7 @@ impl ResultsWriter {
         let results = match existing {
             Some(Parsed { results: Some(results), keep_bytes, needs_newline, .. }) => {
                 if results.header.fingerprint != header.fingerprint {
-                    if Fingerprint::of_task(&results.header.task) != Fingerprint::of_task(&header.task) {
+                    if results.header.record_identity() != header.record_identity() {
                         return Err(StoreError::DifferentSweep {
                             path: path.to_owned(),
                             found: results.header.fingerprint,
@@ -131,11 +133,11 @@ impl ResultsWriter {
                     }
                     let results = reuse_for_new_space(path, results, header)?;
                     let file = OpenOptions::new().append(true).open(path).map_err(|e| io("open for appending", e))?;
-                    return Ok((Self::start(file, path, sync, lock), results));
+                    return Ok((Self::start(file, path, header, sync, lock), results));
                 }
                 let file = OpenOptions::new().append(true).open(path).map_err(|e| io("open for appending", e))?;
                 file.set_len(keep_bytes).map_err(|e| io("cut the torn last line of", e))?;
-                let mut writer = Self::start(file, path, sync, lock);
+                let mut writer = Self::start(file, path, header, sync, lock);
                 if needs_newline {
                     writer.write_line(b"\n")?;
                 }
@@ -151,14 +153,14 @@ impl ResultsWriter {
             // the header appears whole or not at all.
             _ => {
                 write_results_atomically(path, header, &[])?;
-                Results { header: header.clone(), records: Vec::new(), warnings: Vec::new() }
+                Results { header: header.clone(), records: Vec::new(), warnings: Vec::new(), untagged: 0 }
             }
         };
         let file = OpenOptions::new().append(true).open(path).map_err(|e| io("open for appending", e))?;
-        Ok((Self::start(file, path, sync, lock), results))
+        Ok((Self::start(file, path, header, sync, lock), results))
     }
 
-    fn start(file: File, path: &Path, sync: SyncPolicy, lock: ResultsLock) -> ResultsWriter {
+    fn start(file: File, path: &Path, header: &Header, sync: SyncPolicy, lock: ResultsLock) -> ResultsWriter {
         let dirty = Arc::new(AtomicBool::new(false));
         let syncer = match sync {
             SyncPolicy::Interval(every) => file.try_clone().ok().map(|clone| {
@@ -177,7 +179,15 @@ impl ResultsWriter {
             }),
             _ => None,
         };
-        ResultsWriter { file, path: path.to_owned(), sync, dirty, syncer, _lock: lock }
+        ResultsWriter {
+            file,
+            path: path.to_owned(),
+            sync,
+            dirty,
+            syncer,
+            identity: header.record_identity(),
+            _lock: lock,
+        }
     }
 
     fn write_line(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
@@ -193,11 +203,11 @@ impl ResultsWriter {
         Ok(())
     }
 
-    /// Appends one record and hands it to the OS before returning, so it
-    /// survives the process being killed; it reaches the disk according to
-    /// the [`SyncPolicy`].
+    /// Appends one record, marked as this sweep's, and hands it to the OS
+    /// before returning, so it survives the process being killed; it
+    /// reaches the disk according to the [`SyncPolicy`].
     pub fn append(&mut self, record: &Record) -> Result<(), StoreError> {
-        let mut line = serde_json::to_vec(record).map_err(|e| StoreError::Io {
+        let mut line = super::record::encode(record, self.identity).map_err(|e| StoreError::Io {
             path: self.path.clone(),
             doing: "encode a record for",
             reason: e.into(),
@@ -266,7 +276,7 @@ fn reuse_for_new_space(path: &Path, old: Results, header: &Header) -> Result<Res
         header.space,
         if reused < total { "; the others stay in the file, unused" } else { "" }
     ));
-    Ok(Results { header: header.clone(), records, warnings })
+    Ok(Results { header: header.clone(), records, warnings, untagged: 0 })
 }
 
 impl Drop for ResultsWriter {

@@ -1,0 +1,206 @@
+//! Records hold only their own sweep: a record of another sweep over the
+//! same space (same points, another command) pasted into a results file is
+//! refused by every reader, moved aside (never deleted) by `repair`, and
+//! never relabelled by `repair --spec`. Points equal as numbers (`1`,
+//! `1.0`) are one point.
+
+mod common;
+
+use std::process::Output;
+
+use common::{stderr, stdout, Sandbox};
+
+fn ok(output: Output) -> Output {
+    assert!(output.status.success(), "sweep failed: {}", stderr(&output));
+    output
+}
+
+fn failed(output: Output) -> String {
+    assert!(!output.status.success(), "sweep should have failed: {}", stdout(&output));
+    stderr(&output)
+}
+
+/// Two sweeps over k = 0..4: squares (`a`) and thousands (`b`), both run.
+fn two_sweeps() -> Sandbox {
+    let sandbox = Sandbox::new();
+    for (name, expression) in [("a", "{k} * {k}"), ("b", "{k} * 1000")] {
+        sandbox.spec(
+            &format!("{name}.ron"),
+            &format!(
+                r#"(
+                    space: Range(name: "k", start: 0, end: 4),
+                    command: ["sh", "-c", "echo $(( {expression} ))"],
+                    workers: 2,
+                    output: "{name}.jsonl",
+                )"#
+            ),
+        );
+        ok(sandbox.sweep(&["run", "--no-progress", &format!("{name}.ron")]));
+    }
+    sandbox
+}
+
+/// The line of `name` that records k = `k`.
+fn record_line(sandbox: &Sandbox, name: &str, k: i64) -> String {
+    let text = std::fs::read_to_string(sandbox.path(name)).unwrap_or_default();
+    let needle = format!("\"point\":{{\"k\":{k}}}");
+    text.lines().find(|line| line.contains(&needle)).map(str::to_owned).unwrap_or_else(|| panic!("no k={k} in {text}"))
+}
+
+fn append_line(sandbox: &Sandbox, name: &str, line: &str) {
+    let mut text = std::fs::read_to_string(sandbox.path(name)).unwrap_or_default();
+    text.push_str(line);
+    text.push('\n');
+    std::fs::write(sandbox.path(name), text).unwrap_or_else(|e| panic!("{e}"));
+}
+
+#[test]
+fn a_pasted_record_of_another_sweep_is_refused_by_every_reader() {
+    let sandbox = two_sweeps();
+    let foreign = record_line(&sandbox, "b.jsonl", 3);
+    append_line(&sandbox, "a.jsonl", &foreign);
+    let line = std::fs::read_to_string(sandbox.path("a.jsonl")).unwrap_or_default().lines().count();
+    let location = format!("a.jsonl:{line}");
+    for args in [
+        vec!["status", "a.jsonl"],
+        vec!["status", "--json", "a.jsonl"],
+        vec!["export", "a.jsonl"],
+        vec!["plot", "a.jsonl"],
+        vec!["run", "--no-progress", "a.ron"],
+    ] {
+        let message = failed(sandbox.sweep(&args));
+        assert!(message.contains(&location) && message.contains("another sweep"), "{args:?}: {message}");
+        assert!(message.contains("sweep repair"), "{args:?}: {message}");
+    }
+    assert!(!sandbox.path("a.png").exists(), "no chart of foreign data");
+}
+
+#[test]
+fn repair_moves_foreign_records_aside_and_the_sweeps_own_value_wins() {
+    let sandbox = two_sweeps();
+    let foreign = record_line(&sandbox, "b.jsonl", 3);
+    append_line(&sandbox, "a.jsonl", &foreign);
+    let repaired = ok(sandbox.sweep(&["repair", "a.jsonl"]));
+    assert!(
+        stderr(&repaired).contains("moved 0 unparsable lines, 1 records of another sweep and 0 records"),
+        "{}",
+        stderr(&repaired)
+    );
+    let side = std::fs::read_to_string(sandbox.path("a.jsonl.rejected.jsonl")).unwrap_or_default();
+    assert_eq!(side, format!("{foreign}\n"), "the foreign record is kept byte for byte");
+    let csv = stdout(&ok(sandbox.sweep(&["export", "a.jsonl"])));
+    let row = csv.lines().find(|l| l.split(',').nth(2) == Some("3")).unwrap_or_default();
+    assert_eq!(row.split(',').nth(3), Some("9"), "{csv}");
+    assert!(!csv.contains("3000"), "{csv}");
+    ok(sandbox.sweep(&["status", "a.jsonl"]));
+}
+
+#[test]
+fn repair_with_another_sweeps_spec_refuses_and_changes_nothing() {
+    let sandbox = two_sweeps();
+    let before = std::fs::read(sandbox.path("a.jsonl")).unwrap_or_default();
+    let message = failed(sandbox.sweep(&["repair", "a.jsonl", "--spec", "b.ron"]));
+    assert!(message.contains("another sweep than b.ron"), "{message}");
+    assert_eq!(std::fs::read(sandbox.path("a.jsonl")).unwrap_or_default(), before);
+
+    // With the header destroyed, the records' identities still tell.
+    let text = String::from_utf8_lossy(&before).into_owned();
+    let damaged = text.replacen("{\"sweep\":{", "{\"sweep\":{{{", 1);
+    std::fs::write(sandbox.path("a.jsonl"), &damaged).unwrap_or_else(|e| panic!("{e}"));
+    let message = failed(sandbox.sweep(&["repair", "a.jsonl", "--spec", "b.ron"]));
+    assert!(message.contains("computed by the command with fingerprint"), "{message}");
+    assert_eq!(std::fs::read_to_string(sandbox.path("a.jsonl")).unwrap_or_default(), damaged);
+    assert!(!sandbox.path("a.jsonl.rejected.jsonl").exists());
+
+    // The file's own spec rebuilds it, every record kept.
+    ok(sandbox.sweep(&["repair", "a.jsonl", "--spec", "a.ron"]));
+    assert_eq!(sandbox.load("a.jsonl").latest().len(), 4);
+}
+
+#[test]
+fn collect_refuses_a_shard_file_holding_another_sweeps_record() {
+    let sandbox = two_sweeps();
+    for shard in ["0/2", "1/2"] {
+        ok(sandbox.sweep(&["run", "--no-progress", "a.ron", "--shard", shard]));
+    }
+    let shard_file = "a.shard-1-of-2.jsonl";
+    assert!(sandbox.path(shard_file).exists());
+    append_line(&sandbox, shard_file, &record_line(&sandbox, "b.jsonl", 3));
+    let message = failed(sandbox.sweep(&["collect", "a.ron", "--tasks", "2"]));
+    assert!(message.contains(shard_file) && message.contains("another sweep"), "{message}");
+}
+
+#[test]
+fn files_written_before_records_carried_an_identity_still_read() {
+    let sandbox = two_sweeps();
+    // Today's file, turned into a format-2 one: no `task` on any record.
+    let text = std::fs::read_to_string(sandbox.path("a.jsonl")).unwrap_or_default();
+    let identity = |line: &str| line.find("\"task\":").map(|at| line[at..at + 26].to_owned());
+    let task = text.lines().nth(1).and_then(identity).unwrap_or_else(|| panic!("no task in {text}"));
+    let old = text.replace(&task, "").replace("\"format\":3", "\"format\":2");
+    std::fs::write(sandbox.path("a.jsonl"), &old).unwrap_or_else(|e| panic!("{e}"));
+    let status = stdout(&ok(sandbox.sweep(&["status", "a.jsonl"])));
+    assert!(status.contains("done:        4"), "{status}");
+    ok(sandbox.sweep(&["run", "--no-progress", "a.ron"]));
+    assert_eq!(sandbox.load("a.jsonl").records.len(), 4, "nothing recomputed");
+
+    // In a file of today's format, a record without identity is foreign.
+    let sandbox = two_sweeps();
+    let untagged = record_line(&sandbox, "b.jsonl", 3);
+    let untagged = untagged.split_once(',').map(|(_, rest)| format!("{{{rest}")).unwrap_or_default();
+    append_line(&sandbox, "a.jsonl", &untagged);
+    let message = failed(sandbox.sweep(&["status", "a.jsonl"]));
+    assert!(message.contains("carries no sweep identity"), "{message}");
+}
+
+#[test]
+fn equal_numbers_are_one_point() {
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "dup.ron",
+        r#"(space: List(name: "x", values: [1, 1.0, 2]), command: ["echo", "{x}"], output: "dup.jsonl")"#,
+    );
+    let message = failed(sandbox.sweep(&["run", "--no-progress", "dup.ron"]));
+    assert!(message.contains("equal numbers"), "{message}");
+    assert!(!sandbox.path("dup.jsonl").exists());
+
+    // Refining [1, 2] to [1.0, 2.0, 3.0] computes only the new point.
+    sandbox.spec("r.ron", r#"(space: List(name: "x", values: [1, 2]), command: ["echo", "{x}"], output: "r.jsonl")"#);
+    ok(sandbox.sweep(&["run", "--no-progress", "r.ron"]));
+    sandbox.spec(
+        "r.ron",
+        r#"(space: List(name: "x", values: [1.0, 2.0, 3.0]), command: ["echo", "{x}"], output: "r.jsonl")"#,
+    );
+    let rerun = ok(sandbox.sweep(&["run", "--no-progress", "r.ron"]));
+    assert!(stderr(&rerun).contains("2 already done"), "{}", stderr(&rerun));
+    let results = sandbox.load("r.jsonl");
+    assert_eq!(results.records.len(), 3, "one new record");
+    assert_eq!(results.status().done, 3);
+}
+
+#[test]
+fn identities_written_before_numbers_were_compared_by_value_still_match() {
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "lin.ron",
+        r#"(space: Linspace(name: "x", start: 0.0, stop: 2.0, num: 3), command: ["echo", "{x}"], output: "lin.jsonl")"#,
+    );
+    ok(sandbox.sweep(&["run", "--no-progress", "lin.ron"]));
+    // Rewrite each id as older releases computed it (floats by their bits).
+    let text = std::fs::read_to_string(sandbox.path("lin.jsonl")).unwrap_or_default();
+    let mut old = String::new();
+    for (number, line) in text.lines().enumerate() {
+        if number == 0 {
+            old.push_str(line);
+        } else {
+            let record: sweep::Record = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}"));
+            old.push_str(&line.replace(&record.id.to_string(), &record.point.legacy_id().to_string()));
+        }
+        old.push('\n');
+    }
+    assert_ne!(old, text, "integral floats had other ids");
+    std::fs::write(sandbox.path("lin.jsonl"), &old).unwrap_or_else(|e| panic!("{e}"));
+    let rerun = ok(sandbox.sweep(&["run", "--no-progress", "lin.ron"]));
+    assert!(stderr(&rerun).contains("3 already done"), "{}", stderr(&rerun));
+    assert_eq!(sandbox.load("lin.jsonl").status().done, 3);
+}
