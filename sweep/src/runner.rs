@@ -158,7 +158,9 @@ impl Selection {
                 Selection::Stride { offset, step } => i >= *offset && (i - offset).is_multiple_of((*step).max(1)),
                 Selection::Filter(keep) => keep(i),
                 Selection::Prefix { offset, step, count } => {
-                    i >= *offset && (i - offset) % (*step).max(1) == 0 && (i - offset) / (*step).max(1) < *count
+                    i >= *offset
+                        && (i - offset).is_multiple_of((*step).max(1))
+                        && (i - offset) / (*step).max(1) < *count
                 }
             }
     }
