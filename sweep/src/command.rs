@@ -14,6 +14,13 @@ use crate::point::Point;
 
 #[cfg(target_os = "linux")]
 mod guardian;
+#[cfg(target_os = "linux")]
+mod orphans;
+mod persistent;
+
+#[cfg(target_os = "linux")]
+pub use orphans::Orphans;
+pub use persistent::Persistent;
 
 /// How many bytes of a failing command's stderr go into the error message.
 const STDERR_TAIL_BYTES: usize = 600;
@@ -62,6 +69,11 @@ impl CommandTemplate {
         }
         let arguments = argv.iter().map(|argument| parse_argument(argument, names)).collect::<Result<_, _>>()?;
         Ok(CommandTemplate { arguments })
+    }
+
+    /// Whether any argument names a coordinate.
+    pub fn has_placeholders(&self) -> bool {
+        self.arguments.iter().flatten().any(|piece| matches!(piece, Piece::Coordinate(_)))
     }
 
     /// The argv for one point.
@@ -213,7 +225,9 @@ pub fn run_command(argv: &[String], timeout: Option<Duration>) -> Result<serde_j
 /// running in its group is killed too (it would hold the pipes open, and
 /// this call would wait for it past any time limit). A descendant that
 /// leaves the group (`setsid`) is out of reach of all this, and one that
-/// keeps stdout or stderr open delays the point until it closes them.
+/// keeps stdout or stderr open delays the point until it closes them; a
+/// caller that holds an [`Orphans`] (Linux) adopts the ones that escaped and
+/// kills them when it drops it.
 pub fn execute(argv: &[String], options: &CommandOptions) -> Option<Evaluation> {
     let failed = |message: String| Some(Evaluation { outcome: Err(message), exit: None });
     let Some((program, arguments)) = argv.split_first() else { return failed("empty command".to_owned()) };
@@ -259,19 +273,23 @@ pub fn execute(argv: &[String], options: &CommandOptions) -> Option<Evaluation> 
     };
     let exit = Some(Exit::of(status));
     if !status.success() {
-        let text = String::from_utf8_lossy(&stderr);
-        let trimmed = text.trim_end();
-        let tail_start = trimmed.len().saturating_sub(STDERR_TAIL_BYTES);
-        let tail_start = (tail_start..=trimmed.len()).find(|i| trimmed.is_char_boundary(*i)).unwrap_or(trimmed.len());
-        let ellipsis = if tail_start > 0 { "…" } else { "" };
-        let message = if trimmed.is_empty() {
-            format!("command `{program}` failed ({status}) with no output on stderr")
-        } else {
-            format!("command `{program}` failed ({status}); stderr: {ellipsis}{}", &trimmed[tail_start..])
-        };
-        return Some(Evaluation { outcome: Err(message), exit });
+        return Some(Evaluation { outcome: Err(failure_message(program, &status.to_string(), &stderr)), exit });
     }
     Some(Evaluation { outcome: parse_value(&String::from_utf8_lossy(&stdout)), exit })
+}
+
+/// `command `sim` failed (exit status: 3); stderr: …the last 600 bytes`.
+fn failure_message(program: &str, how: &str, stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let trimmed = text.trim_end();
+    let tail_start = trimmed.len().saturating_sub(STDERR_TAIL_BYTES);
+    let tail_start = (tail_start..=trimmed.len()).find(|i| trimmed.is_char_boundary(*i)).unwrap_or(trimmed.len());
+    let ellipsis = if tail_start > 0 { "…" } else { "" };
+    if trimmed.is_empty() {
+        format!("command `{program}` failed ({how}) with no output on stderr")
+    } else {
+        format!("command `{program}` failed ({how}); stderr: {ellipsis}{}", &trimmed[tail_start..])
+    }
 }
 
 /// `1 MiB`, `640 KiB`, `12 bytes`.

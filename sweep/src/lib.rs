@@ -13,7 +13,9 @@
 //! A run retries failures up to a cap ([`RunOptions::max_attempts`]) and
 //! stops gracefully on request ([`Stop`], SIGINT/SIGTERM/SIGUSR1).
 //! Split a sweep into shards and run them as a Slurm array job with
-//! [`slurm`].
+//! [`slurm`]. A black box can run once per point ([`execute`]) or start
+//! once per worker and take one point per line ([`command::Persistent`]).
+//! Every subcommand of the CLI ends with an [`ExitCode`].
 //!
 //! ```no_run
 //! use sweep::{Header, RunOptions, Space, Task};
@@ -31,6 +33,7 @@
 //! ```
 
 pub mod command;
+pub mod exit;
 pub mod fingerprint;
 mod hash;
 pub mod plot;
@@ -43,6 +46,7 @@ pub mod spec;
 pub mod store;
 
 pub use command::{execute, run_command, CommandOptions, CommandTemplate, Evaluation, Exit};
+pub use exit::ExitCode;
 pub use fingerprint::Fingerprint;
 pub use point::{Point, PointId, Value};
 pub use runner::{

@@ -4,10 +4,12 @@
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
+use sweep::command::Persistent;
 use sweep::slurm::{self, ArrayJob, Cluster, JobOptions, Shard, SubmissionLog, SubmittedArray};
 use sweep::store::SyncPolicy;
 use sweep::{execute, plot, CommandOptions, Header, Results, RunOptions, Selection, Spec, Stop};
@@ -148,15 +150,33 @@ struct RunArgs {
     /// Seconds between progress lines when stderr is not a terminal.
     #[arg(long, value_name = "SECS", default_value_t = 30.0)]
     progress_every: f64,
-    /// Do not draw the progress bar.
+    /// Do not draw the progress bar on a terminal: print the progress lines
+    /// that logs get (every --progress-every) instead.
     #[arg(long)]
     no_progress: bool,
+    /// Compute only the first N points of the space (of the shard, with
+    /// --shard), e.g. to try a huge sweep; rerun with a larger N to go on.
+    #[arg(long, value_name = "N", conflicts_with = "sample")]
+    limit: Option<usize>,
+    /// Compute only N points of the space (of the shard, with --shard)
+    /// drawn at random, without listing the space; the same --seed draws
+    /// the same points, and a larger N draws them first, then more.
+    #[arg(long, value_name = "N")]
+    sample: Option<usize>,
+    /// Seed of --sample.
+    #[arg(long, value_name = "S", default_value_t = 0, requires = "sample")]
+    seed: u64,
     /// When records are flushed to the disk: `record` (after each one),
     /// `exit` (at the end only), or every SECS seconds. Records always reach
     /// the OS at once and survive the process being killed; this bounds
     /// what a power cut can lose.
     #[arg(long, value_name = "record|exit|SECS", default_value = "1")]
     sync: SyncPolicy,
+    /// Start the command once per worker and exchange one line per point:
+    /// the point as a JSON object on its stdin, its value as one line on its
+    /// stdout (also the spec's `persistent: true`).
+    #[arg(long)]
+    persistent: bool,
     /// Compute only shard K of N (the points whose index is K modulo N),
     /// into `<output stem>.shard-K-of-N.jsonl`.
     #[arg(long, value_name = "K/N")]
@@ -299,36 +319,35 @@ struct CollectArgs {
 }
 
 fn main() -> ExitCode {
-    match dispatch(Cli::parse()) {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            // --help and --version are answers, not errors.
+            let _ = error.print();
+            return if error.use_stderr() { sweep::ExitCode::BadInput.into() } else { ExitCode::SUCCESS };
+        }
+    };
+    match dispatch(cli) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(error) => match error.downcast_ref::<Stopped>() {
-            Some(stopped) => {
-                eprintln!("sweep: {stopped}");
-                ExitCode::from(stopped.status)
+        Err(error) => {
+            let code = sweep::ExitCode::of(&error);
+            match code {
+                // Outcomes, not errors: their message says what happened.
+                sweep::ExitCode::Stopped(_) | sweep::ExitCode::Incomplete => eprintln!("sweep: {error:#}"),
+                _ => eprintln!("sweep: error: {error:#}"),
             }
-            None => {
-                eprintln!("sweep: error: {error:#}");
-                ExitCode::FAILURE
-            }
-        },
+            code.into()
+        }
     }
 }
 
-/// A run that stopped on request: not an error, but not a success either
-/// (the exit status is 128 + the signal, as if it had killed the process).
-#[derive(Debug)]
-struct Stopped {
-    message: String,
-    status: u8,
+/// Returns a [`sweep::exit::Usage`] error (exit status 2): the command
+/// line or the spec asks for something impossible.
+macro_rules! usage {
+    ($($arg:tt)*) => {
+        return Err(sweep::exit::Usage(format!($($arg)*)).into())
+    };
 }
-
-impl std::fmt::Display for Stopped {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Stopped {}
 
 /// Lets `sweep status … | head` end quietly: with SIGPIPE at its default,
 /// a closed pipe ends the process instead of making `println!` panic.
@@ -396,16 +415,19 @@ fn load(path: &Path) -> anyhow::Result<Results> {
     Ok(results)
 }
 
+/// How `run` evaluates a point: through a persistent black box or a fresh one.
+type Evaluate = dyn Fn(&sweep::Point) -> Option<sweep::Evaluation> + Send + Sync;
+
 fn run(args: RunArgs) -> anyhow::Result<()> {
     let spec = Spec::load(&args.spec)?;
     let workers = match args.workers.or(spec.workers) {
-        Some(0) => bail!("--workers must be at least 1"),
+        Some(0) => usage!("--workers must be at least 1"),
         Some(n) => n,
         None => RunOptions::default().workers,
     };
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     if workers > sweep::runner::max_workers() {
-        bail!(
+        usage!(
             "{workers} workers is more than this machine can use: the limit is {} (64 per core, {cores} cores); \
              black boxes that wait on I/O rarely gain from more than a few per core",
             sweep::runner::max_workers()
@@ -417,27 +439,27 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         );
     }
     let chunk_size = match args.chunk_size.or(spec.chunk_size) {
-        Some(0) => bail!("--chunk-size must be at least 1"),
+        Some(0) => usage!("--chunk-size must be at least 1"),
         other => other.unwrap_or(1),
     };
     let timeout = match args.timeout.or(spec.timeout_secs) {
-        Some(t) if !(t.is_finite() && t > 0.0) => bail!("--timeout must be a positive number of seconds, not {t}"),
+        Some(t) if !(t.is_finite() && t > 0.0) => usage!("--timeout must be a positive number of seconds, not {t}"),
         other => other.map(sweep::store::practically_never_past),
     };
     let seconds = |value: f64, flag: &str| -> anyhow::Result<Duration> {
         if value.is_nan() || value < 0.0 {
-            bail!("{flag} must be a non-negative number of seconds, not {value}");
+            usage!("{flag} must be a non-negative number of seconds, not {value}");
         }
         Ok(sweep::store::practically_never_past(value))
     };
     let grace = seconds(args.grace, "--grace")?;
     let progress_every = seconds(args.progress_every, "--progress-every")?.max(Duration::from_millis(100));
     let max_attempts = match args.max_attempts.or(spec.max_attempts) {
-        Some(0) => bail!("--max-attempts must be at least 1"),
+        Some(0) => usage!("--max-attempts must be at least 1"),
         other => other.unwrap_or(sweep::store::DEFAULT_MAX_ATTEMPTS),
     };
     let capture_limit = match args.max_output.or(spec.max_output) {
-        Some(0) => bail!("--max-output must be at least 1 byte"),
+        Some(0) => usage!("--max-output must be at least 1 byte"),
         other => other.unwrap_or(sweep::command::DEFAULT_CAPTURE_LIMIT),
     };
     let mut output = args.output.clone().unwrap_or_else(|| spec.default_output(&args.spec));
@@ -450,11 +472,27 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         selection = Selection::Stride { offset: shard.index(), step: shard.count() };
         scope = format!(" (shard {shard})");
     }
+    let (offset, step) = match selection {
+        Selection::Stride { offset, step } => (offset, step),
+        _ => (0, 1),
+    };
+    if let Some(count) = args.limit {
+        scope.push_str(&format!(" (the first {count} points)"));
+        selection = Selection::Prefix { offset, step, count };
+    } else if let Some(count) = args.sample {
+        scope.push_str(&format!(" ({count} points drawn with seed {})", args.seed));
+        selection = Selection::Indices(selection.sample(header.space.len(), count, args.seed));
+    }
     let stop = Stop::on_signals().context("installing the SIGINT/SIGTERM/SIGUSR1 handlers")?;
+    // Descendants of black boxes that left their process group (setsid,
+    // daemons) are adopted, and killed when this function returns.
+    #[cfg(target_os = "linux")]
+    let _orphans = sweep::command::Orphans::adopt();
     let options = RunOptions {
         workers,
         chunk_size: Some(chunk_size),
-        progress: !args.no_progress,
+        progress: true,
+        bar: !args.no_progress,
         progress_every,
         retry_failed: args.retry_failed,
         max_attempts,
@@ -467,7 +505,19 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     eprintln!("sweep: {}{scope} on {workers} workers → {}", spec.space, output.display());
     let command_options = CommandOptions { timeout, capture_limit, cancel: Some(stop.cancelled()) };
-    let evaluate = move |point: &sweep::Point| execute(&template.render(point), &command_options);
+    let persistent = args.persistent || spec.persistent;
+    if persistent && template.has_placeholders() {
+        usage!("{}: {}", args.spec.display(), sweep::spec::PERSISTENT_PLACEHOLDERS);
+    }
+    // Ended below, after the run, whatever its outcome: no black box
+    // outlives it.
+    let black_boxes = Arc::new(Persistent::new(spec.command.clone(), command_options.clone()));
+    let evaluate: Box<Evaluate> = if persistent {
+        let black_boxes = Arc::clone(&black_boxes);
+        Box::new(move |point: &sweep::Point| black_boxes.evaluate(point))
+    } else {
+        Box::new(move |point: &sweep::Point| execute(&template.render(point), &command_options))
+    };
     // Opened here rather than through `run_evaluations_to_file` so that what
     // reading the file found (a torn line, a reused space) is said up front.
     let (mut writer, existing) = sweep::ResultsWriter::open_with(&output, &header, options.sync)?;
@@ -478,6 +528,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let summary = sweep::run_evaluations(&header.space, evaluate, &resume, &options, |record| {
         writer.append(&record).map_err(Into::into)
     });
+    black_boxes.shutdown();
     // Flush what was written even when the run failed part-way.
     let closed = writer.close();
     let summary = summary?;
@@ -495,7 +546,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         summary.elapsed.as_secs_f64()
     );
     if summary.stopped {
-        return Err(Stopped {
+        return Err(sweep::exit::Stopped {
             message: format!(
                 "stopped by {}: {} points done in this run, {} abandoned in flight; every record is flushed to \
                  {}. Run the same command again to resume",
@@ -504,11 +555,14 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
                 summary.interrupted,
                 output.display()
             ),
-            status: sweep::signals::exit_status(),
+            signal: sweep::signals::last_number().unwrap_or(0),
         }
         .into());
     }
-    let counts = sweep::Results::load(&output).map(|r| r.status_with(max_attempts))?;
+    let results = sweep::Results::load(&output)?;
+    let counts = results.status_with(max_attempts);
+    let selected = options.selection.membership(header.space.len());
+    let failed_here = results.latest().iter().filter(|r| !r.is_ok() && selected(r.index)).count();
     if counts.given_up > 0 {
         eprintln!(
             "sweep: {} points failed {max_attempts} times and are given up; raise --max-attempts to try them again",
@@ -520,6 +574,14 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             "sweep: see the failures with `sweep status {}`; rerun with --retry-failed to recompute them",
             output.display()
         );
+    }
+    if failed_here > 0 {
+        return Err(sweep::exit::Incomplete(format!(
+            "{failed_here} of the {} points of this run have no value (they failed); exit status {}",
+            summary.selected,
+            sweep::ExitCode::Incomplete.status()
+        ))
+        .into());
     }
     Ok(())
 }
@@ -781,18 +843,18 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
         }
     }
     if options.throttle == Some(0) {
-        bail!("--throttle must be at least 1");
+        usage!("--throttle must be at least 1");
     }
     let max_attempts = match args.max_attempts.or(recorded.as_ref().and_then(|s| s.max_attempts)).or(spec.max_attempts)
     {
-        Some(0) => bail!("--max-attempts must be at least 1"),
+        Some(0) => usage!("--max-attempts must be at least 1"),
         other => other.unwrap_or(sweep::store::DEFAULT_MAX_ATTEMPTS),
     };
     let mut count = match (args.tasks, &recorded) {
-        (Some(0), _) => bail!("--tasks must be at least 1"),
+        (Some(0), _) => usage!("--tasks must be at least 1"),
         (Some(count), _) => count,
         (None, Some(submission)) => submission.shard_count,
-        (None, None) => bail!("--tasks N is required (no submission of this sweep is recorded)"),
+        (None, None) => usage!("--tasks N is required (no submission of this sweep is recorded)"),
     };
     let total = header.space.len();
     if count > total {
@@ -965,20 +1027,20 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
         None
     });
     let count = match (args.tasks, log.as_ref().and_then(SubmissionLog::latest)) {
-        (Some(0), _) => bail!("--tasks must be at least 1"),
+        (Some(0), _) => usage!("--tasks must be at least 1"),
         (Some(count), _) => count,
         (None, Some(submission)) => submission.shard_count,
         (None, None) => match slurm::shard_counts_on_disk(&output)
             .with_context(|| format!("looking for shard files of {}", output.display()))?[..]
         {
-            [] => bail!(
+            [] => usage!(
                 "no shard files of {} (`*.shard-K-of-N.jsonl` beside it) found; run the shards first, \
                  e.g. with `sweep slurm {} --tasks N --submit`",
                 output.display(),
                 args.spec.display()
             ),
             [count] => count,
-            ref counts => bail!(
+            ref counts => usage!(
                 "shard files for several shard counts ({}) lie beside {}; pick one with --tasks",
                 counts.iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
                 output.display()
@@ -999,7 +1061,7 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
     }
     slurm::write_merged(&output, &header, &collection.records, collection.done_in_output)?;
     let max_attempts = match args.max_attempts.or(log.as_ref().and_then(|l| l.latest()?.max_attempts)) {
-        Some(0) => bail!("--max-attempts must be at least 1"),
+        Some(0) => usage!("--max-attempts must be at least 1"),
         other => other.or(spec.max_attempts).unwrap_or(sweep::store::DEFAULT_MAX_ATTEMPTS),
     };
     for gap in &collection.gaps {
@@ -1022,7 +1084,7 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let incomplete = collection.incomplete_shards();
-    report_task_states(&log, &state_path, count, &incomplete);
+    report_task_states(&log, &state_path, count, &incomplete, &collection.records);
     let shards: Vec<String> = incomplete.iter().map(ToString::to_string).collect();
     let to_retry = collection.shards_to_retry(max_attempts);
     let advice = if to_retry.is_empty() {
@@ -1031,17 +1093,24 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
         format!("rerun them with `sweep slurm {} --resubmit`", args.spec.display())
     };
     let given_up_note = if given_up > 0 { format!(", {given_up} given up") } else { String::new() };
-    bail!(
+    Err(sweep::exit::Incomplete(format!(
         "{} of {total} points have no value (shards {}{given_up_note}); {advice}",
         collection.gaps.len(),
         shards.join(", "),
-    )
+    ))
+    .into())
 }
 
 /// Says, for each incomplete shard, what Slurm's accounting knows of the
 /// latest task that was to compute it (state and exit code), or plainly why
 /// that cannot be said.
-fn report_task_states(log: &Option<SubmissionLog>, state_path: &Path, count: usize, incomplete: &[usize]) {
+fn report_task_states(
+    log: &Option<SubmissionLog>,
+    state_path: &Path,
+    count: usize,
+    incomplete: &[usize],
+    records: &[sweep::Record],
+) {
     let Some(log) = log else {
         eprintln!(
             "sweep: no readable record of this sweep's submissions ({}), so the states of its Slurm tasks are \
@@ -1057,7 +1126,12 @@ fn report_task_states(log: &Option<SubmissionLog>, state_path: &Path, count: usi
     let mut jobs: Vec<slurm::JobId> = tasks.iter().filter_map(|(_, task)| task.map(|(job, _)| job)).collect();
     jobs.sort_unstable();
     jobs.dedup();
-    let accounts = match Cluster::from_env().accounting(&jobs) {
+    let wanted: Vec<(slurm::JobId, usize)> = tasks.iter().filter_map(|(_, task)| *task).collect();
+    let cluster = Cluster::from_env();
+    // Accounting lags the queue by a few seconds: ask again, briefly, for
+    // tasks it does not know the end of yet.
+    let accounts = match slurm::settled_accounting(&wanted, 6, Duration::from_millis(500), || cluster.accounting(&jobs))
+    {
         Ok(accounts) => accounts,
         Err(reason) => {
             eprintln!(
@@ -1072,13 +1146,20 @@ fn report_task_states(log: &Option<SubmissionLog>, state_path: &Path, count: usi
         let line = match task {
             None => format!("shard {index}/{count}: no recorded submission of {count} shards ran it"),
             Some((job, task)) => match accounts.iter().find(|a| a.job == job && a.task == task) {
-                Some(account) => format!(
-                    "shard {index}/{count}: task {} {}, exit code {}",
-                    job.task(task),
-                    account.state,
-                    account.exit_code
+                Some(account) => {
+                    let (job, task) = (job.to_string(), task.to_string());
+                    let points = records
+                        .iter()
+                        .filter_map(|r| r.provenance.as_ref())
+                        .filter(|p| p.slurm_job.as_ref() == Some(&job) && p.slurm_task.as_ref() == Some(&task))
+                        .count();
+                    format!("shard {index}/{count}: {}", account.describe(points))
+                }
+                None => format!(
+                    "shard {index}/{count}: task {} unknown to Slurm's accounting (it can lag a few seconds behind \
+                     the queue: run `sweep collect` again in a moment)",
+                    job.task(task)
                 ),
-                None => format!("shard {index}/{count}: task {} unknown to Slurm's accounting", job.task(task)),
             },
         };
         eprintln!("sweep: {line}");

@@ -53,6 +53,16 @@ pub enum Selection {
     /// Indices for which the predicate holds; checked lazily, so nothing is
     /// materialised (but counting them takes a pass over the indices).
     Filter(Arc<dyn Fn(usize) -> bool + Send + Sync>),
+    /// The first `count` indices of `offset, offset + step, ...` (a prefix
+    /// of a space or of a shard). Counted by arithmetic.
+    Prefix {
+        /// First index.
+        offset: usize,
+        /// Distance between indices (at least 1).
+        step: usize,
+        /// How many indices, at most.
+        count: usize,
+    },
 }
 
 impl std::fmt::Debug for Selection {
@@ -62,6 +72,7 @@ impl std::fmt::Debug for Selection {
             Selection::Indices(indices) => write!(f, "Indices({} points)", indices.len()),
             Selection::Stride { offset, step } => write!(f, "Stride({offset} + k·{step})"),
             Selection::Filter(_) => f.write_str("Filter(..)"),
+            Selection::Prefix { offset, step, count } => write!(f, "Prefix({offset} + k·{step}, k < {count})"),
         }
     }
 }
@@ -80,7 +91,40 @@ impl Selection {
             }
             Selection::Stride { offset, step } => Box::new((*offset..len).step_by((*step).max(1))),
             Selection::Filter(keep) => Box::new((0..len).filter(move |i| keep(*i))),
+            Selection::Prefix { offset, step, count } => Box::new((*offset..len).step_by((*step).max(1)).take(*count)),
         }
+    }
+
+    /// `n` of the selected indices of a space of `len` points, drawn at
+    /// random (all of them when `n` is not smaller), in the order drawn: a
+    /// keyed pseudo-random permutation of the selection's ranks, so nothing
+    /// but the `n` indices is ever held. The same `seed` draws the same
+    /// points, and a larger `n` draws the same ones first: a rerun resumes
+    /// the sample, a larger one extends it.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use sweep::Selection;
+    /// let huge = 1_000_000_000_000;
+    /// let five = Selection::All.sample(huge, 5, 7);
+    /// assert_eq!(five.len(), 5);
+    /// assert!(five.iter().all(|i| *i < huge));
+    /// assert_eq!(Selection::All.sample(huge, 8, 7)[..5], five[..]);
+    /// ```
+    pub fn sample(&self, len: usize, n: usize, seed: u64) -> Vec<usize> {
+        let available = self.count(len);
+        let permutation = Permutation::new(available, seed);
+        let nth = |rank: usize| -> Option<usize> {
+            match self {
+                Selection::All => Some(rank),
+                Selection::Stride { offset, step } | Selection::Prefix { offset, step, .. } => {
+                    Some(offset + rank * (*step).max(1))
+                }
+                other => other.indices(len).nth(rank),
+            }
+        };
+        (0..available.min(n)).filter_map(|k| nth(permutation.apply(k))).collect()
     }
 
     /// How many indices of a space of `len` points are selected.
@@ -88,8 +132,21 @@ impl Selection {
         match self {
             Selection::All => len,
             Selection::Stride { offset, step } => len.saturating_sub(*offset).div_ceil((*step).max(1)),
+            Selection::Prefix { offset, step, count } => {
+                len.saturating_sub(*offset).div_ceil((*step).max(1)).min(*count)
+            }
             other => other.indices(len).count(),
         }
+    }
+
+    /// A test of whether an index of a space of `len` points is selected
+    /// (`Indices` are put in a set once, not searched each time).
+    pub fn membership(&self, len: usize) -> impl Fn(usize) -> bool + '_ {
+        let listed: HashSet<usize> = match self {
+            Selection::Indices(indices) => indices.iter().copied().collect(),
+            _ => HashSet::new(),
+        };
+        move |i| self.contains(i, len, &listed)
     }
 
     /// Whether index `i` of a space of `len` points is selected.
@@ -100,8 +157,58 @@ impl Selection {
                 Selection::Indices(_) => listed.contains(&i),
                 Selection::Stride { offset, step } => i >= *offset && (i - offset).is_multiple_of((*step).max(1)),
                 Selection::Filter(keep) => keep(i),
+                Selection::Prefix { offset, step, count } => {
+                    i >= *offset
+                        && (i - offset).is_multiple_of((*step).max(1))
+                        && (i - offset) / (*step).max(1) < *count
+                }
             }
     }
+}
+
+/// A keyed bijection of `0..size`: a balanced Feistel network on the
+/// smallest even number of bits that holds `size`, walked along its cycle
+/// until it lands inside (fewer than four steps on average).
+struct Permutation {
+    size: usize,
+    half_bits: u32,
+    seed: u64,
+}
+
+impl Permutation {
+    const ROUNDS: u64 = 4;
+
+    fn new(size: usize, seed: u64) -> Self {
+        let bits = (usize::BITS - size.saturating_sub(1).leading_zeros()).max(2);
+        Permutation { size, half_bits: bits.div_ceil(2), seed }
+    }
+
+    fn apply(&self, mut x: usize) -> usize {
+        loop {
+            x = self.round_trip(x as u64) as usize;
+            if x < self.size {
+                return x;
+            }
+        }
+    }
+
+    fn round_trip(&self, x: u64) -> u64 {
+        let mask = (1u64 << self.half_bits) - 1;
+        let (mut left, mut right) = (x >> self.half_bits, x & mask);
+        for round in 0..Self::ROUNDS {
+            let mixed = splitmix64(self.seed ^ round.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ right) & mask;
+            (left, right) = (right, left ^ mixed);
+        }
+        (left << self.half_bits) | right
+    }
+}
+
+/// SplitMix64's finaliser: a cheap, well-mixed hash of a 64-bit word.
+fn splitmix64(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// Asks a run to stop gracefully: no new points are started, the points in
@@ -168,9 +275,13 @@ pub struct RunOptions {
     /// overhead for cheap points but put more points in flight (lost on a
     /// crash, and reported later).
     pub chunk_size: Option<usize>,
-    /// Report on stderr: a progress bar on a terminal, else a progress
-    /// line every `progress_every`; and notices when stopping.
+    /// Report on stderr: a progress bar on a terminal (unless `bar` is
+    /// off), else a progress line every `progress_every`; and notices when
+    /// stopping.
     pub progress: bool,
+    /// Draw the progress bar on a terminal; without it, progress lines are
+    /// printed there as in logs.
+    pub bar: bool,
     /// Interval between progress lines when stderr is not a terminal.
     pub progress_every: Duration,
     /// Recompute points whose latest record is a failure (up to
@@ -202,6 +313,7 @@ impl Default for RunOptions {
             workers: std::thread::available_parallelism().map_or(1, usize::from),
             chunk_size: Some(1),
             progress: true,
+            bar: true,
             progress_every: Duration::from_secs(30),
             retry_failed: false,
             max_attempts: DEFAULT_MAX_ATTEMPTS,
@@ -255,6 +367,8 @@ struct PointRun {
     last: Option<(bool, u32)>,
     /// Abandoned in flight (its last attempt has no record).
     interrupted: bool,
+    /// A stop request cut the back-off before a retry it was owed.
+    retry_cut: bool,
 }
 
 /// Settings a worker needs for one point.
@@ -281,7 +395,7 @@ fn evaluate_point<F>(
 where
     F: Fn(&Point) -> Option<Evaluation>,
 {
-    let mut run = PointRun { attempts: 0, last: None, interrupted: false };
+    let mut run = PointRun { attempts: 0, last: None, interrupted: false, retry_cut: false };
     // Queued before a stop request: not started, not recorded.
     if attempts.stop.requests() > 0 {
         return Some(run);
@@ -333,6 +447,7 @@ where
         let until = Instant::now() + delay;
         while Instant::now() < until {
             if attempts.stop.requests() > 0 {
+                run.retry_cut = true;
                 return Some(run);
             }
             thread::sleep(Duration::from_millis(20).min(until - Instant::now()));
@@ -531,7 +646,7 @@ where
     let skipped = resume.skip.iter().filter(|i| options.selection.contains(**i, len, &listed)).count();
     let pending = selected.saturating_sub(skipped);
 
-    let interactive = options.progress && std::io::stderr().is_terminal();
+    let interactive = options.progress && options.bar && std::io::stderr().is_terminal();
     let bar = if interactive { progress_bar(pending) } else { ProgressBar::hidden() };
     let counters = Arc::new(Counters::default());
     let in_flight = Arc::new(AtomicUsize::new(0));
@@ -577,6 +692,7 @@ where
         elapsed: Duration::ZERO,
     };
     let mut outcome = Ok(());
+    let mut retries_cut = 0;
     thread::scope(|scope| {
         // The pool's results are collected on a thread of their own, so
         // that this one can hand every record to the sink the moment its
@@ -619,6 +735,7 @@ where
                 }
                 Event::Point(Ok(run)) => {
                     summary.interrupted += usize::from(run.interrupted);
+                    retries_cut += usize::from(run.retry_cut);
                     if let Some((ok, attempt)) = run.last.filter(|_| !run.interrupted) {
                         summary.computed += 1;
                         if !ok {
@@ -641,7 +758,9 @@ where
     let _ = watcher.join();
     bar.finish_and_clear();
     outcome?;
-    summary.stopped = options.stop.requests() > 0 && summary.computed < pending;
+    // A point whose retry the stop cut short is recorded as failed, yet
+    // the run did not do all it was asked: it was stopped.
+    summary.stopped = options.stop.requests() > 0 && (summary.computed < pending || retries_cut > 0);
     summary.elapsed = started.elapsed();
     Ok(summary)
 }
@@ -716,6 +835,34 @@ mod tests {
         assert_eq!(listed, [1, 4, 7]);
         assert!(Selection::Stride { offset: 1, step: 3 }.contains(7, 10, &HashSet::new()));
         assert!(!Selection::Stride { offset: 1, step: 3 }.contains(8, 10, &HashSet::new()));
+    }
+
+    #[test]
+    fn prefixes_count_and_contain_by_arithmetic() {
+        let prefix = Selection::Prefix { offset: 1, step: 3, count: 2 };
+        assert_eq!(prefix.count(10), 2);
+        assert_eq!(prefix.indices(10).collect::<Vec<_>>(), [1, 4]);
+        let member = prefix.membership(10);
+        assert!(member(4) && !member(7) && !member(2));
+        assert_eq!(Selection::Prefix { offset: 0, step: 1, count: 99 }.count(5), 5);
+    }
+
+    #[test]
+    fn samples_are_distinct_deterministic_and_extend_with_n() {
+        for size in [1, 2, 3, 7, 64, 1000, 1023, 1025] {
+            let all = Selection::All.sample(size, usize::MAX, 11);
+            let mut sorted = all.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, (0..size).collect::<Vec<_>>(), "a permutation of 0..{size}");
+        }
+        let a = Selection::All.sample(1000, 10, 1);
+        assert_eq!(a, Selection::All.sample(1000, 10, 1));
+        assert_ne!(a, Selection::All.sample(1000, 10, 2), "the seed matters");
+        assert_eq!(Selection::All.sample(1000, 20, 1)[..10], a[..]);
+        let shard = Selection::Stride { offset: 2, step: 4 };
+        let drawn = shard.sample(1_000_000_000_000, 100, 5);
+        assert_eq!(drawn.len(), 100);
+        assert!(drawn.iter().all(|i| i % 4 == 2 && *i < 1_000_000_000_000), "{drawn:?}");
     }
 
     #[test]

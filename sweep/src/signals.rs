@@ -66,9 +66,7 @@ pub fn last() -> Option<&'static str> {
     None
 }
 
-/// The conventional exit status of a process stopped by the last signal
-/// (128 + its number), or 1.
-pub fn exit_status() -> u8 {
-    let signal = LAST.load(Ordering::SeqCst);
-    u8::try_from(128 + signal).ok().filter(|_| signal > 0).unwrap_or(1)
+/// The number of the last stop signal, if any arrived.
+pub fn last_number() -> Option<i32> {
+    Some(LAST.load(Ordering::SeqCst)).filter(|signal| *signal > 0)
 }

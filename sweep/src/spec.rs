@@ -86,6 +86,11 @@ pub struct Spec {
     /// Most bytes a command may print on stdout (default 1 MiB).
     #[serde(default)]
     pub max_output: Option<usize>,
+    /// Start the command once per worker and send it one point per line
+    /// (a JSON object of the coordinates) on stdin; it answers each with
+    /// one line on stdout. The command then has no placeholders.
+    #[serde(default)]
+    pub persistent: bool,
 }
 
 /// Why a spec cannot be used.
@@ -141,6 +146,10 @@ pub enum SpecError {
     },
 }
 
+/// Why a persistent command may not use placeholders.
+pub const PERSISTENT_PLACEHOLDERS: &str = "a persistent command is started once and reads each point as a JSON \
+    line on its stdin, so its arguments cannot use {placeholders}; drop them, or drop `persistent`";
+
 impl Spec {
     /// Reads and validates a spec file.
     pub fn load(path: &Path) -> Result<Spec, SpecError> {
@@ -177,6 +186,9 @@ impl Spec {
         }
         if self.max_output == Some(0) {
             return Err(setting("max_output must be at least 1 byte"));
+        }
+        if self.persistent && self.template().is_ok_and(|t| t.has_placeholders()) {
+            return Err(setting(PERSISTENT_PLACEHOLDERS));
         }
         if let Some(t) = self.timeout_secs {
             if !(t.is_finite() && t > 0.0) {
@@ -243,6 +255,10 @@ mod tests {
             let message = parse(&format!("({base}, {extra})")).err().map(|e| e.to_string());
             assert!(message.as_deref().unwrap_or("").contains(needle), "{message:?}");
         }
+        let persistent = parse(&format!("({base}, persistent: true)")).err().map(|e| e.to_string());
+        assert!(persistent.as_deref().unwrap_or("").contains("cannot use {placeholders}"), "{persistent:?}");
+        let persistent = parse(r#"(space: List(name: "k", values: [1]), command: ["./bb"], persistent: true)"#);
+        assert!(persistent.is_ok_and(|spec| spec.persistent));
         let typo = parse(r#"(space: List(name: "k", values: [1]), command: ["echo", "{j}"])"#);
         assert!(matches!(typo, Err(SpecError::Command { .. })));
     }

@@ -15,6 +15,12 @@ fn ok(output: Output) -> Output {
     output
 }
 
+/// A run that worked but left points without a value: exit status 3.
+fn incomplete(output: Output) -> Output {
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    output
+}
+
 #[test]
 fn a_sweep_killed_midway_resumes_without_losing_or_repeating_points() {
     let sandbox = Sandbox::new();
@@ -83,7 +89,7 @@ fn failures_are_recorded_with_their_cause() {
         )"#,
     );
     let started = Instant::now();
-    let run = ok(sandbox.sweep(&["run", "modes.ron"]));
+    let run = incomplete(sandbox.sweep(&["run", "modes.ron"]));
     assert!(started.elapsed() < Duration::from_secs(4), "the slow point was not killed");
     assert!(stderr(&run).contains("4 computed (3 failed)"), "{}", stderr(&run));
 
@@ -123,11 +129,11 @@ fn failed_points_are_recomputed_with_retry_failed() {
             marker.display()
         ),
     );
-    let first = ok(sandbox.sweep(&["run", "flaky.ron"]));
+    let first = incomplete(sandbox.sweep(&["run", "flaky.ron"]));
     assert!(stderr(&first).contains("4 computed (2 failed)"), "{}", stderr(&first));
 
     std::fs::write(&marker, "").unwrap_or_else(|e| panic!("{e}"));
-    let plain = ok(sandbox.sweep(&["run", "flaky.ron"]));
+    let plain = incomplete(sandbox.sweep(&["run", "flaky.ron"]));
     assert!(stderr(&plain).contains("0 computed (0 failed), 4 already done"), "{}", stderr(&plain));
     let retry = ok(sandbox.sweep(&["run", "--retry-failed", "flaky.ron"]));
     assert!(stderr(&retry).contains("2 computed (0 failed), 2 already done"), "{}", stderr(&retry));
@@ -293,7 +299,7 @@ fn partial_sweeps_are_plotted_with_their_holes() {
         r#"(space: Grid([Range(name: "x", start: 0, end: 6), Range(name: "y", start: 0, end: 5)]),
             command: ["sh", "-c", "[ {x} -ne {y} ] || exit 1; echo $(( {x} * {y} ))"], workers: 2)"#,
     );
-    ok(sandbox.sweep(&["run", "--no-progress", "holes.ron"]));
+    incomplete(sandbox.sweep(&["run", "--no-progress", "holes.ron"]));
     // Drop three records: those points are missing, not failed.
     let path = sandbox.path("holes.jsonl");
     let text = std::fs::read_to_string(&path).unwrap_or_default();

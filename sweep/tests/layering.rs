@@ -6,9 +6,22 @@
 use std::path::Path;
 
 /// Lowest layer first. `store` sits below `runner` because the runner
-/// writes into it; `plot` and `slurm` read what the store holds.
-const LAYERS: &[&str] =
-    &["hash", "signals", "point", "space", "command", "spec", "fingerprint", "store", "runner", "plot", "slurm"];
+/// writes into it; `plot` and `slurm` read what the store holds; `exit`
+/// classifies the errors of all of them.
+const LAYERS: &[&str] = &[
+    "hash",
+    "signals",
+    "point",
+    "space",
+    "command",
+    "spec",
+    "fingerprint",
+    "store",
+    "runner",
+    "plot",
+    "slurm",
+    "exit",
+];
 
 fn rank(module: &str) -> Option<usize> {
     LAYERS.iter().position(|m| *m == module)

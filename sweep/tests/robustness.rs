@@ -55,7 +55,7 @@ fn a_black_box_printing_without_end_fails_its_point_without_eating_memory() {
     );
     let started = Instant::now();
     let output = sandbox.sweep(&["run", "--no-progress", "loud.ron"]);
-    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(output.status.code(), Some(3), "one point failed: {}", stderr(&output));
     assert!(started.elapsed() < Duration::from_secs(20), "{:?}", started.elapsed());
     let results = sandbox.load("loud.jsonl");
     let latest = results.latest();
@@ -262,7 +262,7 @@ fn a_point_that_keeps_failing_is_given_up_after_max_attempts() {
             command: ["sh", "-c", "[ {k} -ne 1 ] || { echo broken >&2; exit 4; }; echo {k}"], workers: 1)"#,
     );
     let first = sandbox.sweep(&["run", "--no-progress", "--retries", "1", "--retry-delay", "0.05", "flaky.ron"]);
-    assert!(first.status.success(), "{}", stderr(&first));
+    assert_eq!(first.status.code(), Some(3), "one point failed: {}", stderr(&first));
     assert!(stderr(&first).contains("3 computed (1 failed, 4 attempts in all)"), "{}", stderr(&first));
     let again = sandbox.sweep(&[
         "run",
@@ -378,7 +378,7 @@ fn a_sweep_killed_between_attempts_keeps_them_and_the_resume_goes_on_counting() 
 
     // The same command resumes the retries (no --retry-failed needed), from attempt 2.
     let resumed = sandbox.sweep(&["run", "--no-progress", "--retries", "2", "--retry-delay", "0.01", "broken.ron"]);
-    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert_eq!(resumed.status.code(), Some(3), "the point is given up: {}", stderr(&resumed));
     let all = sandbox.load("broken.jsonl");
     assert_eq!(all.records.iter().map(|r| r.attempt).collect::<Vec<_>>(), [1, 2, 3], "capped at 3 attempts");
     assert_eq!(all.status_with(3).given_up, 1);

@@ -21,7 +21,13 @@ const MAX_GROUPS: usize = 16_384;
 
 /// The pipe to the guardian, started on first use; `None` if it could not
 /// be started (black boxes then only have `PR_SET_PDEATHSIG`).
-static GUARDIAN: OnceLock<Option<File>> = OnceLock::new();
+static GUARDIAN: OnceLock<Option<(File, libc::pid_t)>> = OnceLock::new();
+
+/// The guardian's pid, once it runs: a child of this process that is no
+/// black box's leftover.
+pub(super) fn pid() -> Option<libc::pid_t> {
+    GUARDIAN.get().and_then(|guardian| guardian.as_ref().map(|(_, pid)| *pid))
+}
 
 /// Announces the process group `pgid` of a black box just started.
 pub(super) fn watch(pgid: libc::pid_t) {
@@ -37,15 +43,16 @@ fn send(message: libc::pid_t) {
     if message == 0 {
         return;
     }
-    if let Some(mut pipe) = GUARDIAN.get_or_init(start).as_ref() {
+    if let Some((pipe, _)) = GUARDIAN.get_or_init(start).as_ref() {
+        let mut pipe: &File = pipe;
         // Four bytes are below PIPE_BUF: each message is written whole,
         // whichever thread sends it. A dead guardian (EPIPE) is ignored.
         let _ = pipe.write_all(&message.to_ne_bytes());
     }
 }
 
-/// Forks the guardian; returns the pipe's write end.
-fn start() -> Option<File> {
+/// Forks the guardian; returns the pipe's write end and its pid.
+fn start() -> Option<(File, libc::pid_t)> {
     let mut fds = [0 as libc::c_int; 2];
     // SAFETY: `fds` has room for the two descriptors pipe2 writes.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
@@ -69,12 +76,12 @@ fn start() -> Option<File> {
         }
         // SAFETY: in the child; `read_end` is the pipe's open read end.
         0 => unsafe { guard(read_end, open_max) },
-        _ => {
+        pid => {
             // SAFETY: the read end belongs to the guardian now; the write end
             // is open and owned by nothing else in this process.
             unsafe {
                 libc::close(read_end);
-                Some(File::from_raw_fd(write_end))
+                Some((File::from_raw_fd(write_end), pid))
             }
         }
     }

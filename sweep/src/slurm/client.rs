@@ -120,6 +120,81 @@ pub fn parse_sacct(stdout: &str) -> Vec<TaskAccount> {
     accounts
 }
 
+impl TaskAccount {
+    /// Whether the task ran out of time: Slurm's warning signal (SIGUSR1,
+    /// sent `--grace` seconds before the limit) stopped it cleanly, which
+    /// Slurm records as FAILED with exit status 138 (128 + 10; some
+    /// versions print it as `10:0`), or Slurm killed it at the limit
+    /// (TIMEOUT).
+    pub fn ran_out_of_time(&self) -> bool {
+        const SIGUSR1: &str = "10";
+        const STOPPED_BY_SIGUSR1: &str = "138";
+        let (code, signal) = self.exit_code.split_once(':').unwrap_or((self.exit_code.as_str(), "0"));
+        self.state.starts_with("TIMEOUT")
+            || (self.state.starts_with("FAILED")
+                && (code == STOPPED_BY_SIGUSR1 || code == SIGUSR1 || signal == SIGUSR1))
+    }
+
+    /// What happened to the task, for `sweep collect`: its state and exit
+    /// code, and in plain words why it stopped when it ran out of time
+    /// after computing `points` points.
+    pub fn describe(&self, points: usize) -> String {
+        let task = self.job.task(self.task);
+        if !self.ran_out_of_time() {
+            // `sweep run`'s own exit statuses (see `crate::exit`, above this module).
+            let meaning = match self.exit_code.split(':').next() {
+                Some("2") if self.state.starts_with("FAILED") => " (bad input: see the task's log)",
+                Some("3") if self.state.starts_with("FAILED") => " (some of its points failed)",
+                _ => "",
+            };
+            return format!("task {task} {}, exit code {}{meaning}", self.state, self.exit_code);
+        }
+        if self.state.starts_with("TIMEOUT") {
+            format!(
+                "task {task} was killed at its time limit after computing {points} points ({} {}); resubmit with \
+                 a longer --time (and a larger --grace, so that it stops cleanly)",
+                self.state, self.exit_code
+            )
+        } else {
+            format!(
+                "task {task} stopped at its time limit after computing {points} points (cleanly, on Slurm's warning \
+                 signal; recorded as {} {}); resubmit with a longer --time",
+                self.state, self.exit_code
+            )
+        }
+    }
+
+    /// Whether Slurm is done with the task (not pending nor running).
+    fn is_final(&self) -> bool {
+        !["PENDING", "RUNNING", "REQUEUED", "RESIZING", "SUSPENDED"].iter().any(|s| self.state.starts_with(s))
+    }
+}
+
+/// Asks accounting (`poll`) about the array tasks `wanted` until it knows
+/// the final state of each, at most `tries` times `interval` apart, and
+/// returns its last answer. Accounting lags the queue: a task that has
+/// just left squeue may be missing from sacct, or still RUNNING there,
+/// for a moment.
+pub fn settled_accounting(
+    wanted: &[(JobId, usize)],
+    tries: usize,
+    interval: Duration,
+    mut poll: impl FnMut() -> Result<Vec<TaskAccount>, String>,
+) -> Result<Vec<TaskAccount>, String> {
+    let mut accounts = poll()?;
+    for _ in 1..tries {
+        let settled = wanted.iter().all(|&(job, task)| {
+            accounts.iter().any(|account| account.job == job && account.task == task && account.is_final())
+        });
+        if settled {
+            break;
+        }
+        std::thread::sleep(interval);
+        accounts = poll()?;
+    }
+    Ok(accounts)
+}
+
 /// Calls `poll` every `interval` until it reports no queued tasks, or fails
 /// with [`SlurmError::WaitTimedOut`] after `timeout`.
 ///
@@ -335,6 +410,56 @@ mod tests {
                 (12, 7, "PENDING", "0:0"),
             ]
         );
+    }
+
+    #[test]
+    fn time_limits_are_named_whatever_slurm_records() {
+        let account = |state: &str, exit_code: &str| TaskAccount {
+            job: JobId(236),
+            task: 0,
+            state: state.into(),
+            exit_code: exit_code.into(),
+        };
+        for (state, code) in [("FAILED", "138:0"), ("FAILED", "10:0"), ("TIMEOUT", "0:0")] {
+            let text = account(state, code).describe(17);
+            assert!(text.starts_with("task 236_0 "), "{text}");
+            assert!(text.contains("time limit after computing 17 points"), "{text}");
+            assert!(text.contains("resubmit with a longer --time"), "{text}");
+        }
+        assert!(account("TIMEOUT", "0:0").describe(1).contains("killed"));
+        assert_eq!(
+            account("FAILED", "3:0").describe(5),
+            "task 236_0 FAILED, exit code 3:0 (some of its points failed)"
+        );
+        for (state, code) in [("FAILED", "1:0"), ("CANCELLED by 0", "0:15"), ("COMPLETED", "0:0")] {
+            let text = account(state, code).describe(2);
+            assert_eq!(text, format!("task 236_0 {state}, exit code {code}"));
+        }
+    }
+
+    #[test]
+    fn accounting_is_asked_again_until_it_knows_every_task() {
+        let wanted = [(JobId(9), 0), (JobId(9), 1)];
+        let mut replies = vec![
+            parse_sacct("9_0|COMPLETED|0:0\n"),
+            parse_sacct("9_0|COMPLETED|0:0\n9_1|RUNNING|0:0\n"),
+            parse_sacct("9_0|COMPLETED|0:0\n9_1|COMPLETED|0:0\n"),
+        ]
+        .into_iter();
+        let mut calls = 0;
+        let accounts = settled_accounting(&wanted, 10, Duration::ZERO, || {
+            calls += 1;
+            Ok(replies.next().unwrap_or_default())
+        });
+        assert_eq!(calls, 3);
+        assert_eq!(accounts.map(|a| a.len()), Ok(2));
+        // Bounded: accounting that never hears of a task is asked `tries` times.
+        let mut calls = 0;
+        let accounts = settled_accounting(&wanted, 4, Duration::ZERO, || {
+            calls += 1;
+            Ok(Vec::new())
+        });
+        assert_eq!((calls, accounts), (4, Ok(Vec::new())));
     }
 
     #[test]

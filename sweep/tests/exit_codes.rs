@@ -1,0 +1,126 @@
+//! Exit statuses a pipeline acts on, the same for every subcommand: 0 done,
+//! 1 could not be carried out, 2 bad input, 3 some points have no value,
+//! 128 + N stopped by signal N.
+
+#![cfg(unix)]
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::{stderr, Sandbox};
+
+fn code(output: &std::process::Output) -> Option<i32> {
+    output.status.code()
+}
+
+#[test]
+fn a_run_with_failed_points_is_not_a_success() {
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "half.ron",
+        r#"(space: Range(name: "k", start: 0, end: 4),
+            command: ["sh", "-c", "[ $(({k} % 2)) -eq 0 ] || exit 5; echo {k}"], workers: 2)"#,
+    );
+    let first = sandbox.sweep(&["run", "--no-progress", "half.ron"]);
+    assert_eq!(code(&first), Some(3), "{}", stderr(&first));
+    assert!(stderr(&first).contains("2 of the 4 points of this run have no value"), "{}", stderr(&first));
+    // Resuming computes nothing, and the failed points still have no value.
+    let again = sandbox.sweep(&["run", "--no-progress", "half.ron"]);
+    assert_eq!(code(&again), Some(3), "{}", stderr(&again));
+    // Shard 0/2 holds only the points that succeed.
+    let shard = sandbox.sweep(&["run", "--no-progress", "half.ron", "--shard", "0/2"]);
+    assert_eq!(code(&shard), Some(0), "{}", stderr(&shard));
+}
+
+#[test]
+fn a_complete_run_exits_zero() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("ok.ron", r#"(space: Range(name: "k", start: 0, end: 3), command: ["echo", "{k}"], workers: 2)"#);
+    let output = sandbox.sweep(&["run", "--no-progress", "ok.ron"]);
+    assert_eq!(code(&output), Some(0), "{}", stderr(&output));
+}
+
+#[test]
+fn bad_input_exits_two_in_every_subcommand() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("ok.ron", r#"(space: Range(name: "k", start: 0, end: 3), command: ["echo", "{k}"])"#);
+    sandbox.spec("typo.ron", r#"(space: Range(name: "k", start: 0, end: 3), comand: ["echo", "{k}"])"#);
+    std::fs::write(sandbox.path("notes.txt"), "not results\n").unwrap_or_else(|e| panic!("{e}"));
+    for args in [
+        &["run", "typo.ron"][..],
+        &["run", "ok.ron", "--workers", "0"],
+        &["run", "ok.ron", "--no-such-flag"],
+        &["run", "ok.ron", "--shard", "4/2"],
+        &["status", "notes.txt"],
+        &["export", "notes.txt"],
+        &["collect", "typo.ron"],
+        &["collect", "ok.ron", "--tasks", "0"],
+        &["slurm", "ok.ron", "--tasks", "0"],
+    ] {
+        let output = sandbox.sweep(args);
+        assert_eq!(code(&output), Some(2), "{args:?}: {}", stderr(&output));
+    }
+    let help = sandbox.sweep(&["run", "--help"]);
+    assert_eq!(code(&help), Some(0), "--help is an answer, not an error");
+}
+
+#[test]
+fn a_results_file_held_by_another_run_exits_one() {
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "slow.ron",
+        r#"(space: Range(name: "k", start: 0, end: 4), command: ["sh", "-c", "sleep 5; echo {k}"], workers: 1)"#,
+    );
+    let mut holder = sandbox.start(&["run", "--no-progress", "slow.ron", "--grace", "0"]);
+    let results = sandbox.path("slow.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !results.exists() {
+        assert!(Instant::now() < deadline, "the first run never created its file");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let second = sandbox.sweep(&["run", "--no-progress", "slow.ron"]);
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert_eq!(code(&second), Some(1), "{}", stderr(&second));
+}
+
+#[test]
+fn collect_with_points_missing_exits_three() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("ok.ron", r#"(space: Range(name: "k", start: 0, end: 4), command: ["echo", "{k}"])"#);
+    let shard = sandbox.sweep(&["run", "--no-progress", "ok.ron", "--shard", "0/2"]);
+    assert_eq!(code(&shard), Some(0), "{}", stderr(&shard));
+    let collected = sandbox.sweep(&["collect", "ok.ron", "--tasks", "2"]);
+    assert_eq!(code(&collected), Some(3), "{}", stderr(&collected));
+    assert!(stderr(&collected).contains("2 of 4 points have no value"), "{}", stderr(&collected));
+}
+
+fn records_on_disk(path: &Path) -> usize {
+    std::fs::read_to_string(path).map_or(0, |t| t.lines().count().saturating_sub(1))
+}
+
+/// A stop that arrives while a failed point waits out its retry back-off
+/// is a stop: 128 + the signal, and the "stopped by" line, not 0.
+#[test]
+fn a_signal_during_a_retry_back_off_exits_with_128_plus_the_signal() {
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "flaky.ron",
+        r#"(space: Range(name: "k", start: 0, end: 1), command: ["sh", "-c", "exit 4"], workers: 1)"#,
+    );
+    let child = sandbox.start(&["run", "--no-progress", "flaky.ron", "--retries", "2", "--retry-delay", "20"]);
+    let results = sandbox.path("flaky.jsonl");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while records_on_disk(&results) < 1 {
+        assert!(Instant::now() < deadline, "the first attempt was never recorded");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let pid = libc::pid_t::try_from(child.id()).unwrap_or_else(|e| panic!("{e}"));
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let output = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code(&output), Some(128 + libc::SIGTERM), "{}", stderr(&output));
+    assert!(stderr(&output).contains("stopped by SIGTERM"), "{}", stderr(&output));
+}
