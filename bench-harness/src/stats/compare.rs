@@ -322,10 +322,10 @@ mod tests {
             if mask.count_ones() as usize != a.len() {
                 continue;
             }
-            let (x, y): (Vec<(usize, f64)>, Vec<(usize, f64)>) =
-                pooled.iter().copied().enumerate().partition(|(i, _)| mask >> i & 1 == 1);
-            let (x, y): (Vec<f64>, Vec<f64>) =
-                (x.into_iter().map(|v| v.1).collect(), y.into_iter().map(|v| v.1).collect());
+            let pick = |in_a: bool| -> Vec<f64> {
+                pooled.iter().enumerate().filter(|(i, _)| (mask >> i & 1 == 1) == in_a).map(|(_, v)| *v).collect()
+            };
+            let (x, y) = (pick(true), pick(false));
             total += 1;
             extreme += u64::from((u(&x, &y) - centre).abs() >= observed);
         }

@@ -101,12 +101,12 @@ impl Axis {
         let mut ticks = enough(3).or_else(|| enough(2)).unwrap_or_else(|| multiples(&every, low, high));
         // Rounding of log10 must not make a tick at the data's end look short of it.
         const SLACK: f64 = 1e-9;
-        if ticks.last().is_none_or(|&top| top < data_high - SLACK) {
+        if !ticks.last().is_some_and(|&top| top >= data_high - SLACK) {
             let above = nearest_multiple(data_high, true);
             ticks.push(above);
             high = high.max(above + 0.01);
         }
-        if ticks.first().is_none_or(|&bottom| bottom > data_low + SLACK) {
+        if !ticks.first().is_some_and(|&bottom| bottom <= data_low + SLACK) {
             let below = nearest_multiple(data_low, false);
             ticks.insert(0, below);
             low = low.min(below - 0.01);
