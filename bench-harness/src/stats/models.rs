@@ -221,14 +221,14 @@ impl fmt::Display for Parameter {
 /// Why a model could not be fitted.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FitError {
-    /// Fewer points than the model has parameters.
-    #[error("fitting {model} needs at least {needed} points, got {got}")]
+    /// Fewer points away from `p = 1` than the model has parameters.
+    #[error("fitting {model} needs at least {needed} points at p ≠ 1 (every model has S(1) = 1), got {got}")]
     TooFewPoints {
         /// The model being fitted.
         model: Model,
         /// Minimum number of points (its parameter count).
         needed: usize,
-        /// Number of points given.
+        /// Number of points given at `p ≠ 1`.
         got: usize,
     },
     /// A point has a NaN or infinite coordinate.
@@ -256,13 +256,17 @@ pub enum FitError {
 /// Fits `model` to `(workers, speedup)` points by bounded nonlinear least
 /// squares (projected Levenberg–Marquardt, several starting points).
 ///
-/// Errors when there are fewer points than parameters or a point is not
-/// finite or not positive; fewer than `parameters + 2` points only warns,
-/// since the fit is exact-ish and its errors are barely estimable.
+/// Only points at `p ≠ 1` count as evidence: every model passes through
+/// `S(1) = 1` whatever its parameters, so a point there constrains none of
+/// them (it still enters the residuals). Errors when there are fewer such
+/// points than parameters or a point is not finite or not positive; fewer
+/// than `parameters + 2` only warns, since the fit is exact-ish and its
+/// errors are barely estimable.
 pub fn fit(model: Model, points: &[(f64, f64)]) -> Result<Fit, FitError> {
     let names = model.param_names();
-    if points.len() < names.len() {
-        return Err(FitError::TooFewPoints { model, needed: names.len(), got: points.len() });
+    let informative = informative_points(points);
+    if informative < names.len() {
+        return Err(FitError::TooFewPoints { model, needed: names.len(), got: informative });
     }
     for (index, &(workers, speedup)) in points.iter().enumerate() {
         if !workers.is_finite() || !speedup.is_finite() {
@@ -274,10 +278,9 @@ pub fn fit(model: Model, points: &[(f64, f64)]) -> Result<Fit, FitError> {
     }
 
     let mut warnings = Vec::new();
-    if points.len() < names.len() + 2 {
+    if informative < names.len() + 2 {
         warnings.push(format!(
-            "only {} points for {} parameter(s) of {model}: the fit is barely constrained",
-            points.len(),
+            "only {informative} point(s) at p ≠ 1 for {} parameter(s) of {model}: the fit is barely constrained",
             names.len()
         ));
     }
@@ -327,6 +330,11 @@ pub fn fit(model: Model, points: &[(f64, f64)]) -> Result<Fit, FitError> {
         _ => None,
     };
     Ok(Fit { model, params, r_squared, rmse: (residual_sum / n).sqrt(), peak, warnings })
+}
+
+/// The points at `p ≠ 1`: those that say anything about a model's parameters.
+pub fn informative_points(points: &[(f64, f64)]) -> usize {
+    points.iter().filter(|(workers, _)| *workers != 1.0).count()
 }
 
 fn sum_of_squares(model: Model, points: &[(f64, f64)], params: &[f64]) -> f64 {
@@ -598,11 +606,13 @@ mod tests {
         let two = [(1.0, 1.0), (4.0, 3.0)];
         let amdahl = fit(Model::Amdahl, &two).unwrap();
         assert!(!amdahl.warnings.is_empty());
-        assert!(amdahl.warnings[0].contains("only 2 points"));
-        let usl = fit(Model::Usl, &two).unwrap();
-        assert!(usl.warnings.iter().any(|w| w.contains("only 2 points")));
-        assert!(usl.params.iter().all(|param| param.std_error.is_none()));
+        assert!(amdahl.warnings[0].contains("only 1 point(s) at p ≠ 1"), "{:?}", amdahl.warnings);
+        let three = [(1.0, 1.0), (2.0, 1.8), (4.0, 3.0)];
+        let usl = fit(Model::Usl, &three).unwrap();
+        assert!(usl.warnings.iter().any(|w| w.contains("only 2 point(s) at p ≠ 1")));
 
+        // S(1) = 1 for every model: a point at p = 1 is no evidence for either parameter.
+        assert_eq!(fit(Model::Usl, &two), Err(FitError::TooFewPoints { model: Model::Usl, needed: 2, got: 1 }));
         assert_eq!(
             fit(Model::Usl, &[(2.0, 1.8)]),
             Err(FitError::TooFewPoints { model: Model::Usl, needed: 2, got: 1 })
