@@ -21,6 +21,7 @@ use crate::redraw::{load, overlay_series};
 use crate::report::charts::{self, Canvas, Format, SpeedupChart};
 use crate::report::{format_seconds, ExperimentReport};
 use crate::stats::compare::{compare, Comparison, PValueMethod};
+use crate::stats::precision::interval;
 
 /// Significance level of the verdicts.
 pub const ALPHA: f64 = 0.05;
@@ -286,13 +287,11 @@ pub fn markdown(comparison: &ExperimentComparison, names: (&str, &str)) -> Strin
             let exact = if c.test.method == PValueMethod::Exact { " (exact)" } else { "" };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {:.3} [{:.3}, {:.3}] | {}{exact} | {} | {} |",
+                "| {} | {} | {} | {} | {}{exact} | {} | {} |",
                 cell.cell,
                 format_seconds(cell.median_a),
                 format_seconds(cell.median_b),
-                c.ratio.value,
-                c.ratio.ci_low,
-                c.ratio.ci_high,
+                interval(c.ratio.value, c.ratio.ci_low, c.ratio.ci_high),
                 p_value(c.test.p_value),
                 p_value(cell.p_holm),
                 cell.verdict()

@@ -258,20 +258,23 @@ fn speedup_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) ->
     }
 }
 
-/// The granularity bound `n/⌈n/p⌉` at every integer worker count up to the
-/// largest measured, when it caps some measured worker count (see
-/// [`granularity_binds`]); drawn like a fit, in a colour no fit or built-in
-/// backend uses.
+/// The granularity bound `n/⌈n/p⌉` at the measured worker counts, when it
+/// caps one of them (see [`granularity_binds`]); drawn like a fit, in a
+/// colour no fit or built-in backend uses. Joined like the data: between
+/// worker counts it is not defined, and every integer in between would turn
+/// the efficiency chart's bound (`n/(p⌈n/p⌉)`) into a saw.
 fn granularity_curve(experiment: &Experiment) -> Option<Curve> {
     let workers = experiment.workers.as_slice();
     if !workers.iter().any(|&w| granularity_binds(experiment, w)) {
         return None;
     }
     let tasks = experiment.inputs.len();
-    let last = workers.iter().copied().max()?;
+    let mut counts = workers.to_vec();
+    counts.sort_unstable();
+    counts.dedup();
     Some(Curve {
         label: format!("granularity bound n/⌈n/p⌉ (n = {tasks} equal tasks)"),
-        points: (1..=last).map(|p| (p as f64, granularity_bound(tasks, p))).collect(),
+        points: counts.into_iter().map(|p| (p as f64, granularity_bound(tasks, p))).collect(),
         color: 9,
     })
 }
@@ -462,8 +465,7 @@ mod tests {
         assert!(speedup.notes.iter().any(|n| n.starts_with("SUSPECT: pool — SUSPECT")), "{:?}", speedup.notes);
         let bound = speedup.fits.iter().find(|c| c.label.starts_with("granularity bound")).expect("bound drawn");
         assert_eq!(bound.label, "granularity bound n/⌈n/p⌉ (n = 20 equal tasks)");
-        assert_eq!(bound.points.len(), 16);
-        assert_eq!((bound.points[7], bound.points[15]), ((8.0, 20.0 / 3.0), (16.0, 10.0)));
+        assert_eq!(bound.points, [(1.0, 1.0), (2.0, 2.0), (8.0, 20.0 / 3.0), (16.0, 10.0)]);
         // Where every worker count divides the inputs, no bound is drawn.
         let even = "(experiments: [(name: \"e\", workload: Square, inputs: Count(32), workers: [1, 2, 8, 16], \
                     repetitions: 5, backends: [Sequential, Pool])])";
