@@ -193,12 +193,12 @@ fn speedup_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) ->
                 .map(|c| c.cell.workers.to_string())
                 .collect();
             if !suspect.is_empty() {
-                label = format!("{label} — SUSPECT: S > p at p = {}", suspect.join(", "));
+                let at = suspect.join(", ");
                 notes.push(format!(
-                    "SUSPECT: {label}'s speedup exceeds its worker count at p = {} beyond its interval: not a \
-                     result; something slowed the sequential baseline (see the summary's warnings).",
-                    suspect.join(", ")
+                    "SUSPECT: the {label} speedup at p = {at} exceeds p beyond its interval: not a result; \
+                     something slowed the sequential baseline (see the summary's warnings)."
                 ));
+                label = format!("{label} — SUSPECT: S > p at p = {at}");
             }
             MeasuredSeries {
                 label,
@@ -462,7 +462,11 @@ mod tests {
         let Figure::Speedup(speedup) = &figures(&seed)[0] else { panic!("speedup first") };
         assert_eq!(speedup.series[0].label, "pool — SUSPECT: S > p at p = 1");
         assert_eq!(speedup.series[1].label, "std-scope");
-        assert!(speedup.notes.iter().any(|n| n.starts_with("SUSPECT: pool — SUSPECT")), "{:?}", speedup.notes);
+        assert!(
+            speedup.notes.iter().any(|n| n.starts_with("SUSPECT: the pool speedup at p = 1 exceeds p")),
+            "{:?}",
+            speedup.notes
+        );
         let bound = speedup.fits.iter().find(|c| c.label.starts_with("granularity bound")).expect("bound drawn");
         assert_eq!(bound.label, "granularity bound n/⌈n/p⌉ (n = 20 equal tasks)");
         assert_eq!(bound.points, [(1.0, 1.0), (2.0, 2.0), (8.0, 20.0 / 3.0), (16.0, 10.0)]);
