@@ -366,7 +366,7 @@ fn overhead_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) -
                         ci_high: overhead.ci_high,
                     }),
                     Some(ChunkSize::Auto) => {
-                        automatic.push(format!("{backend} ×{workers}: {}", format_nanoseconds(overhead.value)))
+                        automatic.push(format!("{backend} ×{workers}: {}", format_nanoseconds(&overhead)))
                     }
                     None => {}
                 }
@@ -397,7 +397,7 @@ fn overhead_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) -
     for backend in parallel_backends(experiment).filter(|b| !b.uses_chunk_size()) {
         for stats in analysis.cells.iter().filter(|c| c.cell.backend == backend) {
             if let Some(overhead) = stats.overhead_per_task_ns {
-                automatic.push(format!("{backend} ×{}: {}", stats.cell.workers, format_nanoseconds(overhead.value)));
+                automatic.push(format!("{backend} ×{}: {}", stats.cell.workers, format_nanoseconds(&overhead)));
             }
         }
     }
@@ -430,9 +430,10 @@ fn parallel_backends(experiment: &Experiment) -> impl Iterator<Item = BackendKin
     experiment.backends.as_slice().iter().copied().filter(|b| b.is_parallel())
 }
 
-/// Formats a duration in nanoseconds with a readable unit (`850 ns`, `12.3 µs`).
-pub fn format_nanoseconds(ns: f64) -> String {
-    super::format_seconds(ns * 1e-9)
+/// An overhead per task in nanoseconds with its interval, in a readable
+/// unit and to the digits the interval supports (`6.9 [6.1, 7.7] ns`).
+pub fn format_nanoseconds(ns: &crate::stats::Estimate) -> String {
+    crate::stats::precision::seconds_interval(ns.value * 1e-9, ns.ci_low * 1e-9, ns.ci_high * 1e-9)
 }
 
 #[cfg(test)]
@@ -567,12 +568,17 @@ mod tests {
         for series in &overhead.series {
             let chunks: Vec<f64> = series.points.iter().map(|p| p.x).collect();
             assert_eq!(chunks, [1.0, 8.0], "Auto has no place on the chunk axis");
-            // (Tp − T1/p) per input = 1 ms × 1.002 / 100 inputs ≈ 10 µs.
+            // (Tp − T1/p) per input = 1 ms × 1.002 / 100 inputs ≈ 10 µs; in the caption to the
+            // digits its interval (the medians' ±0.2 % of 1 s over 100 inputs) supports.
             assert!(series.points.iter().all(|p| (p.y - 10_000.0).abs() < 50.0), "{series:?}");
         }
-        assert!(overhead.caption.starts_with(
-            "Automatic chunking, and backends without a chunk size (not on the chunk axis): pool ×2: 10.0 µs"
-        ));
+        assert!(
+            overhead.caption.starts_with(
+                "Automatic chunking, and backends without a chunk size (not on the chunk axis): pool ×2: 10 [-10, 30] µs"
+            ),
+            "{}",
+            overhead.caption
+        );
     }
 
     #[test]
