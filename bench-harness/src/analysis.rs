@@ -18,8 +18,9 @@ use crate::stats::{self, Estimate, Fit, Model, Outliers, Summary};
 pub const BOOTSTRAP_RESAMPLES: usize = 2_000;
 
 /// A model is fitted only to at least this many points more than it has
-/// parameters: with fewer, every model fits (nearly) exactly and its
-/// parameters and R² mean nothing.
+/// parameters, not counting `p = 1` (every model has `S(1) = 1`): with
+/// fewer, every model fits (nearly) exactly and its parameters and R² mean
+/// nothing.
 pub const SPARE_FIT_POINTS: usize = 2;
 
 /// Fewer repetitions than this make bootstrap intervals rough; the summary says so.
@@ -58,6 +59,32 @@ pub struct CellStats {
     /// to their median. `None` for the baseline or with fewer than 4 pairs.
     #[serde(default)]
     pub speedup_spread: Option<f64>,
+}
+
+impl CellStats {
+    /// Efficiency `S/p` with the interval of the speedup, divided by `p`.
+    pub fn efficiency_estimate(&self) -> Option<Estimate> {
+        let (speedup, p) = (self.speedup?, self.cell.workers as f64);
+        Some(Estimate { value: self.efficiency?, ci_low: speedup.ci_low / p, ci_high: speedup.ci_high / p })
+    }
+
+    /// The Karp–Flatt value with an interval carried over from the
+    /// speedup's: `e(S)` falls as `S` rises, so `[e(S_high), e(S_low)]`.
+    /// `None` where [`CellStats::karp_flatt`] is.
+    pub fn karp_flatt_estimate(&self) -> Option<Estimate> {
+        let (value, speedup) = (self.karp_flatt?, self.speedup?);
+        let at = |s| stats::karp_flatt(s, self.cell.workers);
+        Some(Estimate { value, ci_low: at(speedup.ci_high)?, ci_high: at(speedup.ci_low)? })
+    }
+
+    /// Whether the speedup exceeds the worker count beyond its interval
+    /// (`S > p` even at the interval's low end). No scheduler does that on a
+    /// CPU-bound map; interference with the baseline (another process, a
+    /// backend's threads still running) does, so such a speedup is suspect,
+    /// not a result.
+    pub fn speedup_exceeds_workers(&self) -> bool {
+        self.speedup.is_some_and(|s| s.ci_low > self.cell.workers as f64)
+    }
 }
 
 /// The speedup series of one backend at one chunk size, over worker counts,
@@ -190,6 +217,18 @@ pub fn analyze(experiment: &Experiment, samples: &[Sample], logical_cores: usize
         });
     }
 
+    for stats in cell_stats.iter().filter(|c| c.speedup_exceeds_workers()) {
+        if let Some(s) = stats.speedup {
+            warnings.push(format!(
+                "{}: speedup {} exceeds its {} worker(s) even at the interval's low end: suspect, not a result \
+                 (something slowed the sequential baseline: another process, or threads of a backend measured \
+                 before it still running)",
+                stats.cell,
+                stats::precision::interval(s.value, s.ci_low, s.ci_high),
+                stats.cell.workers
+            ));
+        }
+    }
     let worker_counts = experiment.workers.as_slice();
     let fit_max_workers = experiment.fit_max_workers.unwrap_or(logical_cores);
     let series =
@@ -250,13 +289,15 @@ fn fitted_series(experiment: &Experiment, cells: &[CellStats], fit_max_workers: 
                 if experiment.inputs.is_weak() { [Model::Gustafson, Model::Usl] } else { [Model::Amdahl, Model::Usl] };
             for model in models {
                 let needed = model.param_names().len() + SPARE_FIT_POINTS;
-                if points.len() < needed {
-                    let workers: Vec<String> = points.iter().map(|(p, _)| p.to_string()).collect();
+                if stats::models::informative_points(&points) < needed {
+                    let workers: Vec<String> =
+                        points.iter().filter(|(p, _)| *p != 1.0).map(|(p, _)| p.to_string()).collect();
                     series.not_fitted.push(format!(
-                        "{model} not fitted: it needs speedups at {needed} or more worker counts ≤ {fit_max_workers} \
-                         ({} parameter(s) + {SPARE_FIT_POINTS}), this series has {} ({})",
+                        "{model} not fitted: it needs speedups at {needed} or more worker counts 1 < p ≤ \
+                         {fit_max_workers} ({} parameter(s) + {SPARE_FIT_POINTS}; every model has S(1) = 1), \
+                         this series has {} ({})",
                         model.param_names().len(),
-                        points.len(),
+                        workers.len(),
                         if workers.is_empty() { "none".to_owned() } else { workers.join(", ") }
                     ));
                     continue;
@@ -271,6 +312,34 @@ fn fitted_series(experiment: &Experiment, cells: &[CellStats], fit_max_workers: 
         .collect()
 }
 
+/// The most speedup `tasks` equal tasks allow on `workers` workers,
+/// `n/⌈n/p⌉`: the busiest worker runs `⌈n/p⌉` of them whatever the
+/// scheduler does.
+///
+/// # Examples
+///
+/// ```
+/// use bench_harness::analysis::granularity_bound;
+/// assert_eq!(granularity_bound(20, 16), 10.0); // 4 workers run 2 tasks
+/// assert_eq!(granularity_bound(20, 4), 4.0);
+/// ```
+///
+/// # Panics
+///
+/// When `workers` is zero.
+pub fn granularity_bound(tasks: usize, workers: usize) -> f64 {
+    tasks as f64 / tasks.div_ceil(workers) as f64
+}
+
+/// Whether [`granularity_bound`] caps the experiment's speedup at `workers`
+/// by more than run-to-run noise: a fixed problem (weak scaling gives each
+/// worker whole shares) of fewer than 8 tasks per worker that do not
+/// divide evenly (from 8 on, the cap is within 11 % of p).
+pub fn granularity_binds(experiment: &Experiment, workers: usize) -> bool {
+    let tasks = experiment.inputs.len();
+    !experiment.inputs.is_weak() && workers > 1 && tasks % workers != 0 && tasks < 8 * workers
+}
+
 fn general_warnings(experiment: &Experiment, logical_cores: usize) -> Vec<String> {
     let mut warnings = Vec::new();
     let over: Vec<String> =
@@ -282,19 +351,18 @@ fn general_warnings(experiment: &Experiment, logical_cores: usize) -> Vec<String
             over.join(", ")
         ));
     }
-    // Few inputs per worker: the last round of tasks is partial, which caps
-    // speedup below p whatever the pool does (the seed's 20 inputs on 16 workers).
     let tasks = experiment.inputs.len();
     let uneven: Vec<String> = experiment
         .workers
         .as_slice()
         .iter()
-        .filter(|&&w| w > 1 && !tasks.is_multiple_of(w) && tasks < 8 * w)
-        .map(|&w| format!("{w} workers: S ≤ {:.2}", tasks as f64 / tasks.div_ceil(w) as f64))
+        .filter(|&&w| granularity_binds(experiment, w))
+        .map(|&w| format!("{w} workers: S ≤ {}/{} = {:.2}", tasks, tasks.div_ceil(w), granularity_bound(tasks, w)))
         .collect();
     if !uneven.is_empty() {
         warnings.push(format!(
-            "{tasks} equal inputs do not divide evenly into rounds, which caps speedup ({})",
+            "{tasks} equal inputs do not divide evenly into rounds, which caps speedup at n/⌈n/p⌉ \
+             (the dashed granularity bound on the speedup chart): {}",
             uneven.join("; ")
         ));
     }
@@ -381,7 +449,11 @@ mod tests {
 
     #[test]
     fn fits_recover_the_serial_fraction_of_each_representative_series() {
-        let experiment = experiment();
+        let experiment = testing::experiment(
+            "(experiments: [(name: \"t\", workload: Square, inputs: Count(1000), \
+             workers: [1, 2, 3, 4], chunk_sizes: [Fixed(10), Auto], repetitions: 3, \
+             backends: [Sequential, Pool, StdScope])])",
+        );
         let analysis = analyze(&experiment, &samples(&experiment, |p| 1.0 / (0.1 + 0.9 / p)), 8);
         let backends: Vec<_> = analysis.series.iter().map(|s| (s.backend, s.chunk)).collect();
         assert_eq!(backends, [(BackendKind::Pool, Some(ChunkSize::Auto)), (BackendKind::StdScope, None)]);
@@ -389,12 +461,12 @@ mod tests {
             let amdahl = series.fits.iter().find(|f| f.model == Model::Amdahl).unwrap();
             assert!((amdahl.params[0].value - 0.1).abs() < 1e-3, "{amdahl:?}");
             assert!((amdahl.predict(4.0) - 1.0 / (0.1 + 0.9 / 4.0)).abs() < 1e-3);
-            // Three points: enough for Amdahl's one parameter + 2, not for USL's two.
+            // Three points beyond p = 1: enough for Amdahl's one parameter + 2, not for USL's two.
             assert_eq!(series.fits.len(), 1);
             assert_eq!(
                 series.not_fitted,
-                ["USL not fitted: it needs speedups at 4 or more worker counts ≤ 8 (2 parameter(s) + 2), \
-                  this series has 3 (1, 2, 4)"]
+                ["USL not fitted: it needs speedups at 4 or more worker counts 1 < p ≤ 8 (2 parameter(s) + 2; \
+                  every model has S(1) = 1), this series has 3 (2, 3, 4)"]
             );
         }
         assert!(analysis.warnings.iter().any(|w| w.contains("only 3 repetitions")), "{:?}", analysis.warnings);
@@ -405,7 +477,13 @@ mod tests {
         // On 2 cores only p = 1, 2 count by default: no model is fitted.
         let on_two_cores = analyze(&experiment, &samples(&experiment, |p| p), 2);
         assert!(on_two_cores.series.iter().all(|s| s.fits.is_empty() && s.not_fitted.len() == 2));
-        assert!(on_two_cores.series[0].not_fitted[0].contains("≤ 2 (1 parameter(s) + 2), this series has 2 (1, 2)"));
+        assert!(on_two_cores.series[0].not_fitted[0]
+            .contains("1 < p ≤ 2 (1 parameter(s) + 2; every model has S(1) = 1), this series has 1 (2)"));
+        // p = 1 is no evidence: 1, 2 and 4 workers are two points, too few for Amdahl's 1 + 2.
+        let one_two_four = self::experiment();
+        let sparse = analyze(&one_two_four, &samples(&one_two_four, |p| 1.0 / (0.1 + 0.9 / p)), 8);
+        assert!(sparse.series.iter().all(|s| s.fits.is_empty()), "{:?}", sparse.series);
+        assert!(sparse.series[0].not_fitted[0].contains("this series has 2 (2, 4)"), "{:?}", sparse.series[0]);
         assert!(!on_two_cores.warnings.iter().any(|w| w.contains("fits include oversubscribed")));
         // Asked for explicitly, oversubscribed points are fitted, with a warning.
         let explicit = Experiment { fit_max_workers: Some(4), ..experiment.clone() };
@@ -444,7 +522,8 @@ mod tests {
              workers: [1, 4, 16], repetitions: 5, backends: [Sequential, Pool])])",
         );
         let warnings = general_warnings(&experiment, 64);
-        let expected = "20 equal inputs do not divide evenly into rounds, which caps speedup (16 workers: S ≤ 10.00)";
+        let expected = "20 equal inputs do not divide evenly into rounds, which caps speedup at n/⌈n/p⌉ \
+                        (the dashed granularity bound on the speedup chart): 16 workers: S ≤ 20/2 = 10.00";
         assert!(warnings.iter().any(|w| w == expected), "{warnings:?}");
     }
 

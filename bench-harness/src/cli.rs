@@ -160,6 +160,10 @@ enum Command {
         /// Figure formats, comma-separated.
         #[arg(long, value_delimiter = ',', default_value = "png,svg,pdf")]
         format: Vec<Format>,
+        /// Smallest difference of medians worth a verdict (`2%` or `0.02`):
+        /// a significant difference below it is reported as "same".
+        #[arg(long, default_value = "2%")]
+        threshold: crate::comparison::Threshold,
     },
 }
 
@@ -172,13 +176,13 @@ fn saved(command: Command) -> anyhow::Result<Finished> {
             let written = redraw(&dirs, &options)?;
             eprintln!("redrew {} file(s) from saved results", written.len());
         }
-        Command::Compare { a, b, out, names, format } => {
+        Command::Compare { a, b, out, names, format, threshold } => {
             let [name_a, name_b] = names.as_slice() else {
                 anyhow::bail!("--names takes two names, A's and B's, separated by a comma; got {}", names.len());
             };
             anyhow::ensure!(name_a != name_b, "--names: A and B need different names, got {name_a:?} twice");
             let names = (name_a.as_str(), name_b.as_str());
-            let (markdown, _) = compare_dirs(&a, &b, names, &out, &format)?;
+            let (markdown, _) = compare_dirs(&a, &b, names, &out, &format, threshold)?;
             println!("{markdown}");
             eprintln!("wrote {}", out.join("comparison.md").display());
         }

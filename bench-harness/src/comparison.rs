@@ -21,9 +21,75 @@ use crate::redraw::{load, overlay_series};
 use crate::report::charts::{self, Canvas, Format, SpeedupChart};
 use crate::report::{format_seconds, ExperimentReport};
 use crate::stats::compare::{compare, Comparison, PValueMethod};
+use crate::stats::precision::interval;
 
 /// Significance level of the verdicts.
 pub const ALPHA: f64 = 0.05;
+
+/// The smallest relative difference of medians worth a verdict: a
+/// significant difference below it is reported as "same". With many
+/// repetitions, 0.2 % between two runs of one build is significant and
+/// means nothing (frequency, layout, the other processes).
+///
+/// Written and parsed as a percentage (`2%`) or a fraction (`0.02`).
+///
+/// # Examples
+///
+/// ```
+/// use bench_harness::comparison::Threshold;
+/// let threshold: Threshold = "2.5%".parse().unwrap();
+/// assert_eq!(threshold.fraction(), 0.025);
+/// assert_eq!(threshold.to_string(), "2.5%");
+/// assert_eq!("0.02".parse::<Threshold>().unwrap(), Threshold::default());
+/// assert!("-1%".parse::<Threshold>().is_err());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Threshold(f64);
+
+impl Threshold {
+    /// The threshold as a fraction of the baseline's median (0.02 for 2 %).
+    pub fn fraction(self) -> f64 {
+        self.0
+    }
+
+    /// Whether the ratio of medians `ratio` differs from 1 by less than the threshold.
+    pub fn contains(self, ratio: f64) -> bool {
+        (ratio - 1.0).abs() < self.0
+    }
+}
+
+impl Default for Threshold {
+    fn default() -> Self {
+        Threshold(0.02)
+    }
+}
+
+impl std::fmt::Display for Threshold {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Through f32's shortest representation: 2.5, not 2.5000000000000004.
+        write!(f, "{}%", (self.0 * 100.0) as f32)
+    }
+}
+
+impl std::str::FromStr for Threshold {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        let trimmed = text.trim();
+        let (number, scale) = match trimmed.strip_suffix('%') {
+            Some(percent) => (percent.trim(), 0.01),
+            None => (trimmed, 1.0),
+        };
+        let value = number
+            .parse::<f64>()
+            .map_err(|_| format!("threshold {text:?} is not a number or a percentage such as 2%"))?
+            * scale;
+        if !(0.0..1.0).contains(&value) {
+            return Err(format!("threshold {text:?} must be at least 0% and below 100%"));
+        }
+        Ok(Threshold(value))
+    }
+}
 
 /// One cell measured in both runs.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,13 +107,18 @@ pub struct CellComparison {
     /// 0.05 by chance alone; this one keeps that chance at 5 % for the whole
     /// table.
     pub p_holm: f64,
+    /// Differences of medians below this are "same", significant or not.
+    pub threshold: Threshold,
 }
 
 impl CellComparison {
-    /// `faster`, `slower` or `no significant difference`, for B against A.
+    /// `faster`, `slower`, `same` (a significant difference below the
+    /// [`Threshold`]) or `no significant difference`, for B against A.
     pub fn verdict(&self) -> &'static str {
         if !(self.p_holm < ALPHA && self.comparison.is_significant(ALPHA)) {
             "no significant difference"
+        } else if self.threshold.contains(self.comparison.ratio.value) {
+            "same"
         } else if self.comparison.ratio.value < 1.0 {
             "faster"
         } else {
@@ -71,6 +142,8 @@ pub struct ExperimentComparison {
     pub revisions: (String, String),
     /// Warnings about how A, and B, were measured: interrupted, or on a busy machine.
     pub busy: (Vec<String>, Vec<String>),
+    /// The practical threshold of the verdicts.
+    pub threshold: Threshold,
 }
 
 /// Holm's step-down adjustment of `p_values` (as R's `p.adjust(p, "holm")`),
@@ -106,8 +179,9 @@ pub fn machine_differences(a: &Machine, b: &Machine) -> Vec<String> {
     fields.into_iter().filter(|(_, x, y)| x != y).map(|(name, x, y)| format!("{name}: {x} → {y}")).collect()
 }
 
-/// Compares the runs of one experiment, B against A.
-pub fn compare_reports(a: &ExperimentReport, b: &ExperimentReport) -> ExperimentComparison {
+/// Compares the runs of one experiment, B against A; differences of
+/// medians below `threshold` are called "same".
+pub fn compare_reports(a: &ExperimentReport, b: &ExperimentReport, threshold: Threshold) -> ExperimentComparison {
     let name = a.experiment.name.to_string();
     let machine_differences = machine_differences(&a.machine, &b.machine);
     // The measured code's revision when a bench gave it, else the harness's.
@@ -128,7 +202,7 @@ pub fn compare_reports(a: &ExperimentReport, b: &ExperimentReport) -> Experiment
             "every cell: the runs measured different problems (A: {}, {}; B: {}, {})",
             a.experiment.workload, a.experiment.inputs, b.experiment.workload, b.experiment.inputs
         ));
-        return ExperimentComparison { name, cells, refused, machine_differences, revisions, busy };
+        return ExperimentComparison { name, cells, refused, machine_differences, revisions, busy, threshold };
     }
     let samples = |report: &ExperimentReport| {
         let mut by_cell: BTreeMap<Cell, Vec<f64>> = BTreeMap::new();
@@ -150,6 +224,7 @@ pub fn compare_reports(a: &ExperimentReport, b: &ExperimentReport) -> Experiment
                 median_b: crate::stats::median(times_b).unwrap_or(f64::NAN),
                 comparison,
                 p_holm: f64::NAN,
+                threshold,
             }),
             None => refused.push(format!("{cell}: no usable samples in one of the runs")),
         }
@@ -163,7 +238,7 @@ pub fn compare_reports(a: &ExperimentReport, b: &ExperimentReport) -> Experiment
     for (cell, p_holm) in cells.iter_mut().zip(adjusted) {
         cell.p_holm = p_holm;
     }
-    ExperimentComparison { name, cells, refused, machine_differences, revisions, busy }
+    ExperimentComparison { name, cells, refused, machine_differences, revisions, busy, threshold }
 }
 
 /// The Markdown table of one experiment's comparison.
@@ -194,25 +269,29 @@ pub fn markdown(comparison: &ExperimentComparison, names: (&str, &str)) -> Strin
         let _ = writeln!(
             out,
             "Ratio = median({b}) / median({a}) with its 95% bootstrap interval (below 1: {b} is faster); \
-             p: two-sided Mann–Whitney U (exact for small samples without ties, else normal approximation \
+             p: two-sided Mann–Whitney U (exact permutation p for small samples, else normal approximation \
              with tie correction); p (Holm): adjusted for testing {} cells at once. A difference is called only \
-             when the adjusted p < {ALPHA} and the interval excludes 1.\n",
-            comparison.cells.len()
+             when the adjusted p < {ALPHA} and the interval excludes 1, and \"same\" when it is significant but \
+             the medians differ by less than the threshold of {threshold} (`--threshold`).\n",
+            comparison.cells.len(),
+            threshold = comparison.threshold,
         );
-        let _ = writeln!(out, "| cell | median {a} | median {b} | ratio {b}/{a} [95% CI] | p | p (Holm) | verdict |");
+        let _ = writeln!(
+            out,
+            "| cell | median {a} | median {b} | ratio {b}/{a} [95% CI] | p | p (Holm) | verdict (threshold ±{}) |",
+            comparison.threshold
+        );
         let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|---|");
         for cell in &comparison.cells {
             let c = &cell.comparison;
             let exact = if c.test.method == PValueMethod::Exact { " (exact)" } else { "" };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {:.3} [{:.3}, {:.3}] | {}{exact} | {} | {} |",
+                "| {} | {} | {} | {} | {}{exact} | {} | {} |",
                 cell.cell,
                 format_seconds(cell.median_a),
                 format_seconds(cell.median_b),
-                c.ratio.value,
-                c.ratio.ci_low,
-                c.ratio.ci_high,
+                interval(c.ratio.value, c.ratio.ci_low, c.ratio.ci_high),
                 p_value(c.test.p_value),
                 p_value(cell.p_holm),
                 cell.verdict()
@@ -251,6 +330,7 @@ pub fn compare_dirs(
     names: (&str, &str),
     out: &Path,
     formats: &[Format],
+    threshold: Threshold,
 ) -> anyhow::Result<(String, Vec<PathBuf>)> {
     let runs_a = load(&[a.to_owned()])?;
     let runs_b = load(&[b.to_owned()])?;
@@ -273,7 +353,7 @@ pub fn compare_dirs(
             continue;
         };
         compared += 1;
-        let comparison = compare_reports(&run_a.report, &run_b.report);
+        let comparison = compare_reports(&run_a.report, &run_b.report, threshold);
         let mut section = markdown(&comparison, names);
         if run_b.report.experiment.name != run_a.report.experiment.name {
             let heading_end = section.find("\n\n").map_or(section.len(), |end| end + 2);
@@ -353,6 +433,36 @@ mod tests {
     }
 
     #[test]
+    fn a_significant_difference_below_the_threshold_is_the_same() {
+        let experiment = crate::testing::experiment(
+            "(experiments: [(name: \"t\", workload: Square, inputs: Count(10), workers: [1, 2], \
+             repetitions: 5, backends: [Sequential, Pool])])",
+        );
+        let a = crate::testing::report(experiment, 8, |_| 1.0);
+        let scaled = |factor: f64| {
+            let mut b = a.clone();
+            // Five repetitions spread over 0.4 %: a factor beyond that separates them fully.
+            b.samples.iter_mut().for_each(|s| s.seconds *= factor);
+            b
+        };
+        for (factor, verdict) in [(1.015, "same"), (0.985, "same"), (1.05, "slower"), (0.9, "faster")] {
+            let comparison = compare_reports(&a, &scaled(factor), Threshold::default());
+            for cell in &comparison.cells {
+                assert!(cell.comparison.is_significant(ALPHA) && cell.p_holm < ALPHA, "{factor}: {cell:?}");
+                assert_eq!(cell.verdict(), verdict, "{factor}: {}", cell.cell);
+            }
+        }
+        // A threshold of 0 calls every significant difference.
+        let strict = compare_reports(&a, &scaled(1.015), "0%".parse().unwrap());
+        assert!(strict.cells.iter().all(|c| c.verdict() == "slower"));
+        let text = markdown(&compare_reports(&a, &scaled(1.015), Threshold::default()), ("A", "B"));
+        assert!(text.contains("| verdict (threshold ±2%) |"), "{text}");
+        assert!(text.contains("the threshold of 2% (`--threshold`)"), "{text}");
+        assert!(text.lines().filter(|l| l.ends_with("| same |")).count() == 3, "{text}");
+        assert!("200%".parse::<Threshold>().is_err() && "fast".parse::<Threshold>().is_err());
+    }
+
+    #[test]
     fn a_chance_p_value_among_many_cells_is_not_a_verdict_and_load_is_warned() {
         let experiment = crate::testing::experiment(
             "(experiments: [(name: \"t\", workload: Square, inputs: Count(10), workers: [1, 2, 3, 4, 5, 6, 7, 8], \
@@ -365,7 +475,7 @@ mod tests {
         let shifted = b.samples.iter_mut().filter(|s| s.cell.workers == 5 && s.cell.backend.name() == "pool");
         shifted.for_each(|s| s.seconds *= 1.01);
         b.conditions.load_before = Some(crate::machine::LoadAverage { one: 6.0, five: 6.0, fifteen: 6.0 });
-        let comparison = compare_reports(&a, &b);
+        let comparison = compare_reports(&a, &b, Threshold::default());
         assert_eq!(comparison.cells.len(), 17);
         let cell = comparison.cells.iter().find(|c| c.cell.workers == 5 && c.cell.backend.name() == "pool").unwrap();
         assert!(
@@ -379,10 +489,10 @@ mod tests {
         assert!(text.contains("**Warning about B**: busy machine: load average 6.00"), "{text}");
         assert!(!text.contains("Warning about A"), "{text}");
         let nothing = ExperimentReport { samples: Vec::new(), ..a.clone() };
-        let text = markdown(&compare_reports(&nothing, &nothing), ("A", "B"));
+        let text = markdown(&compare_reports(&nothing, &nothing, Threshold::default()), ("A", "B"));
         assert!(text.contains("Not compared: neither run has a sample"), "{text}");
         b.status = crate::report::RunStatus::Interrupted;
-        let text = markdown(&compare_reports(&b, &a), ("A", "B"));
+        let text = markdown(&compare_reports(&b, &a, Threshold::default()), ("A", "B"));
         assert!(text.contains("**Warning about A**: the run was interrupted: partial data"), "{text}");
     }
 }

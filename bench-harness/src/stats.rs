@@ -9,12 +9,14 @@
 //! Submodules, re-exported here: [`summary`] (quantiles, [`Summary`]),
 //! [`outliers`] (Tukey fences), [`scaling`] (speedup, efficiency,
 //! Karp–Flatt, overhead), [`models`] (Amdahl / USL fits) and [`compare`]
-//! (two runs of one cell: ratio of medians, Mann–Whitney U).
+//! (two runs of one cell: ratio of medians, Mann–Whitney U); [`precision`]
+//! prints a figure with its interval to the digits the interval supports.
 
 mod bootstrap;
 pub mod compare;
 pub mod models;
 pub mod outliers;
+pub mod precision;
 pub mod scaling;
 pub mod summary;
 

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use bench_harness::analysis::analyze;
-use bench_harness::comparison::{compare_dirs, compare_reports};
+use bench_harness::comparison::{compare_dirs, compare_reports, Threshold};
 use bench_harness::config::Plan;
 use bench_harness::machine::{Conditions, Machine};
 use bench_harness::measure::{cells, Sample};
@@ -55,7 +55,7 @@ fn saved(dir: &Path, report: &ExperimentReport) {
 fn compare_detects_a_slowdown_and_not_an_identical_run() {
     let a = report("e", "[1, 2, 4]", 1e-3, "host-a");
     let slower = report("e", "[1, 2, 4]", 1.5e-3, "host-a");
-    let comparison = compare_reports(&a, &slower);
+    let comparison = compare_reports(&a, &slower, Threshold::default());
     assert!(comparison.refused.is_empty() && comparison.machine_differences.is_empty());
     assert_eq!(comparison.cells.len(), cells(&a.experiment).len());
     for cell in &comparison.cells {
@@ -63,7 +63,7 @@ fn compare_detects_a_slowdown_and_not_an_identical_run() {
         assert!((cell.comparison.ratio.value - 1.5).abs() < 1e-9, "{}", cell.cell);
         assert!(cell.comparison.test.p_value < 1e-4, "{}", cell.cell);
     }
-    let same = compare_reports(&a, &a.clone());
+    let same = compare_reports(&a, &a.clone(), Threshold::default());
     assert!(same.cells.iter().all(|c| c.verdict() == "no significant difference" && c.comparison.ratio.value == 1.0));
 }
 
@@ -71,7 +71,7 @@ fn compare_detects_a_slowdown_and_not_an_identical_run() {
 fn compare_refuses_cells_that_do_not_match_and_warns_about_machines() {
     let a = report("e", "[1, 2]", 1e-3, "host-a");
     let b = report("e", "[2, 4]", 1e-3, "host-b");
-    let comparison = compare_reports(&a, &b);
+    let comparison = compare_reports(&a, &b, Threshold::default());
     assert_eq!(comparison.machine_differences, ["host: host-a → host-b"]);
     assert!(comparison.revisions.0.starts_with("parsweep "), "{:?}", comparison.revisions);
     let refused = comparison.refused.join("\n");
@@ -84,7 +84,7 @@ fn compare_refuses_cells_that_do_not_match_and_warns_about_machines() {
     // A different problem: nothing is compared.
     let mut other = report("e", "[1, 2]", 1e-3, "host-a");
     other.experiment.workload = bench_harness::workload::Workload::Spin { duration_us: 5 };
-    let comparison = compare_reports(&a, &other);
+    let comparison = compare_reports(&a, &other, Threshold::default());
     assert!(comparison.cells.is_empty());
     assert!(comparison.refused[0].contains("different problems"), "{:?}", comparison.refused);
 }
@@ -98,7 +98,7 @@ fn compare_dirs_writes_the_table_and_the_overlay_chart() {
     faster.machine.code_revision = Some("v2".to_owned());
     saved(&b, &faster);
     saved(&b, &report("only-b", "[1, 2]", 1e-3, "host-b"));
-    let (markdown, written) = compare_dirs(&a, &b, ("old", "new"), &out, &[Format::Svg]).unwrap();
+    let (markdown, written) = compare_dirs(&a, &b, ("old", "new"), &out, &[Format::Svg], Threshold::default()).unwrap();
     assert!(markdown.contains("| pool ×2 chunk auto | 510 µs | 255 µs | 0.500 [0.490, 0.510]"), "{markdown}");
     assert!(markdown.contains("**Warning: the machine records differ** (old → new): host: host-a → host-b"));
     assert!(markdown.contains("(old) and v2 (new)"), "{markdown}");
@@ -116,7 +116,7 @@ Not compared: it is in new only."
     // Nothing in common: an error, not an empty report.
     let empty = root.path().join("empty");
     saved(&empty, &report("x", "[1, 2]", 1e-3, "host-a"));
-    assert!(compare_dirs(&a, &empty, ("a", "b"), &out, &[Format::Svg]).is_err());
+    assert!(compare_dirs(&a, &empty, ("a", "b"), &out, &[Format::Svg], Threshold::default()).is_err());
 }
 
 #[test]
@@ -218,11 +218,18 @@ fn compare_takes_two_report_directories_whatever_their_experiments_are_called() 
     saved(&run, &report("spin", "[1, 2]", 1e-3, "host-a"));
     saved(&run, &report("spin-pinned", "[1, 2]", 0.5e-3, "host-a"));
     let out = root.path().join("out");
-    let (markdown, _) =
-        compare_dirs(&run.join("spin"), &run.join("spin-pinned"), ("free", "pinned"), &out, &[Format::Svg]).unwrap();
+    let (markdown, _) = compare_dirs(
+        &run.join("spin"),
+        &run.join("spin-pinned"),
+        ("free", "pinned"),
+        &out,
+        &[Format::Svg],
+        Threshold::default(),
+    )
+    .unwrap();
     assert!(markdown.contains("## Experiment `spin`\n\nAgainst pinned's experiment `spin-pinned`."), "{markdown}");
     assert!(markdown.contains("| pool ×2 chunk auto |") && !markdown.contains("Not compared"), "{markdown}");
     // Whole runs are still matched by name.
-    let error = compare_dirs(&run.join("spin"), &run, ("a", "b"), &out, &[Format::Svg]);
+    let error = compare_dirs(&run.join("spin"), &run, ("a", "b"), &out, &[Format::Svg], Threshold::default());
     assert!(error.is_ok(), "spin is in both");
 }

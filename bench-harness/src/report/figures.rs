@@ -15,7 +15,7 @@ use super::charts::{
     self, BackendChart, Canvas, Curve, Format, MeasuredPoint, MeasuredSeries, OverheadChart, SpeedupChart, Style,
 };
 use super::{ExperimentReport, Exporter};
-use crate::analysis::{representative_chunk, speedup_points, Analysis};
+use crate::analysis::{granularity_binds, granularity_bound, representative_chunk, speedup_points, Analysis};
 use crate::config::{BackendKind, BackendName, ChunkSize, Experiment};
 use crate::stats::{Fit, Model};
 
@@ -180,14 +180,34 @@ fn series_label(experiment: &Experiment, backend: BackendKind) -> String {
 }
 
 fn speedup_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) -> SpeedupChart {
+    let mut notes = Vec::new();
     let series = parallel_backends(experiment)
-        .map(|backend| MeasuredSeries {
-            label: series_label(experiment, backend),
-            points: speedup_points(&analysis.cells, backend, representative_chunk(experiment, backend))
-                .into_iter()
-                .map(|(workers, s)| MeasuredPoint { x: workers, y: s.value, ci_low: s.ci_low, ci_high: s.ci_high })
-                .collect(),
-            style: backend_style(backend),
+        .map(|backend| {
+            let chunk = representative_chunk(experiment, backend);
+            let mut label = series_label(experiment, backend);
+            // A speedup above p is no result; the legend and the small print say so.
+            let suspect: Vec<String> = analysis
+                .cells
+                .iter()
+                .filter(|c| c.cell.backend == backend && c.cell.chunk == chunk && c.speedup_exceeds_workers())
+                .map(|c| c.cell.workers.to_string())
+                .collect();
+            if !suspect.is_empty() {
+                let at = suspect.join(", ");
+                notes.push(format!(
+                    "SUSPECT: the {label} speedup at p = {at} exceeds p beyond its interval: not a result; \
+                     something slowed the sequential baseline (see the summary's warnings)."
+                ));
+                label = format!("{label} — SUSPECT: S > p at p = {at}");
+            }
+            MeasuredSeries {
+                label,
+                points: speedup_points(&analysis.cells, backend, chunk)
+                    .into_iter()
+                    .map(|(workers, s)| MeasuredPoint { x: workers, y: s.value, ci_low: s.ci_low, ci_high: s.ci_high })
+                    .collect(),
+                style: backend_style(backend),
+            }
         })
         .collect();
     // Fits of one series only, to keep the chart readable: the project's
@@ -195,7 +215,6 @@ fn speedup_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) ->
     // the summary and results.json.
     let fitted = analysis.series.iter().find(|s| s.backend == BackendKind::Pool).or_else(|| analysis.series.first());
     let mut fits = Vec::new();
-    let mut notes = Vec::new();
     if let Some(series) = fitted {
         // Drawn over the worker counts they were fitted to: no extrapolation.
         let fitted_workers: Vec<f64> = speedup_points(&analysis.cells, series.backend, series.chunk)
@@ -215,6 +234,7 @@ fn speedup_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) ->
             ));
         }
     }
+    fits.extend(granularity_curve(experiment));
     let weak = experiment.inputs.is_weak();
     if weak {
         notes.push(format!(
@@ -236,6 +256,27 @@ fn speedup_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) ->
         max_cores: Some(analysis.logical_cores),
         weak,
     }
+}
+
+/// The granularity bound `n/⌈n/p⌉` at the measured worker counts, when it
+/// caps one of them (see [`granularity_binds`]); drawn like a fit, in a
+/// colour no fit or built-in backend uses. Joined like the data: between
+/// worker counts it is not defined, and every integer in between would turn
+/// the efficiency chart's bound (`n/(p⌈n/p⌉)`) into a saw.
+fn granularity_curve(experiment: &Experiment) -> Option<Curve> {
+    let workers = experiment.workers.as_slice();
+    if !workers.iter().any(|&w| granularity_binds(experiment, w)) {
+        return None;
+    }
+    let tasks = experiment.inputs.len();
+    let mut counts = workers.to_vec();
+    counts.sort_unstable();
+    counts.dedup();
+    Some(Curve {
+        label: format!("granularity bound n/⌈n/p⌉ (n = {tasks} equal tasks)"),
+        points: counts.into_iter().map(|p| (p as f64, granularity_bound(tasks, p))).collect(),
+        color: 9,
+    })
 }
 
 fn fit_curve(fit: &Fit, backend: &str, from: f64, to: f64) -> Curve {
@@ -325,7 +366,7 @@ fn overhead_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) -
                         ci_high: overhead.ci_high,
                     }),
                     Some(ChunkSize::Auto) => {
-                        automatic.push(format!("{backend} ×{workers}: {}", format_nanoseconds(overhead.value)))
+                        automatic.push(format!("{backend} ×{workers}: {}", format_nanoseconds(&overhead)))
                     }
                     None => {}
                 }
@@ -356,7 +397,7 @@ fn overhead_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) -
     for backend in parallel_backends(experiment).filter(|b| !b.uses_chunk_size()) {
         for stats in analysis.cells.iter().filter(|c| c.cell.backend == backend) {
             if let Some(overhead) = stats.overhead_per_task_ns {
-                automatic.push(format!("{backend} ×{}: {}", stats.cell.workers, format_nanoseconds(overhead.value)));
+                automatic.push(format!("{backend} ×{}: {}", stats.cell.workers, format_nanoseconds(&overhead)));
             }
         }
     }
@@ -389,9 +430,10 @@ fn parallel_backends(experiment: &Experiment) -> impl Iterator<Item = BackendKin
     experiment.backends.as_slice().iter().copied().filter(|b| b.is_parallel())
 }
 
-/// Formats a duration in nanoseconds with a readable unit (`850 ns`, `12.3 µs`).
-pub fn format_nanoseconds(ns: f64) -> String {
-    super::format_seconds(ns * 1e-9)
+/// An overhead per task in nanoseconds with its interval, in a readable
+/// unit and to the digits the interval supports (`6.9 [6.1, 7.7] ns`).
+pub fn format_nanoseconds(ns: &crate::stats::Estimate) -> String {
+    crate::stats::precision::seconds_interval(ns.value * 1e-9, ns.ci_low * 1e-9, ns.ci_high * 1e-9)
 }
 
 #[cfg(test)]
@@ -400,12 +442,42 @@ mod tests {
     use crate::measure::Cell;
     use crate::testing::{experiment, report};
 
-    const SWEEP: &str = "(experiments: [(name: \"t\", workload: Square, inputs: Count(100), workers: [1, 2, 4], \
+    const SWEEP: &str = "(experiments: [(name: \"t\", workload: Square, inputs: Count(100), workers: [1, 2, 4, 8], \
                          chunk_sizes: [Fixed(1), Fixed(8), Auto], repetitions: 5, \
                          backends: [Sequential, Pool, StdScope])])";
 
     fn names(figures: &[Figure]) -> Vec<&'static str> {
         figures.iter().map(Figure::file_name).collect()
+    }
+
+    #[test]
+    fn the_speedup_chart_marks_suspect_speedups_and_draws_the_granularity_bound() {
+        let text = "(experiments: [(name: \"seed\", workload: Square, inputs: Count(20), workers: [1, 2, 8, 16], \
+                    repetitions: 5, backends: [Sequential, Pool, StdScope])])";
+        let seed = report(experiment(text), 16, |cell| match (cell.backend, cell.workers) {
+            (BackendKind::Sequential, _) => 1.0,
+            // A disturbed baseline: the pool at 1 worker 25 times "faster".
+            (BackendKind::Pool, 1) => 0.04,
+            (_, p) => (20.0 / p as f64).ceil() / 20.0,
+        });
+        let Figure::Speedup(speedup) = &figures(&seed)[0] else { panic!("speedup first") };
+        assert_eq!(speedup.series[0].label, "pool — SUSPECT: S > p at p = 1");
+        assert_eq!(speedup.series[1].label, "std-scope");
+        assert!(
+            speedup.notes.iter().any(|n| n.starts_with("SUSPECT: the pool speedup at p = 1 exceeds p")),
+            "{:?}",
+            speedup.notes
+        );
+        let bound = speedup.fits.iter().find(|c| c.label.starts_with("granularity bound")).expect("bound drawn");
+        assert_eq!(bound.label, "granularity bound n/⌈n/p⌉ (n = 20 equal tasks)");
+        assert_eq!(bound.points, [(1.0, 1.0), (2.0, 2.0), (8.0, 20.0 / 3.0), (16.0, 10.0)]);
+        // Where every worker count divides the inputs, no bound is drawn.
+        let even = "(experiments: [(name: \"e\", workload: Square, inputs: Count(32), workers: [1, 2, 8, 16], \
+                    repetitions: 5, backends: [Sequential, Pool])])";
+        let even = report(experiment(even), 16, |cell| 1.0 / cell.workers as f64);
+        let Figure::Speedup(speedup) = &figures(&even)[0] else { panic!("speedup first") };
+        assert!(!speedup.fits.iter().any(|c| c.label.starts_with("granularity")));
+        assert_eq!(speedup.series[0].label, "pool");
     }
 
     #[test]
@@ -421,17 +493,17 @@ mod tests {
         let labels: Vec<&str> = speedup.series.iter().map(|s| s.label.as_str()).collect();
         assert_eq!(labels, ["pool (chunk auto)", "std-scope"]);
         let xs: Vec<f64> = speedup.series[0].points.iter().map(|p| p.x).collect();
-        assert_eq!(xs, [1.0, 2.0, 4.0]);
+        assert_eq!(xs, [1.0, 2.0, 4.0, 8.0]);
         assert!((speedup.series[0].points[2].y - 4.0).abs() < 1e-9, "T1/T4 with T = 1/p");
         assert_eq!(speedup.max_cores, Some(8));
-        // Only the pool's fits are drawn, from 1 to 4 workers, R² in the
-        // legend; three points are too few for USL, and a note says so.
+        // Only the pool's fits are drawn, from 1 to 8 workers, R² in the
+        // legend; three points beyond p = 1 are too few for USL, and a note says so.
         assert_eq!(speedup.fits.len(), 1);
         assert!(
             speedup.fits[0].label.starts_with("Amdahl fit (pool): s = 0")
                 && speedup.fits[0].label.ends_with("; R² = 1.000")
         );
-        assert!(speedup.fits.iter().all(|c| c.points.first().unwrap().0 == 1.0 && c.points.last().unwrap().0 == 4.0));
+        assert!(speedup.fits.iter().all(|c| c.points.first().unwrap().0 == 1.0 && c.points.last().unwrap().0 == 8.0));
         assert!(
             speedup.notes.iter().any(|n| n.starts_with("pool series: USL not fitted: it needs")),
             "{:?}",
@@ -492,16 +564,21 @@ mod tests {
         let Some(Figure::Overhead(overhead)) = figures(&report).pop() else { panic!("overhead last") };
         let labels: Vec<&str> = overhead.series.iter().map(|s| s.label.as_str()).collect();
         // Overhead is defined for 1 < p ≤ cores only.
-        assert_eq!(labels, ["pool, 2 workers", "pool, 4 workers"]);
+        assert_eq!(labels, ["pool, 2 workers", "pool, 4 workers", "pool, 8 workers"]);
         for series in &overhead.series {
             let chunks: Vec<f64> = series.points.iter().map(|p| p.x).collect();
             assert_eq!(chunks, [1.0, 8.0], "Auto has no place on the chunk axis");
-            // (Tp − T1/p) per input = 1 ms × 1.002 / 100 inputs ≈ 10 µs.
+            // (Tp − T1/p) per input = 1 ms × 1.002 / 100 inputs ≈ 10 µs; in the caption to the
+            // digits its interval (the medians' ±0.2 % of 1 s over 100 inputs) supports.
             assert!(series.points.iter().all(|p| (p.y - 10_000.0).abs() < 50.0), "{series:?}");
         }
-        assert!(overhead.caption.starts_with(
-            "Automatic chunking, and backends without a chunk size (not on the chunk axis): pool ×2: 10.0 µs"
-        ));
+        assert!(
+            overhead.caption.starts_with(
+                "Automatic chunking, and backends without a chunk size (not on the chunk axis): pool ×2: 10 [-10, 30] µs"
+            ),
+            "{}",
+            overhead.caption
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ use super::figures::{figures, Figure};
 use super::{ExperimentReport, Exporter};
 use crate::analysis::{representative_chunk, speedup_points};
 use crate::config::BackendKind;
+use crate::stats::precision::{interval, percent_interval, seconds_interval};
 
 /// The file name of the LaTeX summary.
 pub const FILE_NAME: &str = "summary.tex";
@@ -177,19 +178,21 @@ pub fn summary_tex(report: &ExperimentReport) -> String {
     for stats in &analysis.cells {
         let cell = stats.cell;
         let chunk = cell.chunk.map_or_else(|| "--".to_owned(), |c| c.to_string());
-        let time = format!(
-            "{} [{}, {}]",
-            seconds_tex(stats.seconds.median),
-            seconds_tex(stats.seconds.ci_low),
-            seconds_tex(stats.seconds.ci_high)
-        );
+        // The unit follows the last space: a thin space in LaTeX.
+        let time = seconds_interval(stats.seconds.median, stats.seconds.ci_low, stats.seconds.ci_high);
+        let time = match time.rsplit_once(' ') {
+            Some((numbers, unit)) => format!("{}\\,{}", escape(numbers), escape(unit)),
+            None => escape(&time),
+        };
         let speedup = match (cell.backend, stats.speedup) {
             (BackendKind::Sequential, _) => "1 (baseline)".to_owned(),
-            (_, Some(s)) => format!("{} [{}, {}]", number(s.value, 2), number(s.ci_low, 2), number(s.ci_high, 2)),
+            (_, Some(s)) => interval(s.value, s.ci_low, s.ci_high),
             (_, None) => "--".to_owned(),
         };
-        let efficiency = match (cell.backend.is_parallel(), stats.efficiency) {
-            (true, Some(e)) => format!("{}\\,\\%", number(100.0 * e, 0)),
+        let efficiency = match (cell.backend.is_parallel(), stats.efficiency_estimate()) {
+            (true, Some(e)) => {
+                percent_interval(e.value, e.ci_low, e.ci_high).trim_end_matches('%').to_owned() + "\\,\\%"
+            }
             _ => "--".to_owned(),
         };
         let dagger = if stats.oversubscribed { "\\textsuperscript{\\textdagger}" } else { "" };

@@ -8,6 +8,7 @@ use anyhow::Context;
 
 use super::{figures, format_seconds, ExperimentReport, Exporter, RunStatus};
 use crate::analysis::CellStats;
+use crate::stats::precision::{interval, percent_interval, seconds_interval};
 
 /// The file name in a report directory.
 pub const FILE_NAME: &str = "summary.md";
@@ -104,8 +105,10 @@ fn write_report(out: &mut String, report: &ExperimentReport, figures: &[&str]) -
         out,
         "Median wall time of the whole map with its 95% bootstrap confidence interval; speedup S = T1/Tp \
          against the sequential loop; efficiency S/p; overhead = (Tp − T1/p) per input; \
-         Karp–Flatt serial fraction e = (1/S − 1/p)/(1 − 1/p); S spread = interquartile range of the \
-         per-repetition speedups T1(r)/Tp(r) over their median (how much the curve moves from run to run).\n"
+         Karp–Flatt e = (1/S − 1/p)/(1 − 1/p); S spread = interquartile range of the \
+         per-repetition speedups T1(r)/Tp(r) over their median (how much the curve moves from run to run). \
+         Every figure comes with its 95% interval (efficiency's and Karp–Flatt's carried over from the \
+         speedup's) and is rounded to the digits that interval supports.\n"
     )?;
     if experiment.inputs.is_weak() {
         writeln!(
@@ -119,7 +122,7 @@ fn write_report(out: &mut String, report: &ExperimentReport, figures: &[&str]) -
     let cores = analysis.logical_cores;
     writeln!(
         out,
-        "| backend | workers | chunk | median time [95% CI] | speedup [95% CI] | S spread | efficiency | overhead / task | Karp–Flatt | outliers |"
+        "| backend | workers | chunk | median time [95% CI] | speedup [95% CI] | S spread | efficiency [95% CI] | overhead / task [95% CI] | Karp–Flatt e [95% CI] | outliers |"
     )?;
     writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")?;
     for stats in &analysis.cells {
@@ -131,8 +134,34 @@ fn write_report(out: &mut String, report: &ExperimentReport, figures: &[&str]) -
          nothing is split, and beyond the cores the threads time-share, so the excess time measures \
          the core limit rather than scheduling overhead or serial work. Karp–Flatt is also left out where \
          S < 1 (slower than the sequential loop) or S > p (superlinear): a serial fraction outside [0, 1] \
-         describes nothing."
+         describes nothing. Karp–Flatt counts every cost that does not shrink with p, scheduling overhead \
+         as much as serial work, so it reads as a serial fraction only where the work per input dwarfs the \
+         overhead per input; at p = 2 it is just 2/S − 1, the speedup in other words."
     )?;
+    if analysis.cells.iter().any(CellStats::speedup_exceeds_workers) {
+        writeln!(
+            out,
+            "\n**S > p: suspect** marks a speedup above its worker count even at its interval's low end. \
+             A CPU-bound map cannot do that; a disturbed baseline can. Those rows are not results: see the warnings."
+        )?;
+    }
+    let capped: Vec<String> = experiment
+        .workers
+        .as_slice()
+        .iter()
+        .filter(|&&w| crate::analysis::granularity_binds(experiment, w))
+        .map(|&w| format!("S ≤ {:.2} at p = {w}", crate::analysis::granularity_bound(analysis.tasks, w)))
+        .collect();
+    if !capped.is_empty() {
+        writeln!(
+            out,
+            "\n**Granularity bound:** {n} equal inputs on p workers leave the busiest worker ⌈{n}/p⌉ of them, \
+             so S ≤ {n}/⌈{n}/p⌉ whatever the scheduler does: {}. The speedup chart draws this bound (dashed); \
+             efficiency below 100% there is the bound, not overhead.",
+            capped.join(", "),
+            n = analysis.tasks
+        )?;
+    }
 
     if !analysis.series.is_empty() {
         writeln!(out, "\n## Scaling-model fits\n")?;
@@ -243,43 +272,26 @@ fn cell_row(stats: &CellStats) -> String {
     let cell = &stats.cell;
     let workers = if stats.oversubscribed { format!("{}†", cell.workers) } else { cell.workers.to_string() };
     let seconds = &stats.seconds;
+    let time = seconds_interval(seconds.median, seconds.ci_low, seconds.ci_high);
     if !cell.backend.is_parallel() {
         return format!(
-            "| {} | 1 | — | {} [{}, {}] | 1 (baseline T1) | — | — | — | — | {} |",
+            "| {} | 1 | — | {time} | 1 (baseline T1) | — | — | — | — | {} |",
             cell.backend,
-            format_seconds(seconds.median),
-            format_seconds(seconds.ci_low),
-            format_seconds(seconds.ci_high),
-            stats.outliers.total(),
+            stats.outliers.total()
         );
     }
+    let suspect = if stats.speedup_exceeds_workers() { " **S > p: suspect**" } else { "" };
     format!(
-        "| {} | {workers} | {} | {} [{}, {}] | {} | {} | {} | {} | {} | {} |",
+        "| {} | {workers} | {} | {time} | {} | {} | {} | {} | {} | {} |",
         cell.backend,
         cell.chunk.map_or_else(|| "—".to_owned(), |c| c.to_string()),
-        format_seconds(seconds.median),
-        format_seconds(seconds.ci_low),
-        format_seconds(seconds.ci_high),
-        optional(stats.speedup, |s| {
-            format!("{} [{}, {}]", format_ratio(s.value), format_ratio(s.ci_low), format_ratio(s.ci_high))
-        }),
+        optional(stats.speedup, |s| format!("{}{suspect}", interval(s.value, s.ci_low, s.ci_high))),
         optional(stats.speedup_spread, |s| format!("{:.1}%", s * 100.0)),
-        optional(stats.efficiency, |e| format!("{:.0}%", e * 100.0)),
-        optional(stats.overhead_per_task_ns, |o| format_seconds(o.value * 1e-9)),
-        optional(stats.karp_flatt, |e| format!("{e:.3}")),
+        optional(stats.efficiency_estimate(), |e| percent_interval(e.value, e.ci_low, e.ci_high)),
+        optional(stats.overhead_per_task_ns, |o| seconds_interval(o.value * 1e-9, o.ci_low * 1e-9, o.ci_high * 1e-9)),
+        optional(stats.karp_flatt_estimate(), |e| interval(e.value, e.ci_low, e.ci_high)),
         stats.outliers.total(),
     )
-}
-
-/// A speedup with two decimals, or two significant digits below 0.1 (so a
-/// map 100 times slower than the loop reads 0.010, not 0.00).
-fn format_ratio(x: f64) -> String {
-    if x.abs() >= 0.1 || x == 0.0 || !x.is_finite() {
-        format!("{x:.2}")
-    } else {
-        let decimals = (1 - x.abs().log10().floor() as i32).clamp(2, 12) as usize;
-        format!("{x:.decimals$}")
-    }
 }
 
 fn optional<T>(value: Option<T>, format: impl FnOnce(T) -> String) -> String {
@@ -309,10 +321,11 @@ mod tests {
             "| frequency scaling | governor performance, boost unknown |",
             "| host | testhost |",
             "| load average (1, 5, 15 min) before | not readable |",
-            "| sequential | 1 | — | 1.00 s [1.00 s, 1.00 s] | 1 (baseline T1) | — | — | — | — | 0 |",
-            "| pool | 2 | auto | 501 ms [500 ms, 502 ms] | 2.00 [1.99, 2.01] | 0.0% | 100% | 0.00 ns | 0.000 | 0 |",
-            "| pool | 4† | auto | 250 ms [250 ms, 251 ms] | 4.00 [3.99, 4.01] | 0.0% | 100% | — | — | 0 |",
-            "| pool | — | Amdahl not fitted: it needs speedups at 3 or more worker counts ≤ 2 (1 parameter(s) + 2), this series has 2 (1, 2) | | | |",
+            // Every figure to the digits its interval supports: the overhead's ±20 µs leaves no decimal.
+            "| sequential | 1 | — | 1.0020 [1.0000, 1.0040] s | 1 (baseline T1) | — | — | — | — | 0 |",
+            "| pool | 2 | auto | 501.0 [500.0, 502.0] ms | 2.000 [1.994, 2.006] | 0.0% | 100.00 [99.70, 100.30]% | 0 [-20, 20] µs | 0.0000 [-0.0030, 0.0030] | 0 |",
+            "| pool | 4† | auto | 250.5 [250.0, 251.0] ms | 4.000 [3.988, 4.012] | 0.0% | 100.00 [99.70, 100.30]% | — | — | 0 |",
+            "| pool | — | Amdahl not fitted: it needs speedups at 3 or more worker counts 1 < p ≤ 2 (1 parameter(s) + 2; every model has S(1) = 1), this series has 1 (2) | | | |",
             "- oversubscribed: 4 worker(s) exceed the machine's 2 logical cores; those threads share cores (hollow markers on charts)",
             "![speedup](speedup.png)",
         ] {
@@ -320,6 +333,8 @@ mod tests {
         }
         assert!(!markdown.contains("## Outliers"), "no cell has outliers");
         assert!(!markdown.contains("Interrupted"));
+        assert!(markdown.contains("at p = 2 it is just 2/S − 1"), "{markdown}");
+        assert!(!markdown.contains("suspect") && !markdown.contains("Granularity bound"), "{markdown}");
 
         report.status = RunStatus::Interrupted;
         let markdown = render(&report, &[]);
@@ -327,11 +342,34 @@ mod tests {
     }
 
     #[test]
-    fn small_speedups_keep_two_significant_digits() {
-        assert_eq!(format_ratio(1.234), "1.23");
-        assert_eq!(format_ratio(0.0092), "0.0092");
-        assert_eq!(format_ratio(0.05), "0.050");
-        assert_eq!(format_ratio(0.0), "0.00");
+    fn a_speedup_above_p_is_suspect_and_the_granularity_bound_is_explained() {
+        // 20 inputs on 8 workers: S ≤ 20/3. The pool at 1 worker runs 25 times faster than the
+        // sequential loop: the baseline was disturbed, not the pool superlinear.
+        let text = "(experiments: [(name: \"seed\", workload: Square, inputs: Count(20), workers: [1, 2, 8], \
+                    repetitions: 5, backends: [Sequential, Pool])])";
+        let report = report(experiment(text), 8, |cell| match (cell.backend.is_parallel(), cell.workers) {
+            (false, _) => 1.0,
+            (true, 1) => 0.04,
+            // Perfect scheduling of whole tasks: the busiest worker runs ⌈20/p⌉ of them.
+            (true, p) => (20.0 / p as f64).ceil() / 20.0,
+        });
+        let markdown = render(&report, &[]);
+        let suspect: Vec<&str> =
+            markdown.lines().filter(|l| l.starts_with("| ") && l.contains("**S > p: suspect**")).collect();
+        assert_eq!(suspect.len(), 1, "{markdown}");
+        assert!(suspect[0].starts_with("| pool | 1 | auto |") && suspect[0].contains("| 25.00 ["), "{markdown}");
+        assert!(markdown.contains("- pool ×1 chunk auto: speedup 25.00 ["), "{markdown}");
+        assert!(
+            markdown.contains("suspect, not a result") && markdown.contains("\n**S > p: suspect** marks"),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains(
+                "**Granularity bound:** 20 equal inputs on p workers leave the busiest worker ⌈20/p⌉ \
+                               of them, so S ≤ 20/⌈20/p⌉ whatever the scheduler does: S ≤ 6.67 at p = 8."
+            ),
+            "{markdown}"
+        );
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! - [`json`]: `results.json`, the whole report, read back by [`json::read_results_json`];
 //! - [`markdown`]: `summary.md`, tables, fits, warnings and the machine;
 //! - [`latex`]: `summary.tex` (booktabs table, `\newcommand` macros) and a pgfplots `.dat` per figure.
+//!
+//! Every table rounds a figure with an interval by [`crate::stats::precision`].
 
 pub mod charts;
 pub mod csv;

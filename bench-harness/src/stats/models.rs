@@ -65,7 +65,7 @@ impl Model {
         }
     }
 
-    /// Lower and upper bound of each parameter, for at-bound warnings.
+    /// Lower and upper bound of each parameter: the active set and at-bound warnings.
     fn bounds(self) -> &'static [(f64, f64)] {
         match self {
             Model::Amdahl | Model::Gustafson => &[(0.0, 1.0)],
@@ -221,14 +221,14 @@ impl fmt::Display for Parameter {
 /// Why a model could not be fitted.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FitError {
-    /// Fewer points than the model has parameters.
-    #[error("fitting {model} needs at least {needed} points, got {got}")]
+    /// Fewer points away from `p = 1` than the model has parameters.
+    #[error("fitting {model} needs at least {needed} points at p ≠ 1 (every model has S(1) = 1), got {got}")]
     TooFewPoints {
         /// The model being fitted.
         model: Model,
         /// Minimum number of points (its parameter count).
         needed: usize,
-        /// Number of points given.
+        /// Number of points given at `p ≠ 1`.
         got: usize,
     },
     /// A point has a NaN or infinite coordinate.
@@ -256,13 +256,17 @@ pub enum FitError {
 /// Fits `model` to `(workers, speedup)` points by bounded nonlinear least
 /// squares (projected Levenberg–Marquardt, several starting points).
 ///
-/// Errors when there are fewer points than parameters or a point is not
-/// finite or not positive; fewer than `parameters + 2` points only warns,
-/// since the fit is exact-ish and its errors are barely estimable.
+/// Only points at `p ≠ 1` count as evidence: every model passes through
+/// `S(1) = 1` whatever its parameters, so a point there constrains none of
+/// them (it still enters the residuals). Errors when there are fewer such
+/// points than parameters or a point is not finite or not positive; fewer
+/// than `parameters + 2` only warns, since the fit is exact-ish and its
+/// errors are barely estimable.
 pub fn fit(model: Model, points: &[(f64, f64)]) -> Result<Fit, FitError> {
     let names = model.param_names();
-    if points.len() < names.len() {
-        return Err(FitError::TooFewPoints { model, needed: names.len(), got: points.len() });
+    let informative = informative_points(points);
+    if informative < names.len() {
+        return Err(FitError::TooFewPoints { model, needed: names.len(), got: informative });
     }
     for (index, &(workers, speedup)) in points.iter().enumerate() {
         if !workers.is_finite() || !speedup.is_finite() {
@@ -274,10 +278,9 @@ pub fn fit(model: Model, points: &[(f64, f64)]) -> Result<Fit, FitError> {
     }
 
     let mut warnings = Vec::new();
-    if points.len() < names.len() + 2 {
+    if informative < names.len() + 2 {
         warnings.push(format!(
-            "only {} points for {} parameter(s) of {model}: the fit is barely constrained",
-            points.len(),
+            "only {informative} point(s) at p ≠ 1 for {} parameter(s) of {model}: the fit is barely constrained",
             names.len()
         ));
     }
@@ -329,6 +332,11 @@ pub fn fit(model: Model, points: &[(f64, f64)]) -> Result<Fit, FitError> {
     Ok(Fit { model, params, r_squared, rmse: (residual_sum / n).sqrt(), peak, warnings })
 }
 
+/// The points at `p ≠ 1`: those that say anything about a model's parameters.
+pub fn informative_points(points: &[(f64, f64)]) -> usize {
+    points.iter().filter(|(workers, _)| *workers != 1.0).count()
+}
+
 fn sum_of_squares(model: Model, points: &[(f64, f64)], params: &[f64]) -> f64 {
     let sum: f64 = points.iter().map(|&(p, s)| (s - model.speedup(params, p)).powi(2)).sum();
     // NaN would win no comparison; treat it as the worst possible fit.
@@ -357,8 +365,48 @@ fn normal_equations(model: Model, points: &[(f64, f64)], params: &[f64]) -> (Vec
     (jtj, jtr)
 }
 
-/// Projected Levenberg–Marquardt from `start`. Returns the parameters and
-/// whether the iteration converged (rather than hit its iteration cap).
+/// Which parameters are held fixed this iteration: those sitting on a bound
+/// while the cost's descent direction (`Jᵀr`) points out of the domain.
+/// Solving for them too and clipping afterwards would spoil the step of the
+/// others (the system couples them), which is how an unconstrained solve
+/// stalls short of the bounded minimum.
+fn active_set(model: Model, params: &[f64], jtr: &[f64]) -> Vec<bool> {
+    params
+        .iter()
+        .zip(jtr)
+        .zip(model.bounds())
+        .map(|((&x, &descent), &(low, high))| (x <= low && descent <= 0.0) || (x >= high && descent >= 0.0))
+        .collect()
+}
+
+/// The scale-free projected gradient: for each free parameter the cosine
+/// between its Jacobian column and the residual vector, `|Jᵢ·r| / (‖Jᵢ‖ ‖r‖)`
+/// (MINPACK's orthogonality test); 0 for a held one. It is 0 exactly at a
+/// bounded least-squares minimum, whatever the parameters' scales.
+fn projected_gradient(jtj: &[Vec<f64>], jtr: &[f64], active: &[bool], cost: f64) -> f64 {
+    (0..jtr.len())
+        .filter(|&i| !active[i])
+        .map(|i| {
+            let norm = (jtj[i][i] * cost).sqrt();
+            if norm > 0.0 {
+                jtr[i].abs() / norm
+            } else {
+                0.0
+            }
+        })
+        .fold(0.0, f64::max)
+}
+
+/// Converged when no free parameter's column has more than this cosine with
+/// the residuals: far above rounding (≈ 1e-15 · √n) and far below any
+/// change a reader could see in the parameters.
+const GRADIENT_TOLERANCE: f64 = 1e-9;
+
+/// Bounded Levenberg–Marquardt from `start`: each step solves the damped
+/// normal equations for the free parameters only (see [`active_set`]) and is
+/// projected into the domain. Returns the parameters and whether they
+/// satisfy the projected-gradient test (rather than the iteration having
+/// run out of steps or iterations somewhere else).
 fn levenberg_marquardt(model: Model, points: &[(f64, f64)], start: Vec<f64>) -> (Vec<f64>, bool) {
     const MAX_ITERATIONS: usize = 500;
     const MAX_DAMPING: f64 = 1e12;
@@ -370,38 +418,51 @@ fn levenberg_marquardt(model: Model, points: &[(f64, f64)], start: Vec<f64>) -> 
             return (params, true);
         }
         let (jtj, jtr) = normal_equations(model, points, &params);
+        let active = active_set(model, &params, &jtr);
+        if projected_gradient(&jtj, &jtr, &active, cost) <= GRADIENT_TOLERANCE {
+            return (params, true);
+        }
+        let free: Vec<usize> = (0..params.len()).filter(|&i| !active[i]).collect();
         // Marquardt's scaling by diag(JᵀJ) makes the step invariant to the
         // very different scales of a and b; the floor keeps a flat direction
         // from making the system singular.
         let mut improved = false;
         while damping <= MAX_DAMPING {
-            let mut damped = jtj.clone();
-            for (i, row) in damped.iter_mut().enumerate() {
-                row[i] += damping * jtj[i][i].max(1e-12);
-            }
-            let Some(step) = solve(&damped, &jtr) else {
+            let damped: Vec<Vec<f64>> = free
+                .iter()
+                .map(|&i| {
+                    free.iter()
+                        .map(|&j| jtj[i][j] + if i == j { damping * jtj[i][i].max(1e-12) } else { 0.0 })
+                        .collect()
+                })
+                .collect();
+            let rhs: Vec<f64> = free.iter().map(|&i| jtr[i]).collect();
+            let Some(step) = solve(&damped, &rhs) else {
                 damping *= 10.0;
                 continue;
             };
-            let mut candidate: Vec<f64> = params.iter().zip(&step).map(|(x, dx)| x + dx).collect();
+            let mut candidate = params.clone();
+            for (&i, dx) in free.iter().zip(&step) {
+                candidate[i] += dx;
+            }
             model.project(&mut candidate);
             let candidate_cost = sum_of_squares(model, points, &candidate);
             if candidate_cost < cost {
-                let relative_gain = (cost - candidate_cost) / cost;
                 params = candidate;
                 cost = candidate_cost;
                 damping = (damping / 10.0).max(1e-12);
                 improved = true;
-                if relative_gain < 1e-14 {
-                    return (params, true);
-                }
                 break;
             }
             damping *= 10.0;
         }
         if !improved {
-            // No step, however short, lowers the cost: a (bounded) minimum.
-            return (params, true);
+            // Not even the shortest step lowers the cost: rounding, not the
+            // optimiser, limits it here. A minimum only if the gradient agrees
+            // to the precision rounding allows.
+            let (jtj, jtr) = normal_equations(model, points, &params);
+            let active = active_set(model, &params, &jtr);
+            return (params, projected_gradient(&jtj, &jtr, &active, cost) <= 1e-6);
         }
     }
     (params, false)
@@ -545,11 +606,13 @@ mod tests {
         let two = [(1.0, 1.0), (4.0, 3.0)];
         let amdahl = fit(Model::Amdahl, &two).unwrap();
         assert!(!amdahl.warnings.is_empty());
-        assert!(amdahl.warnings[0].contains("only 2 points"));
-        let usl = fit(Model::Usl, &two).unwrap();
-        assert!(usl.warnings.iter().any(|w| w.contains("only 2 points")));
-        assert!(usl.params.iter().all(|param| param.std_error.is_none()));
+        assert!(amdahl.warnings[0].contains("only 1 point(s) at p ≠ 1"), "{:?}", amdahl.warnings);
+        let three = [(1.0, 1.0), (2.0, 1.8), (4.0, 3.0)];
+        let usl = fit(Model::Usl, &three).unwrap();
+        assert!(usl.warnings.iter().any(|w| w.contains("only 2 point(s) at p ≠ 1")));
 
+        // S(1) = 1 for every model: a point at p = 1 is no evidence for either parameter.
+        assert_eq!(fit(Model::Usl, &two), Err(FitError::TooFewPoints { model: Model::Usl, needed: 2, got: 1 }));
         assert_eq!(
             fit(Model::Usl, &[(2.0, 1.8)]),
             Err(FitError::TooFewPoints { model: Model::Usl, needed: 2, got: 1 })

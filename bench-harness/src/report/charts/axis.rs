@@ -64,18 +64,20 @@ impl Axis {
 
     /// Base-10 log axis over positive `range`: decade ticks when it spans
     /// many decades, 1-2-5, 1-2-3-5 or every integer multiple when it spans
-    /// few, so
-    /// there are always at least a few labels; minor lines at every
-    /// multiple while they stay distinguishable.
+    /// few, so there are always at least a few labels; minor lines at every
+    /// multiple while they stay distinguishable. The labels always bracket
+    /// the data: when the chosen set stops short of an end of `range`, the
+    /// nearest integer multiple of a power of ten beyond that end is
+    /// labelled too (and shown), so no data sit above the top label or
+    /// below the bottom one.
     pub(super) fn log10(label: &str, range: (f64, f64)) -> Self {
         let low_value = range.0.max(f64::MIN_POSITIVE);
-        let (mut low, mut high) = (low_value.log10(), range.1.max(low_value).log10());
+        let (data_low, data_high) = (low_value.log10(), range.1.max(low_value).log10());
         // At least a factor of two, so some multiples of a power of ten show.
-        let missing = (2f64.log10() - (high - low)).max(0.0);
-        let padding = ((high - low) * 0.05).max(0.02) + missing / 2.0;
-        low -= padding;
-        high += padding;
-        let multiples = |factors: &[f64]| -> Vec<f64> {
+        let missing = (2f64.log10() - (data_high - data_low)).max(0.0);
+        let padding = ((data_high - data_low) * 0.05).max(0.02) + missing / 2.0;
+        let (mut low, mut high) = (data_low - padding, data_high + padding);
+        let multiples = |factors: &[f64], low: f64, high: f64| -> Vec<f64> {
             ((low.floor() as i32)..=(high.ceil() as i32))
                 .flat_map(|decade| factors.iter().map(move |f| (f * 10f64.powi(decade)).log10()))
                 .filter(|position| *position >= low && *position <= high)
@@ -87,7 +89,7 @@ impl Axis {
         // rest of the axis); on a tie the sparser set wins.
         let candidates: Vec<Vec<f64>> = [&[1.0][..], &[1.0, 2.0, 5.0], &[1.0, 2.0, 3.0, 5.0], &every]
             .iter()
-            .map(|factors| multiples(factors))
+            .map(|factors| multiples(factors, low, high))
             .collect();
         let enough = |minimum: usize| {
             candidates
@@ -96,8 +98,20 @@ impl Axis {
                 .min_by_key(|ticks| ticks.len().abs_diff(5))
                 .cloned()
         };
-        let ticks = enough(3).or_else(|| enough(2)).unwrap_or_else(|| multiples(&every));
-        let minor = if high - low <= 6.0 { multiples(&every) } else { Vec::new() };
+        let mut ticks = enough(3).or_else(|| enough(2)).unwrap_or_else(|| multiples(&every, low, high));
+        // Rounding of log10 must not make a tick at the data's end look short of it.
+        const SLACK: f64 = 1e-9;
+        if !ticks.last().is_some_and(|&top| top >= data_high - SLACK) {
+            let above = nearest_multiple(data_high, true);
+            ticks.push(above);
+            high = high.max(above + 0.01);
+        }
+        if !ticks.first().is_some_and(|&bottom| bottom <= data_low + SLACK) {
+            let below = nearest_multiple(data_low, false);
+            ticks.insert(0, below);
+            low = low.min(below - 0.01);
+        }
+        let minor = if high - low <= 6.0 { multiples(&every, low, high) } else { Vec::new() };
         Self { scale: Scale::Log10, label: label.to_string(), visible: (low, high), ticks, minor }
     }
 
@@ -151,6 +165,17 @@ impl ValueFormatter<f64> for Axis {
     fn format_ext(&self, value: &f64) -> String {
         self.tick_label(*value)
     }
+}
+
+/// In plot space, the integer multiple of a power of ten (`d × 10^k`,
+/// d = 1..=9) nearest to the plot-space `position`: the smallest at or
+/// above it when `up`, else the largest at or below it.
+fn nearest_multiple(position: f64, up: bool) -> f64 {
+    let decade = position.floor();
+    let mantissa = 10f64.powf(position - decade);
+    // The tolerance keeps 10^log10(200) = 200.00000000000003 at 200.
+    let digit = if up { (mantissa - 1e-9).ceil() } else { (mantissa + 1e-9).floor().max(1.0) };
+    (digit * 10f64.powf(decade)).log10()
 }
 
 /// The smallest of 1, 2, 2.5, 5 × 10^k that is at least `rough`.
@@ -209,11 +234,11 @@ mod tests {
     #[test]
     fn log10_axis_picks_enough_readable_ticks() {
         let wide = Axis::log10("ns", (3.0, 40_000.0));
-        assert_eq!(labels(&wide), ["10", "100", "1000", "10000"]);
+        assert_eq!(labels(&wide), ["3", "10", "100", "1000", "10000", "40000"]);
         let narrow = Axis::log10("s", (0.6, 4.0));
-        assert_eq!(labels(&narrow), ["1", "2", "3"]);
+        assert_eq!(labels(&narrow), ["0.6", "1", "2", "3", "4"]);
         let milliseconds = Axis::log10("ms", (100.0, 800.0));
-        assert_eq!(labels(&milliseconds), ["100", "200", "300", "500"]);
+        assert_eq!(labels(&milliseconds), ["100", "200", "300", "500", "800"]);
         let tiny = Axis::log10("s", (1.0, 1.05));
         assert!(tiny.ticks.len() >= 2, "{:?}", labels(&tiny));
     }
@@ -245,6 +270,28 @@ mod tests {
         assert!(labels.contains(&"20".to_owned()) && labels.contains(&"5000".to_owned()), "{labels:?}");
         // Many decades keep decade labels only.
         assert_eq!(Axis::log10("ns", (1.0, 1e8)).ticks.len(), 9);
+    }
+
+    #[test]
+    fn log_axis_labels_bracket_the_data() {
+        // backends.png of the committed example: 20 to 80 ms labelled 20, 30, 50 only.
+        let times = Axis::log10("ms", (20.0, 79.3));
+        assert_eq!(labels(&times), ["20", "30", "50", "80"]);
+        assert!(times.visible.1 >= 80f64.log10(), "the added label is shown");
+        // An ideal line three decades below measured times at 120-190 ms.
+        let ideal = Axis::log10("ms", (0.19, 190.0));
+        let (first, last) = (ideal.ticks[0], *ideal.ticks.last().unwrap());
+        assert!(first <= 0.19f64.log10() && last >= 190f64.log10(), "{:?}", labels(&ideal));
+        for (low, high) in [(3.0, 40_000.0), (0.6, 4.0), (1.0, 1.05), (20.0, 5000.0), (1.0, 1e8), (7.1, 7.3)] {
+            let axis = Axis::log10("x", (low, high));
+            let (first, last) = (axis.ticks[0], *axis.ticks.last().unwrap());
+            assert!(first <= low.log10() + 1e-9 && last >= high.log10() - 1e-9, "{low}..{high}: {:?}", labels(&axis));
+            assert!(axis.visible.0 <= first && last <= axis.visible.1, "{low}..{high}: labels outside the axis");
+        }
+        assert_eq!(nearest_multiple(200f64.log10(), true), 200f64.log10());
+        assert_eq!(nearest_multiple(201f64.log10(), true), 300f64.log10());
+        assert_eq!(nearest_multiple(0.19f64.log10(), false), 0.1f64.log10());
+        assert_eq!(nearest_multiple(950f64.log10(), true), 3.0);
     }
 
     #[test]

@@ -1,0 +1,145 @@
+//! The bounded least-squares fits against an independent reference solver.
+//!
+//! The reference shares nothing with `stats::models` but the model formula:
+//! a dense grid over each parameter's bounded domain (log-spaced, plus the
+//! bound itself), refined locally by a compass (pattern) search that never
+//! leaves the domain. It is slow and simple, which is the point: if the
+//! Levenberg–Marquardt result's sum of squares is above the reference's,
+//! the fit stopped short of the bounded minimum.
+
+use bench_harness::stats::{fit, Model};
+
+/// SplitMix64, written out again so the data do not depend on the crate's own generator.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Roughly normal with standard deviation 1 (sum of twelve uniforms).
+    fn normal(&mut self) -> f64 {
+        (0..12).map(|_| self.next()).sum::<f64>() - 6.0
+    }
+}
+
+fn sse(model: Model, points: &[(f64, f64)], params: &[f64]) -> f64 {
+    points.iter().map(|&(p, s)| (s - model.speedup(params, p)).powi(2)).sum()
+}
+
+/// Each parameter's domain: `(low, high)`, `high` finite for the search.
+fn domain(model: Model) -> Vec<(f64, f64)> {
+    match model {
+        Model::Amdahl | Model::Gustafson => vec![(0.0, 1.0)],
+        // Speedups of 1..16 workers between ~0.5 and ~20 keep a and b far below these.
+        Model::Usl => vec![(0.0, 50.0), (0.0, 5.0)],
+    }
+}
+
+/// Grid values of one parameter: its lower bound, then log-spaced from
+/// 1e-7 of the upper bound up to it (and the upper bound itself).
+fn grid(low: f64, high: f64, count: usize) -> Vec<f64> {
+    let mut values = vec![low];
+    values.extend((0..=count).map(|i| high * 10f64.powf(-7.0 * (1.0 - i as f64 / count as f64))));
+    values
+}
+
+/// The bounded least-squares minimum by brute force: best grid point, then
+/// compass search (halving the step when no neighbour improves) clipped to
+/// the domain, from the few best grid points.
+fn reference_minimum(model: Model, points: &[(f64, f64)]) -> f64 {
+    let bounds = domain(model);
+    let axes: Vec<Vec<f64>> = bounds.iter().map(|&(low, high)| grid(low, high, 50)).collect();
+    let mut candidates: Vec<(f64, Vec<f64>)> = match axes.as_slice() {
+        [only] => only.iter().map(|&x| (sse(model, points, &[x]), vec![x])).collect(),
+        [first, second] => first
+            .iter()
+            .flat_map(|&x| second.iter().map(move |&y| vec![x, y]))
+            .map(|params| (sse(model, points, &params), params))
+            .collect(),
+        _ => unreachable!("models have one or two parameters"),
+    };
+    candidates.sort_by(|x, y| x.0.total_cmp(&y.0));
+    candidates
+        .into_iter()
+        .take(3)
+        .map(|(_, start)| compass_search(model, points, &bounds, start))
+        .fold(f64::INFINITY, f64::min)
+}
+
+fn compass_search(model: Model, points: &[(f64, f64)], bounds: &[(f64, f64)], mut x: Vec<f64>) -> f64 {
+    let mut best = sse(model, points, &x);
+    let mut steps: Vec<f64> = x.iter().map(|v| (v.abs() * 0.5).max(1e-4)).collect();
+    while steps.iter().any(|&s| s > 1e-15) {
+        let mut improved = false;
+        for i in 0..x.len() {
+            for direction in [1.0, -1.0] {
+                let mut trial = x.clone();
+                trial[i] = (trial[i] + direction * steps[i]).clamp(bounds[i].0, bounds[i].1);
+                let value = sse(model, points, &trial);
+                if value < best {
+                    (best, x) = (value, trial);
+                    improved = true;
+                }
+            }
+        }
+        if !improved {
+            steps.iter_mut().for_each(|s| *s *= 0.5);
+        }
+    }
+    best
+}
+
+/// Median speedups of 1..16 workers with 1 % multiplicative noise.
+fn noisy(rng: &mut Rng, truth: impl Fn(f64) -> f64) -> Vec<(f64, f64)> {
+    (1..=16).map(f64::from).map(|p| (p, truth(p) * (1.0 + 0.01 * rng.normal()))).collect()
+}
+
+/// 150 data sets: weak scaling (Gustafson-like, serial share 0–30 %),
+/// strong scaling (Amdahl-like, serial fraction 0–30 %) and USL-like
+/// curves with a little coherency cost.
+fn data_sets() -> Vec<(Model, Vec<(f64, f64)>)> {
+    let mut rng = Rng(2026);
+    let mut sets = Vec::new();
+    for _ in 0..50 {
+        let s = 0.3 * rng.next();
+        let weak = noisy(&mut rng, |p| p - s * (p - 1.0));
+        let s = 0.3 * rng.next();
+        let strong = noisy(&mut rng, |p| 1.0 / (s + (1.0 - s) / p));
+        let (a, b) = (0.1 * rng.next(), 0.002 * rng.next());
+        let usl = noisy(&mut rng, |p| p / (1.0 + a * (p - 1.0) + b * p * (p - 1.0)));
+        sets.push((Model::Gustafson, weak.clone()));
+        sets.push((Model::Usl, weak));
+        sets.push((Model::Amdahl, strong.clone()));
+        sets.push((Model::Usl, strong));
+        sets.push((Model::Usl, usl));
+    }
+    sets
+}
+
+#[test]
+fn fits_reach_the_bounded_least_squares_minimum() {
+    let mut short = Vec::new();
+    let mut at_bound = 0;
+    for (index, (model, points)) in data_sets().into_iter().enumerate() {
+        let fitted = fit(model, &points).expect("16 positive points fit");
+        let values: Vec<f64> = fitted.params.iter().map(|p| p.value).collect();
+        assert!(values.iter().all(|&v| v >= 0.0), "set {index}: {model} outside its domain: {values:?}");
+        at_bound += usize::from(values.contains(&0.0));
+        let (found, reference) = (sse(model, &points, &values), reference_minimum(model, &points));
+        // The reference is itself only near the minimum: LM may beat it a little, never lose.
+        if found > reference * (1.0 + 1e-6) + 1e-12 {
+            short.push(format!("set {index}: {model} {values:?} SSE {found:.6e} > bounded minimum {reference:.6e}"));
+        }
+        if fitted.warnings.iter().any(|w| w.contains("did not converge")) {
+            short.push(format!("set {index}: {model} {values:?} reports no convergence"));
+        }
+    }
+    // The data must exercise the bound, or the test proves nothing about it.
+    assert!(at_bound >= 20, "only {at_bound} fits with a parameter at its bound");
+    assert!(short.is_empty(), "{} of 250 fits stop short or do not converge:\n{}", short.len(), short.join("\n"));
+}
