@@ -286,7 +286,10 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
             );
             RunOptions { out_dir: dir.clone(), resume: true }
         }
-        None => RunOptions { out_dir: cli.out.clone(), resume: false },
+        None => {
+            crate::run::check_nothing_lost(&experiments, &cli.out, &cli.config)?;
+            RunOptions { out_dir: cli.out.clone(), resume: false }
+        }
     };
     let mut machine = Machine::detect();
     machine.code_revision = registry.revision().map(str::to_owned);

@@ -156,6 +156,43 @@ pub fn foreign_experiments(plan: &Plan, out_dir: &Path) -> Vec<String> {
     found
 }
 
+/// Refuses a fresh run (no `--resume`) into `out_dir` when an experiment's
+/// directory there holds the samples of an interrupted or killed run: a
+/// fresh run starts `samples.csv` anew and would delete them. A complete
+/// report is replaced as usual (its `results.json` is what `--out` is for).
+pub fn check_nothing_lost(experiments: &[&Experiment], out_dir: &Path, config: &Path) -> anyhow::Result<()> {
+    for experiment in experiments {
+        let dir = out_dir.join(experiment.name.as_str());
+        let csv = dir.join(crate::report::csv::FILE_NAME);
+        let Ok(text) = std::fs::read_to_string(&csv) else { continue };
+        // Rows after the header; a last row cut short counts too: it was measured.
+        let rows = text.lines().skip(1).filter(|line| !line.trim().is_empty()).count();
+        if rows == 0 || completed(&dir) {
+            continue;
+        }
+        anyhow::bail!(
+            "{} holds {rows} sample(s) of an interrupted run of {:?}, which a fresh run would delete; \
+             finish it with `bench-harness {} --resume {}`, or give another --out (nothing was changed)",
+            dir.display(),
+            experiment.name.as_str(),
+            config.display(),
+            out_dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Whether `dir` holds the `results.json` of a complete run. One without a
+/// status was written before interrupted runs were recorded: complete.
+fn completed(dir: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(dir.join(json::FILE_NAME)) else { return false };
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else { return false };
+    match value.get("status") {
+        None => true,
+        Some(status) => serde_json::from_value::<RunStatus>(status.clone()).ok() == Some(RunStatus::Complete),
+    }
+}
+
 /// Total runs (warm-up and timed) still to make, the length of a progress bar.
 pub fn total_runs(experiments: &[(&Experiment, &[Sample])]) -> u64 {
     experiments.iter().map(|(e, done)| run_count(e, done)).sum()
