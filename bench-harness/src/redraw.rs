@@ -11,7 +11,7 @@ use serde::Deserialize;
 use crate::analysis::{analyze, representative_chunk, speedup_points};
 use crate::config::Experiment;
 use crate::machine::{Conditions, Machine};
-use crate::measure::Sample;
+use crate::measure::{Cell, Sample};
 use crate::report::charts::{self, Canvas, Format, MeasuredPoint, MeasuredSeries, SpeedupChart, Style};
 use crate::report::figures::{backend_style, Figures};
 use crate::report::json::FILE_NAME as RESULTS;
@@ -58,6 +58,7 @@ struct Measured {
 pub fn read_saved(path: &Path) -> anyhow::Result<ExperimentReport> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let measured: Measured = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    check_raw_samples(path, &measured.experiment, &measured.samples)?;
     let cores = measured.machine.logical_cores;
     let mut analysis = analyze(&measured.experiment, &measured.samples, cores);
     // As a run reports them: the machine's conditions first.
@@ -72,6 +73,47 @@ pub fn read_saved(path: &Path) -> anyhow::Result<ExperimentReport> {
         samples: measured.samples,
         analysis,
     })
+}
+
+/// Refuses a `results.json` whose samples differ from the `samples.csv`
+/// beside it, the raw data: statistics drawn from one while the other
+/// says something else would be silently wrong. Without a `samples.csv`
+/// (a `results.json` copied on its own) there is nothing to disagree with.
+fn check_raw_samples(results: &Path, experiment: &Experiment, samples: &[Sample]) -> anyhow::Result<()> {
+    let csv = results.with_file_name(crate::report::csv::FILE_NAME);
+    if !csv.exists() {
+        return Ok(());
+    }
+    let raw = crate::report::csv::read_samples_csv(&csv, experiment)
+        .with_context(|| format!("{} does not hold the samples of {}", csv.display(), results.display()))?;
+    let by_key = |samples: &[Sample]| -> BTreeMap<(Cell, u32), f64> {
+        samples.iter().map(|s| ((s.cell, s.repetition), s.seconds)).collect()
+    };
+    let (raw, saved) = (by_key(&raw), by_key(samples));
+    let only_in = |these: &BTreeMap<(Cell, u32), f64>, those: &BTreeMap<(Cell, u32), f64>, file: &Path| {
+        these.keys().find(|key| !those.contains_key(key)).map(|(cell, repetition)| {
+            format!("{cell} repetition {repetition} is only in {}", file.display())
+        })
+    };
+    let disagreement = raw
+        .iter()
+        .find_map(|(key, seconds)| {
+            let other = saved.get(key)?;
+            (seconds.to_bits() != other.to_bits()).then(|| {
+                format!("{} repetition {}: {seconds:?} s in samples.csv, {other:?} s in results.json", key.0, key.1)
+            })
+        })
+        .or_else(|| only_in(&raw, &saved, &csv))
+        .or_else(|| only_in(&saved, &raw, results));
+    match disagreement {
+        None => Ok(()),
+        Some(what) => anyhow::bail!(
+            "{} does not agree with {} ({what}): the raw samples were edited, or the two files come from \
+             different runs; restore the one that was changed",
+            csv.display(),
+            results.display()
+        ),
+    }
 }
 
 /// A `results.json` from an older harness lacks fields of the machine

@@ -49,3 +49,59 @@ fn a_fresh_run_into_an_interrupted_out_keeps_its_samples_and_says_how_to_go_on()
         assert_eq!(std::fs::read_to_string(report.join("samples.csv")).unwrap(), samples, "samples deleted");
     }
 }
+
+/// A saved report of [`SMALL`], as a run leaves it (its data files only),
+/// in `dir/name`.
+fn saved(dir: &Path, name: &str) -> std::path::PathBuf {
+    use bench_harness::measure::{cells, Sample};
+    let experiment = bench_harness::config::Plan::parse(SMALL, Path::new("t.ron")).unwrap().experiments.remove(0);
+    let samples: Vec<Sample> = cells(&experiment)
+        .into_iter()
+        .flat_map(|cell| {
+            (0..3u32).map(move |repetition| Sample {
+                experiment: "small".into(),
+                cell,
+                repetition,
+                seconds: 1e-3 / cell.workers as f64 + 1e-6 * f64::from(repetition),
+            })
+        })
+        .collect();
+    let report = bench_harness::report::ExperimentReport {
+        status: bench_harness::report::RunStatus::Complete,
+        machine: bench_harness::machine::Machine::detect(),
+        conditions: Default::default(),
+        analysis: bench_harness::analysis::analyze(&experiment, &samples, 2),
+        experiment,
+        samples,
+    };
+    let dir = dir.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    bench_harness::report::csv::write_samples_csv(&dir.join("samples.csv"), &report.samples).unwrap();
+    bench_harness::report::json::write_results_json(&dir.join("results.json"), &report).unwrap();
+    dir
+}
+
+#[test]
+fn report_and_compare_refuse_a_samples_csv_that_disagrees_with_results_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (saved(dir.path(), "a"), saved(dir.path(), "b"));
+    assert!(bench_harness::redraw::load(&[a.clone(), b.clone()]).is_ok(), "the two agree as written");
+    let csv = b.join("samples.csv");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let edited = text.replacen(",0.0005\n", ",0.0004\n", 1);
+    assert_ne!(edited, text);
+    for (edit, what) in [
+        (edited, "pool ×2 chunk auto repetition 0: 0.0004 s in samples.csv, 0.0005 s in results.json"),
+        (text.lines().take(5).map(|l| format!("{l}\n")).collect(), "is only in"),
+    ] {
+        std::fs::write(&csv, edit).unwrap();
+        for args in [vec!["report", "b"], vec!["compare", "a", "b", "--out", "cmp"]] {
+            let output = harness(&args, dir.path());
+            let message = stderr(&output);
+            assert!(!output.status.success(), "{args:?}: {message}");
+            assert!(message.contains("b/samples.csv does not agree with b/results.json"), "{args:?}: {message}");
+            assert!(message.contains(what), "{args:?}: {message}");
+        }
+    }
+    assert!(!dir.path().join("cmp").exists(), "nothing written");
+}
