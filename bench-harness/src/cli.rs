@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use crate::comparison::compare_dirs;
@@ -322,7 +322,8 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
     // terminal's signal does not reach them: the harness decides).
     let stop = Arc::new(AtomicBool::new(false));
     let measuring = Arc::new(AtomicBool::new(false));
-    let (flag, phase) = (Arc::clone(&stop), Arc::clone(&measuring));
+    let writing = Arc::new(Mutex::new(()));
+    let (flag, phase, report) = (Arc::clone(&stop), Arc::clone(&measuring), Arc::clone(&writing));
     ctrlc::set_handler(move || {
         if !phase.load(Ordering::SeqCst) {
             crate::workload::kill_running_commands();
@@ -330,14 +331,17 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
             std::process::exit(i32::from(EXIT_INTERRUPTED));
         }
         if flag.swap(true, Ordering::SeqCst) {
-            // A second Ctrl-C: leave now; every sample is already on disk.
+            // A second Ctrl-C: leave now; every sample is already on disk,
+            // and a report being written is finished first (a moment), so
+            // none is left half written.
             crate::workload::kill_running_commands();
+            let _finished = report.lock().unwrap_or_else(PoisonError::into_inner);
             // The progress bar is left mid-line: end the line and make sure
             // the cursor shows.
             if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
                 eprint!("\x1b[?25h");
             }
-            eprintln!("\ninterrupted again: exiting without writing a report (samples.csv has every sample)");
+            eprintln!("\ninterrupted again: exiting now (samples.csv has every sample; no report is left half written)");
             std::process::exit(i32::from(EXIT_INTERRUPTED));
         }
         eprintln!("\ninterrupted: finishing the current run, then writing a partial report (Ctrl-C again to quit now)");
@@ -365,7 +369,7 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
         ProgressStyle::with_template("{elapsed:>4} [{wide_bar}] {pos}/{len} runs, eta {eta}  {msg}")?
             .progress_chars("=> "),
     );
-    let summary = run_all(work, registry, &machine, &options, &stop, &progress);
+    let summary = run_all(work, registry, &machine, &options, &stop, &writing, &progress);
     progress.finish_and_clear();
     let summary = summary?;
     if summary.interrupted {

@@ -17,7 +17,7 @@ use crate::report::figures::{backend_style, Figures};
 use crate::report::json::FILE_NAME as RESULTS;
 use crate::report::latex::Latex;
 use crate::report::markdown::Summary;
-use crate::report::{ExperimentReport, Exporter, RunStatus};
+use crate::report::{write_staged, ExperimentReport, Exporter, RunStatus};
 use crate::run::OutputLock;
 
 /// How `report` redraws.
@@ -217,10 +217,7 @@ pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<P
                 Some(out) if several => out.join(name).join(directory_name(label)),
                 Some(out) => out.join(name),
             };
-            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            for exporter in exporters {
-                written.extend(exporter.export(&saved.report, &dir)?);
-            }
+            written.extend(write_staged(&saved.report, &dir, &exporters)?);
         }
         if let (true, Some(out)) = (several, &options.out) {
             let reports: Vec<&ExperimentReport> = runs.iter().map(|s| &s.report).collect();

@@ -105,3 +105,62 @@ fn report_and_compare_refuse_a_samples_csv_that_disagrees_with_results_json() {
     }
     assert!(!dir.path().join("cmp").exists(), "nothing written");
 }
+
+/// Sends `signal` to the process `pid`.
+#[cfg(unix)]
+fn kill(signal: &str, pid: u32) {
+    assert!(Command::new("kill").args([signal, &pid.to_string()]).status().unwrap().success());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_second_ctrl_c_while_the_report_is_written_leaves_it_whole() {
+    let config = r#"(experiments: [(name: "slow", workload: Sleep(duration_us: 5000), inputs: Count(4),
+        workers: [1, 2], repetitions: 40, warmup: 0, backends: [Sequential, Pool])])"#;
+    let dir = with_config(config);
+    let child = Command::new(env!("CARGO_BIN_EXE_bench-harness"))
+        .args(["experiments.ron", "--out", "out"])
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let report = dir.path().join("out/slow");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let rows = || std::fs::read_to_string(report.join("samples.csv")).map_or(0, |t| t.lines().count());
+    while rows() < 5 {
+        assert!(std::time::Instant::now() < deadline, "no samples appeared");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    kill("-INT", child.id());
+    // The report is being written once its first files appear; the second
+    // Ctrl-C comes then, before the charts (drawn last) are done.
+    while !report.join("results.json").exists() {
+        assert!(std::time::Instant::now() < deadline, "no report appeared");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    kill("-INT", child.id());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    let summary = std::fs::read_to_string(report.join("summary.md")).unwrap();
+    assert!(summary.contains("> **Interrupted:**"), "{summary}");
+    for chart in ["speedup", "efficiency"] {
+        for extension in ["png", "svg", "pdf", "dat"] {
+            let path = report.join(chart).with_extension(extension);
+            let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let whole = match extension {
+                "png" => bytes.ends_with(&[0xAE, 0x42, 0x60, 0x82]),
+                "svg" => String::from_utf8_lossy(&bytes).trim_end().ends_with("</svg>"),
+                "pdf" => String::from_utf8_lossy(&bytes).trim_end().ends_with("%%EOF"),
+                _ => bytes.ends_with(b"\n"),
+            };
+            assert!(whole, "{} is cut short", path.display());
+        }
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&report)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| e.file_name())
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
