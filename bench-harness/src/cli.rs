@@ -15,7 +15,9 @@ use crate::measure::{cells, Sample};
 use crate::preflight::{self, format_duration, CONFIRM_ABOVE};
 use crate::redraw::{redraw, RedrawOptions};
 use crate::report::charts::{self, Canvas, Format};
-use crate::run::{preflight, previous, run_all, select, total_runs, OutputLock, Previous, RunOptions};
+use crate::run::{
+    preflight, prepare_directories, previous, run_all, select, total_runs, OutputLock, Previous, RunOptions,
+};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -341,18 +343,14 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
             if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
                 eprint!("\x1b[?25h");
             }
-            eprintln!("\ninterrupted again: exiting now (samples.csv has every sample; no report is left half written)");
+            eprintln!(
+                "\ninterrupted again: exiting now (samples.csv has every sample; no report is left half written)"
+            );
             std::process::exit(i32::from(EXIT_INTERRUPTED));
         }
         eprintln!("\ninterrupted: finishing the current run, then writing a partial report (Ctrl-C again to quit now)");
     })?;
-    let estimate = preflight(&pending, registry, &machine, &options.out_dir)?;
-    let _lock = OutputLock::acquire(&options.out_dir)?;
-    eprintln!(
-        "checked: {} writable, inputs fit in memory, workloads run; estimated duration about {}",
-        options.out_dir.display(),
-        format_duration(estimate)
-    );
+    let estimate = preflight(&pending, registry, &machine)?;
     if estimate > CONFIRM_ABOVE && !cli.yes {
         anyhow::bail!(
             "the run is estimated to take about {} (more than {}); pass --yes to start it, \
@@ -361,6 +359,19 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
             format_duration(CONFIRM_ABOVE)
         );
     }
+    // Only now is anything created.
+    crate::preflight::check_writable(&options.out_dir)?;
+    let _lock = OutputLock::acquire(&options.out_dir)?;
+    if !options.resume {
+        // Again, under the lock: another run may have been interrupted meanwhile.
+        crate::run::check_nothing_lost(&experiments, &options.out_dir, &cli.config)?;
+    }
+    prepare_directories(&pending, &options.out_dir)?;
+    eprintln!(
+        "checked: {} writable, inputs fit in memory, workloads run; estimated duration about {}",
+        options.out_dir.display(),
+        format_duration(estimate)
+    );
 
     measuring.store(true, Ordering::SeqCst);
 

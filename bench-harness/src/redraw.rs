@@ -91,9 +91,10 @@ fn check_raw_samples(results: &Path, experiment: &Experiment, samples: &[Sample]
     };
     let (raw, saved) = (by_key(&raw), by_key(samples));
     let only_in = |these: &BTreeMap<(Cell, u32), f64>, those: &BTreeMap<(Cell, u32), f64>, file: &Path| {
-        these.keys().find(|key| !those.contains_key(key)).map(|(cell, repetition)| {
-            format!("{cell} repetition {repetition} is only in {}", file.display())
-        })
+        these
+            .keys()
+            .find(|key| !those.contains_key(key))
+            .map(|(cell, repetition)| format!("{cell} repetition {repetition} is only in {}", file.display()))
     };
     let disagreement = raw
         .iter()
@@ -141,12 +142,9 @@ pub fn load(dirs: &[PathBuf]) -> anyhow::Result<Vec<Saved>> {
         let entries = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
         let mut inside: Vec<PathBuf> =
             entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join(RESULTS).is_file()).collect();
-        anyhow::ensure!(
-            !inside.is_empty(),
-            "{} holds no {RESULTS}, neither directly nor in a subdirectory: give a report directory \
-             (bench-harness's --out, or one experiment's directory in it)",
-            dir.display()
-        );
+        if inside.is_empty() {
+            anyhow::bail!(not_a_report(dir));
+        }
         inside.sort();
         found.extend(inside);
     }
@@ -157,6 +155,36 @@ pub fn load(dirs: &[PathBuf]) -> anyhow::Result<Vec<Saved>> {
             Ok(Saved { dir, report })
         })
         .collect()
+}
+
+/// Why `dir` holds no `results.json`: a run is measuring there (named by
+/// its lock), a run was killed there, or it is no report directory at all.
+fn not_a_report(dir: &Path) -> String {
+    let measured =
+        |d: &Path| [crate::report::csv::FILE_NAME, crate::run::STARTED_FILE].iter().any(|file| d.join(file).is_file());
+    let subdirectories: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect())
+        .unwrap_or_default();
+    let started = measured(dir) || subdirectories.iter().any(|d| measured(d));
+    // The lock is on a run's --out: `dir` itself, or the one holding it.
+    let holder = OutputLock::holder(dir).or_else(|| dir.parent().and_then(OutputLock::holder));
+    match (holder, started) {
+        (Some(holder), _) => format!(
+            "{} is being measured by a bench-harness run ({holder}) and has no {RESULTS} yet; run `report` \
+             once that run has finished",
+            dir.display()
+        ),
+        (None, true) => format!(
+            "{} holds the samples of a run that was stopped before writing its {RESULTS}; finish it with \
+             `bench-harness CONFIG --resume OUT` (OUT: that run's --out), then run `report`",
+            dir.display()
+        ),
+        (None, false) => format!(
+            "{} holds no {RESULTS}, neither directly nor in a subdirectory: give a report directory \
+             (bench-harness's --out, or one experiment's directory in it)",
+            dir.display()
+        ),
+    }
 }
 
 /// What identifies a machine in a legend: host and cores, plus the date

@@ -199,17 +199,16 @@ pub fn total_runs(experiments: &[(&Experiment, &[Sample])]) -> u64 {
     experiments.iter().map(|(e, done)| run_count(e, done)).sum()
 }
 
-/// Everything checkable before the first measurement, for every experiment:
-/// the report directories are writable, the data fits in memory, the
-/// workload runs on its first inputs (an external command prints a
-/// number). Returns the estimated duration of what remains to measure.
+/// Everything checkable before the first measurement, for every experiment,
+/// without creating anything (a refused run leaves nothing behind): the
+/// data fits in memory, the workload runs on its first inputs (an external
+/// command prints a number). Returns the estimated duration of what
+/// remains to measure. [`prepare_directories`] comes next.
 pub fn preflight(
     experiments: &[(&Experiment, &[Sample])],
     registry: &Registry,
     machine: &Machine,
-    out_dir: &Path,
 ) -> anyhow::Result<Duration> {
-    preflight::check_writable(out_dir)?;
     let available = preflight::memory_available();
     for (experiment, _) in experiments {
         preflight::check_memory(experiment, available).map_err(anyhow::Error::msg)?;
@@ -220,7 +219,6 @@ pub fn preflight(
         if remaining == 0 {
             continue;
         }
-        preflight::check_writable(&out_dir.join(experiment.name.as_str()))?;
         if preflight::nominal_seconds_per_input(&experiment.workload).is_none() {
             // An external command or code of yours may take long, or hang:
             // say what is running rather than sit silent.
@@ -232,6 +230,19 @@ pub fn preflight(
         total = total.saturating_add(full.mul_f64(share));
     }
     Ok(total)
+}
+
+/// Creates `out_dir` and the report directory of every experiment with
+/// runs left to make, and checks that files can be written in them: the
+/// last step before measuring, once everything else was checked.
+pub fn prepare_directories(experiments: &[(&Experiment, &[Sample])], out_dir: &Path) -> anyhow::Result<()> {
+    preflight::check_writable(out_dir)?;
+    for &(experiment, done) in experiments {
+        if run_count(experiment, done) > 0 {
+            preflight::check_writable(&out_dir.join(experiment.name.as_str()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Advances the progress bar, appends every sample to `samples.csv` as it

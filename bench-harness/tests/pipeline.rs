@@ -164,3 +164,75 @@ fn a_second_ctrl_c_while_the_report_is_written_leaves_it_whole() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn a_config_starting_with_a_byte_order_mark_is_read_and_errors_keep_their_position() {
+    use bench_harness::config::{ConfigError, Plan};
+    let dir = with_config(&format!("\u{feff}{SMALL}"));
+    let output = harness(&["experiments.ron", "--list"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("small\t"));
+    // An error on the first line is where an editor (which hides the mark) shows it.
+    let bad = SMALL.replacen("name:", "nmae:", 1);
+    let position = |text: &str| match Plan::parse(text, Path::new("bad.ron")) {
+        Err(ConfigError::Syntax { line, column, .. }) => (line, column),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(position(&format!("\u{feff}{bad}")), position(&bad));
+    let later = SMALL.replacen("warmup: 0", "warmup: -1", 1);
+    assert_eq!(position(&format!("\u{feff}{later}")), position(&later));
+    assert_eq!(position(&later).0, 2);
+}
+
+#[test]
+fn a_refused_run_creates_no_directory() {
+    let refused = [
+        // The command prints no number.
+        r#"(experiments: [(name: "mute", workload: Command(program: "true", args: []), inputs: Count(2),
+            workers: [1, 2], repetitions: 1, backends: [Sequential, Pool])])"#,
+        // Its inputs cannot fit in memory.
+        r#"(experiments: [(name: "huge", workload: Square, inputs: Count(1000000000000), workers: [1, 2],
+            repetitions: 1, backends: [Sequential, Pool])])"#,
+        // Estimated above 10 minutes, without --yes.
+        r#"(experiments: [(name: "long", workload: Sleep(duration_us: 1000000), inputs: Count(100), workers: [1, 2],
+            repetitions: 10, backends: [Sequential, Pool])])"#,
+    ];
+    for config in refused {
+        let dir = with_config(config);
+        let output = harness(&["experiments.ron", "--out", "reports/out"], dir.path());
+        assert!(!output.status.success(), "{config}: {}", stderr(&output));
+        assert!(!dir.path().join("reports").exists(), "{config}: {}", stderr(&output));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn report_on_a_run_being_measured_says_so_and_by_whom() {
+    let config = r#"(experiments: [(name: "slow", workload: Sleep(duration_us: 5000), inputs: Count(4),
+        workers: [1, 2], repetitions: 400, warmup: 0, backends: [Sequential, Pool])])"#;
+    let dir = with_config(config);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bench-harness"))
+        .args(["experiments.ron", "--out", "out"])
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let csv = dir.path().join("out/slow/samples.csv");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read_to_string(&csv).map_or(0, |t| t.lines().count()) < 2 {
+        assert!(std::time::Instant::now() < deadline, "no samples appeared");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    for target in ["out", "out/slow"] {
+        let output = harness(&["report", target], dir.path());
+        let message = stderr(&output);
+        assert!(!output.status.success());
+        let expected = format!("{target} is being measured by a bench-harness run (pid {} on ", child.id());
+        assert!(message.contains(&expected), "{message}");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let output = harness(&["report", "out/slow"], dir.path());
+    let message = stderr(&output);
+    assert!(message.contains("out/slow holds the samples of a run that was stopped"), "{message}");
+}
