@@ -119,12 +119,12 @@ fn main() -> ExitCode {
         |&height: &usize, row, _| mandelbrot_row(row, height),
     )
     .check(symmetric);
-    Registry::new()
+    let registry = Registry::new()
         // Recorded in every report, so `compare` can tell revisions apart.
         .code_revision(git_revision(env!("CARGO_MANIFEST_DIR")))
         .workload(rows)
         .backend("rows-static", rows_static)
         .backend("rows-dynamic", rows_dynamic)
-        .backend("rows-on-pool", rows_on_pool)
-        .main()
+        .backend("rows-on-pool", rows_on_pool);
+    bench_harness::cli::main_with(registry)
 }

@@ -1,5 +1,6 @@
 //! The command line of `bench-harness`, shared by the binary and by
-//! benches of your own ([`crate::custom::Registry::main`]).
+//! benches of your own, each with its [`Registry`] of workloads and
+//! backends: [`main_with`] is the one entry point.
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -75,7 +75,7 @@ pub fn record_start(experiment: &Experiment, machine: &Machine, dir: &Path) -> a
 /// Why samples measured by `then` must not be mixed with ones measured by
 /// `now`: the differences between the machine records, revisions included.
 fn build_or_machine_changed(then: &Machine, now: &Machine) -> Vec<String> {
-    let mut differences = crate::comparison::machine_differences(then, now);
+    let mut differences = crate::machine::machine_differences(then, now);
     if then.git_revision != now.git_revision {
         differences.push(format!("harness revision: {} → {}", then.git_revision, now.git_revision));
     }
