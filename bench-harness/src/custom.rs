@@ -288,9 +288,11 @@ impl Registry {
     }
 
     /// Registers a parallel implementation of yours as the backend `name`.
-    /// `start` is called once per worker count, before any timing (build
-    /// your thread pool there); the function it returns maps one run's
-    /// [`Job`] and returns the results in input order.
+    /// `start` is called before every run, outside the timing (build your
+    /// thread pool there); the function it returns maps that run's [`Job`]
+    /// and returns the results in input order, and is dropped after the
+    /// run, also untimed. A pool whose drop joins its threads so leaves none
+    /// running while the next cell is timed.
     ///
     /// # Panics
     /// If `name` is not a valid backend name (letters, digits, `-`, `_`,

@@ -17,7 +17,7 @@ use crate::report::figures::{backend_style, Figures};
 use crate::report::json::FILE_NAME as RESULTS;
 use crate::report::latex::Latex;
 use crate::report::markdown::Summary;
-use crate::report::{write_staged, ExperimentReport, Exporter, RunStatus};
+use crate::report::{write_staged, write_whole, ExperimentReport, Exporter, RunStatus};
 use crate::run::OutputLock;
 
 /// How `report` redraws.
@@ -58,7 +58,7 @@ struct Measured {
 pub fn read_saved(path: &Path) -> anyhow::Result<ExperimentReport> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let measured: Measured = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
-    check_raw_samples(path, &measured.experiment, &measured.samples)?;
+    check_raw_samples(path, &measured.experiment, &measured.samples, measured.status)?;
     let cores = measured.machine.logical_cores;
     let mut analysis = analyze(&measured.experiment, &measured.samples, cores);
     // As a run reports them: the machine's conditions first.
@@ -79,7 +79,12 @@ pub fn read_saved(path: &Path) -> anyhow::Result<ExperimentReport> {
 /// beside it, the raw data: statistics drawn from one while the other
 /// says something else would be silently wrong. Without a `samples.csv`
 /// (a `results.json` copied on its own) there is nothing to disagree with.
-fn check_raw_samples(results: &Path, experiment: &Experiment, samples: &[Sample]) -> anyhow::Result<()> {
+fn check_raw_samples(
+    results: &Path,
+    experiment: &Experiment,
+    samples: &[Sample],
+    status: RunStatus,
+) -> anyhow::Result<()> {
     let csv = results.with_file_name(crate::report::csv::FILE_NAME);
     if !csv.exists() {
         return Ok(());
@@ -96,6 +101,17 @@ fn check_raw_samples(results: &Path, experiment: &Experiment, samples: &[Sample]
             .find(|key| !those.contains_key(key))
             .map(|(cell, repetition)| format!("{cell} repetition {repetition} is only in {}", file.display()))
     };
+    let went_on = status == RunStatus::Interrupted
+        && raw.len() > saved.len()
+        && saved.iter().all(|(key, seconds)| raw.get(key).is_some_and(|r| r.to_bits() == seconds.to_bits()));
+    anyhow::ensure!(
+        !went_on,
+        "{} holds {} samples more than {}: the interrupted run was resumed and stopped again; finish it with \
+         `bench-harness CONFIG --resume OUT` (OUT: that run's --out), then run this again",
+        csv.display(),
+        raw.len() - saved.len(),
+        results.display()
+    );
     let disagreement = raw
         .iter()
         .find_map(|(key, seconds)| {
@@ -329,7 +345,6 @@ fn draw_machines(
     formats: &[Format],
     canvas: &Canvas,
 ) -> anyhow::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let name = reports[0].experiment.name.as_str();
     let weak = reports.iter().all(|r| r.experiment.inputs.is_weak());
     let notes: Vec<String> =
@@ -356,18 +371,21 @@ fn draw_machines(
         max_cores: if cores.len() == 1 { cores.into_iter().next() } else { None },
         weak,
     };
-    let mut written = Vec::new();
-    for format in formats {
-        let speedup = dir.join("machines-speedup").with_extension(format.extension());
-        charts::draw_speedup(&speedup, &chart, canvas).with_context(|| format!("drawing {}", speedup.display()))?;
-        let efficiency = dir.join("machines-efficiency").with_extension(format.extension());
-        let efficiency_chart =
-            SpeedupChart { title: format!("Efficiency on {} {what} — {name}", reports.len()), ..chart.clone() };
-        charts::draw_efficiency(&efficiency, &efficiency_chart, canvas)
-            .with_context(|| format!("drawing {}", efficiency.display()))?;
-        written.extend([speedup, efficiency]);
-    }
-    Ok(written)
+    write_whole(dir, |staging| {
+        let mut written = Vec::new();
+        for format in formats {
+            let speedup = staging.join("machines-speedup").with_extension(format.extension());
+            charts::draw_speedup(&speedup, &chart, canvas)
+                .with_context(|| format!("drawing {}", dir.join("machines-speedup").display()))?;
+            let efficiency = staging.join("machines-efficiency").with_extension(format.extension());
+            let efficiency_chart =
+                SpeedupChart { title: format!("Efficiency on {} {what} — {name}", reports.len()), ..chart.clone() };
+            charts::draw_efficiency(&efficiency, &efficiency_chart, canvas)
+                .with_context(|| format!("drawing {}", dir.join("machines-efficiency").display()))?;
+            written.extend([speedup, efficiency]);
+        }
+        Ok(written)
+    })
 }
 
 #[cfg(test)]

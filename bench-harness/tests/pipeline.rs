@@ -236,3 +236,21 @@ fn report_on_a_run_being_measured_says_so_and_by_whom() {
     let message = stderr(&output);
     assert!(message.contains("out/slow holds the samples of a run that was stopped"), "{message}");
 }
+
+#[test]
+fn report_on_a_run_resumed_and_stopped_again_says_to_finish_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = saved(dir.path(), "r");
+    // Its results.json was written when it was first interrupted, after 5
+    // samples; samples.csv went on.
+    let path = report.join("results.json");
+    let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    json["status"] = "Interrupted".into();
+    json["samples"].as_array_mut().unwrap().truncate(5);
+    std::fs::write(&path, json.to_string()).unwrap();
+    let output = harness(&["report", "r"], dir.path());
+    let message = stderr(&output);
+    assert!(!output.status.success());
+    assert!(message.contains("r/samples.csv holds 4 samples more than r/results.json"), "{message}");
+    assert!(message.contains("--resume"), "{message}");
+}

@@ -134,13 +134,30 @@ pub fn replace_file(path: &Path, write: impl FnOnce(&mut std::fs::File) -> anyho
 }
 
 /// Runs `exporters` on `report` into a hidden staging directory inside
-/// `dir`, then moves every file it wrote into `dir`, each replaced whole
-/// ([`replace_file`]): a run stopped while drawing leaves the previous
-/// files, never a file cut short. Returns the final paths, in order.
+/// `dir`, then moves every file it wrote into `dir` (see [`write_whole`]).
+/// Returns the final paths, in order.
 pub fn write_staged(
     report: &ExperimentReport,
     dir: &Path,
     exporters: &[&dyn Exporter],
+) -> anyhow::Result<Vec<PathBuf>> {
+    write_whole(dir, |staging| {
+        let mut staged = Vec::new();
+        for exporter in exporters {
+            staged.extend(exporter.export(report, staging)?);
+        }
+        Ok(staged)
+    })
+}
+
+/// Has `draw` write its files into a hidden staging directory inside `dir`
+/// (created if needed), then moves each into `dir`, replaced whole
+/// ([`replace_file`]): a process stopped while drawing leaves the previous
+/// files, never one cut short. `draw` returns the paths it wrote; the final
+/// paths are returned in the same order.
+pub fn write_whole(
+    dir: &Path,
+    draw: impl FnOnce(&Path) -> anyhow::Result<Vec<PathBuf>>,
 ) -> anyhow::Result<Vec<PathBuf>> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     remove_stale_staging(dir);
@@ -148,14 +165,11 @@ pub fn write_staged(
         .prefix(STAGING_PREFIX)
         .tempdir_in(dir)
         .with_context(|| format!("creating a directory in {}", dir.display()))?;
-    let mut staged = Vec::new();
-    for exporter in exporters {
-        staged.extend(exporter.export(report, staging.path())?);
-    }
+    let staged = draw(staging.path())?;
     let mut written = Vec::with_capacity(staged.len());
     for file in staged {
         let name = file.strip_prefix(staging.path()).with_context(|| {
-            format!("an exporter wrote {} outside its directory {}", file.display(), staging.path().display())
+            format!("{} was written outside its directory {}", file.display(), staging.path().display())
         })?;
         let target = dir.join(name);
         replace_file(&target, |out| {
