@@ -563,6 +563,10 @@ mod tests {
         // What a killed run leaves: the file with its pid, but no flock.
         std::fs::write(dir.path().join(OutputLock::FILE_NAME), "4294967295 nowhere\n").unwrap();
         assert_eq!(OutputLock::holder(dir.path()), None);
+        drop(OutputLock::acquire(dir.path()).unwrap());
+        // Its pid since reused by a live process (here init): a pid names no
+        // holder, only the flock does.
+        std::fs::write(dir.path().join(OutputLock::FILE_NAME), "1 nowhere\n").unwrap();
         let _taken = OutputLock::acquire(dir.path()).unwrap();
     }
 
