@@ -9,7 +9,7 @@
 //!
 //! - `rows-static`: hand-rolled `std::thread::scope`, one block of rows per thread;
 //! - `rows-dynamic`: the same threads taking rows one at a time from an atomic counter;
-//! - `rows-on-pool`: this project's pool (`map_collect`), built once per worker count.
+//! - `rows-on-pool`: this project's pool (`map_collect`), built before each run (outside the timing).
 //!
 //! Run from the workspace root (cargo runs a bench in its package directory,
 //! so paths start at `bench-harness/`):
@@ -102,7 +102,7 @@ fn rows_dynamic(workers: usize) -> impl Fn(&Job<'_>) -> Vec<f64> + Send + Sync {
     }
 }
 
-/// This project's pool, started once per worker count (outside the timing).
+/// This project's pool, started before each run and dropped (its workers joined) after it, outside the timing.
 fn rows_on_pool(workers: usize) -> impl Fn(&Job<'_>) -> Vec<f64> + Send + Sync {
     let pool = pool::ThreadPool::builder().num_workers(workers).build().unwrap_or_else(|error| {
         panic!("cannot start the pool with {workers} workers: {error}");
@@ -119,12 +119,12 @@ fn main() -> ExitCode {
         |&height: &usize, row, _| mandelbrot_row(row, height),
     )
     .check(symmetric);
-    Registry::new()
+    let registry = Registry::new()
         // Recorded in every report, so `compare` can tell revisions apart.
         .code_revision(git_revision(env!("CARGO_MANIFEST_DIR")))
         .workload(rows)
         .backend("rows-static", rows_static)
         .backend("rows-dynamic", rows_dynamic)
-        .backend("rows-on-pool", rows_on_pool)
-        .main()
+        .backend("rows-on-pool", rows_on_pool);
+    bench_harness::cli::main_with(registry)
 }

@@ -1,12 +1,19 @@
 //! The implementations a workload's map runs on.
 //!
-//! A [`Backend`] is built once per measurement cell, outside the timed region,
-//! so thread-pool start-up is not charged to the map. `StdScope` is the
-//! exception by nature: `std::thread::scope` spawns its threads on every run,
-//! and that cost is part of what it is compared for.
+//! A [`Backend`] is started before each timed run and stopped after it,
+//! both outside the timed region, so thread-pool start-up is not charged to
+//! the map. `StdScope` is the exception by nature: `std::thread::scope`
+//! spawns its threads on every run, and that cost is part of what it is
+//! compared for.
+//!
+//! A started backend's threads are all running before it is used, and all
+//! gone once it is dropped: idle workers that still spin (rayon's look for
+//! work a while before they sleep) would otherwise share the cores with
+//! whatever is timed next.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::thread::JoinHandle;
 
 use rayon::prelude::*;
 
@@ -106,9 +113,41 @@ pub enum BackendError {
 }
 
 /// A started backend, ready to map a workload over inputs repeatedly.
+/// Dropping it stops it and returns once its threads have exited.
 pub struct Backend {
     kind: Kind,
     placement: Option<Placement>,
+}
+
+/// Counts the workers that have started running, so that a backend is
+/// handed out only once all of them are up.
+#[derive(Default)]
+struct Started {
+    count: Mutex<usize>,
+    changed: Condvar,
+}
+
+impl Started {
+    fn one_more(&self) {
+        *self.count.lock().unwrap_or_else(PoisonError::into_inner) += 1;
+        self.changed.notify_all();
+    }
+
+    fn wait_for(&self, workers: usize) {
+        let count = self.count.lock().unwrap_or_else(PoisonError::into_inner);
+        drop(self.changed.wait_while(count, |count| *count < workers).unwrap_or_else(PoisonError::into_inner));
+    }
+}
+
+/// What a worker runs as it starts: pinning, if asked for, then counting in.
+fn start_hook(placement: Option<Placement>, started: &Arc<Started>) -> impl Fn(usize) + Send + Sync + 'static {
+    let started = Arc::clone(started);
+    move |worker| {
+        if let Some(placement) = &placement {
+            placement.pin(worker);
+        }
+        started.one_more();
+    }
 }
 
 enum Kind {
@@ -123,8 +162,15 @@ enum Kind {
         /// Number of threads spawned per run.
         workers: usize,
     },
-    /// A dedicated rayon pool with exactly `workers` threads.
-    Rayon(rayon::ThreadPool),
+    /// A dedicated rayon pool with exactly `workers` threads. Rayon detaches
+    /// its threads and lets them go after the pool is dropped; the harness
+    /// spawns them itself (rayon's `spawn_handler`) to join them.
+    Rayon {
+        /// `None` only while the backend is being dropped.
+        pool: Option<rayon::ThreadPool>,
+        /// The pool's threads.
+        threads: Arc<Mutex<Vec<JoinHandle<()>>>>,
+    },
     /// A backend of yours, from [`Registry::backend`]; its threads are its
     /// own, so the harness does not pin them.
     Named(Box<RunFn>),
@@ -145,6 +191,7 @@ impl Backend {
     ) -> Result<Backend, BackendError> {
         let pinned = kind.is_parallel() && !matches!(kind, BackendKind::Named(_));
         let placement = if pinned { Placement::new(pinning, workers)? } else { None };
+        let started = Arc::new(Started::default());
         let kind = match kind {
             BackendKind::Named(name) => Kind::Named(
                 registry
@@ -153,13 +200,13 @@ impl Backend {
             ),
             BackendKind::Sequential => Kind::Sequential,
             BackendKind::Pool | BackendKind::PoolCollect => {
-                let mut builder =
-                    pool::ThreadPool::builder().num_workers(workers).thread_name(|i| format!("bench-pool-{i}"));
-                if let Some(placement) = placement.clone() {
-                    builder = builder.start_handler(move |worker| placement.pin(worker));
-                }
-                let pool =
-                    builder.build().map_err(|error| BackendError::Pool { workers, message: error.to_string() })?;
+                let pool = pool::ThreadPool::builder()
+                    .num_workers(workers)
+                    .thread_name(|i| format!("bench-pool-{i}"))
+                    .start_handler(start_hook(placement.clone(), &started))
+                    .build()
+                    .map_err(|error| BackendError::Pool { workers, message: error.to_string() })?;
+                // The pool's drop joins its workers.
                 if kind == BackendKind::Pool {
                     Kind::Pool(pool)
                 } else {
@@ -168,14 +215,29 @@ impl Backend {
             }
             BackendKind::StdScope => Kind::StdScope { workers },
             BackendKind::Rayon => {
-                let mut builder =
-                    rayon::ThreadPoolBuilder::new().num_threads(workers).thread_name(|i| format!("bench-rayon-{i}"));
-                if let Some(placement) = placement.clone() {
-                    builder = builder.start_handler(move |worker| placement.pin(worker));
-                }
-                Kind::Rayon(builder.build().map_err(|reason| BackendError::Rayon { workers, reason })?)
+                let threads = Arc::new(Mutex::new(Vec::with_capacity(workers)));
+                let spawned = Arc::clone(&threads);
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(workers)
+                    .thread_name(|i| format!("bench-rayon-{i}"))
+                    .start_handler(start_hook(placement.clone(), &started))
+                    .spawn_handler(move |thread| {
+                        let mut builder = std::thread::Builder::new();
+                        if let Some(name) = thread.name() {
+                            builder = builder.name(name.to_owned());
+                        }
+                        let handle = builder.spawn(|| thread.run())?;
+                        spawned.lock().unwrap_or_else(PoisonError::into_inner).push(handle);
+                        Ok(())
+                    })
+                    .build()
+                    .map_err(|reason| BackendError::Rayon { workers, reason })?;
+                Kind::Rayon { pool: Some(pool), threads }
             }
         };
+        if matches!(kind, Kind::Pool(_) | Kind::PoolCollect(_) | Kind::Rayon { .. }) {
+            started.wait_for(workers);
+        }
         Ok(Backend { kind, placement })
     }
 
@@ -195,7 +257,8 @@ impl Backend {
             Kind::Pool(pool) => run_on_pool(pool, task, inputs, chunk),
             Kind::PoolCollect(pool) => run_on_pool_collect(pool, task, inputs),
             Kind::StdScope { workers } => run_on_scope(*workers, task, inputs, self.placement.as_ref()),
-            Kind::Rayon(pool) => pool.install(|| {
+            Kind::Rayon { pool: None, .. } => unreachable!("the pool is taken only by drop"),
+            Kind::Rayon { pool: Some(pool), .. } => pool.install(|| {
                 let tasks = inputs.par_iter().enumerate();
                 let task = |(index, &x): (usize, &f64)| task(index, x);
                 match chunk {
@@ -207,6 +270,20 @@ impl Backend {
                 let job = Job::new(inputs, task);
                 let results = run(&job);
                 job.finish(results)
+            }
+        }
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        if let Kind::Rayon { pool, threads } = &mut self.kind {
+            // Dropping the pool tells its threads to leave; joining waits
+            // until they have.
+            drop(pool.take());
+            let threads = std::mem::take(&mut *threads.lock().unwrap_or_else(PoisonError::into_inner));
+            for thread in threads {
+                let _ = thread.join();
             }
         }
     }

@@ -1,10 +1,11 @@
 //! The command line of `bench-harness`, shared by the binary and by
-//! benches of your own ([`crate::custom::Registry::main`]).
+//! benches of your own, each with its [`Registry`] of workloads and
+//! backends: [`main_with`] is the one entry point.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use crate::comparison::compare_dirs;
@@ -15,7 +16,9 @@ use crate::measure::{cells, Sample};
 use crate::preflight::{self, format_duration, CONFIRM_ABOVE};
 use crate::redraw::{redraw, RedrawOptions};
 use crate::report::charts::{self, Canvas, Format};
-use crate::run::{preflight, previous, run_all, select, total_runs, OutputLock, Previous, RunOptions};
+use crate::run::{
+    preflight, prepare_directories, previous, run_all, select, total_runs, OutputLock, Previous, RunOptions,
+};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -290,7 +293,10 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
             );
             RunOptions { out_dir: dir.clone(), resume: true }
         }
-        None => RunOptions { out_dir: cli.out.clone(), resume: false },
+        None => {
+            crate::run::check_nothing_lost(&experiments, &cli.out, &cli.config)?;
+            RunOptions { out_dir: cli.out.clone(), resume: false }
+        }
     };
     let mut machine = Machine::detect();
     machine.code_revision = registry.revision().map(str::to_owned);
@@ -323,7 +329,8 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
     // terminal's signal does not reach them: the harness decides).
     let stop = Arc::new(AtomicBool::new(false));
     let measuring = Arc::new(AtomicBool::new(false));
-    let (flag, phase) = (Arc::clone(&stop), Arc::clone(&measuring));
+    let writing = Arc::new(Mutex::new(()));
+    let (flag, phase, report) = (Arc::clone(&stop), Arc::clone(&measuring), Arc::clone(&writing));
     ctrlc::set_handler(move || {
         if !phase.load(Ordering::SeqCst) {
             crate::workload::kill_running_commands();
@@ -331,25 +338,24 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
             std::process::exit(i32::from(EXIT_INTERRUPTED));
         }
         if flag.swap(true, Ordering::SeqCst) {
-            // A second Ctrl-C: leave now; every sample is already on disk.
+            // A second Ctrl-C: leave now; every sample is already on disk,
+            // and a report being written is finished first (a moment), so
+            // none is left half written.
             crate::workload::kill_running_commands();
+            let _finished = report.lock().unwrap_or_else(PoisonError::into_inner);
             // The progress bar is left mid-line: end the line and make sure
             // the cursor shows.
             if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
                 eprint!("\x1b[?25h");
             }
-            eprintln!("\ninterrupted again: exiting without writing a report (samples.csv has every sample)");
+            eprintln!(
+                "\ninterrupted again: exiting now (samples.csv has every sample; no report is left half written)"
+            );
             std::process::exit(i32::from(EXIT_INTERRUPTED));
         }
         eprintln!("\ninterrupted: finishing the current run, then writing a partial report (Ctrl-C again to quit now)");
     })?;
-    let estimate = preflight(&pending, registry, &machine, &options.out_dir)?;
-    let _lock = OutputLock::acquire(&options.out_dir)?;
-    eprintln!(
-        "checked: {} writable, inputs fit in memory, workloads run; estimated duration about {}",
-        options.out_dir.display(),
-        format_duration(estimate)
-    );
+    let estimate = preflight(&pending, registry, &machine)?;
     if estimate > CONFIRM_ABOVE && !cli.yes {
         anyhow::bail!(
             "the run is estimated to take about {} (more than {}); pass --yes to start it, \
@@ -358,6 +364,19 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
             format_duration(CONFIRM_ABOVE)
         );
     }
+    // Only now is anything created.
+    crate::preflight::check_writable(&options.out_dir)?;
+    let _lock = OutputLock::acquire(&options.out_dir)?;
+    if !options.resume {
+        // Again, under the lock: another run may have been interrupted meanwhile.
+        crate::run::check_nothing_lost(&experiments, &options.out_dir, &cli.config)?;
+    }
+    prepare_directories(&pending, &options.out_dir)?;
+    eprintln!(
+        "checked: {} writable, inputs fit in memory, workloads run; estimated duration about {}",
+        options.out_dir.display(),
+        format_duration(estimate)
+    );
 
     measuring.store(true, Ordering::SeqCst);
 
@@ -366,7 +385,7 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
         ProgressStyle::with_template("{elapsed:>4} [{wide_bar}] {pos}/{len} runs, eta {eta}  {msg}")?
             .progress_chars("=> "),
     );
-    let summary = run_all(work, registry, &machine, &options, &stop, &progress);
+    let summary = run_all(work, registry, &machine, &options, &stop, &writing, &progress);
     progress.finish_and_clear();
     let summary = summary?;
     if summary.interrupted {

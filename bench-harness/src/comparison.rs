@@ -161,23 +161,7 @@ pub fn holm(p_values: &[f64]) -> Vec<f64> {
     adjusted
 }
 
-/// The fields of two machine records that differ (the date and the
-/// revision aside: a different revision is what a comparison of code is
-/// for), as `field: A → B`.
-pub fn machine_differences(a: &Machine, b: &Machine) -> Vec<String> {
-    let fields: [(&str, String, String); 9] = [
-        ("host", a.hostname.clone(), b.hostname.clone()),
-        ("CPU", a.cpu_model.clone(), b.cpu_model.clone()),
-        ("logical cores", a.logical_cores.to_string(), b.logical_cores.to_string()),
-        ("kernel", a.kernel.clone(), b.kernel.clone()),
-        ("rustc", a.rustc.clone(), b.rustc.clone()),
-        ("build profile", a.build_profile.clone(), b.build_profile.clone()),
-        ("target CPU", a.target_cpu.clone(), b.target_cpu.clone()),
-        ("governor", a.governor.clone().unwrap_or_default(), b.governor.clone().unwrap_or_default()),
-        ("boost", a.boost.clone().unwrap_or_default(), b.boost.clone().unwrap_or_default()),
-    ];
-    fields.into_iter().filter(|(_, x, y)| x != y).map(|(name, x, y)| format!("{name}: {x} → {y}")).collect()
-}
+pub use crate::machine::machine_differences;
 
 /// Compares the runs of one experiment, B against A; differences of
 /// medians below `threshold` are called "same".

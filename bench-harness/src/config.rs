@@ -670,8 +670,11 @@ impl Plan {
         Plan::parse(&text, path)
     }
 
-    /// Parses and validates `text`; `path` only labels error messages.
+    /// Parses and validates `text`; `path` only labels error messages. A
+    /// leading byte-order mark (some Windows editors write one) is skipped:
+    /// editors do not show it, so positions are counted without it.
     pub fn parse(text: &str, path: &Path) -> Result<Plan, ConfigError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let plan: Plan = ron::from_str(text).map_err(|error| ConfigError::Syntax {
             path: path.to_owned(),
             line: error.span.end.line,

@@ -28,7 +28,7 @@
 //! }
 //!
 //! fn main() -> std::process::ExitCode {
-//!     Registry::new()
+//!     let registry = Registry::new()
 //!         .workload(CustomWorkload::new("collatz", collatz_steps))
 //!         // Your parallel map: given the worker count once, then each run's job.
 //!         .backend("chunked-threads", |workers| {
@@ -46,8 +46,10 @@
 //!                 });
 //!                 results
 //!             }
-//!         })
-//!         .main()
+//!         });
+//!     // The command line of the `bench-harness` binary, run with these
+//!     // workloads and backends (cargo's `--bench` flag is accepted).
+//!     bench_harness::cli::main_with(registry)
 //! }
 //! ```
 //!
@@ -63,7 +65,6 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
 
 use crate::config::{BackendKind, BackendName, Plan};
@@ -287,9 +288,11 @@ impl Registry {
     }
 
     /// Registers a parallel implementation of yours as the backend `name`.
-    /// `start` is called once per worker count, before any timing (build
-    /// your thread pool there); the function it returns maps one run's
-    /// [`Job`] and returns the results in input order.
+    /// `start` is called before every run, outside the timing (build your
+    /// thread pool there); the function it returns maps that run's [`Job`]
+    /// and returns the results in input order, and is dropped after the
+    /// run, also untimed. A pool whose drop joins its threads so leaves none
+    /// running while the next cell is timed.
     ///
     /// # Panics
     /// If `name` is not a valid backend name (letters, digits, `-`, `_`,
@@ -317,14 +320,6 @@ impl Registry {
     /// The revision given to [`Registry::code_revision`], if any.
     pub fn revision(&self) -> Option<&str> {
         self.code_revision.as_deref()
-    }
-
-    /// Parses the command line as the `bench-harness` binary does (a
-    /// configuration path, `--out`, `--only`, `--list`, …; cargo's `--bench`
-    /// flag is accepted and ignored) and runs it with these workloads and
-    /// backends. Return its exit code from your bench's `main`.
-    pub fn main(self) -> ExitCode {
-        crate::cli::main_with(self)
     }
 
     /// Checks that every `Named` workload and backend of `plan` is

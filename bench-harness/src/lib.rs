@@ -24,6 +24,23 @@
 //! after [`preflight`] checked everything it can before measuring;
 //! [`machine`] records where the samples were taken and how loaded the
 //! machine was.
+//!
+//! # Layers
+//!
+//! The modules form layers, and a module imports only modules below it
+//! (`tests/layering.rs` reads the sources and fails on an import that
+//! points up), lowest first:
+//!
+//! 1. model: [`workload`], [`config`], [`custom`] (the [`custom::Registry`]
+//!    of your workloads and backends, a value passed down), [`machine`];
+//! 2. engine: [`backend`], [`measure`] (its [`measure::Sample`]s are the
+//!    raw data), [`preflight`];
+//! 3. statistics: [`stats`], then [`analysis`];
+//! 4. outputs: [`report`] (the exporters and charts);
+//! 5. commands: [`run`] (measure, then write), [`redraw`] (`report`),
+//!    [`comparison`] (`compare`);
+//! 6. [`cli`], whose [`cli::main_with`] is the one entry point (of the
+//!    binary and of benches of your own).
 
 pub mod analysis;
 pub mod backend;

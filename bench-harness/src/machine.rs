@@ -187,6 +187,24 @@ fn parse_loadavg(text: &str) -> Option<LoadAverage> {
     Some(LoadAverage { one: fields.next()?.ok()?, five: fields.next()?.ok()?, fifteen: fields.next()?.ok()? })
 }
 
+/// The fields of two machine records that differ (the date and the
+/// revision aside: a different revision is what a comparison of code is
+/// for), as `field: A → B`.
+pub fn machine_differences(a: &Machine, b: &Machine) -> Vec<String> {
+    let fields: [(&str, String, String); 9] = [
+        ("host", a.hostname.clone(), b.hostname.clone()),
+        ("CPU", a.cpu_model.clone(), b.cpu_model.clone()),
+        ("logical cores", a.logical_cores.to_string(), b.logical_cores.to_string()),
+        ("kernel", a.kernel.clone(), b.kernel.clone()),
+        ("rustc", a.rustc.clone(), b.rustc.clone()),
+        ("build profile", a.build_profile.clone(), b.build_profile.clone()),
+        ("target CPU", a.target_cpu.clone(), b.target_cpu.clone()),
+        ("governor", a.governor.clone().unwrap_or_default(), b.governor.clone().unwrap_or_default()),
+        ("boost", a.boost.clone().unwrap_or_default(), b.boost.clone().unwrap_or_default()),
+    ];
+    fields.into_iter().filter(|(_, x, y)| x != y).map(|(name, x, y)| format!("{name}: {x} → {y}")).collect()
+}
+
 /// CPU time counters, to tell this process's use of the cores from everyone else's.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CpuTimes {
@@ -196,6 +214,22 @@ pub struct CpuTimes {
     total: u64,
     /// Ticks this process and its waited-for children ran (`/proc/self/stat`).
     own: u64,
+    /// The length of a tick: USER_HZ, which `/proc` counts in.
+    ticks_per_second: u64,
+}
+
+/// USER_HZ, the unit of `/proc`'s CPU times (`sysconf(_SC_CLK_TCK)`): 100 on
+/// most Linux systems, but a kernel may be built with another.
+pub fn ticks_per_second() -> u64 {
+    #[cfg(unix)]
+    {
+        // SAFETY: sysconf only reads a configuration value; no memory is shared.
+        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        if ticks > 0 {
+            return ticks as u64;
+        }
+    }
+    100
 }
 
 impl CpuTimes {
@@ -203,13 +237,13 @@ impl CpuTimes {
     pub fn now() -> Option<CpuTimes> {
         let (busy, total) = parse_proc_stat(&std::fs::read_to_string("/proc/stat").ok()?)?;
         let own = parse_self_stat(&std::fs::read_to_string("/proc/self/stat").ok()?)?;
-        Some(CpuTimes { busy, total, own })
+        Some(CpuTimes { busy, total, own, ticks_per_second: ticks_per_second() })
     }
 
     /// CPU time this process (and its waited-for children) has used so far,
-    /// in seconds. `/proc` counts in USER_HZ ticks, 100 per second on Linux.
+    /// in seconds.
     pub fn own_seconds(&self) -> f64 {
-        self.own as f64 / 100.0
+        self.own as f64 / self.ticks_per_second as f64
     }
 
     /// The share of all cores' time that *other* processes kept busy
@@ -418,6 +452,17 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn cpu_time_is_counted_in_the_kernel_s_ticks() {
+        let getconf = std::process::Command::new("getconf").arg("CLK_TCK").output().unwrap();
+        let expected: u64 = String::from_utf8_lossy(&getconf.stdout).trim().parse().unwrap();
+        assert_eq!(ticks_per_second(), expected);
+        let times = CpuTimes { busy: 0, total: 0, own: 750, ticks_per_second: 250 };
+        assert_eq!(times.own_seconds(), 3.0);
+        assert_eq!(CpuTimes::now().unwrap().ticks_per_second, expected);
+    }
 
     #[test]
     fn formats_known_instants() {

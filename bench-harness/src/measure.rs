@@ -4,7 +4,6 @@
 //! dropped here, so statistics and reports can always be recomputed from the
 //! samples alone.
 
-use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::Arc;
@@ -187,8 +186,9 @@ pub fn run_count(experiment: &Experiment, done: &[Sample]) -> u64 {
 /// Cells are measured round-robin (every cell once per round, warm-up rounds
 /// first) rather than one after the other, so slow drifts of the machine —
 /// frequency scaling, other processes — spread over all cells instead of
-/// biasing whichever cell ran at the wrong moment. Each backend is started
-/// once per worker count, before the first round, and shared by its cells.
+/// biasing whichever cell ran at the wrong moment. A backend is started for
+/// each run and stopped after it, outside the timing: no thread of one cell
+/// runs while another is timed.
 ///
 /// Every timed sample goes to [`Observer::sample_taken`] as soon as it is
 /// taken; [`Observer::should_stop`] ends the measurement between runs.
@@ -214,15 +214,12 @@ pub fn measure(
     let inputs: BTreeMap<usize, Arc<[f64]>> =
         cells.iter().map(|cell| (cell.workers, experiment.inputs.values_for(cell.workers).into())).collect();
     let sequential = Cell { backend: BackendKind::Sequential, workers: 1, chunk: None };
-    let mut backends = BTreeMap::new();
-    for cell in active.iter().chain([&sequential]) {
-        if let Entry::Vacant(slot) = backends.entry((cell.backend, cell.workers)) {
-            slot.insert(Backend::start(cell.backend, cell.workers, experiment.pinning, registry)?);
-        }
-    }
-    // Each run gets a fresh task (the workload's per-run setup, untimed),
-    // and its results pass the workload's own check, if it has one.
-    let run = |cell: Cell, backend: &Backend, inputs: &Arc<[f64]>| -> Result<(Vec<f64>, f64), MeasureError> {
+    // Each run gets a fresh backend and a fresh task (the workload's per-run
+    // setup), both untimed, and its results pass the workload's own check,
+    // if it has one. The backend is stopped before anything else is timed:
+    // its threads have exited when `run` returns.
+    let run = |cell: Cell, inputs: &Arc<[f64]>| -> Result<(Vec<f64>, f64), MeasureError> {
+        let backend = Backend::start(cell.backend, cell.workers, experiment.pinning, registry)?;
         let task = registry.task(workload, inputs).map_err(|reason| MeasureError::Workload { cell, reason })?;
         let start = Instant::now();
         // Workloads and backends of users' own may panic: report it as this
@@ -233,6 +230,7 @@ pub fn measure(
         let seconds = start.elapsed().as_secs_f64();
         drop(task);
         backend.check_pinning().map_err(MeasureError::Backend)?;
+        drop(backend);
         registry.check_results(workload, inputs, &results).map_err(|message| MeasureError::Check { cell, message })?;
         Ok((results, seconds))
     };
@@ -245,8 +243,7 @@ pub fn measure(
     for inputs in inputs.values() {
         let first_run_defines_it = active[0] == sequential && inputs.len() == experiment.inputs.len();
         if !first_run_defines_it && !references.contains_key(&inputs.len()) {
-            let backend = &backends[&(sequential.backend, sequential.workers)];
-            references.insert(inputs.len(), run(sequential, backend, inputs)?.0);
+            references.insert(inputs.len(), run(sequential, inputs)?.0);
         }
     }
 
@@ -262,7 +259,7 @@ pub fn measure(
                 break 'rounds;
             }
             let cell_inputs = &inputs[&cell.workers];
-            let (results, seconds) = run(cell, &backends[&(cell.backend, cell.workers)], cell_inputs)?;
+            let (results, seconds) = run(cell, cell_inputs)?;
             match references.get(&cell_inputs.len()) {
                 None => {
                     references.insert(cell_inputs.len(), results);

@@ -11,13 +11,13 @@ use serde::Deserialize;
 use crate::analysis::{analyze, representative_chunk, speedup_points};
 use crate::config::Experiment;
 use crate::machine::{Conditions, Machine};
-use crate::measure::Sample;
+use crate::measure::{Cell, Sample};
 use crate::report::charts::{self, Canvas, Format, MeasuredPoint, MeasuredSeries, SpeedupChart, Style};
 use crate::report::figures::{backend_style, Figures};
 use crate::report::json::FILE_NAME as RESULTS;
 use crate::report::latex::Latex;
 use crate::report::markdown::Summary;
-use crate::report::{ExperimentReport, Exporter, RunStatus};
+use crate::report::{write_staged, write_whole, ExperimentReport, Exporter, RunStatus};
 use crate::run::OutputLock;
 
 /// How `report` redraws.
@@ -58,6 +58,7 @@ struct Measured {
 pub fn read_saved(path: &Path) -> anyhow::Result<ExperimentReport> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let measured: Measured = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    check_raw_samples(path, &measured.experiment, &measured.samples, measured.status)?;
     let cores = measured.machine.logical_cores;
     let mut analysis = analyze(&measured.experiment, &measured.samples, cores);
     // As a run reports them: the machine's conditions first.
@@ -72,6 +73,64 @@ pub fn read_saved(path: &Path) -> anyhow::Result<ExperimentReport> {
         samples: measured.samples,
         analysis,
     })
+}
+
+/// Refuses a `results.json` whose samples differ from the `samples.csv`
+/// beside it, the raw data: statistics drawn from one while the other
+/// says something else would be silently wrong. Without a `samples.csv`
+/// (a `results.json` copied on its own) there is nothing to disagree with.
+fn check_raw_samples(
+    results: &Path,
+    experiment: &Experiment,
+    samples: &[Sample],
+    status: RunStatus,
+) -> anyhow::Result<()> {
+    let csv = results.with_file_name(crate::report::csv::FILE_NAME);
+    if !csv.exists() {
+        return Ok(());
+    }
+    let raw = crate::report::csv::read_samples_csv(&csv, experiment)
+        .with_context(|| format!("{} does not hold the samples of {}", csv.display(), results.display()))?;
+    let by_key = |samples: &[Sample]| -> BTreeMap<(Cell, u32), f64> {
+        samples.iter().map(|s| ((s.cell, s.repetition), s.seconds)).collect()
+    };
+    let (raw, saved) = (by_key(&raw), by_key(samples));
+    let only_in = |these: &BTreeMap<(Cell, u32), f64>, those: &BTreeMap<(Cell, u32), f64>, file: &Path| {
+        these
+            .keys()
+            .find(|key| !those.contains_key(key))
+            .map(|(cell, repetition)| format!("{cell} repetition {repetition} is only in {}", file.display()))
+    };
+    let went_on = status == RunStatus::Interrupted
+        && raw.len() > saved.len()
+        && saved.iter().all(|(key, seconds)| raw.get(key).is_some_and(|r| r.to_bits() == seconds.to_bits()));
+    anyhow::ensure!(
+        !went_on,
+        "{} holds {} samples more than {}: the interrupted run was resumed and stopped again; finish it with \
+         `bench-harness CONFIG --resume OUT` (OUT: that run's --out), then run this again",
+        csv.display(),
+        raw.len() - saved.len(),
+        results.display()
+    );
+    let disagreement = raw
+        .iter()
+        .find_map(|(key, seconds)| {
+            let other = saved.get(key)?;
+            (seconds.to_bits() != other.to_bits()).then(|| {
+                format!("{} repetition {}: {seconds:?} s in samples.csv, {other:?} s in results.json", key.0, key.1)
+            })
+        })
+        .or_else(|| only_in(&raw, &saved, &csv))
+        .or_else(|| only_in(&saved, &raw, results));
+    match disagreement {
+        None => Ok(()),
+        Some(what) => anyhow::bail!(
+            "{} does not agree with {} ({what}): the raw samples were edited, or the two files come from \
+             different runs; restore the one that was changed",
+            csv.display(),
+            results.display()
+        ),
+    }
 }
 
 /// A `results.json` from an older harness lacks fields of the machine
@@ -99,12 +158,9 @@ pub fn load(dirs: &[PathBuf]) -> anyhow::Result<Vec<Saved>> {
         let entries = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
         let mut inside: Vec<PathBuf> =
             entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join(RESULTS).is_file()).collect();
-        anyhow::ensure!(
-            !inside.is_empty(),
-            "{} holds no {RESULTS}, neither directly nor in a subdirectory: give a report directory \
-             (bench-harness's --out, or one experiment's directory in it)",
-            dir.display()
-        );
+        if inside.is_empty() {
+            anyhow::bail!(not_a_report(dir));
+        }
         inside.sort();
         found.extend(inside);
     }
@@ -115,6 +171,36 @@ pub fn load(dirs: &[PathBuf]) -> anyhow::Result<Vec<Saved>> {
             Ok(Saved { dir, report })
         })
         .collect()
+}
+
+/// Why `dir` holds no `results.json`: a run is measuring there (named by
+/// its lock), a run was killed there, or it is no report directory at all.
+fn not_a_report(dir: &Path) -> String {
+    let measured =
+        |d: &Path| [crate::report::csv::FILE_NAME, crate::run::STARTED_FILE].iter().any(|file| d.join(file).is_file());
+    let subdirectories: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|entries| entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect())
+        .unwrap_or_default();
+    let started = measured(dir) || subdirectories.iter().any(|d| measured(d));
+    // The lock is on a run's --out: `dir` itself, or the one holding it.
+    let holder = OutputLock::holder(dir).or_else(|| dir.parent().and_then(OutputLock::holder));
+    match (holder, started) {
+        (Some(holder), _) => format!(
+            "{} is being measured by a bench-harness run ({holder}) and has no {RESULTS} yet; run `report` \
+             once that run has finished",
+            dir.display()
+        ),
+        (None, true) => format!(
+            "{} holds the samples of a run that was stopped before writing its {RESULTS}; finish it with \
+             `bench-harness CONFIG --resume OUT` (OUT: that run's --out), then run `report`",
+            dir.display()
+        ),
+        (None, false) => format!(
+            "{} holds no {RESULTS}, neither directly nor in a subdirectory: give a report directory \
+             (bench-harness's --out, or one experiment's directory in it)",
+            dir.display()
+        ),
+    }
 }
 
 /// What identifies a machine in a legend: host and cores, plus the date
@@ -175,10 +261,7 @@ pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<P
                 Some(out) if several => out.join(name).join(directory_name(label)),
                 Some(out) => out.join(name),
             };
-            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            for exporter in exporters {
-                written.extend(exporter.export(&saved.report, &dir)?);
-            }
+            written.extend(write_staged(&saved.report, &dir, &exporters)?);
         }
         if let (true, Some(out)) = (several, &options.out) {
             let reports: Vec<&ExperimentReport> = runs.iter().map(|s| &s.report).collect();
@@ -262,7 +345,6 @@ fn draw_machines(
     formats: &[Format],
     canvas: &Canvas,
 ) -> anyhow::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let name = reports[0].experiment.name.as_str();
     let weak = reports.iter().all(|r| r.experiment.inputs.is_weak());
     let notes: Vec<String> =
@@ -289,18 +371,21 @@ fn draw_machines(
         max_cores: if cores.len() == 1 { cores.into_iter().next() } else { None },
         weak,
     };
-    let mut written = Vec::new();
-    for format in formats {
-        let speedup = dir.join("machines-speedup").with_extension(format.extension());
-        charts::draw_speedup(&speedup, &chart, canvas).with_context(|| format!("drawing {}", speedup.display()))?;
-        let efficiency = dir.join("machines-efficiency").with_extension(format.extension());
-        let efficiency_chart =
-            SpeedupChart { title: format!("Efficiency on {} {what} — {name}", reports.len()), ..chart.clone() };
-        charts::draw_efficiency(&efficiency, &efficiency_chart, canvas)
-            .with_context(|| format!("drawing {}", efficiency.display()))?;
-        written.extend([speedup, efficiency]);
-    }
-    Ok(written)
+    write_whole(dir, |staging| {
+        let mut written = Vec::new();
+        for format in formats {
+            let speedup = staging.join("machines-speedup").with_extension(format.extension());
+            charts::draw_speedup(&speedup, &chart, canvas)
+                .with_context(|| format!("drawing {}", dir.join("machines-speedup").display()))?;
+            let efficiency = staging.join("machines-efficiency").with_extension(format.extension());
+            let efficiency_chart =
+                SpeedupChart { title: format!("Efficiency on {} {what} — {name}", reports.len()), ..chart.clone() };
+            charts::draw_efficiency(&efficiency, &efficiency_chart, canvas)
+                .with_context(|| format!("drawing {}", dir.join("machines-efficiency").display()))?;
+            written.extend([speedup, efficiency]);
+        }
+        Ok(written)
+    })
 }
 
 #[cfg(test)]

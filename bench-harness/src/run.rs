@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -74,7 +75,7 @@ pub fn record_start(experiment: &Experiment, machine: &Machine, dir: &Path) -> a
 /// Why samples measured by `then` must not be mixed with ones measured by
 /// `now`: the differences between the machine records, revisions included.
 fn build_or_machine_changed(then: &Machine, now: &Machine) -> Vec<String> {
-    let mut differences = crate::comparison::machine_differences(then, now);
+    let mut differences = crate::machine::machine_differences(then, now);
     if then.git_revision != now.git_revision {
         differences.push(format!("harness revision: {} → {}", then.git_revision, now.git_revision));
     }
@@ -156,22 +157,58 @@ pub fn foreign_experiments(plan: &Plan, out_dir: &Path) -> Vec<String> {
     found
 }
 
+/// Refuses a fresh run (no `--resume`) into `out_dir` when an experiment's
+/// directory there holds the samples of an interrupted or killed run: a
+/// fresh run starts `samples.csv` anew and would delete them. A complete
+/// report is replaced as usual (its `results.json` is what `--out` is for).
+pub fn check_nothing_lost(experiments: &[&Experiment], out_dir: &Path, config: &Path) -> anyhow::Result<()> {
+    for experiment in experiments {
+        let dir = out_dir.join(experiment.name.as_str());
+        let csv = dir.join(crate::report::csv::FILE_NAME);
+        let Ok(text) = std::fs::read_to_string(&csv) else { continue };
+        // Rows after the header; a last row cut short counts too: it was measured.
+        let rows = text.lines().skip(1).filter(|line| !line.trim().is_empty()).count();
+        if rows == 0 || completed(&dir) {
+            continue;
+        }
+        anyhow::bail!(
+            "{} holds {rows} sample(s) of an interrupted run of {:?}, which a fresh run would delete; \
+             finish it with `bench-harness {} --resume {}`, or give another --out (nothing was changed)",
+            dir.display(),
+            experiment.name.as_str(),
+            config.display(),
+            out_dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// Whether `dir` holds the `results.json` of a complete run. One without a
+/// status was written before interrupted runs were recorded: complete.
+fn completed(dir: &Path) -> bool {
+    let Ok(text) = std::fs::read_to_string(dir.join(json::FILE_NAME)) else { return false };
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(&text) else { return false };
+    match value.get("status") {
+        None => true,
+        Some(status) => serde_json::from_value::<RunStatus>(status.clone()).ok() == Some(RunStatus::Complete),
+    }
+}
+
 /// Total runs (warm-up and timed) still to make, the length of a progress bar.
 pub fn total_runs(experiments: &[(&Experiment, &[Sample])]) -> u64 {
     experiments.iter().map(|(e, done)| run_count(e, done)).sum()
 }
 
-/// Everything checkable before the first measurement, for every experiment:
-/// the report directories are writable, the data fits in memory, the
-/// workload runs on its first inputs (an external command prints a
-/// number). Returns the estimated duration of what remains to measure.
+/// Everything checkable before the first measurement, for every experiment,
+/// without creating anything (a refused run leaves nothing behind): the
+/// data fits in memory, the workload runs on its first inputs (an external
+/// command prints a number). Returns the estimated duration of what
+/// remains to measure. [`prepare_directories`] comes next.
 pub fn preflight(
     experiments: &[(&Experiment, &[Sample])],
     registry: &Registry,
     machine: &Machine,
-    out_dir: &Path,
 ) -> anyhow::Result<Duration> {
-    preflight::check_writable(out_dir)?;
     let available = preflight::memory_available();
     for (experiment, _) in experiments {
         preflight::check_memory(experiment, available).map_err(anyhow::Error::msg)?;
@@ -182,7 +219,6 @@ pub fn preflight(
         if remaining == 0 {
             continue;
         }
-        preflight::check_writable(&out_dir.join(experiment.name.as_str()))?;
         if preflight::nominal_seconds_per_input(&experiment.workload).is_none() {
             // An external command or code of yours may take long, or hang:
             // say what is running rather than sit silent.
@@ -194,6 +230,19 @@ pub fn preflight(
         total = total.saturating_add(full.mul_f64(share));
     }
     Ok(total)
+}
+
+/// Creates `out_dir` and the report directory of every experiment with
+/// runs left to make, and checks that files can be written in them: the
+/// last step before measuring, once everything else was checked.
+pub fn prepare_directories(experiments: &[(&Experiment, &[Sample])], out_dir: &Path) -> anyhow::Result<()> {
+    preflight::check_writable(out_dir)?;
+    for &(experiment, done) in experiments {
+        if run_count(experiment, done) > 0 {
+            preflight::check_writable(&out_dir.join(experiment.name.as_str()))?;
+        }
+    }
+    Ok(())
 }
 
 /// Advances the progress bar, appends every sample to `samples.csv` as it
@@ -262,53 +311,47 @@ pub fn run_experiment(
 }
 
 /// Exclusive use of an output directory for one run: two runs writing the
-/// same `samples.csv` would interleave their rows. The lock file holds the
-/// owner's process id; a lock left by a process that no longer runs (a
-/// killed run) is taken over. Removed when dropped.
+/// same `samples.csv` would interleave their rows. An `flock` on a file in
+/// the directory (sweep's [`ResultsLock`](sweep::store::ResultsLock)): the
+/// kernel releases it when its holder dies, however it dies, so no lock is
+/// ever stale, and of two runs racing for it exactly one wins. Released
+/// when dropped.
 #[derive(Debug)]
 pub struct OutputLock {
-    path: PathBuf,
+    _lock: sweep::store::ResultsLock,
 }
 
 impl OutputLock {
     /// The lock file's name inside the output directory.
     pub const FILE_NAME: &'static str = ".bench-harness.lock";
 
+    /// What the lock guards, as sweep names it: the lock file without `.lock`.
+    fn guarded(dir: &Path) -> PathBuf {
+        dir.join(Self::FILE_NAME.trim_end_matches(".lock"))
+    }
+
     /// Takes the lock on `dir` (which must exist), or says who holds it.
     pub fn acquire(dir: &Path) -> anyhow::Result<OutputLock> {
-        let path = dir.join(Self::FILE_NAME);
-        for _ in 0..2 {
-            match std::fs::OpenOptions::new().write(true).create_new(true).open(&path) {
-                Ok(mut file) => {
-                    std::io::Write::write_all(&mut file, std::process::id().to_string().as_bytes())
-                        .with_context(|| format!("writing {}", path.display()))?;
-                    return Ok(OutputLock { path });
-                }
-                Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let owner = std::fs::read_to_string(&path).unwrap_or_default();
-                    let owner = owner.trim();
-                    let alive = owner.parse::<u32>().is_ok_and(|pid| Path::new(&format!("/proc/{pid}")).exists());
-                    if alive || !Path::new("/proc/self").exists() {
-                        anyhow::bail!(
-                            "another bench-harness run (process {owner}) is writing to {}; wait for it, or use \
-                             another --out directory (if no such run exists, delete {})",
-                            dir.display(),
-                            path.display()
-                        );
-                    }
-                    // Left by a run that was killed: take it over.
-                    std::fs::remove_file(&path).with_context(|| format!("removing the stale {}", path.display()))?;
-                }
-                Err(error) => return Err(error).with_context(|| format!("creating {}", path.display())),
-            }
+        match sweep::store::ResultsLock::acquire(&Self::guarded(dir)) {
+            Ok(lock) => Ok(OutputLock { _lock: lock }),
+            Err(sweep::store::StoreError::Locked { holder, .. }) => anyhow::bail!(
+                "another bench-harness run ({holder}) is writing to {}; wait for it, or use another --out directory",
+                dir.display()
+            ),
+            Err(error) => Err(error).with_context(|| format!("locking {}", dir.display())),
         }
-        anyhow::bail!("cannot take the lock {}", path.display())
     }
-}
 
-impl Drop for OutputLock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
+    /// Who holds the lock on `dir` ("pid 1234 on host"), if anyone does.
+    pub fn holder(dir: &Path) -> Option<String> {
+        if !dir.join(Self::FILE_NAME).is_file() {
+            return None;
+        }
+        match sweep::store::ResultsLock::acquire(&Self::guarded(dir)) {
+            Err(sweep::store::StoreError::Locked { holder, .. }) => Some(holder),
+            // Free (taken and released at once), or not lockable here.
+            _ => None,
+        }
     }
 }
 
@@ -412,13 +455,16 @@ pub fn compare_pinning(reports: &[&ExperimentReport]) -> Vec<PinningComparison> 
 /// before (for `--resume`), writing each report to `out_dir/<name>/` as
 /// soon as it is measured. Once `stop` is set, the current run finishes,
 /// the experiment's report is written marked interrupted, and the rest
-/// are skipped.
+/// are skipped. `writing` is held while a report is written: whoever ends
+/// the process early (a second Ctrl-C) takes it first, so that no report
+/// is left half written.
 pub fn run_all(
     experiments: Vec<(&Experiment, Vec<Sample>)>,
     registry: &Registry,
     machine: &Machine,
     options: &RunOptions,
     stop: &AtomicBool,
+    writing: &Mutex<()>,
     progress: &ProgressBar,
 ) -> anyhow::Result<RunSummary> {
     let mut dirs = Vec::new();
@@ -443,7 +489,10 @@ pub fn run_all(
         }
         let report = run_experiment(experiment, registry, machine, done, Some(&mut log), stop, progress)?;
         progress.set_message(format!("{}: drawing charts", experiment.name));
-        let written = write_report(&report, &dir)?;
+        let written = {
+            let _writing = writing.lock().unwrap_or_else(PoisonError::into_inner);
+            write_report(&report, &dir)?
+        };
         let names: Vec<String> =
             written.iter().filter_map(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).collect();
         // `suspend` rather than `println`: it also prints when the bar is
@@ -506,12 +555,42 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let lock = OutputLock::acquire(dir.path()).unwrap();
         let error = OutputLock::acquire(dir.path()).unwrap_err().to_string();
-        assert!(error.starts_with(&format!("another bench-harness run (process {})", std::process::id())), "{error}");
+        assert!(error.starts_with(&format!("another bench-harness run (pid {} on ", std::process::id())), "{error}");
+        assert!(OutputLock::holder(dir.path()).is_some_and(|h| h.starts_with("pid ")));
         drop(lock);
         assert!(!dir.path().join(OutputLock::FILE_NAME).exists(), "released on drop");
-        // A lock whose process is gone (pid beyond pid_max) is stale.
-        std::fs::write(dir.path().join(OutputLock::FILE_NAME), "4294967295").unwrap();
+        assert_eq!(OutputLock::holder(dir.path()), None);
+        // What a killed run leaves: the file with its pid, but no flock.
+        std::fs::write(dir.path().join(OutputLock::FILE_NAME), "4294967295 nowhere\n").unwrap();
+        assert_eq!(OutputLock::holder(dir.path()), None);
+        drop(OutputLock::acquire(dir.path()).unwrap());
+        // Its pid since reused by a live process (here init): a pid names no
+        // holder, only the flock does.
+        std::fs::write(dir.path().join(OutputLock::FILE_NAME), "1 nowhere\n").unwrap();
         let _taken = OutputLock::acquire(dir.path()).unwrap();
+    }
+
+    #[test]
+    fn of_runs_racing_for_a_stale_lock_exactly_one_wins() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join(OutputLock::FILE_NAME), "4294967295 nowhere\n").unwrap();
+            let racers = 8;
+            let start = std::sync::Barrier::new(racers);
+            let won = std::sync::Mutex::new(Vec::new());
+            std::thread::scope(|scope| {
+                for _ in 0..racers {
+                    scope.spawn(|| {
+                        start.wait();
+                        if let Ok(lock) = OutputLock::acquire(dir.path()) {
+                            won.lock().unwrap().push(lock);
+                        }
+                    });
+                }
+            });
+            // Every winner still holds its lock here: two would be two writers.
+            assert_eq!(won.into_inner().unwrap().len(), 1);
+        }
     }
 
     #[test]

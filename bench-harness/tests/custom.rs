@@ -62,8 +62,9 @@ fn a_registered_workload_and_backend_are_measured_and_reported() {
     let plan = plan("Named(\"cube\")", "[Sequential, Named(\"scoped\"), Pool]");
     registry.check_plan(&plan).unwrap();
     let report = run(&plan, &registry);
-    // Started once per worker count, not per run.
-    assert_eq!(starts.load(Ordering::SeqCst), 2);
+    // Started for every run (2 worker counts × (1 warm-up + 2 timed)), and
+    // stopped after it, outside the timing.
+    assert_eq!(starts.load(Ordering::SeqCst), 6);
     let named = BackendKind::Named(BackendName::try_from("scoped").unwrap());
     let workers: Vec<usize> =
         report.samples.iter().filter(|s| s.cell.backend == named).map(|s| s.cell.workers).collect();

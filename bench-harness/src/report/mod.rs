@@ -82,13 +82,11 @@ pub fn exporters() -> Vec<Box<dyn Exporter>> {
 
 /// Writes every output of `report` into `dir` (created if needed). Returns
 /// the files written, in [`exporters`] order.
+/// Every file is replaced whole, after all of them were drawn (see
+/// [`write_staged`]).
 pub fn write_report(report: &ExperimentReport, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let mut written = Vec::new();
-    for exporter in exporters() {
-        written.extend(exporter.export(report, dir)?);
-    }
-    Ok(written)
+    let exporters = exporters();
+    write_staged(report, dir, &exporters.iter().map(|e| e.as_ref()).collect::<Vec<_>>())
 }
 
 impl ExperimentReport {
@@ -116,23 +114,87 @@ impl ExperimentReport {
     }
 }
 
-/// Replaces the file at `path` whole: `write` fills a temporary file in the
-/// same directory, which is then renamed over `path`, so readers (and a
-/// crash) see the old file or the new one, never half of one.
+/// Replaces the file at `path` whole, with sweep's
+/// [`write_atomically`](sweep::store::write_atomically): `write` fills a
+/// temporary file in the same directory, which is flushed to disk and
+/// renamed over `path`, so readers (and a crash or power cut) see the old
+/// file or the new one, never half of one.
 pub fn replace_file(path: &Path, write: impl FnOnce(&mut std::fs::File) -> anyhow::Result<()>) -> anyhow::Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut temporary =
-        tempfile::NamedTempFile::new_in(dir).with_context(|| format!("creating a file in {}", dir.display()))?;
-    write(temporary.as_file_mut()).with_context(|| format!("writing {}", path.display()))?;
-    // Temporary files are private (0600); a report is an ordinary file.
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(temporary.path(), std::fs::Permissions::from_mode(0o644))
-            .with_context(|| format!("writing {}", path.display()))?;
+    let mut failure = None;
+    let written = sweep::store::write_atomically(path, |out| {
+        // Nothing is buffered yet: `write` may use the file directly.
+        write(out.get_mut()).map_err(|error| {
+            let message = format!("{error:#}");
+            failure = Some(error);
+            std::io::Error::other(message)
+        })
+    });
+    match (written, failure) {
+        (Err(_), Some(error)) => Err(error.context(format!("writing {}", path.display()))),
+        (written, _) => Ok(written?),
     }
-    temporary.persist(path).with_context(|| format!("replacing {}", path.display()))?;
-    Ok(())
+}
+
+/// Runs `exporters` on `report` into a hidden staging directory inside
+/// `dir`, then moves every file it wrote into `dir` (see [`write_whole`]).
+/// Returns the final paths, in order.
+pub fn write_staged(
+    report: &ExperimentReport,
+    dir: &Path,
+    exporters: &[&dyn Exporter],
+) -> anyhow::Result<Vec<PathBuf>> {
+    write_whole(dir, |staging| {
+        let mut staged = Vec::new();
+        for exporter in exporters {
+            staged.extend(exporter.export(report, staging)?);
+        }
+        Ok(staged)
+    })
+}
+
+/// Has `draw` write its files into a hidden staging directory inside `dir`
+/// (created if needed), then moves each into `dir`, replaced whole
+/// ([`replace_file`]): a process stopped while drawing leaves the previous
+/// files, never one cut short. `draw` returns the paths it wrote; the final
+/// paths are returned in the same order.
+pub fn write_whole(
+    dir: &Path,
+    draw: impl FnOnce(&Path) -> anyhow::Result<Vec<PathBuf>>,
+) -> anyhow::Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    remove_stale_staging(dir);
+    let staging = tempfile::Builder::new()
+        .prefix(STAGING_PREFIX)
+        .tempdir_in(dir)
+        .with_context(|| format!("creating a directory in {}", dir.display()))?;
+    let staged = draw(staging.path())?;
+    let mut written = Vec::with_capacity(staged.len());
+    for file in staged {
+        let name = file.strip_prefix(staging.path()).with_context(|| {
+            format!("{} was written outside its directory {}", file.display(), staging.path().display())
+        })?;
+        let target = dir.join(name);
+        replace_file(&target, |out| {
+            std::io::copy(&mut std::fs::File::open(&file)?, out)?;
+            Ok(())
+        })?;
+        written.push(target);
+    }
+    Ok(written)
+}
+
+/// Staging directories are named `.bench-harness-writing…`.
+const STAGING_PREFIX: &str = ".bench-harness-writing";
+
+/// Removes staging directories a killed writer left in `dir`. Callers hold
+/// the directory's lock, so no other writer is using one.
+fn remove_stale_staging(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.filter_map(Result::ok) {
+        if entry.file_name().to_string_lossy().starts_with(STAGING_PREFIX) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
 }
 
 /// Formats seconds with a unit that keeps three significant digits readable

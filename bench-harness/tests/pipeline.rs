@@ -1,0 +1,256 @@
+//! The run pipeline as a user meets it: what it refuses to overwrite, what
+//! it reads back, and what it leaves behind.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const SMALL: &str = r#"(experiments: [(name: "small", workload: Square, inputs: Count(8), workers: [1, 2],
+    repetitions: 3, warmup: 0, backends: [Sequential, Pool])])"#;
+
+fn harness(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bench-harness")).args(args).current_dir(dir).output().unwrap()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn with_config(text: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("experiments.ron"), text).unwrap();
+    dir
+}
+
+/// What a run of [`SMALL`] killed after its first samples leaves in `dir/out`.
+fn killed(dir: &Path) -> String {
+    let report = dir.join("out/small");
+    std::fs::create_dir_all(&report).unwrap();
+    let samples = "experiment,backend,workers,chunk,repetition,seconds\n\
+                   small,sequential,1,,0,0.001\nsmall,pool,1,auto,0,0.002\nsmall,pool,2,auto,0,0.0015\n";
+    std::fs::write(report.join("samples.csv"), samples).unwrap();
+    samples.to_owned()
+}
+
+#[test]
+fn a_fresh_run_into_an_interrupted_out_keeps_its_samples_and_says_how_to_go_on() {
+    let dir = with_config(SMALL);
+    let samples = killed(dir.path());
+    let report = dir.path().join("out/small");
+    // Killed (no results.json), then interrupted (its status says so).
+    for results in [None, Some(r#"{"status": "Interrupted"}"#)] {
+        if let Some(results) = results {
+            std::fs::write(report.join("results.json"), results).unwrap();
+        }
+        let output = harness(&["experiments.ron", "--out", "out"], dir.path());
+        let message = stderr(&output);
+        assert!(!output.status.success(), "{message}");
+        assert!(message.contains("holds 3 sample(s) of an interrupted run of \"small\""), "{message}");
+        assert!(message.contains("--resume out") && message.contains("another --out"), "{message}");
+        assert_eq!(std::fs::read_to_string(report.join("samples.csv")).unwrap(), samples, "samples deleted");
+    }
+}
+
+/// A saved report of [`SMALL`], as a run leaves it (its data files only),
+/// in `dir/name`.
+fn saved(dir: &Path, name: &str) -> std::path::PathBuf {
+    use bench_harness::measure::{cells, Sample};
+    let experiment = bench_harness::config::Plan::parse(SMALL, Path::new("t.ron")).unwrap().experiments.remove(0);
+    let samples: Vec<Sample> = cells(&experiment)
+        .into_iter()
+        .flat_map(|cell| {
+            (0..3u32).map(move |repetition| Sample {
+                experiment: "small".into(),
+                cell,
+                repetition,
+                seconds: 1e-3 / cell.workers as f64 + 1e-6 * f64::from(repetition),
+            })
+        })
+        .collect();
+    let report = bench_harness::report::ExperimentReport {
+        status: bench_harness::report::RunStatus::Complete,
+        machine: bench_harness::machine::Machine::detect(),
+        conditions: Default::default(),
+        analysis: bench_harness::analysis::analyze(&experiment, &samples, 2),
+        experiment,
+        samples,
+    };
+    let dir = dir.join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    bench_harness::report::csv::write_samples_csv(&dir.join("samples.csv"), &report.samples).unwrap();
+    bench_harness::report::json::write_results_json(&dir.join("results.json"), &report).unwrap();
+    dir
+}
+
+#[test]
+fn report_and_compare_refuse_a_samples_csv_that_disagrees_with_results_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (saved(dir.path(), "a"), saved(dir.path(), "b"));
+    assert!(bench_harness::redraw::load(&[a.clone(), b.clone()]).is_ok(), "the two agree as written");
+    let csv = b.join("samples.csv");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let edited = text.replacen(",0.0005\n", ",0.0004\n", 1);
+    assert_ne!(edited, text);
+    for (edit, what) in [
+        (edited, "pool ×2 chunk auto repetition 0: 0.0004 s in samples.csv, 0.0005 s in results.json"),
+        (text.lines().take(5).map(|l| format!("{l}\n")).collect(), "is only in"),
+    ] {
+        std::fs::write(&csv, edit).unwrap();
+        for args in [vec!["report", "b"], vec!["compare", "a", "b", "--out", "cmp"]] {
+            let output = harness(&args, dir.path());
+            let message = stderr(&output);
+            assert!(!output.status.success(), "{args:?}: {message}");
+            assert!(message.contains("b/samples.csv does not agree with b/results.json"), "{args:?}: {message}");
+            assert!(message.contains(what), "{args:?}: {message}");
+        }
+    }
+    assert!(!dir.path().join("cmp").exists(), "nothing written");
+}
+
+/// Sends `signal` to the process `pid`.
+#[cfg(unix)]
+fn kill(signal: &str, pid: u32) {
+    assert!(Command::new("kill").args([signal, &pid.to_string()]).status().unwrap().success());
+}
+
+#[cfg(unix)]
+#[test]
+fn a_second_ctrl_c_while_the_report_is_written_leaves_it_whole() {
+    let config = r#"(experiments: [(name: "slow", workload: Sleep(duration_us: 5000), inputs: Count(4),
+        workers: [1, 2], repetitions: 40, warmup: 0, backends: [Sequential, Pool])])"#;
+    let dir = with_config(config);
+    let child = Command::new(env!("CARGO_BIN_EXE_bench-harness"))
+        .args(["experiments.ron", "--out", "out"])
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let report = dir.path().join("out/slow");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let rows = || std::fs::read_to_string(report.join("samples.csv")).map_or(0, |t| t.lines().count());
+    while rows() < 5 {
+        assert!(std::time::Instant::now() < deadline, "no samples appeared");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    kill("-INT", child.id());
+    // The report is being written once its first files appear; the second
+    // Ctrl-C comes then, before the charts (drawn last) are done.
+    while !report.join("results.json").exists() {
+        assert!(std::time::Instant::now() < deadline, "no report appeared");
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+    kill("-INT", child.id());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    let summary = std::fs::read_to_string(report.join("summary.md")).unwrap();
+    assert!(summary.contains("> **Interrupted:**"), "{summary}");
+    for chart in ["speedup", "efficiency"] {
+        for extension in ["png", "svg", "pdf", "dat"] {
+            let path = report.join(chart).with_extension(extension);
+            let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+            let whole = match extension {
+                "png" => bytes.ends_with(&[0xAE, 0x42, 0x60, 0x82]),
+                "svg" => String::from_utf8_lossy(&bytes).trim_end().ends_with("</svg>"),
+                "pdf" => String::from_utf8_lossy(&bytes).trim_end().ends_with("%%EOF"),
+                _ => bytes.ends_with(b"\n"),
+            };
+            assert!(whole, "{} is cut short", path.display());
+        }
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(&report)
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+        .map(|e| e.file_name())
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+#[test]
+fn a_config_starting_with_a_byte_order_mark_is_read_and_errors_keep_their_position() {
+    use bench_harness::config::{ConfigError, Plan};
+    let dir = with_config(&format!("\u{feff}{SMALL}"));
+    let output = harness(&["experiments.ron", "--list"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("small\t"));
+    // An error on the first line is where an editor (which hides the mark) shows it.
+    let bad = SMALL.replacen("name:", "nmae:", 1);
+    let position = |text: &str| match Plan::parse(text, Path::new("bad.ron")) {
+        Err(ConfigError::Syntax { line, column, .. }) => (line, column),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(position(&format!("\u{feff}{bad}")), position(&bad));
+    let later = SMALL.replacen("warmup: 0", "warmup: -1", 1);
+    assert_eq!(position(&format!("\u{feff}{later}")), position(&later));
+    assert_eq!(position(&later).0, 2);
+}
+
+#[test]
+fn a_refused_run_creates_no_directory() {
+    let refused = [
+        // The command prints no number.
+        r#"(experiments: [(name: "mute", workload: Command(program: "true", args: []), inputs: Count(2),
+            workers: [1, 2], repetitions: 1, backends: [Sequential, Pool])])"#,
+        // Its inputs cannot fit in memory.
+        r#"(experiments: [(name: "huge", workload: Square, inputs: Count(1000000000000), workers: [1, 2],
+            repetitions: 1, backends: [Sequential, Pool])])"#,
+        // Estimated above 10 minutes, without --yes.
+        r#"(experiments: [(name: "long", workload: Sleep(duration_us: 1000000), inputs: Count(100), workers: [1, 2],
+            repetitions: 10, backends: [Sequential, Pool])])"#,
+    ];
+    for config in refused {
+        let dir = with_config(config);
+        let output = harness(&["experiments.ron", "--out", "reports/out"], dir.path());
+        assert!(!output.status.success(), "{config}: {}", stderr(&output));
+        assert!(!dir.path().join("reports").exists(), "{config}: {}", stderr(&output));
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn report_on_a_run_being_measured_says_so_and_by_whom() {
+    let config = r#"(experiments: [(name: "slow", workload: Sleep(duration_us: 5000), inputs: Count(4),
+        workers: [1, 2], repetitions: 400, warmup: 0, backends: [Sequential, Pool])])"#;
+    let dir = with_config(config);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bench-harness"))
+        .args(["experiments.ron", "--out", "out"])
+        .current_dir(dir.path())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let csv = dir.path().join("out/slow/samples.csv");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while std::fs::read_to_string(&csv).map_or(0, |t| t.lines().count()) < 2 {
+        assert!(std::time::Instant::now() < deadline, "no samples appeared");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    for target in ["out", "out/slow"] {
+        let output = harness(&["report", target], dir.path());
+        let message = stderr(&output);
+        assert!(!output.status.success());
+        let expected = format!("{target} is being measured by a bench-harness run (pid {} on ", child.id());
+        assert!(message.contains(&expected), "{message}");
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let output = harness(&["report", "out/slow"], dir.path());
+    let message = stderr(&output);
+    assert!(message.contains("out/slow holds the samples of a run that was stopped"), "{message}");
+}
+
+#[test]
+fn report_on_a_run_resumed_and_stopped_again_says_to_finish_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = saved(dir.path(), "r");
+    // Its results.json was written when it was first interrupted, after 5
+    // samples; samples.csv went on.
+    let path = report.join("results.json");
+    let mut json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    json["status"] = "Interrupted".into();
+    json["samples"].as_array_mut().unwrap().truncate(5);
+    std::fs::write(&path, json.to_string()).unwrap();
+    let output = harness(&["report", "r"], dir.path());
+    let message = stderr(&output);
+    assert!(!output.status.success());
+    assert!(message.contains("r/samples.csv holds 4 samples more than r/results.json"), "{message}");
+    assert!(message.contains("--resume"), "{message}");
+}
