@@ -337,7 +337,7 @@ pub fn granularity_bound(tasks: usize, workers: usize) -> f64 {
 /// divide evenly (from 8 on, the cap is within 11 % of p).
 pub fn granularity_binds(experiment: &Experiment, workers: usize) -> bool {
     let tasks = experiment.inputs.len();
-    !experiment.inputs.is_weak() && workers > 1 && tasks % workers != 0 && tasks < 8 * workers
+    !experiment.inputs.is_weak() && workers > 1 && !tasks.is_multiple_of(workers) && tasks < 8 * workers
 }
 
 fn general_warnings(experiment: &Experiment, logical_cores: usize) -> Vec<String> {
