@@ -17,7 +17,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v rustup >/dev/null 2>&1 || ! rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+# `cargo +nightly` means the undated nightly toolchain (nightly-<host>).
+if ! command -v rustup >/dev/null 2>&1 || ! rustup toolchain list 2>/dev/null | grep '^nightly-' | grep -qv '^nightly-[0-9]'; then
   echo "pool-miri: SKIPPED: no nightly Rust toolchain here (Miri runs only on nightly)" >&2
   exit 0
 fi
