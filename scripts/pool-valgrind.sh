@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # pool-valgrind.sh - run the pool's tests that exercise its unsafe code
 # (type-erased jobs, raw scope-latch pointers, in-place map_collect, the
-# worker thread-local) under valgrind memcheck. Miri is not installable on
-# these machines; this and the loom models (pool/src/loom_tests.rs) stand
-# in for it. Any invalid read/write, use of uninitialised memory or invalid
+# worker thread-local) under valgrind memcheck, on the compiled code at
+# full size (scripts/pool-miri.sh runs Miri-sized cases of them under
+# Miri). Any invalid read/write, use of uninitialised memory or invalid
 # free fails the run (leaks are not checked: worker threads of pools that
 # tests leak on purpose are still alive at exit).
 #

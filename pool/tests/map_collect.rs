@@ -8,11 +8,19 @@ use std::sync::Arc;
 
 use pool::ThreadPool;
 
+/// Sizes of the larger cases: smaller under Miri, which interprets every
+/// item, so that this file runs there in about a minute. Both still cut
+/// many chunks per worker, the case the in-place writes must get right.
+const LARGE: usize = if cfg!(miri) { 1_000 } else { 10_000 };
+const MEDIUM: usize = if cfg!(miri) { 100 } else { 1_000 };
+
 #[test]
 fn results_are_in_input_order_for_ranges_slices_and_vecs() {
     for workers in [1, 2, 3] {
         let pool = ThreadPool::new(workers).unwrap();
-        for n in [0u64, 1, 2, 7, 100, 10_001] {
+        // Under Miri 257 items still cut 8 chunks per worker, with a short
+        // last one.
+        for n in [0u64, 1, 2, 7, 100, if cfg!(miri) { 257 } else { 10_001 }] {
             let expected: Vec<u64> = (0..n).map(|x| x * x).collect();
             assert_eq!(pool.map_collect(|x: u64| x * x, 0..n), expected, "range, n {n}, {workers} workers");
             let inputs: Vec<u64> = (0..n).collect();
@@ -40,9 +48,9 @@ fn borrows_from_the_caller_and_calls_f_once_per_input() {
             calls.fetch_add(1, Ordering::Relaxed);
             offset.len() + i
         },
-        0..1000usize,
+        0..MEDIUM,
     );
-    assert_eq!(calls.load(Ordering::Relaxed), 1000);
+    assert_eq!(calls.load(Ordering::Relaxed), MEDIUM);
     assert!(out.iter().enumerate().all(|(i, &v)| v == i + 6));
 }
 
@@ -50,16 +58,17 @@ fn borrows_from_the_caller_and_calls_f_once_per_input() {
 fn a_panic_is_re_raised_and_the_pool_keeps_working() {
     common::quiet_intentional_panics();
     let pool = ThreadPool::new(2).unwrap();
+    let at = MEDIUM as u32 / 2;
     let caught = panic::catch_unwind(panic::AssertUnwindSafe(|| {
         pool.map_collect(
-            |x: u32| if x == 500 { panic!("{} at 500", common::INTENTIONAL) } else { x.to_string() },
-            0..1000u32,
+            |x: u32| if x == at { panic!("{} at {at}", common::INTENTIONAL) } else { x.to_string() },
+            0..MEDIUM as u32,
         )
     }));
     let payload = caught.unwrap_err();
     let message = common::panic_message(&*payload).unwrap_or("<not a string>");
     // The original panic, not a wrapper around it.
-    assert_eq!(message, format!("{} at 500", common::INTENTIONAL));
+    assert_eq!(message, format!("{} at {at}", common::INTENTIONAL));
     assert_eq!(pool.map_collect(|x: u32| x + 1, 0..3u32), [1, 2, 3]);
 }
 
@@ -91,9 +100,9 @@ fn tracked(n: u64) -> (Vec<Tracked>, Arc<Vec<AtomicUsize>>) {
 #[test]
 fn a_vec_by_value_moves_each_element_into_f_once() {
     let pool = ThreadPool::new(3).unwrap();
-    let (inputs, drops) = tracked(10_000);
+    let (inputs, drops) = tracked(LARGE as u64);
     let out: Vec<u64> = pool.map_collect(|t: Tracked| t.0 * 3, inputs);
-    assert_eq!(out, (0..10_000).map(|i| i * 3).collect::<Vec<_>>());
+    assert_eq!(out, (0..LARGE as u64).map(|i| i * 3).collect::<Vec<_>>());
     assert!(drops.iter().all(|d| d.load(Ordering::SeqCst) == 1), "an element was dropped twice or never");
 
     // Strings, moved and returned.
@@ -106,12 +115,13 @@ fn a_vec_by_value_moves_each_element_into_f_once() {
 fn a_panic_mapping_a_vec_by_value_never_drops_an_element_twice() {
     common::quiet_intentional_panics();
     let pool = ThreadPool::new(2).unwrap();
-    let (inputs, drops) = tracked(10_000);
+    let (inputs, drops) = tracked(LARGE as u64);
+    let at = LARGE / 2;
     let outcome = panic::catch_unwind(panic::AssertUnwindSafe(|| {
         pool.map_collect(
             |t: Tracked| {
-                if t.0 == 5_000 {
-                    panic!("{} at 5000", common::INTENTIONAL);
+                if t.0 == at as u64 {
+                    panic!("{} at {at}", common::INTENTIONAL);
                 }
                 t.0
             },
@@ -121,7 +131,7 @@ fn a_panic_mapping_a_vec_by_value_never_drops_an_element_twice() {
     assert!(outcome.is_err());
     // Elements passed to `f` were dropped once (the panicking one while
     // unwinding); those never reached are leaked, not dropped.
-    assert_eq!(drops[5_000].load(Ordering::SeqCst), 1);
+    assert_eq!(drops[at].load(Ordering::SeqCst), 1);
     assert!(drops.iter().all(|d| d.load(Ordering::SeqCst) <= 1), "an element was dropped twice");
 }
 
@@ -138,11 +148,11 @@ impl Drop for Tally {
 fn a_panic_drops_the_results_written_and_the_inputs_not_taken() {
     common::quiet_intentional_panics();
     let pool = ThreadPool::new(2).unwrap();
-    for failing in [0, 1, 500, 999] {
+    for failing in [0, 1, MEDIUM / 2, MEDIUM - 1] {
         let inputs_dropped = Arc::new(AtomicUsize::new(0));
         let outputs_made = Arc::new(AtomicUsize::new(0));
         let outputs_dropped = Arc::new(AtomicUsize::new(0));
-        let inputs: Vec<(usize, Tally)> = (0..1000).map(|i| (i, Tally(Arc::clone(&inputs_dropped)))).collect();
+        let inputs: Vec<(usize, Tally)> = (0..MEDIUM).map(|i| (i, Tally(Arc::clone(&inputs_dropped)))).collect();
         let (made, dropped) = (Arc::clone(&outputs_made), Arc::clone(&outputs_dropped));
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
             pool.map_collect(
@@ -155,7 +165,7 @@ fn a_panic_drops_the_results_written_and_the_inputs_not_taken() {
             )
         }));
         assert!(outcome.is_err());
-        assert_eq!(inputs_dropped.load(Ordering::SeqCst), 1000, "every input dropped once (failing at {failing})");
+        assert_eq!(inputs_dropped.load(Ordering::SeqCst), MEDIUM, "every input dropped once (failing at {failing})");
         assert_eq!(outputs_dropped.load(Ordering::SeqCst), outputs_made.load(Ordering::SeqCst), "results dropped");
     }
 }

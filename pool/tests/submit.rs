@@ -14,12 +14,18 @@ use pool::{TaskError, ThreadPool};
 
 const LONG: Duration = Duration::from_secs(10);
 
+/// How many tasks the many-task tests submit: fewer under Miri, which
+/// interprets every step (each panic unwinds through the interpreter), so
+/// that the file runs there in about a minute.
+const MANY: usize = if cfg!(miri) { 20 } else { 200 };
+
 #[test]
 fn submit_and_wait_return_every_value() {
     let pool = ThreadPool::new(3).unwrap();
-    let handles: Vec<_> = (0..200u64).map(|i| pool.submit(move || i * i + 1)).collect();
+    let n = MANY as u64;
+    let handles: Vec<_> = (0..n).map(|i| pool.submit(move || i * i + 1)).collect();
     let values: Vec<u64> = handles.into_iter().map(|h| h.wait().unwrap()).collect();
-    assert_eq!(values, (0..200u64).map(|i| i * i + 1).collect::<Vec<_>>());
+    assert_eq!(values, (0..n).map(|i| i * i + 1).collect::<Vec<_>>());
 }
 
 #[test]
@@ -84,11 +90,11 @@ fn a_panicking_task_reports_its_message() {
 fn the_pool_keeps_working_after_panics() {
     quiet_intentional_panics();
     let pool = ThreadPool::new(2).unwrap();
-    let failed: Vec<_> = (0..50).map(|i| pool.submit(move || -> i32 { panic!("intentional {i}") })).collect();
+    let failed: Vec<_> = (0..MANY / 4).map(|i| pool.submit(move || -> i32 { panic!("intentional {i}") })).collect();
     for (i, handle) in failed.into_iter().enumerate() {
         assert_eq!(common::by_message(handle.wait()), Err(Some(format!("intentional {i}"))));
     }
-    let ok: Vec<_> = (0..500).map(|i| pool.submit(move || i + 1)).collect();
+    let ok: Vec<_> = (0..MANY * 5 / 2).map(|i| pool.submit(move || i + 1)).collect();
     for (i, handle) in ok.into_iter().enumerate() {
         assert_eq!(handle.wait(), Ok(i + 1));
     }
@@ -99,7 +105,7 @@ fn every_worker_still_serves_after_many_panics() {
     quiet_intentional_panics();
     let n = 4;
     let pool = ThreadPool::new(n).unwrap();
-    let failed: Vec<_> = (0..200).map(|_| pool.submit(|| panic!("intentional"))).collect();
+    let failed: Vec<_> = (0..MANY).map(|_| pool.submit(|| panic!("intentional"))).collect();
     for handle in failed {
         assert!(handle.wait().unwrap_err().is_panic());
     }
