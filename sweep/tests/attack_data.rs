@@ -1,0 +1,65 @@
+//! Attacks on the data half of results files: spaces whose parts repeat
+//! values, numbers that are equal under different spellings, and the
+//! records of such points surviving every reader and `repair`.
+
+use sweep::store::repair;
+use sweep::{Header, Point, Record, Results, ResultsWriter, Space, SpaceIndex, Task, Value};
+
+fn zip_with_a_repeating_part() -> Space {
+    // `x` repeats 1, but `y` tells every point apart: three distinct points.
+    Space::zip([Space::list("x", [1i64, 1, 2]), Space::list("y", ["a", "b", "c"])])
+}
+
+#[test]
+fn every_point_of_a_zip_whose_part_repeats_is_found_at_its_index() {
+    let space = zip_with_a_repeating_part();
+    assert_eq!(space.validate().ok(), Some(3));
+    let index = SpaceIndex::new(&space);
+    for (i, point) in space.iter().enumerate() {
+        assert_eq!(index.index_of(&point), Some(i), "{point}");
+    }
+    // The same with the repeat inside a grid that is a part of the zip.
+    let nested = Space::zip([
+        Space::grid([Space::list("x", [1i64, 1]), Space::list("z", [0.5, 0.25])]),
+        Space::list("y", ["a", "b", "c", "d"]),
+    ]);
+    assert_eq!(nested.validate().ok(), Some(4));
+    let index = SpaceIndex::new(&nested);
+    for (i, point) in nested.iter().enumerate() {
+        assert_eq!(index.index_of(&point), Some(i), "{point}");
+    }
+}
+
+#[test]
+fn records_of_a_zip_whose_part_repeats_are_counted_and_kept_by_repair() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("zip.jsonl");
+    let header = Header::new(zip_with_a_repeating_part(), Task::Command(vec!["echo".into(), "{x}{y}".into()]));
+    {
+        let (mut writer, _) = ResultsWriter::open(&path, &header).unwrap_or_else(|e| panic!("{e}"));
+        for (i, point) in header.space.iter().enumerate() {
+            writer.append(&Record::new(i, point, Ok((i as i64).into()), 1.0)).unwrap_or_else(|e| panic!("{e}"));
+        }
+    }
+    let results = Results::load(&path).unwrap_or_else(|e| panic!("{e}"));
+    let status = results.status();
+    assert_eq!((status.done, status.missing, status.outside), (3, 0, 0), "{status:?}");
+    assert!(results.resume(false, 3).skip.len() == 3, "a resume recomputes nothing");
+    let before = std::fs::read(&path).unwrap_or_default();
+    let report = repair(&path, None).unwrap_or_else(|e| panic!("{e}"));
+    assert!(report.was_clean(), "{report:?}");
+    assert_eq!(std::fs::read(&path).unwrap_or_default(), before, "repair leaves computed records where they are");
+}
+
+#[test]
+fn a_zip_whose_parts_repeat_at_different_places_is_a_valid_space() {
+    // Each part repeats, but never at the same two positions: the points
+    // (1,a) (1,b) (2,b) are distinct.
+    let space = Space::zip([Space::list("x", [1i64, 1, 2]), Space::list("y", ["a", "b", "b"])]);
+    assert_eq!(space.validate().map_err(|e| e.to_string()), Ok(3));
+    // While equal positions in every part are one point twice.
+    let twice = Space::zip([Space::list("x", [1i64, 1, 2]), Space::list("y", ["a", "a", "b"])]);
+    assert!(twice.validate().is_err());
+    let spelled = Space::zip([Space::list("x", [Value::Int(1), Value::Float(1.0)]), Space::list("y", ["a", "a"])]);
+    assert!(spelled.validate().is_err(), "1 and 1.0 are one number");
+}
