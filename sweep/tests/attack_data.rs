@@ -63,3 +63,32 @@ fn a_zip_whose_parts_repeat_at_different_places_is_a_valid_space() {
     let spelled = Space::zip([Space::list("x", [Value::Int(1), Value::Float(1.0)]), Space::list("y", ["a", "a"])]);
     assert!(spelled.validate().is_err(), "1 and 1.0 are one number");
 }
+
+#[test]
+fn negative_zero_renders_like_the_zero_it_is_identified_with() {
+    // -0.0 and 0 are one point (one identity, one record), so the command
+    // they produce must be the same too.
+    let zero = Point::new(vec![("x".into(), Value::Int(0))]);
+    let negative = Point::new(vec![("x".into(), Value::Float(-0.0))]);
+    assert_eq!(zero.id(), negative.id());
+    assert_eq!(negative.to_string(), zero.to_string());
+    assert_eq!(Value::Float(-0.0).to_string(), "0");
+}
+
+#[test]
+fn integers_past_64_bits_are_never_silently_rounded() {
+    let read = |text: &str| serde_json::from_str::<Value>(text).map_err(|e| e.to_string());
+    assert_eq!(read("9223372036854775807"), Ok(Value::Int(i64::MAX)));
+    assert_eq!(read("-9223372036854775808"), Ok(Value::Int(i64::MIN)));
+    // 2^63 and 2^64 are floats exactly.
+    assert_eq!(read("9223372036854775808"), Ok(Value::Float(9_223_372_036_854_775_808.0)));
+    assert_eq!(read("18446744073709551616").ok(), Some(Value::Float(18_446_744_073_709_551_616.0)));
+    // 2^64 - 1 is not: it would run as 18446744073709551616.
+    let error = read("18446744073709551615").err().unwrap_or_default();
+    assert!(error.contains("18446744073709551615"), "{error}");
+    assert_eq!(read("1.5"), Ok(Value::Float(1.5)));
+    assert_eq!(read("\"rk4\""), Ok(Value::Str("rk4".into())));
+    // The same through a spec's RON.
+    let ron: Result<Vec<Value>, _> = ron::from_str("[1, 2.5, \"a\", 18446744073709551615]");
+    assert!(ron.is_err(), "{ron:?}");
+}
