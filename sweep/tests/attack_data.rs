@@ -76,6 +76,36 @@ fn negative_zero_renders_like_the_zero_it_is_identified_with() {
 }
 
 #[test]
+fn export_never_gives_two_columns_one_name() {
+    // Black boxes often report an `error` estimate, or echo a coordinate.
+    let header = Header::new(Space::range("x", 0, 2), Task::Closure("f".into()));
+    let records = header
+        .space
+        .iter()
+        .enumerate()
+        .map(|(i, point)| {
+            let value = serde_json::json!({"error": 0.5, "x": i, "index": 7, "duration_ms": 1, "id": "mine"});
+            Record::new(i, point, Ok(value), 1.0)
+        })
+        .collect();
+    let results = Results { header, records, warnings: Vec::new(), untagged: 0 };
+    let mut csv = Vec::new();
+    results.write_csv(&mut csv).unwrap_or_else(|e| panic!("{e}"));
+    let csv = String::from_utf8(csv).unwrap_or_default();
+    let heading: Vec<&str> = csv.lines().next().unwrap_or_default().split(',').collect();
+    let mut unique = heading.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), heading.len(), "{heading:?}");
+    let row: Vec<&str> = csv.lines().nth(1).unwrap_or_default().split(',').collect();
+    let cell = |name: &str| heading.iter().position(|h| *h == name).and_then(|i| row.get(i).copied());
+    assert_eq!(cell("error"), Some(""), "the record's own error column stays the record's");
+    assert_eq!(cell("value.error"), Some("0.5"));
+    assert_eq!(cell("value.x"), Some("0"));
+    assert_eq!(cell("value.id"), Some("mine"));
+}
+
+#[test]
 fn integers_past_64_bits_are_never_silently_rounded() {
     let read = |text: &str| serde_json::from_str::<Value>(text).map_err(|e| e.to_string());
     assert_eq!(read("9223372036854775807"), Ok(Value::Int(i64::MAX)));
