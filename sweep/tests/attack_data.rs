@@ -122,3 +122,15 @@ fn integers_past_64_bits_are_never_silently_rounded() {
     let ron: Result<Vec<Value>, _> = ron::from_str("[1, 2.5, \"a\", 18446744073709551615]");
     assert!(ron.is_err(), "{ron:?}");
 }
+
+#[test]
+fn a_damaged_header_is_named_as_such_with_the_repair_that_works() {
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("r.jsonl");
+    std::fs::write(&path, "{\"sweep\":{\"format\":3,\"fingerp\n").unwrap_or_else(|e| panic!("{e}"));
+    let error = Results::load(&path).map(|_| ()).err().map(|e| e.to_string()).unwrap_or_default();
+    // `sweep repair FILE` alone refuses a damaged header: the hint must
+    // be the one that works.
+    assert!(error.contains("--spec"), "{error}");
+    assert!(matches!(repair(&path, None), Err(sweep::store::StoreError::DamagedHeader { .. })));
+}

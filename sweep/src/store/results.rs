@@ -390,7 +390,9 @@ pub(super) fn parse_with(
             Err(e) if header.is_none() && !text.starts_with("{\"sweep\"") => {
                 return Err(StoreError::NotResults { path: path.to_owned(), message: e.to_string() })
             }
-            // A damaged header is never skipped: what follows may not be ours.
+            // A header line garbled past its start: only the spec it was
+            // written from can say whose records follow.
+            Err(_) if header.is_none() => return Err(StoreError::DamagedHeader { path: path.to_owned() }),
             Err(e) if lenient && header.is_some() => {
                 bad_lines.push(BadLine { number: line_number, text: raw.to_vec(), message: e.to_string() })
             }
