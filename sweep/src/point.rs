@@ -11,7 +11,7 @@ use crate::hash::Fnv1a64;
 /// One coordinate value.
 ///
 /// Untagged in RON/JSON: `3` is an integer, `3.0` a float, `"abc"` a string.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum Value {
     /// A whole number (from a `Range` or an integer in a `List`).
@@ -33,12 +33,67 @@ impl Value {
     }
 }
 
+impl<'de> Deserialize<'de> for Value {
+    /// Integers past `i64` are read as floats only where a float holds them
+    /// exactly (`2^63`): a value the user wrote is never silently rounded
+    /// into another (`2^64 - 1` would run as `2^64`).
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ValueVisitor;
+        impl Visitor<'_> for ValueVisitor {
+            type Value = Value;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number or a string")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Value, E> {
+                Ok(Value::Int(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Value, E> {
+                self.visit_i128(i128::from(v))
+            }
+            fn visit_i128<E: serde::de::Error>(self, v: i128) -> Result<Value, E> {
+                if let Ok(i) = i64::try_from(v) {
+                    return Ok(Value::Int(i));
+                }
+                // 2^127 bounds every i128 and u128 below it, so the casts
+                // back are exact whenever the float is the integer.
+                let x = v as f64;
+                if x.abs() < 2f64.powi(127) && x as i128 == v {
+                    Ok(Value::Float(x))
+                } else {
+                    Err(E::custom(format!(
+                        "the integer {v} does not fit in 64 bits and no float equals it; write the float you mean \
+                         (e.g. {x:e})"
+                    )))
+                }
+            }
+            fn visit_u128<E: serde::de::Error>(self, v: u128) -> Result<Value, E> {
+                match i128::try_from(v) {
+                    Ok(v) => self.visit_i128(v),
+                    Err(_) => Err(E::custom(format!("the integer {v} is too large; write it as a float"))),
+                }
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Value, E> {
+                Ok(Value::Float(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Value, E> {
+                Ok(Value::Str(v.to_owned()))
+            }
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<Value, E> {
+                Ok(Value::Str(v))
+            }
+        }
+        deserializer.deserialize_any(ValueVisitor)
+    }
+}
+
 impl fmt::Display for Value {
     /// The text substituted into command templates: integers and strings as
     /// is, floats in Rust's shortest round-trip form (never an exponent).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Value::Int(i) => write!(f, "{i}"),
+            // -0.0 is the point 0 (see `Point::id`), so it runs the same command.
+            Value::Float(x) if *x == 0.0 => f.write_str("0"),
             Value::Float(x) => write!(f, "{x}"),
             Value::Str(s) => f.write_str(s),
         }

@@ -114,6 +114,10 @@ pub enum SpaceError {
     Repeats(String),
 }
 
+/// Up to this many points, a zip whose parts all repeat values is checked
+/// point by point; past it, it is refused as repeating.
+const ZIP_POINTS_COMPARED: usize = 1 << 20;
+
 impl Space {
     /// `num` evenly spaced values from `start` to `stop` inclusive.
     pub fn linspace(name: impl Into<String>, start: f64, stop: f64, num: usize) -> Self {
@@ -273,8 +277,19 @@ impl Space {
             Space::Range { .. } => None,
             Space::Grid(spaces) => spaces.iter().find_map(Space::repeats),
             Space::Zip(spaces) => {
-                let all: Option<Vec<String>> = spaces.iter().map(Space::repeats).collect();
-                all.map(|reasons| format!("every part of a zip repeats values ({})", reasons.join("; ")))
+                let reasons = spaces.iter().map(Space::repeats).collect::<Option<Vec<String>>>()?;
+                // Every part repeating is necessary but not enough: `[1, 1, 2]`
+                // zipped with `[a, b, b]` has three distinct points. Where the
+                // points are few enough to list, they decide.
+                if self.len() > ZIP_POINTS_COMPARED {
+                    return Some(format!("every part of a zip repeats values ({})", reasons.join("; ")));
+                }
+                let mut seen: HashMap<Vec<ValueKey<'_>>, usize> = HashMap::new();
+                let points: Vec<Point> = self.iter().collect();
+                points.iter().enumerate().find_map(|(i, point)| {
+                    let key = point.coordinates().iter().map(|(_, v)| ValueKey::of(v)).collect();
+                    seen.insert(key, i).map(|earlier| format!("points {earlier} and {i} of a zip are both {point}"))
+                })
             }
         }
     }
@@ -476,7 +491,9 @@ pub struct SpaceIndex<'a> {
 #[derive(Debug)]
 enum Node<'a> {
     Axis(&'a Space),
-    List(&'a str, HashMap<ValueKey<'a>, usize>),
+    /// Every position of each value: a list inside a zip may repeat a
+    /// value that another part of the zip tells apart.
+    List(&'a str, HashMap<ValueKey<'a>, Vec<usize>>),
     Grid(Vec<(Node<'a>, usize)>),
     Zip(Vec<Node<'a>>),
 }
@@ -489,7 +506,7 @@ impl<'a> SpaceIndex<'a> {
                 Space::List { name, values } => {
                     let mut positions = HashMap::with_capacity(values.len());
                     for (i, value) in values.iter().enumerate() {
-                        positions.entry(ValueKey::of(value)).or_insert(i);
+                        positions.entry(ValueKey::of(value)).or_insert_with(Vec::new).push(i);
                     }
                     Node::List(name, positions)
                 }
@@ -505,32 +522,48 @@ impl<'a> SpaceIndex<'a> {
     /// order, values equal as numbers, floats otherwise bit for bit), or `None`.
     pub fn index_of(&self, point: &Point) -> Option<usize> {
         let mut coordinates = point.coordinates().iter();
-        let index = self.root.index(&mut coordinates)?;
-        coordinates.next().is_none().then_some(index)
+        let indices = self.root.indices(&mut coordinates)?;
+        // A valid space has each point once; the first is `Space::point`'s.
+        coordinates.next().is_none().then(|| indices.first().copied()).flatten()
     }
 }
 
 impl Node<'_> {
-    fn index(&self, coordinates: &mut std::slice::Iter<'_, (String, Value)>) -> Option<usize> {
-        match self {
+    /// Every index of the (sub)space whose point has these coordinates, in
+    /// ascending order; `None` when there is none. More than one only where
+    /// a part repeats values, as a zip's part may when another part tells
+    /// its points apart: a zip's index is one its parts all agree on.
+    fn indices(&self, coordinates: &mut std::slice::Iter<'_, (String, Value)>) -> Option<Vec<usize>> {
+        let found = match self {
             Node::List(name, positions) => {
                 let (n, value) = coordinates.next()?;
-                (n == name).then(|| positions.get(&ValueKey::of(value)).copied()).flatten()
+                (n == name).then(|| positions.get(&ValueKey::of(value)).cloned()).flatten()?
             }
-            Node::Grid(parts) => parts.iter().try_fold(0usize, |acc, (node, len)| {
-                let digit = node.index(coordinates)?;
-                acc.checked_mul(*len)?.checked_add(digit)
-            }),
+            Node::Grid(parts) => parts.iter().try_fold(vec![0usize], |outer, (node, len)| {
+                let digits = node.indices(coordinates)?;
+                let mut combined = Vec::with_capacity(outer.len() * digits.len());
+                for acc in outer {
+                    for digit in &digits {
+                        combined.push(acc.checked_mul(*len)?.checked_add(*digit)?);
+                    }
+                }
+                Some(combined)
+            })?,
             Node::Zip(parts) => {
-                let mut indices = parts.iter().map(|node| node.index(coordinates));
-                let first = indices.next()??;
-                indices.try_fold(first, |first, i| (i? == first).then_some(first))
+                let mut parts = parts.iter();
+                let mut common = parts.next()?.indices(coordinates)?;
+                for node in parts {
+                    let other = node.indices(coordinates)?;
+                    common.retain(|i| other.binary_search(i).is_ok());
+                }
+                common
             }
             Node::Axis(space) => {
                 let (n, value) = coordinates.next()?;
-                axis_index(space, n, value)
+                vec![axis_index(space, n, value)?]
             }
-        }
+        };
+        (!found.is_empty()).then_some(found)
     }
 }
 

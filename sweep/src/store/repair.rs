@@ -73,7 +73,7 @@ pub fn repair(path: &Path, spec: Option<(&Header, &Path)>) -> Result<Repair, Sto
     };
     let parsed = match (parse_with(path, &bytes, true, None), spec) {
         (
-            Err(StoreError::Corrupt { line: 1, .. } | StoreError::NotResults { .. })
+            Err(StoreError::DamagedHeader { .. } | StoreError::NotResults { .. })
             | Ok(super::results::Parsed { results: None, .. }),
             Some((header, spec_path)),
         ) => {
@@ -94,7 +94,7 @@ pub fn repair(path: &Path, spec: Option<(&Header, &Path)>) -> Result<Repair, Sto
             }
             parsed
         }
-        (Err(StoreError::Corrupt { line: 1, .. }), None) => {
+        (Err(StoreError::DamagedHeader { .. }), None) => {
             return Err(StoreError::DamagedHeader { path: path.to_owned() })
         }
         (Ok(parsed), Some((header, spec_path))) => match &parsed.results {

@@ -226,8 +226,9 @@ impl Results {
     /// (number, string, array, `null`) goes in a `value` column; a JSON
     /// object is spread over one column per key (sorted). Values of both
     /// kinds get both: `value` filled for plain ones, the key columns for
-    /// objects. A key named `value` beside plain values becomes
-    /// `value.value`, so no two columns share a name.
+    /// objects. A key that is also the name of another column (`value`
+    /// beside plain values, `error`, a coordinate's) becomes `value.KEY`, so
+    /// no two columns share a name.
     pub fn write_csv(&self, out: impl Write) -> Result<(), csv::Error> {
         let latest = self.latest();
         let names = self.header.space.names();
@@ -244,13 +245,20 @@ impl Results {
         if plain_column {
             heading.push("value".to_owned());
         }
-        heading.extend(keys.iter().map(|k| {
-            if plain_column && k == "value" {
-                "value.value".to_owned()
-            } else {
-                k.clone()
+        // A key that would share its name with another column (`error`,
+        // a coordinate, `value` beside plain values) is written `value.KEY`.
+        let mut taken: HashSet<String> = heading.iter().cloned().collect();
+        taken.extend(["error".to_owned(), "duration_ms".to_owned()]);
+        taken.extend(keys.iter().cloned());
+        for key in &keys {
+            let clashes = heading.iter().any(|h| h == key) || key == "error" || key == "duration_ms";
+            let mut name = key.clone();
+            while clashes && taken.contains(&name) {
+                name.insert_str(0, "value.");
             }
-        }));
+            taken.insert(name.clone());
+            heading.push(name);
+        }
         heading.extend(["error".to_owned(), "duration_ms".to_owned()]);
         writer.write_record(&heading)?;
         for record in latest {
@@ -382,7 +390,9 @@ pub(super) fn parse_with(
             Err(e) if header.is_none() && !text.starts_with("{\"sweep\"") => {
                 return Err(StoreError::NotResults { path: path.to_owned(), message: e.to_string() })
             }
-            // A damaged header is never skipped: what follows may not be ours.
+            // A header line garbled past its start: only the spec it was
+            // written from can say whose records follow.
+            Err(_) if header.is_none() => return Err(StoreError::DamagedHeader { path: path.to_owned() }),
             Err(e) if lenient && header.is_some() => {
                 bad_lines.push(BadLine { number: line_number, text: raw.to_vec(), message: e.to_string() })
             }
