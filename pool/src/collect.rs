@@ -13,11 +13,13 @@ use std::any::Any;
 use std::mem::{ManuallyDrop, MaybeUninit};
 use std::ops::{Range, RangeInclusive};
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 
 use crate::latch::drop_quietly;
-use crate::pool::ThreadPool;
+use crate::scope;
+use crate::workers::Workers;
 
 /// Inputs that can be read by index from several threads at once.
 ///
@@ -212,7 +214,7 @@ struct Done {
     consumed: Option<usize>,
 }
 
-pub(crate) fn map_collect<I, F, T>(pool: &ThreadPool, f: F, inputs: I) -> Vec<T>
+pub(crate) fn map_collect<I, F, T>(pool: &Arc<Workers>, f: F, inputs: I) -> Vec<T>
 where
     I: IntoIndexed,
     F: Fn(I::Item) -> T + Sync,
@@ -245,7 +247,7 @@ where
         // The scope panics only if `shutdown_now` cancelled tasks, which
         // the count of filled slots below reports with the clean-up.
         let joined = panic::catch_unwind(AssertUnwindSafe(|| {
-            pool.scope(|s| {
+            scope::run(pool, |s| {
                 for _ in 0..workers.min(len.div_ceil(chunk)) {
                     s.spawn(move || {
                         let mut mine = Done::default();

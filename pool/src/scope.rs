@@ -3,15 +3,16 @@
 
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
 
 use crate::args::Apply;
 use crate::collect::{self, IntoIndexed};
 use crate::latch::ScopeLatch;
 use crate::map::{Map, MapUnordered, TryMap};
-use crate::pool::ThreadPool;
 use crate::registry;
 use crate::spawn::{self, Spawner};
 use crate::task::ScopedTaskHandle;
+use crate::workers::Workers;
 
 /// A scope in which tasks may borrow anything that outlives it (`'env`).
 ///
@@ -28,7 +29,7 @@ use crate::task::ScopedTaskHandle;
 /// assert_eq!(total, 21);
 /// ```
 pub struct Scope<'scope, 'env: 'scope> {
-    pool: &'scope ThreadPool,
+    pool: &'scope Arc<Workers>,
     latch: ScopeLatch,
     // Invariant in both lifetimes, as `std::thread::Scope` is, so the
     // borrow checker cannot shrink them to let a borrow escape.
@@ -211,7 +212,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
 /// payload, the body's panic or else the first panic of a task nobody
 /// waited on; or else panics if `shutdown_now` cancelled a task spawned
 /// with `spawn` (which has no handle to tell).
-pub(crate) fn run<'env, F, R>(pool: &ThreadPool, body: F) -> R
+pub(crate) fn run<'env, F, R>(pool: &Arc<Workers>, body: F) -> R
 where
     F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
 {
