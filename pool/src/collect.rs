@@ -18,7 +18,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::latch::drop_quietly;
-use crate::scope;
+use crate::scope::{self, Scope};
 use crate::workers::Workers;
 
 /// Inputs that can be read by index from several threads at once.
@@ -335,5 +335,31 @@ fn clean_up<S: sealed::Source, T>(out: &mut [MaybeUninit<T>], len: usize, inputs
             drop_quietly(unsafe { inputs.take(index) });
         }
         next = next.max(range.end);
+    }
+}
+
+/// Lives here, not in `scope.rs`, so that the scope does not depend on
+/// this module while this module runs its tasks in a scope.
+impl<'scope, 'env> Scope<'scope, 'env> {
+    /// [`ThreadPool::map_collect`](crate::ThreadPool::map_collect) from
+    /// inside a scope (which it joins before returning, like any call).
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(2).unwrap();
+    /// let xs = vec![1, 2, 3];
+    /// let (doubled, tripled) = pool.scope(|s| {
+    ///     let t = s.submit(|| xs.iter().map(|x| x * 3).collect::<Vec<_>>());
+    ///     (s.map_collect(|x: &i32| x * 2, &xs), t.wait().unwrap())
+    /// });
+    /// assert_eq!(doubled, [2, 4, 6]);
+    /// assert_eq!(tripled, [3, 6, 9]);
+    /// ```
+    pub fn map_collect<I, F, T>(&self, f: F, inputs: I) -> Vec<T>
+    where
+        I: IntoIndexed,
+        F: Fn(I::Item) -> T + Sync,
+        T: Send,
+    {
+        map_collect(self.pool(), f, inputs)
     }
 }

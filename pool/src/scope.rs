@@ -6,7 +6,6 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::Arc;
 
 use crate::args::Apply;
-use crate::collect::{self, IntoIndexed};
 use crate::latch::ScopeLatch;
 use crate::map::{Map, MapUnordered, TryMap};
 use crate::registry;
@@ -38,6 +37,11 @@ pub struct Scope<'scope, 'env: 'scope> {
 }
 
 impl<'scope, 'env> Scope<'scope, 'env> {
+    /// The pool this scope runs on.
+    pub(crate) fn pool(&self) -> &'scope Arc<Workers> {
+        self.pool
+    }
+
     fn spawner(&'scope self) -> Spawner<'scope> {
         Spawner::scoped(self.pool, &self.latch)
     }
@@ -182,28 +186,6 @@ impl<'scope, 'env> Scope<'scope, 'env> {
         F::Output: Send + 'scope,
     {
         self.map(move |args| f.apply(args), inputs)
-    }
-
-    /// [`ThreadPool::map_collect`](crate::ThreadPool::map_collect) from
-    /// inside a scope (which it joins before returning, like any call).
-    ///
-    /// ```
-    /// let pool = pool::ThreadPool::new(2).unwrap();
-    /// let xs = vec![1, 2, 3];
-    /// let (doubled, tripled) = pool.scope(|s| {
-    ///     let t = s.submit(|| xs.iter().map(|x| x * 3).collect::<Vec<_>>());
-    ///     (s.map_collect(|x: &i32| x * 2, &xs), t.wait().unwrap())
-    /// });
-    /// assert_eq!(doubled, [2, 4, 6]);
-    /// assert_eq!(tripled, [3, 6, 9]);
-    /// ```
-    pub fn map_collect<I, F, T>(&self, f: F, inputs: I) -> Vec<T>
-    where
-        I: IntoIndexed,
-        F: Fn(I::Item) -> T + Sync,
-        T: Send,
-    {
-        collect::map_collect(self.pool, f, inputs)
     }
 }
 
