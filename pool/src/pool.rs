@@ -450,13 +450,15 @@ impl ThreadPool {
     }
 
     /// The metrics recorded so far, or `None` unless the pool was built
-    /// with [`Builder::metrics(true)`](Builder::metrics).
+    /// with [`Builder::metrics(true)`](Builder::metrics). They time what
+    /// the workers run: a map chunk its consumer ran itself is not counted.
     ///
     /// ```
     /// let pool = pool::ThreadPool::builder().num_workers(2).metrics(true).build().unwrap();
-    /// let _: Vec<u8> = pool.map(|x: u8| x, 0..100u8).chunk_size(10).collect();
+    /// let tasks: Vec<_> = (0..10).map(|i| pool.submit(move || i)).collect();
+    /// tasks.into_iter().for_each(|t| drop(t.wait()));
     /// let m = pool.metrics().unwrap();
-    /// assert_eq!(m.total_tasks(), 10); // one task per chunk
+    /// assert_eq!(m.total_tasks(), 10);
     /// assert!(pool::ThreadPool::new(1).unwrap().metrics().is_none());
     /// ```
     pub fn metrics(&self) -> Option<MetricsSnapshot> {
