@@ -1,23 +1,29 @@
-//! The issue-9 performance targets, measured interleaved in one process so
-//! every variant sees the same machine load, reported as median ratios:
+//! The map engine's performance targets (issue 17), measured interleaved in
+//! one process so every variant sees the same machine load, reported as
+//! medians over rounds of each variant's time and of its ratio to the
+//! variant it is judged against (measured in the same round):
 //!
-//! - lazy ordered `map(|x| x * x, 0..10^6).collect()` vs a sequential loop
-//!   (target: at most 1.25x), and the same through `fold` (`sum`,
-//!   `for_each`, `count`), which allocates nothing and so isolates the
-//!   map's own per-item cost from page faults; and a fold over 10^7 items
-//!   without `black_box` (whose memory clobber makes the compiler keep a
-//!   map's input iterator in memory, a cost real code does not pay);
-//! - `map_collect` vs rayon's `par_iter().map().collect()` (target: 1.1x);
-//! - 2,000 x 30 us spin tasks: speedup over sequential, vs rayon's (within 3%);
-//! - per-task dispatch, 100k empty `scope.spawn`s vs rayon's (aim below 1).
+//! | measured | against | goal |
+//! |---|---|---|
+//! | lazy `map(x*x, 0..10^6).chunk_size(65_536).collect()` | sequential loop | <= 1.3x |
+//! | the same with `chunk_size(256)` | sequential loop | <= 4x |
+//! | `chunk_size(1)`, per item (10^5 items) | empty `scope.spawn`, per task | <= 1.5x |
+//! | automatic chunking | sequential loop | <= 1.25x |
+//! | `map_unordered`, automatic chunking | sequential loop | <= 1.5x |
+//! | `map_collect` | rayon's indexed `collect` | <= 1.1x |
+//! | 2,000 x 30 us spins: rayon's time / ours (= our speedup / rayon's) | | >= 0.97 |
+//! | 10^5 empty `scope.spawn`s | rayon's `scope.spawn` | <= 1x |
 //!
 //! `cargo run --release -p parsweep-pool --example perf -- [rounds] [workers]`
+//! (defaults: 15 rounds, 2 workers).
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use pool::{Chunking, ThreadPool};
 use rayon::prelude::*;
 
 const N: u64 = 1_000_000;
+const PER_ITEM_N: u64 = 100_000;
 const SPIN_TASKS: usize = 2_000;
 const SPIN: Duration = Duration::from_micros(30);
 const EMPTY_TASKS: usize = 100_000;
@@ -42,87 +48,116 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
+fn square(x: u64) -> u64 {
+    black_box(x) * x
+}
+
+fn lazy(pool: &ThreadPool, n: u64, chunking: Chunking) -> f64 {
+    time(|| {
+        let v: Vec<u64> = pool.map(square, 0..n).chunk_size(chunking).collect();
+        assert_eq!(v[999], 999 * 999);
+    })
+}
+
+fn empty_spawns(pool: &ThreadPool, tasks: usize) -> f64 {
+    time(|| {
+        pool.scope(|s| {
+            for _ in 0..tasks {
+                s.spawn(|| {
+                    black_box(());
+                });
+            }
+        })
+    })
+}
+
+/// One target: the times of the variant and of its baseline, per round.
+struct Row {
+    what: &'static str,
+    against: &'static str,
+    goal: f64,
+    /// Times are per item (ns) rather than whole-run (ms).
+    per_item: Option<(f64, f64)>,
+    ours: Vec<f64>,
+    base: Vec<f64>,
+}
+
+impl Row {
+    fn new(what: &'static str, against: &'static str, goal: f64) -> Self {
+        Row { what, against, goal, per_item: None, ours: vec![], base: vec![] }
+    }
+
+    fn push(&mut self, ours: f64, base: f64) {
+        self.ours.push(ours);
+        self.base.push(base);
+    }
+
+    fn print(&self) {
+        let ratio = median(self.ours.iter().zip(&self.base).map(|(o, b)| o / b).collect());
+        let (ours, base) = (median(self.ours.clone()), median(self.base.clone()));
+        let times = match self.per_item {
+            Some((n_ours, n_base)) => format!("{:>9.1} ns {:>9.1} ns", ours * 1e9 / n_ours, base * 1e9 / n_base),
+            None => format!("{:>9.3} ms {:>9.3} ms", ours * 1e3, base * 1e3),
+        };
+        let verdict = if ratio <= self.goal { "met" } else { "MISSED" };
+        println!("{:<44} {:<24} {times} {ratio:>7.2}x  <= {:<5} {verdict}", self.what, self.against, self.goal);
+    }
+}
+
 fn main() {
     let mut args = std::env::args().skip(1);
     let rounds: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(15).max(1);
     let workers: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(2).max(1);
-    let ours = pool::ThreadPool::new(workers).expect("workers > 0");
+    let ours = ThreadPool::new(workers).expect("workers > 0");
     let rayon = rayon::ThreadPoolBuilder::new().num_threads(workers).build().expect("rayon pool");
 
-    let (mut lazy, mut collect, mut spin_ratio, mut dispatch) = (vec![], vec![], vec![], vec![]);
-    let (mut folded, mut t_fold, mut t_seq_fold) = (vec![], vec![], vec![]);
-    let (mut plain, mut t_plain, mut t_seq_plain) = (vec![], vec![], vec![]);
-    let plain_f = |x: u64| x.wrapping_mul(x) ^ (x >> 7);
-    let plain_g = |a: u64, y: u64| a.rotate_left(5) ^ y;
-    let n_plain = black_box(10 * N);
-    let (mut t_lazy, mut t_seq, mut t_collect, mut t_rayon) = (vec![], vec![], vec![], vec![]);
-    for _ in 0..rounds {
-        // 1. Lazy ordered map of a 1 ns function vs a sequential loop.
-        let seq = time(|| {
-            let v: Vec<u64> = (0..N).map(|x| black_box(x) * x).collect();
-            assert_eq!(v[999], 999 * 999);
-        });
-        let map = time(|| {
-            let v: Vec<u64> = ours.map(|x: u64| black_box(x) * x, 0..N).collect();
-            assert_eq!(v[999], 999 * 999);
-        });
-        lazy.push(map / seq);
-        t_lazy.push(map);
-        t_seq.push(seq);
-        let seq = time(|| {
-            black_box((0..N).map(|x| black_box(x) * x).fold(0, u64::wrapping_add));
-        });
-        let map = time(|| {
-            black_box(ours.map(|x: u64| black_box(x) * x, 0..N).fold(0, u64::wrapping_add));
-        });
-        folded.push(map / seq);
-        t_fold.push(map);
-        t_seq_fold.push(seq);
-        let seq = time(|| {
-            black_box((0..n_plain).map(plain_f).fold(0, plain_g));
-        });
-        let map = time(|| {
-            black_box(ours.map(plain_f, 0..n_plain).fold(0, plain_g));
-        });
-        plain.push(map / seq);
-        t_plain.push(map);
-        t_seq_plain.push(seq);
+    let mut coarse = Row::new("lazy map, chunks of 65,536", "sequential loop", 1.3);
+    let mut fine = Row::new("lazy map, chunks of 256", "sequential loop", 4.0);
+    let mut single = Row::new("lazy map, chunk_size(1), per item", "empty scope.spawn/task", 1.5);
+    single.per_item = Some((PER_ITEM_N as f64, EMPTY_TASKS as f64));
+    let mut auto = Row::new("lazy map, automatic chunking", "sequential loop", 1.25);
+    let mut unordered = Row::new("map_unordered, automatic chunking", "sequential loop", 1.5);
+    let mut collect = Row::new("map_collect", "rayon collect", 1.1);
+    // Time ratio rayon/ours is speedup ratio ours/rayon: goal >= 0.97,
+    // printed as ours/rayon time <= 1/0.97.
+    let mut spin_row = Row::new("2,000 x 30 us spins (time; speedup >= 0.97)", "rayon", 1.0 / 0.97);
+    let mut dispatch = Row::new("10^5 empty scope.spawn", "rayon scope.spawn", 1.0);
 
-        // 2. map_collect vs rayon's collect.
+    for _ in 0..rounds {
+        let seq = time(|| {
+            let v: Vec<u64> = (0..N).map(square).collect();
+            assert_eq!(v[999], 999 * 999);
+        });
+        coarse.push(lazy(&ours, N, Chunking::Fixed(65_536)), seq);
+        fine.push(lazy(&ours, N, Chunking::Fixed(256)), seq);
+        auto.push(lazy(&ours, N, Chunking::Auto), seq);
+        let un = time(|| {
+            let v: Vec<u64> = ours.map_unordered(square, 0..N).map(|(_, r)| r.unwrap_or(0)).collect();
+            assert_eq!(v.len(), N as usize);
+        });
+        unordered.push(un, seq);
+        single.push(lazy(&ours, PER_ITEM_N, Chunking::Fixed(1)), empty_spawns(&ours, EMPTY_TASKS));
+
         let mc = time(|| {
-            let v = ours.map_collect(|x: u64| black_box(x) * x, 0..N);
+            let v = ours.map_collect(square, 0..N);
             assert_eq!(v[999], 999 * 999);
         });
         let ry = time(|| {
-            let v: Vec<u64> = rayon.install(|| (0..N).into_par_iter().map(|x| black_box(x) * x).collect());
+            let v: Vec<u64> = rayon.install(|| (0..N).into_par_iter().map(square).collect());
             assert_eq!(v[999], 999 * 999);
         });
-        collect.push(mc / ry);
-        t_collect.push(mc);
-        t_rayon.push(ry);
+        collect.push(mc, ry);
 
-        // 3. 2,000 x 30 us: ratio of the speedups = inverse ratio of times.
         let ours_spin = time(|| {
-            let s: u64 = ours.map(|_| spin(SPIN), 0..SPIN_TASKS).fold(0, u64::wrapping_add);
-            black_box(s);
+            black_box(ours.map(|_| spin(SPIN), 0..SPIN_TASKS).fold(0, u64::wrapping_add));
         });
         let rayon_spin = time(|| {
-            let s: u64 =
-                rayon.install(|| (0..SPIN_TASKS).into_par_iter().map(|_| spin(SPIN)).reduce(|| 0, u64::wrapping_add));
-            black_box(s);
+            black_box(
+                rayon.install(|| (0..SPIN_TASKS).into_par_iter().map(|_| spin(SPIN)).reduce(|| 0, u64::wrapping_add)),
+            );
         });
-        spin_ratio.push(rayon_spin / ours_spin);
+        spin_row.push(ours_spin, rayon_spin);
 
-        // 4. Per-task dispatch: empty scoped spawns.
-        let ours_spawn = time(|| {
-            ours.scope(|s| {
-                for _ in 0..EMPTY_TASKS {
-                    s.spawn(|| {
-                        black_box(());
-                    });
-                }
-            })
-        });
         let rayon_spawn = time(|| {
             rayon.scope(|s| {
                 for _ in 0..EMPTY_TASKS {
@@ -132,34 +167,11 @@ fn main() {
                 }
             })
         });
-        dispatch.push(ours_spawn / rayon_spawn);
+        dispatch.push(empty_spawns(&ours, EMPTY_TASKS), rayon_spawn);
     }
-    let ms = |v: Vec<f64>| median(v) * 1e3;
-    println!("{workers} workers, {rounds} interleaved rounds, medians:");
-    println!(
-        "  lazy map(x*x, 0..1e6).collect(): {:.3} ms vs sequential {:.3} ms: ratio {:.2} (target <= 1.25)",
-        ms(t_lazy),
-        ms(t_seq),
-        median(lazy)
-    );
-    println!(
-        "  lazy map(x*x, 0..1e6).fold(+):    {:.3} ms vs sequential {:.3} ms: ratio {:.2} (target <= 1.25)",
-        ms(t_fold),
-        ms(t_seq_fold),
-        median(folded)
-    );
-    println!(
-        "  lazy map of 1e7, no black_box, fold: {:.3} ms vs sequential {:.3} ms: ratio {:.2}",
-        ms(t_plain),
-        ms(t_seq_plain),
-        median(plain)
-    );
-    println!(
-        "  map_collect(x*x, 0..1e6): {:.3} ms vs rayon collect {:.3} ms: ratio {:.2} (target <= 1.10)",
-        ms(t_collect),
-        ms(t_rayon),
-        median(collect)
-    );
-    println!("  2000 x 30us spin: our speedup / rayon's {:.3} (target >= 0.97)", median(spin_ratio));
-    println!("  100k empty scope.spawn: time ratio to rayon {:.2} (aim < 1)", median(dispatch));
+    println!("{workers} workers, {rounds} interleaved rounds, medians (10^6 items of x*x unless noted):");
+    println!("{:<44} {:<24} {:>12} {:>12} {:>8}  goal", "measured", "against", "ours", "baseline", "ratio");
+    for row in [&coarse, &fine, &single, &auto, &unordered, &collect, &spin_row, &dispatch] {
+        row.print();
+    }
 }

@@ -73,19 +73,11 @@ const CHUNKS_PER_WORKER: usize = 4;
 /// timing cannot make the next chunk absurdly large.
 const MAX_GROWTH: usize = 8;
 
-/// Largest run an ordered map computes straight from its inputs on the
-/// consumer (see [`Placement`]). Such a run has no buffer, so only the
-/// granularity of progress reports and timing samples bounds it.
-const MAX_DIRECT_RUN: usize = 1 << 20;
-
 #[derive(Debug, Clone)]
 pub(crate) struct Chunker {
     fixed: bool,
     size: usize,
     max: usize,
-    /// Items per run computed on the consumer with no chunk buffer: sized
-    /// for [`TARGET_CHUNK_NS`] like `size`, but free of the buffer caps.
-    direct: usize,
     /// Smoothed nanoseconds per item.
     per_item_ns: Option<f64>,
 }
@@ -97,7 +89,7 @@ impl Chunker {
         match chunking {
             Chunking::Fixed(size) => {
                 assert!(size >= 1, "chunk size must be at least 1, got {size}");
-                Chunker { fixed: true, size, max: size, direct: size, per_item_ns: None }
+                Chunker { fixed: true, size, max: size, per_item_ns: None }
             }
             Chunking::Auto => {
                 let balance_cap =
@@ -107,7 +99,6 @@ impl Chunker {
                     fixed: false,
                     size: 1,
                     max: balance_cap.min(memory_cap).min(MAX_AUTO_CHUNK),
-                    direct: 1,
                     per_item_ns: None,
                 }
             }
@@ -116,25 +107,6 @@ impl Chunker {
 
     pub(crate) fn size(&self) -> usize {
         self.size
-    }
-
-    /// Items in the next run computed straight from the inputs on the
-    /// consumer.
-    pub(crate) fn direct_size(&self) -> usize {
-        self.direct
-    }
-
-    /// Items the consumer computes between two looks at the clock when it
-    /// runs them itself: about [`LEG_NS`] of work, at most [`MAX_LEG`].
-    pub(crate) fn leg_size(&self) -> usize {
-        self.per_item_ns.map_or(1, |ns| ((LEG_NS / ns) as usize).clamp(1, MAX_LEG))
-    }
-
-    /// Automatic chunking, and items measured as cheap: the case where
-    /// running them on the consumer may beat handing them out (see
-    /// [`Placement`]).
-    pub(crate) fn may_inline(&self) -> bool {
-        !self.fixed && self.per_item_ns.is_some_and(|ns| ns < MAX_INLINE_ITEM_NS)
     }
 
     /// Feeds back how long a finished chunk of `items` inputs ran.
@@ -152,189 +124,12 @@ impl Chunker {
         self.per_item_ns = Some(estimate);
         let wanted = (TARGET_CHUNK_NS / estimate) as usize;
         self.size = wanted.clamp(1, (self.size * MAX_GROWTH).min(self.max));
-        self.direct = wanted.clamp(1, self.direct.saturating_mul(MAX_GROWTH).min(MAX_DIRECT_RUN));
-    }
-}
-
-/// How long the consumer computes items itself before it reads the clock
-/// again, to report progress, time the items, and end the run if they got
-/// slow (within a leg, the watchdog does that). A clock read every 10 µs
-/// costs well under 1%.
-const LEG_NS: f64 = 10_000.0;
-
-/// The most items in one leg, whatever their measured cost.
-const MAX_LEG: usize = 4096;
-
-/// Items slower than this always go to workers.
-const MAX_INLINE_ITEM_NS: f64 = 1_000.0;
-
-/// How many full-size chunks a placement decision first holds before the
-/// other placement is measured again (so a change in `f`'s cost is
-/// noticed). Each re-measurement that confirms the decision doubles the
-/// interval, up to [`MAX_REPROBE_EVERY`], so a stable map spends little
-/// time probing.
-const REPROBE_EVERY: usize = 32;
-const MAX_REPROBE_EVERY: usize = 1024;
-
-/// Where an ordered map with automatic chunking runs its chunks: on the
-/// workers, or on the consumer itself when items are so cheap that the
-/// consumer's own per-item work (pulling inputs, handing out results) is
-/// the bottleneck and a hand-off only adds to it.
-///
-/// It decides by measurement, not by a threshold: the consumer's wall
-/// time per item handed out, in each placement, including whatever the
-/// caller does with the items. A map starts on the workers and measures
-/// them, then tries inline ([`handed_out`](Self::handed_out)); or, when
-/// a chunk back from the workers shows cheap items before anything was
-/// measured, starts inline at once ([`start_inline`](Self::start_inline)),
-/// which spares cheap maps the cost of measuring the workers first (the
-/// workers' per-item time alone does not say which is faster: that also
-/// depends on what the caller does per item). Either way it keeps
-/// the faster and measures the other again every [`REPROBE_EVERY`]
-/// full-size chunks.
-#[derive(Debug, Default)]
-pub(crate) struct Placement {
-    /// Smoothed wall ns per item: `[on workers, inline]`.
-    wall_ns: [Option<f64>; 2],
-    inline: bool,
-    /// The next sample spans a change of placement: skip it.
-    skip: bool,
-    since_probe: usize,
-    /// Full-size chunks between re-measurements; 0 (the initial state)
-    /// measures the other placement as soon as this one has a sample.
-    probe_every: usize,
-    /// While the other placement is being measured: the placement before.
-    probing_from: Option<bool>,
-}
-
-impl Placement {
-    pub(crate) fn inline(&self) -> bool {
-        self.inline
-    }
-
-    /// Nothing measured or decided yet (a new map, or items that were
-    /// not cheap until now).
-    pub(crate) fn is_unmeasured(&self) -> bool {
-        !self.inline && self.wall_ns == [None, None]
-    }
-
-    /// Runs inline from now on, until the workers are next measured.
-    pub(crate) fn start_inline(&mut self) {
-        *self = Placement { inline: true, skip: true, probe_every: REPROBE_EVERY, ..Placement::default() };
-    }
-
-    /// A chunk of `items` was handed out `elapsed_ns` after the previous
-    /// one (`None`: no previous one, not a full-size chunk, or the sample
-    /// spans a transition); `eligible` is [`Chunker::may_inline`].
-    pub(crate) fn handed_out(&mut self, items: usize, elapsed_ns: Option<u64>, eligible: bool) {
-        if !eligible {
-            *self = Placement::default();
-            return;
-        }
-        let sampled = match elapsed_ns {
-            Some(ns) if !self.skip && items > 0 => {
-                let sample = ns as f64 / items as f64;
-                let slot = &mut self.wall_ns[usize::from(self.inline)];
-                *slot = Some(slot.map_or(sample, |previous| 0.5 * previous + 0.5 * sample));
-                true
-            }
-            _ => false,
-        };
-        self.skip = false;
-        if !sampled {
-            return;
-        }
-        match (self.probing_from, self.wall_ns) {
-            (Some(from), [Some(workers), Some(inline)]) => {
-                // A measurement of both is complete: keep the faster, and
-                // back off if it confirmed the previous decision.
-                self.probing_from = None;
-                self.since_probe = 0;
-                let want_inline = inline < workers;
-                self.probe_every =
-                    if from == want_inline { (self.probe_every * 2).min(MAX_REPROBE_EVERY) } else { REPROBE_EVERY };
-                self.switch_to(want_inline);
-            }
-            (Some(_), _) => {}
-            (None, _) => {
-                self.since_probe += 1;
-                if self.since_probe >= self.probe_every {
-                    self.probe_every = self.probe_every.max(REPROBE_EVERY);
-                    self.probing_from = Some(self.inline);
-                    self.wall_ns[usize::from(!self.inline)] = None;
-                    self.switch_to(!self.inline);
-                }
-            }
-        }
-    }
-
-    fn switch_to(&mut self, inline: bool) {
-        if inline != self.inline {
-            self.inline = inline;
-            self.skip = true;
-        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn placement_measures_both_and_keeps_the_faster() {
-        let mut p = Placement::default();
-        p.handed_out(100, Some(300), true); // workers: 3 ns/item
-        assert!(p.inline(), "should probe inline next");
-        p.handed_out(100, Some(999_999), true); // transition: skipped
-        p.handed_out(100, Some(100), true); // inline: 1 ns/item
-        assert!(p.inline());
-        // Inline holds until the re-probe measures the workers again.
-        let mut held = 0;
-        while p.inline() {
-            p.handed_out(100, Some(100), true);
-            held += 1;
-        }
-        assert!(held <= REPROBE_EVERY, "held {held}");
-        p.handed_out(100, Some(999_999), true); // transition: skipped
-        p.handed_out(100, Some(20), true); // the workers are now faster
-        assert!(!p.inline());
-        // Not eligible (e.g. items got slow): back to workers, forgetting all.
-        p.handed_out(100, Some(20), false);
-        assert!(!p.inline());
-        assert_eq!(p.wall_ns, [None, None]);
-    }
-
-    #[test]
-    fn a_placement_started_inline_holds_until_it_measures_the_workers() {
-        let mut p = Placement::default();
-        p.start_inline();
-        assert!(p.inline());
-        p.handed_out(100, Some(999_999), true); // spans the switch: skipped
-        let mut held = 0;
-        while p.inline() {
-            p.handed_out(100, Some(100), true); // inline: 1 ns/item
-            held += 1;
-            assert!(held <= REPROBE_EVERY, "never measured the workers");
-        }
-        assert_eq!(held, REPROBE_EVERY);
-        p.handed_out(100, Some(999_999), true); // transition: skipped
-        p.handed_out(100, Some(500), true); // workers: 5 ns/item, slower
-        assert!(p.inline(), "kept the workers although inline was faster");
-        // Confirmed: the next measurement waits twice as long.
-        assert_eq!(p.probe_every, 2 * REPROBE_EVERY);
-    }
-
-    #[test]
-    fn direct_runs_grow_past_the_buffer_caps_for_cheap_items() {
-        let mut c = Chunker::new(Chunking::Auto, Some(10_000_000), 2, 8);
-        for _ in 0..12 {
-            let n = c.direct_size();
-            c.observe(n, n as u64); // 1 ns per item
-        }
-        assert_eq!(c.size(), MAX_CHUNK_BYTES / 8, "buffered chunks keep their cap");
-        assert_eq!(c.direct_size(), (TARGET_CHUNK_NS as usize).min(MAX_DIRECT_RUN));
-        assert!(c.may_inline());
-    }
 
     #[test]
     fn fixed_never_changes() {

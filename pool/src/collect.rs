@@ -13,11 +13,13 @@ use std::any::Any;
 use std::mem::{ManuallyDrop, MaybeUninit};
 use std::ops::{Range, RangeInclusive};
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 
 use crate::latch::drop_quietly;
-use crate::pool::ThreadPool;
+use crate::scope::{self, Scope};
+use crate::workers::Workers;
 
 /// Inputs that can be read by index from several threads at once.
 ///
@@ -212,7 +214,7 @@ struct Done {
     consumed: Option<usize>,
 }
 
-pub(crate) fn map_collect<I, F, T>(pool: &ThreadPool, f: F, inputs: I) -> Vec<T>
+pub(crate) fn map_collect<I, F, T>(pool: &Arc<Workers>, f: F, inputs: I) -> Vec<T>
 where
     I: IntoIndexed,
     F: Fn(I::Item) -> T + Sync,
@@ -245,7 +247,7 @@ where
         // The scope panics only if `shutdown_now` cancelled tasks, which
         // the count of filled slots below reports with the clean-up.
         let joined = panic::catch_unwind(AssertUnwindSafe(|| {
-            pool.scope(|s| {
+            scope::run(pool, |s| {
                 for _ in 0..workers.min(len.div_ceil(chunk)) {
                     s.spawn(move || {
                         let mut mine = Done::default();
@@ -333,5 +335,31 @@ fn clean_up<S: sealed::Source, T>(out: &mut [MaybeUninit<T>], len: usize, inputs
             drop_quietly(unsafe { inputs.take(index) });
         }
         next = next.max(range.end);
+    }
+}
+
+/// Lives here, not in `scope.rs`, so that the scope does not depend on
+/// this module while this module runs its tasks in a scope.
+impl<'scope, 'env> Scope<'scope, 'env> {
+    /// [`ThreadPool::map_collect`](crate::ThreadPool::map_collect) from
+    /// inside a scope (which it joins before returning, like any call).
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(2).unwrap();
+    /// let xs = vec![1, 2, 3];
+    /// let (doubled, tripled) = pool.scope(|s| {
+    ///     let t = s.submit(|| xs.iter().map(|x| x * 3).collect::<Vec<_>>());
+    ///     (s.map_collect(|x: &i32| x * 2, &xs), t.wait().unwrap())
+    /// });
+    /// assert_eq!(doubled, [2, 4, 6]);
+    /// assert_eq!(tripled, [3, 6, 9]);
+    /// ```
+    pub fn map_collect<I, F, T>(&self, f: F, inputs: I) -> Vec<T>
+    where
+        I: IntoIndexed,
+        F: Fn(I::Item) -> T + Sync,
+        T: Send,
+    {
+        map_collect(self.pool(), f, inputs)
     }
 }

@@ -50,7 +50,7 @@ mod sleep;
 mod spawn;
 mod sync;
 mod task;
-mod watchdog;
+mod workers;
 
 pub use chunk::{Chunking, MAX_AUTO_CHUNK, TARGET_CHUNK_NS};
 pub use collect::{Indexed, IntoIndexed};

@@ -1,6 +1,7 @@
-//! loom models of the protocols in `sleep.rs` and `latch.rs`, run on the
-//! real code (through the `sync` shim) under every interleaving loom
-//! explores:
+//! loom models of the protocols in `sleep.rs` and `latch.rs`, and of a
+//! map chunk's hand-off (`task::Claim` on its inputs, `ResultCell` for its
+//! output), run on the real code (through the `sync` shim) under every
+//! interleaving loom explores:
 //!
 //! ```text
 //! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
@@ -23,6 +24,7 @@ use loom::thread;
 
 use crate::latch::{ResultCell, ScopeLatch};
 use crate::sleep::Sleep;
+use crate::task::Claim;
 
 /// One idle worker, run as `registry::main_loop` runs it (search, then
 /// park), against one producer that publishes a job and notifies: the
@@ -175,5 +177,46 @@ fn loom_result_cell_complete_races_abandon() {
         drop(cell.abandon());
         worker.join().unwrap();
         assert_eq!(drops.load(std::sync::atomic::Ordering::SeqCst), 1);
+    });
+}
+
+/// A map chunk's hand-off (`map/feeder.rs`, `map/ordered.rs`): the worker
+/// starting the chunk's task and the consumer needing it as its head race
+/// for the inputs' claim. Exactly one computes the chunk; the worker then
+/// fills the result slot (`Some(output)`, or `None` when it found the
+/// inputs taken); the consumer, if it lost the race, waits for the slot
+/// and takes the output. Either way the consumer ends with the output
+/// exactly once, never waits forever, and the inputs are used once.
+#[test]
+fn loom_chunk_hand_off_claim_then_slot() {
+    loom::model(|| {
+        let inputs = Arc::new(Claim::new(vec![1u32, 2, 3]));
+        let slot = Arc::new(ResultCell::<Option<u32>>::new());
+        let computed = Arc::new(AtomicUsize::new(0));
+        let worker = {
+            let (inputs, slot, computed) = (Arc::clone(&inputs), Arc::clone(&slot), Arc::clone(&computed));
+            thread::spawn(move || {
+                let output = inputs.take().map(|xs| {
+                    computed.fetch_add(1, Ordering::SeqCst);
+                    xs.iter().sum::<u32>()
+                });
+                assert!(slot.complete(Ok(output)).is_none());
+            })
+        };
+        let output = match inputs.take() {
+            Some(xs) => {
+                computed.fetch_add(1, Ordering::SeqCst);
+                xs.iter().sum::<u32>()
+            }
+            None => {
+                while !slot.is_done() {
+                    slot.block(None);
+                }
+                slot.take().expect("the worker completes its task").expect("the worker had the inputs")
+            }
+        };
+        assert_eq!(output, 6);
+        worker.join().unwrap();
+        assert_eq!(computed.load(Ordering::SeqCst), 1);
     });
 }

@@ -2,9 +2,7 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::thread::{self, JoinHandle, ThreadId};
-
-use parking_lot::Mutex;
+use std::thread;
 
 use crate::args::Apply;
 use crate::collect::{self, IntoIndexed};
@@ -15,6 +13,7 @@ use crate::registry::Registry;
 use crate::scope::{self, Scope};
 use crate::spawn::{self, Spawner};
 use crate::task::TaskHandle;
+use crate::workers::Workers;
 
 /// The most workers a pool may have (as many as rayon allows): beyond
 /// this, [`Builder::build`] returns [`BuildError::TooManyWorkers`] rather
@@ -181,14 +180,7 @@ impl Builder {
         };
         let (registry, locals) = Registry::new(num_workers, self.metrics);
         let pool = ThreadPool {
-            inner: Arc::new(Inner {
-                registry: Arc::clone(&registry),
-                threads: Mutex::new(Vec::with_capacity(num_workers)),
-                worker_ids: Mutex::new(Vec::with_capacity(num_workers)),
-                joining: Mutex::new(()),
-                num_workers,
-                workers_only: self.start_handler.is_some(),
-            }),
+            inner: Arc::new(Workers::new(Arc::clone(&registry), num_workers, self.start_handler.is_some())),
         };
         for (index, local) in locals.into_iter().enumerate() {
             let name = match &mut self.thread_name {
@@ -210,8 +202,7 @@ impl Builder {
                     run_hook(exit.as_deref(), index);
                 })
                 .map_err(BuildError::Spawn)?;
-            pool.inner.worker_ids.lock().push(thread.thread().id());
-            pool.inner.threads.lock().push(thread);
+            pool.inner.add(thread);
         }
         Ok(pool)
     }
@@ -249,53 +240,7 @@ fn run_hook(hook: Option<&(dyn Fn(usize) + Send + Sync)>, index: usize) {
 /// ```
 #[derive(Clone)]
 pub struct ThreadPool {
-    inner: Arc<Inner>,
-}
-
-/// What the handles share; dropping it stops the workers.
-struct Inner {
-    registry: Arc<Registry>,
-    /// Taken (and joined) by the first shutdown from outside the pool.
-    threads: Mutex<Vec<JoinHandle<()>>>,
-    /// The workers' ids, kept after they are joined: tells a worker thread
-    /// (also outside its loop: in an exit handler, or a thread-local's
-    /// destructor) from any other.
-    worker_ids: Mutex<Vec<ThreadId>>,
-    /// Held while joining, so that a second `shutdown_now` racing the first
-    /// also returns only once the workers are gone.
-    joining: Mutex<()>,
-    num_workers: usize,
-    /// A start handler prepares each worker (pinning, thread-local state):
-    /// maps then run `f` only on the workers, never inline on a consumer.
-    workers_only: bool,
-}
-
-impl Inner {
-    fn join_workers(&self) {
-        // Called from one of this pool's workers (a task dropping the last
-        // handle, or calling `shutdown_now`; an exit handler), waiting would
-        // deadlock as soon as another worker waits for the task running
-        // here, and a worker cannot join itself. The workers leave on their
-        // own once told to; their handles stay in the list for a later call
-        // from outside the pool (or are detached with it).
-        let me = thread::current().id();
-        if self.registry.is_current_worker() || self.worker_ids.lock().contains(&me) {
-            return;
-        }
-        let _joining = self.joining.lock();
-        let threads = std::mem::take(&mut *self.threads.lock());
-        for thread in threads {
-            // Jobs catch their panics, so a worker cannot have panicked.
-            let _ = thread.join();
-        }
-    }
-}
-
-impl Drop for Inner {
-    fn drop(&mut self) {
-        self.registry.terminate();
-        self.join_workers();
-    }
+    inner: Arc<Workers>,
 }
 
 impl ThreadPool {
@@ -324,21 +269,11 @@ impl ThreadPool {
     /// assert_eq!(pool::ThreadPool::new(3).unwrap().num_workers(), 3);
     /// ```
     pub fn num_workers(&self) -> usize {
-        self.inner.num_workers
-    }
-
-    /// Whether maps must run `f` on the workers only (see
-    /// [`Builder::start_handler`]).
-    pub(crate) fn workers_only(&self) -> bool {
-        self.inner.workers_only
-    }
-
-    pub(crate) fn registry(&self) -> &Arc<Registry> {
-        &self.inner.registry
+        self.inner.num_workers()
     }
 
     fn spawner(&self) -> Spawner<'static> {
-        Spawner::unscoped(self)
+        Spawner::unscoped(&self.inner)
     }
 
     /// Runs `f` on a worker and returns a handle to its result.
@@ -358,7 +293,7 @@ impl ThreadPool {
         T: Send + 'static,
     {
         // SAFETY: `f` and `T` are `'static`.
-        TaskHandle::new(unsafe { spawn::spawn(self.registry(), None, f) })
+        TaskHandle::new(unsafe { spawn::spawn(self.inner.registry(), None, f) })
     }
 
     /// Applies `f` to every input on the pool and yields the results in
@@ -424,7 +359,7 @@ impl ThreadPool {
         F: Fn(I::Item) -> T + Sync,
         T: Send,
     {
-        collect::map_collect(self, f, inputs)
+        collect::map_collect(&self.inner, f, inputs)
     }
 
     /// Like [`map`](ThreadPool::map), but yields `Result`s: a panic in `f`
@@ -511,21 +446,23 @@ impl ThreadPool {
     where
         F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
     {
-        scope::run(self, body)
+        scope::run(&self.inner, body)
     }
 
     /// The metrics recorded so far, or `None` unless the pool was built
-    /// with [`Builder::metrics(true)`](Builder::metrics).
+    /// with [`Builder::metrics(true)`](Builder::metrics). They time what
+    /// the workers run: a map chunk its consumer ran itself is not counted.
     ///
     /// ```
     /// let pool = pool::ThreadPool::builder().num_workers(2).metrics(true).build().unwrap();
-    /// let _: Vec<u8> = pool.map(|x: u8| x, 0..100u8).chunk_size(10).collect();
+    /// let tasks: Vec<_> = (0..10).map(|i| pool.submit(move || i)).collect();
+    /// tasks.into_iter().for_each(|t| drop(t.wait()));
     /// let m = pool.metrics().unwrap();
-    /// assert_eq!(m.total_tasks(), 10); // one task per chunk
+    /// assert_eq!(m.total_tasks(), 10);
     /// assert!(pool::ThreadPool::new(1).unwrap().metrics().is_none());
     /// ```
     pub fn metrics(&self) -> Option<MetricsSnapshot> {
-        self.inner.registry.metrics.as_ref().map(|m| m.snapshot())
+        self.inner.registry().metrics.as_ref().map(|m| m.snapshot())
     }
 
     /// Clears the recorded metrics (to measure one phase on its own).
@@ -537,7 +474,7 @@ impl ThreadPool {
     /// assert_eq!(pool.metrics().unwrap().total_tasks(), 0);
     /// ```
     pub fn reset_metrics(&self) {
-        if let Some(metrics) = &self.inner.registry.metrics {
+        if let Some(metrics) = &self.inner.registry().metrics {
             metrics.reset();
         }
     }
@@ -566,9 +503,7 @@ impl ThreadPool {
     /// assert_eq!(pool.submit(|| 2).wait(), Err(pool::TaskError::Cancelled));
     /// ```
     pub fn shutdown_now(&self) {
-        self.inner.registry.cancel_all();
-        self.inner.join_workers();
-        self.inner.registry.drain_cancelled();
+        self.inner.shutdown_now();
     }
 }
 

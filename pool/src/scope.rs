@@ -3,15 +3,15 @@
 
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
 
 use crate::args::Apply;
-use crate::collect::{self, IntoIndexed};
 use crate::latch::ScopeLatch;
 use crate::map::{Map, MapUnordered, TryMap};
-use crate::pool::ThreadPool;
 use crate::registry;
 use crate::spawn::{self, Spawner};
 use crate::task::ScopedTaskHandle;
+use crate::workers::Workers;
 
 /// A scope in which tasks may borrow anything that outlives it (`'env`).
 ///
@@ -28,7 +28,7 @@ use crate::task::ScopedTaskHandle;
 /// assert_eq!(total, 21);
 /// ```
 pub struct Scope<'scope, 'env: 'scope> {
-    pool: &'scope ThreadPool,
+    pool: &'scope Arc<Workers>,
     latch: ScopeLatch,
     // Invariant in both lifetimes, as `std::thread::Scope` is, so the
     // borrow checker cannot shrink them to let a borrow escape.
@@ -37,6 +37,11 @@ pub struct Scope<'scope, 'env: 'scope> {
 }
 
 impl<'scope, 'env> Scope<'scope, 'env> {
+    /// The pool this scope runs on.
+    pub(crate) fn pool(&self) -> &'scope Arc<Workers> {
+        self.pool
+    }
+
     fn spawner(&'scope self) -> Spawner<'scope> {
         Spawner::scoped(self.pool, &self.latch)
     }
@@ -182,28 +187,6 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     {
         self.map(move |args| f.apply(args), inputs)
     }
-
-    /// [`ThreadPool::map_collect`](crate::ThreadPool::map_collect) from
-    /// inside a scope (which it joins before returning, like any call).
-    ///
-    /// ```
-    /// let pool = pool::ThreadPool::new(2).unwrap();
-    /// let xs = vec![1, 2, 3];
-    /// let (doubled, tripled) = pool.scope(|s| {
-    ///     let t = s.submit(|| xs.iter().map(|x| x * 3).collect::<Vec<_>>());
-    ///     (s.map_collect(|x: &i32| x * 2, &xs), t.wait().unwrap())
-    /// });
-    /// assert_eq!(doubled, [2, 4, 6]);
-    /// assert_eq!(tripled, [3, 6, 9]);
-    /// ```
-    pub fn map_collect<I, F, T>(&self, f: F, inputs: I) -> Vec<T>
-    where
-        I: IntoIndexed,
-        F: Fn(I::Item) -> T + Sync,
-        T: Send,
-    {
-        collect::map_collect(self.pool, f, inputs)
-    }
 }
 
 /// Runs `body` with a fresh scope on this thread and joins everything it
@@ -211,7 +194,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
 /// payload, the body's panic or else the first panic of a task nobody
 /// waited on; or else panics if `shutdown_now` cancelled a task spawned
 /// with `spawn` (which has no handle to tell).
-pub(crate) fn run<'env, F, R>(pool: &ThreadPool, body: F) -> R
+pub(crate) fn run<'env, F, R>(pool: &Arc<Workers>, body: F) -> R
 where
     F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
 {

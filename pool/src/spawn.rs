@@ -7,9 +7,9 @@ use std::time::Instant;
 
 use crate::job::JobRef;
 use crate::latch::ScopeLatch;
-use crate::pool::ThreadPool;
 use crate::registry::Registry;
 use crate::task::{self, Detached, Handle, LatchPtr};
+use crate::workers::Workers;
 
 fn stamp(registry: &Registry) -> Option<Instant> {
     registry.timed().then(Instant::now)
@@ -51,14 +51,15 @@ where
     registry.push(job);
 }
 
-/// Where a map sends its tasks: a pool handle, plus the scope when the
-/// map's data is borrowed.
+/// Where a map sends its tasks: the pool's shared state (which keeps its
+/// workers alive while the map lives), plus the scope when the map's data
+/// is borrowed.
 ///
 /// Invariant, kept by the two constructors: a `Spawner<'a>` without a
 /// scope has `'a = 'static`; with one, the scope joins every task it
 /// counted before `'a`'s borrows end. So `spawn`'s `'a` bounds are enough.
 pub(crate) struct Spawner<'a> {
-    pool: ThreadPool,
+    pool: Arc<Workers>,
     scope: Option<&'a ScopeLatch>,
     /// Invariant in `'a`, so a map cannot be coerced to a longer lifetime.
     _data: PhantomData<&'a mut &'a ()>,
@@ -66,28 +67,28 @@ pub(crate) struct Spawner<'a> {
 
 impl Spawner<'static> {
     /// For a pool-level map: everything it spawns is `'static`.
-    pub(crate) fn unscoped(pool: &ThreadPool) -> Self {
-        Spawner { pool: pool.clone(), scope: None, _data: PhantomData }
+    pub(crate) fn unscoped(pool: &Arc<Workers>) -> Self {
+        Spawner { pool: Arc::clone(pool), scope: None, _data: PhantomData }
     }
 }
 
 impl<'a> Spawner<'a> {
     /// For a map in a scope, whose tasks may borrow for `'a`: `latch`'s
     /// scope waits for them before `'a` ends.
-    pub(crate) fn scoped(pool: &ThreadPool, latch: &'a ScopeLatch) -> Self {
-        Spawner { pool: pool.clone(), scope: Some(latch), _data: PhantomData }
+    pub(crate) fn scoped(pool: &Arc<Workers>, latch: &'a ScopeLatch) -> Self {
+        Spawner { pool: Arc::clone(pool), scope: Some(latch), _data: PhantomData }
     }
 
     pub(crate) fn num_workers(&self) -> usize {
         self.pool.num_workers()
     }
 
-    /// Whether a map may run items on its consumer (see [`Placement`](crate::chunk)):
-    /// not on a pool whose workers are set up for them, and not once the
-    /// pool is shut down (the map's remaining items are cancelled, as they
-    /// would be on the workers).
-    pub(crate) fn may_run_inline(&self) -> bool {
-        !self.pool.workers_only() && !self.is_shut_down()
+    /// Whether the consumer may run a chunk itself: not after
+    /// `shutdown_now` (its remaining chunks are cancelled, as they would be
+    /// on the workers), nor off the workers of a pool whose start handler
+    /// set them up for `f`.
+    pub(crate) fn may_run_here(&self) -> bool {
+        !self.is_shut_down() && self.pool.may_run_here()
     }
 
     /// `shutdown_now` was called on the pool.

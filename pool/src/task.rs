@@ -17,7 +17,6 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,6 +24,7 @@ use crate::error::TaskError;
 use crate::job::{Job, Recorder};
 use crate::latch::{drop_quietly, ResultCell, ScopeLatch};
 use crate::registry;
+use crate::sync::{AtomicBool, Ordering};
 
 /// A closure that exactly one party (a worker running it, or someone
 /// cancelling it) may take.

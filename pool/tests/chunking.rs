@@ -44,9 +44,11 @@ fn auto_chunking_batches_cheap_items() {
     assert!(tasks * 100 < n, "{tasks} tasks for {n} cheap items: auto chunking did not batch");
 }
 
+/// On a pool with a start handler `f` stays on the workers, so every chunk
+/// is one task run there.
 #[test]
 fn fixed_chunking_runs_one_task_per_chunk() {
-    let pool = ThreadPool::builder().num_workers(2).metrics(true).build().unwrap();
+    let pool = ThreadPool::builder().num_workers(2).metrics(true).start_handler(|_| {}).build().unwrap();
     for (n, size) in [(100u64, 1usize), (100, 7), (100, 100), (10, 64)] {
         pool.reset_metrics();
         assert_eq!(pool.map(|x| x + 1, 0..n).chunk_size(size).count(), n as usize);
@@ -75,18 +77,27 @@ fn on_consumer(pool: &ThreadPool, n: u64, pause: std::time::Duration, chunking: 
     here.load(Ordering::Relaxed)
 }
 
+/// The consumer runs the head chunk itself when no worker has started it:
+/// with the only worker blocked, every chunk runs on the consumer, in
+/// order, and the map does not wait for the worker.
 #[test]
-fn cheap_items_run_on_the_consumer_and_slow_ones_never_do() {
-    let pool = ThreadPool::new(2).unwrap();
-    // Cheap items: the consumer runs some itself, at least to measure
-    // that placement. (How many depends on the build and the machine's
-    // load: the placement keeps whichever measures faster, and in a debug
-    // build two workers can beat the consumer. `examples/perf.rs` shows the
-    // release-build case.)
-    let here = on_consumer(&pool, 200_000, std::time::Duration::ZERO, Chunking::Auto);
-    assert!(here > 0, "no cheap item ran on the consumer");
-    // Slow items always go to the workers, so at most 2 run at once.
-    assert_eq!(on_consumer(&pool, 40, std::time::Duration::from_millis(2), Chunking::Auto), 0);
-    // A fixed chunk size always hands out, however cheap the items.
-    assert_eq!(on_consumer(&pool, 20_000, std::time::Duration::ZERO, Chunking::Fixed(100)), 0);
+fn the_consumer_runs_the_head_when_no_worker_has_started_it() {
+    let pool = ThreadPool::new(1).unwrap();
+    let (release, blocked) = std::sync::mpsc::channel::<()>();
+    let blocker = pool.submit(move || blocked.recv().ok());
+    for chunking in [Chunking::Fixed(1), Chunking::Fixed(7), Chunking::Auto] {
+        assert_eq!(on_consumer(&pool, 100, std::time::Duration::ZERO, chunking), 100, "{chunking:?}");
+    }
+    release.send(()).unwrap();
+    assert_eq!(blocker.wait(), Ok(Some(())));
+}
+
+/// A pool with a start handler keeps `f` on its workers: the consumer
+/// waits for them instead, however cheap the items.
+#[test]
+fn a_start_handler_keeps_f_off_the_consumer() {
+    let pool = ThreadPool::builder().num_workers(2).start_handler(|_| {}).build().unwrap();
+    for chunking in [Chunking::Fixed(1), Chunking::Fixed(100), Chunking::Auto] {
+        assert_eq!(on_consumer(&pool, 20_000, std::time::Duration::ZERO, chunking), 0, "{chunking:?}");
+    }
 }

@@ -15,6 +15,10 @@ use pool::{Chunking, TaskError, ThreadPool, MAX_AUTO_CHUNK};
 const CHUNKINGS: [Chunking; 5] =
     [Chunking::Fixed(1), Chunking::Fixed(3), Chunking::Fixed(16), Chunking::Fixed(1000), Chunking::Auto];
 
+/// A large input; Miri-sized under Miri, which runs about a thousand
+/// times slower.
+const BIG: u64 = if cfg!(miri) { 2_000 } else { 100_000 };
+
 fn f(x: u64) -> u64 {
     x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 7
 }
@@ -24,7 +28,7 @@ fn results_come_in_input_order_under_random_durations() {
     for workers in [1, 2, 4] {
         let pool = ThreadPool::new(workers).unwrap();
         for (seed, chunking) in CHUNKINGS.into_iter().enumerate() {
-            let n = 240;
+            let n = if cfg!(miri) { 40 } else { 240 };
             let pauses = durations(seed as u64 + 1, n, 200);
             let out: Vec<u64> = pool
                 .map(
@@ -352,8 +356,9 @@ fn drain_catching<T>(mut next: impl FnMut() -> Option<T>) -> (Vec<T>, usize) {
 fn a_panicking_input_iterator_raises_once_and_loses_no_item() {
     quiet_intentional_panics();
     let pool = ThreadPool::new(2).unwrap();
-    // Small inputs go to the workers; 100k cheap ones end up run inline.
-    for (n, at) in [(1000, 500), (1000, 1), (100_000, 90_000)] {
+    // Small inputs in fixed chunks; a big one in automatic chunks, which
+    // grow until the panic falls inside a large one.
+    for (n, at) in [(1000, 500), (1000, 1), (BIG, BIG - BIG / 10)] {
         let expected: Vec<u64> = (1..n).filter(|&x| x != at).collect();
         let chunkings: &[Chunking] = if n > 1000 { &[Chunking::Auto] } else { &CHUNKINGS };
         for &chunking in chunkings {

@@ -1,0 +1,269 @@
+//! The feeder: pulls inputs on the consumer's thread, cuts them into
+//! chunks and queues one task per chunk. Shared by both map flavours.
+//!
+//! Protocol: a chunk's inputs sit behind a [`Claim`] shared by its queued
+//! task and the consumer. Whoever takes them first computes the chunk:
+//! a worker starting the task, or the consumer, which runs a chunk itself
+//! when it needs that chunk's results and no worker has started it
+//! ([`Feeder::run_here`]; then it cancels the task, which would find
+//! nothing to do). So each input is computed exactly once, wherever it
+//! runs. Settings changed mid-iteration apply to chunks cut from then on;
+//! nothing queued is taken back. After `shutdown_now` the feeder takes one
+//! more input (whose chunk comes back cancelled, so the consumer is told)
+//! and then no more.
+
+use std::collections::VecDeque;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::Arc;
+use std::{mem, ops};
+
+use super::progress::{ProgressCallback, ProgressHook};
+use super::values::{prealloc, run_chunk, ChunkOutput, Values};
+use crate::chunk::{Chunker, Chunking};
+use crate::error::TaskError;
+use crate::spawn::Spawner;
+use crate::task::{Claim, Handle};
+
+/// Chunks kept in flight per worker by default: enough that a worker never
+/// waits for the consumer to queue more, and that one slow chunk at the
+/// head of an ordered map does not idle the others.
+const WINDOW_PER_WORKER: usize = 4;
+
+/// A queued chunk's inputs, which the worker starting it and the consumer
+/// race for.
+pub(super) type Inputs<X> = Arc<Claim<Values<X>>>;
+
+pub(super) struct Feeder<'a, I: Iterator, F> {
+    pub(super) spawner: Spawner<'a>,
+    inputs: I,
+    exhausted: bool,
+    /// Inputs taken for the next chunk when the input iterator panicked,
+    /// kept for that chunk (a map may be used on after the panic).
+    partial: Vec<I::Item>,
+    f: Arc<F>,
+    chunking: Chunking,
+    chunker: Option<Chunker>,
+    pub(super) window: usize,
+    /// The index of the next input to go into a chunk.
+    next_index: usize,
+    progress: Arc<ProgressHook<'a>>,
+}
+
+impl<'a, I, F, T> Feeder<'a, I, F>
+where
+    I: Iterator,
+    I::Item: Send + 'a,
+    F: Fn(I::Item) -> T + Send + Sync + 'a,
+    T: Send + 'a,
+{
+    pub(super) fn new(spawner: Spawner<'a>, f: F, inputs: I) -> Self {
+        let total = match inputs.size_hint() {
+            (low, Some(high)) if low == high => Some(low),
+            _ => None,
+        };
+        Feeder {
+            window: WINDOW_PER_WORKER * spawner.num_workers(),
+            spawner,
+            inputs,
+            exhausted: false,
+            partial: Vec::new(),
+            f: Arc::new(f),
+            chunking: Chunking::Auto,
+            chunker: None,
+            next_index: 0,
+            progress: Arc::new(ProgressHook::new(total)),
+        }
+    }
+
+    /// Inputs not yet in a chunk, when known exactly.
+    fn exact_len(&self) -> Option<usize> {
+        match self.inputs.size_hint() {
+            (low, Some(high)) if low == high => low.checked_add(self.partial.len()),
+            _ => None,
+        }
+    }
+
+    /// Checked by the public setter.
+    pub(super) fn set_chunking(&mut self, chunking: Chunking) {
+        self.chunking = chunking;
+        self.chunker = None;
+    }
+
+    pub(super) fn set_progress(&mut self, callback: ProgressCallback<'a>) {
+        self.progress.attach(callback);
+    }
+
+    /// Feeds back how long a finished chunk of `len` inputs ran.
+    pub(super) fn observe(&mut self, len: usize, outcome: &Outcome<T>) {
+        if let (Some(chunker), Ok(out)) = (&mut self.chunker, outcome) {
+            chunker.observe(len, out.elapsed_ns);
+        }
+    }
+
+    fn chunk_len(&mut self) -> usize {
+        let chunker = match &mut self.chunker {
+            Some(chunker) => chunker,
+            None => {
+                let total = self.exact_len();
+                let item_bytes = mem::size_of::<I::Item>().max(mem::size_of::<T>());
+                let chunker = Chunker::new(self.chunking, total, self.spawner.num_workers(), item_bytes);
+                self.chunker.insert(chunker)
+            }
+        };
+        chunker.size()
+    }
+
+    /// Takes the next chunk of inputs with its first input's index, or
+    /// `None` when they are used up (or the pool was shut down and the one
+    /// input after that is queued).
+    pub(super) fn next_inputs(&mut self) -> Option<(usize, Vec<I::Item>)> {
+        let chunk = self.cut()?;
+        let start = self.next_index;
+        self.next_index += chunk.len();
+        Some((start, chunk))
+    }
+
+    fn cut(&mut self) -> Option<Vec<I::Item>> {
+        if self.exhausted && self.partial.is_empty() {
+            return None;
+        }
+        if self.spawner.is_shut_down() {
+            return self.last_input_after_shutdown();
+        }
+        let size = self.chunk_len();
+        if !self.exhausted && self.partial.len() < size {
+            // Pushed one by one: `collect` would reserve what `size_hint`
+            // claims, and an input iterator may claim anything. Pushed into
+            // `partial`, so that if the iterator panics they are not lost.
+            let mut inputs = self.inputs.by_ref().take(size - self.partial.len());
+            self.partial.reserve(prealloc(&inputs));
+            for x in &mut inputs {
+                self.partial.push(x);
+            }
+            if self.partial.len() < size {
+                self.exhausted = true;
+            }
+        }
+        // More than a chunk held back (the size shrank): the rest waits.
+        let chunk =
+            if self.partial.len() > size { self.partial.drain(..size).collect() } else { mem::take(&mut self.partial) };
+        (!chunk.is_empty()).then_some(chunk)
+    }
+
+    /// After `shutdown_now` a map takes one more input, whose chunk comes
+    /// back cancelled (so the consumer is told: `Err(Cancelled)`, or the
+    /// cancelled panic from `Map`), and then no more: it ends once what it
+    /// queued has come back, rather than reading on and reporting every
+    /// remaining input as cancelled, which for an endless input never
+    /// ends. Inputs held back are dropped.
+    fn last_input_after_shutdown(&mut self) -> Option<Vec<I::Item>> {
+        let exhausted = mem::replace(&mut self.exhausted, true);
+        let mut held = mem::take(&mut self.partial).into_iter();
+        let one = held.next().or_else(|| if exhausted { None } else { self.inputs.next() });
+        drop(Values::new(held.collect()));
+        Some(vec![one?])
+    }
+
+    /// Queues a chunk's task. `then(claim)` makes what the task does with
+    /// the chunk's outcome (`None` if the consumer took its inputs first);
+    /// it is dropped with the task's closure, also when the task is
+    /// cancelled.
+    pub(super) fn queue<G, R>(
+        &self,
+        inputs: Vec<I::Item>,
+        then: impl FnOnce(&Inputs<I::Item>) -> G,
+    ) -> Queued<'a, I::Item, R>
+    where
+        G: FnOnce(Option<Outcome<T>>) -> R + Send + 'a,
+        R: Send + 'a,
+    {
+        let f = Arc::clone(&self.f);
+        let progress = Arc::clone(&self.progress);
+        let len = inputs.len();
+        let claim = Arc::new(Claim::new(Values::new(inputs)));
+        let ours = Arc::clone(&claim);
+        let then = then(&claim);
+        let handle = self.spawner.spawn(move || then(ours.take().map(|inputs| compute(&*f, &progress, inputs))));
+        Queued { start: 0, len, handle, inputs: claim }
+    }
+
+    /// Runs a queued chunk on this thread, as a worker would, if no worker
+    /// has started it (and this thread may run `f`); `None` otherwise.
+    pub(super) fn run_here(&self, inputs: &Inputs<I::Item>) -> Option<Outcome<T>> {
+        if !self.spawner.may_run_here() {
+            return None;
+        }
+        Some(compute(&*self.f, &self.progress, inputs.take()?))
+    }
+
+    /// Inputs not yet queued.
+    pub(super) fn remaining_inputs(&self) -> (usize, Option<usize>) {
+        let held = self.partial.len();
+        let (low, high) = if self.exhausted { (0, Some(0)) } else { self.inputs.size_hint() };
+        (low.saturating_add(held), high.and_then(|h| h.checked_add(held)))
+    }
+}
+
+/// A chunk's outcome: its output, or the error that failed it whole.
+pub(super) type Outcome<T> = Result<ChunkOutput<T>, TaskError>;
+
+/// Computes a chunk and counts it as done. The progress callback is user
+/// code: its panic fails the chunk (and goes on to the consumer), wherever
+/// the chunk ran.
+fn compute<X, T>(f: &impl Fn(X) -> T, progress: &ProgressHook<'_>, inputs: Values<X>) -> Outcome<T> {
+    let len = inputs.len();
+    let out = run_chunk(f, inputs);
+    match panic::catch_unwind(AssertUnwindSafe(|| progress.advance(len))) {
+        Ok(()) => Ok(out),
+        Err(payload) => Err(TaskError::from_panic(payload)),
+    }
+}
+
+impl<I: Iterator, F> Drop for Feeder<'_, I, F> {
+    fn drop(&mut self) {
+        // User values: each dropped under its own guard, as a chunk's are.
+        drop(Values::new(mem::take(&mut self.partial)));
+    }
+}
+
+/// A chunk queued on the workers: its first input's index, its length,
+/// the handle to its task (whose result is `R`) and its inputs.
+pub(super) struct Queued<'a, X, R> {
+    pub(super) start: usize,
+    pub(super) len: usize,
+    pub(super) handle: Handle<'a, R>,
+    pub(super) inputs: Inputs<X>,
+}
+
+/// The chunks a map has queued, in the order they were cut. Dropping it
+/// (with its map) cancels those not yet started: nobody will read their
+/// results.
+pub(super) struct Queue<'a, X, R>(VecDeque<Queued<'a, X, R>>);
+
+impl<X, R> Queue<'_, X, R> {
+    pub(super) fn new() -> Self {
+        Queue(VecDeque::new())
+    }
+}
+
+impl<'a, X, R> ops::Deref for Queue<'a, X, R> {
+    type Target = VecDeque<Queued<'a, X, R>>;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl<X, R> ops::DerefMut for Queue<'_, X, R> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl<X, R> Drop for Queue<'_, X, R> {
+    fn drop(&mut self) {
+        for queued in &self.0 {
+            queued.handle.cancel();
+        }
+    }
+}

@@ -1,0 +1,97 @@
+//! Ordered and unordered lazy maps over an input iterator.
+//!
+//! The consumer's thread pulls inputs, cuts them into chunks and queues one
+//! task per chunk, but never more than `window` chunks ahead of what it has
+//! handed out ([`feeder`]). That bound keeps memory constant when the input
+//! has 10^8 items (unlike Python's `Executor.map`, which submits everything
+//! up front: cpython#74028), and inputs need not be `Send`: only the items
+//! are. A chunk's results come back as one buffer, which the consumer hands
+//! out with no per-item synchronisation ([`values`]). When the consumer
+//! needs a chunk that no worker has started, it runs it itself (the
+//! [`ordered`] map's head; the [`unordered`] map's newest). Progress is
+//! counted per chunk ([`progress`]).
+
+mod feeder;
+mod ordered;
+mod progress;
+mod unordered;
+mod values;
+
+pub use ordered::{Map, TryMap};
+pub use progress::Progress;
+pub use unordered::MapUnordered;
+
+/// The settings every map flavour shares; `$example` is a call that makes
+/// one, for the doc tests.
+macro_rules! settings {
+    ($example:literal) => {
+        /// Sets the chunking: a number for chunks of exactly that many
+        /// inputs (the last may be shorter), like Python's `chunksize`, or
+        /// [`Chunking::Auto`] (the default). Panics if the size is 0.
+        ///
+        /// Called after iteration has begun, it applies to the chunks cut
+        /// from then on; those already queued run as they were cut.
+        ///
+        /// ```
+        /// let pool = pool::ThreadPool::new(2).unwrap();
+        #[doc = concat!("let n = pool.", $example, ".chunk_size(100).count();")]
+        /// assert_eq!(n, 1000);
+        #[doc = concat!("let n = pool.", $example, ".chunk_size(pool::Chunking::Auto).count();")]
+        /// assert_eq!(n, 1000);
+        /// ```
+        pub fn chunk_size(mut self, chunking: impl Into<Chunking>) -> Self {
+            let chunking = chunking.into();
+            if let Chunking::Fixed(size) = chunking {
+                assert!(size >= 1, "chunk size must be at least 1, got {size}");
+            }
+            self.feeder.set_chunking(chunking);
+            self
+        }
+
+        /// Keeps at most `chunks` chunks queued or running ahead of the
+        /// consumer (default: 4 per worker). Panics if `chunks` is 0.
+        ///
+        /// Called after iteration has begun, it applies from then on: a
+        /// smaller window queues no new chunk until fewer are in flight.
+        ///
+        /// ```
+        /// let pool = pool::ThreadPool::new(2).unwrap();
+        #[doc = concat!("let n = pool.", $example, ".window(2).count();")]
+        /// assert_eq!(n, 1000);
+        /// ```
+        pub fn window(mut self, chunks: usize) -> Self {
+            assert!(chunks >= 1, "a map's window must hold at least 1 chunk, got {chunks}");
+            self.feeder.window = chunks;
+            self
+        }
+
+        /// Calls `callback` each time a chunk finishes (on the thread that
+        /// ran it), with the number of inputs done and the total when
+        /// known; enough to drive a progress bar. Calls never overlap and
+        /// `done` only grows (chunks that finish while a call is running
+        /// are reported together by the next one, always before the map
+        /// ends), so keep the callback cheap. It may use the pool itself:
+        /// waiting inside it does not block this map's other chunks.
+        ///
+        /// `done` counts from the map's start: attached after iteration has
+        /// begun, the callback is first called at once (on this thread)
+        /// with what is already done, and `done` still reaches the total.
+        /// On a pool-level map the callback must be `'static`; in a
+        /// [`Scope`](crate::Scope) it may borrow.
+        ///
+        /// ```
+        /// use std::sync::atomic::{AtomicUsize, Ordering};
+        /// use std::sync::Arc;
+        /// let pool = pool::ThreadPool::new(2).unwrap();
+        /// let seen = Arc::new(AtomicUsize::new(0));
+        /// let last = Arc::clone(&seen);
+        #[doc = concat!("let n = pool.", $example, ".on_progress(move |p| last.store(p.done, Ordering::SeqCst)).count();")]
+        /// assert_eq!((n, seen.load(Ordering::SeqCst)), (1000, 1000));
+        /// ```
+        pub fn on_progress(mut self, callback: impl Fn(Progress) + Send + Sync + 'a) -> Self {
+            self.feeder.set_progress(Box::new(callback));
+            self
+        }
+    };
+}
+use settings;

@@ -1,0 +1,265 @@
+//! The ordered map: [`TryMap`] (results and errors) and [`Map`] (results,
+//! re-raising panics), both in input order.
+//!
+//! Protocol: the consumer keeps the chunks it queued in cutting order and
+//! only ever waits for the head, so item *i* is handed out as soon as
+//! items 0..=*i* are done. To get the head it first tops the window up
+//! (so the workers have the chunks after it), takes the head off the
+//! queue, then: if a worker finished
+//! the head, takes its buffer; if none has started it, takes its inputs
+//! and runs it itself (the head is what everything behind it waits for,
+//! and running it costs no wake-up or hand-off); otherwise waits for the
+//! worker running it, helping with queued jobs meanwhile if this thread is
+//! a worker. On a pool with a start handler the consumer, unless it is one
+//! of the pool's workers, never runs `f`. Dropping the map cancels the
+//! chunks no worker has started.
+
+use std::fmt;
+
+use super::feeder::{Feeder, Outcome, Queue, Queued};
+use super::progress::Progress;
+use super::settings;
+use super::values::{Current, Finished};
+use crate::chunk::Chunking;
+use crate::error::TaskError;
+use crate::spawn::Spawner;
+
+/// The iterator returned by [`ThreadPool::try_map`](crate::ThreadPool::try_map):
+/// `Ok(f(x))` or the task's error, in input order.
+///
+/// ```
+/// let pool = pool::ThreadPool::new(2).unwrap();
+/// let results: pool::TryMap<'static, _, _, u8> = pool.try_map(|x: u8| x, 0..3u8);
+/// assert_eq!(results.collect::<Vec<_>>(), [Ok(0), Ok(1), Ok(2)]);
+/// ```
+pub struct TryMap<'a, I: Iterator, F, T> {
+    /// Handed out before anything else: the per-item path reads only this.
+    current: Current<T>,
+    feeder: Feeder<'a, I, F>,
+    /// The task's result is the chunk's output, `None` if the consumer
+    /// took its inputs first.
+    in_flight: Queue<'a, I::Item, Option<Outcome<T>>>,
+}
+
+impl<'a, I, F, T> TryMap<'a, I, F, T>
+where
+    I: Iterator,
+    I::Item: Send + 'a,
+    F: Fn(I::Item) -> T + Send + Sync + 'a,
+    T: Send + 'a,
+{
+    pub(crate) fn new(spawner: Spawner<'a>, f: F, inputs: I) -> Self {
+        TryMap { current: Current::new(), feeder: Feeder::new(spawner, f, inputs), in_flight: Queue::new() }
+    }
+
+    settings!("try_map(|x: u32| x, 0..1000u32)");
+
+    fn refill(&mut self) {
+        while self.in_flight.len() < self.feeder.window {
+            let Some((start, inputs)) = self.feeder.next_inputs() else {
+                break;
+            };
+            let queued = self.feeder.queue(inputs, |_| |outcome| outcome);
+            self.in_flight.push_back(Queued { start, ..queued });
+        }
+    }
+
+    /// The head chunk's results, computed here if no worker started it.
+    fn take_head(&mut self) -> Option<Finished<T>> {
+        self.refill();
+        let Queued { start, len, handle, inputs } = self.in_flight.pop_front()?;
+        let outcome = match self.feeder.run_here(&inputs) {
+            Some(outcome) => {
+                // Its task would find no inputs: drop its closure now.
+                handle.cancel();
+                outcome
+            }
+            // The task's `None` is for inputs the consumer took, which it
+            // never waits for.
+            None => handle.wait().and_then(|outcome| outcome.unwrap_or(Err(TaskError::Cancelled))),
+        };
+        self.feeder.observe(len, &outcome);
+        Some((start, len, outcome))
+    }
+
+    /// The slow path: the next chunk, or an item with a failure.
+    #[inline(never)]
+    fn next_chunk(&mut self) -> Option<Result<T, TaskError>> {
+        loop {
+            if let Some((_, item)) = self.current.next_indexed() {
+                return Some(item);
+            }
+            let head = self.take_head()?;
+            self.current.set(head);
+            // Top the window up before handing out the head's items (not
+            // while the head is out of both queue and buffer, where a
+            // panicking input iterator would lose it).
+            self.refill();
+        }
+    }
+}
+
+impl<'a, I, F, T> Iterator for TryMap<'a, I, F, T>
+where
+    I: Iterator,
+    I::Item: Send + 'a,
+    F: Fn(I::Item) -> T + Send + Sync + 'a,
+    T: Send + 'a,
+{
+    type Item = Result<T, TaskError>;
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        if let Some(value) = self.current.fast.next() {
+            return Some(Ok(value));
+        }
+        self.next_chunk()
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let queued: usize = self.current.len() + self.in_flight.iter().map(|queued| queued.len).sum::<usize>();
+        let (low, high) = self.feeder.remaining_inputs();
+        (queued.saturating_add(low), high.and_then(|h| h.checked_add(queued)))
+    }
+}
+
+/// Exact when the inputs are.
+impl<'a, I, F, T> ExactSizeIterator for TryMap<'a, I, F, T>
+where
+    I: ExactSizeIterator,
+    I::Item: Send + 'a,
+    F: Fn(I::Item) -> T + Send + Sync + 'a,
+    T: Send + 'a,
+{
+}
+
+impl<I: Iterator, F, T> fmt::Debug for TryMap<'_, I, F, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TryMap").field("chunks_in_flight", &self.in_flight.len()).finish()
+    }
+}
+
+/// The iterator returned by [`ThreadPool::map`](crate::ThreadPool::map):
+/// `f(x)` in input order. A panic in `f` is re-raised here, at that item.
+///
+/// ```
+/// let pool = pool::ThreadPool::new(2).unwrap();
+/// let squares: pool::Map<'static, _, _, u64> = pool.map(|x: u64| x * x, 1..4u64);
+/// assert_eq!(squares.sum::<u64>(), 14);
+/// ```
+pub struct Map<'a, I: Iterator, F, T> {
+    inner: TryMap<'a, I, F, T>,
+}
+
+impl<'a, I, F, T> Map<'a, I, F, T>
+where
+    I: Iterator,
+    I::Item: Send + 'a,
+    F: Fn(I::Item) -> T + Send + Sync + 'a,
+    T: Send + 'a,
+{
+    pub(crate) fn new(spawner: Spawner<'a>, f: F, inputs: I) -> Self {
+        Map { inner: TryMap::new(spawner, f, inputs) }
+    }
+
+    /// See [`TryMap::chunk_size`].
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(2).unwrap();
+    /// assert_eq!(pool.map(|x: u8| x, 0..10u8).chunk_size(3).count(), 10);
+    /// ```
+    pub fn chunk_size(self, chunking: impl Into<Chunking>) -> Self {
+        Map { inner: self.inner.chunk_size(chunking) }
+    }
+
+    /// See [`TryMap::window`].
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(2).unwrap();
+    /// assert_eq!(pool.map(|x: u8| x, 0..10u8).window(1).count(), 10);
+    /// ```
+    pub fn window(self, chunks: usize) -> Self {
+        Map { inner: self.inner.window(chunks) }
+    }
+
+    /// See [`TryMap::on_progress`].
+    ///
+    /// ```
+    /// let pool = pool::ThreadPool::new(2).unwrap();
+    /// let bar = |p: pool::Progress| assert!(p.done <= p.total.unwrap());
+    /// assert_eq!(pool.map(|x: u8| x, 0..10u8).on_progress(bar).count(), 10);
+    /// ```
+    pub fn on_progress(self, callback: impl Fn(Progress) + Send + Sync + 'a) -> Self {
+        Map { inner: self.inner.on_progress(callback) }
+    }
+}
+
+impl<'a, I, F, T> Iterator for Map<'a, I, F, T>
+where
+    I: Iterator,
+    I::Item: Send + 'a,
+    F: Fn(I::Item) -> T + Send + Sync + 'a,
+    T: Send + 'a,
+{
+    type Item = T;
+
+    // Always: the per-item path (one bounds check and a read) must sit in
+    // the caller's loop.
+    #[inline(always)]
+    fn next(&mut self) -> Option<T> {
+        if let Some(value) = self.inner.current.fast.next() {
+            return Some(value);
+        }
+        match self.inner.next_chunk()? {
+            Ok(value) => Some(value),
+            Err(error) => error.resume(),
+        }
+    }
+
+    /// `sum`, `count`, `for_each` and the like: a chunk's buffer is folded
+    /// as a plain loop.
+    fn fold<B, G>(mut self, init: B, mut g: G) -> B
+    where
+        G: FnMut(B, T) -> B,
+    {
+        let mut acc = init;
+        loop {
+            for value in &mut self.inner.current.fast {
+                acc = g(acc, value);
+            }
+            match self.inner.next_chunk() {
+                None => return acc,
+                Some(Ok(value)) => acc = g(acc, value),
+                Some(Err(error)) => error.resume(),
+            }
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}
+
+/// Exact when the inputs are.
+///
+/// ```
+/// let pool = pool::ThreadPool::new(2).unwrap();
+/// let mut squares = pool.map(|x: u32| x * x, vec![1, 2, 3]);
+/// assert_eq!(squares.len(), 3);
+/// squares.next();
+/// assert_eq!(squares.len(), 2);
+/// ```
+impl<'a, I, F, T> ExactSizeIterator for Map<'a, I, F, T>
+where
+    I: ExactSizeIterator,
+    I::Item: Send + 'a,
+    F: Fn(I::Item) -> T + Send + Sync + 'a,
+    T: Send + 'a,
+{
+}
+
+impl<I: Iterator, F, T> fmt::Debug for Map<'_, I, F, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Map").field("chunks_in_flight", &self.inner.in_flight.len()).finish()
+    }
+}

@@ -1,0 +1,160 @@
+//! Progress reporting: counting finished inputs and calling the user's
+//! callback.
+//!
+//! Protocol: every chunk, wherever it ran (a worker, or the consumer
+//! running the head itself), adds its length with
+//! [`ProgressHook::advance`] once its items are computed and before its
+//! results are published, so the count is complete by the time the map
+//! ends. Counting starts with the map's first chunk whether or not a
+//! callback is attached, so one attached late still sees `done` reach the
+//! total. The callback never runs under the lock and calls never overlap
+//! (see [`ProgressHook`]).
+
+use parking_lot::{Mutex, MutexGuard};
+
+/// How far a map has got, passed to an [`on_progress`](crate::Map::on_progress)
+/// callback each time a chunk finishes.
+///
+/// ```
+/// use std::sync::{Arc, Mutex};
+/// let pool = pool::ThreadPool::new(2).unwrap();
+/// let seen = Arc::new(Mutex::new(Vec::new()));
+/// let log = Arc::clone(&seen);
+/// let n = pool.map(|x: u8| x, 0..8u8).chunk_size(4).on_progress(move |p| log.lock().unwrap().push(p)).count();
+/// assert_eq!(n, 8);
+/// let last = *seen.lock().unwrap().last().unwrap();
+/// assert_eq!(last, pool::Progress { done: 8, total: Some(8) });
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Inputs processed so far.
+    pub done: usize,
+    /// The number of inputs, when the input iterator knows it exactly.
+    pub total: Option<usize>,
+}
+
+pub(super) type ProgressCallback<'a> = Box<dyn Fn(Progress) + Send + Sync + 'a>;
+
+/// Counts every finished input from the map's first chunk on, whether or
+/// not a callback is attached yet, so a callback attached late still sees
+/// `done` reach the total.
+///
+/// Protocol: the lock is never held while the callback runs (it is user
+/// code, which may wait on the pool and, while waiting on a worker, run
+/// chunks of this very map, whose `advance` would then deadlock on a held
+/// lock). Instead one caller at a time is the *reporter* (`busy`): it
+/// takes the callback out, reports the latest count without the lock, puts
+/// the callback back and repeats until nothing new is left. Any `advance`
+/// meanwhile (on another thread, or nested in the callback on this one)
+/// only adds to `done`, which the reporter then reports. So calls never
+/// overlap, `done` only grows, and the last report is the final count.
+/// That report comes before the map ends: every reporter is a chunk of
+/// this map (or its consumer), which the map waits for, and a reporter
+/// only stops once no count is left unreported.
+pub(super) struct ProgressHook<'a> {
+    state: Mutex<ProgressState<'a>>,
+    total: Option<usize>,
+}
+
+struct ProgressState<'a> {
+    done: usize,
+    /// The highest `done` the callback has been given.
+    reported: usize,
+    /// Taken out by the reporter while it calls it.
+    callback: Option<ProgressCallback<'a>>,
+    busy: bool,
+}
+
+impl<'a> ProgressHook<'a> {
+    pub(super) fn new(total: Option<usize>) -> Self {
+        ProgressHook { state: Mutex::new(ProgressState { done: 0, reported: 0, callback: None, busy: false }), total }
+    }
+
+    pub(super) fn advance(&self, items: usize) {
+        let mut state = self.state.lock();
+        state.done += items;
+        self.report(state);
+    }
+
+    /// Attaches `callback`; if some inputs are already done, reports them
+    /// at once (on the calling thread, unless a report is under way).
+    pub(super) fn attach(&self, callback: ProgressCallback<'a>) {
+        let mut state = self.state.lock();
+        let previous = state.callback.replace(callback);
+        // A new callback has been told nothing yet.
+        state.reported = 0;
+        self.report(state);
+        // A replaced callback is user code: dropped without the lock.
+        drop(previous);
+    }
+
+    /// Becomes the reporter unless there is one, and reports until the
+    /// count stops moving (see the type's protocol).
+    fn report<'h>(&'h self, mut state: MutexGuard<'h, ProgressState<'a>>) {
+        loop {
+            if state.busy || state.done == state.reported {
+                return;
+            }
+            let Some(callback) = state.callback.take() else {
+                return;
+            };
+            let done = state.done;
+            state.reported = done;
+            state.busy = true;
+            drop(state);
+            // Puts the callback back and ends the report even if it panics
+            // (the panic goes on to the caller: a chunk task, or the
+            // consumer).
+            let lent = Lent { hook: self, callback: Some(callback) };
+            (lent.callback.as_ref().expect("lent callback"))(Progress { done, total: self.total });
+            state = lent.give_back();
+        }
+    }
+}
+
+/// The reporter's loan of the callback, returned on drop (also while
+/// unwinding).
+struct Lent<'h, 'a> {
+    hook: &'h ProgressHook<'a>,
+    callback: Option<ProgressCallback<'a>>,
+}
+
+impl<'h, 'a> Lent<'h, 'a> {
+    /// Returns the callback, keeping the lock and the reporter's role.
+    fn give_back(mut self) -> MutexGuard<'h, ProgressState<'a>> {
+        let mut state = self.hook.state.lock();
+        let replaced = Self::restore(&mut state, self.callback.take());
+        state.busy = false;
+        if replaced.is_some() {
+            drop(state);
+            drop(replaced);
+            state = self.hook.state.lock();
+        }
+        state
+    }
+
+    /// Puts `callback` back unless another was attached meanwhile, in
+    /// which case it is returned for dropping outside the lock.
+    fn restore(state: &mut ProgressState<'a>, callback: Option<ProgressCallback<'a>>) -> Option<ProgressCallback<'a>> {
+        if state.callback.is_none() {
+            state.callback = callback;
+            None
+        } else {
+            callback
+        }
+    }
+}
+
+impl Drop for Lent<'_, '_> {
+    fn drop(&mut self) {
+        if self.callback.is_none() {
+            return;
+        }
+        let replaced = {
+            let mut state = self.hook.state.lock();
+            state.busy = false;
+            Self::restore(&mut state, self.callback.take())
+        };
+        drop(replaced);
+    }
+}

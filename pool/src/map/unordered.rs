@@ -1,0 +1,194 @@
+//! The unordered map: `(input index, result)` pairs as chunks complete.
+//!
+//! Protocol: each chunk's task pushes its outcome onto the map's
+//! [`Completions`] queue, which the consumer pops. A chunk whose task is
+//! cancelled before it ran (by `shutdown_now`) reports itself as cancelled
+//! through an [`Unrun`] guard dropped with the task's closure, so the
+//! consumer never waits for a chunk that will not come. When nothing has
+//! completed, the consumer runs the newest chunk no worker has started
+//! itself rather than sleep: the one the workers would reach last, so
+//! running it here delays nothing they would deliver sooner (on a pool
+//! with a start handler, only if the consumer is one of the pool's
+//! workers). Its task, cancelled, finds its inputs gone and reports
+//! nothing.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::feeder::{Feeder, Inputs, Queue, Queued};
+use super::progress::Progress;
+use super::settings;
+use super::values::{Current, Finished};
+use crate::chunk::Chunking;
+use crate::error::TaskError;
+use crate::latch::Completions;
+use crate::registry;
+use crate::spawn::Spawner;
+
+/// The iterator returned by
+/// [`ThreadPool::map_unordered`](crate::ThreadPool::map_unordered):
+/// `(input index, result)` pairs as chunks complete.
+///
+/// ```
+/// let pool = pool::ThreadPool::new(2).unwrap();
+/// let mut got: Vec<usize> = pool.map_unordered(|x: u8| x, 0..5u8).map(|(i, _)| i).collect();
+/// got.sort();
+/// assert_eq!(got, [0, 1, 2, 3, 4]);
+/// ```
+pub struct MapUnordered<'a, I: Iterator, F, T> {
+    current: Current<T>,
+    feeder: Feeder<'a, I, F>,
+    completions: Arc<Completions<Finished<T>>>,
+    /// Chunks queued, in queueing order (finished ones are forgotten now
+    /// and then): to run the newest unstarted one here, or cancel them on
+    /// drop.
+    handles: Queue<'a, I::Item, ()>,
+    /// Chunks queued or running, and the inputs in them.
+    in_flight: usize,
+    in_flight_items: usize,
+}
+
+impl<'a, I, F, T> MapUnordered<'a, I, F, T>
+where
+    I: Iterator,
+    I::Item: Send + 'a,
+    F: Fn(I::Item) -> T + Send + Sync + 'a,
+    T: Send + 'a,
+{
+    pub(crate) fn new(spawner: Spawner<'a>, f: F, inputs: I) -> Self {
+        MapUnordered {
+            current: Current::new(),
+            feeder: Feeder::new(spawner, f, inputs),
+            completions: Arc::new(Completions::new()),
+            handles: Queue::new(),
+            in_flight: 0,
+            in_flight_items: 0,
+        }
+    }
+
+    settings!("map_unordered(|x: u32| x, 0..1000u32)");
+
+    fn refill(&mut self) {
+        while self.in_flight < self.feeder.window {
+            let Some((start, inputs)) = self.feeder.next_inputs() else {
+                break;
+            };
+            let len = inputs.len();
+            let completions = &self.completions;
+            let queued = self.feeder.queue(inputs, |claim| {
+                let unrun = Unrun { completions: Arc::clone(completions), start, len, inputs: Arc::clone(claim) };
+                move |outcome| {
+                    if let Some(outcome) = outcome {
+                        unrun.completions.push((start, len, outcome));
+                    }
+                    // Its inputs are taken by now: it reports nothing.
+                    drop(unrun);
+                }
+            });
+            self.handles.push_back(Queued { start, ..queued });
+            self.in_flight += 1;
+            self.in_flight_items += len;
+        }
+        // Handles are kept to cancel unstarted chunks on drop; forget the
+        // finished ones now and then so the list stays window-sized.
+        if self.handles.len() > self.feeder.window.saturating_mul(2) {
+            self.handles.retain(|queued| !queued.handle.is_finished());
+        }
+    }
+
+    /// Runs the newest chunk no worker has started, if this thread may.
+    fn run_newest_here(&mut self) -> Option<Finished<T>> {
+        let feeder = &self.feeder;
+        self.handles.iter().rev().find_map(|queued| {
+            let outcome = feeder.run_here(&queued.inputs)?;
+            queued.handle.cancel();
+            Some((queued.start, queued.len, outcome))
+        })
+    }
+
+    /// The next chunk to hand out, waiting for one if need be.
+    fn next_finished(&mut self) -> Option<Finished<T>> {
+        loop {
+            self.refill();
+            if self.in_flight == 0 {
+                return None;
+            }
+            let finished = match self.completions.pop() {
+                Some(finished) => Some(finished),
+                None => self.run_newest_here(),
+            };
+            if let Some(finished) = finished {
+                self.in_flight -= 1;
+                self.in_flight_items -= finished.1;
+                self.feeder.observe(finished.1, &finished.2);
+                return Some(finished);
+            }
+            let completions = &*self.completions;
+            registry::wait_until(&|| !completions.is_empty(), &|limit| completions.block(limit), None);
+        }
+    }
+}
+
+/// Tells an unordered map's consumer about a chunk that will never run
+/// (its task was cancelled, say by `shutdown_now`), which it would
+/// otherwise wait for forever: dropped with the task's closure, it reports
+/// the chunk as cancelled unless its inputs were taken, by the chunk when
+/// it ran (which reports itself) or by the consumer (which ran it).
+struct Unrun<X, T> {
+    completions: Arc<Completions<Finished<T>>>,
+    start: usize,
+    len: usize,
+    inputs: Inputs<X>,
+}
+
+impl<X, T> Drop for Unrun<X, T> {
+    fn drop(&mut self) {
+        if let Some(inputs) = self.inputs.take() {
+            self.completions.push((self.start, self.len, Err(TaskError::Cancelled)));
+            drop(inputs);
+        }
+    }
+}
+
+impl<'a, I, F, T> Iterator for MapUnordered<'a, I, F, T>
+where
+    I: Iterator,
+    I::Item: Send + 'a,
+    F: Fn(I::Item) -> T + Send + Sync + 'a,
+    T: Send + 'a,
+{
+    type Item = (usize, Result<T, TaskError>);
+
+    #[inline]
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(item) = self.current.next_indexed() {
+                return Some(item);
+            }
+            let finished = self.next_finished()?;
+            self.current.set(finished);
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let queued = self.current.len() + self.in_flight_items;
+        let (low, high) = self.feeder.remaining_inputs();
+        (queued.saturating_add(low), high.and_then(|h| h.checked_add(queued)))
+    }
+}
+
+/// Exact when the inputs are.
+impl<'a, I, F, T> ExactSizeIterator for MapUnordered<'a, I, F, T>
+where
+    I: ExactSizeIterator,
+    I::Item: Send + 'a,
+    F: Fn(I::Item) -> T + Send + Sync + 'a,
+    T: Send + 'a,
+{
+}
+
+impl<I: Iterator, F, T> fmt::Debug for MapUnordered<'_, I, F, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("MapUnordered").field("chunks_in_flight", &self.in_flight).finish()
+    }
+}
