@@ -2,6 +2,7 @@
 //! benches of your own, each with its [`Registry`] of workloads and
 //! backends: [`main_with`] is the one entry point.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,7 +20,8 @@ use crate::report::charts::{self, Canvas, Format};
 use crate::run::{
     preflight, prepare_directories, previous, run_all, select, total_runs, OutputLock, Previous, RunOptions,
 };
-use clap::Parser;
+use anyhow::Context;
+use clap::{CommandFactory, Parser};
 use indicatif::{ProgressBar, ProgressStyle};
 
 /// Exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
@@ -114,7 +116,11 @@ struct Cli {
     bench: bool,
 }
 
-/// Commands that work on saved results instead of measuring.
+/// Commands that do not measure: on saved results, or for the shell.
+///
+/// A first argument that names one of them is that command (clap tries
+/// subcommands before CONFIG); an experiment file with such a name runs as
+/// `./report`, `./completions`, or after an option (`--list completions`).
 #[derive(Debug, clap::Subcommand)]
 enum Command {
     /// Redraw every chart and table from saved results.json, without
@@ -168,10 +174,16 @@ enum Command {
         #[arg(long, default_value = "2%")]
         threshold: crate::comparison::Threshold,
     },
+    /// Print the completion script for SHELL on standard output, e.g.
+    /// `bench-harness completions bash > ~/.local/share/bash-completion/completions/bench-harness`.
+    Completions {
+        /// The shell the script is for.
+        shell: clap_complete::Shell,
+    },
 }
 
-/// Runs a command on saved results.
-fn saved(command: Command) -> anyhow::Result<Finished> {
+/// Runs a command that does not measure.
+fn subcommand(command: Command) -> anyhow::Result<Finished> {
     match command {
         Command::Report { dirs, out, format, width, height, font_scale, no_small_print } => {
             let canvas = Canvas { width, height, font_scale, small_print: !no_small_print };
@@ -188,6 +200,17 @@ fn saved(command: Command) -> anyhow::Result<Finished> {
             let (markdown, _) = compare_dirs(&a, &b, names, &out, &format, threshold)?;
             println!("{markdown}");
             eprintln!("wrote {}", out.join("comparison.md").display());
+        }
+        Command::Completions { shell } => {
+            // Generated whole, then written: clap_complete panics on a failed
+            // write, and a full disk must be an error, not a panic.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "bench-harness", &mut script);
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(&script)
+                .and_then(|()| stdout.flush())
+                .context("cannot write the completion script to standard output")?;
         }
     }
     Ok(Finished::Complete)
@@ -258,7 +281,7 @@ fn list(experiments: &[&crate::config::Experiment]) {
 
 fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
     if let Some(command) = cli.command {
-        return saved(command);
+        return subcommand(command);
     }
     if cli.config.is_relative() && !cli.config.exists() {
         if let Ok(dir) = std::env::current_dir() {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use sweep::command::Persistent;
 use sweep::slurm::{self, ArrayJob, Cluster, JobOptions, Shard, SubmissionLog, SubmittedArray};
 use sweep::store::SyncPolicy;
@@ -104,6 +104,12 @@ enum Command {
     /// Merge the shard files of a sweep into its results file and list the
     /// points still missing or failed, with their shard (fails if any).
     Collect(CollectArgs),
+    /// Print the completion script for SHELL on standard output, e.g.
+    /// `sweep completions bash > ~/.local/share/bash-completion/completions/sweep`.
+    Completions {
+        /// The shell the script is for.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -363,7 +369,10 @@ fn die_quietly_on_closed_pipes() {
 }
 
 fn dispatch(cli: Cli) -> anyhow::Result<()> {
-    if matches!(cli.command, Command::Status { .. } | Command::Export { .. } | Command::Plot { .. }) {
+    if matches!(
+        cli.command,
+        Command::Status { .. } | Command::Export { .. } | Command::Plot { .. } | Command::Completions { .. }
+    ) {
         die_quietly_on_closed_pipes();
     }
     match cli.command {
@@ -389,6 +398,16 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Status { results, max_attempts, records, json } => status(&results, max_attempts, records, json),
         Command::Slurm(args) => slurm_job(*args),
         Command::Collect(args) => collect(args),
+        Command::Completions { shell } => {
+            // Generated whole, then written: clap_complete panics on a failed
+            // write, and a full disk must be an error (status 1), not a panic.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "sweep", &mut script);
+            let mut stdout = std::io::stdout().lock();
+            std::io::Write::write_all(&mut stdout, &script)
+                .and_then(|()| std::io::Write::flush(&mut stdout))
+                .context("cannot write the completion script to standard output")
+        }
         Command::Export { results, output } => {
             let loaded = load(&results)?;
             match output {
