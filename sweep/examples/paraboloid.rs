@@ -44,6 +44,8 @@ fn main() -> anyhow::Result<()> {
         values: zs.into_iter().map(Some).collect(),
         failed: Vec::new(),
         outside: Vec::new(),
+        x_log: false,
+        y_log: false,
     };
     let labels = Labels { title: Some("Paraboloid f(x, y) = a (x² + y²), a = −1".into()), ..Labels::default() };
     std::fs::create_dir_all(&output_dir)?;

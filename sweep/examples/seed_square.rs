@@ -77,6 +77,7 @@ fn main() -> anyhow::Result<()> {
         points: xs.into_iter().zip(parallel).collect(),
         log_axis: false,
         failed: Vec::new(),
+        domain: Vec::new(),
     };
     let labels = Labels { title: Some("f(x) = x² on 20 points of linspace(−1, 1)".into()), ..Labels::default() };
     line_plot(&curve, &labels, output.as_ref())?;

@@ -33,6 +33,10 @@ pub struct Curve {
     pub log_axis: bool,
     /// Coordinates of points that failed: marked on the axis, in the legend.
     pub failed: Vec<f64>,
+    /// Every coordinate of the axis, computed or not: the x range covers
+    /// them, and those neither in `points` nor in `failed` are marked as not
+    /// computed. May be empty (then the range is that of the points).
+    pub domain: Vec<f64>,
 }
 
 /// Values of `f` on a rectangular grid.
@@ -58,6 +62,12 @@ pub struct Grid2 {
     /// sweep (off the diagonal of a zip), left blank rather than counted as
     /// not computed; may be empty when every cell is a point.
     pub outside: Vec<bool>,
+    /// Draw `x_axis` on a logarithmic scale (cells of equal width in
+    /// log space, as a `Logspace`'s points are spaced); all `xs` must be
+    /// positive.
+    pub x_log: bool,
+    /// The same for `y_axis`.
+    pub y_log: bool,
 }
 
 /// A cell of a [`Grid2`]: `(i, j)` for `(xs[i], ys[j])`.
@@ -222,7 +232,11 @@ pub fn line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<(), Plot
     let mut points = curve.points.clone();
     points.retain(|(x, y)| x.is_finite() && y.is_finite());
     points.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let x_range = bounds(points.iter().map(|p| p.0)).ok_or(PlotError::NoData)?;
+    if points.is_empty() {
+        return Err(PlotError::NoData);
+    }
+    let missing = not_computed(curve);
+    let x_range = x_extent(curve).ok_or(PlotError::NoData)?;
     let y_range = bounds(points.iter().map(|p| p.1)).ok_or(PlotError::NoData)?;
     let value_label = labels.value.clone().unwrap_or_else(|| curve.value.clone());
     let axis_label = labels.axis(&curve.axis);
@@ -253,21 +267,42 @@ pub fn line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<(), Plot
             // Pad by a ratio, not a difference, on a log axis.
             let x_range = (x_range.0 / 1.25)..(x_range.1 * 1.25);
             let chart = builder().build_cartesian_2d(x_range.log_scale(), y_range).map_err(|e| err(&e))?;
-            draw_curve(chart, &points, &curve.failed, &format!("{axis_label} (log scale)"), &value_label)
+            let marks = Marks { failed: &curve.failed, missing: &missing };
+            draw_curve(chart, &points, marks, &format!("{axis_label} (log scale)"), &value_label)
                 .map_err(|e| err(&e))?;
         } else {
             let chart = builder().build_cartesian_2d(padded(x_range, 0.04), y_range).map_err(|e| err(&e))?;
-            draw_curve(chart, &points, &curve.failed, &axis_label, &value_label).map_err(|e| err(&e))?;
+            let marks = Marks { failed: &curve.failed, missing: &missing };
+            draw_curve(chart, &points, marks, &axis_label, &value_label).map_err(|e| err(&e))?;
         }
         Ok(())
     })
+}
+
+/// The x range of a line plot: every coordinate of the axis, computed or
+/// not, so a partial sweep shows where its missing points lie.
+fn x_extent(curve: &Curve) -> Option<(f64, f64)> {
+    let points = curve.points.iter().map(|p| p.0);
+    bounds(points.chain(curve.failed.iter().copied()).chain(curve.domain.iter().copied()).filter(|x| x.is_finite()))
+}
+
+/// The coordinates of `curve.domain` that neither have a value nor failed.
+fn not_computed(curve: &Curve) -> Vec<f64> {
+    let known = |x: &f64| curve.points.iter().map(|p| p.0).chain(curve.failed.iter().copied()).any(|k| k == *x);
+    curve.domain.iter().copied().filter(|x| x.is_finite() && !known(x)).collect()
+}
+
+/// Coordinates without a value, marked on the bottom edge of a line plot.
+struct Marks<'a> {
+    failed: &'a [f64],
+    missing: &'a [f64],
 }
 
 /// Draws the mesh, the line, the markers and the legend on a prepared chart.
 fn draw_curve<'a, DB: DrawingBackend + 'a, X>(
     mut chart: ChartContext<'a, DB, Cartesian2d<X, RangedCoordf64>>,
     points: &[(f64, f64)],
-    failed: &[f64],
+    Marks { failed, missing }: Marks<'_>,
     axis_label: &str,
     value_label: &str,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>
@@ -294,10 +329,19 @@ where
         .draw_series(points.iter().map(|&(x, y)| Circle::new((x, y), 7, line_colour.filled())))?
         .label(format!("evaluated points (n = {})", points.len()))
         .legend(move |(x, y)| Circle::new((x + 15, y), 7, line_colour.filled()));
+    let bottom = chart.y_range().start;
+    if !missing.is_empty() {
+        // Hollow grey circles on the bottom edge: points of the sweep with
+        // no value yet (the heatmap's grey cells).
+        let grey = RGBColor(150, 150, 150);
+        chart
+            .draw_series(missing.iter().map(|&x| Circle::new((x, bottom), 7, grey.stroke_width(2))))?
+            .label(format!("not computed (n = {})", missing.len()))
+            .legend(move |(x, y)| Circle::new((x + 15, y), 7, grey.stroke_width(2)));
+    }
     if !failed.is_empty() {
         // Failed points have no value: crosses on the bottom edge mark where.
         let red = RGBColor(214, 39, 40);
-        let bottom = chart.y_range().start;
         chart
             .draw_series(failed.iter().map(|&x| Cross::new((x, bottom), 9, red.stroke_width(3))))?
             .label(format!("failed points (n = {})", failed.len()))
@@ -329,19 +373,63 @@ fn cell_edges(cs: &[f64]) -> Vec<f64> {
     }
 }
 
+/// One axis of a [`Grid2`] as drawn: coordinates where the chart puts
+/// them (a log axis is drawn as the decimal logarithm of its values on a
+/// linear scale, so a `Logspace`'s cells are equally wide), the formatter
+/// that labels them with the values they stand for, and the axis title.
+struct DrawnAxis {
+    at: Vec<f64>,
+    format: fn(&f64) -> String,
+    label: String,
+}
+
+impl DrawnAxis {
+    fn new(name: &str, values: &[f64], log: bool, labels: &Labels) -> Result<Self, PlotError> {
+        let label = labels.axis(name);
+        if !log {
+            return Ok(DrawnAxis { at: values.to_vec(), format: tick, label });
+        }
+        if values.iter().any(|&v| v <= 0.0) {
+            return Err(PlotError::Unsupported(format!(
+                "axis {name:?} has values ≤ 0 and cannot be drawn on a logarithmic scale"
+            )));
+        }
+        let at: Vec<f64> = values.iter().map(|v| v.log10()).collect();
+        // Over a decade or more, only the decades are labelled (the other
+        // ticks stand for values like 316.2278); within one, every tick is.
+        let decades = bounds(at.iter().copied()).is_some_and(|(lo, hi)| hi - lo >= 1.0);
+        let format: fn(&f64) -> String = if decades { decade_tick } else { |v| tick(&10f64.powf(*v)) };
+        Ok(DrawnAxis { at, format, label: format!("{label} (log scale)") })
+    }
+}
+
+/// Tick text for a decimal logarithm: the power of ten it stands for at a
+/// whole decade, nothing between decades.
+fn decade_tick(v: &f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        tick(&10f64.powf(v.round()))
+    } else {
+        String::new()
+    }
+}
+
 /// Heatmap of `grid` with a colour bar; missing points are grey.
 pub fn heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotError> {
     let err = drawing_error(path);
     let (lo, hi) = grid.value_range().ok_or(PlotError::NoData)?;
     let span = if hi > lo { hi - lo } else { 1.0 };
     let colour = |v: f64| viridis((v - lo) / span);
-    let x_edges = cell_edges(&grid.xs);
-    let y_edges = cell_edges(&grid.ys);
+    let x = DrawnAxis::new(&grid.x_axis, &grid.xs, grid.x_log, labels)?;
+    let y = DrawnAxis::new(&grid.y_axis, &grid.ys, grid.y_log, labels)?;
+    let x_edges = cell_edges(&x.at);
+    let y_edges = cell_edges(&y.at);
     let (x_first, x_last) = (x_edges[0], x_edges[x_edges.len() - 1]);
     let (y_first, y_last) = (y_edges[0], y_edges[y_edges.len() - 1]);
     let value_label = labels.value.clone().unwrap_or_else(|| grid.value.clone());
-    let (x_label, y_label) = (labels.axis(&grid.x_axis), labels.axis(&grid.y_axis));
-    let title = labels.title.clone().unwrap_or_else(|| format!("{value_label} over ({x_label}, {y_label})"));
+    let (x_label, y_label) = (x.label.clone(), y.label.clone());
+    let title = labels.title.clone().unwrap_or_else(|| {
+        format!("{value_label} over ({}, {})", labels.axis(&grid.x_axis), labels.axis(&grid.y_axis))
+    });
 
     save(path, &title, |root| {
         root.fill(&WHITE).map_err(|e| err(&e))?;
@@ -361,8 +449,8 @@ pub fn heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
             .y_desc(&y_label)
             .axis_desc_style((FONT, 28))
             .label_style((FONT, 22))
-            .x_label_formatter(&tick)
-            .y_label_formatter(&tick)
+            .x_label_formatter(&x.format)
+            .y_label_formatter(&y.format)
             .draw()
             .map_err(|e| err(&e))?;
         let (missing, failed) = (RGBColor(200, 200, 200), RGBColor(214, 39, 40));
@@ -438,10 +526,14 @@ pub fn surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
     let (lo, hi) = grid.value_range().ok_or(PlotError::NoData)?;
     let span = if hi > lo { hi - lo } else { 1.0 };
     let value_label = labels.value.clone().unwrap_or_else(|| grid.value.clone());
-    let (x_label, y_label) = (labels.axis(&grid.x_axis), labels.axis(&grid.y_axis));
-    let title = labels.title.clone().unwrap_or_else(|| format!("{value_label} over ({x_label}, {y_label})"));
-    let x_range = (grid.xs[0], grid.xs[grid.xs.len() - 1]);
-    let y_range = (grid.ys[0], grid.ys[grid.ys.len() - 1]);
+    let x = DrawnAxis::new(&grid.x_axis, &grid.xs, grid.x_log, labels)?;
+    let y = DrawnAxis::new(&grid.y_axis, &grid.ys, grid.y_log, labels)?;
+    let (x_label, y_label) = (x.label.clone(), y.label.clone());
+    let title = labels.title.clone().unwrap_or_else(|| {
+        format!("{value_label} over ({}, {})", labels.axis(&grid.x_axis), labels.axis(&grid.y_axis))
+    });
+    let x_range = (x.at[0], x.at[x.at.len() - 1]);
+    let y_range = (y.at[0], y.at[y.at.len() - 1]);
 
     save(path, &title, |root| {
         root.fill(&WHITE).map_err(|e| err(&e))?;
@@ -460,15 +552,15 @@ pub fn surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
         chart
             .configure_axes()
             .label_style((FONT, 18))
-            .x_formatter(&tick)
+            .x_formatter(&x.format)
             .y_formatter(&tick)
-            .z_formatter(&tick)
+            .z_formatter(&y.format)
             .light_grid_style(BLACK.mix(0.08))
             .max_light_lines(4)
             .draw()
             .map_err(|e| err(&e))?;
         let style = |v: &f64| viridis((v - lo) / span).mix(0.95).filled();
-        let (xs, ys) = (&grid.xs, &grid.ys);
+        let (xs, ys) = (&x.at, &y.at);
         // One quad per cell whose four corners have values, drawn far to
         // near so nearer cells cover farther ones.
         let quads = (0..xs.len() - 1).flat_map(|i| (0..ys.len() - 1).map(move |j| (i, j))).filter_map(|(i, j)| {
@@ -622,10 +714,7 @@ pub fn plot_results(results: &Results, value_key: Option<&str>, output: &Path) -
     match varying.as_slice() {
         [] | [_] => {
             let axis = varying.first().cloned().unwrap_or_else(|| names[0].clone());
-            let points = samples.iter().filter_map(|(p, v)| Some((p.f64(&axis)?, *v))).collect();
-            let failed = failed.iter().filter_map(|p| p.f64(&axis)).collect();
-            let log_axis = results.header.space.is_logarithmic(&axis);
-            let curve = Curve { axis, value: value_name, points, log_axis, failed };
+            let curve = curve_of(space, axis, &samples, &failed, value_name);
             line_plot(&curve, &labels, output)?;
             Ok(vec![output.to_owned()])
         }
@@ -643,6 +732,23 @@ pub fn plot_results(results: &Results, value_key: Option<&str>, output: &Path) -
             more.join(", ")
         ))),
     }
+}
+
+/// The curve of a sweep with one varying axis: the computed points, the
+/// failed ones, and the whole axis of the space (a `Logspace` is drawn on a
+/// log scale, as on a heatmap).
+fn curve_of(
+    space: &crate::space::Space,
+    axis: String,
+    samples: &[(&crate::point::Point, f64)],
+    failed: &[&crate::point::Point],
+    value_name: String,
+) -> Curve {
+    let points = samples.iter().filter_map(|(p, v)| Some((p.f64(&axis)?, *v))).collect();
+    let failed = failed.iter().filter_map(|p| p.f64(&axis)).collect();
+    let log_axis = space.is_logarithmic(&axis);
+    let domain = space.axis_values(&axis).unwrap_or_default().iter().filter_map(Value::as_f64).collect();
+    Curve { axis, value: value_name, points, log_axis, failed, domain }
 }
 
 /// The grid of a sweep with two varying axes: every value of the space's
@@ -700,6 +806,8 @@ fn grid_of(
         values,
         failed: failed_cells,
         outside,
+        x_log: space.is_logarithmic(x_axis),
+        y_log: space.is_logarithmic(y_axis),
     }
 }
 
@@ -798,6 +906,51 @@ mod tests {
         assert!(plot_results(&results, Some("f"), &output).is_ok());
         let message = plot_results(&results, Some("h"), &output).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(message.contains("no value has that field (fields: f, g)"), "{message}");
+    }
+
+    #[test]
+    fn a_partial_line_plot_spans_the_whole_axis() {
+        // The tester's l2.ron: x = List([1.0, 2.0, 3.0]), header + 2 records kept.
+        use crate::point::Point;
+        let space = crate::space::Space::list("x", [1.0, 2.0, 3.0]);
+        let at = |x: f64| Point::new(vec![("x".into(), Value::Float(x))]);
+        let (one, two) = (at(1.0), at(2.0));
+        let curve = curve_of(&space, "x".into(), &[(&one, 1.0), (&two, 2.0)], &[], "v".into());
+        assert_eq!(x_extent(&curve), Some((1.0, 3.0)), "x = 3 is part of the sweep");
+        assert_eq!(not_computed(&curve), vec![3.0]);
+        // A failed point is marked as failed, not as not computed.
+        let three = at(3.0);
+        let curve = curve_of(&space, "x".into(), &[(&one, 1.0)], &[&three], "v".into());
+        assert_eq!((x_extent(&curve), not_computed(&curve)), (Some((1.0, 3.0)), vec![2.0]));
+
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("l.png");
+        line_plot(&curve, &Labels::default(), &path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(path.is_file());
+    }
+
+    #[test]
+    fn logspace_axes_are_drawn_with_cells_of_equal_width() {
+        // The tester's heat.ron: y = Logspace(0, 3, 4) = 1, 10, 100, 1000.
+        let space = crate::space::Space::grid([
+            crate::space::Space::linspace("x", 0.0, 1.0, 10),
+            crate::space::Space::logspace("y", 0.0, 3.0, 4),
+        ]);
+        let grid = grid_of(&space, "x", "y", &[], &[], "v".into());
+        assert_eq!((grid.x_log, grid.y_log), (false, true));
+        let labels = Labels::default();
+        let y = DrawnAxis::new("y", &grid.ys, grid.y_log, &labels).unwrap_or_else(|e| panic!("{e}"));
+        let edges = cell_edges(&y.at);
+        let widths: Vec<f64> = edges.windows(2).map(|w| w[1] - w[0]).collect();
+        assert_eq!(widths.len(), 4);
+        assert!(widths.iter().all(|w| (w - 1.0).abs() < 1e-9), "one decade per cell: {widths:?}");
+        assert_eq!(((y.format)(&2.0), (y.format)(&2.5)), ("100".to_owned(), String::new()));
+        assert!(y.label.contains("log scale"), "{}", y.label);
+        // The line plot decides its scale the same way.
+        let line = crate::space::Space::logspace("y", 0.0, 3.0, 4);
+        assert!(curve_of(&line, "y".into(), &[], &[], "v".into()).log_axis);
+        // A log axis with a value ≤ 0 is refused, not drawn wrong.
+        assert!(DrawnAxis::new("y", &[0.0, 1.0], true, &labels).is_err());
     }
 
     #[test]
