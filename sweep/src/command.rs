@@ -240,7 +240,7 @@ pub fn execute(argv: &[String], options: &CommandOptions) -> Option<Evaluation> 
         Err(RunError::TimedOut(limit)) => {
             return failed(format!("timed out after {:.3} s; the command was killed", limit.as_secs_f64()))
         }
-        Err(RunError::Overflowed(limit)) => {
+        Err(RunError::Overflowed { limit, .. }) => {
             return failed(format!(
                 "the command printed more than {} on stdout, the capture limit; it was killed (raise the \
                  limit with --max-output if the value really is that large)",
@@ -280,8 +280,13 @@ pub enum RunError {
     Wait(std::io::Error),
     /// It ran past this time limit and was killed with its group.
     TimedOut(Duration),
-    /// It printed more than this many bytes on stdout and was killed.
-    Overflowed(usize),
+    /// It printed more than `limit` bytes on stdout and was killed.
+    Overflowed {
+        /// The capture limit.
+        limit: usize,
+        /// The first `limit` bytes it printed.
+        start: Vec<u8>,
+    },
     /// `options.cancel` was set while it ran; it was killed.
     Cancelled,
 }
@@ -330,7 +335,7 @@ pub fn run(argv: &[String], options: &CommandOptions) -> Result<Output, RunError
         Ending::Cancelled => Err(RunError::Cancelled),
         Ending::WaitFailed(e) => Err(RunError::Wait(e)),
         Ending::TimedOut(limit) => Err(RunError::TimedOut(limit)),
-        Ending::Overflowed => Err(RunError::Overflowed(options.capture_limit)),
+        Ending::Overflowed => Err(RunError::Overflowed { limit: options.capture_limit, start: stdout }),
     }
 }
 
@@ -666,7 +671,7 @@ mod tests {
         let slow = run(&argv(&["sh", "-c", "sleep 5"]), &options(Some(Duration::from_millis(50)), 64));
         assert!(matches!(slow, Err(RunError::TimedOut(limit)) if limit == Duration::from_millis(50)), "{slow:?}");
         let flood = run(&argv(&["sh", "-c", "head -c 100000 /dev/zero"]), &options(None, 64));
-        assert!(matches!(flood, Err(RunError::Overflowed(64))), "{flood:?}");
+        assert!(matches!(flood, Err(RunError::Overflowed { limit: 64, ref start }) if start == &[0; 64]), "{flood:?}");
         let missing = run(&argv(&["parsweep-no-such-program"]), &options(None, 64));
         assert!(matches!(missing, Err(RunError::Start(_))), "{missing:?}");
         let cancel = Arc::new(AtomicBool::new(true));
