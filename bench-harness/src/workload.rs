@@ -6,11 +6,12 @@
 
 use std::fmt;
 use std::hint::black_box;
-use std::process::{Child, Command, ExitStatus};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
+use sweep::command::RunError;
 
 /// Skewed task durations are capped at this multiple of their mean, so a
 /// single draw from the heavy tail cannot make a run arbitrarily long.
@@ -58,7 +59,7 @@ pub enum Workload {
     /// program once per input, `{x}` in the arguments replaced by the input.
     /// Its standard output, if it is a number, is the result.
     /// `timeout_s: Some(30.0)` kills a run that takes longer (its whole
-    /// process group, once the harness handles Ctrl-C) and fails it.
+    /// process group) and fails it.
     Command {
         /// Program to run (looked up on `PATH`).
         program: String,
@@ -113,6 +114,14 @@ pub enum WorkloadError {
         input: f64,
         /// The configured timeout.
         seconds: f64,
+    },
+    /// The external program was killed because the harness is stopping.
+    #[error("command `{command}` (input x = {input}) was killed: the harness is stopping")]
+    Stopped {
+        /// The command line, `{x}` substituted.
+        command: String,
+        /// The input value.
+        input: f64,
     },
     /// The external program ran and failed.
     #[error("command `{command}` failed with {status}{stderr}")]
@@ -302,101 +311,32 @@ fn command_line(program: &str, args: &[String]) -> String {
     std::iter::once(program).chain(args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
 }
 
-/// The process groups of the external commands running now.
+/// Raised for good by [`kill_running_commands`]; every external command
+/// watches it.
 ///
-/// Every command leads a process group of its own: a terminal's Ctrl-C
-/// (which signals the whole foreground group) does not reach it, so the
-/// harness decides. While measuring it lets the current run finish; before
-/// that, and at a second Ctrl-C, it ends them with
-/// [`kill_running_commands`] and exits. A timeout kills the whole group, so
-/// nothing a command started in the background outlives it. (A harness
-/// killed by SIGKILL leaves them running: nothing can act then.)
-static RUNNING: std::sync::Mutex<Vec<u32>> = std::sync::Mutex::new(Vec::new());
+/// Every command leads a process group of its own (sweep's runner puts it
+/// there): a terminal's Ctrl-C (which signals the whole foreground group)
+/// does not reach it, so the harness decides. While measuring it lets the
+/// current run finish; before that, and at a second Ctrl-C, it ends them
+/// with [`kill_running_commands`] and exits. A timeout kills the whole
+/// group, so nothing a command started in the background outlives it. On
+/// Linux the runner's guardian also kills the groups of commands still
+/// running when the harness exits, however it exits.
+static STOP_COMMANDS: std::sync::OnceLock<Arc<AtomicBool>> = std::sync::OnceLock::new();
 
-/// Set for good by [`kill_running_commands`]: commands spawned after it
-/// read the list kill themselves at once.
-static KILLING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+fn stop_commands() -> &'static Arc<AtomicBool> {
+    STOP_COMMANDS.get_or_init(|| Arc::new(AtomicBool::new(false)))
+}
 
 /// Kills every external command running now, with what each started, and
 /// any started from now on (the harness is about to exit).
 pub fn kill_running_commands() {
-    KILLING.store(true, std::sync::atomic::Ordering::SeqCst);
-    let groups = RUNNING.lock().map(|running| running.clone()).unwrap_or_default();
-    for group in groups {
-        kill_group(group);
-    }
-}
-
-fn kill_group(group: u32) {
-    #[cfg(unix)]
-    if let Ok(group) = i32::try_from(group) {
-        // SAFETY: kill(2) has no memory effects; `-group` names a process
-        // group led by a command of ours (`process_group(0)` at its
-        // spawn, and it stays listed in `RUNNING` only until reaped, so
-        // the id cannot have been reused), never the harness's own group.
-        unsafe {
-            libc::kill(-group, libc::SIGKILL);
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = group;
-}
-
-/// A spawned command, listed in [`RUNNING`] until it is reaped.
-struct Running(Child);
-
-impl Running {
-    fn spawn(command: &mut Command) -> std::io::Result<Running> {
-        // Spawned outside the lock, so commands on several workers start
-        // in parallel. A `kill_running_commands` that read the list before
-        // this push set `KILLING` first, which the check below then sees.
-        let child = command.spawn()?;
-        RUNNING.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(child.id());
-        let running = Running(child);
-        if KILLING.load(std::sync::atomic::Ordering::SeqCst) {
-            kill_group(running.0.id());
-        }
-        Ok(running)
-    }
-
-    /// Kills it, with whatever it started, and reaps it.
-    fn kill(mut self) {
-        kill_group(self.0.id());
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        // Reaped by now (`wait`, `try_wait` or `kill`): the id may be reused.
-        let id = self.0.id();
-        if let Ok(mut running) = RUNNING.lock() {
-            running.retain(|&group| group != id);
-        }
-    }
+    stop_commands().store(true, Ordering::SeqCst);
 }
 
 /// A number never needs more characters than this; an external command
 /// that prints more is refused without its output being kept in memory.
 const MAX_COMMAND_OUTPUT: usize = 4096;
-
-/// Reads at most `limit` bytes from `pipe`, then discards the rest so the
-/// writer never blocks on a full pipe; the bytes kept and whether any were
-/// discarded.
-fn read_bounded(mut pipe: impl std::io::Read, limit: usize) -> (Vec<u8>, bool) {
-    let mut kept = Vec::new();
-    let _ = std::io::Read::read_to_end(&mut std::io::Read::take(&mut pipe, limit as u64), &mut kept);
-    let discarded = std::io::copy(&mut pipe, &mut std::io::sink()).unwrap_or(0);
-    (kept, discarded > 0)
-}
-
-/// A thread reading one of a command's output pipes with [`read_bounded`].
-type Reader = std::thread::JoinHandle<(Vec<u8>, bool)>;
-
-fn spawn_reader(pipe: impl std::io::Read + Send + 'static) -> Reader {
-    std::thread::spawn(move || read_bounded(pipe, MAX_COMMAND_OUTPUT))
-}
 
 /// The largest `timeout_s` accepted: about 31 years, far below where a
 /// `Duration` overflows.
@@ -407,73 +347,20 @@ fn timeout_limit(seconds: f64) -> Option<Duration> {
     (seconds > 0.0 && seconds <= MAX_TIMEOUT_S).then(|| Duration::from_secs_f64(seconds))
 }
 
-/// Waits for `child` to exit, at most `limit`; `None` if it is still
-/// running then. Polls, backing off from 1 ms to 50 ms: a command is a
-/// process, so a few milliseconds late is nothing.
-fn wait_at_most(child: &mut Child, limit: Duration) -> std::io::Result<Option<ExitStatus>> {
-    let deadline = Instant::now() + limit;
-    let mut pause = Duration::from_millis(1);
-    loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(Some(status));
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            return Ok(None);
-        }
-        std::thread::sleep(pause.min(deadline - now));
-        pause = (pause * 2).min(Duration::from_millis(50));
-    }
-}
-
-/// Runs `program` with `{x}` substituted; the result is its standard output
-/// parsed as a finite number (anything else is an error naming input and
-/// output). At most [`MAX_COMMAND_OUTPUT`] bytes of each stream are kept.
-/// With a `timeout`, a run still going then is killed and fails.
+/// Runs `program` with `{x}` substituted, through sweep's command runner;
+/// the result is its standard output parsed as a finite number (anything
+/// else is an error naming input and output). At most
+/// [`MAX_COMMAND_OUTPUT`] bytes of stdout are accepted, and the last as
+/// many of stderr kept. With a `timeout`, a run still going then is killed
+/// with its process group and fails.
 fn run_command(program: &str, args: &[String], timeout: Option<Duration>, x: f64) -> Result<f64, WorkloadError> {
-    use std::process::Stdio;
     let value = x.to_string();
     let args: Vec<String> = args.iter().map(|a| a.replace("{x}", &value)).collect();
     let command = command_line(program, &args);
-    let spawn_error =
-        |error: std::io::Error| WorkloadError::Spawn { command: command.clone(), reason: error.to_string() };
-    let mut command_to_run = Command::new(program);
-    command_to_run.args(&args).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    #[cfg(unix)]
-    std::os::unix::process::CommandExt::process_group(&mut command_to_run, 0);
-    let mut running = Running::spawn(&mut command_to_run).map_err(spawn_error)?;
-    let child = &mut running.0;
-    // Both pipes are read at once, so a program that fills one while we
-    // wait on the other cannot deadlock.
-    let stderr = child.stderr.take().map(spawn_reader);
-    let stdout = child.stdout.take().map(spawn_reader);
-    let status = match timeout {
-        None => child.wait().map_err(spawn_error)?,
-        Some(limit) => match wait_at_most(child, limit).map_err(spawn_error)? {
-            Some(status) => status,
-            None => {
-                running.kill();
-                // The readers end when the last writer is gone; a
-                // descendant that escaped the kill may hold a pipe, so
-                // they are not waited for.
-                return Err(WorkloadError::TimedOut { command, input: x, seconds: limit.as_secs_f64() });
-            }
-        },
-    };
-    let joined = |reader: Option<Reader>| reader.and_then(|reader| reader.join().ok()).unwrap_or_default();
-    let (stdout, too_long) = joined(stdout);
-    let (stderr, _) = joined(stderr);
-    if !status.success() {
-        let stderr = String::from_utf8_lossy(&stderr).trim().to_owned();
-        return Err(WorkloadError::Failed {
-            command,
-            status: status.to_string(),
-            stderr: if stderr.is_empty() { String::new() } else { format!(": {stderr}") },
-        });
-    }
-    let stdout = String::from_utf8_lossy(&stdout);
-    let text = stdout.trim();
-    let shown = || {
+    let argv: Vec<String> = std::iter::once(program.to_owned()).chain(args).collect();
+    let options =
+        sweep::CommandOptions { timeout, capture_limit: MAX_COMMAND_OUTPUT, cancel: Some(Arc::clone(stop_commands())) };
+    let shown = |text: &str, too_long: bool| {
         let mut shown: String = text.chars().take(200).collect();
         if too_long || shown.len() < text.len() {
             shown.push('…');
@@ -483,15 +370,40 @@ fn run_command(program: &str, args: &[String], timeout: Option<Duration>, x: f64
         }
         shown
     };
+    let spawn_error = |reason: String| WorkloadError::Spawn { command: command.clone(), reason };
+    let output = match sweep::command::run(&argv, &options) {
+        Ok(output) => output,
+        Err(RunError::Empty) => return Err(spawn_error("the command is empty".to_owned())),
+        Err(RunError::Start(error) | RunError::Wait(error)) => return Err(spawn_error(error.to_string())),
+        Err(RunError::TimedOut(limit)) => {
+            return Err(WorkloadError::TimedOut { command, input: x, seconds: limit.as_secs_f64() })
+        }
+        Err(RunError::Cancelled) => return Err(WorkloadError::Stopped { command, input: x }),
+        Err(RunError::Overflowed { start, .. }) => {
+            let output = shown(String::from_utf8_lossy(&start).trim(), true);
+            return Err(WorkloadError::NotANumber { command, input: x, output });
+        }
+    };
+    if !output.status.success() {
+        let stderr = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+        return Err(WorkloadError::Failed {
+            command,
+            status: output.status.to_string(),
+            stderr: if stderr.is_empty() { String::new() } else { format!(": {stderr}") },
+        });
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let text = stdout.trim();
     match text.parse::<f64>() {
-        Ok(value) if value.is_finite() && !too_long => Ok(value),
-        _ => Err(WorkloadError::NotANumber { command, input: x, output: shown() }),
+        Ok(value) if value.is_finite() => Ok(value),
+        _ => Err(WorkloadError::NotANumber { command, input: x, output: shown(text, false) }),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::process::Command;
 
     #[test]
     fn every_cheap_workload_computes_the_square() {
@@ -609,6 +521,31 @@ mod tests {
         let quick = Workload::Command { program: "echo".into(), args: vec!["{x}".into()], timeout_s: Some(5.0) };
         assert_eq!(quick.run(0, 2.0), Ok(2.0));
         assert_eq!(quick.to_string(), "run `echo {x}` per input (timeout 5 s)");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_background_job_left_behind_neither_delays_nor_outlives_its_command() {
+        // The job holds stdout open; waiting for the pipe to close would
+        // take its 29 seconds.
+        let leaves = Workload::Command {
+            program: "sh".into(),
+            args: vec!["-c".into(), "sleep 29.8764 & echo {x}".into()],
+            timeout_s: None,
+        };
+        let start = Instant::now();
+        assert_eq!(leaves.run(0, 4.0), Ok(4.0));
+        assert!(start.elapsed() < Duration::from_secs(10), "waited for the job: {:?}", start.elapsed());
+        let mut left = String::new();
+        for _ in 0..100 {
+            let found = Command::new("pgrep").args(["-f", "sleep 29.8764"]).output();
+            left = found.map(|out| String::from_utf8_lossy(&out.stdout).into_owned()).unwrap_or_default();
+            if left.trim().is_empty() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert!(left.trim().is_empty(), "still running: {left}");
     }
 
     #[test]

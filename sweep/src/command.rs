@@ -229,8 +229,85 @@ pub fn run_command(argv: &[String], timeout: Option<Duration>) -> Result<serde_j
 /// caller that holds an [`Orphans`] (Linux) adopts the ones that escaped and
 /// kills them when it drops it.
 pub fn execute(argv: &[String], options: &CommandOptions) -> Option<Evaluation> {
+    let program = argv.first().map_or("", String::as_str);
     let failed = |message: String| Some(Evaluation { outcome: Err(message), exit: None });
-    let Some((program, arguments)) = argv.split_first() else { return failed("empty command".to_owned()) };
+    let output = match run(argv, options) {
+        Ok(output) => output,
+        Err(RunError::Cancelled) => return None,
+        Err(RunError::Empty) => return failed("empty command".to_owned()),
+        Err(RunError::Start(e)) => return failed(format!("cannot start {program:?}: {e}")),
+        Err(RunError::Wait(e)) => return failed(format!("waiting for {program:?}: {e}")),
+        Err(RunError::TimedOut(limit)) => {
+            return failed(format!("timed out after {:.3} s; the command was killed", limit.as_secs_f64()))
+        }
+        Err(RunError::Overflowed { limit, .. }) => {
+            return failed(format!(
+                "the command printed more than {} on stdout, the capture limit; it was killed (raise the \
+                 limit with --max-output if the value really is that large)",
+                bytes(limit)
+            ))
+        }
+    };
+    let exit = Some(Exit::of(output.status));
+    if !output.status.success() {
+        let message = failure_message(program, &output.status.to_string(), &output.stderr);
+        return Some(Evaluation { outcome: Err(message), exit });
+    }
+    Some(Evaluation { outcome: parse_value(&String::from_utf8_lossy(&output.stdout)), exit })
+}
+
+/// What a command that ran to its end left: how it ended and what it
+/// printed (stdout whole, stderr's last bytes, both within the capture
+/// limit).
+#[derive(Debug)]
+pub struct Output {
+    /// How it exited.
+    pub status: ExitStatus,
+    /// Its standard output.
+    pub stdout: Vec<u8>,
+    /// The end of its standard error.
+    pub stderr: Vec<u8>,
+}
+
+/// Why [`run`] has no [`Output`].
+#[derive(Debug)]
+pub enum RunError {
+    /// The argv list is empty.
+    Empty,
+    /// The program could not be started.
+    Start(std::io::Error),
+    /// Waiting for it failed; it was killed.
+    Wait(std::io::Error),
+    /// It ran past this time limit and was killed with its group.
+    TimedOut(Duration),
+    /// It printed more than `limit` bytes on stdout and was killed.
+    Overflowed {
+        /// The capture limit.
+        limit: usize,
+        /// The first `limit` bytes it printed.
+        start: Vec<u8>,
+    },
+    /// `options.cancel` was set while it ran; it was killed.
+    Cancelled,
+}
+
+/// Runs `argv` as [`execute`] does, with the same process-group, timeout,
+/// capture, cancel and clean-up rules, and returns what it printed instead
+/// of reading it as a value: for callers with their own idea of a result
+/// and their own error messages.
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(unix)] {
+/// use sweep::command::{run, CommandOptions};
+/// let output = run(&["echo".to_owned(), "7".to_owned()], &CommandOptions::default()).unwrap();
+/// assert!(output.status.success());
+/// assert_eq!(output.stdout, b"7\n");
+/// # }
+/// ```
+pub fn run(argv: &[String], options: &CommandOptions) -> Result<Output, RunError> {
+    let Some((program, arguments)) = argv.split_first() else { return Err(RunError::Empty) };
     let mut command = Command::new(program);
     command.args(arguments).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     #[cfg(unix)]
@@ -239,10 +316,7 @@ pub fn execute(argv: &[String], options: &CommandOptions) -> Option<Evaluation> 
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     #[cfg(target_os = "linux")]
     die_with_parent(&mut command);
-    let mut child = match command.spawn() {
-        Ok(child) => child,
-        Err(e) => return failed(format!("cannot start {program:?}: {e}")),
-    };
+    let mut child = command.spawn().map_err(RunError::Start)?;
     // The child leads a group of its own, named by its pid.
     #[cfg(target_os = "linux")]
     let group = libc::pid_t::try_from(child.id()).unwrap_or(0);
@@ -256,26 +330,13 @@ pub fn execute(argv: &[String], options: &CommandOptions) -> Option<Evaluation> 
     guardian::release(group);
     let stdout = stdout.join().unwrap_or_default();
     let stderr = stderr.join().unwrap_or_default();
-    let status = match ending {
-        Ending::Exited(status) => status,
-        Ending::Cancelled => return None,
-        Ending::WaitFailed(e) => return failed(format!("waiting for {program:?}: {e}")),
-        Ending::TimedOut(limit) => {
-            return failed(format!("timed out after {:.3} s; the command was killed", limit.as_secs_f64()))
-        }
-        Ending::Overflowed => {
-            return failed(format!(
-                "the command printed more than {} on stdout, the capture limit; it was killed (raise the \
-                 limit with --max-output if the value really is that large)",
-                bytes(options.capture_limit)
-            ))
-        }
-    };
-    let exit = Some(Exit::of(status));
-    if !status.success() {
-        return Some(Evaluation { outcome: Err(failure_message(program, &status.to_string(), &stderr)), exit });
+    match ending {
+        Ending::Exited(status) => Ok(Output { status, stdout, stderr }),
+        Ending::Cancelled => Err(RunError::Cancelled),
+        Ending::WaitFailed(e) => Err(RunError::Wait(e)),
+        Ending::TimedOut(limit) => Err(RunError::TimedOut(limit)),
+        Ending::Overflowed => Err(RunError::Overflowed { limit: options.capture_limit, start: stdout }),
     }
-    Some(Evaluation { outcome: parse_value(&String::from_utf8_lossy(&stdout)), exit })
 }
 
 /// `command `sim` failed (exit status: 3); stderr: …the last 600 bytes`.
@@ -387,12 +448,30 @@ enum Ending {
     WaitFailed(std::io::Error),
 }
 
-/// Polls the child until it exits, killing its group when the time limit
+/// How often a waiting command's cancel and overflow flags are looked at:
+/// they are plain flags, which nothing can wait on.
+const FLAG_CHECK_PERIOD: Duration = Duration::from_millis(20);
+
+#[cfg(test)]
+thread_local! {
+    /// How many times `wait` looked at its command on this thread: the
+    /// tests count them to check that an exit is noticed when it happens.
+    static WAKE_UPS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Waits for the child to exit, killing its group when the time limit
 /// passes, stdout overflows or the run is cancelled.
+///
+/// On Linux it sleeps on a pidfd, which the kernel wakes the moment the
+/// child exits; only the flags are checked periodically. Elsewhere, or on
+/// a kernel without pidfds, it polls with short, growing pauses.
 fn wait(child: &mut Child, options: &CommandOptions, overflow: &AtomicBool) -> Ending {
     let started = Instant::now();
+    let exit_signal = ExitSignal::open(child);
     let mut pause = Duration::from_millis(1);
     loop {
+        #[cfg(test)]
+        WAKE_UPS.with(|count| count.set(count.get() + 1));
         // Whatever the black box left running in its group (`sim &` that
         // it did not wait for) ends with it: it would hold the pipes open,
         // and this call would wait for it past any time limit.
@@ -421,11 +500,65 @@ fn wait(child: &mut Child, options: &CommandOptions, overflow: &AtomicBool) -> E
             kill_tree(child);
             return ending;
         }
-        // Short pauses first so quick commands are noticed quickly.
         let left = options.timeout.map_or(Duration::MAX, |limit| limit.saturating_sub(started.elapsed()));
-        thread::sleep(pause.min(left));
-        pause = (pause * 2).min(Duration::from_millis(25));
+        match &exit_signal {
+            Some(signal) => signal.wait(left.min(FLAG_CHECK_PERIOD)),
+            None => {
+                // Short pauses first so quick commands are noticed quickly.
+                thread::sleep(pause.min(left));
+                pause = (pause * 2).min(Duration::from_millis(25));
+            }
+        }
     }
+}
+
+/// Something to sleep on that wakes up when the child exits.
+#[cfg(target_os = "linux")]
+struct ExitSignal(std::os::fd::OwnedFd);
+
+#[cfg(target_os = "linux")]
+impl ExitSignal {
+    /// A pidfd for the child; `None` where the kernel has none (before
+    /// 5.3) or refuses it, and the caller polls instead.
+    fn open(child: &Child) -> Option<ExitSignal> {
+        use std::os::fd::FromRawFd;
+        let pid = libc::pid_t::try_from(child.id()).ok()?;
+        // SAFETY: pidfd_open takes a pid and flags and returns a new
+        // descriptor or -1; the child is not reaped yet (we hold it), so
+        // `pid` still names it.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+        let fd = libc::c_int::try_from(fd).ok().filter(|fd| *fd >= 0)?;
+        // SAFETY: `fd` was just returned by pidfd_open, so it is open and
+        // owned by nothing else.
+        Some(ExitSignal(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) }))
+    }
+
+    /// Sleeps until the child exits or `limit` passes (a signal may end
+    /// it earlier; the caller looks again either way).
+    fn wait(&self, limit: Duration) {
+        use std::os::fd::AsRawFd;
+        // Rounded up, so a wait shorter than a millisecond does not spin.
+        let millis = limit.as_nanos().div_ceil(1_000_000);
+        let timeout = libc::c_int::try_from(millis).unwrap_or(libc::c_int::MAX);
+        let mut poll = libc::pollfd { fd: self.0.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        // SAFETY: `poll` is one valid pollfd, and the count says one.
+        unsafe {
+            libc::poll(&mut poll, 1, timeout);
+        }
+    }
+}
+
+/// Without pidfds, `wait` polls.
+#[cfg(not(target_os = "linux"))]
+struct ExitSignal;
+
+#[cfg(not(target_os = "linux"))]
+impl ExitSignal {
+    fn open(_child: &Child) -> Option<ExitSignal> {
+        None
+    }
+
+    fn wait(&self, _limit: Duration) {}
 }
 
 /// Kills the child and, on Unix, its whole process group; then reaps it.
@@ -513,6 +646,37 @@ mod tests {
         let message = result.err().unwrap_or_default();
         assert!(message.contains("exit status: 3"), "{message}");
         assert!(message.contains("boom"), "{message}");
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn an_exit_wakes_the_waiter_at_once() {
+        // A few milliseconds: polling with pauses from 1 ms up looks at it
+        // about five times; a waiter woken by the exit looks once on start,
+        // once on the exit, and once per flag-check period in between.
+        let started = Instant::now();
+        WAKE_UPS.with(|count| count.set(0));
+        let output = run(&argv(&["sleep", "0.01"]), &CommandOptions::default());
+        let elapsed = started.elapsed();
+        assert!(output.is_ok_and(|output| output.status.success()));
+        let wake_ups = WAKE_UPS.with(std::cell::Cell::get);
+        let periods = (elapsed.as_secs_f64() / FLAG_CHECK_PERIOD.as_secs_f64()).floor() as u32;
+        assert!(wake_ups <= 2 + periods, "{wake_ups} wake-ups in {elapsed:?}");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn run_reports_each_way_a_command_can_end_without_output() {
+        let options = |timeout, capture_limit| CommandOptions { timeout, capture_limit, cancel: None };
+        let slow = run(&argv(&["sh", "-c", "sleep 5"]), &options(Some(Duration::from_millis(50)), 64));
+        assert!(matches!(slow, Err(RunError::TimedOut(limit)) if limit == Duration::from_millis(50)), "{slow:?}");
+        let flood = run(&argv(&["sh", "-c", "head -c 100000 /dev/zero"]), &options(None, 64));
+        assert!(matches!(flood, Err(RunError::Overflowed { limit: 64, ref start }) if start == &[0; 64]), "{flood:?}");
+        let missing = run(&argv(&["parsweep-no-such-program"]), &options(None, 64));
+        assert!(matches!(missing, Err(RunError::Start(_))), "{missing:?}");
+        let cancel = Arc::new(AtomicBool::new(true));
+        let options = CommandOptions { cancel: Some(cancel), ..CommandOptions::default() };
+        assert!(matches!(run(&argv(&["sleep", "5"]), &options), Err(RunError::Cancelled)));
     }
 
     #[cfg(unix)]
