@@ -100,7 +100,7 @@ impl Row {
             None => format!("{:>9.3} ms {:>9.3} ms", ours * 1e3, base * 1e3),
         };
         let verdict = if ratio <= self.goal { "met" } else { "MISSED" };
-        println!("{:<44} {:<24} {times} {ratio:>7.2}x  <= {:<5} {verdict}", self.what, self.against, self.goal);
+        println!("{:<44} {:<24} {times} {ratio:>7.2}x  <= {:<5.2} {verdict}", self.what, self.against, self.goal);
     }
 }
 
