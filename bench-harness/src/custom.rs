@@ -356,7 +356,7 @@ impl Registry {
         if names.is_empty() {
             format!(
                 "no {what} are registered here (`Named` {what} are registered by a bench of your own: \
-                 see the README, \"Measuring your own code\")"
+                 see bench-harness/README.md, \"Measuring your own code\")"
             )
         } else {
             format!("registered {what}: {}", names.join(", "))
