@@ -121,9 +121,9 @@ impl Builder {
     /// thread-local state (rayon's `start_handler`).
     ///
     /// A pool with a start handler runs maps' `f` on its workers only:
-    /// without one, an ordered map with automatic chunking may compute
-    /// items that are cheaper than a hand-off on the consuming thread
-    /// itself, which the hook never prepared.
+    /// without one, a map's consumer runs a chunk itself when it needs it
+    /// and no worker has started it, on a thread the hook never prepared
+    /// (so up to workers + 1 calls of `f` run at once).
     ///
     /// A panic in the hook is caught and ignored; the worker runs anyway.
     ///

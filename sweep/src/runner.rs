@@ -636,7 +636,14 @@ where
             max_workers()
         );
     }
-    let pool = ThreadPool::new(options.workers).map_err(|e| anyhow::anyhow!("{e}"))?;
+    // `workers` black boxes at once, never more: a pool with a start handler
+    // runs `f` on its workers only, never on this thread (the map's
+    // consumer), which writes the records and watches for stop signals.
+    let pool = ThreadPool::builder()
+        .num_workers(options.workers)
+        .start_handler(|_worker| {})
+        .build()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     // Sizes by arithmetic: nothing is enumerated before the first point starts.
     let selected = options.selection.count(len);
     let listed: HashSet<usize> = match &options.selection {
