@@ -18,6 +18,8 @@ const CHUNKINGS: [Chunking; 5] =
 /// A large input; Miri-sized under Miri, which runs about a thousand
 /// times slower.
 const BIG: u64 = if cfg!(miri) { 2_000 } else { 100_000 };
+/// The small inputs' length (Miri interprets every item and every unwind).
+const SMALL: u64 = if cfg!(miri) { 60 } else { 1000 };
 
 fn f(x: u64) -> u64 {
     x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 7
@@ -358,9 +360,9 @@ fn a_panicking_input_iterator_raises_once_and_loses_no_item() {
     let pool = ThreadPool::new(2).unwrap();
     // Small inputs in fixed chunks; a big one in automatic chunks, which
     // grow until the panic falls inside a large one.
-    for (n, at) in [(1000, 500), (1000, 1), (BIG, BIG - BIG / 10)] {
+    for (n, at) in [(SMALL, SMALL / 2), (SMALL, 1), (BIG, BIG - BIG / 10)] {
         let expected: Vec<u64> = (1..n).filter(|&x| x != at).collect();
-        let chunkings: &[Chunking] = if n > 1000 { &[Chunking::Auto] } else { &CHUNKINGS };
+        let chunkings: &[Chunking] = if n > SMALL { &[Chunking::Auto] } else { &CHUNKINGS };
         for &chunking in chunkings {
             let mut map = pool.map(|x| x, PanicsAt { next: 0, n, at }).chunk_size(chunking);
             assert_eq!(drain_catching(|| map.next()), (expected.clone(), 1), "map, {chunking:?}, n {n}");
