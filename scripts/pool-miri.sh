@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # pool-miri.sh - run the pool's tests that exercise its unsafe code
 # (type-erased jobs, raw scope-latch pointers, in-place map_collect, the
-# worker thread-local, the map engine's buffers) under Miri, which reports
+# worker thread-local) under Miri, which reports
 # undefined behaviour: use after free, out-of-bounds or misaligned access,
 # reads of uninitialised memory, aliasing violations and data races. Those
 # test files shrink their sizes under cfg(miri) so the run fits in CI.
@@ -58,7 +58,11 @@ flags=(
 )
 export MIRIFLAGS="${flags[*]} ${MIRIFLAGS:-}"
 
-read -r -a tests <<<"${POOL_MIRI_TESTS:-scope submit map_collect map unordered}"
+# The map engine's own files (map, unordered) are not in the default list
+# yet: under Miri their panic and automatic-chunking cases ran for more
+# than 10 minutes without finishing, so they need smaller Miri-sized cases
+# first. Run them with POOL_MIRI_TESTS="map unordered".
+read -r -a tests <<<"${POOL_MIRI_TESTS:-scope submit map_collect}"
 args=()
 for t in "${tests[@]}"; do args+=(--test "$t"); done
 
