@@ -196,11 +196,15 @@ where
         Some(compute(&*self.f, &self.progress, inputs.take()?))
     }
 
-    /// Inputs not yet queued.
-    pub(super) fn remaining_inputs(&self) -> (usize, Option<usize>) {
-        let held = self.partial.len();
+    /// The map's size hint: `queued` items already cut (in flight or being
+    /// handed out), plus the inputs not yet queued.
+    pub(super) fn size_hint(&self, queued: usize) -> (usize, Option<usize>) {
         let (low, high) = if self.exhausted { (0, Some(0)) } else { self.inputs.size_hint() };
-        (low.saturating_add(held), high.and_then(|h| h.checked_add(held)))
+        let held = self.partial.len();
+        (
+            low.saturating_add(held).saturating_add(queued),
+            high.and_then(|h| h.checked_add(held)).and_then(|h| h.checked_add(queued)),
+        )
     }
 }
 

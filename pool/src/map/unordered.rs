@@ -172,8 +172,7 @@ where
 
     fn size_hint(&self) -> (usize, Option<usize>) {
         let queued = self.current.len() + self.in_flight_items;
-        let (low, high) = self.feeder.remaining_inputs();
-        (queued.saturating_add(low), high.and_then(|h| h.checked_add(queued)))
+        self.feeder.size_hint(queued)
     }
 }
 
