@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::{mem, ops};
 
 use super::progress::{ProgressCallback, ProgressHook};
-use super::values::{prealloc, run_chunk, ChunkOutput, Values};
+use super::values::{prealloc, run_chunk, Chunk, ChunkOutput, Spares, Values};
 use crate::chunk::{Chunker, Chunking};
 use crate::error::TaskError;
 use crate::spawn::Spawner;
@@ -29,11 +29,10 @@ use crate::task::{Claim, Handle};
 /// head of an ordered map does not idle the others.
 const WINDOW_PER_WORKER: usize = 4;
 
-/// A queued chunk's inputs, which the worker starting it and the consumer
-/// race for.
-pub(super) type Inputs<X> = Arc<Claim<Values<X>>>;
+/// A queued chunk, which the worker starting it and the consumer race for.
+pub(super) type Pending<X, T> = Arc<Claim<Chunk<X, T>>>;
 
-pub(super) struct Feeder<'a, I: Iterator, F> {
+pub(super) struct Feeder<'a, I: Iterator, F, T> {
     pub(super) spawner: Spawner<'a>,
     inputs: I,
     exhausted: bool,
@@ -47,9 +46,10 @@ pub(super) struct Feeder<'a, I: Iterator, F> {
     /// The index of the next input to go into a chunk.
     next_index: usize,
     progress: Arc<ProgressHook<'a>>,
+    pub(super) spares: Spares<I::Item, T>,
 }
 
-impl<'a, I, F, T> Feeder<'a, I, F>
+impl<'a, I, F, T> Feeder<'a, I, F, T>
 where
     I: Iterator,
     I::Item: Send + 'a,
@@ -72,6 +72,7 @@ where
             chunker: None,
             next_index: 0,
             progress: Arc::new(ProgressHook::new(total)),
+            spares: Spares::new(),
         }
     }
 
@@ -94,7 +95,7 @@ where
     }
 
     /// Feeds back how long a finished chunk of `len` inputs ran.
-    pub(super) fn observe(&mut self, len: usize, outcome: &Outcome<T>) {
+    pub(super) fn observe(&mut self, len: usize, outcome: &Outcome<I::Item, T>) {
         if let (Some(chunker), Ok(out)) = (&mut self.chunker, outcome) {
             chunker.observe(len, out.elapsed_ns);
         }
@@ -135,18 +136,20 @@ where
             // Pushed one by one: `collect` would reserve what `size_hint`
             // claims, and an input iterator may claim anything. Pushed into
             // `partial`, so that if the iterator panics they are not lost.
-            let mut inputs = self.inputs.by_ref().take(size - self.partial.len());
+            let inputs = self.inputs.by_ref().take(size - self.partial.len());
             self.partial.reserve(prealloc(&inputs));
-            for x in &mut inputs {
-                self.partial.push(x);
-            }
+            self.partial.extend(inputs);
             if self.partial.len() < size {
                 self.exhausted = true;
             }
         }
         // More than a chunk held back (the size shrank): the rest waits.
-        let chunk =
-            if self.partial.len() > size { self.partial.drain(..size).collect() } else { mem::take(&mut self.partial) };
+        let chunk = if self.partial.len() > size {
+            self.partial.drain(..size).collect()
+        } else {
+            let spare = self.spares.inputs();
+            mem::replace(&mut self.partial, spare)
+        };
         (!chunk.is_empty()).then_some(chunk)
     }
 
@@ -169,18 +172,19 @@ where
     /// it is dropped with the task's closure, also when the task is
     /// cancelled.
     pub(super) fn queue<G, R>(
-        &self,
+        &mut self,
         inputs: Vec<I::Item>,
-        then: impl FnOnce(&Inputs<I::Item>) -> G,
-    ) -> Queued<'a, I::Item, R>
+        then: impl FnOnce(&Pending<I::Item, T>) -> G,
+    ) -> Queued<'a, I::Item, T, R>
     where
-        G: FnOnce(Option<Outcome<T>>) -> R + Send + 'a,
+        G: FnOnce(Option<Outcome<I::Item, T>>) -> R + Send + 'a,
         R: Send + 'a,
     {
         let f = Arc::clone(&self.f);
         let progress = Arc::clone(&self.progress);
         let len = inputs.len();
-        let claim = Arc::new(Claim::new(Values::new(inputs)));
+        let chunk = Chunk { inputs: Values::new(inputs), results: self.spares.results() };
+        let claim = Arc::new(Claim::new(chunk));
         let ours = Arc::clone(&claim);
         let then = then(&claim);
         let handle = self.spawner.spawn(move || then(ours.take().map(|inputs| compute(&*f, &progress, inputs))));
@@ -189,7 +193,7 @@ where
 
     /// Runs a queued chunk on this thread, as a worker would, if no worker
     /// has started it (and this thread may run `f`); `None` otherwise.
-    pub(super) fn run_here(&self, inputs: &Inputs<I::Item>) -> Option<Outcome<T>> {
+    pub(super) fn run_here(&self, inputs: &Pending<I::Item, T>) -> Option<Outcome<I::Item, T>> {
         if !self.spawner.may_run_here() {
             return None;
         }
@@ -209,21 +213,21 @@ where
 }
 
 /// A chunk's outcome: its output, or the error that failed it whole.
-pub(super) type Outcome<T> = Result<ChunkOutput<T>, TaskError>;
+pub(super) type Outcome<X, T> = Result<ChunkOutput<X, T>, TaskError>;
 
 /// Computes a chunk and counts it as done. The progress callback is user
 /// code: its panic fails the chunk (and goes on to the consumer), wherever
 /// the chunk ran.
-fn compute<X, T>(f: &impl Fn(X) -> T, progress: &ProgressHook<'_>, inputs: Values<X>) -> Outcome<T> {
-    let len = inputs.len();
-    let out = run_chunk(f, inputs);
+fn compute<X, T>(f: &impl Fn(X) -> T, progress: &ProgressHook<'_>, chunk: Chunk<X, T>) -> Outcome<X, T> {
+    let len = chunk.inputs.len();
+    let out = run_chunk(f, chunk);
     match panic::catch_unwind(AssertUnwindSafe(|| progress.advance(len))) {
         Ok(()) => Ok(out),
         Err(payload) => Err(TaskError::from_panic(payload)),
     }
 }
 
-impl<I: Iterator, F> Drop for Feeder<'_, I, F> {
+impl<I: Iterator, F, T> Drop for Feeder<'_, I, F, T> {
     fn drop(&mut self) {
         // User values: each dropped under its own guard, as a chunk's are.
         drop(Values::new(mem::take(&mut self.partial)));
@@ -232,39 +236,39 @@ impl<I: Iterator, F> Drop for Feeder<'_, I, F> {
 
 /// A chunk queued on the workers: its first input's index, its length,
 /// the handle to its task (whose result is `R`) and its inputs.
-pub(super) struct Queued<'a, X, R> {
+pub(super) struct Queued<'a, X, T, R> {
     pub(super) start: usize,
     pub(super) len: usize,
     pub(super) handle: Handle<'a, R>,
-    pub(super) inputs: Inputs<X>,
+    pub(super) inputs: Pending<X, T>,
 }
 
 /// The chunks a map has queued, in the order they were cut. Dropping it
 /// (with its map) cancels those not yet started: nobody will read their
 /// results.
-pub(super) struct Queue<'a, X, R>(VecDeque<Queued<'a, X, R>>);
+pub(super) struct Queue<'a, X, T, R>(VecDeque<Queued<'a, X, T, R>>);
 
-impl<X, R> Queue<'_, X, R> {
+impl<X, T, R> Queue<'_, X, T, R> {
     pub(super) fn new() -> Self {
         Queue(VecDeque::new())
     }
 }
 
-impl<'a, X, R> ops::Deref for Queue<'a, X, R> {
-    type Target = VecDeque<Queued<'a, X, R>>;
+impl<'a, X, T, R> ops::Deref for Queue<'a, X, T, R> {
+    type Target = VecDeque<Queued<'a, X, T, R>>;
 
     fn deref(&self) -> &Self::Target {
         &self.0
     }
 }
 
-impl<X, R> ops::DerefMut for Queue<'_, X, R> {
+impl<X, T, R> ops::DerefMut for Queue<'_, X, T, R> {
     fn deref_mut(&mut self) -> &mut Self::Target {
         &mut self.0
     }
 }
 
-impl<X, R> Drop for Queue<'_, X, R> {
+impl<X, T, R> Drop for Queue<'_, X, T, R> {
     fn drop(&mut self) {
         for queued in &self.0 {
             queued.handle.cancel();

@@ -35,11 +35,13 @@ use crate::spawn::Spawner;
 pub struct TryMap<'a, I: Iterator, F, T> {
     /// Handed out before anything else: the per-item path reads only this.
     current: Current<T>,
-    feeder: Feeder<'a, I, F>,
-    /// The task's result is the chunk's output, `None` if the consumer
-    /// took its inputs first.
-    in_flight: Queue<'a, I::Item, Option<Outcome<T>>>,
+    feeder: Feeder<'a, I, F, T>,
+    in_flight: Chunks<'a, I::Item, T>,
 }
+
+/// The chunks an ordered map has queued: each task's result is the
+/// chunk's outcome, `None` if the consumer took its inputs first.
+type Chunks<'a, X, T> = Queue<'a, X, T, Option<Outcome<X, T>>>;
 
 impl<'a, I, F, T> TryMap<'a, I, F, T>
 where
@@ -65,7 +67,7 @@ where
     }
 
     /// The head chunk's results, computed here if no worker started it.
-    fn take_head(&mut self) -> Option<Finished<T>> {
+    fn take_head(&mut self) -> Option<Finished<I::Item, T>> {
         self.refill();
         let Queued { start, len, handle, inputs } = self.in_flight.pop_front()?;
         let outcome = match self.feeder.run_here(&inputs) {
@@ -90,7 +92,7 @@ where
                 return Some(item);
             }
             let head = self.take_head()?;
-            self.current.set(head);
+            self.current.set(head, &mut self.feeder.spares, self.feeder.window + 1);
             // Top the window up before handing out the head's items (not
             // while the head is out of both queue and buffer, where a
             // panicking input iterator would lose it).

@@ -15,7 +15,7 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::feeder::{Feeder, Inputs, Queue, Queued};
+use super::feeder::{Feeder, Pending, Queue, Queued};
 use super::progress::Progress;
 use super::settings;
 use super::values::{Current, Finished};
@@ -37,12 +37,12 @@ use crate::spawn::Spawner;
 /// ```
 pub struct MapUnordered<'a, I: Iterator, F, T> {
     current: Current<T>,
-    feeder: Feeder<'a, I, F>,
-    completions: Arc<Completions<Finished<T>>>,
+    feeder: Feeder<'a, I, F, T>,
+    completions: Arc<Completions<Finished<I::Item, T>>>,
     /// Chunks queued, in queueing order (finished ones are forgotten now
     /// and then): to run the newest unstarted one here, or cancel them on
     /// drop.
-    handles: Queue<'a, I::Item, ()>,
+    handles: Queue<'a, I::Item, T, ()>,
     /// Chunks queued or running, and the inputs in them.
     in_flight: usize,
     in_flight_items: usize,
@@ -97,7 +97,7 @@ where
     }
 
     /// Runs the newest chunk no worker has started, if this thread may.
-    fn run_newest_here(&mut self) -> Option<Finished<T>> {
+    fn run_newest_here(&mut self) -> Option<Finished<I::Item, T>> {
         let feeder = &self.feeder;
         self.handles.iter().rev().find_map(|queued| {
             let outcome = feeder.run_here(&queued.inputs)?;
@@ -107,7 +107,7 @@ where
     }
 
     /// The next chunk to hand out, waiting for one if need be.
-    fn next_finished(&mut self) -> Option<Finished<T>> {
+    fn next_finished(&mut self) -> Option<Finished<I::Item, T>> {
         loop {
             self.refill();
             if self.in_flight == 0 {
@@ -135,10 +135,10 @@ where
 /// the chunk as cancelled unless its inputs were taken, by the chunk when
 /// it ran (which reports itself) or by the consumer (which ran it).
 struct Unrun<X, T> {
-    completions: Arc<Completions<Finished<T>>>,
+    completions: Arc<Completions<Finished<X, T>>>,
     start: usize,
     len: usize,
-    inputs: Inputs<X>,
+    inputs: Pending<X, T>,
 }
 
 impl<X, T> Drop for Unrun<X, T> {
@@ -166,7 +166,7 @@ where
                 return Some(item);
             }
             let finished = self.next_finished()?;
-            self.current.set(finished);
+            self.current.set(finished, &mut self.feeder.spares, self.feeder.window + 1);
         }
     }
 

@@ -18,19 +18,28 @@ use std::{mem, vec};
 use crate::error::TaskError;
 use crate::latch::drop_quietly;
 
+/// A chunk as it is queued: its inputs, and an empty buffer (kept from an
+/// earlier chunk) for its results.
+pub(super) struct Chunk<X, T> {
+    pub(super) inputs: Values<X>,
+    pub(super) results: Vec<T>,
+}
+
 /// What one chunk sends back. Successes and failures are stored apart
 /// so the common all-success case costs no more memory than the values.
-pub(super) struct ChunkOutput<T> {
+pub(super) struct ChunkOutput<X, T> {
     pub(super) values: Values<T>,
     /// (offset in chunk, error), ascending.
     pub(super) failures: Vec<(usize, TaskError)>,
     pub(super) elapsed_ns: u64,
+    /// The inputs' buffer, empty, for a later chunk.
+    pub(super) spent: Vec<X>,
 }
 
 /// A finished chunk as the consumer receives it: first input index,
 /// length, and the outcome (the whole chunk fails if its task was
 /// cancelled or its progress callback panicked).
-pub(super) type Finished<T> = (usize, usize, Result<ChunkOutput<T>, TaskError>);
+pub(super) type Finished<X, T> = (usize, usize, Result<ChunkOutput<X, T>, TaskError>);
 
 /// Applies `f` to each input, catching its panics item by item so one
 /// panicking input does not take its chunk-mates down.
@@ -38,9 +47,10 @@ pub(super) type Finished<T> = (usize, usize, Result<ChunkOutput<T>, TaskError>);
 /// One panic guard covers a run of items rather than each item (a guard
 /// per call would keep `f` from being inlined into the loop, which costs
 /// more than a 1 ns `f`); after a panic the run resumes at the next item.
-pub(super) fn run_chunk<X, T, F: Fn(X) -> T>(f: &F, mut inputs: Values<X>) -> ChunkOutput<T> {
+pub(super) fn run_chunk<X, T, F: Fn(X) -> T>(f: &F, chunk: Chunk<X, T>) -> ChunkOutput<X, T> {
     let start = Instant::now();
-    let mut values = Vec::with_capacity(inputs.len());
+    let Chunk { mut inputs, results: mut values } = chunk;
+    values.reserve(inputs.len());
     let mut failures = Vec::new();
     loop {
         let run = panic::catch_unwind(AssertUnwindSafe(|| {
@@ -55,7 +65,42 @@ pub(super) fn run_chunk<X, T, F: Fn(X) -> T>(f: &F, mut inputs: Values<X>) -> Ch
         }
     }
     let elapsed_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
-    ChunkOutput { values: Values::new(values), failures, elapsed_ns }
+    ChunkOutput { values: Values::new(values), failures, elapsed_ns, spent: inputs.into_buffer() }
+}
+
+/// Empty buffers from chunks handed out, for the chunks cut next: a map
+/// reuses a window's worth of buffers instead of allocating two per chunk
+/// (which, for chunks past the allocator's mmap threshold, means fresh
+/// pages to fault in on one core and unmap on another).
+pub(super) struct Spares<X, T> {
+    inputs: Vec<Vec<X>>,
+    results: Vec<Vec<T>>,
+}
+
+impl<X, T> Spares<X, T> {
+    pub(super) fn new() -> Self {
+        Spares { inputs: Vec::new(), results: Vec::new() }
+    }
+
+    pub(super) fn inputs(&mut self) -> Vec<X> {
+        self.inputs.pop().unwrap_or_default()
+    }
+
+    pub(super) fn results(&mut self) -> Vec<T> {
+        self.results.pop().unwrap_or_default()
+    }
+
+    /// Keeps a finished chunk's buffers, up to `limit` of each (a window's
+    /// worth: more would only be memory held for nothing).
+    pub(super) fn keep(&mut self, inputs: Vec<X>, results: Vec<T>, limit: usize) {
+        debug_assert!(inputs.is_empty() && results.is_empty());
+        if self.inputs.len() < limit && inputs.capacity() > 0 {
+            self.inputs.push(inputs);
+        }
+        if self.results.len() < limit && results.capacity() > 0 {
+            self.results.push(results);
+        }
+    }
 }
 
 /// Room to reserve for a chunk of `inputs`: their lower size bound, but no
@@ -65,46 +110,51 @@ pub(super) fn prealloc(inputs: &impl Iterator) -> usize {
     inputs.size_hint().0.min(crate::chunk::MAX_AUTO_CHUNK)
 }
 
-/// A run of user values (a chunk's inputs or results) that may be dropped
-/// unread: each is dropped under its own panic guard, and the first panic
-/// is raised once all are gone. A plain `Vec` would abort the process at
-/// a second panicking `Drop` (a panic while unwinding), and would leave the
-/// rest undropped after the first.
-pub(super) struct Values<V>(vec::IntoIter<V>);
+/// A run of user values (a chunk's inputs or results) read front to back,
+/// whose buffer is kept for the next chunk once they are read
+/// ([`into_buffer`](Values::into_buffer)): a map reuses a window's worth
+/// of buffers rather than allocating (and page-faulting) two per chunk.
+/// Values dropped unread are each dropped under their own panic guard,
+/// and the first panic is raised once all are gone. A plain `Vec` would
+/// abort the process at a second panicking `Drop` (a panic while
+/// unwinding), and would leave the rest undropped after the first.
+pub(super) struct Values<V> {
+    /// Owns the allocation only: its length stays 0, so it drops no value.
+    buf: Vec<V>,
+    /// Invariant: the slots `read..end` of `buf`'s allocation hold values
+    /// this struct owns; the slots before `read` were moved out.
+    read: usize,
+    end: usize,
+}
 
 impl<V> Values<V> {
-    pub(super) fn new(values: Vec<V>) -> Self {
-        Values(values.into_iter())
+    pub(super) fn new(mut values: Vec<V>) -> Self {
+        let end = values.len();
+        // SAFETY: 0 <= capacity; the `end` values now belong to the struct
+        // (see the invariant), which reads or drops each exactly once.
+        unsafe { values.set_len(0) };
+        Values { buf: values, read: 0, end }
     }
 
     /// No values; allocates nothing.
     pub(super) fn empty() -> Self {
-        Values(Vec::new().into_iter())
-    }
-}
-
-impl<V> Iterator for Values<V> {
-    type Item = V;
-
-    #[inline(always)]
-    fn next(&mut self) -> Option<V> {
-        self.0.next()
+        Values::new(Vec::new())
     }
 
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.0.size_hint()
+    /// Drops what is left unread (under guards, as `Drop` does) and gives
+    /// back the empty buffer, its capacity kept.
+    pub(super) fn into_buffer(mut self) -> Vec<V> {
+        self.drop_unread();
+        mem::take(&mut self.buf)
     }
-}
 
-impl<V> ExactSizeIterator for Values<V> {}
-
-impl<V> Drop for Values<V> {
-    fn drop(&mut self) {
+    fn drop_unread(&mut self) {
         if !mem::needs_drop::<V>() {
+            self.read = self.end;
             return;
         }
         let mut first = None;
-        for value in &mut self.0 {
+        for value in self.by_ref() {
             if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
                 match first {
                     None => first = Some(payload),
@@ -118,6 +168,36 @@ impl<V> Drop for Values<V> {
             Some(payload) => panic::resume_unwind(payload),
             None => {}
         }
+    }
+}
+
+impl<V> Iterator for Values<V> {
+    type Item = V;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<V> {
+        if self.read == self.end {
+            return None;
+        }
+        // SAFETY: `read < end`, so by the invariant the slot holds a value
+        // we own; advancing `read` gives up that ownership to the caller.
+        let value = unsafe { self.buf.as_ptr().add(self.read).read() };
+        self.read += 1;
+        Some(value)
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let len = self.end - self.read;
+        (len, Some(len))
+    }
+}
+
+impl<V> ExactSizeIterator for Values<V> {}
+
+impl<V> Drop for Values<V> {
+    fn drop(&mut self) {
+        self.drop_unread();
     }
 }
 
@@ -138,15 +218,26 @@ impl<T> Current<T> {
     }
 
     /// Starts handing out a finished chunk; only once the previous one is
-    /// drained.
-    pub(super) fn set(&mut self, (start, len, outcome): Finished<T>) {
-        match outcome {
+    /// drained. The buffers done with go to `spares`.
+    pub(super) fn set<X>(&mut self, (start, len, outcome): Finished<X, T>, spares: &mut Spares<X, T>, limit: usize) {
+        let spent = match outcome {
             Ok(out) if out.failures.is_empty() => {
-                self.fast = out.values;
+                let drained = mem::replace(&mut self.fast, out.values);
                 self.fast_end = start + len;
+                spares.keep(out.spent, drained.into_buffer(), limit);
+                return;
             }
-            outcome => self.slow = Some(Drain::new(start, len, outcome)),
-        }
+            Ok(mut out) => {
+                let spent = mem::take(&mut out.spent);
+                self.slow = Some(Drain::new(start, len, Ok(out)));
+                spent
+            }
+            Err(error) => {
+                self.slow = Some(Drain::new::<X>(start, len, Err(error)));
+                Vec::new()
+            }
+        };
+        spares.keep(spent, Vec::new(), limit);
     }
 
     /// The next item with its input index, `None` once drained.
@@ -185,7 +276,7 @@ struct Drain<T> {
 }
 
 impl<T> Drain<T> {
-    fn new(start: usize, len: usize, outcome: Result<ChunkOutput<T>, TaskError>) -> Self {
+    fn new<X>(start: usize, len: usize, outcome: Result<ChunkOutput<X, T>, TaskError>) -> Self {
         let (values, failures) = match outcome {
             Ok(out) => (out.values, out.failures),
             // The chunk task itself failed (cancelled, or its progress
