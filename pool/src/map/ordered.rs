@@ -225,9 +225,11 @@ where
     {
         let mut acc = init;
         loop {
-            for value in &mut self.inner.current.fast {
+            let mut values = self.inner.current.take_fast();
+            for value in &mut values {
                 acc = g(acc, value);
             }
+            self.inner.current.put_fast(values);
             match self.inner.next_chunk() {
                 None => return acc,
                 Some(Ok(value)) => acc = g(acc, value),

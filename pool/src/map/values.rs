@@ -240,6 +240,16 @@ impl<T> Current<T> {
         spares.keep(spent, Vec::new(), limit);
     }
 
+    /// The failure-free run being handed out, to drain in a local loop
+    /// (whose cursor stays in a register); give it back with `put_fast`.
+    pub(super) fn take_fast(&mut self) -> Values<T> {
+        mem::replace(&mut self.fast, Values::empty())
+    }
+
+    pub(super) fn put_fast(&mut self, values: Values<T>) {
+        self.fast = values;
+    }
+
     /// The next item with its input index, `None` once drained.
     #[inline]
     pub(super) fn next_indexed(&mut self) -> Option<(usize, Result<T, TaskError>)> {
