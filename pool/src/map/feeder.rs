@@ -183,7 +183,8 @@ where
         let f = Arc::clone(&self.f);
         let progress = Arc::clone(&self.progress);
         let len = inputs.len();
-        let chunk = Chunk { inputs: Values::new(inputs), results: self.spares.results() };
+        let timed = self.chunking == Chunking::Auto;
+        let chunk = Chunk { inputs: Values::new(inputs), results: self.spares.results(), timed };
         let claim = Arc::new(Claim::new(chunk));
         let ours = Arc::clone(&claim);
         let then = then(&claim);

@@ -23,6 +23,9 @@ use crate::latch::drop_quietly;
 pub(super) struct Chunk<X, T> {
     pub(super) inputs: Values<X>,
     pub(super) results: Vec<T>,
+    /// Whether to time the chunk: only automatic chunking uses the time,
+    /// and two clock reads are a real part of a one-item chunk's cost.
+    pub(super) timed: bool,
 }
 
 /// What one chunk sends back. Successes and failures are stored apart
@@ -31,6 +34,7 @@ pub(super) struct ChunkOutput<X, T> {
     pub(super) values: Values<T>,
     /// (offset in chunk, error), ascending.
     pub(super) failures: Vec<(usize, TaskError)>,
+    /// 0 when the chunk was not timed.
     pub(super) elapsed_ns: u64,
     /// The inputs' buffer, empty, for a later chunk.
     pub(super) spent: Vec<X>,
@@ -48,8 +52,8 @@ pub(super) type Finished<X, T> = (usize, usize, Result<ChunkOutput<X, T>, TaskEr
 /// per call would keep `f` from being inlined into the loop, which costs
 /// more than a 1 ns `f`); after a panic the run resumes at the next item.
 pub(super) fn run_chunk<X, T, F: Fn(X) -> T>(f: &F, chunk: Chunk<X, T>) -> ChunkOutput<X, T> {
-    let start = Instant::now();
-    let Chunk { mut inputs, results: mut values } = chunk;
+    let Chunk { mut inputs, results: mut values, timed } = chunk;
+    let start = timed.then(Instant::now);
     values.reserve(inputs.len());
     let mut failures = Vec::new();
     loop {
@@ -64,7 +68,7 @@ pub(super) fn run_chunk<X, T, F: Fn(X) -> T>(f: &F, chunk: Chunk<X, T>) -> Chunk
             Err(payload) => failures.push((values.len() + failures.len(), TaskError::from_panic(payload))),
         }
     }
-    let elapsed_ns = u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX);
+    let elapsed_ns = start.map_or(0, |start| u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX));
     ChunkOutput { values: Values::new(values), failures, elapsed_ns, spent: inputs.into_buffer() }
 }
 
