@@ -7,9 +7,10 @@
 //! chunk's task handle. A failure-free chunk then becomes the consumer's
 //! fast path, a [`Values`] drained with one bounds check per item and no
 //! synchronisation; a chunk with failures goes through a [`Drain`], which
-//! raises each panic at its item. Every user value left unread (inputs of
-//! a cancelled chunk, results of a dropped map) is dropped under its own
-//! panic guard.
+//! raises each panic at its item. Both buffers then go back, empty, to
+//! the map's [`Spares`] for the chunks cut later. Every user value left
+//! unread (inputs of a cancelled chunk, results of a dropped map) is
+//! dropped under its own panic guard.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
