@@ -104,7 +104,11 @@ impl Drop for Item {
 }
 
 /// Counted inputs `0..n`, item `i` a bomb when `bomb(i)`.
-fn inputs(ledger: &Arc<Ledger>, n: usize, bomb: fn(usize) -> bool) -> impl Iterator<Item = Item> + Send + 'static {
+fn inputs(
+    ledger: &Arc<Ledger>,
+    n: usize,
+    bomb: fn(usize) -> bool,
+) -> impl ExactSizeIterator<Item = Item> + Send + 'static {
     let ledger = Arc::clone(ledger);
     (0..n).map(move |i| ledger.item(i, bomb(i)))
 }
@@ -304,9 +308,16 @@ fn failures_between_reused_buffers_keep_every_item_in_place() {
         for chunking in chunkings() {
             let pool = ThreadPool::new(2).unwrap();
             let (lin, lout) = (Ledger::new(n), Ledger::new(n));
-            let map = pool.try_map(counted_f(&lin, &lout, panics_in_f, never), inputs(&lin, n, never));
+            let mut map =
+                pool.try_map(counted_f(&lin, &lout, panics_in_f, never), inputs(&lin, n, never)).chunk_size(chunking);
             let mut count = 0;
-            for (want, r) in map.chunk_size(chunking).enumerate() {
+            // `len()` counts down by one per item, through chunks with
+            // failures too.
+            while let Some(r) = {
+                assert_eq!(map.len(), n - count, "{chunking:?}");
+                map.next()
+            } {
+                let want = count;
                 match r {
                     Ok(item) => {
                         assert!(!panics_in_f(want), "{chunking:?}: Ok at {want}");
@@ -319,7 +330,8 @@ fn failures_between_reused_buffers_keep_every_item_in_place() {
                 }
                 count += 1;
             }
-            assert_eq!(count, n);
+            assert_eq!((count, map.len()), (n, 0));
+            drop(map);
 
             let (uin, uout) = (Ledger::new(n), Ledger::new(n));
             let map = pool.map_unordered(counted_f(&uin, &uout, panics_in_f, never), inputs(&uin, n, never));
@@ -438,6 +450,49 @@ fn a_fold_closure_panicking_midway_drops_the_rest_exactly_once() {
                 lout.assert_settled(&format!("{what}: results"));
                 lin.assert_at_most_once(&what);
                 assert_eq!(lout.made(), (0..n).filter(|&i| lin.computed(i) == 1).count(), "{what}");
+            }
+        }
+    });
+}
+
+/// A by-value `for_each` that reaches an item where `f` panicked (some
+/// items into a chunk with failures, after `next()` calls that stopped
+/// inside that chunk): it re-raises `f`'s panic at that item, after
+/// handing out every earlier item in order; the rest is dropped once.
+#[test]
+fn a_fold_reaching_fs_panic_re_raises_it_at_its_item_and_drops_the_rest_once() {
+    quiet_intentional_panics();
+    within(LIMIT, "fold meets f's panic", || {
+        let n = 400;
+        let panics = |i: usize| i == 3 || i == 41 || i == 42 || i == 300;
+        for chunking in chunkings() {
+            for before in [0, 2, 4, 40, 43, 299] {
+                let what = format!("{chunking:?} next×{before}");
+                let pool = ThreadPool::new(2).unwrap();
+                let (lin, lout) = (Ledger::new(n), Ledger::new(n));
+                let f = counted_f(&lin, &lout, panics, |i| i % 3 == 0);
+                let mut map = pool.map(f, inputs(&lin, n, |i| i % 5 == 0)).chunk_size(chunking);
+                for want in 0..before {
+                    match panic::catch_unwind(AssertUnwindSafe(|| map.next())) {
+                        Ok(item) => assert_eq!(item.map(Item::defuse), Some(want), "{what}"),
+                        Err(_) => assert!(panics(want), "{what}: panic at {want}"),
+                    }
+                }
+                let mut seen = before;
+                let r = panic::catch_unwind(AssertUnwindSafe(|| {
+                    map.for_each(|item| {
+                        assert_eq!(item.defuse(), seen);
+                        seen += 1;
+                    })
+                }));
+                let at = (before..n).find(|&i| panics(i)).unwrap();
+                let payload = r.expect_err("f's panic re-raised");
+                assert_eq!(panic_message(&*payload), Some(&*format!("{INTENTIONAL}: f({at})")), "{what}");
+                assert_eq!(seen, at, "{what}");
+                drop(pool);
+                lin.assert_settled(&format!("{what}: inputs"));
+                lout.assert_settled(&format!("{what}: results"));
+                lin.assert_at_most_once(&what);
             }
         }
     });
@@ -873,6 +928,89 @@ fn f_runs_on_at_most_workers_plus_one_threads_at_once() {
         }
         assert!(most.load(Ordering::SeqCst) <= workers + 1, "{} calls of f at once", most.load(Ordering::SeqCst));
         assert!(threads.lock().unwrap().len() <= workers + 1);
+    });
+}
+
+/// A map on a pool with a start handler, consumed by a worker of another
+/// pool (which has no start handler): that worker is not one of the map's
+/// pool's workers, so `f` must not run on it either.
+#[test]
+fn a_worker_of_another_pool_never_runs_f_of_a_start_handler_pool() {
+    thread_local!(static SET_UP: Cell<bool> = const { Cell::new(false) });
+    within(LIMIT, "other pool's worker", || {
+        let pinned =
+            ThreadPool::builder().num_workers(2).start_handler(|_| SET_UP.with(|c| c.set(true))).build().unwrap();
+        let plain = ThreadPool::new(1).unwrap();
+        let f = |x: u64| {
+            assert!(SET_UP.with(Cell::get), "f ran off the start-handler pool's workers");
+            x * 2
+        };
+        let p = pinned.clone();
+        let sums = plain
+            .submit(move || {
+                let mut out = Vec::new();
+                for chunking in chunkings() {
+                    out.push(p.map(f, 0..2000u64).chunk_size(chunking).sum::<u64>());
+                    out.push(p.try_map(f, 0..2000u64).chunk_size(chunking).map(Result::unwrap).sum::<u64>());
+                    out.push(p.map_unordered(f, 0..2000u64).chunk_size(chunking).map(|(_, r)| r.unwrap()).sum::<u64>());
+                }
+                out
+            })
+            .wait()
+            .unwrap();
+        assert!(sums.iter().all(|&s| s == 1999 * 2000), "{sums:?}");
+        // On the start-handler pool's own worker, running f is allowed.
+        let p = pinned.clone();
+        let nested = pinned.submit(move || p.map(f, 0..500u64).chunk_size(3).sum::<u64>()).wait().unwrap();
+        assert_eq!(nested, 499 * 500);
+    });
+}
+
+/// The unordered map's cancelled chunks report themselves before their
+/// inputs are dropped: an input whose `Drop` panics in a chunk that
+/// `shutdown_now` cancelled costs no index.
+#[test]
+fn unordered_cancelled_chunks_with_panicking_input_drops_report_every_index() {
+    quiet_intentional_panics();
+    within(LIMIT, "unordered cancelled bombs", || {
+        let pool = ThreadPool::new(1).unwrap();
+        let (go_tx, go_rx) = mpsc::channel::<()>();
+        let (started_tx, started_rx) = mpsc::channel::<()>();
+        let stopper = pool.clone();
+        let holder = pool.submit(move || {
+            started_tx.send(()).unwrap();
+            let _ = go_rx.recv();
+            stopper.shutdown_now();
+        });
+        started_rx.recv_timeout(LIMIT).unwrap();
+        let n = 20;
+        let (lin, lout) = (Ledger::new(n), Ledger::new(n));
+        let f = counted_f(&lin, &lout, never, never);
+        let mut map = pool.map_unordered(f, inputs(&lin, n, |i| (2..8).contains(&i))).chunk_size(2).window(3);
+        // The consumer runs the newest of chunks 0..=2 itself.
+        let mut seen = vec![false; n];
+        let (i, r) = map.next().unwrap();
+        assert_eq!(r.map(Item::defuse), Ok(i));
+        seen[i] = true;
+        go_tx.send(()).unwrap();
+        holder.wait().unwrap();
+        let (got, panics) = drain(|| map.next(), 100);
+        drop(map);
+        drop(pool);
+        for (i, r) in got {
+            assert!(!std::mem::replace(&mut seen[i], true), "{i} twice");
+            match r {
+                Ok(item) => assert_eq!(item.defuse(), i),
+                Err(e) => assert_eq!(e, TaskError::Cancelled, "{i}"),
+            }
+        }
+        lin.assert_settled("inputs");
+        lout.assert_settled("results");
+        assert!(panics.is_empty(), "{panics:?}");
+        // Chunks 0..=2 (six inputs) and the one input read after the
+        // shutdown: every one reported.
+        assert_eq!(seen.iter().filter(|&&s| s).count(), 7, "{seen:?}");
+        assert!(seen[..6].iter().all(|&s| s), "{seen:?}");
     });
 }
 
