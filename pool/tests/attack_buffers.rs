@@ -813,7 +813,7 @@ fn shutdown_now_mid_map_drops_every_value_exactly_once() {
                         thread::sleep(Duration::from_micros(20));
                         inner(x)
                     };
-                    // (Inputs whose Drop panics: see the defect below.)
+                    // (Inputs whose Drop panics have their own tests, at the end.)
                     let xs = inputs(&lin, n, never);
                     let mut seen = vec![false; n];
                     let mut check = |i: usize, r: Result<Item, TaskError>| {
@@ -1104,14 +1104,13 @@ fn many_outside_waiters_with_tiny_timeouts_and_a_shutdown() {
 }
 
 // ---------------------------------------------------------------------------
-// Defects
+// Panicking drops and extreme settings at the edges of a chunk's life (each of
+// these failed before its fix: lost chunks, a hang, an abort, an overflow)
 // ---------------------------------------------------------------------------
 
 /// `window(usize::MAX)` is documented as accepted ("`window`/`chunk_size`
 /// up to `usize::MAX` are accepted"); every flavour must finish.
 #[test]
-#[ignore = "defect: window(usize::MAX) overflows `window + 1` (Current::set's spare limit) in ordered.rs:95 and \
-            unordered.rs's next: 'attempt to add with overflow' in debug builds (wraps to 0 in release)"]
 fn window_usize_max_is_accepted_by_every_flavour() {
     let pool = ThreadPool::new(2).unwrap();
     assert_eq!(pool.map(|x: u32| x, 0..100u32).window(usize::MAX).count(), 100);
@@ -1139,9 +1138,6 @@ fn drain<T>(mut next: impl FnMut() -> Option<T>, max: usize) -> (Vec<T>, Vec<Str
 /// also holds a result whose `Drop` panics and the consumer ran the chunk
 /// itself, the results must still come one per input, in order.
 #[test]
-#[ignore = "defect: the head chunk is lost (items 0..4 never handed out; item 4 comes first). feeder.rs compute(): \
-            when the progress callback panics, `out` is dropped unguarded-by-caller after the catch; its bomb's \
-            panic escapes run_here() in TryMap::take_head (ordered.rs) after the chunk was popped off the queue"]
 fn a_failed_chunk_with_a_panicking_result_drop_is_not_lost_when_the_consumer_ran_it() {
     quiet_intentional_panics();
     within(LIMIT, "progress + bomb, ordered", || {
@@ -1175,9 +1171,6 @@ fn a_failed_chunk_with_a_panicking_result_drop_is_not_lost_when_the_consumer_ran
 /// The unordered map in the same situation (the consumer runs the newest
 /// chunk itself) must end: its chunk must not be counted in flight forever.
 #[test]
-#[ignore = "defect: hangs. unordered.rs run_newest_here(): the panic from compute() (feeder.rs: `out` dropped after \
-            the progress callback's panic) escapes before `handle.cancel()` and before `in_flight -= 1`; the task, \
-            finding its inputs taken, reports nothing, so next_finished() waits forever"]
 fn an_unordered_map_whose_consumer_run_chunk_fails_twice_still_ends() {
     quiet_intentional_panics();
     let (pool, release, holder) = pool_with_a_held_worker();
@@ -1222,9 +1215,6 @@ fn an_unordered_map_whose_consumer_run_chunk_fails_twice_still_ends() {
 /// cost one panic, "never the abort a Vec of them would cause at the
 /// second" (README, "Panics").
 #[test]
-#[ignore = "defect: the process aborts (panic in a destructor during cleanup). feeder.rs \
-            last_input_after_shutdown(): `drop(Values::new(held.collect()))` re-raises the first held input's Drop \
-            panic while the input `one` is still a live local, which is then dropped while unwinding"]
 fn held_back_inputs_with_panicking_drops_after_shutdown_now_cost_one_panic() {
     in_child("held_back_inputs_with_panicking_drops_after_shutdown_now_cost_one_panic", || {
         quiet_intentional_panics();
@@ -1269,10 +1259,6 @@ fn held_back_inputs_with_panicking_drops_after_shutdown_now_cost_one_panic() {
 /// must still be reported, one per input, in order (try_map has no
 /// indices: a lost chunk shifts every later result).
 #[test]
-#[ignore = "defect: the cancelled chunk holding the bomb is never reported (6 results instead of 8: its 2 items vanish). ordered.rs:85 \
-            TryMap::take_head: the chunk's last `inputs` Arc is dropped at the end of take_head, after its outcome \
-            was made; the inputs' Drop panic (re-raised by Values::drop_unread, values.rs) escapes and the outcome \
-            local is dropped with it"]
 fn a_cancelled_chunk_whose_input_drop_panics_is_still_reported() {
     quiet_intentional_panics();
     within(LIMIT, "cancelled chunk with a bomb", || {

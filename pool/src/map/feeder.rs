@@ -21,6 +21,7 @@ use super::progress::{ProgressCallback, ProgressHook};
 use super::values::{prealloc, run_chunk, Chunk, ChunkOutput, Spares, Values};
 use crate::chunk::{Chunker, Chunking};
 use crate::error::TaskError;
+use crate::latch::drop_quietly;
 use crate::spawn::Spawner;
 use crate::task::{Claim, Handle};
 
@@ -96,8 +97,10 @@ where
 
     /// Feeds back how long a finished chunk of `len` inputs ran.
     pub(super) fn observe(&mut self, len: usize, outcome: &Outcome<I::Item, T>) {
-        if let (Some(chunker), Ok(out)) = (&mut self.chunker, outcome) {
-            chunker.observe(len, out.elapsed_ns);
+        // Chunks cut under a fixed size (before a switch to automatic
+        // chunking) were not timed, and tell the sizer nothing.
+        if let (Some(chunker), Ok(ChunkOutput { elapsed_ns: Some(elapsed_ns), .. })) = (&mut self.chunker, outcome) {
+            chunker.observe(len, *elapsed_ns);
         }
     }
 
@@ -158,12 +161,15 @@ where
     /// cancelled panic from `Map`), and then no more: it ends once what it
     /// queued has come back, rather than reading on and reporting every
     /// remaining input as cancelled, which for an endless input never
-    /// ends. Inputs held back are dropped.
+    /// ends. Inputs already taken and held back (after the input iterator
+    /// panicked) make that last chunk instead, so each is reported too.
     fn last_input_after_shutdown(&mut self) -> Option<Vec<I::Item>> {
         let exhausted = mem::replace(&mut self.exhausted, true);
-        let mut held = mem::take(&mut self.partial).into_iter();
-        let one = held.next().or_else(|| if exhausted { None } else { self.inputs.next() });
-        drop(Values::new(held.collect()));
+        let held = mem::take(&mut self.partial);
+        if !held.is_empty() {
+            return Some(held);
+        }
+        let one = if exhausted { None } else { self.inputs.next() };
         Some(vec![one?])
     }
 
@@ -218,13 +224,19 @@ pub(super) type Outcome<X, T> = Result<ChunkOutput<X, T>, TaskError>;
 
 /// Computes a chunk and counts it as done. The progress callback is user
 /// code: its panic fails the chunk (and goes on to the consumer), wherever
-/// the chunk ran.
+/// the chunk ran. Nothing here may panic: on the consumer the chunk is off
+/// the queue by now, and a panic would lose it.
 fn compute<X, T>(f: &impl Fn(X) -> T, progress: &ProgressHook<'_>, chunk: Chunk<X, T>) -> Outcome<X, T> {
     let len = chunk.inputs.len();
     let out = run_chunk(f, chunk);
     match panic::catch_unwind(AssertUnwindSafe(|| progress.advance(len))) {
         Ok(()) => Ok(out),
-        Err(payload) => Err(TaskError::from_panic(payload)),
+        Err(payload) => {
+            // The chunk fails with the callback's panic; a second one from
+            // a result's `Drop` has nobody to go to.
+            drop_quietly(out);
+            Err(TaskError::from_panic(payload))
+        }
     }
 }
 

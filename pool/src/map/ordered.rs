@@ -22,6 +22,7 @@ use super::settings;
 use super::values::{Current, Finished};
 use crate::chunk::Chunking;
 use crate::error::TaskError;
+use crate::latch::drop_quietly;
 use crate::spawn::Spawner;
 
 /// The iterator returned by [`ThreadPool::try_map`](crate::ThreadPool::try_map):
@@ -78,7 +79,15 @@ where
             }
             // The task's `None` is for inputs the consumer took, which it
             // never waits for.
-            None => handle.wait().and_then(|outcome| outcome.unwrap_or(Err(TaskError::Cancelled))),
+            None => {
+                let outcome = handle.wait().and_then(|outcome| outcome.unwrap_or(Err(TaskError::Cancelled)));
+                // A cancelled chunk's inputs are still here, and this may
+                // be the last hold on them: a panic from an input's `Drop`
+                // must not lose the chunk's outcome, which says each of
+                // them was cancelled.
+                drop_quietly(inputs);
+                outcome
+            }
         };
         self.feeder.observe(len, &outcome);
         Some((start, len, outcome))

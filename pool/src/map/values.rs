@@ -35,8 +35,8 @@ pub(super) struct ChunkOutput<X, T> {
     pub(super) values: Values<T>,
     /// (offset in chunk, error), ascending.
     pub(super) failures: Vec<(usize, TaskError)>,
-    /// 0 when the chunk was not timed.
-    pub(super) elapsed_ns: u64,
+    /// `None` when the chunk was not timed.
+    pub(super) elapsed_ns: Option<u64>,
     /// The inputs' buffer, empty, for a later chunk.
     pub(super) spent: Vec<X>,
 }
@@ -69,7 +69,7 @@ pub(super) fn run_chunk<X, T, F: Fn(X) -> T>(f: &F, chunk: Chunk<X, T>) -> Chunk
             Err(payload) => failures.push((values.len() + failures.len(), TaskError::from_panic(payload))),
         }
     }
-    let elapsed_ns = start.map_or(0, |start| u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX));
+    let elapsed_ns = start.map(|start| u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX));
     ChunkOutput { values: Values::new(values), failures, elapsed_ns, spent: inputs.into_buffer() }
 }
 
