@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-tests=(adversarial submit scope shutdown map_collect nested map unordered progress builder settings attack_consumer attack_inputs threads)
+tests=(adversarial submit scope shutdown map_collect nested map unordered progress builder settings attack_consumer attack_inputs attack_buffers threads)
 args=()
 for t in "${tests[@]}"; do args+=(--test "$t"); done
 
