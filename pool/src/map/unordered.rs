@@ -166,7 +166,9 @@ where
                 return Some(item);
             }
             let finished = self.next_finished()?;
-            self.current.set(finished, &mut self.feeder.spares, self.feeder.window + 1);
+            // Saturating: `window` may be set to usize::MAX, where `+ 1`
+            // overflowed (a panic in debug builds).
+            self.current.set(finished, &mut self.feeder.spares, self.feeder.window.saturating_add(1));
         }
     }
 
