@@ -18,16 +18,18 @@ const CHUNKINGS: [Chunking; 5] =
 // Miri runs about a thousand times slower, and what costs most there is
 // not an item but a chunk: each one is a task that a worker steals from the
 // deques and polls for after (every step interpreted), about a third of a
-// second under Miri. So under Miri the inputs are cut to a few dozen items
-// (still several chunks at every fixed size but the largest) and the pools
-// to 2 workers; every assertion is the same.
+// second under Miri, and automatic chunks stay at one item there (its
+// virtual clock charges 5 µs per basic block, so every item looks slow).
+// So under Miri the inputs are cut to a dozen or two items (still several
+// chunks at the small fixed sizes) and the pools to at most 2 workers;
+// every assertion is the same.
 
 /// A large input, run in automatic chunks (not under Miri: see below).
 const BIG: u64 = 100_000;
 /// The small inputs' length (Miri interprets every item and every unwind).
-const SMALL: u64 = if cfg!(miri) { 24 } else { 1000 };
+const SMALL: u64 = if cfg!(miri) { 12 } else { 1000 };
 /// Results taken from an endless map (its laziness is the point).
-const TAKE: usize = if cfg!(miri) { 40 } else { 1000 };
+const TAKE: usize = if cfg!(miri) { 20 } else { 1000 };
 /// The most workers a pool gets: with more, Miri interprets more idle
 /// workers polling the deques.
 const MAX_WORKERS: usize = if cfg!(miri) { 2 } else { 4 };
@@ -42,7 +44,7 @@ fn results_come_in_input_order_under_random_durations() {
     for &workers in workers {
         let pool = ThreadPool::new(workers).unwrap();
         for (seed, chunking) in CHUNKINGS.into_iter().enumerate() {
-            let n = if cfg!(miri) { 20 } else { 240 };
+            let n = if cfg!(miri) { 12 } else { 240 };
             let pauses = durations(seed as u64 + 1, n, 200);
             let out: Vec<u64> = pool
                 .map(
@@ -97,7 +99,7 @@ fn check_read_ahead(pulled: &AtomicUsize, results: impl Iterator<Item = u64>, wi
 fn map_reads_at_most_a_window_of_chunks_ahead() {
     let pool = ThreadPool::new(MAX_WORKERS).unwrap();
     // Under Miri still more than the largest window's worth of chunks.
-    let n = if cfg!(miri) { 40 } else { 400 };
+    let n = if cfg!(miri) { 24 } else { 400 };
     for (window, chunk) in [(1, 1), (2, 5), (3, 8), (8, 2)] {
         let (inputs, pulled) = Counted::new(0..n as u64);
         let results = pool.map(f, inputs).window(window).chunk_size(chunk);
@@ -175,7 +177,7 @@ fn a_panic_in_f_surfaces_at_its_item() {
     quiet_intentional_panics();
     let pool = ThreadPool::new(MAX_WORKERS.min(3)).unwrap();
     // The bad input falls inside a chunk of 3 and of 16, not at its start.
-    let (n, bad) = if cfg!(miri) { (40u64, 19u64) } else { (100, 37) };
+    let (n, bad) = if cfg!(miri) { (24u64, 10u64) } else { (100, 37) };
     for chunking in CHUNKINGS {
         let mut seen = Vec::new();
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
@@ -207,7 +209,7 @@ fn a_panic_in_f_surfaces_at_its_item() {
 fn try_map_errs_exactly_at_the_panicking_indices() {
     quiet_intentional_panics();
     let pool = ThreadPool::new(MAX_WORKERS.min(3)).unwrap();
-    let n = if cfg!(miri) { 40 } else { 200 };
+    let n = if cfg!(miri) { 24 } else { 200 };
     // Panics at the first and last inputs, and at several in between.
     let bad = move |x: u64| x % 7 == 3 || x == 0 || x == n - 1;
     for chunking in CHUNKINGS {
@@ -331,7 +333,7 @@ fn a_finished_map_keeps_returning_none() {
 }
 
 /// How many items [`Boastful`] yields.
-const BOASTFUL: u64 = if cfg!(miri) { 30 } else { 100 };
+const BOASTFUL: u64 = if cfg!(miri) { 12 } else { 100 };
 
 /// Claims far more items than it yields.
 struct Boastful(u64);
@@ -352,7 +354,7 @@ impl Iterator for Boastful {
 #[test]
 fn extreme_settings_and_lying_size_hints_are_harmless() {
     let pool = ThreadPool::new(2).unwrap();
-    let n = if cfg!(miri) { 30 } else { 1000 };
+    let n = if cfg!(miri) { 12 } else { 1000 };
     assert_eq!(pool.map(|x: u32| x, 0..n).chunk_size(usize::MAX).count(), n as usize);
     assert_eq!(pool.map(|x: u32| x, 0..n).window(usize::MAX).count(), n as usize);
     let unordered = pool.map_unordered(|x: u32| x, 0..n).window(usize::MAX).chunk_size(1);
@@ -386,8 +388,9 @@ fn a_panicking_input_iterator_raises_once_and_loses_no_item() {
     // grow until the panic falls inside a large one. Not the big one under
     // Miri: its virtual clock charges 5 µs per basic block, so automatic
     // chunks never grow past one item there, and the big input would be
-    // tens of thousands of one-item tasks. A panic inside a large chunk is
-    // still checked there by the small input's chunks of 16 and 1000.
+    // tens of thousands of one-item tasks. A panic while a large chunk's
+    // inputs are being taken is still checked there, by the chunks of 16
+    // and 1000 of the small input.
     let cases: &[(u64, u64)] = if cfg!(miri) {
         &[(SMALL, SMALL / 2), (SMALL, 1)]
     } else {
