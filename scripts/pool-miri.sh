@@ -65,7 +65,7 @@ export MIRIFLAGS="${flags[*]} ${MIRIFLAGS:-}"
 # costing a good fraction of a second and automatic chunks stay at one item
 # (its virtual clock charges 5 us per basic block), so these files cut their
 # inputs to a dozen or a few dozen items under cfg(miri); the whole list
-# takes about 10 minutes on one core.
+# takes about 8 minutes (Miri runs on one core), plus a one-time build.
 read -r -a tests <<<"${POOL_MIRI_TESTS:-scope submit map_collect map unordered settings chunking}"
 args=()
 for t in "${tests[@]}"; do args+=(--test "$t"); done
