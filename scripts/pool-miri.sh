@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # pool-miri.sh - run the pool's tests that exercise its unsafe code
 # (type-erased jobs, raw scope-latch pointers, in-place map_collect, the
-# worker thread-local) under Miri, which reports
+# map engine's chunk claims and reused value buffers, the worker
+# thread-local) under Miri, which reports
 # undefined behaviour: use after free, out-of-bounds or misaligned access,
 # reads of uninitialised memory, aliasing violations and data races. Those
 # test files shrink their sizes under cfg(miri) so the run fits in CI.
@@ -58,11 +59,14 @@ flags=(
 )
 export MIRIFLAGS="${flags[*]} ${MIRIFLAGS:-}"
 
-# The map engine's own files (map, unordered) are not in the default list
-# yet: under Miri their panic and automatic-chunking cases ran for more
-# than 10 minutes without finishing, so they need smaller Miri-sized cases
-# first. Run them with POOL_MIRI_TESTS="map unordered".
-read -r -a tests <<<"${POOL_MIRI_TESTS:-scope submit map_collect}"
+# The default list: the task, scope and in-place collect tests, and the
+# map engine's (map, unordered, and settings and chunking, which exercise
+# its chunk hand-off and reused buffers). Under Miri every chunk is a task
+# costing a good fraction of a second and automatic chunks stay at one item
+# (its virtual clock charges 5 us per basic block), so these files cut their
+# inputs to a dozen or a few dozen items under cfg(miri); the whole list
+# takes about 8 minutes (Miri runs on one core), plus a one-time build.
+read -r -a tests <<<"${POOL_MIRI_TESTS:-scope submit map_collect map unordered settings chunking}"
 args=()
 for t in "${tests[@]}"; do args+=(--test "$t"); done
 

@@ -15,11 +15,24 @@ use pool::{Chunking, TaskError, ThreadPool, MAX_AUTO_CHUNK};
 const CHUNKINGS: [Chunking; 5] =
     [Chunking::Fixed(1), Chunking::Fixed(3), Chunking::Fixed(16), Chunking::Fixed(1000), Chunking::Auto];
 
-/// A large input; Miri-sized under Miri, which runs about a thousand
-/// times slower.
-const BIG: u64 = if cfg!(miri) { 2_000 } else { 100_000 };
+// Miri runs about a thousand times slower, and what costs most there is
+// not an item but a chunk: each one is a task that a worker steals from the
+// deques and polls for after (every step interpreted), about a third of a
+// second under Miri, and automatic chunks stay at one item there (its
+// virtual clock charges 5 µs per basic block, so every item looks slow).
+// So under Miri the inputs are cut to a dozen or two items (still several
+// chunks at the small fixed sizes) and the pools to at most 2 workers;
+// every assertion is the same.
+
+/// A large input, run in automatic chunks (not under Miri: see below).
+const BIG: u64 = 100_000;
 /// The small inputs' length (Miri interprets every item and every unwind).
-const SMALL: u64 = if cfg!(miri) { 60 } else { 1000 };
+const SMALL: u64 = if cfg!(miri) { 12 } else { 1000 };
+/// Results taken from an endless map (its laziness is the point).
+const TAKE: usize = if cfg!(miri) { 20 } else { 1000 };
+/// The most workers a pool gets: with more, Miri interprets more idle
+/// workers polling the deques.
+const MAX_WORKERS: usize = if cfg!(miri) { 2 } else { 4 };
 
 fn f(x: u64) -> u64 {
     x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 7
@@ -27,10 +40,11 @@ fn f(x: u64) -> u64 {
 
 #[test]
 fn results_come_in_input_order_under_random_durations() {
-    for workers in [1, 2, 4] {
+    let workers: &[usize] = if cfg!(miri) { &[1, 2] } else { &[1, 2, 4] };
+    for &workers in workers {
         let pool = ThreadPool::new(workers).unwrap();
         for (seed, chunking) in CHUNKINGS.into_iter().enumerate() {
-            let n = if cfg!(miri) { 40 } else { 240 };
+            let n = if cfg!(miri) { 12 } else { 240 };
             let pauses = durations(seed as u64 + 1, n, 200);
             let out: Vec<u64> = pool
                 .map(
@@ -83,24 +97,27 @@ fn check_read_ahead(pulled: &AtomicUsize, results: impl Iterator<Item = u64>, wi
 
 #[test]
 fn map_reads_at_most_a_window_of_chunks_ahead() {
-    let pool = ThreadPool::new(4).unwrap();
+    let pool = ThreadPool::new(MAX_WORKERS).unwrap();
+    // Under Miri still more than the largest window's worth of chunks.
+    let n = if cfg!(miri) { 24 } else { 400 };
     for (window, chunk) in [(1, 1), (2, 5), (3, 8), (8, 2)] {
-        let (inputs, pulled) = Counted::new(0..400u64);
+        let (inputs, pulled) = Counted::new(0..n as u64);
         let results = pool.map(f, inputs).window(window).chunk_size(chunk);
         thread::sleep(Duration::from_millis(5));
-        assert_eq!(check_read_ahead(&pulled, results, window, chunk), 400);
+        assert_eq!(check_read_ahead(&pulled, results, window, chunk), n);
     }
 }
 
 #[test]
 fn try_map_and_unordered_read_at_most_a_window_of_chunks_ahead() {
-    let pool = ThreadPool::new(4).unwrap();
+    let pool = ThreadPool::new(MAX_WORKERS).unwrap();
     let (window, chunk) = (2, 4);
-    let (inputs, pulled) = Counted::new(0..200u64);
+    let n = if cfg!(miri) { 40 } else { 200 };
+    let (inputs, pulled) = Counted::new(0..n as u64);
     let results = pool.try_map(f, inputs).window(window).chunk_size(chunk).map(Result::unwrap);
-    assert_eq!(check_read_ahead(&pulled, results, window, chunk), 200);
+    assert_eq!(check_read_ahead(&pulled, results, window, chunk), n);
 
-    let (inputs, pulled) = Counted::new(0..200u64);
+    let (inputs, pulled) = Counted::new(0..n as u64);
     let ahead = (window + 1) * chunk;
     let mut consumed = 0;
     for (i, result) in pool.map_unordered(f, inputs).window(window).chunk_size(chunk) {
@@ -108,39 +125,39 @@ fn try_map_and_unordered_read_at_most_a_window_of_chunks_ahead() {
         consumed += 1;
         assert!(pulled.load(Ordering::SeqCst) <= consumed + ahead);
     }
-    assert_eq!(consumed, 200);
+    assert_eq!(consumed, n);
 }
 
 #[test]
 fn mapping_a_huge_generated_input_is_lazy() {
-    let out = within(Duration::from_secs(20), "taking 1000 results of a map over 0..u64::MAX", || {
+    let out = within(Duration::from_secs(20), "taking results of a map over 0..u64::MAX", || {
         let pool = ThreadPool::new(2).unwrap();
         let (inputs, pulled) = Counted::new(0..u64::MAX);
-        let out: Vec<u64> = pool.map(|x| x * 3, inputs).window(4).take(1000).collect();
+        let out: Vec<u64> = pool.map(|x| x * 3, inputs).window(4).take(TAKE).collect();
         (out, pulled.load(Ordering::SeqCst))
     });
     let (values, pulled) = out;
-    assert_eq!(values, (0..1000u64).map(|x| x * 3).collect::<Vec<_>>());
+    assert_eq!(values, (0..TAKE as u64).map(|x| x * 3).collect::<Vec<_>>());
     // Automatic chunks never exceed MAX_AUTO_CHUNK, so at most the window
     // plus the chunk being drained can have been read.
-    assert!(pulled <= 1000 + 5 * MAX_AUTO_CHUNK, "pulled {pulled} inputs for 1000 results");
+    assert!(pulled <= TAKE + 5 * MAX_AUTO_CHUNK, "pulled {pulled} inputs for {TAKE} results");
 }
 
 #[test]
 fn mapping_an_unbounded_input_is_lazy() {
     // `0..` has no upper bound at all (its size hint saturates), unlike
     // `0..u64::MAX`; `collect` asks for size hints while items are in flight.
-    let (ordered, unordered, pulled) = within(Duration::from_secs(20), "taking 1000 results of a map over 0..", || {
+    let (ordered, unordered, pulled) = within(Duration::from_secs(20), "taking results of a map over 0..", || {
         let pool = ThreadPool::new(2).unwrap();
         let (inputs, pulled) = Counted::new(0u64..);
-        let ordered: Vec<u64> = pool.map(|x| x + 1, inputs).window(4).take(1000).collect();
+        let ordered: Vec<u64> = pool.map(|x| x + 1, inputs).window(4).take(TAKE).collect();
         let unordered: Vec<(usize, Result<u64, TaskError>)> =
-            pool.map_unordered(|x| x + 1, 0u64..).take(1000).collect();
+            pool.map_unordered(|x| x + 1, 0u64..).take(TAKE).collect();
         (ordered, unordered, pulled.load(Ordering::SeqCst))
     });
-    assert_eq!(ordered, (1..=1000u64).collect::<Vec<_>>());
-    assert!(pulled <= 1000 + 5 * MAX_AUTO_CHUNK, "pulled {pulled} inputs for 1000 results");
-    assert_eq!(unordered.len(), 1000);
+    assert_eq!(ordered, (1..=TAKE as u64).collect::<Vec<_>>());
+    assert!(pulled <= TAKE + 5 * MAX_AUTO_CHUNK, "pulled {pulled} inputs for {TAKE} results");
+    assert_eq!(unordered.len(), TAKE);
     assert!(unordered.iter().all(|(i, r)| *r == Ok(*i as u64 + 1)));
 }
 
@@ -158,19 +175,21 @@ fn size_hint_of_an_unbounded_map_saturates() {
 #[test]
 fn a_panic_in_f_surfaces_at_its_item() {
     quiet_intentional_panics();
-    let pool = ThreadPool::new(3).unwrap();
+    let pool = ThreadPool::new(MAX_WORKERS.min(3)).unwrap();
+    // The bad input falls inside a chunk of 3 and of 16, not at its start.
+    let (n, bad) = if cfg!(miri) { (24u64, 10u64) } else { (100, 37) };
     for chunking in CHUNKINGS {
         let mut seen = Vec::new();
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
             let results = pool
                 .map(
-                    |x: u64| {
-                        if x == 37 {
+                    move |x: u64| {
+                        if x == bad {
                             panic!("{INTENTIONAL}: bad input {x}");
                         }
                         f(x)
                     },
-                    0..100u64,
+                    0..n,
                 )
                 .chunk_size(chunking);
             for value in results {
@@ -179,8 +198,8 @@ fn a_panic_in_f_surfaces_at_its_item() {
         }));
         let payload = outcome.expect_err("the panic in f must reach the consumer");
         let message = common::panic_message(&*payload).expect("a string message");
-        assert!(message.contains("bad input 37"), "{chunking:?}: {message}");
-        assert_eq!(seen, (0..37u64).map(f).collect::<Vec<_>>(), "{chunking:?}: the items before it");
+        assert!(message.contains(&format!("bad input {bad}")), "{chunking:?}: {message}");
+        assert_eq!(seen, (0..bad).map(f).collect::<Vec<_>>(), "{chunking:?}: the items before it");
     }
     // The pool survived.
     assert_eq!(pool.map(f, 0..10u64).count(), 10);
@@ -189,8 +208,10 @@ fn a_panic_in_f_surfaces_at_its_item() {
 #[test]
 fn try_map_errs_exactly_at_the_panicking_indices() {
     quiet_intentional_panics();
-    let pool = ThreadPool::new(3).unwrap();
-    let bad = |x: u64| x % 7 == 3 || x == 0 || x == 199;
+    let pool = ThreadPool::new(MAX_WORKERS.min(3)).unwrap();
+    let n = if cfg!(miri) { 24 } else { 200 };
+    // Panics at the first and last inputs, and at several in between.
+    let bad = move |x: u64| x % 7 == 3 || x == 0 || x == n - 1;
     for chunking in CHUNKINGS {
         let out: Vec<Result<u64, TaskError>> = pool
             .try_map(
@@ -200,12 +221,12 @@ fn try_map_errs_exactly_at_the_panicking_indices() {
                     }
                     f(x)
                 },
-                0..200u64,
+                0..n,
             )
             .chunk_size(chunking)
             .collect();
-        assert_eq!(out.len(), 200);
-        for (x, result) in (0..200u64).zip(out) {
+        assert_eq!(out.len(), n as usize);
+        for (x, result) in (0..n).zip(out) {
             if bad(x) {
                 assert_eq!(common::by_message(result), Err(Some(format!("{INTENTIONAL} at {x}"))), "{chunking:?}");
             } else {
@@ -311,13 +332,16 @@ fn a_finished_map_keeps_returning_none() {
     assert!(unordered.next().is_none());
 }
 
+/// How many items [`Boastful`] yields.
+const BOASTFUL: u64 = if cfg!(miri) { 12 } else { 100 };
+
 /// Claims far more items than it yields.
 struct Boastful(u64);
 
 impl Iterator for Boastful {
     type Item = u64;
     fn next(&mut self) -> Option<u64> {
-        (self.0 < 100).then(|| {
+        (self.0 < BOASTFUL).then(|| {
             self.0 += 1;
             self.0
         })
@@ -330,15 +354,17 @@ impl Iterator for Boastful {
 #[test]
 fn extreme_settings_and_lying_size_hints_are_harmless() {
     let pool = ThreadPool::new(2).unwrap();
-    assert_eq!(pool.map(|x: u32| x, 0..1000u32).chunk_size(usize::MAX).count(), 1000);
-    assert_eq!(pool.map(|x: u32| x, 0..1000u32).window(usize::MAX).count(), 1000);
-    let unordered = pool.map_unordered(|x: u32| x, 0..1000u32).window(usize::MAX).chunk_size(1);
-    assert_eq!(unordered.count(), 1000);
+    let n = if cfg!(miri) { 12 } else { 1000 };
+    assert_eq!(pool.map(|x: u32| x, 0..n).chunk_size(usize::MAX).count(), n as usize);
+    assert_eq!(pool.map(|x: u32| x, 0..n).window(usize::MAX).count(), n as usize);
+    let unordered = pool.map_unordered(|x: u32| x, 0..n).window(usize::MAX).chunk_size(1);
+    assert_eq!(unordered.count(), n as usize);
     // A size_hint is not to be trusted: no capacity overflow, no huge reservation.
-    assert_eq!(pool.map(|x| x, Boastful(0)).sum::<u64>(), 5050);
-    assert_eq!(pool.map(|x| x, Boastful(0)).chunk_size(usize::MAX).sum::<u64>(), 5050);
-    assert_eq!(pool.try_map(|x| x, Boastful(0)).chunk_size(1000).count(), 100);
-    assert_eq!(pool.map_unordered(|x| x, Boastful(0)).count(), 100);
+    let sum = BOASTFUL * (BOASTFUL + 1) / 2;
+    assert_eq!(pool.map(|x| x, Boastful(0)).sum::<u64>(), sum);
+    assert_eq!(pool.map(|x| x, Boastful(0)).chunk_size(usize::MAX).sum::<u64>(), sum);
+    assert_eq!(pool.try_map(|x| x, Boastful(0)).chunk_size(1000).count(), BOASTFUL as usize);
+    assert_eq!(pool.map_unordered(|x| x, Boastful(0)).count(), BOASTFUL as usize);
 }
 
 /// Drives `next` to the end, catching panics; returns the items and the
@@ -359,8 +385,18 @@ fn a_panicking_input_iterator_raises_once_and_loses_no_item() {
     quiet_intentional_panics();
     let pool = ThreadPool::new(2).unwrap();
     // Small inputs in fixed chunks; a big one in automatic chunks, which
-    // grow until the panic falls inside a large one.
-    for (n, at) in [(SMALL, SMALL / 2), (SMALL, 1), (BIG, BIG - BIG / 10)] {
+    // grow until the panic falls inside a large one. Not the big one under
+    // Miri: its virtual clock charges 5 µs per basic block, so automatic
+    // chunks never grow past one item there, and the big input would be
+    // tens of thousands of one-item tasks. A panic while a large chunk's
+    // inputs are being taken is still checked there, by the chunks of 16
+    // and 1000 of the small input.
+    let cases: &[(u64, u64)] = if cfg!(miri) {
+        &[(SMALL, SMALL / 2), (SMALL, 1)]
+    } else {
+        &[(SMALL, SMALL / 2), (SMALL, 1), (BIG, BIG - BIG / 10)]
+    };
+    for &(n, at) in cases {
         let expected: Vec<u64> = (1..n).filter(|&x| x != at).collect();
         let chunkings: &[Chunking] = if n > SMALL { &[Chunking::Auto] } else { &CHUNKINGS };
         for &chunking in chunkings {

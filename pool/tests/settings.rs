@@ -36,6 +36,12 @@ fn settings_apply_to_chunks_cut_from_then_on() {
     });
 }
 
+/// Inputs of the maps whose settings change between every item: under
+/// Miri, which runs about a thousand times slower and where every chunk's
+/// task costs a good fraction of a second, enough for each setting to be
+/// changed a few times.
+const N: u64 = if cfg!(miri) { 60 } else { 2000 };
+
 #[test]
 fn settings_changed_between_every_item_lose_and_repeat_nothing() {
     let pool = ThreadPool::new(2).unwrap();
@@ -46,7 +52,7 @@ fn settings_changed_between_every_item_lose_and_repeat_nothing() {
             c.fetch_add(1, Ordering::SeqCst);
             x * 3
         },
-        0..2000u64,
+        0..N,
     );
     let mut out = Vec::new();
     let mut i = 0usize;
@@ -60,16 +66,16 @@ fn settings_changed_between_every_item_lose_and_repeat_nothing() {
             _ => map,
         };
     }
-    assert_eq!(out, (0..2000u64).map(|x| x * 3).collect::<Vec<_>>());
+    assert_eq!(out, (0..N).map(|x| x * 3).collect::<Vec<_>>());
     // Inputs taken back were never run, so nothing ran twice.
-    assert_eq!(calls.load(Ordering::SeqCst), 2000);
+    assert_eq!(calls.load(Ordering::SeqCst), N as usize);
 }
 
 #[test]
 fn unordered_settings_changed_between_every_item_lose_and_repeat_nothing() {
     let pool = ThreadPool::new(2).unwrap();
-    let mut map = pool.map_unordered(|x: u64| x * 3, 0..2000u64);
-    let mut seen = vec![0u8; 2000];
+    let mut map = pool.map_unordered(|x: u64| x * 3, 0..N);
+    let mut seen = vec![0u8; N as usize];
     let mut i = 0usize;
     while let Some((index, value)) = map.next() {
         assert_eq!(value.unwrap(), index as u64 * 3);
@@ -89,11 +95,13 @@ fn a_smaller_chunk_size_after_an_input_panic_keeps_every_item_taken() {
     use std::panic::{catch_unwind, AssertUnwindSafe};
     common::quiet_intentional_panics();
     let pool = ThreadPool::new(2).unwrap();
-    let expected: Vec<u64> = (1..200).filter(|&x| x != 57).collect();
     // The panic comes while the inputs of a chunk of 20 are being taken:
-    // 16 of them are held when the size drops to 3.
+    // 16 of them are held when the size drops to 3. Under Miri only a few
+    // inputs follow them.
+    let n = if cfg!(miri) { 66 } else { 200 };
+    let expected: Vec<u64> = (1..n).filter(|&x| x != 57).collect();
     for chunking in [pool::Chunking::Fixed(20), pool::Chunking::Auto] {
-        let mut map = pool.map(|x| x, PanicsAt { next: 0, n: 200, at: 57 }).chunk_size(chunking);
+        let mut map = pool.map(|x| x, PanicsAt { next: 0, n, at: 57 }).chunk_size(chunking);
         let mut got = Vec::new();
         loop {
             match catch_unwind(AssertUnwindSafe(|| map.next())) {
@@ -103,7 +111,7 @@ fn a_smaller_chunk_size_after_an_input_panic_keeps_every_item_taken() {
             }
         }
         assert_eq!(got, expected, "{chunking:?}");
-        let mut map = pool.map_unordered(|x| x, PanicsAt { next: 0, n: 200, at: 57 }).chunk_size(chunking);
+        let mut map = pool.map_unordered(|x| x, PanicsAt { next: 0, n, at: 57 }).chunk_size(chunking);
         let mut got = Vec::new();
         loop {
             match catch_unwind(AssertUnwindSafe(|| map.next())) {
