@@ -286,16 +286,6 @@ fn wait_with(
     deadline: Option<Instant>,
 ) -> bool {
     let Some(worker) = worker else {
-        // Most waits (a map's consumer waiting for the chunk a worker is
-        // finishing) end within microseconds: spin and yield briefly
-        // before paying for a sleep and its wake-up.
-        let backoff = Backoff::new();
-        while !backoff.is_completed() {
-            if done() {
-                return true;
-            }
-            backoff.snooze();
-        }
         block(deadline);
         return done();
     };
