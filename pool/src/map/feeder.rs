@@ -40,13 +40,15 @@ pub(super) struct Feeder<'a, I: Iterator, F, T> {
     /// Inputs taken for the next chunk when the input iterator panicked,
     /// kept for that chunk (a map may be used on after the panic).
     partial: Vec<I::Item>,
-    f: Arc<F>,
+    /// What every chunk's task needs, behind one reference count: each
+    /// queued chunk takes a count, and a count shared with every worker is
+    /// a cache line that travels between cores, once per chunk.
+    shared: Arc<Shared<'a, F>>,
     chunking: Chunking,
     chunker: Option<Chunker>,
     pub(super) window: usize,
     /// The index of the next input to go into a chunk.
     next_index: usize,
-    progress: Arc<ProgressHook<'a>>,
     pub(super) spares: Spares<I::Item, T>,
 }
 
@@ -68,11 +70,10 @@ where
             inputs,
             exhausted: false,
             partial: Vec::new(),
-            f: Arc::new(f),
+            shared: Arc::new(Shared { f, progress: ProgressHook::new(total) }),
             chunking: Chunking::Auto,
             chunker: None,
             next_index: 0,
-            progress: Arc::new(ProgressHook::new(total)),
             spares: Spares::new(),
         }
     }
@@ -92,7 +93,7 @@ where
     }
 
     pub(super) fn set_progress(&mut self, callback: ProgressCallback<'a>) {
-        self.progress.attach(callback);
+        self.shared.progress.attach(callback);
     }
 
     /// Feeds back how long a finished chunk of `len` inputs ran.
@@ -186,15 +187,14 @@ where
         G: FnOnce(Option<Outcome<I::Item, T>>) -> R + Send + 'a,
         R: Send + 'a,
     {
-        let f = Arc::clone(&self.f);
-        let progress = Arc::clone(&self.progress);
+        let shared = Arc::clone(&self.shared);
         let len = inputs.len();
         let timed = self.chunking == Chunking::Auto;
         let chunk = Chunk { inputs: Values::new(inputs), results: self.spares.results(), timed };
         let claim = Arc::new(Claim::new(chunk));
         let ours = Arc::clone(&claim);
         let then = then(&claim);
-        let handle = self.spawner.spawn(move || then(ours.take().map(|inputs| compute(&*f, &progress, inputs))));
+        let handle = self.spawner.spawn(move || then(ours.take().map(|inputs| compute(&shared, inputs))));
         Queued { start: 0, len, handle, inputs: claim }
     }
 
@@ -204,7 +204,7 @@ where
         if !self.spawner.may_run_here() {
             return None;
         }
-        Some(compute(&*self.f, &self.progress, inputs.take()?))
+        Some(compute(&self.shared, inputs.take()?))
     }
 
     /// The map's size hint: `queued` items already cut (in flight or being
@@ -219,6 +219,12 @@ where
     }
 }
 
+/// The map's function and its progress count, which every chunk uses.
+struct Shared<'a, F> {
+    f: F,
+    progress: ProgressHook<'a>,
+}
+
 /// A chunk's outcome: its output, or the error that failed it whole.
 pub(super) type Outcome<X, T> = Result<ChunkOutput<X, T>, TaskError>;
 
@@ -226,10 +232,10 @@ pub(super) type Outcome<X, T> = Result<ChunkOutput<X, T>, TaskError>;
 /// code: its panic fails the chunk (and goes on to the consumer), wherever
 /// the chunk ran. Nothing here may panic: on the consumer the chunk is off
 /// the queue by now, and a panic would lose it.
-fn compute<X, T>(f: &impl Fn(X) -> T, progress: &ProgressHook<'_>, chunk: Chunk<X, T>) -> Outcome<X, T> {
+fn compute<X, T, F: Fn(X) -> T>(shared: &Shared<'_, F>, chunk: Chunk<X, T>) -> Outcome<X, T> {
     let len = chunk.inputs.len();
-    let out = run_chunk(f, chunk);
-    match panic::catch_unwind(AssertUnwindSafe(|| progress.advance(len))) {
+    let out = run_chunk(&shared.f, chunk);
+    match panic::catch_unwind(AssertUnwindSafe(|| shared.progress.advance(len))) {
         Ok(()) => Ok(out),
         Err(payload) => {
             // The chunk fails with the callback's panic; a second one from
