@@ -327,7 +327,10 @@ fn run_on_pool_collect(pool: &pool::ThreadPool, task: &Task, inputs: &[f64]) -> 
 
 /// `pool.map` over `(index, x)` pairs; the pool needs `'static` tasks, so the
 /// closure and the input iterator share the task and inputs by `Arc`
-/// rather than copying them.
+/// rather than copying them. The rare error travels boxed: every result
+/// crosses from a worker's core to the consumer's in a chunk buffer, and a
+/// `Result<f64, WorkloadError>` is ten times the size of the `f64` (rayon's
+/// collect, the comparison, writes only the `f64`s, in place).
 fn run_on_pool(
     pool: &pool::ThreadPool,
     task: &Task,
@@ -335,14 +338,15 @@ fn run_on_pool(
     chunk: Option<ChunkSize>,
 ) -> Result<Vec<f64>, WorkloadError> {
     let shared_task = Arc::clone(task);
-    let task = move |(index, x): (usize, f64)| shared_task(index, x);
+    let task = move |(index, x): (usize, f64)| shared_task(index, x).map_err(Box::new);
     let shared = Arc::clone(inputs);
     let pairs = (0..inputs.len()).map(move |index| (index, shared[index]));
     let map = pool.map(task, pairs);
-    match chunk {
-        Some(ChunkSize::Fixed(size)) => map.chunk_size(size).collect(),
-        Some(ChunkSize::Auto) | None => map.chunk_size(pool::Chunking::Auto).collect(),
-    }
+    let chunking = match chunk {
+        Some(ChunkSize::Fixed(size)) => pool::Chunking::Fixed(size),
+        Some(ChunkSize::Auto) | None => pool::Chunking::Auto,
+    };
+    map.chunk_size(chunking).map(|result| result.map_err(|error| *error)).collect()
 }
 
 /// Static partition: `workers` scoped threads, each mapping one contiguous
