@@ -11,20 +11,19 @@
 //!
 //! Scenarios that may abort the process (a panic while unwinding) run in a
 //! child process: the test binary re-runs itself on that one test (see
-//! [`in_child`]).
+//! [`common::in_child`]).
 
 mod common;
 
 use std::cell::Cell;
 use std::panic::{self, AssertUnwindSafe};
-use std::process::Command;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use common::{panic_message, quiet_intentional_panics, within, XorShift, INTENTIONAL};
+use common::{in_child, panic_message, quiet_intentional_panics, within, XorShift, INTENTIONAL};
 use pool::{Chunking, TaskError, ThreadPool};
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -140,29 +139,21 @@ fn chunkings() -> [Chunking; 4] {
     [Chunking::Auto, Chunking::Fixed(1), Chunking::Fixed(3), Chunking::Fixed(64)]
 }
 
-/// Runs `scenario` in a child process (this test binary, told by an
-/// environment variable to run only test `name`), so that an abort fails
-/// the test instead of the whole binary.
-fn in_child(name: &str, scenario: impl FnOnce()) {
-    const VAR: &str = "POOL_ATTACK_BUFFERS_CHILD";
-    if std::env::var(VAR).is_ok_and(|v| v == name) {
-        scenario();
-        return;
-    }
-    let exe = std::env::current_exe().expect("the test binary");
-    let output = Command::new(exe)
-        .args([name, "--exact", "--include-ignored", "--nocapture", "--test-threads=1"])
-        .env(VAR, name)
-        .output()
-        .expect("run the test binary again");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let start = stderr.char_indices().rev().nth(1500).map_or(0, |(i, _)| i);
-    assert!(
-        output.status.success(),
-        "the scenario ended with {} in a child process; its stderr ends with:\n{}",
-        output.status,
-        &stderr[start..]
-    );
+/// A one-worker pool whose only worker is held until the sender is sent
+/// to, and then shuts the pool down itself: no chunk starts on a worker,
+/// and every queued one is cancelled.
+fn pool_held_then_shut_down() -> (ThreadPool, mpsc::Sender<()>, pool::TaskHandle<()>) {
+    let pool = ThreadPool::new(1).unwrap();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let (started_tx, started_rx) = mpsc::channel::<()>();
+    let stopper = pool.clone();
+    let holder = pool.submit(move || {
+        started_tx.send(()).unwrap();
+        let _ = go_rx.recv();
+        stopper.shutdown_now();
+    });
+    started_rx.recv_timeout(LIMIT).unwrap();
+    (pool, go_tx, holder)
 }
 
 /// A one-worker pool whose worker is held by a task until the sender is
@@ -973,16 +964,7 @@ fn a_worker_of_another_pool_never_runs_f_of_a_start_handler_pool() {
 fn unordered_cancelled_chunks_with_panicking_input_drops_report_every_index() {
     quiet_intentional_panics();
     within(LIMIT, "unordered cancelled bombs", || {
-        let pool = ThreadPool::new(1).unwrap();
-        let (go_tx, go_rx) = mpsc::channel::<()>();
-        let (started_tx, started_rx) = mpsc::channel::<()>();
-        let stopper = pool.clone();
-        let holder = pool.submit(move || {
-            started_tx.send(()).unwrap();
-            let _ = go_rx.recv();
-            stopper.shutdown_now();
-        });
-        started_rx.recv_timeout(LIMIT).unwrap();
+        let (pool, go_tx, holder) = pool_held_then_shut_down();
         let n = 20;
         let (lin, lout) = (Ledger::new(n), Ledger::new(n));
         let f = counted_f(&lin, &lout, never, never);
@@ -1262,18 +1244,7 @@ fn held_back_inputs_with_panicking_drops_after_shutdown_now_cost_one_panic() {
 fn a_cancelled_chunk_whose_input_drop_panics_is_still_reported() {
     quiet_intentional_panics();
     within(LIMIT, "cancelled chunk with a bomb", || {
-        let pool = ThreadPool::new(1).unwrap();
-        let (go_tx, go_rx) = mpsc::channel::<()>();
-        let (started_tx, started_rx) = mpsc::channel::<()>();
-        let stopper = pool.clone();
-        // The only worker is held until told, then shuts the pool down
-        // itself: no chunk starts on a worker, every queued one is cancelled.
-        let holder = pool.submit(move || {
-            started_tx.send(()).unwrap();
-            let _ = go_rx.recv();
-            stopper.shutdown_now();
-        });
-        started_rx.recv_timeout(LIMIT).unwrap();
+        let (pool, go_tx, holder) = pool_held_then_shut_down();
         let n = 20;
         let (lin, lout) = (Ledger::new(n), Ledger::new(n));
         let f = counted_f(&lin, &lout, never, never);

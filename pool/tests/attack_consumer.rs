@@ -6,50 +6,20 @@
 //!
 //! Scenarios that abort the process when they fail (a panic while
 //! unwinding, a stack overflow) run in a child process: the test binary
-//! re-runs itself on that one test (see [`in_child`]).
+//! re-runs itself on that one test (see [`common::in_child`]).
 
 mod common;
 
 use std::panic::{self, AssertUnwindSafe};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::{panic_message, quiet_intentional_panics, within, INTENTIONAL};
+use common::{in_child, panic_message, quiet_intentional_panics, within, INTENTIONAL};
 use pool::{Chunking, Progress, ThreadPool};
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-/// Runs `scenario` in a child process (this test binary, told by an
-/// environment variable to run only test `name`), so that an abort fails
-/// the test instead of the whole binary. Panics, naming how the child
-/// ended, unless it succeeded.
-fn in_child(name: &str, scenario: impl FnOnce()) {
-    const VAR: &str = "POOL_ATTACK_CHILD";
-    if std::env::var(VAR).is_ok_and(|v| v == name) {
-        scenario();
-        return;
-    }
-    let exe = std::env::current_exe().expect("the test binary");
-    let output = Command::new(exe)
-        .args([name, "--exact", "--include-ignored", "--nocapture", "--test-threads=1"])
-        .env(VAR, name)
-        .output()
-        .expect("run the test binary again");
-    assert!(
-        output.status.success(),
-        "the scenario ended with {} in a child process; its stderr ends with:\n{}",
-        output.status,
-        tail(&String::from_utf8_lossy(&output.stderr), 1500)
-    );
-}
-
-fn tail(text: &str, chars: usize) -> &str {
-    let start = text.char_indices().rev().nth(chars).map_or(0, |(i, _)| i);
-    &text[start..]
-}
 
 /// Blocks the item it is asked to block until released, after saying it
 /// started: with one worker, that chunk runs and every later chunk stays

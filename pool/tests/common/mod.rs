@@ -1,12 +1,13 @@
 //! Helpers shared by the integration tests: a tiny seeded PRNG, input
 //! iterators that count what was pulled from them or panic on purpose, a
 //! deadlock guard, a rendezvous that proves several workers run at once,
-//! and the process's CPU time.
+//! the process's CPU time, and a child process for scenarios that may abort.
 //!
 //! Each test binary uses a different subset of these.
 #![allow(dead_code)]
 
 use std::panic;
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Once};
@@ -193,4 +194,30 @@ pub fn process_cpu() -> Duration {
     let fields: Vec<&str> = after_name.split_whitespace().collect();
     let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
     Duration::from_millis(ticks * 10)
+}
+
+/// Runs `scenario` in a child process (this test binary, told by an
+/// environment variable to run only test `name`), so that an abort fails
+/// the test instead of the whole binary. Panics, naming how the child
+/// ended and the end of its stderr, unless it succeeded.
+pub fn in_child(name: &str, scenario: impl FnOnce()) {
+    const VAR: &str = "POOL_TEST_CHILD";
+    if std::env::var(VAR).is_ok_and(|v| v == name) {
+        scenario();
+        return;
+    }
+    let exe = std::env::current_exe().expect("the test binary");
+    let output = Command::new(exe)
+        .args([name, "--exact", "--include-ignored", "--nocapture", "--test-threads=1"])
+        .env(VAR, name)
+        .output()
+        .expect("run the test binary again");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let start = stderr.char_indices().rev().nth(1500).map_or(0, |(i, _)| i);
+    assert!(
+        output.status.success(),
+        "the scenario ended with {} in a child process; its stderr ends with:\n{}",
+        output.status,
+        &stderr[start..]
+    );
 }
