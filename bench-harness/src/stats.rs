@@ -6,7 +6,8 @@
 //! (the bootstrap) take an explicit seed and use a small built-in generator,
 //! so a report regenerated from the same samples is bit-for-bit identical.
 //!
-//! Submodules, re-exported here: [`summary`] (quantiles, [`Summary`]),
+//! Submodules, re-exported here: [`summary`] (quantiles, from the private
+//! `order` module, and [`Summary`]),
 //! [`outliers`] (Tukey fences), [`scaling`] (speedup, efficiency,
 //! Karp–Flatt, overhead), [`models`] (Amdahl / USL fits) and [`compare`]
 //! (two runs of one cell: ratio of medians, Mann–Whitney U); [`precision`]
@@ -15,6 +16,7 @@
 mod bootstrap;
 pub mod compare;
 pub mod models;
+mod order;
 pub mod outliers;
 pub mod precision;
 pub mod scaling;

@@ -4,7 +4,7 @@
 //! Owning the generator (rather than using the `rand` crate) keeps results
 //! bit-for-bit reproducible across dependency upgrades.
 
-use super::summary::quantile_sorted;
+use super::order::quantile_sorted;
 
 /// Confidence level of every interval computed in [`crate::stats`].
 pub(super) const CONFIDENCE: f64 = 0.95;

@@ -7,8 +7,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::order::all_finite;
 use super::scaling::{speedup, Estimate};
-use super::summary::all_finite;
 
 /// The outcome of comparing a candidate's timings with a baseline's.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

@@ -1,6 +1,6 @@
 //! Outlier classification by Tukey's fences.
 
-use super::summary::{quantile_sorted, sorted_copy};
+use super::order::{quantile_sorted, sorted_copy};
 use serde::{Deserialize, Serialize};
 
 /// Counts of samples outside Tukey's fences. Outliers are reported, never

@@ -2,7 +2,7 @@
 //! bootstrap interval, efficiency, Karp–Flatt serial fraction, overhead.
 
 use super::bootstrap::{median_in_place, percentile_interval, resample_into, SplitMix64};
-use super::summary::{all_finite, quantile_sorted, sorted_copy};
+use super::order::{all_finite, quantile_sorted, sorted_copy};
 use serde::{Deserialize, Serialize};
 
 /// A point estimate with a 95 % confidence interval.

@@ -1,39 +1,10 @@
-//! Order statistics and the robust summary of one set of samples.
+//! The robust summary of one set of samples (the order statistics it
+//! rests on are in `order`, re-exported here).
 
 use super::bootstrap::{median_in_place, percentile_interval, resample_into, SplitMix64};
+use super::order::{all_finite, sorted_copy};
+pub use super::order::{median, quantile, quantile_sorted};
 use serde::{Deserialize, Serialize};
-
-/// The `q`-quantile (`q` in `[0, 1]`, clamped) of already **sorted** data,
-/// interpolating linearly between order statistics (Hyndman & Fan type 7,
-/// the default of R and NumPy). Returns `None` for empty data.
-pub fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
-    let last = sorted.len().checked_sub(1)?;
-    let h = q.clamp(0.0, 1.0) * last as f64;
-    let below = h.floor() as usize;
-    let above = (below + 1).min(last);
-    let weight = h - below as f64;
-    Some(sorted[below] + weight * (sorted[above] - sorted[below]))
-}
-
-/// The `q`-quantile of unsorted samples; see [`quantile_sorted`].
-pub fn quantile(samples: &[f64], q: f64) -> Option<f64> {
-    quantile_sorted(&sorted_copy(samples), q)
-}
-
-/// The median of unsorted samples (`None` when empty).
-pub fn median(samples: &[f64]) -> Option<f64> {
-    quantile(samples, 0.5)
-}
-
-pub(super) fn sorted_copy(samples: &[f64]) -> Vec<f64> {
-    let mut sorted = samples.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    sorted
-}
-
-pub(super) fn all_finite(samples: &[f64]) -> bool {
-    samples.iter().all(|x| x.is_finite())
-}
 
 /// Descriptive statistics of one set of samples (typically wall times in
 /// seconds), centred on the median because timing noise is one-sided.
