@@ -71,7 +71,10 @@ macro_rules! settings {
         /// `done` only grows (chunks that finish while a call is running
         /// are reported together by the next one, always before the map
         /// ends), so keep the callback cheap. It may use the pool itself:
-        /// waiting inside it does not block this map's other chunks.
+        /// waiting inside it does not block this map's other chunks. If it
+        /// panics, the chunk whose thread made that call fails with the
+        /// panic (its items come out as that error, or `Map` re-raises it);
+        /// other chunks whose counts the call covered keep their results.
         ///
         /// `done` counts from the map's start: attached after iteration has
         /// begun, the callback is first called at once (on this thread)
