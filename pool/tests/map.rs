@@ -332,8 +332,11 @@ fn a_finished_map_keeps_returning_none() {
     assert!(unordered.next().is_none());
 }
 
-/// How many items [`Boastful`] yields.
-const BOASTFUL: u64 = if cfg!(miri) { 12 } else { 100 };
+/// How many items [`Boastful`] yields: outside Miri, more than a chunk
+/// buffer's first reservation (`MAX_AUTO_CHUNK`), so that filling a huge
+/// fixed-size chunk has to grow the buffer while the input claims to hold
+/// far more than it does.
+const BOASTFUL: u64 = if cfg!(miri) { 12 } else { 100_000 };
 
 /// Claims far more items than it yields.
 struct Boastful(u64);

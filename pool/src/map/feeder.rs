@@ -137,15 +137,7 @@ where
         }
         let size = self.chunk_len();
         if !self.exhausted && self.partial.len() < size {
-            // Pushed one by one: `collect` would reserve what `size_hint`
-            // claims, and an input iterator may claim anything. Pushed into
-            // `partial`, so that if the iterator panics they are not lost.
-            let inputs = self.inputs.by_ref().take(size - self.partial.len());
-            self.partial.reserve(prealloc(&inputs));
-            self.partial.extend(inputs);
-            if self.partial.len() < size {
-                self.exhausted = true;
-            }
+            self.fill(size);
         }
         // More than a chunk held back (the size shrank): the rest waits.
         let chunk = if self.partial.len() > size {
@@ -155,6 +147,30 @@ where
             mem::replace(&mut self.partial, spare)
         };
         (!chunk.is_empty()).then_some(chunk)
+    }
+
+    /// Takes inputs into `partial` until it holds `size` or the inputs end.
+    /// Into `partial`, so that if the input iterator panics, the inputs
+    /// taken are not lost. Each `extend` asks for no more than the room
+    /// already reserved: `extend` would reserve what `size_hint` claims,
+    /// and an input iterator may claim anything, so the buffer grows here,
+    /// by doubling, from a first reservation no bigger than an automatic
+    /// chunk.
+    fn fill(&mut self, size: usize) {
+        let wanted = |partial: &Vec<I::Item>| size - partial.len();
+        self.partial.reserve(prealloc(&self.inputs).min(wanted(&self.partial)));
+        while wanted(&self.partial) > 0 {
+            if self.partial.len() == self.partial.capacity() {
+                self.partial.reserve(self.partial.len().clamp(1, wanted(&self.partial)));
+            }
+            let room = (self.partial.capacity() - self.partial.len()).min(wanted(&self.partial));
+            let before = self.partial.len();
+            self.partial.extend(self.inputs.by_ref().take(room));
+            if self.partial.len() - before < room {
+                self.exhausted = true;
+                return;
+            }
+        }
     }
 
     /// After `shutdown_now` a map takes one more input, whose chunk comes
