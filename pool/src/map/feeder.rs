@@ -96,6 +96,12 @@ where
         self.shared.progress.attach(callback);
     }
 
+    /// How many spare buffers of each kind to keep: a window's worth, plus
+    /// the one being handed out. Saturating: `window` may be usize::MAX.
+    pub(super) fn spare_limit(&self) -> usize {
+        self.window.saturating_add(1)
+    }
+
     /// Feeds back how long a finished chunk of `len` inputs ran.
     pub(super) fn observe(&mut self, len: usize, outcome: &Outcome<I::Item, T>) {
         // Chunks cut under a fixed size (before a switch to automatic

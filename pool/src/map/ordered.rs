@@ -101,9 +101,8 @@ where
                 return Some(item);
             }
             let head = self.take_head()?;
-            // Saturating: `window` may be set to usize::MAX, where `+ 1`
-            // overflowed (a panic in debug builds).
-            self.current.set(head, &mut self.feeder.spares, self.feeder.window.saturating_add(1));
+            let limit = self.feeder.spare_limit();
+            self.current.set(head, &mut self.feeder.spares, limit);
             // Top the window up before handing out the head's items (not
             // while the head is out of both queue and buffer, where a
             // panicking input iterator would lose it).

@@ -166,9 +166,8 @@ where
                 return Some(item);
             }
             let finished = self.next_finished()?;
-            // Saturating: `window` may be set to usize::MAX, where `+ 1`
-            // overflowed (a panic in debug builds).
-            self.current.set(finished, &mut self.feeder.spares, self.feeder.window.saturating_add(1));
+            let limit = self.feeder.spare_limit();
+            self.current.set(finished, &mut self.feeder.spares, limit);
         }
     }
 
