@@ -1,6 +1,6 @@
 //! loom models of the protocols in `sleep.rs` and `latch.rs`, and of a
-//! map chunk's hand-off (`task::Claim` on its inputs, `ResultCell` for its
-//! output), run on the real code (through the `sync` shim) under every
+//! map chunk's hand-off (the `task::Claim` on its task's closure, which
+//! holds the inputs, and the task's `ResultCell` for its output), run on the real code (through the `sync` shim) under every
 //! interleaving loom explores:
 //!
 //! ```text
@@ -180,42 +180,35 @@ fn loom_result_cell_complete_races_abandon() {
     });
 }
 
-/// A map chunk's hand-off (`map/feeder.rs`, `map/ordered.rs`): the worker
-/// starting the chunk's task and the consumer needing it as its head race
-/// for the inputs' claim. Exactly one computes the chunk; the worker then
-/// fills the result slot (`Some(output)`, or `None` when it found the
-/// inputs taken); the consumer, if it lost the race, waits for the slot
-/// and takes the output. Either way the consumer ends with the output
-/// exactly once, never waits forever, and the inputs are used once.
+/// A map chunk's hand-off (`map/feeder.rs`, `map/ordered.rs`): the chunk's
+/// inputs live in its task's closure, behind the task's claim. The worker
+/// starting the task and the consumer needing the chunk as its head
+/// (`Handle::run_here`) race for that claim; whoever wins computes the
+/// chunk and completes the task's cell, as `Task::run_once` does. The
+/// consumer then waits for the cell (at once done, if it ran the chunk)
+/// and takes the output. Either way it ends with the output exactly once,
+/// never waits forever, and the inputs are used once.
 #[test]
-fn loom_chunk_hand_off_claim_then_slot() {
+fn loom_chunk_hand_off_claim_then_cell() {
     loom::model(|| {
-        let inputs = Arc::new(Claim::new(vec![1u32, 2, 3]));
-        let slot = Arc::new(ResultCell::<Option<u32>>::new());
+        let task = Arc::new(Claim::new(vec![1u32, 2, 3]));
+        let cell = Arc::new(ResultCell::<u32>::new());
         let computed = Arc::new(AtomicUsize::new(0));
-        let worker = {
-            let (inputs, slot, computed) = (Arc::clone(&inputs), Arc::clone(&slot), Arc::clone(&computed));
-            thread::spawn(move || {
-                let output = inputs.take().map(|xs| {
+        let run_once = {
+            let (task, cell, computed) = (Arc::clone(&task), Arc::clone(&cell), Arc::clone(&computed));
+            move || {
+                if let Some(inputs) = task.take() {
                     computed.fetch_add(1, Ordering::SeqCst);
-                    xs.iter().sum::<u32>()
-                });
-                assert!(slot.complete(Ok(output)).is_none());
-            })
-        };
-        let output = match inputs.take() {
-            Some(xs) => {
-                computed.fetch_add(1, Ordering::SeqCst);
-                xs.iter().sum::<u32>()
-            }
-            None => {
-                while !slot.is_done() {
-                    slot.block(None);
+                    assert!(cell.complete(Ok(inputs.iter().sum())).is_none());
                 }
-                slot.take().expect("the worker completes its task").expect("the worker had the inputs")
             }
         };
-        assert_eq!(output, 6);
+        let worker = thread::spawn(run_once.clone());
+        run_once();
+        while !cell.is_done() {
+            cell.block(None);
+        }
+        assert_eq!(cell.take(), Ok(6));
         worker.join().unwrap();
         assert_eq!(computed.load(Ordering::SeqCst), 1);
     });

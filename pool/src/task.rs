@@ -123,6 +123,7 @@ pub(crate) struct Task<F, T> {
 trait TaskState<T>: Send + Sync {
     fn cell(&self) -> &ResultCell<T>;
     fn cancel_task(&self);
+    fn run_here(&self) -> bool;
 }
 
 impl<F, T> Task<F, T>
@@ -204,6 +205,10 @@ where
 
     fn cancel_task(&self) {
         self.cancel_once();
+    }
+
+    fn run_here(&self) -> bool {
+        self.run_once(None)
     }
 }
 
@@ -305,6 +310,13 @@ impl<T> Handle<'_, T> {
 
     pub(crate) fn cancel(&self) {
         self.state.cancel_task();
+    }
+
+    /// Runs the task on this thread if nobody has started or cancelled it
+    /// (its queued job then finds nothing to do); says whether it ran.
+    /// Not recorded in the pool's metrics, which count workers' tasks.
+    pub(crate) fn run_here(&self) -> bool {
+        self.state.run_here()
     }
 
     /// The unread outcome, if the task has finished; afterwards the task

@@ -1,16 +1,16 @@
 //! The feeder: pulls inputs on the consumer's thread, cuts them into
 //! chunks and queues one task per chunk. Shared by both map flavours.
 //!
-//! Protocol: a chunk's inputs sit behind a [`Claim`] shared by its queued
-//! task and the consumer. Whoever takes them first computes the chunk:
-//! a worker starting the task, or the consumer, which runs a chunk itself
-//! when it needs that chunk's results and no worker has started it
-//! ([`Feeder::run_here`]; then it cancels the task, which would find
-//! nothing to do). So each input is computed exactly once, wherever it
-//! runs. Settings changed mid-iteration apply to chunks cut from then on;
-//! nothing queued is taken back. After `shutdown_now` the feeder takes one
-//! more input (whose chunk comes back cancelled, so the consumer is told)
-//! and then no more.
+//! Protocol: a chunk's inputs travel inside its task's closure (a
+//! [`Work`]), so whoever claims that task first computes the chunk: a
+//! worker starting it, or the consumer, which runs a chunk itself when it
+//! needs that chunk's results and no worker has started it
+//! ([`Feeder::run_here`]; the task's queued job then finds nothing to do).
+//! So each input is computed exactly once, wherever it runs, and the
+//! outcome always arrives through the task's handle. Settings changed
+//! mid-iteration apply to chunks cut from then on; nothing queued is taken
+//! back. After `shutdown_now` the feeder takes one more input (whose chunk
+//! comes back cancelled, so the consumer is told) and then no more.
 
 use std::collections::VecDeque;
 use std::panic::{self, AssertUnwindSafe};
@@ -23,15 +23,12 @@ use crate::chunk::{Chunker, Chunking};
 use crate::error::TaskError;
 use crate::latch::drop_quietly;
 use crate::spawn::Spawner;
-use crate::task::{Claim, Handle};
+use crate::task::Handle;
 
 /// Chunks kept in flight per worker by default: enough that a worker never
 /// waits for the consumer to queue more, and that one slow chunk at the
 /// head of an ordered map does not idle the others.
 const WINDOW_PER_WORKER: usize = 4;
-
-/// A queued chunk, which the worker starting it and the consumer race for.
-pub(super) type Pending<X, T> = Arc<Claim<Chunk<X, T>>>;
 
 pub(super) struct Feeder<'a, I: Iterator, F, T> {
     pub(super) spawner: Spawner<'a>,
@@ -196,37 +193,31 @@ where
         Some(vec![one?])
     }
 
-    /// Queues a chunk's task. `then(claim)` makes what the task does with
-    /// the chunk's outcome (`None` if the consumer took its inputs first);
-    /// it is dropped with the task's closure, also when the task is
+    /// Queues a chunk's task, whose closure `job(work)` makes: it computes
+    /// the chunk with [`Work::run`], and drops `work` unrun if the task is
     /// cancelled.
     pub(super) fn queue<G, R>(
         &mut self,
         inputs: Vec<I::Item>,
-        then: impl FnOnce(&Pending<I::Item, T>) -> G,
-    ) -> Queued<'a, I::Item, T, R>
+        job: impl FnOnce(Work<'a, I::Item, T, F>) -> G,
+    ) -> Queued<'a, R>
     where
-        G: FnOnce(Option<Outcome<I::Item, T>>) -> R + Send + 'a,
+        G: FnOnce() -> R + Send + 'a,
         R: Send + 'a,
     {
-        let shared = Arc::clone(&self.shared);
         let len = inputs.len();
         let timed = self.chunking == Chunking::Auto;
         let chunk = Chunk { inputs: Values::new(inputs), results: self.spares.results(), timed };
-        let claim = Arc::new(Claim::new(chunk));
-        let ours = Arc::clone(&claim);
-        let then = then(&claim);
-        let handle = self.spawner.spawn(move || then(ours.take().map(|inputs| compute(&shared, inputs))));
-        Queued { start: 0, len, handle, inputs: claim }
+        let work = Work { shared: Arc::clone(&self.shared), chunk: Some(chunk) };
+        let handle = self.spawner.spawn(job(work));
+        Queued { start: 0, len, handle }
     }
 
-    /// Runs a queued chunk on this thread, as a worker would, if no worker
-    /// has started it (and this thread may run `f`); `None` otherwise.
-    pub(super) fn run_here(&self, inputs: &Pending<I::Item, T>) -> Option<Outcome<I::Item, T>> {
-        if !self.spawner.may_run_here() {
-            return None;
-        }
-        Some(compute(&self.shared, inputs.take()?))
+    /// Runs a queued chunk's task on this thread, as a worker would, if no
+    /// worker has started it and this thread may run `f`; says whether it
+    /// did (the outcome is then ready in `handle`).
+    pub(super) fn run_here<R>(&self, handle: &Handle<'a, R>) -> bool {
+        self.spawner.may_run_here() && handle.run_here()
     }
 
     /// The map's size hint: `queued` items already cut (in flight or being
@@ -249,6 +240,31 @@ struct Shared<'a, F> {
 
 /// A chunk's outcome: its output, or the error that failed it whole.
 pub(super) type Outcome<X, T> = Result<ChunkOutput<X, T>, TaskError>;
+
+/// A queued chunk's work: its inputs, and what computing them needs.
+/// Dropped unrun (its task cancelled), it drops the inputs quietly: the
+/// chunk comes back cancelled, which accounts for each of them, and a
+/// panic from an input's `Drop` must not replace that outcome.
+pub(super) struct Work<'a, X, T, F> {
+    shared: Arc<Shared<'a, F>>,
+    /// Taken by `run`.
+    chunk: Option<Chunk<X, T>>,
+}
+
+impl<X, T, F: Fn(X) -> T> Work<'_, X, T, F> {
+    pub(super) fn run(mut self) -> Outcome<X, T> {
+        let chunk = self.chunk.take().expect("a chunk runs once");
+        compute(&self.shared, chunk)
+    }
+}
+
+impl<X, T, F> Drop for Work<'_, X, T, F> {
+    fn drop(&mut self) {
+        if let Some(chunk) = self.chunk.take() {
+            drop_quietly(chunk);
+        }
+    }
+}
 
 /// Computes a chunk and counts it as done. The progress callback is user
 /// code: its panic fails the chunk (and goes on to the consumer), wherever
@@ -276,40 +292,39 @@ impl<I: Iterator, F, T> Drop for Feeder<'_, I, F, T> {
 }
 
 /// A chunk queued on the workers: its first input's index, its length,
-/// the handle to its task (whose result is `R`) and its inputs.
-pub(super) struct Queued<'a, X, T, R> {
+/// and the handle to its task (whose result is `R`).
+pub(super) struct Queued<'a, R> {
     pub(super) start: usize,
     pub(super) len: usize,
     pub(super) handle: Handle<'a, R>,
-    pub(super) inputs: Pending<X, T>,
 }
 
 /// The chunks a map has queued, in the order they were cut. Dropping it
 /// (with its map) cancels those not yet started: nobody will read their
 /// results.
-pub(super) struct Queue<'a, X, T, R>(VecDeque<Queued<'a, X, T, R>>);
+pub(super) struct Queue<'a, R>(VecDeque<Queued<'a, R>>);
 
-impl<X, T, R> Queue<'_, X, T, R> {
+impl<R> Queue<'_, R> {
     pub(super) fn new() -> Self {
         Queue(VecDeque::new())
     }
 }
 
-impl<'a, X, T, R> ops::Deref for Queue<'a, X, T, R> {
-    type Target = VecDeque<Queued<'a, X, T, R>>;
+impl<'a, R> ops::Deref for Queue<'a, R> {
+    type Target = VecDeque<Queued<'a, R>>;
 
     fn deref(&self) -> &Self::Target {
         &self.0
     }
 }
 
-impl<X, T, R> ops::DerefMut for Queue<'_, X, T, R> {
+impl<R> ops::DerefMut for Queue<'_, R> {
     fn deref_mut(&mut self) -> &mut Self::Target {
         &mut self.0
     }
 }
 
-impl<X, T, R> Drop for Queue<'_, X, T, R> {
+impl<R> Drop for Queue<'_, R> {
     fn drop(&mut self) {
         for queued in &self.0 {
             queued.handle.cancel();

@@ -5,12 +5,11 @@
 //! only ever waits for the head, so item *i* is handed out as soon as
 //! items 0..=*i* are done. To get the head it first tops the window up
 //! (so the workers have the chunks after it), takes the head off the
-//! queue, then: if a worker finished
-//! the head, takes its buffer; if none has started it, takes its inputs
-//! and runs it itself (the head is what everything behind it waits for,
-//! and running it costs no wake-up or hand-off); otherwise waits for the
-//! worker running it, helping with queued jobs meanwhile if this thread is
-//! a worker. On a pool with a start handler the consumer, unless it is one
+//! queue, then: if no worker has started the head, runs it itself (the
+//! head is what everything behind it waits for, and running it costs no
+//! wake-up or hand-off); otherwise waits for the worker running it (if it
+//! has not finished already), helping with queued jobs meanwhile if this
+//! thread is a worker. On a pool with a start handler the consumer, unless it is one
 //! of the pool's workers, never runs `f`. Dropping the map cancels the
 //! chunks no worker has started.
 
@@ -22,7 +21,6 @@ use super::settings;
 use super::values::{Current, Finished};
 use crate::chunk::Chunking;
 use crate::error::TaskError;
-use crate::latch::drop_quietly;
 use crate::spawn::Spawner;
 
 /// The iterator returned by [`ThreadPool::try_map`](crate::ThreadPool::try_map):
@@ -41,8 +39,8 @@ pub struct TryMap<'a, I: Iterator, F, T> {
 }
 
 /// The chunks an ordered map has queued: each task's result is the
-/// chunk's outcome, `None` if the consumer took its inputs first.
-type Chunks<'a, X, T> = Queue<'a, X, T, Option<Outcome<X, T>>>;
+/// chunk's outcome.
+type Chunks<'a, X, T> = Queue<'a, Outcome<X, T>>;
 
 impl<'a, I, F, T> TryMap<'a, I, F, T>
 where
@@ -62,7 +60,7 @@ where
             let Some((start, inputs)) = self.feeder.next_inputs() else {
                 break;
             };
-            let queued = self.feeder.queue(inputs, |_| |outcome| outcome);
+            let queued = self.feeder.queue(inputs, |work| move || work.run());
             self.in_flight.push_back(Queued { start, ..queued });
         }
     }
@@ -70,25 +68,10 @@ where
     /// The head chunk's results, computed here if no worker started it.
     fn take_head(&mut self) -> Option<Finished<I::Item, T>> {
         self.refill();
-        let Queued { start, len, handle, inputs } = self.in_flight.pop_front()?;
-        let outcome = match self.feeder.run_here(&inputs) {
-            Some(outcome) => {
-                // Its task would find no inputs: drop its closure now.
-                handle.cancel();
-                outcome
-            }
-            // The task's `None` is for inputs the consumer took, which it
-            // never waits for.
-            None => {
-                let outcome = handle.wait().and_then(|outcome| outcome.unwrap_or(Err(TaskError::Cancelled)));
-                // A cancelled chunk's inputs are still here, and this may
-                // be the last hold on them: a panic from an input's `Drop`
-                // must not lose the chunk's outcome, which says each of
-                // them was cancelled.
-                drop_quietly(inputs);
-                outcome
-            }
-        };
+        let Queued { start, len, handle } = self.in_flight.pop_front()?;
+        self.feeder.run_here(&handle);
+        // The task's own error: it was cancelled.
+        let outcome = handle.wait().and_then(|outcome| outcome);
         self.feeder.observe(len, &outcome);
         Some((start, len, outcome))
     }

@@ -7,8 +7,11 @@
 //! results are published, so the count is complete by the time the map
 //! ends. Counting starts with the map's first chunk whether or not a
 //! callback is attached, so one attached late still sees `done` reach the
-//! total. The callback never runs under the lock and calls never overlap
-//! (see [`ProgressHook`]).
+//! total. Until one is, counting is one atomic add per chunk. The callback
+//! never runs under the lock and calls never overlap (see
+//! [`ProgressHook`]).
+
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use parking_lot::{Mutex, MutexGuard};
 
@@ -39,7 +42,12 @@ pub(super) type ProgressCallback<'a> = Box<dyn Fn(Progress) + Send + Sync + 'a>;
 /// not a callback is attached yet, so a callback attached late still sees
 /// `done` reach the total.
 ///
-/// Protocol: the lock is never held while the callback runs (it is user
+/// Protocol: `advance` adds to `done`, then, if a callback was ever
+/// attached, reports; `attach` sets `attached`, then reports (both
+/// `SeqCst`). So an add that missed the flag is seen by the attaching
+/// report, and one that saw it reports itself.
+///
+/// The lock is never held while the callback runs (it is user
 /// code, which may wait on the pool and, while waiting on a worker, run
 /// chunks of this very map, whose `advance` would then deadlock on a held
 /// lock). Instead one caller at a time is the *reporter* (`busy`): it
@@ -52,12 +60,16 @@ pub(super) type ProgressCallback<'a> = Box<dyn Fn(Progress) + Send + Sync + 'a>;
 /// this map (or its consumer), which the map waits for, and a reporter
 /// only stops once no count is left unreported.
 pub(super) struct ProgressHook<'a> {
+    /// Inputs done, counted outside the lock: a map without a callback
+    /// takes no lock per chunk.
+    done: AtomicUsize,
+    /// Whether a callback was ever attached: until then `advance` counts.
+    attached: AtomicBool,
     state: Mutex<ProgressState<'a>>,
     total: Option<usize>,
 }
 
 struct ProgressState<'a> {
-    done: usize,
     /// The highest `done` the callback has been given.
     reported: usize,
     /// Taken out by the reporter while it calls it.
@@ -67,13 +79,19 @@ struct ProgressState<'a> {
 
 impl<'a> ProgressHook<'a> {
     pub(super) fn new(total: Option<usize>) -> Self {
-        ProgressHook { state: Mutex::new(ProgressState { done: 0, reported: 0, callback: None, busy: false }), total }
+        ProgressHook {
+            done: AtomicUsize::new(0),
+            attached: AtomicBool::new(false),
+            state: Mutex::new(ProgressState { reported: 0, callback: None, busy: false }),
+            total,
+        }
     }
 
     pub(super) fn advance(&self, items: usize) {
-        let mut state = self.state.lock();
-        state.done += items;
-        self.report(state);
+        self.done.fetch_add(items, Ordering::SeqCst);
+        if self.attached.load(Ordering::SeqCst) {
+            self.report(self.state.lock());
+        }
     }
 
     /// Attaches `callback`; if some inputs are already done, reports them
@@ -83,6 +101,7 @@ impl<'a> ProgressHook<'a> {
         let previous = state.callback.replace(callback);
         // A new callback has been told nothing yet.
         state.reported = 0;
+        self.attached.store(true, Ordering::SeqCst);
         self.report(state);
         // A replaced callback is user code: dropped without the lock.
         drop(previous);
@@ -92,13 +111,13 @@ impl<'a> ProgressHook<'a> {
     /// count stops moving (see the type's protocol).
     fn report<'h>(&'h self, mut state: MutexGuard<'h, ProgressState<'a>>) {
         loop {
-            if state.busy || state.done == state.reported {
+            let done = self.done.load(Ordering::SeqCst);
+            if state.busy || done == state.reported {
                 return;
             }
             let Some(callback) = state.callback.take() else {
                 return;
             };
-            let done = state.done;
             state.reported = done;
             state.busy = true;
             drop(state);

@@ -3,19 +3,18 @@
 //! Protocol: each chunk's task pushes its outcome onto the map's
 //! [`Completions`] queue, which the consumer pops. A chunk whose task is
 //! cancelled before it ran (by `shutdown_now`) reports itself as cancelled
-//! through an [`Unrun`] guard dropped with the task's closure, so the
-//! consumer never waits for a chunk that will not come. When nothing has
-//! completed, the consumer runs the newest chunk no worker has started
-//! itself rather than sleep: the one the workers would reach last, so
-//! running it here delays nothing they would deliver sooner (on a pool
-//! with a start handler, only if the consumer is one of the pool's
-//! workers). Its task, cancelled, finds its inputs gone and reports
-//! nothing.
+//! when its closure, a [`Report`], is dropped unrun, so the consumer never
+//! waits for a chunk that will not come. When nothing has completed, the
+//! consumer runs the newest chunk no worker has started itself rather
+//! than sleep: the one the workers would reach last, so running it here
+//! delays nothing they would deliver sooner (on a pool with a start
+//! handler, only if the consumer is one of the pool's workers). It reports
+//! through the queue like any other.
 
 use std::fmt;
 use std::sync::Arc;
 
-use super::feeder::{Feeder, Pending, Queue, Queued};
+use super::feeder::{Feeder, Queue, Queued, Work};
 use super::progress::Progress;
 use super::settings;
 use super::values::{Current, Finished};
@@ -42,7 +41,7 @@ pub struct MapUnordered<'a, I: Iterator, F, T> {
     /// Chunks queued, in queueing order (finished ones are forgotten now
     /// and then): to run the newest unstarted one here, or cancel them on
     /// drop.
-    handles: Queue<'a, I::Item, T, ()>,
+    handles: Queue<'a, ()>,
     /// Chunks queued or running, and the inputs in them.
     in_flight: usize,
     in_flight_items: usize,
@@ -74,16 +73,10 @@ where
                 break;
             };
             let len = inputs.len();
-            let completions = &self.completions;
-            let queued = self.feeder.queue(inputs, |claim| {
-                let unrun = Unrun { completions: Arc::clone(completions), start, len, inputs: Arc::clone(claim) };
-                move |outcome| {
-                    if let Some(outcome) = outcome {
-                        unrun.completions.push((start, len, outcome));
-                    }
-                    // Its inputs are taken by now: it reports nothing.
-                    drop(unrun);
-                }
+            let completions = Arc::clone(&self.completions);
+            let queued = self.feeder.queue(inputs, |work| {
+                let report = Report { completions, start, len, work: Some(work) };
+                move || report.run()
             });
             self.handles.push_back(Queued { start, ..queued });
             self.in_flight += 1;
@@ -96,14 +89,10 @@ where
         }
     }
 
-    /// Runs the newest chunk no worker has started, if this thread may.
-    fn run_newest_here(&mut self) -> Option<Finished<I::Item, T>> {
-        let feeder = &self.feeder;
-        self.handles.iter().rev().find_map(|queued| {
-            let outcome = feeder.run_here(&queued.inputs)?;
-            queued.handle.cancel();
-            Some((queued.start, queued.len, outcome))
-        })
+    /// Runs the newest chunk no worker has started, if this thread may;
+    /// says whether it did (its outcome is then in `completions`).
+    fn run_newest_here(&self) -> bool {
+        self.handles.iter().rev().any(|queued| self.feeder.run_here(&queued.handle))
     }
 
     /// The next chunk to hand out, waiting for one if need be.
@@ -115,7 +104,8 @@ where
             }
             let finished = match self.completions.pop() {
                 Some(finished) => Some(finished),
-                None => self.run_newest_here(),
+                None if self.run_newest_here() => self.completions.pop(),
+                None => None,
             };
             if let Some(finished) = finished {
                 self.in_flight -= 1;
@@ -129,23 +119,31 @@ where
     }
 }
 
-/// Tells an unordered map's consumer about a chunk that will never run
-/// (its task was cancelled, say by `shutdown_now`), which it would
-/// otherwise wait for forever: dropped with the task's closure, it reports
-/// the chunk as cancelled unless its inputs were taken, by the chunk when
-/// it ran (which reports itself) or by the consumer (which ran it).
-struct Unrun<X, T> {
+/// An unordered map chunk's task: computes the chunk and pushes its
+/// outcome onto the map's queue, or, dropped unrun (its task cancelled,
+/// say by `shutdown_now`), pushes the chunk as cancelled, which the
+/// consumer would otherwise wait for forever.
+struct Report<'a, X, T, F> {
     completions: Arc<Completions<Finished<X, T>>>,
     start: usize,
     len: usize,
-    inputs: Pending<X, T>,
+    /// Taken by `run`.
+    work: Option<Work<'a, X, T, F>>,
 }
 
-impl<X, T> Drop for Unrun<X, T> {
+impl<X, T, F: Fn(X) -> T> Report<'_, X, T, F> {
+    fn run(mut self) {
+        if let Some(work) = self.work.take() {
+            self.completions.push((self.start, self.len, work.run()));
+        }
+    }
+}
+
+impl<X, T, F> Drop for Report<'_, X, T, F> {
     fn drop(&mut self) {
-        if let Some(inputs) = self.inputs.take() {
+        if let Some(work) = self.work.take() {
             self.completions.push((self.start, self.len, Err(TaskError::Cancelled)));
-            drop(inputs);
+            drop(work);
         }
     }
 }
