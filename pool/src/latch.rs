@@ -13,11 +13,13 @@
 
 use std::any::Any;
 use std::collections::VecDeque;
-use std::mem;
+use std::mem::{self, MaybeUninit};
 use std::time::Instant;
 
 use crate::error::TaskError;
-use crate::sync::{park_timeout, thread, AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, Thread};
+use crate::sync::{
+    fence, park_timeout, thread, AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, Thread, UnsafeCell,
+};
 
 /// Sleeps on `ready` while `waiting` holds, at most until `deadline`: the
 /// blocking half of a wait on a latch built on a condition variable.
@@ -57,86 +59,124 @@ fn forget_payload(payload: Box<dyn Any + Send>) {
 // ---------------------------------------------------------------------------
 // ResultCell
 
-enum Slot<T> {
-    Pending,
-    Ready(Result<T, TaskError>),
-    /// The handle took the value.
-    Taken,
-    /// The handle was dropped before the task finished; whoever completes
-    /// the task drops the value.
-    Abandoned,
-}
+/// Where the value is: not yet written, published, moved out by the
+/// handle, or to be dropped by the task (the handle left first).
+const PENDING: usize = 0;
+const READY: usize = 1;
+const TAKEN: usize = 2;
+const ABANDONED: usize = 3;
 
-/// A task's completion latch and the value it guards.
+/// A task's completion latch and the value it guards, with no lock on the
+/// way from the worker to the handle.
 ///
 /// Protocol: the task calls [`complete`](ResultCell::complete) exactly once
-/// (running or cancelled); it stores the value and sets `done` under the
-/// lock, then notifies after unlocking. The handle waits until `done`, then
-/// [`take`](ResultCell::take)s the value, or [`abandon`](ResultCell::abandon)s
-/// the cell when dropped. If the handle abandoned first, `complete` hands the
+/// (running or cancelled): it writes the value, then moves `state` from
+/// `PENDING` to `READY` (release), which publishes it. The handle waits
+/// until `READY` (acquire), then [`take`](ResultCell::take)s the value, or
+/// [`abandon`](ResultCell::abandon)s the cell when dropped: from `PENDING`
+/// to `ABANDONED`, after which `complete`'s move fails and it hands the
 /// value back to the task, which drops it (under a panic guard: its `Drop`
-/// is user code). Both sides hold the cell through an `Arc`, so neither can
-/// see it freed.
+/// is user code). So exactly one party reads the value, and only after
+/// the state says it may.
+///
+/// Sleeping: a waiter sets `sleeping` under the lock, then looks at
+/// `state` before it waits on the condition variable; `complete` moves
+/// `state`, then looks at `sleeping`, with a `SeqCst` fence between the
+/// store and the load on each side (as in `sleep.rs`), and only if it is
+/// set takes the lock and notifies. So either the waiter sees the value or the
+/// completer sees the waiter, and the lock orders the notification after
+/// the waiter really waits. A task nobody sleeps on costs no lock.
 pub(crate) struct ResultCell<T> {
-    slot: Mutex<Slot<T>>,
+    state: AtomicUsize,
+    value: UnsafeCell<MaybeUninit<Result<T, TaskError>>>,
+    sleeping: AtomicBool,
+    lock: Mutex<()>,
     ready: Condvar,
-    done: AtomicBool,
 }
+
+// SAFETY: the value is written by the completing thread and read by one
+// other (the handle's, or the completer itself), each access ordered by
+// the `state` protocol above; so the cell may be shared and sent when the
+// value may be sent.
+unsafe impl<T: Send> Send for ResultCell<T> {}
+unsafe impl<T: Send> Sync for ResultCell<T> {}
 
 impl<T> ResultCell<T> {
     pub(crate) fn new() -> Self {
-        ResultCell { slot: Mutex::new(Slot::Pending), ready: Condvar::new(), done: AtomicBool::new(false) }
+        ResultCell {
+            state: AtomicUsize::new(PENDING),
+            value: UnsafeCell::new(MaybeUninit::uninit()),
+            sleeping: AtomicBool::new(false),
+            lock: Mutex::new(()),
+            ready: Condvar::new(),
+        }
     }
 
     pub(crate) fn is_done(&self) -> bool {
-        self.done.load(Ordering::Acquire)
+        matches!(self.state.load(Ordering::Acquire), READY | TAKEN)
     }
 
     /// Sleeps until the task is done, or at most until `deadline`.
     pub(crate) fn block(&self, deadline: Option<Instant>) {
-        block_on(&self.ready, &mut self.slot.lock(), deadline, |_| !self.is_done());
+        let mut guard = self.lock.lock();
+        self.sleeping.store(true, Ordering::SeqCst);
+        fence(Ordering::SeqCst);
+        block_on(&self.ready, &mut guard, deadline, |_| self.state.load(Ordering::SeqCst) == PENDING);
     }
 
     /// Publishes the outcome; returns it instead when the handle is gone.
     #[must_use]
     pub(crate) fn complete(&self, result: Result<T, TaskError>) -> Option<Result<T, TaskError>> {
-        let mut slot = self.slot.lock();
-        let orphan = if matches!(*slot, Slot::Abandoned) {
-            Some(result)
-        } else {
-            *slot = Slot::Ready(result);
-            None
-        };
-        self.done.store(true, Ordering::Release);
-        drop(slot);
-        self.ready.notify_all();
-        orphan
+        // SAFETY: `complete` runs once, and nobody reads the value before
+        // the state leaves `PENDING` for `READY`, below.
+        self.value.with_mut(|value| unsafe { (*value).write(result) });
+        match self.state.compare_exchange(PENDING, READY, Ordering::SeqCst, Ordering::Acquire) {
+            Ok(_) => {
+                fence(Ordering::SeqCst);
+                if self.sleeping.load(Ordering::SeqCst) {
+                    drop(self.lock.lock());
+                    self.ready.notify_all();
+                }
+                None
+            }
+            // SAFETY: the handle abandoned the cell and will not read the
+            // value: it is still ours, written above.
+            Err(_) => Some(self.value.with_mut(|value| unsafe { (*value).assume_init_read() })),
+        }
     }
 
     /// The outcome; only after [`is_done`](ResultCell::is_done) returned
     /// true, and at most once.
     pub(crate) fn take(&self) -> Result<T, TaskError> {
-        let mut slot = self.slot.lock();
-        match mem::replace(&mut *slot, Slot::Taken) {
-            Slot::Ready(result) => result,
-            Slot::Pending | Slot::Taken | Slot::Abandoned => {
-                unreachable!("task result taken before it was ready, or twice")
-            }
-        }
+        assert_eq!(self.state.load(Ordering::Acquire), READY, "task result taken before it was ready, or twice");
+        self.state.store(TAKEN, Ordering::Relaxed);
+        // SAFETY: `READY`, read with acquire, says the value is written;
+        // the handle (the caller) is its only reader, and now has read it.
+        self.value.with_mut(|value| unsafe { (*value).assume_init_read() })
     }
 
     /// The handle is going away: returns the outcome if it was ready and
-    /// unread (for the caller to drop outside the lock), else marks the
-    /// cell so that `complete` returns it to the task.
+    /// unread (for the caller to drop), else marks the cell so that
+    /// `complete` returns it to the task.
     pub(crate) fn abandon(&self) -> Option<Result<T, TaskError>> {
-        let mut slot = self.slot.lock();
-        match mem::replace(&mut *slot, Slot::Abandoned) {
-            Slot::Ready(result) => Some(result),
-            Slot::Taken => {
-                *slot = Slot::Taken;
-                None
+        match self.state.compare_exchange(PENDING, ABANDONED, Ordering::AcqRel, Ordering::Acquire) {
+            Err(READY) => {
+                self.state.store(TAKEN, Ordering::Relaxed);
+                // SAFETY: as in `take`: published, and unread until now.
+                Some(self.value.with_mut(|value| unsafe { (*value).assume_init_read() }))
             }
-            Slot::Pending | Slot::Abandoned => None,
+            Ok(_) | Err(_) => None,
+        }
+    }
+}
+
+impl<T> Drop for ResultCell<T> {
+    fn drop(&mut self) {
+        // A handle always takes or abandons a published value, so this is
+        // only for completeness: a value published and never read.
+        if self.state.load(Ordering::Acquire) == READY {
+            // SAFETY: `READY` and unread; `&mut self` rules out any reader.
+            self.value.with_mut(|value| unsafe { (*value).assume_init_drop() });
         }
     }
 }

@@ -12,6 +12,19 @@ mod imp {
     pub(crate) use std::thread::{self, park_timeout, Thread};
     use std::time::Instant;
 
+    /// `std`'s cell with loom's access API, so loom can check who touches
+    /// a value shared through an atomic protocol, and when.
+    pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        pub(crate) const fn new(value: T) -> Self {
+            UnsafeCell(std::cell::UnsafeCell::new(value))
+        }
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+
     /// `parking_lot`'s condition variable, with the timed wait reporting
     /// a plain `bool`.
     #[derive(Default)]
@@ -39,6 +52,7 @@ mod imp {
 
 #[cfg(loom)]
 mod imp {
+    pub(crate) use loom::cell::UnsafeCell;
     pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicUsize, Ordering};
     pub(crate) use loom::thread::{self, Thread};
     use std::ops::{Deref, DerefMut};
