@@ -96,7 +96,14 @@ impl WorkerThread {
         None
     }
 
+    /// Runs `job`, or cancels it after `shutdown_now`: a worker that is
+    /// waiting (helping with queued jobs meanwhile) must not run what the
+    /// shutdown cancels, such as a nested map's queued chunks.
     fn run(&self, job: JobRef) {
+        if self.registry.is_cancelling() {
+            job.cancel();
+            return;
+        }
         job.execute(self.registry.metrics.as_ref().map(|m| (m, self.index)));
     }
 
@@ -160,7 +167,14 @@ impl Registry {
     /// or this push sees the flag and drains it itself.
     pub(crate) fn push(self: &Arc<Self>, job: JobRef) {
         let job = WorkerThread::with_current(|worker| match worker {
+            // A worker's own deque is only drained by a worker, which
+            // cancels what it takes after `shutdown_now` (`run`); a job
+            // pushed after the shutdown is cancelled here, at once.
             Some(worker) if Arc::ptr_eq(&worker.registry, self) => {
+                if self.cancelling.load(Ordering::SeqCst) {
+                    job.cancel();
+                    return None;
+                }
                 worker.local.push(job);
                 None
             }

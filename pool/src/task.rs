@@ -337,8 +337,11 @@ impl<T> Drop for Handle<'_, T> {
 /// A handle to a task's result: wait for it, wait with a timeout, or poll
 /// it, as with `std::thread::JoinHandle`.
 ///
-/// Dropping the handle does not cancel the task; it runs and its value is
-/// dropped on the worker (a panic in that `Drop` is caught there).
+/// Dropping the handle does not cancel the task; it runs, and its value is
+/// dropped on the worker (a panic in that `Drop` is caught there), unless
+/// the task had already finished: then the value is dropped at once, on
+/// the thread dropping the handle, like any other value that thread owns
+/// (so a panic in its `Drop` is that thread's).
 ///
 /// ```
 /// let pool = pool::ThreadPool::new(2).unwrap();

@@ -474,7 +474,6 @@ fn timed_waits_on_the_only_worker_time_out_then_an_untimed_wait_runs_the_task() 
 /// running on a worker after it called `shutdown_now` (its own doc example
 /// calls it from a task).
 #[test]
-#[ignore = "DEFECT: a task submitted from a worker after shutdown_now goes to the worker's own deque and runs (Ok(2)) instead of being cancelled at once"]
 fn submit_from_a_worker_after_shutdown_now_is_cancelled_at_once() {
     within(LIMIT, "submit after shutdown_now on a worker", || {
         let pool = ThreadPool::new(1).unwrap();
@@ -913,7 +912,6 @@ fn nested_one_item_chunk_maps_inside_tasks_of_a_one_worker_pool() {
 /// ends". A `try_map` consumed by a task on the pool's only worker, whose
 /// `f` calls `shutdown_now` at item 3: the last item must be `Cancelled`.
 #[test]
-#[ignore = "DEFECT: a nested map on a worker computes its queued chunks and the one input read after shutdown_now (the waiting worker helps by running them) instead of reporting it cancelled"]
 fn a_nested_map_on_a_worker_reports_its_last_input_cancelled_after_shutdown_now() {
     within(LIMIT, "nested map after shutdown_now", || {
         let pool = ThreadPool::new(1).unwrap();
@@ -959,15 +957,15 @@ fn a_map_consumed_off_the_pool_reports_its_last_input_cancelled_after_shutdown_n
     });
 }
 
-/// `TaskHandle` documents: "Dropping the handle does not cancel the task;
-/// it runs and its value is dropped on the worker (a panic in that `Drop`
-/// is caught there)." Dropped after the task finished, the value is
-/// dropped on the dropping thread instead, and its panic reaches it.
+/// `TaskHandle` documents where an unread value is dropped: on the worker
+/// (its `Drop` panic caught there) if the handle was dropped first, and on
+/// the thread dropping the handle (its panic that thread's) if the task had
+/// already finished. Either way it is dropped exactly once.
 #[test]
-#[ignore = "DEFECT (doc vs behaviour): a finished task's value is dropped on the thread dropping its TaskHandle, and a panic in its Drop propagates there, though the docs say it is dropped on the worker and caught there"]
-fn a_dropped_handle_drops_its_value_on_the_worker_as_documented() {
+fn a_dropped_handle_drops_its_value_where_documented() {
     quiet_intentional_panics();
     within(LIMIT, "drop site", || {
+        // Finished first: the dropper drops the value and gets its panic.
         let pool = ThreadPool::new(1).unwrap();
         let counts = Counts::new();
         let c = Arc::clone(&counts);
@@ -976,9 +974,21 @@ fn a_dropped_handle_drops_its_value_on_the_worker_as_documented() {
             thread::yield_now();
         }
         let outcome = panic::catch_unwind(AssertUnwindSafe(move || drop(handle)));
+        assert!(outcome.is_err(), "the value's Drop panic belongs to the thread dropping the handle");
+        counts.assert_settled("value dropped by the handle's dropper");
+
+        // Dropped first: the worker drops the value and keeps its panic.
+        let counts = Counts::new();
+        let c = Arc::clone(&counts);
+        let (release, gate) = mpsc::channel::<()>();
+        let handle = pool.submit(move || {
+            gate.recv().ok();
+            c.make(1, true)
+        });
+        drop(handle);
+        release.send(()).unwrap();
         drop(pool);
-        counts.assert_settled("value");
-        assert!(outcome.is_ok(), "the value's Drop panic reached the thread dropping the handle");
+        counts.assert_settled("value dropped by the worker");
     });
 }
 
