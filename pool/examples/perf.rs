@@ -14,9 +14,11 @@
 //! | 2,000 x 30 us spins: rayon's time / ours (= our speedup / rayon's) | | >= 0.97 |
 //! | 10^5 empty `scope.spawn`s | rayon's `scope.spawn` | <= 1x |
 //!
-//! One more row has no goal: the floor of handing chunks to other threads
-//! at all ([`Floor`]), measured the same way, so the map's own overhead can
-//! be told apart from the cost of moving every item between cores.
+//! Rows without a goal measure the floor of handing chunks to other threads
+//! at all ([`Floor`]), at chunks of 65,536 and at the automatic chunk size
+//! (12,288 `u64`s, the chunk buffer cap), the same way, so the map's own
+//! overhead can be told apart from the cost of moving every item between
+//! cores.
 //!
 //! `cargo run --release -p parsweep-pool --example perf -- [rounds] [workers]`
 //! (defaults: 15 rounds, 2 workers).
@@ -218,6 +220,9 @@ fn main() {
     let mut single = Row::new("lazy map, chunk_size(1), per item", "empty scope.spawn/task", 1.5);
     single.per_item = Some((PER_ITEM_N as f64, EMPTY_TASKS as f64));
     let mut auto = Row::new("lazy map, automatic chunking", "sequential loop", 1.25);
+    // Automatic chunks of `u64`s stop growing at the chunk buffer cap.
+    let auto_chunk = (96 * 1024 / std::mem::size_of::<u64>()) as u64;
+    let mut auto_floor = Row::reference("bare hand-off, chunks of 12,288", "sequential loop");
     let mut unordered = Row::new("map_unordered, automatic chunking", "sequential loop", 1.5);
     let mut collect = Row::new("map_collect", "rayon collect", 1.1);
     // Time ratio rayon/ours is speedup ratio ours/rayon: goal >= 0.97,
@@ -241,6 +246,11 @@ fn main() {
         over_floor.push(map, bare);
         fine.push(lazy(&ours, N, Chunking::Fixed(256)), seq);
         auto.push(lazy(&ours, N, Chunking::Auto), seq);
+        let bare_auto = time(|| {
+            let v = floor.collect(N, auto_chunk, 4 * workers);
+            assert_eq!(v[999], 999 * 999);
+        });
+        auto_floor.push(bare_auto, seq);
         let un = time(|| {
             let v: Vec<u64> = ours.map_unordered(square, 0..N).map(|(_, r)| r.unwrap_or(0)).collect();
             assert_eq!(v.len(), N as usize);
@@ -281,7 +291,19 @@ fn main() {
     }
     println!("{workers} workers, {rounds} interleaved rounds, medians (10^6 items of x*x unless noted):");
     println!("{:<44} {:<24} {:>12} {:>12} {:>8}  goal", "measured", "against", "ours", "baseline", "ratio");
-    for row in [&coarse, &floor_row, &over_floor, &fine, &single, &auto, &unordered, &collect, &spin_row, &dispatch] {
+    for row in [
+        &coarse,
+        &floor_row,
+        &over_floor,
+        &fine,
+        &single,
+        &auto,
+        &auto_floor,
+        &unordered,
+        &collect,
+        &spin_row,
+        &dispatch,
+    ] {
         row.print();
     }
 }
