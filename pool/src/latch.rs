@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use crate::error::TaskError;
 use crate::sync::{
-    fence, park_timeout, thread, AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, Thread, UnsafeCell,
+    park_timeout, thread, AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, Thread, UnsafeCell,
 };
 
 /// Sleeps on `ready` while `waiting` holds, at most until `deadline`: the
@@ -59,12 +59,15 @@ fn forget_payload(payload: Box<dyn Any + Send>) {
 // ---------------------------------------------------------------------------
 // ResultCell
 
-/// Where the value is: not yet written, published, moved out by the
-/// handle, or to be dropped by the task (the handle left first).
+/// Where the value is (the low two bits): not yet written, published,
+/// moved out by the handle, or to be dropped by the task (the handle left
+/// first). While `PENDING`, the `SLEEPING` bit says a waiter may be asleep.
 const PENDING: usize = 0;
 const READY: usize = 1;
 const TAKEN: usize = 2;
 const ABANDONED: usize = 3;
+const WHERE: usize = 0b11;
+const SLEEPING: usize = 0b100;
 
 /// A task's completion latch and the value it guards, with no lock on the
 /// way from the worker to the handle.
@@ -79,17 +82,17 @@ const ABANDONED: usize = 3;
 /// is user code). So exactly one party reads the value, and only after
 /// the state says it may.
 ///
-/// Sleeping: a waiter sets `sleeping` under the lock, then looks at
-/// `state` before it waits on the condition variable; `complete` moves
-/// `state`, then looks at `sleeping`, with a `SeqCst` fence between the
-/// store and the load on each side (as in `sleep.rs`), and only if it is
-/// set takes the lock and notifies. So either the waiter sees the value or the
-/// completer sees the waiter, and the lock orders the notification after
-/// the waiter really waits. A task nobody sleeps on costs no lock.
+/// Sleeping: a waiter, holding the lock, adds `SLEEPING` to a `PENDING`
+/// state before it waits on the condition variable; `complete`'s move to
+/// `READY` returns the state it replaced, and only if that had `SLEEPING`
+/// does it take the lock and notify. Both are read-modify-writes of the
+/// one `state`, so one sees the other: either the waiter's mark fails
+/// (and it finds `READY`), or the completer sees the mark, and the lock
+/// orders its notification after the waiter really waits. A task nobody
+/// sleeps on costs no lock and no fence.
 pub(crate) struct ResultCell<T> {
     state: AtomicUsize,
     value: UnsafeCell<MaybeUninit<Result<T, TaskError>>>,
-    sleeping: AtomicBool,
     lock: Mutex<()>,
     ready: Condvar,
 }
@@ -106,22 +109,37 @@ impl<T> ResultCell<T> {
         ResultCell {
             state: AtomicUsize::new(PENDING),
             value: UnsafeCell::new(MaybeUninit::uninit()),
-            sleeping: AtomicBool::new(false),
             lock: Mutex::new(()),
             ready: Condvar::new(),
         }
     }
 
     pub(crate) fn is_done(&self) -> bool {
-        matches!(self.state.load(Ordering::Acquire), READY | TAKEN)
+        matches!(self.state.load(Ordering::Acquire) & WHERE, READY | TAKEN)
     }
 
     /// Sleeps until the task is done, or at most until `deadline`.
     pub(crate) fn block(&self, deadline: Option<Instant>) {
         let mut guard = self.lock.lock();
-        self.sleeping.store(true, Ordering::SeqCst);
-        fence(Ordering::SeqCst);
-        block_on(&self.ready, &mut guard, deadline, |_| self.state.load(Ordering::SeqCst) == PENDING);
+        block_on(&self.ready, &mut guard, deadline, |_| self.mark_sleeping());
+    }
+
+    /// Under the lock: whether the task is still pending, in which case
+    /// the state now says a waiter sleeps, so `complete` will notify.
+    fn mark_sleeping(&self) -> bool {
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            if state & WHERE != PENDING {
+                return false;
+            }
+            if state & SLEEPING != 0 {
+                return true;
+            }
+            match self.state.compare_exchange_weak(state, state | SLEEPING, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => return true,
+                Err(now) => state = now,
+            }
+        }
     }
 
     /// Publishes the outcome; returns it instead when the handle is gone.
@@ -130,19 +148,23 @@ impl<T> ResultCell<T> {
         // SAFETY: `complete` runs once, and nobody reads the value before
         // the state leaves `PENDING` for `READY`, below.
         self.value.with_mut(|value| unsafe { (*value).write(result) });
-        match self.state.compare_exchange(PENDING, READY, Ordering::SeqCst, Ordering::Acquire) {
-            Ok(_) => {
-                fence(Ordering::SeqCst);
-                if self.sleeping.load(Ordering::SeqCst) {
-                    drop(self.lock.lock());
-                    self.ready.notify_all();
-                }
-                None
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            if state & WHERE == ABANDONED {
+                // SAFETY: the handle abandoned the cell and will not read
+                // the value: it is still ours, written above.
+                return Some(self.value.with_mut(|value| unsafe { (*value).assume_init_read() }));
             }
-            // SAFETY: the handle abandoned the cell and will not read the
-            // value: it is still ours, written above.
-            Err(_) => Some(self.value.with_mut(|value| unsafe { (*value).assume_init_read() })),
+            match self.state.compare_exchange_weak(state, READY, Ordering::AcqRel, Ordering::Acquire) {
+                Ok(_) => break,
+                Err(now) => state = now,
+            }
         }
+        if state & SLEEPING != 0 {
+            drop(self.lock.lock());
+            self.ready.notify_all();
+        }
+        None
     }
 
     /// The outcome; only after [`is_done`](ResultCell::is_done) returned
@@ -159,13 +181,22 @@ impl<T> ResultCell<T> {
     /// unread (for the caller to drop), else marks the cell so that
     /// `complete` returns it to the task.
     pub(crate) fn abandon(&self) -> Option<Result<T, TaskError>> {
-        match self.state.compare_exchange(PENDING, ABANDONED, Ordering::AcqRel, Ordering::Acquire) {
-            Err(READY) => {
-                self.state.store(TAKEN, Ordering::Relaxed);
-                // SAFETY: as in `take`: published, and unread until now.
-                Some(self.value.with_mut(|value| unsafe { (*value).assume_init_read() }))
+        let mut state = self.state.load(Ordering::Acquire);
+        loop {
+            match state & WHERE {
+                PENDING => {
+                    match self.state.compare_exchange_weak(state, ABANDONED, Ordering::AcqRel, Ordering::Acquire) {
+                        Ok(_) => return None,
+                        Err(now) => state = now,
+                    }
+                }
+                READY => {
+                    self.state.store(TAKEN, Ordering::Relaxed);
+                    // SAFETY: as in `take`: published, and unread until now.
+                    return Some(self.value.with_mut(|value| unsafe { (*value).assume_init_read() }));
+                }
+                _ => return None,
             }
-            Ok(_) | Err(_) => None,
         }
     }
 }
