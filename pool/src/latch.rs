@@ -190,11 +190,7 @@ impl<T> ResultCell<T> {
                         Err(now) => state = now,
                     }
                 }
-                READY => {
-                    self.state.store(TAKEN, Ordering::Relaxed);
-                    // SAFETY: as in `take`: published, and unread until now.
-                    return Some(self.value.with_mut(|value| unsafe { (*value).assume_init_read() }));
-                }
+                READY => return Some(self.take()),
                 _ => return None,
             }
         }

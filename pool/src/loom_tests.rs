@@ -1,7 +1,8 @@
 //! loom models of the protocols in `sleep.rs` and `latch.rs`, and of a
 //! map chunk's hand-off (the `task::Claim` on its task's closure, which
-//! holds the inputs, and the task's `ResultCell` for its output), run on the real code (through the `sync` shim) under every
-//! interleaving loom explores:
+//! holds the inputs, and the task's `ResultCell` for its output), run on
+//! the real code (through the `sync` shim) under every interleaving loom
+//! explores:
 //!
 //! ```text
 //! RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
