@@ -394,14 +394,21 @@ fn a_task_dropping_the_last_handle_does_not_wait_for_a_worker_waiting_on_it() {
 
 #[test]
 fn shutdown_now_from_a_task_does_not_wait_for_a_worker_waiting_on_it() {
+    // `a` shuts down only once `b` runs: a `b` still queued would be
+    // cancelled by the shutdown (its contract), and a sleep is no proof
+    // that the other worker took `b` (under valgrind it often had not).
     let pool = ThreadPool::new(2).unwrap();
     let shared = pool.clone();
+    let (started, b_runs) = mpsc::channel();
     let a = pool.submit(move || {
-        thread::sleep(Duration::from_millis(30));
+        b_runs.recv_timeout(LONG).expect("b never started");
         shared.shutdown_now();
         5
     });
-    let b = pool.submit(move || a.wait());
+    let b = pool.submit(move || {
+        started.send(()).unwrap();
+        a.wait()
+    });
     assert_eq!(wait_within(b), Ok(Ok(5)));
     // A later shutdown from outside still joins the workers.
     pool.shutdown_now();
