@@ -383,7 +383,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             let output = output.unwrap_or_else(|| results.with_extension("png"));
             let formats = match format {
                 Some(formats) => formats,
-                None => vec![charts::Format::from_path(&output).context("use --format to name the format")?],
+                None => match charts::Format::from_path(&output) {
+                    Ok(format) => vec![format],
+                    Err(error) => usage!("{error}; use --format to name the format"),
+                },
             };
             for format in formats {
                 let output = output.with_extension(format.extension());
@@ -612,7 +615,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
 fn max_attempts_of(results: &Results, given: Option<u32>) -> anyhow::Result<(u32, String)> {
     if let Some(given) = given {
         if given == 0 {
-            bail!("--max-attempts must be at least 1");
+            usage!("--max-attempts must be at least 1");
         }
         return Ok((given, "--max-attempts".to_owned()));
     }

@@ -124,3 +124,39 @@ fn a_signal_during_a_retry_back_off_exits_with_128_plus_the_signal() {
     assert_eq!(code(&output), Some(128 + libc::SIGTERM), "{}", stderr(&output));
     assert!(stderr(&output).contains("stopped by SIGTERM"), "{}", stderr(&output));
 }
+
+/// Bad input to the commands that read results is bad input (2), as it is
+/// for `run`: not a failure to carry them out (1).
+#[test]
+fn bad_arguments_to_status_and_plot_exit_two() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("ok.ron", r#"(space: Range(name: "k", start: 0, end: 3), command: ["echo", "{k}"])"#);
+    let run = sandbox.sweep(&["run", "--no-progress", "ok.ron"]);
+    assert_eq!(code(&run), Some(0), "{}", stderr(&run));
+    for args in [&["status", "ok.jsonl", "--max-attempts", "0"][..], &["plot", "ok.jsonl", "-o", "chart.txt"]] {
+        let output = sandbox.sweep(args);
+        assert_eq!(code(&output), Some(2), "{args:?}: {}", stderr(&output));
+    }
+}
+
+/// `collect` refuses shard or results files of another sweep as `run`
+/// does, with the same status: 2, a file that is not this sweep's.
+#[test]
+fn collect_over_another_sweeps_results_exits_two() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("ok.ron", r#"(space: Range(name: "k", start: 0, end: 4), command: ["echo", "{k}"])"#);
+    sandbox.spec(
+        "other.ron",
+        r#"(space: Range(name: "k", start: 0, end: 4), command: ["echo", "x{k}"], output: "ok.jsonl")"#,
+    );
+    let shard = sandbox.sweep(&["run", "--no-progress", "ok.ron", "--shard", "0/2"]);
+    assert_eq!(code(&shard), Some(0), "{}", stderr(&shard));
+    let before = std::fs::read(sandbox.path("ok.shard-0-of-2.jsonl")).unwrap_or_default();
+    let run = sandbox.sweep(&["run", "--no-progress", "other.ron", "--shard", "0/2"]);
+    assert_eq!(code(&run), Some(2), "{}", stderr(&run));
+    let collected = sandbox.sweep(&["collect", "other.ron", "--tasks", "2"]);
+    assert_eq!(code(&collected), Some(2), "{}", stderr(&collected));
+    assert!(stderr(&collected).contains("different sweep"), "{}", stderr(&collected));
+    assert_eq!(std::fs::read(sandbox.path("ok.shard-0-of-2.jsonl")).unwrap_or_default(), before);
+}
+
