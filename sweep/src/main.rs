@@ -26,6 +26,23 @@ macro_rules! eprintln {
     }};
 }
 
+/// Why writing to standard output failed, if it did (a full disk, a closed
+/// pipe where SIGPIPE is ignored): the command then ends with status 1 and
+/// says so, where std's `println!` would panic (status 101).
+static STDOUT_FAILED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// `println!` that never panics: a failed write is remembered in
+/// [`STDOUT_FAILED`] and makes the command fail. Defined under std's name so
+/// every line printed in this file goes through it.
+macro_rules! println {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(error) = writeln!(std::io::stdout(), $($arg)*) {
+            let _ = STDOUT_FAILED.set(error.to_string());
+        }
+    }};
+}
+
 /// Parameter-space studies on a thread pool, with resumable results.
 #[derive(Debug, Parser)]
 #[command(name = "sweep", version, about)]
@@ -333,7 +350,11 @@ fn main() -> ExitCode {
             return if error.use_stderr() { sweep::ExitCode::BadInput.into() } else { ExitCode::SUCCESS };
         }
     };
-    match dispatch(cli) {
+    let outcome = dispatch(cli).and_then(|()| match STDOUT_FAILED.get() {
+        Some(reason) => Err(anyhow::anyhow!("cannot write to standard output: {reason}")),
+        None => Ok(()),
+    });
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             let code = sweep::ExitCode::of(&error);

@@ -160,3 +160,20 @@ fn collect_over_another_sweeps_results_exits_two() {
     assert_eq!(std::fs::read(sandbox.path("ok.shard-0-of-2.jsonl")).unwrap_or_default(), before);
 }
 
+/// A report that cannot be written (a full disk) is a failure, status 1,
+/// with a message: not a panic (101).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_standard_output_exits_one() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("ok.ron", r#"(space: Range(name: "k", start: 0, end: 3), command: ["echo", "{k}"])"#);
+    let run = sandbox.sweep(&["run", "--no-progress", "ok.ron"]);
+    assert_eq!(code(&run), Some(0), "{}", stderr(&run));
+    for args in [&["status", "ok.jsonl"][..], &["status", "ok.jsonl", "--json"], &["plot", "ok.jsonl"]] {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap_or_else(|e| panic!("{e}"));
+        let output = sandbox.command(args).stdout(full).output().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(code(&output), Some(1), "{args:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains("cannot write to standard output"), "{args:?}: {}", stderr(&output));
+        assert!(!stderr(&output).contains("panicked"), "{args:?}: {}", stderr(&output));
+    }
+}
