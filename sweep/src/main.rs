@@ -433,6 +433,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 .context("cannot write the completion script to standard output")
         }
         Command::Export { results, output } => {
+            if let Some(path) = &output {
+                sweep::store::refuse_to_replace_results(path, "CSV export")?;
+            }
             let loaded = load(&results)?;
             match output {
                 // Written beside and renamed: a full disk never leaves a
@@ -979,6 +982,13 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
         max_attempts: Some(max_attempts),
         jobs: Vec::new(),
     };
+    // Scripts are written over older scripts, never over results.
+    for part in 1..=arrays.len() {
+        sweep::store::refuse_to_replace_results(
+            &script_path(&base_script, submitting.then_some(number), part),
+            "sbatch script",
+        )?;
+    }
     let mut previous = None;
     for (part, (first_shard, array)) in arrays.into_iter().enumerate() {
         let job = ArrayJob {

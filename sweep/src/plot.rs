@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::point::Value;
 pub use crate::spec::Labels;
-use crate::store::{write_atomically, Results, StoreError};
+use crate::store::{refuse_to_replace_results, write_atomically, Results, StoreError};
 use charts::{Backend, Format, FONT};
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;
@@ -119,6 +119,9 @@ pub enum PlotError {
         /// Why.
         reason: String,
     },
+    /// The chart's path names a results file, which is not replaced.
+    #[error("cannot write the chart")]
+    Refused(#[source] StoreError),
     /// plotters failed (font, file, encoding).
     #[error("drawing {path}: {message}")]
     Drawing {
@@ -147,6 +150,7 @@ fn save(
         }
     }
     let format = Format::from_path(path).map_err(|error| PlotError::Unsupported(error.to_string()))?;
+    refuse_to_replace_results(path, "chart").map_err(PlotError::Refused)?;
     let ((), bytes) = charts::render(format, SIZE, title, |root| draw(root).map_err(Failure::Plot)).map_err(
         |failure| match failure {
             Failure::Plot(error) => error,

@@ -362,3 +362,36 @@ fn plots_are_written_in_every_format_asked_for() {
     }
     assert!(!sandbox.path("chart.png").exists() && !sandbox.path("grid-heatmap.png").exists());
 }
+
+/// What is derived from results (a CSV, a chart, an sbatch script) is never
+/// written over a results file, whatever the paths given: the measured
+/// records stay, and the command says why it refused (status 2).
+#[test]
+fn no_output_path_replaces_a_results_file() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("ok.ron", r#"(space: Range(name: "k", start: 0, end: 3), command: ["echo", "{k}"])"#);
+    ok(sandbox.sweep(&["run", "--no-progress", "ok.ron"]));
+    // A results file that happens to be named like a chart.
+    ok(sandbox.sweep(&["run", "--no-progress", "ok.ron", "-o", "r.png"]));
+    let results = std::fs::read(sandbox.path("ok.jsonl")).unwrap_or_default();
+    let png = std::fs::read(sandbox.path("r.png")).unwrap_or_default();
+    for args in [
+        &["export", "ok.jsonl", "-o", "ok.jsonl"][..],
+        &["export", "r.png", "-o", "ok.jsonl"],
+        &["plot", "r.png"],
+        &["plot", "ok.jsonl", "-o", "r.png"],
+        &["slurm", "ok.ron", "--tasks", "2", "--script", "ok.jsonl"],
+    ] {
+        let output = sandbox.sweep(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains("holds sweep results"), "{args:?}: {}", stderr(&output));
+        assert_eq!(std::fs::read(sandbox.path("ok.jsonl")).unwrap_or_default(), results, "{args:?}");
+        assert_eq!(std::fs::read(sandbox.path("r.png")).unwrap_or_default(), png, "{args:?}");
+    }
+    // Charts and CSVs are still replaced by newer ones.
+    ok(sandbox.sweep(&["export", "ok.jsonl", "-o", "ok.csv"]));
+    ok(sandbox.sweep(&["export", "ok.jsonl", "-o", "ok.csv"]));
+    ok(sandbox.sweep(&["plot", "ok.jsonl"]));
+    ok(sandbox.sweep(&["plot", "ok.jsonl"]));
+}
+
