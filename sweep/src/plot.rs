@@ -672,6 +672,13 @@ pub fn plot_results(results: &Results, value_key: Option<&str>, output: &Path) -
         return Err(PlotError::NoData);
     }
     let space = &results.header.space;
+    // Drawing lists the space's every point and every value of its axes:
+    // refused before that for a space too large to draw (a 10^12-point grid
+    // would be an abort on a failed allocation of terabytes).
+    let total = space.len();
+    if total > MAX_DRAWN {
+        return Err(too_large(format!("its space has {total} points")));
+    }
     let names = space.names();
     let mut varying = Vec::new();
     let mut fixed = Vec::new();
@@ -723,6 +730,17 @@ pub fn plot_results(results: &Results, value_key: Option<&str>, output: &Path) -
             Ok(vec![output.to_owned()])
         }
         [x_axis, y_axis] => {
+            let distinct = |name: &str| {
+                let mut vs: Vec<f64> =
+                    space.axis_values(name).unwrap_or_default().iter().filter_map(Value::as_f64).collect();
+                vs.sort_by(f64::total_cmp);
+                vs.dedup();
+                vs.len()
+            };
+            let (columns, rows) = (distinct(x_axis), distinct(y_axis));
+            if columns.checked_mul(rows).is_none_or(|cells| cells > MAX_DRAWN) {
+                return Err(too_large(format!("its heatmap has {columns} × {rows} cells")));
+            }
             let grid = grid_of(space, x_axis, y_axis, &samples, &failed, value_name);
             let heatmap_path = sibling(output, "heatmap");
             let surface_path = sibling(output, "surface");
@@ -736,6 +754,17 @@ pub fn plot_results(results: &Results, value_key: Option<&str>, output: &Path) -
             more.join(", ")
         ))),
     }
+}
+
+/// The most points (or heatmap cells) a chart is drawn with: far more than
+/// a chart has pixels.
+const MAX_DRAWN: usize = 1 << 24;
+
+fn too_large(what: String) -> PlotError {
+    PlotError::Unsupported(format!(
+        "cannot draw this sweep: {what}, more than a chart can show ({MAX_DRAWN}); plot a sweep of a smaller \
+         space with the same command (its spec reuses every point computed), or export the values"
+    ))
 }
 
 /// The curve of a sweep with one varying axis: the computed points, the

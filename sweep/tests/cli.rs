@@ -395,3 +395,21 @@ fn no_output_path_replaces_a_results_file() {
     ok(sandbox.sweep(&["plot", "ok.jsonl"]));
 }
 
+/// A chart of a 10^12-point space is refused with a message, before
+/// anything the size of the space is allocated (it was an abort).
+#[test]
+fn a_huge_space_is_refused_by_plot_not_aborted() {
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "huge.ron",
+        r#"(space: Grid([Range(name: "a", start: 0, end: 1000000), Range(name: "b", start: 0, end: 1000000)]),
+            command: ["echo", "{a}"])"#,
+    );
+    sandbox.spec("line.ron", r#"(space: Range(name: "a", start: 0, end: 1000000000000), command: ["echo", "{a}"])"#);
+    for (spec, results) in [("huge.ron", "huge.jsonl"), ("line.ron", "line.jsonl")] {
+        ok(sandbox.sweep(&["run", "--no-progress", spec, "--limit", "3"]));
+        let output = sandbox.sweep(&["plot", results]);
+        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert!(stderr(&output).contains("1000000000000 points"), "{}", stderr(&output));
+    }
+}
