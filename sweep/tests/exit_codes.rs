@@ -177,3 +177,51 @@ fn a_full_standard_output_exits_one() {
         assert!(!stderr(&output).contains("panicked"), "{args:?}: {}", stderr(&output));
     }
 }
+
+/// A black box that leaves a descendant outside its process group (`setsid
+/// sleep &`) holding its stdout must not hang the run: `--timeout` still
+/// fails the point (3), and SIGTERM still stops the run (143), each in
+/// about its own time; the descendant is killed when the run ends. Both
+/// used to wait forever on the pipe the descendant held.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_escaped_descendant_holding_stdout_neither_defeats_timeout_nor_signals() {
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "escape.ron",
+        r#"(space: Range(name: "k", start: 0, end: 1),
+            command: ["sh", "-c", "setsid sleep 60 & sleep 0.2; echo {k}"], workers: 1)"#,
+    );
+    let ended_within = |child: &mut std::process::Child, limit: Duration| {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        false
+    };
+    let mut timed = sandbox.start(&["run", "--no-progress", "escape.ron", "--timeout", "1"]);
+    assert!(ended_within(&mut timed, Duration::from_secs(20)), "--timeout 1 did not end the point");
+    let output = timed.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code(&output), Some(3), "{}", stderr(&output));
+    assert!(stderr(&output).contains("1 of the 1 points"), "{}", stderr(&output));
+
+    let results = sandbox.path("other.jsonl");
+    let mut stopped = sandbox.start(&["run", "--no-progress", "escape.ron", "-o", "other.jsonl", "--grace", "0.5"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !results.exists() {
+        assert!(Instant::now() < deadline, "the run never created its file");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(600));
+    let pid = libc::pid_t::try_from(stopped.id()).unwrap_or_else(|e| panic!("{e}"));
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    assert!(ended_within(&mut stopped, Duration::from_secs(20)), "SIGTERM did not stop the run");
+    let output = stopped.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code(&output), Some(128 + libc::SIGTERM), "{}", stderr(&output));
+    assert_eq!(records_on_disk(&results), 0, "the abandoned point is not recorded");
+}
