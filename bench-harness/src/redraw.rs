@@ -242,6 +242,18 @@ pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<P
     targets.sort();
     targets.dedup();
     let _locks = targets.iter().map(|dir| OutputLock::acquire(dir)).collect::<anyhow::Result<Vec<_>>>()?;
+    // A report directory of another run under --out keeps its report: its
+    // summary and charts must describe its own results.json, so nothing is
+    // redrawn over them from other data.
+    if let Some(out) = &options.out {
+        for (name, runs) in &by_name {
+            let labels = machine_labels(&runs.iter().map(|s| &s.report).collect::<Vec<_>>());
+            for (saved, label) in runs.iter().zip(&labels) {
+                let dir = if runs.len() > 1 { out.join(name).join(directory_name(label)) } else { out.join(name) };
+                refuse_another_run(&dir, &saved.dir)?;
+            }
+        }
+    }
     let figures = Figures { formats: options.formats.clone(), canvas };
     let exporters: [&dyn Exporter; 3] = [&figures, &Summary, &Latex];
     let mut written = Vec::new();
@@ -270,6 +282,21 @@ pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<P
         }
     }
     Ok(written)
+}
+
+/// Refuses to draw into `target` when it holds the saved results of a run
+/// (`results.json` or `samples.csv`) other than the one in `source`.
+fn refuse_another_run(target: &Path, source: &Path) -> anyhow::Result<()> {
+    let holds_results = ["results.json", "samples.csv"].iter().any(|name| target.join(name).exists());
+    let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
+    anyhow::ensure!(
+        !holds_results || same(target, source),
+        "{} holds the results of another run (its own results.json or samples.csv); redrawing {} there would \
+         replace that run's report with one that does not describe them. Choose another --out",
+        target.display(),
+        source.display()
+    );
+    Ok(())
 }
 
 /// The run's output directory that holds an experiment's report directory.

@@ -233,3 +233,29 @@ fn compare_takes_two_report_directories_whatever_their_experiments_are_called() 
     let error = compare_dirs(&run.join("spin"), &run, ("a", "b"), &out, &[Format::Svg], Threshold::default());
     assert!(error.is_ok(), "spin is in both");
 }
+
+/// `report A --out B` where B holds another run of the same experiment
+/// used to redraw A's summary and charts over B's, beside B's own
+/// results.json: B's report then described A's numbers. Refused now,
+/// naming the directory, with B untouched; a fresh --out, or A's own
+/// directory, still works.
+#[test]
+fn report_never_draws_over_another_runs_report() {
+    let root = tempfile::tempdir().unwrap();
+    let (a, b) = (root.path().join("a"), root.path().join("b"));
+    saved(&a, &report("e", "[1, 2]", 1e-3, "host-a"));
+    saved(&b, &report("e", "[1, 2, 4]", 2e-3, "host-b"));
+    let options = |out: &Path| RedrawOptions {
+        out: Some(out.to_owned()),
+        formats: vec![Format::Svg],
+        canvas: Canvas { width: 800, height: 600, font_scale: 1.0, small_print: false },
+    };
+    redraw(std::slice::from_ref(&b), &RedrawOptions { out: None, ..options(&b) }).unwrap();
+    let summary = std::fs::read(b.join("e/summary.md")).unwrap();
+    let error = redraw(std::slice::from_ref(&a), &options(&b)).unwrap_err().to_string();
+    assert!(error.contains("holds the results of another run"), "{error}");
+    assert_eq!(std::fs::read(b.join("e/summary.md")).unwrap(), summary, "b's report is b's");
+    redraw(std::slice::from_ref(&a), &options(&a)).unwrap();
+    redraw(std::slice::from_ref(&a), &options(&root.path().join("fresh"))).unwrap();
+    redraw(&[a], &options(&root.path().join("fresh"))).unwrap();
+}

@@ -225,7 +225,8 @@ pub fn run_command(argv: &[String], timeout: Option<Duration>) -> Result<serde_j
 /// running in its group is killed too (it would hold the pipes open, and
 /// this call would wait for it past any time limit). A descendant that
 /// leaves the group (`setsid`) is out of reach of all this, and one that
-/// keeps stdout or stderr open delays the point until it closes them; a
+/// keeps stdout or stderr open delays the point until it closes them, the
+/// time limit passes (the point times out) or the run is cancelled; a
 /// caller that holds an [`Orphans`] (Linux) adopts the ones that escaped and
 /// kills them when it drops it.
 pub fn execute(argv: &[String], options: &CommandOptions) -> Option<Evaluation> {
@@ -316,6 +317,7 @@ pub fn run(argv: &[String], options: &CommandOptions) -> Result<Output, RunError
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
     #[cfg(target_os = "linux")]
     die_with_parent(&mut command);
+    let started = Instant::now();
     let mut child = command.spawn().map_err(RunError::Start)?;
     // The child leads a group of its own, named by its pid.
     #[cfg(target_os = "linux")]
@@ -328,8 +330,28 @@ pub fn run(argv: &[String], options: &CommandOptions) -> Result<Output, RunError
     let ending = wait(&mut child, options, &overflow);
     #[cfg(target_os = "linux")]
     guardian::release(group);
-    let stdout = stdout.join().unwrap_or_default();
-    let stderr = stderr.join().unwrap_or_default();
+    // A descendant that left the group (`setsid sim &`) can hold the pipes
+    // open long after the command ended: its output is waited for only
+    // within the command's time limit and until a cancel, never past them
+    // (a run would hang on it, deaf to --timeout and to SIGTERM). Readers
+    // still blocked then are left to end with the pipe.
+    let ending = match ending {
+        Ending::Exited(status) => {
+            let deadline = options.timeout.map(|limit| (started + limit, limit));
+            match wait_for_output(&[&stdout, &stderr], deadline, options.cancel.as_deref()) {
+                Ok(()) => Ending::Exited(status),
+                Err(ending) => ending,
+            }
+        }
+        other => {
+            // Killed: what it printed matters little, so wait briefly.
+            let brief = (Instant::now() + Duration::from_millis(100), Duration::ZERO);
+            let _ = wait_for_output(&[&stdout, &stderr], Some(brief), None);
+            other
+        }
+    };
+    let stdout = stdout.try_recv().unwrap_or_default();
+    let stderr = stderr.try_recv().unwrap_or_default();
     match ending {
         Ending::Exited(status) => Ok(Output { status, stdout, stderr }),
         Ending::Cancelled => Err(RunError::Cancelled),
@@ -398,6 +420,67 @@ pub fn parse_value(stdout: &str) -> Result<serde_json::Value, String> {
     })
 }
 
+/// Waits until every reader in `readers` has sent what it read, the
+/// `deadline` passes (`Err(TimedOut(limit))`) or `cancel` is set
+/// (`Err(Cancelled)`). A reader that has finished is not waited for again.
+fn wait_for_output(
+    readers: &[&PipeReader],
+    deadline: Option<(Instant, Duration)>,
+    cancel: Option<&AtomicBool>,
+) -> Result<(), Ending> {
+    for reader in readers {
+        loop {
+            if reader.ready() {
+                break;
+            }
+            if cancel.is_some_and(|c| c.load(Ordering::Acquire)) {
+                return Err(Ending::Cancelled);
+            }
+            let left = match deadline {
+                Some((at, limit)) => match at.checked_duration_since(Instant::now()) {
+                    Some(left) if !left.is_zero() => left,
+                    _ => return Err(Ending::TimedOut(limit)),
+                },
+                None => Duration::MAX,
+            };
+            reader.wait(left.min(FLAG_CHECK_PERIOD));
+        }
+    }
+    Ok(())
+}
+
+/// What a pipe's reader thread sends when the pipe ends: the bytes kept.
+struct PipeReader {
+    received: std::cell::RefCell<Option<Vec<u8>>>,
+    channel: std::sync::mpsc::Receiver<Vec<u8>>,
+}
+
+impl PipeReader {
+    /// Whether the reader has sent its bytes (taken into `received`).
+    fn ready(&self) -> bool {
+        let mut received = self.received.borrow_mut();
+        if received.is_none() {
+            *received = self.channel.try_recv().ok();
+        }
+        received.is_some()
+    }
+
+    /// Sleeps until the reader sends its bytes, or for `period`.
+    fn wait(&self, period: Duration) {
+        let mut received = self.received.borrow_mut();
+        if received.is_none() {
+            *received = self.channel.recv_timeout(period).ok();
+        }
+    }
+
+    /// The bytes, if the reader has sent them (a reader left blocked on a
+    /// pipe that a stray descendant holds has not).
+    fn try_recv(&self) -> Option<Vec<u8>> {
+        self.ready();
+        self.received.borrow_mut().take()
+    }
+}
+
 /// Reads a pipe to its end on a helper thread, so neither pipe can fill up
 /// and block the child while we wait on the other.
 ///
@@ -405,38 +488,43 @@ pub fn parse_value(stdout: &str) -> Result<serde_json::Value, String> {
 /// past the limit and the flag is raised, so the waiter kills the command;
 /// without it (stderr), reading goes on and only the last `limit` bytes are
 /// kept.
-fn drain(
-    pipe: Option<impl Read + Send + 'static>,
-    limit: usize,
-    overflow: Option<Arc<AtomicBool>>,
-) -> thread::JoinHandle<Vec<u8>> {
-    thread::spawn(move || {
-        let mut kept = Vec::new();
-        let Some(mut pipe) = pipe else { return kept };
-        let mut buffer = vec![0u8; 64 * 1024];
-        loop {
-            // A read error just ends the output; the exit status still counts.
-            let n = match pipe.read(&mut buffer) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            kept.extend_from_slice(&buffer[..n]);
-            if kept.len() > limit {
-                match &overflow {
-                    Some(flag) => {
-                        flag.store(true, Ordering::Release);
-                        kept.truncate(limit);
-                        break;
-                    }
-                    None => {
-                        let excess = kept.len() - limit;
-                        kept.drain(..excess);
-                    }
+fn drain(pipe: Option<impl Read + Send + 'static>, limit: usize, overflow: Option<Arc<AtomicBool>>) -> PipeReader {
+    let (sender, channel) = std::sync::mpsc::channel();
+    // The reader is not joined: it ends when the pipe does, and its bytes
+    // come back through the channel (or are dropped if nobody waits).
+    drop(thread::spawn(move || {
+        let _ = sender.send(read_pipe(pipe, limit, overflow));
+    }));
+    PipeReader { received: std::cell::RefCell::new(None), channel }
+}
+
+/// [`drain`]'s reading, on its thread.
+fn read_pipe(pipe: Option<impl Read>, limit: usize, overflow: Option<Arc<AtomicBool>>) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let Some(mut pipe) = pipe else { return kept };
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        // A read error just ends the output; the exit status still counts.
+        let n = match pipe.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        kept.extend_from_slice(&buffer[..n]);
+        if kept.len() > limit {
+            match &overflow {
+                Some(flag) => {
+                    flag.store(true, Ordering::Release);
+                    kept.truncate(limit);
+                    break;
+                }
+                None => {
+                    let excess = kept.len() - limit;
+                    kept.drain(..excess);
                 }
             }
         }
-        kept
-    })
+    }
+    kept
 }
 
 /// How waiting for a command ended.

@@ -16,7 +16,7 @@
 use std::fmt;
 
 use crate::command::TemplateError;
-use crate::slurm::SlurmError;
+use crate::slurm::{CollectError, SlurmError};
 use crate::space::SpaceError;
 use crate::spec::SpecError;
 use crate::store::StoreError;
@@ -72,22 +72,43 @@ impl ExitCode {
                 return ExitCode::BadInput;
             }
             if let Some(error) = cause.downcast_ref::<StoreError>() {
-                return match error {
-                    StoreError::Io { .. } | StoreError::Locked { .. } => ExitCode::Failure,
-                    // A file that is not this sweep's results, or not results at all.
-                    _ => ExitCode::BadInput,
-                };
+                return ExitCode::of_store(error);
             }
             if let Some(error) = cause.downcast_ref::<SlurmError>() {
+                return ExitCode::of_slurm(error);
+            }
+            // Its `Store` and `Shard` variants are transparent: their
+            // `source()` is the wrapped error's source, so the wrapped error
+            // itself never shows up in the chain and is classified here.
+            if let Some(error) = cause.downcast_ref::<CollectError>() {
                 return match error {
-                    SlurmError::Command { .. }
-                    | SlurmError::UnparsableSubmission(_)
-                    | SlurmError::WaitTimedOut { .. } => ExitCode::Failure,
-                    _ => ExitCode::BadInput,
+                    CollectError::Store(error) => ExitCode::of_store(error),
+                    CollectError::Shard(error) => ExitCode::of_slurm(error),
+                    // A shard file holding another shard's points: files of
+                    // another shard count, or renamed.
+                    CollectError::WrongShard { .. } => ExitCode::BadInput,
+                    CollectError::NoShardFiles { .. } | CollectError::WouldLoseDone { .. } => ExitCode::Failure,
                 };
             }
         }
         ExitCode::Failure
+    }
+
+    fn of_store(error: &StoreError) -> ExitCode {
+        match error {
+            StoreError::Io { .. } | StoreError::Locked { .. } => ExitCode::Failure,
+            // A file that is not this sweep's results, or not results at all.
+            _ => ExitCode::BadInput,
+        }
+    }
+
+    fn of_slurm(error: &SlurmError) -> ExitCode {
+        match error {
+            SlurmError::Command { .. } | SlurmError::UnparsableSubmission(_) | SlurmError::WaitTimedOut { .. } => {
+                ExitCode::Failure
+            }
+            _ => ExitCode::BadInput,
+        }
     }
 }
 
@@ -164,6 +185,11 @@ mod tests {
         assert_eq!(code(SlurmError::MalformedShard("1-4".into()).into()), 2);
         assert_eq!(code(SlurmError::Command { command: "sbatch".into(), detail: "down".into() }.into()), 1);
         assert_eq!(code(anyhow::anyhow!("disk full")), 1);
+        // Through `collect`'s transparent wrapper, the same as unwrapped.
+        let other = StoreError::MissingHeader { path: PathBuf::from("notes.txt") };
+        assert_eq!(code(CollectError::from(other).into()), 2);
+        let held = StoreError::Locked { path: PathBuf::from("r.jsonl"), holder: "pid 1".into() };
+        assert_eq!(code(CollectError::from(held).into()), 1);
         assert_eq!(ExitCode::Done.status(), 0);
     }
 }

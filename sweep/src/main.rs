@@ -26,6 +26,23 @@ macro_rules! eprintln {
     }};
 }
 
+/// Why writing to standard output failed, if it did (a full disk, a closed
+/// pipe where SIGPIPE is ignored): the command then ends with status 1 and
+/// says so, where std's `println!` would panic (status 101).
+static STDOUT_FAILED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// `println!` that never panics: a failed write is remembered in
+/// [`STDOUT_FAILED`] and makes the command fail. Defined under std's name so
+/// every line printed in this file goes through it.
+macro_rules! println {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(error) = writeln!(std::io::stdout(), $($arg)*) {
+            let _ = STDOUT_FAILED.set(error.to_string());
+        }
+    }};
+}
+
 /// Parameter-space studies on a thread pool, with resumable results.
 #[derive(Debug, Parser)]
 #[command(name = "sweep", version, about)]
@@ -333,7 +350,11 @@ fn main() -> ExitCode {
             return if error.use_stderr() { sweep::ExitCode::BadInput.into() } else { ExitCode::SUCCESS };
         }
     };
-    match dispatch(cli) {
+    let outcome = dispatch(cli).and_then(|()| match STDOUT_FAILED.get() {
+        Some(reason) => Err(anyhow::anyhow!("cannot write to standard output: {reason}")),
+        None => Ok(()),
+    });
+    match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             let code = sweep::ExitCode::of(&error);
@@ -383,7 +404,10 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             let output = output.unwrap_or_else(|| results.with_extension("png"));
             let formats = match format {
                 Some(formats) => formats,
-                None => vec![charts::Format::from_path(&output).context("use --format to name the format")?],
+                None => match charts::Format::from_path(&output) {
+                    Ok(format) => vec![format],
+                    Err(error) => usage!("{error}; use --format to name the format"),
+                },
             };
             for format in formats {
                 let output = output.with_extension(format.extension());
@@ -409,6 +433,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 .context("cannot write the completion script to standard output")
         }
         Command::Export { results, output } => {
+            if let Some(path) = &output {
+                sweep::store::refuse_to_replace_results(path, "CSV export")?;
+            }
             let loaded = load(&results)?;
             match output {
                 // Written beside and renamed: a full disk never leaves a
@@ -612,7 +639,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
 fn max_attempts_of(results: &Results, given: Option<u32>) -> anyhow::Result<(u32, String)> {
     if let Some(given) = given {
         if given == 0 {
-            bail!("--max-attempts must be at least 1");
+            usage!("--max-attempts must be at least 1");
         }
         return Ok((given, "--max-attempts".to_owned()));
     }
@@ -955,6 +982,13 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
         max_attempts: Some(max_attempts),
         jobs: Vec::new(),
     };
+    // Scripts are written over older scripts, never over results.
+    for part in 1..=arrays.len() {
+        sweep::store::refuse_to_replace_results(
+            &script_path(&base_script, submitting.then_some(number), part),
+            "sbatch script",
+        )?;
+    }
     let mut previous = None;
     for (part, (first_shard, array)) in arrays.into_iter().enumerate() {
         let job = ArrayJob {

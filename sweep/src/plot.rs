@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use crate::point::Value;
 pub use crate::spec::Labels;
-use crate::store::{write_atomically, Results, StoreError};
+use crate::store::{refuse_to_replace_results, write_atomically, Results, StoreError};
 use charts::{Backend, Format, FONT};
 use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;
@@ -119,6 +119,9 @@ pub enum PlotError {
         /// Why.
         reason: String,
     },
+    /// The chart's path names a results file, which is not replaced.
+    #[error("cannot write the chart")]
+    Refused(#[source] StoreError),
     /// plotters failed (font, file, encoding).
     #[error("drawing {path}: {message}")]
     Drawing {
@@ -147,6 +150,7 @@ fn save(
         }
     }
     let format = Format::from_path(path).map_err(|error| PlotError::Unsupported(error.to_string()))?;
+    refuse_to_replace_results(path, "chart").map_err(PlotError::Refused)?;
     let ((), bytes) = charts::render(format, SIZE, title, |root| draw(root).map_err(Failure::Plot)).map_err(
         |failure| match failure {
             Failure::Plot(error) => error,
@@ -668,6 +672,13 @@ pub fn plot_results(results: &Results, value_key: Option<&str>, output: &Path) -
         return Err(PlotError::NoData);
     }
     let space = &results.header.space;
+    // Drawing lists the space's every point and every value of its axes:
+    // refused before that for a space too large to draw (a 10^12-point grid
+    // would be an abort on a failed allocation of terabytes).
+    let total = space.len();
+    if total > MAX_DRAWN {
+        return Err(too_large(format!("its space has {total} points")));
+    }
     let names = space.names();
     let mut varying = Vec::new();
     let mut fixed = Vec::new();
@@ -719,6 +730,17 @@ pub fn plot_results(results: &Results, value_key: Option<&str>, output: &Path) -
             Ok(vec![output.to_owned()])
         }
         [x_axis, y_axis] => {
+            let distinct = |name: &str| {
+                let mut vs: Vec<f64> =
+                    space.axis_values(name).unwrap_or_default().iter().filter_map(Value::as_f64).collect();
+                vs.sort_by(f64::total_cmp);
+                vs.dedup();
+                vs.len()
+            };
+            let (columns, rows) = (distinct(x_axis), distinct(y_axis));
+            if columns.checked_mul(rows).is_none_or(|cells| cells > MAX_DRAWN) {
+                return Err(too_large(format!("its heatmap has {columns} × {rows} cells")));
+            }
             let grid = grid_of(space, x_axis, y_axis, &samples, &failed, value_name);
             let heatmap_path = sibling(output, "heatmap");
             let surface_path = sibling(output, "surface");
@@ -732,6 +754,17 @@ pub fn plot_results(results: &Results, value_key: Option<&str>, output: &Path) -
             more.join(", ")
         ))),
     }
+}
+
+/// The most points (or heatmap cells) a chart is drawn with: far more than
+/// a chart has pixels.
+const MAX_DRAWN: usize = 1 << 24;
+
+fn too_large(what: String) -> PlotError {
+    PlotError::Unsupported(format!(
+        "cannot draw this sweep: {what}, more than a chart can show ({MAX_DRAWN}); plot a sweep of a smaller \
+         space with the same command (its spec reuses every point computed), or export the values"
+    ))
 }
 
 /// The curve of a sweep with one varying axis: the computed points, the

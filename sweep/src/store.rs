@@ -24,7 +24,7 @@ mod repair;
 mod results;
 mod writer;
 
-pub use atomic::{write_atomically, write_results_atomically};
+pub use atomic::{refuse_to_replace_results, write_atomically, write_results_atomically};
 pub use header::{Header, FORMAT_VERSION};
 pub(crate) use lock::hostname;
 pub use lock::ResultsLock;
@@ -160,6 +160,17 @@ pub enum StoreError {
         found: Fingerprint,
         /// Fingerprint of the sweep being run.
         expected: Fingerprint,
+    },
+    /// A chart, CSV or script would be written over a results file.
+    #[error(
+        "{path} holds sweep results; refusing to write the {what} over it. Choose another output path, or move \
+         the results file away first"
+    )]
+    WouldReplaceResults {
+        /// The results file that would be replaced.
+        path: PathBuf,
+        /// What was to be written there, e.g. "CSV export".
+        what: &'static str,
     },
 }
 

@@ -124,3 +124,104 @@ fn a_signal_during_a_retry_back_off_exits_with_128_plus_the_signal() {
     assert_eq!(code(&output), Some(128 + libc::SIGTERM), "{}", stderr(&output));
     assert!(stderr(&output).contains("stopped by SIGTERM"), "{}", stderr(&output));
 }
+
+/// Bad input to the commands that read results is bad input (2), as it is
+/// for `run`: not a failure to carry them out (1).
+#[test]
+fn bad_arguments_to_status_and_plot_exit_two() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("ok.ron", r#"(space: Range(name: "k", start: 0, end: 3), command: ["echo", "{k}"])"#);
+    let run = sandbox.sweep(&["run", "--no-progress", "ok.ron"]);
+    assert_eq!(code(&run), Some(0), "{}", stderr(&run));
+    for args in [&["status", "ok.jsonl", "--max-attempts", "0"][..], &["plot", "ok.jsonl", "-o", "chart.txt"]] {
+        let output = sandbox.sweep(args);
+        assert_eq!(code(&output), Some(2), "{args:?}: {}", stderr(&output));
+    }
+}
+
+/// `collect` refuses shard or results files of another sweep as `run`
+/// does, with the same status: 2, a file that is not this sweep's.
+#[test]
+fn collect_over_another_sweeps_results_exits_two() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("ok.ron", r#"(space: Range(name: "k", start: 0, end: 4), command: ["echo", "{k}"])"#);
+    sandbox.spec(
+        "other.ron",
+        r#"(space: Range(name: "k", start: 0, end: 4), command: ["echo", "x{k}"], output: "ok.jsonl")"#,
+    );
+    let shard = sandbox.sweep(&["run", "--no-progress", "ok.ron", "--shard", "0/2"]);
+    assert_eq!(code(&shard), Some(0), "{}", stderr(&shard));
+    let before = std::fs::read(sandbox.path("ok.shard-0-of-2.jsonl")).unwrap_or_default();
+    let run = sandbox.sweep(&["run", "--no-progress", "other.ron", "--shard", "0/2"]);
+    assert_eq!(code(&run), Some(2), "{}", stderr(&run));
+    let collected = sandbox.sweep(&["collect", "other.ron", "--tasks", "2"]);
+    assert_eq!(code(&collected), Some(2), "{}", stderr(&collected));
+    assert!(stderr(&collected).contains("different sweep"), "{}", stderr(&collected));
+    assert_eq!(std::fs::read(sandbox.path("ok.shard-0-of-2.jsonl")).unwrap_or_default(), before);
+}
+
+/// A report that cannot be written (a full disk) is a failure, status 1,
+/// with a message: not a panic (101).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_full_standard_output_exits_one() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("ok.ron", r#"(space: Range(name: "k", start: 0, end: 3), command: ["echo", "{k}"])"#);
+    let run = sandbox.sweep(&["run", "--no-progress", "ok.ron"]);
+    assert_eq!(code(&run), Some(0), "{}", stderr(&run));
+    for args in [&["status", "ok.jsonl"][..], &["status", "ok.jsonl", "--json"], &["plot", "ok.jsonl"]] {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap_or_else(|e| panic!("{e}"));
+        let output = sandbox.command(args).stdout(full).output().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(code(&output), Some(1), "{args:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains("cannot write to standard output"), "{args:?}: {}", stderr(&output));
+        assert!(!stderr(&output).contains("panicked"), "{args:?}: {}", stderr(&output));
+    }
+}
+
+/// A black box that leaves a descendant outside its process group (`setsid
+/// sleep &`) holding its stdout must not hang the run: `--timeout` still
+/// fails the point (3), and SIGTERM still stops the run (143), each in
+/// about its own time; the descendant is killed when the run ends. Both
+/// used to wait forever on the pipe the descendant held.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_escaped_descendant_holding_stdout_neither_defeats_timeout_nor_signals() {
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "escape.ron",
+        r#"(space: Range(name: "k", start: 0, end: 1),
+            command: ["sh", "-c", "setsid sleep 60 & sleep 0.2; echo {k}"], workers: 1)"#,
+    );
+    let ended_within = |child: &mut std::process::Child, limit: Duration| {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = child.try_wait() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        false
+    };
+    let mut timed = sandbox.start(&["run", "--no-progress", "escape.ron", "--timeout", "1"]);
+    assert!(ended_within(&mut timed, Duration::from_secs(20)), "--timeout 1 did not end the point");
+    let output = timed.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code(&output), Some(3), "{}", stderr(&output));
+    assert!(stderr(&output).contains("1 of the 1 points"), "{}", stderr(&output));
+
+    let results = sandbox.path("other.jsonl");
+    let mut stopped = sandbox.start(&["run", "--no-progress", "escape.ron", "-o", "other.jsonl", "--grace", "0.5"]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !results.exists() {
+        assert!(Instant::now() < deadline, "the run never created its file");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    std::thread::sleep(Duration::from_millis(600));
+    let pid = libc::pid_t::try_from(stopped.id()).unwrap_or_else(|e| panic!("{e}"));
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    assert!(ended_within(&mut stopped, Duration::from_secs(20)), "SIGTERM did not stop the run");
+    let output = stopped.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(code(&output), Some(128 + libc::SIGTERM), "{}", stderr(&output));
+    assert_eq!(records_on_disk(&results), 0, "the abandoned point is not recorded");
+}

@@ -10,6 +10,40 @@ use super::header::{Header, HeaderLine, FORMAT_VERSION};
 use super::record::{encode, Record};
 use super::StoreError;
 
+/// Refuses ([`StoreError::WouldReplaceResults`]) when `path` is a sweep
+/// results file (it starts like a header line, `{"sweep"`, as
+/// [`ResultsWriter::open`](crate::ResultsWriter::open) recognises its own
+/// files), so that nothing derived from results (a chart, a CSV, a script)
+/// is ever written over measured results, e.g. `sweep export r.jsonl -o
+/// r.jsonl`. Anything else, absent, unreadable or not a regular file, may be
+/// written.
+///
+/// # Examples
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("r.jsonl");
+/// assert!(sweep::store::refuse_to_replace_results(&path, "chart").is_ok());
+/// std::fs::write(&path, "{\"sweep\":{\"format\":3}}\n")?;
+/// assert!(sweep::store::refuse_to_replace_results(&path, "chart").is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn refuse_to_replace_results(path: &Path, what: &'static str) -> Result<(), StoreError> {
+    use std::io::Read as _;
+    const START: &[u8] = b"{\"sweep\"";
+    let Ok(file) = File::open(path) else { return Ok(()) };
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return Ok(());
+    }
+    let mut start = Vec::with_capacity(64);
+    let _ = file.take(64).read_to_end(&mut start);
+    let text = String::from_utf8_lossy(&start);
+    if text.trim_start().as_bytes().starts_with(START) {
+        return Err(StoreError::WouldReplaceResults { path: path.to_owned(), what });
+    }
+    Ok(())
+}
+
 /// Writes `path` through `fill`, atomically: the content goes to a
 /// temporary file in the same directory, which is flushed to disk and then
 /// renamed over `path` (keeping its permissions); the directory entry is
