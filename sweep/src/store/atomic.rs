@@ -6,7 +6,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::header::{Header, HeaderLine, FORMAT_VERSION};
+use super::header::{Header, HeaderLine, FORMAT_VERSION, HEADER_START};
 use super::record::{encode, Record};
 use super::StoreError;
 
@@ -30,7 +30,6 @@ use super::StoreError;
 /// ```
 pub fn refuse_to_replace_results(path: &Path, what: &'static str) -> Result<(), StoreError> {
     use std::io::Read as _;
-    const START: &[u8] = b"{\"sweep\"";
     let Ok(file) = File::open(path) else { return Ok(()) };
     if !file.metadata().is_ok_and(|m| m.is_file()) {
         return Ok(());
@@ -38,7 +37,7 @@ pub fn refuse_to_replace_results(path: &Path, what: &'static str) -> Result<(), 
     let mut start = Vec::with_capacity(64);
     let _ = file.take(64).read_to_end(&mut start);
     let text = String::from_utf8_lossy(&start);
-    if text.trim_start().as_bytes().starts_with(START) {
+    if text.trim_start().starts_with(HEADER_START) {
         return Err(StoreError::WouldReplaceResults { path: path.to_owned(), what });
     }
     Ok(())

@@ -66,6 +66,10 @@ impl Header {
     }
 }
 
+/// How every results file starts (its header line's first bytes): what tells
+/// a sweep's file from anything else before it is parsed.
+pub(crate) const HEADER_START: &str = "{\"sweep\"";
+
 /// On-disk shape of the header: `{"sweep": {...}}`.
 #[derive(Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::Path;
 
-use super::header::{Header, HeaderLine, FORMAT_VERSION};
+use super::header::{Header, HeaderLine, FORMAT_VERSION, HEADER_START};
 use super::record::{self, Record};
 use super::StoreError;
 use crate::fingerprint::Fingerprint;
@@ -387,7 +387,7 @@ pub(super) fn parse_with(
                 raw.len()
             )),
             // A first line that does not even start like a header: not ours.
-            Err(e) if header.is_none() && !text.starts_with("{\"sweep\"") => {
+            Err(e) if header.is_none() && !text.starts_with(HEADER_START) => {
                 return Err(StoreError::NotResults { path: path.to_owned(), message: e.to_string() })
             }
             // A header line garbled past its start: only the spec it was
@@ -444,5 +444,5 @@ pub(super) fn existing_bytes_look_like_ours(path: &Path) -> std::io::Result<bool
     let bytes = std::fs::read(path)?;
     let text = String::from_utf8_lossy(&bytes);
     let text = text.trim_start();
-    Ok(text.is_empty() || "{\"sweep\"".starts_with(text) || text.starts_with("{\"sweep\""))
+    Ok(text.is_empty() || HEADER_START.starts_with(text) || text.starts_with(HEADER_START))
 }
