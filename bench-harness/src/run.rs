@@ -171,6 +171,11 @@ pub fn check_nothing_lost(experiments: &[&Experiment], out_dir: &Path, config: &
         if rows == 0 || completed(&dir) {
             continue;
         }
+        // Samples without a complete report may be a live run's, still
+        // measuring: it is not interrupted, and resuming it is no way on.
+        if let Some(holder) = OutputLock::holder(out_dir) {
+            return Err(OutputLock::busy(out_dir, &holder));
+        }
         anyhow::bail!(
             "{} holds {rows} sample(s) of an interrupted run of {:?}, which a fresh run would delete; \
              finish it with `bench-harness {} --resume {}`, or give another --out (nothing was changed)",
@@ -334,12 +339,17 @@ impl OutputLock {
     pub fn acquire(dir: &Path) -> anyhow::Result<OutputLock> {
         match sweep::store::ResultsLock::acquire(&Self::guarded(dir)) {
             Ok(lock) => Ok(OutputLock { _lock: lock }),
-            Err(sweep::store::StoreError::Locked { holder, .. }) => anyhow::bail!(
-                "another bench-harness run ({holder}) is writing to {}; wait for it, or use another --out directory",
-                dir.display()
-            ),
+            Err(sweep::store::StoreError::Locked { holder, .. }) => Err(Self::busy(dir, &holder)),
             Err(error) => Err(error).with_context(|| format!("locking {}", dir.display())),
         }
+    }
+
+    /// The refusal of a run into `dir` while `holder` measures there.
+    fn busy(dir: &Path, holder: &str) -> anyhow::Error {
+        anyhow::anyhow!(
+            "another bench-harness run ({holder}) is writing to {}; wait for it, or use another --out directory",
+            dir.display()
+        )
     }
 
     /// Who holds the lock on `dir` ("pid 1234 on host"), if anyone does.

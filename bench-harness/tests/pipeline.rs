@@ -50,6 +50,25 @@ fn a_fresh_run_into_an_interrupted_out_keeps_its_samples_and_says_how_to_go_on()
     }
 }
 
+/// Samples without a report in an `--out` that another run holds are that
+/// run's, still measuring: the refusal names it, rather than calling them an
+/// interrupted run to resume.
+#[test]
+fn a_fresh_run_into_an_out_being_measured_names_the_run_measuring() {
+    let dir = with_config(SMALL);
+    let samples = killed(dir.path());
+    let measuring = bench_harness::run::OutputLock::acquire(&dir.path().join("out")).unwrap();
+    let output = harness(&["experiments.ron", "--out", "out"], dir.path());
+    let message = stderr(&output);
+    assert!(!output.status.success(), "{message}");
+    assert!(message.contains(&format!("another bench-harness run (pid {} on ", std::process::id())), "{message}");
+    assert!(!message.contains("interrupted"), "{message}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("out/small/samples.csv")).unwrap(), samples, "samples deleted");
+    drop(measuring);
+    let output = harness(&["experiments.ron", "--out", "out"], dir.path());
+    assert!(stderr(&output).contains("interrupted run"), "{}", stderr(&output));
+}
+
 /// A saved report of [`SMALL`], as a run leaves it (its data files only),
 /// in `dir/name`.
 fn saved(dir: &Path, name: &str) -> std::path::PathBuf {
