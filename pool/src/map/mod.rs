@@ -44,7 +44,7 @@ macro_rules! settings {
             if let Chunking::Fixed(size) = chunking {
                 assert!(size >= 1, "chunk size must be at least 1, got {size}");
             }
-            self.feeder.set_chunking(chunking);
+            self.engine.feeder.set_chunking(chunking);
             self
         }
 
@@ -61,7 +61,7 @@ macro_rules! settings {
         /// ```
         pub fn window(mut self, chunks: usize) -> Self {
             assert!(chunks >= 1, "a map's window must hold at least 1 chunk, got {chunks}");
-            self.feeder.window = chunks;
+            self.engine.feeder.window = chunks;
             self
         }
 
@@ -92,7 +92,7 @@ macro_rules! settings {
         /// assert_eq!((n, seen.load(Ordering::SeqCst)), (1000, 1000));
         /// ```
         pub fn on_progress(mut self, callback: impl Fn(Progress) + Send + Sync + 'a) -> Self {
-            self.feeder.set_progress(Box::new(callback));
+            self.engine.feeder.set_progress(Box::new(callback));
             self
         }
     };

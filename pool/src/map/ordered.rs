@@ -18,7 +18,7 @@ use std::fmt;
 use super::feeder::{Feeder, Outcome, Queue, Queued};
 use super::progress::Progress;
 use super::settings;
-use super::values::{Current, Finished};
+use super::values::{Current, Cursor, Finished, Next};
 use crate::chunk::Chunking;
 use crate::error::TaskError;
 use crate::spawn::Spawner;
@@ -32,7 +32,17 @@ use crate::spawn::Spawner;
 /// assert_eq!(results.collect::<Vec<_>>(), [Ok(0), Ok(1), Ok(2)]);
 /// ```
 pub struct TryMap<'a, I: Iterator, F, T> {
-    /// Handed out before anything else: the per-item path reads only this.
+    /// The failure-free run being handed out: all the per-item path reads.
+    /// Declared first: its values go before the buffer `engine` keeps.
+    fast: Cursor<T>,
+    /// Everything else, behind a pointer so that the slow path borrows the
+    /// engine and not this struct, whose `fast` then stays in registers in
+    /// the caller's loop (see [`Cursor`]).
+    engine: Box<Engine<'a, I, F, T>>,
+}
+
+/// An ordered map's state beyond the run being handed out.
+struct Engine<'a, I: Iterator, F, T> {
     current: Current<T>,
     feeder: Feeder<'a, I, F, T>,
     in_flight: Chunks<'a, I::Item, T>,
@@ -50,11 +60,29 @@ where
     T: Send + 'a,
 {
     pub(crate) fn new(spawner: Spawner<'a>, f: F, inputs: I) -> Self {
-        TryMap { current: Current::new(), feeder: Feeder::new(spawner, f, inputs), in_flight: Queue::new() }
+        let engine =
+            Engine { current: Current::new(), feeder: Feeder::new(spawner, f, inputs), in_flight: Queue::new() };
+        TryMap { fast: Cursor::empty(), engine: Box::new(engine) }
     }
 
     settings!("try_map(|x: u32| x, 0..1000u32)");
 
+    /// The slow path: the next chunk, or an item with a failure.
+    #[inline(always)]
+    fn next_chunk(&mut self) -> Option<Result<T, TaskError>> {
+        let (run, _, (_, item)) = self.engine.next_chunk()?;
+        self.fast.replace_spent(run);
+        Some(item)
+    }
+}
+
+impl<'a, I, F, T> Engine<'a, I, F, T>
+where
+    I: Iterator,
+    I::Item: Send + 'a,
+    F: Fn(I::Item) -> T + Send + Sync + 'a,
+    T: Send + 'a,
+{
     fn refill(&mut self) {
         while self.in_flight.len() < self.feeder.window {
             let Some((start, inputs)) = self.feeder.next_inputs() else {
@@ -76,12 +104,13 @@ where
         Some((start, len, outcome))
     }
 
-    /// The slow path: the next chunk, or an item with a failure.
+    /// The next item once the map's run is used up, with the run to read
+    /// after it.
     #[inline(never)]
-    fn next_chunk(&mut self) -> Option<Result<T, TaskError>> {
+    fn next_chunk(&mut self) -> Option<Next<T>> {
         loop {
-            if let Some((_, item)) = self.current.next_indexed() {
-                return Some(item);
+            if let Some(next) = self.current.next() {
+                return Some(next);
             }
             let head = self.take_head()?;
             let limit = self.feeder.spare_limit();
@@ -91,6 +120,13 @@ where
             // panicking input iterator would lose it).
             self.refill();
         }
+    }
+
+    /// The map's size hint, given the items left in its run.
+    #[inline(never)]
+    fn size_hint(&self, in_run: usize) -> (usize, Option<usize>) {
+        let queued = self.current.len() + self.in_flight.iter().map(|queued| queued.len).sum::<usize>();
+        self.feeder.size_hint(in_run + queued)
     }
 }
 
@@ -105,15 +141,18 @@ where
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        if let Some(value) = self.current.fast.next() {
+        if let Some(value) = self.fast.next() {
             return Some(Ok(value));
         }
         self.next_chunk()
     }
 
+    // Inline, and the engine's part out of line: `extend` asks for the
+    // hint in its loop, and lending it this struct would keep `fast` out
+    // of registers (see [`Cursor`]).
+    #[inline(always)]
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let queued: usize = self.current.len() + self.in_flight.iter().map(|queued| queued.len).sum::<usize>();
-        self.feeder.size_hint(queued)
+        self.engine.size_hint(self.fast.len())
     }
 }
 
@@ -129,7 +168,7 @@ where
 
 impl<I: Iterator, F, T> fmt::Debug for TryMap<'_, I, F, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TryMap").field("chunks_in_flight", &self.in_flight.len()).finish()
+        f.debug_struct("TryMap").field("chunks_in_flight", &self.engine.in_flight.len()).finish()
     }
 }
 
@@ -201,7 +240,7 @@ where
     // the caller's loop.
     #[inline(always)]
     fn next(&mut self) -> Option<T> {
-        if let Some(value) = self.inner.current.fast.next() {
+        if let Some(value) = self.inner.fast.next() {
             return Some(value);
         }
         match self.inner.next_chunk()? {
@@ -218,11 +257,9 @@ where
     {
         let mut acc = init;
         loop {
-            let mut values = self.inner.current.take_fast();
-            for value in &mut values {
+            while let Some(value) = self.inner.fast.next() {
                 acc = g(acc, value);
             }
-            self.inner.current.put_fast(values);
             match self.inner.next_chunk() {
                 None => return acc,
                 Some(Ok(value)) => acc = g(acc, value),
@@ -231,6 +268,7 @@ where
         }
     }
 
+    #[inline(always)]
     fn size_hint(&self) -> (usize, Option<usize>) {
         self.inner.size_hint()
     }
@@ -256,6 +294,6 @@ where
 
 impl<I: Iterator, F, T> fmt::Debug for Map<'_, I, F, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Map").field("chunks_in_flight", &self.inner.in_flight.len()).finish()
+        f.debug_struct("Map").field("chunks_in_flight", &self.inner.engine.in_flight.len()).finish()
     }
 }

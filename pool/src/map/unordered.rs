@@ -17,7 +17,7 @@ use std::sync::Arc;
 use super::feeder::{Feeder, Queue, Queued, Work};
 use super::progress::Progress;
 use super::settings;
-use super::values::{Current, Finished};
+use super::values::{Current, Cursor, Finished, Next};
 use crate::chunk::Chunking;
 use crate::error::TaskError;
 use crate::latch::Completions;
@@ -35,6 +35,15 @@ use crate::spawn::Spawner;
 /// assert_eq!(got, [0, 1, 2, 3, 4]);
 /// ```
 pub struct MapUnordered<'a, I: Iterator, F, T> {
+    /// The failure-free run being handed out, and its first input index:
+    /// all the per-item path reads (see [`TryMap`](crate::TryMap)).
+    fast: Cursor<T>,
+    fast_start: usize,
+    engine: Box<Engine<'a, I, F, T>>,
+}
+
+/// An unordered map's state beyond the run being handed out.
+struct Engine<'a, I: Iterator, F, T> {
     current: Current<T>,
     feeder: Feeder<'a, I, F, T>,
     completions: Arc<Completions<Finished<I::Item, T>>>,
@@ -55,17 +64,46 @@ where
     T: Send + 'a,
 {
     pub(crate) fn new(spawner: Spawner<'a>, f: F, inputs: I) -> Self {
-        MapUnordered {
+        let engine = Engine {
             current: Current::new(),
             feeder: Feeder::new(spawner, f, inputs),
             completions: Arc::new(Completions::new()),
             handles: Queue::new(),
             in_flight: 0,
             in_flight_items: 0,
-        }
+        };
+        MapUnordered { fast: Cursor::empty(), fast_start: 0, engine: Box::new(engine) }
     }
 
     settings!("map_unordered(|x: u32| x, 0..1000u32)");
+}
+
+impl<'a, I, F, T> Engine<'a, I, F, T>
+where
+    I: Iterator,
+    I::Item: Send + 'a,
+    F: Fn(I::Item) -> T + Send + Sync + 'a,
+    T: Send + 'a,
+{
+    /// The map's size hint, given the items left in its run.
+    #[inline(never)]
+    fn size_hint(&self, in_run: usize) -> (usize, Option<usize>) {
+        self.feeder.size_hint(in_run + self.current.len() + self.in_flight_items)
+    }
+
+    /// The next item once the map's run is used up, with the run to read
+    /// after it.
+    #[inline(never)]
+    fn next_chunk(&mut self) -> Option<Next<T>> {
+        loop {
+            if let Some(next) = self.current.next() {
+                return Some(next);
+            }
+            let finished = self.next_finished()?;
+            let limit = self.feeder.spare_limit();
+            self.current.set(finished, &mut self.feeder.spares, limit);
+        }
+    }
 
     fn refill(&mut self) {
         while self.in_flight < self.feeder.window {
@@ -159,19 +197,19 @@ where
 
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        loop {
-            if let Some(item) = self.current.next_indexed() {
-                return Some(item);
-            }
-            let finished = self.next_finished()?;
-            let limit = self.feeder.spare_limit();
-            self.current.set(finished, &mut self.feeder.spares, limit);
+        if let Some((offset, value)) = self.fast.next_indexed() {
+            return Some((self.fast_start + offset, Ok(value)));
         }
+        let (run, start, item) = self.engine.next_chunk()?;
+        self.fast.replace_spent(run);
+        self.fast_start = start;
+        Some(item)
     }
 
+    // As `TryMap`'s: the engine's part out of line.
+    #[inline(always)]
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let queued = self.current.len() + self.in_flight_items;
-        self.feeder.size_hint(queued)
+        self.engine.size_hint(self.fast.len())
     }
 }
 
@@ -187,6 +225,6 @@ where
 
 impl<I: Iterator, F, T> fmt::Debug for MapUnordered<'_, I, F, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("MapUnordered").field("chunks_in_flight", &self.in_flight).finish()
+        f.debug_struct("MapUnordered").field("chunks_in_flight", &self.engine.in_flight).finish()
     }
 }

@@ -5,14 +5,17 @@
 //! successes in a plain buffer, the failures (panics of `f`, with their
 //! offsets) beside it. The buffer reaches the consumer whole, through the
 //! chunk's task handle. A failure-free chunk then becomes the consumer's
-//! fast path, a [`Values`] drained with one bounds check per item and no
-//! synchronisation; a chunk with failures goes through a [`Drain`], which
+//! fast path: the map holds a [`Cursor`] over its values, read with one
+//! bounds check per item and no synchronisation, while [`Current`] keeps
+//! the buffer; a chunk with failures goes through a [`Drain`], which
 //! raises each panic at its item. Both buffers then go back, empty, to
 //! the map's [`Spares`] for the chunks cut later. Every user value left
 //! unread (inputs of a cancelled chunk, results of a dropped map) is
 //! dropped under its own panic guard.
 
+use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
+use std::ptr::NonNull;
 use std::time::Instant;
 use std::{mem, vec};
 
@@ -146,26 +149,24 @@ pub(super) fn prealloc(inputs: &impl Iterator) -> usize {
 /// whose buffer is kept for the next chunk once they are read
 /// ([`into_buffer`](Values::into_buffer)): a map reuses a window's worth
 /// of buffers rather than allocating (and page-faulting) two per chunk.
-/// Values dropped unread are each dropped under their own panic guard,
-/// and the first panic is raised once all are gone. A plain `Vec` would
-/// abort the process at a second panicking `Drop` (a panic while
-/// unwinding), and would leave the rest undropped after the first.
+/// The values are owned by a [`Cursor`] into the buffer, which the
+/// consumer's fast path holds on its own ([`split`](Values::split)).
 pub(super) struct Values<V> {
+    /// Declared first, so the values go before their allocation.
+    cursor: Cursor<V>,
     /// Owns the allocation only: its length stays 0, so it drops no value.
     buf: Vec<V>,
-    /// Invariant: the slots `read..end` of `buf`'s allocation hold values
-    /// this struct owns; the slots before `read` were moved out.
-    read: usize,
-    end: usize,
 }
 
 impl<V> Values<V> {
     pub(super) fn new(mut values: Vec<V>) -> Self {
         let end = values.len();
-        // SAFETY: 0 <= capacity; the `end` values now belong to the struct
-        // (see the invariant), which reads or drops each exactly once.
+        // SAFETY: 0 <= capacity; the `end` values now belong to the cursor,
+        // which reads or drops each exactly once, and `buf` (which keeps
+        // the allocation alive and in place) goes with it.
         unsafe { values.set_len(0) };
-        Values { buf: values, read: 0, end }
+        let cursor = unsafe { Cursor::new(values.as_mut_ptr(), end) };
+        Values { cursor, buf: values }
     }
 
     /// No values; allocates nothing.
@@ -173,20 +174,117 @@ impl<V> Values<V> {
         Values::new(Vec::new())
     }
 
-    /// Drops what is left unread (under guards, as `Drop` does) and gives
-    /// back the empty buffer, its capacity kept.
-    pub(super) fn into_buffer(mut self) -> Vec<V> {
-        self.drop_unread();
-        mem::take(&mut self.buf)
+    pub(super) fn len(&self) -> usize {
+        self.cursor.len()
     }
 
-    fn drop_unread(&mut self) {
-        if !mem::needs_drop::<V>() {
-            self.read = self.end;
-            return;
+    /// Drops what is left unread (under guards, as `Drop` does) and gives
+    /// back the empty buffer, its capacity kept.
+    pub(super) fn into_buffer(self) -> Vec<V> {
+        let Values { cursor, buf } = self;
+        drop(cursor);
+        buf
+    }
+
+    /// The values, and the buffer that holds them. The cursor reads (and
+    /// drops) into the buffer's allocation: the buffer must stay unchanged
+    /// and alive (a move is fine) until the cursor is used up or dropped.
+    pub(super) fn split(self) -> (Cursor<V>, Vec<V>) {
+        (self.cursor, self.buf)
+    }
+}
+
+impl<V> Iterator for Values<V> {
+    type Item = V;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<V> {
+        self.cursor.next()
+    }
+
+    #[inline]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let len = self.len();
+        (len, Some(len))
+    }
+}
+
+impl<V> ExactSizeIterator for Values<V> {}
+
+/// Values read front to back out of a buffer that somebody else keeps
+/// alive: the consumer's per-item path. It is three plain words with no
+/// reference to the map it came from, so a loop over a map's `next` (such
+/// as `Vec`'s `extend`, which `collect` uses) keeps them in registers: the
+/// map's slow path must not take the address of the struct that holds the
+/// cursor, or every item would pay a store and a reload of `read`.
+/// Values dropped unread are each dropped under their own panic guard,
+/// and the first panic is raised once all are gone. A plain `Vec` would
+/// abort the process at a second panicking `Drop` (a panic while
+/// unwinding), and would leave the rest undropped after the first.
+pub(super) struct Cursor<V> {
+    base: NonNull<V>,
+    /// Invariant: the slots `read..end` from `base` hold values this
+    /// cursor owns, in an allocation that outlives it; the slots before
+    /// `read` were moved out.
+    read: usize,
+    end: usize,
+    owns: PhantomData<V>,
+}
+
+// SAFETY: a cursor owns its unread values (as `vec::IntoIter` does) and
+// nothing else: it may move to, or be read from, another thread when they may.
+unsafe impl<V: Send> Send for Cursor<V> {}
+unsafe impl<V: Sync> Sync for Cursor<V> {}
+
+impl<V> Cursor<V> {
+    /// # Safety
+    /// `base` points to `end` values, which the cursor then owns, in an
+    /// allocation that outlives the cursor and is not otherwise accessed.
+    unsafe fn new(base: *mut V, end: usize) -> Self {
+        let base = NonNull::new(base).unwrap_or(NonNull::dangling());
+        Cursor { base, read: 0, end, owns: PhantomData }
+    }
+
+    /// No values.
+    pub(super) fn empty() -> Self {
+        Cursor { base: NonNull::dangling(), read: 0, end: 0, owns: PhantomData }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.end - self.read
+    }
+
+    /// The next value with its offset in the run.
+    #[inline(always)]
+    pub(super) fn next_indexed(&mut self) -> Option<(usize, V)> {
+        if self.read == self.end {
+            return None;
         }
+        let offset = self.read;
+        // SAFETY: `read < end`, so by the invariant the slot holds a value
+        // we own; advancing `read` gives up that ownership to the caller.
+        let value = unsafe { self.base.as_ptr().add(offset).read() };
+        self.read = offset + 1;
+        Some((offset, value))
+    }
+
+    #[inline(always)]
+    pub(super) fn next(&mut self) -> Option<V> {
+        self.next_indexed().map(|(_, value)| value)
+    }
+
+    /// Makes a used-up cursor read `next` instead, without dropping it (a
+    /// drop is a call that would take the cursor's address).
+    #[inline(always)]
+    pub(super) fn replace_spent(&mut self, next: Cursor<V>) {
+        debug_assert_eq!(self.len(), 0, "a cursor is replaced only once read");
+        mem::forget(mem::replace(self, next));
+    }
+
+    #[cold]
+    fn drop_unread(&mut self) {
         let mut first = None;
-        for value in self.by_ref() {
+        while let Some(value) = self.next() {
             if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
                 match first {
                     None => first = Some(payload),
@@ -203,60 +301,55 @@ impl<V> Values<V> {
     }
 }
 
-impl<V> Iterator for Values<V> {
-    type Item = V;
-
+impl<V> Drop for Cursor<V> {
+    // Inline: for values without drop glue this is nothing at all, so the
+    // cursor's owner can be dropped without its address being taken.
     #[inline(always)]
-    fn next(&mut self) -> Option<V> {
-        if self.read == self.end {
-            return None;
-        }
-        // SAFETY: `read < end`, so by the invariant the slot holds a value
-        // we own; advancing `read` gives up that ownership to the caller.
-        let value = unsafe { self.buf.as_ptr().add(self.read).read() };
-        self.read += 1;
-        Some(value)
-    }
-
-    #[inline]
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        let len = self.end - self.read;
-        (len, Some(len))
-    }
-}
-
-impl<V> ExactSizeIterator for Values<V> {}
-
-impl<V> Drop for Values<V> {
     fn drop(&mut self) {
-        self.drop_unread();
+        if mem::needs_drop::<V>() && self.read != self.end {
+            self.drop_unread();
+        }
     }
 }
 
-/// The results the consumer is handing out: a failure-free chunk's values
-/// (the fast path), or a chunk with failures, item by item.
+/// The results the consumer hands out: the allocation behind the
+/// failure-free run its map is reading (the fast path: the map holds that
+/// run's [`Cursor`] itself), and a chunk with failures, item by item.
 pub(super) struct Current<T> {
-    /// Successes to hand out before anything else; empty while a chunk
-    /// with failures is drained.
-    pub(super) fast: Values<T>,
-    /// The index after the last of `fast`.
-    fast_end: usize,
+    /// A run set here and not yet given to the map: only while a chunk is
+    /// being taken, or after the input iterator panicked in between.
+    /// Declared before `buffer`, whose allocation it reads.
+    pending: Cursor<T>,
+    /// The first input index of `pending` (and then of the map's run).
+    pending_start: usize,
+    /// Holds the allocation the map's run reads: kept unchanged until the
+    /// map's cursor is used up, which it is whenever the map asks for more.
+    buffer: Vec<T>,
     slow: Option<Drain<T>>,
 }
 
+/// What a map's slow path gives back: the run to read next (empty while a
+/// chunk with failures is drained) with its first input index, and the
+/// item to hand out now with its input index.
+pub(super) type Next<T> = (Cursor<T>, usize, (usize, Result<T, TaskError>));
+
 impl<T> Current<T> {
     pub(super) fn new() -> Self {
-        Current { fast: Values::empty(), fast_end: 0, slow: None }
+        Current { pending: Cursor::empty(), pending_start: 0, buffer: Vec::new(), slow: None }
     }
 
     /// Starts handing out a finished chunk; only once the previous one is
-    /// drained. The buffers done with go to `spares`.
+    /// drained, the map's cursor included. The buffers done with go to
+    /// `spares`.
     pub(super) fn set<X>(&mut self, (start, len, outcome): Finished<X, T>, spares: &mut Spares<X, T>, limit: usize) {
+        debug_assert!(self.pending.len() == 0 && self.slow.is_none());
         let spent = match outcome {
             Ok(out) if out.failures.is_empty() => {
-                let drained = mem::replace(&mut self.fast, out.values);
-                self.fast_end = start + len;
-                spares.keep(out.spent, drained.into_buffer(), limit);
+                let (cursor, buffer) = out.values.split();
+                let drained = mem::replace(&mut self.buffer, buffer);
+                self.pending.replace_spent(cursor);
+                self.pending_start = start;
+                spares.keep(out.spent, drained, limit);
                 return;
             }
             Ok(mut out) => {
@@ -272,37 +365,22 @@ impl<T> Current<T> {
         spares.keep(spent, Vec::new(), limit);
     }
 
-    /// The failure-free run being handed out, to drain in a local loop
-    /// (whose cursor stays in a register); give it back with `put_fast`.
-    pub(super) fn take_fast(&mut self) -> Values<T> {
-        mem::replace(&mut self.fast, Values::empty())
-    }
-
-    pub(super) fn put_fast(&mut self, values: Values<T>) {
-        self.fast = values;
-    }
-
-    /// The next item with its input index, `None` once drained.
-    #[inline]
-    pub(super) fn next_indexed(&mut self) -> Option<(usize, Result<T, TaskError>)> {
-        let index = self.fast_end - self.fast.len();
-        if let Some(value) = self.fast.next() {
-            return Some((index, Ok(value)));
+    /// The next item, with the run to read after it; `None` once drained.
+    pub(super) fn next(&mut self) -> Option<Next<T>> {
+        if let Some((offset, value)) = self.pending.next_indexed() {
+            let run = mem::replace(&mut self.pending, Cursor::empty());
+            return Some((run, self.pending_start, (self.pending_start + offset, Ok(value))));
         }
-        self.next_slow()
-    }
-
-    #[inline(never)]
-    fn next_slow(&mut self) -> Option<(usize, Result<T, TaskError>)> {
         let item = self.slow.as_mut()?.next();
         if item.is_none() {
             self.slow = None;
         }
-        item
+        Some((Cursor::empty(), 0, item?))
     }
 
+    /// Items set here and not yet given to the map.
     pub(super) fn len(&self) -> usize {
-        self.fast.len() + self.slow.as_ref().map_or(0, Drain::remaining)
+        self.pending.len() + self.slow.as_ref().map_or(0, Drain::remaining)
     }
 }
 
