@@ -237,15 +237,17 @@ fn main() {
         });
         let map = lazy(&ours, N, Chunking::Fixed(65_536));
         coarse.push(map, seq);
-        // The map's default window: 4 chunks per worker.
+        // The map's default window for chunks this big (512 KiB of u64s):
+        // one chunk per worker.
         let bare = time(|| {
-            let v = floor.collect(N, 65_536, 4 * workers);
+            let v = floor.collect(N, 65_536, workers);
             assert_eq!(v[999], 999 * 999);
         });
         floor_row.push(bare, seq);
         over_floor.push(map, bare);
         fine.push(lazy(&ours, N, Chunking::Fixed(256)), seq);
         auto.push(lazy(&ours, N, Chunking::Auto), seq);
+        // The map's default window at the automatic size: 4 per worker.
         let bare_auto = time(|| {
             let v = floor.collect(N, auto_chunk, 4 * workers);
             assert_eq!(v[999], 999 * 999);

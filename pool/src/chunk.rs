@@ -65,6 +65,30 @@ pub const MAX_AUTO_CHUNK: usize = 1 << 16;
 /// costs more than the work itself for a tiny function.
 pub(crate) const MAX_CHUNK_BYTES: usize = 96 * 1024;
 
+/// Chunks kept in flight per worker by default: enough that a worker never
+/// waits for the consumer to queue more, and that one slow chunk at the
+/// head of an ordered map does not idle the others.
+const WINDOW_PER_WORKER: usize = 4;
+
+/// A map's default window: [`WINDOW_PER_WORKER`] chunks per worker, but
+/// with a fixed chunk size no more chunks than keep its buffers in flight
+/// within what automatic chunking keeps (that many chunks of at most
+/// [`MAX_CHUNK_BYTES`]), and never fewer than one per worker. Chunk buffers
+/// beyond the caches cost more to move between cores than a cheap `f`
+/// costs to run: for chunks of 65,536 `u64`s a window of 8 measured 2 to
+/// 3 times slower than a window of 2.
+pub(crate) fn default_window(chunking: Chunking, num_workers: usize, item_bytes: usize) -> usize {
+    let workers = num_workers.max(1);
+    let most = WINDOW_PER_WORKER.saturating_mul(workers);
+    match chunking {
+        Chunking::Auto => most,
+        Chunking::Fixed(size) => {
+            let chunk_bytes = size.saturating_mul(item_bytes).max(1);
+            (most.saturating_mul(MAX_CHUNK_BYTES) / chunk_bytes).clamp(workers, most)
+        }
+    }
+}
+
 /// Chunks per worker an automatic chunk size leaves for load balance when
 /// the input length is known.
 const CHUNKS_PER_WORKER: usize = 4;
@@ -130,6 +154,18 @@ impl Chunker {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_default_window_holds_no_more_than_automatic_chunking_would() {
+        assert_eq!(default_window(Chunking::Auto, 2, 8), 8);
+        assert_eq!(default_window(Chunking::Fixed(1), 2, 8), 8);
+        assert_eq!(default_window(Chunking::Fixed(MAX_CHUNK_BYTES / 8), 2, 8), 8);
+        assert_eq!(default_window(Chunking::Fixed(MAX_CHUNK_BYTES / 4), 2, 8), 4);
+        // Chunks of 65,536 u64s: 512 KiB each, one per worker.
+        assert_eq!(default_window(Chunking::Fixed(65_536), 2, 8), 2);
+        assert_eq!(default_window(Chunking::Fixed(usize::MAX), 3, usize::MAX), 3);
+        assert_eq!(default_window(Chunking::Fixed(7), 65_535, 0), 4 * 65_535);
+    }
 
     #[test]
     fn fixed_never_changes() {

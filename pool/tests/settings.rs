@@ -124,3 +124,39 @@ fn a_smaller_chunk_size_after_an_input_panic_keeps_every_item_taken() {
         assert_eq!(got, expected, "unordered, {chunking:?}");
     }
 }
+
+/// How many chunks a map keeps queued or running, from its `Debug`.
+fn chunks_in_flight(map: &impl std::fmt::Debug) -> usize {
+    let shown = format!("{map:?}");
+    let count = shown.split("chunks_in_flight: ").nth(1).expect("the count is shown");
+    count.trim_end_matches([' ', '}']).parse().expect("a number")
+}
+
+/// By default a map with big fixed chunks keeps fewer of them in flight
+/// (no more buffer memory than automatic chunking would, but one chunk per
+/// worker at least); a window the caller sets is kept as set, and the
+/// default follows a chunk size set later.
+#[test]
+#[cfg_attr(miri, ignore = "no unsafe code of its own, and 10^6 inputs cut into chunks")]
+fn the_default_window_shrinks_for_big_fixed_chunks() {
+    fn square(x: u64) -> u64 {
+        x * x
+    }
+    let pool = ThreadPool::new(2).unwrap();
+    let mut small = pool.map(square, 0..1_000_000u64).chunk_size(16);
+    assert_eq!(small.next(), Some(0));
+    assert_eq!(chunks_in_flight(&small), 8, "4 per worker");
+    // 65,536 u64s are 512 KiB a chunk: one chunk per worker.
+    let mut big = pool.map(square, 0..1_000_000u64).chunk_size(65_536);
+    assert_eq!(big.next(), Some(0));
+    assert_eq!(chunks_in_flight(&big), 2);
+    let mut set = pool.map(square, 0..1_000_000u64).window(6).chunk_size(65_536);
+    assert_eq!(set.next(), Some(0));
+    assert_eq!(chunks_in_flight(&set), 6, "the caller's window");
+    let mut unordered = pool.map_unordered(square, 0..1_000_000u64).chunk_size(65_536);
+    assert!(unordered.next().is_some());
+    // Two queued, and the one being handed out no longer counted.
+    assert_eq!(chunks_in_flight(&unordered), 1);
+    let later = big.chunk_size(16);
+    assert_eq!(later.count(), 999_999);
+}

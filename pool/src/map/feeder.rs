@@ -19,16 +19,11 @@ use std::{mem, ops};
 
 use super::progress::{ProgressCallback, ProgressHook};
 use super::values::{prealloc, run_chunk, Chunk, ChunkOutput, Spares, Values};
-use crate::chunk::{Chunker, Chunking};
+use crate::chunk::{default_window, Chunker, Chunking};
 use crate::error::TaskError;
 use crate::latch::drop_quietly;
 use crate::spawn::Spawner;
 use crate::task::Handle;
-
-/// Chunks kept in flight per worker by default: enough that a worker never
-/// waits for the consumer to queue more, and that one slow chunk at the
-/// head of an ordered map does not idle the others.
-const WINDOW_PER_WORKER: usize = 4;
 
 pub(super) struct Feeder<'a, I: Iterator, F, T> {
     pub(super) spawner: Spawner<'a>,
@@ -43,7 +38,10 @@ pub(super) struct Feeder<'a, I: Iterator, F, T> {
     shared: Arc<Shared<'a, F>>,
     chunking: Chunking,
     chunker: Option<Chunker>,
-    pub(super) window: usize,
+    /// Chunks queued or running at most: the user's, or the default for
+    /// the chunking ([`default_window`]).
+    window: usize,
+    window_set: bool,
     /// The index of the next input to go into a chunk.
     next_index: usize,
     pub(super) spares: Spares<I::Item, T>,
@@ -62,7 +60,8 @@ where
             _ => None,
         };
         Feeder {
-            window: WINDOW_PER_WORKER * spawner.num_workers(),
+            window: default_window(Chunking::Auto, spawner.num_workers(), Self::item_bytes()),
+            window_set: false,
             spawner,
             inputs,
             exhausted: false,
@@ -87,6 +86,24 @@ where
     pub(super) fn set_chunking(&mut self, chunking: Chunking) {
         self.chunking = chunking;
         self.chunker = None;
+        if !self.window_set {
+            self.window = default_window(chunking, self.spawner.num_workers(), Self::item_bytes());
+        }
+    }
+
+    /// Checked by the public setter.
+    pub(super) fn set_window(&mut self, chunks: usize) {
+        self.window = chunks;
+        self.window_set = true;
+    }
+
+    pub(super) fn window(&self) -> usize {
+        self.window
+    }
+
+    /// What one input or result takes in a chunk buffer, whichever is more.
+    fn item_bytes() -> usize {
+        mem::size_of::<I::Item>().max(mem::size_of::<T>())
     }
 
     pub(super) fn set_progress(&mut self, callback: ProgressCallback<'a>) {
@@ -113,8 +130,7 @@ where
             Some(chunker) => chunker,
             None => {
                 let total = self.exact_len();
-                let item_bytes = mem::size_of::<I::Item>().max(mem::size_of::<T>());
-                let chunker = Chunker::new(self.chunking, total, self.spawner.num_workers(), item_bytes);
+                let chunker = Chunker::new(self.chunking, total, self.spawner.num_workers(), Self::item_bytes());
                 self.chunker.insert(chunker)
             }
         };

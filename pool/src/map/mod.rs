@@ -49,7 +49,10 @@ macro_rules! settings {
         }
 
         /// Keeps at most `chunks` chunks queued or running ahead of the
-        /// consumer (default: 4 per worker). Panics if `chunks` is 0.
+        /// consumer. Panics if `chunks` is 0. The default is 4 per worker;
+        /// with a fixed chunk size, fewer when chunks are big: no more
+        /// buffer memory than automatic chunking keeps in flight (4 chunks
+        /// per worker of at most 96 KiB), but at least one chunk per worker.
         ///
         /// Called after iteration has begun, it applies from then on: a
         /// smaller window queues no new chunk until fewer are in flight.
@@ -61,7 +64,7 @@ macro_rules! settings {
         /// ```
         pub fn window(mut self, chunks: usize) -> Self {
             assert!(chunks >= 1, "a map's window must hold at least 1 chunk, got {chunks}");
-            self.engine.feeder.window = chunks;
+            self.engine.feeder.set_window(chunks);
             self
         }
 

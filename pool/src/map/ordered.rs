@@ -84,7 +84,7 @@ where
     T: Send + 'a,
 {
     fn refill(&mut self) {
-        while self.in_flight.len() < self.feeder.window {
+        while self.in_flight.len() < self.feeder.window() {
             let Some((start, inputs)) = self.feeder.next_inputs() else {
                 break;
             };

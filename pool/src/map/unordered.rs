@@ -106,7 +106,7 @@ where
     }
 
     fn refill(&mut self) {
-        while self.in_flight < self.feeder.window {
+        while self.in_flight < self.feeder.window() {
             let Some((start, inputs)) = self.feeder.next_inputs() else {
                 break;
             };
@@ -122,7 +122,7 @@ where
         }
         // Handles are kept to cancel unstarted chunks on drop; forget the
         // finished ones now and then so the list stays window-sized.
-        if self.handles.len() > self.feeder.window.saturating_mul(2) {
+        if self.handles.len() > self.feeder.window().saturating_mul(2) {
             self.handles.retain(|queued| !queued.handle.is_finished());
         }
     }
