@@ -182,8 +182,9 @@ struct RunArgs {
     #[arg(long, value_name = "N", conflicts_with = "sample")]
     limit: Option<usize>,
     /// Compute only N points of the space (of the shard, with --shard)
-    /// drawn at random, without listing the space; the same --seed draws
-    /// the same points, and a larger N draws them first, then more.
+    /// drawn at random, one at a time as the run goes: memory does not grow
+    /// with N or the space. The same --seed draws the same points, and a
+    /// larger N draws them first, then more.
     #[arg(long, value_name = "N")]
     sample: Option<usize>,
     /// Seed of --sample.
@@ -527,7 +528,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         selection = Selection::Prefix { offset, step, count };
     } else if let Some(count) = args.sample {
         scope.push_str(&format!(" ({count} points drawn with seed {})", args.seed));
-        selection = Selection::Indices(selection.sample(header.space.len(), count, args.seed));
+        selection = selection.sample(count, args.seed);
     }
     let stop = Stop::on_signals().context("installing the SIGINT/SIGTERM/SIGUSR1 handlers")?;
     // Descendants of black boxes that left their process group (setsid,
