@@ -1125,14 +1125,21 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
             println!("{gap}");
         }
     }
+    let unlisted = collection.missing_unlisted();
+    if unlisted > 0 {
+        eprintln!(
+            "sweep: {unlisted} more points without a record are not listed (the first {} are)",
+            collection.missing - unlisted
+        );
+    }
     let given_up = collection.gaps.iter().filter(|gap| gap.is_given_up(max_attempts)).count();
-    let failed = collection.gaps.iter().filter(|gap| gap.reason != slurm::GapReason::Missing).count();
+    let failed = collection.failed();
     let total = header.space.len();
     eprintln!(
         "sweep: merged {count} shards into {}: {} done, {failed} failed, {} missing of {total} points",
         output.display(),
         collection.records.len() - failed,
-        collection.gaps.len() - failed,
+        collection.missing,
     );
     if collection.is_complete() {
         return Ok(());
@@ -1149,7 +1156,7 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
     let given_up_note = if given_up > 0 { format!(", {given_up} given up") } else { String::new() };
     Err(sweep::exit::Incomplete(format!(
         "{} of {total} points have no value (shards {}{given_up_note}); {advice}",
-        collection.gaps.len(),
+        failed + collection.missing,
         shards.join(", "),
     ))
     .into())
