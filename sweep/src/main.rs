@@ -182,8 +182,9 @@ struct RunArgs {
     #[arg(long, value_name = "N", conflicts_with = "sample")]
     limit: Option<usize>,
     /// Compute only N points of the space (of the shard, with --shard)
-    /// drawn at random, without listing the space; the same --seed draws
-    /// the same points, and a larger N draws them first, then more.
+    /// drawn at random, one at a time as the run goes: memory does not grow
+    /// with N or the space. The same --seed draws the same points, and a
+    /// larger N draws them first, then more.
     #[arg(long, value_name = "N")]
     sample: Option<usize>,
     /// Seed of --sample.
@@ -527,7 +528,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         selection = Selection::Prefix { offset, step, count };
     } else if let Some(count) = args.sample {
         scope.push_str(&format!(" ({count} points drawn with seed {})", args.seed));
-        selection = Selection::Indices(selection.sample(header.space.len(), count, args.seed));
+        selection = selection.sample(count, args.seed);
     }
     let stop = Stop::on_signals().context("installing the SIGINT/SIGTERM/SIGUSR1 handlers")?;
     // Descendants of black boxes that left their process group (setsid,
@@ -1124,14 +1125,21 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
             println!("{gap}");
         }
     }
+    let unlisted = collection.missing_unlisted();
+    if unlisted > 0 {
+        eprintln!(
+            "sweep: {unlisted} more points without a record are not listed (the first {} are)",
+            collection.missing - unlisted
+        );
+    }
     let given_up = collection.gaps.iter().filter(|gap| gap.is_given_up(max_attempts)).count();
-    let failed = collection.gaps.iter().filter(|gap| gap.reason != slurm::GapReason::Missing).count();
+    let failed = collection.failed();
     let total = header.space.len();
     eprintln!(
         "sweep: merged {count} shards into {}: {} done, {failed} failed, {} missing of {total} points",
         output.display(),
         collection.records.len() - failed,
-        collection.gaps.len() - failed,
+        collection.missing,
     );
     if collection.is_complete() {
         return Ok(());
@@ -1148,7 +1156,7 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
     let given_up_note = if given_up > 0 { format!(", {given_up} given up") } else { String::new() };
     Err(sweep::exit::Incomplete(format!(
         "{} of {total} points have no value (shards {}{given_up_note}); {advice}",
-        collection.gaps.len(),
+        failed + collection.missing,
         shards.join(", "),
     ))
     .into())

@@ -63,6 +63,18 @@ pub enum Selection {
         /// How many indices, at most.
         count: usize,
     },
+    /// `count` indices of `from` drawn at random, in the order drawn (see
+    /// [`Selection::sample`]). Drawn one at a time as the run takes them,
+    /// and tested for by inverting the draw, so a sample of any size holds
+    /// nothing per point; counted by arithmetic when `from` is.
+    Sample {
+        /// The selection drawn from.
+        from: Box<Selection>,
+        /// How many indices, at most.
+        count: usize,
+        /// The key of the draw.
+        seed: u64,
+    },
 }
 
 impl std::fmt::Debug for Selection {
@@ -73,13 +85,15 @@ impl std::fmt::Debug for Selection {
             Selection::Stride { offset, step } => write!(f, "Stride({offset} + k·{step})"),
             Selection::Filter(_) => f.write_str("Filter(..)"),
             Selection::Prefix { offset, step, count } => write!(f, "Prefix({offset} + k·{step}, k < {count})"),
+            Selection::Sample { from, count, seed } => write!(f, "Sample({count} of {from:?}, seed {seed})"),
         }
     }
 }
 
 impl Selection {
     /// The selected indices of a space of `len` points, each once, in
-    /// increasing order except for `Indices`, which come as first given.
+    /// increasing order except for `Indices`, which come as first given,
+    /// and `Sample`, which come as drawn.
     pub fn indices(&self, len: usize) -> Box<dyn Iterator<Item = usize> + '_> {
         match self {
             Selection::All => Box::new(0..len),
@@ -92,50 +106,48 @@ impl Selection {
             Selection::Stride { offset, step } => Box::new((*offset..len).step_by((*step).max(1))),
             Selection::Filter(keep) => Box::new((0..len).filter(move |i| keep(*i))),
             Selection::Prefix { offset, step, count } => Box::new((*offset..len).step_by((*step).max(1)).take(*count)),
+            Selection::Sample { from, count, seed } => {
+                // Counted once here, not per draw: `from` may count by
+                // enumerating.
+                let available = from.count(len);
+                let permutation = Permutation::new(available, *seed);
+                Box::new((0..available.min(*count)).filter_map(move |k| from.nth(permutation.apply(k), len)))
+            }
         }
     }
 
-    /// `n` of the selected indices of a space of `len` points, drawn at
-    /// random (all of them when `n` is not smaller), in the order drawn: a
-    /// keyed pseudo-random permutation of the selection's ranks, so nothing
-    /// but the `n` indices is ever held. The same `seed` draws the same
-    /// points, and a larger `n` draws the same ones first: a rerun resumes
-    /// the sample, a larger one extends it.
+    /// `count` of this selection's indices drawn at random (all of them
+    /// when `count` is not smaller), as a selection whose
+    /// [`indices`](Selection::indices) come in the order drawn: a keyed
+    /// pseudo-random permutation of this selection's ranks, walked as the
+    /// run goes, so nothing is held per point whatever `count` is. The same
+    /// `seed` draws the same points, and a larger `count` draws the same
+    /// ones first: a rerun resumes the sample, a larger one extends it.
     ///
     /// # Examples
     ///
     /// ```
     /// use sweep::Selection;
     /// let huge = 1_000_000_000_000;
-    /// let five = Selection::All.sample(huge, 5, 7);
+    /// let five: Vec<usize> = Selection::All.sample(5, 7).indices(huge).collect();
     /// assert_eq!(five.len(), 5);
     /// assert!(five.iter().all(|i| *i < huge));
-    /// assert_eq!(Selection::All.sample(huge, 8, 7)[..5], five[..]);
+    /// // As large as the space: counted, tested and drawn without a list.
+    /// let all = Selection::All.sample(huge, 7);
+    /// assert_eq!(all.count(huge), huge);
+    /// assert_eq!(all.indices(huge).take(5).collect::<Vec<_>>(), five);
+    /// assert!(five.iter().all(|i| all.membership(huge)(*i)));
     /// ```
-    pub fn sample(&self, len: usize, n: usize, seed: u64) -> Vec<usize> {
-        let available = self.count(len);
-        let permutation = Permutation::new(available, seed);
-        let nth = |rank: usize| -> Option<usize> {
-            match self {
-                Selection::All => Some(rank),
-                Selection::Stride { offset, step } | Selection::Prefix { offset, step, .. } => {
-                    Some(offset + rank * (*step).max(1))
-                }
-                other => other.indices(len).nth(rank),
-            }
-        };
-        (0..available.min(n)).filter_map(|k| nth(permutation.apply(k))).collect()
+    pub fn sample(self, count: usize, seed: u64) -> Selection {
+        Selection::Sample { from: Box::new(self), count, seed }
     }
 
     /// How many indices of a space of `len` points are selected.
     pub fn count(&self, len: usize) -> usize {
-        match self {
-            Selection::All => len,
-            Selection::Stride { offset, step } => len.saturating_sub(*offset).div_ceil((*step).max(1)),
-            Selection::Prefix { offset, step, count } => {
-                len.saturating_sub(*offset).div_ceil((*step).max(1)).min(*count)
-            }
-            other => other.indices(len).count(),
+        match (self, self.progression()) {
+            (_, Some((offset, step, cap))) => len.saturating_sub(offset).div_ceil(step).min(cap),
+            (Selection::Sample { from, count, .. }, _) => from.count(len).min(*count),
+            (other, _) => other.indices(len).count(),
         }
     }
 
@@ -151,24 +163,60 @@ impl Selection {
 
     /// Whether index `i` of a space of `len` points is selected.
     fn contains(&self, i: usize, len: usize, listed: &HashSet<usize>) -> bool {
-        i < len
-            && match self {
-                Selection::All => true,
-                Selection::Indices(_) => listed.contains(&i),
-                Selection::Stride { offset, step } => i >= *offset && (i - offset).is_multiple_of((*step).max(1)),
-                Selection::Filter(keep) => keep(i),
-                Selection::Prefix { offset, step, count } => {
-                    i >= *offset
-                        && (i - offset).is_multiple_of((*step).max(1))
-                        && (i - offset) / (*step).max(1) < *count
-                }
+        match self {
+            Selection::Indices(_) => i < len && listed.contains(&i),
+            Selection::Filter(keep) => i < len && keep(i),
+            _ => self.rank(i, len).is_some(),
+        }
+    }
+
+    /// `(offset, step, cap)` when the selection is the arithmetic
+    /// progression `offset + k·step` for `k < cap` (cut at the space's
+    /// end): its indices are then found, counted and ranked by arithmetic.
+    fn progression(&self) -> Option<(usize, usize, usize)> {
+        match self {
+            Selection::All => Some((0, 1, usize::MAX)),
+            Selection::Stride { offset, step } => Some((*offset, (*step).max(1), usize::MAX)),
+            Selection::Prefix { offset, step, count } => Some((*offset, (*step).max(1), *count)),
+            _ => None,
+        }
+    }
+
+    /// The selected index at position `rank` of [`Selection::indices`].
+    fn nth(&self, rank: usize, len: usize) -> Option<usize> {
+        match (self, self.progression()) {
+            (_, Some((offset, step, cap))) => {
+                (rank < cap).then(|| rank.checked_mul(step)?.checked_add(offset)).flatten().filter(|i| *i < len)
             }
+            (Selection::Sample { from, count, seed }, _) => {
+                let available = from.count(len);
+                (rank < available.min(*count)).then(|| from.nth(Permutation::new(available, *seed).apply(rank), len))?
+            }
+            (other, _) => other.indices(len).nth(rank),
+        }
+    }
+
+    /// The position of index `i` in [`Selection::indices`], if selected:
+    /// the inverse of [`Selection::nth`]. A sample inverts its draw.
+    fn rank(&self, i: usize, len: usize) -> Option<usize> {
+        match (self, self.progression()) {
+            (_, Some((offset, step, cap))) => {
+                let rank = i.checked_sub(offset).filter(|d| d.is_multiple_of(step))? / step;
+                (i < len && rank < cap).then_some(rank)
+            }
+            (Selection::Sample { from, count, seed }, _) => {
+                let drawn = Permutation::new(from.count(len), *seed).invert(from.rank(i, len)?);
+                (drawn < *count).then_some(drawn)
+            }
+            (other, _) => other.indices(len).position(|j| j == i),
+        }
     }
 }
 
 /// A keyed bijection of `0..size`: a balanced Feistel network on the
 /// smallest even number of bits that holds `size`, walked along its cycle
-/// until it lands inside (fewer than four steps on average).
+/// until it lands inside (fewer than four steps on average). The same walk
+/// backwards, through the rounds undone in reverse, inverts it.
 struct Permutation {
     size: usize,
     half_bits: u32,
@@ -183,7 +231,10 @@ impl Permutation {
         Permutation { size, half_bits: bits.div_ceil(2), seed }
     }
 
+    /// The image of `x`, for `x < size` (there is none otherwise, and the
+    /// walk would not end).
     fn apply(&self, mut x: usize) -> usize {
+        debug_assert!(x < self.size, "{x} is outside 0..{}", self.size);
         loop {
             x = self.round_trip(x as u64) as usize;
             if x < self.size {
@@ -192,12 +243,37 @@ impl Permutation {
         }
     }
 
+    /// The `x` with `apply(x) == y`, for `y < size`.
+    fn invert(&self, mut y: usize) -> usize {
+        debug_assert!(y < self.size, "{y} is outside 0..{}", self.size);
+        loop {
+            y = self.round_trip_back(y as u64) as usize;
+            if y < self.size {
+                return y;
+            }
+        }
+    }
+
+    fn mask(&self) -> u64 {
+        (1u64 << self.half_bits) - 1
+    }
+
+    fn mix(&self, round: u64, half: u64) -> u64 {
+        splitmix64(self.seed ^ round.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ half) & self.mask()
+    }
+
     fn round_trip(&self, x: u64) -> u64 {
-        let mask = (1u64 << self.half_bits) - 1;
-        let (mut left, mut right) = (x >> self.half_bits, x & mask);
+        let (mut left, mut right) = (x >> self.half_bits, x & self.mask());
         for round in 0..Self::ROUNDS {
-            let mixed = splitmix64(self.seed ^ round.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ right) & mask;
-            (left, right) = (right, left ^ mixed);
+            (left, right) = (right, left ^ self.mix(round, right));
+        }
+        (left << self.half_bits) | right
+    }
+
+    fn round_trip_back(&self, x: u64) -> u64 {
+        let (mut left, mut right) = (x >> self.half_bits, x & self.mask());
+        for round in (0..Self::ROUNDS).rev() {
+            (left, right) = (right ^ self.mix(round, left), left);
         }
         (left << self.half_bits) | right
     }
@@ -646,11 +722,8 @@ where
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     // Sizes by arithmetic: nothing is enumerated before the first point starts.
     let selected = options.selection.count(len);
-    let listed: HashSet<usize> = match &options.selection {
-        Selection::Indices(indices) => indices.iter().copied().collect(),
-        _ => HashSet::new(),
-    };
-    let skipped = resume.skip.iter().filter(|i| options.selection.contains(**i, len, &listed)).count();
+    let selected_here = options.selection.membership(len);
+    let skipped = resume.skip.iter().filter(|i| selected_here(**i)).count();
     let pending = selected.saturating_sub(skipped);
 
     let interactive = options.progress && options.bar && std::io::stderr().is_terminal();
@@ -854,22 +927,98 @@ mod tests {
         assert_eq!(Selection::Prefix { offset: 0, step: 1, count: 99 }.count(5), 5);
     }
 
+    /// The drawn indices, in the order drawn.
+    fn drawn(selection: &Selection, len: usize, n: usize, seed: u64) -> Vec<usize> {
+        selection.clone().sample(n, seed).indices(len).collect()
+    }
+
     #[test]
     fn samples_are_distinct_deterministic_and_extend_with_n() {
         for size in [1, 2, 3, 7, 64, 1000, 1023, 1025] {
-            let all = Selection::All.sample(size, usize::MAX, 11);
+            let all = drawn(&Selection::All, size, usize::MAX, 11);
             let mut sorted = all.clone();
             sorted.sort_unstable();
             assert_eq!(sorted, (0..size).collect::<Vec<_>>(), "a permutation of 0..{size}");
         }
-        let a = Selection::All.sample(1000, 10, 1);
-        assert_eq!(a, Selection::All.sample(1000, 10, 1));
-        assert_ne!(a, Selection::All.sample(1000, 10, 2), "the seed matters");
-        assert_eq!(Selection::All.sample(1000, 20, 1)[..10], a[..]);
+        let a = drawn(&Selection::All, 1000, 10, 1);
+        assert_eq!(a, drawn(&Selection::All, 1000, 10, 1));
+        assert_ne!(a, drawn(&Selection::All, 1000, 10, 2), "the seed matters");
+        assert_eq!(drawn(&Selection::All, 1000, 20, 1)[..10], a[..]);
         let shard = Selection::Stride { offset: 2, step: 4 };
-        let drawn = shard.sample(1_000_000_000_000, 100, 5);
-        assert_eq!(drawn.len(), 100);
-        assert!(drawn.iter().all(|i| i % 4 == 2 && *i < 1_000_000_000_000), "{drawn:?}");
+        let sample = drawn(&shard, 1_000_000_000_000, 100, 5);
+        assert_eq!(sample.len(), 100);
+        assert!(sample.iter().all(|i| i % 4 == 2 && *i < 1_000_000_000_000), "{sample:?}");
+    }
+
+    /// What the first release of `--sample` drew (computed with its code).
+    const DRAWN_FROM_HUGE_WITH_SEED_42: [usize; 4] =
+        [634_472_718_883, 14_074_798_367, 136_702_958_219, 531_747_680_107];
+    const DRAWN_FROM_SHARD_1_OF_3_WITH_SEED_0: [usize; 5] = [34, 58, 31, 79, 1];
+
+    /// Which points `--sample` draws is on disk in every sampled results
+    /// file: a rerun resumes it only if the draw never changes.
+    #[test]
+    fn the_draw_of_a_seed_never_changes() {
+        assert_eq!(drawn(&Selection::All, 1_000_000_000_000, 4, 42), DRAWN_FROM_HUGE_WITH_SEED_42);
+        assert_eq!(drawn(&Selection::Stride { offset: 1, step: 3 }, 100, 5, 0), DRAWN_FROM_SHARD_1_OF_3_WITH_SEED_0);
+    }
+
+    #[test]
+    fn the_inverse_permutation_inverts() {
+        for size in [1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 63, 64, 65, 100, 1000, 1023, 1024, 1025, 4097] {
+            for seed in [0, 1, 42, u64::MAX] {
+                let permutation = Permutation::new(size, seed);
+                let mut hit = vec![false; size];
+                for x in 0..size {
+                    let y = permutation.apply(x);
+                    assert!(y < size && !hit[y], "apply is a bijection of 0..{size} (seed {seed})");
+                    hit[y] = true;
+                    assert_eq!(permutation.invert(y), x, "size {size}, seed {seed}");
+                }
+            }
+        }
+        for size in [1_000_000_000_000, (1 << 40) + 1, usize::MAX / 3, usize::MAX] {
+            let permutation = Permutation::new(size, 9);
+            for x in (0..1000).chain(size - 1000..size) {
+                assert_eq!(permutation.invert(permutation.apply(x)), x, "size {size}");
+                assert_eq!(permutation.apply(permutation.invert(x)), x, "size {size}");
+            }
+        }
+    }
+
+    /// Membership of a sample agrees with its draw for every kind of
+    /// selection drawn from, and is tested without listing the draw.
+    #[test]
+    fn a_sample_contains_exactly_what_it_draws() {
+        let froms = [
+            Selection::All,
+            Selection::Stride { offset: 1, step: 3 },
+            Selection::Prefix { offset: 2, step: 5, count: 40 },
+            Selection::Indices(vec![90, 4, 4, 17, 500, 33, 8]),
+            Selection::Filter(Arc::new(|i| i % 7 < 2)),
+            Selection::All.sample(150, 3),
+        ];
+        for from in froms {
+            for (len, n) in [(0, 5), (1, 5), (200, 0), (200, 1), (200, 37), (200, 1000)] {
+                let sample = from.clone().sample(n, 8);
+                let draw: Vec<usize> = sample.indices(len).collect();
+                let set: HashSet<usize> = draw.iter().copied().collect();
+                assert_eq!(set.len(), draw.len(), "{sample:?} of {len}: drawn once each");
+                assert_eq!(sample.count(len), draw.len(), "{sample:?} of {len}");
+                let member = sample.membership(len);
+                let within = from.membership(len);
+                for i in 0..len + 3 {
+                    assert_eq!(member(i), set.contains(&i), "{sample:?} of {len}: index {i}");
+                    assert!(!member(i) || within(i), "{sample:?} of {len}: {i} is not in {from:?}");
+                }
+            }
+        }
+        let huge = 1_000_000_000_000;
+        let sample = Selection::Stride { offset: 3, step: 4 }.sample(huge, 1);
+        assert_eq!(sample.count(huge), huge / 4);
+        let member = sample.membership(huge);
+        assert!(sample.indices(huge).take(1000).all(&member));
+        assert!(!member(0) && !member(huge + 3));
     }
 
     #[test]

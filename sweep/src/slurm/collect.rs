@@ -7,7 +7,13 @@ use std::path::{Path, PathBuf};
 
 use crate::point::{Point, PointId};
 use crate::slurm::{shard_counts_on_disk, Shard, SlurmError};
-use crate::store::{write_results_atomically, Header, Record, Results, ResultsWriter, StoreError};
+use crate::space::SpaceIndex;
+use crate::store::{is_of_space, write_results_atomically, Header, Record, Results, ResultsWriter, StoreError};
+
+/// How many points without a record [`collect`] lists as gaps; the others
+/// are counted only: a sweep of 10^12 points run in part has too many to
+/// hold, let alone to read.
+pub const MISSING_LISTED: usize = 1000;
 
 /// Why the shard files cannot be merged at all (as opposed to merely
 /// being incomplete, which [`Collection::gaps`] reports).
@@ -109,11 +115,17 @@ impl fmt::Display for Gap {
 /// The merged view of a sharded sweep.
 #[derive(Debug, Clone)]
 pub struct Collection {
-    /// The latest record of every point found, in index order (each point
-    /// once, however often its shard was resumed).
+    /// The latest record of every point of the space found, in index order
+    /// (each point once, however often its shard was resumed).
     pub records: Vec<Record>,
-    /// Points without a value, in index order.
+    /// Points without a value, in index order: every failed one (there is
+    /// a record of each), and the first [`MISSING_LISTED`] missing ones.
     pub gaps: Vec<Gap>,
+    /// Points without a record in any file, all of them (only the first
+    /// are listed in `gaps`).
+    pub missing: usize,
+    /// Shards with at least one point without a record, ascending.
+    pub shards_missing: Vec<usize>,
     /// Shards whose results file does not exist.
     pub absent_files: Vec<Shard>,
     /// Tolerated problems in the shard files, e.g. a torn last line.
@@ -125,12 +137,25 @@ pub struct Collection {
 impl Collection {
     /// Whether every point of the sweep has a value.
     pub fn is_complete(&self) -> bool {
-        self.gaps.is_empty()
+        self.gaps.is_empty() && self.missing == 0
     }
 
-    /// Indices of the shards with at least one gap, ascending.
+    /// Points whose latest record is a failure.
+    pub fn failed(&self) -> usize {
+        self.gaps.iter().filter(|gap| gap.reason != GapReason::Missing).count()
+    }
+
+    /// Points without a record that `gaps` does not list.
+    pub fn missing_unlisted(&self) -> usize {
+        let listed = self.gaps.len() - self.failed();
+        self.missing - listed
+    }
+
+    /// Indices of the shards with at least one point without a value,
+    /// ascending.
     pub fn incomplete_shards(&self) -> Vec<usize> {
-        let shards: BTreeSet<usize> = self.gaps.iter().map(|gap| gap.shard.index()).collect();
+        let failed = self.gaps.iter().map(|gap| gap.shard.index());
+        let shards: BTreeSet<usize> = self.shards_missing.iter().copied().chain(failed).collect();
         shards.into_iter().collect()
     }
 
@@ -138,8 +163,8 @@ impl Collection {
     /// missing, or failed fewer than `max_attempts` times. The array tasks
     /// to resubmit; shards whose only gaps are given-up points are not.
     pub fn shards_to_retry(&self, max_attempts: u32) -> Vec<usize> {
-        let shards: BTreeSet<usize> =
-            self.gaps.iter().filter(|gap| !gap.is_given_up(max_attempts)).map(|gap| gap.shard.index()).collect();
+        let retried = self.gaps.iter().filter(|gap| !gap.is_given_up(max_attempts)).map(|gap| gap.shard.index());
+        let shards: BTreeSet<usize> = self.shards_missing.iter().copied().chain(retried).collect();
         shards.into_iter().collect()
     }
 }
@@ -232,34 +257,70 @@ fn load_checked(path: &Path, header: &Header) -> Result<Results, StoreError> {
 }
 
 /// Gathers the sweep whose merged results go to `output` (see [`gather`])
-/// and finds its gaps, each attributed to its shard among `count`.
-/// Refused when there is nothing at all to merge: no results file and no
-/// shard file.
+/// and finds its gaps, each attributed to its shard among `count`: every
+/// failed point, and the first [`MISSING_LISTED`] points without a record,
+/// the rest of them counted. It takes time and memory for the records
+/// found, not for the space: a huge sweep run in part is collected as fast
+/// as a small one. Refused when there is nothing at all to merge: no
+/// results file and no shard file.
 pub fn collect(output: &Path, count: usize, header: &Header) -> Result<Collection, CollectError> {
+    collect_listing(output, count, header, MISSING_LISTED)
+}
+
+/// [`collect`], listing at most `listed` points without a record.
+fn collect_listing(output: &Path, count: usize, header: &Header, listed: usize) -> Result<Collection, CollectError> {
     // Validates the count, so that `Shard::of_point` below cannot panic.
     Shard::new(0, count)?;
-    let mut gathered = gather(output, header)?;
+    let gathered = gather(output, header)?;
     if gathered.shard_files.is_empty() && !output.exists() {
         let example = Shard::of_point(0, count).results_path(output);
         return Err(CollectError::NoShardFiles { output: output.to_owned(), count, example });
     }
     let absent_files = Shard::all(count).filter(|shard| !shard.results_path(output).exists()).collect();
-    let mut records = Vec::with_capacity(gathered.best.len());
+    // A record of a point outside the space is left out of the merge (and
+    // `write_merged` refuses to lose one that had a value in `output`).
+    let space = SpaceIndex::new(&header.space);
+    let mut records: Vec<Record> = gathered.best.into_values().filter(|record| is_of_space(&space, record)).collect();
+    records.sort_unstable_by_key(|record| record.index);
+    let total = header.space.len();
     let mut gaps = Vec::new();
-    for (index, point) in header.space.iter().enumerate() {
-        let shard = Shard::of_point(index, count);
-        match gathered.best.remove(&point.id()) {
-            Some(record) => {
-                if let Err(error) = &record.outcome {
-                    let reason = GapReason::Failed(error.clone());
-                    gaps.push(Gap { index, shard, point, reason, attempts: record.attempt });
-                }
-                records.push(record);
+    let mut found_in_shard: HashMap<usize, usize> = HashMap::new();
+    // The points without a record lie between the records found: listed
+    // from the start of the space until `listed` are.
+    let mut unlisted = listed;
+    let mut list_missing = |gaps: &mut Vec<Gap>, from: usize, to: usize| {
+        for index in (from..to).take(unlisted) {
+            if let Some(point) = header.space.point(index) {
+                let shard = Shard::of_point(index, count);
+                gaps.push(Gap { index, shard, point, reason: GapReason::Missing, attempts: 0 });
+                unlisted -= 1;
             }
-            None => gaps.push(Gap { index, shard, point, reason: GapReason::Missing, attempts: 0 }),
+        }
+    };
+    let mut next = 0;
+    for record in &records {
+        list_missing(&mut gaps, next, record.index);
+        next = record.index + 1;
+        *found_in_shard.entry(record.index % count).or_default() += 1;
+        if let Err(error) = &record.outcome {
+            let (index, shard, point) = (record.index, Shard::of_point(record.index, count), record.point.clone());
+            gaps.push(Gap { index, shard, point, reason: GapReason::Failed(error.clone()), attempts: record.attempt });
         }
     }
-    Ok(Collection { records, gaps, absent_files, warnings: gathered.warnings, done_in_output: gathered.done_in_output })
+    list_missing(&mut gaps, next, total);
+    let shards_missing = Shard::all(count)
+        .filter(|shard| found_in_shard.get(&shard.index()).copied().unwrap_or(0) < shard.len(total))
+        .map(|shard| shard.index())
+        .collect();
+    Ok(Collection {
+        missing: total.saturating_sub(records.len()),
+        shards_missing,
+        records,
+        gaps,
+        absent_files,
+        warnings: gathered.warnings,
+        done_in_output: gathered.done_in_output,
+    })
 }
 
 /// Copies every point that has a value somewhere in the sweep (the results
@@ -412,6 +473,42 @@ mod tests {
         assert_eq!(collection.incomplete_shards(), vec![1, 2]);
         assert_eq!(collection.gaps[1].to_string(), "shard 1/3  missing  #4 k=4");
         assert_eq!(collection.gaps[3].to_string(), "shard 1/3  failed   #7 k=7: exit status 3");
+    }
+
+    #[test]
+    fn only_the_first_missing_points_are_listed_and_all_are_counted() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let output = dir.path().join("r.jsonl");
+        let header = header();
+        // Shard 0 of 3 did two of its points (6 and 9 left), the others none.
+        write_shard(&output, &header, 0, &[ok(0), (3, Err("boom".into()))]);
+        let collection = collect_listing(&output, 3, &header, 2).unwrap_or_else(|e| panic!("{e}"));
+        let gaps: Vec<(usize, usize, &GapReason)> =
+            collection.gaps.iter().map(|g| (g.index, g.shard.index(), &g.reason)).collect();
+        // Failures are listed past the end of the missing points' listing.
+        assert_eq!(
+            gaps,
+            [(1, 1, &GapReason::Missing), (2, 2, &GapReason::Missing), (3, 0, &GapReason::Failed("boom".into()))]
+        );
+        assert_eq!((collection.missing, collection.missing_unlisted(), collection.failed()), (8, 6, 1));
+        assert!(!collection.is_complete());
+        // Shard 0's missing points are all unlisted, and still count.
+        assert_eq!(collection.shards_missing, [0, 1, 2]);
+        assert_eq!(collection.incomplete_shards(), [0, 1, 2]);
+        assert_eq!(collection.shards_to_retry(1), [0, 1, 2]);
+        let indices: Vec<usize> = collection.records.iter().map(|r| r.index).collect();
+        assert_eq!(indices, [0, 3]);
+
+        let unlisted = collect_listing(&output, 3, &header, 0).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(unlisted.gaps.len(), 1, "only the failure: {:?}", unlisted.gaps);
+        assert_eq!((unlisted.missing, unlisted.missing_unlisted()), (8, 8));
+        assert_eq!(unlisted.incomplete_shards(), [0, 1, 2]);
+
+        // Listing more than there are lists each once.
+        let all = collect_listing(&output, 3, &header, 100).unwrap_or_else(|e| panic!("{e}"));
+        let missing: Vec<usize> = all.gaps.iter().filter(|g| g.reason == GapReason::Missing).map(|g| g.index).collect();
+        assert_eq!(missing, [1, 2, 4, 5, 6, 7, 8, 9]);
+        assert_eq!(all.missing_unlisted(), 0);
     }
 
     #[test]

@@ -55,6 +55,11 @@ impl Shard {
         point_index % self.count == self.index
     }
 
+    /// How many of `total` points this shard owns, by arithmetic.
+    pub fn len(&self, total: usize) -> usize {
+        total.saturating_sub(self.index).div_ceil(self.count)
+    }
+
     /// The indices, among `total` points, that this shard owns.
     pub fn point_indices(&self, total: usize) -> impl Iterator<Item = usize> {
         (self.index..total).step_by(self.count)
@@ -173,6 +178,7 @@ mod tests {
                 assert_eq!(Shard::of_point(i, count), shard);
                 owners[i].push(shard.index());
             }
+            assert_eq!(shard.len(total), indices.len(), "{shard} counted by arithmetic");
             sizes.push(indices.len());
         }
         assert!(owners.iter().all(|owner| owner.len() == 1), "{owners:?}");
@@ -186,6 +192,8 @@ mod tests {
         let shard = Shard::new(5, 8).unwrap();
         assert_eq!(shard.point_indices(3).count(), 0);
         assert_eq!(Shard::new(2, 8).unwrap().point_indices(3).count(), 1);
+        assert_eq!((shard.len(3), Shard::new(2, 8).unwrap().len(3)), (0, 1));
+        assert_eq!(Shard::new(1, 2).unwrap().len(1_000_000_000_000), 500_000_000_000);
     }
 
     #[test]

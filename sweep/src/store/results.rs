@@ -121,11 +121,10 @@ impl Results {
         parse(path, &bytes, false)?.results.ok_or_else(|| StoreError::MissingHeader { path: path.to_owned() })
     }
 
-    /// Whether `record` is one of the header's points: its coordinates are
-    /// a point of the space at its index, and its id is theirs.
+    /// The records of the header's points ([`is_of_space`]) and the others.
     fn partition(&self) -> (Vec<&Record>, Vec<&Record>) {
         let index = SpaceIndex::new(&self.header.space);
-        self.records.iter().partition(|r| index.index_of(&r.point) == Some(r.index) && r.point.id() == r.id)
+        self.records.iter().partition(|r| is_of_space(&index, r))
     }
 
     /// The latest record of each point of the space, ordered by point index.
@@ -138,8 +137,7 @@ impl Results {
     /// in file order.
     pub(super) fn into_partition(self) -> (Header, Vec<Record>, Vec<Record>) {
         let index = SpaceIndex::new(&self.header.space);
-        let (inside, outside) =
-            self.records.into_iter().partition(|r| index.index_of(&r.point) == Some(r.index) && r.point.id() == r.id);
+        let (inside, outside) = self.records.into_iter().partition(|r| is_of_space(&index, r));
         (self.header, inside, outside)
     }
 
@@ -280,6 +278,14 @@ impl Results {
         writer.flush()?;
         Ok(())
     }
+}
+
+/// Whether `record` is of a point of the space `index` looks up: its
+/// coordinates are the space's point at its index, and its id is theirs.
+/// Any other record (another sweep's, pasted in, or left from before the
+/// space changed) is not counted as the sweep's by any command.
+pub fn is_of_space(index: &SpaceIndex<'_>, record: &Record) -> bool {
+    index.index_of(&record.point) == Some(record.index) && record.point.id() == record.id
 }
 
 /// The last of `records` for each index, ordered by index.
