@@ -315,6 +315,7 @@ impl ThreadPool {
     /// let mut squares = pool.map(|x: u64| x * x, 0..); // an endless input is fine
     /// assert_eq!(squares.nth(1000), Some(1_000_000));
     /// ```
+    #[inline]
     pub fn map<I, F, T>(&self, f: F, inputs: I) -> Map<'static, I::IntoIter, F, T>
     where
         I: IntoIterator,
@@ -371,6 +372,7 @@ impl ThreadPool {
     /// assert_eq!(out[1], Ok(1));
     /// assert!(out[2].as_ref().unwrap_err().is_panic());
     /// ```
+    #[inline]
     pub fn try_map<I, F, T>(&self, f: F, inputs: I) -> TryMap<'static, I::IntoIter, F, T>
     where
         I: IntoIterator,
@@ -391,6 +393,7 @@ impl ThreadPool {
     /// out.sort();
     /// assert_eq!(out, [(0, 11), (1, 21), (2, 31)]);
     /// ```
+    #[inline]
     pub fn map_unordered<I, F, T>(&self, f: F, inputs: I) -> MapUnordered<'static, I::IntoIter, F, T>
     where
         I: IntoIterator,
@@ -414,6 +417,7 @@ impl ThreadPool {
     /// assert_eq!(z, [-1.0, -5.0]);
     /// ```
     #[allow(clippy::type_complexity)]
+    #[inline]
     pub fn starmap<I, F>(
         &self,
         f: F,

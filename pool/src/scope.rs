@@ -117,6 +117,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// let out: Vec<i32> = pool.scope(|s| s.map(|x: i32| x + offset, 0..3).collect());
     /// assert_eq!(out, [10, 11, 12]);
     /// ```
+    #[inline]
     pub fn map<I, F, T>(&'scope self, f: F, inputs: I) -> Map<'scope, I::IntoIter, F, T>
     where
         I: IntoIterator,
@@ -135,6 +136,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// let out: Vec<_> = pool.scope(|s| s.try_map(|x: i32| if x > limit { panic!("big") } else { x }, 0..3).collect());
     /// assert!(out[2].is_err());
     /// ```
+    #[inline]
     pub fn try_map<I, F, T>(&'scope self, f: F, inputs: I) -> TryMap<'scope, I::IntoIter, F, T>
     where
         I: IntoIterator,
@@ -154,6 +156,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// let n = pool.scope(|s| s.map_unordered(|i: usize| names[i].len(), 0..2).count());
     /// assert_eq!(n, 2);
     /// ```
+    #[inline]
     pub fn map_unordered<I, F, T>(&'scope self, f: F, inputs: I) -> MapUnordered<'scope, I::IntoIter, F, T>
     where
         I: IntoIterator,
@@ -174,6 +177,7 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     /// assert_eq!(z, [8.0, 12.0]);
     /// ```
     #[allow(clippy::type_complexity)]
+    #[inline]
     pub fn starmap<I, F>(
         &'scope self,
         f: F,

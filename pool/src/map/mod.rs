@@ -39,6 +39,8 @@ macro_rules! settings {
         #[doc = concat!("let n = pool.", $example, ".chunk_size(pool::Chunking::Auto).count();")]
         /// assert_eq!(n, 1000);
         /// ```
+        // Inline, as the map's constructors: see `Cursor`.
+        #[inline]
         pub fn chunk_size(mut self, chunking: impl Into<Chunking>) -> Self {
             let chunking = chunking.into();
             if let Chunking::Fixed(size) = chunking {
@@ -62,6 +64,8 @@ macro_rules! settings {
         #[doc = concat!("let n = pool.", $example, ".window(2).count();")]
         /// assert_eq!(n, 1000);
         /// ```
+        // Inline, as the map's constructors: see `Cursor`.
+        #[inline]
         pub fn window(mut self, chunks: usize) -> Self {
             assert!(chunks >= 1, "a map's window must hold at least 1 chunk, got {chunks}");
             self.engine.feeder.set_window(chunks);
@@ -94,6 +98,8 @@ macro_rules! settings {
         #[doc = concat!("let n = pool.", $example, ".on_progress(move |p| last.store(p.done, Ordering::SeqCst)).count();")]
         /// assert_eq!((n, seen.load(Ordering::SeqCst)), (1000, 1000));
         /// ```
+        // Inline, as the map's constructors: see `Cursor`.
+        #[inline]
         pub fn on_progress(mut self, callback: impl Fn(Progress) + Send + Sync + 'a) -> Self {
             self.engine.feeder.set_progress(Box::new(callback));
             self

@@ -13,7 +13,7 @@
 //! of the pool's workers, never runs `f`. Dropping the map cancels the
 //! chunks no worker has started.
 
-use std::fmt;
+use std::{fmt, mem};
 
 use super::feeder::{Feeder, Outcome, Queue, Queued};
 use super::progress::Progress;
@@ -59,10 +59,12 @@ where
     F: Fn(I::Item) -> T + Send + Sync + 'a,
     T: Send + 'a,
 {
+    // Inline, with the engine built out of line: a constructor writing
+    // the map through a pointer would leave the caller's map in memory,
+    // and `fast` with it (see `Cursor`).
+    #[inline(always)]
     pub(crate) fn new(spawner: Spawner<'a>, f: F, inputs: I) -> Self {
-        let engine =
-            Engine { current: Current::new(), feeder: Feeder::new(spawner, f, inputs), in_flight: Queue::new() };
-        TryMap { fast: Cursor::empty(), engine: Box::new(engine) }
+        TryMap { fast: Cursor::empty(), engine: Engine::boxed(spawner, f, inputs) }
     }
 
     settings!("try_map(|x: u32| x, 0..1000u32)");
@@ -83,6 +85,11 @@ where
     F: Fn(I::Item) -> T + Send + Sync + 'a,
     T: Send + 'a,
 {
+    #[inline(never)]
+    fn boxed(spawner: Spawner<'a>, f: F, inputs: I) -> Box<Self> {
+        Box::new(Engine { current: Current::new(), feeder: Feeder::new(spawner, f, inputs), in_flight: Queue::new() })
+    }
+
     fn refill(&mut self) {
         while self.in_flight.len() < self.feeder.window() {
             let Some((start, inputs)) = self.feeder.next_inputs() else {
@@ -191,6 +198,7 @@ where
     F: Fn(I::Item) -> T + Send + Sync + 'a,
     T: Send + 'a,
 {
+    #[inline(always)]
     pub(crate) fn new(spawner: Spawner<'a>, f: F, inputs: I) -> Self {
         Map { inner: TryMap::new(spawner, f, inputs) }
     }
@@ -201,6 +209,7 @@ where
     /// let pool = pool::ThreadPool::new(2).unwrap();
     /// assert_eq!(pool.map(|x: u8| x, 0..10u8).chunk_size(3).count(), 10);
     /// ```
+    #[inline]
     pub fn chunk_size(self, chunking: impl Into<Chunking>) -> Self {
         Map { inner: self.inner.chunk_size(chunking) }
     }
@@ -211,6 +220,7 @@ where
     /// let pool = pool::ThreadPool::new(2).unwrap();
     /// assert_eq!(pool.map(|x: u8| x, 0..10u8).window(1).count(), 10);
     /// ```
+    #[inline]
     pub fn window(self, chunks: usize) -> Self {
         Map { inner: self.inner.window(chunks) }
     }
@@ -222,6 +232,7 @@ where
     /// let bar = |p: pool::Progress| assert!(p.done <= p.total.unwrap());
     /// assert_eq!(pool.map(|x: u8| x, 0..10u8).on_progress(bar).count(), 10);
     /// ```
+    #[inline]
     pub fn on_progress(self, callback: impl Fn(Progress) + Send + Sync + 'a) -> Self {
         Map { inner: self.inner.on_progress(callback) }
     }
@@ -255,15 +266,22 @@ where
     where
         G: FnMut(B, T) -> B,
     {
+        // The run in a local of this frame, which no call borrows: `self`
+        // came by pointer, and its fields stay in memory.
         let mut acc = init;
+        let mut run = mem::replace(&mut self.inner.fast, Cursor::empty());
         loop {
-            while let Some(value) = self.inner.fast.next() {
+            while let Some(value) = run.next() {
                 acc = g(acc, value);
             }
-            match self.inner.next_chunk() {
+            let (next, _, (_, item)) = match self.inner.engine.next_chunk() {
                 None => return acc,
-                Some(Ok(value)) => acc = g(acc, value),
-                Some(Err(error)) => error.resume(),
+                Some(next) => next,
+            };
+            run.replace_spent(next);
+            match item {
+                Ok(value) => acc = g(acc, value),
+                Err(error) => error.resume(),
             }
         }
     }

@@ -63,16 +63,10 @@ where
     F: Fn(I::Item) -> T + Send + Sync + 'a,
     T: Send + 'a,
 {
+    // As `TryMap::new`: inline, the engine built out of line.
+    #[inline(always)]
     pub(crate) fn new(spawner: Spawner<'a>, f: F, inputs: I) -> Self {
-        let engine = Engine {
-            current: Current::new(),
-            feeder: Feeder::new(spawner, f, inputs),
-            completions: Arc::new(Completions::new()),
-            handles: Queue::new(),
-            in_flight: 0,
-            in_flight_items: 0,
-        };
-        MapUnordered { fast: Cursor::empty(), fast_start: 0, engine: Box::new(engine) }
+        MapUnordered { fast: Cursor::empty(), fast_start: 0, engine: Engine::boxed(spawner, f, inputs) }
     }
 
     settings!("map_unordered(|x: u32| x, 0..1000u32)");
@@ -85,6 +79,18 @@ where
     F: Fn(I::Item) -> T + Send + Sync + 'a,
     T: Send + 'a,
 {
+    #[inline(never)]
+    fn boxed(spawner: Spawner<'a>, f: F, inputs: I) -> Box<Self> {
+        Box::new(Engine {
+            current: Current::new(),
+            feeder: Feeder::new(spawner, f, inputs),
+            completions: Arc::new(Completions::new()),
+            handles: Queue::new(),
+            in_flight: 0,
+            in_flight_items: 0,
+        })
+    }
+
     /// The map's size hint, given the items left in its run.
     #[inline(never)]
     fn size_hint(&self, in_run: usize) -> (usize, Option<usize>) {

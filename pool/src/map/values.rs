@@ -281,10 +281,16 @@ impl<V> Cursor<V> {
         mem::forget(mem::replace(self, next));
     }
 
+    /// Drops the values `read..end` from `base`, each under its own guard,
+    /// and raises the first panic once all are gone. Given the fields, not
+    /// the cursor: lending the cursor to a call would keep it out of
+    /// registers wherever it might be dropped.
     #[cold]
-    fn drop_unread(&mut self) {
+    fn drop_unread(base: NonNull<V>, read: usize, end: usize) {
+        // Owns the values now (the caller's cursor has given them up).
+        let mut rest = Cursor { base, read, end, owns: PhantomData };
         let mut first = None;
-        while let Some(value) = self.next() {
+        while let Some(value) = rest.next() {
             if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(move || drop(value))) {
                 match first {
                     None => first = Some(payload),
@@ -307,7 +313,9 @@ impl<V> Drop for Cursor<V> {
     #[inline(always)]
     fn drop(&mut self) {
         if mem::needs_drop::<V>() && self.read != self.end {
-            self.drop_unread();
+            // Read by the call from here on: nothing left for this cursor.
+            let read = mem::replace(&mut self.read, self.end);
+            Self::drop_unread(self.base, read, self.end);
         }
     }
 }
