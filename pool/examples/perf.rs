@@ -14,11 +14,12 @@
 //! | 2,000 x 30 us spins: rayon's time / ours (= our speedup / rayon's) | | >= 0.97 |
 //! | 10^5 empty `scope.spawn`s | rayon's `scope.spawn` | <= 1x |
 //!
-//! Rows without a goal measure the floor of handing chunks to other threads
-//! at all ([`Floor`]), at chunks of 65,536 and at the automatic chunk size
-//! (12,288 `u64`s, the chunk buffer cap), the same way, so the map's own
-//! overhead can be told apart from the cost of moving every item between
-//! cores.
+//! Rows without a goal measure floors, the same way, so the map's own
+//! overhead can be told apart from costs any design pays: handing chunks
+//! to other threads at all ([`Floor`]), at chunks of 65,536 and at the
+//! automatic chunk size (12,288 `u64`s, the chunk buffer cap), and being a
+//! lazy chunked iterator that `collect` drains item by item, on one thread
+//! ([`Chunked`]).
 //!
 //! `cargo run --release -p parsweep-pool --example perf -- [rounds] [workers]`
 //! (defaults: 15 rounds, 2 workers).
@@ -163,6 +164,69 @@ impl Drop for Floor {
     }
 }
 
+/// A lazy iterator that hands out chunks of squares computed on the
+/// calling thread: no other thread, no synchronisation, one reused buffer,
+/// and the map's own shape (its read cursor beside a boxed source, so a
+/// loop over `next` keeps the cursor in registers). What `collect` costs
+/// for any iterator std cannot trust with its length (`TrustedLen`, which
+/// no crate may implement on stable Rust): one scalar `next` per item
+/// where the loop writes with no per-item check.
+struct Chunked {
+    /// The run being handed out: `buf[read..end]`.
+    read: usize,
+    end: usize,
+    source: Box<ChunkSource>,
+}
+
+struct ChunkSource {
+    buf: Vec<u64>,
+    next: u64,
+    n: u64,
+    chunk: u64,
+}
+
+impl ChunkSource {
+    #[inline(never)]
+    fn refill(&mut self) -> Option<usize> {
+        if self.next >= self.n {
+            return None;
+        }
+        let end = (self.next + self.chunk).min(self.n);
+        self.buf.clear();
+        self.buf.extend((self.next..end).map(square));
+        self.next = end;
+        Some(self.buf.len())
+    }
+}
+
+impl Chunked {
+    fn new(n: u64, chunk: u64) -> Self {
+        let source = ChunkSource { buf: Vec::with_capacity(chunk as usize), next: 0, n, chunk };
+        Chunked { read: 0, end: 0, source: Box::new(source) }
+    }
+}
+
+impl Iterator for Chunked {
+    type Item = u64;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<u64> {
+        if self.read == self.end {
+            self.end = self.source.refill()?;
+            self.read = 0;
+        }
+        let value = self.source.buf[self.read];
+        self.read += 1;
+        Some(value)
+    }
+
+    #[inline(always)]
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = (self.source.n - self.source.next) as usize + (self.end - self.read);
+        (left, Some(left))
+    }
+}
+
 /// One target: the times of the variant and of its baseline, per round.
 struct Row {
     what: &'static str,
@@ -223,6 +287,7 @@ fn main() {
     // Automatic chunks of `u64`s stop growing at the chunk buffer cap.
     let auto_chunk = (96 * 1024 / std::mem::size_of::<u64>()) as u64;
     let mut auto_floor = Row::reference("bare hand-off, chunks of 12,288", "sequential loop");
+    let mut chunked = Row::reference("one-thread chunked iterator, 12,288", "sequential loop");
     let mut unordered = Row::new("map_unordered, automatic chunking", "sequential loop", 1.5);
     let mut collect = Row::new("map_collect", "rayon collect", 1.1);
     // Time ratio rayon/ours is speedup ratio ours/rayon: goal >= 0.97,
@@ -253,6 +318,11 @@ fn main() {
             assert_eq!(v[999], 999 * 999);
         });
         auto_floor.push(bare_auto, seq);
+        let lazy_alone = time(|| {
+            let v: Vec<u64> = Chunked::new(N, auto_chunk).collect();
+            assert_eq!(v[999], 999 * 999);
+        });
+        chunked.push(lazy_alone, seq);
         let un = time(|| {
             let v: Vec<u64> = ours.map_unordered(square, 0..N).map(|(_, r)| r.unwrap_or(0)).collect();
             assert_eq!(v.len(), N as usize);
@@ -301,6 +371,7 @@ fn main() {
         &single,
         &auto,
         &auto_floor,
+        &chunked,
         &unordered,
         &collect,
         &spin_row,
