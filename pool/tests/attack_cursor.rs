@@ -290,7 +290,7 @@ fn try_map_and_unordered_mixed_consumption_drop_every_value_once() {
                     chunking,
                     window
                 );
-                let mut seen = vec![false; N];
+                let mut seen = [false; N];
                 for got in 0..k {
                     let (i, r) = map.next().expect("an item");
                     assert_eq!(r.map(Val::take), Ok(i), "{what}");
@@ -561,7 +561,7 @@ fn failures_in_try_map_and_unordered_keep_len_exact_and_payloads_original() {
                 chunking,
                 window
             );
-            let mut seen = vec![false; N];
+            let mut seen = [false; N];
             for got in 0..N {
                 assert_eq!(map.len(), N - got, "{what}");
                 let (i, r) = map.next().expect("an item");
@@ -724,7 +724,7 @@ fn an_input_panicking_under_try_map_and_unordered_loses_nothing() {
                 let (uins, uouts) = (Live::new(N), Live::new(N));
                 let xs = PanickyExact { next: 0, n: N, panics_at, live: Arc::clone(&uins) };
                 let mut map = pool.map_unordered(f_counted(&uouts, never, never), xs).chunk_size(c).window(window);
-                let mut seen = vec![false; N];
+                let mut seen = [false; N];
                 let mut got = 0;
                 while got < N {
                     assert_eq!(map.len(), N - got, "{what}");
@@ -776,7 +776,7 @@ fn shutdown_now_with_a_part_read_run_drops_every_value_once() {
                                 match ending {
                                     0 => caught(move || drop(map)),
                                     1 => caught(move || {
-                                        while let Some(v) = map.next() {
+                                        for v in map.by_ref() {
                                             v.take();
                                         }
                                     }),
@@ -796,10 +796,8 @@ fn shutdown_now_with_a_part_read_run_drops_every_value_once() {
                                 match ending {
                                     0 => caught(move || drop(map)),
                                     _ => caught(move || {
-                                        for r in map {
-                                            if let Ok(v) = r {
-                                                v.take();
-                                            }
+                                        for v in map.flatten() {
+                                            v.take();
                                         }
                                     }),
                                 }
@@ -943,7 +941,7 @@ fn zero_sized_values_with_drop_glue_are_dropped_exactly_once() {
                         }
                         _ => {
                             let mut map = configure!(pool.map_unordered(f, xs), chunking, window);
-                            let mut seen = vec![false; N];
+                            let mut seen = [false; N];
                             for _ in 0..k {
                                 let (i, r) = map.next().unwrap();
                                 assert!(r.is_ok() && !std::mem::replace(&mut seen[i], true), "{what}");
@@ -1060,15 +1058,15 @@ fn adapters_give_the_sequential_answers() {
                 let m = || configure!(pool.map(f, 0..n), chunking, window);
                 assert_eq!(m().sum::<u64>(), seq().sum::<u64>(), "{what}");
                 assert_eq!(m().count(), N, "{what}");
-                assert_eq!(m().last(), seq().last(), "{what}");
+                assert_eq!(m().last(), seq().next_back(), "{what}");
                 assert_eq!(m().max(), seq().max(), "{what}");
                 assert_eq!(m().min_by_key(|v| v % 97), seq().min_by_key(|v| v % 97), "{what}");
                 assert_eq!(m().nth(N / 2), seq().nth(N / 2), "{what}");
                 assert_eq!(m().nth(N), None, "{what}");
                 assert_eq!(m().find(|v| v % 11 == 5), seq().find(|v| v % 11 == 5), "{what}");
                 assert_eq!(m().position(|v| v % 13 == 7), seq().position(|v| v % 13 == 7), "{what}");
-                assert_eq!(m().any(|v| v == f(n - 1)), true, "{what}");
-                assert_eq!(m().all(|v| v != f(n / 2)), false, "{what}");
+                assert!(m().any(|v| v == f(n - 1)), "{what}");
+                assert!(!m().all(|v| v != f(n / 2)), "{what}");
                 assert_eq!(
                     m().take_while(|v| v % 17 != 3).count(),
                     seq().take_while(|v| v % 17 != 3).count(),
