@@ -238,9 +238,19 @@ where
 
     /// The map's size hint: `queued` items already cut (in flight or being
     /// handed out), plus the inputs not yet queued.
+    /// After `shutdown_now` the inputs not yet queued are only those of
+    /// the one last chunk (see `last_input_after_shutdown`): the inputs
+    /// held back, or else one more input.
     pub(super) fn size_hint(&self, queued: usize) -> (usize, Option<usize>) {
-        let (low, high) = if self.exhausted { (0, Some(0)) } else { self.inputs.size_hint() };
         let held = self.partial.len();
+        let (low, high) = if self.exhausted || (held > 0 && self.spawner.is_shut_down()) {
+            (0, Some(0))
+        } else if self.spawner.is_shut_down() {
+            let (low, high) = self.inputs.size_hint();
+            (low.min(1), high.map(|high| high.min(1)))
+        } else {
+            self.inputs.size_hint()
+        };
         (
             low.saturating_add(held).saturating_add(queued),
             high.and_then(|h| h.checked_add(held)).and_then(|h| h.checked_add(queued)),
