@@ -316,16 +316,16 @@ fn fold_re_raises_fs_panic_at_its_item() {
 }
 
 // ---------------------------------------------------------------------------
-// Take-back.
+// Settings changed while chunks are queued (they run as they were cut).
 // ---------------------------------------------------------------------------
 
-/// Inputs taken back by a late `chunk_size` and then left unread when the
-/// map is dropped: their `Drop` panics are user code like any other and
-/// must not abort the process (inputs still in queued chunks are dropped
-/// under panic guards; taken back, they must be too).
+/// Inputs in chunks queued before a late `chunk_size` (which run as they
+/// were cut), left unread when the map is dropped: their `Drop` panics are
+/// user code like any other and must not abort the process (inputs still
+/// in queued chunks are dropped under panic guards).
 #[test]
-fn inputs_taken_back_then_dropped_unread_cost_a_panic_not_the_process() {
-    in_child("inputs_taken_back_then_dropped_unread_cost_a_panic_not_the_process", || {
+fn inputs_queued_before_late_settings_then_dropped_unread_cost_a_panic_not_the_process() {
+    in_child("inputs_queued_before_late_settings_then_dropped_unread_cost_a_panic_not_the_process", || {
         quiet_intentional_panics();
         let pool = ThreadPool::new(1).unwrap();
         let (gate, release) = Gate::new(1);
@@ -339,7 +339,7 @@ fn inputs_taken_back_then_dropped_unread_cost_a_panic_not_the_process() {
         let mut map = pool.map(f, (0..100u64).map(Bomb)).chunk_size(1).window(8);
         assert_eq!(map.next(), Some(0));
         gate.wait_started();
-        // Chunks 2..=8 are queued behind the blocked chunk 1: taken back.
+        // Chunks 2..=8 stay queued behind the blocked chunk 1, as cut.
         let map = map.chunk_size(10);
         let dropped = panic::catch_unwind(AssertUnwindSafe(move || drop(map)));
         // One panic at most reaches the caller; the process lives on.
@@ -349,10 +349,11 @@ fn inputs_taken_back_then_dropped_unread_cost_a_panic_not_the_process() {
     });
 }
 
-/// Inputs with a panicking `Drop` taken back and cut again are each given
-/// to `f` exactly once (never dropped by the pool on the way).
+/// Inputs with a panicking `Drop`, in chunks queued before late settings
+/// and cut after them, are each given to `f` exactly once (never dropped
+/// by the pool on the way).
 #[test]
-fn inputs_with_a_panicking_drop_survive_being_taken_back_and_recut() {
+fn inputs_with_a_panicking_drop_survive_late_settings() {
     quiet_intentional_panics();
     within(LIMIT, "bombs recut", || {
         let pool = ThreadPool::new(1).unwrap();
@@ -383,11 +384,11 @@ fn inputs_with_a_panicking_drop_survive_being_taken_back_and_recut() {
     });
 }
 
-/// `mem::forget` of a map after a take-back: no hang, no use of freed
+/// `mem::forget` of a map after late settings: no hang, no use of freed
 /// memory (the queued chunks own what they use), and the pool goes on.
 #[test]
-fn forgetting_a_map_after_a_take_back_neither_hangs_nor_breaks_the_pool() {
-    within(LIMIT, "forget after take back", || {
+fn forgetting_a_map_after_late_settings_neither_hangs_nor_breaks_the_pool() {
+    within(LIMIT, "forget after late settings", || {
         for kind in 0..3 {
             let pool = ThreadPool::new(1).unwrap();
             let (gate, release) = Gate::new(1);
@@ -443,7 +444,7 @@ fn forgetting_a_map_after_a_take_back_neither_hangs_nor_breaks_the_pool() {
 
 /// Late settings on scoped maps over borrowed data, with the borrowed
 /// data checked afterwards (the scope must wait for every chunk, also the
-/// ones taken back and cancelled).
+/// ones queued before the settings changed, and those cancelled).
 #[test]
 fn scoped_maps_with_borrowed_data_and_late_settings() {
     within(LIMIT, "scoped late settings", || {
@@ -490,7 +491,7 @@ fn scoped_maps_with_borrowed_data_and_late_settings() {
 }
 
 /// A late, smaller window and chunk size also bound how far ahead of the
-/// consumer the inputs are read, once the inputs taken back are used up
+/// consumer the inputs are read, once the chunks queued before are handed out
 /// (16 chunks of 50 were read before the change: gone after 1000 items).
 #[test]
 fn a_late_smaller_window_bounds_the_read_ahead() {
@@ -726,8 +727,7 @@ fn shutdown_now_stops_a_map_running_inline() {
 
 /// `shutdown_now` with chunks of a `MapUnordered` still queued: they are
 /// cancelled, and the map must say so (`Cancelled` at their indices) or
-/// end, not wait for completions that will never come. (Also so before
-/// the take-back change, at c729fbc.)
+/// end, not wait for completions that will never come.
 #[test]
 fn unordered_map_after_shutdown_now_reports_cancelled_chunks() {
     within(Duration::from_secs(20), "unordered after shutdown_now", || {

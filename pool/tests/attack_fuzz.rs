@@ -390,12 +390,12 @@ fn sometimes_slow(x: usize) -> usize {
 }
 
 /// `shutdown_now` from another thread at a random moment while the
-/// consumer changes settings (taking chunks back) on an ordered `TryMap`:
+/// consumer changes settings (chunks queued run as cut) on an ordered `TryMap`:
 /// no hang, every item exactly once and in order, each result its own
 /// value or `Cancelled`.
 #[test]
-fn shutdown_now_racing_take_backs_ordered() {
-    within(Duration::from_secs(120), "shutdown vs take-back, ordered", || {
+fn shutdown_now_racing_late_settings_ordered() {
+    within(Duration::from_secs(120), "shutdown vs late settings, ordered", || {
         for seed in 0..16u64 {
             let mut rng = XorShift::new(seed);
             let pool = ThreadPool::new(1 + rng.below(3) as usize).unwrap();
@@ -428,8 +428,8 @@ fn shutdown_now_racing_take_backs_ordered() {
 
 /// The same for `MapUnordered`: every index exactly once.
 #[test]
-fn shutdown_now_racing_take_backs_unordered() {
-    within(Duration::from_secs(20), "shutdown vs take-back, unordered", || {
+fn shutdown_now_racing_late_settings_unordered() {
+    within(Duration::from_secs(20), "shutdown vs late settings, unordered", || {
         for seed in 0..16u64 {
             let mut rng = XorShift::new(seed);
             let pool = ThreadPool::new(1 + rng.below(3) as usize).unwrap();

@@ -67,7 +67,7 @@ fn settings_changed_between_every_item_lose_and_repeat_nothing() {
         };
     }
     assert_eq!(out, (0..N).map(|x| x * 3).collect::<Vec<_>>());
-    // Inputs taken back were never run, so nothing ran twice.
+    // Chunks queued before a change run as cut: nothing ran twice.
     assert_eq!(calls.load(Ordering::SeqCst), N as usize);
 }
 
