@@ -491,3 +491,30 @@ fn collect_of_a_huge_partly_computed_space_does_not_abort() {
     let merged: Vec<usize> = sandbox.load("huge.jsonl").records.iter().map(|r| r.index).collect();
     assert_eq!(merged, [0, 2]);
 }
+
+/// Shards run by hand with a shard count far above the number of points
+/// (`run --shard K/N` allows any N): `collect` finds and merges them at
+/// once, whether told `--tasks N` or not, without walking the empty shards
+/// or warning that their files are absent (they own no point).
+#[test]
+fn collect_with_far_more_shards_than_points_is_quick_and_quiet() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("few.ron", r#"(space: Grid([Range(name: "a", start: 0, end: 3)]), command: ["echo", "{a}"])"#);
+    const N: &str = "1000000000";
+    for k in 0..3 {
+        ok(sandbox.sweep(&["run", "--no-progress", "few.ron", "--shard", &format!("{k}/{N}")]));
+    }
+    for told in [true, false] {
+        let started = Instant::now();
+        let output = if told {
+            sandbox.sweep(&["collect", "few.ron", "--tasks", N])
+        } else {
+            sandbox.sweep(&["collect", "few.ron"])
+        };
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        assert!(!stderr(&output).contains("has no results file"), "{}", stderr(&output));
+        assert!(started.elapsed() < Duration::from_secs(20), "empty shards walked: {:?}", started.elapsed());
+        let merged: Vec<usize> = sandbox.load("few.jsonl").records.iter().map(|r| r.index).collect();
+        assert_eq!(merged, [0, 1, 2]);
+    }
+}

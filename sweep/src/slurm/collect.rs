@@ -1,12 +1,12 @@
 //! Merging the results files of a sharded sweep, and finding what is
 //! missing: `sweep collect`.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::point::{Point, PointId};
-use crate::slurm::{shard_counts_on_disk, Shard, SlurmError};
+use crate::slurm::{shards_on_disk, Shard, SlurmError};
 use crate::space::SpaceIndex;
 use crate::store::{is_of_space, write_results_atomically, Header, Record, Results, ResultsWriter, StoreError};
 
@@ -218,28 +218,23 @@ pub fn gather(output: &Path, header: &Header) -> Result<Gathered, CollectError> 
         }
         gathered.done_in_output = gathered.done();
     }
-    let counts = shard_counts_on_disk(output).map_err(|reason| StoreError::Io {
+    let shards = shards_on_disk(output).map_err(|reason| StoreError::Io {
         path: output.to_owned(),
         doing: "list the directory of",
         reason,
     })?;
-    for count in counts {
-        for shard in Shard::all(count) {
-            let path = shard.results_path(output);
-            if !path.exists() {
-                continue;
+    for shard in shards {
+        let path = shard.results_path(output);
+        let results = load_checked(&path, header)?;
+        gathered.warnings.extend(results.warnings.iter().cloned());
+        for record in results.records {
+            if !shard.contains(record.index) {
+                let owner = Shard::of_point(record.index, shard.count());
+                return Err(CollectError::WrongShard { path, index: record.index, shard, owner });
             }
-            let results = load_checked(&path, header)?;
-            gathered.warnings.extend(results.warnings.iter().cloned());
-            for record in results.records {
-                if !shard.contains(record.index) {
-                    let owner = Shard::of_point(record.index, count);
-                    return Err(CollectError::WrongShard { path, index: record.index, shard, owner });
-                }
-                gathered.fold(record);
-            }
-            gathered.shard_files.push((shard, path));
+            gathered.fold(record);
         }
+        gathered.shard_files.push((shard, path));
     }
     Ok(gathered)
 }
@@ -276,13 +271,17 @@ fn collect_listing(output: &Path, count: usize, header: &Header, listed: usize) 
         let example = Shard::of_point(0, count).results_path(output);
         return Err(CollectError::NoShardFiles { output: output.to_owned(), count, example });
     }
-    let absent_files = Shard::all(count).filter(|shard| !shard.results_path(output).exists()).collect();
+    let total = header.space.len();
+    // Shards past the last point own none (shard K of N holds the points
+    // K, K + N, ...): they need no file, and are never missing a point. So
+    // a count far above the number of points walks no more than the points.
+    let owning = || Shard::all(count).take(total);
+    let absent_files = owning().filter(|shard| !shard.results_path(output).exists()).collect();
     // A record of a point outside the space is left out of the merge (and
     // `write_merged` refuses to lose one that had a value in `output`).
     let space = SpaceIndex::new(&header.space);
     let mut records: Vec<Record> = gathered.best.into_values().filter(|record| is_of_space(&space, record)).collect();
     records.sort_unstable_by_key(|record| record.index);
-    let total = header.space.len();
     let mut gaps = Vec::new();
     let mut found_in_shard: HashMap<usize, usize> = HashMap::new();
     // The points without a record lie between the records found: listed
@@ -308,7 +307,7 @@ fn collect_listing(output: &Path, count: usize, header: &Header, listed: usize) 
         }
     }
     list_missing(&mut gaps, next, total);
-    let shards_missing = Shard::all(count)
+    let shards_missing = owning()
         .filter(|shard| found_in_shard.get(&shard.index()).copied().unwrap_or(0) < shard.len(total))
         .map(|shard| shard.index())
         .collect();
@@ -332,15 +331,15 @@ fn collect_listing(output: &Path, count: usize, header: &Header, listed: usize) 
 pub fn seed_shards(output: &Path, count: usize, header: &Header) -> Result<Seeded, CollectError> {
     Shard::new(0, count)?;
     let gathered = gather(output, header)?;
-    let mut by_shard: Vec<Vec<&Record>> = vec![Vec::new(); count];
+    // Only the shards that get a record: `count` may be as large as the
+    // space, far more than the records.
+    let mut by_shard: BTreeMap<usize, Vec<&Record>> = BTreeMap::new();
     for record in gathered.best.values() {
-        by_shard[record.index % count].push(record);
+        by_shard.entry(record.index % count).or_default().push(record);
     }
     let mut seeded = Seeded::default();
-    for (shard, mut records) in Shard::all(count).zip(by_shard) {
-        if records.is_empty() {
-            continue;
-        }
+    for (index, mut records) in by_shard {
+        let shard = Shard::of_point(index, count);
         records.sort_by_key(|record| record.index);
         let path = shard.results_path(output);
         let (mut writer, existing) = ResultsWriter::open(&path, header)?;

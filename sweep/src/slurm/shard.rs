@@ -79,10 +79,11 @@ impl Shard {
     }
 }
 
-/// The shard counts `N` for which shard files of `output` exist in its
-/// directory (`<stem>.shard-K-of-N.jsonl`), ascending; empty when none do.
-/// Lets `sweep collect` find the shards without being told `N`.
-pub fn shard_counts_on_disk(output: &Path) -> std::io::Result<Vec<usize>> {
+/// The shards whose files (`<stem>.shard-K-of-N.jsonl`) lie beside
+/// `output`, of every count `N`, ordered by count and then index; empty
+/// when none do. Found by listing the directory once, so a count far above
+/// the number of shard files costs nothing.
+pub fn shards_on_disk(output: &Path) -> std::io::Result<Vec<Shard>> {
     let directory = match output.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
@@ -93,7 +94,7 @@ pub fn shard_counts_on_disk(output: &Path) -> std::io::Result<Vec<usize>> {
     };
     // `<prefix>.shard-0-of-1.jsonl`: everything before `0-of-1.jsonl`.
     let prefix = &probe_name[..probe_name.len() - "0-of-1.jsonl".len()];
-    let mut counts = Vec::new();
+    let mut shards = Vec::new();
     let entries = match std::fs::read_dir(directory) {
         Ok(entries) => entries,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -108,11 +109,21 @@ pub fn shard_counts_on_disk(output: &Path) -> std::io::Result<Vec<usize>> {
             .strip_suffix(".jsonl")
             .and_then(|k_of_n| k_of_n.split_once("-of-"))
             .and_then(|(index, count)| Shard::new(index.parse().ok()?, count.parse().ok()?).ok());
-        if let Some(shard) = parsed {
-            counts.push(shard.count);
+        // The name must be the one `results_path` gives (no leading zeros),
+        // or the file is not this shard's.
+        if let Some(shard) = parsed.filter(|shard| shard.results_path(output).file_name() == Some(name.as_os_str())) {
+            shards.push(shard);
         }
     }
-    counts.sort_unstable();
+    shards.sort_unstable_by_key(|shard| (shard.count, shard.index));
+    Ok(shards)
+}
+
+/// The shard counts `N` for which shard files of `output` exist in its
+/// directory, ascending; empty when none do. Lets `sweep collect` find the
+/// shards without being told `N`.
+pub fn shard_counts_on_disk(output: &Path) -> std::io::Result<Vec<usize>> {
+    let mut counts: Vec<usize> = shards_on_disk(output)?.iter().map(|shard| shard.count).collect();
     counts.dedup();
     Ok(counts)
 }
