@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{CommandFactory, Parser, Subcommand};
 use sweep::command::Persistent;
-use sweep::slurm::{self, ArrayJob, Cluster, JobOptions, Shard, SubmissionLog, SubmittedArray};
+use sweep::slurm::{self, ArrayJob, Cluster, JobOptions, Limits, Shard, SubmissionLog, SubmittedArray};
 use sweep::store::SyncPolicy;
 use sweep::{execute, plot, CommandOptions, Header, Results, RunOptions, Selection, Spec, Stop};
 
@@ -212,8 +212,8 @@ struct SlurmArgs {
     /// Sweep spec (RON): space, command template and settings.
     spec: PathBuf,
     /// Number of shards N, one array task each (default when resubmitting:
-    /// the recorded count). Points already done in shard files of another
-    /// count are reused, not recomputed.
+    /// the recorded count), below the cluster's MaxJobCount. Points already
+    /// done in shard files of another count are reused, not recomputed.
     #[arg(long, value_name = "N")]
     tasks: Option<usize>,
     /// Results file (default: the spec's `output`, else `<spec name>.jsonl`);
@@ -911,6 +911,29 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
         );
         count = total.max(1);
     }
+    let (limits, assumed) = match cluster.limits() {
+        Ok(limits) => (limits, ""),
+        Err(err) if !submitting => {
+            let Limits { max_array_size, max_job_count } = Limits::DEFAULT;
+            eprintln!(
+                "sweep: warning: assuming Slurm's defaults MaxArraySize {max_array_size} and MaxJobCount \
+                 {max_job_count} ({err})"
+            );
+            (Limits::DEFAULT, ", Slurm's default")
+        }
+        Err(err) => return Err(err.into()),
+    };
+    // Refused before anything is written: sbatch would fail (or sleep and
+    // retry) partway through the arrays, and a count this large could not
+    // even be listed.
+    if count > limits.max_tasks() {
+        usage!(
+            "--tasks {count}: Slurm cannot hold that many array tasks: slurmctld holds fewer than MaxJobCount \
+             ({}{assumed}) jobs at once, each array task counting as one; use --tasks {} or fewer",
+            limits.max_job_count,
+            limits.max_tasks()
+        );
+    }
 
     // Points done in shard files of any count (or in the merged results) are
     // copied into this count's shard files: no task computes them again.
@@ -941,14 +964,7 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
         (0..count).collect()
     };
 
-    let max_array_size = match cluster.max_array_size() {
-        Ok(size) => size,
-        Err(err) if !submitting => {
-            eprintln!("sweep: warning: assuming MaxArraySize 1001, Slurm's default ({err})");
-            1001
-        }
-        Err(err) => return Err(err.into()),
-    };
+    let max_array_size = limits.max_array_size;
     let arrays = slurm::split_arrays(&shards, max_array_size, options.throttle)?;
     if arrays.len() > 1 {
         eprintln!(

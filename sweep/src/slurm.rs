@@ -28,7 +28,7 @@ mod submission;
 
 pub use client::{
     parse_config_value, parse_sacct, parse_squeue, parse_submission, poll_until_empty, settled_accounting, Cluster,
-    JobId, QueuedTask, TaskAccount,
+    JobId, Limits, QueuedTask, TaskAccount,
 };
 pub use collect::{
     collect, gather, seed_shards, write_merged, CollectError, Collection, Gap, GapReason, Gathered, Seeded,

@@ -457,6 +457,85 @@ fn a_sample_as_large_as_a_huge_space_starts_at_once_in_bounded_memory() {
     assert!(stderr(&three).contains("0 computed (0 failed), 3 already done"), "{}", stderr(&three));
 }
 
+/// `slurm --tasks N` with N far beyond what any Slurm holds (one task per
+/// point of a 10^12-point space) is refused at once, in bounded memory,
+/// naming the limit, before anything is written: slurmctld holds fewer
+/// than MaxJobCount jobs and counts each array task as one. It used to
+/// list all 10^12 shard indices first and abort on the failed allocation
+/// (SIGABRT, status 134).
+#[test]
+fn slurm_with_more_tasks_than_slurm_can_hold_is_refused_before_writing_anything() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("huge.ron", HUGE);
+    ok(sandbox.sweep(&["run", "--no-progress", "huge.ron", "--limit", "2"]));
+    let files = || {
+        let mut names: Vec<_> = std::fs::read_dir(sandbox.root())
+            .unwrap_or_else(|e| panic!("{e}"))
+            .map(|entry| entry.unwrap_or_else(|e| panic!("{e}")).file_name())
+            .collect();
+        names.sort();
+        names
+    };
+    let (files_before, results_before) = (files(), std::fs::read(sandbox.path("huge.jsonl")).unwrap_or_default());
+
+    let started = Instant::now();
+    let mut child = sandbox.start(&["slurm", "huge.ron", "--tasks", "1000000000000"]);
+    let mut peak_kib = 0;
+    while child.try_wait().unwrap_or_else(|e| panic!("{e}")).is_none() {
+        if started.elapsed() > Duration::from_secs(30) {
+            child.kill().unwrap_or_else(|e| panic!("kill: {e}"));
+            panic!("still running after 30 s");
+        }
+        peak_kib = peak_kib.max(resident_kib(child.id()));
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let output = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(peak_kib < 256 * 1024, "{peak_kib} KiB resident for 10^12 tasks");
+    let text = stderr(&output);
+    assert!(text.contains("--tasks 1000000000000: Slurm cannot hold that many array tasks"), "{text}");
+    assert!(text.contains("MaxJobCount"), "{text}");
+    assert_eq!(files(), files_before, "no script, log directory or shard file");
+    assert_eq!(std::fs::read(sandbox.path("huge.jsonl")).unwrap_or_default(), results_before);
+}
+
+/// The task limit is the cluster's own (`scontrol show config`, faked
+/// here): MaxJobCount − 1 tasks are written as arrays of MaxArraySize, one
+/// more is refused with both numbers named.
+#[test]
+fn slurm_tasks_are_limited_by_the_clusters_max_job_count() {
+    use std::os::unix::fs::PermissionsExt;
+    let sandbox = Sandbox::new();
+    sandbox.spec("huge.ron", HUGE);
+    let fake_bin = sandbox.path("fake-bin");
+    std::fs::create_dir(&fake_bin).unwrap_or_else(|e| panic!("{e}"));
+    let scontrol = fake_bin.join("scontrol");
+    std::fs::write(
+        &scontrol,
+        "#!/bin/sh\nprintf 'MaxArraySize            = 1001\\nMaxJobCount             = 2500\\n'\n",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    std::fs::set_permissions(&scontrol, std::fs::Permissions::from_mode(0o755)).unwrap_or_else(|e| panic!("{e}"));
+    let path = format!("{}:{}", fake_bin.display(), std::env::var("PATH").unwrap_or_default());
+    let slurm = |tasks: &str| {
+        let mut command = sandbox.command(&["slurm", "huge.ron", "--tasks", tasks]);
+        command.env("PATH", &path).output().unwrap_or_else(|e| panic!("running sweep: {e}"))
+    };
+
+    let refused = slurm("2500");
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    let text = stderr(&refused);
+    assert!(text.contains("fewer than MaxJobCount (2500)"), "{text}");
+    assert!(text.contains("use --tasks 2499 or fewer"), "{text}");
+    assert!(!sandbox.path("huge.sbatch").exists());
+
+    let written = ok(slurm("2499"));
+    assert!(stderr(&written).contains("2499 shards exceed the cluster's MaxArraySize 1001: 3 array jobs"));
+    let last = std::fs::read_to_string(sandbox.path("huge.part3.sbatch")).unwrap_or_default();
+    assert!(last.contains("#SBATCH --array=0-496\n"), "{last}");
+    assert!(last.contains("$((SLURM_ARRAY_TASK_ID + 2002))/2499"), "{last}");
+}
+
 /// The resident memory of process `pid` in KiB, where /proc tells (0
 /// elsewhere: the bound is then not checked).
 fn resident_kib(pid: u32) -> u64 {

@@ -221,6 +221,28 @@ pub fn poll_until_empty(
     }
 }
 
+/// A cluster's limits on what one submission may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// MaxArraySize: array task ids must be below it.
+    pub max_array_size: usize,
+    /// MaxJobCount: slurmctld refuses a job that would bring the jobs it
+    /// holds to this many, and counts each array task as one job.
+    pub max_job_count: usize,
+}
+
+impl Limits {
+    /// Slurm's defaults, for when the cluster cannot be asked.
+    pub const DEFAULT: Limits = Limits { max_array_size: 1001, max_job_count: 10_000 };
+
+    /// The most array tasks one submission can have: all its arrays are
+    /// queued together, and slurmctld refuses a job once the jobs it holds
+    /// would reach MaxJobCount; so one fewer, on an otherwise empty cluster.
+    pub fn max_tasks(&self) -> usize {
+        self.max_job_count.saturating_sub(1)
+    }
+}
+
 /// The Slurm client tools of one cluster.
 ///
 /// [`Cluster::from_env`] uses whatever the tools find themselves
@@ -263,17 +285,20 @@ impl Cluster {
         parse_submission(&run_tool(sbatch.arg(script))?)
     }
 
-    /// The cluster's MaxArraySize: array task ids must be below it.
-    pub fn max_array_size(&self) -> Result<usize, SlurmError> {
+    /// The cluster's limits on array jobs, from `scontrol show config`.
+    pub fn limits(&self) -> Result<Limits, SlurmError> {
         let config = run_tool(self.command("scontrol").args(["show", "config"]))?;
-        let value = parse_config_value(&config, "MaxArraySize").ok_or_else(|| SlurmError::Command {
-            command: "scontrol show config".into(),
-            detail: "no MaxArraySize in its output".into(),
-        })?;
-        value.parse().map_err(|_| SlurmError::Command {
-            command: "scontrol show config".into(),
-            detail: format!("MaxArraySize {value:?} is not a number"),
-        })
+        let value = |key: &str| {
+            let value = parse_config_value(&config, key).ok_or_else(|| SlurmError::Command {
+                command: "scontrol show config".into(),
+                detail: format!("no {key} in its output"),
+            })?;
+            value.parse().map_err(|_| SlurmError::Command {
+                command: "scontrol show config".into(),
+                detail: format!("{key} {value:?} is not a number"),
+            })
+        };
+        Ok(Limits { max_array_size: value("MaxArraySize")?, max_job_count: value("MaxJobCount")? })
     }
 
     /// The tasks of any of `jobs` that squeue still lists (pending, running,
