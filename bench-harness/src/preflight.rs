@@ -83,8 +83,13 @@ pub fn check_memory(experiment: &Experiment, available: Option<u64>) -> Result<(
     };
     let have = available
         .map_or_else(|| "the address space allows".to_owned(), |a| format!("{} is available", format_bytes(a)));
+    // For MemoryBound the buffers dominate: fewer inputs would not help.
+    let remedy = match experiment.workload {
+        Workload::MemoryBound { .. } => "use a smaller MemoryBound `bytes` or fewer workers",
+        _ => "use fewer inputs",
+    };
     Err(format!(
-        "experiment {:?}: {what} need about {} of memory, but only {have}; use fewer inputs",
+        "experiment {:?}: {what} need about {} of memory, but only {have}; {remedy}",
         experiment.name.as_str(),
         format_bytes(needed)
     ))

@@ -493,6 +493,14 @@ pub fn run_all(
         // samples being logged.
         if !options.resume {
             let _ = std::fs::remove_file(dir.join(json::FILE_NAME));
+            // ...and so do the charts, tables and pgfplots data drawn from it:
+            // a new report need not draw all of them (one worker count draws
+            // no speedup chart, one chunk size no overhead chart), and those
+            // left behind described the old experiment beside the new
+            // results.json. Only files a report writes are removed.
+            for stale in crate::report::derived_file_names() {
+                let _ = std::fs::remove_file(dir.join(stale));
+            }
         }
         if !options.resume || !dir.join(STARTED_FILE).exists() {
             record_start(experiment, machine, &dir)?;

@@ -95,6 +95,29 @@ fn seconds_tex(seconds: f64) -> String {
     escape(&text).replacen(' ', "\\,", 1)
 }
 
+/// What a macro or table cell shows in place of a suspect speedup (or the
+/// efficiency derived from it).
+const SUSPECT: &str = "$S > p$: suspect";
+
+/// `value` alone, rounded as `interval` rounds it: to the digits its
+/// interval supports, so a macro never quotes more than the table does.
+fn value_only(value: f64, low: f64, high: f64) -> String {
+    if !value.is_finite() {
+        return "--".to_owned();
+    }
+    let text = interval(value, low, high);
+    text.split_once(" [").map_or(text.clone(), |(value, _)| value.to_owned())
+}
+
+/// A median time with its unit, rounded as the table rounds it.
+fn seconds_value(value: f64, low: f64, high: f64) -> String {
+    let text = seconds_interval(value, low, high);
+    match (text.split_once(" ["), text.rsplit_once("] ")) {
+        (Some((number, _)), Some((_, unit))) => format!("{}\\,{}", escape(number), escape(unit)),
+        _ => seconds_tex(value),
+    }
+}
+
 fn number(value: f64, digits: usize) -> String {
     if value.is_finite() {
         format!("{value:.digits$}")
@@ -120,7 +143,9 @@ pub fn summary_tex(report: &ExperimentReport) -> String {
 
     let mut macros: Vec<(String, String)> = Vec::new();
     if let Some(baseline) = analysis.baseline() {
-        macros.push((format!("{prefix}SequentialTime"), seconds_tex(baseline.seconds.median)));
+        let seconds = &baseline.seconds;
+        macros
+            .push((format!("{prefix}SequentialTime"), seconds_value(seconds.median, seconds.ci_low, seconds.ci_high)));
     }
     macros.push((format!("{prefix}Machine"), escape(&report.machine.cpu_model)));
     macros.push((format!("{prefix}Cores"), report.machine.logical_cores.to_string()));
@@ -130,19 +155,46 @@ pub fn summary_tex(report: &ExperimentReport) -> String {
             continue;
         }
         let name = format!("{prefix}{}{}", macro_part(backend.name()), workers_part(stats.cell.workers));
-        macros.push((format!("{name}Time"), seconds_tex(stats.seconds.median)));
+        let seconds = &stats.seconds;
+        macros.push((format!("{name}Time"), seconds_value(seconds.median, seconds.ci_low, seconds.ci_high)));
+        // A speedup above p beyond its interval is no result (see
+        // `speedup_exceeds_workers`): a paper quoting the macro must show
+        // that, not a number. Both macros used to print it as a result.
+        let suspect = stats.speedup_exceeds_workers();
         if let Some(speedup) = stats.speedup {
-            macros.push((format!("{name}Speedup"), number(speedup.value, 2)));
+            let value =
+                if suspect { SUSPECT.to_owned() } else { value_only(speedup.value, speedup.ci_low, speedup.ci_high) };
+            macros.push((format!("{name}Speedup"), value));
         }
-        if let Some(efficiency) = stats.efficiency {
-            macros.push((format!("{name}Efficiency"), format!("{}\\,\\%", number(100.0 * efficiency, 0))));
+        if let Some(efficiency) = stats.efficiency_estimate() {
+            let value = if suspect {
+                SUSPECT.to_owned()
+            } else {
+                // Rounded like the table's figure, not to a fixed 3 digits.
+                let percent = percent_interval(efficiency.value, efficiency.ci_low, efficiency.ci_high);
+                format!("{}\\,\\%", percent.split_once(" [").map_or(percent.as_str(), |(value, _)| value))
+            };
+            macros.push((format!("{name}Efficiency"), value));
         }
     }
     for &backend in experiment.backends.as_slice().iter().filter(|b| b.is_parallel()) {
-        let points = speedup_points(&analysis.cells, backend, representative_chunk(experiment, backend));
-        if let Some((workers, best)) = points.iter().max_by(|a, b| a.1.value.total_cmp(&b.1.value)) {
+        let chunk = representative_chunk(experiment, backend);
+        // The best speedup among results: suspect speedups (S > p beyond
+        // their interval) are not results and must not become the headline.
+        let suspect = |workers: f64| {
+            analysis.cells.iter().any(|c| {
+                c.cell.backend == backend
+                    && c.cell.chunk == chunk
+                    && c.cell.workers as f64 == workers
+                    && c.speedup_exceeds_workers()
+            })
+        };
+        let points = speedup_points(&analysis.cells, backend, chunk);
+        let best =
+            points.iter().filter(|(workers, _)| !suspect(*workers)).max_by(|a, b| a.1.value.total_cmp(&b.1.value));
+        if let Some((workers, best)) = best {
             let name = format!("{prefix}{}", macro_part(backend.name()));
-            macros.push((format!("{name}BestSpeedup"), number(best.value, 2)));
+            macros.push((format!("{name}BestSpeedup"), value_only(best.value, best.ci_low, best.ci_high)));
             macros.push((format!("{name}BestWorkers"), format!("{workers}")));
         }
     }
@@ -186,6 +238,10 @@ pub fn summary_tex(report: &ExperimentReport) -> String {
         };
         let speedup = match (cell.backend, stats.speedup) {
             (BackendKind::Sequential, _) => "1 (baseline)".to_owned(),
+            // Marked as the Markdown table marks it: not a result.
+            (_, Some(s)) if stats.speedup_exceeds_workers() => {
+                format!("{} ({SUSPECT})", interval(s.value, s.ci_low, s.ci_high))
+            }
             (_, Some(s)) => interval(s.value, s.ci_low, s.ci_high),
             (_, None) => "--".to_owned(),
         };

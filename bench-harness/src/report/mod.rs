@@ -80,6 +80,19 @@ pub fn exporters() -> Vec<Box<dyn Exporter>> {
     ]
 }
 
+/// The names of the files a report draws from its data (summaries, charts
+/// in every format, pgfplots tables), not the data (`samples.csv`,
+/// `results.json`): what a fresh run into the directory makes stale.
+pub fn derived_file_names() -> Vec<String> {
+    let mut names = vec![markdown::FILE_NAME.to_owned(), latex::FILE_NAME.to_owned()];
+    for figure in ["speedup", "efficiency", "backends", "overhead"] {
+        for extension in ["png", "svg", "pdf", "dat"] {
+            names.push(format!("{figure}.{extension}"));
+        }
+    }
+    names
+}
+
 /// Writes every output of `report` into `dir` (created if needed). Returns
 /// the files written, in [`exporters`] order.
 /// Every file is replaced whole, after all of them were drawn (see

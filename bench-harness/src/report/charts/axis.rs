@@ -101,13 +101,28 @@ impl Axis {
         let mut ticks = enough(3).or_else(|| enough(2)).unwrap_or_else(|| multiples(&every, low, high));
         // Rounding of log10 must not make a tick at the data's end look short of it.
         const SLACK: f64 = 1e-9;
+        // A bracketing label closer to its neighbour than half the usual
+        // gap between labels printed on top of it (an overhead axis of
+        // decades read "100" over "70", "1e6" against "2e6"): then the
+        // next decade beyond is labelled instead, as far from its neighbour
+        // as the decades are from each other.
+        let gaps: Vec<f64> = ticks.windows(2).map(|pair| pair[1] - pair[0]).collect();
+        let usual_gap = if gaps.is_empty() { 0.0 } else { gaps.iter().sum::<f64>() / gaps.len() as f64 };
+        let crowded =
+            |tick: f64, neighbour: Option<&f64>| neighbour.is_some_and(|n| (tick - n).abs() < usual_gap / 2.0);
         if !ticks.last().is_some_and(|&top| top >= data_high - SLACK) {
-            let above = nearest_multiple(data_high, true);
+            let mut above = nearest_multiple(data_high, true);
+            if crowded(above, ticks.last()) {
+                above = (data_high - SLACK).ceil().max(above);
+            }
             ticks.push(above);
             high = high.max(above + 0.01);
         }
         if !ticks.first().is_some_and(|&bottom| bottom <= data_low + SLACK) {
-            let below = nearest_multiple(data_low, false);
+            let mut below = nearest_multiple(data_low, false);
+            if crowded(below, ticks.first()) {
+                below = (data_low + SLACK).floor().min(below);
+            }
             ticks.insert(0, below);
             low = low.min(below - 0.01);
         }
@@ -292,6 +307,21 @@ mod tests {
         assert_eq!(nearest_multiple(201f64.log10(), true), 300f64.log10());
         assert_eq!(nearest_multiple(0.19f64.log10(), false), 0.1f64.log10());
         assert_eq!(nearest_multiple(950f64.log10(), true), 3.0);
+    }
+
+    /// The overhead chart of a spin workload on a busy machine: 70 ns to
+    /// 1.2 ms drew "70" under "100" and "2e6" over "1e6", touching.
+    #[test]
+    fn bracketing_labels_keep_their_distance_from_the_others() {
+        for (low, high) in [(70.0, 1.2e6), (3.0, 40_000.0), (20.0, 79.3), (0.19, 190.0), (1.0, 1e8), (7.1, 7.3)] {
+            let axis = Axis::log10("ns", (low, high));
+            let gaps: Vec<f64> = axis.ticks.windows(2).map(|pair| pair[1] - pair[0]).collect();
+            let usual = gaps.iter().sum::<f64>() / gaps.len() as f64;
+            assert!(gaps.iter().all(|gap| *gap >= usual / 3.0), "{low}..{high}: {:?}", labels(&axis));
+            let (first, last) = (axis.ticks[0], *axis.ticks.last().unwrap());
+            assert!(first <= low.log10() + 1e-9 && last >= high.log10() - 1e-9, "{low}..{high}: {:?}", labels(&axis));
+        }
+        assert_eq!(labels(&Axis::log10("ns", (70.0, 1.2e6))), ["10", "100", "1000", "10000", "100000", "1e6", "1e7"]);
     }
 
     #[test]
