@@ -107,7 +107,9 @@ struct Cli {
     #[arg(long, value_name = "DIR", conflicts_with = "out")]
     resume: Option<PathBuf>,
 
-    /// Start even when the run is estimated to take more than 10 minutes.
+    /// Start even when the run is estimated to take more than 10 minutes,
+    /// or would replace the complete report of a differently defined
+    /// experiment of the same name in the output directory.
     #[arg(long, short = 'y')]
     yes: bool,
 
@@ -317,7 +319,7 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
             RunOptions { out_dir: dir.clone(), resume: true }
         }
         None => {
-            crate::run::check_nothing_lost(&experiments, &cli.out, &cli.config)?;
+            crate::run::check_nothing_lost(&experiments, &cli.out, &cli.config, cli.yes)?;
             RunOptions { out_dir: cli.out.clone(), resume: false }
         }
     };
@@ -392,7 +394,7 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
     let _lock = OutputLock::acquire(&options.out_dir)?;
     if !options.resume {
         // Again, under the lock: another run may have been interrupted meanwhile.
-        crate::run::check_nothing_lost(&experiments, &options.out_dir, &cli.config)?;
+        crate::run::check_nothing_lost(&experiments, &options.out_dir, &cli.config, cli.yes)?;
     }
     prepare_directories(&pending, &options.out_dir)?;
     eprintln!(

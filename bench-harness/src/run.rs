@@ -161,14 +161,36 @@ pub fn foreign_experiments(plan: &Plan, out_dir: &Path) -> Vec<String> {
 /// directory there holds the samples of an interrupted or killed run: a
 /// fresh run starts `samples.csv` anew and would delete them. A complete
 /// report is replaced as usual (its `results.json` is what `--out` is for).
-pub fn check_nothing_lost(experiments: &[&Experiment], out_dir: &Path, config: &Path) -> anyhow::Result<()> {
+pub fn check_nothing_lost(
+    experiments: &[&Experiment],
+    out_dir: &Path,
+    config: &Path,
+    replace: bool,
+) -> anyhow::Result<()> {
     for experiment in experiments {
         let dir = out_dir.join(experiment.name.as_str());
         let csv = dir.join(crate::report::csv::FILE_NAME);
         let Ok(text) = std::fs::read_to_string(&csv) else { continue };
         // Rows after the header; a last row cut short counts too: it was measured.
         let rows = text.lines().skip(1).filter(|line| !line.trim().is_empty()).count();
-        if rows == 0 || completed(&dir) {
+        if rows == 0 {
+            continue;
+        }
+        if completed(&dir) {
+            // A rerun of the same experiment replaces its report (what
+            // `reports/latest` is for); another experiment's is not ours to
+            // delete unasked. A report this build cannot read counts as
+            // another's: nothing says it is this experiment's.
+            let same = json::read_results_json(&dir.join(json::FILE_NAME))
+                .is_ok_and(|report| report.experiment == **experiment);
+            anyhow::ensure!(
+                same || replace,
+                "{} holds the complete report of a differently defined experiment {:?} ({rows} sample(s)), \
+                 which a fresh run would delete; pass --yes to replace it, or give another --out (nothing was \
+                 changed)",
+                dir.display(),
+                experiment.name.as_str()
+            );
             continue;
         }
         // Samples without a complete report may be a live run's, still

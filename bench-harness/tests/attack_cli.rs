@@ -42,7 +42,8 @@ fn a_fresh_run_leaves_no_chart_of_the_report_it_replaced() {
     assert!(report.join("speedup.svg").is_file(), "the first run draws its charts");
     let one_worker = SMALL.replace("workers: [1, 2]", "workers: [1]").replace("Square", "Spin(duration_us: 5)");
     std::fs::write(dir.path().join("other.ron"), one_worker).unwrap();
-    let output = harness(&["other.ron", "--out", "out"], dir.path());
+    // Another definition of "small": replaced only when asked to.
+    let output = harness(&["other.ron", "--out", "out", "--yes"], dir.path());
     assert!(output.status.success(), "{}", stderr(&output));
     let stale: Vec<String> = std::fs::read_dir(&report)
         .unwrap()
@@ -56,22 +57,43 @@ fn a_fresh_run_leaves_no_chart_of_the_report_it_replaced() {
 }
 
 /// A fresh run into an `--out` holding the *complete* report of a
-/// differently defined experiment of the same name (another workload,
-/// another machine) deletes its samples without a word: the README says
-/// only that "a complete report is replaced", which is what `reports/latest`
-/// is for, but an `--out` given by hand may hold a paper's data.
+/// differently defined experiment of the same name (another workload)
+/// used to delete its samples without a word: an `--out` given by hand may
+/// hold a paper's data. It is refused (nothing changed) unless `--yes`
+/// says to replace it; a rerun of the same definition replaces its own
+/// report, as `reports/latest` does for the main job.
 #[test]
-#[ignore = "defect (design): a fresh run silently deletes the complete report of a differently defined experiment \
-            of the same name; it should at least name what it replaces, or ask for --yes"]
-fn a_fresh_run_does_not_silently_replace_another_experiments_complete_report() {
+fn a_fresh_run_replaces_another_experiments_complete_report_only_when_asked() {
     let dir = with_config(SMALL);
     assert!(harness(&["experiments.ron", "--out", "out"], dir.path()).status.success());
-    let samples = std::fs::read_to_string(dir.path().join("out/small/samples.csv")).unwrap();
+    let samples_path = dir.path().join("out/small/samples.csv");
+    let samples = std::fs::read_to_string(&samples_path).unwrap();
+    let listing = || {
+        let mut names: Vec<String> = std::fs::read_dir(dir.path().join("out/small"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = listing();
     std::fs::write(dir.path().join("other.ron"), SMALL.replace("Square", "Spin(duration_us: 5)")).unwrap();
+
     let output = harness(&["other.ron", "--out", "out"], dir.path());
     let message = stderr(&output);
-    let kept = std::fs::read_to_string(dir.path().join("out/small/samples.csv")).unwrap() == samples;
-    assert!(kept || message.contains("replac"), "the old samples are gone and nothing said so:\n{message}");
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    assert!(message.contains("differently defined experiment \"small\"") && message.contains("--yes"), "{message}");
+    assert_eq!(std::fs::read_to_string(&samples_path).unwrap(), samples, "the refused run changed the samples");
+    assert_eq!(listing(), before, "the refused run changed the report");
+
+    // The same definition again: its own report, replaced as before.
+    let output = harness(&["experiments.ron", "--out", "out"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+
+    let output = harness(&["other.ron", "--out", "out", "--yes"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let summary = std::fs::read_to_string(dir.path().join("out/small/summary.md")).unwrap();
+    assert!(summary.contains("busy-spin 5 µs"), "--yes did not replace the report:\n{summary}");
 }
 
 /// An experiment with made-up samples, saved as a run saves it (its

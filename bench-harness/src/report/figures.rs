@@ -36,13 +36,17 @@ pub enum Figure {
 }
 
 impl Figure {
+    /// The PNG file name of every kind of figure a report may draw.
+    pub const FILE_NAMES: [&'static str; 4] = ["speedup.png", "efficiency.png", "overhead.png", "backends.png"];
+
     /// The PNG file name of this figure in the experiment's report directory.
     pub fn file_name(&self) -> &'static str {
+        let [speedup, efficiency, overhead, backends] = Self::FILE_NAMES;
         match self {
-            Figure::Speedup(_) => "speedup.png",
-            Figure::Efficiency(_) => "efficiency.png",
-            Figure::Overhead(_) => "overhead.png",
-            Figure::Backends(_) => "backends.png",
+            Figure::Speedup(_) => speedup,
+            Figure::Efficiency(_) => efficiency,
+            Figure::Overhead(_) => overhead,
+            Figure::Backends(_) => backends,
         }
     }
 

@@ -23,6 +23,9 @@ use crate::stats::precision::{interval, percent_interval, seconds_interval};
 /// The file name of the LaTeX summary.
 pub const FILE_NAME: &str = "summary.tex";
 
+/// The extension of each figure's pgfplots table, beside its chart.
+pub const DATA_EXTENSION: &str = "dat";
+
 /// Writes `summary.tex` and one `.dat` per figure.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Latex;
@@ -34,7 +37,7 @@ impl Exporter for Latex {
         std::fs::write(&tex, summary_tex(report)).with_context(|| format!("writing {}", tex.display()))?;
         written.push(tex);
         for figure in figures(report) {
-            let path = dir.join(figure.file_name()).with_extension("dat");
+            let path = dir.join(figure.file_name()).with_extension(DATA_EXTENSION);
             std::fs::write(&path, figure_dat(&figure)).with_context(|| format!("writing {}", path.display()))?;
             written.push(path);
         }

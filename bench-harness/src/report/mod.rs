@@ -85,9 +85,11 @@ pub fn exporters() -> Vec<Box<dyn Exporter>> {
 /// `results.json`): what a fresh run into the directory makes stale.
 pub fn derived_file_names() -> Vec<String> {
     let mut names = vec![markdown::FILE_NAME.to_owned(), latex::FILE_NAME.to_owned()];
-    for figure in ["speedup", "efficiency", "backends", "overhead"] {
-        for extension in ["png", "svg", "pdf", "dat"] {
-            names.push(format!("{figure}.{extension}"));
+    let extensions = charts::Format::ALL.map(charts::Format::extension);
+    for figure in figures::Figure::FILE_NAMES {
+        // Every chart format, and the pgfplots table (see `latex`).
+        for extension in extensions.iter().chain(&[latex::DATA_EXTENSION]) {
+            names.push(Path::new(figure).with_extension(extension).display().to_string());
         }
     }
     names
