@@ -176,6 +176,15 @@ impl Registry {
                     return None;
                 }
                 worker.local.push(job);
+                // `shutdown_now` may have swept the deques between the
+                // check above and the push (see `drain_cancelled`): look
+                // again, as for the injector below, and cancel what this
+                // worker queued (its own deque; a sweep may take some too).
+                if self.cancelling.load(Ordering::SeqCst) {
+                    while let Some(job) = worker.local.pop() {
+                        job.cancel();
+                    }
+                }
                 None
             }
             _ => Some(job),
@@ -207,14 +216,28 @@ impl Registry {
         self.sleep.notify_all();
     }
 
-    /// Cancels whatever is left in the shared queue (after workers left).
+    /// Cancels whatever is queued: in the shared queue and in every
+    /// worker's deque.
+    ///
+    /// Not only after the workers left: a task still running may wait
+    /// (with a timeout, or by polling `is_finished`) for a job queued behind
+    /// it, and timed waits never run jobs. Workers that see `cancelling`
+    /// leave at once, so if nobody else cancelled that job, the task would
+    /// wait for ever and `shutdown_now` would wait for the task (found by
+    /// `tests/attack_lifecycle.rs`). So `shutdown_now` sweeps before it
+    /// joins, and each worker sweeps as it leaves. Stealing from another
+    /// worker's deque is safe from any thread, and so is cancelling a job.
     pub(crate) fn drain_cancelled(&self) {
-        loop {
-            match self.injector.steal() {
+        let steal_all = |steal: &dyn Fn() -> Steal<JobRef>| loop {
+            match steal() {
                 Steal::Success(job) => job.cancel(),
                 Steal::Retry => continue,
                 Steal::Empty => break,
             }
+        };
+        steal_all(&|| self.injector.steal());
+        for stealer in &self.stealers {
+            steal_all(&|| stealer.steal());
         }
     }
 
@@ -242,6 +265,9 @@ impl Registry {
                 while let Some(job) = worker.local.pop() {
                     job.cancel();
                 }
+                // Also what is queued elsewhere: a worker still running a
+                // task may be waiting for it (see `drain_cancelled`).
+                registry.drain_cancelled();
                 break;
             }
             if let Some(job) = worker.find_work() {

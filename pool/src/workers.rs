@@ -68,6 +68,9 @@ impl Workers {
     /// Cancels every job not yet started and joins the workers.
     pub(crate) fn shutdown_now(&self) {
         self.registry.cancel_all();
+        // Before joining too: a running task may wait for a queued job
+        // (see `Registry::drain_cancelled`), and the join for that task.
+        self.registry.drain_cancelled();
         self.join();
         self.registry.drain_cancelled();
     }
