@@ -105,12 +105,24 @@ impl Style {
 /// joined by a line; points are drawn in increasing `x`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MeasuredSeries {
-    /// Legend text, e.g. the backend name.
+    /// Legend text, e.g. the backend name, then possibly a warning after
+    /// [`MeasuredSeries::WARNING`].
     pub label: String,
     /// The measurements.
     pub points: Vec<MeasuredPoint>,
     /// Colour and marker.
     pub style: Style,
+}
+
+impl MeasuredSeries {
+    /// What separates a series' name from a warning on it in its label.
+    pub const WARNING: &'static str = " — ";
+
+    /// The series' name: its label without any warning. Stable from run
+    /// to run, for whatever names the series in data (a pgfplots column).
+    pub fn name(&self) -> &str {
+        self.label.split(Self::WARNING).next().unwrap_or(&self.label)
+    }
 }
 
 /// A labelled model curve, drawn dashed (e.g. from

@@ -202,7 +202,7 @@ fn speedup_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) ->
                     "SUSPECT: the {label} speedup at p = {at} exceeds p beyond its interval: not a result; \
                      something slowed the sequential baseline (see the summary's warnings)."
                 ));
-                label = format!("{label} — SUSPECT: S > p at p = {at}");
+                label = format!("{label}{}SUSPECT: S > p at p = {at}", MeasuredSeries::WARNING);
             }
             MeasuredSeries {
                 label,

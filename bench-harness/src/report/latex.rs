@@ -320,7 +320,9 @@ fn table(x_name: &str, series: &[MeasuredSeries]) -> String {
     xs.dedup();
     let mut out = String::from(x_name);
     for s in series {
-        let name = column(&s.label);
+        // The series' name, not its legend: a warning in the legend must
+        // not rename the column a paper's pgfplots code reads.
+        let name = column(s.name());
         let _ = write!(out, " {name} {name}_minus {name}_plus");
     }
     out.push('\n');
@@ -359,7 +361,12 @@ mod tests {
         let style = Style::nth(0);
         let series = [
             MeasuredSeries { label: "pool".into(), points: vec![point(1.0, 1.0), point(2.0, 1.75)], style },
-            MeasuredSeries { label: "std-scope".into(), points: vec![point(2.0, 1.5)], style },
+            // A warning in the legend leaves the column's name alone.
+            MeasuredSeries {
+                label: format!("std-scope{}SUSPECT: S > p at p = 2", MeasuredSeries::WARNING),
+                points: vec![point(2.0, 1.5)],
+                style,
+            },
         ];
         assert_eq!(
             table("workers", &series),
