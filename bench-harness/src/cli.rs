@@ -246,7 +246,7 @@ fn list(experiments: &[&crate::config::Experiment]) {
             Some(per_input) => {
                 let estimate = preflight::estimate(experiment, per_input, cores);
                 total = total.saturating_add(estimate);
-                format!("about {}", format_duration(estimate))
+                preflight::about(estimate)
             }
             None => {
                 unknown.push(experiment.name.as_str());
@@ -276,8 +276,8 @@ fn list(experiments: &[&crate::config::Experiment]) {
         format!(" plus {} (their cost only a run tells)", unknown.join(", "))
     };
     println!(
-        "estimated total: about {}{more} (nominal task costs; a run measures the real ones before it starts)",
-        format_duration(total)
+        "estimated total: {}{more} (nominal task costs; a run measures the real ones before it starts)",
+        preflight::about(total)
     );
 }
 
@@ -383,9 +383,9 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
     let estimate = preflight(&pending, registry, &machine)?;
     if estimate > CONFIRM_ABOVE && !cli.yes {
         anyhow::bail!(
-            "the run is estimated to take about {} (more than {}); pass --yes to start it, \
+            "the run is estimated to take {} (more than {}); pass --yes to start it, \
              or use fewer inputs, worker counts or repetitions",
-            format_duration(estimate),
+            preflight::about(estimate),
             format_duration(CONFIRM_ABOVE)
         );
     }
@@ -398,9 +398,9 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
     }
     prepare_directories(&pending, &options.out_dir)?;
     eprintln!(
-        "checked: {} writable, inputs fit in memory, workloads run; estimated duration about {}",
+        "checked: {} writable, inputs fit in memory, workloads run; estimated duration {}",
         options.out_dir.display(),
-        format_duration(estimate)
+        preflight::about(estimate)
     );
 
     measuring.store(true, Ordering::SeqCst);

@@ -172,6 +172,17 @@ pub fn estimate(experiment: &Experiment, seconds_per_input: f64, cores: usize) -
     Duration::try_from_secs_f64(total).unwrap_or(Duration::MAX)
 }
 
+/// An estimate in words: "about 3 min 02 s", or "more than 30 years"
+/// (never "about more than ...").
+pub fn about(estimate: Duration) -> String {
+    let text = format_duration(estimate);
+    if text.starts_with("more than") {
+        text
+    } else {
+        format!("about {text}")
+    }
+}
+
 /// `1 h 05 min`, `3 min 20 s`, `12.5 s`.
 pub fn format_duration(duration: Duration) -> String {
     let seconds = duration.as_secs_f64();
@@ -253,6 +264,8 @@ mod tests {
         assert_eq!(format_duration(Duration::from_secs(3 * 3600 + 5 * 60)), "3 h 05 min");
         assert_eq!(format_duration(Duration::from_secs(200)), "3 min 20 s");
         assert_eq!(format_duration(Duration::MAX), "more than 30 years");
+        assert_eq!(about(Duration::MAX), "more than 30 years");
+        assert_eq!(about(Duration::from_secs(61)), "about 1 min 01 s");
     }
 
     #[cfg(unix)]
