@@ -2,6 +2,7 @@
 //! report on it, plot it, export it; shard it over a Slurm cluster and
 //! collect the shards. Parsing only; the work is in the library.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -959,7 +960,8 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
             eprintln!("sweep: no shard of {count} has points left to compute; nothing to resubmit");
             return Ok(());
         }
-        to_retry
+        // Bounded: `count` is below MaxJobCount here.
+        to_retry.iter().map(|shard| shard.index()).collect()
     } else {
         (0..count).collect()
     };
@@ -1123,10 +1125,18 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
     for warning in &collection.warnings {
         eprintln!("sweep: warning: {warning}");
     }
-    for shard in &collection.absent_files {
+    let absent = &collection.absent_files;
+    for shard in absent.iter().take(slurm::MISSING_LISTED) {
         eprintln!(
             "sweep: warning: shard {shard} has no results file ({}); did its task run?",
             shard.results_path(&output).display()
+        );
+    }
+    if absent.len() > slurm::MISSING_LISTED {
+        eprintln!(
+            "sweep: warning: {} more shards have no results file (the first {} are listed)",
+            absent.len() - slurm::MISSING_LISTED,
+            slurm::MISSING_LISTED
         );
     }
     slurm::write_merged(&output, &header, &collection.records, collection.done_in_output)?;
@@ -1161,8 +1171,7 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let incomplete = collection.incomplete_shards();
-    report_task_states(&log, &state_path, count, &incomplete, &collection.records);
-    let shards: Vec<String> = incomplete.iter().map(ToString::to_string).collect();
+    report_task_states(&log, &state_path, &incomplete, &collection.records);
     let to_retry = collection.shards_to_retry(max_attempts);
     let advice = if to_retry.is_empty() {
         format!("all {given_up} failed {max_attempts} times and are given up; raise --max-attempts to try them again")
@@ -1171,21 +1180,19 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
     };
     let given_up_note = if given_up > 0 { format!(", {given_up} given up") } else { String::new() };
     Err(sweep::exit::Incomplete(format!(
-        "{} of {total} points have no value (shards {}{given_up_note}); {advice}",
+        "{} of {total} points have no value (shards {incomplete}{given_up_note}); {advice}",
         failed + collection.missing,
-        shards.join(", "),
     ))
     .into())
 }
 
-/// Says, for each incomplete shard, what Slurm's accounting knows of the
-/// latest task that was to compute it (state and exit code), or plainly why
-/// that cannot be said.
+/// Says, for each of the first [`slurm::MISSING_LISTED`] incomplete shards,
+/// what Slurm's accounting knows of the latest task that was to compute it
+/// (state and exit code), or plainly why that cannot be said.
 fn report_task_states(
     log: &Option<SubmissionLog>,
     state_path: &Path,
-    count: usize,
-    incomplete: &[usize],
+    incomplete: &slurm::Shards,
     records: &[sweep::Record],
 ) {
     let Some(log) = log else {
@@ -1196,10 +1203,8 @@ fn report_task_states(
         );
         return;
     };
-    let tasks: Vec<(usize, Option<(slurm::JobId, usize)>)> = incomplete
-        .iter()
-        .map(|&index| (index, Shard::new(index, count).ok().and_then(|shard| log.latest_task_of(shard))))
-        .collect();
+    let tasks: Vec<(Shard, Option<(slurm::JobId, usize)>)> =
+        incomplete.iter().take(slurm::MISSING_LISTED).map(|shard| (shard, log.latest_task_of(shard))).collect();
     let mut jobs: Vec<slurm::JobId> = tasks.iter().filter_map(|(_, task)| task.map(|(job, _)| job)).collect();
     jobs.sort_unstable();
     jobs.dedup();
@@ -1212,33 +1217,44 @@ fn report_task_states(
         Ok(accounts) => accounts,
         Err(reason) => {
             eprintln!(
-                "sweep: Slurm accounting is not available here, so why shards {} are incomplete is unknown \
-                 (sacct: {reason})",
-                incomplete.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+                "sweep: Slurm accounting is not available here, so why shards {incomplete} are incomplete is \
+                 unknown (sacct: {reason})"
             );
             return;
         }
     };
-    for (index, task) in tasks {
+    // Counted once for all the tasks, not once per task: there may be a
+    // thousand tasks and millions of records.
+    let mut computed: HashMap<(&str, &str), usize> = HashMap::new();
+    for provenance in records.iter().filter_map(|r| r.provenance.as_ref()) {
+        if let (Some(job), Some(task)) = (&provenance.slurm_job, &provenance.slurm_task) {
+            *computed.entry((job.as_str(), task.as_str())).or_default() += 1;
+        }
+    }
+    for (shard, task) in tasks {
+        let count = shard.count();
         let line = match task {
-            None => format!("shard {index}/{count}: no recorded submission of {count} shards ran it"),
+            None => format!("shard {shard}: no recorded submission of {count} shards ran it"),
             Some((job, task)) => match accounts.iter().find(|a| a.job == job && a.task == task) {
                 Some(account) => {
                     let (job, task) = (job.to_string(), task.to_string());
-                    let points = records
-                        .iter()
-                        .filter_map(|r| r.provenance.as_ref())
-                        .filter(|p| p.slurm_job.as_ref() == Some(&job) && p.slurm_task.as_ref() == Some(&task))
-                        .count();
-                    format!("shard {index}/{count}: {}", account.describe(points))
+                    let points = computed.get(&(job.as_str(), task.as_str())).copied().unwrap_or(0);
+                    format!("shard {shard}: {}", account.describe(points))
                 }
                 None => format!(
-                    "shard {index}/{count}: task {} unknown to Slurm's accounting (it can lag a few seconds behind \
+                    "shard {shard}: task {} unknown to Slurm's accounting (it can lag a few seconds behind \
                      the queue: run `sweep collect` again in a moment)",
                     job.task(task)
                 ),
             },
         };
         eprintln!("sweep: {line}");
+    }
+    if incomplete.len() > slurm::MISSING_LISTED {
+        eprintln!(
+            "sweep: {} more incomplete shards are not described (the first {} are)",
+            incomplete.len() - slurm::MISSING_LISTED,
+            slurm::MISSING_LISTED
+        );
     }
 }

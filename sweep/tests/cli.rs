@@ -597,3 +597,63 @@ fn collect_with_far_more_shards_than_points_is_quick_and_quiet() {
         assert_eq!(merged, [0, 1, 2]);
     }
 }
+
+/// `collect --tasks N` with one shard per point of a 10^12-point sweep, two
+/// of them run by hand: it answers at once, in bounded memory, and
+/// summarises the shards without a file or with points left, the first
+/// ones listed and all of them counted, like the points. It used to probe
+/// every shard's file, warn of each absent one and list every incomplete
+/// shard: still running after minutes.
+#[test]
+fn collect_with_a_shard_per_point_of_a_huge_space_summarises_the_shards() {
+    use std::io::Read;
+    let sandbox = Sandbox::new();
+    sandbox.spec("huge.ron", HUGE);
+    const N: &str = "1000000000000";
+    // Shard K of N owns the one point K.
+    for k in [0, 2] {
+        ok(sandbox.sweep(&["run", "--no-progress", "huge.ron", "--shard", &format!("{k}/{N}")]));
+    }
+    let started = Instant::now();
+    let mut child = sandbox
+        .command(&["collect", "huge.ron", "--tasks", N])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning sweep: {e}"));
+    // Read as it is written, or a full pipe would stall sweep.
+    let read = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut text = String::new();
+            pipe.read_to_string(&mut text).map(|_| text).unwrap_or_else(|e| panic!("reading: {e}"))
+        })
+    };
+    let out = read(Box::new(child.stdout.take().unwrap_or_else(|| panic!("no stdout"))));
+    let err = read(Box::new(child.stderr.take().unwrap_or_else(|| panic!("no stderr"))));
+    let mut peak_kib = 0;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap_or_else(|e| panic!("{e}")) {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            child.kill().unwrap_or_else(|e| panic!("kill: {e}"));
+            panic!("still running after 30 s");
+        }
+        peak_kib = peak_kib.max(resident_kib(child.id()));
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let (listed, text) = (out.join().unwrap_or_default(), err.join().unwrap_or_default());
+    assert_eq!(status.code(), Some(3), "{text}");
+    assert!(peak_kib < 256 * 1024, "{peak_kib} KiB resident for 10^12 shards");
+    assert!(text.lines().count() < 2000, "{} lines on stderr", text.lines().count());
+    assert!(text.contains("2 done, 0 failed, 999999999998 missing of 1000000000000 points"), "{text}");
+    assert!(text.contains("shard 1/1000000000000 has no results file"), "{text}");
+    assert!(!text.contains("shard 2/1000000000000 has no results file"), "{text}");
+    assert!(text.contains("999999998998 more shards have no results file (the first 1000 are listed)"), "{text}");
+    assert!(text.contains("points have no value (shards 1, 3, 4, 5,"), "{text}");
+    assert!(text.contains(", 1001 and 999999998998 more); rerun them"), "{text}");
+    assert_eq!(listed.lines().count(), 1000);
+    assert_eq!(listed.lines().next(), Some("shard 1/1000000000000  missing  #1 a=0 b=1"), "{listed}");
+    let merged: Vec<usize> = sandbox.load("huge.jsonl").records.iter().map(|r| r.index).collect();
+    assert_eq!(merged, [0, 2]);
+}

@@ -124,14 +124,19 @@ pub struct Collection {
     /// Points without a record in any file, all of them (only the first
     /// are listed in `gaps`).
     pub missing: usize,
-    /// Shards with at least one point without a record, ascending.
-    pub shards_missing: Vec<usize>,
-    /// Shards whose results file does not exist.
-    pub absent_files: Vec<Shard>,
+    /// Shards (that own points) whose results file does not exist.
+    pub absent_files: Shards,
     /// Tolerated problems in the shard files, e.g. a torn last line.
     pub warnings: Vec<String>,
     /// Points with a value in the results file before the merge.
     pub done_in_output: usize,
+    /// The shard count the points are attributed to.
+    count: usize,
+    /// How many of those shards own a point: `0..owning`.
+    owning: usize,
+    /// The shards with a record of each of their points: all the others
+    /// miss one. Held this way round because it is bounded by the records.
+    full: BTreeSet<usize>,
 }
 
 impl Collection {
@@ -151,21 +156,70 @@ impl Collection {
         self.missing - listed
     }
 
-    /// Indices of the shards with at least one point without a value,
-    /// ascending.
-    pub fn incomplete_shards(&self) -> Vec<usize> {
-        let failed = self.gaps.iter().map(|gap| gap.shard.index());
-        let shards: BTreeSet<usize> = self.shards_missing.iter().copied().chain(failed).collect();
-        shards.into_iter().collect()
+    /// The shards with at least one point without a value.
+    pub fn incomplete_shards(&self) -> Shards {
+        self.shards_with_a_gap(|_| true)
     }
 
-    /// Indices of the shards with a gap that is worth another try: a point
-    /// missing, or failed fewer than `max_attempts` times. The array tasks
-    /// to resubmit; shards whose only gaps are given-up points are not.
-    pub fn shards_to_retry(&self, max_attempts: u32) -> Vec<usize> {
-        let retried = self.gaps.iter().filter(|gap| !gap.is_given_up(max_attempts)).map(|gap| gap.shard.index());
-        let shards: BTreeSet<usize> = self.shards_missing.iter().copied().chain(retried).collect();
-        shards.into_iter().collect()
+    /// The shards with a gap that is worth another try: a point missing,
+    /// or failed fewer than `max_attempts` times. The array tasks to
+    /// resubmit; shards whose only gaps are given-up points are not.
+    pub fn shards_to_retry(&self, max_attempts: u32) -> Shards {
+        self.shards_with_a_gap(|gap| !gap.is_given_up(max_attempts))
+    }
+
+    /// The shards missing a point, or holding a gap that `counts`: every
+    /// shard but the full ones without such a gap (every failure is in
+    /// `gaps`, so this needs no list of the others).
+    fn shards_with_a_gap(&self, counts: impl Fn(&Gap) -> bool) -> Shards {
+        let gapped: HashSet<usize> = self.gaps.iter().filter(|gap| counts(gap)).map(|gap| gap.shard.index()).collect();
+        let but = self.full.iter().copied().filter(|index| !gapped.contains(index)).collect();
+        Shards { count: self.count, owning: self.owning, but }
+    }
+}
+
+/// A set of the shards of one count that own points, held as the ones it
+/// leaves out: with one shard per point of a 10^12-point sweep nearly every
+/// shard is absent or incomplete, so the set is counted by arithmetic and
+/// listed lazily, and holds no more than the shards that have records.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Shards {
+    count: usize,
+    /// Shards `0..owning` own a point each at least.
+    owning: usize,
+    /// The shards left out, each below `owning`.
+    but: BTreeSet<usize>,
+}
+
+impl Shards {
+    /// How many shards the set holds.
+    pub fn len(&self) -> usize {
+        self.owning - self.but.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The shards in index order; the first `n` cost `n` plus the shards
+    /// left out before them.
+    pub fn iter(&self) -> impl Iterator<Item = Shard> + '_ {
+        (0..self.owning).filter(|index| !self.but.contains(index)).map(|index| Shard::of_point(index, self.count))
+    }
+}
+
+impl fmt::Display for Shards {
+    /// The first [`MISSING_LISTED`] indices, `0, 1, 5`, then how many more
+    /// there are: `0, 1, ..., 999 and 41 more`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (n, shard) in self.iter().take(MISSING_LISTED).enumerate() {
+            write!(f, "{}{}", if n == 0 { "" } else { ", " }, shard.index())?;
+        }
+        match self.len().saturating_sub(MISSING_LISTED) {
+            0 => Ok(()),
+            more => write!(f, " and {more} more"),
+        }
     }
 }
 
@@ -273,10 +327,13 @@ fn collect_listing(output: &Path, count: usize, header: &Header, listed: usize) 
     }
     let total = header.space.len();
     // Shards past the last point own none (shard K of N holds the points
-    // K, K + N, ...): they need no file, and are never missing a point. So
-    // a count far above the number of points walks no more than the points.
-    let owning = || Shard::all(count).take(total);
-    let absent_files = owning().filter(|shard| !shard.results_path(output).exists()).collect();
+    // K, K + N, ...): they need no file, and are never missing a point.
+    let owning = count.min(total);
+    // Only the files listed on disk are looked at: a count as large as the
+    // space has too many shards to probe one by one.
+    let present = gathered.shard_files.iter().map(|(shard, _)| shard);
+    let present = present.filter(|shard| shard.count() == count && shard.index() < owning).map(Shard::index);
+    let absent_files = Shards { count, owning, but: present.collect() };
     // A record of a point outside the space is left out of the merge (and
     // `write_merged` refuses to lose one that had a value in `output`).
     let space = SpaceIndex::new(&header.space);
@@ -307,18 +364,17 @@ fn collect_listing(output: &Path, count: usize, header: &Header, listed: usize) 
         }
     }
     list_missing(&mut gaps, next, total);
-    let shards_missing = owning()
-        .filter(|shard| found_in_shard.get(&shard.index()).copied().unwrap_or(0) < shard.len(total))
-        .map(|shard| shard.index())
-        .collect();
+    let full = found_in_shard.into_iter().filter(|&(index, found)| found == Shard::of_point(index, count).len(total));
     Ok(Collection {
         missing: total.saturating_sub(records.len()),
-        shards_missing,
         records,
         gaps,
         absent_files,
         warnings: gathered.warnings,
         done_in_output: gathered.done_in_output,
+        count,
+        owning,
+        full: full.map(|(index, _)| index).collect(),
     })
 }
 
@@ -456,7 +512,7 @@ mod tests {
         // Shard 2 never ran: no file.
         let collection = collect(&output, 3, &header).unwrap_or_else(|e| panic!("{e}"));
         assert!(!collection.is_complete());
-        assert_eq!(collection.absent_files, vec![Shard::new(2, 3).unwrap_or_else(|e| panic!("{e}"))]);
+        assert_eq!(shard_indices(&collection.absent_files), [2]);
         let gaps: Vec<(usize, usize, &GapReason)> =
             collection.gaps.iter().map(|g| (g.index, g.shard.index(), &g.reason)).collect();
         assert_eq!(
@@ -469,7 +525,7 @@ mod tests {
                 (8, 2, &GapReason::Missing),
             ]
         );
-        assert_eq!(collection.incomplete_shards(), vec![1, 2]);
+        assert_eq!(shard_indices(&collection.incomplete_shards()), [1, 2]);
         assert_eq!(collection.gaps[1].to_string(), "shard 1/3  missing  #4 k=4");
         assert_eq!(collection.gaps[3].to_string(), "shard 1/3  failed   #7 k=7: exit status 3");
     }
@@ -492,16 +548,15 @@ mod tests {
         assert_eq!((collection.missing, collection.missing_unlisted(), collection.failed()), (8, 6, 1));
         assert!(!collection.is_complete());
         // Shard 0's missing points are all unlisted, and still count.
-        assert_eq!(collection.shards_missing, [0, 1, 2]);
-        assert_eq!(collection.incomplete_shards(), [0, 1, 2]);
-        assert_eq!(collection.shards_to_retry(1), [0, 1, 2]);
+        assert_eq!(shard_indices(&collection.incomplete_shards()), [0, 1, 2]);
+        assert_eq!(shard_indices(&collection.shards_to_retry(1)), [0, 1, 2]);
         let indices: Vec<usize> = collection.records.iter().map(|r| r.index).collect();
         assert_eq!(indices, [0, 3]);
 
         let unlisted = collect_listing(&output, 3, &header, 0).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(unlisted.gaps.len(), 1, "only the failure: {:?}", unlisted.gaps);
         assert_eq!((unlisted.missing, unlisted.missing_unlisted()), (8, 8));
-        assert_eq!(unlisted.incomplete_shards(), [0, 1, 2]);
+        assert_eq!(shard_indices(&unlisted.incomplete_shards()), [0, 1, 2]);
 
         // Listing more than there are lists each once.
         let all = collect_listing(&output, 3, &header, 100).unwrap_or_else(|e| panic!("{e}"));
@@ -644,8 +699,43 @@ mod tests {
         let given_up: Vec<usize> = collection.gaps.iter().filter(|g| g.is_given_up(3)).map(|g| g.index).collect();
         assert_eq!(given_up, [1]);
         // Shard 1 still has point 7 (1 attempt of 3) and shard 2 point 8.
-        assert_eq!(collection.shards_to_retry(3), [1, 2]);
-        assert_eq!(collection.shards_to_retry(1), [2]);
-        assert_eq!(collection.incomplete_shards(), [1, 2]);
+        assert_eq!(shard_indices(&collection.shards_to_retry(3)), [1, 2]);
+        assert_eq!(shard_indices(&collection.shards_to_retry(1)), [2]);
+        assert_eq!(shard_indices(&collection.incomplete_shards()), [1, 2]);
+        assert_eq!(collection.shards_to_retry(1).to_string(), "2");
+    }
+
+    fn shard_indices(shards: &Shards) -> Vec<usize> {
+        let indices: Vec<usize> = shards.iter().map(|shard| shard.index()).collect();
+        assert_eq!(indices.len(), shards.len(), "{shards:?}");
+        indices
+    }
+
+    /// One shard per point of a 10^12-point sweep: the shards absent,
+    /// incomplete or to retry are counted and listed from the few files and
+    /// records there are, never walked (this would not end).
+    #[test]
+    fn shards_of_a_count_as_large_as_a_huge_space_are_counted_not_walked() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let output = dir.path().join("r.jsonl");
+        const TOTAL: usize = 1_000_000_000_000;
+        let header = Header::new(Space::range("k", 0, TOTAL as i64), Task::Command(vec!["echo".into(), "{k}".into()]));
+        // Shard 0 is done, shard 2 failed its one point, shard 5 has a file
+        // but no record; every other shard has no file.
+        write_shard_of(&output, &header, 0, TOTAL, &[ok(0)]);
+        write_shard_of(&output, &header, 2, TOTAL, &[(2, Err("boom".into()))]);
+        write_shard_of(&output, &header, 5, TOTAL, &[]);
+        let collection = collect(&output, TOTAL, &header).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(collection.absent_files.len(), TOTAL - 3);
+        let first = |shards: &Shards| shards.iter().take(5).map(|shard| shard.index()).collect::<Vec<_>>();
+        assert_eq!(first(&collection.absent_files), [1, 3, 4, 6, 7]);
+        let incomplete = collection.incomplete_shards();
+        assert_eq!((incomplete.len(), first(&incomplete)), (TOTAL - 1, vec![1, 2, 3, 4, 5]));
+        let given_up_kept_out = collection.shards_to_retry(1);
+        assert_eq!((given_up_kept_out.len(), first(&given_up_kept_out)), (TOTAL - 2, vec![1, 3, 4, 5, 6]));
+        assert_eq!(collection.shards_to_retry(2), incomplete);
+        let text = incomplete.to_string();
+        assert!(text.starts_with("1, 2, 3, 4, 5, 6,"), "{text}");
+        assert!(text.ends_with(", 1000 and 999999998999 more"), "{text}");
     }
 }

@@ -26,11 +26,6 @@ impl Shard {
         Ok(Shard { index, count })
     }
 
-    /// All `count` shards, in index order.
-    pub fn all(count: usize) -> impl Iterator<Item = Shard> {
-        (0..count).map(move |index| Shard { index, count })
-    }
-
     /// The shard, among `count`, that owns the point at `point_index`.
     ///
     /// # Panics
@@ -182,7 +177,7 @@ mod tests {
         let count = 4;
         let mut owners = vec![Vec::new(); total];
         let mut sizes = Vec::new();
-        for shard in Shard::all(count) {
+        for shard in (0..count).map(|index| Shard { index, count }) {
             let indices: Vec<usize> = shard.point_indices(total).collect();
             for &i in &indices {
                 assert!(shard.contains(i));
