@@ -51,6 +51,25 @@ pub struct Sample {
     pub seconds: f64,
 }
 
+impl Sample {
+    /// Refuses a time no run could have measured (negative, zero, NaN,
+    /// infinite, or longer than 30 years): a saved file with one was
+    /// edited or damaged, and every statistic drawn from it would be
+    /// nonsense (a zero makes every speedup infinite).
+    pub fn check(&self) -> anyhow::Result<()> {
+        const MOST: f64 = 1e9;
+        anyhow::ensure!(
+            self.seconds > 0.0 && self.seconds < MOST,
+            "{} repetition {}: {:?} s is not a measured time (each sample is a positive wall time below {MOST:e} s); \
+             the file was edited or damaged",
+            self.cell,
+            self.repetition,
+            self.seconds
+        );
+        Ok(())
+    }
+}
+
 /// Why an experiment could not be measured.
 #[derive(Debug, thiserror::Error)]
 pub enum MeasureError {

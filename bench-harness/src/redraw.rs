@@ -58,6 +58,9 @@ struct Measured {
 pub fn read_saved(path: &Path) -> anyhow::Result<ExperimentReport> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let measured: Measured = serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    for sample in &measured.samples {
+        sample.check().with_context(|| path.display().to_string())?;
+    }
     check_raw_samples(path, &measured.experiment, &measured.samples, measured.status)?;
     let cores = measured.machine.logical_cores;
     let mut analysis = analyze(&measured.experiment, &measured.samples, cores);

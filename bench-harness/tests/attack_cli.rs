@@ -204,3 +204,20 @@ fn a_memory_bound_workload_too_big_names_its_bytes_not_the_inputs() {
     assert!(!message.contains("use fewer inputs"), "{message}");
     assert!(!dir.path().join("out").exists());
 }
+
+/// A saved sample no run could have measured (a hand-edited or damaged
+/// file: negative, zero, or 10^300 s) was redrawn into nonsense: a time
+/// interval of [-1.0, ...] s, or hundreds of digits. `report` now refuses it
+/// (status 1) and names the sample, in results.json and in samples.csv.
+#[test]
+fn report_refuses_a_sample_no_run_could_have_measured() {
+    for bad in [-1.0, 0.0, 1e300] {
+        let root = tempfile::tempdir().unwrap();
+        let dir = saved(root.path(), "bad", "[1, 2]", |p| if p == 0 { bad } else { 0.5 });
+        let output = harness(&["report", "run", "--format", "svg"], root.path());
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{bad}: {message}");
+        assert!(message.contains("sequential repetition 0") && message.contains("not a measured time"), "{message}");
+        assert!(!dir.join("summary.md").exists(), "{bad}: a report was drawn from it");
+    }
+}

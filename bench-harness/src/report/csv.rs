@@ -167,7 +167,9 @@ pub fn read_samples_csv(path: &Path, experiment: &Experiment) -> anyhow::Result<
             *count
         );
         *count += 1;
-        samples.push(Sample { experiment: name.to_owned(), cell, repetition, seconds });
+        let sample = Sample { experiment: name.to_owned(), cell, repetition, seconds };
+        sample.check().with_context(at)?;
+        samples.push(sample);
     }
     Ok(samples)
 }

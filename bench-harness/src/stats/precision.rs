@@ -105,8 +105,13 @@ fn decimals(value: f64, low: f64, high: f64) -> usize {
     (-place).clamp(0.0, 12.0) as usize
 }
 
-/// `x` with `decimals` decimal places; never `-0`.
+/// `x` with `decimals` decimal places; never `-0`. A magnitude of 10^9
+/// or more (an interval reaching absurd values) in exponent form with
+/// three significant digits, not hundreds of digits.
 fn fixed(x: f64, decimals: usize) -> String {
+    if x.abs() >= 1e9 && x.is_finite() {
+        return format!("{x:.2e}");
+    }
     let text = format!("{x:.decimals$}");
     if text.starts_with('-') && text[1..].chars().all(|c| c == '0' || c == '.') {
         text[1..].to_owned()
@@ -133,5 +138,6 @@ mod tests {
         assert_eq!(interval(-0.0004, -0.31, 0.52), "0.00 [-0.31, 0.52]");
         assert_eq!(percent_interval(1.0, 0.995, 1.005), "100.0 [99.5, 100.5]%");
         assert_eq!(interval(f64::NAN, 1.0, 2.0), "NaN [1.00, 2.00]");
+        assert_eq!(interval(9.7e-6, 8.3e-6, 1e300), "0.0000097 [0.0000083, 1.00e300]");
     }
 }
