@@ -61,12 +61,15 @@ export MIRIFLAGS="${flags[*]} ${MIRIFLAGS:-}"
 
 # The default list: the task, scope and in-place collect tests, and the
 # map engine's (map, unordered, and settings and chunking, which exercise
-# its chunk hand-off and reused buffers). Under Miri every chunk is a task
+# its chunk hand-off and reused buffers; attack_cursor, every way of
+# consuming, panicking in and dropping a map against the read cursor's raw
+# reads). Under Miri every chunk is a task
 # costing a good fraction of a second and automatic chunks stay at one item
 # (its virtual clock charges 5 us per basic block), so these files cut their
 # inputs to a dozen or a few dozen items under cfg(miri); the whole list
-# takes about 8 minutes (Miri runs on one core), plus a one-time build.
-read -r -a tests <<<"${POOL_MIRI_TESTS:-scope submit map_collect map unordered settings chunking}"
+# takes about 14 minutes (Miri runs on one core; attack_cursor about 6 of
+# them), plus a one-time build.
+read -r -a tests <<<"${POOL_MIRI_TESTS:-scope submit map_collect map unordered settings chunking attack_cursor}"
 args=()
 for t in "${tests[@]}"; do args+=(--test "$t"); done
 
