@@ -17,6 +17,8 @@ use canvas::{Figure, Layer, LineKind, SeriesStyle, IDEAL_GRAY};
 pub use canvas::{Layout, PixelBox};
 use std::path::Path;
 
+use crate::stats::precision::time_unit;
+
 /// The size of a chart and the scale of its text: the defaults suit a
 /// one-column figure; `report --width/--height/--font-scale` restyles one.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -240,9 +242,17 @@ pub fn draw_overhead(path: &Path, chart: &OverheadChart, canvas: &Canvas) -> Res
             MeasuredSeries { label: series.label.clone(), points: shown, style: series.style }
         })
         .collect();
-    let Some((x_range, y_range)) = data_bounds(&series, &[], true) else {
+    let Some((x_range, ns_range)) = data_bounds(&series, &[], true) else {
         bail!("overhead chart '{}': no point has a positive overhead to draw on a log axis", chart.title);
     };
+    let (per_ns, unit) = overhead_unit(ns_range);
+    let series = map_series(&series, |point| MeasuredPoint {
+        x: point.x,
+        y: point.y * per_ns,
+        ci_low: point.ci_low * per_ns,
+        ci_high: point.ci_high * per_ns,
+    });
+    let y_range = (ns_range.0 * per_ns, ns_range.1 * per_ns);
     let mut all_notes = notes(&chart.notes);
     if hidden > 0 {
         all_notes.push(format!(
@@ -260,11 +270,22 @@ pub fn draw_overhead(path: &Path, chart: &OverheadChart, canvas: &Canvas) -> Res
             caption: &chart.caption,
             notes: all_notes,
             x: Axis::log2("chunk size (tasks per chunk)", x_range),
-            y: Axis::log10("overhead per task (ns)", y_range),
+            y: Axis::log10(&format!("overhead per task ({unit})"), y_range),
             layers,
             canvas: *canvas,
         },
     )
+}
+
+/// The time unit of an overhead axis spanning `ns_range` nanoseconds, and
+/// the factor from nanoseconds into it. In a time unit, as the tables print
+/// times: on a busy machine overheads reach milliseconds, and an axis of
+/// "1e6 ns" beside "100000" is hard to read. The unit of the range's
+/// geometric middle, so that a range from nanoseconds to milliseconds
+/// reads in plain numbers at both ends (0.07 to 1200 µs).
+fn overhead_unit(ns_range: (f64, f64)) -> (f64, &'static str) {
+    let (per_second, unit) = time_unit((ns_range.0 * ns_range.1).sqrt() * 1e-9);
+    (per_second * 1e-9, unit)
 }
 
 /// Draws median wall time against workers, one line per backend, on log₂
@@ -279,7 +300,7 @@ pub fn draw_backends(path: &Path, chart: &BackendChart, canvas: &Canvas) -> Resu
     let Some((x_range, seconds_range)) = data_bounds(&chart.series, &[], true) else {
         bail!("backend chart '{}': no points to draw", chart.title);
     };
-    let (unit, per_second) = time_unit(seconds_range.1);
+    let (per_second, unit) = time_unit(seconds_range.1);
     let series = map_series(&chart.series, |point| MeasuredPoint {
         x: point.x,
         y: point.y * per_second,
@@ -529,18 +550,6 @@ fn geometric(from: f64, to: f64, count: usize) -> impl Iterator<Item = f64> {
     (0..count).map(move |i| from * (to / from).powf(i as f64 / steps))
 }
 
-/// A readable unit for times whose largest value is `largest_s` seconds,
-/// and the factor converting seconds into it.
-fn time_unit(largest_s: f64) -> (&'static str, f64) {
-    if largest_s >= 1.0 {
-        ("s", 1.0)
-    } else if largest_s >= 1e-3 {
-        ("ms", 1e3)
-    } else {
-        ("µs", 1e6)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -653,6 +662,14 @@ mod tests {
         let path = dir.join("overhead.png");
         draw_overhead(&path, &chart, &Canvas::default()).unwrap();
         assert_png(&path);
+    }
+
+    #[test]
+    fn overhead_axes_read_in_the_unit_of_their_middle() {
+        assert_eq!(overhead_unit((3.0, 400.0)).1, "ns");
+        assert_eq!(overhead_unit((70.0, 1.2e6)).1, "µs");
+        assert_eq!(overhead_unit((2e5, 3e7)).1, "ms");
+        assert_eq!(overhead_unit((2e9, 3e10)).1, "s");
     }
 
     #[test]

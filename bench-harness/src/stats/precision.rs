@@ -63,8 +63,8 @@ pub fn percent_interval(value: f64, low: f64, high: f64) -> String {
 }
 
 /// Multiplier and name of the time unit that shows `seconds` with one to
-/// three digits before the point.
-fn time_unit(seconds: f64) -> (f64, &'static str) {
+/// three digits before the point: the unit of every table and chart.
+pub(crate) fn time_unit(seconds: f64) -> (f64, &'static str) {
     if seconds >= 1.0 {
         (1.0, "s")
     } else if seconds >= 1e-3 {
