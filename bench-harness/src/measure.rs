@@ -58,9 +58,13 @@ impl Sample {
     /// nonsense (a zero makes every speedup infinite).
     pub fn check(&self) -> anyhow::Result<()> {
         const MOST: f64 = 1e9;
+        // The clock counts nanoseconds: a positive time below one (5e-324 s,
+        // a subnormal) passed, and made the speedup infinite all the same.
+        const LEAST: f64 = 1e-9;
         anyhow::ensure!(
-            self.seconds > 0.0 && self.seconds < MOST,
-            "{} repetition {}: {:?} s is not a measured time (each sample is a positive wall time below {MOST:e} s); \
+            self.seconds >= LEAST && self.seconds < MOST,
+            "{} repetition {}: {:?} s is not a measured time (each sample is a wall time of {LEAST:e} s or more \
+             and below {MOST:e} s); \
              the file was edited or damaged",
             self.cell,
             self.repetition,

@@ -170,19 +170,20 @@ pub fn check_nothing_lost(
     for experiment in experiments {
         let dir = out_dir.join(experiment.name.as_str());
         let csv = dir.join(crate::report::csv::FILE_NAME);
-        let Ok(text) = std::fs::read_to_string(&csv) else { continue };
         // Rows after the header; a last row cut short counts too: it was measured.
-        let rows = text.lines().skip(1).filter(|line| !line.trim().is_empty()).count();
-        if rows == 0 {
-            continue;
-        }
+        let rows = std::fs::read_to_string(&csv)
+            .map_or(0, |text| text.lines().skip(1).filter(|line| !line.trim().is_empty()).count());
+        // Checked whatever samples.csv holds: a complete report is its
+        // results.json (which holds the samples); with samples.csv deleted
+        // or emptied, another experiment's report was replaced unasked.
         if completed(&dir) {
             // A rerun of the same experiment replaces its report (what
             // `reports/latest` is for); another experiment's is not ours to
             // delete unasked. A report this build cannot read counts as
             // another's: nothing says it is this experiment's.
-            let same = json::read_results_json(&dir.join(json::FILE_NAME))
-                .is_ok_and(|report| report.experiment == **experiment);
+            let report = json::read_results_json(&dir.join(json::FILE_NAME));
+            let same = report.as_ref().is_ok_and(|report| report.experiment == **experiment);
+            let rows = report.map_or(rows, |report| report.samples.len());
             anyhow::ensure!(
                 same || replace,
                 "{} holds the complete report of a differently defined experiment {:?} ({rows} sample(s)), \
@@ -191,6 +192,9 @@ pub fn check_nothing_lost(
                 dir.display(),
                 experiment.name.as_str()
             );
+            continue;
+        }
+        if rows == 0 {
             continue;
         }
         // Samples without a complete report may be a live run's, still

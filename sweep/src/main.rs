@@ -924,12 +924,51 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
         }
         Err(err) => return Err(err.into()),
     };
+    // A resubmit submits only the shards with points left: those are the
+    // array tasks that count against MaxJobCount, not the shard count (a
+    // sweep of 20000 shards run by hand may have 3 left). Read-only, so it
+    // comes before the seeding below: nothing is written before a refusal.
+    // (Seeding copies records between shard files; it changes no point's
+    // record, so the shards to retry are the same after it.)
+    let to_retry = if args.resubmit {
+        let collection = slurm::collect(&output, count, &header)?;
+        let given_up = collection.gaps.iter().filter(|gap| gap.is_given_up(max_attempts)).count();
+        if given_up > 0 {
+            eprintln!(
+                "sweep: {given_up} points failed {max_attempts} times and are given up, not resubmitted \
+                 (see them with `sweep collect {}`; raise --max-attempts to try them again)",
+                args.spec.display()
+            );
+        }
+        let to_retry = collection.shards_to_retry(max_attempts);
+        if to_retry.is_empty() {
+            eprintln!("sweep: no shard of {count} has points left to compute; nothing to resubmit");
+            return Ok(());
+        }
+        Some(to_retry)
+    } else {
+        None
+    };
+    let tasks = to_retry.as_ref().map_or(count, slurm::Shards::len);
     // Refused before anything is written: sbatch would fail (or sleep and
     // retry) partway through the arrays, and a count this large could not
     // even be listed.
-    if count > limits.max_tasks() {
+    if tasks > limits.max_tasks() {
+        let what = match &to_retry {
+            Some(_) => format!("--resubmit: {tasks} of the {count} shards have points left"),
+            None => format!("--tasks {count}"),
+        };
+        // MaxJobCount 0 or 1 holds no array task at all: "use --tasks 0 or
+        // fewer" named a count that is itself refused.
+        if limits.max_tasks() == 0 {
+            usage!(
+                "{what}: Slurm cannot hold any array task: slurmctld holds fewer than MaxJobCount ({}{assumed}) \
+                 jobs at once, each array task counting as one",
+                limits.max_job_count
+            );
+        }
         usage!(
-            "--tasks {count}: Slurm cannot hold that many array tasks: slurmctld holds fewer than MaxJobCount \
+            "{what}: Slurm cannot hold that many array tasks: slurmctld holds fewer than MaxJobCount \
              ({}{assumed}) jobs at once, each array task counting as one; use --tasks {} or fewer",
             limits.max_job_count,
             limits.max_tasks()
@@ -945,25 +984,10 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
     if seeded.failures > 0 {
         eprintln!("sweep: {} failed points are carried over with their attempt counts", seeded.failures);
     }
-    let shards: Vec<usize> = if args.resubmit {
-        let collection = slurm::collect(&output, count, &header)?;
-        let given_up = collection.gaps.iter().filter(|gap| gap.is_given_up(max_attempts)).count();
-        if given_up > 0 {
-            eprintln!(
-                "sweep: {given_up} points failed {max_attempts} times and are given up, not resubmitted \
-                 (see them with `sweep collect {}`; raise --max-attempts to try them again)",
-                args.spec.display()
-            );
-        }
-        let to_retry = collection.shards_to_retry(max_attempts);
-        if to_retry.is_empty() {
-            eprintln!("sweep: no shard of {count} has points left to compute; nothing to resubmit");
-            return Ok(());
-        }
-        // Bounded: `count` is below MaxJobCount here.
-        to_retry.iter().map(|shard| shard.index()).collect()
-    } else {
-        (0..count).collect()
+    let shards: Vec<usize> = match to_retry {
+        // Bounded: fewer than MaxJobCount here.
+        Some(to_retry) => to_retry.iter().map(|shard| shard.index()).collect(),
+        None => (0..count).collect(),
     };
 
     let max_array_size = limits.max_array_size;

@@ -195,10 +195,16 @@ pub fn summary_tex(report: &ExperimentReport) -> String {
         let points = speedup_points(&analysis.cells, backend, chunk);
         let best =
             points.iter().filter(|(workers, _)| !suspect(*workers)).max_by(|a, b| a.1.value.total_cmp(&b.1.value));
+        let name = format!("{prefix}{}", macro_part(backend.name()));
         if let Some((workers, best)) = best {
-            let name = format!("{prefix}{}", macro_part(backend.name()));
             macros.push((format!("{name}BestSpeedup"), value_only(best.value, best.ci_low, best.ci_high)));
             macros.push((format!("{name}BestWorkers"), format!("{workers}")));
+        } else if !points.is_empty() {
+            // Every speedup suspect: the macros still exist (a paper's
+            // `\bh...BestSpeedup` must not become an undefined control
+            // sequence because the data turned suspect) and say so.
+            macros.push((format!("{name}BestSpeedup"), SUSPECT.to_owned()));
+            macros.push((format!("{name}BestWorkers"), "--".to_owned()));
         }
     }
     for series in &analysis.series {
