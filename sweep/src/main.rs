@@ -1122,6 +1122,11 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
         eprintln!("sweep: warning: {err}");
         None
     });
+    // Checked before anything is merged: a refused command writes nothing.
+    let max_attempts = match args.max_attempts.or(log.as_ref().and_then(|l| l.latest()?.max_attempts)) {
+        Some(0) => usage!("--max-attempts must be at least 1"),
+        other => other.or(spec.max_attempts).unwrap_or(sweep::store::DEFAULT_MAX_ATTEMPTS),
+    };
     let count = match (args.tasks, log.as_ref().and_then(SubmissionLog::latest)) {
         (Some(0), _) => usage!("--tasks must be at least 1"),
         (Some(count), _) => count,
@@ -1164,10 +1169,6 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
         );
     }
     slurm::write_merged(&output, &header, &collection.records, collection.done_in_output)?;
-    let max_attempts = match args.max_attempts.or(log.as_ref().and_then(|l| l.latest()?.max_attempts)) {
-        Some(0) => usage!("--max-attempts must be at least 1"),
-        other => other.or(spec.max_attempts).unwrap_or(sweep::store::DEFAULT_MAX_ATTEMPTS),
-    };
     for gap in &collection.gaps {
         if gap.is_given_up(max_attempts) {
             println!("{gap} (given up after {} attempts)", gap.attempts);

@@ -179,3 +179,20 @@ fn collect_lists_exactly_the_absent_and_incomplete_shards_of_a_small_case() {
     assert!(!err.contains("shard 15/20"), "{err}");
     assert!(err.contains("(shards 2, 3, 6, 8, 9, 2 given up)"), "{err}");
 }
+
+/// `collect --max-attempts 0` merged the shard files into the results file
+/// and only then refused the argument (status 2): a refused command must
+/// write nothing.
+#[test]
+fn collect_refuses_max_attempts_0_before_merging_anything() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("ten.ron", TEN);
+    let output = sandbox.sweep(&["run", "--no-progress", "ten.ron", "--shard", "0/2"]);
+    assert!(matches!(output.status.code(), Some(0 | 3)), "{}", stderr(&output));
+    let before = snapshot(&sandbox);
+    let refused = sandbox.sweep(&["collect", "ten.ron", "--tasks", "2", "--max-attempts", "0"]);
+    let text = stderr(&refused);
+    assert_eq!(refused.status.code(), Some(2), "{text}");
+    assert!(text.contains("--max-attempts must be at least 1"), "{text}");
+    assert_eq!(snapshot(&sandbox), before, "the refused collect wrote something");
+}
