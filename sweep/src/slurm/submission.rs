@@ -65,7 +65,7 @@ pub struct Submission {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubmissionLog {
-    /// [`STATE_FORMAT`].
+    /// The state file's format version (`STATE_FORMAT`), checked on load.
     pub format: u32,
     /// The sweep the submissions belong to.
     pub fingerprint: Fingerprint,
