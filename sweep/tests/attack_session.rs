@@ -168,7 +168,7 @@ fn collect_lists_exactly_the_absent_and_incomplete_shards_of_a_small_case() {
         ],
         "{out}"
     );
-    assert!(err.contains("5 of 10 points have no value (shards 1, 2, 3, 4, 2 given up)"), "{err}");
+    assert!(err.contains("5 of 10 points have no value (shards 1-4, 2 given up)"), "{err}");
 
     // The stray 20-shard file owns no point: --tasks 20 lists shards 0..9
     // that lack a file, never shard 15.

@@ -650,8 +650,7 @@ fn collect_with_a_shard_per_point_of_a_huge_space_summarises_the_shards() {
     assert!(text.contains("shard 1/1000000000000 has no results file"), "{text}");
     assert!(!text.contains("shard 2/1000000000000 has no results file"), "{text}");
     assert!(text.contains("999999998998 more shards have no results file (the first 1000 are listed)"), "{text}");
-    assert!(text.contains("points have no value (shards 1, 3, 4, 5,"), "{text}");
-    assert!(text.contains(", 1001 and 999999998998 more); rerun them"), "{text}");
+    assert!(text.contains("points have no value (shards 1, 3-1001 and 999999998998 more); rerun them"), "{text}");
     assert_eq!(listed.lines().count(), 1000);
     assert_eq!(listed.lines().next(), Some("shard 1/1000000000000  missing  #1 a=0 b=1"), "{listed}");
     let merged: Vec<usize> = sandbox.load("huge.jsonl").records.iter().map(|r| r.index).collect();
