@@ -389,6 +389,11 @@ impl<T> TaskHandle<T> {
     /// Waits at most `timeout`. Returns the outcome when the task finished
     /// in time, or gives the handle back (`Err`) so the caller can wait again.
     ///
+    /// Unlike [`wait`](TaskHandle::wait), it runs no other queued task
+    /// meanwhile, even on a worker (one it started could outlast the
+    /// deadline): a task polling this way for a task queued behind it
+    /// waits until another worker is free to run that one.
+    ///
     /// ```
     /// use std::time::Duration;
     /// let pool = pool::ThreadPool::new(1).unwrap();
