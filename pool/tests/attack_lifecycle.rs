@@ -18,9 +18,11 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Barrier, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{in_child, panic_message, quiet_intentional_panics, within, Counted, XorShift, INTENTIONAL};
+use common::{
+    in_child, panic_message, quiet_intentional_panics, settle_threads, threads, within, Counted, XorShift, INTENTIONAL,
+};
 use pool::{Chunking, TaskError, ThreadPool};
 
 const LIMIT: Duration = Duration::from_secs(30);
@@ -28,24 +30,6 @@ const LIMIT: Duration = Duration::from_secs(30);
 // ---------------------------------------------------------------------------
 // Helpers
 // ---------------------------------------------------------------------------
-
-fn threads() -> usize {
-    std::fs::read_dir("/proc/self/task").expect("/proc/self/task").count()
-}
-
-/// Waits (up to 10 s) until the process has `expected` threads again;
-/// returns the count last seen. Workers told to leave from inside the pool
-/// are not joined, so they leave a moment later.
-fn settle_threads(expected: usize) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let now = threads();
-        if now == expected || Instant::now() > deadline {
-            return now;
-        }
-        thread::sleep(Duration::from_millis(2));
-    }
-}
 
 /// Counts values made and dropped, per id, so that a value dropped twice
 /// or never is named.
@@ -338,7 +322,7 @@ fn a_thousand_pools_made_and_dropped_leave_no_thread() {
             }
             drop(pool);
         }
-        assert_eq!(threads(), before);
+        assert_eq!(settle_threads(before), before);
     });
 }
 
@@ -358,7 +342,7 @@ fn failed_builds_and_panicking_start_handlers_leave_no_thread() {
                 .unwrap();
             assert_eq!(pool.map(|x: u32| x + 1, 0..100).sum::<u32>(), 5050);
             drop(pool);
-            assert_eq!(threads(), before, "after panicking handlers");
+            assert_eq!(settle_threads(before), before, "after panicking handlers");
             // The thread name hook panics on the third worker, after two
             // were started: the panic leaves `build`, and those two must
             // not be left running.
@@ -400,7 +384,7 @@ fn a_thousand_workers() {
         assert_eq!(pool.scope(|s| s.map(|i: usize| local[i], 0..4).sum::<u64>()), 12);
         drop(pool);
         assert_eq!(started.load(Ordering::SeqCst), 1000);
-        assert_eq!(threads(), before);
+        assert_eq!(settle_threads(before), before);
     });
 }
 
@@ -496,7 +480,7 @@ fn racing_shutdowns_and_a_last_handle_dropped_by_an_exit_handler() {
             }
             // The outside calls joined the workers; this drops the last handle.
             drop(pool);
-            assert_eq!(threads(), before, "round {round}: after racing shutdowns");
+            assert_eq!(settle_threads(before), before, "round {round}: after racing shutdowns");
 
             // Now the exit handler drops the last handle itself.
             let pool = ThreadPool::builder()
@@ -561,7 +545,7 @@ fn eight_threads_share_one_pool_and_the_last_one_out_joins_it() {
             for user in users {
                 user.join().unwrap();
             }
-            assert_eq!(threads(), before);
+            assert_eq!(settle_threads(before), before);
         }
     });
 }

@@ -8,11 +8,10 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use common::{settle_threads, threads};
 use pool::ThreadPool;
 
-fn threads() -> usize {
-    std::fs::read_dir("/proc/self/task").expect("/proc/self/task").count()
-}
+mod common;
 
 #[test]
 fn no_thread_outlives_the_last_pool_handle() {
@@ -25,7 +24,7 @@ fn no_thread_outlives_the_last_pool_handle() {
         assert_eq!(pool.map(|x: u64| x * x, 0..10_000u64).sum::<u64>(), (0..10_000u64).map(|x| x * x).sum());
         assert!(threads() >= before + 3, "the workers should be running");
         drop(pool);
-        assert_eq!(threads(), before, "after a used-up map");
+        assert_eq!(settle_threads(before), before, "after a used-up map");
 
         // A map dropped half read, after its pool's handle: the map held
         // the pool, so its drop is the last.
@@ -38,7 +37,7 @@ fn no_thread_outlives_the_last_pool_handle() {
         drop(map);
         assert!(threads() > before, "the unordered map still holds the pool");
         drop(unordered);
-        assert_eq!(threads(), before, "after maps dropped mid-iteration");
+        assert_eq!(settle_threads(before), before, "after maps dropped mid-iteration");
 
         // shutdown_now with work queued, then the last handle dropped.
         let pool = ThreadPool::new(2).unwrap();
@@ -52,7 +51,7 @@ fn no_thread_outlives_the_last_pool_handle() {
         pool.shutdown_now();
         drop(handles);
         drop(pool);
-        assert_eq!(threads(), before, "after shutdown_now");
+        assert_eq!(settle_threads(before), before, "after shutdown_now");
 
         // Nested maps, scopes, map_collect, a start handler.
         let pool = ThreadPool::builder().num_workers(2).start_handler(|_| {}).build().unwrap();
@@ -64,6 +63,6 @@ fn no_thread_outlives_the_last_pool_handle() {
         assert_eq!(total, 6);
         assert_eq!(pool.map_collect(|x: u64| x * 2, 0..100u64)[99], 198);
         drop(pool);
-        assert_eq!(threads(), before, "after nested maps, scopes and map_collect");
+        assert_eq!(settle_threads(before), before, "after nested maps, scopes and map_collect");
     }
 }

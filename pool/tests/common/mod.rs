@@ -1,7 +1,8 @@
 //! Helpers shared by the integration tests: a tiny seeded PRNG, input
 //! iterators that count what was pulled from them or panic on purpose, a
 //! deadlock guard, a rendezvous that proves several workers run at once,
-//! the process's CPU time, and a child process for scenarios that may abort.
+//! the process's CPU time, its thread count, and a child process for
+//! scenarios that may abort.
 //!
 //! Each test binary uses a different subset of these.
 #![allow(dead_code)]
@@ -220,4 +221,27 @@ pub fn in_child(name: &str, scenario: impl FnOnce()) {
         output.status,
         &stderr[start..]
     );
+}
+
+/// The threads this process has now (Linux: `/proc/self/task`).
+pub fn threads() -> usize {
+    std::fs::read_dir("/proc/self/task").expect("/proc/self/task").count()
+}
+
+/// Waits (up to 10 s) until the process has `expected` threads again;
+/// returns the count last seen. A joined thread can still be listed for a
+/// moment: `join` returns once the thread has cleared its id, a step of
+/// the kernel's exit that comes before the thread leaves `/proc` (seen on
+/// a loaded machine). Workers told to leave from inside the pool are not
+/// joined at all, and leave a moment later. A thread that never leaves
+/// still fails the count.
+pub fn settle_threads(expected: usize) -> usize {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let now = threads();
+        if now == expected || Instant::now() > deadline {
+            return now;
+        }
+        thread::sleep(Duration::from_millis(2));
+    }
 }
