@@ -1,6 +1,8 @@
-//! An outside referee's attacks on the `bench-harness` command line: what
-//! the other tests left out (stale outputs of a replaced report, the LaTeX
-//! output of a suspect measurement, its rounding, a misleading hint).
+//! Outside referees' attacks on the `bench-harness` command line: what
+//! the other tests left out (stale outputs of a replaced report, another
+//! experiment's report replaced only when asked, samples no run could have
+//! measured, the LaTeX output of a suspect measurement and its rounding, a
+//! misleading hint).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -220,4 +222,89 @@ fn report_refuses_a_sample_no_run_could_have_measured() {
         assert!(message.contains("sequential repetition 0") && message.contains("not a measured time"), "{message}");
         assert!(!dir.join("summary.md").exists(), "{bad}: a report was drawn from it");
     }
+}
+
+/// The files of `dir`, sorted, with their contents.
+fn listing(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap_or_default()))
+        .collect();
+    files.sort();
+    files
+}
+
+/// A complete report whose `samples.csv` is gone (deleted to save space,
+/// or never copied: `results.json` holds every sample, and `report` redraws
+/// from it) or holds only its header: a fresh run of a differently defined
+/// experiment of the same name replaced it without a word, because the
+/// check looked at the complete report only when samples.csv had rows.
+#[test]
+fn another_experiments_complete_report_without_samples_csv_is_not_replaced_unasked() {
+    for emptied in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.ron"), SMALL).unwrap();
+        std::fs::write(dir.path().join("b.ron"), SMALL.replace("Square", "Spin(duration_us: 5)")).unwrap();
+        let output = harness(&["a.ron", "--out", "out"], dir.path());
+        assert!(output.status.success(), "{}", stderr(&output));
+        let report = dir.path().join("out/small");
+        let csv = report.join("samples.csv");
+        if emptied {
+            let text = std::fs::read_to_string(&csv).unwrap();
+            std::fs::write(&csv, format!("{}\n", text.lines().next().unwrap())).unwrap();
+        } else {
+            std::fs::remove_file(&csv).unwrap();
+        }
+        let before = listing(&report);
+        let output = harness(&["b.ron", "--out", "out"], dir.path());
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "emptied {emptied}: {message}");
+        assert!(message.contains("differently defined experiment \"small\""), "{message}");
+        assert!(listing(&report) == before, "emptied {emptied}: the refused run changed the report");
+        // Its own rerun still replaces it, and --yes replaces it.
+        let output = harness(&["a.ron", "--out", "out"], dir.path());
+        assert!(output.status.success(), "{}", stderr(&output));
+        let output = harness(&["b.ron", "--out", "out", "--yes"], dir.path());
+        assert!(output.status.success(), "{}", stderr(&output));
+    }
+}
+
+/// A subnormal sample (5e-324 s) is positive, so it passed the check that
+/// refuses zero "because a zero makes every speedup infinite", and made the
+/// speedup infinite: `report` then failed while drawing, naming no sample
+/// ("series 'pool' has a non-finite value at x = 2 (y = inf, ...)"). No
+/// clock measures less than a nanosecond: refused like zero, naming it.
+#[test]
+fn report_refuses_a_sample_below_a_nanosecond_naming_it() {
+    for bad in [5e-324, 1e-12] {
+        let root = tempfile::tempdir().unwrap();
+        let dir = saved(root.path(), "tiny", "[1, 2]", |p| if p == 2 { bad } else { 0.5 });
+        let output = harness(&["report", "run", "--format", "svg"], root.path());
+        let message = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{bad}: {message}");
+        assert!(message.contains("not a measured time"), "{bad}: {message}");
+        assert!(!dir.join("summary.md").exists(), "{bad}: a report was drawn from it");
+    }
+}
+
+/// Every parallel speedup suspect (S = 5 at p = 2, S = 10 at p = 4): the
+/// suspect points are kept out of `\bh…BestSpeedup`, and with none left the
+/// macros `\bh…PoolBestSpeedup` and `…BestWorkers` were not written at all,
+/// so a paper quoting them stopped compiling (undefined control sequence)
+/// the day its data turned suspect. They are written, saying so.
+#[test]
+fn best_speedup_macros_exist_when_every_speedup_is_suspect() {
+    let root = tempfile::tempdir().unwrap();
+    saved(root.path(), "allsus", "[2, 4]", |p| match p {
+        0 => 1.0,
+        2 => 0.2,
+        _ => 0.1,
+    });
+    let output = harness(&["report", "run", "--format", "svg"], root.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let tex = std::fs::read_to_string(root.path().join("run/allsus/summary.tex")).unwrap();
+    assert_eq!(macro_value(&tex, "bhAllsusPoolPTwoSpeedup"), Some("$S > p$: suspect"), "{tex}");
+    assert_eq!(macro_value(&tex, "bhAllsusPoolBestSpeedup"), Some("$S > p$: suspect"), "{tex}");
+    assert!(macro_value(&tex, "bhAllsusPoolBestWorkers").is_some(), "{tex}");
 }

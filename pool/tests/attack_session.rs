@@ -16,27 +16,12 @@ mod common;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::{in_child, within, XorShift};
+use common::{in_child, settle_threads, threads, within, XorShift};
 use pool::{TaskError, ThreadPool};
 
 const LIMIT: Duration = Duration::from_secs(60);
-
-fn threads() -> usize {
-    std::fs::read_dir("/proc/self/task").expect("/proc/self/task").count()
-}
-
-fn settle_threads(expected: usize) -> usize {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let now = threads();
-        if now == expected || Instant::now() > deadline {
-            return now;
-        }
-        thread::sleep(Duration::from_millis(2));
-    }
-}
 
 /// Per task id: how often its body ran and how often its closure was
 /// dropped (run or not).
