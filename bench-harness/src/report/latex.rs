@@ -18,7 +18,7 @@ use super::figures::{figures, Figure};
 use super::{ExperimentReport, Exporter};
 use crate::analysis::{representative_chunk, speedup_points};
 use crate::config::BackendKind;
-use crate::stats::precision::{interval, percent_interval, seconds_interval};
+use crate::stats::precision::{interval, percent_interval, rounded, seconds_interval, seconds_rounded};
 
 /// The file name of the LaTeX summary.
 pub const FILE_NAME: &str = "summary.tex";
@@ -92,33 +92,22 @@ fn workers_part(workers: usize) -> String {
     format!("P{}", macro_part(&workers.to_string()))
 }
 
-/// Seconds with a unit, for LaTeX: `1.23\,s`, `45.6\,ms`, `789\,$\mu$s`.
-fn seconds_tex(seconds: f64) -> String {
-    let text = super::format_seconds(seconds);
-    escape(&text).replacen(' ', "\\,", 1)
-}
-
 /// What a macro or table cell shows in place of a suspect speedup (or the
 /// efficiency derived from it).
 const SUSPECT: &str = "$S > p$: suspect";
 
-/// `value` alone, rounded as `interval` rounds it: to the digits its
-/// interval supports, so a macro never quotes more than the table does.
+/// `value` alone, rounded as the table rounds it (`--` if not finite).
 fn value_only(value: f64, low: f64, high: f64) -> String {
     if !value.is_finite() {
         return "--".to_owned();
     }
-    let text = interval(value, low, high);
-    text.split_once(" [").map_or(text.clone(), |(value, _)| value.to_owned())
+    rounded(value, low, high)
 }
 
 /// A median time with its unit, rounded as the table rounds it.
 fn seconds_value(value: f64, low: f64, high: f64) -> String {
-    let text = seconds_interval(value, low, high);
-    match (text.split_once(" ["), text.rsplit_once("] ")) {
-        (Some((number, _)), Some((_, unit))) => format!("{}\\,{}", escape(number), escape(unit)),
-        _ => seconds_tex(value),
-    }
+    let (number, unit) = seconds_rounded(value, low, high);
+    format!("{}\\,{}", escape(&number), escape(unit))
 }
 
 fn number(value: f64, digits: usize) -> String {
@@ -174,8 +163,9 @@ pub fn summary_tex(report: &ExperimentReport) -> String {
                 SUSPECT.to_owned()
             } else {
                 // Rounded like the table's figure, not to a fixed 3 digits.
-                let percent = percent_interval(efficiency.value, efficiency.ci_low, efficiency.ci_high);
-                format!("{}\\,\\%", percent.split_once(" [").map_or(percent.as_str(), |(value, _)| value))
+                let percent = |x: f64| 100.0 * x;
+                let value = rounded(percent(efficiency.value), percent(efficiency.ci_low), percent(efficiency.ci_high));
+                format!("{value}\\,\\%")
             };
             macros.push((format!("{name}Efficiency"), value));
         }

@@ -215,16 +215,8 @@ fn remove_stale_staging(dir: &Path) {
 /// Formats seconds with a unit that keeps three significant digits readable
 /// (`1.23 s`, `45.6 ms`, `789 µs`, `12.0 ns`).
 pub fn format_seconds(seconds: f64) -> String {
-    let magnitude = seconds.abs();
-    let (value, unit) = if magnitude >= 1.0 {
-        (seconds, "s")
-    } else if magnitude >= 1e-3 {
-        (seconds * 1e3, "ms")
-    } else if magnitude >= 1e-6 {
-        (seconds * 1e6, "µs")
-    } else {
-        (seconds * 1e9, "ns")
-    };
+    let (scale, unit) = crate::stats::precision::time_unit(seconds.abs());
+    let value = seconds * scale;
     let digits = match value.abs() {
         v if v >= 100.0 => 0,
         v if v >= 10.0 => 1,

@@ -38,15 +38,42 @@ pub fn interval(value: f64, low: f64, high: f64) -> String {
 /// assert_eq!(seconds_interval(0.501_23, 0.500_11, 0.502_37), "501.2 [500.1, 502.4] ms");
 /// ```
 pub fn seconds_interval(value: f64, low: f64, high: f64) -> String {
+    let (scale, unit) = interval_time_unit(value, low, high);
+    format!("{} {unit}", interval(value * scale, low * scale, high * scale))
+}
+
+/// `value` alone, rounded as [`interval`] rounds it: for a figure quoted
+/// without its interval (a LaTeX macro), never to more digits than the
+/// table beside it.
+///
+/// # Examples
+///
+/// ```
+/// use bench_harness::stats::precision::rounded;
+/// assert_eq!(rounded(2.0031, 1.9912, 2.0104), "2.003");
+/// ```
+pub fn rounded(value: f64, low: f64, high: f64) -> String {
+    fixed(value, decimals(value, low, high))
+}
+
+/// A time alone and its unit, rounded and scaled as [`seconds_interval`]
+/// prints them.
+///
+/// # Examples
+///
+/// ```
+/// use bench_harness::stats::precision::seconds_rounded;
+/// assert_eq!(seconds_rounded(0.501_23, 0.500_11, 0.502_37), ("501.2".to_owned(), "ms"));
+/// ```
+pub fn seconds_rounded(value: f64, low: f64, high: f64) -> (String, &'static str) {
+    let (scale, unit) = interval_time_unit(value, low, high);
+    (rounded(value * scale, low * scale, high * scale), unit)
+}
+
+/// The unit of the largest finite magnitude among a time and its interval.
+fn interval_time_unit(value: f64, low: f64, high: f64) -> (f64, &'static str) {
     let largest = [value, low, high].iter().map(|x| x.abs()).filter(|x| x.is_finite()).fold(0.0, f64::max);
-    let (scale, unit) = time_unit(largest);
-    let decimals = decimals(value * scale, low * scale, high * scale);
-    format!(
-        "{} [{}, {}] {unit}",
-        fixed(value * scale, decimals),
-        fixed(low * scale, decimals),
-        fixed(high * scale, decimals)
-    )
+    time_unit(largest)
 }
 
 /// `value [low, high]%` for fractions (efficiency 0.98 → `98 [96, 100]%`).
