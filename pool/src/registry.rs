@@ -262,11 +262,9 @@ impl Registry {
         let mut was_idle = false;
         loop {
             if registry.cancelling.load(Ordering::Acquire) {
-                while let Some(job) = worker.local.pop() {
-                    job.cancel();
-                }
-                // Also what is queued elsewhere: a worker still running a
-                // task may be waiting for it (see `drain_cancelled`).
+                // Its own deque and every other queue: a worker still
+                // running a task may be waiting for a job queued elsewhere
+                // (see `drain_cancelled`).
                 registry.drain_cancelled();
                 break;
             }
