@@ -23,9 +23,55 @@ use crate::run::{
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
 use indicatif::{ProgressBar, ProgressStyle};
+// Never panicking on a closed or hung-up stderr or stdout: see sweep::output.
+use sweep::{eprintln, println};
 
-/// Exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
-const EXIT_INTERRUPTED: u8 = 130;
+/// Exit status of a run stopped by a signal: 128 + its number, as shells
+/// report a death by it and as `sweep` exits (130 for Ctrl-C).
+fn interrupted_status() -> u8 {
+    // SIGINT's number, 2 on every platform, when no signal was recorded.
+    sweep::ExitCode::Stopped(sweep::signals::last_number().unwrap_or(2)).status()
+}
+
+/// The thread that acts on stop signals while a run is checked and
+/// measured: it calls `on_signal` once per signal, and ends when dropped,
+/// so none is left behind by [`main_with`].
+struct Watcher {
+    done: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Watcher {
+    fn start(mut on_signal: impl FnMut() + Send + 'static) -> anyhow::Result<Watcher> {
+        sweep::signals::install().context("installing the stop-signal handlers")?;
+        let done = Arc::new(AtomicBool::new(false));
+        let finished = Arc::clone(&done);
+        let thread = std::thread::Builder::new().name("signals".to_owned()).spawn(move || {
+            let mut seen = sweep::signals::requests();
+            while let Ok(now) = sweep::signals::wait(seen) {
+                if finished.load(Ordering::SeqCst) {
+                    return;
+                }
+                for _ in seen..now {
+                    on_signal();
+                }
+                seen = now;
+            }
+        })?;
+        Ok(Watcher { done, thread: Some(thread) })
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::SeqCst);
+        sweep::signals::wake();
+        if let Some(thread) = self.thread.take() {
+            // A panic in it was already printed; the run's outcome stands.
+            let _ = thread.join();
+        }
+    }
+}
 
 /// Measure speedup, efficiency and scheduling overhead of parallel maps.
 ///
@@ -73,9 +119,11 @@ const EXIT_INTERRUPTED: u8 = 130;
 /// inputs (a Command must print a number), and prints an estimated duration;
 /// runs estimated above 10 minutes need --yes.
 ///
-/// Samples are appended to samples.csv as they are taken. Ctrl-C finishes
-/// the current run, writes a report marked interrupted, and exits with
-/// status 130; --resume DIR measures only what is missing.
+/// Samples are appended to samples.csv as they are taken. Ctrl-C (SIGINT),
+/// SIGTERM, SIGHUP or SIGUSR1 finishes the current run, writes a report
+/// marked interrupted, and exits with status 128 + the signal (130 for
+/// Ctrl-C); a second one exits at once. A signal ignored at the start (as
+/// under nohup) stays ignored. --resume DIR measures only what is missing.
 ///
 /// Build with --release: timings from a debug build are not representative.
 #[derive(Debug, Parser)]
@@ -221,9 +269,13 @@ fn subcommand(command: Command) -> anyhow::Result<Finished> {
 /// Parses the process's arguments and runs them with `registry`'s
 /// workloads and backends; the exit code to return from `main`.
 pub fn main_with(registry: Registry) -> ExitCode {
-    match run(Cli::parse(), &registry) {
+    let outcome = run(Cli::parse(), &registry).and_then(|finished| match sweep::output::stdout_failed() {
+        Some(reason) => Err(anyhow::anyhow!("cannot write to standard output: {reason}")),
+        None => Ok(finished),
+    });
+    match outcome {
         Ok(Finished::Complete) => ExitCode::SUCCESS,
-        Ok(Finished::Interrupted) => ExitCode::from(EXIT_INTERRUPTED),
+        Ok(Finished::Interrupted) => ExitCode::from(interrupted_status()),
         Err(error) => {
             eprintln!("error: {error:#}");
             ExitCode::FAILURE
@@ -348,35 +400,34 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
     }
     let pending: Vec<(&crate::config::Experiment, &[Sample])> =
         work.iter().map(|(e, done)| (*e, done.as_slice())).collect();
-    // Ctrl-C (or SIGTERM, SIGHUP) during the checks ends their commands and
-    // the harness; once measuring, it finishes the current run and writes a
-    // partial report (commands lead their own process groups, so the
-    // terminal's signal does not reach them: the harness decides).
+    // A stop signal (see `sweep::signals`) during the checks ends their
+    // commands and the harness; once measuring, it finishes the current run
+    // and writes a partial report (commands lead their own process groups,
+    // so the terminal's signal does not reach them: the harness decides).
     let stop = Arc::new(AtomicBool::new(false));
     let measuring = Arc::new(AtomicBool::new(false));
     let writing = Arc::new(Mutex::new(()));
     let (flag, phase, report) = (Arc::clone(&stop), Arc::clone(&measuring), Arc::clone(&writing));
-    ctrlc::set_handler(move || {
+    let _watcher = Watcher::start(move || {
         if !phase.load(Ordering::SeqCst) {
             crate::workload::kill_running_commands();
             eprintln!("\ninterrupted during the checks, before any measurement");
-            std::process::exit(i32::from(EXIT_INTERRUPTED));
+            std::process::exit(i32::from(interrupted_status()));
         }
         if flag.swap(true, Ordering::SeqCst) {
-            // A second Ctrl-C: leave now; every sample is already on disk,
+            // A second signal: leave now; every sample is already on disk,
             // and a report being written is finished first (a moment), so
             // none is left half written.
             crate::workload::kill_running_commands();
             let _finished = report.lock().unwrap_or_else(PoisonError::into_inner);
             // The progress bar is left mid-line: end the line and make sure
             // the cursor shows.
-            if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-                eprint!("\x1b[?25h");
-            }
+            let show_cursor = if std::io::IsTerminal::is_terminal(&std::io::stderr()) { "\x1b[?25h" } else { "" };
             eprintln!(
-                "\ninterrupted again: exiting now (samples.csv has every sample; no report is left half written)"
+                "{show_cursor}\ninterrupted again: exiting now (samples.csv has every sample; no report is left half \
+                 written)"
             );
-            std::process::exit(i32::from(EXIT_INTERRUPTED));
+            std::process::exit(i32::from(interrupted_status()));
         }
         eprintln!("\ninterrupted: finishing the current run, then writing a partial report (Ctrl-C again to quit now)");
     })?;

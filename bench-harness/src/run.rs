@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use indicatif::ProgressBar;
+use sweep::eprintln;
 
 use crate::analysis::analyze;
 use crate::config::{Experiment, Plan};

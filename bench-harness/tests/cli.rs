@@ -397,11 +397,80 @@ fn sigterm_during_the_checks_ends_a_hanging_command_and_what_it_started() {
     // command must not be left running on its own.
     assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
     let output = child.wait_with_output().unwrap();
-    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    assert_eq!(output.status.code(), Some(128 + 15), "128 + SIGTERM: {}", stderr(&output));
     assert!(stderr(&output).contains("interrupted during the checks"), "{}", stderr(&output));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
     while running() > 0 {
         assert!(std::time::Instant::now() < deadline, "the command or its child outlived the harness");
         std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// `bench-harness … 2>&1 | head -1`: once the reader is gone every message
+/// fails to write. The run goes on to its report (std's `eprintln!` would
+/// panic at the first message and leave nothing), and a listing that
+/// cannot be written is a failure, not a panic.
+#[cfg(unix)]
+#[test]
+fn a_closed_stderr_or_stdout_neither_panics_nor_loses_the_report() {
+    let config = r#"(experiments: [(name: "quiet", workload: Sleep(duration_us: 1000), inputs: Count(4),
+        workers: [1, 2], repetitions: 3, warmup: 0, backends: [Sequential, Pool])])"#;
+    let dir = with_config(config);
+    let mut child = harness_command(&["experiments.ron", "--out", "out"], dir.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stderr.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let json = std::fs::read_to_string(dir.path().join("out/quiet/results.json")).unwrap();
+    assert!(json.contains("\"Complete\""), "{json}");
+
+    let mut child = harness_command(&["experiments.ron", "--list"], dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let output = child.wait_with_output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("cannot write to standard output"), "{}", stderr(&output));
+}
+
+/// A closed terminal (SIGHUP) stops a run as Ctrl-C does, with 128 + 1;
+/// under `nohup`, which ignores SIGHUP, the run goes on to the end.
+#[cfg(unix)]
+#[test]
+fn a_hangup_stops_the_run_unless_it_is_ignored() {
+    use std::os::unix::process::CommandExt;
+    let config = r#"(experiments: [(name: "slow", workload: Sleep(duration_us: 5000), inputs: Count(4),
+        workers: [1, 2], repetitions: 12, warmup: 0, backends: [Sequential, Pool])])"#;
+    let dir = with_config(config);
+    for ignored in [false, true] {
+        let out = if ignored { "nohup" } else { "hup" };
+        let mut command = harness_command(&["experiments.ron", "--out", out], dir.path());
+        command.stderr(std::process::Stdio::piped());
+        if ignored {
+            // SAFETY: the closure only calls signal(2), which is async-signal-safe.
+            unsafe {
+                command.pre_exec(|| {
+                    libc::signal(libc::SIGHUP, libc::SIG_IGN);
+                    Ok(())
+                });
+            }
+        }
+        let child = command.spawn().unwrap();
+        let csv = dir.path().join(out).join("slow/samples.csv");
+        wait_for_rows(&csv, 3);
+        assert!(Command::new("kill").args(["-HUP", &child.id().to_string()]).status().unwrap().success());
+        let output = child.wait_with_output().unwrap();
+        let json = std::fs::read_to_string(dir.path().join(out).join("slow/results.json")).unwrap();
+        if ignored {
+            assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+            assert!(json.contains("\"Complete\""), "{json}");
+        } else {
+            assert_eq!(output.status.code(), Some(128 + 1), "{}", stderr(&output));
+            assert!(json.contains("\"Interrupted\""), "{json}");
+        }
     }
 }

@@ -7,7 +7,7 @@
 //! | 1           | the command could not be carried out: an I/O error, a results file held by another run, a Slurm tool that failed |
 //! | 2           | bad input: command line, spec, or a file that is not this sweep's |
 //! | 3           | incomplete: some points failed or were given up (`run`), or have no value (`collect`) |
-//! | 128 + N     | stopped by signal N (SIGINT 130, SIGTERM 143, SIGUSR1 138): what was computed is saved; run it again to resume |
+//! | 128 + N     | stopped by signal N (SIGHUP 129, SIGINT 130, SIGTERM 143, SIGUSR1 138): what was computed is saved; run it again to resume |
 //!
 //! Errors are classified by type ([`ExitCode::of`]): a subcommand returns
 //! [`Usage`], [`Incomplete`] or [`Stopped`] for outcomes that are not plain

@@ -36,6 +36,7 @@ pub mod command;
 pub mod exit;
 pub mod fingerprint;
 mod hash;
+pub mod output;
 pub mod plot;
 pub mod point;
 pub mod runner;

@@ -13,36 +13,8 @@ use clap::{CommandFactory, Parser, Subcommand};
 use sweep::command::Persistent;
 use sweep::slurm::{self, ArrayJob, Cluster, JobOptions, Limits, Shard, SubmissionLog, SubmittedArray};
 use sweep::store::SyncPolicy;
+use sweep::{eprintln, println};
 use sweep::{execute, plot, CommandOptions, Header, Results, RunOptions, Selection, Spec, Stop};
-
-/// `eprintln!` that never panics: messages to a closed stderr (`sweep run …
-/// 2>&1 | head`, a log collector that died) are dropped. std's panics on a
-/// failed write, which would kill a run mid-way (or, in the monitor thread,
-/// silently end progress lines and the grace period of a stop). Defined
-/// under std's name so every message in this file goes through it.
-macro_rules! eprintln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
-
-/// Why writing to standard output failed, if it did (a full disk, a closed
-/// pipe where SIGPIPE is ignored): the command then ends with status 1 and
-/// says so, where std's `println!` would panic (status 101).
-static STDOUT_FAILED: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
-/// `println!` that never panics: a failed write is remembered in
-/// [`STDOUT_FAILED`] and makes the command fail. Defined under std's name so
-/// every line printed in this file goes through it.
-macro_rules! println {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        if let Err(error) = writeln!(std::io::stdout(), $($arg)*) {
-            let _ = STDOUT_FAILED.set(error.to_string());
-        }
-    }};
-}
 
 /// Parameter-space studies on a thread pool, with resumable results.
 #[derive(Debug, Parser)]
@@ -352,7 +324,7 @@ fn main() -> ExitCode {
             return if error.use_stderr() { sweep::ExitCode::BadInput.into() } else { ExitCode::SUCCESS };
         }
     };
-    let outcome = dispatch(cli).and_then(|()| match STDOUT_FAILED.get() {
+    let outcome = dispatch(cli).and_then(|()| match sweep::output::stdout_failed() {
         Some(reason) => Err(anyhow::anyhow!("cannot write to standard output: {reason}")),
         None => Ok(()),
     });
@@ -531,7 +503,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         scope.push_str(&format!(" ({count} points drawn with seed {})", args.seed));
         selection = selection.sample(count, args.seed);
     }
-    let stop = Stop::on_signals().context("installing the SIGINT/SIGTERM/SIGUSR1 handlers")?;
+    let stop = Stop::on_signals().context("installing the SIGINT/SIGTERM/SIGHUP/SIGUSR1 handlers")?;
     // Descendants of black boxes that left their process group (setsid,
     // daemons) are adopted, and killed when this function returns.
     #[cfg(target_os = "linux")]

@@ -16,22 +16,11 @@ use indicatif::{ProgressBar, ProgressState, ProgressStyle};
 use pool::ThreadPool;
 
 use crate::command::{Evaluation, Exit};
+use crate::eprintln;
 use crate::point::Point;
 use crate::signals;
 use crate::space::Space;
 use crate::store::{hostname, Header, Provenance, Record, ResultsWriter, Resume, SyncPolicy, DEFAULT_MAX_ATTEMPTS};
-
-/// `eprintln!` that never panics: messages to a closed stderr (`sweep run …
-/// 2>&1 | head`, a log collector that died) are dropped. std's panics on a
-/// failed write, which would kill a run mid-way (or, in the monitor thread,
-/// silently end progress lines and the grace period of a stop). Defined
-/// under std's name so every message in this file goes through it.
-macro_rules! eprintln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
 
 /// Which point indices of a space a run covers.
 #[derive(Clone, Default)]
@@ -292,7 +281,7 @@ fn splitmix64(x: u64) -> u64 {
 /// results are flushed, and the run returns with [`RunSummary::stopped`].
 ///
 /// Clones share one request. [`Stop::on_signals`] also counts SIGINT,
-/// SIGTERM and SIGUSR1 as requests.
+/// SIGTERM, SIGHUP and SIGUSR1 as requests.
 #[derive(Debug, Clone, Default)]
 pub struct Stop {
     requests: Arc<AtomicUsize>,
@@ -306,8 +295,9 @@ impl Stop {
         Stop::default()
     }
 
-    /// A handle that also counts SIGINT, SIGTERM and SIGUSR1 (installing
-    /// handlers for them: they no longer kill the process).
+    /// A handle that also counts SIGINT, SIGTERM, SIGHUP and SIGUSR1
+    /// (installing handlers for them: they no longer kill the process;
+    /// see [`signals`] for one the process ignores).
     pub fn on_signals() -> std::io::Result<Self> {
         signals::install()?;
         Ok(Stop { signals: true, ..Stop::default() })

@@ -1,57 +1,195 @@
-//! Stop requests from the outside world: SIGINT (Ctrl-C), SIGTERM (`kill`,
-//! `scancel`) and SIGUSR1 (Slurm's warning before a time limit) ask a
-//! running sweep to stop gracefully instead of dying on the spot.
+//! Stop requests from the outside world, for every binary of the
+//! workspace: SIGINT (Ctrl-C), SIGTERM (`kill`, `scancel`), SIGHUP (the
+//! terminal closed) and SIGUSR1 (Slurm's warning before a time limit) ask a
+//! running program to stop gracefully instead of dying on the spot.
 //!
-//! The handler only counts signals in atomics (async-signal-safe); the
-//! runner polls [`requests`] and decides what to do: stop handing out
-//! points on the first, kill the black boxes on the second.
+//! The protocol:
+//! - [`install`] puts a handler on each of these signals, except one the
+//!   process ignores when it starts: `nohup` ignores SIGHUP, and a shell
+//!   ignores SIGINT for a job started with `&`. The user asked for that, so
+//!   it stays ignored.
+//! - The handler only does what is async-signal-safe: it counts the signal
+//!   in atomics, and writes a byte to a pipe so that a thread blocked in
+//!   [`wait`] wakes.
+//! - After SIGHUP every write to the closed terminal fails: the binaries
+//!   print through [`crate::output`], whose macros do not panic on that.
+//! - A program either polls [`requests`] where it can stop (sweep's runner
+//!   does), or blocks a thread in [`wait`] when it must act at once (the
+//!   bench harness exits on a second Ctrl-C). It exits with
+//!   `128 + `[`last_number`], as shells report a death by that signal.
 
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::Once;
 
 static REQUESTS: AtomicUsize = AtomicUsize::new(0);
 static LAST: AtomicI32 = AtomicI32::new(0);
+/// The self-pipe: the handler writes to `[1]`, [`wait`] reads `[0]`; -1
+/// until [`install`] made it.
+static PIPE: [AtomicI32; 2] = [AtomicI32::new(-1), AtomicI32::new(-1)];
 
 /// The signals that ask for a graceful stop.
 #[cfg(unix)]
-const STOP_SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGUSR1];
+const STOP_SIGNALS: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1];
 
 #[cfg(unix)]
 extern "C" fn on_signal(signal: libc::c_int) {
-    // Only lock-free atomics here: nothing else is async-signal-safe.
+    // Only lock-free atomics and write(2) here, which are
+    // async-signal-safe, and errno as the interrupted code left it.
+    let errno = Errno::save();
     LAST.store(signal, Ordering::SeqCst);
     REQUESTS.fetch_add(1, Ordering::SeqCst);
+    let pipe = PIPE[1].load(Ordering::SeqCst);
+    if pipe >= 0 {
+        // SAFETY: writes one byte from a live local; the write end is
+        // non-blocking, so a full pipe (a waiter already has bytes to read)
+        // makes it fail instead of hanging the handler.
+        unsafe { libc::write(pipe, [1u8].as_ptr().cast(), 1) };
+    }
+    errno.restore();
 }
 
-/// Installs the handlers (once per process; later calls do nothing). From
-/// then on these signals no longer kill the process: the caller must poll
-/// [`requests`] and stop by itself.
+/// errno, saved on entry to the handler and restored on leaving: the
+/// interrupted code may be about to read it.
+#[cfg(unix)]
+struct Errno(libc::c_int);
+
+#[cfg(unix)]
+impl Errno {
+    fn save() -> Errno {
+        // SAFETY: errno_location returns this thread's errno slot.
+        Errno(unsafe { *errno_location() })
+    }
+
+    fn restore(self) {
+        // SAFETY: as in `save`.
+        unsafe { *errno_location() = self.0 };
+    }
+}
+
+#[cfg(any(target_os = "linux", target_os = "android"))]
+unsafe fn errno_location() -> *mut libc::c_int {
+    libc::__errno_location()
+}
+
+#[cfg(any(target_os = "macos", target_os = "ios", target_os = "freebsd", target_os = "dragonfly"))]
+unsafe fn errno_location() -> *mut libc::c_int {
+    libc::__error()
+}
+
+#[cfg(any(target_os = "openbsd", target_os = "netbsd"))]
+unsafe fn errno_location() -> *mut libc::c_int {
+    libc::__errno()
+}
+
+/// Installs the handlers (once per process; later calls do nothing and
+/// return the first call's result). From then on these signals no longer
+/// kill the process: it must watch [`requests`] or [`wait`] and stop by
+/// itself. A signal ignored when this is called stays ignored.
 pub fn install() -> std::io::Result<()> {
     static ONCE: Once = Once::new();
-    let mut result = Ok(());
+    static FAILED: AtomicI32 = AtomicI32::new(0);
     ONCE.call_once(|| {
         #[cfg(unix)]
-        for signal in STOP_SIGNALS {
-            // SAFETY: a zeroed sigaction is a valid "no flags, empty mask"
-            // value; the handler is an `extern "C" fn(c_int)` that only
-            // touches atomics, and stays valid for the life of the process.
-            unsafe {
-                let mut action: libc::sigaction = std::mem::zeroed();
-                action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-                action.sa_flags = libc::SA_RESTART;
-                libc::sigemptyset(&mut action.sa_mask);
-                if libc::sigaction(signal, &action, std::ptr::null_mut()) != 0 {
-                    result = Err(std::io::Error::last_os_error());
-                }
-            }
+        if let Err(error) = install_unix() {
+            FAILED.store(error.raw_os_error().unwrap_or(libc::EINVAL), Ordering::SeqCst);
         }
     });
-    result
+    match FAILED.load(Ordering::SeqCst) {
+        0 => Ok(()),
+        code => Err(std::io::Error::from_raw_os_error(code)),
+    }
+}
+
+#[cfg(unix)]
+fn install_unix() -> std::io::Result<()> {
+    let check = |result: libc::c_int| if result < 0 { Err(std::io::Error::last_os_error()) } else { Ok(result) };
+    let mut fds = [-1; 2];
+    // SAFETY: pipe fills the two-element array; fcntl only sets flags on
+    // the descriptors it just made, which stay open for the process's life.
+    unsafe {
+        check(libc::pipe(fds.as_mut_ptr()))?;
+        for fd in fds {
+            check(libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC))?;
+        }
+        check(libc::fcntl(fds[1], libc::F_SETFL, libc::O_NONBLOCK))?;
+    }
+    PIPE[0].store(fds[0], Ordering::SeqCst);
+    PIPE[1].store(fds[1], Ordering::SeqCst);
+    for signal in STOP_SIGNALS {
+        // SAFETY: a zeroed sigaction is a valid "no flags, empty mask"
+        // value, and `sigaction` with a null new action only reads the
+        // current one; the handler is an `extern "C" fn(c_int)` that stays
+        // valid for the life of the process.
+        unsafe {
+            let mut current: libc::sigaction = std::mem::zeroed();
+            check(libc::sigaction(signal, std::ptr::null(), &mut current))?;
+            if current.sa_sigaction == libc::SIG_IGN {
+                continue;
+            }
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            check(libc::sigaction(signal, &action, std::ptr::null_mut()))?;
+        }
+    }
+    Ok(())
 }
 
 /// How many stop signals arrived since [`install`].
 pub fn requests() -> usize {
     REQUESTS.load(Ordering::SeqCst)
+}
+
+/// Blocks until more than `seen` stop signals have arrived, or [`wake`] is
+/// called, and returns [`requests`] (still `seen` after a wake alone).
+///
+/// # Errors
+///
+/// When [`install`] has not succeeded: nothing would ever wake the call.
+pub fn wait(seen: usize) -> std::io::Result<usize> {
+    #[cfg(unix)]
+    {
+        let pipe = PIPE[0].load(Ordering::SeqCst);
+        if pipe >= 0 {
+            loop {
+                let now = requests();
+                if now > seen {
+                    return Ok(now);
+                }
+                let mut buffer = [0u8; 64];
+                // SAFETY: reads into a live local buffer of the length given.
+                // A signal between `requests` above and this read has left
+                // its byte in the pipe, so the read returns at once.
+                let read = unsafe { libc::read(pipe, buffer.as_mut_ptr().cast(), buffer.len()) };
+                if read > 0 && buffer[..read.unsigned_abs()].contains(&WAKE) {
+                    return Ok(requests());
+                }
+                let error = std::io::Error::last_os_error();
+                if read < 0 && error.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(error);
+                }
+            }
+        }
+    }
+    let _ = seen;
+    Err(std::io::Error::other("signals::wait before signals::install succeeded"))
+}
+
+/// The byte [`wake`] writes; the handler writes 1.
+const WAKE: u8 = 2;
+
+/// Wakes a thread blocked in [`wait`], e.g. to let it end when the work it
+/// watched is done.
+pub fn wake() {
+    #[cfg(unix)]
+    {
+        let pipe = PIPE[1].load(Ordering::SeqCst);
+        if pipe >= 0 {
+            // SAFETY: writes one byte from a live local to the pipe's write end.
+            unsafe { libc::write(pipe, [WAKE].as_ptr().cast(), 1) };
+        }
+    }
 }
 
 /// The name of the last stop signal, e.g. `SIGTERM`, if any arrived.
@@ -60,6 +198,7 @@ pub fn last() -> Option<&'static str> {
     match LAST.load(Ordering::SeqCst) {
         libc::SIGINT => return Some("SIGINT"),
         libc::SIGTERM => return Some("SIGTERM"),
+        libc::SIGHUP => return Some("SIGHUP"),
         libc::SIGUSR1 => return Some("SIGUSR1"),
         _ => {}
     }

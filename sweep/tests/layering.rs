@@ -9,6 +9,7 @@ use std::path::Path;
 /// writes into it; `plot` and `slurm` read what the store holds; `exit`
 /// classifies the errors of all of them.
 const LAYERS: &[&str] = &[
+    "output",
     "hash",
     "signals",
     "point",
@@ -23,7 +24,12 @@ const LAYERS: &[&str] = &[
     "exit",
 ];
 
+/// Exported macros live at the crate root (`crate::eprintln`); each
+/// counts as the module that defines it.
+const MACROS: &[(&str, &str)] = &[("eprintln", "output"), ("println", "output")];
+
 fn rank(module: &str) -> Option<usize> {
+    let module = MACROS.iter().find(|(name, _)| *name == module).map_or(module, |(_, home)| home);
     LAYERS.iter().position(|m| *m == module)
 }
 

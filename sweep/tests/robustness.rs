@@ -128,6 +128,76 @@ fn sigterm_stops_gracefully_and_a_resume_finishes_the_rest() {
     assert_eq!((all.status().done, all.records.len()), (24, 24), "no point lost or computed twice");
 }
 
+/// Closing a terminal sends SIGHUP, after which every write to it fails
+/// with EIO. The run stops as on SIGTERM, and its output to the dead
+/// terminal is dropped instead of failing (a failed write panics `print!`),
+/// so it ends with 129 and every record saved.
+#[test]
+fn a_closed_terminal_stops_the_run_and_nothing_is_lost() {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "slow.ron",
+        r#"(space: Range(name: "k", start: 0, end: 24), command: ["sh", "-c", "sleep 0.3; echo {k}"], workers: 2)"#,
+    );
+    let (mut master, mut terminal) = (-1, -1);
+    // SAFETY: openpty writes two descriptors, owned from here on.
+    let opened =
+        unsafe { libc::openpty(&mut master, &mut terminal, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
+    assert_eq!(opened, 0, "openpty: {}", std::io::Error::last_os_error());
+    // SAFETY: both were just opened and nothing else owns them.
+    let (master, terminal) = unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(terminal)) };
+    let output_end = terminal.try_clone().unwrap_or_else(|e| panic!("{e}"));
+    let mut command = sandbox.command(&["run", "slow.ron", "--progress-every", "0.1"]);
+    command.stdout(output_end).stderr(terminal);
+    let mut child = command.spawn().unwrap_or_else(|e| panic!("spawning sweep: {e}"));
+    drop(command);
+    let results = sandbox.path("slow.jsonl");
+    wait_until("two records", || records_on_disk(&results) >= 2);
+    // The terminal goes: its writes fail from now on, and the shell sends SIGHUP.
+    drop(master);
+    signal(&child, libc::SIGHUP);
+    let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(status.code(), Some(128 + libc::SIGHUP), "stopped by the hangup, not by a panic");
+    let stopped = sandbox.load("slow.jsonl");
+    let done = stopped.status().done;
+    assert!((2..24).contains(&done), "{done} points done when stopped");
+    assert_eq!(stopped.records.len(), done, "points in flight finished and were recorded once");
+    let resumed = sandbox.sweep(&["run", "--no-progress", "slow.ron"]);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    assert_eq!(sandbox.load("slow.jsonl").status().done, 24);
+}
+
+/// `nohup` ignores SIGHUP, and a shell ignores SIGINT for a job started
+/// with `&`: a signal the run starts with ignored stays ignored.
+#[test]
+fn signals_ignored_at_start_stay_ignored() {
+    use std::os::unix::process::CommandExt;
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "slow.ron",
+        r#"(space: Range(name: "k", start: 0, end: 8), command: ["sh", "-c", "sleep 0.2; echo {k}"], workers: 2)"#,
+    );
+    let mut command = sandbox.command(&["run", "--no-progress", "slow.ron"]);
+    command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::piped());
+    // SAFETY: the closure only calls signal(2), which is async-signal-safe.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            libc::signal(libc::SIGINT, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let child = command.spawn().unwrap_or_else(|e| panic!("spawning sweep: {e}"));
+    let results = sandbox.path("slow.jsonl");
+    wait_until("two records", || records_on_disk(&results) >= 2);
+    signal(&child, libc::SIGHUP);
+    signal(&child, libc::SIGINT);
+    let output = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(sandbox.load("slow.jsonl").status().done, 8, "the run went on to the end");
+}
+
 /// Writes `pids/<k>` with the pid of a long sleep, then sleeps.
 const SLEEPER: &str = r#"(space: Range(name: "k", start: 0, end: 6),
     command: ["sh", "-c", "echo $$ > pids/{k}; exec sleep 30"], workers: 2)"#;

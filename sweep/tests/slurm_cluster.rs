@@ -553,7 +553,10 @@ fn collect_reports_what_slurm_accounting_says() {
         return;
     };
     let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    write_spec(work.path(), 12, 0.5);
+    // Shard 1's points sleep 2 s each: the cancel must reach the task while
+    // it still has points to run, also on a loaded machine (with 0.5 s a
+    // slow delivery once let the shard finish).
+    write_spec(work.path(), 12, 2.0);
     std::fs::write(work.path().join("slow"), "").unwrap_or_else(|e| panic!("{e}"));
     let job = job_id(&succeeded(
         &cluster.sweep(work.path(), &["slurm", "squares.ron", "--tasks", "4", "--submit"]),
