@@ -75,7 +75,9 @@ const EXIT_INTERRUPTED: u8 = 130;
 ///
 /// Samples are appended to samples.csv as they are taken. Ctrl-C finishes
 /// the current run, writes a report marked interrupted, and exits with
-/// status 130; --resume DIR measures only what is missing.
+/// status 130; --resume DIR measures only what is missing. A rerun keeps
+/// the complete report it replaces in DIR/.previous/<experiment>/ until it
+/// completes.
 ///
 /// Build with --release: timings from a debug build are not representative.
 #[derive(Debug, Parser)]
@@ -423,6 +425,9 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
             cli.config.display(),
             options.out_dir.display()
         );
+        for kept in crate::run::kept_reports(&experiments, &options.out_dir) {
+            eprintln!("the previous complete report is kept in {}/ until then", kept.display());
+        }
         return Ok(Finished::Interrupted);
     }
     for comparison in &summary.pinning {
