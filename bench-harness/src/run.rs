@@ -780,6 +780,8 @@ mod tests {
         };
         std::fs::create_dir_all(dir.path().join("empty")).unwrap();
         assert!(foreign_experiments(&plan, dir.path()).is_empty(), "nothing measured yet");
+        leave(&format!("{KEPT_DIR}/other"));
+        assert!(foreign_experiments(&plan, dir.path()).is_empty(), "a kept report is no experiment of the run");
         leave("other");
         leave("another");
         assert_eq!(foreign_experiments(&plan, dir.path()), ["another", "other"]);

@@ -399,6 +399,13 @@ fn a_kept_report_of_another_experiment_is_replaced_only_when_asked() {
     let dir = tempfile::tempdir().unwrap();
     let kept = saved(&dir.path().join("out/.previous"), "small");
     let results = std::fs::read(kept.join("results.json")).unwrap();
+    // A run into `out` moves and deletes it: `report` on it waits for that run's lock.
+    let measuring = bench_harness::run::OutputLock::acquire(&dir.path().join("out")).unwrap();
+    let output = harness(&["report", "out/.previous/small", "--format", "svg"], dir.path());
+    let message = stderr(&output);
+    assert!(!output.status.success(), "{message}");
+    assert!(message.contains(") is writing to out;"), "{message}");
+    drop(measuring);
     std::fs::write(dir.path().join("other.ron"), SMALL.replace("Square", "Spin(duration_us: 5)")).unwrap();
     let output = harness(&["other.ron", "--out", "out"], dir.path());
     let message = stderr(&output);
