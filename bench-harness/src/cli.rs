@@ -124,6 +124,8 @@ impl Drop for Watcher {
 /// marked interrupted, and exits with status 128 + the signal (130 for
 /// Ctrl-C); a second one exits at once. A signal ignored at the start (as
 /// under nohup) stays ignored. --resume DIR measures only what is missing.
+/// A rerun keeps the complete report it replaces in
+/// DIR/.previous/<experiment>/ until it completes.
 ///
 /// Build with --release: timings from a debug build are not representative.
 #[derive(Debug, Parser)]
@@ -408,6 +410,8 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
     let measuring = Arc::new(AtomicBool::new(false));
     let writing = Arc::new(Mutex::new(()));
     let (flag, phase, report) = (Arc::clone(&stop), Arc::clone(&measuring), Arc::clone(&writing));
+    let (names, out_dir): (Vec<String>, _) =
+        (experiments.iter().map(|e| e.name.as_str().to_owned()).collect(), options.out_dir.clone());
     let _watcher = Watcher::start(move || {
         if !phase.load(Ordering::SeqCst) {
             crate::workload::kill_running_commands();
@@ -427,6 +431,9 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
                 "{show_cursor}\ninterrupted again: exiting now (samples.csv has every sample; no report is left half \
                  written)"
             );
+            for kept in crate::run::kept_reports(names.iter().map(String::as_str), &out_dir) {
+                eprintln!("the previous complete report is kept in {}/ until the run completes", kept.display());
+            }
             std::process::exit(i32::from(interrupted_status()));
         }
         eprintln!("\ninterrupted: finishing the current run, then writing a partial report (Ctrl-C again to quit now)");
@@ -474,6 +481,9 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
             cli.config.display(),
             options.out_dir.display()
         );
+        for kept in crate::run::kept_reports(experiments.iter().map(|e| e.name.as_str()), &options.out_dir) {
+            eprintln!("the previous complete report is kept in {}/ until then", kept.display());
+        }
         return Ok(Finished::Interrupted);
     }
     for comparison in &summary.pinning {

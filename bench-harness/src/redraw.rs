@@ -302,9 +302,12 @@ fn refuse_another_run(target: &Path, source: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The run's output directory that holds an experiment's report directory.
+/// The run's output directory that holds an experiment's report directory,
+/// also for a report a rerun keeps aside ([`crate::run::kept_report`]): the
+/// run that measures there moves and removes it.
 fn run_directory(report_dir: &Path) -> PathBuf {
     match report_dir.parent() {
+        Some(parent) if parent.file_name().is_some_and(|name| name == crate::run::KEPT_DIR) => run_directory(parent),
         Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
         _ => PathBuf::from("."),
     }

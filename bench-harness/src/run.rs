@@ -161,7 +161,9 @@ pub fn foreign_experiments(plan: &Plan, out_dir: &Path) -> Vec<String> {
 /// Refuses a fresh run (no `--resume`) into `out_dir` when an experiment's
 /// directory there holds the samples of an interrupted or killed run: a
 /// fresh run starts `samples.csv` anew and would delete them. A complete
-/// report is replaced as usual (its `results.json` is what `--out` is for).
+/// report of the same experiment is replaced by a fresh run once it
+/// completes (see [`kept_report`]); one of a differently defined
+/// experiment only when `replace` says so.
 pub fn check_nothing_lost(
     experiments: &[&Experiment],
     out_dir: &Path,
@@ -170,6 +172,7 @@ pub fn check_nothing_lost(
 ) -> anyhow::Result<()> {
     for experiment in experiments {
         let dir = out_dir.join(experiment.name.as_str());
+        let kept = kept_report(out_dir, experiment.name.as_str());
         let csv = dir.join(crate::report::csv::FILE_NAME);
         // Rows after the header; a last row cut short counts too: it was measured.
         let rows = std::fs::read_to_string(&csv)
@@ -177,12 +180,14 @@ pub fn check_nothing_lost(
         // Checked whatever samples.csv holds: a complete report is its
         // results.json (which holds the samples); with samples.csv deleted
         // or emptied, another experiment's report was replaced unasked.
-        if completed(&dir) {
+        // The report kept aside by a rerun that never completed is the one
+        // this run replaces once it completes, as much as one in `dir`.
+        if let Some(complete) = [&dir, &kept].into_iter().find(|d| completed(d)) {
             // A rerun of the same experiment replaces its report (what
             // `reports/latest` is for); another experiment's is not ours to
             // delete unasked. A report this build cannot read counts as
             // another's: nothing says it is this experiment's.
-            let report = json::read_results_json(&dir.join(json::FILE_NAME));
+            let report = json::read_results_json(&complete.join(json::FILE_NAME));
             let same = report.as_ref().is_ok_and(|report| report.experiment == **experiment);
             let rows = report.map_or(rows, |report| report.samples.len());
             anyhow::ensure!(
@@ -190,10 +195,12 @@ pub fn check_nothing_lost(
                 "{} holds the complete report of a differently defined experiment {:?} ({rows} sample(s)), \
                  which a fresh run would delete; pass --yes to replace it, or give another --out (nothing was \
                  changed)",
-                dir.display(),
+                complete.display(),
                 experiment.name.as_str()
             );
-            continue;
+            if *complete == dir {
+                continue;
+            }
         }
         if rows == 0 {
             continue;
@@ -203,15 +210,82 @@ pub fn check_nothing_lost(
         if let Some(holder) = OutputLock::holder(out_dir) {
             return Err(OutputLock::busy(out_dir, &holder));
         }
+        let kept = if completed(&kept) {
+            format!("; the previous complete report is kept in {}/ until it completes", kept.display())
+        } else {
+            String::new()
+        };
         anyhow::bail!(
             "{} holds {rows} sample(s) of an interrupted run of {:?}, which a fresh run would delete; \
-             finish it with `bench-harness {} --resume {}`, or give another --out (nothing was changed)",
+             finish it with `bench-harness {} --resume {}`, or give another --out (nothing was changed){kept}",
             dir.display(),
             experiment.name.as_str(),
             config.display(),
             out_dir.display()
         );
     }
+    Ok(())
+}
+
+/// Where a fresh run keeps the complete report it replaces, under its
+/// `--out`: `.previous/<experiment>/`. Experiment names never start with a
+/// dot, and `report`, `compare` and `--resume` read only the directories
+/// directly under `--out`, so nothing takes it for a report of the run.
+pub const KEPT_DIR: &str = ".previous";
+
+/// Where the complete report of experiment `name` in `out_dir` is kept
+/// while a fresh run measures it anew: `out_dir/.previous/<name>/`. It is
+/// moved there before the first sample, and removed once the new run's
+/// report is complete; a run interrupted or killed before that leaves it
+/// there, and `--resume` removes it once it completes the run.
+pub fn kept_report(out_dir: &Path, name: &str) -> PathBuf {
+    out_dir.join(KEPT_DIR).join(name)
+}
+
+/// The complete reports kept aside (see [`kept_report`]) for the
+/// experiments named in `names` whose run in `out_dir` has not completed.
+pub fn kept_reports<'a>(names: impl IntoIterator<Item = &'a str>, out_dir: &Path) -> Vec<PathBuf> {
+    names
+        .into_iter()
+        .filter(|name| !completed(&out_dir.join(name)))
+        .map(|name| kept_report(out_dir, name))
+        .filter(|kept| completed(kept))
+        .collect()
+}
+
+/// Moves the complete report in `dir` to `kept` (see [`kept_report`]), file
+/// by file, `results.json` last: a run killed meanwhile leaves the report
+/// complete in `dir` (the next run moves it again) or complete in `kept`.
+/// Files a report does not write stay in `dir`. An older report kept in
+/// `kept` is deleted first: the one in `dir` replaced it.
+fn keep_previous(dir: &Path, kept: &Path) -> anyhow::Result<()> {
+    remove_kept(kept)?;
+    std::fs::create_dir_all(kept).with_context(|| format!("creating {}", kept.display()))?;
+    let mut names = vec![crate::report::csv::FILE_NAME.to_owned(), STARTED_FILE.to_owned()];
+    names.extend(crate::report::derived_file_names());
+    names.push(json::FILE_NAME.to_owned());
+    for name in names {
+        match std::fs::rename(dir.join(&name), kept.join(&name)) {
+            Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                return Err(error)
+                    .with_context(|| format!("moving {} to {}", dir.join(&name).display(), kept.display()))
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Deletes the report kept in `kept`, and its parent once empty.
+fn remove_kept(kept: &Path) -> anyhow::Result<()> {
+    match std::fs::remove_dir_all(kept) {
+        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+            return Err(error).with_context(|| format!("removing {}", kept.display()))
+        }
+        _ => {}
+    }
+    // Fails, as it should, while another experiment's report is kept there.
+    let _ = kept.parent().map(std::fs::remove_dir);
     Ok(())
 }
 
@@ -512,23 +586,32 @@ pub fn run_all(
             return Ok(RunSummary { dirs, interrupted: true, pinning: Vec::new() });
         }
         let dir = options.out_dir.join(experiment.name.as_str());
+        let kept = kept_report(&options.out_dir, experiment.name.as_str());
+        // A fresh run replaces an older report, which no longer matches the
+        // samples being logged, with its charts, tables and pgfplots data: a
+        // new report need not draw all of them (one worker count draws no
+        // speedup chart, one chunk size no overhead chart), and those left
+        // behind described the old experiment beside the new results.json.
+        // A complete one is measured data: it is kept aside until the new
+        // run completes. Anything else holds no sample (see
+        // `check_nothing_lost`) and is removed. Only files a report writes
+        // are moved or removed.
+        if !options.resume {
+            // Held so that a second Ctrl-C does not end the move half way.
+            let _writing = writing.lock().unwrap_or_else(PoisonError::into_inner);
+            if completed(&dir) {
+                keep_previous(&dir, &kept)?;
+            } else {
+                let _ = std::fs::remove_file(dir.join(json::FILE_NAME));
+                for stale in crate::report::derived_file_names() {
+                    let _ = std::fs::remove_file(dir.join(stale));
+                }
+            }
+        }
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let csv = dir.join(crate::report::csv::FILE_NAME);
         let mut log = if options.resume { SampleLog::append(&csv) } else { SampleLog::create(&csv) }
             .with_context(|| format!("opening {}", csv.display()))?;
-        // A fresh run replaces an older report, which no longer matches the
-        // samples being logged.
-        if !options.resume {
-            let _ = std::fs::remove_file(dir.join(json::FILE_NAME));
-            // ...and so do the charts, tables and pgfplots data drawn from it:
-            // a new report need not draw all of them (one worker count draws
-            // no speedup chart, one chunk size no overhead chart), and those
-            // left behind described the old experiment beside the new
-            // results.json. Only files a report writes are removed.
-            for stale in crate::report::derived_file_names() {
-                let _ = std::fs::remove_file(dir.join(stale));
-            }
-        }
         if !options.resume || !dir.join(STARTED_FILE).exists() {
             record_start(experiment, machine, &dir)?;
         }
@@ -560,6 +643,8 @@ pub fn run_all(
         if report.status == RunStatus::Interrupted {
             return Ok(RunSummary { dirs, interrupted: true, pinning: Vec::new() });
         }
+        // The new report is complete and written: the old one is replaced.
+        remove_kept(&kept)?;
         // Kept for the pinning comparison only: the samples are on disk.
         reports.push(ExperimentReport { samples: Vec::new(), ..report });
     }
@@ -696,6 +781,8 @@ mod tests {
         };
         std::fs::create_dir_all(dir.path().join("empty")).unwrap();
         assert!(foreign_experiments(&plan, dir.path()).is_empty(), "nothing measured yet");
+        leave(&format!("{KEPT_DIR}/other"));
+        assert!(foreign_experiments(&plan, dir.path()).is_empty(), "a kept report is no experiment of the run");
         leave("other");
         leave("another");
         assert_eq!(foreign_experiments(&plan, dir.path()), ["another", "other"]);

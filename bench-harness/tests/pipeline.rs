@@ -273,3 +273,171 @@ fn report_on_a_run_resumed_and_stopped_again_says_to_finish_it() {
     assert!(message.contains("r/samples.csv holds 4 samples more than r/results.json"), "{message}");
     assert!(message.contains("--resume"), "{message}");
 }
+
+/// An experiment that takes about a second, long enough to stop a rerun
+/// of it after its first samples.
+#[cfg(unix)]
+const SLOW: &str = r#"(experiments: [(name: "slow", workload: Sleep(duration_us: 5000), inputs: Count(4),
+    workers: [1, 2], repetitions: 20, warmup: 0, backends: [Sequential, Pool])])"#;
+
+/// Runs [`SLOW`] complete into `dir/out`, reruns it, and stops the rerun
+/// with `stop` (a `kill` signal) once it has logged samples of its own.
+/// Returns the first run's `results.json` and the rerun's output.
+#[cfg(unix)]
+fn rerun_stopped(dir: &Path, stop: &str) -> (Vec<u8>, Output) {
+    let output = harness(&["experiments.ron", "--out", "out"], dir);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = dir.join("out/slow");
+    let results = std::fs::read(report.join("results.json")).unwrap();
+    let old_samples = std::fs::read_to_string(report.join("samples.csv")).unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_bench-harness"))
+        .args(["experiments.ron", "--out", "out"])
+        .current_dir(dir)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    // The first run's samples.csv stays until the rerun starts its own.
+    let new_rows = || {
+        std::fs::read_to_string(report.join("samples.csv")).map_or(0, |t| {
+            if t == old_samples {
+                0
+            } else {
+                t.lines().count()
+            }
+        })
+    };
+    while new_rows() < 5 {
+        assert!(std::time::Instant::now() < deadline, "the rerun logged no samples");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    kill(stop, child.id());
+    (results, child.wait_with_output().unwrap())
+}
+
+/// Whether `dir/out/slow` holds a complete report.
+#[cfg(unix)]
+fn complete(dir: &Path) -> bool {
+    let text = std::fs::read_to_string(dir.join("out/slow/results.json")).unwrap();
+    serde_json::from_str::<serde_json::Value>(&text).unwrap()["status"] == "Complete"
+}
+
+/// A rerun deleted the complete report it replaces as it started: stopped
+/// before completing, it left only its own partial one. The old report is
+/// kept aside until the rerun completes, where the messages say.
+#[cfg(unix)]
+#[test]
+fn a_rerun_stopped_by_ctrl_c_keeps_the_complete_report_it_replaces_until_resumed() {
+    let dir = with_config(SLOW);
+    let (results, output) = rerun_stopped(dir.path(), "-INT");
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(130), "{message}");
+    assert!(message.contains("the previous complete report is kept in out/.previous/slow/"), "{message}");
+    assert_eq!(std::fs::read(dir.path().join("out/.previous/slow/results.json")).unwrap(), results);
+    assert!(!complete(dir.path()), "the rerun's own report is partial");
+
+    // A fresh run would delete the rerun's samples; its refusal says where the old report is.
+    let output = harness(&["experiments.ron", "--out", "out"], dir.path());
+    let message = stderr(&output);
+    assert!(!output.status.success(), "{message}");
+    assert!(message.contains("--resume out") && message.contains("kept in out/.previous/slow/"), "{message}");
+    assert_eq!(std::fs::read(dir.path().join("out/.previous/slow/results.json")).unwrap(), results);
+
+    // `report` and `compare` read the run's reports, not the one kept aside.
+    let chart = dir.path().join("out/.previous/slow/speedup.svg");
+    let drawn = std::fs::metadata(&chart).unwrap().modified().unwrap();
+    let output = harness(&["report", "out", "--format", "svg"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(std::fs::metadata(&chart).unwrap().modified().unwrap(), drawn, "the kept report was redrawn");
+
+    let output = harness(&["experiments.ron", "--resume", "out"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(complete(dir.path()));
+    assert!(!dir.path().join("out/.previous").exists(), "the resumed run completed: the old report is replaced");
+}
+
+/// The same for a rerun killed outright: no message, but the old report
+/// is where the refusal of the next fresh run says, until `--resume`.
+#[cfg(unix)]
+#[test]
+fn a_rerun_killed_keeps_the_complete_report_it_replaces_until_resumed() {
+    let dir = with_config(SLOW);
+    let (results, output) = rerun_stopped(dir.path(), "-KILL");
+    assert!(!output.status.success());
+    assert_eq!(std::fs::read(dir.path().join("out/.previous/slow/results.json")).unwrap(), results);
+    let output = harness(&["experiments.ron", "--out", "out"], dir.path());
+    let message = stderr(&output);
+    assert!(!output.status.success(), "{message}");
+    assert!(message.contains("kept in out/.previous/slow/"), "{message}");
+    let output = harness(&["experiments.ron", "--resume", "out"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(complete(dir.path()));
+    assert!(!dir.path().join("out/.previous").exists());
+}
+
+/// A rerun that completes replaces the old report and keeps no copy; one
+/// of a differently defined experiment, asked for with `--yes`, too.
+#[test]
+fn a_rerun_that_completes_leaves_no_copy_of_the_report_it_replaced() {
+    let dir = with_config(SMALL);
+    for config in ["experiments.ron", "experiments.ron", "other.ron"] {
+        std::fs::write(dir.path().join("other.ron"), SMALL.replace("Square", "Spin(duration_us: 5)")).unwrap();
+        let output = harness(&[config, "--out", "out", "--yes"], dir.path());
+        assert!(output.status.success(), "{}", stderr(&output));
+        assert!(!dir.path().join("out/.previous").exists(), "{config}");
+        assert!(dir.path().join("out/small/results.json").is_file());
+    }
+    let summary = std::fs::read_to_string(dir.path().join("out/small/summary.md")).unwrap();
+    assert!(summary.contains("busy-spin 5 µs"), "{summary}");
+}
+
+/// A report kept aside is deleted once the rerun completes: a run of a
+/// differently defined experiment of that name is refused unless `--yes`
+/// says to replace it, as if the report were still in its place.
+#[test]
+fn a_kept_report_of_another_experiment_is_replaced_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let kept = saved(&dir.path().join("out/.previous"), "small");
+    let results = std::fs::read(kept.join("results.json")).unwrap();
+    // A run into `out` moves and deletes it: `report` on it waits for that run's lock.
+    let measuring = bench_harness::run::OutputLock::acquire(&dir.path().join("out")).unwrap();
+    let output = harness(&["report", "out/.previous/small", "--format", "svg"], dir.path());
+    let message = stderr(&output);
+    assert!(!output.status.success(), "{message}");
+    assert!(message.contains(") is writing to out;"), "{message}");
+    drop(measuring);
+    std::fs::write(dir.path().join("other.ron"), SMALL.replace("Square", "Spin(duration_us: 5)")).unwrap();
+    let output = harness(&["other.ron", "--out", "out"], dir.path());
+    let message = stderr(&output);
+    assert!(!output.status.success(), "{message}");
+    assert!(message.contains("out/.previous/small holds the complete report of a differently defined"), "{message}");
+    assert_eq!(std::fs::read(kept.join("results.json")).unwrap(), results);
+    let output = harness(&["other.ron", "--out", "out", "--yes"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!dir.path().join("out/.previous").exists());
+}
+
+/// A rerun killed while it moved the old report aside (file by file,
+/// `results.json` last) left it complete on one side or the other: the
+/// next rerun finds it there, keeps it until it completes, then removes it.
+#[test]
+fn a_rerun_killed_while_keeping_the_old_report_leaves_it_whole() {
+    let dir = with_config(SMALL);
+    // Killed before results.json moved: the report is still in place.
+    let report = saved(&dir.path().join("out"), "small");
+    let kept = dir.path().join("out/.previous/small");
+    std::fs::create_dir_all(&kept).unwrap();
+    std::fs::rename(report.join("samples.csv"), kept.join("samples.csv")).unwrap();
+    let output = harness(&["experiments.ron", "--out", "out"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!dir.path().join("out/.previous").exists());
+    // Killed once results.json moved, before the rerun's first sample.
+    std::fs::create_dir_all(&kept).unwrap();
+    std::fs::rename(report.join("results.json"), kept.join("results.json")).unwrap();
+    std::fs::remove_file(report.join("samples.csv")).unwrap();
+    // A fresh run has nothing to refuse: no sample would be lost.
+    let output = harness(&["experiments.ron", "--out", "out"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!dir.path().join("out/.previous").exists(), "completed: the kept report is replaced");
+    assert!(report.join("results.json").is_file());
+}
