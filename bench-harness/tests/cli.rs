@@ -474,3 +474,19 @@ fn a_hangup_stops_the_run_unless_it_is_ignored() {
         }
     }
 }
+
+/// `--help` and `--version` are answers: 0 when written, but 1 when
+/// standard output cannot take them; a wrong option stays a usage error.
+#[cfg(target_os = "linux")]
+#[test]
+fn help_that_cannot_be_written_is_a_failure() {
+    let dir = with_config(TWO_EXPERIMENTS);
+    for flag in ["--help", "--version"] {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap();
+        let output = harness_command(&[flag], dir.path()).stdout(full).output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{flag}: {}", stderr(&output));
+        assert!(stderr(&output).contains("cannot write to standard output"), "{}", stderr(&output));
+        assert_eq!(harness(&[flag], dir.path()).status.code(), Some(0), "{flag}");
+    }
+    assert_eq!(harness(&["--no-such-option"], dir.path()).status.code(), Some(2));
+}

@@ -319,9 +319,17 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(error) => {
-            // --help and --version are answers, not errors.
-            let _ = error.print();
-            return if error.use_stderr() { sweep::ExitCode::BadInput.into() } else { ExitCode::SUCCESS };
+            let printed = error.print();
+            if error.use_stderr() {
+                return sweep::ExitCode::BadInput.into();
+            }
+            // --help and --version are answers, not errors; but an answer
+            // that could not be written (`--help > /dev/full`) is a failure.
+            if let Err(reason) = printed {
+                eprintln!("sweep: error: cannot write to standard output: {reason}");
+                return sweep::ExitCode::Failure.into();
+            }
+            return ExitCode::SUCCESS;
         }
     };
     let outcome = dispatch(cli).and_then(|()| match sweep::output::stdout_failed() {

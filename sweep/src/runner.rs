@@ -578,6 +578,8 @@ fn duration_text(d: Duration) -> String {
     match s {
         s if s >= 3600 => format!("{}h{:02}m", s / 3600, s / 60 % 60),
         s if s >= 60 => format!("{}m{:02}s", s / 60, s % 60),
+        // A grace of 0.2 s is not "0s": tenths below 10 s.
+        s if s < 10 && d.subsec_nanos() != 0 => format!("{:.1}s", d.as_secs_f64()),
         s => format!("{s}s"),
     }
 }
@@ -893,6 +895,15 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_below_ten_seconds_keep_their_tenths() {
+        assert_eq!(duration_text(Duration::from_secs_f64(0.2)), "0.2s");
+        assert_eq!(duration_text(Duration::from_secs(10)), "10s");
+        assert_eq!(duration_text(Duration::from_secs(3)), "3s");
+        assert_eq!(duration_text(Duration::from_secs(90)), "1m30s");
+        assert_eq!(duration_text(Duration::from_secs(3 * 3600 + 120)), "3h02m");
+    }
 
     #[test]
     fn selections_count_without_enumerating() {

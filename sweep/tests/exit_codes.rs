@@ -225,3 +225,19 @@ fn an_escaped_descendant_holding_stdout_neither_defeats_timeout_nor_signals() {
     assert_eq!(code(&output), Some(128 + libc::SIGTERM), "{}", stderr(&output));
     assert_eq!(records_on_disk(&results), 0, "the abandoned point is not recorded");
 }
+
+/// `--help` and `--version` are answers: 0 when written, but 1 when
+/// standard output cannot take them; a wrong option stays a usage error.
+#[cfg(target_os = "linux")]
+#[test]
+fn help_that_cannot_be_written_is_a_failure() {
+    let sandbox = Sandbox::new();
+    for flag in ["--help", "--version"] {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap_or_else(|e| panic!("{e}"));
+        let output = sandbox.command(&[flag]).stdout(full).output().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(code(&output), Some(1), "{flag}: {}", stderr(&output));
+        assert!(stderr(&output).contains("cannot write to standard output"), "{}", stderr(&output));
+        assert_eq!(code(&sandbox.sweep(&[flag])), Some(0), "{flag}");
+    }
+    assert_eq!(code(&sandbox.sweep(&["--no-such-option"])), Some(2));
+}

@@ -198,9 +198,11 @@ fn signals_ignored_at_start_stay_ignored() {
     assert_eq!(sandbox.load("slow.jsonl").status().done, 8, "the run went on to the end");
 }
 
-/// Writes `pids/<k>` with the pid of a long sleep, then sleeps.
+/// Writes `pids/<k>` with the pid of a long sleep, then sleeps: for far
+/// longer than `wait_until` waits, so a survivor fails the test instead of
+/// ending on its own in time.
 const SLEEPER: &str = r#"(space: Range(name: "k", start: 0, end: 6),
-    command: ["sh", "-c", "echo $$ > pids/{k}; exec sleep 30"], workers: 2)"#;
+    command: ["sh", "-c", "echo $$ > pids/{k}; exec sleep 120"], workers: 2)"#;
 
 /// Slurm's scancel and requeue signal every process of the job: the black
 /// boxes die of the same SIGTERM as sweep. That is no failure of the
@@ -251,6 +253,25 @@ fn sigkill_once_two_run(name: &str, spec: &str, started: &str, dying: &str) {
     wait_until_sleepers_die(&sandbox, dying);
 }
 
+/// `kill -9 -PGID`, as supervisors and job-control scripts send it, reaches
+/// every process in sweep's group at once: the guardian must not be one of
+/// them, or nothing is left to kill the black boxes' children.
+#[cfg(target_os = "linux")]
+#[test]
+fn grandchildren_of_black_boxes_die_when_sweep_s_whole_group_is_sigkilled() {
+    use std::os::unix::process::CommandExt;
+    let sandbox = with_sleepers("forking.ron", FORKING_SLEEPER);
+    let mut command = sandbox.command(&["run", "forking.ron"]);
+    command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).process_group(0);
+    let mut child = command.spawn().unwrap_or_else(|e| panic!("spawning sweep: {e}"));
+    wait_until("two forked sleepers", || sleeper_pids(&sandbox).len() >= 2);
+    let group = libc::pid_t::try_from(child.id()).unwrap_or_else(|e| panic!("{e}"));
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    assert_eq!(unsafe { libc::kill(-group, libc::SIGKILL) }, 0);
+    let _ = child.wait();
+    wait_until_sleepers_die(&sandbox, "the black box's own child to die");
+}
+
 fn sleeper_pids(sandbox: &Sandbox) -> Vec<libc::pid_t> {
     let dir = sandbox.path("pids");
     let mut pids = Vec::new();
@@ -286,7 +307,7 @@ fn black_boxes_die_with_a_sigkilled_sweep() {
 
 /// Like `SLEEPER`, but the sleep is a grandchild: `sh` forks it and waits.
 const FORKING_SLEEPER: &str = r#"(space: Range(name: "k", start: 0, end: 6),
-    command: ["sh", "-c", "sleep 30 & echo $! > pids/{k}; wait"], workers: 2)"#;
+    command: ["sh", "-c", "sleep 120 & echo $! > pids/{k}; wait"], workers: 2)"#;
 
 #[cfg(target_os = "linux")]
 #[test]
@@ -312,7 +333,7 @@ fn a_black_box_that_exits_leaving_a_background_child_is_done_at_once() {
     let sandbox = with_sleepers(
         "leaky.ron",
         r#"(space: Range(name: "k", start: 0, end: 2),
-            command: ["sh", "-c", "sleep 30 & echo $! > pids/{k}; echo {k}.5"], workers: 2, timeout_secs: 20.0)"#,
+            command: ["sh", "-c", "sleep 120 & echo $! > pids/{k}; echo {k}.5"], workers: 2, timeout_secs: 20.0)"#,
     );
     let started = Instant::now();
     let output = sandbox.sweep(&["run", "--no-progress", "leaky.ron"]);

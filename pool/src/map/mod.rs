@@ -59,6 +59,11 @@ macro_rules! settings {
         /// Called after iteration has begun, it applies from then on: a
         /// smaller window queues no new chunk until fewer are in flight.
         ///
+        /// The window is the map's memory bound: before handing out an item
+        /// the map cuts chunks until `chunks` are in flight, so on an
+        /// endless input a window of a million chunks holds a million
+        /// chunks' inputs and results (`usize::MAX` fills memory).
+        ///
         /// ```
         /// let pool = pool::ThreadPool::new(2).unwrap();
         #[doc = concat!("let n = pool.", $example, ".window(2).count();")]

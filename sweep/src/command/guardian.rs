@@ -94,8 +94,13 @@ fn start() -> Option<(File, libc::pid_t)> {
 /// Only in a freshly forked child: it makes async-signal-safe calls only,
 /// owns every descriptor, and never returns.
 unsafe fn guard(read_end: libc::c_int, open_max: libc::c_int) -> ! {
+    // A group of its own: `kill -9 -PGID` of sweep's group (supervisors,
+    // job-control scripts) must not take the guardian with sweep, or
+    // nothing is left to kill what the black boxes forked.
+    libc::setpgid(0, 0);
     // Ctrl-C and `kill` of the process group are for sweep, which stops
-    // gracefully; the guardian stays until sweep is gone.
+    // gracefully; the guardian stays until sweep is gone (and a signal sent
+    // to it alone must not end it early either).
     let mut ignore: libc::sigaction = std::mem::zeroed();
     ignore.sa_sigaction = libc::SIG_IGN;
     for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT, libc::SIGUSR1, libc::SIGPIPE] {
