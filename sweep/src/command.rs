@@ -41,6 +41,29 @@ pub enum TemplateError {
         /// Coordinate names of the space.
         known: Vec<String>,
     },
+    /// The program (the first argument, without placeholders) is not an
+    /// executable file, nor the name of one on `PATH`.
+    #[error("program {program:?} {problem}: every point would fail; check the spec's command")]
+    ProgramNotFound {
+        /// The program as the spec gives it.
+        program: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+/// A regular file this user may execute (by its mode bits; on other
+/// platforms, any regular file).
+fn is_executable(meta: &std::fs::Metadata) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        meta.is_file() && meta.permissions().mode() & 0o111 != 0
+    }
+    #[cfg(not(unix))]
+    {
+        meta.is_file()
+    }
 }
 
 /// One piece of a template argument.
@@ -69,6 +92,30 @@ impl CommandTemplate {
         }
         let arguments = argv.iter().map(|argument| parse_argument(argument, names)).collect::<Result<_, _>>()?;
         Ok(CommandTemplate { arguments })
+    }
+
+    /// Checks that the program exists and is executable, as `execvp` would
+    /// find it (a name without `/` is looked up on `PATH`), so that a typo
+    /// is refused before any point is started and recorded as failed. A
+    /// program chosen by a placeholder is checked per point, when it runs.
+    pub fn check_program(&self) -> Result<(), TemplateError> {
+        let [Piece::Literal(program)] = self.arguments[0].as_slice() else { return Ok(()) };
+        let not_found = |problem: String| Err(TemplateError::ProgramNotFound { program: program.clone(), problem });
+        if program.contains('/') {
+            return match std::fs::metadata(program) {
+                Ok(meta) if is_executable(&meta) => Ok(()),
+                Ok(_) => not_found("is not an executable file".to_owned()),
+                Err(error) => not_found(format!("cannot be run: {error}")),
+            };
+        }
+        let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+        let found = std::env::split_paths(&path)
+            .any(|dir| std::fs::metadata(dir.join(program)).is_ok_and(|meta| is_executable(&meta)));
+        if found {
+            Ok(())
+        } else {
+            not_found("is not found: no executable of that name on PATH".to_owned())
+        }
     }
 
     /// Whether any argument names a coordinate.

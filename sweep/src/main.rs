@@ -492,6 +492,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     let mut output = args.output.clone().unwrap_or_else(|| spec.default_output(&args.spec));
     let template = spec.template()?;
+    template.check_program()?;
     let header = Header::for_spec(&spec, &args.spec);
     let mut selection = Selection::All;
     let mut scope = String::new();

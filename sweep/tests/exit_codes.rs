@@ -241,3 +241,29 @@ fn help_that_cannot_be_written_is_a_failure() {
     }
     assert_eq!(code(&sandbox.sweep(&["--no-such-option"])), Some(2));
 }
+
+/// A mistyped program would fail every point and spend their attempts: it
+/// is refused as bad input before anything is run or written.
+#[test]
+fn a_program_that_does_not_exist_is_refused_before_any_point() {
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "typo.ron",
+        r#"(space: Range(name: "k", start: 0, end: 3), command: ["parsweep-no-such-program", "{k}"])"#,
+    );
+    sandbox.spec("local.ron", r#"(space: Range(name: "k", start: 0, end: 3), command: ["./sim", "{k}"])"#);
+    for (spec, needle) in [("typo.ron", "no executable of that name on PATH"), ("local.ron", "\"./sim\" cannot be run")]
+    {
+        let output = sandbox.sweep(&["run", spec]);
+        assert_eq!(code(&output), Some(2), "{}", stderr(&output));
+        assert!(stderr(&output).contains(needle), "{}", stderr(&output));
+        assert!(!sandbox.path(spec).with_extension("jsonl").exists(), "{spec}: nothing may be written");
+    }
+    // Made executable, the same spec runs.
+    let sim = sandbox.path("sim");
+    std::fs::write(&sim, "#!/bin/sh\necho $1\n").unwrap_or_else(|e| panic!("{e}"));
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&sim, std::fs::Permissions::from_mode(0o755)).unwrap_or_else(|e| panic!("{e}"));
+    let output = sandbox.sweep(&["run", "--no-progress", "local.ron"]);
+    assert_eq!(code(&output), Some(0), "{}", stderr(&output));
+}
