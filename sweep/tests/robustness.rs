@@ -103,10 +103,7 @@ fn impossible_requests_are_refused_before_anything_runs() {
 #[test]
 fn sigterm_stops_gracefully_and_a_resume_finishes_the_rest() {
     let sandbox = Sandbox::new();
-    sandbox.spec(
-        "slow.ron",
-        r#"(space: Range(name: "k", start: 0, end: 24), command: ["sh", "-c", "sleep 0.3; echo {k}"], workers: 2)"#,
-    );
+    sandbox.spec("slow.ron", SLOW);
     let results = sandbox.path("slow.jsonl");
     let child = sandbox.start(&["run", "slow.ron", "--progress-every", "0.2"]);
     wait_until("two records", || records_on_disk(&results) >= 2);
@@ -117,11 +114,20 @@ fn sigterm_stops_gracefully_and_a_resume_finishes_the_rest() {
     assert!(text.contains("SIGTERM received: starting no new points"), "{text}");
     assert!(text.contains("stopped by SIGTERM") && text.contains("Run the same command again to resume"), "{text}");
     assert!(text.contains("points/s, ETA"), "a progress line is printed for logs: {text}");
+    assert_stopped_cleanly_and_resumed(&sandbox);
+}
+
+/// 24 points of 0.3 s on 2 workers: long enough to stop in the middle.
+const SLOW: &str =
+    r#"(space: Range(name: "k", start: 0, end: 24), command: ["sh", "-c", "sleep 0.3; echo {k}"], workers: 2)"#;
+
+/// After `SLOW` was stopped: the points in flight finished and were
+/// recorded once, and a resume computes exactly the rest.
+fn assert_stopped_cleanly_and_resumed(sandbox: &Sandbox) {
     let stopped = sandbox.load("slow.jsonl");
     let done = stopped.status().done;
     assert!((2..24).contains(&done), "{done} points done when stopped");
     assert_eq!(stopped.records.len(), done, "points in flight finished and were recorded once");
-
     let resumed = sandbox.sweep(&["run", "--no-progress", "slow.ron"]);
     assert!(resumed.status.success(), "{}", stderr(&resumed));
     let all = sandbox.load("slow.jsonl");
@@ -136,10 +142,7 @@ fn sigterm_stops_gracefully_and_a_resume_finishes_the_rest() {
 fn a_closed_terminal_stops_the_run_and_nothing_is_lost() {
     use std::os::fd::{FromRawFd, OwnedFd};
     let sandbox = Sandbox::new();
-    sandbox.spec(
-        "slow.ron",
-        r#"(space: Range(name: "k", start: 0, end: 24), command: ["sh", "-c", "sleep 0.3; echo {k}"], workers: 2)"#,
-    );
+    sandbox.spec("slow.ron", SLOW);
     let (mut master, mut terminal) = (-1, -1);
     // SAFETY: openpty writes two descriptors, owned from here on.
     let opened =
@@ -159,13 +162,7 @@ fn a_closed_terminal_stops_the_run_and_nothing_is_lost() {
     signal(&child, libc::SIGHUP);
     let status = child.wait().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(status.code(), Some(128 + libc::SIGHUP), "stopped by the hangup, not by a panic");
-    let stopped = sandbox.load("slow.jsonl");
-    let done = stopped.status().done;
-    assert!((2..24).contains(&done), "{done} points done when stopped");
-    assert_eq!(stopped.records.len(), done, "points in flight finished and were recorded once");
-    let resumed = sandbox.sweep(&["run", "--no-progress", "slow.ron"]);
-    assert!(resumed.status.success(), "{}", stderr(&resumed));
-    assert_eq!(sandbox.load("slow.jsonl").status().done, 24);
+    assert_stopped_cleanly_and_resumed(&sandbox);
 }
 
 /// `nohup` ignores SIGHUP, and a shell ignores SIGINT for a job started
