@@ -134,11 +134,11 @@ pub enum PlotError {
 
 /// Draws a chart with `draw` and writes it to `path` atomically (complete
 /// or absent, never truncated), in the format `path`'s extension names.
-fn save(
+fn save<T>(
     path: &Path,
     title: &str,
-    draw: impl FnOnce(&DrawingArea<Backend<'_>, Shift>) -> Result<(), PlotError>,
-) -> Result<(), PlotError> {
+    draw: impl FnOnce(&DrawingArea<Backend<'_>, Shift>) -> Result<T, PlotError>,
+) -> Result<T, PlotError> {
     /// The drawing's own error, or the renderer's, which gets the path here.
     enum Failure {
         Plot(PlotError),
@@ -151,14 +151,15 @@ fn save(
     }
     let format = Format::from_path(path).map_err(|error| PlotError::Unsupported(error.to_string()))?;
     refuse_to_replace_results(path, "chart").map_err(PlotError::Refused)?;
-    let ((), bytes) = charts::render(format, SIZE, title, |root| draw(root).map_err(Failure::Plot)).map_err(
+    let (drawn, bytes) = charts::render(format, SIZE, title, |root| draw(root).map_err(Failure::Plot)).map_err(
         |failure| match failure {
             Failure::Plot(error) => error,
             Failure::Chart(error) => PlotError::Drawing { path: path.to_owned(), message: error.to_string() },
         },
     )?;
     write_atomically(path, |out| std::io::Write::write_all(out, &bytes))
-        .map_err(|e| PlotError::Write { path: path.to_owned(), reason: io_reason(e) })
+        .map_err(|e| PlotError::Write { path: path.to_owned(), reason: io_reason(e) })?;
+    Ok(drawn)
 }
 
 /// The innermost reason of a store error, for a message that names the
@@ -189,6 +190,81 @@ fn padded((lo, hi): (f64, f64), fraction: f64) -> std::ops::Range<f64> {
     (lo - pad)..(hi + pad)
 }
 
+/// A linear axis as plotters draws it. plotters finds its ticks from the
+/// drawn span `end - start`: an infinite span (values near ±DBL_MAX) makes
+/// it loop forever, and a span below `f64::EPSILON` (values near 1e-300)
+/// gets a single tick. Outside a safe band of spans the axis is drawn in
+/// units of a power of ten, and its ticks are labelled with the values they
+/// stand for.
+#[derive(Debug, Clone, PartialEq)]
+struct Linear {
+    /// The value one drawn unit stands for: 1, or a power of ten.
+    unit: f64,
+    /// The drawn range, in units.
+    range: std::ops::Range<f64>,
+    /// Every value on the axis is a whole number (a `Range`): ticks are
+    /// whole numbers too.
+    integer: bool,
+}
+
+impl Linear {
+    /// An axis over `[lo, hi]` widened by `fraction` of its span (see
+    /// [`padded`]); `lo` and `hi` are finite.
+    fn covering((lo, hi): (f64, f64), fraction: f64, integer: bool) -> Linear {
+        let safe = |range: &std::ops::Range<f64>| (1e-12..=1e300).contains(&(range.end - range.start));
+        let plain = padded((lo, hi), fraction);
+        if safe(&plain) {
+            return Linear { unit: 1.0, range: plain, integer };
+        }
+        // Halves: their difference cannot overflow.
+        let half = hi / 2.0 - lo / 2.0;
+        let magnitude = if half > 0.0 { half } else { lo.abs() };
+        let unit = 10f64.powi((magnitude.log10().floor() as i32).clamp(-307, 307));
+        Linear { unit, range: padded((lo / unit, hi / unit), fraction), integer }
+    }
+
+    /// Where `value` is drawn.
+    fn at(&self, value: f64) -> f64 {
+        value / self.unit
+    }
+
+    /// The most tick labels to ask plotters for: whole-number axes get no
+    /// more than they have whole numbers, so no step falls below 1.
+    fn labels(&self) -> usize {
+        let (lo, hi) = (self.range.start * self.unit, self.range.end * self.unit);
+        if self.integer && (hi - lo).is_finite() {
+            ((hi.floor() - lo.ceil()) as usize + 1).clamp(2, 10)
+        } else {
+            10
+        }
+    }
+
+    /// The label of the tick drawn at `drawn`: the value it stands for,
+    /// with float noise (a tick at 1e-17 on an axis from -1 to 1) shown as 0.
+    fn label(&self, drawn: &f64) -> String {
+        let span = self.range.end - self.range.start;
+        let value = if drawn.abs() < span * 1e-9 { 0.0 } else { drawn * self.unit };
+        // A tick past ±DBL_MAX stands for no value a point can have.
+        if !value.is_finite() {
+            return String::new();
+        }
+        if self.integer && (value - value.round()).abs() > 1e-9 * value.abs().max(1.0) {
+            return String::new();
+        }
+        tick(&value)
+    }
+}
+
+/// Whether every value is a whole number (a `Range` axis, or a `List` of
+/// whole numbers): its ticks are whole numbers too.
+fn whole(values: impl IntoIterator<Item = f64>) -> bool {
+    let mut any = false;
+    values.into_iter().all(|v| {
+        any = true;
+        v.fract() == 0.0 && v.abs() < 1e15
+    }) && any
+}
+
 /// Perceptually uniform colour for `t` in `[0, 1]` (matplotlib's viridis,
 /// sampled at nine stops and interpolated linearly).
 pub fn viridis(t: f64) -> RGBColor {
@@ -214,7 +290,7 @@ pub fn viridis(t: f64) -> RGBColor {
 
 /// Tick label text: few significant digits, no float noise.
 fn tick(v: &f64) -> String {
-    let v = if v.abs() < 1e-12 { 0.0 } else { *v };
+    let v = *v;
     let magnitude = v.abs();
     if magnitude != 0.0 && !(1e-3..1e5).contains(&magnitude) {
         format!("{v:.1e}")
@@ -232,6 +308,42 @@ fn tick(v: &f64) -> String {
 /// Scatter plot of `curve` joined by a line, written to `path` (PNG, SVG
 /// or PDF, by its extension).
 pub fn line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<(), PlotError> {
+    draw_line_plot(curve, labels, path).map(drop)
+}
+
+/// Where a chart's parts landed, in pixels of the image: what tests check
+/// the picture against.
+#[derive(Debug, Clone, PartialEq)]
+struct Layout {
+    /// The plot area.
+    plot: PixelBox,
+    /// The legend's frame, if the chart has a legend.
+    legend: Option<PixelBox>,
+    /// The centre of every data marker.
+    data: Vec<(i32, i32)>,
+}
+
+/// A rectangle of pixels, edges included.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct PixelBox {
+    left: i32,
+    top: i32,
+    right: i32,
+    bottom: i32,
+}
+
+impl PixelBox {
+    fn contains(&self, (x, y): (i32, i32)) -> bool {
+        (self.left..=self.right).contains(&x) && (self.top..=self.bottom).contains(&y)
+    }
+
+    fn of<DB: DrawingBackend, CT: CoordTranslate>(area: &DrawingArea<DB, CT>) -> PixelBox {
+        let (x, y) = area.get_pixel_range();
+        PixelBox { left: x.start, top: y.start, right: x.end - 1, bottom: y.end - 1 }
+    }
+}
+
+fn draw_line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<Layout, PlotError> {
     let err = drawing_error(path);
     let mut points = curve.points.clone();
     points.retain(|(x, y)| x.is_finite() && y.is_finite());
@@ -252,34 +364,62 @@ pub fn line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<(), Plot
             curve.axis
         )));
     }
+    let y_axis = Linear::covering(y_range, 0.06, false);
+    let drawn: Vec<(f64, f64)> = points.iter().map(|&(x, y)| (x, y_axis.at(y))).collect();
+    let mut entries = vec![
+        Entry { sample: Sample::Line(charts::PALETTE[0]), label: "linear interpolation".into() },
+        Entry { sample: Sample::Dot(charts::PALETTE[0]), label: format!("evaluated points (n = {})", points.len()) },
+    ];
+    if !missing.is_empty() {
+        entries.push(Entry { sample: Sample::Ring(GREY), label: format!("not computed (n = {})", missing.len()) });
+    }
+    if !curve.failed.is_empty() {
+        let label = format!("failed points (n = {})", curve.failed.len());
+        entries.push(Entry { sample: Sample::Cross(RED), label });
+    }
+    // The line stops at points without a value: it would claim values there.
+    let gaps: Vec<f64> = missing.iter().chain(&curve.failed).copied().filter(|x| x.is_finite()).collect();
+    let curve_data = CurveData { points: &drawn, failed: &curve.failed, missing: &missing, gaps: &gaps };
+
     save(path, &title, |root| {
         root.fill(&WHITE).map_err(|e| err(&e))?;
-        let y_range = padded(y_range, 0.06);
+        let rows = legend_rows(root, &entries, SIZE.0 as i32 - 60).map_err(|e| err(&e))?;
+        let (upper, band) = root.split_vertically(SIZE.1 as i32 - legend_height(rows.len()));
         let builder = || {
-            let mut builder = ChartBuilder::on(root);
+            let mut builder = ChartBuilder::on(&upper);
             // The style goes in the constructor: `FontDesc::style` keeps the
             // regular face in the PNG (and only the vector formats went bold).
             builder
                 .caption(&title, (FONT, 36, FontStyle::Bold).into_font())
                 .margin(30)
+                .margin_bottom(0)
                 .x_label_area_size(80)
                 .y_label_area_size(110);
             builder
         };
+        let y_format = |v: &f64| y_axis.label(v);
         // The two scales are different coordinate types, hence two calls.
-        if curve.log_axis {
+        let (plot, data) = if curve.log_axis {
             // Pad by a ratio, not a difference, on a log axis.
-            let x_range = (x_range.0 / 1.25)..(x_range.1 * 1.25);
-            let chart = builder().build_cartesian_2d(x_range.log_scale(), y_range).map_err(|e| err(&e))?;
-            let marks = Marks { failed: &curve.failed, missing: &missing };
-            draw_curve(chart, &points, marks, &format!("{axis_label} (log scale)"), &value_label)
-                .map_err(|e| err(&e))?;
+            let x_range = (x_range.0 / 1.25)..(x_range.1 * 1.25).min(f64::MAX);
+            let chart =
+                builder().build_cartesian_2d(x_range.log_scale(), y_axis.range.clone()).map_err(|e| err(&e))?;
+            let axes = Axes { x_label: &format!("{axis_label} (log scale)"), y_label: &value_label, x_labels: 10 };
+            draw_curve(chart, curve_data, axes, &tick, &y_format).map_err(|e| err(&e))?
         } else {
-            let chart = builder().build_cartesian_2d(padded(x_range, 0.04), y_range).map_err(|e| err(&e))?;
-            let marks = Marks { failed: &curve.failed, missing: &missing };
-            draw_curve(chart, &points, marks, &axis_label, &value_label).map_err(|e| err(&e))?;
-        }
-        Ok(())
+            let x_axis = Linear::covering(x_range, 0.04, whole(curve.domain.iter().chain(points.iter().map(|p| &p.0)).copied()));
+            let scaled = |xs: &[f64]| xs.iter().map(|&x| x_axis.at(x)).collect::<Vec<_>>();
+            let (points, failed, missing, gaps) =
+                (curve_data.points.iter().map(|&(x, y)| (x_axis.at(x), y)).collect::<Vec<_>>(), scaled(curve_data.failed), scaled(curve_data.missing), scaled(curve_data.gaps));
+            let chart =
+                builder().build_cartesian_2d(x_axis.range.clone(), y_axis.range.clone()).map_err(|e| err(&e))?;
+            let axes = Axes { x_label: &axis_label, y_label: &value_label, x_labels: x_axis.labels() };
+            let data = CurveData { points: &points, failed: &failed, missing: &missing, gaps: &gaps };
+            draw_curve(chart, data, axes, &|v: &f64| x_axis.label(v), &y_format).map_err(|e| err(&e))?
+        };
+        let centre = (plot.left + plot.right) / 2;
+        let legend = draw_legend(&band, &entries, &rows, centre).map_err(|e| err(&e))?;
+        Ok(Layout { plot, legend: Some(legend), data })
     })
 }
 
@@ -296,68 +436,175 @@ fn not_computed(curve: &Curve) -> Vec<f64> {
     curve.domain.iter().copied().filter(|x| x.is_finite() && !known(x)).collect()
 }
 
-/// Coordinates without a value, marked on the bottom edge of a line plot.
-struct Marks<'a> {
+/// What a line plot draws, in drawn coordinates.
+#[derive(Clone, Copy)]
+struct CurveData<'a> {
+    /// The points with a value, in increasing x.
+    points: &'a [(f64, f64)],
+    /// Where points failed: crosses on the bottom edge.
     failed: &'a [f64],
+    /// Where points are not computed: rings on the bottom edge.
     missing: &'a [f64],
+    /// Where the line stops: between two points with one of these between.
+    gaps: &'a [f64],
 }
 
-/// Draws the mesh, the line, the markers and the legend on a prepared chart.
+/// The names of a line plot's axes and how many x ticks to ask for.
+struct Axes<'a> {
+    x_label: &'a str,
+    y_label: &'a str,
+    x_labels: usize,
+}
+
+const GREY: RGBColor = RGBColor(150, 150, 150);
+const RED: RGBColor = RGBColor(214, 39, 40);
+
+/// The runs of `points` (sorted by x) with no gap between neighbours.
+fn runs<'a>(points: &'a [(f64, f64)], gaps: &[f64]) -> Vec<&'a [(f64, f64)]> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for i in 1..=points.len() {
+        let split = i == points.len() || gaps.iter().any(|&g| points[i - 1].0 < g && g < points[i].0);
+        if split {
+            runs.push(&points[start..i]);
+            start = i;
+        }
+    }
+    runs
+}
+
+/// Draws the mesh, the line and the markers on a prepared chart; returns
+/// the plot area and where the markers landed.
 fn draw_curve<'a, DB: DrawingBackend + 'a, X>(
     mut chart: ChartContext<'a, DB, Cartesian2d<X, RangedCoordf64>>,
-    points: &[(f64, f64)],
-    Marks { failed, missing }: Marks<'_>,
-    axis_label: &str,
-    value_label: &str,
-) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>
+    CurveData { points, failed, missing, gaps }: CurveData<'_>,
+    Axes { x_label, y_label, x_labels }: Axes<'_>,
+    x_format: &dyn Fn(&f64) -> String,
+    y_format: &dyn Fn(&f64) -> String,
+) -> Result<(PixelBox, Vec<(i32, i32)>), DrawingAreaErrorKind<DB::ErrorType>>
 where
     X: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
     chart
         .configure_mesh()
-        .x_desc(axis_label)
-        .y_desc(value_label)
+        .x_desc(x_label)
+        .y_desc(y_label)
         .axis_desc_style((FONT, 28))
         .label_style((FONT, 22))
-        .x_label_formatter(&tick)
-        .y_label_formatter(&tick)
+        .x_labels(x_labels)
+        .x_label_formatter(x_format)
+        .y_label_formatter(y_format)
         .light_line_style(BLACK.mix(0.05))
         .bold_line_style(BLACK.mix(0.15))
         .draw()?;
     let line_colour = charts::PALETTE[0];
-    chart
-        .draw_series(LineSeries::new(points.iter().copied(), line_colour.mix(0.5).stroke_width(2)))?
-        .label("linear interpolation")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], line_colour.mix(0.5).stroke_width(2)));
-    chart
-        .draw_series(points.iter().map(|&(x, y)| Circle::new((x, y), 7, line_colour.filled())))?
-        .label(format!("evaluated points (n = {})", points.len()))
-        .legend(move |(x, y)| Circle::new((x + 15, y), 7, line_colour.filled()));
+    for run in runs(points, gaps) {
+        chart.draw_series(LineSeries::new(run.iter().copied(), line_colour.mix(0.5).stroke_width(2)))?;
+    }
+    chart.draw_series(points.iter().map(|&(x, y)| Circle::new((x, y), 7, line_colour.filled())))?;
     let bottom = chart.y_range().start;
-    if !missing.is_empty() {
-        // Hollow grey circles on the bottom edge: points of the sweep with
-        // no value yet (the heatmap's grey cells).
-        let grey = RGBColor(150, 150, 150);
-        chart
-            .draw_series(missing.iter().map(|&x| Circle::new((x, bottom), 7, grey.stroke_width(2))))?
-            .label(format!("not computed (n = {})", missing.len()))
-            .legend(move |(x, y)| Circle::new((x + 15, y), 7, grey.stroke_width(2)));
+    // Hollow grey circles on the bottom edge: points of the sweep with no
+    // value yet (the heatmap's grey cells); red crosses: failed points.
+    chart.draw_series(missing.iter().map(|&x| Circle::new((x, bottom), 7, GREY.stroke_width(2))))?;
+    chart.draw_series(failed.iter().map(|&x| Cross::new((x, bottom), 9, RED.stroke_width(3))))?;
+    let data = points.iter().map(|p| chart.backend_coord(p)).collect();
+    Ok((PixelBox::of(chart.plotting_area()), data))
+}
+
+/// A legend entry: its sample and its text.
+struct Entry {
+    sample: Sample,
+    label: String,
+}
+
+/// The sample drawn beside a legend entry's text.
+#[derive(Clone, Copy)]
+enum Sample {
+    /// The interpolation line.
+    Line(RGBColor),
+    /// A filled circle.
+    Dot(RGBColor),
+    /// A hollow circle.
+    Ring(RGBColor),
+    /// A cross.
+    Cross(RGBColor),
+    /// A filled square (a heatmap cell).
+    Square(RGBColor),
+}
+
+const LEGEND_FONT: u32 = 22;
+const LEGEND_ROW: i32 = 34;
+const LEGEND_PADDING: i32 = 12;
+/// The width of an entry's sample column, and the gap between entries.
+const LEGEND_SAMPLE: i32 = 40;
+const LEGEND_GAP: i32 = 36;
+const LEGEND_BORDER: RGBColor = RGBColor(150, 150, 150);
+
+/// The legend's entries in rows that fit `available` pixels: each row is a
+/// list of (entry, width).
+fn legend_rows<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[Entry],
+    available: i32,
+) -> Result<Vec<Vec<(usize, i32)>>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let font = (FONT, LEGEND_FONT).into_font().color(&BLACK);
+    let mut rows: Vec<Vec<(usize, i32)>> = Vec::new();
+    let mut used = 0;
+    for (index, entry) in entries.iter().enumerate() {
+        let width = LEGEND_SAMPLE + area.estimate_text_size(&entry.label, &font)?.0 as i32;
+        match rows.last_mut() {
+            Some(row) if used + LEGEND_GAP + width <= available - 2 * LEGEND_PADDING => {
+                row.push((index, width));
+                used += LEGEND_GAP + width;
+            }
+            _ => {
+                rows.push(vec![(index, width)]);
+                used = width;
+            }
+        }
     }
-    if !failed.is_empty() {
-        // Failed points have no value: crosses on the bottom edge mark where.
-        let red = RGBColor(214, 39, 40);
-        chart
-            .draw_series(failed.iter().map(|&x| Cross::new((x, bottom), 9, red.stroke_width(3))))?
-            .label(format!("failed points (n = {})", failed.len()))
-            .legend(move |(x, y)| Cross::new((x + 15, y), 7, red.stroke_width(3)));
+    Ok(rows)
+}
+
+/// The height of the band below a chart that holds a legend of `rows` rows.
+fn legend_height(rows: usize) -> i32 {
+    rows as i32 * LEGEND_ROW + 2 * LEGEND_PADDING + 24
+}
+
+/// Draws the legend in `band` (below the plot, where it covers no data),
+/// centred on the image column `centre`; returns its frame in image pixels.
+fn draw_legend<DB: DrawingBackend>(
+    band: &DrawingArea<DB, Shift>,
+    entries: &[Entry],
+    rows: &[Vec<(usize, i32)>],
+    centre: i32,
+) -> Result<PixelBox, DrawingAreaErrorKind<DB::ErrorType>> {
+    let (base_x, base_y) = band.get_base_pixel();
+    let band_width = band.dim_in_pixel().0 as i32;
+    let row_width = |row: &Vec<(usize, i32)>| row.iter().map(|e| e.1).sum::<i32>() + LEGEND_GAP * (row.len() as i32 - 1);
+    let width = rows.iter().map(row_width).max().unwrap_or(0) + 2 * LEGEND_PADDING;
+    let left = (centre - base_x - width / 2).clamp(0, (band_width - width - 1).max(0));
+    let top = 8;
+    let height = rows.len() as i32 * LEGEND_ROW + 2 * LEGEND_PADDING;
+    band.draw(&Rectangle::new([(left, top), (left + width, top + height)], LEGEND_BORDER.stroke_width(1)))?;
+    let font = (FONT, LEGEND_FONT).into_font().color(&BLACK);
+    for (r, row) in rows.iter().enumerate() {
+        let y = top + LEGEND_PADDING + r as i32 * LEGEND_ROW + LEGEND_ROW / 2;
+        let mut x = left + LEGEND_PADDING + (width - 2 * LEGEND_PADDING - row_width(row)) / 2;
+        for &(index, entry_width) in row {
+            let entry = &entries[index];
+            match entry.sample {
+                Sample::Line(c) => band.draw(&PathElement::new(vec![(x, y), (x + 30, y)], c.mix(0.5).stroke_width(2)))?,
+                Sample::Dot(c) => band.draw(&Circle::new((x + 15, y), 7, c.filled()))?,
+                Sample::Ring(c) => band.draw(&Circle::new((x + 15, y), 7, c.stroke_width(2)))?,
+                Sample::Cross(c) => band.draw(&Cross::new((x + 15, y), 7, c.stroke_width(3)))?,
+                Sample::Square(c) => band.draw(&Rectangle::new([(x + 7, y - 8), (x + 23, y + 8)], c.filled()))?,
+            }
+            band.draw_text(&entry.label, &font, (x + LEGEND_SAMPLE, y - LEGEND_FONT as i32 / 2 + 1))?;
+            x += entry_width + LEGEND_GAP;
+        }
     }
-    chart
-        .configure_series_labels()
-        .label_font((FONT, 22))
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK.mix(0.3))
-        .position(SeriesLabelPosition::UpperMiddle)
-        .draw()
+    Ok(PixelBox { left: base_x + left, top: base_y + top, right: base_x + left + width, bottom: base_y + top + height })
 }
 
 /// Cell edges for centres `cs`: midpoints between neighbours, extended by
