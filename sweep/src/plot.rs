@@ -402,15 +402,19 @@ fn draw_line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<Layout,
         let (plot, data) = if curve.log_axis {
             // Pad by a ratio, not a difference, on a log axis.
             let x_range = (x_range.0 / 1.25)..(x_range.1 * 1.25).min(f64::MAX);
-            let chart =
-                builder().build_cartesian_2d(x_range.log_scale(), y_axis.range.clone()).map_err(|e| err(&e))?;
+            let chart = builder().build_cartesian_2d(x_range.log_scale(), y_axis.range.clone()).map_err(|e| err(&e))?;
             let axes = Axes { x_label: &format!("{axis_label} (log scale)"), y_label: &value_label, x_labels: 10 };
             draw_curve(chart, curve_data, axes, &tick, &y_format).map_err(|e| err(&e))?
         } else {
-            let x_axis = Linear::covering(x_range, 0.04, whole(curve.domain.iter().chain(points.iter().map(|p| &p.0)).copied()));
+            let x_axis =
+                Linear::covering(x_range, 0.04, whole(curve.domain.iter().chain(points.iter().map(|p| &p.0)).copied()));
             let scaled = |xs: &[f64]| xs.iter().map(|&x| x_axis.at(x)).collect::<Vec<_>>();
-            let (points, failed, missing, gaps) =
-                (curve_data.points.iter().map(|&(x, y)| (x_axis.at(x), y)).collect::<Vec<_>>(), scaled(curve_data.failed), scaled(curve_data.missing), scaled(curve_data.gaps));
+            let (points, failed, missing, gaps) = (
+                curve_data.points.iter().map(|&(x, y)| (x_axis.at(x), y)).collect::<Vec<_>>(),
+                scaled(curve_data.failed),
+                scaled(curve_data.missing),
+                scaled(curve_data.gaps),
+            );
             let chart =
                 builder().build_cartesian_2d(x_axis.range.clone(), y_axis.range.clone()).map_err(|e| err(&e))?;
             let axes = Axes { x_label: &axis_label, y_label: &value_label, x_labels: x_axis.labels() };
@@ -581,7 +585,8 @@ fn draw_legend<DB: DrawingBackend>(
 ) -> Result<PixelBox, DrawingAreaErrorKind<DB::ErrorType>> {
     let (base_x, base_y) = band.get_base_pixel();
     let band_width = band.dim_in_pixel().0 as i32;
-    let row_width = |row: &Vec<(usize, i32)>| row.iter().map(|e| e.1).sum::<i32>() + LEGEND_GAP * (row.len() as i32 - 1);
+    let row_width =
+        |row: &Vec<(usize, i32)>| row.iter().map(|e| e.1).sum::<i32>() + LEGEND_GAP * (row.len() as i32 - 1);
     let width = rows.iter().map(row_width).max().unwrap_or(0) + 2 * LEGEND_PADDING;
     let left = (centre - base_x - width / 2).clamp(0, (band_width - width - 1).max(0));
     let top = 8;
@@ -594,7 +599,9 @@ fn draw_legend<DB: DrawingBackend>(
         for &(index, entry_width) in row {
             let entry = &entries[index];
             match entry.sample {
-                Sample::Line(c) => band.draw(&PathElement::new(vec![(x, y), (x + 30, y)], c.mix(0.5).stroke_width(2)))?,
+                Sample::Line(c) => {
+                    band.draw(&PathElement::new(vec![(x, y), (x + 30, y)], c.mix(0.5).stroke_width(2)))?
+                }
                 Sample::Dot(c) => band.draw(&Circle::new((x + 15, y), 7, c.filled()))?,
                 Sample::Ring(c) => band.draw(&Circle::new((x + 15, y), 7, c.stroke_width(2)))?,
                 Sample::Cross(c) => band.draw(&Cross::new((x + 15, y), 7, c.stroke_width(3)))?,
@@ -630,15 +637,21 @@ fn cell_edges(cs: &[f64]) -> Vec<f64> {
 /// that labels them with the values they stand for, and the axis title.
 struct DrawnAxis {
     at: Vec<f64>,
-    format: fn(&f64) -> String,
+    format: Box<dyn Fn(&f64) -> String>,
     label: String,
+    /// How many tick labels to ask plotters for.
+    labels: usize,
 }
 
 impl DrawnAxis {
     fn new(name: &str, values: &[f64], log: bool, labels: &Labels) -> Result<Self, PlotError> {
         let label = labels.axis(name);
         if !log {
-            return Ok(DrawnAxis { at: values.to_vec(), format: tick, label });
+            let ends = bounds(values.iter().copied()).unwrap_or((0.0, 1.0));
+            let axis = Linear::covering(ends, 0.0, whole(values.iter().copied()));
+            let at = values.iter().map(|&v| axis.at(v)).collect();
+            let labels = axis.labels();
+            return Ok(DrawnAxis { at, format: Box::new(move |v| axis.label(v)), label, labels });
         }
         if values.iter().any(|&v| v <= 0.0) {
             return Err(PlotError::Unsupported(format!(
@@ -650,7 +663,7 @@ impl DrawnAxis {
         // ticks stand for values like 316.2278); within one, every tick is.
         let decades = bounds(at.iter().copied()).is_some_and(|(lo, hi)| hi - lo >= 1.0);
         let format: fn(&f64) -> String = if decades { decade_tick } else { |v| tick(&10f64.powf(*v)) };
-        Ok(DrawnAxis { at, format, label: format!("{label} (log scale)") })
+        Ok(DrawnAxis { at, format: Box::new(format), label: format!("{label} (log scale)"), labels: 10 })
     }
 }
 
@@ -664,12 +677,25 @@ fn decade_tick(v: &f64) -> String {
     }
 }
 
+/// Grey of the cells of points not computed.
+const MISSING: RGBColor = RGBColor(200, 200, 200);
+/// The smallest heatmap cell drawn, in pixels.
+const MIN_CELL: i32 = 5;
+
+/// Where a drawn value falls between the drawn ends of the values `lo..hi`,
+/// 0 to 1 (0 when all values are equal).
+fn shading(axis: &Linear, (lo, hi): (f64, f64)) -> impl Fn(f64) -> f64 {
+    let (lo, hi) = (axis.at(lo), axis.at(hi));
+    move |drawn| if hi > lo { (drawn - lo) / (hi - lo) } else { 0.0 }
+}
+
 /// Heatmap of `grid` with a colour bar; missing points are grey.
 pub fn heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotError> {
     let err = drawing_error(path);
     let (lo, hi) = grid.value_range().ok_or(PlotError::NoData)?;
-    let span = if hi > lo { hi - lo } else { 1.0 };
-    let colour = |v: f64| viridis((v - lo) / span);
+    let values = Linear::covering((lo, hi), 0.0, false);
+    let shade = shading(&values, (lo, hi));
+    let colour = |v: f64| viridis(shade(values.at(v)));
     let x = DrawnAxis::new(&grid.x_axis, &grid.xs, grid.x_log, labels)?;
     let y = DrawnAxis::new(&grid.y_axis, &grid.ys, grid.y_log, labels)?;
     let x_edges = cell_edges(&x.at);
@@ -686,7 +712,17 @@ pub fn heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
         root.fill(&WHITE).map_err(|e| err(&e))?;
         let root =
             root.margin(15, 0, 0, 15).titled(&title, (FONT, 36, FontStyle::Bold).into_font()).map_err(|e| err(&e))?;
-        let (main, bar) = root.split_horizontally(SIZE.0 - 230);
+        let (failed_cells, missing_cells) = grid.holes();
+        let mut entries = Vec::new();
+        for (holes, fill, what) in [(&failed_cells, RED, "failed"), (&missing_cells, MISSING, "not computed")] {
+            if !holes.is_empty() {
+                entries.push(Entry { sample: Sample::Square(fill), label: format!("{what} ({})", holes.len()) });
+            }
+        }
+        let rows = legend_rows(&root, &entries, SIZE.0 as i32 - 60).map_err(|e| err(&e))?;
+        let band_height = if entries.is_empty() { 0 } else { legend_height(rows.len()) };
+        let (upper, band) = root.split_vertically(root.dim_in_pixel().1 as i32 - band_height);
+        let (main, bar) = upper.split_horizontally(SIZE.0 - 230);
         let mut chart = ChartBuilder::on(&main)
             .margin(20)
             .x_label_area_size(80)
@@ -700,39 +736,47 @@ pub fn heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
             .y_desc(&y_label)
             .axis_desc_style((FONT, 28))
             .label_style((FONT, 22))
+            .x_labels(x.labels)
+            .y_labels(y.labels)
             .x_label_formatter(&x.format)
             .y_label_formatter(&y.format)
             .draw()
             .map_err(|e| err(&e))?;
-        let (missing, failed) = (RGBColor(200, 200, 200), RGBColor(214, 39, 40));
+        // Cells under MIN_CELL pixels are drawn as squares of MIN_CELL
+        // around their centre: a few computed points of a huge grid stay
+        // visible. Not-computed cells go first, so nothing covers a value.
+        let plot = PixelBox::of(chart.plotting_area());
+        let tiny = (plot.right - plot.left) < MIN_CELL * grid.xs.len() as i32
+            || (plot.bottom - plot.top) < MIN_CELL * grid.ys.len() as i32;
+        let pixels = chart.as_coord_spec().clone();
         let cell = |i: usize, j: usize, fill: RGBColor| {
-            Rectangle::new([(x_edges[i], y_edges[j]), (x_edges[i + 1], y_edges[j + 1])], fill.filled())
+            let centre = ((x_edges[i] + x_edges[i + 1]) / 2.0, (y_edges[j] + y_edges[j + 1]) / 2.0);
+            let r = MIN_CELL / 2;
+            if tiny {
+                EmptyElement::at(centre) + Rectangle::new([(-r, -r), (r, r)], fill.filled())
+            } else {
+                let corners = [(x_edges[i], y_edges[j]), (x_edges[i + 1], y_edges[j + 1])];
+                let (a, b) = (pixels.translate(&corners[0]), pixels.translate(&corners[1]));
+                let c = pixels.translate(&centre);
+                EmptyElement::at(centre)
+                    + Rectangle::new([(a.0 - c.0, a.1 - c.1), (b.0 - c.0, b.1 - c.1)], fill.filled())
+            }
         };
         let cells = || (0..grid.xs.len()).flat_map(|i| (0..grid.ys.len()).map(move |j| (i, j)));
+        if grid.outside.iter().all(|o| !o) && !missing_cells.is_empty() {
+            // Grey under the whole grid: one rectangle, not one per cell.
+            chart
+                .draw_series([Rectangle::new([(x_first, y_first), (x_last, y_last)], MISSING.filled())])
+                .map_err(|e| err(&e))?;
+        } else {
+            chart.draw_series(missing_cells.iter().map(|&(i, j)| cell(i, j, MISSING))).map_err(|e| err(&e))?;
+        }
         chart
             .draw_series(cells().filter_map(|(i, j)| Some(cell(i, j, colour(grid.at(i, j)?)))))
             .map_err(|e| err(&e))?;
-        // Holes, told apart in the legend: failed points red, the rest grey.
-        let (failed_cells, missing_cells) = grid.holes();
-        for (holes, fill, what) in [(&failed_cells, failed, "failed"), (&missing_cells, missing, "not computed")] {
-            if holes.is_empty() {
-                continue;
-            }
-            chart
-                .draw_series(holes.iter().map(|&(i, j)| cell(i, j, fill)))
-                .map_err(|e| err(&e))?
-                .label(format!("{what} ({})", holes.len()))
-                .legend(move |(x, y)| Rectangle::new([(x, y - 8), (x + 16, y + 8)], fill.filled()));
-        }
-        if !failed_cells.is_empty() || !missing_cells.is_empty() {
-            chart
-                .configure_series_labels()
-                .label_font((FONT, 20))
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK.mix(0.3))
-                .position(SeriesLabelPosition::UpperRight)
-                .draw()
-                .map_err(|e| err(&e))?;
+        chart.draw_series(failed_cells.iter().map(|&(i, j)| cell(i, j, RED))).map_err(|e| err(&e))?;
+        if !entries.is_empty() {
+            draw_legend(&band, &entries, &rows, (plot.left + plot.right) / 2).map_err(|e| err(&e))?;
         }
 
         // Colour bar: a thin chart whose y axis is the value scale.
@@ -742,7 +786,7 @@ pub fn heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
             .margin_right(10)
             .y_label_area_size(0)
             .right_y_label_area_size(120)
-            .build_cartesian_2d(0.0..1.0, lo..(lo + span))
+            .build_cartesian_2d(0.0..1.0, values.range.clone())
             .map_err(|e| err(&e))?;
         bar_chart
             .configure_mesh()
@@ -751,15 +795,16 @@ pub fn heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
             .y_desc(&value_label)
             .axis_desc_style((FONT, 26))
             .label_style((FONT, 20))
-            .y_label_formatter(&tick)
+            .y_label_formatter(&|v: &f64| values.label(v))
             .draw()
             .map_err(|e| err(&e))?;
         const STEPS: usize = 256;
+        let (start, span) = (values.range.start, values.range.end - values.range.start);
         bar_chart
             .draw_series((0..STEPS).map(|k| {
-                let v0 = lo + span * k as f64 / STEPS as f64;
-                let v1 = lo + span * (k + 1) as f64 / STEPS as f64;
-                Rectangle::new([(0.0, v0), (1.0, v1)], colour((v0 + v1) / 2.0).filled())
+                let v0 = start + span * k as f64 / STEPS as f64;
+                let v1 = start + span * (k + 1) as f64 / STEPS as f64;
+                Rectangle::new([(0.0, v0), (1.0, v1)], viridis(shade((v0 + v1) / 2.0)).filled())
             }))
             .map_err(|e| err(&e))?;
         Ok(())
@@ -775,7 +820,9 @@ pub fn surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
         return Err(PlotError::Unsupported("a surface needs at least 2 values on each axis".into()));
     }
     let (lo, hi) = grid.value_range().ok_or(PlotError::NoData)?;
-    let span = if hi > lo { hi - lo } else { 1.0 };
+    let values = Linear::covering((lo, hi), 0.0, false);
+    let shade = shading(&values, (lo, hi));
+    let (lo, span) = (values.range.start, values.range.end - values.range.start);
     let value_label = labels.value.clone().unwrap_or_else(|| grid.value.clone());
     let x = DrawnAxis::new(&grid.x_axis, &grid.xs, grid.x_log, labels)?;
     let y = DrawnAxis::new(&grid.y_axis, &grid.ys, grid.y_log, labels)?;
@@ -804,19 +851,20 @@ pub fn surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
             .configure_axes()
             .label_style((FONT, 18))
             .x_formatter(&x.format)
-            .y_formatter(&tick)
+            .y_formatter(&|v: &f64| values.label(v))
             .z_formatter(&y.format)
             .light_grid_style(BLACK.mix(0.08))
             .max_light_lines(4)
             .draw()
             .map_err(|e| err(&e))?;
-        let style = |v: &f64| viridis((v - lo) / span).mix(0.95).filled();
+        let style = |v: &f64| viridis(shade(*v)).mix(0.95).filled();
         let (xs, ys) = (&x.at, &y.at);
         // One quad per cell whose four corners have values, drawn far to
         // near so nearer cells cover farther ones.
         let quads = (0..xs.len() - 1).flat_map(|i| (0..ys.len() - 1).map(move |j| (i, j))).filter_map(|(i, j)| {
             let corners = [(i, j), (i + 1, j), (i + 1, j + 1), (i, j + 1)];
-            let values: Vec<f64> = corners.iter().map(|&(a, b)| grid.at(a, b)).collect::<Option<_>>()?;
+            let values: Vec<f64> =
+                corners.iter().map(|&(a, b)| Some(values.at(grid.at(a, b)?))).collect::<Option<_>>()?;
             let mean = values.iter().sum::<f64>() / 4.0;
             let points = corners.iter().zip(&values).map(|(&(a, b), v)| (xs[a], *v, ys[b])).collect::<Vec<_>>();
             Some(Polygon::new(points, style(&mean)))
@@ -828,7 +876,7 @@ pub fn surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
             .flat_map(|(i, j)| [((i, j), (i + 1, j)), ((i, j), (i, j + 1))])
             .filter(|&(_, (c, d))| c < xs.len() && d < ys.len())
             .filter_map(|((a, b), (c, d))| {
-                let (from, to) = (grid.at(a, b)?, grid.at(c, d)?);
+                let (from, to) = (values.at(grid.at(a, b)?), values.at(grid.at(c, d)?));
                 Some(PathElement::new(vec![(xs[a], from, ys[b]), (xs[c], to, ys[d])], BLACK.mix(0.35)))
             });
         chart.draw_series(segments).map_err(|e| err(&e))?;
@@ -857,6 +905,29 @@ fn numeric(value: &serde_json::Value, key: Option<&str>) -> Option<f64> {
         (serde_json::Value::Object(_), None) | (_, Some(_)) => None,
         (other, None) => other.as_f64(),
     }
+}
+
+/// Why a sweep has nothing to plot: no successful point, or successful
+/// points none of whose values (or fields `key`) is a finite number.
+fn not_numbers(results: &Results, key: Option<&str>) -> PlotError {
+    let values: Vec<&serde_json::Value> =
+        results.latest().into_iter().filter_map(|r| r.outcome.as_ref().ok()).collect();
+    let Some(example) = values.first() else {
+        return PlotError::NoData;
+    };
+    let (what, example) = match key {
+        Some(key) => (format!("field {key:?} of its values"), example.get(key).unwrap_or(example)),
+        None => ("values".to_owned(), *example),
+    };
+    let mut shown = example.to_string();
+    if shown.chars().count() > 40 {
+        shown = shown.chars().take(40).collect::<String>() + "…";
+    }
+    let hint = if key.is_none() { "; for JSON objects, choose a numeric field with --value-key" } else { "" };
+    PlotError::Unsupported(format!(
+        "nothing to plot: the sweep has {} successful points, but none of its {what} is a finite number (e.g. {shown}){hint}",
+        values.len()
+    ))
 }
 
 /// Refuses a `--value-key` that does not fit the values, with one message
@@ -916,7 +987,7 @@ pub fn plot_results(results: &Results, value_key: Option<&str>, output: &Path) -
         }
     }
     if samples.is_empty() {
-        return Err(PlotError::NoData);
+        return Err(not_numbers(results, value_key));
     }
     let space = &results.header.space;
     // Drawing lists the space's every point and every value of its axes:
@@ -1116,6 +1187,7 @@ mod tests {
         assert_eq!(tick(&-0.0), "0");
         assert_eq!(tick(&2.0), "2");
         assert_eq!(tick(&123456.0), "1.2e5");
+        assert_eq!(tick(&1e-300), "1.0e-300", "no absolute cut-off to 0");
     }
 
     /// A 8 × 7 grid with 8 values in one corner and 2 failures.
@@ -1231,6 +1303,71 @@ mod tests {
         assert!(curve_of(&line, "y".into(), &[], &[], "v".into()).log_axis);
         // A log axis with a value ≤ 0 is refused, not drawn wrong.
         assert!(DrawnAxis::new("y", &[0.0, 1.0], true, &labels).is_err());
+    }
+
+    /// The labels plotters' own tick search gives `axis`.
+    fn tick_labels(axis: &Linear) -> Vec<String> {
+        let ranged: RangedCoordf64 = axis.range.clone().into();
+        ranged.key_points(axis.labels()).iter().map(|v| axis.label(v)).filter(|l| !l.is_empty()).collect()
+    }
+
+    #[test]
+    fn axes_get_readable_ticks_at_the_ends_of_the_doubles() {
+        // A span past DBL_MAX: plotters' tick search looped forever on it.
+        for ends in [(1.0, f64::MAX), (-1.7e308, 1e308), (-f64::MAX, f64::MAX), (f64::MAX, f64::MAX)] {
+            let axis = Linear::covering(ends, 0.06, false);
+            assert!((axis.range.end - axis.range.start).is_finite(), "{ends:?}: {axis:?}");
+            let labels = tick_labels(&axis);
+            assert!(labels.len() >= 2 && !labels.iter().any(|l| l.contains("inf")), "{ends:?}: {labels:?}");
+        }
+        // A span below f64::EPSILON got a single tick ("0").
+        let labels = tick_labels(&Linear::covering((0.0, 1e-300), 0.04, false));
+        assert!(labels.len() >= 3 && labels.contains(&"1.0e-300".to_owned()), "{labels:?}");
+        // Whole-number axes get whole-number ticks only.
+        let labels = tick_labels(&Linear::covering((0.0, 4.0), 0.04, whole([0.0, 1.0, 2.0, 3.0, 4.0])));
+        assert_eq!(labels, ["0", "1", "2", "3", "4"]);
+        // Float noise at zero reads 0.
+        assert_eq!(Linear::covering((-1.0, 1.0), 0.0, false).label(&1e-17), "0");
+    }
+
+    #[test]
+    fn the_line_stops_at_points_without_a_value() {
+        let points = [(0.0, 0.0), (1.0, 1.0), (2.0, 4.0), (4.0, 16.0), (8.0, 64.0), (9.0, 81.0)];
+        let runs = runs(&points, &[3.0, 5.0, 6.0, 7.0]);
+        assert_eq!(runs, [&points[..3], &points[3..4], &points[4..]]);
+    }
+
+    #[test]
+    fn the_legend_of_a_line_plot_covers_no_data() {
+        // A peak in the middle of the range, where the legend used to sit.
+        let points: Vec<(f64, f64)> = (0..21).map(|k| -1.0 + 0.1 * k as f64).map(|x| (x, 1.0 - x * x)).collect();
+        let domain = points.iter().map(|p| p.0).chain([1.1]).collect();
+        let curve = Curve { axis: "x".into(), value: "v".into(), points, log_axis: false, failed: vec![-1.1], domain };
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("peak.png");
+        let layout = draw_line_plot(&curve, &Labels::default(), &path).unwrap_or_else(|e| panic!("{e}"));
+        let legend = layout.legend.unwrap_or_else(|| panic!("a legend"));
+        assert_eq!(layout.data.len(), 21);
+        assert!(legend.top > layout.plot.bottom, "below the plot: {legend:?}, {:?}", layout.plot);
+        for &point in &layout.data {
+            assert!(layout.plot.contains(point) && !legend.contains(point), "{point:?} under {legend:?}");
+        }
+        // The image itself: the frame where reported, markers where reported.
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{e}"));
+        let mut reader = png::Decoder::new(bytes.as_slice()).read_info().unwrap_or_else(|e| panic!("{e}"));
+        let mut pixels = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut pixels).unwrap_or_else(|e| panic!("{e}"));
+        let channels = info.color_type.samples();
+        let pixel = |(x, y): (i32, i32)| {
+            let at = (y as usize * info.width as usize + x as usize) * channels;
+            [pixels[at], pixels[at + 1], pixels[at + 2]]
+        };
+        let frame = [LEGEND_BORDER.0, LEGEND_BORDER.1, LEGEND_BORDER.2];
+        assert_eq!((pixel((legend.left, legend.top)), pixel((legend.right, legend.bottom))), (frame, frame));
+        let marker = [charts::PALETTE[0].0, charts::PALETTE[0].1, charts::PALETTE[0].2];
+        for &point in &layout.data {
+            assert_eq!(pixel(point), marker, "the marker at {point:?} is drawn and uncovered");
+        }
     }
 
     #[test]
