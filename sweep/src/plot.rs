@@ -333,6 +333,7 @@ struct PixelBox {
 }
 
 impl PixelBox {
+    #[cfg(test)]
     fn contains(&self, (x, y): (i32, i32)) -> bool {
         (self.left..=self.right).contains(&x) && (self.top..=self.bottom).contains(&y)
     }
@@ -485,7 +486,7 @@ fn draw_curve<'a, DB: DrawingBackend + 'a, X>(
     Axes { x_label, y_label, x_labels }: Axes<'_>,
     x_format: &dyn Fn(&f64) -> String,
     y_format: &dyn Fn(&f64) -> String,
-) -> Result<(PixelBox, Vec<(i32, i32)>), DrawingAreaErrorKind<DB::ErrorType>>
+) -> Result<(PixelBox, Markers), DrawingAreaErrorKind<DB::ErrorType>>
 where
     X: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
@@ -514,6 +515,12 @@ where
     let data = points.iter().map(|p| chart.backend_coord(p)).collect();
     Ok((PixelBox::of(chart.plotting_area()), data))
 }
+
+/// The pixel centres of a chart's data markers.
+type Markers = Vec<(i32, i32)>;
+
+/// One row of a legend: (entry index, width in pixels) for each entry.
+type LegendRow = Vec<(usize, i32)>;
 
 /// A legend entry: its sample and its text.
 struct Entry {
@@ -550,7 +557,7 @@ fn legend_rows<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     entries: &[Entry],
     available: i32,
-) -> Result<Vec<Vec<(usize, i32)>>, DrawingAreaErrorKind<DB::ErrorType>> {
+) -> Result<Vec<LegendRow>, DrawingAreaErrorKind<DB::ErrorType>> {
     let font = (FONT, LEGEND_FONT).into_font().color(&BLACK);
     let mut rows: Vec<Vec<(usize, i32)>> = Vec::new();
     let mut used = 0;
