@@ -698,6 +698,10 @@ fn shading(axis: &Linear, (lo, hi): (f64, f64)) -> impl Fn(f64) -> f64 {
 
 /// Heatmap of `grid` with a colour bar; missing points are grey.
 pub fn heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotError> {
+    draw_heatmap(grid, labels, path).map(drop)
+}
+
+fn draw_heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<Layout, PlotError> {
     let err = drawing_error(path);
     let (lo, hi) = grid.value_range().ok_or(PlotError::NoData)?;
     let values = Linear::covering((lo, hi), 0.0, false);
@@ -782,9 +786,15 @@ pub fn heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
             .draw_series(cells().filter_map(|(i, j)| Some(cell(i, j, colour(grid.at(i, j)?)))))
             .map_err(|e| err(&e))?;
         chart.draw_series(failed_cells.iter().map(|&(i, j)| cell(i, j, RED))).map_err(|e| err(&e))?;
-        if !entries.is_empty() {
-            draw_legend(&band, &entries, &rows, (plot.left + plot.right) / 2).map_err(|e| err(&e))?;
-        }
+        let legend = if entries.is_empty() {
+            None
+        } else {
+            Some(draw_legend(&band, &entries, &rows, (plot.left + plot.right) / 2).map_err(|e| err(&e))?)
+        };
+        let data = cells()
+            .filter(|&(i, j)| grid.at(i, j).is_some())
+            .map(|(i, j)| pixels.translate(&((x_edges[i] + x_edges[i + 1]) / 2.0, (y_edges[j] + y_edges[j + 1]) / 2.0)))
+            .collect();
 
         // Colour bar: a thin chart whose y axis is the value scale.
         let mut bar_chart = ChartBuilder::on(&bar)
@@ -814,7 +824,7 @@ pub fn heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
                 Rectangle::new([(0.0, v0), (1.0, v1)], viridis(shade((v0 + v1) / 2.0)).filled())
             }))
             .map_err(|e| err(&e))?;
-        Ok(())
+        Ok(Layout { plot, legend, data })
     })
 }
 
@@ -1335,6 +1345,15 @@ mod tests {
         assert_eq!(labels, ["0", "1", "2", "3", "4"]);
         // Float noise at zero reads 0.
         assert_eq!(Linear::covering((-1.0, 1.0), 0.0, false).label(&1e-17), "0");
+        // A colour bar up to DBL_MAX: its midpoints overflowed to inf, which
+        // shaded the whole bar in the colour of the lowest value.
+        let bar = Linear::covering((0.0, f64::MAX), 0.0, false);
+        let shade = shading(&bar, (0.0, f64::MAX));
+        let middle = (bar.range.start + bar.range.end) / 2.0;
+        assert_eq!((shade(bar.at(0.0)), shade(bar.at(f64::MAX))), (0.0, 1.0));
+        assert!((shade(middle) - 0.5).abs() < 1e-9, "{}", shade(middle));
+        let labels = tick_labels(&bar);
+        assert!(labels.len() >= 5 && labels[0] == "0", "{labels:?}");
     }
 
     #[test]
@@ -1374,6 +1393,56 @@ mod tests {
         let marker = [charts::PALETTE[0].0, charts::PALETTE[0].1, charts::PALETTE[0].2];
         for &point in &layout.data {
             assert_eq!(pixel(point), marker, "the marker at {point:?} is drawn and uncovered");
+        }
+    }
+
+    /// The RGB colour of each of `at`'s pixels in the PNG at `path`.
+    fn colours(path: &Path, at: &[(i32, i32)]) -> Vec<[u8; 3]> {
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{e}"));
+        let mut reader = png::Decoder::new(bytes.as_slice()).read_info().unwrap_or_else(|e| panic!("{e}"));
+        let mut pixels = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut pixels).unwrap_or_else(|e| panic!("{e}"));
+        let channels = info.color_type.samples();
+        at.iter()
+            .map(|&(x, y)| {
+                let i = (y as usize * info.width as usize + x as usize) * channels;
+                [pixels[i], pixels[i + 1], pixels[i + 2]]
+            })
+            .collect()
+    }
+
+    /// A 1000 × 1000 grid with three values: cells under a pixel, and the
+    /// grey of the cells not computed was painted over the values.
+    #[test]
+    fn the_few_computed_cells_of_a_huge_grid_stay_visible() {
+        let axis: Vec<f64> = (0..1000).map(f64::from).collect();
+        let mut values = vec![None; 1000 * 1000];
+        for (k, (i, j)) in [(200, 300), (500, 500), (800, 100)].into_iter().enumerate() {
+            values[i * 1000 + j] = Some(k as f64);
+        }
+        let grid = Grid2 {
+            x_axis: "x".into(),
+            y_axis: "y".into(),
+            value: "v".into(),
+            xs: axis.clone(),
+            ys: axis,
+            values,
+            failed: Vec::new(),
+            outside: Vec::new(),
+            x_log: false,
+            y_log: false,
+        };
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("huge.png");
+        let layout = draw_heatmap(&grid, &Labels::default(), &path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(layout.data.len(), 3);
+        let legend = layout.legend.unwrap_or_else(|| panic!("a legend for the cells not computed"));
+        assert!(legend.top > layout.plot.bottom, "below the plot: {legend:?}");
+        // Each value in its colour, on a square of MIN_CELL pixels.
+        let expected: Vec<[u8; 3]> = [0.0, 0.5, 1.0].iter().map(|&t| viridis(t)).map(|c| [c.0, c.1, c.2]).collect();
+        for offset in [(0, 0), (-1, -1), (1, 1)] {
+            let at: Vec<(i32, i32)> = layout.data.iter().map(|&(x, y)| (x + offset.0, y + offset.1)).collect();
+            assert_eq!(colours(&path, &at), expected, "at {offset:?} from the centres {:?}", layout.data);
         }
     }
 
