@@ -367,10 +367,14 @@ fn draw_line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<Layout,
     }
     let y_axis = Linear::covering(y_range, 0.06, false);
     let drawn: Vec<(f64, f64)> = points.iter().map(|&(x, y)| (x, y_axis.at(y))).collect();
-    let mut entries = vec![
-        Entry { sample: Sample::Line(charts::PALETTE[0]), label: "linear interpolation".into() },
-        Entry { sample: Sample::Dot(charts::PALETTE[0]), label: format!("evaluated points (n = {})", points.len()) },
-    ];
+    // The line stops at points without a value: it would claim values there.
+    let gaps: Vec<f64> = missing.iter().chain(&curve.failed).copied().filter(|x| x.is_finite()).collect();
+    let mut entries = Vec::new();
+    if runs(&points, &gaps).iter().any(|run| run.len() > 1) {
+        entries.push(Entry { sample: Sample::Line(charts::PALETTE[0]), label: "linear interpolation".into() });
+    }
+    let label = format!("evaluated points (n = {})", points.len());
+    entries.push(Entry { sample: Sample::Dot(charts::PALETTE[0]), label });
     if !missing.is_empty() {
         entries.push(Entry { sample: Sample::Ring(GREY), label: format!("not computed (n = {})", missing.len()) });
     }
@@ -378,8 +382,6 @@ fn draw_line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<Layout,
         let label = format!("failed points (n = {})", curve.failed.len());
         entries.push(Entry { sample: Sample::Cross(RED), label });
     }
-    // The line stops at points without a value: it would claim values there.
-    let gaps: Vec<f64> = missing.iter().chain(&curve.failed).copied().filter(|x| x.is_finite()).collect();
     let curve_data = CurveData { points: &drawn, failed: &curve.failed, missing: &missing, gaps: &gaps };
 
     save(path, &title, |root| {
