@@ -31,7 +31,8 @@ fn finished(sandbox: &Sandbox, args: &[&str]) -> Option<ExitStatus> {
 
 /// plotters found no ticks for an axis spanning more than DBL_MAX and
 /// looped forever at 100 % CPU: DBL_MAX beside 1, and 1e308 beside
-/// -1.7e308, on the line plot, the heatmap and the surface.
+/// -1.7e308, on the line plot, the heatmap and the surface (each killed
+/// after 20 s, so the old code fails this test instead of hanging it).
 #[test]
 fn values_whose_range_overflows_a_double_are_plotted_in_finite_time() {
     let sandbox = Sandbox::new();
@@ -50,7 +51,15 @@ fn values_whose_range_overflows_a_double_are_plotted_in_finite_time() {
         r#"(space: Grid([Range(name: "x", start: 0, end: 3), Range(name: "y", start: 0, end: 2)]),
             command: ["sh", "-c", "case {x}{y} in 11) echo 1.7976931348623157e308;; 21) echo -1.7e308;; *) echo {x};; esac"])"#,
     );
-    for (spec, results) in [("max.ron", "max.jsonl"), ("opposite.ron", "opposite.jsonl"), ("grid.ron", "grid.jsonl")] {
+    // The same on the axes: coordinates near ±DBL_MAX.
+    sandbox.spec("axis.ron", r#"(space: List(name: "x", values: [-1.7e308, 0.0, 1e308]), command: ["echo", "1"])"#);
+    let specs = [
+        ("max.ron", "max.jsonl"),
+        ("opposite.ron", "opposite.jsonl"),
+        ("grid.ron", "grid.jsonl"),
+        ("axis.ron", "axis.jsonl"),
+    ];
+    for (spec, results) in specs {
         ok(sandbox.sweep(&["run", "--no-progress", spec]));
         for format in ["png", "svg"] {
             let status = finished(&sandbox, &["plot", results, "--format", format]);
@@ -58,7 +67,7 @@ fn values_whose_range_overflows_a_double_are_plotted_in_finite_time() {
             assert!(status.is_some_and(|s| s.success()), "{results} {format}: {status:?}");
         }
     }
-    for chart in ["max.png", "opposite.svg", "grid-heatmap.png", "grid-surface.png"] {
+    for chart in ["max.png", "opposite.svg", "grid-heatmap.png", "grid-surface.png", "axis.png"] {
         assert!(sandbox.path(chart).is_file(), "{chart}");
     }
 }
