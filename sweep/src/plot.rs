@@ -134,11 +134,11 @@ pub enum PlotError {
 
 /// Draws a chart with `draw` and writes it to `path` atomically (complete
 /// or absent, never truncated), in the format `path`'s extension names.
-fn save(
+fn save<T>(
     path: &Path,
     title: &str,
-    draw: impl FnOnce(&DrawingArea<Backend<'_>, Shift>) -> Result<(), PlotError>,
-) -> Result<(), PlotError> {
+    draw: impl FnOnce(&DrawingArea<Backend<'_>, Shift>) -> Result<T, PlotError>,
+) -> Result<T, PlotError> {
     /// The drawing's own error, or the renderer's, which gets the path here.
     enum Failure {
         Plot(PlotError),
@@ -151,14 +151,15 @@ fn save(
     }
     let format = Format::from_path(path).map_err(|error| PlotError::Unsupported(error.to_string()))?;
     refuse_to_replace_results(path, "chart").map_err(PlotError::Refused)?;
-    let ((), bytes) = charts::render(format, SIZE, title, |root| draw(root).map_err(Failure::Plot)).map_err(
+    let (drawn, bytes) = charts::render(format, SIZE, title, |root| draw(root).map_err(Failure::Plot)).map_err(
         |failure| match failure {
             Failure::Plot(error) => error,
             Failure::Chart(error) => PlotError::Drawing { path: path.to_owned(), message: error.to_string() },
         },
     )?;
     write_atomically(path, |out| std::io::Write::write_all(out, &bytes))
-        .map_err(|e| PlotError::Write { path: path.to_owned(), reason: io_reason(e) })
+        .map_err(|e| PlotError::Write { path: path.to_owned(), reason: io_reason(e) })?;
+    Ok(drawn)
 }
 
 /// The innermost reason of a store error, for a message that names the
@@ -189,6 +190,81 @@ fn padded((lo, hi): (f64, f64), fraction: f64) -> std::ops::Range<f64> {
     (lo - pad)..(hi + pad)
 }
 
+/// A linear axis as plotters draws it. plotters finds its ticks from the
+/// drawn span `end - start`: an infinite span (values near ±DBL_MAX) makes
+/// it loop forever, and a span below `f64::EPSILON` (values near 1e-300)
+/// gets a single tick. Outside a safe band of spans the axis is drawn in
+/// units of a power of ten, and its ticks are labelled with the values they
+/// stand for.
+#[derive(Debug, Clone, PartialEq)]
+struct Linear {
+    /// The value one drawn unit stands for: 1, or a power of ten.
+    unit: f64,
+    /// The drawn range, in units.
+    range: std::ops::Range<f64>,
+    /// Every value on the axis is a whole number (a `Range`): ticks are
+    /// whole numbers too.
+    integer: bool,
+}
+
+impl Linear {
+    /// An axis over `[lo, hi]` widened by `fraction` of its span (see
+    /// [`padded`]); `lo` and `hi` are finite.
+    fn covering((lo, hi): (f64, f64), fraction: f64, integer: bool) -> Linear {
+        let safe = |range: &std::ops::Range<f64>| (1e-12..=1e300).contains(&(range.end - range.start));
+        let plain = padded((lo, hi), fraction);
+        if safe(&plain) {
+            return Linear { unit: 1.0, range: plain, integer };
+        }
+        // Halves: their difference cannot overflow.
+        let half = hi / 2.0 - lo / 2.0;
+        let magnitude = if half > 0.0 { half } else { lo.abs() };
+        let unit = 10f64.powi((magnitude.log10().floor() as i32).clamp(-307, 307));
+        Linear { unit, range: padded((lo / unit, hi / unit), fraction), integer }
+    }
+
+    /// Where `value` is drawn.
+    fn at(&self, value: f64) -> f64 {
+        value / self.unit
+    }
+
+    /// The most tick labels to ask plotters for: whole-number axes get no
+    /// more than they have whole numbers, so no step falls below 1.
+    fn labels(&self) -> usize {
+        let (lo, hi) = (self.range.start * self.unit, self.range.end * self.unit);
+        if self.integer && (hi - lo).is_finite() {
+            ((hi.floor() - lo.ceil()) as usize + 1).clamp(2, 10)
+        } else {
+            10
+        }
+    }
+
+    /// The label of the tick drawn at `drawn`: the value it stands for,
+    /// with float noise (a tick at 1e-17 on an axis from -1 to 1) shown as 0.
+    fn label(&self, drawn: &f64) -> String {
+        let span = self.range.end - self.range.start;
+        let value = if drawn.abs() < span * 1e-9 { 0.0 } else { drawn * self.unit };
+        // A tick past ±DBL_MAX stands for no value a point can have.
+        if !value.is_finite() {
+            return String::new();
+        }
+        if self.integer && (value - value.round()).abs() > 1e-9 * value.abs().max(1.0) {
+            return String::new();
+        }
+        tick(&value)
+    }
+}
+
+/// Whether every value is a whole number (a `Range` axis, or a `List` of
+/// whole numbers): its ticks are whole numbers too.
+fn whole(values: impl IntoIterator<Item = f64>) -> bool {
+    let mut any = false;
+    values.into_iter().all(|v| {
+        any = true;
+        v.fract() == 0.0 && v.abs() < 1e15
+    }) && any
+}
+
 /// Perceptually uniform colour for `t` in `[0, 1]` (matplotlib's viridis,
 /// sampled at nine stops and interpolated linearly).
 pub fn viridis(t: f64) -> RGBColor {
@@ -214,7 +290,7 @@ pub fn viridis(t: f64) -> RGBColor {
 
 /// Tick label text: few significant digits, no float noise.
 fn tick(v: &f64) -> String {
-    let v = if v.abs() < 1e-12 { 0.0 } else { *v };
+    let v = *v;
     let magnitude = v.abs();
     if magnitude != 0.0 && !(1e-3..1e5).contains(&magnitude) {
         format!("{v:.1e}")
@@ -232,6 +308,43 @@ fn tick(v: &f64) -> String {
 /// Scatter plot of `curve` joined by a line, written to `path` (PNG, SVG
 /// or PDF, by its extension).
 pub fn line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<(), PlotError> {
+    draw_line_plot(curve, labels, path).map(drop)
+}
+
+/// Where a chart's parts landed, in pixels of the image: what tests check
+/// the picture against.
+#[derive(Debug, Clone, PartialEq)]
+struct Layout {
+    /// The plot area.
+    plot: PixelBox,
+    /// The legend's frame, if the chart has a legend.
+    legend: Option<PixelBox>,
+    /// The centre of every data marker.
+    data: Vec<(i32, i32)>,
+}
+
+/// A rectangle of pixels, edges included.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct PixelBox {
+    left: i32,
+    top: i32,
+    right: i32,
+    bottom: i32,
+}
+
+impl PixelBox {
+    #[cfg(test)]
+    fn contains(&self, (x, y): (i32, i32)) -> bool {
+        (self.left..=self.right).contains(&x) && (self.top..=self.bottom).contains(&y)
+    }
+
+    fn of<DB: DrawingBackend, CT: CoordTranslate>(area: &DrawingArea<DB, CT>) -> PixelBox {
+        let (x, y) = area.get_pixel_range();
+        PixelBox { left: x.start, top: y.start, right: x.end - 1, bottom: y.end - 1 }
+    }
+}
+
+fn draw_line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<Layout, PlotError> {
     let err = drawing_error(path);
     let mut points = curve.points.clone();
     points.retain(|(x, y)| x.is_finite() && y.is_finite());
@@ -252,34 +365,68 @@ pub fn line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<(), Plot
             curve.axis
         )));
     }
+    let y_axis = Linear::covering(y_range, 0.06, false);
+    let drawn: Vec<(f64, f64)> = points.iter().map(|&(x, y)| (x, y_axis.at(y))).collect();
+    // The line stops at points without a value: it would claim values there.
+    let gaps: Vec<f64> = missing.iter().chain(&curve.failed).copied().filter(|x| x.is_finite()).collect();
+    let mut entries = Vec::new();
+    if runs(&points, &gaps).iter().any(|run| run.len() > 1) {
+        entries.push(Entry { sample: Sample::Line(charts::PALETTE[0]), label: "linear interpolation".into() });
+    }
+    let label = format!("evaluated points (n = {})", points.len());
+    entries.push(Entry { sample: Sample::Dot(charts::PALETTE[0]), label });
+    if !missing.is_empty() {
+        entries.push(Entry { sample: Sample::Ring(GREY), label: format!("not computed (n = {})", missing.len()) });
+    }
+    if !curve.failed.is_empty() {
+        let label = format!("failed points (n = {})", curve.failed.len());
+        entries.push(Entry { sample: Sample::Cross(RED), label });
+    }
+    let curve_data = CurveData { points: &drawn, failed: &curve.failed, missing: &missing, gaps: &gaps };
+
     save(path, &title, |root| {
         root.fill(&WHITE).map_err(|e| err(&e))?;
-        let y_range = padded(y_range, 0.06);
+        let rows = legend_rows(root, &entries, SIZE.0 as i32 - 60).map_err(|e| err(&e))?;
+        let (upper, band) = root.split_vertically(SIZE.1 as i32 - legend_height(rows.len()));
         let builder = || {
-            let mut builder = ChartBuilder::on(root);
+            let mut builder = ChartBuilder::on(&upper);
             // The style goes in the constructor: `FontDesc::style` keeps the
             // regular face in the PNG (and only the vector formats went bold).
             builder
                 .caption(&title, (FONT, 36, FontStyle::Bold).into_font())
                 .margin(30)
+                .margin_bottom(0)
                 .x_label_area_size(80)
                 .y_label_area_size(110);
             builder
         };
+        let y_format = |v: &f64| y_axis.label(v);
         // The two scales are different coordinate types, hence two calls.
-        if curve.log_axis {
+        let (plot, data) = if curve.log_axis {
             // Pad by a ratio, not a difference, on a log axis.
-            let x_range = (x_range.0 / 1.25)..(x_range.1 * 1.25);
-            let chart = builder().build_cartesian_2d(x_range.log_scale(), y_range).map_err(|e| err(&e))?;
-            let marks = Marks { failed: &curve.failed, missing: &missing };
-            draw_curve(chart, &points, marks, &format!("{axis_label} (log scale)"), &value_label)
-                .map_err(|e| err(&e))?;
+            let x_range = (x_range.0 / 1.25)..(x_range.1 * 1.25).min(f64::MAX);
+            let chart = builder().build_cartesian_2d(x_range.log_scale(), y_axis.range.clone()).map_err(|e| err(&e))?;
+            let axes = Axes { x_label: &format!("{axis_label} (log scale)"), y_label: &value_label, x_labels: 10 };
+            draw_curve(chart, curve_data, axes, &tick, &y_format).map_err(|e| err(&e))?
         } else {
-            let chart = builder().build_cartesian_2d(padded(x_range, 0.04), y_range).map_err(|e| err(&e))?;
-            let marks = Marks { failed: &curve.failed, missing: &missing };
-            draw_curve(chart, &points, marks, &axis_label, &value_label).map_err(|e| err(&e))?;
-        }
-        Ok(())
+            let x_axis =
+                Linear::covering(x_range, 0.04, whole(curve.domain.iter().chain(points.iter().map(|p| &p.0)).copied()));
+            let scaled = |xs: &[f64]| xs.iter().map(|&x| x_axis.at(x)).collect::<Vec<_>>();
+            let (points, failed, missing, gaps) = (
+                curve_data.points.iter().map(|&(x, y)| (x_axis.at(x), y)).collect::<Vec<_>>(),
+                scaled(curve_data.failed),
+                scaled(curve_data.missing),
+                scaled(curve_data.gaps),
+            );
+            let chart =
+                builder().build_cartesian_2d(x_axis.range.clone(), y_axis.range.clone()).map_err(|e| err(&e))?;
+            let axes = Axes { x_label: &axis_label, y_label: &value_label, x_labels: x_axis.labels() };
+            let data = CurveData { points: &points, failed: &failed, missing: &missing, gaps: &gaps };
+            draw_curve(chart, data, axes, &|v: &f64| x_axis.label(v), &y_format).map_err(|e| err(&e))?
+        };
+        let centre = (plot.left + plot.right) / 2;
+        let legend = draw_legend(&band, &entries, &rows, centre).map_err(|e| err(&e))?;
+        Ok(Layout { plot, legend: Some(legend), data })
     })
 }
 
@@ -296,68 +443,184 @@ fn not_computed(curve: &Curve) -> Vec<f64> {
     curve.domain.iter().copied().filter(|x| x.is_finite() && !known(x)).collect()
 }
 
-/// Coordinates without a value, marked on the bottom edge of a line plot.
-struct Marks<'a> {
+/// What a line plot draws, in drawn coordinates.
+#[derive(Clone, Copy)]
+struct CurveData<'a> {
+    /// The points with a value, in increasing x.
+    points: &'a [(f64, f64)],
+    /// Where points failed: crosses on the bottom edge.
     failed: &'a [f64],
+    /// Where points are not computed: rings on the bottom edge.
     missing: &'a [f64],
+    /// Where the line stops: between two points with one of these between.
+    gaps: &'a [f64],
 }
 
-/// Draws the mesh, the line, the markers and the legend on a prepared chart.
+/// The names of a line plot's axes and how many x ticks to ask for.
+struct Axes<'a> {
+    x_label: &'a str,
+    y_label: &'a str,
+    x_labels: usize,
+}
+
+const GREY: RGBColor = RGBColor(150, 150, 150);
+const RED: RGBColor = RGBColor(214, 39, 40);
+
+/// The runs of `points` (sorted by x) with no gap between neighbours.
+fn runs<'a>(points: &'a [(f64, f64)], gaps: &[f64]) -> Vec<&'a [(f64, f64)]> {
+    let mut runs = Vec::new();
+    let mut start = 0;
+    for i in 1..=points.len() {
+        let split = i == points.len() || gaps.iter().any(|&g| points[i - 1].0 < g && g < points[i].0);
+        if split {
+            runs.push(&points[start..i]);
+            start = i;
+        }
+    }
+    runs
+}
+
+/// Draws the mesh, the line and the markers on a prepared chart; returns
+/// the plot area and where the markers landed.
 fn draw_curve<'a, DB: DrawingBackend + 'a, X>(
     mut chart: ChartContext<'a, DB, Cartesian2d<X, RangedCoordf64>>,
-    points: &[(f64, f64)],
-    Marks { failed, missing }: Marks<'_>,
-    axis_label: &str,
-    value_label: &str,
-) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>
+    CurveData { points, failed, missing, gaps }: CurveData<'_>,
+    Axes { x_label, y_label, x_labels }: Axes<'_>,
+    x_format: &dyn Fn(&f64) -> String,
+    y_format: &dyn Fn(&f64) -> String,
+) -> Result<(PixelBox, Markers), DrawingAreaErrorKind<DB::ErrorType>>
 where
     X: Ranged<ValueType = f64> + ValueFormatter<f64>,
 {
     chart
         .configure_mesh()
-        .x_desc(axis_label)
-        .y_desc(value_label)
+        .x_desc(x_label)
+        .y_desc(y_label)
         .axis_desc_style((FONT, 28))
         .label_style((FONT, 22))
-        .x_label_formatter(&tick)
-        .y_label_formatter(&tick)
+        .x_labels(x_labels)
+        .x_label_formatter(x_format)
+        .y_label_formatter(y_format)
         .light_line_style(BLACK.mix(0.05))
         .bold_line_style(BLACK.mix(0.15))
         .draw()?;
     let line_colour = charts::PALETTE[0];
-    chart
-        .draw_series(LineSeries::new(points.iter().copied(), line_colour.mix(0.5).stroke_width(2)))?
-        .label("linear interpolation")
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 30, y)], line_colour.mix(0.5).stroke_width(2)));
-    chart
-        .draw_series(points.iter().map(|&(x, y)| Circle::new((x, y), 7, line_colour.filled())))?
-        .label(format!("evaluated points (n = {})", points.len()))
-        .legend(move |(x, y)| Circle::new((x + 15, y), 7, line_colour.filled()));
+    for run in runs(points, gaps) {
+        chart.draw_series(LineSeries::new(run.iter().copied(), line_colour.mix(0.5).stroke_width(2)))?;
+    }
+    chart.draw_series(points.iter().map(|&(x, y)| Circle::new((x, y), 7, line_colour.filled())))?;
     let bottom = chart.y_range().start;
-    if !missing.is_empty() {
-        // Hollow grey circles on the bottom edge: points of the sweep with
-        // no value yet (the heatmap's grey cells).
-        let grey = RGBColor(150, 150, 150);
-        chart
-            .draw_series(missing.iter().map(|&x| Circle::new((x, bottom), 7, grey.stroke_width(2))))?
-            .label(format!("not computed (n = {})", missing.len()))
-            .legend(move |(x, y)| Circle::new((x + 15, y), 7, grey.stroke_width(2)));
+    // Hollow grey circles on the bottom edge: points of the sweep with no
+    // value yet (the heatmap's grey cells); red crosses: failed points.
+    chart.draw_series(missing.iter().map(|&x| Circle::new((x, bottom), 7, GREY.stroke_width(2))))?;
+    chart.draw_series(failed.iter().map(|&x| Cross::new((x, bottom), 9, RED.stroke_width(3))))?;
+    let data = points.iter().map(|p| chart.backend_coord(p)).collect();
+    Ok((PixelBox::of(chart.plotting_area()), data))
+}
+
+/// The pixel centres of a chart's data markers.
+type Markers = Vec<(i32, i32)>;
+
+/// One row of a legend: (entry index, width in pixels) for each entry.
+type LegendRow = Vec<(usize, i32)>;
+
+/// A legend entry: its sample and its text.
+struct Entry {
+    sample: Sample,
+    label: String,
+}
+
+/// The sample drawn beside a legend entry's text.
+#[derive(Clone, Copy)]
+enum Sample {
+    /// The interpolation line.
+    Line(RGBColor),
+    /// A filled circle.
+    Dot(RGBColor),
+    /// A hollow circle.
+    Ring(RGBColor),
+    /// A cross.
+    Cross(RGBColor),
+    /// A filled square (a heatmap cell).
+    Square(RGBColor),
+}
+
+const LEGEND_FONT: u32 = 22;
+const LEGEND_ROW: i32 = 34;
+const LEGEND_PADDING: i32 = 12;
+/// The width of an entry's sample column, and the gap between entries.
+const LEGEND_SAMPLE: i32 = 40;
+const LEGEND_GAP: i32 = 36;
+const LEGEND_BORDER: RGBColor = RGBColor(150, 150, 150);
+
+/// The legend's entries in rows that fit `available` pixels: each row is a
+/// list of (entry, width).
+fn legend_rows<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    entries: &[Entry],
+    available: i32,
+) -> Result<Vec<LegendRow>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let font = (FONT, LEGEND_FONT).into_font().color(&BLACK);
+    let mut rows: Vec<Vec<(usize, i32)>> = Vec::new();
+    let mut used = 0;
+    for (index, entry) in entries.iter().enumerate() {
+        let width = LEGEND_SAMPLE + area.estimate_text_size(&entry.label, &font)?.0 as i32;
+        match rows.last_mut() {
+            Some(row) if used + LEGEND_GAP + width <= available - 2 * LEGEND_PADDING => {
+                row.push((index, width));
+                used += LEGEND_GAP + width;
+            }
+            _ => {
+                rows.push(vec![(index, width)]);
+                used = width;
+            }
+        }
     }
-    if !failed.is_empty() {
-        // Failed points have no value: crosses on the bottom edge mark where.
-        let red = RGBColor(214, 39, 40);
-        chart
-            .draw_series(failed.iter().map(|&x| Cross::new((x, bottom), 9, red.stroke_width(3))))?
-            .label(format!("failed points (n = {})", failed.len()))
-            .legend(move |(x, y)| Cross::new((x + 15, y), 7, red.stroke_width(3)));
+    Ok(rows)
+}
+
+/// The height of the band below a chart that holds a legend of `rows` rows.
+fn legend_height(rows: usize) -> i32 {
+    rows as i32 * LEGEND_ROW + 2 * LEGEND_PADDING + 24
+}
+
+/// Draws the legend in `band` (below the plot, where it covers no data),
+/// centred on the image column `centre`; returns its frame in image pixels.
+fn draw_legend<DB: DrawingBackend>(
+    band: &DrawingArea<DB, Shift>,
+    entries: &[Entry],
+    rows: &[Vec<(usize, i32)>],
+    centre: i32,
+) -> Result<PixelBox, DrawingAreaErrorKind<DB::ErrorType>> {
+    let (base_x, base_y) = band.get_base_pixel();
+    let band_width = band.dim_in_pixel().0 as i32;
+    let row_width =
+        |row: &Vec<(usize, i32)>| row.iter().map(|e| e.1).sum::<i32>() + LEGEND_GAP * (row.len() as i32 - 1);
+    let width = rows.iter().map(row_width).max().unwrap_or(0) + 2 * LEGEND_PADDING;
+    let left = (centre - base_x - width / 2).clamp(0, (band_width - width - 1).max(0));
+    let top = 8;
+    let height = rows.len() as i32 * LEGEND_ROW + 2 * LEGEND_PADDING;
+    band.draw(&Rectangle::new([(left, top), (left + width, top + height)], LEGEND_BORDER.stroke_width(1)))?;
+    let font = (FONT, LEGEND_FONT).into_font().color(&BLACK);
+    for (r, row) in rows.iter().enumerate() {
+        let y = top + LEGEND_PADDING + r as i32 * LEGEND_ROW + LEGEND_ROW / 2;
+        let mut x = left + LEGEND_PADDING + (width - 2 * LEGEND_PADDING - row_width(row)) / 2;
+        for &(index, entry_width) in row {
+            let entry = &entries[index];
+            match entry.sample {
+                Sample::Line(c) => {
+                    band.draw(&PathElement::new(vec![(x, y), (x + 30, y)], c.mix(0.5).stroke_width(2)))?
+                }
+                Sample::Dot(c) => band.draw(&Circle::new((x + 15, y), 7, c.filled()))?,
+                Sample::Ring(c) => band.draw(&Circle::new((x + 15, y), 7, c.stroke_width(2)))?,
+                Sample::Cross(c) => band.draw(&Cross::new((x + 15, y), 7, c.stroke_width(3)))?,
+                Sample::Square(c) => band.draw(&Rectangle::new([(x + 7, y - 8), (x + 23, y + 8)], c.filled()))?,
+            }
+            band.draw_text(&entry.label, &font, (x + LEGEND_SAMPLE, y - LEGEND_FONT as i32 / 2 + 1))?;
+            x += entry_width + LEGEND_GAP;
+        }
     }
-    chart
-        .configure_series_labels()
-        .label_font((FONT, 22))
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK.mix(0.3))
-        .position(SeriesLabelPosition::UpperMiddle)
-        .draw()
+    Ok(PixelBox { left: base_x + left, top: base_y + top, right: base_x + left + width, bottom: base_y + top + height })
 }
 
 /// Cell edges for centres `cs`: midpoints between neighbours, extended by
@@ -383,15 +646,21 @@ fn cell_edges(cs: &[f64]) -> Vec<f64> {
 /// that labels them with the values they stand for, and the axis title.
 struct DrawnAxis {
     at: Vec<f64>,
-    format: fn(&f64) -> String,
+    format: Box<dyn Fn(&f64) -> String>,
     label: String,
+    /// How many tick labels to ask plotters for.
+    labels: usize,
 }
 
 impl DrawnAxis {
     fn new(name: &str, values: &[f64], log: bool, labels: &Labels) -> Result<Self, PlotError> {
         let label = labels.axis(name);
         if !log {
-            return Ok(DrawnAxis { at: values.to_vec(), format: tick, label });
+            let ends = bounds(values.iter().copied()).unwrap_or((0.0, 1.0));
+            let axis = Linear::covering(ends, 0.0, whole(values.iter().copied()));
+            let at = values.iter().map(|&v| axis.at(v)).collect();
+            let labels = axis.labels();
+            return Ok(DrawnAxis { at, format: Box::new(move |v| axis.label(v)), label, labels });
         }
         if values.iter().any(|&v| v <= 0.0) {
             return Err(PlotError::Unsupported(format!(
@@ -403,7 +672,7 @@ impl DrawnAxis {
         // ticks stand for values like 316.2278); within one, every tick is.
         let decades = bounds(at.iter().copied()).is_some_and(|(lo, hi)| hi - lo >= 1.0);
         let format: fn(&f64) -> String = if decades { decade_tick } else { |v| tick(&10f64.powf(*v)) };
-        Ok(DrawnAxis { at, format, label: format!("{label} (log scale)") })
+        Ok(DrawnAxis { at, format: Box::new(format), label: format!("{label} (log scale)"), labels: 10 })
     }
 }
 
@@ -417,12 +686,29 @@ fn decade_tick(v: &f64) -> String {
     }
 }
 
+/// Grey of the cells of points not computed.
+const MISSING: RGBColor = RGBColor(200, 200, 200);
+/// The smallest heatmap cell drawn, in pixels.
+const MIN_CELL: i32 = 5;
+
+/// Where a drawn value falls between the drawn ends of the values `lo..hi`,
+/// 0 to 1 (0 when all values are equal).
+fn shading(axis: &Linear, (lo, hi): (f64, f64)) -> impl Fn(f64) -> f64 {
+    let (lo, hi) = (axis.at(lo), axis.at(hi));
+    move |drawn| if hi > lo { (drawn - lo) / (hi - lo) } else { 0.0 }
+}
+
 /// Heatmap of `grid` with a colour bar; missing points are grey.
 pub fn heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotError> {
+    draw_heatmap(grid, labels, path).map(drop)
+}
+
+fn draw_heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<Layout, PlotError> {
     let err = drawing_error(path);
     let (lo, hi) = grid.value_range().ok_or(PlotError::NoData)?;
-    let span = if hi > lo { hi - lo } else { 1.0 };
-    let colour = |v: f64| viridis((v - lo) / span);
+    let values = Linear::covering((lo, hi), 0.0, false);
+    let shade = shading(&values, (lo, hi));
+    let colour = |v: f64| viridis(shade(values.at(v)));
     let x = DrawnAxis::new(&grid.x_axis, &grid.xs, grid.x_log, labels)?;
     let y = DrawnAxis::new(&grid.y_axis, &grid.ys, grid.y_log, labels)?;
     let x_edges = cell_edges(&x.at);
@@ -439,7 +725,17 @@ pub fn heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
         root.fill(&WHITE).map_err(|e| err(&e))?;
         let root =
             root.margin(15, 0, 0, 15).titled(&title, (FONT, 36, FontStyle::Bold).into_font()).map_err(|e| err(&e))?;
-        let (main, bar) = root.split_horizontally(SIZE.0 - 230);
+        let (failed_cells, missing_cells) = grid.holes();
+        let mut entries = Vec::new();
+        for (holes, fill, what) in [(&failed_cells, RED, "failed"), (&missing_cells, MISSING, "not computed")] {
+            if !holes.is_empty() {
+                entries.push(Entry { sample: Sample::Square(fill), label: format!("{what} ({})", holes.len()) });
+            }
+        }
+        let rows = legend_rows(&root, &entries, SIZE.0 as i32 - 60).map_err(|e| err(&e))?;
+        let band_height = if entries.is_empty() { 0 } else { legend_height(rows.len()) };
+        let (upper, band) = root.split_vertically(root.dim_in_pixel().1 as i32 - band_height);
+        let (main, bar) = upper.split_horizontally(SIZE.0 - 230);
         let mut chart = ChartBuilder::on(&main)
             .margin(20)
             .x_label_area_size(80)
@@ -453,40 +749,54 @@ pub fn heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
             .y_desc(&y_label)
             .axis_desc_style((FONT, 28))
             .label_style((FONT, 22))
+            .x_labels(x.labels)
+            .y_labels(y.labels)
             .x_label_formatter(&x.format)
             .y_label_formatter(&y.format)
             .draw()
             .map_err(|e| err(&e))?;
-        let (missing, failed) = (RGBColor(200, 200, 200), RGBColor(214, 39, 40));
+        // Cells under MIN_CELL pixels are drawn as squares of MIN_CELL
+        // around their centre: a few computed points of a huge grid stay
+        // visible. Not-computed cells go first, so nothing covers a value.
+        let plot = PixelBox::of(chart.plotting_area());
+        let tiny = (plot.right - plot.left) < MIN_CELL * grid.xs.len() as i32
+            || (plot.bottom - plot.top) < MIN_CELL * grid.ys.len() as i32;
+        let pixels = chart.as_coord_spec().clone();
         let cell = |i: usize, j: usize, fill: RGBColor| {
-            Rectangle::new([(x_edges[i], y_edges[j]), (x_edges[i + 1], y_edges[j + 1])], fill.filled())
+            let centre = ((x_edges[i] + x_edges[i + 1]) / 2.0, (y_edges[j] + y_edges[j + 1]) / 2.0);
+            let r = MIN_CELL / 2;
+            if tiny {
+                EmptyElement::at(centre) + Rectangle::new([(-r, -r), (r, r)], fill.filled())
+            } else {
+                let corners = [(x_edges[i], y_edges[j]), (x_edges[i + 1], y_edges[j + 1])];
+                let (a, b) = (pixels.translate(&corners[0]), pixels.translate(&corners[1]));
+                let c = pixels.translate(&centre);
+                EmptyElement::at(centre)
+                    + Rectangle::new([(a.0 - c.0, a.1 - c.1), (b.0 - c.0, b.1 - c.1)], fill.filled())
+            }
         };
         let cells = || (0..grid.xs.len()).flat_map(|i| (0..grid.ys.len()).map(move |j| (i, j)));
+        if grid.outside.iter().all(|o| !o) && !missing_cells.is_empty() {
+            // Grey under the whole grid: one rectangle, not one per cell.
+            chart
+                .draw_series([Rectangle::new([(x_first, y_first), (x_last, y_last)], MISSING.filled())])
+                .map_err(|e| err(&e))?;
+        } else {
+            chart.draw_series(missing_cells.iter().map(|&(i, j)| cell(i, j, MISSING))).map_err(|e| err(&e))?;
+        }
         chart
             .draw_series(cells().filter_map(|(i, j)| Some(cell(i, j, colour(grid.at(i, j)?)))))
             .map_err(|e| err(&e))?;
-        // Holes, told apart in the legend: failed points red, the rest grey.
-        let (failed_cells, missing_cells) = grid.holes();
-        for (holes, fill, what) in [(&failed_cells, failed, "failed"), (&missing_cells, missing, "not computed")] {
-            if holes.is_empty() {
-                continue;
-            }
-            chart
-                .draw_series(holes.iter().map(|&(i, j)| cell(i, j, fill)))
-                .map_err(|e| err(&e))?
-                .label(format!("{what} ({})", holes.len()))
-                .legend(move |(x, y)| Rectangle::new([(x, y - 8), (x + 16, y + 8)], fill.filled()));
-        }
-        if !failed_cells.is_empty() || !missing_cells.is_empty() {
-            chart
-                .configure_series_labels()
-                .label_font((FONT, 20))
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK.mix(0.3))
-                .position(SeriesLabelPosition::UpperRight)
-                .draw()
-                .map_err(|e| err(&e))?;
-        }
+        chart.draw_series(failed_cells.iter().map(|&(i, j)| cell(i, j, RED))).map_err(|e| err(&e))?;
+        let legend = if entries.is_empty() {
+            None
+        } else {
+            Some(draw_legend(&band, &entries, &rows, (plot.left + plot.right) / 2).map_err(|e| err(&e))?)
+        };
+        let data = cells()
+            .filter(|&(i, j)| grid.at(i, j).is_some())
+            .map(|(i, j)| pixels.translate(&((x_edges[i] + x_edges[i + 1]) / 2.0, (y_edges[j] + y_edges[j + 1]) / 2.0)))
+            .collect();
 
         // Colour bar: a thin chart whose y axis is the value scale.
         let mut bar_chart = ChartBuilder::on(&bar)
@@ -495,7 +805,7 @@ pub fn heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
             .margin_right(10)
             .y_label_area_size(0)
             .right_y_label_area_size(120)
-            .build_cartesian_2d(0.0..1.0, lo..(lo + span))
+            .build_cartesian_2d(0.0..1.0, values.range.clone())
             .map_err(|e| err(&e))?;
         bar_chart
             .configure_mesh()
@@ -504,18 +814,19 @@ pub fn heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
             .y_desc(&value_label)
             .axis_desc_style((FONT, 26))
             .label_style((FONT, 20))
-            .y_label_formatter(&tick)
+            .y_label_formatter(&|v: &f64| values.label(v))
             .draw()
             .map_err(|e| err(&e))?;
         const STEPS: usize = 256;
+        let (start, span) = (values.range.start, values.range.end - values.range.start);
         bar_chart
             .draw_series((0..STEPS).map(|k| {
-                let v0 = lo + span * k as f64 / STEPS as f64;
-                let v1 = lo + span * (k + 1) as f64 / STEPS as f64;
-                Rectangle::new([(0.0, v0), (1.0, v1)], colour((v0 + v1) / 2.0).filled())
+                let v0 = start + span * k as f64 / STEPS as f64;
+                let v1 = start + span * (k + 1) as f64 / STEPS as f64;
+                Rectangle::new([(0.0, v0), (1.0, v1)], viridis(shade((v0 + v1) / 2.0)).filled())
             }))
             .map_err(|e| err(&e))?;
-        Ok(())
+        Ok(Layout { plot, legend, data })
     })
 }
 
@@ -528,7 +839,9 @@ pub fn surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
         return Err(PlotError::Unsupported("a surface needs at least 2 values on each axis".into()));
     }
     let (lo, hi) = grid.value_range().ok_or(PlotError::NoData)?;
-    let span = if hi > lo { hi - lo } else { 1.0 };
+    let values = Linear::covering((lo, hi), 0.0, false);
+    let shade = shading(&values, (lo, hi));
+    let (lo, span) = (values.range.start, values.range.end - values.range.start);
     let value_label = labels.value.clone().unwrap_or_else(|| grid.value.clone());
     let x = DrawnAxis::new(&grid.x_axis, &grid.xs, grid.x_log, labels)?;
     let y = DrawnAxis::new(&grid.y_axis, &grid.ys, grid.y_log, labels)?;
@@ -557,19 +870,20 @@ pub fn surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
             .configure_axes()
             .label_style((FONT, 18))
             .x_formatter(&x.format)
-            .y_formatter(&tick)
+            .y_formatter(&|v: &f64| values.label(v))
             .z_formatter(&y.format)
             .light_grid_style(BLACK.mix(0.08))
             .max_light_lines(4)
             .draw()
             .map_err(|e| err(&e))?;
-        let style = |v: &f64| viridis((v - lo) / span).mix(0.95).filled();
+        let style = |v: &f64| viridis(shade(*v)).mix(0.95).filled();
         let (xs, ys) = (&x.at, &y.at);
         // One quad per cell whose four corners have values, drawn far to
         // near so nearer cells cover farther ones.
         let quads = (0..xs.len() - 1).flat_map(|i| (0..ys.len() - 1).map(move |j| (i, j))).filter_map(|(i, j)| {
             let corners = [(i, j), (i + 1, j), (i + 1, j + 1), (i, j + 1)];
-            let values: Vec<f64> = corners.iter().map(|&(a, b)| grid.at(a, b)).collect::<Option<_>>()?;
+            let values: Vec<f64> =
+                corners.iter().map(|&(a, b)| Some(values.at(grid.at(a, b)?))).collect::<Option<_>>()?;
             let mean = values.iter().sum::<f64>() / 4.0;
             let points = corners.iter().zip(&values).map(|(&(a, b), v)| (xs[a], *v, ys[b])).collect::<Vec<_>>();
             Some(Polygon::new(points, style(&mean)))
@@ -581,7 +895,7 @@ pub fn surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
             .flat_map(|(i, j)| [((i, j), (i + 1, j)), ((i, j), (i, j + 1))])
             .filter(|&(_, (c, d))| c < xs.len() && d < ys.len())
             .filter_map(|((a, b), (c, d))| {
-                let (from, to) = (grid.at(a, b)?, grid.at(c, d)?);
+                let (from, to) = (values.at(grid.at(a, b)?), values.at(grid.at(c, d)?));
                 Some(PathElement::new(vec![(xs[a], from, ys[b]), (xs[c], to, ys[d])], BLACK.mix(0.35)))
             });
         chart.draw_series(segments).map_err(|e| err(&e))?;
@@ -610,6 +924,29 @@ fn numeric(value: &serde_json::Value, key: Option<&str>) -> Option<f64> {
         (serde_json::Value::Object(_), None) | (_, Some(_)) => None,
         (other, None) => other.as_f64(),
     }
+}
+
+/// Why a sweep has nothing to plot: no successful point, or successful
+/// points none of whose values (or fields `key`) is a finite number.
+fn not_numbers(results: &Results, key: Option<&str>) -> PlotError {
+    let values: Vec<&serde_json::Value> =
+        results.latest().into_iter().filter_map(|r| r.outcome.as_ref().ok()).collect();
+    let Some(example) = values.first() else {
+        return PlotError::NoData;
+    };
+    let (what, example) = match key {
+        Some(key) => (format!("field {key:?} of its values"), example.get(key).unwrap_or(example)),
+        None => ("values".to_owned(), *example),
+    };
+    let mut shown = example.to_string();
+    if shown.chars().count() > 40 {
+        shown = shown.chars().take(40).collect::<String>() + "…";
+    }
+    let hint = if key.is_none() { "; for JSON objects, choose a numeric field with --value-key" } else { "" };
+    PlotError::Unsupported(format!(
+        "nothing to plot: the sweep has {} successful points, but none of its {what} is a finite number (e.g. {shown}){hint}",
+        values.len()
+    ))
 }
 
 /// Refuses a `--value-key` that does not fit the values, with one message
@@ -669,7 +1006,7 @@ pub fn plot_results(results: &Results, value_key: Option<&str>, output: &Path) -
         }
     }
     if samples.is_empty() {
-        return Err(PlotError::NoData);
+        return Err(not_numbers(results, value_key));
     }
     let space = &results.header.space;
     // Drawing lists the space's every point and every value of its axes:
@@ -869,6 +1206,7 @@ mod tests {
         assert_eq!(tick(&-0.0), "0");
         assert_eq!(tick(&2.0), "2");
         assert_eq!(tick(&123456.0), "1.2e5");
+        assert_eq!(tick(&1e-300), "1.0e-300", "no absolute cut-off to 0");
     }
 
     /// A 8 × 7 grid with 8 values in one corner and 2 failures.
@@ -984,6 +1322,130 @@ mod tests {
         assert!(curve_of(&line, "y".into(), &[], &[], "v".into()).log_axis);
         // A log axis with a value ≤ 0 is refused, not drawn wrong.
         assert!(DrawnAxis::new("y", &[0.0, 1.0], true, &labels).is_err());
+    }
+
+    /// The labels plotters' own tick search gives `axis`.
+    fn tick_labels(axis: &Linear) -> Vec<String> {
+        let ranged: RangedCoordf64 = axis.range.clone().into();
+        ranged.key_points(axis.labels()).iter().map(|v| axis.label(v)).filter(|l| !l.is_empty()).collect()
+    }
+
+    #[test]
+    fn axes_get_readable_ticks_at_the_ends_of_the_doubles() {
+        // A span past DBL_MAX: plotters' tick search looped forever on it.
+        for ends in [(1.0, f64::MAX), (-1.7e308, 1e308), (-f64::MAX, f64::MAX), (f64::MAX, f64::MAX)] {
+            let axis = Linear::covering(ends, 0.06, false);
+            assert!((axis.range.end - axis.range.start).is_finite(), "{ends:?}: {axis:?}");
+            let labels = tick_labels(&axis);
+            assert!(labels.len() >= 2 && !labels.iter().any(|l| l.contains("inf")), "{ends:?}: {labels:?}");
+        }
+        // A span below f64::EPSILON got a single tick ("0").
+        let labels = tick_labels(&Linear::covering((0.0, 1e-300), 0.04, false));
+        assert!(labels.len() >= 3 && labels.contains(&"1.0e-300".to_owned()), "{labels:?}");
+        // Whole-number axes get whole-number ticks only.
+        let labels = tick_labels(&Linear::covering((0.0, 4.0), 0.04, whole([0.0, 1.0, 2.0, 3.0, 4.0])));
+        assert_eq!(labels, ["0", "1", "2", "3", "4"]);
+        // Float noise at zero reads 0.
+        assert_eq!(Linear::covering((-1.0, 1.0), 0.0, false).label(&1e-17), "0");
+        // A colour bar up to DBL_MAX: its midpoints overflowed to inf, which
+        // shaded the whole bar in the colour of the lowest value.
+        let bar = Linear::covering((0.0, f64::MAX), 0.0, false);
+        let shade = shading(&bar, (0.0, f64::MAX));
+        let middle = (bar.range.start + bar.range.end) / 2.0;
+        assert_eq!((shade(bar.at(0.0)), shade(bar.at(f64::MAX))), (0.0, 1.0));
+        assert!((shade(middle) - 0.5).abs() < 1e-9, "{}", shade(middle));
+        let labels = tick_labels(&bar);
+        assert!(labels.len() >= 5 && labels[0] == "0", "{labels:?}");
+    }
+
+    #[test]
+    fn the_line_stops_at_points_without_a_value() {
+        let points = [(0.0, 0.0), (1.0, 1.0), (2.0, 4.0), (4.0, 16.0), (8.0, 64.0), (9.0, 81.0)];
+        let runs = runs(&points, &[3.0, 5.0, 6.0, 7.0]);
+        assert_eq!(runs, [&points[..3], &points[3..4], &points[4..]]);
+    }
+
+    #[test]
+    fn the_legend_of_a_line_plot_covers_no_data() {
+        // A peak in the middle of the range, where the legend used to sit.
+        let points: Vec<(f64, f64)> = (0..21).map(|k| -1.0 + 0.1 * k as f64).map(|x| (x, 1.0 - x * x)).collect();
+        let domain = points.iter().map(|p| p.0).chain([1.1]).collect();
+        let curve = Curve { axis: "x".into(), value: "v".into(), points, log_axis: false, failed: vec![-1.1], domain };
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("peak.png");
+        let layout = draw_line_plot(&curve, &Labels::default(), &path).unwrap_or_else(|e| panic!("{e}"));
+        let legend = layout.legend.unwrap_or_else(|| panic!("a legend"));
+        assert_eq!(layout.data.len(), 21);
+        assert!(legend.top > layout.plot.bottom, "below the plot: {legend:?}, {:?}", layout.plot);
+        for &point in &layout.data {
+            assert!(layout.plot.contains(point) && !legend.contains(point), "{point:?} under {legend:?}");
+        }
+        // The image itself: the frame where reported, markers where reported.
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{e}"));
+        let mut reader = png::Decoder::new(bytes.as_slice()).read_info().unwrap_or_else(|e| panic!("{e}"));
+        let mut pixels = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut pixels).unwrap_or_else(|e| panic!("{e}"));
+        let channels = info.color_type.samples();
+        let pixel = |(x, y): (i32, i32)| {
+            let at = (y as usize * info.width as usize + x as usize) * channels;
+            [pixels[at], pixels[at + 1], pixels[at + 2]]
+        };
+        let frame = [LEGEND_BORDER.0, LEGEND_BORDER.1, LEGEND_BORDER.2];
+        assert_eq!((pixel((legend.left, legend.top)), pixel((legend.right, legend.bottom))), (frame, frame));
+        let marker = [charts::PALETTE[0].0, charts::PALETTE[0].1, charts::PALETTE[0].2];
+        for &point in &layout.data {
+            assert_eq!(pixel(point), marker, "the marker at {point:?} is drawn and uncovered");
+        }
+    }
+
+    /// The RGB colour of each of `at`'s pixels in the PNG at `path`.
+    fn colours(path: &Path, at: &[(i32, i32)]) -> Vec<[u8; 3]> {
+        let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{e}"));
+        let mut reader = png::Decoder::new(bytes.as_slice()).read_info().unwrap_or_else(|e| panic!("{e}"));
+        let mut pixels = vec![0; reader.output_buffer_size()];
+        let info = reader.next_frame(&mut pixels).unwrap_or_else(|e| panic!("{e}"));
+        let channels = info.color_type.samples();
+        at.iter()
+            .map(|&(x, y)| {
+                let i = (y as usize * info.width as usize + x as usize) * channels;
+                [pixels[i], pixels[i + 1], pixels[i + 2]]
+            })
+            .collect()
+    }
+
+    /// A 1000 × 1000 grid with three values: cells under a pixel, and the
+    /// grey of the cells not computed was painted over the values.
+    #[test]
+    fn the_few_computed_cells_of_a_huge_grid_stay_visible() {
+        let axis: Vec<f64> = (0..1000).map(f64::from).collect();
+        let mut values = vec![None; 1000 * 1000];
+        for (k, (i, j)) in [(200, 300), (500, 500), (800, 100)].into_iter().enumerate() {
+            values[i * 1000 + j] = Some(k as f64);
+        }
+        let grid = Grid2 {
+            x_axis: "x".into(),
+            y_axis: "y".into(),
+            value: "v".into(),
+            xs: axis.clone(),
+            ys: axis,
+            values,
+            failed: Vec::new(),
+            outside: Vec::new(),
+            x_log: false,
+            y_log: false,
+        };
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("huge.png");
+        let layout = draw_heatmap(&grid, &Labels::default(), &path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(layout.data.len(), 3);
+        let legend = layout.legend.unwrap_or_else(|| panic!("a legend for the cells not computed"));
+        assert!(legend.top > layout.plot.bottom, "below the plot: {legend:?}");
+        // Each value in its colour, on a square of MIN_CELL pixels.
+        let expected: Vec<[u8; 3]> = [0.0, 0.5, 1.0].iter().map(|&t| viridis(t)).map(|c| [c.0, c.1, c.2]).collect();
+        for offset in [(0, 0), (-1, -1), (1, 1)] {
+            let at: Vec<(i32, i32)> = layout.data.iter().map(|&(x, y)| (x + offset.0, y + offset.1)).collect();
+            assert_eq!(colours(&path, &at), expected, "at {offset:?} from the centres {:?}", layout.data);
+        }
     }
 
     #[test]
