@@ -194,27 +194,11 @@ impl Fit {
 }
 
 impl fmt::Display for Parameter {
-    /// `name = value ± error`, the value rounded to the error's second
-    /// significant digit; the error is left out when it is unknown or
-    /// negligible (below 0.01 % of the value, e.g. on exact data). A value
-    /// that rounds to zero prints as `0`, never `-0`.
+    /// `name = value ± error`, rounded by the report's one rule
+    /// ([`crate::stats::precision::plus_minus`]): the error decides the
+    /// digits; without a usable error, three significant digits.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (name, value) = (&self.name, self.value);
-        let magnitude = value.abs().max(f64::MIN_POSITIVE);
-        let (decimals, error) = match self.std_error {
-            Some(error) if error.is_finite() && error > magnitude * 1e-4 => {
-                ((1 - error.log10().floor() as i32).clamp(0, 12) as usize, Some(error))
-            }
-            // Exactly zero (a parameter at its bound on exact data).
-            _ if value == 0.0 => (0, None),
-            // Four significant digits.
-            _ => ((3 - magnitude.log10().floor() as i32).clamp(0, 12) as usize, None),
-        };
-        let value = if value.abs() < 0.5 * 10f64.powi(-(decimals as i32)) { 0.0 } else { value };
-        match error {
-            Some(error) => write!(f, "{name} = {value:.decimals$} ± {error:.decimals$}"),
-            None => write!(f, "{name} = {value:.decimals$}"),
-        }
+        write!(f, "{} = {}", self.name, crate::stats::precision::plus_minus(self.value, self.std_error))
     }
 }
 
@@ -583,14 +567,16 @@ mod tests {
     #[test]
     fn parameters_print_to_the_precision_of_their_error() {
         let param = |value, std_error| Parameter { name: "s".to_owned(), value, std_error };
-        assert_eq!(param(0.100_34, Some(0.006_12)).to_string(), "s = 0.1003 ± 0.0061");
-        assert_eq!(param(0.003_12, Some(0.000_41)).to_string(), "s = 0.00312 ± 0.00041");
+        assert_eq!(param(0.100_34, Some(0.003_12)).to_string(), "s = 0.1003 ± 0.0031");
+        assert_eq!(param(0.003_12, Some(0.000_41)).to_string(), "s = 0.0031 ± 0.0004");
         assert_eq!(param(12.345, Some(1.5)).to_string(), "s = 12.3 ± 1.5");
-        assert_eq!(param(0.1, Some(1e-15)).to_string(), "s = 0.1000");
-        assert_eq!(param(0.1, None).to_string(), "s = 0.1000");
-        assert_eq!(param(0.0, Some(0.0)).to_string(), "s = 0");
-        // A value at its bound of 0, a hair below it, is not "-0.00".
-        assert_eq!(param(-1e-17, Some(0.4251)).to_string(), "s = 0.00 ± 0.43");
+        // The referee's case: an error of hundreds rounds the value to tens.
+        assert_eq!(param(1475.0, Some(337.0)).to_string(), "s = 1480 ± 340");
+        assert_eq!(param(0.1, Some(1e-15)).to_string(), "s = 0.100");
+        assert_eq!(param(0.1, None).to_string(), "s = 0.100");
+        assert_eq!(param(0.0, Some(0.0)).to_string(), "s = 0.00");
+        // A value at its bound of 0, a hair below it, is not "-0.0".
+        assert_eq!(param(-1e-17, Some(0.3251)).to_string(), "s = 0.00 ± 0.33");
     }
 
     #[test]
