@@ -205,14 +205,17 @@ impl fmt::Display for Parameter {
 /// Why a model could not be fitted.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FitError {
-    /// Fewer points away from `p = 1` than the model has parameters.
-    #[error("fitting {model} needs at least {needed} points at p ≠ 1 (every model has S(1) = 1), got {got}")]
+    /// Fewer distinct worker counts away from `p = 1` than the model has parameters.
+    #[error(
+        "fitting {model} needs speedups at {needed} or more distinct worker counts p ≠ 1 (every model has S(1) = 1), \
+         got {got}"
+    )]
     TooFewPoints {
         /// The model being fitted.
         model: Model,
         /// Minimum number of points (its parameter count).
         needed: usize,
-        /// Number of points given at `p ≠ 1`.
+        /// Number of distinct worker counts `p ≠ 1` given.
         got: usize,
     },
     /// A point has a NaN or infinite coordinate.
@@ -240,10 +243,12 @@ pub enum FitError {
 /// Fits `model` to `(workers, speedup)` points by bounded nonlinear least
 /// squares (projected Levenberg–Marquardt, several starting points).
 ///
-/// Only points at `p ≠ 1` count as evidence: every model passes through
-/// `S(1) = 1` whatever its parameters, so a point there constrains none of
-/// them (it still enters the residuals). Errors when there are fewer such
-/// points than parameters or a point is not finite or not positive; fewer
+/// Only distinct worker counts `p ≠ 1` count as evidence: every model passes
+/// through `S(1) = 1` whatever its parameters, so a point there constrains
+/// none of them, and repeated measurements at one `p` pin the curve at that
+/// `p` alone, which no two-parameter curve is determined by (all points
+/// still enter the residuals). Errors when there are fewer such worker
+/// counts than parameters or a point is not finite or not positive; fewer
 /// than `parameters + 2` only warns, since the fit is exact-ish and its
 /// errors are barely estimable.
 pub fn fit(model: Model, points: &[(f64, f64)]) -> Result<Fit, FitError> {
@@ -264,7 +269,8 @@ pub fn fit(model: Model, points: &[(f64, f64)]) -> Result<Fit, FitError> {
     let mut warnings = Vec::new();
     if informative < names.len() + 2 {
         warnings.push(format!(
-            "only {informative} point(s) at p ≠ 1 for {} parameter(s) of {model}: the fit is barely constrained",
+            "only {informative} distinct worker count(s) p ≠ 1 for {} parameter(s) of {model}: the fit is barely \
+             constrained",
             names.len()
         ));
     }
@@ -316,9 +322,13 @@ pub fn fit(model: Model, points: &[(f64, f64)]) -> Result<Fit, FitError> {
     Ok(Fit { model, params, r_squared, rmse: (residual_sum / n).sqrt(), peak, warnings })
 }
 
-/// The points at `p ≠ 1`: those that say anything about a model's parameters.
+/// The number of distinct worker counts `p ≠ 1` among `points`: what says
+/// anything about a model's parameters (see [`fit`]).
 pub fn informative_points(points: &[(f64, f64)]) -> usize {
-    points.iter().filter(|(workers, _)| *workers != 1.0).count()
+    let mut workers: Vec<f64> = points.iter().map(|&(p, _)| p).filter(|&p| p != 1.0).collect();
+    workers.sort_by(f64::total_cmp);
+    workers.dedup();
+    workers.len()
 }
 
 fn sum_of_squares(model: Model, points: &[(f64, f64)], params: &[f64]) -> f64 {
@@ -386,14 +396,26 @@ fn projected_gradient(jtj: &[Vec<f64>], jtr: &[f64], active: &[bool], cost: f64)
 /// change a reader could see in the parameters.
 const GRADIENT_TOLERANCE: f64 = 1e-9;
 
+/// The sum of squares below which the model reproduces every speedup to
+/// the rounding of evaluating it (a few dozen ulps each): the data are
+/// fitted exactly, a global minimum whatever the gradient says. There the
+/// residuals are rounding noise, so their cosine with a Jacobian column
+/// (the gradient test) is noise too, and no step can lower the cost.
+fn exact_fit_cost(points: &[(f64, f64)]) -> f64 {
+    const ULPS: f64 = 64.0 * f64::EPSILON;
+    points.iter().map(|&(_, s)| (ULPS * s).powi(2)).sum()
+}
+
 /// Bounded Levenberg–Marquardt from `start`: each step solves the damped
 /// normal equations for the free parameters only (see [`active_set`]) and is
-/// projected into the domain. Returns the parameters and whether they
-/// satisfy the projected-gradient test (rather than the iteration having
-/// run out of steps or iterations somewhere else).
+/// projected into the domain. Returns the parameters and whether they are a
+/// minimum: they fit the data to rounding ([`exact_fit_cost`]) or satisfy
+/// the projected-gradient test (rather than the iteration having run out of
+/// steps or iterations somewhere else).
 fn levenberg_marquardt(model: Model, points: &[(f64, f64)], start: Vec<f64>) -> (Vec<f64>, bool) {
     const MAX_ITERATIONS: usize = 500;
     const MAX_DAMPING: f64 = 1e12;
+    let exact = exact_fit_cost(points);
     let mut params = start;
     let mut cost = sum_of_squares(model, points, &params);
     let mut damping = 1e-3;
@@ -442,14 +464,17 @@ fn levenberg_marquardt(model: Model, points: &[(f64, f64)], start: Vec<f64>) -> 
         }
         if !improved {
             // Not even the shortest step lowers the cost: rounding, not the
-            // optimiser, limits it here. A minimum only if the gradient agrees
-            // to the precision rounding allows.
+            // optimiser, limits it here. A minimum if the data are fitted to
+            // rounding, or if the gradient agrees to the precision rounding
+            // allows.
             let (jtj, jtr) = normal_equations(model, points, &params);
             let active = active_set(model, &params, &jtr);
-            return (params, projected_gradient(&jtj, &jtr, &active, cost) <= 1e-6);
+            let converged = cost <= exact || projected_gradient(&jtj, &jtr, &active, cost) <= 1e-6;
+            return (params, converged);
         }
     }
-    (params, false)
+    let converged = cost <= exact;
+    (params, converged)
 }
 
 /// Standard errors `sqrt(diag(σ²(JᵀJ)⁻¹))` with `σ² = SSR / (n − k)`.
@@ -579,6 +604,34 @@ mod tests {
         assert_eq!(param(-1e-17, Some(0.3251)).to_string(), "s = 0.00 ± 0.33");
     }
 
+    /// The referee's case: Amdahl s = 0.000994 on p = 1, 2, 4, 8, 16, fitted
+    /// to a sum of squares of 8e-31, was reported as not converged: at that
+    /// cost rounding stops both the step and the gradient test.
+    #[test]
+    fn an_exact_fit_to_exact_data_is_converged() {
+        let s = 0.000_993_963_216_092_05;
+        let points: Vec<(f64, f64)> =
+            [1.0, 2.0, 4.0, 8.0, 16.0].iter().map(|&p| (p, Model::Amdahl.speedup(&[s], p))).collect();
+        let amdahl = fit(Model::Amdahl, &points).unwrap();
+        assert!(close(amdahl.params[0].value, s, 1e-12), "{amdahl:?}");
+        assert!(amdahl.warnings.is_empty(), "{:?}", amdahl.warnings);
+        // USL on exact data with both parameters inside the domain (another of the referee's cases).
+        let truth = [0.006_205_455_585_576_421, 0.000_655_621_095_864_219_6];
+        let points: Vec<(f64, f64)> =
+            [1.0, 2.0, 4.0, 8.0, 16.0].iter().map(|&p| (p, Model::Usl.speedup(&truth, p))).collect();
+        let usl = fit(Model::Usl, &points).unwrap();
+        assert!(usl.warnings.iter().all(|w| !w.contains("did not converge")), "{:?}", usl.warnings);
+        // Data with any real noise, even a relative 1e-9, are not fitted "to
+        // rounding": the gradient test still decides their convergence.
+        let mut rng = SplitMix64::new(3);
+        let noisy: Vec<(f64, f64)> = points.iter().map(|&(p, s)| (p, s * (1.0 + noise(&mut rng, 1e-9)))).collect();
+        let best = fit(Model::Usl, &noisy).unwrap();
+        let values: Vec<f64> = best.params.iter().map(|param| param.value).collect();
+        assert!(sum_of_squares(Model::Usl, &noisy, &values) > 1e3 * exact_fit_cost(&noisy), "{best:?}");
+        // An iteration stopped far from the minimum is not excused by it either.
+        assert!(sum_of_squares(Model::Usl, &points, &[0.1, 0.01]) > 1e20 * exact_fit_cost(&points));
+    }
+
     #[test]
     fn usl_fit_respects_bounds_on_linear_data() {
         let points: Vec<(f64, f64)> = (1..=8).map(|p| (f64::from(p), f64::from(p))).collect();
@@ -592,10 +645,10 @@ mod tests {
         let two = [(1.0, 1.0), (4.0, 3.0)];
         let amdahl = fit(Model::Amdahl, &two).unwrap();
         assert!(!amdahl.warnings.is_empty());
-        assert!(amdahl.warnings[0].contains("only 1 point(s) at p ≠ 1"), "{:?}", amdahl.warnings);
+        assert!(amdahl.warnings[0].contains("only 1 distinct worker count(s) p ≠ 1"), "{:?}", amdahl.warnings);
         let three = [(1.0, 1.0), (2.0, 1.8), (4.0, 3.0)];
         let usl = fit(Model::Usl, &three).unwrap();
-        assert!(usl.warnings.iter().any(|w| w.contains("only 2 point(s) at p ≠ 1")));
+        assert!(usl.warnings.iter().any(|w| w.contains("only 2 distinct worker count(s) p ≠ 1")));
 
         // S(1) = 1 for every model: a point at p = 1 is no evidence for either parameter.
         assert_eq!(fit(Model::Usl, &two), Err(FitError::TooFewPoints { model: Model::Usl, needed: 2, got: 1 }));
@@ -608,5 +661,22 @@ mod tests {
             Err(FitError::NonFinite { index: 1, .. })
         ));
         assert!(matches!(fit(Model::Amdahl, &[(0.0, 1.0), (2.0, 1.5)]), Err(FitError::NotPositive { index: 0, .. })));
+    }
+
+    /// The referee's case: three speedups at p = 2 passed the "enough points"
+    /// check and gave `a = 0.03122, b = 0.01071` and a peak at p = 9.5 from
+    /// data at one worker count.
+    #[test]
+    fn repeated_worker_counts_are_one_piece_of_evidence() {
+        let repeated = [(1.0, 1.0), (2.0, 1.9), (2.0, 1.95), (2.0, 1.85)];
+        assert_eq!(informative_points(&repeated), 1);
+        assert_eq!(fit(Model::Usl, &repeated), Err(FitError::TooFewPoints { model: Model::Usl, needed: 2, got: 1 }));
+        // Amdahl has one parameter: one worker count determines it, and the warning counts it once.
+        let amdahl = fit(Model::Amdahl, &repeated).unwrap();
+        assert!(amdahl.warnings[0].contains("only 1 distinct worker count(s)"), "{:?}", amdahl.warnings);
+        // Two distinct worker counts, one of them repeated: enough for the USL.
+        let two = [(1.0, 1.0), (2.0, 1.9), (2.0, 1.95), (4.0, 3.1)];
+        assert_eq!(informative_points(&two), 2);
+        assert!(fit(Model::Usl, &two).is_ok());
     }
 }
