@@ -18,10 +18,10 @@ use super::figures::{figures, Figure};
 use super::{ExperimentReport, Exporter};
 use crate::analysis::{representative_chunk, speedup_points};
 use crate::config::BackendKind;
-use crate::stats::Parameter;
 use crate::stats::precision::{
     interval, percent_interval, plus_minus_rounded, rounded, seconds_interval, seconds_rounded,
 };
+use crate::stats::Parameter;
 
 /// The file name of the LaTeX summary.
 pub const FILE_NAME: &str = "summary.tex";

@@ -161,10 +161,47 @@ pub struct Fit {
     pub r_squared: Option<f64>,
     /// Root-mean-square residual, in speedup units.
     pub rmse: f64,
-    /// `(workers, speedup)` at the USL's predicted maximum, if it has one.
-    pub peak: Option<(f64, f64)>,
+    /// The USL's predicted maximum, if the fitted curve has one.
+    pub peak: Option<Peak>,
     /// Caveats: few points, parameters at a bound, no convergence, ...
     pub warnings: Vec<String>,
+}
+
+/// Where a fitted USL curve peaks, `p* = √((1 − a)/b)`, and its speedup
+/// there, each with a standard error propagated from the parameters'
+/// covariance (first order); `None` where the covariance is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Peak {
+    /// Worker count at the maximum.
+    pub workers: f64,
+    /// Its standard error.
+    pub workers_error: Option<f64>,
+    /// Predicted speedup at the maximum.
+    pub speedup: f64,
+    /// Its standard error.
+    pub speedup_error: Option<f64>,
+    /// Whether the parameters' errors leave the peak determined: `b` more
+    /// than one standard error above 0 and `a` more than one below 1.
+    /// Otherwise a curve within the errors has no peak at p > 1 (at `b = 0`
+    /// the USL rises for ever), and the peak is no finding.
+    pub determined: bool,
+}
+
+impl fmt::Display for Peak {
+    /// `S = 1.31 ± 0.05 at p = 3.9 ± 0.4`, rounded by the report's one rule;
+    /// `undetermined` when the errors allow a curve without a peak.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::stats::precision::plus_minus;
+        if !self.determined {
+            return f.write_str("undetermined: b ± its error reaches 0 or a ± its error reaches 1 (no peak)");
+        }
+        write!(
+            f,
+            "S = {} at p = {}",
+            plus_minus(self.speedup, self.speedup_error),
+            plus_minus(self.workers, self.workers_error)
+        )
+    }
 }
 
 impl Fit {
@@ -291,7 +328,9 @@ pub fn fit(model: Model, points: &[(f64, f64)]) -> Result<Fit, FitError> {
     let total_sum: f64 = points.iter().map(|point| (point.1 - mean).powi(2)).sum();
     let r_squared = (total_sum > 0.0).then(|| 1.0 - residual_sum / total_sum).filter(|r| r.is_finite());
 
-    let std_errors = standard_errors(model, points, &values, residual_sum);
+    let covariance = covariance(model, points, &values, residual_sum);
+    let std_errors: Vec<f64> =
+        (0..names.len()).map(|i| covariance.as_ref().map_or(f64::NAN, |c| c[i][i].max(0.0).sqrt())).collect();
     if std_errors.iter().any(|e| e.is_nan()) && points.len() > names.len() {
         warnings
             .push(format!("{model} parameters are not identifiable from these worker counts; standard errors unknown"));
@@ -313,10 +352,7 @@ pub fn fit(model: Model, points: &[(f64, f64)]) -> Result<Fit, FitError> {
         })
         .collect();
     let peak = match (model, values.as_slice()) {
-        (Model::Usl, &[a, b]) if b > 0.0 && a < 1.0 => {
-            let p = ((1.0 - a) / b).sqrt();
-            Some((p, model.speedup(&values, p)))
-        }
+        (Model::Usl, &[a, b]) if b > 0.0 && a < 1.0 => Some(usl_peak(a, b, covariance.as_ref())),
         _ => None,
     };
     Ok(Fit { model, params, r_squared, rmse: (residual_sum / n).sqrt(), peak, warnings })
@@ -477,21 +513,49 @@ fn levenberg_marquardt(model: Model, points: &[(f64, f64)], start: Vec<f64>) -> 
     (params, converged)
 }
 
-/// Standard errors `sqrt(diag(σ²(JᵀJ)⁻¹))` with `σ² = SSR / (n − k)`.
-fn standard_errors(model: Model, points: &[(f64, f64)], params: &[f64], residual_sum: f64) -> Vec<f64> {
+/// The parameters' asymptotic covariance `σ²(JᵀJ)⁻¹` with
+/// `σ² = SSR / (n − k)`; `None` without residual degrees of freedom or with
+/// a singular `JᵀJ`.
+fn covariance(model: Model, points: &[(f64, f64)], params: &[f64], residual_sum: f64) -> Option<Vec<Vec<f64>>> {
     let k = params.len();
-    let Some(dof) = points.len().checked_sub(k).filter(|&dof| dof > 0) else {
-        return vec![f64::NAN; k];
-    };
+    let dof = points.len().checked_sub(k).filter(|&dof| dof > 0)?;
     let variance = residual_sum / dof as f64;
     let (jtj, _) = normal_equations(model, points, params);
-    (0..k)
+    let columns = (0..k)
         .map(|i| {
             let mut unit = vec![0.0; k];
             unit[i] = 1.0;
-            solve(&jtj, &unit).map(|column| (variance * column[i]).max(0.0).sqrt()).unwrap_or(f64::NAN)
+            solve(&jtj, &unit).map(|column| column.iter().map(|x| variance * x).collect::<Vec<f64>>())
         })
-        .collect()
+        .collect::<Option<Vec<_>>>()?;
+    Some(columns)
+}
+
+/// The USL's maximum for `a < 1`, `b > 0`, with first-order (delta-method)
+/// errors from the covariance of `(a, b)`. The speedup's derivative in `p`
+/// vanishes at `p*`, so the error of `S(p*)` needs only its partial
+/// derivatives in `a` and `b` there.
+fn usl_peak(a: f64, b: f64, covariance: Option<&Vec<Vec<f64>>>) -> Peak {
+    let workers = ((1.0 - a) / b).sqrt();
+    let speedup = Model::Usl.speedup(&[a, b], workers);
+    // p*² = (1 − a)/b: ∂p*/∂a = −1/(2 b p*), ∂p*/∂b = −p*/(2b).
+    let workers_gradient = [-1.0 / (2.0 * b * workers), -workers / (2.0 * b)];
+    let speedup_gradient = Model::Usl.gradient(&[a, b], workers);
+    let propagate = |gradient: &[f64]| {
+        let c = covariance?;
+        let variance: f64 =
+            (0..2).flat_map(|i| (0..2).map(move |j| (i, j))).map(|(i, j)| gradient[i] * c[i][j] * gradient[j]).sum();
+        (variance.is_finite() && variance >= 0.0).then(|| variance.sqrt())
+    };
+    let errors = covariance.map(|c| (c[0][0].max(0.0).sqrt(), c[1][1].max(0.0).sqrt()));
+    let determined = errors.is_some_and(|(a_error, b_error)| b - b_error > 0.0 && a + a_error < 1.0);
+    Peak {
+        workers,
+        workers_error: propagate(&workers_gradient),
+        speedup,
+        speedup_error: propagate(&speedup_gradient),
+        determined,
+    }
 }
 
 /// Solves the small dense system `matrix · x = rhs` by Gaussian elimination
@@ -580,13 +644,65 @@ mod tests {
         let usl = fit(Model::Usl, &points).unwrap();
         assert!(close(usl.params[0].value, 0.05, 1e-6), "{usl:?}");
         assert!(close(usl.params[1].value, 0.002, 1e-7), "{usl:?}");
-        let (peak_p, peak_s) = usl.peak.unwrap();
+        let peak = usl.peak.unwrap();
+        let (peak_p, peak_s) = (peak.workers, peak.speedup);
         let expected_p = (0.95f64 / 0.002).sqrt();
         assert!(close(peak_p, expected_p, 1e-3));
         assert!(close(peak_s, Model::Usl.speedup(&truth, expected_p), 1e-4));
         // The peak really is the curve's maximum.
         assert!(usl.predict(peak_p) > usl.predict(peak_p - 1.0));
         assert!(usl.predict(peak_p) > usl.predict(peak_p + 1.0));
+    }
+
+    /// The referee's case: `S = 1.31 at p = 3.9` from `b = 0.027 ± 0.026`,
+    /// although at `b = 0` the USL has no peak at all. The peak now comes
+    /// with its errors, or as undetermined.
+    #[test]
+    fn the_usl_peak_is_given_to_the_precision_its_errors_support() {
+        use crate::stats::precision::plus_minus;
+        // Peaks at p* = √(0.95/0.002) ≈ 21.8; 2 % noise over p = 1..32.
+        let truth = [0.05, 0.002];
+        let mut rng = SplitMix64::new(5);
+        let points: Vec<(f64, f64)> = (1..=32)
+            .map(f64::from)
+            .map(|p| (p, Model::Usl.speedup(&truth, p) * (1.0 + noise(&mut rng, 0.02))))
+            .collect();
+        let peak = fit(Model::Usl, &points).unwrap().peak.unwrap();
+        let (workers_error, speedup_error) = (peak.workers_error.unwrap(), peak.speedup_error.unwrap());
+        assert!(peak.determined && workers_error > 0.0 && speedup_error > 0.0, "{peak:?}");
+        let expected = (0.95f64 / 0.002).sqrt();
+        assert!((peak.workers - expected).abs() < 3.0 * workers_error, "{peak:?}");
+        let expected_speedup = Model::Usl.speedup(&truth, expected);
+        assert!((peak.speedup - expected_speedup).abs() < 3.0 * speedup_error, "{peak:?}");
+        assert_eq!(
+            peak.to_string(),
+            format!(
+                "S = {} at p = {}",
+                plus_minus(peak.speedup, Some(speedup_error)),
+                plus_minus(peak.workers, Some(workers_error))
+            )
+        );
+
+        // No coherency cost (b = 0) and 5 % noise over p = 1..8: a fitted b > 0
+        // is noise, and its interval reaches 0.
+        let mut undetermined = 0;
+        for seed in 1..40 {
+            let mut rng = SplitMix64::new(seed);
+            let points: Vec<(f64, f64)> = (1..=8)
+                .map(f64::from)
+                .map(|p| (p, Model::Usl.speedup(&[0.3, 0.0], p) * (1.0 + noise(&mut rng, 0.05))))
+                .collect();
+            let usl = fit(Model::Usl, &points).unwrap();
+            let Some(peak) = usl.peak else { continue };
+            let (a, b) = (&usl.params[0], &usl.params[1]);
+            let within = |param: &Parameter, bound: f64| (param.value - bound).abs() <= param.std_error.unwrap();
+            assert_eq!(peak.determined, !within(b, 0.0) && !within(a, 1.0), "{usl:?}");
+            if !peak.determined {
+                undetermined += 1;
+                assert!(peak.to_string().starts_with("undetermined: b ± its error reaches 0"), "{peak}");
+            }
+        }
+        assert!(undetermined >= 3, "the data must exercise an undetermined peak: {undetermined}");
     }
 
     #[test]
