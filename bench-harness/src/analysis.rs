@@ -148,6 +148,20 @@ impl Analysis {
     }
 }
 
+/// The bootstrap seed of the cell at `index` in [`cells`] order: one seed
+/// per cell, so every table quoting a cell's median prints the same interval.
+fn cell_seed(index: usize) -> u64 {
+    index as u64 + 1
+}
+
+/// The wall-time summary of `cell` of `experiment` from its `times`, with
+/// the interval the experiment's summary table prints for it; `None` for a
+/// cell the experiment does not define or times with no usable sample.
+pub fn time_summary(experiment: &Experiment, cell: &Cell, times: &[f64]) -> Option<stats::Summary> {
+    let index = cells(experiment).iter().position(|c| c == cell)?;
+    stats::summarize(times, BOOTSTRAP_RESAMPLES, cell_seed(index))
+}
+
 /// Computes every statistic of `experiment` from its `samples`.
 pub fn analyze(experiment: &Experiment, samples: &[Sample], logical_cores: usize) -> Analysis {
     let tasks = experiment.inputs.len();
@@ -165,7 +179,7 @@ pub fn analyze(experiment: &Experiment, samples: &[Sample], logical_cores: usize
     let mut cell_stats = Vec::new();
     for (index, cell) in cells(experiment).into_iter().enumerate() {
         let times = by_cell.get(&cell).map_or(&[][..], Vec::as_slice);
-        let seed = index as u64 + 1;
+        let seed = cell_seed(index);
         let Some(summary) = stats::summarize(times, BOOTSTRAP_RESAMPLES, seed) else {
             warnings.push(format!("{cell}: no usable samples, left out of every table"));
             continue;

@@ -14,14 +14,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
-use crate::analysis::BOOTSTRAP_RESAMPLES;
+use crate::analysis::{time_summary, BOOTSTRAP_RESAMPLES};
 use crate::machine::Machine;
 use crate::measure::Cell;
 use crate::redraw::{load, overlay_series};
 use crate::report::charts::{self, Canvas, Format, SpeedupChart};
-use crate::report::{format_seconds, ExperimentReport};
+use crate::report::ExperimentReport;
 use crate::stats::compare::{compare, Comparison, PValueMethod};
-use crate::stats::precision::interval;
+use crate::stats::precision::{interval, seconds_interval};
+use crate::stats::Estimate;
 
 /// Significance level of the verdicts.
 pub const ALPHA: f64 = 0.05;
@@ -96,10 +97,11 @@ impl std::str::FromStr for Threshold {
 pub struct CellComparison {
     /// The cell.
     pub cell: Cell,
-    /// Median wall time in A and in B, seconds.
-    pub median_a: f64,
-    /// Median wall time in B, seconds.
-    pub median_b: f64,
+    /// Median wall time in A, seconds, with the 95 % bootstrap interval
+    /// A's summary prints for it.
+    pub median_a: Estimate,
+    /// Median wall time in B, seconds, with B's interval.
+    pub median_b: Estimate,
     /// The statistics, B against A.
     pub comparison: Comparison,
     /// The Mann–Whitney p-value adjusted by Holm's method over all cells of
@@ -196,6 +198,16 @@ pub fn compare_reports(a: &ExperimentReport, b: &ExperimentReport, threshold: Th
         by_cell
     };
     let (in_a, in_b) = (samples(a), samples(b));
+    // As the run's own summary table prints it, interval and all.
+    let median = |report: &ExperimentReport, cell: &Cell, times: &[f64]| {
+        time_summary(&report.experiment, cell, times).map_or_else(
+            || {
+                let value = crate::stats::median(times).unwrap_or(f64::NAN);
+                Estimate { value, ci_low: value, ci_high: value }
+            },
+            |s| Estimate { value: s.median, ci_low: s.ci_low, ci_high: s.ci_high },
+        )
+    };
     for (index, (cell, times_a)) in in_a.iter().enumerate() {
         let Some(times_b) = in_b.get(cell) else {
             refused.push(format!("{cell}: measured in A only"));
@@ -204,8 +216,8 @@ pub fn compare_reports(a: &ExperimentReport, b: &ExperimentReport, threshold: Th
         match compare(times_a, times_b, BOOTSTRAP_RESAMPLES, index as u64 + 1) {
             Some(comparison) => cells.push(CellComparison {
                 cell: *cell,
-                median_a: crate::stats::median(times_a).unwrap_or(f64::NAN),
-                median_b: crate::stats::median(times_b).unwrap_or(f64::NAN),
+                median_a: median(a, cell, times_a),
+                median_b: median(b, cell, times_b),
                 comparison,
                 p_holm: f64::NAN,
                 threshold,
@@ -262,7 +274,7 @@ pub fn markdown(comparison: &ExperimentComparison, names: (&str, &str)) -> Strin
         );
         let _ = writeln!(
             out,
-            "| cell | median {a} | median {b} | ratio {b}/{a} [95% CI] | p | p (Holm) | verdict (threshold ±{}) |",
+            "| cell | median {a} [95% CI] | median {b} [95% CI] | ratio {b}/{a} [95% CI] | p | p (Holm) | verdict (threshold ±{}) |",
             comparison.threshold
         );
         let _ = writeln!(out, "|---|--:|--:|--:|--:|--:|---|");
@@ -273,8 +285,8 @@ pub fn markdown(comparison: &ExperimentComparison, names: (&str, &str)) -> Strin
                 out,
                 "| {} | {} | {} | {} | {}{exact} | {} | {} |",
                 cell.cell,
-                format_seconds(cell.median_a),
-                format_seconds(cell.median_b),
+                seconds_interval(cell.median_a.value, cell.median_a.ci_low, cell.median_a.ci_high),
+                seconds_interval(cell.median_b.value, cell.median_b.ci_low, cell.median_b.ci_high),
                 interval(c.ratio.value, c.ratio.ci_low, c.ratio.ci_high),
                 p_value(c.test.p_value),
                 p_value(cell.p_holm),
@@ -444,6 +456,38 @@ mod tests {
         assert!(text.contains("the threshold of 2% (`--threshold`)"), "{text}");
         assert!(text.lines().filter(|l| l.ends_with("| same |")).count() == 3, "{text}");
         assert!("200%".parse::<Threshold>().is_err() && "fast".parse::<Threshold>().is_err());
+    }
+
+    /// `compare` printed medians with `format_seconds` (`76.3 ms`) where the
+    /// run's summary prints `76 [69, 113] ms`: digits the interval does not
+    /// support, and no interval.
+    #[test]
+    fn medians_are_printed_with_the_interval_of_each_runs_summary() {
+        let experiment = crate::testing::experiment(
+            "(experiments: [(name: \"t\", workload: Square, inputs: Count(10), workers: [1, 2], \
+             repetitions: 5, backends: [Sequential, Pool])])",
+        );
+        // Five repetitions spread over ±40 %: an interval of tens of ms around 76 ms.
+        let spread = [1.0, 0.9, 1.48, 0.95, 1.2];
+        let mut a = crate::testing::report(experiment, 8, |_| 0.0763);
+        a.samples.iter_mut().for_each(|s| s.seconds *= spread[s.repetition as usize]);
+        a.analysis = crate::analysis::analyze(&a.experiment, &a.samples, 8);
+        let mut b = a.clone();
+        b.samples.iter_mut().for_each(|s| s.seconds *= 0.5);
+        b.analysis = crate::analysis::analyze(&b.experiment, &b.samples, 8);
+        let text = markdown(&compare_reports(&a, &b, Threshold::default()), ("A", "B"));
+        assert!(text.contains("| median A [95% CI] | median B [95% CI] |"), "{text}");
+        let summary_time = |report: &ExperimentReport, index: usize| {
+            let s = &report.analysis.cells[index].seconds;
+            seconds_interval(s.median, s.ci_low, s.ci_high)
+        };
+        for (index, cell) in crate::measure::cells(&a.experiment).iter().enumerate() {
+            let (time_a, time_b) = (summary_time(&a, index), summary_time(&b, index));
+            assert!(time_a.contains(" [") && time_a.ends_with(" ms"), "{time_a}");
+            let row = format!("| {cell} | {time_a} | {time_b} |");
+            assert!(text.lines().any(|l| l.starts_with(&row)), "no row {row:?} in:\n{text}");
+        }
+        assert!(!text.contains("76.3 ms"), "{text}");
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub mod precision;
 pub mod scaling;
 pub mod summary;
 
-pub use models::{fit, Fit, FitError, Model, Parameter};
+pub use models::{fit, Fit, FitError, Model, Parameter, Peak};
 pub use outliers::{classify_outliers, Outliers};
 pub use scaling::{efficiency, karp_flatt, overhead_per_task_ns, speedup, Estimate};
 pub use summary::{median, quantile, quantile_sorted, summarize, Summary};

@@ -18,7 +18,10 @@ use super::figures::{figures, Figure};
 use super::{ExperimentReport, Exporter};
 use crate::analysis::{representative_chunk, speedup_points};
 use crate::config::BackendKind;
-use crate::stats::precision::{interval, percent_interval, rounded, seconds_interval, seconds_rounded};
+use crate::stats::precision::{
+    interval, percent_interval, plus_minus_rounded, rounded, seconds_interval, seconds_rounded,
+};
+use crate::stats::Parameter;
 
 /// The file name of the LaTeX summary.
 pub const FILE_NAME: &str = "summary.tex";
@@ -110,12 +113,12 @@ fn seconds_value(value: f64, low: f64, high: f64) -> String {
     format!("{}\\,{}", escape(&number), escape(unit))
 }
 
-fn number(value: f64, digits: usize) -> String {
-    if value.is_finite() {
-        format!("{value:.digits$}")
-    } else {
-        "--".to_owned()
+/// A fitted parameter alone, rounded as the fit table's `value ± error`.
+fn parameter_value(parameter: &Parameter) -> String {
+    if !parameter.value.is_finite() {
+        return "--".to_owned();
     }
+    plus_minus_rounded(parameter.value, parameter.std_error)
 }
 
 /// The content of `summary.tex`.
@@ -206,7 +209,7 @@ pub fn summary_tex(report: &ExperimentReport) -> String {
                     macro_part(&fit.model.to_string().to_lowercase()),
                     macro_part(&parameter.name)
                 );
-                macros.push((name, number(parameter.value, 4)));
+                macros.push((name, parameter_value(parameter)));
             }
         }
     }
@@ -370,5 +373,55 @@ mod tests {
              1 1 0.5 0.25 nan nan nan\n\
              2 1.75 0.5 0.25 1.5 0.5 0.25\n"
         );
+    }
+
+    /// `\bh…AmdahlS` printed `number(value, 4)`: `0.5790` beside a table's
+    /// `0.58 ± 0.15`, and `0.0000` for any parameter below 5e-5.
+    #[test]
+    fn fit_parameter_macros_are_rounded_as_the_fit_table_is() {
+        use crate::stats::{Fit, Model};
+        let text = "(experiments: [(name: \"fit\", workload: Square, inputs: Count(100), workers: [1, 2, 4], \
+                    repetitions: 5, backends: [Sequential, Pool])])";
+        let mut report = crate::testing::report(crate::testing::experiment(text), 2, |cell| 1.0 / cell.workers as f64);
+        let parameter = |name: &str, value, std_error| Parameter { name: name.to_owned(), value, std_error };
+        let fits = vec![
+            Fit {
+                model: Model::Usl,
+                params: vec![parameter("a", 0.579_04, Some(0.1512)), parameter("b", 0.027_04, Some(0.0461))],
+                r_squared: Some(0.9),
+                rmse: 0.1,
+                peak: None,
+                warnings: Vec::new(),
+            },
+            Fit {
+                model: Model::Amdahl,
+                params: vec![parameter("s", 0.000_018_09, Some(0.000_000_33))],
+                r_squared: None,
+                rmse: 0.0,
+                peak: None,
+                warnings: Vec::new(),
+            },
+            Fit {
+                model: Model::Gustafson,
+                params: vec![parameter("s", f64::NAN, None)],
+                r_squared: None,
+                rmse: 0.0,
+                peak: None,
+                warnings: Vec::new(),
+            },
+        ];
+        report.analysis.series[0].fits = fits;
+        let tex = summary_tex(&report);
+        let value = |name: &str| {
+            let prefix = format!("\\renewcommand{{\\{name}}}{{");
+            let line = tex.lines().find_map(|l| l.split_once(&prefix).map(|(_, rest)| rest.to_owned()));
+            line.and_then(|rest| rest.strip_suffix('}').map(str::to_owned))
+        };
+        // As the Markdown table prints them: `a = 0.58 ± 0.15, b = 0.03 ± 0.05`.
+        assert_eq!(value("bhFitPoolUslA").as_deref(), Some("0.58"), "{tex}");
+        assert_eq!(value("bhFitPoolUslB").as_deref(), Some("0.03"), "{tex}");
+        assert_eq!(value("bhFitPoolAmdahlS").as_deref(), Some("0.00001809"), "{tex}");
+        assert_eq!(value("bhFitPoolGustafsonS").as_deref(), Some("--"), "{tex}");
+        assert_eq!(report.analysis.series[0].fits[0].parameters_text(), "a = 0.58 ± 0.15, b = 0.03 ± 0.05");
     }
 }

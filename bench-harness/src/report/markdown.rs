@@ -171,7 +171,9 @@ fn write_report(out: &mut String, report: &ExperimentReport, figures: &[&str]) -
              counts p ≤ {} (configurable per experiment with `fit_max_workers`), and only with at least \
              {} points more than the model has parameters. \
              Amdahl (fixed problem): S(p) = 1/(s + (1 − s)/p). Gustafson (weak scaling, scaled speedup): \
-             S(p) = p − s·(p − 1). USL: S(p) = p/(1 + a(p − 1) + b·p(p − 1)).\n",
+             S(p) = p − s·(p − 1). USL: S(p) = p/(1 + a(p − 1) + b·p(p − 1)); its predicted peak at \
+             p = √((1 − a)/b) carries the error propagated from a's and b's, and is undetermined where b's \
+             error reaches 0 (or a's reaches 1): a curve within the errors then has no peak.\n",
             analysis.series[0].fit_max_workers,
             crate::analysis::SPARE_FIT_POINTS,
         )?;
@@ -180,7 +182,7 @@ fn write_report(out: &mut String, report: &ExperimentReport, figures: &[&str]) -
         for series in &analysis.series {
             let label = series.label(experiment.chunk_sizes.len() > 1);
             for fit in &series.fits {
-                let peak = fit.peak.map_or_else(|| "—".to_owned(), |(p, s)| format!("S = {s:.2} at p = {p:.1}"));
+                let peak = fit.peak.map_or_else(|| "—".to_owned(), |peak| peak.to_string());
                 writeln!(
                     out,
                     "| {label} | {} | {} | {} | {:.3} | {peak} |",

@@ -161,10 +161,47 @@ pub struct Fit {
     pub r_squared: Option<f64>,
     /// Root-mean-square residual, in speedup units.
     pub rmse: f64,
-    /// `(workers, speedup)` at the USL's predicted maximum, if it has one.
-    pub peak: Option<(f64, f64)>,
+    /// The USL's predicted maximum, if the fitted curve has one.
+    pub peak: Option<Peak>,
     /// Caveats: few points, parameters at a bound, no convergence, ...
     pub warnings: Vec<String>,
+}
+
+/// Where a fitted USL curve peaks, `p* = √((1 − a)/b)`, and its speedup
+/// there, each with a standard error propagated from the parameters'
+/// covariance (first order); `None` where the covariance is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Peak {
+    /// Worker count at the maximum.
+    pub workers: f64,
+    /// Its standard error.
+    pub workers_error: Option<f64>,
+    /// Predicted speedup at the maximum.
+    pub speedup: f64,
+    /// Its standard error.
+    pub speedup_error: Option<f64>,
+    /// Whether the parameters' errors leave the peak determined: `b` more
+    /// than one standard error above 0 and `a` more than one below 1.
+    /// Otherwise a curve within the errors has no peak at p > 1 (at `b = 0`
+    /// the USL rises for ever), and the peak is no finding.
+    pub determined: bool,
+}
+
+impl fmt::Display for Peak {
+    /// `S = 1.31 ± 0.05 at p = 3.9 ± 0.4`, rounded by the report's one rule;
+    /// `undetermined` when the errors allow a curve without a peak.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::stats::precision::plus_minus;
+        if !self.determined {
+            return f.write_str("undetermined: b ± its error reaches 0 or a ± its error reaches 1 (no peak)");
+        }
+        write!(
+            f,
+            "S = {} at p = {}",
+            plus_minus(self.speedup, self.speedup_error),
+            plus_minus(self.workers, self.workers_error)
+        )
+    }
 }
 
 impl Fit {
@@ -194,41 +231,28 @@ impl Fit {
 }
 
 impl fmt::Display for Parameter {
-    /// `name = value ± error`, the value rounded to the error's second
-    /// significant digit; the error is left out when it is unknown or
-    /// negligible (below 0.01 % of the value, e.g. on exact data). A value
-    /// that rounds to zero prints as `0`, never `-0`.
+    /// `name = value ± error`, rounded by the report's one rule
+    /// ([`crate::stats::precision::plus_minus`]): the error decides the
+    /// digits; without a usable error, three significant digits.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (name, value) = (&self.name, self.value);
-        let magnitude = value.abs().max(f64::MIN_POSITIVE);
-        let (decimals, error) = match self.std_error {
-            Some(error) if error.is_finite() && error > magnitude * 1e-4 => {
-                ((1 - error.log10().floor() as i32).clamp(0, 12) as usize, Some(error))
-            }
-            // Exactly zero (a parameter at its bound on exact data).
-            _ if value == 0.0 => (0, None),
-            // Four significant digits.
-            _ => ((3 - magnitude.log10().floor() as i32).clamp(0, 12) as usize, None),
-        };
-        let value = if value.abs() < 0.5 * 10f64.powi(-(decimals as i32)) { 0.0 } else { value };
-        match error {
-            Some(error) => write!(f, "{name} = {value:.decimals$} ± {error:.decimals$}"),
-            None => write!(f, "{name} = {value:.decimals$}"),
-        }
+        write!(f, "{} = {}", self.name, crate::stats::precision::plus_minus(self.value, self.std_error))
     }
 }
 
 /// Why a model could not be fitted.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum FitError {
-    /// Fewer points away from `p = 1` than the model has parameters.
-    #[error("fitting {model} needs at least {needed} points at p ≠ 1 (every model has S(1) = 1), got {got}")]
+    /// Fewer distinct worker counts away from `p = 1` than the model has parameters.
+    #[error(
+        "fitting {model} needs speedups at {needed} or more distinct worker counts p ≠ 1 (every model has S(1) = 1), \
+         got {got}"
+    )]
     TooFewPoints {
         /// The model being fitted.
         model: Model,
         /// Minimum number of points (its parameter count).
         needed: usize,
-        /// Number of points given at `p ≠ 1`.
+        /// Number of distinct worker counts `p ≠ 1` given.
         got: usize,
     },
     /// A point has a NaN or infinite coordinate.
@@ -256,10 +280,12 @@ pub enum FitError {
 /// Fits `model` to `(workers, speedup)` points by bounded nonlinear least
 /// squares (projected Levenberg–Marquardt, several starting points).
 ///
-/// Only points at `p ≠ 1` count as evidence: every model passes through
-/// `S(1) = 1` whatever its parameters, so a point there constrains none of
-/// them (it still enters the residuals). Errors when there are fewer such
-/// points than parameters or a point is not finite or not positive; fewer
+/// Only distinct worker counts `p ≠ 1` count as evidence: every model passes
+/// through `S(1) = 1` whatever its parameters, so a point there constrains
+/// none of them, and repeated measurements at one `p` pin the curve at that
+/// `p` alone, which no two-parameter curve is determined by (all points
+/// still enter the residuals). Errors when there are fewer such worker
+/// counts than parameters or a point is not finite or not positive; fewer
 /// than `parameters + 2` only warns, since the fit is exact-ish and its
 /// errors are barely estimable.
 pub fn fit(model: Model, points: &[(f64, f64)]) -> Result<Fit, FitError> {
@@ -280,7 +306,8 @@ pub fn fit(model: Model, points: &[(f64, f64)]) -> Result<Fit, FitError> {
     let mut warnings = Vec::new();
     if informative < names.len() + 2 {
         warnings.push(format!(
-            "only {informative} point(s) at p ≠ 1 for {} parameter(s) of {model}: the fit is barely constrained",
+            "only {informative} distinct worker count(s) p ≠ 1 for {} parameter(s) of {model}: the fit is barely \
+             constrained",
             names.len()
         ));
     }
@@ -301,7 +328,9 @@ pub fn fit(model: Model, points: &[(f64, f64)]) -> Result<Fit, FitError> {
     let total_sum: f64 = points.iter().map(|point| (point.1 - mean).powi(2)).sum();
     let r_squared = (total_sum > 0.0).then(|| 1.0 - residual_sum / total_sum).filter(|r| r.is_finite());
 
-    let std_errors = standard_errors(model, points, &values, residual_sum);
+    let covariance = covariance(model, points, &values, residual_sum);
+    let std_errors: Vec<f64> =
+        (0..names.len()).map(|i| covariance.as_ref().map_or(f64::NAN, |c| c[i][i].max(0.0).sqrt())).collect();
     if std_errors.iter().any(|e| e.is_nan()) && points.len() > names.len() {
         warnings
             .push(format!("{model} parameters are not identifiable from these worker counts; standard errors unknown"));
@@ -323,18 +352,19 @@ pub fn fit(model: Model, points: &[(f64, f64)]) -> Result<Fit, FitError> {
         })
         .collect();
     let peak = match (model, values.as_slice()) {
-        (Model::Usl, &[a, b]) if b > 0.0 && a < 1.0 => {
-            let p = ((1.0 - a) / b).sqrt();
-            Some((p, model.speedup(&values, p)))
-        }
+        (Model::Usl, &[a, b]) if b > 0.0 && a < 1.0 => Some(usl_peak(a, b, covariance.as_ref())),
         _ => None,
     };
     Ok(Fit { model, params, r_squared, rmse: (residual_sum / n).sqrt(), peak, warnings })
 }
 
-/// The points at `p ≠ 1`: those that say anything about a model's parameters.
+/// The number of distinct worker counts `p ≠ 1` among `points`: what says
+/// anything about a model's parameters (see [`fit`]).
 pub fn informative_points(points: &[(f64, f64)]) -> usize {
-    points.iter().filter(|(workers, _)| *workers != 1.0).count()
+    let mut workers: Vec<f64> = points.iter().map(|&(p, _)| p).filter(|&p| p != 1.0).collect();
+    workers.sort_by(f64::total_cmp);
+    workers.dedup();
+    workers.len()
 }
 
 fn sum_of_squares(model: Model, points: &[(f64, f64)], params: &[f64]) -> f64 {
@@ -402,14 +432,26 @@ fn projected_gradient(jtj: &[Vec<f64>], jtr: &[f64], active: &[bool], cost: f64)
 /// change a reader could see in the parameters.
 const GRADIENT_TOLERANCE: f64 = 1e-9;
 
+/// The sum of squares below which the model reproduces every speedup to
+/// the rounding of evaluating it (a few dozen ulps each): the data are
+/// fitted exactly, a global minimum whatever the gradient says. There the
+/// residuals are rounding noise, so their cosine with a Jacobian column
+/// (the gradient test) is noise too, and no step can lower the cost.
+fn exact_fit_cost(points: &[(f64, f64)]) -> f64 {
+    const ULPS: f64 = 64.0 * f64::EPSILON;
+    points.iter().map(|&(_, s)| (ULPS * s).powi(2)).sum()
+}
+
 /// Bounded Levenberg–Marquardt from `start`: each step solves the damped
 /// normal equations for the free parameters only (see [`active_set`]) and is
-/// projected into the domain. Returns the parameters and whether they
-/// satisfy the projected-gradient test (rather than the iteration having
-/// run out of steps or iterations somewhere else).
+/// projected into the domain. Returns the parameters and whether they are a
+/// minimum: they fit the data to rounding ([`exact_fit_cost`]) or satisfy
+/// the projected-gradient test (rather than the iteration having run out of
+/// steps or iterations somewhere else).
 fn levenberg_marquardt(model: Model, points: &[(f64, f64)], start: Vec<f64>) -> (Vec<f64>, bool) {
     const MAX_ITERATIONS: usize = 500;
     const MAX_DAMPING: f64 = 1e12;
+    let exact = exact_fit_cost(points);
     let mut params = start;
     let mut cost = sum_of_squares(model, points, &params);
     let mut damping = 1e-3;
@@ -458,31 +500,62 @@ fn levenberg_marquardt(model: Model, points: &[(f64, f64)], start: Vec<f64>) -> 
         }
         if !improved {
             // Not even the shortest step lowers the cost: rounding, not the
-            // optimiser, limits it here. A minimum only if the gradient agrees
-            // to the precision rounding allows.
+            // optimiser, limits it here. A minimum if the data are fitted to
+            // rounding, or if the gradient agrees to the precision rounding
+            // allows.
             let (jtj, jtr) = normal_equations(model, points, &params);
             let active = active_set(model, &params, &jtr);
-            return (params, projected_gradient(&jtj, &jtr, &active, cost) <= 1e-6);
+            let converged = cost <= exact || projected_gradient(&jtj, &jtr, &active, cost) <= 1e-6;
+            return (params, converged);
         }
     }
-    (params, false)
+    let converged = cost <= exact;
+    (params, converged)
 }
 
-/// Standard errors `sqrt(diag(σ²(JᵀJ)⁻¹))` with `σ² = SSR / (n − k)`.
-fn standard_errors(model: Model, points: &[(f64, f64)], params: &[f64], residual_sum: f64) -> Vec<f64> {
+/// The parameters' asymptotic covariance `σ²(JᵀJ)⁻¹` with
+/// `σ² = SSR / (n − k)`; `None` without residual degrees of freedom or with
+/// a singular `JᵀJ`.
+fn covariance(model: Model, points: &[(f64, f64)], params: &[f64], residual_sum: f64) -> Option<Vec<Vec<f64>>> {
     let k = params.len();
-    let Some(dof) = points.len().checked_sub(k).filter(|&dof| dof > 0) else {
-        return vec![f64::NAN; k];
-    };
+    let dof = points.len().checked_sub(k).filter(|&dof| dof > 0)?;
     let variance = residual_sum / dof as f64;
     let (jtj, _) = normal_equations(model, points, params);
-    (0..k)
+    let columns = (0..k)
         .map(|i| {
             let mut unit = vec![0.0; k];
             unit[i] = 1.0;
-            solve(&jtj, &unit).map(|column| (variance * column[i]).max(0.0).sqrt()).unwrap_or(f64::NAN)
+            solve(&jtj, &unit).map(|column| column.iter().map(|x| variance * x).collect::<Vec<f64>>())
         })
-        .collect()
+        .collect::<Option<Vec<_>>>()?;
+    Some(columns)
+}
+
+/// The USL's maximum for `a < 1`, `b > 0`, with first-order (delta-method)
+/// errors from the covariance of `(a, b)`. The speedup's derivative in `p`
+/// vanishes at `p*`, so the error of `S(p*)` needs only its partial
+/// derivatives in `a` and `b` there.
+fn usl_peak(a: f64, b: f64, covariance: Option<&Vec<Vec<f64>>>) -> Peak {
+    let workers = ((1.0 - a) / b).sqrt();
+    let speedup = Model::Usl.speedup(&[a, b], workers);
+    // p*² = (1 − a)/b: ∂p*/∂a = −1/(2 b p*), ∂p*/∂b = −p*/(2b).
+    let workers_gradient = [-1.0 / (2.0 * b * workers), -workers / (2.0 * b)];
+    let speedup_gradient = Model::Usl.gradient(&[a, b], workers);
+    let propagate = |gradient: &[f64]| {
+        let c = covariance?;
+        let variance: f64 =
+            (0..2).flat_map(|i| (0..2).map(move |j| (i, j))).map(|(i, j)| gradient[i] * c[i][j] * gradient[j]).sum();
+        (variance.is_finite() && variance >= 0.0).then(|| variance.sqrt())
+    };
+    let errors = covariance.map(|c| (c[0][0].max(0.0).sqrt(), c[1][1].max(0.0).sqrt()));
+    let determined = errors.is_some_and(|(a_error, b_error)| b - b_error > 0.0 && a + a_error < 1.0);
+    Peak {
+        workers,
+        workers_error: propagate(&workers_gradient),
+        speedup,
+        speedup_error: propagate(&speedup_gradient),
+        determined,
+    }
 }
 
 /// Solves the small dense system `matrix · x = rhs` by Gaussian elimination
@@ -571,7 +644,8 @@ mod tests {
         let usl = fit(Model::Usl, &points).unwrap();
         assert!(close(usl.params[0].value, 0.05, 1e-6), "{usl:?}");
         assert!(close(usl.params[1].value, 0.002, 1e-7), "{usl:?}");
-        let (peak_p, peak_s) = usl.peak.unwrap();
+        let peak = usl.peak.unwrap();
+        let (peak_p, peak_s) = (peak.workers, peak.speedup);
         let expected_p = (0.95f64 / 0.002).sqrt();
         assert!(close(peak_p, expected_p, 1e-3));
         assert!(close(peak_s, Model::Usl.speedup(&truth, expected_p), 1e-4));
@@ -580,17 +654,98 @@ mod tests {
         assert!(usl.predict(peak_p) > usl.predict(peak_p + 1.0));
     }
 
+    /// The referee's case: `S = 1.31 at p = 3.9` from `b = 0.027 ± 0.026`,
+    /// although at `b = 0` the USL has no peak at all. The peak now comes
+    /// with its errors, or as undetermined.
+    #[test]
+    fn the_usl_peak_is_given_to_the_precision_its_errors_support() {
+        use crate::stats::precision::plus_minus;
+        // Peaks at p* = √(0.95/0.002) ≈ 21.8; 2 % noise over p = 1..32.
+        let truth = [0.05, 0.002];
+        let mut rng = SplitMix64::new(5);
+        let points: Vec<(f64, f64)> = (1..=32)
+            .map(f64::from)
+            .map(|p| (p, Model::Usl.speedup(&truth, p) * (1.0 + noise(&mut rng, 0.02))))
+            .collect();
+        let peak = fit(Model::Usl, &points).unwrap().peak.unwrap();
+        let (workers_error, speedup_error) = (peak.workers_error.unwrap(), peak.speedup_error.unwrap());
+        assert!(peak.determined && workers_error > 0.0 && speedup_error > 0.0, "{peak:?}");
+        let expected = (0.95f64 / 0.002).sqrt();
+        assert!((peak.workers - expected).abs() < 3.0 * workers_error, "{peak:?}");
+        let expected_speedup = Model::Usl.speedup(&truth, expected);
+        assert!((peak.speedup - expected_speedup).abs() < 3.0 * speedup_error, "{peak:?}");
+        assert_eq!(
+            peak.to_string(),
+            format!(
+                "S = {} at p = {}",
+                plus_minus(peak.speedup, Some(speedup_error)),
+                plus_minus(peak.workers, Some(workers_error))
+            )
+        );
+
+        // No coherency cost (b = 0) and 5 % noise over p = 1..8: a fitted b > 0
+        // is noise, and its interval reaches 0.
+        let mut undetermined = 0;
+        for seed in 1..40 {
+            let mut rng = SplitMix64::new(seed);
+            let points: Vec<(f64, f64)> = (1..=8)
+                .map(f64::from)
+                .map(|p| (p, Model::Usl.speedup(&[0.3, 0.0], p) * (1.0 + noise(&mut rng, 0.05))))
+                .collect();
+            let usl = fit(Model::Usl, &points).unwrap();
+            let Some(peak) = usl.peak else { continue };
+            let (a, b) = (&usl.params[0], &usl.params[1]);
+            let within = |param: &Parameter, bound: f64| (param.value - bound).abs() <= param.std_error.unwrap();
+            assert_eq!(peak.determined, !within(b, 0.0) && !within(a, 1.0), "{usl:?}");
+            if !peak.determined {
+                undetermined += 1;
+                assert!(peak.to_string().starts_with("undetermined: b ± its error reaches 0"), "{peak}");
+            }
+        }
+        assert!(undetermined >= 3, "the data must exercise an undetermined peak: {undetermined}");
+    }
+
     #[test]
     fn parameters_print_to_the_precision_of_their_error() {
         let param = |value, std_error| Parameter { name: "s".to_owned(), value, std_error };
-        assert_eq!(param(0.100_34, Some(0.006_12)).to_string(), "s = 0.1003 ± 0.0061");
-        assert_eq!(param(0.003_12, Some(0.000_41)).to_string(), "s = 0.00312 ± 0.00041");
+        assert_eq!(param(0.100_34, Some(0.003_12)).to_string(), "s = 0.1003 ± 0.0031");
+        assert_eq!(param(0.003_12, Some(0.000_41)).to_string(), "s = 0.0031 ± 0.0004");
         assert_eq!(param(12.345, Some(1.5)).to_string(), "s = 12.3 ± 1.5");
-        assert_eq!(param(0.1, Some(1e-15)).to_string(), "s = 0.1000");
-        assert_eq!(param(0.1, None).to_string(), "s = 0.1000");
-        assert_eq!(param(0.0, Some(0.0)).to_string(), "s = 0");
-        // A value at its bound of 0, a hair below it, is not "-0.00".
-        assert_eq!(param(-1e-17, Some(0.4251)).to_string(), "s = 0.00 ± 0.43");
+        // The referee's case: an error of hundreds rounds the value to tens.
+        assert_eq!(param(1475.0, Some(337.0)).to_string(), "s = 1480 ± 340");
+        assert_eq!(param(0.1, Some(1e-15)).to_string(), "s = 0.100");
+        assert_eq!(param(0.1, None).to_string(), "s = 0.100");
+        assert_eq!(param(0.0, Some(0.0)).to_string(), "s = 0.00");
+        // A value at its bound of 0, a hair below it, is not "-0.0".
+        assert_eq!(param(-1e-17, Some(0.3251)).to_string(), "s = 0.00 ± 0.33");
+    }
+
+    /// The referee's case: Amdahl s = 0.000994 on p = 1, 2, 4, 8, 16, fitted
+    /// to a sum of squares of 8e-31, was reported as not converged: at that
+    /// cost rounding stops both the step and the gradient test.
+    #[test]
+    fn an_exact_fit_to_exact_data_is_converged() {
+        let s = 0.000_993_963_216_092_05;
+        let points: Vec<(f64, f64)> =
+            [1.0, 2.0, 4.0, 8.0, 16.0].iter().map(|&p| (p, Model::Amdahl.speedup(&[s], p))).collect();
+        let amdahl = fit(Model::Amdahl, &points).unwrap();
+        assert!(close(amdahl.params[0].value, s, 1e-12), "{amdahl:?}");
+        assert!(amdahl.warnings.is_empty(), "{:?}", amdahl.warnings);
+        // USL on exact data with both parameters inside the domain (another of the referee's cases).
+        let truth = [0.006_205_455_585_576_421, 0.000_655_621_095_864_219_6];
+        let points: Vec<(f64, f64)> =
+            [1.0, 2.0, 4.0, 8.0, 16.0].iter().map(|&p| (p, Model::Usl.speedup(&truth, p))).collect();
+        let usl = fit(Model::Usl, &points).unwrap();
+        assert!(usl.warnings.iter().all(|w| !w.contains("did not converge")), "{:?}", usl.warnings);
+        // Data with any real noise, even a relative 1e-9, are not fitted "to
+        // rounding": the gradient test still decides their convergence.
+        let mut rng = SplitMix64::new(3);
+        let noisy: Vec<(f64, f64)> = points.iter().map(|&(p, s)| (p, s * (1.0 + noise(&mut rng, 1e-9)))).collect();
+        let best = fit(Model::Usl, &noisy).unwrap();
+        let values: Vec<f64> = best.params.iter().map(|param| param.value).collect();
+        assert!(sum_of_squares(Model::Usl, &noisy, &values) > 1e3 * exact_fit_cost(&noisy), "{best:?}");
+        // An iteration stopped far from the minimum is not excused by it either.
+        assert!(sum_of_squares(Model::Usl, &points, &[0.1, 0.01]) > 1e20 * exact_fit_cost(&points));
     }
 
     #[test]
@@ -606,10 +761,10 @@ mod tests {
         let two = [(1.0, 1.0), (4.0, 3.0)];
         let amdahl = fit(Model::Amdahl, &two).unwrap();
         assert!(!amdahl.warnings.is_empty());
-        assert!(amdahl.warnings[0].contains("only 1 point(s) at p ≠ 1"), "{:?}", amdahl.warnings);
+        assert!(amdahl.warnings[0].contains("only 1 distinct worker count(s) p ≠ 1"), "{:?}", amdahl.warnings);
         let three = [(1.0, 1.0), (2.0, 1.8), (4.0, 3.0)];
         let usl = fit(Model::Usl, &three).unwrap();
-        assert!(usl.warnings.iter().any(|w| w.contains("only 2 point(s) at p ≠ 1")));
+        assert!(usl.warnings.iter().any(|w| w.contains("only 2 distinct worker count(s) p ≠ 1")));
 
         // S(1) = 1 for every model: a point at p = 1 is no evidence for either parameter.
         assert_eq!(fit(Model::Usl, &two), Err(FitError::TooFewPoints { model: Model::Usl, needed: 2, got: 1 }));
@@ -622,5 +777,22 @@ mod tests {
             Err(FitError::NonFinite { index: 1, .. })
         ));
         assert!(matches!(fit(Model::Amdahl, &[(0.0, 1.0), (2.0, 1.5)]), Err(FitError::NotPositive { index: 0, .. })));
+    }
+
+    /// The referee's case: three speedups at p = 2 passed the "enough points"
+    /// check and gave `a = 0.03122, b = 0.01071` and a peak at p = 9.5 from
+    /// data at one worker count.
+    #[test]
+    fn repeated_worker_counts_are_one_piece_of_evidence() {
+        let repeated = [(1.0, 1.0), (2.0, 1.9), (2.0, 1.95), (2.0, 1.85)];
+        assert_eq!(informative_points(&repeated), 1);
+        assert_eq!(fit(Model::Usl, &repeated), Err(FitError::TooFewPoints { model: Model::Usl, needed: 2, got: 1 }));
+        // Amdahl has one parameter: one worker count determines it, and the warning counts it once.
+        let amdahl = fit(Model::Amdahl, &repeated).unwrap();
+        assert!(amdahl.warnings[0].contains("only 1 distinct worker count(s)"), "{:?}", amdahl.warnings);
+        // Two distinct worker counts, one of them repeated: enough for the USL.
+        let two = [(1.0, 1.0), (2.0, 1.9), (2.0, 1.95), (4.0, 3.1)];
+        assert_eq!(informative_points(&two), 2);
+        assert!(fit(Model::Usl, &two).is_ok());
     }
 }

@@ -7,7 +7,10 @@
 //! the value sits on an end); it keeps two significant digits when its
 //! leading digits are below 355, one otherwise, and the value and both ends
 //! are rounded to that decimal place. `12.3 [12.1, 12.6]` but `3 [0, 13]`:
-//! no digit is printed that the interval says nothing about.
+//! no digit is printed that the interval says nothing about. The place may
+//! be the tens or hundreds: `620 [510, 690]`, `500 [100, 900]`. A value
+//! quoted with a standard error (a fitted parameter) is the interval
+//! `value ± error`, rounded by the same rule ([`plus_minus`]).
 
 /// `value [low, high]` in plain numbers, to the precision the interval supports.
 ///
@@ -19,10 +22,13 @@
 /// assert_eq!(interval(0.8312, 0.6105, 1.0207), "0.83 [0.61, 1.02]");
 /// // No interval: three significant digits.
 /// assert_eq!(interval(4.0, 4.0, 4.0), "4.00 [4.00, 4.00]");
+/// // An uncertainty of tens or hundreds rounds the value itself, not just its decimals.
+/// assert_eq!(interval(624.0, 510.0, 687.0), "620 [510, 690]");
+/// assert_eq!(interval(537.2, 121.9, 914.4), "500 [100, 900]");
 /// ```
 pub fn interval(value: f64, low: f64, high: f64) -> String {
-    let decimals = decimals(value, low, high);
-    format!("{} [{}, {}]", fixed(value, decimals), fixed(low, decimals), fixed(high, decimals))
+    let place = place(value, low, high);
+    format!("{} [{}, {}]", fixed(value, place), fixed(low, place), fixed(high, place))
 }
 
 /// `value [low, high] unit` for times in seconds, in the unit (s, ms, µs,
@@ -36,6 +42,7 @@ pub fn interval(value: f64, low: f64, high: f64) -> String {
 /// // An overhead whose interval spans two decades keeps one decimal of µs, not three digits.
 /// assert_eq!(seconds_interval(3.512e-6, 146e-9, 12.7e-6), "3.5 [0.1, 12.7] µs");
 /// assert_eq!(seconds_interval(0.501_23, 0.500_11, 0.502_37), "501.2 [500.1, 502.4] ms");
+/// assert_eq!(seconds_interval(0.5372, 0.3219, 0.9144), "540 [320, 910] ms");
 /// ```
 pub fn seconds_interval(value: f64, low: f64, high: f64) -> String {
     let (scale, unit) = interval_time_unit(value, low, high);
@@ -51,9 +58,58 @@ pub fn seconds_interval(value: f64, low: f64, high: f64) -> String {
 /// ```
 /// use bench_harness::stats::precision::rounded;
 /// assert_eq!(rounded(2.0031, 1.9912, 2.0104), "2.003");
+/// assert_eq!(rounded(537.2, 121.9, 914.4), "500");
 /// ```
 pub fn rounded(value: f64, low: f64, high: f64) -> String {
-    fixed(value, decimals(value, low, high))
+    fixed(value, place(value, low, high))
+}
+
+/// `value ± error` for an estimate with a standard error (a fitted
+/// parameter): the interval `[value − error, value + error]` rounded by the
+/// module's rule, the error to the same place. Without a usable error, or
+/// with one below 10⁻⁴ of the value (exact data, where it is rounding
+/// noise), the value alone to three significant digits, as [`interval`]
+/// prints a figure with an empty interval.
+///
+/// # Examples
+///
+/// ```
+/// use bench_harness::stats::precision::plus_minus;
+/// assert_eq!(plus_minus(0.579_04, Some(0.1512)), "0.58 ± 0.15");
+/// assert_eq!(plus_minus(1475.3, Some(337.2)), "1480 ± 340");
+/// assert_eq!(plus_minus(148.2, Some(34.1)), "148 ± 34");
+/// assert_eq!(plus_minus(0.1, None), "0.100");
+/// ```
+pub fn plus_minus(value: f64, error: Option<f64>) -> String {
+    match usable_error(value, error) {
+        Some(error) => {
+            let place = place(value, value - error, value + error);
+            format!("{} ± {}", fixed(value, place), fixed(error, place))
+        }
+        None => rounded(value, value, value),
+    }
+}
+
+/// `value` alone, rounded as [`plus_minus`] rounds it: for an estimate
+/// quoted without its error (a LaTeX macro beside a table that gives it).
+///
+/// # Examples
+///
+/// ```
+/// use bench_harness::stats::precision::plus_minus_rounded;
+/// assert_eq!(plus_minus_rounded(0.579_04, Some(0.1512)), "0.58");
+/// assert_eq!(plus_minus_rounded(0.000_018_09, Some(0.000_000_33)), "0.00001809");
+/// ```
+pub fn plus_minus_rounded(value: f64, error: Option<f64>) -> String {
+    match usable_error(value, error) {
+        Some(error) => rounded(value, value - error, value + error),
+        None => rounded(value, value, value),
+    }
+}
+
+/// The error [`plus_minus`] prints: finite, positive and above rounding noise.
+fn usable_error(value: f64, error: Option<f64>) -> Option<f64> {
+    error.filter(|&error| error.is_finite() && error > value.abs() * 1e-4 && error > 0.0)
 }
 
 /// A time alone and its unit, rounded and scaled as [`seconds_interval`]
@@ -85,8 +141,8 @@ fn interval_time_unit(value: f64, low: f64, high: f64) -> (f64, &'static str) {
 /// assert_eq!(percent_interval(0.9812, 0.9634, 1.0021), "98.1 [96.3, 100.2]%");
 /// ```
 pub fn percent_interval(value: f64, low: f64, high: f64) -> String {
-    let decimals = decimals(value * 100.0, low * 100.0, high * 100.0);
-    format!("{} [{}, {}]%", fixed(value * 100.0, decimals), fixed(low * 100.0, decimals), fixed(high * 100.0, decimals))
+    let place = place(value * 100.0, low * 100.0, high * 100.0);
+    format!("{} [{}, {}]%", fixed(value * 100.0, place), fixed(low * 100.0, place), fixed(high * 100.0, place))
 }
 
 /// Multiplier and name of the time unit that shows `seconds` with one to
@@ -103,9 +159,10 @@ pub(crate) fn time_unit(seconds: f64) -> (f64, &'static str) {
     }
 }
 
-/// Decimal places the interval supports (see the module docs); three
-/// significant digits of `value` when the interval is empty or not finite.
-fn decimals(value: f64, low: f64, high: f64) -> usize {
+/// The power of ten of the last digit the interval supports (see the module
+/// docs): −2 for hundredths, 1 for tens; three significant digits of `value`
+/// when the interval is empty or not finite. Never below −12.
+fn place(value: f64, low: f64, high: f64) -> i32 {
     let distances = [value - low, high - value];
     let uncertainty = if distances.iter().all(|d| d.is_finite() && *d > 0.0) {
         distances[0].min(distances[1])
@@ -129,17 +186,25 @@ fn decimals(value: f64, low: f64, high: f64) -> usize {
             -2.0
         }
     };
-    (-place).clamp(0.0, 12.0) as usize
+    place.clamp(-12.0, 9.0) as i32
 }
 
-/// `x` with `decimals` decimal places; never `-0`. A magnitude of 10^9
-/// or more (an interval reaching absurd values) in exponent form with
-/// three significant digits, not hundreds of digits.
-fn fixed(x: f64, decimals: usize) -> String {
+/// `x` rounded to the digit at `10^place`: decimals for a negative place,
+/// the value itself rounded to tens, hundreds, ... for a positive one
+/// (`624` at place 1 is `620`); never `-0`. A magnitude of 10^9 or more (an
+/// interval reaching absurd values) in exponent form with three
+/// significant digits, not hundreds of digits.
+fn fixed(x: f64, place: i32) -> String {
     if x.abs() >= 1e9 && x.is_finite() {
         return format!("{x:.2e}");
     }
-    let text = format!("{x:.decimals$}");
+    let text = if place > 0 {
+        let unit = 10f64.powi(place);
+        format!("{:.0}", (x / unit).round() * unit)
+    } else {
+        let decimals = place.unsigned_abs() as usize;
+        format!("{x:.decimals$}")
+    };
     if text.starts_with('-') && text[1..].chars().all(|c| c == '0' || c == '.') {
         text[1..].to_owned()
     } else {
@@ -166,5 +231,46 @@ mod tests {
         assert_eq!(percent_interval(1.0, 0.995, 1.005), "100.0 [99.5, 100.5]%");
         assert_eq!(interval(f64::NAN, 1.0, 2.0), "NaN [1.00, 2.00]");
         assert_eq!(interval(9.7e-6, 8.3e-6, 1e300), "0.0000097 [0.0000083, 1.00e300]");
+    }
+
+    #[test]
+    fn an_uncertainty_of_tens_or_hundreds_rounds_the_value_itself() {
+        // The referee's cases: the committed backends summary and the public API.
+        assert_eq!(interval(624.0, 510.0, 687.0), "620 [510, 690]");
+        assert_eq!(interval(271.0, 191.0, 353.0), "270 [190, 350]");
+        assert_eq!(interval(97.0, 15.0, 162.0), "100 [20, 160]");
+        assert_eq!(interval(537.2, 121.9, 914.4), "500 [100, 900]");
+        assert_eq!(seconds_interval(0.5372, 0.3219, 0.9144), "540 [320, 910] ms");
+        assert_eq!(seconds_interval(624e-9, 510e-9, 687e-9), "620 [510, 690] ns");
+        assert_eq!(rounded(537.2, 121.9, 914.4), "500");
+        assert_eq!(seconds_rounded(0.5372, 0.3219, 0.9144), ("540".to_owned(), "ms"));
+        assert_eq!(percent_interval(0.5, 0.1, 3.1), "50 [10, 310]%");
+        // Rounding to tens never prints "-0" nor a trailing ".0".
+        assert_eq!(interval(-3.0, -80.0, 60.0), "0 [-80, 60]");
+        assert_eq!(interval(12_345.0, 12_345.0, 12_345.0), "12300 [12300, 12300]");
+        // Exponent form stays for magnitudes of 10^9 and more.
+        assert_eq!(interval(2.5e9, 1.1e9, 3.9e9), "2.50e9 [1.10e9, 3.90e9]");
+    }
+
+    #[test]
+    fn a_value_with_a_standard_error_follows_the_same_rule() {
+        assert_eq!(plus_minus(1475.3, Some(337.2)), "1480 ± 340");
+        assert_eq!(plus_minus(1475.3, Some(637.2)), "1500 ± 600");
+        assert_eq!(plus_minus(0.579_04, Some(0.1512)), "0.58 ± 0.15");
+        assert_eq!(plus_minus(0.100_34, Some(0.003_12)), "0.1003 ± 0.0031");
+        assert_eq!(plus_minus(0.100_34, Some(0.006_12)), "0.100 ± 0.006");
+        // Leading digits 355 and above: one significant digit of the error.
+        assert_eq!(plus_minus(0.027_04, Some(0.0261)), "0.027 ± 0.026");
+        assert_eq!(plus_minus(0.027_04, Some(0.0461)), "0.03 ± 0.05");
+        // A parameter below 5e-5 keeps its digits.
+        assert_eq!(plus_minus(0.000_018_09, Some(0.000_000_33)), "0.00001809 ± 0.00000033");
+        assert_eq!(plus_minus(0.000_018_09, Some(0.000_000_53)), "0.0000181 ± 0.0000005");
+        assert_eq!(plus_minus_rounded(0.000_018_09, Some(0.000_000_33)), "0.00001809");
+        assert_eq!(plus_minus_rounded(1475.3, Some(337.2)), "1480");
+        // No error, or rounding noise on exact data: three significant digits.
+        assert_eq!(plus_minus(0.1, Some(1e-15)), "0.100");
+        assert_eq!(plus_minus(0.1, Some(f64::NAN)), "0.100");
+        assert_eq!(plus_minus_rounded(0.1, None), "0.100");
+        assert_eq!(plus_minus(-1e-17, Some(0.4251)), "0.0 ± 0.4");
     }
 }
