@@ -443,8 +443,10 @@ fn a_closed_stderr_or_stdout_neither_panics_nor_loses_the_report() {
 #[test]
 fn a_hangup_stops_the_run_unless_it_is_ignored() {
     use std::os::unix::process::CommandExt;
-    let config = r#"(experiments: [(name: "slow", workload: Sleep(duration_us: 5000), inputs: Count(4),
-        workers: [1, 2], repetitions: 12, warmup: 0, backends: [Sequential, Pool])])"#;
+    // 3 cells × 30 runs of at least 40 ms: after the third sample, seconds
+    // are left for the signal to arrive, even on a loaded machine.
+    let config = r#"(experiments: [(name: "slow", workload: Sleep(duration_us: 20000), inputs: Count(4),
+        workers: [1, 2], repetitions: 30, warmup: 0, backends: [Sequential, Pool])])"#;
     let dir = with_config(config);
     for ignored in [false, true] {
         let out = if ignored { "nohup" } else { "hup" };

@@ -274,10 +274,12 @@ fn report_on_a_run_resumed_and_stopped_again_says_to_finish_it() {
     assert!(message.contains("--resume"), "{message}");
 }
 
-/// An experiment that takes about a second, long enough to stop a rerun
-/// of it after its first samples.
+/// An experiment that takes about three seconds, long enough to stop a
+/// rerun of it after its first samples, also on a loaded machine (a test
+/// of the same shape with under a second to spare once saw its signal
+/// arrive after the run had completed).
 #[cfg(unix)]
-const SLOW: &str = r#"(experiments: [(name: "slow", workload: Sleep(duration_us: 5000), inputs: Count(4),
+const SLOW: &str = r#"(experiments: [(name: "slow", workload: Sleep(duration_us: 15000), inputs: Count(4),
     workers: [1, 2], repetitions: 20, warmup: 0, backends: [Sequential, Pool])])"#;
 
 /// Runs [`SLOW`] complete into `dir/out`, reruns it, and stops the rerun
