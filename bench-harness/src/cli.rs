@@ -34,16 +34,19 @@ fn interrupted_status() -> u8 {
 }
 
 /// The thread that acts on stop signals while a run is checked and
-/// measured: it calls `on_signal` once per signal, and ends when dropped,
-/// so none is left behind by [`main_with`].
+/// measured: it calls `on_signal` once per signal. Dropped, it ends and the
+/// handlers are removed, so neither is left behind by [`main_with`].
 struct Watcher {
     done: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
+    /// Dropped after the thread is joined (fields drop after `drop`): it
+    /// closes the pipe the thread reads.
+    _handlers: sweep::signals::Handlers,
 }
 
 impl Watcher {
     fn start(mut on_signal: impl FnMut() + Send + 'static) -> anyhow::Result<Watcher> {
-        sweep::signals::install().context("installing the stop-signal handlers")?;
+        let handlers = sweep::signals::install().context("installing the stop-signal handlers")?;
         let done = Arc::new(AtomicBool::new(false));
         let finished = Arc::clone(&done);
         let thread = std::thread::Builder::new().name("signals".to_owned()).spawn(move || {
@@ -58,7 +61,7 @@ impl Watcher {
                 seen = now;
             }
         })?;
-        Ok(Watcher { done, thread: Some(thread) })
+        Ok(Watcher { done, thread: Some(thread), _handlers: handlers })
     }
 }
 
@@ -466,7 +469,9 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
     // Only now is anything created.
     crate::preflight::check_writable(&options.out_dir)?;
     let _lock = OutputLock::acquire(&options.out_dir)?;
-    if !options.resume {
+    if options.resume {
+        crate::run::discard_replaced_reports(&experiments, &options.out_dir)?;
+    } else {
         // Again, under the lock: another run may have been interrupted meanwhile.
         crate::run::check_nothing_lost(&experiments, &options.out_dir, &cli.config, cli.yes)?;
     }

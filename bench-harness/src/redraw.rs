@@ -227,24 +227,35 @@ pub fn machine_labels(reports: &[&ExperimentReport]) -> Vec<String> {
 pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<PathBuf>> {
     let canvas = options.canvas.checked()?;
     anyhow::ensure!(!options.formats.is_empty(), "no figure format chosen: give --format png, svg and/or pdf");
+    // Nothing else may write where this does meanwhile: neither a run still
+    // measuring into these reports nor another `report` (the lock a run
+    // takes on its output directory). A first look says which directories
+    // to lock; the reports are read again under the locks, since a run may
+    // have rewritten them (or moved them to `.previous`) in between.
+    let lock_targets = |saved: &[Saved]| -> Vec<PathBuf> {
+        let mut targets: Vec<PathBuf> = match &options.out {
+            Some(out) => vec![out.clone()],
+            None => saved.iter().map(|s| run_directory(&s.dir)).collect(),
+        };
+        targets.sort();
+        targets.dedup();
+        targets
+    };
+    let targets = lock_targets(&load(dirs)?);
+    if let Some(out) = &options.out {
+        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    }
+    let _locks = targets.iter().map(|dir| OutputLock::acquire(dir)).collect::<anyhow::Result<Vec<_>>>()?;
     let saved = load(dirs)?;
+    anyhow::ensure!(
+        lock_targets(&saved).iter().all(|dir| targets.contains(dir)),
+        "the reports in {} changed while `report` read them (a run wrote there meanwhile); run it again",
+        dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+    );
     let mut by_name: BTreeMap<&str, Vec<&Saved>> = BTreeMap::new();
     for s in &saved {
         by_name.entry(s.report.experiment.name.as_str()).or_default().push(s);
     }
-    // Nothing else may write where this does meanwhile: neither a run still
-    // measuring into these reports nor another `report` (the lock a run
-    // takes on its output directory).
-    let mut targets: Vec<PathBuf> = match &options.out {
-        Some(out) => {
-            std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-            vec![out.clone()]
-        }
-        None => saved.iter().map(|s| run_directory(&s.dir)).collect(),
-    };
-    targets.sort();
-    targets.dedup();
-    let _locks = targets.iter().map(|dir| OutputLock::acquire(dir)).collect::<anyhow::Result<Vec<_>>>()?;
     // A report directory of another run under --out keeps its report: its
     // summary and charts must describe its own results.json, so nothing is
     // redrawn over them from other data.

@@ -276,6 +276,19 @@ fn keep_previous(dir: &Path, kept: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Deletes the reports kept aside (see [`kept_report`]) for experiments
+/// whose report in `out_dir` is complete: a run killed after writing its
+/// report, but before deleting the one it replaced, left them. Called by
+/// `--resume`, under the output directory's lock.
+pub fn discard_replaced_reports(experiments: &[&Experiment], out_dir: &Path) -> anyhow::Result<()> {
+    for experiment in experiments {
+        if completed(&out_dir.join(experiment.name.as_str())) {
+            remove_kept(&kept_report(out_dir, experiment.name.as_str()))?;
+        }
+    }
+    Ok(())
+}
+
 /// Deletes the report kept in `kept`, and its parent once empty.
 fn remove_kept(kept: &Path) -> anyhow::Result<()> {
     match std::fs::remove_dir_all(kept) {

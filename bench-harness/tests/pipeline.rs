@@ -443,3 +443,41 @@ fn a_rerun_killed_while_keeping_the_old_report_leaves_it_whole() {
     assert!(!dir.path().join("out/.previous").exists(), "completed: the kept report is replaced");
     assert!(report.join("results.json").is_file());
 }
+
+/// A rerun killed while it wrote its report: `results.json`, which marks a
+/// report complete, is moved into place last, so the report left is not
+/// complete, and `--resume` finishes it (all samples measured: nothing
+/// more is) and removes the report kept aside, instead of calling it
+/// complete with charts missing.
+#[test]
+fn a_report_killed_while_written_is_finished_by_resume() {
+    let dir = with_config(SMALL);
+    let output = harness(&["experiments.ron", "--out", "out"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = dir.path().join("out/small");
+    let samples = std::fs::read_to_string(report.join("samples.csv")).unwrap();
+    // What a kill between the charts and results.json leaves after a rerun:
+    // the samples, some files drawn, the replaced report kept aside.
+    let kept = dir.path().join("out/.previous/small");
+    std::fs::create_dir_all(&kept).unwrap();
+    std::fs::copy(report.join("results.json"), kept.join("results.json")).unwrap();
+    std::fs::remove_file(report.join("results.json")).unwrap();
+    std::fs::remove_file(report.join("summary.md")).unwrap();
+    let output = harness(&["experiments.ron", "--resume", "out"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(!stderr(&output).contains("complete in out, kept"), "{}", stderr(&output));
+    assert_eq!(std::fs::read_to_string(report.join("samples.csv")).unwrap(), samples, "nothing measured again");
+    assert!(report.join("summary.md").is_file() && report.join("results.json").is_file());
+    assert!(!dir.path().join("out/.previous").exists(), "the report it replaced is gone");
+}
+
+/// The files of a report in the order it moves them into place.
+#[test]
+fn results_json_is_the_last_file_a_report_moves_into_place() {
+    let dir = with_config(SMALL);
+    let output = harness(&["experiments.ron", "--out", "out"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let listed = stderr(&output);
+    let files = listed.lines().find(|l| l.starts_with("wrote out/small/")).unwrap_or_else(|| panic!("{listed}"));
+    assert!(files.trim_end().ends_with("results.json)"), "{files}");
+}

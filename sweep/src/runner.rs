@@ -285,7 +285,8 @@ fn splitmix64(x: u64) -> u64 {
 #[derive(Debug, Clone, Default)]
 pub struct Stop {
     requests: Arc<AtomicUsize>,
-    signals: bool,
+    /// The installed handlers, while this or a clone lives.
+    signals: Option<Arc<signals::Handlers>>,
     cancel: Arc<AtomicBool>,
 }
 
@@ -299,8 +300,7 @@ impl Stop {
     /// (installing handlers for them: they no longer kill the process;
     /// see [`signals`] for one the process ignores).
     pub fn on_signals() -> std::io::Result<Self> {
-        signals::install()?;
-        Ok(Stop { signals: true, ..Stop::default() })
+        Ok(Stop { signals: Some(Arc::new(signals::install()?)), ..Stop::default() })
     }
 
     /// Asks the run to stop; asking twice also abandons the points in
@@ -311,7 +311,7 @@ impl Stop {
 
     /// How many times a stop was asked for.
     pub fn requests(&self) -> usize {
-        self.requests.load(Ordering::SeqCst) + if self.signals { signals::requests() } else { 0 }
+        self.requests.load(Ordering::SeqCst) + if self.signals.is_some() { signals::requests() } else { 0 }
     }
 
     /// Set once points in flight are to be abandoned (the grace period ran
@@ -324,7 +324,7 @@ impl Stop {
     /// What asked for the stop, for messages: a signal's name or "a stop
     /// request".
     pub fn reason(&self) -> &'static str {
-        if self.signals && signals::requests() > 0 {
+        if self.signals.is_some() && signals::requests() > 0 {
             signals::last().unwrap_or("a signal")
         } else {
             "a stop request"

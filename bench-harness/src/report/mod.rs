@@ -71,12 +71,16 @@ pub trait Exporter {
 /// on drawing, then `summary.md`, `summary.tex` and the figures' pgfplots
 /// data, and the charts (PNG, SVG, PDF) last.
 pub fn exporters() -> Vec<Box<dyn Exporter>> {
+    // results.json last: it is what marks a report complete, and files are
+    // moved into place in this order, so a writer killed half way leaves a
+    // report that is not complete (which --resume finishes), never a
+    // complete one without its charts.
     vec![
         Box::new(csv::SamplesCsv),
-        Box::new(json::ResultsJson),
         Box::new(markdown::Summary),
         Box::new(latex::Latex),
         Box::new(figures::Figures::default()),
+        Box::new(json::ResultsJson),
     ]
 }
 
