@@ -809,6 +809,15 @@ fn repair(path: &Path, spec: Option<&Path>) -> anyhow::Result<()> {
 /// records each submission in the sweep's state file.
 fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
     let spec = Spec::load(&args.spec)?;
+    // The tasks run from this directory, so a program given as a path is
+    // checked exactly; a bare name is looked up on the nodes' PATH, which
+    // may differ from this machine's: only a warning.
+    match spec.template()?.check_program() {
+        Err(sweep::command::TemplateError::ProgramNotFound { program, problem }) if !program.contains('/') => {
+            eprintln!("sweep: warning: program {program:?} {problem} on this machine; the tasks will fail unless the compute nodes have it")
+        }
+        checked => checked?,
+    }
     let header = Header::for_spec(&spec, &args.spec);
     let output = args.output.clone().unwrap_or_else(|| spec.default_output(&args.spec));
     let state_path = SubmissionLog::path_for(&output);

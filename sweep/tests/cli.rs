@@ -656,3 +656,28 @@ fn collect_with_a_shard_per_point_of_a_huge_space_summarises_the_shards() {
     let merged: Vec<usize> = sandbox.load("huge.jsonl").records.iter().map(|r| r.index).collect();
     assert_eq!(merged, [0, 2]);
 }
+
+/// The tasks run from the submitting directory: a program given as a path
+/// that is not there is refused before any script is written; a bare name
+/// missing here only warns, since the compute nodes' PATH may differ.
+#[test]
+fn slurm_checks_the_program_before_writing_a_script() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("local.ron", r#"(space: Range(name: "k", start: 0, end: 4), command: ["./nosuchsim", "{k}"])"#);
+    let output = sandbox.sweep(&["slurm", "local.ron", "--tasks", "2"]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("\"./nosuchsim\" cannot be run"), "{}", stderr(&output));
+    let names: Vec<_> = std::fs::read_dir(sandbox.root()).unwrap_or_else(|e| panic!("{e}")).collect();
+    assert_eq!(names.len(), 1, "only the spec: no script, no log directory");
+
+    sandbox.spec(
+        "bare.ron",
+        r#"(space: Range(name: "k", start: 0, end: 4), command: ["parsweep-no-such-program", "{k}"])"#,
+    );
+    sandbox.spec("fine.ron", r#"(space: Range(name: "k", start: 0, end: 4), command: ["echo", "{k}"])"#);
+    let bare = sandbox.sweep(&["slurm", "bare.ron", "--tasks", "2"]);
+    let fine = sandbox.sweep(&["slurm", "fine.ron", "--tasks", "2"]);
+    assert!(stderr(&bare).contains("warning: program \"parsweep-no-such-program\""), "{}", stderr(&bare));
+    assert!(!stderr(&fine).contains("warning: program"), "{}", stderr(&fine));
+    assert_eq!(bare.status.code(), fine.status.code(), "{}", stderr(&bare));
+}
