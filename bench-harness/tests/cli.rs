@@ -27,10 +27,27 @@ const TWO_EXPERIMENTS: &str = r#"(
     ],
 )"#;
 
-/// `bench-harness ARGS` in `dir`, not yet started.
+/// `bench-harness ARGS` in `dir`, not yet started, with the stop signals'
+/// default actions, as from a terminal: the harness leaves a signal ignored
+/// at its start ignored, and these tests may run with some ignored (under
+/// `nohup`), which would make a test that signals it test nothing. A test
+/// that wants one ignored sets it in a `pre_exec` of its own, run after.
 fn harness_command(args: &[&str], dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_bench-harness"));
     command.args(args).current_dir(dir);
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: the closure only calls signal(2), which is async-signal-safe.
+        unsafe {
+            command.pre_exec(|| {
+                for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1] {
+                    libc::signal(signal, libc::SIG_DFL);
+                }
+                Ok(())
+            });
+        }
+    }
     command
 }
 
@@ -416,23 +433,18 @@ fn a_closed_stderr_or_stdout_neither_panics_nor_loses_the_report() {
     let config = r#"(experiments: [(name: "quiet", workload: Sleep(duration_us: 1000), inputs: Count(4),
         workers: [1, 2], repetitions: 3, warmup: 0, backends: [Sequential, Pool])])"#;
     let dir = with_config(config);
-    let mut child = harness_command(&["experiments.ron", "--out", "out"], dir.path())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stderr.take());
-    let status = child.wait().unwrap();
+    // A pipe whose reader is gone before the harness starts: every write fails.
+    let closed = || {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        writer
+    };
+    let status = harness_command(&["experiments.ron", "--out", "out"], dir.path()).stderr(closed()).status().unwrap();
     assert_eq!(status.code(), Some(0));
     let json = std::fs::read_to_string(dir.path().join("out/quiet/results.json")).unwrap();
     assert!(json.contains("\"Complete\""), "{json}");
 
-    let mut child = harness_command(&["experiments.ron", "--list"], dir.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    drop(child.stdout.take());
-    let output = child.wait_with_output().unwrap();
+    let output = harness_command(&["experiments.ron", "--list"], dir.path()).stdout(closed()).output().unwrap();
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     assert!(stderr(&output).contains("cannot write to standard output"), "{}", stderr(&output));
 }

@@ -39,10 +39,12 @@ impl Sandbox {
         path
     }
 
-    /// `sweep ARGS` in the sandbox, not yet started.
+    /// `sweep ARGS` in the sandbox, not yet started, with the stop signals'
+    /// default actions (see [`default_signals`]).
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_sweep"));
         command.args(args).current_dir(self.root());
+        default_signals(&mut command);
         command
     }
 
@@ -72,4 +74,27 @@ pub fn stderr(output: &Output) -> String {
 
 pub fn stdout(output: &Output) -> String {
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Starts `command` with SIGINT, SIGTERM, SIGHUP and SIGUSR1 at their
+/// default actions, as from a terminal. sweep leaves a signal ignored at
+/// its start ignored, and the tests may themselves run with some ignored
+/// (under `nohup`, or as a script's background job), which the binary
+/// would inherit: the tests that signal it would then test nothing. A test
+/// that wants one ignored sets it in a `pre_exec` of its own, which runs
+/// after this one.
+pub fn default_signals(command: &mut Command) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: the closure only calls signal(2), which is async-signal-safe.
+        unsafe {
+            command.pre_exec(|| {
+                for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1] {
+                    libc::signal(signal, libc::SIG_DFL);
+                }
+                Ok(())
+            });
+        }
+    }
 }
