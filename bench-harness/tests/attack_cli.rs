@@ -4,28 +4,16 @@
 //! measured, the LaTeX output of a suspect measurement and its rounding, a
 //! misleading hint).
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use bench_harness::analysis::analyze;
 use bench_harness::config::Plan;
 use bench_harness::machine::{Conditions, Machine};
 use bench_harness::measure::{cells, Sample};
 use bench_harness::report::{ExperimentReport, RunStatus};
-
-fn harness(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bench-harness")).args(args).current_dir(dir).output().unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn with_config(text: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("experiments.ron"), text).unwrap();
-    dir
-}
+use common::{harness, stderr, with_config};
 
 const SMALL: &str = r#"(experiments: [(name: "small", workload: Square, inputs: Count(8), workers: [1, 2],
     repetitions: 3, warmup: 0, backends: [Sequential, Pool])])"#;

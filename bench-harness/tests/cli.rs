@@ -1,7 +1,11 @@
 //! The `bench-harness` command as a user runs it: arguments, errors, exit codes.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
+
+use common::{harness, harness_command, stderr, with_config};
 
 const TWO_EXPERIMENTS: &str = r#"(
     experiments: [
@@ -26,44 +30,6 @@ const TWO_EXPERIMENTS: &str = r#"(
         ),
     ],
 )"#;
-
-/// `bench-harness ARGS` in `dir`, not yet started, with the stop signals'
-/// default actions, as from a terminal: the harness leaves a signal ignored
-/// at its start ignored, and these tests may run with some ignored (under
-/// `nohup`), which would make a test that signals it test nothing. A test
-/// that wants one ignored sets it in a `pre_exec` of its own, run after.
-fn harness_command(args: &[&str], dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_bench-harness"));
-    command.args(args).current_dir(dir);
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt;
-        // SAFETY: the closure only calls signal(2), which is async-signal-safe.
-        unsafe {
-            command.pre_exec(|| {
-                for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1] {
-                    libc::signal(signal, libc::SIG_DFL);
-                }
-                Ok(())
-            });
-        }
-    }
-    command
-}
-
-fn harness(args: &[&str], dir: &Path) -> Output {
-    harness_command(args, dir).output().unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn with_config(text: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("experiments.ron"), text).unwrap();
-    dir
-}
 
 #[test]
 fn help_explains_the_outputs() {

@@ -1,25 +1,15 @@
 //! The run pipeline as a user meets it: what it refuses to overwrite, what
 //! it reads back, and what it leaves behind.
 
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Output};
 
+use common::{harness, harness_command, stderr, with_config};
+
 const SMALL: &str = r#"(experiments: [(name: "small", workload: Square, inputs: Count(8), workers: [1, 2],
     repetitions: 3, warmup: 0, backends: [Sequential, Pool])])"#;
-
-fn harness(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bench-harness")).args(args).current_dir(dir).output().unwrap()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
-
-fn with_config(text: &str) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("experiments.ron"), text).unwrap();
-    dir
-}
 
 /// What a run of [`SMALL`] killed after its first samples leaves in `dir/out`.
 fn killed(dir: &Path) -> String {
@@ -125,27 +115,6 @@ fn report_and_compare_refuse_a_samples_csv_that_disagrees_with_results_json() {
     assert!(!dir.path().join("cmp").exists(), "nothing written");
 }
 
-/// `bench-harness ARGS` in `dir`, not yet started, with the stop signals'
-/// default actions, as from a terminal: the harness leaves a signal ignored
-/// at its start ignored, and these tests may run with some ignored (under
-/// `nohup`), which would make a test that signals it test nothing.
-#[cfg(unix)]
-fn signalled_harness(args: &[&str], dir: &Path) -> Command {
-    use std::os::unix::process::CommandExt;
-    let mut command = Command::new(env!("CARGO_BIN_EXE_bench-harness"));
-    command.args(args).current_dir(dir);
-    // SAFETY: the closure only calls signal(2), which is async-signal-safe.
-    unsafe {
-        command.pre_exec(|| {
-            for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1] {
-                libc::signal(signal, libc::SIG_DFL);
-            }
-            Ok(())
-        });
-    }
-    command
-}
-
 /// Sends `signal` to the process `pid`.
 #[cfg(unix)]
 fn kill(signal: &str, pid: u32) {
@@ -158,7 +127,7 @@ fn a_second_ctrl_c_while_the_report_is_written_leaves_it_whole() {
     let config = r#"(experiments: [(name: "slow", workload: Sleep(duration_us: 5000), inputs: Count(4),
         workers: [1, 2], repetitions: 40, warmup: 0, backends: [Sequential, Pool])])"#;
     let dir = with_config(config);
-    let child = signalled_harness(&["experiments.ron", "--out", "out"], dir.path())
+    let child = harness_command(&["experiments.ron", "--out", "out"], dir.path())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -311,7 +280,7 @@ fn rerun_stopped(dir: &Path, stop: &str) -> (Vec<u8>, Output) {
     let report = dir.join("out/slow");
     let results = std::fs::read(report.join("results.json")).unwrap();
     let old_samples = std::fs::read_to_string(report.join("samples.csv")).unwrap();
-    let child = signalled_harness(&["experiments.ron", "--out", "out"], dir)
+    let child = harness_command(&["experiments.ron", "--out", "out"], dir)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
