@@ -63,11 +63,12 @@ fn a_tiny_experiment_writes_every_output() {
     let out = dir.path().join("reports/tiny");
     let written = write_report(&report, &out).unwrap();
     let names: Vec<String> = written.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    // In the order they are moved into place: results.json, which marks
+    // the report complete, last.
     assert_eq!(
         names,
         [
             "samples.csv",
-            "results.json",
             "summary.md",
             "summary.tex",
             "speedup.dat",
@@ -85,7 +86,8 @@ fn a_tiny_experiment_writes_every_output() {
             "backends.pdf",
             "overhead.png",
             "overhead.svg",
-            "overhead.pdf"
+            "overhead.pdf",
+            "results.json"
         ]
     );
     for svg in written.iter().filter(|p| p.extension().is_some_and(|e| e == "svg")) {
@@ -154,7 +156,7 @@ fn an_experiment_stopped_before_its_first_run_still_gets_its_report() {
     let out = dir.path().join("reports/tiny");
     let written = write_report(&report, &out).unwrap();
     let names: Vec<String> = written.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
-    assert_eq!(names, ["samples.csv", "results.json", "summary.md", "summary.tex"]);
+    assert_eq!(names, ["samples.csv", "summary.md", "summary.tex", "results.json"]);
     let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
     assert!(summary.contains("> **Interrupted:** 0 of 44 planned repetitions"), "{summary}");
     assert_eq!(read_results_json(&out.join("results.json")).unwrap(), report);
