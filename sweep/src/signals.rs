@@ -27,9 +27,9 @@ static LAST: AtomicI32 = AtomicI32::new(0);
 /// while no [`Handlers`] lives.
 static PIPE: [AtomicI32; 2] = [AtomicI32::new(-1), AtomicI32::new(-1)];
 
-/// The signals that ask for a graceful stop.
+/// The signals that ask for a graceful stop: what [`install`] handles.
 #[cfg(unix)]
-const STOP_SIGNALS: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1];
+pub const STOP_SIGNALS: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1];
 
 #[cfg(unix)]
 extern "C" fn on_signal(signal: libc::c_int) {

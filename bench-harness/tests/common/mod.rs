@@ -23,7 +23,7 @@ pub fn harness_command(args: &[&str], dir: &Path) -> Command {
         // SAFETY: the closure only calls signal(2), which is async-signal-safe.
         unsafe {
             command.pre_exec(|| {
-                for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1] {
+                for signal in sweep::signals::STOP_SIGNALS {
                     libc::signal(signal, libc::SIG_DFL);
                 }
                 Ok(())

@@ -90,7 +90,7 @@ pub fn default_signals(command: &mut Command) {
         // SAFETY: the closure only calls signal(2), which is async-signal-safe.
         unsafe {
             command.pre_exec(|| {
-                for signal in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGUSR1] {
+                for signal in sweep::signals::STOP_SIGNALS {
                     libc::signal(signal, libc::SIG_DFL);
                 }
                 Ok(())
