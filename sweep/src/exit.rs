@@ -5,8 +5,8 @@
 //! |-------------|------------------------------------------------------------------|
 //! | 0           | done: every point of the run has a value (or the command worked) |
 //! | 1           | the command could not be carried out: an I/O error, a results file held by another run, a Slurm tool that failed |
-//! | 2           | bad input: command line, spec, or a file that is not this sweep's |
-//! | 3           | incomplete: some points failed or were given up (`run`), or have no value (`collect`) |
+//! | 2           | bad input: command line, spec, a file that is not this sweep's, or results `plot` cannot draw as asked |
+//! | 3           | incomplete: some points failed or were given up (`run`), or have no value (`collect`, and `plot` when none has) |
 //! | 128 + N     | stopped by signal N (SIGHUP 129, SIGINT 130, SIGTERM 143, SIGUSR1 138): what was computed is saved; run it again to resume |
 //!
 //! Errors are classified by type ([`ExitCode::of`]): a subcommand returns
@@ -16,6 +16,7 @@
 use std::fmt;
 
 use crate::command::TemplateError;
+use crate::plot::PlotError;
 use crate::slurm::{CollectError, SlurmError};
 use crate::space::SpaceError;
 use crate::spec::SpecError;
@@ -76,6 +77,16 @@ impl ExitCode {
             }
             if let Some(error) = cause.downcast_ref::<SlurmError>() {
                 return ExitCode::of_slurm(error);
+            }
+            if let Some(error) = cause.downcast_ref::<PlotError>() {
+                return match error {
+                    // The sweep is not done: no point has a value yet.
+                    PlotError::NoData => ExitCode::Incomplete,
+                    // Values or axes this chart cannot show, or a chart
+                    // path naming a results file: the arguments' fault.
+                    PlotError::Unsupported(_) | PlotError::Refused(_) => ExitCode::BadInput,
+                    PlotError::Write { .. } | PlotError::Drawing { .. } => ExitCode::Failure,
+                };
             }
             // Its `Store` and `Shard` variants are transparent: their
             // `source()` is the wrapped error's source, so the wrapped error
@@ -190,6 +201,10 @@ mod tests {
         assert_eq!(code(CollectError::from(other).into()), 2);
         let held = StoreError::Locked { path: PathBuf::from("r.jsonl"), holder: "pid 1".into() };
         assert_eq!(code(CollectError::from(held).into()), 1);
+        assert_eq!(code(anyhow::Error::from(PlotError::NoData).context("cannot plot r.jsonl")), 3);
+        assert_eq!(code(PlotError::Unsupported("three varying axes".into()).into()), 2);
+        let write = PlotError::Write { path: PathBuf::from("r.png"), reason: "disk full".into() };
+        assert_eq!(code(write.into()), 1);
         assert_eq!(ExitCode::Done.status(), 0);
     }
 }

@@ -139,6 +139,29 @@ fn bad_arguments_to_status_and_plot_exit_two() {
     }
 }
 
+/// `plot` classifies its refusals as the other subcommands do: values it
+/// cannot draw as asked (strings, a missing `--value-key`) are bad input
+/// (2), and a sweep none of whose points has a value yet is incomplete (3).
+#[test]
+fn plot_refusals_exit_two_and_a_sweep_with_no_value_exits_three() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("words.ron", r#"(space: Range(name: "k", start: 0, end: 3), command: ["echo", "\"abc\""])"#);
+    sandbox.spec("fail.ron", r#"(space: Range(name: "k", start: 0, end: 2), command: ["sh", "-c", "exit 4"])"#);
+    let words = sandbox.sweep(&["run", "--no-progress", "words.ron"]);
+    assert_eq!(code(&words), Some(0), "{}", stderr(&words));
+    let failed = sandbox.sweep(&["run", "--no-progress", "fail.ron"]);
+    assert_eq!(code(&failed), Some(3), "{}", stderr(&failed));
+    for (args, expected) in [
+        (&["plot", "words.jsonl"][..], 2),
+        (&["plot", "words.jsonl", "--value-key", "y"], 2),
+        (&["plot", "fail.jsonl"], 3),
+    ] {
+        let output = sandbox.sweep(args);
+        assert_eq!(code(&output), Some(expected), "{args:?}: {}", stderr(&output));
+    }
+    assert!(stderr(&sandbox.sweep(&["plot", "fail.jsonl"])).contains("no successful points"));
+}
+
 /// `collect` refuses shard or results files of another sweep as `run`
 /// does, with the same status: 2, a file that is not this sweep's.
 #[test]
