@@ -274,21 +274,9 @@ fn subcommand(command: Command) -> anyhow::Result<Finished> {
 /// Parses the process's arguments and runs them with `registry`'s
 /// workloads and backends; the exit code to return from `main`.
 pub fn main_with(registry: Registry) -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match sweep::exit::parse_args::<Cli>("bench-harness") {
         Ok(cli) => cli,
-        Err(error) => {
-            let printed = error.print();
-            if error.use_stderr() {
-                return ExitCode::from(2);
-            }
-            // --help and --version are answers, not errors; but an answer
-            // that could not be written (`--help > /dev/full`) is a failure.
-            if let Err(reason) = printed {
-                eprintln!("error: cannot write to standard output: {reason}");
-                return ExitCode::FAILURE;
-            }
-            return ExitCode::SUCCESS;
-        }
+        Err(code) => return code.into(),
     };
     let outcome = run(cli, &registry).and_then(|finished| match sweep::output::stdout_failed() {
         Some(reason) => Err(anyhow::anyhow!("cannot write to standard output: {reason}")),

@@ -123,6 +123,27 @@ impl ExitCode {
     }
 }
 
+/// Parses the process's arguments as `C`, the one way both binaries do:
+/// or else prints what clap has to say and returns the status to end
+/// with. A usage error is bad input (2); `--help` and `--version` are
+/// answers, not errors (0), but an answer that could not be written
+/// (`--help > /dev/full`) is a failure (1), named after `program`.
+pub fn parse_args<C: clap::Parser>(program: &str) -> Result<C, ExitCode> {
+    C::try_parse().map_err(|error| {
+        let printed = error.print();
+        if error.use_stderr() {
+            return ExitCode::BadInput;
+        }
+        match printed {
+            Ok(()) => ExitCode::Done,
+            Err(reason) => {
+                crate::eprintln!("{program}: error: cannot write to standard output: {reason}");
+                ExitCode::Failure
+            }
+        }
+    })
+}
+
 impl From<ExitCode> for std::process::ExitCode {
     fn from(code: ExitCode) -> Self {
         std::process::ExitCode::from(code.status())

@@ -316,21 +316,9 @@ struct CollectArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match sweep::exit::parse_args::<Cli>("sweep") {
         Ok(cli) => cli,
-        Err(error) => {
-            let printed = error.print();
-            if error.use_stderr() {
-                return sweep::ExitCode::BadInput.into();
-            }
-            // --help and --version are answers, not errors; but an answer
-            // that could not be written (`--help > /dev/full`) is a failure.
-            if let Err(reason) = printed {
-                eprintln!("sweep: error: cannot write to standard output: {reason}");
-                return sweep::ExitCode::Failure.into();
-            }
-            return ExitCode::SUCCESS;
-        }
+        Err(code) => return code.into(),
     };
     let outcome = dispatch(cli).and_then(|()| match sweep::output::stdout_failed() {
         Some(reason) => Err(anyhow::anyhow!("cannot write to standard output: {reason}")),

@@ -396,7 +396,8 @@ fn no_output_path_replaces_a_results_file() {
 }
 
 /// A chart of a 10^12-point space is refused with a message, before
-/// anything the size of the space is allocated (it was an abort).
+/// anything the size of the space is allocated (it was an abort), as bad
+/// input (2): a chart that cannot show this sweep.
 #[test]
 fn a_huge_space_is_refused_by_plot_not_aborted() {
     let sandbox = Sandbox::new();
@@ -409,7 +410,7 @@ fn a_huge_space_is_refused_by_plot_not_aborted() {
     for (spec, results) in [("huge.ron", "huge.jsonl"), ("line.ron", "line.jsonl")] {
         ok(sandbox.sweep(&["run", "--no-progress", spec, "--limit", "3"]));
         let output = sandbox.sweep(&["plot", results]);
-        assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
         assert!(stderr(&output).contains("1000000000000 points"), "{}", stderr(&output));
     }
 }
