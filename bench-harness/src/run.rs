@@ -94,7 +94,8 @@ fn build_or_machine_changed(then: &Machine, now: &Machine) -> Vec<String> {
 /// Reads what an earlier run of `experiment` left in `dir`, for `--resume`
 /// by `machine`'s build. Errors when that run measured a differently
 /// defined experiment, on another machine or with another build (their
-/// samples would be mixed), or its samples do not fit this one.
+/// samples would be mixed or, for a complete report, the run would be of
+/// two builds), or its samples do not fit this one.
 pub fn previous(experiment: &Experiment, machine: &Machine, dir: &Path) -> anyhow::Result<Previous> {
     let differently_defined = || {
         format!(
@@ -116,11 +117,14 @@ pub fn previous(experiment: &Experiment, machine: &Machine, dir: &Path) -> anyho
     if results.exists() {
         let report = json::read_results_json(&results)?;
         anyhow::ensure!(report.experiment == *experiment, differently_defined());
+        // Complete or not, a report of another build is not this run's:
+        // kept beside the experiments this build measures, it would make
+        // one run of two builds.
+        let differences = build_or_machine_changed(&report.machine, machine);
+        anyhow::ensure!(differences.is_empty(), other_build(differences));
         if report.status == RunStatus::Complete {
             return Ok(Previous::Complete(Box::new(report)));
         }
-        let differences = build_or_machine_changed(&report.machine, machine);
-        anyhow::ensure!(differences.is_empty(), other_build(differences));
     } else if let Ok(text) = std::fs::read_to_string(dir.join(STARTED_FILE)) {
         // A killed run: only its start record tells what it measured.
         let started: Started =
@@ -777,6 +781,25 @@ mod tests {
         let rebuilt = Machine { git_revision: "0000000".into(), ..machine.clone() };
         let error = previous(&experiment, &rebuilt, dir.path()).unwrap_err().to_string();
         assert!(error.contains(&format!("harness revision: {} → 0000000", machine.git_revision)), "{error}");
+    }
+
+    /// A complete report is kept by `--resume` only when this build
+    /// measured it: kept beside what this build measures next, another
+    /// build's would make one run of two builds.
+    #[test]
+    fn resuming_keeps_a_complete_report_only_of_this_build() {
+        let experiment = crate::testing::experiment(
+            "(experiments: [(name: \"k\", workload: Square, inputs: Count(10), workers: [1, 2], repetitions: 3, \
+             backends: [Sequential, Pool])])",
+        );
+        let report = crate::testing::report(experiment.clone(), 2, |_| 0.001);
+        let dir = tempfile::tempdir().unwrap();
+        json::write_results_json(&dir.path().join(json::FILE_NAME), &report).unwrap();
+        assert!(matches!(previous(&experiment, &report.machine, dir.path()), Ok(Previous::Complete(_))));
+        let rebuilt = Machine { git_revision: "0000000".into(), ..report.machine.clone() };
+        let error = previous(&experiment, &rebuilt, dir.path()).unwrap_err().to_string();
+        assert!(error.contains("measured by another build"), "{error}");
+        assert!(error.contains(&format!("harness revision: {} → 0000000", report.machine.git_revision)), "{error}");
     }
 
     #[test]
