@@ -20,6 +20,15 @@ pub enum BuildError {
         /// The number asked for.
         requested: usize,
     },
+    /// The name given to a worker by
+    /// [`Builder::thread_name`](crate::Builder::thread_name) holds a NUL
+    /// byte, which no thread name may hold.
+    ThreadName {
+        /// The worker's index.
+        worker: usize,
+        /// The name given.
+        name: String,
+    },
     /// The operating system refused to start a worker thread.
     Spawn(std::io::Error),
 }
@@ -33,6 +42,9 @@ impl fmt::Display for BuildError {
             BuildError::TooManyWorkers { requested } => {
                 write!(f, "a thread pool has at most {} workers, but {requested} were requested", crate::MAX_WORKERS)
             }
+            BuildError::ThreadName { worker, name } => {
+                write!(f, "the name of worker {worker}, {name:?}, holds a NUL byte, which no thread name may hold")
+            }
             BuildError::Spawn(e) => write!(f, "could not start a worker thread: {e}"),
         }
     }
@@ -42,7 +54,7 @@ impl std::error::Error for BuildError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             BuildError::Spawn(e) => Some(e),
-            BuildError::ZeroWorkers | BuildError::TooManyWorkers { .. } => None,
+            BuildError::ZeroWorkers | BuildError::TooManyWorkers { .. } | BuildError::ThreadName { .. } => None,
         }
     }
 }

@@ -106,6 +106,11 @@ impl Builder {
     /// Records per-task queue wait and run time and per-worker busy time;
     /// read them with [`ThreadPool::metrics`].
     ///
+    /// Every task's timing is kept (24 bytes each; a map's task is a
+    /// chunk) until [`ThreadPool::reset_metrics`], and each
+    /// [`ThreadPool::metrics`] call copies them all: a long-lived pool
+    /// running millions of tasks should read and reset them now and then.
+    ///
     /// ```
     /// let pool = pool::ThreadPool::builder().num_workers(2).metrics(true).build().unwrap();
     /// pool.submit(|| ()).wait().unwrap();
@@ -187,6 +192,11 @@ impl Builder {
                 Some(name) => name(index),
                 None => format!("pool-{index}"),
             };
+            // std's spawn panics on such a name; `pool` is dropped here,
+            // stopping the workers already started.
+            if name.contains('\0') {
+                return Err(BuildError::ThreadName { worker: index, name });
+            }
             let mut builder = thread::Builder::new().name(name);
             if let Some(bytes) = self.stack_size {
                 builder = builder.stack_size(bytes);

@@ -354,6 +354,20 @@ fn failed_builds_and_panicking_start_handlers_leave_no_thread() {
             });
             assert!(outcome.is_err());
             assert_eq!(settle_threads(before), before, "after a panicking thread-name hook");
+            // A name std cannot give a thread, on the third worker: an
+            // error naming it, not std's panic, and no worker left.
+            let refused = ThreadPool::builder()
+                .num_workers(4)
+                .thread_name(|i| if i == 2 { "w\0two".to_owned() } else { format!("w{i}") })
+                .build()
+                .map(drop)
+                .unwrap_err();
+            assert!(
+                matches!(&refused, pool::BuildError::ThreadName { worker: 2, name } if name == "w\0two"),
+                "{refused:?}"
+            );
+            assert!(refused.to_string().contains("NUL"), "{refused}");
+            assert_eq!(settle_threads(before), before, "after a name holding NUL");
         }
     });
 }

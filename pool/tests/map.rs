@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use common::{durations, pause_us, quiet_intentional_panics, within, Counted, PanicsAt, INTENTIONAL};
+use common::{durations, in_child, pause_us, quiet_intentional_panics, within, Counted, PanicsAt, INTENTIONAL};
 use pool::{Chunking, TaskError, ThreadPool, MAX_AUTO_CHUNK};
 
 const CHUNKINGS: [Chunking; 5] =
@@ -300,6 +300,40 @@ fn size_hint_counts_what_is_left() {
 fn chunk_size_zero_is_refused() {
     let pool = ThreadPool::new(1).unwrap();
     let _ = pool.map(f, 0..4u64).chunk_size(0);
+}
+
+/// The refusals of `chunk_size(0)` and `window(0)` point at the caller's
+/// line, where the mistake is, not into the pool: for every map flavour.
+#[test]
+#[cfg_attr(miri, ignore = "runs in a child process, which Miri cannot start")]
+fn a_zero_chunk_size_or_window_panics_at_the_callers_line() {
+    // In a process of its own: the panic hook is the whole process's.
+    in_child("a_zero_chunk_size_or_window_panics_at_the_callers_line", zero_settings_panic_at_the_callers_line);
+}
+
+fn zero_settings_panic_at_the_callers_line() {
+    type Seen = std::sync::Arc<std::sync::Mutex<Vec<String>>>;
+    let seen: Seen = Default::default();
+    let hook_seen = std::sync::Arc::clone(&seen);
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let at = info.location().map_or_else(String::new, |l| l.file().to_owned());
+        hook_seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(at);
+    }));
+    let pool = ThreadPool::new(1).unwrap();
+    let attempts: [&dyn Fn(); 4] = [
+        &|| drop(pool.map(f, 0..4u64).chunk_size(0)),
+        &|| drop(pool.map(f, 0..4u64).window(0)),
+        &|| drop(pool.try_map(f, 0..4u64).chunk_size(0)),
+        &|| drop(pool.map_unordered(f, 0..4u64).window(0)),
+    ];
+    for attempt in attempts {
+        assert!(std::panic::catch_unwind(std::panic::AssertUnwindSafe(attempt)).is_err());
+    }
+    std::panic::set_hook(previous);
+    let seen = seen.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+    assert_eq!(seen.len(), 4, "{seen:?}");
+    assert!(seen.iter().all(|file| file.ends_with("tests/map.rs")), "{seen:?}");
 }
 
 #[test]

@@ -39,8 +39,10 @@ macro_rules! settings {
         #[doc = concat!("let n = pool.", $example, ".chunk_size(pool::Chunking::Auto).count();")]
         /// assert_eq!(n, 1000);
         /// ```
-        // Inline, as the map's constructors: see `Cursor`.
+        // Inline, as the map's constructors: see `Cursor`. The panic
+        // names the caller's line, not this one.
         #[inline]
+        #[track_caller]
         pub fn chunk_size(mut self, chunking: impl Into<Chunking>) -> Self {
             let chunking = chunking.into();
             if let Chunking::Fixed(size) = chunking {
@@ -71,6 +73,7 @@ macro_rules! settings {
         /// ```
         // Inline, as the map's constructors: see `Cursor`.
         #[inline]
+        #[track_caller]
         pub fn window(mut self, chunks: usize) -> Self {
             assert!(chunks >= 1, "a map's window must hold at least 1 chunk, got {chunks}");
             self.engine.feeder.set_window(chunks);

@@ -210,6 +210,7 @@ where
     /// assert_eq!(pool.map(|x: u8| x, 0..10u8).chunk_size(3).count(), 10);
     /// ```
     #[inline]
+    #[track_caller]
     pub fn chunk_size(self, chunking: impl Into<Chunking>) -> Self {
         Map { inner: self.inner.chunk_size(chunking) }
     }
@@ -221,6 +222,7 @@ where
     /// assert_eq!(pool.map(|x: u8| x, 0..10u8).window(1).count(), 10);
     /// ```
     #[inline]
+    #[track_caller]
     pub fn window(self, chunks: usize) -> Self {
         Map { inner: self.inner.window(chunks) }
     }
