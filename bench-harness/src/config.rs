@@ -56,8 +56,9 @@ pub struct Experiment {
     pub inputs: Inputs,
     /// Worker (thread) counts to sweep; more than the machine's cores is allowed.
     pub workers: WorkerCounts,
-    /// Chunk sizes to sweep for the backends that take one (`Pool`, `Rayon`).
-    #[serde(default = "default_chunk_sizes")]
+    /// Chunk sizes to sweep for the backends that take one (`Pool`, `Rayon`);
+    /// non-empty, each listed once.
+    #[serde(default = "default_chunk_sizes", deserialize_with = "unique_chunk_sizes")]
     pub chunk_sizes: Vec<ChunkSize>,
     /// Timed repetitions per measurement cell.
     pub repetitions: Repetitions,
@@ -110,6 +111,25 @@ impl fmt::Display for Pinning {
 
 fn default_chunk_sizes() -> Vec<ChunkSize> {
     vec![ChunkSize::Auto]
+}
+
+/// The chunk sizes as listed, refused while parsing (so the error has the
+/// list's position) when empty or when one repeats: a repeated one would be
+/// measured, and written to `samples.csv`, as two cells of the same name.
+fn unique_chunk_sizes<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<ChunkSize>, D::Error> {
+    let chunks = Vec::<ChunkSize>::deserialize(deserializer)?;
+    if chunks.is_empty() {
+        return Err(serde::de::Error::custom("`chunk_sizes` is empty; omit it to use [Auto]"));
+    }
+    let mut seen = HashSet::new();
+    if let Some(duplicate) = chunks.iter().find(|chunk| !seen.insert(**chunk)) {
+        let written = match duplicate {
+            ChunkSize::Fixed(n) => format!("Fixed({n})"),
+            ChunkSize::Auto => "Auto".to_owned(),
+        };
+        return Err(serde::de::Error::custom(format!("`chunk_sizes` lists {written} twice")));
+    }
+    Ok(chunks)
 }
 
 fn default_warmup() -> u32 {
@@ -702,12 +722,6 @@ impl Plan {
                 return Err(format!(
                     "experiment {:?}: `fit_max_workers` must be at least 2: a fit over one worker count or none \
                      describes nothing (leave it out to fit up to the machine's cores)",
-                    experiment.name.as_str()
-                ));
-            }
-            if experiment.chunk_sizes.is_empty() {
-                return Err(format!(
-                    "experiment {:?}: `chunk_sizes` is empty; omit it to use [Auto]",
                     experiment.name.as_str()
                 ));
             }

@@ -169,6 +169,22 @@ fn zero_repetitions_and_zero_chunks_are_refused() {
     assert!(message.contains("chunk size must be at least 1"), "{message}");
 }
 
+/// A chunk size listed twice was measured as two cells of one name: every
+/// cell twice in the report, and `samples.csv` that `report` and `compare`
+/// then refused as out of order.
+#[test]
+fn a_chunk_size_listed_twice_or_no_chunk_size_is_refused_at_its_line() {
+    for (chunks, twice) in [("[Auto, Auto]", "Auto"), ("[Fixed(4), Auto, Fixed(4)]", "Fixed(4)")] {
+        let (line, _, message) = syntax_error(&with_line("[Fixed(1), Auto]", chunks));
+        assert_eq!(line, 8, "{chunks}");
+        assert!(message.contains(&format!("`chunk_sizes` lists {twice} twice")), "{chunks}: {message}");
+    }
+    let (line, _, message) = syntax_error(&with_line("[Fixed(1), Auto]", "[]"));
+    assert_eq!(line, 8);
+    assert!(message.contains("`chunk_sizes` is empty"), "{message}");
+    assert!(parse(&with_line("[Fixed(1), Auto]", "[Fixed(4), Fixed(1)]")).is_ok());
+}
+
 #[test]
 fn a_missing_sequential_baseline_is_refused() {
     let (_, _, message) = syntax_error(&with_line("[Sequential, Pool, Rayon]", "[Pool, Rayon]"));
