@@ -137,7 +137,8 @@ fn default_warmup() -> u32 {
 }
 
 /// An experiment name: non-empty, made of letters, digits, `-`, `_` and `.`,
-/// so it is safe as a directory name.
+/// and not starting with `.`, so it is safe as a directory name and never
+/// one of the harness's own (`.previous`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ExperimentName(String);
@@ -156,10 +157,18 @@ impl TryFrom<String> for ExperimentName {
         let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
         if name.is_empty() {
             Err("`name` must not be empty".to_owned())
-        } else if name.starts_with('.') || !name.chars().all(allowed) {
+        } else if !name.chars().all(allowed) {
             Err(format!(
                 "`name` {name:?} must use only letters, digits, `-`, `_` and `.` \
                  (it names the report directory)"
+            ))
+        } else if name.starts_with('.') {
+            // As a directory under --out, `.` is the run's own directory,
+            // `..` its parent, `.previous` where reruns keep replaced
+            // reports; other hidden names are kept for the harness too.
+            Err(format!(
+                "`name` {name:?} must not start with `.`: such names are kept for the harness's own directories \
+                 (`.previous`, where a rerun keeps the report it replaces)"
             ))
         } else {
             Ok(Self(name))

@@ -198,6 +198,20 @@ fn an_unsafe_experiment_name_is_refused() {
     assert!(message.contains("report directory"), "{message}");
 }
 
+/// `.previous`, `.a` and `.` were refused for using characters other than
+/// "letters, digits, -, _ and .": all of theirs are allowed; the leading
+/// dot is what is refused, and the message now says so.
+#[test]
+fn a_name_starting_with_a_dot_is_refused_for_the_dot() {
+    for name in [".previous", ".a", ".", ".."] {
+        let (line, _, message) = syntax_error(&with_line("\"tiny\"", &format!("{name:?}")));
+        assert_eq!(line, 4, "{name}");
+        assert!(message.contains("must not start with `.`"), "{name}: {message}");
+        assert!(!message.contains("must use only"), "{name}: {message}");
+    }
+    assert!(parse(&with_line("\"tiny\"", "\"v1.2\"")).is_ok(), "a dot inside a name is fine");
+}
+
 #[test]
 fn duplicate_names_and_bad_workload_values_name_the_experiment() {
     let block = r#"(name: "tiny", workload: Square, inputs: Count(1), workers: [1],
