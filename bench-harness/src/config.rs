@@ -347,7 +347,7 @@ impl From<Inputs> for InputsSpec {
 pub const MAX_WORKERS: usize = 1024;
 
 /// The worker counts an experiment sweeps: non-empty, each from 1 to
-/// [`MAX_WORKERS`], kept sorted and without duplicates.
+/// [`MAX_WORKERS`] and listed once, kept sorted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "Vec<usize>", into = "Vec<usize>")]
 pub struct WorkerCounts(Vec<usize>);
@@ -376,7 +376,12 @@ impl TryFrom<Vec<usize>> for WorkerCounts {
             ));
         }
         counts.sort_unstable();
-        counts.dedup();
+        // Refused rather than merged, as a backend or chunk size listed
+        // twice is: `[1, 2, 2]` is more likely a typo for `[1, 2, 4]` than
+        // a wish to measure 2 twice.
+        if let Some(twice) = counts.windows(2).find(|pair| pair[0] == pair[1]) {
+            return Err(format!("`workers` lists {} twice", twice[0]));
+        }
         Ok(Self(counts))
     }
 }
