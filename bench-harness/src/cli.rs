@@ -219,8 +219,10 @@ enum Command {
         a: PathBuf,
         /// The candidate, compared against A.
         b: PathBuf,
-        /// Where comparison.md and the charts go.
-        #[arg(long, value_name = "DIR", default_value = "reports/latest/compare")]
+        /// Where comparison.md and the charts go (ignored by git; beside
+        /// reports/latest, not in it, where an experiment named `compare`
+        /// has its report). Never an experiment's report directory.
+        #[arg(long, value_name = "DIR", default_value = "reports/compare")]
         out: PathBuf,
         /// Names of A and B in tables and legends, comma-separated.
         #[arg(long, value_delimiter = ',', default_value = "A,B", value_name = "A,B")]

@@ -378,6 +378,16 @@ pub fn compare_dirs(
             reasons.join("; ")
         );
     }
+    // Its files would be mixed into that report, which a rerun of the
+    // experiment then moves aside or deletes with its own.
+    let report_files = [crate::report::json::FILE_NAME, crate::report::csv::FILE_NAME, crate::run::STARTED_FILE];
+    if let Some(file) = report_files.iter().find(|file| out.join(file).exists()) {
+        anyhow::bail!(
+            "{} is an experiment's report directory (it holds {file}): the comparison is not written into it; \
+             choose another --out",
+            out.display()
+        );
+    }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     for ((run_a, run_b), comparison) in pairs.iter().zip(&comparisons) {
         let name = run_a.report.experiment.name.as_str();
