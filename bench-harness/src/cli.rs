@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use crate::comparison::compare_dirs;
-use crate::config::Plan;
+use crate::config::{ConfigError, Plan};
 use crate::custom::Registry;
 use crate::machine::Machine;
 use crate::measure::{cells, Sample};
@@ -23,6 +23,7 @@ use crate::run::{
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
 use indicatif::{ProgressBar, ProgressStyle};
+use sweep::exit::Usage;
 // Never panicking on a closed or hung-up stderr or stdout: see sweep::output.
 use sweep::{eprintln, println};
 
@@ -130,6 +131,9 @@ impl Drop for Watcher {
 /// A rerun keeps the complete report it replaces in
 /// DIR/.previous/<experiment>/ until it completes.
 ///
+/// Exit status: 0 done; 1 could not be carried out; 2 bad input (the
+/// experiment file, or the command line); 128 + N stopped by signal N.
+///
 /// Build with --release: timings from a debug build are not representative.
 #[derive(Debug, Parser)]
 #[command(name = "bench-harness", version, verbatim_doc_comment, args_conflicts_with_subcommands = true)]
@@ -215,8 +219,10 @@ enum Command {
         a: PathBuf,
         /// The candidate, compared against A.
         b: PathBuf,
-        /// Where comparison.md and the charts go.
-        #[arg(long, value_name = "DIR", default_value = "reports/latest/compare")]
+        /// Where comparison.md and the charts go (ignored by git; beside
+        /// reports/latest, not in it, where an experiment named `compare`
+        /// has its report). Never an experiment's report directory.
+        #[arg(long, value_name = "DIR", default_value = "reports/compare")]
         out: PathBuf,
         /// Names of A and B in tables and legends, comma-separated.
         #[arg(long, value_delimiter = ',', default_value = "A,B", value_name = "A,B")]
@@ -248,9 +254,15 @@ fn subcommand(command: Command) -> anyhow::Result<Finished> {
         }
         Command::Compare { a, b, out, names, format, threshold } => {
             let [name_a, name_b] = names.as_slice() else {
-                anyhow::bail!("--names takes two names, A's and B's, separated by a comma; got {}", names.len());
+                return Err(Usage(format!(
+                    "--names takes two names, A's and B's, separated by a comma; got {}",
+                    names.len()
+                ))
+                .into());
             };
-            anyhow::ensure!(name_a != name_b, "--names: A and B need different names, got {name_a:?} twice");
+            if name_a == name_b {
+                return Err(Usage(format!("--names: A and B need different names, got {name_a:?} twice")).into());
+            }
             let names = (name_a.as_str(), name_b.as_str());
             let (markdown, _) = compare_dirs(&a, &b, names, &out, &format, threshold)?;
             println!("{markdown}");
@@ -287,8 +299,20 @@ pub fn main_with(registry: Registry) -> ExitCode {
         Ok(Finished::Interrupted) => ExitCode::from(interrupted_status()),
         Err(error) => {
             eprintln!("error: {error:#}");
-            ExitCode::FAILURE
+            exit_code(&error).into()
         }
+    }
+}
+
+/// The exit status of an error, by its type as `sweep` classifies its own
+/// (see `sweep::exit`): a refused experiment file or an argument this
+/// program checks itself ([`Usage`]) is bad input (2); anything else could
+/// not be carried out (1).
+fn exit_code(error: &anyhow::Error) -> sweep::ExitCode {
+    if error.chain().any(|cause| cause.is::<ConfigError>()) {
+        sweep::ExitCode::BadInput
+    } else {
+        sweep::ExitCode::of(error)
     }
 }
 
@@ -350,15 +374,16 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
         if let Ok(dir) = std::env::current_dir() {
             // `cargo bench` runs a bench in its package's directory, not the
             // one it was called from.
-            anyhow::bail!(
+            return Err(Usage(format!(
                 "cannot read {}: no such file in {} (relative paths start there)",
                 cli.config.display(),
                 dir.display()
-            );
+            ))
+            .into());
         }
     }
     let plan = Plan::load(&cli.config)?;
-    registry.check_plan(&plan).map_err(|message| anyhow::anyhow!("{}: {message}", cli.config.display()))?;
+    registry.check_plan(&plan).map_err(|message| ConfigError::Invalid { path: cli.config.clone(), message })?;
     let experiments = select(&plan, &cli.only)?;
     if cli.list {
         list(&experiments);
@@ -367,16 +392,20 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
 
     let options = match &cli.resume {
         Some(dir) => {
-            anyhow::ensure!(dir.is_dir(), "--resume {}: no such directory", dir.display());
+            if !dir.is_dir() {
+                return Err(Usage(format!("--resume {}: no such directory", dir.display())).into());
+            }
             let foreign = crate::run::foreign_experiments(&plan, dir);
-            anyhow::ensure!(
-                foreign.is_empty(),
-                "--resume {}: it holds experiment(s) {} that {} does not define; give the experiment file that \
-                 started the run (bench-harness CONFIG --resume DIR)",
-                dir.display(),
-                foreign.join(", "),
-                cli.config.display()
-            );
+            if !foreign.is_empty() {
+                return Err(Usage(format!(
+                    "--resume {}: it holds experiment(s) {} that {} does not define; give the experiment file \
+                     that started the run (bench-harness CONFIG --resume DIR)",
+                    dir.display(),
+                    foreign.join(", "),
+                    cli.config.display()
+                ))
+                .into());
+            }
             RunOptions { out_dir: dir.clone(), resume: true }
         }
         None => {

@@ -332,8 +332,6 @@ pub fn compare_dirs(
     let runs_b = load(&[b.to_owned()])?;
     let mut text = format!("# Comparison: {} ({}) against {} ({})\n\n", names.1, b.display(), names.0, a.display());
     let mut written = Vec::new();
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    let mut compared = 0;
     // Two report directories given as such are compared whatever their
     // experiments are called (say `spin` and `spin-pinned` of one run);
     // within whole runs, experiments are matched by name.
@@ -341,16 +339,63 @@ pub fn compare_dirs(
         runs.len() == 1 && dir.join(crate::report::json::FILE_NAME).is_file()
     };
     let paired = one_each(a, &runs_a) && one_each(b, &runs_b);
-    for run_a in &runs_a {
+    let pairs: Vec<(&crate::redraw::Saved, Option<&crate::redraw::Saved>)> = runs_a
+        .iter()
+        .map(|run_a| {
+            let name = run_a.report.experiment.name.as_str();
+            let same_name = runs_b.iter().find(|r| r.report.experiment.name.as_str() == name);
+            (run_a, same_name.or(runs_b.first().filter(|_| paired)))
+        })
+        .collect();
+    let comparisons: Vec<Option<ExperimentComparison>> = pairs
+        .iter()
+        .map(|(run_a, run_b)| run_b.map(|run_b| compare_reports(&run_a.report, &run_b.report, threshold)))
+        .collect();
+    anyhow::ensure!(
+        comparisons.iter().any(Option::is_some),
+        "{} and {} have no experiment in common: nothing to compare",
+        a.display(),
+        b.display()
+    );
+    // A comparison.md of refusals only would read as a result: say why here instead.
+    if comparisons.iter().flatten().all(|comparison| comparison.cells.is_empty()) {
+        let reasons: Vec<String> = comparisons
+            .iter()
+            .flatten()
+            .map(|comparison| {
+                let why = match comparison.refused.as_slice() {
+                    [] => "neither run has a sample of any cell".to_owned(),
+                    [only] => only.clone(),
+                    [first, more @ ..] => format!("{first}; and {} more cell(s) refused", more.len()),
+                };
+                format!("experiment {:?}: {why}", comparison.name)
+            })
+            .collect();
+        anyhow::bail!(
+            "{} and {} have no cell both measured comparably: nothing to compare ({})",
+            a.display(),
+            b.display(),
+            reasons.join("; ")
+        );
+    }
+    // Its files would be mixed into that report, which a rerun of the
+    // experiment then moves aside or deletes with its own.
+    let report_files = [crate::report::json::FILE_NAME, crate::report::csv::FILE_NAME, crate::run::STARTED_FILE];
+    if let Some(file) = report_files.iter().find(|file| out.join(file).exists()) {
+        anyhow::bail!(
+            "{} is an experiment's report directory (it holds {file}): the comparison is not written into it; \
+             choose another --out",
+            out.display()
+        );
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    for ((run_a, run_b), comparison) in pairs.iter().zip(&comparisons) {
         let name = run_a.report.experiment.name.as_str();
-        let same_name = runs_b.iter().find(|r| r.report.experiment.name.as_str() == name);
-        let Some(run_b) = same_name.or(runs_b.first().filter(|_| paired)) else {
+        let (Some(run_b), Some(comparison)) = (run_b, comparison) else {
             let _ = writeln!(text, "## Experiment `{name}`\n\nNot compared: it is in {} only.\n", names.0);
             continue;
         };
-        compared += 1;
-        let comparison = compare_reports(&run_a.report, &run_b.report, threshold);
-        let mut section = markdown(&comparison, names);
+        let mut section = markdown(comparison, names);
         if run_b.report.experiment.name != run_a.report.experiment.name {
             let heading_end = section.find("\n\n").map_or(section.len(), |end| end + 2);
             let other = format!("Against {}'s experiment `{}`.\n\n", names.1, run_b.report.experiment.name);
@@ -401,12 +446,6 @@ pub fn compare_dirs(
             run_b.report.experiment.name, names.1
         );
     }
-    anyhow::ensure!(
-        compared > 0,
-        "{} and {} have no experiment in common: nothing to compare",
-        a.display(),
-        b.display()
-    );
     let markdown_path = out.join("comparison.md");
     std::fs::write(&markdown_path, &text).with_context(|| format!("writing {}", markdown_path.display()))?;
     written.push(markdown_path);

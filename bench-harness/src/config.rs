@@ -56,8 +56,9 @@ pub struct Experiment {
     pub inputs: Inputs,
     /// Worker (thread) counts to sweep; more than the machine's cores is allowed.
     pub workers: WorkerCounts,
-    /// Chunk sizes to sweep for the backends that take one (`Pool`, `Rayon`).
-    #[serde(default = "default_chunk_sizes")]
+    /// Chunk sizes to sweep for the backends that take one (`Pool`, `Rayon`);
+    /// non-empty, each listed once.
+    #[serde(default = "default_chunk_sizes", deserialize_with = "unique_chunk_sizes")]
     pub chunk_sizes: Vec<ChunkSize>,
     /// Timed repetitions per measurement cell.
     pub repetitions: Repetitions,
@@ -112,12 +113,32 @@ fn default_chunk_sizes() -> Vec<ChunkSize> {
     vec![ChunkSize::Auto]
 }
 
+/// The chunk sizes as listed, refused while parsing (so the error has the
+/// list's position) when empty or when one repeats: a repeated one would be
+/// measured, and written to `samples.csv`, as two cells of the same name.
+fn unique_chunk_sizes<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<ChunkSize>, D::Error> {
+    let chunks = Vec::<ChunkSize>::deserialize(deserializer)?;
+    if chunks.is_empty() {
+        return Err(serde::de::Error::custom("`chunk_sizes` is empty; omit it to use [Auto]"));
+    }
+    let mut seen = HashSet::new();
+    if let Some(duplicate) = chunks.iter().find(|chunk| !seen.insert(**chunk)) {
+        let written = match duplicate {
+            ChunkSize::Fixed(n) => format!("Fixed({n})"),
+            ChunkSize::Auto => "Auto".to_owned(),
+        };
+        return Err(serde::de::Error::custom(format!("`chunk_sizes` lists {written} twice")));
+    }
+    Ok(chunks)
+}
+
 fn default_warmup() -> u32 {
     1
 }
 
 /// An experiment name: non-empty, made of letters, digits, `-`, `_` and `.`,
-/// so it is safe as a directory name.
+/// and not starting with `.`, so it is safe as a directory name and never
+/// one of the harness's own (`.previous`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ExperimentName(String);
@@ -136,10 +157,18 @@ impl TryFrom<String> for ExperimentName {
         let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.');
         if name.is_empty() {
             Err("`name` must not be empty".to_owned())
-        } else if name.starts_with('.') || !name.chars().all(allowed) {
+        } else if !name.chars().all(allowed) {
             Err(format!(
                 "`name` {name:?} must use only letters, digits, `-`, `_` and `.` \
                  (it names the report directory)"
+            ))
+        } else if name.starts_with('.') {
+            // As a directory under --out, `.` is the run's own directory,
+            // `..` its parent, `.previous` where reruns keep replaced
+            // reports; other hidden names are kept for the harness too.
+            Err(format!(
+                "`name` {name:?} must not start with `.`: such names are kept for the harness's own directories \
+                 (`.previous`, where a rerun keeps the report it replaces)"
             ))
         } else {
             Ok(Self(name))
@@ -318,7 +347,7 @@ impl From<Inputs> for InputsSpec {
 pub const MAX_WORKERS: usize = 1024;
 
 /// The worker counts an experiment sweeps: non-empty, each from 1 to
-/// [`MAX_WORKERS`], kept sorted and without duplicates.
+/// [`MAX_WORKERS`] and listed once, kept sorted.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "Vec<usize>", into = "Vec<usize>")]
 pub struct WorkerCounts(Vec<usize>);
@@ -347,7 +376,12 @@ impl TryFrom<Vec<usize>> for WorkerCounts {
             ));
         }
         counts.sort_unstable();
-        counts.dedup();
+        // Refused rather than merged, as a backend or chunk size listed
+        // twice is: `[1, 2, 2]` is more likely a typo for `[1, 2, 4]` than
+        // a wish to measure 2 twice.
+        if let Some(twice) = counts.windows(2).find(|pair| pair[0] == pair[1]) {
+            return Err(format!("`workers` lists {} twice", twice[0]));
+        }
         Ok(Self(counts))
     }
 }
@@ -702,12 +736,6 @@ impl Plan {
                 return Err(format!(
                     "experiment {:?}: `fit_max_workers` must be at least 2: a fit over one worker count or none \
                      describes nothing (leave it out to fit up to the machine's cores)",
-                    experiment.name.as_str()
-                ));
-            }
-            if experiment.chunk_sizes.is_empty() {
-                return Err(format!(
-                    "experiment {:?}: `chunk_sizes` is empty; omit it to use [Auto]",
                     experiment.name.as_str()
                 ));
             }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use serde::Deserialize;
+use sweep::exit::Usage;
 
 use crate::analysis::{analyze, representative_chunk, speedup_points};
 use crate::config::Experiment;
@@ -225,8 +226,11 @@ pub fn machine_labels(reports: &[&ExperimentReport]) -> Vec<String> {
 
 /// Redraws every report under `dirs`; returns the files written.
 pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<PathBuf>> {
-    let canvas = options.canvas.checked()?;
-    anyhow::ensure!(!options.formats.is_empty(), "no figure format chosen: give --format png, svg and/or pdf");
+    // Sizes and formats come from the command line: refusing them is bad input.
+    let canvas = options.canvas.checked().map_err(|refusal| Usage(format!("{refusal:#}")))?;
+    if options.formats.is_empty() {
+        return Err(Usage("no figure format chosen: give --format png, svg and/or pdf".to_owned()).into());
+    }
     // Nothing else may write where this does meanwhile: neither a run still
     // measuring into these reports nor another `report` (the lock a run
     // takes on its output directory). A first look says which directories

@@ -20,11 +20,16 @@ use crate::report::csv::{read_samples_csv, SampleLog};
 use crate::report::{json, write_report, ExperimentReport, RunStatus};
 
 /// The experiments of `plan` named in `only`, in file order, or all of them
-/// when `only` is empty. An unknown name is an error that lists the known ones.
+/// when `only` is empty. An unknown name is bad input
+/// ([`sweep::exit::Usage`]) that lists the known ones.
 pub fn select<'a>(plan: &'a Plan, only: &[String]) -> anyhow::Result<Vec<&'a Experiment>> {
     if let Some(unknown) = only.iter().find(|name| plan.experiment(name).is_none()) {
         let known: Vec<&str> = plan.experiments.iter().map(|e| e.name.as_str()).collect();
-        anyhow::bail!("no experiment named {unknown:?} in this file; it defines: {}", known.join(", "));
+        return Err(sweep::exit::Usage(format!(
+            "no experiment named {unknown:?} in this file; it defines: {}",
+            known.join(", ")
+        ))
+        .into());
     }
     Ok(plan.experiments.iter().filter(|e| only.is_empty() || only.iter().any(|name| name == e.name.as_str())).collect())
 }

@@ -143,7 +143,7 @@ impl Workload {
             Workload::Skewed { mean_us, shape } => {
                 if !(shape.is_finite() && *shape > 1.0) {
                     return Err(format!(
-                        "Skewed `shape` must be greater than 1 (the mean is infinite otherwise), got {shape}"
+                        "Skewed `shape` must be greater than 1 (the mean is infinite otherwise), got {shape:?}"
                     ));
                 }
                 if *mean_us == 0 {
@@ -161,7 +161,10 @@ impl Workload {
             }
             Workload::Command { timeout_s: Some(seconds), .. } if timeout_limit(*seconds).is_none() => {
                 return Err(format!(
-                    "Command `timeout_s` must be a positive number of seconds (at most {MAX_TIMEOUT_S:e}), got {seconds}"
+                    // `{:?}`: the shortest digits that give the value back, in
+                    // exponent form when large (`1e300`, not 301 digits).
+                    "Command `timeout_s` must be a positive number of seconds (at most {MAX_TIMEOUT_S:e}), got \
+                     {seconds:?}"
                 ));
             }
             Workload::Command { args, .. } => {
@@ -450,6 +453,18 @@ mod tests {
         let empty = Workload::Command { program: " ".into(), args: vec![], timeout_s: None };
         assert!(empty.validate().is_err());
         assert!(Workload::MemoryBound { bytes: 4 }.validate().is_err());
+    }
+
+    /// `timeout_s: Some(1e300)` was echoed in its refusal as 301 digits.
+    #[test]
+    fn a_refused_number_is_echoed_short_not_in_hundreds_of_digits() {
+        let timeout =
+            |seconds: f64| Workload::Command { program: "echo".into(), args: vec![], timeout_s: Some(seconds) };
+        let skewed = Workload::Skewed { mean_us: 10, shape: -1e300 };
+        for (workload, echoed) in [(timeout(1e300), "got 1e300"), (timeout(-2.5), "got -2.5"), (skewed, "got -1e300")] {
+            let message = workload.validate().unwrap_err();
+            assert!(message.ends_with(echoed) && message.len() < 160, "{message}");
+        }
     }
 
     #[cfg(unix)]

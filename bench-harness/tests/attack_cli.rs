@@ -296,3 +296,28 @@ fn best_speedup_macros_exist_when_every_speedup_is_suspect() {
     assert_eq!(macro_value(&tex, "bhAllsusPoolBestSpeedup"), Some("$S > p$: suspect"), "{tex}");
     assert!(macro_value(&tex, "bhAllsusPoolBestWorkers").is_some(), "{tex}");
 }
+
+/// `compare`'s default `--out`, `reports/latest/compare`, was the report
+/// directory of an experiment named `compare` in the default `--out` of a
+/// run: the comparison landed among that experiment's files. It goes to
+/// `reports/compare` now, and an `--out` that is a report directory is
+/// refused.
+#[test]
+fn compare_never_writes_into_an_experiments_report() {
+    let root = tempfile::tempdir().unwrap();
+    let report = saved(root.path(), "compare", "[1, 2]", |p| 1.0 / p.max(1) as f64);
+    std::fs::create_dir_all(root.path().join("reports")).unwrap();
+    std::fs::rename(root.path().join("run"), root.path().join("reports/latest")).unwrap();
+    let report = root.path().join("reports/latest").join(report.file_name().unwrap());
+    let before = listing(&report);
+    let output = harness(&["compare", "reports/latest", "reports/latest", "--format", "svg"], root.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(root.path().join("reports/compare/comparison.md").is_file(), "{}", stderr(&output));
+    assert!(listing(&report) == before, "compare wrote into the experiment's report");
+
+    let output =
+        harness(&["compare", "reports/latest", "reports/latest", "--out", "reports/latest/compare"], root.path());
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("is an experiment's report directory"), "{}", stderr(&output));
+    assert!(listing(&report) == before, "compare wrote into the experiment's report");
+}

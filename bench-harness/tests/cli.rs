@@ -58,7 +58,7 @@ fn the_example_in_help_is_a_valid_experiment_file() {
 fn a_missing_file_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let output = harness(&["nowhere.ron"], dir.path());
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(2), "bad input: {}", stderr(&output));
     let message = stderr(&output);
     assert!(message.starts_with("error: cannot read nowhere.ron"), "{message}");
 }
@@ -75,7 +75,7 @@ fn the_default_config_is_configs_quick_ron() {
 fn bad_ron_is_reported_with_line_and_column() {
     let dir = with_config(&TWO_EXPERIMENTS.replace("inputs: Count(4),", "inputs: Count(4), speed: 3,"));
     let output = harness(&["experiments.ron", "--list"], dir.path());
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(2), "bad input: {}", stderr(&output));
     let message = stderr(&output);
     assert!(message.starts_with("error: experiments.ron:16:36: "), "{message}");
     assert!(message.contains("speed"), "{message}");
@@ -105,7 +105,7 @@ fn list_shows_every_experiment_and_only_filters() {
 fn an_unknown_only_name_lists_the_known_ones() {
     let dir = with_config(TWO_EXPERIMENTS);
     let output = harness(&["experiments.ron", "--only", "third"], dir.path());
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(2), "bad input: {}", stderr(&output));
     let message = stderr(&output);
     assert!(message.contains("\"third\"") && message.contains("first, second"), "{message}");
 }
@@ -133,6 +133,35 @@ fn a_failing_command_stops_the_run_naming_command_and_status() {
     let message = stderr(&output);
     assert!(message.contains("command `sh -c exit 4` failed with exit status: 4"), "{message}");
     assert!(message.contains("experiment \"cmd\""), "{message}");
+}
+
+/// Bad input exits 2, as `sweep` and clap's own usage errors do, whether
+/// clap or the harness itself refuses it; a run that could not be carried
+/// out exits 1. The argument checks of `report` and `compare` used to exit 1.
+#[test]
+fn bad_input_exits_2_and_a_failure_1() {
+    let dir = with_config(TWO_EXPERIMENTS);
+    std::fs::write(dir.path().join("bad.ron"), TWO_EXPERIMENTS.replace("workers: [1, 2]", "workers: [0]")).unwrap();
+    let bad_input: [&[&str]; 10] = [
+        &["bad.ron", "--list"],
+        &["experiments.ron", "--only", "third"],
+        &["nowhere.ron"],
+        &["experiments.ron", "--resume", "no-such-dir"],
+        &["report", "run", "--width", "10"],
+        &["report", "run", "--font-scale", "0"],
+        &["compare", "a", "b", "--names", "one"],
+        &["compare", "a", "b", "--names", "same,same"],
+        &["compare", "a", "b", "--threshold", "fast"],
+        &["--no-such-option"],
+    ];
+    for args in bad_input {
+        let output = harness(args, dir.path());
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains("error"), "{args:?}: {}", stderr(&output));
+    }
+    // Well-formed arguments naming reports that are not there: not bad input.
+    let output = harness(&["report", "no-such-run"], dir.path());
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
 }
 
 /// The data rows of a samples.csv.

@@ -12,7 +12,7 @@ const GOOD: &str = r#"(
             name: "tiny",
             workload: Spin(duration_us: 10),
             inputs: Linspace(start: -1.0, end: 1.0, count: 5),
-            workers: [4, 1, 2, 2],
+            workers: [4, 1, 2],
             chunk_sizes: [Fixed(1), Auto],
             repetitions: 3,
             backends: [Sequential, Pool, Rayon],
@@ -49,7 +49,7 @@ fn a_good_file_parses_into_a_normalized_plan() {
     let experiment = &plan.experiments[0];
     assert_eq!(experiment.name.as_str(), "tiny");
     assert_eq!(experiment.workload, Workload::Spin { duration_us: 10 });
-    assert_eq!(experiment.workers.as_slice(), [1, 2, 4], "sorted and deduplicated");
+    assert_eq!(experiment.workers.as_slice(), [1, 2, 4], "sorted");
     assert_eq!(experiment.chunk_sizes, [ChunkSize::Fixed(1), ChunkSize::Auto]);
     assert_eq!(experiment.repetitions.get(), 3);
     assert_eq!(experiment.warmup, 1, "warm-up defaults to one run");
@@ -110,7 +110,7 @@ fn a_value_of_the_wrong_type_is_refused_at_its_position() {
 
 #[test]
 fn zero_workers_are_refused_at_their_line() {
-    let text = with_line("workers: [4, 1, 2, 2],", "workers: [4, 0],");
+    let text = with_line("workers: [4, 1, 2],", "workers: [4, 0],");
     let (line, _, message) = syntax_error(&text);
     assert_eq!(line, 7);
     assert!(message.contains("`workers`") && message.contains("at least 1"), "{message}");
@@ -118,10 +118,19 @@ fn zero_workers_are_refused_at_their_line() {
 
 #[test]
 fn a_worker_count_no_machine_can_start_is_refused_at_its_line() {
-    let (line, _, message) = syntax_error(&with_line("workers: [4, 1, 2, 2],", "workers: [1, 100000],"));
+    let (line, _, message) = syntax_error(&with_line("workers: [4, 1, 2],", "workers: [1, 100000],"));
     assert_eq!(line, 7);
     assert!(message.contains("at most 1024 worker threads, got 100000"), "{message}");
-    assert!(parse(&with_line("workers: [4, 1, 2, 2],", "workers: [1, 1024],")).is_ok());
+    assert!(parse(&with_line("workers: [4, 1, 2],", "workers: [1, 1024],")).is_ok());
+}
+
+/// `[1, 2, 2]` was merged into `[1, 2]` without a word, where a backend
+/// or chunk size listed twice is refused: refused too, at its line.
+#[test]
+fn a_worker_count_listed_twice_is_refused_at_its_line() {
+    let (line, _, message) = syntax_error(&with_line("workers: [4, 1, 2],", "workers: [2, 1, 2],"));
+    assert_eq!(line, 7);
+    assert!(message.contains("`workers` lists 2 twice"), "{message}");
 }
 
 #[test]
@@ -133,7 +142,7 @@ fn a_fit_range_of_fewer_than_two_workers_is_refused() {
 
 #[test]
 fn an_empty_worker_list_is_refused() {
-    let (line, _, message) = syntax_error(&with_line("workers: [4, 1, 2, 2],", "workers: [],"));
+    let (line, _, message) = syntax_error(&with_line("workers: [4, 1, 2],", "workers: [],"));
     assert_eq!(line, 7);
     assert!(message.contains("`workers`"), "{message}");
 }
@@ -169,6 +178,22 @@ fn zero_repetitions_and_zero_chunks_are_refused() {
     assert!(message.contains("chunk size must be at least 1"), "{message}");
 }
 
+/// A chunk size listed twice was measured as two cells of one name: every
+/// cell twice in the report, and `samples.csv` that `report` and `compare`
+/// then refused as out of order.
+#[test]
+fn a_chunk_size_listed_twice_or_no_chunk_size_is_refused_at_its_line() {
+    for (chunks, twice) in [("[Auto, Auto]", "Auto"), ("[Fixed(4), Auto, Fixed(4)]", "Fixed(4)")] {
+        let (line, _, message) = syntax_error(&with_line("[Fixed(1), Auto]", chunks));
+        assert_eq!(line, 8, "{chunks}");
+        assert!(message.contains(&format!("`chunk_sizes` lists {twice} twice")), "{chunks}: {message}");
+    }
+    let (line, _, message) = syntax_error(&with_line("[Fixed(1), Auto]", "[]"));
+    assert_eq!(line, 8);
+    assert!(message.contains("`chunk_sizes` is empty"), "{message}");
+    assert!(parse(&with_line("[Fixed(1), Auto]", "[Fixed(4), Fixed(1)]")).is_ok());
+}
+
 #[test]
 fn a_missing_sequential_baseline_is_refused() {
     let (_, _, message) = syntax_error(&with_line("[Sequential, Pool, Rayon]", "[Pool, Rayon]"));
@@ -180,6 +205,20 @@ fn an_unsafe_experiment_name_is_refused() {
     let (line, _, message) = syntax_error(&with_line("\"tiny\"", "\"../escape\""));
     assert_eq!(line, 4);
     assert!(message.contains("report directory"), "{message}");
+}
+
+/// `.previous`, `.a` and `.` were refused for using characters other than
+/// "letters, digits, -, _ and .": all of theirs are allowed; the leading
+/// dot is what is refused, and the message now says so.
+#[test]
+fn a_name_starting_with_a_dot_is_refused_for_the_dot() {
+    for name in [".previous", ".a", ".", ".."] {
+        let (line, _, message) = syntax_error(&with_line("\"tiny\"", &format!("{name:?}")));
+        assert_eq!(line, 4, "{name}");
+        assert!(message.contains("must not start with `.`"), "{name}: {message}");
+        assert!(!message.contains("must use only"), "{name}: {message}");
+    }
+    assert!(parse(&with_line("\"tiny\"", "\"v1.2\"")).is_ok(), "a dot inside a name is fine");
 }
 
 #[test]

@@ -123,6 +123,28 @@ Not compared: it is in new only."
     assert!(compare_dirs(&a, &empty, ("a", "b"), &out, &[Format::Svg], Threshold::default()).is_err());
 }
 
+/// Two runs whose every cell is refused (they measured different
+/// problems) exited 0 with a comparison.md of refusals only: an error now,
+/// saying why, with nothing written.
+#[test]
+fn compare_with_no_comparable_cell_is_an_error_not_an_empty_report() {
+    let root = tempfile::tempdir().unwrap();
+    let (a, b, out) = (root.path().join("a"), root.path().join("b"), root.path().join("out"));
+    saved(&a, &report("e", "[1, 2]", 1e-3, "host-a"));
+    let mut other = report("e", "[1, 2]", 1e-3, "host-a");
+    other.experiment.workload = bench_harness::workload::Workload::Spin { duration_us: 5 };
+    saved(&b, &other);
+    let error = compare_dirs(&a, &b, ("a", "b"), &out, &[Format::Svg], Threshold::default()).unwrap_err();
+    let message = format!("{error:#}");
+    assert!(message.contains("nothing to compare") && message.contains("different problems"), "{message}");
+    assert!(!out.exists(), "a refused comparison wrote {}", out.display());
+    // One comparable experiment is enough: the other's refusal is listed in the report.
+    saved(&a, &report("f", "[1, 2]", 1e-3, "host-a"));
+    saved(&b, &report("f", "[1, 2]", 1e-3, "host-a"));
+    let (markdown, _) = compare_dirs(&a, &b, ("a", "b"), &out, &[Format::Svg], Threshold::default()).unwrap();
+    assert!(markdown.contains("different problems") && markdown.contains("| pool ×2 chunk auto |"), "{markdown}");
+}
+
 #[test]
 fn report_redraws_from_results_json_in_any_size_and_draws_machines_together() {
     let root = tempfile::tempdir().unwrap();
