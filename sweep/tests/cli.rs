@@ -82,16 +82,16 @@ fn failures_are_recorded_with_their_cause() {
     sandbox.spec(
         "modes.ron",
         r#"(
-            space: List(name: "mode", values: ["ok", "garbage", "slow", "fail"]),
-            command: ["sh", "-c", "case {mode} in ok) echo 1.5;; garbage) echo hello;; slow) sleep 5;; fail) echo disk on fire >&2; exit 7;; esac"],
+            space: List(name: "mode", values: ["ok", "garbage", "slow", "fail", "nan", "null"]),
+            command: ["sh", "-c", "case {mode} in ok) echo 1.5;; garbage) echo hello;; slow) sleep 5;; fail) echo disk on fire >&2; exit 7;; nan) echo nan;; null) echo null;; esac"],
             timeout_secs: 0.3,
-            workers: 4,
+            workers: 6,
         )"#,
     );
     let started = Instant::now();
     let run = incomplete(sandbox.sweep(&["run", "modes.ron"]));
     assert!(started.elapsed() < Duration::from_secs(4), "the slow point was not killed");
-    assert!(stderr(&run).contains("4 computed (3 failed)"), "{}", stderr(&run));
+    assert!(stderr(&run).contains("6 computed (5 failed)"), "{}", stderr(&run));
 
     let results = sandbox.load("modes.jsonl");
     let outcome = |mode: &str| {
@@ -107,10 +107,13 @@ fn failures_are_recorded_with_their_cause() {
     assert!(outcome("slow").err().unwrap_or_default().contains("timed out"));
     let fail = outcome("fail").err().unwrap_or_default();
     assert!(fail.contains("exit status: 7") && fail.contains("disk on fire"), "{fail}");
+    assert!(outcome("nan").err().unwrap_or_default().contains("not a number"));
+    // JavaScript's JSON.stringify writes NaN as null: no value either.
+    assert_eq!(outcome("null"), Err(sweep::runner::NULL_VALUE.to_owned()));
 
     let status = stdout(&ok(sandbox.sweep(&["status", "modes.jsonl"])));
     assert!(status.contains("done:        1"), "{status}");
-    assert!(status.contains("failed:      3"), "{status}");
+    assert!(status.contains("failed:      5"), "{status}");
     assert!(status.contains("missing:     0"), "{status}");
 }
 
