@@ -80,7 +80,8 @@ enum Command {
         #[arg(long)]
         spec: Option<PathBuf>,
     },
-    /// Write the latest record of each point as CSV.
+    /// Write the latest record of each point as CSV (records of points not
+    /// in the space, `status`'s outside, are left out and counted on stderr).
     Export {
         /// Results file (JSON Lines) written by `sweep run`.
         results: PathBuf,
@@ -371,6 +372,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Repair { results, spec } => repair(&results, spec.as_deref()),
         Command::Plot { results, output, value_key, format } => {
             let loaded = load(&results)?;
+            say_left_out(&loaded, &results, "chart");
             let output = output.unwrap_or_else(|| results.with_extension("png"));
             let formats = match format {
                 Some(formats) => formats,
@@ -407,6 +409,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 sweep::store::refuse_to_replace_results(path, "CSV export")?;
             }
             let loaded = load(&results)?;
+            say_left_out(&loaded, &results, "CSV");
             match output {
                 // Written beside and renamed: a full disk never leaves a
                 // truncated or empty CSV where a good one was.
@@ -429,6 +432,20 @@ fn load(path: &Path) -> anyhow::Result<Results> {
         eprintln!("sweep: warning: {warning}");
     }
     Ok(results)
+}
+
+/// Says how many records `export` or `plot` leaves out: those of points
+/// not in the header's space, which `status` counts as `outside`.
+fn say_left_out(results: &Results, path: &Path, what: &str) {
+    let outside = results.outside().len();
+    if outside > 0 {
+        let records = if outside == 1 { "record" } else { "records" };
+        eprintln!(
+            "sweep: {outside} {records} of points not in this space left out of the {what} (`sweep status` counts \
+             them as outside; `sweep repair {}` moves them aside)",
+            path.display()
+        );
+    }
 }
 
 /// How `run` evaluates a point: through a persistent black box or a fresh one.

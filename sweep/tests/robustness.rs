@@ -446,6 +446,15 @@ fn records_of_other_points_are_not_counted_as_done() {
     assert!(status.contains("done:        0"), "{status}");
     assert!(status.contains("missing:     30"), "{status}");
     assert!(status.contains("outside:     60 records"), "{status}");
+    // Export leaves them out too, and says so.
+    let export = sandbox.sweep(&["export", "pasted.jsonl"]);
+    assert!(export.status.success(), "{}", stderr(&export));
+    assert_eq!(stdout(&export).lines().count(), 1, "only the heading: {}", stdout(&export));
+    assert!(
+        stderr(&export).contains("60 records of points not in this space left out of the CSV"),
+        "{}",
+        stderr(&export)
+    );
 }
 
 #[test]
