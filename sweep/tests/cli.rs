@@ -118,6 +118,25 @@ fn failures_are_recorded_with_their_cause() {
 }
 
 #[test]
+fn run_says_what_really_runs_in_words_that_agree_with_their_counts() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("one.ron", r#"(space: List(name: "k", values: [7]), command: ["echo", "{k}"], workers: 1)"#);
+    let one = ok(sandbox.sweep(&["run", "--no-progress", "one.ron"]));
+    assert!(stderr(&one).contains("k[1] = 1 point on 1 worker →"), "{}", stderr(&one));
+    sandbox.spec("twelve.ron", r#"(space: Range(name: "k", start: 0, end: 12), command: ["echo", "{k}"], workers: 2)"#);
+    let sample = ok(sandbox.sweep(&["run", "--no-progress", "twelve.ron", "--sample", "100"]));
+    assert!(
+        stderr(&sample).contains("(12 points drawn with seed 0: all there are, fewer than --sample 100) on 2 workers"),
+        "{}",
+        stderr(&sample)
+    );
+    let limit = ok(sandbox.sweep(&["run", "--no-progress", "twelve.ron", "--limit", "5", "--shard", "1/4"]));
+    assert!(stderr(&limit).contains("(shard 1/4) (the first 3 points: all there are, fewer than --limit 5)"));
+    let help = stdout(&ok(sandbox.sweep(&["run", "--help"])));
+    assert!(help.contains("After SIGINT, SIGTERM, SIGHUP or SIGUSR1"), "{help}");
+}
+
+#[test]
 fn failed_points_are_recomputed_with_retry_failed() {
     let sandbox = Sandbox::new();
     let marker = sandbox.path("ready");
