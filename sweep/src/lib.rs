@@ -11,7 +11,7 @@
 //! time (an `flock`), holds values bit for bit, and survives its writer
 //! being killed at any moment; [`store::repair`] recovers a damaged one.
 //! A run retries failures up to a cap ([`RunOptions::max_attempts`]) and
-//! stops gracefully on request ([`Stop`], SIGINT/SIGTERM/SIGUSR1).
+//! stops gracefully on request ([`Stop`], SIGINT/SIGTERM/SIGHUP/SIGUSR1).
 //! Split a sweep into shards and run them as a Slurm array job with
 //! [`slurm`]. A black box can run once per point ([`execute`]) or start
 //! once per worker and take one point per line ([`command::Persistent`]).

@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{CommandFactory, Parser, Subcommand};
 use sweep::command::Persistent;
+use sweep::output::counted;
 use sweep::slurm::{self, ArrayJob, Cluster, JobOptions, Limits, Shard, SubmissionLog, SubmittedArray};
 use sweep::store::SyncPolicy;
 use sweep::{eprintln, println};
@@ -80,7 +81,8 @@ enum Command {
         #[arg(long)]
         spec: Option<PathBuf>,
     },
-    /// Write the latest record of each point as CSV.
+    /// Write the latest record of each point as CSV (records of points not
+    /// in the space, `status`'s outside, are left out and counted on stderr).
     Export {
         /// Results file (JSON Lines) written by `sweep run`.
         results: PathBuf,
@@ -139,7 +141,7 @@ struct RunArgs {
     /// bytes of stderr are kept.
     #[arg(long, value_name = "BYTES")]
     max_output: Option<usize>,
-    /// After SIGINT, SIGTERM or SIGUSR1, how long the points in flight may
+    /// After SIGINT, SIGTERM, SIGHUP or SIGUSR1, how long the points in flight may
     /// finish before their commands are killed.
     #[arg(long, value_name = "SECS", default_value_t = 10.0)]
     grace: f64,
@@ -371,6 +373,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Repair { results, spec } => repair(&results, spec.as_deref()),
         Command::Plot { results, output, value_key, format } => {
             let loaded = load(&results)?;
+            say_left_out(&loaded, &results, "chart");
             let output = output.unwrap_or_else(|| results.with_extension("png"));
             let formats = match format {
                 Some(formats) => formats,
@@ -407,6 +410,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 sweep::store::refuse_to_replace_results(path, "CSV export")?;
             }
             let loaded = load(&results)?;
+            say_left_out(&loaded, &results, "CSV");
             match output {
                 // Written beside and renamed: a full disk never leaves a
                 // truncated or empty CSV where a good one was.
@@ -431,6 +435,20 @@ fn load(path: &Path) -> anyhow::Result<Results> {
     Ok(results)
 }
 
+/// Says how many records `export` or `plot` leaves out: those of points
+/// not in the header's space, which `status` counts as `outside`.
+fn say_left_out(results: &Results, path: &Path, what: &str) {
+    let outside = results.outside().len();
+    if outside > 0 {
+        let records = if outside == 1 { "record" } else { "records" };
+        eprintln!(
+            "sweep: {outside} {records} of points not in this space left out of the {what} (`sweep status` counts \
+             them as outside; `sweep repair {}` moves them aside)",
+            path.display()
+        );
+    }
+}
+
 /// How `run` evaluates a point: through a persistent black box or a fresh one.
 type Evaluate = dyn Fn(&sweep::Point) -> Option<sweep::Evaluation> + Send + Sync;
 
@@ -444,14 +462,18 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     if workers > sweep::runner::max_workers() {
         usage!(
-            "{workers} workers is more than this machine can use: the limit is {} (64 per core, {cores} cores); \
-             black boxes that wait on I/O rarely gain from more than a few per core",
-            sweep::runner::max_workers()
+            "{} is more than this machine can use: the limit is {} (64 per core, {}); black boxes that wait on \
+             I/O rarely gain from more than a few per core",
+            counted(workers, "worker"),
+            sweep::runner::max_workers(),
+            counted(cores, "core")
         );
     }
     if workers > cores {
         eprintln!(
-            "sweep: warning: {workers} workers on {cores} cores; CPU-bound commands will only slow each other down"
+            "sweep: warning: {} on {}; CPU-bound commands will only slow each other down",
+            counted(workers, "worker"),
+            counted(cores, "core")
         );
     }
     let chunk_size = match args.chunk_size.or(spec.chunk_size) {
@@ -493,11 +515,19 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         Selection::Stride { offset, step } => (offset, step),
         _ => (0, 1),
     };
+    // What is said is what runs: a --limit or --sample beyond the space
+    // (or shard) takes all of it.
+    let fewer = |count: usize, flag: &str| match selection.count(header.space.len()) {
+        there if there < count => (there, format!(": all there are, fewer than {flag} {count}")),
+        _ => (count, String::new()),
+    };
     if let Some(count) = args.limit {
-        scope.push_str(&format!(" (the first {count} points)"));
+        let (taken, note) = fewer(count, "--limit");
+        scope.push_str(&format!(" (the first {}{note})", counted(taken, "point")));
         selection = Selection::Prefix { offset, step, count };
     } else if let Some(count) = args.sample {
-        scope.push_str(&format!(" ({count} points drawn with seed {})", args.seed));
+        let (drawn, note) = fewer(count, "--sample");
+        scope.push_str(&format!(" ({} drawn with seed {}{note})", counted(drawn, "point"), args.seed));
         selection = selection.sample(count, args.seed);
     }
     let stop = Stop::on_signals().context("installing the SIGINT/SIGTERM/SIGHUP/SIGUSR1 handlers")?;
@@ -520,7 +550,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         stop: stop.clone(),
         grace,
     };
-    eprintln!("sweep: {}{scope} on {workers} workers → {}", spec.space, output.display());
+    eprintln!("sweep: {}{scope} on {} → {}", spec.space, counted(workers, "worker"), output.display());
     let command_options = CommandOptions { timeout, capture_limit, cancel: Some(stop.cancelled()) };
     let persistent = args.persistent || spec.persistent;
     if persistent && template.has_placeholders() {
@@ -555,7 +585,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         summary.computed,
         summary.failed,
         if summary.attempts > summary.computed {
-            format!(", {} attempts in all", summary.attempts)
+            format!(", {} in all", counted(summary.attempts, "attempt"))
         } else {
             String::new()
         },
@@ -565,10 +595,10 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     if summary.stopped {
         return Err(sweep::exit::Stopped {
             message: format!(
-                "stopped by {}: {} points done in this run, {} abandoned in flight; every record is flushed to \
-                 {}. Run the same command again to resume",
+                "stopped by {}: {} done in this run, {} abandoned in flight; every record is flushed to {}. Run \
+                 the same command again to resume",
                 stop.reason(),
-                summary.computed,
+                counted(summary.computed, "point"),
                 summary.interrupted,
                 output.display()
             ),
@@ -582,8 +612,10 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let failed_here = results.latest().iter().filter(|r| !r.is_ok() && selected(r.index)).count();
     if counts.given_up > 0 {
         eprintln!(
-            "sweep: {} points failed {max_attempts} times and are given up; raise --max-attempts to try them again",
-            counts.given_up
+            "sweep: {} failed {} and {} given up; raise --max-attempts to try them again",
+            counted(counts.given_up, "point"),
+            counted(max_attempts, "time"),
+            if counts.given_up == 1 { "is" } else { "are" }
         );
     }
     if counts.failed > counts.given_up {
@@ -593,12 +625,14 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         );
     }
     if failed_here > 0 {
-        return Err(sweep::exit::Incomplete(format!(
-            "{failed_here} of the {} points of this run have no value (they failed); exit status {}",
-            summary.selected,
-            sweep::ExitCode::Incomplete.status()
-        ))
-        .into());
+        let which = match (failed_here, summary.selected) {
+            (_, 1) => "the 1 point of this run has no value (it failed)".to_owned(),
+            (1, all) => format!("1 of the {all} points of this run has no value (it failed)"),
+            (failed, all) => format!("{failed} of the {all} points of this run have no value (they failed)"),
+        };
+        return Err(
+            sweep::exit::Incomplete(format!("{which}; exit status {}", sweep::ExitCode::Incomplete.status())).into()
+        );
     }
     Ok(())
 }
@@ -681,17 +715,18 @@ fn status(path: &Path, max_attempts: Option<u32>, all_records: bool, json: bool)
     println!("missing:     {}", counts.missing);
     if counts.outside > 0 {
         println!(
-            "outside:     {} records of points not in this space (not counted above; `sweep repair {}` moves \
-             them aside)",
-            counts.outside,
+            "outside:     {} of points not in this space (not counted above; `sweep repair {}` moves them \
+             aside)",
+            counted(counts.outside, "record"),
             path.display()
         );
     }
     if results.untagged > 0 {
         println!(
-            "untagged:    {} records written before records carried their sweep's identity (file format {}); \
-             taken as this sweep's, as the file's header says",
-            results.untagged, header.format
+            "untagged:    {} written before records carried their sweep's identity (file format {}); taken \
+             as this sweep's, as the file's header says",
+            counted(results.untagged, "record"),
+            header.format
         );
     }
     const SHOWN: usize = 5;
@@ -768,7 +803,8 @@ fn repair(path: &Path, spec: Option<&Path>) -> anyhow::Result<()> {
     };
     let report = sweep::store::repair(path, header.as_ref().zip(spec))?;
     if report.was_clean() {
-        eprintln!("sweep: {} needs no repair: all {} records are valid", path.display(), report.kept);
+        let all = if report.kept == 1 { "its one record is" } else { "all its records are" };
+        eprintln!("sweep: {} needs no repair: {all} valid ({})", path.display(), counted(report.kept, "record"));
         return Ok(());
     }
     for problem in report.problems.iter().take(10) {
@@ -779,15 +815,14 @@ fn repair(path: &Path, spec: Option<&Path>) -> anyhow::Result<()> {
     }
     let foreign = match report.foreign {
         0 => String::new(),
-        n => format!(", {n} records of another sweep"),
+        n => format!(", {} of another sweep", counted(n, "record")),
     };
     eprintln!(
-        "sweep: repaired {}: kept {} records; moved {} unparsable lines{foreign} and {} records of points outside \
-         the space to {}",
+        "sweep: repaired {}: kept {}; moved {}{foreign} and {} of points outside the space to {}",
         path.display(),
-        report.kept,
-        report.unparsable,
-        report.outside,
+        counted(report.kept, "record"),
+        counted(report.unparsable, "unparsable line"),
+        counted(report.outside, "record"),
         report.side_file.display()
     );
     Ok(())

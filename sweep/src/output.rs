@@ -22,6 +22,20 @@ pub fn stdout_failed() -> Option<&'static str> {
     STDOUT_FAILED.get().map(String::as_str)
 }
 
+/// A count with its noun, `1 point` or `3 points`: every noun sweep
+/// counts (point, record, worker, attempt, line, time) takes an `s` unless
+/// the count is one.
+///
+/// ```
+/// use sweep::output::counted;
+/// assert_eq!(counted(1usize, "point"), "1 point");
+/// assert_eq!(counted(0u32, "time"), "0 times");
+/// ```
+pub fn counted<N: Copy + std::fmt::Display + PartialEq + From<u8>>(n: N, noun: &str) -> String {
+    let s = if n == N::from(1) { "" } else { "s" };
+    format!("{n} {noun}{s}")
+}
+
 #[doc(hidden)]
 pub fn record_stdout_failure(error: &std::io::Error) {
     let _ = STDOUT_FAILED.set(error.to_string());

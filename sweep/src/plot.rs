@@ -963,8 +963,8 @@ fn check_value_key(results: &Results, key: Option<&str>) -> Result<(), PlotError
     let plain = values.len() - objects.len();
     let mix = || {
         format!(
-            "values are JSON objects at {} points (fields: {}) and plain values at {plain}",
-            objects.len(),
+            "values are JSON objects at {} (fields: {}) and plain values at {plain}",
+            crate::output::counted(objects.len(), "point"),
             fields.join(", ")
         )
     };
@@ -1270,7 +1270,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let output = dir.path().join("p.png");
         let message = plot_results(&results, None, &output).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(message.contains("JSON objects at 1 points (fields: f, g) and plain values at 7"), "{message}");
+        assert!(message.contains("JSON objects at 1 point (fields: f, g) and plain values at 7"), "{message}");
         assert!(message.contains("--value-key"), "{message}");
         // With a key, the objects' field is plotted, whatever the order of the records.
         results.records.swap(0, 5);

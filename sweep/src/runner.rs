@@ -485,6 +485,7 @@ where
             run.interrupted = true;
             return Some(run);
         };
+        let outcome = outcome.and_then(refuse_null);
         let failed = outcome.is_err();
         if failed && killed_alongside_us(exit.as_ref(), &attempts.stop) {
             // Not the point's failure: whoever stopped the run (scancel,
@@ -521,6 +522,22 @@ where
         delay = (delay * 2).min(Duration::from_secs(60));
     }
     Some(run)
+}
+
+/// Why a `null` value is no value: JSON has no NaN or infinity, and
+/// serde_json (`json!(f64::NAN)`) and JavaScript (`JSON.stringify`) write
+/// them as `null`. Checked here, where every evaluation passes (closures,
+/// black boxes, persistent ones), so a non-finite number fails the point
+/// whichever way it comes, as `nan` on a black box's stdout does.
+pub const NULL_VALUE: &str = "the value is null, which is no value (JSON has no NaN or infinity: serde_json and \
+    JavaScript write them as null); return a number or any other JSON value, or fail the point";
+
+/// `value` unless it is `null` ([`NULL_VALUE`]).
+fn refuse_null(value: serde_json::Value) -> Result<serde_json::Value, String> {
+    match value {
+        serde_json::Value::Null => Err(NULL_VALUE.to_owned()),
+        value => Ok(value),
+    }
 }
 
 /// Whether a black box that died of a stopping signal (TERM, INT, HUP,
@@ -668,8 +685,9 @@ fn monitor(
 /// `resume.skip`, handing each record to `sink` as soon as it is complete
 /// (completion order, not index order).
 ///
-/// `evaluate` returns the value or an error message; a panic in it is
-/// recorded as a failure. Attempt numbers continue from `resume.attempts`.
+/// `evaluate` returns the value or an error message; a panic in it, and a
+/// value of `null` (what serde_json makes of NaN: [`NULL_VALUE`]), are
+/// recorded as failures. Attempt numbers continue from `resume.attempts`.
 pub fn run<F>(
     space: &Space,
     evaluate: F,

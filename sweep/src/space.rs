@@ -257,14 +257,16 @@ impl Space {
                             Value::Float(x) => short(*x),
                             other => other.to_string(),
                         };
-                        if earlier == v {
+                        let spelled = |v: &Value| match v {
+                            Value::Float(x) => format!("{x:?}"),
+                            other => other.to_string(),
+                        };
+                        // Spelled, not compared: -0.0 == 0.0, and "lists -0
+                        // twice" would hide that they are the one point 0.
+                        if spelled(earlier) == spelled(v) {
                             format!("axis {name:?} lists {} twice", shown(v))
                         } else {
-                            // `1` and `1.0`: one number, one point.
-                            let spelled = |v: &Value| match v {
-                                Value::Float(x) => format!("{x:?}"),
-                                other => other.to_string(),
-                            };
+                            // `1` and `1.0`, `0.0` and `-0.0`: one number, one point.
                             format!(
                                 "axis {name:?} lists {} and {}, which are equal numbers",
                                 spelled(earlier),
@@ -621,7 +623,7 @@ impl fmt::Display for Space {
                 Space::Zip(s) => format!("zip({})", s.iter().map(shape).collect::<Vec<_>>().join(", ")),
             }
         }
-        write!(f, "{} = {} points", shape(self), self.len())
+        write!(f, "{} = {}", shape(self), crate::output::counted(self.len(), "point"))
     }
 }
 
@@ -797,6 +799,10 @@ mod tests {
         // The repeated value is named the short way, not with 300 zeros.
         let tiny = Space::list("x", [1e-300, 1e-300]).validate().err().map(|e| e.to_string()).unwrap_or_default();
         assert!(tiny.ends_with("axis \"x\" lists 1e-300 twice"), "{tiny}");
+        // -0.0 == 0.0: both are named, as spelled, for what they are.
+        let zeros = Space::list("x", [0.0, -0.0]).validate().err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(zeros.ends_with("axis \"x\" lists 0.0 and -0.0, which are equal numbers"), "{zeros}");
+        assert!(Space::list("x", [1i64]).to_string().ends_with("= 1 point"));
         assert_eq!(subnormal.iter().map(|p| p.id()).collect::<std::collections::HashSet<_>>().len(), 50);
     }
 

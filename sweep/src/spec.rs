@@ -2,6 +2,7 @@
 //! point, and how to run it.
 
 use std::collections::BTreeMap;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -108,6 +109,13 @@ pub enum SpecError {
         /// The I/O error.
         reason: std::io::Error,
     },
+    /// The file is larger than any spec ([`MAX_SPEC_BYTES`]): not a spec,
+    /// or an endless stream such as `/dev/zero`.
+    #[error("cannot read spec {path}: it is larger than {} MiB, far more than a spec needs; is it the right file?", MAX_SPEC_BYTES >> 20)]
+    TooLarge {
+        /// The spec file.
+        path: PathBuf,
+    },
     /// The file is not valid RON for a spec.
     #[error("{path}:{line}:{column}: {message}")]
     Syntax {
@@ -146,6 +154,10 @@ pub enum SpecError {
     },
 }
 
+/// The most bytes read from a spec file: a spec is a few lines, even with
+/// long lists of values, and reading must end on a file that never does.
+pub const MAX_SPEC_BYTES: u64 = 8 << 20;
+
 /// Why a persistent command may not use placeholders.
 pub const PERSISTENT_PLACEHOLDERS: &str = "a persistent command is started once and reads each point as a JSON \
     line on its stdin, so its arguments cannot use {placeholders}; drop them, or drop `persistent`";
@@ -153,12 +165,24 @@ pub const PERSISTENT_PLACEHOLDERS: &str = "a persistent command is started once 
 impl Spec {
     /// Reads and validates a spec file.
     pub fn load(path: &Path) -> Result<Spec, SpecError> {
-        let text = std::fs::read_to_string(path).map_err(|reason| SpecError::Read { path: path.to_owned(), reason })?;
+        let read = |reason| SpecError::Read { path: path.to_owned(), reason };
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|file| file.take(MAX_SPEC_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(read)?;
+        if bytes.len() as u64 > MAX_SPEC_BYTES {
+            return Err(SpecError::TooLarge { path: path.to_owned() });
+        }
+        let text = String::from_utf8(bytes)
+            .map_err(|e| read(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8 text: {e}"))))?;
         Spec::parse(&text, path)
     }
 
-    /// Parses and validates spec text; `path` is only used in messages.
+    /// Parses and validates spec text; `path` is only used in messages. A
+    /// leading byte-order mark (some Windows editors write one) is skipped:
+    /// editors do not show it, so positions are counted without it.
     pub fn parse(text: &str, path: &Path) -> Result<Spec, SpecError> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
         let spec: Spec = options.from_str(text).map_err(|e| SpecError::Syntax {
             path: path.to_owned(),
@@ -189,6 +213,16 @@ impl Spec {
         }
         if self.persistent && self.template().is_ok_and(|t| t.has_placeholders()) {
             return Err(setting(PERSISTENT_PLACEHOLDERS));
+        }
+        if self.output.as_ref().is_some_and(|output| output.as_os_str().is_empty()) {
+            return Err(setting("output is empty: name the results file, or leave `output` out for <spec name>.jsonl"));
+        }
+        let names = self.space.names();
+        if let Some(unknown) = self.labels.axes.keys().find(|name| !names.contains(name)) {
+            return Err(setting(&format!(
+                "labels.axes names {unknown:?}, which is no axis of the space (its axes: {})",
+                names.join(", ")
+            )));
         }
         if let Some(t) = self.timeout_secs {
             if !(t.is_finite() && t > 0.0) {
@@ -261,5 +295,45 @@ mod tests {
         assert!(persistent.is_ok_and(|spec| spec.persistent));
         let typo = parse(r#"(space: List(name: "k", values: [1]), command: ["echo", "{j}"])"#);
         assert!(matches!(typo, Err(SpecError::Command { .. })));
+        let empty = parse(&format!(r#"({base}, output: "")"#)).err().map(|e| e.to_string());
+        assert!(empty.as_deref().unwrap_or("").contains("output is empty"), "{empty:?}");
+    }
+
+    #[test]
+    fn labels_name_only_axes_of_the_space() {
+        let spec = |axes: &str| {
+            parse(&format!(
+                r#"(space: Grid([List(name: "x", values: [1]), List(name: "y", values: [2])]),
+                    command: ["echo"], labels: (axes: {{{axes}}}))"#
+            ))
+        };
+        assert!(spec(r#""x": "position (m)""#).is_ok());
+        let message = spec(r#""x": "position (m)", "z": "depth (m)""#).err().map(|e| e.to_string());
+        assert_eq!(
+            message.as_deref(),
+            Some(r#"s.ron: labels.axes names "z", which is no axis of the space (its axes: x, y)"#)
+        );
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let text = "\u{feff}(space: List(name: \"k\", values: [1]),\n command: [\"echo\", \"{k}\"], comand: 1)";
+        let message = parse(text).err().map(|e| e.to_string()).unwrap_or_default();
+        // Past the mark, and positions count without it.
+        assert!(message.starts_with("s.ron:2:") && message.contains("comand"), "{message}");
+        assert!(parse(&text.replace(", comand: 1", "")).is_ok());
+    }
+
+    #[test]
+    fn an_endless_spec_file_is_refused_past_a_bound() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("huge.ron");
+        let bytes = usize::try_from(MAX_SPEC_BYTES).unwrap_or(usize::MAX);
+        std::fs::write(&path, " ".repeat(bytes + 1)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(matches!(Spec::load(&path), Err(SpecError::TooLarge { .. })));
+        if Path::new("/dev/zero").exists() {
+            let message = Spec::load(Path::new("/dev/zero")).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(message.contains("larger than 8 MiB"), "{message}");
+        }
     }
 }

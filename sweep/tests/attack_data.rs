@@ -106,6 +106,52 @@ fn export_never_gives_two_columns_one_name() {
 }
 
 #[test]
+fn coordinates_named_like_export_columns_are_renamed_not_repeated() {
+    // Any of these names is a valid axis name, and old files hold them.
+    let space = Space::grid([
+        Space::range("index", 5, 6),
+        Space::list("id", ["a"]),
+        Space::list("value", [2i64]),
+        Space::list("error", [3i64]),
+        Space::list("duration_ms", [4i64]),
+        Space::list("point.index", [6i64]),
+    ]);
+    let header = Header::new(space, Task::Closure("f".into()));
+    let records = header.space.iter().enumerate().map(|(i, point)| Record::new(i, point, Ok(42.into()), 1.0)).collect();
+    let results = Results { header, records, warnings: Vec::new(), untagged: 0 };
+    let mut csv = Vec::new();
+    results.write_csv(&mut csv).unwrap_or_else(|e| panic!("{e}"));
+    let csv = String::from_utf8(csv).unwrap_or_default();
+    let heading: Vec<&str> = csv.lines().next().unwrap_or_default().split(',').collect();
+    assert_eq!(
+        heading,
+        [
+            "index",
+            "id",
+            "point.point.index",
+            "point.id",
+            "point.value",
+            "point.error",
+            "point.duration_ms",
+            "point.index",
+            "value",
+            "error",
+            "duration_ms"
+        ]
+    );
+    let row: Vec<&str> = csv.lines().nth(1).unwrap_or_default().split(',').collect();
+    let cell = |name: &str| heading.iter().position(|h| *h == name).and_then(|i| row.get(i).copied());
+    assert_eq!(cell("index"), Some("0"), "the record's own index column stays the record's");
+    assert_eq!(cell("point.point.index"), Some("5"));
+    assert_eq!(cell("point.id"), Some("a"));
+    assert_eq!(cell("point.index"), Some("6"));
+    assert_eq!(cell("value"), Some("42"));
+    assert_eq!(cell("point.value"), Some("2"));
+    assert_eq!(cell("error"), Some(""));
+    assert_eq!(cell("point.error"), Some("3"));
+}
+
+#[test]
 fn integers_past_64_bits_are_never_silently_rounded() {
     let read = |text: &str| serde_json::from_str::<Value>(text).map_err(|e| e.to_string());
     assert_eq!(read("9223372036854775807"), Ok(Value::Int(i64::MAX)));

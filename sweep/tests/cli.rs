@@ -82,16 +82,16 @@ fn failures_are_recorded_with_their_cause() {
     sandbox.spec(
         "modes.ron",
         r#"(
-            space: List(name: "mode", values: ["ok", "garbage", "slow", "fail"]),
-            command: ["sh", "-c", "case {mode} in ok) echo 1.5;; garbage) echo hello;; slow) sleep 5;; fail) echo disk on fire >&2; exit 7;; esac"],
+            space: List(name: "mode", values: ["ok", "garbage", "slow", "fail", "nan", "null"]),
+            command: ["sh", "-c", "case {mode} in ok) echo 1.5;; garbage) echo hello;; slow) sleep 5;; fail) echo disk on fire >&2; exit 7;; nan) echo nan;; null) echo null;; esac"],
             timeout_secs: 0.3,
-            workers: 4,
+            workers: 6,
         )"#,
     );
     let started = Instant::now();
     let run = incomplete(sandbox.sweep(&["run", "modes.ron"]));
     assert!(started.elapsed() < Duration::from_secs(4), "the slow point was not killed");
-    assert!(stderr(&run).contains("4 computed (3 failed)"), "{}", stderr(&run));
+    assert!(stderr(&run).contains("6 computed (5 failed)"), "{}", stderr(&run));
 
     let results = sandbox.load("modes.jsonl");
     let outcome = |mode: &str| {
@@ -107,11 +107,33 @@ fn failures_are_recorded_with_their_cause() {
     assert!(outcome("slow").err().unwrap_or_default().contains("timed out"));
     let fail = outcome("fail").err().unwrap_or_default();
     assert!(fail.contains("exit status: 7") && fail.contains("disk on fire"), "{fail}");
+    assert!(outcome("nan").err().unwrap_or_default().contains("not a number"));
+    // JavaScript's JSON.stringify writes NaN as null: no value either.
+    assert_eq!(outcome("null"), Err(sweep::runner::NULL_VALUE.to_owned()));
 
     let status = stdout(&ok(sandbox.sweep(&["status", "modes.jsonl"])));
     assert!(status.contains("done:        1"), "{status}");
-    assert!(status.contains("failed:      3"), "{status}");
+    assert!(status.contains("failed:      5"), "{status}");
     assert!(status.contains("missing:     0"), "{status}");
+}
+
+#[test]
+fn run_says_what_really_runs_in_words_that_agree_with_their_counts() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("one.ron", r#"(space: List(name: "k", values: [7]), command: ["echo", "{k}"], workers: 1)"#);
+    let one = ok(sandbox.sweep(&["run", "--no-progress", "one.ron"]));
+    assert!(stderr(&one).contains("k[1] = 1 point on 1 worker →"), "{}", stderr(&one));
+    sandbox.spec("twelve.ron", r#"(space: Range(name: "k", start: 0, end: 12), command: ["echo", "{k}"], workers: 2)"#);
+    let sample = ok(sandbox.sweep(&["run", "--no-progress", "twelve.ron", "--sample", "100"]));
+    assert!(
+        stderr(&sample).contains("(12 points drawn with seed 0: all there are, fewer than --sample 100) on 2 workers"),
+        "{}",
+        stderr(&sample)
+    );
+    let limit = ok(sandbox.sweep(&["run", "--no-progress", "twelve.ron", "--limit", "5", "--shard", "1/4"]));
+    assert!(stderr(&limit).contains("(shard 1/4) (the first 3 points: all there are, fewer than --limit 5)"));
+    let help = stdout(&ok(sandbox.sweep(&["run", "--help"])));
+    assert!(help.contains("After SIGINT, SIGTERM, SIGHUP or SIGUSR1"), "{help}");
 }
 
 #[test]

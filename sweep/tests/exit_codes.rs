@@ -67,6 +67,34 @@ fn bad_input_exits_two_in_every_subcommand() {
 }
 
 #[test]
+fn unusable_spec_files_and_paths_exit_two_with_the_reason() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("ok.ron", r#"(space: Range(name: "k", start: 0, end: 3), command: ["echo", "{k}"])"#);
+    sandbox.spec("nowhere.ron", r#"(space: Range(name: "k", start: 0, end: 3), command: ["echo", "{k}"], output: "")"#);
+    sandbox.spec(
+        "labels.ron",
+        r#"(space: Range(name: "k", start: 0, end: 3), command: ["echo", "{k}"], labels: (axes: {"j": "j (m)"}))"#,
+    );
+    for (args, reason) in [
+        (&["run", "/dev/zero"][..], "larger than 8 MiB"),
+        (&["run", "nowhere.ron"], "output is empty"),
+        (&["run", "ok.ron", "-o", ""], "a value is required for '--output"),
+        (&["run", "labels.ron"], r#"labels.axes names "j", which is no axis of the space (its axes: k)"#),
+    ] {
+        let output = sandbox.sweep(args);
+        assert_eq!(code(&output), Some(2), "{args:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains(reason), "{args:?}: {}", stderr(&output));
+    }
+    std::fs::write(
+        sandbox.path("bom.ron"),
+        "\u{feff}(space: Range(name: \"k\", start: 0, end: 3), command: [\"echo\", \"{k}\"])",
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    let bom = sandbox.sweep(&["run", "--no-progress", "bom.ron"]);
+    assert_eq!(code(&bom), Some(0), "{}", stderr(&bom));
+}
+
+#[test]
 fn a_results_file_held_by_another_run_exits_one() {
     let sandbox = Sandbox::new();
     sandbox.spec(
@@ -230,7 +258,7 @@ fn an_escaped_descendant_holding_stdout_neither_defeats_timeout_nor_signals() {
     assert!(ended_within(&mut timed, Duration::from_secs(20)), "--timeout 1 did not end the point");
     let output = timed.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(code(&output), Some(3), "{}", stderr(&output));
-    assert!(stderr(&output).contains("1 of the 1 points"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("the 1 point of this run has no value (it failed)"), "{}", stderr(&output));
 
     let results = sandbox.path("other.jsonl");
     let mut stopped = sandbox.start(&["run", "--no-progress", "escape.ron", "-o", "other.jsonl", "--grace", "0.5"]);

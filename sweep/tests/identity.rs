@@ -82,7 +82,7 @@ fn repair_moves_foreign_records_aside_and_the_sweeps_own_value_wins() {
     append_line(&sandbox, "a.jsonl", &foreign);
     let repaired = ok(sandbox.sweep(&["repair", "a.jsonl"]));
     assert!(
-        stderr(&repaired).contains("moved 0 unparsable lines, 1 records of another sweep and 0 records"),
+        stderr(&repaired).contains("moved 0 unparsable lines, 1 record of another sweep and 0 records"),
         "{}",
         stderr(&repaired)
     );

@@ -362,7 +362,7 @@ fn a_point_that_keeps_failing_is_given_up_after_max_attempts() {
         "0.05",
         "flaky.ron",
     ]);
-    assert!(stderr(&again).contains("1 points failed 3 times and are given up"), "{}", stderr(&again));
+    assert!(stderr(&again).contains("1 point failed 3 times and is given up"), "{}", stderr(&again));
     let results = sandbox.load("flaky.jsonl");
     let attempts: Vec<u32> = results.records.iter().filter(|r| r.index == 1).map(|r| r.attempt).collect();
     assert_eq!(attempts, [1, 2, 3], "every failed attempt is recorded, none past the cap");
@@ -413,7 +413,7 @@ fn a_damaged_file_is_repaired_without_losing_a_record() {
     let repaired = sandbox.sweep(&["repair", "ten.jsonl"]);
     assert!(repaired.status.success(), "{}", stderr(&repaired));
     assert!(
-        stderr(&repaired).contains("kept 10 records; moved 1 unparsable lines and 30 records"),
+        stderr(&repaired).contains("kept 10 records; moved 1 unparsable line and 30 records"),
         "{}",
         stderr(&repaired)
     );
@@ -446,6 +446,15 @@ fn records_of_other_points_are_not_counted_as_done() {
     assert!(status.contains("done:        0"), "{status}");
     assert!(status.contains("missing:     30"), "{status}");
     assert!(status.contains("outside:     60 records"), "{status}");
+    // Export leaves them out too, and says so.
+    let export = sandbox.sweep(&["export", "pasted.jsonl"]);
+    assert!(export.status.success(), "{}", stderr(&export));
+    assert_eq!(stdout(&export).lines().count(), 1, "only the heading: {}", stdout(&export));
+    assert!(
+        stderr(&export).contains("60 records of points not in this space left out of the CSV"),
+        "{}",
+        stderr(&export)
+    );
 }
 
 #[test]

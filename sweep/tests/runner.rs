@@ -42,6 +42,32 @@ fn panics_become_failures_and_the_sweep_goes_on() {
 }
 
 #[test]
+fn a_non_finite_value_of_a_closure_is_a_failure_not_a_null_value() {
+    // serde_json turns NaN and infinities into null: it must not count as done.
+    let space = Space::range("k", 0, 4);
+    let records = run_collect(
+        &space,
+        |p| {
+            let k = p.f64("k").ok_or("no k")?;
+            Ok(json!(k / (k - 1.0) * 0.0))
+        },
+        &options(),
+    )
+    .unwrap_or_else(|e| panic!("{e:#}"));
+    let outcomes: Vec<_> = records.iter().map(|r| r.outcome.clone()).collect();
+    let failed = Err(sweep::runner::NULL_VALUE.to_owned());
+    assert_eq!(outcomes, [Ok(json!(-0.0)), failed.clone(), Ok(json!(0.0)), Ok(json!(0.0))]);
+    let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let path = dir.path().join("r.jsonl");
+    let header = Header::new(space, Task::Closure("infinite".into()));
+    let (summary, _) = run_to_file(&path, &header, |_: &Point| Ok(json!(f64::INFINITY)), &options())
+        .unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!((summary.computed, summary.failed), (4, 4));
+    let status = Results::load(&path).map(|r| r.status()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((status.done, status.failed), (0, 4));
+}
+
+#[test]
 fn resume_computes_only_what_is_missing() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let path = dir.path().join("r.jsonl");

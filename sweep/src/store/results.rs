@@ -224,9 +224,10 @@ impl Results {
     /// (number, string, array, `null`) goes in a `value` column; a JSON
     /// object is spread over one column per key (sorted). Values of both
     /// kinds get both: `value` filled for plain ones, the key columns for
-    /// objects. A key that is also the name of another column (`value`
-    /// beside plain values, `error`, a coordinate's) becomes `value.KEY`, so
-    /// no two columns share a name.
+    /// objects. A coordinate named like a column of every export
+    /// ([`CSV_COLUMNS`]) becomes `point.NAME`; a key that is also the name of
+    /// another column (`value` beside plain values, `error`, a coordinate's)
+    /// becomes `value.KEY`, so no two columns share a name.
     pub fn write_csv(&self, out: impl Write) -> Result<(), csv::Error> {
         let latest = self.latest();
         let names = self.header.space.names();
@@ -239,14 +240,26 @@ impl Results {
         let plain_column = keys.is_empty() || values.iter().any(|v| !v.is_object());
         let mut writer = csv::Writer::from_writer(out);
         let mut heading = vec!["index".to_owned(), "id".to_owned()];
-        heading.extend(names.iter().cloned());
+        // Coordinates are renamed rather than refused in specs: files
+        // written with such an axis name must stay exportable.
+        let mut taken: HashSet<String> = CSV_COLUMNS.iter().map(|&c| c.to_owned()).collect();
+        taken.extend(names.iter().cloned());
+        for name in &names {
+            let mut column = name.clone();
+            if CSV_COLUMNS.contains(&name.as_str()) {
+                while taken.contains(&column) {
+                    column.insert_str(0, "point.");
+                }
+                taken.insert(column.clone());
+            }
+            heading.push(column);
+        }
         if plain_column {
             heading.push("value".to_owned());
         }
         // A key that would share its name with another column (`error`,
         // a coordinate, `value` beside plain values) is written `value.KEY`.
-        let mut taken: HashSet<String> = heading.iter().cloned().collect();
-        taken.extend(["error".to_owned(), "duration_ms".to_owned()]);
+        taken.extend(heading.iter().cloned());
         taken.extend(keys.iter().cloned());
         for key in &keys {
             let clashes = heading.iter().any(|h| h == key) || key == "error" || key == "duration_ms";
@@ -279,6 +292,10 @@ impl Results {
         Ok(())
     }
 }
+
+/// The columns of every CSV export besides the coordinates (`value` is
+/// there whenever a value is not a JSON object).
+pub const CSV_COLUMNS: [&str; 5] = ["index", "id", "value", "error", "duration_ms"];
 
 /// Whether `record` is of a point of the space `index` looks up: its
 /// coordinates are the space's point at its index, and its id is theirs.
