@@ -205,3 +205,32 @@ fn a_preview_writes_only_its_script() {
     let collected = succeeded(sandbox.sweep(&["collect", "wide.ron"]), "collect wide.ron");
     assert!(collected.contains("merged 2 shards"), "{collected}");
 }
+
+/// A refinement that moves points to other indices (`List` values put
+/// between the old ones): shard 1 of 2 of `[0, 2, 4, 6]` holds 2 and 6,
+/// which shard 0 owns in `[0, 1, ..., 7]`. Submitting the refined space
+/// copied them to shard 0 but left them in shard 1's file under their new
+/// indices, and `collect` then refused: "r.shard-1-of-2.jsonl holds point
+/// #2, which belongs to shard 0/2". The submission moves them.
+#[test]
+fn a_refinement_that_moves_points_between_shards_collects() {
+    let sandbox = Sandbox::new();
+    let command = r#"command: ["sh", "-c", "echo {k} >> evals.log; echo {k}"], output: "r.jsonl""#;
+    sandbox.spec("coarse.ron", &format!("(space: List(name: \"k\", values: [0, 2, 4, 6]), {command})"));
+    sandbox.spec("fine.ron", &format!("(space: List(name: \"k\", values: [0, 1, 2, 3, 4, 5, 6, 7]), {command})"));
+    run(&sandbox, &["coarse.ron", "--shard", "0/2"]);
+    run(&sandbox, &["coarse.ron", "--shard", "1/2"]);
+    let path = fake_slurm(&sandbox);
+    let slurm = |args: &[&str]| sandbox.command(args).env("PATH", &path).output().unwrap_or_else(|e| panic!("{e}"));
+    succeeded(slurm(&["slurm", "fine.ron", "--tasks", "2", "--submit"]), "slurm fine.ron --submit");
+    assert_eq!(done_ks(&sandbox, "r.shard-0-of-2.jsonl"), [0, 2, 4, 6]);
+    assert_eq!(done_ks(&sandbox, "r.shard-1-of-2.jsonl"), Vec::<i64>::new());
+
+    run(&sandbox, &["fine.ron", "--shard", "0/2"]);
+    run(&sandbox, &["fine.ron", "--shard", "1/2"]);
+    let collected = succeeded(sandbox.sweep(&["collect", "fine.ron"]), "collect fine.ron");
+    assert!(collected.contains("8 done, 0 failed, 0 missing of 8 points"), "{collected}");
+    let mut evaluated = evaluations(&sandbox);
+    evaluated.sort_unstable();
+    assert_eq!(evaluated, (0..8).collect::<Vec<_>>(), "each point once");
+}

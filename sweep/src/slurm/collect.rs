@@ -9,7 +9,7 @@ use crate::point::{Point, PointId};
 use crate::slurm::{shards_on_disk, Shard, SlurmError};
 use crate::space::SpaceIndex;
 use crate::store::{
-    is_of_space, reindex, write_results_atomically, Header, Record, Results, ResultsWriter, StoreError,
+    is_of_space, reindex, write_results_atomically, Header, Record, Results, ResultsLock, ResultsWriter, StoreError,
 };
 
 /// How many points without a record [`collect`] lists as gaps; the others
@@ -256,6 +256,9 @@ pub struct Gathered {
     pub done_in_output: usize,
     /// Shard files read, with their shard.
     pub shard_files: Vec<(Shard, PathBuf)>,
+    /// Those of them written for another space (same command): their
+    /// records may belong to other shards here.
+    pub respaced: Vec<(Shard, PathBuf)>,
     /// Tolerated problems, e.g. a torn last line.
     pub warnings: Vec<String>,
 }
@@ -321,6 +324,9 @@ pub fn gather(output: &Path, header: &Header) -> Result<Gathered, CollectError> 
                 reindex(&space, &mut record);
             }
             gathered.fold(record);
+        }
+        if refined {
+            gathered.respaced.push((shard, path.clone()));
         }
         gathered.shard_files.push((shard, path));
     }
@@ -418,7 +424,8 @@ fn collect_listing(output: &Path, count: usize, header: &Header, listed: usize) 
 /// owns it, unless that file already has it: run before submitting with a
 /// new shard count, so that no task computes a point already done. Failed
 /// points are carried over with their attempt count, so that a point given
-/// up stays given up.
+/// up stays given up. A shard file of `count` written for another space
+/// then keeps only the points it owns in this one (see [`realign`]).
 pub fn seed_shards(output: &Path, count: usize, header: &Header) -> Result<Seeded, CollectError> {
     Shard::new(0, count)?;
     let gathered = gather(output, header)?;
@@ -452,7 +459,33 @@ pub fn seed_shards(output: &Path, count: usize, header: &Header) -> Result<Seede
             }
         }
     }
+    // Only now that each point is in the file of its owner: a crash
+    // before this leaves a point in two files, never in none.
+    for (shard, path) in gathered.respaced.iter().filter(|(shard, _)| shard.count() == count) {
+        realign(path, *shard, header, &gathered.best)?;
+    }
     Ok(seeded)
+}
+
+/// Rewrites the shard file `path` of `shard`, written for another space,
+/// as `header`'s, without the records of points another shard owns in
+/// `header`'s space: after a refinement those lie under indices of other
+/// shards, which `collect` would take for a misnamed file. Only points
+/// in `known` go, the ones [`seed_shards`] copied to their owner (or that
+/// have a better record there); a record appended since is kept.
+fn realign(path: &Path, shard: Shard, header: &Header, known: &HashMap<PointId, Record>) -> Result<(), CollectError> {
+    let _lock = ResultsLock::acquire(path)?;
+    let results = load_checked(path, header)?;
+    let space = SpaceIndex::new(&header.space);
+    let records: Vec<Record> = results
+        .records
+        .into_iter()
+        .filter_map(|mut record| {
+            let moved = reindex(&space, &mut record) && !shard.contains(record.index) && known.contains_key(&record.id);
+            (!moved).then_some(record)
+        })
+        .collect();
+    Ok(write_results_atomically(path, header, &records)?)
 }
 
 /// What [`seed_shards`] copied into the shard files.
