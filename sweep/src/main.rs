@@ -1070,8 +1070,7 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
             log_dir.display(),
             log_dir.display()
         );
-    }
-    if submitting {
+    } else {
         let ids: Vec<String> = submission.jobs.iter().map(|job| job.job.to_string()).collect();
         log.submissions.push(submission);
         log.save(&state_path)?;
