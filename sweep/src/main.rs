@@ -858,8 +858,7 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    let mut log =
-        SubmissionLog::load(&state_path, header.fingerprint)?.unwrap_or_else(|| SubmissionLog::new(header.fingerprint));
+    let mut log = SubmissionLog::load(&state_path, &header)?.unwrap_or_else(|| SubmissionLog::new(&header));
     let cluster = Cluster::from_env();
 
     // One sweep, one set of jobs: two jobs on one shard compute its points
@@ -989,13 +988,18 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
     }
 
     // Points done in shard files of any count (or in the merged results) are
-    // copied into this count's shard files: no task computes them again.
-    let seeded = slurm::seed_shards(&output, count, &header)?;
-    if seeded.values > 0 {
-        eprintln!("sweep: {} points already computed are reused in the {count} shard files", seeded.values);
-    }
-    if seeded.failures > 0 {
-        eprintln!("sweep: {} failed points are carried over with their attempt counts", seeded.failures);
+    // copied into this count's shard files: no task computes them again. Only
+    // for a submission: a preview writes nothing but its script, so that
+    // trying counts leaves no shard files of them behind (which `collect`
+    // could not choose between).
+    if submitting {
+        let seeded = slurm::seed_shards(&output, count, &header)?;
+        if seeded.values > 0 {
+            eprintln!("sweep: {} points already computed are reused in the {count} shard files", seeded.values);
+        }
+        if seeded.failures > 0 {
+            eprintln!("sweep: {} failed points are carried over with their attempt counts", seeded.failures);
+        }
     }
     let shards: Vec<usize> = match to_retry {
         // Bounded: fewer than MaxJobCount here.
@@ -1014,11 +1018,14 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
     }
 
     // Tasks start in another process, maybe on another machine: every path
-    // in the script is absolute, and the log directory must exist up front
-    // (sbatch does not create it, and a task cannot start without it).
+    // in the script is absolute, and the log directory must exist when the
+    // job is submitted (sbatch does not create it, and a task cannot start
+    // without it); a preview tells whoever submits its script to create it.
     let cwd = std::env::current_dir().context("finding the current directory")?;
     let log_dir = cwd.join(options.log_dir());
-    std::fs::create_dir_all(&log_dir).with_context(|| format!("creating {}", log_dir.display()))?;
+    if submitting {
+        std::fs::create_dir_all(&log_dir).with_context(|| format!("creating {}", log_dir.display()))?;
+    }
     let stem = args.spec.file_stem().map_or("sweep".into(), |stem| stem.to_string_lossy());
     let base_script = args.script.clone().unwrap_or_else(|| PathBuf::from(format!("{stem}.sbatch")));
     // A submission's scripts are kept: number them, never overwriting one.
@@ -1037,6 +1044,7 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
         options: options.clone(),
         max_attempts: Some(max_attempts),
         jobs: Vec::new(),
+        sweep: Some(header.fingerprint),
     };
     // Scripts are written over older scripts, never over results.
     for part in 1..=arrays.len() {
@@ -1064,7 +1072,6 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
         std::fs::write(&path, job.render()?).with_context(|| format!("writing {}", path.display()))?;
         eprintln!("sweep: wrote {} (array {} of {count} shards)", path.display(), job.array);
         if !submitting {
-            eprintln!("sweep: submit it with: sbatch {}", path.display());
             continue;
         }
         let after = if options.throttle.is_some() { previous } else { None };
@@ -1090,7 +1097,15 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
         });
         println!("{id}");
     }
-    if submitting {
+    if !submitting {
+        eprintln!(
+            "sweep: a preview: nothing else was written. Submit with --submit, which first copies the points \
+             already computed into the {count} shard files and creates {}; submitted by hand, the script needs \
+             `mkdir -p {}` first, and its tasks compute again any point done only in other files",
+            log_dir.display(),
+            log_dir.display()
+        );
+    } else {
         let ids: Vec<String> = submission.jobs.iter().map(|job| job.job.to_string()).collect();
         log.submissions.push(submission);
         log.save(&state_path)?;
@@ -1131,7 +1146,7 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
     let state_path = SubmissionLog::path_for(&output);
     // Merging needs no record of the submissions; only the report on the
     // tasks does, so a damaged state file is a warning here.
-    let log = SubmissionLog::load(&state_path, header.fingerprint).unwrap_or_else(|err| {
+    let log = SubmissionLog::load(&state_path, &header).unwrap_or_else(|err| {
         eprintln!("sweep: warning: {err}");
         None
     });
@@ -1163,7 +1178,7 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
     };
     // No run may append to the results file while it is merged and replaced.
     let _lock = sweep::store::ResultsLock::acquire(&output)?;
-    let collection = slurm::collect(&output, count, &header)?;
+    let mut collection = slurm::collect(&output, count, &header)?;
     for warning in &collection.warnings {
         eprintln!("sweep: warning: {warning}");
     }
@@ -1181,7 +1196,14 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
             slurm::MISSING_LISTED
         );
     }
-    slurm::write_merged(&output, &header, &collection.records, collection.done_in_output)?;
+    slurm::write_merged(&output, &header, &mut collection)?;
+    if !collection.outside.is_empty() {
+        eprintln!(
+            "sweep: {} records of points no longer in the space are kept in {}, unused",
+            collection.outside.len(),
+            output.display()
+        );
+    }
     for gap in &collection.gaps {
         if gap.is_given_up(max_attempts) {
             println!("{gap} (given up after {} attempts)", gap.attempts);

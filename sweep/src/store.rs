@@ -31,7 +31,9 @@ pub use lock::ResultsLock;
 pub(crate) use record::civil_from_days;
 pub use record::{utc_rfc3339, Provenance, Record};
 pub use repair::{rejected_path, repair, Repair};
-pub use results::{is_given_up, is_of_space, Failure, Results, Resume, Status, CSV_COLUMNS, DEFAULT_MAX_ATTEMPTS};
+pub use results::{
+    is_given_up, is_of_space, reindex, Failure, Results, Resume, Status, CSV_COLUMNS, DEFAULT_MAX_ATTEMPTS,
+};
 pub use writer::{practically_never_past, ResultsWriter, SyncPolicy, PRACTICALLY_NEVER};
 
 /// Why a results file cannot be used.

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use crate::point::{Point, PointId};
 use crate::slurm::{shards_on_disk, Shard, SlurmError};
 use crate::space::SpaceIndex;
-use crate::store::{is_of_space, write_results_atomically, Header, Record, Results, ResultsWriter, StoreError};
+use crate::store::{
+    is_of_space, reindex, write_results_atomically, Header, Record, Results, ResultsLock, ResultsWriter, StoreError,
+};
 
 /// How many points without a record [`collect`] lists as gaps; the others
 /// are counted only: a sweep of 10^12 points run in part has too many to
@@ -118,6 +120,10 @@ pub struct Collection {
     /// The latest record of every point of the space found, in index order
     /// (each point once, however often its shard was resumed).
     pub records: Vec<Record>,
+    /// The best record of each point found that is not in the space (left
+    /// from a wider space with the same command): carried through the
+    /// merge unchanged, so that narrowing a space loses nothing computed.
+    pub outside: Vec<Record>,
     /// Points without a value, in index order: every failed one (there is
     /// a record of each), and the first [`MISSING_LISTED`] missing ones.
     pub gaps: Vec<Gap>,
@@ -237,7 +243,10 @@ impl fmt::Display for Shards {
 }
 
 /// Everything known about a sweep's points: its results file and every
-/// shard file beside it, of any shard count, folded by point id.
+/// shard file beside it, of any shard count, folded by point id. Records
+/// written for another space with the same command (the space was refined
+/// or narrowed since) count with their index in this one; those of points
+/// not in it keep theirs.
 #[derive(Debug, Clone, Default)]
 pub struct Gathered {
     /// The best record of each point: the latest with a value, else the
@@ -247,6 +256,9 @@ pub struct Gathered {
     pub done_in_output: usize,
     /// Shard files read, with their shard.
     pub shard_files: Vec<(Shard, PathBuf)>,
+    /// Those of them written for another space (same command): their
+    /// records may belong to other shards here.
+    pub respaced: Vec<(Shard, PathBuf)>,
     /// Tolerated problems, e.g. a torn last line.
     pub warnings: Vec<String>,
 }
@@ -277,10 +289,15 @@ impl Gathered {
 /// must hold only its own shard's points.
 pub fn gather(output: &Path, header: &Header) -> Result<Gathered, CollectError> {
     let mut gathered = Gathered::default();
+    let space = SpaceIndex::new(&header.space);
     if output.exists() {
         let results = load_checked(output, header)?;
         gathered.warnings.extend(results.warnings.iter().cloned());
-        for record in results.records {
+        let refined = results.header.space != header.space;
+        for mut record in results.records {
+            if refined {
+                reindex(&space, &mut record);
+            }
             gathered.fold(record);
         }
         gathered.done_in_output = gathered.done();
@@ -292,29 +309,36 @@ pub fn gather(output: &Path, header: &Header) -> Result<Gathered, CollectError> 
     })?;
     for shard in shards {
         let path = shard.results_path(output);
-        let results = load_checked(&path, header)?;
-        gathered.warnings.extend(results.warnings.iter().cloned());
-        for record in results.records {
-            if !shard.contains(record.index) {
+        let Results { header: file_header, records, warnings, .. } = load_checked(&path, header)?;
+        gathered.warnings.extend(warnings);
+        // Shards are of the file's own space: a record of a point outside
+        // it was written for an older space, under another index.
+        let own = SpaceIndex::new(&file_header.space);
+        let refined = file_header.space != header.space;
+        for mut record in records {
+            if !shard.contains(record.index) && is_of_space(&own, &record) {
                 let owner = Shard::of_point(record.index, shard.count());
                 return Err(CollectError::WrongShard { path, index: record.index, shard, owner });
             }
+            if refined {
+                reindex(&space, &mut record);
+            }
             gathered.fold(record);
+        }
+        if refined {
+            gathered.respaced.push((shard, path.clone()));
         }
         gathered.shard_files.push((shard, path));
     }
     Ok(gathered)
 }
 
+/// Reads the results file at `path`, refused unless it holds records of
+/// `header`'s command, as `sweep run` refuses it: a file written for
+/// another space with the same command is this sweep's.
 fn load_checked(path: &Path, header: &Header) -> Result<Results, StoreError> {
     let results = Results::load(path)?;
-    if results.header.fingerprint != header.fingerprint {
-        return Err(StoreError::DifferentSweep {
-            path: path.to_owned(),
-            found: results.header.fingerprint,
-            expected: header.fingerprint,
-        });
-    }
+    header.check_same_command(path, &results.header)?;
     Ok(results)
 }
 
@@ -347,11 +371,14 @@ fn collect_listing(output: &Path, count: usize, header: &Header, listed: usize) 
     let present = gathered.shard_files.iter().map(|(shard, _)| shard);
     let present = present.filter(|shard| shard.count() == count && shard.index() < owning).map(Shard::index);
     let absent_files = Shards { count, owning, but: present.collect() };
-    // A record of a point outside the space is left out of the merge (and
-    // `write_merged` refuses to lose one that had a value in `output`).
+    // A record of a point outside the space is no point of this sweep's,
+    // but is carried through the merge: nothing computed is lost.
     let space = SpaceIndex::new(&header.space);
-    let mut records: Vec<Record> = gathered.best.into_values().filter(|record| is_of_space(&space, record)).collect();
+    let (mut records, mut outside): (Vec<Record>, Vec<Record>) =
+        gathered.best.into_values().partition(|record| is_of_space(&space, record));
     records.sort_unstable_by_key(|record| record.index);
+    // Their indices are of older spaces, and may repeat: the id breaks ties.
+    outside.sort_unstable_by_key(|record| (record.index, record.id));
     let mut gaps = Vec::new();
     let mut found_in_shard: HashMap<usize, usize> = HashMap::new();
     // The points without a record lie between the records found: listed
@@ -381,6 +408,7 @@ fn collect_listing(output: &Path, count: usize, header: &Header, listed: usize) 
     Ok(Collection {
         missing: total.saturating_sub(records.len()),
         records,
+        outside,
         gaps,
         absent_files,
         warnings: gathered.warnings,
@@ -396,14 +424,17 @@ fn collect_listing(output: &Path, count: usize, header: &Header, listed: usize) 
 /// owns it, unless that file already has it: run before submitting with a
 /// new shard count, so that no task computes a point already done. Failed
 /// points are carried over with their attempt count, so that a point given
-/// up stays given up.
+/// up stays given up. A shard file of `count` written for another space
+/// then keeps only the points it owns in this one (see [`realign`]).
 pub fn seed_shards(output: &Path, count: usize, header: &Header) -> Result<Seeded, CollectError> {
     Shard::new(0, count)?;
     let gathered = gather(output, header)?;
     // Only the shards that get a record: `count` may be as large as the
     // space, far more than the records.
     let mut by_shard: BTreeMap<usize, Vec<&Record>> = BTreeMap::new();
-    for record in gathered.best.values() {
+    let space = SpaceIndex::new(&header.space);
+    // A point outside the space belongs to no shard; it stays where it is.
+    for record in gathered.best.values().filter(|record| is_of_space(&space, record)) {
         by_shard.entry(record.index % count).or_default().push(record);
     }
     let mut seeded = Seeded::default();
@@ -428,7 +459,33 @@ pub fn seed_shards(output: &Path, count: usize, header: &Header) -> Result<Seede
             }
         }
     }
+    // Only now that each point is in the file of its owner: a crash
+    // before this leaves a point in two files, never in none.
+    for (shard, path) in gathered.respaced.iter().filter(|(shard, _)| shard.count() == count) {
+        realign(path, *shard, header, &gathered.best)?;
+    }
     Ok(seeded)
+}
+
+/// Rewrites the shard file `path` of `shard`, written for another space,
+/// as `header`'s, without the records of points another shard owns in
+/// `header`'s space: after a refinement those lie under indices of other
+/// shards, which `collect` would take for a misnamed file. Only points
+/// in `known` go, the ones [`seed_shards`] copied to their owner (or that
+/// have a better record there); a record appended since is kept.
+fn realign(path: &Path, shard: Shard, header: &Header, known: &HashMap<PointId, Record>) -> Result<(), CollectError> {
+    let _lock = ResultsLock::acquire(path)?;
+    let results = load_checked(path, header)?;
+    let space = SpaceIndex::new(&header.space);
+    let records: Vec<Record> = results
+        .records
+        .into_iter()
+        .filter_map(|mut record| {
+            let moved = reindex(&space, &mut record) && !shard.contains(record.index) && known.contains_key(&record.id);
+            (!moved).then_some(record)
+        })
+        .collect();
+    Ok(write_results_atomically(path, header, &records)?)
 }
 
 /// What [`seed_shards`] copied into the shard files.
@@ -438,6 +495,19 @@ pub struct Seeded {
     pub values: usize,
     /// Failed points, carried over with their attempt count.
     pub failures: usize,
+}
+
+/// Writes the merged `collection` (its records, then those of points
+/// outside the space) as the results file at `path` for the sweep
+/// `header`; see [`write_records`].
+pub fn write_merged(path: &Path, header: &Header, collection: &mut Collection) -> Result<(), CollectError> {
+    // Written as one slice without copying the records: the outside ones
+    // are lent to the end of `records` and taken back.
+    let inside = collection.records.len();
+    collection.records.append(&mut collection.outside);
+    let written = write_records(path, header, &collection.records, collection.done_in_output);
+    collection.outside = collection.records.split_off(inside);
+    written
 }
 
 /// Writes `records` as the results file at `path` for the sweep `header`,
@@ -451,7 +521,7 @@ pub struct Seeded {
 /// Refused ([`CollectError::WouldLoseDone`]) if the new file would hold
 /// fewer points with a value than `done_before`, the count in the file it
 /// replaces: a merge never loses computed points.
-pub fn write_merged(path: &Path, header: &Header, records: &[Record], done_before: usize) -> Result<(), CollectError> {
+fn write_records(path: &Path, header: &Header, records: &[Record], done_before: usize) -> Result<(), CollectError> {
     let done_after = records.iter().filter(|record| record.is_ok()).count();
     if done_after < done_before {
         return Err(CollectError::WouldLoseDone { path: path.to_owned(), before: done_before, after: done_after });
@@ -470,9 +540,15 @@ mod tests {
         echo_header(10)
     }
 
-    /// `echo {k}` for k in `0..end`; any `end` but 10 is another sweep.
+    /// `echo {k}` for k in `0..end`: any `end` but 10 is the same sweep
+    /// over another space.
     fn echo_header(end: i64) -> Header {
         Header::new(Space::range("k", 0, end), Task::Command(vec!["echo".into(), "{k}".into()]))
+    }
+
+    /// Another command over the same space: another sweep.
+    fn other_sweep() -> Header {
+        Header::new(Space::range("k", 0, 10), Task::Command(vec!["printf".into(), "{k}".into()]))
     }
 
     fn record(header: &Header, index: usize, outcome: Result<serde_json::Value, String>) -> Record {
@@ -503,13 +579,13 @@ mod tests {
         // Shard 1 failed point 4 first, then a retry succeeded: latest wins.
         write_shard(&output, &header, 1, &[ok(1), (4, Err("boom".into())), ok(7), ok(4)]);
         write_shard(&output, &header, 2, &[ok(8), ok(5), ok(2)]);
-        let collection = collect(&output, 3, &header).unwrap_or_else(|e| panic!("{e}"));
+        let mut collection = collect(&output, 3, &header).unwrap_or_else(|e| panic!("{e}"));
         assert!(collection.is_complete(), "{:?}", collection.gaps);
         let indices: Vec<usize> = collection.records.iter().map(|r| r.index).collect();
         assert_eq!(indices, (0..10).collect::<Vec<_>>());
         assert!(collection.records.iter().all(|r| r.outcome == Ok(serde_json::json!(r.index * r.index))));
 
-        write_merged(&output, &header, &collection.records, 0).unwrap_or_else(|e| panic!("{e}"));
+        write_merged(&output, &header, &mut collection).unwrap_or_else(|e| panic!("{e}"));
         let merged = Results::load(&output).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(merged.header.fingerprint, header.fingerprint);
         assert_eq!(merged.records, collection.records);
@@ -592,7 +668,7 @@ mod tests {
         let err = collect(&output, 0, &header).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("N must be at least 1"), "{err}");
 
-        let other = echo_header(11);
+        let other = other_sweep();
         let err = collect(&output, 3, &other).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("different sweep"), "{err}");
     }
@@ -626,8 +702,8 @@ mod tests {
         write_shard(&output, &header, 0, &[ok(0), ok(3), ok(6), ok(9)]);
         write_shard(&output, &header, 1, &[ok(1), ok(4), ok(7)]);
         write_shard(&output, &header, 2, &[ok(2), ok(5), ok(8)]);
-        let full = collect(&output, 3, &header).unwrap_or_else(|e| panic!("{e}"));
-        write_merged(&output, &header, &full.records, full.done_in_output).unwrap_or_else(|e| panic!("{e}"));
+        let mut full = collect(&output, 3, &header).unwrap_or_else(|e| panic!("{e}"));
+        write_merged(&output, &header, &mut full).unwrap_or_else(|e| panic!("{e}"));
         // ... then the shard files are gone and a partial run with 4 shards
         // has a failure for a point done before: nothing done is lost.
         for k in 0..3 {
@@ -635,15 +711,15 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{e}"));
         }
         write_shard_of(&output, &header, 1, 4, &[ok(1), (5, Err("boom".into()))]);
-        let partial = collect(&output, 4, &header).unwrap_or_else(|e| panic!("{e}"));
+        let mut partial = collect(&output, 4, &header).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(partial.done_in_output, 10);
         assert!(partial.is_complete(), "{:?}", partial.gaps);
-        write_merged(&output, &header, &partial.records, partial.done_in_output).unwrap_or_else(|e| panic!("{e}"));
+        write_merged(&output, &header, &mut partial).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(done_indices(&output), (0..10).collect::<Vec<_>>());
 
         // A merge that would lose points is refused and leaves the file alone.
         let before = std::fs::read(&output).unwrap_or_default();
-        let err = write_merged(&output, &header, &partial.records[..4], 10).err().map(|e| e.to_string());
+        let err = write_records(&output, &header, &partial.records[..4], 10).err().map(|e| e.to_string());
         assert!(err.unwrap_or_default().contains("refused"));
         assert_eq!(std::fs::read(&output).unwrap_or_default(), before);
         assert!(!dir.path().join("r.jsonl.collecting").exists());
@@ -653,7 +729,7 @@ mod tests {
     fn a_results_file_of_another_sweep_is_never_overwritten() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let output = dir.path().join("r.jsonl");
-        let other = echo_header(11);
+        let other = other_sweep();
         ResultsWriter::open(&output, &other).unwrap_or_else(|e| panic!("{e}"));
         write_shard(&output, &header(), 0, &[ok(0)]);
         let err = collect(&output, 3, &header()).err().map(|e| e.to_string()).unwrap_or_default();
@@ -750,5 +826,45 @@ mod tests {
         assert_eq!(collection.shards_to_retry(2), incomplete);
         assert_eq!(incomplete.to_string(), "1-1000 and 999999998999 more");
         assert_eq!(given_up_kept_out.to_string(), "1, 3-1001 and 999999998998 more");
+    }
+
+    /// Shard files and a results file of the same command over other
+    /// spaces: records of points in this one count, under their index
+    /// here; the others are carried through the merge, never checked
+    /// against the shard of an index they no longer have, and seeded
+    /// nowhere.
+    #[test]
+    fn records_of_other_spaces_count_where_their_point_is_and_are_kept_where_not() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let output = dir.path().join("r.jsonl");
+        // k in 5..15 with the same command: point k=7 is at index 2 there.
+        let shifted = Header::new(Space::range("k", 5, 15), Task::Command(vec!["echo".into(), "{k}".into()]));
+        let at = |k: i64| (k - 5) as usize;
+        let (mut main, _) = ResultsWriter::open(&output, &shifted).unwrap_or_else(|e| panic!("{e}"));
+        for k in [7, 14] {
+            main.append(&record(&shifted, at(k), Ok(serde_json::json!(k)))).unwrap_or_else(|e| panic!("{e}"));
+        }
+        drop(main);
+        // Shard 1 of 3 of that space holds k=6 (index 1) and k=12 (index 7).
+        write_shard_of(&output, &shifted, 1, 3, &[(at(6), Ok(6.into())), (at(12), Ok(12.into()))]);
+
+        let header = header();
+        let mut collection = collect(&output, 3, &header).unwrap_or_else(|e| panic!("{e}"));
+        let inside: Vec<(usize, &serde_json::Value)> =
+            collection.records.iter().filter_map(|r| Some((r.index, r.outcome.as_ref().ok()?))).collect();
+        assert_eq!(inside, [(6, &serde_json::json!(6)), (7, &serde_json::json!(7))]);
+        let outside: Vec<&Point> = collection.outside.iter().map(|r| &r.point).collect();
+        assert_eq!(outside.len(), 2, "k=12 and k=14: {outside:?}");
+        // Left under the index they had; shard 1/3 here does not own 7.
+        assert!(collection.outside.iter().any(|r| r.index == 7), "{outside:?}");
+        assert_eq!(collection.missing, 8);
+        write_merged(&output, &header, &mut collection).unwrap_or_else(|e| panic!("{e}"));
+        let merged = Results::load(&output).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(merged.header.fingerprint, header.fingerprint);
+        assert_eq!((merged.status().done, merged.status().outside), (2, 2));
+
+        let seeded = seed_shards(&output, 2, &header).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(seeded, Seeded { values: 2, failures: 0 }, "k=6 and k=7 only");
+        assert_eq!(done_indices(&Shard::new(0, 2).unwrap_or_else(|e| panic!("{e}")).results_path(&output)), [6]);
     }
 }

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::options::JobOptions;
 use super::{JobId, Shard};
 use crate::fingerprint::Fingerprint;
+use crate::store::Header;
 
 /// Version of the state file's layout.
 pub const STATE_FORMAT: u32 = 1;
@@ -59,6 +60,12 @@ pub struct Submission {
     pub max_attempts: Option<u32>,
     /// The array jobs, one unless split for MaxArraySize.
     pub jobs: Vec<SubmittedArray>,
+    /// The sweep (space and command) it computed: its shard `K` of `N` is
+    /// another set of points than that of a sweep refined since. Absent in
+    /// logs written before it was recorded, whose submissions are all of
+    /// the log's `fingerprint`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<Fingerprint>,
 }
 
 /// Every submission of one sweep, oldest first.
@@ -67,8 +74,15 @@ pub struct Submission {
 pub struct SubmissionLog {
     /// The state file's format version (`STATE_FORMAT`), checked on load.
     pub format: u32,
-    /// The sweep the submissions belong to.
+    /// The sweep of the latest submission (space and command).
     pub fingerprint: Fingerprint,
+    /// The command every submission computed ([`Header::record_identity`]):
+    /// what makes the log this sweep's, as it makes a results file the
+    /// sweep's; the space may have been refined or narrowed between
+    /// submissions. Absent in logs written before it was recorded, which
+    /// only the sweep `fingerprint` tells.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<Fingerprint>,
     /// The submissions, oldest first.
     pub submissions: Vec<Submission>,
 }
@@ -102,8 +116,8 @@ pub enum StateError {
     },
     /// The state file belongs to another sweep.
     #[error(
-        "{path} records submissions of another sweep (fingerprint {found}, this spec's is {expected}); \
-         use another --output, or move the file aside"
+        "{path} records submissions of another sweep (fingerprint {found}, this spec's is {expected}): the \
+         command changed; use another --output, or move the file aside"
     )]
     DifferentSweep {
         /// The state file.
@@ -128,20 +142,28 @@ impl SubmissionLog {
         PathBuf::from(name)
     }
 
-    /// An empty log for the sweep `fingerprint`.
-    pub fn new(fingerprint: Fingerprint) -> Self {
-        SubmissionLog { format: STATE_FORMAT, fingerprint, submissions: Vec::new() }
+    /// An empty log for the sweep `header`.
+    pub fn new(header: &Header) -> Self {
+        SubmissionLog {
+            format: STATE_FORMAT,
+            fingerprint: header.fingerprint,
+            command: Some(header.record_identity()),
+            submissions: Vec::new(),
+        }
     }
 
-    /// Reads the state file at `path`; `None` if there is none. A file of
-    /// another sweep is an error, never silently replaced.
-    pub fn load(path: &Path, fingerprint: Fingerprint) -> Result<Option<Self>, StateError> {
+    /// Reads the state file at `path` for the sweep `header`; `None` if
+    /// there is none. A file of another command is an error, never silently
+    /// replaced; one of the same command over another space is the sweep's
+    /// (its jobs write the same shard files), and is then the log of
+    /// `header`'s space, its older submissions kept as of theirs.
+    pub fn load(path: &Path, header: &Header) -> Result<Option<Self>, StateError> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(reason) => return Err(StateError::Io { path: path.to_owned(), reason }),
         };
-        let log: SubmissionLog = serde_json::from_str(&text)
+        let mut log: SubmissionLog = serde_json::from_str(&text)
             .map_err(|err| StateError::Corrupt { path: path.to_owned(), reason: err.to_string() })?;
         if log.format != STATE_FORMAT {
             return Err(StateError::Corrupt {
@@ -149,13 +171,19 @@ impl SubmissionLog {
                 reason: format!("format {} where {STATE_FORMAT} is expected", log.format),
             });
         }
-        if log.fingerprint != fingerprint {
+        let same_command = log.command == Some(header.record_identity());
+        if log.fingerprint != header.fingerprint && !same_command {
             return Err(StateError::DifferentSweep {
                 path: path.to_owned(),
                 found: log.fingerprint,
-                expected: fingerprint,
+                expected: header.fingerprint,
             });
         }
+        for submission in &mut log.submissions {
+            submission.sweep.get_or_insert(log.fingerprint);
+        }
+        log.fingerprint = header.fingerprint;
+        log.command = Some(header.record_identity());
         Ok(Some(log))
     }
 
@@ -180,12 +208,13 @@ impl SubmissionLog {
     }
 
     /// The latest array task that was to compute `shard` (of the latest
-    /// submission's shard count): `(job, task)`.
+    /// submission's shard count, and of the log's sweep: a submission
+    /// over another space computed other points): `(job, task)`.
     pub fn latest_task_of(&self, shard: Shard) -> Option<(JobId, usize)> {
         self.submissions
             .iter()
             .rev()
-            .take_while(|s| s.shard_count == shard.count())
+            .take_while(|s| s.shard_count == shard.count() && s.sweep.is_none_or(|sweep| sweep == self.fingerprint))
             .flat_map(|s| s.jobs.iter())
             .find_map(|job| Some((job.job, job.task_of(shard.index())?)))
     }
@@ -216,6 +245,7 @@ mod tests {
             options: JobOptions { time: Some("5".into()), ..JobOptions::default() },
             max_attempts: Some(3),
             jobs,
+            sweep: None,
         }
     }
 
@@ -237,32 +267,79 @@ mod tests {
         assert_eq!(SubmissionLog::path_for(Path::new("r.json")), Path::new("r.json.slurm.json"));
     }
 
+    /// `echo {k}` (or `command`) for k in `0..end`.
+    fn header(end: i64, command: &str) -> Header {
+        let task = crate::spec::Task::Command(vec![command.into(), "{k}".into()]);
+        Header::new(crate::space::Space::range("k", 0, end), task)
+    }
+
     #[test]
     fn log_round_trips_atomically_and_refuses_other_sweeps() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.slurm.json");
-        assert!(SubmissionLog::load(&path, Fingerprint(1)).unwrap().is_none());
-        let mut log = SubmissionLog::new(Fingerprint(1));
+        let sweep = header(4, "echo");
+        assert!(SubmissionLog::load(&path, &sweep).unwrap().is_none());
+        let mut log = SubmissionLog::new(&sweep);
         log.submissions.push(submission(4, vec![array(10, 0, vec![0, 1, 2, 3])]));
         log.save(&path).unwrap();
         log.submissions.push(submission(4, vec![array(11, 0, vec![1])]));
         log.save(&path).unwrap();
-        let loaded = SubmissionLog::load(&path, Fingerprint(1)).unwrap().unwrap();
-        assert_eq!(loaded, log);
+        let loaded = SubmissionLog::load(&path, &sweep).unwrap().unwrap();
+        assert!(loaded.submissions.iter().all(|s| s.sweep == Some(sweep.fingerprint)));
+        assert_eq!(loaded.submissions.len(), 2);
         assert_eq!(loaded.job_ids(), [JobId(10), JobId(11)]);
         // No temporary files left behind.
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
 
-        let err = SubmissionLog::load(&path, Fingerprint(2)).unwrap_err().to_string();
+        let err = SubmissionLog::load(&path, &header(4, "printf")).unwrap_err().to_string();
         assert!(err.contains("another sweep"), "{err}");
         std::fs::write(&path, "{\"format\": 1,").unwrap();
-        let err = SubmissionLog::load(&path, Fingerprint(1)).unwrap_err().to_string();
+        let err = SubmissionLog::load(&path, &sweep).unwrap_err().to_string();
         assert!(err.contains("not a readable submission state file"), "{err}");
+    }
+
+    /// The same command over a refined space is the same sweep: its log
+    /// is read, but the tasks of the old space's submissions computed
+    /// other points than the same shards of the new one. A log written
+    /// before it recorded the command tells only its whole sweep.
+    #[test]
+    fn a_refined_space_keeps_the_log_but_not_its_tasks_shards() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("r.slurm.json");
+        let (narrow, wide) = (header(4, "echo"), header(8, "echo"));
+        let mut log = SubmissionLog::new(&narrow);
+        log.submissions
+            .push(Submission { sweep: Some(narrow.fingerprint), ..submission(2, vec![array(10, 0, vec![0, 1])]) });
+        log.save(&path).unwrap();
+        let mut refined = SubmissionLog::load(&path, &wide).unwrap().unwrap();
+        assert_eq!(refined.job_ids(), [JobId(10)], "its jobs write the same shard files");
+        assert_eq!(refined.latest().map(|s| s.shard_count), Some(2));
+        assert_eq!(refined.latest_task_of(Shard::new(1, 2).unwrap()), None);
+        refined
+            .submissions
+            .push(Submission { sweep: Some(wide.fingerprint), ..submission(2, vec![array(11, 0, vec![1])]) });
+        refined.save(&path).unwrap();
+        let again = SubmissionLog::load(&path, &wide).unwrap().unwrap();
+        assert_eq!(again.latest_task_of(Shard::new(1, 2).unwrap()), Some((JobId(11), 1)));
+        assert_eq!(again.latest_task_of(Shard::new(0, 2).unwrap()), None, "job 10's shard 0 was narrow's");
+
+        let text = std::fs::read_to_string(&path).unwrap();
+        let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+        let mut old = value.clone();
+        old.as_object_mut().unwrap().remove("command");
+        for submission in old["submissions"].as_array_mut().unwrap() {
+            submission.as_object_mut().unwrap().remove("sweep");
+        }
+        std::fs::write(&path, serde_json::to_string(&old).unwrap()).unwrap();
+        let err = SubmissionLog::load(&path, &narrow).unwrap_err().to_string();
+        assert!(err.contains("another sweep"), "{err}");
+        let old = SubmissionLog::load(&path, &wide).unwrap().unwrap();
+        assert_eq!(old.latest_task_of(Shard::new(0, 2).unwrap()), Some((JobId(10), 0)), "all of its own sweep");
     }
 
     #[test]
     fn latest_task_of_a_shard_follows_resubmissions_and_splits() {
-        let mut log = SubmissionLog::new(Fingerprint(1));
+        let mut log = SubmissionLog::new(&header(6, "echo"));
         log.submissions.push(submission(6, vec![array(20, 0, vec![0, 1, 2, 3]), array(21, 4, vec![4, 5])]));
         log.submissions.push(submission(6, vec![array(22, 0, vec![1, 5])]));
         let shard = |k| Shard::new(k, 6).unwrap();

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::StoreError;
 use crate::fingerprint::Fingerprint;
 use crate::space::Space;
 use crate::spec::{Labels, Spec, Task};
@@ -48,6 +49,17 @@ impl Header {
     /// is refined around its point (see [`crate::fingerprint`]).
     pub fn record_identity(&self) -> Fingerprint {
         Fingerprint::of_task(&self.task)
+    }
+
+    /// Refuses the results file at `path`, whose header is `found`, unless
+    /// it holds this sweep's records: the same command
+    /// ([`Header::record_identity`]). The space may differ (a refined grid,
+    /// a narrowed range): the records of points in both are reused.
+    pub fn check_same_command(&self, path: &Path, found: &Header) -> Result<(), StoreError> {
+        if found.record_identity() == self.record_identity() {
+            return Ok(());
+        }
+        Err(StoreError::DifferentSweep { path: path.to_owned(), found: found.fingerprint, expected: self.fingerprint })
     }
 
     /// Whether this file's records may lack an identity: those of files

@@ -305,6 +305,21 @@ pub fn is_of_space(index: &SpaceIndex<'_>, record: &Record) -> bool {
     index.index_of(&record.point) == Some(record.index) && record.point.id() == record.id
 }
 
+/// Gives `record` the index of its point in the space `index` looks up,
+/// if the point is in it (and its id is its coordinates'): a record
+/// computed for another space with the same command counts for this one.
+/// Returns whether it does; a record of no point of the space is left as
+/// it is.
+pub fn reindex(index: &SpaceIndex<'_>, record: &mut Record) -> bool {
+    match index.index_of(&record.point).filter(|_| record.point.id() == record.id) {
+        Some(i) => {
+            record.index = i;
+            true
+        }
+        None => false,
+    }
+}
+
 /// The last of `records` for each index, ordered by index.
 fn latest_of<'a>(records: &[&'a Record]) -> Vec<&'a Record> {
     let mut latest: HashMap<usize, &Record> = HashMap::new();

@@ -13,7 +13,7 @@ use super::atomic::write_results_atomically;
 use super::header::Header;
 use super::lock::ResultsLock;
 use super::record::Record;
-use super::results::{existing_bytes_look_like_ours, parse, Parsed, Results};
+use super::results::{existing_bytes_look_like_ours, parse, reindex, Parsed, Results};
 use super::StoreError;
 use crate::fingerprint::Fingerprint;
 use crate::space::SpaceIndex;
@@ -124,13 +124,7 @@ impl ResultsWriter {
         let results = match existing {
             Some(Parsed { results: Some(results), keep_bytes, needs_newline, .. }) => {
                 if results.header.fingerprint != header.fingerprint {
-                    if results.header.record_identity() != header.record_identity() {
-                        return Err(StoreError::DifferentSweep {
-                            path: path.to_owned(),
-                            found: results.header.fingerprint,
-                            expected: header.fingerprint,
-                        });
-                    }
+                    header.check_same_command(path, &results.header)?;
                     let results = reuse_for_new_space(path, results, header)?;
                     let file = OpenOptions::new().append(true).open(path).map_err(|e| io("open for appending", e))?;
                     return Ok((Self::start(file, path, header, sync, lock), results));
@@ -259,8 +253,7 @@ fn reuse_for_new_space(path: &Path, old: Results, header: &Header) -> Result<Res
         .records
         .into_iter()
         .map(|mut record| {
-            if let Some(i) = index.index_of(&record.point).filter(|_| record.point.id() == record.id) {
-                record.index = i;
+            if reindex(&index, &mut record) {
                 reused += 1;
             }
             record
