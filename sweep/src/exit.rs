@@ -17,7 +17,7 @@ use std::fmt;
 
 use crate::command::TemplateError;
 use crate::plot::PlotError;
-use crate::slurm::{CollectError, SlurmError};
+use crate::slurm::{CollectError, SlurmError, StateError};
 use crate::space::SpaceError;
 use crate::spec::SpecError;
 use crate::store::StoreError;
@@ -77,6 +77,13 @@ impl ExitCode {
             }
             if let Some(error) = cause.downcast_ref::<SlurmError>() {
                 return ExitCode::of_slurm(error);
+            }
+            if let Some(error) = cause.downcast_ref::<StateError>() {
+                return match error {
+                    // A submission log of another sweep, or not one at all.
+                    StateError::DifferentSweep { .. } | StateError::Corrupt { .. } => ExitCode::BadInput,
+                    StateError::Io { .. } | StateError::Write { .. } => ExitCode::Failure,
+                };
             }
             if let Some(error) = cause.downcast_ref::<PlotError>() {
                 return match error {
@@ -222,6 +229,10 @@ mod tests {
         assert_eq!(code(CollectError::from(other).into()), 2);
         let held = StoreError::Locked { path: PathBuf::from("r.jsonl"), holder: "pid 1".into() };
         assert_eq!(code(CollectError::from(held).into()), 1);
+        let log = StateError::Corrupt { path: PathBuf::from("r.slurm.json"), reason: "EOF".into() };
+        assert_eq!(code(anyhow::Error::from(log).context("loading the submission log")), 2);
+        let unwritable = StateError::Write { path: PathBuf::from("r.slurm.json"), reason: "disk full".into() };
+        assert_eq!(code(unwritable.into()), 1);
         assert_eq!(code(anyhow::Error::from(PlotError::NoData).context("cannot plot r.jsonl")), 3);
         assert_eq!(code(PlotError::Unsupported("three varying axes".into()).into()), 2);
         let write = PlotError::Write { path: PathBuf::from("r.png"), reason: "disk full".into() };
