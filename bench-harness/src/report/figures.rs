@@ -15,7 +15,9 @@ use super::charts::{
     self, BackendChart, Canvas, Curve, Format, MeasuredPoint, MeasuredSeries, OverheadChart, SpeedupChart, Style,
 };
 use super::{ExperimentReport, Exporter};
-use crate::analysis::{granularity_binds, granularity_bound, representative_chunk, speedup_points, Analysis};
+use crate::analysis::{
+    granularity_binds, granularity_bound, representative_chunk, speedup_points, AboveWorkers, Analysis,
+};
 use crate::config::{BackendKind, BackendName, ChunkSize, Experiment};
 use crate::stats::{Fit, Model};
 
@@ -190,19 +192,36 @@ fn speedup_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) ->
             let chunk = representative_chunk(experiment, backend);
             let mut label = series_label(experiment, backend);
             // A speedup above p is no result; the legend and the small print say so.
-            let suspect: Vec<String> = analysis
+            let suspect: Vec<(usize, AboveWorkers)> = analysis
                 .cells
                 .iter()
-                .filter(|c| c.cell.backend == backend && c.cell.chunk == chunk && c.speedup_exceeds_workers())
-                .map(|c| c.cell.workers.to_string())
+                .filter(|c| c.cell.backend == backend && c.cell.chunk == chunk)
+                .filter_map(|c| Some((c.cell.workers, c.speedup_above_workers()?)))
                 .collect();
-            if !suspect.is_empty() {
-                let at = suspect.join(", ");
+            let at = |above: AboveWorkers| {
+                let at: Vec<String> =
+                    suspect.iter().filter(|(_, a)| *a == above).map(|(workers, _)| workers.to_string()).collect();
+                (!at.is_empty()).then(|| at.join(", "))
+            };
+            let (interval, median) = (at(AboveWorkers::Interval), at(AboveWorkers::Median));
+            if let Some(at) = &interval {
                 notes.push(format!(
                     "SUSPECT: the {label} speedup at p = {at} exceeds p beyond its interval: not a result; \
                      something slowed the sequential baseline (see the summary's warnings)."
                 ));
-                label = format!("{label}{}SUSPECT: S > p at p = {at}", MeasuredSeries::WARNING);
+            }
+            if let Some(at) = &median {
+                notes.push(format!(
+                    "SUSPECT: the {label} median speedup at p = {at} exceeds p (efficiency above 100%), \
+                     its interval reaching down to p: not a result (see the summary's warnings)."
+                ));
+            }
+            let marks: Vec<String> = [(AboveWorkers::Interval, interval), (AboveWorkers::Median, median)]
+                .into_iter()
+                .filter_map(|(above, at)| Some(format!("{} at p = {}", above.mark(), at?)))
+                .collect();
+            if !marks.is_empty() {
+                label = format!("{label}{}SUSPECT: {}", MeasuredSeries::WARNING, marks.join("; "));
             }
             MeasuredSeries {
                 label,
@@ -471,6 +490,19 @@ mod tests {
             speedup.notes.iter().any(|n| n.starts_with("SUSPECT: the pool speedup at p = 1 exceeds p")),
             "{:?}",
             speedup.notes
+        );
+        // A median above p with an interval reaching down to p is flagged
+        // too, in words of its own: it used to go unmarked.
+        let mut median = seed.clone();
+        let std2 =
+            median.analysis.cells.iter_mut().find(|c| c.cell.backend == BackendKind::StdScope && c.cell.workers == 2);
+        std2.unwrap().speedup = Some(crate::stats::Estimate { value: 2.4, ci_low: 1.9, ci_high: 9.2 });
+        let Figure::Speedup(marked) = &figures(&median)[0] else { panic!("speedup first") };
+        assert_eq!(marked.series[1].label, "std-scope — SUSPECT: median S > p at p = 2");
+        assert!(
+            marked.notes.iter().any(|n| n.starts_with("SUSPECT: the std-scope median speedup at p = 2 exceeds p")),
+            "{:?}",
+            marked.notes
         );
         let bound = speedup.fits.iter().find(|c| c.label.starts_with("granularity bound")).expect("bound drawn");
         assert_eq!(bound.label, "granularity bound n/⌈n/p⌉ (n = 20 equal tasks)");
