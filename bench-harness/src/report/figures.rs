@@ -249,13 +249,27 @@ fn speedup_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) ->
         if let (Some(first), Some(last)) = (first, last) {
             fits.extend(series.fits.iter().map(|fit| fit_curve(fit, &series.backend.to_string(), first, last)));
         }
-        notes.extend(series.not_fitted.iter().map(|reason| format!("{} series: {reason}.", series.backend)));
         if !series.fits.is_empty() {
             notes.push(format!(
                 "Fits (dashed) use the {} series' speedups at p ≤ {} and are drawn over that range only.",
                 series.backend, series.fit_max_workers
             ));
         }
+    }
+    // Why fits are missing, for every series (only the drawn one's used to
+    // be said): series left out for the same reason share one sentence.
+    let mut missing: Vec<(&str, Vec<String>)> = Vec::new();
+    for series in &analysis.series {
+        for reason in &series.not_fitted {
+            let label = series.backend.to_string();
+            match missing.iter_mut().find(|(r, _)| r == reason) {
+                Some((_, labels)) => labels.push(label),
+                None => missing.push((reason, vec![label])),
+            }
+        }
+    }
+    for (reason, labels) in missing {
+        notes.push(format!("{} series: {reason}.", labels.join(", ")));
     }
     fits.extend(granularity_curve(experiment));
     let weak = experiment.inputs.is_weak();
@@ -540,11 +554,13 @@ mod tests {
                 && speedup.fits[0].label.ends_with("; R² = 1.000")
         );
         assert!(speedup.fits.iter().all(|c| c.points.first().unwrap().0 == 1.0 && c.points.last().unwrap().0 == 8.0));
+        // For every series, not only the drawn one's: the same reason once.
         assert!(
-            speedup.notes.iter().any(|n| n.starts_with("pool series: USL not fitted: it needs")),
+            speedup.notes.iter().any(|n| n.starts_with("pool, std-scope series: USL not fitted: it needs")),
             "{:?}",
             speedup.notes
         );
+        assert_eq!(speedup.notes.iter().filter(|n| n.contains("not fitted")).count(), 1, "{:?}", speedup.notes);
 
         let Figure::Backends(backends) = &figures[2] else { panic!("backends third") };
         assert_eq!(backends.series[0].label, "sequential (T1)");
@@ -586,7 +602,17 @@ mod tests {
         let two_cores = super::figures(&crate::testing::report(experiment(SWEEP), 2, |cell| 1.0 / cell.workers as f64));
         let Figure::Speedup(speedup) = &two_cores[0] else { panic!("speedup first") };
         assert!(speedup.fits.is_empty());
-        assert!(speedup.notes.iter().any(|n| n.starts_with("pool series: Amdahl not fitted")), "{:?}", speedup.notes);
+        let missing: Vec<&str> =
+            speedup.notes.iter().filter(|n| n.contains("not fitted")).map(String::as_str).collect();
+        assert_eq!(missing.len(), 2, "{missing:?}");
+        assert!(missing[0].starts_with("pool, std-scope series: Amdahl not fitted"), "{missing:?}");
+        assert!(missing[1].starts_with("pool, std-scope series: USL not fitted"), "{missing:?}");
+        // Series left out for different reasons each get their own sentence.
+        let mut apart = crate::testing::report(experiment(SWEEP), 2, |cell| 1.0 / cell.workers as f64);
+        apart.analysis.series[1].not_fitted = vec!["USL not fitted: a reason of its own".to_owned()];
+        let Figure::Speedup(speedup) = &super::figures(&apart)[0] else { panic!("speedup first") };
+        assert!(speedup.notes.iter().any(|n| n == "std-scope series: USL not fitted: a reason of its own."));
+        assert!(speedup.notes.iter().any(|n| n.starts_with("pool series: USL not fitted: it needs")));
     }
 
     #[test]
