@@ -296,3 +296,16 @@ fn best_speedup_macros_exist_when_every_speedup_is_suspect() {
     assert_eq!(macro_value(&tex, "bhAllsusPoolBestSpeedup"), Some("$S > p$: suspect"), "{tex}");
     assert!(macro_value(&tex, "bhAllsusPoolBestWorkers").is_some(), "{tex}");
 }
+
+/// A chart too small for its text failed the report, and left the `--out`
+/// directory it had created behind, empty.
+#[test]
+fn a_report_that_fails_to_draw_leaves_no_empty_directory() {
+    let root = tempfile::tempdir().unwrap();
+    saved(root.path(), "cramped", "[1, 2, 4]", |p| 1.0 / p.max(1) as f64);
+    let args = ["report", "run", "--out", "new/charts", "--width", "400", "--height", "300", "--font-scale", "4"];
+    let output = harness(&args, root.path());
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("pixels for the plot"), "{}", stderr(&output));
+    assert!(!root.path().join("new").exists(), "the failed report left its directory behind");
+}
