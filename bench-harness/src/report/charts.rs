@@ -58,7 +58,20 @@ impl Canvas {
 
     /// A text size of the default style, scaled.
     fn text(&self, size: u32) -> u32 {
-        ((f64::from(size) * self.font_scale).round() as u32).max(4)
+        ((f64::from(size) * self.font_scale * self.fit()).round() as u32).max(4)
+    }
+
+    /// How much smaller than the default size this canvas is (1 at the
+    /// default size or larger): text and the room around it shrink with
+    /// it, so a smaller chart is the default one made smaller. Text and
+    /// gaps of a fixed size left a 400 × 300 chart no room for its plot.
+    fn fit(&self) -> f64 {
+        (f64::from(self.width) / f64::from(WIDTH)).min(f64::from(self.height) / f64::from(HEIGHT)).min(1.0)
+    }
+
+    /// A gap of `pixels` at the default size, shrunk as [`Canvas::fit`] says.
+    fn gap(&self, pixels: i32) -> i32 {
+        (f64::from(pixels) * self.fit()).round() as i32
     }
 }
 
@@ -790,7 +803,11 @@ mod tests {
         // Data in every corner of the plot, and many legend entries: a
         // legend inside the plot would have to cover something.
         // Labels of every length, up to wider than the chart itself.
-        for repeats in [0, 5, 9] {
+        // At the default size and the smallest allowed, whose text and
+        // gaps shrink with it (it used to leave its plot no room at all).
+        let smallest = Canvas { width: 400, height: 300, ..Canvas::default() };
+        assert_eq!(smallest.checked().unwrap(), smallest, "the smallest size allowed");
+        for (canvas, repeats) in [Canvas::default(), smallest].into_iter().flat_map(|c| [0, 5, 9].map(|r| (c, r))) {
             let mut chart = speedup_chart();
             chart.series[0].label.push_str(" with a long label that fills its column");
             chart.series[1].label = format!("{} {}", chart.series[1].label, "and a very long label ".repeat(repeats));
@@ -803,21 +820,20 @@ mod tests {
                 style: Style::nth(2),
             });
             for (name, layout) in [
-                (
-                    "legend-speedup.png",
-                    draw_speedup(&dir.join("legend-speedup.png"), &chart, &Canvas::default()).unwrap(),
-                ),
+                ("legend-speedup.png", draw_speedup(&dir.join("legend-speedup.png"), &chart, &canvas).unwrap()),
                 (
                     "legend-efficiency.png",
-                    draw_efficiency(&dir.join("legend-efficiency.png"), &chart, &Canvas::default()).unwrap(),
+                    draw_efficiency(&dir.join("legend-efficiency.png"), &chart, &canvas).unwrap(),
                 ),
             ] {
                 let image = Image::read(&dir.join(name));
                 let pixel = |at| image.pixel(at);
                 let legend = layout.legend.expect("a legend");
                 assert!(
-                    legend.left >= 0 && legend.right < WIDTH as i32 && legend.bottom < HEIGHT as i32,
-                    "{name}: {legend:?}"
+                    legend.left >= 0 && legend.right < canvas.width as i32 && legend.bottom < canvas.height as i32,
+                    "{name} at {}×{}: {legend:?}",
+                    canvas.width,
+                    canvas.height
                 );
                 assert!(layout.data.len() >= 3 * 12, "{name}: every point and bar end is reported");
                 for &point in &layout.data {
