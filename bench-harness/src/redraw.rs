@@ -18,7 +18,7 @@ use crate::report::figures::{backend_style, Figures};
 use crate::report::json::FILE_NAME as RESULTS;
 use crate::report::latex::Latex;
 use crate::report::markdown::Summary;
-use crate::report::{write_staged, write_whole, ExperimentReport, Exporter, RunStatus};
+use crate::report::{write_staged, write_whole, CreatedDirs, ExperimentReport, Exporter, RunStatus};
 use crate::run::OutputLock;
 
 /// How `report` redraws.
@@ -246,9 +246,7 @@ pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<P
         targets
     };
     let targets = lock_targets(&load(dirs)?);
-    if let Some(out) = &options.out {
-        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    }
+    let created = options.out.as_deref().map(CreatedDirs::create).transpose()?;
     let _locks = targets.iter().map(|dir| OutputLock::acquire(dir)).collect::<anyhow::Result<Vec<_>>>()?;
     let saved = load(dirs)?;
     anyhow::ensure!(
@@ -298,6 +296,9 @@ pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<P
             let dir = out.join(name);
             written.extend(draw_machines(&reports, &labels, &dir, &options.formats, &canvas)?);
         }
+    }
+    if let Some(created) = created {
+        created.keep();
     }
     Ok(written)
 }

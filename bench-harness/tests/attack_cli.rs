@@ -321,3 +321,16 @@ fn compare_never_writes_into_an_experiments_report() {
     assert!(stderr(&output).contains("is an experiment's report directory"), "{}", stderr(&output));
     assert!(listing(&report) == before, "compare wrote into the experiment's report");
 }
+
+/// A chart too small for its text failed the report, and left the `--out`
+/// directory it had created behind, empty.
+#[test]
+fn a_report_that_fails_to_draw_leaves_no_empty_directory() {
+    let root = tempfile::tempdir().unwrap();
+    saved(root.path(), "cramped", "[1, 2, 4]", |p| 1.0 / p.max(1) as f64);
+    let args = ["report", "run", "--out", "new/charts", "--width", "400", "--height", "300", "--font-scale", "4"];
+    let output = harness(&args, root.path());
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(stderr(&output).contains("pixels for the plot"), "{}", stderr(&output));
+    assert!(!root.path().join("new").exists(), "the failed report left its directory behind");
+}

@@ -58,7 +58,20 @@ impl Canvas {
 
     /// A text size of the default style, scaled.
     fn text(&self, size: u32) -> u32 {
-        ((f64::from(size) * self.font_scale).round() as u32).max(4)
+        ((f64::from(size) * self.font_scale * self.fit()).round() as u32).max(4)
+    }
+
+    /// How much smaller than the default size this canvas is (1 at the
+    /// default size or larger): text and the room around it shrink with
+    /// it, so a smaller chart is the default one made smaller. Text and
+    /// gaps of a fixed size left a 400 × 300 chart no room for its plot.
+    fn fit(&self) -> f64 {
+        (f64::from(self.width) / f64::from(WIDTH)).min(f64::from(self.height) / f64::from(HEIGHT)).min(1.0)
+    }
+
+    /// A gap of `pixels` at the default size, shrunk as [`Canvas::fit`] says.
+    fn gap(&self, pixels: i32) -> i32 {
+        (f64::from(pixels) * self.fit()).round() as i32
     }
 }
 
@@ -396,10 +409,7 @@ fn draw_scaling(
     let (y, ideal_label, ideal) = match scaling {
         Scaling::Speedup => {
             let top = (data_top * 1.1).max(2.0);
-            // The ideal line stops where it leaves the plot (or is absent
-            // when every worker count is beyond the top).
-            let end = x_high.min(top);
-            let ideal = if end > x_low { geometric(x_low, end, 64).map(|p| (p, p)).collect() } else { Vec::new() };
+            let ideal = ideal_speedup(series, (x_low, x_high), top);
             let label = if chart.weak { "scaled speedup p·T1/Tp" } else { "speedup T1/Tp" };
             let y = Axis::linear(label, (0.0, top));
             (y, "ideal S = p", ideal)
@@ -544,6 +554,38 @@ fn with_cores(range: (f64, f64), cores: Option<usize>) -> (f64, f64) {
     }
 }
 
+/// The ideal `S = p` as straight segments through `(p, p)` at the worker
+/// counts the data joins (and the ends of the x range), the way the data's
+/// own segments run: on a log₂ worker axis the curve `S = p` sags below the
+/// straight segment between two measured points, so a series at the ideal
+/// looked superlinear there; a curve drawn as 64 points rounded to whole
+/// pixels also looked jagged. Stops where it leaves the plot at `top`.
+fn ideal_speedup(series: &[MeasuredSeries], (x_low, x_high): (f64, f64), top: f64) -> Vec<(f64, f64)> {
+    let mut workers: Vec<f64> = series.iter().flat_map(|series| series.points.iter().map(|point| point.x)).collect();
+    workers.extend([x_low, x_high]);
+    workers.sort_by(f64::total_cmp);
+    workers.dedup();
+    let mut ideal: Vec<(f64, f64)> = Vec::new();
+    for p in workers {
+        match ideal.last() {
+            _ if p <= top => ideal.push((p, p)),
+            // The segment from the last point to `p` crosses `top` at the
+            // fraction `t` of its height, so of its length on the log axis.
+            Some(&(last, _)) => {
+                let t = (top - last) / (p - last);
+                let crossing = last * (p / last).powf(t);
+                ideal.push((crossing, top));
+                break;
+            }
+            None => break,
+        }
+    }
+    if ideal.len() < 2 {
+        ideal.clear();
+    }
+    ideal
+}
+
 /// `count` values spaced evenly on a log axis from `from` to `to`.
 fn geometric(from: f64, to: f64, count: usize) -> impl Iterator<Item = f64> {
     let steps = count.saturating_sub(1).max(1) as f64;
@@ -633,6 +675,29 @@ mod tests {
         let efficiency = dir.join("efficiency.png");
         draw_efficiency(&efficiency, &chart, &Canvas::default()).unwrap();
         assert_png(&efficiency);
+    }
+
+    /// The ideal was 64 points of `S = p` spaced on the log₂ axis: a curve
+    /// that sags below the straight segment the data draws from (1, 1) to
+    /// (2, 2), so a series exactly at the ideal appeared above it, and one
+    /// rounded to whole pixels, so it looked jagged.
+    #[test]
+    fn the_ideal_joins_the_measured_worker_counts_as_the_data_does() {
+        let point = |x: f64| MeasuredPoint { x, y: x, ci_low: x, ci_high: x };
+        let series = |xs: &[f64]| MeasuredSeries {
+            label: "pool".to_string(),
+            points: xs.iter().map(|&x| point(x)).collect(),
+            style: Style::nth(1),
+        };
+        let both = [series(&[1.0, 2.0, 4.0]), series(&[1.0, 3.0])];
+        // Through every measured p, and on to the cores' end of the axis.
+        assert_eq!(ideal_speedup(&both, (1.0, 8.0), 9.0), [(1.0, 1.0), (2.0, 2.0), (3.0, 3.0), (4.0, 4.0), (8.0, 8.0)]);
+        // Cut where it leaves the plot, on its own straight segment: from
+        // (2, 2) to (4, 4) it reaches 3 halfway, at p = 2·√2 on the log axis.
+        let cut = ideal_speedup(&[series(&[1.0, 2.0, 4.0])], (1.0, 4.0), 3.0);
+        assert_eq!(cut[..2], [(1.0, 1.0), (2.0, 2.0)]);
+        assert_eq!(cut.len(), 3);
+        assert!((cut[2].0 - 2.0 * 2f64.sqrt()).abs() < 1e-12 && cut[2].1 == 3.0, "{cut:?}");
     }
 
     #[test]
@@ -738,7 +803,11 @@ mod tests {
         // Data in every corner of the plot, and many legend entries: a
         // legend inside the plot would have to cover something.
         // Labels of every length, up to wider than the chart itself.
-        for repeats in [0, 5, 9] {
+        // At the default size and the smallest allowed, whose text and
+        // gaps shrink with it (it used to leave its plot no room at all).
+        let smallest = Canvas { width: 400, height: 300, ..Canvas::default() };
+        assert_eq!(smallest.checked().unwrap(), smallest, "the smallest size allowed");
+        for (canvas, repeats) in [Canvas::default(), smallest].into_iter().flat_map(|c| [0, 5, 9].map(|r| (c, r))) {
             let mut chart = speedup_chart();
             chart.series[0].label.push_str(" with a long label that fills its column");
             chart.series[1].label = format!("{} {}", chart.series[1].label, "and a very long label ".repeat(repeats));
@@ -751,21 +820,20 @@ mod tests {
                 style: Style::nth(2),
             });
             for (name, layout) in [
-                (
-                    "legend-speedup.png",
-                    draw_speedup(&dir.join("legend-speedup.png"), &chart, &Canvas::default()).unwrap(),
-                ),
+                ("legend-speedup.png", draw_speedup(&dir.join("legend-speedup.png"), &chart, &canvas).unwrap()),
                 (
                     "legend-efficiency.png",
-                    draw_efficiency(&dir.join("legend-efficiency.png"), &chart, &Canvas::default()).unwrap(),
+                    draw_efficiency(&dir.join("legend-efficiency.png"), &chart, &canvas).unwrap(),
                 ),
             ] {
                 let image = Image::read(&dir.join(name));
                 let pixel = |at| image.pixel(at);
                 let legend = layout.legend.expect("a legend");
                 assert!(
-                    legend.left >= 0 && legend.right < WIDTH as i32 && legend.bottom < HEIGHT as i32,
-                    "{name}: {legend:?}"
+                    legend.left >= 0 && legend.right < canvas.width as i32 && legend.bottom < canvas.height as i32,
+                    "{name} at {}×{}: {legend:?}",
+                    canvas.width,
+                    canvas.height
                 );
                 assert!(layout.data.len() >= 3 * 12, "{name}: every point and bar end is reported");
                 for &point in &layout.data {

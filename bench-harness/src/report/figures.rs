@@ -15,7 +15,9 @@ use super::charts::{
     self, BackendChart, Canvas, Curve, Format, MeasuredPoint, MeasuredSeries, OverheadChart, SpeedupChart, Style,
 };
 use super::{ExperimentReport, Exporter};
-use crate::analysis::{granularity_binds, granularity_bound, representative_chunk, speedup_points, Analysis};
+use crate::analysis::{
+    granularity_binds, granularity_bound, representative_chunk, speedup_points, AboveWorkers, Analysis,
+};
 use crate::config::{BackendKind, BackendName, ChunkSize, Experiment};
 use crate::stats::{Fit, Model};
 
@@ -190,19 +192,36 @@ fn speedup_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) ->
             let chunk = representative_chunk(experiment, backend);
             let mut label = series_label(experiment, backend);
             // A speedup above p is no result; the legend and the small print say so.
-            let suspect: Vec<String> = analysis
+            let suspect: Vec<(usize, AboveWorkers)> = analysis
                 .cells
                 .iter()
-                .filter(|c| c.cell.backend == backend && c.cell.chunk == chunk && c.speedup_exceeds_workers())
-                .map(|c| c.cell.workers.to_string())
+                .filter(|c| c.cell.backend == backend && c.cell.chunk == chunk)
+                .filter_map(|c| Some((c.cell.workers, c.speedup_above_workers()?)))
                 .collect();
-            if !suspect.is_empty() {
-                let at = suspect.join(", ");
+            let at = |above: AboveWorkers| {
+                let at: Vec<String> =
+                    suspect.iter().filter(|(_, a)| *a == above).map(|(workers, _)| workers.to_string()).collect();
+                (!at.is_empty()).then(|| at.join(", "))
+            };
+            let (interval, median) = (at(AboveWorkers::Interval), at(AboveWorkers::Median));
+            if let Some(at) = &interval {
                 notes.push(format!(
                     "SUSPECT: the {label} speedup at p = {at} exceeds p beyond its interval: not a result; \
                      something slowed the sequential baseline (see the summary's warnings)."
                 ));
-                label = format!("{label}{}SUSPECT: S > p at p = {at}", MeasuredSeries::WARNING);
+            }
+            if let Some(at) = &median {
+                notes.push(format!(
+                    "SUSPECT: the {label} median speedup at p = {at} exceeds p (efficiency above 100%), \
+                     its interval reaching down to p: not a result (see the summary's warnings)."
+                ));
+            }
+            let marks: Vec<String> = [(AboveWorkers::Interval, interval), (AboveWorkers::Median, median)]
+                .into_iter()
+                .filter_map(|(above, at)| Some(format!("{} at p = {}", above.mark(), at?)))
+                .collect();
+            if !marks.is_empty() {
+                label = format!("{label}{}SUSPECT: {}", MeasuredSeries::WARNING, marks.join("; "));
             }
             MeasuredSeries {
                 label,
@@ -230,13 +249,27 @@ fn speedup_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) ->
         if let (Some(first), Some(last)) = (first, last) {
             fits.extend(series.fits.iter().map(|fit| fit_curve(fit, &series.backend.to_string(), first, last)));
         }
-        notes.extend(series.not_fitted.iter().map(|reason| format!("{} series: {reason}.", series.backend)));
         if !series.fits.is_empty() {
             notes.push(format!(
                 "Fits (dashed) use the {} series' speedups at p ≤ {} and are drawn over that range only.",
                 series.backend, series.fit_max_workers
             ));
         }
+    }
+    // Why fits are missing, for every series (only the drawn one's used to
+    // be said): series left out for the same reason share one sentence.
+    let mut missing: Vec<(&str, Vec<String>)> = Vec::new();
+    for series in &analysis.series {
+        for reason in &series.not_fitted {
+            let label = series.backend.to_string();
+            match missing.iter_mut().find(|(r, _)| r == reason) {
+                Some((_, labels)) => labels.push(label),
+                None => missing.push((reason, vec![label])),
+            }
+        }
+    }
+    for (reason, labels) in missing {
+        notes.push(format!("{} series: {reason}.", labels.join(", ")));
     }
     fits.extend(granularity_curve(experiment));
     let weak = experiment.inputs.is_weak();
@@ -472,6 +505,19 @@ mod tests {
             "{:?}",
             speedup.notes
         );
+        // A median above p with an interval reaching down to p is flagged
+        // too, in words of its own: it used to go unmarked.
+        let mut median = seed.clone();
+        let std2 =
+            median.analysis.cells.iter_mut().find(|c| c.cell.backend == BackendKind::StdScope && c.cell.workers == 2);
+        std2.unwrap().speedup = Some(crate::stats::Estimate { value: 2.4, ci_low: 1.9, ci_high: 9.2 });
+        let Figure::Speedup(marked) = &figures(&median)[0] else { panic!("speedup first") };
+        assert_eq!(marked.series[1].label, "std-scope — SUSPECT: median S > p at p = 2");
+        assert!(
+            marked.notes.iter().any(|n| n.starts_with("SUSPECT: the std-scope median speedup at p = 2 exceeds p")),
+            "{:?}",
+            marked.notes
+        );
         let bound = speedup.fits.iter().find(|c| c.label.starts_with("granularity bound")).expect("bound drawn");
         assert_eq!(bound.label, "granularity bound n/⌈n/p⌉ (n = 20 equal tasks)");
         assert_eq!(bound.points, [(1.0, 1.0), (2.0, 2.0), (8.0, 20.0 / 3.0), (16.0, 10.0)]);
@@ -508,11 +554,13 @@ mod tests {
                 && speedup.fits[0].label.ends_with("; R² = 1.000")
         );
         assert!(speedup.fits.iter().all(|c| c.points.first().unwrap().0 == 1.0 && c.points.last().unwrap().0 == 8.0));
+        // For every series, not only the drawn one's: the same reason once.
         assert!(
-            speedup.notes.iter().any(|n| n.starts_with("pool series: USL not fitted: it needs")),
+            speedup.notes.iter().any(|n| n.starts_with("pool, std-scope series: USL not fitted: it needs")),
             "{:?}",
             speedup.notes
         );
+        assert_eq!(speedup.notes.iter().filter(|n| n.contains("not fitted")).count(), 1, "{:?}", speedup.notes);
 
         let Figure::Backends(backends) = &figures[2] else { panic!("backends third") };
         assert_eq!(backends.series[0].label, "sequential (T1)");
@@ -554,7 +602,17 @@ mod tests {
         let two_cores = super::figures(&crate::testing::report(experiment(SWEEP), 2, |cell| 1.0 / cell.workers as f64));
         let Figure::Speedup(speedup) = &two_cores[0] else { panic!("speedup first") };
         assert!(speedup.fits.is_empty());
-        assert!(speedup.notes.iter().any(|n| n.starts_with("pool series: Amdahl not fitted")), "{:?}", speedup.notes);
+        let missing: Vec<&str> =
+            speedup.notes.iter().filter(|n| n.contains("not fitted")).map(String::as_str).collect();
+        assert_eq!(missing.len(), 2, "{missing:?}");
+        assert!(missing[0].starts_with("pool, std-scope series: Amdahl not fitted"), "{missing:?}");
+        assert!(missing[1].starts_with("pool, std-scope series: USL not fitted"), "{missing:?}");
+        // Series left out for different reasons each get their own sentence.
+        let mut apart = crate::testing::report(experiment(SWEEP), 2, |cell| 1.0 / cell.workers as f64);
+        apart.analysis.series[1].not_fitted = vec!["USL not fitted: a reason of its own".to_owned()];
+        let Figure::Speedup(speedup) = &super::figures(&apart)[0] else { panic!("speedup first") };
+        assert!(speedup.notes.iter().any(|n| n == "std-scope series: USL not fitted: a reason of its own."));
+        assert!(speedup.notes.iter().any(|n| n.starts_with("pool series: USL not fitted: it needs")));
     }
 
     #[test]

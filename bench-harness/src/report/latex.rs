@@ -16,7 +16,7 @@ use anyhow::Context;
 use super::charts::MeasuredSeries;
 use super::figures::{figures, Figure};
 use super::{ExperimentReport, Exporter};
-use crate::analysis::{representative_chunk, speedup_points};
+use crate::analysis::{representative_chunk, AboveWorkers, CellStats};
 use crate::config::BackendKind;
 use crate::stats::precision::{
     interval, percent_interval, plus_minus_rounded, rounded, seconds_interval, seconds_rounded,
@@ -97,7 +97,12 @@ fn workers_part(workers: usize) -> String {
 
 /// What a macro or table cell shows in place of a suspect speedup (or the
 /// efficiency derived from it).
-const SUSPECT: &str = "$S > p$: suspect";
+fn suspect(above: AboveWorkers) -> &'static str {
+    match above {
+        AboveWorkers::Median => "median $S > p$: suspect",
+        AboveWorkers::Interval => "$S > p$: suspect",
+    }
+}
 
 /// `value` alone, rounded as the table rounds it (`--` if not finite).
 fn value_only(value: f64, low: f64, high: f64) -> String {
@@ -152,18 +157,20 @@ pub fn summary_tex(report: &ExperimentReport) -> String {
         let name = format!("{prefix}{}{}", macro_part(backend.name()), workers_part(stats.cell.workers));
         let seconds = &stats.seconds;
         macros.push((format!("{name}Time"), seconds_value(seconds.median, seconds.ci_low, seconds.ci_high)));
-        // A speedup above p beyond its interval is no result (see
-        // `speedup_exceeds_workers`): a paper quoting the macro must show
-        // that, not a number. Both macros used to print it as a result.
-        let suspect = stats.speedup_exceeds_workers();
+        // A speedup above p is no result (see `speedup_above_workers`): a
+        // paper quoting the macro must show that, not a number. Both macros
+        // used to print it as a result.
+        let above = stats.speedup_above_workers();
         if let Some(speedup) = stats.speedup {
-            let value =
-                if suspect { SUSPECT.to_owned() } else { value_only(speedup.value, speedup.ci_low, speedup.ci_high) };
+            let value = match above {
+                Some(above) => suspect(above).to_owned(),
+                None => value_only(speedup.value, speedup.ci_low, speedup.ci_high),
+            };
             macros.push((format!("{name}Speedup"), value));
         }
         if let Some(efficiency) = stats.efficiency_estimate() {
-            let value = if suspect {
-                SUSPECT.to_owned()
+            let value = if let Some(above) = above {
+                suspect(above).to_owned()
             } else {
                 // Rounded like the table's figure, not to a fixed 3 digits.
                 let percent = |x: f64| 100.0 * x;
@@ -175,30 +182,36 @@ pub fn summary_tex(report: &ExperimentReport) -> String {
     }
     for &backend in experiment.backends.as_slice().iter().filter(|b| b.is_parallel()) {
         let chunk = representative_chunk(experiment, backend);
-        // The best speedup among results: suspect speedups (S > p beyond
-        // their interval) are not results and must not become the headline.
-        let suspect = |workers: f64| {
-            analysis.cells.iter().any(|c| {
-                c.cell.backend == backend
-                    && c.cell.chunk == chunk
-                    && c.cell.workers as f64 == workers
-                    && c.speedup_exceeds_workers()
-            })
-        };
-        let points = speedup_points(&analysis.cells, backend, chunk);
-        let best =
-            points.iter().filter(|(workers, _)| !suspect(*workers)).max_by(|a, b| a.1.value.total_cmp(&b.1.value));
+        // The headline is the best speedup among results, and only where no
+        // suspect cell could beat it: a suspect speedup at p hides a true one
+        // of at most p, so a best below such a p is no best, only the next
+        // lower number (pool's 0.98 at p = 1 when p = 2 read 5.8). The macros
+        // still exist then (a paper's `\bh...BestSpeedup` must not become an
+        // undefined control sequence because the data turned suspect) and
+        // say so.
+        let cells: Vec<&CellStats> = analysis
+            .cells
+            .iter()
+            .filter(|c| c.cell.backend == backend && c.cell.chunk == chunk && c.speedup.is_some())
+            .collect();
+        let best = cells
+            .iter()
+            .filter(|c| !c.speedup_exceeds_workers())
+            .filter_map(|c| Some((c.cell.workers, c.speedup?)))
+            .max_by(|a, b| a.1.value.total_cmp(&b.1.value));
+        let hidden = cells
+            .iter()
+            .filter(|c| best.is_none_or(|(_, best)| c.cell.workers as f64 > best.value))
+            .filter_map(|c| c.speedup_above_workers())
+            .max();
         let name = format!("{prefix}{}", macro_part(backend.name()));
-        if let Some((workers, best)) = best {
-            macros.push((format!("{name}BestSpeedup"), value_only(best.value, best.ci_low, best.ci_high)));
-            macros.push((format!("{name}BestWorkers"), format!("{workers}")));
-        } else if !points.is_empty() {
-            // Every speedup suspect: the macros still exist (a paper's
-            // `\bh...BestSpeedup` must not become an undefined control
-            // sequence because the data turned suspect) and say so.
-            macros.push((format!("{name}BestSpeedup"), SUSPECT.to_owned()));
-            macros.push((format!("{name}BestWorkers"), "--".to_owned()));
-        }
+        let (speedup, workers) = match (hidden, best) {
+            (Some(above), _) => (suspect(above).to_owned(), "--".to_owned()),
+            (None, Some((workers, best))) => (value_only(best.value, best.ci_low, best.ci_high), workers.to_string()),
+            (None, None) => continue,
+        };
+        macros.push((format!("{name}BestSpeedup"), speedup));
+        macros.push((format!("{name}BestWorkers"), workers));
     }
     for series in &analysis.series {
         for fit in &series.fits {
@@ -238,14 +251,12 @@ pub fn summary_tex(report: &ExperimentReport) -> String {
             Some((numbers, unit)) => format!("{}\\,{}", escape(numbers), escape(unit)),
             None => escape(&time),
         };
-        let speedup = match (cell.backend, stats.speedup) {
-            (BackendKind::Sequential, _) => "1 (baseline)".to_owned(),
+        let speedup = match (cell.backend, stats.speedup, stats.speedup_above_workers()) {
+            (BackendKind::Sequential, _, _) => "1 (baseline)".to_owned(),
             // Marked as the Markdown table marks it: not a result.
-            (_, Some(s)) if stats.speedup_exceeds_workers() => {
-                format!("{} ({SUSPECT})", interval(s.value, s.ci_low, s.ci_high))
-            }
-            (_, Some(s)) => interval(s.value, s.ci_low, s.ci_high),
-            (_, None) => "--".to_owned(),
+            (_, Some(s), Some(above)) => format!("{} ({})", interval(s.value, s.ci_low, s.ci_high), suspect(above)),
+            (_, Some(s), None) => interval(s.value, s.ci_low, s.ci_high),
+            (_, None, _) => "--".to_owned(),
         };
         let efficiency = match (cell.backend.is_parallel(), stats.efficiency_estimate()) {
             (true, Some(e)) => {
@@ -373,6 +384,55 @@ mod tests {
              1 1 0.5 0.25 nan nan nan\n\
              2 1.75 0.5 0.25 1.5 0.5 0.25\n"
         );
+    }
+
+    /// The referee's `sup` run: std-scope's `2.4 [1.9, 9.2]` at p = 2 (median
+    /// above p, interval reaching below it) was printed unmarked and became
+    /// `\bhSupStdScopeBestSpeedup{2.4}`; pool's suspect 5.8 at p = 2 left
+    /// `\bhSupPoolBestSpeedup` silently at p = 1's 0.98.
+    #[test]
+    fn a_median_above_p_is_marked_and_no_best_hides_behind_a_suspect_cell() {
+        use crate::stats::Estimate;
+        let text = "(experiments: [(name: \"sup\", workload: Square, inputs: Count(8), workers: [1, 2, 4], \
+                    repetitions: 5, backends: [Sequential, Pool, StdScope, Rayon])])";
+        let mut report = crate::testing::report(crate::testing::experiment(text), 4, |_| 1.0);
+        let speedups = |backend: BackendKind| match backend {
+            BackendKind::Pool => [(0.98, 0.85, 1.02), (5.8, 3.9, 9.2), (1.5, 1.4, 1.6)],
+            BackendKind::StdScope => [(0.992, 0.939, 1.016), (2.4, 1.9, 9.2), (1.9, 1.8, 1.95)],
+            _ => [(0.99, 0.98, 1.0), (1.9, 1.8, 1.95), (3.5, 3.4, 3.6)],
+        };
+        for cell in report.analysis.cells.iter_mut().filter(|c| c.cell.backend.is_parallel()) {
+            let (value, ci_low, ci_high) = speedups(cell.cell.backend)[cell.cell.workers.ilog2() as usize];
+            cell.speedup = Some(Estimate { value, ci_low, ci_high });
+            cell.efficiency = Some(value / cell.cell.workers as f64);
+        }
+        let tex = summary_tex(&report);
+        let value = |name: &str| {
+            let prefix = format!("\\renewcommand{{\\{name}}}{{");
+            let line = tex.lines().find_map(|l| l.split_once(&prefix).map(|(_, rest)| rest.to_owned()));
+            line.and_then(|rest| rest.strip_suffix('}').map(str::to_owned))
+        };
+        assert_eq!(value("bhSupStdScopePTwoSpeedup").as_deref(), Some("median $S > p$: suspect"), "{tex}");
+        assert_eq!(value("bhSupStdScopePTwoEfficiency").as_deref(), Some("median $S > p$: suspect"), "{tex}");
+        assert_eq!(value("bhSupPoolPTwoSpeedup").as_deref(), Some("$S > p$: suspect"), "{tex}");
+        let row = tex.lines().find(|l| l.starts_with("std-scope & 2 &")).unwrap();
+        assert!(row.contains("2.4 [1.9, 9.2] (median $S > p$: suspect)"), "{row}");
+        // std-scope's 1.9 at p = 4 is a result, but the true speedup at p = 2
+        // may be up to 2: no best is known. Pool's 1.5 at p = 4 is below 2
+        // too. Rayon has no suspect cell.
+        assert_eq!(value("bhSupStdScopeBestSpeedup").as_deref(), Some("median $S > p$: suspect"), "{tex}");
+        assert_eq!(value("bhSupStdScopeBestWorkers").as_deref(), Some("--"), "{tex}");
+        assert_eq!(value("bhSupPoolBestSpeedup").as_deref(), Some("$S > p$: suspect"), "{tex}");
+        assert_eq!(value("bhSupRayonBestSpeedup").as_deref(), Some("3.50"), "{tex}");
+        assert_eq!(value("bhSupRayonBestWorkers").as_deref(), Some("4"), "{tex}");
+        // A result above every suspect p is the best: no suspect speedup
+        // (at most p in truth) can beat it.
+        let pool4 =
+            report.analysis.cells.iter_mut().find(|c| c.cell.backend == BackendKind::Pool && c.cell.workers == 4);
+        pool4.unwrap().speedup = Some(Estimate { value: 2.5, ci_low: 2.4, ci_high: 2.6 });
+        let tex = summary_tex(&report);
+        assert!(tex.contains("\\renewcommand{\\bhSupPoolBestSpeedup}{2.50}"), "{tex}");
+        assert!(tex.contains("\\renewcommand{\\bhSupPoolBestWorkers}{4}"), "{tex}");
     }
 
     /// `\bh…AmdahlS` printed `number(value, 4)`: `0.5790` beside a table's

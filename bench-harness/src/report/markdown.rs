@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::{figures, format_seconds, ExperimentReport, Exporter, RunStatus};
-use crate::analysis::CellStats;
+use crate::analysis::{AboveWorkers, CellStats};
 use crate::stats::precision::{interval, percent_interval, seconds_interval};
 
 /// The file name in a report directory.
@@ -138,11 +138,30 @@ fn write_report(out: &mut String, report: &ExperimentReport, figures: &[&str]) -
          as much as serial work, so it reads as a serial fraction only where the work per input dwarfs the \
          overhead per input; at p = 2 it is just 2/S − 1, the speedup in other words."
     )?;
-    if analysis.cells.iter().any(CellStats::speedup_exceeds_workers) {
+    let marks: Vec<AboveWorkers> = {
+        let mut marks: Vec<AboveWorkers> = analysis.cells.iter().filter_map(CellStats::speedup_above_workers).collect();
+        marks.sort();
+        marks.dedup();
+        marks
+    };
+    if !marks.is_empty() {
+        let explained: Vec<&str> = marks
+            .iter()
+            .map(|above| match above {
+                AboveWorkers::Median => {
+                    "**median S > p: suspect** marks a median speedup above its worker count (efficiency above \
+                     100%) whose interval reaches down to p"
+                }
+                AboveWorkers::Interval => {
+                    "**S > p: suspect** marks a speedup above its worker count even at its interval's low end"
+                }
+            })
+            .collect();
         writeln!(
             out,
-            "\n**S > p: suspect** marks a speedup above its worker count even at its interval's low end. \
-             A CPU-bound map cannot do that; a disturbed baseline can. Those rows are not results: see the warnings."
+            "\n{}. A CPU-bound map cannot do that; a disturbed baseline can. Those rows are not results: \
+             see the warnings.",
+            explained.join("; ")
         )?;
     }
     let capped: Vec<String> = experiment
@@ -282,7 +301,8 @@ fn cell_row(stats: &CellStats) -> String {
             stats.outliers.total()
         );
     }
-    let suspect = if stats.speedup_exceeds_workers() { " **S > p: suspect**" } else { "" };
+    let suspect =
+        stats.speedup_above_workers().map_or_else(String::new, |above| format!(" **{}: suspect**", above.mark()));
     format!(
         "| {} | {workers} | {} | {time} | {} | {} | {} | {} | {} | {} |",
         cell.backend,
@@ -372,6 +392,21 @@ mod tests {
             ),
             "{markdown}"
         );
+    }
+
+    /// `2.4 [1.9, 9.2]` at p = 2 went unmarked: only intervals wholly above p were.
+    #[test]
+    fn a_median_speedup_above_p_is_marked_in_words_of_its_own() {
+        let mut report = report(experiment(TEXT), 8, |cell| 1.0 / cell.workers as f64);
+        let cell = report.analysis.cells.iter_mut().find(|c| c.cell.backend.is_parallel() && c.cell.workers == 2);
+        let cell = cell.unwrap();
+        cell.speedup = Some(crate::stats::Estimate { value: 2.4, ci_low: 1.9, ci_high: 9.2 });
+        let row_start = format!("| {} | 2 |", cell.cell.backend);
+        let markdown = render(&report, &[]);
+        let row = markdown.lines().find(|l| l.starts_with(&row_start)).unwrap();
+        assert!(row.contains("| 2.4 [1.9, 9.2] **median S > p: suspect** |"), "{row}");
+        assert!(markdown.contains("\n**median S > p: suspect** marks a median speedup above"), "{markdown}");
+        assert!(!markdown.contains("**S > p: suspect**"), "{markdown}");
     }
 
     #[test]

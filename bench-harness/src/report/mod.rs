@@ -180,7 +180,7 @@ pub fn write_whole(
     dir: &Path,
     draw: impl FnOnce(&Path) -> anyhow::Result<Vec<PathBuf>>,
 ) -> anyhow::Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let created = CreatedDirs::create(dir)?;
     remove_stale_staging(dir);
     let staging = tempfile::Builder::new()
         .prefix(STAGING_PREFIX)
@@ -199,7 +199,47 @@ pub fn write_whole(
         })?;
         written.push(target);
     }
+    created.keep();
     Ok(written)
+}
+
+/// The directories [`CreatedDirs::create`] made for a path that did not
+/// exist: unless kept, those still empty are removed again on drop, so a
+/// report that failed (a chart too small for its text, say) leaves no
+/// empty report directory behind.
+#[derive(Debug)]
+#[must_use = "dropped, the directories are removed again"]
+pub struct CreatedDirs {
+    /// Deepest first.
+    dirs: Vec<PathBuf>,
+}
+
+impl CreatedDirs {
+    /// Creates `dir` and any missing parent, remembering which were missing.
+    pub fn create(dir: &Path) -> anyhow::Result<Self> {
+        let dirs: Vec<PathBuf> =
+            dir.ancestors().take_while(|d| !d.as_os_str().is_empty() && !d.exists()).map(Path::to_path_buf).collect();
+        let created = Self { dirs };
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        Ok(created)
+    }
+
+    /// Keeps the directories: what went into them is the result.
+    pub fn keep(mut self) {
+        self.dirs.clear();
+    }
+}
+
+impl Drop for CreatedDirs {
+    fn drop(&mut self) {
+        // `remove_dir` removes only empty directories: whatever another
+        // writer put there meanwhile stays, and so does its directory.
+        for dir in &self.dirs {
+            if std::fs::remove_dir(dir).is_err() {
+                break;
+            }
+        }
+    }
 }
 
 /// Staging directories are named `.bench-harness-writing…`.
@@ -252,6 +292,34 @@ mod tests {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o644);
         }
+    }
+
+    /// A report that failed to draw (a chart too small for its text) left
+    /// the report directory it had created behind, empty.
+    #[test]
+    fn a_failed_report_leaves_no_directory_it_created() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("out/experiment");
+        let failed = write_whole(&dir, |staging| {
+            std::fs::write(staging.join("speedup.png"), "half")?;
+            anyhow::bail!("the chart's text leaves only 0 of its 300 pixels for the plot")
+        });
+        assert!(failed.is_err());
+        assert!(!root.path().join("out").exists(), "an empty report directory is left");
+
+        // A directory that was there stays, with what else is in it.
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("results.json"), "{}").unwrap();
+        assert!(write_whole(&dir, |_| anyhow::bail!("failed")).is_err());
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(left, ["results.json"]);
+        // Drawn, the created directories are kept.
+        let fresh = root.path().join("fresh/experiment");
+        let written = write_whole(&fresh, |staging| {
+            std::fs::write(staging.join("summary.md"), "# t")?;
+            Ok(vec![staging.join("summary.md")])
+        });
+        assert_eq!(written.unwrap(), [fresh.join("summary.md")]);
     }
 
     #[test]

@@ -30,11 +30,9 @@ const LEGEND_SIZE: u32 = 27;
 const CAPTION_SIZE: u32 = 25;
 const MARKER_RADIUS: i32 = 9;
 const LINE_WIDTH: u32 = 3;
-/// Half width of the caps on confidence bars.
-const ERROR_CAP: i32 = 9;
 /// Width of a line sample in the legend (its column is a little wider).
 const LEGEND_SAMPLE_WIDTH: i32 = 48;
-const LEGEND_COLUMN_WIDTH: u32 = 72;
+const LEGEND_COLUMN_WIDTH: i32 = 72;
 
 /// Marker shapes, cycled per series so series differ in more than colour.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -50,8 +48,7 @@ pub(super) enum Marker {
 impl Marker {
     /// Outline of the marker around (0, 0), in pixels; circles are 20-gons
     /// so that every marker is the same kind of element.
-    fn corners(self) -> Vec<Pixel> {
-        let r = MARKER_RADIUS;
+    fn corners(self, r: i32) -> Vec<Pixel> {
         match self {
             Marker::Circle => (0..20)
                 .map(|i| {
@@ -191,15 +188,16 @@ const LEGEND_COLUMN_GAP: i32 = 28;
 
 /// The widths of the legend's columns: as many columns as fit `available`
 /// pixels, entries filled row by row, each column as wide as its widest entry.
-fn legend_columns(widths: &[u32], available: i32) -> Vec<i32> {
-    let entry = |width: u32| width as i32 + LEGEND_COLUMN_WIDTH as i32 + LEGEND_COLUMN_GAP;
+fn legend_columns(widths: &[u32], available: i32, canvas: Canvas) -> Vec<i32> {
+    let gap = canvas.gap(LEGEND_COLUMN_GAP);
+    let entry = |width: u32| width as i32 + canvas.gap(LEGEND_COLUMN_WIDTH) + gap;
     for columns in (1..=widths.len().max(1)).rev() {
         let mut column_widths = vec![0; columns];
         for (index, &width) in widths.iter().enumerate() {
             let column = index % columns;
             column_widths[column] = column_widths[column].max(entry(width));
         }
-        if column_widths.iter().sum::<i32>() - LEGEND_COLUMN_GAP <= available || columns == 1 {
+        if column_widths.iter().sum::<i32>() - gap <= available || columns == 1 {
             return column_widths;
         }
     }
@@ -262,21 +260,23 @@ fn draw_figure<DB: DrawingBackend>(
     let (width, height) = (canvas.width, canvas.height);
     let text = |size: u32| canvas.text(size);
     let legend_size = text(LEGEND_SIZE);
-    let legend_row_height = legend_size as i32 + 12;
+    let gap = |pixels: i32| canvas.gap(pixels);
+    let (legend_padding, column_width) = (gap(LEGEND_PADDING), gap(LEGEND_COLUMN_WIDTH));
+    let legend_row_height = legend_size as i32 + gap(12);
 
     // Small print first: its height decides how much room the plot gets.
     let caption_font = ("sans-serif", text(CAPTION_SIZE)).into_font().color(&CAPTION_COLOR);
     let mut lines = Vec::new();
     let small_print = std::iter::once(figure.caption).chain(figure.notes.iter().map(String::as_str));
     for text in small_print.filter(|_| canvas.small_print) {
-        lines.extend(wrap(root, text, &caption_font, width.saturating_sub(80))?);
+        lines.extend(wrap(root, text, &caption_font, width.saturating_sub(gap(80) as u32))?);
     }
-    let line_height = text(CAPTION_SIZE) as i32 + 9;
-    let caption_height = line_height * lines.len() as i32 + 20;
+    let line_height = text(CAPTION_SIZE) as i32 + gap(9);
+    let caption_height = line_height * lines.len() as i32 + gap(20);
 
     let mut entries: Vec<LegendEntry> = figure.layers.iter().filter_map(legend_entry).collect();
     let legend_font: TextStyle<'_> = ("sans-serif", legend_size).into_font().color(&BLACK);
-    let available = width as i32 - 40 - 2 * LEGEND_PADDING;
+    let available = width as i32 - gap(40) - 2 * legend_padding;
     let measure = |text: &str| {
         root.estimate_text_size(text, &legend_font)
             .map(|(width, _)| width)
@@ -284,7 +284,7 @@ fn draw_figure<DB: DrawingBackend>(
     };
     // A label wider than the chart is cut short with an ellipsis (the
     // summary has it whole).
-    let widest_label = (available - LEGEND_COLUMN_WIDTH as i32 - LEGEND_COLUMN_GAP).max(0) as u32;
+    let widest_label = (available - column_width - gap(LEGEND_COLUMN_GAP)).max(0) as u32;
     for entry in &mut entries {
         if measure(&entry.label)? > widest_label {
             let mut label = entry.label.clone();
@@ -295,10 +295,10 @@ fn draw_figure<DB: DrawingBackend>(
         }
     }
     let widths = entries.iter().map(|entry| measure(&entry.label)).collect::<Result<Vec<u32>>>()?;
-    let column_widths = legend_columns(&widths, available);
+    let column_widths = legend_columns(&widths, available, canvas);
     let columns = column_widths.len();
     let rows = entries.len().div_ceil(columns) as i32;
-    let legend_height = if entries.is_empty() { 0 } else { rows * legend_row_height + 2 * LEGEND_PADDING + 20 };
+    let legend_height = if entries.is_empty() { 0 } else { rows * legend_row_height + 2 * legend_padding + gap(20) };
 
     let plot_height = height as i32 - caption_height - legend_height;
     if plot_height < height as i32 * 2 / 5 {
@@ -310,16 +310,18 @@ fn draw_figure<DB: DrawingBackend>(
     let (plot_area, below) = root.split_vertically(plot_height);
     let (legend_area, caption_area) = below.split_vertically(legend_height);
     for (index, line) in lines.iter().enumerate() {
-        caption_area.draw_text(line, &caption_font, (40, 4 + line_height * index as i32)).map_err(plot_error)?;
+        caption_area
+            .draw_text(line, &caption_font, (gap(40), gap(4) + line_height * index as i32))
+            .map_err(plot_error)?;
     }
 
     // The style goes in the constructor: `FontDesc::style` keeps the regular face.
     let title_font = ("sans-serif", text(TITLE_SIZE), FontStyle::Bold).into_font();
     let mut plot = ChartBuilder::on(&plot_area)
         .caption(figure.title, title_font)
-        .margin_top(16)
-        .margin_right(56)
-        .margin_left(24)
+        .margin_top(gap(16))
+        .margin_right(gap(56))
+        .margin_left(gap(24))
         .x_label_area_size(text(100))
         .y_label_area_size(text(130))
         .build_cartesian_2d(figure.x.clone(), figure.y.clone())
@@ -337,7 +339,7 @@ fn draw_figure<DB: DrawingBackend>(
 
     let mut data = Vec::new();
     for layer in &figure.layers {
-        draw_layer(&mut plot, &figure.x, &figure.y, layer).map_err(plot_error)?;
+        draw_layer(&mut plot, &figure.x, &figure.y, layer, marker_radius(canvas)).map_err(plot_error)?;
         if let Layer::Measured { series, .. } = layer {
             for point in &series.points {
                 for value in [point.y, point.ci_low, point.ci_high] {
@@ -354,19 +356,19 @@ fn draw_figure<DB: DrawingBackend>(
         None
     } else {
         let (offset_x, offset_y) = legend_area.get_base_pixel();
-        let width = column_widths.iter().sum::<i32>() - LEGEND_COLUMN_GAP + 2 * LEGEND_PADDING;
+        let width = column_widths.iter().sum::<i32>() - gap(LEGEND_COLUMN_GAP) + 2 * legend_padding;
         // Centred under the plot, as far as the image's width allows.
         let centred = (plot_box.left + plot_box.right) / 2 - width / 2;
-        let left = centred.min(canvas.width as i32 - 12 - width).max(8);
-        let top = 8;
-        let frame = [(left, top), (left + width, top + rows * legend_row_height + 2 * LEGEND_PADDING)];
+        let left = centred.min(canvas.width as i32 - gap(12) - width).max(gap(8));
+        let top = gap(8);
+        let frame = [(left, top), (left + width, top + rows * legend_row_height + 2 * legend_padding)];
         legend_area.draw(&Rectangle::new(frame, LEGEND_BORDER.stroke_width(1))).map_err(plot_error)?;
         for (index, entry) in entries.iter().enumerate() {
             let (row, column) = ((index / columns) as i32, (index % columns) as i32);
-            let x = left + LEGEND_PADDING + column_widths[..column as usize].iter().sum::<i32>();
-            let y = top + LEGEND_PADDING + row * legend_row_height + legend_row_height / 2;
-            legend_area.draw(&entry.glyph.in_legend::<DB>((x, y))).map_err(plot_error)?;
-            let text_at = (x + LEGEND_COLUMN_WIDTH as i32, y - legend_size as i32 / 2 - 2);
+            let x = left + legend_padding + column_widths[..column as usize].iter().sum::<i32>();
+            let y = top + legend_padding + row * legend_row_height + legend_row_height / 2;
+            legend_area.draw(&entry.glyph.in_legend::<DB>((x, y), canvas)).map_err(plot_error)?;
+            let text_at = (x + column_width, y - legend_size as i32 / 2 - 2);
             legend_area.draw_text(&entry.label, &legend_font, text_at).map_err(plot_error)?;
         }
         Some(PixelBox {
@@ -433,11 +435,12 @@ fn draw_layer<'a, DB: DrawingBackend + 'a>(
     x: &Axis,
     y: &Axis,
     layer: &Layer<'_>,
+    radius: i32,
 ) -> Result<()> {
     match layer {
         Layer::Cores { cores, .. } => draw_cores(plot, x, y, *cores),
         Layer::Line { points, kind, color, .. } => draw_line(plot, x, y, points, *kind, *color),
-        Layer::Measured { series, style, max_cores } => draw_measured(plot, x, y, series, *style, *max_cores),
+        Layer::Measured { series, style, max_cores } => draw_measured(plot, x, y, series, *style, *max_cores, radius),
         Layer::OversubscribedKey => Ok(()),
     }
 }
@@ -468,6 +471,7 @@ fn draw_measured<'a, DB: DrawingBackend + 'a>(
     series: &MeasuredSeries,
     style: SeriesStyle,
     max_cores: Option<usize>,
+    radius: i32,
 ) -> Result<()> {
     let mut points = series.points.clone();
     points.sort_by(|a, b| a.x.total_cmp(&b.x));
@@ -489,13 +493,15 @@ fn draw_measured<'a, DB: DrawingBackend + 'a>(
     let cap_positions =
         points.iter().flat_map(|point| [point.ci_low, point.ci_high].map(|end| (x.at(point.x), y.at(end))));
     plot.draw_series(
-        cap_positions.map(|end| EmptyElement::at(end) + PathElement::new(vec![(-ERROR_CAP, 0), (ERROR_CAP, 0)], bar)),
+        cap_positions.map(|end| EmptyElement::at(end) + PathElement::new(vec![(-radius, 0), (radius, 0)], bar)),
     )
     .map_err(plot_error)?;
 
     let glyph = move |filled| Glyph { marker: Some(style.marker), filled, color, line: None };
-    plot.draw_series(points.iter().map(|point| glyph(!oversubscribed(point.x)).at((x.at(point.x), y.at(point.y)))))
-        .map_err(plot_error)?;
+    plot.draw_series(points.iter().map(|point| {
+        glyph(!oversubscribed(point.x)).at((x.at(point.x), y.at(point.y)), LEGEND_SAMPLE_WIDTH / 2, radius)
+    }))
+    .map_err(plot_error)?;
     Ok(())
 }
 
@@ -529,6 +535,12 @@ fn plot_error(error: impl std::fmt::Display) -> anyhow::Error {
     anyhow::anyhow!("plotting failed: {error}")
 }
 
+/// The radius of markers (and half width of error-bar caps) on `canvas`,
+/// shrunk with its text: default-sized markers swamped a 400 × 300 legend.
+fn marker_radius(canvas: Canvas) -> i32 {
+    canvas.gap(MARKER_RADIUS).max(3)
+}
+
 /// Pixel offsets from an element's anchor.
 type Pixel = (i32, i32);
 
@@ -556,15 +568,18 @@ struct Glyph {
 impl Glyph {
     /// The glyph as a legend sample: plotters hands over the left end of
     /// the sample column, and the glyph is centred in that column.
-    fn in_legend<DB: DrawingBackend>(self, (x, y): Pixel) -> GlyphElement<Pixel, DB> {
-        self.at((x + LEGEND_COLUMN_WIDTH as i32 / 2, y))
+    fn in_legend<DB: DrawingBackend>(self, (x, y): Pixel, canvas: Canvas) -> GlyphElement<Pixel, DB> {
+        self.at(
+            (x + canvas.gap(LEGEND_COLUMN_WIDTH) / 2, y),
+            canvas.gap(LEGEND_SAMPLE_WIDTH) / 2,
+            marker_radius(canvas),
+        )
     }
 
     /// The glyph anchored at `at`. Every glyph has the same parts (two line
     /// pieces, a filled shape, its outline); unused parts are transparent.
-    fn at<DB: DrawingBackend, C>(self, at: C) -> GlyphElement<C, DB> {
+    fn at<DB: DrawingBackend, C>(self, at: C, half: i32, radius: i32) -> GlyphElement<C, DB> {
         let invisible = TRANSPARENT.stroke_width(1);
-        let half = LEGEND_SAMPLE_WIDTH / 2;
         let (left_end, right_start, line_style) = match self.line {
             None => ((-half, 0), (half, 0), invisible),
             // A gap in the middle reads as "dashed" at legend size.
@@ -574,8 +589,8 @@ impl Glyph {
         let (outline, fill, corners) = match self.marker {
             None => (invisible, invisible, vec![(0, 0); 3]),
             // Open markers get a white core so a line through them is hidden.
-            Some(shape) if !self.filled => (self.color.stroke_width(3), WHITE.filled(), shape.corners()),
-            Some(shape) => (self.color.stroke_width(2), self.color.filled(), shape.corners()),
+            Some(shape) if !self.filled => (self.color.stroke_width(3), WHITE.filled(), shape.corners(radius)),
+            Some(shape) => (self.color.stroke_width(2), self.color.filled(), shape.corners(radius)),
         };
         let mut closed = corners.clone();
         closed.push(corners[0]);
