@@ -449,9 +449,34 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
     (year, month, day)
 }
 
+/// What a report warns of about how it was measured, before what its
+/// samples say: the build that measured it (a debug build's timings mean
+/// nothing), then the machine's conditions during the run. From the saved
+/// record, so a redraw by any build says the same as the run did.
+pub fn measurement_warnings(machine: &Machine, conditions: &Conditions) -> Vec<String> {
+    let mut warnings = Vec::new();
+    if machine.build_profile == "debug" {
+        warnings.push("measured with a debug build: timings are not representative (use --release)".to_owned());
+    }
+    warnings.extend(conditions.warnings(machine.logical_cores));
+    warnings
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The debug-build warning is the measuring build's, from the saved
+    /// record: a redraw by a debug binary added it to every summary.
+    #[test]
+    fn the_debug_build_warning_follows_the_build_that_measured() {
+        let conditions = Conditions::default();
+        let release = crate::testing::machine(2);
+        assert!(!measurement_warnings(&release, &conditions).iter().any(|w| w.contains("debug build")));
+        let debug = Machine { build_profile: "debug".to_owned(), ..release };
+        let warnings = measurement_warnings(&debug, &conditions);
+        assert!(warnings[0].starts_with("measured with a debug build"), "{warnings:?}");
+    }
 
     #[cfg(target_os = "linux")]
     #[test]

@@ -65,8 +65,8 @@ pub fn read_saved(path: &Path) -> anyhow::Result<ExperimentReport> {
     check_raw_samples(path, &measured.experiment, &measured.samples, measured.status)?;
     let cores = measured.machine.logical_cores;
     let mut analysis = analyze(&measured.experiment, &measured.samples, cores);
-    // As a run reports them: the machine's conditions first.
-    let mut warnings = measured.conditions.warnings(cores);
+    // As a run reports them: how it was measured first.
+    let mut warnings = crate::machine::measurement_warnings(&measured.machine, &measured.conditions);
     warnings.append(&mut analysis.warnings);
     analysis.warnings = warnings;
     Ok(ExperimentReport {

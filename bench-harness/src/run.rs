@@ -425,7 +425,7 @@ pub fn run_experiment(
         .with_context(|| format!("experiment {:?}", experiment.name.as_str()))?;
     let conditions = monitor.finish();
     let mut analysis = analyze(experiment, &measurement.samples, machine.logical_cores);
-    let mut warnings = conditions.warnings(machine.logical_cores);
+    let mut warnings = crate::machine::measurement_warnings(machine, &conditions);
     warnings.append(&mut analysis.warnings);
     analysis.warnings = warnings;
     Ok(ExperimentReport {

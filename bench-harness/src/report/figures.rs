@@ -212,7 +212,7 @@ fn speedup_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) ->
             }
             if let Some(at) = &median {
                 notes.push(format!(
-                    "SUSPECT: the {label} median speedup at p = {at} exceeds p (efficiency above 100%), \
+                    "SUSPECT: the {label} median speedup at p = {at} exceeds p (efficiency above 100.5%), \
                      its interval reaching down to p: not a result (see the summary's warnings)."
                 ));
             }

@@ -150,7 +150,7 @@ fn write_report(out: &mut String, report: &ExperimentReport, figures: &[&str]) -
             .map(|above| match above {
                 AboveWorkers::Median => {
                     "**median S > p: suspect** marks a median speedup above its worker count (efficiency above \
-                     100%) whose interval reaches down to p"
+                     100.5%) whose interval reaches down to p"
                 }
                 AboveWorkers::Interval => {
                     "**S > p: suspect** marks a speedup above its worker count even at its interval's low end"
