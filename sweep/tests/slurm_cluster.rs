@@ -561,10 +561,11 @@ fn collect_reports_what_slurm_accounting_says() {
         return;
     };
     let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
-    // Shard 1's points sleep 2 s each: the cancel must reach the task while
-    // it still has points to run, also on a loaded machine (with 0.5 s a
-    // slow delivery once let the shard finish).
-    write_spec(work.path(), 12, 2.0);
+    // Shard 1's points sleep 5 s each: the cancel must reach the task while
+    // it still has points to run, also on a loaded machine (with 0.5 s, and
+    // once with 2 s under four parallel builds, a slow delivery let the
+    // shard finish). A cancelled point costs nothing of its sleep.
+    write_spec(work.path(), 12, 5.0);
     std::fs::write(work.path().join("slow"), "").unwrap_or_else(|e| panic!("{e}"));
     let job = job_id(&succeeded(
         &cluster.sweep(work.path(), &["slurm", "squares.ron", "--tasks", "4", "--submit"]),
