@@ -425,7 +425,7 @@ fn collect_listing(output: &Path, count: usize, header: &Header, listed: usize) 
 /// new shard count, so that no task computes a point already done. Failed
 /// points are carried over with their attempt count, so that a point given
 /// up stays given up. A shard file of `count` written for another space
-/// then keeps only the points it owns in this one (see [`realign`]).
+/// then keeps only the points it owns in this one (see `realign`).
 pub fn seed_shards(output: &Path, count: usize, header: &Header) -> Result<Seeded, CollectError> {
     Shard::new(0, count)?;
     let gathered = gather(output, header)?;
@@ -499,7 +499,7 @@ pub struct Seeded {
 
 /// Writes the merged `collection` (its records, then those of points
 /// outside the space) as the results file at `path` for the sweep
-/// `header`; see [`write_records`].
+/// `header`; see `write_records`.
 pub fn write_merged(path: &Path, header: &Header, collection: &mut Collection) -> Result<(), CollectError> {
     // Written as one slice without copying the records: the outside ones
     // are lent to the end of `records` and taken back.
