@@ -102,9 +102,6 @@ impl ExitCode {
                 return match error {
                     CollectError::Store(error) => ExitCode::of_store(error),
                     CollectError::Shard(error) => ExitCode::of_slurm(error),
-                    // A shard file holding another shard's points: files of
-                    // another shard count, or renamed.
-                    CollectError::WrongShard { .. } => ExitCode::BadInput,
                     CollectError::NoShardFiles { .. } | CollectError::WouldLoseDone { .. } => ExitCode::Failure,
                 };
             }

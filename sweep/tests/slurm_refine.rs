@@ -234,3 +234,30 @@ fn a_refinement_that_moves_points_between_shards_collects() {
     evaluated.sort_unstable();
     assert_eq!(evaluated, (0..8).collect::<Vec<_>>(), "each point once");
 }
+
+/// Shards run by hand over a refinement that moves indices (`k` = 1..=6,
+/// then 0..=6): each `run --shard` re-indexes its file in place, which
+/// then holds points the other shard now owns. `collect` refused that
+/// file for good ("was the sweep sharded with a different N?"); it merges
+/// every record by its point, names the files, and loses nothing.
+#[test]
+fn shards_run_by_hand_over_an_index_moving_refinement_are_collected() {
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "six.ron",
+        r#"(space: List(name: "k", values: [1, 2, 3, 4, 5, 6]), command: ["sh", "-c", "echo {k}"], output: "k.jsonl")"#,
+    );
+    sandbox.spec(
+        "seven.ron",
+        r#"(space: List(name: "k", values: [0, 1, 2, 3, 4, 5, 6]), command: ["sh", "-c", "echo {k}"], output: "k.jsonl")"#,
+    );
+    for spec in ["six.ron", "seven.ron"] {
+        for shard in ["0/2", "1/2"] {
+            run(&sandbox, &[spec, "--shard", shard]);
+        }
+    }
+    let collected = succeeded(sandbox.sweep(&["collect", "seven.ron"]), "collect seven.ron");
+    assert!(collected.contains("k.shard-0-of-2.jsonl holds 3 points of other shards"), "{collected}");
+    assert!(collected.contains("7 done, 0 failed, 0 missing of 7 points"), "{collected}");
+    assert_eq!(done_ks(&sandbox, "k.jsonl"), [0, 1, 2, 3, 4, 5, 6]);
+}

@@ -27,22 +27,6 @@ pub enum CollectError {
     /// The shard count is zero.
     #[error(transparent)]
     Shard(#[from] SlurmError),
-    /// A shard file holds a point of another shard: the files were renamed,
-    /// or written with a different shard count.
-    #[error(
-        "{path} holds point #{index}, which belongs to shard {owner}, not {shard}; \
-         was the sweep sharded with a different N?"
-    )]
-    WrongShard {
-        /// The shard file.
-        path: PathBuf,
-        /// The misplaced point's index.
-        index: usize,
-        /// The shard the file is named for.
-        shard: Shard,
-        /// The shard that owns the point.
-        owner: Shard,
-    },
     /// Neither the results file nor any shard file exists: most likely a
     /// wrong output path. Refused rather than reported as all points
     /// missing.
@@ -285,8 +269,8 @@ impl Gathered {
 
 /// Reads the sweep's results file `output` (if any) and every shard file
 /// beside it (`<stem>.shard-K-of-N.jsonl`, every `N` found), checking each
-/// against `header`: all must belong to the same sweep, and a shard file
-/// must hold only its own shard's points.
+/// against `header`: all must belong to the same sweep. A shard file
+/// holding points of other shards is merged too, with a warning.
 pub fn gather(output: &Path, header: &Header) -> Result<Gathered, CollectError> {
     let mut gathered = Gathered::default();
     let space = SpaceIndex::new(&header.space);
@@ -315,15 +299,29 @@ pub fn gather(output: &Path, header: &Header) -> Result<Gathered, CollectError> 
         // it was written for an older space, under another index.
         let own = SpaceIndex::new(&file_header.space);
         let refined = file_header.space != header.space;
+        // Points of another shard: the file was renamed, written with
+        // another N, or re-indexed by a `run --shard` over a refined space.
+        // Records are merged by their point, whatever file holds them, so
+        // they count; the file is named, as it is not what its name says.
+        let mut misplaced: Option<(usize, usize)> = None;
         for mut record in records {
             if !shard.contains(record.index) && is_of_space(&own, &record) {
-                let owner = Shard::of_point(record.index, shard.count());
-                return Err(CollectError::WrongShard { path, index: record.index, shard, owner });
+                let (count, _) = misplaced.get_or_insert((0, record.index));
+                *count += 1;
             }
             if refined {
                 reindex(&space, &mut record);
             }
             gathered.fold(record);
+        }
+        if let Some((count, index)) = misplaced {
+            let owner = Shard::of_point(index, shard.count());
+            gathered.warnings.push(format!(
+                "{} holds {} of other shards (e.g. #{index}, shard {owner}'s), not only shard {shard}'s: renamed, \
+                 written with another shard count, or run over a refined space; merged by their points",
+                path.display(),
+                crate::output::counted(count, "point"),
+            ));
         }
         if refined {
             gathered.respaced.push((shard, path.clone()));
@@ -655,13 +653,20 @@ mod tests {
     }
 
     #[test]
-    fn misplaced_points_and_foreign_files_are_refused() {
+    fn misplaced_points_are_merged_and_foreign_files_refused() {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let output = dir.path().join("r.jsonl");
         let header = header();
         write_shard(&output, &header, 0, &[ok(0), ok(4)]);
-        let err = collect(&output, 3, &header).err().map(|e| e.to_string()).unwrap_or_default();
-        assert!(err.contains("point #4, which belongs to shard 1/3, not 0/3"), "{err}");
+        // A point of another shard is merged, and the file named.
+        let collection = collect(&output, 3, &header).unwrap_or_else(|e| panic!("{e}"));
+        let indices: Vec<usize> = collection.records.iter().map(|r| r.index).collect();
+        assert_eq!(indices, [0, 4]);
+        assert!(
+            collection.warnings.iter().any(|w| w.contains("holds 1 point of other shards (e.g. #4, shard 1/3's)")),
+            "{:?}",
+            collection.warnings
+        );
 
         let err = collect(&dir.path().join("elsewhere.jsonl"), 4, &header).err().map(|e| e.to_string());
         assert!(err.unwrap_or_default().contains("nor any shard file"));
