@@ -524,13 +524,7 @@ where
     Some(run)
 }
 
-/// Why a `null` value is no value: JSON has no NaN or infinity, and
-/// serde_json (`json!(f64::NAN)`) and JavaScript (`JSON.stringify`) write
-/// them as `null`. Checked here, where every evaluation passes (closures,
-/// black boxes, persistent ones), so a non-finite number fails the point
-/// whichever way it comes, as `nan` on a black box's stdout does.
-pub const NULL_VALUE: &str = "the value is null, which is no value (JSON has no NaN or infinity: serde_json and \
-    JavaScript write them as null); return a number or any other JSON value, or fail the point";
+pub use crate::store::NULL_VALUE;
 
 /// `value` unless it is `null` ([`NULL_VALUE`]).
 fn refuse_null(value: serde_json::Value) -> Result<serde_json::Value, String> {

@@ -117,6 +117,30 @@ fn failures_are_recorded_with_their_cause() {
     assert!(status.contains("missing:     0"), "{status}");
 }
 
+/// A `null` value an older build recorded as done (a closure's NaN) reads
+/// back as the failure a `null` is now: not counted done, not exported as
+/// a value, and recomputed by `--retry-failed`.
+#[test]
+fn a_null_value_recorded_by_an_older_build_reads_as_a_failure() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("n.ron", r#"(space: List(name: "k", values: [1, 2]), command: ["sh", "-c", "echo {k}"])"#);
+    ok(sandbox.sweep(&["run", "--no-progress", "n.ron"]));
+    let path = sandbox.path("n.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap_or_default();
+    let edited = text.replace(r#""point":{"k":1},"value":1,"#, r#""point":{"k":1},"value":null,"#);
+    assert_ne!(edited, text, "the record of k = 1 was not found");
+    std::fs::write(&path, edited).unwrap_or_else(|e| panic!("{e}"));
+
+    let status = stdout(&sandbox.sweep(&["status", "n.jsonl"]));
+    assert!(status.contains("done:        1") && status.contains("failed:      1"), "{status}");
+    let export = stdout(&sandbox.sweep(&["export", "n.jsonl"]));
+    assert!(export.contains("the value is null"), "{export}");
+    ok(sandbox.sweep(&["run", "--no-progress", "n.ron", "--retry-failed"]));
+    let results = sandbox.load("n.jsonl");
+    let values: Vec<_> = results.latest().into_iter().map(|r| r.outcome.clone()).collect();
+    assert_eq!(values, [Ok(serde_json::json!(1)), Ok(serde_json::json!(2))]);
+}
+
 #[test]
 fn run_says_what_really_runs_in_words_that_agree_with_their_counts() {
     let sandbox = Sandbox::new();

@@ -170,12 +170,22 @@ impl From<Record> for RecordLine {
     }
 }
 
+/// Why a `null` value is no value: JSON has no NaN or infinity, and
+/// serde_json (`json!(f64::NAN)`) and JavaScript (`JSON.stringify`) write
+/// them as `null`. The runner fails every evaluation that returns it
+/// (closures, black boxes, persistent ones), and a record read back with a
+/// `null` value (written by an older build) reads as that failure, so it
+/// is neither counted done nor exported as a value.
+pub const NULL_VALUE: &str = "the value is null, which is no value (JSON has no NaN or infinity: serde_json and \
+    JavaScript write them as null); return a number or any other JSON value, or fail the point";
+
 impl From<RecordLine> for Record {
     fn from(line: RecordLine) -> Self {
-        let outcome = match line.error {
-            Some(error) => Err(error),
-            // A command may legitimately print `null`, which reads back as None.
-            None => Ok(line.value.unwrap_or(serde_json::Value::Null)),
+        let outcome = match (line.error, line.value) {
+            (Some(error), _) => Err(error),
+            (None, Some(value)) if !value.is_null() => Ok(value),
+            // `"value": null` reads back as None, as does no value at all.
+            (None, _) => Err(NULL_VALUE.to_owned()),
         };
         Record {
             index: line.index,
