@@ -4,6 +4,7 @@
 #![cfg(target_os = "linux")]
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use bench_harness::config::Plan;
 use bench_harness::custom::Registry;
@@ -23,7 +24,16 @@ struct Census {
 impl Observer for Census {
     fn run_done(&mut self, cell: &Cell) {
         self.runs += 1;
-        let now = threads();
+        // A joined thread has finished, but the kernel lists it in
+        // /proc/self/task until it has released it, a few microseconds
+        // later (CI caught one such moment): a thread still listed after
+        // a second is one the backend left running.
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let mut now = threads();
+        while now != self.baseline && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+            now = threads();
+        }
         if now != self.baseline {
             self.leaks.push(format!("after {cell}: {now} threads, {} before", self.baseline));
         }
@@ -36,11 +46,6 @@ fn every_backend_s_threads_have_exited_before_the_next_run() {
         workers: [1, 2, 200], chunk_sizes: [Fixed(1)], repetitions: 2, warmup: 1, \
         backends: [Sequential, Pool, PoolCollect, StdScope, Rayon])])";
     let experiment = Plan::parse(text, Path::new("t.ron")).unwrap().experiments.remove(0);
-    // The pool's watchdog is one thread for the whole process, started on
-    // first use: start it before counting.
-    let pool = pool::ThreadPool::builder().num_workers(1).build().unwrap();
-    let _: Vec<u32> = pool.map(|x: u32| x + 1, 0..100).collect();
-    drop(pool);
     let mut census = Census { baseline: threads(), runs: 0, leaks: Vec::new() };
     let measurement = measure(&experiment, &Registry::new(), Vec::new(), &mut census).unwrap();
     assert!(measurement.complete);
