@@ -1222,7 +1222,8 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
     let failed = collection.failed();
     let total = header.space.len();
     eprintln!(
-        "sweep: merged {count} shards into {}: {} done, {failed} failed, {} missing of {total} points",
+        "sweep: merged {} into {}: {} done, {failed} failed, {} missing of {total} points",
+        sweep::output::counted(count, "shard"),
         output.display(),
         collection.records.len() - failed,
         collection.missing,
@@ -1234,7 +1235,13 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
     report_task_states(&log, &state_path, &incomplete, &collection.records);
     let to_retry = collection.shards_to_retry(max_attempts);
     let advice = if to_retry.is_empty() {
-        format!("all {given_up} failed {max_attempts} times and are given up; raise --max-attempts to try them again")
+        format!(
+            "all {given_up} failed {} and are given up; raise --max-attempts to try them again",
+            sweep::output::counted(max_attempts, "time")
+        )
+    } else if log.as_ref().and_then(SubmissionLog::latest).is_none() {
+        // Shards run by hand: no submission says how many tasks there were.
+        format!("rerun them with `sweep slurm {} --tasks {count} --resubmit`", args.spec.display())
     } else {
         format!("rerun them with `sweep slurm {} --resubmit`", args.spec.display())
     };

@@ -261,3 +261,15 @@ fn shards_run_by_hand_over_an_index_moving_refinement_are_collected() {
     assert!(collected.contains("7 done, 0 failed, 0 missing of 7 points"), "{collected}");
     assert_eq!(done_ks(&sandbox, "k.jsonl"), [0, 1, 2, 3, 4, 5, 6]);
 }
+
+/// Shards run by hand leave no submission record: `collect`'s advice for
+/// the missing points names the shard count, which `--resubmit` then
+/// needs (it said `sweep slurm SPEC --resubmit`, which is refused).
+#[test]
+fn collect_after_shards_run_by_hand_advises_a_resubmission_that_works() {
+    let sandbox = specs();
+    run(&sandbox, &["wide.ron", "--shard", "0/2"]);
+    let collected = sandbox.sweep(&["collect", "wide.ron"]);
+    assert_eq!(collected.status.code(), Some(3), "{}", stderr(&collected));
+    assert!(stderr(&collected).contains("`sweep slurm wide.ron --tasks 2 --resubmit`"), "{}", stderr(&collected));
+}
