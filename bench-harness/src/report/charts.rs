@@ -73,6 +73,13 @@ impl Canvas {
     fn gap(&self, pixels: i32) -> i32 {
         (f64::from(pixels) * self.fit()).round() as i32
     }
+
+    /// A line `pixels` wide at the default size, thinned as [`Canvas::fit`]
+    /// says, to no less than one pixel: at 400 × 300 an open marker's
+    /// full-width outline covered its white core, so it read as filled.
+    fn stroke(&self, pixels: u32) -> u32 {
+        ((f64::from(pixels) * self.fit()).round() as u32).max(1)
+    }
 }
 
 /// Width of every chart in pixels (1600 × 1150 ≈ 5.3 × 3.8 in at 300 dpi).
@@ -794,6 +801,26 @@ mod tests {
         fn pixel(&self, (x, y): (i32, i32)) -> [u8; 3] {
             let at = (y as usize * self.width + x as usize) * self.channels;
             [self.buffer[at], self.buffer[at + 1], self.buffer[at + 2]]
+        }
+    }
+
+    #[test]
+    fn open_markers_stay_open_at_every_size() {
+        let (_guard, dir) = output_dir();
+        let chart = speedup_chart();
+        assert_eq!(chart.max_cores, Some(8), "p = 16 is oversubscribed, p = 1 is not");
+        let smallest = Canvas { width: 400, height: 300, ..Canvas::default() };
+        for canvas in [Canvas::default(), smallest] {
+            let path = dir.join(format!("open-{}.png", canvas.width));
+            let layout = draw_speedup(&path, &chart, &canvas).unwrap();
+            let image = Image::read(&path);
+            // Points come first in series order, three entries each
+            // (value, bar ends): pool's p = 1, then pool's p = 16.
+            let (filled, open) = (layout.data[0], layout.data[3 * 4]);
+            assert_ne!(image.pixel(filled), [255, 255, 255], "at {}×{}: a filled marker", canvas.width, canvas.height);
+            // A full-width outline used to cover the white core of the
+            // smallest chart's 3-pixel markers, which then read as filled.
+            assert_eq!(image.pixel(open), [255, 255, 255], "at {}×{}: an open marker", canvas.width, canvas.height);
         }
     }
 

@@ -107,10 +107,11 @@ pub(super) enum LineKind {
 }
 
 impl LineKind {
-    fn style(self, color: RGBColor) -> ShapeStyle {
+    /// Widths shrink with the canvas, as text does ([`Canvas::stroke`]).
+    fn style(self, color: RGBColor, canvas: Canvas) -> ShapeStyle {
         match self {
-            LineKind::Data | LineKind::Fit => color.stroke_width(LINE_WIDTH),
-            LineKind::Ideal | LineKind::Cores => color.stroke_width(2),
+            LineKind::Data | LineKind::Fit => color.stroke_width(canvas.stroke(LINE_WIDTH)),
+            LineKind::Ideal | LineKind::Cores => color.stroke_width(canvas.stroke(2)),
         }
     }
 }
@@ -333,13 +334,13 @@ fn draw_figure<DB: DrawingBackend>(
         .label_style(("sans-serif", text(TICK_SIZE)))
         .bold_line_style(RGBColor(212, 212, 212).stroke_width(1))
         .light_line_style(RGBColor(238, 238, 238).stroke_width(1))
-        .axis_style(BLACK.stroke_width(2))
+        .axis_style(BLACK.stroke_width(canvas.stroke(2)))
         .draw()
         .map_err(plot_error)?;
 
     let mut data = Vec::new();
     for layer in &figure.layers {
-        draw_layer(&mut plot, &figure.x, &figure.y, layer, marker_radius(canvas)).map_err(plot_error)?;
+        draw_layer(&mut plot, &figure.x, &figure.y, layer, canvas).map_err(plot_error)?;
         if let Layer::Measured { series, .. } = layer {
             for point in &series.points {
                 for value in [point.y, point.ci_low, point.ci_high] {
@@ -435,12 +436,12 @@ fn draw_layer<'a, DB: DrawingBackend + 'a>(
     x: &Axis,
     y: &Axis,
     layer: &Layer<'_>,
-    radius: i32,
+    canvas: Canvas,
 ) -> Result<()> {
     match layer {
-        Layer::Cores { cores, .. } => draw_cores(plot, x, y, *cores),
-        Layer::Line { points, kind, color, .. } => draw_line(plot, x, y, points, *kind, *color),
-        Layer::Measured { series, style, max_cores } => draw_measured(plot, x, y, series, *style, *max_cores, radius),
+        Layer::Cores { cores, .. } => draw_cores(plot, x, y, *cores, canvas),
+        Layer::Line { points, kind, color, .. } => draw_line(plot, x, y, points, *kind, *color, canvas),
+        Layer::Measured { series, style, max_cores } => draw_measured(plot, x, y, series, *style, *max_cores, canvas),
         Layer::OversubscribedKey => Ok(()),
     }
 }
@@ -452,8 +453,9 @@ fn draw_line<'a, DB: DrawingBackend + 'a>(
     points: &[(f64, f64)],
     kind: LineKind,
     color: RGBColor,
+    canvas: Canvas,
 ) -> Result<()> {
-    let style = kind.style(color);
+    let style = kind.style(color, canvas);
     let plotted = points.iter().map(|&(px, py)| (x.at(px), y.at(py)));
     if kind == LineKind::Fit {
         plot.draw_series(DashedLineSeries::new(plotted, 16, 10, style))
@@ -471,8 +473,9 @@ fn draw_measured<'a, DB: DrawingBackend + 'a>(
     series: &MeasuredSeries,
     style: SeriesStyle,
     max_cores: Option<usize>,
-    radius: i32,
+    canvas: Canvas,
 ) -> Result<()> {
+    let radius = marker_radius(canvas);
     let mut points = series.points.clone();
     points.sort_by(|a, b| a.x.total_cmp(&b.x));
     let oversubscribed = |workers: f64| max_cores.is_some_and(|cores| workers > cores as f64);
@@ -480,11 +483,11 @@ fn draw_measured<'a, DB: DrawingBackend + 'a>(
 
     plot.draw_series(LineSeries::new(
         points.iter().map(|point| (x.at(point.x), y.at(point.y))),
-        LineKind::Data.style(color),
+        LineKind::Data.style(color, canvas),
     ))
     .map_err(plot_error)?;
 
-    let bar = color.stroke_width(2);
+    let bar = color.stroke_width(canvas.stroke(2));
     plot.draw_series(points.iter().map(|point| {
         let at = x.at(point.x);
         PathElement::new(vec![(at, y.at(point.ci_low)), (at, y.at(point.ci_high))], bar)
@@ -499,13 +502,19 @@ fn draw_measured<'a, DB: DrawingBackend + 'a>(
 
     let glyph = move |filled| Glyph { marker: Some(style.marker), filled, color, line: None };
     plot.draw_series(points.iter().map(|point| {
-        glyph(!oversubscribed(point.x)).at((x.at(point.x), y.at(point.y)), LEGEND_SAMPLE_WIDTH / 2, radius)
+        glyph(!oversubscribed(point.x)).at((x.at(point.x), y.at(point.y)), LEGEND_SAMPLE_WIDTH / 2, canvas)
     }))
     .map_err(plot_error)?;
     Ok(())
 }
 
-fn draw_cores<'a, DB: DrawingBackend + 'a>(plot: &mut Plot<'a, DB>, x: &Axis, y: &Axis, cores: usize) -> Result<()> {
+fn draw_cores<'a, DB: DrawingBackend + 'a>(
+    plot: &mut Plot<'a, DB>,
+    x: &Axis,
+    y: &Axis,
+    cores: usize,
+    canvas: Canvas,
+) -> Result<()> {
     let edge = x.at(cores as f64);
     let (bottom, top) = y.visible;
     if edge < x.visible.1 {
@@ -515,8 +524,13 @@ fn draw_cores<'a, DB: DrawingBackend + 'a>(plot: &mut Plot<'a, DB>, x: &Axis, y:
         )))
         .map_err(plot_error)?;
     }
-    plot.draw_series(DashedLineSeries::new([(edge, bottom), (edge, top)], 10, 8, LineKind::Cores.style(CORES_GRAY)))
-        .map_err(plot_error)?;
+    plot.draw_series(DashedLineSeries::new(
+        [(edge, bottom), (edge, top)],
+        10,
+        8,
+        LineKind::Cores.style(CORES_GRAY, canvas),
+    ))
+    .map_err(plot_error)?;
     Ok(())
 }
 
@@ -569,28 +583,31 @@ impl Glyph {
     /// The glyph as a legend sample: plotters hands over the left end of
     /// the sample column, and the glyph is centred in that column.
     fn in_legend<DB: DrawingBackend>(self, (x, y): Pixel, canvas: Canvas) -> GlyphElement<Pixel, DB> {
-        self.at(
-            (x + canvas.gap(LEGEND_COLUMN_WIDTH) / 2, y),
-            canvas.gap(LEGEND_SAMPLE_WIDTH) / 2,
-            marker_radius(canvas),
-        )
+        self.at((x + canvas.gap(LEGEND_COLUMN_WIDTH) / 2, y), canvas.gap(LEGEND_SAMPLE_WIDTH) / 2, canvas)
     }
 
-    /// The glyph anchored at `at`. Every glyph has the same parts (two line
-    /// pieces, a filled shape, its outline); unused parts are transparent.
-    fn at<DB: DrawingBackend, C>(self, at: C, half: i32, radius: i32) -> GlyphElement<C, DB> {
+    /// The glyph anchored at `at`, sized for `canvas`. Every glyph has the
+    /// same parts (two line pieces, a filled shape, its outline); unused
+    /// parts are transparent.
+    fn at<DB: DrawingBackend, C>(self, at: C, half: i32, canvas: Canvas) -> GlyphElement<C, DB> {
+        let radius = marker_radius(canvas);
         let invisible = TRANSPARENT.stroke_width(1);
         let (left_end, right_start, line_style) = match self.line {
             None => ((-half, 0), (half, 0), invisible),
             // A gap in the middle reads as "dashed" at legend size.
-            Some(kind @ (LineKind::Fit | LineKind::Cores)) => ((-5, 0), (5, 0), kind.style(self.color)),
-            Some(kind) => ((0, 0), (0, 0), kind.style(self.color)),
+            Some(kind @ (LineKind::Fit | LineKind::Cores)) => {
+                let gap = canvas.gap(5).max(2);
+                ((-gap, 0), (gap, 0), kind.style(self.color, canvas))
+            }
+            Some(kind) => ((0, 0), (0, 0), kind.style(self.color, canvas)),
         };
         let (outline, fill, corners) = match self.marker {
             None => (invisible, invisible, vec![(0, 0); 3]),
             // Open markers get a white core so a line through them is hidden.
-            Some(shape) if !self.filled => (self.color.stroke_width(3), WHITE.filled(), shape.corners(radius)),
-            Some(shape) => (self.color.stroke_width(2), self.color.filled(), shape.corners(radius)),
+            Some(shape) if !self.filled => {
+                (self.color.stroke_width(canvas.stroke(3)), WHITE.filled(), shape.corners(radius))
+            }
+            Some(shape) => (self.color.stroke_width(canvas.stroke(2)), self.color.filled(), shape.corners(radius)),
         };
         let mut closed = corners.clone();
         closed.push(corners[0]);
