@@ -380,8 +380,7 @@ pub fn compare_dirs(
     }
     // Its files would be mixed into that report, which a rerun of the
     // experiment then moves aside or deletes with its own.
-    let report_files = [crate::report::json::FILE_NAME, crate::report::csv::FILE_NAME, crate::run::STARTED_FILE];
-    if let Some(file) = report_files.iter().find(|file| out.join(file).exists()) {
+    if let Some(file) = crate::run::measured_file(out) {
         anyhow::bail!(
             "{} is an experiment's report directory (it holds {file}): the comparison is not written into it; \
              choose another --out",

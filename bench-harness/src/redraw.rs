@@ -303,18 +303,18 @@ pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<P
     Ok(written)
 }
 
-/// Refuses to draw into `target` when it holds the saved results of a run
-/// (`results.json` or `samples.csv`) other than the one in `source`.
+/// Refuses to draw into `target` when it is the report directory of a run
+/// (see [`crate::run::measured_file`]) other than the one in `source`.
 fn refuse_another_run(target: &Path, source: &Path) -> anyhow::Result<()> {
-    let holds_results = ["results.json", "samples.csv"].iter().any(|name| target.join(name).exists());
     let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
-    anyhow::ensure!(
-        !holds_results || same(target, source),
-        "{} holds the results of another run (its own results.json or samples.csv); redrawing {} there would \
-         replace that run's report with one that does not describe them. Choose another --out",
-        target.display(),
-        source.display()
-    );
+    if let Some(file) = crate::run::measured_file(target).filter(|_| !same(target, source)) {
+        anyhow::bail!(
+            "{} holds the results of another run (its own {file}); redrawing {} there would replace that run's \
+             report with one that does not describe them. Choose another --out",
+            target.display(),
+            source.display()
+        );
+    }
     Ok(())
 }
 

@@ -61,6 +61,14 @@ pub enum Previous {
 /// in `samples.csv` belong to the experiment and build it is asked to finish.
 pub const STARTED_FILE: &str = "started.json";
 
+/// The first file found in `dir` that only an experiment's own run
+/// writes there (its results, its samples, its start record): `dir` is
+/// then that experiment's report directory, finished or not, and no other
+/// command may write into it.
+pub fn measured_file(dir: &Path) -> Option<&'static str> {
+    [json::FILE_NAME, crate::report::csv::FILE_NAME, STARTED_FILE].into_iter().find(|file| dir.join(file).is_file())
+}
+
 /// The contents of [`STARTED_FILE`].
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Started {
@@ -154,10 +162,7 @@ pub fn foreign_experiments(plan: &Plan, out_dir: &Path) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(out_dir) else { return Vec::new() };
     let mut found: Vec<String> = entries
         .filter_map(Result::ok)
-        .filter(|entry| {
-            let dir = entry.path();
-            [crate::report::csv::FILE_NAME, json::FILE_NAME, STARTED_FILE].iter().any(|f| dir.join(f).is_file())
-        })
+        .filter(|entry| measured_file(&entry.path()).is_some())
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
         .collect();
     if found.iter().any(|name| plan.experiment(name).is_some()) {
