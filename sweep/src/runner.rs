@@ -485,7 +485,7 @@ where
             run.interrupted = true;
             return Some(run);
         };
-        let outcome = outcome.and_then(refuse_null);
+        let outcome = outcome.and_then(crate::store::refuse_null);
         let failed = outcome.is_err();
         if failed && killed_alongside_us(exit.as_ref(), &attempts.stop) {
             // Not the point's failure: whoever stopped the run (scancel,
@@ -525,14 +525,6 @@ where
 }
 
 pub use crate::store::NULL_VALUE;
-
-/// `value` unless it is `null` ([`NULL_VALUE`]).
-fn refuse_null(value: serde_json::Value) -> Result<serde_json::Value, String> {
-    match value {
-        serde_json::Value::Null => Err(NULL_VALUE.to_owned()),
-        value => Ok(value),
-    }
-}
 
 /// Whether a black box that died of a stopping signal (TERM, INT, HUP,
 /// USR1, KILL) went down with this run: Slurm's scancel and requeue signal

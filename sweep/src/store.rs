@@ -29,6 +29,7 @@ pub use header::{Header, FORMAT_VERSION};
 pub(crate) use lock::hostname;
 pub use lock::ResultsLock;
 pub(crate) use record::civil_from_days;
+pub(crate) use record::refuse_null;
 pub use record::{utc_rfc3339, Provenance, Record, NULL_VALUE};
 pub use repair::{rejected_path, repair, Repair};
 pub use results::{

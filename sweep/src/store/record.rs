@@ -179,13 +179,22 @@ impl From<Record> for RecordLine {
 pub const NULL_VALUE: &str = "the value is null, which is no value (JSON has no NaN or infinity: serde_json and \
     JavaScript write them as null); return a number or any other JSON value, or fail the point";
 
+/// `value` as an outcome: the value, unless it is `null`
+/// ([`NULL_VALUE`]). The one check for both depths: what an evaluation
+/// returns, and what a results file holds.
+pub(crate) fn refuse_null(value: serde_json::Value) -> Result<serde_json::Value, String> {
+    match value {
+        serde_json::Value::Null => Err(NULL_VALUE.to_owned()),
+        value => Ok(value),
+    }
+}
+
 impl From<RecordLine> for Record {
     fn from(line: RecordLine) -> Self {
-        let outcome = match (line.error, line.value) {
-            (Some(error), _) => Err(error),
-            (None, Some(value)) if !value.is_null() => Ok(value),
+        let outcome = match line.error {
+            Some(error) => Err(error),
             // `"value": null` reads back as None, as does no value at all.
-            (None, _) => Err(NULL_VALUE.to_owned()),
+            None => refuse_null(line.value.unwrap_or(serde_json::Value::Null)),
         };
         Record {
             index: line.index,
