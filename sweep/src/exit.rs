@@ -5,7 +5,7 @@
 //! |-------------|------------------------------------------------------------------|
 //! | 0           | done: every point of the run has a value (or the command worked) |
 //! | 1           | the command could not be carried out: an I/O error, a results file held by another run, a Slurm tool that failed |
-//! | 2           | bad input: command line, spec, a file that is not this sweep's, or results `plot` cannot draw as asked |
+//! | 2           | bad input: command line, spec, a file named that does not exist or is not this sweep's, or results `plot` cannot draw as asked |
 //! | 3           | incomplete: some points failed or were given up (`run`), or have no value (`collect`, and `plot` when none has) |
 //! | 128 + N     | stopped by signal N (SIGHUP 129, SIGINT 130, SIGTERM 143, SIGUSR1 138): what was computed is saved; run it again to resume |
 //!
@@ -102,7 +102,10 @@ impl ExitCode {
                 return match error {
                     CollectError::Store(error) => ExitCode::of_store(error),
                     CollectError::Shard(error) => ExitCode::of_slurm(error),
-                    CollectError::NoShardFiles { .. } | CollectError::WouldLoseDone { .. } => ExitCode::Failure,
+                    // Neither a results file nor a shard file: a wrong
+                    // path or count, as when `--tasks` is not given.
+                    CollectError::NoShardFiles { .. } => ExitCode::BadInput,
+                    CollectError::WouldLoseDone { .. } => ExitCode::Failure,
                 };
             }
         }
@@ -111,6 +114,11 @@ impl ExitCode {
 
     fn of_store(error: &StoreError) -> ExitCode {
         match error {
+            // A results file named on the command line that does not
+            // exist is a wrong argument, as a spec that does not exist is.
+            StoreError::Io { doing: "read", reason, .. } if reason.kind() == std::io::ErrorKind::NotFound => {
+                ExitCode::BadInput
+            }
             StoreError::Io { .. } | StoreError::Locked { .. } => ExitCode::Failure,
             // A file that is not this sweep's results, or not results at all.
             _ => ExitCode::BadInput,

@@ -167,6 +167,26 @@ fn bad_arguments_to_status_and_plot_exit_two() {
     }
 }
 
+/// A results file named on the command line that does not exist is a
+/// wrong argument (2), as a spec that does not exist is; so is `collect`
+/// with nothing to collect, with or without `--tasks`.
+#[test]
+fn a_results_file_that_does_not_exist_exits_two_in_every_reader() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("ok.ron", r#"(space: Range(name: "k", start: 0, end: 3), command: ["echo", "{k}"])"#);
+    for args in [
+        &["status", "missing.jsonl"][..],
+        &["export", "missing.jsonl"],
+        &["plot", "missing.jsonl"],
+        &["repair", "missing.jsonl", "--spec", "ok.ron"],
+        &["collect", "ok.ron"],
+        &["collect", "ok.ron", "--tasks", "2"],
+    ] {
+        let output = sandbox.sweep(args);
+        assert_eq!(code(&output), Some(2), "{args:?}: {}", stderr(&output));
+    }
+}
+
 /// `plot` classifies its refusals as the other subcommands do: values it
 /// cannot draw as asked (strings, a missing `--value-key`) are bad input
 /// (2), and a sweep none of whose points has a value yet is incomplete (3).
