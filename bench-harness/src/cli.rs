@@ -16,6 +16,7 @@ use crate::machine::Machine;
 use crate::measure::{cells, Sample};
 use crate::preflight::{self, format_duration, CONFIRM_ABOVE};
 use crate::redraw::{redraw, RedrawOptions};
+use crate::report::charts::TooMuchText;
 use crate::report::charts::{self, Canvas, Format};
 use crate::run::{
     preflight, prepare_directories, previous, run_all, select, total_runs, OutputLock, Previous, RunOptions,
@@ -306,10 +307,11 @@ pub fn main_with(registry: Registry) -> ExitCode {
 
 /// The exit status of an error, by its type as `sweep` classifies its own
 /// (see `sweep::exit`): a refused experiment file or an argument this
-/// program checks itself ([`Usage`]) is bad input (2); anything else could
+/// program checks itself ([`Usage`]), or a chart size and text scale the
+/// text does not fit ([`TooMuchText`]), is bad input (2); anything else could
 /// not be carried out (1).
 fn exit_code(error: &anyhow::Error) -> sweep::ExitCode {
-    if error.chain().any(|cause| cause.is::<ConfigError>()) {
+    if error.chain().any(|cause| cause.is::<ConfigError>() || cause.is::<TooMuchText>()) {
         sweep::ExitCode::BadInput
     } else {
         sweep::ExitCode::of(error)

@@ -159,11 +159,16 @@ pub fn load(dirs: &[PathBuf]) -> anyhow::Result<Vec<Saved>> {
             found.push(dir.clone());
             continue;
         }
+        // A path that names no directory, or one that is no report
+        // directory, is a wrong argument (2), as `--resume` treats it.
+        if !dir.is_dir() {
+            return Err(Usage(format!("{}: no such directory", dir.display())).into());
+        }
         let entries = std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))?;
         let mut inside: Vec<PathBuf> =
             entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join(RESULTS).is_file()).collect();
         if inside.is_empty() {
-            anyhow::bail!(not_a_report(dir));
+            return Err(not_a_report(dir));
         }
         inside.sort();
         found.extend(inside);
@@ -178,8 +183,9 @@ pub fn load(dirs: &[PathBuf]) -> anyhow::Result<Vec<Saved>> {
 }
 
 /// Why `dir` holds no `results.json`: a run is measuring there (named by
-/// its lock), a run was killed there, or it is no report directory at all.
-fn not_a_report(dir: &Path) -> String {
+/// its lock), a run was killed there (neither of which the argument is to
+/// blame for: 1), or it is no report directory at all (a wrong argument: 2).
+fn not_a_report(dir: &Path) -> anyhow::Error {
     let measured =
         |d: &Path| [crate::report::csv::FILE_NAME, crate::run::STARTED_FILE].iter().any(|file| d.join(file).is_file());
     let subdirectories: Vec<PathBuf> = std::fs::read_dir(dir)
@@ -189,21 +195,22 @@ fn not_a_report(dir: &Path) -> String {
     // The lock is on a run's --out: `dir` itself, or the one holding it.
     let holder = OutputLock::holder(dir).or_else(|| dir.parent().and_then(OutputLock::holder));
     match (holder, started) {
-        (Some(holder), _) => format!(
+        (Some(holder), _) => anyhow::anyhow!(
             "{} is being measured by a bench-harness run ({holder}) and has no {RESULTS} yet; run `report` \
              once that run has finished",
             dir.display()
         ),
-        (None, true) => format!(
+        (None, true) => anyhow::anyhow!(
             "{} holds the samples of a run that was stopped before writing its {RESULTS}; finish it with \
              `bench-harness CONFIG --resume OUT` (OUT: that run's --out), then run `report`",
             dir.display()
         ),
-        (None, false) => format!(
+        (None, false) => Usage(format!(
             "{} holds no {RESULTS}, neither directly nor in a subdirectory: give a report directory \
              (bench-harness's --out, or one experiment's directory in it)",
             dir.display()
-        ),
+        ))
+        .into(),
     }
 }
 

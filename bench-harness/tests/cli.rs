@@ -137,16 +137,22 @@ fn a_failing_command_stops_the_run_naming_command_and_status() {
 
 /// Bad input exits 2, as `sweep` and clap's own usage errors do, whether
 /// clap or the harness itself refuses it; a run that could not be carried
-/// out exits 1. The argument checks of `report` and `compare` used to exit 1.
+/// out exits 1. The argument checks of `report` and `compare` used to exit
+/// 1, and so did a report directory that is not there, where a missing
+/// experiment file or `--resume` directory exited 2.
 #[test]
 fn bad_input_exits_2_and_a_failure_1() {
     let dir = with_config(TWO_EXPERIMENTS);
     std::fs::write(dir.path().join("bad.ron"), TWO_EXPERIMENTS.replace("workers: [1, 2]", "workers: [0]")).unwrap();
-    let bad_input: [&[&str]; 10] = [
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    let bad_input: [&[&str]; 13] = [
         &["bad.ron", "--list"],
         &["experiments.ron", "--only", "third"],
         &["nowhere.ron"],
         &["experiments.ron", "--resume", "no-such-dir"],
+        &["report", "no-such-run"],
+        &["report", "empty"],
+        &["compare", "no-such-run", "empty"],
         &["report", "run", "--width", "10"],
         &["report", "run", "--font-scale", "0"],
         &["compare", "a", "b", "--names", "one"],
@@ -159,8 +165,11 @@ fn bad_input_exits_2_and_a_failure_1() {
         assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
         assert!(stderr(&output).contains("error"), "{args:?}: {}", stderr(&output));
     }
-    // Well-formed arguments naming reports that are not there: not bad input.
-    let output = harness(&["report", "no-such-run"], dir.path());
+    // A report directory whose saved results are damaged: the arguments
+    // are right, the report cannot be drawn.
+    std::fs::create_dir(dir.path().join("damaged")).unwrap();
+    std::fs::write(dir.path().join("damaged/results.json"), "{ not json").unwrap();
+    let output = harness(&["report", "damaged"], dir.path());
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
 }
 

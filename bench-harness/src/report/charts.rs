@@ -14,7 +14,7 @@ mod canvas;
 use anyhow::{bail, Result};
 use axis::Axis;
 use canvas::{Figure, Layer, LineKind, SeriesStyle, IDEAL_GRAY};
-pub use canvas::{Layout, PixelBox};
+pub use canvas::{Layout, PixelBox, TooMuchText};
 use std::path::Path;
 
 use crate::stats::precision::time_unit;

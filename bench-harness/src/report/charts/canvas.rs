@@ -228,12 +228,14 @@ pub(super) fn render(path: &Path, figure: &Figure<'_>) -> Result<Layout> {
 }
 
 /// The small print and legend leave the plot less than 2/5 of the height.
+/// At a size or text scale the user chose, that choice is to blame: bad
+/// input, as the binary classifies it.
 #[derive(Debug, thiserror::Error)]
 #[error(
     "the chart's text leaves only {plot} of its {height} pixels for the plot: make it taller, the text smaller \
      (font scale), or leave out the small print"
 )]
-struct TooMuchText {
+pub struct TooMuchText {
     plot: i32,
     height: u32,
     /// A height at which the plot gets its room.
