@@ -13,6 +13,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use sweep::exit::Usage;
 
 use crate::analysis::{time_summary, BOOTSTRAP_RESAMPLES};
 use crate::machine::Machine;
@@ -330,6 +331,24 @@ pub fn compare_dirs(
 ) -> anyhow::Result<(String, Vec<PathBuf>)> {
     let runs_a = load(&[a.to_owned()])?;
     let runs_b = load(&[b.to_owned()])?;
+    // Experiments are matched by name, and each gets one section and one
+    // chart named after it: a side with two runs of one experiment would
+    // have one compared twice over the other's chart, and one never.
+    for (side, runs) in [(a, &runs_a), (b, &runs_b)] {
+        for (i, run) in runs.iter().enumerate() {
+            let name = run.report.experiment.name.as_str();
+            if let Some(earlier) = runs[..i].iter().find(|r| r.report.experiment.name.as_str() == name) {
+                return Err(Usage(format!(
+                    "{} holds two runs of experiment {name:?} ({} and {}): compare directories with one run of \
+                     each experiment",
+                    side.display(),
+                    earlier.dir.display(),
+                    run.dir.display()
+                ))
+                .into());
+            }
+        }
+    }
     let mut text = format!("# Comparison: {} ({}) against {} ({})\n\n", names.1, b.display(), names.0, a.display());
     let mut written = Vec::new();
     // Two report directories given as such are compared whatever their

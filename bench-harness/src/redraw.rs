@@ -265,6 +265,22 @@ pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<P
     for s in &saved {
         by_name.entry(s.report.experiment.name.as_str()).or_default().push(s);
     }
+    // Runs of one experiment are drawn side by side, each in a directory
+    // named for its machine and date: two with the same name (one run given
+    // twice, or a copy of it) would overwrite each other's report.
+    for (name, runs) in &by_name {
+        let labels = machine_labels(&runs.iter().map(|s| &s.report).collect::<Vec<_>>());
+        for (i, label) in labels.iter().enumerate() {
+            if let Some(j) = labels[..i].iter().position(|earlier| directory_name(earlier) == directory_name(label)) {
+                return Err(Usage(format!(
+                    "{} and {} hold the same run of experiment {name:?} ({label}): give each run once",
+                    runs[j].dir.display(),
+                    runs[i].dir.display()
+                ))
+                .into());
+            }
+        }
+    }
     // A report directory of another run under --out keeps its report: its
     // summary and charts must describe its own results.json, so nothing is
     // redrawn over them from other data.

@@ -335,3 +335,30 @@ fn a_report_that_fails_to_draw_leaves_no_empty_directory() {
     assert!(stderr(&output).contains("pixels for the plot"), "{}", stderr(&output));
     assert!(!root.path().join("new").exists(), "the failed report left its directory behind");
 }
+
+/// One run given twice (or a copy of it beside the original) drew both into
+/// the one directory named for its machine and date, the second over the
+/// first; `compare` of a side holding two runs of one experiment compared
+/// it twice, into one chart. Both are refused, and nothing is written.
+#[test]
+fn the_same_run_twice_is_refused_not_drawn_over_itself() {
+    let root = tempfile::tempdir().unwrap();
+    let run = saved(root.path(), "twice", "[1, 2]", |p| 1.0 / p.max(1) as f64);
+    let copies = root.path().join("copies");
+    for copy in ["a", "b"] {
+        std::fs::create_dir_all(copies.join(copy)).unwrap();
+        for file in ["results.json", "samples.csv"] {
+            std::fs::copy(run.join(file), copies.join(copy).join(file)).unwrap();
+        }
+    }
+    for args in [
+        &["report", "run/twice", "run/twice", "--out", "drawn"][..],
+        &["report", "run", "copies/a", "--out", "drawn"],
+        &["compare", "copies", "run", "--out", "drawn"],
+    ] {
+        let output = harness(args, root.path());
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains("\"twice\""), "{args:?}: {}", stderr(&output));
+        assert!(!root.path().join("drawn").exists(), "{args:?} wrote a report");
+    }
+}
