@@ -217,6 +217,16 @@ impl Spec {
         if self.output.as_ref().is_some_and(|output| output.as_os_str().is_empty()) {
             return Err(setting("output is empty: name the results file, or leave `output` out for <spec name>.jsonl"));
         }
+        if let Some(output) = &self.output {
+            // `Path` drops a trailing `/`: read the text as written.
+            let text = output.to_string_lossy();
+            if text.ends_with(std::path::MAIN_SEPARATOR) || text.ends_with('/') || output.file_name().is_none() {
+                return Err(setting(&format!(
+                    "output {text:?} names a directory: name the results file in it (e.g. {:?})",
+                    output.join("results.jsonl")
+                )));
+            }
+        }
         let names = self.space.names();
         if let Some(unknown) = self.labels.axes.keys().find(|name| !names.contains(name)) {
             return Err(setting(&format!(
@@ -297,6 +307,11 @@ mod tests {
         assert!(matches!(typo, Err(SpecError::Command { .. })));
         let empty = parse(&format!(r#"({base}, output: "")"#)).err().map(|e| e.to_string());
         assert!(empty.as_deref().unwrap_or("").contains("output is empty"), "{empty:?}");
+        for directory in ["sub/", "sub/..", ".", "/"] {
+            let refused = parse(&format!(r#"({base}, output: "{directory}")"#)).err().map(|e| e.to_string());
+            assert!(refused.as_deref().unwrap_or("").contains("names a directory"), "{directory}: {refused:?}");
+        }
+        assert!(parse(&format!(r#"({base}, output: "sub/r.jsonl")"#)).is_ok());
     }
 
     #[test]
