@@ -71,7 +71,7 @@ impl Placement {
             0 => Ok(()),
             failed => Err(BackendError::Pinning {
                 pinning: self.pinning,
-                message: format!("the OS refused to pin {failed} worker thread(s)"),
+                message: format!("the OS refused to pin {}", sweep::output::counted(failed, "worker thread")),
             }),
         }
     }

@@ -25,6 +25,7 @@ use anyhow::Context;
 use clap::{CommandFactory, Parser};
 use indicatif::{ProgressBar, ProgressStyle};
 use sweep::exit::Usage;
+use sweep::output::counted;
 // Never panicking on a closed or hung-up stderr or stdout: see sweep::output.
 use sweep::{eprintln, println};
 
@@ -251,7 +252,7 @@ fn subcommand(command: Command) -> anyhow::Result<Finished> {
             let canvas = Canvas { width, height, font_scale, small_print: !no_small_print };
             let options = RedrawOptions { out, formats: format, canvas };
             let written = redraw(&dirs, &options)?;
-            eprintln!("redrew {} file(s) from saved results", written.len());
+            eprintln!("redrew {} from saved results", counted(written.len(), "file"));
         }
         Command::Compare { a, b, out, names, format, threshold } => {
             let [name_a, name_b] = names.as_slice() else {
@@ -400,9 +401,10 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
             let foreign = crate::run::foreign_experiments(&plan, dir);
             if !foreign.is_empty() {
                 return Err(Usage(format!(
-                    "--resume {}: it holds experiment(s) {} that {} does not define; give the experiment file \
+                    "--resume {}: it holds {} {} that {} does not define; give the experiment file \
                      that started the run (bench-harness CONFIG --resume DIR)",
                     dir.display(),
+                    if foreign.len() == 1 { "experiment" } else { "experiments" },
                     foreign.join(", "),
                     cli.config.display()
                 ))
@@ -432,7 +434,7 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
         match previous(experiment, &machine, &options.out_dir.join(experiment.name.as_str()))? {
             Previous::Complete(_) => eprintln!("{}: complete in {}, kept", experiment.name, options.out_dir.display()),
             Previous::Partial(samples) => {
-                eprintln!("{}: resuming with {} sample(s) already measured", experiment.name, samples.len());
+                eprintln!("{}: resuming with {} already measured", experiment.name, counted(samples.len(), "sample"));
                 work.push((experiment, samples));
             }
             Previous::Nothing => work.push((experiment, Vec::new())),
@@ -530,8 +532,8 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
         eprintln!("{comparison}");
     }
     eprintln!(
-        "{} experiment(s) in {:.1} s; reports in {}",
-        summary.dirs.len(),
+        "{} in {:.1} s; reports in {}",
+        counted(summary.dirs.len(), "experiment"),
         started.elapsed().as_secs_f64(),
         options.out_dir.display()
     );

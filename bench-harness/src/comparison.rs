@@ -385,7 +385,9 @@ pub fn compare_dirs(
                 let why = match comparison.refused.as_slice() {
                     [] => "neither run has a sample of any cell".to_owned(),
                     [only] => only.clone(),
-                    [first, more @ ..] => format!("{first}; and {} more cell(s) refused", more.len()),
+                    [first, more @ ..] => {
+                        format!("{first}; and {} more refused", sweep::output::counted(more.len(), "cell"))
+                    }
                 };
                 format!("experiment {:?}: {why}", comparison.name)
             })

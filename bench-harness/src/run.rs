@@ -230,9 +230,10 @@ pub fn check_nothing_lost(
             String::new()
         };
         anyhow::bail!(
-            "{} holds {rows} sample(s) of an interrupted run of {:?}, which a fresh run would delete; \
+            "{} holds {} of an interrupted run of {:?}, which a fresh run would delete; \
              finish it with `bench-harness {} --resume {}`, or give another --out (nothing was changed){kept}",
             dir.display(),
+            sweep::output::counted(rows, "sample"),
             experiment.name.as_str(),
             config.display(),
             out_dir.display()

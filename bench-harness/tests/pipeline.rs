@@ -34,7 +34,7 @@ fn a_fresh_run_into_an_interrupted_out_keeps_its_samples_and_says_how_to_go_on()
         let output = harness(&["experiments.ron", "--out", "out"], dir.path());
         let message = stderr(&output);
         assert!(!output.status.success(), "{message}");
-        assert!(message.contains("holds 3 sample(s) of an interrupted run of \"small\""), "{message}");
+        assert!(message.contains("holds 3 samples of an interrupted run of \"small\""), "{message}");
         assert!(message.contains("--resume out") && message.contains("another --out"), "{message}");
         assert_eq!(std::fs::read_to_string(report.join("samples.csv")).unwrap(), samples, "samples deleted");
     }
