@@ -231,7 +231,8 @@ pub(crate) struct ScopeLatch {
     pending: AtomicUsize,
     released: AtomicBool,
     owner: Thread,
-    /// Fire-and-forget tasks cancelled (by `shutdown_now`) before they ran.
+    /// Tasks nobody can ask about (fire-and-forget, or their handle dropped)
+    /// cancelled (by `shutdown_now`) before they ran.
     cancelled: AtomicUsize,
     /// The first panic of a task nobody waited on, and how many there were.
     panic: Mutex<(Option<Box<dyn Any + Send>>, usize)>,
@@ -291,13 +292,13 @@ impl ScopeLatch {
         }
     }
 
-    /// A fire-and-forget task was cancelled instead of run; called before
+    /// A task nobody can ask about was cancelled instead of run; called before
     /// its `set`.
     pub(crate) fn record_cancelled(&self) {
         self.cancelled.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// How many fire-and-forget tasks were cancelled, once released (the
+    /// How many such tasks were cancelled, once released (the
     /// `released` acquire orders their counts before this read).
     pub(crate) fn cancelled(&self) -> usize {
         self.cancelled.load(Ordering::Relaxed)

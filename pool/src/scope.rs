@@ -86,7 +86,10 @@ impl<'scope, 'env> Scope<'scope, 'env> {
     ///
     /// If the task panics and its handle is dropped without being waited
     /// on, the scope re-raises that panic when it ends (as
-    /// `std::thread::scope` does), so failures are never silent.
+    /// `std::thread::scope` does), so failures are never silent; and if
+    /// [`shutdown_now`](crate::ThreadPool::shutdown_now) cancels it with
+    /// its handle dropped, the scope panics when it ends, as for
+    /// [`spawn`](Scope::spawn).
     ///
     /// ```
     /// let pool = pool::ThreadPool::new(2).unwrap();
@@ -196,8 +199,8 @@ impl<'scope, 'env> Scope<'scope, 'env> {
 /// Runs `body` with a fresh scope on this thread and joins everything it
 /// spawned, even if `body` panics. Then re-raises, with its original
 /// payload, the body's panic or else the first panic of a task nobody
-/// waited on; or else panics if `shutdown_now` cancelled a task spawned
-/// with `spawn` (which has no handle to tell).
+/// waited on; or else panics if `shutdown_now` cancelled a task with no
+/// handle to tell (spawned, or submitted with its handle dropped).
 pub(crate) fn run<'env, F, R>(pool: &Arc<Workers>, body: F) -> R
 where
     F: for<'scope> FnOnce(&'scope Scope<'scope, 'env>) -> R,
@@ -216,7 +219,10 @@ where
             let cancelled = scope.latch.cancelled();
             if cancelled > 0 {
                 // Work the caller counts on was skipped: say so, loudly.
-                panic!("{cancelled} task(s) spawned in this scope were cancelled by shutdown_now before they ran");
+                panic!(
+                    "{cancelled} task(s) spawned in this scope were cancelled by shutdown_now before they ran, \
+                     with no handle to report it"
+                );
             }
             value
         }

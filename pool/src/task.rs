@@ -88,6 +88,9 @@ impl LatchPtr {
     }
 }
 
+/// A wait that long (about 136 years) ends no sooner than one for ever.
+const NEVER: Duration = Duration::from_secs(1 << 32);
+
 /// Reports a panic of a task nobody will ask about: to its scope if it has
 /// one (the scope re-raises it), otherwise nowhere.
 fn report_unobserved(scope: Option<LatchPtr>, payload: Box<dyn std::any::Any + Send>) {
@@ -99,11 +102,19 @@ fn report_unobserved(scope: Option<LatchPtr>, payload: Box<dyn std::any::Any + S
 }
 
 /// Drops an outcome nobody will read, under a panic guard (its `Drop` is
-/// user code); a panic in `f` or in that `Drop` goes to the scope.
+/// user code); a panic in `f` or in that `Drop` goes to the scope, and so
+/// does a cancellation, as a fire-and-forget task's does: work skipped
+/// with nobody to tell must not pass for done.
 fn drop_orphan<T>(scope: Option<LatchPtr>, orphan: Result<T, TaskError>) {
     let unobserved = match orphan {
         Err(TaskError::Panicked(panic)) => Some(panic.into_payload()),
-        Err(TaskError::Cancelled) => None,
+        Err(TaskError::Cancelled) => {
+            if let Some(scope) = scope {
+                // SAFETY: called before the task's `set` (see `complete`).
+                unsafe { scope.get() }.record_cancelled();
+            }
+            None
+        }
         Ok(value) => panic::catch_unwind(AssertUnwindSafe(move || drop(value))).err(),
     };
     if let Some(payload) = unobserved {
@@ -303,9 +314,13 @@ impl<T> Handle<'_, T> {
 
     /// `None` when the deadline passed first.
     fn wait_timeout(&self, timeout: Duration) -> Option<Result<T, TaskError>> {
-        let deadline = Instant::now().checked_add(timeout);
+        // A timeout past what `Instant` can hold (`Duration::MAX`) is a
+        // deadline that never comes, and still a timed wait: it must not
+        // turn into the untimed one, which runs queued jobs on a worker.
+        let now = Instant::now();
+        let deadline = now.checked_add(timeout).or_else(|| now.checked_add(NEVER)).unwrap_or(now);
         let cell = self.state.cell();
-        registry::wait_until(&|| cell.is_done(), &|limit| cell.block(limit), deadline).then(|| cell.take())
+        registry::wait_until(&|| cell.is_done(), &|limit| cell.block(limit), Some(deadline)).then(|| cell.take())
     }
 
     pub(crate) fn cancel(&self) {
@@ -448,13 +463,16 @@ impl<T> fmt::Debug for TaskHandle<T> {
 pub struct ScopedTaskHandle<'scope, T> {
     inner: Handle<'scope, T>,
     scope: &'scope ScopeLatch,
+    /// [`cancel`](ScopedTaskHandle::cancel) was called: a cancellation
+    /// left unread is then the caller's own doing, not skipped work.
+    cancel_asked: AtomicBool,
     /// Invariant, so the handle cannot be made to outlive `'scope`.
     _scope: PhantomData<&'scope mut &'scope ()>,
 }
 
 impl<'scope, T> ScopedTaskHandle<'scope, T> {
     pub(crate) fn new(inner: Handle<'scope, T>, scope: &'scope ScopeLatch) -> Self {
-        ScopedTaskHandle { inner, scope, _scope: PhantomData }
+        ScopedTaskHandle { inner, scope, cancel_asked: AtomicBool::new(false), _scope: PhantomData }
     }
 
     /// See [`TaskHandle::is_finished`].
@@ -510,6 +528,7 @@ impl<'scope, T> ScopedTaskHandle<'scope, T> {
     /// assert_eq!(outcome, Err(pool::TaskError::Cancelled));
     /// ```
     pub fn cancel(&self) {
+        self.cancel_asked.store(true, Ordering::Relaxed);
         self.inner.cancel();
     }
 }
@@ -518,6 +537,11 @@ impl<T> Drop for ScopedTaskHandle<'_, T> {
     fn drop(&mut self) {
         match self.inner.abandon() {
             Some(Err(TaskError::Panicked(panic))) => self.scope.record_panic(panic.into_payload()),
+            // Cancelled by `shutdown_now`, and nobody read it: the scope
+            // says so, as for a fire-and-forget task.
+            Some(Err(TaskError::Cancelled)) if !self.cancel_asked.load(Ordering::Relaxed) => {
+                self.scope.record_cancelled();
+            }
             other => drop(other),
         }
     }

@@ -1119,3 +1119,26 @@ fn queued_handles_behind_a_held_worker_report_cancel_and_drop_exactly() {
         counts.assert_settled("held-worker results");
     });
 }
+
+/// `wait_timeout` runs no other queued task, even on a worker, whatever the
+/// timeout: `Duration::MAX`, past what an `Instant` holds, used to become
+/// the untimed wait, which does (the waiting worker ran the task it waited
+/// for, queued on its own deque). Another worker must run it.
+#[test]
+fn a_timed_wait_never_runs_queued_tasks_even_for_ever() {
+    for timeout in [Duration::from_secs(3600), Duration::MAX] {
+        let pool = ThreadPool::new(2).unwrap();
+        let inner = pool.clone();
+        let (waiter, runner) = within(Duration::from_secs(60), "the timed wait", move || {
+            pool.submit(move || {
+                let handle = inner.submit(|| thread::current().id());
+                let Ok(ran_on) = handle.wait_timeout(timeout) else { panic!("not finished in time") };
+                let ran_on = ran_on.unwrap();
+                (thread::current().id(), ran_on)
+            })
+            .wait()
+            .unwrap()
+        });
+        assert_ne!(waiter, runner, "{timeout:?}: the waiting worker ran the task itself");
+    }
+}

@@ -177,3 +177,27 @@ fn a_progress_callback_panicking_during_inline_runs_is_reported_once() {
         assert_eq!(pool.map(|x: u64| x, 0..1000u64).sum::<u64>(), 499_500);
     });
 }
+
+/// A feedback loop: each input is made from the last result (adaptive
+/// sampling, inputs read from a channel the consumer feeds). The pool's
+/// documented way, `map_unordered` with `chunk_size(1).window(1)`, hands
+/// out each result before it reads the next input, in input order.
+#[test]
+fn a_feedback_loop_gets_each_result_before_the_map_reads_the_next_input() {
+    let steps = within(LIMIT, "a feedback loop", || {
+        let pool = ThreadPool::new(2).unwrap();
+        let (feed, inputs) = std::sync::mpsc::channel::<u64>();
+        feed.send(1).unwrap();
+        let mut results = pool.map_unordered(|x: u64| x * 2, inputs).chunk_size(1).window(1);
+        let mut steps = Vec::new();
+        for i in 0..10 {
+            let (index, y) = results.next().expect("a result for every input fed");
+            assert_eq!(index, i, "in input order");
+            let y = y.unwrap();
+            steps.push(y);
+            feed.send(y).unwrap();
+        }
+        steps
+    });
+    assert_eq!(steps, [2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]);
+}

@@ -163,6 +163,54 @@ fn a_scope_whose_spawned_tasks_were_cancelled_says_so() {
     assert_eq!(parts, [0; 4]);
 }
 
+/// A submitted task whose handle was dropped has nobody to tell either: its
+/// cancellation by `shutdown_now` makes the scope panic, as a spawned
+/// task's does, whether the handle went before the cancellation or after.
+/// A task the caller cancelled itself is no skipped work.
+#[test]
+fn a_scope_whose_submitted_tasks_were_cancelled_unread_says_so() {
+    common::quiet_intentional_panics();
+    for handle_first in [true, false] {
+        let pool = ThreadPool::new(1).unwrap();
+        let ran = AtomicBool::new(false);
+        let (go, gate) = std::sync::mpsc::channel::<()>();
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            pool.scope(|s| {
+                let p = &pool;
+                // Keeps the only worker busy until the task below is queued.
+                s.spawn(move || {
+                    gate.recv().unwrap();
+                    p.shutdown_now();
+                });
+                let handle = s.submit(|| ran.store(true, Ordering::SeqCst));
+                if handle_first {
+                    drop(handle);
+                    go.send(()).unwrap();
+                } else {
+                    go.send(()).unwrap();
+                    while !handle.is_finished() {
+                        std::thread::yield_now();
+                    }
+                    drop(handle);
+                }
+            })
+        }));
+        let payload = outcome.expect_err("the scope returned as if the task had run");
+        let message = common::panic_message(&*payload).unwrap_or_default();
+        assert!(message.contains("1 task(s) spawned in this scope were cancelled"), "{handle_first}: {message}");
+        assert!(!ran.load(Ordering::SeqCst));
+    }
+    let pool = ThreadPool::new(1).unwrap();
+    let (go, gate) = std::sync::mpsc::channel::<()>();
+    pool.scope(|s| {
+        s.spawn(move || gate.recv().unwrap());
+        let handle = s.submit(|| 1);
+        handle.cancel();
+        go.send(()).unwrap();
+        drop(handle);
+    });
+}
+
 #[test]
 fn every_racing_shutdown_now_returns_only_once_the_workers_are_gone() {
     for _ in 0..5 {

@@ -61,10 +61,15 @@ macro_rules! settings {
         /// Called after iteration has begun, it applies from then on: a
         /// smaller window queues no new chunk until fewer are in flight.
         ///
-        /// The window is the map's memory bound: before handing out an item
-        /// the map cuts chunks until `chunks` are in flight, so on an
-        /// endless input a window of a million chunks holds a million
-        /// chunks' inputs and results (`usize::MAX` fills memory).
+        /// The window is the map's memory bound: the map cuts chunks until
+        /// `chunks` are in flight, so on an endless input a window of a
+        /// million chunks holds a million chunks' inputs and results
+        /// (`usize::MAX` fills memory). Inputs are read on this thread: the
+        /// ordered maps fill the window before handing out a chunk's items,
+        /// so they read ahead of the item handed out; the unordered map
+        /// reads when asked for an item. A feedback loop (each input made
+        /// from the last result) takes `map_unordered` with
+        /// `chunk_size(1).window(1)`, which hands items out in order.
         ///
         /// ```
         /// let pool = pool::ThreadPool::new(2).unwrap();

@@ -219,7 +219,9 @@ where
     }
 }
 
-/// Exact when the inputs are.
+/// Exact when the inputs are, unless `shutdown_now` ends the map early:
+/// the length then overstates what is left (the map reads one more input
+/// and ends).
 impl<'a, I, F, T> ExactSizeIterator for MapUnordered<'a, I, F, T>
 where
     I: ExactSizeIterator,
