@@ -1176,8 +1176,10 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
             ),
         },
     };
-    // No run may append to the results file while it is merged and replaced.
+    // No run may append to the results file while it is merged and
+    // replaced, nor to a shard file while it is read.
     let _lock = sweep::store::ResultsLock::acquire(&output)?;
+    let _shard_locks = slurm::lock_shards(&output)?;
     let mut collection = slurm::collect(&output, count, &header)?;
     for warning in &collection.warnings {
         eprintln!("sweep: warning: {warning}");

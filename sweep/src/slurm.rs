@@ -31,8 +31,8 @@ pub use client::{
     JobId, Limits, QueuedTask, TaskAccount,
 };
 pub use collect::{
-    collect, gather, seed_shards, write_merged, CollectError, Collection, Gap, GapReason, Gathered, Seeded, Shards,
-    MISSING_LISTED,
+    collect, gather, lock_shards, seed_shards, write_merged, CollectError, Collection, Gap, GapReason, Gathered,
+    Seeded, Shards, MISSING_LISTED,
 };
 pub use options::{time_limit_secs, JobOptions, DEFAULT_GRACE_SECS};
 pub use script::{split_arrays, ArrayJob, ArraySpec};

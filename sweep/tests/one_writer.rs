@@ -139,3 +139,28 @@ fn a_results_file_reached_through_a_link_has_the_same_lock() {
     assert!(!second.status.success(), "a second writer through another name must be refused: {message}");
     assert!(message.contains("is being written by another sweep"), "{message}");
 }
+
+/// `collect` takes the lock of every shard file before it reads them: a
+/// shard that a `sweep run --shard` is still writing is refused (exit 1,
+/// naming it and its writer), not merged half-written with advice to
+/// resubmit what is being computed. Once that run is done, collect merges.
+#[test]
+fn collect_refuses_a_shard_that_a_run_is_still_writing() {
+    let sandbox = with_slow_spec();
+    let done = sandbox.sweep(&["run", "--no-progress", "slow.ron", "--shard", "0/2"]);
+    assert!(done.status.success(), "{}", stderr(&done));
+    let shard = sandbox.path("slow.shard-1-of-2.jsonl");
+    let mut running = sandbox.start(&["run", "--no-progress", "slow.ron", "--shard", "1/2"]);
+    wait_for_records(&shard, 1);
+    let refused = sandbox.sweep(&["collect", "slow.ron"]);
+    let message = stderr(&refused);
+    assert_eq!(refused.status.code(), Some(1), "{message}");
+    assert!(message.contains("slow.shard-1-of-2.jsonl"), "{message}");
+    assert!(message.contains(&format!("pid {}", running.id())), "{message}");
+    assert!(!message.contains("--resubmit"), "{message}");
+    assert!(running.wait().unwrap_or_else(|e| panic!("{e}")).success());
+    let merged = sandbox.sweep(&["collect", "slow.ron"]);
+    assert!(merged.status.success(), "{}", stderr(&merged));
+    let results = Results::load(&sandbox.path("slow.jsonl")).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(results.status().done, 12);
+}

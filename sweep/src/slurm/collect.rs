@@ -331,6 +331,22 @@ pub fn gather(output: &Path, header: &Header) -> Result<Gathered, CollectError> 
     Ok(gathered)
 }
 
+/// Takes the lock of every shard file beside `output` (of any shard count),
+/// as a writer does: a shard that a `sweep run --shard` is still writing
+/// is not merged half-written (with advice to resubmit what it is
+/// computing), and no run starts writing one while the merge reads it.
+/// Fails at once, naming the holder, when a run holds one. Not for callers
+/// that then write the shard files themselves (a second lock taken by this
+/// process would be refused).
+pub fn lock_shards(output: &Path) -> Result<Vec<ResultsLock>, CollectError> {
+    let shards = shards_on_disk(output).map_err(|reason| StoreError::Io {
+        path: output.to_owned(),
+        doing: "list the directory of",
+        reason,
+    })?;
+    shards.into_iter().map(|shard| Ok(ResultsLock::acquire(&shard.results_path(output))?)).collect()
+}
+
 /// Reads the results file at `path`, refused unless it holds records of
 /// `header`'s command, as `sweep run` refuses it: a file written for
 /// another space with the same command is this sweep's.
