@@ -276,10 +276,12 @@ fn subcommand(command: Command) -> anyhow::Result<Finished> {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "bench-harness", &mut script);
             let mut stdout = std::io::stdout().lock();
-            stdout
-                .write_all(&script)
-                .and_then(|()| stdout.flush())
-                .context("cannot write the completion script to standard output")?;
+            stdout.write_all(&script).and_then(|()| stdout.flush()).map_err(|e| {
+                anyhow::anyhow!(
+                    "cannot write the completion script to standard output: {}",
+                    sweep::output::stdout_error(&e)
+                )
+            })?;
         }
     }
     Ok(Finished::Complete)

@@ -4,6 +4,8 @@
 
 use std::process::ExitCode;
 
+sweep::fail_writes_to_closed_stdout!();
+
 fn main() -> ExitCode {
     bench_harness::cli::main_with(bench_harness::custom::Registry::new())
 }

@@ -506,3 +506,27 @@ fn help_that_cannot_be_written_is_a_failure() {
     }
     assert_eq!(harness(&["--no-such-option"], dir.path()).status.code(), Some(2));
 }
+
+/// A standard output closed when the harness starts (`--help` with `>&-`)
+/// makes every answer written there fail, status 1, as a full one does:
+/// Rust's runtime reopens it on /dev/null before `main`, and answers were
+/// lost with status 0.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_closed_standard_output_exits_one() {
+    use std::os::unix::process::CommandExt;
+    let dir = with_config(TWO_EXPERIMENTS);
+    for args in [&["--help"][..], &["completions", "bash"], &["experiments.ron", "--list"]] {
+        let mut command = harness_command(args, dir.path());
+        // SAFETY: `close` is async-signal-safe, as `pre_exec` requires.
+        unsafe {
+            command.pre_exec(|| {
+                libc::close(1);
+                Ok(())
+            });
+        }
+        let output = command.output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{args:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains("closed when the command started"), "{args:?}: {}", stderr(&output));
+    }
+}

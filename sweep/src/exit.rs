@@ -149,6 +149,7 @@ pub fn parse_args<C: clap::Parser>(program: &str) -> Result<C, ExitCode> {
         match printed {
             Ok(()) => ExitCode::Done,
             Err(reason) => {
+                let reason = crate::output::stdout_error(&reason);
                 crate::eprintln!("{program}: error: cannot write to standard output: {reason}");
                 ExitCode::Failure
             }

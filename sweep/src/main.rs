@@ -317,6 +317,8 @@ struct CollectArgs {
     max_attempts: Option<u32>,
 }
 
+sweep::fail_writes_to_closed_stdout!();
+
 fn main() -> ExitCode {
     let cli = match sweep::exit::parse_args::<Cli>("sweep") {
         Ok(cli) => cli,
@@ -401,9 +403,14 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             let mut script = Vec::new();
             clap_complete::generate(shell, &mut Cli::command(), "sweep", &mut script);
             let mut stdout = std::io::stdout().lock();
-            std::io::Write::write_all(&mut stdout, &script)
-                .and_then(|()| std::io::Write::flush(&mut stdout))
-                .context("cannot write the completion script to standard output")
+            std::io::Write::write_all(&mut stdout, &script).and_then(|()| std::io::Write::flush(&mut stdout)).map_err(
+                |e| {
+                    anyhow::anyhow!(
+                        "cannot write the completion script to standard output: {}",
+                        sweep::output::stdout_error(&e)
+                    )
+                },
+            )
         }
         Command::Export { results, output } => {
             if let Some(path) = &output {
@@ -417,9 +424,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 Some(path) => sweep::store::write_atomically(&path, |out| {
                     loaded.write_csv(out).map_err(|e| std::io::Error::other(e.to_string()))
                 })?,
-                None => loaded
-                    .write_csv(std::io::stdout().lock())
-                    .map_err(|e| anyhow::anyhow!("cannot write the CSV to standard output: {e}"))?,
+                None => loaded.write_csv(std::io::stdout().lock()).map_err(|e| {
+                    anyhow::anyhow!("cannot write the CSV to standard output: {}", sweep::output::stdout_error(&e))
+                })?,
             }
             Ok(())
         }

@@ -12,6 +12,7 @@
 //!   answer, so a failed write is remembered, and [`stdout_failed`] tells
 //!   `main` to end with a failure status and say why.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 
 static STDOUT_FAILED: OnceLock<String> = OnceLock::new();
@@ -38,7 +39,79 @@ pub fn counted<N: Copy + std::fmt::Display + PartialEq + From<u8>>(n: N, noun: &
 
 #[doc(hidden)]
 pub fn record_stdout_failure(error: &std::io::Error) {
-    let _ = STDOUT_FAILED.set(error.to_string());
+    let _ = STDOUT_FAILED.set(stdout_error(error));
+}
+
+/// Why a write to standard output failed, for a message: `error`, unless
+/// standard output was closed when the command started (whose writes then
+/// fail with a full disk's error; see
+/// [`fail_writes_to_closed_stdout!`](crate::fail_writes_to_closed_stdout)).
+pub fn stdout_error(error: &dyn std::fmt::Display) -> String {
+    if STDOUT_CLOSED_AT_START.load(Ordering::Relaxed) {
+        "it was closed when the command started (`>&-`)".to_owned()
+    } else {
+        error.to_string()
+    }
+}
+
+/// Set before `main` when descriptor 1 was closed at start (see
+/// [`fail_writes_to_closed_stdout!`](crate::fail_writes_to_closed_stdout)).
+static STDOUT_CLOSED_AT_START: AtomicBool = AtomicBool::new(false);
+
+/// Makes a standard output that was closed when the process started
+/// (`cmd >&-`) fail every write, as a closed descriptor does, so that
+/// [`println!`](crate::println) and every other writer see the failure and
+/// the command ends with status 1. Without it the answer is lost with
+/// status 0: before `main`, Rust's runtime reopens a closed descriptor 1
+/// on `/dev/null` (so that no file opened later lands on it). Invoke it
+/// once, at the top level of a binary's `main.rs`: it installs an ELF
+/// constructor, which runs before that reopening (Linux; elsewhere it does
+/// nothing).
+///
+/// # Examples
+///
+/// ```
+/// sweep::fail_writes_to_closed_stdout!();
+/// fn main() {}
+/// ```
+#[macro_export]
+macro_rules! fail_writes_to_closed_stdout {
+    () => {
+        #[cfg(target_os = "linux")]
+        #[used]
+        #[link_section = ".init_array"]
+        static FAIL_WRITES_TO_CLOSED_STDOUT: extern "C" fn() = {
+            extern "C" fn check() {
+                $crate::output::fail_writes_if_stdout_closed();
+            }
+            check
+        };
+    };
+}
+
+/// See [`fail_writes_to_closed_stdout!`](crate::fail_writes_to_closed_stdout):
+/// runs before `main`, so it uses no part of std that needs initialising.
+#[doc(hidden)]
+#[cfg(target_os = "linux")]
+pub fn fail_writes_if_stdout_closed() {
+    // SAFETY: system calls on descriptor numbers and a constant,
+    // NUL-terminated path; no memory of this process is read or written.
+    unsafe {
+        if libc::fcntl(1, libc::F_GETFD) != -1 {
+            return;
+        }
+        STDOUT_CLOSED_AT_START.store(true, Ordering::Relaxed);
+        // Every write to `/dev/full` fails (ENOSPC), and the descriptor
+        // stays taken. Not a closed descriptor's EBADF, which std's
+        // standard output takes for success, nor a pipe's EPIPE, which
+        // would kill the process. Opened while 1 is free, it lands there
+        // unless 0 is closed too.
+        let fd = libc::open(c"/dev/full".as_ptr(), libc::O_WRONLY);
+        if fd > 1 || fd == 0 {
+            libc::dup2(fd, 1);
+            libc::close(fd);
+        }
+    }
 }
 
 /// `eprintln!` that never panics: a message that cannot be written to

@@ -249,6 +249,36 @@ fn a_full_standard_output_exits_one() {
     }
 }
 
+/// A standard output closed when the command starts (`sweep export F >&-`)
+/// is a failure too, status 1, naming the cause; Rust's runtime reopens it
+/// on /dev/null before `main`, and the answer was lost with status 0. A
+/// command that writes nothing there (`run`) is not affected.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_closed_standard_output_exits_one() {
+    use std::os::unix::process::CommandExt;
+    let sandbox = Sandbox::new();
+    sandbox.spec("ok.ron", r#"(space: Range(name: "k", start: 0, end: 3), command: ["echo", "{k}"])"#);
+    let closed = |args: &[&str]| {
+        let mut command = sandbox.command(args);
+        // SAFETY: `close` is async-signal-safe, as `pre_exec` requires.
+        unsafe {
+            command.pre_exec(|| {
+                libc::close(1);
+                Ok(())
+            });
+        }
+        command.stderr(std::process::Stdio::piped()).output().unwrap_or_else(|e| panic!("{e}"))
+    };
+    let run = closed(&["run", "--no-progress", "ok.ron"]);
+    assert_eq!(code(&run), Some(0), "{}", stderr(&run));
+    for args in [&["status", "ok.jsonl"][..], &["export", "ok.jsonl"], &["completions", "bash"], &["--help"]] {
+        let output = closed(args);
+        assert_eq!(code(&output), Some(1), "{args:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains("closed when the command started"), "{args:?}: {}", stderr(&output));
+    }
+}
+
 /// A black box that leaves a descendant outside its process group (`setsid
 /// sleep &`) holding its stdout must not hang the run: `--timeout` still
 /// fails the point (3), and SIGTERM still stops the run (143), each in
