@@ -442,8 +442,9 @@ fn say_left_out(results: &Results, path: &Path, what: &str) {
     if outside > 0 {
         let records = if outside == 1 { "record" } else { "records" };
         eprintln!(
-            "sweep: {outside} {records} of points not in this space left out of the {what} (`sweep status` counts \
-             them as outside; `sweep repair {}` moves them aside)",
+            "sweep: {outside} {records} of points not in this space left out of the {what} (`sweep status {}` \
+             counts them as outside; they stay in the file, and a run whose space includes their points again \
+             reuses them)",
             path.display()
         );
     }
@@ -760,10 +761,9 @@ fn status(path: &Path, max_attempts: Option<u32>, all_records: bool, json: bool)
     println!("missing:     {}", counts.missing);
     if counts.outside > 0 {
         println!(
-            "outside:     {} of points not in this space (not counted above; `sweep repair {}` moves them \
-             aside)",
+            "outside:     {} of points not in this space (not counted above; this sweep's command computed \
+             them, so they stay, and a run whose space includes their points again reuses them)",
             counted(counts.outside, "record"),
-            path.display()
         );
     }
     if results.untagged > 0 {
@@ -862,12 +862,19 @@ fn repair(path: &Path, spec: Option<&Path>) -> anyhow::Result<()> {
         0 => String::new(),
         n => format!(", {} of another sweep", counted(n, "record")),
     };
+    let kept_outside = match report.kept_outside {
+        0 => String::new(),
+        n => format!(" ({n} of points outside the space, which this sweep's command computed)"),
+    };
+    let outside = match report.outside {
+        0 => String::new(),
+        n => format!(" and {} of points outside the space without a sweep identity", counted(n, "record")),
+    };
     eprintln!(
-        "sweep: repaired {}: kept {}; moved {}{foreign} and {} of points outside the space to {}",
+        "sweep: repaired {}: kept {}{kept_outside}; moved {}{foreign}{outside} to {}",
         path.display(),
         counted(report.kept, "record"),
         counted(report.unparsable, "unparsable line"),
-        counted(report.outside, "record"),
         report.side_file.display()
     );
     Ok(())

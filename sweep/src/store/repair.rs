@@ -1,9 +1,11 @@
 //! `sweep repair`: make a damaged results file usable again without losing
-//! a byte of it. Lines that do not parse, records of another sweep, and
-//! records of points that are not in the sweep's space, move to a side
-//! file; the results file is rewritten atomically with every valid record,
-//! in order. Records are never relabelled: a spec given for a damaged
-//! header must be the file's own.
+//! a byte of it. Lines that do not parse and records of another sweep move
+//! to a side file; the results file is rewritten atomically with every
+//! valid record, in order. Records of this sweep's command at points not in
+//! its space (left by a narrowed rerun) are this sweep's data, kept as
+//! `run` and `collect` keep them: widening the space again reuses them.
+//! Records are never relabelled: a spec given for a damaged header must be
+//! the file's own.
 
 use std::fs::OpenOptions;
 use std::io::Write;
@@ -19,11 +21,16 @@ use super::StoreError;
 /// What [`repair`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Repair {
-    /// Records kept in the results file.
+    /// Records kept in the results file ([`Repair::kept_outside`] included).
     pub kept: usize,
+    /// Of those, records of this sweep's command at points outside the
+    /// space: kept, as `run` keeps them.
+    pub kept_outside: usize,
     /// Lines that did not parse (a torn last line included), moved aside.
     pub unparsable: usize,
-    /// Records of points outside the space, moved aside.
+    /// Records of points outside the space moved aside: only records
+    /// without a sweep identity under a header rebuilt from `--spec`, which
+    /// nothing shows to be this sweep's.
     pub outside: usize,
     /// Records of another sweep (another command), or without the sweep
     /// identity the file's format requires, moved aside as they were.
@@ -71,12 +78,14 @@ pub fn repair(path: &Path, spec: Option<(&Header, &Path)>) -> Result<Repair, Sto
         spec: spec_path.to_owned(),
         why,
     };
+    let mut rebuilt = false;
     let parsed = match (parse_with(path, &bytes, true, None), spec) {
         (
             Err(StoreError::DamagedHeader { .. } | StoreError::NotResults { .. })
             | Ok(super::results::Parsed { results: None, .. }),
             Some((header, spec_path)),
         ) => {
+            rebuilt = true;
             // The file's format is unknown: take records without an
             // identity as the spec's, as a file of format 2 would.
             let mut legacy = header.clone();
@@ -112,7 +121,19 @@ pub fn repair(path: &Path, spec: Option<(&Header, &Path)>) -> Result<Repair, Sto
         (other, _) => other?,
     };
     let results = parsed.results.ok_or_else(|| StoreError::MissingHeader { path: path.to_owned() })?;
-    let (header, kept, outside) = results.into_partition();
+    // Under a header rebuilt from `--spec`, records without an identity are
+    // only presumed the spec's; those of points outside its space are the
+    // doubtful ones, and go aside. Everywhere else a record outside the
+    // space carries this sweep's command (or the file's intact header vouches
+    // for it, format 2): it stays.
+    let doubtful = rebuilt && results.untagged > 0;
+    let (header, kept, outside, kept_outside) = if doubtful {
+        let (header, kept, outside) = results.into_partition();
+        (header, kept, outside, 0)
+    } else {
+        let kept_outside = results.outside().len();
+        (results.header, results.records, Vec::new(), kept_outside)
+    };
     let side_file = rejected_path(path);
     let problems = parsed
         .bad_lines
@@ -122,6 +143,7 @@ pub fn repair(path: &Path, spec: Option<(&Header, &Path)>) -> Result<Repair, Sto
         .collect();
     let report = Repair {
         kept: kept.len(),
+        kept_outside,
         unparsable: parsed.bad_lines.len(),
         outside: outside.len(),
         foreign: parsed.foreign.len(),
@@ -140,8 +162,8 @@ pub fn repair(path: &Path, spec: Option<(&Header, &Path)>) -> Result<Repair, Sto
             text.push(b'\n');
         }
     }
-    // Records outside the space passed the identity check: they are this
-    // sweep's, and say so in the side file.
+    // Doubtful records outside the space are marked as the spec's in the
+    // side file, the sweep they were presumed to belong to.
     let identity = header.record_identity();
     for record in &outside {
         text.extend(encode(record, identity).map_err(|e| io("encode a record for", e.into()))?);
