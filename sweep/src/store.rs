@@ -50,6 +50,15 @@ pub enum StoreError {
         /// The I/O error.
         reason: std::io::Error,
     },
+    /// A results file named that is not a regular file (a device such as
+    /// `/dev/zero`, a FIFO, a directory): it is never read.
+    #[error("cannot use {path} as a results file: it is {what}, not a regular file (a mistyped path?)")]
+    NotRegularFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead, e.g. "a device".
+        what: &'static str,
+    },
     /// Another process is writing the file.
     #[error(
         "{path} is being written by another sweep ({holder}); only one process may write a results file \

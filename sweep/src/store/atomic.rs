@@ -149,9 +149,11 @@ fn write_in_place(
     out.flush().map_err(io)
 }
 
-/// Refuses a results path that exists but is not a regular file: reading
-/// a FIFO would block until someone writes to it (a hang that no signal
-/// ends), and a directory or device cannot hold results.
+/// Refuses a results path that exists but is not a regular file
+/// ([`StoreError::NotRegularFile`]): reading a FIFO would block until
+/// someone writes to it (a hang that no signal ends), reading `/dev/zero`
+/// whole never ends and grows without bound, and a directory or device
+/// cannot hold results.
 pub(super) fn require_regular_file(path: &Path) -> Result<(), StoreError> {
     let Ok(metadata) = std::fs::metadata(path) else { return Ok(()) };
     let kind = metadata.file_type();
@@ -172,11 +174,7 @@ pub(super) fn require_regular_file(path: &Path) -> Result<(), StoreError> {
     let special = None;
     let what = if kind.is_dir() { Some("a directory") } else { special.filter(|_| !kind.is_file()) };
     match what {
-        Some(what) => Err(StoreError::Io {
-            path: path.to_owned(),
-            doing: "use as a results file",
-            reason: std::io::Error::other(format!("it is {what}, not a regular file")),
-        }),
+        Some(what) => Err(StoreError::NotRegularFile { path: path.to_owned(), what }),
         None => Ok(()),
     }
 }

@@ -114,8 +114,10 @@ impl Results {
     /// Reads a results file; a torn last line is ignored with a warning.
     /// A line that does not parse elsewhere, and a record of another sweep
     /// ([`StoreError::ForeignRecord`]), are errors that name the line and
-    /// point to `sweep repair`.
+    /// point to `sweep repair`. A path that is not a regular file is refused
+    /// unread ([`StoreError::NotRegularFile`]).
     pub fn load(path: &Path) -> Result<Results, StoreError> {
+        super::atomic::require_regular_file(path)?;
         let bytes =
             std::fs::read(path).map_err(|reason| StoreError::Io { path: path.to_owned(), doing: "read", reason })?;
         parse(path, &bytes, false)?.results.ok_or_else(|| StoreError::MissingHeader { path: path.to_owned() })
