@@ -80,14 +80,36 @@ pub enum StoreError {
     /// file is someone else's (a mistyped path).
     #[error(
         "{path} is not a sweep results file: its first line is not a sweep header ({message}). A mistyped \
-         path? (If it is a results file whose header line was destroyed, `sweep repair {path} --spec SPEC.ron` \
-         rebuilds it)"
+         path?{}",
+        if *records_follow {
+            format!(
+                " (If it is a results file whose header line was destroyed, `sweep repair {} --spec SPEC.ron` \
+                 rebuilds it)",
+                path.display()
+            )
+        } else {
+            String::new()
+        }
     )]
     NotResults {
         /// The file.
         path: PathBuf,
         /// The parser's complaint about the first line.
         message: String,
+        /// Whether any line of it is a sweep record: only then can it be
+        /// a results file whose header was destroyed, which `repair
+        /// --spec` rebuilds.
+        records_follow: bool,
+    },
+    /// `sweep repair` of a file that has no sweep header and not one line
+    /// that is a record of the sweep: nothing says it ever was results.
+    #[error(
+        "{path} is not a sweep results file: it has no sweep header and not one of its lines is a record of \
+         this sweep; repair does not turn other files into results files (a mistyped path?)"
+    )]
+    NoRecords {
+        /// The file.
+        path: PathBuf,
     },
     /// A complete line does not parse.
     #[error(

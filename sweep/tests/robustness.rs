@@ -508,6 +508,41 @@ fn a_file_that_is_not_a_results_file_is_named_as_such_and_left_alone() {
 }
 
 #[test]
+fn repair_never_turns_a_file_without_a_record_into_a_results_file() {
+    let sandbox = Sandbox::new();
+    let spec = "(\n    space: Range(name: \"k\", start: 0, end: 5),\n    command: [\"echo\", \"{k}\"],\n    output: \"five.jsonl\",\n)\n";
+    sandbox.spec("five.ron", spec);
+    sandbox.spec("copy.ron", spec);
+    std::fs::write(sandbox.path("table.csv"), "k,value\n0,0\n1,1\n").unwrap_or_else(|e| panic!("{e}"));
+    // The mistyped path `run` meets offers no repair for such a file.
+    let run = sandbox.sweep(&["run", "--no-progress", "--output", "copy.ron", "five.ron"]);
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    assert!(stderr(&run).contains("copy.ron is not a sweep results file"), "{}", stderr(&run));
+    assert!(!stderr(&run).contains("repair"), "{}", stderr(&run));
+    for name in ["copy.ron", "table.csv"] {
+        let before = std::fs::read(sandbox.path(name)).unwrap_or_default();
+        for args in [&["repair", name, "--spec", "five.ron"][..], &["repair", name]] {
+            let output = sandbox.sweep(args);
+            assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+            assert!(stderr(&output).contains(&format!("{name} is not a sweep results file")), "{}", stderr(&output));
+            assert_eq!(std::fs::read(sandbox.path(name)).unwrap_or_default(), before, "{args:?}");
+            assert!(!sandbox.path(&format!("{name}.rejected.jsonl")).exists(), "{args:?}");
+        }
+    }
+    // A results file whose header line was destroyed still has its records:
+    // for it the advice stands, and repair rebuilds it.
+    assert!(sandbox.sweep(&["run", "--no-progress", "five.ron"]).status.success());
+    let text = std::fs::read_to_string(sandbox.path("five.jsonl")).unwrap_or_default();
+    let destroyed = text.replacen("{\"sweep\"", "#notes", 1);
+    std::fs::write(sandbox.path("five.jsonl"), destroyed).unwrap_or_else(|e| panic!("{e}"));
+    let status = sandbox.sweep(&["status", "five.jsonl"]);
+    assert!(stderr(&status).contains("`sweep repair five.jsonl --spec SPEC.ron` rebuilds it"), "{}", stderr(&status));
+    let repaired = sandbox.sweep(&["repair", "five.jsonl", "--spec", "five.ron"]);
+    assert!(repaired.status.success(), "{}", stderr(&repaired));
+    assert_eq!(sandbox.load("five.jsonl").latest().len(), 5);
+}
+
+#[test]
 fn huge_durations_mean_practically_never_and_do_not_crash() {
     let sandbox = Sandbox::new();
     sandbox.spec(

@@ -81,8 +81,8 @@ pub fn repair(path: &Path, spec: Option<(&Header, &Path)>) -> Result<Repair, Sto
     let mut rebuilt = false;
     let parsed = match (parse_with(path, &bytes, true, None), spec) {
         (
-            Err(StoreError::DamagedHeader { .. } | StoreError::NotResults { .. })
-            | Ok(super::results::Parsed { results: None, .. }),
+            first @ (Err(StoreError::DamagedHeader { .. } | StoreError::NotResults { .. })
+            | Ok(super::results::Parsed { results: None, .. })),
             Some((header, spec_path)),
         ) => {
             rebuilt = true;
@@ -91,6 +91,13 @@ pub fn repair(path: &Path, spec: Option<(&Header, &Path)>) -> Result<Repair, Sto
             let mut legacy = header.clone();
             legacy.format = legacy.format.min(2);
             let parsed = parse_with(path, &bytes, true, Some(legacy))?;
+            // Without a sweep header, only records show the file was ever
+            // results: a spec, a CSV or a paper is refused, not rebuilt.
+            let damaged_header = matches!(first, Err(StoreError::DamagedHeader { .. }));
+            let records = parsed.results.as_ref().map_or(0, |r| r.records.len());
+            if !damaged_header && records == 0 && parsed.foreign.is_empty() {
+                return Err(StoreError::NoRecords { path: path.to_owned() });
+            }
             let kept = parsed.results.as_ref().map_or(0, |r| r.records.len() - r.untagged);
             if let Some(found) = parsed.foreign.iter().find_map(|(_, found)| *found).filter(|_| kept == 0) {
                 return Err(not_this_spec(

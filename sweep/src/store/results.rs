@@ -428,7 +428,10 @@ pub(super) fn parse_with(
             )),
             // A first line that does not even start like a header: not ours.
             Err(e) if header.is_none() && !text.starts_with(HEADER_START) => {
-                return Err(StoreError::NotResults { path: path.to_owned(), message: e.to_string() })
+                let records_follow = bytes
+                    .split(|b| *b == b'\n')
+                    .any(|line| record::decode(String::from_utf8_lossy(line).trim()).is_ok());
+                return Err(StoreError::NotResults { path: path.to_owned(), message: e.to_string(), records_follow });
             }
             // A header line garbled past its start: only the spec it was
             // written from can say whose records follow.
