@@ -206,6 +206,18 @@ pub enum StoreError {
         /// What was to be written there, e.g. "CSV export".
         what: &'static str,
     },
+    /// A chart, CSV or script would be written over a file sweep keeps
+    /// beside a results file: the side file of records `repair` moved
+    /// aside, or a results file's lock.
+    #[error("{path} {holds}; refusing to write the {what} over it. Choose another output path")]
+    WouldReplaceSweepFile {
+        /// The file that would be replaced.
+        path: PathBuf,
+        /// What it is, e.g. "is the lock of results file r.jsonl".
+        holds: String,
+        /// What was to be written there, e.g. "CSV export".
+        what: &'static str,
+    },
 }
 
 #[cfg(test)]

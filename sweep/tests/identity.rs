@@ -137,6 +137,23 @@ fn records_left_outside_by_a_narrowed_rerun_stay_this_sweeps_through_status_and_
 }
 
 #[test]
+fn export_never_writes_over_the_side_file_repair_keeps_nor_a_lock() {
+    let sandbox = two_sweeps();
+    let foreign = record_line(&sandbox, "b.jsonl", 3);
+    append_line(&sandbox, "a.jsonl", &foreign);
+    ok(sandbox.sweep(&["repair", "a.jsonl"]));
+    let side = std::fs::read(sandbox.path("a.jsonl.rejected.jsonl")).unwrap_or_default();
+    for target in ["a.jsonl.rejected.jsonl", "a.jsonl.lock", "b.jsonl", "elsewhere.rejected.jsonl"] {
+        let output = sandbox.sweep(&["export", "a.jsonl", "-o", target]);
+        assert_eq!(output.status.code(), Some(2), "{target}: {}", stderr(&output));
+        assert!(stderr(&output).contains("refusing to write the CSV export over it"), "{}", stderr(&output));
+    }
+    assert_eq!(std::fs::read(sandbox.path("a.jsonl.rejected.jsonl")).unwrap_or_default(), side);
+    assert!(!sandbox.path("a.jsonl.lock").exists() && !sandbox.path("elsewhere.rejected.jsonl").exists());
+    ok(sandbox.sweep(&["export", "a.jsonl", "-o", "a.csv"]));
+}
+
+#[test]
 fn repair_with_another_sweeps_spec_refuses_and_changes_nothing() {
     let sandbox = two_sweeps();
     let before = std::fs::read(sandbox.path("a.jsonl")).unwrap_or_default();
