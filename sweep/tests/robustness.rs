@@ -430,6 +430,38 @@ fn a_damaged_file_is_repaired_without_losing_a_record() {
 }
 
 #[test]
+fn a_repair_stopped_before_replacing_the_results_file_is_redone_without_repeating_a_line() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("ten.ron", r#"(space: Range(name: "k", start: 0, end: 10), command: ["echo", "{k}"])"#);
+    assert!(sandbox.sweep(&["run", "--no-progress", "ten.ron"]).status.success());
+    let path = sandbox.path("ten.jsonl");
+    let mut lines: Vec<String> =
+        std::fs::read_to_string(&path).unwrap_or_default().lines().map(str::to_owned).collect();
+    lines.insert(5, "JUNK".to_owned());
+    let damaged = lines.join("\n") + "\n";
+    // An earlier repair's line, kept.
+    std::fs::write(sandbox.path("ten.jsonl.rejected.jsonl"), "older\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&path, &damaged).unwrap_or_else(|e| panic!("{e}"));
+    assert!(sandbox.sweep(&["repair", "ten.jsonl"]).status.success());
+    // As a repair stopped after the side file was written, before the
+    // rename: the damaged file is still there, and so are the temporaries
+    // of the replacements it was making.
+    std::fs::write(&path, &damaged).unwrap_or_else(|e| panic!("{e}"));
+    let leftovers = [".ten.jsonl.4242.tmp", ".ten.jsonl.rejected.jsonl.4242.tmp"];
+    for leftover in leftovers {
+        std::fs::write(sandbox.path(leftover), "half").unwrap_or_else(|e| panic!("{e}"));
+    }
+    let again = sandbox.sweep(&["repair", "ten.jsonl"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let side = std::fs::read_to_string(sandbox.path("ten.jsonl.rejected.jsonl")).unwrap_or_default();
+    assert_eq!(side, "older\nJUNK\n", "each moved line once, earlier lines kept");
+    for leftover in leftovers {
+        assert!(!sandbox.path(leftover).exists(), "{leftover} is removed");
+    }
+    assert_eq!(sandbox.load("ten.jsonl").latest().len(), 10);
+}
+
+#[test]
 fn records_of_other_points_are_not_counted_as_done() {
     let sandbox = Sandbox::new();
     sandbox.spec("small.ron", r#"(space: Range(name: "k", start: 0, end: 30), command: ["echo", "{k}"], workers: 2)"#);

@@ -7,11 +7,11 @@
 //! Records are never relabelled: a spec given for a damaged header must be
 //! the file's own.
 
-use std::fs::OpenOptions;
+use std::collections::HashSet;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::atomic::{sync_directory, write_results_atomically};
+use super::atomic::{remove_leftover_temporaries, write_atomically, write_results_atomically};
 use super::header::Header;
 use super::lock::ResultsLock;
 use super::record::encode;
@@ -37,7 +37,7 @@ pub struct Repair {
     pub foreign: usize,
     /// Why each unparsable line was moved: `7: expected value` (line number first).
     pub problems: Vec<String>,
-    /// Where they went: `<results>.rejected.jsonl` (appended to, so earlier
+    /// Where they went: `<results>.rejected.jsonl` (added to, so earlier
     /// repairs' lines stay).
     pub side_file: PathBuf,
 }
@@ -66,11 +66,15 @@ pub fn rejected_path(results: &Path) -> PathBuf {
 /// spec's. Records without an identity under a damaged header are taken as
 /// the spec's (the file may predate identities), checked against its space.
 ///
-/// Lines moved aside are written and flushed to the side file before the
-/// results file is replaced, so a crash at any moment loses nothing.
+/// Lines moved aside are written to the side file (replaced atomically)
+/// before the results file is replaced, so a crash at any moment loses
+/// nothing; a rerun after one adds no line to the side file twice.
 pub fn repair(path: &Path, spec: Option<(&Header, &Path)>) -> Result<Repair, StoreError> {
     super::atomic::require_regular_file(path)?;
     let _lock = ResultsLock::acquire(path)?;
+    // The side file's temporaries are this lock holder's to clean, as the
+    // results file's are (the lock cleans those).
+    remove_leftover_temporaries(&rejected_path(path));
     let bytes =
         std::fs::read(path).map_err(|reason| StoreError::Io { path: path.to_owned(), doing: "read", reason })?;
     let not_this_spec = |spec_path: &Path, why: String| StoreError::NotThisSpec {
@@ -176,10 +180,27 @@ pub fn repair(path: &Path, spec: Option<(&Header, &Path)>) -> Result<Repair, Sto
         text.extend(encode(record, identity).map_err(|e| io("encode a record for", e.into()))?);
         text.push(b'\n');
     }
-    let mut side = OpenOptions::new().create(true).append(true).open(&report.side_file).map_err(|e| io("open", e))?;
-    side.write_all(&text).map_err(|e| io("append to", e))?;
-    side.sync_all().map_err(|e| io("flush to disk", e))?;
-    sync_directory(&report.side_file);
+    // The side file is replaced whole, as the results file is: a repair
+    // stopped at any moment leaves it as it was or complete, and a stop
+    // between the two replacements leaves the moved lines in both files. A
+    // rerun then moves them again, so a line already in the side file is not
+    // added twice (identical lines are one: nothing is lost).
+    let previous = match std::fs::read(&report.side_file) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(io("read", e)),
+    };
+    let known: HashSet<&[u8]> = previous.split(|b| *b == b'\n').collect();
+    let mut side = previous.clone();
+    if !side.is_empty() && !side.ends_with(b"\n") {
+        side.push(b'\n');
+    }
+    for line in text.split_inclusive(|b| *b == b'\n') {
+        if !known.contains(line.strip_suffix(b"\n").unwrap_or(line)) {
+            side.extend_from_slice(line);
+        }
+    }
+    write_atomically(&report.side_file, |out| out.write_all(&side))?;
     write_results_atomically(path, &header, &kept)?;
     Ok(report)
 }
