@@ -141,7 +141,10 @@ impl CommandTemplate {
     }
 }
 
-fn is_identifier(text: &str) -> bool {
+/// Whether `text` can be named by a `{placeholder}`: letters, digits and
+/// `_`. A spec's axis names must be such names (see [`crate::Spec`]), so
+/// that no axis is left out of its command unnoticed.
+pub(crate) fn is_identifier(text: &str) -> bool {
     !text.is_empty() && text.chars().all(|c| c.is_alphanumeric() || c == '_')
 }
 

@@ -449,8 +449,9 @@ fn say_left_out(results: &Results, path: &Path, what: &str) {
     if outside > 0 {
         let records = if outside == 1 { "record" } else { "records" };
         eprintln!(
-            "sweep: {outside} {records} of points not in this space left out of the {what} (`sweep status` counts \
-             them as outside; `sweep repair {}` moves them aside)",
+            "sweep: {outside} {records} of points not in this space left out of the {what} (`sweep status {}` \
+             counts them as outside; they stay in the file, and a run whose space includes their points again \
+             reuses them)",
             path.display()
         );
     }
@@ -645,32 +646,76 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
 }
 
 /// The attempts a point gets before it is given up, as `run` decides it:
-/// `given`, else the `max_attempts` of the spec the file was written from
-/// (when it is still there and still has the file's command), else the
-/// default; with where it came from, for messages.
-fn max_attempts_of(results: &Results, given: Option<u32>) -> anyhow::Result<(u32, String)> {
+/// `given`, else the `max_attempts` of the spec the file at `path` was
+/// written from (when it is still there and still that sweep's, see
+/// [`spec_of`]), else the default; with where it came from, for messages.
+fn max_attempts_of(results: &Results, path: &Path, given: Option<u32>) -> anyhow::Result<(u32, String)> {
     if let Some(given) = given {
         if given == 0 {
             usage!("--max-attempts must be at least 1");
         }
         return Ok((given, "--max-attempts".to_owned()));
     }
-    let header = &results.header;
-    let from_spec = header.spec_path.as_deref().and_then(|spec_path| {
-        let spec = Spec::load(spec_path).ok()?;
-        let same_command = Header::for_spec(&spec, spec_path).record_identity() == header.record_identity();
-        Some((spec.max_attempts?, spec_path)).filter(|_| same_command)
-    });
-    Ok(match from_spec {
-        Some((cap, spec_path)) => (cap, format!("max_attempts of {}", spec_path.display())),
-        None => (sweep::store::DEFAULT_MAX_ATTEMPTS, "the default".to_owned()),
+    let default = sweep::store::DEFAULT_MAX_ATTEMPTS;
+    Ok(match spec_of(results, path) {
+        SpecOf::Found(spec, spec_path) => match spec.max_attempts {
+            Some(cap) => (cap, format!("max_attempts of {}", spec_path.display())),
+            None => (default, "the default".to_owned()),
+        },
+        SpecOf::NotThisSweep(spec_path) => (
+            default,
+            format!(
+                "the default: {} is not this sweep's spec now (its space or command differs from the file's \
+                 header), so its settings are not used",
+                spec_path.display()
+            ),
+        ),
+        SpecOf::Missing => (default, "the default".to_owned()),
     })
+}
+
+/// The spec a results file was written from, as [`spec_of`] finds it.
+enum SpecOf {
+    /// Found, with the sweep's fingerprint.
+    Found(Box<Spec>, PathBuf),
+    /// A spec is there but describes another sweep (edited since, or
+    /// another study's): its settings are not this file's.
+    NotThisSweep(PathBuf),
+    /// None to be found.
+    Missing,
+}
+
+/// Finds the spec the results file at `path` was written from: the
+/// header's `spec_path` (absolute; files written before it was made so
+/// hold it as typed, relative to a directory `run` ran in that is unknown
+/// now, so it is taken relative to the results file's directory), else a
+/// spec of that name beside the results file (a study directory moved or
+/// copied). Never relative to the current directory: `status` run from
+/// elsewhere must not read another study's spec. A spec counts only when
+/// it gives the file's sweep fingerprint (same space, same command).
+fn spec_of(results: &Results, path: &Path) -> SpecOf {
+    let header = &results.header;
+    let Some(written) = header.spec_path.as_deref() else { return SpecOf::Missing };
+    let directory = path.parent().unwrap_or(Path::new(""));
+    let mut candidates = vec![if written.is_absolute() { written.to_owned() } else { directory.join(written) }];
+    if let Some(name) = written.file_name() {
+        candidates.push(directory.join(name));
+    }
+    let mut other = None;
+    for candidate in candidates {
+        let Ok(spec) = Spec::load(&candidate) else { continue };
+        if Header::for_spec(&spec, &candidate).fingerprint == header.fingerprint {
+            return SpecOf::Found(Box::new(spec), candidate);
+        }
+        other.get_or_insert(candidate);
+    }
+    other.map_or(SpecOf::Missing, SpecOf::NotThisSweep)
 }
 
 fn status(path: &Path, max_attempts: Option<u32>, all_records: bool, json: bool) -> anyhow::Result<()> {
     let results = if json { Results::load(path)? } else { load(path)? };
     let header = &results.header;
-    let (max_attempts, cap_source) = max_attempts_of(&results, max_attempts)?;
+    let (max_attempts, cap_source) = max_attempts_of(&results, path, max_attempts)?;
     let counts = results.status_with(max_attempts);
     let failures = results.failures(max_attempts);
     if json {
@@ -695,6 +740,7 @@ fn status(path: &Path, max_attempts: Option<u32>, all_records: bool, json: bool)
             "fingerprint": header.fingerprint,
             "space": header.space.to_string(),
             "max_attempts": max_attempts,
+            "max_attempts_from": cap_source,
             "total": counts.total,
             "done": counts.done,
             "failed": counts.failed,
@@ -722,10 +768,9 @@ fn status(path: &Path, max_attempts: Option<u32>, all_records: bool, json: bool)
     println!("missing:     {}", counts.missing);
     if counts.outside > 0 {
         println!(
-            "outside:     {} of points not in this space (not counted above; `sweep repair {}` moves them \
-             aside)",
+            "outside:     {} of points not in this space (not counted above; this sweep's command computed \
+             them, so they stay, and a run whose space includes their points again reuses them)",
             counted(counts.outside, "record"),
-            path.display()
         );
     }
     if results.untagged > 0 {
@@ -824,12 +869,19 @@ fn repair(path: &Path, spec: Option<&Path>) -> anyhow::Result<()> {
         0 => String::new(),
         n => format!(", {} of another sweep", counted(n, "record")),
     };
+    let kept_outside = match report.kept_outside {
+        0 => String::new(),
+        n => format!(" ({n} of points outside the space, which this sweep's command computed)"),
+    };
+    let outside = match report.outside {
+        0 => String::new(),
+        n => format!(" and {} of points outside the space without a sweep identity", counted(n, "record")),
+    };
     eprintln!(
-        "sweep: repaired {}: kept {}; moved {}{foreign} and {} of points outside the space to {}",
+        "sweep: repaired {}: kept {}{kept_outside}; moved {}{foreign}{outside} to {}",
         path.display(),
         counted(report.kept, "record"),
         counted(report.unparsable, "unparsable line"),
-        counted(report.outside, "record"),
         report.side_file.display()
     );
     Ok(())

@@ -197,8 +197,18 @@ impl Spec {
     /// Checks the space, the command template and the settings.
     pub fn validate(&self, path: &Path) -> Result<(), SpecError> {
         self.space.validate().map_err(|reason| SpecError::Space { path: path.to_owned(), reason })?;
-        self.template().map_err(|reason| SpecError::Command { path: path.to_owned(), reason })?;
         let setting = |message: &str| SpecError::Setting { path: path.to_owned(), message: message.to_owned() };
+        // A `{placeholder}` only names letters, digits and `_`: `{learning-rate}`
+        // would stay literal text, every point running one and the same argv.
+        if let Some(name) = self.space.names().into_iter().find(|name| !crate::command::is_identifier(name)) {
+            let suggested: String = name.chars().map(|c| if c.is_alphanumeric() { c } else { '_' }).collect();
+            return Err(setting(&format!(
+                "axis name {name:?} may use only letters, digits and `_`, so that a {{placeholder}} in the \
+                 command can name it; rename the axis (e.g. {suggested:?}) and give it a display name in \
+                 `labels: (axes: {{{suggested:?}: {name:?}}})`"
+            )));
+        }
+        self.template().map_err(|reason| SpecError::Command { path: path.to_owned(), reason })?;
         if self.workers == Some(0) {
             return Err(setting("workers must be at least 1"));
         }
@@ -312,6 +322,31 @@ mod tests {
             assert!(refused.as_deref().unwrap_or("").contains("names a directory"), "{directory}: {refused:?}");
         }
         assert!(parse(&format!(r#"({base}, output: "sub/r.jsonl")"#)).is_ok());
+    }
+
+    #[test]
+    fn axis_names_a_placeholder_cannot_name_are_refused() {
+        // As written in RON, and as the name reads.
+        for (written, name) in [("learning-rate", "learning-rate"), ("a b", "a b"), (r#"a\"b"#, "a\"b"), ("{x}", "{x}")]
+        {
+            let text = format!(
+                r#"(space: Grid([List(name: "k", values: [1]), List(name: "{written}", values: [1, 2])]),
+                    command: ["echo", "{{k}}"])"#
+            );
+            let message = parse(&text).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(
+                message.starts_with(&format!("s.ron: axis name {name:?} may use only letters, digits and `_`")),
+                "{name}: {message}"
+            );
+        }
+        let message =
+            parse(r#"(space: List(name: "learning-rate", values: [0.1, 0.01]), command: ["echo", "{learning-rate}"])"#)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+        assert!(message.contains(r#""learning-rate""#) && message.contains(r#""learning_rate""#), "{message}");
+        // Letters of any script are letters.
+        assert!(parse(r#"(space: List(name: "größe_2", values: [1]), command: ["echo", "{größe_2}"])"#).is_ok());
     }
 
     #[test]

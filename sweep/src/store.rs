@@ -50,6 +50,15 @@ pub enum StoreError {
         /// The I/O error.
         reason: std::io::Error,
     },
+    /// A results file named that is not a regular file (a device such as
+    /// `/dev/zero`, a FIFO, a directory): it is never read.
+    #[error("cannot use {path} as a results file: it is {what}, not a regular file (a mistyped path?)")]
+    NotRegularFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead, e.g. "a device".
+        what: &'static str,
+    },
     /// Another process is writing the file.
     #[error(
         "{path} is being written by another sweep ({holder}); only one process may write a results file \
@@ -71,14 +80,36 @@ pub enum StoreError {
     /// file is someone else's (a mistyped path).
     #[error(
         "{path} is not a sweep results file: its first line is not a sweep header ({message}). A mistyped \
-         path? (If it is a results file whose header line was destroyed, `sweep repair {path} --spec SPEC.ron` \
-         rebuilds it)"
+         path?{}",
+        if *records_follow {
+            format!(
+                " (If it is a results file whose header line was destroyed, `sweep repair {} --spec SPEC.ron` \
+                 rebuilds it)",
+                path.display()
+            )
+        } else {
+            String::new()
+        }
     )]
     NotResults {
         /// The file.
         path: PathBuf,
         /// The parser's complaint about the first line.
         message: String,
+        /// Whether any line of it is a sweep record: only then can it be
+        /// a results file whose header was destroyed, which `repair
+        /// --spec` rebuilds.
+        records_follow: bool,
+    },
+    /// `sweep repair` of a file that has no sweep header and not one line
+    /// that is a record of the sweep: nothing says it ever was results.
+    #[error(
+        "{path} is not a sweep results file: it has no sweep header and not one of its lines is a record of \
+         this sweep; repair does not turn other files into results files (a mistyped path?)"
+    )]
+    NoRecords {
+        /// The file.
+        path: PathBuf,
     },
     /// A complete line does not parse.
     #[error(
@@ -172,6 +203,18 @@ pub enum StoreError {
     WouldReplaceResults {
         /// The results file that would be replaced.
         path: PathBuf,
+        /// What was to be written there, e.g. "CSV export".
+        what: &'static str,
+    },
+    /// A chart, CSV or script would be written over a file sweep keeps
+    /// beside a results file: the side file of records `repair` moved
+    /// aside, or a results file's lock.
+    #[error("{path} {holds}; refusing to write the {what} over it. Choose another output path")]
+    WouldReplaceSweepFile {
+        /// The file that would be replaced.
+        path: PathBuf,
+        /// What it is, e.g. "is the lock of results file r.jsonl".
+        holds: String,
         /// What was to be written there, e.g. "CSV export".
         what: &'static str,
     },

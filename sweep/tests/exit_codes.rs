@@ -187,6 +187,59 @@ fn a_results_file_that_does_not_exist_exits_two_in_every_reader() {
     }
 }
 
+/// A results path that is a device (`/dev/zero`, never ending) or a FIFO is
+/// refused unread as bad input (2) by every reader, instead of being read
+/// whole until memory runs out.
+#[test]
+fn a_results_path_that_is_no_regular_file_exits_two_unread_in_every_reader() {
+    use std::os::unix::process::CommandExt;
+    let sandbox = Sandbox::new();
+    for device in ["/dev/zero", "/dev/urandom"] {
+        if !Path::new(device).exists() {
+            continue;
+        }
+        for args in [
+            &["status", device][..],
+            &["status", "--json", device],
+            &["export", device],
+            &["plot", device],
+            &["repair", device],
+        ] {
+            let mut command = sandbox.command(args);
+            command.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+            // SAFETY: setrlimit(2) is async-signal-safe; the limit only
+            // keeps a reader that does read the device from eating the
+            // machine's memory before it is killed.
+            unsafe {
+                command.pre_exec(|| {
+                    let limit = libc::rlimit { rlim_cur: 1 << 30, rlim_max: 1 << 30 };
+                    if libc::setrlimit(libc::RLIMIT_AS, &limit) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            let mut child = command.spawn().unwrap_or_else(|e| panic!("{e}"));
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while child.try_wait().ok().flatten().is_none() {
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!("{args:?} still reading after 20 s");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let output = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(code(&output), Some(2), "{args:?}: {}", stderr(&output));
+            assert!(
+                stderr(&output).contains(&format!("cannot use {device} as a results file: it is a device")),
+                "{args:?}: {}",
+                stderr(&output)
+            );
+        }
+    }
+}
+
 /// `plot` classifies its refusals as the other subcommands do: values it
 /// cannot draw as asked (strings, a missing `--value-key`) are bad input
 /// (2), and a sweep none of whose points has a value yet is incomplete (3).

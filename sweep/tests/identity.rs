@@ -82,7 +82,7 @@ fn repair_moves_foreign_records_aside_and_the_sweeps_own_value_wins() {
     append_line(&sandbox, "a.jsonl", &foreign);
     let repaired = ok(sandbox.sweep(&["repair", "a.jsonl"]));
     assert!(
-        stderr(&repaired).contains("moved 0 unparsable lines, 1 record of another sweep and 0 records"),
+        stderr(&repaired).contains("kept 4 records; moved 0 unparsable lines, 1 record of another sweep to "),
         "{}",
         stderr(&repaired)
     );
@@ -93,6 +93,64 @@ fn repair_moves_foreign_records_aside_and_the_sweeps_own_value_wins() {
     assert_eq!(row.split(',').nth(3), Some("9"), "{csv}");
     assert!(!csv.contains("3000"), "{csv}");
     ok(sandbox.sweep(&["status", "a.jsonl"]));
+}
+
+#[test]
+fn records_left_outside_by_a_narrowed_rerun_stay_this_sweeps_through_status_and_repair() {
+    let sandbox = Sandbox::new();
+    for (name, end) in [("wide", 20), ("narrow", 10)] {
+        sandbox.spec(
+            &format!("{name}.ron"),
+            &format!(
+                r#"(space: Range(name: "x", start: 0, end: {end}), command: ["sh", "-c", "echo {{x}}"],
+                    output: "n.jsonl")"#
+            ),
+        );
+    }
+    ok(sandbox.sweep(&["run", "--no-progress", "wide.ron"]));
+    ok(sandbox.sweep(&["run", "--no-progress", "narrow.ron"]));
+    let status = stdout(&ok(sandbox.sweep(&["status", "n.jsonl"])));
+    assert!(status.contains("outside:     10 records"), "{status}");
+    assert!(!status.contains("repair"), "this sweep's own records are not advised away: {status}");
+    let export = ok(sandbox.sweep(&["export", "n.jsonl"]));
+    assert!(!stderr(&export).contains("repair"), "{}", stderr(&export));
+    let repaired = ok(sandbox.sweep(&["repair", "n.jsonl"]));
+    assert!(stderr(&repaired).contains("needs no repair"), "{}", stderr(&repaired));
+    assert!(!sandbox.path("n.jsonl.rejected.jsonl").exists());
+    assert_eq!(sandbox.load("n.jsonl").records.len(), 20);
+
+    // Damaged otherwise too: the bad line goes, this sweep's records stay.
+    append_line(&sandbox, "n.jsonl", "garbage from an editor");
+    let repaired = ok(sandbox.sweep(&["repair", "n.jsonl"]));
+    assert!(
+        stderr(&repaired).contains(
+            "kept 20 records (10 of points outside the space, which this sweep's command computed); moved 1 \
+             unparsable line to "
+        ),
+        "{}",
+        stderr(&repaired)
+    );
+    let side = std::fs::read_to_string(sandbox.path("n.jsonl.rejected.jsonl")).unwrap_or_default();
+    assert_eq!(side, "garbage from an editor\n");
+    let widened = ok(sandbox.sweep(&["run", "--no-progress", "wide.ron"]));
+    assert!(stderr(&widened).contains("0 computed (0 failed), 20 already done"), "{}", stderr(&widened));
+}
+
+#[test]
+fn export_never_writes_over_the_side_file_repair_keeps_nor_a_lock() {
+    let sandbox = two_sweeps();
+    let foreign = record_line(&sandbox, "b.jsonl", 3);
+    append_line(&sandbox, "a.jsonl", &foreign);
+    ok(sandbox.sweep(&["repair", "a.jsonl"]));
+    let side = std::fs::read(sandbox.path("a.jsonl.rejected.jsonl")).unwrap_or_default();
+    for target in ["a.jsonl.rejected.jsonl", "a.jsonl.lock", "b.jsonl", "elsewhere.rejected.jsonl"] {
+        let output = sandbox.sweep(&["export", "a.jsonl", "-o", target]);
+        assert_eq!(output.status.code(), Some(2), "{target}: {}", stderr(&output));
+        assert!(stderr(&output).contains("refusing to write the CSV export over it"), "{}", stderr(&output));
+    }
+    assert_eq!(std::fs::read(sandbox.path("a.jsonl.rejected.jsonl")).unwrap_or_default(), side);
+    assert!(!sandbox.path("a.jsonl.lock").exists() && !sandbox.path("elsewhere.rejected.jsonl").exists());
+    ok(sandbox.sweep(&["export", "a.jsonl", "-o", "a.csv"]));
 }
 
 #[test]

@@ -90,7 +90,7 @@ fn crashes_timeouts_and_bad_replies_fail_their_point_and_restart_the_process() {
     assert!(error(2).contains("exit status: 3") && error(2).contains("dying"), "{}", error(2));
     let crash = outcome(2).provenance.and_then(|p| p.exit).and_then(|e| e.code);
     assert_eq!(crash, Some(3), "the crash's exit status is recorded");
-    assert!(error(3).contains("timed out"), "{}", error(3));
+    assert!(error(3).contains("timed out") && error(3).contains("must flush its stdout"), "{}", error(3));
     assert!(error(4).contains("capture limit"), "{}", error(4));
     for k in (0..12).filter(|k| ![1, 2, 3, 4].contains(k)) {
         assert_eq!(outcome(k).outcome, Ok(serde_json::json!(k * k)), "k = {k} after the restarts");

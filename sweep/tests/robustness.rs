@@ -396,7 +396,8 @@ fn a_damaged_file_is_repaired_without_losing_a_record() {
     let mut text = std::fs::read_to_string(&path).unwrap_or_default();
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
     lines.insert(4, "garbage from an editor".to_owned());
-    // Another sweep's records pasted under this header.
+    // Records of the same command at points outside this space pasted
+    // under this header: valid records of this sweep's command, kept.
     let other = std::fs::read_to_string(sandbox.path("other.jsonl")).unwrap_or_default();
     lines.extend(other.lines().skip(1).map(str::to_owned));
     text = lines.join("\n") + "\n";
@@ -413,17 +414,51 @@ fn a_damaged_file_is_repaired_without_losing_a_record() {
     let repaired = sandbox.sweep(&["repair", "ten.jsonl"]);
     assert!(repaired.status.success(), "{}", stderr(&repaired));
     assert!(
-        stderr(&repaired).contains("kept 10 records; moved 1 unparsable line and 30 records"),
+        stderr(&repaired).contains(
+            "kept 40 records (30 of points outside the space, which this sweep's command computed); moved 1 \
+             unparsable line to"
+        ),
         "{}",
         stderr(&repaired)
     );
     let rejected = std::fs::read_to_string(sandbox.path("ten.jsonl.rejected.jsonl")).unwrap_or_default();
-    assert_eq!(rejected.lines().count(), 31);
-    assert!(rejected.starts_with("garbage from an editor\n"));
+    assert_eq!(rejected, "garbage from an editor\n");
     let status = sandbox.load("ten.jsonl").status();
-    assert_eq!((status.done, status.outside, status.missing), (10, 0, 0));
+    assert_eq!((status.done, status.outside, status.missing), (10, 30, 0));
     let rerun = sandbox.sweep(&["run", "--no-progress", "ten.ron"]);
     assert!(stderr(&rerun).contains("0 computed (0 failed), 10 already done"), "{}", stderr(&rerun));
+}
+
+#[test]
+fn a_repair_stopped_before_replacing_the_results_file_is_redone_without_repeating_a_line() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("ten.ron", r#"(space: Range(name: "k", start: 0, end: 10), command: ["echo", "{k}"])"#);
+    assert!(sandbox.sweep(&["run", "--no-progress", "ten.ron"]).status.success());
+    let path = sandbox.path("ten.jsonl");
+    let mut lines: Vec<String> =
+        std::fs::read_to_string(&path).unwrap_or_default().lines().map(str::to_owned).collect();
+    lines.insert(5, "JUNK".to_owned());
+    let damaged = lines.join("\n") + "\n";
+    // An earlier repair's line, kept.
+    std::fs::write(sandbox.path("ten.jsonl.rejected.jsonl"), "older\n").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(&path, &damaged).unwrap_or_else(|e| panic!("{e}"));
+    assert!(sandbox.sweep(&["repair", "ten.jsonl"]).status.success());
+    // As a repair stopped after the side file was written, before the
+    // rename: the damaged file is still there, and so are the temporaries
+    // of the replacements it was making.
+    std::fs::write(&path, &damaged).unwrap_or_else(|e| panic!("{e}"));
+    let leftovers = [".ten.jsonl.4242.tmp", ".ten.jsonl.rejected.jsonl.4242.tmp"];
+    for leftover in leftovers {
+        std::fs::write(sandbox.path(leftover), "half").unwrap_or_else(|e| panic!("{e}"));
+    }
+    let again = sandbox.sweep(&["repair", "ten.jsonl"]);
+    assert!(again.status.success(), "{}", stderr(&again));
+    let side = std::fs::read_to_string(sandbox.path("ten.jsonl.rejected.jsonl")).unwrap_or_default();
+    assert_eq!(side, "older\nJUNK\n", "each moved line once, earlier lines kept");
+    for leftover in leftovers {
+        assert!(!sandbox.path(leftover).exists(), "{leftover} is removed");
+    }
+    assert_eq!(sandbox.load("ten.jsonl").latest().len(), 10);
 }
 
 #[test]
@@ -502,6 +537,41 @@ fn a_file_that_is_not_a_results_file_is_named_as_such_and_left_alone() {
         assert!(!text.contains("moves such lines"), "{args:?} must not offer to repair someone else's file: {text}");
     }
     assert_eq!(std::fs::read_to_string(sandbox.path("notes.json")).unwrap_or_default(), foreign);
+}
+
+#[test]
+fn repair_never_turns_a_file_without_a_record_into_a_results_file() {
+    let sandbox = Sandbox::new();
+    let spec = "(\n    space: Range(name: \"k\", start: 0, end: 5),\n    command: [\"echo\", \"{k}\"],\n    output: \"five.jsonl\",\n)\n";
+    sandbox.spec("five.ron", spec);
+    sandbox.spec("copy.ron", spec);
+    std::fs::write(sandbox.path("table.csv"), "k,value\n0,0\n1,1\n").unwrap_or_else(|e| panic!("{e}"));
+    // The mistyped path `run` meets offers no repair for such a file.
+    let run = sandbox.sweep(&["run", "--no-progress", "--output", "copy.ron", "five.ron"]);
+    assert_eq!(run.status.code(), Some(2), "{}", stderr(&run));
+    assert!(stderr(&run).contains("copy.ron is not a sweep results file"), "{}", stderr(&run));
+    assert!(!stderr(&run).contains("repair"), "{}", stderr(&run));
+    for name in ["copy.ron", "table.csv"] {
+        let before = std::fs::read(sandbox.path(name)).unwrap_or_default();
+        for args in [&["repair", name, "--spec", "five.ron"][..], &["repair", name]] {
+            let output = sandbox.sweep(args);
+            assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+            assert!(stderr(&output).contains(&format!("{name} is not a sweep results file")), "{}", stderr(&output));
+            assert_eq!(std::fs::read(sandbox.path(name)).unwrap_or_default(), before, "{args:?}");
+            assert!(!sandbox.path(&format!("{name}.rejected.jsonl")).exists(), "{args:?}");
+        }
+    }
+    // A results file whose header line was destroyed still has its records:
+    // for it the advice stands, and repair rebuilds it.
+    assert!(sandbox.sweep(&["run", "--no-progress", "five.ron"]).status.success());
+    let text = std::fs::read_to_string(sandbox.path("five.jsonl")).unwrap_or_default();
+    let destroyed = text.replacen("{\"sweep\"", "#notes", 1);
+    std::fs::write(sandbox.path("five.jsonl"), destroyed).unwrap_or_else(|e| panic!("{e}"));
+    let status = sandbox.sweep(&["status", "five.jsonl"]);
+    assert!(stderr(&status).contains("`sweep repair five.jsonl --spec SPEC.ron` rebuilds it"), "{}", stderr(&status));
+    let repaired = sandbox.sweep(&["repair", "five.jsonl", "--spec", "five.ron"]);
+    assert!(repaired.status.success(), "{}", stderr(&repaired));
+    assert_eq!(sandbox.load("five.jsonl").latest().len(), 5);
 }
 
 #[test]

@@ -36,6 +36,68 @@ fn status_json(sandbox: &Sandbox, extra: &[&str]) -> Value {
     serde_json::from_str(&stdout(&output)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&output)))
 }
 
+/// The spec's path as `run` records it in the header: absolute.
+fn spec_path(sandbox: &Sandbox) -> String {
+    sandbox.path("flaky.ron").display().to_string()
+}
+
+/// `sweep status --json RESULTS` run in `directory`.
+fn status_json_in(sandbox: &Sandbox, directory: &std::path::Path, results: &str) -> Value {
+    let output = sandbox.command(&["status", "--json", results]).current_dir(directory).output();
+    let output = output.unwrap_or_else(|e| panic!("{e}"));
+    assert!(output.status.success(), "{}", stderr(&output));
+    serde_json::from_str(&stdout(&output)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&output)))
+}
+
+#[test]
+fn status_finds_the_sweeps_own_spec_from_any_directory() {
+    let sandbox = four_failed_attempts();
+    // Another study beside it: a spec of the same name and command, with a
+    // lower cap, which must not be taken for this sweep's.
+    let elsewhere = sandbox.path("other");
+    std::fs::create_dir(&elsewhere).unwrap_or_else(|e| panic!("{e}"));
+    let spec = std::fs::read_to_string(sandbox.path("flaky.ron")).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(elsewhere.join("flaky.ron"), spec.replace("max_attempts: 5", "max_attempts: 2"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let results = sandbox.path("flaky.jsonl").display().to_string();
+    for directory in [elsewhere.clone(), std::path::PathBuf::from("/")] {
+        let report = status_json_in(&sandbox, &directory, &results);
+        assert_eq!((report["max_attempts"].as_u64(), report["given_up"].as_u64()), (Some(5), Some(0)), "{report}");
+    }
+    let report = status_json_in(&sandbox, &elsewhere, "../flaky.jsonl");
+    assert_eq!(report["max_attempts"], 5, "{report}");
+}
+
+#[test]
+fn a_header_spec_path_written_relative_is_taken_beside_the_results_file() {
+    let sandbox = four_failed_attempts();
+    // Files written before the path was made absolute hold it as typed.
+    let path = sandbox.path("flaky.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
+    let old = text.replacen(&format!("{:?}", spec_path(&sandbox)), "\"flaky.ron\"", 1);
+    assert_ne!(old, text);
+    std::fs::write(&path, old).unwrap_or_else(|e| panic!("{e}"));
+    let elsewhere = sandbox.path("other");
+    std::fs::create_dir(&elsewhere).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(elsewhere.join("flaky.ron"), "not even a spec").unwrap_or_else(|e| panic!("{e}"));
+    let report = status_json_in(&sandbox, &elsewhere, &path.display().to_string());
+    assert_eq!((report["max_attempts"].as_u64(), report["given_up"].as_u64()), (Some(5), Some(0)), "{report}");
+}
+
+#[test]
+fn a_spec_that_is_no_longer_the_sweeps_lends_it_no_settings_and_status_says_so() {
+    let sandbox = four_failed_attempts();
+    // The spec was edited after the run: another space, and a cap of 2.
+    let spec = std::fs::read_to_string(sandbox.path("flaky.ron")).unwrap_or_else(|e| panic!("{e}"));
+    let edited = spec.replace("end: 4", "end: 6").replace("max_attempts: 5", "max_attempts: 2");
+    std::fs::write(sandbox.path("flaky.ron"), edited).unwrap_or_else(|e| panic!("{e}"));
+    let report = status_json(&sandbox, &[]);
+    assert_eq!((report["max_attempts"].as_u64(), report["given_up"].as_u64()), (Some(3), Some(2)), "{report}");
+    assert!(report["max_attempts_from"].as_str().is_some_and(|from| from.starts_with("the default")), "{report}");
+    let text = stdout(&sandbox.sweep(&["status", "flaky.jsonl"]));
+    assert!(text.contains("is not this sweep's spec now"), "{text}");
+}
+
 #[test]
 fn status_uses_the_specs_max_attempts_like_run() {
     let sandbox = four_failed_attempts();
@@ -43,7 +105,8 @@ fn status_uses_the_specs_max_attempts_like_run() {
     assert_eq!((report["failed"].as_u64(), report["given_up"].as_u64()), (Some(2), Some(0)), "{report}");
     assert_eq!(report["max_attempts"], 5);
     let text = stdout(&sandbox.sweep(&["status", "flaky.jsonl"]));
-    assert!(text.contains("failed:      2 (0 given up: failed at least 5 times, max_attempts of flaky.ron)"), "{text}");
+    let cap = format!("failed:      2 (0 given up: failed at least 5 times, max_attempts of {})", spec_path(&sandbox));
+    assert!(text.contains(&cap), "{text}");
     // And `run` agrees: both points are retried, not skipped as given up.
     let results = sandbox.load("flaky.jsonl");
     let resume = results.resume(true, 5);
@@ -68,7 +131,7 @@ fn json_status_has_counts_and_failures_with_provenance() {
         assert_eq!(report[key], value, "{key} in {report}");
     }
     assert_eq!(report["results"], "flaky.jsonl");
-    assert_eq!(report["spec"], "flaky.ron");
+    assert_eq!(report["spec"], spec_path(&sandbox), "the header keeps the spec's path absolute");
     assert_eq!(report["fingerprint"].as_str().map(str::len), Some(16));
     let failures = report["failures"].as_array().cloned().unwrap_or_default();
     assert_eq!(failures.len(), 2, "{report}");

@@ -227,7 +227,14 @@ impl Process {
             }
             if let Some(limit) = options.timeout.filter(|limit| started.elapsed() >= *limit) {
                 self.kill();
-                return failed(format!("timed out after {:.3} s; the command was killed", limit.as_secs_f64()));
+                // A reply held in the black box's output buffer looks like
+                // no reply at all: the usual cause, and it cannot be seen.
+                return failed(format!(
+                    "timed out after {:.3} s with no reply line; the command was killed (a persistent command \
+                     must flush its stdout after each reply: fflush() in awk, print(..., flush=True) in Python, \
+                     setvbuf or fflush in C)",
+                    limit.as_secs_f64()
+                ));
             }
         }
     }

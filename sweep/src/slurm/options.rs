@@ -121,6 +121,18 @@ impl JobOptions {
     /// line, and pass-through options that are not options or that the
     /// script manages itself.
     pub fn validate(&self) -> Result<(), SlurmError> {
+        if let Some(time) = self.time.as_deref() {
+            let unlimited = ["UNLIMITED", "INFINITE"].iter().any(|word| time.eq_ignore_ascii_case(word));
+            if time_limit_secs(time).is_none() && !unlimited {
+                return Err(SlurmError::InvalidOption {
+                    option: "--time".into(),
+                    reason: format!(
+                        "{time:?} is no Slurm time limit; give minutes (30), MM:SS, HH:MM:SS, D-HH, D-HH:MM or \
+                         D-HH:MM:SS (1-12:00:00), or UNLIMITED"
+                    ),
+                });
+            }
+        }
         if self.progress_every_secs == Some(0) {
             return Err(SlurmError::InvalidOption {
                 option: "--progress-every".into(),
@@ -294,6 +306,19 @@ mod tests {
         }
         for text in ["", "UNLIMITED", "1:2:3:4", "x", "-1", "1-"] {
             assert_eq!(time_limit_secs(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_time_limit_in_no_sbatch_format_is_refused_naming_the_formats() {
+        for time in ["garbage", "1:2:3:4", "1-", "-1", "1h", "1-2:3:4:5", ""] {
+            let options = JobOptions { time: some(time), ..JobOptions::default() };
+            let message = options.validate().err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(message.contains("--time") && message.contains("D-HH:MM:SS"), "{time:?}: {message}");
+        }
+        for time in ["30", "5:30", "1:00:00", "2-0", "1-2:03", "1-02:03:04", "UNLIMITED", "infinite"] {
+            let options = JobOptions { time: some(time), ..JobOptions::default() };
+            assert!(options.validate().is_ok(), "{time:?}");
         }
     }
 

@@ -11,12 +11,15 @@ use super::record::{encode, Record};
 use super::StoreError;
 
 /// Refuses ([`StoreError::WouldReplaceResults`]) when `path` is a sweep
-/// results file (it starts like a header line, `{"sweep"`, as
-/// [`ResultsWriter::open`](crate::ResultsWriter::open) recognises its own
-/// files), so that nothing derived from results (a chart, a CSV, a script)
-/// is ever written over measured results, e.g. `sweep export r.jsonl -o
-/// r.jsonl`. Anything else, absent, unreadable or not a regular file, may be
-/// written.
+/// results file, a shard's included (it starts like a header line,
+/// `{"sweep"`, as [`ResultsWriter::open`](crate::ResultsWriter::open)
+/// recognises its own files), so that nothing derived from results (a
+/// chart, a CSV, a script) is ever written over measured results, e.g.
+/// `sweep export r.jsonl -o r.jsonl`. So are the files sweep keeps beside
+/// one ([`StoreError::WouldReplaceSweepFile`]): a `<results>.rejected.jsonl`
+/// (whose records `repair` promises to keep; by its name, since it has no
+/// header) and the `<results>.lock` of a results file. Anything else,
+/// absent, unreadable or not a regular file, may be written.
 ///
 /// # Examples
 ///
@@ -29,18 +32,32 @@ use super::StoreError;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn refuse_to_replace_results(path: &Path, what: &'static str) -> Result<(), StoreError> {
-    use std::io::Read as _;
-    let Ok(file) = File::open(path) else { return Ok(()) };
-    if !file.metadata().is_ok_and(|m| m.is_file()) {
-        return Ok(());
+    let sweep_file = |holds: String| Err(StoreError::WouldReplaceSweepFile { path: path.to_owned(), holds, what });
+    let name = path.as_os_str().to_string_lossy();
+    if name.ends_with(".rejected.jsonl") {
+        return sweep_file("is where `sweep repair` keeps the lines and records it moved aside".to_owned());
     }
-    let mut start = Vec::with_capacity(64);
-    let _ = file.take(64).read_to_end(&mut start);
-    let text = String::from_utf8_lossy(&start);
-    if text.trim_start().starts_with(HEADER_START) {
+    if let Some(results) = name.strip_suffix(".lock") {
+        if starts_like_results(Path::new(results)) {
+            return sweep_file(format!("is the lock of results file {results}"));
+        }
+    }
+    if starts_like_results(path) {
         return Err(StoreError::WouldReplaceResults { path: path.to_owned(), what });
     }
     Ok(())
+}
+
+/// Whether `path` is a regular file that starts like a sweep header line.
+fn starts_like_results(path: &Path) -> bool {
+    use std::io::Read as _;
+    let Ok(file) = File::open(path) else { return false };
+    if !file.metadata().is_ok_and(|m| m.is_file()) {
+        return false;
+    }
+    let mut start = Vec::with_capacity(64);
+    let _ = file.take(64).read_to_end(&mut start);
+    String::from_utf8_lossy(&start).trim_start().starts_with(HEADER_START)
 }
 
 /// Writes `path` through `fill`, atomically: the content goes to a
@@ -149,9 +166,11 @@ fn write_in_place(
     out.flush().map_err(io)
 }
 
-/// Refuses a results path that exists but is not a regular file: reading
-/// a FIFO would block until someone writes to it (a hang that no signal
-/// ends), and a directory or device cannot hold results.
+/// Refuses a results path that exists but is not a regular file
+/// ([`StoreError::NotRegularFile`]): reading a FIFO would block until
+/// someone writes to it (a hang that no signal ends), reading `/dev/zero`
+/// whole never ends and grows without bound, and a directory or device
+/// cannot hold results.
 pub(super) fn require_regular_file(path: &Path) -> Result<(), StoreError> {
     let Ok(metadata) = std::fs::metadata(path) else { return Ok(()) };
     let kind = metadata.file_type();
@@ -172,11 +191,7 @@ pub(super) fn require_regular_file(path: &Path) -> Result<(), StoreError> {
     let special = None;
     let what = if kind.is_dir() { Some("a directory") } else { special.filter(|_| !kind.is_file()) };
     match what {
-        Some(what) => Err(StoreError::Io {
-            path: path.to_owned(),
-            doing: "use as a results file",
-            reason: std::io::Error::other(format!("it is {what}, not a regular file")),
-        }),
+        Some(what) => Err(StoreError::NotRegularFile { path: path.to_owned(), what }),
         None => Ok(()),
     }
 }

@@ -70,9 +70,11 @@ impl Header {
     }
 
     /// The header of a spec's results files (whole sweep and shards alike).
+    /// The spec's path is kept absolute: `status`, run from any directory,
+    /// must find this spec again, not one of the same name where it runs.
     pub fn for_spec(spec: &Spec, spec_path: &Path) -> Header {
         let mut header = Header::new(spec.space.clone(), spec.task());
-        header.spec_path = Some(spec_path.to_owned());
+        header.spec_path = Some(std::path::absolute(spec_path).unwrap_or_else(|_| spec_path.to_owned()));
         header.labels = spec.labels.clone();
         header
     }

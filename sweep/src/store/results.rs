@@ -114,8 +114,10 @@ impl Results {
     /// Reads a results file; a torn last line is ignored with a warning.
     /// A line that does not parse elsewhere, and a record of another sweep
     /// ([`StoreError::ForeignRecord`]), are errors that name the line and
-    /// point to `sweep repair`.
+    /// point to `sweep repair`. A path that is not a regular file is refused
+    /// unread ([`StoreError::NotRegularFile`]).
     pub fn load(path: &Path) -> Result<Results, StoreError> {
+        super::atomic::require_regular_file(path)?;
         let bytes =
             std::fs::read(path).map_err(|reason| StoreError::Io { path: path.to_owned(), doing: "read", reason })?;
         parse(path, &bytes, false)?.results.ok_or_else(|| StoreError::MissingHeader { path: path.to_owned() })
@@ -426,7 +428,10 @@ pub(super) fn parse_with(
             )),
             // A first line that does not even start like a header: not ours.
             Err(e) if header.is_none() && !text.starts_with(HEADER_START) => {
-                return Err(StoreError::NotResults { path: path.to_owned(), message: e.to_string() })
+                let records_follow = bytes
+                    .split(|b| *b == b'\n')
+                    .any(|line| record::decode(String::from_utf8_lossy(line).trim()).is_ok());
+                return Err(StoreError::NotResults { path: path.to_owned(), message: e.to_string(), records_follow });
             }
             // A header line garbled past its start: only the spec it was
             // written from can say whose records follow.
