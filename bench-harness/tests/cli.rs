@@ -506,3 +506,50 @@ fn help_that_cannot_be_written_is_a_failure() {
     }
     assert_eq!(harness(&["--no-such-option"], dir.path()).status.code(), Some(2));
 }
+
+/// An `--out/<name>/` that is not a report (notes, a chart, another tool's
+/// table under a report's file names) is refused before anything is
+/// measured, naming the files, and left as it was: a run used to replace
+/// them with exit 0 and keep no copy.
+#[test]
+fn a_directory_of_someone_else_s_files_is_refused_and_left_alone() {
+    let dir = with_config(TWO_EXPERIMENTS);
+    let mine = dir.path().join("results/second");
+    std::fs::create_dir_all(&mine).unwrap();
+    let files =
+        [("summary.md", "MY PRECIOUS NOTES\n"), ("summary.tex", "\\section{mine}\n"), ("speedup.png", "handmade")];
+    for (name, text) in files {
+        std::fs::write(mine.join(name), text).unwrap();
+    }
+    let output = harness(&["experiments.ron", "--only", "second", "--out", "results"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("holds 3 files that bench-harness did not write (speedup.png, summary.md, summary.tex)"),
+        "{message}"
+    );
+    for (name, text) in files {
+        assert_eq!(std::fs::read_to_string(mine.join(name)).unwrap(), text, "{name} changed");
+    }
+    assert!(!mine.join("samples.csv").exists() && !mine.join("started.json").exists(), "nothing was started");
+
+    // A samples.csv that is another tool's table (one line, counted as no
+    // sample) is no run of the harness either.
+    for (name, _) in files {
+        std::fs::remove_file(mine.join(name)).unwrap();
+    }
+    std::fs::write(mine.join("samples.csv"), "my data\n").unwrap();
+    let output = harness(&["experiments.ron", "--only", "second", "--out", "results"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("did not write (samples.csv)"), "{}", stderr(&output));
+    assert_eq!(std::fs::read_to_string(mine.join("samples.csv")).unwrap(), "my data\n");
+
+    // The experiment's own report is replaced by a rerun, as before, and a
+    // temporary file a stopped writer left is the harness's own.
+    std::fs::remove_file(mine.join("samples.csv")).unwrap();
+    let output = harness(&["experiments.ron", "--only", "second", "--out", "results"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    std::fs::write(mine.join(".speedup.png.4242.tmp"), "half a chart").unwrap();
+    let output = harness(&["experiments.ron", "--only", "second", "--out", "results"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+}

@@ -245,6 +245,19 @@ impl Drop for CreatedDirs {
 /// Staging directories are named `.bench-harness-writing…`.
 const STAGING_PREFIX: &str = ".bench-harness-writing";
 
+/// Whether `name` is what a writer of the harness stopped midway leaves in
+/// a report directory: a staging directory ([`write_whole`]) or the hidden
+/// temporary file of a file being replaced ([`replace_file`]:
+/// `.<name>.<pid>.tmp`).
+pub fn is_stale_write(name: &str) -> bool {
+    let pid_tmp = || {
+        let stem = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+        let (file, pid) = stem.rsplit_once('.')?;
+        (!file.is_empty() && !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())).then_some(())
+    };
+    name.starts_with(STAGING_PREFIX) || pid_tmp().is_some()
+}
+
 /// Removes staging directories a killed writer left in `dir`. Callers hold
 /// the directory's lock, so no other writer is using one.
 fn remove_stale_staging(dir: &Path) {
