@@ -59,6 +59,13 @@ pub struct CellStats {
     /// to their median. `None` for the baseline or with fewer than 4 pairs.
     #[serde(default)]
     pub speedup_spread: Option<f64>,
+    /// The logical cores that bound the speedup as much as the worker
+    /// count does, for a workload that keeps a core busy for its whole time
+    /// ([`crate::workload::Workload::is_cpu_bound`]); `None` for one that may
+    /// wait (a sleep, a command, a function of the user's), which p workers
+    /// can overlap beyond the cores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub core_bound: Option<usize>,
 }
 
 impl CellStats {
@@ -77,24 +84,34 @@ impl CellStats {
         Some(Estimate { value, ci_low: at(speedup.ci_high)?, ci_high: at(speedup.ci_low)? })
     }
 
-    /// Whether, and how far, the speedup exceeds the worker count. No
-    /// scheduler does that on a CPU-bound map; interference with the
-    /// baseline (another process, a backend's threads still running) does,
-    /// so such a speedup is suspect, not a result. The median alone above p
-    /// (efficiency above 100.5 %, see [`MEDIAN_EXCESS`]) counts: flagging only intervals wholly above
-    /// p let a noisy `2.4 [1.9, 9.2]` at p = 2 become a report's headline.
+    /// Whether, and how far, the speedup exceeds what its cell can reach:
+    /// the worker count p, and for CPU-bound work the logical cores too
+    /// (see [`CellStats::core_bound`]): p busy workers on fewer cores share
+    /// them. No scheduler exceeds that on a CPU-bound map; interference with
+    /// the baseline (another process, a backend's threads still running)
+    /// does, so such a speedup is suspect, not a result. The median alone
+    /// above the bound (efficiency above 100.5 %, see [`MEDIAN_EXCESS`])
+    /// counts: flagging only intervals wholly above it let a noisy
+    /// `2.4 [1.9, 9.2]` at p = 2 become a report's headline.
     pub fn speedup_above_workers(&self) -> Option<AboveWorkers> {
-        let p = self.cell.workers as f64;
+        let workers = self.cell.workers;
+        let by_cores = self.core_bound.is_some_and(|cores| cores < workers);
+        let limit = if by_cores { self.core_bound.unwrap_or(workers) } else { workers } as f64;
         let speedup = self.speedup?;
         // Rounding of `T1/Tp` alone (a speedup of exactly p computed as
         // 2.0000000000000004) is no excess.
-        if speedup.ci_low > p * (1.0 + 1e-9) {
-            Some(AboveWorkers::Interval)
-        } else if speedup.value > p * (1.0 + MEDIAN_EXCESS) {
-            Some(AboveWorkers::Median)
+        let above = if speedup.ci_low > limit * (1.0 + 1e-9) {
+            AboveWorkers::Interval
+        } else if speedup.value > limit * (1.0 + MEDIAN_EXCESS) {
+            AboveWorkers::Median
         } else {
-            None
-        }
+            return None;
+        };
+        Some(match (above, by_cores) {
+            (AboveWorkers::Interval, true) => AboveWorkers::IntervalCores,
+            (AboveWorkers::Median, true) => AboveWorkers::MedianCores,
+            (above, _) => above,
+        })
     }
 
     /// Whether the speedup is suspect: see [`CellStats::speedup_above_workers`].
@@ -110,21 +127,69 @@ impl CellStats {
 /// suspect would be a false alarm; `2.4 [1.9, 9.2]` at p = 2 is no chance.
 pub const MEDIAN_EXCESS: f64 = 0.005;
 
-/// How a suspect speedup exceeds its worker count p, the stronger evidence last.
+/// How a suspect speedup exceeds its worker count p, or the cores that
+/// bound a CPU-bound cell with more workers than cores, the stronger
+/// evidence last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum AboveWorkers {
     /// The median is above p, its interval reaches down to p or below.
     Median,
+    /// The median is above the logical cores (fewer than p), its interval
+    /// reaches down to them or below.
+    MedianCores,
     /// Even the interval's low end is above p.
     Interval,
+    /// Even the interval's low end is above the logical cores (fewer than p).
+    IntervalCores,
 }
 
 impl AboveWorkers {
+    /// Every kind, in order.
+    pub const ALL: [AboveWorkers; 4] =
+        [AboveWorkers::Median, AboveWorkers::MedianCores, AboveWorkers::Interval, AboveWorkers::IntervalCores];
+
     /// The mark a table or legend puts beside such a speedup.
     pub fn mark(self) -> &'static str {
         match self {
             AboveWorkers::Median => "median S > p",
+            AboveWorkers::MedianCores => "median S > cores",
             AboveWorkers::Interval => "S > p",
+            AboveWorkers::IntervalCores => "S > cores",
+        }
+    }
+
+    /// What the speedup exceeds: `p` or `cores`.
+    pub fn bound(self) -> &'static str {
+        match self {
+            AboveWorkers::Median | AboveWorkers::Interval => "p",
+            AboveWorkers::MedianCores | AboveWorkers::IntervalCores => "cores",
+        }
+    }
+
+    /// Whether even the interval's low end exceeds the bound.
+    pub fn whole_interval(self) -> bool {
+        matches!(self, AboveWorkers::Interval | AboveWorkers::IntervalCores)
+    }
+
+    /// The sentence a summary's legend gives for the mark.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            AboveWorkers::Median => {
+                "**median S > p: suspect** marks a median speedup above its worker count (efficiency above \
+                 100.5%) whose interval reaches down to p"
+            }
+            AboveWorkers::Interval => {
+                "**S > p: suspect** marks a speedup above its worker count even at its interval's low end"
+            }
+            AboveWorkers::MedianCores => {
+                "**median S > cores: suspect** marks a median speedup of CPU-bound work above the machine's \
+                 logical cores (fewer than its workers, which share them) by more than 0.5%, its interval \
+                 reaching down to the cores"
+            }
+            AboveWorkers::IntervalCores => {
+                "**S > cores: suspect** marks a speedup of CPU-bound work above the machine's logical cores \
+                 (fewer than its workers, which share them) even at its interval's low end"
+            }
         }
     }
 }
@@ -270,22 +335,29 @@ pub fn analyze(experiment: &Experiment, samples: &[Sample], logical_cores: usize
             overhead_per_task_ns: overhead.filter(|_| defined),
             oversubscribed: cell.workers > logical_cores,
             speedup_spread,
+            core_bound: experiment.workload.is_cpu_bound().then_some(logical_cores),
         });
     }
 
     for stats in &cell_stats {
         let (Some(above), Some(s)) = (stats.speedup_above_workers(), stats.speedup) else { continue };
-        let how = match above {
-            AboveWorkers::Interval => "even at the interval's low end",
-            AboveWorkers::Median => "at the median (efficiency above 100.5%)",
+        let how = match (above.whole_interval(), above.bound()) {
+            (true, _) => "even at the interval's low end",
+            (false, "p") => "at the median (efficiency above 100.5%)",
+            (false, _) => "at the median (by more than 0.5%)",
+        };
+        let bound = match (above.bound(), stats.core_bound) {
+            ("cores", Some(cores)) => {
+                format!("the machine's {cores} logical core(s), which its {} busy workers share,", stats.cell.workers)
+            }
+            _ => format!("its {} worker(s)", stats.cell.workers),
         };
         warnings.push(format!(
-            "{}: speedup {} exceeds its {} worker(s) {how}: suspect, not a result \
+            "{}: speedup {} exceeds {bound} {how}: suspect, not a result \
              (something slowed the sequential baseline: another process, or threads of a backend measured \
              before it still running)",
             stats.cell,
             stats::precision::interval(s.value, s.ci_low, s.ci_high),
-            stats.cell.workers
         ));
     }
     let worker_counts = experiment.workers.as_slice();
@@ -543,7 +615,8 @@ mod tests {
         assert!(!on_two_cores.warnings.iter().any(|w| w.contains("fits include oversubscribed")));
         // Asked for explicitly, oversubscribed points are fitted, with a warning.
         let explicit = Experiment { fit_max_workers: Some(4), ..experiment.clone() };
-        let oversubscribed = analyze(&explicit, &samples(&explicit, |p| p), 2);
+        // (Busy work on 2 cores: S = p beyond them would be suspect, and left out.)
+        let oversubscribed = analyze(&explicit, &samples(&explicit, |p| p.min(1.9)), 2);
         assert_eq!(oversubscribed.series[0].fits.len(), 1);
         assert!(oversubscribed.warnings.iter().any(|w| w.contains("fits include oversubscribed")));
     }
@@ -614,6 +687,42 @@ mod tests {
         assert!(speedup.value > 2.0 && speedup.ci_low < 2.0, "{speedup:?}");
         assert_eq!(stats.speedup_above_workers(), None, "{speedup:?}");
         assert_eq!(at(1.0 / 3.0 * 1.5), None);
+    }
+
+    /// S = 3.7 at p = 4 on 2 cores was reported as a result: only p bounded
+    /// the speedup. Busy work cannot beat the cores; sleeping work can.
+    #[test]
+    fn a_cpu_bound_speedup_above_the_cores_is_suspect_a_sleeping_one_is_not() {
+        let config = |workload: &str| {
+            testing::experiment(&format!(
+                "(experiments: [(name: \"t\", workload: {workload}, inputs: Count(1000), \
+                 workers: [1, 2, 4], repetitions: 5, backends: [Sequential, Pool])])"
+            ))
+        };
+        let speedup = |p: f64| if p > 2.0 { 3.7 } else { p * 0.98 };
+        for workload in ["Spin(duration_us: 500)", "Square", "SpinIters(iterations: 10)"] {
+            let experiment = config(workload);
+            let analysis = analyze(&experiment, &samples(&experiment, speedup), 2);
+            let at_four = analysis.cells.iter().find(|c| c.cell.workers == 4).unwrap();
+            assert_eq!(at_four.speedup_above_workers(), Some(AboveWorkers::IntervalCores), "{workload}");
+            assert_eq!(AboveWorkers::IntervalCores.mark(), "S > cores");
+            assert!(
+                analysis.warnings.iter().any(|w| w.contains("exceeds the machine's 2 logical core(s)")),
+                "{workload}: {:?}",
+                analysis.warnings
+            );
+            let at_two = analysis.cells.iter().find(|c| c.cell.workers == 2).unwrap();
+            assert_eq!(at_two.speedup_above_workers(), None);
+            // On 8 cores the same speedup at p = 4 is a result.
+            let roomy = analyze(&experiment, &samples(&experiment, speedup), 8);
+            assert!(roomy.cells.iter().all(|c| c.speedup_above_workers().is_none()), "{workload}");
+        }
+        // Sleepers overlap beyond the cores (the seed tutorial's 16 on 2 cores reach S ≈ 10).
+        for workload in ["Sleep(duration_us: 5000)", "Command(program: \"true\", args: [])"] {
+            let experiment = config(workload);
+            let analysis = analyze(&experiment, &samples(&experiment, speedup), 2);
+            assert!(analysis.cells.iter().all(|c| c.speedup_above_workers().is_none()), "{workload}");
+        }
     }
 
     #[test]
