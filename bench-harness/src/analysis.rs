@@ -208,6 +208,23 @@ pub struct Series {
     pub fits: Vec<Fit>,
     /// Why a model was not fitted, one sentence per model left out.
     pub not_fitted: Vec<String>,
+    /// The worker counts (up to `fit_max_workers`) whose speedups are
+    /// suspect ([`CellStats::speedup_above_workers`]) and were therefore
+    /// left out of the fits: a model fitted to non-results would pass them
+    /// on as a clean serial fraction.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suspect_left_out: Vec<usize>,
+}
+
+impl Series {
+    /// `" (suspect speedups at p = 4, 8 left out)"`, or nothing when none were.
+    pub fn left_out_note(&self) -> String {
+        if self.suspect_left_out.is_empty() {
+            return String::new();
+        }
+        let at: Vec<String> = self.suspect_left_out.iter().map(ToString::to_string).collect();
+        format!(" (suspect speedups at p = {} left out)", at.join(", "))
+    }
 }
 
 impl Series {
@@ -408,12 +425,19 @@ fn fitted_series(experiment: &Experiment, cells: &[CellStats], fit_max_workers: 
         .filter(|backend| backend.is_parallel())
         .map(|&backend| {
             let chunk = representative_chunk(experiment, backend);
-            let points: Vec<(f64, f64)> = speedup_points(cells, backend, chunk)
+            let in_range = |c: &&CellStats| {
+                c.cell.backend == backend && c.cell.chunk == chunk && c.cell.workers <= fit_max_workers
+            };
+            let suspect_left_out: Vec<usize> =
+                cells.iter().filter(in_range).filter(|c| c.speedup_exceeds_workers()).map(|c| c.cell.workers).collect();
+            let results: Vec<CellStats> =
+                cells.iter().filter(in_range).filter(|c| !c.speedup_exceeds_workers()).cloned().collect();
+            let points: Vec<(f64, f64)> = speedup_points(&results, backend, chunk)
                 .into_iter()
-                .filter(|(workers, _)| *workers <= fit_max_workers as f64)
                 .map(|(workers, speedup)| (workers, speedup.value))
                 .collect();
-            let mut series = Series { backend, chunk, fit_max_workers, fits: Vec::new(), not_fitted: Vec::new() };
+            let mut series =
+                Series { backend, chunk, fit_max_workers, fits: Vec::new(), not_fitted: Vec::new(), suspect_left_out };
             // Amdahl's law is about a fixed problem, Gustafson's about one
             // that grows with p; the USL describes either.
             let models =
@@ -426,10 +450,11 @@ fn fitted_series(experiment: &Experiment, cells: &[CellStats], fit_max_workers: 
                     series.not_fitted.push(format!(
                         "{model} not fitted: it needs speedups at {needed} or more worker counts 1 < p ≤ \
                          {fit_max_workers} ({} parameter(s) + {SPARE_FIT_POINTS}; every model has S(1) = 1), \
-                         this series has {} ({})",
+                         this series has {} ({}){}",
                         model.param_names().len(),
                         workers.len(),
-                        if workers.is_empty() { "none".to_owned() } else { workers.join(", ") }
+                        if workers.is_empty() { "none".to_owned() } else { workers.join(", ") },
+                        series.left_out_note()
                     ));
                     continue;
                 }
@@ -723,6 +748,33 @@ mod tests {
             let analysis = analyze(&experiment, &samples(&experiment, speedup), 2);
             assert!(analysis.cells.iter().all(|c| c.speedup_above_workers().is_none()), "{workload}");
         }
+    }
+
+    /// Every point S = 1.05·p is suspect, yet Amdahl and USL were fitted to
+    /// them and reported as clean numbers (s = 0.0000 ± 0.0034).
+    #[test]
+    fn fits_use_only_speedups_that_are_not_suspect() {
+        let experiment = testing::experiment(
+            "(experiments: [(name: \"t\", workload: Spin(duration_us: 500), inputs: Count(1000), \
+             workers: [1, 2, 3, 4, 5, 6], repetitions: 3, backends: [Sequential, Pool])])",
+        );
+        let all_suspect = analyze(&experiment, &samples(&experiment, |p| if p > 1.0 { 1.05 * p } else { 1.0 }), 8);
+        let series = &all_suspect.series[0];
+        assert!(series.fits.is_empty(), "{:?}", series.fits);
+        assert_eq!(series.suspect_left_out, [2, 3, 4, 5, 6]);
+        assert!(
+            series.not_fitted.iter().all(|r| r.ends_with("(suspect speedups at p = 2, 3, 4, 5, 6 left out)")),
+            "{:?}",
+            series.not_fitted
+        );
+        // One suspect point among Amdahl ones (s = 0.1): the fit is made from
+        // the others and still finds s = 0.1.
+        let amdahl = |p: f64| if p == 4.0 { 4.5 } else { 1.0 / (0.1 + 0.9 / p) };
+        let one_suspect = analyze(&experiment, &samples(&experiment, amdahl), 8);
+        let series = &one_suspect.series[0];
+        assert_eq!(series.suspect_left_out, [4]);
+        let fit = series.fits.iter().find(|f| f.model == Model::Amdahl).unwrap();
+        assert!((fit.params[0].value - 0.1).abs() < 0.002, "{:?}", fit.params);
     }
 
     #[test]

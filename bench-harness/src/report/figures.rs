@@ -262,8 +262,10 @@ fn speedup_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) ->
         }
         if !series.fits.is_empty() {
             notes.push(format!(
-                "Fits (dashed) use the {} series' speedups at p ≤ {} and are drawn over that range only.",
-                series.backend, series.fit_max_workers
+                "Fits (dashed) use the {} series' speedups at p ≤ {}{} and are drawn over that range only.",
+                series.backend,
+                series.fit_max_workers,
+                series.left_out_note()
             ));
         }
     }

@@ -204,6 +204,19 @@ fn write_report(out: &mut String, report: &ExperimentReport, figures: &[&str]) -
                 writeln!(out, "| {label} | — | {reason} | | | |")?;
             }
         }
+        let left_out: Vec<String> = analysis
+            .series
+            .iter()
+            .filter(|series| !series.suspect_left_out.is_empty())
+            .map(|series| format!("{}{}", series.label(experiment.chunk_sizes.len() > 1), series.left_out_note()))
+            .collect();
+        if !left_out.is_empty() {
+            writeln!(
+                out,
+                "\nThe fits use only speedups that are results: suspect ones are no data for a model. Left out: {}.",
+                left_out.join("; ")
+            )?;
+        }
     }
 
     let outliers: Vec<String> =
