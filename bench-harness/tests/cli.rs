@@ -553,3 +553,38 @@ fn a_directory_of_someone_else_s_files_is_refused_and_left_alone() {
     let output = harness(&["experiments.ron", "--only", "second", "--out", "results"], dir.path());
     assert!(output.status.success(), "{}", stderr(&output));
 }
+
+/// `bench-harness /dev/zero` read until memory ran out; an experiment file
+/// is bounded as sweep bounds its specs (8 MiB), and more is bad input.
+#[test]
+fn an_endless_or_huge_experiment_file_is_refused_not_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = harness_command(&["/dev/zero", "--list"], dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("still reading /dev/zero after 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut message = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut message).unwrap();
+    assert_eq!(status.code(), Some(2), "{message}");
+    assert!(message.contains("cannot read /dev/zero: it is larger than 8 MiB"), "{message}");
+
+    // A file just over the bound, of valid RON comments, is refused too.
+    let big = format!("// {}\n", "x".repeat(8 << 20));
+    std::fs::write(dir.path().join("big.ron"), big).unwrap();
+    let output = harness(&["big.ron", "--list"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("larger than 8 MiB"), "{}", stderr(&output));
+}
