@@ -143,6 +143,11 @@ fn default_warmup() -> u32 {
 #[serde(try_from = "String", into = "String")]
 pub struct ExperimentName(String);
 
+/// The longest experiment name: file names have at most 255 bytes on the
+/// usual file systems, and the longest the harness derives from a name,
+/// `.<name>-speedup.<ext>.<pid>.tmp`, adds up to about 30.
+pub const MAX_NAME_BYTES: usize = 200;
+
 impl ExperimentName {
     /// The name as a string slice.
     pub fn as_str(&self) -> &str {
@@ -161,6 +166,15 @@ impl TryFrom<String> for ExperimentName {
             Err(format!(
                 "`name` {name:?} must use only letters, digits, `-`, `_` and `.` \
                  (it names the report directory)"
+            ))
+        } else if name.len() > MAX_NAME_BYTES {
+            // Found only when the directory was created, it failed the run
+            // (1) and left an empty directory behind.
+            Err(format!(
+                "`name` is {} characters long, more than {MAX_NAME_BYTES}: it names the report directory and \
+                 `compare`'s chart files (`<name>-speedup.png`, and their temporary files), and a file name may \
+                 have at most 255 bytes",
+                name.len()
             ))
         } else if name.starts_with('.') {
             // As a directory under --out, `.` is the run's own directory,
