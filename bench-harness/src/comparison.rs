@@ -402,11 +402,12 @@ pub fn compare_dirs(
     // Its files would be mixed into that report, which a rerun of the
     // experiment then moves aside or deletes with its own.
     if let Some(file) = crate::run::measured_file(out) {
-        anyhow::bail!(
+        return Err(sweep::exit::Usage(format!(
             "{} is an experiment's report directory (it holds {file}): the comparison is not written into it; \
              choose another --out",
             out.display()
-        );
+        ))
+        .into());
     }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     for ((run_a, run_b), comparison) in pairs.iter().zip(&comparisons) {

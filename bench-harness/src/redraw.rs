@@ -331,12 +331,13 @@ pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<P
 fn refuse_another_run(target: &Path, source: &Path) -> anyhow::Result<()> {
     let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
     if let Some(file) = crate::run::measured_file(target).filter(|_| !same(target, source)) {
-        anyhow::bail!(
+        return Err(sweep::exit::Usage(format!(
             "{} holds the results of another run (its own {file}); redrawing {} there would replace that run's \
              report with one that does not describe them. Choose another --out",
             target.display(),
             source.display()
-        );
+        ))
+        .into());
     }
     Ok(())
 }

@@ -317,9 +317,19 @@ fn compare_never_writes_into_an_experiments_report() {
 
     let output =
         harness(&["compare", "reports/latest", "reports/latest", "--out", "reports/latest/compare"], root.path());
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    // An --out the command refuses is bad input (2), as other refused
+    // arguments are; it exited 1, "could not be carried out".
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("is an experiment's report directory"), "{}", stderr(&output));
     assert!(listing(&report) == before, "compare wrote into the experiment's report");
+
+    // So is a `report --out` that names another run's report directory.
+    let other = saved(&root.path().join("other"), "compare", "[1, 2]", |p| 2.0 / p.max(1) as f64);
+    let other_run = other.parent().unwrap().to_str().unwrap();
+    let output = harness(&["report", "reports/latest", "--out", other_run], root.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("holds the results of another run"), "{}", stderr(&output));
+    assert!(listing(&report) == before, "report wrote into the experiment's report");
 }
 
 /// A chart too small for its text failed the report, and left the `--out`
