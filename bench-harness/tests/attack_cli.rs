@@ -372,3 +372,26 @@ fn the_same_run_twice_is_refused_not_drawn_over_itself() {
         assert!(!root.path().join("drawn").exists(), "{args:?} wrote a report");
     }
 }
+
+/// A `report` stopped by SIGTERM while replacing a chart left its
+/// `.<chart>.<pid>.tmp` behind, and the next `report` removed only its
+/// staging directory. It removes both now; a hidden file of the user's
+/// stays.
+#[test]
+fn report_removes_the_temporary_files_a_stopped_report_left() {
+    let root = tempfile::tempdir().unwrap();
+    let report = saved(root.path(), "left", "[1, 2]", |p| 1.0 / p.max(1) as f64);
+    let output = harness(&["report", "run", "--format", "svg"], root.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stale = [".speedup.png.4242.tmp", ".summary.md.77.tmp", ".speedup.svg.5.tmp"];
+    for name in stale {
+        std::fs::write(report.join(name), "half written").unwrap();
+    }
+    std::fs::write(report.join(".notes.1.tmp"), "mine").unwrap();
+    let output = harness(&["report", "run", "--format", "svg"], root.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    for name in stale {
+        assert!(!report.join(name).exists(), "{name} left behind");
+    }
+    assert_eq!(std::fs::read_to_string(report.join(".notes.1.tmp")).unwrap(), "mine");
+}
