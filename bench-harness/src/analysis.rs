@@ -77,11 +77,25 @@ impl CellStats {
 
     /// The Karp–Flatt value with an interval carried over from the
     /// speedup's: `e(S)` falls as `S` rises, so `[e(S_high), e(S_low)]`.
-    /// `None` where [`CellStats::karp_flatt`] is.
+    /// The interval may reach outside [0, 1], the range of a serial
+    /// fraction, where the speedup's reaches above p or below 1; tables
+    /// cut it there (see [`CellStats::karp_flatt_cut`]), rounding by the
+    /// whole interval. `None` where [`CellStats::karp_flatt`] is.
     pub fn karp_flatt_estimate(&self) -> Option<Estimate> {
+        let (value, ci_low, ci_high) = self.karp_flatt_raw()?;
+        Some(Estimate { value, ci_low, ci_high })
+    }
+
+    /// Whether [`CellStats::karp_flatt_estimate`]'s interval reaches
+    /// outside [0, 1], so a table cuts it (it printed `0.000 [-0.007, 0.007]`).
+    pub fn karp_flatt_cut(&self) -> bool {
+        self.karp_flatt_raw().is_some_and(|(_, low, high)| low < 0.0 || high > 1.0)
+    }
+
+    fn karp_flatt_raw(&self) -> Option<(f64, f64, f64)> {
         let (value, speedup) = (self.karp_flatt?, self.speedup?);
         let at = |s| stats::karp_flatt(s, self.cell.workers);
-        Some(Estimate { value, ci_low: at(speedup.ci_high)?, ci_high: at(speedup.ci_low)? })
+        Some((value, at(speedup.ci_high)?, at(speedup.ci_low)?))
     }
 
     /// Whether, and how far, the speedup exceeds what its cell can reach:
