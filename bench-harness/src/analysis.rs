@@ -59,6 +59,13 @@ pub struct CellStats {
     /// to their median. `None` for the baseline or with fewer than 4 pairs.
     #[serde(default)]
     pub speedup_spread: Option<f64>,
+    /// The logical cores that bound the speedup as much as the worker
+    /// count does, for a workload that keeps a core busy for its whole time
+    /// ([`crate::workload::Workload::is_cpu_bound`]); `None` for one that may
+    /// wait (a sleep, a command, a function of the user's), which p workers
+    /// can overlap beyond the cores.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub core_bound: Option<usize>,
 }
 
 impl CellStats {
@@ -70,31 +77,55 @@ impl CellStats {
 
     /// The Karp–Flatt value with an interval carried over from the
     /// speedup's: `e(S)` falls as `S` rises, so `[e(S_high), e(S_low)]`.
-    /// `None` where [`CellStats::karp_flatt`] is.
+    /// The interval may reach outside [0, 1], the range of a serial
+    /// fraction, where the speedup's reaches above p or below 1; tables
+    /// cut it there (see [`CellStats::karp_flatt_cut`]), rounding by the
+    /// whole interval. `None` where [`CellStats::karp_flatt`] is.
     pub fn karp_flatt_estimate(&self) -> Option<Estimate> {
-        let (value, speedup) = (self.karp_flatt?, self.speedup?);
-        let at = |s| stats::karp_flatt(s, self.cell.workers);
-        Some(Estimate { value, ci_low: at(speedup.ci_high)?, ci_high: at(speedup.ci_low)? })
+        let (value, ci_low, ci_high) = self.karp_flatt_raw()?;
+        Some(Estimate { value, ci_low, ci_high })
     }
 
-    /// Whether, and how far, the speedup exceeds the worker count. No
-    /// scheduler does that on a CPU-bound map; interference with the
-    /// baseline (another process, a backend's threads still running) does,
-    /// so such a speedup is suspect, not a result. The median alone above p
-    /// (efficiency above 100.5 %, see [`MEDIAN_EXCESS`]) counts: flagging only intervals wholly above
-    /// p let a noisy `2.4 [1.9, 9.2]` at p = 2 become a report's headline.
+    /// Whether [`CellStats::karp_flatt_estimate`]'s interval reaches
+    /// outside [0, 1], so a table cuts it (it printed `0.000 [-0.007, 0.007]`).
+    pub fn karp_flatt_cut(&self) -> bool {
+        self.karp_flatt_raw().is_some_and(|(_, low, high)| low < 0.0 || high > 1.0)
+    }
+
+    fn karp_flatt_raw(&self) -> Option<(f64, f64, f64)> {
+        let (value, speedup) = (self.karp_flatt?, self.speedup?);
+        let at = |s| stats::karp_flatt(s, self.cell.workers);
+        Some((value, at(speedup.ci_high)?, at(speedup.ci_low)?))
+    }
+
+    /// Whether, and how far, the speedup exceeds what its cell can reach:
+    /// the worker count p, and for CPU-bound work the logical cores too
+    /// (see [`CellStats::core_bound`]): p busy workers on fewer cores share
+    /// them. No scheduler exceeds that on a CPU-bound map; interference with
+    /// the baseline (another process, a backend's threads still running)
+    /// does, so such a speedup is suspect, not a result. The median alone
+    /// above the bound (efficiency above 100.5 %, see [`MEDIAN_EXCESS`])
+    /// counts: flagging only intervals wholly above it let a noisy
+    /// `2.4 [1.9, 9.2]` at p = 2 become a report's headline.
     pub fn speedup_above_workers(&self) -> Option<AboveWorkers> {
-        let p = self.cell.workers as f64;
+        let workers = self.cell.workers;
+        let by_cores = self.core_bound.is_some_and(|cores| cores < workers);
+        let limit = if by_cores { self.core_bound.unwrap_or(workers) } else { workers } as f64;
         let speedup = self.speedup?;
         // Rounding of `T1/Tp` alone (a speedup of exactly p computed as
         // 2.0000000000000004) is no excess.
-        if speedup.ci_low > p * (1.0 + 1e-9) {
-            Some(AboveWorkers::Interval)
-        } else if speedup.value > p * (1.0 + MEDIAN_EXCESS) {
-            Some(AboveWorkers::Median)
+        let above = if speedup.ci_low > limit * (1.0 + 1e-9) {
+            AboveWorkers::Interval
+        } else if speedup.value > limit * (1.0 + MEDIAN_EXCESS) {
+            AboveWorkers::Median
         } else {
-            None
-        }
+            return None;
+        };
+        Some(match (above, by_cores) {
+            (AboveWorkers::Interval, true) => AboveWorkers::IntervalCores,
+            (AboveWorkers::Median, true) => AboveWorkers::MedianCores,
+            (above, _) => above,
+        })
     }
 
     /// Whether the speedup is suspect: see [`CellStats::speedup_above_workers`].
@@ -110,21 +141,69 @@ impl CellStats {
 /// suspect would be a false alarm; `2.4 [1.9, 9.2]` at p = 2 is no chance.
 pub const MEDIAN_EXCESS: f64 = 0.005;
 
-/// How a suspect speedup exceeds its worker count p, the stronger evidence last.
+/// How a suspect speedup exceeds its worker count p, or the cores that
+/// bound a CPU-bound cell with more workers than cores, the stronger
+/// evidence last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum AboveWorkers {
     /// The median is above p, its interval reaches down to p or below.
     Median,
+    /// The median is above the logical cores (fewer than p), its interval
+    /// reaches down to them or below.
+    MedianCores,
     /// Even the interval's low end is above p.
     Interval,
+    /// Even the interval's low end is above the logical cores (fewer than p).
+    IntervalCores,
 }
 
 impl AboveWorkers {
+    /// Every kind, in order.
+    pub const ALL: [AboveWorkers; 4] =
+        [AboveWorkers::Median, AboveWorkers::MedianCores, AboveWorkers::Interval, AboveWorkers::IntervalCores];
+
     /// The mark a table or legend puts beside such a speedup.
     pub fn mark(self) -> &'static str {
         match self {
             AboveWorkers::Median => "median S > p",
+            AboveWorkers::MedianCores => "median S > cores",
             AboveWorkers::Interval => "S > p",
+            AboveWorkers::IntervalCores => "S > cores",
+        }
+    }
+
+    /// What the speedup exceeds: `p` or `cores`.
+    pub fn bound(self) -> &'static str {
+        match self {
+            AboveWorkers::Median | AboveWorkers::Interval => "p",
+            AboveWorkers::MedianCores | AboveWorkers::IntervalCores => "cores",
+        }
+    }
+
+    /// Whether even the interval's low end exceeds the bound.
+    pub fn whole_interval(self) -> bool {
+        matches!(self, AboveWorkers::Interval | AboveWorkers::IntervalCores)
+    }
+
+    /// The sentence a summary's legend gives for the mark.
+    pub fn explanation(self) -> &'static str {
+        match self {
+            AboveWorkers::Median => {
+                "**median S > p: suspect** marks a median speedup above its worker count (efficiency above \
+                 100.5%) whose interval reaches down to p"
+            }
+            AboveWorkers::Interval => {
+                "**S > p: suspect** marks a speedup above its worker count even at its interval's low end"
+            }
+            AboveWorkers::MedianCores => {
+                "**median S > cores: suspect** marks a median speedup of CPU-bound work above the machine's \
+                 logical cores (fewer than its workers, which share them) by more than 0.5%, its interval \
+                 reaching down to the cores"
+            }
+            AboveWorkers::IntervalCores => {
+                "**S > cores: suspect** marks a speedup of CPU-bound work above the machine's logical cores \
+                 (fewer than its workers, which share them) even at its interval's low end"
+            }
         }
     }
 }
@@ -143,6 +222,23 @@ pub struct Series {
     pub fits: Vec<Fit>,
     /// Why a model was not fitted, one sentence per model left out.
     pub not_fitted: Vec<String>,
+    /// The worker counts (up to `fit_max_workers`) whose speedups are
+    /// suspect ([`CellStats::speedup_above_workers`]) and were therefore
+    /// left out of the fits: a model fitted to non-results would pass them
+    /// on as a clean serial fraction.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub suspect_left_out: Vec<usize>,
+}
+
+impl Series {
+    /// `" (suspect speedups at p = 4, 8 left out)"`, or nothing when none were.
+    pub fn left_out_note(&self) -> String {
+        if self.suspect_left_out.is_empty() {
+            return String::new();
+        }
+        let at: Vec<String> = self.suspect_left_out.iter().map(ToString::to_string).collect();
+        format!(" (suspect speedups at p = {} left out)", at.join(", "))
+    }
 }
 
 impl Series {
@@ -270,22 +366,29 @@ pub fn analyze(experiment: &Experiment, samples: &[Sample], logical_cores: usize
             overhead_per_task_ns: overhead.filter(|_| defined),
             oversubscribed: cell.workers > logical_cores,
             speedup_spread,
+            core_bound: experiment.workload.is_cpu_bound().then_some(logical_cores),
         });
     }
 
     for stats in &cell_stats {
         let (Some(above), Some(s)) = (stats.speedup_above_workers(), stats.speedup) else { continue };
-        let how = match above {
-            AboveWorkers::Interval => "even at the interval's low end",
-            AboveWorkers::Median => "at the median (efficiency above 100.5%)",
+        let how = match (above.whole_interval(), above.bound()) {
+            (true, _) => "even at the interval's low end",
+            (false, "p") => "at the median (efficiency above 100.5%)",
+            (false, _) => "at the median (by more than 0.5%)",
+        };
+        let bound = match (above.bound(), stats.core_bound) {
+            ("cores", Some(cores)) => {
+                format!("the machine's {cores} logical core(s), which its {} busy workers share,", stats.cell.workers)
+            }
+            _ => format!("its {} worker(s)", stats.cell.workers),
         };
         warnings.push(format!(
-            "{}: speedup {} exceeds its {} worker(s) {how}: suspect, not a result \
+            "{}: speedup {} exceeds {bound} {how}: suspect, not a result \
              (something slowed the sequential baseline: another process, or threads of a backend measured \
              before it still running)",
             stats.cell,
             stats::precision::interval(s.value, s.ci_low, s.ci_high),
-            stats.cell.workers
         ));
     }
     let worker_counts = experiment.workers.as_slice();
@@ -336,12 +439,19 @@ fn fitted_series(experiment: &Experiment, cells: &[CellStats], fit_max_workers: 
         .filter(|backend| backend.is_parallel())
         .map(|&backend| {
             let chunk = representative_chunk(experiment, backend);
-            let points: Vec<(f64, f64)> = speedup_points(cells, backend, chunk)
+            let in_range = |c: &&CellStats| {
+                c.cell.backend == backend && c.cell.chunk == chunk && c.cell.workers <= fit_max_workers
+            };
+            let suspect_left_out: Vec<usize> =
+                cells.iter().filter(in_range).filter(|c| c.speedup_exceeds_workers()).map(|c| c.cell.workers).collect();
+            let results: Vec<CellStats> =
+                cells.iter().filter(in_range).filter(|c| !c.speedup_exceeds_workers()).cloned().collect();
+            let points: Vec<(f64, f64)> = speedup_points(&results, backend, chunk)
                 .into_iter()
-                .filter(|(workers, _)| *workers <= fit_max_workers as f64)
                 .map(|(workers, speedup)| (workers, speedup.value))
                 .collect();
-            let mut series = Series { backend, chunk, fit_max_workers, fits: Vec::new(), not_fitted: Vec::new() };
+            let mut series =
+                Series { backend, chunk, fit_max_workers, fits: Vec::new(), not_fitted: Vec::new(), suspect_left_out };
             // Amdahl's law is about a fixed problem, Gustafson's about one
             // that grows with p; the USL describes either.
             let models =
@@ -354,10 +464,11 @@ fn fitted_series(experiment: &Experiment, cells: &[CellStats], fit_max_workers: 
                     series.not_fitted.push(format!(
                         "{model} not fitted: it needs speedups at {needed} or more worker counts 1 < p ≤ \
                          {fit_max_workers} ({} parameter(s) + {SPARE_FIT_POINTS}; every model has S(1) = 1), \
-                         this series has {} ({})",
+                         this series has {} ({}){}",
                         model.param_names().len(),
                         workers.len(),
-                        if workers.is_empty() { "none".to_owned() } else { workers.join(", ") }
+                        if workers.is_empty() { "none".to_owned() } else { workers.join(", ") },
+                        series.left_out_note()
                     ));
                     continue;
                 }
@@ -543,7 +654,8 @@ mod tests {
         assert!(!on_two_cores.warnings.iter().any(|w| w.contains("fits include oversubscribed")));
         // Asked for explicitly, oversubscribed points are fitted, with a warning.
         let explicit = Experiment { fit_max_workers: Some(4), ..experiment.clone() };
-        let oversubscribed = analyze(&explicit, &samples(&explicit, |p| p), 2);
+        // (Busy work on 2 cores: S = p beyond them would be suspect, and left out.)
+        let oversubscribed = analyze(&explicit, &samples(&explicit, |p| p.min(1.9)), 2);
         assert_eq!(oversubscribed.series[0].fits.len(), 1);
         assert!(oversubscribed.warnings.iter().any(|w| w.contains("fits include oversubscribed")));
     }
@@ -614,6 +726,69 @@ mod tests {
         assert!(speedup.value > 2.0 && speedup.ci_low < 2.0, "{speedup:?}");
         assert_eq!(stats.speedup_above_workers(), None, "{speedup:?}");
         assert_eq!(at(1.0 / 3.0 * 1.5), None);
+    }
+
+    /// S = 3.7 at p = 4 on 2 cores was reported as a result: only p bounded
+    /// the speedup. Busy work cannot beat the cores; sleeping work can.
+    #[test]
+    fn a_cpu_bound_speedup_above_the_cores_is_suspect_a_sleeping_one_is_not() {
+        let config = |workload: &str| {
+            testing::experiment(&format!(
+                "(experiments: [(name: \"t\", workload: {workload}, inputs: Count(1000), \
+                 workers: [1, 2, 4], repetitions: 5, backends: [Sequential, Pool])])"
+            ))
+        };
+        let speedup = |p: f64| if p > 2.0 { 3.7 } else { p * 0.98 };
+        for workload in ["Spin(duration_us: 500)", "Square", "SpinIters(iterations: 10)"] {
+            let experiment = config(workload);
+            let analysis = analyze(&experiment, &samples(&experiment, speedup), 2);
+            let at_four = analysis.cells.iter().find(|c| c.cell.workers == 4).unwrap();
+            assert_eq!(at_four.speedup_above_workers(), Some(AboveWorkers::IntervalCores), "{workload}");
+            assert_eq!(AboveWorkers::IntervalCores.mark(), "S > cores");
+            assert!(
+                analysis.warnings.iter().any(|w| w.contains("exceeds the machine's 2 logical core(s)")),
+                "{workload}: {:?}",
+                analysis.warnings
+            );
+            let at_two = analysis.cells.iter().find(|c| c.cell.workers == 2).unwrap();
+            assert_eq!(at_two.speedup_above_workers(), None);
+            // On 8 cores the same speedup at p = 4 is a result.
+            let roomy = analyze(&experiment, &samples(&experiment, speedup), 8);
+            assert!(roomy.cells.iter().all(|c| c.speedup_above_workers().is_none()), "{workload}");
+        }
+        // Sleepers overlap beyond the cores (the seed tutorial's 16 on 2 cores reach S ≈ 10).
+        for workload in ["Sleep(duration_us: 5000)", "Command(program: \"true\", args: [])"] {
+            let experiment = config(workload);
+            let analysis = analyze(&experiment, &samples(&experiment, speedup), 2);
+            assert!(analysis.cells.iter().all(|c| c.speedup_above_workers().is_none()), "{workload}");
+        }
+    }
+
+    /// Every point S = 1.05·p is suspect, yet Amdahl and USL were fitted to
+    /// them and reported as clean numbers (s = 0.0000 ± 0.0034).
+    #[test]
+    fn fits_use_only_speedups_that_are_not_suspect() {
+        let experiment = testing::experiment(
+            "(experiments: [(name: \"t\", workload: Spin(duration_us: 500), inputs: Count(1000), \
+             workers: [1, 2, 3, 4, 5, 6], repetitions: 3, backends: [Sequential, Pool])])",
+        );
+        let all_suspect = analyze(&experiment, &samples(&experiment, |p| if p > 1.0 { 1.05 * p } else { 1.0 }), 8);
+        let series = &all_suspect.series[0];
+        assert!(series.fits.is_empty(), "{:?}", series.fits);
+        assert_eq!(series.suspect_left_out, [2, 3, 4, 5, 6]);
+        assert!(
+            series.not_fitted.iter().all(|r| r.ends_with("(suspect speedups at p = 2, 3, 4, 5, 6 left out)")),
+            "{:?}",
+            series.not_fitted
+        );
+        // One suspect point among Amdahl ones (s = 0.1): the fit is made from
+        // the others and still finds s = 0.1.
+        let amdahl = |p: f64| if p == 4.0 { 4.5 } else { 1.0 / (0.1 + 0.9 / p) };
+        let one_suspect = analyze(&experiment, &samples(&experiment, amdahl), 8);
+        let series = &one_suspect.series[0];
+        assert_eq!(series.suspect_left_out, [4]);
+        let fit = series.fits.iter().find(|f| f.model == Model::Amdahl).unwrap();
+        assert!((fit.params[0].value - 0.1).abs() < 0.002, "{:?}", fit.params);
     }
 
     #[test]

@@ -20,6 +20,7 @@ use crate::machine::Machine;
 use crate::measure::Cell;
 use crate::redraw::{load, overlay_series};
 use crate::report::charts::{self, Canvas, Format, SpeedupChart};
+use crate::report::figures::busy_notes;
 use crate::report::ExperimentReport;
 use crate::stats::compare::{compare, Comparison, PValueMethod};
 use crate::stats::precision::{interval, seconds_interval};
@@ -402,11 +403,12 @@ pub fn compare_dirs(
     // Its files would be mixed into that report, which a rerun of the
     // experiment then moves aside or deletes with its own.
     if let Some(file) = crate::run::measured_file(out) {
-        anyhow::bail!(
+        return Err(sweep::exit::Usage(format!(
             "{} is an experiment's report directory (it holds {file}): the comparison is not written into it; \
              choose another --out",
             out.display()
-        );
+        ))
+        .into());
     }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     for ((run_a, run_b), comparison) in pairs.iter().zip(&comparisons) {
@@ -424,24 +426,7 @@ pub fn compare_dirs(
         text.push_str(&section);
         text.push('\n');
         if !comparison.cells.is_empty() && run_a.report.experiment.workers.as_slice().len() >= 2 {
-            let labels = [names.0.to_owned(), names.1.to_owned()];
-            let reports = [&run_a.report, &run_b.report];
-            let chart = SpeedupChart {
-                title: format!("Speedup, {} against {} — {name}", names.1, names.0),
-                caption: format!(
-                    "{name} — {}, {}; marker shape: run, colour: backend.",
-                    run_a.report.experiment.workload, run_a.report.experiment.inputs
-                ),
-                notes: vec![
-                    format!("{}: {}", names.0, run_a.report.machine.caption()),
-                    format!("{}: {}", names.1, run_b.report.machine.caption()),
-                ],
-                series: overlay_series(&reports, &labels),
-                fits: Vec::new(),
-                max_cores: (run_a.report.machine.logical_cores == run_b.report.machine.logical_cores)
-                    .then_some(run_a.report.machine.logical_cores),
-                weak: run_a.report.experiment.inputs.is_weak(),
-            };
+            let chart = overlay_chart(&run_a.report, &run_b.report, names);
             for format in formats {
                 let path = out.join(format!("{name}-speedup")).with_extension(format.extension());
                 charts::draw_speedup(&path, &chart, &Canvas::default())
@@ -470,6 +455,30 @@ pub fn compare_dirs(
     std::fs::write(&markdown_path, &text).with_context(|| format!("writing {}", markdown_path.display()))?;
     written.push(markdown_path);
     Ok((text, written))
+}
+
+/// The speedup chart of experiment `a` overlaid with `b`, the runs named
+/// `names`: each run's suspect speedups marked in its series' legend and its
+/// busy-machine warnings in the small print, as on its own charts.
+fn overlay_chart(a: &ExperimentReport, b: &ExperimentReport, names: (&str, &str)) -> SpeedupChart {
+    let name = a.experiment.name.as_str();
+    let labels = [names.0.to_owned(), names.1.to_owned()];
+    SpeedupChart {
+        title: format!("Speedup, {} against {} — {name}", names.1, names.0),
+        caption: format!(
+            "{name} — {}, {}; marker shape: run, colour: backend.",
+            a.experiment.workload, a.experiment.inputs
+        ),
+        notes: busy_notes(a, Some(names.0))
+            .into_iter()
+            .chain(busy_notes(b, Some(names.1)))
+            .chain([format!("{}: {}", names.0, a.machine.caption()), format!("{}: {}", names.1, b.machine.caption())])
+            .collect(),
+        series: overlay_series(&[a, b], &labels),
+        fits: Vec::new(),
+        max_cores: (a.machine.logical_cores == b.machine.logical_cores).then_some(a.machine.logical_cores),
+        weak: a.experiment.inputs.is_weak(),
+    }
 }
 
 #[cfg(test)]
@@ -581,5 +590,30 @@ mod tests {
         b.status = crate::report::RunStatus::Interrupted;
         let text = markdown(&compare_reports(&b, &a, Threshold::default()), ("A", "B"));
         assert!(text.contains("**Warning about A**: the run was interrupted: partial data"), "{text}");
+    }
+
+    /// The overlay chart dropped the suspect marks and busy-machine
+    /// warnings each run's own chart carries.
+    #[test]
+    fn the_overlay_chart_keeps_each_run_s_suspect_marks_and_warnings() {
+        let experiment = crate::testing::experiment(
+            "(experiments: [(name: \"t\", workload: Square, inputs: Count(100), workers: [1, 2, 4], \
+             repetitions: 5, backends: [Sequential, Pool])])",
+        );
+        let clean = crate::testing::report(experiment.clone(), 8, |cell| 1.0 / cell.workers as f64);
+        // S = 1.05·p: above p everywhere, and measured on a busy machine.
+        let mut suspect = crate::testing::report(experiment, 8, |cell| {
+            if cell.workers == 1 && !cell.backend.is_parallel() {
+                1.0
+            } else {
+                1.0 / (1.05 * cell.workers as f64)
+            }
+        });
+        suspect.conditions.foreign_cpu = Some(0.98);
+        let chart = overlay_chart(&clean, &suspect, ("A", "B"));
+        let labels: Vec<&str> = chart.series.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels, ["pool — A", "pool — B — SUSPECT: S > p at p = 1, 2, 4"]);
+        assert!(chart.notes[0].starts_with("WARNING (B): "), "{:?}", chart.notes);
+        assert!(!chart.notes.iter().any(|n| n.starts_with("WARNING (A)")), "{:?}", chart.notes);
     }
 }

@@ -143,6 +143,11 @@ fn default_warmup() -> u32 {
 #[serde(try_from = "String", into = "String")]
 pub struct ExperimentName(String);
 
+/// The longest experiment name: file names have at most 255 bytes on the
+/// usual file systems, and the longest the harness derives from a name,
+/// `.<name>-speedup.<ext>.<pid>.tmp`, adds up to about 30.
+pub const MAX_NAME_BYTES: usize = 200;
+
 impl ExperimentName {
     /// The name as a string slice.
     pub fn as_str(&self) -> &str {
@@ -161,6 +166,15 @@ impl TryFrom<String> for ExperimentName {
             Err(format!(
                 "`name` {name:?} must use only letters, digits, `-`, `_` and `.` \
                  (it names the report directory)"
+            ))
+        } else if name.len() > MAX_NAME_BYTES {
+            // Found only when the directory was created, it failed the run
+            // (1) and left an empty directory behind.
+            Err(format!(
+                "`name` is {} characters long, more than {MAX_NAME_BYTES}: it names the report directory and \
+                 `compare`'s chart files (`<name>-speedup.png`, and their temporary files), and a file name may \
+                 have at most 255 bytes",
+                name.len()
             ))
         } else if name.starts_with('.') {
             // As a directory under --out, `.` is the run's own directory,
@@ -674,6 +688,17 @@ pub enum ConfigError {
         /// The I/O error.
         reason: std::io::Error,
     },
+    /// The file is larger than any experiment file (sweep's bound for its
+    /// specs, [`sweep::spec::MAX_SPEC_BYTES`]): not one, or an endless
+    /// stream such as `/dev/zero`, which used to be read until memory ran out.
+    #[error(
+        "cannot read {path}: it is larger than {} MiB, far more than an experiment file needs; is it the right file?",
+        sweep::spec::MAX_SPEC_BYTES >> 20
+    )]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
     /// The file is not valid RON for the schema, or a value is out of range.
     #[error("{path}:{line}:{column}: {message}")]
     Syntax {
@@ -699,8 +724,18 @@ pub enum ConfigError {
 impl Plan {
     /// Reads, parses and validates the experiment file at `path`.
     pub fn load(path: &Path) -> Result<Plan, ConfigError> {
-        let text =
-            std::fs::read_to_string(path).map_err(|reason| ConfigError::Read { path: path.to_owned(), reason })?;
+        use std::io::Read;
+        let read = |reason| ConfigError::Read { path: path.to_owned(), reason };
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)
+            .and_then(|file| file.take(sweep::spec::MAX_SPEC_BYTES + 1).read_to_end(&mut bytes))
+            .map_err(read)?;
+        if bytes.len() as u64 > sweep::spec::MAX_SPEC_BYTES {
+            return Err(ConfigError::TooLarge { path: path.to_owned() });
+        }
+        let text = String::from_utf8(bytes).map_err(|error| {
+            read(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not UTF-8 text: {error}")))
+        })?;
         Plan::parse(&text, path)
     }
 

@@ -14,7 +14,7 @@ use crate::config::Experiment;
 use crate::machine::{Conditions, Machine};
 use crate::measure::{Cell, Sample};
 use crate::report::charts::{self, Canvas, Format, MeasuredPoint, MeasuredSeries, SpeedupChart, Style};
-use crate::report::figures::{backend_style, Figures};
+use crate::report::figures::{backend_style, busy_notes, suspect_label, suspect_marks, Figures};
 use crate::report::json::FILE_NAME as RESULTS;
 use crate::report::latex::Latex;
 use crate::report::markdown::Summary;
@@ -331,12 +331,13 @@ pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<P
 fn refuse_another_run(target: &Path, source: &Path) -> anyhow::Result<()> {
     let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
     if let Some(file) = crate::run::measured_file(target).filter(|_| !same(target, source)) {
-        anyhow::bail!(
+        return Err(sweep::exit::Usage(format!(
             "{} holds the results of another run (its own {file}); redrawing {} there would replace that run's \
              report with one that does not describe them. Choose another --out",
             target.display(),
             source.display()
-        );
+        ))
+        .into());
     }
     Ok(())
 }
@@ -380,8 +381,11 @@ pub fn overlay_series(reports: &[&ExperimentReport], labels: &[String]) -> Vec<M
             if points.is_empty() {
                 continue;
             }
+            // Each run's suspect speedups stay marked on the overlay, as on its own chart.
+            let suspect =
+                suspect_label(&suspect_marks(&report.analysis, backend, representative_chunk(experiment, backend)));
             series.push(MeasuredSeries {
-                label: format!("{backend} — {label}"),
+                label: format!("{backend} — {label}{suspect}"),
                 points,
                 style: Style { color: backend_style(backend).color, marker: index },
             });
@@ -418,31 +422,8 @@ fn draw_machines(
     canvas: &Canvas,
 ) -> anyhow::Result<Vec<PathBuf>> {
     let name = reports[0].experiment.name.as_str();
-    let weak = reports.iter().all(|r| r.experiment.inputs.is_weak());
-    let notes: Vec<String> =
-        reports.iter().zip(labels).map(|(r, label)| format!("{label}: {}.", r.machine.caption())).collect();
-    let hosts: std::collections::BTreeSet<&str> = reports.iter().map(|r| r.machine.hostname.as_str()).collect();
-    let what = if hosts.len() == reports.len() { "machines" } else { "runs" };
-    let cores: std::collections::BTreeSet<usize> = reports.iter().map(|r| r.machine.logical_cores).collect();
-    let mut notes = notes;
-    if let Some(note) = oversubscription_note(reports, labels) {
-        notes.insert(0, note);
-    }
-    let chart = SpeedupChart {
-        title: format!("Speedup on {} {what} — {name}", reports.len()),
-        caption: format!(
-            "{name} — {}, {}; marker shape: {}, colour: backend.",
-            reports[0].experiment.workload,
-            reports[0].experiment.inputs,
-            what.trim_end_matches('s')
-        ),
-        notes,
-        series: overlay_series(reports, labels),
-        fits: Vec::new(),
-        // Machines with different core counts share no shaded region.
-        max_cores: if cores.len() == 1 { cores.into_iter().next() } else { None },
-        weak,
-    };
+    let chart = machines_chart(reports, labels);
+    let what = machines_or_runs(reports);
     write_whole(dir, |staging| {
         let mut written = Vec::new();
         for format in formats {
@@ -458,6 +439,53 @@ fn draw_machines(
         }
         Ok(written)
     })
+}
+
+/// What the reports are called on their overlay: "machines" when each is
+/// of another host, "runs" otherwise.
+fn machines_or_runs(reports: &[&ExperimentReport]) -> &'static str {
+    let hosts: std::collections::BTreeSet<&str> = reports.iter().map(|r| r.machine.hostname.as_str()).collect();
+    if hosts.len() == reports.len() {
+        "machines"
+    } else {
+        "runs"
+    }
+}
+
+/// The speedup chart of one experiment from several runs (see
+/// [`draw_machines`]): each run's suspect speedups marked in its series'
+/// legend and its busy-machine warnings in the small print, as on its own
+/// charts.
+fn machines_chart(reports: &[&ExperimentReport], labels: &[String]) -> SpeedupChart {
+    let name = reports[0].experiment.name.as_str();
+    let weak = reports.iter().all(|r| r.experiment.inputs.is_weak());
+    let notes: Vec<String> =
+        reports.iter().zip(labels).map(|(r, label)| format!("{label}: {}.", r.machine.caption())).collect();
+    let what = machines_or_runs(reports);
+    let cores: std::collections::BTreeSet<usize> = reports.iter().map(|r| r.machine.logical_cores).collect();
+    let mut notes = notes;
+    if let Some(note) = oversubscription_note(reports, labels) {
+        notes.insert(0, note);
+    }
+    // Each run's busy-machine warnings, first, as on its own charts.
+    let busy: Vec<String> =
+        reports.iter().zip(labels).flat_map(|(report, label)| busy_notes(report, Some(label))).collect();
+    notes.splice(0..0, busy);
+    SpeedupChart {
+        title: format!("Speedup on {} {what} — {name}", reports.len()),
+        caption: format!(
+            "{name} — {}, {}; marker shape: {}, colour: backend.",
+            reports[0].experiment.workload,
+            reports[0].experiment.inputs,
+            what.trim_end_matches('s')
+        ),
+        notes,
+        series: overlay_series(reports, labels),
+        fits: Vec::new(),
+        // Machines with different core counts share no shaded region.
+        max_cores: if cores.len() == 1 { cores.into_iter().next() } else { None },
+        weak,
+    }
 }
 
 #[cfg(test)]
@@ -476,6 +504,31 @@ mod tests {
         let note = oversubscription_note(&[&laptop, &server], &labels).unwrap();
         assert!(note.ends_with(": laptop beyond p = 2."), "{note}");
         assert_eq!(oversubscription_note(&[&laptop, &laptop], &labels), None, "one core count: the shading shows it");
+    }
+
+    /// `report A B --out C` drew `machines-speedup` without the suspect
+    /// marks and busy-machine warnings of each run's own charts.
+    #[test]
+    fn the_machines_chart_keeps_each_run_s_suspect_marks_and_warnings() {
+        let experiment = crate::testing::experiment(
+            "(experiments: [(name: \"t\", workload: Square, inputs: Count(100), workers: [1, 2, 4], \
+             repetitions: 5, backends: [Sequential, Pool])])",
+        );
+        let mut busy = crate::testing::report(experiment.clone(), 8, |cell| 1.0 / cell.workers as f64);
+        busy.conditions.foreign_cpu = Some(0.98);
+        let suspect = crate::testing::report(experiment, 8, |cell| {
+            if cell.backend.is_parallel() && cell.workers == 4 {
+                0.2
+            } else {
+                1.0 / cell.workers as f64
+            }
+        });
+        let labels = ["one".to_owned(), "two".to_owned()];
+        let chart = machines_chart(&[&busy, &suspect], &labels);
+        let legend: Vec<&str> = chart.series.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(legend, ["pool — one", "pool — two — SUSPECT: S > p at p = 4"]);
+        assert!(chart.notes[0].starts_with("WARNING (one): "), "{:?}", chart.notes);
+        assert_eq!(chart.notes.iter().filter(|n| n.starts_with("WARNING")).count(), 1, "{:?}", chart.notes);
     }
 
     #[test]

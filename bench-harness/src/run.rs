@@ -69,6 +69,46 @@ pub fn measured_file(dir: &Path) -> Option<&'static str> {
     [json::FILE_NAME, crate::report::csv::FILE_NAME, STARTED_FILE].into_iter().find(|file| dir.join(file).is_file())
 }
 
+/// The entries of `dir` that make it someone else's directory rather than
+/// an experiment's report (finished or not): every entry when it holds no
+/// [`measured_file`], or `samples.csv` when that is the only one and its
+/// first line is not the harness's header (another tool's table, a note).
+/// Empty for a missing or empty directory and for a report of any
+/// experiment (whether it is this one's is [`check_nothing_lost`]'s
+/// question). The hidden files a stopped writer of the harness leaves (see
+/// [`crate::report::is_stale_write`]) are its own.
+pub fn foreign_files(dir: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut names: Vec<String> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| !crate::report::is_stale_write(name))
+        .collect();
+    names.sort();
+    match measured_file(dir) {
+        None => names,
+        Some(file) if file == crate::report::csv::FILE_NAME && !samples_header_is_ours(&dir.join(file)) => {
+            vec![file.to_owned()]
+        }
+        Some(_) => Vec::new(),
+    }
+}
+
+/// Whether the file at `path` starts with the header row a [`SampleLog`]
+/// writes, or is empty (a run killed before the header was written).
+/// Reads the first line only: the file may be anything.
+fn samples_header_is_ours(path: &Path) -> bool {
+    use std::io::BufRead;
+    let header = crate::report::csv::HEADER.join(",");
+    let Ok(file) = std::fs::File::open(path) else { return false };
+    let mut first = String::new();
+    let limit = header.len() as u64 + 2;
+    match std::io::BufReader::new(std::io::Read::take(file, limit)).read_line(&mut first) {
+        Ok(_) => first.is_empty() || first.trim_end() == header,
+        Err(_) => false,
+    }
+}
+
 /// The contents of [`STARTED_FILE`].
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 struct Started {
@@ -186,6 +226,18 @@ pub fn check_nothing_lost(
 ) -> anyhow::Result<()> {
     for experiment in experiments {
         let dir = out_dir.join(experiment.name.as_str());
+        let foreign = foreign_files(&dir);
+        if !foreign.is_empty() {
+            return Err(sweep::exit::Usage(format!(
+                "{} holds {} that bench-harness did not write ({}); it is no report of {:?}, and a run would \
+                 write its report over them: move them, or give another --out (nothing was changed)",
+                dir.display(),
+                sweep::output::counted(foreign.len(), "file"),
+                foreign.join(", "),
+                experiment.name.as_str()
+            ))
+            .into());
+        }
         let kept = kept_report(out_dir, experiment.name.as_str());
         let csv = dir.join(crate::report::csv::FILE_NAME);
         // Rows after the header; a last row cut short counts too: it was measured.

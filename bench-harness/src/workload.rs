@@ -182,6 +182,23 @@ impl Workload {
         Ok(())
     }
 
+    /// Whether every input keeps a core busy for its whole time, so that p
+    /// workers on c cores cannot run faster than `min(p, c)` times the
+    /// sequential loop. `Sleep` idles: the seed tutorial's sleeping tasks
+    /// legitimately reach S ≈ 10 with 16 workers on 2 cores. A command or a
+    /// registered function is the user's code and may wait just as well (a
+    /// sleep, the disk, the network), so neither is held to the cores.
+    pub fn is_cpu_bound(&self) -> bool {
+        match self {
+            Workload::Spin { .. }
+            | Workload::SpinIters { .. }
+            | Workload::Square
+            | Workload::Skewed { .. }
+            | Workload::MemoryBound { .. } => true,
+            Workload::Sleep { .. } | Workload::Command { .. } | Workload::Named(_) => false,
+        }
+    }
+
     /// Whether the result depends only on the input, so backends can be
     /// checked against the sequential reference (external commands may not be).
     pub fn is_deterministic(&self) -> bool {

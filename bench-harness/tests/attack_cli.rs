@@ -317,9 +317,19 @@ fn compare_never_writes_into_an_experiments_report() {
 
     let output =
         harness(&["compare", "reports/latest", "reports/latest", "--out", "reports/latest/compare"], root.path());
-    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    // An --out the command refuses is bad input (2), as other refused
+    // arguments are; it exited 1, "could not be carried out".
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("is an experiment's report directory"), "{}", stderr(&output));
     assert!(listing(&report) == before, "compare wrote into the experiment's report");
+
+    // So is a `report --out` that names another run's report directory.
+    let other = saved(&root.path().join("other"), "compare", "[1, 2]", |p| 2.0 / p.max(1) as f64);
+    let other_run = other.parent().unwrap().to_str().unwrap();
+    let output = harness(&["report", "reports/latest", "--out", other_run], root.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("holds the results of another run"), "{}", stderr(&output));
+    assert!(listing(&report) == before, "report wrote into the experiment's report");
 }
 
 /// A chart too small for its text failed the report, and left the `--out`
@@ -361,4 +371,27 @@ fn the_same_run_twice_is_refused_not_drawn_over_itself() {
         assert!(stderr(&output).contains("\"twice\""), "{args:?}: {}", stderr(&output));
         assert!(!root.path().join("drawn").exists(), "{args:?} wrote a report");
     }
+}
+
+/// A `report` stopped by SIGTERM while replacing a chart left its
+/// `.<chart>.<pid>.tmp` behind, and the next `report` removed only its
+/// staging directory. It removes both now; a hidden file of the user's
+/// stays.
+#[test]
+fn report_removes_the_temporary_files_a_stopped_report_left() {
+    let root = tempfile::tempdir().unwrap();
+    let report = saved(root.path(), "left", "[1, 2]", |p| 1.0 / p.max(1) as f64);
+    let output = harness(&["report", "run", "--format", "svg"], root.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let stale = [".speedup.png.4242.tmp", ".summary.md.77.tmp", ".speedup.svg.5.tmp"];
+    for name in stale {
+        std::fs::write(report.join(name), "half written").unwrap();
+    }
+    std::fs::write(report.join(".notes.1.tmp"), "mine").unwrap();
+    let output = harness(&["report", "run", "--format", "svg"], root.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    for name in stale {
+        assert!(!report.join(name).exists(), "{name} left behind");
+    }
+    assert_eq!(std::fs::read_to_string(report.join(".notes.1.tmp")).unwrap(), "mine");
 }

@@ -530,3 +530,85 @@ fn a_closed_standard_output_exits_one() {
         assert!(stderr(&output).contains("closed when the command started"), "{args:?}: {}", stderr(&output));
     }
 }
+
+/// An `--out/<name>/` that is not a report (notes, a chart, another tool's
+/// table under a report's file names) is refused before anything is
+/// measured, naming the files, and left as it was: a run used to replace
+/// them with exit 0 and keep no copy.
+#[test]
+fn a_directory_of_someone_else_s_files_is_refused_and_left_alone() {
+    let dir = with_config(TWO_EXPERIMENTS);
+    let mine = dir.path().join("results/second");
+    std::fs::create_dir_all(&mine).unwrap();
+    let files =
+        [("summary.md", "MY PRECIOUS NOTES\n"), ("summary.tex", "\\section{mine}\n"), ("speedup.png", "handmade")];
+    for (name, text) in files {
+        std::fs::write(mine.join(name), text).unwrap();
+    }
+    let output = harness(&["experiments.ron", "--only", "second", "--out", "results"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("holds 3 files that bench-harness did not write (speedup.png, summary.md, summary.tex)"),
+        "{message}"
+    );
+    for (name, text) in files {
+        assert_eq!(std::fs::read_to_string(mine.join(name)).unwrap(), text, "{name} changed");
+    }
+    assert!(!mine.join("samples.csv").exists() && !mine.join("started.json").exists(), "nothing was started");
+
+    // A samples.csv that is another tool's table (one line, counted as no
+    // sample) is no run of the harness either.
+    for (name, _) in files {
+        std::fs::remove_file(mine.join(name)).unwrap();
+    }
+    std::fs::write(mine.join("samples.csv"), "my data\n").unwrap();
+    let output = harness(&["experiments.ron", "--only", "second", "--out", "results"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("did not write (samples.csv)"), "{}", stderr(&output));
+    assert_eq!(std::fs::read_to_string(mine.join("samples.csv")).unwrap(), "my data\n");
+
+    // The experiment's own report is replaced by a rerun, as before, and a
+    // temporary file a stopped writer left is the harness's own.
+    std::fs::remove_file(mine.join("samples.csv")).unwrap();
+    let output = harness(&["experiments.ron", "--only", "second", "--out", "results"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    std::fs::write(mine.join(".speedup.png.4242.tmp"), "half a chart").unwrap();
+    let output = harness(&["experiments.ron", "--only", "second", "--out", "results"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+}
+
+/// `bench-harness /dev/zero` read until memory ran out; an experiment file
+/// is bounded as sweep bounds its specs (8 MiB), and more is bad input.
+#[test]
+fn an_endless_or_huge_experiment_file_is_refused_not_read_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = harness_command(&["/dev/zero", "--list"], dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("still reading /dev/zero after 60 s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut message = String::new();
+    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut message).unwrap();
+    assert_eq!(status.code(), Some(2), "{message}");
+    assert!(message.contains("cannot read /dev/zero: it is larger than 8 MiB"), "{message}");
+
+    // A file just over the bound, of valid RON comments, is refused too.
+    let big = format!("// {}\n", "x".repeat(8 << 20));
+    std::fs::write(dir.path().join("big.ron"), big).unwrap();
+    let output = harness(&["big.ron", "--list"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("larger than 8 MiB"), "{}", stderr(&output));
+}

@@ -221,6 +221,17 @@ fn a_name_starting_with_a_dot_is_refused_for_the_dot() {
     assert!(parse(&with_line("\"tiny\"", "\"v1.2\"")).is_ok(), "a dot inside a name is fine");
 }
 
+/// A 300-character name passed validation, then failed the run with
+/// "File name too long" (exit 1), leaving an empty directory behind.
+#[test]
+fn a_name_longer_than_a_file_name_may_be_is_refused_at_its_line() {
+    let long = "n".repeat(300);
+    let (line, _, message) = syntax_error(&with_line("\"tiny\"", &format!("{long:?}")));
+    assert_eq!(line, 4);
+    assert!(message.contains("`name` is 300 characters long, more than 200"), "{message}");
+    assert!(parse(&with_line("\"tiny\"", &format!("{:?}", "n".repeat(200)))).is_ok(), "200 fit");
+}
+
 #[test]
 fn duplicate_names_and_bad_workload_values_name_the_experiment() {
     let block = r#"(name: "tiny", workload: Square, inputs: Count(1), workers: [1],

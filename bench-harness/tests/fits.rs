@@ -143,3 +143,21 @@ fn fits_reach_the_bounded_least_squares_minimum() {
     assert!(at_bound >= 20, "only {at_bound} fits with a parameter at its bound");
     assert!(short.is_empty(), "{} of 250 fits stop short or do not converge:\n{}", short.len(), short.join("\n"));
 }
+
+/// Exact data fitted at a bound (linear speedup: Amdahl's s = 0, USL's
+/// a = b = 0) printed `s = 0.000000000000 ± 0.000000000000`: twelve
+/// decimals of rounding noise. Three significant digits, as an exact
+/// interior parameter gets (`s = 0.100`).
+#[test]
+fn an_exact_fit_at_a_bound_prints_no_rounding_noise() {
+    // Medians of T1/Tp: p to within the last bits, as the report computes them.
+    let linear: Vec<(f64, f64)> =
+        (1..=8).map(|p| (f64::from(p), f64::from(p) * (1.0 + f64::from(p % 3) * 1e-15))).collect();
+    for model in [Model::Amdahl, Model::Usl] {
+        let text = fit(model, &linear).unwrap().parameters_text();
+        assert!(!text.contains("0.000000"), "{model}: {text}");
+    }
+    let amdahl: Vec<(f64, f64)> =
+        (1..=8).map(|p| (f64::from(p), Model::Amdahl.speedup(&[0.1], f64::from(p)))).collect();
+    assert_eq!(fit(Model::Amdahl, &amdahl).unwrap().parameters_text(), "s = 0.100");
+}

@@ -128,12 +128,7 @@ pub fn figures(report: &ExperimentReport) -> Vec<Figure> {
         figures.push(Figure::Overhead(chart));
     }
     // A busy machine is flagged on the chart itself, not only in the summary.
-    let busy: Vec<String> = report
-        .conditions
-        .warnings(report.machine.logical_cores)
-        .into_iter()
-        .map(|warning| format!("WARNING: {warning}."))
-        .collect();
+    let busy = busy_notes(report, None);
     for figure in &mut figures {
         let notes = match figure {
             Figure::Speedup(chart) | Figure::Efficiency(chart) => &mut chart.notes,
@@ -143,6 +138,51 @@ pub fn figures(report: &ExperimentReport) -> Vec<Figure> {
         notes.splice(0..0, busy.iter().cloned());
     }
     figures
+}
+
+/// The small print that flags a busy machine on a chart of `report`:
+/// one `WARNING: …` line per warning, naming the run (`label`) on a chart
+/// that overlays several.
+pub fn busy_notes(report: &ExperimentReport, label: Option<&str>) -> Vec<String> {
+    let run = label.map_or_else(String::new, |label| format!(" ({label})"));
+    report
+        .conditions
+        .warnings(report.machine.logical_cores)
+        .into_iter()
+        .map(|warning| format!("WARNING{run}: {warning}."))
+        .collect()
+}
+
+/// The suspect speedups of `backend`'s series at `chunk`, stronger evidence
+/// first, as its legend entry lists them: each kind of mark with the
+/// worker counts it is at (`[(S > p, "8"), (median S > p, "4, 6")]`).
+pub fn suspect_marks(
+    analysis: &Analysis,
+    backend: BackendKind,
+    chunk: Option<ChunkSize>,
+) -> Vec<(AboveWorkers, String)> {
+    let suspect: Vec<(usize, AboveWorkers)> = analysis
+        .cells
+        .iter()
+        .filter(|c| c.cell.backend == backend && c.cell.chunk == chunk)
+        .filter_map(|c| Some((c.cell.workers, c.speedup_above_workers()?)))
+        .collect();
+    let at = |above: AboveWorkers| {
+        let at: Vec<String> =
+            suspect.iter().filter(|(_, a)| *a == above).map(|(workers, _)| workers.to_string()).collect();
+        (!at.is_empty()).then(|| at.join(", "))
+    };
+    AboveWorkers::ALL.into_iter().rev().filter_map(|above| Some((above, at(above)?))).collect()
+}
+
+/// The legend suffix of a series with suspect speedups (see
+/// [`suspect_marks`]): `" — SUSPECT: S > p at p = 8"`, or nothing.
+pub fn suspect_label(marks: &[(AboveWorkers, String)]) -> String {
+    if marks.is_empty() {
+        return String::new();
+    }
+    let marks: Vec<String> = marks.iter().map(|(above, at)| format!("{} at p = {at}", above.mark())).collect();
+    format!("{}SUSPECT: {}", MeasuredSeries::WARNING, marks.join("; "))
 }
 
 /// The colour and marker of a backend, the same on every chart.
@@ -192,37 +232,32 @@ fn speedup_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) ->
             let chunk = representative_chunk(experiment, backend);
             let mut label = series_label(experiment, backend);
             // A speedup above p is no result; the legend and the small print say so.
-            let suspect: Vec<(usize, AboveWorkers)> = analysis
-                .cells
-                .iter()
-                .filter(|c| c.cell.backend == backend && c.cell.chunk == chunk)
-                .filter_map(|c| Some((c.cell.workers, c.speedup_above_workers()?)))
-                .collect();
-            let at = |above: AboveWorkers| {
-                let at: Vec<String> =
-                    suspect.iter().filter(|(_, a)| *a == above).map(|(workers, _)| workers.to_string()).collect();
-                (!at.is_empty()).then(|| at.join(", "))
-            };
-            let (interval, median) = (at(AboveWorkers::Interval), at(AboveWorkers::Median));
-            if let Some(at) = &interval {
-                notes.push(format!(
-                    "SUSPECT: the {label} speedup at p = {at} exceeds p beyond its interval: not a result; \
-                     something slowed the sequential baseline (see the summary's warnings)."
-                ));
+            let found = suspect_marks(analysis, backend, chunk);
+            for (above, at) in &found {
+                let (bound, excess, it) = match above.bound() {
+                    "p" => ("p".to_owned(), "(efficiency above 100.5%)", "p"),
+                    _ => (
+                        format!(
+                            "the machine's {} logical cores (which its busy workers share)",
+                            analysis.logical_cores
+                        ),
+                        "by more than 0.5%",
+                        "them",
+                    ),
+                };
+                notes.push(if above.whole_interval() {
+                    format!(
+                        "SUSPECT: the {label} speedup at p = {at} exceeds {bound} beyond its interval: not a result; \
+                         something slowed the sequential baseline (see the summary's warnings)."
+                    )
+                } else {
+                    format!(
+                        "SUSPECT: the {label} median speedup at p = {at} exceeds {bound} {excess}, \
+                         its interval reaching down to {it}: not a result (see the summary's warnings)."
+                    )
+                });
             }
-            if let Some(at) = &median {
-                notes.push(format!(
-                    "SUSPECT: the {label} median speedup at p = {at} exceeds p (efficiency above 100.5%), \
-                     its interval reaching down to p: not a result (see the summary's warnings)."
-                ));
-            }
-            let marks: Vec<String> = [(AboveWorkers::Interval, interval), (AboveWorkers::Median, median)]
-                .into_iter()
-                .filter_map(|(above, at)| Some(format!("{} at p = {}", above.mark(), at?)))
-                .collect();
-            if !marks.is_empty() {
-                label = format!("{label}{}SUSPECT: {}", MeasuredSeries::WARNING, marks.join("; "));
-            }
+            label.push_str(&suspect_label(&found));
             MeasuredSeries {
                 label,
                 points: speedup_points(&analysis.cells, backend, chunk)
@@ -251,8 +286,10 @@ fn speedup_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) ->
         }
         if !series.fits.is_empty() {
             notes.push(format!(
-                "Fits (dashed) use the {} series' speedups at p ≤ {} and are drawn over that range only.",
-                series.backend, series.fit_max_workers
+                "Fits (dashed) use the {} series' speedups at p ≤ {}{} and are drawn over that range only.",
+                series.backend,
+                series.fit_max_workers,
+                series.left_out_note()
             ));
         }
     }

@@ -100,7 +100,9 @@ fn workers_part(workers: usize) -> String {
 fn suspect(above: AboveWorkers) -> &'static str {
     match above {
         AboveWorkers::Median => "median $S > p$: suspect",
+        AboveWorkers::MedianCores => "median $S >$ cores: suspect",
         AboveWorkers::Interval => "$S > p$: suspect",
+        AboveWorkers::IntervalCores => "$S >$ cores: suspect",
     }
 }
 

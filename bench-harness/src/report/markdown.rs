@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use super::{figures, format_seconds, ExperimentReport, Exporter, RunStatus};
 use crate::analysis::{AboveWorkers, CellStats};
-use crate::stats::precision::{interval, percent_interval, seconds_interval};
+use crate::stats::precision::{interval, interval_within, percent_interval, seconds_interval};
 
 /// The file name in a report directory.
 pub const FILE_NAME: &str = "summary.md";
@@ -138,6 +138,14 @@ fn write_report(out: &mut String, report: &ExperimentReport, figures: &[&str]) -
          as much as serial work, so it reads as a serial fraction only where the work per input dwarfs the \
          overhead per input; at p = 2 it is just 2/S − 1, the speedup in other words."
     )?;
+    if analysis.cells.iter().any(CellStats::karp_flatt_cut) {
+        writeln!(
+            out,
+            "\nA Karp–Flatt interval ending at exactly 0 (or 1) was cut there: the speedup's interval reaches \
+             above p (or below 1), and a serial fraction lies in [0, 1]. The digits are those the uncut interval \
+             supports."
+        )?;
+    }
     let marks: Vec<AboveWorkers> = {
         let mut marks: Vec<AboveWorkers> = analysis.cells.iter().filter_map(CellStats::speedup_above_workers).collect();
         marks.sort();
@@ -145,18 +153,7 @@ fn write_report(out: &mut String, report: &ExperimentReport, figures: &[&str]) -
         marks
     };
     if !marks.is_empty() {
-        let explained: Vec<&str> = marks
-            .iter()
-            .map(|above| match above {
-                AboveWorkers::Median => {
-                    "**median S > p: suspect** marks a median speedup above its worker count (efficiency above \
-                     100.5%) whose interval reaches down to p"
-                }
-                AboveWorkers::Interval => {
-                    "**S > p: suspect** marks a speedup above its worker count even at its interval's low end"
-                }
-            })
-            .collect();
+        let explained: Vec<&str> = marks.iter().map(|above| above.explanation()).collect();
         writeln!(
             out,
             "\n{}. A CPU-bound map cannot do that; a disturbed baseline can. Those rows are not results: \
@@ -214,6 +211,19 @@ fn write_report(out: &mut String, report: &ExperimentReport, figures: &[&str]) -
             for reason in &series.not_fitted {
                 writeln!(out, "| {label} | — | {reason} | | | |")?;
             }
+        }
+        let left_out: Vec<String> = analysis
+            .series
+            .iter()
+            .filter(|series| !series.suspect_left_out.is_empty())
+            .map(|series| format!("{}{}", series.label(experiment.chunk_sizes.len() > 1), series.left_out_note()))
+            .collect();
+        if !left_out.is_empty() {
+            writeln!(
+                out,
+                "\nThe fits use only speedups that are results: suspect ones are no data for a model. Left out: {}.",
+                left_out.join("; ")
+            )?;
         }
     }
 
@@ -311,7 +321,7 @@ fn cell_row(stats: &CellStats) -> String {
         optional(stats.speedup_spread, |s| format!("{:.1}%", s * 100.0)),
         optional(stats.efficiency_estimate(), |e| percent_interval(e.value, e.ci_low, e.ci_high)),
         optional(stats.overhead_per_task_ns, |o| seconds_interval(o.value * 1e-9, o.ci_low * 1e-9, o.ci_high * 1e-9)),
-        optional(stats.karp_flatt_estimate(), |e| interval(e.value, e.ci_low, e.ci_high)),
+        optional(stats.karp_flatt_estimate(), |e| interval_within(e.value, e.ci_low, e.ci_high, 0.0, 1.0)),
         stats.outliers.total(),
     )
 }
@@ -325,7 +335,10 @@ mod tests {
     use super::*;
     use crate::testing::{experiment, report};
 
-    const TEXT: &str = "(experiments: [(name: \"scan\", description: Some(\"A scan.\"), workload: Square, \
+    // Sleeping work: S = 4 with 4 workers on 2 cores is a result for it,
+    // where busy work would be marked suspect (above the cores).
+    const TEXT: &str = "(experiments: [(name: \"scan\", description: Some(\"A scan.\"), \
+                        workload: Sleep(duration_us: 10), \
                         inputs: Count(100), workers: [1, 2, 4], repetitions: 5, \
                         backends: [Sequential, Pool])])";
 
@@ -345,7 +358,7 @@ mod tests {
             "| load average (1, 5, 15 min) before | not readable |",
             // Every figure to the digits its interval supports: the overhead's ±20 µs leaves no decimal.
             "| sequential | 1 | — | 1.0020 [1.0000, 1.0040] s | 1 (baseline T1) | — | — | — | — | 0 |",
-            "| pool | 2 | auto | 501.0 [500.0, 502.0] ms | 2.000 [1.994, 2.006] | 0.0% | 100.00 [99.70, 100.30]% | 0 [-20, 20] µs | 0.0000 [-0.0030, 0.0030] | 0 |",
+            "| pool | 2 | auto | 501.0 [500.0, 502.0] ms | 2.000 [1.994, 2.006] | 0.0% | 100.00 [99.70, 100.30]% | 0 [-20, 20] µs | 0.0000 [0.0000, 0.0030] | 0 |",
             "| pool | 4† | auto | 250.5 [250.0, 251.0] ms | 4.000 [3.988, 4.012] | 0.0% | 100.00 [99.70, 100.30]% | — | — | 0 |",
             "| pool | — | Amdahl not fitted: it needs speedups at 3 or more worker counts 1 < p ≤ 2 (1 parameter(s) + 2; every model has S(1) = 1), this series has 1 (2) | | | |",
             "- oversubscribed: 4 worker(s) exceed the machine's 2 logical cores; those threads share cores (hollow markers on charts)",
@@ -356,6 +369,8 @@ mod tests {
         assert!(!markdown.contains("## Outliers"), "no cell has outliers");
         assert!(!markdown.contains("Interrupted"));
         assert!(markdown.contains("at p = 2 it is just 2/S − 1"), "{markdown}");
+        // The Karp–Flatt interval reached -0.0030, below any serial fraction.
+        assert!(markdown.contains("A Karp–Flatt interval ending at exactly 0 (or 1) was cut there"), "{markdown}");
         assert!(!markdown.contains("suspect") && !markdown.contains("Granularity bound"), "{markdown}");
 
         report.status = RunStatus::Interrupted;

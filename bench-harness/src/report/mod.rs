@@ -245,13 +245,39 @@ impl Drop for CreatedDirs {
 /// Staging directories are named `.bench-harness-writing…`.
 const STAGING_PREFIX: &str = ".bench-harness-writing";
 
-/// Removes staging directories a killed writer left in `dir`. Callers hold
-/// the directory's lock, so no other writer is using one.
+/// Whether `name` is what a writer of the harness stopped midway leaves in
+/// a report directory: a staging directory ([`write_whole`]) or the hidden
+/// temporary file of a file being replaced ([`replace_file`]:
+/// `.<name>.<pid>.tmp`).
+pub fn is_stale_write(name: &str) -> bool {
+    name.starts_with(STAGING_PREFIX) || replaced_by(name).is_some()
+}
+
+/// The file that `name`, a temporary file of [`replace_file`]
+/// (`.<file>.<pid>.tmp`), was to replace.
+fn replaced_by(name: &str) -> Option<&str> {
+    let stem = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (file, pid) = stem.rsplit_once('.')?;
+    (!file.is_empty() && !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit())).then_some(file)
+}
+
+/// Removes what a killed writer left in `dir`: staging directories, and
+/// the temporary files of files it was replacing (a `report` stopped by a
+/// signal dies where it is, in the middle of a [`replace_file`]). Callers
+/// hold the directory's lock, so no other writer is using one. A temporary
+/// file is removed only when it is of a file the harness writes, or one
+/// present beside it: a user's `.notes.1.tmp` is not the harness's.
 fn remove_stale_staging(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else { return };
+    let derived = derived_file_names();
     for entry in entries.filter_map(Result::ok) {
-        if entry.file_name().to_string_lossy().starts_with(STAGING_PREFIX) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with(STAGING_PREFIX) {
             let _ = std::fs::remove_dir_all(entry.path());
+        } else if let Some(file) = replaced_by(&name) {
+            if derived.iter().any(|d| d == file) || dir.join(file).is_file() {
+                let _ = std::fs::remove_file(entry.path());
+            }
         }
     }
 }

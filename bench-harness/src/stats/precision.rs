@@ -31,6 +31,23 @@ pub fn interval(value: f64, low: f64, high: f64) -> String {
     format!("{} [{}, {}]", fixed(value, place), fixed(low, place), fixed(high, place))
 }
 
+/// [`interval`] for a quantity that lies in `[min, max]` (a serial
+/// fraction in [0, 1]) whose interval reaches outside it: the ends are cut
+/// to the range, the digits are those the whole interval supports (cut, it
+/// would look narrower than it is).
+///
+/// # Examples
+///
+/// ```
+/// use bench_harness::stats::precision::interval_within;
+/// assert_eq!(interval_within(0.0028, -0.0006, 0.0100, 0.0, 1.0), "0.0028 [0.0000, 0.0100]");
+/// assert_eq!(interval_within(0.003, -0.002, 0.010, 0.0, 1.0), "0.003 [0.000, 0.010]");
+/// ```
+pub fn interval_within(value: f64, low: f64, high: f64, min: f64, max: f64) -> String {
+    let place = place(value, low, high);
+    format!("{} [{}, {}]", fixed(value, place), fixed(low.clamp(min, max), place), fixed(high.clamp(min, max), place))
+}
+
 /// `value [low, high] unit` for times in seconds, in the unit (s, ms, µs,
 /// ns) of the largest magnitude among the three, to the precision the
 /// interval supports.
@@ -79,6 +96,9 @@ pub fn rounded(value: f64, low: f64, high: f64) -> String {
 /// assert_eq!(plus_minus(1475.3, Some(337.2)), "1480 ± 340");
 /// assert_eq!(plus_minus(148.2, Some(34.1)), "148 ± 34");
 /// assert_eq!(plus_minus(0.1, None), "0.100");
+/// // A parameter fitted exactly at its bound: no digits of rounding noise.
+/// assert_eq!(plus_minus(0.0, Some(3.1e-15)), "0.00");
+/// assert_eq!(plus_minus(1e-16, Some(4.2e-14)), plus_minus(0.0, None));
 /// ```
 pub fn plus_minus(value: f64, error: Option<f64>) -> String {
     match usable_error(value, error) {
@@ -86,8 +106,15 @@ pub fn plus_minus(value: f64, error: Option<f64>) -> String {
             let place = place(value, value - error, value + error);
             format!("{} ± {}", fixed(value, place), fixed(error, place))
         }
-        None => rounded(value, value, value),
+        None => alone(value),
     }
+}
+
+/// A value without a usable error, to three significant digits; one
+/// within rounding noise of 0 is 0 (not twelve zero decimals).
+fn alone(value: f64) -> String {
+    let value = if value.abs() <= ABSOLUTE_NOISE { 0.0 } else { value };
+    rounded(value, value, value)
 }
 
 /// `value` alone, rounded as [`plus_minus`] rounds it: for an estimate
@@ -103,14 +130,23 @@ pub fn plus_minus(value: f64, error: Option<f64>) -> String {
 pub fn plus_minus_rounded(value: f64, error: Option<f64>) -> String {
     match usable_error(value, error) {
         Some(error) => rounded(value, value - error, value + error),
-        None => rounded(value, value, value),
+        None => alone(value),
     }
 }
 
-/// The error [`plus_minus`] prints: finite, positive and above rounding noise.
+/// The error [`plus_minus`] prints: finite, positive and above rounding
+/// noise, which is relative to the value and, for a value at or near 0
+/// (a fit's parameter at its bound, fitted exactly), absolute: such a fit
+/// printed `s = 0.000000000000 ± 0.000000000000`.
 fn usable_error(value: f64, error: Option<f64>) -> Option<f64> {
-    error.filter(|&error| error.is_finite() && error > value.abs() * 1e-4 && error > 0.0)
+    error.filter(|&error| error.is_finite() && error > value.abs() * 1e-4 && error > ABSOLUTE_NOISE)
 }
+
+/// Below this, an error is the arithmetic's rounding, not the data's
+/// scatter: every quantity quoted with an error (a serial fraction, a
+/// contention or coherency coefficient, a speedup, a worker count) is
+/// orders of magnitude above it where it means anything.
+const ABSOLUTE_NOISE: f64 = 1e-9;
 
 /// A time alone and its unit, rounded and scaled as [`seconds_interval`]
 /// prints them.
