@@ -969,8 +969,38 @@ fn draw_heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<Layout, Pl
 
 /// 3D surface of `grid` (value vertical), coloured by value. Cells with a
 /// missing or failed corner are left out: the surface shows its holes
-/// rather than inventing values.
+/// rather than inventing values. Points with a value that are no corner of
+/// a drawn cell (a sampled or zipped sweep has few or none of those cells)
+/// are drawn as dots in their colour, failed points as red crosses on the
+/// floor, and a legend counts them and the points not computed.
 pub fn surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotError> {
+    draw_surface(grid, labels, path).map(drop)
+}
+
+/// Whether cell `(i, j)` (corners `(i, j)` to `(i + 1, j + 1)`) of `grid`
+/// has a value at its four corners, so the surface covers it.
+fn complete_cell(grid: &Grid2, i: usize, j: usize) -> bool {
+    i + 1 < grid.xs.len()
+        && j + 1 < grid.ys.len()
+        && [(i, j), (i + 1, j), (i + 1, j + 1), (i, j + 1)].iter().all(|&(a, b)| grid.at(a, b).is_some())
+}
+
+/// The points of `grid` with a value that are a corner of no complete
+/// cell: the surface alone would not show them.
+fn isolated(grid: &Grid2) -> Vec<Cell> {
+    let cells = (0..grid.xs.len()).flat_map(|i| (0..grid.ys.len()).map(move |j| (i, j)));
+    cells
+        .filter(|&(i, j)| grid.at(i, j).is_some())
+        .filter(|&(i, j)| {
+            let around =
+                [(i.checked_sub(1), j.checked_sub(1)), (Some(i), j.checked_sub(1)), (i.checked_sub(1), Some(j))];
+            !complete_cell(grid, i, j)
+                && around.iter().all(|&(a, b)| !matches!((a, b), (Some(a), Some(b)) if complete_cell(grid, a, b)))
+        })
+        .collect()
+}
+
+fn draw_surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<Layout, PlotError> {
     let err = drawing_error(path);
     if grid.xs.len() < 2 || grid.ys.len() < 2 {
         return Err(PlotError::Unsupported("a surface needs at least 2 values on each axis".into()));
@@ -989,10 +1019,28 @@ pub fn surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
     let x_range = (x.at[0], x.at[x.at.len() - 1]);
     let y_range = (y.at[0], y.at[y.at.len() - 1]);
 
+    let dots = isolated(grid);
+    let (failed_cells, missing_cells) = grid.holes();
+    let mut entries = Vec::new();
+    if !dots.is_empty() {
+        let label = format!("points no surface cell covers (n = {})", dots.len());
+        entries.push(Entry { sample: Sample::Dot(charts::PALETTE[0]), label });
+    }
+    if !failed_cells.is_empty() {
+        entries.push(Entry { sample: Sample::Cross(RED), label: format!("failed (n = {})", failed_cells.len()) });
+    }
+    if !missing_cells.is_empty() {
+        let label = format!("not computed (n = {}, not drawn)", missing_cells.len());
+        entries.push(Entry { sample: Sample::Square(MISSING), label });
+    }
+
     save(path, &title, |root| {
         root.fill(&WHITE).map_err(|e| err(&e))?;
+        let rows = legend_rows(root, &entries, SIZE.0 as i32 - 60).map_err(|e| err(&e))?;
+        let band_height = if entries.is_empty() { 0 } else { legend_height(rows.len()) };
+        let (upper, band) = root.split_vertically(SIZE.1 as i32 - band_height);
         // plotters' 3D charts are y-up: the grid's y axis goes along plotters' z.
-        let mut chart = ChartBuilder::on(root)
+        let mut chart = ChartBuilder::on(&upper)
             .caption(&title, (FONT, 36, FontStyle::Bold).into_font())
             .margin(40)
             .build_cartesian_3d(x_range.0..x_range.1, lo..(lo + span), y_range.0..y_range.1)
@@ -1039,6 +1087,22 @@ pub fn surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
                 Some(PathElement::new(vec![(xs[a], from, ys[b]), (xs[c], to, ys[d])], BLACK.mix(0.35)))
             });
         chart.draw_series(segments).map_err(|e| err(&e))?;
+        let at = |(i, j): Cell| (xs[i], values.at(grid.at(i, j).unwrap_or(lo)), ys[j]);
+        chart
+            .draw_series(dots.iter().map(|&(i, j)| {
+                let v = values.at(grid.at(i, j).unwrap_or(lo));
+                Circle::new(at((i, j)), 7, viridis(shade(v)).filled())
+            }))
+            .map_err(|e| err(&e))?;
+        chart
+            .draw_series(dots.iter().map(|&(i, j)| Circle::new(at((i, j)), 7, BLACK.mix(0.6).stroke_width(1))))
+            .map_err(|e| err(&e))?;
+        let floor = |(i, j): Cell| (xs[i], lo, ys[j]);
+        chart
+            .draw_series(failed_cells.iter().map(|&cell| Cross::new(floor(cell), 7, RED.stroke_width(3))))
+            .map_err(|e| err(&e))?;
+        let pixels = chart.as_coord_spec().clone();
+        let data = dots.iter().map(|&cell| pixels.translate(&at(cell))).collect();
         // Axis names at the far end of each axis (3D axes have no descriptions).
         let text = (FONT, 26).into_font().color(&BLACK);
         let x_mid = (x_range.0 + x_range.1) / 2.0;
@@ -1052,7 +1116,13 @@ pub fn surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
                 Text::new(value_label.clone(), (x_range.0, lo + span * 1.12, y_range.1), text.clone()),
             ])
             .map_err(|e| err(&e))?;
-        Ok(())
+        let plot = PixelBox::of(chart.plotting_area());
+        let legend = if entries.is_empty() {
+            None
+        } else {
+            Some(draw_legend(&band, &entries, &rows, SIZE.0 as i32 / 2).map_err(|e| err(&e))?)
+        };
+        Ok(Layout { plot, legend, data })
     })
 }
 
@@ -1390,6 +1460,26 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let written = plot_results(&results, None, &dir.path().join("p.png")).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(written.len(), 2);
+    }
+
+    #[test]
+    fn a_surface_draws_as_dots_the_points_no_cell_covers() {
+        let results = partial_grid();
+        let latest = results.latest();
+        let samples: Vec<_> =
+            latest.iter().filter_map(|r| Some((&r.point, r.outcome.as_ref().ok()?.as_f64()?))).collect();
+        let mut grid = grid_of(&results.header.space, "x", "y", &samples, &[], "v".into());
+        assert!(isolated(&grid).is_empty(), "the 4 × 2 corner block is a surface");
+        // A lone value, and a row of values one row apart from the block.
+        grid.values[6 * 7 + 5] = Some(1.0);
+        grid.values[3] = Some(1.0);
+        grid.values[7 + 3] = Some(1.0);
+        assert_eq!(isolated(&grid), [(0, 3), (1, 3), (6, 5)]);
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("s.png");
+        let layout = draw_surface(&grid, &Labels::default(), &path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(layout.data.len(), 3);
+        assert!(layout.legend.is_some_and(|legend| legend.top > layout.plot.top));
     }
 
     #[test]
