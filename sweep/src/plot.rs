@@ -15,6 +15,7 @@ use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
 
 const SIZE: (u32, u32) = (1200, 900);
@@ -151,7 +152,8 @@ fn save<T>(
     }
     let format = Format::from_path(path).map_err(|error| PlotError::Unsupported(error.to_string()))?;
     refuse_to_replace_results(path, "chart").map_err(PlotError::Refused)?;
-    let (drawn, bytes) = charts::render(format, SIZE, title, |root| draw(root).map_err(Failure::Plot)).map_err(
+    let title = title.replace('\n', " — ");
+    let (drawn, bytes) = charts::render(format, SIZE, &title, |root| draw(root).map_err(Failure::Plot)).map_err(
         |failure| match failure {
             Failure::Plot(error) => error,
             Failure::Chart(error) => PlotError::Drawing { path: path.to_owned(), message: error.to_string() },
@@ -412,6 +414,94 @@ fn tick(v: &f64) -> String {
     }
 }
 
+/// The title's font size, the size of a notice line below it, and the
+/// smallest size an axis name is shrunk to before it is shortened.
+const TITLE_FONT: u32 = 36;
+const NOTICE_FONT: u32 = 28;
+const SMALLEST_FONT: u32 = 16;
+
+/// Draws `title` centred at the top of `area` and returns the area below
+/// it, and the lines as set. Its first line is bold; a line after a line
+/// break (a partial sweep's notice, "22 of 33 points, 11 failed") stands
+/// on a line of its own in the regular face. A line too wide for the chart
+/// is set smaller, down to 24 pixels, and then wrapped at spaces: no part
+/// of the title is cut off.
+fn titled<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+) -> Result<Titled<DB>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let available = area.dim_in_pixel().0 as i32 - 40;
+    let mut lines = Vec::new();
+    for (n, line) in title.split('\n').enumerate() {
+        let (largest, style) = if n == 0 { (TITLE_FONT, FontStyle::Bold) } else { (NOTICE_FONT, FontStyle::Normal) };
+        let width = |text: &str, size: u32| -> Result<i32, DrawingAreaErrorKind<DB::ErrorType>> {
+            Ok(area.estimate_text_size(text, &(FONT, size, style).into_font().color(&BLACK))?.0 as i32)
+        };
+        let mut size = largest;
+        while size > SMALLEST_FONT + 8 && width(line, size)? > available {
+            size -= 2;
+        }
+        // Still too wide: wrapped at spaces, each piece as wide as fits.
+        let mut current = String::new();
+        for word in line.split(' ') {
+            let longer = if current.is_empty() { word.to_owned() } else { format!("{current} {word}") };
+            if !current.is_empty() && width(&longer, size)? > available {
+                lines.push(TitleLine { text: std::mem::replace(&mut current, word.to_owned()), size, style });
+            } else {
+                current = longer;
+            }
+        }
+        lines.push(TitleLine { text: current, size, style });
+    }
+    let centre = area.dim_in_pixel().0 as i32 / 2;
+    let mut y = 12;
+    for line in &lines {
+        let font = (FONT, line.size, line.style).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Top));
+        area.draw_text(&line.text, &font, (centre, y))?;
+        y += line.size as i32 * 5 / 4;
+    }
+    Ok((area.split_vertically(y + 8).1, lines))
+}
+
+/// The area below a title, and the title's lines as set.
+type Titled<DB> = (DrawingArea<DB, Shift>, Vec<TitleLine>);
+
+/// One line of a chart's title as drawn.
+#[derive(Clone)]
+struct TitleLine {
+    text: String,
+    size: u32,
+    style: FontStyle,
+}
+
+/// `text` set at the largest size from `largest` down to SMALLEST_FONT
+/// at which it fits `available` pixels, shortened in the middle ("…") if
+/// it fits at none: an axis name is never cut off at the image's edge.
+fn fitted<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    largest: u32,
+    available: i32,
+) -> Result<(String, u32), DrawingAreaErrorKind<DB::ErrorType>> {
+    let width = |text: &str, size: u32| -> Result<i32, DrawingAreaErrorKind<DB::ErrorType>> {
+        Ok(area.estimate_text_size(text, &(FONT, size).into_font().color(&BLACK))?.0 as i32)
+    };
+    let mut size = largest;
+    while size > SMALLEST_FONT && width(text, size)? > available {
+        size -= 1;
+    }
+    let mut shown = text.to_owned();
+    let chars: Vec<char> = text.chars().collect();
+    let mut keep = chars.len();
+    while keep > 8 && width(&shown, size)? > available {
+        keep -= 2;
+        let head: String = chars[..keep / 2].iter().collect();
+        let tail: String = chars[chars.len() - keep / 2..].iter().collect();
+        shown = format!("{head}…{tail}");
+    }
+    Ok((shown, size))
+}
+
 /// Scatter plot of `curve` joined by a line, written to `path` (PNG, SVG
 /// or PDF, by its extension).
 pub fn line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<(), PlotError> {
@@ -495,16 +585,20 @@ fn draw_line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<Layout,
 
     save(path, &title, |root| {
         root.fill(&WHITE).map_err(|e| err(&e))?;
+        let (below, _) = titled(root, &title).map_err(|e| err(&e))?;
         let rows = legend_rows(root, &entries, SIZE.0 as i32 - 60).map_err(|e| err(&e))?;
-        let (upper, band) = root.split_vertically(SIZE.1 as i32 - legend_height(rows.len()));
+        let (upper, band) = below.split_vertically(below.dim_in_pixel().1 as i32 - legend_height(rows.len()));
+        // The value's name runs along the y axis: as long as the plot is high.
+        let y_room = upper.dim_in_pixel().1 as i32 - 110;
+        let (value_label, desc_size) = fitted(&upper, &value_label, 28, y_room).map_err(|e| err(&e))?;
         let x_widest = if curve.log_axis { 0 } else { x_linear.widest() };
         let builder = || {
             let mut builder = ChartBuilder::on(&upper);
             // The style goes in the constructor: `FontDesc::style` keeps the
             // regular face in the PNG (and only the vector formats went bold).
             builder
-                .caption(&title, (FONT, 36, FontStyle::Bold).into_font())
                 .margin(30)
+                .margin_top(10)
                 .margin_bottom(0)
                 // Room for the widest labels: the last x tick's half
                 // reaches past the plot, the y ticks stand left of it.
@@ -525,6 +619,7 @@ fn draw_line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<Layout,
                 y_label: &value_label,
                 x_labels: 10,
                 y_labels: y_axis.labels(),
+                desc_size,
             };
             let write = log_tick(x_range.start, x_range.end);
             draw_curve(chart, curve_data, axes, &|v: &f64| write(*v), &y_format).map_err(|e| err(&e))?
@@ -544,6 +639,7 @@ fn draw_line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<Layout,
                 y_label: &value_label,
                 x_labels: x_axis.labels(),
                 y_labels: y_axis.labels(),
+                desc_size,
             };
             let data = CurveData { points: &points, failed: &failed, missing: &missing, gaps: &gaps };
             draw_curve(chart, data, axes, &|v: &f64| x_axis.label(v), &y_format).map_err(|e| err(&e))?
@@ -586,6 +682,8 @@ struct Axes<'a> {
     y_label: &'a str,
     x_labels: usize,
     y_labels: usize,
+    /// The font size of the axis names.
+    desc_size: u32,
 }
 
 const GREY: RGBColor = RGBColor(150, 150, 150);
@@ -610,7 +708,7 @@ fn runs<'a>(points: &'a [(f64, f64)], gaps: &[f64]) -> Vec<&'a [(f64, f64)]> {
 fn draw_curve<'a, DB: DrawingBackend + 'a, X>(
     mut chart: ChartContext<'a, DB, Cartesian2d<X, RangedCoordf64>>,
     CurveData { points, failed, missing, gaps }: CurveData<'_>,
-    Axes { x_label, y_label, x_labels, y_labels }: Axes<'_>,
+    Axes { x_label, y_label, x_labels, y_labels, desc_size }: Axes<'_>,
     x_format: &dyn Fn(&f64) -> String,
     y_format: &dyn Fn(&f64) -> String,
 ) -> Result<(PixelBox, Markers), DrawingAreaErrorKind<DB::ErrorType>>
@@ -621,7 +719,7 @@ where
         .configure_mesh()
         .x_desc(x_label)
         .y_desc(y_label)
-        .axis_desc_style((FONT, 28))
+        .axis_desc_style((FONT, desc_size))
         .label_style((FONT, 22))
         .x_labels(x_labels)
         .y_labels(y_labels)
@@ -858,8 +956,7 @@ fn draw_heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<Layout, Pl
 
     save(path, &title, |root| {
         root.fill(&WHITE).map_err(|e| err(&e))?;
-        let root =
-            root.margin(15, 0, 0, 15).titled(&title, (FONT, 36, FontStyle::Bold).into_font()).map_err(|e| err(&e))?;
+        let (root, _) = titled(&root.margin(0, 0, 0, 15), &title).map_err(|e| err(&e))?;
         let (failed_cells, missing_cells) = grid.holes();
         let mut entries = Vec::new();
         for (holes, fill, what) in [(&failed_cells, RED, "failed"), (&missing_cells, MISSING, "not computed")] {
@@ -871,6 +968,11 @@ fn draw_heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<Layout, Pl
         let band_height = if entries.is_empty() { 0 } else { legend_height(rows.len()) };
         let (upper, band) = root.split_vertically(root.dim_in_pixel().1 as i32 - band_height);
         let (main, bar) = upper.split_horizontally(SIZE.0 - 230);
+        // Axis names as long as their axes (the colour bar's runs along it).
+        let (y_label, desc_size) =
+            fitted(&main, &y_label, 28, main.dim_in_pixel().1 as i32 - 140).map_err(|e| err(&e))?;
+        let bar_room = bar.dim_in_pixel().1 as i32 - 130;
+        let (value_label, bar_size) = fitted(&bar, &value_label, 26, bar_room).map_err(|e| err(&e))?;
         let mut chart = ChartBuilder::on(&main)
             .margin(20)
             .margin_right(20.max(x.widest / 2 + 5))
@@ -883,7 +985,7 @@ fn draw_heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<Layout, Pl
             .disable_mesh()
             .x_desc(&x_label)
             .y_desc(&y_label)
-            .axis_desc_style((FONT, 28))
+            .axis_desc_style((FONT, desc_size))
             .label_style((FONT, 22))
             .x_labels(x.labels)
             .y_labels(y.labels)
@@ -948,7 +1050,7 @@ fn draw_heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<Layout, Pl
             .disable_mesh()
             .disable_x_axis()
             .y_desc(&value_label)
-            .axis_desc_style((FONT, 26))
+            .axis_desc_style((FONT, bar_size))
             .label_style((FONT, 20))
             .y_labels(values.labels())
             .y_label_formatter(&|v: &f64| values.label(v))
@@ -1038,10 +1140,12 @@ fn draw_surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<Layout, Pl
         root.fill(&WHITE).map_err(|e| err(&e))?;
         let rows = legend_rows(root, &entries, SIZE.0 as i32 - 60).map_err(|e| err(&e))?;
         let band_height = if entries.is_empty() { 0 } else { legend_height(rows.len()) };
-        let (upper, band) = root.split_vertically(SIZE.1 as i32 - band_height);
+        let (below, _) = titled(root, &title).map_err(|e| err(&e))?;
+        let (upper, band) = below.split_vertically(below.dim_in_pixel().1 as i32 - band_height);
+        // The value's name stands above the value axis, left of the box.
+        let (value_label, value_size) = fitted(&upper, &value_label, 26, SIZE.0 as i32 / 2).map_err(|e| err(&e))?;
         // plotters' 3D charts are y-up: the grid's y axis goes along plotters' z.
         let mut chart = ChartBuilder::on(&upper)
-            .caption(&title, (FONT, 36, FontStyle::Bold).into_font())
             .margin(40)
             .build_cartesian_3d(x_range.0..x_range.1, lo..(lo + span), y_range.0..y_range.1)
             .map_err(|e| err(&e))?;
@@ -1113,7 +1217,11 @@ fn draw_surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<Layout, Pl
             .draw_series([
                 Text::new(x_label.clone(), (x_mid, lo, y_range.1 + y_pad), text.clone()),
                 Text::new(y_label.clone(), (x_range.1 + x_pad, lo, y_mid), text.clone()),
-                Text::new(value_label.clone(), (x_range.0, lo + span * 1.12, y_range.1), text.clone()),
+                Text::new(
+                    value_label.clone(),
+                    (x_range.0, lo + span * 1.12, y_range.1),
+                    (FONT, value_size).into_font().color(&BLACK),
+                ),
             ])
             .map_err(|e| err(&e))?;
         let plot = PixelBox::of(chart.plotting_area());
@@ -1266,7 +1374,8 @@ pub fn plot_results(results: &Results, value_key: Option<&str>, output: &Path) -
     let total = results.header.space.len();
     if samples.len() < total {
         let failures = if failed.is_empty() { String::new() } else { format!(", {} failed", failed.len()) };
-        title.push_str(&format!(" — {} of {total} points{failures}", samples.len()));
+        // On a line of its own: a long title never pushes it off the chart.
+        title.push_str(&format!("\n{} of {total} points{failures}", samples.len()));
     }
     labels.title = Some(title);
     match varying.as_slice() {
@@ -1480,6 +1589,44 @@ mod tests {
         let layout = draw_surface(&grid, &Labels::default(), &path).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(layout.data.len(), 3);
         assert!(layout.legend.is_some_and(|legend| legend.top > layout.plot.top));
+    }
+
+    /// The tester's lg.ron: a long title and value name were cut off at
+    /// both edges, and with them the notice "22 of 33 points, 11 failed".
+    #[test]
+    fn long_titles_and_value_names_fit_and_keep_the_notice() {
+        let long = "A very long title that goes on and on about rates and modes and everything else in the whole \
+                    world of sweeps";
+        let value = "throughput in operations per second (millions of them, measured carefully and often)";
+        let title = format!("{long}\n8 of 56 points, 2 failed");
+        let (lines, _) = charts::render(charts::Format::Png, SIZE, "t", |root| {
+            titled(root, &title)
+                .map(|(_, lines)| lines.into_iter().map(|l| (l.text, l.size)).collect::<Vec<_>>())
+                .map_err(|e| Box::<dyn std::error::Error>::from(e.to_string()))
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(lines.len() >= 3, "wrapped: {lines:?}");
+        assert_eq!(lines.last().map(|l| l.0.as_str()), Some("8 of 56 points, 2 failed"), "{lines:?}");
+        let words = lines[..lines.len() - 1].iter().map(|l| l.0.as_str()).collect::<Vec<_>>().join(" ");
+        assert_eq!(words, long, "every word of the title is drawn");
+        let ((shown, size), _) = charts::render(charts::Format::Png, SIZE, "t", |root| {
+            fitted(root, value, 26, 600).map_err(|e| Box::<dyn std::error::Error>::from(e.to_string()))
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(shown == value && (SMALLEST_FONT..26).contains(&size), "{shown} at {size}");
+
+        // The charts themselves: nothing dark at the image's left and right
+        // edges (where clipped text was), on every chart of the sweep.
+        let mut results = partial_grid();
+        results.header.labels.title = Some(long.to_owned());
+        results.header.labels.value = Some(value.to_owned());
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        for path in plot_results(&results, None, &dir.path().join("p.png")).unwrap_or_else(|e| panic!("{e}")) {
+            let edges: Vec<(i32, i32)> =
+                (0..SIZE.1 as i32).flat_map(|y| [(0, y), (2, y), (1197, y), (1199, y)]).collect();
+            let dark = colours(&path, &edges).into_iter().filter(|c| c.iter().all(|&v| v < 128)).count();
+            assert_eq!(dark, 0, "{}", path.display());
+        }
     }
 
     #[test]
