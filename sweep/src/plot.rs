@@ -925,10 +925,26 @@ const MISSING: RGBColor = RGBColor(200, 200, 200);
 const MIN_CELL: i32 = 5;
 
 /// Where a drawn value falls between the drawn ends of the values `lo..hi`,
-/// 0 to 1 (0 when all values are equal).
+/// 0 to 1; the middle (0.5) when all values are equal, so a constant field
+/// is not drawn in the colour of the lowest value of some range.
 fn shading(axis: &Linear, (lo, hi): (f64, f64)) -> impl Fn(f64) -> f64 {
     let (lo, hi) = (axis.at(lo), axis.at(hi));
-    move |drawn| if hi > lo { (drawn - lo) / (hi - lo) } else { 0.0 }
+    move |drawn| if hi > lo { (drawn - lo) / (hi - lo) } else { 0.5 }
+}
+
+/// The tick labels of a value scale over the values `lo..hi`: those of
+/// `axis`, or, when every value is `lo`, only that value (exactly, at the
+/// tick nearest to it): the padding around a single value holds no values
+/// a label could name.
+fn value_labels(axis: &Linear, (lo, hi): (f64, f64)) -> impl Fn(&f64) -> String + '_ {
+    let nearest = (lo == hi)
+        .then(|| axis.values().into_iter().min_by(|a, b| (a - lo).abs().total_cmp(&(b - lo).abs())))
+        .flatten();
+    move |drawn| match nearest {
+        None => axis.label(drawn),
+        Some(nearest) if axis.value(*drawn) == Some(nearest) => format!("{lo}"),
+        Some(_) => String::new(),
+    }
 }
 
 /// Heatmap of `grid` with a colour bar; missing points are grey.
@@ -972,6 +988,7 @@ fn draw_heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<Layout, Pl
         let (y_label, desc_size) =
             fitted(&main, &y_label, 28, main.dim_in_pixel().1 as i32 - 140).map_err(|e| err(&e))?;
         let bar_room = bar.dim_in_pixel().1 as i32 - 130;
+        let value_label = if lo == hi { format!("{value_label} (every value is {lo})") } else { value_label.clone() };
         let (value_label, bar_size) = fitted(&bar, &value_label, 26, bar_room).map_err(|e| err(&e))?;
         let mut chart = ChartBuilder::on(&main)
             .margin(20)
@@ -1053,7 +1070,7 @@ fn draw_heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<Layout, Pl
             .axis_desc_style((FONT, bar_size))
             .label_style((FONT, 20))
             .y_labels(values.labels())
-            .y_label_formatter(&|v: &f64| values.label(v))
+            .y_label_formatter(&value_labels(&values, (lo, hi)))
             .draw()
             .map_err(|e| err(&e))?;
         const STEPS: usize = 256;
@@ -1107,9 +1124,9 @@ fn draw_surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<Layout, Pl
     if grid.xs.len() < 2 || grid.ys.len() < 2 {
         return Err(PlotError::Unsupported("a surface needs at least 2 values on each axis".into()));
     }
-    let (lo, hi) = grid.value_range().ok_or(PlotError::NoData)?;
-    let values = Linear::covering((lo, hi), 0.0, false);
-    let shade = shading(&values, (lo, hi));
+    let (value_lo, value_hi) = grid.value_range().ok_or(PlotError::NoData)?;
+    let values = Linear::covering((value_lo, value_hi), 0.0, false);
+    let shade = shading(&values, (value_lo, value_hi));
     let (lo, span) = (values.range.start, values.range.end - values.range.start);
     let value_label = labels.value.clone().unwrap_or_else(|| grid.value.clone());
     let x = DrawnAxis::new(&grid.x_axis, &grid.xs, grid.x_log, labels)?;
@@ -1162,7 +1179,7 @@ fn draw_surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<Layout, Pl
             .y_labels(values.labels())
             .z_labels(y.labels)
             .x_formatter(&x.format)
-            .y_formatter(&|v: &f64| values.label(v))
+            .y_formatter(&value_labels(&values, (value_lo, value_hi)))
             .z_formatter(&y.format)
             .light_grid_style(BLACK.mix(0.08))
             .max_light_lines(4)
@@ -1626,6 +1643,34 @@ mod tests {
                 (0..SIZE.1 as i32).flat_map(|y| [(0, y), (2, y), (1197, y), (1199, y)]).collect();
             let dark = colours(&path, &edges).into_iter().filter(|c| c.iter().all(|&v| v < 128)).count();
             assert_eq!(dark, 0, "{}", path.display());
+        }
+    }
+
+    /// The tester's cst.ron: every value 5 was drawn in the colour bar's
+    /// bottom colour, on a bar from 2.5 to 7.5 that named no 5.
+    #[test]
+    fn a_constant_field_is_drawn_in_the_middle_colour_and_named() {
+        let mut grid = grid_of(
+            &crate::space::Space::grid([crate::space::Space::range("i", 0, 4), crate::space::Space::range("j", 0, 3)]),
+            "i",
+            "j",
+            &[],
+            &[],
+            "v".into(),
+        );
+        grid.values = vec![Some(5.0); 12];
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("c.png");
+        let layout = draw_heatmap(&grid, &Labels::default(), &path).unwrap_or_else(|e| panic!("{e}"));
+        let middle = viridis(0.5);
+        assert!(colours(&path, &layout.data).iter().all(|&c| c == [middle.0, middle.1, middle.2]));
+        for value in [5.0, 1e-320, 123456.789] {
+            let bar = Linear::covering((value, value), 0.0, false);
+            let ranged: RangedCoordf64 = bar.range.clone().into();
+            let label = value_labels(&bar, (value, value));
+            let labels: Vec<String> =
+                ranged.key_points(bar.labels()).iter().map(&label).filter(|l| !l.is_empty()).collect();
+            assert_eq!(labels, [format!("{value}")]);
         }
     }
 
