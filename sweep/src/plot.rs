@@ -4,6 +4,11 @@
 //! shared `charts` crate's font (the embedded DejaVu, no system fonts
 //! needed), palette and renderer.
 
+mod targets;
+
+use targets::sibling;
+pub use targets::{targets, Target};
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -133,10 +138,18 @@ pub enum PlotError {
     },
 }
 
-/// Draws a chart with `draw` and writes it to `path` atomically (complete
-/// or absent, never truncated), in the format `path`'s extension names.
+/// The format a chart's path names by its extension.
+fn format_of(path: &Path) -> Result<Format, PlotError> {
+    Format::from_path(path).map_err(|error| PlotError::Unsupported(error.to_string()))
+}
+
+/// Draws a chart with `draw` and writes it to `path` in `format`:
+/// atomically (complete or absent, never truncated) where `path` is or
+/// will be a regular file; straight into it where it is a device or a pipe
+/// (`/dev/stdout`), which a rename would replace.
 fn save<T>(
     path: &Path,
+    format: Format,
     title: &str,
     draw: impl FnOnce(&DrawingArea<Backend<'_>, Shift>) -> Result<T, PlotError>,
 ) -> Result<T, PlotError> {
@@ -150,7 +163,6 @@ fn save<T>(
             Failure::Chart(error)
         }
     }
-    let format = Format::from_path(path).map_err(|error| PlotError::Unsupported(error.to_string()))?;
     refuse_to_replace_results(path, "chart").map_err(PlotError::Refused)?;
     let title = title.replace('\n', " — ");
     let (drawn, bytes) = charts::render(format, SIZE, &title, |root| draw(root).map_err(Failure::Plot)).map_err(
@@ -159,8 +171,16 @@ fn save<T>(
             Failure::Chart(error) => PlotError::Drawing { path: path.to_owned(), message: error.to_string() },
         },
     )?;
-    write_atomically(path, |out| std::io::Write::write_all(out, &bytes))
-        .map_err(|e| PlotError::Write { path: path.to_owned(), reason: io_reason(e) })?;
+    let failed = |reason: String| PlotError::Write { path: path.to_owned(), reason };
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|mut out| std::io::Write::write_all(&mut out, &bytes))
+            .map_err(|e| failed(e.to_string()))?;
+    } else {
+        write_atomically(path, |out| std::io::Write::write_all(out, &bytes)).map_err(|e| failed(io_reason(e)))?;
+    }
     Ok(drawn)
 }
 
@@ -505,7 +525,7 @@ fn fitted<DB: DrawingBackend>(
 /// Scatter plot of `curve` joined by a line, written to `path` (PNG, SVG
 /// or PDF, by its extension).
 pub fn line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<(), PlotError> {
-    draw_line_plot(curve, labels, path).map(drop)
+    draw_line_plot(curve, labels, path, format_of(path)?).map(drop)
 }
 
 /// Where a chart's parts landed, in pixels of the image: what tests check
@@ -541,7 +561,7 @@ impl PixelBox {
     }
 }
 
-fn draw_line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<Layout, PlotError> {
+fn draw_line_plot(curve: &Curve, labels: &Labels, path: &Path, format: Format) -> Result<Layout, PlotError> {
     let err = drawing_error(path);
     let mut points = curve.points.clone();
     points.retain(|(x, y)| x.is_finite() && y.is_finite());
@@ -583,7 +603,7 @@ fn draw_line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<Layout,
     }
     let curve_data = CurveData { points: &drawn, failed: &curve.failed, missing: &missing, gaps: &gaps };
 
-    save(path, &title, |root| {
+    save(path, format, &title, |root| {
         root.fill(&WHITE).map_err(|e| err(&e))?;
         let (below, _) = titled(root, &title).map_err(|e| err(&e))?;
         let rows = legend_rows(root, &entries, SIZE.0 as i32 - 60).map_err(|e| err(&e))?;
@@ -949,10 +969,10 @@ fn value_labels(axis: &Linear, (lo, hi): (f64, f64)) -> impl Fn(&f64) -> String 
 
 /// Heatmap of `grid` with a colour bar; missing points are grey.
 pub fn heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotError> {
-    draw_heatmap(grid, labels, path).map(drop)
+    draw_heatmap(grid, labels, path, format_of(path)?).map(drop)
 }
 
-fn draw_heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<Layout, PlotError> {
+fn draw_heatmap(grid: &Grid2, labels: &Labels, path: &Path, format: Format) -> Result<Layout, PlotError> {
     let err = drawing_error(path);
     let (lo, hi) = grid.value_range().ok_or(PlotError::NoData)?;
     let values = Linear::covering((lo, hi), 0.0, false);
@@ -970,7 +990,7 @@ fn draw_heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<Layout, Pl
         format!("{value_label} over ({}, {})", labels.axis(&grid.x_axis), labels.axis(&grid.y_axis))
     });
 
-    save(path, &title, |root| {
+    save(path, format, &title, |root| {
         root.fill(&WHITE).map_err(|e| err(&e))?;
         let (root, _) = titled(&root.margin(0, 0, 0, 15), &title).map_err(|e| err(&e))?;
         let (failed_cells, missing_cells) = grid.holes();
@@ -1093,7 +1113,7 @@ fn draw_heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<Layout, Pl
 /// are drawn as dots in their colour, failed points as red crosses on the
 /// floor, and a legend counts them and the points not computed.
 pub fn surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotError> {
-    draw_surface(grid, labels, path).map(drop)
+    draw_surface(grid, labels, path, format_of(path)?).map(drop)
 }
 
 /// Whether cell `(i, j)` (corners `(i, j)` to `(i + 1, j + 1)`) of `grid`
@@ -1119,7 +1139,7 @@ fn isolated(grid: &Grid2) -> Vec<Cell> {
         .collect()
 }
 
-fn draw_surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<Layout, PlotError> {
+fn draw_surface(grid: &Grid2, labels: &Labels, path: &Path, format: Format) -> Result<Layout, PlotError> {
     let err = drawing_error(path);
     if grid.xs.len() < 2 || grid.ys.len() < 2 {
         return Err(PlotError::Unsupported("a surface needs at least 2 values on each axis".into()));
@@ -1153,7 +1173,7 @@ fn draw_surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<Layout, Pl
         entries.push(Entry { sample: Sample::Square(MISSING), label });
     }
 
-    save(path, &title, |root| {
+    save(path, format, &title, |root| {
         root.fill(&WHITE).map_err(|e| err(&e))?;
         let rows = legend_rows(root, &entries, SIZE.0 as i32 - 60).map_err(|e| err(&e))?;
         let band_height = if entries.is_empty() { 0 } else { legend_height(rows.len()) };
@@ -1331,6 +1351,15 @@ fn check_value_key(results: &Results, key: Option<&str>) -> Result<(), PlotError
 /// a partial sweep is drawn over its whole domain with its holes; axes with
 /// a single value are fixed and named in the title.
 pub fn plot_results(results: &Results, value_key: Option<&str>, output: &Path) -> Result<Vec<PathBuf>, PlotError> {
+    let target = Target { path: output.to_owned(), format: format_of(output)? };
+    plot_results_as(results, value_key, &target)
+}
+
+/// [`plot_results`] into `target`: its path as given, in its format
+/// (see [`targets`]); with two varying axes, `-heatmap` and `-surface`
+/// are added to its name, with the format's extension.
+pub fn plot_results_as(results: &Results, value_key: Option<&str>, target: &Target) -> Result<Vec<PathBuf>, PlotError> {
+    let (output, format) = (target.path.as_path(), target.format);
     check_value_key(results, value_key)?;
     let mut samples = Vec::new();
     for record in results.latest() {
@@ -1399,7 +1428,7 @@ pub fn plot_results(results: &Results, value_key: Option<&str>, output: &Path) -
         [] | [_] => {
             let axis = varying.first().cloned().unwrap_or_else(|| names[0].clone());
             let curve = curve_of(space, axis, &samples, &failed, value_name);
-            line_plot(&curve, &labels, output)?;
+            draw_line_plot(&curve, &labels, output, format)?;
             Ok(vec![output.to_owned()])
         }
         [x_axis, y_axis] => {
@@ -1415,10 +1444,10 @@ pub fn plot_results(results: &Results, value_key: Option<&str>, output: &Path) -
                 return Err(too_large(format!("its heatmap has {columns} × {rows} cells")));
             }
             let grid = grid_of(space, x_axis, y_axis, &samples, &failed, value_name);
-            let heatmap_path = sibling(output, "heatmap");
-            let surface_path = sibling(output, "surface");
-            heatmap(&grid, &labels, &heatmap_path)?;
-            surface(&grid, &labels, &surface_path)?;
+            let heatmap_path = sibling(output, "heatmap", format);
+            let surface_path = sibling(output, "surface", format);
+            draw_heatmap(&grid, &labels, &heatmap_path, format)?;
+            draw_surface(&grid, &labels, &surface_path, format)?;
             Ok(vec![heatmap_path, surface_path])
         }
         more => Err(PlotError::Unsupported(format!(
@@ -1517,14 +1546,6 @@ fn grid_of(
     }
 }
 
-/// `dir/stem.svg` → `dir/stem-<suffix>.svg`: the format stays (PNG when
-/// `output` has no extension).
-fn sibling(output: &Path, suffix: &str) -> PathBuf {
-    let stem = output.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "plot".into());
-    let extension = output.extension().map_or_else(|| "png".into(), |e| e.to_string_lossy().into_owned());
-    output.with_file_name(format!("{stem}-{suffix}.{extension}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1603,7 +1624,7 @@ mod tests {
         assert_eq!(isolated(&grid), [(0, 3), (1, 3), (6, 5)]);
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("s.png");
-        let layout = draw_surface(&grid, &Labels::default(), &path).unwrap_or_else(|e| panic!("{e}"));
+        let layout = draw_surface(&grid, &Labels::default(), &path, Format::Png).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(layout.data.len(), 3);
         assert!(layout.legend.is_some_and(|legend| legend.top > layout.plot.top));
     }
@@ -1661,7 +1682,7 @@ mod tests {
         grid.values = vec![Some(5.0); 12];
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("c.png");
-        let layout = draw_heatmap(&grid, &Labels::default(), &path).unwrap_or_else(|e| panic!("{e}"));
+        let layout = draw_heatmap(&grid, &Labels::default(), &path, Format::Png).unwrap_or_else(|e| panic!("{e}"));
         let middle = viridis(0.5);
         assert!(colours(&path, &layout.data).iter().all(|&c| c == [middle.0, middle.1, middle.2]));
         for value in [5.0, 1e-320, 123456.789] {
@@ -1820,7 +1841,7 @@ mod tests {
         let curve = Curve { axis: "x".into(), value: "v".into(), points, log_axis: false, failed: vec![-1.1], domain };
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("peak.png");
-        let layout = draw_line_plot(&curve, &Labels::default(), &path).unwrap_or_else(|e| panic!("{e}"));
+        let layout = draw_line_plot(&curve, &Labels::default(), &path, Format::Png).unwrap_or_else(|e| panic!("{e}"));
         let legend = layout.legend.unwrap_or_else(|| panic!("a legend"));
         assert_eq!(layout.data.len(), 21);
         assert!(legend.top > layout.plot.bottom, "below the plot: {legend:?}, {:?}", layout.plot);
@@ -1883,7 +1904,7 @@ mod tests {
         };
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("huge.png");
-        let layout = draw_heatmap(&grid, &Labels::default(), &path).unwrap_or_else(|e| panic!("{e}"));
+        let layout = draw_heatmap(&grid, &Labels::default(), &path, Format::Png).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(layout.data.len(), 3);
         let legend = layout.legend.unwrap_or_else(|| panic!("a legend for the cells not computed"));
         assert!(legend.top > layout.plot.bottom, "below the plot: {legend:?}");
@@ -1898,8 +1919,5 @@ mod tests {
     #[test]
     fn cell_edges_surround_centres() {
         assert_eq!(cell_edges(&[0.0, 1.0, 3.0]), vec![-0.5, 0.5, 2.0, 4.0]);
-        assert_eq!(sibling(Path::new("out/r.png"), "heatmap"), PathBuf::from("out/r-heatmap.png"));
-        assert_eq!(sibling(Path::new("out/r.pdf"), "surface"), PathBuf::from("out/r-surface.pdf"));
-        assert_eq!(sibling(Path::new("r"), "heatmap"), PathBuf::from("r-heatmap.png"));
     }
 }

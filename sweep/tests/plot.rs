@@ -138,3 +138,26 @@ fn a_surface_without_complete_cells_shows_its_points() {
         assert!(coloured > points * 100, "{}: {coloured} coloured pixels", surface.display());
     }
 }
+
+/// `-o /dev/stdout --format svg` wrote a file `/dev/stdout.svg`, and any
+/// `-o` got the format's extension in place of its own. Now the path is
+/// used as given, and an extension that contradicts --format is refused.
+#[test]
+fn an_output_path_is_used_as_given() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("line.ron", r#"(space: Range(name: "x", start: 0, end: 4), command: ["echo", "{x}"])"#);
+    ok(sandbox.sweep(&["run", "--no-progress", "line.ron"]));
+    let streamed = ok(sandbox.sweep(&["plot", "line.jsonl", "-o", "/dev/stdout", "--format", "svg"]));
+    let text = String::from_utf8_lossy(&streamed.stdout);
+    assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"), "{}", &text[..text.len().min(200)]);
+
+    ok(sandbox.sweep(&["plot", "line.jsonl", "-o", "chart.v2", "--format", "svg"]));
+    let written = std::fs::read_to_string(sandbox.path("chart.v2")).unwrap_or_default();
+    assert!(written.starts_with("<svg"), "chart.v2 holds the SVG");
+    assert!(!sandbox.path("chart.svg").exists() && !sandbox.path("chart.v2.svg").exists());
+
+    let refused = sandbox.sweep(&["plot", "line.jsonl", "-o", "c.png", "--format", "svg"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("names a png chart"), "{}", stderr(&refused));
+    assert!(!sandbox.path("c.png").exists() && !sandbox.path("c.svg").exists());
+}
