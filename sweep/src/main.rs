@@ -38,17 +38,19 @@ enum Command {
     Plot {
         /// Results file (JSON Lines) written by `sweep run`.
         results: PathBuf,
-        /// Chart to write (default: the results path with `.png`); its
-        /// extension picks the format unless --format is given. With two
-        /// varying axes, `-heatmap` and `-surface` are added to its name.
+        /// Chart to write, used as given (default: the results path with
+        /// `.png`); its extension picks the format unless --format is
+        /// given, and must not contradict it. With two varying axes,
+        /// `-heatmap` and `-surface` are added to its name.
         #[arg(long, short)]
         output: Option<PathBuf>,
         /// Field to plot when values are JSON objects.
         #[arg(long)]
         value_key: Option<String>,
         /// Formats to write, comma-separated: png, svg, pdf (default: the
-        /// one --output's extension names, PNG without --output). Each is
-        /// written beside --output with its own extension.
+        /// one --output's extension names, PNG without --output). Formats
+        /// other than --output's own are written beside it with their own
+        /// extension.
         #[arg(long, value_name = "png,svg,pdf", value_parser = charts::Format::list)]
         format: Option<Formats>,
     },
@@ -374,22 +376,17 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
         Command::Run(args) => run(args),
         Command::Repair { results, spec } => repair(&results, spec.as_deref()),
         Command::Plot { results, output, value_key, format } => {
+            let targets = plot::targets(&results, output.as_deref(), format.as_deref())?;
             let loaded = load(&results)?;
             say_left_out(&loaded, &results, "chart");
-            let output = output.unwrap_or_else(|| results.with_extension("png"));
-            let formats = match format {
-                Some(formats) => formats,
-                None => match charts::Format::from_path(&output) {
-                    Ok(format) => vec![format],
-                    Err(error) => usage!("{error}; use --format to name the format"),
-                },
-            };
-            for format in formats {
-                let output = output.with_extension(format.extension());
-                for path in plot::plot_results(&loaded, value_key.as_deref(), &output)
+            for target in targets {
+                for path in plot::plot_results_as(&loaded, value_key.as_deref(), &target)
                     .with_context(|| format!("cannot plot {}", results.display()))?
                 {
-                    println!("{}", path.display());
+                    // A chart written into a stream (-o /dev/stdout) is not followed by its name there.
+                    if path.is_file() {
+                        println!("{}", path.display());
+                    }
                 }
             }
             Ok(())

@@ -4,6 +4,11 @@
 //! shared `charts` crate's font (the embedded DejaVu, no system fonts
 //! needed), palette and renderer.
 
+mod targets;
+
+use targets::sibling;
+pub use targets::{targets, Target};
+
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
@@ -15,6 +20,7 @@ use plotters::coord::ranged1d::ValueFormatter;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::FontStyle;
 
 const SIZE: (u32, u32) = (1200, 900);
@@ -132,10 +138,18 @@ pub enum PlotError {
     },
 }
 
-/// Draws a chart with `draw` and writes it to `path` atomically (complete
-/// or absent, never truncated), in the format `path`'s extension names.
+/// The format a chart's path names by its extension.
+fn format_of(path: &Path) -> Result<Format, PlotError> {
+    Format::from_path(path).map_err(|error| PlotError::Unsupported(error.to_string()))
+}
+
+/// Draws a chart with `draw` and writes it to `path` in `format`:
+/// atomically (complete or absent, never truncated) where `path` is or
+/// will be a regular file; straight into it where it is a device or a pipe
+/// (`/dev/stdout`), which a rename would replace.
 fn save<T>(
     path: &Path,
+    format: Format,
     title: &str,
     draw: impl FnOnce(&DrawingArea<Backend<'_>, Shift>) -> Result<T, PlotError>,
 ) -> Result<T, PlotError> {
@@ -149,16 +163,24 @@ fn save<T>(
             Failure::Chart(error)
         }
     }
-    let format = Format::from_path(path).map_err(|error| PlotError::Unsupported(error.to_string()))?;
     refuse_to_replace_results(path, "chart").map_err(PlotError::Refused)?;
-    let (drawn, bytes) = charts::render(format, SIZE, title, |root| draw(root).map_err(Failure::Plot)).map_err(
+    let title = title.replace('\n', " — ");
+    let (drawn, bytes) = charts::render(format, SIZE, &title, |root| draw(root).map_err(Failure::Plot)).map_err(
         |failure| match failure {
             Failure::Plot(error) => error,
             Failure::Chart(error) => PlotError::Drawing { path: path.to_owned(), message: error.to_string() },
         },
     )?;
-    write_atomically(path, |out| std::io::Write::write_all(out, &bytes))
-        .map_err(|e| PlotError::Write { path: path.to_owned(), reason: io_reason(e) })?;
+    let failed = |reason: String| PlotError::Write { path: path.to_owned(), reason };
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir()) {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|mut out| std::io::Write::write_all(&mut out, &bytes))
+            .map_err(|e| failed(e.to_string()))?;
+    } else {
+        write_atomically(path, |out| std::io::Write::write_all(out, &bytes)).map_err(|e| failed(io_reason(e)))?;
+    }
     Ok(drawn)
 }
 
@@ -205,6 +227,10 @@ struct Linear {
     /// Every value on the axis is a whole number (a `Range`): ticks are
     /// whole numbers too.
     integer: bool,
+    /// How many tick labels to ask plotters for.
+    ticks: usize,
+    /// How every tick of the axis is written.
+    format: TickFormat,
 }
 
 impl Linear {
@@ -213,14 +239,49 @@ impl Linear {
     fn covering((lo, hi): (f64, f64), fraction: f64, integer: bool) -> Linear {
         let safe = |range: &std::ops::Range<f64>| (1e-12..=1e300).contains(&(range.end - range.start));
         let plain = padded((lo, hi), fraction);
-        if safe(&plain) {
-            return Linear { unit: 1.0, range: plain, integer };
+        let (unit, range) = if safe(&plain) {
+            (1.0, plain)
+        } else {
+            // Halves: their difference cannot overflow.
+            let half = hi / 2.0 - lo / 2.0;
+            let magnitude = if half > 0.0 { half } else { lo.abs() };
+            let unit = 10f64.powi((magnitude.log10().floor() as i32).clamp(-307, 307));
+            (unit, padded((lo / unit, hi / unit), fraction))
+        };
+        let mut axis = Linear { unit, range, integer, ticks: 10, format: TickFormat::Fixed(0) };
+        axis.ticks = axis.most_ticks();
+        axis.format = TickFormat::of(&axis.values());
+        // Long labels (many significant digits) get fewer ticks, so they do
+        // not run into each other along a horizontal axis.
+        let widest = axis.values().iter().map(|&v| axis.format.write(v).chars().count()).max().unwrap_or(1);
+        let fitting = (MAX_LABEL_CHARS / (widest + 2)).max(2);
+        if fitting < axis.ticks {
+            axis.ticks = fitting;
+            axis.format = TickFormat::of(&axis.values());
         }
-        // Halves: their difference cannot overflow.
-        let half = hi / 2.0 - lo / 2.0;
-        let magnitude = if half > 0.0 { half } else { lo.abs() };
-        let unit = 10f64.powi((magnitude.log10().floor() as i32).clamp(-307, 307));
-        Linear { unit, range: padded((lo / unit, hi / unit), fraction), integer }
+        axis
+    }
+
+    /// The values of the ticks plotters draws for this axis.
+    fn values(&self) -> Vec<f64> {
+        let ranged: RangedCoordf64 = self.range.clone().into();
+        ranged.key_points(self.ticks).into_iter().filter_map(|drawn| self.value(drawn)).collect()
+    }
+
+    /// The value a tick drawn at `drawn` stands for, if it gets a label:
+    /// float noise at zero (a tick at 1e-17 on an axis from -1 to 1) is 0,
+    /// and whole-number axes label whole numbers only.
+    fn value(&self, drawn: f64) -> Option<f64> {
+        let span = self.range.end - self.range.start;
+        let value = if drawn.abs() < span * 1e-9 { 0.0 } else { drawn * self.unit };
+        // A tick past ±DBL_MAX stands for no value a point can have.
+        if !value.is_finite() {
+            return None;
+        }
+        if self.integer && (value - value.round()).abs() > 1e-9 * value.abs().max(1.0) {
+            return None;
+        }
+        Some(value)
     }
 
     /// Where `value` is drawn.
@@ -230,7 +291,7 @@ impl Linear {
 
     /// The most tick labels to ask plotters for: whole-number axes get no
     /// more than they have whole numbers, so no step falls below 1.
-    fn labels(&self) -> usize {
+    fn most_ticks(&self) -> usize {
         let (lo, hi) = (self.range.start * self.unit, self.range.end * self.unit);
         if self.integer && (hi - lo).is_finite() {
             ((hi.floor() - lo.ceil()) as usize + 1).clamp(2, 10)
@@ -239,19 +300,87 @@ impl Linear {
         }
     }
 
-    /// The label of the tick drawn at `drawn`: the value it stands for,
-    /// with float noise (a tick at 1e-17 on an axis from -1 to 1) shown as 0.
+    /// The most tick labels to ask plotters for.
+    fn labels(&self) -> usize {
+        self.ticks
+    }
+
+    /// About how many pixels the widest tick label takes at the label font.
+    fn widest(&self) -> i32 {
+        let chars = self.values().iter().map(|&v| self.format.write(v).chars().count()).max().unwrap_or(1);
+        chars as i32 * LABEL_CHAR_PX
+    }
+
+    /// The label of the tick drawn at `drawn`: the value it stands for, in
+    /// the axis's one format.
     fn label(&self, drawn: &f64) -> String {
-        let span = self.range.end - self.range.start;
-        let value = if drawn.abs() < span * 1e-9 { 0.0 } else { drawn * self.unit };
-        // A tick past ±DBL_MAX stands for no value a point can have.
-        if !value.is_finite() {
-            return String::new();
+        self.value(*drawn).map(|value| self.format.write(value)).unwrap_or_default()
+    }
+}
+
+/// About the width of a digit of a tick label (DejaVu Sans at 22 px).
+const LABEL_CHAR_PX: i32 = 14;
+
+/// The most characters the tick labels of one axis take together, about
+/// what fits along a chart's horizontal axis at the label font.
+const MAX_LABEL_CHARS: usize = 70;
+
+/// How the tick labels of one axis are written: all in one format, with
+/// as many digits as the step between ticks needs (not the magnitude of
+/// the values), so ticks at 100000, 100005, 100010 read so, not 1.0e5 each.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum TickFormat {
+    /// Fixed point with this many decimals.
+    Fixed(usize),
+    /// Scientific, with this many decimals in the mantissa.
+    Scientific(usize),
+}
+
+impl TickFormat {
+    /// The shortest format that writes every value of `ticks` exactly
+    /// enough to tell it from its neighbours: fixed point unless its
+    /// labels would be much longer than scientific ones (values far from
+    /// 1 on a step of the same order).
+    fn of(ticks: &[f64]) -> TickFormat {
+        let largest = ticks.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+        let step = ticks.windows(2).map(|w| (w[1] - w[0]).abs()).filter(|d| *d > 0.0).fold(f64::INFINITY, f64::min);
+        if largest == 0.0 || !largest.is_finite() {
+            return TickFormat::Fixed(0);
         }
-        if self.integer && (value - value.round()).abs() > 1e-9 * value.abs().max(1.0) {
-            return String::new();
+        // The digits a tick needs: down to the step's leading digit, or
+        // down to 3 significant digits for a single tick.
+        let finest = if step.is_finite() { step } else { largest / 100.0 };
+        let exact = |format: TickFormat| {
+            let mut seen = HashSet::new();
+            ticks.iter().all(|&v| {
+                let text = format.write(v);
+                let read: f64 = text.parse().unwrap_or(f64::NAN);
+                read.is_finite()
+                    && (read - v).abs() <= (finest * 1e-2).max(v.abs() * 2.0 * f64::EPSILON)
+                    && seen.insert(text)
+            })
+        };
+        let fixed = (0..=20).map(TickFormat::Fixed).find(|&f| exact(f));
+        let scientific = (0..=16).map(TickFormat::Scientific).find(|&f| exact(f)).unwrap_or(TickFormat::Scientific(16));
+        let width = |format: TickFormat| ticks.iter().map(|&v| format.write(v).chars().count()).max().unwrap_or(0);
+        match fixed {
+            Some(fixed) if width(fixed) <= 8 || width(fixed) <= width(scientific) => fixed,
+            _ => scientific,
         }
-        tick(&value)
+    }
+
+    fn write(self, value: f64) -> String {
+        let text = match self {
+            _ if value == 0.0 => return "0".to_owned(),
+            TickFormat::Fixed(decimals) => format!("{value:.decimals$}"),
+            TickFormat::Scientific(decimals) => format!("{value:.decimals$e}"),
+        };
+        // A value that rounds to zero is no negative number.
+        if text.starts_with('-') && text.trim_start_matches('-').chars().all(|c| matches!(c, '0' | '.')) {
+            text[1..].to_owned()
+        } else {
+            text
+        }
     }
 }
 
@@ -305,10 +434,98 @@ fn tick(v: &f64) -> String {
     }
 }
 
+/// The title's font size, the size of a notice line below it, and the
+/// smallest size an axis name is shrunk to before it is shortened.
+const TITLE_FONT: u32 = 36;
+const NOTICE_FONT: u32 = 28;
+const SMALLEST_FONT: u32 = 16;
+
+/// Draws `title` centred at the top of `area` and returns the area below
+/// it, and the lines as set. Its first line is bold; a line after a line
+/// break (a partial sweep's notice, "22 of 33 points, 11 failed") stands
+/// on a line of its own in the regular face. A line too wide for the chart
+/// is set smaller, down to 24 pixels, and then wrapped at spaces: no part
+/// of the title is cut off.
+fn titled<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    title: &str,
+) -> Result<Titled<DB>, DrawingAreaErrorKind<DB::ErrorType>> {
+    let available = area.dim_in_pixel().0 as i32 - 40;
+    let mut lines = Vec::new();
+    for (n, line) in title.split('\n').enumerate() {
+        let (largest, style) = if n == 0 { (TITLE_FONT, FontStyle::Bold) } else { (NOTICE_FONT, FontStyle::Normal) };
+        let width = |text: &str, size: u32| -> Result<i32, DrawingAreaErrorKind<DB::ErrorType>> {
+            Ok(area.estimate_text_size(text, &(FONT, size, style).into_font().color(&BLACK))?.0 as i32)
+        };
+        let mut size = largest;
+        while size > SMALLEST_FONT + 8 && width(line, size)? > available {
+            size -= 2;
+        }
+        // Still too wide: wrapped at spaces, each piece as wide as fits.
+        let mut current = String::new();
+        for word in line.split(' ') {
+            let longer = if current.is_empty() { word.to_owned() } else { format!("{current} {word}") };
+            if !current.is_empty() && width(&longer, size)? > available {
+                lines.push(TitleLine { text: std::mem::replace(&mut current, word.to_owned()), size, style });
+            } else {
+                current = longer;
+            }
+        }
+        lines.push(TitleLine { text: current, size, style });
+    }
+    let centre = area.dim_in_pixel().0 as i32 / 2;
+    let mut y = 12;
+    for line in &lines {
+        let font = (FONT, line.size, line.style).into_font().color(&BLACK).pos(Pos::new(HPos::Center, VPos::Top));
+        area.draw_text(&line.text, &font, (centre, y))?;
+        y += line.size as i32 * 5 / 4;
+    }
+    Ok((area.split_vertically(y + 8).1, lines))
+}
+
+/// The area below a title, and the title's lines as set.
+type Titled<DB> = (DrawingArea<DB, Shift>, Vec<TitleLine>);
+
+/// One line of a chart's title as drawn.
+#[derive(Clone)]
+struct TitleLine {
+    text: String,
+    size: u32,
+    style: FontStyle,
+}
+
+/// `text` set at the largest size from `largest` down to SMALLEST_FONT
+/// at which it fits `available` pixels, shortened in the middle ("…") if
+/// it fits at none: an axis name is never cut off at the image's edge.
+fn fitted<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    largest: u32,
+    available: i32,
+) -> Result<(String, u32), DrawingAreaErrorKind<DB::ErrorType>> {
+    let width = |text: &str, size: u32| -> Result<i32, DrawingAreaErrorKind<DB::ErrorType>> {
+        Ok(area.estimate_text_size(text, &(FONT, size).into_font().color(&BLACK))?.0 as i32)
+    };
+    let mut size = largest;
+    while size > SMALLEST_FONT && width(text, size)? > available {
+        size -= 1;
+    }
+    let mut shown = text.to_owned();
+    let chars: Vec<char> = text.chars().collect();
+    let mut keep = chars.len();
+    while keep > 8 && width(&shown, size)? > available {
+        keep -= 2;
+        let head: String = chars[..keep / 2].iter().collect();
+        let tail: String = chars[chars.len() - keep / 2..].iter().collect();
+        shown = format!("{head}…{tail}");
+    }
+    Ok((shown, size))
+}
+
 /// Scatter plot of `curve` joined by a line, written to `path` (PNG, SVG
 /// or PDF, by its extension).
 pub fn line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<(), PlotError> {
-    draw_line_plot(curve, labels, path).map(drop)
+    draw_line_plot(curve, labels, path, format_of(path)?).map(drop)
 }
 
 /// Where a chart's parts landed, in pixels of the image: what tests check
@@ -344,7 +561,7 @@ impl PixelBox {
     }
 }
 
-fn draw_line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<Layout, PlotError> {
+fn draw_line_plot(curve: &Curve, labels: &Labels, path: &Path, format: Format) -> Result<Layout, PlotError> {
     let err = drawing_error(path);
     let mut points = curve.points.clone();
     points.retain(|(x, y)| x.is_finite() && y.is_finite());
@@ -366,6 +583,8 @@ fn draw_line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<Layout,
         )));
     }
     let y_axis = Linear::covering(y_range, 0.06, false);
+    let x_linear =
+        Linear::covering(x_range, 0.04, whole(curve.domain.iter().chain(points.iter().map(|p| &p.0)).copied()));
     let drawn: Vec<(f64, f64)> = points.iter().map(|&(x, y)| (x, y_axis.at(y))).collect();
     // The line stops at points without a value: it would claim values there.
     let gaps: Vec<f64> = missing.iter().chain(&curve.failed).copied().filter(|x| x.is_finite()).collect();
@@ -384,20 +603,28 @@ fn draw_line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<Layout,
     }
     let curve_data = CurveData { points: &drawn, failed: &curve.failed, missing: &missing, gaps: &gaps };
 
-    save(path, &title, |root| {
+    save(path, format, &title, |root| {
         root.fill(&WHITE).map_err(|e| err(&e))?;
+        let (below, _) = titled(root, &title).map_err(|e| err(&e))?;
         let rows = legend_rows(root, &entries, SIZE.0 as i32 - 60).map_err(|e| err(&e))?;
-        let (upper, band) = root.split_vertically(SIZE.1 as i32 - legend_height(rows.len()));
+        let (upper, band) = below.split_vertically(below.dim_in_pixel().1 as i32 - legend_height(rows.len()));
+        // The value's name runs along the y axis: as long as the plot is high.
+        let y_room = upper.dim_in_pixel().1 as i32 - 110;
+        let (value_label, desc_size) = fitted(&upper, &value_label, 28, y_room).map_err(|e| err(&e))?;
+        let x_widest = if curve.log_axis { 0 } else { x_linear.widest() };
         let builder = || {
             let mut builder = ChartBuilder::on(&upper);
             // The style goes in the constructor: `FontDesc::style` keeps the
             // regular face in the PNG (and only the vector formats went bold).
             builder
-                .caption(&title, (FONT, 36, FontStyle::Bold).into_font())
                 .margin(30)
+                .margin_top(10)
                 .margin_bottom(0)
+                // Room for the widest labels: the last x tick's half
+                // reaches past the plot, the y ticks stand left of it.
+                .margin_right(30.max(x_widest / 2 + 10))
                 .x_label_area_size(80)
-                .y_label_area_size(110);
+                .y_label_area_size(110.max(y_axis.widest() + 50));
             builder
         };
         let y_format = |v: &f64| y_axis.label(v);
@@ -405,12 +632,19 @@ fn draw_line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<Layout,
         let (plot, data) = if curve.log_axis {
             // Pad by a ratio, not a difference, on a log axis.
             let x_range = (x_range.0 / 1.25)..(x_range.1 * 1.25).min(f64::MAX);
-            let chart = builder().build_cartesian_2d(x_range.log_scale(), y_axis.range.clone()).map_err(|e| err(&e))?;
-            let axes = Axes { x_label: &format!("{axis_label} (log scale)"), y_label: &value_label, x_labels: 10 };
-            draw_curve(chart, curve_data, axes, &tick, &y_format).map_err(|e| err(&e))?
+            let chart =
+                builder().build_cartesian_2d(x_range.clone().log_scale(), y_axis.range.clone()).map_err(|e| err(&e))?;
+            let axes = Axes {
+                x_label: &format!("{axis_label} (log scale)"),
+                y_label: &value_label,
+                x_labels: 10,
+                y_labels: y_axis.labels(),
+                desc_size,
+            };
+            let write = log_tick(x_range.start, x_range.end);
+            draw_curve(chart, curve_data, axes, &|v: &f64| write(*v), &y_format).map_err(|e| err(&e))?
         } else {
-            let x_axis =
-                Linear::covering(x_range, 0.04, whole(curve.domain.iter().chain(points.iter().map(|p| &p.0)).copied()));
+            let x_axis = &x_linear;
             let scaled = |xs: &[f64]| xs.iter().map(|&x| x_axis.at(x)).collect::<Vec<_>>();
             let (points, failed, missing, gaps) = (
                 curve_data.points.iter().map(|&(x, y)| (x_axis.at(x), y)).collect::<Vec<_>>(),
@@ -420,7 +654,13 @@ fn draw_line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<Layout,
             );
             let chart =
                 builder().build_cartesian_2d(x_axis.range.clone(), y_axis.range.clone()).map_err(|e| err(&e))?;
-            let axes = Axes { x_label: &axis_label, y_label: &value_label, x_labels: x_axis.labels() };
+            let axes = Axes {
+                x_label: &axis_label,
+                y_label: &value_label,
+                x_labels: x_axis.labels(),
+                y_labels: y_axis.labels(),
+                desc_size,
+            };
             let data = CurveData { points: &points, failed: &failed, missing: &missing, gaps: &gaps };
             draw_curve(chart, data, axes, &|v: &f64| x_axis.label(v), &y_format).map_err(|e| err(&e))?
         };
@@ -456,11 +696,14 @@ struct CurveData<'a> {
     gaps: &'a [f64],
 }
 
-/// The names of a line plot's axes and how many x ticks to ask for.
+/// The names of a line plot's axes and how many ticks to ask for.
 struct Axes<'a> {
     x_label: &'a str,
     y_label: &'a str,
     x_labels: usize,
+    y_labels: usize,
+    /// The font size of the axis names.
+    desc_size: u32,
 }
 
 const GREY: RGBColor = RGBColor(150, 150, 150);
@@ -485,7 +728,7 @@ fn runs<'a>(points: &'a [(f64, f64)], gaps: &[f64]) -> Vec<&'a [(f64, f64)]> {
 fn draw_curve<'a, DB: DrawingBackend + 'a, X>(
     mut chart: ChartContext<'a, DB, Cartesian2d<X, RangedCoordf64>>,
     CurveData { points, failed, missing, gaps }: CurveData<'_>,
-    Axes { x_label, y_label, x_labels }: Axes<'_>,
+    Axes { x_label, y_label, x_labels, y_labels, desc_size }: Axes<'_>,
     x_format: &dyn Fn(&f64) -> String,
     y_format: &dyn Fn(&f64) -> String,
 ) -> Result<(PixelBox, Markers), DrawingAreaErrorKind<DB::ErrorType>>
@@ -496,9 +739,10 @@ where
         .configure_mesh()
         .x_desc(x_label)
         .y_desc(y_label)
-        .axis_desc_style((FONT, 28))
+        .axis_desc_style((FONT, desc_size))
         .label_style((FONT, 22))
         .x_labels(x_labels)
+        .y_labels(y_labels)
         .x_label_formatter(x_format)
         .y_label_formatter(y_format)
         .light_line_style(BLACK.mix(0.05))
@@ -650,6 +894,8 @@ struct DrawnAxis {
     label: String,
     /// How many tick labels to ask plotters for.
     labels: usize,
+    /// About how many pixels the widest tick label takes.
+    widest: i32,
 }
 
 impl DrawnAxis {
@@ -659,8 +905,8 @@ impl DrawnAxis {
             let ends = bounds(values.iter().copied()).unwrap_or((0.0, 1.0));
             let axis = Linear::covering(ends, 0.0, whole(values.iter().copied()));
             let at = values.iter().map(|&v| axis.at(v)).collect();
-            let labels = axis.labels();
-            return Ok(DrawnAxis { at, format: Box::new(move |v| axis.label(v)), label, labels });
+            let (labels, widest) = (axis.labels(), axis.widest());
+            return Ok(DrawnAxis { at, format: Box::new(move |v| axis.label(v)), label, labels, widest });
         }
         if values.iter().any(|&v| v <= 0.0) {
             return Err(PlotError::Unsupported(format!(
@@ -671,19 +917,26 @@ impl DrawnAxis {
         // Over a decade or more, only the decades are labelled (the other
         // ticks stand for values like 316.2278); within one, every tick is.
         let decades = bounds(at.iter().copied()).is_some_and(|(lo, hi)| hi - lo >= 1.0);
-        let format: fn(&f64) -> String = if decades { decade_tick } else { |v| tick(&10f64.powf(*v)) };
-        Ok(DrawnAxis { at, format: Box::new(format), label: format!("{label} (log scale)"), labels: 10 })
+        let (lo, hi) = bounds(values.iter().copied()).unwrap_or((1.0, 1.0));
+        let write = log_tick(lo, hi);
+        let format: Box<dyn Fn(&f64) -> String> = if decades {
+            Box::new(
+                move |v: &f64| if (v - v.round()).abs() < 1e-9 { write(10f64.powf(v.round())) } else { String::new() },
+            )
+        } else {
+            Box::new(move |v: &f64| write(10f64.powf(*v)))
+        };
+        // "1e-300" at the most.
+        let widest = 6 * LABEL_CHAR_PX;
+        Ok(DrawnAxis { at, format, label: format!("{label} (log scale)"), labels: 10, widest })
     }
 }
 
-/// Tick text for a decimal logarithm: the power of ten it stands for at a
-/// whole decade, nothing between decades.
-fn decade_tick(v: &f64) -> String {
-    if (v - v.round()).abs() < 1e-9 {
-        tick(&10f64.powf(v.round()))
-    } else {
-        String::new()
-    }
+/// The tick text of a log axis over `[lo, hi]`: plain numbers when every
+/// tick reads well so, else scientific for all (not 10000 beside 1.0e5).
+fn log_tick(lo: f64, hi: f64) -> impl Fn(f64) -> String {
+    let plain = lo >= 1e-3 && hi < 1e5;
+    move |v| if plain { tick(&v) } else { format!("{v:e}") }
 }
 
 /// Grey of the cells of points not computed.
@@ -692,18 +945,34 @@ const MISSING: RGBColor = RGBColor(200, 200, 200);
 const MIN_CELL: i32 = 5;
 
 /// Where a drawn value falls between the drawn ends of the values `lo..hi`,
-/// 0 to 1 (0 when all values are equal).
+/// 0 to 1; the middle (0.5) when all values are equal, so a constant field
+/// is not drawn in the colour of the lowest value of some range.
 fn shading(axis: &Linear, (lo, hi): (f64, f64)) -> impl Fn(f64) -> f64 {
     let (lo, hi) = (axis.at(lo), axis.at(hi));
-    move |drawn| if hi > lo { (drawn - lo) / (hi - lo) } else { 0.0 }
+    move |drawn| if hi > lo { (drawn - lo) / (hi - lo) } else { 0.5 }
+}
+
+/// The tick labels of a value scale over the values `lo..hi`: those of
+/// `axis`, or, when every value is `lo`, only that value (exactly, at the
+/// tick nearest to it): the padding around a single value holds no values
+/// a label could name.
+fn value_labels(axis: &Linear, (lo, hi): (f64, f64)) -> impl Fn(&f64) -> String + '_ {
+    let nearest = (lo == hi)
+        .then(|| axis.values().into_iter().min_by(|a, b| (a - lo).abs().total_cmp(&(b - lo).abs())))
+        .flatten();
+    move |drawn| match nearest {
+        None => axis.label(drawn),
+        Some(nearest) if axis.value(*drawn) == Some(nearest) => format!("{lo}"),
+        Some(_) => String::new(),
+    }
 }
 
 /// Heatmap of `grid` with a colour bar; missing points are grey.
 pub fn heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotError> {
-    draw_heatmap(grid, labels, path).map(drop)
+    draw_heatmap(grid, labels, path, format_of(path)?).map(drop)
 }
 
-fn draw_heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<Layout, PlotError> {
+fn draw_heatmap(grid: &Grid2, labels: &Labels, path: &Path, format: Format) -> Result<Layout, PlotError> {
     let err = drawing_error(path);
     let (lo, hi) = grid.value_range().ok_or(PlotError::NoData)?;
     let values = Linear::covering((lo, hi), 0.0, false);
@@ -721,10 +990,9 @@ fn draw_heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<Layout, Pl
         format!("{value_label} over ({}, {})", labels.axis(&grid.x_axis), labels.axis(&grid.y_axis))
     });
 
-    save(path, &title, |root| {
+    save(path, format, &title, |root| {
         root.fill(&WHITE).map_err(|e| err(&e))?;
-        let root =
-            root.margin(15, 0, 0, 15).titled(&title, (FONT, 36, FontStyle::Bold).into_font()).map_err(|e| err(&e))?;
+        let (root, _) = titled(&root.margin(0, 0, 0, 15), &title).map_err(|e| err(&e))?;
         let (failed_cells, missing_cells) = grid.holes();
         let mut entries = Vec::new();
         for (holes, fill, what) in [(&failed_cells, RED, "failed"), (&missing_cells, MISSING, "not computed")] {
@@ -736,10 +1004,17 @@ fn draw_heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<Layout, Pl
         let band_height = if entries.is_empty() { 0 } else { legend_height(rows.len()) };
         let (upper, band) = root.split_vertically(root.dim_in_pixel().1 as i32 - band_height);
         let (main, bar) = upper.split_horizontally(SIZE.0 - 230);
+        // Axis names as long as their axes (the colour bar's runs along it).
+        let (y_label, desc_size) =
+            fitted(&main, &y_label, 28, main.dim_in_pixel().1 as i32 - 140).map_err(|e| err(&e))?;
+        let bar_room = bar.dim_in_pixel().1 as i32 - 130;
+        let value_label = if lo == hi { format!("{value_label} (every value is {lo})") } else { value_label.clone() };
+        let (value_label, bar_size) = fitted(&bar, &value_label, 26, bar_room).map_err(|e| err(&e))?;
         let mut chart = ChartBuilder::on(&main)
             .margin(20)
+            .margin_right(20.max(x.widest / 2 + 5))
             .x_label_area_size(80)
-            .y_label_area_size(110)
+            .y_label_area_size(110.max(y.widest + 50))
             .build_cartesian_2d(x_first..x_last, y_first..y_last)
             .map_err(|e| err(&e))?;
         chart
@@ -747,7 +1022,7 @@ fn draw_heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<Layout, Pl
             .disable_mesh()
             .x_desc(&x_label)
             .y_desc(&y_label)
-            .axis_desc_style((FONT, 28))
+            .axis_desc_style((FONT, desc_size))
             .label_style((FONT, 22))
             .x_labels(x.labels)
             .y_labels(y.labels)
@@ -812,9 +1087,10 @@ fn draw_heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<Layout, Pl
             .disable_mesh()
             .disable_x_axis()
             .y_desc(&value_label)
-            .axis_desc_style((FONT, 26))
+            .axis_desc_style((FONT, bar_size))
             .label_style((FONT, 20))
-            .y_label_formatter(&|v: &f64| values.label(v))
+            .y_labels(values.labels())
+            .y_label_formatter(&value_labels(&values, (lo, hi)))
             .draw()
             .map_err(|e| err(&e))?;
         const STEPS: usize = 256;
@@ -832,15 +1108,45 @@ fn draw_heatmap(grid: &Grid2, labels: &Labels, path: &Path) -> Result<Layout, Pl
 
 /// 3D surface of `grid` (value vertical), coloured by value. Cells with a
 /// missing or failed corner are left out: the surface shows its holes
-/// rather than inventing values.
+/// rather than inventing values. Points with a value that are no corner of
+/// a drawn cell (a sampled or zipped sweep has few or none of those cells)
+/// are drawn as dots in their colour, failed points as red crosses on the
+/// floor, and a legend counts them and the points not computed.
 pub fn surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotError> {
+    draw_surface(grid, labels, path, format_of(path)?).map(drop)
+}
+
+/// Whether cell `(i, j)` (corners `(i, j)` to `(i + 1, j + 1)`) of `grid`
+/// has a value at its four corners, so the surface covers it.
+fn complete_cell(grid: &Grid2, i: usize, j: usize) -> bool {
+    i + 1 < grid.xs.len()
+        && j + 1 < grid.ys.len()
+        && [(i, j), (i + 1, j), (i + 1, j + 1), (i, j + 1)].iter().all(|&(a, b)| grid.at(a, b).is_some())
+}
+
+/// The points of `grid` with a value that are a corner of no complete
+/// cell: the surface alone would not show them.
+fn isolated(grid: &Grid2) -> Vec<Cell> {
+    let cells = (0..grid.xs.len()).flat_map(|i| (0..grid.ys.len()).map(move |j| (i, j)));
+    cells
+        .filter(|&(i, j)| grid.at(i, j).is_some())
+        .filter(|&(i, j)| {
+            let around =
+                [(i.checked_sub(1), j.checked_sub(1)), (Some(i), j.checked_sub(1)), (i.checked_sub(1), Some(j))];
+            !complete_cell(grid, i, j)
+                && around.iter().all(|&(a, b)| !matches!((a, b), (Some(a), Some(b)) if complete_cell(grid, a, b)))
+        })
+        .collect()
+}
+
+fn draw_surface(grid: &Grid2, labels: &Labels, path: &Path, format: Format) -> Result<Layout, PlotError> {
     let err = drawing_error(path);
     if grid.xs.len() < 2 || grid.ys.len() < 2 {
         return Err(PlotError::Unsupported("a surface needs at least 2 values on each axis".into()));
     }
-    let (lo, hi) = grid.value_range().ok_or(PlotError::NoData)?;
-    let values = Linear::covering((lo, hi), 0.0, false);
-    let shade = shading(&values, (lo, hi));
+    let (value_lo, value_hi) = grid.value_range().ok_or(PlotError::NoData)?;
+    let values = Linear::covering((value_lo, value_hi), 0.0, false);
+    let shade = shading(&values, (value_lo, value_hi));
     let (lo, span) = (values.range.start, values.range.end - values.range.start);
     let value_label = labels.value.clone().unwrap_or_else(|| grid.value.clone());
     let x = DrawnAxis::new(&grid.x_axis, &grid.xs, grid.x_log, labels)?;
@@ -852,11 +1158,31 @@ pub fn surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
     let x_range = (x.at[0], x.at[x.at.len() - 1]);
     let y_range = (y.at[0], y.at[y.at.len() - 1]);
 
-    save(path, &title, |root| {
+    let dots = isolated(grid);
+    let (failed_cells, missing_cells) = grid.holes();
+    let mut entries = Vec::new();
+    if !dots.is_empty() {
+        let label = format!("points no surface cell covers (n = {})", dots.len());
+        entries.push(Entry { sample: Sample::Dot(charts::PALETTE[0]), label });
+    }
+    if !failed_cells.is_empty() {
+        entries.push(Entry { sample: Sample::Cross(RED), label: format!("failed (n = {})", failed_cells.len()) });
+    }
+    if !missing_cells.is_empty() {
+        let label = format!("not computed (n = {}, not drawn)", missing_cells.len());
+        entries.push(Entry { sample: Sample::Square(MISSING), label });
+    }
+
+    save(path, format, &title, |root| {
         root.fill(&WHITE).map_err(|e| err(&e))?;
+        let rows = legend_rows(root, &entries, SIZE.0 as i32 - 60).map_err(|e| err(&e))?;
+        let band_height = if entries.is_empty() { 0 } else { legend_height(rows.len()) };
+        let (below, _) = titled(root, &title).map_err(|e| err(&e))?;
+        let (upper, band) = below.split_vertically(below.dim_in_pixel().1 as i32 - band_height);
+        // The value's name stands above the value axis, left of the box.
+        let (value_label, value_size) = fitted(&upper, &value_label, 26, SIZE.0 as i32 / 2).map_err(|e| err(&e))?;
         // plotters' 3D charts are y-up: the grid's y axis goes along plotters' z.
-        let mut chart = ChartBuilder::on(root)
-            .caption(&title, (FONT, 36, FontStyle::Bold).into_font())
+        let mut chart = ChartBuilder::on(&upper)
             .margin(40)
             .build_cartesian_3d(x_range.0..x_range.1, lo..(lo + span), y_range.0..y_range.1)
             .map_err(|e| err(&e))?;
@@ -869,8 +1195,11 @@ pub fn surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
         chart
             .configure_axes()
             .label_style((FONT, 18))
+            .x_labels(x.labels)
+            .y_labels(values.labels())
+            .z_labels(y.labels)
             .x_formatter(&x.format)
-            .y_formatter(&|v: &f64| values.label(v))
+            .y_formatter(&value_labels(&values, (value_lo, value_hi)))
             .z_formatter(&y.format)
             .light_grid_style(BLACK.mix(0.08))
             .max_light_lines(4)
@@ -899,6 +1228,22 @@ pub fn surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
                 Some(PathElement::new(vec![(xs[a], from, ys[b]), (xs[c], to, ys[d])], BLACK.mix(0.35)))
             });
         chart.draw_series(segments).map_err(|e| err(&e))?;
+        let at = |(i, j): Cell| (xs[i], values.at(grid.at(i, j).unwrap_or(lo)), ys[j]);
+        chart
+            .draw_series(dots.iter().map(|&(i, j)| {
+                let v = values.at(grid.at(i, j).unwrap_or(lo));
+                Circle::new(at((i, j)), 7, viridis(shade(v)).filled())
+            }))
+            .map_err(|e| err(&e))?;
+        chart
+            .draw_series(dots.iter().map(|&(i, j)| Circle::new(at((i, j)), 7, BLACK.mix(0.6).stroke_width(1))))
+            .map_err(|e| err(&e))?;
+        let floor = |(i, j): Cell| (xs[i], lo, ys[j]);
+        chart
+            .draw_series(failed_cells.iter().map(|&cell| Cross::new(floor(cell), 7, RED.stroke_width(3))))
+            .map_err(|e| err(&e))?;
+        let pixels = chart.as_coord_spec().clone();
+        let data = dots.iter().map(|&cell| pixels.translate(&at(cell))).collect();
         // Axis names at the far end of each axis (3D axes have no descriptions).
         let text = (FONT, 26).into_font().color(&BLACK);
         let x_mid = (x_range.0 + x_range.1) / 2.0;
@@ -909,10 +1254,20 @@ pub fn surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotErr
             .draw_series([
                 Text::new(x_label.clone(), (x_mid, lo, y_range.1 + y_pad), text.clone()),
                 Text::new(y_label.clone(), (x_range.1 + x_pad, lo, y_mid), text.clone()),
-                Text::new(value_label.clone(), (x_range.0, lo + span * 1.12, y_range.1), text.clone()),
+                Text::new(
+                    value_label.clone(),
+                    (x_range.0, lo + span * 1.12, y_range.1),
+                    (FONT, value_size).into_font().color(&BLACK),
+                ),
             ])
             .map_err(|e| err(&e))?;
-        Ok(())
+        let plot = PixelBox::of(chart.plotting_area());
+        let legend = if entries.is_empty() {
+            None
+        } else {
+            Some(draw_legend(&band, &entries, &rows, SIZE.0 as i32 / 2).map_err(|e| err(&e))?)
+        };
+        Ok(Layout { plot, legend, data })
     })
 }
 
@@ -996,6 +1351,15 @@ fn check_value_key(results: &Results, key: Option<&str>) -> Result<(), PlotError
 /// a partial sweep is drawn over its whole domain with its holes; axes with
 /// a single value are fixed and named in the title.
 pub fn plot_results(results: &Results, value_key: Option<&str>, output: &Path) -> Result<Vec<PathBuf>, PlotError> {
+    let target = Target { path: output.to_owned(), format: format_of(output)? };
+    plot_results_as(results, value_key, &target)
+}
+
+/// [`plot_results`] into `target`: its path as given, in its format
+/// (see [`targets`]); with two varying axes, `-heatmap` and `-surface`
+/// are added to its name, with the format's extension.
+pub fn plot_results_as(results: &Results, value_key: Option<&str>, target: &Target) -> Result<Vec<PathBuf>, PlotError> {
+    let (output, format) = (target.path.as_path(), target.format);
     check_value_key(results, value_key)?;
     let mut samples = Vec::new();
     for record in results.latest() {
@@ -1056,14 +1420,15 @@ pub fn plot_results(results: &Results, value_key: Option<&str>, output: &Path) -
     let total = results.header.space.len();
     if samples.len() < total {
         let failures = if failed.is_empty() { String::new() } else { format!(", {} failed", failed.len()) };
-        title.push_str(&format!(" — {} of {total} points{failures}", samples.len()));
+        // On a line of its own: a long title never pushes it off the chart.
+        title.push_str(&format!("\n{} of {total} points{failures}", samples.len()));
     }
     labels.title = Some(title);
     match varying.as_slice() {
         [] | [_] => {
             let axis = varying.first().cloned().unwrap_or_else(|| names[0].clone());
             let curve = curve_of(space, axis, &samples, &failed, value_name);
-            line_plot(&curve, &labels, output)?;
+            draw_line_plot(&curve, &labels, output, format)?;
             Ok(vec![output.to_owned()])
         }
         [x_axis, y_axis] => {
@@ -1079,10 +1444,10 @@ pub fn plot_results(results: &Results, value_key: Option<&str>, output: &Path) -
                 return Err(too_large(format!("its heatmap has {columns} × {rows} cells")));
             }
             let grid = grid_of(space, x_axis, y_axis, &samples, &failed, value_name);
-            let heatmap_path = sibling(output, "heatmap");
-            let surface_path = sibling(output, "surface");
-            heatmap(&grid, &labels, &heatmap_path)?;
-            surface(&grid, &labels, &surface_path)?;
+            let heatmap_path = sibling(output, "heatmap", format);
+            let surface_path = sibling(output, "surface", format);
+            draw_heatmap(&grid, &labels, &heatmap_path, format)?;
+            draw_surface(&grid, &labels, &surface_path, format)?;
             Ok(vec![heatmap_path, surface_path])
         }
         more => Err(PlotError::Unsupported(format!(
@@ -1181,14 +1546,6 @@ fn grid_of(
     }
 }
 
-/// `dir/stem.svg` → `dir/stem-<suffix>.svg`: the format stays (PNG when
-/// `output` has no extension).
-fn sibling(output: &Path, suffix: &str) -> PathBuf {
-    let stem = output.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "plot".into());
-    let extension = output.extension().map_or_else(|| "png".into(), |e| e.to_string_lossy().into_owned());
-    output.with_file_name(format!("{stem}-{suffix}.{extension}"))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1250,6 +1607,92 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let written = plot_results(&results, None, &dir.path().join("p.png")).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(written.len(), 2);
+    }
+
+    #[test]
+    fn a_surface_draws_as_dots_the_points_no_cell_covers() {
+        let results = partial_grid();
+        let latest = results.latest();
+        let samples: Vec<_> =
+            latest.iter().filter_map(|r| Some((&r.point, r.outcome.as_ref().ok()?.as_f64()?))).collect();
+        let mut grid = grid_of(&results.header.space, "x", "y", &samples, &[], "v".into());
+        assert!(isolated(&grid).is_empty(), "the 4 × 2 corner block is a surface");
+        // A lone value, and a row of values one row apart from the block.
+        grid.values[6 * 7 + 5] = Some(1.0);
+        grid.values[3] = Some(1.0);
+        grid.values[7 + 3] = Some(1.0);
+        assert_eq!(isolated(&grid), [(0, 3), (1, 3), (6, 5)]);
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("s.png");
+        let layout = draw_surface(&grid, &Labels::default(), &path, Format::Png).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(layout.data.len(), 3);
+        assert!(layout.legend.is_some_and(|legend| legend.top > layout.plot.top));
+    }
+
+    /// The tester's lg.ron: a long title and value name were cut off at
+    /// both edges, and with them the notice "22 of 33 points, 11 failed".
+    #[test]
+    fn long_titles_and_value_names_fit_and_keep_the_notice() {
+        let long = "A very long title that goes on and on about rates and modes and everything else in the whole \
+                    world of sweeps";
+        let value = "throughput in operations per second (millions of them, measured carefully and often)";
+        let title = format!("{long}\n8 of 56 points, 2 failed");
+        let (lines, _) = charts::render(charts::Format::Png, SIZE, "t", |root| {
+            titled(root, &title)
+                .map(|(_, lines)| lines.into_iter().map(|l| (l.text, l.size)).collect::<Vec<_>>())
+                .map_err(|e| Box::<dyn std::error::Error>::from(e.to_string()))
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(lines.len() >= 3, "wrapped: {lines:?}");
+        assert_eq!(lines.last().map(|l| l.0.as_str()), Some("8 of 56 points, 2 failed"), "{lines:?}");
+        let words = lines[..lines.len() - 1].iter().map(|l| l.0.as_str()).collect::<Vec<_>>().join(" ");
+        assert_eq!(words, long, "every word of the title is drawn");
+        let ((shown, size), _) = charts::render(charts::Format::Png, SIZE, "t", |root| {
+            fitted(root, value, 26, 600).map_err(|e| Box::<dyn std::error::Error>::from(e.to_string()))
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+        assert!(shown == value && (SMALLEST_FONT..26).contains(&size), "{shown} at {size}");
+
+        // The charts themselves: nothing dark at the image's left and right
+        // edges (where clipped text was), on every chart of the sweep.
+        let mut results = partial_grid();
+        results.header.labels.title = Some(long.to_owned());
+        results.header.labels.value = Some(value.to_owned());
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        for path in plot_results(&results, None, &dir.path().join("p.png")).unwrap_or_else(|e| panic!("{e}")) {
+            let edges: Vec<(i32, i32)> =
+                (0..SIZE.1 as i32).flat_map(|y| [(0, y), (2, y), (1197, y), (1199, y)]).collect();
+            let dark = colours(&path, &edges).into_iter().filter(|c| c.iter().all(|&v| v < 128)).count();
+            assert_eq!(dark, 0, "{}", path.display());
+        }
+    }
+
+    /// The tester's cst.ron: every value 5 was drawn in the colour bar's
+    /// bottom colour, on a bar from 2.5 to 7.5 that named no 5.
+    #[test]
+    fn a_constant_field_is_drawn_in_the_middle_colour_and_named() {
+        let mut grid = grid_of(
+            &crate::space::Space::grid([crate::space::Space::range("i", 0, 4), crate::space::Space::range("j", 0, 3)]),
+            "i",
+            "j",
+            &[],
+            &[],
+            "v".into(),
+        );
+        grid.values = vec![Some(5.0); 12];
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("c.png");
+        let layout = draw_heatmap(&grid, &Labels::default(), &path, Format::Png).unwrap_or_else(|e| panic!("{e}"));
+        let middle = viridis(0.5);
+        assert!(colours(&path, &layout.data).iter().all(|&c| c == [middle.0, middle.1, middle.2]));
+        for value in [5.0, 1e-320, 123456.789] {
+            let bar = Linear::covering((value, value), 0.0, false);
+            let ranged: RangedCoordf64 = bar.range.clone().into();
+            let label = value_labels(&bar, (value, value));
+            let labels: Vec<String> =
+                ranged.key_points(bar.labels()).iter().map(&label).filter(|l| !l.is_empty()).collect();
+            assert_eq!(labels, [format!("{value}")]);
+        }
     }
 
     #[test]
@@ -1324,6 +1767,31 @@ mod tests {
         assert!(DrawnAxis::new("y", &[0.0, 1.0], true, &labels).is_err());
     }
 
+    /// The tester's yr.ron, one.ron and p.ron: offset values got one label
+    /// for every tick ("1.0e5", "1.0e12", "1"), and an axis to 300000 read
+    /// "0, 50000, 1.0e5, 1.5e5".
+    #[test]
+    fn ticks_have_the_digits_their_step_needs() {
+        let distinct = |labels: &[String]| labels.iter().collect::<HashSet<_>>().len() == labels.len();
+        let seeds = tick_labels(&Linear::covering((100000.0, 100011.0), 0.04, true));
+        assert!(seeds.len() >= 4 && distinct(&seeds) && seeds.contains(&"100000".to_owned()), "{seeds:?}");
+        let tripled = tick_labels(&Linear::covering((300000.0, 300033.0), 0.06, false));
+        assert!(tripled.len() >= 4 && distinct(&tripled) && tripled.contains(&"300030".to_owned()), "{tripled:?}");
+        let huge = tick_labels(&Linear::covering((1e12, 1e12 + 29.0), 0.04, true));
+        assert!(huge.len() >= 2 && distinct(&huge) && huge.contains(&"1000000000010".to_owned()), "{huge:?}");
+        let nearly_one = tick_labels(&Linear::covering((1.0000000000001, 1.00000000000014), 0.06, false));
+        assert!(nearly_one.len() >= 2 && distinct(&nearly_one), "{nearly_one:?}");
+        assert!(nearly_one.contains(&"1.00000000000012".to_owned()), "{nearly_one:?}");
+        // One format along the axis, whatever the magnitude of each tick.
+        let wide = tick_labels(&Linear::covering((0.0, 300000.0), 0.04, true));
+        assert!(wide.contains(&"100000".to_owned()) && !wide.iter().any(|l| l.contains('e')), "{wide:?}");
+        let tiny = tick_labels(&Linear::covering((0.0, 3e-7), 0.04, false));
+        assert!(tiny.iter().skip(1).all(|l| l.contains("e-")) && distinct(&tiny), "{tiny:?}");
+        // A log axis past 1e5 is scientific throughout.
+        let decades = log_tick(1.0, 1e6);
+        assert_eq!([decades(1.0), decades(1e4), decades(1e5)], ["1e0", "1e4", "1e5"]);
+    }
+
     /// The labels plotters' own tick search gives `axis`.
     fn tick_labels(axis: &Linear) -> Vec<String> {
         let ranged: RangedCoordf64 = axis.range.clone().into();
@@ -1341,7 +1809,7 @@ mod tests {
         }
         // A span below f64::EPSILON got a single tick ("0").
         let labels = tick_labels(&Linear::covering((0.0, 1e-300), 0.04, false));
-        assert!(labels.len() >= 3 && labels.contains(&"1.0e-300".to_owned()), "{labels:?}");
+        assert!(labels.len() >= 3 && labels.contains(&"1e-300".to_owned()), "{labels:?}");
         // Whole-number axes get whole-number ticks only.
         let labels = tick_labels(&Linear::covering((0.0, 4.0), 0.04, whole([0.0, 1.0, 2.0, 3.0, 4.0])));
         assert_eq!(labels, ["0", "1", "2", "3", "4"]);
@@ -1355,7 +1823,7 @@ mod tests {
         assert_eq!((shade(bar.at(0.0)), shade(bar.at(f64::MAX))), (0.0, 1.0));
         assert!((shade(middle) - 0.5).abs() < 1e-9, "{}", shade(middle));
         let labels = tick_labels(&bar);
-        assert!(labels.len() >= 5 && labels[0] == "0", "{labels:?}");
+        assert!(labels.len() >= 4 && labels[0] == "0", "{labels:?}");
     }
 
     #[test]
@@ -1373,7 +1841,7 @@ mod tests {
         let curve = Curve { axis: "x".into(), value: "v".into(), points, log_axis: false, failed: vec![-1.1], domain };
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("peak.png");
-        let layout = draw_line_plot(&curve, &Labels::default(), &path).unwrap_or_else(|e| panic!("{e}"));
+        let layout = draw_line_plot(&curve, &Labels::default(), &path, Format::Png).unwrap_or_else(|e| panic!("{e}"));
         let legend = layout.legend.unwrap_or_else(|| panic!("a legend"));
         assert_eq!(layout.data.len(), 21);
         assert!(legend.top > layout.plot.bottom, "below the plot: {legend:?}, {:?}", layout.plot);
@@ -1436,7 +1904,7 @@ mod tests {
         };
         let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
         let path = dir.path().join("huge.png");
-        let layout = draw_heatmap(&grid, &Labels::default(), &path).unwrap_or_else(|e| panic!("{e}"));
+        let layout = draw_heatmap(&grid, &Labels::default(), &path, Format::Png).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(layout.data.len(), 3);
         let legend = layout.legend.unwrap_or_else(|| panic!("a legend for the cells not computed"));
         assert!(legend.top > layout.plot.bottom, "below the plot: {legend:?}");
@@ -1451,8 +1919,5 @@ mod tests {
     #[test]
     fn cell_edges_surround_centres() {
         assert_eq!(cell_edges(&[0.0, 1.0, 3.0]), vec![-0.5, 0.5, 2.0, 4.0]);
-        assert_eq!(sibling(Path::new("out/r.png"), "heatmap"), PathBuf::from("out/r-heatmap.png"));
-        assert_eq!(sibling(Path::new("out/r.pdf"), "surface"), PathBuf::from("out/r-surface.pdf"));
-        assert_eq!(sibling(Path::new("r"), "heatmap"), PathBuf::from("r-heatmap.png"));
     }
 }

@@ -376,8 +376,8 @@ fn plots_are_written_in_every_format_asked_for() {
     );
     ok(sandbox.sweep(&["run", "--no-progress", "grid.ron"]));
 
-    // --output's extension gives way to each format's; repeats are drawn once.
-    let written = stdout(&ok(sandbox.sweep(&["plot", "grid.jsonl", "-o", "g.png", "--format", "svg,pdf,svg"])));
+    // An --output without a chart extension gets each format's; repeats are drawn once.
+    let written = stdout(&ok(sandbox.sweep(&["plot", "grid.jsonl", "-o", "g", "--format", "svg,pdf,svg"])));
     assert_eq!(
         written.lines().collect::<Vec<_>>(),
         ["g-heatmap.svg", "g-surface.svg", "g-heatmap.pdf", "g-surface.pdf"]

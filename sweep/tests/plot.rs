@@ -87,3 +87,77 @@ fn values_that_are_no_numbers_are_named_as_such() {
     assert!(message.contains("--value-key"), "{message}");
     assert!(!sandbox.path("words.png").exists());
 }
+
+/// The pixels of the PNG at `path` whose colour is saturated (a viridis
+/// value or a red mark), as opposed to the white, grey and black of the
+/// frame, grid and text.
+fn coloured_pixels(path: &std::path::Path) -> usize {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut reader = png::Decoder::new(bytes.as_slice()).read_info().unwrap_or_else(|e| panic!("{e}"));
+    let mut pixels = vec![0; reader.output_buffer_size()];
+    let info = reader.next_frame(&mut pixels).unwrap_or_else(|e| panic!("{e}"));
+    let channels = info.color_type.samples();
+    pixels[..info.buffer_size()]
+        .chunks(channels)
+        .filter(|p| {
+            let (lo, hi) = (p[..3].iter().min().copied().unwrap_or(0), p[..3].iter().max().copied().unwrap_or(0));
+            hi - lo > 60
+        })
+        .count()
+}
+
+/// A zip, a sample of a grid and a sweep with a failed row have no cell
+/// with four computed corners (or few): the surface was an empty 3-D box,
+/// written with exit 0. Their points are drawn now.
+#[test]
+fn a_surface_without_complete_cells_shows_its_points() {
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "z.ron",
+        r#"(space: Zip([Linspace(name: "u", start: 0, stop: 1, num: 8), Logspace(name: "v", start: 0, stop: 3, num: 8)]),
+            command: ["awk", "BEGIN{print {u}*{v}}"])"#,
+    );
+    sandbox.spec(
+        "rows.ron",
+        r#"(space: Grid([Range(name: "x", start: 0, end: 6), List(name: "mode", values: [1, 2, 3])]),
+            command: ["sh", "-c", "case {mode} in 2) exit 1;; esac; echo {x}"])"#,
+    );
+    sandbox.spec(
+        "sampled.ron",
+        r#"(space: Grid([Linspace(name: "a", start: 0, stop: 1, num: 100), Linspace(name: "b", start: -5, stop: 5, num: 100)]),
+            command: ["awk", "BEGIN{print {a}+{b}}"])"#,
+    );
+    ok(sandbox.sweep(&["run", "--no-progress", "z.ron"]));
+    let _ = sandbox.sweep(&["run", "--no-progress", "rows.ron"]);
+    ok(sandbox.sweep(&["run", "--no-progress", "sampled.ron", "--sample", "20", "--seed", "3"]));
+    for (results, points) in [("z.jsonl", 8), ("rows.jsonl", 12), ("sampled.jsonl", 20)] {
+        ok(sandbox.sweep(&["plot", results]));
+        let surface = sandbox.path(&results.replace(".jsonl", "-surface.png"));
+        // Each dot is a disc of radius 7 (about 150 pixels).
+        let coloured = coloured_pixels(&surface);
+        assert!(coloured > points * 100, "{}: {coloured} coloured pixels", surface.display());
+    }
+}
+
+/// `-o /dev/stdout --format svg` wrote a file `/dev/stdout.svg`, and any
+/// `-o` got the format's extension in place of its own. Now the path is
+/// used as given, and an extension that contradicts --format is refused.
+#[test]
+fn an_output_path_is_used_as_given() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("line.ron", r#"(space: Range(name: "x", start: 0, end: 4), command: ["echo", "{x}"])"#);
+    ok(sandbox.sweep(&["run", "--no-progress", "line.ron"]));
+    let streamed = ok(sandbox.sweep(&["plot", "line.jsonl", "-o", "/dev/stdout", "--format", "svg"]));
+    let text = String::from_utf8_lossy(&streamed.stdout);
+    assert!(text.starts_with("<svg") && text.trim_end().ends_with("</svg>"), "{}", &text[..text.len().min(200)]);
+
+    ok(sandbox.sweep(&["plot", "line.jsonl", "-o", "chart.v2", "--format", "svg"]));
+    let written = std::fs::read_to_string(sandbox.path("chart.v2")).unwrap_or_default();
+    assert!(written.starts_with("<svg"), "chart.v2 holds the SVG");
+    assert!(!sandbox.path("chart.svg").exists() && !sandbox.path("chart.v2.svg").exists());
+
+    let refused = sandbox.sweep(&["plot", "line.jsonl", "-o", "c.png", "--format", "svg"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("names a png chart"), "{}", stderr(&refused));
+    assert!(!sandbox.path("c.png").exists() && !sandbox.path("c.svg").exists());
+}
