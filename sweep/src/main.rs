@@ -683,21 +683,23 @@ enum SpecOf {
 }
 
 /// Finds the spec the results file at `path` was written from: the
-/// header's `spec_path` (absolute; files written before it was made so
-/// hold it as typed, relative to a directory `run` ran in that is unknown
-/// now, so it is taken relative to the results file's directory), else a
-/// spec of that name beside the results file (a study directory moved or
-/// copied). Never relative to the current directory: `status` run from
-/// elsewhere must not read another study's spec. A spec counts only when
-/// it gives the file's sweep fingerprint (same space, same command).
+/// header's `spec_path` (as `run` was given it) taken from the results
+/// file's directory, else a spec of that name beside it, else the path
+/// taken from the current directory. A spec counts only when it gives the
+/// file's sweep fingerprint (same space, same command).
 fn spec_of(results: &Results, path: &Path) -> SpecOf {
     let header = &results.header;
     let Some(written) = header.spec_path.as_deref() else { return SpecOf::Missing };
     let directory = path.parent().unwrap_or(Path::new(""));
-    let mut candidates = vec![if written.is_absolute() { written.to_owned() } else { directory.join(written) }];
+    // From the results file's directory first, then by name beside it:
+    // another study's spec of the same sweep in the directory `status` runs
+    // in may set another `max_attempts`. Then as written, from where `run`
+    // ran (`configs/x.ron` for `target/sweep/x.jsonl`, run from the root).
+    let mut candidates = vec![directory.join(written)];
     if let Some(name) = written.file_name() {
         candidates.push(directory.join(name));
     }
+    candidates.push(written.to_owned());
     let mut other = None;
     for candidate in candidates {
         let Ok(spec) = Spec::load(&candidate) else { continue };

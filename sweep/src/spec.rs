@@ -200,7 +200,10 @@ impl Spec {
         let setting = |message: &str| SpecError::Setting { path: path.to_owned(), message: message.to_owned() };
         // A `{placeholder}` only names letters, digits and `_`: `{learning-rate}`
         // would stay literal text, every point running one and the same argv.
-        if let Some(name) = self.space.names().into_iter().find(|name| !crate::command::is_identifier(name)) {
+        // A persistent black box has no placeholders: it reads each point's
+        // coordinates as JSON keys, which may be any name.
+        let unnamable = self.space.names().into_iter().find(|name| !crate::command::is_identifier(name));
+        if let Some(name) = unnamable.filter(|_| !self.persistent) {
             let suggested: String = name.chars().map(|c| if c.is_alphanumeric() { c } else { '_' }).collect();
             return Err(setting(&format!(
                 "axis name {name:?} may use only letters, digits and `_`, so that a {{placeholder}} in the \
@@ -347,6 +350,10 @@ mod tests {
         assert!(message.contains(r#""learning-rate""#) && message.contains(r#""learning_rate""#), "{message}");
         // Letters of any script are letters.
         assert!(parse(r#"(space: List(name: "größe_2", values: [1]), command: ["echo", "{größe_2}"])"#).is_ok());
+        // A persistent black box reads coordinates as JSON keys, not
+        // placeholders: any name is one it can read.
+        let persistent = r#"(space: List(name: "learning-rate", values: [0.1]), command: ["./bb"], persistent: true)"#;
+        assert!(parse(persistent).is_ok_and(|spec| spec.persistent));
     }
 
     #[test]

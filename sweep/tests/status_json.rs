@@ -36,9 +36,9 @@ fn status_json(sandbox: &Sandbox, extra: &[&str]) -> Value {
     serde_json::from_str(&stdout(&output)).unwrap_or_else(|e| panic!("{e}: {}", stdout(&output)))
 }
 
-/// The spec's path as `run` records it in the header: absolute.
-fn spec_path(sandbox: &Sandbox) -> String {
-    sandbox.path("flaky.ron").display().to_string()
+/// The spec's path as `run` records it in the header: as it was given.
+fn spec_path(_sandbox: &Sandbox) -> String {
+    "flaky.ron".to_owned()
 }
 
 /// `sweep status --json RESULTS` run in `directory`.
@@ -71,12 +71,7 @@ fn status_finds_the_sweeps_own_spec_from_any_directory() {
 #[test]
 fn a_header_spec_path_written_relative_is_taken_beside_the_results_file() {
     let sandbox = four_failed_attempts();
-    // Files written before the path was made absolute hold it as typed.
     let path = sandbox.path("flaky.jsonl");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{e}"));
-    let old = text.replacen(&format!("{:?}", spec_path(&sandbox)), "\"flaky.ron\"", 1);
-    assert_ne!(old, text);
-    std::fs::write(&path, old).unwrap_or_else(|e| panic!("{e}"));
     let elsewhere = sandbox.path("other");
     std::fs::create_dir(&elsewhere).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(elsewhere.join("flaky.ron"), "not even a spec").unwrap_or_else(|e| panic!("{e}"));
@@ -131,7 +126,7 @@ fn json_status_has_counts_and_failures_with_provenance() {
         assert_eq!(report[key], value, "{key} in {report}");
     }
     assert_eq!(report["results"], "flaky.jsonl");
-    assert_eq!(report["spec"], spec_path(&sandbox), "the header keeps the spec's path absolute");
+    assert_eq!(report["spec"], spec_path(&sandbox), "the header keeps the spec's path as given");
     assert_eq!(report["fingerprint"].as_str().map(str::len), Some(16));
     let failures = report["failures"].as_array().cloned().unwrap_or_default();
     assert_eq!(failures.len(), 2, "{report}");
@@ -145,5 +140,39 @@ fn json_status_has_counts_and_failures_with_provenance() {
         assert_eq!(failure["provenance"]["exit"]["code"], 3, "{failure}");
         assert!(failure["provenance"]["host"].as_str().is_some_and(|h| !h.is_empty()), "{failure}");
         assert!(failure["provenance"]["started"].as_str().is_some_and(|t| t.ends_with('Z')), "{failure}");
+    }
+}
+
+/// The README's layout: the spec in `configs/`, its results under
+/// `target/sweep/`, `run` and `status` both run from the study's root.
+/// The header holds `configs/layout.ron` as given; `status` finds it there
+/// (it once looked only beside the results file, and fell back to the
+/// default cap of 3, disagreeing with `run`), and so does a study moved
+/// whole.
+#[test]
+fn status_finds_a_spec_in_another_directory_of_the_study() {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir(sandbox.path("configs")).unwrap_or_else(|e| panic!("{e}"));
+    sandbox.spec(
+        "configs/layout.ron",
+        r#"(
+            space: Range(name: "k", start: 0, end: 2),
+            command: ["sh", "-c", "exit 3"],
+            max_attempts: 2,
+            output: "target/sweep/layout.jsonl",
+        )"#,
+    );
+    let run = sandbox.sweep(&["run", "--no-progress", "configs/layout.ron"]);
+    assert_eq!(run.status.code(), Some(3), "{}", stderr(&run));
+    for study in [sandbox.root().to_owned(), sandbox.path("moved")] {
+        if study != sandbox.root() {
+            std::fs::create_dir(&study).unwrap_or_else(|e| panic!("{e}"));
+            for part in ["configs", "target"] {
+                std::fs::rename(sandbox.path(part), study.join(part)).unwrap_or_else(|e| panic!("{e}"));
+            }
+        }
+        let report = status_json_in(&sandbox, &study, "target/sweep/layout.jsonl");
+        assert_eq!(report["max_attempts"], 2, "{}: {report}", study.display());
+        assert_eq!(report["max_attempts_from"], "max_attempts of configs/layout.ron", "{report}");
     }
 }

@@ -70,11 +70,12 @@ impl Header {
     }
 
     /// The header of a spec's results files (whole sweep and shards alike).
-    /// The spec's path is kept absolute: `status`, run from any directory,
-    /// must find this spec again, not one of the same name where it runs.
+    /// The spec's path is kept as given, so that a study directory moved or
+    /// copied whole still finds its own spec; `status` takes a spec only
+    /// when it is this sweep's (its fingerprint), wherever it looks.
     pub fn for_spec(spec: &Spec, spec_path: &Path) -> Header {
         let mut header = Header::new(spec.space.clone(), spec.task());
-        header.spec_path = Some(std::path::absolute(spec_path).unwrap_or_else(|_| spec_path.to_owned()));
+        header.spec_path = Some(spec_path.to_owned());
         header.labels = spec.labels.clone();
         header
     }
