@@ -1443,6 +1443,13 @@ pub fn plot_results_as(results: &Results, value_key: Option<&str>, target: &Targ
             if columns.checked_mul(rows).is_none_or(|cells| cells > MAX_DRAWN) {
                 return Err(too_large(format!("its heatmap has {columns} × {rows} cells")));
             }
+            if targets::is_stream(output) {
+                return Err(PlotError::Unsupported(format!(
+                    "-o {} is a device or pipe, which takes one chart, and two varying axes make two (a heatmap \
+                     and a surface); give a file name",
+                    output.display()
+                )));
+            }
             let grid = grid_of(space, x_axis, y_axis, &samples, &failed, value_name);
             let heatmap_path = sibling(output, "heatmap", format);
             let surface_path = sibling(output, "surface", format);

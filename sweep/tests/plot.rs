@@ -161,3 +161,46 @@ fn an_output_path_is_used_as_given() {
     assert!(stderr(&refused).contains("names a png chart"), "{}", stderr(&refused));
     assert!(!sandbox.path("c.png").exists() && !sandbox.path("c.svg").exists());
 }
+
+/// `-o` naming a FIFO gets the one chart written into it, as a device does
+/// (the check that `-o` is no results file used to open it to read, which
+/// waits for a writer: a hang); two charts (two varying axes, or several
+/// formats) cannot go into one stream and are refused (2), where sibling
+/// names made from the stream's path were created as files.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_fifo_takes_one_chart_and_refuses_two() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("line.ron", r#"(space: Range(name: "k", start: 0, end: 4), command: ["echo", "{k}"])"#);
+    sandbox.spec(
+        "grid.ron",
+        r#"(space: Grid([Range(name: "a", start: 0, end: 3), Range(name: "b", start: 0, end: 3)]),
+            command: ["sh", "-c", "echo $(( {a} + {b} ))"])"#,
+    );
+    for spec in ["line.ron", "grid.ron"] {
+        ok(sandbox.sweep(&["run", "--no-progress", spec]));
+    }
+    let fifo = sandbox.path("chart.fifo");
+    let name = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).unwrap_or_default();
+    // SAFETY: a NUL-terminated path and a mode; no memory is shared.
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0, "mkfifo");
+    let reader = {
+        let fifo = fifo.clone();
+        std::thread::spawn(move || std::fs::read(fifo).unwrap_or_default())
+    };
+    let drawn = sandbox.sweep(&["plot", "line.jsonl", "-o", "chart.fifo", "--format", "svg"]);
+    assert!(drawn.status.success(), "{}", stderr(&drawn));
+    assert!(reader.join().unwrap_or_default().starts_with(b"<svg"), "the chart went into the FIFO");
+    for args in [
+        &["plot", "grid.jsonl", "-o", "chart.fifo", "--format", "svg"][..],
+        &["plot", "line.jsonl", "-o", "chart.fifo", "--format", "svg,png"],
+    ] {
+        let refused = sandbox.sweep(args);
+        assert_eq!(refused.status.code(), Some(2), "{args:?}: {}", stderr(&refused));
+        assert!(stderr(&refused).contains("device or pipe, which takes one chart"), "{}", stderr(&refused));
+    }
+    let made: Vec<_> = std::fs::read_dir(sandbox.root())
+        .map(|entries| entries.filter_map(|e| e.ok()).map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    assert!(made.iter().all(|name| name == "chart.fifo" || !name.starts_with("chart.fifo")), "{made:?}");
+}

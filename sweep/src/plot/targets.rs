@@ -45,6 +45,13 @@ pub fn targets(results: &Path, output: Option<&Path>, formats: Option<&[Format]>
             .collect());
     };
     let as_given = |format| Target { path: output.to_owned(), format };
+    if is_stream(output) && formats.is_some_and(|formats| formats.len() > 1) {
+        return Err(PlotError::Unsupported(format!(
+            "-o {} is a device or pipe, which takes one chart; --format asks for several: give a file name, or \
+             one format",
+            output.display()
+        )));
+    }
     match (Format::from_path(output).ok(), formats) {
         (Some(named), None) => Ok(vec![as_given(named)]),
         (Some(named), Some(formats)) if formats.contains(&named) => Ok(formats
@@ -79,6 +86,12 @@ pub fn targets(results: &Path, output: Option<&Path>, formats: Option<&[Format]>
             output.display()
         ))),
     }
+}
+
+/// Whether `path` is a device or a pipe (`/dev/stdout`, a FIFO): it takes
+/// one chart, written straight into it; a name made from it is no place.
+pub(super) fn is_stream(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir())
 }
 
 /// `dir/stem.svg` → `dir/stem-<suffix>.svg`, with `format`'s extension; a

@@ -51,10 +51,11 @@ pub fn refuse_to_replace_results(path: &Path, what: &'static str) -> Result<(), 
 /// Whether `path` is a regular file that starts like a sweep header line.
 fn starts_like_results(path: &Path) -> bool {
     use std::io::Read as _;
-    let Ok(file) = File::open(path) else { return false };
-    if !file.metadata().is_ok_and(|m| m.is_file()) {
+    // Looked at before opening: opening a FIFO to read waits for a writer.
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
         return false;
     }
+    let Ok(file) = File::open(path) else { return false };
     let mut start = Vec::with_capacity(64);
     let _ = file.take(64).read_to_end(&mut start);
     String::from_utf8_lossy(&start).trim_start().starts_with(HEADER_START)

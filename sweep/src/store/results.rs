@@ -102,6 +102,36 @@ pub(super) struct Parsed {
     pub(super) foreign: Vec<(BadLine, Option<Fingerprint>)>,
 }
 
+/// The longest first line a stream may have before it is refused: a
+/// header holds its space, whose spec is at most 8 MiB.
+const MAX_STREAMED_HEADER: u64 = 2 * crate::spec::MAX_SPEC_BYTES as u64;
+
+/// The bytes of the results file at `path`. A regular file is read whole;
+/// so is a stream (`cat r.jsonl | sweep export /dev/stdin`, a FIFO), but
+/// only once its first line, read within [`MAX_STREAMED_HEADER`], starts
+/// like a header: `/dev/zero` has no line end and `/dev/urandom` no header,
+/// and either would be read without end. A directory is refused.
+fn read_results(path: &Path) -> Result<Vec<u8>, StoreError> {
+    use std::io::{BufRead, BufReader, Read};
+    let io = |reason| StoreError::Io { path: path.to_owned(), doing: "read", reason };
+    let metadata = std::fs::metadata(path).map_err(io)?;
+    if metadata.is_dir() {
+        return Err(StoreError::NotRegularFile { path: path.to_owned(), what: "a directory" });
+    }
+    if metadata.is_file() {
+        return std::fs::read(path).map_err(io);
+    }
+    let mut reader = BufReader::new(std::fs::File::open(path).map_err(io)?);
+    let mut bytes = Vec::new();
+    (&mut reader).take(MAX_STREAMED_HEADER).read_until(b'\n', &mut bytes).map_err(io)?;
+    let header_like = String::from_utf8_lossy(&bytes).trim_start().starts_with(super::header::HEADER_START);
+    if !(bytes.ends_with(b"\n") && header_like) {
+        return Err(StoreError::NotRegularFile { path: path.to_owned(), what: "a stream that starts with no header" });
+    }
+    reader.read_to_end(&mut bytes).map_err(io)?;
+    Ok(bytes)
+}
+
 /// A complete line that is neither the header nor a record.
 #[derive(Debug, Clone)]
 pub(super) struct BadLine {
@@ -114,12 +144,10 @@ impl Results {
     /// Reads a results file; a torn last line is ignored with a warning.
     /// A line that does not parse elsewhere, and a record of another sweep
     /// ([`StoreError::ForeignRecord`]), are errors that name the line and
-    /// point to `sweep repair`. A path that is not a regular file is refused
-    /// unread ([`StoreError::NotRegularFile`]).
+    /// point to `sweep repair`. A stream (`/dev/stdin`, a pipe) is read
+    /// only if its first line starts like a header (see [`read_results`]).
     pub fn load(path: &Path) -> Result<Results, StoreError> {
-        super::atomic::require_regular_file(path)?;
-        let bytes =
-            std::fs::read(path).map_err(|reason| StoreError::Io { path: path.to_owned(), doing: "read", reason })?;
+        let bytes = read_results(path)?;
         parse(path, &bytes, false)?.results.ok_or_else(|| StoreError::MissingHeader { path: path.to_owned() })
     }
 
