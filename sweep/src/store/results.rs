@@ -104,7 +104,7 @@ pub(super) struct Parsed {
 
 /// The longest first line a stream may have before it is refused: a
 /// header holds its space, whose spec is at most 8 MiB.
-const MAX_STREAMED_HEADER: u64 = 2 * crate::spec::MAX_SPEC_BYTES as u64;
+const MAX_STREAMED_HEADER: u64 = 2 * crate::spec::MAX_SPEC_BYTES;
 
 /// The bytes of the results file at `path`. A regular file is read whole;
 /// so is a stream (`cat r.jsonl | sweep export /dev/stdin`, a FIFO), but
