@@ -105,7 +105,7 @@ impl ExitCode {
                     // Neither a results file nor a shard file: a wrong
                     // path or count, as when `--tasks` is not given.
                     CollectError::NoShardFiles { .. } => ExitCode::BadInput,
-                    CollectError::WouldLoseDone { .. } => ExitCode::Failure,
+                    CollectError::WouldLoseDone { .. } | CollectError::ShardRunning { .. } => ExitCode::Failure,
                 };
             }
         }

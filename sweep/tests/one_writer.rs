@@ -157,7 +157,7 @@ fn collect_refuses_a_shard_that_a_run_is_still_writing() {
     assert_eq!(refused.status.code(), Some(1), "{message}");
     assert!(message.contains("slow.shard-1-of-2.jsonl"), "{message}");
     assert!(message.contains(&format!("pid {}", running.id())), "{message}");
-    assert!(!message.contains("--resubmit"), "{message}");
+    assert!(!message.contains("--resubmit") && message.contains("collect once it has finished"), "{message}");
     assert!(running.wait().unwrap_or_else(|e| panic!("{e}")).success());
     let merged = sandbox.sweep(&["collect", "slow.ron"]);
     assert!(merged.status.success(), "{}", stderr(&merged));

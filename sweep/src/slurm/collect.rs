@@ -39,6 +39,18 @@ pub enum CollectError {
         /// The first shard file's path.
         example: PathBuf,
     },
+    /// A `sweep run --shard` is still writing a shard file: merged now, its
+    /// points still running would be reported missing.
+    #[error(
+        "shard file {path} is still being written by a running `sweep run --shard` ({holder}); collect once it \
+         has finished (nothing was merged)"
+    )]
+    ShardRunning {
+        /// The shard file.
+        path: PathBuf,
+        /// Who writes it, e.g. "pid 1234 on node7".
+        holder: String,
+    },
     /// The merge would hold fewer computed points than the file it
     /// replaces; refused, the file is left as it is.
     #[error(
@@ -344,7 +356,13 @@ pub fn lock_shards(output: &Path) -> Result<Vec<ResultsLock>, CollectError> {
         doing: "list the directory of",
         reason,
     })?;
-    shards.into_iter().map(|shard| Ok(ResultsLock::acquire(&shard.results_path(output))?)).collect()
+    shards
+        .into_iter()
+        .map(|shard| match ResultsLock::acquire(&shard.results_path(output)) {
+            Err(StoreError::Locked { path, holder }) => Err(CollectError::ShardRunning { path, holder }),
+            locked => Ok(locked?),
+        })
+        .collect()
 }
 
 /// Reads the results file at `path`, refused unless it holds records of
