@@ -669,3 +669,19 @@ fn a_results_path_that_is_a_fifo_or_directory_is_refused_at_once() {
         }
     }
 }
+
+/// An empty results file holds nothing to lose: `repair --spec` leaves it
+/// (exit 0, "needs no repair"), as it always did, while a file with text
+/// but neither a header nor a record of the sweep is refused (2).
+#[test]
+fn repair_of_an_empty_file_needs_nothing_and_of_foreign_text_is_refused() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("ok.ron", r#"(space: Range(name: "k", start: 0, end: 2), command: ["echo", "{k}"])"#);
+    std::fs::write(sandbox.path("empty.jsonl"), "").unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(sandbox.path("notes.jsonl"), "my notes\n").unwrap_or_else(|e| panic!("{e}"));
+    let empty = sandbox.sweep(&["repair", "empty.jsonl", "--spec", "ok.ron"]);
+    assert_eq!(empty.status.code(), Some(0), "{}", stderr(&empty));
+    let notes = sandbox.sweep(&["repair", "notes.jsonl", "--spec", "ok.ron"]);
+    assert_eq!(notes.status.code(), Some(2), "{}", stderr(&notes));
+    assert_eq!(std::fs::read_to_string(sandbox.path("notes.jsonl")).unwrap_or_default(), "my notes\n");
+}

@@ -99,7 +99,9 @@ pub fn repair(path: &Path, spec: Option<(&Header, &Path)>) -> Result<Repair, Sto
             // results: a spec, a CSV or a paper is refused, not rebuilt.
             let damaged_header = matches!(first, Err(StoreError::DamagedHeader { .. }));
             let records = parsed.results.as_ref().map_or(0, |r| r.records.len());
-            if !damaged_header && records == 0 && parsed.foreign.is_empty() {
+            // An empty file holds nothing to lose: it gets the spec's header.
+            let empty = bytes.iter().all(u8::is_ascii_whitespace);
+            if !damaged_header && !empty && records == 0 && parsed.foreign.is_empty() {
                 return Err(StoreError::NoRecords { path: path.to_owned() });
             }
             let kept = parsed.results.as_ref().map_or(0, |r| r.records.len() - r.untagged);
