@@ -442,8 +442,14 @@ fn fitted_series(experiment: &Experiment, cells: &[CellStats], fit_max_workers: 
             let in_range = |c: &&CellStats| {
                 c.cell.backend == backend && c.cell.chunk == chunk && c.cell.workers <= fit_max_workers
             };
-            let suspect_left_out: Vec<usize> =
-                cells.iter().filter(in_range).filter(|c| c.speedup_exceeds_workers()).map(|c| c.cell.workers).collect();
+            // p = 1 is never a fit point (every model has S(1) = 1): a
+            // suspect speedup there weakens no fit, and goes unmentioned.
+            let suspect_left_out: Vec<usize> = cells
+                .iter()
+                .filter(in_range)
+                .filter(|c| c.speedup_exceeds_workers() && c.cell.workers > 1)
+                .map(|c| c.cell.workers)
+                .collect();
             let results: Vec<CellStats> =
                 cells.iter().filter(in_range).filter(|c| !c.speedup_exceeds_workers()).cloned().collect();
             let points: Vec<(f64, f64)> = speedup_points(&results, backend, chunk)

@@ -702,6 +702,11 @@ fn spec_of(results: &Results, path: &Path) -> SpecOf {
     candidates.push(written.to_owned());
     let mut other = None;
     for candidate in candidates {
+        // A spec read from a stream (`sweep run /dev/stdin`) is gone: reading
+        // that path again would wait on this command's own input.
+        if !std::fs::metadata(&candidate).is_ok_and(|m| m.is_file()) {
+            continue;
+        }
         let Ok(spec) = Spec::load(&candidate) else { continue };
         if Header::for_spec(&spec, &candidate).fingerprint == header.fingerprint {
             return SpecOf::Found(Box::new(spec), candidate);
