@@ -145,7 +145,7 @@ impl Results {
     /// A line that does not parse elsewhere, and a record of another sweep
     /// ([`StoreError::ForeignRecord`]), are errors that name the line and
     /// point to `sweep repair`. A stream (`/dev/stdin`, a pipe) is read
-    /// only if its first line starts like a header (see [`read_results`]).
+    /// only if its first line starts like a header.
     pub fn load(path: &Path) -> Result<Results, StoreError> {
         let bytes = read_results(path)?;
         parse(path, &bytes, false)?.results.ok_or_else(|| StoreError::MissingHeader { path: path.to_owned() })
