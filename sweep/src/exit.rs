@@ -114,13 +114,9 @@ impl ExitCode {
 
     fn of_store(error: &StoreError) -> ExitCode {
         match error {
-            // A results file named on the command line that does not
-            // exist is a wrong argument, as a spec that does not exist is.
-            StoreError::Io { doing: "read", reason, .. } if reason.kind() == std::io::ErrorKind::NotFound => {
-                ExitCode::BadInput
-            }
             StoreError::Io { .. } | StoreError::Locked { .. } => ExitCode::Failure,
-            // A file that is not this sweep's results, or not results at all.
+            // A file that is not this sweep's results, not results at all, or
+            // not there: the arguments named the wrong path.
             _ => ExitCode::BadInput,
         }
     }

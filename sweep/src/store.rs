@@ -50,6 +50,12 @@ pub enum StoreError {
         /// The I/O error.
         reason: std::io::Error,
     },
+    /// No file at the path named: a wrong argument, as a missing spec is.
+    #[error("cannot read {path}: there is no such file (a mistyped path?)")]
+    NoSuchFile {
+        /// The path.
+        path: PathBuf,
+    },
     /// A results file named that is not a regular file (a device such as
     /// `/dev/zero`, a FIFO, a directory): it is never read.
     #[error("cannot use {path} as a results file: it is {what}, not a regular file (a mistyped path?)")]

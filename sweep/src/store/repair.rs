@@ -15,7 +15,7 @@ use super::atomic::{remove_leftover_temporaries, write_atomically, write_results
 use super::header::Header;
 use super::lock::ResultsLock;
 use super::record::encode;
-use super::results::parse_with;
+use super::results::{parse_with, read_results};
 use super::StoreError;
 
 /// What [`repair`] did.
@@ -75,8 +75,8 @@ pub fn repair(path: &Path, spec: Option<(&Header, &Path)>) -> Result<Repair, Sto
     // The side file's temporaries are this lock holder's to clean, as the
     // results file's are (the lock cleans those).
     remove_leftover_temporaries(&rejected_path(path));
-    let bytes =
-        std::fs::read(path).map_err(|reason| StoreError::Io { path: path.to_owned(), doing: "read", reason })?;
+    // A regular file by now (checked above): read whole.
+    let bytes = read_results(path)?;
     let not_this_spec = |spec_path: &Path, why: String| StoreError::NotThisSpec {
         path: path.to_owned(),
         spec: spec_path.to_owned(),

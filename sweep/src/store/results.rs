@@ -110,10 +110,15 @@ const MAX_STREAMED_HEADER: u64 = 2 * crate::spec::MAX_SPEC_BYTES;
 /// so is a stream (`cat r.jsonl | sweep export /dev/stdin`, a FIFO), but
 /// only once its first line, read within [`MAX_STREAMED_HEADER`], starts
 /// like a header: `/dev/zero` has no line end and `/dev/urandom` no header,
-/// and either would be read without end. A directory is refused.
-fn read_results(path: &Path) -> Result<Vec<u8>, StoreError> {
+/// and either would be read without end. A directory is refused, and a
+/// path naming nothing is [`StoreError::NoSuchFile`]. Every reader of
+/// results files reads through here.
+pub(super) fn read_results(path: &Path) -> Result<Vec<u8>, StoreError> {
     use std::io::{BufRead, BufReader, Read};
-    let io = |reason| StoreError::Io { path: path.to_owned(), doing: "read", reason };
+    let io = |reason: std::io::Error| match reason.kind() {
+        std::io::ErrorKind::NotFound => StoreError::NoSuchFile { path: path.to_owned() },
+        _ => StoreError::Io { path: path.to_owned(), doing: "read", reason },
+    };
     let metadata = std::fs::metadata(path).map_err(io)?;
     if metadata.is_dir() {
         return Err(StoreError::NotRegularFile { path: path.to_owned(), what: "a directory" });
