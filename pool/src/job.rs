@@ -82,6 +82,12 @@ impl JobRef {
         JobRef { data: job.into_raw(), run: run_raw::<J> }
     }
 
+    /// Where the job lives: for a task with a handle, the address its
+    /// handle knows too ([`Handle::addr`](crate::task::Handle::addr)).
+    pub(crate) fn addr(&self) -> *const () {
+        self.data.as_ptr()
+    }
+
     pub(crate) fn execute(self, metrics: Option<(&Metrics, usize)>) -> bool {
         let this = ManuallyDrop::new(self);
         let recorder = metrics.map(|(metrics, worker)| Recorder { metrics, worker });

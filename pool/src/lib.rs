@@ -38,6 +38,7 @@ mod chunk;
 mod collect;
 mod error;
 mod job;
+mod lane;
 mod latch;
 #[cfg(all(test, loom))]
 mod loom_tests;

@@ -189,17 +189,25 @@ impl Registry {
             }
             _ => Some(job),
         });
-        if let Some(job) = job {
-            self.injector.push(job);
-            if self.cancelling.load(Ordering::SeqCst) {
-                self.drain_cancelled();
-                return;
-            }
+        match job {
+            Some(job) => self.push_shared(job),
+            None => self.sleep.notify_one(),
+        }
+    }
+
+    /// Queues a job on the shared injector, behind every job queued there
+    /// already, from any thread (see [`push`](Registry::push)).
+    pub(crate) fn push_shared(&self, job: JobRef) {
+        self.injector.push(job);
+        if self.cancelling.load(Ordering::SeqCst) {
+            self.drain_cancelled();
+            return;
         }
         self.sleep.notify_one();
     }
 
-    fn has_work(&self) -> bool {
+    /// Whether any job is queued, anywhere in the pool.
+    pub(crate) fn has_work(&self) -> bool {
         !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
     }
 

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::job::JobRef;
+use crate::lane::{Drainer, Lane};
 use crate::latch::ScopeLatch;
 use crate::registry::Registry;
 use crate::task::{self, Detached, Handle, LatchPtr};
@@ -27,14 +28,28 @@ where
     F: FnOnce() -> T + Send + 'a,
     T: Send + 'a,
 {
+    // SAFETY: forwarded.
+    let (job, handle) = unsafe { task_job(registry, scope, f) };
+    registry.push(job);
+    handle
+}
+
+/// Makes `f`'s task, counted in `scope` if given, and its handle, without
+/// queueing the job: the caller queues it, or runs or drops it.
+///
+/// # Safety
+/// As for [`spawn`].
+unsafe fn task_job<'a, F, T>(registry: &Arc<Registry>, scope: Option<&ScopeLatch>, f: F) -> (JobRef, Handle<'a, T>)
+where
+    F: FnOnce() -> T + Send + 'a,
+    T: Send + 'a,
+{
     if let Some(latch) = scope {
         latch.task_started();
     }
     let (task, handle) = task::new_task(f, scope, stamp(registry));
     // SAFETY: the caller's contract: the job cannot outlive what it borrows.
-    let job = unsafe { JobRef::new(task) };
-    registry.push(job);
-    handle
+    (unsafe { JobRef::new(task) }, handle)
 }
 
 /// Queues `f` with no handle, counted in `scope`, which re-raises its panic.
@@ -96,13 +111,27 @@ impl<'a> Spawner<'a> {
         self.pool.registry().is_cancelling()
     }
 
-    pub(crate) fn spawn<F, T>(&self, f: F) -> Handle<'a, T>
+    /// Queues `f` onto `lane`, starting a drainer for it on the pool when
+    /// the lane has room for one more (see [`Lane`]).
+    pub(crate) fn push<F, T>(&self, lane: &Arc<Lane<JobRef>>, f: F) -> Handle<'a, T>
     where
         F: FnOnce() -> T + Send + 'a,
         T: Send + 'a,
     {
+        let registry = self.pool.registry();
         // SAFETY: the type's invariant: `'a` is `'static`, or the scope
         // joins the task before `'a` ends.
-        unsafe { spawn(self.pool.registry(), self.scope, f) }
+        let (job, handle) = unsafe { task_job(registry, self.scope, f) };
+        if lane.push(job) {
+            if let Some(latch) = self.scope {
+                latch.task_started();
+            }
+            let drainer = Drainer::new(Arc::clone(lane), Arc::clone(registry), self.scope.map(LatchPtr::new));
+            // SAFETY: the drainer runs the lane's jobs, which borrow for
+            // `'a`: counted in the scope (if any) as they are, it ends
+            // before the scope does.
+            registry.push(unsafe { JobRef::new(drainer) });
+        }
+        handle
     }
 }

@@ -134,7 +134,6 @@ pub(crate) struct Task<F, T> {
 trait TaskState<T>: Send + Sync {
     fn cell(&self) -> &ResultCell<T>;
     fn cancel_task(&self);
-    fn run_here(&self) -> bool;
 }
 
 impl<F, T> Task<F, T>
@@ -216,10 +215,6 @@ where
 
     fn cancel_task(&self) {
         self.cancel_once();
-    }
-
-    fn run_here(&self) -> bool {
-        self.run_once(None)
     }
 }
 
@@ -327,11 +322,10 @@ impl<T> Handle<'_, T> {
         self.state.cancel_task();
     }
 
-    /// Runs the task on this thread if nobody has started or cancelled it
-    /// (its queued job then finds nothing to do); says whether it ran.
-    /// Not recorded in the pool's metrics, which count workers' tasks.
-    pub(crate) fn run_here(&self) -> bool {
-        self.state.run_here()
+    /// The task's address, which its queued job's
+    /// [`JobRef::addr`](crate::job::JobRef::addr) gives too.
+    pub(crate) fn addr(&self) -> *const () {
+        Arc::as_ptr(&self.state).cast()
     }
 
     /// The unread outcome, if the task has finished; afterwards the task

@@ -450,3 +450,43 @@ fn a_panicking_input_iterator_raises_once_and_loses_no_item() {
         }
     }
 }
+
+/// A map that keeps every worker busy for as long as it runs must still
+/// take turns with other work queued on its pool: a task submitted
+/// meanwhile, and a second map, finish while the first map goes on. With
+/// a start handler the consumer never runs `f` itself, so the worker is
+/// the only place either map's chunks can run.
+#[test]
+fn a_busy_endless_map_takes_turns_with_other_work() {
+    let pool = Arc::new(ThreadPool::builder().num_workers(1).start_handler(|_| {}).build().unwrap());
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let pulled = Arc::new(AtomicUsize::new(0));
+    let endless = {
+        let (pool, stop, pulled) = (Arc::clone(&pool), Arc::clone(&stop), Arc::clone(&pulled));
+        thread::spawn(move || {
+            let slow = |x: u64| {
+                pause_us(if cfg!(miri) { 1 } else { 200 });
+                x
+            };
+            for _ in pool.map(slow, 0u64..).chunk_size(1).window(64) {
+                pulled.fetch_add(1, Ordering::SeqCst);
+                if stop.load(Ordering::SeqCst) {
+                    break;
+                }
+            }
+        })
+    };
+    while pulled.load(Ordering::SeqCst) < 3 {
+        thread::yield_now();
+    }
+    let other = Arc::clone(&pool);
+    let (submitted, mapped) = within(Duration::from_secs(20), "other work beside a busy endless map", move || {
+        let submitted = other.submit(|| 42).wait();
+        let mapped: Vec<u64> = other.map(|x: u64| x + 1, 0..10u64).collect();
+        (submitted, mapped)
+    });
+    stop.store(true, Ordering::SeqCst);
+    endless.join().unwrap();
+    assert_eq!(submitted, Ok(42));
+    assert_eq!(mapped, (1..=10).collect::<Vec<u64>>());
+}

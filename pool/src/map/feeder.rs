@@ -21,6 +21,8 @@ use super::progress::{ProgressCallback, ProgressHook};
 use super::values::{prealloc, run_chunk, Chunk, ChunkOutput, Spares, Values};
 use crate::chunk::{default_window, Chunker, Chunking};
 use crate::error::TaskError;
+use crate::job::JobRef;
+use crate::lane::Lane;
 use crate::latch::drop_quietly;
 use crate::spawn::Spawner;
 use crate::task::Handle;
@@ -44,6 +46,8 @@ pub(super) struct Feeder<'a, I: Iterator, F, T> {
     window_set: bool,
     /// The index of the next input to go into a chunk.
     next_index: usize,
+    /// The chunks queued and not yet taken by a drainer or the consumer.
+    lane: Arc<Lane<JobRef>>,
     pub(super) spares: Spares<I::Item, T>,
 }
 
@@ -59,8 +63,9 @@ where
             (low, Some(high)) if low == high => Some(low),
             _ => None,
         };
+        let spawner_workers = spawner.num_workers();
         Feeder {
-            window: default_window(Chunking::Auto, spawner.num_workers(), Self::item_bytes()),
+            window: default_window(Chunking::Auto, spawner_workers, Self::item_bytes()),
             window_set: false,
             spawner,
             inputs,
@@ -70,6 +75,7 @@ where
             chunking: Chunking::Auto,
             chunker: None,
             next_index: 0,
+            lane: Arc::new(Lane::new(spawner_workers)),
             spares: Spares::new(),
         }
     }
@@ -225,15 +231,27 @@ where
         let timed = self.chunking == Chunking::Auto;
         let chunk = Chunk { inputs: Values::new(inputs), results: self.spares.results(), timed };
         let work = Work { shared: Arc::clone(&self.shared), chunk: Some(chunk) };
-        let handle = self.spawner.spawn(job(work));
+        let handle = self.spawner.push(&self.lane, job(work));
         Queued { start: 0, len, handle }
     }
 
-    /// Runs a queued chunk's task on this thread, as a worker would, if no
-    /// worker has started it and this thread may run `f`; says whether it
-    /// did (the outcome is then ready in `handle`).
-    pub(super) fn run_here<R>(&self, handle: &Handle<'a, R>) -> bool {
-        self.spawner.may_run_here() && handle.run_here()
+    /// Runs the chunk of `handle` on this thread, as a drainer would, if
+    /// it is the oldest still queued (no drainer has taken it) and this
+    /// thread may run `f`; says whether it did (the outcome is then ready
+    /// in `handle`). Not recorded in the pool's metrics, which count
+    /// workers' tasks.
+    pub(super) fn run_oldest_here<R>(&self, handle: &Handle<'a, R>) -> bool {
+        if !self.spawner.may_run_here() {
+            return false;
+        }
+        let job = self.lane.take_front_if(|job| job.addr() == handle.addr());
+        job.is_some_and(|job| job.execute(None))
+    }
+
+    /// Runs the newest chunk still queued on this thread, if this thread
+    /// may run `f`; says whether it did.
+    pub(super) fn run_newest_here(&self) -> bool {
+        self.spawner.may_run_here() && self.lane.pop_back().is_some_and(|job| job.execute(None))
     }
 
     /// The map's size hint: `queued` items already cut (in flight or being
@@ -312,6 +330,8 @@ fn compute<X, T, F: Fn(X) -> T>(shared: &Shared<'_, F>, chunk: Chunk<X, T>) -> O
 
 impl<I: Iterator, F, T> Drop for Feeder<'_, I, F, T> {
     fn drop(&mut self) {
+        // Chunks nobody will read: cancelled now, not left to the drainers.
+        drop(self.lane.take_all());
         // User values: each dropped under its own guard, as a chunk's are.
         drop(Values::new(mem::take(&mut self.partial)));
     }

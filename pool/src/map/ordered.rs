@@ -104,7 +104,7 @@ where
     fn take_head(&mut self) -> Option<Finished<I::Item, T>> {
         self.refill();
         let Queued { start, len, handle } = self.in_flight.pop_front()?;
-        self.feeder.run_here(&handle);
+        self.feeder.run_oldest_here(&handle);
         // The task's own error: it was cancelled.
         let outcome = handle.wait().and_then(|outcome| outcome);
         self.feeder.observe(len, &outcome);

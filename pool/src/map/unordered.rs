@@ -133,12 +133,6 @@ where
         }
     }
 
-    /// Runs the newest chunk no worker has started, if this thread may;
-    /// says whether it did (its outcome is then in `completions`).
-    fn run_newest_here(&self) -> bool {
-        self.handles.iter().rev().any(|queued| self.feeder.run_here(&queued.handle))
-    }
-
     /// The next chunk to hand out, waiting for one if need be.
     fn next_finished(&mut self) -> Option<Finished<I::Item, T>> {
         loop {
@@ -148,7 +142,7 @@ where
             }
             let finished = match self.completions.pop() {
                 Some(finished) => Some(finished),
-                None if self.run_newest_here() => self.completions.pop(),
+                None if self.feeder.run_newest_here() => self.completions.pop(),
                 None => None,
             };
             if let Some(finished) = finished {
