@@ -131,7 +131,7 @@ impl Job for Box<Drainer> {
                 // Other work waiting (another map's drainer, a task): take
                 // turns, as one job per chunk would, rather than hold this
                 // worker for as long as the map keeps its lane full.
-                if self.registry.has_work() {
+                if self.registry.work_waiting() {
                     let registry = Arc::clone(&self.registry);
                     // SAFETY: the same drainer, still counted in its lane
                     // and its scope, queued again.

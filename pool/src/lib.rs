@@ -27,7 +27,8 @@
 //! ```
 //!
 //! Inside, a shared injector queue feeds one work-stealing deque per worker;
-//! idle workers park and are woken by new work. A thread that waits for a
+//! idle workers park and are woken by new work. A map queues its chunks on
+//! a lane of its own, drained by at most one pool job per worker. A thread that waits for a
 //! result from inside a worker runs queued tasks meanwhile, so nested maps
 //! cannot deadlock.
 

@@ -1,5 +1,5 @@
-//! loom models of the protocols in `sleep.rs` and `latch.rs`, and of a
-//! map chunk's hand-off (the `task::Claim` on its task's closure, which
+//! loom models of the protocols in `sleep.rs`, `latch.rs` and `lane.rs`,
+//! and of a map chunk's hand-off (the `task::Claim` on its task's closure, which
 //! holds the inputs, and the task's `ResultCell` for its output), run on
 //! the real code (through the `sync` shim) under every interleaving loom
 //! explores:
@@ -23,6 +23,7 @@ use loom::sync::atomic::{AtomicUsize, Ordering};
 use loom::sync::Arc;
 use loom::thread;
 
+use crate::lane::Lane;
 use crate::latch::{ResultCell, ScopeLatch};
 use crate::sleep::Sleep;
 use crate::task::Claim;
@@ -182,9 +183,10 @@ fn loom_result_cell_complete_races_abandon() {
 }
 
 /// A map chunk's hand-off (`map/feeder.rs`, `map/ordered.rs`): the chunk's
-/// inputs live in its task's closure, behind the task's claim. The worker
-/// starting the task and the consumer needing the chunk as its head
-/// (`Handle::run_here`) race for that claim; whoever wins computes the
+/// inputs live in its task's closure, behind the task's claim. Whoever
+/// took the chunk's job off the map's lane (a drainer, or the consumer
+/// needing the chunk as its head) and a cancellation race for that claim
+/// (here two runners, the stronger case); whoever wins computes the
 /// chunk and completes the task's cell, as `Task::run_once` does. The
 /// consumer then waits for the cell (at once done, if it ran the chunk)
 /// and takes the output. Either way it ends with the output exactly once,
@@ -212,5 +214,39 @@ fn loom_chunk_hand_off_claim_then_cell() {
         assert_eq!(cell.take(), Ok(6));
         worker.join().unwrap();
         assert_eq!(computed.load(Ordering::SeqCst), 1);
+    });
+}
+
+/// A map's lane (`lane.rs`): the consumer pushes two chunks, starting a
+/// drainer whenever `push` says so (at most one counted at a time). Every
+/// chunk must run exactly once: a push racing a drainer on
+/// its way out must either start a new drainer or be seen by the leaving
+/// one, never strand the chunk with no drainer counted.
+#[test]
+fn loom_lane_never_strands_a_chunk() {
+    loom::model(|| {
+        let lane = Arc::new(Lane::<usize>::new(1));
+        let ran = Arc::new(AtomicUsize::new(0));
+        let drainer = |lane: Arc<Lane<usize>>, ran: Arc<AtomicUsize>| {
+            move || loop {
+                while lane.pop_front().is_some() {
+                    ran.fetch_add(1, Ordering::SeqCst);
+                }
+                if !lane.leave() {
+                    break;
+                }
+            }
+        };
+        let mut drainers = Vec::new();
+        for chunk in 0..2 {
+            if lane.push(chunk) {
+                drainers.push(thread::spawn(drainer(Arc::clone(&lane), Arc::clone(&ran))));
+            }
+        }
+        for drainer in drainers {
+            drainer.join().unwrap();
+        }
+        assert_eq!(ran.load(Ordering::SeqCst), 2);
+        assert!(lane.pop_front().is_none());
     });
 }

@@ -46,7 +46,8 @@ pub struct WorkerStats {
 
 /// A copy of the pool's metrics at one moment.
 ///
-/// A map runs one task per chunk, so its task timings are per chunk.
+/// A map's chunks count as one task each, so its task timings are per
+/// chunk (chunks its consumer ran itself are not counted).
 ///
 /// ```
 /// let pool = pool::ThreadPool::builder().num_workers(2).metrics(true).build().unwrap();

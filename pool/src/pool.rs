@@ -127,7 +127,7 @@ impl Builder {
     ///
     /// A pool with a start handler runs maps' `f` on its workers only:
     /// without one, a map's consumer runs a chunk itself when it needs it
-    /// and no worker has started it, on a thread the hook never prepared
+    /// and no worker has taken it yet, on a thread the hook never prepared
     /// (so up to workers + 1 calls of `f` run at once).
     ///
     /// A panic in the hook is caught and ignored; the worker runs anyway.

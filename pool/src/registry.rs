@@ -66,9 +66,8 @@ impl WorkerThread {
         let registry = &self.registry;
         // Jobs are taken one at a time, in queue order, unless the backlog
         // is long: then a batch (one steal for many jobs) saves more than
-        // the order is worth. One at a time keeps an ordered map's chunks
-        // running in the order it will hand them out, and lets it take
-        // back exactly the ones not yet started.
+        // the order is worth. One at a time keeps the turns fair between
+        // maps' drainers and tasks queued beside them (see `lane`).
         let batch = registry.injector.len() > BATCH_BACKLOG_PER_WORKER * registry.stealers.len();
         loop {
             let stolen =
@@ -119,10 +118,9 @@ impl WorkerThread {
     }
 }
 
-/// Injector backlog per worker above which workers take jobs in batches.
-/// A map keeps at most 4 chunks per worker queued, so up to 16 maps at
-/// once stay below it (a batch would put several of a map's chunks in one
-/// worker's deque, out of order).
+/// Injector backlog per worker above which workers take jobs in batches:
+/// a flood of tiny `spawn`s, where one steal for many jobs is worth more
+/// than their order. A map queues at most one drainer per worker.
 const BATCH_BACKLOG_PER_WORKER: usize = 64;
 
 impl Registry {
@@ -206,8 +204,17 @@ impl Registry {
         self.sleep.notify_one();
     }
 
-    /// Whether any job is queued, anywhere in the pool.
-    pub(crate) fn has_work(&self) -> bool {
+    /// Whether a job waits that the calling worker should take its turn
+    /// with: on the shared injector, or on its own deque (nested work,
+    /// which only thieves would reach otherwise). Other workers' deques
+    /// are theirs to run: not looked at, so the check costs the same on a
+    /// thousand workers as on two.
+    pub(crate) fn work_waiting(&self) -> bool {
+        !self.injector.is_empty()
+            || WorkerThread::with_current(|worker| worker.is_some_and(|worker| !worker.local.is_empty()))
+    }
+
+    fn has_work(&self) -> bool {
         !self.injector.is_empty() || self.stealers.iter().any(|s| !s.is_empty())
     }
 

@@ -1,7 +1,7 @@
 //! Adversarial tests, from outside the crate, of task handles after the
 //! lock-free `ResultCell` hand-off (state atomic + `sleeping` flag), and of
 //! maps whose chunks now travel inside their task's closure (the consumer
-//! claims an unstarted chunk with `run_here`; unordered chunks report
+//! runs a chunk no worker has taken itself; unordered chunks report
 //! through a `Report` that says "cancelled" when dropped unrun).
 //!
 //! Every scenario runs under a deadlock guard ([`common::within`]) and

@@ -1,13 +1,15 @@
 //! The feeder: pulls inputs on the consumer's thread, cuts them into
-//! chunks and queues one task per chunk. Shared by both map flavours.
+//! chunks and queues a task per chunk on the map's [`Lane`]. Shared by
+//! both map flavours.
 //!
 //! Protocol: a chunk's inputs travel inside its task's closure (a
-//! [`Work`]), so whoever claims that task first computes the chunk: a
-//! worker starting it, or the consumer, which runs a chunk itself when it
-//! needs that chunk's results and no worker has started it
-//! ([`Feeder::run_here`]; the task's queued job then finds nothing to do).
-//! So each input is computed exactly once, wherever it runs, and the
-//! outcome always arrives through the task's handle. Settings changed
+//! [`Work`]), and its job sits on the lane until a drainer (a pool job,
+//! on a worker) or the consumer takes it off: the consumer runs a chunk
+//! itself when it needs that chunk's results and it is still on the lane
+//! ([`Feeder::run_oldest_here`], [`Feeder::run_newest_here`]). Whoever
+//! takes it runs it, so each input is computed exactly once, wherever it
+//! runs, and the outcome always arrives through the task's handle (whose
+//! claim on the closure also settles a race with cancelling it). Settings changed
 //! mid-iteration apply to chunks cut from then on; nothing queued is taken
 //! back. After `shutdown_now` the feeder takes one more input (whose chunk
 //! comes back cancelled, so the consumer is told) and then no more.

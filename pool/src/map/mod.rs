@@ -1,14 +1,15 @@
 //! Ordered and unordered lazy maps over an input iterator.
 //!
-//! The consumer's thread pulls inputs, cuts them into chunks and queues one
-//! task per chunk, but never more than `window` chunks ahead of what it has
-//! handed out ([`feeder`]). That bound keeps memory constant when the input
+//! The consumer's thread pulls inputs, cuts them into chunks and queues
+//! each onto the map's own lane, which at most one pool job per worker
+//! drains ([`Lane`](crate::lane::Lane)), but never more than `window`
+//! chunks ahead of what it has handed out ([`feeder`]). That bound keeps memory constant when the input
 //! has 10^8 items (unlike Python's `Executor.map`, which submits everything
 //! up front: cpython#74028), and inputs need not be `Send`: only the items
 //! are. A chunk's results come back as one buffer, which the consumer hands
 //! out with no per-item synchronisation ([`values`]). When the consumer
-//! needs a chunk that no worker has started, it runs it itself (the
-//! [`ordered`] map's head; the [`unordered`] map's newest). Progress is
+//! needs a chunk that is still on the lane, it takes it off and runs it
+//! itself (the [`ordered`] map's head; the [`unordered`] map's newest). Progress is
 //! counted per chunk ([`progress`]).
 
 mod feeder;

@@ -5,13 +5,14 @@
 //! only ever waits for the head, so item *i* is handed out as soon as
 //! items 0..=*i* are done. To get the head it first tops the window up
 //! (so the workers have the chunks after it), takes the head off the
-//! queue, then: if no worker has started the head, runs it itself (the
-//! head is what everything behind it waits for, and running it costs no
-//! wake-up or hand-off); otherwise waits for the worker running it (if it
-//! has not finished already), helping with queued jobs meanwhile if this
-//! thread is a worker. On a pool with a start handler the consumer, unless it is one
+//! queue, then: if the head is still on the map's lane (at its front: no
+//! drainer has taken it), takes it off and runs it itself (the head is
+//! what everything behind it waits for, and running it costs no wake-up
+//! or hand-off); otherwise waits for the worker running it (if it has not
+//! finished already), helping with queued jobs meanwhile if this thread
+//! is a worker. On a pool with a start handler the consumer, unless it is one
 //! of the pool's workers, never runs `f`. Dropping the map cancels the
-//! chunks no worker has started.
+//! chunks still on its lane.
 
 use std::{fmt, mem};
 

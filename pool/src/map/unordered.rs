@@ -5,8 +5,8 @@
 //! cancelled before it ran (by `shutdown_now`) reports itself as cancelled
 //! when its closure, a [`Report`], is dropped unrun, so the consumer never
 //! waits for a chunk that will not come. When nothing has completed, the
-//! consumer runs the newest chunk no worker has started itself rather
-//! than sleep: the one the workers would reach last, so running it here
+//! consumer takes the newest chunk still on the map's lane and runs it
+//! itself rather than sleep: the one the workers would reach last, so running it here
 //! delays nothing they would deliver sooner (on a pool with a start
 //! handler, only if the consumer is one of the pool's workers). It reports
 //! through the queue like any other.
@@ -48,8 +48,9 @@ struct Engine<'a, I: Iterator, F, T> {
     feeder: Feeder<'a, I, F, T>,
     completions: Arc<Completions<Finished<I::Item, T>>>,
     /// Chunks queued, in queueing order (finished ones are forgotten now
-    /// and then): to run the newest unstarted one here, or cancel them on
-    /// drop.
+    /// and then): to cancel them on drop, with their handles alive, so a
+    /// cancelled chunk (which the consumer hears of through
+    /// `completions`) is not reported again as skipped work.
     handles: Queue<'a, ()>,
     /// Chunks queued or running, and the inputs in them.
     in_flight: usize,
