@@ -379,6 +379,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             let targets = plot::targets(&results, output.as_deref(), format.as_deref())?;
             let loaded = load(&results)?;
             say_left_out(&loaded, &results, "chart");
+            let mut listed = Vec::new();
             for target in targets {
                 for path in plot::plot_results_as(&loaded, value_key.as_deref(), &target)
                     .with_context(|| format!("cannot plot {}", results.display()))?
@@ -386,10 +387,20 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                     // A chart written into a stream (-o /dev/stdout) is not followed by its name there.
                     if path.is_file() {
                         println!("{}", path.display());
+                        listed.push(path.display().to_string());
                     }
                 }
             }
-            Ok(())
+            // Still a failure (the list is the answer a script reads), but
+            // the charts are there: said, so that nobody takes them for lost.
+            match sweep::output::stdout_failed() {
+                Some(reason) => Err(anyhow::anyhow!(
+                    "cannot write to standard output: {reason}; the charts were written ({}), only their list \
+                     could not be printed",
+                    listed.join(", ")
+                )),
+                None => Ok(()),
+            }
         }
         Command::Status { results, max_attempts, records, json } => status(&results, max_attempts, records, json),
         Command::Slurm(args) => slurm_job(*args),
