@@ -371,7 +371,10 @@ impl TickFormat {
 
     fn write(self, value: f64) -> String {
         let text = match self {
-            _ if value == 0.0 => return "0".to_owned(),
+            // Zero has no exponent to share with its neighbours: "0", not
+            // "0.0e0". In fixed point it has their decimals ("0.0" beside
+            // "-0.5"), like every tick of the axis.
+            TickFormat::Scientific(_) if value == 0.0 => return "0".to_owned(),
             TickFormat::Fixed(decimals) => format!("{value:.decimals$}"),
             TickFormat::Scientific(decimals) => format!("{value:.decimals$e}"),
         };
@@ -1843,6 +1846,23 @@ mod tests {
     }
 
     /// The labels plotters' own tick search gives `axis`.
+    /// The paraboloid's axes read `-0.5  0  0.5`: zero was written
+    /// without the decimals of its neighbours.
+    #[test]
+    fn every_tick_of_an_axis_has_its_number_of_decimals_zero_too() {
+        let decimals = |label: &String| label.split_once('.').map_or(0, |(_, fraction)| fraction.len());
+        for (ends, fraction, integer, zero) in [
+            ((-1.0, 1.0), 0.0, false, "0.0"),
+            ((-1.0, 1.0), 0.06, false, "0.0"),
+            ((-0.05, 0.3), 0.0, false, "0.00"),
+            ((-3.0, 3.0), 0.04, true, "0"),
+        ] {
+            let labels = tick_labels(&Linear::covering(ends, fraction, integer));
+            assert!(labels.contains(&zero.to_owned()), "{ends:?}: {labels:?}");
+            assert!(labels.iter().all(|l| decimals(l) == decimals(&labels[0])), "{ends:?}: {labels:?}");
+        }
+    }
+
     fn tick_labels(axis: &Linear) -> Vec<String> {
         let ranged: RangedCoordf64 = axis.range.clone().into();
         ranged.key_points(axis.labels()).iter().map(|v| axis.label(v)).filter(|l| !l.is_empty()).collect()
@@ -1864,7 +1884,7 @@ mod tests {
         let labels = tick_labels(&Linear::covering((0.0, 4.0), 0.04, whole([0.0, 1.0, 2.0, 3.0, 4.0])));
         assert_eq!(labels, ["0", "1", "2", "3", "4"]);
         // Float noise at zero reads 0.
-        assert_eq!(Linear::covering((-1.0, 1.0), 0.0, false).label(&1e-17), "0");
+        assert_eq!(Linear::covering((-1.0, 1.0), 0.0, false).label(&1e-17), "0.0");
         // A colour bar up to DBL_MAX: its midpoints overflowed to inf, which
         // shaded the whole bar in the colour of the lowest value.
         let bar = Linear::covering((0.0, f64::MAX), 0.0, false);
