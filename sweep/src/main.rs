@@ -175,7 +175,8 @@ struct RunArgs {
     sync: SyncPolicy,
     /// Start the command once per worker and exchange one line per point:
     /// the point as a JSON object on its stdin, its value as one line on its
-    /// stdout (also the spec's `persistent: true`).
+    /// stdout (also the spec's `persistent: true`). Give it a --timeout: a
+    /// black box that never answers stalls the run for ever without one.
     #[arg(long)]
     persistent: bool,
     /// Compute only shard K of N (the points whose index is K modulo N),
@@ -571,6 +572,14 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let persistent = args.persistent || spec.persistent;
     if persistent && template.has_placeholders() {
         usage!("{}: {}", args.spec.display(), sweep::spec::PERSISTENT_PLACEHOLDERS);
+    }
+    // A one-shot command ends, and its end is its answer; a persistent one
+    // is only waited on, with nothing but a time limit to end the wait.
+    if persistent && timeout.is_none() {
+        eprintln!(
+            "sweep: warning: no time limit: a persistent black box that never answers a point (or leaves its \
+             reply unflushed) stalls the run for ever; set `timeout_secs` in the spec, or --timeout SECS"
+        );
     }
     // Ended below, after the run, whatever its outcome: no black box
     // outlives it.
