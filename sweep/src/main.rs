@@ -175,7 +175,8 @@ struct RunArgs {
     sync: SyncPolicy,
     /// Start the command once per worker and exchange one line per point:
     /// the point as a JSON object on its stdin, its value as one line on its
-    /// stdout (also the spec's `persistent: true`).
+    /// stdout (also the spec's `persistent: true`). Give it a --timeout: a
+    /// black box that never answers stalls the run for ever without one.
     #[arg(long)]
     persistent: bool,
     /// Compute only shard K of N (the points whose index is K modulo N),
@@ -379,6 +380,7 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             let targets = plot::targets(&results, output.as_deref(), format.as_deref())?;
             let loaded = load(&results)?;
             say_left_out(&loaded, &results, "chart");
+            let mut listed = Vec::new();
             for target in targets {
                 for path in plot::plot_results_as(&loaded, value_key.as_deref(), &target)
                     .with_context(|| format!("cannot plot {}", results.display()))?
@@ -386,10 +388,20 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
                     // A chart written into a stream (-o /dev/stdout) is not followed by its name there.
                     if path.is_file() {
                         println!("{}", path.display());
+                        listed.push(path.display().to_string());
                     }
                 }
             }
-            Ok(())
+            // Still a failure (the list is the answer a script reads), but
+            // the charts are there: said, so that nobody takes them for lost.
+            match sweep::output::stdout_failed() {
+                Some(reason) => Err(anyhow::anyhow!(
+                    "cannot write to standard output: {reason}; the charts were written ({}), only their list \
+                     could not be printed",
+                    listed.join(", ")
+                )),
+                None => Ok(()),
+            }
         }
         Command::Status { results, max_attempts, records, json } => status(&results, max_attempts, records, json),
         Command::Slurm(args) => slurm_job(*args),
@@ -560,6 +572,14 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let persistent = args.persistent || spec.persistent;
     if persistent && template.has_placeholders() {
         usage!("{}: {}", args.spec.display(), sweep::spec::PERSISTENT_PLACEHOLDERS);
+    }
+    // A one-shot command ends, and its end is its answer; a persistent one
+    // is only waited on, with nothing but a time limit to end the wait.
+    if persistent && timeout.is_none() {
+        eprintln!(
+            "sweep: warning: no time limit: a persistent black box that never answers a point (or leaves its \
+             reply unflushed) stalls the run for ever; set `timeout_secs` in the spec, or --timeout SECS"
+        );
     }
     // Ended below, after the run, whatever its outcome: no black box
     // outlives it.

@@ -16,7 +16,7 @@ use crate::point::Value;
 pub use crate::spec::Labels;
 use crate::store::{refuse_to_replace_results, write_atomically, Results, StoreError};
 use charts::{Backend, Format, FONT};
-use plotters::coord::ranged1d::ValueFormatter;
+use plotters::coord::ranged1d::{BoldPoints, DefaultFormatting, KeyPointHint, LightPoints, ValueFormatter};
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -371,7 +371,10 @@ impl TickFormat {
 
     fn write(self, value: f64) -> String {
         let text = match self {
-            _ if value == 0.0 => return "0".to_owned(),
+            // Zero has no exponent to share with its neighbours: "0", not
+            // "0.0e0". In fixed point it has their decimals ("0.0" beside
+            // "-0.5"), like every tick of the axis.
+            TickFormat::Scientific(_) if value == 0.0 => return "0".to_owned(),
             TickFormat::Fixed(decimals) => format!("{value:.decimals$}"),
             TickFormat::Scientific(decimals) => format!("{value:.decimals$e}"),
         };
@@ -952,19 +955,56 @@ fn shading(axis: &Linear, (lo, hi): (f64, f64)) -> impl Fn(f64) -> f64 {
     move |drawn| if hi > lo { (drawn - lo) / (hi - lo) } else { 0.5 }
 }
 
-/// The tick labels of a value scale over the values `lo..hi`: those of
-/// `axis`, or, when every value is `lo`, only that value (exactly, at the
-/// tick nearest to it): the padding around a single value holds no values
-/// a label could name.
-fn value_labels(axis: &Linear, (lo, hi): (f64, f64)) -> impl Fn(&f64) -> String + '_ {
-    let nearest = (lo == hi)
-        .then(|| axis.values().into_iter().min_by(|a, b| (a - lo).abs().total_cmp(&(b - lo).abs())))
-        .flatten();
-    move |drawn| match nearest {
-        None => axis.label(drawn),
-        Some(nearest) if axis.value(*drawn) == Some(nearest) => format!("{lo}"),
-        Some(_) => String::new(),
+/// The light grid lines a 3D chart draws between two ticks, at most.
+const LIGHT_LINES: usize = 4;
+
+/// The value scale over the values `lo..hi` drawn on `axis` (a colour bar,
+/// a surface's vertical axis), with its ticks: those of `axis`, or, when
+/// every value is `lo`, one tick at that value. The padding around a single
+/// value holds no values a tick could name, and a tick without a label
+/// reads as a value nobody can tell.
+fn value_scale(axis: &Linear, (lo, hi): (f64, f64)) -> ValueScale {
+    let drawn: RangedCoordf64 = axis.range.clone().into();
+    let bold = if lo == hi { vec![axis.at(lo)] } else { drawn.key_points(BoldPoints(axis.labels())) };
+    let light = drawn.key_points(LightPoints::new(axis.labels(), axis.labels() * LIGHT_LINES));
+    ValueScale { drawn, bold, light }
+}
+
+/// A linear scale whose ticks are given, not found by plotters. Not
+/// plotters' `WithKeyPoints`: it has no f64 label formatter, and none can
+/// be added to it outside plotters.
+#[derive(Clone)]
+struct ValueScale {
+    drawn: RangedCoordf64,
+    bold: Vec<f64>,
+    light: Vec<f64>,
+}
+
+impl Ranged for ValueScale {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.drawn.map(value, limit)
     }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            self.light.clone()
+        } else {
+            self.bold.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.drawn.range()
+    }
+}
+
+/// The tick labels of [`value_scale`]: those of `axis`, or the one value
+/// exactly (not rounded to the step of an axis it has no use for).
+fn value_labels(axis: &Linear, (lo, hi): (f64, f64)) -> impl Fn(&f64) -> String + '_ {
+    move |drawn| if lo == hi { format!("{lo}") } else { axis.label(drawn) }
 }
 
 /// Heatmap of `grid` with a colour bar; missing points are grey.
@@ -1080,7 +1120,7 @@ fn draw_heatmap(grid: &Grid2, labels: &Labels, path: &Path, format: Format) -> R
             .margin_right(10)
             .y_label_area_size(0)
             .right_y_label_area_size(120)
-            .build_cartesian_2d(0.0..1.0, values.range.clone())
+            .build_cartesian_2d(0.0..1.0, value_scale(&values, (lo, hi)))
             .map_err(|e| err(&e))?;
         bar_chart
             .configure_mesh()
@@ -1184,7 +1224,7 @@ fn draw_surface(grid: &Grid2, labels: &Labels, path: &Path, format: Format) -> R
         // plotters' 3D charts are y-up: the grid's y axis goes along plotters' z.
         let mut chart = ChartBuilder::on(&upper)
             .margin(40)
-            .build_cartesian_3d(x_range.0..x_range.1, lo..(lo + span), y_range.0..y_range.1)
+            .build_cartesian_3d(x_range.0..x_range.1, value_scale(&values, (value_lo, value_hi)), y_range.0..y_range.1)
             .map_err(|e| err(&e))?;
         chart.with_projection(|mut p| {
             p.pitch = 0.45;
@@ -1202,7 +1242,7 @@ fn draw_surface(grid: &Grid2, labels: &Labels, path: &Path, format: Format) -> R
             .y_formatter(&value_labels(&values, (value_lo, value_hi)))
             .z_formatter(&y.format)
             .light_grid_style(BLACK.mix(0.08))
-            .max_light_lines(4)
+            .max_light_lines(LIGHT_LINES)
             .draw()
             .map_err(|e| err(&e))?;
         let style = |v: &f64| viridis(shade(*v)).mix(0.95).filled();
@@ -1692,14 +1732,20 @@ mod tests {
         let layout = draw_heatmap(&grid, &Labels::default(), &path, Format::Png).unwrap_or_else(|e| panic!("{e}"));
         let middle = viridis(0.5);
         assert!(colours(&path, &layout.data).iter().all(|&c| c == [middle.0, middle.1, middle.2]));
-        for value in [5.0, 1e-320, 123456.789] {
+        // One tick, at the value, labelled with it exactly: no tick marks
+        // without a label beside it (they read as values nobody can tell).
+        for value in [5.0, 1e-320, 123456.789, -0.37] {
             let bar = Linear::covering((value, value), 0.0, false);
-            let ranged: RangedCoordf64 = bar.range.clone().into();
-            let label = value_labels(&bar, (value, value));
-            let labels: Vec<String> =
-                ranged.key_points(bar.labels()).iter().map(&label).filter(|l| !l.is_empty()).collect();
+            let ticks = value_scale(&bar, (value, value)).key_points(BoldPoints(bar.labels()));
+            let labels: Vec<String> = ticks.iter().map(value_labels(&bar, (value, value))).collect();
             assert_eq!(labels, [format!("{value}")]);
+            assert_eq!(ticks, [bar.at(value)]);
         }
+        // A field that varies keeps its axis's ticks, each labelled.
+        let bar = Linear::covering((-2.0, 0.0), 0.0, false);
+        let ticks = value_scale(&bar, (-2.0, 0.0)).key_points(BoldPoints(bar.labels()));
+        let labels: Vec<String> = ticks.iter().map(value_labels(&bar, (-2.0, 0.0))).collect();
+        assert!(labels.len() > 2 && labels.iter().all(|l| !l.is_empty()), "{labels:?}");
     }
 
     #[test]
@@ -1800,6 +1846,23 @@ mod tests {
     }
 
     /// The labels plotters' own tick search gives `axis`.
+    /// The paraboloid's axes read `-0.5  0  0.5`: zero was written
+    /// without the decimals of its neighbours.
+    #[test]
+    fn every_tick_of_an_axis_has_its_number_of_decimals_zero_too() {
+        let decimals = |label: &String| label.split_once('.').map_or(0, |(_, fraction)| fraction.len());
+        for (ends, fraction, integer, zero) in [
+            ((-1.0, 1.0), 0.0, false, "0.0"),
+            ((-1.0, 1.0), 0.06, false, "0.0"),
+            ((-0.05, 0.3), 0.0, false, "0.00"),
+            ((-3.0, 3.0), 0.04, true, "0"),
+        ] {
+            let labels = tick_labels(&Linear::covering(ends, fraction, integer));
+            assert!(labels.contains(&zero.to_owned()), "{ends:?}: {labels:?}");
+            assert!(labels.iter().all(|l| decimals(l) == decimals(&labels[0])), "{ends:?}: {labels:?}");
+        }
+    }
+
     fn tick_labels(axis: &Linear) -> Vec<String> {
         let ranged: RangedCoordf64 = axis.range.clone().into();
         ranged.key_points(axis.labels()).iter().map(|v| axis.label(v)).filter(|l| !l.is_empty()).collect()
@@ -1821,7 +1884,7 @@ mod tests {
         let labels = tick_labels(&Linear::covering((0.0, 4.0), 0.04, whole([0.0, 1.0, 2.0, 3.0, 4.0])));
         assert_eq!(labels, ["0", "1", "2", "3", "4"]);
         // Float noise at zero reads 0.
-        assert_eq!(Linear::covering((-1.0, 1.0), 0.0, false).label(&1e-17), "0");
+        assert_eq!(Linear::covering((-1.0, 1.0), 0.0, false).label(&1e-17), "0.0");
         // A colour bar up to DBL_MAX: its midpoints overflowed to inf, which
         // shaded the whole bar in the colour of the lowest value.
         let bar = Linear::covering((0.0, f64::MAX), 0.0, false);

@@ -89,7 +89,8 @@ pub struct Spec {
     pub max_output: Option<usize>,
     /// Start the command once per worker and send it one point per line
     /// (a JSON object of the coordinates) on stdin; it answers each with
-    /// one line on stdout. The command then has no placeholders.
+    /// one line on stdout. The command then has no placeholders. Without
+    /// `timeout_secs`, one that never answers stalls the run for ever.
     #[serde(default)]
     pub persistent: bool,
 }

@@ -359,6 +359,46 @@ fn a_closed_standard_output_exits_one() {
     }
 }
 
+/// `sweep plot F >&-` draws its charts, then cannot print their list:
+/// status 1 (the list, the command's answer, was lost), with a message
+/// that names the charts written, so nobody draws them again or takes
+/// them for missing. The same for a full disk (`>/dev/full`).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_plot_whose_list_cannot_be_printed_names_the_charts_it_wrote() {
+    use std::os::unix::process::CommandExt;
+    let sandbox = Sandbox::new();
+    sandbox.spec("ok.ron", r#"(space: Range(name: "k", start: 0, end: 3), command: ["echo", "{k}"])"#);
+    let run = sandbox.sweep(&["run", "--no-progress", "ok.ron"]);
+    assert_eq!(code(&run), Some(0), "{}", stderr(&run));
+    let plot = ["plot", "ok.jsonl", "--format", "png,svg"];
+    let mut closed = sandbox.command(&plot);
+    // SAFETY: `close` is async-signal-safe, as `pre_exec` requires.
+    unsafe {
+        closed.pre_exec(|| {
+            libc::close(1);
+            Ok(())
+        });
+    }
+    let full = std::fs::OpenOptions::new().write(true).open("/dev/full").unwrap_or_else(|e| panic!("{e}"));
+    let mut full_disk = sandbox.command(&plot);
+    full_disk.stdout(full);
+    for (mut command, cause) in [(closed, "closed when the command started"), (full_disk, "No space left")] {
+        for chart in ["ok.png", "ok.svg"] {
+            let _ = std::fs::remove_file(sandbox.path(chart));
+        }
+        let output = command.stderr(std::process::Stdio::piped()).output().unwrap_or_else(|e| panic!("{e}"));
+        let message = stderr(&output);
+        assert_eq!(code(&output), Some(1), "{message}");
+        assert!(message.contains(cause), "{message}");
+        for chart in ["ok.png", "ok.svg"] {
+            assert!(sandbox.path(chart).is_file(), "{chart} not written: {message}");
+            assert!(message.contains(chart), "{chart} not named: {message}");
+        }
+        assert!(message.contains("only their list could not be printed"), "{message}");
+    }
+}
+
 /// A black box that leaves a descendant outside its process group (`setsid
 /// sleep &`) holding its stdout must not hang the run: `--timeout` still
 /// fails the point (3), and SIGTERM still stops the run (143), each in

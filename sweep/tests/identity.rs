@@ -143,14 +143,34 @@ fn export_never_writes_over_the_side_file_repair_keeps_nor_a_lock() {
     append_line(&sandbox, "a.jsonl", &foreign);
     ok(sandbox.sweep(&["repair", "a.jsonl"]));
     let side = std::fs::read(sandbox.path("a.jsonl.rejected.jsonl")).unwrap_or_default();
-    for target in ["a.jsonl.rejected.jsonl", "a.jsonl.lock", "b.jsonl", "elsewhere.rejected.jsonl"] {
+    for target in ["a.jsonl.rejected.jsonl", "a.jsonl.lock", "b.jsonl"] {
         let output = sandbox.sweep(&["export", "a.jsonl", "-o", target]);
         assert_eq!(output.status.code(), Some(2), "{target}: {}", stderr(&output));
         assert!(stderr(&output).contains("refusing to write the CSV export over it"), "{}", stderr(&output));
     }
+    let message = failed(sandbox.sweep(&["export", "a.jsonl", "-o", "a.jsonl.rejected.jsonl"]));
+    assert!(message.contains("moved aside from results file a.jsonl"), "{message}");
     assert_eq!(std::fs::read(sandbox.path("a.jsonl.rejected.jsonl")).unwrap_or_default(), side);
-    assert!(!sandbox.path("a.jsonl.lock").exists() && !sandbox.path("elsewhere.rejected.jsonl").exists());
+    assert!(!sandbox.path("a.jsonl.lock").exists());
     ok(sandbox.sweep(&["export", "a.jsonl", "-o", "a.csv"]));
+}
+
+/// A side file is `<results>.rejected.jsonl` (`repair`'s name for it):
+/// a name ending so, beside no results file of that name, is any file's.
+/// `a.rejected.jsonl` is not the side file of `a.jsonl` (that is
+/// `a.jsonl.rejected.jsonl`), nor is `notes.rejected.jsonl` without `notes`.
+#[test]
+fn export_writes_a_file_named_like_a_side_file_of_no_results_file() {
+    let sandbox = two_sweeps();
+    for target in ["notes.rejected.jsonl", "a.rejected.jsonl"] {
+        ok(sandbox.sweep(&["export", "a.jsonl", "-o", target]));
+        let csv = std::fs::read_to_string(sandbox.path(target)).unwrap_or_default();
+        assert_eq!(csv.lines().count(), 5, "{target}: {csv}");
+    }
+    // Over an existing file too, which no sweep's repair wrote.
+    ok(sandbox.sweep(&["export", "b.jsonl", "-o", "notes.rejected.jsonl"]));
+    let csv = std::fs::read_to_string(sandbox.path("notes.rejected.jsonl")).unwrap_or_default();
+    assert!(csv.contains("3000"), "{csv}");
 }
 
 #[test]

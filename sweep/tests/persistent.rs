@@ -149,3 +149,21 @@ fn placeholders_in_a_persistent_command_are_refused() {
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("cannot use {placeholders}"), "{}", stderr(&output));
 }
+
+/// A persistent black box that never answers a point stalls the run for
+/// ever unless a time limit ends the wait: a run without one says so at
+/// its start, and how to set one; `run --help` says it too.
+#[test]
+fn a_persistent_run_without_a_timeout_says_a_silent_black_box_would_stall_it() {
+    let sandbox = sandbox("p.ron", &spec("", ""));
+    let untimed = sandbox.sweep(&["run", "--no-progress", "p.ron"]);
+    assert_eq!(untimed.status.code(), Some(0), "{}", stderr(&untimed));
+    let message = stderr(&untimed);
+    assert!(message.contains("never answers") && message.contains("timeout_secs"), "{message}");
+    assert!(message.contains("--timeout SECS"), "{message}");
+    let timed = sandbox.sweep(&["run", "--no-progress", "p.ron", "--timeout", "30", "-o", "timed.jsonl"]);
+    assert_eq!(timed.status.code(), Some(0), "{}", stderr(&timed));
+    assert!(!stderr(&timed).contains("never answers"), "{}", stderr(&timed));
+    let help = common::stdout(&sandbox.sweep(&["run", "--help"]));
+    assert!(help.contains("never answers"), "{help}");
+}

@@ -16,10 +16,12 @@ use super::StoreError;
 /// recognises its own files), so that nothing derived from results (a
 /// chart, a CSV, a script) is ever written over measured results, e.g.
 /// `sweep export r.jsonl -o r.jsonl`. So are the files sweep keeps beside
-/// one ([`StoreError::WouldReplaceSweepFile`]): a `<results>.rejected.jsonl`
-/// (whose records `repair` promises to keep; by its name, since it has no
-/// header) and the `<results>.lock` of a results file. Anything else,
-/// absent, unreadable or not a regular file, may be written.
+/// one ([`StoreError::WouldReplaceSweepFile`]): the `<results>.rejected.jsonl`
+/// (whose records `repair` promises to keep) and the `<results>.lock` of a
+/// results file, known by their names beside a file that starts like
+/// results (`notes.rejected.jsonl` beside no results file `notes` is any
+/// file's name). Anything else, absent, unreadable or not a regular file,
+/// may be written.
 ///
 /// # Examples
 ///
@@ -32,14 +34,17 @@ use super::StoreError;
 /// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub fn refuse_to_replace_results(path: &Path, what: &'static str) -> Result<(), StoreError> {
-    let sweep_file = |holds: String| Err(StoreError::WouldReplaceSweepFile { path: path.to_owned(), holds, what });
+    // The names `repair::rejected_path` and `ResultsLock::lock_path` give.
+    const SIDE_FILES: [(&str, &str); 2] = [
+        (".rejected.jsonl", "is where `sweep repair` keeps the lines and records it moved aside from results file"),
+        (".lock", "is the lock of results file"),
+    ];
     let name = path.as_os_str().to_string_lossy();
-    if name.ends_with(".rejected.jsonl") {
-        return sweep_file("is where `sweep repair` keeps the lines and records it moved aside".to_owned());
-    }
-    if let Some(results) = name.strip_suffix(".lock") {
+    for (suffix, holds) in SIDE_FILES {
+        let Some(results) = name.strip_suffix(suffix) else { continue };
         if starts_like_results(Path::new(results)) {
-            return sweep_file(format!("is the lock of results file {results}"));
+            let holds = format!("{holds} {results}");
+            return Err(StoreError::WouldReplaceSweepFile { path: path.to_owned(), holds, what });
         }
     }
     if starts_like_results(path) {
