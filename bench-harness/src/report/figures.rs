@@ -593,7 +593,10 @@ mod tests {
         assert!(speedup.fits.iter().all(|c| c.points.first().unwrap().0 == 1.0 && c.points.last().unwrap().0 == 8.0));
         // For every series, not only the drawn one's: the same reason once.
         assert!(
-            speedup.notes.iter().any(|n| n.starts_with("pool, std-scope series: USL not fitted: it needs")),
+            speedup
+                .notes
+                .iter()
+                .any(|n| n.starts_with("pool, std-scope series: USL not fitted: speedups at 3 worker counts")),
             "{:?}",
             speedup.notes
         );
@@ -649,7 +652,7 @@ mod tests {
         apart.analysis.series[1].not_fitted = vec!["USL not fitted: a reason of its own".to_owned()];
         let Figure::Speedup(speedup) = &super::figures(&apart)[0] else { panic!("speedup first") };
         assert!(speedup.notes.iter().any(|n| n == "std-scope series: USL not fitted: a reason of its own."));
-        assert!(speedup.notes.iter().any(|n| n.starts_with("pool series: USL not fitted: it needs")));
+        assert!(speedup.notes.iter().any(|n| n.starts_with("pool series: USL not fitted: speedups at 1 worker count")));
     }
 
     #[test]

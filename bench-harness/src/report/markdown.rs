@@ -370,7 +370,7 @@ mod tests {
             "| sequential | 1 | — | 1.0020 [1.0000, 1.0040] s | 1 (baseline T1) | — | — | — | — | 0 |",
             "| pool | 2 | auto | 501.0 [500.0, 502.0] ms | 2.000 [1.994, 2.006] | 0.0% | 100.00 [99.70, 100.30]% | 0 [-20, 20] µs | 0.0000 [0.0000, 0.0030] | 0 |",
             "| pool | 4† | auto | 250.5 [250.0, 251.0] ms | 4.000 [3.988, 4.012] | 0.0% | 100.00 [99.70, 100.30]% | — | — | 0 |",
-            "| pool | — | Amdahl not fitted: it needs speedups at 3 or more worker counts 1 < p ≤ 2 (1 parameter(s) + 2; every model has S(1) = 1), this series has 1 (2) | | | |",
+            "| pool | — | Amdahl not fitted: speedups at 1 worker count 1 < p ≤ 2 (p = 2), 3 or more needed (1 parameter + 2; every model has S(1) = 1) | | | |",
             "- oversubscribed: 4 worker(s) exceed the machine's 2 logical cores; those threads share cores (hollow markers on charts)",
             "![speedup](speedup.png)",
         ] {
