@@ -268,7 +268,8 @@ pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<P
     // Runs of one experiment are drawn side by side, each in a directory
     // named for its machine and date: two with the same name (one run given
     // twice, or a copy of it) would overwrite each other's report.
-    for (name, runs) in &by_name {
+    let mut labelled = Vec::new();
+    for (name, runs) in by_name {
         let labels = machine_labels(&runs.iter().map(|s| &s.report).collect::<Vec<_>>());
         for (i, label) in labels.iter().enumerate() {
             if let Some(j) = labels[..i].iter().position(|earlier| directory_name(earlier) == directory_name(label)) {
@@ -280,23 +281,26 @@ pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<P
                 .into());
             }
         }
+        labelled.push((name, runs, labels));
     }
+    // Where a run's report goes, one rule for the check below and the writing.
+    let target = |name: &str, saved: &Saved, label: &str, several: bool| match &options.out {
+        None => saved.dir.clone(),
+        Some(out) if several => out.join(name).join(directory_name(label)),
+        Some(out) => out.join(name),
+    };
     // A report directory of another run under --out keeps its report: its
     // summary and charts must describe its own results.json, so nothing is
     // redrawn over them from other data.
-    if let Some(out) = &options.out {
-        for (name, runs) in &by_name {
-            let labels = machine_labels(&runs.iter().map(|s| &s.report).collect::<Vec<_>>());
-            for (saved, label) in runs.iter().zip(&labels) {
-                let dir = if runs.len() > 1 { out.join(name).join(directory_name(label)) } else { out.join(name) };
-                refuse_another_run(&dir, &saved.dir)?;
-            }
+    for (name, runs, labels) in labelled.iter().filter(|_| options.out.is_some()) {
+        for (saved, label) in runs.iter().zip(labels) {
+            refuse_another_run(&target(name, saved, label, runs.len() > 1), &saved.dir)?;
         }
     }
     let figures = Figures { formats: options.formats.clone(), canvas };
     let exporters: [&dyn Exporter; 3] = [&figures, &Summary, &Latex];
     let mut written = Vec::new();
-    for (name, runs) in &by_name {
+    for (name, runs, labels) in &labelled {
         let several = runs.len() > 1;
         if several && options.out.is_none() {
             anyhow::bail!(
@@ -305,19 +309,13 @@ pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<P
                 runs.iter().map(|s| s.dir.display().to_string()).collect::<Vec<_>>().join(", ")
             );
         }
-        let labels = machine_labels(&runs.iter().map(|s| &s.report).collect::<Vec<_>>());
-        for (saved, label) in runs.iter().zip(&labels) {
-            let dir = match &options.out {
-                None => saved.dir.clone(),
-                Some(out) if several => out.join(name).join(directory_name(label)),
-                Some(out) => out.join(name),
-            };
-            written.extend(write_staged(&saved.report, &dir, &exporters)?);
+        for (saved, label) in runs.iter().zip(labels) {
+            written.extend(write_staged(&saved.report, &target(name, saved, label, several), &exporters)?);
         }
         if let (true, Some(out)) = (several, &options.out) {
             let reports: Vec<&ExperimentReport> = runs.iter().map(|s| &s.report).collect();
             let dir = out.join(name);
-            written.extend(draw_machines(&reports, &labels, &dir, &options.formats, &canvas)?);
+            written.extend(draw_machines(&reports, labels, &dir, &options.formats, &canvas)?);
         }
     }
     if let Some(created) = created {
