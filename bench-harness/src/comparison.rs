@@ -20,7 +20,7 @@ use crate::machine::Machine;
 use crate::measure::Cell;
 use crate::redraw::{load, overlay_series};
 use crate::report::charts::{self, Canvas, Format, SpeedupChart};
-use crate::report::figures::busy_notes;
+use crate::report::figures::{busy_notes, suspect_notes};
 use crate::report::markdown::{suspect_legend, suspect_mark};
 use crate::report::ExperimentReport;
 use crate::stats::compare::{compare, Comparison, PValueMethod};
@@ -472,8 +472,9 @@ pub fn compare_dirs(
 }
 
 /// The speedup chart of experiment `a` overlaid with `b`, the runs named
-/// `names`: each run's suspect speedups marked in its series' legend and its
-/// busy-machine warnings in the small print, as on its own charts.
+/// `names`: each run's suspect speedups marked in its series' legend and
+/// explained in the small print, with its busy-machine warnings, as on its
+/// own charts.
 fn overlay_chart(a: &ExperimentReport, b: &ExperimentReport, names: (&str, &str)) -> SpeedupChart {
     let name = a.experiment.name.as_str();
     let labels = [names.0.to_owned(), names.1.to_owned()];
@@ -486,6 +487,8 @@ fn overlay_chart(a: &ExperimentReport, b: &ExperimentReport, names: (&str, &str)
         notes: busy_notes(a, Some(names.0))
             .into_iter()
             .chain(busy_notes(b, Some(names.1)))
+            .chain(suspect_notes(a, Some(names.0)))
+            .chain(suspect_notes(b, Some(names.1)))
             .chain([format!("{}: {}", names.0, a.machine.caption()), format!("{}: {}", names.1, b.machine.caption())])
             .collect(),
         series: overlay_series(&[a, b], &labels),
@@ -659,5 +662,12 @@ mod tests {
         assert_eq!(labels, ["pool — A", "pool — B — SUSPECT: S > p at p = 1, 2, 4"]);
         assert!(chart.notes[0].starts_with("WARNING (B): "), "{:?}", chart.notes);
         assert!(!chart.notes.iter().any(|n| n.starts_with("WARNING (A)")), "{:?}", chart.notes);
+        // The small print says what the marks mean, as B's own chart does.
+        let own = crate::report::figures::suspect_notes(&suspect, None);
+        assert_eq!(own.len(), 1, "{own:?}");
+        let explained = own[0].replacen("SUSPECT: ", "SUSPECT (B): ", 1);
+        assert!(explained.starts_with("SUSPECT (B): the pool speedup at p = 1, 2, 4 exceeds p beyond"), "{explained}");
+        assert!(chart.notes.contains(&explained), "{:?}", chart.notes);
+        assert!(!chart.notes.iter().any(|n| n.starts_with("SUSPECT (A)")), "{:?}", chart.notes);
     }
 }

@@ -14,7 +14,7 @@ use crate::config::Experiment;
 use crate::machine::{Conditions, Machine};
 use crate::measure::{Cell, Sample};
 use crate::report::charts::{self, Canvas, Format, MeasuredPoint, MeasuredSeries, SpeedupChart, Style};
-use crate::report::figures::{backend_style, busy_notes, suspect_label, suspect_marks, Figures};
+use crate::report::figures::{backend_style, busy_notes, suspect_label, suspect_marks, suspect_notes, Figures};
 use crate::report::json::FILE_NAME as RESULTS;
 use crate::report::latex::Latex;
 use crate::report::markdown::Summary;
@@ -452,8 +452,8 @@ fn machines_or_runs(reports: &[&ExperimentReport]) -> &'static str {
 
 /// The speedup chart of one experiment from several runs (see
 /// [`draw_machines`]): each run's suspect speedups marked in its series'
-/// legend and its busy-machine warnings in the small print, as on its own
-/// charts.
+/// legend and explained in the small print, with its busy-machine warnings,
+/// as on its own charts.
 fn machines_chart(reports: &[&ExperimentReport], labels: &[String]) -> SpeedupChart {
     let name = reports[0].experiment.name.as_str();
     let weak = reports.iter().all(|r| r.experiment.inputs.is_weak());
@@ -465,10 +465,11 @@ fn machines_chart(reports: &[&ExperimentReport], labels: &[String]) -> SpeedupCh
     if let Some(note) = oversubscription_note(reports, labels) {
         notes.insert(0, note);
     }
-    // Each run's busy-machine warnings, first, as on its own charts.
-    let busy: Vec<String> =
-        reports.iter().zip(labels).flat_map(|(report, label)| busy_notes(report, Some(label))).collect();
-    notes.splice(0..0, busy);
+    // Each run's busy-machine warnings and suspect speedups, first, as on its own charts.
+    let runs = || reports.iter().zip(labels);
+    let busy = runs().flat_map(|(report, label)| busy_notes(report, Some(label)));
+    let suspect = runs().flat_map(|(report, label)| suspect_notes(report, Some(label)));
+    notes.splice(0..0, busy.chain(suspect).collect::<Vec<_>>());
     SpeedupChart {
         title: format!("Speedup on {} {what} — {name}", reports.len()),
         caption: format!(
@@ -527,6 +528,9 @@ mod tests {
         assert_eq!(legend, ["pool — one", "pool — two — SUSPECT: S > p at p = 4"]);
         assert!(chart.notes[0].starts_with("WARNING (one): "), "{:?}", chart.notes);
         assert_eq!(chart.notes.iter().filter(|n| n.starts_with("WARNING")).count(), 1, "{:?}", chart.notes);
+        let explained: Vec<&String> = chart.notes.iter().filter(|n| n.starts_with("SUSPECT")).collect();
+        assert_eq!(explained.len(), 1, "{:?}", chart.notes);
+        assert!(explained[0].starts_with("SUSPECT (two): the pool speedup at p = 4 exceeds p beyond"), "{explained:?}");
     }
 
     #[test]
