@@ -233,11 +233,13 @@ pub struct Series {
 impl Series {
     /// `" (suspect speedups at p = 4, 8 left out)"`, or nothing when none were.
     pub fn left_out_note(&self) -> String {
-        if self.suspect_left_out.is_empty() {
-            return String::new();
-        }
+        self.left_out().map_or_else(String::new, |left_out| format!(" ({left_out})"))
+    }
+
+    /// `"suspect speedups at p = 4, 8 left out"`, when some were.
+    fn left_out(&self) -> Option<String> {
         let at: Vec<String> = self.suspect_left_out.iter().map(ToString::to_string).collect();
-        format!(" (suspect speedups at p = {} left out)", at.join(", "))
+        (!at.is_empty()).then(|| format!("suspect speedups at p = {} left out", at.join(", ")))
     }
 }
 
@@ -467,14 +469,19 @@ fn fitted_series(experiment: &Experiment, cells: &[CellStats], fit_max_workers: 
                 if stats::models::informative_points(&points) < needed {
                     let workers: Vec<String> =
                         points.iter().filter(|(p, _)| *p != 1.0).map(|(p, _)| p.to_string()).collect();
+                    // Said in words: "this series has 1 (2)" left a reader to guess
+                    // that 1 counts worker counts and 2 is one of them.
+                    let found = match workers.len() {
+                        0 => "no worker count".to_owned(),
+                        n => sweep::output::counted(n, "worker count"),
+                    };
+                    let at = (!workers.is_empty()).then(|| format!("p = {}", workers.join(", ")));
+                    let details: Vec<String> = at.into_iter().chain(series.left_out()).collect();
+                    let details = if details.is_empty() { String::new() } else { format!(" ({})", details.join("; ")) };
                     series.not_fitted.push(format!(
-                        "{model} not fitted: it needs speedups at {needed} or more worker counts 1 < p ≤ \
-                         {fit_max_workers} ({} parameter(s) + {SPARE_FIT_POINTS}; every model has S(1) = 1), \
-                         this series has {} ({}){}",
-                        model.param_names().len(),
-                        workers.len(),
-                        if workers.is_empty() { "none".to_owned() } else { workers.join(", ") },
-                        series.left_out_note()
+                        "{model} not fitted: speedups at {found} 1 < p ≤ {fit_max_workers}{details}, {needed} or \
+                         more needed ({} + {SPARE_FIT_POINTS}; every model has S(1) = 1)",
+                        sweep::output::counted(model.param_names().len(), "parameter"),
                     ));
                     continue;
                 }
@@ -638,8 +645,8 @@ mod tests {
             assert_eq!(series.fits.len(), 1);
             assert_eq!(
                 series.not_fitted,
-                ["USL not fitted: it needs speedups at 4 or more worker counts 1 < p ≤ 8 (2 parameter(s) + 2; \
-                  every model has S(1) = 1), this series has 3 (2, 3, 4)"]
+                ["USL not fitted: speedups at 3 worker counts 1 < p ≤ 8 (p = 2, 3, 4), 4 or more needed \
+                  (2 parameters + 2; every model has S(1) = 1)"]
             );
         }
         assert!(analysis.warnings.iter().any(|w| w.contains("only 3 repetitions")), "{:?}", analysis.warnings);
@@ -650,13 +657,19 @@ mod tests {
         // On 2 cores only p = 1, 2 count by default: no model is fitted.
         let on_two_cores = analyze(&experiment, &samples(&experiment, |p| p), 2);
         assert!(on_two_cores.series.iter().all(|s| s.fits.is_empty() && s.not_fitted.len() == 2));
-        assert!(on_two_cores.series[0].not_fitted[0]
-            .contains("1 < p ≤ 2 (1 parameter(s) + 2; every model has S(1) = 1), this series has 1 (2)"));
+        assert!(on_two_cores.series[0].not_fitted[0].ends_with(
+            ": speedups at 1 worker count 1 < p ≤ 2 (p = 2), 3 or more needed (1 parameter + 2; every model \
+             has S(1) = 1)"
+        ));
         // p = 1 is no evidence: 1, 2 and 4 workers are two points, too few for Amdahl's 1 + 2.
         let one_two_four = self::experiment();
         let sparse = analyze(&one_two_four, &samples(&one_two_four, |p| 1.0 / (0.1 + 0.9 / p)), 8);
         assert!(sparse.series.iter().all(|s| s.fits.is_empty()), "{:?}", sparse.series);
-        assert!(sparse.series[0].not_fitted[0].contains("this series has 2 (2, 4)"), "{:?}", sparse.series[0]);
+        assert!(
+            sparse.series[0].not_fitted[0].contains(": speedups at 2 worker counts 1 < p ≤ 8 (p = 2, 4), 3 or more"),
+            "{:?}",
+            sparse.series[0]
+        );
         assert!(!on_two_cores.warnings.iter().any(|w| w.contains("fits include oversubscribed")));
         // Asked for explicitly, oversubscribed points are fitted, with a warning.
         let explicit = Experiment { fit_max_workers: Some(4), ..experiment.clone() };
@@ -783,7 +796,9 @@ mod tests {
         assert!(series.fits.is_empty(), "{:?}", series.fits);
         assert_eq!(series.suspect_left_out, [2, 3, 4, 5, 6]);
         assert!(
-            series.not_fitted.iter().all(|r| r.ends_with("(suspect speedups at p = 2, 3, 4, 5, 6 left out)")),
+            series.not_fitted.iter().all(|r| r.contains(
+                ": speedups at no worker count 1 < p ≤ 8 (suspect speedups at p = 2, 3, 4, 5, 6 left out), "
+            )),
             "{:?}",
             series.not_fitted
         );

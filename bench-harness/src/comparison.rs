@@ -15,12 +15,13 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use sweep::exit::Usage;
 
-use crate::analysis::{time_summary, BOOTSTRAP_RESAMPLES};
+use crate::analysis::{time_summary, AboveWorkers, BOOTSTRAP_RESAMPLES};
 use crate::machine::Machine;
 use crate::measure::Cell;
 use crate::redraw::{load, overlay_series};
 use crate::report::charts::{self, Canvas, Format, SpeedupChart};
-use crate::report::figures::busy_notes;
+use crate::report::figures::{busy_notes, suspect_notes};
+use crate::report::markdown::{suspect_legend, suspect_mark};
 use crate::report::ExperimentReport;
 use crate::stats::compare::{compare, Comparison, PValueMethod};
 use crate::stats::precision::{interval, seconds_interval};
@@ -113,6 +114,9 @@ pub struct CellComparison {
     pub p_holm: f64,
     /// Differences of medians below this are "same", significant or not.
     pub threshold: Threshold,
+    /// Whether the cell's speedup is suspect in A, and in B, as each run's
+    /// own summary marks it.
+    pub suspect: (Option<AboveWorkers>, Option<AboveWorkers>),
 }
 
 impl CellComparison {
@@ -210,6 +214,9 @@ pub fn compare_reports(a: &ExperimentReport, b: &ExperimentReport, threshold: Th
             |s| Estimate { value: s.median, ci_low: s.ci_low, ci_high: s.ci_high },
         )
     };
+    let suspect = |report: &ExperimentReport, cell: &Cell| {
+        report.analysis.cell(cell).and_then(crate::analysis::CellStats::speedup_above_workers)
+    };
     for (index, (cell, times_a)) in in_a.iter().enumerate() {
         let Some(times_b) = in_b.get(cell) else {
             refused.push(format!("{cell}: measured in A only"));
@@ -223,6 +230,7 @@ pub fn compare_reports(a: &ExperimentReport, b: &ExperimentReport, threshold: Th
                 comparison,
                 p_holm: f64::NAN,
                 threshold,
+                suspect: (suspect(a, cell), suspect(b, cell)),
             }),
             None => refused.push(format!("{cell}: no usable samples in one of the runs")),
         }
@@ -285,15 +293,21 @@ pub fn markdown(comparison: &ExperimentComparison, names: (&str, &str)) -> Strin
             let exact = if c.test.method == PValueMethod::Exact { " (exact)" } else { "" };
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {} | {}{exact} | {} | {} |",
+                "| {} | {}{} | {}{} | {} | {}{exact} | {} | {} |",
                 cell.cell,
                 seconds_interval(cell.median_a.value, cell.median_a.ci_low, cell.median_a.ci_high),
+                suspect_mark(cell.suspect.0),
                 seconds_interval(cell.median_b.value, cell.median_b.ci_low, cell.median_b.ci_high),
+                suspect_mark(cell.suspect.1),
                 interval(c.ratio.value, c.ratio.ci_low, c.ratio.ci_high),
                 p_value(c.test.p_value),
                 p_value(cell.p_holm),
                 cell.verdict()
             );
+        }
+        let marks = comparison.cells.iter().flat_map(|cell| [cell.suspect.0, cell.suspect.1]).flatten();
+        if let Some(legend) = suspect_legend(marks, "see the warnings in the marked run's summary.md") {
+            let _ = writeln!(out, "\n{legend}");
         }
     }
     if comparison.cells.is_empty() && comparison.refused.is_empty() {
@@ -458,8 +472,9 @@ pub fn compare_dirs(
 }
 
 /// The speedup chart of experiment `a` overlaid with `b`, the runs named
-/// `names`: each run's suspect speedups marked in its series' legend and its
-/// busy-machine warnings in the small print, as on its own charts.
+/// `names`: each run's suspect speedups marked in its series' legend and
+/// explained in the small print, with its busy-machine warnings, as on its
+/// own charts.
 fn overlay_chart(a: &ExperimentReport, b: &ExperimentReport, names: (&str, &str)) -> SpeedupChart {
     let name = a.experiment.name.as_str();
     let labels = [names.0.to_owned(), names.1.to_owned()];
@@ -472,6 +487,8 @@ fn overlay_chart(a: &ExperimentReport, b: &ExperimentReport, names: (&str, &str)
         notes: busy_notes(a, Some(names.0))
             .into_iter()
             .chain(busy_notes(b, Some(names.1)))
+            .chain(suspect_notes(a, Some(names.0)))
+            .chain(suspect_notes(b, Some(names.1)))
             .chain([format!("{}: {}", names.0, a.machine.caption()), format!("{}: {}", names.1, b.machine.caption())])
             .collect(),
         series: overlay_series(&[a, b], &labels),
@@ -592,6 +609,36 @@ mod tests {
         assert!(text.contains("**Warning about A**: the run was interrupted: partial data"), "{text}");
     }
 
+    /// comparison.md printed a suspect cell's row like any other: a reader
+    /// saw a verdict on a time whose run's own summary calls it no result.
+    #[test]
+    fn the_table_marks_each_run_s_suspect_speedups_as_its_summary_does() {
+        let experiment = crate::testing::experiment(
+            "(experiments: [(name: \"t\", workload: Square, inputs: Count(100), workers: [1, 2, 4], \
+             repetitions: 5, backends: [Sequential, Pool])])",
+        );
+        let clean = crate::testing::report(experiment.clone(), 8, |cell| 1.0 / cell.workers as f64);
+        // S = 1.05·p at p = 4 only: wholly above p.
+        let suspect = crate::testing::report(experiment, 8, |cell| match cell.workers {
+            4 => 1.0 / 4.2,
+            workers => 1.0 / workers as f64,
+        });
+        let summary = crate::report::markdown::render(&suspect, &[]);
+        assert!(summary.contains(" **S > p: suspect** |"), "{summary}");
+        let text = markdown(&compare_reports(&clean, &suspect, Threshold::default()), ("A", "B"));
+        let marked: Vec<&str> = text.lines().filter(|l| l.starts_with("| ") && l.contains("suspect")).collect();
+        assert_eq!(marked.len(), 1, "{text}");
+        let columns: Vec<&str> = marked[0].split(" | ").collect();
+        assert!(marked[0].starts_with("| pool ×4 "), "{text}");
+        assert!(!columns[1].contains("suspect") && columns[2].ends_with(" **S > p: suspect**"), "{text}");
+        assert!(
+            text.contains("\n**S > p: suspect** marks a speedup above its worker count even at its interval's low end"),
+            "{text}"
+        );
+        let unmarked = markdown(&compare_reports(&clean, &clean, Threshold::default()), ("A", "B"));
+        assert!(!unmarked.contains("suspect"), "{unmarked}");
+    }
+
     /// The overlay chart dropped the suspect marks and busy-machine
     /// warnings each run's own chart carries.
     #[test]
@@ -615,5 +662,12 @@ mod tests {
         assert_eq!(labels, ["pool — A", "pool — B — SUSPECT: S > p at p = 1, 2, 4"]);
         assert!(chart.notes[0].starts_with("WARNING (B): "), "{:?}", chart.notes);
         assert!(!chart.notes.iter().any(|n| n.starts_with("WARNING (A)")), "{:?}", chart.notes);
+        // The small print says what the marks mean, as B's own chart does.
+        let own = crate::report::figures::suspect_notes(&suspect, None);
+        assert_eq!(own.len(), 1, "{own:?}");
+        let explained = own[0].replacen("SUSPECT: ", "SUSPECT (B): ", 1);
+        assert!(explained.starts_with("SUSPECT (B): the pool speedup at p = 1, 2, 4 exceeds p beyond"), "{explained}");
+        assert!(chart.notes.contains(&explained), "{:?}", chart.notes);
+        assert!(!chart.notes.iter().any(|n| n.starts_with("SUSPECT (A)")), "{:?}", chart.notes);
     }
 }

@@ -14,7 +14,7 @@ use crate::config::Experiment;
 use crate::machine::{Conditions, Machine};
 use crate::measure::{Cell, Sample};
 use crate::report::charts::{self, Canvas, Format, MeasuredPoint, MeasuredSeries, SpeedupChart, Style};
-use crate::report::figures::{backend_style, busy_notes, suspect_label, suspect_marks, Figures};
+use crate::report::figures::{backend_style, busy_notes, suspect_label, suspect_marks, suspect_notes, Figures};
 use crate::report::json::FILE_NAME as RESULTS;
 use crate::report::latex::Latex;
 use crate::report::markdown::Summary;
@@ -268,7 +268,8 @@ pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<P
     // Runs of one experiment are drawn side by side, each in a directory
     // named for its machine and date: two with the same name (one run given
     // twice, or a copy of it) would overwrite each other's report.
-    for (name, runs) in &by_name {
+    let mut labelled = Vec::new();
+    for (name, runs) in by_name {
         let labels = machine_labels(&runs.iter().map(|s| &s.report).collect::<Vec<_>>());
         for (i, label) in labels.iter().enumerate() {
             if let Some(j) = labels[..i].iter().position(|earlier| directory_name(earlier) == directory_name(label)) {
@@ -280,23 +281,26 @@ pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<P
                 .into());
             }
         }
+        labelled.push((name, runs, labels));
     }
+    // Where a run's report goes, one rule for the check below and the writing.
+    let target = |name: &str, saved: &Saved, label: &str, several: bool| match &options.out {
+        None => saved.dir.clone(),
+        Some(out) if several => out.join(name).join(directory_name(label)),
+        Some(out) => out.join(name),
+    };
     // A report directory of another run under --out keeps its report: its
     // summary and charts must describe its own results.json, so nothing is
     // redrawn over them from other data.
-    if let Some(out) = &options.out {
-        for (name, runs) in &by_name {
-            let labels = machine_labels(&runs.iter().map(|s| &s.report).collect::<Vec<_>>());
-            for (saved, label) in runs.iter().zip(&labels) {
-                let dir = if runs.len() > 1 { out.join(name).join(directory_name(label)) } else { out.join(name) };
-                refuse_another_run(&dir, &saved.dir)?;
-            }
+    for (name, runs, labels) in labelled.iter().filter(|_| options.out.is_some()) {
+        for (saved, label) in runs.iter().zip(labels) {
+            refuse_another_run(&target(name, saved, label, runs.len() > 1), &saved.dir)?;
         }
     }
     let figures = Figures { formats: options.formats.clone(), canvas };
     let exporters: [&dyn Exporter; 3] = [&figures, &Summary, &Latex];
     let mut written = Vec::new();
-    for (name, runs) in &by_name {
+    for (name, runs, labels) in &labelled {
         let several = runs.len() > 1;
         if several && options.out.is_none() {
             anyhow::bail!(
@@ -305,19 +309,13 @@ pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<P
                 runs.iter().map(|s| s.dir.display().to_string()).collect::<Vec<_>>().join(", ")
             );
         }
-        let labels = machine_labels(&runs.iter().map(|s| &s.report).collect::<Vec<_>>());
-        for (saved, label) in runs.iter().zip(&labels) {
-            let dir = match &options.out {
-                None => saved.dir.clone(),
-                Some(out) if several => out.join(name).join(directory_name(label)),
-                Some(out) => out.join(name),
-            };
-            written.extend(write_staged(&saved.report, &dir, &exporters)?);
+        for (saved, label) in runs.iter().zip(labels) {
+            written.extend(write_staged(&saved.report, &target(name, saved, label, several), &exporters)?);
         }
         if let (true, Some(out)) = (several, &options.out) {
             let reports: Vec<&ExperimentReport> = runs.iter().map(|s| &s.report).collect();
             let dir = out.join(name);
-            written.extend(draw_machines(&reports, &labels, &dir, &options.formats, &canvas)?);
+            written.extend(draw_machines(&reports, labels, &dir, &options.formats, &canvas)?);
         }
     }
     if let Some(created) = created {
@@ -454,8 +452,8 @@ fn machines_or_runs(reports: &[&ExperimentReport]) -> &'static str {
 
 /// The speedup chart of one experiment from several runs (see
 /// [`draw_machines`]): each run's suspect speedups marked in its series'
-/// legend and its busy-machine warnings in the small print, as on its own
-/// charts.
+/// legend and explained in the small print, with its busy-machine warnings,
+/// as on its own charts.
 fn machines_chart(reports: &[&ExperimentReport], labels: &[String]) -> SpeedupChart {
     let name = reports[0].experiment.name.as_str();
     let weak = reports.iter().all(|r| r.experiment.inputs.is_weak());
@@ -467,10 +465,11 @@ fn machines_chart(reports: &[&ExperimentReport], labels: &[String]) -> SpeedupCh
     if let Some(note) = oversubscription_note(reports, labels) {
         notes.insert(0, note);
     }
-    // Each run's busy-machine warnings, first, as on its own charts.
-    let busy: Vec<String> =
-        reports.iter().zip(labels).flat_map(|(report, label)| busy_notes(report, Some(label))).collect();
-    notes.splice(0..0, busy);
+    // Each run's busy-machine warnings and suspect speedups, first, as on its own charts.
+    let runs = || reports.iter().zip(labels);
+    let busy = runs().flat_map(|(report, label)| busy_notes(report, Some(label)));
+    let suspect = runs().flat_map(|(report, label)| suspect_notes(report, Some(label)));
+    notes.splice(0..0, busy.chain(suspect).collect::<Vec<_>>());
     SpeedupChart {
         title: format!("Speedup on {} {what} — {name}", reports.len()),
         caption: format!(
@@ -529,6 +528,9 @@ mod tests {
         assert_eq!(legend, ["pool — one", "pool — two — SUSPECT: S > p at p = 4"]);
         assert!(chart.notes[0].starts_with("WARNING (one): "), "{:?}", chart.notes);
         assert_eq!(chart.notes.iter().filter(|n| n.starts_with("WARNING")).count(), 1, "{:?}", chart.notes);
+        let explained: Vec<&String> = chart.notes.iter().filter(|n| n.starts_with("SUSPECT")).collect();
+        assert_eq!(explained.len(), 1, "{:?}", chart.notes);
+        assert!(explained[0].starts_with("SUSPECT (two): the pool speedup at p = 4 exceeds p beyond"), "{explained:?}");
     }
 
     #[test]

@@ -2,16 +2,9 @@
 //! sources, on standard output, generated from the same definition that
 //! parses the command line.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn harness(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_bench-harness"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .unwrap_or_else(|e| panic!("running bench-harness: {e}"))
-}
+use common::{harness, harness_command};
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -83,9 +76,7 @@ fn an_experiment_file_named_completions_still_runs_by_its_path() {
 fn a_script_that_cannot_be_written_is_a_failure() {
     let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
     let full = std::fs::File::create("/dev/full").unwrap_or_else(|e| panic!("/dev/full: {e}"));
-    let output = Command::new(env!("CARGO_BIN_EXE_bench-harness"))
-        .args(["completions", "bash"])
-        .current_dir(dir.path())
+    let output = harness_command(&["completions", "bash"], dir.path())
         .stdout(full)
         .output()
         .unwrap_or_else(|e| panic!("running bench-harness: {e}"));

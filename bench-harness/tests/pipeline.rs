@@ -218,9 +218,7 @@ fn report_on_a_run_being_measured_says_so_and_by_whom() {
     let config = r#"(experiments: [(name: "slow", workload: Sleep(duration_us: 5000), inputs: Count(4),
         workers: [1, 2], repetitions: 400, warmup: 0, backends: [Sequential, Pool])])"#;
     let dir = with_config(config);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_bench-harness"))
-        .args(["experiments.ron", "--out", "out"])
-        .current_dir(dir.path())
+    let mut child = harness_command(&["experiments.ron", "--out", "out"], dir.path())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();

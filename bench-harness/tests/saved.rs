@@ -180,6 +180,28 @@ fn report_redraws_from_results_json_in_any_size_and_draws_machines_together() {
     assert!(out.join("e/laptop_2_cores/summary.tex").is_file() && out.join("e/server_16_cores/speedup.svg").is_file());
 }
 
+/// One run given twice (or a copy of it) gets one machine label twice:
+/// its two reports would be drawn into one directory, the second over the
+/// first, so `report` refuses before drawing anything.
+#[test]
+fn report_refuses_one_run_given_twice() {
+    let root = tempfile::tempdir().unwrap();
+    let (run, copy) = (root.path().join("run"), root.path().join("copy"));
+    let once = report("e", "[1, 2]", 1e-3, "host-a");
+    saved(&run, &once);
+    saved(&copy, &once);
+    let out = root.path().join("out");
+    let options = RedrawOptions {
+        out: Some(out.clone()),
+        formats: vec![Format::Svg],
+        canvas: Canvas { width: 1200, height: 900, font_scale: 1.0, small_print: false },
+    };
+    let error = redraw(&[run, copy], &options).unwrap_err().to_string();
+    assert!(error.contains("hold the same run of experiment \"e\" (host-a, 2 cores, "), "{error}");
+    assert!(error.ends_with("give each run once"), "{error}");
+    assert!(!out.join("e").exists(), "drawn before refusing");
+}
+
 #[test]
 fn report_waits_for_no_run_and_refuses_to_write_beside_one() {
     let root = tempfile::tempdir().unwrap();

@@ -622,16 +622,22 @@ mod tests {
         }
     }
 
-    /// Checks the PNG signature, reads the size from the IHDR chunk and
-    /// requires a file big enough to hold more than an empty frame.
-    fn assert_png(path: &Path) {
+    /// Checks the PNG signature and returns the size in the IHDR chunk,
+    /// and the file's length.
+    fn png_size(path: &Path) -> ((u32, u32), usize) {
         let bytes = std::fs::read(path).expect("chart file");
         assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{} is not a PNG", path.display());
         assert_eq!(&bytes[12..16], b"IHDR");
-        let width = u32::from_be_bytes(bytes[16..20].try_into().unwrap());
-        let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
-        assert_eq!((width, height), (WIDTH, HEIGHT));
-        assert!(bytes.len() > 10_000, "{} has only {} bytes", path.display(), bytes.len());
+        let number = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+        ((number(16), number(20)), bytes.len())
+    }
+
+    /// Checks the PNG's default size, and a file big enough to hold more
+    /// than an empty frame.
+    fn assert_png(path: &Path) {
+        let (size, length) = png_size(path);
+        assert_eq!(size, (WIDTH, HEIGHT));
+        assert!(length > 10_000, "{} has only {length} bytes", path.display());
     }
 
     /// Amdahl-like speedups (serial fraction 8 %) with ±4 % intervals and a
@@ -927,8 +933,7 @@ mod tests {
             SpeedupChart { notes: vec!["WARNING: a long note of small print.".to_owned(); 40], ..speedup_chart() };
         let path = dir.join("tall.png");
         draw_speedup(&path, &chart, &Canvas::default()).unwrap();
-        let bytes = std::fs::read(&path).unwrap();
-        let height = u32::from_be_bytes(bytes[20..24].try_into().unwrap());
+        let ((_, height), _) = png_size(&path);
         assert!(height > HEIGHT, "{height}");
         // A size asked for is kept: the error says what to change.
         let asked = Canvas { height: 1000, ..Canvas::default() };

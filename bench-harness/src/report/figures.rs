@@ -107,7 +107,7 @@ pub fn figures(report: &ExperimentReport) -> Vec<Figure> {
     // A chart needs points: an interrupted run may have none yet.
     let has_points = |series: &[MeasuredSeries]| series.iter().any(|s| !s.points.is_empty());
     if experiment.workers.as_slice().len() >= 2 {
-        let speedup = speedup_chart(experiment, analysis, &caption);
+        let speedup = speedup_chart(report, &caption);
         if has_points(&speedup.series) {
             figures.push(Figure::Speedup(speedup.clone()));
             figures.push(Figure::Efficiency(SpeedupChart {
@@ -225,39 +225,48 @@ fn series_label(experiment: &Experiment, backend: BackendKind) -> String {
     }
 }
 
-fn speedup_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) -> SpeedupChart {
+/// The small print that explains the suspect speedups of `report`'s
+/// speedup series (see [`suspect_marks`]): one `SUSPECT: …` line per kind of
+/// mark and series, naming the run (`label`) on a chart that overlays several.
+pub fn suspect_notes(report: &ExperimentReport, label: Option<&str>) -> Vec<String> {
+    let (experiment, analysis) = (&report.experiment, &report.analysis);
+    let run = label.map_or_else(String::new, |label| format!(" ({label})"));
     let mut notes = Vec::new();
+    for backend in parallel_backends(experiment) {
+        let series = series_label(experiment, backend);
+        for (above, at) in suspect_marks(analysis, backend, representative_chunk(experiment, backend)) {
+            let (bound, excess, it) = match above.bound() {
+                "p" => ("p".to_owned(), "(efficiency above 100.5%)", "p"),
+                _ => (
+                    format!("the machine's {} logical cores (which its busy workers share)", analysis.logical_cores),
+                    "by more than 0.5%",
+                    "them",
+                ),
+            };
+            notes.push(if above.whole_interval() {
+                format!(
+                    "SUSPECT{run}: the {series} speedup at p = {at} exceeds {bound} beyond its interval: not a \
+                     result; something slowed the sequential baseline (see the summary's warnings)."
+                )
+            } else {
+                format!(
+                    "SUSPECT{run}: the {series} median speedup at p = {at} exceeds {bound} {excess}, \
+                     its interval reaching down to {it}: not a result (see the summary's warnings)."
+                )
+            });
+        }
+    }
+    notes
+}
+
+fn speedup_chart(report: &ExperimentReport, caption: &str) -> SpeedupChart {
+    let (experiment, analysis) = (&report.experiment, &report.analysis);
+    // A speedup above p is no result; the legend and the small print say so.
+    let mut notes = suspect_notes(report, None);
     let series = parallel_backends(experiment)
         .map(|backend| {
             let chunk = representative_chunk(experiment, backend);
-            let mut label = series_label(experiment, backend);
-            // A speedup above p is no result; the legend and the small print say so.
-            let found = suspect_marks(analysis, backend, chunk);
-            for (above, at) in &found {
-                let (bound, excess, it) = match above.bound() {
-                    "p" => ("p".to_owned(), "(efficiency above 100.5%)", "p"),
-                    _ => (
-                        format!(
-                            "the machine's {} logical cores (which its busy workers share)",
-                            analysis.logical_cores
-                        ),
-                        "by more than 0.5%",
-                        "them",
-                    ),
-                };
-                notes.push(if above.whole_interval() {
-                    format!(
-                        "SUSPECT: the {label} speedup at p = {at} exceeds {bound} beyond its interval: not a result; \
-                         something slowed the sequential baseline (see the summary's warnings)."
-                    )
-                } else {
-                    format!(
-                        "SUSPECT: the {label} median speedup at p = {at} exceeds {bound} {excess}, \
-                         its interval reaching down to {it}: not a result (see the summary's warnings)."
-                    )
-                });
-            }
-            label.push_str(&suspect_label(&found));
+            let label = series_label(experiment, backend) + &suspect_label(&suspect_marks(analysis, backend, chunk));
             MeasuredSeries {
                 label,
                 points: speedup_points(&analysis.cells, backend, chunk)
@@ -593,7 +602,10 @@ mod tests {
         assert!(speedup.fits.iter().all(|c| c.points.first().unwrap().0 == 1.0 && c.points.last().unwrap().0 == 8.0));
         // For every series, not only the drawn one's: the same reason once.
         assert!(
-            speedup.notes.iter().any(|n| n.starts_with("pool, std-scope series: USL not fitted: it needs")),
+            speedup
+                .notes
+                .iter()
+                .any(|n| n.starts_with("pool, std-scope series: USL not fitted: speedups at 3 worker counts")),
             "{:?}",
             speedup.notes
         );
@@ -649,7 +661,7 @@ mod tests {
         apart.analysis.series[1].not_fitted = vec!["USL not fitted: a reason of its own".to_owned()];
         let Figure::Speedup(speedup) = &super::figures(&apart)[0] else { panic!("speedup first") };
         assert!(speedup.notes.iter().any(|n| n == "std-scope series: USL not fitted: a reason of its own."));
-        assert!(speedup.notes.iter().any(|n| n.starts_with("pool series: USL not fitted: it needs")));
+        assert!(speedup.notes.iter().any(|n| n.starts_with("pool series: USL not fitted: speedups at 1 worker count")));
     }
 
     #[test]

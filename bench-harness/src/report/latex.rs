@@ -358,6 +358,12 @@ mod tests {
     use super::*;
     use crate::report::charts::{MeasuredPoint, Style};
 
+    /// What `tex` defines the macro `\name` as, if it defines it.
+    fn macro_value<'a>(tex: &'a str, name: &str) -> Option<&'a str> {
+        let prefix = format!("\\renewcommand{{\\{name}}}{{");
+        tex.lines().find_map(|l| l.split_once(&prefix)).and_then(|(_, rest)| rest.strip_suffix('}'))
+    }
+
     #[test]
     fn names_become_letters_only_macro_parts() {
         assert_eq!(macro_part("spin-speedup"), "SpinSpeedup");
@@ -409,24 +415,19 @@ mod tests {
             cell.efficiency = Some(value / cell.cell.workers as f64);
         }
         let tex = summary_tex(&report);
-        let value = |name: &str| {
-            let prefix = format!("\\renewcommand{{\\{name}}}{{");
-            let line = tex.lines().find_map(|l| l.split_once(&prefix).map(|(_, rest)| rest.to_owned()));
-            line.and_then(|rest| rest.strip_suffix('}').map(str::to_owned))
-        };
-        assert_eq!(value("bhSupStdScopePTwoSpeedup").as_deref(), Some("median $S > p$: suspect"), "{tex}");
-        assert_eq!(value("bhSupStdScopePTwoEfficiency").as_deref(), Some("median $S > p$: suspect"), "{tex}");
-        assert_eq!(value("bhSupPoolPTwoSpeedup").as_deref(), Some("$S > p$: suspect"), "{tex}");
+        assert_eq!(macro_value(&tex, "bhSupStdScopePTwoSpeedup"), Some("median $S > p$: suspect"), "{tex}");
+        assert_eq!(macro_value(&tex, "bhSupStdScopePTwoEfficiency"), Some("median $S > p$: suspect"), "{tex}");
+        assert_eq!(macro_value(&tex, "bhSupPoolPTwoSpeedup"), Some("$S > p$: suspect"), "{tex}");
         let row = tex.lines().find(|l| l.starts_with("std-scope & 2 &")).unwrap();
         assert!(row.contains("2.4 [1.9, 9.2] (median $S > p$: suspect)"), "{row}");
         // std-scope's 1.9 at p = 4 is a result, but the true speedup at p = 2
         // may be up to 2: no best is known. Pool's 1.5 at p = 4 is below 2
         // too. Rayon has no suspect cell.
-        assert_eq!(value("bhSupStdScopeBestSpeedup").as_deref(), Some("median $S > p$: suspect"), "{tex}");
-        assert_eq!(value("bhSupStdScopeBestWorkers").as_deref(), Some("--"), "{tex}");
-        assert_eq!(value("bhSupPoolBestSpeedup").as_deref(), Some("$S > p$: suspect"), "{tex}");
-        assert_eq!(value("bhSupRayonBestSpeedup").as_deref(), Some("3.50"), "{tex}");
-        assert_eq!(value("bhSupRayonBestWorkers").as_deref(), Some("4"), "{tex}");
+        assert_eq!(macro_value(&tex, "bhSupStdScopeBestSpeedup"), Some("median $S > p$: suspect"), "{tex}");
+        assert_eq!(macro_value(&tex, "bhSupStdScopeBestWorkers"), Some("--"), "{tex}");
+        assert_eq!(macro_value(&tex, "bhSupPoolBestSpeedup"), Some("$S > p$: suspect"), "{tex}");
+        assert_eq!(macro_value(&tex, "bhSupRayonBestSpeedup"), Some("3.50"), "{tex}");
+        assert_eq!(macro_value(&tex, "bhSupRayonBestWorkers"), Some("4"), "{tex}");
         // A result above every suspect p is the best: no suspect speedup
         // (at most p in truth) can beat it.
         let pool4 =
@@ -474,16 +475,11 @@ mod tests {
         ];
         report.analysis.series[0].fits = fits;
         let tex = summary_tex(&report);
-        let value = |name: &str| {
-            let prefix = format!("\\renewcommand{{\\{name}}}{{");
-            let line = tex.lines().find_map(|l| l.split_once(&prefix).map(|(_, rest)| rest.to_owned()));
-            line.and_then(|rest| rest.strip_suffix('}').map(str::to_owned))
-        };
         // As the Markdown table prints them: `a = 0.58 ± 0.15, b = 0.03 ± 0.05`.
-        assert_eq!(value("bhFitPoolUslA").as_deref(), Some("0.58"), "{tex}");
-        assert_eq!(value("bhFitPoolUslB").as_deref(), Some("0.03"), "{tex}");
-        assert_eq!(value("bhFitPoolAmdahlS").as_deref(), Some("0.00001809"), "{tex}");
-        assert_eq!(value("bhFitPoolGustafsonS").as_deref(), Some("--"), "{tex}");
+        assert_eq!(macro_value(&tex, "bhFitPoolUslA"), Some("0.58"), "{tex}");
+        assert_eq!(macro_value(&tex, "bhFitPoolUslB"), Some("0.03"), "{tex}");
+        assert_eq!(macro_value(&tex, "bhFitPoolAmdahlS"), Some("0.00001809"), "{tex}");
+        assert_eq!(macro_value(&tex, "bhFitPoolGustafsonS"), Some("--"), "{tex}");
         assert_eq!(report.analysis.series[0].fits[0].parameters_text(), "a = 0.58 ± 0.15, b = 0.03 ± 0.05");
     }
 }

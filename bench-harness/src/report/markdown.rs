@@ -146,20 +146,10 @@ fn write_report(out: &mut String, report: &ExperimentReport, figures: &[&str]) -
              supports."
         )?;
     }
-    let marks: Vec<AboveWorkers> = {
-        let mut marks: Vec<AboveWorkers> = analysis.cells.iter().filter_map(CellStats::speedup_above_workers).collect();
-        marks.sort();
-        marks.dedup();
-        marks
-    };
-    if !marks.is_empty() {
-        let explained: Vec<&str> = marks.iter().map(|above| above.explanation()).collect();
-        writeln!(
-            out,
-            "\n{}. A CPU-bound map cannot do that; a disturbed baseline can. Those rows are not results: \
-             see the warnings.",
-            explained.join("; ")
-        )?;
+    if let Some(legend) =
+        suspect_legend(analysis.cells.iter().filter_map(CellStats::speedup_above_workers), "see the warnings")
+    {
+        writeln!(out, "\n{legend}")?;
     }
     let capped: Vec<String> = experiment
         .workers
@@ -311,8 +301,7 @@ fn cell_row(stats: &CellStats) -> String {
             stats.outliers.total()
         );
     }
-    let suspect =
-        stats.speedup_above_workers().map_or_else(String::new, |above| format!(" **{}: suspect**", above.mark()));
+    let suspect = suspect_mark(stats.speedup_above_workers());
     format!(
         "| {} | {workers} | {} | {time} | {} | {} | {} | {} | {} | {} |",
         cell.backend,
@@ -324,6 +313,27 @@ fn cell_row(stats: &CellStats) -> String {
         optional(stats.karp_flatt_estimate(), |e| interval_within(e.value, e.ci_low, e.ci_high, 0.0, 1.0)),
         stats.outliers.total(),
     )
+}
+
+/// What a table puts after a suspect speedup's figure: ` **S > p: suspect**`, or nothing.
+pub fn suspect_mark(above: Option<AboveWorkers>) -> String {
+    above.map_or_else(String::new, |above| format!(" **{}: suspect**", above.mark()))
+}
+
+/// The sentence under a table that explains the [`suspect_mark`]s among
+/// `marks` and where to read why (`see`), or nothing when none is marked.
+pub fn suspect_legend(marks: impl IntoIterator<Item = AboveWorkers>, see: &str) -> Option<String> {
+    let mut marks: Vec<AboveWorkers> = marks.into_iter().collect();
+    marks.sort();
+    marks.dedup();
+    if marks.is_empty() {
+        return None;
+    }
+    let explained: Vec<&str> = marks.iter().map(|above| above.explanation()).collect();
+    Some(format!(
+        "{}. A CPU-bound map cannot do that; a disturbed baseline can. Those rows are not results: {see}.",
+        explained.join("; ")
+    ))
 }
 
 fn optional<T>(value: Option<T>, format: impl FnOnce(T) -> String) -> String {
@@ -360,7 +370,7 @@ mod tests {
             "| sequential | 1 | — | 1.0020 [1.0000, 1.0040] s | 1 (baseline T1) | — | — | — | — | 0 |",
             "| pool | 2 | auto | 501.0 [500.0, 502.0] ms | 2.000 [1.994, 2.006] | 0.0% | 100.00 [99.70, 100.30]% | 0 [-20, 20] µs | 0.0000 [0.0000, 0.0030] | 0 |",
             "| pool | 4† | auto | 250.5 [250.0, 251.0] ms | 4.000 [3.988, 4.012] | 0.0% | 100.00 [99.70, 100.30]% | — | — | 0 |",
-            "| pool | — | Amdahl not fitted: it needs speedups at 3 or more worker counts 1 < p ≤ 2 (1 parameter(s) + 2; every model has S(1) = 1), this series has 1 (2) | | | |",
+            "| pool | — | Amdahl not fitted: speedups at 1 worker count 1 < p ≤ 2 (p = 2), 3 or more needed (1 parameter + 2; every model has S(1) = 1) | | | |",
             "- oversubscribed: 4 worker(s) exceed the machine's 2 logical cores; those threads share cores (hollow markers on charts)",
             "![speedup](speedup.png)",
         ] {

@@ -1,5 +1,5 @@
 //! Helpers shared by the tests that drive the `bench-harness` binary as a
-//! user does (`cli.rs`, `pipeline.rs`, `attack_cli.rs`): the command, an
+//! user does (`cli.rs`, `pipeline.rs`, `attack_cli.rs`, `completions.rs`): the command, an
 //! experiment file in a scratch directory, and what the run printed.
 //!
 //! Each test file is its own crate and uses its own subset of these, so the
