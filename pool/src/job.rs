@@ -83,7 +83,7 @@ impl JobRef {
     }
 
     /// Where the job lives: for a task with a handle, the address its
-    /// handle knows too ([`Handle::addr`](crate::task::Handle::addr)).
+    /// handle knows too (`Handle::addr`).
     pub(crate) fn addr(&self) -> *const () {
         self.data.as_ptr()
     }
