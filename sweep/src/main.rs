@@ -381,7 +381,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             let loaded = load(&results)?;
             say_left_out(&loaded, &results, "chart");
             let mut listed = Vec::new();
-            for target in targets {
+            let specs = loaded.header.spec_candidates(&results);
+            for mut target in targets {
+                target.specs.clone_from(&specs);
                 for path in plot::plot_results_as(&loaded, value_key.as_deref(), &target)
                     .with_context(|| format!("cannot plot {}", results.display()))?
                 {
@@ -422,10 +424,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             )
         }
         Command::Export { results, output } => {
-            if let Some(path) = &output {
-                sweep::store::refuse_to_replace_results(path, "CSV export")?;
-            }
             let loaded = load(&results)?;
+            if let Some(path) = &output {
+                let specs = loaded.header.spec_candidates(&results);
+                sweep::store::refuse_to_replace_results(path, "CSV export", &specs)?;
+            }
             say_left_out(&loaded, &results, "CSV");
             match output {
                 // Written beside and renamed: a full disk never leaves a
@@ -709,19 +712,11 @@ enum SpecOf {
 /// file's sweep fingerprint (same space, same command).
 fn spec_of(results: &Results, path: &Path) -> SpecOf {
     let header = &results.header;
-    let Some(written) = header.spec_path.as_deref() else { return SpecOf::Missing };
-    let directory = path.parent().unwrap_or(Path::new(""));
     // From the results file's directory first, then by name beside it:
     // another study's spec of the same sweep in the directory `status` runs
-    // in may set another `max_attempts`. Then as written, from where `run`
-    // ran (`configs/x.ron` for `target/sweep/x.jsonl`, run from the root).
-    let mut candidates = vec![directory.join(written)];
-    if let Some(name) = written.file_name() {
-        candidates.push(directory.join(name));
-    }
-    candidates.push(written.to_owned());
+    // in may set another `max_attempts`.
     let mut other = None;
-    for candidate in candidates {
+    for candidate in header.spec_candidates(path) {
         // A spec read from a stream (`sweep run /dev/stdin`) is gone: reading
         // that path again would wait on this command's own input.
         if !std::fs::metadata(&candidate).is_ok_and(|m| m.is_file()) {
@@ -1134,6 +1129,7 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
         sweep::store::refuse_to_replace_results(
             &script_path(&base_script, submitting.then_some(number), part),
             "sbatch script",
+            std::slice::from_ref(&args.spec),
         )?;
     }
     let mut previous = None;

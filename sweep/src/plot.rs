@@ -163,7 +163,7 @@ fn save<T>(
             Failure::Chart(error)
         }
     }
-    refuse_to_replace_results(path, "chart").map_err(PlotError::Refused)?;
+    refuse_to_replace_results(path, "chart", &[]).map_err(PlotError::Refused)?;
     let title = title.replace('\n', " — ");
     let (drawn, bytes) = charts::render(format, SIZE, &title, |root| draw(root).map_err(Failure::Plot)).map_err(
         |failure| match failure {
@@ -1391,7 +1391,7 @@ fn check_value_key(results: &Results, key: Option<&str>) -> Result<(), PlotError
 /// a partial sweep is drawn over its whole domain with its holes; axes with
 /// a single value are fixed and named in the title.
 pub fn plot_results(results: &Results, value_key: Option<&str>, output: &Path) -> Result<Vec<PathBuf>, PlotError> {
-    let target = Target { path: output.to_owned(), format: format_of(output)? };
+    let target = Target { path: output.to_owned(), format: format_of(output)?, specs: Vec::new() };
     plot_results_as(results, value_key, &target)
 }
 
@@ -1468,6 +1468,7 @@ pub fn plot_results_as(results: &Results, value_key: Option<&str>, target: &Targ
         [] | [_] => {
             let axis = varying.first().cloned().unwrap_or_else(|| names[0].clone());
             let curve = curve_of(space, axis, &samples, &failed, value_name);
+            refuse_to_replace_results(output, "chart", &target.specs).map_err(PlotError::Refused)?;
             draw_line_plot(&curve, &labels, output, format)?;
             Ok(vec![output.to_owned()])
         }
@@ -1493,6 +1494,10 @@ pub fn plot_results_as(results: &Results, value_key: Option<&str>, target: &Targ
             let grid = grid_of(space, x_axis, y_axis, &samples, &failed, value_name);
             let heatmap_path = sibling(output, "heatmap", format);
             let surface_path = sibling(output, "surface", format);
+            // Both looked at before either is drawn: a refusal writes neither.
+            for path in [&heatmap_path, &surface_path] {
+                refuse_to_replace_results(path, "chart", &target.specs).map_err(PlotError::Refused)?;
+            }
             draw_heatmap(&grid, &labels, &heatmap_path, format)?;
             draw_surface(&grid, &labels, &surface_path, format)?;
             Ok(vec![heatmap_path, surface_path])
