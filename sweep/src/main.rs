@@ -500,18 +500,21 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         Some(0) => usage!("--chunk-size must be at least 1"),
         other => other.unwrap_or(1),
     };
-    let timeout = match args.timeout.or(spec.timeout_secs) {
-        Some(t) if !(t.is_finite() && t > 0.0) => usage!("--timeout must be a positive number of seconds, not {t}"),
-        other => other.map(sweep::store::practically_never_past),
-    };
-    let seconds = |value: f64, flag: &str| -> anyhow::Result<Duration> {
-        if value.is_nan() || value < 0.0 {
-            usage!("{flag} must be a non-negative number of seconds, not {value}");
+    // Every duration flag is read this one way: a finite number of seconds
+    // (`inf` would be a wait that never ends: a retry or a stop that hangs
+    // the run), positive where zero means nothing; a huge finite one means
+    // practically never, as documented for each.
+    let seconds = |value: f64, flag: &str, positive: bool| -> anyhow::Result<Duration> {
+        if !value.is_finite() || value < 0.0 || (positive && value == 0.0) {
+            let sign = if positive { "positive" } else { "non-negative" };
+            usage!("{flag} must be a finite, {sign} number of seconds, not {value}");
         }
         Ok(sweep::store::practically_never_past(value))
     };
-    let grace = seconds(args.grace, "--grace")?;
-    let progress_every = seconds(args.progress_every, "--progress-every")?.max(Duration::from_millis(100));
+    let timeout = args.timeout.or(spec.timeout_secs).map(|t| seconds(t, "--timeout", true)).transpose()?;
+    let grace = seconds(args.grace, "--grace", false)?;
+    let retry_delay = seconds(args.retry_delay, "--retry-delay", false)?;
+    let progress_every = seconds(args.progress_every, "--progress-every", false)?.max(Duration::from_millis(100));
     let max_attempts = match args.max_attempts.or(spec.max_attempts) {
         Some(0) => usage!("--max-attempts must be at least 1"),
         other => other.unwrap_or(sweep::store::DEFAULT_MAX_ATTEMPTS),
@@ -564,7 +567,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         retry_failed: args.retry_failed,
         max_attempts,
         retries: args.retries.or(spec.retries).unwrap_or(0),
-        retry_delay: seconds(args.retry_delay, "--retry-delay")?,
+        retry_delay,
         selection,
         sync: args.sync,
         stop: stop.clone(),
