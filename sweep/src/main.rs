@@ -381,7 +381,9 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             let loaded = load(&results)?;
             say_left_out(&loaded, &results, "chart");
             let mut listed = Vec::new();
-            for target in targets {
+            let specs = loaded.header.spec_candidates(&results);
+            for mut target in targets {
+                target.specs.clone_from(&specs);
                 for path in plot::plot_results_as(&loaded, value_key.as_deref(), &target)
                     .with_context(|| format!("cannot plot {}", results.display()))?
                 {
@@ -422,10 +424,11 @@ fn dispatch(cli: Cli) -> anyhow::Result<()> {
             )
         }
         Command::Export { results, output } => {
-            if let Some(path) = &output {
-                sweep::store::refuse_to_replace_results(path, "CSV export")?;
-            }
             let loaded = load(&results)?;
+            if let Some(path) = &output {
+                let specs = loaded.header.spec_candidates(&results);
+                sweep::store::refuse_to_replace_results(path, "CSV export", &specs)?;
+            }
             say_left_out(&loaded, &results, "CSV");
             match output {
                 // Written beside and renamed: a full disk never leaves a
@@ -497,18 +500,21 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         Some(0) => usage!("--chunk-size must be at least 1"),
         other => other.unwrap_or(1),
     };
-    let timeout = match args.timeout.or(spec.timeout_secs) {
-        Some(t) if !(t.is_finite() && t > 0.0) => usage!("--timeout must be a positive number of seconds, not {t}"),
-        other => other.map(sweep::store::practically_never_past),
-    };
-    let seconds = |value: f64, flag: &str| -> anyhow::Result<Duration> {
-        if value.is_nan() || value < 0.0 {
-            usage!("{flag} must be a non-negative number of seconds, not {value}");
+    // Every duration flag is read this one way: a finite number of seconds
+    // (`inf` would be a wait that never ends: a retry or a stop that hangs
+    // the run), positive where zero means nothing; a huge finite one means
+    // practically never, as documented for each.
+    let seconds = |value: f64, flag: &str, positive: bool| -> anyhow::Result<Duration> {
+        if !value.is_finite() || value < 0.0 || (positive && value == 0.0) {
+            let sign = if positive { "positive" } else { "non-negative" };
+            usage!("{flag} must be a finite, {sign} number of seconds, not {value}");
         }
         Ok(sweep::store::practically_never_past(value))
     };
-    let grace = seconds(args.grace, "--grace")?;
-    let progress_every = seconds(args.progress_every, "--progress-every")?.max(Duration::from_millis(100));
+    let timeout = args.timeout.or(spec.timeout_secs).map(|t| seconds(t, "--timeout", true)).transpose()?;
+    let grace = seconds(args.grace, "--grace", false)?;
+    let retry_delay = seconds(args.retry_delay, "--retry-delay", false)?;
+    let progress_every = seconds(args.progress_every, "--progress-every", false)?.max(Duration::from_millis(100));
     let max_attempts = match args.max_attempts.or(spec.max_attempts) {
         Some(0) => usage!("--max-attempts must be at least 1"),
         other => other.unwrap_or(sweep::store::DEFAULT_MAX_ATTEMPTS),
@@ -561,7 +567,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         retry_failed: args.retry_failed,
         max_attempts,
         retries: args.retries.or(spec.retries).unwrap_or(0),
-        retry_delay: seconds(args.retry_delay, "--retry-delay")?,
+        retry_delay,
         selection,
         sync: args.sync,
         stop: stop.clone(),
@@ -709,19 +715,11 @@ enum SpecOf {
 /// file's sweep fingerprint (same space, same command).
 fn spec_of(results: &Results, path: &Path) -> SpecOf {
     let header = &results.header;
-    let Some(written) = header.spec_path.as_deref() else { return SpecOf::Missing };
-    let directory = path.parent().unwrap_or(Path::new(""));
     // From the results file's directory first, then by name beside it:
     // another study's spec of the same sweep in the directory `status` runs
-    // in may set another `max_attempts`. Then as written, from where `run`
-    // ran (`configs/x.ron` for `target/sweep/x.jsonl`, run from the root).
-    let mut candidates = vec![directory.join(written)];
-    if let Some(name) = written.file_name() {
-        candidates.push(directory.join(name));
-    }
-    candidates.push(written.to_owned());
+    // in may set another `max_attempts`.
     let mut other = None;
-    for candidate in candidates {
+    for candidate in header.spec_candidates(path) {
         // A spec read from a stream (`sweep run /dev/stdin`) is gone: reading
         // that path again would wait on this command's own input.
         if !std::fs::metadata(&candidate).is_ok_and(|m| m.is_file()) {
@@ -1134,6 +1132,7 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
         sweep::store::refuse_to_replace_results(
             &script_path(&base_script, submitting.then_some(number), part),
             "sbatch script",
+            std::slice::from_ref(&args.spec),
         )?;
     }
     let mut previous = None;

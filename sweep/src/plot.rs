@@ -163,7 +163,7 @@ fn save<T>(
             Failure::Chart(error)
         }
     }
-    refuse_to_replace_results(path, "chart").map_err(PlotError::Refused)?;
+    refuse_to_replace_results(path, "chart", &[]).map_err(PlotError::Refused)?;
     let title = title.replace('\n', " — ");
     let (drawn, bytes) = charts::render(format, SIZE, &title, |root| draw(root).map_err(Failure::Plot)).map_err(
         |failure| match failure {
@@ -525,6 +525,58 @@ fn fitted<DB: DrawingBackend>(
     Ok((shown, size))
 }
 
+/// `text` set to fit `available` pixels in at most `max_lines` lines: on
+/// one line at the largest size from `largest` down to a readable 20
+/// pixels, else wrapped (at spaces, and after the `_` of a long name)
+/// onto two or more lines at the largest size that fits, down to
+/// SMALLEST_FONT; shortened in the middle by [`fitted`] if nothing fits.
+/// An axis name is never cut off at the image's edge.
+fn wrapped<DB: DrawingBackend>(
+    area: &DrawingArea<DB, Shift>,
+    text: &str,
+    largest: u32,
+    available: i32,
+    max_lines: usize,
+) -> Result<(Vec<String>, u32), DrawingAreaErrorKind<DB::ErrorType>> {
+    let width = |text: &str, size: u32| -> Result<i32, DrawingAreaErrorKind<DB::ErrorType>> {
+        Ok(area.estimate_text_size(text, &(FONT, size).into_font().color(&BLACK))?.0 as i32)
+    };
+    // Pieces that may start a line: a word, or the part of a word after a `_`.
+    let mut pieces: Vec<String> = Vec::new();
+    for (n, word) in text.split(' ').enumerate() {
+        for (m, part) in word.split_inclusive('_').enumerate() {
+            let space = if n > 0 && m == 0 { " " } else { "" };
+            pieces.push(format!("{space}{part}"));
+        }
+    }
+    for lines in 1..=max_lines.max(1) {
+        let smallest = if lines == 1 { 20.min(largest) } else { SMALLEST_FONT };
+        for size in (smallest..=largest).rev() {
+            let mut set: Vec<String> = Vec::new();
+            let mut current = String::new();
+            for piece in &pieces {
+                let longer = format!("{current}{piece}");
+                if !current.is_empty() && width(&longer, size)? > available {
+                    set.push(std::mem::take(&mut current));
+                    current = piece.trim_start().to_owned();
+                } else {
+                    current = longer;
+                }
+            }
+            set.push(current);
+            let mut fits = set.len() <= lines;
+            for line in &set {
+                fits = fits && width(line, size)? <= available;
+            }
+            if fits {
+                return Ok((set, size));
+            }
+        }
+    }
+    let (shown, size) = fitted(area, text, SMALLEST_FONT, available)?;
+    Ok((vec![shown], size))
+}
+
 /// Scatter plot of `curve` joined by a line, written to `path` (PNG, SVG
 /// or PDF, by its extension).
 pub fn line_plot(curve: &Curve, labels: &Labels, path: &Path) -> Result<(), PlotError> {
@@ -541,6 +593,9 @@ struct Layout {
     legend: Option<PixelBox>,
     /// The centre of every data marker.
     data: Vec<(i32, i32)>,
+    /// The boxes of the texts a surface places itself, by what they are:
+    /// "x ticks", "y ticks" (the grid's axes' tick labels), "x name", "y name".
+    texts: Vec<(&'static str, PixelBox)>,
 }
 
 /// A rectangle of pixels, edges included.
@@ -553,6 +608,14 @@ struct PixelBox {
 }
 
 impl PixelBox {
+    /// Whether this box and `other`, each grown by `pad` pixels, share a pixel.
+    fn overlaps(&self, other: &PixelBox, pad: i32) -> bool {
+        self.left - pad <= other.right
+            && other.left - pad <= self.right
+            && self.top - pad <= other.bottom
+            && other.top - pad <= self.bottom
+    }
+
     #[cfg(test)]
     fn contains(&self, (x, y): (i32, i32)) -> bool {
         (self.left..=self.right).contains(&x) && (self.top..=self.bottom).contains(&y)
@@ -669,7 +732,7 @@ fn draw_line_plot(curve: &Curve, labels: &Labels, path: &Path, format: Format) -
         };
         let centre = (plot.left + plot.right) / 2;
         let legend = draw_legend(&band, &entries, &rows, centre).map_err(|e| err(&e))?;
-        Ok(Layout { plot, legend: Some(legend), data })
+        Ok(Layout { plot, legend: Some(legend), data, texts: Vec::new() })
     })
 }
 
@@ -1142,7 +1205,7 @@ fn draw_heatmap(grid: &Grid2, labels: &Labels, path: &Path, format: Format) -> R
                 Rectangle::new([(0.0, v0), (1.0, v1)], viridis(shade((v0 + v1) / 2.0)).filled())
             }))
             .map_err(|e| err(&e))?;
-        Ok(Layout { plot, legend, data })
+        Ok(Layout { plot, legend, data, texts: Vec::new() })
     })
 }
 
@@ -1154,6 +1217,48 @@ fn draw_heatmap(grid: &Grid2, labels: &Labels, path: &Path, format: Format) -> R
 /// floor, and a legend counts them and the points not computed.
 pub fn surface(grid: &Grid2, labels: &Labels, path: &Path) -> Result<(), PlotError> {
     draw_surface(grid, labels, path, format_of(path)?).map(drop)
+}
+
+/// The font sizes of a surface's tick labels and axis names, the least
+/// room kept between a text and the image's edge, and between two texts
+/// (twice that between an axis's name and tick labels).
+const TICK_FONT: u32 = 18;
+const AXIS_FONT: u32 = 26;
+const EDGE: i32 = 12;
+const GAP: i32 = 12;
+
+/// The tick labels of a surface's floor axes as plotters asks for them
+/// (through the axes' formatters, the x axis's first): each one's box,
+/// from the pixel of its tick, so that a label that would overprint one
+/// of the other axis is left out.
+struct TickLabels<'a, DB: DrawingBackend> {
+    area: &'a DrawingArea<DB, Shift>,
+    placed: std::cell::RefCell<Vec<(&'static str, PixelBox)>>,
+}
+
+impl<DB: DrawingBackend> TickLabels<'_, DB> {
+    /// `text`, the label of the tick at pixel `tick` of `axis`, or nothing
+    /// where it would overprint a label of the other axis. plotters sets a
+    /// floor axis's label centred below its tick, 10 pixels down (twice its
+    /// 5-pixel tick).
+    fn place(&self, axis: &'static str, tick: (i32, i32), text: String) -> String {
+        if text.is_empty() {
+            return text;
+        }
+        let font = (FONT, TICK_FONT).into_font().color(&BLACK);
+        let (width, height) = self
+            .area
+            .estimate_text_size(&text, &font)
+            .map_or((text.chars().count() as i32 * LABEL_CHAR_PX, TICK_FONT as i32), |(w, h)| (w as i32, h as i32));
+        let left = tick.0 - width / 2;
+        let label = PixelBox { left, top: tick.1 + 10, right: left + width, bottom: tick.1 + 10 + height };
+        let mut placed = self.placed.borrow_mut();
+        if placed.iter().any(|(other, b)| *other != axis && b.overlaps(&label, GAP / 2)) {
+            return String::new();
+        }
+        placed.push((axis, label));
+        text
+    }
 }
 
 /// Whether cell `(i, j)` (corners `(i, j)` to `(i + 1, j + 1)`) of `grid`
@@ -1232,15 +1337,26 @@ fn draw_surface(grid: &Grid2, labels: &Labels, path: &Path, format: Format) -> R
             p.scale = 0.75;
             p.into_matrix()
         });
+        // Where the tick labels of the floor's axes land, to keep those of
+        // the two axes apart where the axes meet, at the front corner: both
+        // end there, and plotters draws each end's label on the same spot.
+        let pixels = chart.as_coord_spec().clone();
+        let front = [(x_range.0, y_range.0), (x_range.0, y_range.1), (x_range.1, y_range.0), (x_range.1, y_range.1)]
+            .into_iter()
+            .max_by_key(|&(a, b)| pixels.translate(&(a, lo, b)).1)
+            .unwrap_or((x_range.1, y_range.1));
+        let ticks = TickLabels { area: &upper, placed: std::cell::RefCell::new(Vec::new()) };
+        let x_ticks = |v: &f64| ticks.place("x ticks", pixels.translate(&(*v, lo, front.1)), (x.format)(v));
+        let y_ticks = |v: &f64| ticks.place("y ticks", pixels.translate(&(front.0, lo, *v)), (y.format)(v));
         chart
             .configure_axes()
-            .label_style((FONT, 18))
+            .label_style((FONT, TICK_FONT))
             .x_labels(x.labels)
             .y_labels(values.labels())
             .z_labels(y.labels)
-            .x_formatter(&x.format)
+            .x_formatter(&x_ticks)
             .y_formatter(&value_labels(&values, (value_lo, value_hi)))
-            .z_formatter(&y.format)
+            .z_formatter(&y_ticks)
             .light_grid_style(BLACK.mix(0.08))
             .max_light_lines(LIGHT_LINES)
             .draw()
@@ -1282,32 +1398,74 @@ fn draw_surface(grid: &Grid2, labels: &Labels, path: &Path, format: Format) -> R
         chart
             .draw_series(failed_cells.iter().map(|&cell| Cross::new(floor(cell), 7, RED.stroke_width(3))))
             .map_err(|e| err(&e))?;
-        let pixels = chart.as_coord_spec().clone();
         let data = dots.iter().map(|&cell| pixels.translate(&at(cell))).collect();
-        // Axis names at the far end of each axis (3D axes have no descriptions).
-        let text = (FONT, 26).into_font().color(&BLACK);
-        let x_mid = (x_range.0 + x_range.1) / 2.0;
-        let y_mid = (y_range.0 + y_range.1) / 2.0;
-        let x_pad = (x_range.1 - x_range.0) * 0.25;
-        let y_pad = (y_range.1 - y_range.0) * 0.45;
         chart
-            .draw_series([
-                Text::new(x_label.clone(), (x_mid, lo, y_range.1 + y_pad), text.clone()),
-                Text::new(y_label.clone(), (x_range.1 + x_pad, lo, y_mid), text.clone()),
-                Text::new(
-                    value_label.clone(),
-                    (x_range.0, lo + span * 1.12, y_range.1),
-                    (FONT, value_size).into_font().color(&BLACK),
-                ),
-            ])
+            .draw_series([Text::new(
+                value_label.clone(),
+                (x_range.0, lo + span * 1.12, y_range.1),
+                (FONT, value_size).into_font().color(&BLACK),
+            )])
             .map_err(|e| err(&e))?;
+        // The floor axes' names (3D axes have no descriptions), set in the
+        // room their tick labels leave, wrapped or shrunk to stay inside
+        // the image and off each other.
+        let mut texts = ticks.placed.into_inner();
+        let (base_x, base_y) = upper.get_base_pixel();
+        let bottom = base_y + upper.dim_in_pixel().1 as i32 - 4;
+        let right = SIZE.0 as i32 - EDGE;
+        let line = |size: u32| size as i32 * 5 / 4;
+        // The y axis's name: right of its tick labels, from its middle down.
+        let middle = pixels.translate(&(front.0, lo, (y_range.0 + y_range.1) / 2.0));
+        let top = middle.1 + 10;
+        let room = |texts: &[(&str, PixelBox)], top: i32, height: i32, from: i32| {
+            texts.iter().filter(|(_, b)| b.bottom >= top && b.top <= top + height).fold(from, |at, (_, b)| {
+                if b.right >= at - 2 * GAP && b.left <= right {
+                    at.max(b.right + 2 * GAP)
+                } else {
+                    at
+                }
+            })
+        };
+        let left = room(&texts, top, 3 * line(AXIS_FONT), middle.0 + 20);
+        let (lines, size) = wrapped(&upper, &y_label, AXIS_FONT, right - left, 3).map_err(|e| err(&e))?;
+        let mut name = PixelBox { left, top, right: left, bottom: top + lines.len() as i32 * line(size) };
+        for (n, text) in lines.iter().enumerate() {
+            let font = (FONT, size).into_font().color(&BLACK);
+            name.right = name.right.max(left + upper.estimate_text_size(text, &font).map_err(|e| err(&e))?.0 as i32);
+            let at = (left - base_x, top + n as i32 * line(size) - base_y);
+            upper.draw_text(text, &font, at).map_err(|e| err(&e))?;
+        }
+        texts.push(("y name", name));
+        // The x axis's name: below its tick labels, centred under the axis,
+        // left of whatever stands right of it at that height.
+        let top =
+            texts.iter().filter(|(axis, _)| *axis == "x ticks").map(|(_, b)| b.bottom).max().unwrap_or(middle.1) + GAP;
+        let most = ((bottom - top) / line(AXIS_FONT)).clamp(1, 3) as usize;
+        let height = most as i32 * line(AXIS_FONT);
+        let limit = texts
+            .iter()
+            .filter(|(axis, b)| axis.starts_with('y') && b.bottom >= top && b.top <= top + height)
+            .map(|(_, b)| b.left - GAP)
+            .min()
+            .unwrap_or(right)
+            .min(right);
+        let (lines, size) = wrapped(&upper, &x_label, AXIS_FONT, limit - EDGE, most).map_err(|e| err(&e))?;
+        let centre = pixels.translate(&((x_range.0 + x_range.1) / 2.0, lo, front.1)).0;
+        for (n, text) in lines.iter().enumerate() {
+            let font = (FONT, size).into_font().color(&BLACK);
+            let width = upper.estimate_text_size(text, &font).map_err(|e| err(&e))?.0 as i32;
+            let left = (centre - width / 2).min(limit - width).max(EDGE);
+            let top = top + n as i32 * line(size);
+            upper.draw_text(text, &font, (left - base_x, top - base_y)).map_err(|e| err(&e))?;
+            texts.push(("x name", PixelBox { left, top, right: left + width, bottom: top + line(size) }));
+        }
         let plot = PixelBox::of(chart.plotting_area());
         let legend = if entries.is_empty() {
             None
         } else {
             Some(draw_legend(&band, &entries, &rows, SIZE.0 as i32 / 2).map_err(|e| err(&e))?)
         };
-        Ok(Layout { plot, legend, data })
+        Ok(Layout { plot, legend, data, texts })
     })
 }
 
@@ -1391,7 +1549,7 @@ fn check_value_key(results: &Results, key: Option<&str>) -> Result<(), PlotError
 /// a partial sweep is drawn over its whole domain with its holes; axes with
 /// a single value are fixed and named in the title.
 pub fn plot_results(results: &Results, value_key: Option<&str>, output: &Path) -> Result<Vec<PathBuf>, PlotError> {
-    let target = Target { path: output.to_owned(), format: format_of(output)? };
+    let target = Target { path: output.to_owned(), format: format_of(output)?, specs: Vec::new() };
     plot_results_as(results, value_key, &target)
 }
 
@@ -1468,6 +1626,7 @@ pub fn plot_results_as(results: &Results, value_key: Option<&str>, target: &Targ
         [] | [_] => {
             let axis = varying.first().cloned().unwrap_or_else(|| names[0].clone());
             let curve = curve_of(space, axis, &samples, &failed, value_name);
+            refuse_to_replace_results(output, "chart", &target.specs).map_err(PlotError::Refused)?;
             draw_line_plot(&curve, &labels, output, format)?;
             Ok(vec![output.to_owned()])
         }
@@ -1493,6 +1652,10 @@ pub fn plot_results_as(results: &Results, value_key: Option<&str>, target: &Targ
             let grid = grid_of(space, x_axis, y_axis, &samples, &failed, value_name);
             let heatmap_path = sibling(output, "heatmap", format);
             let surface_path = sibling(output, "surface", format);
+            // Both looked at before either is drawn: a refusal writes neither.
+            for path in [&heatmap_path, &surface_path] {
+                refuse_to_replace_results(path, "chart", &target.specs).map_err(PlotError::Refused)?;
+            }
             draw_heatmap(&grid, &labels, &heatmap_path, format)?;
             draw_surface(&grid, &labels, &surface_path, format)?;
             Ok(vec![heatmap_path, surface_path])
@@ -1711,6 +1874,84 @@ mod tests {
                 (0..SIZE.1 as i32).flat_map(|y| [(0, y), (2, y), (1197, y), (1199, y)]).collect();
             let dark = colours(&path, &edges).into_iter().filter(|c| c.iter().all(|&v| v < 128)).count();
             assert_eq!(dark, 0, "{}", path.display());
+        }
+    }
+
+    /// A results file of `space` whose every point has the value
+    /// `value(point)`, or fails where it gives `None`.
+    fn results_of(space: crate::space::Space, value: impl Fn(&crate::point::Point) -> Option<f64>) -> Results {
+        use crate::store::{Header, Record};
+        let header = Header::new(space.clone(), crate::spec::Task::Closure("f".into()));
+        let records = space
+            .iter()
+            .enumerate()
+            .map(|(index, point)| {
+                let outcome = value(&point).map(|v| serde_json::json!(v)).ok_or_else(|| "boom".to_owned());
+                Record::new(index, point, outcome, 1.0)
+            })
+            .collect();
+        Results { header, records, warnings: Vec::new(), untagged: 0 }
+    }
+
+    /// The referee's surfaces: the name of the y axis ran off the image's
+    /// right edge ("batch size (samples per step, bef"), and where the floor
+    /// axes meet, the last tick label of one ("100006", "100", "2") was
+    /// drawn on the last of the other ("1e0", "1.0", "3") and on the name of
+    /// the x axis. Now the names wrap or shrink to stay inside the image,
+    /// and no label of a floor axis touches one of the other or a name.
+    #[test]
+    fn surface_axis_names_fit_and_floor_tick_labels_keep_apart() {
+        use crate::space::Space;
+        let long = "learning_rate_of_the_optimizer_in_the_inner_loop_very_long";
+        let mut referee = results_of(
+            Space::grid([Space::logspace(long, -5.0, 0.0, 6), Space::range("batch", 100000, 100007)]),
+            |p| {
+                let (rate, batch) = (p.f64(long)?, p.f64("batch")?);
+                (batch != 100003.0).then(|| rate.ln() * batch / 1000.0)
+            },
+        );
+        referee.header.labels.axes.insert("batch".into(), "batch size (samples per step, before accumulation)".into());
+        let zip = results_of(Space::zip([Space::linspace("a", 0.0, 1.0, 5), Space::logspace("b", 0.0, 2.0, 5)]), |p| {
+            p.f64("a")
+        });
+        let small = results_of(Space::grid([Space::range("x", 0, 4), Space::range("y", 0, 3)]), |p| {
+            Some(p.f64("x")? * p.f64("y")?)
+        });
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        for (name, results) in [("referee", &referee), ("zip", &zip), ("small", &small)] {
+            let written =
+                plot_results(results, None, &dir.path().join(format!("{name}.png"))).unwrap_or_else(|e| panic!("{e}"));
+            for path in &written {
+                let edges: Vec<(i32, i32)> =
+                    (0..SIZE.1 as i32).flat_map(|y| [(0, y), (2, y), (1197, y), (1199, y)]).collect();
+                let dark = colours(path, &edges).into_iter().filter(|c| c.iter().all(|&v| v < 128)).count();
+                assert_eq!(dark, 0, "text cut at the edge of {}", path.display());
+            }
+            let latest = results.latest();
+            let samples: Vec<_> =
+                latest.iter().filter_map(|r| Some((&r.point, r.outcome.as_ref().ok()?.as_f64()?))).collect();
+            let failed: Vec<_> = latest.iter().filter(|r| !r.is_ok()).map(|r| &r.point).collect();
+            let names = results.header.space.names();
+            let grid = grid_of(&results.header.space, &names[0], &names[1], &samples, &failed, "value".into());
+            let path = dir.path().join(format!("{name}-layout.png"));
+            let layout = draw_surface(&grid, &results.header.labels, &path, Format::Png)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            let texts = &layout.texts;
+            for kind in ["x ticks", "y ticks", "x name", "y name"] {
+                assert!(texts.iter().any(|(k, _)| *k == kind), "{name}: no {kind} in {texts:?}");
+            }
+            for (axis, b) in texts {
+                assert!(
+                    b.left >= 0 && b.top >= 0 && b.right < SIZE.0 as i32 && b.bottom < SIZE.1 as i32,
+                    "{name}: a text of axis {axis} leaves the image: {b:?}"
+                );
+                for (other, c) in texts {
+                    assert!(
+                        other == axis || !b.overlaps(c, 0),
+                        "{name}: texts of axes {axis} and {other} meet: {b:?} {c:?}"
+                    );
+                }
+            }
         }
     }
 

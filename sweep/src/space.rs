@@ -176,37 +176,29 @@ impl Space {
     }
 
     /// Checks that every value of every axis is finite, by arithmetic on the
-    /// axis parameters (no point is generated): a linspace's step, a
-    /// logspace's largest and smallest values.
+    /// axis parameters (no point is generated): a logspace's largest and
+    /// smallest values. A linspace's values lie between its finite bounds,
+    /// and are computed so that none overflows (see `linspace_value`).
     fn check_values(&self) -> Result<(), SpaceError> {
         let invalid = |name: &str, problem: String| SpaceError::InvalidAxis { name: name.to_owned(), problem };
         match self {
-            Space::Linspace { name, start, stop, num } | Space::Logspace { name, start, stop, num, .. } => {
-                let what = if matches!(self, Space::Logspace { .. }) { "exponents" } else { "values" };
-                if *num >= 2 && !linspace_step(*start, *stop, *num).is_finite() {
-                    return Err(invalid(
-                        name,
-                        format!("the span of its {what} {}..{} overflows a 64-bit float", short(*start), short(*stop)),
-                    ));
-                }
-                if let Space::Logspace { base, .. } = self {
-                    for exponent in [*start, *stop] {
-                        let value = base.powf(exponent);
-                        if !value.is_finite() {
-                            return Err(invalid(
-                                name,
-                                format!("{}^{} overflows a 64-bit float", short(*base), short(exponent)),
-                            ));
-                        }
-                        if value == 0.0 {
-                            return Err(invalid(name, format!("{}^{} underflows to 0", short(*base), short(exponent))));
-                        }
+            Space::Logspace { name, start, stop, base, .. } => {
+                for exponent in [*start, *stop] {
+                    let value = base.powf(exponent);
+                    if !value.is_finite() {
+                        return Err(invalid(
+                            name,
+                            format!("{}^{} overflows a 64-bit float", short(*base), short(exponent)),
+                        ));
+                    }
+                    if value == 0.0 {
+                        return Err(invalid(name, format!("{}^{} underflows to 0", short(*base), short(exponent))));
                     }
                 }
                 Ok(())
             }
             Space::Grid(spaces) | Space::Zip(spaces) => spaces.iter().try_for_each(Space::check_values),
-            Space::List { .. } | Space::Range { .. } => Ok(()),
+            Space::Linspace { .. } | Space::List { .. } | Space::Range { .. } => Ok(()),
         }
     }
 
@@ -586,13 +578,11 @@ fn axis_index(space: &Space, name: &str, value: &Value) -> Option<usize> {
     let float = value.as_f64();
     match (space, float, int) {
         (Space::Linspace { name: n, start, stop, num }, Some(x), _) if n == name => {
-            let guess = if *num < 2 { 0.0 } else { ((x - start) / linspace_step(*start, *stop, *num)).round() };
-            nearby(guess).find_map(|i| matches(i, value))
+            nearby(linspace_guess(*start, *stop, *num, x).round()).find_map(|i| matches(i, value))
         }
         (Space::Logspace { name: n, start, stop, num, base }, Some(x), _) if n == name => {
             let exponent = x.ln() / base.ln();
-            let guess = if *num < 2 { 0.0 } else { ((exponent - start) / linspace_step(*start, *stop, *num)).round() };
-            nearby(guess).find_map(|i| matches(i, value))
+            nearby(linspace_guess(*start, *stop, *num, exponent).round()).find_map(|i| matches(i, value))
         }
         (Space::Range { name: n, start, step, .. }, _, Some(v)) if n == name && *step != 0 => {
             let offset = i128::from(v) - i128::from(*start);
@@ -654,7 +644,32 @@ fn short(x: f64) -> String {
 /// The step of `linspace(start, stop, num)` (infinite when the span
 /// overflows; meaningless when `num < 2`).
 fn linspace_step(start: f64, stop: f64, num: usize) -> f64 {
-    (stop - start) / (num.max(2) - 1) as f64
+    let intervals = (num.max(2) - 1) as f64;
+    let step = (stop - start) / intervals;
+    // A span past the largest double (`-1e308..1e308`) may still have a
+    // finite step: each bound divided first. Only there, so that every
+    // other axis keeps NumPy's values, and with them its points' identities.
+    if step.is_finite() {
+        step
+    } else {
+        stop / intervals - start / intervals
+    }
+}
+
+/// About the index of `x` on `linspace(start, stop, num)`, for a lookup
+/// that tries the indices around it; halved first where `x - start`
+/// overflows.
+fn linspace_guess(start: f64, stop: f64, num: usize, x: f64) -> f64 {
+    if num < 2 {
+        return 0.0;
+    }
+    let step = linspace_step(start, stop, num);
+    let guess = (x - start) / step;
+    if guess.is_finite() {
+        guess
+    } else {
+        (x / 2.0 - start / 2.0) / (step / 2.0)
+    }
 }
 
 /// Whether values `start + i * step`, each computed with rounding errors of
@@ -674,7 +689,14 @@ fn linspace_value(start: f64, stop: f64, num: usize, index: usize) -> f64 {
     if index == num - 1 {
         return stop;
     }
-    start + index as f64 * linspace_step(start, stop, num)
+    if (stop - start).is_finite() {
+        return start + index as f64 * linspace_step(start, stop, num);
+    }
+    // A span past the largest double: `start + index * step` would
+    // overflow on the way. The bounds then have opposite signs, so the
+    // two terms of the weighted mean do not, and their sum is finite.
+    let t = index as f64 / (num - 1) as f64;
+    start * (1.0 - t) + stop * t
 }
 
 #[cfg(test)]
@@ -760,7 +782,6 @@ mod tests {
         let cases = [
             (Space::logspace("x", 300.0, 400.0, 5), "10^400 overflows"),
             (Space::logspace("x", -400.0, -300.0, 5), "10^-400 underflows to 0"),
-            (Space::linspace("x", -1.7e308, 1.7e308, 5), "overflows a 64-bit float"),
         ];
         for (space, needle) in cases {
             let message = space.validate().map_err(|e| e.to_string()).err().unwrap_or_default();
@@ -857,6 +878,32 @@ mod tests {
         let zip = SpaceIndex::new(&spaces[2]);
         let mismatched = Point::new(vec![("i".into(), Value::Int(0)), ("x".into(), Value::Float(1e-300))]);
         assert_eq!(zip.index_of(&mismatched), None, "zip parts must agree on the index");
+    }
+
+    /// The referee's `Linspace(start: -1e308, stop: 1e308, num: 5)` was
+    /// refused ("the span ... overflows a 64-bit float") though its five
+    /// values are finite: they are computed without forming `stop - start`
+    /// now, end points exact, and each point is found again by its value.
+    #[test]
+    fn a_linspace_whose_span_overflows_has_its_finite_values() {
+        for (start, stop, num, want) in [
+            (-1e308, 1e308, 5, vec![-1e308, -5e307, 0.0, 5e307, 1e308]),
+            (-1.7e308, 1.7e308, 2, vec![-1.7e308, 1.7e308]),
+            (f64::MAX, -f64::MAX, 3, vec![f64::MAX, 0.0, -f64::MAX]),
+        ] {
+            let space = Space::linspace("x", start, stop, num);
+            assert_eq!(space.validate(), Ok(num), "{space}");
+            assert_eq!(floats(&space, "x"), want, "{space}");
+            let index = SpaceIndex::new(&space);
+            for (i, point) in space.iter().enumerate() {
+                assert_eq!(index.index_of(&point), Some(i), "{space}: {point:?}");
+            }
+        }
+        let many = Space::linspace("x", -f64::MAX, f64::MAX, 1001);
+        assert_eq!(many.validate(), Ok(1001));
+        let values = floats(&many, "x");
+        assert!(values.windows(2).all(|w| w[0] < w[1]), "increasing and finite");
+        assert_eq!((values[0], values[500], values[1000]), (-f64::MAX, 0.0, f64::MAX));
     }
 
     #[test]

@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use crate::fingerprint::Fingerprint;
 
 mod atomic;
+mod guard;
 mod header;
 mod lock;
 mod record;
@@ -24,7 +25,8 @@ mod repair;
 mod results;
 mod writer;
 
-pub use atomic::{refuse_to_replace_results, write_atomically, write_results_atomically};
+pub use atomic::{write_atomically, write_results_atomically};
+pub use guard::refuse_to_replace_results;
 pub use header::{Header, FORMAT_VERSION};
 pub(crate) use lock::hostname;
 pub use lock::ResultsLock;

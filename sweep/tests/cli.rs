@@ -441,6 +441,73 @@ fn no_output_path_replaces_a_results_file() {
     ok(sandbox.sweep(&["plot", "ok.jsonl"]));
 }
 
+/// Nor over the spec a sweep came from (the referee's `slurm sq.ron
+/// --script sq.ron`, `plot sq.jsonl -o sq.ron`, `export sq.jsonl -o
+/// sq.ron`, which replaced it, status 0), by file identity (an edited spec
+/// that no longer parses, reached by another spelling), nor over any other
+/// sweep spec or a bench-harness report's data (its `samples.csv` and
+/// `results.json`, copied from a real report).
+#[test]
+fn no_output_path_replaces_a_spec_or_a_bench_report() {
+    let sandbox = Sandbox::new();
+    let spec_text = r#"(space: Range(name: "k", start: 0, end: 3), command: ["echo", "{k}"])"#;
+    sandbox.spec("sq.ron", spec_text);
+    sandbox.spec("other.ron", r#"(space: Range(name: "j", start: 0, end: 0), command: ["true"])"#);
+    ok(sandbox.sweep(&["run", "--no-progress", "sq.ron"]));
+    let report = sandbox.path("report/seed");
+    std::fs::create_dir_all(&report).unwrap_or_else(|e| panic!("{e}"));
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../reports/example/seed");
+    for name in ["samples.csv", "results.json"] {
+        std::fs::copy(example.join(name), report.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    }
+    let kept = |name: &str| std::fs::read(sandbox.path(name)).unwrap_or_default();
+    let before: Vec<(&str, Vec<u8>)> =
+        ["sq.ron", "other.ron", "report/seed/samples.csv", "report/seed/results.json"].map(|n| (n, kept(n))).into();
+    let refused = |args: &[&str], expected: &str| {
+        let output = sandbox.sweep(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains(expected), "{args:?}: {}", stderr(&output));
+        for (name, bytes) in &before {
+            assert_eq!(&kept(name), bytes, "{args:?} changed {name}");
+        }
+    };
+    for (args, expected) in [
+        (&["slurm", "sq.ron", "--tasks", "2", "--script", "sq.ron"][..], "sq.ron is the spec of this sweep; refusing"),
+        (&["plot", "sq.jsonl", "-o", "sq.ron", "--format", "png"], "sq.ron is the spec of this sweep; refusing"),
+        (&["export", "sq.jsonl", "-o", "sq.ron"], "sq.ron is the spec of this sweep; refusing"),
+        (&["export", "sq.jsonl", "-o", "other.ron"], "other.ron holds a sweep spec; refusing"),
+        (&["plot", "sq.jsonl", "-o", "other.ron", "--format", "png"], "other.ron holds a sweep spec; refusing"),
+    ] {
+        refused(args, expected);
+    }
+    for (target, what) in [
+        ("report/seed/samples.csv", "a bench-harness report's samples.csv"),
+        ("report/seed/results.json", "results.json"),
+    ] {
+        refused(&["export", "sq.jsonl", "-o", target], what);
+        refused(&["plot", "sq.jsonl", "-o", target, "--format", "png"], what);
+    }
+
+    // The spec edited into something that parses as no spec is still the
+    // one the header names, however its path is spelt.
+    std::fs::write(sandbox.path("sq.ron"), "(space: half an edit").unwrap_or_else(|e| panic!("{e}"));
+    let before = [("sq.ron", kept("sq.ron"))];
+    for args in [
+        &["export", "sq.jsonl", "-o", "./report/../sq.ron"][..],
+        &["plot", "sq.jsonl", "-o", "sq.ron", "--format", "svg"],
+    ] {
+        let output = sandbox.sweep(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains("is the spec of this sweep"), "{}", stderr(&output));
+        assert_eq!(kept("sq.ron"), before[0].1, "{args:?}");
+    }
+    // Any other file is replaced as before.
+    std::fs::write(sandbox.path("notes.ron"), "(not: a spec)").unwrap_or_else(|e| panic!("{e}"));
+    ok(sandbox.sweep(&["export", "sq.jsonl", "-o", "notes.ron"]));
+    let csv = String::from_utf8_lossy(&kept("notes.ron")).into_owned();
+    assert!(csv.starts_with("index,") && csv.lines().count() == 4, "{csv}");
+}
+
 /// A chart of a 10^12-point space is refused with a message, before
 /// anything the size of the space is allocated (it was an abort), as bad
 /// input (2): a chart that cannot show this sweep.

@@ -66,6 +66,46 @@ fn bad_input_exits_two_in_every_subcommand() {
     assert_eq!(code(&help), Some(0), "--help is an answer, not an error");
 }
 
+/// `--retry-delay inf` and `--grace inf` were taken: a failing point with
+/// `--retries 1` then waited for ever. Every duration flag is now read as
+/// `--timeout` is: a finite, non-negative number of seconds (positive for
+/// `--timeout`), else status 2 before anything runs.
+#[test]
+fn infinite_or_negative_durations_are_refused_like_an_infinite_timeout() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("fails.ron", r#"(space: Range(name: "k", start: 0, end: 2), command: ["false"])"#);
+    for (flag, value) in [
+        ("--retry-delay", "inf"),
+        ("--grace", "inf"),
+        ("--timeout", "inf"),
+        ("--timeout", "0"),
+        ("--retry-delay", "-1"),
+        ("--retry-delay", "NaN"),
+        ("--grace", "-inf"),
+        ("--progress-every", "inf"),
+    ] {
+        let mut child = sandbox
+            .command(&["run", "--no-progress", "--retries", "1", "fails.ron", &format!("{flag}={value}")])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let started = Instant::now();
+        while child.try_wait().ok().flatten().is_none() && started.elapsed() < Duration::from_secs(20) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let output = child.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(code(&output), Some(2), "{flag} {value}: {}", stderr(&output));
+        let said = format!("{flag} must be a finite, ");
+        assert!(stderr(&output).contains(&said), "{flag} {value}: {}", stderr(&output));
+        assert!(!sandbox.path("fails.jsonl").exists(), "{flag} {value}: refused before anything runs");
+    }
+    // A huge finite one still means practically never.
+    let output = sandbox.sweep(&["run", "--no-progress", "fails.ron", "--retry-delay", "1e300", "--grace", "1e300"]);
+    assert_eq!(code(&output), Some(3), "{}", stderr(&output));
+}
+
 #[test]
 fn unusable_spec_files_and_paths_exit_two_with_the_reason() {
     let sandbox = Sandbox::new();

@@ -81,9 +81,9 @@ fn impossible_requests_are_refused_before_anything_runs() {
             "10^400 overflows",
         ),
         (
-            "lin.ron",
-            r#"(space: Linspace(name: "x", start: -1.7e308, stop: 1.7e308, num: 5), command: ["echo", "{x}"])"#,
-            "overflows a 64-bit float",
+            "tiny.ron",
+            r#"(space: Logspace(name: "x", start: -400.0, stop: -300.0, num: 5), command: ["echo", "{x}"])"#,
+            "10^-400 underflows to 0",
         ),
         (
             "same.ron",
@@ -98,6 +98,16 @@ fn impossible_requests_are_refused_before_anything_runs() {
         assert!(stderr(&output).contains(needle), "{name}: {}", stderr(&output));
         assert!(!sandbox.path(name).with_extension("jsonl").exists(), "{name}: nothing may be written");
     }
+    // A linspace whose span overflows a double, but none of whose values
+    // does, runs (it was refused).
+    sandbox.spec(
+        "lin.ron",
+        r#"(space: Linspace(name: "x", start: -1e308, stop: 1e308, num: 5), command: ["echo", "{x}"])"#,
+    );
+    let output = sandbox.sweep(&["run", "--no-progress", "lin.ron"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let values: Vec<f64> = sandbox.load("lin.jsonl").latest().iter().filter_map(|r| r.point.f64("x")).collect();
+    assert_eq!(values, [-1e308, -5e307, 0.0, 5e307, 1e308]);
 }
 
 #[test]

@@ -18,6 +18,11 @@ pub struct Target {
     pub path: PathBuf,
     /// The chart's format.
     pub format: Format,
+    /// The spec files the plotted results came from, which no chart may
+    /// replace (see [`refuse_to_replace_results`](crate::store::refuse_to_replace_results)):
+    /// [`targets`] leaves it empty, for the caller that loaded the results
+    /// to fill with [`Header::spec_candidates`](crate::store::Header::spec_candidates).
+    pub specs: Vec<PathBuf>,
 }
 
 /// The charts of `sweep plot RESULTS [-o OUTPUT] [--format F,…]`, one per
@@ -41,10 +46,10 @@ pub fn targets(results: &Path, output: Option<&Path>, formats: Option<&[Format]>
         let formats = formats.unwrap_or(&[Format::Png]);
         return Ok(formats
             .iter()
-            .map(|&format| Target { path: results.with_extension(format.extension()), format })
+            .map(|&format| Target { path: results.with_extension(format.extension()), format, specs: Vec::new() })
             .collect());
     };
-    let as_given = |format| Target { path: output.to_owned(), format };
+    let as_given = |format| Target { path: output.to_owned(), format, specs: Vec::new() };
     if is_stream(output) && formats.is_some_and(|formats| formats.len() > 1) {
         return Err(PlotError::Unsupported(format!(
             "-o {} is a device or pipe, which takes one chart; --format asks for several: give a file name, or \
@@ -60,7 +65,7 @@ pub fn targets(results: &Path, output: Option<&Path>, formats: Option<&[Format]>
                 if format == named {
                     as_given(format)
                 } else {
-                    Target { path: output.with_extension(format.extension()), format }
+                    Target { path: output.with_extension(format.extension()), format, specs: Vec::new() }
                 }
             })
             .collect()),
@@ -77,7 +82,7 @@ pub fn targets(results: &Path, output: Option<&Path>, formats: Option<&[Format]>
                 let mut name = OsString::from(output.as_os_str());
                 name.push(".");
                 name.push(format.extension());
-                Target { path: PathBuf::from(name), format }
+                Target { path: PathBuf::from(name), format, specs: Vec::new() }
             })
             .collect()),
         (None, None) => Err(PlotError::Unsupported(format!(

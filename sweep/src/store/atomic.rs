@@ -6,65 +6,9 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::header::{Header, HeaderLine, FORMAT_VERSION, HEADER_START};
+use super::header::{Header, HeaderLine, FORMAT_VERSION};
 use super::record::{encode, Record};
 use super::StoreError;
-
-/// Refuses ([`StoreError::WouldReplaceResults`]) when `path` is a sweep
-/// results file, a shard's included (it starts like a header line,
-/// `{"sweep"`, as [`ResultsWriter::open`](crate::ResultsWriter::open)
-/// recognises its own files), so that nothing derived from results (a
-/// chart, a CSV, a script) is ever written over measured results, e.g.
-/// `sweep export r.jsonl -o r.jsonl`. So are the files sweep keeps beside
-/// one ([`StoreError::WouldReplaceSweepFile`]): the `<results>.rejected.jsonl`
-/// (whose records `repair` promises to keep) and the `<results>.lock` of a
-/// results file, known by their names beside a file that starts like
-/// results (`notes.rejected.jsonl` beside no results file `notes` is any
-/// file's name). Anything else, absent, unreadable or not a regular file,
-/// may be written.
-///
-/// # Examples
-///
-/// ```
-/// # let dir = tempfile::tempdir()?;
-/// let path = dir.path().join("r.jsonl");
-/// assert!(sweep::store::refuse_to_replace_results(&path, "chart").is_ok());
-/// std::fs::write(&path, "{\"sweep\":{\"format\":3}}\n")?;
-/// assert!(sweep::store::refuse_to_replace_results(&path, "chart").is_err());
-/// # Ok::<(), Box<dyn std::error::Error>>(())
-/// ```
-pub fn refuse_to_replace_results(path: &Path, what: &'static str) -> Result<(), StoreError> {
-    // The names `repair::rejected_path` and `ResultsLock::lock_path` give.
-    const SIDE_FILES: [(&str, &str); 2] = [
-        (".rejected.jsonl", "is where `sweep repair` keeps the lines and records it moved aside from results file"),
-        (".lock", "is the lock of results file"),
-    ];
-    let name = path.as_os_str().to_string_lossy();
-    for (suffix, holds) in SIDE_FILES {
-        let Some(results) = name.strip_suffix(suffix) else { continue };
-        if starts_like_results(Path::new(results)) {
-            let holds = format!("{holds} {results}");
-            return Err(StoreError::WouldReplaceSweepFile { path: path.to_owned(), holds, what });
-        }
-    }
-    if starts_like_results(path) {
-        return Err(StoreError::WouldReplaceResults { path: path.to_owned(), what });
-    }
-    Ok(())
-}
-
-/// Whether `path` is a regular file that starts like a sweep header line.
-fn starts_like_results(path: &Path) -> bool {
-    use std::io::Read as _;
-    // Looked at before opening: opening a FIFO to read waits for a writer.
-    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
-        return false;
-    }
-    let Ok(file) = File::open(path) else { return false };
-    let mut start = Vec::with_capacity(64);
-    let _ = file.take(64).read_to_end(&mut start);
-    String::from_utf8_lossy(&start).trim_start().starts_with(HEADER_START)
-}
 
 /// Writes `path` through `fill`, atomically: the content goes to a
 /// temporary file in the same directory, which is flushed to disk and then

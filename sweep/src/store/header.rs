@@ -79,6 +79,23 @@ impl Header {
         header.labels = spec.labels.clone();
         header
     }
+
+    /// Where the spec this header names may be, for the results file at
+    /// `results`, in the order to look: its `spec_path` (as `run` was given
+    /// it) taken from the results file's directory, a spec of that name
+    /// beside the results file, then the path as written, from the current
+    /// directory (`configs/x.ron` for `target/sweep/x.jsonl`, run from the
+    /// root). Empty when the header names no spec.
+    pub fn spec_candidates(&self, results: &Path) -> Vec<PathBuf> {
+        let Some(written) = self.spec_path.as_deref() else { return Vec::new() };
+        let directory = results.parent().unwrap_or(Path::new(""));
+        let mut candidates = vec![directory.join(written)];
+        if let Some(name) = written.file_name() {
+            candidates.push(directory.join(name));
+        }
+        candidates.push(written.to_owned());
+        candidates
+    }
 }
 
 /// How every results file starts (its header line's first bytes): what tells

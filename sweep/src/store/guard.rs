@@ -1,0 +1,174 @@
+//! The one check every output of sweep (a chart, a CSV, an sbatch script)
+//! passes before it is written: it never replaces data that the project's
+//! tools keep, measured or written by hand.
+
+use std::fs::File;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+use super::header::HEADER_START;
+use super::StoreError;
+use crate::spec::{Spec, SpecError, MAX_SPEC_BYTES};
+
+/// Refuses to let a `what` (a chart, a CSV export, an sbatch script) be
+/// written at `path` when that would replace one of the project's data files:
+///
+/// - a sweep results file, a shard's included ([`StoreError::WouldReplaceResults`]):
+///   it starts like a header line, `{"sweep"`, as
+///   [`ResultsWriter::open`](crate::ResultsWriter::open) recognises its own
+///   files, e.g. `sweep export r.jsonl -o r.jsonl`;
+/// - the files sweep keeps beside one ([`StoreError::WouldReplaceSweepFile`],
+///   as are all the kinds below): the `<results>.rejected.jsonl` (whose
+///   records `repair` promises to keep) and the `<results>.lock`, known by
+///   their names beside a file that starts like results
+///   (`notes.rejected.jsonl` beside no results file `notes` is any file's name);
+/// - one of `specs`, the spec files the output's sweep came from (the
+///   spec a `slurm` script runs, those a results header names, see
+///   [`Header::spec_candidates`](crate::store::Header::spec_candidates)), by file
+///   identity: `-o ./x/../sq.ron` or a link to it is `sq.ron` too, and an
+///   edited spec that no longer parses is still protected;
+/// - any sweep spec: a file that parses as one (a spec that fails only its
+///   checks, e.g. an empty range, still counts);
+/// - a bench-harness report's data, known by how each starts (bench-harness
+///   writes them; sweep cannot depend on it, which depends on sweep): its
+///   `samples.csv` by its header row and its `results.json` by its first
+///   keys (see `BENCH_SAMPLES_HEADER` and `starts_like_bench_report`).
+///
+/// Anything else, absent, unreadable or not a regular file, may be written:
+/// older charts and CSVs are replaced by newer ones.
+///
+/// # Examples
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// let path = dir.path().join("r.jsonl");
+/// assert!(sweep::store::refuse_to_replace_results(&path, "chart", &[]).is_ok());
+/// std::fs::write(&path, "{\"sweep\":{\"format\":3}}\n")?;
+/// assert!(sweep::store::refuse_to_replace_results(&path, "chart", &[]).is_err());
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+pub fn refuse_to_replace_results(path: &Path, what: &'static str, specs: &[PathBuf]) -> Result<(), StoreError> {
+    // The names `repair::rejected_path` and `ResultsLock::lock_path` give.
+    const SIDE_FILES: [(&str, &str); 2] = [
+        (".rejected.jsonl", "is where `sweep repair` keeps the lines and records it moved aside from results file"),
+        (".lock", "is the lock of results file"),
+    ];
+    let refuse = |holds: String| Err(StoreError::WouldReplaceSweepFile { path: path.to_owned(), holds, what });
+    let name = path.as_os_str().to_string_lossy();
+    for (suffix, holds) in SIDE_FILES {
+        let Some(results) = name.strip_suffix(suffix) else { continue };
+        if starts_like_results(Path::new(results)) {
+            return refuse(format!("{holds} {results}"));
+        }
+    }
+    // Looked at before opening: opening a FIFO to read waits for a writer,
+    // and a device or pipe is written into, never replaced.
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return Ok(());
+    }
+    if starts_like_results(path) {
+        return Err(StoreError::WouldReplaceResults { path: path.to_owned(), what });
+    }
+    if let Some(spec) = specs.iter().find(|spec| same_file(path, spec)) {
+        let spelt = if spec.as_path() == path { String::new() } else { format!(" ({})", spec.display()) };
+        return refuse(format!("is the spec of this sweep{spelt}"));
+    }
+    let start = first_bytes(path, 512);
+    if start.split(|&b| b == b'\n').next().is_some_and(|line| line.trim_ascii_end() == BENCH_SAMPLES_HEADER.as_bytes())
+    {
+        return refuse("is a bench-harness report's samples.csv (its measured samples)".into());
+    }
+    if starts_like_bench_report(&start) {
+        return refuse("is a bench-harness report's results.json (its measurements and statistics)".into());
+    }
+    if is_a_spec(path) {
+        return refuse("holds a sweep spec".into());
+    }
+    Ok(())
+}
+
+/// The header row of a bench-harness `samples.csv` (its
+/// `report::csv::HEADER`), which `bench-harness` itself checks before it
+/// reads one back.
+const BENCH_SAMPLES_HEADER: &str = "experiment,backend,workers,chunk,repetition,seconds";
+
+/// Whether `start`, a file's first bytes, is how a bench-harness
+/// `results.json` starts: a JSON object whose first key is `"machine"`
+/// holding an object, or `"status"` with a plain string and then
+/// `"machine"` (the order of the fields of its `ExperimentReport`;
+/// whitespace ignored, as its pretty printing puts some everywhere).
+fn starts_like_bench_report(start: &[u8]) -> bool {
+    let compact: Vec<u8> = start.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+    let Some(rest) = compact.strip_prefix(b"{") else { return false };
+    let rest = match rest.strip_prefix(b"\"status\":\"") {
+        Some(status) => match status.iter().position(|&b| b == b'"') {
+            Some(end) if status[..end].iter().all(u8::is_ascii_alphabetic) => &status[end + 1..],
+            _ => return false,
+        },
+        None => rest,
+    };
+    let rest = rest.strip_prefix(b",").unwrap_or(rest);
+    rest.starts_with(b"\"machine\":{")
+}
+
+/// Whether `path` is a regular file that starts like a sweep header line.
+fn starts_like_results(path: &Path) -> bool {
+    // Looked at before opening: opening a FIFO to read waits for a writer.
+    if !std::fs::metadata(path).is_ok_and(|m| m.is_file()) {
+        return false;
+    }
+    String::from_utf8_lossy(&first_bytes(path, 64)).trim_start().starts_with(HEADER_START)
+}
+
+/// Up to `limit` bytes from the start of the regular file at `path`.
+fn first_bytes(path: &Path, limit: u64) -> Vec<u8> {
+    let mut start = Vec::new();
+    if let Ok(file) = File::open(path) {
+        let _ = file.take(limit).read_to_end(&mut start);
+    }
+    start
+}
+
+/// Whether the regular file at `path` parses as a sweep spec, read as
+/// [`Spec::load`] reads one (at most [`MAX_SPEC_BYTES`], UTF-8 text).
+fn is_a_spec(path: &Path) -> bool {
+    if std::fs::metadata(path).map_or(true, |m| m.len() > MAX_SPEC_BYTES) {
+        return false;
+    }
+    let Ok(text) = std::fs::read_to_string(path) else { return false };
+    !matches!(Spec::parse(&text, path), Err(SpecError::Syntax { .. }))
+}
+
+/// Whether `a` and `b` name the same file (device and inode), however
+/// spelt; false when either cannot be looked at.
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        #[cfg(unix)]
+        (Ok(a), Ok(b)) => {
+            use std::os::unix::fs::MetadataExt as _;
+            (a.dev(), a.ino()) == (b.dev(), b.ino())
+        }
+        #[cfg(not(unix))]
+        (Ok(_), Ok(_)) => std::fs::canonicalize(a).ok().is_some_and(|a| std::fs::canonicalize(b).ok() == Some(a)),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bench_report_is_known_by_its_first_keys() {
+        for text in [
+            "{\n  \"status\": \"Complete\",\n  \"machine\": {\n    \"logical_cores\": 2,",
+            "{\"status\":\"Interrupted\",\"machine\":{}}",
+            "{\n  \"machine\": {\n",
+        ] {
+            assert!(starts_like_bench_report(text.as_bytes()), "{text}");
+        }
+        for text in ["", "{}", "{\"status\": 3, \"machine\": {}}", "{\"sweep\":{}}", "[{\"machine\":{}}]", "machine"] {
+            assert!(!starts_like_bench_report(text.as_bytes()), "{text}");
+        }
+    }
+}
