@@ -26,7 +26,6 @@ use std::sync::Arc;
 use crate::job::{Job, JobRef, Recorder};
 use crate::registry::Registry;
 use crate::sync::{AtomicUsize, Mutex, Ordering};
-use crate::task::LatchPtr;
 
 /// A queue of jobs and the count of drainers working on it.
 pub(crate) struct Lane<J> {
@@ -91,30 +90,22 @@ impl<J> Lane<J> {
 
 /// A pool job that runs a lane's jobs until the lane is empty. Not itself
 /// recorded in the pool's metrics: the chunks it runs are, one task each.
+///
+/// Not counted in a scoped map's scope either: each chunk's task is, and
+/// the drainer itself borrows nothing (its lane and registry are shared
+/// by count). So a scope whose chunks are all done ends at once, even
+/// while its map's drainer still waits for a worker to find the lane
+/// empty.
 pub(crate) struct Drainer {
     lane: Arc<Lane<JobRef>>,
     /// To cancel rather than run the chunks after `shutdown_now`, as a
     /// worker does with the jobs it takes.
     registry: Arc<Registry>,
-    /// The scope of a scoped map, which counted this drainer: the chunks'
-    /// jobs may borrow from it.
-    scope: Option<LatchPtr>,
 }
 
 impl Drainer {
-    pub(crate) fn new(lane: Arc<Lane<JobRef>>, registry: Arc<Registry>, scope: Option<LatchPtr>) -> Box<Self> {
-        Box::new(Drainer { lane, registry, scope })
-    }
-
-    fn finish(self) {
-        let Drainer { lane, registry, scope } = self;
-        // Before the scope is told: the lane's jobs may borrow from it.
-        drop((lane, registry));
-        if let Some(scope) = scope {
-            // SAFETY: counted by `task_started` when this drainer was
-            // queued; its last use of the latch.
-            unsafe { scope.set() };
-        }
+    pub(crate) fn new(lane: Arc<Lane<JobRef>>, registry: Arc<Registry>) -> Box<Self> {
+        Box::new(Drainer { lane, registry })
     }
 }
 
@@ -128,10 +119,11 @@ impl Job for Box<Drainer> {
                     continue;
                 }
                 job.execute(metrics);
-                // Other work waiting (another map's drainer, a task): take
-                // turns, as one job per chunk would, rather than hold this
-                // worker for as long as the map keeps its lane full.
-                if self.registry.work_waiting() {
+                // Other work waiting (another map's drainer, a task), or
+                // a wait this worker is helping inside: take turns, as one
+                // job per chunk would, rather than hold this worker for as
+                // long as the map keeps its lane full.
+                if self.registry.worker_wanted_elsewhere() {
                     let registry = Arc::clone(&self.registry);
                     // SAFETY: the same drainer, still counted in its lane
                     // and its scope, queued again.
@@ -140,11 +132,9 @@ impl Job for Box<Drainer> {
                 }
             }
             if !self.lane.leave() {
-                break;
+                return true;
             }
         }
-        self.finish();
-        true
     }
 
     /// Cancelled with the pool's queue (`shutdown_now`): the chunks it
@@ -154,10 +144,9 @@ impl Job for Box<Drainer> {
         loop {
             drop(self.lane.take_all());
             if !self.lane.leave() {
-                break;
+                return;
             }
         }
-        self.finish();
     }
 
     fn into_raw(self) -> NonNull<()> {

@@ -36,6 +36,9 @@ pub(crate) struct WorkerThread {
     registry: Arc<Registry>,
     index: usize,
     local: Worker<JobRef>,
+    /// How many waits this worker is inside, helping with queued jobs
+    /// while it waits (see `wait_with`).
+    waiting: Cell<usize>,
 }
 
 thread_local! {
@@ -204,14 +207,19 @@ impl Registry {
         self.sleep.notify_one();
     }
 
-    /// Whether a job waits that the calling worker should take its turn
-    /// with: on the shared injector, or on its own deque (nested work,
-    /// which only thieves would reach otherwise). Other workers' deques
-    /// are theirs to run: not looked at, so the check costs the same on a
-    /// thousand workers as on two.
-    pub(crate) fn work_waiting(&self) -> bool {
+    /// Whether the calling worker, running a job that could go on for as
+    /// long as it finds more to do (a map's drainer), should stop after
+    /// its current piece and queue the rest again: a job waits on the
+    /// shared injector or on its own deque (nested work, which only
+    /// thieves would reach otherwise), or the worker is inside a wait,
+    /// helping, and must get back to it. Other workers' deques are theirs
+    /// to run: not looked at, so the check costs the same on a thousand
+    /// workers as on two.
+    pub(crate) fn worker_wanted_elsewhere(&self) -> bool {
         !self.injector.is_empty()
-            || WorkerThread::with_current(|worker| worker.is_some_and(|worker| !worker.local.is_empty()))
+            || WorkerThread::with_current(|worker| {
+                worker.is_some_and(|worker| worker.waiting.get() > 0 || !worker.local.is_empty())
+            })
     }
 
     fn has_work(&self) -> bool {
@@ -257,7 +265,7 @@ impl Registry {
     }
 
     pub(crate) fn main_loop(self: Arc<Self>, index: usize, local: Worker<JobRef>) {
-        let worker = WorkerThread { registry: self, index, local };
+        let worker = WorkerThread { registry: self, index, local, waiting: Cell::new(0) };
         CURRENT.with(|c| c.set(&worker));
         // Reset the pointer even if a job's panic escaped (it cannot: jobs
         // catch their own panics, but the invariant should not rest on it).
@@ -349,6 +357,15 @@ fn wait_with(
         block(deadline);
         return done();
     }
+    /// Counts the wait for as long as it lasts (see `waiting`).
+    struct Waiting<'w>(&'w Cell<usize>);
+    impl Drop for Waiting<'_> {
+        fn drop(&mut self) {
+            self.0.set(self.0.get() - 1);
+        }
+    }
+    worker.waiting.set(worker.waiting.get() + 1);
+    let _waiting = Waiting(&worker.waiting);
     let backoff = Backoff::new();
     loop {
         if done() {

@@ -9,7 +9,7 @@ use crate::job::JobRef;
 use crate::lane::{Drainer, Lane};
 use crate::latch::ScopeLatch;
 use crate::registry::Registry;
-use crate::task::{self, Detached, Handle, LatchPtr};
+use crate::task::{self, Detached, Handle, LatchPtr, Told};
 use crate::workers::Workers;
 
 fn stamp(registry: &Registry) -> Option<Instant> {
@@ -29,7 +29,7 @@ where
     T: Send + 'a,
 {
     // SAFETY: forwarded.
-    let (job, handle) = unsafe { task_job(registry, scope, f) };
+    let (job, handle) = unsafe { task_job(registry, scope, Told::ByHandle, f) };
     registry.push(job);
     handle
 }
@@ -39,7 +39,12 @@ where
 ///
 /// # Safety
 /// As for [`spawn`].
-unsafe fn task_job<'a, F, T>(registry: &Arc<Registry>, scope: Option<&ScopeLatch>, f: F) -> (JobRef, Handle<'a, T>)
+unsafe fn task_job<'a, F, T>(
+    registry: &Arc<Registry>,
+    scope: Option<&ScopeLatch>,
+    told: Told,
+    f: F,
+) -> (JobRef, Handle<'a, T>)
 where
     F: FnOnce() -> T + Send + 'a,
     T: Send + 'a,
@@ -47,7 +52,7 @@ where
     if let Some(latch) = scope {
         latch.task_started();
     }
-    let (task, handle) = task::new_task(f, scope, stamp(registry));
+    let (task, handle) = task::new_task(f, scope, told, stamp(registry));
     // SAFETY: the caller's contract: the job cannot outlive what it borrows.
     (unsafe { JobRef::new(task) }, handle)
 }
@@ -121,16 +126,12 @@ impl<'a> Spawner<'a> {
         let registry = self.pool.registry();
         // SAFETY: the type's invariant: `'a` is `'static`, or the scope
         // joins the task before `'a` ends.
-        let (job, handle) = unsafe { task_job(registry, self.scope, f) };
+        let (job, handle) = unsafe { task_job(registry, self.scope, Told::ByMap, f) };
         if lane.push(job) {
-            if let Some(latch) = self.scope {
-                latch.task_started();
-            }
-            let drainer = Drainer::new(Arc::clone(lane), Arc::clone(registry), self.scope.map(LatchPtr::new));
-            // SAFETY: the drainer runs the lane's jobs, which borrow for
-            // `'a`: counted in the scope (if any) as they are, it ends
-            // before the scope does.
-            registry.push(unsafe { JobRef::new(drainer) });
+            // SAFETY: the drainer borrows nothing: it holds its lane and
+            // registry by count, and the chunk jobs it runs are counted in
+            // their scope (if any) one by one (see `Drainer`).
+            registry.push(unsafe { JobRef::new(Drainer::new(Arc::clone(lane), Arc::clone(registry))) });
         }
         handle
     }

@@ -103,13 +103,14 @@ fn report_unobserved(scope: Option<LatchPtr>, payload: Box<dyn std::any::Any + S
 
 /// Drops an outcome nobody will read, under a panic guard (its `Drop` is
 /// user code); a panic in `f` or in that `Drop` goes to the scope, and so
-/// does a cancellation, as a fire-and-forget task's does: work skipped
-/// with nobody to tell must not pass for done.
-fn drop_orphan<T>(scope: Option<LatchPtr>, orphan: Result<T, TaskError>) {
+/// does a cancellation (unless `told` says someone was told of it by
+/// other means), as a fire-and-forget task's does: work skipped with
+/// nobody to tell must not pass for done.
+fn drop_orphan<T>(scope: Option<LatchPtr>, told: Told, orphan: Result<T, TaskError>) {
     let unobserved = match orphan {
         Err(TaskError::Panicked(panic)) => Some(panic.into_payload()),
         Err(TaskError::Cancelled) => {
-            if let Some(scope) = scope {
+            if let (Some(scope), Told::ByHandle) = (scope, told) {
                 // SAFETY: called before the task's `set` (see `complete`).
                 unsafe { scope.get() }.record_cancelled();
             }
@@ -122,10 +123,23 @@ fn drop_orphan<T>(scope: Option<LatchPtr>, orphan: Result<T, TaskError>) {
     }
 }
 
+/// Who hears of a task's cancellation.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Told {
+    /// Its handle; if the handle is gone, its scope (a task of `submit`).
+    ByHandle,
+    /// Its map, through its own channel: the consumer was told, or let
+    /// the map go (a map's chunk). Never its scope: the consumer may have
+    /// heard of the cancellation and dropped the map just before the task
+    /// completed, which is no skipped work.
+    ByMap,
+}
+
 pub(crate) struct Task<F, T> {
     func: Claim<F>,
     cell: ResultCell<T>,
     scope: Option<LatchPtr>,
+    told: Told,
     /// When it was queued, if the pool keeps metrics.
     enqueued_at: Option<Instant>,
 }
@@ -168,7 +182,7 @@ where
         if let Some(orphan) = self.cell.complete(result) {
             // The orphan may borrow from a scope's caller: drop it before
             // telling the scope we are done.
-            drop_orphan(self.scope, orphan);
+            drop_orphan(self.scope, self.told, orphan);
         }
         if let Some(scope) = self.scope {
             // SAFETY: counted by `task_started` in `spawn`; this is the
@@ -274,6 +288,7 @@ impl<F: FnOnce() + Send> Job for Box<Detached<F>> {
 pub(crate) fn new_task<'a, F, T>(
     func: F,
     scope: Option<&ScopeLatch>,
+    told: Told,
     enqueued_at: Option<Instant>,
 ) -> (Arc<Task<F, T>>, Handle<'a, T>)
 where
@@ -284,6 +299,7 @@ where
         func: Claim::new(func),
         cell: ResultCell::new(),
         scope: scope.map(LatchPtr::new),
+        told,
         enqueued_at,
     });
     let state: Arc<dyn TaskState<T> + 'a> = task.clone();

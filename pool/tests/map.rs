@@ -490,3 +490,29 @@ fn a_busy_endless_map_takes_turns_with_other_work() {
     assert_eq!(submitted, Ok(42));
     assert_eq!(mapped, (1..=10).collect::<Vec<u64>>());
 }
+
+/// A chunk whose `f` waits for a task helps with queued work meanwhile,
+/// which may be its own map's chunks; it must get back to its wait once
+/// that task is done, not go on running chunks of an endless map whose
+/// lane never empties (item 0 would then never come out).
+#[test]
+#[cfg_attr(miri, ignore)]
+fn a_chunk_waiting_inside_its_map_gets_back_to_its_wait() {
+    let pool = Arc::new(ThreadPool::new(2).unwrap());
+    let slow = pool.submit(|| pause_us(100_001));
+    thread::sleep(Duration::from_millis(10));
+    let slot = Arc::new(std::sync::Mutex::new(Some(slow)));
+    let mapped = Arc::clone(&pool);
+    within(Duration::from_secs(20), "item 0, whose f waits for a task", move || {
+        let f = move |x: u64| {
+            if x == 0 {
+                let slow = slot.lock().unwrap().take().unwrap();
+                slow.wait().unwrap();
+            } else {
+                pause_us(301);
+            }
+            x
+        };
+        mapped.map_unordered(f, 0u64..).chunk_size(1).window(64).find(|(i, _)| *i == 0).map(|(i, _)| i)
+    });
+}
