@@ -137,7 +137,11 @@ impl ResultsLock {
             }
         };
         // Locked, but not yet changed: what is there must be a lock's (or
-        // nothing), else it is someone's data at the lock's name.
+        // nothing), else it is someone's data at the lock's name. Not a
+        // regular file (a FIFO would block the read below): not a lock.
+        if !file.metadata().is_ok_and(|m| m.is_file()) {
+            return Err(StoreError::NotALock { path: lock_path, results: results.to_owned() });
+        }
         let mut found = Vec::new();
         let read = file.rewind().and_then(|()| (&mut file).take(LOCK_LINE_MAX as u64 + 1).read_to_end(&mut found));
         if let Err(reason) = read {
