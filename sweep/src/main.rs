@@ -909,9 +909,46 @@ fn repair(path: &Path, spec: Option<&Path>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Why another process cannot read the spec at `path` as this one does,
+/// if it cannot: it is no regular file (a pipe, a FIFO: read once, by
+/// this process), or it is reached through a name of this process's own
+/// descriptors (`/dev/stdin`, `/dev/fd/N`, `/proc/self/fd/N`, `<(…)`),
+/// which name something else in every other process, even when they now
+/// lead to a file (`< spec.ron`).
+fn read_through_this_process(path: &Path) -> Option<&'static str> {
+    let mut current = path.to_owned();
+    // As many hops as the kernel follows before ELOOP.
+    for _ in 0..40 {
+        let parent = match current.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+            _ => PathBuf::from("."),
+        };
+        let here = std::fs::canonicalize(parent).ok()?.join(current.file_name()?);
+        if here.starts_with("/dev") || here.starts_with("/proc") {
+            return Some("read through this process's own input or descriptors (/dev/stdin, /dev/fd/N, /proc/…)");
+        }
+        match std::fs::read_link(&here) {
+            Ok(target) => current = here.parent().map_or(target.clone(), |parent| parent.join(target)),
+            Err(_) => break,
+        }
+    }
+    match std::fs::metadata(path) {
+        Ok(metadata) if !metadata.is_file() => Some("no regular file (a pipe or FIFO is read once, by this process)"),
+        _ => None,
+    }
+}
+
 /// `sweep slurm`: writes the array script(s), submitting them if asked, and
 /// records each submission in the sweep's state file.
 fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
+    if let Some(what) = read_through_this_process(&args.spec) {
+        usage!(
+            "{} is {what}: the array tasks run `sweep run {}` on the compute nodes, where it names nothing \
+             that holds this spec. Save the spec to a file and give its path",
+            args.spec.display(),
+            args.spec.display()
+        );
+    }
     let spec = Spec::load(&args.spec)?;
     // The tasks run from this directory, so a program given as a path is
     // checked exactly; a bare name is looked up on the nodes' PATH, which

@@ -78,6 +78,31 @@ pub enum StoreError {
         /// Who holds the lock, e.g. "pid 1234 on node7".
         holder: String,
     },
+    /// A results path whose name ends in `.lock`: the name of the lock of
+    /// results file `owner`, which would delete it on release.
+    #[error(
+        "cannot use {path} as a results file: a name ending in .lock is kept for the lock file of results file {owner}. \
+         Choose another --output (e.g. without the .lock)"
+    )]
+    LockName {
+        /// The results path (or where its link points).
+        path: PathBuf,
+        /// The results file whose lock it names.
+        owner: PathBuf,
+    },
+    /// The file at a results file's lock path is not a lock: it holds
+    /// something else (a results file some other tool or an older sweep
+    /// put there). It is left as it is.
+    #[error(
+        "cannot lock {results}: its lock file {path} holds something other than a sweep lock (a results file \
+         named like a lock?), and is left untouched. Move {path} away (or rename it) and try again"
+    )]
+    NotALock {
+        /// The lock path.
+        path: PathBuf,
+        /// The results file it is the lock of.
+        results: PathBuf,
+    },
     /// The file has no header line.
     #[error("{path} is not a sweep results file: it has no header line (a mistyped path?)")]
     MissingHeader {

@@ -795,3 +795,43 @@ fn slurm_checks_the_program_before_writing_a_script() {
     assert!(!stderr(&fine).contains("warning: program"), "{}", stderr(&fine));
     assert_eq!(bare.status.code(), fine.status.code(), "{}", stderr(&bare));
 }
+
+/// The array tasks run `sweep run SPEC` on other nodes, so a spec given as
+/// this process's input (`/dev/stdin`, redirected from a file or piped)
+/// would be read there from their own, empty, input: refused (2), no
+/// script written.
+#[cfg(unix)]
+#[test]
+fn slurm_refuses_a_spec_read_from_this_process_input() {
+    use std::io::Write as _;
+    let sandbox = Sandbox::new();
+    let spec = sandbox.spec("ok.ron", r#"(space: Range(name: "k", start: 0, end: 3), command: ["echo", "{k}"])"#);
+    let text = std::fs::read(&spec).unwrap_or_default();
+    let redirected = std::fs::File::open(&spec).unwrap_or_else(|e| panic!("{e}"));
+    let from_file = sandbox
+        .command(&["slurm", "/dev/stdin", "--tasks", "2"])
+        .stdin(redirected)
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut piping = sandbox
+        .command(&["slurm", "/dev/stdin", "--tasks", "2"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{e}"));
+    // The refusal may come before the spec is written: a broken pipe then.
+    let _ = piping.stdin.take().map(|mut stdin| stdin.write_all(&text));
+    let piped = piping.wait_with_output().unwrap_or_else(|e| panic!("{e}"));
+    for output in [from_file, piped] {
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        assert!(stderr(&output).contains("Save the spec to a file"), "{}", stderr(&output));
+    }
+    let scripts: Vec<_> = std::fs::read_dir(sandbox.root())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy().ends_with(".sbatch"))
+        .collect();
+    assert!(scripts.is_empty(), "no script may be written: {scripts:?}");
+}

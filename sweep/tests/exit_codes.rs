@@ -307,6 +307,57 @@ fn results_piped_into_a_reader_are_read() {
     }
 }
 
+/// A FIFO named as results is read when a process writes into it, and
+/// refused (2) when none does, instead of waiting in `open` for a writer
+/// forever: by `status`, `export` and `plot` alike.
+#[test]
+fn a_fifo_without_a_writer_exits_two_and_one_with_a_writer_is_read() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("ok.ron", r#"(space: Range(name: "k", start: 0, end: 3), command: ["echo", "{k}"])"#);
+    let run = sandbox.sweep(&["run", "--no-progress", "ok.ron"]);
+    assert_eq!(code(&run), Some(0), "{}", stderr(&run));
+    let results = std::fs::read(sandbox.path("ok.jsonl")).unwrap_or_else(|e| panic!("{e}"));
+    let fifo = sandbox.path("ok.fifo");
+    let name = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).unwrap_or_default();
+    // SAFETY: `name` is a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0, "mkfifo");
+    let finish = |args: &[&str]| {
+        let mut child = sandbox
+            .command(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{e}"));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while child.try_wait().ok().flatten().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("{args:?} still waiting for a writer after 20 s");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.wait_with_output().unwrap_or_else(|e| panic!("{e}"))
+    };
+    for args in [&["status", "ok.fifo"][..], &["export", "ok.fifo"], &["plot", "ok.fifo", "-o", "ok.svg"]] {
+        let output = finish(args);
+        assert_eq!(code(&output), Some(2), "{args:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains("nothing to read"), "{args:?}: {}", stderr(&output));
+    }
+    // A writer that starts a moment after the reader, as in a script.
+    let writer = {
+        let (fifo, results) = (fifo.clone(), results.clone());
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            std::fs::write(fifo, results)
+        })
+    };
+    let output = finish(&["export", "ok.fifo"]);
+    assert!(writer.join().is_ok_and(|written| written.is_ok()), "the writer wrote");
+    assert_eq!(code(&output), Some(0), "{}", stderr(&output));
+    assert_eq!(common::stdout(&output).lines().count(), 4, "{}", common::stdout(&output));
+}
+
 /// `plot` classifies its refusals as the other subcommands do: values it
 /// cannot draw as asked (strings, a missing `--value-key`) are bad input
 /// (2), and a sweep none of whose points has a value yet is incomplete (3).

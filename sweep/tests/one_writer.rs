@@ -164,3 +164,39 @@ fn collect_refuses_a_shard_that_a_run_is_still_writing() {
     let results = Results::load(&sandbox.path("slow.jsonl")).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(results.status().done, 12);
 }
+
+/// The lock of `a.jsonl` is `a.jsonl.lock`, deleted when its holder ends:
+/// a results file may not be named so (status 2), and one already there
+/// (left by an older sweep) stops `run` and `repair` of `a.jsonl` with
+/// status 2, every byte of it kept.
+#[test]
+fn a_results_file_at_a_lock_path_is_refused_and_never_deleted() {
+    let sandbox = Sandbox::new();
+    let spec = |name: &str, output: &str| {
+        sandbox.spec(
+            name,
+            &format!(r#"(space: Range(name: "k", start: 0, end: 3), command: ["echo", "1{{k}}"], output: "{output}")"#),
+        )
+    };
+    spec("b.ron", "a.jsonl.lock");
+    spec("a.ron", "a.jsonl");
+    let named_like_a_lock = sandbox.sweep(&["run", "--no-progress", "b.ron"]);
+    assert_eq!(named_like_a_lock.status.code(), Some(2), "{}", stderr(&named_like_a_lock));
+    assert!(stderr(&named_like_a_lock).contains("ending in .lock"), "{}", stderr(&named_like_a_lock));
+    assert!(!sandbox.path("a.jsonl.lock").exists(), "nothing written at the lock's name");
+
+    // Such a file, as an older sweep wrote it.
+    spec("c.ron", "c.jsonl");
+    let done = sandbox.sweep(&["run", "--no-progress", "c.ron"]);
+    assert!(done.status.success(), "{}", stderr(&done));
+    std::fs::rename(sandbox.path("c.jsonl"), sandbox.path("a.jsonl.lock")).unwrap_or_else(|e| panic!("{e}"));
+    let kept = std::fs::read(sandbox.path("a.jsonl.lock")).unwrap_or_default();
+    for command in [&["run", "--no-progress", "a.ron"][..], &["repair", "a.jsonl"]] {
+        let refused = sandbox.sweep(command);
+        let message = stderr(&refused);
+        assert_eq!(refused.status.code(), Some(2), "{command:?}: {message}");
+        assert!(message.contains("a.jsonl.lock holds something other than a sweep lock"), "{message}");
+        assert_eq!(std::fs::read(sandbox.path("a.jsonl.lock")).unwrap_or_default(), kept, "{command:?}");
+    }
+    assert!(!sandbox.path("a.jsonl").exists(), "a refused run writes nothing");
+}

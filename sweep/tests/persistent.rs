@@ -117,6 +117,31 @@ fn a_second_line_for_one_point_is_refused_not_taken_for_the_next() {
     }
 }
 
+/// The referee's case: a second line for k = 4 printed a second later,
+/// while the next point waits unread in the black box's stdin. It is
+/// nobody's value: the point it arrived for fails, the process restarts.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_late_second_line_is_not_taken_for_the_next_points_value() {
+    let sandbox = sandbox("late.ron", &spec("4) echo 16; sleep 1; echo 16; sleep 2;;", "timeout_secs: 10.0"));
+    let text = std::fs::read_to_string(sandbox.path("late.ron")).unwrap_or_default();
+    sandbox.spec("late.ron", &text.replace("workers: 2", "workers: 1"));
+    let output = sandbox.sweep(&["run", "--no-progress", "late.ron"]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    let results = sandbox.load("late.jsonl");
+    for record in &results.records {
+        if let Ok(value) = &record.outcome {
+            assert_eq!(value, &serde_json::json!(record.index * record.index), "k = {}", record.index);
+        }
+    }
+    let latest = results.latest();
+    let refused = latest[5].outcome.clone().err().unwrap_or_default();
+    assert!(refused.contains("before it read this point") && refused.contains("16"), "{refused}");
+    assert_eq!(results.status().done, 11, "every other point has its own value");
+    assert_eq!(starts(&sandbox), 2, "restarted once");
+    none_alive(&sandbox);
+}
+
 #[test]
 fn a_stopped_run_leaves_no_persistent_black_box_behind() {
     let sandbox = sandbox("slow.ron", &spec("", "").replace("echo $((k*k))", "sleep 0.2; echo $((k*k))"));

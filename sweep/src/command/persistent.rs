@@ -6,6 +6,17 @@
 //! that is not a value or prints more than the capture limit fails its
 //! point and is replaced by a fresh one for the next point, so one bad
 //! point never poisons the next.
+//!
+//! Lines carry no request id, so a reply is attributed by order alone, and
+//! an extra line would shift every later value onto the wrong point. What
+//! shows a line is not the current point's reply: it came with another
+//! line in one read, it was waiting before the point was sent, or (Linux)
+//! it arrived while the point still sat unread in the black box's stdin
+//! (a late second line for the point before, from a box still busy with
+//! it). Each fails the point and restarts the process. A stray line that
+//! arrives after the black box has begun to read the point cannot be told
+//! from its reply; the reply that follows it usually arrives before the box
+//! has read the next point, and is then caught there.
 
 use std::io::{Read, Write};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
@@ -199,6 +210,17 @@ impl Process {
                         quoted(&lines[1])
                     ));
                 }
+                // Its own point still unread: the line was printed before
+                // the black box could know the point.
+                Ok(Reply::Lines(lines)) if self.unread_input().is_some_and(|unread| unread >= line.len()) => {
+                    self.kill();
+                    return failed(format!(
+                        "the persistent command printed a line ({}) before it read this point: a late extra line \
+                         for an earlier point; it must print exactly one line per point on stdout (logs go to \
+                         stderr); it was restarted",
+                        quoted(&lines[0])
+                    ));
+                }
                 Ok(Reply::Lines(lines)) => {
                     return match parse_value(&String::from_utf8_lossy(&lines[0])) {
                         Ok(value) => (Some(Evaluation { outcome: Ok(value), exit: None }), true),
@@ -236,6 +258,33 @@ impl Process {
                     limit.as_secs_f64()
                 ));
             }
+        }
+    }
+
+    /// How many bytes written to the black box's stdin it has not read
+    /// yet; `None` where that cannot be known. Bytes leave a pipe in the
+    /// order written, so as many as the last request's means it has read
+    /// none of that request (a leftover newline of an earlier one does not
+    /// count against it).
+    fn unread_input(&self) -> Option<usize> {
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::io::AsRawFd;
+            let fd = self.stdin.as_ref()?.as_raw_fd();
+            let mut unread: libc::c_int = 0;
+            // SAFETY: FIONREAD stores one int through the pointer, which
+            // points to `unread`; `fd` stays open while `self.stdin` lives.
+            // Linux answers it for a pipe's write end as for its read end.
+            let rc = unsafe { libc::ioctl(fd, libc::FIONREAD, &mut unread) };
+            if rc == 0 {
+                usize::try_from(unread).ok()
+            } else {
+                None
+            }
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            None
         }
     }
 

@@ -17,6 +17,14 @@
 //! and starts over if not (it locked a file a releasing holder had just
 //! unlinked).
 //!
+//! A path ending in `.lock` is never used as a results file, and a file
+//! at the lock path that holds anything but a holder's `pid host` line (a
+//! results file some other tool or older sweep put there) stops the taker
+//! unchanged ([`StoreError::NotALock`]): the sidecar is deleted on release,
+//! so guarding it by name alone would delete whatever sits there. A
+//! releasing holder deletes only the file it locked, still holding the
+//! line it wrote.
+//!
 //! While it holds the lock, a taker also removes temporary files left by
 //! an atomic replacement of the results file that was killed before its
 //! rename (`.<name>.<pid>.tmp`, see [`super::write_atomically`]): only lock
@@ -37,15 +45,22 @@ pub struct ResultsLock {
     _file: File,
     /// The sidecar, deleted on drop.
     path: PathBuf,
+    /// What this holder wrote into the sidecar.
+    line: String,
     results: PathBuf,
 }
 
 impl Drop for ResultsLock {
     /// Deletes the sidecar while still holding the lock (the descriptor
-    /// closes after this), so a waiting taker notices and starts over.
+    /// closes after this), so a waiting taker notices and starts over. Only
+    /// when the file at the path is still the one locked, holding what this
+    /// holder wrote: anything else there is not ours to delete.
     fn drop(&mut self) {
         #[cfg(unix)]
-        let _ = std::fs::remove_file(&self.path);
+        if is_at(&self._file, &self.path) && std::fs::read(&self.path).is_ok_and(|bytes| bytes == self.line.as_bytes())
+        {
+            let _ = std::fs::remove_file(&self.path);
+        }
     }
 }
 
@@ -62,6 +77,12 @@ impl ResultsLock {
     /// Takes the lock of `results` without waiting: fails at once with
     /// [`StoreError::Locked`] (naming the holder's pid and host) when
     /// another process holds it.
+    ///
+    /// Refuses ([`StoreError::LockName`]) a `results` path, or the file a
+    /// link there points to, whose name ends in `.lock`: it is, or may
+    /// become, the lock of another results file. Refuses
+    /// ([`StoreError::NotALock`]) when the file at the lock path holds
+    /// anything but a lock holder's line, and leaves it as it is.
     pub fn acquire(results: &Path) -> Result<ResultsLock, StoreError> {
         // A results file reached through a symbolic link is locked beside
         // the file itself, so every name for it shares one lock.
@@ -70,6 +91,11 @@ impl ResultsLock {
                 .map_err(|reason| StoreError::Io { path: results.to_owned(), doing: "resolve the link", reason })?,
             _ => results.to_owned(),
         };
+        for name in [results, target.as_path()] {
+            if let Some(owner) = name.as_os_str().to_string_lossy().strip_suffix(".lock") {
+                return Err(StoreError::LockName { path: name.to_owned(), owner: PathBuf::from(owner) });
+            }
+        }
         let lock_path = Self::lock_path(&target);
         let io = |doing, reason| StoreError::Io { path: lock_path.clone(), doing, reason };
         if let Some(parent) = lock_path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -110,19 +136,50 @@ impl ResultsLock {
                 break file;
             }
         };
+        // Locked, but not yet changed: what is there must be a lock's (or
+        // nothing), else it is someone's data at the lock's name. Not a
+        // regular file (a FIFO would block the read below): not a lock.
+        if !file.metadata().is_ok_and(|m| m.is_file()) {
+            return Err(StoreError::NotALock { path: lock_path, results: results.to_owned() });
+        }
+        let mut found = Vec::new();
+        let read = file.rewind().and_then(|()| (&mut file).take(LOCK_LINE_MAX as u64 + 1).read_to_end(&mut found));
+        if let Err(reason) = read {
+            return Err(io("read the lock file", reason));
+        }
+        if !is_lock_line(&found) {
+            return Err(StoreError::NotALock { path: lock_path, results: results.to_owned() });
+        }
         // Ours now: record who holds it. Failing to write this is not fatal
         // (the lock is what matters), so errors are ignored.
+        let line = format!("{} {}\n", std::process::id(), hostname());
         let _ = file.set_len(0).and_then(|()| file.rewind());
-        let _ = writeln!(file, "{} {}", std::process::id(), hostname());
+        let _ = file.write_all(line.as_bytes());
         let _ = file.flush();
         super::atomic::remove_leftover_temporaries(results);
-        Ok(ResultsLock { _file: file, path: lock_path, results: results.to_owned() })
+        Ok(ResultsLock { _file: file, path: lock_path, line, results: results.to_owned() })
     }
 
     /// The results file this lock guards.
     pub fn results_path(&self) -> &Path {
         &self.results
     }
+}
+
+/// The longest line a holder writes: a pid, a space, a host name of at
+/// most 255 bytes, a newline.
+const LOCK_LINE_MAX: usize = 300;
+
+/// Whether `bytes` is what a lock holder leaves in the sidecar: nothing
+/// (created, not yet written), or its `pid host` line, whole or cut short
+/// by a kill while writing it.
+fn is_lock_line(bytes: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(bytes) else { return false };
+    let body = text.strip_suffix('\n').unwrap_or(text);
+    let mut words = body.split(' ');
+    let pid_ok = words.next().is_some_and(|pid| pid.bytes().all(|b| b.is_ascii_digit()));
+    let host_ok = words.next().is_none_or(|host| !host.chars().any(char::is_whitespace));
+    bytes.len() <= LOCK_LINE_MAX && pid_ok && host_ok && words.next().is_none()
 }
 
 /// "pid 1234 on node7" from the sidecar's `1234 node7`.
@@ -251,6 +308,34 @@ mod tests {
         drop(first);
         let again = ResultsLock::acquire(&results);
         assert!(again.is_ok(), "the lock must be free once dropped");
+    }
+
+    #[test]
+    fn only_a_holders_line_counts_as_a_lock() {
+        for lock in ["", "123", "123 ", "123 node7", "123 node7\n"] {
+            assert!(is_lock_line(lock.as_bytes()), "{lock:?}");
+        }
+        for other in ["{\"sweep\":{}}\n", "123 node7\n{\"k\":1}\n", "123 node7 more", "notes", "1 a\n2 b\n"] {
+            assert!(!is_lock_line(other.as_bytes()), "{other:?}");
+        }
+        assert!(!is_lock_line(format!("1 {}", "h".repeat(LOCK_LINE_MAX)).as_bytes()));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_holder_deletes_only_its_own_lock_file() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let results = dir.path().join("r.jsonl");
+        let lock_path = ResultsLock::lock_path(&results);
+        let held = ResultsLock::acquire(&results).unwrap_or_else(|e| panic!("{e}"));
+        // Something else put at the lock's name while it was held.
+        std::fs::write(dir.path().join("other"), "data").unwrap_or_else(|e| panic!("{e}"));
+        std::fs::rename(dir.path().join("other"), &lock_path).unwrap_or_else(|e| panic!("{e}"));
+        drop(held);
+        assert_eq!(std::fs::read_to_string(&lock_path).unwrap_or_default(), "data");
+        let refused = ResultsLock::acquire(&results);
+        assert!(matches!(refused, Err(StoreError::NotALock { .. })), "{refused:?}");
+        assert_eq!(std::fs::read_to_string(&lock_path).unwrap_or_default(), "data", "a refusal changes nothing");
     }
 
     #[cfg(unix)]

@@ -106,13 +106,20 @@ pub(super) struct Parsed {
 /// header holds its space, whose spec is at most 8 MiB.
 const MAX_STREAMED_HEADER: u64 = 2 * crate::spec::MAX_SPEC_BYTES;
 
+/// How long a reader of a FIFO waits for a process to open it for writing
+/// (one that started just before, in a script: `cat r > f & sweep export f`).
+const WRITER_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The bytes of the results file at `path`. A regular file is read whole;
 /// so is a stream (`cat r.jsonl | sweep export /dev/stdin`, a FIFO), but
 /// only once its first line, read within [`MAX_STREAMED_HEADER`], starts
 /// like a header: `/dev/zero` has no line end and `/dev/urandom` no header,
-/// and either would be read without end. A directory is refused, and a
-/// path naming nothing is [`StoreError::NoSuchFile`]. Every reader of
-/// results files reads through here.
+/// and either would be read without end. A FIFO that no process opens for
+/// writing within [`WRITER_GRACE`], or a stream that ends before a byte, is
+/// refused as holding nothing (the open alone would otherwise wait for a
+/// writer forever). A directory is refused, and a path naming nothing is
+/// [`StoreError::NoSuchFile`]. Every reader of results files reads through
+/// here.
 pub(super) fn read_results(path: &Path) -> Result<Vec<u8>, StoreError> {
     use std::io::{BufRead, BufReader, Read};
     let io = |reason: std::io::Error| match reason.kind() {
@@ -126,15 +133,66 @@ pub(super) fn read_results(path: &Path) -> Result<Vec<u8>, StoreError> {
     if metadata.is_file() {
         return std::fs::read(path).map_err(io);
     }
-    let mut reader = BufReader::new(std::fs::File::open(path).map_err(io)?);
+    let (file, first) = open_stream(path, &metadata).map_err(io)?;
+    let mut reader = BufReader::new(std::io::Cursor::new(first).chain(file));
     let mut bytes = Vec::new();
+    // Blocking now: waits for a writer that has the FIFO open, and ends at
+    // once when none has.
     (&mut reader).take(MAX_STREAMED_HEADER).read_until(b'\n', &mut bytes).map_err(io)?;
+    if bytes.is_empty() {
+        return Err(StoreError::NotRegularFile {
+            path: path.to_owned(),
+            what: "a stream with nothing to read (a FIFO that no process writes to?)",
+        });
+    }
     let header_like = String::from_utf8_lossy(&bytes).trim_start().starts_with(super::header::HEADER_START);
     if !(bytes.ends_with(b"\n") && header_like) {
         return Err(StoreError::NotRegularFile { path: path.to_owned(), what: "a stream that starts with no header" });
     }
     reader.read_to_end(&mut bytes).map_err(io)?;
     Ok(bytes)
+}
+
+/// Opens the stream at `path` without waiting for a writer, as opening a
+/// FIFO to read would, and returns it blocking again with the bytes read
+/// meanwhile: those of the first read that found any, or none once a
+/// writer is there with nothing written yet, or when none came within
+/// [`WRITER_GRACE`] (only a FIFO waits for one).
+fn open_stream(path: &Path, metadata: &std::fs::Metadata) -> std::io::Result<(std::fs::File, Vec<u8>)> {
+    #[cfg(unix)]
+    {
+        use std::io::Read;
+        use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+        use std::os::unix::io::AsRawFd;
+        let mut file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)?;
+        let deadline = std::time::Instant::now() + WRITER_GRACE;
+        let mut first = vec![0u8; 64 * 1024];
+        let read = loop {
+            match file.read(&mut first) {
+                // No writer (yet): a FIFO may get one in a moment.
+                Ok(0) if metadata.file_type().is_fifo() && std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Ok(n) => break n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break 0,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        };
+        first.truncate(read);
+        // SAFETY: fcntl only reads and sets the flags of the descriptor
+        // `file` keeps open.
+        let flags = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GETFL) };
+        if flags < 0 || unsafe { libc::fcntl(file.as_raw_fd(), libc::F_SETFL, flags & !libc::O_NONBLOCK) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok((file, first))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = metadata;
+        Ok((std::fs::File::open(path)?, Vec::new()))
+    }
 }
 
 /// A complete line that is neither the header nor a record.
