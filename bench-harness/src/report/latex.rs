@@ -17,7 +17,7 @@ use super::charts::MeasuredSeries;
 use super::figures::{figures, Figure};
 use super::{ExperimentReport, Exporter};
 use crate::analysis::{representative_chunk, AboveWorkers, CellStats};
-use crate::config::BackendKind;
+use crate::config::{macro_part, BackendKind};
 use crate::stats::precision::{
     interval, percent_interval, plus_minus_rounded, rounded, seconds_interval, seconds_rounded,
 };
@@ -69,27 +69,6 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// A macro-name part from `text`: letters kept (first of each word
-/// capitalised), digits spelled out, everything else dropped: LaTeX macro
-/// names are letters only. `"spin-speedup"` → `SpinSpeedup`, `"p2"` → `PTwo`.
-pub fn macro_part(text: &str) -> String {
-    const DIGITS: [&str; 10] = ["Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine"];
-    let mut out = String::new();
-    let mut capital = true;
-    for c in text.chars() {
-        if c.is_ascii_alphabetic() {
-            out.push(if capital { c.to_ascii_uppercase() } else { c });
-            capital = false;
-        } else if let Some(digit) = c.to_digit(10) {
-            out.push_str(DIGITS[digit as usize]);
-            capital = true;
-        } else {
-            capital = true;
-        }
-    }
-    out
-}
-
 /// A worker count as a macro-name part: `Pone`, `Ptwo`, …, then digits.
 fn workers_part(workers: usize) -> String {
     format!("P{}", macro_part(&workers.to_string()))
@@ -132,7 +111,7 @@ fn parameter_value(parameter: &Parameter) -> String {
 pub fn summary_tex(report: &ExperimentReport) -> String {
     let experiment = &report.experiment;
     let analysis = &report.analysis;
-    let prefix = format!("bh{}", macro_part(experiment.name.as_str()));
+    let prefix = experiment.name.macro_prefix();
     let mut out = String::new();
     let _ = writeln!(
         out,
