@@ -81,6 +81,34 @@ pub fn rounded(value: f64, low: f64, high: f64) -> String {
     fixed(value, place(value, low, high))
 }
 
+/// `value` (above `threshold`) with the fewest decimals at which it, and
+/// every number that rounds to it, is above `threshold` (`1.014`, not
+/// `1.01`, against 1.005): for a flag that rests on that comparison, where
+/// the value rounded by its interval would not show it (a median of
+/// `1.014` is `1.0 [0.4, 1.6]`, which reads as no excess over 1.005).
+/// This is the comparison's number, not an estimate to quote: the estimate
+/// is still printed by [`interval`]. A value not above `threshold` is
+/// printed as [`alone`] does.
+///
+/// # Examples
+///
+/// ```
+/// use bench_harness::stats::precision::shown_above;
+/// assert_eq!(shown_above(1.014, 1.005), "1.014");
+/// assert_eq!(shown_above(101.4, 100.5), "101.4");
+/// assert_eq!(shown_above(2.38, 2.01), "2.4");
+/// assert_eq!(shown_above(1.00504, 1.005), "1.00504");
+/// ```
+pub fn shown_above(value: f64, threshold: f64) -> String {
+    (0..=12_i32)
+        .map(|decimals| (format!("{value:.*}", decimals.unsigned_abs() as usize), 0.5 * 10f64.powi(-decimals)))
+        // Compared with a margin: `1.01 − 0.005` computes as 1.0050000000000001.
+        .find(|(shown, half)| {
+            shown.parse::<f64>().is_ok_and(|shown| shown - half > threshold + 1e-12 * threshold.abs())
+        })
+        .map_or_else(|| alone(value), |(shown, _)| shown)
+}
+
 /// `value ± error` for an estimate with a standard error (a fitted
 /// parameter): the interval `[value − error, value + error]` rounded by the
 /// module's rule, the error to the same place. Without a usable error, or
