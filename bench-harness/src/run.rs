@@ -669,8 +669,8 @@ pub fn run_all(
         let kept = kept_report(&options.out_dir, experiment.name.as_str());
         // A fresh run replaces an older report, which no longer matches the
         // samples being logged, with its charts, tables and pgfplots data: a
-        // new report need not draw all of them (one worker count draws no
-        // speedup chart, one chunk size no overhead chart), and those left
+        // new report need not draw all of them (one chunk size, or one
+        // worker count, draws no overhead chart), and those left
         // behind described the old experiment beside the new results.json.
         // A complete one is measured data: it is kept aside until the new
         // run completes. Anything else holds no sample (see
