@@ -19,7 +19,7 @@ use super::{ExperimentReport, Exporter};
 use crate::analysis::{representative_chunk, AboveWorkers, CellStats};
 use crate::config::{macro_part, BackendKind};
 use crate::stats::precision::{
-    interval, percent_interval, plus_minus_rounded, rounded, seconds_interval, seconds_rounded,
+    column_time_unit, interval, percent_interval, plus_minus_rounded, rounded, seconds_interval_in, seconds_rounded,
 };
 use crate::stats::Parameter;
 
@@ -223,11 +223,14 @@ pub fn summary_tex(report: &ExperimentReport) -> String {
         experiment.name,
         if weak { "scaled speedup" } else { "speedup" },
     );
+    // One unit for the whole column, as in summary.md.
+    let time_unit =
+        column_time_unit(analysis.cells.iter().map(|c| (c.seconds.median, c.seconds.ci_low, c.seconds.ci_high)));
     for stats in &analysis.cells {
         let cell = stats.cell;
         let chunk = cell.chunk.map_or_else(|| "--".to_owned(), |c| c.to_string());
         // The unit follows the last space: a thin space in LaTeX.
-        let time = seconds_interval(stats.seconds.median, stats.seconds.ci_low, stats.seconds.ci_high);
+        let time = seconds_interval_in(stats.seconds.median, stats.seconds.ci_low, stats.seconds.ci_high, time_unit);
         let time = match time.rsplit_once(' ') {
             Some((numbers, unit)) => format!("{}\\,{}", escape(numbers), escape(unit)),
             None => escape(&time),
