@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{BackendKind, ChunkSize, Experiment};
 use crate::measure::{cells, Cell, Sample};
-use crate::stats::{self, Estimate, Fit, Model, Outliers, Summary};
+use crate::stats::{self, precision, Estimate, Fit, Model, Outliers, Summary};
 
 /// Bootstrap resamples per interval: enough for stable 95 % bounds while
 /// keeping the analysis of a whole report well under a second.
@@ -374,23 +374,35 @@ pub fn analyze(experiment: &Experiment, samples: &[Sample], logical_cores: usize
 
     for stats in &cell_stats {
         let (Some(above), Some(s)) = (stats.speedup_above_workers(), stats.speedup) else { continue };
-        let how = match (above.whole_interval(), above.bound()) {
-            (true, _) => "even at the interval's low end",
-            (false, "p") => "at the median (efficiency above 100.5%)",
-            (false, _) => "at the median (by more than 0.5%)",
+        let (bound, limit) = match (above.bound(), stats.core_bound) {
+            ("cores", Some(cores)) => (
+                format!("the machine's {cores} logical core(s), which its {} busy workers share,", stats.cell.workers),
+                cores,
+            ),
+            _ => (format!("its {} worker(s)", stats.cell.workers), stats.cell.workers),
         };
-        let bound = match (above.bound(), stats.core_bound) {
-            ("cores", Some(cores)) => {
-                format!("the machine's {cores} logical core(s), which its {} busy workers share,", stats.cell.workers)
-            }
-            _ => format!("its {} worker(s)", stats.cell.workers),
+        // The median's excess, with the digits that show it: rounded by its
+        // interval, `1.0 [0.4, 1.6]` beside "efficiency above 100.5%"
+        // contradicted the flag (the table's `100 [40, 160]%` too).
+        let limit = limit as f64;
+        let median = precision::shown_above(s.value, limit * (1.0 + MEDIAN_EXCESS));
+        let how = match (above.whole_interval(), above.bound()) {
+            (true, _) => "even at the interval's low end".to_owned(),
+            (false, "p") => format!(
+                "at the median ({median}: efficiency {}% > 100.5%)",
+                precision::shown_above(100.0 * s.value / limit, 100.0 * (1.0 + MEDIAN_EXCESS)),
+            ),
+            (false, _) => format!(
+                "at the median ({median}: {}% above them, more than 0.5%)",
+                precision::shown_above(100.0 * (s.value / limit - 1.0), 100.0 * MEDIAN_EXCESS),
+            ),
         };
         warnings.push(format!(
             "{}: speedup {} exceeds {bound} {how}: suspect, not a result \
              (something slowed the sequential baseline: another process, or threads of a backend measured \
              before it still running)",
             stats.cell,
-            stats::precision::interval(s.value, s.ci_low, s.ci_high),
+            precision::interval(s.value, s.ci_low, s.ci_high),
         ));
     }
     let worker_counts = experiment.workers.as_slice();
@@ -587,6 +599,34 @@ mod tests {
         )
     }
 
+    /// The referee's PerWorker Spin run warned "pool ×1: speedup 1.0 [0.4,
+    /// 1.6] exceeds its 1 worker(s) at the median (efficiency above 100.5%)"
+    /// beside a table's `100 [40, 160]%`: rounded by its interval, the
+    /// median showed no excess. The flag now quotes the median with the
+    /// digits that show it; the estimate keeps its interval's rounding.
+    #[test]
+    fn a_median_flag_shows_the_excess_its_rounded_estimate_hides() {
+        let experiment = testing::experiment(
+            "(experiments: [(name: \"t\", workload: Spin(duration_us: 20), inputs: Count(10), \
+             workers: [1], repetitions: 8, backends: [Sequential, Pool])])",
+        );
+        let t1 = [0.4, 0.6, 0.8, 0.985, 0.987, 1.3, 1.8, 2.5];
+        let samples =
+            testing::samples(&experiment, 8, |cell, r| if cell.backend.is_parallel() { t1[r as usize] } else { 1.0 });
+        let analysis = analyze(&experiment, &samples, 2);
+        let speedup = analysis.cells[1].speedup.unwrap();
+        assert_eq!(analysis.cells[1].speedup_above_workers(), Some(AboveWorkers::Median), "{speedup:?}");
+        let warning = analysis.warnings.iter().find(|w| w.starts_with("pool ×1 chunk auto: speedup ")).unwrap();
+        let rounded = stats::precision::interval(speedup.value, speedup.ci_low, speedup.ci_high);
+        assert!(rounded.starts_with("1.0 ["), "{rounded}: the case where rounding hides the excess");
+        assert!(
+            warning.contains(&format!(
+                "speedup {rounded} exceeds its 1 worker(s) at the median (1.014: efficiency 101.4% > 100.5%)"
+            )),
+            "{warning}"
+        );
+    }
+
     #[test]
     fn speedup_efficiency_and_overhead_follow_the_samples() {
         let experiment = experiment();
@@ -720,7 +760,7 @@ mod tests {
         assert!(
             analysis.warnings.iter().any(|w| w.starts_with("pool ×2 chunk auto: speedup ")
                 && w.contains(
-                    "exceeds its 2 worker(s) at the median (efficiency above 100.5%): suspect, not a result"
+                    "exceeds its 2 worker(s) at the median (2.4: efficiency 120% > 100.5%): suspect, not a result"
                 )),
             "{:?}",
             analysis.warnings

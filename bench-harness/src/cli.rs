@@ -412,11 +412,11 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
                 ))
                 .into());
             }
-            RunOptions { out_dir: dir.clone(), resume: true }
+            RunOptions { out_dir: dir.clone(), resume: true, config: Some(cli.config.clone()) }
         }
         None => {
             crate::run::check_nothing_lost(&experiments, &cli.out, &cli.config, cli.yes)?;
-            RunOptions { out_dir: cli.out.clone(), resume: false }
+            RunOptions { out_dir: cli.out.clone(), resume: false, config: Some(cli.config.clone()) }
         }
     };
     let mut machine = Machine::detect();

@@ -42,6 +42,10 @@ pub struct RunOptions {
     /// Continue the run in `out_dir`: skip complete experiments, keep the
     /// samples of an interrupted one and measure only what is missing.
     pub resume: bool,
+    /// The experiment file, as given: recorded in each experiment's
+    /// [`STARTED_FILE`], so that advice on finishing a stopped run can name
+    /// the file that defines the experiment as that run measured it.
+    pub config: Option<PathBuf>,
 }
 
 /// What an earlier run left in an experiment's report directory.
@@ -114,12 +118,60 @@ fn samples_header_is_ours(path: &Path) -> bool {
 struct Started {
     experiment: Experiment,
     machine: Machine,
+    /// The experiment file the run was started with, as given (absent in
+    /// the records of older harnesses).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    config: Option<PathBuf>,
+}
+
+/// What the run in an experiment's directory measured, as its records say.
+struct Recorded {
+    experiment: Experiment,
+    /// The experiment file it was started with, where recorded.
+    config: Option<PathBuf>,
+    /// The record: `started.json`, or for a run without one (an older
+    /// harness's) its `results.json`.
+    record: PathBuf,
+}
+
+impl Recorded {
+    /// The record of the run in `dir`, if there is a readable one.
+    fn read(dir: &Path) -> Option<Recorded> {
+        let record = dir.join(STARTED_FILE);
+        if let Some(started) =
+            std::fs::read_to_string(&record).ok().and_then(|t| serde_json::from_str::<Started>(&t).ok())
+        {
+            return Some(Recorded { experiment: started.experiment, config: started.config, record });
+        }
+        let record = dir.join(json::FILE_NAME);
+        let report = json::read_results_json(&record).ok()?;
+        Some(Recorded { experiment: report.experiment, config: None, record })
+    }
+
+    /// The experiment file that defines the experiment as this run
+    /// measured it: the one recorded, or, where none was, what it must hold.
+    fn definition(&self) -> String {
+        match &self.config {
+            Some(config) => format!("{} (recorded in {})", config.display(), self.record.display()),
+            None => format!(
+                "an experiment file that defines {:?} as {} records it",
+                self.experiment.name.as_str(),
+                self.record.display()
+            ),
+        }
+    }
 }
 
 /// Records in `dir` that `experiment` is being measured by `machine`'s
-/// build (see [`STARTED_FILE`]).
-pub fn record_start(experiment: &Experiment, machine: &Machine, dir: &Path) -> anyhow::Result<()> {
-    let started = Started { experiment: experiment.clone(), machine: machine.clone() };
+/// build (see [`STARTED_FILE`]), started with the experiment file `config`.
+pub fn record_start(
+    experiment: &Experiment,
+    machine: &Machine,
+    config: Option<&Path>,
+    dir: &Path,
+) -> anyhow::Result<()> {
+    let started =
+        Started { experiment: experiment.clone(), machine: machine.clone(), config: config.map(Path::to_path_buf) };
     crate::report::replace_file(&dir.join(STARTED_FILE), |file| {
         serde_json::to_writer_pretty(file, &started)?;
         Ok(())
@@ -151,9 +203,13 @@ fn build_or_machine_changed(then: &Machine, now: &Machine) -> Vec<String> {
 /// two builds), or its samples do not fit this one.
 pub fn previous(experiment: &Experiment, machine: &Machine, dir: &Path) -> anyhow::Result<Previous> {
     let differently_defined = || {
+        let file = Recorded::read(dir).map_or_else(
+            || "the same experiment file".to_owned(),
+            |run| format!("the file that started it, {}", run.definition()),
+        );
         format!(
-            "{} holds a run of a differently defined experiment {:?}; --resume needs the same experiment file \
-             (or use a fresh --out directory)",
+            "{} holds a run of a differently defined experiment {:?}; --resume needs {file}; \
+             or use a fresh --out directory",
             dir.display(),
             experiment.name.as_str()
         )
@@ -243,12 +299,20 @@ pub fn check_nothing_lost(
         // Rows after the header; a last row cut short counts too: it was measured.
         let rows = std::fs::read_to_string(&csv)
             .map_or(0, |text| text.lines().skip(1).filter(|line| !line.trim().is_empty()).count());
+        // An interrupted run's samples are refused first, whatever report
+        // is kept aside: --yes never lets a fresh run delete them, so the
+        // kept report's "pass --yes to replace it" sent a user to a second
+        // refusal.
+        if rows > 0 && !completed(&dir) {
+            return Err(interrupted_run(experiment, &dir, &kept, out_dir, config));
+        }
         // Checked whatever samples.csv holds: a complete report is its
         // results.json (which holds the samples); with samples.csv deleted
         // or emptied, another experiment's report was replaced unasked.
         // The report kept aside by a rerun that never completed is the one
         // this run replaces once it completes, as much as one in `dir`.
-        if let Some(complete) = [&dir, &kept].into_iter().find(|d| completed(d)) {
+        let complete = [&dir, &kept].into_iter().find(|d| completed(d));
+        if let Some(complete) = complete {
             // A rerun of the same experiment replaces its report (what
             // `reports/latest` is for); another experiment's is not ours to
             // delete unasked. A report this build cannot read counts as
@@ -264,34 +328,62 @@ pub fn check_nothing_lost(
                 complete.display(),
                 experiment.name.as_str()
             );
-            if *complete == dir {
-                continue;
-            }
         }
-        if rows == 0 {
-            continue;
-        }
-        // Samples without a complete report may be a live run's, still
-        // measuring: it is not interrupted, and resuming it is no way on.
-        if let Some(holder) = OutputLock::holder(out_dir) {
-            return Err(OutputLock::busy(out_dir, &holder));
-        }
-        let kept = if completed(&kept) {
-            format!("; the previous complete report is kept in {}/ until it completes", kept.display())
-        } else {
-            String::new()
-        };
-        anyhow::bail!(
-            "{} holds {} of an interrupted run of {:?}, which a fresh run would delete; \
-             finish it with `bench-harness {} --resume {}`, or give another --out (nothing was changed){kept}",
-            dir.display(),
-            sweep::output::counted(rows, "sample"),
-            experiment.name.as_str(),
-            config.display(),
-            out_dir.display()
-        );
     }
     Ok(())
+}
+
+/// The refusal of a fresh run into `dir`, which holds the samples of an
+/// interrupted (or killed) run of `experiment`, with the way on that works:
+/// `--resume` with the file that defines the experiment as that run
+/// measured it, which is not `config` when the run was started from
+/// another definition (a rerun with --yes of a changed file): the advice
+/// `bench-harness CONFIG --resume DIR` was then refused in turn.
+fn interrupted_run(experiment: &Experiment, dir: &Path, kept: &Path, out_dir: &Path, config: &Path) -> anyhow::Error {
+    // Samples without a complete report may be a live run's, still
+    // measuring: it is not interrupted, and resuming it is no way on.
+    if let Some(holder) = OutputLock::holder(out_dir) {
+        return OutputLock::busy(out_dir, &holder);
+    }
+    let rows = std::fs::read_to_string(dir.join(crate::report::csv::FILE_NAME))
+        .map_or(0, |text| text.lines().skip(1).filter(|line| !line.trim().is_empty()).count());
+    let kept = if completed(kept) {
+        format!("; the previous complete report is kept in {}/ until it completes", kept.display())
+    } else {
+        String::new()
+    };
+    let recorded = Recorded::read(dir);
+    let file = match &recorded {
+        // Started from another definition of the experiment than `config`
+        // holds: only the file that defines it as the run did finishes it.
+        Some(started) if started.experiment != *experiment => match &started.config {
+            Some(file) => format!(
+                "it measures another definition of {:?} than {}'s, started from {}: finish it with \
+                 `bench-harness {} --resume {}`",
+                experiment.name.as_str(),
+                config.display(),
+                started.definition(),
+                file.display(),
+                out_dir.display()
+            ),
+            None => format!(
+                "it measures another definition of {:?} than {}'s: finish it with `bench-harness CONFIG --resume \
+                 {}`, CONFIG being {}",
+                experiment.name.as_str(),
+                config.display(),
+                out_dir.display(),
+                started.definition()
+            ),
+        },
+        _ => format!("finish it with `bench-harness {} --resume {}`", config.display(), out_dir.display()),
+    };
+    anyhow::anyhow!(
+        "{} holds {} of an interrupted run of {:?}, which a fresh run would delete; {file}, or give another \
+         --out (nothing was changed){kept}",
+        dir.display(),
+        sweep::output::counted(rows, "sample"),
+        experiment.name.as_str(),
+    )
 }
 
 /// Where a fresh run keeps the complete report it replaces, under its
@@ -669,8 +761,8 @@ pub fn run_all(
         let kept = kept_report(&options.out_dir, experiment.name.as_str());
         // A fresh run replaces an older report, which no longer matches the
         // samples being logged, with its charts, tables and pgfplots data: a
-        // new report need not draw all of them (one worker count draws no
-        // speedup chart, one chunk size no overhead chart), and those left
+        // new report need not draw all of them (one chunk size, or one
+        // worker count, draws no overhead chart), and those left
         // behind described the old experiment beside the new results.json.
         // A complete one is measured data: it is kept aside until the new
         // run completes. Anything else holds no sample (see
@@ -693,7 +785,7 @@ pub fn run_all(
         let mut log = if options.resume { SampleLog::append(&csv) } else { SampleLog::create(&csv) }
             .with_context(|| format!("opening {}", csv.display()))?;
         if !options.resume || !dir.join(STARTED_FILE).exists() {
-            record_start(experiment, machine, &dir)?;
+            record_start(experiment, machine, options.config.as_deref(), &dir)?;
         }
         let report = run_experiment(experiment, registry, machine, done, Some(&mut log), stop, progress)?;
         progress.set_message(format!("{}: drawing charts", experiment.name));
@@ -832,7 +924,7 @@ mod tests {
         let machine = Machine::detect();
         let dir = tempfile::tempdir().unwrap();
         // What a run killed after its first sample leaves: the start record and one row.
-        record_start(&experiment, &machine, dir.path()).unwrap();
+        record_start(&experiment, &machine, None, dir.path()).unwrap();
         let mut log = SampleLog::create(&dir.path().join(crate::report::csv::FILE_NAME)).unwrap();
         let cell = crate::measure::cells(&experiment)[0];
         log.push(&Sample { experiment: "k".into(), cell, repetition: 0, seconds: 0.003 }).unwrap();

@@ -19,25 +19,31 @@ const SMALL: &str = r#"(experiments: [(name: "small", workload: Square, inputs: 
     repetitions: 3, warmup: 0, backends: [Sequential, Pool])])"#;
 
 /// `bench-harness A.ron --out out`, then `B.ron --out out`, both with an
-/// experiment "small": B has one worker count, so it draws no speedup,
-/// efficiency or wall-time chart. A's charts used to stay beside B's
-/// results.json and summary: a reader opening out/small/speedup.png saw the
-/// old experiment (Square, workers 1 and 2) as if it were the new one.
+/// experiment "small": B has one worker count, so it draws no overhead
+/// chart (that needs 1 < p). A's charts used to stay beside B's
+/// results.json and summary where B drew none: a reader opening
+/// out/small/speedup.png saw the old experiment (Square, workers 1 and 2)
+/// as if it were the new one. Every chart there now is one B drew.
 #[test]
 fn a_fresh_run_leaves_no_chart_of_the_report_it_replaced() {
-    let dir = with_config(SMALL);
+    let chunks = SMALL.replace("workers: [1, 2],", "workers: [1, 2], chunk_sizes: [Fixed(1), Fixed(4)],");
+    let dir = with_config(&chunks);
     let output = harness(&["experiments.ron", "--out", "out"], dir.path());
     assert!(output.status.success(), "{}", stderr(&output));
     let report = dir.path().join("out/small");
-    assert!(report.join("speedup.svg").is_file(), "the first run draws its charts");
-    let one_worker = SMALL.replace("workers: [1, 2]", "workers: [1]").replace("Square", "Spin(duration_us: 5)");
+    // Needs 2 cores: the overhead is defined for 1 < p ≤ cores.
+    assert!(report.join("overhead.svg").is_file(), "the first run draws its charts");
+    let one_worker = chunks.replace("workers: [1, 2]", "workers: [1]").replace("Square", "Spin(duration_us: 5)");
     std::fs::write(dir.path().join("other.ron"), one_worker).unwrap();
+    let replaced_at = std::time::SystemTime::now();
     // Another definition of "small": replaced only when asked to.
     let output = harness(&["other.ron", "--out", "out", "--yes"], dir.path());
     assert!(output.status.success(), "{}", stderr(&output));
+    let written_before = |entry: &std::fs::DirEntry| entry.metadata().and_then(|m| m.modified()).unwrap() < replaced_at;
     let stale: Vec<String> = std::fs::read_dir(&report)
         .unwrap()
         .filter_map(Result::ok)
+        .filter(written_before)
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|name| ["speedup.", "efficiency.", "backends.", "overhead."].iter().any(|f| name.starts_with(f)))
         .collect();

@@ -71,6 +71,24 @@ fn the_default_config_is_configs_quick_ron() {
     assert!(stderr(&output).contains("configs/quick.ron"), "{}", stderr(&output));
 }
 
+/// `spin-2` and `spin_2` both wrote `\\bhSpinTwoSequentialTime` & co. with
+/// `\\renewcommand`: a paper inputting both summaries silently quoted the
+/// second's numbers under the first's names. The run measured both (rc 0).
+#[test]
+fn experiments_whose_latex_macros_would_collide_are_refused_before_anything_runs() {
+    let text =
+        TWO_EXPERIMENTS.replace("name: \"first\"", "name: \"spin-2\"").replace("name: \"second\"", "name: \"spin_2\"");
+    let dir = with_config(&text);
+    let output = harness(&["experiments.ron", "--out", "out"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "bad input: {}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("experiments \"spin-2\" and \"spin_2\" share the LaTeX macro prefix \\bhSpinTwo"),
+        "{message}"
+    );
+    assert!(!dir.path().join("out").exists(), "refused before anything was created");
+}
+
 #[test]
 fn bad_ron_is_reported_with_line_and_column() {
     let dir = with_config(&TWO_EXPERIMENTS.replace("inputs: Count(4),", "inputs: Count(4), speed: 3,"));

@@ -252,6 +252,34 @@ fn duplicate_names_and_bad_workload_values_name_the_experiment() {
     }
 }
 
+/// Names that differ only in what a LaTeX macro name cannot hold (`-`,
+/// `_`, `.`, a capital) map to one macro prefix: refused, naming both.
+#[test]
+fn names_that_share_a_latex_macro_prefix_are_refused_naming_both() {
+    let block = |name: &str| {
+        format!(
+            r#"(name: "{name}", workload: Square, inputs: Count(1), workers: [1],
+                repetitions: 1, backends: [Sequential])"#
+        )
+    };
+    for (first, second, prefix) in
+        [("spin-2", "spin_2", "bhSpinTwo"), ("spin-2", "spin.2", "bhSpinTwo"), ("spin", "Spin", "bhSpin")]
+    {
+        let text = format!("(experiments: [{}, {}, {}])", block("other"), block(first), block(second));
+        match parse(&text) {
+            Err(error @ ConfigError::Invalid { .. }) => {
+                let text = error.to_string();
+                let expected =
+                    format!("bad.ron: experiments {first:?} and {second:?} share the LaTeX macro prefix \\{prefix} ");
+                assert!(text.starts_with(&expected), "{text}");
+            }
+            other => panic!("{first} and {second}: expected a consistency error, got {other:?}"),
+        }
+    }
+    let distinct = format!("(experiments: [{}, {}])", block("spin-2"), block("spin-3"));
+    assert!(parse(&distinct).is_ok());
+}
+
 #[test]
 fn a_missing_file_names_the_path() {
     let error = Plan::load(Path::new("/nonexistent/experiments.ron")).unwrap_err();

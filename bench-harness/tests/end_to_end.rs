@@ -161,3 +161,48 @@ fn an_experiment_stopped_before_its_first_run_still_gets_its_report() {
     assert!(summary.contains("> **Interrupted:** 0 of 44 planned repetitions"), "{summary}");
     assert_eq!(read_results_json(&out.join("results.json")).unwrap(), report);
 }
+
+/// `workers: [2]` (or `[1]`, `[1024]`) wrote no speedup, efficiency or
+/// backends chart, and said nothing, while the summary pointed at "the
+/// dashed granularity bound on the speedup chart". A single worker count is
+/// drawn too: the charts exist, decode, and the summary links them.
+#[test]
+fn a_single_worker_count_gets_its_speedup_efficiency_and_backends_charts() {
+    for workers in [1, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("one.ron");
+        let text = format!(
+            "(experiments: [(name: \"one\", workload: Square, inputs: Count(3), workers: [{workers}], \
+             repetitions: 2, warmup: 0, backends: [Sequential, Pool, Rayon])])"
+        );
+        std::fs::write(&config, text).unwrap();
+        let plan = Plan::load(&config).unwrap();
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let machine = Machine::detect();
+        let report = run_experiment(
+            &plan.experiments[0],
+            &Registry::new(),
+            &machine,
+            Vec::new(),
+            None,
+            &stop,
+            &ProgressBar::hidden(),
+        )
+        .unwrap();
+        let out = dir.path().join("reports/one");
+        write_report(&report, &out).unwrap();
+        let summary = std::fs::read_to_string(out.join("summary.md")).unwrap();
+        for chart in ["speedup", "efficiency", "backends"] {
+            let png = out.join(format!("{chart}.png"));
+            assert!(png.is_file(), "workers [{workers}]: no {chart}.png");
+            let (_, _, colours) = decode(&png);
+            assert!(colours > 20, "{}: only {colours} colours", png.display());
+            assert!(summary.contains(&format!("![{chart}]({chart}.png)")), "workers [{workers}]:\n{summary}");
+        }
+        // 3 inputs on 2 workers cap the speedup at 1.5: the summary points at
+        // the bound on the speedup chart, which now exists.
+        if workers == 2 {
+            assert!(summary.contains("speedup chart"), "{summary}");
+        }
+    }
+}

@@ -268,20 +268,18 @@ fn report_on_a_run_resumed_and_stopped_again_says_to_finish_it() {
 const SLOW: &str = r#"(experiments: [(name: "slow", workload: Sleep(duration_us: 15000), inputs: Count(4),
     workers: [1, 2], repetitions: 20, warmup: 0, backends: [Sequential, Pool])])"#;
 
-/// Runs [`SLOW`] complete into `dir/out`, reruns it, and stops the rerun
-/// with `stop` (a `kill` signal) once it has logged samples of its own.
-/// Returns the first run's `results.json` and the rerun's output.
+/// Runs [`SLOW`] complete into `dir/out`, reruns it (with the arguments
+/// `rerun`), and stops the rerun with `stop` (a `kill` signal) once it has
+/// logged samples of its own. Returns the first run's `results.json` and
+/// the rerun's output.
 #[cfg(unix)]
-fn rerun_stopped(dir: &Path, stop: &str) -> (Vec<u8>, Output) {
+fn rerun_stopped(dir: &Path, stop: &str, rerun: &[&str]) -> (Vec<u8>, Output) {
     let output = harness(&["experiments.ron", "--out", "out"], dir);
     assert!(output.status.success(), "{}", stderr(&output));
     let report = dir.join("out/slow");
     let results = std::fs::read(report.join("results.json")).unwrap();
     let old_samples = std::fs::read_to_string(report.join("samples.csv")).unwrap();
-    let child = harness_command(&["experiments.ron", "--out", "out"], dir)
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = harness_command(rerun, dir).stderr(std::process::Stdio::piped()).spawn().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     // The first run's samples.csv stays until the rerun starts its own.
     let new_rows = || {
@@ -315,7 +313,7 @@ fn complete(dir: &Path) -> bool {
 #[test]
 fn a_rerun_stopped_by_ctrl_c_keeps_the_complete_report_it_replaces_until_resumed() {
     let dir = with_config(SLOW);
-    let (results, output) = rerun_stopped(dir.path(), "-INT");
+    let (results, output) = rerun_stopped(dir.path(), "-INT", &["experiments.ron", "--out", "out"]);
     let message = stderr(&output);
     assert_eq!(output.status.code(), Some(130), "{message}");
     assert!(message.contains("the previous complete report is kept in out/.previous/slow/"), "{message}");
@@ -342,13 +340,51 @@ fn a_rerun_stopped_by_ctrl_c_keeps_the_complete_report_it_replaces_until_resumed
     assert!(!dir.path().join("out/.previous").exists(), "the resumed run completed: the old report is replaced");
 }
 
+/// The referee's sequence: `sl.ron --out p1`, then `sl2.ron --out p1 --yes`
+/// (the experiment redefined) stopped by Ctrl-C. `sl2.ron --out p1` then
+/// said "pass --yes to replace it" (of the report kept aside), and --yes
+/// was refused for the interrupted samples; `sl.ron --out p1` said "finish
+/// it with `bench-harness sl.ron --resume p1`", refused as a run of a
+/// differently defined experiment. Each refusal now names the way on that
+/// works: `--resume` with the file that started the run.
+#[cfg(unix)]
+#[test]
+fn a_stopped_rerun_of_another_definition_is_finished_as_the_refusals_say() {
+    let dir = with_config(SLOW);
+    std::fs::write(dir.path().join("sl2.ron"), SLOW.replace("repetitions: 20", "repetitions: 21")).unwrap();
+    let (results, output) = rerun_stopped(dir.path(), "-INT", &["sl2.ron", "--out", "out", "--yes"]);
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    for args in
+        [&["sl2.ron", "--out", "out"][..], &["sl2.ron", "--out", "out", "--yes"], &["experiments.ron", "--out", "out"]]
+    {
+        let output = harness(args, dir.path());
+        let message = stderr(&output);
+        assert!(!output.status.success(), "{args:?}: {message}");
+        assert!(message.contains("of an interrupted run of \"slow\""), "{args:?}: {message}");
+        assert!(message.contains("finish it with `bench-harness sl2.ron --resume out`"), "{args:?}: {message}");
+        assert!(!message.contains("--yes"), "{args:?}: --yes is refused in turn: {message}");
+        assert_eq!(std::fs::read(dir.path().join("out/.previous/slow/results.json")).unwrap(), results);
+    }
+    let output = harness(&["experiments.ron", "--out", "out"], dir.path());
+    assert!(
+        stderr(&output).contains("started from sl2.ron (recorded in out/slow/started.json)"),
+        "{}",
+        stderr(&output)
+    );
+    // Following the advice finishes the run.
+    let output = harness(&["sl2.ron", "--resume", "out"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(complete(dir.path()));
+    assert!(!dir.path().join("out/.previous").exists());
+}
+
 /// The same for a rerun killed outright: no message, but the old report
 /// is where the refusal of the next fresh run says, until `--resume`.
 #[cfg(unix)]
 #[test]
 fn a_rerun_killed_keeps_the_complete_report_it_replaces_until_resumed() {
     let dir = with_config(SLOW);
-    let (results, output) = rerun_stopped(dir.path(), "-KILL");
+    let (results, output) = rerun_stopped(dir.path(), "-KILL", &["experiments.ron", "--out", "out"]);
     assert!(!output.status.success());
     assert_eq!(std::fs::read(dir.path().join("out/.previous/slow/results.json")).unwrap(), results);
     let output = harness(&["experiments.ron", "--out", "out"], dir.path());

@@ -308,3 +308,43 @@ fn report_never_draws_over_another_runs_report() {
     redraw(std::slice::from_ref(&a), &options(&root.path().join("fresh"))).unwrap();
     redraw(&[a], &options(&root.path().join("fresh"))).unwrap();
 }
+
+/// README said the Mandelbrot examples were "measured with the final code"
+/// and that `reports/example/` "is `configs/quick.ron` run", while every
+/// report there records an older revision (132302b, dba7ece). It now names
+/// the revision each report records, and says they redraw from their
+/// saved samples; both are checked against the reports themselves.
+#[test]
+fn the_readme_names_the_revision_each_example_report_records_and_they_redraw() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    assert!(!readme.contains("final code"), "the examples are measurements of older revisions");
+    let examples = root.join("../reports/example");
+    let mut checked = Vec::new();
+    for entry in std::fs::read_dir(&examples).unwrap() {
+        let results = entry.unwrap().path().join("results.json");
+        if !results.is_file() {
+            continue;
+        }
+        let report = bench_harness::report::json::read_results_json(&results).unwrap();
+        let name = report.experiment.name.to_string();
+        let revision = report.machine.git_revision.trim_end_matches("-dirty").to_owned();
+        // The first commit named after the report's name is its revision.
+        let named = readme.find(&format!("`{name}`")).map(|at| &readme[at..]);
+        let commit = named.and_then(|rest| Some(&rest[rest.find("commit ")? + "commit ".len()..]));
+        assert!(
+            commit.is_some_and(|c| c.starts_with(&revision)),
+            "{name} records {revision}; README: {:?}",
+            commit.map(|c| c.chars().take(20).collect::<String>())
+        );
+        checked.push(name);
+    }
+    assert!(checked.len() >= 6, "{checked:?}");
+    let out = tempfile::tempdir().unwrap();
+    let options =
+        RedrawOptions { out: Some(out.path().to_owned()), formats: vec![Format::Svg], canvas: Canvas::default() };
+    redraw(&[examples], &options).unwrap();
+    for name in &checked {
+        assert!(out.path().join(name).join("summary.md").is_file(), "{name} not redrawn");
+    }
+}

@@ -328,7 +328,7 @@ pub fn draw_backends(path: &Path, chart: &BackendChart, canvas: &Canvas) -> Resu
         ci_high: point.ci_high * per_second,
     });
 
-    let (x_low, x_high) = with_cores(x_range, chart.max_cores);
+    let (x_low, x_high) = worker_range(x_range, chart.max_cores);
     let fastest_at_fewest = series
         .iter()
         .flat_map(|series| &series.points)
@@ -350,10 +350,13 @@ pub fn draw_backends(path: &Path, chart: &BackendChart, canvas: &Canvas) -> Resu
         kind: LineKind::Ideal,
         color: IDEAL_GRAY,
     });
-    // A series of one point (the sequential baseline) is also drawn as a
-    // thin level across the chart, in its colour: every backend's time can
-    // be read against it, and it stays visible where markers overlap it.
-    for single in series.iter().filter(|series| series.points.len() == 1) {
+    // A series of one point at the fewest workers (the sequential baseline)
+    // is also drawn as a thin level across the chart, in its colour: every
+    // backend's time can be read against it, and it stays visible where
+    // markers overlap it. One point at more workers (`workers: [2]`) is no
+    // baseline: a level would claim its time at every other worker count.
+    let baselines = series.iter().filter(|series| series.points.len() == 1 && series.points[0].x == x_range.0);
+    for single in baselines {
         let level = single.points[0].y;
         layers.push(Layer::Line {
             label: String::new(),
@@ -377,6 +380,10 @@ pub fn draw_backends(path: &Path, chart: &BackendChart, canvas: &Canvas) -> Resu
     )
 }
 
+/// How far (a factor on the log₂ worker axis: a quarter doubling) the
+/// level drawn for a one-point curve reaches to either side of its point.
+const LONE_POINT_REACH: f64 = 1.189_207_115_002_721; // 2^(1/4)
+
 /// How error bars are to be read; printed under every chart.
 const CI_NOTE: &str = "Error bars: 95% confidence intervals.";
 
@@ -399,15 +406,23 @@ fn draw_scaling(
     let Some((x_range, y_range)) = data_bounds(series, &[], false) else {
         bail!("chart '{}': no points to draw", chart.title);
     };
-    let (x_low, x_high) = with_cores(x_range, chart.max_cores);
+    let (x_low, x_high) = worker_range(x_range, chart.max_cores);
     // Fits are cut to the plotted worker range, so a model never claims
     // more than the data supports.
     let fits: Vec<Curve> = fits
         .iter()
-        .map(|curve| Curve {
-            label: curve.label.clone(),
-            points: curve.points.iter().copied().filter(|&(p, _)| p >= x_low && p <= x_high).collect(),
-            color: curve.color,
+        .map(|curve| {
+            let mut points: Vec<(f64, f64)> =
+                curve.points.iter().copied().filter(|&(p, _)| p >= x_low && p <= x_high).collect();
+            // A curve of one point (the granularity bound of a single worker
+            // count) is a short level around it, as `draw_backends` draws a
+            // lone point's: a dashed line through one point shows nothing,
+            // and joining it to anything else would claim values between
+            // worker counts where the bound is not defined.
+            if let [(p, level)] = points[..] {
+                points = vec![(p / LONE_POINT_REACH, level), (p * LONE_POINT_REACH, level)];
+            }
+            Curve { label: curve.label.clone(), points, color: curve.color }
         })
         .collect();
     let fit_top = fits.iter().flat_map(|curve| &curve.points).map(|point| point.1).fold(f64::NEG_INFINITY, f64::max);
@@ -551,6 +566,18 @@ fn min_max(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     values.fold(None, |range, value| {
         Some(range.map_or((value, value), |(low, high): (f64, f64)| (low.min(value), high.max(value))))
     })
+}
+
+/// The worker axis of a chart whose data span `range`: widened to the
+/// core count (so its marker shows), down to p = 1 when the data sit at one
+/// worker count (`workers: [2]`), and to at least one doubling. A lone
+/// worker count used to leave an axis a quarter octave wide, with no ideal
+/// line (it needs two points) to read the point against; at p = 1 every
+/// speedup is 1, so the ideal and the granularity bound start there.
+fn worker_range(range: (f64, f64), cores: Option<usize>) -> (f64, f64) {
+    let (low, high) = with_cores(range, cores);
+    let low = if range.0 == range.1 { low.min(1.0) } else { low };
+    (low, high.max(2.0 * low))
 }
 
 /// Widens a worker range to include the core count, so its marker shows.
@@ -892,6 +919,32 @@ mod tests {
                 assert!(white_data < layout.data.len() / 4, "{name}: {white_data} data positions are blank");
             }
         }
+    }
+
+    /// One worker count drew an axis a quarter doubling wide around it:
+    /// no ideal line (it needs two points) and no dashed bound to read the
+    /// point against. Several worker counts keep the range they had.
+    #[test]
+    fn a_lone_worker_count_gets_an_axis_from_one_worker() {
+        assert_eq!(worker_range((2.0, 2.0), Some(2)), (1.0, 2.0));
+        assert_eq!(worker_range((1024.0, 1024.0), Some(2)), (1.0, 1024.0));
+        assert_eq!(worker_range((1.0, 1.0), Some(2)), (1.0, 2.0));
+        assert_eq!(worker_range((1.0, 1.0), Some(1)), (1.0, 2.0), "one core: still a doubling wide");
+        assert_eq!(worker_range((2.0, 8.0), Some(4)), (2.0, 8.0));
+        assert_eq!(worker_range((1.0, 4.0), Some(16)), (1.0, 16.0));
+        let point = MeasuredPoint { x: 2.0, y: 0.8, ci_low: 0.7, ci_high: 0.9 };
+        let series = [MeasuredSeries { label: "pool".to_string(), points: vec![point], style: Style::nth(1) }];
+        let ideal = ideal_speedup(&series, worker_range((2.0, 2.0), Some(2)), 2.0);
+        assert_eq!(ideal, [(1.0, 1.0), (2.0, 2.0)]);
+        let (_guard, dir) = output_dir();
+        let chart = SpeedupChart {
+            series: series.to_vec(),
+            fits: vec![Curve { label: "granularity bound".to_string(), points: vec![(2.0, 1.5)], color: 9 }],
+            max_cores: Some(2),
+            ..speedup_chart()
+        };
+        draw_speedup(&dir.join("lone.png"), &chart, &Canvas::default()).unwrap();
+        draw_efficiency(&dir.join("lone-efficiency.png"), &chart, &Canvas::default()).unwrap();
     }
 
     #[test]

@@ -1,8 +1,8 @@
 //! Which charts an experiment gets, and their data, built from an
 //! [`ExperimentReport`] as the plain structs of [`crate::report::charts`].
 //!
-//! - `speedup.png`, `efficiency.png` and `backends.png` need at least two
-//!   worker counts;
+//! - `speedup.png`, `efficiency.png` and `backends.png` need a measured
+//!   point (a single worker count is drawn too, on an axis from p = 1);
 //! - `overhead.png` needs at least two fixed chunk sizes on a backend that
 //!   takes one (automatic chunking has no position on a chunk-size axis, so
 //!   its overhead is stated in the caption instead).
@@ -106,7 +106,7 @@ pub fn figures(report: &ExperimentReport) -> Vec<Figure> {
     let mut figures = Vec::new();
     // A chart needs points: an interrupted run may have none yet.
     let has_points = |series: &[MeasuredSeries]| series.iter().any(|s| !s.points.is_empty());
-    if experiment.workers.as_slice().len() >= 2 {
+    {
         let speedup = speedup_chart(report, &caption);
         if has_points(&speedup.series) {
             figures.push(Figure::Speedup(speedup.clone()));
@@ -718,11 +718,17 @@ mod tests {
         assert_eq!(names(&figures(&empty)), ["backends.png"]);
     }
 
+    /// A single worker count got no chart at all, silently, while README
+    /// promised speedup, efficiency and backends charts for every
+    /// experiment. One chunk size still has no overhead chart.
     #[test]
-    fn a_single_worker_count_and_chunk_size_gets_no_chart() {
+    fn a_single_worker_count_gets_its_worker_charts() {
         let text = "(experiments: [(name: \"t\", workload: Square, inputs: Count(10), workers: [2], \
                     repetitions: 5, backends: [Sequential, Pool])])";
-        assert!(figures(&report(experiment(text), 2, |_| 1.0)).is_empty());
+        let figures = figures(&report(experiment(text), 2, |_| 1.0));
+        assert_eq!(names(&figures), ["speedup.png", "efficiency.png", "backends.png"]);
+        let Figure::Speedup(speedup) = &figures[0] else { panic!("speedup first") };
+        assert_eq!(speedup.series[0].points.len(), 1);
     }
 
     #[test]

@@ -17,9 +17,9 @@ use super::charts::MeasuredSeries;
 use super::figures::{figures, Figure};
 use super::{ExperimentReport, Exporter};
 use crate::analysis::{representative_chunk, AboveWorkers, CellStats};
-use crate::config::BackendKind;
+use crate::config::{macro_part, BackendKind};
 use crate::stats::precision::{
-    interval, percent_interval, plus_minus_rounded, rounded, seconds_interval, seconds_rounded,
+    column_time_unit, interval, percent_interval, plus_minus_rounded, rounded, seconds_interval_in, seconds_rounded,
 };
 use crate::stats::Parameter;
 
@@ -69,27 +69,6 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-/// A macro-name part from `text`: letters kept (first of each word
-/// capitalised), digits spelled out, everything else dropped: LaTeX macro
-/// names are letters only. `"spin-speedup"` → `SpinSpeedup`, `"p2"` → `PTwo`.
-pub fn macro_part(text: &str) -> String {
-    const DIGITS: [&str; 10] = ["Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine"];
-    let mut out = String::new();
-    let mut capital = true;
-    for c in text.chars() {
-        if c.is_ascii_alphabetic() {
-            out.push(if capital { c.to_ascii_uppercase() } else { c });
-            capital = false;
-        } else if let Some(digit) = c.to_digit(10) {
-            out.push_str(DIGITS[digit as usize]);
-            capital = true;
-        } else {
-            capital = true;
-        }
-    }
-    out
-}
-
 /// A worker count as a macro-name part: `Pone`, `Ptwo`, …, then digits.
 fn workers_part(workers: usize) -> String {
     format!("P{}", macro_part(&workers.to_string()))
@@ -132,7 +111,7 @@ fn parameter_value(parameter: &Parameter) -> String {
 pub fn summary_tex(report: &ExperimentReport) -> String {
     let experiment = &report.experiment;
     let analysis = &report.analysis;
-    let prefix = format!("bh{}", macro_part(experiment.name.as_str()));
+    let prefix = experiment.name.macro_prefix();
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -244,11 +223,14 @@ pub fn summary_tex(report: &ExperimentReport) -> String {
         experiment.name,
         if weak { "scaled speedup" } else { "speedup" },
     );
+    // One unit for the whole column, as in summary.md.
+    let time_unit =
+        column_time_unit(analysis.cells.iter().map(|c| (c.seconds.median, c.seconds.ci_low, c.seconds.ci_high)));
     for stats in &analysis.cells {
         let cell = stats.cell;
         let chunk = cell.chunk.map_or_else(|| "--".to_owned(), |c| c.to_string());
         // The unit follows the last space: a thin space in LaTeX.
-        let time = seconds_interval(stats.seconds.median, stats.seconds.ci_low, stats.seconds.ci_high);
+        let time = seconds_interval_in(stats.seconds.median, stats.seconds.ci_low, stats.seconds.ci_high, time_unit);
         let time = match time.rsplit_once(' ') {
             Some((numbers, unit)) => format!("{}\\,{}", escape(numbers), escape(unit)),
             None => escape(&time),

@@ -8,7 +8,7 @@ use anyhow::Context;
 
 use super::{figures, format_seconds, ExperimentReport, Exporter, RunStatus};
 use crate::analysis::{AboveWorkers, CellStats};
-use crate::stats::precision::{interval, interval_within, percent_interval, seconds_interval};
+use crate::stats::precision::{column_time_unit, interval, interval_within, percent_interval, seconds_interval_in};
 
 /// The file name in a report directory.
 pub const FILE_NAME: &str = "summary.md";
@@ -125,8 +125,19 @@ fn write_report(out: &mut String, report: &ExperimentReport, figures: &[&str]) -
         "| backend | workers | chunk | median time [95% CI] | speedup [95% CI] | S spread | efficiency [95% CI] | overhead / task [95% CI] | Karp–Flatt e [95% CI] | outliers |"
     )?;
     writeln!(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")?;
+    // One unit per column: each row in its own unit mixed ms and µs.
+    let units = ColumnUnits {
+        time: column_time_unit(analysis.cells.iter().map(|c| (c.seconds.median, c.seconds.ci_low, c.seconds.ci_high))),
+        overhead: column_time_unit(
+            analysis
+                .cells
+                .iter()
+                .filter_map(|c| c.overhead_per_task_ns)
+                .map(|o| (o.value * 1e-9, o.ci_low * 1e-9, o.ci_high * 1e-9)),
+        ),
+    };
     for stats in &analysis.cells {
-        writeln!(out, "{}", cell_row(stats))?;
+        writeln!(out, "{}", cell_row(stats, units))?;
     }
     writeln!(
         out,
@@ -289,11 +300,18 @@ fn write_reproducibility(out: &mut String, report: &ExperimentReport) -> std::fm
     Ok(())
 }
 
-fn cell_row(stats: &CellStats) -> String {
+/// The time unit of each column of times in the cell table.
+#[derive(Clone, Copy)]
+struct ColumnUnits {
+    time: (f64, &'static str),
+    overhead: (f64, &'static str),
+}
+
+fn cell_row(stats: &CellStats, units: ColumnUnits) -> String {
     let cell = &stats.cell;
     let workers = if stats.oversubscribed { format!("{}†", cell.workers) } else { cell.workers.to_string() };
     let seconds = &stats.seconds;
-    let time = seconds_interval(seconds.median, seconds.ci_low, seconds.ci_high);
+    let time = seconds_interval_in(seconds.median, seconds.ci_low, seconds.ci_high, units.time);
     if !cell.backend.is_parallel() {
         return format!(
             "| {} | 1 | — | {time} | 1 (baseline T1) | — | — | — | — | {} |",
@@ -309,7 +327,9 @@ fn cell_row(stats: &CellStats) -> String {
         optional(stats.speedup, |s| format!("{}{suspect}", interval(s.value, s.ci_low, s.ci_high))),
         optional(stats.speedup_spread, |s| format!("{:.1}%", s * 100.0)),
         optional(stats.efficiency_estimate(), |e| percent_interval(e.value, e.ci_low, e.ci_high)),
-        optional(stats.overhead_per_task_ns, |o| seconds_interval(o.value * 1e-9, o.ci_low * 1e-9, o.ci_high * 1e-9)),
+        optional(stats.overhead_per_task_ns, |o| {
+            seconds_interval_in(o.value * 1e-9, o.ci_low * 1e-9, o.ci_high * 1e-9, units.overhead)
+        }),
         optional(stats.karp_flatt_estimate(), |e| interval_within(e.value, e.ci_low, e.ci_high, 0.0, 1.0)),
         stats.outliers.total(),
     )
@@ -352,6 +372,41 @@ mod tests {
                         inputs: Count(100), workers: [1, 2, 4], repetitions: 5, \
                         backends: [Sequential, Pool])])";
 
+    /// The referee's overhead summary (Square, pool and rayon over chunk
+    /// sizes) printed `0.60 [0.47, 1.13] ms` above `600 [200, 1000] µs` in
+    /// one "median time" column: every row took the unit of its own size.
+    #[test]
+    fn every_column_of_times_has_one_unit() {
+        let text = "(experiments: [(name: \"o\", workload: Square, inputs: Count(20000), workers: [1, 2], \
+                    chunk_sizes: [Fixed(1), Fixed(16), Fixed(256), Auto], repetitions: 5, \
+                    backends: [Sequential, Pool, Rayon])])";
+        // Fine chunks cost 2 ms, coarse ones 0.6 ms: medians on both sides of 1 ms.
+        let report = report(experiment(text), 2, |cell| match cell.chunk {
+            Some(crate::config::ChunkSize::Fixed(1)) => 2e-3 / cell.workers as f64,
+            _ if cell.backend.is_parallel() => 0.6e-3,
+            _ => 1.1e-3,
+        });
+        let markdown = render(&report, &[]);
+        let rows: Vec<Vec<&str>> = markdown
+            .lines()
+            .filter(|l| ["| sequential |", "| pool |", "| rayon |"].iter().any(|b| l.starts_with(b)))
+            .map(|l| l.split(" | ").collect())
+            .collect();
+        assert_eq!(rows.len(), 1 + 2 * 4 * 2, "{markdown}");
+        let unit = |cell: &str| cell.rsplit(' ').next().unwrap_or("").to_owned();
+        for column in [3, 7] {
+            let units: std::collections::BTreeSet<String> =
+                rows.iter().map(|r| unit(r[column])).filter(|u| u != "—").collect();
+            assert_eq!(units.len(), 1, "column {column}: {units:?}\n{markdown}");
+        }
+        let tex = crate::report::latex::summary_tex(&report);
+        let units: std::collections::BTreeSet<&str> = tex
+            .lines()
+            .filter(|l| ["sequential &", "pool &", "rayon &"].iter().any(|b| l.starts_with(b)))
+            .filter_map(|l| l.split(" & ").nth(3)?.rsplit("\\,").next())
+            .collect();
+        assert_eq!(units.len(), 1, "{units:?}\n{tex}");
+    }
     #[test]
     fn the_summary_has_tables_fits_warnings_and_charts() {
         let mut report = report(experiment(TEXT), 2, |cell| 1.0 / cell.workers as f64);
@@ -367,7 +422,8 @@ mod tests {
             "| host | testhost |",
             "| load average (1, 5, 15 min) before | not readable |",
             // Every figure to the digits its interval supports: the overhead's ±20 µs leaves no decimal.
-            "| sequential | 1 | — | 1.0020 [1.0000, 1.0040] s | 1 (baseline T1) | — | — | — | — | 0 |",
+            // One unit per column: the sequential second reads in ms beside the others.
+            "| sequential | 1 | — | 1002.0 [1000.0, 1004.0] ms | 1 (baseline T1) | — | — | — | — | 0 |",
             "| pool | 2 | auto | 501.0 [500.0, 502.0] ms | 2.000 [1.994, 2.006] | 0.0% | 100.00 [99.70, 100.30]% | 0 [-20, 20] µs | 0.0000 [0.0000, 0.0030] | 0 |",
             "| pool | 4† | auto | 250.5 [250.0, 251.0] ms | 4.000 [3.988, 4.012] | 0.0% | 100.00 [99.70, 100.30]% | — | — | 0 |",
             "| pool | — | Amdahl not fitted: speedups at 1 worker count 1 < p ≤ 2 (p = 2), 3 or more needed (1 parameter + 2; every model has S(1) = 1) | | | |",

@@ -66,6 +66,52 @@ pub fn seconds_interval(value: f64, low: f64, high: f64) -> String {
     format!("{} {unit}", interval(value * scale, low * scale, high * scale))
 }
 
+/// [`seconds_interval`] in a unit chosen for a whole table column (see
+/// [`column_time_unit`]) instead of the unit of this row's own magnitude.
+///
+/// # Examples
+///
+/// ```
+/// use bench_harness::stats::precision::{column_time_unit, seconds_interval_in};
+/// let unit = column_time_unit([(0.6e-3, 0.2e-3, 1.0e-3)]);
+/// assert_eq!(seconds_interval_in(0.6e-3, 0.2e-3, 1.0e-3, unit), "0.6 [0.2, 1.0] ms");
+/// ```
+pub fn seconds_interval_in(value: f64, low: f64, high: f64, (scale, unit): (f64, &'static str)) -> String {
+    format!("{} {unit}", interval(value * scale, low * scale, high * scale))
+}
+
+/// The unit of a table column of times, each row a `(value, low, high)`:
+/// that of the geometric middle of the rows' magnitudes (each row's largest
+/// finite one, what [`seconds_interval`] picks a row's unit by), as a
+/// chart's time axis picks its unit, so that no row is far from one to
+/// three digits before the point. Each row in the unit of its own
+/// magnitude put `0.60 [0.47, 1.13] ms` above `600 [200, 1000] µs` in one
+/// column.
+///
+/// # Examples
+///
+/// ```
+/// use bench_harness::stats::precision::column_time_unit;
+/// assert_eq!(column_time_unit([(0.6e-3, 0.5e-3, 0.7e-3), (2e-3, 1.9e-3, 2.1e-3)]).1, "ms");
+/// assert_eq!(column_time_unit([(0.0, -20e-6, 20e-6)]).1, "µs");
+/// assert_eq!(column_time_unit([]).1, "s");
+/// ```
+pub fn column_time_unit(rows: impl IntoIterator<Item = (f64, f64, f64)>) -> (f64, &'static str) {
+    let magnitudes: Vec<f64> = rows
+        .into_iter()
+        .map(|(value, low, high)| {
+            [value, low, high].iter().map(|x| x.abs()).filter(|x| x.is_finite()).fold(0.0, f64::max)
+        })
+        .filter(|x| *x > 0.0)
+        .collect();
+    if magnitudes.is_empty() {
+        return time_unit(1.0);
+    }
+    let smallest = magnitudes.iter().copied().fold(f64::INFINITY, f64::min);
+    let largest = magnitudes.iter().copied().fold(0.0, f64::max);
+    time_unit((smallest * largest).sqrt())
+}
+
 /// `value` alone, rounded as [`interval`] rounds it: for a figure quoted
 /// without its interval (a LaTeX macro), never to more digits than the
 /// table beside it.
@@ -79,6 +125,34 @@ pub fn seconds_interval(value: f64, low: f64, high: f64) -> String {
 /// ```
 pub fn rounded(value: f64, low: f64, high: f64) -> String {
     fixed(value, place(value, low, high))
+}
+
+/// `value` (above `threshold`) with the fewest decimals at which it, and
+/// every number that rounds to it, is above `threshold` (`1.014`, not
+/// `1.01`, against 1.005): for a flag that rests on that comparison, where
+/// the value rounded by its interval would not show it (a median of
+/// `1.014` is `1.0 [0.4, 1.6]`, which reads as no excess over 1.005).
+/// This is the comparison's number, not an estimate to quote: the estimate
+/// is still printed by [`interval`]. A value not above `threshold` is
+/// printed as [`alone`] does.
+///
+/// # Examples
+///
+/// ```
+/// use bench_harness::stats::precision::shown_above;
+/// assert_eq!(shown_above(1.014, 1.005), "1.014");
+/// assert_eq!(shown_above(101.4, 100.5), "101.4");
+/// assert_eq!(shown_above(2.38, 2.01), "2.4");
+/// assert_eq!(shown_above(1.00504, 1.005), "1.00504");
+/// ```
+pub fn shown_above(value: f64, threshold: f64) -> String {
+    (0..=12_i32)
+        .map(|decimals| (format!("{value:.*}", decimals.unsigned_abs() as usize), 0.5 * 10f64.powi(-decimals)))
+        // Compared with a margin: `1.01 − 0.005` computes as 1.0050000000000001.
+        .find(|(shown, half)| {
+            shown.parse::<f64>().is_ok_and(|shown| shown - half > threshold + 1e-12 * threshold.abs())
+        })
+        .map_or_else(|| alone(value), |(shown, _)| shown)
 }
 
 /// `value ± error` for an estimate with a standard error (a fitted
