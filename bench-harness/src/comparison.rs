@@ -344,6 +344,7 @@ pub fn compare_dirs(
     formats: &[Format],
     threshold: Threshold,
 ) -> anyhow::Result<(String, Vec<PathBuf>)> {
+    crate::run::check_output_dir(out, "the comparison")?;
     let runs_a = load(&[a.to_owned()])?;
     let runs_b = load(&[b.to_owned()])?;
     // Experiments are matched by name, and each gets one section and one
@@ -413,16 +414,6 @@ pub fn compare_dirs(
             b.display(),
             reasons.join("; ")
         );
-    }
-    // Its files would be mixed into that report, which a rerun of the
-    // experiment then moves aside or deletes with its own.
-    if let Some(file) = crate::run::measured_file(out) {
-        return Err(sweep::exit::Usage(format!(
-            "{} is an experiment's report directory (it holds {file}): the comparison is not written into it; \
-             choose another --out",
-            out.display()
-        ))
-        .into());
     }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     for ((run_a, run_b), comparison) in pairs.iter().zip(&comparisons) {

@@ -238,6 +238,9 @@ pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<P
     if options.formats.is_empty() {
         return Err(Usage("no figure format chosen: give --format png, svg and/or pdf".to_owned()).into());
     }
+    if let Some(out) = &options.out {
+        crate::run::check_output_dir(out, "the redrawn report")?;
+    }
     // Nothing else may write where this does meanwhile: neither a run still
     // measuring into these reports nor another `report` (the lock a run
     // takes on its output directory). A first look says which directories

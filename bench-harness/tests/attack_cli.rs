@@ -332,6 +332,37 @@ fn compare_never_writes_into_an_experiments_report() {
     assert!(listing(&report) == before, "report wrote into the experiment's report");
 }
 
+/// `report run/spin --out run/sleep` wrote run/sleep/spin/ among another
+/// experiment's report files (status 0), where `compare --out run/sleep`
+/// was refused; and an `--out` that is a regular file ended in "creating
+/// …: File exists (os error 17)", status 1. One check refuses both commands
+/// now, as bad input (2), with nothing written.
+#[test]
+fn report_and_compare_refuse_an_out_that_is_a_report_directory_or_a_file() {
+    let root = tempfile::tempdir().unwrap();
+    saved(root.path(), "spin", "[1, 2]", |p| 1.0 / p.max(1) as f64);
+    let sleep = saved(root.path(), "sleep", "[1, 2]", |p| 2.0 / p.max(1) as f64);
+    let other = saved(&root.path().join("other"), "spin", "[1, 2]", |p| 1.5 / p.max(1) as f64);
+    std::fs::write(root.path().join("somefile"), "a user's file\n").unwrap();
+    let before = listing(&sleep);
+    let other_run = other.parent().unwrap().to_str().unwrap();
+    for (args, refusal) in [
+        (vec!["report", "run/spin", "--out", "run/sleep"], "is an experiment's report directory (it holds"),
+        (vec!["compare", "run/spin", other_run, "--out", "run/sleep"], "is an experiment's report directory (it holds"),
+        (vec!["report", "run/spin", "--out", "somefile"], "--out somefile is a file: --out must be a directory"),
+        (
+            vec!["compare", "run/spin", other_run, "--out", "somefile"],
+            "--out somefile is a file: --out must be a directory",
+        ),
+    ] {
+        let output = harness(&args, root.path());
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains(refusal), "{args:?}: {}", stderr(&output));
+        assert!(listing(&sleep) == before, "{args:?} wrote into another experiment's report");
+        assert_eq!(std::fs::read_to_string(root.path().join("somefile")).unwrap(), "a user's file\n");
+    }
+}
+
 /// A chart too small for its text failed the report, and left the `--out`
 /// directory it had created behind, empty. The size and text scale asked
 /// for are to blame: bad input (2).
