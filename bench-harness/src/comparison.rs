@@ -382,6 +382,25 @@ pub fn compare_dirs(
             (run_a, same_name.or(runs_b.first().filter(|_| paired)))
         })
         .collect();
+    // A run against itself (one directory given twice, or a copy of it)
+    // differs nowhere, p = 1 in every cell: a table that reads as a result.
+    for (run_a, run_b) in &pairs {
+        let ours = &run_a.report;
+        let same = |theirs: &ExperimentReport| {
+            theirs.experiment == ours.experiment && theirs.machine == ours.machine && theirs.samples == ours.samples
+        };
+        if let Some(run_b) = run_b.filter(|b| same(&b.report)) {
+            return Err(Usage(format!(
+                "{} and {} hold the same run of experiment {:?} ({}, {}): compare two different runs",
+                run_a.dir.display(),
+                run_b.dir.display(),
+                run_a.report.experiment.name.as_str(),
+                run_a.report.machine.hostname,
+                run_a.report.machine.date_utc
+            ))
+            .into());
+        }
+    }
     let comparisons: Vec<Option<ExperimentComparison>> = pairs
         .iter()
         .map(|(run_a, run_b)| run_b.map(|run_b| compare_reports(&run_a.report, &run_b.report, threshold)))

@@ -310,13 +310,14 @@ fn compare_never_writes_into_an_experiments_report() {
     std::fs::rename(root.path().join("run"), root.path().join("reports/latest")).unwrap();
     let report = root.path().join("reports/latest").join(report.file_name().unwrap());
     let before = listing(&report);
-    let output = harness(&["compare", "reports/latest", "reports/latest", "--format", "svg"], root.path());
+    let other = saved(&root.path().join("other"), "compare", "[1, 2]", |p| 2.0 / p.max(1) as f64);
+    let other_run = other.parent().unwrap().to_str().unwrap();
+    let output = harness(&["compare", "reports/latest", other_run, "--format", "svg"], root.path());
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(root.path().join("reports/compare/comparison.md").is_file(), "{}", stderr(&output));
     assert!(listing(&report) == before, "compare wrote into the experiment's report");
 
-    let output =
-        harness(&["compare", "reports/latest", "reports/latest", "--out", "reports/latest/compare"], root.path());
+    let output = harness(&["compare", "reports/latest", other_run, "--out", "reports/latest/compare"], root.path());
     // An --out the command refuses is bad input (2), as other refused
     // arguments are; it exited 1, "could not be carried out".
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
@@ -324,8 +325,6 @@ fn compare_never_writes_into_an_experiments_report() {
     assert!(listing(&report) == before, "compare wrote into the experiment's report");
 
     // So is a `report --out` that names another run's report directory.
-    let other = saved(&root.path().join("other"), "compare", "[1, 2]", |p| 2.0 / p.max(1) as f64);
-    let other_run = other.parent().unwrap().to_str().unwrap();
     let output = harness(&["report", "reports/latest", "--out", other_run], root.path());
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("holds the results of another run"), "{}", stderr(&output));
@@ -380,7 +379,9 @@ fn a_report_that_fails_to_draw_leaves_no_empty_directory() {
 /// One run given twice (or a copy of it beside the original) drew both into
 /// the one directory named for its machine and date, the second over the
 /// first; `compare` of a side holding two runs of one experiment compared
-/// it twice, into one chart. Both are refused, and nothing is written.
+/// it twice, into one chart; `compare` of a run with itself (or with its
+/// copy) exited 0 with p = 1.000 in every cell. All are refused, and
+/// nothing is written.
 #[test]
 fn the_same_run_twice_is_refused_not_drawn_over_itself() {
     let root = tempfile::tempdir().unwrap();
@@ -396,10 +397,15 @@ fn the_same_run_twice_is_refused_not_drawn_over_itself() {
         &["report", "run/twice", "run/twice", "--out", "drawn"][..],
         &["report", "run", "copies/a", "--out", "drawn"],
         &["compare", "copies", "run", "--out", "drawn"],
+        &["compare", "run", "run", "--out", "drawn"],
+        &["compare", "run/twice", "copies/a", "--out", "drawn"],
     ] {
         let output = harness(args, root.path());
         assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
         assert!(stderr(&output).contains("\"twice\""), "{args:?}: {}", stderr(&output));
+        if args[0] == "compare" && args[1] != "copies" {
+            assert!(stderr(&output).contains("hold the same run"), "{args:?}: {}", stderr(&output));
+        }
         assert!(!root.path().join("drawn").exists(), "{args:?} wrote a report");
     }
 }

@@ -140,7 +140,7 @@ fn compare_with_no_comparable_cell_is_an_error_not_an_empty_report() {
     assert!(!out.exists(), "a refused comparison wrote {}", out.display());
     // One comparable experiment is enough: the other's refusal is listed in the report.
     saved(&a, &report("f", "[1, 2]", 1e-3, "host-a"));
-    saved(&b, &report("f", "[1, 2]", 1e-3, "host-a"));
+    saved(&b, &report("f", "[1, 2]", 1.1e-3, "host-a"));
     let (markdown, _) = compare_dirs(&a, &b, ("a", "b"), &out, &[Format::Svg], Threshold::default()).unwrap();
     assert!(markdown.contains("different problems") && markdown.contains("| pool ×2 chunk auto |"), "{markdown}");
 }
@@ -279,8 +279,12 @@ fn compare_takes_two_report_directories_whatever_their_experiments_are_called() 
     assert!(markdown.contains("## Experiment `spin`\n\nAgainst pinned's experiment `spin-pinned`."), "{markdown}");
     assert!(markdown.contains("| pool ×2 chunk auto |") && !markdown.contains("Not compared"), "{markdown}");
     // Whole runs are still matched by name.
-    let error = compare_dirs(&run.join("spin"), &run, ("a", "b"), &out, &[Format::Svg], Threshold::default());
-    assert!(error.is_ok(), "spin is in both");
+    let other = root.path().join("other");
+    saved(&other, &report("spin", "[1, 2]", 1.1e-3, "host-b"));
+    saved(&other, &report("spin-pinned", "[1, 2]", 0.6e-3, "host-b"));
+    let (markdown, _) =
+        compare_dirs(&run.join("spin"), &other, ("a", "b"), &out, &[Format::Svg], Threshold::default()).unwrap();
+    assert!(markdown.contains("## Experiment `spin`\n") && !markdown.contains("Against"), "{markdown}");
 }
 
 /// `report A --out B` where B holds another run of the same experiment
