@@ -21,7 +21,7 @@ use crate::measure::Cell;
 use crate::redraw::{load, overlay_series};
 use crate::report::charts::{self, Canvas, Format, SpeedupChart};
 use crate::report::figures::{busy_notes, suspect_notes};
-use crate::report::markdown::{suspect_legend, suspect_mark};
+use crate::report::markdown::{escape, suspect_legend, suspect_mark};
 use crate::report::ExperimentReport;
 use crate::stats::compare::{compare, Comparison, PValueMethod};
 use crate::stats::precision::{interval, seconds_interval};
@@ -249,7 +249,7 @@ pub fn compare_reports(a: &ExperimentReport, b: &ExperimentReport, threshold: Th
 
 /// The Markdown table of one experiment's comparison.
 pub fn markdown(comparison: &ExperimentComparison, names: (&str, &str)) -> String {
-    let (a, b) = names;
+    let (a, b) = (escape(names.0), escape(names.1));
     let mut out = format!("## Experiment `{}`\n\n", comparison.name);
     let (revision_a, revision_b) = &comparison.revisions;
     let _ = writeln!(out, "Revisions measured: {revision_a} ({a}) and {revision_b} ({b}).\n");
@@ -261,7 +261,7 @@ pub fn markdown(comparison: &ExperimentComparison, names: (&str, &str)) -> Strin
             comparison.machine_differences.join("; ")
         );
     }
-    for (run, warnings) in [(a, &comparison.busy.0), (b, &comparison.busy.1)] {
+    for (run, warnings) in [(&a, &comparison.busy.0), (&b, &comparison.busy.1)] {
         if !warnings.is_empty() {
             let _ = writeln!(
                 out,
@@ -365,7 +365,10 @@ pub fn compare_dirs(
             }
         }
     }
-    let mut text = format!("# Comparison: {} ({}) against {} ({})\n\n", names.1, b.display(), names.0, a.display());
+    // The names as comparison.md spells them; the charts take them as given.
+    let md_names = (escape(names.0), escape(names.1));
+    let mut text =
+        format!("# Comparison: {} ({}) against {} ({})\n\n", md_names.1, b.display(), md_names.0, a.display());
     let mut written = Vec::new();
     // Two report directories given as such are compared whatever their
     // experiments are called (say `spin` and `spin-pinned` of one run);
@@ -438,13 +441,13 @@ pub fn compare_dirs(
     for ((run_a, run_b), comparison) in pairs.iter().zip(&comparisons) {
         let name = run_a.report.experiment.name.as_str();
         let (Some(run_b), Some(comparison)) = (run_b, comparison) else {
-            let _ = writeln!(text, "## Experiment `{name}`\n\nNot compared: it is in {} only.\n", names.0);
+            let _ = writeln!(text, "## Experiment `{name}`\n\nNot compared: it is in {} only.\n", md_names.0);
             continue;
         };
         let mut section = markdown(comparison, names);
         if run_b.report.experiment.name != run_a.report.experiment.name {
             let heading_end = section.find("\n\n").map_or(section.len(), |end| end + 2);
-            let other = format!("Against {}'s experiment `{}`.\n\n", names.1, run_b.report.experiment.name);
+            let other = format!("Against {}'s experiment `{}`.\n\n", md_names.1, run_b.report.experiment.name);
             section.insert_str(heading_end, &other);
         }
         text.push_str(&section);
@@ -460,7 +463,7 @@ pub fn compare_dirs(
             // Link a format Markdown viewers show, among those written.
             if let Some(format) = formats.iter().find(|f| **f != Format::Pdf).or(formats.first()) {
                 let file = format!("{name}-speedup.{}", format.extension());
-                let _ = writeln!(text, "![speedup, {} against {}]({file})\n", names.1, names.0);
+                let _ = writeln!(text, "![speedup, {} against {}]({file})\n", md_names.1, md_names.0);
             }
         }
     }
@@ -472,7 +475,7 @@ pub fn compare_dirs(
         let _ = writeln!(
             text,
             "## Experiment `{}`\n\nNot compared: it is in {} only.\n",
-            run_b.report.experiment.name, names.1
+            run_b.report.experiment.name, md_names.1
         );
     }
     let markdown_path = out.join("comparison.md");

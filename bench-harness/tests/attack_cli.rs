@@ -362,6 +362,21 @@ fn report_and_compare_refuse_an_out_that_is_a_report_directory_or_a_file() {
     }
 }
 
+/// A line break in a `compare --names` name ended comparison.md's table
+/// row inside a cell and started rows of its own (status 0); no escaping
+/// can keep it in its cell, so it is refused as bad input (2), nothing written.
+#[test]
+fn compare_refuses_a_name_of_several_lines() {
+    let root = tempfile::tempdir().unwrap();
+    saved(root.path(), "spin", "[1, 2]", |p| 1.0 / p.max(1) as f64);
+    saved(&root.path().join("other"), "spin", "[1, 2]", |p| 1.5 / p.max(1) as f64);
+    let output =
+        harness(&["compare", "run", "other/run", "--names", "old\n| x | y |,new", "--out", "drawn"], root.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("holds a control character"), "{}", stderr(&output));
+    assert!(!root.path().join("drawn").exists(), "a refused comparison was written");
+}
+
 /// A chart too small for its text failed the report, and left the `--out`
 /// directory it had created behind, empty. The size and text scale asked
 /// for are to blame: bad input (2).
