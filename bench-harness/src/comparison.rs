@@ -437,6 +437,13 @@ pub fn compare_dirs(
             reasons.join("; ")
         );
     }
+    let to_write: Vec<String> = std::iter::once("comparison.md".to_owned())
+        .chain(runs_a.iter().flat_map(|run| {
+            let name = run.report.experiment.name.as_str();
+            formats.iter().map(move |format| format!("{name}-speedup.{}", format.extension()))
+        }))
+        .collect();
+    crate::report::written::check(out, &to_write, "the comparison")?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     for ((run_a, run_b), comparison) in pairs.iter().zip(&comparisons) {
         let name = run_a.report.experiment.name.as_str();
@@ -481,6 +488,7 @@ pub fn compare_dirs(
     let markdown_path = out.join("comparison.md");
     std::fs::write(&markdown_path, &text).with_context(|| format!("writing {}", markdown_path.display()))?;
     written.push(markdown_path);
+    crate::report::written::record(out, &written)?;
     Ok((text, written))
 }
 

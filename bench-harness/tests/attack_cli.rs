@@ -362,6 +362,40 @@ fn report_and_compare_refuse_an_out_that_is_a_report_directory_or_a_file() {
     }
 }
 
+/// `report run --out notes` replaced a user's notes/spin/summary.md, and
+/// `compare run other/run --out notes` their notes/comparison.md, without a
+/// word (status 0). Like a run into an `--out/<name>/` that is no report,
+/// both refuse (2) to write over a file they did not write, naming it, and
+/// leave the directory as it was; their own files they replace.
+#[test]
+fn report_and_compare_never_replace_a_users_file_in_their_out() {
+    let root = tempfile::tempdir().unwrap();
+    saved(root.path(), "spin", "[1, 2]", |p| 1.0 / p.max(1) as f64);
+    saved(&root.path().join("other"), "spin", "[1, 2]", |p| 1.5 / p.max(1) as f64);
+    let report = |out: &str| harness(&["report", "run", "--out", out, "--format", "svg"], root.path());
+    let compare = |out: &str| harness(&["compare", "run", "other/run", "--out", out, "--format", "svg"], root.path());
+    for _ in 0..2 {
+        for output in [report("drawn"), compare("compared")] {
+            assert!(output.status.success(), "{}", stderr(&output));
+        }
+    }
+    assert!(
+        root.path().join("drawn/spin/summary.md").is_file() && root.path().join("compared/comparison.md").is_file()
+    );
+
+    let notes = root.path().join("notes");
+    std::fs::create_dir_all(notes.join("spin")).unwrap();
+    std::fs::write(notes.join("spin/summary.md"), "my notes\n").unwrap();
+    std::fs::write(notes.join("comparison.md"), "my comparison\n").unwrap();
+    let (before, before_spin) = (listing(&notes), listing(&notes.join("spin")));
+    for (output, file) in [(report("notes"), "summary.md"), (compare("notes"), "comparison.md")] {
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        let message = stderr(&output);
+        assert!(message.contains(&format!("bench-harness did not write ({file})")), "{message}");
+        assert!(listing(&notes) == before && listing(&notes.join("spin")) == before_spin, "{message}");
+    }
+}
+
 /// A line break in a `compare --names` name ended comparison.md's table
 /// row inside a cell and started rows of its own (status 0); no escaping
 /// can keep it in its cell, so it is refused as bad input (2), nothing written.
