@@ -265,6 +265,14 @@ fn subcommand(command: Command) -> anyhow::Result<Finished> {
             if name_a == name_b {
                 return Err(Usage(format!("--names: A and B need different names, got {name_a:?} twice")).into());
             }
+            // Markdown characters are escaped in comparison.md, but a line
+            // break would end its table row wherever it is.
+            if let Some(name) = [name_a, name_b].into_iter().find(|name| name.chars().any(char::is_control)) {
+                return Err(Usage(format!(
+                    "--names: {name:?} holds a control character (a line break?): each name must be one line of text"
+                ))
+                .into());
+            }
             let names = (name_a.as_str(), name_b.as_str());
             let (markdown, _) = compare_dirs(&a, &b, names, &out, &format, threshold)?;
             println!("{markdown}");

@@ -21,7 +21,7 @@ use crate::measure::Cell;
 use crate::redraw::{load, overlay_series};
 use crate::report::charts::{self, Canvas, Format, SpeedupChart};
 use crate::report::figures::{busy_notes, suspect_notes};
-use crate::report::markdown::{suspect_legend, suspect_mark};
+use crate::report::markdown::{escape, suspect_legend, suspect_mark};
 use crate::report::ExperimentReport;
 use crate::stats::compare::{compare, Comparison, PValueMethod};
 use crate::stats::precision::{interval, seconds_interval};
@@ -249,7 +249,7 @@ pub fn compare_reports(a: &ExperimentReport, b: &ExperimentReport, threshold: Th
 
 /// The Markdown table of one experiment's comparison.
 pub fn markdown(comparison: &ExperimentComparison, names: (&str, &str)) -> String {
-    let (a, b) = names;
+    let (a, b) = (escape(names.0), escape(names.1));
     let mut out = format!("## Experiment `{}`\n\n", comparison.name);
     let (revision_a, revision_b) = &comparison.revisions;
     let _ = writeln!(out, "Revisions measured: {revision_a} ({a}) and {revision_b} ({b}).\n");
@@ -261,7 +261,7 @@ pub fn markdown(comparison: &ExperimentComparison, names: (&str, &str)) -> Strin
             comparison.machine_differences.join("; ")
         );
     }
-    for (run, warnings) in [(a, &comparison.busy.0), (b, &comparison.busy.1)] {
+    for (run, warnings) in [(&a, &comparison.busy.0), (&b, &comparison.busy.1)] {
         if !warnings.is_empty() {
             let _ = writeln!(
                 out,
@@ -344,6 +344,7 @@ pub fn compare_dirs(
     formats: &[Format],
     threshold: Threshold,
 ) -> anyhow::Result<(String, Vec<PathBuf>)> {
+    crate::run::check_output_dir(out, "the comparison")?;
     let runs_a = load(&[a.to_owned()])?;
     let runs_b = load(&[b.to_owned()])?;
     // Experiments are matched by name, and each gets one section and one
@@ -364,7 +365,10 @@ pub fn compare_dirs(
             }
         }
     }
-    let mut text = format!("# Comparison: {} ({}) against {} ({})\n\n", names.1, b.display(), names.0, a.display());
+    // The names as comparison.md spells them; the charts take them as given.
+    let md_names = (escape(names.0), escape(names.1));
+    let mut text =
+        format!("# Comparison: {} ({}) against {} ({})\n\n", md_names.1, b.display(), md_names.0, a.display());
     let mut written = Vec::new();
     // Two report directories given as such are compared whatever their
     // experiments are called (say `spin` and `spin-pinned` of one run);
@@ -381,6 +385,25 @@ pub fn compare_dirs(
             (run_a, same_name.or(runs_b.first().filter(|_| paired)))
         })
         .collect();
+    // A run against itself (one directory given twice, or a copy of it)
+    // differs nowhere, p = 1 in every cell: a table that reads as a result.
+    for (run_a, run_b) in &pairs {
+        let ours = &run_a.report;
+        let same = |theirs: &ExperimentReport| {
+            theirs.experiment == ours.experiment && theirs.machine == ours.machine && theirs.samples == ours.samples
+        };
+        if let Some(run_b) = run_b.filter(|b| same(&b.report)) {
+            return Err(Usage(format!(
+                "{} and {} hold the same run of experiment {:?} ({}, {}): compare two different runs",
+                run_a.dir.display(),
+                run_b.dir.display(),
+                run_a.report.experiment.name.as_str(),
+                run_a.report.machine.hostname,
+                run_a.report.machine.date_utc
+            ))
+            .into());
+        }
+    }
     let comparisons: Vec<Option<ExperimentComparison>> = pairs
         .iter()
         .map(|(run_a, run_b)| run_b.map(|run_b| compare_reports(&run_a.report, &run_b.report, threshold)))
@@ -414,27 +437,24 @@ pub fn compare_dirs(
             reasons.join("; ")
         );
     }
-    // Its files would be mixed into that report, which a rerun of the
-    // experiment then moves aside or deletes with its own.
-    if let Some(file) = crate::run::measured_file(out) {
-        return Err(sweep::exit::Usage(format!(
-            "{} is an experiment's report directory (it holds {file}): the comparison is not written into it; \
-             choose another --out",
-            out.display()
-        ))
-        .into());
-    }
+    let to_write: Vec<String> = std::iter::once("comparison.md".to_owned())
+        .chain(runs_a.iter().flat_map(|run| {
+            let name = run.report.experiment.name.as_str();
+            formats.iter().map(move |format| format!("{name}-speedup.{}", format.extension()))
+        }))
+        .collect();
+    crate::report::written::check(out, &to_write, "the comparison")?;
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     for ((run_a, run_b), comparison) in pairs.iter().zip(&comparisons) {
         let name = run_a.report.experiment.name.as_str();
         let (Some(run_b), Some(comparison)) = (run_b, comparison) else {
-            let _ = writeln!(text, "## Experiment `{name}`\n\nNot compared: it is in {} only.\n", names.0);
+            let _ = writeln!(text, "## Experiment `{name}`\n\nNot compared: it is in {} only.\n", md_names.0);
             continue;
         };
         let mut section = markdown(comparison, names);
         if run_b.report.experiment.name != run_a.report.experiment.name {
             let heading_end = section.find("\n\n").map_or(section.len(), |end| end + 2);
-            let other = format!("Against {}'s experiment `{}`.\n\n", names.1, run_b.report.experiment.name);
+            let other = format!("Against {}'s experiment `{}`.\n\n", md_names.1, run_b.report.experiment.name);
             section.insert_str(heading_end, &other);
         }
         text.push_str(&section);
@@ -450,7 +470,7 @@ pub fn compare_dirs(
             // Link a format Markdown viewers show, among those written.
             if let Some(format) = formats.iter().find(|f| **f != Format::Pdf).or(formats.first()) {
                 let file = format!("{name}-speedup.{}", format.extension());
-                let _ = writeln!(text, "![speedup, {} against {}]({file})\n", names.1, names.0);
+                let _ = writeln!(text, "![speedup, {} against {}]({file})\n", md_names.1, md_names.0);
             }
         }
     }
@@ -462,12 +482,13 @@ pub fn compare_dirs(
         let _ = writeln!(
             text,
             "## Experiment `{}`\n\nNot compared: it is in {} only.\n",
-            run_b.report.experiment.name, names.1
+            run_b.report.experiment.name, md_names.1
         );
     }
     let markdown_path = out.join("comparison.md");
     std::fs::write(&markdown_path, &text).with_context(|| format!("writing {}", markdown_path.display()))?;
     written.push(markdown_path);
+    crate::report::written::record(out, &written)?;
     Ok((text, written))
 }
 

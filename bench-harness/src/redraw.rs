@@ -18,7 +18,9 @@ use crate::report::figures::{backend_style, busy_notes, suspect_label, suspect_m
 use crate::report::json::FILE_NAME as RESULTS;
 use crate::report::latex::Latex;
 use crate::report::markdown::Summary;
-use crate::report::{write_staged, write_whole, CreatedDirs, ExperimentReport, Exporter, RunStatus};
+use crate::report::{
+    derived_file_names, write_staged, write_whole, written, CreatedDirs, ExperimentReport, Exporter, RunStatus,
+};
 use crate::run::OutputLock;
 
 /// How `report` redraws.
@@ -238,6 +240,9 @@ pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<P
     if options.formats.is_empty() {
         return Err(Usage("no figure format chosen: give --format png, svg and/or pdf".to_owned()).into());
     }
+    if let Some(out) = &options.out {
+        crate::run::check_output_dir(out, "the redrawn report")?;
+    }
     // Nothing else may write where this does meanwhile: neither a run still
     // measuring into these reports nor another `report` (the lock a run
     // takes on its output directory). A first look says which directories
@@ -297,6 +302,23 @@ pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<P
             refuse_another_run(&target(name, saved, label, runs.len() > 1), &saved.dir)?;
         }
     }
+    // Nor does it replace a file of the user's in an --out; a report
+    // directory's files (its own run's, as checked above) are the harness's.
+    let users = |dir: &Path| options.out.is_some() && crate::run::measured_file(dir).is_none();
+    if let Some(out) = &options.out {
+        let derived = derived_file_names();
+        for (name, runs, labels) in &labelled {
+            for dir in runs.iter().zip(labels).map(|(saved, label)| target(name, saved, label, runs.len() > 1)) {
+                if users(&dir) {
+                    written::check(&dir, &derived, "the redrawn report")?;
+                }
+            }
+            let dir = out.join(name);
+            if runs.len() > 1 && users(&dir) {
+                written::check(&dir, &machines_file_names(), "the chart of several machines")?;
+            }
+        }
+    }
     let figures = Figures { formats: options.formats.clone(), canvas };
     let exporters: [&dyn Exporter; 3] = [&figures, &Summary, &Latex];
     let mut written = Vec::new();
@@ -310,12 +332,21 @@ pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<P
             );
         }
         for (saved, label) in runs.iter().zip(labels) {
-            written.extend(write_staged(&saved.report, &target(name, saved, label, several), &exporters)?);
+            let dir = target(name, saved, label, several);
+            let files = write_staged(&saved.report, &dir, &exporters)?;
+            if users(&dir) {
+                written::record(&dir, &files)?;
+            }
+            written.extend(files);
         }
         if let (true, Some(out)) = (several, &options.out) {
             let reports: Vec<&ExperimentReport> = runs.iter().map(|s| &s.report).collect();
             let dir = out.join(name);
-            written.extend(draw_machines(&reports, labels, &dir, &options.formats, &canvas)?);
+            let files = draw_machines(&reports, labels, &dir, &options.formats, &canvas)?;
+            if users(&dir) {
+                written::record(&dir, &files)?;
+            }
+            written.extend(files);
         }
     }
     if let Some(created) = created {
@@ -412,6 +443,12 @@ fn oversubscription_note(reports: &[&ExperimentReport], labels: &[String]) -> Op
 
 /// Speedup and efficiency of the same experiment from several machines in
 /// one chart each: `machines-speedup.*` and `machines-efficiency.*`.
+/// Every file [`draw_machines`] may write.
+fn machines_file_names() -> Vec<String> {
+    let charts = ["machines-speedup", "machines-efficiency"];
+    charts.iter().flat_map(|chart| Format::ALL.map(|format| format!("{chart}.{}", format.extension()))).collect()
+}
+
 fn draw_machines(
     reports: &[&ExperimentReport],
     labels: &[String],

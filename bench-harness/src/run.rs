@@ -73,6 +73,30 @@ pub fn measured_file(dir: &Path) -> Option<&'static str> {
     [json::FILE_NAME, crate::report::csv::FILE_NAME, STARTED_FILE].into_iter().find(|file| dir.join(file).is_file())
 }
 
+/// Refuses `out`, the `--out` of `report` or `compare` (`what` they
+/// write there), where it cannot hold their files: a file, or an
+/// experiment's report directory, among whose files they would be mixed
+/// (and which a rerun of the experiment then moves aside or deletes with
+/// its own). Bad input, either: the user named it.
+pub fn check_output_dir(out: &Path, what: &str) -> anyhow::Result<()> {
+    if out.exists() && !out.is_dir() {
+        return Err(sweep::exit::Usage(format!(
+            "--out {} is a file: --out must be a directory ({what} is written into it)",
+            out.display()
+        ))
+        .into());
+    }
+    if let Some(file) = measured_file(out) {
+        return Err(sweep::exit::Usage(format!(
+            "{} is an experiment's report directory (it holds {file}): {what} is not written into it; choose \
+             another --out",
+            out.display()
+        ))
+        .into());
+    }
+    Ok(())
+}
+
 /// The entries of `dir` that make it someone else's directory rather than
 /// an experiment's report (finished or not): every entry when it holds no
 /// [`measured_file`], or `samples.csv` when that is the only one and its

@@ -316,13 +316,14 @@ fn compare_never_writes_into_an_experiments_report() {
     std::fs::rename(root.path().join("run"), root.path().join("reports/latest")).unwrap();
     let report = root.path().join("reports/latest").join(report.file_name().unwrap());
     let before = listing(&report);
-    let output = harness(&["compare", "reports/latest", "reports/latest", "--format", "svg"], root.path());
+    let other = saved(&root.path().join("other"), "compare", "[1, 2]", |p| 2.0 / p.max(1) as f64);
+    let other_run = other.parent().unwrap().to_str().unwrap();
+    let output = harness(&["compare", "reports/latest", other_run, "--format", "svg"], root.path());
     assert!(output.status.success(), "{}", stderr(&output));
     assert!(root.path().join("reports/compare/comparison.md").is_file(), "{}", stderr(&output));
     assert!(listing(&report) == before, "compare wrote into the experiment's report");
 
-    let output =
-        harness(&["compare", "reports/latest", "reports/latest", "--out", "reports/latest/compare"], root.path());
+    let output = harness(&["compare", "reports/latest", other_run, "--out", "reports/latest/compare"], root.path());
     // An --out the command refuses is bad input (2), as other refused
     // arguments are; it exited 1, "could not be carried out".
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
@@ -330,12 +331,90 @@ fn compare_never_writes_into_an_experiments_report() {
     assert!(listing(&report) == before, "compare wrote into the experiment's report");
 
     // So is a `report --out` that names another run's report directory.
-    let other = saved(&root.path().join("other"), "compare", "[1, 2]", |p| 2.0 / p.max(1) as f64);
-    let other_run = other.parent().unwrap().to_str().unwrap();
     let output = harness(&["report", "reports/latest", "--out", other_run], root.path());
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("holds the results of another run"), "{}", stderr(&output));
     assert!(listing(&report) == before, "report wrote into the experiment's report");
+}
+
+/// `report run/spin --out run/sleep` wrote run/sleep/spin/ among another
+/// experiment's report files (status 0), where `compare --out run/sleep`
+/// was refused; and an `--out` that is a regular file ended in "creating
+/// …: File exists (os error 17)", status 1. One check refuses both commands
+/// now, as bad input (2), with nothing written.
+#[test]
+fn report_and_compare_refuse_an_out_that_is_a_report_directory_or_a_file() {
+    let root = tempfile::tempdir().unwrap();
+    saved(root.path(), "spin", "[1, 2]", |p| 1.0 / p.max(1) as f64);
+    let sleep = saved(root.path(), "sleep", "[1, 2]", |p| 2.0 / p.max(1) as f64);
+    let other = saved(&root.path().join("other"), "spin", "[1, 2]", |p| 1.5 / p.max(1) as f64);
+    std::fs::write(root.path().join("somefile"), "a user's file\n").unwrap();
+    let before = listing(&sleep);
+    let other_run = other.parent().unwrap().to_str().unwrap();
+    for (args, refusal) in [
+        (vec!["report", "run/spin", "--out", "run/sleep"], "is an experiment's report directory (it holds"),
+        (vec!["compare", "run/spin", other_run, "--out", "run/sleep"], "is an experiment's report directory (it holds"),
+        (vec!["report", "run/spin", "--out", "somefile"], "--out somefile is a file: --out must be a directory"),
+        (
+            vec!["compare", "run/spin", other_run, "--out", "somefile"],
+            "--out somefile is a file: --out must be a directory",
+        ),
+    ] {
+        let output = harness(&args, root.path());
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
+        assert!(stderr(&output).contains(refusal), "{args:?}: {}", stderr(&output));
+        assert!(listing(&sleep) == before, "{args:?} wrote into another experiment's report");
+        assert_eq!(std::fs::read_to_string(root.path().join("somefile")).unwrap(), "a user's file\n");
+    }
+}
+
+/// `report run --out notes` replaced a user's notes/spin/summary.md, and
+/// `compare run other/run --out notes` their notes/comparison.md, without a
+/// word (status 0). Like a run into an `--out/<name>/` that is no report,
+/// both refuse (2) to write over a file they did not write, naming it, and
+/// leave the directory as it was; their own files they replace.
+#[test]
+fn report_and_compare_never_replace_a_users_file_in_their_out() {
+    let root = tempfile::tempdir().unwrap();
+    saved(root.path(), "spin", "[1, 2]", |p| 1.0 / p.max(1) as f64);
+    saved(&root.path().join("other"), "spin", "[1, 2]", |p| 1.5 / p.max(1) as f64);
+    let report = |out: &str| harness(&["report", "run", "--out", out, "--format", "svg"], root.path());
+    let compare = |out: &str| harness(&["compare", "run", "other/run", "--out", out, "--format", "svg"], root.path());
+    for _ in 0..2 {
+        for output in [report("drawn"), compare("compared")] {
+            assert!(output.status.success(), "{}", stderr(&output));
+        }
+    }
+    assert!(
+        root.path().join("drawn/spin/summary.md").is_file() && root.path().join("compared/comparison.md").is_file()
+    );
+
+    let notes = root.path().join("notes");
+    std::fs::create_dir_all(notes.join("spin")).unwrap();
+    std::fs::write(notes.join("spin/summary.md"), "my notes\n").unwrap();
+    std::fs::write(notes.join("comparison.md"), "my comparison\n").unwrap();
+    let (before, before_spin) = (listing(&notes), listing(&notes.join("spin")));
+    for (output, file) in [(report("notes"), "summary.md"), (compare("notes"), "comparison.md")] {
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        let message = stderr(&output);
+        assert!(message.contains(&format!("bench-harness did not write ({file})")), "{message}");
+        assert!(listing(&notes) == before && listing(&notes.join("spin")) == before_spin, "{message}");
+    }
+}
+
+/// A line break in a `compare --names` name ended comparison.md's table
+/// row inside a cell and started rows of its own (status 0); no escaping
+/// can keep it in its cell, so it is refused as bad input (2), nothing written.
+#[test]
+fn compare_refuses_a_name_of_several_lines() {
+    let root = tempfile::tempdir().unwrap();
+    saved(root.path(), "spin", "[1, 2]", |p| 1.0 / p.max(1) as f64);
+    saved(&root.path().join("other"), "spin", "[1, 2]", |p| 1.5 / p.max(1) as f64);
+    let output =
+        harness(&["compare", "run", "other/run", "--names", "old\n| x | y |,new", "--out", "drawn"], root.path());
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(stderr(&output).contains("holds a control character"), "{}", stderr(&output));
+    assert!(!root.path().join("drawn").exists(), "a refused comparison was written");
 }
 
 /// A chart too small for its text failed the report, and left the `--out`
@@ -355,7 +434,9 @@ fn a_report_that_fails_to_draw_leaves_no_empty_directory() {
 /// One run given twice (or a copy of it beside the original) drew both into
 /// the one directory named for its machine and date, the second over the
 /// first; `compare` of a side holding two runs of one experiment compared
-/// it twice, into one chart. Both are refused, and nothing is written.
+/// it twice, into one chart; `compare` of a run with itself (or with its
+/// copy) exited 0 with p = 1.000 in every cell. All are refused, and
+/// nothing is written.
 #[test]
 fn the_same_run_twice_is_refused_not_drawn_over_itself() {
     let root = tempfile::tempdir().unwrap();
@@ -371,10 +452,15 @@ fn the_same_run_twice_is_refused_not_drawn_over_itself() {
         &["report", "run/twice", "run/twice", "--out", "drawn"][..],
         &["report", "run", "copies/a", "--out", "drawn"],
         &["compare", "copies", "run", "--out", "drawn"],
+        &["compare", "run", "run", "--out", "drawn"],
+        &["compare", "run/twice", "copies/a", "--out", "drawn"],
     ] {
         let output = harness(args, root.path());
         assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
         assert!(stderr(&output).contains("\"twice\""), "{args:?}: {}", stderr(&output));
+        if args[0] == "compare" && args[1] != "copies" {
+            assert!(stderr(&output).contains("hold the same run"), "{args:?}: {}", stderr(&output));
+        }
         assert!(!root.path().join("drawn").exists(), "{args:?} wrote a report");
     }
 }

@@ -5,10 +5,12 @@ use std::collections::HashSet;
 use std::fs::File;
 use std::path::Path;
 
-use bench_harness::config::Plan;
+use bench_harness::analysis::analyze;
+use bench_harness::config::{BackendKind, Plan};
 use bench_harness::custom::Registry;
 use bench_harness::machine::Machine;
-use bench_harness::report::charts::{HEIGHT, WIDTH};
+use bench_harness::report::charts::{Canvas, Format, HEIGHT, WIDTH};
+use bench_harness::report::figures::{figures, Figure};
 use bench_harness::report::json::read_results_json;
 use bench_harness::report::{write_report, ExperimentReport};
 use bench_harness::run::run_experiment;
@@ -42,6 +44,87 @@ fn decode(path: &Path) -> (u32, u32, usize) {
     let colours: HashSet<&[u8]> =
         pixels[..frame.buffer_size()].chunks(channels).map(|pixel| &pixel[..3.min(channels)]).collect();
     (frame.width, frame.height, colours.len())
+}
+
+/// `figure` without the text that depends on how busy the machine was while
+/// measuring: busy-machine warnings and suspect speedups in the small print,
+/// and the suspect marks of the legend.
+fn without_load_dependent_text(figure: &Figure) -> Figure {
+    let mut quiet = figure.clone();
+    let (notes, series) = match &mut quiet {
+        Figure::Speedup(chart) | Figure::Efficiency(chart) => (&mut chart.notes, &mut chart.series),
+        Figure::Overhead(chart) => (&mut chart.notes, &mut chart.series),
+        Figure::Backends(chart) => (&mut chart.notes, &mut chart.series),
+    };
+    notes.retain(|note| !note.starts_with("WARNING") && !note.starts_with("SUSPECT"));
+    for series in series {
+        series.label = series.name().to_owned();
+    }
+    quiet
+}
+
+/// `report` as if measured on a busy machine: other processes took most of
+/// the CPU and slowed the sequential baseline, so every speedup is suspect.
+fn as_if_busy(report: &ExperimentReport) -> ExperimentReport {
+    let mut busy = report.clone();
+    busy.conditions.foreign_cpu = Some(0.9);
+    for sample in &mut busy.samples {
+        if sample.cell.backend == BackendKind::Sequential {
+            sample.seconds *= 20.0;
+        }
+    }
+    busy.analysis = analyze(&busy.experiment, &busy.samples, busy.machine.logical_cores);
+    busy
+}
+
+/// Checks the charts of `report` written into `out`: each PNG is as wide as
+/// configured and as tall, unless small print that a busy machine adds
+/// (warnings, suspect speedups) leaves the plot too little room, which makes a
+/// chart of the default size taller by design. That is judged from the
+/// report's own figures, not from the load: the same figure without that text
+/// must fill exactly the configured size, and the written chart must be the
+/// figure drawn at the default size, whatever it says.
+/// Returns the charts' heights.
+fn assert_chart_sizes(report: &ExperimentReport, out: &Path) -> Vec<u32> {
+    let redrawn = tempfile::tempdir().unwrap();
+    let figures = figures(report);
+    assert!(!figures.is_empty());
+    let mut heights = Vec::new();
+    for figure in &figures {
+        let png = out.join(figure.file_name());
+        let (width, height, colours) = decode(&png);
+        // Text, axes, several series and anti-aliasing: far more than a blank canvas.
+        assert!(colours > 20, "{}: only {colours} colours", png.display());
+        assert_eq!(width, WIDTH, "{}", png.display());
+        let quiet = without_load_dependent_text(figure);
+        if &quiet == figure {
+            assert_eq!(height, HEIGHT, "{}: no busy-machine text, yet not the configured size", png.display());
+        } else {
+            assert!(height >= HEIGHT, "{}: {height} px tall", png.display());
+        }
+        let [quiet_png] = &quiet.draw(redrawn.path(), &[Format::Png], &Canvas::default()).unwrap()[..] else {
+            panic!("one PNG")
+        };
+        let (quiet_width, quiet_height, _) = decode(quiet_png);
+        assert_eq!(
+            (quiet_width, quiet_height),
+            (WIDTH, HEIGHT),
+            "{}: too big without busy-machine text",
+            png.display()
+        );
+        let [same_png] = &figure.draw(redrawn.path(), &[Format::Png], &Canvas::default()).unwrap()[..] else {
+            panic!("one PNG")
+        };
+        let (same_width, same_height, _) = decode(same_png);
+        assert_eq!(
+            (same_width, same_height),
+            (width, height),
+            "{}: not the report's figure at the default size",
+            png.display()
+        );
+        heights.push(height);
+    }
+    heights
 }
 
 /// Writes `TINY` to `dir/tiny.ron`, loads it as the binary does and runs
@@ -99,12 +182,17 @@ fn a_tiny_experiment_writes_every_output() {
         assert!(bytes.starts_with(b"%PDF-") && bytes.ends_with(b"%%EOF\n"), "{}", pdf.display());
     }
 
-    for png in written.iter().filter(|p| p.extension().is_some_and(|e| e == "png")) {
-        let (width, height, colours) = decode(png);
-        assert_eq!((width, height), (WIDTH, HEIGHT), "{}", png.display());
-        // Text, axes, several series and anti-aliasing: far more than a blank canvas.
-        assert!(colours > 20, "{}: only {colours} colours", png.display());
-    }
+    let pngs = written.iter().filter(|p| p.extension().is_some_and(|e| e == "png")).count();
+    assert_eq!(pngs, 4);
+    assert_chart_sizes(&report, &out);
+    // The same samples as a busy machine leaves them: the charts' small
+    // print grows past the configured size, and the same rule holds,
+    // whatever load this test met.
+    let busy = as_if_busy(&report);
+    let busy_out = dir.path().join("busy/tiny");
+    write_report(&busy, &busy_out).unwrap();
+    let heights = assert_chart_sizes(&busy, &busy_out);
+    assert!(heights.iter().any(|&height| height > HEIGHT), "{heights:?}");
 
     // Cells: sequential + pool 3×3 + std-scope 3 + rayon 3×3 = 22, two samples each.
     let csv = std::fs::read_to_string(out.join("samples.csv")).unwrap();

@@ -123,6 +123,32 @@ Not compared: it is in new only."
     assert!(compare_dirs(&a, &empty, ("a", "b"), &out, &[Format::Svg], Threshold::default()).is_err());
 }
 
+/// `compare --names 'old|run,new*run'` exited 0 with a table header of
+/// extra columns (`|` ends a cell) and emphasis started by `*`. The names
+/// are escaped wherever comparison.md spells them, so each reads as given.
+#[test]
+fn compare_names_are_markdown_text_not_markup() {
+    let root = tempfile::tempdir().unwrap();
+    let (a, b, out) = (root.path().join("a"), root.path().join("b"), root.path().join("out"));
+    saved(&a, &report("e", "[1, 2]", 1e-3, "host-a"));
+    saved(&b, &report("e", "[1, 2]", 0.5e-3, "host-b"));
+    saved(&b, &report("only-b", "[1, 2]", 1e-3, "host-b"));
+    let names = ("old|run", "new*run_<b>");
+    let (markdown, _) = compare_dirs(&a, &b, names, &out, &[Format::Svg], Threshold::default()).unwrap();
+    assert_eq!(std::fs::read_to_string(out.join("comparison.md")).unwrap(), markdown);
+    // Cells end at unescaped pipes only: every row of the table has the separator row's columns.
+    let cells = |line: &str| line.replace("\\|", "").matches('|').count();
+    let table: Vec<&str> = markdown.lines().filter(|line| line.starts_with('|')).collect();
+    let separator = table.iter().find(|line| line.starts_with("|---")).expect("a table");
+    assert!(table.len() > 2 && table.iter().all(|line| cells(line) == cells(separator)), "{markdown}");
+    assert!(markdown.contains("| median old\\|run [95% CI] | median new\\*run\\_\\<b\\> [95% CI] |"), "{markdown}");
+    for spelled in ["# Comparison: new\\*run", "Not compared: it is in new\\*run\\_\\<b\\> only", "(old\\|run)"] {
+        assert!(markdown.contains(spelled), "{spelled:?} in {markdown}");
+    }
+    let unescaped = markdown.replace("\\*", "").replace("\\|", "").replace("\\<", "");
+    assert!(!unescaped.contains("new*") && !unescaped.contains("old|") && !unescaped.contains("<b"), "{markdown}");
+}
+
 /// Two runs whose every cell is refused (they measured different
 /// problems) exited 0 with a comparison.md of refusals only: an error now,
 /// saying why, with nothing written.
@@ -140,7 +166,7 @@ fn compare_with_no_comparable_cell_is_an_error_not_an_empty_report() {
     assert!(!out.exists(), "a refused comparison wrote {}", out.display());
     // One comparable experiment is enough: the other's refusal is listed in the report.
     saved(&a, &report("f", "[1, 2]", 1e-3, "host-a"));
-    saved(&b, &report("f", "[1, 2]", 1e-3, "host-a"));
+    saved(&b, &report("f", "[1, 2]", 1.1e-3, "host-a"));
     let (markdown, _) = compare_dirs(&a, &b, ("a", "b"), &out, &[Format::Svg], Threshold::default()).unwrap();
     assert!(markdown.contains("different problems") && markdown.contains("| pool ×2 chunk auto |"), "{markdown}");
 }
@@ -279,8 +305,12 @@ fn compare_takes_two_report_directories_whatever_their_experiments_are_called() 
     assert!(markdown.contains("## Experiment `spin`\n\nAgainst pinned's experiment `spin-pinned`."), "{markdown}");
     assert!(markdown.contains("| pool ×2 chunk auto |") && !markdown.contains("Not compared"), "{markdown}");
     // Whole runs are still matched by name.
-    let error = compare_dirs(&run.join("spin"), &run, ("a", "b"), &out, &[Format::Svg], Threshold::default());
-    assert!(error.is_ok(), "spin is in both");
+    let other = root.path().join("other");
+    saved(&other, &report("spin", "[1, 2]", 1.1e-3, "host-b"));
+    saved(&other, &report("spin-pinned", "[1, 2]", 0.6e-3, "host-b"));
+    let (markdown, _) =
+        compare_dirs(&run.join("spin"), &other, ("a", "b"), &out, &[Format::Svg], Threshold::default()).unwrap();
+    assert!(markdown.contains("## Experiment `spin`\n") && !markdown.contains("Against"), "{markdown}");
 }
 
 /// `report A --out B` where B holds another run of the same experiment

@@ -13,6 +13,21 @@ use crate::stats::precision::{column_time_unit, interval, interval_within, perce
 /// The file name in a report directory.
 pub const FILE_NAME: &str = "summary.md";
 
+/// `text` as Markdown text that reads as itself: a backslash before each
+/// character that could start emphasis, a link, HTML, an entity or
+/// strikethrough, or end a table cell (`|`), so a name given on the
+/// command line cannot add table columns or restyle what follows it.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '~' | '&' | '!' | '#') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Writes `summary.md`, linking the charts [`figures::figures`] gives the report.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Summary;

@@ -18,6 +18,7 @@ pub mod figures;
 pub mod json;
 pub mod latex;
 pub mod markdown;
+pub mod written;
 
 use std::path::{Path, PathBuf};
 
