@@ -175,8 +175,10 @@ struct RunArgs {
     sync: SyncPolicy,
     /// Start the command once per worker and exchange one line per point:
     /// the point as a JSON object on its stdin, its value as one line on its
-    /// stdout (also the spec's `persistent: true`). Give it a --timeout: a
-    /// black box that never answers stalls the run for ever without one.
+    /// stdout. The spec must say `persistent: true` too: the mode is part
+    /// of the sweep's identity, which status, repair, collect and slurm
+    /// read from the spec. Give it a --timeout: a black box that never
+    /// answers stalls the run for ever without one.
     #[arg(long)]
     persistent: bool,
     /// Compute only shard K of N (the points whose index is K modulo N),
@@ -575,9 +577,30 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     eprintln!("sweep: {}{scope} on {} → {}", spec.space, counted(workers, "worker"), output.display());
     let command_options = CommandOptions { timeout, capture_limit, cancel: Some(stop.cancelled()) };
-    let persistent = args.persistent || spec.persistent;
-    if persistent && template.has_placeholders() {
+    let persistent = spec.persistent;
+    if args.persistent && template.has_placeholders() {
         usage!("{}: {}", args.spec.display(), sweep::spec::PERSISTENT_PLACEHOLDERS);
+    }
+    // One-shot and persistent runs of a command compute different things,
+    // so the mode is part of the sweep's identity; `status`, `repair`,
+    // `collect` and `slurm` know it only from the spec, which must then
+    // say it: the flag may only confirm it.
+    if args.persistent && !spec.persistent {
+        usage!(
+            "--persistent: {} does not say `persistent: true`; write it in the spec instead: whether the command \
+             runs persistent is part of the sweep's identity (its records are another sweep's than one-shot \
+             ones), which `status`, `repair`, `collect` and `slurm` read from the spec",
+            args.spec.display()
+        );
+    }
+    // Repeated trials of one command (an axis `rep`) are a use of this,
+    // a forgotten placeholder the likelier one.
+    if !persistent && !template.has_placeholders() {
+        eprintln!(
+            "sweep: warning: the command names no axis (no {{placeholder}}), so every point runs the same \
+             command; fine for repeated trials, else name an axis in it, e.g. {{{}}}",
+            spec.space.names().first().map_or("x", String::as_str)
+        );
     }
     // A one-shot command ends, and its end is its answer; a persistent one
     // is only waited on, with nothing but a time limit to end the wait.
@@ -688,8 +711,8 @@ fn max_attempts_of(results: &Results, path: &Path, given: Option<u32>) -> anyhow
         SpecOf::NotThisSweep(spec_path) => (
             default,
             format!(
-                "the default: {} is not this sweep's spec now (its space or command differs from the file's \
-                 header), so its settings are not used",
+                "the default: {} is not this sweep's spec now (its space, command or `persistent` differs from \
+                 the file's header), so its settings are not used",
                 spec_path.display()
             ),
         ),

@@ -215,10 +215,11 @@ pub enum StoreError {
         /// Newest format this build reads.
         known: u32,
     },
-    /// The file belongs to a sweep with another command.
+    /// The file belongs to a sweep with another command, or the same
+    /// command run in the other mode (one-shot or persistent).
     #[error(
-        "{path} holds results of a different sweep (fingerprint {found}, this sweep is {expected}): the command \
-         changed, so none of its records can be reused. Choose another --output, or move the file away to start over"
+        "{path} holds results of a different sweep (fingerprint {found}, this sweep is {expected}): {why}, so \
+         none of its records can be reused. {advice}"
     )]
     DifferentSweep {
         /// The results file.
@@ -227,6 +228,10 @@ pub enum StoreError {
         found: Fingerprint,
         /// Fingerprint of the sweep being run.
         expected: Fingerprint,
+        /// What differs, e.g. "the command changed".
+        why: String,
+        /// What to do, for the subcommand that met the file.
+        advice: String,
     },
     /// A chart, CSV or script would be written over a results file.
     #[error(
