@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{CommandFactory, Parser, Subcommand};
 use sweep::command::Persistent;
-use sweep::output::counted;
+use sweep::output::{counted, shell_path};
 use sweep::slurm::{self, ArrayJob, Cluster, JobOptions, Limits, Shard, SubmissionLog, SubmittedArray};
 use sweep::store::SyncPolicy;
 use sweep::{eprintln, println};
@@ -466,7 +466,7 @@ fn say_left_out(results: &Results, path: &Path, what: &str) {
             "sweep: {outside} {records} of points not in this space left out of the {what} (`sweep status {}` \
              counts them as outside; they stay in the file, and a run whose space includes their points again \
              reuses them)",
-            path.display()
+            shell_path(path)
         );
     }
 }
@@ -621,7 +621,14 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     // Opened here rather than through `run_evaluations_to_file` so that what
     // reading the file found (a torn line, a reused space) is said up front.
-    let (mut writer, existing) = sweep::ResultsWriter::open_with(&output, &header, options.sync)?;
+    let (mut writer, existing) =
+        sweep::ResultsWriter::open_with(&output, &header, options.sync).map_err(|error| match error {
+            // `run` is the subcommand whose --output picks the file it locks.
+            sweep::store::StoreError::Locked { path, holder, .. } => {
+                sweep::store::StoreError::Locked { path, holder, also: ", or choose another --output" }
+            }
+            other => other,
+        })?;
     for warning in &existing.warnings {
         eprintln!("sweep: warning: {warning}");
     }
@@ -634,8 +641,16 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let closed = writer.close();
     let summary = summary?;
     closed?;
+    // A failed point skipped is no point done: each kind is counted apart.
+    let mut skipped = format!("{} already done", summary.skipped - summary.skipped_given_up - summary.skipped_failed);
+    if summary.skipped_failed > 0 {
+        skipped.push_str(&format!(", {} failed before and not retried", summary.skipped_failed));
+    }
+    if summary.skipped_given_up > 0 {
+        skipped.push_str(&format!(", {} given up before", summary.skipped_given_up));
+    }
     eprintln!(
-        "sweep: {} computed ({} failed{}), {} already done, in {:.2} s",
+        "sweep: {} computed ({} failed{}), {skipped}, in {:.2} s",
         summary.computed,
         summary.failed,
         if summary.attempts > summary.computed {
@@ -643,7 +658,6 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         } else {
             String::new()
         },
-        summary.skipped,
         summary.elapsed.as_secs_f64()
     );
     if summary.stopped {
@@ -675,7 +689,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     if counts.failed > counts.given_up {
         eprintln!(
             "sweep: see the failures with `sweep status {}`; rerun with --retry-failed to recompute them",
-            output.display()
+            shell_path(&output)
         );
     }
     if failed_here > 0 {
@@ -969,7 +983,7 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
             "{} is {what}: the array tasks run `sweep run {}` on the compute nodes, where it names nothing \
              that holds this spec. Save the spec to a file and give its path",
             args.spec.display(),
-            args.spec.display()
+            shell_path(&args.spec)
         );
     }
     let spec = Spec::load(&args.spec)?;
@@ -1090,7 +1104,7 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
             eprintln!(
                 "sweep: {given_up} points failed {max_attempts} times and are given up, not resubmitted \
                  (see them with `sweep collect {}`; raise --max-attempts to try them again)",
-                args.spec.display()
+                shell_path(&args.spec)
             );
         }
         let to_retry = collection.shards_to_retry(max_attempts);
@@ -1256,7 +1270,7 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
             ids.join(", "),
             log_dir.display(),
             state_path.display(),
-            args.spec.display()
+            shell_path(&args.spec)
         );
     }
     Ok(())
@@ -1308,7 +1322,7 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
                 "no shard files of {} (`*.shard-K-of-N.jsonl` beside it) found; run the shards first, \
                  e.g. with `sweep slurm {} --tasks N --submit`",
                 output.display(),
-                args.spec.display()
+                shell_path(&args.spec)
             ),
             [count] => count,
             ref counts => usage!(
@@ -1385,9 +1399,9 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
         )
     } else if log.as_ref().and_then(SubmissionLog::latest).is_none() {
         // Shards run by hand: no submission says how many tasks there were.
-        format!("rerun them with `sweep slurm {} --tasks {count} --resubmit`", args.spec.display())
+        format!("rerun them with `sweep slurm {} --tasks {count} --resubmit`", shell_path(&args.spec))
     } else {
-        format!("rerun them with `sweep slurm {} --resubmit`", args.spec.display())
+        format!("rerun them with `sweep slurm {} --resubmit`", shell_path(&args.spec))
     };
     let given_up_note = if given_up > 0 { format!(", {given_up} given up") } else { String::new() };
     Err(sweep::exit::Incomplete(format!(

@@ -15,6 +15,7 @@
 use std::path::PathBuf;
 
 use crate::fingerprint::Fingerprint;
+use crate::output::shell_path;
 
 mod atomic;
 mod guard;
@@ -70,13 +71,16 @@ pub enum StoreError {
     /// Another process is writing the file.
     #[error(
         "{path} is being written by another sweep ({holder}); only one process may write a results file \
-         at a time. Wait for it to finish or stop it, or choose another --output"
+         at a time. Wait for it to finish, or stop it{also}"
     )]
     Locked {
         /// The results file.
         path: PathBuf,
         /// Who holds the lock, e.g. "pid 1234 on node7".
         holder: String,
+        /// A further way out for the subcommand that met the lock, e.g.
+        /// ", or choose another --output" for `run`; empty if none.
+        also: &'static str,
     },
     /// A results path whose name ends in `.lock`: the name of the lock of
     /// results file `owner`, which would delete it on release.
@@ -118,7 +122,7 @@ pub enum StoreError {
             format!(
                 " (If it is a results file whose header line was destroyed, `sweep repair {} --spec SPEC.ron` \
                  rebuilds it)",
-                path.display()
+                shell_path(path)
             )
         } else {
             String::new()
@@ -146,8 +150,9 @@ pub enum StoreError {
     },
     /// A complete line does not parse.
     #[error(
-        "{path}:{line}: this line is not a sweep record ({message}); `sweep repair {path}` moves such lines \
-         to a side file and keeps every valid record"
+        "{path}:{line}: this line is not a sweep record ({message}); `sweep repair {}` moves such lines \
+         to a side file and keeps every valid record",
+        shell_path(path)
     )]
     Corrupt {
         /// The results file.
@@ -161,12 +166,13 @@ pub enum StoreError {
     /// record without an identity in a file whose format requires one.
     #[error(
         "{path}:{line}: this record is not this sweep's: {}; {path} holds the sweep with command fingerprint \
-         {expected}. The file is refused as it is; `sweep repair {path}` moves such records to {} and keeps \
+         {expected}. The file is refused as it is; `sweep repair {}` moves such records to {} and keeps \
          every record of this sweep",
         match found {
             Some(found) => format!("it was computed by another sweep (command fingerprint {found})"),
             None => "it carries no sweep identity (every record of a file of format 3 or later does)".to_owned(),
         },
+        shell_path(path),
         repair::rejected_path(path).display()
     )]
     ForeignRecord {
@@ -195,7 +201,8 @@ pub enum StoreError {
     /// The header line itself does not parse, so repair needs the spec.
     #[error(
         "the header line of {path} is damaged, so the sweep it belongs to is unknown; give the spec it was \
-         written from: `sweep repair {path} --spec SPEC.ron`"
+         written from: `sweep repair {} --spec SPEC.ron`",
+        shell_path(path)
     )]
     DamagedHeader {
         /// The results file.
