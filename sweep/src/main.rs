@@ -536,6 +536,9 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         selection = Selection::Stride { offset: shard.index(), step: shard.count() };
         scope = format!(" (shard {shard})");
     }
+    // Before anything is computed: a name whose lock or side file cannot
+    // be created is the name's fault.
+    sweep::store::check_results_names(&output)?;
     let (offset, step) = match selection {
         Selection::Stride { offset, step } => (offset, step),
         _ => (0, 1),
@@ -908,6 +911,7 @@ fn provenance(record: &sweep::Record) -> String {
 
 /// `sweep repair`: moves bad lines and foreign records aside.
 fn repair(path: &Path, spec: Option<&Path>) -> anyhow::Result<()> {
+    sweep::store::check_results_names(path)?;
     let header = match spec {
         Some(spec_path) => Some(Header::for_spec(&Spec::load(spec_path)?, spec_path)),
         None => None,
@@ -999,6 +1003,9 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
     let header = Header::for_spec(&spec, &args.spec);
     let output = args.output.clone().unwrap_or_else(|| spec.default_output(&args.spec));
     let state_path = SubmissionLog::path_for(&output);
+    // The state file's names are shorter than those derived from the
+    // results file: checked with them.
+    sweep::store::check_results_names(&output)?;
     let submitting = args.submit || args.resubmit;
     // One submitter at a time: two could both find the queue empty and
     // both submit.
@@ -1079,6 +1086,8 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
         );
         count = total.max(1);
     }
+    // The widest shard's name: its index has the most digits.
+    sweep::store::check_results_names(&Shard::new(count - 1, count)?.results_path(&output))?;
     let (limits, assumed) = match cluster.limits() {
         Ok(limits) => (limits, ""),
         Err(err) if !submitting => {
@@ -1298,6 +1307,7 @@ fn script_path(base: &Path, number: Option<usize>, part: usize) -> PathBuf {
 fn collect(args: CollectArgs) -> anyhow::Result<()> {
     let spec = Spec::load(&args.spec)?;
     let output = args.output.unwrap_or_else(|| spec.default_output(&args.spec));
+    sweep::store::check_results_names(&output)?;
     let header = Header::for_spec(&spec, &args.spec);
     let state_path = SubmissionLog::path_for(&output);
     // Merging needs no record of the submissions; only the report on the

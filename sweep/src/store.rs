@@ -21,6 +21,7 @@ mod atomic;
 mod guard;
 mod header;
 mod lock;
+mod names;
 mod record;
 mod repair;
 mod results;
@@ -31,6 +32,7 @@ pub use guard::refuse_to_replace_results;
 pub use header::{Header, FORMAT_VERSION};
 pub(crate) use lock::hostname;
 pub use lock::ResultsLock;
+pub use names::{check_results_names, check_written_names, NAME_MAX};
 pub(crate) use record::civil_from_days;
 pub(crate) use record::refuse_null;
 pub use record::{utc_rfc3339, Provenance, Record, NULL_VALUE};
@@ -239,6 +241,24 @@ pub enum StoreError {
         why: String,
         /// What to do, for the subcommand that met the file.
         advice: String,
+    },
+    /// A file sweep would write has a name longer than the file system
+    /// allows ([`NAME_MAX`]): the name given, or one derived from it.
+    #[error(
+        "cannot use {given}: {} {derived} would have a name of {bytes} bytes, more than the {NAME_MAX} a file \
+         name may have; choose a name at least {} bytes shorter",
+        what,
+        bytes - NAME_MAX
+    )]
+    NameTooLong {
+        /// The name given (a results file, a chart, a CSV).
+        given: PathBuf,
+        /// The file whose name is too long: `given` or one derived from it.
+        derived: PathBuf,
+        /// What it is, e.g. "its lock file".
+        what: String,
+        /// Bytes in its name.
+        bytes: usize,
     },
     /// A chart, CSV or script would be written over a results file.
     #[error(
