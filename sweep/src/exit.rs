@@ -219,7 +219,7 @@ mod tests {
         assert_eq!(code(Incomplete("3 points failed".into()).into()), 3);
         assert_eq!(code(Stopped { message: String::new(), signal: 15 }.into()), 143);
         assert_eq!(code(Stopped { message: String::new(), signal: 10 }.into()), 138);
-        let locked = StoreError::Locked { path: PathBuf::from("r.jsonl"), holder: "pid 1".into() };
+        let locked = StoreError::Locked { path: PathBuf::from("r.jsonl"), holder: "pid 1".into(), also: "" };
         assert_eq!(code(locked.into()), 1);
         let foreign = StoreError::MissingHeader { path: PathBuf::from("notes.txt") };
         assert_eq!(code(anyhow::Error::from(foreign).context("opening")), 2, "found under a context");
@@ -229,7 +229,7 @@ mod tests {
         // Through `collect`'s transparent wrapper, the same as unwrapped.
         let other = StoreError::MissingHeader { path: PathBuf::from("notes.txt") };
         assert_eq!(code(CollectError::from(other).into()), 2);
-        let held = StoreError::Locked { path: PathBuf::from("r.jsonl"), holder: "pid 1".into() };
+        let held = StoreError::Locked { path: PathBuf::from("r.jsonl"), holder: "pid 1".into(), also: "" };
         assert_eq!(code(CollectError::from(held).into()), 1);
         let log = StateError::Corrupt { path: PathBuf::from("r.slurm.json"), reason: "EOF".into() };
         assert_eq!(code(anyhow::Error::from(log).context("loading the submission log")), 2);

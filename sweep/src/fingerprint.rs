@@ -79,6 +79,19 @@ mod tests {
     }
 
     #[test]
+    fn one_shot_and_persistent_runs_of_one_argv_are_different_sweeps() {
+        let argv = vec!["./bb".to_owned()];
+        let (one_shot, persistent) = (Task::Command(argv.clone()), Task::Persistent(argv));
+        assert_ne!(Fingerprint::of_task(&one_shot), Fingerprint::of_task(&persistent));
+        let space = Space::range("k", 0, 4);
+        assert_ne!(Fingerprint::of_sweep(&space, &one_shot), Fingerprint::of_sweep(&space, &persistent));
+        // What files of format 3 and older hold, for either mode: it must
+        // keep its fingerprint, read as one-shot.
+        assert_eq!(serde_json::to_string(&one_shot).ok().as_deref(), Some(r#"{"Command":["./bb"]}"#));
+        assert_eq!(Fingerprint::of_task(&one_shot), Fingerprint(0x6e96_731a_e931_03d1));
+    }
+
+    #[test]
     fn text_form_round_trips() {
         let f = Fingerprint(0x0123_4567_89ab_cdef);
         let json = serde_json::to_string(&f).unwrap_or_default();

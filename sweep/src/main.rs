@@ -11,7 +11,7 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{CommandFactory, Parser, Subcommand};
 use sweep::command::Persistent;
-use sweep::output::counted;
+use sweep::output::{counted, shell_path};
 use sweep::slurm::{self, ArrayJob, Cluster, JobOptions, Limits, Shard, SubmissionLog, SubmittedArray};
 use sweep::store::SyncPolicy;
 use sweep::{eprintln, println};
@@ -175,8 +175,10 @@ struct RunArgs {
     sync: SyncPolicy,
     /// Start the command once per worker and exchange one line per point:
     /// the point as a JSON object on its stdin, its value as one line on its
-    /// stdout (also the spec's `persistent: true`). Give it a --timeout: a
-    /// black box that never answers stalls the run for ever without one.
+    /// stdout. The spec must say `persistent: true` too: the mode is part
+    /// of the sweep's identity, which status, repair, collect and slurm
+    /// read from the spec. Give it a --timeout: a black box that never
+    /// answers stalls the run for ever without one.
     #[arg(long)]
     persistent: bool,
     /// Compute only shard K of N (the points whose index is K modulo N),
@@ -464,7 +466,7 @@ fn say_left_out(results: &Results, path: &Path, what: &str) {
             "sweep: {outside} {records} of points not in this space left out of the {what} (`sweep status {}` \
              counts them as outside; they stay in the file, and a run whose space includes their points again \
              reuses them)",
-            path.display()
+            shell_path(path)
         );
     }
 }
@@ -534,6 +536,9 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         selection = Selection::Stride { offset: shard.index(), step: shard.count() };
         scope = format!(" (shard {shard})");
     }
+    // Before anything is computed: a name whose lock or side file cannot
+    // be created is the name's fault.
+    sweep::store::check_results_names(&output)?;
     let (offset, step) = match selection {
         Selection::Stride { offset, step } => (offset, step),
         _ => (0, 1),
@@ -575,9 +580,30 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     eprintln!("sweep: {}{scope} on {} → {}", spec.space, counted(workers, "worker"), output.display());
     let command_options = CommandOptions { timeout, capture_limit, cancel: Some(stop.cancelled()) };
-    let persistent = args.persistent || spec.persistent;
-    if persistent && template.has_placeholders() {
+    let persistent = spec.persistent;
+    if args.persistent && template.has_placeholders() {
         usage!("{}: {}", args.spec.display(), sweep::spec::PERSISTENT_PLACEHOLDERS);
+    }
+    // One-shot and persistent runs of a command compute different things,
+    // so the mode is part of the sweep's identity; `status`, `repair`,
+    // `collect` and `slurm` know it only from the spec, which must then
+    // say it: the flag may only confirm it.
+    if args.persistent && !spec.persistent {
+        usage!(
+            "--persistent: {} does not say `persistent: true`; write it in the spec instead: whether the command \
+             runs persistent is part of the sweep's identity (its records are another sweep's than one-shot \
+             ones), which `status`, `repair`, `collect` and `slurm` read from the spec",
+            args.spec.display()
+        );
+    }
+    // Repeated trials of one command (an axis `rep`) are a use of this,
+    // a forgotten placeholder the likelier one.
+    if !persistent && !template.has_placeholders() {
+        eprintln!(
+            "sweep: warning: the command names no axis (no {{placeholder}}), so every point runs the same \
+             command; fine for repeated trials, else name an axis in it, e.g. {{{}}}",
+            spec.space.names().first().map_or("x", String::as_str)
+        );
     }
     // A one-shot command ends, and its end is its answer; a persistent one
     // is only waited on, with nothing but a time limit to end the wait.
@@ -598,7 +624,14 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     };
     // Opened here rather than through `run_evaluations_to_file` so that what
     // reading the file found (a torn line, a reused space) is said up front.
-    let (mut writer, existing) = sweep::ResultsWriter::open_with(&output, &header, options.sync)?;
+    let (mut writer, existing) =
+        sweep::ResultsWriter::open_with(&output, &header, options.sync).map_err(|error| match error {
+            // `run` is the subcommand whose --output picks the file it locks.
+            sweep::store::StoreError::Locked { path, holder, .. } => {
+                sweep::store::StoreError::Locked { path, holder, also: ", or choose another --output" }
+            }
+            other => other,
+        })?;
     for warning in &existing.warnings {
         eprintln!("sweep: warning: {warning}");
     }
@@ -611,8 +644,16 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let closed = writer.close();
     let summary = summary?;
     closed?;
+    // A failed point skipped is no point done: each kind is counted apart.
+    let mut skipped = format!("{} already done", summary.skipped - summary.skipped_given_up - summary.skipped_failed);
+    if summary.skipped_failed > 0 {
+        skipped.push_str(&format!(", {} failed before and not retried", summary.skipped_failed));
+    }
+    if summary.skipped_given_up > 0 {
+        skipped.push_str(&format!(", {} given up before", summary.skipped_given_up));
+    }
     eprintln!(
-        "sweep: {} computed ({} failed{}), {} already done, in {:.2} s",
+        "sweep: {} computed ({} failed{}), {skipped}, in {:.2} s",
         summary.computed,
         summary.failed,
         if summary.attempts > summary.computed {
@@ -620,7 +661,6 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         } else {
             String::new()
         },
-        summary.skipped,
         summary.elapsed.as_secs_f64()
     );
     if summary.stopped {
@@ -652,7 +692,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     if counts.failed > counts.given_up {
         eprintln!(
             "sweep: see the failures with `sweep status {}`; rerun with --retry-failed to recompute them",
-            output.display()
+            shell_path(&output)
         );
     }
     if failed_here > 0 {
@@ -688,8 +728,8 @@ fn max_attempts_of(results: &Results, path: &Path, given: Option<u32>) -> anyhow
         SpecOf::NotThisSweep(spec_path) => (
             default,
             format!(
-                "the default: {} is not this sweep's spec now (its space or command differs from the file's \
-                 header), so its settings are not used",
+                "the default: {} is not this sweep's spec now (its space, command or `persistent` differs from \
+                 the file's header), so its settings are not used",
                 spec_path.display()
             ),
         ),
@@ -871,6 +911,7 @@ fn provenance(record: &sweep::Record) -> String {
 
 /// `sweep repair`: moves bad lines and foreign records aside.
 fn repair(path: &Path, spec: Option<&Path>) -> anyhow::Result<()> {
+    sweep::store::check_results_names(path)?;
     let header = match spec {
         Some(spec_path) => Some(Header::for_spec(&Spec::load(spec_path)?, spec_path)),
         None => None,
@@ -946,7 +987,7 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
             "{} is {what}: the array tasks run `sweep run {}` on the compute nodes, where it names nothing \
              that holds this spec. Save the spec to a file and give its path",
             args.spec.display(),
-            args.spec.display()
+            shell_path(&args.spec)
         );
     }
     let spec = Spec::load(&args.spec)?;
@@ -962,6 +1003,9 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
     let header = Header::for_spec(&spec, &args.spec);
     let output = args.output.clone().unwrap_or_else(|| spec.default_output(&args.spec));
     let state_path = SubmissionLog::path_for(&output);
+    // The state file's names are shorter than those derived from the
+    // results file: checked with them.
+    sweep::store::check_results_names(&output)?;
     let submitting = args.submit || args.resubmit;
     // One submitter at a time: two could both find the queue empty and
     // both submit.
@@ -1042,6 +1086,8 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
         );
         count = total.max(1);
     }
+    // The widest shard's name: its index has the most digits.
+    sweep::store::check_results_names(&Shard::new(count - 1, count)?.results_path(&output))?;
     let (limits, assumed) = match cluster.limits() {
         Ok(limits) => (limits, ""),
         Err(err) if !submitting => {
@@ -1067,7 +1113,7 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
             eprintln!(
                 "sweep: {given_up} points failed {max_attempts} times and are given up, not resubmitted \
                  (see them with `sweep collect {}`; raise --max-attempts to try them again)",
-                args.spec.display()
+                shell_path(&args.spec)
             );
         }
         let to_retry = collection.shards_to_retry(max_attempts);
@@ -1233,7 +1279,7 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
             ids.join(", "),
             log_dir.display(),
             state_path.display(),
-            args.spec.display()
+            shell_path(&args.spec)
         );
     }
     Ok(())
@@ -1261,6 +1307,7 @@ fn script_path(base: &Path, number: Option<usize>, part: usize) -> PathBuf {
 fn collect(args: CollectArgs) -> anyhow::Result<()> {
     let spec = Spec::load(&args.spec)?;
     let output = args.output.unwrap_or_else(|| spec.default_output(&args.spec));
+    sweep::store::check_results_names(&output)?;
     let header = Header::for_spec(&spec, &args.spec);
     let state_path = SubmissionLog::path_for(&output);
     // Merging needs no record of the submissions; only the report on the
@@ -1285,7 +1332,7 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
                 "no shard files of {} (`*.shard-K-of-N.jsonl` beside it) found; run the shards first, \
                  e.g. with `sweep slurm {} --tasks N --submit`",
                 output.display(),
-                args.spec.display()
+                shell_path(&args.spec)
             ),
             [count] => count,
             ref counts => usage!(
@@ -1362,9 +1409,9 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
         )
     } else if log.as_ref().and_then(SubmissionLog::latest).is_none() {
         // Shards run by hand: no submission says how many tasks there were.
-        format!("rerun them with `sweep slurm {} --tasks {count} --resubmit`", args.spec.display())
+        format!("rerun them with `sweep slurm {} --tasks {count} --resubmit`", shell_path(&args.spec))
     } else {
-        format!("rerun them with `sweep slurm {} --resubmit`", args.spec.display())
+        format!("rerun them with `sweep slurm {} --resubmit`", shell_path(&args.spec))
     };
     let given_up_note = if given_up > 0 { format!(", {given_up} given up") } else { String::new() };
     Err(sweep::exit::Incomplete(format!(

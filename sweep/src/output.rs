@@ -37,6 +37,42 @@ pub fn counted<N: Copy + std::fmt::Display + PartialEq + From<u8>>(n: N, noun: &
     format!("{n} {noun}{s}")
 }
 
+/// `word` as one word of a POSIX shell command line, quoted only when it
+/// needs it: every command sweep prints (a suggestion in a message, a line
+/// of a batch script) is pasted or run as printed.
+///
+/// ```
+/// use sweep::output::shell_word;
+/// assert_eq!(shell_word("runs/a.jsonl"), "runs/a.jsonl");
+/// assert_eq!(shell_word("grïd ☃.jsonl"), "'grïd ☃.jsonl'");
+/// assert_eq!(shell_word("it's"), r"'it'\''s'");
+/// ```
+pub fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c);
+    if !word.is_empty() && word.chars().all(plain) {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+/// `path` as a word of a printed command ([`shell_word`]), led by `./`
+/// when it starts with `-`, which the command would read as an option.
+///
+/// ```
+/// use std::path::Path;
+/// use sweep::output::shell_path;
+/// assert_eq!(shell_path(Path::new("-r.jsonl")), "./-r.jsonl");
+/// assert_eq!(shell_path(Path::new("my runs/r.jsonl")), "'my runs/r.jsonl'");
+/// ```
+pub fn shell_path(path: &std::path::Path) -> String {
+    let text = path.to_string_lossy();
+    match text.starts_with('-') {
+        true => shell_word(&format!("./{text}")),
+        false => shell_word(&text),
+    }
+}
+
 #[doc(hidden)]
 pub fn record_stdout_failure(error: &std::io::Error) {
     let _ = STDOUT_FAILED.set(stdout_error(error));

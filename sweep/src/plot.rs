@@ -1653,7 +1653,9 @@ pub fn plot_results_as(results: &Results, value_key: Option<&str>, target: &Targ
             let heatmap_path = sibling(output, "heatmap", format);
             let surface_path = sibling(output, "surface", format);
             // Both looked at before either is drawn: a refusal writes neither.
-            for path in [&heatmap_path, &surface_path] {
+            for (path, what) in [(&heatmap_path, "the heatmap"), (&surface_path, "the surface")] {
+                // Named after the -o given, which is what to shorten.
+                crate::store::check_written_names(output, path, what).map_err(PlotError::Refused)?;
                 refuse_to_replace_results(path, "chart", &target.specs).map_err(PlotError::Refused)?;
             }
             draw_heatmap(&grid, &labels, &heatmap_path, format)?;

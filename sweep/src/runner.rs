@@ -401,6 +401,11 @@ pub struct RunSummary {
     /// Selected points skipped because their result was already on disk
     /// (done, given up, or failed and not retried).
     pub skipped: usize,
+    /// Of the skipped points, those given up (failed `max_attempts` times).
+    pub skipped_given_up: usize,
+    /// Of the skipped points, those that failed and are not retried in
+    /// this run, though not given up.
+    pub skipped_failed: usize,
     /// Points evaluated to a final record in this run.
     pub computed: usize,
     /// Of those, how many failed (after any retries).
@@ -720,6 +725,9 @@ where
     let selected = options.selection.count(len);
     let selected_here = options.selection.membership(len);
     let skipped = resume.skip.iter().filter(|i| selected_here(**i)).count();
+    let skipped_failures = resume.failed.iter().filter(|(i, _)| selected_here(**i));
+    let skipped_given_up = skipped_failures.clone().filter(|(_, given_up)| **given_up).count();
+    let skipped_failed = skipped_failures.count() - skipped_given_up;
     let pending = selected.saturating_sub(skipped);
 
     let interactive = options.progress && options.bar && std::io::stderr().is_terminal();
@@ -759,6 +767,8 @@ where
     let mut summary = RunSummary {
         selected,
         skipped,
+        skipped_given_up,
+        skipped_failed,
         computed: 0,
         failed: 0,
         given_up: 0,

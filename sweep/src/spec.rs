@@ -10,11 +10,20 @@ use serde::{Deserialize, Serialize};
 use crate::command::{CommandTemplate, TemplateError};
 use crate::space::{Space, SpaceError};
 
-/// What is evaluated at each point.
+/// What is evaluated at each point: a sweep's identity, with its space.
+///
+/// The same argv run one-shot and persistent computes different things
+/// (one gets the point in its arguments, the other on its stdin), so the
+/// two are different tasks and never share records.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Task {
-    /// An external command (argv template).
+    /// An external command (argv template), started once per point. Files
+    /// of format 3 and older also wrote this for persistent commands (see
+    /// [`crate::store::FORMAT_VERSION`]).
     Command(Vec<String>),
+    /// An external command started once per worker, one point per line on
+    /// its stdin (`persistent: true`).
+    Persistent(Vec<String>),
     /// A Rust closure, identified by a label chosen by the caller.
     Closure(String),
 }
@@ -261,9 +270,15 @@ impl Spec {
         CommandTemplate::new(&self.command, &self.space.names())
     }
 
-    /// What the spec evaluates: its command template.
+    /// What the spec evaluates: its command template, run as `persistent`
+    /// says. Only the spec decides (`run --persistent` must agree with it),
+    /// so every subcommand that reads the spec finds the sweep `run` wrote.
     pub fn task(&self) -> Task {
-        Task::Command(self.command.clone())
+        if self.persistent {
+            Task::Persistent(self.command.clone())
+        } else {
+            Task::Command(self.command.clone())
+        }
     }
 
     /// The results file: `output` from the spec, else `<spec stem>.jsonl`.

@@ -15,11 +15,13 @@
 use std::path::PathBuf;
 
 use crate::fingerprint::Fingerprint;
+use crate::output::shell_path;
 
 mod atomic;
 mod guard;
 mod header;
 mod lock;
+mod names;
 mod record;
 mod repair;
 mod results;
@@ -30,6 +32,7 @@ pub use guard::refuse_to_replace_results;
 pub use header::{Header, FORMAT_VERSION};
 pub(crate) use lock::hostname;
 pub use lock::ResultsLock;
+pub use names::{check_results_names, check_written_names, NAME_MAX};
 pub(crate) use record::civil_from_days;
 pub(crate) use record::refuse_null;
 pub use record::{utc_rfc3339, Provenance, Record, NULL_VALUE};
@@ -70,13 +73,16 @@ pub enum StoreError {
     /// Another process is writing the file.
     #[error(
         "{path} is being written by another sweep ({holder}); only one process may write a results file \
-         at a time. Wait for it to finish or stop it, or choose another --output"
+         at a time. Wait for it to finish, or stop it{also}"
     )]
     Locked {
         /// The results file.
         path: PathBuf,
         /// Who holds the lock, e.g. "pid 1234 on node7".
         holder: String,
+        /// A further way out for the subcommand that met the lock, e.g.
+        /// ", or choose another --output" for `run`; empty if none.
+        also: &'static str,
     },
     /// A results path whose name ends in `.lock`: the name of the lock of
     /// results file `owner`, which would delete it on release.
@@ -118,7 +124,7 @@ pub enum StoreError {
             format!(
                 " (If it is a results file whose header line was destroyed, `sweep repair {} --spec SPEC.ron` \
                  rebuilds it)",
-                path.display()
+                shell_path(path)
             )
         } else {
             String::new()
@@ -146,8 +152,9 @@ pub enum StoreError {
     },
     /// A complete line does not parse.
     #[error(
-        "{path}:{line}: this line is not a sweep record ({message}); `sweep repair {path}` moves such lines \
-         to a side file and keeps every valid record"
+        "{path}:{line}: this line is not a sweep record ({message}); `sweep repair {}` moves such lines \
+         to a side file and keeps every valid record",
+        shell_path(path)
     )]
     Corrupt {
         /// The results file.
@@ -161,12 +168,13 @@ pub enum StoreError {
     /// record without an identity in a file whose format requires one.
     #[error(
         "{path}:{line}: this record is not this sweep's: {}; {path} holds the sweep with command fingerprint \
-         {expected}. The file is refused as it is; `sweep repair {path}` moves such records to {} and keeps \
+         {expected}. The file is refused as it is; `sweep repair {}` moves such records to {} and keeps \
          every record of this sweep",
         match found {
             Some(found) => format!("it was computed by another sweep (command fingerprint {found})"),
             None => "it carries no sweep identity (every record of a file of format 3 or later does)".to_owned(),
         },
+        shell_path(path),
         repair::rejected_path(path).display()
     )]
     ForeignRecord {
@@ -195,7 +203,8 @@ pub enum StoreError {
     /// The header line itself does not parse, so repair needs the spec.
     #[error(
         "the header line of {path} is damaged, so the sweep it belongs to is unknown; give the spec it was \
-         written from: `sweep repair {path} --spec SPEC.ron`"
+         written from: `sweep repair {} --spec SPEC.ron`",
+        shell_path(path)
     )]
     DamagedHeader {
         /// The results file.
@@ -215,10 +224,11 @@ pub enum StoreError {
         /// Newest format this build reads.
         known: u32,
     },
-    /// The file belongs to a sweep with another command.
+    /// The file belongs to a sweep with another command, or the same
+    /// command run in the other mode (one-shot or persistent).
     #[error(
-        "{path} holds results of a different sweep (fingerprint {found}, this sweep is {expected}): the command \
-         changed, so none of its records can be reused. Choose another --output, or move the file away to start over"
+        "{path} holds results of a different sweep (fingerprint {found}, this sweep is {expected}): {why}, so \
+         none of its records can be reused. {advice}"
     )]
     DifferentSweep {
         /// The results file.
@@ -227,6 +237,28 @@ pub enum StoreError {
         found: Fingerprint,
         /// Fingerprint of the sweep being run.
         expected: Fingerprint,
+        /// What differs, e.g. "the command changed".
+        why: String,
+        /// What to do, for the subcommand that met the file.
+        advice: String,
+    },
+    /// A file sweep would write has a name longer than the file system
+    /// allows ([`NAME_MAX`]): the name given, or one derived from it.
+    #[error(
+        "cannot use {given}: {} {derived} would have a name of {bytes} bytes, more than the {NAME_MAX} a file \
+         name may have; choose a name at least {} bytes shorter",
+        what,
+        bytes - NAME_MAX
+    )]
+    NameTooLong {
+        /// The name given (a results file, a chart, a CSV).
+        given: PathBuf,
+        /// The file whose name is too long: `given` or one derived from it.
+        derived: PathBuf,
+        /// What it is, e.g. "its lock file".
+        what: String,
+        /// Bytes in its name.
+        bytes: usize,
     },
     /// A chart, CSV or script would be written over a results file.
     #[error(

@@ -160,6 +160,34 @@ fn run_says_what_really_runs_in_words_that_agree_with_their_counts() {
     assert!(help.contains("After SIGINT, SIGTERM, SIGHUP or SIGUSR1"), "{help}");
 }
 
+/// A given-up point is no point done: a rerun's summary counts it apart.
+#[test]
+fn given_up_points_are_not_counted_as_done() {
+    let sandbox = Sandbox::new();
+    sandbox.spec(
+        "g.ron",
+        r#"(space: Range(name: "k", start: 0, end: 4),
+            command: ["sh", "-c", "[ {k} -lt 2 ] || exit 3; echo {k}"], max_attempts: 1,
+            output: "grïd ☃.jsonl")"#,
+    );
+    let first = incomplete(sandbox.sweep(&["run", "--no-progress", "g.ron"]));
+    assert!(stderr(&first).contains("4 computed (2 failed)"), "{}", stderr(&first));
+    let rerun = incomplete(sandbox.sweep(&["run", "--no-progress", "g.ron"]));
+    assert!(stderr(&rerun).contains("0 computed (0 failed), 2 already done, 2 given up before"), "{}", stderr(&rerun));
+}
+
+/// A command sweep suggests is pasted as printed: a path that needs
+/// quoting is quoted.
+#[test]
+fn suggested_commands_quote_the_paths_they_name() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("f.ron", r#"(space: Range(name: "k", start: 0, end: 2), command: ["sh", "-c", "exit {k}"])"#);
+    let failed = incomplete(sandbox.sweep(&["run", "--no-progress", "f.ron", "-o", "my grïd ☃.jsonl"]));
+    assert!(stderr(&failed).contains("`sweep status 'my grïd ☃.jsonl'`"), "{}", stderr(&failed));
+    let status = ok(sandbox.sweep(&["status", "my grïd ☃.jsonl"]));
+    assert!(stdout(&status).contains("failed:      2"), "{}", stdout(&status));
+}
+
 #[test]
 fn failed_points_are_recomputed_with_retry_failed() {
     let sandbox = Sandbox::new();
@@ -180,7 +208,12 @@ fn failed_points_are_recomputed_with_retry_failed() {
 
     std::fs::write(&marker, "").unwrap_or_else(|e| panic!("{e}"));
     let plain = incomplete(sandbox.sweep(&["run", "flaky.ron"]));
-    assert!(stderr(&plain).contains("0 computed (0 failed), 4 already done"), "{}", stderr(&plain));
+    // The failed points are not done: counted apart.
+    assert!(
+        stderr(&plain).contains("0 computed (0 failed), 2 already done, 2 failed before and not retried"),
+        "{}",
+        stderr(&plain)
+    );
     let retry = ok(sandbox.sweep(&["run", "--retry-failed", "flaky.ron"]));
     assert!(stderr(&retry).contains("2 computed (0 failed), 2 already done"), "{}", stderr(&retry));
 

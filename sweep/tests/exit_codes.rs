@@ -579,3 +579,39 @@ fn a_program_that_does_not_exist_is_refused_before_any_point() {
     let output = sandbox.sweep(&["run", "--no-progress", "local.ron"]);
     assert_eq!(code(&output), Some(0), "{}", stderr(&output));
 }
+
+/// A name whose derived files (a results file's lock, temporaries and
+/// repair's side file; a chart's `-heatmap`/`-surface` siblings) would be
+/// longer than a file name may be is the name's fault: status 2 up front,
+/// naming the derived file, not "File name too long" with status 1 mid-way.
+#[test]
+fn names_whose_derived_files_would_be_too_long_exit_two() {
+    let sandbox = Sandbox::new();
+    let spec = r#"(space: Grid([Range(name: "x", start: 0, end: 2), Range(name: "y", start: 0, end: 2)]),
+                   command: ["echo", "{x}"])"#;
+    sandbox.spec("g.ron", spec);
+    let long = format!("{}.jsonl", "r".repeat(244));
+    let run: &[&str] = &["run", "--no-progress", "g.ron", "-o", &long];
+    let slurm: &[&str] = &["slurm", "g.ron", "-o", &long, "--tasks", "2"];
+    for subcommand in [run, &["repair", &long], &["collect", "g.ron", "-o", &long], slurm] {
+        let refused = sandbox.sweep(subcommand);
+        assert_eq!(code(&refused), Some(2), "{subcommand:?}: {}", stderr(&refused));
+        assert!(stderr(&refused).contains("would have a name of"), "{}", stderr(&refused));
+    }
+    assert!(!sandbox.path(&long).exists(), "nothing written");
+    // The widest name whose every derived file fits.
+    let widest = format!("{}.jsonl", "r".repeat(255 - 28 - 6));
+    let done = sandbox.sweep(&["run", "--no-progress", "g.ron", "-o", &widest]);
+    assert_eq!(code(&done), Some(0), "{}", stderr(&done));
+    // Its shard files' names are longer: `slurm` refuses it, naming one.
+    let sharded = sandbox.sweep(&["slurm", "g.ron", "-o", &widest, "--tasks", "2"]);
+    assert_eq!(code(&sharded), Some(2), "{}", stderr(&sharded));
+    assert!(stderr(&sharded).contains(".shard-1-of-2.jsonl"), "{}", stderr(&sharded));
+
+    let chart = format!("{}.png", "c".repeat(238));
+    let plotted = sandbox.sweep(&["plot", &widest, "-o", &chart]);
+    assert_eq!(code(&plotted), Some(2), "{}", stderr(&plotted));
+    assert!(stderr(&plotted).contains(&format!("{}-heatmap.png", "c".repeat(238))), "{}", stderr(&plotted));
+    let short = sandbox.sweep(&["plot", &widest, "-o", "c.png"]);
+    assert_eq!(code(&short), Some(0), "{}", stderr(&short));
+}

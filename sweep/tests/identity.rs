@@ -215,7 +215,7 @@ fn files_written_before_records_carried_an_identity_still_read() {
     let text = std::fs::read_to_string(sandbox.path("a.jsonl")).unwrap_or_default();
     let identity = |line: &str| line.find("\"task\":").map(|at| line[at..at + 26].to_owned());
     let task = text.lines().nth(1).and_then(identity).unwrap_or_else(|| panic!("no task in {text}"));
-    let old = text.replace(&task, "").replace("\"format\":3", "\"format\":2");
+    let old = text.replace(&task, "").replace(&format!("\"format\":{}", sweep::store::FORMAT_VERSION), "\"format\":2");
     std::fs::write(sandbox.path("a.jsonl"), &old).unwrap_or_else(|e| panic!("{e}"));
     let status = stdout(&ok(sandbox.sweep(&["status", "a.jsonl"])));
     assert!(status.contains("done:        4"), "{status}");

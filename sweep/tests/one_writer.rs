@@ -58,6 +58,12 @@ fn a_second_writer_is_refused_and_a_killed_one_leaves_no_stale_lock() {
     let message = String::from_utf8_lossy(&second.stderr);
     assert!(message.contains(&format!("pid {}", first.id())), "{message}");
     assert!(message.contains("slow.jsonl"), "{message}");
+    assert!(message.contains("or choose another --output"), "{message}");
+    // `repair` has no --output to choose.
+    let repair = sandbox.sweep(&["repair", "slow.jsonl"]);
+    let message = stderr(&repair);
+    assert!(message.contains("is being written by another sweep"), "{message}");
+    assert!(message.trim_end().ends_with("Wait for it to finish, or stop it"), "{message}");
 
     first.kill().unwrap_or_else(|e| panic!("{e}")); // SIGKILL
     let _ = first.wait();

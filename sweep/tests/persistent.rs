@@ -64,6 +64,8 @@ fn each_worker_starts_the_black_box_once_and_values_match_one_shot() {
     let sandbox = sandbox("p.ron", &spec("", ""));
     let output = sandbox.sweep(&["run", "--no-progress", "p.ron"]);
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    // It has no placeholders by design: no warning that it names no axis.
+    assert!(!stderr(&output).contains("names no axis"), "{}", stderr(&output));
     let results = sandbox.load("p.jsonl");
     let values: Vec<_> = results.latest().iter().map(|r| (r.index, r.outcome.clone())).collect();
     let expected: Vec<_> = (0..12).map(|k| (k, Ok(serde_json::json!(k * k)))).collect();
@@ -191,4 +193,51 @@ fn a_persistent_run_without_a_timeout_says_a_silent_black_box_would_stall_it() {
     assert!(!stderr(&timed).contains("never answers"), "{}", stderr(&timed));
     let help = common::stdout(&sandbox.sweep(&["run", "--help"]));
     assert!(help.contains("never answers"), "{help}");
+}
+
+/// The same argv run one-shot and persistent computes different things
+/// (the point in its arguments, or on its stdin): two sweeps, which never
+/// share records, whether the mode comes from the spec or from the flag.
+#[test]
+fn one_shot_and_persistent_runs_of_one_command_never_share_records() {
+    let persistent = spec("", r#"output: "r.jsonl", max_attempts: 5"#);
+    let sandbox = sandbox("p.ron", &persistent);
+    sandbox.spec("o.ron", &persistent.replace("persistent: true", "persistent: false"));
+    let done = sandbox.sweep(&["run", "--no-progress", "p.ron"]);
+    assert_eq!(done.status.code(), Some(0), "{}", stderr(&done));
+
+    let one_shot = sandbox.sweep(&["run", "--no-progress", "o.ron"]);
+    let message = stderr(&one_shot);
+    assert_eq!(one_shot.status.code(), Some(2), "{message}");
+    assert!(message.contains("different sweep") && message.contains("ran persistent"), "{message}");
+    assert!(message.contains("runs it one-shot"), "{message}");
+
+    // The flag only confirms the spec: alone, `status` and `collect`
+    // would not know the mode the records were computed in.
+    let flagged = sandbox.sweep(&["run", "--no-progress", "--persistent", "o.ron"]);
+    assert_eq!(flagged.status.code(), Some(2), "{}", stderr(&flagged));
+    assert!(stderr(&flagged).contains("does not say `persistent: true`"), "{}", stderr(&flagged));
+    let confirmed = sandbox.sweep(&["run", "--no-progress", "--persistent", "p.ron"]);
+    assert_eq!(confirmed.status.code(), Some(0), "{}", stderr(&confirmed));
+    assert!(stderr(&confirmed).contains("0 computed (0 failed), 12 already done"), "{}", stderr(&confirmed));
+    assert_eq!(sandbox.load("r.jsonl").records.len(), 12);
+    // `status` finds the spec as this sweep's, as `run` recorded it.
+    let status = common::stdout(&sandbox.sweep(&["status", "r.jsonl"]));
+    assert!(status.contains("max_attempts of p.ron"), "{status}");
+}
+
+/// Repeated trials of one command are a use of a command without
+/// placeholders, a forgotten placeholder another: run says so, and runs.
+#[test]
+fn a_one_shot_command_naming_no_axis_is_run_with_a_warning() {
+    let sandbox = Sandbox::new();
+    sandbox.spec("rep.ron", r#"(space: Range(name: "rep", start: 0, end: 3), command: ["echo", "1"])"#);
+    let output = sandbox.sweep(&["run", "--no-progress", "rep.ron"]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(stderr(&output).contains("warning: the command names no axis"), "{}", stderr(&output));
+    assert!(stderr(&output).contains("every point runs the same command"), "{}", stderr(&output));
+    assert_eq!(sandbox.load("rep.jsonl").status().done, 3);
+    sandbox.spec("k.ron", r#"(space: Range(name: "rep", start: 0, end: 3), command: ["echo", "{rep}"])"#);
+    let named = sandbox.sweep(&["run", "--no-progress", "k.ron"]);
+    assert!(!stderr(&named).contains("names no axis"), "{}", stderr(&named));
 }

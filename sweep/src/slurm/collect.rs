@@ -287,7 +287,7 @@ pub fn gather(output: &Path, header: &Header) -> Result<Gathered, CollectError> 
     let mut gathered = Gathered::default();
     let space = SpaceIndex::new(&header.space);
     if output.exists() {
-        let results = load_checked(output, header)?;
+        let results = load_checked(output, header, false)?;
         gathered.warnings.extend(results.warnings.iter().cloned());
         let refined = results.header.space != header.space;
         for mut record in results.records {
@@ -305,7 +305,7 @@ pub fn gather(output: &Path, header: &Header) -> Result<Gathered, CollectError> 
     })?;
     for shard in shards {
         let path = shard.results_path(output);
-        let Results { header: file_header, records, warnings, .. } = load_checked(&path, header)?;
+        let Results { header: file_header, records, warnings, .. } = load_checked(&path, header, true)?;
         gathered.warnings.extend(warnings);
         // Shards are of the file's own space: a record of a point outside
         // it was written for an older space, under another index.
@@ -359,7 +359,7 @@ pub fn lock_shards(output: &Path) -> Result<Vec<ResultsLock>, CollectError> {
     shards
         .into_iter()
         .map(|shard| match ResultsLock::acquire(&shard.results_path(output)) {
-            Err(StoreError::Locked { path, holder }) => Err(CollectError::ShardRunning { path, holder }),
+            Err(StoreError::Locked { path, holder, .. }) => Err(CollectError::ShardRunning { path, holder }),
             locked => Ok(locked?),
         })
         .collect()
@@ -367,10 +367,23 @@ pub fn lock_shards(output: &Path) -> Result<Vec<ResultsLock>, CollectError> {
 
 /// Reads the results file at `path`, refused unless it holds records of
 /// `header`'s command, as `sweep run` refuses it: a file written for
-/// another space with the same command is this sweep's.
-fn load_checked(path: &Path, header: &Header) -> Result<Results, StoreError> {
+/// another space with the same command is this sweep's. A shard file is refused with advice for `collect` and `slurm`, which
+/// read it (`run`'s "choose another --output" would not find the shards).
+fn load_checked(path: &Path, header: &Header, shard: bool) -> Result<Results, StoreError> {
     let results = Results::load(path)?;
-    header.check_same_command(path, &results.header)?;
+    header.check_same_command(path, &results.header).map_err(|error| match error {
+        StoreError::DifferentSweep { path, found, expected, why, .. } => {
+            let advice = if shard {
+                "Give the spec its shards were run from; or, if this is it, move the shard file away: its points \
+                 then count as missing, and `sweep slurm --resubmit` computes them again"
+            } else {
+                "Give the spec it was written from; or, if this is it, move the file away: the shard files beside \
+                 it are then merged into a new one"
+            };
+            StoreError::DifferentSweep { path, found, expected, why, advice: advice.to_owned() }
+        }
+        other => other,
+    })?;
     Ok(results)
 }
 
@@ -507,7 +520,7 @@ pub fn seed_shards(output: &Path, count: usize, header: &Header) -> Result<Seede
 /// have a better record there); a record appended since is kept.
 fn realign(path: &Path, shard: Shard, header: &Header, known: &HashMap<PointId, Record>) -> Result<(), CollectError> {
     let _lock = ResultsLock::acquire(path)?;
-    let results = load_checked(path, header)?;
+    let results = load_checked(path, header, true)?;
     let space = SpaceIndex::new(&header.space);
     let records: Vec<Record> = results
         .records
@@ -710,6 +723,9 @@ mod tests {
         let other = other_sweep();
         let err = collect(&output, 3, &other).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("different sweep"), "{err}");
+        // Advice that fits collect and slurm, which read the shards from
+        // beside their output: another --output would find none.
+        assert!(err.contains("move the shard file away") && !err.contains("--output"), "{err}");
     }
 
     /// Writes shard `shard` of `count`.
@@ -773,6 +789,7 @@ mod tests {
         write_shard(&output, &header(), 0, &[ok(0)]);
         let err = collect(&output, 3, &header()).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(err.contains("different sweep"), "{err}");
+        assert!(err.contains("move the file away: the shard files beside it") && !err.contains("--output"), "{err}");
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use super::options::{check_word, JobOptions};
 use super::SlurmError;
+use crate::output::{shell_path, shell_word};
 
 /// The `--array` value of an sbatch job: which task ids run, and how many
 /// may run at once. Displays in Slurm's syntax, runs of consecutive ids
@@ -175,9 +176,9 @@ impl ArrayJob {
         // (`--signal=B:...`) and Slurm's SIGTERM at the limit reach it.
         let mut command = vec![
             "exec".to_string(),
-            shell_quote(&self.sweep_program.display().to_string()),
+            shell_path(&self.sweep_program),
             "run".to_string(),
-            shell_quote(&self.spec_path.display().to_string()),
+            shell_path(&self.spec_path),
             "--shard".to_string(),
             shard,
             "--workers".to_string(),
@@ -189,22 +190,12 @@ impl ArrayJob {
         }
         if let Some(output) = &self.output {
             command.push("--output".to_string());
-            command.push(shell_quote(&output.display().to_string()));
+            command.push(shell_path(output));
         }
-        command.extend(self.run_args.iter().map(|arg| shell_quote(arg)));
+        command.extend(self.run_args.iter().map(|arg| shell_word(arg)));
         script.push_str(&command.join(" "));
         script.push('\n');
         Ok(script)
-    }
-}
-
-/// Quotes `word` for a POSIX shell, leaving plain words readable.
-fn shell_quote(word: &str) -> String {
-    let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c);
-    if !word.is_empty() && word.chars().all(plain) {
-        word.to_string()
-    } else {
-        format!("'{}'", word.replace('\'', r"'\''"))
     }
 }
 

@@ -188,8 +188,14 @@ pub fn write_results_atomically(path: &Path, header: &Header, records: &[Record]
 /// `dir/.name.<pid>.tmp`: hidden, per process, in the same directory (a
 /// rename is only atomic within one file system).
 fn temporary_path(path: &Path) -> PathBuf {
+    temporary_path_of(path, std::process::id())
+}
+
+/// [`temporary_path`] for process `pid` ([`super::names`] checks the name
+/// with the widest pid).
+pub(super) fn temporary_path_of(path: &Path, pid: u32) -> PathBuf {
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "results".into());
-    path.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+    path.with_file_name(format!(".{name}.{pid}.tmp"))
 }
 
 /// Removes `.<name>.<pid>.tmp` files beside `results` (and beside the file

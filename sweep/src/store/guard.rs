@@ -53,6 +53,7 @@ pub fn refuse_to_replace_results(path: &Path, what: &'static str, specs: &[PathB
         (".rejected.jsonl", "is where `sweep repair` keeps the lines and records it moved aside from results file"),
         (".lock", "is the lock of results file"),
     ];
+    super::names::check_written_names(path, path, &format!("the {what}"))?;
     let refuse = |holds: String| Err(StoreError::WouldReplaceSweepFile { path: path.to_owned(), holds, what });
     let name = path.as_os_str().to_string_lossy();
     for (suffix, holds) in SIDE_FILES {

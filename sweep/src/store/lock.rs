@@ -127,7 +127,11 @@ impl ResultsLock {
                         std::thread::sleep(Duration::from_millis(10));
                         continue;
                     }
-                    return Err(StoreError::Locked { path: results.to_owned(), holder: describe_holder(&holder) });
+                    return Err(StoreError::Locked {
+                        path: results.to_owned(),
+                        holder: describe_holder(&holder),
+                        also: "",
+                    });
                 }
                 Err(reason) => return Err(io("lock", reason)),
             }

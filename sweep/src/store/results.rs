@@ -84,6 +84,10 @@ pub struct Resume {
     pub attempts: HashMap<usize, u32>,
     /// Of the skipped points, how many failed `max_attempts` times.
     pub given_up: usize,
+    /// The skipped points whose latest record is a failure, each with
+    /// whether it is given up: a run's summary counts them apart from the
+    /// points already done.
+    pub failed: HashMap<usize, bool>,
 }
 
 /// A parsed file plus where its last complete line ends.
@@ -260,6 +264,9 @@ impl Results {
             if record.is_ok() || !(retry_failed || record.retrying) || given_up {
                 resume.skip.insert(record.index);
                 resume.given_up += usize::from(given_up);
+                if !record.is_ok() {
+                    resume.failed.insert(record.index, given_up);
+                }
             }
         }
         resume.attempts = attempts;
