@@ -134,7 +134,7 @@ pub fn rounded(value: f64, low: f64, high: f64) -> String {
 /// `1.014` is `1.0 [0.4, 1.6]`, which reads as no excess over 1.005).
 /// This is the comparison's number, not an estimate to quote: the estimate
 /// is still printed by [`interval`]. A value not above `threshold` is
-/// printed as [`alone`] does.
+/// printed as `alone` does.
 ///
 /// # Examples
 ///
