@@ -29,10 +29,13 @@ use crate::spec::{Spec, SpecError, MAX_SPEC_BYTES};
 ///   edited spec that no longer parses is still protected;
 /// - any sweep spec: a file that parses as one (a spec that fails only its
 ///   checks, e.g. an empty range, still counts);
-/// - a bench-harness report's data, known by how each starts (bench-harness
-///   writes them; sweep cannot depend on it, which depends on sweep): its
-///   `samples.csv` by its header row and its `results.json` by its first
-///   keys (see `BENCH_SAMPLES_HEADER` and `starts_like_bench_report`).
+/// - bench-harness's files, known by how each starts (bench-harness
+///   writes them; sweep cannot depend on it, which depends on sweep): a
+///   report's `samples.csv` by its header row, its `results.json` and
+///   `started.json` by their first keys (see `BENCH_SAMPLES_HEADER`,
+///   `starts_like_bench_report` and `starts_like_bench_started`), and an
+///   experiment file by its top level, `(experiments: [` after comments and
+///   whitespace (see `starts_like_experiment_file`).
 ///
 /// Anything else, absent, unreadable or not a regular file, may be written:
 /// older charts and CSVs are replaced by newer ones.
@@ -82,6 +85,13 @@ pub fn refuse_to_replace_results(path: &Path, what: &'static str, specs: &[PathB
     if starts_like_bench_report(&start) {
         return refuse("is a bench-harness report's results.json (its measurements and statistics)".into());
     }
+    if starts_like_bench_started(&start) {
+        return refuse("is a bench-harness report's started.json (what its run measures, to resume it)".into());
+    }
+    // Comments may come first: read further than for the others.
+    if starts_like_experiment_file(&first_bytes(path, 16 * 1024)) {
+        return refuse("is a bench-harness experiment file".into());
+    }
     if is_a_spec(path) {
         return refuse("holds a sweep spec".into());
     }
@@ -110,6 +120,57 @@ fn starts_like_bench_report(start: &[u8]) -> bool {
     };
     let rest = rest.strip_prefix(b",").unwrap_or(rest);
     rest.starts_with(b"\"machine\":{")
+}
+
+/// Whether `start`, a file's first bytes, is how a bench-harness
+/// `started.json` starts: a JSON object whose first key is `"experiment"`,
+/// an object whose first key is `"name"` holding a string (the order of the
+/// fields of its `Started` record and of the `Experiment` in it; whitespace
+/// ignored, as its pretty printing puts some everywhere).
+fn starts_like_bench_started(start: &[u8]) -> bool {
+    let compact: Vec<u8> = start.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+    compact.starts_with(b"{\"experiment\":{\"name\":\"")
+}
+
+/// Whether `start`, a file's first bytes, is how a bench-harness experiment
+/// file starts: RON whose top level is `(experiments: [` (optionally
+/// named, `Plan(experiments: [`), after any whitespace, `//` and `/* */`
+/// comments. A file whose comments fill `start` is not recognised.
+fn starts_like_experiment_file(start: &[u8]) -> bool {
+    let Some(token) = skip_ron_blanks(start) else { return false };
+    let mut rest = &token[token.iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_').count()..];
+    for expected in [&b"("[..], b"experiments", b":", b"["] {
+        let Some(token) = skip_ron_blanks(rest).and_then(|t| t.strip_prefix(expected)) else { return false };
+        rest = token;
+    }
+    true
+}
+
+/// `rest` from its next RON token on, past whitespace and comments; `None`
+/// when a comment runs past its end.
+fn skip_ron_blanks(mut rest: &[u8]) -> Option<&[u8]> {
+    loop {
+        let trimmed = rest.trim_ascii_start();
+        if let Some(line) = trimmed.strip_prefix(b"//") {
+            rest = &line[line.iter().position(|&b| b == b'\n')?..];
+        } else if trimmed.starts_with(b"/*") {
+            // RON's block comments nest.
+            let (mut depth, mut at) = (0usize, 0);
+            loop {
+                match trimmed.get(at..at + 2)? {
+                    b"/*" => (depth, at) = (depth + 1, at + 2),
+                    b"*/" => (depth, at) = (depth - 1, at + 2),
+                    _ => at += 1,
+                }
+                if depth == 0 {
+                    break;
+                }
+            }
+            rest = &trimmed[at..];
+        } else {
+            return Some(trimmed);
+        }
+    }
 }
 
 /// Whether `path` is a regular file that starts like a sweep header line.
@@ -170,6 +231,40 @@ mod tests {
         }
         for text in ["", "{}", "{\"status\": 3, \"machine\": {}}", "{\"sweep\":{}}", "[{\"machine\":{}}]", "machine"] {
             assert!(!starts_like_bench_report(text.as_bytes()), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_bench_started_record_is_known_by_its_first_keys() {
+        assert!(starts_like_bench_started(b"{\n  \"experiment\": {\n    \"name\": \"backends\",\n"));
+        assert!(starts_like_bench_started(b"{\"experiment\":{\"name\":\"x\"}}"));
+        for text in ["", "{\"experiment\": 1}", "{\"experiment\":{\"id\":\"x\"}}", "{\"name\":\"x\"}", "experiment"] {
+            assert!(!starts_like_bench_started(text.as_bytes()), "{text}");
+        }
+    }
+
+    #[test]
+    fn an_experiment_file_is_known_by_its_top_level_after_comments() {
+        for text in [
+            "(experiments: [",
+            "// Quick tour\n// Run: ...\n(\n    experiments: [\n        (",
+            "/* a /* nested */ note */ ( experiments : [ ] )",
+            "Plan(experiments: [])",
+            "\n\n  //\n(experiments:[",
+        ] {
+            assert!(starts_like_experiment_file(text.as_bytes()), "{text}");
+        }
+        for text in [
+            "",
+            "(space: Range(name: \"k\", start: 0, end: 3), command: [\"true\"])",
+            "(experiments: Some([",
+            "// (experiments: [",
+            "/* (experiments: [ */",
+            "/* unclosed (experiments: [",
+            "experiments: [",
+            "[(experiments: [",
+        ] {
+            assert!(!starts_like_experiment_file(text.as_bytes()), "{text}");
         }
     }
 }
