@@ -96,9 +96,10 @@ pub enum StoreError {
         /// The results file whose lock it names.
         owner: PathBuf,
     },
-    /// The file at a results file's lock path is not a lock: it holds
-    /// something else (a results file some other tool or an older sweep
-    /// put there). It is left as it is.
+    /// The file at a results file's lock path is not a lock: not a regular
+    /// file (a symbolic link, a directory), or one holding something else
+    /// than a holder's line (a results file some other tool or an older
+    /// sweep put there). It is left as it is.
     #[error(
         "cannot lock {results}: its lock file {path} holds something other than a sweep lock (a results file \
          named like a lock?), and is left untouched. Move {path} away (or rename it) and try again"
