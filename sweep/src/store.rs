@@ -272,9 +272,10 @@ pub enum StoreError {
         /// What was to be written there, e.g. "CSV export".
         what: &'static str,
     },
-    /// A chart, CSV or script would be written over a file sweep keeps
-    /// beside a results file: the side file of records `repair` moved
-    /// aside, or a results file's lock.
+    /// A chart, CSV or script would be written over data the project's
+    /// tools keep: the side file of records `repair` moved aside (by its
+    /// name or its records), a results file's lock, a sweep spec or
+    /// bench-harness's files (see [`refuse_to_replace_results`]).
     #[error("{path} {holds}; refusing to write the {what} over it. Choose another output path")]
     WouldReplaceSweepFile {
         /// The file that would be replaced.

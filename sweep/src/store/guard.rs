@@ -22,6 +22,11 @@ use crate::spec::{Spec, SpecError, MAX_SPEC_BYTES};
 ///   records `repair` promises to keep) and the `<results>.lock`, known by
 ///   their names beside a file that starts like results
 ///   (`notes.rejected.jsonl` beside no results file `notes` is any file's name);
+/// - a file of sweep records without a header, a side file whose results
+///   file was moved away included: its first line starts like a record
+///   (`{"task":"<fingerprint>","index":<n>,"id":"`, or without the task as
+///   older sweeps wrote them), or, for a name ending in `.rejected.jsonl`,
+///   any line in its first 64 KiB does (see `starts_like_record`);
 /// - one of `specs`, the spec files the output's sweep came from (the
 ///   spec a `slurm` script runs, those a results header names, see
 ///   [`Header::spec_candidates`](crate::store::Header::spec_candidates)), by file
@@ -72,6 +77,15 @@ pub fn refuse_to_replace_results(path: &Path, what: &'static str, specs: &[PathB
     }
     if starts_like_results(path) {
         return Err(StoreError::WouldReplaceResults { path: path.to_owned(), what });
+    }
+    // A side file outlives its results file's name (moved, renamed), so it
+    // is also known by what it holds: records, whole or torn. Its first line
+    // may be any damaged line, so under its name every line read counts.
+    let side_named = name.ends_with(SIDE_FILES[0].0);
+    let records = first_bytes(path, if side_named { 64 * 1024 } else { 512 });
+    let mut lines = records.split(|&b| b == b'\n');
+    if side_named && lines.any(starts_like_record) || !side_named && lines.next().is_some_and(starts_like_record) {
+        return refuse("holds sweep records (as the lines `sweep repair` moves aside do)".into());
     }
     if let Some(spec) = specs.iter().find(|spec| same_file(path, spec)) {
         let spelt = if spec.as_path() == path { String::new() } else { format!(" ({})", spec.display()) };
@@ -173,6 +187,27 @@ fn skip_ron_blanks(mut rest: &[u8]) -> Option<&[u8]> {
     }
 }
 
+/// Whether `line` starts as sweep writes a record line (its `RecordLine`,
+/// serialised in field order): `{"task":"<hex>","index":<digits>,"id":"`,
+/// the task absent in files older than format 3. A line torn after that
+/// still counts: `repair` moves torn lines aside too.
+fn starts_like_record(line: &[u8]) -> bool {
+    let Some(rest) = line.strip_prefix(b"{") else { return false };
+    let rest = match rest.strip_prefix(b"\"task\":\"") {
+        Some(task) => {
+            let hex = task.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+            match task[hex..].strip_prefix(b"\",") {
+                Some(rest) if hex > 0 => rest,
+                _ => return false,
+            }
+        }
+        None => rest,
+    };
+    let Some(index) = rest.strip_prefix(b"\"index\":") else { return false };
+    let digits = index.iter().take_while(|b| b.is_ascii_digit()).count();
+    digits > 0 && index[digits..].starts_with(b",\"id\":\"")
+}
+
 /// Whether `path` is a regular file that starts like a sweep header line.
 fn starts_like_results(path: &Path) -> bool {
     // Looked at before opening: opening a FIFO to read waits for a writer.
@@ -231,6 +266,29 @@ mod tests {
         }
         for text in ["", "{}", "{\"status\": 3, \"machine\": {}}", "{\"sweep\":{}}", "[{\"machine\":{}}]", "machine"] {
             assert!(!starts_like_bench_report(text.as_bytes()), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_record_line_is_known_by_its_first_keys() {
+        for line in [
+            "{\"task\":\"7ca50716e8526302\",\"index\":1,\"id\":\"292e819947a345dd\",\"point\":{\"k\":1},\"value\":1}",
+            "{\"task\":\"7ca50716e8526302\",\"index\":12,\"id\":\"29",
+            "{\"index\":0,\"id\":\"0a33ba903cb3fbbc\",\"point\":{\"k\":0}",
+        ] {
+            assert!(starts_like_record(line.as_bytes()), "{line}");
+        }
+        for line in [
+            "",
+            "k,value",
+            "{\"sweep\":{}}",
+            "{\"index\":\"a\",\"id\":\"x\"}",
+            "{\"index\":1}",
+            "{\"task\":\"\",\"index\":1,\"id\":\"x\"}",
+            "{\"task\":\"zz\",\"index\":1,\"id\":\"x\"}",
+            " {\"index\":1,\"id\":\"x\"}",
+        ] {
+            assert!(!starts_like_record(line.as_bytes()), "{line}");
         }
     }
 
