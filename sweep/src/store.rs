@@ -96,9 +96,10 @@ pub enum StoreError {
         /// The results file whose lock it names.
         owner: PathBuf,
     },
-    /// The file at a results file's lock path is not a lock: it holds
-    /// something else (a results file some other tool or an older sweep
-    /// put there). It is left as it is.
+    /// The file at a results file's lock path is not a lock: not a regular
+    /// file (a symbolic link, a directory), or one holding something else
+    /// than a holder's line (a results file some other tool or an older
+    /// sweep put there). It is left as it is.
     #[error(
         "cannot lock {results}: its lock file {path} holds something other than a sweep lock (a results file \
          named like a lock?), and is left untouched. Move {path} away (or rename it) and try again"
@@ -271,9 +272,10 @@ pub enum StoreError {
         /// What was to be written there, e.g. "CSV export".
         what: &'static str,
     },
-    /// A chart, CSV or script would be written over a file sweep keeps
-    /// beside a results file: the side file of records `repair` moved
-    /// aside, or a results file's lock.
+    /// A chart, CSV or script would be written over data the project's
+    /// tools keep: the side file of records `repair` moved aside (by its
+    /// name or its records), a results file's lock, a sweep spec or
+    /// bench-harness's files (see [`refuse_to_replace_results`]).
     #[error("{path} {holds}; refusing to write the {what} over it. Choose another output path")]
     WouldReplaceSweepFile {
         /// The file that would be replaced.

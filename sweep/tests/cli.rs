@@ -478,8 +478,11 @@ fn no_output_path_replaces_a_results_file() {
 /// --script sq.ron`, `plot sq.jsonl -o sq.ron`, `export sq.jsonl -o
 /// sq.ron`, which replaced it, status 0), by file identity (an edited spec
 /// that no longer parses, reached by another spelling), nor over any other
-/// sweep spec or a bench-harness report's data (its `samples.csv` and
-/// `results.json`, copied from a real report).
+/// sweep spec or bench-harness's data (a report's `samples.csv`,
+/// `results.json` and `started.json`, copied from a real report, and an
+/// experiment file: the referee's `export par.jsonl -o q.ron` over a copy of
+/// `configs/quick.ron` and `-o rex/seed/started.json` replaced them,
+/// status 0).
 #[test]
 fn no_output_path_replaces_a_spec_or_a_bench_report() {
     let sandbox = Sandbox::new();
@@ -490,12 +493,22 @@ fn no_output_path_replaces_a_spec_or_a_bench_report() {
     let report = sandbox.path("report/seed");
     std::fs::create_dir_all(&report).unwrap_or_else(|e| panic!("{e}"));
     let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("../reports/example/seed");
-    for name in ["samples.csv", "results.json"] {
+    for name in ["samples.csv", "results.json", "started.json"] {
         std::fs::copy(example.join(name), report.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
+    let quick = Path::new(env!("CARGO_MANIFEST_DIR")).join("../configs/quick.ron");
+    std::fs::copy(quick, sandbox.path("q.ron")).unwrap_or_else(|e| panic!("quick.ron: {e}"));
     let kept = |name: &str| std::fs::read(sandbox.path(name)).unwrap_or_default();
-    let before: Vec<(&str, Vec<u8>)> =
-        ["sq.ron", "other.ron", "report/seed/samples.csv", "report/seed/results.json"].map(|n| (n, kept(n))).into();
+    let before: Vec<(&str, Vec<u8>)> = [
+        "sq.ron",
+        "other.ron",
+        "report/seed/samples.csv",
+        "report/seed/results.json",
+        "report/seed/started.json",
+        "q.ron",
+    ]
+    .map(|n| (n, kept(n)))
+    .into();
     let refused = |args: &[&str], expected: &str| {
         let output = sandbox.sweep(args);
         assert_eq!(output.status.code(), Some(2), "{args:?}: {}", stderr(&output));
@@ -516,6 +529,8 @@ fn no_output_path_replaces_a_spec_or_a_bench_report() {
     for (target, what) in [
         ("report/seed/samples.csv", "a bench-harness report's samples.csv"),
         ("report/seed/results.json", "results.json"),
+        ("report/seed/started.json", "a bench-harness report's started.json"),
+        ("q.ron", "q.ron is a bench-harness experiment file; refusing"),
     ] {
         refused(&["export", "sq.jsonl", "-o", target], what);
         refused(&["plot", "sq.jsonl", "-o", target, "--format", "png"], what);

@@ -155,6 +155,36 @@ fn export_never_writes_over_the_side_file_repair_keeps_nor_a_lock() {
     ok(sandbox.sweep(&["export", "a.jsonl", "-o", "a.csv"]));
 }
 
+/// A side file whose results file was moved away is known by its records:
+/// the referee's `export par.jsonl -o X.jsonl.rejected.jsonl` after `mv
+/// X.jsonl` replaced it, status 0. Also when its first line is a damaged
+/// one, and under another name when a record comes first.
+#[test]
+fn export_never_writes_over_a_side_file_left_without_its_results_file() {
+    let sandbox = two_sweeps();
+    let foreign = record_line(&sandbox, "b.jsonl", 3);
+    append_line(&sandbox, "a.jsonl", &foreign);
+    ok(sandbox.sweep(&["repair", "a.jsonl"]));
+    std::fs::rename(sandbox.path("a.jsonl"), sandbox.path("moved.jsonl")).unwrap_or_else(|e| panic!("{e}"));
+    let side = sandbox.path("a.jsonl.rejected.jsonl");
+    let refused = |target: &str| {
+        let kept = std::fs::read(sandbox.path(target)).unwrap_or_default();
+        let message = failed(sandbox.sweep(&["export", "moved.jsonl", "-o", target]));
+        assert!(message.contains(&format!("{target} holds sweep records")), "{message}");
+        assert_eq!(std::fs::read(sandbox.path(target)).unwrap_or_default(), kept, "{target}");
+    };
+    refused("a.jsonl.rejected.jsonl");
+    // Its first line a torn one, as `repair` moves those aside too.
+    let text = std::fs::read_to_string(&side).unwrap_or_default();
+    std::fs::write(&side, format!("half a li\n{text}")).unwrap_or_else(|e| panic!("{e}"));
+    refused("a.jsonl.rejected.jsonl");
+    std::fs::write(sandbox.path("records.txt"), format!("{foreign}\n")).unwrap_or_else(|e| panic!("{e}"));
+    refused("records.txt");
+    // A record further down a file of another name is no sign.
+    std::fs::write(sandbox.path("notes.txt"), format!("notes\n{foreign}\n")).unwrap_or_else(|e| panic!("{e}"));
+    ok(sandbox.sweep(&["export", "moved.jsonl", "-o", "notes.txt"]));
+}
+
 /// A side file is `<results>.rejected.jsonl` (`repair`'s name for it):
 /// a name ending so, beside no results file of that name, is any file's.
 /// `a.rejected.jsonl` is not the side file of `a.jsonl` (that is

@@ -206,3 +206,45 @@ fn a_results_file_at_a_lock_path_is_refused_and_never_deleted() {
     }
     assert!(!sandbox.path("a.jsonl").exists(), "a refused run writes nothing");
 }
+
+/// Only a regular file holding a holder's `pid host` line (or its start) is
+/// a lock: the referee's number alone (`echo 12345 > slow.jsonl.lock`) was
+/// taken for a stale lock and deleted, a link to `notes.txt` was written
+/// through and removed, and a directory gave status 1. Each is refused
+/// (status 2) and left as it was, and nothing runs.
+#[test]
+fn nothing_but_a_lock_at_the_lock_path_is_taken_or_deleted() {
+    let sandbox = with_slow_spec();
+    let lock = sandbox.path("slow.jsonl.lock");
+    let refused = |what: &str| {
+        for command in [&["run", "--no-progress", "slow.ron"][..], &["repair", "slow.jsonl"]] {
+            let output = sandbox.sweep(command);
+            let message = stderr(&output);
+            assert_eq!(output.status.code(), Some(2), "{what}, {command:?}: {message}");
+            assert!(message.contains("slow.jsonl.lock holds something other than a sweep lock"), "{what}: {message}");
+        }
+        assert!(!sandbox.path("slow.jsonl").exists(), "{what}: a refused run writes nothing");
+    };
+    std::fs::write(&lock, "12345\n").unwrap_or_else(|e| panic!("{e}"));
+    refused("a number");
+    assert_eq!(std::fs::read_to_string(&lock).unwrap_or_default(), "12345\n");
+    std::fs::remove_file(&lock).unwrap_or_else(|e| panic!("{e}"));
+
+    std::fs::write(sandbox.path("notes.txt"), "999999 vm\n").unwrap_or_else(|e| panic!("{e}"));
+    std::os::unix::fs::symlink("notes.txt", &lock).unwrap_or_else(|e| panic!("{e}"));
+    refused("a link");
+    assert!(std::fs::symlink_metadata(&lock).is_ok_and(|m| m.file_type().is_symlink()), "the link stays");
+    assert_eq!(std::fs::read_to_string(sandbox.path("notes.txt")).unwrap_or_default(), "999999 vm\n");
+    std::fs::remove_file(&lock).unwrap_or_else(|e| panic!("{e}"));
+
+    std::fs::create_dir(&lock).unwrap_or_else(|e| panic!("{e}"));
+    refused("a directory");
+    assert!(lock.is_dir());
+    std::fs::remove_dir(&lock).unwrap_or_else(|e| panic!("{e}"));
+
+    // A holder's line, as a killed holder leaves it, is still a lock.
+    std::fs::write(&lock, "999999 vm\n").unwrap_or_else(|e| panic!("{e}"));
+    let done = run(&sandbox);
+    assert!(done.status.success(), "{}", stderr(&done));
+    assert!(!lock.exists(), "the stale lock is deleted by its next holder");
+}

@@ -22,6 +22,11 @@ use crate::spec::{Spec, SpecError, MAX_SPEC_BYTES};
 ///   records `repair` promises to keep) and the `<results>.lock`, known by
 ///   their names beside a file that starts like results
 ///   (`notes.rejected.jsonl` beside no results file `notes` is any file's name);
+/// - a file of sweep records without a header, a side file whose results
+///   file was moved away included: its first line starts like a record
+///   (`{"task":"<fingerprint>","index":<n>,"id":"`, or without the task as
+///   older sweeps wrote them), or, for a name ending in `.rejected.jsonl`,
+///   any line in its first 64 KiB does (see `starts_like_record`);
 /// - one of `specs`, the spec files the output's sweep came from (the
 ///   spec a `slurm` script runs, those a results header names, see
 ///   [`Header::spec_candidates`](crate::store::Header::spec_candidates)), by file
@@ -29,10 +34,13 @@ use crate::spec::{Spec, SpecError, MAX_SPEC_BYTES};
 ///   edited spec that no longer parses is still protected;
 /// - any sweep spec: a file that parses as one (a spec that fails only its
 ///   checks, e.g. an empty range, still counts);
-/// - a bench-harness report's data, known by how each starts (bench-harness
-///   writes them; sweep cannot depend on it, which depends on sweep): its
-///   `samples.csv` by its header row and its `results.json` by its first
-///   keys (see `BENCH_SAMPLES_HEADER` and `starts_like_bench_report`).
+/// - bench-harness's files, known by how each starts (bench-harness
+///   writes them; sweep cannot depend on it, which depends on sweep): a
+///   report's `samples.csv` by its header row, its `results.json` and
+///   `started.json` by their first keys (see `BENCH_SAMPLES_HEADER`,
+///   `starts_like_bench_report` and `starts_like_bench_started`), and an
+///   experiment file by its top level, `(experiments: [` after comments and
+///   whitespace (see `starts_like_experiment_file`).
 ///
 /// Anything else, absent, unreadable or not a regular file, may be written:
 /// older charts and CSVs are replaced by newer ones.
@@ -70,6 +78,15 @@ pub fn refuse_to_replace_results(path: &Path, what: &'static str, specs: &[PathB
     if starts_like_results(path) {
         return Err(StoreError::WouldReplaceResults { path: path.to_owned(), what });
     }
+    // A side file outlives its results file's name (moved, renamed), so it
+    // is also known by what it holds: records, whole or torn. Its first line
+    // may be any damaged line, so under its name every line read counts.
+    let side_named = name.ends_with(SIDE_FILES[0].0);
+    let records = first_bytes(path, if side_named { 64 * 1024 } else { 512 });
+    let mut lines = records.split(|&b| b == b'\n');
+    if side_named && lines.any(starts_like_record) || !side_named && lines.next().is_some_and(starts_like_record) {
+        return refuse("holds sweep records (as the lines `sweep repair` moves aside do)".into());
+    }
     if let Some(spec) = specs.iter().find(|spec| same_file(path, spec)) {
         let spelt = if spec.as_path() == path { String::new() } else { format!(" ({})", spec.display()) };
         return refuse(format!("is the spec of this sweep{spelt}"));
@@ -81,6 +98,13 @@ pub fn refuse_to_replace_results(path: &Path, what: &'static str, specs: &[PathB
     }
     if starts_like_bench_report(&start) {
         return refuse("is a bench-harness report's results.json (its measurements and statistics)".into());
+    }
+    if starts_like_bench_started(&start) {
+        return refuse("is a bench-harness report's started.json (what its run measures, to resume it)".into());
+    }
+    // Comments may come first: read further than for the others.
+    if starts_like_experiment_file(&first_bytes(path, 16 * 1024)) {
+        return refuse("is a bench-harness experiment file".into());
     }
     if is_a_spec(path) {
         return refuse("holds a sweep spec".into());
@@ -110,6 +134,78 @@ fn starts_like_bench_report(start: &[u8]) -> bool {
     };
     let rest = rest.strip_prefix(b",").unwrap_or(rest);
     rest.starts_with(b"\"machine\":{")
+}
+
+/// Whether `start`, a file's first bytes, is how a bench-harness
+/// `started.json` starts: a JSON object whose first key is `"experiment"`,
+/// an object whose first key is `"name"` holding a string (the order of the
+/// fields of its `Started` record and of the `Experiment` in it; whitespace
+/// ignored, as its pretty printing puts some everywhere).
+fn starts_like_bench_started(start: &[u8]) -> bool {
+    let compact: Vec<u8> = start.iter().copied().filter(|b| !b.is_ascii_whitespace()).collect();
+    compact.starts_with(b"{\"experiment\":{\"name\":\"")
+}
+
+/// Whether `start`, a file's first bytes, is how a bench-harness experiment
+/// file starts: RON whose top level is `(experiments: [` (optionally
+/// named, `Plan(experiments: [`), after any whitespace, `//` and `/* */`
+/// comments. A file whose comments fill `start` is not recognised.
+fn starts_like_experiment_file(start: &[u8]) -> bool {
+    let Some(token) = skip_ron_blanks(start) else { return false };
+    let mut rest = &token[token.iter().take_while(|b| b.is_ascii_alphanumeric() || **b == b'_').count()..];
+    for expected in [&b"("[..], b"experiments", b":", b"["] {
+        let Some(token) = skip_ron_blanks(rest).and_then(|t| t.strip_prefix(expected)) else { return false };
+        rest = token;
+    }
+    true
+}
+
+/// `rest` from its next RON token on, past whitespace and comments; `None`
+/// when a comment runs past its end.
+fn skip_ron_blanks(mut rest: &[u8]) -> Option<&[u8]> {
+    loop {
+        let trimmed = rest.trim_ascii_start();
+        if let Some(line) = trimmed.strip_prefix(b"//") {
+            rest = &line[line.iter().position(|&b| b == b'\n')?..];
+        } else if trimmed.starts_with(b"/*") {
+            // RON's block comments nest.
+            let (mut depth, mut at) = (0usize, 0);
+            loop {
+                match trimmed.get(at..at + 2)? {
+                    b"/*" => (depth, at) = (depth + 1, at + 2),
+                    b"*/" => (depth, at) = (depth - 1, at + 2),
+                    _ => at += 1,
+                }
+                if depth == 0 {
+                    break;
+                }
+            }
+            rest = &trimmed[at..];
+        } else {
+            return Some(trimmed);
+        }
+    }
+}
+
+/// Whether `line` starts as sweep writes a record line (its `RecordLine`,
+/// serialised in field order): `{"task":"<hex>","index":<digits>,"id":"`,
+/// the task absent in files older than format 3. A line torn after that
+/// still counts: `repair` moves torn lines aside too.
+fn starts_like_record(line: &[u8]) -> bool {
+    let Some(rest) = line.strip_prefix(b"{") else { return false };
+    let rest = match rest.strip_prefix(b"\"task\":\"") {
+        Some(task) => {
+            let hex = task.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+            match task[hex..].strip_prefix(b"\",") {
+                Some(rest) if hex > 0 => rest,
+                _ => return false,
+            }
+        }
+        None => rest,
+    };
+    let Some(index) = rest.strip_prefix(b"\"index\":") else { return false };
+    let digits = index.iter().take_while(|b| b.is_ascii_digit()).count();
+    digits > 0 && index[digits..].starts_with(b",\"id\":\"")
 }
 
 /// Whether `path` is a regular file that starts like a sweep header line.
@@ -170,6 +266,63 @@ mod tests {
         }
         for text in ["", "{}", "{\"status\": 3, \"machine\": {}}", "{\"sweep\":{}}", "[{\"machine\":{}}]", "machine"] {
             assert!(!starts_like_bench_report(text.as_bytes()), "{text}");
+        }
+    }
+
+    #[test]
+    fn a_record_line_is_known_by_its_first_keys() {
+        for line in [
+            "{\"task\":\"7ca50716e8526302\",\"index\":1,\"id\":\"292e819947a345dd\",\"point\":{\"k\":1},\"value\":1}",
+            "{\"task\":\"7ca50716e8526302\",\"index\":12,\"id\":\"29",
+            "{\"index\":0,\"id\":\"0a33ba903cb3fbbc\",\"point\":{\"k\":0}",
+        ] {
+            assert!(starts_like_record(line.as_bytes()), "{line}");
+        }
+        for line in [
+            "",
+            "k,value",
+            "{\"sweep\":{}}",
+            "{\"index\":\"a\",\"id\":\"x\"}",
+            "{\"index\":1}",
+            "{\"task\":\"\",\"index\":1,\"id\":\"x\"}",
+            "{\"task\":\"zz\",\"index\":1,\"id\":\"x\"}",
+            " {\"index\":1,\"id\":\"x\"}",
+        ] {
+            assert!(!starts_like_record(line.as_bytes()), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_bench_started_record_is_known_by_its_first_keys() {
+        assert!(starts_like_bench_started(b"{\n  \"experiment\": {\n    \"name\": \"backends\",\n"));
+        assert!(starts_like_bench_started(b"{\"experiment\":{\"name\":\"x\"}}"));
+        for text in ["", "{\"experiment\": 1}", "{\"experiment\":{\"id\":\"x\"}}", "{\"name\":\"x\"}", "experiment"] {
+            assert!(!starts_like_bench_started(text.as_bytes()), "{text}");
+        }
+    }
+
+    #[test]
+    fn an_experiment_file_is_known_by_its_top_level_after_comments() {
+        for text in [
+            "(experiments: [",
+            "// Quick tour\n// Run: ...\n(\n    experiments: [\n        (",
+            "/* a /* nested */ note */ ( experiments : [ ] )",
+            "Plan(experiments: [])",
+            "\n\n  //\n(experiments:[",
+        ] {
+            assert!(starts_like_experiment_file(text.as_bytes()), "{text}");
+        }
+        for text in [
+            "",
+            "(space: Range(name: \"k\", start: 0, end: 3), command: [\"true\"])",
+            "(experiments: Some([",
+            "// (experiments: [",
+            "/* (experiments: [ */",
+            "/* unclosed (experiments: [",
+            "experiments: [",
+            "[(experiments: [",
+        ] {
+            assert!(!starts_like_experiment_file(text.as_bytes()), "{text}");
         }
     }
 }

@@ -105,14 +105,26 @@ impl ResultsLock {
         // deleting the file; a few rounds are plenty.
         let mut rounds = 0;
         let dying_deadline = Instant::now() + Duration::from_secs(2);
+        let not_a_lock = || StoreError::NotALock { path: lock_path.clone(), results: results.to_owned() };
         let mut file = loop {
-            let mut file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .open(&lock_path)
-                .map_err(|e| io("open the lock file", e))?;
+            // Only a regular file can be a lock: a link (whose target would
+            // be written through and its name deleted), a directory or a
+            // FIFO at the lock path is someone's, left as it is.
+            if std::fs::symlink_metadata(&lock_path).is_ok_and(|m| !m.file_type().is_file()) {
+                return Err(not_a_lock());
+            }
+            let mut options = OpenOptions::new();
+            options.read(true).write(true).create(true).truncate(false);
+            // A link put there since the look above is not followed either,
+            // nor does a FIFO put there block the read of a holder's line.
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NOFOLLOW | libc::O_NONBLOCK);
+            let mut file = match options.open(&lock_path) {
+                Ok(file) => file,
+                #[cfg(unix)]
+                Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::EISDIR)) => return Err(not_a_lock()),
+                Err(e) => return Err(io("open the lock file", e)),
+            };
             match try_lock_exclusive(&file) {
                 Ok(true) => {}
                 Ok(false) => {
@@ -144,7 +156,7 @@ impl ResultsLock {
         // nothing), else it is someone's data at the lock's name. Not a
         // regular file (a FIFO would block the read below): not a lock.
         if !file.metadata().is_ok_and(|m| m.is_file()) {
-            return Err(StoreError::NotALock { path: lock_path, results: results.to_owned() });
+            return Err(not_a_lock());
         }
         let mut found = Vec::new();
         let read = file.rewind().and_then(|()| (&mut file).take(LOCK_LINE_MAX as u64 + 1).read_to_end(&mut found));
@@ -152,7 +164,7 @@ impl ResultsLock {
             return Err(io("read the lock file", reason));
         }
         if !is_lock_line(&found) {
-            return Err(StoreError::NotALock { path: lock_path, results: results.to_owned() });
+            return Err(not_a_lock());
         }
         // Ours now: record who holds it. Failing to write this is not fatal
         // (the lock is what matters), so errors are ignored.
@@ -175,15 +187,29 @@ impl ResultsLock {
 const LOCK_LINE_MAX: usize = 300;
 
 /// Whether `bytes` is what a lock holder leaves in the sidecar: nothing
-/// (created, not yet written), or its `pid host` line, whole or cut short
-/// by a kill while writing it.
+/// (created, not yet written), its whole `pid host\n` line, or a start of
+/// that line cut short by a failed write (a full disk, a crash): digits,
+/// then a space and host characters, never the newline, which only ends a
+/// whole line. `12345\n` (`echo 12345 >`) is no holder's.
 fn is_lock_line(bytes: &[u8]) -> bool {
     let Ok(text) = std::str::from_utf8(bytes) else { return false };
-    let body = text.strip_suffix('\n').unwrap_or(text);
-    let mut words = body.split(' ');
-    let pid_ok = words.next().is_some_and(|pid| pid.bytes().all(|b| b.is_ascii_digit()));
-    let host_ok = words.next().is_none_or(|host| !host.chars().any(char::is_whitespace));
-    bytes.len() <= LOCK_LINE_MAX && pid_ok && host_ok && words.next().is_none()
+    if text.is_empty() {
+        return true;
+    }
+    let (body, whole) = match text.strip_suffix('\n') {
+        Some(body) => (body, true),
+        None => (text, false),
+    };
+    let (pid, host) = match body.split_once(' ') {
+        Some((pid, host)) => (pid, Some(host)),
+        None => (body, None),
+    };
+    let pid_ok = !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit());
+    let host_ok = match host {
+        Some(host) => (!whole || !host.is_empty()) && !host.chars().any(char::is_whitespace),
+        None => !whole,
+    };
+    bytes.len() <= LOCK_LINE_MAX && pid_ok && host_ok
 }
 
 /// "pid 1234 on node7" from the sidecar's `1234 node7`.
@@ -240,7 +266,8 @@ pub(crate) fn hostname() -> String {
 #[cfg(unix)]
 fn is_at(file: &File, path: &Path) -> bool {
     use std::os::unix::fs::MetadataExt;
-    match (file.metadata(), std::fs::metadata(path)) {
+    // The path itself: a link there, even to the file, is not the lock.
+    match (file.metadata(), std::fs::symlink_metadata(path)) {
         (Ok(open), Ok(named)) => open.dev() == named.dev() && open.ino() == named.ino(),
         _ => false,
     }
@@ -319,7 +346,18 @@ mod tests {
         for lock in ["", "123", "123 ", "123 node7", "123 node7\n"] {
             assert!(is_lock_line(lock.as_bytes()), "{lock:?}");
         }
-        for other in ["{\"sweep\":{}}\n", "123 node7\n{\"k\":1}\n", "123 node7 more", "notes", "1 a\n2 b\n"] {
+        for other in [
+            "{\"sweep\":{}}\n",
+            "123 node7\n{\"k\":1}\n",
+            "123 node7 more",
+            "notes",
+            "1 a\n2 b\n",
+            "12345\n",
+            "123 \n",
+            " node7\n",
+            " node7",
+            "\n",
+        ] {
             assert!(!is_lock_line(other.as_bytes()), "{other:?}");
         }
         assert!(!is_lock_line(format!("1 {}", "h".repeat(LOCK_LINE_MAX)).as_bytes()));
