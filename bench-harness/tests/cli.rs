@@ -83,10 +83,76 @@ fn experiments_whose_latex_macros_would_collide_are_refused_before_anything_runs
     assert_eq!(output.status.code(), Some(2), "bad input: {}", stderr(&output));
     let message = stderr(&output);
     assert!(
-        message.contains("experiments \"spin-2\" and \"spin_2\" share the LaTeX macro prefix \\bhSpinTwo"),
+        message.contains(
+            "the LaTeX macro \\bhSpinTwoSequentialTime would be defined twice: experiments \"spin-2\" and \"spin_2\" \
+             both define it"
+        ),
         "{message}"
     );
     assert!(!dir.path().join("out").exists(), "refused before anything was created");
+}
+
+/// The check compared only the names' prefixes: `m` with backend
+/// `rows-on-pool` and `m-rows-on` with `Pool` both define
+/// `\\bhMRowsOnPoolBestSpeedup` (and every cell's macros). Checked before
+/// the registry's check: the file is wrong whatever is registered.
+#[test]
+fn macros_that_collide_through_a_backend_name_are_refused_naming_both_and_the_macro() {
+    let text = r#"(experiments: [
+        (name: "m", workload: Square, inputs: Count(4), workers: [2], repetitions: 1,
+         backends: [Sequential, Named("rows-on-pool")]),
+        (name: "m-rows-on", workload: Square, inputs: Count(4), workers: [2], repetitions: 1,
+         backends: [Sequential, Pool]),
+    ])"#;
+    let dir = with_config(text);
+    let output = harness(&["experiments.ron", "--out", "out"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "bad input: {}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains(
+            "the LaTeX macro \\bhMRowsOnPoolPTwoTime would be defined twice: experiments \"m\" and \"m-rows-on\" \
+             both define it"
+        ),
+        "{message}"
+    );
+    assert!(!dir.path().join("out").exists(), "refused before anything was created");
+}
+
+/// `report` of two saved runs whose macros collide wrote both summaries
+/// into one --out with status 0: `\\bhMandelbrotStrongRowsOnPoolBestSpeedup`
+/// defined as 9.93 in one and as 1.942 in the other.
+#[test]
+fn report_refuses_saved_runs_whose_latex_macros_collide() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../reports/example");
+    let dir = tempfile::tempdir().unwrap();
+    let copy = |from: &str, to: &str| {
+        let target = dir.path().join("ex").join(to);
+        std::fs::create_dir_all(&target).unwrap();
+        for file in ["results.json", "samples.csv"] {
+            let text = std::fs::read_to_string(examples.join(from).join(file)).unwrap();
+            let text = if from == to {
+                text
+            } else {
+                text.replace(&format!("\"{from}\""), &format!("\"{to}\""))
+                    .replace(&format!("\n{from},"), &format!("\n{to},"))
+            };
+            std::fs::write(target.join(file), text).unwrap();
+        }
+    };
+    copy("mandelbrot-strong", "mandelbrot-strong");
+    copy("seed", "mandelbrot-strong-rows-on");
+    let output = harness(&["report", "ex", "--out", "exo"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "bad input: {}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains(
+            "would be defined twice: experiments \"mandelbrot-strong\" and \"mandelbrot-strong-rows-on\" both \
+             define it"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("\\bhMandelbrotStrongRowsOnPool"), "{message}");
+    assert!(!dir.path().join("exo").exists(), "nothing was written");
 }
 
 #[test]
