@@ -696,3 +696,60 @@ fn an_endless_or_huge_experiment_file_is_refused_not_read_whole() {
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("larger than 8 MiB"), "{}", stderr(&output));
 }
+
+/// `started.json` recorded the experiment file as given (`long.ron`,
+/// relative to where that run started), so a fresh run from another
+/// directory advised `bench-harness long.ron --resume …`, a file not there.
+/// The record is now canonical, shown relative to the current directory
+/// where it lies under it, else absolute; an older relative record is shown
+/// as recorded, saying relative to what. The refusal is status 1, as for a
+/// complete report a fresh run would replace unasked: the command line is
+/// right, the data in --out forbid it.
+#[test]
+fn the_advice_to_resume_names_the_recorded_file_from_wherever_it_is_given() {
+    let text = r#"(experiments: [(name: "long", workload: Square, inputs: Count(4), workers: [1, 2],
+        repetitions: 1, warmup: 0, backends: [Sequential, Pool])])"#;
+    let dir = tempfile::tempdir().unwrap();
+    let bh = dir.path().join("a9/bh");
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&bh).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(bh.join("long.ron"), text).unwrap();
+    std::fs::write(bh.join("long2.ron"), text.replace("Count(4)", "Count(5)")).unwrap();
+    let output = harness(&["long.ron", "--out", "rl"], &bh);
+    assert!(output.status.success(), "{}", stderr(&output));
+    // As a run killed before its report leaves it: samples and started.json.
+    std::fs::remove_file(bh.join("rl/long/results.json")).unwrap();
+    let canonical = bh.canonicalize().unwrap();
+    let rl = canonical.join("rl");
+    let rl = rl.to_str().unwrap();
+    let long2 = canonical.join("long2.ron");
+    let long2 = long2.to_str().unwrap();
+
+    // Under the current directory: relative to it.
+    let output = harness(&[long2, "--out", rl], dir.path());
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    assert!(message.contains(&format!("finish it with `bench-harness a9/bh/long.ron --resume {rl}`")), "{message}");
+    // Elsewhere: absolute.
+    let output = harness(&[long2, "--out", rl], &elsewhere);
+    let message = stderr(&output);
+    let long = canonical.join("long.ron");
+    assert!(message.contains(&format!("finish it with `bench-harness {} --resume {rl}`", long.display())), "{message}");
+
+    // An older harness's record, as given: shown so, saying relative to what.
+    let started = bh.join("rl/long/started.json");
+    let mut record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&started).unwrap()).unwrap();
+    record["config"] = "long.ron".into();
+    std::fs::write(&started, record.to_string()).unwrap();
+    let output = harness(&[long2, "--out", rl], &elsewhere);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    assert!(
+        message.contains(&format!(
+            "started from long.ron (recorded in {rl}/long/started.json, relative to the directory that run was \
+             started in): finish it with `bench-harness long.ron --resume {rl}`"
+        )),
+        "{message}"
+    );
+}
