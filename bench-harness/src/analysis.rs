@@ -425,6 +425,17 @@ pub fn analyze(experiment: &Experiment, samples: &[Sample], logical_cores: usize
     Analysis { tasks, logical_cores, cells: cell_stats, series, warnings }
 }
 
+/// The models fitted to each parallel backend's speedups (`summary.tex`
+/// names a macro after each parameter). Amdahl's law is about a fixed
+/// problem, Gustafson's about one that grows with p; the USL describes either.
+pub fn fitted_models(experiment: &Experiment) -> [Model; 2] {
+    if experiment.inputs.is_weak() {
+        [Model::Gustafson, Model::Usl]
+    } else {
+        [Model::Amdahl, Model::Usl]
+    }
+}
+
 /// The chunk size that stands for a backend in speedup and comparison
 /// charts: `Auto` when the experiment lists it (what a user gets without
 /// tuning), otherwise the first listed size. `None` for backends without one.
@@ -472,11 +483,7 @@ fn fitted_series(experiment: &Experiment, cells: &[CellStats], fit_max_workers: 
                 .collect();
             let mut series =
                 Series { backend, chunk, fit_max_workers, fits: Vec::new(), not_fitted: Vec::new(), suspect_left_out };
-            // Amdahl's law is about a fixed problem, Gustafson's about one
-            // that grows with p; the USL describes either.
-            let models =
-                if experiment.inputs.is_weak() { [Model::Gustafson, Model::Usl] } else { [Model::Amdahl, Model::Usl] };
-            for model in models {
+            for model in fitted_models(experiment) {
                 let needed = model.param_names().len() + SPARE_FIT_POINTS;
                 if stats::models::informative_points(&points) < needed {
                     let workers: Vec<String> =

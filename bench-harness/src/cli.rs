@@ -396,6 +396,14 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
         }
     }
     let plan = Plan::load(&cli.config)?;
+    // Before the registry's check: the file is wrong whatever is registered.
+    crate::report::latex::check_macro_names(&plan.experiments).map_err(|clash| ConfigError::Invalid {
+        path: cli.config.clone(),
+        message: format!(
+            "{clash}, so a paper that inputs both summaries would read one's numbers under the other's names; \
+             rename one of them"
+        ),
+    })?;
     registry.check_plan(&plan).map_err(|message| ConfigError::Invalid { path: cli.config.clone(), message })?;
     let experiments = select(&plan, &cli.only)?;
     if cli.list {

@@ -153,35 +153,6 @@ impl ExperimentName {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-
-    /// The start of every LaTeX macro of this experiment's `summary.tex`:
-    /// `bh` and the name as a [`macro_part`] (`"spin-2"` → `bhSpinTwo`).
-    pub fn macro_prefix(&self) -> String {
-        format!("bh{}", macro_part(&self.0))
-    }
-}
-
-/// A LaTeX macro-name part from `text`: letters kept (first of each word
-/// capitalised), digits spelled out, everything else dropped: LaTeX macro
-/// names are letters only. `"spin-speedup"` → `SpinSpeedup`, `"p2"` → `PTwo`.
-/// Not injective (`"spin-2"` and `"spin_2"` both give `SpinTwo`): a plan
-/// refuses experiments whose names collide so.
-pub fn macro_part(text: &str) -> String {
-    const DIGITS: [&str; 10] = ["Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine"];
-    let mut out = String::new();
-    let mut capital = true;
-    for c in text.chars() {
-        if c.is_ascii_alphabetic() {
-            out.push(if capital { c.to_ascii_uppercase() } else { c });
-            capital = false;
-        } else if let Some(digit) = c.to_digit(10) {
-            out.push_str(DIGITS[digit as usize]);
-            capital = true;
-        } else {
-            capital = true;
-        }
-    }
-    out
 }
 
 impl TryFrom<String> for ExperimentName {
@@ -789,7 +760,6 @@ impl Plan {
             return Err("`experiments` is empty: the file defines nothing to run".to_owned());
         }
         let mut names = HashSet::new();
-        let mut prefixes: Vec<(String, &str)> = Vec::new();
         for experiment in &self.experiments {
             if !names.insert(experiment.name.as_str()) {
                 return Err(format!(
@@ -797,22 +767,6 @@ impl Plan {
                     experiment.name.as_str()
                 ));
             }
-            // Refused rather than made injective: a paper writes
-            // `\bhSpinTwoPoolBestSpeedup` from the name it chose, and an
-            // escaped spelling (`SpinDashTwo`) would rename every macro of
-            // every report. Two files that \input into one paper, each
-            // defining the other's names with \renewcommand, silently gave
-            // one experiment's numbers under the other's names.
-            let prefix = experiment.name.macro_prefix();
-            if let Some((_, first)) = prefixes.iter().find(|(other, _)| *other == prefix) {
-                return Err(format!(
-                    "experiments {first:?} and {:?} share the LaTeX macro prefix \\{prefix} (summary.tex \
-                     capitalises each word of a name, spells out its digits and drops `-`, `_` and `.`), so a paper that inputs both \
-                     summaries would read one's numbers under the other's names; rename one of them",
-                    experiment.name.as_str()
-                ));
-            }
-            prefixes.push((prefix, experiment.name.as_str()));
             if experiment.fit_max_workers.is_some_and(|most| most < 2) {
                 return Err(format!(
                     "experiment {:?}: `fit_max_workers` must be at least 2: a fit over one worker count or none \

@@ -257,7 +257,17 @@ pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<P
         targets.dedup();
         targets
     };
-    let targets = lock_targets(&load(dirs)?);
+    let macros_clash = |saved: &[Saved]| {
+        crate::report::latex::check_macro_names(saved.iter().map(|s| &s.report.experiment)).map_err(|clash| {
+            Usage(format!(
+                "{clash}, so a paper that inputs both redrawn summaries would read one's numbers under the other's \
+                 names; redraw them with separate `report` commands (nothing was written)"
+            ))
+        })
+    };
+    let first = load(dirs)?;
+    macros_clash(&first)?;
+    let targets = lock_targets(&first);
     let created = options.out.as_deref().map(CreatedDirs::create).transpose()?;
     let _locks = targets.iter().map(|dir| OutputLock::acquire(dir)).collect::<anyhow::Result<Vec<_>>>()?;
     let saved = load(dirs)?;
@@ -266,6 +276,7 @@ pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<P
         "the reports in {} changed while `report` read them (a run wrote there meanwhile); run it again",
         dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
     );
+    macros_clash(&saved)?;
     let mut by_name: BTreeMap<&str, Vec<&Saved>> = BTreeMap::new();
     for s in &saved {
         by_name.entry(s.report.experiment.name.as_str()).or_default().push(s);

@@ -42,9 +42,10 @@ pub struct RunOptions {
     /// Continue the run in `out_dir`: skip complete experiments, keep the
     /// samples of an interrupted one and measure only what is missing.
     pub resume: bool,
-    /// The experiment file, as given: recorded in each experiment's
-    /// [`STARTED_FILE`], so that advice on finishing a stopped run can name
-    /// the file that defines the experiment as that run measured it.
+    /// The experiment file, as given: recorded (canonical) in each
+    /// experiment's [`STARTED_FILE`], so that advice on finishing a stopped
+    /// run can name the file that defines the experiment as that run
+    /// measured it, from whatever directory it is given.
     pub config: Option<PathBuf>,
 }
 
@@ -142,8 +143,9 @@ fn samples_header_is_ours(path: &Path) -> bool {
 struct Started {
     experiment: Experiment,
     machine: Machine,
-    /// The experiment file the run was started with, as given (absent in
-    /// the records of older harnesses).
+    /// The experiment file the run was started with, canonical (absent in
+    /// the records of older harnesses; relative, as given, in some: then
+    /// relative to the directory that run started in, which is not recorded).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     config: Option<PathBuf>,
 }
@@ -172,11 +174,24 @@ impl Recorded {
         Some(Recorded { experiment: report.experiment, config: None, record })
     }
 
+    /// The experiment file recorded, as a command line in the current
+    /// directory takes it (see [`shown_path`]).
+    fn config_shown(&self) -> Option<String> {
+        self.config.as_deref().map(shown_path)
+    }
+
     /// The experiment file that defines the experiment as this run
     /// measured it: the one recorded, or, where none was, what it must hold.
     fn definition(&self) -> String {
-        match &self.config {
-            Some(config) => format!("{} (recorded in {})", config.display(), self.record.display()),
+        match self.config_shown() {
+            Some(config) => {
+                let note = if self.config.as_deref().is_some_and(Path::is_relative) {
+                    ", relative to the directory that run was started in"
+                } else {
+                    ""
+                };
+                format!("{config} (recorded in {}{note})", self.record.display())
+            }
             None => format!(
                 "an experiment file that defines {:?} as {} records it",
                 self.experiment.name.as_str(),
@@ -194,12 +209,29 @@ pub fn record_start(
     config: Option<&Path>,
     dir: &Path,
 ) -> anyhow::Result<()> {
-    let started =
-        Started { experiment: experiment.clone(), machine: machine.clone(), config: config.map(Path::to_path_buf) };
+    // Canonical: a path as given is relative to the directory the run
+    // started in, and advice printed from another one named a file that
+    // is not there (`bench-harness long.ron --resume /tmp/a9/bh/rl` in /tmp).
+    let config = config.map(|config| {
+        config.canonicalize().or_else(|_| std::path::absolute(config)).unwrap_or_else(|_| config.to_path_buf())
+    });
+    let started = Started { experiment: experiment.clone(), machine: machine.clone(), config };
     crate::report::replace_file(&dir.join(STARTED_FILE), |file| {
         serde_json::to_writer_pretty(file, &started)?;
         Ok(())
     })
+}
+
+/// A recorded path as a command line in the current directory takes it:
+/// relative to the current directory where the path lies under it (the
+/// shorter), else as recorded. A relative record (an older harness's) is
+/// shown as it was recorded; [`Recorded::definition`] says relative to what.
+fn shown_path(path: &Path) -> String {
+    let cwd = std::env::current_dir().and_then(|cwd| cwd.canonicalize());
+    match cwd.ok().and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf)) {
+        Some(relative) if path.is_absolute() && !relative.as_os_str().is_empty() => relative.display().to_string(),
+        _ => path.display().to_string(),
+    }
 }
 
 /// Why samples measured by `then` must not be mixed with ones measured by
@@ -380,14 +412,13 @@ fn interrupted_run(experiment: &Experiment, dir: &Path, kept: &Path, out_dir: &P
     let file = match &recorded {
         // Started from another definition of the experiment than `config`
         // holds: only the file that defines it as the run did finishes it.
-        Some(started) if started.experiment != *experiment => match &started.config {
+        Some(started) if started.experiment != *experiment => match started.config_shown() {
             Some(file) => format!(
                 "it measures another definition of {:?} than {}'s, started from {}: finish it with \
-                 `bench-harness {} --resume {}`",
+                 `bench-harness {file} --resume {}`",
                 experiment.name.as_str(),
                 config.display(),
                 started.definition(),
-                file.display(),
                 out_dir.display()
             ),
             None => format!(

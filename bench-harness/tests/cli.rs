@@ -83,10 +83,76 @@ fn experiments_whose_latex_macros_would_collide_are_refused_before_anything_runs
     assert_eq!(output.status.code(), Some(2), "bad input: {}", stderr(&output));
     let message = stderr(&output);
     assert!(
-        message.contains("experiments \"spin-2\" and \"spin_2\" share the LaTeX macro prefix \\bhSpinTwo"),
+        message.contains(
+            "the LaTeX macro \\bhSpinTwoSequentialTime would be defined twice: experiments \"spin-2\" and \"spin_2\" \
+             both define it"
+        ),
         "{message}"
     );
     assert!(!dir.path().join("out").exists(), "refused before anything was created");
+}
+
+/// The check compared only the names' prefixes: `m` with backend
+/// `rows-on-pool` and `m-rows-on` with `Pool` both define
+/// `\\bhMRowsOnPoolBestSpeedup` (and every cell's macros). Checked before
+/// the registry's check: the file is wrong whatever is registered.
+#[test]
+fn macros_that_collide_through_a_backend_name_are_refused_naming_both_and_the_macro() {
+    let text = r#"(experiments: [
+        (name: "m", workload: Square, inputs: Count(4), workers: [2], repetitions: 1,
+         backends: [Sequential, Named("rows-on-pool")]),
+        (name: "m-rows-on", workload: Square, inputs: Count(4), workers: [2], repetitions: 1,
+         backends: [Sequential, Pool]),
+    ])"#;
+    let dir = with_config(text);
+    let output = harness(&["experiments.ron", "--out", "out"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "bad input: {}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains(
+            "the LaTeX macro \\bhMRowsOnPoolPTwoTime would be defined twice: experiments \"m\" and \"m-rows-on\" \
+             both define it"
+        ),
+        "{message}"
+    );
+    assert!(!dir.path().join("out").exists(), "refused before anything was created");
+}
+
+/// `report` of two saved runs whose macros collide wrote both summaries
+/// into one --out with status 0: `\\bhMandelbrotStrongRowsOnPoolBestSpeedup`
+/// defined as 9.93 in one and as 1.942 in the other.
+#[test]
+fn report_refuses_saved_runs_whose_latex_macros_collide() {
+    let examples = Path::new(env!("CARGO_MANIFEST_DIR")).join("../reports/example");
+    let dir = tempfile::tempdir().unwrap();
+    let copy = |from: &str, to: &str| {
+        let target = dir.path().join("ex").join(to);
+        std::fs::create_dir_all(&target).unwrap();
+        for file in ["results.json", "samples.csv"] {
+            let text = std::fs::read_to_string(examples.join(from).join(file)).unwrap();
+            let text = if from == to {
+                text
+            } else {
+                text.replace(&format!("\"{from}\""), &format!("\"{to}\""))
+                    .replace(&format!("\n{from},"), &format!("\n{to},"))
+            };
+            std::fs::write(target.join(file), text).unwrap();
+        }
+    };
+    copy("mandelbrot-strong", "mandelbrot-strong");
+    copy("seed", "mandelbrot-strong-rows-on");
+    let output = harness(&["report", "ex", "--out", "exo"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "bad input: {}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains(
+            "would be defined twice: experiments \"mandelbrot-strong\" and \"mandelbrot-strong-rows-on\" both \
+             define it"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("\\bhMandelbrotStrongRowsOnPool"), "{message}");
+    assert!(!dir.path().join("exo").exists(), "nothing was written");
 }
 
 #[test]
@@ -629,4 +695,61 @@ fn an_endless_or_huge_experiment_file_is_refused_not_read_whole() {
     let output = harness(&["big.ron", "--list"], dir.path());
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(stderr(&output).contains("larger than 8 MiB"), "{}", stderr(&output));
+}
+
+/// `started.json` recorded the experiment file as given (`long.ron`,
+/// relative to where that run started), so a fresh run from another
+/// directory advised `bench-harness long.ron --resume …`, a file not there.
+/// The record is now canonical, shown relative to the current directory
+/// where it lies under it, else absolute; an older relative record is shown
+/// as recorded, saying relative to what. The refusal is status 1, as for a
+/// complete report a fresh run would replace unasked: the command line is
+/// right, the data in --out forbid it.
+#[test]
+fn the_advice_to_resume_names_the_recorded_file_from_wherever_it_is_given() {
+    let text = r#"(experiments: [(name: "long", workload: Square, inputs: Count(4), workers: [1, 2],
+        repetitions: 1, warmup: 0, backends: [Sequential, Pool])])"#;
+    let dir = tempfile::tempdir().unwrap();
+    let bh = dir.path().join("a9/bh");
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::create_dir_all(&bh).unwrap();
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::write(bh.join("long.ron"), text).unwrap();
+    std::fs::write(bh.join("long2.ron"), text.replace("Count(4)", "Count(5)")).unwrap();
+    let output = harness(&["long.ron", "--out", "rl"], &bh);
+    assert!(output.status.success(), "{}", stderr(&output));
+    // As a run killed before its report leaves it: samples and started.json.
+    std::fs::remove_file(bh.join("rl/long/results.json")).unwrap();
+    let canonical = bh.canonicalize().unwrap();
+    let rl = canonical.join("rl");
+    let rl = rl.to_str().unwrap();
+    let long2 = canonical.join("long2.ron");
+    let long2 = long2.to_str().unwrap();
+
+    // Under the current directory: relative to it.
+    let output = harness(&[long2, "--out", rl], dir.path());
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    assert!(message.contains(&format!("finish it with `bench-harness a9/bh/long.ron --resume {rl}`")), "{message}");
+    // Elsewhere: absolute.
+    let output = harness(&[long2, "--out", rl], &elsewhere);
+    let message = stderr(&output);
+    let long = canonical.join("long.ron");
+    assert!(message.contains(&format!("finish it with `bench-harness {} --resume {rl}`", long.display())), "{message}");
+
+    // An older harness's record, as given: shown so, saying relative to what.
+    let started = bh.join("rl/long/started.json");
+    let mut record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&started).unwrap()).unwrap();
+    record["config"] = "long.ron".into();
+    std::fs::write(&started, record.to_string()).unwrap();
+    let output = harness(&[long2, "--out", rl], &elsewhere);
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(1), "{message}");
+    assert!(
+        message.contains(&format!(
+            "started from long.ron (recorded in {rl}/long/started.json, relative to the directory that run was \
+             started in): finish it with `bench-harness long.ron --resume {rl}`"
+        )),
+        "{message}"
+    );
 }

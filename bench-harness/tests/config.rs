@@ -253,31 +253,64 @@ fn duplicate_names_and_bad_workload_values_name_the_experiment() {
 }
 
 /// Names that differ only in what a LaTeX macro name cannot hold (`-`,
-/// `_`, `.`, a capital) map to one macro prefix: refused, naming both.
+/// `_`, `.`, a capital) give every macro one name: refused, naming both
+/// experiments and a macro. So are a backend name that continues an
+/// experiment name (`m` with `rows-on-pool`, `m-rows-on` with `Pool`) and
+/// two backends of one experiment that spell one macro name.
 #[test]
-fn names_that_share_a_latex_macro_prefix_are_refused_naming_both() {
-    let block = |name: &str| {
+fn experiments_whose_latex_macros_collide_are_refused_naming_both_and_the_macro() {
+    use bench_harness::report::latex::check_macro_names;
+    let block = |name: &str, backends: &str| {
         format!(
-            r#"(name: "{name}", workload: Square, inputs: Count(1), workers: [1],
-                repetitions: 1, backends: [Sequential])"#
+            r#"(name: "{name}", workload: Square, inputs: Count(1), workers: [1, 2],
+                repetitions: 1, backends: [Sequential, {backends}])"#
         )
     };
-    for (first, second, prefix) in
-        [("spin-2", "spin_2", "bhSpinTwo"), ("spin-2", "spin.2", "bhSpinTwo"), ("spin", "Spin", "bhSpin")]
-    {
-        let text = format!("(experiments: [{}, {}, {}])", block("other"), block(first), block(second));
-        match parse(&text) {
-            Err(error @ ConfigError::Invalid { .. }) => {
-                let text = error.to_string();
-                let expected =
-                    format!("bad.ron: experiments {first:?} and {second:?} share the LaTeX macro prefix \\{prefix} ");
-                assert!(text.starts_with(&expected), "{text}");
-            }
-            other => panic!("{first} and {second}: expected a consistency error, got {other:?}"),
-        }
+    let cases = [
+        (
+            block("spin-2", "Pool"),
+            block("spin_2", "Pool"),
+            "bhSpinTwoSequentialTime",
+            "experiments \"spin-2\" and \"spin_2\"",
+        ),
+        (
+            block("spin-2", "Pool"),
+            block("spin.2", "Rayon"),
+            "bhSpinTwoSequentialTime",
+            "experiments \"spin-2\" and \"spin.2\"",
+        ),
+        (block("spin", "Pool"), block("Spin", "Pool"), "bhSpinSequentialTime", "experiments \"spin\" and \"Spin\""),
+        (
+            block("m", "Named(\"rows-on-pool\")"),
+            block("m-rows-on", "Pool"),
+            "bhMRowsOnPoolPOneTime",
+            "experiments \"m\" and \"m-rows-on\"",
+        ),
+        (
+            block("s", "StdScope, Named(\"std_scope\")"),
+            block("other", "Pool"),
+            "bhSStdScopePOneTime",
+            "experiment \"s\" defines it for backend \"std-scope\" and for backend \"std_scope\"",
+        ),
+    ];
+    for (first, second, name, whose) in cases {
+        let text = format!("(experiments: [{}, {first}, {second}])", block("other-one", "Pool"));
+        let plan = parse(&text).unwrap();
+        let message = check_macro_names(&plan.experiments).unwrap_err();
+        let expected = format!("the LaTeX macro \\{name} would be defined twice: {whose}");
+        assert!(message.starts_with(&expected), "{message}\nexpected: {expected}");
     }
-    let distinct = format!("(experiments: [{}, {}])", block("spin-2"), block("spin-3"));
-    assert!(parse(&distinct).is_ok());
+    for distinct in [
+        format!("(experiments: [{}, {}])", block("spin-2", "Pool"), block("spin-3", "Pool")),
+        format!("(experiments: [{}, {}])", block("m", "Named(\"rows-on-pool\")"), block("m-rows", "Pool")),
+    ] {
+        let plan = parse(&distinct).unwrap();
+        assert_eq!(check_macro_names(&plan.experiments), Ok(()));
+    }
+    // Runs of one experiment (on several machines, redrawn together) define
+    // its macros alike by design, each in its own directory.
+    let plan = parse(&format!("(experiments: [{}])", block("spin", "Pool, StdScope"))).unwrap();
+    assert_eq!(check_macro_names([&plan.experiments[0], &plan.experiments[0]]), Ok(()));
 }
 
 #[test]

@@ -8,6 +8,7 @@
 //! header row, `nan` for a missing point) that `\addplot table[x=workers,
 //! y=pool, y error minus=pool_minus, y error plus=pool_plus]` reads.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -16,12 +17,12 @@ use anyhow::Context;
 use super::charts::MeasuredSeries;
 use super::figures::{figures, Figure};
 use super::{ExperimentReport, Exporter};
-use crate::analysis::{representative_chunk, AboveWorkers, CellStats};
-use crate::config::{macro_part, BackendKind};
+use crate::analysis::{fitted_models, representative_chunk, AboveWorkers, CellStats};
+use crate::config::{BackendKind, Experiment, ExperimentName};
 use crate::stats::precision::{
     column_time_unit, interval, percent_interval, plus_minus_rounded, rounded, seconds_interval_in, seconds_rounded,
 };
-use crate::stats::Parameter;
+use crate::stats::{Model, Parameter};
 
 /// The file name of the LaTeX summary.
 pub const FILE_NAME: &str = "summary.tex";
@@ -69,9 +70,183 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// A LaTeX macro-name part from `text`: letters kept (first of each word
+/// capitalised), digits spelled out, everything else dropped: LaTeX macro
+/// names are letters only. `"spin-speedup"` → `SpinSpeedup`, `"p2"` → `PTwo`.
+/// Not injective (`"spin-2"` and `"spin_2"` both give `SpinTwo`), nor are
+/// the names built from such parts: [`check_macro_names`] refuses the
+/// experiments whose macros collide.
+pub fn macro_part(text: &str) -> String {
+    const DIGITS: [&str; 10] = ["Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine"];
+    let mut out = String::new();
+    let mut capital = true;
+    for c in text.chars() {
+        if c.is_ascii_alphabetic() {
+            out.push(if capital { c.to_ascii_uppercase() } else { c });
+            capital = false;
+        } else if let Some(digit) = c.to_digit(10) {
+            out.push_str(DIGITS[digit as usize]);
+            capital = true;
+        } else {
+            capital = true;
+        }
+    }
+    out
+}
+
+/// The start of every macro of an experiment's `summary.tex`: `bh` and its
+/// name as a [`macro_part`] (`"spin-2"` → `bhSpinTwo`).
+fn macro_prefix(experiment: &ExperimentName) -> String {
+    format!("bh{}", macro_part(experiment.as_str()))
+}
+
 /// A worker count as a macro-name part: `Pone`, `Ptwo`, …, then digits.
 fn workers_part(workers: usize) -> String {
     format!("P{}", macro_part(&workers.to_string()))
+}
+
+/// What a backend's macro gives: one cell's number, or the best of its cells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Quantity {
+    /// The median time of a cell.
+    Time,
+    /// The speedup of a cell.
+    Speedup,
+    /// The efficiency of a cell.
+    Efficiency,
+    /// The backend's best speedup.
+    BestSpeedup,
+    /// The worker count of the backend's best speedup.
+    BestWorkers,
+}
+
+impl Quantity {
+    fn part(self) -> &'static str {
+        match self {
+            Quantity::Time => "Time",
+            Quantity::Speedup => "Speedup",
+            Quantity::Efficiency => "Efficiency",
+            Quantity::BestSpeedup => "BestSpeedup",
+            Quantity::BestWorkers => "BestWorkers",
+        }
+    }
+}
+
+/// One macro of `summary.tex`, by what it stands for. [`Macro::name`] is
+/// the one spelling, used both to write the file and to check that no two
+/// experiments define one name ([`check_macro_names`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Macro {
+    /// The sequential baseline's median time.
+    SequentialTime,
+    /// The machine's CPU model.
+    Machine,
+    /// The machine's logical cores.
+    Cores,
+    /// A parallel backend's number at a worker count (its representative chunk).
+    Cell { backend: BackendKind, workers: usize, quantity: Quantity },
+    /// A parallel backend's best speedup and where.
+    Best { backend: BackendKind, quantity: Quantity },
+    /// A fitted model's parameter for a parallel backend.
+    Fit { backend: BackendKind, model: Model, parameter: String },
+}
+
+impl Macro {
+    /// The macro's name (without the backslash) in the summary of `experiment`:
+    /// `bh`, the experiment's name, then what it stands for, each as a [`macro_part`].
+    pub fn name(&self, experiment: &ExperimentName) -> String {
+        let prefix = macro_prefix(experiment);
+        match self {
+            Macro::SequentialTime => format!("{prefix}SequentialTime"),
+            Macro::Machine => format!("{prefix}Machine"),
+            Macro::Cores => format!("{prefix}Cores"),
+            Macro::Cell { backend, workers, quantity } => {
+                format!("{prefix}{}{}{}", macro_part(backend.name()), workers_part(*workers), quantity.part())
+            }
+            Macro::Best { backend, quantity } => format!("{prefix}{}{}", macro_part(backend.name()), quantity.part()),
+            Macro::Fit { backend, model, parameter } => format!(
+                "{prefix}{}{}{}",
+                macro_part(backend.name()),
+                macro_part(&model.to_string().to_lowercase()),
+                macro_part(parameter)
+            ),
+        }
+    }
+
+    /// What the macro is of, for a message.
+    fn describe(&self) -> String {
+        match self {
+            Macro::SequentialTime | Macro::Machine | Macro::Cores => "the experiment".to_owned(),
+            Macro::Cell { backend, .. } | Macro::Best { backend, .. } | Macro::Fit { backend, .. } => {
+                format!("backend {:?}", backend.name())
+            }
+        }
+    }
+}
+
+/// Every macro `summary.tex` may define for `experiment`, whatever was
+/// measured: its data decides only which of them it defines (a cell
+/// without a speedup, a fit left out), and a rerun may define any.
+pub fn macros(experiment: &Experiment) -> Vec<Macro> {
+    let mut macros = vec![Macro::SequentialTime, Macro::Machine, Macro::Cores];
+    for &backend in experiment.backends.as_slice().iter().filter(|b| b.is_parallel()) {
+        for &workers in experiment.workers.as_slice() {
+            for quantity in [Quantity::Time, Quantity::Speedup, Quantity::Efficiency] {
+                macros.push(Macro::Cell { backend, workers, quantity });
+            }
+        }
+        for quantity in [Quantity::BestSpeedup, Quantity::BestWorkers] {
+            macros.push(Macro::Best { backend, quantity });
+        }
+        for model in fitted_models(experiment) {
+            for parameter in model.param_names() {
+                macros.push(Macro::Fit { backend, model, parameter: (*parameter).to_owned() });
+            }
+        }
+    }
+    macros
+}
+
+/// Refuses experiments whose `summary.tex` files would define one macro
+/// name twice: each defines its macros with `\renewcommand`, so a paper
+/// that inputs both silently quotes one's numbers under the other's names.
+/// Refused rather than made injective: a paper writes
+/// `\bhSpinTwoPoolBestSpeedup` from the names it chose, and an escaped
+/// spelling (`SpinDashTwo`) would rename every macro of every report.
+/// Runs of one experiment (on several machines) define the same macros
+/// by design, each in its own directory. The error names both experiments
+/// (or one experiment's two backends) and the macro.
+pub fn check_macro_names<'a>(experiments: impl IntoIterator<Item = &'a Experiment>) -> Result<(), String> {
+    let mut defined: HashMap<String, (&'a ExperimentName, Macro)> = HashMap::new();
+    for experiment in experiments {
+        for what in macros(experiment) {
+            let name = what.name(&experiment.name);
+            match defined.get(&name) {
+                None => {
+                    defined.insert(name, (&experiment.name, what));
+                }
+                Some((first, first_what)) if **first == experiment.name && *first_what == what => {}
+                Some((first, first_what)) => {
+                    let whose = if **first == experiment.name {
+                        format!(
+                            "experiment {:?} defines it for {} and for {}",
+                            first.as_str(),
+                            first_what.describe(),
+                            what.describe()
+                        )
+                    } else {
+                        format!("experiments {:?} and {:?} both define it", first.as_str(), experiment.name.as_str())
+                    };
+                    return Err(format!(
+                        "the LaTeX macro \\{name} would be defined twice: {whose} (summary.tex spells a macro from \
+                         the experiment's name, the backend's and the quantity, capitalising each word, spelling out \
+                         digits and dropping `-`, `_` and `.`)"
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 /// What a macro or table cell shows in place of a suspect speedup (or the
@@ -111,7 +286,7 @@ fn parameter_value(parameter: &Parameter) -> String {
 pub fn summary_tex(report: &ExperimentReport) -> String {
     let experiment = &report.experiment;
     let analysis = &report.analysis;
-    let prefix = experiment.name.macro_prefix();
+    let prefix = macro_prefix(&experiment.name);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -122,22 +297,21 @@ pub fn summary_tex(report: &ExperimentReport) -> String {
         report.machine.caption().replace('\n', " ")
     );
 
-    let mut macros: Vec<(String, String)> = Vec::new();
+    let mut macros: Vec<(Macro, String)> = Vec::new();
     if let Some(baseline) = analysis.baseline() {
         let seconds = &baseline.seconds;
-        macros
-            .push((format!("{prefix}SequentialTime"), seconds_value(seconds.median, seconds.ci_low, seconds.ci_high)));
+        macros.push((Macro::SequentialTime, seconds_value(seconds.median, seconds.ci_low, seconds.ci_high)));
     }
-    macros.push((format!("{prefix}Machine"), escape(&report.machine.cpu_model)));
-    macros.push((format!("{prefix}Cores"), report.machine.logical_cores.to_string()));
+    macros.push((Macro::Machine, escape(&report.machine.cpu_model)));
+    macros.push((Macro::Cores, report.machine.logical_cores.to_string()));
     for stats in analysis.cells.iter().filter(|c| c.cell.backend.is_parallel()) {
         let backend = stats.cell.backend;
         if stats.cell.chunk != representative_chunk(experiment, backend) {
             continue;
         }
-        let name = format!("{prefix}{}{}", macro_part(backend.name()), workers_part(stats.cell.workers));
+        let cell = |quantity| Macro::Cell { backend, workers: stats.cell.workers, quantity };
         let seconds = &stats.seconds;
-        macros.push((format!("{name}Time"), seconds_value(seconds.median, seconds.ci_low, seconds.ci_high)));
+        macros.push((cell(Quantity::Time), seconds_value(seconds.median, seconds.ci_low, seconds.ci_high)));
         // A speedup above p is no result (see `speedup_above_workers`): a
         // paper quoting the macro must show that, not a number. Both macros
         // used to print it as a result.
@@ -147,7 +321,7 @@ pub fn summary_tex(report: &ExperimentReport) -> String {
                 Some(above) => suspect(above).to_owned(),
                 None => value_only(speedup.value, speedup.ci_low, speedup.ci_high),
             };
-            macros.push((format!("{name}Speedup"), value));
+            macros.push((cell(Quantity::Speedup), value));
         }
         if let Some(efficiency) = stats.efficiency_estimate() {
             let value = if let Some(above) = above {
@@ -158,7 +332,7 @@ pub fn summary_tex(report: &ExperimentReport) -> String {
                 let value = rounded(percent(efficiency.value), percent(efficiency.ci_low), percent(efficiency.ci_high));
                 format!("{value}\\,\\%")
             };
-            macros.push((format!("{name}Efficiency"), value));
+            macros.push((cell(Quantity::Efficiency), value));
         }
     }
     for &backend in experiment.backends.as_slice().iter().filter(|b| b.is_parallel()) {
@@ -185,30 +359,25 @@ pub fn summary_tex(report: &ExperimentReport) -> String {
             .filter(|c| best.is_none_or(|(_, best)| c.cell.workers as f64 > best.value))
             .filter_map(|c| c.speedup_above_workers())
             .max();
-        let name = format!("{prefix}{}", macro_part(backend.name()));
         let (speedup, workers) = match (hidden, best) {
             (Some(above), _) => (suspect(above).to_owned(), "--".to_owned()),
             (None, Some((workers, best))) => (value_only(best.value, best.ci_low, best.ci_high), workers.to_string()),
             (None, None) => continue,
         };
-        macros.push((format!("{name}BestSpeedup"), speedup));
-        macros.push((format!("{name}BestWorkers"), workers));
+        macros.push((Macro::Best { backend, quantity: Quantity::BestSpeedup }, speedup));
+        macros.push((Macro::Best { backend, quantity: Quantity::BestWorkers }, workers));
     }
     for series in &analysis.series {
         for fit in &series.fits {
             for parameter in &fit.params {
-                let name = format!(
-                    "{prefix}{}{}{}",
-                    macro_part(series.backend.name()),
-                    macro_part(&fit.model.to_string().to_lowercase()),
-                    macro_part(&parameter.name)
-                );
+                let name = Macro::Fit { backend: series.backend, model: fit.model, parameter: parameter.name.clone() };
                 macros.push((name, parameter_value(parameter)));
             }
         }
     }
     let _ = writeln!(out);
-    for (name, value) in &macros {
+    for (what, value) in &macros {
+        let name = what.name(&experiment.name);
         let _ = writeln!(out, "\\providecommand{{\\{name}}}{{}}\\renewcommand{{\\{name}}}{{{value}}}");
     }
 
@@ -418,6 +587,40 @@ mod tests {
         let tex = summary_tex(&report);
         assert!(tex.contains("\\renewcommand{\\bhSupPoolBestSpeedup}{2.50}"), "{tex}");
         assert!(tex.contains("\\renewcommand{\\bhSupPoolBestWorkers}{4}"), "{tex}");
+    }
+
+    /// The check against colliding macros reads [`macros`], the file is
+    /// written from the data: every name the file defines must be one the
+    /// check saw, for strong and weak scaling (other fitted models), with
+    /// chunked backends, a suspect cell and fits.
+    #[test]
+    fn every_macro_written_is_one_the_collision_check_knows() {
+        for inputs in ["Count(100)", "PerWorker(10)"] {
+            let text = format!(
+                "(experiments: [(name: \"all-2\", workload: Square, inputs: {inputs}, workers: [1, 2, 3, 4, 8], \
+                 chunk_sizes: [Fixed(1), Auto], repetitions: 5, backends: [Sequential, Pool, PoolCollect, \
+                 StdScope, Rayon])])"
+            );
+            let experiment = crate::testing::experiment(&text);
+            // Speedups min(p, 3), scaled ones for weak scaling: p times the work.
+            let work = |workers: usize| if inputs == "PerWorker(10)" { workers as f64 } else { 1.0 };
+            let report =
+                crate::testing::report(experiment, 8, |cell| work(cell.workers) / (cell.workers.min(3) as f64));
+            assert!(report.analysis.series.iter().any(|s| !s.fits.is_empty()), "{:?}", report.analysis.series);
+            let known: Vec<String> =
+                macros(&report.experiment).iter().map(|m| m.name(&report.experiment.name)).collect();
+            let tex = summary_tex(&report);
+            let written: Vec<&str> = tex
+                .lines()
+                .filter_map(|l| l.strip_prefix("\\providecommand{\\"))
+                .filter_map(|rest| rest.split_once('}').map(|(name, _)| name))
+                .collect();
+            assert!(written.len() > 20, "{tex}");
+            assert!(written.iter().any(|name| name.contains("Usl")), "{tex}");
+            for name in written {
+                assert!(known.iter().any(|k| k == name), "{name} is written but not checked; known: {known:?}");
+            }
+        }
     }
 
     /// `\bh…AmdahlS` printed `number(value, 4)`: `0.5790` beside a table's
