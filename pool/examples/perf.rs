@@ -25,6 +25,13 @@
 //! every timed cell starts after a pause long enough for all of them to
 //! park ([`SETTLE`]): a cell timed while the previous cell's pool still
 //! spins on its idle cores would pay for that pool, not for its own work.
+//! Each cell also finds the allocator in the same state ([`warm_heap`]),
+//! and odd rounds run the cells in reverse order, so no pair is always
+//! timed in one order. Without these, the sequential loop (timed first in
+//! every round) paid page faults that the maps after it did not, which
+//! made every ratio against the loop look about twice as good as it is,
+//! and `map_collect` (timed just before rayon's `collect`) paid them for
+//! rayon.
 //! Each ratio is printed with its interquartile range over the rounds, to
 //! no more decimals than that range supports.
 //!
@@ -60,10 +67,24 @@ fn spin(d: Duration) -> u64 {
 const SETTLE: Duration = Duration::from_millis(5);
 
 fn time(f: impl FnOnce()) -> f64 {
+    warm_heap();
     std::thread::sleep(SETTLE);
     let start = Instant::now();
     f();
     start.elapsed().as_secs_f64()
+}
+
+/// Leaves the allocator as every cell finds it: `N` words of memory just
+/// freed, its pages already mapped. Cells collect `N` words; which of them
+/// would otherwise get fresh pages (and pay a page fault per 4 KiB, about
+/// half a millisecond here, as long as the whole sequential loop) depends
+/// on what the cell before it freed.
+fn warm_heap() {
+    let mut v = vec![0u64; N as usize];
+    for page in v.chunks_mut(512) {
+        page[0] = 1;
+    }
+    black_box(&mut v);
 }
 
 fn median(v: Vec<f64>) -> f64 {
@@ -330,72 +351,113 @@ fn main() {
     let mut spin_row = Row::new("2,000 x 30 us spins (time; speedup >= 0.97)", "rayon", 1.0 / 0.97);
     let mut dispatch = Row::new("10^5 empty scope.spawn", "rayon scope.spawn", 1.0);
 
-    for _ in 0..rounds {
-        let seq = time(|| {
-            let v: Vec<u64> = (0..N).map(square).collect();
-            assert_eq!(v[999], 999 * 999);
-        });
-        let map = lazy(&ours, N, Chunking::Fixed(65_536));
+    // The cells of a round, each timed once per round. Odd rounds run
+    // them in reverse order: a cell inherits the state its predecessor
+    // leaves (an 8 MB buffer just freed for its own to reuse, warm
+    // caches, threads still awake), so a pair always timed in one order
+    // would carry that order's bias into its ratio.
+    let mut cells: Vec<Box<dyn FnMut() -> f64 + '_>> =
+        vec![
+            Box::new(|| {
+                time(|| {
+                    let v: Vec<u64> = (0..N).map(square).collect();
+                    assert_eq!(v[999], 999 * 999);
+                })
+            }),
+            Box::new(|| lazy(&ours, N, Chunking::Fixed(65_536))),
+            // The map's default window for chunks this big (512 KiB of
+            // u64s): one chunk per worker.
+            Box::new(|| {
+                time(|| {
+                    let v = floor.collect(N, 65_536, workers);
+                    assert_eq!(v[999], 999 * 999);
+                })
+            }),
+            Box::new(|| lazy(&ours, N, Chunking::Fixed(256))),
+            Box::new(|| lazy(&ours, N, Chunking::Auto)),
+            // The map's default window at the automatic size: 4 per worker.
+            Box::new(|| {
+                time(|| {
+                    let v = floor.collect(N, auto_chunk, 4 * workers);
+                    assert_eq!(v[999], 999 * 999);
+                })
+            }),
+            Box::new(|| {
+                time(|| {
+                    let v: Vec<u64> = Chunked::new(N, auto_chunk).collect();
+                    assert_eq!(v[999], 999 * 999);
+                })
+            }),
+            Box::new(|| {
+                time(|| {
+                    let v: Vec<u64> = ours.map_unordered(square, 0..N).map(|(_, r)| r.unwrap_or(0)).collect();
+                    assert_eq!(v.len(), N as usize);
+                })
+            }),
+            Box::new(|| lazy(&ours, PER_ITEM_N, Chunking::Fixed(1))),
+            Box::new(|| empty_spawns(&ours, EMPTY_TASKS)),
+            Box::new(|| {
+                time(|| {
+                    let v = ours.map_collect(square, 0..N);
+                    assert_eq!(v[999], 999 * 999);
+                })
+            }),
+            Box::new(|| {
+                time(|| {
+                    let v: Vec<u64> = rayon.install(|| (0..N).into_par_iter().map(square).collect());
+                    assert_eq!(v[999], 999 * 999);
+                })
+            }),
+            Box::new(|| {
+                time(|| {
+                    black_box(ours.map(|_| spin(SPIN), 0..SPIN_TASKS).fold(0, u64::wrapping_add));
+                })
+            }),
+            Box::new(|| {
+                time(|| {
+                    black_box(rayon.install(|| {
+                        (0..SPIN_TASKS).into_par_iter().map(|_| spin(SPIN)).reduce(|| 0, u64::wrapping_add)
+                    }));
+                })
+            }),
+            Box::new(|| {
+                time(|| {
+                    rayon.scope(|s| {
+                        for _ in 0..EMPTY_TASKS {
+                            s.spawn(|_| {
+                                black_box(());
+                            });
+                        }
+                    })
+                })
+            }),
+        ];
+    for round in 0..rounds {
+        let mut t = vec![0.0; cells.len()];
+        let order: Vec<usize> =
+            if round % 2 == 0 { (0..cells.len()).collect() } else { (0..cells.len()).rev().collect() };
+        for i in order {
+            t[i] = cells[i]();
+        }
+        let [seq, map, bare, map_256, map_auto, bare_auto, lazy_alone, un, map_1, spawns, mc, ry, ours_spin, rayon_spin, rayon_spawn] =
+            t[..]
+        else {
+            unreachable!("one time per cell")
+        };
         coarse.push(map, seq);
-        // The map's default window for chunks this big (512 KiB of u64s):
-        // one chunk per worker.
-        let bare = time(|| {
-            let v = floor.collect(N, 65_536, workers);
-            assert_eq!(v[999], 999 * 999);
-        });
         floor_row.push(bare, seq);
         over_floor.push(map, bare);
-        fine.push(lazy(&ours, N, Chunking::Fixed(256)), seq);
-        auto.push(lazy(&ours, N, Chunking::Auto), seq);
-        // The map's default window at the automatic size: 4 per worker.
-        let bare_auto = time(|| {
-            let v = floor.collect(N, auto_chunk, 4 * workers);
-            assert_eq!(v[999], 999 * 999);
-        });
+        fine.push(map_256, seq);
+        auto.push(map_auto, seq);
         auto_floor.push(bare_auto, seq);
-        let lazy_alone = time(|| {
-            let v: Vec<u64> = Chunked::new(N, auto_chunk).collect();
-            assert_eq!(v[999], 999 * 999);
-        });
         chunked.push(lazy_alone, seq);
-        let un = time(|| {
-            let v: Vec<u64> = ours.map_unordered(square, 0..N).map(|(_, r)| r.unwrap_or(0)).collect();
-            assert_eq!(v.len(), N as usize);
-        });
         unordered.push(un, seq);
-        single.push(lazy(&ours, PER_ITEM_N, Chunking::Fixed(1)), empty_spawns(&ours, EMPTY_TASKS));
-
-        let mc = time(|| {
-            let v = ours.map_collect(square, 0..N);
-            assert_eq!(v[999], 999 * 999);
-        });
-        let ry = time(|| {
-            let v: Vec<u64> = rayon.install(|| (0..N).into_par_iter().map(square).collect());
-            assert_eq!(v[999], 999 * 999);
-        });
+        single.push(map_1, spawns);
         collect.push(mc, ry);
-
-        let ours_spin = time(|| {
-            black_box(ours.map(|_| spin(SPIN), 0..SPIN_TASKS).fold(0, u64::wrapping_add));
-        });
-        let rayon_spin = time(|| {
-            black_box(
-                rayon.install(|| (0..SPIN_TASKS).into_par_iter().map(|_| spin(SPIN)).reduce(|| 0, u64::wrapping_add)),
-            );
-        });
         spin_row.push(ours_spin, rayon_spin);
-
-        let rayon_spawn = time(|| {
-            rayon.scope(|s| {
-                for _ in 0..EMPTY_TASKS {
-                    s.spawn(|_| {
-                        black_box(());
-                    });
-                }
-            })
-        });
-        dispatch.push(empty_spawns(&ours, EMPTY_TASKS), rayon_spawn);
+        dispatch.push(spawns, rayon_spawn);
     }
+    drop(cells);
     println!(
         "{workers} workers, {rounds} interleaved rounds, medians and the ratio's interquartile range \
          (10^6 items of x*x unless noted):"
