@@ -209,7 +209,11 @@ pub fn run_count(experiment: &Experiment, done: &[Sample]) -> u64 {
 /// Cells are measured round-robin (every cell once per round, warm-up rounds
 /// first) rather than one after the other, so slow drifts of the machine —
 /// frequency scaling, other processes — spread over all cells instead of
-/// biasing whichever cell ran at the wrong moment. A backend is started for
+/// biasing whichever cell ran at the wrong moment. Odd rounds visit the
+/// cells in reverse order: a run inherits what the run before it left (the
+/// memory its results freed, for this run's to reuse or not, warm caches),
+/// and a cell always run after the same neighbour, the sequential one
+/// always first, would carry that bias in every sample. A backend is started for
 /// each run and stopped after it, outside the timing: no thread of one cell
 /// runs while another is timed.
 ///
@@ -273,7 +277,11 @@ pub fn measure(
     let mut complete = true;
     'rounds: for round in 0..experiment.warmup + repetitions {
         let repetition = round.checked_sub(experiment.warmup);
-        for &cell in &active {
+        let mut order = active.clone();
+        if round % 2 == 1 {
+            order.reverse();
+        }
+        for cell in order {
             if repetition.is_some_and(|r| r < have(&cell)) {
                 continue;
             }
@@ -394,10 +402,12 @@ mod tests {
         let (runs, samples) = (recorder.runs, measurement.samples);
         assert_eq!(runs.len() as u64, run_count(&experiment, &[]));
         assert_eq!(recorder.taken.len(), samples.len(), "every sample is handed over as it is taken");
-        // Round-robin: every round visits every cell once, in the same order.
+        // Round-robin: every round visits every cell once, odd rounds in
+        // reverse order.
         let cells = cells(&experiment);
-        for round in runs.chunks(cells.len()) {
-            assert_eq!(round, cells);
+        let reversed: Vec<Cell> = cells.iter().rev().copied().collect();
+        for (round, runs) in runs.chunks(cells.len()).enumerate() {
+            assert_eq!(runs, if round % 2 == 0 { &cells } else { &reversed }, "round {round}");
         }
         assert_eq!(samples.len(), 5 * 3);
         for cell in cells {
