@@ -435,6 +435,16 @@ fn run(cli: Cli, registry: &Registry) -> anyhow::Result<Finished> {
             RunOptions { out_dir: cli.out.clone(), resume: false, config: Some(cli.config.clone()) }
         }
     };
+    let neighbours = crate::redraw::neighbours(&plan, &options.out_dir);
+    crate::report::latex::check_macro_names(experiments.iter().copied().chain(&neighbours)).map_err(|clash| {
+        Usage(format!(
+            "{clash}: {} holds the report of {} from another experiment file, and a paper that inputs both \
+             summaries would read one's numbers under the other's names; choose another --out, or rename one \
+             (nothing was measured)",
+            options.out_dir.display(),
+            neighbours.iter().map(|e| format!("{:?}", e.name.as_str())).collect::<Vec<_>>().join(", ")
+        ))
+    })?;
     let mut machine = Machine::detect();
     machine.code_revision = registry.revision().map(str::to_owned);
     if machine.build_profile == "debug" {

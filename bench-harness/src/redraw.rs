@@ -10,7 +10,7 @@ use serde::Deserialize;
 use sweep::exit::Usage;
 
 use crate::analysis::{analyze, representative_chunk, speedup_points};
-use crate::config::Experiment;
+use crate::config::{Experiment, Plan};
 use crate::machine::{Conditions, Machine};
 use crate::measure::{Cell, Sample};
 use crate::report::charts::{self, Canvas, Format, MeasuredPoint, MeasuredSeries, SpeedupChart, Style};
@@ -150,6 +150,22 @@ fn mark_unrecorded(mut machine: Machine) -> Machine {
         }
     }
     machine
+}
+
+/// The experiments whose complete reports sit in `out_dir` and that
+/// `plan` does not define: another experiment file's, run into the same
+/// `--out`. A run writes its summaries beside theirs, where a paper may
+/// input them together, so their LaTeX macros must not collide with the
+/// run's. A report that cannot be read is left out: judging it is
+/// `report`'s business, not this run's.
+pub fn neighbours(plan: &Plan, out_dir: &Path) -> Vec<Experiment> {
+    let Ok(entries) = std::fs::read_dir(out_dir) else { return Vec::new() };
+    let mut found: Vec<Experiment> = entries
+        .filter_map(|entry| Some(read_saved(&entry.ok()?.path().join(RESULTS)).ok()?.experiment))
+        .filter(|experiment| plan.experiment(experiment.name.as_str()).is_none())
+        .collect();
+    found.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
+    found
 }
 
 /// Reads every report under `dirs`: each is a report directory (with a

@@ -118,6 +118,40 @@ fn macros_that_collide_through_a_backend_name_are_refused_naming_both_and_the_ma
     assert!(!dir.path().join("out").exists(), "refused before anything was created");
 }
 
+/// A run of another experiment file into an `--out` that already holds a
+/// complete report wrote its `summary.tex` beside that one's with status
+/// 0, though `spin-2` and `spin_2` define the same macros: only `report`
+/// checked them, when both were redrawn together.
+#[test]
+fn a_run_beside_another_files_report_whose_macros_collide_is_refused_before_measuring() {
+    let one = |name: &str| {
+        format!(
+            "(experiments: [(name: \"{name}\", workload: Square, inputs: Count(4), workers: [2], repetitions: 1, \
+             warmup: 0, backends: [Sequential, Pool])])"
+        )
+    };
+    let dir = with_config(&one("spin-2"));
+    std::fs::write(dir.path().join("other.ron"), one("spin_2")).unwrap();
+    let first = harness(&["experiments.ron", "--out", "out"], dir.path());
+    assert!(first.status.success(), "{}", stderr(&first));
+    let before = std::fs::read(dir.path().join("out/spin-2/summary.tex")).unwrap();
+
+    let output = harness(&["other.ron", "--out", "out"], dir.path());
+    assert_eq!(output.status.code(), Some(2), "bad input: {}", stderr(&output));
+    let message = stderr(&output);
+    assert!(
+        message.contains("\\bhSpinTwoSequentialTime would be defined twice: experiments \"spin_2\" and \"spin-2\""),
+        "{message}"
+    );
+    assert!(message.contains("out holds the report of \"spin-2\" from another experiment file"), "{message}");
+    assert!(!dir.path().join("out/spin_2").exists(), "nothing was measured");
+    assert_eq!(std::fs::read(dir.path().join("out/spin-2/summary.tex")).unwrap(), before, "the other report is kept");
+
+    // Into a directory of its own it runs.
+    let apart = harness(&["other.ron", "--out", "apart"], dir.path());
+    assert!(apart.status.success(), "{}", stderr(&apart));
+}
+
 /// `report` of two saved runs whose macros collide wrote both summaries
 /// into one --out with status 0: `\\bhMandelbrotStrongRowsOnPoolBestSpeedup`
 /// defined as 9.93 in one and as 1.942 in the other.
