@@ -330,12 +330,9 @@ impl<T> Handle<'_, T> {
 
     pub(crate) fn wait(&self) -> Result<T, TaskError> {
         let cell = self.state.cell();
-        registry::wait_for_task(
-            self.pool,
-            &|recorder| self.state.run_here(recorder),
-            &|| cell.is_done(),
-            &|limit| cell.block(limit),
-        );
+        registry::wait_for_task(self.pool, &|recorder| self.state.run_here(recorder), &|| cell.is_done(), &|limit| {
+            cell.block(limit)
+        });
         cell.take()
     }
 

@@ -1267,3 +1267,50 @@ fn a_cancelled_chunk_whose_input_drop_panics_is_still_reported() {
         assert_eq!(got, expected, "panics: {panics:?}");
     });
 }
+
+/// Panic payloads whose `Drop` panics, several in one chunk, left unread:
+/// a map dropped halfway through such a chunk, or chunks nobody reads.
+/// The chunk's failures were a plain `Vec`, whose drop unwinding from the
+/// first payload's panic aborted the process at the second ("panic in a
+/// destructor during cleanup"), for `map`, `try_map` and `map_unordered`.
+#[test]
+fn unread_failures_whose_payloads_panic_on_drop_cost_no_abort() {
+    struct Bomb;
+    impl Drop for Bomb {
+        fn drop(&mut self) {
+            panic!("{INTENTIONAL}: a panic payload's drop");
+        }
+    }
+    fn f(x: u32) -> u32 {
+        if x % 2 == 1 {
+            panic::panic_any(Bomb);
+        }
+        x
+    }
+    in_child("unread_failures_whose_payloads_panic_on_drop_cost_no_abort", || {
+        quiet_intentional_panics();
+        let pool = ThreadPool::new(2).unwrap();
+        for round in 0..3 {
+            let first = match round {
+                0 => pool.try_map(f, 0..1000u32).chunk_size(10).next().map(|r| r.is_ok()),
+                1 => pool.map_unordered(f, 0..1000u32).chunk_size(10).next().map(|(_, r)| r.is_ok() || r.is_err()),
+                _ => {
+                    let mut map = pool.map(f, 0..1000u32).chunk_size(10);
+                    let first = map.next().map(|x| x == 0);
+                    // The map stops at its first failure with the payload;
+                    // its `Drop` panics, which the test lets go by.
+                    let second = panic::catch_unwind(AssertUnwindSafe(|| map.next()));
+                    if let Err(payload) = second {
+                        let _ = panic::catch_unwind(AssertUnwindSafe(move || drop(payload)));
+                    }
+                    thread::sleep(Duration::from_millis(20));
+                    drop(map);
+                    first
+                }
+            };
+            thread::sleep(Duration::from_millis(20));
+            assert_eq!(first, Some(true), "round {round}");
+        }
+        drop(pool);
+    });
+}

@@ -37,7 +37,7 @@ pub(super) struct Chunk<X, T> {
 pub(super) struct ChunkOutput<X, T> {
     pub(super) values: Values<T>,
     /// (offset in chunk, error), ascending.
-    pub(super) failures: Vec<(usize, TaskError)>,
+    pub(super) failures: Failures,
     /// `None` when the chunk was not timed.
     pub(super) elapsed_ns: Option<u64>,
     /// The inputs' buffer, empty, for a later chunk.
@@ -68,7 +68,47 @@ pub(super) fn run_chunk<X, T, F: Fn(X) -> T>(f: &F, chunk: Chunk<X, T>) -> Chunk
         }
     }
     let elapsed_ns = start.map(|start| u64::try_from(start.elapsed().as_nanos()).unwrap_or(u64::MAX));
-    ChunkOutput { values: Values::new(values), failures, elapsed_ns, spent: inputs.into_buffer() }
+    ChunkOutput {
+        values: Values::new(values),
+        failures: Failures::new(failures),
+        elapsed_ns,
+        spent: inputs.into_buffer(),
+    }
+}
+
+/// A chunk's failures, (offset in chunk, error) in ascending order, read
+/// front to back. Those left unread (a chunk nobody reads, a map dropped
+/// halfway through a chunk) are dropped one by one, each under its own
+/// panic guard: a panic payload's `Drop` is user code, and a second one
+/// panicking while a plain `Vec`'s drop unwinds from the first would abort
+/// the process.
+pub(super) struct Failures(vec::IntoIter<(usize, TaskError)>);
+
+impl Failures {
+    fn new(failures: Vec<(usize, TaskError)>) -> Self {
+        Failures(failures.into_iter())
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.0.as_slice().is_empty()
+    }
+
+    /// The offset of the next failure, if any.
+    fn next_offset(&self) -> Option<usize> {
+        self.0.as_slice().first().map(|(at, _)| *at)
+    }
+
+    fn next(&mut self) -> Option<(usize, TaskError)> {
+        self.0.next()
+    }
+}
+
+impl Drop for Failures {
+    fn drop(&mut self) {
+        for failure in &mut self.0 {
+            drop_quietly(failure);
+        }
+    }
 }
 
 /// Appends `f(x)` for each remaining input to `values`. It writes into
@@ -400,7 +440,7 @@ struct Drain<T> {
     /// Offset of the next failure, `usize::MAX` when there is none.
     next_failure: usize,
     values: Values<T>,
-    failures: vec::IntoIter<(usize, TaskError)>,
+    failures: Failures,
 }
 
 impl<T> Drain<T> {
@@ -413,11 +453,11 @@ impl<T> Drain<T> {
             Err(e) => {
                 let mut failures: Vec<_> = (1..len).map(|i| (i, e.copy())).collect();
                 failures.insert(0, (0, e));
-                (Values::empty(), failures)
+                (Values::empty(), Failures::new(failures))
             }
         };
-        let next_failure = failures.first().map_or(usize::MAX, |(at, _)| *at);
-        Drain { start, len, position: 0, next_failure, values, failures: failures.into_iter() }
+        let next_failure = failures.next_offset().unwrap_or(usize::MAX);
+        Drain { start, len, position: 0, next_failure, values, failures }
     }
 
     fn remaining(&self) -> usize {
@@ -428,7 +468,7 @@ impl<T> Drain<T> {
         let offset = self.position;
         if offset == self.next_failure {
             let (_, error) = self.failures.next()?;
-            self.next_failure = self.failures.as_slice().first().map_or(usize::MAX, |(at, _)| *at);
+            self.next_failure = self.failures.next_offset().unwrap_or(usize::MAX);
             self.position += 1;
             return Some((self.start + offset, Err(error)));
         }
