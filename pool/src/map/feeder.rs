@@ -124,12 +124,23 @@ where
         self.window.saturating_add(1)
     }
 
-    /// Feeds back how long a finished chunk of `len` inputs ran.
-    pub(super) fn observe(&mut self, len: usize, outcome: &Outcome<I::Item, T>) {
+    /// Takes note of a finished chunk of `len` inputs as the consumer
+    /// receives it: feeds back how long it ran, and reports the progress
+    /// no chunk's own report has covered yet (see [`ProgressHook`]). If
+    /// that report's callback panics, the chunk fails with the panic, as
+    /// one whose own report panicked does (unless it failed already).
+    pub(super) fn received(&mut self, len: usize, outcome: &mut Outcome<I::Item, T>) {
         // Chunks cut under a fixed size (before a switch to automatic
         // chunking) were not timed, and tell the sizer nothing.
-        if let (Some(chunker), Ok(ChunkOutput { elapsed_ns: Some(elapsed_ns), .. })) = (&mut self.chunker, outcome) {
+        if let (Some(chunker), Ok(ChunkOutput { elapsed_ns: Some(elapsed_ns), .. })) = (&mut self.chunker, &*outcome) {
             chunker.observe(len, *elapsed_ns);
+        }
+        if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| self.shared.progress.catch_up())) {
+            let error = TaskError::from_panic(payload);
+            match outcome {
+                Ok(_) => drop_quietly(mem::replace(outcome, Err(error))),
+                Err(_) => drop_quietly(error),
+            }
         }
     }
 

@@ -87,15 +87,17 @@ macro_rules! settings {
         }
 
         /// Calls `callback` each time a chunk finishes (on the thread that
-        /// ran it), with the number of inputs done and the total when
-        /// known; enough to drive a progress bar. Calls never overlap and
-        /// `done` only grows (chunks that finish while a call is running
-        /// are reported together by the next one, always before the map
-        /// ends), so keep the callback cheap. It may use the pool itself:
+        /// ran it) and as this thread receives a chunk, with the number of
+        /// inputs done and the total when known; enough to drive a progress
+        /// bar. Calls never overlap and `done` only grows (chunks that
+        /// finish while a call is running are reported together by the
+        /// next one, always before the map ends). A slow callback slows
+        /// the chunk making the call, so keep it cheap. It may use the pool itself:
         /// waiting inside it does not block this map's other chunks. If it
-        /// panics, the chunk whose thread made that call fails with the
-        /// panic (its items come out as that error, or `Map` re-raises it);
-        /// other chunks whose counts the call covered keep their results.
+        /// panics, the chunk that made that call (or, for a call made as
+        /// this thread received a chunk, that chunk) fails with the panic
+        /// (its items come out as that error, or `Map` re-raises it); other
+        /// chunks whose counts the call covered keep their results.
         ///
         /// `done` counts from the map's start: attached after iteration has
         /// begun, the callback is first called at once (on this thread)

@@ -107,8 +107,8 @@ where
         let Queued { start, len, handle } = self.in_flight.pop_front()?;
         self.feeder.run_oldest_here(&handle);
         // The task's own error: it was cancelled.
-        let outcome = handle.wait().and_then(|outcome| outcome);
-        self.feeder.observe(len, &outcome);
+        let mut outcome = handle.wait().and_then(|outcome| outcome);
+        self.feeder.received(len, &mut outcome);
         Some((start, len, outcome))
     }
 

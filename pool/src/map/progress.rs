@@ -4,12 +4,13 @@
 //! Protocol: every chunk, wherever it ran (a worker, or the consumer
 //! running the head itself), adds its length with
 //! [`ProgressHook::advance`] once its items are computed and before its
-//! results are published, so the count is complete by the time the map
-//! ends. Counting starts with the map's first chunk whether or not a
-//! callback is attached, so one attached late still sees `done` reach the
-//! total. Until one is, counting is one atomic add per chunk. The callback
-//! never runs under the lock and calls never overlap (see
-//! [`ProgressHook`]).
+//! results are published, and reports the count. The consumer reports
+//! again ([`ProgressHook::catch_up`]) as it receives each chunk, so the
+//! count is complete and reported by the time the map ends. Counting
+//! starts with the map's first chunk whether or not a callback is
+//! attached, so one attached late still sees `done` reach the total.
+//! Until one is, counting is one atomic add per chunk. The callback never
+//! runs under the lock and calls never overlap (see [`ProgressHook`]).
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
@@ -51,14 +52,17 @@ pub(super) type ProgressCallback<'a> = Box<dyn Fn(Progress) + Send + Sync + 'a>;
 /// code, which may wait on the pool and, while waiting on a worker, run
 /// chunks of this very map, whose `advance` would then deadlock on a held
 /// lock). Instead one caller at a time is the *reporter* (`busy`): it
-/// takes the callback out, reports the latest count without the lock, puts
-/// the callback back and repeats until nothing new is left. Any `advance`
-/// meanwhile (on another thread, or nested in the callback on this one)
-/// only adds to `done`, which the reporter then reports. So calls never
-/// overlap, `done` only grows, and the last report is the final count.
-/// That report comes before the map ends: every reporter is a chunk of
-/// this map (or its consumer), which the map waits for, and a reporter
-/// only stops once no count is left unreported.
+/// takes the callback out, reports the latest count without the lock and
+/// puts the callback back, once. Any `advance` meanwhile (on another
+/// thread, or nested in the callback on this one) only adds to `done`,
+/// which the next report covers. So calls never overlap and `done` only
+/// grows. A reporter reports once rather than until the count stops
+/// moving: it is a chunk whose results wait for it, and with a slow
+/// callback and a busy map the count never stops moving. The last report
+/// is the final count all the same, before the map ends: the consumer
+/// reports as it receives each chunk ([`catch_up`](Self::catch_up)), and
+/// when it receives the last one every chunk has counted itself and left
+/// its report, so nobody is reporting and nothing stands in its way.
 pub(super) struct ProgressHook<'a> {
     /// Inputs done, counted outside the lock: a map without a callback
     /// takes no lock per chunk.
@@ -94,6 +98,14 @@ impl<'a> ProgressHook<'a> {
         }
     }
 
+    /// Reports the count if it has moved since the last report and no
+    /// report is under way; the consumer's, as each chunk arrives.
+    pub(super) fn catch_up(&self) {
+        if self.attached.load(Ordering::SeqCst) {
+            self.report(self.state.lock());
+        }
+    }
+
     /// Attaches `callback`; if some inputs are already done, reports them
     /// at once (on the calling thread, unless a report is under way).
     pub(super) fn attach(&self, callback: ProgressCallback<'a>) {
@@ -107,51 +119,36 @@ impl<'a> ProgressHook<'a> {
         drop(previous);
     }
 
-    /// Becomes the reporter unless there is one, and reports until the
-    /// count stops moving (see the type's protocol).
+    /// Becomes the reporter unless there is one, and reports the latest
+    /// count once (see the type's protocol).
     fn report<'h>(&'h self, mut state: MutexGuard<'h, ProgressState<'a>>) {
-        loop {
-            let done = self.done.load(Ordering::SeqCst);
-            if state.busy || done == state.reported {
-                return;
-            }
-            let Some(callback) = state.callback.take() else {
-                return;
-            };
-            state.reported = done;
-            state.busy = true;
-            drop(state);
-            // Puts the callback back and ends the report even if it panics
-            // (the panic goes on to the caller: a chunk task, or the
-            // consumer).
-            let lent = Lent { hook: self, callback: Some(callback) };
-            (lent.callback.as_ref().expect("lent callback"))(Progress { done, total: self.total });
-            state = lent.give_back();
+        let done = self.done.load(Ordering::SeqCst);
+        if state.busy || done == state.reported {
+            return;
         }
+        let Some(callback) = state.callback.take() else {
+            return;
+        };
+        state.reported = done;
+        state.busy = true;
+        drop(state);
+        // Puts the callback back and ends the report even if it panics
+        // (the panic goes on to the caller: a chunk task, or the
+        // consumer).
+        let lent = Lent { hook: self, callback: Some(callback) };
+        (lent.callback.as_ref().expect("lent callback"))(Progress { done, total: self.total });
+        drop(lent);
     }
 }
 
 /// The reporter's loan of the callback, returned on drop (also while
-/// unwinding).
+/// unwinding), which ends the report.
 struct Lent<'h, 'a> {
     hook: &'h ProgressHook<'a>,
     callback: Option<ProgressCallback<'a>>,
 }
 
-impl<'h, 'a> Lent<'h, 'a> {
-    /// Returns the callback, keeping the lock and the reporter's role.
-    fn give_back(mut self) -> MutexGuard<'h, ProgressState<'a>> {
-        let mut state = self.hook.state.lock();
-        let replaced = Self::restore(&mut state, self.callback.take());
-        state.busy = false;
-        if replaced.is_some() {
-            drop(state);
-            drop(replaced);
-            state = self.hook.state.lock();
-        }
-        state
-    }
-
+impl<'a> Lent<'_, 'a> {
     /// Puts `callback` back unless another was attached meanwhile, in
     /// which case it is returned for dropping outside the lock.
     fn restore(state: &mut ProgressState<'a>, callback: Option<ProgressCallback<'a>>) -> Option<ProgressCallback<'a>> {

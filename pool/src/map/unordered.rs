@@ -146,10 +146,10 @@ where
                 None if self.feeder.run_newest_here() => self.completions.pop(),
                 None => None,
             };
-            if let Some(finished) = finished {
+            if let Some(mut finished) = finished {
                 self.in_flight -= 1;
                 self.in_flight_items -= finished.1;
-                self.feeder.observe(finished.1, &finished.2);
+                self.feeder.received(finished.1, &mut finished.2);
                 return Some(finished);
             }
             let completions = &*self.completions;
