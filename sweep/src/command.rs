@@ -22,6 +22,19 @@ mod persistent;
 pub use orphans::Orphans;
 pub use persistent::Persistent;
 
+/// Elsewhere nothing is adopted: spawning registers nothing, and there is
+/// nothing to reap.
+#[cfg(not(target_os = "linux"))]
+mod orphans {
+    pub(super) struct Own;
+
+    pub(super) fn spawn(command: &mut std::process::Command) -> std::io::Result<(std::process::Child, Own)> {
+        command.spawn().map(|child| (child, Own))
+    }
+
+    pub(super) fn reap_exited() {}
+}
+
 /// How many bytes of a failing command's stderr go into the error message.
 const STDERR_TAIL_BYTES: usize = 600;
 
@@ -278,7 +291,9 @@ pub fn run_command(argv: &[String], timeout: Option<Duration>) -> Result<serde_j
 /// keeps stdout or stderr open delays the point until it closes them, the
 /// time limit passes (the point times out) or the run is cancelled; a
 /// caller that holds an [`Orphans`] (Linux) adopts the ones that escaped and
-/// kills them when it drops it.
+/// kills them when it drops it. While it holds it, descendants adopted that
+/// have exited (the killed leftovers of the group too) are reaped each time
+/// a command ends, so they do not pile up as zombies during a run.
 pub fn execute(argv: &[String], options: &CommandOptions) -> Option<Evaluation> {
     let program = argv.first().map_or("", String::as_str);
     let failed = |message: String| Some(Evaluation { outcome: Err(message), exit: None });
@@ -368,7 +383,9 @@ pub fn run(argv: &[String], options: &CommandOptions) -> Result<Output, RunError
     #[cfg(target_os = "linux")]
     die_with_parent(&mut command);
     let started = Instant::now();
-    let mut child = command.spawn().map_err(RunError::Start)?;
+    // Registered as ours, so no reaping of orphans takes its exit status,
+    // until `own` is dropped below, once `wait` has reaped it.
+    let (mut child, own) = orphans::spawn(&mut command).map_err(RunError::Start)?;
     // The child leads a group of its own, named by its pid.
     #[cfg(target_os = "linux")]
     let group = libc::pid_t::try_from(child.id()).unwrap_or(0);
@@ -402,6 +419,11 @@ pub fn run(argv: &[String], options: &CommandOptions) -> Result<Output, RunError
     };
     let stdout = stdout.try_recv().unwrap_or_default();
     let stderr = stderr.try_recv().unwrap_or_default();
+    // The child was reaped by `wait`; what it left behind and was adopted
+    // is reaped now if it has exited (a leftover that its group's kill has
+    // not finished off yet, at the next command's end).
+    drop(own);
+    orphans::reap_exited();
     match ending {
         Ending::Exited(status) => Ok(Output { status, stdout, stderr }),
         Ending::Cancelled => Err(RunError::Cancelled),

@@ -532,14 +532,21 @@ where
 pub use crate::store::NULL_VALUE;
 
 /// Whether a black box that died of a stopping signal (TERM, INT, HUP,
-/// USR1, KILL) went down with this run: Slurm's scancel and requeue signal
-/// every process of a job, so the run's own stop request may arrive a
-/// moment after the black box's death is seen. That moment is waited for.
+/// USR1, KILL), or exited with 128 + that signal, went down with this run:
+/// Slurm's scancel and requeue signal every process of a job, so the run's
+/// own stop request may arrive a moment after the black box's death is
+/// seen. That moment is waited for. A black box that catches the signal
+/// (a shell's `trap 'exit 143' TERM`, the JVM, Python with a handler) exits
+/// with 128 + N as shells report a death by it; without a stop request,
+/// that status is the black box's failure like any other.
 fn killed_alongside_us(exit: Option<&Exit>, stop: &Stop) -> bool {
     #[cfg(unix)]
     {
         const STOPPING: [i32; 5] = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGUSR1, libc::SIGKILL];
-        if !exit.and_then(|e| e.signal).is_some_and(|signal| STOPPING.contains(&signal)) {
+        let stopping = |signal: i32| STOPPING.contains(&signal);
+        let by_signal = exit.and_then(|e| e.signal).is_some_and(stopping);
+        let as_if_by_signal = exit.and_then(|e| e.code).and_then(|code| code.checked_sub(128)).is_some_and(stopping);
+        if !by_signal && !as_if_by_signal {
             return false;
         }
         let deadline = Instant::now() + Duration::from_millis(250);

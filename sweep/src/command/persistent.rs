@@ -85,7 +85,12 @@ impl Persistent {
         let (evaluation, healthy) = process.exchange(point, &self.argv[0], &self.options);
         if healthy {
             self.idle.lock().unwrap_or_else(PoisonError::into_inner).push(process);
+        } else {
+            // Killed and reaped with its group (see `Process::drop`).
+            drop(process);
         }
+        // Its descendants that this process adopted and that have exited.
+        super::orphans::reap_exited();
         evaluation
     }
 
@@ -130,6 +135,9 @@ struct Process {
     group: libc::pid_t,
     /// Set once reaped: the group may no longer be signalled.
     reaped: Option<ExitStatus>,
+    /// Registers the child as ours (it is reaped by its `Child`) until the
+    /// process is dropped, after `kill` reaped it.
+    _own: super::orphans::Own,
 }
 
 impl Process {
@@ -141,7 +149,8 @@ impl Process {
         std::os::unix::process::CommandExt::process_group(&mut command, 0);
         #[cfg(target_os = "linux")]
         super::die_with_parent(&mut command);
-        let mut child = command.spawn().map_err(|e| format!("cannot start {program:?}: {e}"))?;
+        let (mut child, own) =
+            super::orphans::spawn(&mut command).map_err(|e| format!("cannot start {program:?}: {e}"))?;
         #[cfg(target_os = "linux")]
         let group = libc::pid_t::try_from(child.id()).unwrap_or(0);
         #[cfg(target_os = "linux")]
@@ -165,6 +174,7 @@ impl Process {
             #[cfg(target_os = "linux")]
             group,
             reaped: None,
+            _own: own,
         })
     }
 
