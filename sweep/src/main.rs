@@ -1346,7 +1346,7 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
     // replaced, nor to a shard file while it is read.
     let _lock = sweep::store::ResultsLock::acquire(&output)?;
     let _shard_locks = slurm::lock_shards(&output)?;
-    let mut collection = slurm::collect(&output, count, &header)?;
+    let collection = slurm::collect(&output, count, &header)?;
     for warning in &collection.warnings {
         eprintln!("sweep: warning: {warning}");
     }
@@ -1364,13 +1364,10 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
             slurm::MISSING_LISTED
         );
     }
-    slurm::write_merged(&output, &header, &mut collection)?;
-    if !collection.outside.is_empty() {
-        eprintln!(
-            "sweep: {} records of points no longer in the space are kept in {}, unused",
-            collection.outside.len(),
-            output.display()
-        );
+    slurm::write_merged(&output, &header, &collection)?;
+    let outside = collection.outside().len();
+    if outside > 0 {
+        eprintln!("sweep: {outside} records of points no longer in the space are kept in {}, unused", output.display());
     }
     for gap in &collection.gaps {
         if gap.is_given_up(max_attempts) {
