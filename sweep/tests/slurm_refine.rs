@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Output;
 
 use common::{stderr, Sandbox};
@@ -71,23 +70,10 @@ fn names(sandbox: &Sandbox) -> Vec<String> {
     names
 }
 
-/// Writes fake `scontrol`, `squeue` (an empty queue) and `sbatch` (job
-/// 101) into the sandbox; returns the PATH that finds them first.
+/// Puts fake `scontrol`, `squeue` (an empty queue) and `sbatch` (job 101)
+/// first on the PATH it returns.
 fn fake_slurm(sandbox: &Sandbox) -> String {
-    use std::os::unix::fs::PermissionsExt;
-    let bin: PathBuf = sandbox.path("fake-bin");
-    std::fs::create_dir_all(&bin).unwrap_or_else(|e| panic!("{e}"));
-    let tools = [
-        ("scontrol", "#!/bin/sh\necho 'MaxArraySize = 1001'\necho 'MaxJobCount = 10000'\n"),
-        ("squeue", "#!/bin/sh\nexit 0\n"),
-        ("sbatch", "#!/bin/sh\necho 101\n"),
-    ];
-    for (name, text) in tools {
-        let path = bin.join(name);
-        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap_or_else(|e| panic!("{e}"));
-    }
-    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default())
+    common::fake_tools(sandbox, &common::FAKE_SLURM)
 }
 
 /// The referee's M2, by hand: the narrow space run, then the wide one's
