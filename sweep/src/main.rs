@@ -1221,7 +1221,7 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
     let mut previous = None;
     for (part, (first_shard, array)) in arrays.into_iter().enumerate() {
         let job = ArrayJob {
-            job_name: format!("sweep-{stem}"),
+            job_name: slurm::job_name(&args.spec),
             array,
             first_shard,
             shard_count: count,

@@ -747,3 +747,27 @@ fn a_requeued_task_appends_to_its_log_and_resumes() {
     assert!(log.contains("already done"), "{log}");
     assert_collected(&cluster, work.path(), "requeued", "collect", 12, |x| x);
 }
+
+/// A sweep in a directory whose path has a space, its spec named with one:
+/// the script `cd`s there (no `#SBATCH --chdir`, which cannot hold the
+/// space), the job is named `sweep-s_p_c`, and the logs go to the
+/// `slurm-logs/` beside the spec through a relative `--output`.
+#[test]
+fn a_sweep_in_a_directory_with_a_space_runs_on_slurm() {
+    let Some(cluster) = TestCluster::connect("a_sweep_in_a_directory_with_a_space_runs_on_slurm") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = work.path().join("we ird");
+    std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let spec = r#"(space: Range(name: "x", start: 0, end: 8), command: ["sh", "-c", "echo $(({x} * 3))"])"#;
+    std::fs::write(dir.join("s p€c.ron"), spec).unwrap_or_else(|e| panic!("{e}"));
+    let submitted = cluster.sweep(&dir, &["slurm", "s p€c.ron", "--tasks", "2", "--cpus-per-task", "1", "--submit"]);
+    let job = job_id(&succeeded(&submitted, "sweep slurm --submit"));
+    cluster.wait(job);
+    for task in 0..2 {
+        let log = dir.join(format!("slurm-logs/sweep-s_p_c-{job}_{task}.out"));
+        assert!(log.is_file(), "no log {}", log.display());
+    }
+    assert_collected(&cluster, &dir, "s p€c", "collect", 8, |x| x * 3);
+}
