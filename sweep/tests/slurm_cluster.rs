@@ -771,3 +771,34 @@ fn a_sweep_in_a_directory_with_a_space_runs_on_slurm() {
     }
     assert_collected(&cluster, &dir, "s p€c", "collect", 8, |x| x * 3);
 }
+
+/// `collect` while the job is still pending (held): each task is said to
+/// be still pending, from sacct or squeue, with advice to collect again
+/// once it has ended (it said "unknown to Slurm's accounting" and advised
+/// a resubmit, which is refused while the job is queued).
+#[test]
+fn collect_while_the_job_is_pending_says_so() {
+    let Some(cluster) = TestCluster::connect("collect_while_the_job_is_pending_says_so") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write_spec(work.path(), 8, 0.0);
+    // One point done by hand, so that there is a shard file to collect.
+    let by_hand = ["run", "squares.ron", "--shard", "0/2", "--limit", "1", "--no-progress"];
+    succeeded(&cluster.sweep(work.path(), &by_hand), "sweep run --shard 0/2 --limit 1");
+    let submitted =
+        cluster.sweep(work.path(), &["slurm", "squares.ron", "--tasks", "2", "--sbatch=--hold", "--submit"]);
+    let job = job_id(&succeeded(&submitted, "sweep slurm --submit"));
+    let collected = cluster.sweep(work.path(), &["collect", "squares.ron"]);
+    cluster.client.cancel(&job.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    cluster.wait(job);
+    let stderr = String::from_utf8_lossy(&collected.stderr);
+    assert_eq!(collected.status.code(), Some(3), "{stderr}");
+    for task in 0..2 {
+        assert!(stderr.contains(&format!("task {} is still PENDING", job.task(task))), "{stderr}");
+    }
+    assert!(
+        stderr.contains("run `sweep collect` again once they have ended") && !stderr.contains("--resubmit"),
+        "{stderr}"
+    );
+}
