@@ -1221,7 +1221,7 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
     let mut previous = None;
     for (part, (first_shard, array)) in arrays.into_iter().enumerate() {
         let job = ArrayJob {
-            job_name: format!("sweep-{stem}"),
+            job_name: slurm::job_name(&args.spec),
             array,
             first_shard,
             shard_count: count,
@@ -1343,34 +1343,20 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
         },
     };
     // No run may append to the results file while it is merged and
-    // replaced, nor to a shard file while it is read.
-    let _lock = sweep::store::ResultsLock::acquire(&output)?;
-    let _shard_locks = slurm::lock_shards(&output)?;
-    let mut collection = slurm::collect(&output, count, &header)?;
-    for warning in &collection.warnings {
-        eprintln!("sweep: warning: {warning}");
-    }
-    let absent = &collection.absent_files;
-    for shard in absent.iter().take(slurm::MISSING_LISTED) {
-        eprintln!(
-            "sweep: warning: shard {shard} has no results file ({}); did its task run?",
-            shard.results_path(&output).display()
-        );
-    }
-    if absent.len() > slurm::MISSING_LISTED {
-        eprintln!(
-            "sweep: warning: {} more shards have no results file (the first {} are listed)",
-            absent.len() - slurm::MISSING_LISTED,
-            slurm::MISSING_LISTED
-        );
-    }
-    slurm::write_merged(&output, &header, &mut collection)?;
-    if !collection.outside.is_empty() {
-        eprintln!(
-            "sweep: {} records of points no longer in the space are kept in {}, unused",
-            collection.outside.len(),
-            output.display()
-        );
+    // replaced, nor to a shard file while it is read; the locks go as soon
+    // as the merge is written, before Slurm is asked anything: tasks of a
+    // job still queued start meanwhile, and would find their files locked.
+    let collection = {
+        let _lock = sweep::store::ResultsLock::acquire(&output)?;
+        let _shard_locks = slurm::lock_shards(&output)?;
+        let collection = slurm::collect(&output, count, &header)?;
+        warn_of_collection(&collection, &output);
+        slurm::write_merged(&output, &header, &collection)?;
+        collection
+    };
+    let outside = collection.outside().len();
+    if outside > 0 {
+        eprintln!("sweep: {outside} records of points no longer in the space are kept in {}, unused", output.display());
     }
     for gap in &collection.gaps {
         if gap.is_given_up(max_attempts) {
@@ -1400,9 +1386,12 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let incomplete = collection.incomplete_shards();
-    report_task_states(&log, &state_path, &incomplete, &collection.records);
+    let queued = report_task_states(&log, &state_path, &incomplete, &collection.records);
     let to_retry = collection.shards_to_retry(max_attempts);
-    let advice = if to_retry.is_empty() {
+    let advice = if queued {
+        // A resubmit now would be refused, and compute what they will.
+        "some of their tasks are still in Slurm's queue: run `sweep collect` again once they have ended".to_owned()
+    } else if to_retry.is_empty() {
         format!(
             "all {given_up} failed {} and are given up; raise --max-attempts to try them again",
             sweep::output::counted(max_attempts, "time")
@@ -1421,22 +1410,46 @@ fn collect(args: CollectArgs) -> anyhow::Result<()> {
     .into())
 }
 
+/// Prints the problems `collect` tolerated in the files beside `output`,
+/// and the shards without a file.
+fn warn_of_collection(collection: &slurm::Collection, output: &Path) {
+    for warning in &collection.warnings {
+        eprintln!("sweep: warning: {warning}");
+    }
+    let absent = &collection.absent_files;
+    for shard in absent.iter().take(slurm::MISSING_LISTED) {
+        eprintln!(
+            "sweep: warning: shard {shard} has no results file ({}); did its task run?",
+            shard.results_path(output).display()
+        );
+    }
+    if absent.len() > slurm::MISSING_LISTED {
+        eprintln!(
+            "sweep: warning: {} more shards have no results file (the first {} are listed)",
+            absent.len() - slurm::MISSING_LISTED,
+            slurm::MISSING_LISTED
+        );
+    }
+}
+
 /// Says, for each of the first [`slurm::MISSING_LISTED`] incomplete shards,
 /// what Slurm's accounting knows of the latest task that was to compute it
-/// (state and exit code), or plainly why that cannot be said.
+/// (state and exit code), or that it is still in the queue (pending tasks
+/// may not be in accounting yet), or plainly why that cannot be said.
+/// Returns whether any of those tasks has not ended yet.
 fn report_task_states(
     log: &Option<SubmissionLog>,
     state_path: &Path,
     incomplete: &slurm::Shards,
     records: &[sweep::Record],
-) {
+) -> bool {
     let Some(log) = log else {
         eprintln!(
             "sweep: no readable record of this sweep's submissions ({}), so the states of its Slurm tasks are \
              unknown",
             state_path.display()
         );
-        return;
+        return false;
     };
     let tasks: Vec<(Shard, Option<(slurm::JobId, usize)>)> =
         incomplete.iter().take(slurm::MISSING_LISTED).map(|shard| (shard, log.latest_task_of(shard))).collect();
@@ -1455,9 +1468,14 @@ fn report_task_states(
                 "sweep: Slurm accounting is not available here, so why shards {incomplete} are incomplete is \
                  unknown (sacct: {reason})"
             );
-            return;
+            return false;
         }
     };
+    let account_of = |job: slurm::JobId, task: usize| accounts.iter().find(|a| a.job == job && a.task == task);
+    // Only asked when accounting does not know a task: one squeue call.
+    let unknown = tasks.iter().any(|(_, task)| task.is_some_and(|(job, task)| account_of(job, task).is_none()));
+    let queue = if unknown { cluster.active_tasks(&jobs).unwrap_or_default() } else { Vec::new() };
+    let mut still_queued = false;
     // Counted once for all the tasks, not once per task: there may be a
     // thousand tasks and millions of records.
     let mut computed: HashMap<(&str, &str), usize> = HashMap::new();
@@ -1470,17 +1488,28 @@ fn report_task_states(
         let count = shard.count();
         let line = match task {
             None => format!("shard {shard}: no recorded submission of {count} shards ran it"),
-            Some((job, task)) => match accounts.iter().find(|a| a.job == job && a.task == task) {
+            Some((job, task)) => match account_of(job, task) {
                 Some(account) => {
+                    still_queued |= !account.is_final();
                     let (job, task) = (job.to_string(), task.to_string());
                     let points = computed.get(&(job.as_str(), task.as_str())).copied().unwrap_or(0);
                     format!("shard {shard}: {}", account.describe(points))
                 }
-                None => format!(
-                    "shard {shard}: task {} unknown to Slurm's accounting (it can lag a few seconds behind \
-                     the queue: run `sweep collect` again in a moment)",
-                    job.task(task)
-                ),
+                None => match queue.iter().find(|queued| queued.is_task(job, task)) {
+                    Some(queued) => {
+                        still_queued = true;
+                        format!(
+                            "shard {shard}: task {} is still {} in Slurm's queue (collect again once it has ended)",
+                            job.task(task),
+                            queued.state
+                        )
+                    }
+                    None => format!(
+                        "shard {shard}: task {} unknown to Slurm's accounting (it can lag a few seconds behind \
+                         the queue: run `sweep collect` again in a moment)",
+                        job.task(task)
+                    ),
+                },
             },
         };
         eprintln!("sweep: {line}");
@@ -1492,4 +1521,5 @@ fn report_task_states(
             slurm::MISSING_LISTED
         );
     }
+    still_queued
 }

@@ -35,7 +35,7 @@ pub use collect::{
     Seeded, Shards, MISSING_LISTED,
 };
 pub use options::{time_limit_secs, JobOptions, DEFAULT_GRACE_SECS};
-pub use script::{split_arrays, ArrayJob, ArraySpec};
+pub use script::{job_name, split_arrays, ArrayJob, ArraySpec};
 pub use shard::{shard_counts_on_disk, shards_on_disk, Shard};
 pub use submission::{utc_now, utc_timestamp, StateError, Submission, SubmissionLog, SubmittedArray};
 

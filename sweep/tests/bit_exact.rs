@@ -98,8 +98,8 @@ fn run_resume_and_collect_keep_every_bit() {
         let options = RunOptions { selection, ..options() };
         run(&shard.results_path(&merged), &header, &options);
     }
-    let mut collection = slurm::collect(&merged, 3, &header).unwrap_or_else(|e| panic!("{e}"));
-    slurm::write_merged(&merged, &header, &mut collection).unwrap_or_else(|e| panic!("{e}"));
+    let collection = slurm::collect(&merged, 3, &header).unwrap_or_else(|e| panic!("{e}"));
+    slurm::write_merged(&merged, &header, &collection).unwrap_or_else(|e| panic!("{e}"));
     assert_bit_exact(&load(&merged), &header.space);
 }
 

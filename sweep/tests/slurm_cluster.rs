@@ -747,3 +747,58 @@ fn a_requeued_task_appends_to_its_log_and_resumes() {
     assert!(log.contains("already done"), "{log}");
     assert_collected(&cluster, work.path(), "requeued", "collect", 12, |x| x);
 }
+
+/// A sweep in a directory whose path has a space, its spec named with one:
+/// the script `cd`s there (no `#SBATCH --chdir`, which cannot hold the
+/// space), the job is named `sweep-s_p_c`, and the logs go to the
+/// `slurm-logs/` beside the spec through a relative `--output`.
+#[test]
+fn a_sweep_in_a_directory_with_a_space_runs_on_slurm() {
+    let Some(cluster) = TestCluster::connect("a_sweep_in_a_directory_with_a_space_runs_on_slurm") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    let dir = work.path().join("we ird");
+    std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
+    let spec = r#"(space: Range(name: "x", start: 0, end: 8), command: ["sh", "-c", "echo $(({x} * 3))"])"#;
+    std::fs::write(dir.join("s p€c.ron"), spec).unwrap_or_else(|e| panic!("{e}"));
+    let submitted = cluster.sweep(&dir, &["slurm", "s p€c.ron", "--tasks", "2", "--cpus-per-task", "1", "--submit"]);
+    let job = job_id(&succeeded(&submitted, "sweep slurm --submit"));
+    cluster.wait(job);
+    for task in 0..2 {
+        let log = dir.join(format!("slurm-logs/sweep-s_p_c-{job}_{task}.out"));
+        assert!(log.is_file(), "no log {}", log.display());
+    }
+    assert_collected(&cluster, &dir, "s p€c", "collect", 8, |x| x * 3);
+}
+
+/// `collect` while the job is still pending (held): each task is said to
+/// be still pending, from sacct or squeue, with advice to collect again
+/// once it has ended (it said "unknown to Slurm's accounting" and advised
+/// a resubmit, which is refused while the job is queued).
+#[test]
+fn collect_while_the_job_is_pending_says_so() {
+    let Some(cluster) = TestCluster::connect("collect_while_the_job_is_pending_says_so") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+    write_spec(work.path(), 8, 0.0);
+    // One point done by hand, so that there is a shard file to collect.
+    let by_hand = ["run", "squares.ron", "--shard", "0/2", "--limit", "1", "--no-progress"];
+    succeeded(&cluster.sweep(work.path(), &by_hand), "sweep run --shard 0/2 --limit 1");
+    let submitted =
+        cluster.sweep(work.path(), &["slurm", "squares.ron", "--tasks", "2", "--sbatch=--hold", "--submit"]);
+    let job = job_id(&succeeded(&submitted, "sweep slurm --submit"));
+    let collected = cluster.sweep(work.path(), &["collect", "squares.ron"]);
+    cluster.client.cancel(&job.to_string()).unwrap_or_else(|e| panic!("{e}"));
+    cluster.wait(job);
+    let stderr = String::from_utf8_lossy(&collected.stderr);
+    assert_eq!(collected.status.code(), Some(3), "{stderr}");
+    for task in 0..2 {
+        assert!(stderr.contains(&format!("task {} is still PENDING", job.task(task))), "{stderr}");
+    }
+    assert!(
+        stderr.contains("run `sweep collect` again once they have ended") && !stderr.contains("--resubmit"),
+        "{stderr}"
+    );
+}

@@ -6,7 +6,6 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Output;
 
 use common::{stderr, Sandbox};
@@ -71,23 +70,10 @@ fn names(sandbox: &Sandbox) -> Vec<String> {
     names
 }
 
-/// Writes fake `scontrol`, `squeue` (an empty queue) and `sbatch` (job
-/// 101) into the sandbox; returns the PATH that finds them first.
+/// Puts fake `scontrol`, `squeue` (an empty queue) and `sbatch` (job 101)
+/// first on the PATH it returns.
 fn fake_slurm(sandbox: &Sandbox) -> String {
-    use std::os::unix::fs::PermissionsExt;
-    let bin: PathBuf = sandbox.path("fake-bin");
-    std::fs::create_dir_all(&bin).unwrap_or_else(|e| panic!("{e}"));
-    let tools = [
-        ("scontrol", "#!/bin/sh\necho 'MaxArraySize = 1001'\necho 'MaxJobCount = 10000'\n"),
-        ("squeue", "#!/bin/sh\nexit 0\n"),
-        ("sbatch", "#!/bin/sh\necho 101\n"),
-    ];
-    for (name, text) in tools {
-        let path = bin.join(name);
-        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap_or_else(|e| panic!("{e}"));
-    }
-    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default())
+    common::fake_tools(sandbox, &common::FAKE_SLURM)
 }
 
 /// The referee's M2, by hand: the narrow space run, then the wide one's
@@ -274,4 +260,40 @@ fn collect_after_shards_run_by_hand_advises_a_resubmission_that_works() {
     let collected = sandbox.sweep(&["collect", "wide.ron"]);
     assert_eq!(collected.status.code(), Some(3), "{}", stderr(&collected));
     assert!(stderr(&collected).contains("`sweep slurm wide.ron --tasks 2 --resubmit`"), "{}", stderr(&collected));
+}
+
+/// The referee's C: in a directory whose path has a space, with a spec
+/// named `s p€c.ron`, `sweep slurm` refused to write the script, naming
+/// sbatch's `--output`, `--chdir` and `--job-name` (options sweep has not;
+/// its `--output` is the results file). Now the script is written, and a
+/// task run from elsewhere, as Slurm starts it, computes its shard in that
+/// directory; so does one of a `--submit` (fake sbatch), whose log
+/// directory is made there.
+#[test]
+fn sweep_slurm_works_in_a_directory_with_a_space() {
+    let sandbox = Sandbox::new();
+    let dir = sandbox.path("we ird");
+    std::fs::create_dir(&dir).unwrap_or_else(|e| panic!("{e}"));
+    std::fs::write(dir.join("s p€c.ron"), r#"(space: Range(name: "k", start: 0, end: 4), command: ["echo", "{k}"])"#)
+        .unwrap_or_else(|e| panic!("{e}"));
+    let path = fake_slurm(&sandbox);
+    let slurm = |args: &[&str]| {
+        let output = sandbox.command(args).current_dir(&dir).env("PATH", &path).output();
+        succeeded(output.unwrap_or_else(|e| panic!("{e}")), &args.join(" "))
+    };
+    slurm(&["slurm", "s p€c.ron", "--tasks", "2"]);
+    let script = std::fs::read_to_string(dir.join("s p€c.sbatch")).unwrap_or_else(|e| panic!("{e}"));
+    assert!(script.contains("#SBATCH --job-name=sweep-s_p_c\n"), "{script}");
+    assert!(script.contains("#SBATCH --output=slurm-logs/%x-%A_%a.out\n"), "{script}");
+    let task = std::process::Command::new("bash")
+        .arg(dir.join("s p€c.sbatch"))
+        .env("SLURM_ARRAY_TASK_ID", "1")
+        .current_dir(sandbox.root())
+        .output()
+        .unwrap_or_else(|e| panic!("{e}"));
+    succeeded(task, "the script's task 1");
+    assert_eq!(sandbox.load("we ird/s p€c.shard-1-of-2.jsonl").status().done, 2);
+
+    slurm(&["slurm", "s p€c.ron", "--tasks", "2", "--submit"]);
+    assert!(dir.join("slurm-logs").is_dir() && dir.join("s p€c.1.sbatch").is_file());
 }

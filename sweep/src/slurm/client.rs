@@ -49,6 +49,33 @@ pub struct QueuedTask {
     pub state: String,
 }
 
+impl QueuedTask {
+    /// Whether this line is array task `task` of `job`, alone or in a
+    /// pending range.
+    pub fn is_task(&self, job: JobId, task: usize) -> bool {
+        array_task_ranges(&self.id)
+            .is_some_and(|(of, ranges)| of == job && ranges.iter().any(|&(start, end)| (start..=end).contains(&task)))
+    }
+}
+
+/// The job and task ranges of an array-task id as squeue and sacct print
+/// it: `12_3`, or a pending range such as `12_[4-6,9%2]`; `None` for a job
+/// that is no array task.
+fn array_task_ranges(id: &str) -> Option<(JobId, Vec<(usize, usize)>)> {
+    let (job, tasks) = id.trim().split_once('_')?;
+    let job = job.parse().map(JobId).ok()?;
+    let tasks = tasks.trim_start_matches('[').trim_end_matches(']');
+    let tasks = tasks.split('%').next().unwrap_or_default();
+    let ranges = tasks
+        .split(',')
+        .filter_map(|part| match part.split_once('-') {
+            Some((start, end)) => start.parse::<usize>().ok().zip(end.parse::<usize>().ok()),
+            None => part.parse::<usize>().ok().map(|task| (task, task)),
+        })
+        .collect();
+    Some((job, ranges))
+}
+
 /// Parses `squeue --noheader --format='%i %T'` output; blank lines skipped.
 pub fn parse_squeue(stdout: &str) -> Vec<QueuedTask> {
     stdout
@@ -97,16 +124,8 @@ pub fn parse_sacct(stdout: &str) -> Vec<TaskAccount> {
         let (Some(id), Some(state), Some(exit_code)) = (fields.next(), fields.next(), fields.next()) else {
             continue;
         };
-        let Some((job, tasks)) = id.trim().split_once('_') else { continue };
-        let Ok(job) = job.parse().map(JobId) else { continue };
-        let tasks = tasks.trim_start_matches('[').trim_end_matches(']');
-        let tasks = tasks.split('%').next().unwrap_or_default();
-        for part in tasks.split(',') {
-            let range = match part.split_once('-') {
-                Some((start, end)) => start.parse::<usize>().ok().zip(end.parse::<usize>().ok()),
-                None => part.parse::<usize>().ok().map(|task| (task, task)),
-            };
-            let Some((start, end)) = range else { continue };
+        let Some((job, ranges)) = array_task_ranges(id) else { continue };
+        for (start, end) in ranges {
             for task in start..=end {
                 accounts.push(TaskAccount {
                     job,
@@ -140,6 +159,9 @@ impl TaskAccount {
     /// after computing `points` points.
     pub fn describe(&self, points: usize) -> String {
         let task = self.job.task(self.task);
+        if !self.is_final() {
+            return format!("task {task} is still {} (collect again once it has ended)", self.state);
+        }
         if !self.ran_out_of_time() {
             // `sweep run`'s own exit statuses (see `crate::exit`, above this module).
             let meaning = match self.exit_code.split(':').next() {
@@ -165,7 +187,7 @@ impl TaskAccount {
     }
 
     /// Whether Slurm is done with the task (not pending nor running).
-    fn is_final(&self) -> bool {
+    pub fn is_final(&self) -> bool {
         !["PENDING", "RUNNING", "REQUEUED", "RESIZING", "SUSPENDED"].iter().any(|s| self.state.starts_with(s))
     }
 }
@@ -407,6 +429,9 @@ mod tests {
         assert_eq!(ids, ["12_[2-3%1]", "12_0", "12_1"]);
         assert_eq!(states, ["PENDING", "RUNNING", "COMPLETING"]);
         assert!(parse_squeue("").is_empty());
+        assert!(tasks[0].is_task(JobId(12), 3) && !tasks[0].is_task(JobId(12), 0) && !tasks[0].is_task(JobId(13), 2));
+        assert!(tasks[1].is_task(JobId(12), 0) && !tasks[1].is_task(JobId(12), 1));
+        assert!(!parse_squeue("12 RUNNING")[0].is_task(JobId(12), 0), "no array task");
     }
 
     #[test]
@@ -460,6 +485,10 @@ mod tests {
             let text = account(state, code).describe(2);
             assert_eq!(text, format!("task 236_0 {state}, exit code {code}"));
         }
+        assert_eq!(
+            account("PENDING", "0:0").describe(0),
+            "task 236_0 is still PENDING (collect again once it has ended)"
+        );
     }
 
     #[test]

@@ -113,13 +113,15 @@ impl fmt::Display for Gap {
 /// The merged view of a sharded sweep.
 #[derive(Debug, Clone)]
 pub struct Collection {
-    /// The latest record of every point of the space found, in index order
-    /// (each point once, however often its shard was resumed).
+    /// The current record of every point of the space found, in index
+    /// order (each point once, however often its shard was resumed): its
+    /// last in `merged`.
     pub records: Vec<Record>,
-    /// The best record of each point found that is not in the space (left
-    /// from a wider space with the same command): carried through the
+    /// Every record found, as the merged results file holds them (see
+    /// [`Gathered::merged`]): those of points not in the space (left from
+    /// a wider space with the same command) included, carried through the
     /// merge unchanged, so that narrowing a space loses nothing computed.
-    pub outside: Vec<Record>,
+    pub merged: Results,
     /// Points without a value, in index order: every failed one (there is
     /// a record of each), and the first [`MISSING_LISTED`] missing ones.
     pub gaps: Vec<Gap>,
@@ -142,6 +144,11 @@ pub struct Collection {
 }
 
 impl Collection {
+    /// The records of points not in the space, kept unused.
+    pub fn outside(&self) -> Vec<&Record> {
+        self.merged.outside()
+    }
+
     /// Whether every point of the sweep has a value.
     pub fn is_complete(&self) -> bool {
         self.gaps.is_empty() && self.missing == 0
@@ -239,15 +246,21 @@ impl fmt::Display for Shards {
 }
 
 /// Everything known about a sweep's points: its results file and every
-/// shard file beside it, of any shard count, folded by point id. Records
-/// written for another space with the same command (the space was refined
-/// or narrowed since) count with their index in this one; those of points
-/// not in it keep theirs.
-#[derive(Debug, Clone, Default)]
+/// shard file beside it, of any shard count. Records written for another
+/// space with the same command (the space was refined or narrowed since)
+/// count with their index in this one; those of points not in it keep
+/// theirs.
+#[derive(Debug, Clone)]
 pub struct Gathered {
-    /// The best record of each point: the latest with a value, else the
-    /// latest failure. A failure never hides a value found elsewhere.
-    pub best: HashMap<PointId, Record>,
+    /// Every record, as the merged results file holds them: the results
+    /// file's, then each shard record it lacks (one evaluation found in
+    /// several files is kept once). A point that gains a record has its
+    /// records reordered into [`merge_order`] in the places they take, so
+    /// that its current record by the rule every reader uses (a point's
+    /// last record wins: [`Results::latest`]) is its newest value, else its
+    /// newest failure. Nothing is dropped: superseded records stay as the
+    /// point's history.
+    pub merged: Results,
     /// Points with a value in the results file itself, before merging.
     pub done_in_output: usize,
     /// Shard files read, with their shard.
@@ -259,23 +272,83 @@ pub struct Gathered {
     pub warnings: Vec<String>,
 }
 
-impl Gathered {
-    /// How many points have a value.
-    pub fn done(&self) -> usize {
-        self.best.values().filter(|record| record.is_ok()).count()
+/// The order of a point's records from several files, the last current:
+/// failures before values (a value is never replaced by a failure, which a
+/// shard that did not know the point was done elsewhere may write later),
+/// each by when its evaluation started; one without provenance (written
+/// before records had it) first. Within one file records are already in
+/// this order; across files only their time tells which is newer. A sort
+/// by this key is stable: ties keep file order.
+fn merge_order(record: &Record) -> (bool, Option<&str>) {
+    // `started` is RFC 3339 UTC of fixed width: it sorts as text.
+    (record.is_ok(), record.provenance.as_ref().map(|provenance| provenance.started.as_str()))
+}
+
+/// Whether `a` and `b` record the same evaluation (a record copied between
+/// files: by a former collect, or seeded into a shard file of another
+/// count), whatever index either was filed under.
+fn same_evaluation(a: &Record, b: &Record) -> bool {
+    let Record { index: _, id, point, outcome, duration_ms, attempt, provenance, retrying } = a;
+    *id == b.id
+        && *attempt == b.attempt
+        && *outcome == b.outcome
+        && duration_ms.to_bits() == b.duration_ms.to_bits()
+        && *provenance == b.provenance
+        && *retrying == b.retrying
+        && *point == b.point
+}
+
+/// Builds [`Gathered::merged`]: the results file's records as they are,
+/// then the records it lacks.
+struct Merger {
+    records: Vec<Record>,
+    /// How many of `records` are the results file's own.
+    own: usize,
+    /// Where each point's records are in `records`.
+    places: HashMap<PointId, Vec<usize>>,
+}
+
+impl Merger {
+    fn new(own: Vec<Record>) -> Self {
+        let mut places: HashMap<PointId, Vec<usize>> = HashMap::new();
+        for (place, record) in own.iter().enumerate() {
+            places.entry(record.id).or_default().push(place);
+        }
+        Merger { own: own.len(), records: own, places }
     }
 
-    fn fold(&mut self, record: Record) {
-        match self.best.get(&record.id) {
-            // A value is never replaced by a failure (a shard that did not
-            // know the point was done elsewhere), nor a failure by one of
-            // an earlier attempt; otherwise latest wins.
-            Some(known) if known.is_ok() && !record.is_ok() => {}
-            Some(known) if !known.is_ok() && !record.is_ok() && known.attempt > record.attempt => {}
-            _ => {
-                self.best.insert(record.id, record);
+    /// Adds `record` unless the same evaluation is there already.
+    fn add(&mut self, record: Record) {
+        let places = self.places.entry(record.id).or_default();
+        if places.iter().any(|&place| same_evaluation(&self.records[place], &record)) {
+            return;
+        }
+        places.push(self.records.len());
+        self.records.push(record);
+    }
+
+    /// The records: the results file's, then those added in index order;
+    /// each point that gained one has its records in [`merge_order`] over
+    /// the places they take; the others are exactly as they were.
+    fn finish(self) -> Vec<Record> {
+        let Merger { mut records, own, .. } = self;
+        // Stable: a point's records from one file keep their order.
+        records[own..].sort_by_key(|record| record.index);
+        let gained: HashSet<PointId> = records[own..].iter().map(|record| record.id).collect();
+        let mut places: HashMap<PointId, Vec<usize>> = HashMap::new();
+        for (place, record) in records.iter().enumerate() {
+            if gained.contains(&record.id) {
+                places.entry(record.id).or_default().push(place);
             }
         }
+        for places in places.values() {
+            let mut history: Vec<Record> = places.iter().map(|&place| records[place].clone()).collect();
+            history.sort_by(|a, b| merge_order(a).cmp(&merge_order(b)));
+            for (&place, record) in places.iter().zip(history) {
+                records[place] = record;
+            }
+        }
+        records
     }
 }
 
@@ -284,20 +357,25 @@ impl Gathered {
 /// against `header`: all must belong to the same sweep. A shard file
 /// holding points of other shards is merged too, with a warning.
 pub fn gather(output: &Path, header: &Header) -> Result<Gathered, CollectError> {
-    let mut gathered = Gathered::default();
     let space = SpaceIndex::new(&header.space);
+    let mut warnings = Vec::new();
+    let mut own = Vec::new();
     if output.exists() {
         let results = load_checked(output, header, false)?;
-        gathered.warnings.extend(results.warnings.iter().cloned());
+        warnings.extend(results.warnings.iter().cloned());
         let refined = results.header.space != header.space;
-        for mut record in results.records {
-            if refined {
-                reindex(&space, &mut record);
+        own = results.records;
+        if refined {
+            for record in &mut own {
+                reindex(&space, record);
             }
-            gathered.fold(record);
         }
-        gathered.done_in_output = gathered.done();
     }
+    let own = Results { header: header.clone(), records: own, warnings: Vec::new(), untagged: 0 };
+    let done_in_output = own.latest().iter().filter(|record| record.is_ok()).count();
+    let mut merger = Merger::new(own.records);
+    let mut shard_files = Vec::new();
+    let mut respaced = Vec::new();
     let shards = shards_on_disk(output).map_err(|reason| StoreError::Io {
         path: output.to_owned(),
         doing: "list the directory of",
@@ -305,8 +383,8 @@ pub fn gather(output: &Path, header: &Header) -> Result<Gathered, CollectError> 
     })?;
     for shard in shards {
         let path = shard.results_path(output);
-        let Results { header: file_header, records, warnings, .. } = load_checked(&path, header, true)?;
-        gathered.warnings.extend(warnings);
+        let Results { header: file_header, records, warnings: file_warnings, .. } = load_checked(&path, header, true)?;
+        warnings.extend(file_warnings);
         // Shards are of the file's own space: a record of a point outside
         // it was written for an older space, under another index.
         let own = SpaceIndex::new(&file_header.space);
@@ -324,11 +402,11 @@ pub fn gather(output: &Path, header: &Header) -> Result<Gathered, CollectError> 
             if refined {
                 reindex(&space, &mut record);
             }
-            gathered.fold(record);
+            merger.add(record);
         }
         if let Some((count, index)) = misplaced {
             let owner = Shard::of_point(index, shard.count());
-            gathered.warnings.push(format!(
+            warnings.push(format!(
                 "{} holds {} of other shards (e.g. #{index}, shard {owner}'s), not only shard {shard}'s: renamed, \
                  written with another shard count, or run over a refined space; merged by their points",
                 path.display(),
@@ -336,11 +414,12 @@ pub fn gather(output: &Path, header: &Header) -> Result<Gathered, CollectError> 
             ));
         }
         if refined {
-            gathered.respaced.push((shard, path.clone()));
+            respaced.push((shard, path.clone()));
         }
-        gathered.shard_files.push((shard, path));
+        shard_files.push((shard, path));
     }
-    Ok(gathered)
+    let merged = Results { header: header.clone(), records: merger.finish(), warnings: Vec::new(), untagged: 0 };
+    Ok(Gathered { merged, done_in_output, shard_files, respaced, warnings })
 }
 
 /// Takes the lock of every shard file beside `output` (of any shard count),
@@ -416,14 +495,10 @@ fn collect_listing(output: &Path, count: usize, header: &Header, listed: usize) 
     let present = gathered.shard_files.iter().map(|(shard, _)| shard);
     let present = present.filter(|shard| shard.count() == count && shard.index() < owning).map(Shard::index);
     let absent_files = Shards { count, owning, but: present.collect() };
-    // A record of a point outside the space is no point of this sweep's,
-    // but is carried through the merge: nothing computed is lost.
-    let space = SpaceIndex::new(&header.space);
-    let (mut records, mut outside): (Vec<Record>, Vec<Record>) =
-        gathered.best.into_values().partition(|record| is_of_space(&space, record));
-    records.sort_unstable_by_key(|record| record.index);
-    // Their indices are of older spaces, and may repeat: the id breaks ties.
-    outside.sort_unstable_by_key(|record| (record.index, record.id));
+    // Each point's current record by the rule every reader uses; records
+    // of points outside the space are left out (and kept in `merged`).
+    let records: Vec<Record> = gathered.merged.latest().into_iter().cloned().collect();
+    let attempts = gathered.merged.attempts();
     let mut gaps = Vec::new();
     let mut found_in_shard: HashMap<usize, usize> = HashMap::new();
     // The points without a record lie between the records found: listed
@@ -445,7 +520,8 @@ fn collect_listing(output: &Path, count: usize, header: &Header, listed: usize) 
         *found_in_shard.entry(record.index % count).or_default() += 1;
         if let Err(error) = &record.outcome {
             let (index, shard, point) = (record.index, Shard::of_point(record.index, count), record.point.clone());
-            gaps.push(Gap { index, shard, point, reason: GapReason::Failed(error.clone()), attempts: record.attempt });
+            let attempts = attempts.get(&index).copied().unwrap_or(record.attempt);
+            gaps.push(Gap { index, shard, point, reason: GapReason::Failed(error.clone()), attempts });
         }
     }
     list_missing(&mut gaps, next, total);
@@ -453,7 +529,7 @@ fn collect_listing(output: &Path, count: usize, header: &Header, listed: usize) 
     Ok(Collection {
         missing: total.saturating_sub(records.len()),
         records,
-        outside,
+        merged: gathered.merged,
         gaps,
         absent_files,
         warnings: gathered.warnings,
@@ -477,15 +553,15 @@ pub fn seed_shards(output: &Path, count: usize, header: &Header) -> Result<Seede
     // Only the shards that get a record: `count` may be as large as the
     // space, far more than the records.
     let mut by_shard: BTreeMap<usize, Vec<&Record>> = BTreeMap::new();
-    let space = SpaceIndex::new(&header.space);
     // A point outside the space belongs to no shard; it stays where it is.
-    for record in gathered.best.values().filter(|record| is_of_space(&space, record)) {
+    // In index order, as each shard's records are then.
+    let latest = gathered.merged.latest();
+    for &record in &latest {
         by_shard.entry(record.index % count).or_default().push(record);
     }
     let mut seeded = Seeded::default();
-    for (index, mut records) in by_shard {
+    for (index, records) in by_shard {
         let shard = Shard::of_point(index, count);
-        records.sort_by_key(|record| record.index);
         let path = shard.results_path(output);
         let (mut writer, existing) = ResultsWriter::open(&path, header)?;
         let done: HashSet<PointId> = existing.latest().into_iter().filter(|r| r.is_ok()).map(|r| r.id).collect();
@@ -506,8 +582,9 @@ pub fn seed_shards(output: &Path, count: usize, header: &Header) -> Result<Seede
     }
     // Only now that each point is in the file of its owner: a crash
     // before this leaves a point in two files, never in none.
+    let known: HashSet<PointId> = latest.iter().map(|record| record.id).collect();
     for (shard, path) in gathered.respaced.iter().filter(|(shard, _)| shard.count() == count) {
-        realign(path, *shard, header, &gathered.best)?;
+        realign(path, *shard, header, &known)?;
     }
     Ok(seeded)
 }
@@ -517,8 +594,8 @@ pub fn seed_shards(output: &Path, count: usize, header: &Header) -> Result<Seede
 /// `header`'s space: after a refinement those lie under indices of other
 /// shards, which `collect` would take for a misnamed file. Only points
 /// in `known` go, the ones [`seed_shards`] copied to their owner (or that
-/// have a better record there); a record appended since is kept.
-fn realign(path: &Path, shard: Shard, header: &Header, known: &HashMap<PointId, Record>) -> Result<(), CollectError> {
+/// have a newer record there); a record appended since is kept.
+fn realign(path: &Path, shard: Shard, header: &Header, known: &HashSet<PointId>) -> Result<(), CollectError> {
     let _lock = ResultsLock::acquire(path)?;
     let results = load_checked(path, header, true)?;
     let space = SpaceIndex::new(&header.space);
@@ -526,7 +603,7 @@ fn realign(path: &Path, shard: Shard, header: &Header, known: &HashMap<PointId, 
         .records
         .into_iter()
         .filter_map(|mut record| {
-            let moved = reindex(&space, &mut record) && !shard.contains(record.index) && known.contains_key(&record.id);
+            let moved = reindex(&space, &mut record) && !shard.contains(record.index) && known.contains(&record.id);
             (!moved).then_some(record)
         })
         .collect();
@@ -542,17 +619,11 @@ pub struct Seeded {
     pub failures: usize,
 }
 
-/// Writes the merged `collection` (its records, then those of points
-/// outside the space) as the results file at `path` for the sweep
+/// Writes every record of the merged `collection` (see
+/// [`Gathered::merged`]) as the results file at `path` for the sweep
 /// `header`; see `write_records`.
-pub fn write_merged(path: &Path, header: &Header, collection: &mut Collection) -> Result<(), CollectError> {
-    // Written as one slice without copying the records: the outside ones
-    // are lent to the end of `records` and taken back.
-    let inside = collection.records.len();
-    collection.records.append(&mut collection.outside);
-    let written = write_records(path, header, &collection.records, collection.done_in_output);
-    collection.outside = collection.records.split_off(inside);
-    written
+pub fn write_merged(path: &Path, header: &Header, collection: &Collection) -> Result<(), CollectError> {
+    write_records(path, header, &collection.merged, collection.done_in_output)
 }
 
 /// Writes `records` as the results file at `path` for the sweep `header`,
@@ -566,12 +637,12 @@ pub fn write_merged(path: &Path, header: &Header, collection: &mut Collection) -
 /// Refused ([`CollectError::WouldLoseDone`]) if the new file would hold
 /// fewer points with a value than `done_before`, the count in the file it
 /// replaces: a merge never loses computed points.
-fn write_records(path: &Path, header: &Header, records: &[Record], done_before: usize) -> Result<(), CollectError> {
-    let done_after = records.iter().filter(|record| record.is_ok()).count();
+fn write_records(path: &Path, header: &Header, merged: &Results, done_before: usize) -> Result<(), CollectError> {
+    let done_after = merged.latest().iter().filter(|record| record.is_ok()).count();
     if done_after < done_before {
         return Err(CollectError::WouldLoseDone { path: path.to_owned(), before: done_before, after: done_after });
     }
-    Ok(write_results_atomically(path, header, records)?)
+    Ok(write_results_atomically(path, header, &merged.records)?)
 }
 
 #[cfg(test)]
@@ -579,6 +650,7 @@ mod tests {
     use super::*;
     use crate::space::Space;
     use crate::spec::Task;
+    use crate::store::Provenance;
 
     /// The sweep the shard files belong to: `echo {k}` for k in 0..10.
     fn header() -> Header {
@@ -624,16 +696,102 @@ mod tests {
         // Shard 1 failed point 4 first, then a retry succeeded: latest wins.
         write_shard(&output, &header, 1, &[ok(1), (4, Err("boom".into())), ok(7), ok(4)]);
         write_shard(&output, &header, 2, &[ok(8), ok(5), ok(2)]);
-        let mut collection = collect(&output, 3, &header).unwrap_or_else(|e| panic!("{e}"));
+        let collection = collect(&output, 3, &header).unwrap_or_else(|e| panic!("{e}"));
         assert!(collection.is_complete(), "{:?}", collection.gaps);
         let indices: Vec<usize> = collection.records.iter().map(|r| r.index).collect();
         assert_eq!(indices, (0..10).collect::<Vec<_>>());
         assert!(collection.records.iter().all(|r| r.outcome == Ok(serde_json::json!(r.index * r.index))));
 
-        write_merged(&output, &header, &mut collection).unwrap_or_else(|e| panic!("{e}"));
+        write_merged(&output, &header, &collection).unwrap_or_else(|e| panic!("{e}"));
         let merged = Results::load(&output).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(merged.header.fingerprint, header.fingerprint);
-        assert_eq!(merged.records, collection.records);
+        let latest: Vec<Record> = merged.latest().into_iter().cloned().collect();
+        assert_eq!(latest, collection.records);
+        // The failed attempt at point 4 is kept, as its history.
+        assert_eq!(merged.records.len(), 11);
+        assert_eq!(merged.attempts().get(&4), Some(&1));
+    }
+
+    /// `record` with provenance: evaluated at `started` (RFC 3339).
+    fn at(mut record: Record, started: &str) -> Record {
+        record.provenance = Some(Provenance {
+            host: "h".into(),
+            started: started.into(),
+            exit: None,
+            slurm_job: None,
+            slurm_task: None,
+        });
+        record
+    }
+
+    /// A point's records from several files: every evaluation kept once
+    /// (a copy seeded into a shard file of another count is the same one),
+    /// the newest value current, whichever file it is in and whatever was
+    /// merged last; a later failure elsewhere never replaces a value.
+    /// Points no shard adds to keep their records as they were.
+    #[test]
+    fn every_evaluation_is_kept_once_and_the_newest_value_is_current() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let output = dir.path().join("r.jsonl");
+        let header = header();
+        let value = |index: usize, v: i64, started: &str| at(record(&header, index, Ok(v.into())), started);
+        let failure = |index: usize, started: &str| at(record(&header, index, Err("boom".into())), started);
+        let own = [
+            value(0, 2, "2026-01-02T00:00:00.000Z"),
+            value(1, 1, "2026-01-01T00:00:00.000Z"),
+            value(2, 1, "2026-01-01T00:00:00.000Z"),
+            // Two values of point 5 in the wrong order: no shard has
+            // anything new of it, so it is left as it is.
+            value(5, 2, "2026-01-02T00:00:00.000Z"),
+            value(5, 1, "2026-01-01T00:00:00.000Z"),
+        ];
+        let (mut main, _) = ResultsWriter::open(&output, &header).unwrap_or_else(|e| panic!("{e}"));
+        for record in &own {
+            main.append(record).unwrap_or_else(|e| panic!("{e}"));
+        }
+        drop(main);
+        let append = |path: PathBuf, records: &[Record]| {
+            let (mut writer, _) = ResultsWriter::open(&path, &header).unwrap_or_else(|e| panic!("{e}"));
+            for record in records {
+                writer.append(record).unwrap_or_else(|e| panic!("{e}"));
+            }
+        };
+        let shard = |k, n| Shard::new(k, n).unwrap_or_else(|e| panic!("{e}")).results_path(&output);
+        append(
+            shard(0, 1),
+            &[
+                // Older than the file's value of point 0, newer than its 1.
+                value(0, 1, "2026-01-01T00:00:00.000Z"),
+                value(1, 2, "2026-01-02T00:00:00.000Z"),
+                // A failure after the value of point 2.
+                failure(2, "2026-01-03T00:00:00.000Z"),
+                value(3, 1, "2026-01-01T00:00:00.000Z"),
+                own[4].clone(),
+            ],
+        );
+        // Seeded from the other shard file: the same evaluations.
+        append(shard(1, 2), &[value(1, 2, "2026-01-02T00:00:00.000Z"), value(3, 1, "2026-01-01T00:00:00.000Z")]);
+
+        let collection = collect(&output, 1, &header).unwrap_or_else(|e| panic!("{e}"));
+        let current: Vec<(usize, i64)> = collection
+            .records
+            .iter()
+            .map(|r| (r.index, r.outcome.as_ref().ok().and_then(serde_json::Value::as_i64).unwrap_or(-1)))
+            .collect();
+        assert_eq!(current, [(0, 2), (1, 2), (2, 1), (3, 1), (5, 1)]);
+        assert_eq!(collection.done_in_output, 4);
+        // 5 of the file, 4 new of shard 0 (its copy of #5 is the file's),
+        // none new of shard 1.
+        assert_eq!(collection.merged.records.len(), 9);
+        let merged = &collection.merged.records;
+        assert_eq!(&merged[3..5], &own[3..5], "point 5 untouched");
+        assert_eq!(collection.merged.failures(3).len(), 0);
+
+        write_merged(&output, &header, &collection).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(Results::load(&output).unwrap_or_else(|e| panic!("{e}")).records, *merged);
+        // Collecting again adds nothing and changes no record's place.
+        let again = collect(&output, 1, &header).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(again.merged.records, *merged);
     }
 
     #[test]
@@ -757,8 +915,8 @@ mod tests {
         write_shard(&output, &header, 0, &[ok(0), ok(3), ok(6), ok(9)]);
         write_shard(&output, &header, 1, &[ok(1), ok(4), ok(7)]);
         write_shard(&output, &header, 2, &[ok(2), ok(5), ok(8)]);
-        let mut full = collect(&output, 3, &header).unwrap_or_else(|e| panic!("{e}"));
-        write_merged(&output, &header, &mut full).unwrap_or_else(|e| panic!("{e}"));
+        let full = collect(&output, 3, &header).unwrap_or_else(|e| panic!("{e}"));
+        write_merged(&output, &header, &full).unwrap_or_else(|e| panic!("{e}"));
         // ... then the shard files are gone and a partial run with 4 shards
         // has a failure for a point done before: nothing done is lost.
         for k in 0..3 {
@@ -766,15 +924,16 @@ mod tests {
                 .unwrap_or_else(|e| panic!("{e}"));
         }
         write_shard_of(&output, &header, 1, 4, &[ok(1), (5, Err("boom".into()))]);
-        let mut partial = collect(&output, 4, &header).unwrap_or_else(|e| panic!("{e}"));
+        let partial = collect(&output, 4, &header).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(partial.done_in_output, 10);
         assert!(partial.is_complete(), "{:?}", partial.gaps);
-        write_merged(&output, &header, &mut partial).unwrap_or_else(|e| panic!("{e}"));
+        write_merged(&output, &header, &partial).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(done_indices(&output), (0..10).collect::<Vec<_>>());
 
         // A merge that would lose points is refused and leaves the file alone.
         let before = std::fs::read(&output).unwrap_or_default();
-        let err = write_records(&output, &header, &partial.records[..4], 10).err().map(|e| e.to_string());
+        let shrunk = Results { records: partial.records[..4].to_vec(), ..partial.merged.clone() };
+        let err = write_records(&output, &header, &shrunk, 10).err().map(|e| e.to_string());
         assert!(err.unwrap_or_default().contains("refused"));
         assert_eq!(std::fs::read(&output).unwrap_or_default(), before);
         assert!(!dir.path().join("r.jsonl.collecting").exists());
@@ -905,16 +1064,16 @@ mod tests {
         write_shard_of(&output, &shifted, 1, 3, &[(at(6), Ok(6.into())), (at(12), Ok(12.into()))]);
 
         let header = header();
-        let mut collection = collect(&output, 3, &header).unwrap_or_else(|e| panic!("{e}"));
+        let collection = collect(&output, 3, &header).unwrap_or_else(|e| panic!("{e}"));
         let inside: Vec<(usize, &serde_json::Value)> =
             collection.records.iter().filter_map(|r| Some((r.index, r.outcome.as_ref().ok()?))).collect();
         assert_eq!(inside, [(6, &serde_json::json!(6)), (7, &serde_json::json!(7))]);
-        let outside: Vec<&Point> = collection.outside.iter().map(|r| &r.point).collect();
+        let outside: Vec<&Point> = collection.outside().iter().map(|r| &r.point).collect();
         assert_eq!(outside.len(), 2, "k=12 and k=14: {outside:?}");
         // Left under the index they had; shard 1/3 here does not own 7.
-        assert!(collection.outside.iter().any(|r| r.index == 7), "{outside:?}");
+        assert!(collection.outside().iter().any(|r| r.index == 7), "{outside:?}");
         assert_eq!(collection.missing, 8);
-        write_merged(&output, &header, &mut collection).unwrap_or_else(|e| panic!("{e}"));
+        write_merged(&output, &header, &collection).unwrap_or_else(|e| panic!("{e}"));
         let merged = Results::load(&output).unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(merged.header.fingerprint, header.fingerprint);
         assert_eq!((merged.status().done, merged.status().outside), (2, 2));

@@ -1,7 +1,7 @@
 //! sbatch array scripts: the `--array` specification and the script text.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::options::{check_word, JobOptions};
 use super::SlurmError;
@@ -104,6 +104,16 @@ pub fn split_arrays(
     windows.into_iter().map(|(first, tasks)| Ok((first, ArraySpec::only(tasks, window, throttle)?))).collect()
 }
 
+/// The Slurm job name of the sweep of the spec at `spec`: `sweep-` and the
+/// spec's file stem, with every character but ASCII letters, digits, `-`,
+/// `_` and `.` made `_`. It goes in an `#SBATCH` line, which cannot hold a
+/// space or a quote, and into every log's file name (`%x`).
+pub fn job_name(spec: &Path) -> String {
+    let stem = spec.file_stem().map_or("sweep".into(), |stem| stem.to_string_lossy());
+    let safe = |c: char| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' };
+    format!("sweep-{}", stem.chars().map(safe).collect::<String>())
+}
+
 /// Everything needed to write an sbatch array script for a sharded sweep.
 #[derive(Debug, Clone)]
 pub struct ArrayJob {
@@ -121,7 +131,8 @@ pub struct ArrayJob {
     pub options: JobOptions,
     /// Directory for the tasks' logs, `%x-%A_%a.out`, absolute.
     pub log_dir: PathBuf,
-    /// Directory the tasks run in (relative paths in the spec resolve here).
+    /// Directory the tasks run in (relative paths in the spec resolve
+    /// here), absolute: where `sweep slurm` runs, and sbatch with it.
     pub working_dir: PathBuf,
     /// The `sweep` executable the tasks run.
     pub sweep_program: PathBuf,
@@ -140,20 +151,17 @@ impl ArrayJob {
     /// line (sbatch does not unquote directive values reliably).
     pub fn render(&self) -> Result<String, SlurmError> {
         self.options.validate()?;
-        let log = self.log_dir.join("%x-%A_%a.out");
+        let (log, relative) = self.log_path()?;
         let mut directives = vec![
             format!("--job-name={}", self.job_name),
             format!("--array={}", self.array),
             "--ntasks=1".to_string(),
             format!("--cpus-per-task={}", self.options.cpus()),
-            format!("--output={}", log.display()),
+            format!("--output={log}"),
             // A requeued task appends to its log instead of truncating it.
             "--open-mode=append".to_string(),
-            format!("--chdir={}", self.working_dir.display()),
         ];
         check_word("--job-name", &self.job_name)?;
-        check_word("--output", &log.display().to_string())?;
-        check_word("--chdir", &self.working_dir.display().to_string())?;
         directives.extend(self.options.directives());
 
         let mut script = String::from("#!/bin/bash\n");
@@ -163,10 +171,19 @@ impl ArrayJob {
             self.shard_count,
             self.spec_path.display()
         ));
+        if relative {
+            script.push_str(&format!(
+                "# Submit from {}: the log path is relative to the directory sbatch runs in.\n",
+                self.working_dir.display()
+            ));
+        }
         for directive in directives {
             script.push_str(&format!("#SBATCH {directive}\n"));
         }
         script.push_str("set -euo pipefail\n");
+        // Not `#SBATCH --chdir`: a directive cannot hold a space, a
+        // quoted word can.
+        script.push_str(&format!("cd {}\n", shell_path(&self.working_dir)));
         let shard = if self.first_shard == 0 {
             format!("\"$SLURM_ARRAY_TASK_ID/{}\"", self.shard_count)
         } else {
@@ -196,6 +213,28 @@ impl ArrayJob {
         script.push_str(&command.join(" "));
         script.push('\n');
         Ok(script)
+    }
+
+    /// sbatch's `--output` for the tasks' logs, and whether it is relative:
+    /// absolute where an `#SBATCH` line can hold it; else, when only the
+    /// working directory above the log directory has a space, relative to
+    /// it, which is where the job starts (sbatch's own directory, as
+    /// `sweep slurm --submit` runs it). Refused naming `--log-dir`, the
+    /// option that chooses it, when neither will do.
+    fn log_path(&self) -> Result<(String, bool), SlurmError> {
+        const PATTERN: &str = "%x-%A_%a.out";
+        let absolute = self.log_dir.join(PATTERN).display().to_string();
+        if check_word("--output", &absolute).is_ok() {
+            return Ok((absolute, false));
+        }
+        let relative = self.log_dir.strip_prefix(&self.working_dir).map(|dir| dir.join(PATTERN).display().to_string());
+        match relative {
+            Ok(relative) if check_word("--output", &relative).is_ok() => Ok((relative, true)),
+            _ => Err(SlurmError::UnsafeDirective {
+                option: "--log-dir".to_string(),
+                value: self.log_dir.display().to_string(),
+            }),
+        }
     }
 }
 
@@ -261,8 +300,8 @@ mod tests {
 #SBATCH --cpus-per-task=3
 #SBATCH --output=/scratch/logs/%x-%A_%a.out
 #SBATCH --open-mode=append
-#SBATCH --chdir=/home/me/study
 set -euo pipefail
+cd /home/me/study
 exec /opt/bin/sweep run /home/me/study/demo.ron --shard \"$SLURM_ARRAY_TASK_ID/4\" --workers 3
 ";
         assert_eq!(script, expected);
@@ -313,6 +352,37 @@ exec /opt/bin/sweep run /home/me/study/demo.ron --shard \"$SLURM_ARRAY_TASK_ID/4
         assert!(matches!(&err, SlurmError::UnsafeDirective { option, .. } if option == "--partition"), "{err}");
         let mut job = self::job();
         job.log_dir = "/my logs".into();
-        assert!(job.render().is_err());
+        let err = job.render().unwrap_err();
+        assert!(matches!(&err, SlurmError::UnsafeDirective { option, .. } if option == "--log-dir"), "{err}");
+    }
+
+    /// The referee's C: from a directory whose path has a space, and a
+    /// spec named `s p€c.ron`, every script was refused, naming sbatch's
+    /// `--output`, `--chdir` and `--job-name`, which `sweep slurm` has not
+    /// (its `--output` is the results file).
+    #[test]
+    fn a_working_directory_and_a_spec_with_spaces_are_fine() {
+        assert_eq!(job_name(Path::new("/tmp/we ird/s p€c.ron")), "sweep-s_p_c");
+        assert_eq!(job_name(Path::new("sq-1.v2.ron")), "sweep-sq-1.v2");
+        let mut job = job();
+        job.job_name = job_name(Path::new("s p€c.ron"));
+        job.working_dir = "/tmp/we ird".into();
+        job.log_dir = "/tmp/we ird/slurm-logs".into();
+        job.spec_path = "/tmp/we ird/s p€c.ron".into();
+        let script = job.render().unwrap_or_else(|e| panic!("{e}"));
+        assert!(script.contains("\n#SBATCH --job-name=sweep-s_p_c\n"), "{script}");
+        assert!(script.contains("\n#SBATCH --output=slurm-logs/%x-%A_%a.out\n"), "{script}");
+        assert!(script.contains("# Submit from /tmp/we ird: the log path is relative"), "{script}");
+        assert!(script.contains("\ncd '/tmp/we ird'\nexec /opt/bin/sweep run '/tmp/we ird/s p€c.ron' "), "{script}");
+        assert!(!script.contains("--chdir"), "{script}");
+        // Logs elsewhere without a space stay absolute; with one, or in a
+        // directory with one below the working directory, --log-dir is named.
+        job.log_dir = "/scratch/logs".into();
+        assert!(job.render().unwrap_or_default().contains("\n#SBATCH --output=/scratch/logs/%x-%A_%a.out\n"));
+        for log_dir in ["/tmp/we ird/my logs", "/scratch/my logs"] {
+            job.log_dir = log_dir.into();
+            let err = job.render().map(|_| ()).unwrap_err().to_string();
+            assert!(err.starts_with(&format!("--log-dir value {log_dir:?}")), "{err}");
+        }
     }
 }

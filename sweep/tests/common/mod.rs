@@ -98,3 +98,26 @@ pub fn default_signals(command: &mut Command) {
         }
     }
 }
+
+/// Fake Slurm tools that a one-node cluster's would answer with: limits
+/// from `scontrol`, an empty queue from `squeue`, job 101 from `sbatch`.
+pub const FAKE_SLURM: [(&str, &str); 3] = [
+    ("scontrol", "#!/bin/sh\necho 'MaxArraySize = 1001'\necho 'MaxJobCount = 10000'\n"),
+    ("squeue", "#!/bin/sh\nexit 0\n"),
+    ("sbatch", "#!/bin/sh\necho 101\n"),
+];
+
+/// Writes each `(name, script)` of `tools` as an executable in the
+/// sandbox's `fake-bin` (a tool written again is replaced); returns the
+/// PATH that finds them first.
+pub fn fake_tools(sandbox: &Sandbox, tools: &[(&str, &str)]) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let bin = sandbox.path("fake-bin");
+    std::fs::create_dir_all(&bin).unwrap_or_else(|e| panic!("{e}"));
+    for (name, text) in tools {
+        let path = bin.join(name);
+        std::fs::write(&path, text).unwrap_or_else(|e| panic!("{e}"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap_or_else(|e| panic!("{e}"));
+    }
+    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default())
+}
