@@ -457,7 +457,6 @@ fn no_output_path_replaces_a_results_file() {
     for args in [
         &["export", "ok.jsonl", "-o", "ok.jsonl"][..],
         &["export", "r.png", "-o", "ok.jsonl"],
-        &["plot", "r.png"],
         &["plot", "ok.jsonl", "-o", "r.png"],
         &["slurm", "ok.ron", "--tasks", "2", "--script", "ok.jsonl"],
     ] {
@@ -467,6 +466,10 @@ fn no_output_path_replaces_a_results_file() {
         assert_eq!(std::fs::read(sandbox.path("ok.jsonl")).unwrap_or_default(), results, "{args:?}");
         assert_eq!(std::fs::read(sandbox.path("r.png")).unwrap_or_default(), png, "{args:?}");
     }
+    // The default chart of results named r.png is r.png.png: the
+    // extension is appended to a name not ending in .jsonl.
+    assert_eq!(stdout(&ok(sandbox.sweep(&["plot", "r.png"]))).trim(), "r.png.png");
+    assert_eq!(std::fs::read(sandbox.path("r.png")).unwrap_or_default(), png);
     // Charts and CSVs are still replaced by newer ones.
     ok(sandbox.sweep(&["export", "ok.jsonl", "-o", "ok.csv"]));
     ok(sandbox.sweep(&["export", "ok.jsonl", "-o", "ok.csv"]));
