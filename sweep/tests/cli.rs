@@ -392,10 +392,14 @@ fn partial_sweeps_are_plotted_with_their_holes() {
     let (_, _, colours, coloured) = inspect_png(&sandbox.path("holes-surface.png"));
     assert!(colours > 50 && coloured > 0.1, "a surface with holes is drawn: {colours} colours, {coloured} coloured");
 
-    let refused = sandbox.sweep(&["plot", "holes.jsonl", "--output", "no/such/dir/chart.png"]);
-    assert!(!refused.status.success());
+    // Missing directories are created, as for a results file; one that
+    // cannot be (a file is in the way) fails with a message for people.
+    ok(sandbox.sweep(&["plot", "holes.jsonl", "--output", "no/such/dir/chart.png"]));
+    assert!(sandbox.path("no/such/dir/chart-surface.png").is_file());
+    let refused = sandbox.sweep(&["plot", "holes.jsonl", "--output", "holes.ron/dir/chart.png"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
     let message = stderr(&refused);
-    assert!(message.contains("cannot write the chart no/such/dir/chart-heatmap.png"), "{message}");
+    assert!(message.contains("cannot write the chart holes.ron/dir/chart-heatmap.png"), "{message}");
     assert!(!message.contains("Os {") && !message.contains("Error("), "no debug text: {message}");
 }
 
