@@ -649,8 +649,7 @@ fn draw_line_plot(curve: &Curve, labels: &Labels, path: &Path, format: Format) -
         )));
     }
     let y_axis = Linear::covering(y_range, 0.06, false);
-    let x_linear =
-        Linear::covering(x_range, 0.04, whole(curve.domain.iter().chain(points.iter().map(|p| &p.0)).copied()));
+    let x_axis = line_x_axis(curve, x_range, &points, axis_label);
     let drawn: Vec<(f64, f64)> = points.iter().map(|&(x, y)| (x, y_axis.at(y))).collect();
     // The line stops at points without a value: it would claim values there.
     let gaps: Vec<f64> = missing.iter().chain(&curve.failed).copied().filter(|x| x.is_finite()).collect();
@@ -677,7 +676,7 @@ fn draw_line_plot(curve: &Curve, labels: &Labels, path: &Path, format: Format) -
         // The value's name runs along the y axis: as long as the plot is high.
         let y_room = upper.dim_in_pixel().1 as i32 - 110;
         let (value_label, desc_size) = fitted(&upper, &value_label, 28, y_room).map_err(|e| err(&e))?;
-        let x_widest = if curve.log_axis { 0 } else { x_linear.widest() };
+        let x_widest = x_axis.widest;
         let builder = || {
             let mut builder = ChartBuilder::on(&upper);
             // The style goes in the constructor: `FontDesc::style` keeps the
@@ -695,45 +694,64 @@ fn draw_line_plot(curve: &Curve, labels: &Labels, path: &Path, format: Format) -
         };
         let y_format = |v: &f64| y_axis.label(v);
         // The two scales are different coordinate types, hence two calls.
-        let (plot, data) = if curve.log_axis {
-            // Pad by a ratio, not a difference, on a log axis.
-            let x_range = (x_range.0 / 1.25)..(x_range.1 * 1.25).min(f64::MAX);
-            let chart =
-                builder().build_cartesian_2d(x_range.clone().log_scale(), y_axis.range.clone()).map_err(|e| err(&e))?;
-            let axes = Axes {
-                x_label: &format!("{axis_label} (log scale)"),
-                y_label: &value_label,
-                x_labels: 10,
-                y_labels: y_axis.labels(),
-                desc_size,
-            };
-            let write = log_tick(x_range.start, x_range.end);
-            draw_curve(chart, curve_data, axes, &|v: &f64| write(*v), &y_format).map_err(|e| err(&e))?
-        } else {
-            let x_axis = &x_linear;
-            let scaled = |xs: &[f64]| xs.iter().map(|&x| x_axis.at(x)).collect::<Vec<_>>();
-            let (points, failed, missing, gaps) = (
-                curve_data.points.iter().map(|&(x, y)| (x_axis.at(x), y)).collect::<Vec<_>>(),
-                scaled(curve_data.failed),
-                scaled(curve_data.missing),
-                scaled(curve_data.gaps),
-            );
-            let chart =
-                builder().build_cartesian_2d(x_axis.range.clone(), y_axis.range.clone()).map_err(|e| err(&e))?;
-            let axes = Axes {
-                x_label: &axis_label,
-                y_label: &value_label,
-                x_labels: x_axis.labels(),
-                y_labels: y_axis.labels(),
-                desc_size,
-            };
-            let data = CurveData { points: &points, failed: &failed, missing: &missing, gaps: &gaps };
-            draw_curve(chart, data, axes, &|v: &f64| x_axis.label(v), &y_format).map_err(|e| err(&e))?
+        let x_axis = &x_axis;
+        let scaled = |xs: &[f64]| xs.iter().map(|&x| (x_axis.at)(x)).collect::<Vec<_>>();
+        let (points, failed, missing, gaps) = (
+            curve_data.points.iter().map(|&(x, y)| ((x_axis.at)(x), y)).collect::<Vec<_>>(),
+            scaled(curve_data.failed),
+            scaled(curve_data.missing),
+            scaled(curve_data.gaps),
+        );
+        let chart = builder().build_cartesian_2d(x_axis.range.clone(), y_axis.range.clone()).map_err(|e| err(&e))?;
+        let axes = Axes {
+            x_label: &x_axis.label,
+            y_label: &value_label,
+            x_labels: x_axis.labels,
+            y_labels: y_axis.labels(),
+            desc_size,
         };
+        let data = CurveData { points: &points, failed: &failed, missing: &missing, gaps: &gaps };
+        let (plot, data) = draw_curve(chart, data, axes, &x_axis.format, &y_format).map_err(|e| err(&e))?;
         let centre = (plot.left + plot.right) / 2;
         let legend = draw_legend(&band, &entries, &rows, centre).map_err(|e| err(&e))?;
         Ok(Layout { plot, legend: Some(legend), data, texts: Vec::new() })
     })
+}
+
+/// The x axis of a line plot as drawn: a log axis is drawn as the decimal
+/// logarithm of its values on a linear scale and labelled by
+/// [`log_labels`], as on a heatmap, not by plotters' log scale, whose
+/// ticks are inexact (9.999999999999999e-6).
+struct LineX {
+    at: Box<dyn Fn(f64) -> f64>,
+    range: std::ops::Range<f64>,
+    format: Box<dyn Fn(&f64) -> String>,
+    labels: usize,
+    label: String,
+    /// About how many pixels the widest tick label takes.
+    widest: i32,
+}
+
+/// The x axis of `curve`, whose values with a value are `points` and
+/// which spans `x_range` (positive on a log axis).
+fn line_x_axis(curve: &Curve, x_range: (f64, f64), points: &[(f64, f64)], label: String) -> LineX {
+    if curve.log_axis {
+        let (lo, hi) = (x_range.0.log10(), x_range.1.log10());
+        let format = log_labels(&[lo, hi]);
+        // Pad by a ratio (1.25), not a difference.
+        let range = if hi > lo { (lo - 0.1)..(hi + 0.1) } else { (lo - 0.5)..(hi + 0.5) };
+        let label = format!("{label} (log scale)");
+        // The last tick's label reaches past the plot by half its width.
+        let ticks: RangedCoordf64 = range.clone().into();
+        let widest = ticks.key_points(10).iter().map(|v| format(v).chars().count()).max().unwrap_or(0);
+        let widest = widest as i32 * LABEL_CHAR_PX;
+        return LineX { at: Box::new(f64::log10), range, format, labels: 10, label, widest };
+    }
+    let integer = whole(curve.domain.iter().chain(points.iter().map(|p| &p.0)).copied());
+    let axis = Linear::covering(x_range, 0.04, integer);
+    let (range, labels, widest) = (axis.range.clone(), axis.labels(), axis.widest());
+    let scale = axis.clone();
+    LineX { at: Box::new(move |x| scale.at(x)), range, format: Box::new(move |v| axis.label(v)), labels, label, widest }
 }
 
 /// The x range of a line plot: every coordinate of the axis, computed or
@@ -980,29 +998,61 @@ impl DrawnAxis {
             )));
         }
         let at: Vec<f64> = values.iter().map(|v| v.log10()).collect();
-        // Over a decade or more, only the decades are labelled (the other
-        // ticks stand for values like 316.2278); within one, every tick is.
-        let decades = bounds(at.iter().copied()).is_some_and(|(lo, hi)| hi - lo >= 1.0);
-        let (lo, hi) = bounds(values.iter().copied()).unwrap_or((1.0, 1.0));
-        let write = log_tick(lo, hi);
-        let format: Box<dyn Fn(&f64) -> String> = if decades {
-            Box::new(
-                move |v: &f64| if (v - v.round()).abs() < 1e-9 { write(10f64.powf(v.round())) } else { String::new() },
-            )
-        } else {
-            Box::new(move |v: &f64| write(10f64.powf(*v)))
-        };
-        // "1e-300" at the most.
-        let widest = 6 * LABEL_CHAR_PX;
-        Ok(DrawnAxis { at, format, label: format!("{label} (log scale)"), labels: 10, widest })
+        let format = log_labels(&at);
+        Ok(DrawnAxis { at, format, label: format!("{label} (log scale)"), labels: 10, widest: LOG_WIDEST })
+    }
+}
+
+/// About the widest tick label of a log axis: "2.51×10⁻³⁰⁰".
+const LOG_WIDEST: i32 = 8 * LABEL_CHAR_PX;
+
+/// The tick labels of a log axis drawn as the decimal logarithms `drawn`
+/// of its values on a linear scale (every chart's log axes: heatmaps,
+/// surfaces, line plots). Over a decade or more, only the decades are
+/// labelled (the other ticks stand for values like 316.2278); within one,
+/// every tick is.
+fn log_labels(drawn: &[f64]) -> Box<dyn Fn(&f64) -> String> {
+    let (lo, hi) = bounds(drawn.iter().copied()).unwrap_or((0.0, 0.0));
+    let write = log_tick(10f64.powf(lo), 10f64.powf(hi));
+    if hi - lo >= 1.0 {
+        Box::new(move |v: &f64| if (v - v.round()).abs() < 1e-9 { write(10f64.powf(v.round())) } else { String::new() })
+    } else {
+        Box::new(move |v: &f64| write(10f64.powf(*v)))
     }
 }
 
 /// The tick text of a log axis over `[lo, hi]`: plain numbers when every
-/// tick reads well so, else scientific for all (not 10000 beside 1.0e5).
+/// tick reads well so, else powers of ten for all (not 10000 beside 10⁵):
+/// `10⁻⁶`, and `3.16×10⁻⁷` between decades. A value within float noise of
+/// a decade is that decade (`10f64.powf(-5.0)` need not be 1e-5 exactly).
 fn log_tick(lo: f64, hi: f64) -> impl Fn(f64) -> String {
     let plain = lo >= 1e-3 && hi < 1e5;
-    move |v| if plain { tick(&v) } else { format!("{v:e}") }
+    move |v| {
+        if plain || !(v.is_finite() && v > 0.0) {
+            return tick(&v);
+        }
+        let mut exponent = v.log10().floor();
+        // Three significant digits; a mantissa that rounds up to 10 is the next decade.
+        let mut mantissa = (v / 10f64.powf(exponent) * 100.0).round() / 100.0;
+        if mantissa >= 10.0 {
+            mantissa /= 10.0;
+            exponent += 1.0;
+        }
+        let power = format!("10{}", superscript(exponent as i32));
+        if mantissa == 1.0 {
+            power
+        } else {
+            format!("{}×{power}", tick(&mantissa))
+        }
+    }
+}
+
+/// `n` in superscript digits (DejaVu Sans, the charts' font, has them).
+fn superscript(n: i32) -> String {
+    const DIGITS: [char; 10] = ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'];
+    let digits = n.unsigned_abs().to_string();
+    let digits = digits.bytes().map(|d| DIGITS[usize::from(d - b'0')]);
+    (n < 0).then_some('⁻').into_iter().chain(digits).collect()
 }
 
 /// Grey of the cells of points not computed.
@@ -2083,9 +2133,42 @@ mod tests {
         assert!(wide.contains(&"100000".to_owned()) && !wide.iter().any(|l| l.contains('e')), "{wide:?}");
         let tiny = tick_labels(&Linear::covering((0.0, 3e-7), 0.04, false));
         assert!(tiny.iter().skip(1).all(|l| l.contains("e-")) && distinct(&tiny), "{tiny:?}");
-        // A log axis past 1e5 is scientific throughout.
+        // A log axis past 1e5 is in powers of ten throughout.
         let decades = log_tick(1.0, 1e6);
-        assert_eq!([decades(1.0), decades(1e4), decades(1e5)], ["1e0", "1e4", "1e5"]);
+        assert_eq!([decades(1.0), decades(1e4), decades(1e5), decades(3.1622e5)], ["10⁰", "10⁴", "10⁵", "3.16×10⁵"]);
+    }
+
+    /// The referee's lr.ron, `Logspace(-6, 0, 25)`: the line plot's x ticks
+    /// were plotters' inexact log-scale key points written in full
+    /// ("1e-6, 9.999999999999999e-6, 9.9999999999999e-5, 1e-3", the two
+    /// long ones run into one), and decades read "1e0". Now they are the
+    /// decades, each once.
+    #[test]
+    fn a_line_plots_log_axis_is_labelled_with_exact_decades() {
+        let space = crate::space::Space::logspace("lr", -6.0, 0.0, 25);
+        let points: Vec<crate::point::Point> = space.iter().collect();
+        let values: Vec<(&crate::point::Point, f64)> = points.iter().map(|p| (p, 1.0)).collect();
+        let curve = curve_of(&space, "lr".into(), &values, &[], "v".into());
+        let x_range = x_extent(&curve).unwrap_or_else(|| panic!("no extent"));
+        let axis = line_x_axis(&curve, x_range, &curve.points, "lr".into());
+        let ticks: RangedCoordf64 = axis.range.clone().into();
+        let labels: Vec<String> =
+            ticks.key_points(axis.labels).iter().map(|v| (axis.format)(v)).filter(|l| !l.is_empty()).collect();
+        assert_eq!(labels, ["10⁻⁶", "10⁻⁵", "10⁻⁴", "10⁻³", "10⁻²", "10⁻¹", "10⁰"]);
+        // Within a decade every tick is labelled, and the margin makes room
+        // for the last one ("3.98×10⁻⁶" was cut at the image's edge).
+        let space = crate::space::Space::logspace("lr", -6.0, -5.5, 6);
+        let points: Vec<crate::point::Point> = space.iter().collect();
+        let values: Vec<(&crate::point::Point, f64)> = points.iter().map(|p| (p, 1.0)).collect();
+        let curve = curve_of(&space, "lr".into(), &values, &[], "v".into());
+        let narrow = line_x_axis(&curve, x_extent(&curve).unwrap_or((1.0, 1.0)), &curve.points, "lr".into());
+        let ticks: RangedCoordf64 = narrow.range.clone().into();
+        let labels: Vec<String> = ticks.key_points(narrow.labels).iter().map(|v| (narrow.format)(v)).collect();
+        assert!(labels.contains(&"2×10⁻⁶".to_owned()) && labels.contains(&"1.26×10⁻⁶".to_owned()), "{labels:?}");
+        assert!(narrow.widest >= 9 * LABEL_CHAR_PX, "{}", narrow.widest);
+        // plotters' key points on a log scale, as the line plot drew them.
+        let write = log_tick(1e-6, 1.0);
+        assert_eq!([write(9.999999999999999e-6), write(9.9999999999999e-5), write(1e-3)], ["10⁻⁵", "10⁻⁴", "10⁻³"]);
     }
 
     /// The labels plotters' own tick search gives `axis`.

@@ -281,18 +281,49 @@ impl Spec {
         }
     }
 
-    /// The results file: `output` from the spec, else `<spec stem>.jsonl`.
+    /// The results file: `output` from the spec, else the spec's file name
+    /// with `.ron` (when it ends so) replaced by `.jsonl`, in the current
+    /// directory: `study.v1.ron` → `study.v1.jsonl`.
     pub fn default_output(&self, spec_path: &Path) -> PathBuf {
         self.output.clone().unwrap_or_else(|| {
-            let stem = spec_path.file_stem().unwrap_or_else(|| "sweep".as_ref());
-            PathBuf::from(stem).with_extension("jsonl")
+            let name = spec_path.file_name().unwrap_or_else(|| "sweep".as_ref());
+            renamed_for(Path::new(name), "ron", "jsonl")
         })
     }
+}
+
+/// The file named `name` as a `to` file: `name` with its extension `from`
+/// replaced by `to`, or with `to` appended when it has another or none
+/// (`study.v1.ron` → `study.v1.jsonl`, `res.v1` → `res.v1.png`). Not
+/// [`Path::with_extension`], which would replace `v1` and give `study.v1`
+/// and `study.v2` one name.
+pub fn renamed_for(name: &Path, from: &str, to: &str) -> PathBuf {
+    let base = match (name.extension(), name.file_stem()) {
+        // `file_stem` drops exactly the extension `from` then.
+        (Some(extension), Some(stem)) if extension == from => name.with_file_name(stem),
+        _ => name.to_owned(),
+    };
+    let mut base = base.into_os_string();
+    base.push(format!(".{to}"));
+    PathBuf::from(base)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_derived_name_keeps_every_dot_but_the_replaced_extension() {
+        let renamed = |name: &str, from: &str, to: &str| renamed_for(Path::new(name), from, to);
+        assert_eq!(renamed("study.v1.ron", "ron", "jsonl"), PathBuf::from("study.v1.jsonl"));
+        assert_eq!(renamed("study.v2.ron", "ron", "jsonl"), PathBuf::from("study.v2.jsonl"));
+        assert_eq!(renamed("study.v1", "ron", "jsonl"), PathBuf::from("study.v1.jsonl"));
+        assert_eq!(renamed("d/res.v1.jsonl", "jsonl", "png"), PathBuf::from("d/res.v1.png"));
+        assert_eq!(renamed("d/res.v1", "jsonl", "png"), PathBuf::from("d/res.v1.png"));
+        assert_eq!(renamed("r.jsonl", "jsonl", "svg"), PathBuf::from("r.svg"));
+        assert_eq!(renamed(".ron", "ron", "jsonl"), PathBuf::from(".ron.jsonl"));
+        assert_eq!(renamed("a.RON", "ron", "jsonl"), PathBuf::from("a.RON.jsonl"));
+    }
 
     fn parse(text: &str) -> Result<Spec, SpecError> {
         Spec::parse(text, Path::new("s.ron"))
@@ -308,6 +339,10 @@ mod tests {
         assert_eq!(spec.workers, Some(2));
         assert_eq!(spec.timeout_secs, Some(1.5));
         assert_eq!(spec.default_output(Path::new("configs/s.ron")), PathBuf::from("s.jsonl"));
+        // The referee's study.v1.ron and study.v2.ron both ran into study.jsonl.
+        assert_eq!(spec.default_output(Path::new("configs/study.v1.ron")), PathBuf::from("study.v1.jsonl"));
+        assert_eq!(spec.default_output(Path::new("study.v2.ron")), PathBuf::from("study.v2.jsonl"));
+        assert_eq!(spec.default_output(Path::new("study.v3")), PathBuf::from("study.v3.jsonl"));
     }
 
     #[test]

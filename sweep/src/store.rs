@@ -70,6 +70,17 @@ pub enum StoreError {
         /// What it is instead, e.g. "a device".
         what: &'static str,
     },
+    /// A path given for a file to be written that can only be a directory:
+    /// a name ending in `/` (`-o x.jsonl/`), or an existing directory.
+    #[error("cannot write {what} to {path}: it {is}, not a file (a mistyped path?)")]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What was to be written there, e.g. "the results file".
+        what: String,
+        /// Why it is no file's name, e.g. "names a directory".
+        is: &'static str,
+    },
     /// Another process is writing the file.
     #[error(
         "{path} is being written by another sweep ({holder}); only one process may write a results file \

@@ -392,10 +392,14 @@ fn partial_sweeps_are_plotted_with_their_holes() {
     let (_, _, colours, coloured) = inspect_png(&sandbox.path("holes-surface.png"));
     assert!(colours > 50 && coloured > 0.1, "a surface with holes is drawn: {colours} colours, {coloured} coloured");
 
-    let refused = sandbox.sweep(&["plot", "holes.jsonl", "--output", "no/such/dir/chart.png"]);
-    assert!(!refused.status.success());
+    // Missing directories are created, as for a results file; one that
+    // cannot be (a file is in the way) fails with a message for people.
+    ok(sandbox.sweep(&["plot", "holes.jsonl", "--output", "no/such/dir/chart.png"]));
+    assert!(sandbox.path("no/such/dir/chart-surface.png").is_file());
+    let refused = sandbox.sweep(&["plot", "holes.jsonl", "--output", "holes.ron/dir/chart.png"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
     let message = stderr(&refused);
-    assert!(message.contains("cannot write the chart no/such/dir/chart-heatmap.png"), "{message}");
+    assert!(message.contains("cannot write the chart holes.ron/dir/chart-heatmap.png"), "{message}");
     assert!(!message.contains("Os {") && !message.contains("Error("), "no debug text: {message}");
 }
 
@@ -457,7 +461,6 @@ fn no_output_path_replaces_a_results_file() {
     for args in [
         &["export", "ok.jsonl", "-o", "ok.jsonl"][..],
         &["export", "r.png", "-o", "ok.jsonl"],
-        &["plot", "r.png"],
         &["plot", "ok.jsonl", "-o", "r.png"],
         &["slurm", "ok.ron", "--tasks", "2", "--script", "ok.jsonl"],
     ] {
@@ -467,6 +470,10 @@ fn no_output_path_replaces_a_results_file() {
         assert_eq!(std::fs::read(sandbox.path("ok.jsonl")).unwrap_or_default(), results, "{args:?}");
         assert_eq!(std::fs::read(sandbox.path("r.png")).unwrap_or_default(), png, "{args:?}");
     }
+    // The default chart of results named r.png is r.png.png: the
+    // extension is appended to a name not ending in .jsonl.
+    assert_eq!(stdout(&ok(sandbox.sweep(&["plot", "r.png"]))).trim(), "r.png.png");
+    assert_eq!(std::fs::read(sandbox.path("r.png")).unwrap_or_default(), png);
     // Charts and CSVs are still replaced by newer ones.
     ok(sandbox.sweep(&["export", "ok.jsonl", "-o", "ok.csv"]));
     ok(sandbox.sweep(&["export", "ok.jsonl", "-o", "ok.csv"]));

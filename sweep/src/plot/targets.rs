@@ -28,8 +28,9 @@ pub struct Target {
 /// The charts of `sweep plot RESULTS [-o OUTPUT] [--format F,…]`, one per
 /// format:
 ///
-/// - without `-o`, `RESULTS` with each format's extension (PNG when no
-///   format is named);
+/// - without `-o`, `RESULTS` with each format's extension in place of
+///   `.jsonl`, or appended when it has none (`res.v1` → `res.v1.png`; PNG
+///   when no format is named);
 /// - with `-o`, that path as given. An extension naming a chart format is
 ///   its format: `--format` must list it (else the two disagree, which is
 ///   refused), and its other formats go beside with their own extension.
@@ -46,7 +47,10 @@ pub fn targets(results: &Path, output: Option<&Path>, formats: Option<&[Format]>
         let formats = formats.unwrap_or(&[Format::Png]);
         return Ok(formats
             .iter()
-            .map(|&format| Target { path: results.with_extension(format.extension()), format, specs: Vec::new() })
+            .map(|&format| {
+                let path = crate::spec::renamed_for(results, "jsonl", format.extension());
+                Target { path, format, specs: Vec::new() }
+            })
             .collect());
     };
     let as_given = |format| Target { path: output.to_owned(), format, specs: Vec::new() };
@@ -138,6 +142,9 @@ mod tests {
         );
         assert_eq!(paths("d/r.jsonl", None, None), Ok(vec!["d/r.png png".into()]));
         assert_eq!(paths("r.jsonl", None, Some(&[Format::Svg])), Ok(vec!["r.svg svg".into()]));
+        // The referee's res.v1 and res.v2 both drew res.png.
+        assert_eq!(paths("res.v1", None, None), Ok(vec!["res.v1.png png".into()]));
+        assert_eq!(paths("res.v2.jsonl", None, Some(&[Format::Pdf])), Ok(vec!["res.v2.pdf pdf".into()]));
     }
 
     #[test]

@@ -55,6 +55,11 @@ pub fn write_atomically(
     let temporary = temporary_path(path);
     // Errors name the file the user asked for, not the temporary one.
     let io = |doing, reason| StoreError::Io { path: path.to_owned(), doing, reason };
+    // Missing directories are created, for every file sweep writes, as
+    // `run` creates those of its results file (and lock).
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| io("create the directory of", e))?;
+    }
     let file = OpenOptions::new()
         .write(true)
         .create(true)

@@ -42,8 +42,9 @@ use crate::spec::{Spec, SpecError, MAX_SPEC_BYTES};
 ///   experiment file by its top level, `(experiments: [` after comments and
 ///   whitespace (see `starts_like_experiment_file`).
 ///
-/// Anything else, absent, unreadable or not a regular file, may be written:
-/// older charts and CSVs are replaced by newer ones.
+/// A directory is refused ([`StoreError::NotAFile`]): no file is written
+/// there. Anything else, absent, unreadable or not a regular file (a device,
+/// a pipe), may be written: older charts and CSVs are replaced by newer ones.
 ///
 /// # Examples
 ///
@@ -62,6 +63,9 @@ pub fn refuse_to_replace_results(path: &Path, what: &'static str, specs: &[PathB
         (".lock", "is the lock of results file"),
     ];
     super::names::check_written_names(path, path, &format!("the {what}"))?;
+    if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+        return Err(StoreError::NotAFile { path: path.to_owned(), what: format!("the {what}"), is: "is a directory" });
+    }
     let refuse = |holds: String| Err(StoreError::WouldReplaceSweepFile { path: path.to_owned(), holds, what });
     let name = path.as_os_str().to_string_lossy();
     for (suffix, holds) in SIDE_FILES {

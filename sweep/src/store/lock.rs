@@ -96,6 +96,9 @@ impl ResultsLock {
                 return Err(StoreError::LockName { path: name.to_owned(), owner: PathBuf::from(owner) });
             }
         }
+        // Before any directory is created for it: `x.jsonl/` + `.lock` is
+        // a file in a directory `x.jsonl`.
+        super::names::refuse_directory_name(results, "the results file")?;
         let lock_path = Self::lock_path(&target);
         let io = |doing, reason| StoreError::Io { path: lock_path.clone(), doing, reason };
         if let Some(parent) = lock_path.parent().filter(|p| !p.as_os_str().is_empty()) {

@@ -129,6 +129,11 @@ impl ResultsWriter {
                     let file = OpenOptions::new().append(true).open(path).map_err(|e| io("open for appending", e))?;
                     return Ok((Self::start(file, path, header, sync, lock), results));
                 }
+                if results.header.labels != header.labels {
+                    let results = relabel(path, results, header)?;
+                    let file = OpenOptions::new().append(true).open(path).map_err(|e| io("open for appending", e))?;
+                    return Ok((Self::start(file, path, header, sync, lock), results));
+                }
                 let file = OpenOptions::new().append(true).open(path).map_err(|e| io("open for appending", e))?;
                 file.set_len(keep_bytes).map_err(|e| io("cut the torn last line of", e))?;
                 let mut writer = Self::start(file, path, header, sync, lock);
@@ -272,6 +277,15 @@ fn reuse_for_new_space(path: &Path, old: Results, header: &Header) -> Result<Res
     Ok(Results { header: header.clone(), records, warnings, untagged: 0 })
 }
 
+/// The same sweep with other chart labels (a title or axis name edited in
+/// the spec): labels are presentation, not identity, so the header takes
+/// the new ones, which `plot` draws; the records stay as they are. The
+/// file is replaced atomically; the caller holds its lock.
+fn relabel(path: &Path, old: Results, header: &Header) -> Result<Results, StoreError> {
+    write_results_atomically(path, header, &old.records)?;
+    Ok(Results { header: header.clone(), records: old.records, warnings: old.warnings, untagged: 0 })
+}
+
 impl Drop for ResultsWriter {
     fn drop(&mut self) {
         self.stop_syncer();
@@ -313,6 +327,30 @@ mod tests {
             assert_eq!(Results::load(&path).map(|r| r.records.len()).ok(), Some(1));
             assert!(ResultsLock::acquire(&path).is_ok(), "close releases the lock");
         }
+    }
+
+    /// The referee's edited `labels`: the header kept the labels of the
+    /// first run, so `plot` never drew the new ones.
+    #[test]
+    fn a_rerun_with_other_labels_relabels_the_file_and_keeps_its_records() {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
+        let path = dir.path().join("r.jsonl");
+        let mut header = Header::new(Space::range("k", 0, 3), Task::Closure("k".into()));
+        header.labels.title = Some("first".into());
+        let (mut writer, _) = ResultsWriter::open(&path, &header).unwrap_or_else(|e| panic!("{e}"));
+        let point = crate::point::Point::new(vec![("k".into(), crate::point::Value::Int(1))]);
+        writer.append(&Record::new(1, point, Ok(1.into()), 0.0)).unwrap_or_else(|e| panic!("{e}"));
+        writer.close().unwrap_or_else(|e| panic!("{e}"));
+
+        header.labels.title = Some("edited".into());
+        header.labels.axes.insert("k".into(), "k (items)".into());
+        let (writer, existing) = ResultsWriter::open(&path, &header).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!((existing.header.labels.title.as_deref(), existing.records.len()), (Some("edited"), 1));
+        writer.close().unwrap_or_else(|e| panic!("{e}"));
+        let reread = Results::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(reread.header.labels, header.labels);
+        assert_eq!(reread.header.fingerprint, header.fingerprint);
+        assert_eq!(reread.records.len(), 1);
     }
 
     #[test]
