@@ -532,6 +532,9 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     let mut selection = Selection::All;
     let mut scope = String::new();
     if let Some(shard) = args.shard {
+        // The name given must be a file's even though a shard's is derived
+        // from it (`x.jsonl/` would lose its slash on the way).
+        sweep::store::check_results_names(&output)?;
         output = shard.results_path(&output);
         selection = Selection::Stride { offset: shard.index(), step: shard.count() };
         scope = format!(" (shard {shard})");
@@ -1190,8 +1193,12 @@ fn slurm_job(args: SlurmArgs) -> anyhow::Result<()> {
     if submitting {
         std::fs::create_dir_all(&log_dir).with_context(|| format!("creating {}", log_dir.display()))?;
     }
-    let stem = args.spec.file_stem().map_or("sweep".into(), |stem| stem.to_string_lossy());
-    let base_script = args.script.clone().unwrap_or_else(|| PathBuf::from(format!("{stem}.sbatch")));
+    // In this directory, named as the results file is (`study.v1.ron` →
+    // `study.v1.sbatch`), so specs differing past a dot get a script each.
+    let base_script = args.script.clone().unwrap_or_else(|| {
+        let name = args.spec.file_name().map_or_else(|| PathBuf::from("sweep"), PathBuf::from);
+        sweep::spec::renamed_for(&name, "ron", "sbatch")
+    });
     // A submission's scripts are kept: number them, never overwriting one.
     let mut number = log.submissions.len() + 1;
     while submitting && script_path(&base_script, Some(number), 1).exists() {

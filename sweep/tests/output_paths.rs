@@ -22,6 +22,11 @@ fn a_results_path_ending_in_a_slash_is_refused_and_nothing_is_created() {
         assert!(stderr(&refused).contains("names a directory"), "{output}: {}", stderr(&refused));
     }
     assert!(!sandbox.path("x.jsonl").exists() && !sandbox.path("d").exists());
+    // A shard's name is derived from the one given, which lost its slash
+    // on the way: `x.shard-0-of-2.jsonl` was written.
+    let refused = sandbox.sweep(&["run", "--no-progress", "s.ron", "--shard", "0/2", "-o", "x.jsonl/"]);
+    assert_eq!(refused.status.code(), Some(2), "{}", stderr(&refused));
+    assert!(!sandbox.path("x.shard-0-of-2.jsonl").exists() && !sandbox.path("x.jsonl").exists());
     // In the spec too.
     sandbox.spec("o.ron", &SPEC.replace("workers: 2", r#"workers: 2, output: "y.jsonl/""#));
     let refused = sandbox.sweep(&["run", "--no-progress", "o.ron"]);

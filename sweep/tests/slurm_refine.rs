@@ -297,3 +297,19 @@ fn sweep_slurm_works_in_a_directory_with_a_space() {
     slurm(&["slurm", "s p€c.ron", "--tasks", "2", "--submit"]);
     assert!(dir.join("slurm-logs").is_dir() && dir.join("s p€c.1.sbatch").is_file());
 }
+
+/// Specs named past a dot, without `.ron` (`study.v1`, `study.v2`), both
+/// previewed into `study.sbatch`, the second replacing the first: the
+/// script is named as the results file is.
+#[test]
+fn specs_differing_past_a_dot_get_a_script_each() {
+    let sandbox = Sandbox::new();
+    for name in ["study.v1", "study.v2"] {
+        sandbox.spec(name, WIDE);
+        succeeded(sandbox.sweep(&["slurm", name, "--tasks", "2"]), "slurm preview");
+    }
+    for script in ["study.v1.sbatch", "study.v2.sbatch"] {
+        let text = std::fs::read_to_string(sandbox.path(script)).unwrap_or_else(|e| panic!("{script}: {e}"));
+        assert!(text.contains(&script.replace(".sbatch", "")), "{script}: {text}");
+    }
+}
