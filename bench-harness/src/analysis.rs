@@ -66,9 +66,27 @@ pub struct CellStats {
     /// can overlap beyond the cores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub core_bound: Option<usize>,
+    /// How many samples of the sequential baseline `T1` the speedup rests
+    /// on; `None` in reports written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_samples: Option<usize>,
 }
 
 impl CellStats {
+    /// Whether the time's interval says anything: the median of a single
+    /// sample has no spread to resample, and its "interval" is the sample
+    /// itself (`46.0 [46.0, 46.0] ms`), a precision nothing measured.
+    pub fn time_has_interval(&self) -> bool {
+        self.seconds.n > 1
+    }
+
+    /// Whether the speedup's interval, and those carried over from it
+    /// (efficiency, Karp–Flatt, overhead), say anything: both `T1` and `Tp`
+    /// rest on two or more samples (see [`CellStats::time_has_interval`]).
+    pub fn speedup_has_interval(&self) -> bool {
+        self.time_has_interval() && self.baseline_samples.is_none_or(|n| n > 1)
+    }
+
     /// Efficiency `S/p` with the interval of the speedup, divided by `p`.
     pub fn efficiency_estimate(&self) -> Option<Estimate> {
         let (speedup, p) = (self.speedup?, self.cell.workers as f64);
@@ -107,7 +125,13 @@ impl CellStats {
     /// above the bound (efficiency above 100.5 %, see [`MEDIAN_EXCESS`])
     /// counts: flagging only intervals wholly above it let a noisy
     /// `2.4 [1.9, 9.2]` at p = 2 become a report's headline.
+    /// A speedup without an interval ([`CellStats::speedup_has_interval`])
+    /// is never suspect: one sample of each time cannot tell an excess from
+    /// noise (an interrupted run's `1.04 [1.04, 1.04]` at p = 1 was flagged).
     pub fn speedup_above_workers(&self) -> Option<AboveWorkers> {
+        if !self.speedup_has_interval() {
+            return None;
+        }
         let workers = self.cell.workers;
         let by_cores = self.core_bound.is_some_and(|cores| cores < workers);
         let limit = if by_cores { self.core_bound.unwrap_or(workers) } else { workers } as f64;
@@ -369,6 +393,7 @@ pub fn analyze(experiment: &Experiment, samples: &[Sample], logical_cores: usize
             oversubscribed: cell.workers > logical_cores,
             speedup_spread,
             core_bound: experiment.workload.is_cpu_bound().then_some(logical_cores),
+            baseline_samples: Some(baseline.len()),
         });
     }
 
