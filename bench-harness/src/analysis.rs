@@ -66,9 +66,27 @@ pub struct CellStats {
     /// can overlap beyond the cores.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub core_bound: Option<usize>,
+    /// How many samples of the sequential baseline `T1` the speedup rests
+    /// on; `None` in reports written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline_samples: Option<usize>,
 }
 
 impl CellStats {
+    /// Whether the time's interval says anything: the median of a single
+    /// sample has no spread to resample, and its "interval" is the sample
+    /// itself (`46.0 [46.0, 46.0] ms`), a precision nothing measured.
+    pub fn time_has_interval(&self) -> bool {
+        self.seconds.n > 1
+    }
+
+    /// Whether the speedup's interval, and those carried over from it
+    /// (efficiency, Karp–Flatt, overhead), say anything: both `T1` and `Tp`
+    /// rest on two or more samples (see [`CellStats::time_has_interval`]).
+    pub fn speedup_has_interval(&self) -> bool {
+        self.time_has_interval() && self.baseline_samples.is_none_or(|n| n > 1)
+    }
+
     /// Efficiency `S/p` with the interval of the speedup, divided by `p`.
     pub fn efficiency_estimate(&self) -> Option<Estimate> {
         let (speedup, p) = (self.speedup?, self.cell.workers as f64);
@@ -107,14 +125,18 @@ impl CellStats {
     /// above the bound (efficiency above 100.5 %, see [`MEDIAN_EXCESS`])
     /// counts: flagging only intervals wholly above it let a noisy
     /// `2.4 [1.9, 9.2]` at p = 2 become a report's headline.
+    /// A speedup without an interval ([`CellStats::speedup_has_interval`])
+    /// is never suspect: one sample of each time cannot tell an excess from
+    /// noise (an interrupted run's `1.04 [1.04, 1.04]` at p = 1 was flagged).
     pub fn speedup_above_workers(&self) -> Option<AboveWorkers> {
+        if !self.speedup_has_interval() {
+            return None;
+        }
         let workers = self.cell.workers;
         let by_cores = self.core_bound.is_some_and(|cores| cores < workers);
         let limit = if by_cores { self.core_bound.unwrap_or(workers) } else { workers } as f64;
         let speedup = self.speedup?;
-        // Rounding of `T1/Tp` alone (a speedup of exactly p computed as
-        // 2.0000000000000004) is no excess.
-        let above = if speedup.ci_low > limit * (1.0 + 1e-9) {
+        let above = if speedup.ci_low > limit * (1.0 + INTERVAL_EXCESS) {
             AboveWorkers::Interval
         } else if speedup.value > limit * (1.0 + MEDIAN_EXCESS) {
             AboveWorkers::Median
@@ -133,6 +155,11 @@ impl CellStats {
         self.speedup_above_workers().is_some()
     }
 }
+
+/// How far above p an interval's low end must lie to be above p: the
+/// rounding of `T1/Tp` alone (a speedup of exactly p computed as
+/// 2.0000000000000004) is no excess.
+const INTERVAL_EXCESS: f64 = 1e-9;
 
 /// How far above p a median speedup whose interval reaches p may lie and
 /// still read as S = p: half a percent of efficiency. At p = 1 every
@@ -369,42 +396,11 @@ pub fn analyze(experiment: &Experiment, samples: &[Sample], logical_cores: usize
             oversubscribed: cell.workers > logical_cores,
             speedup_spread,
             core_bound: experiment.workload.is_cpu_bound().then_some(logical_cores),
+            baseline_samples: Some(baseline.len()),
         });
     }
 
-    for stats in &cell_stats {
-        let (Some(above), Some(s)) = (stats.speedup_above_workers(), stats.speedup) else { continue };
-        let (bound, limit) = match (above.bound(), stats.core_bound) {
-            ("cores", Some(cores)) => (
-                format!("the machine's {cores} logical core(s), which its {} busy workers share,", stats.cell.workers),
-                cores,
-            ),
-            _ => (format!("its {} worker(s)", stats.cell.workers), stats.cell.workers),
-        };
-        // The median's excess, with the digits that show it: rounded by its
-        // interval, `1.0 [0.4, 1.6]` beside "efficiency above 100.5%"
-        // contradicted the flag (the table's `100 [40, 160]%` too).
-        let limit = limit as f64;
-        let median = precision::shown_above(s.value, limit * (1.0 + MEDIAN_EXCESS));
-        let how = match (above.whole_interval(), above.bound()) {
-            (true, _) => "even at the interval's low end".to_owned(),
-            (false, "p") => format!(
-                "at the median ({median}: efficiency {}% > 100.5%)",
-                precision::shown_above(100.0 * s.value / limit, 100.0 * (1.0 + MEDIAN_EXCESS)),
-            ),
-            (false, _) => format!(
-                "at the median ({median}: {}% above them, more than 0.5%)",
-                precision::shown_above(100.0 * (s.value / limit - 1.0), 100.0 * MEDIAN_EXCESS),
-            ),
-        };
-        warnings.push(format!(
-            "{}: speedup {} exceeds {bound} {how}: suspect, not a result \
-             (something slowed the sequential baseline: another process, or threads of a backend measured \
-             before it still running)",
-            stats.cell,
-            precision::interval(s.value, s.ci_low, s.ci_high),
-        ));
-    }
+    warnings.extend(cell_stats.iter().filter_map(suspect_warning));
     let worker_counts = experiment.workers.as_slice();
     let fit_max_workers = experiment.fit_max_workers.unwrap_or(logical_cores);
     let series =
@@ -423,6 +419,47 @@ pub fn analyze(experiment: &Experiment, samples: &[Sample], logical_cores: usize
     }
     warnings.extend(general_warnings(experiment, logical_cores));
     Analysis { tasks, logical_cores, cells: cell_stats, series, warnings }
+}
+
+/// The warning for a suspect speedup (see [`CellStats::speedup_above_workers`]),
+/// or `None` for one that is not.
+fn suspect_warning(stats: &CellStats) -> Option<String> {
+    let (Some(above), Some(s)) = (stats.speedup_above_workers(), stats.speedup) else { return None };
+    let (bound, limit) = match (above.bound(), stats.core_bound) {
+        ("cores", Some(cores)) => (
+            format!("the machine's {cores} logical core(s), which its {} busy workers share,", stats.cell.workers),
+            cores,
+        ),
+        _ => (format!("its {} worker(s)", stats.cell.workers), stats.cell.workers),
+    };
+    // The median's excess, with the digits that show it: rounded by its
+    // interval, `1.0 [0.4, 1.6]` beside "efficiency above 100.5%"
+    // contradicted the flag (the table's `100 [40, 160]%` too).
+    let limit = limit as f64;
+    let median = precision::shown_above(s.value, limit * (1.0 + MEDIAN_EXCESS));
+    let how = match (above.whole_interval(), above.bound()) {
+        // The low end too: rounded by the interval, `2.4 [2.0, 2.8]` read
+        // as reaching p = 2 (its low end was 2.0019).
+        (true, _) => format!(
+            "even at the interval's low end ({} > {limit})",
+            precision::shown_above(s.ci_low, limit * (1.0 + INTERVAL_EXCESS))
+        ),
+        (false, "p") => format!(
+            "at the median ({median}: efficiency {}% > 100.5%)",
+            precision::shown_above(100.0 * s.value / limit, 100.0 * (1.0 + MEDIAN_EXCESS)),
+        ),
+        (false, _) => format!(
+            "at the median ({median}: {}% above them, more than 0.5%)",
+            precision::shown_above(100.0 * (s.value / limit - 1.0), 100.0 * MEDIAN_EXCESS),
+        ),
+    };
+    Some(format!(
+        "{}: speedup {} exceeds {bound} {how}: suspect, not a result \
+         (something slowed the sequential baseline: another process, or threads of a backend measured \
+         before it still running)",
+        stats.cell,
+        precision::interval(s.value, s.ci_low, s.ci_high),
+    ))
 }
 
 /// The models fitted to each parallel backend's speedups (`summary.tex`
@@ -792,6 +829,26 @@ mod tests {
         assert!(speedup.value > 2.0 && speedup.ci_low < 2.0, "{speedup:?}");
         assert_eq!(stats.speedup_above_workers(), None, "{speedup:?}");
         assert_eq!(at(1.0 / 3.0 * 1.5), None);
+    }
+
+    /// "speedup 2.4 [2.0, 2.8] exceeds its 2 worker(s) even at the
+    /// interval's low end": the low end, 2.0019, rounded to p itself.
+    #[test]
+    fn a_speedup_wholly_above_p_quotes_its_low_end_above_p() {
+        let experiment = eight_rounds_at_two_workers();
+        let samples =
+            testing::samples(&experiment, 8, |cell, r| 1.0 / cell.workers as f64 * (1.0 + 0.01 * f64::from(r)));
+        let mut pool = analyze(&experiment, &samples, 2).cells[1].clone();
+        pool.speedup = Some(Estimate { value: 2.4, ci_low: 2.0019, ci_high: 2.8 });
+        assert_eq!(pool.speedup_above_workers(), Some(AboveWorkers::Interval));
+        let warning = suspect_warning(&pool).unwrap();
+        assert!(
+            warning.starts_with(
+                "pool ×2 chunk auto: speedup 2.4 [2.0, 2.8] exceeds its 2 worker(s) even at the interval's low end \
+                 (2.002 > 2): suspect, not a result"
+            ),
+            "{warning}"
+        );
     }
 
     /// S = 3.7 at p = 4 on 2 cores was reported as a result: only p bounded

@@ -359,7 +359,7 @@ fn list(experiments: &[&crate::config::Experiment]) {
             experiment.workers.as_slice().iter().map(ToString::to_string).collect::<Vec<_>>().join(", "),
             experiment.pinning,
             cells(experiment).len(),
-            experiment.warmup + experiment.repetitions.get(),
+            u64::from(experiment.warmup) + u64::from(experiment.repetitions.get()),
         );
         if let Some(description) = &experiment.description {
             println!("\t{description}");

@@ -62,8 +62,8 @@ pub struct Experiment {
     pub chunk_sizes: Vec<ChunkSize>,
     /// Timed repetitions per measurement cell.
     pub repetitions: Repetitions,
-    /// Untimed runs before the timed ones, per cell.
-    #[serde(default = "default_warmup")]
+    /// Untimed runs before the timed ones, per cell (at most [`MAX_RUNS`]).
+    #[serde(default = "default_warmup", deserialize_with = "bounded_warmup")]
     pub warmup: u32,
     /// Backends to compare; must include `Sequential`, the T1 baseline.
     pub backends: Backends,
@@ -134,6 +134,27 @@ fn unique_chunk_sizes<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Resu
 
 fn default_warmup() -> u32 {
     1
+}
+
+/// The most warm-up runs, and the most timed repetitions, per cell. Far
+/// beyond any useful measurement, and small enough that warm-up plus
+/// repetitions (at most `2 · MAX_RUNS`) fits in a `u32`: the measuring
+/// loop's `warmup + repetitions` (measure.rs), the pre-flight estimate's
+/// and `--list`'s can then never wrap. A count near `u32::MAX` did wrap
+/// there and ran nothing, reported as a complete run.
+pub const MAX_RUNS: u32 = 1_000_000;
+const _: () = assert!(MAX_RUNS.checked_mul(2).is_some());
+
+/// The warm-up count, refused while parsing (so the error has its
+/// position) above [`MAX_RUNS`].
+fn bounded_warmup<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u32, D::Error> {
+    let warmup = u32::deserialize(deserializer)?;
+    if warmup > MAX_RUNS {
+        return Err(serde::de::Error::custom(format!(
+            "`warmup`: at most {MAX_RUNS} untimed runs per cell, got {warmup}"
+        )));
+    }
+    Ok(warmup)
 }
 
 /// An experiment name: non-empty, made of letters, digits, `-`, `_` and `.`,
@@ -406,7 +427,7 @@ impl From<WorkerCounts> for Vec<usize> {
     }
 }
 
-/// How many timed repetitions each cell gets (at least 1).
+/// How many timed repetitions each cell gets (from 1 to [`MAX_RUNS`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "u32", into = "u32")]
 pub struct Repetitions(u32);
@@ -424,6 +445,8 @@ impl TryFrom<u32> for Repetitions {
     fn try_from(count: u32) -> Result<Self, Self::Error> {
         if count == 0 {
             Err("`repetitions` must be at least 1, got 0".to_owned())
+        } else if count > MAX_RUNS {
+            Err(format!("`repetitions`: at most {MAX_RUNS} timed runs per cell, got {count}"))
         } else {
             Ok(Self(count))
         }

@@ -156,7 +156,7 @@ pub fn estimate(experiment: &Experiment, seconds_per_input: f64, cores: usize) -
     let n = |workers| experiment.inputs.len_for(workers) as f64;
     let sequential = n(1) * seconds_per_input;
     let sleeps = matches!(experiment.workload, Workload::Sleep { .. });
-    let runs_per_cell = f64::from(experiment.warmup + experiment.repetitions.get());
+    let runs_per_cell = f64::from(experiment.warmup) + f64::from(experiment.repetitions.get());
     let total: f64 = cells(experiment)
         .iter()
         .map(|cell| {

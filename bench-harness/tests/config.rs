@@ -178,6 +178,26 @@ fn zero_repetitions_and_zero_chunks_are_refused() {
     assert!(message.contains("chunk size must be at least 1"), "{message}");
 }
 
+/// Warm-up plus repetitions was added in a `u32`: 4294967295 repetitions,
+/// or 2 repetitions after 4294967295 warm-up runs, wrapped to a handful of
+/// runs, measured nothing and was reported as a complete run.
+#[test]
+fn a_run_count_whose_sum_would_overflow_is_refused_naming_its_field() {
+    let (line, _, message) = syntax_error(&with_line("repetitions: 3,", "repetitions: 4294967295,"));
+    assert_eq!(line, 9);
+    assert!(message.contains("`repetitions`") && message.contains("4294967295"), "{message}");
+
+    let (line, _, message) = syntax_error(&with_line("repetitions: 3,", "repetitions: 2, warmup: 4294967295,"));
+    assert_eq!(line, 9);
+    assert!(message.contains("`warmup`") && message.contains("4294967295"), "{message}");
+
+    let most = bench_harness::config::MAX_RUNS;
+    let plan = parse(&with_line("repetitions: 3,", &format!("repetitions: {most}, warmup: {most},"))).unwrap();
+    let experiment = &plan.experiments[0];
+    assert!(experiment.warmup.checked_add(experiment.repetitions.get()).is_some());
+    assert!(syntax_error(&with_line("repetitions: 3,", &format!("warmup: {},", most + 1))).2.contains("`warmup`"));
+}
+
 /// A chunk size listed twice was measured as two cells of one name: every
 /// cell twice in the report, and `samples.csv` that `report` and `compare`
 /// then refused as out of order.

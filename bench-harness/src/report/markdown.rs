@@ -8,7 +8,9 @@ use anyhow::Context;
 
 use super::{figures, format_seconds, ExperimentReport, Exporter, RunStatus};
 use crate::analysis::{AboveWorkers, CellStats};
-use crate::stats::precision::{column_time_unit, interval, interval_within, percent_interval, seconds_interval_in};
+use crate::stats::precision::{
+    column_time_unit, interval, interval_within, percent_interval, plus_minus, seconds_interval_in,
+};
 
 /// The file name in a report directory.
 pub const FILE_NAME: &str = "summary.md";
@@ -172,6 +174,14 @@ fn write_report(out: &mut String, report: &ExperimentReport, figures: &[&str]) -
              supports."
         )?;
     }
+    if analysis.cells.iter().any(|c| !c.speedup_has_interval()) {
+        writeln!(
+            out,
+            "\n{SINGLE} marks a time measured once, or a speedup whose T1 or Tp was: one sample has no spread, so \
+             it and the figures derived from it are given without an interval, and such a speedup is never \
+             marked suspect (one sample cannot tell S > p from noise)."
+        )?;
+    }
     if let Some(legend) =
         suspect_legend(analysis.cells.iter().filter_map(CellStats::speedup_above_workers), "see the warnings")
     {
@@ -326,7 +336,13 @@ fn cell_row(stats: &CellStats, units: ColumnUnits) -> String {
     let cell = &stats.cell;
     let workers = if stats.oversubscribed { format!("{}†", cell.workers) } else { cell.workers.to_string() };
     let seconds = &stats.seconds;
-    let time = seconds_interval_in(seconds.median, seconds.ci_low, seconds.ci_high, units.time);
+    let time = if stats.time_has_interval() {
+        seconds_interval_in(seconds.median, seconds.ci_low, seconds.ci_high, units.time)
+    } else {
+        format!("{} {SINGLE}", seconds_alone_in(seconds.median, units.time))
+    };
+    // One sample of T1 or Tp: the figures divided from them, alone.
+    let ranged = stats.speedup_has_interval();
     if !cell.backend.is_parallel() {
         return format!(
             "| {} | 1 | — | {time} | 1 (baseline T1) | — | — | — | — | {} |",
@@ -339,15 +355,33 @@ fn cell_row(stats: &CellStats, units: ColumnUnits) -> String {
         "| {} | {workers} | {} | {time} | {} | {} | {} | {} | {} | {} |",
         cell.backend,
         cell.chunk.map_or_else(|| "—".to_owned(), |c| c.to_string()),
-        optional(stats.speedup, |s| format!("{}{suspect}", interval(s.value, s.ci_low, s.ci_high))),
-        optional(stats.speedup_spread, |s| format!("{:.1}%", s * 100.0)),
-        optional(stats.efficiency_estimate(), |e| percent_interval(e.value, e.ci_low, e.ci_high)),
-        optional(stats.overhead_per_task_ns, |o| {
-            seconds_interval_in(o.value * 1e-9, o.ci_low * 1e-9, o.ci_high * 1e-9, units.overhead)
+        optional(stats.speedup, |s| match ranged {
+            true => format!("{}{suspect}", interval(s.value, s.ci_low, s.ci_high)),
+            false => format!("{} {SINGLE}", plus_minus(s.value, None)),
         }),
-        optional(stats.karp_flatt_estimate(), |e| interval_within(e.value, e.ci_low, e.ci_high, 0.0, 1.0)),
+        optional(stats.speedup_spread, |s| format!("{:.1}%", s * 100.0)),
+        optional(stats.efficiency_estimate(), |e| match ranged {
+            true => percent_interval(e.value, e.ci_low, e.ci_high),
+            false => format!("{}%", plus_minus(100.0 * e.value, None)),
+        }),
+        optional(stats.overhead_per_task_ns, |o| match ranged {
+            true => seconds_interval_in(o.value * 1e-9, o.ci_low * 1e-9, o.ci_high * 1e-9, units.overhead),
+            false => seconds_alone_in(o.value * 1e-9, units.overhead),
+        }),
+        optional(stats.karp_flatt_estimate(), |e| match ranged {
+            true => interval_within(e.value, e.ci_low, e.ci_high, 0.0, 1.0),
+            false => plus_minus(e.value, None),
+        }),
         stats.outliers.total(),
     )
+}
+
+/// What a table puts after a figure measured once, in place of an interval.
+const SINGLE: &str = "(n = 1)";
+
+/// A time without an interval, in a column's unit, to three significant digits.
+fn seconds_alone_in(seconds: f64, (scale, unit): (f64, &'static str)) -> String {
+    format!("{} {unit}", plus_minus(seconds * scale, None))
 }
 
 /// What a table puts after a suspect speedup's figure: ` **S > p: suspect**`, or nothing.
@@ -503,6 +537,39 @@ mod tests {
         assert!(row.contains("| 2.4 [1.9, 9.2] **median S > p: suspect** |"), "{row}");
         assert!(markdown.contains("\n**median S > p: suspect** marks a median speedup above"), "{markdown}");
         assert!(!markdown.contains("**S > p: suspect**"), "{markdown}");
+    }
+
+    /// An interrupted run's single round printed `46.0 [46.0, 46.0] ms`,
+    /// `1.04 [1.04, 1.04] **S > p: suspect**` and `104 [104, 104]%`: a
+    /// zero-width "95% CI" and a verdict resting on it.
+    #[test]
+    fn a_cell_measured_once_has_no_interval_and_no_suspect_verdict() {
+        let text = "(experiments: [(name: \"once\", workload: Square, inputs: Count(100), workers: [1, 2], \
+                    repetitions: 5, backends: [Sequential, Pool])])";
+        let mut report = report(experiment(text), 2, |cell| match (cell.backend.is_parallel(), cell.workers) {
+            (false, _) => 47.84e-3,
+            (true, 1) => 46.0e-3,
+            (true, _) => 24.0e-3,
+        });
+        report.samples.retain(|sample| sample.repetition == 0);
+        report.analysis = crate::analysis::analyze(&report.experiment, &report.samples, 2);
+        let markdown = render(&report, &[]);
+        let row = markdown.lines().find(|l| l.starts_with("| pool | 1 |")).unwrap();
+        assert_eq!(row, "| pool | 1 | auto | 46.0 ms (n = 1) | 1.04 (n = 1) | — | 104% | — | — | 0 |", "{markdown}");
+        let sequential = markdown.lines().find(|l| l.starts_with("| sequential |")).unwrap();
+        assert!(sequential.contains("| 47.8 ms (n = 1) |"), "{sequential}");
+        assert!(!markdown.contains(": suspect") && !markdown.contains("suspect, not a result"), "{markdown}");
+        assert!(report.analysis.cells.iter().all(|c| c.speedup_above_workers().is_none()));
+        assert!(markdown.contains("\n(n = 1) marks a time measured once"), "{markdown}");
+
+        // Two rounds: intervals again, and no note.
+        let report = report_of(text);
+        let markdown = render(&report, &[]);
+        assert!(!markdown.contains("(n = 1)"), "{markdown}");
+    }
+
+    fn report_of(text: &str) -> ExperimentReport {
+        report(experiment(text), 2, |cell| 0.1 / cell.workers as f64)
     }
 
     #[test]

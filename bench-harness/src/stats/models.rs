@@ -57,6 +57,27 @@ impl Model {
         }
     }
 
+    /// Second partial derivatives of the speedup, `∂²S/∂θᵢ∂θⱼ`.
+    fn hessian(self, params: &[f64], p: f64) -> Vec<Vec<f64>> {
+        match (self, params) {
+            (Model::Amdahl, [s, ..]) => {
+                let slope = 1.0 - 1.0 / p;
+                let denominator = s + (1.0 - s) / p;
+                vec![vec![2.0 * slope * slope / denominator.powi(3)]]
+            }
+            (Model::Gustafson, _) => vec![vec![0.0]],
+            (Model::Usl, [a, b, ..]) => {
+                let (u, v) = (p - 1.0, p * (p - 1.0));
+                let cubed = (1.0 + a * u + b * v).powi(3);
+                vec![
+                    vec![2.0 * p * u * u / cubed, 2.0 * p * u * v / cubed],
+                    vec![2.0 * p * u * v / cubed, 2.0 * p * v * v / cubed],
+                ]
+            }
+            _ => vec![vec![f64::NAN; self.param_names().len()]; self.param_names().len()],
+        }
+    }
+
     /// Keeps parameters inside the model's domain (projected LM step).
     fn project(self, params: &mut [f64]) {
         match self {
@@ -86,7 +107,7 @@ impl Model {
                     (xy + x * (1.0 / s - 1.0 / p), xx + x * x)
                 });
                 let linear = if xx > 0.0 { xy / xx } else { 0.5 };
-                vec![vec![linear], vec![0.01], vec![0.5]]
+                vec![vec![linear], vec![0.0], vec![0.01], vec![0.5], vec![1.0]]
             }
             // p − S = s·(p − 1): least squares through the origin (exact: the model is linear).
             Model::Gustafson => {
@@ -111,7 +132,12 @@ impl Model {
                 }
                 let matrix = vec![normal[0].to_vec(), normal[1].to_vec()];
                 let linear = solve(&matrix, &rhs).unwrap_or_else(|| vec![0.01, 0.0001]);
-                vec![linear, vec![0.01, 0.0001], vec![0.1, 0.0]]
+                // The same fit on each face of the bounds (the other
+                // parameter held at 0): on noisy, non-monotone speedups the
+                // cost has a minimum in a's direction and one in b's, and a
+                // start between them can settle in the worse.
+                let on_face = |i: usize| if normal[i][i] > 0.0 { rhs[i] / normal[i][i] } else { 0.0 };
+                vec![linear, vec![0.0, on_face(1)], vec![on_face(0), 0.0], vec![0.01, 0.0001], vec![0.1, 0.0]]
             }
         };
         for start in &mut starts {
@@ -315,7 +341,7 @@ pub fn fit(model: Model, points: &[(f64, f64)]) -> Result<Fit, FitError> {
     let (values, converged) = model
         .starting_points(points)
         .into_iter()
-        .map(|start| levenberg_marquardt(model, points, start))
+        .flat_map(|start| descents(model, points, start))
         .min_by(|x, y| sum_of_squares(model, points, &x.0).total_cmp(&sum_of_squares(model, points, &y.0)))
         .unwrap_or_else(|| (vec![f64::NAN; names.len()], false));
     if !converged {
@@ -395,17 +421,62 @@ fn normal_equations(model: Model, points: &[(f64, f64)], params: &[f64]) -> (Vec
     (jtj, jtr)
 }
 
+/// Half the Hessian of the sum of squares at `params`: `JᵀJ − Σ rᵢ ∇²Sᵢ`.
+/// Gauss–Newton's `JᵀJ` alone drops the second term, which is small only
+/// when the residuals are: on noisy, non-monotone speedups they are not, and
+/// its steps then fall short of the minimum by a constant factor each time
+/// (500 iterations left the projected gradient at 1e-5 and the fit reported
+/// no convergence at its minimum).
+fn cost_hessian(model: Model, points: &[(f64, f64)], params: &[f64], jtj: &[Vec<f64>]) -> Vec<Vec<f64>> {
+    let mut hessian = jtj.to_vec();
+    for &(p, s) in points {
+        let residual = s - model.speedup(params, p);
+        for (row, second) in hessian.iter_mut().zip(model.hessian(params, p)) {
+            for (h, d2) in row.iter_mut().zip(second) {
+                *h -= residual * d2;
+            }
+        }
+    }
+    hessian
+}
+
+/// Whether a symmetric matrix is positive definite (its Cholesky
+/// factorisation exists).
+fn positive_definite(matrix: &[Vec<f64>]) -> bool {
+    let n = matrix.len();
+    let mut lower = vec![vec![0.0; n]; n];
+    for i in 0..n {
+        for j in 0..=i {
+            let sum = matrix[i][j] - (0..j).map(|k| lower[i][k] * lower[j][k]).sum::<f64>();
+            if i == j {
+                // NaN fails too.
+                if sum.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+                    return false;
+                }
+                lower[i][i] = sum.sqrt();
+            } else {
+                lower[i][j] = sum / lower[j][j];
+            }
+        }
+    }
+    true
+}
+
 /// Which parameters are held fixed this iteration: those sitting on a bound
 /// while the cost's descent direction (`Jᵀr`) points out of the domain.
 /// Solving for them too and clipping afterwards would spoil the step of the
 /// others (the system couples them), which is how an unconstrained solve
-/// stalls short of the bounded minimum.
-fn active_set(model: Model, params: &[f64], jtr: &[f64]) -> Vec<bool> {
+/// stalls short of the bounded minimum. Those marked in `held` are fixed
+/// anyway (a descent within a face of the bounds).
+fn active_set(model: Model, params: &[f64], jtr: &[f64], held: &[bool]) -> Vec<bool> {
     params
         .iter()
         .zip(jtr)
         .zip(model.bounds())
-        .map(|((&x, &descent), &(low, high))| (x <= low && descent <= 0.0) || (x >= high && descent >= 0.0))
+        .zip(held)
+        .map(|(((&x, &descent), &(low, high)), &held)| {
+            held || (x <= low && descent <= 0.0) || (x >= high && descent >= 0.0)
+        })
         .collect()
 }
 
@@ -442,13 +513,37 @@ fn exact_fit_cost(points: &[(f64, f64)]) -> f64 {
     points.iter().map(|&(_, s)| (ULPS * s).powi(2)).sum()
 }
 
-/// Bounded Levenberg–Marquardt from `start`: each step solves the damped
+/// The minima reached from `start`: by a free descent and, where `start`
+/// lies on a face of the bounds (a parameter at its bound), by a descent
+/// within that face first. The face's minimum is a minimum of the whole
+/// box when the cost rises out of the face there, and a free descent from
+/// a point on the face rarely finds it: the cost pulls the other parameters
+/// off the face first, often into another valley.
+fn descents(model: Model, points: &[(f64, f64)], start: Vec<f64>) -> Vec<(Vec<f64>, bool)> {
+    let free = vec![false; start.len()];
+    let mut reached = Vec::new();
+    if start.len() > 1 {
+        for (i, (&x, &(low, high))) in start.iter().zip(model.bounds()).enumerate() {
+            if x == low || x == high {
+                let mut held = free.clone();
+                held[i] = true;
+                let (on_face, _) = levenberg_marquardt(model, points, start.clone(), &held);
+                reached.push(levenberg_marquardt(model, points, on_face, &free));
+            }
+        }
+    }
+    reached.push(levenberg_marquardt(model, points, start, &free));
+    reached
+}
+
+/// Bounded Levenberg–Marquardt from `start`, the parameters marked in
+/// `held` kept where they start: each step solves the damped
 /// normal equations for the free parameters only (see [`active_set`]) and is
 /// projected into the domain. Returns the parameters and whether they are a
 /// minimum: they fit the data to rounding ([`exact_fit_cost`]) or satisfy
 /// the projected-gradient test (rather than the iteration having run out of
 /// steps or iterations somewhere else).
-fn levenberg_marquardt(model: Model, points: &[(f64, f64)], start: Vec<f64>) -> (Vec<f64>, bool) {
+fn levenberg_marquardt(model: Model, points: &[(f64, f64)], start: Vec<f64>, held: &[bool]) -> (Vec<f64>, bool) {
     const MAX_ITERATIONS: usize = 500;
     const MAX_DAMPING: f64 = 1e12;
     let exact = exact_fit_cost(points);
@@ -460,11 +555,20 @@ fn levenberg_marquardt(model: Model, points: &[(f64, f64)], start: Vec<f64>) -> 
             return (params, true);
         }
         let (jtj, jtr) = normal_equations(model, points, &params);
-        let active = active_set(model, &params, &jtr);
+        let active = active_set(model, &params, &jtr, held);
         if projected_gradient(&jtj, &jtr, &active, cost) <= GRADIENT_TOLERANCE {
             return (params, true);
         }
         let free: Vec<usize> = (0..params.len()).filter(|&i| !active[i]).collect();
+        // Newton's matrix where it is positive definite on the free
+        // parameters (near a minimum: fast convergence whatever the size of
+        // the residuals); Gauss–Newton's elsewhere, where Newton's may point
+        // uphill and JᵀJ always gives a descent direction.
+        let hessian = cost_hessian(model, points, &params, &jtj);
+        let block = |matrix: &[Vec<f64>]| -> Vec<Vec<f64>> {
+            free.iter().map(|&i| free.iter().map(|&j| matrix[i][j]).collect()).collect()
+        };
+        let curvature = Some(block(&hessian)).filter(|h| positive_definite(h)).unwrap_or_else(|| block(&jtj));
         // Marquardt's scaling by diag(JᵀJ) makes the step invariant to the
         // very different scales of a and b; the floor keeps a flat direction
         // from making the system singular.
@@ -472,9 +576,13 @@ fn levenberg_marquardt(model: Model, points: &[(f64, f64)], start: Vec<f64>) -> 
         while damping <= MAX_DAMPING {
             let damped: Vec<Vec<f64>> = free
                 .iter()
-                .map(|&i| {
+                .enumerate()
+                .map(|(row, &i)| {
                     free.iter()
-                        .map(|&j| jtj[i][j] + if i == j { damping * jtj[i][i].max(1e-12) } else { 0.0 })
+                        .enumerate()
+                        .map(|(column, &j)| {
+                            curvature[row][column] + if i == j { damping * jtj[i][i].max(1e-12) } else { 0.0 }
+                        })
                         .collect()
                 })
                 .collect();
@@ -504,7 +612,7 @@ fn levenberg_marquardt(model: Model, points: &[(f64, f64)], start: Vec<f64>) -> 
             // rounding, or if the gradient agrees to the precision rounding
             // allows.
             let (jtj, jtr) = normal_equations(model, points, &params);
-            let active = active_set(model, &params, &jtr);
+            let active = active_set(model, &params, &jtr, held);
             let converged = cost <= exact || projected_gradient(&jtj, &jtr, &active, cost) <= 1e-6;
             return (params, converged);
         }
