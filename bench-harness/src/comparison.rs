@@ -389,10 +389,7 @@ pub fn compare_dirs(
     // differs nowhere, p = 1 in every cell: a table that reads as a result.
     for (run_a, run_b) in &pairs {
         let ours = &run_a.report;
-        let same = |theirs: &ExperimentReport| {
-            theirs.experiment == ours.experiment && theirs.machine == ours.machine && theirs.samples == ours.samples
-        };
-        if let Some(run_b) = run_b.filter(|b| same(&b.report)) {
+        if let Some(run_b) = run_b.filter(|b| crate::redraw::same_run(ours, &b.report)) {
             return Err(Usage(format!(
                 "{} and {} hold the same run of experiment {:?} ({}, {}): compare two different runs",
                 run_a.dir.display(),
