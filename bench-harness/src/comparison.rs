@@ -16,6 +16,7 @@ use anyhow::Context;
 use sweep::exit::Usage;
 
 use crate::analysis::{time_summary, AboveWorkers, BOOTSTRAP_RESAMPLES};
+use crate::config::Experiment;
 use crate::machine::Machine;
 use crate::measure::Cell;
 use crate::redraw::{load, overlay_series};
@@ -171,6 +172,18 @@ pub fn holm(p_values: &[f64]) -> Vec<f64> {
 
 pub use crate::machine::machine_differences;
 
+/// Why runs of experiments `a` and `b` cannot be set side by side: they
+/// measured different problems (workload or inputs); `None` if the same.
+/// `compare` refuses their cells, `report` to draw them in one chart.
+pub fn different_problems(a: &Experiment, b: &Experiment) -> Option<String> {
+    (a.workload != b.workload || a.inputs != b.inputs).then(|| {
+        format!(
+            "the runs measured different problems (A: {}, {}; B: {}, {})",
+            a.workload, a.inputs, b.workload, b.inputs
+        )
+    })
+}
+
 /// Compares the runs of one experiment, B against A; differences of
 /// medians below `threshold` are called "same".
 pub fn compare_reports(a: &ExperimentReport, b: &ExperimentReport, threshold: Threshold) -> ExperimentComparison {
@@ -189,11 +202,8 @@ pub fn compare_reports(a: &ExperimentReport, b: &ExperimentReport, threshold: Th
     let busy = (busy(a), busy(b));
     let mut refused = Vec::new();
     let mut cells = Vec::new();
-    if a.experiment.workload != b.experiment.workload || a.experiment.inputs != b.experiment.inputs {
-        refused.push(format!(
-            "every cell: the runs measured different problems (A: {}, {}; B: {}, {})",
-            a.experiment.workload, a.experiment.inputs, b.experiment.workload, b.experiment.inputs
-        ));
+    if let Some(why) = different_problems(&a.experiment, &b.experiment) {
+        refused.push(format!("every cell: {why}"));
         return ExperimentComparison { name, cells, refused, machine_differences, revisions, busy, threshold };
     }
     let samples = |report: &ExperimentReport| {

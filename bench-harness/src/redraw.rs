@@ -10,6 +10,7 @@ use serde::Deserialize;
 use sweep::exit::Usage;
 
 use crate::analysis::{analyze, representative_chunk, speedup_points};
+use crate::comparison::different_problems;
 use crate::config::{Experiment, Plan};
 use crate::machine::{Conditions, Machine};
 use crate::measure::{Cell, Sample};
@@ -179,8 +180,11 @@ pub fn same_run(a: &ExperimentReport, b: &ExperimentReport) -> bool {
     let times = |r: &ExperimentReport| -> BTreeMap<(Cell, u32), u64> {
         r.samples.iter().map(|s| ((s.cell, s.repetition), s.seconds.to_bits())).collect()
     };
+    // Of different problems they are no copy (made-up samples may agree)
+    // and are refused as such wherever runs are set side by side.
+    let same_problem = different_problems(&a.experiment, &b.experiment).is_none();
     (a.experiment == b.experiment && a.machine == b.machine && a.samples == b.samples)
-        || (!a.samples.is_empty() && times(a) == times(b))
+        || (same_problem && !a.samples.is_empty() && times(a) == times(b))
 }
 
 /// Refuses two of `saved` that are [`same_run`]: drawn together they
@@ -189,10 +193,14 @@ fn refuse_same_runs(saved: &[Saved]) -> anyhow::Result<()> {
     for (i, b) in saved.iter().enumerate() {
         if let Some(a) = saved[..i].iter().find(|a| same_run(&a.report, &b.report)) {
             return Err(Usage(format!(
-                "{} and {} hold the same run of experiment {:?} (the same time in every sample): give each run once",
+                "{} and {} hold the same run of experiment {:?} ({}, {} cores, {}; the same time in every \
+                 sample): give each run once",
                 a.dir.display(),
                 b.dir.display(),
-                b.report.experiment.name.as_str()
+                b.report.experiment.name.as_str(),
+                a.report.machine.hostname,
+                a.report.machine.logical_cores,
+                a.report.machine.date_utc
             ))
             .into());
         }
@@ -365,6 +373,19 @@ pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<P
     // twice, or a copy of it) would overwrite each other's report.
     let mut labelled = Vec::new();
     for (name, runs) in by_name {
+        // One chart of several runs compares them: as `compare` does, it
+        // refuses runs of different problems under one name.
+        for run in &runs[1..] {
+            if let Some(why) = different_problems(&runs[0].report.experiment, &run.report.experiment) {
+                return Err(Usage(format!(
+                    "{} (A) and {} (B) hold experiment {name:?}, but {why}: one chart cannot draw them together; \
+                     redraw them with separate `report` commands (nothing was written)",
+                    runs[0].dir.display(),
+                    run.dir.display()
+                ))
+                .into());
+            }
+        }
         let labels = machine_labels(&runs.iter().map(|s| &s.report).collect::<Vec<_>>());
         for (i, label) in labels.iter().enumerate() {
             if let Some(j) = labels[..i].iter().position(|earlier| directory_name(earlier) == directory_name(label)) {

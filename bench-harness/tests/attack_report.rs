@@ -88,3 +88,22 @@ fn a_machine_of_no_cores_is_refused() {
     assert!(!output.status.success(), "{message}");
     assert!(message.contains("0 logical"), "{message}");
 }
+
+/// `report A B --out C` overlaid two runs of experiment "small", one of
+/// Square and one of Spin, in one "machines" chart, where `compare`
+/// refuses them ("the runs measured different problems"). The same check
+/// refuses them in `report` now (2), nothing written.
+#[test]
+fn report_refuses_to_overlay_runs_of_different_problems() {
+    let dir = with_config(SMALL);
+    let output = harness(&["experiments.ron", "--out", "o1"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    std::fs::write(dir.path().join("spin.ron"), SMALL.replace("Square", "Spin(duration_us: 5)")).unwrap();
+    let output = harness(&["spin.ron", "--out", "o2"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let output = harness(&["report", "o1", "o2", "--out", "x", "--format", "svg"], dir.path());
+    let message = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{message}");
+    assert!(message.contains("the runs measured different problems") && message.contains("\"small\""), "{message}");
+    assert!(!dir.path().join("x").exists(), "a refused report wrote {}", dir.path().join("x").display());
+}
