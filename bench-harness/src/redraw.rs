@@ -95,8 +95,8 @@ pub fn read_saved(path: &Path) -> anyhow::Result<ExperimentReport> {
     })
 }
 
-/// Refuses a `results.json` whose samples differ from the `samples.csv`
-/// beside it, the raw data: statistics drawn from one while the other
+/// Refuses a `results.json` that calls its run complete with repetitions
+/// missing, and one whose samples differ from the `samples.csv` beside it, the raw data: statistics drawn from one while the other
 /// says something else would be silently wrong. Without a `samples.csv`
 /// (a `results.json` copied on its own) there is nothing to disagree with.
 fn check_raw_samples(
@@ -105,6 +105,20 @@ fn check_raw_samples(
     samples: &[Sample],
     status: RunStatus,
 ) -> anyhow::Result<()> {
+    // Samples deleted from both files agree with each other, and the
+    // report would call the run complete, every sample kept.
+    if status == RunStatus::Complete {
+        let repetitions = experiment.repetitions.get();
+        for cell in crate::measure::cells(experiment) {
+            let have = samples.iter().filter(|s| s.cell == cell).count();
+            anyhow::ensure!(
+                have >= repetitions as usize,
+                "{} says its run is complete, but {cell} has {have} of its {repetitions} repetitions: samples were \
+                 deleted, or the file was edited; restore them (or the run's own files)",
+                results.display()
+            );
+        }
+    }
     let csv = results.with_file_name(crate::report::csv::FILE_NAME);
     if !csv.exists() {
         return Ok(());

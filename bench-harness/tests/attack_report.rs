@@ -107,3 +107,26 @@ fn report_refuses_to_overlay_runs_of_different_problems() {
     assert!(message.contains("the runs measured different problems") && message.contains("\"small\""), "{message}");
     assert!(!dir.path().join("x").exists(), "a refused report wrote {}", dir.path().join("x").display());
 }
+
+/// Samples deleted from both results.json and samples.csv (the last
+/// repetition of every cell): the two files agreed, and `report` called the
+/// run "Complete … all samples kept". A complete run has every repetition.
+#[test]
+fn a_complete_run_with_repetitions_missing_is_refused() {
+    let dir = with_config(SMALL);
+    let output = harness(&["experiments.ron", "--out", "o1"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = dir.path().join("o1/small");
+    edit_json(&report.join("results.json"), |v| {
+        let samples = v["samples"].as_array_mut().unwrap();
+        samples.retain(|s| s["repetition"] != 2);
+    });
+    let csv = std::fs::read_to_string(report.join("samples.csv")).unwrap();
+    let kept: Vec<&str> = csv.lines().filter(|l| l.split(',').nth(4) != Some("2")).collect();
+    assert!(kept.len() < csv.lines().count(), "{csv}");
+    std::fs::write(report.join("samples.csv"), kept.join("\n") + "\n").unwrap();
+    let output = harness(&["report", "o1", "--format", "svg"], dir.path());
+    let message = stderr(&output);
+    assert!(!output.status.success(), "{message}");
+    assert!(message.contains("says its run is complete") && message.contains("2 of its 3 repetitions"), "{message}");
+}
