@@ -16,10 +16,9 @@ use anyhow::Context;
 use sweep::exit::Usage;
 
 use crate::analysis::{time_summary, AboveWorkers, BOOTSTRAP_RESAMPLES};
-use crate::config::Experiment;
 use crate::machine::Machine;
 use crate::measure::Cell;
-use crate::redraw::{load, overlay_series};
+use crate::redraw::{different_problems, load, overlay_series};
 use crate::report::charts::{self, Canvas, Format, SpeedupChart};
 use crate::report::figures::{busy_notes, suspect_notes};
 use crate::report::markdown::{escape, suspect_legend, suspect_mark};
@@ -171,18 +170,6 @@ pub fn holm(p_values: &[f64]) -> Vec<f64> {
 }
 
 pub use crate::machine::machine_differences;
-
-/// Why runs of experiments `a` and `b` cannot be set side by side: they
-/// measured different problems (workload or inputs); `None` if the same.
-/// `compare` refuses their cells, `report` to draw them in one chart.
-pub fn different_problems(a: &Experiment, b: &Experiment) -> Option<String> {
-    (a.workload != b.workload || a.inputs != b.inputs).then(|| {
-        format!(
-            "the runs measured different problems (A: {}, {}; B: {}, {})",
-            a.workload, a.inputs, b.workload, b.inputs
-        )
-    })
-}
 
 /// Compares the runs of one experiment, B against A; differences of
 /// medians below `threshold` are called "same".

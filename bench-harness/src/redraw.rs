@@ -10,7 +10,6 @@ use serde::Deserialize;
 use sweep::exit::Usage;
 
 use crate::analysis::{analyze, representative_chunk, speedup_points};
-use crate::comparison::different_problems;
 use crate::config::{Experiment, Plan};
 use crate::machine::{Conditions, Machine};
 use crate::measure::{Cell, Sample};
@@ -184,6 +183,18 @@ fn check_started(results: &Path, experiment: &Experiment) -> anyhow::Result<()> 
         .into()),
         _ => Ok(()),
     }
+}
+
+/// Why runs of experiments `a` and `b` cannot be set side by side: they
+/// measured different problems (workload or inputs); `None` if the same.
+/// `compare` refuses their cells, `report` to draw them in one chart.
+pub fn different_problems(a: &Experiment, b: &Experiment) -> Option<String> {
+    (a.workload != b.workload || a.inputs != b.inputs).then(|| {
+        format!(
+            "the runs measured different problems (A: {}, {}; B: {}, {})",
+            a.workload, a.inputs, b.workload, b.inputs
+        )
+    })
 }
 
 /// Whether two saved reports are one run: the same experiment, machine
