@@ -11,9 +11,11 @@
 //! work a while before they sleep) would otherwise share the cores with
 //! whatever is timed next.
 
+use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
@@ -101,6 +103,21 @@ pub enum BackendError {
         workers: usize,
         /// Rayon's reason.
         reason: rayon::ThreadPoolBuildError,
+    },
+    /// A backend of the user's left threads running after its run.
+    #[error(
+        "backend {name:?} left {threads} thread(s) running after its run ({seconds} s after it was dropped): the \
+         next cell would be timed beside them, so no measurement after it would be isolated. Join every thread \
+         your backend starts before its run function is dropped (a rayon ThreadPool does not join on drop; keep \
+         one pool for the whole bench, or join its threads in your backend's Drop)"
+    )]
+    ThreadsLeft {
+        /// The backend's name.
+        name: String,
+        /// Threads started since the backend started that are still running.
+        threads: usize,
+        /// How long the harness waited for them.
+        seconds: f64,
     },
     /// Workers could not be pinned as the experiment asks.
     #[error("cannot pin workers ({pinning}): {message}")]
@@ -482,4 +499,55 @@ mod tests {
             assert!(error.to_string().contains("exit status: 7"), "{kind}: {error}");
         }
     }
+}
+
+/// The threads of this process before a backend of the user's started,
+/// to tell whether it left any running: the harness joins its own
+/// backends' threads, a user's backend may not (a rayon `ThreadPool`
+/// dropped leaves its threads to exit in their own time).
+#[derive(Debug)]
+pub struct ThreadCensus {
+    /// Thread ids (Linux: `/proc/self/task`); `None` where unknown.
+    before: Option<BTreeSet<u64>>,
+}
+
+impl ThreadCensus {
+    /// How long threads still exiting get to leave: a joined thread is
+    /// listed a moment longer, an unjoined pool's threads exit when next
+    /// scheduled. A thread still there after this is one left running.
+    pub const LINGER: Duration = Duration::from_secs(1);
+
+    /// The threads there are now.
+    pub fn take() -> Self {
+        Self { before: thread_ids() }
+    }
+
+    /// Waits (up to [`ThreadCensus::LINGER`]) until every thread started
+    /// since the census has left, and returns how many have not. Only a
+    /// thread there all along counts: one that another part of the process
+    /// started and ended meanwhile is not this backend's.
+    pub fn left_running(&self) -> usize {
+        let Some(before) = &self.before else { return 0 };
+        let deadline = Instant::now() + Self::LINGER;
+        let mut left: Option<BTreeSet<u64>> = None;
+        loop {
+            let Some(now) = thread_ids() else { return 0 };
+            let new: BTreeSet<u64> = now.difference(before).copied().collect();
+            let still = match left {
+                None => new,
+                Some(left) => left.intersection(&new).copied().collect(),
+            };
+            if still.is_empty() || Instant::now() >= deadline {
+                return still.len();
+            }
+            left = Some(still);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+}
+
+/// The ids of this process's threads, where the system lists them.
+fn thread_ids() -> Option<BTreeSet<u64>> {
+    let entries = std::fs::read_dir("/proc/self/task").ok()?;
+    Some(entries.filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok()).collect())
 }

@@ -18,7 +18,7 @@ use sweep::exit::Usage;
 use crate::analysis::{time_summary, AboveWorkers, BOOTSTRAP_RESAMPLES};
 use crate::machine::Machine;
 use crate::measure::Cell;
-use crate::redraw::{load, overlay_series};
+use crate::redraw::{different_problems, load, overlay_series};
 use crate::report::charts::{self, Canvas, Format, SpeedupChart};
 use crate::report::figures::{busy_notes, suspect_notes};
 use crate::report::markdown::{escape, suspect_legend, suspect_mark};
@@ -189,11 +189,8 @@ pub fn compare_reports(a: &ExperimentReport, b: &ExperimentReport, threshold: Th
     let busy = (busy(a), busy(b));
     let mut refused = Vec::new();
     let mut cells = Vec::new();
-    if a.experiment.workload != b.experiment.workload || a.experiment.inputs != b.experiment.inputs {
-        refused.push(format!(
-            "every cell: the runs measured different problems (A: {}, {}; B: {}, {})",
-            a.experiment.workload, a.experiment.inputs, b.experiment.workload, b.experiment.inputs
-        ));
+    if let Some(why) = different_problems(&a.experiment, &b.experiment) {
+        refused.push(format!("every cell: {why}"));
         return ExperimentComparison { name, cells, refused, machine_differences, revisions, busy, threshold };
     }
     let samples = |report: &ExperimentReport| {
@@ -389,10 +386,7 @@ pub fn compare_dirs(
     // differs nowhere, p = 1 in every cell: a table that reads as a result.
     for (run_a, run_b) in &pairs {
         let ours = &run_a.report;
-        let same = |theirs: &ExperimentReport| {
-            theirs.experiment == ours.experiment && theirs.machine == ours.machine && theirs.samples == ours.samples
-        };
-        if let Some(run_b) = run_b.filter(|b| same(&b.report)) {
+        if let Some(run_b) = run_b.filter(|b| crate::redraw::same_run(ours, &b.report)) {
             return Err(Usage(format!(
                 "{} and {} hold the same run of experiment {:?} ({}, {}): compare two different runs",
                 run_a.dir.display(),

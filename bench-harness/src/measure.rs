@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use crate::backend::{Backend, BackendError};
+use crate::backend::{Backend, BackendError, ThreadCensus};
 use crate::config::{BackendKind, ChunkSize, Experiment};
 use crate::custom::Registry;
 use crate::workload::WorkloadError;
@@ -246,6 +246,9 @@ pub fn measure(
     // if it has one. The backend is stopped before anything else is timed:
     // its threads have exited when `run` returns.
     let run = |cell: Cell, inputs: &Arc<[f64]>| -> Result<(Vec<f64>, f64), MeasureError> {
+        // A user's backend may leave its threads running (the harness's
+        // own are joined): the next cell must not be timed beside them.
+        let census = matches!(cell.backend, BackendKind::Named(_)).then(ThreadCensus::take);
         let backend = Backend::start(cell.backend, cell.workers, experiment.pinning, registry)?;
         let task = registry.task(workload, inputs).map_err(|reason| MeasureError::Workload { cell, reason })?;
         let start = Instant::now();
@@ -258,6 +261,13 @@ pub fn measure(
         drop(task);
         backend.check_pinning().map_err(MeasureError::Backend)?;
         drop(backend);
+        if let (Some(census), BackendKind::Named(name)) = (census, cell.backend) {
+            let threads = census.left_running();
+            if threads > 0 {
+                let seconds = ThreadCensus::LINGER.as_secs_f64();
+                return Err(BackendError::ThreadsLeft { name: name.as_str().to_owned(), threads, seconds }.into());
+            }
+        }
         registry.check_results(workload, inputs, &results).map_err(|message| MeasureError::Check { cell, message })?;
         Ok((results, seconds))
     };

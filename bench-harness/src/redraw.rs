@@ -65,6 +65,19 @@ pub fn read_saved(path: &Path) -> anyhow::Result<ExperimentReport> {
         sample.check().with_context(|| path.display().to_string())?;
     }
     check_raw_samples(path, &measured.experiment, &measured.samples, measured.status)?;
+    check_started(path, &measured.experiment)?;
+    // Every statistic is judged against the cores (a speedup above them is
+    // suspect, more workers than them oversubscribed): none is no machine.
+    // Fewer logical than physical cores is no refusal: the logical ones are
+    // those the run could use (an affinity mask or a container's quota).
+    anyhow::ensure!(
+        measured.machine.logical_cores > 0 && measured.machine.physical_cores != Some(0),
+        "{}: a machine record with {} logical and {} physical cores describes no machine that ran it; the file \
+         was edited or damaged",
+        path.display(),
+        measured.machine.logical_cores,
+        measured.machine.physical_cores.map_or_else(|| "unknown".to_owned(), |p| p.to_string())
+    );
     let cores = measured.machine.logical_cores;
     let mut analysis = analyze(&measured.experiment, &measured.samples, cores);
     // As a run reports them: how it was measured first.
@@ -81,8 +94,8 @@ pub fn read_saved(path: &Path) -> anyhow::Result<ExperimentReport> {
     })
 }
 
-/// Refuses a `results.json` whose samples differ from the `samples.csv`
-/// beside it, the raw data: statistics drawn from one while the other
+/// Refuses a `results.json` that calls its run complete with repetitions
+/// missing, and one whose samples differ from the `samples.csv` beside it, the raw data: statistics drawn from one while the other
 /// says something else would be silently wrong. Without a `samples.csv`
 /// (a `results.json` copied on its own) there is nothing to disagree with.
 fn check_raw_samples(
@@ -91,6 +104,20 @@ fn check_raw_samples(
     samples: &[Sample],
     status: RunStatus,
 ) -> anyhow::Result<()> {
+    // Samples deleted from both files agree with each other, and the
+    // report would call the run complete, every sample kept.
+    if status == RunStatus::Complete {
+        let repetitions = experiment.repetitions.get();
+        for cell in crate::measure::cells(experiment) {
+            let have = samples.iter().filter(|s| s.cell == cell).count();
+            anyhow::ensure!(
+                have >= repetitions as usize,
+                "{} says its run is complete, but {cell} has {have} of its {repetitions} repetitions: samples were \
+                 deleted, or the file was edited; restore them (or the run's own files)",
+                results.display()
+            );
+        }
+    }
     let csv = results.with_file_name(crate::report::csv::FILE_NAME);
     if !csv.exists() {
         return Ok(());
@@ -137,6 +164,73 @@ fn check_raw_samples(
             results.display()
         ),
     }
+}
+
+/// Refuses a `results.json` whose experiment is not the one the run's
+/// start record beside it (see [`crate::run::STARTED_FILE`]) says it
+/// measured: statistics of an edited definition (another input count)
+/// describe a problem nobody measured. Bad input (2): the files disagree.
+fn check_started(results: &Path, experiment: &Experiment) -> anyhow::Result<()> {
+    let Some(dir) = results.parent() else { return Ok(()) };
+    match crate::run::started_experiment(dir) {
+        Some(started) if started != *experiment => Err(Usage(format!(
+            "{} and {} record different definitions of experiment {:?}: one of them was edited, or they come \
+             from different runs; restore the one that was changed",
+            results.display(),
+            dir.join(crate::run::STARTED_FILE).display(),
+            experiment.name.as_str()
+        ))
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+/// Why runs of experiments `a` and `b` cannot be set side by side: they
+/// measured different problems (workload or inputs); `None` if the same.
+/// `compare` refuses their cells, `report` to draw them in one chart.
+pub fn different_problems(a: &Experiment, b: &Experiment) -> Option<String> {
+    (a.workload != b.workload || a.inputs != b.inputs).then(|| {
+        format!(
+            "the runs measured different problems (A: {}, {}; B: {}, {})",
+            a.workload, a.inputs, b.workload, b.inputs
+        )
+    })
+}
+
+/// Whether two saved reports are one run: the same experiment, machine
+/// and samples, or every sample's time the same to the bit (no two runs
+/// measure the same nanoseconds in every repetition of every cell: a copy
+/// whose host or date was edited to pass for another machine).
+pub fn same_run(a: &ExperimentReport, b: &ExperimentReport) -> bool {
+    let times = |r: &ExperimentReport| -> BTreeMap<(Cell, u32), u64> {
+        r.samples.iter().map(|s| ((s.cell, s.repetition), s.seconds.to_bits())).collect()
+    };
+    // Of different problems they are no copy (made-up samples may agree)
+    // and are refused as such wherever runs are set side by side.
+    let same_problem = different_problems(&a.experiment, &b.experiment).is_none();
+    (a.experiment == b.experiment && a.machine == b.machine && a.samples == b.samples)
+        || (same_problem && !a.samples.is_empty() && times(a) == times(b))
+}
+
+/// Refuses two of `saved` that are [`same_run`]: drawn together they
+/// read as two machines (or runs) that agree exactly.
+fn refuse_same_runs(saved: &[Saved]) -> anyhow::Result<()> {
+    for (i, b) in saved.iter().enumerate() {
+        if let Some(a) = saved[..i].iter().find(|a| same_run(&a.report, &b.report)) {
+            return Err(Usage(format!(
+                "{} and {} hold the same run of experiment {:?} ({}, {} cores, {}; the same time in every \
+                 sample): give each run once",
+                a.dir.display(),
+                b.dir.display(),
+                b.report.experiment.name.as_str(),
+                a.report.machine.hostname,
+                a.report.machine.logical_cores,
+                a.report.machine.date_utc
+            ))
+            .into());
+        }
+    }
+    Ok(())
 }
 
 /// A `results.json` from an older harness lacks fields of the machine
@@ -283,6 +377,7 @@ pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<P
     };
     let first = load(dirs)?;
     macros_clash(&first)?;
+    refuse_same_runs(&first)?;
     let targets = lock_targets(&first);
     let created = options.out.as_deref().map(CreatedDirs::create).transpose()?;
     let _locks = targets.iter().map(|dir| OutputLock::acquire(dir)).collect::<anyhow::Result<Vec<_>>>()?;
@@ -293,6 +388,7 @@ pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<P
         dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
     );
     macros_clash(&saved)?;
+    refuse_same_runs(&saved)?;
     let mut by_name: BTreeMap<&str, Vec<&Saved>> = BTreeMap::new();
     for s in &saved {
         by_name.entry(s.report.experiment.name.as_str()).or_default().push(s);
@@ -302,6 +398,19 @@ pub fn redraw(dirs: &[PathBuf], options: &RedrawOptions) -> anyhow::Result<Vec<P
     // twice, or a copy of it) would overwrite each other's report.
     let mut labelled = Vec::new();
     for (name, runs) in by_name {
+        // One chart of several runs compares them: as `compare` does, it
+        // refuses runs of different problems under one name.
+        for run in &runs[1..] {
+            if let Some(why) = different_problems(&runs[0].report.experiment, &run.report.experiment) {
+                return Err(Usage(format!(
+                    "{} (A) and {} (B) hold experiment {name:?}, but {why}: one chart cannot draw them together; \
+                     redraw them with separate `report` commands (nothing was written)",
+                    runs[0].dir.display(),
+                    run.dir.display()
+                ))
+                .into());
+            }
+        }
         let labels = machine_labels(&runs.iter().map(|s| &s.report).collect::<Vec<_>>());
         for (i, label) in labels.iter().enumerate() {
             if let Some(j) = labels[..i].iter().position(|earlier| directory_name(earlier) == directory_name(label)) {

@@ -201,6 +201,13 @@ impl Recorded {
     }
 }
 
+/// The experiment that the start record in `dir` says its run measured;
+/// `None` without a readable one (an older harness's run has none).
+pub fn started_experiment(dir: &Path) -> Option<Experiment> {
+    let text = std::fs::read_to_string(dir.join(STARTED_FILE)).ok()?;
+    serde_json::from_str::<Started>(&text).ok().map(|started| started.experiment)
+}
+
 /// Records in `dir` that `experiment` is being measured by `machine`'s
 /// build (see [`STARTED_FILE`]), started with the experiment file `config`.
 pub fn record_start(

@@ -218,7 +218,7 @@ fn model_color(model: Model) -> usize {
 }
 
 /// The legend label of a backend's representative series.
-fn series_label(experiment: &Experiment, backend: BackendKind) -> String {
+pub(super) fn series_label(experiment: &Experiment, backend: BackendKind) -> String {
     match representative_chunk(experiment, backend) {
         Some(chunk) if experiment.chunk_sizes.len() > 1 => format!("{backend} (chunk {chunk})"),
         _ => backend.to_string(),
@@ -509,7 +509,7 @@ fn overhead_chart(experiment: &Experiment, analysis: &Analysis, caption: &str) -
     })
 }
 
-fn parallel_backends(experiment: &Experiment) -> impl Iterator<Item = BackendKind> + '_ {
+pub(super) fn parallel_backends(experiment: &Experiment) -> impl Iterator<Item = BackendKind> + '_ {
     experiment.backends.as_slice().iter().copied().filter(|b| b.is_parallel())
 }
 

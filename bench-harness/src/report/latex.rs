@@ -5,8 +5,9 @@
 //! macros for the headline numbers, so a paper's text quotes them without
 //! copying: `\input{summary.tex}` then `\bhSpinSpeedupPoolBestSpeedup`.
 //! Each figure's data is a `<figure>.dat` table (whitespace separated, a
-//! header row, `nan` for a missing point) that `\addplot table[x=workers,
-//! y=pool, y error minus=pool_minus, y error plus=pool_plus]` reads.
+//! header row, `nan` for a missing point or a suspect speedup) that
+//! `\addplot table[x=workers, y=pool, y error minus=pool_minus, y error
+//! plus=pool_plus]` reads.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -15,7 +16,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 
 use super::charts::MeasuredSeries;
-use super::figures::{figures, Figure};
+use super::figures::{figures, parallel_backends, series_label, Figure};
 use super::{ExperimentReport, Exporter};
 use crate::analysis::{fitted_models, representative_chunk, AboveWorkers, CellStats};
 use crate::config::{BackendKind, Experiment, ExperimentName};
@@ -42,7 +43,8 @@ impl Exporter for Latex {
         written.push(tex);
         for figure in figures(report) {
             let path = dir.join(figure.file_name()).with_extension(DATA_EXTENSION);
-            std::fs::write(&path, figure_dat(&figure)).with_context(|| format!("writing {}", path.display()))?;
+            std::fs::write(&path, figure_dat(&figure, report))
+                .with_context(|| format!("writing {}", path.display()))?;
             written.push(path);
         }
         Ok(written)
@@ -448,9 +450,12 @@ fn column(label: &str) -> String {
 /// The data of a figure as a pgfplots table: the x column, then per
 /// series its value and the distances to the ends of its interval (what
 /// `y error minus`/`y error plus` take), `nan` where a series has no point.
-pub fn figure_dat(figure: &Figure) -> String {
-    let (x_name, series): (&str, Vec<MeasuredSeries>) = match figure {
-        Figure::Speedup(chart) => ("workers", chart.series.clone()),
+/// A suspect speedup (or its efficiency) is `nan` too, so that a plot of
+/// the file never shows what the summary calls no result; a first comment
+/// line (pgfplots skips lines starting with `#`) says which points those are.
+pub fn figure_dat(figure: &Figure, report: &ExperimentReport) -> String {
+    let (x_name, series, suspect): (&str, Vec<MeasuredSeries>, Vec<Suspect>) = match figure {
+        Figure::Speedup(chart) => ("workers", chart.series.clone(), suspect_points(report)),
         Figure::Efficiency(chart) => (
             "workers",
             chart
@@ -470,18 +475,55 @@ pub fn figure_dat(figure: &Figure) -> String {
                     ..s.clone()
                 })
                 .collect(),
+            suspect_points(report),
         ),
-        Figure::Overhead(chart) => ("chunk", chart.series.clone()),
-        Figure::Backends(chart) => ("workers", chart.series.clone()),
+        Figure::Overhead(chart) => ("chunk", chart.series.clone(), Vec::new()),
+        Figure::Backends(chart) => ("workers", chart.series.clone(), Vec::new()),
     };
-    table(x_name, &series)
+    table(x_name, &series, &suspect)
 }
 
-fn table(x_name: &str, series: &[MeasuredSeries]) -> String {
+/// A point of a speedup series that is no result: the series' name (as
+/// [`MeasuredSeries::name`]), its worker count and why.
+struct Suspect {
+    series: String,
+    workers: f64,
+    above: AboveWorkers,
+}
+
+/// The suspect speedups of `report`'s speedup chart, whose series are the
+/// parallel backends at their representative chunk.
+fn suspect_points(report: &ExperimentReport) -> Vec<Suspect> {
+    let (experiment, analysis) = (&report.experiment, &report.analysis);
+    parallel_backends(experiment)
+        .flat_map(|backend| {
+            let chunk = representative_chunk(experiment, backend);
+            let series = series_label(experiment, backend);
+            analysis.cells.iter().filter(move |c| c.cell.backend == backend && c.cell.chunk == chunk).filter_map(
+                move |c| {
+                    let above = c.speedup_above_workers()?;
+                    Some(Suspect { series: series.clone(), workers: c.cell.workers as f64, above })
+                },
+            )
+        })
+        .collect()
+}
+
+fn table(x_name: &str, series: &[MeasuredSeries], suspect: &[Suspect]) -> String {
     let mut xs: Vec<f64> = series.iter().flat_map(|s| s.points.iter().map(|p| p.x)).collect();
     xs.sort_by(f64::total_cmp);
     xs.dedup();
-    let mut out = String::from(x_name);
+    let is_suspect = |s: &MeasuredSeries, x: f64| suspect.iter().find(|p| p.series == s.name() && p.workers == x);
+    let mut out = String::new();
+    let notes: Vec<String> = series
+        .iter()
+        .flat_map(|s| s.points.iter().filter_map(move |p| is_suspect(s, p.x)))
+        .map(|p| format!("{} at {x_name} = {} ({})", column(&p.series), p.workers, p.above.mark()))
+        .collect();
+    if !notes.is_empty() {
+        let _ = writeln!(out, "# nan, not a result (suspect speedup, see summary.tex): {}", notes.join("; "));
+    }
+    out.push_str(x_name);
     for s in series {
         // The series' name, not its legend: a warning in the legend must
         // not rename the column a paper's pgfplots code reads.
@@ -493,10 +535,10 @@ fn table(x_name: &str, series: &[MeasuredSeries]) -> String {
         let _ = write!(out, "{x}");
         for s in series {
             match s.points.iter().find(|p| p.x == x) {
-                Some(p) => {
+                Some(p) if is_suspect(s, x).is_none() => {
                     let _ = write!(out, " {} {} {}", p.y, p.y - p.ci_low, p.ci_high - p.y);
                 }
-                None => out.push_str(" nan nan nan"),
+                _ => out.push_str(" nan nan nan"),
             }
         }
         out.push('\n');
@@ -538,11 +580,44 @@ mod tests {
             },
         ];
         assert_eq!(
-            table("workers", &series),
+            table("workers", &series, &[]),
             "workers pool pool_minus pool_plus std_scope std_scope_minus std_scope_plus\n\
              1 1 0.5 0.25 nan nan nan\n\
              2 1.75 0.5 0.25 1.5 0.5 0.25\n"
         );
+    }
+
+    /// The referee's run: pool's S = 1.82 at p = 1 is "median $S > p$:
+    /// suspect" in summary.tex, but speedup.dat (what the README's pgfplots
+    /// example plots) held it as an ordinary number.
+    #[test]
+    fn a_suspect_speedup_is_nan_in_the_dat_files_and_the_header_says_why() {
+        let text = "(experiments: [(name: \"k\", workload: Square, inputs: Count(8), workers: [1, 2], \
+                    repetitions: 5, backends: [Sequential, Pool, Rayon])])";
+        let report = crate::testing::report(crate::testing::experiment(text), 4, |cell| match cell.backend {
+            BackendKind::Pool if cell.workers == 1 => 0.5,
+            _ if cell.backend.is_parallel() => 1.0 / cell.workers as f64,
+            _ => 1.0,
+        });
+        let all = figures(&report);
+        let dat = |name: &str| {
+            let figure = all.iter().find(|f| f.file_name() == name).unwrap();
+            figure_dat(figure, &report)
+        };
+        for name in ["speedup.png", "efficiency.png"] {
+            let dat = dat(name);
+            let mut lines = dat.lines();
+            assert_eq!(
+                lines.next(),
+                Some("# nan, not a result (suspect speedup, see summary.tex): pool at workers = 1 (S > p)"),
+                "{dat}"
+            );
+            assert!(lines.next().is_some_and(|l| l.starts_with("workers pool pool_minus pool_plus rayon")), "{dat}");
+            let one = lines.next().unwrap();
+            assert!(one.starts_with("1 nan nan nan 1"), "{name}: {dat}");
+            let two = lines.next().unwrap();
+            assert!(!two.contains("nan"), "{name}: {dat}");
+        }
     }
 
     /// The referee's `sup` run: std-scope's `2.4 [1.9, 9.2]` at p = 2 (median
