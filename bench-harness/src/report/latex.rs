@@ -21,7 +21,8 @@ use super::{ExperimentReport, Exporter};
 use crate::analysis::{fitted_models, representative_chunk, AboveWorkers, CellStats};
 use crate::config::{BackendKind, Experiment, ExperimentName};
 use crate::stats::precision::{
-    column_time_unit, interval, percent_interval, plus_minus_rounded, rounded, seconds_interval_in, seconds_rounded,
+    column_time_unit, interval, percent_interval, plus_minus, plus_minus_rounded, rounded, seconds_interval_in,
+    seconds_rounded,
 };
 use crate::stats::{Model, Parameter};
 
@@ -270,6 +271,21 @@ fn value_only(value: f64, low: f64, high: f64) -> String {
     rounded(value, low, high)
 }
 
+/// What a table puts after a figure measured once, in place of an
+/// interval (as summary.md does).
+const SINGLE: &str = "(n = 1)";
+
+/// A cell's median time with its unit, rounded as the table rounds it; to
+/// three significant digits when it was measured once.
+fn time_value(stats: &CellStats) -> String {
+    let seconds = &stats.seconds;
+    if stats.time_has_interval() {
+        return seconds_value(seconds.median, seconds.ci_low, seconds.ci_high);
+    }
+    let (scale, unit) = column_time_unit(std::iter::once((seconds.median, seconds.median, seconds.median)));
+    format!("{}\\,{}", escape(&plus_minus(seconds.median * scale, None)), escape(unit))
+}
+
 /// A median time with its unit, rounded as the table rounds it.
 fn seconds_value(value: f64, low: f64, high: f64) -> String {
     let (number, unit) = seconds_rounded(value, low, high);
@@ -301,8 +317,7 @@ pub fn summary_tex(report: &ExperimentReport) -> String {
 
     let mut macros: Vec<(Macro, String)> = Vec::new();
     if let Some(baseline) = analysis.baseline() {
-        let seconds = &baseline.seconds;
-        macros.push((Macro::SequentialTime, seconds_value(seconds.median, seconds.ci_low, seconds.ci_high)));
+        macros.push((Macro::SequentialTime, time_value(baseline)));
     }
     macros.push((Macro::Machine, escape(&report.machine.cpu_model)));
     macros.push((Macro::Cores, report.machine.logical_cores.to_string()));
@@ -312,8 +327,7 @@ pub fn summary_tex(report: &ExperimentReport) -> String {
             continue;
         }
         let cell = |quantity| Macro::Cell { backend, workers: stats.cell.workers, quantity };
-        let seconds = &stats.seconds;
-        macros.push((cell(Quantity::Time), seconds_value(seconds.median, seconds.ci_low, seconds.ci_high)));
+        macros.push((cell(Quantity::Time), time_value(stats)));
         // A speedup above p is no result (see `speedup_above_workers`): a
         // paper quoting the macro must show that, not a number. Both macros
         // used to print it as a result.
@@ -321,7 +335,8 @@ pub fn summary_tex(report: &ExperimentReport) -> String {
         if let Some(speedup) = stats.speedup {
             let value = match above {
                 Some(above) => suspect(above).to_owned(),
-                None => value_only(speedup.value, speedup.ci_low, speedup.ci_high),
+                None if stats.speedup_has_interval() => value_only(speedup.value, speedup.ci_low, speedup.ci_high),
+                None => plus_minus(speedup.value, None),
             };
             macros.push((cell(Quantity::Speedup), value));
         }
@@ -331,7 +346,10 @@ pub fn summary_tex(report: &ExperimentReport) -> String {
             } else {
                 // Rounded like the table's figure, not to a fixed 3 digits.
                 let percent = |x: f64| 100.0 * x;
-                let value = rounded(percent(efficiency.value), percent(efficiency.ci_low), percent(efficiency.ci_high));
+                let value = match stats.speedup_has_interval() {
+                    true => rounded(percent(efficiency.value), percent(efficiency.ci_low), percent(efficiency.ci_high)),
+                    false => plus_minus(percent(efficiency.value), None),
+                };
                 format!("{value}\\,\\%")
             };
             macros.push((cell(Quantity::Efficiency), value));
@@ -400,23 +418,34 @@ pub fn summary_tex(report: &ExperimentReport) -> String {
     for stats in &analysis.cells {
         let cell = stats.cell;
         let chunk = cell.chunk.map_or_else(|| "--".to_owned(), |c| c.to_string());
-        // The unit follows the last space: a thin space in LaTeX.
-        let time = seconds_interval_in(stats.seconds.median, stats.seconds.ci_low, stats.seconds.ci_high, time_unit);
-        let time = match time.rsplit_once(' ') {
-            Some((numbers, unit)) => format!("{}\\,{}", escape(numbers), escape(unit)),
-            None => escape(&time),
+        // A figure measured once has no interval: its value alone, marked
+        // as summary.md marks it.
+        let seconds = &stats.seconds;
+        let time = if stats.time_has_interval() {
+            // The unit follows the last space: a thin space in LaTeX.
+            let time = seconds_interval_in(seconds.median, seconds.ci_low, seconds.ci_high, time_unit);
+            match time.rsplit_once(' ') {
+                Some((numbers, unit)) => format!("{}\\,{}", escape(numbers), escape(unit)),
+                None => escape(&time),
+            }
+        } else {
+            let (scale, unit) = time_unit;
+            format!("{}\\,{} {SINGLE}", escape(&plus_minus(seconds.median * scale, None)), escape(unit))
         };
+        let ranged = stats.speedup_has_interval();
         let speedup = match (cell.backend, stats.speedup, stats.speedup_above_workers()) {
             (BackendKind::Sequential, _, _) => "1 (baseline)".to_owned(),
             // Marked as the Markdown table marks it: not a result.
             (_, Some(s), Some(above)) => format!("{} ({})", interval(s.value, s.ci_low, s.ci_high), suspect(above)),
-            (_, Some(s), None) => interval(s.value, s.ci_low, s.ci_high),
+            (_, Some(s), None) if ranged => interval(s.value, s.ci_low, s.ci_high),
+            (_, Some(s), None) => format!("{} {SINGLE}", plus_minus(s.value, None)),
             (_, None, _) => "--".to_owned(),
         };
         let efficiency = match (cell.backend.is_parallel(), stats.efficiency_estimate()) {
-            (true, Some(e)) => {
+            (true, Some(e)) if ranged => {
                 percent_interval(e.value, e.ci_low, e.ci_high).trim_end_matches('%').to_owned() + "\\,\\%"
             }
+            (true, Some(e)) => format!("{}\\,\\%", plus_minus(100.0 * e.value, None)),
             _ => "--".to_owned(),
         };
         let dagger = if stats.oversubscribed { "\\textsuperscript{\\textdagger}" } else { "" };
@@ -662,6 +691,32 @@ mod tests {
         let tex = summary_tex(&report);
         assert!(tex.contains("\\renewcommand{\\bhSupPoolBestSpeedup}{2.50}"), "{tex}");
         assert!(tex.contains("\\renewcommand{\\bhSupPoolBestWorkers}{4}"), "{tex}");
+    }
+
+    /// A cell measured once (an interrupted run) has no interval: the
+    /// table printed `46.0 [46.0, 46.0]`, as summary.md did, and the macros
+    /// quoted every digit of a zero-width interval. Both now print the
+    /// value alone, the table marked `(n = 1)` as summary.md marks it.
+    #[test]
+    fn a_cell_measured_once_has_its_value_alone_in_the_table_and_the_macros() {
+        let text = "(experiments: [(name: \"once\", workload: Square, inputs: Count(100), workers: [1, 2], \
+                    repetitions: 5, backends: [Sequential, Pool])])";
+        let mut report = crate::testing::report(crate::testing::experiment(text), 2, |cell| {
+            match (cell.backend.is_parallel(), cell.workers) {
+                (false, _) => 47.84e-3,
+                (true, 1) => 46.0e-3,
+                (true, _) => 24.0e-3,
+            }
+        });
+        report.samples.retain(|sample| sample.repetition == 0);
+        report.analysis = crate::analysis::analyze(&report.experiment, &report.samples, 2);
+        let tex = summary_tex(&report);
+        let row = tex.lines().find(|l| l.starts_with("pool & 1 &")).unwrap();
+        assert_eq!(row, "pool & 1 & auto & 46.0\\,ms (n = 1) & 1.04 (n = 1) & 104\\,\\% \\\\", "{tex}");
+        assert!(!tex.contains(", 46.0]") && !tex.contains("suspect"), "{tex}");
+        assert_eq!(macro_value(&tex, "bhOncePoolPOneTime"), Some("46.0\\,ms"), "{tex}");
+        assert_eq!(macro_value(&tex, "bhOncePoolPOneSpeedup"), Some("1.04"), "{tex}");
+        assert_eq!(macro_value(&tex, "bhOnceSequentialTime"), Some("47.8\\,ms"), "{tex}");
     }
 
     /// The check against colliding macros reads [`macros`], the file is
