@@ -255,7 +255,7 @@ pub struct Gathered {
     /// Every record, as the merged results file holds them: the results
     /// file's, then each shard record it lacks (one evaluation found in
     /// several files is kept once). A point that gains a record has its
-    /// records reordered into [`merge_order`] in the places they take, so
+    /// records reordered into `merge_order` in the places they take, so
     /// that its current record by the rule every reader uses (a point's
     /// last record wins: [`Results::latest`]) is its newest value, else its
     /// newest failure. Nothing is dropped: superseded records stay as the
