@@ -104,21 +104,6 @@ pub enum BackendError {
         /// Rayon's reason.
         reason: rayon::ThreadPoolBuildError,
     },
-    /// A backend of the user's left threads running after its run.
-    #[error(
-        "backend {name:?} left {threads} thread(s) running after its run ({seconds} s after it was dropped): the \
-         next cell would be timed beside them, so no measurement after it would be isolated. Join every thread \
-         your backend starts before its run function is dropped (a rayon ThreadPool does not join on drop; keep \
-         one pool for the whole bench, or join its threads in your backend's Drop)"
-    )]
-    ThreadsLeft {
-        /// The backend's name.
-        name: String,
-        /// Threads started since the backend started that are still running.
-        threads: usize,
-        /// How long the harness waited for them.
-        seconds: f64,
-    },
     /// Workers could not be pinned as the experiment asks.
     #[error("cannot pin workers ({pinning}): {message}")]
     Pinning {
@@ -502,7 +487,7 @@ mod tests {
 }
 
 /// The threads of this process before a backend of the user's started,
-/// to tell whether it left any running: the harness joins its own
+/// to wait for those it started to leave: the harness joins its own
 /// backends' threads, a user's backend may not (a rayon `ThreadPool`
 /// dropped leaves its threads to exit in their own time).
 #[derive(Debug)]
@@ -514,7 +499,8 @@ pub struct ThreadCensus {
 impl ThreadCensus {
     /// How long threads still exiting get to leave: a joined thread is
     /// listed a moment longer, an unjoined pool's threads exit when next
-    /// scheduled. A thread still there after this is one left running.
+    /// scheduled. A thread still there after this is a pool kept for the
+    /// process.
     pub const LINGER: Duration = Duration::from_secs(1);
 
     /// The threads there are now.
@@ -523,22 +509,22 @@ impl ThreadCensus {
     }
 
     /// Waits (up to [`ThreadCensus::LINGER`]) until every thread started
-    /// since the census has left, and returns how many have not. Only a
-    /// thread there all along counts: one that another part of the process
-    /// started and ended meanwhile is not this backend's.
-    pub fn left_running(&self) -> usize {
-        let Some(before) = &self.before else { return 0 };
+    /// since the census has left. Only a thread there all along is waited
+    /// for: one that another part of the process started and ended
+    /// meanwhile is not this backend's.
+    pub fn wait_for_new_threads(&self) {
+        let Some(before) = &self.before else { return };
         let deadline = Instant::now() + Self::LINGER;
         let mut left: Option<BTreeSet<u64>> = None;
         loop {
-            let Some(now) = thread_ids() else { return 0 };
+            let Some(now) = thread_ids() else { return };
             let new: BTreeSet<u64> = now.difference(before).copied().collect();
             let still = match left {
                 None => new,
                 Some(left) => left.intersection(&new).copied().collect(),
             };
             if still.is_empty() || Instant::now() >= deadline {
-                return still.len();
+                return;
             }
             left = Some(still);
             std::thread::sleep(Duration::from_millis(1));
