@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use crossbeam_deque::{Injector, Steal, Stealer, Worker};
 use crossbeam_utils::Backoff;
 
-use crate::job::{JobRef, Recorder};
+use crate::job::JobRef;
 use crate::metrics::Metrics;
 use crate::sleep::Sleep;
 
@@ -150,11 +150,6 @@ impl Registry {
     }
 
     /// `shutdown_now` was called: queued work is being cancelled.
-    /// Tells this pool apart from others while it lives (its address).
-    pub(crate) fn id(&self) -> usize {
-        ptr::from_ref(self) as usize
-    }
-
     pub(crate) fn is_cancelling(&self) -> bool {
         self.cancelling.load(Ordering::Relaxed)
     }
@@ -343,45 +338,6 @@ pub(crate) fn wait_until(done: &dyn Fn() -> bool, block: &dyn Fn(Option<Instant>
         return true;
     }
     WorkerThread::with_current(|worker| wait_with(worker, done, block, deadline))
-}
-
-/// Waits for one task of the pool `pool` ([`Registry::id`]) to finish,
-/// given its `done` and `block`.
-///
-/// On a worker of that pool it runs the task right here if no worker has
-/// taken it yet (`run_here`), so a task that waits on a task it queued
-/// finishes even on one worker. If another worker has taken it, it only
-/// waits, running no other queued job: one started on top of the task this
-/// worker is running might wait for that task, which could then never
-/// resume beneath it. Waiting is safe there: the task runs on a worker of
-/// its own pool, which runs or takes back whatever it waits for itself.
-///
-/// Anywhere else it waits as [`wait_until`] does: a worker of another pool
-/// helps its own pool meanwhile (the task may be waiting, across the
-/// pools, for a job only that worker can run), and after `shutdown_now` a
-/// worker cancels the jobs it finds.
-pub(crate) fn wait_for_task(
-    pool: usize,
-    run_here: &dyn Fn(Option<&Recorder<'_>>) -> bool,
-    done: &dyn Fn() -> bool,
-    block: &dyn Fn(Option<Instant>),
-) {
-    if done() {
-        return;
-    }
-    WorkerThread::with_current(|worker| match worker {
-        Some(worker) if worker.registry.id() == pool && !worker.registry.is_cancelling() => {
-            let recorder = worker.registry.metrics.as_ref().map(|metrics| Recorder { metrics, worker: worker.index });
-            if !run_here(recorder.as_ref()) {
-                while !done() {
-                    block(None);
-                }
-            }
-        }
-        _ => {
-            wait_with(worker, done, block, None);
-        }
-    });
 }
 
 fn wait_with(

@@ -52,7 +52,7 @@ where
     if let Some(latch) = scope {
         latch.task_started();
     }
-    let (task, handle) = task::new_task(f, scope, told, stamp(registry), registry.id());
+    let (task, handle) = task::new_task(f, scope, told, stamp(registry));
     // SAFETY: the caller's contract: the job cannot outlive what it borrows.
     (unsafe { JobRef::new(task) }, handle)
 }

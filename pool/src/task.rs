@@ -148,9 +148,6 @@ pub(crate) struct Task<F, T> {
 trait TaskState<T>: Send + Sync {
     fn cell(&self) -> &ResultCell<T>;
     fn cancel_task(&self);
-    /// Runs the task on this thread if nobody has taken it yet; says
-    /// whether it did.
-    fn run_here(&self, recorder: Option<&Recorder<'_>>) -> bool;
 }
 
 impl<F, T> Task<F, T>
@@ -233,10 +230,6 @@ where
     fn cancel_task(&self) {
         self.cancel_once();
     }
-
-    fn run_here(&self, recorder: Option<&Recorder<'_>>) -> bool {
-        self.run_once(recorder)
-    }
 }
 
 /// A scoped task nobody waits on: no result cell, one small allocation.
@@ -290,15 +283,13 @@ impl<F: FnOnce() + Send> Job for Box<Detached<F>> {
     }
 }
 
-/// Creates a task of the pool `pool` ([`Registry::id`](registry::Registry::id))
-/// and the handle to its result; the caller counts it in `scope` (if any)
-/// and queues the job.
+/// Creates a task and the handle to its result; the caller counts it in
+/// `scope` (if any) and queues the job.
 pub(crate) fn new_task<'a, F, T>(
     func: F,
     scope: Option<&ScopeLatch>,
     told: Told,
     enqueued_at: Option<Instant>,
-    pool: usize,
 ) -> (Arc<Task<F, T>>, Handle<'a, T>)
 where
     F: FnOnce() -> T + Send + 'a,
@@ -312,15 +303,13 @@ where
         enqueued_at,
     });
     let state: Arc<dyn TaskState<T> + 'a> = task.clone();
-    (task, Handle { state, pool })
+    (task, Handle { state })
 }
 
 /// The handle logic shared by [`TaskHandle`], [`ScopedTaskHandle`] and the
 /// maps. `'a` is what the task may borrow; the handle cannot outlive it.
 pub(crate) struct Handle<'a, T> {
     state: Arc<dyn TaskState<T> + 'a>,
-    /// The pool whose workers may run the task while they wait for it.
-    pool: usize,
 }
 
 impl<T> Handle<'_, T> {
@@ -330,9 +319,7 @@ impl<T> Handle<'_, T> {
 
     pub(crate) fn wait(&self) -> Result<T, TaskError> {
         let cell = self.state.cell();
-        registry::wait_for_task(self.pool, &|recorder| self.state.run_here(recorder), &|| cell.is_done(), &|limit| {
-            cell.block(limit)
-        });
+        registry::wait_until(&|| cell.is_done(), &|limit| cell.block(limit), None);
         cell.take()
     }
 
@@ -413,11 +400,8 @@ impl<T> TaskHandle<T> {
     /// Blocks until the task finishes and returns its value, or the panic
     /// it raised (with its payload), or [`TaskError::Cancelled`].
     ///
-    /// Called from a worker of the task's pool, this runs the task right
-    /// there if no worker has started it yet, so a task may wait on tasks it
-    /// submitted without deadlock, even on one worker. It runs no other
-    /// queued task while it waits: one started there could wait for the
-    /// task this worker is running, buried under it, and never return.
+    /// Called from a worker of a pool, this runs other queued tasks while it
+    /// waits, so a task may wait on tasks it submitted without deadlock.
     ///
     /// ```
     /// let pool = pool::ThreadPool::new(1).unwrap();

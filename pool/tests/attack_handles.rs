@@ -1142,37 +1142,3 @@ fn a_timed_wait_never_runs_queued_tasks_even_for_ever() {
         assert_ne!(waiter, runner, "{timeout:?}: the waiting worker ran the task itself");
     }
 }
-
-/// A task A waits on a task B it submitted; a task C, queued after B,
-/// waits on A. A wait that helped with any queued job ran C (the newest on
-/// A's worker's deque) on top of A, on A's stack: C then waited for A, and
-/// A could never resume beneath it (10 hangs in 10 runs on 4 workers). A
-/// worker waiting on a task now runs that task or nothing.
-#[test]
-fn a_wait_on_a_worker_never_buries_its_task_under_one_that_waits_for_it() {
-    within(LIMIT, "a task waiting on a task queued behind a job that waits for it", || {
-        for round in 0..20 {
-            let pool = ThreadPool::new(4).unwrap();
-            let slot: Arc<Mutex<Option<pool::TaskHandle<u32>>>> = Arc::new(Mutex::new(None));
-            let (p, waiting_for_a) = (pool.clone(), Arc::clone(&slot));
-            let (go, gone) = mpsc::channel::<()>();
-            let (c_sends, c_result) = mpsc::channel::<u32>();
-            let a = pool.submit(move || {
-                gone.recv().unwrap();
-                let b = p.submit(|| {
-                    thread::sleep(Duration::from_millis(30));
-                    41u32
-                });
-                p.submit(move || {
-                    let a = waiting_for_a.lock().unwrap().take().expect("A's handle is in the slot");
-                    c_sends.send(a.wait().unwrap() + 1).unwrap();
-                });
-                b.wait().unwrap() + 1
-            });
-            *slot.lock().unwrap() = Some(a);
-            go.send(()).unwrap();
-            let got = c_result.recv_timeout(Duration::from_secs(10));
-            assert_eq!(got, Ok(43), "round {round}: C never got A's result (A buried under C?)");
-        }
-    });
-}
