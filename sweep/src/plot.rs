@@ -1028,8 +1028,15 @@ fn log_labels(drawn: &[f64]) -> Box<dyn Fn(&f64) -> String> {
 fn log_tick(lo: f64, hi: f64) -> impl Fn(f64) -> String {
     let plain = lo >= 1e-3 && hi < 1e5;
     move |v| {
-        if plain || !(v.is_finite() && v > 0.0) {
+        if !(v.is_finite() && v > 0.0) {
             return tick(&v);
+        }
+        if plain {
+            // Three significant digits, as between decades below: a tick
+            // between decades is 10^(k/n), never a round number
+            // (125.8925 read in full).
+            let scale = 10f64.powf(2.0 - v.log10().floor());
+            return tick(&((v * scale).round() / scale));
         }
         let mut exponent = v.log10().floor();
         // Three significant digits; a mantissa that rounds up to 10 is the next decade.
@@ -2169,6 +2176,11 @@ mod tests {
         // plotters' key points on a log scale, as the line plot drew them.
         let write = log_tick(1e-6, 1.0);
         assert_eq!([write(9.999999999999999e-6), write(9.9999999999999e-5), write(1e-3)], ["10⁻⁵", "10⁻⁴", "10⁻³"]);
+        // Plain numbers between decades: three significant digits too
+        // (Logspace(2, 2.3) read 79.4328, 125.8925, 199.5262).
+        let write = log_tick(79.4, 199.6);
+        let labels = [10f64.powf(1.9), 10f64.powf(2.1), 10f64.powf(2.3), 10f64.powf(2.0)];
+        assert_eq!(labels.map(write), ["79.4", "126", "200", "100"]);
     }
 
     /// The labels plotters' own tick search gives `axis`.
