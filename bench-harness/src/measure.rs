@@ -209,11 +209,7 @@ pub fn run_count(experiment: &Experiment, done: &[Sample]) -> u64 {
 /// Cells are measured round-robin (every cell once per round, warm-up rounds
 /// first) rather than one after the other, so slow drifts of the machine —
 /// frequency scaling, other processes — spread over all cells instead of
-/// biasing whichever cell ran at the wrong moment. Odd rounds visit the
-/// cells in reverse order: a run inherits what the run before it left (the
-/// memory its results freed, for this run's to reuse or not, warm caches),
-/// and a cell always run after the same neighbour, the sequential one
-/// always first, would carry that bias in every sample. A backend is started for
+/// biasing whichever cell ran at the wrong moment. A backend is started for
 /// each run and stopped after it, outside the timing: no thread of one cell
 /// runs while another is timed.
 ///
@@ -285,11 +281,7 @@ pub fn measure(
     let mut complete = true;
     'rounds: for round in 0..experiment.warmup + repetitions {
         let repetition = round.checked_sub(experiment.warmup);
-        let mut order = active.clone();
-        if round % 2 == 1 {
-            order.reverse();
-        }
-        for cell in order {
+        for &cell in &active {
             if repetition.is_some_and(|r| r < have(&cell)) {
                 continue;
             }
@@ -410,12 +402,10 @@ mod tests {
         let (runs, samples) = (recorder.runs, measurement.samples);
         assert_eq!(runs.len() as u64, run_count(&experiment, &[]));
         assert_eq!(recorder.taken.len(), samples.len(), "every sample is handed over as it is taken");
-        // Round-robin: every round visits every cell once, odd rounds in
-        // reverse order.
+        // Round-robin: every round visits every cell once, in the same order.
         let cells = cells(&experiment);
-        let reversed: Vec<Cell> = cells.iter().rev().copied().collect();
-        for (round, runs) in runs.chunks(cells.len()).enumerate() {
-            assert_eq!(runs, if round % 2 == 0 { &cells } else { &reversed }, "round {round}");
+        for round in runs.chunks(cells.len()) {
+            assert_eq!(round, cells);
         }
         assert_eq!(samples.len(), 5 * 3);
         for cell in cells {
