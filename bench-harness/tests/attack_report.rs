@@ -13,6 +13,14 @@ const SMALL: &str = r#"(experiments: [(name: "small", workload: Square, inputs: 
     repetitions: 3, warmup: 0, backends: [Sequential, Pool])])"#;
 
 /// Edits the JSON file at `path` with `edit`.
+/// A directory holding `SMALL`'s experiment file and its run in `o1/`.
+fn small_run_in_o1() -> tempfile::TempDir {
+    let dir = with_config(SMALL);
+    let output = harness(&["experiments.ron", "--out", "o1"], dir.path());
+    assert!(output.status.success(), "{}", stderr(&output));
+    dir
+}
+
 fn edit_json(path: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
     let mut value: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     edit(&mut value);
@@ -37,9 +45,7 @@ fn copy_run(dir: &Path, from: &str, to: &str) {
 /// Identical nanosecond times in every sample are one run: refused (2).
 #[test]
 fn a_copy_with_another_host_and_date_is_the_same_run() {
-    let dir = with_config(SMALL);
-    let output = harness(&["experiments.ron", "--out", "o1"], dir.path());
-    assert!(output.status.success(), "{}", stderr(&output));
+    let dir = small_run_in_o1();
     copy_run(dir.path(), "o1", "o1d");
     edit_json(&dir.path().join("o1d/small/results.json"), |v| {
         v["machine"]["hostname"] = "elsewhere".into();
@@ -58,9 +64,7 @@ fn a_copy_with_another_host_and_date_is_the_same_run() {
 /// started.json records what it measured: the two disagree, refused (2).
 #[test]
 fn a_definition_edited_after_the_run_is_refused() {
-    let dir = with_config(SMALL);
-    let output = harness(&["experiments.ron", "--out", "o1"], dir.path());
-    assert!(output.status.success(), "{}", stderr(&output));
+    let dir = small_run_in_o1();
     let results = dir.path().join("o1/small/results.json");
     assert!(dir.path().join("o1/small/started.json").is_file(), "the run keeps its start record");
     let output = harness(&["report", "o1", "--format", "svg"], dir.path());
@@ -79,9 +83,7 @@ fn a_definition_edited_after_the_run_is_refused() {
 /// against no cores.
 #[test]
 fn a_machine_of_no_cores_is_refused() {
-    let dir = with_config(SMALL);
-    let output = harness(&["experiments.ron", "--out", "o1"], dir.path());
-    assert!(output.status.success(), "{}", stderr(&output));
+    let dir = small_run_in_o1();
     edit_json(&dir.path().join("o1/small/results.json"), |v| v["machine"]["logical_cores"] = 0.into());
     let output = harness(&["report", "o1", "--format", "svg"], dir.path());
     let message = stderr(&output);
@@ -95,9 +97,7 @@ fn a_machine_of_no_cores_is_refused() {
 /// refuses them in `report` now (2), nothing written.
 #[test]
 fn report_refuses_to_overlay_runs_of_different_problems() {
-    let dir = with_config(SMALL);
-    let output = harness(&["experiments.ron", "--out", "o1"], dir.path());
-    assert!(output.status.success(), "{}", stderr(&output));
+    let dir = small_run_in_o1();
     std::fs::write(dir.path().join("spin.ron"), SMALL.replace("Square", "Spin(duration_us: 5)")).unwrap();
     let output = harness(&["spin.ron", "--out", "o2"], dir.path());
     assert!(output.status.success(), "{}", stderr(&output));
@@ -113,9 +113,7 @@ fn report_refuses_to_overlay_runs_of_different_problems() {
 /// run "Complete … all samples kept". A complete run has every repetition.
 #[test]
 fn a_complete_run_with_repetitions_missing_is_refused() {
-    let dir = with_config(SMALL);
-    let output = harness(&["experiments.ron", "--out", "o1"], dir.path());
-    assert!(output.status.success(), "{}", stderr(&output));
+    let dir = small_run_in_o1();
     let report = dir.path().join("o1/small");
     edit_json(&report.join("results.json"), |v| {
         let samples = v["samples"].as_array_mut().unwrap();
