@@ -253,9 +253,18 @@ fn mark_unrecorded(mut machine: Machine) -> Machine {
 /// run's. A report that cannot be read is left out: judging it is
 /// `report`'s business, not this run's.
 pub fn neighbours(plan: &Plan, out_dir: &Path) -> Vec<Experiment> {
+    /// All a neighbour's macros need: not its samples or statistics.
+    #[derive(Deserialize)]
+    struct Definition {
+        experiment: Experiment,
+    }
+    let definition = |dir: &Path| -> Option<Experiment> {
+        let text = std::fs::read_to_string(dir.join(RESULTS)).ok()?;
+        serde_json::from_str::<Definition>(&text).ok().map(|d| d.experiment)
+    };
     let Ok(entries) = std::fs::read_dir(out_dir) else { return Vec::new() };
     let mut found: Vec<Experiment> = entries
-        .filter_map(|entry| Some(read_saved(&entry.ok()?.path().join(RESULTS)).ok()?.experiment))
+        .filter_map(|entry| definition(&entry.ok()?.path()))
         .filter(|experiment| plan.experiment(experiment.name.as_str()).is_none())
         .collect();
     found.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
